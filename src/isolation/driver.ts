@@ -1,0 +1,136 @@
+/**
+ * The one interface every isolation tier implements.
+ *
+ * Designed against all five planned backends:
+ * - `namespace` (bubblewrap): create = cgroup + seccomp fd + argv; start = spawn bwrap.
+ * - `gvisor` (runsc): create = OCI bundle + cgroup path; start = `runsc run`.
+ * - `microvm` (QEMU/Firecracker): create = boot VM with guest agent; start/exec go over vsock.
+ * - `wasm`: create = hardened namespace process hosting the engine; start = load module.
+ * - `kubernetes`: create = Pod with RuntimeClass + NetworkPolicy; start/exec = the pod's agent.
+ *
+ * Drivers know nothing of HTTP, policy, audit or termination policy: they allocate, run, measure
+ * and release. Deciding *why* a sandbox ended (timeout, output cap, limit hit) is the runner's job
+ * (src/sandbox/), which is identical for every driver.
+ */
+import type { Readable, Writable } from 'node:stream';
+import type { Image } from '../images/image.ts';
+
+/** Names of the isolation tiers. Only some are implemented; see `drivers.ts`. */
+export const RUNTIME_NAMES = ['namespace', 'gvisor', 'microvm', 'wasm', 'kubernetes'] as const;
+export type RuntimeName = (typeof RUNTIME_NAMES)[number];
+
+/** Resource limits applied to one sandbox. Every field is enforced; none is advisory. */
+export interface Limits {
+  /** cgroup memory limit (no swap beyond it). */
+  memoryMb: number;
+  /** CPU quota in cores (cgroup cpu.max / cfs_quota). */
+  cpuCores: number;
+  /** Maximum number of tasks (cgroup pids.max). */
+  pids: number;
+  /** Wall-clock limit for the whole execution. */
+  timeoutSeconds: number;
+  /** Size of the writable scratch tmpfs mounted at /tmp (and the workdir when it is under /tmp). */
+  scratchMb: number;
+  /** Maximum bytes of stdout+stderr captured or streamed before the sandbox is killed. */
+  outputBytes: number;
+  /** RLIMIT_NOFILE inside the sandbox. */
+  openFiles: number;
+}
+
+/** A host path granted to the sandbox. Read-only unless `writable`. */
+export interface GrantedMount {
+  hostPath: string;
+  sandboxPath: string;
+  writable: boolean;
+}
+
+/** Everything a driver needs to build one sandbox. */
+export interface SandboxSpec {
+  /** Unique id (lowercase letters, digits, dashes); used for cgroup and state names. */
+  id: string;
+  image: Image;
+  limits: Limits;
+  /** The complete environment of the sandboxed process: nothing else is inherited. */
+  env: Record<string, string>;
+  mounts: GrantedMount[];
+  /** Working directory inside the sandbox. */
+  workdir: string;
+  /** Only `none` exists until the network issue lands: own netns, loopback only. */
+  network: 'none';
+}
+
+/** The command a sandbox's main process runs. */
+export interface CommandSpec {
+  argv: string[];
+  /** Whether the caller will write to stdin; otherwise stdin is /dev/null. */
+  stdin: boolean;
+}
+
+/** The main process of a started sandbox, as seen from the host. */
+export interface SandboxProcess {
+  stdout: Readable;
+  stderr: Readable;
+  stdin: Writable | null;
+  /** Resolves once the sandbox's main process has ended (never rejects). */
+  exit: Promise<ProcessExit>;
+}
+
+export interface ProcessExit {
+  /** Exit code, or null when killed by a signal. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** Measured from the cgroup, never estimated. */
+export interface ResourceSample {
+  /** Total CPU time consumed, in nanoseconds. */
+  cpuNanos: number;
+  /** Peak memory charged to the sandbox's cgroup, in bytes. */
+  memoryPeakBytes: number;
+  /** Number of times the kernel OOM killer acted inside the sandbox. */
+  oomKills: number;
+  /** Number of fork/clone calls refused by the pids limit. */
+  pidsLimitHits: number;
+  /** True when the scratch filesystem was observed full. */
+  scratchFull: boolean;
+}
+
+export interface Availability {
+  available: boolean;
+  /** Why not, naming what is missing (a binary, a kernel feature, a permission). */
+  reason?: string;
+  /** Engine version and other facts worth showing in `airlock doctor`. */
+  details: Record<string, string>;
+}
+
+/** One sandbox, created by a driver. `destroy()` must be safe to call at any point, twice. */
+export interface Sandbox {
+  readonly id: string;
+  readonly runtime: RuntimeName;
+  /** Starts the sandbox's main process. May be called once. */
+  start(command: CommandSpec): Promise<SandboxProcess>;
+  /** Current counters of the sandbox's cgroup (and scratch). */
+  stats(): Promise<ResourceSample>;
+  /** Kills every process of the sandbox at once. */
+  stop(): Promise<void>;
+  /** Releases everything: processes, cgroups, mounts, state and scratch directories. */
+  destroy(): Promise<void>;
+}
+
+export interface IsolationDriver {
+  readonly runtime: RuntimeName;
+  /** Whether this host can run the driver, and if not, what is missing. Cached by callers. */
+  probe(): Promise<Availability>;
+  /** Allocates a sandbox; every control of the hardening floor is applied or this rejects. */
+  create(spec: SandboxSpec): Promise<Sandbox>;
+}
+
+/** Raised when a hardening control cannot be applied; the sandbox does not start. */
+export class ControlError extends Error {
+  readonly control: string;
+  constructor(control: string, message: string, options?: { cause?: unknown }) {
+    super(`${control}: ${message}`, options);
+    this.name = 'ControlError';
+    this.control = control;
+  }
+}
