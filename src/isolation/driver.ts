@@ -93,6 +93,8 @@ export interface ResourceSample {
   pidsLimitHits: number;
   /** True when the scratch filesystem was observed full. */
   scratchFull: boolean;
+  /** True when a sandbox process was observed holding RLIMIT_NOFILE descriptors (sampled). */
+  openFilesLimitHit?: boolean;
 }
 
 export interface Availability {

@@ -1,0 +1,97 @@
+/**
+ * Host checks for `airlock doctor`: each answers ok/not ok with the fact behind it, never throws.
+ */
+import { readFileSync, openSync, closeSync, constants } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { AirlockConfig } from '../config/config.ts';
+import { detectCgroups } from '../isolation/cgroups/index.ts';
+import { createDriver, IMPLEMENTED_RUNTIMES } from '../isolation/drivers.ts';
+import { findExecutable } from '../isolation/which.ts';
+import { resolveImage } from '../images/store.ts';
+
+const run = promisify(execFile);
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+function readOr(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs every check; runtimes are probed for real (they start a sandbox). */
+export async function runChecks(config: AirlockConfig): Promise<Check[]> {
+  const checks: Check[] = [];
+  for (const runtime of IMPLEMENTED_RUNTIMES) {
+    const a = await createDriver(runtime, config).probe();
+    const facts = Object.entries(a.details).map(([k, v]) => `${k}: ${v}`).join('; ');
+    checks.push({ name: `runtime ${runtime}`, ok: a.available, detail: a.available ? facts : `${a.reason}${facts ? ` (${facts})` : ''}` });
+  }
+  checks.push(cgroupCheck(), userNamespaceCheck(), seccompCheck(), kvmCheck(), await nftablesCheck(), await imageCheck(config));
+  return checks;
+}
+
+function cgroupCheck(): Check {
+  try {
+    const layout = detectCgroups();
+    const where = layout.version === 2 ? layout.mountPoint : Object.values(layout.mounts).join(', ');
+    return { name: 'cgroups', ok: true, detail: `v${layout.version}; controllers ${layout.controllers.join(' ')} (${where})` };
+  } catch (err) {
+    return { name: 'cgroups', ok: false, detail: (err as Error).message };
+  }
+}
+
+function userNamespaceCheck(): Check {
+  const max = readOr('/proc/sys/user/max_user_namespaces');
+  const debianToggle = readOr('/proc/sys/kernel/unprivileged_userns_clone');
+  const apparmor = readOr('/proc/sys/kernel/apparmor_restrict_unprivileged_userns');
+  const ok = max !== undefined && Number(max) > 0 && debianToggle !== '0' && apparmor !== '1';
+  const facts = [`max_user_namespaces=${max ?? 'absent'}`];
+  if (debianToggle !== undefined) facts.push(`unprivileged_userns_clone=${debianToggle}`);
+  if (apparmor !== undefined) facts.push(`apparmor_restrict_unprivileged_userns=${apparmor}`);
+  return { name: 'user namespaces', ok, detail: facts.join(', ') };
+}
+
+function seccompCheck(): Check {
+  const status = readOr('/proc/self/status') ?? '';
+  const actions = readOr('/proc/sys/kernel/seccomp/actions_avail');
+  const ok = /^Seccomp:/m.test(status) && (actions?.includes('kill_process') ?? false);
+  return { name: 'seccomp', ok, detail: actions ? `actions: ${actions}` : 'no seccomp support in this kernel' };
+}
+
+function kvmCheck(): Check {
+  try {
+    closeSync(openSync('/dev/kvm', constants.O_RDWR));
+    return { name: 'kvm', ok: true, detail: '/dev/kvm usable (microvm tier can use hardware virtualization)' };
+  } catch (err) {
+    return { name: 'kvm', ok: false, detail: `/dev/kvm not usable: ${(err as NodeJS.ErrnoException).code ?? err}` };
+  }
+}
+
+async function nftablesCheck(): Promise<Check> {
+  const nft = findExecutable('nft');
+  if (nft === undefined) return { name: 'nftables', ok: false, detail: 'nft not installed (apt-get install nftables)' };
+  try {
+    const { stdout } = await run(nft, ['--version']);
+    await run(nft, ['list', 'tables']);
+    return { name: 'nftables', ok: true, detail: stdout.trim() };
+  } catch (err) {
+    return { name: 'nftables', ok: false, detail: `nft present but unusable: ${(err as Error).message.split('\n')[0]}` };
+  }
+}
+
+async function imageCheck(config: AirlockConfig): Promise<Check> {
+  try {
+    const image = await resolveImage(config, config.defaultImage);
+    return { name: 'default image', ok: true, detail: `${image.name} ${image.digest}` };
+  } catch (err) {
+    return { name: 'default image', ok: false, detail: `${(err as Error).message} (build it: airlock image build ${config.defaultImage})` };
+  }
+}

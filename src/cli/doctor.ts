@@ -1,0 +1,23 @@
+/** `airlock doctor`: what this host can run, and why not. Exit 0 when the default runtime works. */
+import type { Command } from 'commander';
+import { loadConfig } from '../config/config.ts';
+import { runChecks } from './doctor-checks.ts';
+
+/** Registers `doctor` on the program. */
+export function registerDoctor(program: Command): void {
+  program
+    .command('doctor')
+    .description('report which runtimes and kernel features this host offers')
+    .option('--json', 'print the checks as JSON', false)
+    .action(async (opts: { json: boolean }) => {
+      const checks = await runChecks(loadConfig(program.opts<{ config?: string }>().config));
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
+      } else {
+        const width = Math.max(...checks.map((c) => c.name.length));
+        for (const c of checks) process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(width)}  ${c.detail}\n`);
+      }
+      const essential = checks.filter((c) => c.name === 'runtime namespace' || c.name === 'default image');
+      process.exitCode = essential.every((c) => c.ok) ? 0 : 1;
+    });
+}

@@ -1,0 +1,43 @@
+/**
+ * `airlock` command line. One file per command; this file only wires them together.
+ * Exit codes: the sandboxed command's own code for `run`; 2 for usage errors; 1 for other failures.
+ */
+import { Command, CommanderError } from 'commander';
+import { registerRun } from './run.ts';
+import { registerDoctor } from './doctor.ts';
+import { registerImage } from './image.ts';
+import { UsageError } from './usage-error.ts';
+
+/** Builds the program; exported for tests. */
+export function buildProgram(): Command {
+  const program = new Command('airlock')
+    .description('Run untrusted code in hardened, isolated sandboxes.')
+    .option('--config <file>', 'configuration file (JSON)')
+    .exitOverride()
+    .showHelpAfterError(false);
+  registerRun(program);
+  registerDoctor(program);
+  registerImage(program);
+  return program;
+}
+
+/** Runs the CLI and returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version output are not errors.
+      if (err.exitCode === 0) return 0;
+      return 2;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`airlock: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`airlock: ${(err as Error).message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * Parses and validates `airlock run` options into an execution plan. Pure: every refusal is a
+ * UsageError that names the option, and nothing is clamped silently.
+ */
+import { isAbsolute, resolve as resolvePath } from 'node:path';
+import type { AirlockConfig } from '../config/config.ts';
+import type { GrantedMount, Limits } from '../isolation/driver.ts';
+import { isImplementedRuntime, type ImplementedRuntime } from '../isolation/drivers.ts';
+import { LimitError, resolveLimits } from '../sandbox/limits.ts';
+import { UsageError } from './usage-error.ts';
+
+export const LANGUAGES = {
+  python: ['python3', '-'],
+  javascript: ['node', '-'],
+  bash: ['bash', '-s'],
+} as const satisfies Record<string, readonly string[]>;
+export type Language = keyof typeof LANGUAGES;
+
+/** Raw option values as commander hands them over. */
+export interface RawRunOptions {
+  runtime: string;
+  image?: string;
+  memory?: string;
+  cpu?: string;
+  pids?: string;
+  timeout?: string;
+  scratch?: string;
+  env: string[];
+  mount: string[];
+  workdir: string;
+  language?: string;
+  code?: string;
+  json: boolean;
+}
+
+export interface RunPlan {
+  runtime: ImplementedRuntime;
+  image: string;
+  limits: Limits;
+  env: Record<string, string>;
+  mounts: GrantedMount[];
+  workdir: string;
+  /** The command, or the interpreter when `language` is set. */
+  argv: string[];
+  /** Code for the interpreter (fed on stdin), when `language` is set. */
+  language?: Language;
+  code?: string;
+  json: boolean;
+}
+
+const OPTION_OF: Record<keyof Limits, string> = {
+  memoryMb: '--memory',
+  cpuCores: '--cpu',
+  pids: '--pids',
+  timeoutSeconds: '--timeout',
+  scratchMb: '--scratch',
+  outputBytes: 'outputBytes (config)',
+  openFiles: 'openFiles (config)',
+};
+
+/** The environment every sandbox starts from; `--env` adds to or overrides it. Nothing is inherited. */
+export const BASE_ENV: Readonly<Record<string, string>> = {
+  PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  HOME: '/tmp',
+  LANG: 'C.UTF-8',
+};
+
+/** Sandbox paths a grant may not cover: the runtime's own mounts. */
+const RESERVED_TARGETS = ['/', '/proc', '/dev', '/sys'];
+
+/** Validates options and returns the plan. `cwd` resolves relative host paths. */
+export function parseRunOptions(raw: RawRunOptions, command: string[], config: AirlockConfig, cwd: string): RunPlan {
+  if (!isImplementedRuntime(raw.runtime)) {
+    throw new UsageError(`--runtime: unknown runtime "${raw.runtime}" (choose namespace or gvisor)`);
+  }
+  const requested: Partial<Limits> = {
+    memoryMb: parseNumber('--memory', raw.memory),
+    cpuCores: parseNumber('--cpu', raw.cpu),
+    pids: parseNumber('--pids', raw.pids),
+    timeoutSeconds: parseNumber('--timeout', raw.timeout),
+    scratchMb: parseNumber('--scratch', raw.scratch),
+  };
+  let limits: Limits;
+  try {
+    limits = resolveLimits(requested, config.defaults, config.maxima);
+  } catch (err) {
+    if (err instanceof LimitError) throw new UsageError(`${OPTION_OF[err.field]}: ${err.message}`);
+    throw err;
+  }
+  const env = { ...BASE_ENV, ...parseEnv(raw.env) };
+  const mounts = raw.mount.map((m) => parseMount(m, cwd));
+  const workdir = checkSandboxPath('--workdir', raw.workdir);
+  const image = raw.image ?? config.defaultImage;
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$|^sha256:[0-9a-f]{64}$/.test(image)) throw new UsageError(`--image: invalid image name "${image}"`);
+
+  if (raw.language === undefined) {
+    if (raw.code !== undefined) throw new UsageError('--code: requires --language');
+    if (command.length === 0) throw new UsageError('no command: use `airlock run [options] -- CMD ARGS…` or --language');
+    return { runtime: raw.runtime, image, limits, env, mounts, workdir, argv: command, json: raw.json };
+  }
+  if (!(raw.language in LANGUAGES)) {
+    throw new UsageError(`--language: unknown language "${raw.language}" (choose ${Object.keys(LANGUAGES).join(', ')})`);
+  }
+  if (command.length > 0) throw new UsageError('--language: give the code with --code or on stdin, not as a command');
+  const language = raw.language as Language;
+  const plan: RunPlan = { runtime: raw.runtime, image, limits, env, mounts, workdir, argv: [...LANGUAGES[language]], language, json: raw.json };
+  if (raw.code !== undefined) plan.code = raw.code;
+  return plan;
+}
+
+function parseNumber(option: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+(\.\d+)?$/.test(value.trim())) throw new UsageError(`${option}: "${value}" is not a number`);
+  return Number(value);
+}
+
+function parseEnv(pairs: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    const key = eq > 0 ? pair.slice(0, eq) : '';
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new UsageError(`--env: expected KEY=VALUE with a valid name, got "${pair}"`);
+    if (pair.includes('\0')) throw new UsageError(`--env: ${key} contains a NUL byte`);
+    env[key] = pair.slice(eq + 1);
+  }
+  return env;
+}
+
+function parseMount(spec: string, cwd: string): GrantedMount {
+  const parts = spec.split(':');
+  let mode = 'ro';
+  if (parts.length === 3) mode = parts.pop() as string;
+  if (parts.length !== 2 || parts[0] === '' || parts[1] === '') {
+    throw new UsageError(`--mount: expected HOST:SANDBOX[:ro|rw], got "${spec}"`);
+  }
+  if (mode !== 'ro' && mode !== 'rw') throw new UsageError(`--mount: mode must be ro or rw, got "${mode}"`);
+  const [host, target] = parts as [string, string];
+  const sandboxPath = checkSandboxPath('--mount', target);
+  if (RESERVED_TARGETS.some((r) => sandboxPath === r || (r !== '/' && sandboxPath.startsWith(`${r}/`)))) {
+    throw new UsageError(`--mount: ${sandboxPath} is managed by the runtime and can't be a mount target`);
+  }
+  return { hostPath: isAbsolute(host) ? host : resolvePath(cwd, host), sandboxPath, writable: mode === 'rw' };
+}
+
+function checkSandboxPath(option: string, path: string): string {
+  if (!isAbsolute(path)) throw new UsageError(`${option}: sandbox path must be absolute, got "${path}"`);
+  if (path.split('/').includes('..')) throw new UsageError(`${option}: sandbox path may not contain "..", got "${path}"`);
+  if (path.includes('\0')) throw new UsageError(`${option}: sandbox path contains a NUL byte`);
+  return path.length > 1 ? path.replace(/\/+$/, '') : path;
+}

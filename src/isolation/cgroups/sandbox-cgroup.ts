@@ -1,0 +1,219 @@
+/**
+ * One sandbox's cgroup, on v1 (one directory per controller hierarchy) or v2 (one directory).
+ * Limits are written before any sandbox process joins, so nothing ever runs unlimited.
+ */
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync, existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ControlError, type Limits } from '../driver.ts';
+import type { CgroupLayout } from './detect.ts';
+
+const CPU_PERIOD_US = 100_000;
+
+/** Counters read from the cgroup; every figure is measured by the kernel. */
+export interface CgroupSample {
+  cpuNanos: number;
+  memoryPeakBytes: number;
+  oomKills: number;
+  pidsLimitHits: number;
+}
+
+/** Reads `key value` lines (memory.events, pids.events, cpu.stat, memory.oom_control). */
+export function readKeyedCounter(text: string, key: string): number {
+  for (const line of text.split('\n')) {
+    const [k, v] = line.trim().split(/\s+/);
+    if (k === key && v !== undefined) return Number(v);
+  }
+  return 0;
+}
+
+function readOr(path: string, fallback: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+/** A created cgroup. Call `remove()` once its processes are gone. */
+export class SandboxCgroup {
+  readonly layout: CgroupLayout;
+  /** Directory per role; on v2 all roles share one directory. */
+  readonly dirs: { memory: string; cpu: string; cpuacct: string; pids: string };
+  /** Path relative to each hierarchy root (what OCI `cgroupsPath` takes). */
+  readonly relativePath: string;
+
+  private constructor(layout: CgroupLayout, relativePath: string) {
+    this.layout = layout;
+    this.relativePath = relativePath;
+    if (layout.version === 2) {
+      const dir = `${layout.mountPoint}/${relativePath}`;
+      this.dirs = { memory: dir, cpu: dir, cpuacct: dir, pids: dir };
+    } else {
+      const m = layout.mounts;
+      this.dirs = {
+        memory: `${m.memory}/${relativePath}`,
+        cpu: `${m.cpu}/${relativePath}`,
+        cpuacct: `${m.cpuacct}/${relativePath}`,
+        pids: `${m.pids}/${relativePath}`,
+      };
+    }
+  }
+
+  /** Every distinct directory (v1 may co-mount cpu and cpuacct). */
+  get uniqueDirs(): string[] {
+    return [...new Set(Object.values(this.dirs))];
+  }
+
+  /**
+   * Creates `<parent>/<id>` and writes memory, CPU and pids limits. Fails closed: any limit that
+   * can't be written removes the cgroup and throws a ControlError naming the limit.
+   */
+  static create(layout: CgroupLayout, parent: string, id: string, limits: Limits): SandboxCgroup {
+    const cg = new SandboxCgroup(layout, `${parent}/${id}`);
+    try {
+      if (layout.version === 2) cg.prepareV2Parents(parent);
+      for (const dir of cg.uniqueDirs) mkdirSync(dir, { recursive: true });
+      cg.writeLimits(limits);
+    } catch (err) {
+      cg.removeDirsQuietly();
+      if (err instanceof ControlError) throw err;
+      throw new ControlError('cgroups', `cannot create cgroup ${cg.relativePath}: ${(err as Error).message}`, { cause: err });
+    }
+    return cg;
+  }
+
+  /** Refers to a cgroup another component (runsc) manages at the same path; read-only use. */
+  static attach(layout: CgroupLayout, parent: string, id: string): SandboxCgroup {
+    return new SandboxCgroup(layout, `${parent}/${id}`);
+  }
+
+  private prepareV2Parents(parent: string): void {
+    if (this.layout.version !== 2) return;
+    const root = this.layout.mountPoint;
+    // Controllers must be enabled top-down for the leaf to get memory/cpu/pids files.
+    let current = root;
+    for (const part of parent.split('/')) {
+      enableV2Controllers(current);
+      current = `${current}/${part}`;
+      mkdirSync(current, { recursive: true });
+    }
+    enableV2Controllers(current);
+  }
+
+  private writeLimits(limits: Limits): void {
+    const memoryBytes = String(limits.memoryMb * 1024 * 1024);
+    const quota = Math.max(1000, Math.round(limits.cpuCores * CPU_PERIOD_US));
+    if (this.layout.version === 2) {
+      writeLimit('memory', `${this.dirs.memory}/memory.max`, memoryBytes);
+      // No swap: the memory limit must be the whole memory the sandbox can use.
+      if (existsSync(`${this.dirs.memory}/memory.swap.max`)) writeLimit('memory', `${this.dirs.memory}/memory.swap.max`, '0');
+      writeLimit('cpu', `${this.dirs.cpu}/cpu.max`, `${quota} ${CPU_PERIOD_US}`);
+      writeLimit('pids', `${this.dirs.pids}/pids.max`, String(limits.pids));
+      return;
+    }
+    writeLimit('memory', `${this.dirs.memory}/memory.limit_in_bytes`, memoryBytes);
+    // With swap accounting on, cap memory+swap at the same value so swap can't extend the limit.
+    if (existsSync(`${this.dirs.memory}/memory.memsw.limit_in_bytes`)) {
+      writeLimit('memory', `${this.dirs.memory}/memory.memsw.limit_in_bytes`, memoryBytes);
+    }
+    writeLimit('cpu', `${this.dirs.cpu}/cpu.cfs_period_us`, String(CPU_PERIOD_US));
+    writeLimit('cpu', `${this.dirs.cpu}/cpu.cfs_quota_us`, String(quota));
+    writeLimit('pids', `${this.dirs.pids}/pids.max`, String(limits.pids));
+  }
+
+  /** Moves a host pid into every hierarchy of this cgroup (children forked later follow it). */
+  addProcess(pid: number): void {
+    for (const dir of this.uniqueDirs) {
+      try {
+        writeFileSync(`${dir}/cgroup.procs`, String(pid));
+      } catch (err) {
+        throw new ControlError('cgroups', `cannot move pid ${pid} into ${dir}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+  }
+
+  /** Reads CPU, peak memory, OOM kills and pids-limit hits. */
+  sample(): CgroupSample {
+    if (this.layout.version === 2) {
+      const dir = this.dirs.memory;
+      const peak = readOr(`${dir}/memory.peak`, '') || readOr(`${dir}/memory.current`, '0');
+      return {
+        cpuNanos: readKeyedCounter(readOr(`${dir}/cpu.stat`, ''), 'usage_usec') * 1000,
+        memoryPeakBytes: Number(peak.trim()) || 0,
+        oomKills: readKeyedCounter(readOr(`${dir}/memory.events`, ''), 'oom_kill'),
+        pidsLimitHits: readKeyedCounter(readOr(`${dir}/pids.events`, ''), 'max'),
+      };
+    }
+    return {
+      cpuNanos: Number(readOr(`${this.dirs.cpuacct}/cpuacct.usage`, '0').trim()) || 0,
+      memoryPeakBytes: Number(readOr(`${this.dirs.memory}/memory.max_usage_in_bytes`, '0').trim()) || 0,
+      oomKills: readKeyedCounter(readOr(`${this.dirs.memory}/memory.oom_control`, ''), 'oom_kill'),
+      pidsLimitHits: readKeyedCounter(readOr(`${this.dirs.pids}/pids.events`, ''), 'max'),
+    };
+  }
+
+  /** Host pids currently in the cgroup. */
+  pids(): number[] {
+    return readOr(`${this.dirs.pids}/cgroup.procs`, '')
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  }
+
+  /** SIGKILLs everything in the cgroup (cgroup.kill on v2 when available). */
+  killAll(): void {
+    if (this.layout.version === 2 && existsSync(`${this.dirs.pids}/cgroup.kill`)) {
+      writeFileSync(`${this.dirs.pids}/cgroup.kill`, '1');
+      return;
+    }
+    for (const pid of this.pids()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+
+  /** Kills what is left and removes the directories; waits up to `timeoutMs` for exits. */
+  async remove(timeoutMs = 2000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      this.killAll();
+      if (this.removeDirsQuietly()) return;
+      if (Date.now() > deadline) {
+        throw new ControlError('cgroups', `cgroup ${this.relativePath} still busy after ${timeoutMs} ms`);
+      }
+      await sleep(10);
+    }
+  }
+
+  /** Returns true when every directory is gone. */
+  private removeDirsQuietly(): boolean {
+    let allGone = true;
+    for (const dir of this.uniqueDirs) {
+      try {
+        rmdirSync(dir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') allGone = false;
+      }
+    }
+    return allGone;
+  }
+}
+
+function writeLimit(control: string, path: string, value: string): void {
+  try {
+    writeFileSync(path, value);
+  } catch (err) {
+    throw new ControlError(control, `cannot write ${value} to ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function enableV2Controllers(dir: string): void {
+  const wanted = ['memory', 'cpu', 'pids'];
+  const enabled = readOr(`${dir}/cgroup.subtree_control`, '').split(/\s+/);
+  const missing = wanted.filter((c) => !enabled.includes(c));
+  if (missing.length === 0) return;
+  writeLimit('cgroups', `${dir}/cgroup.subtree_control`, missing.map((c) => `+${c}`).join(' '));
+}

@@ -1,0 +1,82 @@
+/**
+ * Builds the bubblewrap command line for one sandbox. Pure: no I/O, so every flag is unit-tested.
+ */
+import type { SandboxSpec } from '../driver.ts';
+
+/** Inside the sandbox everyone is `nobody`: never uid 0, not even in the user namespace. */
+export const SANDBOX_UID = 65534;
+
+/** File descriptors the driver passes to bwrap, by position in the spawn stdio array. */
+export const FD = { seccomp: 3, info: 4, block: 5, firstMount: 6 } as const;
+
+export interface BwrapPlan {
+  spec: SandboxSpec;
+  command: string[];
+  /** For each granted mount, in order, the child-side fd number of its pinned O_PATH descriptor. */
+  mountFds: number[];
+}
+
+/** Returns the argv after `bwrap` (the driver prefixes prlimit and bwrap themselves). */
+export function buildBwrapArgs(plan: BwrapPlan): string[] {
+  const { spec, command } = plan;
+  const args: string[] = [
+    // Every namespace, and not the `-try` variants: a namespace that can't be made aborts the start.
+    '--unshare-user',
+    '--unshare-pid',
+    '--unshare-net',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--unshare-cgroup',
+    '--uid', String(SANDBOX_UID),
+    '--gid', String(SANDBOX_UID),
+    '--hostname', 'sandbox',
+    // If the controller dies, its sandboxes die with it: nothing outlives supervision.
+    '--die-with-parent',
+    // New session: the sandbox can't TIOCSTI into the caller's terminal (CVE-2017-5226).
+    '--new-session',
+    // Empty capability sets inside the user namespace.
+    '--cap-drop', 'ALL',
+    // Read-only root from the verified image; nothing of the host's / is visible.
+    '--ro-bind', spec.image.rootfs, '/',
+    '--proc', '/proc',
+    // Fresh /dev with only null, zero, full, random, urandom, tty (+ its own devpts and shm).
+    '--dev', '/dev',
+    // Size-limited shm; then /dev itself is read-only so it can't be used as unbounded scratch.
+    '--size', String(16 * 1024 * 1024),
+    '--perms', '1777',
+    '--tmpfs', '/dev/shm',
+    '--remount-ro', '/dev',
+    // The only writable place: a size-limited tmpfs owned by the sandbox user.
+    '--size', String(spec.limits.scratchMb * 1024 * 1024),
+    '--perms', '1777',
+    '--tmpfs', '/tmp',
+  ];
+  spec.mounts.forEach((mount, i) => {
+    const fd = plan.mountFds[i];
+    if (fd === undefined) throw new Error(`no pinned fd for mount ${mount.sandboxPath}`);
+    // Bind the pinned descriptor, not the path: a symlink swapped in after the check is never followed.
+    args.push(mount.writable ? '--bind-fd' : '--ro-bind-fd', String(fd), mount.sandboxPath);
+  });
+  args.push('--clearenv');
+  for (const [key, value] of Object.entries(spec.env)) args.push('--setenv', key, value);
+  args.push(
+    '--chdir', spec.workdir,
+    '--seccomp', String(FD.seccomp),
+    // Child pid arrives on info-fd; the command waits on block-fd until it is inside its cgroup.
+    '--info-fd', String(FD.info),
+    '--block-fd', String(FD.block),
+    '--',
+    ...command,
+  );
+  return args;
+}
+
+/** Resource limits that bwrap doesn't set, applied by `prlimit` before it execs bwrap. */
+export function buildPrlimitArgs(spec: SandboxSpec): string[] {
+  return [
+    `--nofile=${spec.limits.openFiles}:${spec.limits.openFiles}`,
+    // No core dumps: a crash must not hand memory to the host's core_pattern helper.
+    '--core=0:0',
+    '--',
+  ];
+}

@@ -1,0 +1,94 @@
+/**
+ * The `namespace` tier: bubblewrap with every namespace, an unprivileged host uid, the project's
+ * seccomp filter, cgroup limits and a read-only image root.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { ControlError, type Availability, type IsolationDriver, type Sandbox, type SandboxSpec } from '../driver.ts';
+import { detectCgroups, SandboxCgroup, type CgroupLayout } from '../cgroups/index.ts';
+import { leaseHostUid } from '../uid-lease.ts';
+import { pinMounts } from '../mount-pins.ts';
+import { compileBpf, DEFAULT_PROFILE, hostArch } from '../seccomp/index.ts';
+import { findExecutable } from '../which.ts';
+import type { AirlockConfig } from '../../config/config.ts';
+import { NamespaceSandbox } from './sandbox.ts';
+
+const run = promisify(execFile);
+
+export interface NamespaceDriverOptions {
+  config: AirlockConfig;
+}
+
+export class NamespaceDriver implements IsolationDriver {
+  readonly runtime = 'namespace' as const;
+  private readonly config: AirlockConfig;
+  /** Computed on first use and reused: the filter is the same for every sandbox. */
+  private seccompBpf: Buffer | undefined;
+  private cgroupLayout: CgroupLayout | undefined;
+  private tools: { bwrap: string; prlimit: string } | undefined;
+
+  constructor(options: NamespaceDriverOptions) {
+    this.config = options.config;
+  }
+
+  async probe(): Promise<Availability> {
+    const details: Record<string, string> = {};
+    try {
+      const tools = this.requireTools();
+      const { stdout } = await run(tools.bwrap, ['--version']);
+      details['bwrap'] = stdout.trim();
+      details['cgroups'] = `v${this.layout().version}`;
+      details['seccomp'] = `${this.filter().length / 8} BPF instructions (${hostArch()})`;
+      // Prove that an unprivileged uid can create the user namespace bwrap needs.
+      await run(tools.bwrap, ['--unshare-user', '--unshare-pid', '--ro-bind', '/', '/', '--proc', '/proc', '--', '/bin/true'], {
+        uid: this.config.hostUidBase,
+        gid: this.config.hostUidBase,
+        env: { PATH: '/usr/bin:/bin' },
+      }).catch((err: { stderr?: string }) => {
+        throw new ControlError('user namespaces', `an unprivileged uid can't create a user namespace: ${err.stderr?.trim() ?? err}`);
+      });
+      return { available: true, details };
+    } catch (err) {
+      return { available: false, reason: (err as Error).message, details };
+    }
+  }
+
+  async create(spec: SandboxSpec): Promise<Sandbox> {
+    const tools = this.requireTools();
+    const seccompBpf = this.filter();
+    const layout = this.layout();
+    const lease = leaseHostUid(this.config.runDir, this.config.hostUidBase, this.config.hostUidCount);
+    let cgroup: SandboxCgroup | undefined;
+    try {
+      cgroup = SandboxCgroup.create(layout, this.config.cgroupParent, spec.id, spec.limits);
+      const pins = pinMounts(spec.mounts, [this.config.stateDir, this.config.runDir]);
+      return new NamespaceSandbox({ spec, cgroup, lease, pins, seccompBpf, bwrapPath: tools.bwrap, prlimitPath: tools.prlimit });
+    } catch (err) {
+      await cgroup?.remove().catch(() => undefined);
+      lease.release();
+      throw err;
+    }
+  }
+
+  private requireTools(): { bwrap: string; prlimit: string } {
+    if (this.tools !== undefined) return this.tools;
+    const bwrap = findExecutable('bwrap');
+    if (bwrap === undefined) throw new ControlError('namespace', 'bubblewrap is not installed (apt-get install bubblewrap)');
+    const prlimit = findExecutable('prlimit');
+    if (prlimit === undefined) throw new ControlError('rlimits', 'prlimit is not installed (apt-get install util-linux)');
+    this.tools = { bwrap, prlimit };
+    return this.tools;
+  }
+
+  private filter(): Buffer {
+    const bpf = this.seccompBpf ?? compileBpf(DEFAULT_PROFILE, hostArch());
+    this.seccompBpf = bpf;
+    return bpf;
+  }
+
+  private layout(): CgroupLayout {
+    const layout = this.cgroupLayout ?? detectCgroups();
+    this.cgroupLayout = layout;
+    return layout;
+  }
+}

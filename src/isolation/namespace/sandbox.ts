@@ -1,0 +1,170 @@
+/**
+ * One bubblewrap sandbox: spawned as an unprivileged host uid, held on bwrap's block-fd until its
+ * pid is inside the sandbox cgroup, then released to exec the command.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { statfs } from 'node:fs/promises';
+import type { Readable, Writable } from 'node:stream';
+import {
+  ControlError,
+  type CommandSpec,
+  type ResourceSample,
+  type Sandbox,
+  type SandboxProcess,
+  type SandboxSpec,
+  type ProcessExit,
+} from '../driver.ts';
+import type { SandboxCgroup } from '../cgroups/index.ts';
+import type { UidLease } from '../uid-lease.ts';
+import { releasePins, type PinnedMount } from '../mount-pins.ts';
+import { buildBwrapArgs, buildPrlimitArgs, FD } from './bwrap-args.ts';
+
+/** What the driver hands a sandbox: every control already allocated. */
+export interface NamespaceResources {
+  spec: SandboxSpec;
+  cgroup: SandboxCgroup;
+  lease: UidLease;
+  pins: PinnedMount[];
+  seccompBpf: Buffer;
+  bwrapPath: string;
+  prlimitPath: string;
+}
+
+/** Minimal environment for the bwrap process itself; the sandbox gets `--clearenv` + the spec's. */
+const LAUNCHER_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' };
+
+export class NamespaceSandbox implements Sandbox {
+  readonly runtime = 'namespace' as const;
+  readonly id: string;
+  private readonly res: NamespaceResources;
+  private child: ChildProcess | undefined;
+  private childPid: number | undefined;
+  private scratchFull = false;
+  private destroyed: Promise<void> | undefined;
+
+  constructor(resources: NamespaceResources) {
+    this.res = resources;
+    this.id = resources.spec.id;
+  }
+
+  async start(command: CommandSpec): Promise<SandboxProcess> {
+    if (this.child !== undefined) throw new Error(`sandbox ${this.id} already started`);
+    const { spec, pins, lease } = this.res;
+    const args = buildBwrapArgs({ spec, command: command.argv, mountFds: pins.map((_, i) => FD.firstMount + i) });
+    const child = spawn(this.res.prlimitPath, [...buildPrlimitArgs(spec), this.res.bwrapPath, ...args], {
+      stdio: [command.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe', ...pins.map((p) => p.fd)],
+      // Unprivileged host identity: sandbox uid 65534 maps to this uid, never to host root.
+      uid: lease.uid,
+      gid: lease.uid,
+      env: LAUNCHER_ENV,
+    });
+    this.child = child;
+    const exit = new Promise<ProcessExit>((resolve) => {
+      child.once('close', (code, signal) => resolve({ code, signal }));
+    });
+    const stderrHead = collectHead(child.stderr as Readable);
+    const fds = child.stdio as unknown as (Readable & Writable)[];
+    try {
+      fds[FD.seccomp]?.end(this.res.seccompBpf);
+      const info = await readInfo(fds[FD.info] as Readable, exit);
+      this.childPid = info;
+      this.res.cgroup.addProcess(info);
+      // Release the sandbox: only now, inside its cgroup, may it exec the command.
+      fds[FD.block]?.end('1');
+    } catch (err) {
+      child.kill('SIGKILL');
+      await exit;
+      const detail = (await stderrHead.done).trim();
+      if (err instanceof ControlError) throw err;
+      throw new ControlError('namespace', `bubblewrap failed to start: ${detail || (err as Error).message}`, { cause: err });
+    }
+    stderrHead.stop();
+    return {
+      stdout: child.stdout as Readable,
+      stderr: child.stderr as Readable,
+      stdin: command.stdin ? (child.stdin as Writable) : null,
+      exit,
+    };
+  }
+
+  async stats(): Promise<ResourceSample> {
+    const sample = this.res.cgroup.sample();
+    if (this.childPid !== undefined && !this.scratchFull) {
+      try {
+        // The sandbox's /tmp is reachable from the host through its pid-1's root while it runs.
+        const fs = await statfs(`/proc/${this.childPid}/root/tmp`);
+        if (fs.bavail === 0) this.scratchFull = true;
+      } catch {
+        // The sandbox has exited; keep the last observation.
+      }
+    }
+    return { ...sample, scratchFull: this.scratchFull };
+  }
+
+  async stop(): Promise<void> {
+    // Killing pid 1 of the sandbox's pid namespace kills every process in it, atomically.
+    if (this.childPid !== undefined) {
+      try {
+        process.kill(this.childPid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    this.res.cgroup.killAll();
+    this.child?.kill('SIGKILL');
+  }
+
+  destroy(): Promise<void> {
+    this.destroyed ??= this.release();
+    return this.destroyed;
+  }
+
+  private async release(): Promise<void> {
+    await this.stop();
+    if (this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null) {
+      await new Promise((resolve) => this.child?.once('close', resolve));
+    }
+    releasePins(this.res.pins);
+    try {
+      await this.res.cgroup.remove();
+    } finally {
+      this.res.lease.release();
+    }
+  }
+}
+
+/** Reads bwrap's info JSON (`{"child-pid": N, …}`) or fails if bwrap exits first. */
+async function readInfo(stream: Readable, exit: Promise<ProcessExit>): Promise<number> {
+  let text = '';
+  const parsed = new Promise<number>((resolve, reject) => {
+    stream.on('data', (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      const match = /"child-pid"\s*:\s*(\d+)/.exec(text);
+      if (match?.[1] !== undefined) resolve(Number(match[1]));
+    });
+    stream.once('end', () => reject(new Error('bubblewrap closed its info fd without a child pid')));
+    stream.once('error', reject);
+  });
+  return Promise.race([
+    parsed,
+    exit.then((e) => Promise.reject(new Error(`bubblewrap exited (${e.code ?? e.signal}) before the sandbox started`))),
+  ]);
+}
+
+/** Keeps the first 4 KiB of stderr during start-up so a failure can say what bwrap said. */
+function collectHead(stream: Readable): { done: Promise<string>; stop(): void } {
+  let text = '';
+  const onData = (chunk: Buffer) => {
+    if (text.length < 4096) text += chunk.toString('utf8');
+  };
+  stream.on('data', onData);
+  // Pause again so the runner sees every byte once it attaches its own listener.
+  const done = new Promise<string>((resolve) => stream.once('close', () => resolve(text)));
+  return {
+    done,
+    stop() {
+      stream.off('data', onData);
+      stream.pause();
+    },
+  };
+}

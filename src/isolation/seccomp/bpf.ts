@@ -1,0 +1,124 @@
+/**
+ * Compiles a SeccompProfile into the raw `struct sock_filter[]` that bubblewrap's
+ * `--seccomp FD` loads. Program shape:
+ *
+ *   ld arch; native? else KILL_PROCESS      (i386 `int 0x80`, arm32 compat, … die)
+ *   ld nr; [x86_64] nr >= 0x40000000? KILL_PROCESS   (x32 ABI)
+ *   per syscall: jeq nr,0,1 ; ret ERRNO               (unconditional deny)
+ *             or jeq nr,0,<end> ; checks… ret ERRNO ; … ; ret ALLOW   (argument block)
+ *   ret ALLOW
+ *
+ * Every jump is short and checked by the assembler; an argument block reloads A, so it ends
+ * with its own RET ALLOW instead of falling through to compares that expect A == nr.
+ */
+import { ControlError } from '../driver.ts';
+import { auditArch, syscallNumber, X32_SYSCALL_BIT } from './arch.ts';
+import type { Arch } from './arch.ts';
+import {
+  argLowOffset,
+  assemble,
+  BPF_ALU_AND_K,
+  BPF_JEQ_K,
+  BPF_JGE_K,
+  BPF_JSET_K,
+  BPF_LD_W_ABS,
+  BPF_MAXINSNS,
+  BPF_RET_K,
+  encode,
+  jump,
+  label,
+  SECCOMP_DATA_ARCH,
+  SECCOMP_DATA_NR,
+  SECCOMP_RET_ALLOW,
+  SECCOMP_RET_ERRNO,
+  SECCOMP_RET_KILL_PROCESS,
+  stmt,
+} from './bpf-asm.ts';
+import type { AsmItem, SockFilter } from './bpf-asm.ts';
+import { ERRNO_VALUES } from './profile.ts';
+import type { ArgCheck, SeccompProfile, SyscallRule } from './profile.ts';
+import { groupRules, validateProfile } from './validate.ts';
+
+export {
+  BPF_MAXINSNS,
+  SECCOMP_RET_ACTION_FULL,
+  SECCOMP_RET_ALLOW,
+  SECCOMP_RET_DATA,
+  SECCOMP_RET_ERRNO,
+  SECCOMP_RET_KILL_PROCESS,
+  SECCOMP_RET_KILL_THREAD,
+  SECCOMP_RET_LOG,
+  SECCOMP_RET_TRACE,
+  SECCOMP_RET_TRAP,
+  SECCOMP_RET_USER_NOTIF,
+} from './bpf-asm.ts';
+export type { SockFilter } from './bpf-asm.ts';
+
+/** Compiles `profile` for `arch` into the bytes bubblewrap reads from its `--seccomp` fd. */
+export function compileBpf(profile: SeccompProfile, arch: Arch): Buffer {
+  return encode(compileProgram(profile, arch));
+}
+
+/** Compiles `profile` for `arch` into instructions (what `compileBpf` encodes). */
+export function compileProgram(profile: SeccompProfile, arch: Arch): SockFilter[] {
+  validateProfile(profile);
+  const items: AsmItem[] = [
+    stmt(BPF_LD_W_ABS, SECCOMP_DATA_ARCH),
+    // Why: syscall numbers mean different calls under other ABIs, so a foreign ABI is killed, not filtered.
+    jump(BPF_JEQ_K, auditArch(arch), 1, 0),
+    stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
+    stmt(BPF_LD_W_ABS, SECCOMP_DATA_NR),
+  ];
+  if (arch === 'x86_64') {
+    // Why: x32 syscalls share AUDIT_ARCH_X86_64 and differ only by bit 30; they would dodge every rule below.
+    items.push(jump(BPF_JGE_K, X32_SYSCALL_BIT, 0, 1), stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS));
+  }
+  groupRules(profile.rules).forEach((rules, g) => {
+    const first = rules[0];
+    if (first === undefined) return;
+    const nr = syscallNumber(arch, first.syscall);
+    // Why: a call the architecture lacks cannot be made there; its rule has nothing to match.
+    if (nr === undefined) return;
+    if (first.when === undefined || first.when.length === 0) {
+      items.push(jump(BPF_JEQ_K, nr, 0, 1), stmt(BPF_RET_K, errnoReturn(first)));
+      return;
+    }
+    const end = `g${g}:end`;
+    items.push(jump(BPF_JEQ_K, nr, 0, end));
+    rules.forEach((rule, r) => {
+      const fail = `g${g}:r${r}:fail`;
+      for (const check of rule.when ?? []) items.push(...compileCheck(check, fail));
+      items.push(stmt(BPF_RET_K, errnoReturn(rule)), label(fail));
+    });
+    // Why: A now holds an argument, not nr, so this syscall's block must decide on its own.
+    items.push(stmt(BPF_RET_K, SECCOMP_RET_ALLOW), label(end));
+  });
+  items.push(stmt(BPF_RET_K, SECCOMP_RET_ALLOW));
+  const program = assemble(items);
+  // Why: the kernel refuses longer programs, and a sandbox must never start unfiltered.
+  if (program.length >= BPF_MAXINSNS) {
+    throw new ControlError('seccomp', `BPF program has ${program.length} instructions; the limit is ${BPF_MAXINSNS - 1}`);
+  }
+  return program;
+}
+
+/** The RET value of a matched rule. */
+function errnoReturn(rule: SyscallRule): number {
+  return (SECCOMP_RET_ERRNO | ERRNO_VALUES[rule.errno]) >>> 0;
+}
+
+/** Instructions that fall through when `check` holds and jump to `fail` otherwise. */
+function compileCheck(check: ArgCheck, fail: string): AsmItem[] {
+  // Why: only the low word is loaded, since the kernel truncates these int arguments (CVE-2019-10063).
+  const load = stmt(BPF_LD_W_ABS, argLowOffset(check.arg));
+  switch (check.op) {
+    case 'eq':
+      return [load, jump(BPF_JEQ_K, check.value, 0, fail)];
+    case 'maskedEq':
+      return [load, stmt(BPF_ALU_AND_K, check.mask), jump(BPF_JEQ_K, check.value, 0, fail)];
+    case 'anyBitSet':
+      return [load, jump(BPF_JSET_K, check.mask, 0, fail)];
+    case 'notIn':
+      return [load, ...check.values.map((v) => jump(BPF_JEQ_K, v, fail, 0))];
+  }
+}

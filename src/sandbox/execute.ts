@@ -1,0 +1,180 @@
+/**
+ * Runs one command in a fresh sandbox and tears it down: the same orchestration for every driver.
+ * Drivers allocate and measure; this module decides when to stop a sandbox and why it ended.
+ */
+import { randomUUID } from 'node:crypto';
+import { constants } from 'node:os';
+import { Readable } from 'node:stream';
+import type { GrantedMount, IsolationDriver, Limits, ProcessExit, ResourceSample, Sandbox } from '../isolation/driver.ts';
+import type { Image } from '../images/image.ts';
+import type { ExecutionResult, TerminationReason } from './result.ts';
+import { OutputCollector } from './output.ts';
+import { violationsFor } from './violations.ts';
+
+export interface ExecutionRequest {
+  image: Image;
+  limits: Limits;
+  env: Record<string, string>;
+  mounts: GrantedMount[];
+  workdir: string;
+  argv: string[];
+  /** Bytes or a stream to feed the command's stdin; stdin is /dev/null when absent. */
+  stdin?: Buffer | string | Readable;
+  /** Live output callbacks (streaming mode). Output is captured in the result either way. */
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
+}
+
+export interface ExecutionContext {
+  driver: IsolationDriver;
+  policyHash: string;
+  /** How often limits are sampled while the command runs. */
+  pollIntervalMs?: number;
+}
+
+const DEFAULT_POLL_MS = 100;
+
+/** Creates, runs, measures and destroys one sandbox; never throws for sandbox-side failures. */
+export async function executeOnce(request: ExecutionRequest, ctx: ExecutionContext): Promise<ExecutionResult> {
+  const executionId = randomUUID();
+  const started = performance.now();
+  const base = { executionId, started, runtime: ctx.driver.runtime, policyHash: ctx.policyHash };
+  let sandbox: Sandbox | undefined;
+  try {
+    sandbox = await ctx.driver.create({
+      id: `x-${executionId}`,
+      image: request.image,
+      limits: request.limits,
+      env: request.env,
+      mounts: request.mounts,
+      workdir: request.workdir,
+      network: 'none',
+    });
+    const proc = await sandbox.start({ argv: request.argv, stdin: request.stdin !== undefined });
+    const coldStartMs = performance.now() - started;
+    return await supervise(sandbox, proc, request, ctx, { ...base, coldStartMs });
+  } catch (err) {
+    return failedResult(base, err);
+  } finally {
+    await sandbox?.destroy();
+  }
+}
+
+interface RunInfo {
+  executionId: string;
+  started: number;
+  runtime: ExecutionResult['runtime_used'];
+  policyHash: string;
+  coldStartMs: number;
+}
+
+async function supervise(
+  sandbox: Sandbox,
+  proc: Awaited<ReturnType<Sandbox['start']>>,
+  request: ExecutionRequest,
+  ctx: ExecutionContext,
+  info: RunInfo,
+): Promise<ExecutionResult> {
+  let stopReason: TerminationReason | undefined;
+  const terminate = (reason: TerminationReason) => {
+    if (stopReason !== undefined) return;
+    stopReason = reason;
+    void sandbox.stop();
+  };
+  const output = new OutputCollector(request.limits.outputBytes, () => terminate('output_limit'));
+  proc.stdout.on('data', (chunk: Buffer) => output.add('stdout', chunk, request.onStdout));
+  proc.stderr.on('data', (chunk: Buffer) => output.add('stderr', chunk, request.onStderr));
+  feedStdin(proc.stdin, request.stdin);
+
+  const timeout = setTimeout(() => terminate('timeout'), request.limits.timeoutSeconds * 1000);
+  const poll = setInterval(() => {
+    void sandbox.stats().then((s) => {
+      const reason = limitReason(s);
+      if (reason !== undefined) terminate(reason);
+    }, () => undefined);
+  }, ctx.pollIntervalMs ?? DEFAULT_POLL_MS);
+  let exit: ProcessExit;
+  try {
+    exit = await proc.exit;
+  } finally {
+    clearTimeout(timeout);
+    clearInterval(poll);
+  }
+  const finished = performance.now();
+  const sample = await sandbox.stats();
+  const reason = stopReason ?? endReason(sample, exit);
+  const wallSeconds = (finished - info.started) / 1000;
+  const runSeconds = Math.max((finished - info.started - info.coldStartMs) / 1000, 1e-6);
+  const exitCode = exit.code ?? (exit.signal !== null ? 128 + signalNumber(exit.signal) : null);
+  return {
+    execution_id: info.executionId,
+    success: reason === 'completed' && exitCode === 0,
+    output: output.text('stdout').replace(/\n$/, ''),
+    error: output.text('stderr') || null,
+    exit_code: exitCode,
+    security_violations: violationsFor(reason, exitCode, request.limits),
+    execution_time_seconds: round(wallSeconds, 4),
+    cold_start_time_ms: round(info.coldStartMs, 2),
+    resource_usage: {
+      cpu_usage_cores: round(sample.cpuNanos / 1e9 / runSeconds, 4),
+      memory_usage_mb: round(sample.memoryPeakBytes / (1024 * 1024), 2),
+      network_rx_bytes: 0,
+      network_tx_bytes: 0,
+    },
+    termination_reason: reason,
+    runtime_used: info.runtime,
+    policy_hash: info.policyHash,
+  };
+}
+
+/** A limit hit that must end the sandbox immediately (fail closed, reported by name). */
+function limitReason(sample: ResourceSample): TerminationReason | undefined {
+  if (sample.oomKills > 0) return 'memory_limit';
+  if (sample.pidsLimitHits > 0) return 'pids_limit';
+  return undefined;
+}
+
+/** Why a sandbox that ended on its own ended. */
+function endReason(sample: ResourceSample, exit: ProcessExit): TerminationReason {
+  const limit = limitReason(sample);
+  if (limit !== undefined) return limit;
+  const failed = exit.code !== 0;
+  if (failed && sample.scratchFull) return 'scratch_limit';
+  if (failed && sample.openFilesLimitHit === true) return 'open_files_limit';
+  if (exit.signal !== null) return 'killed';
+  return 'completed';
+}
+
+function feedStdin(stdin: NodeJS.WritableStream | null, input: ExecutionRequest['stdin']): void {
+  if (stdin === null || input === undefined) return;
+  // A command that exits without reading its stdin closes the pipe: that is not an error.
+  (stdin as NodeJS.WritableStream & { on(e: 'error', f: () => void): void }).on('error', () => undefined);
+  if (input instanceof Readable) input.pipe(stdin);
+  else stdin.end(input);
+}
+
+function failedResult(info: Omit<RunInfo, 'coldStartMs'>, err: unknown): ExecutionResult {
+  return {
+    execution_id: info.executionId,
+    success: false,
+    output: '',
+    error: (err as Error).message,
+    exit_code: null,
+    security_violations: [],
+    execution_time_seconds: round((performance.now() - info.started) / 1000, 4),
+    cold_start_time_ms: 0,
+    resource_usage: { cpu_usage_cores: 0, memory_usage_mb: 0, network_rx_bytes: 0, network_tx_bytes: 0 },
+    termination_reason: 'start_failed',
+    runtime_used: info.runtime,
+    policy_hash: info.policyHash,
+  };
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  return constants.signals[signal] ?? 0;
+}
+
+function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}

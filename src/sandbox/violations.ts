@@ -1,0 +1,57 @@
+/**
+ * Security violations derived from how a sandbox ended. Resource abuse is reported as a RESOURCE
+ * violation; a process killed by SIGSYS was killed by the seccomp filter (foreign ABI or x32).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Limits } from '../isolation/driver.ts';
+import type { SecurityViolation, Severity, TerminationReason } from './result.ts';
+
+const SIGSYS_EXIT = 128 + 31;
+
+const RESOURCE: Partial<Record<TerminationReason, { type: string; severity: Severity; limit: (l: Limits) => unknown; fix: string }>> = {
+  memory_limit: { type: 'memory_exhaustion', severity: 'MEDIUM', limit: (l) => `${l.memoryMb} MiB`, fix: 'Raise memory_limit_mb if the workload is legitimate.' },
+  pids_limit: { type: 'process_exhaustion', severity: 'HIGH', limit: (l) => l.pids, fix: 'Fork bombs are stopped at the pids limit; raise it only for known workloads.' },
+  timeout: { type: 'timeout', severity: 'LOW', limit: (l) => `${l.timeoutSeconds} s`, fix: 'Raise timeout_seconds or make the workload shorter.' },
+  output_limit: { type: 'output_flood', severity: 'MEDIUM', limit: (l) => `${l.outputBytes} bytes`, fix: 'Write large results to a file instead of stdout.' },
+  scratch_limit: { type: 'disk_exhaustion', severity: 'LOW', limit: (l) => `${l.scratchMb} MiB`, fix: 'Raise the scratch size.' },
+  open_files_limit: { type: 'fd_exhaustion', severity: 'MEDIUM', limit: (l) => l.openFiles, fix: 'Close descriptors; the limit is RLIMIT_NOFILE.' },
+};
+
+/** The violations a finished execution carries (possibly none). */
+export function violationsFor(reason: TerminationReason, exitCode: number | null, limits: Limits): SecurityViolation[] {
+  const out: SecurityViolation[] = [];
+  const resource = RESOURCE[reason];
+  if (resource !== undefined) {
+    out.push(violation(resource.type, resource.severity, 'RESOURCE', `sandbox stopped at its ${reason.replace('_', ' ')}`, {
+      termination_reason: reason,
+      limit: resource.limit(limits),
+    }, resource.fix));
+  }
+  if (exitCode === SIGSYS_EXIT) {
+    out.push(violation('forbidden_syscall', 'HIGH', 'SECCOMP', 'a sandbox process was killed by the seccomp filter (foreign ABI or forbidden call)', {
+      signal: 'SIGSYS',
+    }, 'Review the code: native 64-bit syscalls only; 32-bit and x32 ABIs are killed.'));
+  }
+  return out;
+}
+
+function violation(
+  type: string,
+  severity: Severity,
+  layer: SecurityViolation['detection_layer'],
+  description: string,
+  indicators: Record<string, unknown>,
+  remediation: string,
+): SecurityViolation {
+  return {
+    violation_id: randomUUID(),
+    timestamp: new Date().toISOString(),
+    violation_type: type,
+    severity,
+    description,
+    detection_layer: layer,
+    blocked: true,
+    indicators,
+    remediation,
+  };
+}
