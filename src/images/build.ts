@@ -83,7 +83,8 @@ async function hasMountsUnder(dir: string): Promise<boolean> {
  */
 export async function buildImage(config: AirlockConfig, options: BuildOptions): Promise<BuildResult> {
   const t0 = performance.now();
-  const log = options.log ?? (() => {});
+  const out = options.log ?? (() => {});
+  const log = (line: string): void => out(line.startsWith('mmdebstrap: ') ? line : `image: ${line}`);
   checkImageName(options.name);
   const suite = options.suite ?? config.debianSuite;
   const mirror = options.mirror ?? config.debianMirror;
@@ -92,6 +93,8 @@ export async function buildImage(config: AirlockConfig, options: BuildOptions): 
   const paths = storePaths(config);
   await ensureStore(paths);
   const work = await mkdtemp(join(paths.tmp, 'build-'));
+  // Traversable, so apt downloads as its unprivileged _apt user rather than as root.
+  await chmod(work, 0o755);
   const rootfs = join(work, 'rootfs');
   try {
     log(`fetching/unpacking ${packages.length} packages (+ essential) from ${mirror} ${suite}…`);
@@ -99,12 +102,13 @@ export async function buildImage(config: AirlockConfig, options: BuildOptions): 
     const t1 = performance.now();
     log(`bootstrapped in ${((t1 - t0) / 1000).toFixed(1)} s; post-processing…`);
     const fixed = await sanitizeTree(rootfs);
-    log(`removed ${fixed.removedSpecial} device nodes/fifos; fixed owner of ${fixed.chowned}, mode of ${fixed.chmodded} entries`);
+    log(`emptied dev/ (${fixed.devEntries} entries), removed ${fixed.removedSpecial} other device nodes/fifos/sockets`);
+    log(`set owner root on ${fixed.chowned} entries, stripped setuid/setgid/group-world-write from ${fixed.chmodded}`);
     await checkMaskedPaths(rootfs);
     const tree = await manifestTree(rootfs, {
       onWalked: (files, dirs) => log(`hashing ${files} files (${dirs} dirs and symlinks)…`),
     });
-    log(`hashed ${(tree.totalBytes / 1e6).toFixed(1)} MB in ${(tree.hashMs / 1000).toFixed(2)} s (walk ${tree.walkMs.toFixed(0)} ms)`);
+    log(`hashed ${(tree.totalBytes / 1048576).toFixed(1)} MiB in ${(tree.hashMs / 1000).toFixed(2)} s (walk ${tree.walkMs.toFixed(0)} ms)`);
     const violations = checkTreePolicy(tree.entries);
     if (violations.length > 0) throw new Error(`image tree violates the store policy: ${violations.join('; ')}`);
     await writeFile(join(work, 'manifest.json'), tree.bytes, { mode: 0o644 });
@@ -118,8 +122,6 @@ export async function buildImage(config: AirlockConfig, options: BuildOptions): 
       totalBytes: tree.totalBytes,
     };
     await writeFile(join(work, 'build.json'), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o644 });
-    // mkdtemp made it 0700; the blob must be traversable so sandbox uids can read the rootfs.
-    await chmod(work, 0o755);
     const dest = await commitBlob(paths, work, tree.digest);
     await writeTag(paths, options.name, tree.digest);
     log(`stored ${tree.digest} as ${options.name}`);

@@ -5,7 +5,7 @@
  * `/proc/sys/kernel/core_pattern` would hand the sandbox a writable host file; checking here, before
  * any mount, closes that whole class. Only lstat is used: nothing is ever followed.
  */
-import { lstat } from 'node:fs/promises';
+import { lstatSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { ControlError } from '../isolation/driver.ts';
@@ -56,9 +56,11 @@ function refuse(path: string, why: string): never {
   throw new ControlError('image', `poisoned rootfs: /${path} ${why}; refusing to start`);
 }
 
-async function lstatOrNull(path: string): Promise<Stats | null> {
+// Synchronous on purpose: ~30 lstat calls on a local directory take tens of microseconds in
+// total, while the same calls through the async thread pool cost ~2 ms of every sandbox start.
+function lstatOrNull(path: string): Stats | null {
   try {
-    return await lstat(path);
+    return lstatSync(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new ControlError('image', `cannot inspect ${path}: ${(err as Error).message}`, { cause: err });
@@ -71,13 +73,13 @@ async function lstatOrNull(path: string): Promise<Stats | null> {
  * calls: cheap enough to run on every image resolution, not only at build.
  */
 export async function checkMaskedPaths(rootfs: string): Promise<void> {
-  const root = await lstatOrNull(rootfs);
+  const root = lstatOrNull(rootfs);
   // The root is mounted as / itself: a symlink there would redirect the whole sandbox.
   if (root === null) throw new ControlError('image', `image root ${rootfs} does not exist; refusing to start`);
   if (!root.isDirectory()) refuse('', `(image root ${rootfs}) is ${describe(root)}, not a directory`);
   const seen = new Map<string, Stats | null>();
-  const stat = async (rel: string): Promise<Stats | null> => {
-    if (!seen.has(rel)) seen.set(rel, await lstatOrNull(join(rootfs, rel)));
+  const stat = (rel: string): Stats | null => {
+    if (!seen.has(rel)) seen.set(rel, lstatOrNull(join(rootfs, rel)));
     return seen.get(rel) ?? null;
   };
   for (const [path, kind] of MASKED_PATHS) {
@@ -86,7 +88,7 @@ export async function checkMaskedPaths(rootfs: string): Promise<void> {
     // Parents first: a symlinked `dev` makes `dev/null` resolve anywhere, whatever dev/null is.
     for (let i = 1; i < parts.length; i++) {
       const parent = parts.slice(0, i).join('/');
-      const st = await stat(parent);
+      const st = stat(parent);
       if (st === null) {
         parentMissing = true;
         break;
@@ -94,7 +96,7 @@ export async function checkMaskedPaths(rootfs: string): Promise<void> {
       if (!st.isDirectory()) refuse(parent, `is ${describe(st)}, but /${path} lies under it`);
     }
     if (parentMissing) continue;
-    const st = await stat(path);
+    const st = stat(path);
     if (st === null) continue;
     if (kind === 'absent') refuse(path, `is ${describe(st)}; the runtime supplies its own, the image must not`);
     if (kind === 'dir' && !st.isDirectory()) refuse(path, `is ${describe(st)}, not a plain directory`);

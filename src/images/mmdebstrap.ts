@@ -73,7 +73,7 @@ export async function runMmdebstrap(run: MmdebstrapRun): Promise<void> {
   const tail: string[] = [];
   const log = (line: string): void => {
     tail.push(line);
-    if (tail.length > 20) tail.shift();
+    if (tail.length > 5) tail.shift();
     run.log(line);
   };
   const child = spawn('mmdebstrap', mmdebstrapArgs(run), { env: buildEnv(), stdio: ['ignore', 'pipe', 'pipe'] });

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 
 /** What {@link sanitizeTree} changed, for progress output. */
 export interface SanitizeReport {
+  /** Entries found (and removed) directly under dev/. */
+  devEntries: number;
   removedSpecial: number;
   chowned: number;
   chmodded: number;
@@ -116,6 +118,8 @@ async function normalize(root: string, rel: string, report: SanitizeReport): Pro
 
 /** Applies every post-processing step to the tree at `root` (which must be a bootstrapped rootfs). */
 export async function sanitizeTree(root: string): Promise<SanitizeReport> {
+  const dev = await lstatInside(root, 'dev');
+  const devEntries = dev?.isDirectory() === true ? (await readdir(join(root, 'dev'))).length : 0;
   for (const dir of EMPTIED_DIRS) await emptyDir(root, dir);
   for (const file of REMOVED_FILES) await removeInside(root, file);
   for (const dir of MOUNT_POINTS) await plainEmptyDir(root, dir);
@@ -124,7 +128,7 @@ export async function sanitizeTree(root: string): Promise<SanitizeReport> {
     await removeInside(root, file);
     await writeFile(join(root, file), content, { mode: 0o644, flag: 'wx' });
   }
-  const report: SanitizeReport = { removedSpecial: 0, chowned: 0, chmodded: 0 };
+  const report: SanitizeReport = { devEntries, removedSpecial: 0, chowned: 0, chmodded: 0 };
   await normalize(root, '', report);
   return report;
 }

@@ -10,7 +10,7 @@
  * file, a few lstat calls); re-hashing the whole tree (~200 MB) per start would cost seconds.
  * Full content re-verification is `airlock image verify`, and happens once at build.
  */
-import { mkdir, readFile, lstat, rename, writeFile, readdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, readFile, lstat, rename, writeFile, readdir, rm } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { AirlockConfig } from '../config/config.ts';
@@ -50,12 +50,23 @@ export function blobDir(paths: StorePaths, digest: string): string {
   return join(paths.blobs, digest.slice('sha256:'.length));
 }
 
-/** Creates the store directories (root-owned 0755; tmp/ 0700 so half-built trees stay private). */
+/**
+ * Creates the store directories with exact modes: 0755 everywhere, except tmp/ at 0711 (others may
+ * traverse into a build directory by its random name, so apt's unprivileged downloader can write
+ * there, but nobody can list or guess builds in progress). Run as root, so all are root-owned.
+ */
 export async function ensureStore(paths: StorePaths): Promise<void> {
-  for (const dir of [paths.root, join(paths.root, 'blobs'), paths.blobs, paths.tags]) {
-    await mkdir(dir, { recursive: true, mode: 0o755 });
+  for (const [dir, mode] of [
+    [paths.root, 0o755],
+    [join(paths.root, 'blobs'), 0o755],
+    [paths.blobs, 0o755],
+    [paths.tags, 0o755],
+    [paths.tmp, 0o711],
+  ] as const) {
+    await mkdir(dir, { recursive: true, mode });
+    // mkdir leaves an existing directory's mode alone; a loosened store must be tightened again.
+    await chmod(dir, mode);
   }
-  await mkdir(paths.tmp, { recursive: true, mode: 0o700 });
 }
 
 /** Validates an image name; refuses anything that could escape tags/. */

@@ -3,7 +3,8 @@
  * pid is inside the sandbox cgroup, then released to exec the command.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { statfs } from 'node:fs/promises';
+import { closeSync, openSync } from 'node:fs';
+import { readdir, statfs } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import {
   ControlError,
@@ -39,7 +40,10 @@ export class NamespaceSandbox implements Sandbox {
   private readonly res: NamespaceResources;
   private child: ChildProcess | undefined;
   private childPid: number | undefined;
+  /** A descriptor on the sandbox's /tmp: keeps its tmpfs measurable after the last process exits. */
+  private scratchFd: number | undefined;
   private scratchFull = false;
+  private openFilesLimitHit = false;
   private destroyed: Promise<void> | undefined;
 
   constructor(resources: NamespaceResources) {
@@ -69,6 +73,8 @@ export class NamespaceSandbox implements Sandbox {
       const info = await readInfo(fds[FD.info] as Readable, exit);
       this.childPid = info;
       this.res.cgroup.addProcess(info);
+      // The sandbox root is set up but nothing of the workload has run: /tmp is still the runtime's tmpfs.
+      this.scratchFd = openSync(`/proc/${info}/root/tmp`, 'r');
       // Release the sandbox: only now, inside its cgroup, may it exec the command.
       fds[FD.block]?.end('1');
     } catch (err) {
@@ -89,16 +95,25 @@ export class NamespaceSandbox implements Sandbox {
 
   async stats(): Promise<ResourceSample> {
     const sample = this.res.cgroup.sample();
-    if (this.childPid !== undefined && !this.scratchFull) {
+    if (this.scratchFd !== undefined && !this.scratchFull) {
+      const fs = await statfs(`/proc/self/fd/${this.scratchFd}`);
+      if (fs.bavail === 0) this.scratchFull = true;
+    }
+    if (!this.openFilesLimitHit) this.openFilesLimitHit = await this.anyProcessAtFileLimit();
+    return { ...sample, scratchFull: this.scratchFull, openFilesLimitHit: this.openFilesLimitHit };
+  }
+
+  /** Samples open descriptors of (up to 64) sandbox processes against RLIMIT_NOFILE. */
+  private async anyProcessAtFileLimit(): Promise<boolean> {
+    const limit = this.res.spec.limits.openFiles;
+    for (const pid of this.res.cgroup.pids().slice(0, 64)) {
       try {
-        // The sandbox's /tmp is reachable from the host through its pid-1's root while it runs.
-        const fs = await statfs(`/proc/${this.childPid}/root/tmp`);
-        if (fs.bavail === 0) this.scratchFull = true;
+        if ((await readdir(`/proc/${pid}/fd`)).length >= limit) return true;
       } catch {
-        // The sandbox has exited; keep the last observation.
+        // Exited meanwhile.
       }
     }
-    return { ...sample, scratchFull: this.scratchFull };
+    return false;
   }
 
   async stop(): Promise<void> {
@@ -125,6 +140,8 @@ export class NamespaceSandbox implements Sandbox {
       await new Promise((resolve) => this.child?.once('close', resolve));
     }
     releasePins(this.res.pins);
+    if (this.scratchFd !== undefined) closeSync(this.scratchFd);
+    this.scratchFd = undefined;
     try {
       await this.res.cgroup.remove();
     } finally {

@@ -82,7 +82,7 @@ export function toOciSeccomp(profile: SeccompProfile, arch: Arch): OciSeccomp {
 }
 
 /** The OCI action (and errnoRet) of a rule, before names and args are added. */
-function action(rule: SyscallRule): Omit<OciSeccompSyscall, 'names'> & { names?: never } {
+function action(rule: SyscallRule): Pick<OciSeccompSyscall, 'action' | 'errnoRet'> {
   // Why: old runsc ignores errnoRet; SCMP_ACT_TRACE without a tracer is the portable way to get ENOSYS.
   if (rule.errno === 'ENOSYS') return { action: 'SCMP_ACT_TRACE' };
   return { action: 'SCMP_ACT_ERRNO', errnoRet: ERRNO_VALUES[rule.errno] };

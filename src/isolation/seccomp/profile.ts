@@ -9,7 +9,7 @@ import type { SyscallName } from './syscalls.ts';
 export type DenyErrno = 'EPERM' | 'ENOSYS';
 
 /** Numeric values of the errnos a rule may return (Linux, all architectures). */
-export const ERRNO_VALUES: Readonly<Record<DenyErrno, number>> = { EPERM: 1, ENOSYS: 38 };
+export const ERRNO_VALUES: Readonly<Record<DenyErrno, number>> = Object.freeze({ EPERM: 1, ENOSYS: 38 });
 
 /** Index of a syscall argument (the kernel passes at most six). */
 export type ArgIndex = 0 | 1 | 2 | 3 | 4 | 5;
@@ -49,7 +49,11 @@ export interface SeccompProfile {
   readonly rules: readonly SyscallRule[];
 }
 
-/** Namespace-creating clone flags: CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET|NEWTIME. */
+/**
+ * Namespace-creating clone flags: CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET|NEWTIME.
+ * CLONE_NEWTIME (0x80) sits in clone()'s exit-signal byte, where no valid signal reaches it, so
+ * denying it there costs nothing and keeps the mask identical to unshare()'s flags.
+ */
 export const CLONE_NAMESPACE_FLAGS =
   (0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000 | 0x00000080) >>> 0;
 
@@ -70,7 +74,7 @@ export const TIOCSTI = 0x5412;
 /** Console multiplexer ioctl that can also inject input (paste selection). */
 export const TIOCLINUX = 0x541c;
 /** The personality values a sandbox may set: PER_LINUX, PER_LINUX32, UNAME26 (+LINUX32), query. */
-export const SAFE_PERSONALITIES: readonly number[] = [0x0, 0x0008, 0x20000, 0x20008, 0xffffffff];
+export const SAFE_PERSONALITIES: readonly number[] = Object.freeze([0x0, 0x0008, 0x20000, 0x20008, 0xffffffff]);
 
 /** Builds an unconditional EPERM rule. */
 function deny(syscall: SyscallName, reason: string): SyscallRule {
@@ -90,8 +94,20 @@ function rawSocket(family: number, name: string): SyscallRule {
   };
 }
 
+/** Freezes a profile and everything in it. */
+function freeze(profile: SeccompProfile): SeccompProfile {
+  for (const rule of profile.rules) {
+    for (const check of rule.when ?? []) Object.freeze(check);
+    Object.freeze(rule.when);
+    Object.freeze(rule);
+  }
+  Object.freeze(profile.rules);
+  return Object.freeze(profile);
+}
+
 /** The profile every sandbox runs under. */
-export const DEFAULT_PROFILE: SeccompProfile = {
+// Why frozen: every sandbox shares this object; a stray mutation would weaken all of them at once.
+export const DEFAULT_PROFILE: SeccompProfile = freeze({
   defaultAction: 'allow',
   rules: [
     // Namespaces and mounts: the sandbox's view of the system must stay the one we built.
@@ -201,4 +217,4 @@ export const DEFAULT_PROFILE: SeccompProfile = {
       reason: 'other personalities disable ASLR (ADDR_NO_RANDOMIZE) or make data executable (READ_IMPLIES_EXEC)',
     },
   ],
-};
+});

@@ -8,7 +8,7 @@
  */
 
 /** Native x86_64 syscall numbers (never the x32 ones, which carry bit 30). */
-export const X86_64_SYSCALLS = {
+export const X86_64_SYSCALLS = Object.freeze({
   read: 0,
   write: 1,
   close: 3,
@@ -16,7 +16,6 @@ export const X86_64_SYSCALLS = {
   getpid: 39,
   socket: 41,
   clone: 56,
-  fork: 57,
   uselib: 134,
   personality: 135,
   ustat: 136,
@@ -79,7 +78,7 @@ export const X86_64_SYSCALLS = {
   mount_setattr: 442,
   quotactl_fd: 443,
   open_tree_attr: 467,
-} as const;
+} as const);
 
 /** Every syscall name this module knows; x86_64 is the superset of the two tables. */
 export type SyscallName = keyof typeof X86_64_SYSCALLS;
@@ -88,7 +87,7 @@ export type SyscallName = keyof typeof X86_64_SYSCALLS;
  * asm-generic numbers used by aarch64. Legacy calls that aarch64 never had (create_module,
  * iopl, uselib, _sysctl, …) are absent: a rule naming them is simply not emitted there.
  */
-export const AARCH64_SYSCALLS: Partial<Record<SyscallName, number>> = {
+export const AARCH64_SYSCALLS: Readonly<Partial<Record<SyscallName, number>>> = Object.freeze({
   lookup_dcookie: 18,
   ioctl: 29,
   umount2: 39,
@@ -149,4 +148,4 @@ export const AARCH64_SYSCALLS: Partial<Record<SyscallName, number>> = {
   mount_setattr: 442,
   quotactl_fd: 443,
   open_tree_attr: 467,
-};
+});

@@ -1,0 +1,60 @@
+/**
+ * `npm run bench`: ratios of airlock against the raw engines, measured in one run on one machine.
+ * Prints a Markdown table and writes bench/results/<timestamp>.json. Usage:
+ *   node bench/run.ts [--n 200] [--only namespace,gvisor,cli]
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, release, totalmem } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/config/config.ts';
+import { resolveImage } from '../src/images/store.ts';
+import { detectCgroups } from '../src/isolation/cgroups/index.ts';
+import { benchNamespace, type PairResult } from './namespace.ts';
+import { benchGvisor } from './gvisor.ts';
+import { benchCli } from './cli.ts';
+
+const { values } = parseArgs({ options: { n: { type: 'string', default: '200' }, only: { type: 'string', default: 'namespace,gvisor,cli' } } });
+const n = Number(values.n);
+const only = new Set(values.only.split(','));
+const config = loadConfig();
+const image = await resolveImage(config, config.defaultImage);
+
+const version = (cmd: string, args: string[]) => {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8' }).split('\n')[0]?.trim() ?? '?';
+  } catch {
+    return 'absent';
+  }
+};
+const machine = {
+  cpu: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
+  memory_gib: Math.round(totalmem() / 2 ** 30),
+  kernel: release(),
+  cgroups: `v${detectCgroups().version}`,
+  node: process.version,
+  bwrap: version('bwrap', ['--version']),
+  runsc: version('runsc', ['--version']),
+};
+
+const results: PairResult[] = [];
+if (only.has('namespace')) results.push(await benchNamespace(config, image, n));
+if (only.has('gvisor')) results.push(await benchGvisor(config, image, Math.max(10, Math.round(n / 5))));
+if (only.has('cli')) results.push(await benchCli(Math.max(10, Math.round(n / 5))));
+
+const f = (x: number) => x.toFixed(2);
+const lines = [
+  `Machine: ${machine.cpu}, ${machine.memory_gib} GiB, Linux ${machine.kernel}, cgroups ${machine.cgroups}, Node ${machine.node}, ${machine.bwrap}, runsc ${machine.runsc}`,
+  '',
+  '| benchmark | n | subject p50 / p95 (ms) | baseline p50 / p95 (ms) | p50 ratio |',
+  '|---|---|---|---|---|',
+  ...results.map(
+    (r) =>
+      `| ${r.name} | ${r.subject.n} | ${r.subjectLabel}: ${f(r.subject.p50)} / ${f(r.subject.p95)} | ${r.baselineLabel}: ${f(r.baseline.p50)} / ${f(r.baseline.p95)} | ${f(r.subject.p50 / r.baseline.p50)}× |`,
+  ),
+];
+process.stdout.write(`${lines.join('\n')}\n`);
+mkdirSync('bench/results', { recursive: true });
+const file = `bench/results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+writeFileSync(file, JSON.stringify({ machine, results }, null, 2));
+process.stdout.write(`\nwritten ${file}\n`);

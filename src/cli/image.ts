@@ -1,0 +1,111 @@
+/**
+ * `airlock image build|ls|verify`: content-addressed root filesystem images.
+ * Progress goes to stderr; results (digest, table, JSON) to stdout.
+ */
+import type { Command } from 'commander';
+import { loadConfig } from '../config/config.ts';
+import type { AirlockConfig } from '../config/config.ts';
+import { buildImage } from '../images/build.ts';
+import { listImages } from '../images/list.ts';
+import type { ImageSummary } from '../images/list.ts';
+import { verifyImage } from '../images/verify.ts';
+import { UsageError } from './usage-error.ts';
+
+function config(program: Command): AirlockConfig {
+  return loadConfig(program.opts<{ config?: string }>().config);
+}
+
+/** Human-readable byte count (powers of 1024). */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
+}
+
+/** Renders `image ls` rows as an aligned text table. */
+export function formatImageTable(rows: readonly ImageSummary[]): string {
+  const table = [['NAME', 'DIGEST', 'SIZE', 'FILES', 'CREATED']];
+  for (const r of rows) {
+    table.push([
+      r.name,
+      r.digest.slice('sha256:'.length, 'sha256:'.length + 12),
+      r.size === null ? '-' : formatBytes(r.size),
+      r.files === null ? '-' : String(r.files),
+      r.problem !== null ? `BROKEN: ${r.problem}` : (r.created ?? '-'),
+    ]);
+  }
+  const widths = table[0]?.map((_, c) => Math.max(...table.map((row) => (row[c] ?? '').length))) ?? [];
+  return table.map((row) => row.map((cell, c) => (c === row.length - 1 ? cell : cell.padEnd(widths[c] ?? 0))).join('  ')).join('\n') + '\n';
+}
+
+function parsePackages(value: string, previous: string[] = []): string[] {
+  const names = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (names.length === 0) throw new UsageError('--include needs at least one package name');
+  return [...previous, ...names];
+}
+
+/** Registers `image build`, `image ls` and `image verify` on the root program. */
+export function registerImage(program: Command): void {
+  const image = program.command('image').description('Build, list and verify content-addressed root filesystem images.');
+
+  image
+    .command('build')
+    .description('Build an image with mmdebstrap from the configured Debian mirror (requires root).')
+    .argument('<name>', 'image name, e.g. default')
+    .option('--suite <suite>', 'Debian suite (default: config debianSuite)')
+    .option('--mirror <url>', 'Debian mirror URL (default: config debianMirror)')
+    .option('--include <pkg,pkg>', 'extra packages on top of the base set (repeatable)', parsePackages)
+    .option('--json', 'print the build result as JSON')
+    .action(async (name: string, opts: { suite?: string; mirror?: string; include?: string[]; json?: boolean }) => {
+      // mmdebstrap --mode=root needs root, and the store must stay root-owned.
+      if (process.getuid?.() !== 0) throw new Error('image build must run as root (mmdebstrap --mode=root; the store is root-owned)');
+      const result = await buildImage(config(program), {
+        name,
+        ...(opts.suite !== undefined ? { suite: opts.suite } : {}),
+        ...(opts.mirror !== undefined ? { mirror: opts.mirror } : {}),
+        ...(opts.include !== undefined ? { include: opts.include } : {}),
+        log: (line) => process.stderr.write(`${line}\n`),
+      });
+      if (opts.json === true) {
+        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        return;
+      }
+      process.stdout.write(
+        `${result.name} ${result.digest}  ${result.files} files, ${formatBytes(result.totalBytes)}; ` +
+          `built in ${(result.totalMs / 1000).toFixed(1)} s (hashing ${(result.hashMs / 1000).toFixed(2)} s)\n`,
+      );
+    });
+
+  image
+    .command('ls')
+    .description('List stored images.')
+    .option('--json', 'print JSON instead of a table')
+    .action(async (opts: { json?: boolean }) => {
+      const rows = await listImages(config(program));
+      if (opts.json === true) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+      else process.stdout.write(formatImageTable(rows));
+    });
+
+  image
+    .command('verify')
+    .description('Re-walk and re-hash an image and compare it with its manifest (exit 1 on mismatch).')
+    .argument('[image]', 'image name or sha256:<hex> digest (default: config defaultImage)')
+    .option('--json', 'print the verification result as JSON')
+    .action(async (name: string | undefined, opts: { json?: boolean }) => {
+      const cfg = config(program);
+      const result = await verifyImage(cfg, name ?? cfg.defaultImage);
+      if (opts.json === true) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      else if (result.ok) {
+        process.stdout.write(`ok ${result.name} ${result.digest} (${result.files} files, ${formatBytes(result.totalBytes)}, hashed in ${(result.hashMs / 1000).toFixed(2)} s)\n`);
+      } else {
+        process.stderr.write(`image ${result.name} (${result.digest}) does not match its manifest:\n`);
+        for (const d of result.differences) process.stderr.write(`  ${d}\n`);
+      }
+      if (!result.ok) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildBwrapArgs, buildPrlimitArgs, FD } from './bwrap-args.ts';
+import type { SandboxSpec } from '../driver.ts';
+
+const spec: SandboxSpec = {
+  id: 'x-1',
+  image: { name: 'default', digest: `sha256:${'a'.repeat(64)}`, rootfs: '/var/lib/airlock/images/blobs/sha256/aa/rootfs' },
+  limits: { memoryMb: 512, cpuCores: 0.5, pids: 64, timeoutSeconds: 10, scratchMb: 32, outputBytes: 1024, openFiles: 256 },
+  env: { PATH: '/usr/bin:/bin', FOO: 'bar baz' },
+  mounts: [
+    { hostPath: '/srv/data', sandboxPath: '/data', writable: false },
+    { hostPath: '/srv/out', sandboxPath: '/out', writable: true },
+  ],
+  workdir: '/tmp',
+  network: 'none',
+};
+
+function pairs(args: string[], flag: string): string[] {
+  return args.flatMap((a, i) => (a === flag ? [args[i + 1] ?? ''] : []));
+}
+
+test('every namespace is unshared, none with a -try fallback', () => {
+  const args = buildBwrapArgs({ spec, command: ['true'], mountFds: [6, 7] });
+  for (const ns of ['user', 'pid', 'net', 'ipc', 'uts', 'cgroup']) assert.ok(args.includes(`--unshare-${ns}`), ns);
+  assert.ok(!args.some((a) => a.endsWith('-try')));
+  assert.ok(!args.includes('--share-net'));
+});
+
+test('sandbox user is nobody, caps dropped, new session, dies with parent', () => {
+  const args = buildBwrapArgs({ spec, command: ['true'], mountFds: [6, 7] });
+  assert.deepEqual(pairs(args, '--uid'), ['65534']);
+  assert.deepEqual(pairs(args, '--gid'), ['65534']);
+  assert.deepEqual(pairs(args, '--cap-drop'), ['ALL']);
+  assert.ok(args.includes('--new-session'));
+  assert.ok(args.includes('--die-with-parent'));
+});
+
+test('root is the image read-only; the only writable tmpfs is sized', () => {
+  const args = buildBwrapArgs({ spec, command: ['true'], mountFds: [6, 7] });
+  const i = args.indexOf('--ro-bind');
+  assert.deepEqual(args.slice(i, i + 3), ['--ro-bind', spec.image.rootfs, '/']);
+  const tmp = args.findIndex((a, i) => a === '--tmpfs' && args[i + 1] === '/tmp');
+  assert.ok(tmp > 0);
+  assert.equal(args[tmp - 3], String(32 * 1024 * 1024));
+  assert.equal(args[tmp - 4], '--size');
+  assert.ok(args.includes('--remount-ro'));
+});
+
+test('granted mounts bind pinned fds, read-only unless writable', () => {
+  const args = buildBwrapArgs({ spec, command: ['true'], mountFds: [6, 7] });
+  const ro = args.indexOf('--ro-bind-fd');
+  assert.deepEqual(args.slice(ro, ro + 3), ['--ro-bind-fd', '6', '/data']);
+  const rw = args.indexOf('--bind-fd');
+  assert.deepEqual(args.slice(rw, rw + 3), ['--bind-fd', '7', '/out']);
+  assert.ok(!args.includes('/srv/data'), 'host paths are never passed by name');
+  assert.throws(() => buildBwrapArgs({ spec, command: ['true'], mountFds: [6] }));
+});
+
+test('environment is cleared, then exactly the spec env is set', () => {
+  const args = buildBwrapArgs({ spec, command: ['true'], mountFds: [6, 7] });
+  const clear = args.indexOf('--clearenv');
+  const firstSet = args.indexOf('--setenv');
+  assert.ok(clear >= 0 && clear < firstSet);
+  assert.deepEqual(pairs(args, '--setenv'), ['PATH', 'FOO']);
+  assert.equal(args[args.indexOf('FOO') + 1], 'bar baz');
+});
+
+test('seccomp, info and block fds are wired, command follows --', () => {
+  const args = buildBwrapArgs({ spec, command: ['python3', '-c', 'print(1)'], mountFds: [6, 7] });
+  assert.deepEqual(pairs(args, '--seccomp'), [String(FD.seccomp)]);
+  assert.deepEqual(pairs(args, '--info-fd'), [String(FD.info)]);
+  assert.deepEqual(pairs(args, '--block-fd'), [String(FD.block)]);
+  assert.deepEqual(args.slice(args.indexOf('--') + 1), ['python3', '-c', 'print(1)']);
+});
+
+test('prlimit sets RLIMIT_NOFILE and disables core dumps', () => {
+  assert.deepEqual(buildPrlimitArgs(spec), ['--nofile=256:256', '--core=0:0', '--']);
+});
