@@ -9,7 +9,9 @@ import { checkMaskedPaths } from './masked-paths.ts';
 import { manifestTree } from './manifest.ts';
 import { runMmdebstrap } from './mmdebstrap.ts';
 import { sanitizeTree } from './sanitize.ts';
-import { checkImageName, commitBlob, ensureStore, storePaths, writeTag } from './store.ts';
+import { ensureStore, storePaths } from './paths.ts';
+import { commitBlob } from './store.ts';
+import { checkImageName, writeTag } from './tags.ts';
 import { checkTreePolicy } from './verify.ts';
 
 /**

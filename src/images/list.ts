@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import type { AirlockConfig } from '../config/config.ts';
 import type { BuildInfo } from './build.ts';
 import { parseManifest } from './manifest.ts';
-import { blobDir, listTags, readVerifiedManifest, storePaths } from './store.ts';
+import { blobDir, storePaths } from './paths.ts';
+import { readVerifiedManifest } from './store.ts';
+import { listTags } from './tags.ts';
 
 /** One row of `image ls`. Size and file count come from the verified manifest, not build.json. */
 export interface ImageSummary {

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import type { AirlockConfig } from '../config/config.ts';
 import type { ManifestEntry } from './manifest.ts';
 import { entryLine, manifestTree, parseManifest } from './manifest.ts';
-import { blobDir, readVerifiedManifest, resolveImage, storePaths } from './store.ts';
+import { blobDir, storePaths } from './paths.ts';
+import { readVerifiedManifest, resolveImage } from './store.ts';
 
 /** Outcome of {@link verifyImage}. */
 export interface VerifyResult {

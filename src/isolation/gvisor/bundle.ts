@@ -1,0 +1,136 @@
+/**
+ * The per-sandbox bundle directory `${runDir}/gvisor/<id>/`: config.json, runsc's start-up log,
+ * the empty placeholders that hide devices, and the host tmpfs used as the sandbox's /tmp.
+ *
+ * Layout (every directory root-owned 0700 unless noted; only runsc, running as root, reads it):
+ *   config.json      written at start(), 0600
+ *   run.log          runsc's `run` debug log
+ *   hide/empty       empty file 0444, bound read-only over /dev/fuse
+ *   hide/dir/        empty directory 0555, bound read-only over /dev/pts
+ *   scratch/         mount point of a tmpfs (size=scratchMb, mode 1777), bound at /tmp
+ */
+import { execFile } from 'node:child_process';
+import { chownSync, closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { ControlError, type SandboxSpec } from '../driver.ts';
+import { parseMountInfo } from '../cgroups/index.ts';
+import { SANDBOX_UID } from './oci-spec.ts';
+import { RUNSC_ENV } from './runsc.ts';
+
+const run = promisify(execFile);
+
+/** Paths inside one bundle directory. */
+export interface BundlePaths {
+  dir: string;
+  config: string;
+  runLog: string;
+  emptyFile: string;
+  emptyDir: string;
+  scratch: string;
+}
+
+/** Names the files of the bundle for sandbox `id` under `gvisorDir`. */
+export function bundlePaths(gvisorDir: string, id: string): BundlePaths {
+  const dir = `${gvisorDir}/${id}`;
+  return {
+    dir,
+    config: `${dir}/config.json`,
+    runLog: `${dir}/run.log`,
+    emptyFile: `${dir}/hide/empty`,
+    emptyDir: `${dir}/hide/dir`,
+    scratch: `${dir}/scratch`,
+  };
+}
+
+/** Tools the bundle needs from the host. */
+export interface MountTools {
+  mount: string;
+  umount: string;
+}
+
+/**
+ * Creates the bundle directory and mounts the scratch tmpfs. Fails if the directory exists (an id
+ * in use). On failure, whatever it made is removed again before the ControlError is thrown.
+ */
+export async function createBundle(paths: BundlePaths, spec: SandboxSpec, tools: MountTools): Promise<void> {
+  try {
+    // Exclusive: a second sandbox with the same id must not share (or delete) this one's files.
+    mkdirSync(paths.dir, { mode: 0o700 });
+  } catch (err) {
+    throw new ControlError('gvisor', `cannot create bundle ${paths.dir}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    mkdirSync(`${paths.dir}/hide`, { mode: 0o700 });
+    mkdirSync(paths.emptyDir, { mode: 0o555 });
+    closeSync(openSync(paths.emptyFile, 'wx', 0o444));
+    mkdirSync(paths.scratch, { mode: 0o700 });
+  } catch (err) {
+    removeBundleDir(paths);
+    throw new ControlError('gvisor', `cannot populate bundle ${paths.dir}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    // A tmpfs of its own, so the size limit is the host kernel's and fullness is visible from here;
+    // nosuid/nodev so nothing written to it can become a setuid binary or a device node.
+    const options = `size=${spec.limits.scratchMb}m,mode=1777,nosuid,nodev`;
+    await run(tools.mount, ['-t', 'tmpfs', '-o', options, 'airlock-scratch', paths.scratch], { env: RUNSC_ENV });
+  } catch (err) {
+    removeBundleDir(paths);
+    const detail = (err as { stderr?: string }).stderr?.trim() || (err as Error).message;
+    throw new ControlError('scratch', `cannot mount a ${spec.limits.scratchMb} MiB tmpfs at ${paths.scratch}: ${detail}`, { cause: err });
+  }
+  try {
+    prepareWorkdir(paths, spec.workdir);
+  } catch (err) {
+    await removeBundle(paths, tools).catch(() => undefined);
+    throw new ControlError('workdir', `cannot create ${spec.workdir} in scratch: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** A workdir under /tmp is made on the scratch tmpfs and owned by the sandbox user, so it can write there. */
+function prepareWorkdir(paths: BundlePaths, workdir: string): void {
+  if (!workdir.startsWith('/tmp/')) return;
+  let current = paths.scratch;
+  for (const part of workdir.slice('/tmp/'.length).split('/')) {
+    current = `${current}/${part}`;
+    mkdirSync(current, { mode: 0o755 });
+    chownSync(current, SANDBOX_UID, SANDBOX_UID);
+  }
+}
+
+/** True when the scratch tmpfs has no free block left (best effort: false when unreadable). */
+export async function scratchIsFull(paths: BundlePaths): Promise<boolean> {
+  try {
+    const fs = await statfs(paths.scratch);
+    return fs.bavail === 0 || fs.ffree === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** True when something is mounted at `path` (read from this process's mount table). */
+export function isMounted(path: string): boolean {
+  return parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8')).some((m) => m.mountPoint === path);
+}
+
+/**
+ * Unmounts scratch (lazily if still busy) and deletes the bundle directory. Idempotent; never
+ * deletes through a mount that is still attached.
+ */
+export async function removeBundle(paths: BundlePaths, tools: MountTools): Promise<void> {
+  // Several stacked mounts are possible only by mistake; unmount until none is left.
+  for (let i = 0; i < 4 && isMounted(paths.scratch); i++) {
+    try {
+      await run(tools.umount, [paths.scratch], { env: RUNSC_ENV });
+    } catch {
+      // Busy (a process still holds it): detach now, the kernel frees it when the last user goes.
+      await run(tools.umount, ['-l', paths.scratch], { env: RUNSC_ENV }).catch(() => undefined);
+    }
+  }
+  if (isMounted(paths.scratch)) throw new ControlError('scratch', `${paths.scratch} is still mounted`);
+  removeBundleDir(paths);
+}
+
+function removeBundleDir(paths: BundlePaths): void {
+  rmSync(paths.dir, { recursive: true, force: true });
+}

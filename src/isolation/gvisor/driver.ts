@@ -1,0 +1,173 @@
+/**
+ * The `gvisor` tier: runsc (a user-space kernel) booting an OCI bundle with the same hardening as
+ * the namespace tier — the project's seccomp filter applied inside the sandbox kernel, uid 65534,
+ * no capabilities, read-only image root, size-limited scratch, and limits from a cgroup the
+ * driver creates and runsc joins.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { ControlError, type Availability, type IsolationDriver, type Limits, type Sandbox, type SandboxSpec } from '../driver.ts';
+import { detectCgroups, SandboxCgroup, type CgroupLayout } from '../cgroups/index.ts';
+import { pinMounts, releasePins, type PinnedMount } from '../mount-pins.ts';
+import { DEFAULT_PROFILE, hostArch, toOciSeccomp, type OciSeccomp } from '../seccomp/index.ts';
+import { findExecutable } from '../which.ts';
+import type { AirlockConfig } from '../../config/config.ts';
+import { bundlePaths, createBundle, removeBundle, type MountTools } from './bundle.ts';
+import { execRunsc, parseRunscFlags, REQUIRED_FLAGS, RUNSC_ENV, type RunscFlags } from './runsc.ts';
+import { GvisorSandbox } from './sandbox.ts';
+import { bootCheck } from './probe.ts';
+
+/** Sandbox ids become paths and runsc container ids: nothing but these characters. */
+const ID_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/**
+ * Host tasks the runtime needs besides the workload: the gofer and sandbox kernel threads (~30 at
+ * rest). Each guest process adds a tracee stub with a few threads on the ptrace platform.
+ */
+const RUNTIME_TASKS = 128;
+const HOST_TASKS_PER_GUEST_TASK = 8;
+
+/** Options of {@link GvisorDriver}. */
+export interface GvisorDriverOptions {
+  config: AirlockConfig;
+}
+
+/** Host tools and runsc facts, looked up once per driver. */
+interface Tools extends MountTools {
+  runsc: string;
+  setpriv: string | undefined;
+  flags: RunscFlags;
+  version: string;
+}
+
+/** The host cgroup's pids.max for a guest task limit: a backstop above what the runtime itself needs. */
+export function hostPidsMax(guestPids: number): number {
+  return RUNTIME_TASKS + guestPids * HOST_TASKS_PER_GUEST_TASK;
+}
+
+/** Runs sandboxes under gVisor's runsc. */
+export class GvisorDriver implements IsolationDriver {
+  readonly runtime = 'gvisor' as const;
+  private readonly config: AirlockConfig;
+  private tools: Tools | undefined;
+  private seccomp: OciSeccomp | undefined;
+  private cgroupLayout: CgroupLayout | undefined;
+
+  constructor(options: GvisorDriverOptions) {
+    this.config = options.config;
+  }
+
+  /** `${runDir}/gvisor`: bundles, and runsc's state under `state/`. */
+  get baseDir(): string {
+    return `${this.config.runDir}/gvisor`;
+  }
+
+  /** runsc's `--root` for this driver's sandboxes. */
+  get stateDir(): string {
+    return `${this.baseDir}/state`;
+  }
+
+  async probe(): Promise<Availability> {
+    const details: Record<string, string> = {};
+    try {
+      const tools = await this.requireTools();
+      details['runsc'] = tools.version;
+      details['cgroups'] = `v${this.layout().version}`;
+      details['seccomp'] = `${this.filter().syscalls.length} OCI rules (${hostArch()}), applied with --oci-seccomp`;
+      if (process.getuid?.() !== 0) throw new ControlError('gvisor', 'runsc needs root on the host to set up its sandbox');
+      this.ensureDirs();
+      details['boot'] = await bootCheck(this, tools.runsc, this.baseDir);
+      return { available: true, details };
+    } catch (err) {
+      return { available: false, reason: (err as Error).message, details };
+    }
+  }
+
+  async create(spec: SandboxSpec): Promise<Sandbox> {
+    if (!ID_RE.test(spec.id)) throw new ControlError('sandbox id', `"${spec.id}" is not lowercase letters, digits and dashes`);
+    const tools = await this.requireTools();
+    const seccomp = this.filter();
+    const layout = this.layout();
+    this.ensureDirs();
+    const bundle = bundlePaths(this.baseDir, spec.id);
+    let pins: PinnedMount[] = [];
+    let cgroup: SandboxCgroup | undefined;
+    let bundleMade = false;
+    try {
+      pins = pinMounts(spec.mounts, [this.config.stateDir, this.config.runDir]);
+      const pidsMax = hostPidsMax(spec.limits.pids);
+      const hostLimits: Limits = { ...spec.limits, pids: pidsMax };
+      // Created (limits written) before runsc starts; runsc joins a pre-created cgroup as is, so
+      // the sandbox kernel and gofer never run unlimited and the controller reads real counters.
+      cgroup = SandboxCgroup.create(layout, this.config.cgroupParent, spec.id, hostLimits);
+      await createBundle(bundle, spec, tools);
+      bundleMade = true;
+      return new GvisorSandbox({
+        spec,
+        runsc: tools.runsc,
+        setpriv: tools.setpriv,
+        flags: tools.flags,
+        stateDir: this.stateDir,
+        bundle,
+        tools,
+        cgroup,
+        cgroupsPath: `/${cgroup.relativePath}`,
+        hostPidsMax: pidsMax,
+        pins,
+        seccomp,
+      });
+    } catch (err) {
+      if (bundleMade) await removeBundle(bundle, tools).catch(() => undefined);
+      await cgroup?.remove().catch(() => undefined);
+      releasePins(pins);
+      throw err;
+    }
+  }
+
+  /** Root-only directories: bundles hold the spec (environment included) and runsc's state. */
+  private ensureDirs(): void {
+    try {
+      mkdirSync(this.baseDir, { recursive: true, mode: 0o700 });
+      mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw new ControlError('gvisor', `cannot create ${this.stateDir}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private async requireTools(): Promise<Tools> {
+    if (this.tools !== undefined) return this.tools;
+    const runsc = findExecutable('runsc');
+    if (runsc === undefined) throw new ControlError('gvisor', 'runsc is not installed (apt-get install runsc)');
+    const mount = findExecutable('mount');
+    const umount = findExecutable('umount');
+    if (mount === undefined || umount === undefined) throw new ControlError('scratch', 'mount/umount are not installed (apt-get install mount)');
+    const version = (await execRunsc(runsc, ['--version'], 10_000)).split('\n')[0]?.trim() ?? 'unknown';
+    const flags = parseRunscFlags(await runscFlagsText(runsc));
+    const missing = REQUIRED_FLAGS.filter((f) => !flags.has(f));
+    if (missing.length > 0) throw new ControlError('gvisor', `${version} lacks required flags: --${missing.join(', --')}`);
+    this.tools = { runsc, mount, umount, setpriv: findExecutable('setpriv'), flags, version };
+    return this.tools;
+  }
+
+  private filter(): OciSeccomp {
+    const filter = this.seccomp ?? toOciSeccomp(DEFAULT_PROFILE, hostArch());
+    this.seccomp = filter;
+    return filter;
+  }
+
+  private layout(): CgroupLayout {
+    const layout = this.cgroupLayout ?? detectCgroups();
+    this.cgroupLayout = layout;
+    return layout;
+  }
+}
+
+/** `runsc flags` prints to stderr on some releases and stdout on others. */
+function runscFlagsText(runsc: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(runsc, ['flags'], { env: RUNSC_ENV, timeout: 10_000 }, (err, stdout, stderr) => {
+      if (err !== null && String(stdout).length === 0 && String(stderr).length === 0) reject(err);
+      else resolve(`${String(stdout)}\n${String(stderr)}`);
+    });
+  });
+}

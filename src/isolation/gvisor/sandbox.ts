@@ -1,0 +1,202 @@
+/**
+ * One gVisor sandbox: `runsc run` on a prepared bundle, inside a cgroup the driver created.
+ *
+ * Host identities, as gVisor's model has them: the sandbox kernel (`runsc-sandbox`) and the
+ * processes it runs the workload in drop to host uid 65534 (nobody) inside a user namespace of
+ * their own with no capabilities on the host; the gofer, which opens host files on the sandbox's
+ * behalf, stays host root (with a few file capabilities, no_new_privs and its own seccomp filter)
+ * by design. runsc 20221219 has no flag to choose the sandbox kernel's host uid, so every gVisor
+ * sandbox shares host uid 65534; they stay apart through separate user, pid and mount namespaces.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Readable, Writable } from 'node:stream';
+import { ControlError, type CommandSpec, type ProcessExit, type ResourceSample, type Sandbox, type SandboxProcess, type SandboxSpec } from '../driver.ts';
+import type { SandboxCgroup } from '../cgroups/index.ts';
+import { releasePins, type PinnedMount } from '../mount-pins.ts';
+import type { OciSeccomp } from '../seccomp/index.ts';
+import { buildOciSpec } from './oci-spec.ts';
+import { removeBundle, scratchIsFull, type BundlePaths, type MountTools } from './bundle.ts';
+import { execRunsc, fatalError, isExecFailure, RUNSC_ENV, runscGlobalArgs, STARTED_MARKER, workloadExit, type RunscFlags } from './runsc.ts';
+import { GuestTaskWatch, removeForeignCgroups, removeRunscState } from './leftovers.ts';
+
+/** Longest a boot may take before start() gives up and tears it down. */
+const START_TIMEOUT_MS = 30_000;
+/** Longest `runsc kill` may take before stop() falls back to killing the cgroup. */
+const KILL_TIMEOUT_MS = 2_000;
+
+/** Everything the driver allocated for one sandbox. */
+export interface GvisorResources {
+  spec: SandboxSpec;
+  runsc: string;
+  /** When present, runsc runs under `setpriv --pdeathsig KILL`: it dies if the controller dies. */
+  setpriv: string | undefined;
+  flags: RunscFlags;
+  stateDir: string;
+  bundle: BundlePaths;
+  tools: MountTools;
+  cgroup: SandboxCgroup;
+  /** Absolute cgroup path handed to runsc (`/<parent>/<id>`). */
+  cgroupsPath: string;
+  hostPidsMax: number;
+  pins: PinnedMount[];
+  seccomp: OciSeccomp;
+}
+
+/** A sandbox on the `gvisor` tier. */
+export class GvisorSandbox implements Sandbox {
+  readonly runtime = 'gvisor' as const;
+  readonly id: string;
+  private readonly res: GvisorResources;
+  private child: ChildProcess | undefined;
+  /** Resolves when the runsc process is gone (its output may still be unread). */
+  private exited: Promise<void> | undefined;
+  private stopped = false;
+  private scratchFull = false;
+  private readonly guestTasks: GuestTaskWatch;
+  private destroyed: Promise<void> | undefined;
+
+  constructor(resources: GvisorResources) {
+    this.res = resources;
+    this.id = resources.spec.id;
+    this.guestTasks = new GuestTaskWatch(resources.runsc, runscGlobalArgs(resources.flags, { stateDir: resources.stateDir }), this.id);
+  }
+
+  async start(command: CommandSpec): Promise<SandboxProcess> {
+    if (this.child !== undefined) throw new Error(`sandbox ${this.id} already started`);
+    if (this.stopped || this.destroyed !== undefined) throw new Error(`sandbox ${this.id} was stopped`);
+    const { res } = this;
+    const config = buildOciSpec(res.spec, command, res.seccomp, {
+      scratchDir: res.bundle.scratch,
+      emptyFile: res.bundle.emptyFile,
+      emptyDir: res.bundle.emptyDir,
+      // runsc's gofer binds the pinned inode through our descriptor, never re-resolving the path.
+      mountSources: res.pins.map((p) => `/proc/${process.pid}/fd/${p.fd}`),
+      cgroupsPath: res.cgroupsPath,
+      hostPidsMax: res.hostPidsMax,
+    });
+    writeFileSync(res.bundle.config, JSON.stringify(config), { mode: 0o600 });
+    const runArgs = [...runscGlobalArgs(res.flags, { stateDir: res.stateDir, runLog: res.bundle.runLog }), 'run', '--bundle', res.bundle.dir, this.id];
+    const [file, args] = res.setpriv === undefined ? [res.runsc, runArgs] : [res.setpriv, ['--pdeathsig', 'KILL', '--', res.runsc, ...runArgs]];
+    // stdout/stderr are pipes read concurrently by the caller; a host terminal is never passed in.
+    const child = spawn(file, args, { stdio: [command.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: RUNSC_ENV });
+    this.child = child;
+    this.exited = new Promise((resolve) => {
+      child.once('exit', () => resolve());
+      child.once('error', () => resolve());
+    });
+    // 'close' comes after the output pipes are drained too, so the caller has every byte first.
+    const exit = new Promise<ProcessExit>((resolve) => {
+      child.once('close', (code, signal) => resolve(workloadExit(code, signal, this.readLog(), this.stopped)));
+      child.once('error', () => resolve({ code: 127, signal: null }));
+    });
+    try {
+      await this.waitStarted(this.exited);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    return {
+      stdout: child.stdout as Readable,
+      stderr: child.stderr as Readable,
+      stdin: command.stdin ? (child.stdin as Writable) : null,
+      exit,
+    };
+  }
+
+  /** Resolves once runsc reports the workload started, or it ended; rejects when runsc itself failed. */
+  private async waitStarted(closed: Promise<unknown>): Promise<void> {
+    let ended = false;
+    void closed.then(() => (ended = true));
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      const log = this.readLog();
+      if (STARTED_MARKER.test(log)) return;
+      if (ended) {
+        if (/Exiting with status: \d+/.test(log)) return;
+        const fatal = fatalError(log);
+        // A missing or unloadable executable is the workload's failure (exit 127), not a control's.
+        if (fatal !== undefined && isExecFailure(fatal)) return;
+        throw new ControlError('gvisor', `runsc failed to start the sandbox: ${fatal ?? 'no reason given (see runsc stderr)'}`);
+      }
+      if (Date.now() > deadline) throw new ControlError('gvisor', `sandbox did not start within ${START_TIMEOUT_MS} ms`);
+      await sleep(3);
+    }
+  }
+
+  private readLog(): string {
+    try {
+      return readFileSync(this.res.bundle.runLog, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  async stats(): Promise<ResourceSample> {
+    const sample = this.res.cgroup.sample();
+    // Scratch is a host tmpfs, so fullness is read on the host; once seen full it stays reported.
+    if (!this.scratchFull && (await scratchIsFull(this.res.bundle))) this.scratchFull = true;
+    const running = this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+    const guestHits = running ? this.guestTasks.limitHits(this.res.spec.limits.pids) : this.guestTasks.lastHits;
+    return { ...sample, pidsLimitHits: sample.pidsLimitHits + guestHits, scratchFull: this.scratchFull };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const child = this.child;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) {
+      this.res.cgroup.killAll();
+      return;
+    }
+    try {
+      // The clean path: the sandbox kernel SIGKILLs every workload process; runsc run then exits with status 9.
+      await execRunsc(this.res.runsc, [...runscGlobalArgs(this.res.flags, { stateDir: this.res.stateDir }), 'kill', '--all', this.id, 'KILL'], KILL_TIMEOUT_MS);
+    } catch {
+      // Not started yet, or the sandbox kernel doesn't answer: kill every host process of the sandbox.
+      this.res.cgroup.killAll();
+      child.kill('SIGKILL');
+    }
+  }
+
+  destroy(): Promise<void> {
+    this.destroyed ??= this.release();
+    return this.destroyed;
+  }
+
+  /** Each step runs even if an earlier one failed; the first failure is reported at the end. */
+  private async release(): Promise<void> {
+    const errors: unknown[] = [];
+    const step = async (fn: () => unknown) => {
+      try {
+        await fn();
+      } catch (err) {
+        errors.push(err);
+      }
+    };
+    const { res } = this;
+    await step(() => this.stop());
+    await step(() => this.waitChildGone());
+    await step(() => removeRunscState(res.runsc, runscGlobalArgs(res.flags, { stateDir: res.stateDir }), res.stateDir, this.id));
+    await step(() => res.cgroup.remove());
+    await step(() => removeForeignCgroups(res.cgroup));
+    await step(() => removeBundle(res.bundle, res.tools));
+    releasePins(res.pins);
+    if (errors.length > 0) {
+      const first = errors[0];
+      if (first instanceof ControlError) throw first;
+      throw new ControlError('gvisor', `teardown of ${this.id} incomplete: ${(first as Error).message}`, { cause: first });
+    }
+  }
+
+  /** Waits for runsc run to exit; SIGKILLs it (and the cgroup) if it lingers. */
+  private async waitChildGone(): Promise<void> {
+    const child = this.child;
+    if (child === undefined || this.exited === undefined) return;
+    const gone = this.exited.then(() => true);
+    if (await Promise.race([gone, sleep(3_000).then(() => false)])) return;
+    this.res.cgroup.killAll();
+    child.kill('SIGKILL');
+    await Promise.race([gone, sleep(2_000)]);
+  }
+}

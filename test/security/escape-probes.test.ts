@@ -1,0 +1,316 @@
+/**
+ * In-sandbox escape cases (T1-T11, T14, T19-T21 of SECURITY-TESTS.md) on every runtime. One
+ * sandbox per runtime runs the batched probe; each case then asserts on its own lines.
+ */
+import { describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:net';
+import type { ExecutionResult } from '../../src/sandbox/result.ts';
+import { ERRNO, lineOf, linesOf, parseProbeOutput, type ProbeLine } from './lib/probes.ts';
+import { NAMESPACE_KINDS, namespacesOf } from './lib/host.ts';
+import { RUNTIMES, runInSandbox, type TestRuntime } from './lib/runtime.ts';
+import { runtimeCase, useSuite, type Ready, type Suite } from './lib/suite.ts';
+import { fdsWithoutCloexec, openFdNumbers } from './lib/fds.ts';
+
+const suite = useSuite();
+
+/** Host unix sockets a sandbox must never reach (T14). */
+const HOST_SOCKETS = [
+  '/run/docker.sock',
+  '/var/run/docker.sock',
+  '/run/containerd/containerd.sock',
+  '/run/systemd/private',
+  '/tmp/.X11-unix/X0',
+  '@/tmp/.X11-unix/X0',
+];
+
+/** What one batched probe run produced. */
+interface ProbeRun {
+  result: ExecutionResult;
+  lines: ProbeLine[];
+  /** The abstract socket the host listened on during the run, and how many connections it got. */
+  abstractName: string;
+  abstractConnections: number;
+  /** Descriptors the controller opened for the sandbox that lacked close-on-exec. */
+  controllerFdsWithoutCloexec: string[];
+}
+
+/** Runs the batched probe once per runtime, with a real abstract-socket listener on the host. */
+function probeRunner(s: Suite): (ready: Ready) => Promise<ProbeRun> {
+  const runs = new Map<TestRuntime, Promise<ProbeRun>>();
+  return (ready) => {
+    const runtime = ready.driver.runtime as TestRuntime;
+    let run = runs.get(runtime);
+    if (run === undefined) {
+      run = batchedRun(s, ready);
+      runs.set(runtime, run);
+    }
+    return run;
+  };
+}
+
+async function batchedRun(s: Suite, ready: Ready): Promise<ProbeRun> {
+  const kit = s.kit();
+  const abstractName = `airlock-test-${randomBytes(8).toString('hex')}`;
+  let abstractConnections = 0;
+  const server: Server = createServer((socket) => {
+    abstractConnections++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(`\0${abstractName}`, resolve);
+  });
+  const before = openFdNumbers();
+  let controllerFdsWithoutCloexec: string[] | undefined;
+  try {
+    const unixArgs = [...HOST_SOCKETS, `@${abstractName}`].flatMap((p) => ['--unix', p]);
+    const result = await runInSandbox(ready, s.config, [kit.probe, 'checks', '--suid', kit.suidHelper, ...unixArgs], {
+      mounts: [kit.mount],
+      // While the sandbox runs, every descriptor the controller opened for it must be close-on-exec.
+      onStdout: () => {
+        controllerFdsWithoutCloexec ??= fdsWithoutCloexec(before);
+      },
+    });
+    return { result, lines: parseProbeOutput(result.output), abstractName, abstractConnections, controllerFdsWithoutCloexec: controllerFdsWithoutCloexec ?? [] };
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+/** The probe's lines, after checking the run completed (every check printed). */
+async function completed(run: Promise<ProbeRun>): Promise<ProbeRun> {
+  const r = await run;
+  const done = r.lines.some((l) => l.check === 'done');
+  assert.ok(done, `probe did not finish: termination ${r.result.termination_reason}, exit ${r.result.exit_code}, error: ${r.result.error ?? ''}\n${r.result.output.slice(-2000)}`);
+  return r;
+}
+
+/** Asserts a forked attack failed with `errno`, without having been killed. */
+function deniedWith(lines: ProbeLine[], check: string, errno: number): void {
+  const line = lineOf(lines, check);
+  assert.equal(line.ret, -1, `${check} must fail: ${JSON.stringify(line)}`);
+  assert.equal(line.errno, errno, `${check} must fail with errno ${errno}: ${JSON.stringify(line)}`);
+}
+
+/** A call that is "killed or denied" (T5): the child died of a signal, or the call returned an error. */
+function killedOrDenied(line: ProbeLine): boolean {
+  return (typeof line.signal === 'number' && line.signal !== 0) || line.ret === -1;
+}
+
+const T2_EPERM = [
+  'unshare',
+  'clone_newuser',
+  'setns',
+  'mount',
+  'umount2',
+  'pivot_root',
+  'open_tree',
+  'move_mount',
+  'fsopen',
+  'fsmount',
+  'fspick',
+  'mount_setattr',
+  'keyctl',
+  'add_key',
+  'request_key',
+  'bpf',
+  'perf_event_open',
+  'userfaultfd',
+  'kexec_load',
+  'init_module',
+  'finit_module',
+  'ptrace',
+  'process_vm_writev',
+  'io_uring_setup',
+  'socket_vsock',
+];
+
+/** /dev entries that may be devices (T21); anything else there must not be a device node. */
+const DEV_ALLOWED = new Set(['null', 'zero', 'full', 'random', 'urandom', 'tty']);
+const DEV_FORBIDDEN = [/^nvidia/, /^kvm$/, /^sd[a-z]/, /^vd[a-z]/, /^xvd/, /^nvme/, /^hd[a-z]/, /^input$/, /^mem$/, /^kmem$/, /^port$/, /^dri$/, /^vsock$/, /^vhost/, /^loop/];
+
+for (const runtime of RUNTIMES) {
+  describe(`${runtime}: in-sandbox escape probes`, () => {
+    const probeRun = probeRunner(suite);
+    const run = (ready: Ready) => completed(probeRun(ready));
+
+    runtimeCase(suite, runtime, 'T1 identity: uid 65534, no capabilities, no_new_privs', async (t, ready) => {
+      const { lines } = await run(ready);
+      assert.equal(lineOf(lines, 'id_u').out, '65534', '`id -u` inside the sandbox');
+      const ids = lineOf(lines, 'ids');
+      assert.equal(ids.uid, 65534);
+      assert.equal(ids.euid, 65534);
+      for (const key of ['CapEff', 'CapPrm', 'CapBnd', 'CapAmb']) {
+        const value = lineOf(lines, 'status', { key }).value;
+        assert.match(String(value), /^0+$/, `${key} must be empty, got ${String(value)}`);
+      }
+      // gVisor's /proc/self/status may not carry NoNewPrivs; the prctl answer is authoritative.
+      const nnp = lineOf(lines, 'status', { key: 'NoNewPrivs' }).value;
+      if (nnp !== undefined) assert.equal(nnp, '1', 'NoNewPrivs in /proc/self/status');
+      assert.equal(lineOf(lines, 'prctl_no_new_privs').ret, 1, 'prctl(PR_GET_NO_NEW_PRIVS)');
+      // The uid_map seen from inside is not the host mapping (bubblewrap nests two user namespaces,
+      // so it reads "65534 0 1"); the host-side check in controller-identity.test.ts is authoritative.
+      t.diagnostic(`uid_map inside: ${String(lineOf(lines, 'idmap', { path: '/proc/self/uid_map' }).content ?? '').trim()}`);
+    });
+
+    runtimeCase(suite, runtime, 'T2 seccomp active: dangerous syscalls EPERM, clone3 ENOSYS, unsafe personality refused', async (_t, ready) => {
+      const { lines } = await run(ready);
+      const seccomp = lineOf(lines, 'status', { key: 'Seccomp' }).value;
+      if (seccomp !== undefined) assert.equal(seccomp, '2', 'Seccomp: in /proc/self/status');
+      assert.equal(lineOf(lines, 'prctl_seccomp').ret, 2, 'prctl(PR_GET_SECCOMP) reports filter mode');
+      const wrong = T2_EPERM.map((c) => lineOf(lines, c)).filter((l) => l.ret !== -1 || l.errno !== ERRNO.EPERM || l.signal !== 0);
+      assert.deepEqual(wrong, [], 'every listed syscall must fail with EPERM');
+      deniedWith(lines, 'clone3', ERRNO.ENOSYS);
+      for (const check of ['personality_addr_no_randomize', 'personality_read_implies_exec']) {
+        assert.equal(lineOf(lines, check).ret, -1, `${check} must fail: ${JSON.stringify(lineOf(lines, check))}`);
+      }
+    });
+
+    runtimeCase(suite, runtime, 'T3 high-bit argument smuggling: socket(AF_VSOCK|1<<32) and ioctl(TIOCSTI|1<<32) still denied', async (_t, ready) => {
+      const { lines } = await run(ready);
+      deniedWith(lines, 'socket_vsock_highbit', ERRNO.EPERM);
+      deniedWith(lines, 'tiocsti_highbit', ERRNO.EPERM);
+    });
+
+    runtimeCase(suite, runtime, 'T4 io_uring bypass: io_uring_setup fails', async (_t, ready) => {
+      const { lines } = await run(ready);
+      deniedWith(lines, 'io_uring_setup', ERRNO.EPERM);
+    });
+
+    runtimeCase(suite, runtime, 'T5 foreign ABI: i386 int 0x80 and x32 syscalls are killed or denied', async (t, ready) => {
+      const { lines } = await run(ready);
+      for (const check of ['i386_int80', 'x32_syscall']) {
+        const line = lineOf(lines, check);
+        if (typeof line.skip === 'string') {
+          t.skip(`${check}: ${line.skip}`);
+          return;
+        }
+        assert.ok(killedOrDenied(line), `${check} must be killed or denied, got ${JSON.stringify(line)}`);
+        t.diagnostic(`${check}: ${JSON.stringify(line)}`);
+      }
+    });
+
+    runtimeCase(suite, runtime, 'T6 terminal injection: TIOCSTI fails or stdin is not a tty', async (_t, ready) => {
+      const { lines } = await run(ready);
+      const tty = lineOf(lines, 'stdin_tty').isatty;
+      const sti = lineOf(lines, 'tiocsti');
+      assert.ok(tty === 0 || sti.ret === -1, `stdin is a tty and TIOCSTI did not fail: ${JSON.stringify(sti)}`);
+      // Stronger than the case requires: the filter denies TIOCSTI whatever fd 0 is.
+      deniedWith(lines, 'tiocsti', ERRNO.EPERM);
+      assert.equal(lineOf(lines, 'open_dev_tty').ret, -1, 'no controlling terminal reachable through /dev/tty');
+    });
+
+    runtimeCase(suite, runtime, 'T7 nested user namespace: unshare -Urm fails', async (_t, ready) => {
+      const { lines } = await run(ready);
+      const cmd = lineOf(lines, 'unshare_urm_cmd');
+      assert.notEqual(cmd.status, 0, `unshare -Urm must fail: ${JSON.stringify(cmd)}`);
+      deniedWith(lines, 'unshare_urm_syscall', ERRNO.EPERM);
+    });
+
+    runtimeCase(suite, runtime, 'T8 leaked fds: only pipes, sockets, anon inodes, /dev/null, pts; controller fds close-on-exec', async (_t, ready) => {
+      const r = await run(ready);
+      const fds = linesOf(r.lines, 'fd');
+      assert.ok(fds.length >= 3, `expected at least stdin/stdout/stderr, got ${JSON.stringify(fds)}`);
+      const allowed = /^(pipe:\[\d+\]|socket:\[\d+\]|anon_inode:.+|\/dev\/null|\/dev\/pts\/\d+)$/;
+      const leaked = fds.filter((l) => !allowed.test(String(l.target)));
+      assert.deepEqual(leaked, [], 'a host file or directory is open inside the sandbox');
+      assert.deepEqual(r.controllerFdsWithoutCloexec, [], 'descriptors the controller opened must be close-on-exec');
+    });
+
+    runtimeCase(suite, runtime, 'T9 cgroup release_agent: mounting cgroup fs fails; /sys/fs/cgroup absent or read-only', async (_t, ready) => {
+      const { lines } = await run(ready);
+      for (const check of ['mount_cgroup_v1', 'mount_cgroup_v2']) {
+        const line = lineOf(lines, check);
+        assert.equal(line.ret, -1, `${check} must fail: ${JSON.stringify(line)}`);
+      }
+      if (lineOf(lines, 'sys_fs_cgroup_stat').ret === 0) {
+        const sv = lineOf(lines, 'sys_fs_cgroup_statvfs');
+        assert.equal(sv.rdonly, 1, `/sys/fs/cgroup exists and is writable: ${JSON.stringify(sv)}`);
+        for (const check of ['open_wr_release_agent', 'open_wr_cgroup_procs']) {
+          assert.equal(lineOf(lines, check).ret, -1, `${check} must fail`);
+        }
+      }
+    });
+
+    runtimeCase(suite, runtime, 'T10 /proc and /sys: no writes to core_pattern/sysrq/uevent_helper; kcore, keys, timer_list show nothing', async (_t, ready) => {
+      const { lines } = await run(ready);
+      for (const check of ['open_wr_core_pattern', 'open_wr_sysrq_trigger', 'open_wr_uevent_helper']) {
+        const line = lineOf(lines, check);
+        assert.equal(line.ret, -1, `${check} must fail: ${JSON.stringify(line)}`);
+      }
+      const readable = linesOf(lines, 'read_proc').filter((l) => typeof l.ret === 'number' && l.ret > 0);
+      assert.deepEqual(readable, [], 'host kernel state is readable from the sandbox');
+    });
+
+    runtimeCase(suite, runtime, 'T11 /proc/self/exe overwrite: no runtime binary opens for writing', async (_t, ready) => {
+      const { lines } = await run(ready);
+      deniedOpen(lineOf(lines, 'open_wr_self_exe'));
+      const runtimeOpens = linesOf(lines, 'open_wr_runtime');
+      assert.ok(runtimeOpens.length > 0);
+      for (const line of runtimeOpens) deniedOpen(line);
+      const exes = linesOf(lines, 'proc_exe');
+      assert.ok(exes.length > 0, 'at least the probe itself is visible in /proc');
+      const writable = exes.filter((l) => l.ret !== -1);
+      assert.deepEqual(writable, [], 'an executable of a sandbox process opened for writing');
+    });
+
+    runtimeCase(suite, runtime, 'T14 unix sockets: no host socket (paths or abstract names) reachable', async (_t, ready) => {
+      const r = await run(ready);
+      const attempts = linesOf(r.lines, 'unix_connect');
+      assert.equal(attempts.length, HOST_SOCKETS.length + 1, 'every socket was tried');
+      const connected = attempts.filter((l) => l.ret !== -1);
+      assert.deepEqual(connected, [], 'a host unix socket accepted a connection from the sandbox');
+      assert.equal(lineOf(r.lines, 'unix_connect', { path: `@${r.abstractName}` }).ret, -1);
+      assert.equal(r.abstractConnections, 0, 'the host abstract-socket listener saw a connection');
+    });
+
+    runtimeCase(suite, runtime, 'T19 read-only root: writes under /usr, /etc, / fail with EROFS; setuid does not elevate', async (_t, ready) => {
+      const { lines } = await run(ready);
+      const creates = linesOf(lines, 'create_in');
+      assert.equal(creates.length, 4);
+      const wrong = creates.filter((l) => l.ret !== -1 || l.errno !== ERRNO.EROFS);
+      assert.deepEqual(wrong, [], 'writes to the image root must fail with EROFS');
+      assert.equal(lineOf(lines, 'statvfs', { path: '/' }).rdonly, 1, '/ is mounted read-only');
+      const suid = lineOf(lines, 'suid_exec');
+      assert.equal(suid.mode, 0o4755, `the helper is setuid inside: ${JSON.stringify(suid)}`);
+      const ids = JSON.parse(String(suid.out)) as { uid: number; euid: number };
+      assert.equal(ids.euid, 65534, `a setuid-root binary elevated: ${String(suid.out)}`);
+      assert.equal(ids.uid, 65534);
+      assert.equal(lineOf(lines, 'prctl_no_new_privs').ret, 1, 'no_new_privs keeps setuid from elevating');
+    });
+
+    runtimeCase(suite, runtime, 'T20 namespaces: pid, mnt, net, ipc, uts, user, cgroup all differ from the host', async (t, ready) => {
+      const { lines } = await run(ready);
+      const host = namespacesOf('self');
+      for (const kind of NAMESPACE_KINDS) {
+        const inside = lineOf(lines, 'ns', { kind });
+        const hostLink = host[kind];
+        assert.ok(hostLink !== undefined, `host has no ${kind} namespace link`);
+        assert.equal(inside.ret === -1 ? 'unreadable' : 'readable', 'readable', `${kind} namespace link unreadable inside: ${JSON.stringify(inside)}`);
+        assert.notEqual(inside.link, hostLink, `${kind} namespace is the host's (${hostLink})`);
+        t.diagnostic(`${kind}: inside ${String(inside.link)} host ${hostLink}`);
+      }
+    });
+
+    runtimeCase(suite, runtime, 'T21 devices: only null, zero, full, random, urandom, tty in /dev', async (_t, ready) => {
+      const { lines } = await run(ready);
+      const entries = linesOf(lines, 'dev');
+      assert.ok(entries.length > 0, '/dev lists something');
+      const devices = entries.filter((l) => l.type === 'char' || l.type === 'block');
+      const extra = devices.filter((l) => l.type === 'block' || !DEV_ALLOWED.has(String(l.name)));
+      assert.deepEqual(extra, [], 'device nodes beyond null/zero/full/random/urandom/tty');
+      const forbidden = entries.filter((l) => DEV_FORBIDDEN.some((re) => re.test(String(l.name))));
+      assert.deepEqual(forbidden, [], 'GPU, kvm, disk, input or other host device entries');
+      for (const name of DEV_ALLOWED) {
+        assert.ok(devices.some((l) => l.name === name), `/dev/${name} is missing`);
+      }
+    });
+  });
+}
+
+/** An open-for-write that must not have succeeded (any errno, no crash). */
+function deniedOpen(line: ProbeLine): void {
+  assert.equal(line.ret, -1, `opened for writing: ${JSON.stringify(line)}`);
+}

@@ -1,0 +1,194 @@
+/**
+ * Controller-side views of the host: namespaces, the process table, cgroup hierarchies, and the
+ * leftover check of T22 (no cgroup, process, mount, uid lease or runtime state of a sandbox remains).
+ * Read-only: nothing here changes the host.
+ */
+import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import type { AirlockConfig } from '../../../src/config/config.ts';
+import { detectCgroups, parseMountInfo } from '../../../src/isolation/cgroups/index.ts';
+
+/** The namespaces T20 compares. */
+export const NAMESPACE_KINDS = ['pid', 'mnt', 'net', 'ipc', 'uts', 'user', 'cgroup'] as const;
+export type NamespaceKind = (typeof NAMESPACE_KINDS)[number];
+
+/** `kind:[inode]` links of a process's namespaces ('self' for this process); missing ones are absent. */
+export function namespacesOf(pid: number | 'self'): Partial<Record<NamespaceKind, string>> {
+  const out: Partial<Record<NamespaceKind, string>> = {};
+  for (const kind of NAMESPACE_KINDS) {
+    try {
+      out[kind] = readlinkSync(`/proc/${pid}/ns/${kind}`);
+    } catch {
+      // Process gone or namespace kind not supported by this kernel.
+    }
+  }
+  return out;
+}
+
+/** One host process. */
+export interface HostProcess {
+  pid: number;
+  ppid: number;
+  /** Real, effective, saved and filesystem uids from /proc/PID/status. */
+  uids: number[];
+  comm: string;
+  cmdline: string[];
+}
+
+function readOr(path: string, fallback: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+/** Fields of /proc/PID/status, by key. */
+export function statusOf(pid: number): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const line of readOr(`/proc/${pid}/status`, '').split('\n')) {
+    const i = line.indexOf(':');
+    if (i > 0) map.set(line.slice(0, i), line.slice(i + 1).trim());
+  }
+  return map;
+}
+
+/** A snapshot of every process on the host (processes that vanish while reading are skipped). */
+export function processTable(): HostProcess[] {
+  const out: HostProcess[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    const status = statusOf(pid);
+    const uid = status.get('Uid');
+    const ppid = status.get('PPid');
+    if (uid === undefined || ppid === undefined) continue;
+    out.push({
+      pid,
+      ppid: Number(ppid),
+      uids: uid.split(/\s+/).map(Number),
+      comm: readOr(`/proc/${pid}/comm`, '').trim(),
+      cmdline: readOr(`/proc/${pid}/cmdline`, '').split('\0').filter(Boolean),
+    });
+  }
+  return out;
+}
+
+/** Every process descending from `root` (not `root` itself). */
+export function descendantsOf(root: number, table: HostProcess[] = processTable()): HostProcess[] {
+  const children = new Map<number, HostProcess[]>();
+  for (const p of table) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p]);
+  const out: HostProcess[] = [];
+  const queue = [root];
+  for (let pid = queue.shift(); pid !== undefined; pid = queue.shift()) {
+    for (const child of children.get(pid) ?? []) {
+      out.push(child);
+      queue.push(child.pid);
+    }
+  }
+  return out;
+}
+
+/** Mount points of every cgroup (v1) and cgroup2 hierarchy, plus those detectCgroups() chose. */
+export function cgroupHierarchies(): string[] {
+  const roots = new Set<string>();
+  for (const m of parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'))) {
+    if (m.fsType === 'cgroup' || m.fsType === 'cgroup2') roots.add(m.mountPoint);
+  }
+  try {
+    const layout = detectCgroups();
+    if (layout.version === 2) roots.add(layout.mountPoint);
+    else for (const dir of Object.values(layout.mounts)) roots.add(dir);
+  } catch {
+    // No usable layout: the mountinfo scan above still covers every hierarchy there is.
+  }
+  return [...roots];
+}
+
+/** Mount points in this mount namespace. */
+export function mountPoints(): string[] {
+  return parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8')).map((m) => m.mountPoint);
+}
+
+/** Host state that must be back to what it was once every sandbox is gone. */
+export interface HostBaseline {
+  mounts: Set<string>;
+  netns: Set<string>;
+}
+
+/** Records mounts and named network namespaces before sandboxes run. */
+export function hostBaseline(): HostBaseline {
+  return { mounts: new Set(mountPoints()), netns: new Set(listNames('/run/netns')) };
+}
+
+function listNames(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function isDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Everything a finished sandbox left behind, one line per item (empty when clean): cgroups under
+ * the configured parent in every hierarchy, processes of this controller or in the sandbox uid
+ * range or naming the run directory, new mounts, named netns, uid leases, and runtime state dirs.
+ */
+export function findLeftovers(config: AirlockConfig, baseline: HostBaseline, extraPaths: string[] = []): string[] {
+  const problems: string[] = [];
+  for (const root of cgroupHierarchies()) {
+    const parent = `${root}/${config.cgroupParent}`;
+    for (const name of listNames(parent)) {
+      if (isDir(`${parent}/${name}`)) problems.push(`cgroup left: ${parent}/${name}`);
+    }
+  }
+  const table = processTable();
+  const uidEnd = config.hostUidBase + config.hostUidCount;
+  const seen = new Set<number>();
+  const report = (p: HostProcess, why: string) => {
+    if (seen.has(p.pid)) return;
+    seen.add(p.pid);
+    problems.push(`process left (${why}): pid ${p.pid} uid ${p.uids.join('/')} ${p.comm}: ${p.cmdline.join(' ').slice(0, 200)}`);
+  };
+  for (const p of descendantsOf(process.pid, table)) report(p, `child of this controller`);
+  for (const p of table) {
+    if (p.uids.some((u) => u >= config.hostUidBase && u < uidEnd)) report(p, 'sandbox host uid');
+    if (p.pid !== process.pid && p.cmdline.some((a) => a.includes(config.runDir))) report(p, 'names the run directory');
+  }
+  const watched = [config.runDir, ...extraPaths];
+  for (const point of mountPoints()) {
+    const under = watched.some((d) => point === d || point.startsWith(`${d}/`));
+    if (under || !baseline.mounts.has(point)) problems.push(`mount left: ${point}`);
+  }
+  for (const name of listNames('/run/netns')) if (!baseline.netns.has(name)) problems.push(`named netns left: ${name}`);
+  for (const name of listNames(`${config.runDir}/uids`)) problems.push(`uid lease left: ${config.runDir}/uids/${name}`);
+  problems.push(...gvisorStateLeft(`${config.runDir}/gvisor`));
+  return problems;
+}
+
+/**
+ * Bundle, scratch and runsc state left under the gvisor run directory. The runsc `--root`
+ * directory itself may remain, but only empty.
+ */
+function gvisorStateLeft(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of listNames(dir)) {
+    const path = `${dir}/${name}`;
+    const inside = isDir(path) ? listNames(path) : [];
+    if (isRunscRoot(name) && inside.length === 0) continue;
+    out.push(`gvisor state left: ${path}${inside.length > 0 ? ` (${inside.slice(0, 5).join(', ')})` : ''}`);
+  }
+  return out;
+}
+
+/** The gvisor driver keeps runsc's `--root` at `${runDir}/gvisor/state`. */
+function isRunscRoot(name: string): boolean {
+  return name === 'state';
+}

@@ -1,0 +1,139 @@
+/**
+ * The runtimes under test: a configuration isolated from any live deployment on the same host
+ * (own cgroup parent, run directory and host uid range, so leftovers are this suite's alone), each
+ * runtime's availability, and a helper to run one command through the real execution path.
+ */
+import { randomInt } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
+import type { AirlockConfig } from '../../../src/config/config.ts';
+import { configSchema, loadConfig } from '../../../src/config/config.ts';
+import type { GrantedMount, IsolationDriver, Limits } from '../../../src/isolation/driver.ts';
+import type { Image } from '../../../src/images/image.ts';
+import { executeOnce, type ExecutionRequest } from '../../../src/sandbox/execute.ts';
+import type { ExecutionResult } from '../../../src/sandbox/result.ts';
+import { cgroupHierarchies } from './host.ts';
+
+/** The runtimes this suite covers, in order. */
+export const RUNTIMES = ['namespace', 'gvisor'] as const;
+export type TestRuntime = (typeof RUNTIMES)[number];
+
+/** Environment of every probe run: nothing else is inherited. */
+export const SANDBOX_ENV: Readonly<Record<string, string>> = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/tmp', LANG: 'C.UTF-8' };
+
+/**
+ * The host configuration with a private cgroup parent, run directory and uid range. Everything
+ * else (state dir, default image, limits) is the host's own.
+ */
+export function isolatedConfig(): AirlockConfig {
+  const base = loadConfig();
+  const tag = `${process.pid}-${randomInt(1e6)}`;
+  return configSchema.parse({
+    ...base,
+    cgroupParent: `airlock-sectest-${tag}`,
+    runDir: `/run/airlock-sectest-${tag}`,
+    // A uid range no deployment uses by default, so "a process in the range" means one of ours.
+    hostUidBase: 1_700_000_000 + randomInt(1000) * 65_536,
+    hostUidCount: 65_536,
+  });
+}
+
+/** A runtime that can run here, or why not. */
+export type Availability =
+  | { ok: true; driver: IsolationDriver; image: Image; details: Record<string, string> }
+  | { ok: false; reason: string };
+
+/** Probes the driver and resolves the default image; never throws. */
+export async function availability(runtime: TestRuntime, config: AirlockConfig): Promise<Availability> {
+  let driver: IsolationDriver;
+  try {
+    // Imported lazily: a driver module that fails to load makes its runtime unavailable, not the suite.
+    const { createDriver } = await import('../../../src/isolation/drivers.ts');
+    driver = createDriver(runtime, config);
+  } catch (err) {
+    return { ok: false, reason: `${runtime} unavailable: driver failed to load: ${(err as Error).message}` };
+  }
+  const probe = await driver.probe().catch((err: Error) => ({ available: false, reason: err.message, details: {} }));
+  if (!probe.available) return { ok: false, reason: `${runtime} unavailable: ${probe.reason ?? 'probe() said no'}` };
+  try {
+    const { resolveImage } = await import('../../../src/images/store.ts');
+    const image = await resolveImage(config, config.defaultImage);
+    return { ok: true, driver, image, details: probe.details };
+  } catch (err) {
+    return { ok: false, reason: `${runtime} unavailable: default image "${config.defaultImage}": ${(err as Error).message}` };
+  }
+}
+
+/** Limits for probe runs: the host defaults with a short timeout. */
+export function probeLimits(config: AirlockConfig, overrides: Partial<Limits> = {}): Limits {
+  return { ...config.defaults, timeoutSeconds: 60, ...overrides };
+}
+
+/** Options of {@link runInSandbox}. */
+export interface RunOptions {
+  limits?: Partial<Limits>;
+  mounts?: GrantedMount[];
+  image?: Image;
+  stdin?: string;
+  onStdout?: (chunk: Buffer) => void;
+}
+
+/** Runs argv through executeOnce (create, run, measure, destroy), exactly as a user request does. */
+export function runInSandbox(
+  avail: Extract<Availability, { ok: true }>,
+  config: AirlockConfig,
+  argv: string[],
+  options: RunOptions = {},
+): Promise<ExecutionResult> {
+  const request: ExecutionRequest = {
+    image: options.image ?? avail.image,
+    limits: probeLimits(config, options.limits),
+    env: { ...SANDBOX_ENV },
+    mounts: options.mounts ?? [],
+    workdir: '/tmp',
+    argv,
+  };
+  if (options.stdin !== undefined) request.stdin = options.stdin;
+  if (options.onStdout !== undefined) request.onStdout = options.onStdout;
+  return executeOnce(request, { driver: avail.driver, policyHash: 'sha256:security-suite' });
+}
+
+/** True when something is mounted at or below `dir` in this (the host's) mount namespace. */
+export function hasMountsUnder(dir: string): boolean {
+  const info = readFileSync('/proc/self/mountinfo', 'utf8');
+  return info.split('\n').some((line) => {
+    const point = line.split(' ')[4];
+    return point !== undefined && (point === dir || point.startsWith(`${dir}/`));
+  });
+}
+
+/**
+ * Removes the suite's own cgroup parents and run directory once every sandbox is gone. Never
+ * recurses into a run directory that still has something mounted below it (that would delete
+ * through the mount), and never removes a non-empty cgroup.
+ */
+export function removeIsolatedState(config: AirlockConfig): string[] {
+  const problems: string[] = [];
+  for (const root of cgroupHierarchies()) {
+    const dir = `${root}/${config.cgroupParent}`;
+    if (!existsSync(dir)) continue;
+    try {
+      rmdirSync(dir);
+    } catch (err) {
+      problems.push(`cgroup ${dir}: ${(err as Error).message}`);
+    }
+  }
+  if (existsSync(config.runDir)) {
+    if (hasMountsUnder(config.runDir)) problems.push(`${config.runDir}: still has mounts below it; left in place`);
+    else rmSync(config.runDir, { recursive: true, force: true });
+  }
+  return problems;
+}
+
+/** Names under a directory, or [] when it does not exist. */
+export function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
