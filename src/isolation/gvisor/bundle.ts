@@ -8,6 +8,7 @@
  *   hide/empty       empty file 0444, bound read-only over /dev/fuse
  *   hide/dir/        empty directory 0555, bound read-only over /dev/pts
  *   scratch/         mount point of a tmpfs (size=scratchMb, mode 1777), bound at /tmp
+ *   grants/<n>       host bind mount of the n-th granted path, made from its pinned descriptor
  */
 import { execFile } from 'node:child_process';
 import { chownSync, closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
@@ -28,6 +29,7 @@ export interface BundlePaths {
   emptyFile: string;
   emptyDir: string;
   scratch: string;
+  grants: string;
 }
 
 /** Names the files of the bundle for sandbox `id` under `gvisorDir`. */
@@ -40,6 +42,7 @@ export function bundlePaths(gvisorDir: string, id: string): BundlePaths {
     emptyFile: `${dir}/hide/empty`,
     emptyDir: `${dir}/hide/dir`,
     scratch: `${dir}/scratch`,
+    grants: `${dir}/grants`,
   };
 }
 
@@ -108,26 +111,34 @@ export async function scratchIsFull(paths: BundlePaths): Promise<boolean> {
   }
 }
 
-/** True when something is mounted at `path` (read from this process's mount table). */
-export function isMounted(path: string): boolean {
-  return parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8')).some((m) => m.mountPoint === path);
+/** Mount points at or under `dir`, deepest first (read from this process's mount table). */
+export function mountsUnder(dir: string): string[] {
+  return parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'))
+    .map((m) => m.mountPoint)
+    .filter((p) => p === dir || p.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
 }
 
 /**
- * Unmounts scratch (lazily if still busy) and deletes the bundle directory. Idempotent; never
- * deletes through a mount that is still attached.
+ * Unmounts everything under the bundle (scratch, grants; lazily if still busy) and deletes the
+ * directory. Idempotent. Never deletes while anything is still mounted under it: a recursive
+ * delete through a granted bind mount would delete the host's files.
  */
 export async function removeBundle(paths: BundlePaths, tools: MountTools): Promise<void> {
-  // Several stacked mounts are possible only by mistake; unmount until none is left.
-  for (let i = 0; i < 4 && isMounted(paths.scratch); i++) {
-    try {
-      await run(tools.umount, [paths.scratch], { env: RUNSC_ENV });
-    } catch {
-      // Busy (a process still holds it): detach now, the kernel frees it when the last user goes.
-      await run(tools.umount, ['-l', paths.scratch], { env: RUNSC_ENV }).catch(() => undefined);
+  for (let round = 0; round < 4; round++) {
+    const mounted = mountsUnder(paths.dir);
+    if (mounted.length === 0) break;
+    for (const target of mounted) {
+      try {
+        await run(tools.umount, ['--no-canonicalize', target], { env: RUNSC_ENV });
+      } catch {
+        // Busy (a process still holds it): detach now, the kernel frees it when the last user goes.
+        await run(tools.umount, ['--no-canonicalize', '-l', target], { env: RUNSC_ENV }).catch(() => undefined);
+      }
     }
   }
-  if (isMounted(paths.scratch)) throw new ControlError('scratch', `${paths.scratch} is still mounted`);
+  const left = mountsUnder(paths.dir);
+  if (left.length > 0) throw new ControlError('scratch', `still mounted, bundle kept: ${left.join(', ')}`);
   removeBundleDir(paths);
 }
 

@@ -15,17 +15,23 @@ import type { AirlockConfig } from '../../config/config.ts';
 import { bundlePaths, createBundle, removeBundle, type MountTools } from './bundle.ts';
 import { execRunsc, parseRunscFlags, REQUIRED_FLAGS, RUNSC_ENV, type RunscFlags } from './runsc.ts';
 import { GvisorSandbox } from './sandbox.ts';
+import { bootCpuCores } from './cpu-quota.ts';
+import { bindGrants } from './grants.ts';
 import { bootCheck } from './probe.ts';
 
 /** Sandbox ids become paths and runsc container ids: nothing but these characters. */
 const ID_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /**
- * Host tasks the runtime needs besides the workload: the gofer and sandbox kernel threads (~30 at
- * rest). Each guest process adds a tracee stub with a few threads on the ptrace platform.
+ * The host cgroup's pids.max is a backstop for the runtime, not the guest limit: gofer and sandbox
+ * kernel threads take ~30 tasks at rest, and on the ptrace platform every guest process adds a
+ * tracee stub with up to one thread per sandbox-kernel thread (15-26 per guest process measured
+ * under a fork bomb). Reaching it crashes the sandbox kernel, which still stops the sandbox.
  */
 const RUNTIME_TASKS = 128;
-const HOST_TASKS_PER_GUEST_TASK = 8;
+const HOST_TASKS_PER_GUEST_TASK = 32;
+/** Never more host tasks than this for one sandbox, whatever its guest limit (hosts may have pid_max 32768). */
+const HOST_TASKS_MAX = 16_384;
 
 /** Options of {@link GvisorDriver}. */
 export interface GvisorDriverOptions {
@@ -42,7 +48,7 @@ interface Tools extends MountTools {
 
 /** The host cgroup's pids.max for a guest task limit: a backstop above what the runtime itself needs. */
 export function hostPidsMax(guestPids: number): number {
-  return RUNTIME_TASKS + guestPids * HOST_TASKS_PER_GUEST_TASK;
+  return Math.min(HOST_TASKS_MAX, RUNTIME_TASKS + guestPids * HOST_TASKS_PER_GUEST_TASK);
 }
 
 /** Runs sandboxes under gVisor's runsc. */
@@ -96,12 +102,15 @@ export class GvisorDriver implements IsolationDriver {
     try {
       pins = pinMounts(spec.mounts, [this.config.stateDir, this.config.runDir]);
       const pidsMax = hostPidsMax(spec.limits.pids);
-      const hostLimits: Limits = { ...spec.limits, pids: pidsMax };
+      const hostLimits: Limits = { ...spec.limits, pids: pidsMax, cpuCores: bootCpuCores(spec.limits.cpuCores) };
       // Created (limits written) before runsc starts; runsc joins a pre-created cgroup as is, so
       // the sandbox kernel and gofer never run unlimited and the controller reads real counters.
       cgroup = SandboxCgroup.create(layout, this.config.cgroupParent, spec.id, hostLimits);
       await createBundle(bundle, spec, tools);
       bundleMade = true;
+      const mountSources = await bindGrants(bundle, pins, tools);
+      // The host binds now hold the granted inodes; the descriptors have done their job.
+      releasePins(pins);
       return new GvisorSandbox({
         spec,
         runsc: tools.runsc,
@@ -113,7 +122,7 @@ export class GvisorDriver implements IsolationDriver {
         cgroup,
         cgroupsPath: `/${cgroup.relativePath}`,
         hostPidsMax: pidsMax,
-        pins,
+        mountSources,
         seccomp,
       });
     } catch (err) {

@@ -72,7 +72,7 @@ function killQuietly(pid: number): void {
 }
 
 /** Minimum time between two `runsc events` calls for one sandbox (each costs ~20 ms of CPU). */
-const GUEST_POLL_MS = 1_000;
+const GUEST_POLL_MS = 500;
 
 /**
  * Watches the sandbox's own process count. The guest task limit is RLIMIT_NPROC inside the

@@ -11,20 +11,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Readable, Writable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { ControlError, type CommandSpec, type ProcessExit, type ResourceSample, type Sandbox, type SandboxProcess, type SandboxSpec } from '../driver.ts';
 import type { SandboxCgroup } from '../cgroups/index.ts';
-import { releasePins, type PinnedMount } from '../mount-pins.ts';
 import type { OciSeccomp } from '../seccomp/index.ts';
 import { buildOciSpec } from './oci-spec.ts';
 import { removeBundle, scratchIsFull, type BundlePaths, type MountTools } from './bundle.ts';
-import { execRunsc, fatalError, isExecFailure, RUNSC_ENV, runscGlobalArgs, STARTED_MARKER, workloadExit, type RunscFlags } from './runsc.ts';
+import { fatalError, isExecFailure, RUNSC_ENV, runscGlobalArgs, STARTED_MARKER, workloadExit, type RunscFlags } from './runsc.ts';
+import { applyCpuQuota } from './cpu-quota.ts';
 import { GuestTaskWatch, removeForeignCgroups, removeRunscState } from './leftovers.ts';
 
 /** Longest a boot may take before start() gives up and tears it down. */
 const START_TIMEOUT_MS = 30_000;
-/** Longest `runsc kill` may take before stop() falls back to killing the cgroup. */
-const KILL_TIMEOUT_MS = 2_000;
+/** Longest stop() keeps re-killing new arrivals in the cgroup (destroy() insists further). */
+const STOP_WAIT_MS = 1_000;
 
 /** Everything the driver allocated for one sandbox. */
 export interface GvisorResources {
@@ -40,7 +40,8 @@ export interface GvisorResources {
   /** Absolute cgroup path handed to runsc (`/<parent>/<id>`). */
   cgroupsPath: string;
   hostPidsMax: number;
-  pins: PinnedMount[];
+  /** Bind source per granted mount: the host bind of its pinned inode inside the bundle. */
+  mountSources: string[];
   seccomp: OciSeccomp;
 }
 
@@ -53,6 +54,7 @@ export class GvisorSandbox implements Sandbox {
   /** Resolves when the runsc process is gone (its output may still be unread). */
   private exited: Promise<void> | undefined;
   private stopped = false;
+  private started = false;
   private scratchFull = false;
   private readonly guestTasks: GuestTaskWatch;
   private destroyed: Promise<void> | undefined;
@@ -71,8 +73,7 @@ export class GvisorSandbox implements Sandbox {
       scratchDir: res.bundle.scratch,
       emptyFile: res.bundle.emptyFile,
       emptyDir: res.bundle.emptyDir,
-      // runsc's gofer binds the pinned inode through our descriptor, never re-resolving the path.
-      mountSources: res.pins.map((p) => `/proc/${process.pid}/fd/${p.fd}`),
+      mountSources: res.mountSources,
       cgroupsPath: res.cgroupsPath,
       hostPidsMax: res.hostPidsMax,
     });
@@ -82,6 +83,10 @@ export class GvisorSandbox implements Sandbox {
     // stdout/stderr are pipes read concurrently by the caller; a host terminal is never passed in.
     const child = spawn(file, args, { stdio: [command.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: RUNSC_ENV });
     this.child = child;
+    // Claim the output at once: Node discards a child's unread output when it exits before anyone
+    // listens, and a short workload can end before start() returns. pipe() keeps backpressure.
+    const stdout = (child.stdout as Readable).pipe(new PassThrough());
+    const stderr = (child.stderr as Readable).pipe(new PassThrough());
     this.exited = new Promise((resolve) => {
       child.once('exit', () => resolve());
       child.once('error', () => resolve());
@@ -93,13 +98,16 @@ export class GvisorSandbox implements Sandbox {
     });
     try {
       await this.waitStarted(this.exited);
+      this.started = true;
+      // Boot is over: from here on the workload runs under the quota it was granted.
+      applyCpuQuota(res.cgroup, res.spec.limits.cpuCores);
     } catch (err) {
       await this.stop();
       throw err;
     }
     return {
-      stdout: child.stdout as Readable,
-      stderr: child.stderr as Readable,
+      stdout,
+      stderr,
       stdin: command.stdin ? (child.stdin as Writable) : null,
       exit,
     };
@@ -145,17 +153,17 @@ export class GvisorSandbox implements Sandbox {
   async stop(): Promise<void> {
     this.stopped = true;
     const child = this.child;
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) {
+    // Still booting: the sandbox may not be in the cgroup yet, so end runsc itself (its sandbox
+    // kernel is started --attached and dies with it; whatever else it left is in the cgroup).
+    if (!this.started && child !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    // SIGKILL every host process of the sandbox (kernel, gofer, tracee stubs) at once: it needs no
+    // answer from a sandbox kernel that may be throttled or wedged, and runsc run then reports
+    // the workload as killed (wait status 9).
+    const deadline = Date.now() + STOP_WAIT_MS;
+    for (;;) {
       this.res.cgroup.killAll();
-      return;
-    }
-    try {
-      // The clean path: the sandbox kernel SIGKILLs every workload process; runsc run then exits with status 9.
-      await execRunsc(this.res.runsc, [...runscGlobalArgs(this.res.flags, { stateDir: this.res.stateDir }), 'kill', '--all', this.id, 'KILL'], KILL_TIMEOUT_MS);
-    } catch {
-      // Not started yet, or the sandbox kernel doesn't answer: kill every host process of the sandbox.
-      this.res.cgroup.killAll();
-      child.kill('SIGKILL');
+      if (this.res.cgroup.pids().length === 0 || Date.now() > deadline) return;
+      await sleep(5);
     }
   }
 
@@ -181,7 +189,6 @@ export class GvisorSandbox implements Sandbox {
     await step(() => res.cgroup.remove());
     await step(() => removeForeignCgroups(res.cgroup));
     await step(() => removeBundle(res.bundle, res.tools));
-    releasePins(res.pins);
     if (errors.length > 0) {
       const first = errors[0];
       if (first instanceof ControlError) throw first;

@@ -32,6 +32,8 @@ export interface HostProcess {
   uids: number[];
   comm: string;
   cmdline: string[];
+  /** One-letter state from /proc/PID/status (R, S, D, Z, …). */
+  state: string;
 }
 
 function readOr(path: string, fallback: string): string {
@@ -68,6 +70,7 @@ export function processTable(): HostProcess[] {
       uids: uid.split(/\s+/).map(Number),
       comm: readOr(`/proc/${pid}/comm`, '').trim(),
       cmdline: readOr(`/proc/${pid}/cmdline`, '').split('\0').filter(Boolean),
+      state: (status.get('State') ?? '?').charAt(0),
     });
   }
   return out;
@@ -159,6 +162,10 @@ export function findLeftovers(config: AirlockConfig, baseline: HostBaseline, ext
   };
   for (const p of descendantsOf(process.pid, table)) report(p, `child of this controller`);
   for (const p of table) {
+    // A zombie handed to another reaper (the host's init) has already exited and holds nothing
+    // but its pid entry; it is not a sandbox process that survived. Zombies of this controller
+    // are still reported above (the controller failed to reap them).
+    if (p.state === 'Z' && p.ppid !== process.pid) continue;
     if (p.uids.some((u) => u >= config.hostUidBase && u < uidEnd)) report(p, 'sandbox host uid');
     if (p.pid !== process.pid && p.cmdline.some((a) => a.includes(config.runDir))) report(p, 'names the run directory');
   }
@@ -191,4 +198,41 @@ function gvisorStateLeft(dir: string): string[] {
 /** The gvisor driver keeps runsc's `--root` at `${runDir}/gvisor/state`. */
 function isRunscRoot(name: string): boolean {
   return name === 'state';
+}
+
+/**
+ * Host pids of every live sandbox under the configured cgroup parent, by sandbox cgroup name,
+ * read from the pids hierarchy (nested cgroups a runtime made below a sandbox's are included).
+ */
+export function sandboxCgroupPids(config: AirlockConfig): Map<string, number[]> {
+  const layout = detectCgroups();
+  const root = layout.version === 2 ? layout.mountPoint : layout.mounts.pids;
+  const parent = `${root}/${config.cgroupParent}`;
+  const out = new Map<string, number[]>();
+  for (const name of listNames(parent)) {
+    if (isDir(`${parent}/${name}`)) out.set(name, pidsBelow(`${parent}/${name}`));
+  }
+  return out;
+}
+
+function pidsBelow(dir: string): number[] {
+  const pids = readOr(`${dir}/cgroup.procs`, '').split('\n').filter(Boolean).map(Number);
+  for (const name of listNames(dir)) if (isDir(`${dir}/${name}`)) pids.push(...pidsBelow(`${dir}/${name}`));
+  return pids;
+}
+
+/** One line of /proc/PID/uid_map as read from the host: inside id, host id, count. */
+export interface IdMapping {
+  inside: number;
+  outside: number;
+  count: number;
+}
+
+/** Parses /proc/PID/uid_map (or gid_map) of a host process, as the host sees it. */
+export function uidMapOf(pid: number, which: 'uid_map' | 'gid_map' = 'uid_map'): IdMapping[] {
+  return readOr(`/proc/${pid}/${which}`, '')
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/).map(Number))
+    .filter((f) => f.length === 3 && f.every(Number.isFinite))
+    .map(([inside, outside, count]) => ({ inside: inside ?? -1, outside: outside ?? -1, count: count ?? 0 }));
 }

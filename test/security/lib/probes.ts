@@ -12,8 +12,11 @@ import type { GrantedMount } from '../../../src/isolation/driver.ts';
 const run = promisify(execFile);
 const SOURCES = new URL('../probes/', import.meta.url).pathname;
 
-/** Where the probe directory appears inside every sandbox. */
-export const PROBE_DIR = '/probe';
+/**
+ * Where the probe directory appears inside every sandbox: `/work`, a mount point every image has
+ * (the read-only image root can't grow new mount points).
+ */
+export const PROBE_DIR = '/work';
 
 /** The compiled probes and their grant. */
 export interface ProbeKit {

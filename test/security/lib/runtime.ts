@@ -4,6 +4,7 @@
  * runtime's availability, and a helper to run one command through the real execution path.
  */
 import { randomInt } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { existsSync, readFileSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import type { AirlockConfig } from '../../../src/config/config.ts';
 import { configSchema, loadConfig } from '../../../src/config/config.ts';
@@ -73,7 +74,7 @@ export interface RunOptions {
   limits?: Partial<Limits>;
   mounts?: GrantedMount[];
   image?: Image;
-  stdin?: string;
+  stdin?: string | Readable;
   onStdout?: (chunk: Buffer) => void;
 }
 

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
@@ -678,12 +679,25 @@ static int mode_checks(int argc, char **argv) {
 
 /* ---------- T16 ---------- */
 
+/* Returns once stdin reaches EOF (at once when it is /dev/null) or after `seconds`. */
+static void wait_stdin_eof(int seconds) {
+  char buf[256];
+  struct pollfd pfd = {.fd = 0, .events = POLLIN};
+  for (int waited = 0; waited < seconds * 10; waited++) {
+    if (poll(&pfd, 1, 100) > 0 && read(0, buf, sizeof buf) <= 0) return;
+  }
+}
+
+/*
+ * Writes /tmp/MARKER, takes MARKER as its process name, reports, then waits until stdin reaches
+ * EOF (or SECONDS pass) and reports whether its file is still intact.
+ */
 static int mode_hold(const char *marker, int seconds) {
-  char path[256];
+  char path[256], buf[256];
   snprintf(path, sizeof path, "/tmp/%s", marker);
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd >= 0) {
-    dprintf(fd, "secret-of-%s\n", marker);
+    dprintf(fd, "secret-of-%s", marker);
     close(fd);
   }
   prctl(PR_SET_NAME, marker, 0, 0, 0);
@@ -691,7 +705,11 @@ static int mode_hold(const char *marker, int seconds) {
   field_l("pid", getpid());
   field_l("file", fd >= 0 ? 1 : 0);
   end_line();
-  for (int i = 0; i < seconds * 10; i++) usleep(100000);
+  wait_stdin_eof(seconds);
+  long n = read_file(path, buf, sizeof buf);
+  begin("hold_end");
+  field_s("file", n > 0 ? buf : "");
+  end_line();
   return 0;
 }
 
@@ -745,6 +763,7 @@ static int mode_cross(int argc, char **argv) {
   }
   begin("done");
   end_line();
+  wait_stdin_eof(60);
   return 0;
 }
 

@@ -1,0 +1,151 @@
+/**
+ * Controller-side views of running sandboxes:
+ * - T1 (host side): the host uid a sandbox really runs as. This is the authoritative identity
+ *   check: inside a namespace sandbox /proc/self/uid_map reads "65534 0 1", because bubblewrap
+ *   nests two user namespaces (the outer one maps 0 to the unprivileged host uid), so only the
+ *   host's view of the sandbox processes says which host uid they are.
+ * - T16: two concurrent sandboxes can't see, signal, trace or read each other.
+ */
+import { describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import { ERRNO, lineOf, linesOf, parseProbeOutput } from './lib/probes.ts';
+import { processTable, sandboxCgroupPids, statusOf, uidMapOf, type HostProcess } from './lib/host.ts';
+import { startHolder } from './lib/holder.ts';
+import { RUNTIMES, runInSandbox, type TestRuntime } from './lib/runtime.ts';
+import { runtimeCase, useSuite } from './lib/suite.ts';
+
+const suite = useSuite();
+
+/** A process name of at most 15 characters (the kernel's comm limit). */
+function newMarker(): string {
+  return `al${randomBytes(6).toString('hex')}`;
+}
+
+/** The only sandbox of this suite's cgroup parent that is running now, as host processes. */
+function onlySandboxProcesses(): HostProcess[] {
+  const sandboxes = [...sandboxCgroupPids(suite.config).values()];
+  assert.equal(sandboxes.length, 1, `expected exactly one live sandbox cgroup, found ${sandboxes.length}`);
+  const pids = new Set(sandboxes[0]);
+  const procs = processTable().filter((p) => pids.has(p.pid));
+  assert.ok(procs.length > 0, 'the sandbox cgroup holds no process');
+  return procs;
+}
+
+/**
+ * gVisor's gofer (the runtime's file proxy, argv[0] `runsc-gofer`) runs as host root by design:
+ * it executes none of the sandbox's code. Every other process of a gVisor sandbox must not.
+ */
+function isGvisorGofer(runtime: TestRuntime, p: HostProcess): boolean {
+  return runtime === 'gvisor' && p.cmdline[0] === 'runsc-gofer';
+}
+
+/** Host uids of each live sandbox's processes (gVisor's root gofer left out, see above). */
+function hostUidsPerSandbox(runtime: TestRuntime): number[][] {
+  const table = processTable();
+  return [...sandboxCgroupPids(suite.config).values()].map((pids) => [
+    ...new Set(table.filter((p) => pids.includes(p.pid) && !isGvisorGofer(runtime, p)).flatMap((p) => p.uids)),
+  ]);
+}
+
+for (const runtime of RUNTIMES) {
+  describe(`${runtime}: controller-side process checks`, () => {
+    runtimeCase(suite, runtime, 'T1 identity (host side): sandbox processes run as a non-zero host uid; uid_map maps to it', async (t, ready) => {
+      const kit = suite.kit();
+      const holder = startHolder(ready, suite.config, kit, newMarker());
+      try {
+        await holder.ready;
+        const procs = onlySandboxProcesses();
+        for (const p of procs) {
+          t.diagnostic(`pid ${p.pid} uid ${p.uids.join('/')} ${p.cmdline[0] ?? p.comm}`);
+          if (isGvisorGofer(runtime, p)) continue;
+          assert.ok(p.uids.every((u) => u !== 0), `host process ${p.pid} (${p.comm}) of the sandbox runs as root: ${p.uids.join('/')}`);
+          const gids = (statusOf(p.pid).get('Gid') ?? '').split(/\s+/).map(Number);
+          assert.ok(gids.every((g) => g !== 0), `host process ${p.pid} (${p.comm}) has gid 0: ${gids.join('/')}`);
+        }
+        // The process that runs the workload's code: the probe itself, or gVisor's sandbox kernel.
+        const runner =
+          runtime === 'namespace' ? procs.find((p) => p.comm === holder.marker) : procs.find((p) => p.cmdline[0] === 'runsc-sandbox');
+        assert.ok(runner !== undefined, `no host process runs the sandbox's code: ${procs.map((p) => p.comm).join(', ')}`);
+        if (runtime === 'namespace') {
+          const uid = runner.uids[0] ?? 0;
+          const { hostUidBase, hostUidCount } = suite.config;
+          assert.ok(uid >= hostUidBase && uid < hostUidBase + hostUidCount, `host uid ${uid} is outside the sandbox uid range`);
+        }
+        for (const which of ['uid_map', 'gid_map'] as const) {
+          const map = uidMapOf(runner.pid, which);
+          t.diagnostic(`${which} of pid ${runner.pid} read from the host: ${JSON.stringify(map)}`);
+          assert.ok(map.length > 0, `${which} of ${runner.pid} is empty`);
+          for (const m of map) {
+            // Host id 0 anywhere in the map would make some sandbox id host root.
+            assert.ok(m.outside !== 0, `${which} maps sandbox id ${m.inside} to host root`);
+          }
+          if (runtime === 'namespace') {
+            const own = map.find((m) => m.inside <= 65534 && 65534 < m.inside + m.count);
+            assert.ok(own !== undefined, `${which} does not map 65534`);
+            assert.equal(own.outside + (65534 - own.inside), runner.uids[0], `${which} maps 65534 to the process's host uid`);
+          }
+        }
+      } finally {
+        await holder.release();
+      }
+    });
+
+    runtimeCase(suite, runtime, 'T16 cross-sandbox: B cannot see, signal, trace or read A', async (t, ready) => {
+      const kit = suite.kit();
+      const holder = startHolder(ready, suite.config, kit, newMarker());
+      try {
+        await holder.ready;
+        const aProcs = onlySandboxProcesses();
+        const aPids = aProcs.map((p) => p.pid);
+        let uidsWhileBoth: number[][] | undefined;
+        // B waits on its stdin after its checks, so both sandboxes are live when their host uids are read.
+        const bStdin = new PassThrough();
+        let bOut = '';
+        const b = await runInSandbox(ready, suite.config, [kit.probe, 'cross', holder.marker, ...aPids.map(String)], {
+          mounts: [kit.mount],
+          stdin: bStdin,
+          onStdout: (chunk) => {
+            bOut += chunk.toString('utf8');
+            if (uidsWhileBoth === undefined && bOut.includes('"check":"done"')) {
+              uidsWhileBoth = hostUidsPerSandbox(runtime);
+              bStdin.end();
+            }
+          },
+        });
+        const lines = parseProbeOutput(b.output);
+        assert.ok(lines.some((l) => l.check === 'done'), `B did not finish: ${b.termination_reason} ${b.error ?? ''}`);
+        const visible = linesOf(lines, 'visible_process');
+        assert.ok(visible.length > 0, 'B sees at least itself in /proc');
+        assert.deepEqual(visible.filter((l) => l.comm === holder.marker), [], "B sees A's process");
+        const reads = linesOf(lines, 'read_neighbour_file').filter((l) => l.ret !== -1);
+        assert.deepEqual(reads, [], "B read A's /tmp file");
+        for (const pid of aPids) {
+          if (lineOf(lines, 'hostpid_local', { pid }).exists_here === 1) {
+            // The number names one of B's own processes in B's pid namespace: not A, nothing to test.
+            t.diagnostic(`host pid ${pid} of A collides with a pid inside B; skipped`);
+            continue;
+          }
+          const kill = lineOf(lines, 'kill_hostpid', { pid });
+          assert.equal(kill.ret, -1, `B signalled A's host pid ${pid}`);
+          assert.equal(kill.errno, ERRNO.ESRCH, `kill(${pid}, 0) from B must be ESRCH: ${JSON.stringify(kill)}`);
+        }
+        const traces = linesOf(lines, 'ptrace_attach_hostpid').filter((l) => l.ret !== -1);
+        assert.deepEqual(traces, [], "B attached to A's process");
+        t.diagnostic(`host uids of A and B while both ran: ${JSON.stringify(uidsWhileBoth)}`);
+        if (runtime === 'namespace') {
+          // Each live namespace sandbox has its own host uid, so the kernel's own checks keep them apart.
+          const [ua, ub] = uidsWhileBoth ?? [];
+          assert.ok(ua !== undefined && ub !== undefined, 'both sandboxes were live while B ran');
+          assert.deepEqual(ua.filter((u) => ub.includes(u)), [], 'A and B share a host uid');
+        }
+      } finally {
+        const a = await holder.release();
+        const end = lineOf(parseProbeOutput(a.output), 'hold_end');
+        assert.equal(end.file, `secret-of-${holder.marker}`, "A's file was changed while B ran");
+        assert.equal(a.termination_reason, 'completed', `A was disturbed: ${a.termination_reason} ${a.error ?? ''}`);
+      }
+    });
+  });
+}

@@ -1,0 +1,242 @@
+/**
+ * Controller-side cases: T12 (poisoned rootfs refused before start) and T13 (symlink races on
+ * granted paths never expose the symlink's target).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ControlError, type GrantedMount } from '../../src/isolation/driver.ts';
+import { resolveImage } from '../../src/images/store.ts';
+import type { ExecutionResult } from '../../src/sandbox/result.ts';
+import { makeFakeStore, type FakeStore } from './lib/fake-store.ts';
+import { findLeftovers, hostBaseline, type HostBaseline } from './lib/host.ts';
+import { runPool } from './lib/pool.ts';
+import { startRacer, type RaceMode } from './lib/race.ts';
+import { RUNTIMES, runInSandbox, type TestRuntime } from './lib/runtime.ts';
+import { runtimeCase, useSuite, type Ready } from './lib/suite.ts';
+
+const suite = useSuite();
+const execFileP = promisify(execFile);
+const CLI = new URL('../../bin/airlock.js', import.meta.url).pathname;
+
+let baseline: HostBaseline;
+before(() => {
+  baseline = hostBaseline();
+});
+
+// ---------------------------------------------------------------- T12
+
+/** Masked paths of an image replaced by a symlink (never followed by this test). */
+const POISONS: readonly (readonly [string, string])[] = [
+  ['dev/null', '/proc/sys/kernel/core_pattern'],
+  ['dev', '/etc'],
+  ['dev/pts', '/proc/sys'],
+  ['dev/tty', '/dev/tty'],
+  ['proc', '/'],
+  ['sys', '/sys'],
+  ['tmp', '/etc'],
+  ['etc/hosts', '/etc/shadow'],
+];
+
+/** Builds the tree for one poison: `rel` becomes a symlink to `target`. */
+function poisoned(rel: string, target: string): (rootfs: string) => Promise<void> {
+  return async (rootfs) => {
+    await mkdir(join(rootfs, 'etc'), { recursive: true, mode: 0o755 });
+    const path = join(rootfs, rel);
+    await rm(path, { recursive: true, force: true });
+    await mkdir(join(path, '..'), { recursive: true, mode: 0o755 });
+    await symlink(target, path);
+  };
+}
+
+const imageName = (rel: string) => `poisoned-${rel.replaceAll('/', '-')}`;
+
+describe('T12 poisoned rootfs (controller side)', () => {
+  let store: FakeStore;
+  before(async () => {
+    store = await makeFakeStore();
+    await store.add('clean');
+    for (const [rel, target] of POISONS) await store.add(imageName(rel), poisoned(rel, target));
+    // Not a symlink, but a node where the runtime supplies its own: refused as well.
+    await store.add('poisoned-dev-null-file', async (rootfs) => writeFile(join(rootfs, 'dev', 'null'), ''));
+  });
+  after(() => store.cleanup());
+
+  test('a clean fixture image resolves (the refusals below are about the poison only)', async () => {
+    const image = await resolveImage({ stateDir: store.stateDir }, 'clean');
+    assert.equal(image.name, 'clean');
+  });
+
+  for (const [rel, target] of POISONS) {
+    test(`image whose /${rel} is a symlink (-> ${target}) is refused by resolveImage`, async () => {
+      await assert.rejects(resolveImage({ stateDir: store.stateDir }, imageName(rel)), (err: unknown) => {
+        assert.ok(err instanceof ControlError, `not a ControlError: ${String(err)}`);
+        assert.equal(err.control, 'image');
+        assert.match(err.message, /poisoned rootfs/);
+        assert.ok(err.message.includes(`/${rel.split('/')[0]}`), `the refusal names the path: ${err.message}`);
+        return true;
+      });
+    });
+  }
+
+  test('image whose /dev/null is a regular file is refused by resolveImage', async () => {
+    await assert.rejects(resolveImage({ stateDir: store.stateDir }, 'poisoned-dev-null-file'), /poisoned rootfs: \/dev\/null/);
+  });
+
+  for (const runtime of RUNTIMES) {
+    test(`${runtime}: \`airlock run --image\` with a poisoned image is refused before any sandbox starts`, async () => {
+      const configFile = join(store.stateDir, `config-${runtime}.json`);
+      const { stateDir } = store;
+      const { runDir, cgroupParent, hostUidBase, hostUidCount } = suite.config;
+      await writeFile(configFile, JSON.stringify({ stateDir, runDir, cgroupParent, hostUidBase, hostUidCount }));
+      for (const rel of ['dev/null', 'dev']) {
+        const run = execFileP(process.execPath, [CLI, '--config', configFile, 'run', '--runtime', runtime, '--image', imageName(rel), '--', '/bin/true'], {
+          timeout: 60_000,
+        });
+        await assert.rejects(run, (err: { code?: number; stderr?: string }) => {
+          assert.equal(err.code, 1, `exit code: ${String(err.code)}; stderr: ${err.stderr ?? ''}`);
+          assert.match(err.stderr ?? '', /poisoned rootfs/);
+          return true;
+        });
+      }
+      assert.deepEqual(findLeftovers(suite.config, baseline), [], 'a refused start left something behind');
+    });
+  }
+});
+
+// ---------------------------------------------------------------- T13
+
+/** Where grants appear in the sandbox (a mount point every image has). */
+const GRANT_AT = '/work';
+
+/** How one sandbox start under the racer ended. */
+type Outcome = 'public' | 'secret' | 'refused' | 'other';
+
+function classify(r: ExecutionResult): Outcome {
+  if (`${r.output}\n${r.error ?? ''}`.includes('SECRET')) return 'secret';
+  if (r.termination_reason === 'start_failed') return 'refused';
+  if (r.termination_reason === 'completed' && r.output === 'PUBLIC') return 'public';
+  return 'other';
+}
+
+/** Fixture for T13: public trees under a temp dir, the secret in a place no grant may reach. */
+interface RaceFixture {
+  base: string;
+  /**
+   * The secret lives under /dev/shm: world-readable (so a sandbox that got it mounted could read
+   * it) but under /dev, which no grant may resolve to. A symlink swapped in before the check is
+   * therefore refused by the check itself, and the secret's content can only ever reach a sandbox
+   * through a gap between check and mount: exactly what T13 looks for.
+   */
+  secret: string;
+  cleanup(): Promise<void>;
+}
+
+async function raceFixture(): Promise<RaceFixture> {
+  const base = await mkdtemp(join(tmpdir(), 'airlock-t13-'));
+  const secret = await mkdtemp('/dev/shm/airlock-t13-secret-');
+  for (const dir of [base, secret]) await chmod(dir, 0o755);
+  const file = async (path: string, content: string) => {
+    await mkdir(join(path, '..'), { recursive: true, mode: 0o755 });
+    await writeFile(path, content, { mode: 0o644 });
+  };
+  await file(join(secret, 'f'), 'SECRET');
+  await file(join(secret, 'granted', 'f'), 'SECRET');
+  await file(join(base, 'a', 'granted', 'f'), 'PUBLIC');
+  await file(join(base, 'b', 'granted', 'f'), 'PUBLIC');
+  await file(join(base, 'c', 'real', 'f'), 'PUBLIC');
+  await symlink(join(base, 'c', 'real'), join(base, 'c', 'link'));
+  return {
+    base,
+    secret,
+    cleanup: async () => {
+      await rm(base, { recursive: true, force: true });
+      await rm(secret, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Iterations per race and the time bound per race, by runtime (gVisor starts cost ~0.3 s each). */
+const RACE_BUDGET: Record<TestRuntime, { iterations: number; ms: number }> = {
+  namespace: { iterations: 200, ms: 30_000 },
+  gvisor: { iterations: 200, ms: 15_000 },
+};
+
+async function race(ready: Ready, runtime: TestRuntime, grant: string, mode: RaceMode): Promise<Record<Outcome, number>> {
+  const mount: GrantedMount = { hostPath: grant, sandboxPath: GRANT_AT, writable: false };
+  const racer = startRacer(mode);
+  let results: ExecutionResult[];
+  try {
+    const budget = RACE_BUDGET[runtime];
+    results = await runPool(budget.iterations, { concurrency: 4, deadlineMs: budget.ms }, () =>
+      runInSandbox(ready, suite.config, ['/bin/cat', `${GRANT_AT}/f`], { mounts: [mount], limits: { timeoutSeconds: 30 } }),
+    );
+  } finally {
+    await racer.stop();
+  }
+  const counts: Record<Outcome, number> = { public: 0, secret: 0, refused: 0, other: 0 };
+  const others: string[] = [];
+  for (const r of results) {
+    const o = classify(r);
+    counts[o]++;
+    if (o === 'other' && others.length < 3) others.push(`${r.termination_reason} exit ${r.exit_code}: ${r.output} ${r.error ?? ''}`.slice(0, 300));
+  }
+  assert.equal(counts.secret, 0, `the swapped-in target was exposed ${counts.secret} times: ${JSON.stringify(counts)}`);
+  assert.deepEqual(others, [], `unexpected outcomes: ${JSON.stringify(counts)}`);
+  assert.ok(results.length >= 20, `only ${results.length} starts ran within the time bound`);
+  assert.ok(counts.public > 0, `no start got the real grant under the race (so the race proved nothing): ${JSON.stringify(counts)}`);
+  return counts;
+}
+
+for (const runtime of RUNTIMES) {
+  describe(`${runtime}: T13 symlink races on granted paths (controller side)`, () => {
+    let fx: RaceFixture;
+    before(async () => {
+      fx = await raceFixture();
+    });
+    after(() => fx.cleanup());
+
+    runtimeCase(suite, runtime, 'premise: the secret itself, or a symlink to it, is never grantable', async (_t, ready) => {
+      const link = join(fx.base, 'to-secret');
+      await symlink(fx.secret, link);
+      for (const hostPath of [fx.secret, link]) {
+        const r = await runInSandbox(ready, suite.config, ['/bin/cat', `${GRANT_AT}/f`], { mounts: [{ hostPath, sandboxPath: GRANT_AT, writable: false }] });
+        assert.equal(r.termination_reason, 'start_failed', `${hostPath} was granted: ${r.output}`);
+        assert.match(r.error ?? '', /filesystem_access/);
+      }
+    });
+
+    runtimeCase(suite, runtime, 'a stable symlink grant resolves to its real target', async (_t, ready) => {
+      const r = await runInSandbox(ready, suite.config, ['/bin/cat', `${GRANT_AT}/f`], {
+        mounts: [{ hostPath: join(fx.base, 'c', 'link'), sandboxPath: GRANT_AT, writable: false }],
+      });
+      assert.equal(r.termination_reason, 'completed', r.error ?? '');
+      assert.equal(r.output, 'PUBLIC');
+    });
+
+    runtimeCase(suite, runtime, 'granted directory swapped for a symlink during starts: target never exposed', async (t, ready) => {
+      const grant = join(fx.base, 'a', 'granted');
+      const counts = await race(ready, runtime, grant, { kind: 'swap-dir', path: grant, target: fx.secret });
+      t.diagnostic(JSON.stringify(counts));
+      assert.deepEqual(findLeftovers(suite.config, baseline, [fx.base, fx.secret]), []);
+    }, { timeout: 300_000 });
+
+    runtimeCase(suite, runtime, "granted path's parent swapped for a symlink during starts: target never exposed", async (t, ready) => {
+      const parent = join(fx.base, 'b');
+      const counts = await race(ready, runtime, join(parent, 'granted'), { kind: 'swap-dir', path: parent, target: fx.secret });
+      t.diagnostic(JSON.stringify(counts));
+      assert.deepEqual(findLeftovers(suite.config, baseline, [fx.base, fx.secret]), []);
+    }, { timeout: 300_000 });
+
+    runtimeCase(suite, runtime, 'symlink grant retargeted during starts: resolves to its real target or is refused', async (t, ready) => {
+      const link = join(fx.base, 'c', 'link');
+      const counts = await race(ready, runtime, link, { kind: 'retarget', path: link, a: join(fx.base, 'c', 'real'), b: fx.secret });
+      t.diagnostic(JSON.stringify(counts));
+      assert.deepEqual(findLeftovers(suite.config, baseline, [fx.base, fx.secret]), []);
+    }, { timeout: 300_000 });
+  });
+}

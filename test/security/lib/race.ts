@@ -1,0 +1,75 @@
+/**
+ * T13 symlink racer: a worker thread that keeps swapping a granted path (or one of its parents)
+ * for a symlink while sandboxes start. It runs on its own thread because the controller pins
+ * grants with synchronous calls, which a racer on the event loop could never interleave with.
+ */
+import { Worker } from 'node:worker_threads';
+
+/** What the racer swaps. */
+export type RaceMode =
+  /** `path` (a directory) <-> a symlink to `target`. */
+  | { kind: 'swap-dir'; path: string; target: string }
+  /** `path` (a symlink) is retargeted between `a` and `b`, atomically (rename over it). */
+  | { kind: 'retarget'; path: string; a: string; b: string };
+
+const RACER = `
+const { renameSync, symlinkSync, unlinkSync, lstatSync, rmSync } = require('node:fs');
+const { workerData } = require('node:worker_threads');
+const { mode, flag } = workerData;
+const stop = new Int32Array(flag);
+const saved = mode.path + '.orig';
+const tmp = mode.path + '.tmp';
+let swaps = 0;
+function isLink(p) { try { return lstatSync(p).isSymbolicLink(); } catch { return false; } }
+while (Atomics.load(stop, 0) === 0) {
+  try {
+    if (mode.kind === 'swap-dir') {
+      renameSync(mode.path, saved);
+      symlinkSync(mode.target, mode.path);
+      unlinkSync(mode.path);
+      renameSync(saved, mode.path);
+    } else {
+      symlinkSync(mode.b, tmp);
+      renameSync(tmp, mode.path);
+      symlinkSync(mode.a, tmp);
+      renameSync(tmp, mode.path);
+    }
+    swaps++;
+  } catch (err) {
+    // Keep going; a failed step is repaired below.
+  }
+}
+// Leave the original state behind: the real directory, or the symlink to a.
+if (mode.kind === 'swap-dir') {
+  if (isLink(mode.path)) unlinkSync(mode.path);
+  try { lstatSync(saved); renameSync(saved, mode.path); } catch {}
+} else {
+  rmSync(tmp, { force: true });
+  symlinkSync(mode.a, tmp);
+  renameSync(tmp, mode.path);
+}
+require('node:worker_threads').parentPort.postMessage(swaps);
+`;
+
+/** A running racer; `stop()` restores the original state and returns how many swaps it made. */
+export interface Racer {
+  stop(): Promise<number>;
+}
+
+/** Starts swapping in a worker thread. */
+export function startRacer(mode: RaceMode): Racer {
+  const flag = new SharedArrayBuffer(4);
+  const worker = new Worker(RACER, { eval: true, workerData: { mode, flag } });
+  const swaps = new Promise<number>((resolve, reject) => {
+    worker.once('message', (n: number) => resolve(n));
+    worker.once('error', reject);
+  });
+  return {
+    async stop() {
+      Atomics.store(new Int32Array(flag), 0, 1);
+      const n = await swaps;
+      await worker.terminate();
+      return n;
+    },
+  };
+}
