@@ -1,7 +1,6 @@
 /** `airlock doctor`: what this host can run, and why not. Exit 0 when the default runtime works. */
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
-import { runChecks } from './doctor-checks.ts';
 
 /** Registers `doctor` on the program. */
 export function registerDoctor(program: Command): void {
@@ -10,6 +9,7 @@ export function registerDoctor(program: Command): void {
     .description('report which runtimes and kernel features this host offers')
     .option('--json', 'print the checks as JSON', false)
     .action(async (opts: { json: boolean }) => {
+      const { runChecks } = await import('./doctor-checks.ts');
       const checks = await runChecks(loadConfig(program.opts<{ config?: string }>().config));
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);

@@ -5,10 +5,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
 import type { AirlockConfig } from '../config/config.ts';
-import { buildImage } from '../images/build.ts';
-import { listImages } from '../images/list.ts';
 import type { ImageSummary } from '../images/list.ts';
-import { verifyImage } from '../images/verify.ts';
 import { UsageError } from './usage-error.ts';
 
 function config(program: Command): AirlockConfig {
@@ -64,6 +61,8 @@ export function registerImage(program: Command): void {
     .action(async (name: string, opts: { suite?: string; mirror?: string; include?: string[]; json?: boolean }) => {
       // mmdebstrap --mode=root needs root, and the store must stay root-owned.
       if (process.getuid?.() !== 0) throw new Error('image build must run as root (mmdebstrap --mode=root; the store is root-owned)');
+      // Each subcommand loads its implementation only when it runs (keeps `airlock run` start-up small).
+      const { buildImage } = await import('../images/build.ts');
       const result = await buildImage(config(program), {
         name,
         ...(opts.suite !== undefined ? { suite: opts.suite } : {}),
@@ -86,6 +85,7 @@ export function registerImage(program: Command): void {
     .description('List stored images.')
     .option('--json', 'print JSON instead of a table')
     .action(async (opts: { json?: boolean }) => {
+      const { listImages } = await import('../images/list.ts');
       const rows = await listImages(config(program));
       if (opts.json === true) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
       else process.stdout.write(formatImageTable(rows));
@@ -98,6 +98,7 @@ export function registerImage(program: Command): void {
     .option('--json', 'print the verification result as JSON')
     .action(async (name: string | undefined, opts: { json?: boolean }) => {
       const cfg = config(program);
+      const { verifyImage } = await import('../images/verify.ts');
       const result = await verifyImage(cfg, name ?? cfg.defaultImage);
       if (opts.json === true) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       else if (result.ok) {

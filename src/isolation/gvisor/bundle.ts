@@ -9,6 +9,8 @@
  *   hide/dir/        empty directory 0555, bound read-only over /dev/pts
  *   scratch/         mount point of a tmpfs (size=scratchMb, mode 1777), bound at /tmp
  *   grants/<n>       host bind mount of the n-th granted path, made from its pinned descriptor
+ *   skeleton/        mount points the image lacks (see rootfs.ts)
+ *   root/            read-only overlay of skeleton/ over the image: runsc's root
  */
 import { execFile } from 'node:child_process';
 import { chownSync, closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
@@ -30,6 +32,8 @@ export interface BundlePaths {
   emptyDir: string;
   scratch: string;
   grants: string;
+  skeleton: string;
+  root: string;
 }
 
 /** Names the files of the bundle for sandbox `id` under `gvisorDir`. */
@@ -43,6 +47,8 @@ export function bundlePaths(gvisorDir: string, id: string): BundlePaths {
     emptyDir: `${dir}/hide/dir`,
     scratch: `${dir}/scratch`,
     grants: `${dir}/grants`,
+    skeleton: `${dir}/skeleton`,
+    root: `${dir}/root`,
   };
 }
 

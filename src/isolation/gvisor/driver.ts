@@ -5,7 +5,7 @@
  * driver creates and runsc joins.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { ControlError, type Availability, type IsolationDriver, type Limits, type Sandbox, type SandboxSpec } from '../driver.ts';
 import { detectCgroups, SandboxCgroup, type CgroupLayout } from '../cgroups/index.ts';
 import { pinMounts, releasePins, type PinnedMount } from '../mount-pins.ts';
@@ -13,10 +13,12 @@ import { DEFAULT_PROFILE, hostArch, toOciSeccomp, type OciSeccomp } from '../sec
 import { findExecutable } from '../which.ts';
 import type { AirlockConfig } from '../../config/config.ts';
 import { bundlePaths, createBundle, removeBundle, type MountTools } from './bundle.ts';
-import { execRunsc, parseRunscFlags, REQUIRED_FLAGS, RUNSC_ENV, type RunscFlags } from './runsc.ts';
+import { execRunsc, parseRunscFlags, REQUIRED_FLAGS, RUNSC_ENV, runscGlobalArgs, type RunscFlags } from './runsc.ts';
+import { removeForeignCgroups, removeRunscState } from './leftovers.ts';
 import { GvisorSandbox } from './sandbox.ts';
 import { bootCpuCores } from './cpu-quota.ts';
 import { bindGrants } from './grants.ts';
+import { mountPoints, mountRoot } from './rootfs.ts';
 import { bootCheck } from './probe.ts';
 
 /** Sandbox ids become paths and runsc container ids: nothing but these characters. */
@@ -108,9 +110,10 @@ export class GvisorDriver implements IsolationDriver {
       cgroup = SandboxCgroup.create(layout, this.config.cgroupParent, spec.id, hostLimits);
       await createBundle(bundle, spec, tools);
       bundleMade = true;
-      const mountSources = await bindGrants(bundle, pins, tools);
+      const grants = await bindGrants(bundle, pins, tools);
       // The host binds now hold the granted inodes; the descriptors have done their job.
       releasePins(pins);
+      await mountRoot(bundle, spec.image.rootfs, mountPoints(spec, grants.map((g) => g.kind)), tools);
       return new GvisorSandbox({
         spec,
         runsc: tools.runsc,
@@ -122,7 +125,7 @@ export class GvisorDriver implements IsolationDriver {
         cgroup,
         cgroupsPath: `/${cgroup.relativePath}`,
         hostPidsMax: pidsMax,
-        mountSources,
+        mountSources: grants.map((g) => g.source),
         seccomp,
       });
     } catch (err) {
@@ -131,6 +134,26 @@ export class GvisorDriver implements IsolationDriver {
       releasePins(pins);
       throw err;
     }
+  }
+
+  /**
+   * Removes what sandboxes of a controller that died left behind (its runsc processes die with it):
+   * runsc state, cgroups, mounts and bundles of every id under `${runDir}/gvisor` not in `liveIds`.
+   * Returns the ids it removed.
+   */
+  async reapStale(liveIds: ReadonlySet<string>): Promise<string[]> {
+    const tools = await this.requireTools();
+    const layout = this.layout();
+    const globalArgs = runscGlobalArgs(tools.flags, { stateDir: this.stateDir });
+    const stale = listDirs(this.baseDir).filter((id) => ID_RE.test(id) && !liveIds.has(id));
+    for (const id of stale) {
+      await removeRunscState(tools.runsc, globalArgs, this.stateDir, id);
+      const cgroup = SandboxCgroup.attach(layout, this.config.cgroupParent, id);
+      await cgroup.remove();
+      await removeForeignCgroups(cgroup);
+      await removeBundle(bundlePaths(this.baseDir, id), tools);
+    }
+    return stale;
   }
 
   /** Root-only directories: bundles hold the spec (environment included) and runsc's state. */
@@ -179,4 +202,14 @@ function runscFlagsText(runsc: string): Promise<string> {
       else resolve(`${String(stdout)}\n${String(stderr)}`);
     });
   });
+}
+
+function listDirs(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && e.name !== 'state')
+      .map((e) => e.name);
+  } catch {
+    return [];
+  }
 }

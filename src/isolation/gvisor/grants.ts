@@ -14,24 +14,31 @@ import type { PinnedMount } from '../mount-pins.ts';
 import type { BundlePaths, MountTools } from './bundle.ts';
 import { RUNSC_ENV } from './runsc.ts';
 
-/** Bind-mounts every pinned grant under `grants/`; returns the bind sources for the spec, in order. */
-export async function bindGrants(paths: BundlePaths, pins: PinnedMount[], tools: MountTools): Promise<string[]> {
+/** A granted path as bound on the host: what runsc binds, and whether it is a directory or a file. */
+export interface BoundGrant {
+  source: string;
+  kind: 'dir' | 'file';
+}
+
+/** Bind-mounts every pinned grant under `grants/`; returns them in the order of `pins`. */
+export async function bindGrants(paths: BundlePaths, pins: PinnedMount[], tools: MountTools): Promise<BoundGrant[]> {
   if (pins.length === 0) return [];
   mkdirSync(paths.grants, { mode: 0o700 });
-  const sources: string[] = [];
+  const bound: BoundGrant[] = [];
   for (const [i, pin] of pins.entries()) {
     const target = `${paths.grants}/${i}`;
     // The mount point must be of the same kind as the granted inode.
-    if (statSync(`/proc/self/fd/${pin.fd}`).isDirectory()) mkdirSync(target, { mode: 0o700 });
+    const kind = statSync(`/proc/self/fd/${pin.fd}`).isDirectory() ? 'dir' : 'file';
+    if (kind === 'dir') mkdirSync(target, { mode: 0o700 });
     else closeSync(openSync(target, 'wx', 0o600));
     // The descriptor is fd 3 of mount(8); --no-canonicalize keeps it from turning it back into a path.
     await mountTool(tools.mount, ['--no-canonicalize', '--bind', '/proc/self/fd/3', target], pin.fd);
     // Per-mount flags on the host too, so the gofer can't write a read-only grant or honour setuid/devices.
     const flags = `remount,bind,${pin.mount.writable ? 'rw' : 'ro'},nosuid,nodev`;
     await mountTool(tools.mount, ['--no-canonicalize', '-o', flags, target]);
-    sources.push(target);
+    bound.push({ source: target, kind });
   }
-  return sources;
+  return bound;
 }
 
 function mountTool(file: string, args: string[], fd?: number): Promise<void> {

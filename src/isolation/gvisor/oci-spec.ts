@@ -42,6 +42,8 @@ const RESERVED_EXACT = ['/', '/tmp'];
 
 /** Host-side facts the spec refers to; all of them are created by the driver for this sandbox. */
 export interface OciHostPaths {
+  /** The read-only host view of the image that runsc boots as / (see rootfs.ts). */
+  rootfs: string;
   /** Host directory holding this sandbox's size-limited scratch tmpfs, bound at /tmp. */
   scratchDir: string;
   /** An empty, root-owned, read-only file bound over device nodes that must not exist. */
@@ -132,14 +134,15 @@ export function buildOciSpec(spec: SandboxSpec, command: CommandSpec, seccomp: O
       noNewPrivileges: true,
     },
     // The verified image, read-only: nothing in it can be changed, nothing else of the host is visible.
-    root: { path: spec.image.rootfs, readonly: true },
+    root: { path: host.rootfs, readonly: true },
     hostname: 'sandbox',
     mounts: [...systemMounts(host), ...grantedMounts(spec, host.mountSources)],
     linux: {
       // runsc gives the sandbox its own kernel; these are the namespaces of that kernel, all fresh.
       namespaces: ['pid', 'network', 'ipc', 'uts', 'mount'].map((type) => ({ type })),
       cgroupsPath: host.cgroupsPath,
-      // The same values the driver already wrote to the cgroup (runsc joins a pre-created cgroup as is).
+      // The limits the workload runs under; the driver writes them to the cgroup itself, and runsc
+      // joins a pre-created cgroup without changing it.
       resources: {
         memory: { limit: memoryBytes, swap: memoryBytes },
         cpu: { quota: Math.max(1000, Math.round(limits.cpuCores * CPU_PERIOD_US)), period: CPU_PERIOD_US },
@@ -152,7 +155,11 @@ export function buildOciSpec(spec: SandboxSpec, command: CommandSpec, seccomp: O
   };
 }
 
-/** `KEY=value` strings, exactly the spec's variables and nothing inherited. */
+/**
+ * `KEY=value` strings, exactly the spec's variables and nothing inherited. (runsc itself adds
+ * HOME, from the image's /etc/passwd entry for uid 65534 or `/`, when the spec has none; it adds
+ * nothing else.)
+ */
 function buildEnv(env: Record<string, string>): string[] {
   return Object.entries(env).map(([key, value]) => {
     // A key with '=' or NUL would let one variable smuggle another.

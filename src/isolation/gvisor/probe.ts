@@ -20,7 +20,8 @@ const PROBE_LIMITS: Limits = {
 /** Boots one sandbox running `runsc --version`; resolves with what it printed, rejects with why not. */
 export async function bootCheck(driver: IsolationDriver, runsc: string, baseDir: string): Promise<string> {
   const id = `probe-${randomBytes(6).toString('hex')}`;
-  const rootfs = `${baseDir}/${id}-root`;
+  // A dot name: never taken for a sandbox bundle by GvisorDriver.reapStale().
+  const rootfs = `${baseDir}/.${id}-root`;
   // Only the mount points the spec needs; root-owned and read-only to the sandbox.
   mkdirSync(rootfs, { mode: 0o755 });
   try {

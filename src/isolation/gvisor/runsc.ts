@@ -91,7 +91,7 @@ export function fatalError(log: string): string | undefined {
 
 /** True when runsc failed because the workload's executable could not be loaded (not a control failure). */
 export function isExecFailure(message: string): boolean {
-  return /creating process: |failed to load |error finding executable/.test(message);
+  return /failed to load |error finding executable/.test(message);
 }
 
 /**

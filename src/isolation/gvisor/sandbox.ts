@@ -70,6 +70,7 @@ export class GvisorSandbox implements Sandbox {
     if (this.stopped || this.destroyed !== undefined) throw new Error(`sandbox ${this.id} was stopped`);
     const { res } = this;
     const config = buildOciSpec(res.spec, command, res.seccomp, {
+      rootfs: res.bundle.root,
       scratchDir: res.bundle.scratch,
       emptyFile: res.bundle.emptyFile,
       emptyDir: res.bundle.emptyDir,
@@ -114,15 +115,16 @@ export class GvisorSandbox implements Sandbox {
   }
 
   /** Resolves once runsc reports the workload started, or it ended; rejects when runsc itself failed. */
-  private async waitStarted(closed: Promise<unknown>): Promise<void> {
+  private async waitStarted(exited: Promise<unknown>): Promise<void> {
     let ended = false;
-    void closed.then(() => (ended = true));
+    void exited.then(() => (ended = true));
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
       const log = this.readLog();
       if (STARTED_MARKER.test(log)) return;
       if (ended) {
         if (/Exiting with status: \d+/.test(log)) return;
+        if (this.stopped) throw new Error(`sandbox ${this.id} was stopped while starting`);
         const fatal = fatalError(log);
         // A missing or unloadable executable is the workload's failure (exit 127), not a control's.
         if (fatal !== undefined && isExecFailure(fatal)) return;
@@ -201,9 +203,10 @@ export class GvisorSandbox implements Sandbox {
     const child = this.child;
     if (child === undefined || this.exited === undefined) return;
     const gone = this.exited.then(() => true);
-    if (await Promise.race([gone, sleep(3_000).then(() => false)])) return;
+    // Unref'd timers: a finished wait must not hold the controller's event loop open.
+    if (await Promise.race([gone, sleep(3_000, false, { ref: false })])) return;
     this.res.cgroup.killAll();
     child.kill('SIGKILL');
-    await Promise.race([gone, sleep(2_000)]);
+    await Promise.race([gone, sleep(2_000, false, { ref: false })]);
   }
 }

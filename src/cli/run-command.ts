@@ -1,0 +1,62 @@
+/** The `airlock run` implementation: plan → image → driver → executeOnce → report. */
+import { text } from 'node:stream/consumers';
+import { loadConfig } from '../config/config.ts';
+import { createDriver } from '../isolation/drivers.ts';
+import { resolveImage } from '../images/store.ts';
+import { executeOnce, type ExecutionRequest } from '../sandbox/execute.ts';
+import { activePolicyHash } from '../sandbox/policy-bundle.ts';
+import type { ExecutionResult } from '../sandbox/result.ts';
+import { parseRunOptions, type RawRunOptions } from './run-options.ts';
+import { UsageError } from './usage-error.ts';
+
+/** Runs the command and returns the exit code for the CLI. */
+export async function runCommand(command: string[], raw: RawRunOptions, configPath: string | undefined): Promise<number> {
+  const config = loadConfig(configPath);
+  const plan = parseRunOptions(raw, command, config, process.cwd());
+  let stdin: ExecutionRequest['stdin'];
+  if (plan.language !== undefined) {
+    if (plan.code === undefined && process.stdin.isTTY) {
+      throw new UsageError('--language: no code given: pass --code or pipe the code on stdin');
+    }
+    stdin = plan.code ?? (await text(process.stdin));
+  } else if (!process.stdin.isTTY) {
+    // Piped input is forwarded; a terminal never is (no TIOCSTI path back to the caller's tty).
+    stdin = process.stdin;
+  }
+  const driver = createDriver(plan.runtime, config);
+  const image = await resolveImage(config, plan.image);
+  const request: ExecutionRequest = {
+    image,
+    limits: plan.limits,
+    env: plan.env,
+    mounts: plan.mounts,
+    workdir: plan.workdir,
+    argv: plan.argv,
+  };
+  if (stdin !== undefined) request.stdin = stdin;
+  if (!plan.json) {
+    request.onStdout = (chunk) => process.stdout.write(chunk);
+    request.onStderr = (chunk) => process.stderr.write(chunk);
+  }
+  const result = await executeOnce(request, { driver, policyHash: activePolicyHash(config) });
+  if (plan.json) {
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  } else {
+    reportEnding(result);
+  }
+  return exitCodeOf(result);
+}
+
+function reportEnding(result: ExecutionResult): void {
+  if (result.termination_reason === 'start_failed') {
+    process.stderr.write(`airlock: sandbox did not start: ${result.error}\n`);
+  } else if (result.termination_reason !== 'completed') {
+    process.stderr.write(`airlock: sandbox terminated: ${result.termination_reason}\n`);
+  }
+}
+
+/** The command's own exit code; 1 when the sandbox never started; 137 when it was killed without one. */
+export function exitCodeOf(result: ExecutionResult): number {
+  if (result.termination_reason === 'start_failed') return 1;
+  return result.exit_code ?? 137;
+}

@@ -1,0 +1,213 @@
+/**
+ * Runs real gVisor sandboxes on the host's runsc and default image. Skipped, with the reason, when
+ * this host can't (not root, no runsc, no image); never passes without running.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { after, describe, it } from 'node:test';
+import { configSchema } from '../../config/config.ts';
+import { resolveImage } from '../../images/store.ts';
+import type { Image } from '../../images/image.ts';
+import type { Limits, Sandbox } from '../driver.ts';
+import { findExecutable } from '../which.ts';
+import { parseMountInfo } from '../cgroups/index.ts';
+import { GvisorDriver } from './driver.ts';
+
+const runDir = mkdtempSync('/tmp/airlock-gvisor-test-');
+const config = configSchema.parse({ runDir, cgroupParent: 'airlock-gvisor-test' });
+const driver = new GvisorDriver({ config });
+const LIMITS: Limits = { memoryMb: 256, cpuCores: 1, pids: 64, timeoutSeconds: 30, scratchMb: 8, outputBytes: 1 << 20, openFiles: 256 };
+
+async function skipReason(): Promise<[string | false, Image | undefined]> {
+  if (process.getuid?.() !== 0) return ['runsc needs root', undefined];
+  if (findExecutable('runsc') === undefined) return ['runsc is not installed (apt-get install runsc)', undefined];
+  let image: Image;
+  try {
+    image = await resolveImage(config, config.defaultImage);
+  } catch (err) {
+    return [`no usable image "${config.defaultImage}" (airlock image build): ${(err as Error).message}`, undefined];
+  }
+  return [false, image];
+}
+const [skip, image] = await skipReason();
+
+after(() => {
+  rmSync(runDir, { recursive: true, force: true });
+  // The shared parent cgroups this test created (each sandbox removes its own).
+  for (const m of parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'))) {
+    if (m.fsType !== 'cgroup' && m.fsType !== 'cgroup2') continue;
+    try {
+      rmdirSync(`${m.mountPoint}/${config.cgroupParent}`);
+    } catch {
+      // Absent, or still used by a sandbox that failed to go (then the test above failed too).
+    }
+  }
+});
+
+let seq = 0;
+async function create(overrides: Partial<Limits> = {}): Promise<Sandbox> {
+  const id = `t-${process.pid}-${seq++}`;
+  return driver.create({ id, image: image as Image, limits: { ...LIMITS, ...overrides }, env: { PATH: '/usr/bin:/bin' }, mounts: [], workdir: '/tmp', network: 'none' });
+}
+
+function collect(stream: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    stream.on('data', (c: Buffer) => (text += c.toString('utf8')));
+    stream.on('end', () => resolve(text));
+  });
+}
+
+/** Everything of sandbox `id` that could outlive it on the host; empty when it is fully gone. */
+function leftovers(id: string): string[] {
+  const found: string[] = [];
+  const base = `${runDir}/gvisor`;
+  if (existsSync(`${base}/${id}`)) found.push(`bundle ${base}/${id}`);
+  for (const name of existsSync(`${base}/state`) ? readdirSync(`${base}/state`) : []) if (name.startsWith(id)) found.push(`state ${name}`);
+  const mountInfo = parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'));
+  for (const m of mountInfo) {
+    if (m.mountPoint.includes(id)) found.push(`mount ${m.mountPoint}`);
+    if ((m.fsType === 'cgroup' || m.fsType === 'cgroup2') && existsSync(`${m.mountPoint}/${config.cgroupParent}/${id}`)) {
+      found.push(`cgroup ${m.mountPoint}/${config.cgroupParent}/${id}`);
+    }
+  }
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmdline.includes('runsc') && cmdline.includes(id)) found.push(`process ${pid}`);
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return found;
+}
+
+async function until(check: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+describe('GvisorDriver on this host', { skip }, () => {
+  it('probes runsc by booting a sandbox', async () => {
+    const availability = await driver.probe();
+    assert.equal(availability.available, true, availability.reason);
+    assert.match(availability.details['runsc'] ?? '', /runsc version/);
+  });
+
+  it("runs sh -c 'echo hi; exit 3' and leaves nothing behind", async () => {
+    const sandbox = await create();
+    const proc = await sandbox.start({ argv: ['/bin/sh', '-c', 'echo hi; exit 3'], stdin: false });
+    const [out, err, exit] = await Promise.all([collect(proc.stdout), collect(proc.stderr), proc.exit]);
+    assert.equal(out, 'hi\n', err);
+    assert.deepEqual(exit, { code: 3, signal: null });
+    const stats = await sandbox.stats();
+    assert.ok(stats.cpuNanos > 0 && stats.memoryPeakBytes > 0, JSON.stringify(stats));
+    await sandbox.destroy();
+    await sandbox.destroy();
+    assert.deepEqual(leftovers(sandbox.id), []);
+  });
+
+  it('feeds stdin and runs as uid 65534 with no capabilities and the seccomp filter', async () => {
+    const sandbox = await create();
+    try {
+      const script = 'read line; echo "$line"; id -u; grep -E "^(CapEff|Seccomp):" /proc/self/status';
+      const proc = await sandbox.start({ argv: ['/bin/sh', '-c', script], stdin: true });
+      proc.stdin?.end('from stdin\n');
+      const [out, , exit] = await Promise.all([collect(proc.stdout), collect(proc.stderr), proc.exit]);
+      assert.deepEqual(exit, { code: 0, signal: null });
+      assert.match(out, /^from stdin\n65534\nCapEff:\s+0+\nSeccomp:\s+2\n$/);
+    } finally {
+      await sandbox.destroy();
+    }
+  });
+
+  it('create then destroy without start leaves nothing', async () => {
+    const sandbox = await create();
+    await sandbox.destroy();
+    assert.deepEqual(leftovers(sandbox.id), []);
+  });
+
+  it('a refused create leaves nothing', async () => {
+    const id = `t-${process.pid}-${seq++}`;
+    const base = { id, image: image as Image, limits: LIMITS, env: {}, network: 'none' as const };
+    // /bin is a symlink in Debian images: a mount point below it could be redirected.
+    await assert.rejects(driver.create({ ...base, mounts: [], workdir: '/bin/x' }), /symlink/);
+    assert.deepEqual(leftovers(id), []);
+    await assert.rejects(driver.create({ ...base, mounts: [{ hostPath: '/etc', sandboxPath: '/etc2', writable: false }], workdir: '/tmp' }), /may not be granted/);
+    assert.deepEqual(leftovers(id), []);
+  });
+
+  it('stop() during boot aborts start() and destroy leaves nothing', async () => {
+    const sandbox = await create();
+    const starting = sandbox.start({ argv: ['/bin/sleep', '60'], stdin: false });
+    await new Promise((r) => setTimeout(r, 30));
+    await sandbox.stop();
+    await starting.then((proc) => proc.exit).catch(() => undefined);
+    await sandbox.destroy();
+    assert.deepEqual(leftovers(sandbox.id), []);
+  });
+
+  it('stop() kills a running sandbox at once, reported as SIGKILL', async () => {
+    const sandbox = await create();
+    const proc = await sandbox.start({ argv: ['/bin/sleep', '60'], stdin: false });
+    proc.stdout.resume();
+    proc.stderr.resume();
+    const started = Date.now();
+    await sandbox.stop();
+    assert.deepEqual(await proc.exit, { code: null, signal: 'SIGKILL' });
+    assert.ok(Date.now() - started < 2000);
+    await sandbox.stop();
+    await sandbox.destroy();
+    assert.deepEqual(leftovers(sandbox.id), []);
+  });
+
+  it('OOM-kills a memory balloon inside its cgroup and counts it', async () => {
+    const sandbox = await create({ memoryMb: 128 });
+    try {
+      const proc = await sandbox.start({ argv: ['python3', '-c', 'x = [bytearray(8 << 20) for _ in range(64)]'], stdin: false });
+      proc.stdout.resume();
+      proc.stderr.resume();
+      assert.deepEqual(await proc.exit, { code: null, signal: 'SIGKILL' });
+      const stats = await sandbox.stats();
+      assert.ok(stats.oomKills > 0, JSON.stringify(stats));
+      // The kernel may charge a few pages past the limit before it reclaims or kills.
+      assert.ok(stats.memoryPeakBytes <= (128 + 1) * 1024 * 1024, JSON.stringify(stats));
+    } finally {
+      await sandbox.destroy();
+    }
+    assert.deepEqual(leftovers(sandbox.id), []);
+  });
+
+  it('refuses forks at the guest task limit and reports the hit', async () => {
+    const sandbox = await create({ pids: 12 });
+    try {
+      const bomb = 'import os, time\nn = 0\ntry:\n  while True:\n    if os.fork() == 0:\n      time.sleep(5); os._exit(0)\n    n += 1\nexcept OSError as e:\n  print("refused", e.errno, flush=True)\ntime.sleep(5)';
+      const proc = await sandbox.start({ argv: ['python3', '-c', bomb], stdin: false });
+      const out = collect(proc.stdout);
+      proc.stderr.resume();
+      assert.ok(await until(async () => (await sandbox.stats()).pidsLimitHits > 0, 4500), JSON.stringify(await sandbox.stats()));
+      await sandbox.stop();
+      await proc.exit;
+      assert.match(await out, /^refused 11\n/);
+    } finally {
+      await sandbox.destroy();
+    }
+  });
+
+  it('stops scratch at its size and reports it full', async () => {
+    const sandbox = await create({ scratchMb: 4 });
+    try {
+      const proc = await sandbox.start({ argv: ['/bin/sh', '-c', 'head -c 8000000 /dev/zero > /tmp/fill; echo rc=$?'], stdin: false });
+      const [out, err] = await Promise.all([collect(proc.stdout), collect(proc.stderr), proc.exit]);
+      assert.match(out, /rc=1/);
+      assert.match(err, /No space left/);
+      assert.equal((await sandbox.stats()).scratchFull, true);
+    } finally {
+      await sandbox.destroy();
+    }
+  });
+});
