@@ -1,4 +1,75 @@
+/**
+ * Driver-level create+run+destroy of /bin/true on `gvisor`, against the raw `runsc run` of the
+ * same bundle the driver prepares (same config.json, flags and cgroup; no supervision, no bundle
+ * set-up or teardown), both spawned from this process, alternately.
+ */
+import { writeFileSync } from 'node:fs';
 import type { AirlockConfig } from '../src/config/config.ts';
 import type { Image } from '../src/images/image.ts';
+import type { SandboxSpec } from '../src/isolation/driver.ts';
+import { GvisorDriver, buildOciSpec, hostPidsMax, parseRunscFlags } from '../src/isolation/gvisor/index.ts';
+import { bundlePaths } from '../src/isolation/gvisor/bundle.ts';
+import { RUNSC_ENV, runscGlobalArgs } from '../src/isolation/gvisor/runsc.ts';
+import { DEFAULT_PROFILE, hostArch, toOciSeccomp } from '../src/isolation/seccomp/index.ts';
+import { findExecutable } from '../src/isolation/which.ts';
+import { BASE_ENV } from '../src/cli/run-options.ts';
+import { spawnWait } from './spawn-wait.ts';
+import { summarize, timePaired } from './stats.ts';
 import type { PairResult } from './namespace.ts';
-export async function benchGvisor(_c: AirlockConfig, _i: Image, _n: number): Promise<PairResult> { throw new Error('todo'); }
+import { execFileSync } from 'node:child_process';
+
+export async function benchGvisor(config: AirlockConfig, image: Image, n: number): Promise<PairResult> {
+  const driver = new GvisorDriver({ config });
+  let seq = 0;
+  const spec = (): SandboxSpec => ({
+    id: `bench-g-${process.pid}-${seq++}`,
+    image,
+    limits: config.defaults,
+    env: { ...BASE_ENV },
+    mounts: [],
+    workdir: '/tmp',
+    network: 'none',
+  });
+  const viaDriver = async () => {
+    const sandbox = await driver.create(spec());
+    try {
+      const proc = await sandbox.start({ argv: ['/bin/true'], stdin: false });
+      proc.stdout.resume();
+      proc.stderr.resume();
+      await proc.exit;
+    } finally {
+      await sandbox.destroy();
+    }
+  };
+  // A bundle prepared by the driver (overlay root, scratch, cgroup), reused by every raw run.
+  const holderSpec = spec();
+  const holder = await driver.create(holderSpec);
+  const paths = bundlePaths(driver.baseDir, holderSpec.id);
+  const runsc = findExecutable('runsc') as string;
+  const flags = parseRunscFlags(execFileSync(runsc, ['flags'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
+  const oci = buildOciSpec(holderSpec, { argv: ['/bin/true'], stdin: false }, toOciSeccomp(DEFAULT_PROFILE, hostArch()), {
+    rootfs: paths.root,
+    scratchDir: paths.scratch,
+    emptyFile: paths.emptyFile,
+    emptyDir: paths.emptyDir,
+    mountSources: [],
+    cgroupsPath: `/${config.cgroupParent}/${holderSpec.id}`,
+    hostPidsMax: hostPidsMax(config.defaults.pids),
+  });
+  writeFileSync(paths.config, JSON.stringify(oci), { mode: 0o600 });
+  const global = runscGlobalArgs(flags, { stateDir: driver.stateDir });
+  let rawSeq = 0;
+  const raw = () => spawnWait(runsc, [...global, 'run', '--bundle', paths.dir, `${holderSpec.id}-raw-${rawSeq++}`], { env: RUNSC_ENV });
+  try {
+    const [subject, baseline] = await timePaired(n, 2, viaDriver, raw);
+    return {
+      name: 'gvisor: create+run+destroy /bin/true',
+      subject: summarize(subject),
+      baseline: summarize(baseline),
+      subjectLabel: 'GvisorDriver',
+      baselineLabel: 'raw runsc run (same bundle)',
+    };
+  } finally {
+    await holder.destroy();
+  }
+}
