@@ -57,7 +57,15 @@ export interface SandboxSpec {
   workdir: string;
   /** Only `none` exists until the network issue lands: own netns, loopback only. */
   network: 'none';
+  /**
+   * Host directory holding the in-sandbox agent, bound read-only at AGENT_MOUNT for persistent
+   * sandboxes (which then start the agent as their main process). Absent for one-shot runs.
+   */
+  agentDir?: string;
 }
+
+/** Where drivers mount `SandboxSpec.agentDir` inside the sandbox (a read-only tmpfs /run holds it). */
+export const AGENT_MOUNT = '/run/airlock';
 
 /** The command a sandbox's main process runs. */
 export interface CommandSpec {
@@ -125,6 +133,11 @@ export interface IsolationDriver {
   probe(): Promise<Availability>;
   /** Allocates a sandbox; every control of the hardening floor is applied or this rejects. */
   create(spec: SandboxSpec): Promise<Sandbox>;
+  /**
+   * Releases what sandboxes of crashed controllers left behind (cgroups, leases, bundles,
+   * mounts); returns their ids. Sandboxes of live controllers are never touched.
+   */
+  reapStale(): Promise<string[]>;
 }
 
 /** Raised when a hardening control cannot be applied; the sandbox does not start. */

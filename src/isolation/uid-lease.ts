@@ -44,3 +44,12 @@ export function leaseHostUid(runDir: string, base: number, count: number): UidLe
   }
   throw new ControlError('uid', `all ${count} sandbox host uids from ${base} are leased`);
 }
+
+/** Frees a lease left by a controller that died (the reaper's path). */
+export function releaseHostUid(runDir: string, uid: number): void {
+  try {
+    unlinkSync(`${runDir}/uids/${uid}`);
+  } catch {
+    // Already free.
+  }
+}

@@ -16,7 +16,7 @@ import { makeFakeStore, type FakeStore } from './lib/fake-store.ts';
 import { findLeftovers, hostBaseline, type HostBaseline } from './lib/host.ts';
 import { runPool } from './lib/pool.ts';
 import { startRacer, type RaceMode } from './lib/race.ts';
-import { RUNTIMES, runInSandbox, type TestRuntime } from './lib/runtime.ts';
+import { HUNG, RUNTIMES, runInSandbox, withWatchdog, type TestRuntime } from './lib/runtime.ts';
 import { runtimeCase, useSuite, type Ready } from './lib/suite.ts';
 
 const suite = useSuite();
@@ -114,9 +114,10 @@ describe('T12 poisoned rootfs (controller side)', () => {
 const GRANT_AT = '/work';
 
 /** How one sandbox start under the racer ended. */
-type Outcome = 'public' | 'secret' | 'refused' | 'other';
+type Outcome = 'public' | 'secret' | 'refused' | 'hung' | 'other';
 
-function classify(r: ExecutionResult): Outcome {
+function classify(r: ExecutionResult | typeof HUNG): Outcome {
+  if (r === HUNG) return 'hung';
   if (`${r.output}\n${r.error ?? ''}`.includes('SECRET')) return 'secret';
   if (r.termination_reason === 'start_failed') return 'refused';
   if (r.termination_reason === 'completed' && r.output === 'PUBLIC') return 'public';
@@ -169,27 +170,38 @@ const RACE_BUDGET: Record<TestRuntime, { iterations: number; ms: number }> = {
 async function race(ready: Ready, runtime: TestRuntime, grant: string, mode: RaceMode): Promise<Record<Outcome, number>> {
   const mount: GrantedMount = { hostPath: grant, sandboxPath: GRANT_AT, writable: false };
   const racer = startRacer(mode);
-  let results: ExecutionResult[];
+  let results: (ExecutionResult | typeof HUNG)[];
   try {
     const budget = RACE_BUDGET[runtime];
     results = await runPool(budget.iterations, { concurrency: 4, deadlineMs: budget.ms }, () =>
-      runInSandbox(ready, suite.config, ['/bin/cat', `${GRANT_AT}/f`], { mounts: [mount], limits: { timeoutSeconds: 30 } }),
+      // A start that never settles is a failure of its own; the watchdog lets the race go on.
+      withWatchdog(runInSandbox(ready, suite.config, ['/bin/cat', `${GRANT_AT}/f`], { mounts: [mount], limits: { timeoutSeconds: 30 } }), 30_000),
     );
   } finally {
     await racer.stop();
   }
-  const counts: Record<Outcome, number> = { public: 0, secret: 0, refused: 0, other: 0 };
+  const counts: Record<Outcome, number> = { public: 0, secret: 0, refused: 0, hung: 0, other: 0 };
   const others: string[] = [];
   for (const r of results) {
     const o = classify(r);
     counts[o]++;
-    if (o === 'other' && others.length < 3) others.push(`${r.termination_reason} exit ${r.exit_code}: ${r.output} ${r.error ?? ''}`.slice(0, 300));
+    if (o === 'other' && r !== HUNG && others.length < 3) others.push(`${r.termination_reason} exit ${r.exit_code}: ${r.output} ${r.error ?? ''}`.slice(0, 300));
   }
   assert.equal(counts.secret, 0, `the swapped-in target was exposed ${counts.secret} times: ${JSON.stringify(counts)}`);
+  assert.equal(counts.hung, 0, `${counts.hung} sandbox starts never settled (executeOnce hung): ${JSON.stringify(counts)}`);
   assert.deepEqual(others, [], `unexpected outcomes: ${JSON.stringify(counts)}`);
   assert.ok(results.length >= 20, `only ${results.length} starts ran within the time bound`);
   assert.ok(counts.public > 0, `no start got the real grant under the race (so the race proved nothing): ${JSON.stringify(counts)}`);
   return counts;
+}
+
+/** Leftovers now (an earlier failing case's are reported there, not again in each later case). */
+function leftoversNow(fx: RaceFixture): Set<string> {
+  return new Set(findLeftovers(suite.config, baseline, [fx.base, fx.secret]));
+}
+
+function newLeftovers(fx: RaceFixture, earlier: Set<string>): string[] {
+  return findLeftovers(suite.config, baseline, [fx.base, fx.secret]).filter((p) => !earlier.has(p));
 }
 
 for (const runtime of RUNTIMES) {
@@ -220,23 +232,26 @@ for (const runtime of RUNTIMES) {
 
     runtimeCase(suite, runtime, 'granted directory swapped for a symlink during starts: target never exposed', async (t, ready) => {
       const grant = join(fx.base, 'a', 'granted');
+      const earlier = leftoversNow(fx);
       const counts = await race(ready, runtime, grant, { kind: 'swap-dir', path: grant, target: fx.secret });
       t.diagnostic(JSON.stringify(counts));
-      assert.deepEqual(findLeftovers(suite.config, baseline, [fx.base, fx.secret]), []);
-    }, { timeout: 300_000 });
+      assert.deepEqual(newLeftovers(fx, earlier), [], 'the race left sandboxes behind');
+    }, { timeout: 180_000 });
 
     runtimeCase(suite, runtime, "granted path's parent swapped for a symlink during starts: target never exposed", async (t, ready) => {
       const parent = join(fx.base, 'b');
+      const earlier = leftoversNow(fx);
       const counts = await race(ready, runtime, join(parent, 'granted'), { kind: 'swap-dir', path: parent, target: fx.secret });
       t.diagnostic(JSON.stringify(counts));
-      assert.deepEqual(findLeftovers(suite.config, baseline, [fx.base, fx.secret]), []);
-    }, { timeout: 300_000 });
+      assert.deepEqual(newLeftovers(fx, earlier), [], 'the race left sandboxes behind');
+    }, { timeout: 180_000 });
 
     runtimeCase(suite, runtime, 'symlink grant retargeted during starts: resolves to its real target or is refused', async (t, ready) => {
       const link = join(fx.base, 'c', 'link');
+      const earlier = leftoversNow(fx);
       const counts = await race(ready, runtime, link, { kind: 'retarget', path: link, a: join(fx.base, 'c', 'real'), b: fx.secret });
       t.diagnostic(JSON.stringify(counts));
-      assert.deepEqual(findLeftovers(suite.config, baseline, [fx.base, fx.secret]), []);
-    }, { timeout: 300_000 });
+      assert.deepEqual(newLeftovers(fx, earlier), [], 'the race left sandboxes behind');
+    }, { timeout: 180_000 });
   });
 }

@@ -5,7 +5,7 @@
  * driver creates and runsc joins.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { ControlError, type Availability, type IsolationDriver, type Limits, type Sandbox, type SandboxSpec } from '../driver.ts';
 import { detectCgroups, SandboxCgroup, type CgroupLayout } from '../cgroups/index.ts';
 import { pinMounts, releasePins, type PinnedMount } from '../mount-pins.ts';
@@ -20,6 +20,7 @@ import { bootCpuCores } from './cpu-quota.ts';
 import { bindGrants } from './grants.ts';
 import { mountPoints, mountRoot } from './rootfs.ts';
 import { bootCheck } from './probe.ts';
+import { claimSandbox, releaseSandbox, staleRecords } from '../ownership.ts';
 
 /** Sandbox ids become paths and runsc container ids: nothing but these characters. */
 const ID_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -101,6 +102,8 @@ export class GvisorDriver implements IsolationDriver {
     let pins: PinnedMount[] = [];
     let cgroup: SandboxCgroup | undefined;
     let bundleMade = false;
+    // Recorded before anything else exists, so a crash at any later point leaves a reapable trail.
+    claimSandbox(this.config.runDir, spec.id, 'gvisor');
     try {
       pins = pinMounts(spec.mounts, [this.config.stateDir, this.config.runDir]);
       const pidsMax = hostPidsMax(spec.limits.pids);
@@ -127,31 +130,36 @@ export class GvisorDriver implements IsolationDriver {
         hostPidsMax: pidsMax,
         mountSources: grants.map((g) => g.source),
         seccomp,
+        release: () => releaseSandbox(this.config.runDir, spec.id),
       });
     } catch (err) {
       if (bundleMade) await removeBundle(bundle, tools).catch(() => undefined);
       await cgroup?.remove().catch(() => undefined);
       releasePins(pins);
+      releaseSandbox(this.config.runDir, spec.id);
       throw err;
     }
   }
 
   /**
    * Removes what sandboxes of a controller that died left behind (its runsc processes die with it):
-   * runsc state, cgroups, mounts and bundles of every id under `${runDir}/gvisor` not in `liveIds`.
-   * Returns the ids it removed.
+   * runsc state, cgroups, mounts and bundles of every sandbox whose ownership record names a dead
+   * controller. Returns the ids it removed.
    */
-  async reapStale(liveIds: ReadonlySet<string>): Promise<string[]> {
+  async reapStale(): Promise<string[]> {
+    const records = staleRecords(this.config.runDir, 'gvisor');
+    if (records.length === 0) return [];
     const tools = await this.requireTools();
     const layout = this.layout();
     const globalArgs = runscGlobalArgs(tools.flags, { stateDir: this.stateDir });
-    const stale = listDirs(this.baseDir).filter((id) => ID_RE.test(id) && !liveIds.has(id));
+    const stale = records.map((r) => r.id).filter((id) => ID_RE.test(id));
     for (const id of stale) {
       await removeRunscState(tools.runsc, globalArgs, this.stateDir, id);
       const cgroup = SandboxCgroup.attach(layout, this.config.cgroupParent, id);
       await cgroup.remove();
       await removeForeignCgroups(cgroup);
       await removeBundle(bundlePaths(this.baseDir, id), tools);
+      releaseSandbox(this.config.runDir, id);
     }
     return stale;
   }
@@ -204,12 +212,3 @@ function runscFlagsText(runsc: string): Promise<string> {
   });
 }
 
-function listDirs(dir: string): string[] {
-  try {
-    return readdirSync(dir, { withFileTypes: true })
-      .filter((e) => e.isDirectory() && e.name !== 'state')
-      .map((e) => e.name);
-  } catch {
-    return [];
-  }
-}

@@ -7,7 +7,7 @@
  * mounts the request was granted.
  */
 import { posix } from 'node:path';
-import { ControlError, type CommandSpec, type SandboxSpec } from '../driver.ts';
+import { AGENT_MOUNT, ControlError, type CommandSpec, type SandboxSpec } from '../driver.ts';
 import type { OciSeccomp } from '../seccomp/index.ts';
 
 /** The identity of every sandboxed process: nobody, never root inside. */
@@ -136,7 +136,7 @@ export function buildOciSpec(spec: SandboxSpec, command: CommandSpec, seccomp: O
     // The verified image, read-only: nothing in it can be changed, nothing else of the host is visible.
     root: { path: host.rootfs, readonly: true },
     hostname: 'sandbox',
-    mounts: [...systemMounts(host), ...grantedMounts(spec, host.mountSources)],
+    mounts: [...systemMounts(host), ...agentMount(spec), ...grantedMounts(spec, host.mountSources)],
     linux: {
       // runsc gives the sandbox its own kernel; these are the namespaces of that kernel, all fresh.
       namespaces: ['pid', 'network', 'ipc', 'uts', 'mount'].map((type) => ({ type })),
@@ -189,6 +189,12 @@ function systemMounts(host: OciHostPaths): OciMount[] {
     // The only writable place: a host tmpfs of scratchMb made for this sandbox, so the host can see when it is full.
     { destination: '/tmp', type: 'bind', source: host.scratchDir, options: ['bind', 'rw', 'nosuid', 'nodev'] },
   ];
+}
+
+/** The in-sandbox agent of a persistent sandbox: a root-owned host directory, read-only. */
+function agentMount(spec: SandboxSpec): OciMount[] {
+  if (spec.agentDir === undefined) return [];
+  return [{ destination: AGENT_MOUNT, type: 'bind', source: spec.agentDir, options: ['bind', 'ro', 'nosuid', 'nodev'] }];
 }
 
 function grantedMounts(spec: SandboxSpec, sources: string[]): OciMount[] {

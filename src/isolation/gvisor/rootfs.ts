@@ -11,7 +11,7 @@
 import { execFile } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, lstatSync, mkdirSync, openSync, type Stats } from 'node:fs';
 import { promisify } from 'node:util';
-import { ControlError, type SandboxSpec } from '../driver.ts';
+import { AGENT_MOUNT, ControlError, type SandboxSpec } from '../driver.ts';
 import type { BundlePaths, MountTools } from './bundle.ts';
 import { RUNSC_ENV } from './runsc.ts';
 
@@ -41,6 +41,7 @@ export function mountPoints(spec: SandboxSpec, grantKinds: ('dir' | 'file')[]): 
     if (outsideTmp(m.sandboxPath)) points.push({ path: m.sandboxPath, kind: grantKinds[i] ?? 'dir' });
   });
   if (outsideTmp(spec.workdir)) points.push({ path: spec.workdir, kind: 'dir' });
+  if (spec.agentDir !== undefined) points.push({ path: AGENT_MOUNT, kind: 'dir' });
   return points;
 }
 

@@ -43,6 +43,8 @@ export interface GvisorResources {
   /** Bind source per granted mount: the host bind of its pinned inode inside the bundle. */
   mountSources: string[];
   seccomp: OciSeccomp;
+  /** Drops the ownership record once everything else is released. */
+  release: () => void;
 }
 
 /** A sandbox on the `gvisor` tier. */
@@ -191,6 +193,8 @@ export class GvisorSandbox implements Sandbox {
     await step(() => res.cgroup.remove());
     await step(() => removeForeignCgroups(res.cgroup));
     await step(() => removeBundle(res.bundle, res.tools));
+    // Only a complete teardown drops the ownership record; otherwise the reaper finds the rest.
+    if (errors.length === 0) res.release();
     if (errors.length > 0) {
       const first = errors[0];
       if (first instanceof ControlError) throw first;

@@ -1,7 +1,7 @@
 /**
  * Builds the bubblewrap command line for one sandbox. Pure: no I/O, so every flag is unit-tested.
  */
-import type { SandboxSpec } from '../driver.ts';
+import { AGENT_MOUNT, type SandboxSpec } from '../driver.ts';
 
 /** Inside the sandbox everyone is `nobody`: never uid 0, not even in the user namespace. */
 export const SANDBOX_UID = 65534;
@@ -46,6 +46,11 @@ export function buildBwrapArgs(plan: BwrapPlan): string[] {
     '--perms', '1777',
     '--tmpfs', '/dev/shm',
     '--remount-ro', '/dev',
+    // /run is runtime-owned and read-only: it carries the agent (and, later, secrets), nothing else.
+    '--size', String(1024 * 1024),
+    '--tmpfs', '/run',
+    ...(spec.agentDir === undefined ? [] : ['--ro-bind', spec.agentDir, AGENT_MOUNT]),
+    '--remount-ro', '/run',
     // The only writable place: a size-limited tmpfs owned by the sandbox user.
     '--size', String(spec.limits.scratchMb * 1024 * 1024),
     '--perms', '1777',

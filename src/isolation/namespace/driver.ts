@@ -6,7 +6,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ControlError, type Availability, type IsolationDriver, type Sandbox, type SandboxSpec } from '../driver.ts';
 import { detectCgroups, SandboxCgroup, type CgroupLayout } from '../cgroups/index.ts';
-import { leaseHostUid } from '../uid-lease.ts';
+import { leaseHostUid, releaseHostUid } from '../uid-lease.ts';
+import { claimSandbox, releaseSandbox, staleRecords } from '../ownership.ts';
 import { pinMounts } from '../mount-pins.ts';
 import { compileBpf, DEFAULT_PROFILE, hostArch } from '../seccomp/index.ts';
 import { findExecutable } from '../which.ts';
@@ -59,15 +60,31 @@ export class NamespaceDriver implements IsolationDriver {
     const layout = this.layout();
     const lease = leaseHostUid(this.config.runDir, this.config.hostUidBase, this.config.hostUidCount);
     let cgroup: SandboxCgroup | undefined;
+    // Recorded before anything else exists, so a crash at any later point leaves a reapable trail.
+    claimSandbox(this.config.runDir, spec.id, 'namespace', { uid: lease.uid });
     try {
       cgroup = SandboxCgroup.create(layout, this.config.cgroupParent, spec.id, spec.limits);
       const pins = pinMounts(spec.mounts, [this.config.stateDir, this.config.runDir]);
-      return new NamespaceSandbox({ spec, cgroup, lease, pins, seccompBpf, bwrapPath: tools.bwrap, prlimitPath: tools.prlimit });
+      const release = () => releaseSandbox(this.config.runDir, spec.id);
+      return new NamespaceSandbox({ spec, cgroup, lease, pins, seccompBpf, bwrapPath: tools.bwrap, prlimitPath: tools.prlimit, release });
     } catch (err) {
       await cgroup?.remove().catch(() => undefined);
       lease.release();
+      releaseSandbox(this.config.runDir, spec.id);
       throw err;
     }
+  }
+
+  async reapStale(): Promise<string[]> {
+    const reaped: string[] = [];
+    for (const record of staleRecords(this.config.runDir, 'namespace')) {
+      // Its processes died with their controller (--die-with-parent); kill stragglers, then release.
+      await SandboxCgroup.attach(this.layout(), this.config.cgroupParent, record.id).remove();
+      if (typeof record.extra['uid'] === 'number') releaseHostUid(this.config.runDir, record.extra['uid']);
+      releaseSandbox(this.config.runDir, record.id);
+      reaped.push(record.id);
+    }
+    return reaped;
   }
 
   private requireTools(): { bwrap: string; prlimit: string } {

@@ -29,6 +29,8 @@ export interface NamespaceResources {
   seccompBpf: Buffer;
   bwrapPath: string;
   prlimitPath: string;
+  /** Drops the ownership record once everything else is released. */
+  release: () => void;
 }
 
 /** Minimal environment for the bwrap process itself; the sandbox gets `--clearenv` + the spec's. */
@@ -142,11 +144,10 @@ export class NamespaceSandbox implements Sandbox {
     releasePins(this.res.pins);
     if (this.scratchFd !== undefined) closeSync(this.scratchFd);
     this.scratchFd = undefined;
-    try {
-      await this.res.cgroup.remove();
-    } finally {
-      this.res.lease.release();
-    }
+    await this.res.cgroup.remove();
+    // Only a complete teardown releases uid and record; otherwise the reaper finds them.
+    this.res.lease.release();
+    this.res.release();
   }
 }
 

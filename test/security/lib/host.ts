@@ -139,6 +139,31 @@ function isDir(path: string): boolean {
   }
 }
 
+/** Processes this suite's sandboxes may have left: in the private uid range, or naming the run dir. */
+function ownSandboxProcesses(config: AirlockConfig, table: HostProcess[]): HostProcess[] {
+  const uidEnd = config.hostUidBase + config.hostUidCount;
+  return table.filter(
+    (p) =>
+      p.pid !== process.pid &&
+      p.state !== 'Z' &&
+      (p.uids.some((u) => u >= config.hostUidBase && u < uidEnd) || p.cmdline.some((a) => a.includes(config.runDir))),
+  );
+}
+
+/** SIGKILLs, by pid, every process this suite's sandboxes left; waits up to 2 s; returns the pids. */
+export async function killOwnLeftovers(config: AirlockConfig): Promise<number[]> {
+  const pids = ownSandboxProcesses(config, processTable()).map((p) => p.pid);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  for (let i = 0; i < 200 && ownSandboxProcesses(config, processTable()).length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  return pids;
+}
+
 /**
  * Everything a finished sandbox left behind, one line per item (empty when clean): cgroups under
  * the configured parent in every hierarchy, processes of this controller or in the sandbox uid

@@ -78,6 +78,22 @@ export interface RunOptions {
   onStdout?: (chunk: Buffer) => void;
 }
 
+/** A run that did not settle within its watchdog. */
+export const HUNG = 'hung' as const;
+
+/** Resolves with the promise's value, or {@link HUNG} when it has not settled within `ms`. */
+export async function withWatchdog<T>(promise: Promise<T>, ms: number): Promise<T | typeof HUNG> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<typeof HUNG>((resolve) => {
+    timer = setTimeout(() => resolve(HUNG), ms);
+  });
+  try {
+    return await Promise.race([promise, hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Runs argv through executeOnce (create, run, measure, destroy), exactly as a user request does. */
 export function runInSandbox(
   avail: Extract<Availability, { ok: true }>,
@@ -108,24 +124,33 @@ export function hasMountsUnder(dir: string): boolean {
 }
 
 /**
- * Removes the suite's own cgroup parents and run directory once every sandbox is gone. Never
- * recurses into a run directory that still has something mounted below it (that would delete
- * through the mount), and never removes a non-empty cgroup.
+ * Removes the suite's own cgroups and run directory once its sandboxes are gone. Never recurses
+ * into a run directory that still has something mounted below it (that would delete through the
+ * mount), and never removes a cgroup that still holds a process.
  */
 export function removeIsolatedState(config: AirlockConfig): string[] {
   const problems: string[] = [];
   for (const root of cgroupHierarchies()) {
     const dir = `${root}/${config.cgroupParent}`;
-    if (!existsSync(dir)) continue;
-    try {
-      rmdirSync(dir);
-    } catch (err) {
-      problems.push(`cgroup ${dir}: ${(err as Error).message}`);
-    }
+    if (existsSync(dir)) problems.push(...removeCgroupTree(dir));
   }
   if (existsSync(config.runDir)) {
     if (hasMountsUnder(config.runDir)) problems.push(`${config.runDir}: still has mounts below it; left in place`);
     else rmSync(config.runDir, { recursive: true, force: true });
+  }
+  return problems;
+}
+
+/** rmdir of a cgroup and its children, deepest first (cgroup directories can't be removed recursively). */
+function removeCgroupTree(dir: string): string[] {
+  const problems: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isDirectory()) problems.push(...removeCgroupTree(`${dir}/${entry.name}`));
+  }
+  try {
+    rmdirSync(dir);
+  } catch (err) {
+    problems.push(`cgroup ${dir}: ${(err as Error).message}`);
   }
   return problems;
 }

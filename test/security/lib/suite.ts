@@ -7,6 +7,7 @@ import { after, before, test, type TestContext } from 'node:test';
 import type { AirlockConfig } from '../../../src/config/config.ts';
 import { compileProbes, type ProbeKit } from './probes.ts';
 import { availability, isolatedConfig, removeIsolatedState, type Availability, type TestRuntime } from './runtime.ts';
+import { killOwnLeftovers } from './host.ts';
 
 /** A runtime that is available, with everything a case needs. */
 export type Ready = Extract<Availability, { ok: true }>;
@@ -30,6 +31,10 @@ export function useSuite(): Suite {
   });
   after(async () => {
     await kit?.cleanup();
+    // Whatever a failing case left running is killed by pid (all of it is this file's own: it runs
+    // in the file's private uid range or names its private run directory), then its state removed.
+    const killed = await killOwnLeftovers(config);
+    if (killed.length > 0) process.stderr.write(`security suite cleanup: killed leftover pids ${killed.join(', ')}\n`);
     const problems = removeIsolatedState(config);
     if (problems.length > 0) process.stderr.write(`security suite cleanup: ${problems.join('; ')}\n`);
   });

@@ -1,0 +1,148 @@
+/**
+ * The sandbox service as its front ends (HTTP API, CLI, tests) see it. Field names of the
+ * data shapes are snake_case because they are the wire contract; method names are camelCase.
+ */
+import type { ImplementedRuntime } from '../isolation/drivers.ts';
+import type { GrantedMount, Limits, RuntimeName } from '../isolation/driver.ts';
+import type { ExecutionResult } from './result.ts';
+
+/** A one-shot execution (seed `POST /api/v1/sandbox/execute`), already validated. */
+export interface OneShotRequest {
+  agentId: string;
+  runtime: ImplementedRuntime;
+  image?: string;
+  /** Either code for `language`, or a command (argv). */
+  code?: string;
+  language?: 'python' | 'javascript' | 'bash';
+  command?: string[];
+  limits: Partial<Limits>;
+  env: Record<string, string>;
+  mounts: GrantedMount[];
+  /** When set, refuse unless the active policy hash equals it. */
+  expectedPolicyHash?: string;
+}
+
+export interface CreateSandboxOptions {
+  runtime: ImplementedRuntime;
+  image?: string;
+  limits: Partial<Limits>;
+  /** Idle lifetime; the reaper ends the sandbox when it passes without being extended. */
+  ttlSeconds?: number;
+  metadata: Record<string, string>;
+  env: Record<string, string>;
+  mounts: GrantedMount[];
+  agentId?: string;
+}
+
+export type SandboxState = 'running' | 'ended';
+
+/** Why a persistent sandbox ended. */
+export type EndReason = 'killed' | 'ttl_expired' | 'memory_limit' | 'pids_limit' | 'agent_exited' | 'shutdown' | 'recovered_after_crash' | 'error';
+
+export interface SandboxInfo {
+  sandbox_id: string;
+  runtime: RuntimeName;
+  image: string;
+  image_digest: string;
+  state: SandboxState;
+  created_at: string;
+  /** When the TTL reaper will end it unless extended. */
+  expires_at: string;
+  metadata: Record<string, string>;
+  limits: {
+    memory_limit_mb: number;
+    cpu_limit: number;
+    pids_limit: number;
+    scratch_mb: number;
+    timeout_seconds: number;
+  };
+  /** Whether it came from a warm pool. */
+  pooled: boolean;
+  end_reason: EndReason | null;
+  ended_at: string | null;
+}
+
+export interface ExecOptions {
+  /** Command and arguments; or use `code` + `language`. */
+  argv?: string[];
+  code?: string;
+  language?: 'python' | 'javascript' | 'bash';
+  env: Record<string, string>;
+  cwd?: string;
+  /** Whether the caller will send stdin (otherwise stdin is empty). */
+  stdin: boolean;
+  /** Per-exec wall-clock limit. */
+  timeoutMs: number;
+}
+
+export type ExecEndReason = 'completed' | 'timeout' | 'killed' | 'sandbox_ended' | 'output_limit';
+
+export interface ExecResult {
+  exit_code: number | null;
+  signal: string | null;
+  termination_reason: ExecEndReason;
+  duration_ms: number;
+}
+
+/** A running command in a persistent sandbox. Output callbacks fire as bytes arrive. */
+export interface ExecSession {
+  readonly execId: string;
+  onStdout(listener: (chunk: Buffer) => void): void;
+  onStderr(listener: (chunk: Buffer) => void): void;
+  writeStdin(data: Buffer | string): void;
+  closeStdin(): void;
+  kill(): void;
+  /** Resolves once the command has ended and all its output was delivered. */
+  readonly result: Promise<ExecResult>;
+}
+
+export interface FileEntry {
+  name: string;
+  path: string;
+  type: 'file' | 'dir' | 'symlink' | 'other';
+  size: number;
+  mode: number;
+  modified_at: string;
+}
+
+export interface ServiceStatus {
+  active_sandboxes: Array<{ execution_id: string; agent_id: string; runtime: RuntimeName; uptime_seconds: number; pod_name: string }>;
+  total_count: number;
+}
+
+export interface HealthReport {
+  status: 'healthy' | 'degraded';
+  service: string;
+  version: string;
+  policy_hash: string;
+  runtimes_available: RuntimeName[];
+  active_sandboxes: number;
+}
+
+/** Observer hooks for metrics and logs; every method optional. */
+export interface ServiceObserver {
+  executionFinished?(result: ExecutionResult): void;
+  sandboxCreated?(info: SandboxInfo, coldStartMs: number): void;
+  sandboxEnded?(info: SandboxInfo): void;
+  capacityRefused?(): void;
+  poolChanged?(key: string, ready: number): void;
+  poolCheckout?(key: string, hit: boolean): void;
+}
+
+/** What the API layer needs from the service. */
+export interface SandboxServiceApi {
+  execute(request: OneShotRequest): Promise<ExecutionResult>;
+  create(options: CreateSandboxOptions): Promise<SandboxInfo>;
+  list(): SandboxInfo[];
+  get(id: string): SandboxInfo;
+  kill(id: string): Promise<SandboxInfo>;
+  setTimeout(id: string, ttlSeconds: number): SandboxInfo;
+  exec(id: string, options: ExecOptions): Promise<ExecSession>;
+  readFile(id: string, path: string): Promise<Buffer>;
+  writeFile(id: string, path: string, data: Buffer, mode?: number): Promise<void>;
+  listFiles(id: string, path: string): Promise<FileEntry[]>;
+  status(): ServiceStatus;
+  health(): Promise<HealthReport>;
+  readonly policyHash: string;
+  shutdown(): Promise<void>;
+}
