@@ -9,12 +9,9 @@ import { isImplementedRuntime, type ImplementedRuntime } from '../isolation/driv
 import { LimitError, resolveLimits } from '../sandbox/limits.ts';
 import { UsageError } from './usage-error.ts';
 
-export const LANGUAGES = {
-  python: ['python3', '-'],
-  javascript: ['node', '-'],
-  bash: ['bash', '-s'],
-} as const satisfies Record<string, readonly string[]>;
-export type Language = keyof typeof LANGUAGES;
+import { BASE_ENV, INTERPRETERS as LANGUAGES, type Language } from '../sandbox/prepare.ts';
+
+export { BASE_ENV };
 
 /** Raw option values as commander hands them over. */
 export interface RawRunOptions {
@@ -56,13 +53,6 @@ const OPTION_OF: Record<keyof Limits, string> = {
   scratchMb: '--scratch',
   outputBytes: 'outputBytes (config)',
   openFiles: 'openFiles (config)',
-};
-
-/** The environment every sandbox starts from; `--env` adds to or overrides it. Nothing is inherited. */
-export const BASE_ENV: Readonly<Record<string, string>> = {
-  PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-  HOME: '/tmp',
-  LANG: 'C.UTF-8',
 };
 
 /** Sandbox paths a grant may not cover: the runtime's own mounts. */

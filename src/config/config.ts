@@ -21,6 +21,28 @@ export interface LimitBounds {
   openFiles: number;
 }
 
+/** A warm pool: `size` ready sandboxes of a runtime, image and limits class. */
+export interface PoolConfig {
+  runtime: 'namespace' | 'gvisor';
+  image: string;
+  size: number;
+  /** Limits of the class (defaults fill the rest); a create request with exactly these gets a pooled sandbox. */
+  limits: Partial<LimitBounds>;
+}
+
+/** The long-running service (`airlock serve`). */
+export interface ServiceConfig {
+  /** Cap on concurrent sandboxes (one-shot and persistent); past it, requests get 429. */
+  maxSandboxes: number;
+  defaultTtlSeconds: number;
+  maxTtlSeconds: number;
+  /** Largest file moved in one files API call. */
+  fileMaxBytes: number;
+  /** Default per-exec timeout. */
+  execTimeoutSeconds: number;
+  pools: PoolConfig[];
+}
+
 export interface AirlockConfig {
   stateDir: string;
   runDir: string;
@@ -32,6 +54,7 @@ export interface AirlockConfig {
   hostUidCount: number;
   defaults: LimitBounds;
   maxima: LimitBounds;
+  service: ServiceConfig;
 }
 
 /** The configuration a host without a configuration file runs with. */
@@ -46,6 +69,14 @@ export const DEFAULT_CONFIG: Readonly<AirlockConfig> = Object.freeze({
   hostUidCount: 65_536,
   defaults: Object.freeze({ memoryMb: 512, cpuCores: 0.5, pids: 256, timeoutSeconds: 300, scratchMb: 64, outputBytes: 10 * 1024 * 1024, openFiles: 1024 }),
   maxima: Object.freeze({ memoryMb: 2048, cpuCores: 2, pids: 4096, timeoutSeconds: 600, scratchMb: 1024, outputBytes: 64 * 1024 * 1024, openFiles: 65_536 }),
+  service: Object.freeze({
+    maxSandboxes: 64,
+    defaultTtlSeconds: 300,
+    maxTtlSeconds: 86_400,
+    fileMaxBytes: 16 * 1024 * 1024,
+    execTimeoutSeconds: 60,
+    pools: Object.freeze([{ runtime: 'namespace', image: 'default', size: 2, limits: {} }]) as unknown as PoolConfig[],
+  }),
 });
 
 function buildSchema(z: typeof Zod) {
@@ -82,6 +113,29 @@ function buildSchema(z: typeof Zod) {
       hostUidCount: z.number().int().min(16).max(1_000_000).default(d.hostUidCount).describe('Size of the sandbox uid range.'),
       defaults: limitBounds.default({ ...d.defaults }),
       maxima: limitBounds.default({ ...d.maxima }),
+      service: z
+        .object({
+          maxSandboxes: z.number().int().positive().default(d.service.maxSandboxes).describe('Cap on concurrent sandboxes; past it, 429.'),
+          defaultTtlSeconds: z.number().int().positive().default(d.service.defaultTtlSeconds).describe('TTL of a persistent sandbox unless the request sets one.'),
+          maxTtlSeconds: z.number().int().positive().default(d.service.maxTtlSeconds).describe('Longest TTL a request may set.'),
+          fileMaxBytes: z.number().int().positive().default(d.service.fileMaxBytes).describe('Largest file moved by one files API call.'),
+          execTimeoutSeconds: z.number().positive().default(d.service.execTimeoutSeconds).describe('Default per-exec timeout.'),
+          pools: z
+            .array(
+              z
+                .object({
+                  runtime: z.enum(['namespace', 'gvisor']),
+                  image: z.string().min(1),
+                  size: z.number().int().min(0).max(64),
+                  limits: limitBounds.partial().default({}),
+                })
+                .strict(),
+            )
+            .default(d.service.pools.map((p) => ({ ...p, limits: { ...p.limits } })))
+            .describe('Warm pools of ready sandboxes.'),
+        })
+        .strict()
+        .default({ ...d.service, pools: d.service.pools.map((p) => ({ ...p, limits: { ...p.limits } })) }),
     })
     .strict();
 }

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { ERRNO, lineOf, linesOf, parseProbeOutput } from './lib/probes.ts';
-import { processTable, sandboxCgroupPids, statusOf, uidMapOf, type HostProcess } from './lib/host.ts';
+import { NAMESPACE_KINDS, namespacesOf, processTable, sandboxCgroupPids, statusOf, uidMapOf, type HostProcess } from './lib/host.ts';
 import { startHolder } from './lib/holder.ts';
 import { RUNTIMES, runInSandbox, type TestRuntime } from './lib/runtime.ts';
 import { runtimeCase, useSuite } from './lib/suite.ts';
@@ -23,11 +23,16 @@ function newMarker(): string {
   return `al${randomBytes(6).toString('hex')}`;
 }
 
-/** The only sandbox of this suite's cgroup parent that is running now, as host processes. */
-function onlySandboxProcesses(): HostProcess[] {
-  const sandboxes = [...sandboxCgroupPids(suite.config).values()];
-  assert.equal(sandboxes.length, 1, `expected exactly one live sandbox cgroup, found ${sandboxes.length}`);
-  const pids = new Set(sandboxes[0]);
+/** Names of the sandbox cgroups under this suite's parent right now. */
+function sandboxCgroups(): Set<string> {
+  return new Set(sandboxCgroupPids(suite.config).keys());
+}
+
+/** Host processes of the one sandbox whose cgroup appeared since `before`. */
+function newSandboxProcesses(before: Set<string>): HostProcess[] {
+  const fresh = [...sandboxCgroupPids(suite.config)].filter(([name]) => !before.has(name));
+  assert.equal(fresh.length, 1, `expected one new sandbox cgroup, found ${fresh.length}`);
+  const pids = new Set(fresh[0]?.[1]);
   const procs = processTable().filter((p) => pids.has(p.pid));
   assert.ok(procs.length > 0, 'the sandbox cgroup holds no process');
   return procs;
@@ -41,10 +46,18 @@ function isGvisorGofer(runtime: TestRuntime, p: HostProcess): boolean {
   return runtime === 'gvisor' && p.cmdline[0] === 'runsc-gofer';
 }
 
-/** Host uids of each live sandbox's processes (gVisor's root gofer left out, see above). */
-function hostUidsPerSandbox(runtime: TestRuntime): number[][] {
+/** The host process that runs the workload's code: the probe itself, or gVisor's sandbox kernel. */
+function codeRunner(runtime: TestRuntime, procs: HostProcess[], marker: string): HostProcess {
+  const runner = runtime === 'namespace' ? procs.find((p) => p.comm === marker) : procs.find((p) => p.cmdline[0] === 'runsc-sandbox');
+  assert.ok(runner !== undefined, `no host process runs the sandbox's code: ${procs.map((p) => p.cmdline[0] ?? p.comm).join(', ')}`);
+  return runner;
+}
+
+/** Host uids of each sandbox started since `before` (gVisor's root gofer left out, see above). */
+function hostUidsPerSandbox(runtime: TestRuntime, before: Set<string>): number[][] {
   const table = processTable();
-  return [...sandboxCgroupPids(suite.config).values()].map((pids) => [
+  const fresh = [...sandboxCgroupPids(suite.config)].filter(([name]) => !before.has(name)).map(([, pids]) => pids);
+  return fresh.map((pids) => [
     ...new Set(table.filter((p) => pids.includes(p.pid) && !isGvisorGofer(runtime, p)).flatMap((p) => p.uids)),
   ]);
 }
@@ -53,10 +66,11 @@ for (const runtime of RUNTIMES) {
   describe(`${runtime}: controller-side process checks`, () => {
     runtimeCase(suite, runtime, 'T1 identity (host side): sandbox processes run as a non-zero host uid; uid_map maps to it', async (t, ready) => {
       const kit = suite.kit();
+      const before = sandboxCgroups();
       const holder = startHolder(ready, suite.config, kit, newMarker());
       try {
         await holder.ready;
-        const procs = onlySandboxProcesses();
+        const procs = newSandboxProcesses(before);
         for (const p of procs) {
           t.diagnostic(`pid ${p.pid} uid ${p.uids.join('/')} ${p.cmdline[0] ?? p.comm}`);
           if (isGvisorGofer(runtime, p)) continue;
@@ -64,10 +78,7 @@ for (const runtime of RUNTIMES) {
           const gids = (statusOf(p.pid).get('Gid') ?? '').split(/\s+/).map(Number);
           assert.ok(gids.every((g) => g !== 0), `host process ${p.pid} (${p.comm}) has gid 0: ${gids.join('/')}`);
         }
-        // The process that runs the workload's code: the probe itself, or gVisor's sandbox kernel.
-        const runner =
-          runtime === 'namespace' ? procs.find((p) => p.comm === holder.marker) : procs.find((p) => p.cmdline[0] === 'runsc-sandbox');
-        assert.ok(runner !== undefined, `no host process runs the sandbox's code: ${procs.map((p) => p.comm).join(', ')}`);
+        const runner = codeRunner(runtime, procs, holder.marker);
         if (runtime === 'namespace') {
           const uid = runner.uids[0] ?? 0;
           const { hostUidBase, hostUidCount } = suite.config;
@@ -92,12 +103,32 @@ for (const runtime of RUNTIMES) {
       }
     });
 
+    runtimeCase(suite, runtime, 'T20 namespaces (host side): the process running sandbox code is in none of the host namespaces', async (t, ready) => {
+      const before = sandboxCgroups();
+      const holder = startHolder(ready, suite.config, suite.kit(), newMarker());
+      try {
+        await holder.ready;
+        const runner = codeRunner(runtime, newSandboxProcesses(before), holder.marker);
+        const host = namespacesOf('self');
+        const inside = namespacesOf(runner.pid);
+        for (const kind of NAMESPACE_KINDS) {
+          t.diagnostic(`${kind}: sandbox ${inside[kind] ?? '(none)'} host ${host[kind] ?? '(none)'}`);
+          assert.ok(host[kind] !== undefined && inside[kind] !== undefined, `${kind} namespace link unreadable`);
+        }
+        const shared = NAMESPACE_KINDS.filter((kind) => inside[kind] === host[kind]);
+        assert.deepEqual(shared, [], `pid ${runner.pid} (${runner.cmdline[0] ?? runner.comm}) shares these host namespaces`);
+      } finally {
+        await holder.release();
+      }
+    });
+
     runtimeCase(suite, runtime, 'T16 cross-sandbox: B cannot see, signal, trace or read A', async (t, ready) => {
       const kit = suite.kit();
+      const before = sandboxCgroups();
       const holder = startHolder(ready, suite.config, kit, newMarker());
       try {
         await holder.ready;
-        const aProcs = onlySandboxProcesses();
+        const aProcs = newSandboxProcesses(before);
         const aPids = aProcs.map((p) => p.pid);
         let uidsWhileBoth: number[][] | undefined;
         // B waits on its stdin after its checks, so both sandboxes are live when their host uids are read.
@@ -109,7 +140,7 @@ for (const runtime of RUNTIMES) {
           onStdout: (chunk) => {
             bOut += chunk.toString('utf8');
             if (uidsWhileBoth === undefined && bOut.includes('"check":"done"')) {
-              uidsWhileBoth = hostUidsPerSandbox(runtime);
+              uidsWhileBoth = hostUidsPerSandbox(runtime, before);
               bStdin.end();
             }
           },

@@ -94,9 +94,14 @@ function deniedWith(lines: ProbeLine[], check: string, errno: number): void {
   assert.equal(line.errno, errno, `${check} must fail with errno ${errno}: ${JSON.stringify(line)}`);
 }
 
-/** A call that is "killed or denied" (T5): the child died of a signal, or the call returned an error. */
+/**
+ * A call that is "killed or denied" (T5): the child died of a signal, or the call was refused
+ * (EPERM from a filter, ENOSYS from a kernel without the ABI). Any other result means a handler
+ * ran: e.g. EBADF from a 64-bit writev that an i386 getpid was misread as.
+ */
 function killedOrDenied(line: ProbeLine): boolean {
-  return (typeof line.signal === 'number' && line.signal !== 0) || line.ret === -1;
+  if (typeof line.signal === 'number' && line.signal !== 0) return true;
+  return line.ret === -1 && (line.errno === ERRNO.EPERM || line.errno === ERRNO.ENOSYS);
 }
 
 const T2_EPERM = [
@@ -142,10 +147,16 @@ for (const runtime of RUNTIMES) {
       const ids = lineOf(lines, 'ids');
       assert.equal(ids.uid, 65534);
       assert.equal(ids.euid, 65534);
-      for (const key of ['CapEff', 'CapPrm', 'CapBnd', 'CapAmb']) {
+      for (const key of ['CapEff', 'CapPrm', 'CapBnd']) {
         const value = lineOf(lines, 'status', { key }).value;
         assert.match(String(value), /^0+$/, `${key} must be empty, got ${String(value)}`);
       }
+      // Some kernels (gVisor's) print no CapAmb line; the ambient set is then read with prctl.
+      const amb = lineOf(lines, 'status', { key: 'CapAmb' }).value;
+      if (amb !== undefined) assert.match(String(amb), /^0+$/, `CapAmb must be empty, got ${String(amb)}`);
+      const ambient = lineOf(lines, 'ambient_caps');
+      assert.equal(ambient.errno, 0, `PR_CAP_AMBIENT_IS_SET failed: ${JSON.stringify(ambient)}`);
+      assert.equal(ambient.set, 0, 'ambient capabilities are set');
       // gVisor's /proc/self/status may not carry NoNewPrivs; the prctl answer is authoritative.
       const nnp = lineOf(lines, 'status', { key: 'NoNewPrivs' }).value;
       if (nnp !== undefined) assert.equal(nnp, '1', 'NoNewPrivs in /proc/self/status');
@@ -181,7 +192,9 @@ for (const runtime of RUNTIMES) {
 
     runtimeCase(suite, runtime, 'T5 foreign ABI: i386 int 0x80 and x32 syscalls are killed or denied', async (t, ready) => {
       const { lines } = await run(ready);
-      for (const check of ['i386_int80', 'x32_syscall']) {
+      // i386_int80_confusion uses i386 mkdir(NULL), which is getpid in the 64-bit table: a pid back
+      // means the foreign-ABI call ran through the native table instead of being refused.
+      for (const check of ['i386_int80', 'i386_int80_confusion', 'x32_syscall']) {
         const line = lineOf(lines, check);
         if (typeof line.skip === 'string') {
           t.skip(`${check}: ${line.skip}`);
@@ -213,8 +226,7 @@ for (const runtime of RUNTIMES) {
       const r = await run(ready);
       const fds = linesOf(r.lines, 'fd');
       assert.ok(fds.length >= 3, `expected at least stdin/stdout/stderr, got ${JSON.stringify(fds)}`);
-      const allowed = /^(pipe:\[\d+\]|socket:\[\d+\]|anon_inode:.+|\/dev\/null|\/dev\/pts\/\d+)$/;
-      const leaked = fds.filter((l) => !allowed.test(String(l.target)));
+      const leaked = fds.filter((l) => !allowedFd(l));
       assert.deepEqual(leaked, [], 'a host file or directory is open inside the sandbox');
       assert.deepEqual(r.controllerFdsWithoutCloexec, [], 'descriptors the controller opened must be close-on-exec');
     });
@@ -226,8 +238,9 @@ for (const runtime of RUNTIMES) {
         assert.equal(line.ret, -1, `${check} must fail: ${JSON.stringify(line)}`);
       }
       if (lineOf(lines, 'sys_fs_cgroup_stat').ret === 0) {
-        const sv = lineOf(lines, 'sys_fs_cgroup_statvfs');
-        assert.equal(sv.rdonly, 1, `/sys/fs/cgroup exists and is writable: ${JSON.stringify(sv)}`);
+        // The mount table, not statvfs: some kernels (gVisor's) report no flags in statvfs.
+        const mount = mountOf(lines, '/sys/fs/cgroup');
+        assert.ok(mount !== undefined && isReadOnly(mount), `/sys/fs/cgroup exists and is not read-only: ${JSON.stringify(mount)}`);
         for (const check of ['open_wr_release_agent', 'open_wr_cgroup_procs']) {
           assert.equal(lineOf(lines, check).ret, -1, `${check} must fail`);
         }
@@ -272,7 +285,8 @@ for (const runtime of RUNTIMES) {
       assert.equal(creates.length, 4);
       const wrong = creates.filter((l) => l.ret !== -1 || l.errno !== ERRNO.EROFS);
       assert.deepEqual(wrong, [], 'writes to the image root must fail with EROFS');
-      assert.equal(lineOf(lines, 'statvfs', { path: '/' }).rdonly, 1, '/ is mounted read-only');
+      const root = mountOf(lines, '/');
+      assert.ok(root !== undefined && isReadOnly(root), `/ is not mounted read-only: ${JSON.stringify(root)}`);
       const suid = lineOf(lines, 'suid_exec');
       assert.equal(suid.mode, 0o4755, `the helper is setuid inside: ${JSON.stringify(suid)}`);
       const ids = JSON.parse(String(suid.out)) as { uid: number; euid: number };
@@ -288,7 +302,12 @@ for (const runtime of RUNTIMES) {
         const inside = lineOf(lines, 'ns', { kind });
         const hostLink = host[kind];
         assert.ok(hostLink !== undefined, `host has no ${kind} namespace link`);
-        assert.equal(inside.ret === -1 ? 'unreadable' : 'readable', 'readable', `${kind} namespace link unreadable inside: ${JSON.stringify(inside)}`);
+        if (inside.ret === -1) {
+          // Not every kernel exposes every namespace link (gVisor lacks mnt, ipc, uts, cgroup);
+          // the host-side T20 case in controller-processes.test.ts covers every kind.
+          t.diagnostic(`${kind}: no namespace link inside (errno ${String(inside.errno)})`);
+          continue;
+        }
         assert.notEqual(inside.link, hostLink, `${kind} namespace is the host's (${hostLink})`);
         t.diagnostic(`${kind}: inside ${String(inside.link)} host ${hostLink}`);
       }
@@ -308,6 +327,35 @@ for (const runtime of RUNTIMES) {
       }
     });
   });
+}
+
+/**
+ * T8: what an inherited descriptor may be. Never a file, directory or block device; pipes,
+ * sockets, anon inodes, /dev/null and pts by name; a host descriptor gVisor shows as `host:[N]`
+ * only as a pipe or socket, or as a char device that behaves like /dev/null (no tty, reads EOF).
+ */
+function allowedFd(l: ProbeLine): boolean {
+  const target = String(l.target);
+  if (l.kind === 'file' || l.kind === 'dir' || l.kind === 'block') return false;
+  if (/^(pipe:\[\d+\]|socket:\[\d+\]|anon_inode:.+|\/dev\/pts\/\d+)$/.test(target)) return true;
+  if (target === '/dev/null') return l.kind === 'char' && l.major === 1 && l.minor === 3;
+  if (/^host:\[\d+\]$/.test(target)) {
+    if (l.kind === 'fifo' || l.kind === 'socket') return true;
+    return l.kind === 'char' && l.isatty === 0 && l.read === 0;
+  }
+  return false;
+}
+
+/** The mount (from the sandbox's own mountinfo) that contains `path`: the longest matching mount point. */
+function mountOf(lines: ProbeLine[], path: string): ProbeLine | undefined {
+  const under = (p: string) => p === '/' || path === p || path.startsWith(`${p}/`);
+  return linesOf(lines, 'mount')
+    .filter((l) => typeof l.point === 'string' && under(l.point))
+    .sort((a, b) => String(b.point).length - String(a.point).length)[0];
+}
+
+function isReadOnly(mount: ProbeLine): boolean {
+  return String(mount.options).split(',').includes('ro');
 }
 
 /** An open-for-write that must not have succeeded (any errno, no crash). */

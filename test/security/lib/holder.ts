@@ -6,7 +6,12 @@ import { PassThrough } from 'node:stream';
 import type { AirlockConfig } from '../../../src/config/config.ts';
 import type { ExecutionResult } from '../../../src/sandbox/result.ts';
 import { parseProbeOutput, type ProbeKit, type ProbeLine } from './probes.ts';
-import { runInSandbox } from './runtime.ts';
+import { HUNG, runInSandbox, withWatchdog } from './runtime.ts';
+
+/** A holder must be in place this soon after it was started. */
+const READY_WITHIN_MS = 30_000;
+/** A released holder must have ended (and been torn down) this soon. */
+const RELEASE_WITHIN_MS = 15_000;
 import type { Ready } from './suite.ts';
 
 /** A running holder sandbox. */
@@ -37,12 +42,18 @@ export function startHolder(ready: Ready, config: AirlockConfig, kit: ProbeKit, 
   const ended = done.then((r) => {
     throw new Error(`holder ended before it was ready: ${r.termination_reason} ${r.error ?? ''} ${r.output}`);
   });
+  const tooLate = withWatchdog(readyLine, READY_WITHIN_MS).then((r) => {
+    if (r === HUNG) throw new Error(`holder sandbox was not running within ${READY_WITHIN_MS / 1000} s: its start hung`);
+    return r;
+  });
   return {
     marker,
-    ready: Promise.race([readyLine, ended]),
-    release: () => {
+    ready: Promise.race([tooLate, ended]),
+    release: async () => {
       stdin.end();
-      return done;
+      const result = await withWatchdog(done, RELEASE_WITHIN_MS);
+      if (result === HUNG) throw new Error(`holder sandbox did not finish within ${RELEASE_WITHIN_MS / 1000} s of its release`);
+      return result;
     },
   };
 }

@@ -66,7 +66,7 @@ export async function availability(runtime: TestRuntime, config: AirlockConfig):
 
 /** Limits for probe runs: the host defaults with a short timeout. */
 export function probeLimits(config: AirlockConfig, overrides: Partial<Limits> = {}): Limits {
-  return { ...config.defaults, timeoutSeconds: 60, ...overrides };
+  return { ...config.defaults, timeoutSeconds: 30, ...overrides };
 }
 
 /** Options of {@link runInSandbox}. */
@@ -111,8 +111,16 @@ export function runInSandbox(
   };
   if (options.stdin !== undefined) request.stdin = options.stdin;
   if (options.onStdout !== undefined) request.onStdout = options.onStdout;
-  return executeOnce(request, { driver: avail.driver, policyHash: 'sha256:security-suite' });
+  // executeOnce must settle: a start that never returns is reported as such, not as a test timeout.
+  const limitMs = request.limits.timeoutSeconds * 1000 + SETTLE_MARGIN_MS;
+  return withWatchdog(executeOnce(request, { driver: avail.driver, policyHash: 'sha256:security-suite' }), limitMs).then((r) => {
+    if (r === HUNG) throw new Error(`executeOnce did not settle within ${limitMs / 1000} s (timeout ${request.limits.timeoutSeconds} s): the sandbox hung`);
+    return r;
+  });
 }
+
+/** How long after its own timeout a run may take to be torn down and reported. */
+const SETTLE_MARGIN_MS = 20_000;
 
 /** True when something is mounted at or below `dir` in this (the host's) mount namespace. */
 export function hasMountsUnder(dir: string): boolean {

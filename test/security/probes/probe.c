@@ -212,7 +212,22 @@ static long a_personality(const void *arg) { return syscall(SYS_personality, *(c
 static long a_int80(const void *arg) {
   (void)arg;
   long ret = 20;
-  __asm__ volatile("int $0x80" : "+a"(ret) : : "memory");
+  /* Every other register fixed: if the call were misread as a 64-bit one (20 = writev), it gets fd -1. */
+  __asm__ volatile("int $0x80" : "+a"(ret) : "b"(0), "c"(0), "d"(0), "D"(-1L), "S"(0) : "memory");
+  if (ret < 0 && ret > -4096) {
+    errno = (int)-ret;
+    return -1;
+  }
+  return ret;
+}
+/*
+ * i386 number 39 is mkdir (with a NULL path: EFAULT, nothing created), but 39 is getpid in the
+ * 64-bit table: a positive return means the call ran through the wrong (native) table.
+ */
+static long a_int80_confusion(const void *arg) {
+  (void)arg;
+  long ret = 39;
+  __asm__ volatile("int $0x80" : "+a"(ret) : "b"(0), "c"(0), "D"(0), "S"(0) : "memory");
   if (ret < 0 && ret > -4096) {
     errno = (int)-ret;
     return -1;
@@ -313,9 +328,27 @@ static void check_fds(void) {
     ssize_t n = readlink(path, target, sizeof target - 1);
     target[n > 0 ? n : 0] = '\0';
     int flags = fcntl(fd, F_GETFD);
+    struct stat st;
+    const char *kind = "unknown";
+    if (fstat(fd, &st) == 0) {
+      kind = S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "dir" : S_ISFIFO(st.st_mode) ? "fifo"
+           : S_ISSOCK(st.st_mode) ? "socket" : S_ISCHR(st.st_mode) ? "char" : S_ISBLK(st.st_mode) ? "block"
+           : S_ISLNK(st.st_mode) ? "symlink" : "other";
+    }
     begin("fd");
     field_l("fd", fd);
     field_s("target", target);
+    field_s("kind", kind);
+    if (strcmp(kind, "char") == 0) {
+      field_l("major", (long)major(st.st_rdev));
+      field_l("minor", (long)minor(st.st_rdev));
+      field_l("isatty", isatty(fd));
+      /* /dev/null reads as immediate EOF; never block on anything else (a tty without input). */
+      struct pollfd pfd = {.fd = fd, .events = POLLIN};
+      char c;
+      long n = poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN) ? (long)read(fd, &c, 1) : -2;
+      field_l("read", n);
+    }
     field_l("cloexec", flags >= 0 && (flags & FD_CLOEXEC) ? 1 : 0);
     end_line();
   }
@@ -352,6 +385,17 @@ static void check_identity(void) {
       end_line();
     }
   }
+  /* The ambient set, asked of the kernel directly (some /proc/self/status lack CapAmb). */
+  int ambient = 0, ambient_err = 0;
+  for (int cap = 0; cap <= 63; cap++) {
+    int r = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0);
+    if (r == 1) ambient++;
+    if (r < 0 && errno != EINVAL) ambient_err = errno;
+  }
+  begin("ambient_caps");
+  field_l("set", ambient);
+  field_l("errno", ambient_err);
+  end_line();
   errno = 0;
   int nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
   report_call("prctl_no_new_privs", NULL, NULL, nnp, errno);
@@ -413,9 +457,13 @@ static void check_syscalls(void) {
   /* T5 */
 #if defined(__x86_64__)
   attack("i386_int80", a_int80, NULL);
+  attack("i386_int80_confusion", a_int80_confusion, NULL);
   attack("x32_syscall", a_x32, NULL);
 #else
   begin("i386_int80");
+  field_s("skip", "not x86_64");
+  end_line();
+  begin("i386_int80_confusion");
   field_s("skip", "not x86_64");
   end_line();
   begin("x32_syscall");
@@ -610,6 +658,28 @@ static void check_readonly(const char *self, const char *suid_helper) {
   }
 }
 
+/* Mount table as the sandbox sees it (mount point, fs type, per-mount options). */
+static void check_mountinfo(void) {
+  static char buf[1 << 16];
+  long n = read_file("/proc/self/mountinfo", buf, sizeof buf);
+  if (n < 0) {
+    report_call("mountinfo", NULL, NULL, -1, errno);
+    return;
+  }
+  for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+    char point[512], opts[512], fstype[128];
+    /* id parent major:minor root mountpoint options ... - fstype source superopts */
+    if (sscanf(line, "%*s %*s %*s %*s %511s %511s", point, opts) != 2) continue;
+    char *dash = strstr(line, " - ");
+    if (dash == NULL || sscanf(dash + 3, "%127s", fstype) != 1) continue;
+    begin("mount");
+    field_s("point", point);
+    field_s("options", opts);
+    field_s("fstype", fstype);
+    end_line();
+  }
+}
+
 /* T20 */
 static void check_namespaces(void) {
   const char *kinds[] = {"pid", "mnt", "net", "ipc", "uts", "user", "cgroup"};
@@ -670,6 +740,7 @@ static int mode_checks(int argc, char **argv) {
   for (int i = 2; i + 1 < argc; i++)
     if (strcmp(argv[i], "--unix") == 0) check_unix(argv[++i]);
   check_readonly(argv[0], suid);
+  check_mountinfo();
   check_namespaces();
   check_dev();
   begin("done");

@@ -1,0 +1,975 @@
+/*
+ * airlock-agent: the main process of a persistent sandbox.
+ *
+ * It runs inside the sandbox as the sandbox user, under the seccomp filter, capability sets,
+ * rlimits and cgroup the runtime already applied, and never changes any of them: every command
+ * it starts and every file operation it makes inherit the whole hardening floor. File paths are
+ * resolved in the sandbox's own mount namespace, so no path (../, absolute, symlinks) can name a
+ * host file the sandbox wasn't given.
+ *
+ * Build: gcc -static -O2 -Wall -Wextra -Werror (no dependency beyond libc).
+ *
+ * Protocol: frames on fd 0 (host -> agent) and fd 1 (agent -> host); fd 2 is diagnostics only.
+ *   frame   = u8 type | u32 channel (LE) | u32 payload length (LE) | payload (at most 1 MiB)
+ *   string  = u32 length (LE) | bytes (no NUL)
+ * A malformed frame is a protocol error: ERROR on channel 0 (EPROTO), then exit status 2.
+ *
+ * Requests (host -> agent); the host picks a channel id per operation and never reuses it:
+ *   0x01 EXEC        u8 flags (1 = stdin piped) | u32 argc | u32 envc | string cwd | argv | env
+ *                    (env is the complete environment, "KEY=VALUE" strings) -> STARTED ... EXIT
+ *   0x02 STDIN       bytes for the command's stdin                          -> STDIN_ACK(s)
+ *   0x03 STDIN_EOF   closes the command's stdin once queued bytes are written
+ *   0x04 SIGNAL      u32 signo: sent to the command's whole process group
+ *   0x05 READ_FILE   u64 max bytes | path                                   -> DATA* END | ERROR
+ *   0x06 WRITE_FILE  u32 mode | path, then WRITE_DATA* and WRITE_END        -> END | ERROR
+ *   0x07 WRITE_DATA  bytes
+ *   0x08 WRITE_END
+ *   0x09 LIST        path                                                   -> ENTRY* END | ERROR
+ *   0x0a STAT        path (a final symlink is not followed)                 -> ENTRY END | ERROR
+ *   0x0b MKDIR       u32 mode | u8 parents | path                           -> END | ERROR
+ *   0x0c REMOVE      u8 recursive | path (a final symlink is removed, not followed) -> END | ERROR
+ *   0x0d PING                                                               -> PONG
+ * Events (agent -> host):
+ *   0x80 READY       u32 protocol version | u32 agent pid | u32 max payload (channel 0, once)
+ *   0x81 STARTED     u32 pid
+ *   0x82 STDOUT      bytes          0x83 STDERR bytes
+ *   0x84 EXIT        u32 exit code | u32 signal (non-zero when killed by it; then code is 0)
+ *   0x85 STDIN_ACK   u32 bytes taken off the command's stdin queue (written or discarded)
+ *   0x86 DATA        bytes          0x87 END
+ *   0x88 ERROR       u32 errno | message (UTF-8)
+ *   0x89 ENTRY       u8 kind | u32 mode | u64 size | i64 mtime sec | u32 mtime nsec | name
+ *   0x8a PONG
+ * Frames for a channel that has ended are ignored (they may cross its last event on the wire).
+ * A command's EXIT comes after its leader was reaped and both output pipes reached EOF, so it
+ * follows every byte of its output. When fd 0 reaches EOF, every command's process group is
+ * killed and the agent exits.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PROTOCOL_VERSION 1u
+#define HDR 9u
+#define MAX_PAYLOAD (1u << 20)
+#define CHUNK 65536u
+/* Above this many unsent output bytes, command output and file reads wait: back-pressure. */
+#define OUT_HIGH_WATER (256u * 1024u)
+/* A command's stdin queue may hold this much; the host keeps a smaller window (see STDIN_ACK). */
+#define STDIN_QUEUE_MAX (2u << 20)
+#define MAX_EXECS 256
+#define MAX_JOBS 64
+#define MAX_STRINGS 65536u
+#define LIST_BATCH 64
+#define REMOVE_DEPTH_MAX 256
+
+enum {
+  REQ_EXEC = 0x01, REQ_STDIN, REQ_STDIN_EOF, REQ_SIGNAL, REQ_READ_FILE, REQ_WRITE_FILE,
+  REQ_WRITE_DATA, REQ_WRITE_END, REQ_LIST, REQ_STAT, REQ_MKDIR, REQ_REMOVE, REQ_PING,
+};
+enum {
+  EV_READY = 0x80, EV_STARTED, EV_STDOUT, EV_STDERR, EV_EXIT, EV_STDIN_ACK, EV_DATA, EV_END,
+  EV_ERROR, EV_ENTRY, EV_PONG,
+};
+
+struct buf {
+  uint8_t *data;
+  size_t head, len, cap; /* live bytes are data[head .. head+len) */
+};
+
+struct exec {
+  uint32_t id;
+  pid_t pid;
+  int in_fd, out_fd, err_fd; /* -1 once closed */
+  bool reaped, stdin_eof, finished;
+  int status;
+  struct buf stdin_q;
+};
+
+enum job_kind { JOB_READ, JOB_WRITE, JOB_LIST };
+
+struct job {
+  uint32_t id;
+  enum job_kind kind;
+  bool finished;
+  int fd;          /* READ: the file; WRITE: the temp file */
+  int dir_fd;      /* WRITE: the target's directory */
+  DIR *dir;        /* LIST */
+  uint64_t limit, done;
+  char tmp[64];    /* WRITE: temp name in dir_fd */
+  char *base;      /* WRITE: final name in dir_fd */
+};
+
+struct agent {
+  struct buf in, out;
+  int sig_fd;
+  struct exec execs[MAX_EXECS];
+  int nexecs;
+  struct job jobs[MAX_JOBS];
+  int njobs;
+  unsigned tmp_seq;
+  mode_t umask; /* the launcher's, restored for commands */
+};
+
+static void put_u32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put_u64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t get_u32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t get_u64(const uint8_t *p) {
+  return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+}
+
+static void die(const char *what) {
+  fprintf(stderr, "airlock-agent: %s: %s\n", what, strerror(errno));
+  _exit(1);
+}
+
+/* Makes room for `extra` bytes after the live data; exits when memory runs out. */
+static uint8_t *buf_reserve(struct buf *b, size_t extra) {
+  if (b->len == 0) b->head = 0;
+  if (b->head + b->len + extra <= b->cap) return b->data + b->head + b->len;
+  if (b->head > 0) {
+    memmove(b->data, b->data + b->head, b->len);
+    b->head = 0;
+  }
+  if (b->len + extra > b->cap) {
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + extra) cap *= 2;
+    uint8_t *data = realloc(b->data, cap);
+    if (data == NULL) die("out of memory");
+    b->data = data;
+    b->cap = cap;
+  }
+  return b->data + b->len;
+}
+static void buf_consume(struct buf *b, size_t n) {
+  b->head += n;
+  b->len -= n;
+  if (b->len == 0) b->head = 0;
+}
+static void buf_free(struct buf *b) {
+  free(b->data);
+  memset(b, 0, sizeof *b);
+}
+
+static void emit2(struct agent *a, uint8_t type, uint32_t id, const void *p1, size_t n1, const void *p2, size_t n2) {
+  uint8_t *w = buf_reserve(&a->out, HDR + n1 + n2);
+  w[0] = type;
+  put_u32(w + 1, id);
+  put_u32(w + 5, (uint32_t)(n1 + n2));
+  if (n1) memcpy(w + HDR, p1, n1);
+  if (n2) memcpy(w + HDR + n1, p2, n2);
+  a->out.len += HDR + n1 + n2;
+}
+static void emit(struct agent *a, uint8_t type, uint32_t id, const void *p, size_t n) {
+  emit2(a, type, id, p, n, NULL, 0);
+}
+static void emit_u32(struct agent *a, uint8_t type, uint32_t id, uint32_t v) {
+  uint8_t p[4];
+  put_u32(p, v);
+  emit(a, type, id, p, 4);
+}
+static void emit_error(struct agent *a, uint32_t id, int err, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (n < 0) n = 0;
+  if ((size_t)n >= sizeof msg) n = sizeof msg - 1;
+  uint8_t e[4];
+  put_u32(e, (uint32_t)err);
+  emit2(a, EV_ERROR, id, e, 4, msg, (size_t)n);
+}
+
+static void kill_all(struct agent *a) {
+  for (int i = 0; i < a->nexecs; i++) {
+    struct exec *x = &a->execs[i];
+    if (!x->finished && kill(-x->pid, SIGKILL) < 0 && !x->reaped) kill(x->pid, SIGKILL);
+  }
+}
+
+/* The host is gone: nothing may outlive supervision, so every command's group dies with us. */
+static void shutdown_agent(struct agent *a, int code) {
+  kill_all(a);
+  _exit(code);
+}
+
+/* Tries to send queued events; false when the host's end is gone. */
+static bool flush_out(struct agent *a) {
+  while (a->out.len > 0) {
+    ssize_t n = write(1, a->out.data + a->out.head, a->out.len);
+    if (n > 0) {
+      buf_consume(&a->out, (size_t)n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+    return false;
+  }
+  return true;
+}
+
+/* A host that sends a malformed frame is not trusted further: say why, then exit. */
+static void protocol_error(struct agent *a, const char *fmt, ...) {
+  char msg[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "airlock-agent: protocol error: %s\n", msg);
+  emit_error(a, 0, EPROTO, "protocol error: %s", msg);
+  int fl = fcntl(1, F_GETFL);
+  if (fl >= 0) fcntl(1, F_SETFL, fl & ~O_NONBLOCK);
+  flush_out(a);
+  shutdown_agent(a, 2);
+}
+
+/* Closes every descriptor from `lowest` up; close_range may be missing (older kernels, gVisor). */
+static void close_from(int lowest) {
+#ifdef SYS_close_range
+  if (syscall(SYS_close_range, (unsigned)lowest, ~0u, 0u) == 0) return;
+#endif
+  struct rlimit rl;
+  long max = 1024;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) max = (long)rl.rlim_cur;
+  if (max > 1 << 20) max = 1 << 20;
+  for (long fd = lowest; fd < max; fd++) close((int)fd);
+}
+
+static struct exec *find_exec(struct agent *a, uint32_t id) {
+  for (int i = 0; i < a->nexecs; i++)
+    if (a->execs[i].id == id && !a->execs[i].finished) return &a->execs[i];
+  return NULL;
+}
+static struct job *find_job(struct agent *a, uint32_t id) {
+  for (int i = 0; i < a->njobs; i++)
+    if (a->jobs[i].id == id && !a->jobs[i].finished) return &a->jobs[i];
+  return NULL;
+}
+static bool channel_busy(struct agent *a, uint32_t id) {
+  if (id == 0 || find_exec(a, id) != NULL || find_job(a, id) != NULL) {
+    emit_error(a, id, EBUSY, "channel %u is in use", id);
+    return true;
+  }
+  return false;
+}
+
+/* ---- commands ---------------------------------------------------------------------------- */
+
+struct reader {
+  const uint8_t *p;
+  size_t left;
+};
+
+/* A length-prefixed string as a fresh NUL-terminated copy; NULL if malformed. */
+static char *read_string(struct reader *r) {
+  if (r->left < 4) return NULL;
+  uint32_t n = get_u32(r->p);
+  if (n > r->left - 4 || memchr(r->p + 4, 0, n) != NULL) return NULL;
+  char *s = malloc((size_t)n + 1);
+  if (s == NULL) die("out of memory");
+  memcpy(s, r->p + 4, n);
+  s[n] = 0;
+  r->p += 4 + (size_t)n;
+  r->left -= 4 + (size_t)n;
+  return s;
+}
+
+static void free_strings(char **v) {
+  if (v == NULL) return;
+  for (char **s = v; *s != NULL; s++) free(*s);
+  free(v);
+}
+
+static char **read_strings(struct reader *r, uint32_t count) {
+  char **v = calloc((size_t)count + 1, sizeof *v);
+  if (v == NULL) die("out of memory");
+  for (uint32_t i = 0; i < count; i++) {
+    v[i] = read_string(r);
+    if (v[i] == NULL) {
+      free_strings(v);
+      return NULL;
+    }
+  }
+  return v;
+}
+
+/* execvpe with the command's own PATH (never the agent's); returns only on failure. */
+static void exec_search(char **argv, char **envp) {
+  const char *file = argv[0];
+  if (strchr(file, '/') != NULL) {
+    execve(file, argv, envp);
+    return;
+  }
+  const char *path = "/usr/local/bin:/usr/bin:/bin";
+  for (char **e = envp; *e != NULL; e++)
+    if (strncmp(*e, "PATH=", 5) == 0) path = *e + 5;
+  bool eacces = false;
+  char full[PATH_MAX];
+  for (const char *p = path;; p++) {
+    const char *end = strchrnul(p, ':');
+    size_t dlen = (size_t)(end - p);
+    const char *dir = dlen == 0 ? "." : p;
+    if (dlen == 0) dlen = 1;
+    if (dlen + 1 + strlen(file) < sizeof full) {
+      memcpy(full, dir, dlen);
+      full[dlen] = '/';
+      strcpy(full + dlen + 1, file);
+      execve(full, argv, envp);
+      if (errno == EACCES) eacces = true;
+      else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE) return;
+    }
+    if (*end == 0) break;
+    p = end;
+  }
+  errno = eacces ? EACCES : ENOENT;
+}
+
+/* In the forked child: becomes the command. Never returns. */
+static void child_exec(const struct agent *a, int in_fd, int out_fd, int err_fd, const char *cwd, char **argv, char **envp) {
+  sigset_t none;
+  sigemptyset(&none);
+  // The agent blocks SIGCHLD and ignores SIGPIPE; a command starts with neither.
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  signal(SIGPIPE, SIG_DFL);
+  umask(a->umask);
+  // Own session and process group: SIGNAL reaches every process the command starts.
+  setsid();
+  if (in_fd < 0) in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (in_fd < 0 || dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) _exit(127);
+  // Nothing of the agent (its protocol channel above all) may leak into a command.
+  close_from(3);
+  if (chdir(cwd) < 0) {
+    dprintf(2, "airlock-agent: cannot enter %s: %s\n", cwd, strerror(errno));
+    _exit(127);
+  }
+  exec_search(argv, envp);
+  int err = errno;
+  dprintf(2, "airlock-agent: %s: %s\n", argv[0], strerror(err));
+  _exit(err == ENOENT || err == ENOTDIR ? 127 : 126);
+}
+
+static void set_nonblock(int fd) {
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) die("fcntl");
+}
+
+static void close_fd(int *fd) {
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+}
+
+static void start_exec(struct agent *a, uint32_t id, const uint8_t *p, size_t n) {
+  if (n < 9) protocol_error(a, "EXEC payload too short");
+  uint8_t flags = p[0];
+  uint32_t argc = get_u32(p + 1), envc = get_u32(p + 5);
+  if (argc < 1 || argc > MAX_STRINGS || envc > MAX_STRINGS) protocol_error(a, "EXEC argc/envc out of range");
+  struct reader r = {p + 9, n - 9};
+  char *cwd = read_string(&r);
+  char **argv = cwd ? read_strings(&r, argc) : NULL;
+  char **envp = argv ? read_strings(&r, envc) : NULL;
+  if (envp == NULL || r.left != 0) protocol_error(a, "malformed EXEC payload");
+  int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1};
+  if (channel_busy(a, id)) goto out;
+  if (a->nexecs >= MAX_EXECS) {
+    emit_error(a, id, EAGAIN, "too many running commands (%d)", MAX_EXECS);
+    goto out;
+  }
+  if (((flags & 1) && pipe2(pin, O_CLOEXEC) < 0) || pipe2(pout, O_CLOEXEC) < 0 || pipe2(perr, O_CLOEXEC) < 0) {
+    emit_error(a, id, errno, "cannot create pipes: %s", strerror(errno));
+    goto out;
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    emit_error(a, id, errno, "cannot fork: %s", strerror(errno));
+    goto out;
+  }
+  if (pid == 0) child_exec(a, pin[0], pout[1], perr[1], cwd, argv, envp);
+  struct exec *x = &a->execs[a->nexecs++];
+  memset(x, 0, sizeof *x);
+  x->id = id;
+  x->pid = pid;
+  x->in_fd = pin[1];
+  x->out_fd = pout[0];
+  x->err_fd = perr[0];
+  pin[1] = pout[0] = perr[0] = -1;
+  if (x->in_fd >= 0) set_nonblock(x->in_fd);
+  set_nonblock(x->out_fd);
+  set_nonblock(x->err_fd);
+  emit_u32(a, EV_STARTED, id, (uint32_t)pid);
+out:
+  for (int i = 0; i < 2; i++) {
+    close_fd(&pin[i]);
+    close_fd(&pout[i]);
+    close_fd(&perr[i]);
+  }
+  free(cwd);
+  free_strings(argv);
+  free_strings(envp);
+}
+
+static void maybe_finish_exec(struct agent *a, struct exec *x) {
+  if (x->finished || !x->reaped || x->out_fd >= 0 || x->err_fd >= 0) return;
+  uint8_t p[8];
+  put_u32(p, WIFEXITED(x->status) ? (uint32_t)WEXITSTATUS(x->status) : 0);
+  put_u32(p + 4, WIFSIGNALED(x->status) ? (uint32_t)WTERMSIG(x->status) : 0);
+  emit(a, EV_EXIT, x->id, p, 8);
+  close_fd(&x->in_fd);
+  buf_free(&x->stdin_q);
+  x->finished = true;
+}
+
+static void drop_stdin(struct agent *a, struct exec *x) {
+  if (x->stdin_q.len > 0) emit_u32(a, EV_STDIN_ACK, x->id, (uint32_t)x->stdin_q.len);
+  buf_free(&x->stdin_q);
+  close_fd(&x->in_fd);
+}
+
+static void write_stdin(struct agent *a, struct exec *x) {
+  while (x->in_fd >= 0 && x->stdin_q.len > 0) {
+    ssize_t n = write(x->in_fd, x->stdin_q.data + x->stdin_q.head, x->stdin_q.len);
+    if (n > 0) {
+      buf_consume(&x->stdin_q, (size_t)n);
+      emit_u32(a, EV_STDIN_ACK, x->id, (uint32_t)n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return;
+    } else {
+      drop_stdin(a, x); /* EPIPE: the command closed its stdin; what it didn't read is discarded */
+    }
+  }
+  if (x->stdin_eof && x->stdin_q.len == 0) close_fd(&x->in_fd);
+}
+
+static void on_stdin(struct agent *a, uint32_t id, const uint8_t *p, size_t n) {
+  struct exec *x = find_exec(a, id);
+  if (x == NULL) return;
+  if (x->in_fd < 0) {
+    if (n > 0) emit_u32(a, EV_STDIN_ACK, id, (uint32_t)n);
+    return;
+  }
+  // The host keeps a window below this: a host that overruns it is broken.
+  if (x->stdin_q.len + n > STDIN_QUEUE_MAX) protocol_error(a, "stdin window overrun on channel %u", id);
+  memcpy(buf_reserve(&x->stdin_q, n), p, n);
+  x->stdin_q.len += n;
+  write_stdin(a, x);
+}
+
+static void on_signal(struct agent *a, uint32_t id, const uint8_t *p, size_t n) {
+  if (n != 4) protocol_error(a, "SIGNAL payload must be 4 bytes");
+  uint32_t sig = get_u32(p);
+  if (sig < 1 || sig > 64) protocol_error(a, "signal %u out of range", sig);
+  struct exec *x = find_exec(a, id);
+  if (x == NULL) return;
+  // The whole group; before the child's setsid() it has no group yet, so the child itself.
+  if (kill(-x->pid, (int)sig) < 0 && !x->reaped) kill(x->pid, (int)sig);
+}
+
+/* Reads once from a command's stdout/stderr straight into an outgoing frame. */
+static void read_output(struct agent *a, struct exec *x, int *fd, uint8_t type) {
+  uint8_t *w = buf_reserve(&a->out, HDR + CHUNK);
+  ssize_t n = read(*fd, w + HDR, CHUNK);
+  if (n > 0) {
+    w[0] = type;
+    put_u32(w + 1, x->id);
+    put_u32(w + 5, (uint32_t)n);
+    a->out.len += HDR + (size_t)n;
+    return;
+  }
+  if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) return;
+  close_fd(fd);
+  maybe_finish_exec(a, x);
+}
+
+static void reap(struct agent *a) {
+  struct signalfd_siginfo si;
+  while (read(a->sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {
+  }
+  int status;
+  pid_t pid;
+  // Every child, commands and (when we are the namespace's init) adopted orphans alike.
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    for (int i = 0; i < a->nexecs; i++) {
+      struct exec *x = &a->execs[i];
+      if (x->pid != pid || x->reaped || x->finished) continue;
+      x->reaped = true;
+      x->status = status;
+      maybe_finish_exec(a, x);
+    }
+  }
+}
+
+/* ---- files ------------------------------------------------------------------------------- */
+
+/* A request's path as a NUL-terminated string in `out`; false (ERROR sent) if it is unusable. */
+static bool get_path(struct agent *a, uint32_t id, const uint8_t *p, size_t n, char out[PATH_MAX]) {
+  if (n == 0 || memchr(p, 0, n) != NULL) {
+    emit_error(a, id, EINVAL, "invalid path");
+    return false;
+  }
+  if (n >= PATH_MAX) {
+    emit_error(a, id, ENAMETOOLONG, "path too long");
+    return false;
+  }
+  memcpy(out, p, n);
+  out[n] = 0;
+  return true;
+}
+
+static struct job *new_job(struct agent *a, uint32_t id, enum job_kind kind) {
+  if (channel_busy(a, id)) return NULL;
+  if (a->njobs >= MAX_JOBS) {
+    emit_error(a, id, EAGAIN, "too many file operations in progress (%d)", MAX_JOBS);
+    return NULL;
+  }
+  struct job *j = &a->jobs[a->njobs++];
+  memset(j, 0, sizeof *j);
+  j->id = id;
+  j->kind = kind;
+  j->fd = j->dir_fd = -1;
+  return j;
+}
+
+static void end_job(struct job *j) {
+  close_fd(&j->fd);
+  close_fd(&j->dir_fd);
+  if (j->dir != NULL) closedir(j->dir);
+  j->dir = NULL;
+  free(j->base);
+  j->base = NULL;
+  j->finished = true;
+}
+
+static void emit_entry(struct agent *a, uint32_t id, const struct stat *st, const char *name) {
+  char kind = S_ISREG(st->st_mode) ? 'f' : S_ISDIR(st->st_mode) ? 'd' : S_ISLNK(st->st_mode) ? 'l'
+            : S_ISCHR(st->st_mode) ? 'c' : S_ISBLK(st->st_mode) ? 'b' : S_ISFIFO(st->st_mode) ? 'p'
+            : S_ISSOCK(st->st_mode) ? 's' : '?';
+  uint8_t e[25];
+  e[0] = (uint8_t)kind;
+  put_u32(e + 1, (uint32_t)(st->st_mode & 07777));
+  put_u64(e + 5, (uint64_t)st->st_size);
+  put_u64(e + 13, (uint64_t)st->st_mtim.tv_sec);
+  put_u32(e + 21, (uint32_t)st->st_mtim.tv_nsec);
+  emit2(a, EV_ENTRY, id, e, sizeof e, name, strlen(name));
+}
+
+static void start_read(struct agent *a, uint32_t id, const uint8_t *p, size_t n) {
+  char path[PATH_MAX];
+  if (n < 8) protocol_error(a, "READ_FILE payload too short");
+  if (!get_path(a, id, p + 8, n - 8, path)) return;
+  struct job *j = new_job(a, id, JOB_READ);
+  if (j == NULL) return;
+  j->limit = get_u64(p);
+  // O_NONBLOCK: opening a FIFO must not stall the agent; O_NOCTTY: never acquire a terminal.
+  j->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  struct stat st;
+  if (j->fd < 0 || fstat(j->fd, &st) < 0) {
+    emit_error(a, id, errno, "%s: %s", path, strerror(errno));
+  } else if (S_ISDIR(st.st_mode)) {
+    emit_error(a, id, EISDIR, "%s: is a directory", path);
+  } else if (!S_ISREG(st.st_mode)) {
+    // Devices and FIFOs can be endless or block forever: only regular files are read.
+    emit_error(a, id, EINVAL, "%s: not a regular file", path);
+  } else if ((uint64_t)st.st_size > j->limit) {
+    emit_error(a, id, EFBIG, "%s: %lld bytes exceed the limit of %llu", path, (long long)st.st_size,
+               (unsigned long long)j->limit);
+  } else {
+    return;
+  }
+  end_job(j);
+}
+
+static void step_read(struct agent *a, struct job *j) {
+  uint8_t *w = buf_reserve(&a->out, HDR + CHUNK);
+  ssize_t n = read(j->fd, w + HDR, CHUNK);
+  if (n < 0 && errno == EINTR) return;
+  if (n < 0) {
+    emit_error(a, j->id, errno, "read: %s", strerror(errno));
+  } else if (n == 0) {
+    emit(a, EV_END, j->id, NULL, 0);
+  } else if (j->done + (uint64_t)n > j->limit) {
+    // The file grew past the limit while being read: the limit still holds.
+    emit_error(a, j->id, EFBIG, "file exceeds the limit of %llu bytes", (unsigned long long)j->limit);
+  } else {
+    j->done += (uint64_t)n;
+    w[0] = EV_DATA;
+    put_u32(w + 1, j->id);
+    put_u32(w + 5, (uint32_t)n);
+    a->out.len += HDR + (size_t)n;
+    return;
+  }
+  end_job(j);
+}
+
+static void start_write(struct agent *a, uint32_t id, const uint8_t *p, size_t n) {
+  char path[PATH_MAX];
+  if (n < 4) protocol_error(a, "WRITE_FILE payload too short");
+  if (!get_path(a, id, p + 4, n - 4, path)) return;
+  struct job *j = new_job(a, id, JOB_WRITE);
+  if (j == NULL) return;
+  // Plain permission bits only: setuid/setgid/sticky have no business on an uploaded file.
+  j->limit = get_u32(p) & 0777;
+  char *slash = strrchr(path, '/');
+  const char *base = slash ? slash + 1 : path;
+  if (*base == 0 || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+    emit_error(a, id, EISDIR, "%s: is a directory", path);
+    end_job(j);
+    return;
+  }
+  j->base = strdup(base);
+  if (j->base == NULL) die("out of memory");
+  if (slash == path) slash[1] = 0;
+  else if (slash != NULL) *slash = 0;
+  // O_PATH: a directory the user may write to but not list still works.
+  j->dir_fd = open(slash ? path : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (j->dir_fd < 0) {
+    emit_error(a, id, errno, "%s: %s", path, strerror(errno));
+    end_job(j);
+    return;
+  }
+  snprintf(j->tmp, sizeof j->tmp, ".airlock-%u-%u.tmp", id, ++a->tmp_seq);
+  // A fresh temp file, never an existing one and never through a symlink; renamed over the
+  // target at the end, so a symlink at the final component is replaced, not followed.
+  j->fd = openat(j->dir_fd, j->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (j->fd < 0) {
+    emit_error(a, id, errno, "%s: %s", j->base, strerror(errno));
+    end_job(j);
+  }
+}
+
+static void abort_write(struct agent *a, struct job *j, int err, const char *what) {
+  emit_error(a, j->id, err, "%s: %s", what, strerror(err));
+  close_fd(&j->fd);
+  unlinkat(j->dir_fd, j->tmp, 0);
+  end_job(j);
+}
+
+static void write_data(struct agent *a, uint32_t id, const uint8_t *p, size_t n) {
+  struct job *j = find_job(a, id);
+  if (j == NULL || j->kind != JOB_WRITE) return;
+  while (n > 0) {
+    ssize_t w = write(j->fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) {
+      abort_write(a, j, errno, "write");
+      return;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+}
+
+static void write_end(struct agent *a, uint32_t id) {
+  struct job *j = find_job(a, id);
+  if (j == NULL || j->kind != JOB_WRITE) return;
+  // The scratch filesystem is a tmpfs, so there is nothing to fsync before the rename.
+  if (fchmod(j->fd, (mode_t)j->limit) < 0) {
+    abort_write(a, j, errno, "chmod");
+    return;
+  }
+  int fd = j->fd;
+  j->fd = -1;
+  if (close(fd) < 0) {
+    abort_write(a, j, errno, "close");
+    return;
+  }
+  if (renameat(j->dir_fd, j->tmp, j->dir_fd, j->base) < 0) {
+    abort_write(a, j, errno, j->base);
+    return;
+  }
+  emit(a, EV_END, id, NULL, 0);
+  end_job(j);
+}
+
+static void start_list(struct agent *a, uint32_t id, const uint8_t *p, size_t n) {
+  char path[PATH_MAX];
+  if (!get_path(a, id, p, n, path)) return;
+  struct job *j = new_job(a, id, JOB_LIST);
+  if (j == NULL) return;
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) j->dir = fdopendir(fd);
+  if (j->dir == NULL) {
+    emit_error(a, id, errno, "%s: %s", path, strerror(errno));
+    if (fd >= 0) close(fd);
+    end_job(j);
+  }
+}
+
+static void step_list(struct agent *a, struct job *j) {
+  for (int i = 0; i < LIST_BATCH; i++) {
+    errno = 0;
+    struct dirent *e = readdir(j->dir);
+    if (e == NULL) {
+      if (errno != 0) emit_error(a, j->id, errno, "readdir: %s", strerror(errno));
+      else emit(a, EV_END, j->id, NULL, 0);
+      end_job(j);
+      return;
+    }
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    struct stat st;
+    // Entries describe themselves: a symlink is listed as a symlink, never followed.
+    if (fstatat(dirfd(j->dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) emit_entry(a, j->id, &st, e->d_name);
+  }
+}
+
+static bool jobs_pending(struct agent *a) {
+  for (int i = 0; i < a->njobs; i++)
+    if (!a->jobs[i].finished && a->jobs[i].kind != JOB_WRITE) return true;
+  return false;
+}
+
+/* One step of every read and listing, while the host keeps up with what was sent. */
+static void run_jobs(struct agent *a) {
+  for (int i = 0; i < a->njobs && a->out.len < OUT_HIGH_WATER; i++) {
+    struct job *j = &a->jobs[i];
+    if (j->finished) continue;
+    if (j->kind == JOB_READ) step_read(a, j);
+    else if (j->kind == JOB_LIST) step_list(a, j);
+  }
+}
+
+static void do_stat(struct agent *a, uint32_t id, const uint8_t *p, size_t n) {
+  char path[PATH_MAX];
+  if (!get_path(a, id, p, n, path)) return;
+  struct stat st;
+  if (fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+    emit_error(a, id, errno, "%s: %s", path, strerror(errno));
+    return;
+  }
+  const char *slash = strrchr(path, '/');
+  emit_entry(a, id, &st, slash && slash[1] ? slash + 1 : path);
+  emit(a, EV_END, id, NULL, 0);
+}
+
+static void do_mkdir(struct agent *a, uint32_t id, const uint8_t *p, size_t n) {
+  char path[PATH_MAX];
+  if (n < 5) protocol_error(a, "MKDIR payload too short");
+  if (!get_path(a, id, p + 5, n - 5, path)) return;
+  mode_t mode = get_u32(p) & 01777;
+  bool parents = p[4] != 0;
+  for (char *s = path + 1; parents && *s; s++) {
+    if (*s != '/') continue;
+    *s = 0;
+    int r = mkdir(path, 0755);
+    *s = '/';
+    if (r < 0 && errno != EEXIST) {
+      emit_error(a, id, errno, "%s: %s", path, strerror(errno));
+      return;
+    }
+  }
+  struct stat st;
+  if (mkdir(path, mode) < 0) {
+    int err = errno;
+    if (!(err == EEXIST && parents && stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+      emit_error(a, id, err, "%s: %s", path, strerror(err));
+      return;
+    }
+  }
+  emit(a, EV_END, id, NULL, 0);
+}
+
+/* Removes `name` in `dfd`; a directory only when `recursive` or empty. Symlinks are never followed. */
+static int remove_at(int dfd, const char *name, bool recursive, int depth) {
+  if (unlinkat(dfd, name, 0) == 0) return 0;
+  int first = errno;
+  if (first != EISDIR && first != EPERM) return -1;
+  if (!recursive || depth >= REMOVE_DEPTH_MAX) {
+    if (unlinkat(dfd, name, AT_REMOVEDIR) == 0) return 0;
+    if (errno == ENOTDIR) errno = first;
+    return -1;
+  }
+  // O_NOFOLLOW: a symlink swapped in for a directory is removed, never descended into.
+  int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOTDIR) errno = first;
+    return -1;
+  }
+  DIR *d = fdopendir(fd);
+  if (d == NULL) {
+    int err = errno;
+    close(fd);
+    errno = err;
+    return -1;
+  }
+  for (bool removed = true; removed;) {
+    removed = false;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+      if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+      if (remove_at(dirfd(d), e->d_name, true, depth + 1) < 0) {
+        int err = errno;
+        closedir(d);
+        errno = err;
+        return -1;
+      }
+      removed = true;
+    }
+    rewinddir(d);
+  }
+  closedir(d);
+  return unlinkat(dfd, name, AT_REMOVEDIR);
+}
+
+static void do_remove(struct agent *a, uint32_t id, const uint8_t *p, size_t n) {
+  char path[PATH_MAX];
+  if (n < 1) protocol_error(a, "REMOVE payload too short");
+  if (!get_path(a, id, p + 1, n - 1, path)) return;
+  if (remove_at(AT_FDCWD, path, p[0] != 0, 0) < 0) emit_error(a, id, errno, "%s: %s", path, strerror(errno));
+  else emit(a, EV_END, id, NULL, 0);
+}
+
+/* ---- dispatch and main loop ------------------------------------------------------------- */
+
+static void dispatch(struct agent *a, uint8_t type, uint32_t id, const uint8_t *p, size_t n) {
+  switch (type) {
+    case REQ_EXEC: start_exec(a, id, p, n); break;
+    case REQ_STDIN: on_stdin(a, id, p, n); break;
+    case REQ_STDIN_EOF: {
+      struct exec *x = find_exec(a, id);
+      if (x != NULL) {
+        x->stdin_eof = true;
+        write_stdin(a, x);
+      }
+      break;
+    }
+    case REQ_SIGNAL: on_signal(a, id, p, n); break;
+    case REQ_READ_FILE: start_read(a, id, p, n); break;
+    case REQ_WRITE_FILE: start_write(a, id, p, n); break;
+    case REQ_WRITE_DATA: write_data(a, id, p, n); break;
+    case REQ_WRITE_END: write_end(a, id); break;
+    case REQ_LIST: start_list(a, id, p, n); break;
+    case REQ_STAT: do_stat(a, id, p, n); break;
+    case REQ_MKDIR: do_mkdir(a, id, p, n); break;
+    case REQ_REMOVE: do_remove(a, id, p, n); break;
+    case REQ_PING: emit(a, EV_PONG, id, NULL, 0); break;
+    default: protocol_error(a, "unknown request type 0x%02x", type);
+  }
+}
+
+static void read_input(struct agent *a) {
+  uint8_t *w = buf_reserve(&a->in, 4 * CHUNK);
+  ssize_t n = read(0, w, 4 * CHUNK);
+  if (n == 0) shutdown_agent(a, 0);
+  if (n < 0) {
+    if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) return;
+    shutdown_agent(a, 1);
+  }
+  a->in.len += (size_t)n;
+  while (a->in.len >= HDR) {
+    const uint8_t *f = a->in.data + a->in.head;
+    uint32_t plen = get_u32(f + 5);
+    if (f[0] < REQ_EXEC || f[0] > REQ_PING) protocol_error(a, "unknown request type 0x%02x", f[0]);
+    if (plen > MAX_PAYLOAD) protocol_error(a, "payload of %u bytes exceeds %u", plen, MAX_PAYLOAD);
+    if (a->in.len < HDR + plen) break;
+    dispatch(a, f[0], get_u32(f + 1), f + HDR, plen);
+    buf_consume(&a->in, HDR + plen);
+  }
+}
+
+/* Drops finished commands and jobs from the tables (only between loop iterations). */
+static void sweep(struct agent *a) {
+  int k = 0;
+  for (int i = 0; i < a->nexecs; i++)
+    if (!a->execs[i].finished) a->execs[k++] = a->execs[i];
+  a->nexecs = k;
+  k = 0;
+  for (int i = 0; i < a->njobs; i++)
+    if (!a->jobs[i].finished) a->jobs[k++] = a->jobs[i];
+  a->njobs = k;
+}
+
+enum ref_kind { REF_IN, REF_SIG, REF_OUT, REF_X_IN, REF_X_OUT, REF_X_ERR };
+
+int main(void) {
+  static struct agent agent; /* large tables: not on the stack */
+  struct agent *a = &agent;
+  // Descriptors 0-2 must exist so no pipe is ever created on them.
+  for (int fd = 0; fd < 3; fd++)
+    if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd) die("stdio");
+  close_from(3);
+  // File modes the host asks for are applied exactly; commands get the launcher's umask back.
+  a->umask = umask(0);
+  // A host that goes away must surface as a failed write (EPIPE), not kill us silently.
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0) die("sigprocmask");
+  a->sig_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (a->sig_fd < 0) die("signalfd");
+  set_nonblock(0);
+  set_nonblock(1);
+  uint8_t ready[12];
+  put_u32(ready, PROTOCOL_VERSION);
+  put_u32(ready + 4, (uint32_t)getpid());
+  put_u32(ready + 8, MAX_PAYLOAD);
+  emit(a, EV_READY, 0, ready, sizeof ready);
+
+  static struct pollfd pfds[3 + 3 * MAX_EXECS];
+  static struct { enum ref_kind kind; int idx; } refs[3 + 3 * MAX_EXECS];
+  for (;;) {
+    if (!flush_out(a)) shutdown_agent(a, 1);
+    bool room = a->out.len < OUT_HIGH_WATER;
+    int np = 0;
+#define ADD(fd_, ev_, kind_, idx_) \
+  (pfds[np] = (struct pollfd){.fd = (fd_), .events = (ev_)}, refs[np].kind = (kind_), refs[np].idx = (idx_), np++)
+    ADD(0, POLLIN, REF_IN, 0);
+    ADD(a->sig_fd, POLLIN, REF_SIG, 0);
+    if (a->out.len > 0) ADD(1, POLLOUT, REF_OUT, 0);
+    for (int i = 0; i < a->nexecs; i++) {
+      struct exec *x = &a->execs[i];
+      if (x->in_fd >= 0 && x->stdin_q.len > 0) ADD(x->in_fd, POLLOUT, REF_X_IN, i);
+      if (room && x->out_fd >= 0) ADD(x->out_fd, POLLIN, REF_X_OUT, i);
+      if (room && x->err_fd >= 0) ADD(x->err_fd, POLLIN, REF_X_ERR, i);
+    }
+#undef ADD
+    int timeout = room && jobs_pending(a) ? 0 : -1;
+    if (poll(pfds, (nfds_t)np, timeout) < 0) {
+      if (errno == EINTR) continue;
+      die("poll");
+    }
+    for (int i = 0; i < np; i++) {
+      if (pfds[i].revents == 0) continue;
+      struct exec *x = &a->execs[refs[i].idx];
+      switch (refs[i].kind) {
+        case REF_IN: read_input(a); break;
+        case REF_SIG: reap(a); break;
+        case REF_OUT: break; /* flushed at the top of the loop */
+        case REF_X_IN:
+          if (x->in_fd == pfds[i].fd) write_stdin(a, x);
+          break;
+        case REF_X_OUT:
+          if (x->out_fd == pfds[i].fd) read_output(a, x, &x->out_fd, EV_STDOUT);
+          break;
+        case REF_X_ERR:
+          if (x->err_fd == pfds[i].fd) read_output(a, x, &x->err_fd, EV_STDERR);
+          break;
+      }
+    }
+    run_jobs(a);
+    sweep(a);
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Builds the control plane's Fastify instance in front of a `SandboxServiceApi`. Nothing here
+ * listens or touches process state: `airlock serve` (src/cli/serve.ts) does that, and tests drive
+ * the instance in-process with `app.inject()`.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { DEFAULT_CONFIG, type LimitBounds } from '../config/config.ts';
+import { AirlockMetrics } from '../observability/metrics.ts';
+import type { SandboxServiceApi } from '../sandbox/service-types.ts';
+import { InflightGate, type RouteContext } from './context.ts';
+import { errorBody, generateRequestId, handleClientError, handleError, handleNotFound } from './errors.ts';
+import { DEFAULT_DENIED_HOST_PREFIXES } from './request-mapping.ts';
+import { registerExecRoutes } from './routes/exec.ts';
+import { registerFilesRoutes } from './routes/files.ts';
+import { registerSandboxRoutes } from './routes/sandbox.ts';
+import { registerSandboxesRoutes } from './routes/sandboxes.ts';
+import { registerServiceRoutes } from './routes/service.ts';
+
+/** Options of `buildApp`; only `service` is required. */
+export interface AppOptions {
+  service: SandboxServiceApi;
+  /** Metrics to export; pass the instance given to the service as its observer. Default: a new one. */
+  metrics?: AirlockMetrics;
+  /** Request logs go here; default: no logging. */
+  logger?: Logger;
+  /** Limit defaults and maxima requests are checked against; default the built-in configuration. */
+  limits?: { defaults: LimitBounds; maxima: LimitBounds };
+  /** Largest JSON body, bytes (default 1 MiB). */
+  jsonBodyLimit?: number;
+  /** Largest file upload, bytes (default 16 MiB). */
+  fileBodyLimit?: number;
+  /** Concurrent execute/create/exec requests before 429 (default 64). */
+  maxInflight?: number;
+  /** Retry-After seconds sent with the API's own 429s (default 1). */
+  retryAfterSeconds?: number;
+  /** Cap per stream of exec output collected for `?stream=false`, bytes (default 4 MiB). */
+  maxCollectedOutputBytes?: number;
+  /** Host trees never granted via filesystem_access (default /proc /sys /dev /run /var/run /boot). */
+  deniedHostPrefixes?: readonly string[];
+  /** When set, filesystem_access may only grant paths under these. */
+  allowedHostPrefixes?: readonly string[];
+  /** `app.close()` also shuts the service down (ending every sandbox). Default false. */
+  closeService?: boolean;
+}
+
+const MiB = 1024 * 1024;
+
+/** Creates the Fastify instance with every route, the error envelope, request ids and metrics. */
+export function buildApp(options: AppOptions): FastifyInstance {
+  const metrics = options.metrics ?? new AirlockMetrics();
+  const jsonBodyLimit = options.jsonBodyLimit ?? MiB;
+  const app = Fastify({
+    ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
+    genReqId: generateRequestId,
+    bodyLimit: jsonBodyLimit,
+    routerOptions: { maxParamLength: 256 },
+    // Prototype-pollution keys in JSON are refused, not stripped.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    // Our own onRequest hook answers during shutdown, with the error envelope.
+    return503OnClosing: false,
+    clientErrorHandler: handleClientError,
+    frameworkErrors: (err, request, reply) => handleError(err, request, reply),
+    // Slow-loris guard: a request must arrive in full within this time.
+    requestTimeout: 60_000,
+  }) as unknown as FastifyInstance;
+
+  const ctx: RouteContext = {
+    service: options.service,
+    metrics,
+    policy: {
+      defaults: options.limits?.defaults ?? DEFAULT_CONFIG.defaults,
+      maxima: options.limits?.maxima ?? DEFAULT_CONFIG.maxima,
+      deniedHostPrefixes: options.deniedHostPrefixes ?? DEFAULT_DENIED_HOST_PREFIXES,
+      allowedHostPrefixes: options.allowedHostPrefixes,
+    },
+    gate: new InflightGate(options.maxInflight ?? 64, options.retryAfterSeconds ?? 1, () => metrics.capacityRefused()),
+    jsonBodyLimit,
+    fileBodyLimit: options.fileBodyLimit ?? 16 * MiB,
+    maxCollectedOutputBytes: options.maxCollectedOutputBytes ?? 4 * MiB,
+  };
+  metrics.setActiveSandboxesSource(() => options.service.status().total_count);
+
+  // JSON is the only body format outside the file routes: text/plain is a 415, not a string.
+  app.removeContentTypeParser('text/plain');
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler(handleNotFound);
+
+  let closing = false;
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    if (closing) {
+      reply.code(503).header('connection', 'close').header('retry-after', '5').type('application/json; charset=utf-8');
+      return reply.send(errorBody('shutting_down', 'the server is shutting down', request.id));
+    }
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.observeHttp(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
+  app.addHook('preClose', async () => {
+    closing = true;
+    // Ending the sandboxes ends their exec streams, so open connections drain instead of hanging.
+    if (options.closeService === true) await options.service.shutdown();
+  });
+
+  registerSandboxRoutes(app, ctx);
+  registerSandboxesRoutes(app, ctx);
+  registerExecRoutes(app, ctx);
+  registerFilesRoutes(app, ctx);
+  registerServiceRoutes(app, ctx);
+  return app;
+}

@@ -1,0 +1,58 @@
+/** What every route module receives, and the in-flight gate that bounds concurrent sandbox work. */
+import type { AirlockMetrics } from '../observability/metrics.ts';
+import type { SandboxServiceApi } from '../sandbox/service-types.ts';
+import { ApiError } from './errors.ts';
+import type { RequestPolicy } from './request-mapping.ts';
+
+/**
+ * Bounds requests that hold a sandbox or an exec (execute, create, exec). Past the cap the request
+ * is refused with 429 and Retry-After at once: waiting requests would be an unbounded queue.
+ */
+export class InflightGate {
+  readonly max: number;
+  readonly retryAfterSeconds: number;
+  readonly #onRefused: (() => void) | undefined;
+  #inflight = 0;
+
+  constructor(max: number, retryAfterSeconds: number, onRefused?: () => void) {
+    this.max = max;
+    this.retryAfterSeconds = retryAfterSeconds;
+    this.#onRefused = onRefused;
+  }
+
+  /** Takes a slot or throws 429; the returned function frees it (calling it twice frees once). */
+  acquire(): () => void {
+    if (this.#inflight >= this.max) {
+      this.#onRefused?.();
+      throw new ApiError(429, 'capacity_exceeded', `too many concurrent sandbox requests (limit ${this.max}); retry later`, {
+        'retry-after': String(this.retryAfterSeconds),
+      });
+    }
+    this.#inflight += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#inflight -= 1;
+    };
+  }
+
+  /** Requests holding a slot now. */
+  get inflight(): number {
+    return this.#inflight;
+  }
+}
+
+/** Shared state of one app instance, handed to each route module. */
+export interface RouteContext {
+  service: SandboxServiceApi;
+  metrics: AirlockMetrics;
+  policy: RequestPolicy;
+  gate: InflightGate;
+  /** Largest JSON body accepted, bytes. */
+  jsonBodyLimit: number;
+  /** Largest file body accepted by PUT …/files, bytes. */
+  fileBodyLimit: number;
+  /** Cap per stream (stdout, stderr) of exec output collected for the JSON mode, bytes. */
+  maxCollectedOutputBytes: number;
+}

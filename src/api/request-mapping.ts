@@ -1,0 +1,159 @@
+/**
+ * Turns validated wire requests into the service's shapes, applying the checks a schema can't
+ * express: paths, host-path grants, limits against the configured maxima, the policy pin, and the
+ * code/command choice. Every refusal is an ApiError naming the field.
+ */
+import { realpath } from 'node:fs/promises';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { LimitBounds } from '../config/config.ts';
+import type { GrantedMount, Limits } from '../isolation/driver.ts';
+import { LimitError, resolveLimits } from '../sandbox/limits.ts';
+import { ApiError } from './errors.ts';
+import { POLICY_HASH_PATTERN, type ExecuteRequest } from './schemas.ts';
+
+/** What the API checks requests against. */
+export interface RequestPolicy {
+  defaults: LimitBounds;
+  maxima: LimitBounds;
+  /** Host paths (and everything below them) that may never be granted. */
+  deniedHostPrefixes: readonly string[];
+  /** When set, a granted host path must lie under one of these. */
+  allowedHostPrefixes?: readonly string[] | undefined;
+}
+
+/** Host trees that are never granted: kernel interfaces, devices, runtime sockets and state. */
+export const DEFAULT_DENIED_HOST_PREFIXES: readonly string[] = ['/proc', '/sys', '/dev', '/run', '/var/run', '/boot'];
+
+/** Sandbox paths a grant may not cover: the runtime's own mounts. */
+const RESERVED_TARGETS = ['/proc', '/dev', '/sys'];
+
+const under = (path: string, prefix: string) => path === prefix || path.startsWith(prefix === '/' ? '/' : `${prefix}/`);
+
+/**
+ * Validates an absolute path; returns it without trailing slashes. Refused: relative, NUL,
+ * any `..` component (the service confines paths too, but an escape attempt is refused on sight).
+ */
+export function checkPath(field: string, path: string, maxLength = 4096): string {
+  if (path.length === 0 || path.length > maxLength) throw new ApiError(400, 'invalid_path', `${field}: path must be 1-${maxLength} characters`);
+  if (path.includes('\0')) throw new ApiError(400, 'invalid_path', `${field}: path contains a NUL byte`);
+  if (!path.startsWith('/')) throw new ApiError(400, 'invalid_path', `${field}: path must be absolute, got "${path.slice(0, 200)}"`);
+  if (path.split('/').includes('..')) throw new ApiError(400, 'invalid_path', `${field}: path may not contain ".." components`);
+  return path.length > 1 ? path.replace(/\/+$/, '') || '/' : path;
+}
+
+type Grant = string | { host_path: string; sandbox_path?: string | undefined; mode?: 'ro' | 'rw' | undefined };
+
+/** Maps `filesystem_access` to mounts: bare paths read-only at the same place, objects as given. */
+export async function toMounts(grants: readonly Grant[] | undefined, field: string, policy: RequestPolicy): Promise<GrantedMount[]> {
+  const mounts: GrantedMount[] = [];
+  const targets = new Set<string>();
+  for (const [i, grant] of (grants ?? []).entries()) {
+    const f = `${field}[${i}]`;
+    const hostPath = checkPath(`${f}${typeof grant === 'string' ? '' : '.host_path'}`, typeof grant === 'string' ? grant : grant.host_path);
+    const sandboxPath = checkPath(`${f}.sandbox_path`, typeof grant === 'string' ? hostPath : (grant.sandbox_path ?? hostPath));
+    // The real path is what gets checked and mounted: a symlink can't smuggle in a denied tree.
+    const resolved = await realpath(hostPath).catch(() => hostPath);
+    for (const candidate of new Set([hostPath, resolved])) checkHostPath(f, candidate, policy);
+    if (sandboxPath === '/' || RESERVED_TARGETS.some((r) => under(sandboxPath, r))) {
+      throw new ApiError(400, 'invalid_path', `${f}: ${sandboxPath} is managed by the runtime and can't be a mount target`);
+    }
+    if (targets.has(sandboxPath)) throw new ApiError(400, 'invalid_path', `${f}: ${sandboxPath} is granted twice`);
+    targets.add(sandboxPath);
+    mounts.push({ hostPath: resolved, sandboxPath, writable: typeof grant !== 'string' && grant.mode === 'rw' });
+  }
+  return mounts;
+}
+
+function checkHostPath(field: string, path: string, policy: RequestPolicy): void {
+  // Granting the host root would hand over everything at once.
+  if (path === '/') throw new ApiError(400, 'invalid_path', `${field}: the host root can't be granted`);
+  const denied = policy.deniedHostPrefixes.find((p) => under(path, p));
+  if (denied !== undefined) throw new ApiError(400, 'invalid_path', `${field}: host paths under ${denied} can't be granted`);
+  const allowed = policy.allowedHostPrefixes;
+  if (allowed !== undefined && !allowed.some((p) => under(path, p))) {
+    throw new ApiError(400, 'invalid_path', `${field}: ${path} is outside the host paths this server grants`);
+  }
+}
+
+/** Wire limit fields, as the seed and the sandbox info name them. */
+export interface WireLimits {
+  memory_limit_mb?: number | undefined;
+  cpu_limit?: number | undefined;
+  pids_limit?: number | undefined;
+  scratch_mb?: number | undefined;
+  timeout_seconds?: number | undefined;
+}
+
+const WIRE_NAME: Partial<Record<keyof Limits, keyof WireLimits>> = {
+  memoryMb: 'memory_limit_mb',
+  cpuCores: 'cpu_limit',
+  pids: 'pids_limit',
+  scratchMb: 'scratch_mb',
+  timeoutSeconds: 'timeout_seconds',
+};
+
+/** Checks requested limits with `resolveLimits` (refused, never clamped) and returns only those requested. */
+export function toLimits(wire: WireLimits | undefined, fieldPrefix: string, policy: RequestPolicy): Partial<Limits> {
+  const requested: Partial<Limits> = {};
+  if (wire?.memory_limit_mb !== undefined) requested.memoryMb = wire.memory_limit_mb;
+  if (wire?.cpu_limit !== undefined) requested.cpuCores = wire.cpu_limit;
+  if (wire?.pids_limit !== undefined) requested.pids = wire.pids_limit;
+  if (wire?.scratch_mb !== undefined) requested.scratchMb = wire.scratch_mb;
+  if (wire?.timeout_seconds !== undefined) requested.timeoutSeconds = wire.timeout_seconds;
+  try {
+    resolveLimits(requested, policy.defaults, policy.maxima);
+  } catch (err) {
+    if (err instanceof LimitError) throw new ApiError(400, 'invalid_request', `${fieldPrefix}${WIRE_NAME[err.field] ?? err.field}: ${err.message}`);
+    throw err;
+  }
+  return requested;
+}
+
+/** Only `none` is implemented; the others are refused rather than silently downgraded. */
+export function checkNetworkPolicy(value: string | undefined, field: string): void {
+  if (value === undefined || value === 'none') return;
+  throw new ApiError(400, 'not_supported', `${field}: "${value}" is not supported yet (only "none")`);
+}
+
+/**
+ * The policy pin from the body field or the `X-Airlock-Policy-Hash` header: malformed or
+ * conflicting → 400; different from the active hash → 409. Returns the pin, if any.
+ */
+export function checkPolicyPin(headers: IncomingHttpHeaders, bodyPin: string | undefined, active: string): string | undefined {
+  const header = headers['x-airlock-policy-hash'];
+  if (Array.isArray(header)) throw new ApiError(400, 'invalid_request', 'X-Airlock-Policy-Hash: give it once');
+  if (header !== undefined && !POLICY_HASH_PATTERN.test(header)) {
+    throw new ApiError(400, 'invalid_request', 'X-Airlock-Policy-Hash: must be sha256: followed by 64 lowercase hex digits');
+  }
+  if (header !== undefined && bodyPin !== undefined && header !== bodyPin) {
+    throw new ApiError(400, 'invalid_request', 'expected_policy_hash and X-Airlock-Policy-Hash disagree');
+  }
+  const pin = bodyPin ?? header;
+  if (pin !== undefined && pin !== active) {
+    throw new ApiError(409, 'policy_mismatch', `policy hash mismatch: the request pins ${pin}, the active policy is ${active}`);
+  }
+  return pin;
+}
+
+/** What to run: exactly one of `code` (with `language`, default python) or `command` (argv). */
+export type CommandChoice = { command: string[]; code?: undefined; language?: undefined } | { code: string; language: 'python' | 'javascript' | 'bash'; command?: undefined };
+
+/** Checks the code/command choice of a request body. */
+export function commandOf(body: Pick<ExecuteRequest, 'code' | 'command' | 'language'>): CommandChoice {
+  if (body.code !== undefined && body.command !== undefined) throw new ApiError(400, 'invalid_request', 'body: give either code or command, not both');
+  if (body.command !== undefined) {
+    if (body.language !== undefined) throw new ApiError(400, 'invalid_request', 'body.language: applies to code, not to command');
+    return { command: body.command };
+  }
+  if (body.code === undefined) throw new ApiError(400, 'invalid_request', 'body: one of code or command is required');
+  return { code: body.code, language: body.language ?? 'python' };
+}
+
+/** Decodes `stdin`; base64 must be canonical so a typo isn't silently half-decoded. */
+export function decodeStdin(stdin: string | undefined, encoding: 'utf8' | 'base64' | undefined): Buffer | undefined {
+  if (stdin === undefined) return undefined;
+  if (encoding !== 'base64') return Buffer.from(stdin, 'utf8');
+  const bytes = Buffer.from(stdin, 'base64');
+  if (bytes.toString('base64').replace(/=+$/, '') !== stdin.replace(/=+$/, '')) throw new ApiError(400, 'invalid_request', 'body.stdin: not valid base64');
+  return bytes;
+}

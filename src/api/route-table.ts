@@ -1,0 +1,154 @@
+/**
+ * The route table: method, path, and the zod schemas of each route. Route handlers validate with
+ * the schemas named here and openapi.ts documents exactly these, so the document can't drift from
+ * what the server enforces.
+ */
+import { z } from 'zod';
+import { ErrorEnvelope, ExecuteRequest, ExecuteResponse, HealthResponse, StatusResponse } from './schemas.ts';
+import {
+  CreateSandboxRequest,
+  ExecCollectedResponse,
+  ExecFrame,
+  ExecQuery,
+  ExecRequest,
+  FileListResponse,
+  FilePathQuery,
+  FileWriteQuery,
+  FileWriteResponse,
+  SandboxIdParams,
+  SandboxInfo,
+  SandboxList,
+  SetTimeoutRequest,
+} from './schemas-sandboxes.ts';
+
+/** One documented response of a route. */
+export interface ResponseSpec {
+  description: string;
+  /** JSON schema source; for non-JSON bodies, give `contentTypes`. */
+  schema?: z.ZodType;
+  /** For streamed bodies (NDJSON, SSE): the schema of one frame. */
+  frameSchema?: z.ZodType;
+  contentTypes?: string[];
+}
+
+/** One route of the API. */
+export interface RouteSpec {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** Fastify form: `/api/v1/sandboxes/:id`. */
+  url: string;
+  operationId: string;
+  summary: string;
+  tag: 'sandbox' | 'sandboxes' | 'files' | 'service';
+  params?: z.ZodObject;
+  query?: z.ZodObject;
+  body?: { schema?: z.ZodType; contentType: 'application/json' | 'application/octet-stream'; description?: string };
+  /** Documented request headers besides the standard ones. */
+  headers?: Array<{ name: string; description: string; pattern?: string }>;
+  responses: Record<number, ResponseSpec>;
+  /** Statuses answered with the error envelope. */
+  errors: number[];
+}
+
+const POLICY_HEADER = { name: 'X-Airlock-Policy-Hash', description: 'Refuse with 409 unless the active policy hash equals this.', pattern: '^sha256:[0-9a-f]{64}$' };
+const JSON_BODY = 'application/json' as const;
+const body = <S extends z.ZodType>(schema: S) => ({ schema, contentType: JSON_BODY });
+
+/** Every route the server registers. */
+export const ROUTES = {
+  execute: {
+    method: 'POST', url: '/api/v1/sandbox/execute', operationId: 'execute', tag: 'sandbox',
+    summary: 'Run code or a command once in a fresh sandbox (seed-compatible).',
+    body: body(ExecuteRequest), headers: [POLICY_HEADER],
+    responses: { 200: { description: 'The execution result (also when the command failed or hit a limit).', schema: ExecuteResponse } },
+    errors: [400, 409, 413, 415, 429, 503],
+  },
+  status: {
+    method: 'GET', url: '/api/v1/sandbox/status', operationId: 'status', tag: 'sandbox',
+    summary: 'Sandboxes running now (seed-compatible).',
+    responses: { 200: { description: 'Active sandboxes.', schema: StatusResponse } }, errors: [],
+  },
+  health: {
+    method: 'GET', url: '/health', operationId: 'health', tag: 'service',
+    summary: 'Service health, policy hash, and the runtimes that really work here.',
+    responses: { 200: { description: 'Health report.', schema: HealthResponse } }, errors: [],
+  },
+  metrics: {
+    method: 'GET', url: '/metrics', operationId: 'metrics', tag: 'service', summary: 'Prometheus metrics.',
+    responses: { 200: { description: 'Prometheus text exposition.', contentTypes: ['text/plain'] } }, errors: [],
+  },
+  openapi: {
+    method: 'GET', url: '/openapi.json', operationId: 'openapi', tag: 'service', summary: 'This OpenAPI document.',
+    responses: { 200: { description: 'OpenAPI 3.1 document.', contentTypes: ['application/json'] } }, errors: [],
+  },
+  createSandbox: {
+    method: 'POST', url: '/api/v1/sandboxes', operationId: 'createSandbox', tag: 'sandboxes',
+    summary: 'Create a persistent sandbox.', body: body(CreateSandboxRequest), headers: [POLICY_HEADER],
+    responses: { 201: { description: 'The new sandbox.', schema: SandboxInfo } }, errors: [400, 409, 413, 415, 429, 503],
+  },
+  listSandboxes: {
+    method: 'GET', url: '/api/v1/sandboxes', operationId: 'listSandboxes', tag: 'sandboxes', summary: 'List sandboxes.',
+    responses: { 200: { description: 'All known sandboxes.', schema: SandboxList } }, errors: [],
+  },
+  getSandbox: {
+    method: 'GET', url: '/api/v1/sandboxes/:id', operationId: 'getSandbox', tag: 'sandboxes', summary: 'Get one sandbox.',
+    params: SandboxIdParams, responses: { 200: { description: 'The sandbox.', schema: SandboxInfo } }, errors: [400, 404],
+  },
+  deleteSandbox: {
+    method: 'DELETE', url: '/api/v1/sandboxes/:id', operationId: 'deleteSandbox', tag: 'sandboxes',
+    summary: 'End a sandbox: every process killed, everything released.',
+    params: SandboxIdParams, responses: { 200: { description: 'The sandbox, now ended.', schema: SandboxInfo } }, errors: [400, 404],
+  },
+  setTimeout: {
+    method: 'POST', url: '/api/v1/sandboxes/:id/timeout', operationId: 'setSandboxTimeout', tag: 'sandboxes',
+    summary: 'Set the idle lifetime (TTL), counted from now.', params: SandboxIdParams, body: body(SetTimeoutRequest),
+    responses: { 200: { description: 'The sandbox with its new expiry.', schema: SandboxInfo } }, errors: [400, 404, 409, 413, 415],
+  },
+  exec: {
+    method: 'POST', url: '/api/v1/sandboxes/:id/exec', operationId: 'execInSandbox', tag: 'sandboxes',
+    summary: 'Run a command; output streams as NDJSON (default) or SSE (Accept: text/event-stream), or JSON with ?stream=false.',
+    params: SandboxIdParams, query: ExecQuery, body: body(ExecRequest),
+    responses: {
+      200: {
+        description: 'NDJSON/SSE: stdout and stderr frames as they happen, then one exit frame. JSON (?stream=false or Accept: application/json): the collected output. Closing the connection kills the command.',
+        schema: ExecCollectedResponse,
+        frameSchema: ExecFrame,
+        contentTypes: ['application/x-ndjson', 'text/event-stream', 'application/json'],
+      },
+    },
+    errors: [400, 404, 409, 413, 415, 429, 503],
+  },
+  readFile: {
+    method: 'GET', url: '/api/v1/sandboxes/:id/files', operationId: 'readFile', tag: 'files', summary: 'Read a file (raw bytes).',
+    params: SandboxIdParams, query: FilePathQuery,
+    responses: { 200: { description: 'File content.', contentTypes: ['application/octet-stream'] } }, errors: [400, 404, 409, 413],
+  },
+  writeFile: {
+    method: 'PUT', url: '/api/v1/sandboxes/:id/files', operationId: 'writeFile', tag: 'files',
+    summary: 'Write a file from the raw request body (Content-Type: application/octet-stream).',
+    params: SandboxIdParams, query: FileWriteQuery, body: { contentType: 'application/octet-stream', description: 'File content.' },
+    responses: { 200: { description: 'Written.', schema: FileWriteResponse } }, errors: [400, 404, 409, 413, 415],
+  },
+  listFiles: {
+    method: 'GET', url: '/api/v1/sandboxes/:id/files/list', operationId: 'listFiles', tag: 'files', summary: 'List a directory.',
+    params: SandboxIdParams, query: FilePathQuery,
+    responses: { 200: { description: 'Directory entries.', schema: FileListResponse } }, errors: [400, 404, 409],
+  },
+} satisfies Record<string, RouteSpec>;
+
+/** Schemas published under components.schemas (referenced by name wherever they are used). */
+export const COMPONENTS: Record<string, z.ZodType> = {
+  ErrorEnvelope,
+  ExecuteRequest,
+  ExecuteResponse,
+  HealthResponse,
+  StatusResponse,
+  CreateSandboxRequest,
+  SandboxInfo,
+  SandboxList,
+  SetTimeoutRequest,
+  ExecRequest,
+  ExecFrame,
+  ExecCollectedResponse,
+  FileWriteResponse,
+  FileListResponse,
+};

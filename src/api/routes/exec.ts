@@ -1,0 +1,130 @@
+/**
+ * `POST /api/v1/sandboxes/{id}/exec`: runs a command in a persistent sandbox. Output streams as
+ * it happens (NDJSON by default, SSE on `Accept: text/event-stream`), ending with one exit frame;
+ * or, with `?stream=false` / `Accept: application/json`, comes back collected in one JSON body.
+ */
+import { PassThrough } from 'node:stream';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { ExecOptions, ExecResult, ExecSession } from '../../sandbox/service-types.ts';
+import type { RouteContext } from '../context.ts';
+import { ApiError, errorBody, mapError, parseOrThrow } from '../errors.ts';
+import { BoundedCollector, ChunkEncoder, chooseExecMode, formatFrame, STREAM_CONTENT_TYPE, type StreamFormat } from '../exec-stream.ts';
+import { checkPath, commandOf, decodeStdin, toLimits } from '../request-mapping.ts';
+import { ROUTES } from '../route-table.ts';
+import type { ExecCollectedResponse } from '../schemas-sandboxes.ts';
+
+/** Registers the exec route. */
+export function registerExecRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const spec = ROUTES.exec;
+
+  app.post(spec.url, async (request, reply) => {
+    const { id } = parseOrThrow(spec.params, request.params, 'params');
+    const query = parseOrThrow(spec.query, request.query, 'query');
+    const body = parseOrThrow(spec.body.schema, request.body, 'body');
+    const what = commandOf(body);
+    if (body.stdin_encoding !== undefined && body.stdin === undefined) throw new ApiError(400, 'invalid_request', 'body.stdin_encoding: given without stdin');
+    const stdin = decodeStdin(body.stdin, body.stdin_encoding);
+    if (body.timeout_seconds !== undefined) toLimits({ timeout_seconds: body.timeout_seconds }, 'body.', ctx.policy);
+    const info = ctx.service.get(id);
+    const options: ExecOptions = {
+      env: body.environment ?? {},
+      stdin: stdin !== undefined,
+      timeoutMs: Math.round((body.timeout_seconds ?? info.limits.timeout_seconds) * 1000),
+    };
+    if (what.command !== undefined) {
+      options.argv = what.command;
+    } else {
+      options.code = what.code;
+      options.language = what.language;
+    }
+    if (body.cwd !== undefined) options.cwd = checkPath('body.cwd', body.cwd);
+    const mode = chooseExecMode(query.stream, request.headers.accept);
+
+    const release = ctx.gate.acquire();
+    let session: ExecSession;
+    try {
+      session = await ctx.service.exec(id, options);
+    } catch (err) {
+      release();
+      throw err;
+    }
+    let finished = false;
+    const done = session.result.finally(() => {
+      finished = true;
+      release();
+    });
+    // A client that goes away must not leave its command running unattended.
+    reply.raw.on('close', () => {
+      if (!finished) session.kill();
+    });
+    reply.header('x-airlock-exec-id', session.execId).header('cache-control', 'no-store');
+
+    if (mode === 'json') {
+      const out = { stdout: new BoundedCollector(ctx.maxCollectedOutputBytes), stderr: new BoundedCollector(ctx.maxCollectedOutputBytes) };
+      session.onStdout((c) => out.stdout.push(c));
+      session.onStderr((c) => out.stderr.push(c));
+      feedStdin(session, stdin);
+      const result = await done;
+      const stdoutData = out.stdout.result();
+      const stderrData = out.stderr.result();
+      const response: ExecCollectedResponse = {
+        exec_id: session.execId,
+        stdout: stdoutData.data,
+        stderr: stderrData.data,
+        stdout_encoding: stdoutData.encoding,
+        stderr_encoding: stderrData.encoding,
+        stdout_truncated: out.stdout.truncated,
+        stderr_truncated: out.stderr.truncated,
+        ...exitFields(result),
+      };
+      return response;
+    }
+    return streamSession(reply, session, done, mode, stdin, request.id);
+  });
+}
+
+function exitFields(r: ExecResult): Pick<ExecCollectedResponse, 'exit_code' | 'signal' | 'termination_reason' | 'duration_ms'> {
+  return { exit_code: r.exit_code, signal: r.signal, termination_reason: r.termination_reason, duration_ms: r.duration_ms };
+}
+
+function feedStdin(session: ExecSession, stdin: Buffer | undefined): void {
+  if (stdin === undefined) return;
+  if (stdin.length > 0) session.writeStdin(stdin);
+  session.closeStdin();
+}
+
+function streamSession(reply: FastifyReply, session: ExecSession, done: Promise<ExecResult>, format: StreamFormat, stdin: Buffer | undefined, requestId: string): FastifyReply {
+  const out = new PassThrough();
+  // Writes after the client left are dropped; the stream's own errors must not crash the process.
+  out.on('error', () => undefined);
+  const write = (frame: { type: string }) => {
+    if (!out.destroyed && !out.writableEnded) out.write(formatFrame(frame, format));
+  };
+  const encoders = { stdout: new ChunkEncoder(), stderr: new ChunkEncoder() };
+  for (const type of ['stdout', 'stderr'] as const) {
+    const listen = type === 'stdout' ? session.onStdout.bind(session) : session.onStderr.bind(session);
+    listen((chunk) => {
+      const encoded = encoders[type].push(chunk);
+      if (encoded !== undefined) write({ type, ...encoded });
+    });
+  }
+  feedStdin(session, stdin);
+  done.then(
+    (result) => {
+      for (const type of ['stdout', 'stderr'] as const) {
+        const rest = encoders[type].flush();
+        if (rest !== undefined) write({ type, ...rest });
+      }
+      write({ type: 'exit', ...exitFields(result) });
+    },
+    (err: unknown) => {
+      const mapped = mapError(err);
+      if (mapped.status >= 500) reply.log.error({ err }, 'exec failed while streaming');
+      write({ type: 'error', ...errorBody(mapped.code, mapped.message, requestId) });
+    },
+  ).finally(() => out.end());
+  reply.code(200).type(STREAM_CONTENT_TYPE[format]).header('x-content-type-options', 'nosniff');
+  // Proxies must pass frames through as they come.
+  reply.header('x-accel-buffering', 'no');
+  return reply.send(out);
+}

@@ -1,0 +1,27 @@
+/** Service routes: `GET /health`, `GET /metrics`, `GET /openapi.json`. */
+import type { FastifyInstance } from 'fastify';
+import type { RouteContext } from '../context.ts';
+import { buildOpenApiDocument } from '../openapi.ts';
+import { ROUTES } from '../route-table.ts';
+import type { HealthResponse } from '../schemas.ts';
+
+/** Registers health, metrics and the OpenAPI document. */
+export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  let openapi: string | undefined;
+
+  app.get(ROUTES.health.url, async (): Promise<HealthResponse> => {
+    const h = await ctx.service.health();
+    return { ...h, constitutional_hash: h.policy_hash };
+  });
+
+  app.get(ROUTES.metrics.url, async (_request, reply) => {
+    reply.type(ctx.metrics.contentType);
+    return ctx.metrics.render();
+  });
+
+  app.get(ROUTES.openapi.url, async (_request, reply) => {
+    openapi ??= JSON.stringify(buildOpenApiDocument());
+    reply.type('application/json; charset=utf-8');
+    return openapi;
+  });
+}

@@ -1,0 +1,183 @@
+/**
+ * Wire schemas (zod) shared by every route: the error envelope, limits, grants, and the seed's
+ * one-shot execute/status/health shapes. These objects are the single source of truth: routes
+ * validate with them, handler types are inferred from them, and the OpenAPI document is generated
+ * from them. Every request object is `.strict()`: an unknown field is refused, never ignored.
+ * Persistent-sandbox schemas are in `schemas-sandboxes.ts`.
+ */
+import { z } from 'zod';
+import { IMPLEMENTED_RUNTIMES } from '../isolation/drivers.ts';
+import { RUNTIME_NAMES } from '../isolation/driver.ts';
+import { TERMINATION_REASONS, type ExecutionResult } from '../sandbox/result.ts';
+
+/** Longest path accepted anywhere in the API. */
+export const MAX_PATH_LENGTH = 4096;
+/** Sandbox ids: what the service hands out; anything else is refused before a lookup. */
+export const SANDBOX_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+/** `sha256:` + 64 lowercase hex digits. */
+export const POLICY_HASH_PATTERN = /^sha256:[0-9a-f]{64}$/;
+const IMAGE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$|^sha256:[0-9a-f]{64}$/;
+const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+// NUL can't be passed through execve; refusing it here keeps the error a clear 400.
+const NO_NUL = /^[^\0]*$/;
+const MAX_ENV_ENTRIES = 128;
+const MAX_GRANTS = 32;
+
+/** Languages `code` can be written in. */
+export const LANGUAGE_NAMES = ['python', 'javascript', 'bash'] as const;
+
+/** Every refusal: a stable code, a message naming what was refused, and the request id. */
+export const ErrorEnvelope = z
+  .object({
+    error: z.object({
+      code: z.string().describe('Stable machine-readable code, e.g. invalid_request, sandbox_not_found, capacity_exceeded.'),
+      message: z.string().describe('What was refused and why, naming the field or control.'),
+      request_id: z.string().describe('Same as the x-request-id response header.'),
+    }),
+  })
+  .describe('The body of every 4xx and 5xx response.');
+
+export const RuntimeField = z
+  .enum(IMPLEMENTED_RUNTIMES, { error: (iss) => `unknown runtime "${String(iss.input)}" (this build has: ${IMPLEMENTED_RUNTIMES.join(', ')})` })
+  .describe('Isolation runtime; default namespace. A runtime this host cannot run is refused with 400, never replaced by a weaker one.');
+
+export const NetworkPolicy = z
+  .enum(['none', 'restricted', 'full'])
+  .describe('Network access. Only "none" (own empty network namespace) is supported; the others are refused with 400.');
+
+export const ImageField = z.string().regex(IMAGE_PATTERN, 'invalid image name').describe('Root filesystem image name or sha256 digest; default: the configured default image.');
+
+export const PolicyHashField = z
+  .string()
+  .regex(POLICY_HASH_PATTERN, 'must be sha256: followed by 64 lowercase hex digits')
+  .describe('Refuse with 409 unless the active policy hash equals this (same as header X-Airlock-Policy-Hash).');
+
+export const AgentId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/, 'must be 1-128 letters, digits or ._:@-').describe('Identifier of the calling agent.');
+
+export const Environment = z
+  .record(z.string().regex(ENV_NAME_PATTERN, 'invalid environment variable name'), z.string().max(32_768).regex(NO_NUL, 'contains a NUL byte'))
+  .refine((env) => Object.keys(env).length <= MAX_ENV_ENTRIES, `at most ${MAX_ENV_ENTRIES} variables`)
+  .describe('Environment variables of the sandboxed process. Nothing else is inherited from the host.');
+
+export const Argv = z
+  .array(z.string().max(65_536).regex(NO_NUL, 'contains a NUL byte'))
+  .min(1)
+  .max(1024)
+  .describe('Command and arguments (argv); run directly, no shell.');
+
+export const Language = z.enum(LANGUAGE_NAMES).describe('Language of `code`; default python.');
+
+/** A host path granted to the sandbox: a bare path (read-only, same path inside) or an object. */
+export const FilesystemGrant = z.union(
+  [
+    z.string().max(MAX_PATH_LENGTH).describe('Host path, granted read-only at the same path inside.'),
+    z
+      .object({
+        host_path: z.string().max(MAX_PATH_LENGTH).describe('Absolute host path.'),
+        sandbox_path: z.string().max(MAX_PATH_LENGTH).optional().describe('Absolute path inside; default host_path.'),
+        mode: z.enum(['ro', 'rw']).optional().describe('Default ro.'),
+      })
+      .strict(),
+  ],
+  { error: 'must be an absolute host path, or {host_path, sandbox_path?, mode?: "ro" | "rw"}' },
+);
+
+export const FilesystemAccess = z.array(FilesystemGrant).max(MAX_GRANTS).describe('Host paths granted to the sandbox; none by default.');
+
+const positive = (description: string) => z.number().positive().describe(description);
+const positiveInt = (description: string) => z.number().int().positive().describe(description);
+
+/** Limit fields of the seed request; each is checked against the configured maximum, never clamped. */
+export const TimeoutSeconds = positive('Wall-clock limit in seconds (at most the configured maximum, default 600).');
+export const MemoryLimitMb = positiveInt('Memory limit in MiB (at most the configured maximum, default 2048).');
+export const CpuLimit = positive('CPU quota in cores (at most the configured maximum, default 2).');
+
+/** `POST /api/v1/sandbox/execute`: the seed's fields plus language, command and a policy pin. */
+export const ExecuteRequest = z
+  .object({
+    agent_id: AgentId,
+    code: z.string().max(512 * 1024).optional().describe('Code to run with `language`. Exactly one of code or command.'),
+    command: Argv.optional(),
+    language: Language.optional(),
+    runtime: RuntimeField.optional(),
+    timeout_seconds: TimeoutSeconds.optional(),
+    memory_limit_mb: MemoryLimitMb.optional(),
+    cpu_limit: CpuLimit.optional(),
+    network_policy: NetworkPolicy.optional(),
+    filesystem_access: FilesystemAccess.optional(),
+    environment: Environment.optional(),
+    expected_policy_hash: PolicyHashField.optional(),
+  })
+  .strict()
+  .describe('One command or snippet in a fresh sandbox that is destroyed afterwards.');
+export type ExecuteRequest = z.infer<typeof ExecuteRequest>;
+
+export const SecurityViolation = z.object({
+  violation_id: z.string(),
+  timestamp: z.string(),
+  violation_type: z.string(),
+  severity: z.enum(['LOW', 'MEDIUM', 'HIGH', 'CRITICAL']),
+  description: z.string(),
+  detection_layer: z.enum(['SECCOMP', 'NETWORK', 'FILESYSTEM', 'RESOURCE', 'POLICY', 'MCP']),
+  blocked: z.boolean(),
+  indicators: z.record(z.string(), z.unknown()),
+  remediation: z.string(),
+});
+
+export const ResourceUsage = z.object({
+  cpu_usage_cores: z.number().describe('Average cores used: CPU time / wall time.'),
+  memory_usage_mb: z.number().describe('Peak memory of the sandbox cgroup, MiB.'),
+  network_rx_bytes: z.number(),
+  network_tx_bytes: z.number(),
+});
+
+export const TerminationReason = z.enum(TERMINATION_REASONS).describe('Why the sandbox ended; every limit hit has its own reason.');
+export const RuntimeName = z.enum(RUNTIME_NAMES);
+
+/** The execution result of the public contract. */
+export const ExecutionResultSchema = z.object({
+  execution_id: z.string(),
+  success: z.boolean(),
+  output: z.string().describe('Captured stdout, without its final newline.'),
+  error: z.string().nullable().describe('Captured stderr, or why the sandbox could not start; null when empty.'),
+  exit_code: z.number().int().nullable(),
+  security_violations: z.array(SecurityViolation),
+  execution_time_seconds: z.number(),
+  cold_start_time_ms: z.number(),
+  resource_usage: ResourceUsage,
+  termination_reason: TerminationReason,
+  runtime_used: RuntimeName,
+  policy_hash: z.string().describe('SHA-256 of the policy bundle that produced this result.'),
+});
+
+export const ExecuteResponse = ExecutionResultSchema.extend({
+  constitutional_hash_verified: z.boolean().describe('True: the policy hash matched the pinned one, or none was pinned.'),
+});
+export type ExecuteResponse = z.infer<typeof ExecuteResponse>;
+
+export const HealthResponse = z.object({
+  status: z.enum(['healthy', 'degraded']),
+  service: z.string(),
+  version: z.string(),
+  policy_hash: z.string(),
+  constitutional_hash: z.string().describe('Same as policy_hash (the seed name).'),
+  runtimes_available: z.array(RuntimeName).describe('Only runtimes that really work on this host.'),
+  active_sandboxes: z.number().int(),
+});
+export type HealthResponse = z.infer<typeof HealthResponse>;
+
+export const StatusResponse = z.object({
+  active_sandboxes: z.array(
+    z.object({ execution_id: z.string(), agent_id: z.string(), runtime: RuntimeName, uptime_seconds: z.number(), pod_name: z.string() }),
+  ),
+  total_count: z.number().int(),
+  policy_hash: z.string(),
+  constitutional_hash_verified: z.boolean(),
+});
+export type StatusResponse = z.infer<typeof StatusResponse>;
+
+type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+/** Compile-time proof that the wire schema and the service's result type are the same shape. */
+export type ExecutionResultSchemaMatches = Equals<z.infer<typeof ExecutionResultSchema>, ExecutionResult> extends true ? true : never;
+const executionResultSchemaMatches: ExecutionResultSchemaMatches = true;
+void executionResultSchemaMatches;

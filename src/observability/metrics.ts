@@ -1,0 +1,144 @@
+/**
+ * Prometheus metrics. Each `AirlockMetrics` owns its own `Registry` (no module-level registry, so
+ * two apps in one process never share or double-register counters). It is the service's
+ * `ServiceObserver` and also records HTTP requests.
+ *
+ * The seed controller's metric names are kept as they are, because dashboards and alerts use them.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SandboxInfo, ServiceObserver } from '../sandbox/service-types.ts';
+import type { ExecutionResult, SecurityViolation } from '../sandbox/result.ts';
+
+export interface MetricsOptions {
+  /** Also export Node process metrics (CPU, memory, event loop). Default false. */
+  processMetrics?: boolean;
+}
+
+const COLD_START_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10];
+const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+const MAX_LABEL_LENGTH = 64;
+
+/** The `result` label of `hardened_sandbox_executions_total`: `success`, `failure`, or why it ended. */
+export function executionResultLabel(result: ExecutionResult): string {
+  if (result.success) return 'success';
+  return result.termination_reason === 'completed' ? 'failure' : result.termination_reason;
+}
+
+/** Whether a violation counts as an escape attempt (kernel-surface or filesystem escape). */
+export function isEscapeAttempt(v: SecurityViolation): boolean {
+  return v.detection_layer === 'SECCOMP' || v.detection_layer === 'FILESYSTEM' || v.violation_type.includes('escape');
+}
+
+// Labels are bounded and printable: an unbounded label set would let input grow memory forever.
+function label(value: unknown): string {
+  const text = typeof value === 'string' && value.length > 0 ? value : 'unknown';
+  return text.replace(/[^A-Za-z0-9_.:/-]/g, '_').slice(0, MAX_LABEL_LENGTH);
+}
+
+/** All metrics of one control-plane instance. */
+export class AirlockMetrics implements ServiceObserver {
+  readonly registry = new Registry();
+  readonly #executions: Counter<'runtime' | 'result'>;
+  readonly #violations: Counter<'type' | 'severity'>;
+  readonly #escapes: Counter<'pattern'>;
+  readonly #coldStart: Histogram<'runtime'>;
+  readonly #active: Gauge;
+  readonly #created: Counter<'runtime' | 'pooled'>;
+  readonly #ended: Counter<'runtime' | 'reason'>;
+  readonly #capacity: Counter;
+  readonly #poolReady: Gauge<'pool'>;
+  readonly #poolCheckouts: Counter<'pool' | 'result'>;
+  readonly #httpRequests: Counter<'method' | 'route' | 'status'>;
+  readonly #httpDuration: Histogram<'method' | 'route' | 'status'>;
+  #activeSource: (() => number) | undefined;
+  #activeCount = 0;
+
+  constructor(options: MetricsOptions = {}) {
+    const registers = [this.registry];
+    this.#executions = new Counter({ name: 'hardened_sandbox_executions_total', help: 'Sandbox executions by runtime and result.', labelNames: ['runtime', 'result'], registers });
+    this.#violations = new Counter({ name: 'hardened_sandbox_violations_total', help: 'Security violations by type and severity.', labelNames: ['type', 'severity'], registers });
+    this.#escapes = new Counter({ name: 'hardened_sandbox_escape_attempts_total', help: 'Escape attempts by pattern.', labelNames: ['pattern'], registers });
+    this.#coldStart = new Histogram({ name: 'hardened_sandbox_cold_start_duration_seconds', help: 'Time from request to the sandboxed process running.', labelNames: ['runtime'], buckets: COLD_START_BUCKETS, registers });
+    const self = this;
+    this.#active = new Gauge({
+      name: 'active_hardened_sandboxes_count',
+      help: 'Sandboxes currently running (one-shot and persistent).',
+      registers,
+      collect() {
+        this.set(self.#activeSource?.() ?? self.#activeCount);
+      },
+    });
+    this.#created = new Counter({ name: 'airlock_sandboxes_created_total', help: 'Persistent sandboxes created.', labelNames: ['runtime', 'pooled'], registers });
+    this.#ended = new Counter({ name: 'airlock_sandboxes_ended_total', help: 'Persistent sandboxes ended, by reason.', labelNames: ['runtime', 'reason'], registers });
+    this.#capacity = new Counter({ name: 'airlock_capacity_refusals_total', help: 'Requests refused because the concurrent-sandbox cap was reached.', registers });
+    this.#poolReady = new Gauge({ name: 'airlock_pool_ready_sandboxes', help: 'Warm sandboxes ready in each pool.', labelNames: ['pool'], registers });
+    this.#poolCheckouts = new Counter({ name: 'airlock_pool_checkouts_total', help: 'Pool checkouts, by hit or miss.', labelNames: ['pool', 'result'], registers });
+    this.#httpRequests = new Counter({ name: 'airlock_http_requests_total', help: 'HTTP requests by method, route and status.', labelNames: ['method', 'route', 'status'], registers });
+    this.#httpDuration = new Histogram({ name: 'airlock_http_request_duration_seconds', help: 'HTTP request duration.', labelNames: ['method', 'route', 'status'], buckets: HTTP_BUCKETS, registers });
+    if (options.processMetrics === true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Makes `active_hardened_sandboxes_count` read the service's live count at scrape time. */
+  setActiveSandboxesSource(source: () => number): void {
+    this.#activeSource = source;
+  }
+
+  /** ServiceObserver: one-shot execution finished. */
+  executionFinished(result: ExecutionResult): void {
+    const runtime = label(result.runtime_used);
+    this.#executions.inc({ runtime, result: label(executionResultLabel(result)) });
+    if (result.termination_reason !== 'start_failed') this.#coldStart.observe({ runtime }, result.cold_start_time_ms / 1000);
+    for (const v of result.security_violations) {
+      this.#violations.inc({ type: label(v.violation_type), severity: label(v.severity) });
+      if (isEscapeAttempt(v)) {
+        const pattern = typeof v.indicators['pattern'] === 'string' ? v.indicators['pattern'] : v.violation_type;
+        this.#escapes.inc({ pattern: label(pattern) });
+      }
+    }
+  }
+
+  /** ServiceObserver: persistent sandbox started. */
+  sandboxCreated(info: SandboxInfo, coldStartMs: number): void {
+    this.#activeCount += 1;
+    this.#created.inc({ runtime: label(info.runtime), pooled: String(info.pooled) });
+    this.#coldStart.observe({ runtime: label(info.runtime) }, coldStartMs / 1000);
+  }
+
+  /** ServiceObserver: persistent sandbox ended. */
+  sandboxEnded(info: SandboxInfo): void {
+    this.#activeCount = Math.max(0, this.#activeCount - 1);
+    this.#ended.inc({ runtime: label(info.runtime), reason: label(info.end_reason ?? 'unknown') });
+  }
+
+  /** ServiceObserver: a request was refused at the concurrency cap. */
+  capacityRefused(): void {
+    this.#capacity.inc();
+  }
+
+  /** ServiceObserver: a warm pool's ready count changed. */
+  poolChanged(key: string, ready: number): void {
+    this.#poolReady.set({ pool: label(key) }, ready);
+  }
+
+  /** ServiceObserver: a sandbox was taken from a pool (hit) or built because it was empty (miss). */
+  poolCheckout(key: string, hit: boolean): void {
+    this.#poolCheckouts.inc({ pool: label(key), result: hit ? 'hit' : 'miss' });
+  }
+
+  /** Records one HTTP request; `route` must be the route template, never the raw URL. */
+  observeHttp(method: string, route: string, status: number, seconds: number): void {
+    const labels = { method: label(method), route: label(route), status: String(status) };
+    this.#httpRequests.inc(labels);
+    this.#httpDuration.observe(labels, seconds);
+  }
+
+  /** The exposition text. */
+  async render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** Content type of `render()`. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

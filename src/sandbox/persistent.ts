@@ -1,0 +1,185 @@
+/**
+ * A persistent sandbox: the driver's sandbox with the in-sandbox agent as its main process.
+ * Every command and file operation goes through the agent, so it runs inside the sandbox with
+ * every control already applied and can only ever see the sandbox's own filesystem.
+ */
+import { randomUUID } from 'node:crypto';
+import { AGENT_MOUNT, type IsolationDriver, type Limits, type Sandbox, type SandboxSpec } from '../isolation/driver.ts';
+import { AgentClient, AgentFileError } from '../agent/client.ts';
+import type { Image } from '../images/image.ts';
+import { ServiceError } from './errors.ts';
+import { BASE_ENV, commandFor } from './prepare.ts';
+import type { EndReason, ExecOptions, ExecResult, ExecSession, FileEntry } from './service-types.ts';
+import { startExec } from './exec-session.ts';
+
+/** How often a running sandbox's limits are sampled. */
+const MONITOR_MS = 250;
+
+export interface PersistentSpec {
+  driver: IsolationDriver;
+  image: Image;
+  limits: Limits;
+  mounts: SandboxSpec['mounts'];
+  agentDir: string;
+  agentBinary: string;
+}
+
+/** A running persistent sandbox; `end()` is idempotent and records the first reason given. */
+export class PersistentSandbox {
+  readonly id: string;
+  readonly limits: Limits;
+  readonly image: Image;
+  readonly coldStartMs: number;
+  private readonly sandbox: Sandbox;
+  private readonly agent: AgentClient;
+  private readonly execs = new Set<ExecSession>();
+  private readonly monitor: NodeJS.Timeout;
+  private ending: Promise<void> | undefined;
+  private endReasonValue: EndReason | undefined;
+  private readonly endListeners: ((reason: EndReason) => void)[] = [];
+
+  private constructor(id: string, spec: PersistentSpec, sandbox: Sandbox, agent: AgentClient, coldStartMs: number) {
+    this.id = id;
+    this.limits = spec.limits;
+    this.image = spec.image;
+    this.sandbox = sandbox;
+    this.agent = agent;
+    this.coldStartMs = coldStartMs;
+    this.monitor = setInterval(() => void this.checkLimits(), MONITOR_MS);
+    this.monitor.unref();
+  }
+
+  /** Creates the sandbox and waits for its agent to report ready. */
+  static async start(spec: PersistentSpec): Promise<PersistentSandbox> {
+    const started = performance.now();
+    const id = `s-${randomUUID()}`;
+    const sandbox = await spec.driver.create({
+      id,
+      image: spec.image,
+      limits: spec.limits,
+      env: { ...BASE_ENV },
+      mounts: spec.mounts,
+      workdir: '/tmp',
+      network: 'none',
+      agentDir: spec.agentDir,
+    });
+    try {
+      const proc = await sandbox.start({ argv: [`${AGENT_MOUNT}/${spec.agentBinary}`], stdin: true });
+      if (proc.stdin === null) throw new Error('agent has no stdin');
+      const agent = new AgentClient({ stdin: proc.stdin, stdout: proc.stdout });
+      proc.stderr.resume();
+      await agent.ready();
+      const persistent = new PersistentSandbox(id, spec, sandbox, agent, performance.now() - started);
+      // The agent is the sandbox: if it exits, the sandbox is over.
+      void proc.exit.then(() => persistent.end('agent_exited'));
+      return persistent;
+    } catch (err) {
+      await sandbox.destroy();
+      throw err;
+    }
+  }
+
+  get endReason(): EndReason | undefined {
+    return this.endReasonValue;
+  }
+
+  /** Called once, with the reason, when the sandbox has ended and been torn down. */
+  onEnd(listener: (reason: EndReason) => void): void {
+    this.endListeners.push(listener);
+  }
+
+  /** Starts a command (env: the base environment plus exactly `options.env`); output streams through the session. */
+  async exec(options: ExecOptions): Promise<ExecSession> {
+    this.requireRunning();
+    const { argv, stdin } = commandFor({ command: options.argv, code: options.code, language: options.language });
+    const session = startExec(this.agent, {
+      argv,
+      env: { ...BASE_ENV, ...options.env },
+      cwd: options.cwd ?? '/tmp',
+      stdin: options.stdin || stdin !== undefined,
+      timeoutMs: options.timeoutMs,
+      outputBytes: this.limits.outputBytes,
+      ended: () => this.endReasonValue !== undefined,
+    });
+    if (stdin !== undefined) {
+      session.writeStdin(stdin);
+      if (!options.stdin) session.closeStdin();
+    }
+    this.execs.add(session);
+    void session.result.finally(() => this.execs.delete(session));
+    return session;
+  }
+
+  async readFile(path: string, maxBytes: number): Promise<Buffer> {
+    this.requireRunning();
+    return fileOp(path, () => this.agent.readFile(path, maxBytes));
+  }
+
+  async writeFile(path: string, data: Buffer, mode?: number): Promise<void> {
+    this.requireRunning();
+    await fileOp(path, () => this.agent.writeFile(path, data, mode));
+  }
+
+  async listFiles(path: string): Promise<FileEntry[]> {
+    this.requireRunning();
+    const entries = await fileOp(path, () => this.agent.list(path));
+    const base = path.endsWith('/') ? path : `${path}/`;
+    return entries.map((e) => ({
+      name: e.name,
+      path: `${base}${e.name}`,
+      type: e.type === 'file' || e.type === 'dir' || e.type === 'symlink' ? e.type : 'other',
+      size: e.size,
+      mode: e.mode,
+      modified_at: e.mtime.toISOString(),
+    }));
+  }
+
+  /** Ends the sandbox: kills every command, tears everything down. */
+  end(reason: EndReason): Promise<void> {
+    if (this.ending !== undefined) return this.ending;
+    this.endReasonValue = reason;
+    clearInterval(this.monitor);
+    this.ending = (async () => {
+      for (const session of this.execs) session.kill();
+      this.agent.close();
+      // Each exec's result settles (sandbox_ended) once the agent is gone.
+      await this.sandbox.destroy();
+      for (const listener of this.endListeners) listener(reason);
+    })();
+    return this.ending;
+  }
+
+  private requireRunning(): void {
+    if (this.endReasonValue !== undefined) {
+      throw new ServiceError('sandbox_not_running', `sandbox ${this.id} has ended (${this.endReasonValue})`);
+    }
+  }
+
+  private async checkLimits(): Promise<void> {
+    if (this.endReasonValue !== undefined) return;
+    try {
+      const sample = await this.sandbox.stats();
+      // A limit hit ends the whole sandbox: fail closed, and say which limit.
+      if (sample.oomKills > 0) await this.end('memory_limit');
+      else if (sample.pidsLimitHits > 0) await this.end('pids_limit');
+    } catch {
+      // Sampling failed because the sandbox is going away; end() handles the rest.
+    }
+  }
+}
+
+/** Maps the agent's file errors to request errors (never a 5xx for a bad path). */
+async function fileOp<T>(path: string, op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    if (err instanceof AgentFileError) {
+      if (err.code === 'ENOENT') throw new ServiceError('file_not_found', `${path}: no such file or directory`);
+      if (err.code === 'EFBIG') throw new ServiceError('payload_too_large', `${path}: ${err.message}`);
+      throw new ServiceError('invalid_path', `${path}: ${err.message}`);
+    }
+    throw err;
+  }
+}
+
+export type { ExecResult };

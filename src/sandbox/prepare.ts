@@ -1,0 +1,80 @@
+/**
+ * Shared request preparation for one-shot and persistent sandboxes: runtime availability, image
+ * resolution, limits and language → command. Every refusal is a ServiceError naming the field.
+ */
+import type { AirlockConfig } from '../config/config.ts';
+import type { IsolationDriver, Limits } from '../isolation/driver.ts';
+import type { ImplementedRuntime } from '../isolation/drivers.ts';
+import type { Image } from '../images/image.ts';
+import { resolveImage } from '../images/store.ts';
+import { ImageNotFoundError } from '../images/paths.ts';
+import { LimitError, resolveLimits } from './limits.ts';
+import { ServiceError } from './errors.ts';
+
+/** Interpreters for `language`; the code goes in on stdin so its size isn't bounded by argv. */
+export const INTERPRETERS = {
+  python: ['python3', '-'],
+  javascript: ['node', '-'],
+  bash: ['bash', '-s'],
+} as const satisfies Record<string, readonly string[]>;
+export type Language = keyof typeof INTERPRETERS;
+
+/** The environment every sandboxed command starts from; requests add to it. Nothing is inherited. */
+export const BASE_ENV: Readonly<Record<string, string>> = Object.freeze({
+  PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  HOME: '/tmp',
+  LANG: 'C.UTF-8',
+});
+
+/** Wire names of the limit fields, for error messages that name what the caller sent. */
+export const LIMIT_FIELD_NAMES: Record<keyof Limits, string> = {
+  memoryMb: 'memory_limit_mb',
+  cpuCores: 'cpu_limit',
+  pids: 'pids_limit',
+  timeoutSeconds: 'timeout_seconds',
+  scratchMb: 'scratch_mb',
+  outputBytes: 'output_limit_bytes',
+  openFiles: 'open_files_limit',
+};
+
+/** Limits with defaults, refusing (never clamping) out-of-range values. */
+export function limitsFor(config: AirlockConfig, requested: Partial<Limits>): Limits {
+  try {
+    return resolveLimits(requested, config.defaults, config.maxima);
+  } catch (err) {
+    if (err instanceof LimitError) throw new ServiceError('invalid_request', `${LIMIT_FIELD_NAMES[err.field]}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** The driver for a runtime, or `runtime_unavailable` with the probe's reason. */
+export function driverFor(drivers: ReadonlyMap<ImplementedRuntime, IsolationDriver>, unavailable: ReadonlyMap<string, string>, runtime: ImplementedRuntime): IsolationDriver {
+  const reason = unavailable.get(runtime);
+  if (reason !== undefined) throw new ServiceError('runtime_unavailable', `runtime ${runtime} is not available on this host: ${reason}`);
+  const driver = drivers.get(runtime);
+  if (driver === undefined) throw new ServiceError('runtime_unavailable', `runtime ${runtime} is not available on this host`);
+  return driver;
+}
+
+/** Resolves an image, mapping "not found" to a request error. */
+export async function imageFor(config: AirlockConfig, name: string | undefined): Promise<Image> {
+  try {
+    return await resolveImage(config, name ?? config.defaultImage);
+  } catch (err) {
+    if (err instanceof ImageNotFoundError) throw new ServiceError('image_not_found', err.message);
+    throw err;
+  }
+}
+
+/** argv and stdin for either a command or code in a language. */
+export function commandFor(input: { command?: string[]; code?: string; language?: Language }): { argv: string[]; stdin?: string } {
+  if (input.command !== undefined && input.code !== undefined) {
+    throw new ServiceError('invalid_request', 'give either command or code, not both');
+  }
+  if (input.command !== undefined) {
+    if (input.command.length === 0) throw new ServiceError('invalid_request', 'command: must not be empty');
+    return { argv: input.command };
+  }
+  if (input.code === undefined) throw new ServiceError('invalid_request', 'code or command is required');
+  return { argv: [...INTERPRETERS[input.language ?? 'python']], stdin: input.code };
+}

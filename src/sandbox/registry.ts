@@ -1,0 +1,87 @@
+/**
+ * The service's book of persistent sandboxes: live ones, and recently ended ones so that a
+ * caller can still learn why a sandbox ended. Ended entries are forgotten after a while.
+ */
+import type { RuntimeName } from '../isolation/driver.ts';
+import type { PersistentSandbox } from './persistent.ts';
+import type { SandboxInfo } from './service-types.ts';
+
+/** How long an ended sandbox stays visible, and how many are kept at most. */
+const ENDED_RETENTION_MS = 10 * 60 * 1000;
+const ENDED_MAX = 1000;
+
+export interface SandboxRecord {
+  sandbox: PersistentSandbox;
+  runtime: RuntimeName;
+  imageName: string;
+  metadata: Record<string, string>;
+  /** Environment added to every exec of this sandbox. */
+  env: Record<string, string>;
+  agentId: string;
+  createdAt: number;
+  expiresAt: number;
+  pooled: boolean;
+  endedAt: number | undefined;
+}
+
+export type RecordFields = Pick<SandboxRecord, 'runtime' | 'imageName' | 'metadata' | 'env' | 'agentId' | 'pooled'> & { ttlSeconds: number };
+
+export class SandboxRegistry {
+  private readonly records = new Map<string, SandboxRecord>();
+
+  /** Registers a started sandbox; its end is recorded when it happens. */
+  add(sandbox: PersistentSandbox, fields: RecordFields): SandboxRecord {
+    const now = Date.now();
+    const { ttlSeconds, ...rest } = fields;
+    const record: SandboxRecord = { sandbox, ...rest, createdAt: now, expiresAt: now + ttlSeconds * 1000, endedAt: undefined };
+    this.records.set(sandbox.id, record);
+    sandbox.onEnd(() => (record.endedAt = Date.now()));
+    return record;
+  }
+
+  find(id: string): SandboxRecord | undefined {
+    return this.records.get(id);
+  }
+
+  all(): SandboxRecord[] {
+    return [...this.records.values()];
+  }
+
+  running(): SandboxRecord[] {
+    return this.all().filter((r) => r.sandbox.endReason === undefined);
+  }
+
+  /** Drops ended sandboxes past the retention window (and the oldest past the count cap). */
+  forgetOld(now: number): void {
+    const ended = this.all().filter((r) => r.endedAt !== undefined);
+    ended.sort((a, b) => (a.endedAt ?? 0) - (b.endedAt ?? 0));
+    ended.forEach((r, i) => {
+      if (now - (r.endedAt ?? now) > ENDED_RETENTION_MS || ended.length - i > ENDED_MAX) this.records.delete(r.sandbox.id);
+    });
+  }
+
+  /** The wire view of a record. */
+  info(record: SandboxRecord): SandboxInfo {
+    const { sandbox } = record;
+    return {
+      sandbox_id: sandbox.id,
+      runtime: record.runtime,
+      image: record.imageName,
+      image_digest: sandbox.image.digest,
+      state: sandbox.endReason === undefined ? 'running' : 'ended',
+      created_at: new Date(record.createdAt).toISOString(),
+      expires_at: new Date(record.expiresAt).toISOString(),
+      metadata: record.metadata,
+      limits: {
+        memory_limit_mb: sandbox.limits.memoryMb,
+        cpu_limit: sandbox.limits.cpuCores,
+        pids_limit: sandbox.limits.pids,
+        scratch_mb: sandbox.limits.scratchMb,
+        timeout_seconds: sandbox.limits.timeoutSeconds,
+      },
+      pooled: record.pooled,
+      end_reason: sandbox.endReason ?? null,
+      ended_at: record.endedAt === undefined ? null : new Date(record.endedAt).toISOString(),
+    };
+  }
+}

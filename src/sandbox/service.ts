@@ -1,0 +1,260 @@
+/**
+ * The sandbox service behind `airlock serve`: one-shot executions, persistent sandboxes with
+ * exec and files, warm pools, the TTL reaper, the concurrency cap and crash recovery.
+ */
+import type { AirlockConfig } from '../config/config.ts';
+import type { IsolationDriver } from '../isolation/driver.ts';
+import { createDriver, IMPLEMENTED_RUNTIMES, type ImplementedRuntime } from '../isolation/drivers.ts';
+import { AGENT_BINARY_NAME, ensureAgent } from '../agent/build.ts';
+import { executeOnce } from './execute.ts';
+import { ServiceError } from './errors.ts';
+import { activePolicyHash } from './policy-bundle.ts';
+import { commandFor, driverFor, imageFor, limitsFor } from './prepare.ts';
+import { PersistentSandbox } from './persistent.ts';
+import { poolKey, WarmPool } from './pool.ts';
+import { SandboxRegistry, type SandboxRecord } from './registry.ts';
+import type { ExecutionResult } from './result.ts';
+import type {
+  CreateSandboxOptions, ExecOptions, ExecSession, FileEntry, HealthReport, OneShotRequest,
+  SandboxInfo, SandboxServiceApi, ServiceObserver, ServiceStatus,
+} from './service-types.ts';
+
+const VERSION = '0.1.0';
+const REAPER_MS = 1000;
+
+export interface ServiceOptions {
+  config: AirlockConfig;
+  observer?: ServiceObserver;
+  /** Drivers to use instead of the real ones (tests of the service logic). */
+  drivers?: Map<ImplementedRuntime, IsolationDriver>;
+}
+
+export class SandboxService implements SandboxServiceApi {
+  readonly policyHash: string;
+  private readonly config: AirlockConfig;
+  private readonly observer: ServiceObserver;
+  private readonly drivers: Map<ImplementedRuntime, IsolationDriver>;
+  private readonly unavailable = new Map<string, string>();
+  private readonly registry: SandboxRegistry;
+  private readonly pools = new Map<string, WarmPool>();
+  private readonly oneShots = new Map<string, { agentId: string; runtime: ImplementedRuntime; started: number }>();
+  private agent: { dir: string; binary: string } | undefined;
+  private reaper: NodeJS.Timeout | undefined;
+  private closing = false;
+
+  constructor(options: ServiceOptions) {
+    this.config = options.config;
+    this.observer = options.observer ?? {};
+    this.policyHash = activePolicyHash(options.config);
+    this.drivers = options.drivers ?? new Map(IMPLEMENTED_RUNTIMES.map((r) => [r, createDriver(r, options.config)]));
+    this.registry = new SandboxRegistry();
+  }
+
+  /** Probes runtimes, reaps what a crashed predecessor left, builds the agent, starts pools and the reaper. */
+  async start(): Promise<{ reaped: string[] }> {
+    const reaped: string[] = [];
+    for (const [runtime, driver] of this.drivers) {
+      const availability = await driver.probe();
+      if (!availability.available) this.unavailable.set(runtime, availability.reason ?? 'unavailable');
+      else reaped.push(...(await driver.reapStale()));
+    }
+    const agent = await ensureAgent(this.config);
+    this.agent = { dir: agent.dir, binary: AGENT_BINARY_NAME };
+    this.reaper = setInterval(() => void this.reapExpired(), REAPER_MS);
+    this.reaper.unref();
+    for (const pool of this.config.service.pools) await this.startPool(pool.runtime, pool.image, pool.size, pool.limits).catch(() => undefined);
+    return { reaped };
+  }
+
+  private async startPool(runtime: ImplementedRuntime, imageName: string, size: number, requested: CreateSandboxOptions['limits']): Promise<void> {
+    if (size === 0 || this.unavailable.has(runtime)) return;
+    const image = await imageFor(this.config, imageName);
+    const limits = limitsFor(this.config, requested);
+    const key = poolKey({ runtime, imageDigest: image.digest, limits });
+    const driver = driverFor(this.drivers, this.unavailable, runtime);
+    const pool = new WarmPool(key, size, () => this.startSandbox(driver, image, limits, []), {
+      onChange: (ready) => this.observer.poolChanged?.(key, ready),
+    });
+    this.pools.set(key, pool);
+    pool.refill();
+  }
+
+  async execute(request: OneShotRequest): Promise<ExecutionResult> {
+    this.checkPolicy(request.expectedPolicyHash);
+    const driver = driverFor(this.drivers, this.unavailable, request.runtime);
+    const limits = limitsFor(this.config, request.limits);
+    const { argv, stdin } = commandFor(request);
+    const image = await imageFor(this.config, request.image);
+    this.reserveCapacity();
+    const key = `${Date.now()}-${Math.random()}`;
+    this.oneShots.set(key, { agentId: request.agentId, runtime: request.runtime, started: Date.now() });
+    try {
+      const result = await executeOnce(
+        { image, limits, env: request.env, mounts: request.mounts, workdir: '/tmp', argv, ...(stdin === undefined ? {} : { stdin }) },
+        { driver, policyHash: this.policyHash },
+      );
+      this.observer.executionFinished?.(result);
+      return result;
+    } finally {
+      this.oneShots.delete(key);
+    }
+  }
+
+  async create(options: CreateSandboxOptions): Promise<SandboxInfo> {
+    const driver = driverFor(this.drivers, this.unavailable, options.runtime);
+    const limits = limitsFor(this.config, options.limits);
+    const ttl = this.ttl(options.ttlSeconds);
+    const image = await imageFor(this.config, options.image);
+    this.reserveCapacity();
+    const pool = options.mounts.length === 0 ? this.pools.get(poolKey({ runtime: options.runtime, imageDigest: image.digest, limits })) : undefined;
+    const pooled = pool?.take();
+    if (pool !== undefined) this.observer.poolCheckout?.(pool.key, pooled !== undefined);
+    const sandbox = pooled ?? (await this.startSandbox(driver, image, limits, options.mounts));
+    const record = this.registry.add(sandbox, {
+      runtime: options.runtime,
+      imageName: options.image ?? this.config.defaultImage,
+      metadata: options.metadata,
+      env: options.env,
+      agentId: options.agentId ?? '',
+      ttlSeconds: ttl,
+      pooled: pooled !== undefined,
+    });
+    sandbox.onEnd(() => this.observer.sandboxEnded?.(this.registry.info(record)));
+    this.observer.sandboxCreated?.(this.registry.info(record), pooled !== undefined ? 0 : sandbox.coldStartMs);
+    return this.registry.info(record);
+  }
+
+  private async startSandbox(driver: IsolationDriver, image: Awaited<ReturnType<typeof imageFor>>, limits: ReturnType<typeof limitsFor>, mounts: CreateSandboxOptions['mounts']): Promise<PersistentSandbox> {
+    const agent = this.agent;
+    if (agent === undefined) throw new ServiceError('shutting_down', 'service is not started');
+    try {
+      return await PersistentSandbox.start({ driver, image, limits, mounts, agentDir: agent.dir, agentBinary: agent.binary });
+    } catch (err) {
+      if (err instanceof ServiceError) throw err;
+      const control = (err as { control?: string }).control;
+      throw new ServiceError('control_failed', control === undefined ? (err as Error).message : `${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  list(): SandboxInfo[] {
+    return this.registry.all().map((r) => this.registry.info(r));
+  }
+
+  get(id: string): SandboxInfo {
+    return this.registry.info(this.record(id));
+  }
+
+  async kill(id: string): Promise<SandboxInfo> {
+    const record = this.record(id);
+    await record.sandbox.end('killed');
+    return this.registry.info(record);
+  }
+
+  setTimeout(id: string, ttlSeconds: number): SandboxInfo {
+    const record = this.running(id);
+    record.expiresAt = Date.now() + this.ttl(ttlSeconds) * 1000;
+    return this.registry.info(record);
+  }
+
+  async exec(id: string, options: ExecOptions): Promise<ExecSession> {
+    const record = this.running(id);
+    return record.sandbox.exec({ ...options, env: { ...record.env, ...options.env } });
+  }
+
+  readFile(id: string, path: string): Promise<Buffer> {
+    return this.running(id).sandbox.readFile(path, this.config.service.fileMaxBytes);
+  }
+
+  async writeFile(id: string, path: string, data: Buffer, mode?: number): Promise<void> {
+    if (data.length > this.config.service.fileMaxBytes) {
+      throw new ServiceError('payload_too_large', `file is ${data.length} bytes; the limit is ${this.config.service.fileMaxBytes}`);
+    }
+    await this.running(id).sandbox.writeFile(path, data, mode);
+  }
+
+  listFiles(id: string, path: string): Promise<FileEntry[]> {
+    return this.running(id).sandbox.listFiles(path);
+  }
+
+  status(): ServiceStatus {
+    const now = Date.now();
+    const oneShots = [...this.oneShots.entries()].map(([key, o]) => ({
+      execution_id: key, agent_id: o.agentId, runtime: o.runtime, uptime_seconds: (now - o.started) / 1000, pod_name: key,
+    }));
+    const persistent = this.registry.running().map((r) => ({
+      execution_id: r.sandbox.id, agent_id: r.agentId, runtime: r.runtime, uptime_seconds: (now - r.createdAt) / 1000, pod_name: r.sandbox.id,
+    }));
+    const active = [...oneShots, ...persistent];
+    return { active_sandboxes: active, total_count: active.length };
+  }
+
+  async health(): Promise<HealthReport> {
+    const runtimes = [...this.drivers.keys()].filter((r) => !this.unavailable.has(r));
+    return {
+      status: runtimes.length > 0 && !this.closing ? 'healthy' : 'degraded',
+      service: 'airlock',
+      version: VERSION,
+      policy_hash: this.policyHash,
+      runtimes_available: runtimes,
+      active_sandboxes: this.activeCount(),
+    };
+  }
+
+  /** Stops pools and the reaper and ends every sandbox; waits for one-shot runs to finish. */
+  async shutdown(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.reaper);
+    await Promise.all([...this.pools.values()].map((p) => p.close()));
+    await Promise.all(this.registry.running().map((r) => r.sandbox.end('shutdown')));
+  }
+
+  private activeCount(): number {
+    return this.oneShots.size + this.registry.running().length;
+  }
+
+  /** Refuses past the cap: callers get 429 with a retry hint, never an unbounded queue. */
+  private reserveCapacity(): void {
+    if (this.closing) throw new ServiceError('shutting_down', 'the service is shutting down');
+    if (this.activeCount() >= this.config.service.maxSandboxes) {
+      this.observer.capacityRefused?.();
+      throw new ServiceError('capacity_exceeded', `${this.config.service.maxSandboxes} sandboxes are running; retry later`, { retryAfterSeconds: 1 });
+    }
+  }
+
+  private checkPolicy(expected: string | undefined): void {
+    if (expected !== undefined && expected !== this.policyHash) {
+      throw new ServiceError('policy_mismatch', `the active policy is ${this.policyHash}, not ${expected}`);
+    }
+  }
+
+  private ttl(requested: number | undefined): number {
+    const ttl = requested ?? this.config.service.defaultTtlSeconds;
+    if (!Number.isInteger(ttl) || ttl <= 0) throw new ServiceError('invalid_request', `ttl_seconds: must be a positive whole number, got ${ttl}`);
+    if (ttl > this.config.service.maxTtlSeconds) {
+      throw new ServiceError('invalid_request', `ttl_seconds: ${ttl} exceeds the maximum of ${this.config.service.maxTtlSeconds}`);
+    }
+    return ttl;
+  }
+
+  private record(id: string): SandboxRecord {
+    const record = this.registry.find(id);
+    if (record === undefined) throw new ServiceError('sandbox_not_found', `no sandbox ${id}`);
+    return record;
+  }
+
+  private running(id: string): SandboxRecord {
+    const record = this.record(id);
+    if (record.sandbox.endReason !== undefined) {
+      throw new ServiceError('sandbox_not_running', `sandbox ${id} has ended (${record.sandbox.endReason})`);
+    }
+    return record;
+  }
+
+  private async reapExpired(): Promise<void> {
+    const now = Date.now();
+    for (const record of this.registry.running()) {
+      if (record.expiresAt <= now) await record.sandbox.end('ttl_expired').catch(() => undefined);
+    }
+    this.registry.forgetOld(now);
+  }
+}

@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { FAKE_POLICY_HASH } from './fake-service.ts';
+import { assertError, json, makeApp } from './helpers.ts';
+
+const URL = '/api/v1/sandbox/execute';
+const OTHER_HASH = `sha256:${'c'.repeat(64)}`;
+
+describe('POST /api/v1/sandbox/execute', () => {
+  it('runs the seed request and answers with every seed field plus ours', async () => {
+    const { app, service } = await makeApp();
+    const res = await app.inject(json('POST', URL, { agent_id: 'test_agent', code: 'print("hi")' }));
+    assert.equal(res.statusCode, 200, res.body);
+    const body = res.json();
+    for (const field of ['execution_id', 'success', 'output', 'error', 'security_violations', 'execution_time_seconds', 'cold_start_time_ms', 'resource_usage', 'termination_reason', 'runtime_used', 'constitutional_hash_verified', 'exit_code', 'policy_hash']) {
+      assert.ok(field in body, `missing ${field}`);
+    }
+    assert.equal(body.constitutional_hash_verified, true);
+    assert.equal(body.runtime_used, 'namespace');
+    assert.ok(res.headers['x-request-id']);
+    const sent = service.executed[0];
+    assert.equal(sent?.language, 'python');
+    assert.equal(sent?.code, 'print("hi")');
+    assert.deepEqual(sent?.mounts, []);
+  });
+
+  it('maps every seed field onto the service request', async () => {
+    const { app, service } = await makeApp();
+    const res = await app.inject(json('POST', URL, {
+      agent_id: 'a1', command: ['echo', 'x'], runtime: 'namespace', timeout_seconds: 10, memory_limit_mb: 256, cpu_limit: 0.5,
+      network_policy: 'none', filesystem_access: ['/usr/share', { host_path: '/opt', sandbox_path: '/data', mode: 'rw' }], environment: { FOO: 'bar' },
+    }));
+    assert.equal(res.statusCode, 200, res.body);
+    const sent = service.executed[0];
+    assert.deepEqual(sent?.command, ['echo', 'x']);
+    assert.deepEqual(sent?.limits, { memoryMb: 256, cpuCores: 0.5, timeoutSeconds: 10 });
+    assert.deepEqual(sent?.env, { FOO: 'bar' });
+    assert.deepEqual(sent?.mounts, [
+      { hostPath: '/usr/share', sandboxPath: '/usr/share', writable: false },
+      { hostPath: '/opt', sandboxPath: '/data', writable: true },
+    ]);
+  });
+
+  it('pins the policy hash by field or header: match → verified, mismatch → 409', async () => {
+    const { app } = await makeApp();
+    const ok = await app.inject(json('POST', URL, { agent_id: 'a', code: '1', expected_policy_hash: FAKE_POLICY_HASH }));
+    assert.equal(ok.json().constitutional_hash_verified, true);
+    assertError(await app.inject(json('POST', URL, { agent_id: 'a', code: '1', expected_policy_hash: OTHER_HASH })), 409, 'policy_mismatch');
+    assertError(await app.inject(json('POST', URL, { agent_id: 'a', code: '1' }, { 'x-airlock-policy-hash': OTHER_HASH })), 409, 'policy_mismatch');
+    assertError(await app.inject(json('POST', URL, { agent_id: 'a', code: '1' }, { 'x-airlock-policy-hash': 'md5:x' })), 400, 'invalid_request');
+    assertError(await app.inject(json('POST', URL, { agent_id: 'a', code: '1', expected_policy_hash: FAKE_POLICY_HASH }, { 'x-airlock-policy-hash': OTHER_HASH })), 400);
+  });
+
+  it('refuses unknown and unavailable runtimes, naming them', async () => {
+    const { app } = await makeApp();
+    const unknown = assertError(await app.inject(json('POST', URL, { agent_id: 'a', code: '1', runtime: 'firecracker' })), 400, 'invalid_request');
+    assert.match(unknown.message, /firecracker/);
+    const unavailable = assertError(await app.inject(json('POST', URL, { agent_id: 'a', code: '1', runtime: 'gvisor' })), 400, 'runtime_unavailable');
+    assert.match(unavailable.message, /gvisor/);
+  });
+
+  it('refuses restricted/full network policies instead of ignoring them', async () => {
+    const { app } = await makeApp();
+    for (const policy of ['restricted', 'full']) {
+      const err = assertError(await app.inject(json('POST', URL, { agent_id: 'a', code: '1', network_policy: policy })), 400, 'not_supported');
+      assert.match(err.message, /not supported yet/);
+    }
+  });
+
+  it('refuses limits above the maximum, naming the field, never clamping', async () => {
+    const { app, service } = await makeApp();
+    const err = assertError(await app.inject(json('POST', URL, { agent_id: 'a', code: '1', memory_limit_mb: 4096 })), 400, 'invalid_request');
+    assert.match(err.message, /memory_limit_mb/);
+    assert.match(assertError(await app.inject(json('POST', URL, { agent_id: 'a', code: '1', cpu_limit: 64 })), 400).message, /cpu_limit/);
+    assert.match(assertError(await app.inject(json('POST', URL, { agent_id: 'a', code: '1', timeout_seconds: -1 })), 400).message, /timeout_seconds/);
+    assert.match(assertError(await app.inject(json('POST', URL, { agent_id: 'a', code: '1', memory_limit_mb: 1.5 })), 400).message, /memory_limit_mb/);
+    assert.equal(service.executed.length, 0);
+  });
+
+  it('refuses bad code/command combinations and wrong types', async () => {
+    const { app } = await makeApp();
+    const bad: unknown[] = [
+      { agent_id: 'a' },
+      { agent_id: 'a', code: '1', command: ['ls'] },
+      { agent_id: 'a', command: ['ls'], language: 'python' },
+      { agent_id: 'a', code: '1', language: 'cobol' },
+      { agent_id: 'a', command: [] },
+      { agent_id: 'a', command: ['a\0b'] },
+      { agent_id: 'a', code: 42 },
+      { agent_id: '', code: '1' },
+      { code: '1' },
+      { agent_id: 'a', code: '1', environment: { 'BAD-NAME': 'x' } },
+      { agent_id: 'a', code: '1', environment: { A: 1 } },
+      { agent_id: 'a', code: '1', surprise: true },
+      [],
+      'text',
+      null,
+    ];
+    for (const payload of bad) assertError(await app.inject(json('POST', URL, payload)), 400, 'invalid_request');
+  });
+
+  it('refuses filesystem grants that escape or touch protected host trees', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'airlock-api-'));
+    after(() => rm(dir, { recursive: true, force: true }));
+    await symlink('/proc/self', join(dir, 'link'));
+    const { app } = await makeApp();
+    for (const grant of ['relative/path', '/tmp/../etc', '/', '/proc', '/run/docker.sock', '/var/run/x', { host_path: '/opt', sandbox_path: '/proc/x' }, { host_path: '/opt', sandbox_path: 'rel' }, join(dir, 'link')]) {
+      assertError(await app.inject(json('POST', URL, { agent_id: 'a', code: '1', filesystem_access: [grant] })), 400, 'invalid_path');
+    }
+    assertError(await app.inject(json('POST', URL, { agent_id: 'a', code: '1', filesystem_access: [{ host_path: '/opt', mode: 'rwx' }] })), 400, 'invalid_request');
+    assertError(await app.inject(json('POST', URL, { agent_id: 'a', code: '1', filesystem_access: ['/opt', '/opt'] })), 400, 'invalid_path');
+  });
+
+  it('honours an allowlist of grantable host paths', async () => {
+    const { app } = await makeApp({ allowedHostPrefixes: ['/srv/data'] });
+    assertError(await app.inject(json('POST', URL, { agent_id: 'a', code: '1', filesystem_access: ['/opt'] })), 400, 'invalid_path');
+    assert.equal((await app.inject(json('POST', URL, { agent_id: 'a', code: '1', filesystem_access: ['/srv/data/x'] }))).statusCode, 200);
+  });
+
+  it('answers 429 with Retry-After at the service cap and at the API cap', async () => {
+    const { app, service } = await makeApp();
+    service.capacity = 0;
+    const res = await app.inject(json('POST', URL, { agent_id: 'a', code: '1' }));
+    assertError(res, 429, 'capacity_exceeded');
+    assert.equal(res.headers['retry-after'], '2');
+
+    const gated = await makeApp({ maxInflight: 1, retryAfterSeconds: 3 });
+    gated.service.executeDelayMs = 50;
+    const first = gated.app.inject(json('POST', URL, { agent_id: 'a', code: '1' }));
+    await new Promise((r) => setTimeout(r, 10));
+    const second = await gated.app.inject(json('POST', URL, { agent_id: 'a', code: '1' }));
+    assertError(second, 429, 'capacity_exceeded');
+    assert.equal(second.headers['retry-after'], '3');
+    assert.equal((await first).statusCode, 200);
+    assert.equal((await gated.app.inject(json('POST', URL, { agent_id: 'a', code: '1' }))).statusCode, 200, 'slot released');
+  });
+});

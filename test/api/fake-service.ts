@@ -1,0 +1,217 @@
+/**
+ * An in-memory SandboxServiceApi for HTTP-layer tests. It records calls, kills and stdin, and its
+ * exec sessions play a script of output steps. It enforces what the real service does at the
+ * edges the API maps (unknown ids, capacity, policy pin, runtime availability, missing files).
+ */
+import { randomUUID } from 'node:crypto';
+import type { RuntimeName } from '../../src/isolation/driver.ts';
+import { ServiceError } from '../../src/sandbox/errors.ts';
+import type { ExecutionResult } from '../../src/sandbox/result.ts';
+import type {
+  CreateSandboxOptions, ExecEndReason, ExecOptions, ExecResult, ExecSession, FileEntry, HealthReport,
+  OneShotRequest, SandboxInfo, SandboxServiceApi, ServiceStatus,
+} from '../../src/sandbox/service-types.ts';
+
+export const FAKE_POLICY_HASH = `sha256:${'a'.repeat(64)}`;
+
+/** One step of an exec script. */
+export interface ScriptStep {
+  stdout?: string | Buffer;
+  stderr?: string | Buffer;
+  delayMs?: number;
+  /** Wait here until the session is killed. */
+  hang?: boolean;
+}
+
+/** Plays a script; `kill()` ends it as `killed`. */
+export class FakeExecSession implements ExecSession {
+  readonly execId = `e-${randomUUID()}`;
+  readonly stdin: Buffer[] = [];
+  stdinClosed = false;
+  killed = false;
+  readonly result: Promise<ExecResult>;
+  readonly #out: Array<(c: Buffer) => void> = [];
+  readonly #err: Array<(c: Buffer) => void> = [];
+  #onKill!: () => void;
+  readonly #killedP = new Promise<void>((resolve) => (this.#onKill = resolve));
+
+  constructor(script: ScriptStep[], exit: { code: number; reason?: ExecEndReason }, onKilled: (id: string) => void) {
+    const started = Date.now();
+    this.result = new Promise<ExecResult>((resolve) => {
+      const finish = (r: Omit<ExecResult, 'duration_ms'>) => resolve({ ...r, duration_ms: Date.now() - started });
+      void this.#killedP.then(() => {
+        onKilled(this.execId);
+        finish({ exit_code: null, signal: 'SIGKILL', termination_reason: 'killed' });
+      });
+      setImmediate(async () => {
+        for (const step of script) {
+          if (this.killed) return;
+          if (step.delayMs !== undefined) await new Promise((r) => setTimeout(r, step.delayMs));
+          if (step.hang === true) return;
+          if (step.stdout !== undefined) for (const l of this.#out) l(Buffer.from(step.stdout));
+          if (step.stderr !== undefined) for (const l of this.#err) l(Buffer.from(step.stderr));
+        }
+        if (!this.killed) finish({ exit_code: exit.code, signal: null, termination_reason: exit.reason ?? 'completed' });
+      });
+    });
+  }
+
+  onStdout(listener: (chunk: Buffer) => void): void {
+    this.#out.push(listener);
+  }
+  onStderr(listener: (chunk: Buffer) => void): void {
+    this.#err.push(listener);
+  }
+  writeStdin(data: Buffer | string): void {
+    this.stdin.push(Buffer.from(data));
+  }
+  closeStdin(): void {
+    this.stdinClosed = true;
+  }
+  kill(): void {
+    if (this.killed) return;
+    this.killed = true;
+    this.#onKill();
+  }
+}
+
+/** The fake service. Public fields are knobs and records for tests. */
+export class FakeService implements SandboxServiceApi {
+  readonly policyHash = FAKE_POLICY_HASH;
+  /** Concurrent sandboxes (persistent + running one-shots) before capacity_exceeded. */
+  capacity = Number.POSITIVE_INFINITY;
+  runtimesAvailable: RuntimeName[] = ['namespace'];
+  execScript: ScriptStep[] = [{ stdout: 'hello\n' }, { stderr: 'warn\n' }];
+  execExit: { code: number; reason?: ExecEndReason } = { code: 0 };
+  /** Delay of `execute`, ms (to hold a slot). */
+  executeDelayMs = 0;
+  readonly executed: OneShotRequest[] = [];
+  readonly created: CreateSandboxOptions[] = [];
+  readonly execs: Array<{ id: string; options: ExecOptions; session: FakeExecSession }> = [];
+  readonly killedExecs: string[] = [];
+  readonly files = new Map<string, Buffer>();
+  readonly fileModes = new Map<string, number | undefined>();
+  shutdownCalls = 0;
+  readonly #sandboxes = new Map<string, SandboxInfo>();
+  #running = 0;
+
+  async execute(request: OneShotRequest): Promise<ExecutionResult> {
+    if (request.expectedPolicyHash !== undefined && request.expectedPolicyHash !== this.policyHash) throw new ServiceError('policy_mismatch', 'policy hash mismatch');
+    this.#checkRuntime(request.runtime);
+    this.#reserve();
+    this.executed.push(request);
+    try {
+      if (this.executeDelayMs > 0) await new Promise((r) => setTimeout(r, this.executeDelayMs));
+      return {
+        execution_id: randomUUID(), success: true, output: 'ok', error: null, exit_code: 0, security_violations: [],
+        execution_time_seconds: 0.01, cold_start_time_ms: 5, resource_usage: { cpu_usage_cores: 0.1, memory_usage_mb: 3, network_rx_bytes: 0, network_tx_bytes: 0 },
+        termination_reason: 'completed', runtime_used: request.runtime, policy_hash: this.policyHash,
+      };
+    } finally {
+      this.#running -= 1;
+    }
+  }
+
+  async create(options: CreateSandboxOptions): Promise<SandboxInfo> {
+    this.#checkRuntime(options.runtime);
+    this.#reserve();
+    this.created.push(options);
+    const now = Date.now();
+    const info: SandboxInfo = {
+      sandbox_id: `s-${randomUUID()}`, runtime: options.runtime, image: options.image ?? 'default', image_digest: `sha256:${'b'.repeat(64)}`,
+      state: 'running', created_at: new Date(now).toISOString(), expires_at: new Date(now + (options.ttlSeconds ?? 300) * 1000).toISOString(),
+      metadata: options.metadata,
+      limits: { memory_limit_mb: options.limits.memoryMb ?? 512, cpu_limit: options.limits.cpuCores ?? 0.5, pids_limit: options.limits.pids ?? 256, scratch_mb: options.limits.scratchMb ?? 64, timeout_seconds: options.limits.timeoutSeconds ?? 300 },
+      pooled: false, end_reason: null, ended_at: null,
+    };
+    this.#sandboxes.set(info.sandbox_id, info);
+    return info;
+  }
+
+  list(): SandboxInfo[] {
+    return [...this.#sandboxes.values()];
+  }
+
+  get(id: string): SandboxInfo {
+    const info = this.#sandboxes.get(id);
+    if (info === undefined) throw new ServiceError('sandbox_not_found', `no sandbox ${id}`);
+    return info;
+  }
+
+  async kill(id: string): Promise<SandboxInfo> {
+    const info = this.get(id);
+    if (info.state === 'running') {
+      this.#running -= 1;
+      Object.assign(info, { state: 'ended', end_reason: 'killed', ended_at: new Date().toISOString() });
+    }
+    return info;
+  }
+
+  setTimeout(id: string, ttlSeconds: number): SandboxInfo {
+    const info = this.#runningInfo(id);
+    info.expires_at = new Date(Date.now() + ttlSeconds * 1000).toISOString();
+    return info;
+  }
+
+  async exec(id: string, options: ExecOptions): Promise<ExecSession> {
+    this.#runningInfo(id);
+    const session = new FakeExecSession(this.execScript, this.execExit, (execId) => this.killedExecs.push(execId));
+    this.execs.push({ id, options, session });
+    return session;
+  }
+
+  async readFile(id: string, path: string): Promise<Buffer> {
+    this.#runningInfo(id);
+    const data = this.files.get(`${id}:${path}`);
+    if (data === undefined) throw new ServiceError('file_not_found', `${path}: no such file`);
+    return data;
+  }
+
+  async writeFile(id: string, path: string, data: Buffer, mode?: number): Promise<void> {
+    this.#runningInfo(id);
+    this.files.set(`${id}:${path}`, data);
+    this.fileModes.set(`${id}:${path}`, mode);
+  }
+
+  async listFiles(id: string, path: string): Promise<FileEntry[]> {
+    this.#runningInfo(id);
+    return [...this.files.entries()]
+      .filter(([key]) => key.startsWith(`${id}:${path === '/' ? '' : path}/`))
+      .map(([key, data]) => {
+        const p = key.slice(id.length + 1);
+        return { name: p.split('/').pop() ?? '', path: p, type: 'file' as const, size: data.length, mode: 0o644, modified_at: new Date(0).toISOString() };
+      });
+  }
+
+  status(): ServiceStatus {
+    const active = this.list()
+      .filter((s) => s.state === 'running')
+      .map((s) => ({ execution_id: s.sandbox_id, agent_id: 'agent', runtime: s.runtime, uptime_seconds: 1, pod_name: s.sandbox_id }));
+    return { active_sandboxes: active, total_count: active.length };
+  }
+
+  async health(): Promise<HealthReport> {
+    return { status: 'healthy', service: 'airlock', version: '0.1.0', policy_hash: this.policyHash, runtimes_available: this.runtimesAvailable, active_sandboxes: this.#running };
+  }
+
+  async shutdown(): Promise<void> {
+    this.shutdownCalls += 1;
+    for (const e of this.execs) e.session.kill();
+    for (const s of this.#sandboxes.values()) if (s.state === 'running') await this.kill(s.sandbox_id);
+  }
+
+  #checkRuntime(runtime: RuntimeName): void {
+    if (!this.runtimesAvailable.includes(runtime)) throw new ServiceError('runtime_unavailable', `runtime "${runtime}" is not available on this host`);
+  }
+
+  #reserve(): void {
+    if (this.#running >= this.capacity) throw new ServiceError('capacity_exceeded', 'concurrent sandbox cap reached', { retryAfterSeconds: 2 });
+    this.#running += 1;
+  }
+
+  #runningInfo(id: string): SandboxInfo {
+    const info = this.get(id);
+    if (info.state !== 'running') throw new ServiceError('sandbox_not_running', `sandbox ${id} has ended`);
+    return info;
+  }
+}

@@ -1,0 +1,31 @@
+/** Shared helpers of the HTTP-layer tests. */
+import assert from 'node:assert/strict';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { buildApp, type AppOptions } from '../../src/api/app.ts';
+import { FakeService } from './fake-service.ts';
+
+/** A fresh app in front of a fresh fake service. */
+export async function makeApp(options: Partial<AppOptions> = {}): Promise<{ app: FastifyInstance; service: FakeService }> {
+  const service = (options.service as FakeService | undefined) ?? new FakeService();
+  const app = buildApp({ ...options, service });
+  await app.ready();
+  return { app, service };
+}
+
+/** Asserts the error envelope, its status and code, and that request ids agree. */
+export function assertError(res: LightMyRequestResponse, status: number, code?: string): { code: string; message: string; request_id: string } {
+  assert.equal(res.statusCode, status, `expected ${status}, got ${res.statusCode}: ${res.body}`);
+  assert.match(String(res.headers['content-type']), /^application\/json/);
+  const body = res.json() as { error: { code: string; message: string; request_id: string } };
+  assert.deepEqual(Object.keys(body), ['error']);
+  assert.deepEqual(Object.keys(body.error).sort(), ['code', 'message', 'request_id']);
+  if (code !== undefined) assert.equal(body.error.code, code, body.error.message);
+  assert.equal(body.error.request_id, res.headers['x-request-id']);
+  assert.doesNotMatch(res.body, /at .*\.ts:\d+/, 'no stack traces in responses');
+  return body.error;
+}
+
+/** POST/PUT JSON helper. */
+export function json(method: 'POST' | 'PUT', url: string, payload: unknown, headers: Record<string, string> = {}) {
+  return { method, url, payload: JSON.stringify(payload), headers: { 'content-type': 'application/json', ...headers } } as const;
+}
