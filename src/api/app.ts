@@ -3,6 +3,7 @@
  * listens or touches process state: `airlock serve` (src/cli/serve.ts) does that, and tests drive
  * the instance in-process with `app.inject()`.
  */
+import type { ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { DEFAULT_CONFIG, type LimitBounds } from '../config/config.ts';
@@ -34,7 +35,9 @@ export interface AppOptions {
   maxInflight?: number;
   /** Retry-After seconds sent with the API's own 429s (default 1). */
   retryAfterSeconds?: number;
-  /** Cap per stream of exec output collected for `?stream=false`, bytes (default 4 MiB). */
+  /** Concurrent file uploads before 429 (default 8): each may buffer up to fileBodyLimit. */
+  maxConcurrentUploads?: number;
+  /** Cap per stream of exec output collected for `?stream=false`, bytes (default 1 MiB). */
   maxCollectedOutputBytes?: number;
   /** Host trees never granted via filesystem_access (default /proc /sys /dev /run /var/run /boot). */
   deniedHostPrefixes?: readonly string[];
@@ -45,6 +48,8 @@ export interface AppOptions {
 }
 
 const MiB = 1024 * 1024;
+/** How long shutdown waits for responses in flight after the service has ended every sandbox. */
+const DRAIN_MS = 10_000;
 
 /** Creates the Fastify instance with every route, the error envelope, request ids and metrics. */
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -64,6 +69,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     frameworkErrors: (err, request, reply) => handleError(err, request, reply),
     // Slow-loris guard: a request must arrive in full within this time.
     requestTimeout: 60_000,
+    // The cast only widens pino's Logger type to Fastify's base logger type.
   }) as unknown as FastifyInstance;
 
   const ctx: RouteContext = {
@@ -78,7 +84,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     gate: new InflightGate(options.maxInflight ?? 64, options.retryAfterSeconds ?? 1, () => metrics.capacityRefused()),
     jsonBodyLimit,
     fileBodyLimit: options.fileBodyLimit ?? 16 * MiB,
-    maxCollectedOutputBytes: options.maxCollectedOutputBytes ?? 4 * MiB,
+    uploadGate: new InflightGate(options.maxConcurrentUploads ?? 8, options.retryAfterSeconds ?? 1),
+    maxCollectedOutputBytes: options.maxCollectedOutputBytes ?? MiB,
   };
   metrics.setActiveSandboxesSource(() => options.service.status().total_count);
 
@@ -88,8 +95,13 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.setNotFoundHandler(handleNotFound);
 
   let closing = false;
+  const open = new Set<ServerResponse>();
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    const res = reply.raw;
+    open.add(res);
+    res.once('close', () => open.delete(res));
+    res.once('finish', () => open.delete(res));
     if (closing) {
       reply.code(503).header('connection', 'close').header('retry-after', '5').type('application/json; charset=utf-8');
       return reply.send(errorBody('shutting_down', 'the server is shutting down', request.id));
@@ -101,7 +113,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.addHook('preClose', async () => {
     closing = true;
     // Ending the sandboxes ends their exec streams, so open connections drain instead of hanging.
-    if (options.closeService === true) await options.service.shutdown();
+    if (options.closeService !== true) return;
+    await options.service.shutdown();
+    // Node's server.close() only drops connections idle at that moment: let the ended streams
+    // finish first, so keep-alive sockets are idle (and closed) instead of holding the exit.
+    const deadline = Date.now() + DRAIN_MS;
+    while (open.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   });
 
   registerSandboxRoutes(app, ctx);

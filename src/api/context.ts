@@ -49,6 +49,8 @@ export interface RouteContext {
   metrics: AirlockMetrics;
   policy: RequestPolicy;
   gate: InflightGate;
+  /** Bounds concurrent file uploads, taken before the body is read (bodies are buffered). */
+  uploadGate: InflightGate;
   /** Largest JSON body accepted, bytes. */
   jsonBodyLimit: number;
   /** Largest file body accepted by PUT …/files, bytes. */

@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { registerRun } from './run.ts';
 import { registerDoctor } from './doctor.ts';
 import { registerImage } from './image.ts';
+import { registerServe } from './serve.ts';
 import { UsageError } from './usage-error.ts';
 
 /** Builds the program; exported for tests. */
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerRun(program);
   registerDoctor(program);
   registerImage(program);
+  registerServe(program);
   return program;
 }
 

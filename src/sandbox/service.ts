@@ -9,7 +9,7 @@ import { AGENT_BINARY_NAME, ensureAgent } from '../agent/build.ts';
 import { executeOnce } from './execute.ts';
 import { ServiceError } from './errors.ts';
 import { activePolicyHash } from './policy-bundle.ts';
-import { commandFor, driverFor, imageFor, limitsFor } from './prepare.ts';
+import { BASE_ENV, commandFor, driverFor, imageFor, limitsFor } from './prepare.ts';
 import { PersistentSandbox } from './persistent.ts';
 import { poolKey, WarmPool } from './pool.ts';
 import { SandboxRegistry, type SandboxRecord } from './registry.ts';
@@ -90,7 +90,7 @@ export class SandboxService implements SandboxServiceApi {
     this.oneShots.set(key, { agentId: request.agentId, runtime: request.runtime, started: Date.now() });
     try {
       const result = await executeOnce(
-        { image, limits, env: request.env, mounts: request.mounts, workdir: '/tmp', argv, ...(stdin === undefined ? {} : { stdin }) },
+        { image, limits, env: { ...BASE_ENV, ...request.env }, mounts: request.mounts, workdir: '/tmp', argv, ...(stdin === undefined ? {} : { stdin }) },
         { driver, policyHash: this.policyHash },
       );
       this.observer.executionFinished?.(result);

@@ -76,3 +76,24 @@ describe('files', () => {
     assertError(await app.inject({ method: 'GET', url: `${files}/list?path=/` }), 409, 'sandbox_not_running');
   });
 });
+
+describe('file upload back-pressure', () => {
+  it('past the concurrent-upload cap, 429 with Retry-After before the body is read', async () => {
+    const { app, service, files } = await withSandbox({ maxConcurrentUploads: 1, retryAfterSeconds: 4 });
+    const write = service.writeFile.bind(service);
+    let release!: () => void;
+    service.writeFile = async (...args) => {
+      await new Promise<void>((r) => (release = r));
+      return write(...args);
+    };
+    const first = app.inject(put(`${files}?path=/tmp/a`, 'x'));
+    await new Promise((r) => setTimeout(r, 20));
+    const second = await app.inject(put(`${files}?path=/tmp/b`, 'y'));
+    assertError(second, 429, 'capacity_exceeded');
+    assert.equal(second.headers['retry-after'], '4');
+    release();
+    assert.equal((await first).statusCode, 200);
+    service.writeFile = write;
+    assert.equal((await app.inject(put(`${files}?path=/tmp/c`, 'z'))).statusCode, 200, 'slot released');
+  });
+});

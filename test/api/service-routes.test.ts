@@ -64,9 +64,25 @@ describe('request ids', () => {
 });
 
 describe('shutdown', () => {
-  it('app.close() with closeService ends the service; later requests get the envelope', async () => {
+  it('app.close() with closeService ends the service; requests meanwhile get a 503 envelope', async () => {
     const { app, service } = await makeApp({ closeService: true });
-    await app.close();
+    const shutdown = service.shutdown.bind(service);
+    let release!: () => void;
+    service.shutdown = async () => {
+      await new Promise<void>((r) => (release = r));
+      await shutdown();
+    };
+    const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    const closed = app.close();
+    await new Promise((r) => setTimeout(r, 10));
+    const res = await fetch(`${address}/health`);
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get('connection'), 'close');
+    const body = (await res.json()) as { error: { code: string; request_id: string } };
+    assert.equal(body.error.code, 'shutting_down');
+    assert.equal(body.error.request_id, res.headers.get('x-request-id'));
+    release();
+    await closed;
     assert.equal(service.shutdownCalls, 1);
   });
 });

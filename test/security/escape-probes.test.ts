@@ -4,137 +4,24 @@
  */
 import { describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:net';
-import type { ExecutionResult } from '../../src/sandbox/result.ts';
-import { ERRNO, lineOf, linesOf, parseProbeOutput, type ProbeLine } from './lib/probes.ts';
+import { ERRNO, lineOf, linesOf } from './lib/probes.ts';
 import { NAMESPACE_KINDS, namespacesOf } from './lib/host.ts';
-import { RUNTIMES, runInSandbox, type TestRuntime } from './lib/runtime.ts';
-import { runtimeCase, useSuite, type Ready, type Suite } from './lib/suite.ts';
-import { fdsWithoutCloexec, openFdNumbers } from './lib/fds.ts';
+import { RUNTIMES } from './lib/runtime.ts';
+import { runtimeCase, useSuite, type Ready } from './lib/suite.ts';
+import { completed, HOST_SOCKETS, probeRunner } from './lib/batched-probe.ts';
+import {
+  allowedFd,
+  deniedOpen,
+  deniedWith,
+  DEV_ALLOWED,
+  DEV_FORBIDDEN,
+  isReadOnly,
+  killedOrDenied,
+  mountOf,
+  T2_EPERM,
+} from './lib/probe-rules.ts';
 
 const suite = useSuite();
-
-/** Host unix sockets a sandbox must never reach (T14). */
-const HOST_SOCKETS = [
-  '/run/docker.sock',
-  '/var/run/docker.sock',
-  '/run/containerd/containerd.sock',
-  '/run/systemd/private',
-  '/tmp/.X11-unix/X0',
-  '@/tmp/.X11-unix/X0',
-];
-
-/** What one batched probe run produced. */
-interface ProbeRun {
-  result: ExecutionResult;
-  lines: ProbeLine[];
-  /** The abstract socket the host listened on during the run, and how many connections it got. */
-  abstractName: string;
-  abstractConnections: number;
-  /** Descriptors the controller opened for the sandbox that lacked close-on-exec. */
-  controllerFdsWithoutCloexec: string[];
-}
-
-/** Runs the batched probe once per runtime, with a real abstract-socket listener on the host. */
-function probeRunner(s: Suite): (ready: Ready) => Promise<ProbeRun> {
-  const runs = new Map<TestRuntime, Promise<ProbeRun>>();
-  return (ready) => {
-    const runtime = ready.driver.runtime as TestRuntime;
-    let run = runs.get(runtime);
-    if (run === undefined) {
-      run = batchedRun(s, ready);
-      runs.set(runtime, run);
-    }
-    return run;
-  };
-}
-
-async function batchedRun(s: Suite, ready: Ready): Promise<ProbeRun> {
-  const kit = s.kit();
-  const abstractName = `airlock-test-${randomBytes(8).toString('hex')}`;
-  let abstractConnections = 0;
-  const server: Server = createServer((socket) => {
-    abstractConnections++;
-    socket.destroy();
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(`\0${abstractName}`, resolve);
-  });
-  const before = openFdNumbers();
-  let controllerFdsWithoutCloexec: string[] | undefined;
-  try {
-    const unixArgs = [...HOST_SOCKETS, `@${abstractName}`].flatMap((p) => ['--unix', p]);
-    const result = await runInSandbox(ready, s.config, [kit.probe, 'checks', '--suid', kit.suidHelper, ...unixArgs], {
-      mounts: [kit.mount],
-      // While the sandbox runs, every descriptor the controller opened for it must be close-on-exec.
-      onStdout: () => {
-        controllerFdsWithoutCloexec ??= fdsWithoutCloexec(before);
-      },
-    });
-    return { result, lines: parseProbeOutput(result.output), abstractName, abstractConnections, controllerFdsWithoutCloexec: controllerFdsWithoutCloexec ?? [] };
-  } finally {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
-
-/** The probe's lines, after checking the run completed (every check printed). */
-async function completed(run: Promise<ProbeRun>): Promise<ProbeRun> {
-  const r = await run;
-  const done = r.lines.some((l) => l.check === 'done');
-  assert.ok(done, `probe did not finish: termination ${r.result.termination_reason}, exit ${r.result.exit_code}, error: ${r.result.error ?? ''}\n${r.result.output.slice(-2000)}`);
-  return r;
-}
-
-/** Asserts a forked attack failed with `errno`, without having been killed. */
-function deniedWith(lines: ProbeLine[], check: string, errno: number): void {
-  const line = lineOf(lines, check);
-  assert.equal(line.ret, -1, `${check} must fail: ${JSON.stringify(line)}`);
-  assert.equal(line.errno, errno, `${check} must fail with errno ${errno}: ${JSON.stringify(line)}`);
-}
-
-/**
- * A call that is "killed or denied" (T5): the child died of a signal, or the call was refused
- * (EPERM from a filter, ENOSYS from a kernel without the ABI). Any other result means a handler
- * ran: e.g. EBADF from a 64-bit writev that an i386 getpid was misread as.
- */
-function killedOrDenied(line: ProbeLine): boolean {
-  if (typeof line.signal === 'number' && line.signal !== 0) return true;
-  return line.ret === -1 && (line.errno === ERRNO.EPERM || line.errno === ERRNO.ENOSYS);
-}
-
-const T2_EPERM = [
-  'unshare',
-  'clone_newuser',
-  'setns',
-  'mount',
-  'umount2',
-  'pivot_root',
-  'open_tree',
-  'move_mount',
-  'fsopen',
-  'fsmount',
-  'fspick',
-  'mount_setattr',
-  'keyctl',
-  'add_key',
-  'request_key',
-  'bpf',
-  'perf_event_open',
-  'userfaultfd',
-  'kexec_load',
-  'init_module',
-  'finit_module',
-  'ptrace',
-  'process_vm_writev',
-  'io_uring_setup',
-  'socket_vsock',
-];
-
-/** /dev entries that may be devices (T21); anything else there must not be a device node. */
-const DEV_ALLOWED = new Set(['null', 'zero', 'full', 'random', 'urandom', 'tty']);
-const DEV_FORBIDDEN = [/^nvidia/, /^kvm$/, /^sd[a-z]/, /^vd[a-z]/, /^xvd/, /^nvme/, /^hd[a-z]/, /^input$/, /^mem$/, /^kmem$/, /^port$/, /^dri$/, /^vsock$/, /^vhost/, /^loop/];
 
 for (const runtime of RUNTIMES) {
   describe(`${runtime}: in-sandbox escape probes`, () => {
@@ -327,38 +214,4 @@ for (const runtime of RUNTIMES) {
       }
     });
   });
-}
-
-/**
- * T8: what an inherited descriptor may be. Never a file, directory or block device; pipes,
- * sockets, anon inodes, /dev/null and pts by name; a host descriptor gVisor shows as `host:[N]`
- * only as a pipe or socket, or as a char device that behaves like /dev/null (no tty, reads EOF).
- */
-function allowedFd(l: ProbeLine): boolean {
-  const target = String(l.target);
-  if (l.kind === 'file' || l.kind === 'dir' || l.kind === 'block') return false;
-  if (/^(pipe:\[\d+\]|socket:\[\d+\]|anon_inode:.+|\/dev\/pts\/\d+)$/.test(target)) return true;
-  if (target === '/dev/null') return l.kind === 'char' && l.major === 1 && l.minor === 3;
-  if (/^host:\[\d+\]$/.test(target)) {
-    if (l.kind === 'fifo' || l.kind === 'socket') return true;
-    return l.kind === 'char' && l.isatty === 0 && l.read === 0;
-  }
-  return false;
-}
-
-/** The mount (from the sandbox's own mountinfo) that contains `path`: the longest matching mount point. */
-function mountOf(lines: ProbeLine[], path: string): ProbeLine | undefined {
-  const under = (p: string) => p === '/' || path === p || path.startsWith(`${p}/`);
-  return linesOf(lines, 'mount')
-    .filter((l) => typeof l.point === 'string' && under(l.point))
-    .sort((a, b) => String(b.point).length - String(a.point).length)[0];
-}
-
-function isReadOnly(mount: ProbeLine): boolean {
-  return String(mount.options).split(',').includes('ro');
-}
-
-/** An open-for-write that must not have succeeded (any errno, no crash). */
-function deniedOpen(line: ProbeLine): void {
-  assert.equal(line.ret, -1, `opened for writing: ${JSON.stringify(line)}`);
 }

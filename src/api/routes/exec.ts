@@ -53,9 +53,16 @@ export function registerExecRoutes(app: FastifyInstance, ctx: RouteContext): voi
       finished = true;
       release();
     });
+    // Marked handled here; each mode still awaits it and reports a failure its own way.
+    done.catch(() => undefined);
     // A client that goes away must not leave its command running unattended.
     reply.raw.on('close', () => {
-      if (!finished) session.kill();
+      if (finished) return;
+      try {
+        session.kill();
+      } catch (err) {
+        reply.log.warn({ err }, 'could not kill an exec whose client left');
+      }
     });
     reply.header('x-airlock-exec-id', session.execId).header('cache-control', 'no-store');
 
@@ -89,8 +96,12 @@ function exitFields(r: ExecResult): Pick<ExecCollectedResponse, 'exit_code' | 's
 
 function feedStdin(session: ExecSession, stdin: Buffer | undefined): void {
   if (stdin === undefined) return;
-  if (stdin.length > 0) session.writeStdin(stdin);
-  session.closeStdin();
+  try {
+    if (stdin.length > 0) session.writeStdin(stdin);
+    session.closeStdin();
+  } catch {
+    // The command ended before reading its input; its exit frame says how it ended.
+  }
 }
 
 function streamSession(reply: FastifyReply, session: ExecSession, done: Promise<ExecResult>, format: StreamFormat, stdin: Buffer | undefined, requestId: string): FastifyReply {

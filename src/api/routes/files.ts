@@ -4,7 +4,7 @@
  * `..`, length cap) before the service sees them; the service confines them to the sandbox by doing
  * the I/O through an agent inside it.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RouteContext } from '../context.ts';
 import { ApiError, parseOrThrow } from '../errors.ts';
 import { checkPath } from '../request-mapping.ts';
@@ -38,7 +38,11 @@ export function registerFilesRoutes(app: FastifyInstance, ctx: RouteContext): vo
     // In this scope only raw bytes are accepted: JSON (or anything else) is a 415, not a file.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: ctx.fileBodyLimit }, (_req, body, done) => done(null, body));
-    scope.put(writeFile.url, { bodyLimit: ctx.fileBodyLimit }, async (request) => {
+    const takeUploadSlot = async (_request: FastifyRequest, reply: FastifyReply) => {
+      // Taken before the body is read: concurrent uploads, each buffered, must not add up unbounded.
+      reply.raw.once('close', ctx.uploadGate.acquire());
+    };
+    scope.put(writeFile.url, { bodyLimit: ctx.fileBodyLimit, onRequest: takeUploadSlot }, async (request) => {
       const { id } = parseOrThrow(writeFile.params, request.params, 'params');
       const query = parseOrThrow(writeFile.query, request.query, 'query');
       const path = checkPath('query.path', query.path);

@@ -12,6 +12,12 @@ import type { GrantedMount } from '../../../src/isolation/driver.ts';
 const run = promisify(execFile);
 const SOURCES = new URL('../probes/', import.meta.url).pathname;
 
+/** The binaries the suite builds, from their C sources in test/security/probes/. */
+const BINARIES: Readonly<Record<string, readonly string[]>> = {
+  probe: ['probe.c', 'common.c', 'syscalls.c', 'checks.c'],
+  'suid-id': ['suid-id.c'],
+};
+
 /**
  * Where the probe directory appears inside every sandbox: `/work`, a mount point every image has
  * (the read-only image root can't grow new mount points).
@@ -38,9 +44,9 @@ export async function compileProbes(): Promise<ProbeKit> {
   try {
     // mkdtemp makes it 0700: the sandbox's host uid must be able to traverse and read it.
     await chmod(hostDir, 0o755);
-    for (const name of ['probe', 'suid-id']) {
+    for (const [name, sources] of Object.entries(BINARIES)) {
       const out = join(hostDir, name);
-      await run('gcc', ['-static', '-O2', '-Wall', '-o', out, join(SOURCES, `${name}.c`)]);
+      await run('gcc', ['-static', '-O2', '-Wall', '-o', out, ...sources.map((s) => join(SOURCES, s))]);
       await chmod(out, 0o755);
     }
     // T19: a setuid-root binary that must not elevate inside the sandbox. It only prints its ids.

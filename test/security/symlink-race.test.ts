@@ -1,18 +1,16 @@
 /**
- * Controller-side cases: T12 (poisoned rootfs refused before start) and T13 (symlink races on
- * granted paths never expose the symlink's target).
+ * T13 symlink races on granted paths, controller side: replacing a granted host path (or one of
+ * its parents, or a granted symlink's target) with a symlink while sandboxes start never exposes
+ * the symlink's target. Every start is classified; the secret must never show up, no start may
+ * hang, and the real grant must still work under the race.
  */
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { ControlError, type GrantedMount } from '../../src/isolation/driver.ts';
-import { resolveImage } from '../../src/images/store.ts';
+import type { GrantedMount } from '../../src/isolation/driver.ts';
 import type { ExecutionResult } from '../../src/sandbox/result.ts';
-import { makeFakeStore, type FakeStore } from './lib/fake-store.ts';
 import { findLeftovers, hostBaseline, type HostBaseline } from './lib/host.ts';
 import { runPool } from './lib/pool.ts';
 import { startRacer, type RaceMode } from './lib/race.ts';
@@ -20,95 +18,11 @@ import { HUNG, RUNTIMES, runInSandbox, withWatchdog, type TestRuntime } from './
 import { runtimeCase, useSuite, type Ready } from './lib/suite.ts';
 
 const suite = useSuite();
-const execFileP = promisify(execFile);
-const CLI = new URL('../../bin/airlock.js', import.meta.url).pathname;
 
 let baseline: HostBaseline;
 before(() => {
   baseline = hostBaseline();
 });
-
-// ---------------------------------------------------------------- T12
-
-/** Masked paths of an image replaced by a symlink (never followed by this test). */
-const POISONS: readonly (readonly [string, string])[] = [
-  ['dev/null', '/proc/sys/kernel/core_pattern'],
-  ['dev', '/etc'],
-  ['dev/pts', '/proc/sys'],
-  ['dev/tty', '/dev/tty'],
-  ['proc', '/'],
-  ['sys', '/sys'],
-  ['tmp', '/etc'],
-  ['etc/hosts', '/etc/shadow'],
-];
-
-/** Builds the tree for one poison: `rel` becomes a symlink to `target`. */
-function poisoned(rel: string, target: string): (rootfs: string) => Promise<void> {
-  return async (rootfs) => {
-    await mkdir(join(rootfs, 'etc'), { recursive: true, mode: 0o755 });
-    const path = join(rootfs, rel);
-    await rm(path, { recursive: true, force: true });
-    await mkdir(join(path, '..'), { recursive: true, mode: 0o755 });
-    await symlink(target, path);
-  };
-}
-
-const imageName = (rel: string) => `poisoned-${rel.replaceAll('/', '-')}`;
-
-describe('T12 poisoned rootfs (controller side)', () => {
-  let store: FakeStore;
-  before(async () => {
-    store = await makeFakeStore();
-    await store.add('clean');
-    for (const [rel, target] of POISONS) await store.add(imageName(rel), poisoned(rel, target));
-    // Not a symlink, but a node where the runtime supplies its own: refused as well.
-    await store.add('poisoned-dev-null-file', async (rootfs) => writeFile(join(rootfs, 'dev', 'null'), ''));
-  });
-  after(() => store.cleanup());
-
-  test('a clean fixture image resolves (the refusals below are about the poison only)', async () => {
-    const image = await resolveImage({ stateDir: store.stateDir }, 'clean');
-    assert.equal(image.name, 'clean');
-  });
-
-  for (const [rel, target] of POISONS) {
-    test(`image whose /${rel} is a symlink (-> ${target}) is refused by resolveImage`, async () => {
-      await assert.rejects(resolveImage({ stateDir: store.stateDir }, imageName(rel)), (err: unknown) => {
-        assert.ok(err instanceof ControlError, `not a ControlError: ${String(err)}`);
-        assert.equal(err.control, 'image');
-        assert.match(err.message, /poisoned rootfs/);
-        assert.ok(err.message.includes(`/${rel.split('/')[0]}`), `the refusal names the path: ${err.message}`);
-        return true;
-      });
-    });
-  }
-
-  test('image whose /dev/null is a regular file is refused by resolveImage', async () => {
-    await assert.rejects(resolveImage({ stateDir: store.stateDir }, 'poisoned-dev-null-file'), /poisoned rootfs: \/dev\/null/);
-  });
-
-  for (const runtime of RUNTIMES) {
-    test(`${runtime}: \`airlock run --image\` with a poisoned image is refused before any sandbox starts`, async () => {
-      const configFile = join(store.stateDir, `config-${runtime}.json`);
-      const { stateDir } = store;
-      const { runDir, cgroupParent, hostUidBase, hostUidCount } = suite.config;
-      await writeFile(configFile, JSON.stringify({ stateDir, runDir, cgroupParent, hostUidBase, hostUidCount }));
-      for (const rel of ['dev/null', 'dev']) {
-        const run = execFileP(process.execPath, [CLI, '--config', configFile, 'run', '--runtime', runtime, '--image', imageName(rel), '--', '/bin/true'], {
-          timeout: 60_000,
-        });
-        await assert.rejects(run, (err: { code?: number; stderr?: string }) => {
-          assert.equal(err.code, 1, `exit code: ${String(err.code)}; stderr: ${err.stderr ?? ''}`);
-          assert.match(err.stderr ?? '', /poisoned rootfs/);
-          return true;
-        });
-      }
-      assert.deepEqual(findLeftovers(suite.config, baseline), [], 'a refused start left something behind');
-    });
-  }
-});
-
-// ---------------------------------------------------------------- T13
 
 /** Where grants appear in the sandbox (a mount point every image has). */
 const GRANT_AT = '/work';

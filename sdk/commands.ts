@@ -1,0 +1,169 @@
+/**
+ * `sandbox.commands`: run a command in a persistent sandbox with its output streamed to callbacks,
+ * either waiting for it (`run`) or in the background (`run(…, {background: true})` → a
+ * `CommandHandle` with `wait()` and `kill()`).
+ *
+ * A string command runs as `sh -c <string>` (POSIX sh is in every image, and the command's stdin
+ * stays free for `stdin`); pass an argv array to run a program directly, e.g.
+ * `['bash', '-c', script]` for bash features.
+ */
+import { base64ToBytes, bytesToBase64, utf8Bytes, utf8Text } from './bytes.ts';
+import type { AirlockClient } from './client.ts';
+import type { BackgroundRunOptions, CommandResult, ForegroundRunOptions, RunOptions } from './command-types.ts';
+import { AirlockError, CommandExitError, TimeoutError } from './errors.ts';
+import type { ExecExitFrame, ExecRequest } from './types.ts';
+
+/** Extra time the client allows past a command's own limit before giving up on the server. */
+const CLIENT_GRACE_MS = 15_000;
+
+/** The wire request for a command and run options. */
+export function execRequestOf(command: string | readonly string[], options: RunOptions): ExecRequest {
+  const argv = typeof command === 'string' ? ['sh', '-c', command] : [...command];
+  if (argv.length === 0) throw new AirlockError('command: give a string or a non-empty argv array', { code: 'invalid_argument' });
+  const request: ExecRequest = { command: argv };
+  if (options.env !== undefined) request.environment = { ...options.env };
+  if (options.cwd !== undefined) request.cwd = options.cwd;
+  if (options.timeoutMs !== undefined) request.timeout_seconds = options.timeoutMs / 1000;
+  if (typeof options.stdin === 'string') request.stdin = options.stdin;
+  else if (options.stdin !== undefined) {
+    request.stdin = bytesToBase64(options.stdin);
+    request.stdin_encoding = 'base64';
+  }
+  return request;
+}
+
+/** A command running in a sandbox. */
+export class CommandHandle {
+  readonly #kill = new AbortController();
+  readonly #stdout: string[] = [];
+  readonly #stderr: string[] = [];
+  readonly #started = Date.now();
+  readonly #done: Promise<CommandResult>;
+  #execId = '';
+  #settled = false;
+  #killed = false;
+
+  /** Starts the command; use `sandbox.commands.run(…, {background: true})` rather than this. */
+  constructor(client: AirlockClient, sandboxId: string, request: ExecRequest, options: RunOptions) {
+    this.#done = this.#run(client, sandboxId, request, options).finally(() => {
+      this.#settled = true;
+    });
+    // A background command nobody waits for must not crash the process with an unhandled rejection.
+    this.#done.catch(() => undefined);
+  }
+
+  /** Server-side id of the exec; empty until the server has accepted it. */
+  get execId(): string {
+    return this.#execId;
+  }
+
+  /** Output so far (all of it once the command has ended). */
+  get stdout(): string {
+    return this.#stdout.join('');
+  }
+
+  /** Error output so far. */
+  get stderr(): string {
+    return this.#stderr.join('');
+  }
+
+  /**
+   * Waits for the command to end. Resolves with the result on exit code 0; rejects with
+   * `CommandExitError` (non-zero exit, signal, kill, limit) or `TimeoutError` (its `timeoutMs`),
+   * both carrying the result, or with the error that broke the stream.
+   */
+  wait(): Promise<CommandResult> {
+    return this.#done;
+  }
+
+  /**
+   * Kills the command: the exec's connection is closed and the server kills the command. Resolves
+   * true if it was still running, false if it had already ended. `wait()` then rejects with
+   * `CommandExitError` (`terminationReason: 'killed'`).
+   */
+  async kill(): Promise<boolean> {
+    if (this.#settled) return false;
+    this.#killed = true;
+    this.#kill.abort();
+    await this.#done.catch(() => undefined);
+    return true;
+  }
+
+  #result(exit: ExecExitFrame | undefined): CommandResult {
+    return {
+      execId: this.#execId,
+      stdout: this.stdout,
+      stderr: this.stderr,
+      exitCode: exit?.exit_code ?? null,
+      signal: exit?.signal ?? null,
+      terminationReason: exit?.termination_reason ?? 'killed',
+      durationMs: exit?.duration_ms ?? Date.now() - this.#started,
+    };
+  }
+
+  async #run(client: AirlockClient, sandboxId: string, request: ExecRequest, options: RunOptions): Promise<CommandResult> {
+    const timeoutMs = options.timeoutMs === undefined ? undefined : options.timeoutMs + CLIENT_GRACE_MS;
+    let exit: ExecExitFrame | undefined;
+    let listenerFailure: { error: unknown } | undefined;
+    try {
+      const stream = await client.execStream(sandboxId, request, { signals: [this.#kill.signal, options.signal], timeoutMs });
+      this.#execId = stream.execId;
+      try {
+        for await (const frame of stream.frames) {
+          if (frame.type === 'exit') {
+            exit = frame;
+            break;
+          }
+          const bytes = frame.encoding === 'base64' ? base64ToBytes(frame.data) : utf8Bytes(frame.data);
+          const text = frame.encoding === 'base64' ? utf8Text(bytes) : frame.data;
+          (frame.type === 'stdout' ? this.#stdout : this.#stderr).push(text);
+          try {
+            (frame.type === 'stdout' ? options.onStdout : options.onStderr)?.(text, bytes);
+          } catch (error) {
+            // Leaving the loop closes the stream, so the command is killed rather than left unread.
+            listenerFailure = { error };
+            break;
+          }
+        }
+      } catch (err) {
+        if (!this.#killed) throw stream.fail(err);
+      }
+    } catch (err) {
+      if (!this.#killed) throw err;
+    }
+    if (listenerFailure !== undefined) throw listenerFailure.error;
+    const result = this.#result(exit);
+    if (result.terminationReason === 'completed' && result.exitCode === 0) return result;
+    if (result.terminationReason === 'timeout') {
+      const limit = options.timeoutMs !== undefined ? `${options.timeoutMs} ms` : "the sandbox's per-command limit";
+      throw new TimeoutError(`command timed out after ${limit}`, { code: 'timeout', result });
+    }
+    throw new CommandExitError(result);
+  }
+}
+
+/** Runs commands in one sandbox. */
+export class Commands {
+  readonly #client: AirlockClient;
+  readonly #sandboxId: string;
+
+  /** Commands of sandbox `sandboxId`; reach it as `sandbox.commands`. */
+  constructor(client: AirlockClient, sandboxId: string) {
+    this.#client = client;
+    this.#sandboxId = sandboxId;
+  }
+
+  /** Starts the command and returns its handle at once. */
+  run(command: string | readonly string[], options: BackgroundRunOptions): Promise<CommandHandle>;
+  /**
+   * Runs the command and waits for it. Resolves with the result on exit code 0; rejects with
+   * `CommandExitError` (carrying the result) otherwise, `TimeoutError` past `timeoutMs`.
+   */
+  run(command: string | readonly string[], options?: ForegroundRunOptions): Promise<CommandResult>;
+  /** Either of the above, decided by `options.background` at run time. */
+  run(command: string | readonly string[], options: RunOptions & { background?: boolean }): Promise<CommandHandle | CommandResult>;
+  async run(command: string | readonly string[], options: RunOptions & { background?: boolean } = {}): Promise<CommandHandle | CommandResult> {
+    const handle = new CommandHandle(this.#client, this.#sandboxId, execRequestOf(command, options), options);
+    return options.background === true ? handle : handle.wait();
+  }
+}

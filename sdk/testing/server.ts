@@ -1,0 +1,90 @@
+/**
+ * A real airlock server for the SDK and CLI tests: the Fastify app in front of the real
+ * `SandboxService`, listening on 127.0.0.1 on a free port. Its configuration is the host's own
+ * (state dir, default image, limits) with a private cgroup parent, run directory and host uid
+ * range, so it can't touch a live deployment's sandboxes, nor another test file's.
+ */
+import { randomInt } from 'node:crypto';
+import { readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { buildApp } from '../../src/api/app.ts';
+import { configSchema, loadConfig, type AirlockConfig, type PoolConfig } from '../../src/config/config.ts';
+import { resolveImage } from '../../src/images/store.ts';
+import { parseMountInfo } from '../../src/isolation/cgroups/index.ts';
+import { SandboxService } from '../../src/sandbox/service.ts';
+
+/** A running test server. */
+export interface RealServer {
+  /** Base URL, e.g. `http://127.0.0.1:41329`. */
+  url: string;
+  config: AirlockConfig;
+  service: SandboxService;
+  /** Stops the server, ends every sandbox, removes the private run directory and cgroups. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link startRealServer}. */
+export interface RealServerOptions {
+  /** Cap on concurrent sandboxes (default: the host's). */
+  maxSandboxes?: number;
+  /** Warm pools (default none, so tests don't pay for them). */
+  pools?: PoolConfig[];
+}
+
+/** Why real-server tests can't run here, or false when they can. */
+export async function realServerSkipReason(): Promise<string | false> {
+  if (process.getuid?.() !== 0) return 'needs root (the sandbox service creates cgroups and namespaces)';
+  const config = loadConfig();
+  try {
+    await resolveImage(config, config.defaultImage);
+  } catch (err) {
+    return `no usable image "${config.defaultImage}" (airlock image build ${config.defaultImage}): ${(err as Error).message}`;
+  }
+  return false;
+}
+
+/** The host configuration, isolated (own cgroup parent, run dir, uid range), with these service settings. */
+export function isolatedConfig(options: RealServerOptions = {}): AirlockConfig {
+  const base = loadConfig();
+  const tag = `${process.pid}-${randomInt(1e6)}`;
+  return configSchema.parse({
+    ...base,
+    cgroupParent: `airlock-sdktest-${tag}`,
+    runDir: `/run/airlock-sdktest-${tag}`,
+    // A range no deployment uses by default, distinct from the security suite's.
+    hostUidBase: 1_900_000_000 + randomInt(1000) * 65_536,
+    hostUidCount: 65_536,
+    service: { ...base.service, maxSandboxes: options.maxSandboxes ?? base.service.maxSandboxes, pools: options.pools ?? [] },
+  });
+}
+
+/** Starts the service and the app on 127.0.0.1:0. */
+export async function startRealServer(options: RealServerOptions = {}): Promise<RealServer> {
+  const config = isolatedConfig(options);
+  const service = new SandboxService({ config });
+  await service.start();
+  const app = buildApp({ service, closeService: true, limits: { defaults: config.defaults, maxima: config.maxima } });
+  let url: string;
+  try {
+    url = await app.listen({ host: '127.0.0.1', port: 0 });
+  } catch (err) {
+    await service.shutdown();
+    throw err;
+  }
+  return {
+    url,
+    config,
+    service,
+    close: async () => {
+      await app.close();
+      rmSync(config.runDir, { recursive: true, force: true });
+      for (const m of parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'))) {
+        if (m.fsType !== 'cgroup' && m.fsType !== 'cgroup2') continue;
+        try {
+          rmdirSync(`${m.mountPoint}/${config.cgroupParent}`);
+        } catch {
+          // Absent in this hierarchy, or still in use by a sandbox that failed to end (a test fails then too).
+        }
+      }
+    },
+  };
+}

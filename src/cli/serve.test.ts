@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { parsePort, registerServe } from './serve.ts';
+import { UsageError } from './usage-error.ts';
+
+const FIXTURE = fileURLToPath(new URL('../../test/api/fixtures/serve-fake.ts', import.meta.url));
+
+describe('airlock serve', () => {
+  it('registers serve with --host and --port defaults', () => {
+    const program = new Command('airlock').option('--config <file>');
+    registerServe(program);
+    const serve = program.commands.find((c) => c.name() === 'serve');
+    assert.ok(serve);
+    assert.equal(serve.getOptionValue('host'), '127.0.0.1');
+    assert.equal(serve.getOptionValue('port'), '8002');
+  });
+
+  it('refuses bad ports', () => {
+    assert.equal(parsePort('8002'), 8002);
+    assert.equal(parsePort('0'), 0);
+    for (const bad of ['-1', '65536', 'http', '80.5', '']) assert.throws(() => parsePort(bad), UsageError);
+  });
+
+  it('SIGTERM: stops accepting, ends every sandbox and exec, exits 0', async () => {
+    const child = spawn(process.execPath, [FIXTURE], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    while (!/listening (\S+)\n/.test(out)) await once(child.stdout, 'data');
+    const address = /listening (\S+)\n/.exec(out)?.[1] as string;
+    const id = ((await (await fetch(`${address}/api/v1/sandboxes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json()) as { sandbox_id: string }).sandbox_id;
+    const exec = await fetch(`${address}/api/v1/sandboxes/${id}/exec`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"command":["sleep","inf"]}' });
+    const reader = exec.body!.getReader();
+    await reader.read();
+    child.kill('SIGTERM');
+    let rest = '';
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      rest += Buffer.from(value).toString();
+    }
+    assert.match(rest, /"type":"exit".*"termination_reason":"killed"/);
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 0);
+    assert.match(out, /closed shutdown_calls=1 killed_execs=1/);
+  });
+});

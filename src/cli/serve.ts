@@ -1,0 +1,143 @@
+/**
+ * `airlock serve [--host 127.0.0.1] [--port 8002] [--config FILE]`: the control plane. Builds the
+ * sandbox service and the HTTP API in front of it, and on SIGTERM/SIGINT stops accepting, ends
+ * every sandbox and exits. Heavy modules load only when the command runs.
+ */
+import type { Command } from 'commander';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { AirlockConfig } from '../config/config.ts';
+import type { AirlockMetrics } from '../observability/metrics.ts';
+import type { SandboxServiceApi } from '../sandbox/service-types.ts';
+import { UsageError } from './usage-error.ts';
+
+interface RawServeOptions {
+  host: string;
+  port: string;
+  logLevel: string;
+}
+
+/** How long a graceful shutdown may take before the process exits anyway. */
+const SHUTDOWN_TIMEOUT_MS = 30_000;
+
+/** Registers `serve` on the program. `--config` is the program's option (accepted before or after `serve`). */
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('start the control plane: HTTP API in front of the sandbox service')
+    .option('--host <address>', 'address to listen on (loopback unless you mean to expose it)', '127.0.0.1')
+    .option('--port <port>', 'TCP port', '8002')
+    .option('--log-level <level>', 'log level: fatal, error, warn, info, debug, trace', 'info')
+    .addHelpText('after', '\nThe configuration file is given with --config FILE (before or after "serve").')
+    .action(async (raw: RawServeOptions) => {
+      const port = parsePort(raw.port);
+      if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(raw.logLevel)) throw new UsageError(`--log-level: unknown level "${raw.logLevel}"`);
+      const [{ loadConfig }, { createLogger }, { AirlockMetrics }, { SandboxService }] = await Promise.all([
+        import('../config/config.ts'),
+        import('../observability/logger.ts'),
+        import('../observability/metrics.ts'),
+        import('../sandbox/service.ts'),
+      ]);
+      const config = loadConfig(program.opts<{ config?: string }>().config);
+      const { logger } = createLogger({ level: raw.logLevel });
+      const metrics = new AirlockMetrics({ processMetrics: true });
+      const service = new SandboxService({ config, observer: metrics });
+      const { reaped } = await service.start();
+      // Sandboxes of a controller that crashed: their leftovers were just released.
+      if (reaped.length > 0) logger.warn({ reaped }, 'reaped sandboxes left by a previous controller');
+      const server = await startServer({ service, metrics, logger, config, host: raw.host, port });
+      logger.info({ address: server.address, policy_hash: service.policyHash }, 'airlock control plane listening');
+      await closeOnSignals(server, logger);
+    });
+}
+
+/** Parses `--port`: a whole number 0-65535. */
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65_535) throw new UsageError(`--port: expected 0-65535, got "${value}"`);
+  return port;
+}
+
+export interface StartServerOptions {
+  service: SandboxServiceApi;
+  metrics: AirlockMetrics;
+  logger: Logger;
+  config: AirlockConfig;
+  host: string;
+  port: number;
+}
+
+/** A listening control plane. */
+export interface RunningServer {
+  app: FastifyInstance;
+  /** `http://host:port` actually bound. */
+  address: string;
+  /** Stops accepting, ends every sandbox (service shutdown), waits for connections to drain. */
+  close(): Promise<void>;
+}
+
+/** Builds the app and listens. If listening fails, the service is shut down before the error propagates. */
+export async function startServer(options: StartServerOptions): Promise<RunningServer> {
+  const { buildApp } = await import('../api/app.ts');
+  const { DEFAULT_DENIED_HOST_PREFIXES } = await import('../api/request-mapping.ts');
+  const { config } = options;
+  const app = buildApp({
+    service: options.service,
+    metrics: options.metrics,
+    logger: options.logger,
+    limits: { defaults: config.defaults, maxima: config.maxima },
+    // The controller's own state (images, bundles, uid leases) must never be granted to a sandbox.
+    deniedHostPrefixes: [...DEFAULT_DENIED_HOST_PREFIXES, config.stateDir, config.runDir],
+    fileBodyLimit: config.service.fileMaxBytes,
+    closeService: true,
+  });
+  try {
+    const address = await app.listen({ host: options.host, port: options.port });
+    let closing: Promise<void> | undefined;
+    return { app, address, close: () => (closing ??= app.close()) };
+  } catch (err) {
+    await app.close().catch(() => undefined);
+    await options.service.shutdown().catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Resolves once the server has closed after SIGTERM or SIGINT. A second signal, or a shutdown that
+ * outlasts the timeout, exits at once (the next start reaps whatever was left).
+ */
+export function closeOnSignals(server: RunningServer, logger: Logger, timeoutMs = SHUTDOWN_TIMEOUT_MS): Promise<void> {
+  return new Promise((resolve) => {
+    let closing = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (closing) {
+        logger.warn({ signal }, 'second signal during shutdown: exiting now');
+        process.exit(1);
+      }
+      closing = true;
+      logger.info({ signal }, 'shutting down: refusing new requests, ending every sandbox');
+      const timer = setTimeout(() => {
+        logger.error({ timeout_ms: timeoutMs }, 'shutdown timed out: exiting now');
+        process.exit(1);
+      }, timeoutMs);
+      timer.unref();
+      server
+        .close()
+        .then(
+          () => logger.info('shutdown complete'),
+          (err: unknown) => {
+            logger.error({ err }, 'shutdown failed');
+            process.exitCode = 1;
+          },
+        )
+        .finally(() => {
+          clearTimeout(timer);
+          process.off('SIGTERM', onSignal);
+          process.off('SIGINT', onSignal);
+          resolve();
+        });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
