@@ -7,7 +7,11 @@
  * resolved in the sandbox's own mount namespace, so no path (../, absolute, symlinks) can name a
  * host file the sandbox wasn't given.
  *
- * Build: gcc -static -O2 -Wall -Wextra -Werror (no dependency beyond libc).
+ * The agent is not dumpable, so commands (same uid) can't open its descriptors or memory via
+ * /proc. A command that can't be started exits 127 (not found) or 126 (not executable), with the
+ * reason on its stderr. EXEC and file requests that the agent refuses get ERROR on their channel.
+ *
+ * Build: gcc -static-pie -O2 -Wall -Wextra -Werror (no dependency beyond libc; src/agent/build.ts).
  *
  * Protocol: frames on fd 0 (host -> agent) and fd 1 (agent -> host); fd 2 is diagnostics only.
  *   frame   = u8 type | u32 channel (LE) | u32 payload length (LE) | payload (at most 1 MiB)
@@ -18,6 +22,7 @@
  *   0x01 EXEC        u8 flags (1 = stdin piped) | u32 argc | u32 envc | string cwd | argv | env
  *                    (env is the complete environment, "KEY=VALUE" strings) -> STARTED ... EXIT
  *   0x02 STDIN       bytes for the command's stdin                          -> STDIN_ACK(s)
+ *                    (the host keeps at most 1 MiB unacknowledged; over 2 MiB queued is a protocol error)
  *   0x03 STDIN_EOF   closes the command's stdin once queued bytes are written
  *   0x04 SIGNAL      u32 signo: sent to the command's whole process group
  *   0x05 READ_FILE   u64 max bytes | path                                   -> DATA* END | ERROR
@@ -57,6 +62,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -240,17 +246,42 @@ static void protocol_error(struct agent *a, const char *fmt, ...) {
   va_end(ap);
   fprintf(stderr, "airlock-agent: protocol error: %s\n", msg);
   emit_error(a, 0, EPROTO, "protocol error: %s", msg);
+  kill_all(a);
+  // Say why, but never hang on a host that stopped reading: SIGALRM ends the attempt.
+  alarm(2);
   int fl = fcntl(1, F_GETFL);
   if (fl >= 0) fcntl(1, F_SETFL, fl & ~O_NONBLOCK);
   flush_out(a);
-  shutdown_agent(a, 2);
+  _exit(2);
 }
 
-/* Closes every descriptor from `lowest` up; close_range may be missing (older kernels, gVisor). */
+/*
+ * Closes every descriptor from `lowest` up. Without close_range (gVisor 2022, kernels before 5.9)
+ * the open ones are looked up in /proc/self/fd: trying every number up to RLIMIT_NOFILE costs
+ * hundreds of syscalls, tens of milliseconds per command under gVisor.
+ */
 static void close_from(int lowest) {
 #ifdef SYS_close_range
   if (syscall(SYS_close_range, (unsigned)lowest, ~0u, 0u) == 0) return;
 #endif
+  DIR *d = opendir("/proc/self/fd");
+  if (d != NULL) {
+    // Passes until one closes nothing: closing while listing must not let an entry slip by.
+    for (bool closed = true; closed;) {
+      closed = false;
+      struct dirent *e;
+      while ((e = readdir(d)) != NULL) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        if (*end != 0 || end == e->d_name || fd < lowest || fd == dirfd(d)) continue;
+        close((int)fd);
+        closed = true;
+      }
+      rewinddir(d);
+    }
+    closedir(d);
+    return;
+  }
   struct rlimit rl;
   long max = 1024;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) max = (long)rl.rlim_cur;
@@ -910,6 +941,9 @@ int main(void) {
   for (int fd = 0; fd < 3; fd++)
     if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd) die("stdio");
   close_from(3);
+  // Not dumpable: commands run as the same user, and must not reach into the agent through
+  // /proc/<pid>/mem or reopen its protocol channel through /proc/<pid>/fd (exec resets it for them).
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) die("prctl(PR_SET_DUMPABLE)");
   // File modes the host asks for are applied exactly; commands get the launcher's umask back.
   a->umask = umask(0);
   // A host that goes away must surface as a failed write (EPIPE), not kill us silently.

@@ -54,6 +54,7 @@ export interface HttpRequest {
  * why an abort happened, so any later failure (also while reading a stream) maps to the right error.
  */
 export class Call {
+  /** Aborts the request (and its body stream) when a signal fires or the deadline passes. */
   readonly controller = new AbortController();
   readonly #signals: AbortSignal[];
   readonly #what: string;

@@ -13,10 +13,12 @@ function invalid(message: string): AirlockError {
   return new AirlockError(message, { code: 'invalid_response' });
 }
 
-function parseLine(line: string): unknown {
+function parseLine(line: string, last = false): unknown {
   try {
     return JSON.parse(line);
   } catch (err) {
+    // An unparsable line with no newline after it is a stream cut short, not a malformed one.
+    if (last) throw new AirlockError('the stream ended in the middle of a line (connection lost?)', { code: 'stream_ended', cause: err });
     throw new AirlockError(`invalid NDJSON line from the server: ${line.slice(0, 100)}`, { code: 'invalid_response', cause: err });
   }
 }
@@ -42,7 +44,7 @@ export async function* readNdjson(body: ReadableStream<Uint8Array>, maxLineLengt
     }
     finished = true;
     pending += decoder.decode();
-    if (pending.trim() !== '') yield parseLine(pending);
+    if (pending.trim() !== '') yield parseLine(pending, true);
   } finally {
     if (!finished) await reader.cancel().catch(() => undefined);
     reader.releaseLock();

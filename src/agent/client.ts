@@ -16,6 +16,7 @@ import {
   type FileEntry, type ReadyEvent,
 } from './messages.ts';
 import { encodeFrame, Ev, EVENT_TYPES, FrameDecoder, PROTOCOL_VERSION, Req, type Frame } from './protocol.ts';
+import { fileOpChannel, rejectFrame, unexpected, type Channel, type Collect } from './file-op.ts';
 
 export { AgentClosedError, AgentError, AgentFileError, AgentProtocolError } from './errors.ts';
 export type { ExecHandle, ExecOptions, ExecResult } from './exec-handle.ts';
@@ -29,11 +30,6 @@ export interface AgentStreams {
 
 /** Size of one WRITE_DATA frame. */
 const WRITE_CHUNK = 256 * 1024;
-
-interface Channel {
-  handle(frame: Frame): void;
-  fail(err: Error): void;
-}
 
 /** Talks to one agent. Operations may run concurrently; each gets its own channel. */
 export class AgentClient {
@@ -98,9 +94,7 @@ export class AgentClient {
   async writeFile(path: string, data: Buffer | Uint8Array | string, mode = 0o644): Promise<void> {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     let settled = false;
-    const op = this.fileOp(Req.writeFile, encodeWriteFile(path, mode), path, (frame) => {
-      throw unexpected(frame);
-    }, () => undefined);
+    const op = this.fileOp(Req.writeFile, encodeWriteFile(path, mode), path, rejectFrame, () => undefined);
     const result = op.result.finally(() => (settled = true));
     // Handled here, awaited below: a refusal while data is still being sent must not go unhandled.
     result.catch(() => undefined);
@@ -138,24 +132,18 @@ export class AgentClient {
   }
 
   /** Creates a directory (and its parents when asked; an existing directory is then fine). */
-  async mkdir(path: string, options: { mode?: number; parents?: boolean } = {}): Promise<void> {
-    await this.fileOp(Req.mkdir, encodeMkdir(path, options.mode ?? 0o755, options.parents === true), path, (f) => {
-      throw unexpected(f);
-    }, () => undefined).result;
+  mkdir(path: string, options: { mode?: number; parents?: boolean } = {}): Promise<void> {
+    return this.simpleOp(Req.mkdir, encodeMkdir(path, options.mode ?? 0o755, options.parents === true), path);
   }
 
   /** Removes a file, symlink or empty directory; a whole tree when `recursive` (never following symlinks). */
-  async remove(path: string, options: { recursive?: boolean } = {}): Promise<void> {
-    await this.fileOp(Req.remove, encodeRemove(path, options.recursive === true), path, (f) => {
-      throw unexpected(f);
-    }, () => undefined).result;
+  remove(path: string, options: { recursive?: boolean } = {}): Promise<void> {
+    return this.simpleOp(Req.remove, encodeRemove(path, options.recursive === true), path);
   }
 
   /** Resolves when the agent answers: proof that its loop is alive. */
-  async ping(): Promise<void> {
-    await this.fileOp(Req.ping, Buffer.alloc(0), '', (f) => {
-      throw unexpected(f);
-    }, () => undefined).result;
+  ping(): Promise<void> {
+    return this.simpleOp(Req.ping, Buffer.alloc(0), '');
   }
 
   /** Ends the channel: the agent kills every command it started and exits. */
@@ -223,36 +211,17 @@ export class AgentClient {
     for (const wake of this.drainWaiters.splice(0)) wake();
   }
 
-  /** Runs one file operation on a new channel: `collect` sees its frames until END or ERROR. */
-  private fileOp<T>(type: number, payload: Buffer, path: string, collect: (frame: Frame, id: number) => void, finish: () => T): { id: number; result: Promise<T> } {
-    const id = this.allocate();
-    const state = Promise.withResolvers<T>();
-    this.channels.set(id, {
-      handle: (frame) => {
-        try {
-          if (frame.type === Ev.end || frame.type === Ev.pong) {
-            this.channels.delete(id);
-            state.resolve(finish());
-          } else if (frame.type === Ev.error) {
-            this.channels.delete(id);
-            const e = decodeError(frame.payload);
-            state.reject(new AgentFileError(e.code, path, e.message, { errno: e.errno }));
-          } else {
-            collect(frame, id);
-          }
-        } catch (err) {
-          this.channels.delete(id);
-          state.reject(err);
-          if (err instanceof AgentProtocolError) throw err;
-        }
-      },
-      fail: (err) => state.reject(err),
-    });
-    this.send(type, id, payload);
-    return { id, result: state.promise };
+  /** An operation answered by END (or PONG) alone. */
+  private simpleOp(type: number, payload: Buffer, path: string): Promise<void> {
+    return this.fileOp(type, payload, path, rejectFrame, () => undefined).result;
   }
-}
 
-function unexpected(frame: Frame): AgentProtocolError {
-  return new AgentProtocolError(`unexpected event 0x${frame.type.toString(16)} on channel ${frame.channel}`);
+  /** Runs one file operation on a new channel: `collect` sees its frames until END or ERROR. */
+  private fileOp<T>(type: number, payload: Buffer, path: string, collect: Collect, finish: () => T): { id: number; result: Promise<T> } {
+    const id = this.allocate();
+    const op = fileOpChannel(path, (frame) => collect(frame, id), finish, () => this.channels.delete(id));
+    this.channels.set(id, op.channel);
+    this.send(type, id, payload);
+    return { id, result: op.result };
+  }
 }

@@ -14,6 +14,8 @@ import { startExec } from './exec-session.ts';
 
 /** How often a running sandbox's limits are sampled. */
 const MONITOR_MS = 250;
+/** Longest wait for the agent's READY: a sandbox that can't start its agent is not handed out. */
+const READY_TIMEOUT_MS = 20_000;
 
 export interface PersistentSpec {
   driver: IsolationDriver;
@@ -68,7 +70,7 @@ export class PersistentSandbox {
       if (proc.stdin === null) throw new Error('agent has no stdin');
       const agent = new AgentClient({ stdin: proc.stdin, stdout: proc.stdout });
       proc.stderr.resume();
-      await agent.ready();
+      await withTimeout(agent.ready(), READY_TIMEOUT_MS, () => new ServiceError('control_failed', `sandbox agent not ready after ${READY_TIMEOUT_MS} ms`));
       const persistent = new PersistentSandbox(id, spec, sandbox, agent, performance.now() - started);
       // The agent is the sandbox: if it exits, the sandbox is over.
       void proc.exit.then(() => persistent.end('agent_exited'));
@@ -166,6 +168,12 @@ export class PersistentSandbox {
       // Sampling failed because the sandbox is going away; end() handles the rest.
     }
   }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(error()), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Maps the agent's file errors to request errors (never a 5xx for a bad path). */

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GrantedMount } from '../../src/isolation/driver.ts';
 import type { ExecutionResult } from '../../src/sandbox/result.ts';
-import { findLeftovers, hostBaseline, type HostBaseline } from './lib/host.ts';
+import { hostBaseline, leftoverMark, type HostBaseline } from './lib/host.ts';
 import { runPool } from './lib/pool.ts';
 import { startRacer, type RaceMode } from './lib/race.ts';
 import { HUNG, RUNTIMES, runInSandbox, withWatchdog, type TestRuntime } from './lib/runtime.ts';
@@ -109,15 +109,6 @@ async function race(ready: Ready, runtime: TestRuntime, grant: string, mode: Rac
   return counts;
 }
 
-/** Leftovers now (an earlier failing case's are reported there, not again in each later case). */
-function leftoversNow(fx: RaceFixture): Set<string> {
-  return new Set(findLeftovers(suite.config, baseline, [fx.base, fx.secret]));
-}
-
-function newLeftovers(fx: RaceFixture, earlier: Set<string>): string[] {
-  return findLeftovers(suite.config, baseline, [fx.base, fx.secret]).filter((p) => !earlier.has(p));
-}
-
 for (const runtime of RUNTIMES) {
   describe(`${runtime}: T13 symlink races on granted paths (controller side)`, () => {
     let fx: RaceFixture;
@@ -146,26 +137,26 @@ for (const runtime of RUNTIMES) {
 
     runtimeCase(suite, runtime, 'granted directory swapped for a symlink during starts: target never exposed', async (t, ready) => {
       const grant = join(fx.base, 'a', 'granted');
-      const earlier = leftoversNow(fx);
+      const mark = leftoverMark(suite.config, baseline, [fx.base, fx.secret]);
       const counts = await race(ready, runtime, grant, { kind: 'swap-dir', path: grant, target: fx.secret });
       t.diagnostic(JSON.stringify(counts));
-      assert.deepEqual(newLeftovers(fx, earlier), [], 'the race left sandboxes behind');
+      mark.assertNoneAdded('the race left sandboxes behind');
     }, { timeout: 180_000 });
 
     runtimeCase(suite, runtime, "granted path's parent swapped for a symlink during starts: target never exposed", async (t, ready) => {
       const parent = join(fx.base, 'b');
-      const earlier = leftoversNow(fx);
+      const mark = leftoverMark(suite.config, baseline, [fx.base, fx.secret]);
       const counts = await race(ready, runtime, join(parent, 'granted'), { kind: 'swap-dir', path: parent, target: fx.secret });
       t.diagnostic(JSON.stringify(counts));
-      assert.deepEqual(newLeftovers(fx, earlier), [], 'the race left sandboxes behind');
+      mark.assertNoneAdded('the race left sandboxes behind');
     }, { timeout: 180_000 });
 
     runtimeCase(suite, runtime, 'symlink grant retargeted during starts: resolves to its real target or is refused', async (t, ready) => {
       const link = join(fx.base, 'c', 'link');
-      const earlier = leftoversNow(fx);
+      const mark = leftoverMark(suite.config, baseline, [fx.base, fx.secret]);
       const counts = await race(ready, runtime, link, { kind: 'retarget', path: link, a: join(fx.base, 'c', 'real'), b: fx.secret });
       t.diagnostic(JSON.stringify(counts));
-      assert.deepEqual(newLeftovers(fx, earlier), [], 'the race left sandboxes behind');
+      mark.assertNoneAdded('the race left sandboxes behind');
     }, { timeout: 180_000 });
   });
 }

@@ -75,11 +75,11 @@ export class NamespaceSandbox implements Sandbox {
       const info = await readInfo(fds[FD.info] as Readable, exit);
       this.childPid = info;
       this.res.cgroup.addProcess(info);
-      // The sandbox root is set up but nothing of the workload has run: /tmp is still the runtime's tmpfs.
-      this.scratchFd = openSync(`/proc/${info}/root/tmp`, 'r');
       // Release the sandbox: only now, inside its cgroup, may it exec the command.
       fds[FD.block]?.end('1');
     } catch (err) {
+      // Kill the sandbox's pid 1 too: it may be parked on block-fd and would hold our pipes open.
+      if (this.childPid !== undefined) killQuietly(this.childPid);
       child.kill('SIGKILL');
       await exit;
       const detail = (await stderrHead.done).trim();
@@ -87,6 +87,7 @@ export class NamespaceSandbox implements Sandbox {
       throw new ControlError('namespace', `bubblewrap failed to start: ${detail || (err as Error).message}`, { cause: err });
     }
     stderrHead.stop();
+    this.scratchFd = await openScratch(this.childPid, spec.limits.scratchMb);
     return {
       stdout: child.stdout as Readable,
       stderr: child.stderr as Readable,
@@ -120,13 +121,7 @@ export class NamespaceSandbox implements Sandbox {
 
   async stop(): Promise<void> {
     // Killing pid 1 of the sandbox's pid namespace kills every process in it, atomically.
-    if (this.childPid !== undefined) {
-      try {
-        process.kill(this.childPid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
+    if (this.childPid !== undefined) killQuietly(this.childPid);
     this.res.cgroup.killAll();
     this.child?.kill('SIGKILL');
   }
@@ -149,6 +144,40 @@ export class NamespaceSandbox implements Sandbox {
     this.res.lease.release();
     this.res.release();
   }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
+
+/** Linux TMPFS_MAGIC, as statfs reports a tmpfs. */
+const TMPFS_MAGIC = 0x01021994;
+
+/**
+ * Holds a descriptor on the sandbox's /tmp so its fill level stays measurable after the last
+ * process exits. Opened after release, when pid 1's root is the sandbox root, and kept only if it
+ * is the tmpfs of exactly the scratch size (otherwise scratch fullness is simply not reported).
+ */
+async function openScratch(pid: number | undefined, scratchMb: number): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  let fd: number;
+  try {
+    fd = openSync(`/proc/${pid}/root/tmp`, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const fs = await statfs(`/proc/self/fd/${fd}`);
+    if (fs.type === TMPFS_MAGIC && fs.blocks * fs.bsize === scratchMb * 1024 * 1024) return fd;
+  } catch {
+    // Fall through: not measurable.
+  }
+  closeSync(fd);
+  return undefined;
 }
 
 /** Reads bwrap's info JSON (`{"child-pid": N, …}`) or fails if bwrap exits first. */

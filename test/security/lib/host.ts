@@ -3,12 +3,14 @@
  * leftover check of T22 (no cgroup, process, mount, uid lease or runtime state of a sandbox remains).
  * Read-only: nothing here changes the host.
  */
+import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import type { AirlockConfig } from '../../../src/config/config.ts';
 import { detectCgroups, parseMountInfo } from '../../../src/isolation/cgroups/index.ts';
 
 /** The namespaces T20 compares. */
 export const NAMESPACE_KINDS = ['pid', 'mnt', 'net', 'ipc', 'uts', 'user', 'cgroup'] as const;
+/** One of {@link NAMESPACE_KINDS}. */
 export type NamespaceKind = (typeof NAMESPACE_KINDS)[number];
 
 /** `kind:[inode]` links of a process's namespaces ('self' for this process); missing ones are absent. */
@@ -260,4 +262,30 @@ export function uidMapOf(pid: number, which: 'uid_map' | 'gid_map' = 'uid_map'):
     .map((line) => line.trim().split(/\s+/).map(Number))
     .filter((f) => f.length === 3 && f.every(Number.isFinite))
     .map(([inside, outside, count]) => ({ inside: inside ?? -1, outside: outside ?? -1, count: count ?? 0 }));
+}
+
+/** Leftovers in a form an assertion message can carry: a count per kind and the first few lines. */
+export function summarizeLeftovers(problems: string[], shown = 10): string {
+  const kinds = new Map<string, number>();
+  for (const p of problems) {
+    const kind = p.slice(0, p.indexOf(':'));
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  }
+  const counts = [...kinds].map(([k, n]) => `${n} × ${k}`).join(', ');
+  const more = problems.length > shown ? `\n  … and ${problems.length - shown} more` : '';
+  return `${problems.length} leftovers (${counts}):\n  ${problems.slice(0, shown).map((p) => p.slice(0, 240)).join('\n  ')}${more}`;
+}
+
+/**
+ * Marks the leftovers present now, so that a case can later assert it added none: whatever an
+ * earlier failing case left is reported by that case, not again by every case after it.
+ */
+export function leftoverMark(config: AirlockConfig, baseline: HostBaseline, extraPaths: string[] = []): { assertNoneAdded(what: string): void } {
+  const earlier = new Set(findLeftovers(config, baseline, extraPaths));
+  return {
+    assertNoneAdded(what) {
+      const added = findLeftovers(config, baseline, extraPaths).filter((p) => !earlier.has(p));
+      if (added.length > 0) throw new assert.AssertionError({ message: `${what}: ${summarizeLeftovers(added)}` });
+    },
+  };
 }

@@ -28,6 +28,8 @@ while (Atomics.load(stop, 0) === 0) {
       symlinkSync(mode.target, mode.path);
       unlinkSync(mode.path);
       renameSync(saved, mode.path);
+      // Leave the real directory in place for a moment, so some starts do get it.
+      Atomics.wait(stop, 0, 0, 1);
     } else {
       symlinkSync(mode.b, tmp);
       renameSync(tmp, mode.path);

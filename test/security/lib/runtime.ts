@@ -16,6 +16,7 @@ import { cgroupHierarchies } from './host.ts';
 
 /** The runtimes this suite covers, in order. */
 export const RUNTIMES = ['namespace', 'gvisor'] as const;
+/** One of {@link RUNTIMES}. */
 export type TestRuntime = (typeof RUNTIMES)[number];
 
 /** Environment of every probe run: nothing else is inherited. */

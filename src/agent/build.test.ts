@@ -1,0 +1,77 @@
+/**
+ * Building and reusing the agent binary: atomic layout, checksum verification on reuse, and
+ * refusals that name the `agent` control. Uses a tiny source so each build takes milliseconds.
+ */
+import assert from 'node:assert/strict';
+import { appendFileSync, chmodSync, lstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { after, describe, it } from 'node:test';
+import { ControlError } from '../isolation/driver.ts';
+import { findExecutable } from '../isolation/which.ts';
+import { AGENT_BINARY_NAME, agentDirOf, ensureAgent, ensureAgentBinary } from './build.ts';
+
+const work = mkdtempSync('/tmp/airlock-agent-build-');
+const source = `${work}/tiny.c`;
+writeFileSync(source, 'int main(void) { return 0; }\n');
+const isAgentControl = (pattern: RegExp) => (e: unknown) => e instanceof ControlError && e.control === 'agent' && pattern.test(e.message);
+let seq = 0;
+const freshState = () => `${work}/state-${seq++}`;
+
+after(() => rmSync(work, { recursive: true, force: true }));
+
+describe('ensureAgent', { skip: findExecutable('gcc') === undefined ? 'gcc is not installed' : false }, () => {
+  it('builds once into <stateDir>/agent/<key>/, alone in a 0755 directory, and reuses it', async () => {
+    const stateDir = freshState();
+    const first = await ensureAgent({ stateDir }, source);
+    assert.equal(first.path, `${first.dir}/${AGENT_BINARY_NAME}`);
+    assert.equal(agentDirOf(first.path), first.dir);
+    assert.match(first.dir, new RegExp(`^${stateDir}/agent/[0-9a-f]{64}$`));
+    assert.deepEqual(readdirSync(first.dir), [AGENT_BINARY_NAME]);
+    assert.equal(lstatSync(first.dir).mode & 0o7777, 0o755);
+    assert.equal(lstatSync(first.path).mode & 0o7777, 0o755);
+    const inode = lstatSync(first.path).ino;
+    const again = await ensureAgent({ stateDir }, source);
+    assert.deepEqual(again, first);
+    assert.equal(lstatSync(again.path).ino, inode);
+    assert.deepEqual(readdirSync(`${stateDir}/agent`).sort(), [first.dir.split('/').pop(), `${first.dir.split('/').pop()}.sha256`].sort());
+  });
+
+  it('concurrent first builds agree on one binary', async () => {
+    const stateDir = freshState();
+    const results = await Promise.all([1, 2, 3].map(() => ensureAgentBinary({ stateDir })));
+    assert.equal(new Set(results).size, 1);
+  });
+
+  it('refuses a binary changed since it was built', async () => {
+    const stateDir = freshState();
+    const built = await ensureAgent({ stateDir }, source);
+    appendFileSync(built.path, 'tampered');
+    await assert.rejects(ensureAgent({ stateDir }, source), isAgentControl(/SHA-256 .* was recorded at build/));
+  });
+
+  it('refuses a build without its recorded checksum, or with company in its directory', async () => {
+    const stateDir = freshState();
+    const built = await ensureAgent({ stateDir }, source);
+    writeFileSync(`${built.dir}/extra`, '');
+    await assert.rejects(ensureAgent({ stateDir }, source), isAgentControl(/not only airlock-agent/));
+    rmSync(`${built.dir}/extra`);
+    rmSync(`${built.dir}.sha256`);
+    await assert.rejects(ensureAgent({ stateDir }, source), isAgentControl(/no checksum recorded/));
+  });
+
+  it('refuses a group- or world-writable agent directory', async () => {
+    const stateDir = freshState();
+    const built = await ensureAgent({ stateDir }, source);
+    chmodSync(built.dir, 0o775);
+    await assert.rejects(ensureAgent({ stateDir }, source), isAgentControl(/refusing to use it/));
+    chmodSync(`${stateDir}/agent`, 0o777);
+    await assert.rejects(ensureAgent({ stateDir }, source), isAgentControl(/refusing to use it/));
+  });
+
+  it('reports a compile failure with what gcc said, and leaves nothing behind', async () => {
+    const stateDir = freshState();
+    const broken = `${work}/broken.c`;
+    writeFileSync(broken, 'int main(void) { return undefined_thing; }\n');
+    await assert.rejects(ensureAgent({ stateDir }, broken), isAgentControl(/undefined_thing/));
+    assert.deepEqual(readdirSync(`${stateDir}/agent`), []);
+  });
+});

@@ -1,0 +1,169 @@
+/**
+ * The `airlock sandbox …` implementations, on the SDK. Loaded only when such a command runs.
+ * Results go to stdout, diagnostics to stderr; each function returns the process exit code.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { buffer } from 'node:stream/consumers';
+import { AirlockClient } from '../../sdk/client.ts';
+import { CommandExitError, AirlockError, TimeoutError } from '../../sdk/errors.ts';
+import { Sandbox } from '../../sdk/sandbox.ts';
+import type { CommandResult, RunOptions } from '../../sdk/command-types.ts';
+import { describeError, formatFileTable, formatSandboxTable } from './sandbox-format.ts';
+import { checkSandboxPath, createRequestOf, parseEnv, parseMode, parsePositive, resolveUrl, type RawCreateOptions, type RawExecOptions } from './sandbox-options.ts';
+import { UsageError } from './usage-error.ts';
+
+/** Options every subcommand has. */
+export interface CommonOptions {
+  url?: string;
+  json?: boolean;
+}
+
+/** Largest stdin forwarded to `exec`: what fits the request's `stdin` field once base64-encoded. */
+export const MAX_EXEC_STDIN_BYTES = (768 * 1024 * 3) / 4;
+
+const print = (text: string) => process.stdout.write(text);
+const printJson = (value: unknown) => print(`${JSON.stringify(value, null, 2)}\n`);
+
+/** Runs `fn` with a client for the resolved URL; SDK errors become one-line messages (exit 1). */
+async function withClient(url: string | undefined, fn: (client: AirlockClient) => Promise<number>): Promise<number> {
+  const baseUrl = resolveUrl(url);
+  try {
+    return await fn(new AirlockClient({ baseUrl }));
+  } catch (err) {
+    if (err instanceof AirlockError) throw new Error(describeError(err, baseUrl), { cause: err });
+    throw err;
+  }
+}
+
+/** Reads all of stdin, refusing a terminal (nothing was piped). */
+async function readStdin(what: string, max?: number): Promise<Uint8Array> {
+  if (process.stdin.isTTY === true) throw new UsageError(`${what}: stdin is a terminal; pipe the data in or name a file`);
+  const data = await buffer(process.stdin);
+  if (max !== undefined && data.length > max) throw new UsageError(`${what}: ${data.length} bytes on stdin; at most ${max} can be forwarded`);
+  return new Uint8Array(data.buffer, data.byteOffset, data.length);
+}
+
+/** `sandbox create`: prints the new id (or the sandbox as JSON). */
+export function createAction(raw: RawCreateOptions): Promise<number> {
+  const request = createRequestOf(raw);
+  return withClient(raw.url, async (client) => {
+    const info = await client.createSandbox(request);
+    if (raw.json === true) printJson(info);
+    else print(`${info.sandbox_id}\n`);
+    return 0;
+  });
+}
+
+/** `sandbox ls`. */
+export function listAction(opts: CommonOptions): Promise<number> {
+  return withClient(opts.url, async (client) => {
+    const sandboxes = await client.listSandboxes();
+    if (opts.json === true) printJson(sandboxes);
+    else print(formatSandboxTable(sandboxes));
+    return 0;
+  });
+}
+
+/** `sandbox kill ID`: prints the id (or the ended sandbox as JSON). */
+export function killAction(id: string, opts: CommonOptions): Promise<number> {
+  return withClient(opts.url, async (client) => {
+    const info = await client.killSandbox(id);
+    if (opts.json === true) printJson(info);
+    else print(`${info.sandbox_id}\n`);
+    return 0;
+  });
+}
+
+/**
+ * `sandbox exec ID -- CMD ARGS…`: output streams live (bytes as they come); the exit code is the
+ * command's own, 137 when it ended without one, 130 when interrupted here (the command is killed).
+ */
+export async function execAction(id: string, command: readonly string[], raw: RawExecOptions): Promise<number> {
+  if (command.length === 0) throw new UsageError('no command: use `airlock sandbox exec ID [options] -- CMD ARGS…`');
+  const options: RunOptions & { background: true } = {
+    background: true,
+    onStdout: (_text, bytes) => process.stdout.write(bytes),
+    onStderr: (_text, bytes) => process.stderr.write(bytes),
+  };
+  const timeout = parsePositive('--timeout', raw.timeout);
+  if (timeout !== undefined) options.timeoutMs = timeout * 1000;
+  if (raw.env.length > 0) options.env = parseEnv(raw.env);
+  if (raw.cwd !== undefined) options.cwd = checkSandboxPath(raw.cwd);
+  // Piped input is forwarded; a terminal never is (the command can't read the caller's tty).
+  if (raw.stdin && process.stdin.isTTY !== true) {
+    const data = await readStdin('stdin', MAX_EXEC_STDIN_BYTES);
+    if (data.length > 0) options.stdin = data;
+  }
+  return withClient(raw.url, async (client) => {
+    const handle = await new Sandbox(id, client).commands.run(command, options);
+    let interrupted = false;
+    const interrupt = () => {
+      interrupted = true;
+      void handle.kill();
+    };
+    process.once('SIGINT', interrupt);
+    process.once('SIGTERM', interrupt);
+    let result: CommandResult;
+    try {
+      result = await handle.wait();
+    } catch (err) {
+      if (err instanceof CommandExitError) result = err.result;
+      else if (err instanceof TimeoutError && err.result !== undefined) result = err.result;
+      else throw err;
+    } finally {
+      process.off('SIGINT', interrupt);
+      process.off('SIGTERM', interrupt);
+    }
+    if (interrupted) {
+      process.stderr.write('airlock: interrupted; the command was killed\n');
+      return 130;
+    }
+    if (result.terminationReason !== 'completed') {
+      process.stderr.write(`airlock: command ended: ${result.terminationReason}${result.signal === null ? '' : ` (${result.signal})`}\n`);
+    }
+    return result.exitCode ?? 137;
+  });
+}
+
+/** `sandbox files ls ID PATH`. */
+export function filesListAction(id: string, path: string, opts: CommonOptions): Promise<number> {
+  checkSandboxPath(path);
+  return withClient(opts.url, async (client) => {
+    const entries = await client.listFiles(id, path);
+    if (opts.json === true) printJson(entries);
+    else print(formatFileTable(entries));
+    return 0;
+  });
+}
+
+/** `sandbox files get ID PATH [LOCAL]`: to LOCAL, or to stdout when it is absent or `-`. */
+export function filesGetAction(id: string, path: string, local: string | undefined, opts: CommonOptions): Promise<number> {
+  checkSandboxPath(path);
+  return withClient(opts.url, async (client) => {
+    const data = await client.readFile(id, path);
+    if (local === undefined || local === '-') process.stdout.write(data);
+    else await writeFile(local, data);
+    return 0;
+  });
+}
+
+/** `sandbox files put ID PATH [LOCAL]`: from LOCAL, or from stdin when it is absent or `-`. */
+export async function filesPutAction(id: string, path: string, local: string | undefined, opts: CommonOptions & { mode?: string }): Promise<number> {
+  checkSandboxPath(path);
+  const mode = parseMode(opts.mode);
+  let data: Uint8Array;
+  if (local === undefined || local === '-') data = await readStdin('files put');
+  else {
+    try {
+      data = await readFile(local);
+    } catch (err) {
+      throw new UsageError(`LOCAL: cannot read ${local}: ${(err as Error).message}`);
+    }
+  }
+  return withClient(opts.url, async (client) => {
+    const written = await client.writeFile(id, path, data, mode === undefined ? {} : { mode });
+    if (opts.json === true) printJson(written);
+    else print(`${written.path}  ${written.size} bytes\n`);
+    return 0;
+  });
+}

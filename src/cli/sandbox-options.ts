@@ -1,0 +1,118 @@
+/**
+ * Option parsing of `airlock sandbox …`: pure functions that turn commander's raw strings into
+ * SDK requests. Every refusal is a UsageError naming the option (exit code 2); ranges are the
+ * server's to check, so the CLI never disagrees with it about a maximum.
+ */
+import type { CreateSandboxRequest } from '../../sdk/types.ts';
+import { UsageError } from './usage-error.ts';
+
+/** The server `airlock serve` listens on by default. */
+export const DEFAULT_URL = 'http://127.0.0.1:8002';
+
+/** Raw options of `sandbox create`. */
+export interface RawCreateOptions {
+  url?: string;
+  runtime?: string;
+  image?: string;
+  memory?: string;
+  cpu?: string;
+  pids?: string;
+  scratch?: string;
+  timeout?: string;
+  ttl?: string;
+  metadata: string[];
+  env: string[];
+  json?: boolean;
+}
+
+/** Raw options of `sandbox exec`. */
+export interface RawExecOptions {
+  url?: string;
+  timeout?: string;
+  env: string[];
+  cwd?: string;
+  stdin: boolean;
+}
+
+/** The server URL: `--url`, else `$AIRLOCK_URL`, else the local default. Must be http(s). */
+export function resolveUrl(option: string | undefined, env: Record<string, string | undefined> = process.env): string {
+  const fromEnv = env['AIRLOCK_URL'];
+  const url = option ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : DEFAULT_URL);
+  const where = option !== undefined ? '--url' : 'AIRLOCK_URL';
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`${where}: "${url}" is not a URL (expected e.g. ${DEFAULT_URL})`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new UsageError(`${where}: "${url}" must be an http or https URL`);
+  return url;
+}
+
+/** A positive number (`integer`: whole) from an option value; undefined when not given. */
+export function parsePositive(option: string, value: string | undefined, integer = false): number | undefined {
+  if (value === undefined) return undefined;
+  const pattern = integer ? /^\d+$/ : /^\d+(\.\d+)?$/;
+  if (!pattern.test(value.trim())) throw new UsageError(`${option}: "${value}" is not a ${integer ? 'whole number' : 'number'}`);
+  const n = Number(value);
+  if (!(n > 0)) throw new UsageError(`${option}: must be greater than 0`);
+  return n;
+}
+
+/** `KEY=VALUE` pairs into a record; `name` checks the key. Later pairs win. */
+export function parsePairs(option: string, pairs: readonly string[], name: RegExp, what: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    const key = eq < 0 ? pair : pair.slice(0, eq);
+    if (eq < 0 || !name.test(key)) throw new UsageError(`${option}: expected ${what}=VALUE with a valid ${what.toLowerCase()}, got "${pair}"`);
+    if (pair.includes('\0')) throw new UsageError(`${option}: ${key} contains a NUL byte`);
+    out[key] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const METADATA_KEY = /^[A-Za-z0-9_.:/-]{1,64}$/;
+
+/** Environment variables from `--env KEY=VALUE`. */
+export function parseEnv(pairs: readonly string[]): Record<string, string> {
+  return parsePairs('--env', pairs, ENV_NAME, 'KEY');
+}
+
+/** The create request for `sandbox create` options. */
+export function createRequestOf(raw: RawCreateOptions): CreateSandboxRequest {
+  const request: CreateSandboxRequest = {};
+  if (raw.runtime !== undefined) request.runtime = raw.runtime as NonNullable<CreateSandboxRequest['runtime']>;
+  if (raw.image !== undefined) request.image = raw.image;
+  const limits: NonNullable<CreateSandboxRequest['limits']> = {};
+  const memory = parsePositive('--memory', raw.memory, true);
+  const cpu = parsePositive('--cpu', raw.cpu);
+  const pids = parsePositive('--pids', raw.pids, true);
+  const scratch = parsePositive('--scratch', raw.scratch, true);
+  const timeout = parsePositive('--timeout', raw.timeout);
+  if (memory !== undefined) limits.memory_limit_mb = memory;
+  if (cpu !== undefined) limits.cpu_limit = cpu;
+  if (pids !== undefined) limits.pids_limit = pids;
+  if (scratch !== undefined) limits.scratch_mb = scratch;
+  if (timeout !== undefined) limits.timeout_seconds = timeout;
+  if (Object.keys(limits).length > 0) request.limits = limits;
+  const ttl = parsePositive('--ttl', raw.ttl, true);
+  if (ttl !== undefined) request.ttl_seconds = ttl;
+  if (raw.metadata.length > 0) request.metadata = parsePairs('--metadata', raw.metadata, METADATA_KEY, 'KEY');
+  if (raw.env.length > 0) request.environment = parseEnv(raw.env);
+  return request;
+}
+
+/** A mode given as octal digits (`644`, `0755`). */
+export function parseMode(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^0?[0-7]{3}$/.test(value)) throw new UsageError(`--mode: expected an octal mode such as 0644, got "${value}"`);
+  return value;
+}
+
+/** A sandbox path: absolute. (The server refuses `..` and the rest, naming the field.) */
+export function checkSandboxPath(path: string): string {
+  if (!path.startsWith('/')) throw new UsageError(`PATH: the path inside the sandbox must be absolute, got "${path}"`);
+  return path;
+}

@@ -1,0 +1,109 @@
+/**
+ * `airlock sandbox create|exec|ls|kill|files`: persistent sandboxes on a running server
+ * (`airlock serve`), through the SDK. The server is `--url`, else `$AIRLOCK_URL`, else
+ * http://127.0.0.1:8002. Exit codes: `exec` passes the command's own through; 2 for usage errors;
+ * 1 when the server refused (the message names its error code) or can't be reached.
+ * The implementations (sandbox-actions.ts) load only when a subcommand runs.
+ */
+import type { Command } from 'commander';
+import type { CommonOptions } from './sandbox-actions.ts';
+import type { RawCreateOptions, RawExecOptions } from './sandbox-options.ts';
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+const URL_HELP = 'server URL (default: $AIRLOCK_URL, else http://127.0.0.1:8002)';
+
+const actions = () => import('./sandbox-actions.ts');
+
+/** Registers `sandbox` and its subcommands on the program. */
+export function registerSandbox(program: Command): void {
+  const sandbox = program.command('sandbox').description('Persistent sandboxes on a running airlock server (airlock serve).');
+
+  sandbox
+    .command('create')
+    .description('start a sandbox and print its id')
+    .option('--url <url>', URL_HELP)
+    .option('--runtime <name>', 'isolation runtime: namespace or gvisor (default namespace)')
+    .option('--image <name>', "root filesystem image (default: the server's default image)")
+    .option('--memory <mb>', 'memory limit in MiB')
+    .option('--cpu <cores>', 'CPU limit in cores')
+    .option('--pids <n>', 'maximum number of processes')
+    .option('--scratch <mb>', 'size of the writable /tmp in MiB')
+    .option('--timeout <s>', 'default wall-clock limit of each exec, seconds')
+    .option('--ttl <s>', 'idle lifetime in seconds; the sandbox ends when it passes')
+    .option('--metadata <KEY=VALUE>', 'label returned with the sandbox (repeatable)', collect, [])
+    .option('--env <KEY=VALUE>', 'environment variable of every exec (repeatable)', collect, [])
+    .option('--json', 'print the sandbox as JSON instead of its id', false)
+    .action(async (raw: RawCreateOptions) => {
+      process.exitCode = await (await actions()).createAction(raw);
+    });
+
+  sandbox
+    .command('exec')
+    .description("run a command in a sandbox; output streams live and the exit code is the command's")
+    .argument('<id>', 'sandbox id')
+    .argument('[command...]', 'command and arguments (after --)')
+    .option('--url <url>', URL_HELP)
+    .option('--timeout <s>', "wall-clock limit of this command, seconds (default: the sandbox's)")
+    .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect, [])
+    .option('--cwd <dir>', 'absolute working directory inside the sandbox')
+    .option('--no-stdin', 'do not forward piped stdin to the command')
+    .action(async (id: string, command: string[], raw: RawExecOptions) => {
+      process.exitCode = await (await actions()).execAction(id, command, raw);
+    });
+
+  sandbox
+    .command('ls')
+    .description('list sandboxes')
+    .option('--url <url>', URL_HELP)
+    .option('--json', 'print JSON instead of a table', false)
+    .action(async (opts: CommonOptions) => {
+      process.exitCode = await (await actions()).listAction(opts);
+    });
+
+  sandbox
+    .command('kill')
+    .description('end a sandbox: every process killed, everything released')
+    .argument('<id>', 'sandbox id')
+    .option('--url <url>', URL_HELP)
+    .option('--json', 'print the ended sandbox as JSON', false)
+    .action(async (id: string, opts: CommonOptions) => {
+      process.exitCode = await (await actions()).killAction(id, opts);
+    });
+
+  const files = sandbox.command('files').description('list, read and write files inside a sandbox');
+
+  files
+    .command('ls')
+    .description('list a directory')
+    .argument('<id>', 'sandbox id')
+    .argument('<path>', 'absolute directory path inside the sandbox')
+    .option('--url <url>', URL_HELP)
+    .option('--json', 'print JSON instead of a table', false)
+    .action(async (id: string, path: string, opts: CommonOptions) => {
+      process.exitCode = await (await actions()).filesListAction(id, path, opts);
+    });
+
+  files
+    .command('get')
+    .description('copy a file out of the sandbox (to stdout when LOCAL is absent or -)')
+    .argument('<id>', 'sandbox id')
+    .argument('<path>', 'absolute file path inside the sandbox')
+    .argument('[local]', 'local file to write')
+    .option('--url <url>', URL_HELP)
+    .action(async (id: string, path: string, local: string | undefined, opts: CommonOptions) => {
+      process.exitCode = await (await actions()).filesGetAction(id, path, local, opts);
+    });
+
+  files
+    .command('put')
+    .description('copy a file into the sandbox (from stdin when LOCAL is absent or -)')
+    .argument('<id>', 'sandbox id')
+    .argument('<path>', 'absolute file path inside the sandbox')
+    .argument('[local]', 'local file to read')
+    .option('--url <url>', URL_HELP)
+    .option('--mode <octal>', 'permission bits, e.g. 0644')
+    .option('--json', 'print the result as JSON', false)
+    .action(async (id: string, path: string, local: string | undefined, opts: CommonOptions & { mode?: string }) => {
+      process.exitCode = await (await actions()).filesPutAction(id, path, local, opts);
+    });
+}
