@@ -72,8 +72,8 @@ export class PersistentSandbox {
       proc.stderr.resume();
       await withTimeout(agent.ready(), READY_TIMEOUT_MS, () => new ServiceError('control_failed', `sandbox agent not ready after ${READY_TIMEOUT_MS} ms`));
       const persistent = new PersistentSandbox(id, spec, sandbox, agent, performance.now() - started);
-      // The agent is the sandbox: if it exits, the sandbox is over.
-      void proc.exit.then(() => persistent.end('agent_exited'));
+      // The agent is the sandbox: if it exits, the sandbox is over (a limit hit takes the blame first).
+      void proc.exit.then(async () => persistent.end((await persistent.limitHit()) ?? 'agent_exited'));
       return persistent;
     } catch (err) {
       await sandbox.destroy();
@@ -159,14 +159,21 @@ export class PersistentSandbox {
 
   private async checkLimits(): Promise<void> {
     if (this.endReasonValue !== undefined) return;
+    const hit = await this.limitHit();
+    // A limit hit ends the whole sandbox: fail closed, and say which limit.
+    if (hit !== undefined) await this.end(hit);
+  }
+
+  /** The limit the sandbox has hit, if any. */
+  private async limitHit(): Promise<EndReason | undefined> {
     try {
       const sample = await this.sandbox.stats();
-      // A limit hit ends the whole sandbox: fail closed, and say which limit.
-      if (sample.oomKills > 0) await this.end('memory_limit');
-      else if (sample.pidsLimitHits > 0) await this.end('pids_limit');
+      if (sample.oomKills > 0) return 'memory_limit';
+      if (sample.pidsLimitHits > 0) return 'pids_limit';
     } catch {
-      // Sampling failed because the sandbox is going away; end() handles the rest.
+      // Sampling failed because the sandbox is going away.
     }
+    return undefined;
   }
 }
 

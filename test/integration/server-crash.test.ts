@@ -1,0 +1,110 @@
+/**
+ * Crash recovery and graceful shutdown of the real server: `kill -9` it with running sandboxes on
+ * both runtimes, start it again, and nothing of the first one's sandboxes may remain; SIGTERM
+ * ends every sandbox and leaves nothing behind.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loadConfig } from '../../src/config/config.ts';
+import { detectCgroups } from '../../src/isolation/cgroups/index.ts';
+import { skipReason } from './environment.ts';
+
+const config = loadConfig();
+const reason = skipReason(config)('namespace');
+const gvisorReason = skipReason(config)('gvisor');
+
+interface Server {
+  child: ChildProcess;
+  url: string;
+  log: () => string;
+}
+
+async function startServer(): Promise<Server> {
+  const child = spawn(process.execPath, ['bin/airlock.js', 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+  for (let i = 0; i < 300; i++) {
+    const match = /"address":"(http:\/\/[^"]+)"/.exec(log);
+    if (match?.[1] !== undefined) return { child, url: match[1], log: () => log };
+    if (child.exitCode !== null) break;
+    await sleep(50);
+  }
+  child.kill('SIGKILL');
+  throw new Error(`server did not start:\n${log}`);
+}
+
+async function post(url: string, body: unknown): Promise<Record<string, unknown>> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const json = (await res.json()) as Record<string, unknown>;
+  assert.ok(res.ok, `POST ${url}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** Everything a sandbox can leave on this host, for the configured cgroup parent. */
+function leftovers(): string[] {
+  const found: string[] = [];
+  const owners = `${config.runDir}/owners`;
+  if (existsSync(owners)) found.push(...readdirSync(owners).map((n) => `owner record ${n}`));
+  const uids = `${config.runDir}/uids`;
+  if (existsSync(uids)) found.push(...readdirSync(uids).map((n) => `uid lease ${n}`));
+  const layout = detectCgroups();
+  const roots = layout.version === 2 ? [layout.mountPoint] : [...new Set(Object.values(layout.mounts))];
+  for (const root of roots) {
+    const dir = `${root}/${config.cgroupParent}`;
+    if (!existsSync(dir)) continue;
+    for (const name of readdirSync(dir, { withFileTypes: true })) if (name.isDirectory()) found.push(`cgroup ${dir}/${name.name}`);
+  }
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) if (line.includes(`${config.runDir}/gvisor/s-`)) found.push(`mount ${line}`);
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      // A zombie holds nothing but its pid until the host's init collects it.
+      if (/^State:\s+Z/m.test(status)) continue;
+      const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
+      if (uid >= config.hostUidBase && uid < config.hostUidBase + config.hostUidCount) found.push(`process ${pid} as sandbox uid ${uid}`);
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.includes('runsc') && cmd.includes('/s-')) found.push(`runsc process ${pid}`);
+    } catch {
+      // Exited while we looked.
+    }
+  }
+  return found;
+}
+
+test('kill -9 with running sandboxes, restart: the new server reaps every leftover', { skip: reason, timeout: 120_000 }, async () => {
+  // Compared against what was there before, so an unrelated earlier leftover can't mask or fake a result.
+  const before = new Set(leftovers());
+  const added = () => leftovers().filter((x) => !before.has(x));
+  const first = await startServer();
+  const runtimes = gvisorReason === false ? ['namespace', 'gvisor'] : ['namespace'];
+  for (const runtime of runtimes) {
+    const info = await post(`${first.url}/api/v1/sandboxes`, { runtime });
+    // A running command inside, so there are live processes to reap.
+    void fetch(`${first.url}/api/v1/sandboxes/${String(info['sandbox_id'])}/exec`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ command: ['sleep', '300'] }),
+    }).catch(() => undefined);
+  }
+  await sleep(500);
+  assert.ok(added().length > 0, 'sandboxes are running');
+  first.child.kill('SIGKILL');
+  await new Promise((resolve) => first.child.once('close', resolve));
+  const second = await startServer();
+  try {
+    assert.match(second.log(), /reaped sandboxes left by a previous controller/);
+    const health = (await (await fetch(`${second.url}/health`)).json()) as { status: string };
+    assert.equal(health.status, 'healthy');
+  } finally {
+    second.child.kill('SIGTERM');
+    await new Promise((resolve) => second.child.once('close', resolve));
+  }
+  assert.equal(second.child.exitCode, 0, second.log());
+  // Killed processes take a moment to be gone from /proc: allow it a short, bounded wait.
+  for (let i = 0; i < 30 && added().length > 0; i++) await sleep(100);
+  assert.deepEqual(added(), [], 'nothing of either server remains after restart + SIGTERM');
+});
