@@ -13,8 +13,9 @@ import { detectCgroups } from '../src/isolation/cgroups/index.ts';
 import { benchNamespace, type PairResult } from './namespace.ts';
 import { benchGvisor } from './gvisor.ts';
 import { benchCli } from './cli.ts';
+import { benchService, type ServiceBench } from './service.ts';
 
-const { values } = parseArgs({ options: { n: { type: 'string', default: '200' }, only: { type: 'string', default: 'namespace,gvisor,cli' } } });
+const { values } = parseArgs({ options: { n: { type: 'string', default: '200' }, only: { type: 'string', default: 'namespace,gvisor,cli,service' } } });
 const n = Number(values.n);
 const only = new Set(values.only.split(','));
 const config = loadConfig();
@@ -41,6 +42,11 @@ const results: PairResult[] = [];
 if (only.has('namespace')) results.push(await benchNamespace(config, image, n));
 if (only.has('gvisor')) results.push(await benchGvisor(config, image, Math.max(10, Math.round(n / 5))));
 if (only.has('cli')) results.push(await benchCli(Math.max(10, Math.round(n / 5))));
+let service: ServiceBench | undefined;
+if (only.has('service')) {
+  service = await benchService(config, image, n);
+  results.push(...service.pairs);
+}
 
 const f = (x: number) => x.toFixed(2);
 const lines = [
@@ -53,8 +59,17 @@ const lines = [
       `| ${r.name} | ${r.subject.n} | ${r.subjectLabel}: ${f(r.subject.p50)} / ${f(r.subject.p95)} | ${r.baselineLabel}: ${f(r.baseline.p50)} / ${f(r.baseline.p95)} | ${f(r.subject.p50 / r.baseline.p50)}× |`,
   ),
 ];
+if (service !== undefined) {
+  const r = service.creationRate;
+  const s = service.simultaneous;
+  lines.push(
+    '',
+    `Sustained creation (driver create → /bin/true → destroy, ${cpus().length * 2} workers): ${r.sandboxes} sandboxes in ${f(r.seconds)} s = ${f(r.perSecondPerCore)} per second per core; leftovers after: ${r.leftovers}`,
+    `50 simultaneous creates: ${s.created} created, ${s.refused429} refused with 429, ${s.failed} failed; latency p50 ${f(s.latency.p50)} ms, p99 ${f(s.latency.p99)} ms`,
+  );
+}
 process.stdout.write(`${lines.join('\n')}\n`);
 mkdirSync('bench/results', { recursive: true });
 const file = `bench/results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-writeFileSync(file, JSON.stringify({ machine, results }, null, 2));
+writeFileSync(file, JSON.stringify({ machine, results, service }, null, 2));
 process.stdout.write(`\nwritten ${file}\n`);

@@ -7,6 +7,7 @@ import { registerRun } from './run.ts';
 import { registerDoctor } from './doctor.ts';
 import { registerImage } from './image.ts';
 import { registerServe } from './serve.ts';
+import { registerSandbox } from './sandbox.ts';
 import { UsageError } from './usage-error.ts';
 
 /** Builds the program; exported for tests. */
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerDoctor(program);
   registerImage(program);
   registerServe(program);
+  registerSandbox(program);
   return program;
 }
 

@@ -6,10 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../../src/config/config.ts';
-import { detectCgroups } from '../../src/isolation/cgroups/index.ts';
+import { findLeftovers } from '../../src/isolation/leftovers.ts';
 import { skipReason } from './environment.ts';
 
 const config = loadConfig();
@@ -44,41 +43,10 @@ async function post(url: string, body: unknown): Promise<Record<string, unknown>
   return json;
 }
 
-/** Everything a sandbox can leave on this host, for the configured cgroup parent. */
-function leftovers(): string[] {
-  const found: string[] = [];
-  const owners = `${config.runDir}/owners`;
-  if (existsSync(owners)) found.push(...readdirSync(owners).map((n) => `owner record ${n}`));
-  const uids = `${config.runDir}/uids`;
-  if (existsSync(uids)) found.push(...readdirSync(uids).map((n) => `uid lease ${n}`));
-  const layout = detectCgroups();
-  const roots = layout.version === 2 ? [layout.mountPoint] : [...new Set(Object.values(layout.mounts))];
-  for (const root of roots) {
-    const dir = `${root}/${config.cgroupParent}`;
-    if (!existsSync(dir)) continue;
-    for (const name of readdirSync(dir, { withFileTypes: true })) if (name.isDirectory()) found.push(`cgroup ${dir}/${name.name}`);
-  }
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) if (line.includes(`${config.runDir}/gvisor/s-`)) found.push(`mount ${line}`);
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      // A zombie holds nothing but its pid until the host's init collects it.
-      if (/^State:\s+Z/m.test(status)) continue;
-      const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
-      if (uid >= config.hostUidBase && uid < config.hostUidBase + config.hostUidCount) found.push(`process ${pid} as sandbox uid ${uid}`);
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmd.includes('runsc') && cmd.includes('/s-')) found.push(`runsc process ${pid}`);
-    } catch {
-      // Exited while we looked.
-    }
-  }
-  return found;
-}
-
 test('kill -9 with running sandboxes, restart: the new server reaps every leftover', { skip: reason, timeout: 120_000 }, async () => {
   // Compared against what was there before, so an unrelated earlier leftover can't mask or fake a result.
-  const before = new Set(leftovers());
-  const added = () => leftovers().filter((x) => !before.has(x));
+  const before = new Set(findLeftovers(config));
+  const added = () => findLeftovers(config).filter((x) => !before.has(x));
   const first = await startServer();
   const runtimes = gvisorReason === false ? ['namespace', 'gvisor'] : ['namespace'];
   for (const runtime of runtimes) {
