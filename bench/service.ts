@@ -53,6 +53,8 @@ export async function benchService(config: AirlockConfig, image: Image, n: numbe
 
     pairs.push(await httpOverhead(service, config, image, Math.min(n, 100)));
     const simultaneous = await fiftyCreates(service);
+    await service.shutdown();
+    // Measured with the service (and its pool) gone, so leftovers count only what the run left.
     const creationRate = await sustainedCreation(config, image);
     return { pairs, creationRate, simultaneous };
   } finally {

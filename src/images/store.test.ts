@@ -67,6 +67,18 @@ test('a tampered manifest.json is refused before start', { skip }, async (t) => 
   });
 });
 
+test('a long-running caller skips the re-hash only while the manifest file is unchanged', { skip }, async (t) => {
+  const f = await fixture();
+  t.after(() => rm(f.stateDir, { recursive: true }));
+  const seen = new Map<string, string>();
+  await resolveImage(f, 'tiny', seen);
+  assert.equal(seen.size, 1, 'the verified manifest is remembered');
+  const manifest = join(blobDir(storePaths(f), f.digest), 'manifest.json');
+  const text = await readFile(manifest, 'utf8');
+  await writeFile(manifest, text.replace('"mode":493', '"mode":511'));
+  await assert.rejects(resolveImage(f, 'tiny', seen), /tampered with; refusing to start/);
+});
+
 test('T12: a poisoned rootfs (dev/null symlink) is refused at resolve', { skip }, async (t) => {
   const f = await fixture();
   t.after(() => rm(f.stateDir, { recursive: true }));

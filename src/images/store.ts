@@ -78,6 +78,18 @@ function readWholeSync(path: string): Buffer {
   }
 }
 
+/** Manifest stamps a caller keeps between resolves (digest → identity of the verified file). */
+export type ManifestStamps = Map<string, string>;
+
+function manifestStamp(path: string): string | undefined {
+  try {
+    const st = lstatSync(path, { bigint: true });
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Reads a blob's manifest.json and checks it hashes to the digest; returns its bytes. */
 export async function readVerifiedManifest(paths: StorePaths, digest: string): Promise<Buffer> {
   let bytes: Buffer;
@@ -102,7 +114,7 @@ export async function readVerifiedManifest(paths: StorePaths, digest: string): P
  * Throws ControlError('image') (ImageNotFoundError for unknown names) and the sandbox does not start.
  * It does NOT re-hash file contents: see the file comment for why that is `image verify`'s job.
  */
-export async function resolveImage(config: Pick<AirlockConfig, 'stateDir'>, nameOrDigest: string): Promise<Image> {
+export async function resolveImage(config: Pick<AirlockConfig, 'stateDir'>, nameOrDigest: string, seen?: ManifestStamps): Promise<Image> {
   const paths = storePaths(config);
   let digest: string;
   if (isDigest(nameOrDigest)) {
@@ -116,7 +128,14 @@ export async function resolveImage(config: Pick<AirlockConfig, 'stateDir'>, name
   const rootfs = join(dir, 'rootfs');
   rootOnly(lstatOrNotFound(dir, nameOrDigest), `image directory ${dir}`);
   rootOnly(lstatOrNotFound(rootfs, nameOrDigest), `image root ${rootfs}`);
-  await readVerifiedManifest(paths, digest);
+  const manifest = join(dir, 'manifest.json');
+  const stamp = seen === undefined ? undefined : manifestStamp(manifest);
+  // A long-running controller re-hashes a manifest only when its inode, size or times changed
+  // since it last hashed to the digest; everything else is still checked on every start.
+  if (stamp === undefined || seen?.get(digest) !== stamp) {
+    await readVerifiedManifest(paths, digest);
+    if (stamp !== undefined) seen?.set(digest, stamp);
+  }
   await checkMaskedPaths(rootfs);
   return { name: isDigest(nameOrDigest) ? digest : nameOrDigest, digest, rootfs };
 }

@@ -6,7 +6,7 @@ import type { AirlockConfig } from '../config/config.ts';
 import type { IsolationDriver, Limits } from '../isolation/driver.ts';
 import type { ImplementedRuntime } from '../isolation/drivers.ts';
 import type { Image } from '../images/image.ts';
-import { resolveImage } from '../images/store.ts';
+import { resolveImage, type ManifestStamps } from '../images/store.ts';
 import { ImageNotFoundError } from '../images/paths.ts';
 import { LimitError, resolveLimits } from './limits.ts';
 import { ServiceError } from './errors.ts';
@@ -57,9 +57,9 @@ export function driverFor(drivers: ReadonlyMap<ImplementedRuntime, IsolationDriv
 }
 
 /** Resolves an image, mapping "not found" to a request error. */
-export async function imageFor(config: AirlockConfig, name: string | undefined): Promise<Image> {
+export async function imageFor(config: AirlockConfig, name: string | undefined, seen?: ManifestStamps): Promise<Image> {
   try {
-    return await resolveImage(config, name ?? config.defaultImage);
+    return await resolveImage(config, name ?? config.defaultImage, seen);
   } catch (err) {
     if (err instanceof ImageNotFoundError) throw new ServiceError('image_not_found', err.message);
     throw err;

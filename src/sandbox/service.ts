@@ -37,6 +37,8 @@ export class SandboxService implements SandboxServiceApi {
   private readonly unavailable = new Map<string, string>();
   private readonly registry: SandboxRegistry;
   private readonly pools = new Map<string, WarmPool>();
+  /** Manifests already verified by this process (see resolveImage). */
+  private readonly manifests = new Map<string, string>();
   private readonly oneShots = new Map<string, { agentId: string; runtime: ImplementedRuntime; started: number }>();
   private agent: { dir: string; binary: string } | undefined;
   private reaper: NodeJS.Timeout | undefined;
@@ -68,7 +70,7 @@ export class SandboxService implements SandboxServiceApi {
 
   private async startPool(runtime: ImplementedRuntime, imageName: string, size: number, requested: CreateSandboxOptions['limits']): Promise<void> {
     if (size === 0 || this.unavailable.has(runtime)) return;
-    const image = await imageFor(this.config, imageName);
+    const image = await imageFor(this.config, imageName, this.manifests);
     const limits = limitsFor(this.config, requested);
     const key = poolKey({ runtime, imageDigest: image.digest, limits });
     const driver = driverFor(this.drivers, this.unavailable, runtime);
@@ -84,7 +86,7 @@ export class SandboxService implements SandboxServiceApi {
     const driver = driverFor(this.drivers, this.unavailable, request.runtime);
     const limits = limitsFor(this.config, request.limits);
     const { argv, stdin } = commandFor(request);
-    const image = await imageFor(this.config, request.image);
+    const image = await imageFor(this.config, request.image, this.manifests);
     this.reserveCapacity();
     const key = `${Date.now()}-${Math.random()}`;
     this.oneShots.set(key, { agentId: request.agentId, runtime: request.runtime, started: Date.now() });
@@ -104,7 +106,7 @@ export class SandboxService implements SandboxServiceApi {
     const driver = driverFor(this.drivers, this.unavailable, options.runtime);
     const limits = limitsFor(this.config, options.limits);
     const ttl = this.ttl(options.ttlSeconds);
-    const image = await imageFor(this.config, options.image);
+    const image = await imageFor(this.config, options.image, this.manifests);
     this.reserveCapacity();
     const pool = options.mounts.length === 0 ? this.pools.get(poolKey({ runtime: options.runtime, imageDigest: image.digest, limits })) : undefined;
     const pooled = pool?.take();

@@ -35,7 +35,7 @@ async function abuse(
   const result = await runInSandbox(ready, suite.config, argv(kit.probe), { mounts: [kit.mount], limits });
   const summary = `${result.termination_reason} (exit ${result.exit_code}, ${result.execution_time_seconds} s): ${(result.error ?? '').slice(0, 300)}`;
   assert.equal(result.termination_reason, expected, `expected ${expected}, got ${summary}`);
-  mark.assertNoneAdded('the sandbox left something behind');
+  await mark.assertNoneAdded('the sandbox left something behind');
   // The host can still start processes: the limits stayed inside the sandbox's cgroup.
   assert.equal(spawnSync('/bin/true').status, 0, 'the host cannot spawn a process any more');
   return result;
@@ -67,7 +67,7 @@ for (const runtime of RUNTIMES) {
       assert.ok(Number(flood.opened) < 256, `opened ${String(flood.opened)} descriptors with RLIMIT_NOFILE 256`);
       // And it is reported as its own reason, not as a plain failure.
       assert.equal(result.termination_reason, 'open_files_limit', `fd flood reported as ${result.termination_reason} (exit ${result.exit_code})`);
-      mark.assertNoneAdded('the sandbox left something behind');
+      await mark.assertNoneAdded('the sandbox left something behind');
     });
 
     runtimeCase(suite, runtime, 'output flood stops at the output cap -> output_limit', async (_t, ready) => {

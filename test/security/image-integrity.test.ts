@@ -71,7 +71,7 @@ describe('image trees stay unchanged by sandbox runs', () => {
         // A refusal names what was refused (here: the grant's mount point), not a later symptom.
         assert.match(r.error ?? '', /not-in-image/, `the refusal does not say why: ${r.error ?? ''}`);
       } else {
-        assert.equal(r.output, 'hello');
+        assert.equal(r.output, 'hello', `reported as completed, but the command did not run: ${r.error ?? ''}`);
       }
       const diff = treeDiff(beforeTree, await snapshot(image.rootfs));
       assert.deepEqual(diff, [], 'the runtime created the mount point inside the image tree on the host');

@@ -9,7 +9,7 @@ import { before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Limits } from '../../src/isolation/driver.ts';
 import type { TerminationReason } from '../../src/sandbox/result.ts';
-import { findLeftovers, hostBaseline, summarizeLeftovers, type HostBaseline } from './lib/host.ts';
+import { findLeftovers, hostBaseline, settledLeftovers, summarizeLeftovers, type HostBaseline } from './lib/host.ts';
 import { runPool } from './lib/pool.ts';
 import { RUNTIMES, runInSandbox, type TestRuntime } from './lib/runtime.ts';
 import { runtimeCase, useSuite, type Ready } from './lib/suite.ts';
@@ -85,7 +85,7 @@ for (const runtime of RUNTIMES) {
         const { outcomes, earlier } = await batchOf(ready, runtime, batches);
         t.diagnostic(tallyOf(outcomes));
         assert.equal(outcomes.length, COUNT[runtime]);
-        const left = findLeftovers(suite.config, baseline, [suite.kit().hostDir]).filter((p) => !earlier.has(p));
+        const left = (await settledLeftovers(suite.config, baseline, [suite.kit().hostDir])).filter((p) => !earlier.has(p));
         assert.ok(left.length === 0, `sandboxes left something behind: ${summarizeLeftovers(left)}`);
         const hung = outcomes.filter((o) => o.reason === 'hung');
         assert.equal(hung.length, 0, `${hung.length} runs never settled: ${hung[0]?.error ?? ''}`);

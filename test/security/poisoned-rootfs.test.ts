@@ -100,7 +100,7 @@ describe('T12 poisoned rootfs (controller side)', () => {
           return true;
         });
       }
-      mark.assertNoneAdded('a refused start left something behind');
+      await mark.assertNoneAdded('a refused start left something behind');
     });
   }
 });

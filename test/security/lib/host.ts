@@ -187,7 +187,7 @@ export function findLeftovers(config: AirlockConfig, baseline: HostBaseline, ext
     seen.add(p.pid);
     problems.push(`process left (${why}): pid ${p.pid} uid ${p.uids.join('/')} ${p.comm}: ${p.cmdline.join(' ').slice(0, 200)}`);
   };
-  for (const p of descendantsOf(process.pid, table)) report(p, `child of this controller`);
+  for (const p of descendantsOf(process.pid, table)) report(p, p.state === 'Z' ? UNREAPED : 'child of this controller');
   for (const p of table) {
     // A zombie handed to another reaper (the host's init) has already exited and holds nothing
     // but its pid entry; it is not a sandbox process that survived. Zombies of this controller
@@ -264,6 +264,22 @@ export function uidMapOf(pid: number, which: 'uid_map' | 'gid_map' = 'uid_map'):
     .map(([inside, outside, count]) => ({ inside: inside ?? -1, outside: outside ?? -1, count: count ?? 0 }));
 }
 
+const UNREAPED = 'unreaped child of this controller';
+
+/**
+ * {@link findLeftovers}, once what is about to go has gone: a child of this process that has
+ * exited but that the event loop has not reaped yet is given a few turns to be reaped. Anything
+ * else is reported at once.
+ */
+export async function settledLeftovers(config: AirlockConfig, baseline: HostBaseline, extraPaths: string[] = []): Promise<string[]> {
+  let problems = findLeftovers(config, baseline, extraPaths);
+  for (let i = 0; i < 10 && problems.length > 0 && problems.every((p) => p.includes(UNREAPED)); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    problems = findLeftovers(config, baseline, extraPaths);
+  }
+  return problems;
+}
+
 /** Leftovers in a form an assertion message can carry: a count per kind and the first few lines. */
 export function summarizeLeftovers(problems: string[], shown = 10): string {
   const kinds = new Map<string, number>();
@@ -280,11 +296,11 @@ export function summarizeLeftovers(problems: string[], shown = 10): string {
  * Marks the leftovers present now, so that a case can later assert it added none: whatever an
  * earlier failing case left is reported by that case, not again by every case after it.
  */
-export function leftoverMark(config: AirlockConfig, baseline: HostBaseline, extraPaths: string[] = []): { assertNoneAdded(what: string): void } {
+export function leftoverMark(config: AirlockConfig, baseline: HostBaseline, extraPaths: string[] = []): { assertNoneAdded(what: string): Promise<void> } {
   const earlier = new Set(findLeftovers(config, baseline, extraPaths));
   return {
-    assertNoneAdded(what) {
-      const added = findLeftovers(config, baseline, extraPaths).filter((p) => !earlier.has(p));
+    async assertNoneAdded(what) {
+      const added = (await settledLeftovers(config, baseline, extraPaths)).filter((p) => !earlier.has(p));
       if (added.length > 0) throw new assert.AssertionError({ message: `${what}: ${summarizeLeftovers(added)}` });
     },
   };
