@@ -78,7 +78,7 @@ async function raceFixture(): Promise<RaceFixture> {
 /** Iterations per race and the time bound per race, by runtime (gVisor starts cost ~0.3 s each). */
 const RACE_BUDGET: Record<TestRuntime, { iterations: number; ms: number }> = {
   namespace: { iterations: 200, ms: 30_000 },
-  gvisor: { iterations: 200, ms: 15_000 },
+  gvisor: { iterations: 200, ms: 10_000 },
 };
 
 /** What one race produced: outcome counts, a few examples of unexpected ones, and leftovers. */
