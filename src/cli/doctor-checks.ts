@@ -69,10 +69,14 @@ function seccompCheck(): Check {
 function kvmCheck(): Check {
   try {
     closeSync(openSync('/dev/kvm', constants.O_RDWR));
-    return { name: 'kvm', ok: true, detail: '/dev/kvm usable (microvm tier can use hardware virtualization)' };
   } catch (err) {
     return { name: 'kvm', ok: false, detail: `/dev/kvm not usable: ${(err as NodeJS.ErrnoException).code ?? err}` };
   }
+  // An openable /dev/kvm on an x86 CPU without vmx/svm (a VM without nested virtualization) can't run guests.
+  if (process.arch === 'x64' && !/\b(vmx|svm)\b/.test(readOr('/proc/cpuinfo') ?? '')) {
+    return { name: 'kvm', ok: false, detail: '/dev/kvm exists but the CPU offers no vmx/svm (no nested virtualization): microvm would fall back to TCG' };
+  }
+  return { name: 'kvm', ok: true, detail: '/dev/kvm usable (microvm tier can use hardware virtualization)' };
 }
 
 async function nftablesCheck(): Promise<Check> {
