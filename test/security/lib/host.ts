@@ -196,10 +196,11 @@ export function findLeftovers(config: AirlockConfig, baseline: HostBaseline, ext
     if (p.uids.some((u) => u >= config.hostUidBase && u < uidEnd)) report(p, 'sandbox host uid');
     if (p.pid !== process.pid && p.cmdline.some((a) => a.includes(config.runDir))) report(p, 'names the run directory');
   }
+  // Only mounts under this suite's own directories: other processes on the host may mount things.
   const watched = [config.runDir, ...extraPaths];
   for (const point of mountPoints()) {
     const under = watched.some((d) => point === d || point.startsWith(`${d}/`));
-    if (under || !baseline.mounts.has(point)) problems.push(`mount left: ${point}`);
+    if (under && !baseline.mounts.has(point)) problems.push(`mount left: ${point}`);
   }
   for (const name of listNames('/run/netns')) if (!baseline.netns.has(name)) problems.push(`named netns left: ${name}`);
   for (const name of listNames(`${config.runDir}/uids`)) problems.push(`uid lease left: ${config.runDir}/uids/${name}`);
