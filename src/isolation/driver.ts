@@ -87,6 +87,8 @@ export interface ProcessExit {
   /** Exit code, or null when killed by a signal. */
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** Set when the runtime failed to set the sandbox up and the command never ran. */
+  setupError?: string;
 }
 
 /** Measured from the cgroup, never estimated. */

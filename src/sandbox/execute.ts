@@ -100,6 +100,9 @@ async function supervise(
     clearTimeout(timeout);
     clearInterval(poll);
   }
+  if (exit.setupError !== undefined) {
+    return failedResult(info, new Error(`${info.runtime}: the sandbox could not be set up: ${exit.setupError}`));
+  }
   const finished = performance.now();
   const sample = await sandbox.stats();
   const reason = stopReason ?? endReason(sample, exit);

@@ -70,7 +70,12 @@ export class PersistentSandbox {
       if (proc.stdin === null) throw new Error('agent has no stdin');
       const agent = new AgentClient({ stdin: proc.stdin, stdout: proc.stdout });
       proc.stderr.resume();
-      await withTimeout(agent.ready(), READY_TIMEOUT_MS, () => new ServiceError('control_failed', `sandbox agent not ready after ${READY_TIMEOUT_MS} ms`));
+      // The sandbox ending before its agent answers is a start failure, reported with its reason.
+      const ended = proc.exit.then((e) => {
+        throw new ServiceError('control_failed', `sandbox ended before its agent started: ${e.setupError ?? `exit ${e.code ?? e.signal}`}`);
+      });
+      ended.catch(() => undefined);
+      await withTimeout(Promise.race([agent.ready(), ended]), READY_TIMEOUT_MS, () => new ServiceError('control_failed', `sandbox agent not ready after ${READY_TIMEOUT_MS} ms`));
       const persistent = new PersistentSandbox(id, spec, sandbox, agent, performance.now() - started);
       // The agent is the sandbox: if it exits, the sandbox is over (a limit hit takes the blame first).
       void proc.exit.then(async () => persistent.end((await persistent.limitHit()) ?? 'agent_exited'));

@@ -20,6 +20,7 @@ import { bootCpuCores } from './cpu-quota.ts';
 import { bindGrants } from './grants.ts';
 import { mountPoints, mountRoot } from './rootfs.ts';
 import { bootCheck } from './probe.ts';
+import { checkMaskedPaths } from '../../images/masked-paths.ts';
 import { claimSandbox, releaseSandbox, staleRecords } from '../ownership.ts';
 
 /** Sandbox ids become paths and runsc container ids: nothing but these characters. */
@@ -95,6 +96,8 @@ export class GvisorDriver implements IsolationDriver {
   async create(spec: SandboxSpec): Promise<Sandbox> {
     if (!ID_RE.test(spec.id)) throw new ControlError('sandbox id', `"${spec.id}" is not lowercase letters, digits and dashes`);
     const tools = await this.requireTools();
+    // The image's masked paths are checked here too: a driver never trusts how its Image was obtained.
+    await checkMaskedPaths(spec.image.rootfs);
     const seccomp = this.filter();
     const layout = this.layout();
     this.ensureDirs();

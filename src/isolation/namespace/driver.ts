@@ -8,7 +8,10 @@ import { ControlError, type Availability, type IsolationDriver, type Sandbox, ty
 import { detectCgroups, SandboxCgroup, type CgroupLayout } from '../cgroups/index.ts';
 import { leaseHostUid, releaseHostUid } from '../uid-lease.ts';
 import { claimSandbox, releaseSandbox, staleRecords } from '../ownership.ts';
-import { pinMounts } from '../mount-pins.ts';
+import { pinMounts, releasePins } from '../mount-pins.ts';
+import { checkMountTargets } from '../mount-targets.ts';
+import { checkMaskedPaths } from '../../images/masked-paths.ts';
+import { statSync } from 'node:fs';
 import { compileBpf, DEFAULT_PROFILE, hostArch } from '../seccomp/index.ts';
 import { findExecutable } from '../which.ts';
 import type { AirlockConfig } from '../../config/config.ts';
@@ -56,6 +59,8 @@ export class NamespaceDriver implements IsolationDriver {
 
   async create(spec: SandboxSpec): Promise<Sandbox> {
     const tools = this.requireTools();
+    // The image's masked paths are checked here too: a driver never trusts how its Image was obtained.
+    await checkMaskedPaths(spec.image.rootfs);
     const seccompBpf = this.filter();
     const layout = this.layout();
     const lease = leaseHostUid(this.config.runDir, this.config.hostUidBase, this.config.hostUidCount);
@@ -65,6 +70,12 @@ export class NamespaceDriver implements IsolationDriver {
     try {
       cgroup = SandboxCgroup.create(layout, this.config.cgroupParent, spec.id, spec.limits);
       const pins = pinMounts(spec.mounts, [this.config.stateDir, this.config.runDir]);
+      try {
+        checkMountTargets(spec, pins.map((p) => statSync(`/proc/self/fd/${p.fd}`).isDirectory()));
+      } catch (err) {
+        releasePins(pins);
+        throw err;
+      }
       const release = () => releaseSandbox(this.config.runDir, spec.id);
       return new NamespaceSandbox({ spec, cgroup, lease, pins, seccompBpf, bwrapPath: tools.bwrap, prlimitPath: tools.prlimit, release });
     } catch (err) {

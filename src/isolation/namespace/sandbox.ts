@@ -5,7 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { readdir, statfs } from 'node:fs/promises';
-import type { Readable, Writable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { constants as osConstants } from 'node:os';
 import {
   ControlError,
   type CommandSpec,
@@ -44,6 +45,7 @@ export class NamespaceSandbox implements Sandbox {
   private childPid: number | undefined;
   /** A descriptor on the sandbox's /tmp: keeps its tmpfs measurable after the last process exits. */
   private scratchFd: number | undefined;
+  private scratchReady: Promise<number | undefined> | undefined;
   private scratchFull = false;
   private openFilesLimitHit = false;
   private destroyed: Promise<void> | undefined;
@@ -65,11 +67,17 @@ export class NamespaceSandbox implements Sandbox {
       env: LAUNCHER_ENV,
     });
     this.child = child;
-    const exit = new Promise<ProcessExit>((resolve) => {
-      child.once('close', (code, signal) => resolve({ code, signal }));
-    });
-    const stderrHead = collectHead(child.stderr as Readable);
     const fds = child.stdio as unknown as (Readable & Writable)[];
+    // A sandbox that dies early resets the handshake sockets: that is reported below, never thrown.
+    for (const stream of fds) stream?.on('error', () => undefined);
+    // Claim the output at once: Node drops a child's unread output when it exits before anyone
+    // listens, and a short command can end before the caller attaches. pipe() keeps backpressure.
+    const stdout = (child.stdout as Readable).pipe(new PassThrough());
+    const stderr = (child.stderr as Readable).pipe(new PassThrough());
+    const stderrHead = collectHead(child.stderr as Readable);
+    const exit = new Promise<ProcessExit>((resolve) => {
+      child.once('close', (code, signal) => resolve(exitOf(code, signal, stderrHead.text())));
+    });
     try {
       fds[FD.seccomp]?.end(this.res.seccompBpf);
       const info = await readInfo(fds[FD.info] as Readable, exit);
@@ -82,22 +90,22 @@ export class NamespaceSandbox implements Sandbox {
       if (this.childPid !== undefined) killQuietly(this.childPid);
       child.kill('SIGKILL');
       await exit;
-      const detail = (await stderrHead.done).trim();
+      const detail = stderrHead.text().trim();
+      // bwrap's own message says what really failed (a later ESRCH from the cgroup is only a symptom).
+      if (detail.startsWith('bwrap: ')) throw new ControlError('namespace', `bubblewrap failed to start: ${detail.slice(7)}`, { cause: err });
       if (err instanceof ControlError) throw err;
       throw new ControlError('namespace', `bubblewrap failed to start: ${detail || (err as Error).message}`, { cause: err });
     }
-    stderrHead.stop();
-    this.scratchFd = await openScratch(this.childPid, spec.limits.scratchMb);
-    return {
-      stdout: child.stdout as Readable,
-      stderr: child.stderr as Readable,
-      stdin: command.stdin ? (child.stdin as Writable) : null,
-      exit,
-    };
+    this.scratchReady = openScratch(this.childPid, spec.limits.scratchMb);
+    return { stdout, stderr, stdin: command.stdin ? (child.stdin as Writable) : null, exit };
   }
 
   async stats(): Promise<ResourceSample> {
     const sample = this.res.cgroup.sample();
+    if (this.scratchReady !== undefined) {
+      this.scratchFd = await this.scratchReady;
+      this.scratchReady = undefined;
+    }
     if (this.scratchFd !== undefined && !this.scratchFull) {
       const fs = await statfs(`/proc/self/fd/${this.scratchFd}`);
       if (fs.bavail === 0) this.scratchFull = true;
@@ -137,6 +145,8 @@ export class NamespaceSandbox implements Sandbox {
       await new Promise((resolve) => this.child?.once('close', resolve));
     }
     releasePins(this.res.pins);
+    if (this.scratchReady !== undefined) this.scratchFd = await this.scratchReady;
+    this.scratchReady = undefined;
     if (this.scratchFd !== undefined) closeSync(this.scratchFd);
     this.scratchFd = undefined;
     await this.res.cgroup.remove();
@@ -198,20 +208,31 @@ async function readInfo(stream: Readable, exit: Promise<ProcessExit>): Promise<n
   ]);
 }
 
-/** Keeps the first 4 KiB of stderr during start-up so a failure can say what bwrap said. */
-function collectHead(stream: Readable): { done: Promise<string>; stop(): void } {
-  let text = '';
-  const onData = (chunk: Buffer) => {
-    if (text.length < 4096) text += chunk.toString('utf8');
-  };
-  stream.on('data', onData);
-  // Pause again so the runner sees every byte once it attaches its own listener.
-  const done = new Promise<string>((resolve) => stream.once('close', () => resolve(text)));
-  return {
-    done,
-    stop() {
-      stream.off('data', onData);
-      stream.pause();
-    },
-  };
+/** Keeps the first 4 KiB of stderr (alongside the caller's own reading) so a failure can say what bwrap said. */
+function collectHead(stream: Readable): { text(): string } {
+  let head = '';
+  stream.on('data', (chunk: Buffer) => {
+    if (head.length < 4096) head += chunk.toString('utf8');
+  });
+  return { text: () => head };
+}
+
+/**
+ * bwrap, as the sandbox's pid 1 parent, turns a signal death into exit code 128+N: map it back so
+ * the runner can report `killed`. A bwrap set-up error (its own `bwrap: ` message and exit 1 before
+ * the command ran) is reported as such, not as the command's failure.
+ */
+export function exitOf(code: number | null, signal: NodeJS.Signals | null, stderrHead: string): ProcessExit {
+  if (code === 1 && stderrHead.startsWith('bwrap: execvp ')) {
+    // The command itself doesn't exist or can't run: the shell's 127, not a sandbox failure.
+    return { code: 127, signal };
+  }
+  if (code === 1 && stderrHead.startsWith('bwrap: ')) {
+    return { code, signal, setupError: stderrHead.split('\n')[0]?.slice('bwrap: '.length) ?? 'bubblewrap failed' };
+  }
+  if (code !== null && code > 128 && code <= 128 + 64) {
+    const name = Object.entries(osConstants.signals).find(([, n]) => n === code - 128)?.[0];
+    if (name !== undefined) return { code: null, signal: name as NodeJS.Signals };
+  }
+  return { code, signal };
 }
