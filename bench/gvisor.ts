@@ -6,13 +6,12 @@
 import { writeFileSync } from 'node:fs';
 import type { AirlockConfig } from '../src/config/config.ts';
 import type { Image } from '../src/images/image.ts';
-import type { SandboxSpec } from '../src/isolation/driver.ts';
 import { GvisorDriver, buildOciSpec, hostPidsMax, parseRunscFlags } from '../src/isolation/gvisor/index.ts';
 import { bundlePaths } from '../src/isolation/gvisor/bundle.ts';
 import { RUNSC_ENV, runscGlobalArgs } from '../src/isolation/gvisor/runsc.ts';
 import { DEFAULT_PROFILE, hostArch, toOciSeccomp } from '../src/isolation/seccomp/index.ts';
 import { findExecutable } from '../src/isolation/which.ts';
-import { BASE_ENV } from '../src/cli/run-options.ts';
+import { driverCycle, specMaker } from './driver-cycle.ts';
 import { spawnWait } from './spawn-wait.ts';
 import { summarize, timePaired } from './stats.ts';
 import type { PairResult } from './namespace.ts';
@@ -20,27 +19,9 @@ import { execFileSync } from 'node:child_process';
 
 export async function benchGvisor(config: AirlockConfig, image: Image, n: number): Promise<PairResult> {
   const driver = new GvisorDriver({ config });
-  let seq = 0;
-  const spec = (): SandboxSpec => ({
-    id: `bench-g-${process.pid}-${seq++}`,
-    image,
-    limits: config.defaults,
-    env: { ...BASE_ENV },
-    mounts: [],
-    workdir: '/tmp',
-    network: 'none',
-  });
-  const viaDriver = async () => {
-    const sandbox = await driver.create(spec());
-    try {
-      const proc = await sandbox.start({ argv: ['/bin/true'], stdin: false });
-      proc.stdout.resume();
-      proc.stderr.resume();
-      await proc.exit;
-    } finally {
-      await sandbox.destroy();
-    }
-  };
+  const spec = specMaker(config, image, 'bench-g');
+  const viaDriver = () => driverCycle(driver, spec());
+
   // A bundle prepared by the driver (overlay root, scratch, cgroup), reused by every raw run.
   const holderSpec = spec();
   const holder = await driver.create(holderSpec);

@@ -5,12 +5,11 @@
  */
 import type { AirlockConfig } from '../src/config/config.ts';
 import type { Image } from '../src/images/image.ts';
-import type { SandboxSpec } from '../src/isolation/driver.ts';
 import { NamespaceDriver } from '../src/isolation/namespace/driver.ts';
 import { buildBwrapArgs, buildPrlimitArgs } from '../src/isolation/namespace/bwrap-args.ts';
 import { compileBpf, DEFAULT_PROFILE, hostArch } from '../src/isolation/seccomp/index.ts';
 import { findExecutable } from '../src/isolation/which.ts';
-import { BASE_ENV } from '../src/cli/run-options.ts';
+import { driverCycle, specMaker } from './driver-cycle.ts';
 import { spawnWait } from './spawn-wait.ts';
 import { summarize, timePaired, type Summary } from './stats.ts';
 
@@ -22,33 +21,12 @@ export interface PairResult {
   baselineLabel: string;
 }
 
-/** Drains a started sandbox's output and waits for it to end. */
-async function runToEnd(proc: { stdout: NodeJS.ReadableStream; stderr: NodeJS.ReadableStream; exit: Promise<unknown> }): Promise<void> {
-  proc.stdout.resume();
-  proc.stderr.resume();
-  await proc.exit;
-}
 
 export async function benchNamespace(config: AirlockConfig, image: Image, n: number): Promise<PairResult> {
   const driver = new NamespaceDriver({ config });
-  let seq = 0;
-  const spec = (): SandboxSpec => ({
-    id: `bench-${process.pid}-${seq++}`,
-    image,
-    limits: config.defaults,
-    env: { ...BASE_ENV },
-    mounts: [],
-    workdir: '/tmp',
-    network: 'none',
-  });
-  const viaDriver = async () => {
-    const sandbox = await driver.create(spec());
-    try {
-      await runToEnd(await sandbox.start({ argv: ['/bin/true'], stdin: false }));
-    } finally {
-      await sandbox.destroy();
-    }
-  };
+  const spec = specMaker(config, image, 'bench');
+  const viaDriver = () => driverCycle(driver, spec());
+
   const bwrap = findExecutable('bwrap') as string;
   const prlimit = findExecutable('prlimit') as string;
   const bpf = compileBpf(DEFAULT_PROFILE, hostArch());

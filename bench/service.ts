@@ -14,6 +14,7 @@ import { ServiceError } from '../src/sandbox/errors.ts';
 import { buildApp } from '../src/api/app.ts';
 import { findLeftovers } from '../src/isolation/leftovers.ts';
 import { spawnWait } from './spawn-wait.ts';
+import { driverCycle, specMaker } from './driver-cycle.ts';
 import { summarize, timePaired, type Summary } from './stats.ts';
 import type { PairResult } from './namespace.ts';
 
@@ -117,17 +118,12 @@ async function sustainedCreation(config: AirlockConfig, image: Image): Promise<S
   const driver = new NamespaceDriver({ config });
   const cores = cpus().length;
   let made = 0;
-  let seq = 0;
+  const spec = specMaker(config, image, 'rate');
   const deadline = performance.now() + 5000;
   const t0 = performance.now();
   const worker = async () => {
     while (performance.now() < deadline) {
-      const sandbox = await driver.create({ id: `rate-${process.pid}-${seq++}`, image, limits: config.defaults, env: { ...BASE_ENV }, mounts: [], workdir: '/tmp', network: 'none' });
-      const proc = await sandbox.start({ argv: ['/bin/true'], stdin: false });
-      proc.stdout.resume();
-      proc.stderr.resume();
-      await proc.exit;
-      await sandbox.destroy();
+      await driverCycle(driver, spec());
       made++;
     }
   };

@@ -10,16 +10,10 @@ import { readFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { z as Zod } from 'zod';
 
-/** Limits as the configuration states them (defaults, maxima). */
-export interface LimitBounds {
-  memoryMb: number;
-  cpuCores: number;
-  pids: number;
-  timeoutSeconds: number;
-  scratchMb: number;
-  outputBytes: number;
-  openFiles: number;
-}
+import type { Limits } from '../isolation/driver.ts';
+
+/** Limits as the configuration states them (defaults, maxima): the same fields a sandbox gets. */
+export type LimitBounds = Limits;
 
 /** A warm pool: `size` ready sandboxes of a runtime, image and limits class. */
 export interface PoolConfig {
