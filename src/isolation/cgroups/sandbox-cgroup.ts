@@ -132,6 +132,18 @@ export class SandboxCgroup {
     }
   }
 
+  /** Whether `pid` is in this cgroup in every hierarchy (from /proc/PID/cgroup, as the host sees it). */
+  contains(pid: number): boolean {
+    const text = readOr(`/proc/${pid}/cgroup`, '');
+    const want = `/${this.relativePath}`;
+    const lines = text.split('\n').filter(Boolean).map((l) => {
+      const [, controllers = '', path = ''] = l.split(':');
+      return { controllers: controllers.split(','), path };
+    });
+    if (this.layout.version === 2) return lines.some((l) => l.controllers.length === 1 && l.controllers[0] === '' && l.path === want);
+    return (['memory', 'cpu', 'cpuacct', 'pids'] as const).every((c) => lines.some((l) => l.controllers.includes(c) && l.path === want));
+  }
+
   /** Reads CPU, peak memory, OOM kills and pids-limit hits. */
   sample(): CgroupSample {
     if (this.layout.version === 2) {

@@ -68,7 +68,8 @@ export class NamespaceDriver implements IsolationDriver {
     // Recorded before anything else exists, so a crash at any later point leaves a reapable trail.
     claimSandbox(this.config.runDir, spec.id, 'namespace', { uid: lease.uid });
     try {
-      cgroup = SandboxCgroup.create(layout, this.config.cgroupParent, spec.id, spec.limits);
+      // +1 task: bwrap's monitor process lives in the sandbox cgroup too, so the workload keeps its full count.
+      cgroup = SandboxCgroup.create(layout, this.config.cgroupParent, spec.id, { ...spec.limits, pids: spec.limits.pids + 1 });
       const pins = pinMounts(spec.mounts, [this.config.stateDir, this.config.runDir]);
       try {
         checkMountTargets(spec, pins.map((p) => statSync(`/proc/self/fd/${p.fd}`).isDirectory()));

@@ -79,10 +79,14 @@ export class NamespaceSandbox implements Sandbox {
       child.once('close', (code, signal) => resolve(exitOf(code, signal, stderrHead.text())));
     });
     try {
+      // Join the cgroup at once, so the (slow, on cgroup v1) migration overlaps bwrap's own start-up;
+      // everything bwrap forks later inherits it. Checked below before anything may exec.
+      if (child.pid !== undefined) this.res.cgroup.addProcess(child.pid);
       fds[FD.seccomp]?.end(this.res.seccompBpf);
       const info = await readInfo(fds[FD.info] as Readable, exit);
       this.childPid = info;
-      this.res.cgroup.addProcess(info);
+      // Fail closed: if bwrap forked before it was moved, move its sandbox child now, still parked.
+      if (!this.res.cgroup.contains(info)) this.res.cgroup.addProcess(info);
       // Release the sandbox: only now, inside its cgroup, may it exec the command.
       fds[FD.block]?.end('1');
     } catch (err) {
