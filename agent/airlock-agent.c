@@ -934,7 +934,52 @@ static void sweep(struct agent *a) {
 
 enum ref_kind { REF_IN, REF_SIG, REF_OUT, REF_X_IN, REF_X_OUT, REF_X_ERR };
 
-int main(void) {
+/*
+ * `airlock-agent --init -- CMD ARGS...`: pid 1 for a one-shot command in a runtime without an init
+ * of its own (gVisor runs the workload itself as pid 1, where Linux ignores signals it sends itself
+ * and nothing reaps orphans). Runs CMD as a child with the inherited environment and descriptors,
+ * forwards termination signals to it, reaps every orphan, and exits with CMD's status: its exit
+ * code, or 128+N when signal N ended it (as a shell reports it).
+ */
+static int run_init(char **cmd, char **envp) {
+  if (cmd[0] == NULL) {
+    dprintf(2, "airlock-agent: --init needs a command\n");
+    return 127;
+  }
+  static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+  sigset_t wait_set, old;
+  sigemptyset(&wait_set);
+  sigaddset(&wait_set, SIGCHLD);
+  for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) sigaddset(&wait_set, forwarded[i]);
+  if (sigprocmask(SIG_BLOCK, &wait_set, &old) < 0) die("sigprocmask");
+  pid_t child = fork();
+  if (child < 0) die("fork");
+  if (child == 0) {
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    exec_search(cmd, envp);
+    int err = errno;
+    dprintf(2, "airlock-agent: %s: %s\n", cmd[0], strerror(err));
+    _exit(err == EACCES ? 126 : 127);
+  }
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&wait_set, &sig) != 0) continue;
+    if (sig != SIGCHLD) {
+      kill(child, sig);
+      continue;
+    }
+    int status = 0;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+      if (pid != child) continue;
+      if (WIFEXITED(status)) return WEXITSTATUS(status);
+      if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    }
+  }
+}
+
+int main(int argc, char **argv, char **envp) {
+  if (argc >= 3 && strcmp(argv[1], "--init") == 0 && strcmp(argv[2], "--") == 0) return run_init(argv + 3, envp);
   static struct agent agent; /* large tables: not on the stack */
   struct agent *a = &agent;
   // Descriptors 0-2 must exist so no pipe is ever created on them.

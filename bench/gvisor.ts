@@ -16,6 +16,7 @@ import { spawnWait } from './spawn-wait.ts';
 import { summarize, timePaired } from './stats.ts';
 import type { PairResult } from './namespace.ts';
 import { execFileSync } from 'node:child_process';
+import { ensureAgent } from '../src/agent/build.ts';
 
 export async function benchGvisor(config: AirlockConfig, image: Image, n: number): Promise<PairResult> {
   const driver = new GvisorDriver({ config });
@@ -28,7 +29,9 @@ export async function benchGvisor(config: AirlockConfig, image: Image, n: number
   const paths = bundlePaths(driver.baseDir, holderSpec.id);
   const runsc = findExecutable('runsc') as string;
   const flags = parseRunscFlags(execFileSync(runsc, ['flags'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
-  const oci = buildOciSpec(holderSpec, { argv: ['/bin/true'], stdin: false }, toOciSeccomp(DEFAULT_PROFILE, hostArch()), {
+  // The same command line the driver generates: the agent's init mounted and wrapping the command.
+  const agentDir = (await ensureAgent(config)).dir;
+  const oci = buildOciSpec({ ...holderSpec, agentDir }, { argv: ['/bin/true'], stdin: false }, toOciSeccomp(DEFAULT_PROFILE, hostArch()), {
     rootfs: paths.root,
     scratchDir: paths.scratch,
     emptyFile: paths.emptyFile,
@@ -36,6 +39,7 @@ export async function benchGvisor(config: AirlockConfig, image: Image, n: number
     mountSources: [],
     cgroupsPath: `/${config.cgroupParent}/${holderSpec.id}`,
     hostPidsMax: hostPidsMax(config.defaults.pids),
+    init: true,
   });
   writeFileSync(paths.config, JSON.stringify(oci), { mode: 0o600 });
   const global = runscGlobalArgs(flags, { stateDir: driver.stateDir });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import { AgentFileError, AgentProtocolError } from './errors.ts';
 import { findExecutable } from '../isolation/which.ts';
 import { buildTestAgent, eventually, groupMembers, PROBE_AGENT, run, startHostAgent, TEST_UID, type HostAgent } from './test-agent.ts';
@@ -34,6 +35,17 @@ describe('agent on the host', { skip }, () => {
 
   it('answers a ping', async () => {
     await agent.client.ping();
+  });
+
+  it('--init runs a command as its child and exits with its status (128+N for a signal)', () => {
+    const init = (cmd: string) => spawnSync(binary, ['--init', '--', 'sh', '-c', cmd], { encoding: 'utf8', uid: TEST_UID, gid: TEST_UID, env: { PATH: '/usr/bin:/bin' } });
+    const ok = init('echo from-child; exit 3');
+    assert.equal(ok.stdout, 'from-child\n');
+    assert.equal(ok.status, 3);
+    assert.equal(init('kill -9 $$').status, 137);
+    const missing = spawnSync(binary, ['--init', '--', 'no-such-command-here'], { encoding: 'utf8', uid: TEST_UID, gid: TEST_UID, env: { PATH: '/usr/bin:/bin' } });
+    assert.equal(missing.status, 127);
+    assert.match(missing.stderr, /no-such-command-here/);
   });
 
   it('runs 64 commands at once, each with its own output and exit code', async () => {

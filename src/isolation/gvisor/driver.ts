@@ -21,6 +21,7 @@ import { bindGrants } from './grants.ts';
 import { mountPoints, mountRoot } from './rootfs.ts';
 import { bootCheck } from './probe.ts';
 import { checkMaskedPaths } from '../../images/masked-paths.ts';
+import { ensureAgent } from '../../agent/build.ts';
 import { claimSandbox, releaseSandbox, staleRecords } from '../ownership.ts';
 
 /** Sandbox ids become paths and runsc container ids: nothing but these characters. */
@@ -93,7 +94,11 @@ export class GvisorDriver implements IsolationDriver {
     }
   }
 
-  async create(spec: SandboxSpec): Promise<Sandbox> {
+  async create(requested: SandboxSpec): Promise<Sandbox> {
+    // A one-shot command runs under the agent's init (see OciHostPaths.init); a persistent sandbox's
+    // main process is the agent itself, already a proper pid 1.
+    const init = requested.agentDir === undefined;
+    const spec = init ? { ...requested, agentDir: (await ensureAgent(this.config)).dir } : requested;
     if (!ID_RE.test(spec.id)) throw new ControlError('sandbox id', `"${spec.id}" is not lowercase letters, digits and dashes`);
     const tools = await this.requireTools();
     // The image's masked paths are checked here too: a driver never trusts how its Image was obtained.
@@ -134,6 +139,7 @@ export class GvisorDriver implements IsolationDriver {
         mountSources: grants.map((g) => g.source),
         seccomp,
         release: () => releaseSandbox(this.config.runDir, spec.id),
+        init,
       });
     } catch (err) {
       if (bundleMade) await removeBundle(bundle, tools).catch(() => undefined);

@@ -46,6 +46,14 @@ describe('buildOciSpec', () => {
     assert.equal(oci.process.cwd, '/tmp');
   });
 
+  it('runs a one-shot command under the agent init, mounted read-only, when asked', () => {
+    const oci = buildOciSpec(spec({ agentDir: '/var/lib/airlock/agent/k' }), command, seccomp, host({ init: true }));
+    assert.deepEqual(oci.process.args, ['/run/airlock/airlock-agent', '--init', '--', ...command.argv]);
+    const agent = oci.mounts.find((m) => m.destination === '/run/airlock');
+    assert.deepEqual(agent?.options, ['bind', 'ro', 'nosuid', 'nodev']);
+    assert.equal(agent?.source, '/var/lib/airlock/agent/k');
+  });
+
   it('passes exactly the spec environment', () => {
     const oci = buildOciSpec(spec({ env: { A: '1', B: 'x=y' } }), command, seccomp, host());
     assert.deepEqual(oci.process.env, ['A=1', 'B=x=y']);

@@ -56,7 +56,15 @@ export interface OciHostPaths {
   cgroupsPath: string;
   /** pids.max of that cgroup: the host-side backstop covering the runtime's own threads. */
   hostPidsMax: number;
+  /**
+   * Run the command under the agent's `--init` (from `spec.agentDir`): gVisor makes the workload
+   * itself pid 1, where it can't be killed by its own signals and nothing reaps orphans.
+   */
+  init?: boolean;
 }
+
+/** The init wrapper the command runs under when `OciHostPaths.init` is set. */
+export const INIT_PREFIX = [`${AGENT_MOUNT}/airlock-agent`, '--init', '--'] as const;
 
 /** The subset of the OCI runtime spec this driver writes. */
 export interface OciSpec {
@@ -118,7 +126,7 @@ export function buildOciSpec(spec: SandboxSpec, command: CommandSpec, seccomp: O
       terminal: false,
       // Non-root inside: no capability can be regained, setuid binaries don't elevate (no_new_privs).
       user: { uid: SANDBOX_UID, gid: SANDBOX_UID, additionalGids: [] },
-      args: [...command.argv],
+      args: host.init === true ? [...INIT_PREFIX, ...command.argv] : [...command.argv],
       env: buildEnv(spec.env),
       cwd: spec.workdir,
       // Every capability set empty.

@@ -9,6 +9,7 @@
  * sandbox shares host uid 65534; they stay apart through separate user, pid and mount namespaces.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
@@ -45,6 +46,8 @@ export interface GvisorResources {
   seccomp: OciSeccomp;
   /** Drops the ownership record once everything else is released. */
   release: () => void;
+  /** Whether the command runs under the agent's init (one-shot sandboxes). */
+  init: boolean;
 }
 
 /** A sandbox on the `gvisor` tier. */
@@ -79,6 +82,7 @@ export class GvisorSandbox implements Sandbox {
       mountSources: res.mountSources,
       cgroupsPath: res.cgroupsPath,
       hostPidsMax: res.hostPidsMax,
+      init: res.init,
     });
     writeFileSync(res.bundle.config, JSON.stringify(config), { mode: 0o600 });
     const runArgs = [...runscGlobalArgs(res.flags, { stateDir: res.stateDir, runLog: res.bundle.runLog }), 'run', '--bundle', res.bundle.dir, this.id];
@@ -96,7 +100,7 @@ export class GvisorSandbox implements Sandbox {
     });
     // 'close' comes after the output pipes are drained too, so the caller has every byte first.
     const exit = new Promise<ProcessExit>((resolve) => {
-      child.once('close', (code, signal) => resolve(workloadExit(code, signal, this.readLog(), this.stopped)));
+      child.once('close', (code, signal) => resolve(this.exitOf(workloadExit(code, signal, this.readLog(), this.stopped))));
       child.once('error', () => resolve({ code: 127, signal: null }));
     });
     try {
@@ -114,6 +118,13 @@ export class GvisorSandbox implements Sandbox {
       stdin: command.stdin ? (child.stdin as Writable) : null,
       exit,
     };
+  }
+
+  /** Under the init, a signal death arrives as exit code 128+N: report it as the signal. */
+  private exitOf(exit: ProcessExit): ProcessExit {
+    if (!this.res.init || exit.code === null || exit.code <= 128 || exit.code > 128 + 64) return exit;
+    const name = Object.entries(osConstants.signals).find(([, n]) => n === (exit.code as number) - 128)?.[0];
+    return name === undefined ? exit : { code: null, signal: name as NodeJS.Signals };
   }
 
   /** Resolves once runsc reports the workload started, or it ended; rejects when runsc itself failed. */

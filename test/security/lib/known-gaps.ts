@@ -13,7 +13,6 @@ export const KNOWN_GAPS: Record<string, Partial<Record<TestRuntime, string>>> = 
   T5: { gvisor: `${OLD_RUNSC} runs int 0x80 through the 64-bit syscall table, so an i386 call is neither killed nor denied as such (it is still filtered as a 64-bit call)` },
   T19: { gvisor: `${OLD_RUNSC} answers EACCES, not EROFS, for writes to the read-only root (the write is refused)` },
   T20host: { gvisor: `${OLD_RUNSC} keeps the sentry in the host pid and cgroup namespaces on the ptrace platform` },
-  selfkill: { gvisor: 'in a gVisor sandbox the workload itself is pid 1 (no init process): a SIGKILL it sends itself is sometimes ignored, as Linux ignores it for a namespace init, and the run then ends normally' },
   fdflood: { gvisor: `descriptors live in the gVisor sentry, invisible to the host: RLIMIT_NOFILE holds but open_files_limit is not reported` },
 };
 
