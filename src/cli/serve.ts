@@ -42,9 +42,10 @@ export function registerServe(program: Command): void {
       const { logger } = createLogger({ level: raw.logLevel });
       const metrics = new AirlockMetrics({ processMetrics: true });
       const service = new SandboxService({ config, observer: metrics });
-      const { reaped } = await service.start();
+      const { reaped, poolErrors } = await service.start();
       // Sandboxes of a controller that crashed: their leftovers were just released.
       if (reaped.length > 0) logger.warn({ reaped }, 'reaped sandboxes left by a previous controller');
+      for (const error of poolErrors) logger.error({ error }, 'warm pool not started');
       const server = await startServer({ service, metrics, logger, config, host: raw.host, port });
       logger.info({ address: server.address, policy_hash: service.policyHash }, 'airlock control plane listening');
       await closeOnSignals(server, logger);

@@ -52,8 +52,12 @@ export class SandboxService implements SandboxServiceApi {
     this.registry = new SandboxRegistry();
   }
 
-  /** Probes runtimes, reaps what a crashed predecessor left, builds the agent, starts pools and the reaper. */
-  async start(): Promise<{ reaped: string[] }> {
+  /**
+   * Probes runtimes, reaps what a crashed predecessor left, builds the agent, starts pools and the
+   * reaper. A pool that can't start (unknown image, unavailable runtime) doesn't stop the service;
+   * it is returned in `poolErrors` for the caller to report.
+   */
+  async start(): Promise<{ reaped: string[]; poolErrors: string[] }> {
     const reaped: string[] = [];
     for (const [runtime, driver] of this.drivers) {
       const availability = await driver.probe();
@@ -64,8 +68,13 @@ export class SandboxService implements SandboxServiceApi {
     this.agent = { dir: agent.dir, binary: AGENT_BINARY_NAME };
     this.reaper = setInterval(() => void this.reapExpired(), REAPER_MS);
     this.reaper.unref();
-    for (const pool of this.config.service.pools) await this.startPool(pool.runtime, pool.image, pool.size, pool.limits).catch(() => undefined);
-    return { reaped };
+    const poolErrors: string[] = [];
+    for (const pool of this.config.service.pools) {
+      await this.startPool(pool.runtime, pool.image, pool.size, pool.limits).catch((err: Error) => {
+        poolErrors.push(`pool ${pool.runtime}/${pool.image}: ${err.message}`);
+      });
+    }
+    return { reaped, poolErrors };
   }
 
   private async startPool(runtime: ImplementedRuntime, imageName: string, size: number, requested: CreateSandboxOptions['limits']): Promise<void> {
