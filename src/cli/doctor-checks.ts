@@ -9,6 +9,7 @@ import { detectCgroups } from '../isolation/cgroups/index.ts';
 import { createDriver, IMPLEMENTED_RUNTIMES } from '../isolation/drivers.ts';
 import { findExecutable } from '../isolation/which.ts';
 import { resolveImage } from '../images/store.ts';
+import { findLeftovers } from '../isolation/leftovers.ts';
 
 const run = promisify(execFile);
 
@@ -34,8 +35,25 @@ export async function runChecks(config: AirlockConfig): Promise<Check[]> {
     const facts = Object.entries(a.details).map(([k, v]) => `${k}: ${v}`).join('; ');
     checks.push({ name: `runtime ${runtime}`, ok: a.available, detail: a.available ? facts : `${a.reason}${facts ? ` (${facts})` : ''}` });
   }
-  checks.push(cgroupCheck(), userNamespaceCheck(), seccompCheck(), kvmCheck(), await nftablesCheck(), await imageCheck(config));
+  checks.push(cgroupCheck(), userNamespaceCheck(), seccompCheck(), kvmCheck(), await nftablesCheck(), await imageCheck(config), leftoverCheck(config));
   return checks;
+}
+
+/** Reaps what sandboxes of dead controllers left (the server also does this when it starts). */
+export async function reapStale(config: AirlockConfig): Promise<string[]> {
+  const reaped: string[] = [];
+  for (const runtime of IMPLEMENTED_RUNTIMES) reaped.push(...(await createDriver(runtime, config).reapStale().catch(() => [])));
+  return reaped;
+}
+
+function leftoverCheck(config: AirlockConfig): Check {
+  try {
+    const found = findLeftovers(config);
+    // Live sandboxes of a running controller are listed too: this is a count, not a verdict.
+    return { name: 'sandbox state', ok: true, detail: found.length === 0 ? 'nothing left by sandboxes' : `${found.length} entries (live sandboxes, or leftovers of a crashed controller: airlock doctor --reap)` };
+  } catch (err) {
+    return { name: 'sandbox state', ok: false, detail: (err as Error).message };
+  }
 }
 
 function cgroupCheck(): Check {

@@ -8,9 +8,12 @@ export function registerDoctor(program: Command): void {
     .command('doctor')
     .description('report which runtimes and kernel features this host offers')
     .option('--json', 'print the checks as JSON', false)
-    .action(async (opts: { json: boolean }) => {
-      const { runChecks } = await import('./doctor-checks.ts');
-      const checks = await runChecks(loadConfig(program.opts<{ config?: string }>().config));
+    .option('--reap', 'first release what sandboxes of crashed controllers left behind', false)
+    .action(async (opts: { json: boolean; reap: boolean }) => {
+      const { runChecks, reapStale } = await import('./doctor-checks.ts');
+      const config = loadConfig(program.opts<{ config?: string }>().config);
+      if (opts.reap) process.stderr.write(`reaped: ${(await reapStale(config)).join(', ') || 'nothing'}\n`);
+      const checks = await runChecks(config);
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
       } else {

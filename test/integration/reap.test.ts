@@ -1,0 +1,42 @@
+/**
+ * `airlock doctor --reap`: a sandbox whose controller is gone (its ownership record names a dead
+ * process) is released — processes killed, cgroup removed, uid lease and record dropped.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { loadConfig } from '../../src/config/config.ts';
+import { NamespaceDriver } from '../../src/isolation/namespace/driver.ts';
+import { findLeftovers } from '../../src/isolation/leftovers.ts';
+import { resolveImage } from '../../src/images/store.ts';
+import { BASE_ENV } from '../../src/sandbox/prepare.ts';
+import { skipReason } from './environment.ts';
+
+const config = loadConfig();
+
+test('doctor --reap releases a sandbox whose controller died, and only that one', { skip: skipReason(config)('namespace'), timeout: 60_000 }, async () => {
+  const before = new Set(findLeftovers(config));
+  const added = () => findLeftovers(config).filter((x) => !before.has(x));
+  const driver = new NamespaceDriver({ config });
+  const image = await resolveImage(config, config.defaultImage);
+  const spec = (id: string) => ({ id, image, limits: config.defaults, env: { ...BASE_ENV }, mounts: [], workdir: '/tmp', network: 'none' as const });
+  const orphan = await driver.create(spec(`reap-orphan-${process.pid}`));
+  const live = await driver.create(spec(`reap-live-${process.pid}`));
+  const orphanProc = await orphan.start({ argv: ['sleep', '60'], stdin: false });
+  const liveProc = await live.start({ argv: ['sleep', '60'], stdin: false });
+  // Pretend the orphan's controller died: its record now names a process that no longer exists.
+  const record = `${config.runDir}/owners/${orphan.id}.json`;
+  writeFileSync(record, JSON.stringify({ ...JSON.parse(readFileSync(record, 'utf8')), ownerPid: 2 ** 22 + 1, ownerStart: 'gone' }));
+  const out = execFileSync(process.execPath, ['bin/airlock.js', 'doctor', '--reap'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+  assert.match(out, /sandbox state/);
+  assert.equal((await orphanProc.exit).signal ?? 'exited', 'SIGKILL', 'the orphan was killed');
+  const remaining = added().join('\n');
+  assert.doesNotMatch(remaining, new RegExp(orphan.id), 'nothing of the orphan remains');
+  assert.match(remaining, new RegExp(live.id), 'the live sandbox of this (living) controller was left alone');
+  await live.destroy();
+  await liveProc.exit;
+  await orphan.destroy();
+  for (let i = 0; i < 30 && added().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(added(), []);
+});
