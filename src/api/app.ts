@@ -4,6 +4,7 @@
  * the instance in-process with `app.inject()`.
  */
 import type { ServerResponse } from 'node:http';
+import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { DEFAULT_CONFIG, type LimitBounds } from '../config/config.ts';
@@ -45,6 +46,12 @@ export interface AppOptions {
   allowedHostPrefixes?: readonly string[];
   /** `app.close()` also shuts the service down (ending every sandbox). Default false. */
   closeService?: boolean;
+  /**
+   * Exact browser origins (`https://app.example.com`) allowed to call the API cross-origin.
+   * Default none: without an allowlist no CORS header is ever sent, so other sites' pages can't read
+   * responses or start sandboxes through a visitor's browser.
+   */
+  corsOrigins?: readonly string[];
 }
 
 const MiB = 1024 * 1024;
@@ -88,6 +95,16 @@ export function buildApp(options: AppOptions): FastifyInstance {
     maxCollectedOutputBytes: options.maxCollectedOutputBytes ?? MiB,
   };
   metrics.setActiveSandboxesSource(() => options.service.status().total_count);
+
+  if ((options.corsOrigins ?? []).length > 0) {
+    void app.register(cors, {
+      origin: [...(options.corsOrigins ?? [])],
+      methods: ['GET', 'PUT', 'POST', 'DELETE'],
+      // The SDK reads these: request ids in errors, the exec id of a stream, the 429 retry hint.
+      exposedHeaders: ['x-request-id', 'x-airlock-exec-id', 'retry-after'],
+      maxAge: 600,
+    });
+  }
 
   // JSON is the only body format outside the file routes: text/plain is a 415, not a string.
   app.removeContentTypeParser('text/plain');

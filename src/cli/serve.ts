@@ -90,6 +90,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     // The controller's own state (images, bundles, uid leases) must never be granted to a sandbox.
     deniedHostPrefixes: [...DEFAULT_DENIED_HOST_PREFIXES, config.stateDir, config.runDir],
     fileBodyLimit: config.service.fileMaxBytes,
+    corsOrigins: config.service.corsOrigins,
     closeService: true,
   });
   try {

@@ -35,6 +35,8 @@ export interface ServiceConfig {
   /** Default per-exec timeout. */
   execTimeoutSeconds: number;
   pools: PoolConfig[];
+  /** Exact browser origins allowed to call the API cross-origin (default none). */
+  corsOrigins: string[];
 }
 
 export interface AirlockConfig {
@@ -70,6 +72,7 @@ export const DEFAULT_CONFIG: Readonly<AirlockConfig> = Object.freeze({
     fileMaxBytes: 16 * 1024 * 1024,
     execTimeoutSeconds: 60,
     pools: Object.freeze([{ runtime: 'namespace', image: 'default', size: 2, limits: {} }]) as unknown as PoolConfig[],
+    corsOrigins: Object.freeze([]) as unknown as string[],
   }),
 });
 
@@ -127,9 +130,13 @@ function buildSchema(z: typeof Zod) {
             )
             .default(d.service.pools.map((p) => ({ ...p, limits: { ...p.limits } })))
             .describe('Warm pools of ready sandboxes.'),
+          corsOrigins: z
+            .array(z.string().regex(/^https?:\/\/[^/*\s]+$/, 'an exact origin such as https://app.example.com (no wildcard, no path)'))
+            .default([])
+            .describe('Exact browser origins allowed to call the API cross-origin.'),
         })
         .strict()
-        .default({ ...d.service, pools: d.service.pools.map((p) => ({ ...p, limits: { ...p.limits } })) }),
+        .default({ ...d.service, pools: d.service.pools.map((p) => ({ ...p, limits: { ...p.limits } })), corsOrigins: [] }),
     })
     .strict();
 }
