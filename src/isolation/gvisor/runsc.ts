@@ -3,7 +3,7 @@
  * read back into the workload's exit code or signal.
  */
 import { execFile } from 'node:child_process';
-import { constants } from 'node:os';
+import { signalName, signalOfExitCode } from '../exit-status.ts';
 import type { ProcessExit } from '../driver.ts';
 
 /** Environment of every runsc invocation: nothing of the controller's environment leaks in. */
@@ -109,10 +109,8 @@ export function workloadExit(runscCode: number | null, runscSignal: NodeJS.Signa
   const fatal = fatalError(log);
   // Like a shell: 127 when the command could not be executed at all (runsc printed why on stderr).
   if (fatal !== undefined && isExecFailure(fatal)) return { code: 127, signal: null };
-  if (runscCode !== null && runscCode > 128 && runscCode < 128 + 65) {
-    const signal = signalName(runscCode - 128);
-    if (signal !== null) return { code: null, signal };
-  }
+  const signal = signalOfExitCode(runscCode);
+  if (signal !== null) return { code: null, signal };
   return { code: runscCode ?? 128, signal: null };
 }
 
@@ -123,9 +121,4 @@ export function fromWaitStatus(status: number): ProcessExit {
   const signal = signalName(sig);
   // A signal Node has no name for (real-time signals): report the shell's 128+N instead.
   return signal === null ? { code: 128 + sig, signal: null } : { code: null, signal };
-}
-
-function signalName(num: number): NodeJS.Signals | null {
-  for (const [name, value] of Object.entries(constants.signals)) if (value === num) return name as NodeJS.Signals;
-  return null;
 }

@@ -9,7 +9,6 @@
  * sandbox shares host uid 65534; they stay apart through separate user, pid and mount namespaces.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { constants as osConstants } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
@@ -20,6 +19,7 @@ import { buildOciSpec } from './oci-spec.ts';
 import { removeBundle, scratchIsFull, type BundlePaths, type MountTools } from './bundle.ts';
 import { fatalError, isExecFailure, RUNSC_ENV, runscGlobalArgs, STARTED_MARKER, workloadExit, type RunscFlags } from './runsc.ts';
 import { applyCpuQuota } from './cpu-quota.ts';
+import { signalOfExitCode } from '../exit-status.ts';
 import { GuestTaskWatch, removeForeignCgroups, removeRunscState } from './leftovers.ts';
 
 /** Longest a boot may take before start() gives up and tears it down. */
@@ -122,9 +122,8 @@ export class GvisorSandbox implements Sandbox {
 
   /** Under the init, a signal death arrives as exit code 128+N: report it as the signal. */
   private exitOf(exit: ProcessExit): ProcessExit {
-    if (!this.res.init || exit.code === null || exit.code <= 128 || exit.code > 128 + 64) return exit;
-    const name = Object.entries(osConstants.signals).find(([, n]) => n === (exit.code as number) - 128)?.[0];
-    return name === undefined ? exit : { code: null, signal: name as NodeJS.Signals };
+    const signal = this.res.init ? signalOfExitCode(exit.code) : null;
+    return signal === null ? exit : { code: null, signal };
   }
 
   /** Resolves once runsc reports the workload started, or it ended; rejects when runsc itself failed. */

@@ -6,7 +6,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { readdir, statfs } from 'node:fs/promises';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import { constants as osConstants } from 'node:os';
 import {
   ControlError,
   type CommandSpec,
@@ -19,6 +18,7 @@ import {
 import type { SandboxCgroup } from '../cgroups/index.ts';
 import type { UidLease } from '../uid-lease.ts';
 import { releasePins, type PinnedMount } from '../mount-pins.ts';
+import { signalOfExitCode } from '../exit-status.ts';
 import { buildBwrapArgs, buildPrlimitArgs, FD } from './bwrap-args.ts';
 
 /** What the driver hands a sandbox: every control already allocated. */
@@ -234,9 +234,6 @@ export function exitOf(code: number | null, signal: NodeJS.Signals | null, stder
   if (code === 1 && stderrHead.startsWith('bwrap: ')) {
     return { code, signal, setupError: stderrHead.split('\n')[0]?.slice('bwrap: '.length) ?? 'bubblewrap failed' };
   }
-  if (code !== null && code > 128 && code <= 128 + 64) {
-    const name = Object.entries(osConstants.signals).find(([, n]) => n === code - 128)?.[0];
-    if (name !== undefined) return { code: null, signal: name as NodeJS.Signals };
-  }
-  return { code, signal };
+  const fromCode = signalOfExitCode(code);
+  return fromCode === null ? { code, signal } : { code: null, signal: fromCode };
 }
