@@ -5,11 +5,11 @@
  * range, so it can't touch a live deployment's sandboxes, nor another test file's.
  */
 import { randomInt } from 'node:crypto';
-import { readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { buildApp } from '../../src/api/app.ts';
 import { configSchema, loadConfig, type AirlockConfig, type PoolConfig } from '../../src/config/config.ts';
 import { resolveImage } from '../../src/images/store.ts';
-import { parseMountInfo } from '../../src/isolation/cgroups/index.ts';
+import { removeEmptyParent } from '../../src/isolation/cgroups/index.ts';
 import { SandboxService } from '../../src/sandbox/service.ts';
 
 /** A running test server. */
@@ -77,14 +77,7 @@ export async function startRealServer(options: RealServerOptions = {}): Promise<
     close: async () => {
       await app.close();
       rmSync(config.runDir, { recursive: true, force: true });
-      for (const m of parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'))) {
-        if (m.fsType !== 'cgroup' && m.fsType !== 'cgroup2') continue;
-        try {
-          rmdirSync(`${m.mountPoint}/${config.cgroupParent}`);
-        } catch {
-          // Absent in this hierarchy, or still in use by a sandbox that failed to end (a test fails then too).
-        }
-      }
+      removeEmptyParent(config.cgroupParent);
     },
   };
 }

@@ -6,13 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomInt } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import type { Readable } from 'node:stream';
 import { configSchema, loadConfig } from '../config/config.ts';
 import { resolveImage } from '../images/store.ts';
 import type { Image } from '../images/image.ts';
-import { parseMountInfo } from '../isolation/cgroups/index.ts';
+import { removeEmptyParent } from '../isolation/cgroups/index.ts';
 import type { IsolationDriver, Limits, Sandbox } from '../isolation/driver.ts';
 import { AgentClient } from './client.ts';
 import { AGENT_SANDBOX_PATH } from './build.ts';
@@ -47,14 +47,7 @@ async function setUp(runtime: 'namespace' | 'gvisor'): Promise<[string | false, 
 after(() => {
   if (!(built instanceof Error)) rmSync(built.stateDir, { recursive: true, force: true });
   rmSync(runDir, { recursive: true, force: true });
-  for (const m of parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'))) {
-    if (m.fsType !== 'cgroup' && m.fsType !== 'cgroup2') continue;
-    try {
-      rmdirSync(`${m.mountPoint}/${config.cgroupParent}`);
-    } catch {
-      // Absent, or still in use (then a test above failed too).
-    }
-  }
+  removeEmptyParent(config.cgroupParent);
 });
 
 // Every probe before any suite is declared: the file's after() must not run between suites.

@@ -4,10 +4,10 @@
  *   node src/agent/exec-latency.bench.ts [iterations] [namespace|gvisor]
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { configSchema, loadConfig } from '../config/config.ts';
 import { resolveImage } from '../images/store.ts';
-import { parseMountInfo } from '../isolation/cgroups/index.ts';
+import { removeEmptyParent } from '../isolation/cgroups/index.ts';
 import { createDriver } from '../isolation/drivers.ts';
 import { AGENT_SANDBOX_PATH } from './build.ts';
 import { AgentClient } from './client.ts';
@@ -79,12 +79,5 @@ try {
   await sandbox.destroy();
   rmSync(stateDir, { recursive: true, force: true });
   rmSync(runDir, { recursive: true, force: true });
-  for (const m of parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'))) {
-    if (m.fsType !== 'cgroup' && m.fsType !== 'cgroup2') continue;
-    try {
-      rmdirSync(`${m.mountPoint}/${config.cgroupParent}`);
-    } catch {
-      // Absent.
-    }
-  }
+  removeEmptyParent(config.cgroupParent);
 }

@@ -9,9 +9,7 @@ import { isImplementedRuntime, type ImplementedRuntime } from '../isolation/driv
 import { LimitError, resolveLimits } from '../sandbox/limits.ts';
 import { UsageError } from './usage-error.ts';
 
-import { BASE_ENV, INTERPRETERS as LANGUAGES, type Language } from '../sandbox/prepare.ts';
-
-export { BASE_ENV };
+import { BASE_ENV, INTERPRETERS, type Language } from '../sandbox/prepare.ts';
 
 /** Raw option values as commander hands them over. */
 export interface RawRunOptions {
@@ -88,12 +86,12 @@ export function parseRunOptions(raw: RawRunOptions, command: string[], config: A
     if (command.length === 0) throw new UsageError('no command: use `airlock run [options] -- CMD ARGS…` or --language');
     return { runtime: raw.runtime, image, limits, env, mounts, workdir, argv: command, json: raw.json };
   }
-  if (!(raw.language in LANGUAGES)) {
-    throw new UsageError(`--language: unknown language "${raw.language}" (choose ${Object.keys(LANGUAGES).join(', ')})`);
+  if (!(raw.language in INTERPRETERS)) {
+    throw new UsageError(`--language: unknown language "${raw.language}" (choose ${Object.keys(INTERPRETERS).join(', ')})`);
   }
   if (command.length > 0) throw new UsageError('--language: give the code with --code or on stdin, not as a command');
   const language = raw.language as Language;
-  const plan: RunPlan = { runtime: raw.runtime, image, limits, env, mounts, workdir, argv: [...LANGUAGES[language]], language, json: raw.json };
+  const plan: RunPlan = { runtime: raw.runtime, image, limits, env, mounts, workdir, argv: [...INTERPRETERS[language]], language, json: raw.json };
   if (raw.code !== undefined) plan.code = raw.code;
   return plan;
 }

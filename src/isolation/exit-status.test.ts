@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { signalName, signalOfExitCode } from './exit-status.ts';
+import { exitCodeOfSignal, signalName, signalOfExitCode } from './exit-status.ts';
 
 test('128+N names signal N; ordinary codes and out-of-range values are not signals', () => {
   assert.equal(signalOfExitCode(137), 'SIGKILL');
@@ -13,4 +13,6 @@ test('128+N names signal N; ordinary codes and out-of-range values are not signa
   assert.equal(signalOfExitCode(null), null);
   assert.equal(signalName(9), 'SIGKILL');
   assert.equal(signalName(999), null);
+  assert.equal(exitCodeOfSignal('SIGKILL'), 137);
+  assert.equal(signalOfExitCode(exitCodeOfSignal('SIGSYS')), 'SIGSYS');
 });

@@ -15,3 +15,8 @@ export function signalOfExitCode(code: number | null): NodeJS.Signals | null {
   if (code === null || code <= 128 || code > 128 + 64) return null;
   return signalName(code - 128);
 }
+
+/** The shell's exit code for a death by `signal`: 128+N (128 for a signal Node can't number). */
+export function exitCodeOfSignal(signal: NodeJS.Signals): number {
+  return 128 + (constants.signals[signal] ?? 0);
+}

@@ -3,12 +3,12 @@
  * Drivers allocate and measure; this module decides when to stop a sandbox and why it ended.
  */
 import { randomUUID } from 'node:crypto';
-import { constants } from 'node:os';
 import { Readable } from 'node:stream';
 import type { GrantedMount, IsolationDriver, Limits, ProcessExit, ResourceSample, Sandbox } from '../isolation/driver.ts';
 import type { Image } from '../images/image.ts';
 import type { ExecutionResult, TerminationReason } from './result.ts';
 import { OutputCollector } from './output.ts';
+import { exitCodeOfSignal } from '../isolation/exit-status.ts';
 import { violationsFor } from './violations.ts';
 
 export interface ExecutionRequest {
@@ -108,7 +108,7 @@ async function supervise(
   const reason = stopReason ?? endReason(sample, exit);
   const wallSeconds = (finished - info.started) / 1000;
   const runSeconds = Math.max((finished - info.started - info.coldStartMs) / 1000, 1e-6);
-  const exitCode = exit.code ?? (exit.signal !== null ? 128 + signalNumber(exit.signal) : null);
+  const exitCode = exit.code ?? (exit.signal !== null ? exitCodeOfSignal(exit.signal) : null);
   return {
     execution_id: info.executionId,
     success: reason === 'completed' && exitCode === 0,
@@ -171,10 +171,6 @@ function failedResult(info: Omit<RunInfo, 'coldStartMs'>, err: unknown): Executi
     runtime_used: info.runtime,
     policy_hash: info.policyHash,
   };
-}
-
-function signalNumber(signal: NodeJS.Signals): number {
-  return constants.signals[signal] ?? 0;
 }
 
 function round(value: number, digits: number): number {

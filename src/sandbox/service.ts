@@ -142,8 +142,8 @@ export class SandboxService implements SandboxServiceApi {
       return await PersistentSandbox.start({ driver, image, limits, mounts, agentDir: agent.dir, agentBinary: agent.binary });
     } catch (err) {
       if (err instanceof ServiceError) throw err;
-      const control = (err as { control?: string }).control;
-      throw new ServiceError('control_failed', control === undefined ? (err as Error).message : `${(err as Error).message}`, { cause: err });
+      // A ControlError's message already starts with the control's name.
+      throw new ServiceError('control_failed', (err as Error).message, { cause: err });
     }
   }
 

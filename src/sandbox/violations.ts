@@ -3,10 +3,11 @@
  * violation; a process killed by SIGSYS was killed by the seccomp filter (foreign ABI or x32).
  */
 import { randomUUID } from 'node:crypto';
+import { exitCodeOfSignal } from '../isolation/exit-status.ts';
 import type { Limits } from '../isolation/driver.ts';
 import type { SecurityViolation, Severity, TerminationReason } from './result.ts';
 
-const SIGSYS_EXIT = 128 + 31;
+const SIGSYS_EXIT = exitCodeOfSignal('SIGSYS');
 
 const RESOURCE: Partial<Record<TerminationReason, { type: string; severity: Severity; limit: (l: Limits) => unknown; fix: string }>> = {
   memory_limit: { type: 'memory_exhaustion', severity: 'MEDIUM', limit: (l) => `${l.memoryMb} MiB`, fix: 'Raise memory_limit_mb if the workload is legitimate.' },

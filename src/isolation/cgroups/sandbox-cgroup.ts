@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync, existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ControlError, type Limits } from '../driver.ts';
-import type { CgroupLayout } from './detect.ts';
+import { parseMountInfo, type CgroupLayout } from './detect.ts';
 
 const CPU_PERIOD_US = 100_000;
 
@@ -228,4 +228,19 @@ function enableV2Controllers(dir: string): void {
   const missing = wanted.filter((c) => !enabled.includes(c));
   if (missing.length === 0) return;
   writeLimit('cgroups', `${dir}/cgroup.subtree_control`, missing.map((c) => `+${c}`).join(' '));
+}
+
+/**
+ * Removes the (empty) parent cgroup `parent` from every cgroup hierarchy mounted here. A parent
+ * still holding a sandbox's cgroup stays: rmdir only removes empty directories.
+ */
+export function removeEmptyParent(parent: string): void {
+  for (const m of parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'))) {
+    if (m.fsType !== 'cgroup' && m.fsType !== 'cgroup2') continue;
+    try {
+      rmdirSync(`${m.mountPoint}/${parent}`);
+    } catch {
+      // Absent in this hierarchy, or still in use.
+    }
+  }
 }

@@ -3,14 +3,14 @@
  * this host can't (not root, no runsc, no image); never passes without running.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { configSchema } from '../../config/config.ts';
 import { resolveImage } from '../../images/store.ts';
 import type { Image } from '../../images/image.ts';
 import type { Limits, Sandbox } from '../driver.ts';
 import { findExecutable } from '../which.ts';
-import { parseMountInfo } from '../cgroups/index.ts';
+import { parseMountInfo, removeEmptyParent } from '../cgroups/index.ts';
 import { GvisorDriver } from './driver.ts';
 
 const runDir = mkdtempSync('/tmp/airlock-gvisor-test-');
@@ -34,14 +34,7 @@ const [skip, image] = await skipReason();
 after(() => {
   rmSync(runDir, { recursive: true, force: true });
   // The shared parent cgroups this test created (each sandbox removes its own).
-  for (const m of parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'))) {
-    if (m.fsType !== 'cgroup' && m.fsType !== 'cgroup2') continue;
-    try {
-      rmdirSync(`${m.mountPoint}/${config.cgroupParent}`);
-    } catch {
-      // Absent, or still used by a sandbox that failed to go (then the test above failed too).
-    }
-  }
+  removeEmptyParent(config.cgroupParent);
 });
 
 let seq = 0;
