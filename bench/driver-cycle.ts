@@ -7,7 +7,7 @@ import { BASE_ENV } from '../src/sandbox/prepare.ts';
 /** Returns a maker of unique specs (`<prefix>-<pid>-<n>`) with the configured default limits. */
 export function specMaker(config: AirlockConfig, image: Image, prefix: string): () => SandboxSpec {
   let seq = 0;
-  return () => ({ id: `${prefix}-${process.pid}-${seq++}`, image, limits: config.defaults, env: { ...BASE_ENV }, mounts: [], workdir: '/tmp', network: 'none' });
+  return () => ({ id: `${prefix}-${process.pid}-${seq++}`, image, limits: config.defaults, env: { ...BASE_ENV }, mounts: [], workdir: '/tmp', network: { kind: 'isolated' } });
 }
 
 /** create → start /bin/true → drain → exit → destroy. */

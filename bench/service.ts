@@ -9,6 +9,7 @@ import type { Image } from '../src/images/image.ts';
 import { NamespaceDriver } from '../src/isolation/namespace/driver.ts';
 import { SandboxService } from '../src/sandbox/service.ts';
 import { executeOnce } from '../src/sandbox/execute.ts';
+import { NetworkManager } from '../src/network/manager.ts';
 import { BASE_ENV } from '../src/sandbox/prepare.ts';
 import { ServiceError } from '../src/sandbox/errors.ts';
 import { buildApp } from '../src/api/app.ts';
@@ -73,6 +74,7 @@ async function httpOverhead(service: SandboxService, config: AirlockConfig, imag
   const app = buildApp({ service, limits: { defaults: config.defaults, maxima: config.maxima } });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   const driver = new NamespaceDriver({ config });
+  const network = new NetworkManager({ config });
   const body = JSON.stringify({ agent_id: 'bench', command: ['/bin/true'] });
   try {
     const viaHttp = async () => {
@@ -81,12 +83,13 @@ async function httpOverhead(service: SandboxService, config: AirlockConfig, imag
       await res.json();
     };
     const direct = async () => {
-      await executeOnce({ image, limits: config.defaults, env: { ...BASE_ENV }, mounts: [], workdir: '/tmp', argv: ['/bin/true'] }, { driver, policyHash: service.policyHash });
+      await executeOnce({ image, limits: config.defaults, env: { ...BASE_ENV }, mounts: [], workdir: '/tmp', argv: ['/bin/true'] }, { driver, network, policyHash: service.policyHash });
     };
     const [http, raw] = await timePaired(n, 5, viaHttp, direct);
     return { name: 'POST /execute (/bin/true) over HTTP vs driver', subject: summarize(http), baseline: summarize(raw), subjectLabel: 'HTTP', baselineLabel: 'executeOnce' };
   } finally {
     await app.close();
+    await network.close();
   }
 }
 

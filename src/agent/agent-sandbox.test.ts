@@ -72,7 +72,7 @@ for (const [runtime, [skip, driver, image]] of RUNTIMES) {
         env: { PATH: '/usr/bin:/bin' },
         mounts: [],
         workdir: '/tmp',
-        network: 'none',
+        network: { kind: 'isolated' },
         agentDir: built.agent.dir,
       });
       const proc = await sandbox.start({ argv: [AGENT_SANDBOX_PATH], stdin: true });

@@ -28,7 +28,7 @@ const sandbox = await driver.create({
   env: { PATH: '/usr/bin:/bin' },
   mounts: [],
   workdir: '/tmp',
-  network: 'none',
+  network: { kind: 'isolated' },
   agentDir: agent.dir,
 });
 

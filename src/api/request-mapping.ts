@@ -4,6 +4,7 @@
  * code/command choice. Every refusal is an ApiError naming the field.
  */
 import { realpath } from 'node:fs/promises';
+import type { NetworkMode, NetworkRequest } from '../network/policy.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { LimitBounds } from '../config/config.ts';
 import type { GrantedMount, Limits } from '../isolation/driver.ts';
@@ -110,9 +111,9 @@ export function toLimits(wire: WireLimits | undefined, fieldPrefix: string, poli
 }
 
 /** Only `none` is implemented; the others are refused rather than silently downgraded. */
-export function checkNetworkPolicy(value: string | undefined, field: string): void {
-  if (value === undefined || value === 'none') return;
-  throw new ApiError(400, 'not_supported', `${field}: "${value}" is not supported yet (only "none")`);
+/** The request's network fields as one policy (validated against the configuration by the service). */
+export function toNetworkRequest(body: { network_policy?: NetworkMode | undefined; allowed_hosts?: string[] | undefined; services?: string[] | undefined }): NetworkRequest {
+  return { mode: body.network_policy ?? 'none', allowedHosts: body.allowed_hosts ?? [], services: body.services ?? [] };
 }
 
 /**

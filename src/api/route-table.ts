@@ -19,6 +19,8 @@ import {
   SandboxInfo,
   SandboxList,
   SetTimeoutRequest,
+  SandboxNetworkInfo,
+  SetAllowlistRequest,
 } from './schemas-sandboxes.ts';
 
 /** One documented response of a route. */
@@ -102,6 +104,16 @@ export const ROUTES = {
     method: 'POST', url: '/api/v1/sandboxes/:id/timeout', operationId: 'setSandboxTimeout', tag: 'sandboxes',
     summary: 'Set the idle lifetime (TTL), counted from now.', params: SandboxIdParams, body: body(SetTimeoutRequest),
     responses: { 200: { description: 'The sandbox with its new expiry.', schema: SandboxInfo } }, errors: [400, 404, 409, 413, 415],
+  },
+  getNetwork: {
+    method: 'GET', url: '/api/v1/sandboxes/:id/network', operationId: 'getSandboxNetwork', tag: 'sandboxes',
+    summary: 'Network policy, allowlist, traffic and recent egress decisions of a sandbox.',
+    params: SandboxIdParams, responses: { 200: { description: 'The network of the sandbox.', schema: SandboxNetworkInfo } }, errors: [400, 404],
+  },
+  setAllowlist: {
+    method: 'PUT', url: '/api/v1/sandboxes/:id/network', operationId: 'setSandboxAllowlist', tag: 'sandboxes',
+    summary: 'Replace the allowlist of a running restricted sandbox (recorded).', params: SandboxIdParams, body: body(SetAllowlistRequest),
+    responses: { 200: { description: 'The network with its new allowlist.', schema: SandboxNetworkInfo } }, errors: [400, 404, 409, 413, 415],
   },
   exec: {
     method: 'POST', url: '/api/v1/sandboxes/:id/exec', operationId: 'execInSandbox', tag: 'sandboxes',

@@ -3,9 +3,12 @@
  * Same rules as `schemas.ts`: strict request objects, types inferred, OpenAPI generated from these.
  */
 import { z } from 'zod';
-import type { FileEntry as ServiceFileEntry, SandboxInfo as ServiceSandboxInfo } from '../sandbox/service-types.ts';
+import type { FileEntry as ServiceFileEntry, SandboxInfo as ServiceSandboxInfo, SandboxNetworkInfo as ServiceSandboxNetworkInfo } from '../sandbox/service-types.ts';
 import {
   AgentId,
+  AllowedHosts,
+  SecurityViolation,
+  ServiceNames,
   Argv,
   CpuLimit,
   Environment,
@@ -52,6 +55,8 @@ export const CreateSandboxRequest = z
     environment: Environment.optional(),
     filesystem_access: FilesystemAccess.optional(),
     network_policy: NetworkPolicy.optional(),
+    allowed_hosts: AllowedHosts.optional(),
+    services: ServiceNames.optional(),
     agent_id: AgentId.optional(),
     expected_policy_hash: PolicyHashField.optional(),
   })
@@ -76,9 +81,42 @@ export const SandboxInfo = z.object({
     timeout_seconds: z.number(),
   }),
   pooled: z.boolean().describe('Whether it came from a warm pool.'),
-  end_reason: z.enum(['killed', 'ttl_expired', 'memory_limit', 'pids_limit', 'agent_exited', 'shutdown', 'recovered_after_crash', 'error']).nullable(),
+  network_policy: NetworkPolicy,
+  allowed_hosts: z.array(z.string()).describe('The allowlist in force (restricted).'),
+  security_violations: z.array(SecurityViolation).describe('Violations recorded while it ran, e.g. network drift.'),
+  end_reason: z
+    .enum(['killed', 'ttl_expired', 'memory_limit', 'pids_limit', 'agent_exited', 'shutdown', 'recovered_after_crash', 'network_drift', 'error'])
+    .nullable(),
   ended_at: z.string().nullable(),
 });
+
+export const EgressDecision = z.object({
+  sandboxId: z.string(),
+  time: z.string(),
+  kind: z.enum(['http', 'connect', 'service']),
+  host: z.string(),
+  port: z.number().int(),
+  allowed: z.boolean(),
+  reason: z.string().describe('allowlisted, service, or why it was refused (not_allowlisted, private_address, sni_mismatch, ...).'),
+  method: z.string().optional(),
+  path: z.string().optional(),
+  address: z.string().optional().describe('The address connected to (pinned: resolved once).'),
+});
+
+export const SandboxNetworkInfo = z.object({
+  network_policy: NetworkPolicy,
+  allowed_hosts: z.array(z.string()),
+  services: z.array(z.string()),
+  network_rx_bytes: z.number(),
+  network_tx_bytes: z.number(),
+  decisions: z.array(EgressDecision).describe("Most recent egress proxy decisions (up to 500), oldest first."),
+  allowlist_changes: z.array(z.object({ at: z.string(), allowed_hosts: z.array(z.string()) })),
+});
+
+export const SetAllowlistRequest = z
+  .object({ allowed_hosts: AllowedHosts })
+  .strict()
+  .describe('Replaces the allowlist of a running restricted sandbox; takes effect on its next request and is recorded.');
 
 export const SandboxList = z.object({ sandboxes: z.array(SandboxInfo), total_count: z.number().int() });
 
@@ -173,7 +211,11 @@ export const FileListResponse = z.object({ path: z.string(), entries: z.array(Fi
 
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 /** Compile-time proof that the wire schemas match the service's types. */
-export type SandboxSchemasMatch = [Equals<z.infer<typeof SandboxInfo>, ServiceSandboxInfo>, Equals<z.infer<typeof FileEntry>, ServiceFileEntry>] extends [true, true]
+export type SandboxSchemasMatch = [
+  Equals<z.infer<typeof SandboxInfo>, ServiceSandboxInfo>,
+  Equals<z.infer<typeof FileEntry>, ServiceFileEntry>,
+  Equals<z.infer<typeof SandboxNetworkInfo>, ServiceSandboxNetworkInfo>,
+] extends [true, true, true]
   ? true
   : never;
 const sandboxSchemasMatch: SandboxSchemasMatch = true;

@@ -43,7 +43,17 @@ export const RuntimeField = z
 
 export const NetworkPolicy = z
   .enum(['none', 'restricted', 'full'])
-  .describe('Network access. Only "none" (own empty network namespace) is supported; the others are refused with 400.');
+  .describe('Network access; default none. none: own empty network namespace (loopback only). restricted: only the egress proxy, which allows the hosts in allowed_hosts (and the named services). full: NAT\'d egress that still refuses the host, private ranges and cloud metadata.');
+
+export const AllowedHosts = z
+  .array(z.string().min(1).max(300))
+  .max(4096)
+  .describe('Allowlist of network_policy restricted: "host", "host:port", "*.example.com[:port]", IP literals ("[v6]:port"). Without a port, 80 and 443. Overly broad patterns (*, *.com, any public suffix) are refused with the reason.');
+
+export const ServiceNames = z
+  .array(z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'a configured service name'))
+  .max(32)
+  .describe('Internal services (configured by the operator) the sandbox may call through the proxy at http://NAME.airlock.internal, with their allowed methods and paths only.');
 
 export const ImageField = z.string().regex(IMAGE_PATTERN, 'invalid image name').describe('Root filesystem image name or sha256 digest; default: the configured default image.');
 
@@ -104,6 +114,8 @@ export const ExecuteRequest = z
     memory_limit_mb: MemoryLimitMb.optional(),
     cpu_limit: CpuLimit.optional(),
     network_policy: NetworkPolicy.optional(),
+    allowed_hosts: AllowedHosts.optional(),
+    services: ServiceNames.optional(),
     filesystem_access: FilesystemAccess.optional(),
     environment: Environment.optional(),
     expected_policy_hash: PolicyHashField.optional(),

@@ -8,6 +8,8 @@ import { activePolicyHash } from '../sandbox/policy-bundle.ts';
 import type { ExecutionResult } from '../sandbox/result.ts';
 import { parseRunOptions, type RawRunOptions } from './run-options.ts';
 import { UsageError } from './usage-error.ts';
+import { NetworkManager } from '../network/manager.ts';
+import { NetworkPolicyError } from '../network/policy.ts';
 
 /** Runs the command and returns the exit code for the CLI. */
 export async function runCommand(command: string[], raw: RawRunOptions, configPath: string | undefined): Promise<number> {
@@ -23,6 +25,13 @@ export async function runCommand(command: string[], raw: RawRunOptions, configPa
     // Piped input is forwarded; a terminal never is (no TIOCSTI path back to the caller's tty).
     stdin = process.stdin;
   }
+  const network = new NetworkManager({ config });
+  try {
+    await network.validate(plan.network);
+  } catch (err) {
+    if (err instanceof NetworkPolicyError) throw new UsageError(`--allow/--service: ${err.message}`);
+    throw err;
+  }
   const driver = createDriver(plan.runtime, config);
   const image = await resolveImage(config, plan.image);
   const request: ExecutionRequest = {
@@ -32,13 +41,19 @@ export async function runCommand(command: string[], raw: RawRunOptions, configPa
     mounts: plan.mounts,
     workdir: plan.workdir,
     argv: plan.argv,
+    network: plan.network,
   };
   if (stdin !== undefined) request.stdin = stdin;
   if (!plan.json) {
     request.onStdout = (chunk) => process.stdout.write(chunk);
     request.onStderr = (chunk) => process.stderr.write(chunk);
   }
-  const result = await executeOnce(request, { driver, policyHash: activePolicyHash(config) });
+  let result: ExecutionResult;
+  try {
+    result = await executeOnce(request, { driver, network, policyHash: activePolicyHash(config) });
+  } finally {
+    await network.close();
+  }
   if (plan.json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } else {

@@ -5,7 +5,7 @@ import { parseRunOptions, type RawRunOptions } from './run-options.ts';
 import { UsageError } from './usage-error.ts';
 
 const config = configSchema.parse({});
-const raw = (over: Partial<RawRunOptions> = {}): RawRunOptions => ({ runtime: 'namespace', env: [], mount: [], workdir: '/tmp', json: false, ...over });
+const raw = (over: Partial<RawRunOptions> = {}): RawRunOptions => ({ runtime: 'namespace', env: [], mount: [], workdir: '/tmp', network: 'none', allow: [], service: [], json: false, ...over });
 
 function refused(over: Partial<RawRunOptions>, pattern: RegExp, command = ['true']) {
   assert.throws(() => parseRunOptions(raw(over), command, config, '/home/u'), (err: unknown) => err instanceof UsageError && pattern.test(err.message));
@@ -67,4 +67,13 @@ test('language mode runs the interpreter with code on stdin', () => {
   refused({ language: 'python' }, /^--language: give the code/, ['x']);
   refused({ code: 'x' }, /^--code: requires --language/, []);
   refused({}, /^no command/, []);
+});
+
+test('--network takes none, restricted or full; --allow and --service need restricted', () => {
+  const plan = parseRunOptions(raw({ network: 'restricted', allow: ['example.com', '*.pypi.org:443'], service: ['inference'] }), ['true'], config, '/');
+  assert.deepEqual(plan.network, { mode: 'restricted', allowedHosts: ['example.com', '*.pypi.org:443'], services: ['inference'] });
+  assert.equal(parseRunOptions(raw(), ['true'], config, '/').network.mode, 'none');
+  assert.throws(() => parseRunOptions(raw({ network: 'open' }), ['true'], config, '/'), /--network: unknown mode "open"/);
+  assert.throws(() => parseRunOptions(raw({ network: 'full', allow: ['example.com'] }), ['true'], config, '/'), /--allow: only applies to --network restricted/);
+  assert.throws(() => parseRunOptions(raw({ service: ['inference'] }), ['true'], config, '/'), /--service: only applies/);
 });

@@ -10,6 +10,7 @@ import { LimitError, resolveLimits } from '../sandbox/limits.ts';
 import { UsageError } from './usage-error.ts';
 
 import { BASE_ENV, INTERPRETERS, type Language } from '../sandbox/prepare.ts';
+import { NETWORK_MODES, type NetworkMode, type NetworkRequest } from '../network/policy.ts';
 
 /** Raw option values as commander hands them over. */
 export interface RawRunOptions {
@@ -23,6 +24,9 @@ export interface RawRunOptions {
   env: string[];
   mount: string[];
   workdir: string;
+  network: string;
+  allow: string[];
+  service: string[];
   language?: string;
   code?: string;
   json: boolean;
@@ -35,6 +39,7 @@ export interface RunPlan {
   env: Record<string, string>;
   mounts: GrantedMount[];
   workdir: string;
+  network: NetworkRequest;
   /** The command, or the interpreter when `language` is set. */
   argv: string[];
   /** Code for the interpreter (fed on stdin), when `language` is set. */
@@ -78,22 +83,34 @@ export function parseRunOptions(raw: RawRunOptions, command: string[], config: A
   const env = { ...BASE_ENV, ...parseEnv(raw.env) };
   const mounts = raw.mount.map((m) => parseMount(m, cwd));
   const workdir = checkSandboxPath('--workdir', raw.workdir);
+  const network = parseNetwork(raw);
   const image = raw.image ?? config.defaultImage;
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$|^sha256:[0-9a-f]{64}$/.test(image)) throw new UsageError(`--image: invalid image name "${image}"`);
 
   if (raw.language === undefined) {
     if (raw.code !== undefined) throw new UsageError('--code: requires --language');
     if (command.length === 0) throw new UsageError('no command: use `airlock run [options] -- CMD ARGS…` or --language');
-    return { runtime: raw.runtime, image, limits, env, mounts, workdir, argv: command, json: raw.json };
+    return { runtime: raw.runtime, image, limits, env, mounts, workdir, network, argv: command, json: raw.json };
   }
   if (!(raw.language in INTERPRETERS)) {
     throw new UsageError(`--language: unknown language "${raw.language}" (choose ${Object.keys(INTERPRETERS).join(', ')})`);
   }
   if (command.length > 0) throw new UsageError('--language: give the code with --code or on stdin, not as a command');
   const language = raw.language as Language;
-  const plan: RunPlan = { runtime: raw.runtime, image, limits, env, mounts, workdir, argv: [...INTERPRETERS[language]], language, json: raw.json };
+  const plan: RunPlan = { runtime: raw.runtime, image, limits, env, mounts, workdir, network, argv: [...INTERPRETERS[language]], language, json: raw.json };
   if (raw.code !== undefined) plan.code = raw.code;
   return plan;
+}
+
+/** Mode and list shapes only; the allowlist itself is checked (with reasons) before the run. */
+function parseNetwork(raw: RawRunOptions): NetworkRequest {
+  if (!(NETWORK_MODES as readonly string[]).includes(raw.network)) {
+    throw new UsageError(`--network: unknown mode "${raw.network}" (choose ${NETWORK_MODES.join(', ')})`);
+  }
+  const mode = raw.network as NetworkMode;
+  if (mode !== 'restricted' && raw.allow.length > 0) throw new UsageError(`--allow: only applies to --network restricted`);
+  if (mode !== 'restricted' && raw.service.length > 0) throw new UsageError(`--service: only applies to --network restricted`);
+  return { mode, allowedHosts: raw.allow, services: raw.service };
 }
 
 function parseNumber(option: string, value: string | undefined): number | undefined {

@@ -60,6 +60,9 @@ describe('sandbox CLI output', () => {
     metadata: { team: 'ml' },
     limits: { memory_limit_mb: 512, cpu_limit: 0.5, pids_limit: 256, scratch_mb: 64, timeout_seconds: 300 },
     pooled: false,
+    network_policy: 'none',
+    allowed_hosts: [],
+    security_violations: [],
     end_reason: null,
     ended_at: null,
   };

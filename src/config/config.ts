@@ -39,6 +39,31 @@ export interface ServiceConfig {
   corsOrigins: string[];
 }
 
+/** An internal service (e.g. an inference endpoint) that sandboxes reach only through the egress proxy. */
+export interface ServiceRoute {
+  /** Base URL (http or https) of the service. */
+  url: string;
+  /** HTTP methods allowed (upper case). */
+  methods: string[];
+  /** Path prefixes allowed below the base URL's path. */
+  pathPrefixes: string[];
+}
+
+/** Sandbox networking: addresses of the per-sandbox links, the egress proxy, internal services. */
+export interface NetworkConfig {
+  /** IPv4 range (a /16 .. /24) carved into one /30 per attached sandbox. Must not be used elsewhere. */
+  subnet: string;
+  /** TCP port the egress proxy listens on, on each sandbox's host-side address. */
+  proxyPort: number;
+  /** Network namespaces kept ready for `restricted` sandboxes by the server (0 = create per request). */
+  poolSize: number;
+  /** Most allowlist entries one sandbox may carry. */
+  maxAllowedHosts: number;
+  /** How often the network state of running sandboxes is compared with its snapshot. */
+  driftCheckMs: number;
+  services: Record<string, ServiceRoute>;
+}
+
 export interface AirlockConfig {
   stateDir: string;
   runDir: string;
@@ -51,6 +76,7 @@ export interface AirlockConfig {
   defaults: LimitBounds;
   maxima: LimitBounds;
   service: ServiceConfig;
+  network: NetworkConfig;
 }
 
 /** The configuration a host without a configuration file runs with. */
@@ -73,6 +99,14 @@ export const DEFAULT_CONFIG: Readonly<AirlockConfig> = Object.freeze({
     execTimeoutSeconds: 60,
     pools: Object.freeze([{ runtime: 'namespace', image: 'default', size: 2, limits: {} }]) as unknown as PoolConfig[],
     corsOrigins: Object.freeze([]) as unknown as string[],
+  }),
+  network: Object.freeze({
+    subnet: '10.213.0.0/16',
+    proxyPort: 3128,
+    poolSize: 4,
+    maxAllowedHosts: 64,
+    driftCheckMs: 250,
+    services: Object.freeze({}) as Record<string, ServiceRoute>,
   }),
 });
 
@@ -137,6 +171,33 @@ function buildSchema(z: typeof Zod) {
         })
         .strict()
         .default({ ...d.service, pools: d.service.pools.map((p) => ({ ...p, limits: { ...p.limits } })), corsOrigins: [] }),
+      network: z
+        .object({
+          subnet: z
+            .string()
+            .regex(/^(\d{1,3}\.){3}\d{1,3}\/(1[6-9]|2[0-4])$/, 'an IPv4 CIDR from /16 to /24, e.g. 10.213.0.0/16')
+            .default(d.network.subnet)
+            .describe('IPv4 range carved into one /30 per attached sandbox; must not be used elsewhere on the host.'),
+          proxyPort: z.number().int().min(1).max(65_535).default(d.network.proxyPort).describe('Port of the egress proxy on each sandbox link.'),
+          poolSize: z.number().int().min(0).max(256).default(d.network.poolSize).describe('Network namespaces the server keeps ready.'),
+          maxAllowedHosts: z.number().int().min(1).max(4096).default(d.network.maxAllowedHosts).describe('Most allowlist entries per sandbox.'),
+          driftCheckMs: z.number().int().min(50).max(1000).default(d.network.driftCheckMs).describe('Network drift check interval.'),
+          services: z
+            .record(
+              z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'a lowercase name such as inference'),
+              z
+                .object({
+                  url: z.string().regex(/^https?:\/\/[^\s@]+$/, 'an http(s) URL without userinfo'),
+                  methods: z.array(z.string().regex(/^[A-Z]+$/)).min(1),
+                  pathPrefixes: z.array(z.string().regex(/^\//, 'a path starting with /')).min(1),
+                })
+                .strict(),
+            )
+            .default({})
+            .describe('Internal services sandboxes may reach through the egress proxy, by name.'),
+        })
+        .strict()
+        .default({ ...d.network, services: {} }),
     })
     .strict();
 }

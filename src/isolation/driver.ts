@@ -55,14 +55,21 @@ export interface SandboxSpec {
   mounts: GrantedMount[];
   /** Working directory inside the sandbox. */
   workdir: string;
-  /** Only `none` exists until the network issue lands: own netns, loopback only. */
-  network: 'none';
+  /** Which network namespace the sandbox runs in. */
+  network: SandboxNetwork;
   /**
    * Host directory holding the in-sandbox agent, bound read-only at AGENT_MOUNT for persistent
    * sandboxes (which then start the agent as their main process). Absent for one-shot runs.
    */
   agentDir?: string;
 }
+
+/**
+ * `isolated`: a fresh, empty network namespace made by the runtime (loopback only).
+ * `attached`: an existing namespace prepared by src/network (veth to the host, host-side rules),
+ * owned by the host's user namespace so the sandbox can never reconfigure it.
+ */
+export type SandboxNetwork = { kind: 'isolated' } | { kind: 'attached'; netnsPath: string };
 
 /** Where drivers mount `SandboxSpec.agentDir` inside the sandbox (a read-only tmpfs /run holds it). */
 export const AGENT_MOUNT = '/run/airlock';
@@ -123,6 +130,8 @@ export interface Sandbox {
   start(command: CommandSpec): Promise<SandboxProcess>;
   /** Current counters of the sandbox's cgroup (and scratch). */
   stats(): Promise<ResourceSample>;
+  /** A host pid inside the sandbox's network namespace (to watch it), once started and while running. */
+  networkPid(): number | undefined;
   /** Kills every process of the sandbox at once. */
   stop(): Promise<void>;
   /** Releases everything: processes, cgroups, mounts, state and scratch directories. */

@@ -9,7 +9,10 @@ import type { Image } from '../images/image.ts';
 import type { ExecutionResult, TerminationReason } from './result.ts';
 import { OutputCollector } from './output.ts';
 import { exitCodeOfSignal } from '../isolation/exit-status.ts';
-import { violationsFor } from './violations.ts';
+import { networkDriftViolation, violationsFor } from './violations.ts';
+import { NO_NETWORK, type NetworkRequest } from '../network/policy.ts';
+import type { NetworkManager } from '../network/manager.ts';
+import type { NetworkAttachment } from '../network/attachment.ts';
 
 export interface ExecutionRequest {
   image: Image;
@@ -18,6 +21,8 @@ export interface ExecutionRequest {
   mounts: GrantedMount[];
   workdir: string;
   argv: string[];
+  /** Network policy; `none` when absent. */
+  network?: NetworkRequest;
   /** Bytes or a stream to feed the command's stdin; stdin is /dev/null when absent. */
   stdin?: Buffer | string | Readable;
   /** Live output callbacks (streaming mode). Output is captured in the result either way. */
@@ -27,6 +32,7 @@ export interface ExecutionRequest {
 
 export interface ExecutionContext {
   driver: IsolationDriver;
+  network: NetworkManager;
   policyHash: string;
   /** How often limits are sampled while the command runs. */
   pollIntervalMs?: number;
@@ -40,23 +46,29 @@ export async function executeOnce(request: ExecutionRequest, ctx: ExecutionConte
   const started = performance.now();
   const base = { executionId, started, runtime: ctx.driver.runtime, policyHash: ctx.policyHash };
   let sandbox: Sandbox | undefined;
+  let network: NetworkAttachment | undefined;
   try {
+    const id = `x-${executionId}`;
+    network = await ctx.network.attach(id, request.network ?? NO_NETWORK);
     sandbox = await ctx.driver.create({
-      id: `x-${executionId}`,
+      id,
       image: request.image,
       limits: request.limits,
-      env: request.env,
+      // The network's variables (proxy, services) win: the request can't point them elsewhere.
+      env: { ...request.env, ...network.env },
       mounts: request.mounts,
       workdir: request.workdir,
-      network: 'none',
+      network: network.sandboxNetwork,
     });
     const proc = await sandbox.start({ argv: request.argv, stdin: request.stdin !== undefined });
     const coldStartMs = performance.now() - started;
-    return await supervise(sandbox, proc, request, ctx, { ...base, coldStartMs });
+    return await supervise(sandbox, proc, network, request, ctx, { ...base, coldStartMs });
   } catch (err) {
     return failedResult(base, err);
   } finally {
+    // The sandbox first: its network goes only once no process of it is left to use it.
     await sandbox?.destroy();
+    await network?.release();
   }
 }
 
@@ -71,16 +83,22 @@ interface RunInfo {
 async function supervise(
   sandbox: Sandbox,
   proc: Awaited<ReturnType<Sandbox['start']>>,
+  network: NetworkAttachment,
   request: ExecutionRequest,
   ctx: ExecutionContext,
   info: RunInfo,
 ): Promise<ExecutionResult> {
   let stopReason: TerminationReason | undefined;
+  let drift: string[] = [];
   const terminate = (reason: TerminationReason) => {
     if (stopReason !== undefined) return;
     stopReason = reason;
     void sandbox.stop();
   };
+  watchNetwork(sandbox, network, (changes) => {
+    drift = changes;
+    terminate('network_drift');
+  });
   const output = new OutputCollector(request.limits.outputBytes, () => terminate('output_limit'));
   proc.stdout.on('data', (chunk: Buffer) => output.add('stdout', chunk, request.onStdout));
   proc.stderr.on('data', (chunk: Buffer) => output.add('stderr', chunk, request.onStderr));
@@ -105,6 +123,7 @@ async function supervise(
   }
   const finished = performance.now();
   const sample = await sandbox.stats();
+  const traffic = network.traffic();
   const reason = stopReason ?? endReason(sample, exit);
   const wallSeconds = (finished - info.started) / 1000;
   const runSeconds = Math.max((finished - info.started - info.coldStartMs) / 1000, 1e-6);
@@ -115,19 +134,32 @@ async function supervise(
     output: output.text('stdout').replace(/\n$/, ''),
     error: output.text('stderr') || null,
     exit_code: exitCode,
-    security_violations: violationsFor(reason, exitCode, request.limits),
+    security_violations: [
+      ...violationsFor(reason, exitCode, request.limits),
+      ...(reason === 'network_drift' ? [networkDriftViolation(drift, network.mode)] : []),
+    ],
     execution_time_seconds: round(wallSeconds, 4),
     cold_start_time_ms: round(info.coldStartMs, 2),
     resource_usage: {
       cpu_usage_cores: round(sample.cpuNanos / 1e9 / runSeconds, 4),
       memory_usage_mb: round(sample.memoryPeakBytes / (1024 * 1024), 2),
-      network_rx_bytes: 0,
-      network_tx_bytes: 0,
+      network_rx_bytes: traffic.rxBytes,
+      network_tx_bytes: traffic.txBytes,
     },
     termination_reason: reason,
     runtime_used: info.runtime,
     policy_hash: info.policyHash,
   };
+}
+
+/**
+ * Starts the drift watch of a running sandbox (the snapshot is taken now, while it starts running).
+ * A sandbox whose state can't be snapshotted is stopped: its network would run unwatched.
+ */
+export function watchNetwork(sandbox: Sandbox, network: NetworkAttachment, onDrift: (changes: string[]) => void): void {
+  const pid = sandbox.networkPid();
+  if (pid === undefined) return; // Already ended: nothing left to watch.
+  network.watch(pid, onDrift).catch((err: Error) => onDrift([`network state could not be snapshotted: ${err.message}`]));
 }
 
 /** A limit hit that must end the sandbox immediately (fail closed, reported by name). */

@@ -11,6 +11,12 @@ import { ServiceError } from './errors.ts';
 import { BASE_ENV, commandFor } from './prepare.ts';
 import type { EndReason, ExecOptions, ExecResult, ExecSession, FileEntry } from './service-types.ts';
 import { startExec } from './exec-session.ts';
+import type { NetworkManager } from '../network/manager.ts';
+import type { NetworkAttachment } from '../network/attachment.ts';
+import type { NetworkRequest } from '../network/policy.ts';
+import { watchNetwork } from './execute.ts';
+import { networkDriftViolation } from './violations.ts';
+import type { SecurityViolation } from './result.ts';
 
 /** How often a running sandbox's limits are sampled. */
 const MONITOR_MS = 250;
@@ -24,6 +30,10 @@ export interface PersistentSpec {
   mounts: SandboxSpec['mounts'];
   agentDir: string;
   agentBinary: string;
+  network: NetworkRequest;
+  networks: NetworkManager;
+  /** Called when the sandbox records a security violation (metrics, logs). */
+  onViolation?: (violation: SecurityViolation) => void;
 }
 
 /** A running persistent sandbox; `end()` is idempotent and records the first reason given. */
@@ -32,6 +42,8 @@ export class PersistentSandbox {
   readonly limits: Limits;
   readonly image: Image;
   readonly coldStartMs: number;
+  readonly network: NetworkAttachment;
+  readonly violations: SecurityViolation[] = [];
   private readonly sandbox: Sandbox;
   private readonly agent: AgentClient;
   private readonly execs = new Set<ExecSession>();
@@ -40,8 +52,9 @@ export class PersistentSandbox {
   private endReasonValue: EndReason | undefined;
   private readonly endListeners: ((reason: EndReason) => void)[] = [];
 
-  private constructor(id: string, spec: PersistentSpec, sandbox: Sandbox, agent: AgentClient, coldStartMs: number) {
+  private constructor(id: string, spec: PersistentSpec, sandbox: Sandbox, network: NetworkAttachment, agent: AgentClient, coldStartMs: number) {
     this.id = id;
+    this.network = network;
     this.limits = spec.limits;
     this.image = spec.image;
     this.sandbox = sandbox;
@@ -55,16 +68,24 @@ export class PersistentSandbox {
   static async start(spec: PersistentSpec): Promise<PersistentSandbox> {
     const started = performance.now();
     const id = `s-${randomUUID()}`;
-    const sandbox = await spec.driver.create({
-      id,
-      image: spec.image,
-      limits: spec.limits,
-      env: { ...BASE_ENV },
-      mounts: spec.mounts,
-      workdir: '/tmp',
-      network: 'none',
-      agentDir: spec.agentDir,
-    });
+    const network = await spec.networks.attach(id, spec.network);
+    let sandbox: Sandbox;
+    try {
+      sandbox = await spec.driver.create({
+        id,
+        image: spec.image,
+        limits: spec.limits,
+        // The network's variables (proxy, services) reach the agent and every command it starts.
+        env: { ...BASE_ENV, ...network.env },
+        mounts: spec.mounts,
+        workdir: '/tmp',
+        network: network.sandboxNetwork,
+        agentDir: spec.agentDir,
+      });
+    } catch (err) {
+      await network.release();
+      throw err;
+    }
     try {
       const proc = await sandbox.start({ argv: [`${AGENT_MOUNT}/${spec.agentBinary}`], stdin: true });
       if (proc.stdin === null) throw new Error('agent has no stdin');
@@ -76,12 +97,19 @@ export class PersistentSandbox {
       });
       ended.catch(() => undefined);
       await withTimeout(Promise.race([agent.ready(), ended]), READY_TIMEOUT_MS, () => new ServiceError('control_failed', `sandbox agent not ready after ${READY_TIMEOUT_MS} ms`));
-      const persistent = new PersistentSandbox(id, spec, sandbox, agent, performance.now() - started);
+      const persistent = new PersistentSandbox(id, spec, sandbox, network, agent, performance.now() - started);
+      watchNetwork(sandbox, network, (changes) => {
+        const violation = networkDriftViolation(changes, network.mode);
+        persistent.violations.push(violation);
+        spec.onViolation?.(violation);
+        void persistent.end('network_drift');
+      });
       // The agent is the sandbox: if it exits, the sandbox is over (a limit hit takes the blame first).
       void proc.exit.then(async () => persistent.end((await persistent.limitHit()) ?? 'agent_exited'));
       return persistent;
     } catch (err) {
       await sandbox.destroy();
+      await network.release();
       throw err;
     }
   }
@@ -101,7 +129,7 @@ export class PersistentSandbox {
     const { argv, stdin } = commandFor({ command: options.argv, code: options.code, language: options.language });
     const session = startExec(this.agent, {
       argv,
-      env: { ...BASE_ENV, ...options.env },
+      env: { ...BASE_ENV, ...options.env, ...this.network.env },
       cwd: options.cwd ?? '/tmp',
       stdin: options.stdin || stdin !== undefined,
       timeoutMs: options.timeoutMs,
@@ -151,6 +179,8 @@ export class PersistentSandbox {
       this.agent.close();
       // Each exec's result settles (sandbox_ended) once the agent is gone.
       await this.sandbox.destroy();
+      // Only once no sandbox process is left may its network (and rules) go.
+      await this.network.release();
       for (const listener of this.endListeners) listener(reason);
     })();
     return this.ending;

@@ -21,10 +21,14 @@ export interface SandboxRecord {
   createdAt: number;
   expiresAt: number;
   pooled: boolean;
+  /** Internal services the sandbox was granted. */
+  services: string[];
+  /** Allowlist changes made through the API while it ran (kept for the audit trail). */
+  allowlistChanges: { at: string; allowed_hosts: string[] }[];
   endedAt: number | undefined;
 }
 
-export type RecordFields = Pick<SandboxRecord, 'runtime' | 'imageName' | 'metadata' | 'env' | 'agentId' | 'pooled'> & { ttlSeconds: number };
+export type RecordFields = Pick<SandboxRecord, 'runtime' | 'imageName' | 'metadata' | 'env' | 'agentId' | 'pooled' | 'services'> & { ttlSeconds: number };
 
 export class SandboxRegistry {
   private readonly records = new Map<string, SandboxRecord>();
@@ -33,7 +37,7 @@ export class SandboxRegistry {
   add(sandbox: PersistentSandbox, fields: RecordFields): SandboxRecord {
     const now = Date.now();
     const { ttlSeconds, ...rest } = fields;
-    const record: SandboxRecord = { sandbox, ...rest, createdAt: now, expiresAt: now + ttlSeconds * 1000, endedAt: undefined };
+    const record: SandboxRecord = { sandbox, ...rest, allowlistChanges: [], createdAt: now, expiresAt: now + ttlSeconds * 1000, endedAt: undefined };
     this.records.set(sandbox.id, record);
     sandbox.onEnd(() => (record.endedAt = Date.now()));
     return record;
@@ -80,6 +84,9 @@ export class SandboxRegistry {
         timeout_seconds: sandbox.limits.timeoutSeconds,
       },
       pooled: record.pooled,
+      network_policy: sandbox.network.mode,
+      allowed_hosts: sandbox.network.allowedHosts(),
+      security_violations: [...sandbox.violations],
       end_reason: sandbox.endReason ?? null,
       ended_at: record.endedAt === undefined ? null : new Date(record.endedAt).toISOString(),
     };

@@ -14,6 +14,7 @@ export const TERMINATION_REASONS = [
   'scratch_limit',
   'open_files_limit',
   'killed',
+  'network_drift',
   'start_failed',
 ] as const;
 export type TerminationReason = (typeof TERMINATION_REASONS)[number];

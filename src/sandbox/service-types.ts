@@ -4,7 +4,9 @@
  */
 import type { ImplementedRuntime } from '../isolation/drivers.ts';
 import type { GrantedMount, Limits, RuntimeName } from '../isolation/driver.ts';
-import type { ExecutionResult } from './result.ts';
+import type { ExecutionResult, SecurityViolation } from './result.ts';
+import type { NetworkRequest } from '../network/policy.ts';
+import type { EgressDecision } from '../network/proxy/index.ts';
 
 /** A one-shot execution (seed `POST /api/v1/sandbox/execute`), already validated. */
 export interface OneShotRequest {
@@ -18,6 +20,8 @@ export interface OneShotRequest {
   limits: Partial<Limits>;
   env: Record<string, string>;
   mounts: GrantedMount[];
+  /** Default: none. */
+  network?: NetworkRequest;
   /** When set, refuse unless the active policy hash equals it. */
   expectedPolicyHash?: string;
 }
@@ -31,13 +35,28 @@ export interface CreateSandboxOptions {
   metadata: Record<string, string>;
   env: Record<string, string>;
   mounts: GrantedMount[];
+  /** Default: none. */
+  network?: NetworkRequest;
   agentId?: string;
+}
+
+/** The network of a persistent sandbox, with its recent egress decisions. */
+export interface SandboxNetworkInfo {
+  network_policy: NetworkRequest['mode'];
+  allowed_hosts: string[];
+  services: string[];
+  network_rx_bytes: number;
+  network_tx_bytes: number;
+  /** Most recent decisions of its egress proxy (restricted), oldest first. */
+  decisions: EgressDecision[];
+  /** Allowlist changes made while it ran. */
+  allowlist_changes: { at: string; allowed_hosts: string[] }[];
 }
 
 export type SandboxState = 'running' | 'ended';
 
 /** Why a persistent sandbox ended. */
-export type EndReason = 'killed' | 'ttl_expired' | 'memory_limit' | 'pids_limit' | 'agent_exited' | 'shutdown' | 'recovered_after_crash' | 'error';
+export type EndReason = 'killed' | 'ttl_expired' | 'memory_limit' | 'pids_limit' | 'agent_exited' | 'shutdown' | 'recovered_after_crash' | 'network_drift' | 'error';
 
 export interface SandboxInfo {
   sandbox_id: string;
@@ -58,6 +77,10 @@ export interface SandboxInfo {
   };
   /** Whether it came from a warm pool. */
   pooled: boolean;
+  network_policy: NetworkRequest['mode'];
+  allowed_hosts: string[];
+  /** Violations recorded while it ran (a network drift, say). */
+  security_violations: SecurityViolation[];
   end_reason: EndReason | null;
   ended_at: string | null;
 }
@@ -127,6 +150,8 @@ export interface ServiceObserver {
   capacityRefused?(): void;
   poolChanged?(key: string, ready: number): void;
   poolCheckout?(key: string, hit: boolean): void;
+  egressDecision?(decision: EgressDecision): void;
+  violationRecorded?(violation: SecurityViolation): void;
 }
 
 /** What the API layer needs from the service. */
@@ -141,6 +166,9 @@ export interface SandboxServiceApi {
   readFile(id: string, path: string): Promise<Buffer>;
   writeFile(id: string, path: string, data: Buffer, mode?: number): Promise<void>;
   listFiles(id: string, path: string): Promise<FileEntry[]>;
+  network(id: string): SandboxNetworkInfo;
+  /** Replaces a running restricted sandbox's allowlist (validated; recorded). */
+  setAllowlist(id: string, allowedHosts: string[]): Promise<SandboxNetworkInfo>;
   status(): ServiceStatus;
   health(): Promise<HealthReport>;
   readonly policyHash: string;

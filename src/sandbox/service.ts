@@ -16,8 +16,10 @@ import { SandboxRegistry, type SandboxRecord } from './registry.ts';
 import type { ExecutionResult } from './result.ts';
 import type {
   CreateSandboxOptions, ExecOptions, ExecSession, FileEntry, HealthReport, OneShotRequest,
-  SandboxInfo, SandboxServiceApi, ServiceObserver, ServiceStatus,
+  SandboxInfo, SandboxNetworkInfo, SandboxServiceApi, ServiceObserver, ServiceStatus,
 } from './service-types.ts';
+import { NetworkManager } from '../network/manager.ts';
+import { NetworkPolicyError, NO_NETWORK, type NetworkRequest } from '../network/policy.ts';
 
 const VERSION = '0.1.0';
 const REAPER_MS = 1000;
@@ -36,6 +38,7 @@ export class SandboxService implements SandboxServiceApi {
   private readonly drivers: Map<ImplementedRuntime, IsolationDriver>;
   private readonly unavailable = new Map<string, string>();
   private readonly registry: SandboxRegistry;
+  private readonly networks: NetworkManager;
   private readonly pools = new Map<string, WarmPool>();
   /** Manifests already verified by this process (see resolveImage). */
   private readonly manifests = new Map<string, string>();
@@ -50,6 +53,11 @@ export class SandboxService implements SandboxServiceApi {
     this.policyHash = activePolicyHash(options.config);
     this.drivers = options.drivers ?? new Map(IMPLEMENTED_RUNTIMES.map((r) => [r, createDriver(r, options.config)]));
     this.registry = new SandboxRegistry();
+    this.networks = new NetworkManager({
+      config: options.config,
+      poolSize: options.config.network.poolSize,
+      onDecision: (decision) => this.observer.egressDecision?.(decision),
+    });
   }
 
   /**
@@ -63,6 +71,14 @@ export class SandboxService implements SandboxServiceApi {
       const availability = await driver.probe();
       if (!availability.available) this.unavailable.set(runtime, availability.reason ?? 'unavailable');
       else reaped.push(...(await driver.reapStale()));
+    }
+    // Networks of crashed controllers go first, and the pool of ready namespaces starts filling.
+    try {
+      await this.networks.reapStale();
+      this.networks.start();
+    } catch (err) {
+      // Without ip/nft only `none` works; restricted/full requests fail closed, naming the tool.
+      this.unavailable.set('network', (err as Error).message);
     }
     const agent = await ensureAgent(this.config);
     this.agent = { dir: agent.dir, binary: AGENT_BINARY_NAME };
@@ -83,7 +99,7 @@ export class SandboxService implements SandboxServiceApi {
     const limits = limitsFor(this.config, requested);
     const key = poolKey({ runtime, imageDigest: image.digest, limits });
     const driver = driverFor(this.drivers, this.unavailable, runtime);
-    const pool = new WarmPool(key, size, () => this.startSandbox(driver, image, limits, []), {
+    const pool = new WarmPool(key, size, () => this.startSandbox(driver, image, limits, [], NO_NETWORK), {
       onChange: (ready) => this.observer.poolChanged?.(key, ready),
     });
     this.pools.set(key, pool);
@@ -96,13 +112,15 @@ export class SandboxService implements SandboxServiceApi {
     const limits = limitsFor(this.config, request.limits);
     const { argv, stdin } = commandFor(request);
     const image = await imageFor(this.config, request.image, this.manifests);
+    const network = request.network ?? NO_NETWORK;
+    await this.checkNetwork(network);
     this.reserveCapacity();
     const key = `${Date.now()}-${Math.random()}`;
     this.oneShots.set(key, { agentId: request.agentId, runtime: request.runtime, started: Date.now() });
     try {
       const result = await executeOnce(
-        { image, limits, env: { ...BASE_ENV, ...request.env }, mounts: request.mounts, workdir: '/tmp', argv, ...(stdin === undefined ? {} : { stdin }) },
-        { driver, policyHash: this.policyHash },
+        { image, limits, env: { ...BASE_ENV, ...request.env }, mounts: request.mounts, workdir: '/tmp', argv, network, ...(stdin === undefined ? {} : { stdin }) },
+        { driver, network: this.networks, policyHash: this.policyHash },
       );
       this.observer.executionFinished?.(result);
       return result;
@@ -116,11 +134,15 @@ export class SandboxService implements SandboxServiceApi {
     const limits = limitsFor(this.config, options.limits);
     const ttl = this.ttl(options.ttlSeconds);
     const image = await imageFor(this.config, options.image, this.manifests);
+    const network = options.network ?? NO_NETWORK;
+    await this.checkNetwork(network);
     this.reserveCapacity();
-    const pool = options.mounts.length === 0 ? this.pools.get(poolKey({ runtime: options.runtime, imageDigest: image.digest, limits })) : undefined;
+    // Pooled sandboxes have no network (`none`); any other policy gets a sandbox of its own.
+    const poolable = options.mounts.length === 0 && network.mode === 'none';
+    const pool = poolable ? this.pools.get(poolKey({ runtime: options.runtime, imageDigest: image.digest, limits })) : undefined;
     const pooled = pool?.take();
     if (pool !== undefined) this.observer.poolCheckout?.(pool.key, pooled !== undefined);
-    const sandbox = pooled ?? (await this.startSandbox(driver, image, limits, options.mounts));
+    const sandbox = pooled ?? (await this.startSandbox(driver, image, limits, options.mounts, network));
     const record = this.registry.add(sandbox, {
       runtime: options.runtime,
       imageName: options.image ?? this.config.defaultImage,
@@ -129,17 +151,27 @@ export class SandboxService implements SandboxServiceApi {
       agentId: options.agentId ?? '',
       ttlSeconds: ttl,
       pooled: pooled !== undefined,
+      services: network.services,
     });
     sandbox.onEnd(() => this.observer.sandboxEnded?.(this.registry.info(record)));
     this.observer.sandboxCreated?.(this.registry.info(record), pooled !== undefined ? 0 : sandbox.coldStartMs);
     return this.registry.info(record);
   }
 
-  private async startSandbox(driver: IsolationDriver, image: Awaited<ReturnType<typeof imageFor>>, limits: ReturnType<typeof limitsFor>, mounts: CreateSandboxOptions['mounts']): Promise<PersistentSandbox> {
+  private async startSandbox(
+    driver: IsolationDriver,
+    image: Awaited<ReturnType<typeof imageFor>>,
+    limits: ReturnType<typeof limitsFor>,
+    mounts: CreateSandboxOptions['mounts'],
+    network: NetworkRequest,
+  ): Promise<PersistentSandbox> {
     const agent = this.agent;
     if (agent === undefined) throw new ServiceError('shutting_down', 'service is not started');
     try {
-      return await PersistentSandbox.start({ driver, image, limits, mounts, agentDir: agent.dir, agentBinary: agent.binary });
+      return await PersistentSandbox.start({
+        driver, image, limits, mounts, agentDir: agent.dir, agentBinary: agent.binary, network, networks: this.networks,
+        onViolation: (v) => this.observer.violationRecorded?.(v),
+      });
     } catch (err) {
       if (err instanceof ServiceError) throw err;
       // A ControlError's message already starts with the control's name.
@@ -187,6 +219,33 @@ export class SandboxService implements SandboxServiceApi {
     return this.running(id).sandbox.listFiles(path);
   }
 
+  network(id: string): SandboxNetworkInfo {
+    const record = this.record(id);
+    const { network } = record.sandbox;
+    const traffic = network.traffic();
+    return {
+      network_policy: network.mode,
+      allowed_hosts: network.allowedHosts(),
+      services: record.services,
+      network_rx_bytes: traffic.rxBytes,
+      network_tx_bytes: traffic.txBytes,
+      decisions: network.decisions(),
+      allowlist_changes: [...record.allowlistChanges],
+    };
+  }
+
+  async setAllowlist(id: string, allowedHosts: string[]): Promise<SandboxNetworkInfo> {
+    const record = this.running(id);
+    const { network } = record.sandbox;
+    if (network.mode !== 'restricted') {
+      throw new ServiceError('invalid_request', `allowed_hosts: sandbox ${id} has network_policy ${network.mode}; only restricted sandboxes have an allowlist`);
+    }
+    const rules = await this.checkNetwork({ mode: 'restricted', allowedHosts, services: record.services });
+    network.setAllowlist(allowedHosts, rules);
+    record.allowlistChanges.push({ at: new Date().toISOString(), allowed_hosts: [...allowedHosts] });
+    return this.network(id);
+  }
+
   status(): ServiceStatus {
     const now = Date.now();
     const oneShots = [...this.oneShots.entries()].map(([key, o]) => ({
@@ -217,6 +276,20 @@ export class SandboxService implements SandboxServiceApi {
     clearInterval(this.reaper);
     await Promise.all([...this.pools.values()].map((p) => p.close()));
     await Promise.all(this.registry.running().map((r) => r.sandbox.end('shutdown')));
+    await this.networks.close();
+  }
+
+  /** A bad network request is the caller's error (400, every problem named); nothing is allocated. */
+  private async checkNetwork(request: NetworkRequest) {
+    if (request.mode !== 'none' && this.unavailable.has('network')) {
+      throw new ServiceError('control_failed', `network: ${this.unavailable.get('network')}`);
+    }
+    try {
+      return await this.networks.validate(request);
+    } catch (err) {
+      if (err instanceof NetworkPolicyError) throw new ServiceError('invalid_request', err.message);
+      throw err;
+    }
   }
 
   private activeCount(): number {

@@ -56,3 +56,18 @@ function violation(
     remediation,
   };
 }
+
+/**
+ * The sandbox's network state (rules, links, routes) changed while it ran: whatever changed it,
+ * the isolation it started with no longer holds, so it was killed.
+ */
+export function networkDriftViolation(changes: string[], mode: string): SecurityViolation {
+  return violation(
+    'network_drift',
+    'CRITICAL',
+    'NETWORK',
+    `network state of the sandbox changed while it ran; sandbox killed: ${changes.join('; ')}`,
+    { changes, network_policy: mode },
+    'Find who changed the host firewall or the sandbox namespace; airlock rebuilds the rules for every new sandbox.',
+  );
+}

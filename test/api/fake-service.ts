@@ -9,7 +9,7 @@ import { ServiceError } from '../../src/sandbox/errors.ts';
 import type { ExecutionResult } from '../../src/sandbox/result.ts';
 import type {
   CreateSandboxOptions, ExecEndReason, ExecOptions, ExecResult, ExecSession, FileEntry, HealthReport,
-  OneShotRequest, SandboxInfo, SandboxServiceApi, ServiceStatus,
+  OneShotRequest, SandboxInfo, SandboxNetworkInfo, SandboxServiceApi, ServiceStatus,
 } from '../../src/sandbox/service-types.ts';
 
 export const FAKE_POLICY_HASH = `sha256:${'a'.repeat(64)}`;
@@ -112,6 +112,23 @@ export class FakeService implements SandboxServiceApi {
     }
   }
 
+  /** Allowlists set through setAllowlist, by sandbox id. */
+  readonly allowlists = new Map<string, string[]>();
+
+  network(id: string): SandboxNetworkInfo {
+    const info = this.get(id);
+    return {
+      network_policy: info.network_policy, allowed_hosts: this.allowlists.get(id) ?? info.allowed_hosts, services: [],
+      network_rx_bytes: 0, network_tx_bytes: 0, decisions: [], allowlist_changes: [],
+    };
+  }
+
+  async setAllowlist(id: string, allowedHosts: string[]): Promise<SandboxNetworkInfo> {
+    if (this.get(id).network_policy !== 'restricted') throw new ServiceError('invalid_request', 'allowed_hosts: only restricted sandboxes have an allowlist');
+    this.allowlists.set(id, allowedHosts);
+    return this.network(id);
+  }
+
   async create(options: CreateSandboxOptions): Promise<SandboxInfo> {
     this.#checkRuntime(options.runtime);
     this.#reserve();
@@ -122,7 +139,8 @@ export class FakeService implements SandboxServiceApi {
       state: 'running', created_at: new Date(now).toISOString(), expires_at: new Date(now + (options.ttlSeconds ?? 300) * 1000).toISOString(),
       metadata: options.metadata,
       limits: { memory_limit_mb: options.limits.memoryMb ?? 512, cpu_limit: options.limits.cpuCores ?? 0.5, pids_limit: options.limits.pids ?? 256, scratch_mb: options.limits.scratchMb ?? 64, timeout_seconds: options.limits.timeoutSeconds ?? 300 },
-      pooled: false, end_reason: null, ended_at: null,
+      pooled: false, network_policy: options.network?.mode ?? 'none', allowed_hosts: options.network?.allowedHosts ?? [], security_violations: [],
+      end_reason: null, ended_at: null,
     };
     this.#sandboxes.set(info.sandbox_id, info);
     return info;

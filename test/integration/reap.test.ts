@@ -20,7 +20,7 @@ test('doctor --reap releases a sandbox whose controller died, and only that one'
   const added = () => findLeftovers(config).filter((x) => !before.has(x));
   const driver = new NamespaceDriver({ config });
   const image = await resolveImage(config, config.defaultImage);
-  const spec = (id: string) => ({ id, image, limits: config.defaults, env: { ...BASE_ENV }, mounts: [], workdir: '/tmp', network: 'none' as const });
+  const spec = (id: string) => ({ id, image, limits: config.defaults, env: { ...BASE_ENV }, mounts: [], workdir: '/tmp', network: { kind: 'isolated' as const } });
   const orphan = await driver.create(spec(`reap-orphan-${process.pid}`));
   const live = await driver.create(spec(`reap-live-${process.pid}`));
   const orphanProc = await orphan.start({ argv: ['sleep', '60'], stdin: false });

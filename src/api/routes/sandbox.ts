@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { OneShotRequest } from '../../sandbox/service-types.ts';
 import type { RouteContext } from '../context.ts';
 import { parseOrThrow } from '../errors.ts';
-import { checkNetworkPolicy, checkPolicyPin, commandOf, toLimits, toMounts } from '../request-mapping.ts';
+import { toNetworkRequest, checkPolicyPin, commandOf, toLimits, toMounts } from '../request-mapping.ts';
 import { ROUTES } from '../route-table.ts';
 import type { ExecuteResponse, StatusResponse } from '../schemas.ts';
 
@@ -17,7 +17,6 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: RouteContext): 
   app.post(execute.url, async (request): Promise<ExecuteResponse> => {
     const body = parseOrThrow(execute.body.schema, request.body, 'body');
     const pin = checkPolicyPin(request.headers, body.expected_policy_hash, ctx.service.policyHash);
-    checkNetworkPolicy(body.network_policy, 'body.network_policy');
     const what = commandOf(body);
     const oneShot: OneShotRequest = {
       agentId: body.agent_id,
@@ -25,6 +24,7 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: RouteContext): 
       limits: toLimits(body, 'body.', ctx.policy),
       env: body.environment ?? {},
       mounts: await toMounts(body.filesystem_access, 'body.filesystem_access', ctx.policy),
+      network: toNetworkRequest(body),
     };
     if (what.command !== undefined) {
       oneShot.command = what.command;

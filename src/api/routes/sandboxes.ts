@@ -6,23 +6,23 @@ import type { FastifyInstance } from 'fastify';
 import type { CreateSandboxOptions, SandboxInfo } from '../../sandbox/service-types.ts';
 import type { RouteContext } from '../context.ts';
 import { parseOrThrow } from '../errors.ts';
-import { checkNetworkPolicy, checkPolicyPin, toLimits, toMounts } from '../request-mapping.ts';
+import { toNetworkRequest, checkPolicyPin, toLimits, toMounts } from '../request-mapping.ts';
 import { ROUTES } from '../route-table.ts';
 
 /** Registers the sandbox lifecycle routes. */
 export function registerSandboxesRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  const { createSandbox, listSandboxes, getSandbox, deleteSandbox, setTimeout } = ROUTES;
+  const { createSandbox, listSandboxes, getSandbox, deleteSandbox, setTimeout, getNetwork, setAllowlist } = ROUTES;
 
   app.post(createSandbox.url, async (request, reply): Promise<SandboxInfo> => {
     const body = parseOrThrow(createSandbox.body.schema, request.body, 'body');
     checkPolicyPin(request.headers, body.expected_policy_hash, ctx.service.policyHash);
-    checkNetworkPolicy(body.network_policy, 'body.network_policy');
     const options: CreateSandboxOptions = {
       runtime: body.runtime ?? 'namespace',
       limits: toLimits(body.limits, 'body.limits.', ctx.policy),
       metadata: body.metadata ?? {},
       env: body.environment ?? {},
       mounts: await toMounts(body.filesystem_access, 'body.filesystem_access', ctx.policy),
+      network: toNetworkRequest(body),
     };
     if (body.image !== undefined) options.image = body.image;
     if (body.ttl_seconds !== undefined) options.ttlSeconds = body.ttl_seconds;
@@ -56,5 +56,16 @@ export function registerSandboxesRoutes(app: FastifyInstance, ctx: RouteContext)
     const { id } = parseOrThrow(setTimeout.params, request.params, 'params');
     const body = parseOrThrow(setTimeout.body.schema, request.body, 'body');
     return ctx.service.setTimeout(id, body.ttl_seconds);
+  });
+
+  app.get(getNetwork.url, async (request) => {
+    const { id } = parseOrThrow(getNetwork.params, request.params, 'params');
+    return ctx.service.network(id);
+  });
+
+  app.put(setAllowlist.url, async (request) => {
+    const { id } = parseOrThrow(setAllowlist.params, request.params, 'params');
+    const body = parseOrThrow(setAllowlist.body.schema, request.body, 'body');
+    return ctx.service.setAllowlist(id, body.allowed_hosts);
   });
 }

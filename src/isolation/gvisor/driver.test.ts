@@ -40,7 +40,7 @@ after(() => {
 let seq = 0;
 async function create(overrides: Partial<Limits> = {}): Promise<Sandbox> {
   const id = `t-${process.pid}-${seq++}`;
-  return driver.create({ id, image: image as Image, limits: { ...LIMITS, ...overrides }, env: { PATH: '/usr/bin:/bin' }, mounts: [], workdir: '/tmp', network: 'none' });
+  return driver.create({ id, image: image as Image, limits: { ...LIMITS, ...overrides }, env: { PATH: '/usr/bin:/bin' }, mounts: [], workdir: '/tmp', network: { kind: 'isolated' } });
 }
 
 function collect(stream: NodeJS.ReadableStream): Promise<string> {
@@ -126,7 +126,7 @@ describe('GvisorDriver on this host', { skip }, () => {
 
   it('a refused create leaves nothing', async () => {
     const id = `t-${process.pid}-${seq++}`;
-    const base = { id, image: image as Image, limits: LIMITS, env: {}, network: 'none' as const };
+    const base = { id, image: image as Image, limits: LIMITS, env: {}, network: { kind: 'isolated' as const } };
     // /bin is a symlink in Debian images: a mount point below it could be redirected.
     await assert.rejects(driver.create({ ...base, mounts: [], workdir: '/bin/x' }), /symlink/);
     assert.deepEqual(leftovers(id), []);

@@ -47,6 +47,7 @@ export interface GvisorDriverOptions {
 interface Tools extends MountTools {
   runsc: string;
   setpriv: string | undefined;
+  nsenter: string | undefined;
   flags: RunscFlags;
   version: string;
 }
@@ -129,6 +130,7 @@ export class GvisorDriver implements IsolationDriver {
         spec,
         runsc: tools.runsc,
         setpriv: tools.setpriv,
+        nsenter: tools.nsenter,
         flags: tools.flags,
         stateDir: this.stateDir,
         bundle,
@@ -194,7 +196,7 @@ export class GvisorDriver implements IsolationDriver {
     const flags = parseRunscFlags(await runscFlagsText(runsc));
     const missing = REQUIRED_FLAGS.filter((f) => !flags.has(f));
     if (missing.length > 0) throw new ControlError('gvisor', `${version} lacks required flags: --${missing.join(', --')}`);
-    this.tools = { runsc, mount, umount, setpriv: findExecutable('setpriv'), flags, version };
+    this.tools = { runsc, mount, umount, setpriv: findExecutable('setpriv'), nsenter: findExecutable('nsenter'), flags, version };
     return this.tools;
   }
 

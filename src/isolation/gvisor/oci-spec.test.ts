@@ -14,7 +14,7 @@ function spec(overrides: Partial<SandboxSpec> = {}): SandboxSpec {
     env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8' },
     mounts: [],
     workdir: '/tmp',
-    network: 'none',
+    network: { kind: 'isolated' },
     ...overrides,
   };
 }

@@ -147,7 +147,11 @@ export function buildOciSpec(spec: SandboxSpec, command: CommandSpec, seccomp: O
     mounts: [...systemMounts(host), ...agentMount(spec), ...grantedMounts(spec, host.mountSources)],
     linux: {
       // runsc gives the sandbox its own kernel; these are the namespaces of that kernel, all fresh.
-      namespaces: ['pid', 'network', 'ipc', 'uts', 'mount'].map((type) => ({ type })),
+      // An attached sandbox runs in the prepared network namespace runsc is started in (see
+      // runscGlobalArgs), so the spec asks for no new one.
+      namespaces: ['pid', 'network', 'ipc', 'uts', 'mount']
+        .filter((type) => type !== 'network' || spec.network.kind === 'isolated')
+        .map((type) => ({ type })),
       cgroupsPath: host.cgroupsPath,
       // The limits the workload runs under; the driver writes them to the cgroup itself, and runsc
       // joins a pre-created cgroup without changing it.

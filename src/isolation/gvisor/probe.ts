@@ -34,7 +34,7 @@ export async function bootCheck(driver: IsolationDriver, runsc: string, baseDir:
       env: {},
       mounts: [{ hostPath: runsc, sandboxPath: '/runsc', writable: false }],
       workdir: '/',
-      network: 'none',
+      network: { kind: 'isolated' },
     });
     try {
       const proc = await sandbox.start({ argv: ['/runsc', '--version'], stdin: false });

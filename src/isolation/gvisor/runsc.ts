@@ -3,6 +3,7 @@
  * read back into the workload's exit code or signal.
  */
 import { execFile } from 'node:child_process';
+import type { SandboxNetwork } from '../driver.ts';
 import { signalName, signalOfExitCode } from '../exit-status.ts';
 import type { ProcessExit } from '../driver.ts';
 
@@ -34,11 +35,15 @@ export interface RunscPaths {
 }
 
 /** Global flags for every runsc command of this driver. */
-export function runscGlobalArgs(flags: RunscFlags, paths: RunscPaths): string[] {
+export function runscGlobalArgs(flags: RunscFlags, paths: RunscPaths, network: SandboxNetwork = { kind: 'isolated' }): string[] {
   const args = [
     `--root=${paths.stateDir}`,
-    // Own network stack with loopback only: default deny.
-    '--network=none',
+    // Isolated: own network stack with loopback only. Attached: runsc is started inside the
+    // prepared namespace (veth + host-side rules) and passes sockets through to it. The netstack
+    // mode (`sandbox`) would be preferable, but runsc 20221219 refuses it on kernels where
+    // net.core.rmem_default is per-namespace ("cannot run with network enabled in root network
+    // namespace"); the namespace and its host-side rules are the boundary either way.
+    network.kind === 'isolated' ? '--network=none' : '--network=host',
     // Load linux.seccomp from the spec inside the sandbox kernel; without this flag runsc ignores it.
     '--oci-seccomp',
     // The image root is immutable, so the sandbox kernel may cache it; granted mounts may change on the host.

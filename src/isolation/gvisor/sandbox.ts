@@ -9,7 +9,7 @@
  * sandbox shares host uid 65534; they stay apart through separate user, pid and mount namespaces.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { ControlError, type CommandSpec, type ProcessExit, type ResourceSample, type Sandbox, type SandboxProcess, type SandboxSpec } from '../driver.ts';
@@ -41,6 +41,7 @@ export interface GvisorResources {
   /** Absolute cgroup path handed to runsc (`/<parent>/<id>`). */
   cgroupsPath: string;
   hostPidsMax: number;
+  nsenter: string | undefined;
   /** Bind source per granted mount: the host bind of its pinned inode inside the bundle. */
   mountSources: string[];
   seccomp: OciSeccomp;
@@ -85,8 +86,13 @@ export class GvisorSandbox implements Sandbox {
       init: res.init,
     });
     writeFileSync(res.bundle.config, JSON.stringify(config), { mode: 0o600 });
-    const runArgs = [...runscGlobalArgs(res.flags, { stateDir: res.stateDir, runLog: res.bundle.runLog }), 'run', '--bundle', res.bundle.dir, this.id];
-    const [file, args] = res.setpriv === undefined ? [res.runsc, runArgs] : [res.setpriv, ['--pdeathsig', 'KILL', '--', res.runsc, ...runArgs]];
+    const runArgs = [...runscGlobalArgs(res.flags, { stateDir: res.stateDir, runLog: res.bundle.runLog }, res.spec.network), 'run', '--bundle', res.bundle.dir, this.id];
+    const [runFile, runFileArgs] = res.setpriv === undefined ? [res.runsc, runArgs] : [res.setpriv, ['--pdeathsig', 'KILL', '--', res.runsc, ...runArgs]];
+    // An attached network: runsc (as root, before it sets up the sandbox) enters the prepared namespace.
+    const [file, args] = res.spec.network.kind === 'attached' && res.nsenter !== undefined
+      ? [res.nsenter, [`--net=${res.spec.network.netnsPath}`, '--', runFile, ...runFileArgs]]
+      : [runFile, runFileArgs];
+    if (res.spec.network.kind === 'attached' && res.nsenter === undefined) throw new ControlError('network', 'nsenter is not installed (apt-get install util-linux)');
     // stdout/stderr are pipes read concurrently by the caller; a host terminal is never passed in.
     const child = spawn(file, args, { stdio: [command.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: RUNSC_ENV });
     this.child = child;
@@ -164,6 +170,17 @@ export class GvisorSandbox implements Sandbox {
     return { ...sample, pidsLimitHits: sample.pidsLimitHits + guestHits, scratchFull: this.scratchFull };
   }
 
+  /** The sandbox kernel's host process: the one process of the sandbox in another network namespace. */
+  networkPid(): number | undefined {
+    if (!this.started) return undefined;
+    const own = netnsOf('self');
+    for (const pid of this.res.cgroup.pids()) {
+      const ns = netnsOf(String(pid));
+      if (ns !== undefined && ns !== own) return pid;
+    }
+    return undefined;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     const child = this.child;
@@ -222,5 +239,13 @@ export class GvisorSandbox implements Sandbox {
     this.res.cgroup.killAll();
     child.kill('SIGKILL');
     await Promise.race([gone, sleep(2_000, false, { ref: false })]);
+  }
+}
+
+function netnsOf(pid: string): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/net`);
+  } catch {
+    return undefined;
   }
 }

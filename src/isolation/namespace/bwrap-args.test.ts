@@ -13,7 +13,7 @@ const spec: SandboxSpec = {
     { hostPath: '/srv/out', sandboxPath: '/out', writable: true },
   ],
   workdir: '/tmp',
-  network: 'none',
+  network: { kind: 'isolated' },
 };
 
 function pairs(args: string[], flag: string): string[] {

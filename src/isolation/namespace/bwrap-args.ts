@@ -23,7 +23,8 @@ export function buildBwrapArgs(plan: BwrapPlan): string[] {
     // Every namespace, and not the `-try` variants: a namespace that can't be made aborts the start.
     '--unshare-user',
     '--unshare-pid',
-    '--unshare-net',
+    // An attached sandbox already runs inside its prepared namespace (see buildLauncherArgs).
+    ...(spec.network.kind === 'isolated' ? ['--unshare-net'] : []),
     '--unshare-ipc',
     '--unshare-uts',
     '--unshare-cgroup',
@@ -74,6 +75,20 @@ export function buildBwrapArgs(plan: BwrapPlan): string[] {
     ...command,
   );
   return args;
+}
+
+/**
+ * How bwrap is launched: directly as the sandbox's host uid, or, for an attached network, through
+ * `nsenter`, which (as root) enters the prepared network namespace and then drops to that uid
+ * (groups cleared) before exec'ing prlimit and bwrap. Returns [program, args-before-prlimit].
+ */
+export function buildLauncherArgs(spec: SandboxSpec, hostUid: number, nsenterPath: string): { asRoot: boolean; prefix: string[]; program?: string } {
+  if (spec.network.kind === 'isolated') return { asRoot: false, prefix: [] };
+  return {
+    asRoot: true,
+    program: nsenterPath,
+    prefix: [`--net=${spec.network.netnsPath}`, '-S', String(hostUid), '-G', String(hostUid), '--'],
+  };
 }
 
 /** Resource limits that bwrap doesn't set, applied by `prlimit` before it execs bwrap. */

@@ -29,7 +29,7 @@ export class NamespaceDriver implements IsolationDriver {
   /** Computed on first use and reused: the filter is the same for every sandbox. */
   private seccompBpf: Buffer | undefined;
   private cgroupLayout: CgroupLayout | undefined;
-  private tools: { bwrap: string; prlimit: string } | undefined;
+  private tools: { bwrap: string; prlimit: string; nsenter: string } | undefined;
 
   constructor(options: NamespaceDriverOptions) {
     this.config = options.config;
@@ -78,7 +78,7 @@ export class NamespaceDriver implements IsolationDriver {
         throw err;
       }
       const release = () => releaseSandbox(this.config.runDir, spec.id);
-      return new NamespaceSandbox({ spec, cgroup, lease, pins, seccompBpf, bwrapPath: tools.bwrap, prlimitPath: tools.prlimit, release });
+      return new NamespaceSandbox({ spec, cgroup, lease, pins, seccompBpf, bwrapPath: tools.bwrap, prlimitPath: tools.prlimit, nsenterPath: tools.nsenter, release });
     } catch (err) {
       await cgroup?.remove().catch(() => undefined);
       lease.release();
@@ -99,13 +99,15 @@ export class NamespaceDriver implements IsolationDriver {
     return reaped;
   }
 
-  private requireTools(): { bwrap: string; prlimit: string } {
+  private requireTools(): { bwrap: string; prlimit: string; nsenter: string } {
     if (this.tools !== undefined) return this.tools;
     const bwrap = findExecutable('bwrap');
     if (bwrap === undefined) throw new ControlError('namespace', 'bubblewrap is not installed (apt-get install bubblewrap)');
     const prlimit = findExecutable('prlimit');
     if (prlimit === undefined) throw new ControlError('rlimits', 'prlimit is not installed (apt-get install util-linux)');
-    this.tools = { bwrap, prlimit };
+    const nsenter = findExecutable('nsenter');
+    if (nsenter === undefined) throw new ControlError('network', 'nsenter is not installed (apt-get install util-linux)');
+    this.tools = { bwrap, prlimit, nsenter };
     return this.tools;
   }
 

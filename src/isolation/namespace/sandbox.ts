@@ -19,7 +19,7 @@ import type { SandboxCgroup } from '../cgroups/index.ts';
 import type { UidLease } from '../uid-lease.ts';
 import { releasePins, type PinnedMount } from '../mount-pins.ts';
 import { signalOfExitCode } from '../exit-status.ts';
-import { buildBwrapArgs, buildPrlimitArgs, FD } from './bwrap-args.ts';
+import { buildBwrapArgs, buildLauncherArgs, buildPrlimitArgs, FD } from './bwrap-args.ts';
 
 /** What the driver hands a sandbox: every control already allocated. */
 export interface NamespaceResources {
@@ -30,6 +30,7 @@ export interface NamespaceResources {
   seccompBpf: Buffer;
   bwrapPath: string;
   prlimitPath: string;
+  nsenterPath: string;
   /** Drops the ownership record once everything else is released. */
   release: () => void;
 }
@@ -59,11 +60,14 @@ export class NamespaceSandbox implements Sandbox {
     if (this.child !== undefined) throw new Error(`sandbox ${this.id} already started`);
     const { spec, pins, lease } = this.res;
     const args = buildBwrapArgs({ spec, command: command.argv, mountFds: pins.map((_, i) => FD.firstMount + i) });
-    const child = spawn(this.res.prlimitPath, [...buildPrlimitArgs(spec), this.res.bwrapPath, ...args], {
+    const launcher = buildLauncherArgs(spec, lease.uid, this.res.nsenterPath);
+    const prlimitArgv = [this.res.prlimitPath, ...buildPrlimitArgs(spec), this.res.bwrapPath, ...args];
+    const argv = launcher.program === undefined ? prlimitArgv : [launcher.program, ...launcher.prefix, ...prlimitArgv];
+    const child = spawn(argv[0] as string, argv.slice(1), {
       stdio: [command.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe', ...pins.map((p) => p.fd)],
-      // Unprivileged host identity: sandbox uid 65534 maps to this uid, never to host root.
-      uid: lease.uid,
-      gid: lease.uid,
+      // Unprivileged host identity: sandbox uid 65534 maps to this uid, never to host root. With an
+      // attached network, nsenter starts as root only to enter the namespace, then drops to it.
+      ...(launcher.asRoot ? {} : { uid: lease.uid, gid: lease.uid }),
       env: LAUNCHER_ENV,
     });
     this.child = child;
@@ -129,6 +133,10 @@ export class NamespaceSandbox implements Sandbox {
       }
     }
     return false;
+  }
+
+  networkPid(): number | undefined {
+    return this.childPid;
   }
 
   async stop(): Promise<void> {

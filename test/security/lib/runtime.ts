@@ -11,6 +11,8 @@ import { configSchema, loadConfig } from '../../../src/config/config.ts';
 import type { GrantedMount, IsolationDriver, Limits } from '../../../src/isolation/driver.ts';
 import type { Image } from '../../../src/images/image.ts';
 import { executeOnce, type ExecutionRequest } from '../../../src/sandbox/execute.ts';
+import { NetworkManager } from '../../../src/network/manager.ts';
+import type { NetworkRequest } from '../../../src/network/policy.ts';
 import type { ExecutionResult } from '../../../src/sandbox/result.ts';
 import { cgroupHierarchies } from './host.ts';
 
@@ -77,6 +79,9 @@ export interface RunOptions {
   image?: Image;
   stdin?: string | Readable;
   onStdout?: (chunk: Buffer) => void;
+  network?: NetworkRequest;
+  /** The network manager to use (one per test file; default: a fresh one for this run). */
+  networks?: NetworkManager;
 }
 
 /** A run that did not settle within its watchdog. */
@@ -112,9 +117,14 @@ export function runInSandbox(
   };
   if (options.stdin !== undefined) request.stdin = options.stdin;
   if (options.onStdout !== undefined) request.onStdout = options.onStdout;
+  if (options.network !== undefined) request.network = options.network;
+  const network = options.networks ?? new NetworkManager({ config });
   // executeOnce must settle: a start that never returns is reported as such, not as a test timeout.
   const limitMs = request.limits.timeoutSeconds * 1000 + SETTLE_MARGIN_MS;
-  return withWatchdog(executeOnce(request, { driver: avail.driver, policyHash: 'sha256:security-suite' }), limitMs).then((r) => {
+  const run = executeOnce(request, { driver: avail.driver, network, policyHash: 'sha256:security-suite' }).finally(async () => {
+    if (options.networks === undefined) await network.close();
+  });
+  return withWatchdog(run, limitMs).then((r) => {
     if (r === HUNG) throw new Error(`executeOnce did not settle within ${limitMs / 1000} s (timeout ${request.limits.timeoutSeconds} s): the sandbox hung`);
     return r;
   });

@@ -1,0 +1,122 @@
+/**
+ * The network of one sandbox while it lives: what the driver joins, what the sandbox's environment
+ * says about it, the drift watch, traffic counters, and (restricted) its egress proxy.
+ */
+import type { SandboxNetwork } from '../isolation/driver.ts';
+import type { DriftWatch } from './drift-watch.ts';
+import type { NetworkMode } from './policy.ts';
+import type { AllowRule, EgressDecision, EgressProxy } from './proxy/index.ts';
+import { readHostSide, readSandboxSide, type NetworkSnapshot } from './snapshot.ts';
+import type { SlotLease } from './slots.ts';
+import { readLinkTraffic, type Traffic } from './traffic.ts';
+
+/** Decisions kept per sandbox for the API (the log and metrics keep all of them). */
+const MAX_DECISIONS = 500;
+
+export interface NetworkAttachment {
+  readonly mode: NetworkMode;
+  /** What the isolation driver joins. */
+  readonly sandboxNetwork: SandboxNetwork;
+  /** Added to the sandbox's environment (proxy variables, service URLs). */
+  readonly env: Record<string, string>;
+  /** Snapshots the network state as seen from `pid` and watches it; `onDrift` runs at most once. */
+  watch(pid: number, onDrift: (changes: string[]) => void): Promise<void>;
+  traffic(): Traffic;
+  /** The allowlist in force (restricted), as given. */
+  allowedHosts(): string[];
+  /** Replaces the allowlist of a running restricted sandbox; takes effect on the next request. */
+  setAllowlist(entries: string[], rules: AllowRule[]): void;
+  decisions(): EgressDecision[];
+  /** Stops the watch and frees everything; call after the sandbox's processes are gone. */
+  release(): Promise<void>;
+}
+
+export interface SlotResources {
+  lease: SlotLease;
+  netnsPath: string;
+  proxy?: EgressProxy;
+  /** Host-side state (link, routes, table) recorded when the slot was built. */
+  hostBaseline: NetworkSnapshot;
+  /** Removes link, namespace and table. */
+  destroy(): Promise<void>;
+}
+
+/** One attachment of any mode; `slot` is absent for `none` (the runtime makes an empty namespace). */
+export class SandboxAttachment implements NetworkAttachment {
+  readonly mode: NetworkMode;
+  readonly sandboxNetwork: SandboxNetwork;
+  readonly env: Record<string, string>;
+  private readonly slot: SlotResources | undefined;
+  private readonly drift: DriftWatch;
+  private readonly recent: EgressDecision[] = [];
+  private readonly baseTraffic: Traffic;
+  private allowEntries: string[];
+  private unwatch: (() => void) | undefined;
+  private released: Promise<void> | undefined;
+
+  constructor(options: { mode: NetworkMode; slot?: SlotResources; drift: DriftWatch; env: Record<string, string>; allowedHosts: string[] }) {
+    this.mode = options.mode;
+    this.slot = options.slot;
+    this.drift = options.drift;
+    this.env = options.env;
+    this.allowEntries = options.allowedHosts;
+    this.sandboxNetwork = this.slot === undefined ? { kind: 'isolated' } : { kind: 'attached', netnsPath: this.slot.netnsPath };
+    this.baseTraffic = this.slot === undefined ? { rxBytes: 0, txBytes: 0 } : readLinkTraffic(this.slot.lease.slot.hostLink);
+  }
+
+  /** Called by the proxy for every decision about this sandbox. */
+  record(decision: EgressDecision): void {
+    this.recent.push(decision);
+    if (this.recent.length > MAX_DECISIONS) this.recent.shift();
+  }
+
+  async watch(pid: number, onDrift: (changes: string[]) => void): Promise<void> {
+    const slot = this.slot?.lease.slot;
+    const inside = await readSandboxSide(pid);
+    // The sandbox already ended: there is nothing left to protect.
+    if (inside === undefined || this.released !== undefined) return;
+    const baseline = { ...inside, ...this.slot?.hostBaseline };
+    this.unwatch = this.drift.watch(
+      {
+        read: async (ctx) => {
+          const now = await readSandboxSide(pid);
+          if (now === undefined) return undefined;
+          return slot === undefined ? now : { ...now, ...(await readHostSide(slot, ctx)) };
+        },
+        onDrift,
+      },
+      baseline,
+    );
+  }
+
+  traffic(): Traffic {
+    if (this.slot === undefined) return { rxBytes: 0, txBytes: 0 };
+    const now = readLinkTraffic(this.slot.lease.slot.hostLink);
+    return { rxBytes: Math.max(0, now.rxBytes - this.baseTraffic.rxBytes), txBytes: Math.max(0, now.txBytes - this.baseTraffic.txBytes) };
+  }
+
+  allowedHosts(): string[] {
+    return [...this.allowEntries];
+  }
+
+  setAllowlist(entries: string[], rules: AllowRule[]): void {
+    const proxy = this.slot?.proxy;
+    if (proxy === undefined) throw new Error(`the allowlist applies to restricted sandboxes only (this one is ${this.mode})`);
+    proxy.setAllowlist(rules);
+    this.allowEntries = [...entries];
+  }
+
+  decisions(): EgressDecision[] {
+    return [...this.recent];
+  }
+
+  release(): Promise<void> {
+    this.released ??= (async () => {
+      this.unwatch?.();
+      if (this.slot === undefined) return;
+      await this.slot.proxy?.close();
+      await this.slot.destroy();
+    })();
+    return this.released;
+  }
+}

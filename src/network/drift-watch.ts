@@ -1,0 +1,97 @@
+/**
+ * Watches the network state of running sandboxes against the snapshot taken when each started.
+ * One timer per watch for every sandbox it holds: each check lists the nft ruleset and the host
+ * routes once, then reads each sandbox's facets from /proc and /sys (no process per sandbox).
+ * Any difference fails closed: the sandbox's `onDrift` is called (once) and the caller kills it.
+ */
+import { readFile } from 'node:fs/promises';
+import { runTool } from './host-tools.ts';
+import { describeDrift, parseNftJson, type CheckContext, type NetworkSnapshot, type NftItem } from './snapshot.ts';
+
+export interface WatchedNetwork {
+  /** Reads the current state; undefined when it can't be read because the sandbox is ending. */
+  read(ctx: CheckContext): Promise<NetworkSnapshot | undefined>;
+  onDrift(changes: string[]): void;
+}
+
+interface Entry {
+  target: WatchedNetwork;
+  baseline: NetworkSnapshot;
+}
+
+export class DriftWatch {
+  private readonly entries = new Set<Entry>();
+  private readonly nftPath: string;
+  private readonly intervalMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private checking = false;
+
+  constructor(nftPath: string, intervalMs: number) {
+    this.nftPath = nftPath;
+    this.intervalMs = intervalMs;
+  }
+
+  /** Compares `target` with `baseline` on every check until the returned function is called. */
+  watch(target: WatchedNetwork, baseline: NetworkSnapshot): () => void {
+    const entry: Entry = { target, baseline };
+    this.entries.add(entry);
+    this.timer ??= setInterval(() => void this.check(), this.intervalMs);
+    return () => this.forget(entry);
+  }
+
+  /** Stops every watch (shutdown). */
+  close(): void {
+    this.entries.clear();
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private forget(entry: Entry): void {
+    this.entries.delete(entry);
+    if (this.entries.size === 0 && this.timer !== undefined) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  /** Runs one comparison pass; exported through the timer only (and tests via `checkNow`). */
+  async checkNow(): Promise<void> {
+    await this.check();
+  }
+
+  private async check(): Promise<void> {
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      const ctx = this.context();
+      await Promise.all(
+        [...this.entries].map(async (entry) => {
+          let now: NetworkSnapshot | undefined;
+          try {
+            now = await entry.target.read(ctx);
+          } catch (err) {
+            // The state can't be read (nft failing, say): that is not a pass. Fail closed.
+            now = { error: `network state unreadable: ${(err as Error).message}` };
+          }
+          if (now === undefined || !this.entries.has(entry)) return;
+          const changes = describeDrift(entry.baseline, now);
+          if (changes.length === 0) return;
+          this.forget(entry);
+          entry.target.onDrift(changes);
+        }),
+      );
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  /** A context for one pass; also used to take baselines. */
+  context(): CheckContext {
+    let ruleset: Promise<NftItem[]> | undefined;
+    let routes: Promise<string[]> | undefined;
+    return {
+      ruleset: () => (ruleset ??= runTool(this.nftPath, ['-j', 'list', 'ruleset']).then(parseNftJson)),
+      hostRoutes: () => (routes ??= readFile('/proc/net/route', 'utf8').then((t) => t.split('\n').slice(1).filter(Boolean))),
+    };
+  }
+}

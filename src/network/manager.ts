@@ -1,0 +1,220 @@
+/**
+ * Gives each sandbox the network its policy asks for, and takes it back. One per controller
+ * (CLI run or server): it owns the drift watch, the pool of ready namespaces and the proxies.
+ *
+ * - `none`: nothing to build; the runtime makes an empty namespace. Still watched (links, routes).
+ * - `restricted`: a slot (netns + veth + one nft table) whose only open port is the sandbox's own
+ *   egress proxy, which enforces the allowlist. Kept ready in a pool: building one costs ~25 ms.
+ * - `full`: a slot with NAT'd forwarding that still drops the host, private ranges and metadata.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import type { AirlockConfig } from '../config/config.ts';
+import { ControlError } from '../isolation/driver.ts';
+import { SandboxAttachment, type NetworkAttachment, type SlotResources } from './attachment.ts';
+import { DriftWatch } from './drift-watch.ts';
+import { findNetTools, runTool, type NetTools } from './host-tools.ts';
+import { parseNftJson, readHostSide, type NetworkSnapshot } from './snapshot.ts';
+import type { AttachedMode } from './nft-rules.ts';
+import { checkNetworkRequest, type NetworkRequest } from './policy.ts';
+import type { AllowRule, EgressDecision, InternalService } from './proxy/index.ts';
+import { reapNetworks } from './reap.ts';
+import { applySlotMode, createSlotLink, destroySlotNetwork, netnsPath } from './slot-network.ts';
+import { leaseSlot, type SlotLease } from './slots.ts';
+
+interface BuiltSlot {
+  lease: SlotLease;
+  hostBaseline: NetworkSnapshot;
+}
+
+export interface NetworkManagerOptions {
+  config: AirlockConfig;
+  /** Ready `restricted` namespaces to keep (0: build per request). */
+  poolSize?: number;
+  /** Every egress decision of every sandbox (metrics, logs). */
+  onDecision?: (decision: EgressDecision) => void;
+}
+
+/** Suffix of internal service names inside sandboxes: `http://<name>.airlock.internal/...`. */
+export const SERVICE_DOMAIN = 'airlock.internal';
+
+export class NetworkManager {
+  private readonly config: AirlockConfig;
+  private readonly poolSize: number;
+  private readonly onDecision: (decision: EgressDecision) => void;
+  private readonly ready: BuiltSlot[] = [];
+  private toolsCache: NetTools | undefined;
+  private driftWatch: DriftWatch | undefined;
+  private filling: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(options: NetworkManagerOptions) {
+    this.config = options.config;
+    this.poolSize = options.poolSize ?? 0;
+    this.onDecision = options.onDecision ?? (() => undefined);
+  }
+
+  /** Rejects with NetworkPolicyError naming every problem; allocates nothing. */
+  async validate(request: NetworkRequest): Promise<AllowRule[]> {
+    return checkNetworkRequest(request, this.config.network);
+  }
+
+  async attach(sandboxId: string, request: NetworkRequest): Promise<NetworkAttachment> {
+    const rules = await checkNetworkRequest(request, this.config.network);
+    if (request.mode === 'none') {
+      return new SandboxAttachment({ mode: 'none', drift: this.drift(), env: {}, allowedHosts: [] });
+    }
+    if (this.closed) throw new ControlError('network', 'the network manager is shut down');
+    const built = request.mode === 'restricted' ? (this.ready.shift() ?? (await this.buildSlot('restricted'))) : await this.buildSlot('full');
+    this.refill();
+    const { lease, hostBaseline } = built;
+    const { slot } = lease;
+    const resources: SlotResources = {
+      lease,
+      hostBaseline,
+      netnsPath: netnsPath(slot),
+      destroy: async () => {
+        const problems = await destroySlotNetwork(slot, this.tools());
+        // A slot whose pieces could not all be removed stays leased, for the reaper to retry.
+        if (problems.length === 0) lease.release();
+      },
+    };
+    if (request.mode === 'full') {
+      return new SandboxAttachment({ mode: 'full', slot: resources, drift: this.drift(), env: {}, allowedHosts: [] });
+    }
+    const services = request.services.map((name) => this.service(name));
+    let attachment: SandboxAttachment | undefined;
+    try {
+      // Loaded on first use: sandboxes without a proxy never pay for it.
+      const { startEgressProxy } = await import('./proxy/index.ts');
+      resources.proxy = await startEgressProxy({
+        sandboxId,
+        host: slot.hostAddress,
+        port: this.config.network.proxyPort,
+        allow: rules,
+        services,
+        onDecision: (decision: EgressDecision) => {
+          attachment?.record(decision);
+          this.onDecision(decision);
+        },
+      });
+    } catch (err) {
+      await resources.destroy();
+      // Fail closed: a restricted sandbox without its proxy has no enforced allowlist, so none starts.
+      throw new ControlError('network.proxy', `cannot start the egress proxy on ${slot.hostAddress}: ${(err as Error).message}`, { cause: err });
+    }
+    attachment = new SandboxAttachment({
+      mode: 'restricted',
+      slot: resources,
+      drift: this.drift(),
+      env: proxyEnv(resources.proxy.url, services),
+      allowedHosts: request.allowedHosts,
+    });
+    return attachment;
+  }
+
+  /** Starts filling the pool of ready restricted namespaces (server start-up). */
+  start(): void {
+    this.refill();
+  }
+
+  /** How many restricted namespaces are ready right now. */
+  readyCount(): number {
+    return this.ready.length;
+  }
+
+  /** Waits for the pool to be full (tests and benchmarks). */
+  async filled(): Promise<void> {
+    while (this.filling !== undefined) await this.filling;
+  }
+
+  /** Releases what crashed controllers left: namespaces, links and tables of dead owners' slots. */
+  async reapStale(): Promise<number> {
+    return reapNetworks(this.config.runDir, this.config.network.subnet, this.tools());
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.filling;
+    this.driftWatch?.close();
+    const slots = this.ready.splice(0);
+    for (const { lease } of slots) {
+      if ((await destroySlotNetwork(lease.slot, this.tools())).length === 0) lease.release();
+    }
+  }
+
+  private refill(): void {
+    if (this.filling !== undefined || this.closed || this.ready.length >= this.poolSize) return;
+    this.filling = (async () => {
+      try {
+        while (!this.closed && this.ready.length < this.poolSize) this.ready.push(await this.buildSlot('restricted'));
+      } catch {
+        // The pool is an optimisation: a request that finds it empty builds its own slot and
+        // reports the real error, naming the control.
+      } finally {
+        this.filling = undefined;
+      }
+    })();
+  }
+
+  private async buildSlot(mode: AttachedMode): Promise<BuiltSlot> {
+    const tools = this.tools();
+    if (mode === 'full') enableForwarding();
+    const lease = leaseSlot(this.config.runDir, this.config.network.subnet);
+    try {
+      await createSlotLink(lease.slot, tools);
+      await applySlotMode(lease.slot, mode, this.config.network.proxyPort, tools);
+      // The state every later check must find again, recorded before any sandbox can run in it.
+      const hostBaseline = await readHostSide(lease.slot, {
+        ruleset: async () => parseNftJson(await runTool(tools.nft, ['-j', 'list', 'table', 'inet', lease.slot.table])),
+        hostRoutes: async () => (await readFile('/proc/net/route', 'utf8')).split('\n').slice(1).filter(Boolean),
+      });
+      return { lease, hostBaseline };
+    } catch (err) {
+      if ((await destroySlotNetwork(lease.slot, tools)).length === 0) lease.release();
+      throw err;
+    }
+  }
+
+  private service(name: string): InternalService {
+    const route = this.config.network.services[name];
+    if (route === undefined) throw new ControlError('network.services', `no internal service named ${name}`);
+    return { name, url: new URL(route.url), methods: route.methods, pathPrefixes: route.pathPrefixes };
+  }
+
+  private tools(): NetTools {
+    this.toolsCache ??= findNetTools();
+    return this.toolsCache;
+  }
+
+  private drift(): DriftWatch {
+    this.driftWatch ??= new DriftWatch(this.tools().nft, this.config.network.driftCheckMs);
+    return this.driftWatch;
+  }
+}
+
+/** The proxy variables every common client honours (curl, Python, Go; Node with NODE_USE_ENV_PROXY). */
+function proxyEnv(proxyUrl: string, services: InternalService[]): Record<string, string> {
+  const env: Record<string, string> = {
+    HTTP_PROXY: proxyUrl,
+    HTTPS_PROXY: proxyUrl,
+    http_proxy: proxyUrl,
+    https_proxy: proxyUrl,
+    // The sandbox's own loopback is its own: local servers inside it stay reachable directly.
+    NO_PROXY: 'localhost,127.0.0.1,::1',
+    no_proxy: 'localhost,127.0.0.1,::1',
+    NODE_USE_ENV_PROXY: '1',
+  };
+  for (const s of services) env[`AIRLOCK_SERVICE_${s.name.toUpperCase().replace(/-/g, '_')}_URL`] = `http://${s.name}.${SERVICE_DOMAIN}`;
+  return env;
+}
+
+/** `full` mode routes through the host: IPv4 forwarding must be on (as for any container NAT). */
+function enableForwarding(): void {
+  const path = '/proc/sys/net/ipv4/ip_forward';
+  try {
+    if (readFileSync(path, 'utf8').trim() !== '1') writeFileSync(path, '1');
+  } catch (err) {
+    throw new ControlError('network.forwarding', `full mode needs IPv4 forwarding and it can't be enabled: ${(err as Error).message}`, { cause: err });
+  }
+}

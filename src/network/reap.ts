@@ -1,0 +1,43 @@
+/**
+ * Releases the networks of slots whose owner died, and any airlock network piece (namespace, link,
+ * table) that no lease accounts for at all.
+ */
+import { readdirSync } from 'node:fs';
+import { runTool, type NetTools } from './host-tools.ts';
+import { destroySlotNetwork, NETNS_DIR } from './slot-network.ts';
+import { describeSlot, HOST_LINK_PREFIX, leasedSlotIndices, SLOT_PREFIX, staleSlots } from './slots.ts';
+
+/** Slot indices of every airlock network piece present on the host. */
+export async function presentSlotIndices(nftPath: string): Promise<Map<number, string[]>> {
+  const found = new Map<number, string[]>();
+  const add = (index: number, what: string) => found.set(index, [...(found.get(index) ?? []), what]);
+  const scan = (dir: string, prefix: string, what: string) => {
+    try {
+      for (const name of readdirSync(dir)) if (name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length))) add(Number(name.slice(prefix.length)), `${what} ${name}`);
+    } catch {
+      // No such directory: nothing of this kind exists.
+    }
+  };
+  scan(NETNS_DIR, SLOT_PREFIX, 'netns');
+  scan('/sys/class/net', HOST_LINK_PREFIX, 'link');
+  const tables = await runTool(nftPath, ['list', 'tables']).catch(() => '');
+  for (const m of tables.matchAll(new RegExp(`^table inet ${SLOT_PREFIX}(\\d+)$`, 'gm'))) add(Number(m[1]), `nft table inet ${SLOT_PREFIX}${m[1]}`);
+  return found;
+}
+
+/** Reaps; returns how many slots were released. */
+export async function reapNetworks(runDir: string, subnet: string, tools: NetTools): Promise<number> {
+  let count = 0;
+  for (const lease of staleSlots(runDir, subnet)) {
+    if ((await destroySlotNetwork(lease.slot, tools)).length === 0) {
+      lease.release();
+      count++;
+    }
+  }
+  const leased = new Set(leasedSlotIndices(runDir));
+  for (const index of (await presentSlotIndices(tools.nft)).keys()) {
+    if (leased.has(index)) continue;
+    if ((await destroySlotNetwork(describeSlot(subnet, index), tools)).length === 0) count++;
+  }
+  return count;
+}

@@ -1,0 +1,157 @@
+/**
+ * Per-sandbox network slots: each attached sandbox gets a /30 of the configured subnet (host side
+ * `.1`, sandbox side `.2`) and names derived from the slot number (netns `airlock-nN`, host link
+ * `al-nN`, nft table `inet airlock-nN`). A slot is leased with an O_EXCL file naming its owner
+ * process, so a CLI run and a server never collide and a crashed owner's slots can be reaped.
+ */
+import { mkdirSync, openSync, writeSync, closeSync, unlinkSync, readdirSync, readFileSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
+import { ControlError } from '../isolation/driver.ts';
+import { processStartTime } from '../isolation/ownership.ts';
+
+export interface NetworkSlot {
+  index: number;
+  netns: string;
+  /** Host-side end of the veth pair (IFNAMSIZ: at most 15 characters). */
+  hostLink: string;
+  /** Name of the sandbox-side end, inside the netns. */
+  sandboxLink: string;
+  table: string;
+  hostAddress: string;
+  sandboxAddress: string;
+  prefixLength: 30;
+}
+
+export const SLOT_PREFIX = 'airlock-n';
+export const HOST_LINK_PREFIX = 'al-n';
+
+function ipToInt(ip: string): number {
+  return ip.split('.').reduce((acc, part) => acc * 256 + Number(part), 0);
+}
+
+function intToIp(n: number): string {
+  return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
+}
+
+/** Number of /30 slots in `subnet` (an IPv4 CIDR). */
+export function slotCount(subnet: string): number {
+  const prefix = Number(subnet.split('/')[1]);
+  return 2 ** (32 - prefix) / 4;
+}
+
+/** The names and addresses of slot `index` of `subnet`. Pure. */
+export function describeSlot(subnet: string, index: number): NetworkSlot {
+  const [base, prefixText] = subnet.split('/') as [string, string];
+  const prefix = Number(prefixText);
+  const network = ipToInt(base) - (ipToInt(base) % 2 ** (32 - prefix));
+  const slotBase = network + index * 4;
+  return {
+    index,
+    netns: `${SLOT_PREFIX}${index}`,
+    hostLink: `${HOST_LINK_PREFIX}${index}`,
+    sandboxLink: 'eth0',
+    table: `${SLOT_PREFIX}${index}`,
+    hostAddress: intToIp(slotBase + 1),
+    sandboxAddress: intToIp(slotBase + 2),
+    prefixLength: 30,
+  };
+}
+
+export interface SlotLease {
+  slot: NetworkSlot;
+  release(): void;
+}
+
+interface LeaseRecord {
+  ownerPid: number;
+  ownerStart: string;
+}
+
+function leaseDir(runDir: string): string {
+  return `${runDir}/net`;
+}
+
+/** Leases a free slot, starting at a random one (so concurrent controllers rarely contend). */
+export function leaseSlot(runDir: string, subnet: string): SlotLease {
+  const dir = leaseDir(runDir);
+  // Root-only: lease records decide what a later controller tears down.
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const count = slotCount(subnet);
+  const start = randomInt(count);
+  const record: LeaseRecord = { ownerPid: process.pid, ownerStart: processStartTime(process.pid) ?? '' };
+  for (let i = 0; i < count; i++) {
+    const index = (start + i) % count;
+    const path = `${dir}/${index}.json`;
+    let fd: number;
+    try {
+      fd = openSync(path, 'wx', 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw new ControlError('network', `cannot lease a network slot in ${dir}: ${(err as Error).message}`, { cause: err });
+    }
+    writeSync(fd, JSON.stringify(record));
+    closeSync(fd);
+    let released = false;
+    return {
+      slot: describeSlot(subnet, index),
+      release() {
+        if (released) return;
+        released = true;
+        try {
+          unlinkSync(path);
+        } catch {
+          // Already released by a reaper.
+        }
+      },
+    };
+  }
+  throw new ControlError('network', `all ${count} network slots of ${subnet} are leased`);
+}
+
+/** Slots whose owning process is gone (their links, namespaces and rules are leftovers). */
+export function staleSlots(runDir: string, subnet: string): SlotLease[] {
+  let names: string[];
+  try {
+    names = readdirSync(leaseDir(runDir));
+  } catch {
+    return [];
+  }
+  const stale: SlotLease[] = [];
+  for (const name of names) {
+    const match = /^(\d+)\.json$/.exec(name);
+    if (match === null) continue;
+    const path = `${leaseDir(runDir)}/${name}`;
+    let record: LeaseRecord;
+    try {
+      record = JSON.parse(readFileSync(path, 'utf8')) as LeaseRecord;
+    } catch {
+      // A lease being written right now, or garbage: only an empty/unparsable file older than a
+      // moment could be stale, and it names no owner, so leave it to `doctor --reap` by hand.
+      continue;
+    }
+    if (processStartTime(record.ownerPid) === record.ownerStart) continue;
+    stale.push({
+      slot: describeSlot(subnet, Number(match[1])),
+      release: () => {
+        try {
+          unlinkSync(path);
+        } catch {
+          // Gone already.
+        }
+      },
+    });
+  }
+  return stale;
+}
+
+/** Indices of every leased slot (live or stale). */
+export function leasedSlotIndices(runDir: string): number[] {
+  try {
+    return readdirSync(leaseDir(runDir))
+      .map((n) => /^(\d+)\.json$/.exec(n)?.[1])
+      .filter((n): n is string => n !== undefined)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
