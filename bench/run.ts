@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: ratios of airlock against the raw engines, measured in one run on one machine.
  * Prints a Markdown table and writes bench/results/<timestamp>.json. Usage:
- *   node bench/run.ts [--n 200] [--only namespace,gvisor,cli]
+ *   node bench/run.ts [--n 200] [--only namespace,gvisor,cli,service,network]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
@@ -14,8 +14,9 @@ import { benchNamespace, type PairResult } from './namespace.ts';
 import { benchGvisor } from './gvisor.ts';
 import { benchCli } from './cli.ts';
 import { benchService, type ServiceBench } from './service.ts';
+import { benchNetwork, type NetworkBench } from './network.ts';
 
-const { values } = parseArgs({ options: { n: { type: 'string', default: '200' }, only: { type: 'string', default: 'namespace,gvisor,cli,service' } } });
+const { values } = parseArgs({ options: { n: { type: 'string', default: '200' }, only: { type: 'string', default: 'namespace,gvisor,cli,service,network' } } });
 const n = Number(values.n);
 const only = new Set(values.only.split(','));
 const config = loadConfig();
@@ -47,6 +48,11 @@ if (only.has('service')) {
   service = await benchService(config, image, n);
   results.push(...service.pairs);
 }
+let network: NetworkBench | undefined;
+if (only.has('network')) {
+  network = await benchNetwork(config, image, n);
+  results.push(...network.pairs);
+}
 
 const f = (x: number) => x.toFixed(2);
 const lines = [
@@ -68,8 +74,20 @@ if (service !== undefined) {
     `50 simultaneous creates: ${s.created} created, ${s.refused429} refused with 429, ${s.failed} failed; latency p50 ${f(s.latency.p50)} ms, p99 ${f(s.latency.p99)} ms`,
   );
 }
+if (network !== undefined) {
+  const p = network.proxy;
+  const c = network.coldStart;
+  const b = network.breakdown;
+  const ratio = (a: number, base: number) => `${f(a / base)}×`;
+  lines.push(
+    '',
+    `Egress proxy, loopback GET (${p.bodyBytes}-byte body, keep-alive off both sides), n ${p.direct.n}: direct p50/p90/p99 ${f(p.direct.p50)} / ${f(p.direct.p90)} / ${f(p.direct.p99)} ms; via proxy ${f(p.proxied.p50)} / ${f(p.proxied.p90)} / ${f(p.proxied.p99)} ms; added ${f(p.added.p50)} / ${f(p.added.p90)} / ${f(p.added.p99)} ms (paired differences p50 ${f(p.pairedDifference.p50)} ms); decisions ${JSON.stringify(p.decisions)}`,
+    `Cold start (executeOnce /bin/true, namespace driver), n ${c.none.coldStart.n}, pool ${c.poolSize} (${c.poolHits} pool hits): cold_start_time_ms p50 none ${f(c.none.coldStart.p50)}, restricted pooled ${f(c.restrictedPooled.coldStart.p50)} (${ratio(c.restrictedPooled.coldStart.p50, c.none.coldStart.p50)}), restricted poolSize 0 ${f(c.restrictedUnpooled.coldStart.p50)} (${ratio(c.restrictedUnpooled.coldStart.p50, c.none.coldStart.p50)}); wall p50 none ${f(c.none.wall.p50)}, pooled ${f(c.restrictedPooled.wall.p50)} (${ratio(c.restrictedPooled.wall.p50, c.none.wall.p50)}), poolSize 0 ${f(c.restrictedUnpooled.wall.p50)} (${ratio(c.restrictedUnpooled.wall.p50, c.none.wall.p50)})`,
+    `Breakdown (p50, n ${b.proxyListenClose.n}): proxy listen+close ${f(b.proxyListenClose.p50)} ms; nsenter --net= … /bin/true ${f(b.nsenter.viaNsenter.p50)} vs /bin/true ${f(b.nsenter.direct.p50)} ms; attach none ${f(b.attach.none.p50)}, restricted pooled ${f(b.attach.restrictedPooled.p50)}, restricted poolSize 0 ${f(b.attach.restrictedUnpooled.p50)} ms; release restricted ${f(b.release.restrictedPooled.p50)} ms (ip link del ${f(b.teardown.linkDel.p50)}, ip netns del ${f(b.teardown.netnsDel.p50)}, nft delete table ${f(b.teardown.nftDeleteTable.p50)} ms, n ${b.teardown.linkDel.n})`,
+  );
+}
 process.stdout.write(`${lines.join('\n')}\n`);
 mkdirSync('bench/results', { recursive: true });
 const file = `bench/results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-writeFileSync(file, JSON.stringify({ machine, results, service }, null, 2));
+writeFileSync(file, JSON.stringify({ machine, results, service, network }, null, 2));
 process.stdout.write(`\nwritten ${file}\n`);

@@ -11,14 +11,15 @@ export function quantile(samples: number[], q: number): number {
 export interface Summary {
   n: number;
   p50: number;
+  p90: number;
   p95: number;
   p99: number;
   min: number;
 }
 
-/** p50/p95/p99/min of a sample set. */
+/** p50/p90/p95/p99/min of a sample set. */
 export function summarize(samples: number[]): Summary {
-  return { n: samples.length, p50: quantile(samples, 0.5), p95: quantile(samples, 0.95), p99: quantile(samples, 0.99), min: Math.min(...samples) };
+  return { n: samples.length, p50: quantile(samples, 0.5), p90: quantile(samples, 0.9), p95: quantile(samples, 0.95), p99: quantile(samples, 0.99), min: Math.min(...samples) };
 }
 
 /** Times `fn` `n` times after `warmup` untimed runs. */

@@ -18,6 +18,8 @@ import type {
   HealthResponse,
   SandboxInfo,
   SandboxList,
+  SandboxNetworkInfo,
+  SetAllowlistRequest,
   StatusResponse,
 } from './types.ts';
 
@@ -122,6 +124,26 @@ export class AirlockClient {
   /** `POST /api/v1/sandboxes/{id}/timeout`: the sandbox now ends `ttlSeconds` from now unless extended again. */
   setSandboxTimeout(id: string, ttlSeconds: number, options: CallOptions = {}): Promise<SandboxInfo> {
     return this.transport.json({ method: 'POST', path: sandboxPath(id, '/timeout'), json: { ttl_seconds: ttlSeconds }, signals: [options.signal] });
+  }
+
+  /**
+   * `GET /api/v1/sandboxes/{id}/network`: the network policy, allowlist and services of the sandbox,
+   * its traffic, allowlist changes and its egress proxy's recent decisions. Answers for ended
+   * sandboxes too.
+   */
+  getSandboxNetwork(id: string, options: CallOptions = {}): Promise<SandboxNetworkInfo> {
+    return this.transport.json({ method: 'GET', path: sandboxPath(id, '/network'), signals: [options.signal] });
+  }
+
+  /**
+   * `PUT /api/v1/sandboxes/{id}/network`: replaces the allowlist of a running `restricted` sandbox
+   * (effective from its next request; recorded in `allowlist_changes`). Throws
+   * `InvalidRequestError` for another policy or a refused entry (the message names each), and
+   * `SandboxNotRunningError` once the sandbox has ended.
+   */
+  setSandboxAllowlist(id: string, allowedHosts: SetAllowlistRequest['allowed_hosts'], options: CallOptions = {}): Promise<SandboxNetworkInfo> {
+    const body: SetAllowlistRequest = { allowed_hosts: allowedHosts };
+    return this.transport.json({ method: 'PUT', path: sandboxPath(id, '/network'), json: body, signals: [options.signal] });
   }
 
   /**

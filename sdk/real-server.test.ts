@@ -153,6 +153,15 @@ describe('SDK against a real server', { skip }, () => {
     await assert.rejects(sandbox.setTimeout(0), InvalidRequestError);
   });
 
+  it('network: a default sandbox has network_policy none and no allowlist to replace', async () => {
+    assert.equal((await sandbox.info()).network_policy, 'none');
+    const net = await sandbox.network();
+    assert.equal(net.network_policy, 'none');
+    assert.deepEqual([net.allowed_hosts, net.services, net.decisions, net.allowlist_changes], [[], [], [], []]);
+    await assert.rejects(sandbox.setAllowlist(['example.com']), (err: unknown) => err instanceof InvalidRequestError && /only restricted sandboxes have an allowlist/.test(err.message));
+    assert.deepEqual((await sandbox.network()).allowlist_changes, []);
+  });
+
   it('execute: a one-shot run, with failures reported in the result', async () => {
     const ok = await client.execute({ agent_id: 'sdk-test', code: 'echo $((6 * 7))', language: 'bash', timeout_seconds: 30 });
     assert.equal(ok.success, true);

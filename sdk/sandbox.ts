@@ -7,7 +7,7 @@ import { AirlockClient } from './client.ts';
 import { Commands } from './commands.ts';
 import { Files } from './files.ts';
 import type { CallOptions, ConnectionOptions } from './http.ts';
-import type { CreateSandboxRequest, SandboxInfo } from './types.ts';
+import type { CreateSandboxRequest, SandboxInfo, SandboxNetworkInfo } from './types.ts';
 
 /** Which server to use: an existing client, or the options to make one. */
 export interface SandboxConnection extends ConnectionOptions, CallOptions {
@@ -44,8 +44,9 @@ export class Sandbox {
 
   /**
    * Starts a sandbox. Request fields are the server's (`runtime`, `image`, `limits`, `ttl_seconds`,
-   * `metadata`, `environment`, …); connection fields pick the server. Throws `RateLimitError` at
-   * capacity, `InvalidRequestError` for a refused field.
+   * `metadata`, `environment`, `network_policy`, `allowed_hosts`, `services`, …); connection fields
+   * pick the server. Throws `RateLimitError` at capacity, `InvalidRequestError` for a refused field
+   * (an allowlist entry that is too broad, say, with the reason).
    */
   static async create(options: SandboxCreateOptions = {}): Promise<Sandbox> {
     const { client: _client, baseUrl: _baseUrl, fetch: _fetch, headers: _headers, requestTimeoutMs: _timeout, signal, ...request } = options;
@@ -79,6 +80,19 @@ export class Sandbox {
   /** Sets the idle lifetime: the sandbox ends `seconds` from now unless extended again. */
   setTimeout(seconds: number, options: CallOptions = {}): Promise<SandboxInfo> {
     return this.client.setSandboxTimeout(this.id, seconds, options);
+  }
+
+  /** Its network: policy, allowlist, services, traffic and the egress proxy's recent decisions. */
+  network(options: CallOptions = {}): Promise<SandboxNetworkInfo> {
+    return this.client.getSandboxNetwork(this.id, options);
+  }
+
+  /**
+   * Replaces the allowlist (network_policy `restricted` only), effective from the next request;
+   * returns the network with the new allowlist. `[]` allows nothing.
+   */
+  setAllowlist(allowedHosts: string[], options: CallOptions = {}): Promise<SandboxNetworkInfo> {
+    return this.client.setSandboxAllowlist(this.id, allowedHosts, options);
   }
 
   /** Ends the sandbox (every process killed, everything released); returns it, ended. */

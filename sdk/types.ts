@@ -9,11 +9,13 @@ import type {
   ExecuteRequest as ExecuteRequestSchema,
   ExecuteResponse as ExecuteResponseSchema,
   HealthResponse as HealthResponseSchema,
+  NetworkPolicy as NetworkPolicySchema,
   SecurityViolation as SecurityViolationSchema,
   StatusResponse as StatusResponseSchema,
 } from '../src/api/schemas.ts';
 import type {
   CreateSandboxRequest as CreateSandboxRequestSchema,
+  EgressDecision as EgressDecisionSchema,
   ExecCollectedResponse as ExecCollectedResponseSchema,
   ExecEndReason as ExecEndReasonSchema,
   ExecErrorFrame as ExecErrorFrameSchema,
@@ -26,6 +28,8 @@ import type {
   FileWriteResponse as FileWriteResponseSchema,
   SandboxInfo as SandboxInfoSchema,
   SandboxList as SandboxListSchema,
+  SandboxNetworkInfo as SandboxNetworkInfoSchema,
+  SetAllowlistRequest as SetAllowlistRequestSchema,
 } from '../src/api/schemas-sandboxes.ts';
 
 /** `{"error": {"code", "message", "request_id"}}`: the body of every 4xx/5xx answer. */
@@ -44,6 +48,14 @@ export type StatusResponse = z.infer<typeof StatusResponseSchema>;
 export type CreateSandboxRequest = z.input<typeof CreateSandboxRequestSchema>;
 /** A persistent sandbox as the server describes it. */
 export type SandboxInfo = z.infer<typeof SandboxInfoSchema>;
+/** Network access of a sandbox: `none` (default), `restricted` (egress proxy + allowlist) or `full`. */
+export type NetworkPolicy = z.infer<typeof NetworkPolicySchema>;
+/** `GET /api/v1/sandboxes/{id}/network` (and the answer of `PUT`): policy, allowlist, services, traffic, recent egress decisions. */
+export type SandboxNetworkInfo = z.infer<typeof SandboxNetworkInfoSchema>;
+/** One decision of a sandbox's egress proxy (allowed or refused, with the reason). */
+export type EgressDecision = z.infer<typeof EgressDecisionSchema>;
+/** Body of `PUT /api/v1/sandboxes/{id}/network`. */
+export type SetAllowlistRequest = z.input<typeof SetAllowlistRequestSchema>;
 /** `GET /api/v1/sandboxes`. */
 export type SandboxList = z.infer<typeof SandboxListSchema>;
 /** Body of `POST /api/v1/sandboxes/{id}/exec`. */

@@ -110,7 +110,6 @@ export function toLimits(wire: WireLimits | undefined, fieldPrefix: string, poli
   return requested;
 }
 
-/** Only `none` is implemented; the others are refused rather than silently downgraded. */
 /** The request's network fields as one policy (validated against the configuration by the service). */
 export function toNetworkRequest(body: { network_policy?: NetworkMode | undefined; allowed_hosts?: string[] | undefined; services?: string[] | undefined }): NetworkRequest {
   return { mode: body.network_policy ?? 'none', allowedHosts: body.allowed_hosts ?? [], services: body.services ?? [] };

@@ -21,6 +21,7 @@ import {
   SetTimeoutRequest,
   SandboxNetworkInfo,
   SetAllowlistRequest,
+  EgressDecision,
 } from './schemas-sandboxes.ts';
 
 /** One documented response of a route. */
@@ -158,6 +159,9 @@ export const COMPONENTS: Record<string, z.ZodType> = {
   SandboxInfo,
   SandboxList,
   SetTimeoutRequest,
+  SandboxNetworkInfo,
+  SetAllowlistRequest,
+  EgressDecision,
   ExecRequest,
   ExecFrame,
   ExecCollectedResponse,

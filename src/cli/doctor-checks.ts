@@ -10,6 +10,8 @@ import { createDriver, IMPLEMENTED_RUNTIMES } from '../isolation/drivers.ts';
 import { findExecutable } from '../isolation/which.ts';
 import { resolveImage } from '../images/store.ts';
 import { findLeftovers } from '../isolation/leftovers.ts';
+import { NetworkManager } from '../network/manager.ts';
+import { findNetworkLeftovers } from '../network/reap.ts';
 
 const run = promisify(execFile);
 
@@ -35,7 +37,7 @@ export async function runChecks(config: AirlockConfig): Promise<Check[]> {
     const facts = Object.entries(a.details).map(([k, v]) => `${k}: ${v}`).join('; ');
     checks.push({ name: `runtime ${runtime}`, ok: a.available, detail: a.available ? facts : `${a.reason}${facts ? ` (${facts})` : ''}` });
   }
-  checks.push(cgroupCheck(), userNamespaceCheck(), seccompCheck(), kvmCheck(), await nftablesCheck(), await imageCheck(config), leftoverCheck(config));
+  checks.push(cgroupCheck(), userNamespaceCheck(), seccompCheck(), kvmCheck(), await nftablesCheck(), await imageCheck(config), await leftoverCheck(config));
   return checks;
 }
 
@@ -43,12 +45,16 @@ export async function runChecks(config: AirlockConfig): Promise<Check[]> {
 export async function reapStale(config: AirlockConfig): Promise<string[]> {
   const reaped: string[] = [];
   for (const runtime of IMPLEMENTED_RUNTIMES) reaped.push(...(await createDriver(runtime, config).reapStale().catch(() => [])));
+  // Networks after sandboxes: a slot's namespace is only removable once nothing runs in it.
+  const networks = await new NetworkManager({ config }).reapStale().catch(() => 0);
+  if (networks > 0) reaped.push(`${networks} network slot(s)`);
   return reaped;
 }
 
-function leftoverCheck(config: AirlockConfig): Check {
+async function leftoverCheck(config: AirlockConfig): Promise<Check> {
   try {
-    const found = findLeftovers(config);
+    const nft = findExecutable('nft');
+    const found = [...findLeftovers(config), ...(nft === undefined ? [] : await findNetworkLeftovers(config.network.subnet, nft))];
     // Live sandboxes of a running controller are listed too: this is a count, not a verdict.
     return { name: 'sandbox state', ok: true, detail: found.length === 0 ? 'nothing left by sandboxes' : `${found.length} entries (live sandboxes, or leftovers of a crashed controller: airlock doctor --reap)` };
   } catch (err) {

@@ -12,7 +12,7 @@ export interface NetTools {
 }
 
 const TOOL_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' };
-const TIMEOUT_MS = 10_000;
+const TIMEOUT_MS = 30_000;
 
 /** Locates `ip` and `nft`, failing closed with the package to install. */
 export function findNetTools(): NetTools {

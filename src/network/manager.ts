@@ -21,6 +21,7 @@ import type { AllowRule, EgressDecision, InternalService } from './proxy/index.t
 import { reapNetworks } from './reap.ts';
 import { applySlotMode, createSlotLink, destroySlotNetwork, netnsPath } from './slot-network.ts';
 import { leaseSlot, type SlotLease } from './slots.ts';
+import { Limiter } from './limiter.ts';
 
 interface BuiltSlot {
   lease: SlotLease;
@@ -43,6 +44,8 @@ export class NetworkManager {
   private readonly poolSize: number;
   private readonly onDecision: (decision: EgressDecision) => void;
   private readonly ready: BuiltSlot[] = [];
+  /** Host network changes in flight at once (see Limiter). */
+  private readonly hostChanges = new Limiter(2);
   private toolsCache: NetTools | undefined;
   private driftWatch: DriftWatch | undefined;
   private filling: Promise<void> | undefined;
@@ -74,7 +77,7 @@ export class NetworkManager {
       hostBaseline,
       netnsPath: netnsPath(slot),
       destroy: async () => {
-        const problems = await destroySlotNetwork(slot, this.tools());
+        const problems = await this.hostChanges.run(() => destroySlotNetwork(slot, this.tools()));
         // A slot whose pieces could not all be removed stays leased, for the reaper to retry.
         if (problems.length === 0) lease.release();
       },
@@ -130,7 +133,7 @@ export class NetworkManager {
 
   /** Releases what crashed controllers left: namespaces, links and tables of dead owners' slots. */
   async reapStale(): Promise<number> {
-    return reapNetworks(this.config.runDir, this.config.network.subnet, this.tools());
+    return reapNetworks(this.config.network.subnet, this.tools());
   }
 
   async close(): Promise<void> {
@@ -157,10 +160,14 @@ export class NetworkManager {
     })();
   }
 
-  private async buildSlot(mode: AttachedMode): Promise<BuiltSlot> {
+  private buildSlot(mode: AttachedMode): Promise<BuiltSlot> {
+    return this.hostChanges.run(() => this.buildSlotNow(mode));
+  }
+
+  private async buildSlotNow(mode: AttachedMode): Promise<BuiltSlot> {
     const tools = this.tools();
     if (mode === 'full') enableForwarding();
-    const lease = leaseSlot(this.config.runDir, this.config.network.subnet);
+    const lease = leaseSlot(this.config.network.subnet);
     try {
       await createSlotLink(lease.slot, tools);
       await applySlotMode(lease.slot, mode, this.config.network.proxyPort, tools);

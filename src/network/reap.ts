@@ -26,18 +26,26 @@ export async function presentSlotIndices(nftPath: string): Promise<Map<number, s
 }
 
 /** Reaps; returns how many slots were released. */
-export async function reapNetworks(runDir: string, subnet: string, tools: NetTools): Promise<number> {
+export async function reapNetworks(subnet: string, tools: NetTools): Promise<number> {
   let count = 0;
-  for (const lease of staleSlots(runDir, subnet)) {
+  for (const lease of staleSlots(subnet)) {
     if ((await destroySlotNetwork(lease.slot, tools)).length === 0) {
       lease.release();
       count++;
     }
   }
-  const leased = new Set(leasedSlotIndices(runDir));
+  const leased = new Set(leasedSlotIndices());
   for (const index of (await presentSlotIndices(tools.nft)).keys()) {
     if (leased.has(index)) continue;
     if ((await destroySlotNetwork(describeSlot(subnet, index), tools)).length === 0) count++;
   }
   return count;
+}
+
+/** Network pieces no live controller accounts for (stale leases, unleased pieces), one line each. */
+export async function findNetworkLeftovers(subnet: string, nftPath: string): Promise<string[]> {
+  const found = staleSlots(subnet).map((l) => `network slot ${l.slot.index} of a dead controller`);
+  const leased = new Set(leasedSlotIndices());
+  for (const [index, pieces] of await presentSlotIndices(nftPath)) if (!leased.has(index)) found.push(...pieces.map((p) => `unleased ${p}`));
+  return found;
 }

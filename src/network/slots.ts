@@ -67,13 +67,16 @@ interface LeaseRecord {
   ownerStart: string;
 }
 
-function leaseDir(runDir: string): string {
-  return `${runDir}/net`;
+/** Host-wide: every controller on the host leases slots here, whatever its run directory. */
+export const SLOT_LEASE_DIR = '/run/airlock-net';
+
+function leaseDir(): string {
+  return SLOT_LEASE_DIR;
 }
 
 /** Leases a free slot, starting at a random one (so concurrent controllers rarely contend). */
-export function leaseSlot(runDir: string, subnet: string): SlotLease {
-  const dir = leaseDir(runDir);
+export function leaseSlot(subnet: string): SlotLease {
+  const dir = leaseDir();
   // Root-only: lease records decide what a later controller tears down.
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const count = slotCount(subnet);
@@ -109,10 +112,10 @@ export function leaseSlot(runDir: string, subnet: string): SlotLease {
 }
 
 /** Slots whose owning process is gone (their links, namespaces and rules are leftovers). */
-export function staleSlots(runDir: string, subnet: string): SlotLease[] {
+export function staleSlots(subnet: string): SlotLease[] {
   let names: string[];
   try {
-    names = readdirSync(leaseDir(runDir));
+    names = readdirSync(leaseDir());
   } catch {
     return [];
   }
@@ -120,7 +123,7 @@ export function staleSlots(runDir: string, subnet: string): SlotLease[] {
   for (const name of names) {
     const match = /^(\d+)\.json$/.exec(name);
     if (match === null) continue;
-    const path = `${leaseDir(runDir)}/${name}`;
+    const path = `${leaseDir()}/${name}`;
     let record: LeaseRecord;
     try {
       record = JSON.parse(readFileSync(path, 'utf8')) as LeaseRecord;
@@ -145,9 +148,9 @@ export function staleSlots(runDir: string, subnet: string): SlotLease[] {
 }
 
 /** Indices of every leased slot (live or stale). */
-export function leasedSlotIndices(runDir: string): number[] {
+export function leasedSlotIndices(): number[] {
   try {
-    return readdirSync(leaseDir(runDir))
+    return readdirSync(leaseDir())
       .map((n) => /^(\d+)\.json$/.exec(n)?.[1])
       .filter((n): n is string => n !== undefined)
       .map(Number);

@@ -41,7 +41,7 @@ describe('the error envelope on every route', () => {
     const { app } = await makeApp();
     for (const spec of jsonRoutes) {
       const unknown = assertError(await app.inject(json(spec.method as 'POST', concrete(spec), { no_such_field: 1 })), 400);
-      assert.match(unknown.message, /no_such_field|required|ttl_seconds|agent_id/);
+      assert.match(unknown.message, /no_such_field|required|ttl_seconds|agent_id|allowed_hosts/);
       assertError(await app.inject(json(spec.method as 'POST', concrete(spec), [1, 2])), 400, 'invalid_request');
       assertError(await app.inject(json(spec.method as 'POST', concrete(spec), 'a string')), 400, 'invalid_request');
     }
@@ -50,7 +50,8 @@ describe('the error envelope on every route', () => {
   it('bad ids → 400 and unknown ids → 404 on every sandbox route', async () => {
     const { app } = await makeApp();
     for (const spec of routes.filter((r) => r.params !== undefined)) {
-      const body = spec.body?.contentType === 'application/json' ? { payload: JSON.stringify(spec === ROUTES.exec ? { command: ['x'] } : { ttl_seconds: 5 }), headers: { 'content-type': 'application/json' } } : {};
+      const valid = spec === ROUTES.exec ? { command: ['x'] } : spec === ROUTES.setAllowlist ? { allowed_hosts: ['example.com'] } : { ttl_seconds: 5 };
+      const body = spec.body?.contentType === 'application/json' ? { payload: JSON.stringify(valid), headers: { 'content-type': 'application/json' } } : {};
       const octet = spec.body?.contentType === 'application/octet-stream' ? { payload: 'x', headers: { 'content-type': 'application/octet-stream' } } : {};
       assertError(await app.inject({ method: spec.method, url: concrete(spec, 'bad!id'), ...body, ...octet }), 400, 'invalid_request');
       assertError(await app.inject({ method: spec.method, url: concrete(spec), ...body, ...octet }), 404, 'sandbox_not_found');

@@ -38,6 +38,7 @@ describe('POST /api/v1/sandbox/execute', () => {
     assert.deepEqual(sent?.command, ['echo', 'x']);
     assert.deepEqual(sent?.limits, { memoryMb: 256, cpuCores: 0.5, timeoutSeconds: 10 });
     assert.deepEqual(sent?.env, { FOO: 'bar' });
+    assert.deepEqual(sent?.network, { mode: 'none', allowedHosts: [], services: [] });
     assert.deepEqual(sent?.mounts, [
       { hostPath: '/usr/share', sandboxPath: '/usr/share', writable: false },
       { hostPath: '/opt', sandboxPath: '/data', writable: true },
@@ -62,12 +63,59 @@ describe('POST /api/v1/sandbox/execute', () => {
     assert.match(unavailable.message, /gvisor/);
   });
 
-  it('refuses restricted/full network policies instead of ignoring them', async () => {
-    const { app } = await makeApp();
-    for (const policy of ['restricted', 'full']) {
-      const err = assertError(await app.inject(json('POST', URL, { agent_id: 'a', code: '1', network_policy: policy })), 400, 'not_supported');
-      assert.match(err.message, /not supported yet/);
+  it('passes the network policy, allowlist and services to the service; default none', async () => {
+    const { app, service } = await makeApp();
+    assert.equal((await app.inject(json('POST', URL, { agent_id: 'a', code: '1' }))).statusCode, 200);
+    assert.deepEqual(service.executed[0]?.network, { mode: 'none', allowedHosts: [], services: [] });
+    const restricted = await app.inject(json('POST', URL, {
+      agent_id: 'a', code: '1', network_policy: 'restricted', allowed_hosts: ['api.example.com', 'pypi.org:443', '*.githubusercontent.com', '10.0.0.5:8080', '[2001:db8::1]:443'], services: ['billing'],
+    }));
+    assert.equal(restricted.statusCode, 200, restricted.body);
+    assert.deepEqual(service.executed[1]?.network, {
+      mode: 'restricted', allowedHosts: ['api.example.com', 'pypi.org:443', '*.githubusercontent.com', '10.0.0.5:8080', '[2001:db8::1]:443'], services: ['billing'],
+    });
+    assert.equal((await app.inject(json('POST', URL, { agent_id: 'a', code: '1', network_policy: 'full' }))).statusCode, 200);
+    assert.deepEqual(service.executed[2]?.network, { mode: 'full', allowedHosts: [], services: [] });
+    assert.equal((await app.inject(json('POST', URL, { agent_id: 'a', code: '1', network_policy: 'none' }))).statusCode, 200);
+    assert.deepEqual(service.executed[3]?.network, { mode: 'none', allowedHosts: [], services: [] });
+  });
+
+  it('refuses malformed network fields, naming the field, before running anything', async () => {
+    const { app, service } = await makeApp();
+    const cases: Array<[object, RegExp]> = [
+      [{ network_policy: 'open' }, /body\.network_policy/],
+      [{ network_policy: true }, /body\.network_policy/],
+      [{ network_policy: 'restricted', allowed_hosts: 'example.com' }, /body\.allowed_hosts/],
+      [{ network_policy: 'restricted', allowed_hosts: [42] }, /body\.allowed_hosts\[0\]/],
+      [{ network_policy: 'restricted', allowed_hosts: [''] }, /body\.allowed_hosts\[0\]/],
+      [{ network_policy: 'restricted', allowed_hosts: ['x'.repeat(301)] }, /body\.allowed_hosts\[0\]/],
+      [{ network_policy: 'restricted', services: 'billing' }, /body\.services/],
+      [{ network_policy: 'restricted', services: ['Billing'] }, /body\.services\[0\]: a configured service name/],
+      [{ network_policy: 'restricted', services: ['bill ing'] }, /body\.services\[0\]/],
+      [{ network_policy: 'restricted', services: ['../etc'] }, /body\.services\[0\]/],
+      [{ network_policy: 'restricted', services: ['b'.repeat(40)] }, /body\.services\[0\]/],
+    ];
+    for (const [fields, pattern] of cases) {
+      const err = assertError(await app.inject(json('POST', URL, { agent_id: 'a', code: '1', ...fields })), 400, 'invalid_request');
+      assert.match(err.message, pattern);
     }
+    assert.equal(service.executed.length, 0);
+  });
+
+  it('network requests the service refuses are 400 with its reasons', async () => {
+    const { app, service } = await makeApp();
+    const cases: Array<[object, RegExp]> = [
+      [{ network_policy: 'restricted', allowed_hosts: ['*'] }, /\*: too broad/],
+      [{ network_policy: 'restricted', allowed_hosts: ['*.com:443'] }, /\*\.com:443: too broad/],
+      [{ allowed_hosts: ['example.com'] }, /allowed_hosts: only applies to network_policy restricted, not none/],
+      [{ network_policy: 'full', services: ['billing'] }, /services: only reachable with network_policy restricted, not full/],
+      [{ network_policy: 'restricted', services: ['payroll'] }, /payroll: no such internal service/],
+    ];
+    for (const [fields, pattern] of cases) {
+      const err = assertError(await app.inject(json('POST', URL, { agent_id: 'a', code: '1', ...fields })), 400, 'invalid_request');
+      assert.match(err.message, pattern);
+    }
+    assert.equal(service.executed.length, 0);
   });
 
   it('refuses limits above the maximum, naming the field, never clamping', async () => {

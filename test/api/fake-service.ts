@@ -1,12 +1,14 @@
 /**
  * An in-memory SandboxServiceApi for HTTP-layer tests. It records calls, kills and stdin, and its
  * exec sessions play a script of output steps. It enforces what the real service does at the
- * edges the API maps (unknown ids, capacity, policy pin, runtime availability, missing files).
+ * edges the API maps (unknown ids, capacity, policy pin, runtime availability, missing files, and a
+ * small version of the network policy check).
  */
 import { randomUUID } from 'node:crypto';
 import type { RuntimeName } from '../../src/isolation/driver.ts';
 import { ServiceError } from '../../src/sandbox/errors.ts';
 import type { ExecutionResult } from '../../src/sandbox/result.ts';
+import type { NetworkRequest } from '../../src/network/policy.ts';
 import type {
   CreateSandboxOptions, ExecEndReason, ExecOptions, ExecResult, ExecSession, FileEntry, HealthReport,
   OneShotRequest, SandboxInfo, SandboxNetworkInfo, SandboxServiceApi, ServiceStatus,
@@ -98,6 +100,7 @@ export class FakeService implements SandboxServiceApi {
   async execute(request: OneShotRequest): Promise<ExecutionResult> {
     if (request.expectedPolicyHash !== undefined && request.expectedPolicyHash !== this.policyHash) throw new ServiceError('policy_mismatch', 'policy hash mismatch');
     this.#checkRuntime(request.runtime);
+    if (request.network !== undefined) this.#checkNetwork(request.network);
     this.#reserve();
     this.executed.push(request);
     try {
@@ -112,25 +115,35 @@ export class FakeService implements SandboxServiceApi {
     }
   }
 
-  /** Allowlists set through setAllowlist, by sandbox id. */
-  readonly allowlists = new Map<string, string[]>();
+  /** Internal services the fake knows (as if configured by the operator). */
+  configuredServices = ['billing', 'search'];
+  /** Network state of each persistent sandbox, by id. */
+  readonly networks = new Map<string, { services: string[]; changes: Array<{ at: string; allowed_hosts: string[] }> }>();
 
   network(id: string): SandboxNetworkInfo {
     const info = this.get(id);
+    const net = this.networks.get(id);
     return {
-      network_policy: info.network_policy, allowed_hosts: this.allowlists.get(id) ?? info.allowed_hosts, services: [],
-      network_rx_bytes: 0, network_tx_bytes: 0, decisions: [], allowlist_changes: [],
+      network_policy: info.network_policy, allowed_hosts: [...info.allowed_hosts], services: [...(net?.services ?? [])],
+      network_rx_bytes: 0, network_tx_bytes: 0, decisions: [], allowlist_changes: [...(net?.changes ?? [])],
     };
   }
 
   async setAllowlist(id: string, allowedHosts: string[]): Promise<SandboxNetworkInfo> {
-    if (this.get(id).network_policy !== 'restricted') throw new ServiceError('invalid_request', 'allowed_hosts: only restricted sandboxes have an allowlist');
-    this.allowlists.set(id, allowedHosts);
+    const info = this.#runningInfo(id);
+    if (info.network_policy !== 'restricted') {
+      throw new ServiceError('invalid_request', `allowed_hosts: sandbox ${id} has network_policy ${info.network_policy}; only restricted sandboxes have an allowlist`);
+    }
+    const net = this.networks.get(id);
+    this.#checkNetwork({ mode: 'restricted', allowedHosts, services: net?.services ?? [] });
+    info.allowed_hosts = [...allowedHosts];
+    net?.changes.push({ at: new Date().toISOString(), allowed_hosts: [...allowedHosts] });
     return this.network(id);
   }
 
   async create(options: CreateSandboxOptions): Promise<SandboxInfo> {
     this.#checkRuntime(options.runtime);
+    if (options.network !== undefined) this.#checkNetwork(options.network);
     this.#reserve();
     this.created.push(options);
     const now = Date.now();
@@ -139,10 +152,11 @@ export class FakeService implements SandboxServiceApi {
       state: 'running', created_at: new Date(now).toISOString(), expires_at: new Date(now + (options.ttlSeconds ?? 300) * 1000).toISOString(),
       metadata: options.metadata,
       limits: { memory_limit_mb: options.limits.memoryMb ?? 512, cpu_limit: options.limits.cpuCores ?? 0.5, pids_limit: options.limits.pids ?? 256, scratch_mb: options.limits.scratchMb ?? 64, timeout_seconds: options.limits.timeoutSeconds ?? 300 },
-      pooled: false, network_policy: options.network?.mode ?? 'none', allowed_hosts: options.network?.allowedHosts ?? [], security_violations: [],
+      pooled: false, network_policy: options.network?.mode ?? 'none', allowed_hosts: [...(options.network?.allowedHosts ?? [])], security_violations: [],
       end_reason: null, ended_at: null,
     };
     this.#sandboxes.set(info.sandbox_id, info);
+    this.networks.set(info.sandbox_id, { services: [...(options.network?.services ?? [])], changes: [] });
     return info;
   }
 
@@ -220,6 +234,24 @@ export class FakeService implements SandboxServiceApi {
 
   #checkRuntime(runtime: RuntimeName): void {
     if (!this.runtimesAvailable.includes(runtime)) throw new ServiceError('runtime_unavailable', `runtime "${runtime}" is not available on this host`);
+  }
+
+  /**
+   * What the real service's network check refuses, in small: hosts or services outside restricted,
+   * unconfigured services, and patterns as broad as "*" or "*.tld"; every problem is named.
+   */
+  #checkNetwork(request: NetworkRequest): void {
+    const problems: string[] = [];
+    if (request.mode !== 'restricted') {
+      if (request.allowedHosts.length > 0) problems.push(`allowed_hosts: only applies to network_policy restricted, not ${request.mode}`);
+      if (request.services.length > 0) problems.push(`services: only reachable with network_policy restricted, not ${request.mode}`);
+    }
+    for (const name of request.services) if (!this.configuredServices.includes(name)) problems.push(`${name}: no such internal service is configured`);
+    for (const entry of request.allowedHosts) {
+      const host = entry.replace(/:\d+$/, '');
+      if (host === '*' || /^\*\.[^.]+$/.test(host)) problems.push(`${entry}: too broad (matches a whole public suffix)`);
+    }
+    if (problems.length > 0) throw new ServiceError('invalid_request', `network policy refused: ${problems.join('; ')}`);
   }
 
   #reserve(): void {

@@ -66,7 +66,12 @@ describe('persistent sandboxes', () => {
       [{ image: '../etc' }, /image/],
       [{ runtime: 'kata' }, /kata/],
       [{ metadata: { k: 5 } }, /metadata\.k/],
-      [{ network_policy: 'full' }, /not supported yet/, 'not_supported'],
+      [{ network_policy: 'open' }, /body\.network_policy/],
+      [{ network_policy: 'restricted', allowed_hosts: 'example.com' }, /body\.allowed_hosts/],
+      [{ network_policy: 'restricted', allowed_hosts: [null] }, /body\.allowed_hosts\[0\]/],
+      [{ network_policy: 'restricted', services: ['Bad_Name'] }, /body\.services\[0\]: a configured service name/],
+      [{ network_policy: 'restricted', allowed_hosts: ['*.com'] }, /\*\.com: too broad/],
+      [{ network_policy: 'none', services: ['billing'] }, /services: only reachable with network_policy restricted/],
       [{ filesystem_access: ['/proc/1'] }, /proc/, 'invalid_path'],
       [{ mystery: 1 }, /unknown field "mystery"/],
     ];

@@ -7,9 +7,6 @@ import { RUNTIMES } from './lib/runtime.ts';
 
 for (const runtime of RUNTIMES) {
   describe(`${runtime}: pending cases`, () => {
-    test('T15 network default deny (none / restricted via the egress proxy / drift kills the sandbox)', {
-      todo: 'pending: network issue (restricted mode, egress proxy, drift watch)',
-    });
     test('T18 secrets on tmpfs, 0400, owned by the sandbox uid, never in the environment, redacted, gone after teardown', {
       todo: 'pending: control-plane issue (secret delivery)',
     });

@@ -4,6 +4,7 @@
  * Read-only: nothing here changes the host.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import type { AirlockConfig } from '../../../src/config/config.ts';
 import { detectCgroups, parseMountInfo } from '../../../src/isolation/cgroups/index.ts';
@@ -118,11 +119,19 @@ export function mountPoints(): string[] {
 export interface HostBaseline {
   mounts: Set<string>;
   netns: Set<string>;
+  links: Set<string>;
+  nftTables: Set<string>;
 }
 
-/** Records mounts and named network namespaces before sandboxes run. */
+/** Records mounts, named network namespaces, links and nft tables before sandboxes run. */
 export function hostBaseline(): HostBaseline {
-  return { mounts: new Set(mountPoints()), netns: new Set(listNames('/run/netns')) };
+  return { mounts: new Set(mountPoints()), netns: new Set(listNames('/run/netns')), links: new Set(listNames('/sys/class/net')), nftTables: new Set(nftTables()) };
+}
+
+/** `family name` of every nft table on the host (empty when nft is missing). */
+export function nftTables(): string[] {
+  const out = spawnSync('nft', ['list', 'tables'], { encoding: 'utf8' });
+  return out.status === 0 ? out.stdout.split('\n').filter((l) => l.startsWith('table ')).map((l) => l.slice(6)) : [];
 }
 
 function listNames(dir: string): string[] {
@@ -203,6 +212,8 @@ export function findLeftovers(config: AirlockConfig, baseline: HostBaseline, ext
     if (under && !baseline.mounts.has(point)) problems.push(`mount left: ${point}`);
   }
   for (const name of listNames('/run/netns')) if (!baseline.netns.has(name)) problems.push(`named netns left: ${name}`);
+  for (const name of listNames('/sys/class/net')) if (!baseline.links.has(name)) problems.push(`network link left: ${name}`);
+  for (const table of nftTables()) if (!baseline.nftTables.has(table)) problems.push(`nft table left: ${table}`);
   for (const name of listNames(`${config.runDir}/uids`)) problems.push(`uid lease left: ${config.runDir}/uids/${name}`);
   problems.push(...gvisorStateLeft(`${config.runDir}/gvisor`));
   return problems;

@@ -1,0 +1,38 @@
+/** What the request handlers of one proxy instance share. One context per listener, never global. */
+import type { Socket } from 'node:net';
+import type { AllowRule } from './allow-entry.ts';
+import type { AddressClassifier } from './addresses.ts';
+import type { EgressDecision, InternalService, Resolver } from './types.ts';
+
+export type DecisionFields = Omit<EgressDecision, 'sandboxId' | 'time'>;
+
+export interface ProxyContext {
+  readonly sandboxId: string;
+  /** The allowlist in force now; read per request so setAllowlist applies to the next one. */
+  rules(): readonly AllowRule[];
+  readonly services: readonly InternalService[];
+  readonly resolve: Resolver;
+  readonly classify: AddressClassifier;
+  readonly connectTimeoutMs: number;
+  readonly clientHelloTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  record(decision: DecisionFields): void;
+  /** Registers an upstream socket so close() can destroy it. */
+  trackUpstream(socket: Socket): void;
+  isClosed(): boolean;
+}
+
+/** A recorder that emits the first decision given to it and ignores the rest (one per request). */
+export function decisionOnce(context: ProxyContext): { decide(decision: DecisionFields): void; readonly done: boolean } {
+  let done = false;
+  return {
+    decide(decision) {
+      if (done) return;
+      done = true;
+      context.record(decision);
+    },
+    get done() {
+      return done;
+    },
+  };
+}

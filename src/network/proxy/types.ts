@@ -1,0 +1,73 @@
+/** The public shapes of the egress proxy: options, decisions and the handle. */
+import type { AllowRule } from './allow-entry.ts';
+
+/** An internal service a sandbox may reach by `<name>.airlock.internal` or by its URL's host:port. */
+export interface InternalService {
+  name: string;
+  /** http: or https: base URL; its path is prefixed to every forwarded path. */
+  url: URL;
+  /** Allowed methods (case-insensitive). */
+  methods: string[];
+  /** Allowed path prefixes, matched on whole segments (`/api` allows `/api` and `/api/x`, not `/apix`). */
+  pathPrefixes: string[];
+  /** PEM trust anchors for an https: service (default: the system's). Verification is never switched off. */
+  ca?: string;
+}
+
+export interface ResolvedAddress {
+  address: string;
+  family: 4 | 6;
+}
+
+export type Resolver = (host: string) => Promise<ResolvedAddress[]>;
+
+export interface EgressProxyOptions {
+  sandboxId: string;
+  /** Where to listen: the host side of the sandbox's veth (127.0.0.1 and port 0 in tests). */
+  host: string;
+  port: number;
+  /** Replaceable at runtime with setAllowlist. */
+  allow: AllowRule[];
+  services: InternalService[];
+  /** Default: dns.promises.lookup(host, { all: true }). */
+  resolve?: Resolver;
+  /** Default: every address of os.networkInterfaces(). */
+  hostAddresses?: () => string[];
+  onDecision: (decision: EgressDecision) => void;
+  /** Upstream connect and DNS timeout; default 10 000 ms. */
+  connectTimeoutMs?: number;
+  /** Concurrent client connections; default 256 (more are dropped by the listener). */
+  maxConnections?: number;
+  /** How long a CONNECT client may take to send its ClientHello; default 10 000 ms. */
+  clientHelloTimeoutMs?: number;
+  /** Time to receive a request's headers; default 10 000 ms. */
+  headersTimeoutMs?: number;
+  /** Inactivity after which a client connection or tunnel is closed; default 300 000 ms. */
+  idleTimeoutMs?: number;
+}
+
+export type DecisionKind = 'http' | 'connect' | 'service';
+
+export interface EgressDecision {
+  sandboxId: string;
+  /** ISO 8601. */
+  time: string;
+  kind: DecisionKind;
+  host: string;
+  port: number;
+  allowed: boolean;
+  reason: string;
+  method?: string;
+  /** Path without the query (queries often carry secrets). */
+  path?: string;
+  /** The pinned upstream address, once known. */
+  address?: string;
+}
+
+export interface EgressProxy {
+  /** `http://host:port` of the listener, for HTTP_PROXY / HTTPS_PROXY. */
+  readonly url: string;
+  setAllowlist(rules: AllowRule[]): void;
+  /** Closes the listener and destroys every open client socket, tunnel and upstream connection. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,93 @@
+/**
+ * Host-side fixtures of the network cases: loopback HTTP and TLS servers that record who reached
+ * them, and the probe script mounted into sandboxes. All traffic stays on this machine.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { GrantedMount } from '../../../src/isolation/driver.ts';
+
+export interface RecordingServer {
+  port: number;
+  /** Request paths (HTTP) or accepted connections (TLS) seen so far. */
+  seen: string[];
+  close(): Promise<void>;
+}
+
+function portOf(server: Server | TlsServer): number {
+  return (server.address() as AddressInfo).port;
+}
+
+function closing(server: Server | TlsServer): () => Promise<void> {
+  return () => new Promise((resolve) => {
+    (server as Server).closeAllConnections?.();
+    server.close(() => resolve());
+  });
+}
+
+/** An HTTP server on `host` answering `hello <path>`. */
+export async function httpServer(host = '127.0.0.1'): Promise<RecordingServer> {
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    seen.push(req.url ?? '');
+    res.end(`hello ${req.url}`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  return { port: portOf(server), seen, close: closing(server) };
+}
+
+/** A TLS server on 127.0.0.1 with a throwaway self-signed certificate. */
+export async function tlsServer(): Promise<RecordingServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-tls-'));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=test', '-days', '1', '-keyout', `${dir}/k`, '-out', `${dir}/c`], { stdio: 'ignore' });
+    const seen: string[] = [];
+    const server = createTlsServer({ key: readFileSync(`${dir}/k`), cert: readFileSync(`${dir}/c`) }, (socket) => {
+      seen.push(socket.servername || '(no sni)');
+      socket.on('error', () => undefined);
+      socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    });
+    server.on('connection', (socket) => socket.on('error', () => undefined));
+    server.on('tlsClientError', () => undefined);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { port: portOf(server), seen, close: closing(server) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The probe script in a world-readable temp dir, granted read-only at /work. */
+export function probeMount(): { mount: GrantedMount; argv: (checks: object[]) => string[]; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-netprobe-'));
+  chmodSync(dir, 0o755);
+  copyFileSync(new URL('./net_probe.py', import.meta.url), join(dir, 'net_probe.py'));
+  chmodSync(join(dir, 'net_probe.py'), 0o644);
+  return {
+    mount: { hostPath: dir, sandboxPath: '/work', writable: false },
+    argv: (checks) => ['python3', '/work/net_probe.py', JSON.stringify(checks)],
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** The host's first non-loopback IPv4 address (what `full` mode must still refuse). */
+export function hostAddress(): string | undefined {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal && !a.address.startsWith('10.213.')) return a.address;
+  }
+  return undefined;
+}
+
+/** Parses the probe's JSON lines by id. */
+export function probeResults(output: string): Map<string, Record<string, unknown>> {
+  const out = new Map<string, Record<string, unknown>>();
+  for (const line of output.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const parsed = JSON.parse(line) as Record<string, unknown>;
+    out.set(String(parsed['id']), parsed);
+  }
+  return out;
+}
