@@ -32,16 +32,17 @@ export function registerServe(program: Command): void {
     .action(async (raw: RawServeOptions) => {
       const port = parsePort(raw.port);
       if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(raw.logLevel)) throw new UsageError(`--log-level: unknown level "${raw.logLevel}"`);
-      const [{ loadConfig }, { createLogger }, { AirlockMetrics }, { SandboxService }] = await Promise.all([
+      const [{ loadConfig }, { createLogger }, { AirlockMetrics }, { SandboxService }, { combineObservers, logObserver }] = await Promise.all([
         import('../config/config.ts'),
         import('../observability/logger.ts'),
         import('../observability/metrics.ts'),
         import('../sandbox/service.ts'),
+        import('../observability/log-observer.ts'),
       ]);
       const config = loadConfig(program.opts<{ config?: string }>().config);
       const { logger } = createLogger({ level: raw.logLevel });
       const metrics = new AirlockMetrics({ processMetrics: true });
-      const service = new SandboxService({ config, observer: metrics });
+      const service = new SandboxService({ config, observer: combineObservers(metrics, logObserver(logger)) });
       const { reaped, poolErrors } = await service.start();
       // Sandboxes of a controller that crashed: their leftovers were just released.
       if (reaped.length > 0) logger.warn({ reaped }, 'reaped sandboxes left by a previous controller');

@@ -8,6 +8,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SandboxInfo, ServiceObserver } from '../sandbox/service-types.ts';
 import type { ExecutionResult, SecurityViolation } from '../sandbox/result.ts';
+import type { EgressDecision } from '../network/proxy/index.ts';
 
 export interface MetricsOptions {
   /** Also export Node process metrics (CPU, memory, event loop). Default false. */
@@ -17,6 +18,8 @@ export interface MetricsOptions {
 const COLD_START_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10];
 const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 const MAX_LABEL_LENGTH = 64;
+/** Distinct egress host labels kept; later hosts are counted as "other". */
+const MAX_EGRESS_HOSTS = 500;
 
 /** The `result` label of `hardened_sandbox_executions_total`: `success`, `failure`, or why it ended. */
 export function executionResultLabel(result: ExecutionResult): string {
@@ -48,6 +51,8 @@ export class AirlockMetrics implements ServiceObserver {
   readonly #capacity: Counter;
   readonly #poolReady: Gauge<'pool'>;
   readonly #poolCheckouts: Counter<'pool' | 'result'>;
+  readonly #egress: Counter<'decision' | 'reason' | 'host' | 'port'>;
+  readonly #egressHosts = new Set<string>();
   readonly #httpRequests: Counter<'method' | 'route' | 'status'>;
   readonly #httpDuration: Histogram<'method' | 'route' | 'status'>;
   #activeSource: (() => number) | undefined;
@@ -73,6 +78,12 @@ export class AirlockMetrics implements ServiceObserver {
     this.#capacity = new Counter({ name: 'airlock_capacity_refusals_total', help: 'Requests refused because the concurrent-sandbox cap was reached.', registers });
     this.#poolReady = new Gauge({ name: 'airlock_pool_ready_sandboxes', help: 'Warm sandboxes ready in each pool.', labelNames: ['pool'], registers });
     this.#poolCheckouts = new Counter({ name: 'airlock_pool_checkouts_total', help: 'Pool checkouts, by hit or miss.', labelNames: ['pool', 'result'], registers });
+    this.#egress = new Counter({
+      name: 'airlock_egress_decisions_total',
+      help: `Egress proxy decisions by decision, reason, host and port (hosts past the first ${MAX_EGRESS_HOSTS} distinct ones are labelled "other").`,
+      labelNames: ['decision', 'reason', 'host', 'port'],
+      registers,
+    });
     this.#httpRequests = new Counter({ name: 'airlock_http_requests_total', help: 'HTTP requests by method, route and status.', labelNames: ['method', 'route', 'status'], registers });
     this.#httpDuration = new Histogram({ name: 'airlock_http_request_duration_seconds', help: 'HTTP request duration.', labelNames: ['method', 'route', 'status'], buckets: HTTP_BUCKETS, registers });
     if (options.processMetrics === true) collectDefaultMetrics({ register: this.registry });
@@ -123,6 +134,19 @@ export class AirlockMetrics implements ServiceObserver {
   /** ServiceObserver: a sandbox was taken from a pool (hit) or built because it was empty (miss). */
   poolCheckout(key: string, hit: boolean): void {
     this.#poolCheckouts.inc({ pool: label(key), result: hit ? 'hit' : 'miss' });
+  }
+
+  /** ServiceObserver: one egress proxy decision (allowed or refused). */
+  egressDecision(decision: EgressDecision): void {
+    // Hosts come from sandboxed code: a bounded label set, so a sandbox can't grow memory without end.
+    const host = this.#egressHosts.has(decision.host) || this.#egressHosts.size < MAX_EGRESS_HOSTS ? decision.host : 'other';
+    this.#egressHosts.add(host);
+    this.#egress.inc({ decision: decision.allowed ? 'allowed' : 'refused', reason: label(decision.reason), host: label(host), port: String(decision.port) });
+  }
+
+  /** ServiceObserver: a violation recorded outside a one-shot result (a persistent sandbox's drift). */
+  violationRecorded(v: SecurityViolation): void {
+    this.#violations.inc({ type: label(v.violation_type), severity: label(v.severity) });
   }
 
   /** Records one HTTP request; `route` must be the route template, never the raw URL. */
