@@ -9,6 +9,7 @@ import { detectCgroups } from '../isolation/cgroups/index.ts';
 import { createDriver, IMPLEMENTED_RUNTIMES } from '../isolation/drivers.ts';
 import { findExecutable } from '../isolation/which.ts';
 import { resolveImage } from '../images/store.ts';
+import { networkInterfaces } from 'node:os';
 import { findLeftovers } from '../isolation/leftovers.ts';
 import { NetworkManager } from '../network/manager.ts';
 import { findNetworkLeftovers } from '../network/reap.ts';
@@ -37,7 +38,7 @@ export async function runChecks(config: AirlockConfig): Promise<Check[]> {
     const facts = Object.entries(a.details).map(([k, v]) => `${k}: ${v}`).join('; ');
     checks.push({ name: `runtime ${runtime}`, ok: a.available, detail: a.available ? facts : `${a.reason}${facts ? ` (${facts})` : ''}` });
   }
-  checks.push(cgroupCheck(), userNamespaceCheck(), seccompCheck(), kvmCheck(), await nftablesCheck(), await imageCheck(config), await leftoverCheck(config));
+  checks.push(cgroupCheck(), userNamespaceCheck(), seccompCheck(), kvmCheck(), await nftablesCheck(), networkCheck(config), await imageCheck(config), await leftoverCheck(config));
   return checks;
 }
 
@@ -113,6 +114,22 @@ async function nftablesCheck(): Promise<Check> {
   } catch (err) {
     return { name: 'nftables', ok: false, detail: `nft present but unusable: ${(err as Error).message.split('\n')[0]}` };
   }
+}
+
+/** Sandbox networks: tools present, and the slot subnet not used by any host interface. */
+function networkCheck(config: AirlockConfig): Check {
+  const missing = ['ip', 'nft', 'nsenter'].filter((tool) => findExecutable(tool) === undefined);
+  if (missing.length > 0) return { name: 'network', ok: false, detail: `missing ${missing.join(', ')}: only network_policy none works` };
+  const [base, bits] = config.network.subnet.split('/') as [string, string];
+  const toInt = (ip: string) => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+  const size = 2 ** (32 - Number(bits));
+  const start = toInt(base) - (toInt(base) % size);
+  const clashes = Object.entries(networkInterfaces())
+    .filter(([name]) => !name.startsWith('al-n'))
+    .flatMap(([name, list]) => (list ?? []).filter((a) => a.family === 'IPv4' && toInt(a.address) >= start && toInt(a.address) < start + size).map((a) => `${name} ${a.address}`));
+  if (clashes.length > 0) return { name: 'network', ok: false, detail: `subnet ${config.network.subnet} is in use on this host (${clashes.join(', ')}): set network.subnet` };
+  const forwarding = readOr('/proc/sys/net/ipv4/ip_forward') === '1' ? 'on' : 'off (full mode turns it on)';
+  return { name: 'network', ok: true, detail: `subnet ${config.network.subnet}, proxy port ${config.network.proxyPort}, IPv4 forwarding ${forwarding}` };
 }
 
 async function imageCheck(config: AirlockConfig): Promise<Check> {

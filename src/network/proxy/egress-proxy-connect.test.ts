@@ -30,7 +30,7 @@ function tlsRefused(socket: net.Socket, servername: string): Promise<boolean> {
   });
 }
 
-describe('egress proxy: CONNECT', () => {
+describe('egress proxy: CONNECT', { timeout: 30_000 }, () => {
   let server: TlsServer;
   before(async () => {
     server = await startTlsEchoServer(makeCertificate());

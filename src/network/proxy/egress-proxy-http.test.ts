@@ -9,7 +9,7 @@ import { proxyRequest, rawExchange, startHttpServer, startTestProxy, type TestSe
 
 const REASON = DENY_REASON_HEADER.toLowerCase();
 
-describe('egress proxy: plain HTTP', () => {
+describe('egress proxy: plain HTTP', { timeout: 30_000 }, () => {
   let upstream: TestServer;
   let seen: { method: string; url: string; headers: IncomingHttpHeaders; body: string }[];
   before(async () => {

@@ -5,7 +5,7 @@ import {
   closedWithin, proxyRequest, rawExchange, startHttpServer, startTestProxy, waitFor, type TestServer,
 } from './test-fixtures.ts';
 
-describe('egress proxy: hostile clients', () => {
+describe('egress proxy: hostile clients', { timeout: 30_000 }, () => {
   let upstream: TestServer;
   let upstreamHeaders: Record<string, string | string[] | undefined>[];
   before(async () => {

@@ -9,7 +9,7 @@ import type { InternalService } from './types.ts';
 
 const REASON = DENY_REASON_HEADER.toLowerCase();
 
-describe('egress proxy: internal services', () => {
+describe('egress proxy: internal services', { timeout: 30_000 }, () => {
   let service: TestServer;
   let other: TestServer;
   let seen: { method: string; url: string; headers: IncomingHttpHeaders }[];

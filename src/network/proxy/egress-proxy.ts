@@ -105,7 +105,7 @@ export async function startProxyWithClassifier(options: EgressProxyOptions, clas
       if (closed) return;
       closed = true;
       const done = new Promise<void>((resolve) => server.close(() => resolve()));
-      
+      for (const socket of openSockets) socket.destroy();
       server.closeAllConnections();
       await done;
     },

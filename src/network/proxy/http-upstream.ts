@@ -46,9 +46,14 @@ export function forwardUpstream(
     ...(target.servername ? { servername: target.servername } : {}),
     ...(target.ca ? { ca: target.ca } : {}),
   });
+  let failed = false;
   const fail = () => {
+    if (failed) return; // Why: destroy() re-enters through 'error'; the 502 already written must not be cut off.
+    failed = true;
+    clearTimeout(connectTimer);
     decide({ ...decision, allowed: true, reason: 'upstream_unreachable' });
     upstream.destroy();
+    if (res.writableEnded) return;
     if (!res.headersSent && !res.destroyed) denyResponse(res, decision.host, decision.port, 'upstream_unreachable', true);
     else res.destroy();
   };
@@ -62,10 +67,7 @@ export function forwardUpstream(
       decide(decision);
     });
   });
-  upstream.on('error', () => {
-    clearTimeout(connectTimer);
-    fail();
-  });
+  upstream.on('error', fail);
   upstream.on('response', (answer) => relayResponse(answer, res, upstream));
   req.on('error', () => upstream.destroy());
   res.on('close', () => {

@@ -13,7 +13,7 @@ export type { HostPort, HttpTarget, TargetRefusal } from './target.ts';
 export { MAX_CLIENT_HELLO_BYTES, parseClientHello } from './tls-sni.ts';
 export type { SniVerdict } from './tls-sni.ts';
 export { DENY_REASON_HEADER } from './deny.ts';
-export { DENY_REASONS } from './reasons.ts';
+export { ALLOW_REASONS, DENY_REASONS } from './reasons.ts';
 export type { DenyReason } from './reasons.ts';
 export type {
   DecisionKind, EgressDecision, EgressProxy, EgressProxyOptions, InternalService, ResolvedAddress, Resolver,
