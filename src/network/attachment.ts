@@ -27,7 +27,10 @@ export interface NetworkAttachment {
   /** Replaces the allowlist of a running restricted sandbox; takes effect on the next request. */
   setAllowlist(entries: string[], rules: AllowRule[]): void;
   decisions(): EgressDecision[];
-  /** Stops the watch and frees everything; call after the sandbox's processes are gone. */
+  /**
+   * Stops the watch and the proxy and starts removing the slot from the host (the manager's
+   * `settled()`/`close()` wait for that); call after the sandbox's processes are gone.
+   */
   release(): Promise<void>;
 }
 
@@ -37,8 +40,8 @@ export interface SlotResources {
   proxy?: EgressProxy;
   /** Host-side state (link, routes, table) recorded when the slot was built. */
   hostBaseline: NetworkSnapshot;
-  /** Removes link, namespace and table. */
-  destroy(): Promise<void>;
+  /** Starts removing link, namespace and table (in the background; the manager tracks it). */
+  destroy(): void;
 }
 
 /** One attachment of any mode; `slot` is absent for `none` (the runtime makes an empty namespace). */
@@ -115,7 +118,7 @@ export class SandboxAttachment implements NetworkAttachment {
       this.unwatch?.();
       if (this.slot === undefined) return;
       await this.slot.proxy?.close();
-      await this.slot.destroy();
+      this.slot.destroy();
     })();
     return this.released;
   }

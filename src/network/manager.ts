@@ -49,6 +49,8 @@ export class NetworkManager {
   private toolsCache: NetTools | undefined;
   private driftWatch: DriftWatch | undefined;
   private filling: Promise<void> | undefined;
+  /** Slot removals still running after their sandbox ended (see `settled`). */
+  private readonly teardowns = new Set<Promise<void>>();
   private closed = false;
 
   constructor(options: NetworkManagerOptions) {
@@ -76,10 +78,17 @@ export class NetworkManager {
       lease,
       hostBaseline,
       netnsPath: netnsPath(slot),
-      destroy: async () => {
-        const problems = await this.hostChanges.run(() => destroySlotNetwork(slot, this.tools()));
-        // A slot whose pieces could not all be removed stays leased, for the reaper to retry.
-        if (problems.length === 0) lease.release();
+      // Runs in the background: the sandbox's processes are gone, so nothing can use the slot any
+      // more, and its caller need not wait ~50 ms for the kernel to remove link, namespace and table.
+      destroy: () => {
+        const teardown = this.hostChanges
+          .run(() => destroySlotNetwork(slot, this.tools()))
+          .then((problems) => {
+            // A slot whose pieces could not all be removed stays leased, for the reaper to retry.
+            if (problems.length === 0) lease.release();
+          })
+          .finally(() => this.teardowns.delete(teardown));
+        this.teardowns.add(teardown);
       },
     };
     if (request.mode === 'full') {
@@ -102,7 +111,7 @@ export class NetworkManager {
         },
       });
     } catch (err) {
-      await resources.destroy();
+      resources.destroy();
       // Fail closed: a restricted sandbox without its proxy has no enforced allowlist, so none starts.
       throw new ControlError('network.proxy', `cannot start the egress proxy on ${slot.hostAddress}: ${(err as Error).message}`, { cause: err });
     }
@@ -131,6 +140,11 @@ export class NetworkManager {
     while (this.filling !== undefined) await this.filling;
   }
 
+  /** Waits until every ended sandbox's network is removed from the host. */
+  async settled(): Promise<void> {
+    while (this.teardowns.size > 0) await Promise.all([...this.teardowns]);
+  }
+
   /** Releases what crashed controllers left: namespaces, links and tables of dead owners' slots. */
   async reapStale(): Promise<number> {
     return reapNetworks(this.config.network.subnet, this.tools());
@@ -139,6 +153,7 @@ export class NetworkManager {
   async close(): Promise<void> {
     this.closed = true;
     await this.filling;
+    await this.settled();
     this.driftWatch?.close();
     const slots = this.ready.splice(0);
     for (const { lease } of slots) {

@@ -131,6 +131,7 @@ for (const runtime of RUNTIMES) {
       const P = allowed.port;
       const O = other.port;
       const before = decisions.length;
+      const seenBefore = allowed.seen.length;
       const { r, result } = await runProbe(ready, restricted(`127.0.0.1:${P}`, `localhost:${P}`), [
         { id: 'allowed', op: 'http', url: `http://127.0.0.1:${P}/ok`, host_header: `127.0.0.1:${P}` },
         { id: 'decimal', op: 'http', url: `http://2130706433:${P}/decimal`, host_header: `2130706433:${P}` },
@@ -155,8 +156,8 @@ for (const runtime of RUNTIMES) {
       assert.equal((r.get('userinfo') as { status: number }).status, 403, JSON.stringify(r.get('userinfo')));
       expect(r, 'host-mismatch', { status: 403, reason: 'host_header_mismatch' });
       expect(r, 'origin-form', { status: 403, reason: 'not_a_proxy_request' });
-      assert.deepEqual(allowed.seen.filter((p) => ['/ok', '/decimal', '/hex', '/octal'].includes(p)).sort(), ['/decimal', '/hex', '/octal', '/ok']);
-      for (const p of ['/rebind', '/userinfo', '/mismatch', '/origin']) assert.ok(!allowed.seen.includes(p), `${p} reached the server`);
+      // Exactly the allowed requests reached the server (the servers are shared by both runtimes' cases).
+      assert.deepEqual(allowed.seen.slice(seenBefore).sort(), ['/decimal', '/hex', '/octal', '/ok']);
       assert.deepEqual(other.seen, [], 'a refused target was contacted');
       // Every decision is recorded with host, port and reason.
       const mine = decisions.slice(before);
@@ -269,6 +270,7 @@ for (const runtime of RUNTIMES) {
       });
       assert.equal(proxies.size, concurrent, 'two sandboxes shared a proxy address');
       for (let i = 0; i < concurrent; i++) assert.equal(allowed.seen.filter((p) => p === `/token-${i}`).length, 1, `token-${i}`);
+      await networks.settled();
       await mark.assertNoneAdded('concurrent restricted sandboxes left something behind');
     }, { timeout: 600_000 });
   });
