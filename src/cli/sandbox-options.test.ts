@@ -34,6 +34,15 @@ describe('sandbox CLI options', () => {
     );
   });
 
+  it('maps network options; the mode is checked here, the allowlist by the server', () => {
+    assert.deepEqual(createRequestOf(raw({ network: 'restricted', allow: ['pypi.org', '*.example.com:8443'], service: ['inference'] })), {
+      network_policy: 'restricted',
+      allowed_hosts: ['pypi.org', '*.example.com:8443'],
+      services: ['inference'],
+    });
+    assert.throws(() => createRequestOf(raw({ network: 'open' })), usage(/^--network: unknown mode "open"/));
+  });
+
   it('refuses malformed values naming the option', () => {
     assert.throws(() => createRequestOf(raw({ memory: '12abc' })), usage(/^--memory: "12abc" is not a whole number/));
     assert.throws(() => createRequestOf(raw({ memory: '1.5' })), usage(/^--memory: /));

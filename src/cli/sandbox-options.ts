@@ -22,6 +22,9 @@ export interface RawCreateOptions {
   ttl?: string;
   metadata: string[];
   env: string[];
+  network?: string;
+  allow?: string[];
+  service?: string[];
   json?: boolean;
 }
 
@@ -101,6 +104,13 @@ export function createRequestOf(raw: RawCreateOptions): CreateSandboxRequest {
   if (ttl !== undefined) request.ttl_seconds = ttl;
   if (raw.metadata.length > 0) request.metadata = parsePairs('--metadata', raw.metadata, METADATA_KEY, 'KEY');
   if (raw.env.length > 0) request.environment = parseEnv(raw.env);
+  // The server validates the policy and each allowlist entry, and names every problem.
+  if (raw.network !== undefined) {
+    if (!['none', 'restricted', 'full'].includes(raw.network)) throw new UsageError(`--network: unknown mode "${raw.network}" (choose none, restricted, full)`);
+    request.network_policy = raw.network as NonNullable<CreateSandboxRequest['network_policy']>;
+  }
+  if ((raw.allow ?? []).length > 0) request.allowed_hosts = raw.allow;
+  if ((raw.service ?? []).length > 0) request.services = raw.service;
   return request;
 }
 

@@ -32,6 +32,9 @@ export function registerSandbox(program: Command): void {
     .option('--ttl <s>', 'idle lifetime in seconds; the sandbox ends when it passes')
     .option('--metadata <KEY=VALUE>', 'label returned with the sandbox (repeatable)', collect, [])
     .option('--env <KEY=VALUE>', 'environment variable of every exec (repeatable)', collect, [])
+    .option('--network <mode>', 'network policy: none (default), restricted or full')
+    .option('--allow <HOST[:PORT]>', 'allowlist entry for --network restricted (repeatable)', collect, [])
+    .option('--service <name>', 'internal service reachable through the proxy (repeatable)', collect, [])
     .option('--json', 'print the sandbox as JSON instead of its id', false)
     .action(async (raw: RawCreateOptions) => {
       process.exitCode = await (await actions()).createAction(raw);

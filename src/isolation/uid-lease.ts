@@ -5,6 +5,7 @@
  */
 import { mkdirSync, openSync, closeSync, unlinkSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
+import { fileReleaser } from './lease-file.ts';
 import { ControlError } from './driver.ts';
 
 /** A held host uid (gid is the same number). `release()` is idempotent. */
@@ -28,18 +29,9 @@ export function leaseHostUid(runDir: string, base: number, count: number): UidLe
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
       throw new ControlError('uid', `cannot lease a host uid in ${dir}: ${(err as Error).message}`, { cause: err });
     }
-    let released = false;
     return {
       uid,
-      release() {
-        if (released) return;
-        released = true;
-        try {
-          unlinkSync(path);
-        } catch {
-          // Already released by a reaper.
-        }
-      },
+      release: fileReleaser(path),
     };
   }
   throw new ControlError('uid', `all ${count} sandbox host uids from ${base} are leased`);

@@ -36,6 +36,9 @@ export interface NetworkManagerOptions {
   onDecision?: (decision: EgressDecision) => void;
 }
 
+/** How long after a checkout the pool starts building its replacement. */
+const REFILL_DELAY_MS = 100;
+
 /** Suffix of internal service names inside sandboxes: `http://<name>.airlock.internal/...`. */
 export const SERVICE_DOMAIN = 'airlock.internal';
 
@@ -71,7 +74,9 @@ export class NetworkManager {
     }
     if (this.closed) throw new ControlError('network', 'the network manager is shut down');
     const built = request.mode === 'restricted' ? (this.ready.shift() ?? (await this.buildSlot('restricted'))) : await this.buildSlot('full');
-    this.refill();
+    // Refill a little later: spawning `ip` blocks the event loop ~2 ms, which would land in this
+    // sandbox's cold start.
+    setTimeout(() => this.refill(), REFILL_DELAY_MS).unref();
     const { lease, hostBaseline } = built;
     const { slot } = lease;
     const resources: SlotResources = {
@@ -135,9 +140,15 @@ export class NetworkManager {
     return this.ready.length;
   }
 
-  /** Waits for the pool to be full (tests and benchmarks). */
+  /** Fills the pool now and waits until it is full, or until a build fails (tests and benchmarks). */
   async filled(): Promise<void> {
-    while (this.filling !== undefined) await this.filling;
+    while (!this.closed && this.ready.length < this.poolSize) {
+      const before = this.ready.length;
+      this.refill();
+      await this.filling;
+      if (this.ready.length === before) return;
+    }
+    await this.filling;
   }
 
   /** Waits until every ended sandbox's network is removed from the host. */

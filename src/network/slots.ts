@@ -4,8 +4,9 @@
  * `al-nN`, nft table `inet airlock-nN`). A slot is leased with an O_EXCL file naming its owner
  * process, so a CLI run and a server never collide and a crashed owner's slots can be reaped.
  */
-import { mkdirSync, openSync, writeSync, closeSync, unlinkSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, openSync, writeSync, closeSync, readdirSync, readFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
+import { fileReleaser } from '../isolation/lease-file.ts';
 import { ControlError } from '../isolation/driver.ts';
 import { processStartTime } from '../isolation/ownership.ts';
 
@@ -94,18 +95,9 @@ export function leaseSlot(subnet: string): SlotLease {
     }
     writeSync(fd, JSON.stringify(record));
     closeSync(fd);
-    let released = false;
     return {
       slot: describeSlot(subnet, index),
-      release() {
-        if (released) return;
-        released = true;
-        try {
-          unlinkSync(path);
-        } catch {
-          // Already released by a reaper.
-        }
-      },
+      release: fileReleaser(path),
     };
   }
   throw new ControlError('network', `all ${count} network slots of ${subnet} are leased`);
@@ -128,21 +120,11 @@ export function staleSlots(subnet: string): SlotLease[] {
     try {
       record = JSON.parse(readFileSync(path, 'utf8')) as LeaseRecord;
     } catch {
-      // A lease being written right now, or garbage: only an empty/unparsable file older than a
-      // moment could be stale, and it names no owner, so leave it to `doctor --reap` by hand.
+      // A lease being written right now (or garbage naming no owner): never reaped on a guess.
       continue;
     }
     if (processStartTime(record.ownerPid) === record.ownerStart) continue;
-    stale.push({
-      slot: describeSlot(subnet, Number(match[1])),
-      release: () => {
-        try {
-          unlinkSync(path);
-        } catch {
-          // Gone already.
-        }
-      },
-    });
+    stale.push({ slot: describeSlot(subnet, Number(match[1])), release: fileReleaser(path) });
   }
   return stale;
 }
