@@ -40,19 +40,20 @@ function linkNames(dev: string): string {
  * The sandbox side, seen through one of its processes; undefined when that process is gone (the
  * sandbox is ending: not drift).
  */
-export async function readSandboxSide(pid: number): Promise<NetworkSnapshot | undefined> {
+export async function readSandboxSide(pid: number, facets?: readonly string[]): Promise<NetworkSnapshot | undefined> {
   const base = `/proc/${pid}/net`;
   const [dev, route, fib, route6, addr6] = await Promise.all(
     ['dev', 'route', 'fib_trie', 'ipv6_route', 'if_inet6'].map((f) => readOrMissing(`${base}/${f}`)),
   );
   if (dev === undefined) return undefined;
-  return {
+  const all: NetworkSnapshot = {
     'sandbox links': linkNames(dev),
     'sandbox IPv4 routes': route ?? '',
     'sandbox IPv4 addresses': fib ?? '',
     'sandbox IPv6 routes': route6 ?? '',
     'sandbox IPv6 addresses': addr6 ?? '',
   };
+  return facets === undefined ? all : Object.fromEntries(Object.entries(all).filter(([k]) => facets.includes(k)));
 }
 
 /** The host side of an attached slot: its link, its routes and its firewall table. */

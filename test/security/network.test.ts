@@ -259,17 +259,17 @@ for (const runtime of RUNTIMES) {
       const runs = Array.from({ length: concurrent }, (_, i) =>
         runProbe(ready, restricted(`127.0.0.1:${allowed.port}`), [
           { op: 'env' },
-          { id: 'mine', op: 'http', url: `http://127.0.0.1:${allowed.port}/token-${i}`, host_header: `127.0.0.1:${allowed.port}` },
+          { id: 'mine', op: 'http', url: `http://127.0.0.1:${allowed.port}/token-${runtime}-${i}`, host_header: `127.0.0.1:${allowed.port}` },
         ], 120),
       );
       const results = await Promise.all(runs);
       const proxies = new Set<string>();
       results.forEach(({ r }, i) => {
-        expect(r, 'mine', { status: 200, body: `hello /token-${i}` });
+        expect(r, 'mine', { status: 200, body: `hello /token-${runtime}-${i}` });
         proxies.add(String(r.get('env')?.['proxy']));
       });
       assert.equal(proxies.size, concurrent, 'two sandboxes shared a proxy address');
-      for (let i = 0; i < concurrent; i++) assert.equal(allowed.seen.filter((p) => p === `/token-${i}`).length, 1, `token-${i}`);
+      for (let i = 0; i < concurrent; i++) assert.equal(allowed.seen.filter((p) => p === `/token-${runtime}-${i}`).length, 1, `token-${runtime}-${i}`);
       await networks.settled();
       await mark.assertNoneAdded('concurrent restricted sandboxes left something behind');
     }, { timeout: 600_000 });
