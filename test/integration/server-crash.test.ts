@@ -1,11 +1,13 @@
 /**
  * Crash recovery and graceful shutdown of the real server: `kill -9` it with running sandboxes on
- * both runtimes, start it again, and nothing of the first one's sandboxes may remain; SIGTERM
+ * both runtimes (and a restricted network), start it again, and nothing of the first one's
+ * sandboxes or networks may remain; SIGTERM
  * ends every sandbox and leaves nothing behind.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../../src/config/config.ts';
 import { findLeftovers } from '../../src/isolation/leftovers.ts';
@@ -36,6 +38,13 @@ async function startServer(): Promise<Server> {
   throw new Error(`server did not start:\n${log}`);
 }
 
+/** Network slot pieces on the host: namespaces, host links and nft tables. */
+function networkPieces(): string[] {
+  const list = (dir: string, prefix: string, kind: string) => (existsSync(dir) ? readdirSync(dir) : []).filter((n) => n.startsWith(prefix)).map((n) => `${kind} ${n}`);
+  const tables = execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('table inet airlock-n'));
+  return [...list('/run/netns', 'airlock-n', 'netns'), ...list('/sys/class/net', 'al-n', 'link'), ...tables, ...list('/run/airlock-net', '', 'slot lease')];
+}
+
 async function post(url: string, body: unknown): Promise<Record<string, unknown>> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const json = (await res.json()) as Record<string, unknown>;
@@ -45,8 +54,8 @@ async function post(url: string, body: unknown): Promise<Record<string, unknown>
 
 test('kill -9 with running sandboxes, restart: the new server reaps every leftover', { skip: reason, timeout: 120_000 }, async () => {
   // Compared against what was there before, so an unrelated earlier leftover can't mask or fake a result.
-  const before = new Set(findLeftovers(config));
-  const added = () => findLeftovers(config).filter((x) => !before.has(x));
+  const before = new Set([...findLeftovers(config), ...networkPieces()]);
+  const added = () => [...findLeftovers(config), ...networkPieces()].filter((x) => !before.has(x));
   const first = await startServer();
   const runtimes = gvisorReason === false ? ['namespace', 'gvisor'] : ['namespace'];
   for (const runtime of runtimes) {
@@ -58,8 +67,12 @@ test('kill -9 with running sandboxes, restart: the new server reaps every leftov
       body: JSON.stringify({ command: ['sleep', '300'] }),
     }).catch(() => undefined);
   }
+  // A restricted sandbox too: its namespace, link, table and proxy must be reaped as well (the
+  // server's pool of ready namespaces is left behind by the crash just the same).
+  await post(`${first.url}/api/v1/sandboxes`, { runtime: 'namespace', network_policy: 'restricted', allowed_hosts: ['example.com'] });
   await sleep(500);
   assert.ok(added().length > 0, 'sandboxes are running');
+  assert.ok(added().some((x) => x.startsWith('netns airlock-n')), 'the restricted sandbox has its namespace');
   first.child.kill('SIGKILL');
   await new Promise((resolve) => first.child.once('close', resolve));
   const second = await startServer();
