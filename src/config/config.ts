@@ -61,6 +61,8 @@ export interface NetworkConfig {
   maxAllowedHosts: number;
   /** How often the network state of running sandboxes is compared with its snapshot. */
   driftCheckMs: number;
+  /** Public DNS resolvers written to /etc/resolv.conf of `full` sandboxes (the host's own are refused). */
+  fullModeResolvers: string[];
   services: Record<string, ServiceRoute>;
 }
 
@@ -106,6 +108,7 @@ export const DEFAULT_CONFIG: Readonly<AirlockConfig> = Object.freeze({
     poolSize: 4,
     maxAllowedHosts: 64,
     driftCheckMs: 250,
+    fullModeResolvers: Object.freeze(['1.1.1.1', '9.9.9.9']) as unknown as string[],
     services: Object.freeze({}) as Record<string, ServiceRoute>,
   }),
 });
@@ -182,6 +185,12 @@ function buildSchema(z: typeof Zod) {
           poolSize: z.number().int().min(0).max(256).default(d.network.poolSize).describe('Network namespaces the server keeps ready.'),
           maxAllowedHosts: z.number().int().min(1).max(4096).default(d.network.maxAllowedHosts).describe('Most allowlist entries per sandbox.'),
           driftCheckMs: z.number().int().min(50).max(1000).default(d.network.driftCheckMs).describe('Network drift check interval.'),
+          fullModeResolvers: z
+            .array(z.string().regex(/^(\d{1,3}\.){3}\d{1,3}$/, 'an IPv4 address'))
+            .min(1)
+            .max(3)
+            .default([...d.network.fullModeResolvers])
+            .describe('Public resolvers of full-mode sandboxes (private ones are unreachable from them by design).'),
           services: z
             .record(
               z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'a lowercase name such as inference'),
@@ -197,7 +206,7 @@ function buildSchema(z: typeof Zod) {
             .describe('Internal services sandboxes may reach through the egress proxy, by name.'),
         })
         .strict()
-        .default({ ...d.network, services: {} }),
+        .default({ ...d.network, fullModeResolvers: [...d.network.fullModeResolvers], services: {} }),
     })
     .strict();
 }

@@ -58,6 +58,11 @@ export interface SandboxSpec {
   /** Which network namespace the sandbox runs in. */
   network: SandboxNetwork;
   /**
+   * Content of `/etc/resolv.conf` inside the sandbox (read-only), replacing the image's; absent:
+   * the image's own. Set for `full` networks, whose only usable resolvers are public ones.
+   */
+  resolvConf?: string;
+  /**
    * Host directory holding the in-sandbox agent, bound read-only at AGENT_MOUNT for persistent
    * sandboxes (which then start the agent as their main process). Absent for one-shot runs.
    */

@@ -21,6 +21,8 @@ export interface NetworkAttachment {
   readonly sandboxNetwork: SandboxNetwork;
   /** Added to the sandbox's environment (proxy variables, service URLs). */
   readonly env: Record<string, string>;
+  /** The sandbox's /etc/resolv.conf when the mode needs its own (full), else undefined. */
+  readonly resolvConf: string | undefined;
   /** Snapshots the network state as seen from `pid` and watches it; `onDrift` runs at most once. */
   watch(pid: number, onDrift: (changes: string[]) => void): Promise<void>;
   traffic(): Traffic;
@@ -51,6 +53,7 @@ export class SandboxAttachment implements NetworkAttachment {
   readonly mode: NetworkMode;
   readonly sandboxNetwork: SandboxNetwork;
   readonly env: Record<string, string>;
+  readonly resolvConf: string | undefined;
   private readonly slot: SlotResources | undefined;
   private readonly drift: DriftWatch;
   private readonly recent: EgressDecision[] = [];
@@ -59,8 +62,9 @@ export class SandboxAttachment implements NetworkAttachment {
   private unwatch: (() => void) | undefined;
   private released: Promise<void> | undefined;
 
-  constructor(options: { mode: NetworkMode; slot?: SlotResources; drift: DriftWatch; env: Record<string, string>; allowedHosts: string[] }) {
+  constructor(options: { mode: NetworkMode; slot?: SlotResources; drift: DriftWatch; env: Record<string, string>; allowedHosts: string[]; resolvConf?: string }) {
     this.mode = options.mode;
+    this.resolvConf = options.resolvConf;
     this.slot = options.slot;
     this.drift = options.drift;
     this.env = options.env;

@@ -15,7 +15,8 @@ import { SandboxAttachment, type NetworkAttachment, type SlotResources } from '.
 import { DriftWatch } from './drift-watch.ts';
 import { findNetTools, runTool, type NetTools } from './host-tools.ts';
 import { parseNftJson, readHostSide, type NetworkSnapshot } from './snapshot.ts';
-import type { AttachedMode } from './nft-rules.ts';
+import { FULL_MODE_REFUSED_V4, type AttachedMode } from './nft-rules.ts';
+import { BlockList } from 'node:net';
 import { checkNetworkRequest, type NetworkRequest } from './policy.ts';
 import type { AllowRule, EgressDecision, InternalService } from './proxy/index.ts';
 import { reapNetworks } from './reap.ts';
@@ -97,7 +98,8 @@ export class NetworkManager {
       },
     };
     if (request.mode === 'full') {
-      return new SandboxAttachment({ mode: 'full', slot: resources, drift: this.drift(), env: {}, allowedHosts: [] });
+      const resolvConf = this.config.network.fullModeResolvers.map((ip) => `nameserver ${ip}`).join('\n') + '\n';
+      return new SandboxAttachment({ mode: 'full', slot: resources, drift: this.drift(), env: {}, allowedHosts: [], resolvConf });
     }
     const services = request.services.map((name) => this.service(name));
     let attachment: SandboxAttachment | undefined;
@@ -192,7 +194,10 @@ export class NetworkManager {
 
   private async buildSlotNow(mode: AttachedMode): Promise<BuiltSlot> {
     const tools = this.tools();
-    if (mode === 'full') enableForwarding();
+    if (mode === 'full') {
+      checkResolvers(this.config.network.fullModeResolvers);
+      enableForwarding();
+    }
     const lease = leaseSlot(this.config.network.subnet);
     try {
       await createSlotLink(lease.slot, tools);
@@ -240,6 +245,19 @@ function proxyEnv(proxyUrl: string, services: InternalService[]): Record<string,
   };
   for (const s of services) env[`AIRLOCK_SERVICE_${s.name.toUpperCase().replace(/-/g, '_')}_URL`] = `http://${s.name}.${SERVICE_DOMAIN}`;
   return env;
+}
+
+/** Fail closed on resolvers `full` sandboxes could never reach (their rules drop these ranges). */
+function checkResolvers(resolvers: string[]): void {
+  const refused = new BlockList();
+  for (const cidr of FULL_MODE_REFUSED_V4) {
+    const [net, bits] = cidr.split('/') as [string, string];
+    refused.addSubnet(net, Number(bits), 'ipv4');
+  }
+  const bad = resolvers.filter((ip) => refused.check(ip, 'ipv4'));
+  if (bad.length > 0) {
+    throw new ControlError('network.fullModeResolvers', `${bad.join(', ')} would be unreachable from a full sandbox (private or special range): configure public resolvers`);
+  }
 }
 
 /** `full` mode routes through the host: IPv4 forwarding must be on (as for any container NAT). */

@@ -59,6 +59,7 @@ export async function executeOnce(request: ExecutionRequest, ctx: ExecutionConte
       mounts: request.mounts,
       workdir: request.workdir,
       network: network.sandboxNetwork,
+      ...(network.resolvConf === undefined ? {} : { resolvConf: network.resolvConf }),
     });
     const proc = await sandbox.start({ argv: request.argv, stdin: request.stdin !== undefined });
     const coldStartMs = performance.now() - started;

@@ -80,6 +80,7 @@ export class PersistentSandbox {
         mounts: spec.mounts,
         workdir: '/tmp',
         network: network.sandboxNetwork,
+        ...(network.resolvConf === undefined ? {} : { resolvConf: network.resolvConf }),
         agentDir: spec.agentDir,
       });
     } catch (err) {

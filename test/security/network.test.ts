@@ -214,8 +214,11 @@ for (const runtime of RUNTIMES) {
         { id: 'private', op: 'tcp', host: '10.0.0.1', port: 80 },
         { id: 'cgnat', op: 'tcp', host: '100.64.0.1', port: 80 },
         { op: 'raw' },
+        { op: 'resolv' },
       ]);
       expect(r, 'links', { links: ['eth0', 'lo'] });
+      // Public resolvers only (the host's own would be refused like the host), read-only.
+      expect(r, 'resolv', { content: suite.config.network.fullModeResolvers.map((ip) => `nameserver ${ip}\n`).join(''), writable: false });
       for (const id of ['metadata', 'private', 'cgnat', ...(host === undefined ? [] : ['host'])]) unreachable(r, id);
       expect(r, 'raw', { opened: false });
       assert.deepEqual(anyAddress.seen, []);

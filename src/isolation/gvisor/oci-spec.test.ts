@@ -158,3 +158,18 @@ describe('checkSandboxPath', () => {
     for (const bad of ['', 'a', '/a/', '/a//b', '/a/./b', '/a/../b', '/a\0']) assert.throws(() => checkSandboxPath('x', bad), ControlError, bad);
   });
 });
+
+describe('buildOciSpec networks', () => {
+  it('an attached sandbox asks for no network namespace (runsc is started inside the prepared one)', () => {
+    const attached = buildOciSpec(spec({ network: { kind: 'attached', netnsPath: '/run/netns/airlock-n3' } }), command, seccomp, host());
+    assert.ok(!attached.linux.namespaces.some((n) => n.type === 'network'));
+    assert.ok(buildOciSpec(spec(), command, seccomp, host()).linux.namespaces.some((n) => n.type === 'network'));
+  });
+
+  it('binds the generated resolv.conf read-only, and only when there is one', () => {
+    const oci = buildOciSpec(spec(), command, seccomp, host({ resolvConf: '/run/airlock/gvisor/sb-1/resolv.conf' }));
+    const mount = oci.mounts.find((m) => m.destination === '/etc/resolv.conf');
+    assert.deepEqual(mount, { destination: '/etc/resolv.conf', type: 'bind', source: '/run/airlock/gvisor/sb-1/resolv.conf', options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'] });
+    assert.ok(!buildOciSpec(spec(), command, seccomp, host()).mounts.some((m) => m.destination === '/etc/resolv.conf'));
+  });
+});

@@ -61,6 +61,8 @@ export interface OciHostPaths {
    * itself pid 1, where it can't be killed by its own signals and nothing reaps orphans.
    */
   init?: boolean;
+  /** Host file with `spec.resolvConf`, bound read-only at /etc/resolv.conf when set. */
+  resolvConf?: string;
 }
 
 /** The init wrapper the command runs under when `OciHostPaths.init` is set. */
@@ -144,7 +146,7 @@ export function buildOciSpec(spec: SandboxSpec, command: CommandSpec, seccomp: O
     // The verified image, read-only: nothing in it can be changed, nothing else of the host is visible.
     root: { path: host.rootfs, readonly: true },
     hostname: 'sandbox',
-    mounts: [...systemMounts(host), ...agentMount(spec), ...grantedMounts(spec, host.mountSources)],
+    mounts: [...systemMounts(host), ...resolvConfMount(host), ...agentMount(spec), ...grantedMounts(spec, host.mountSources)],
     linux: {
       // runsc gives the sandbox its own kernel; these are the namespaces of that kernel, all fresh.
       // An attached sandbox runs in the prepared network namespace runsc is started in (see
@@ -201,6 +203,12 @@ function systemMounts(host: OciHostPaths): OciMount[] {
     // The only writable place: a host tmpfs of scratchMb made for this sandbox, so the host can see when it is full.
     { destination: '/tmp', type: 'bind', source: host.scratchDir, options: ['bind', 'rw', 'nosuid', 'nodev'] },
   ];
+}
+
+/** The generated resolver configuration (full networks): a root-owned bundle file, read-only. */
+function resolvConfMount(host: OciHostPaths): OciMount[] {
+  if (host.resolvConf === undefined) return [];
+  return [{ destination: '/etc/resolv.conf', type: 'bind', source: host.resolvConf, options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'] }];
 }
 
 /** The in-sandbox agent of a persistent sandbox: a root-owned host directory, read-only. */

@@ -75,6 +75,8 @@ export class GvisorSandbox implements Sandbox {
     if (this.child !== undefined) throw new Error(`sandbox ${this.id} already started`);
     if (this.stopped || this.destroyed !== undefined) throw new Error(`sandbox ${this.id} was stopped`);
     const { res } = this;
+    const resolvConf = res.spec.resolvConf === undefined ? undefined : `${res.bundle.dir}/resolv.conf`;
+    if (resolvConf !== undefined) writeFileSync(resolvConf, res.spec.resolvConf as string, { mode: 0o444 });
     const config = buildOciSpec(res.spec, command, res.seccomp, {
       rootfs: res.bundle.root,
       scratchDir: res.bundle.scratch,
@@ -84,6 +86,7 @@ export class GvisorSandbox implements Sandbox {
       cgroupsPath: res.cgroupsPath,
       hostPidsMax: res.hostPidsMax,
       init: res.init,
+      ...(resolvConf === undefined ? {} : { resolvConf }),
     });
     writeFileSync(res.bundle.config, JSON.stringify(config), { mode: 0o600 });
     const runArgs = [...runscGlobalArgs(res.flags, { stateDir: res.stateDir, runLog: res.bundle.runLog }, res.spec.network), 'run', '--bundle', res.bundle.dir, this.id];

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildBwrapArgs, buildPrlimitArgs, FD } from './bwrap-args.ts';
+import { buildBwrapArgs, buildLauncherArgs, buildPrlimitArgs, FD } from './bwrap-args.ts';
 import type { SandboxSpec } from '../driver.ts';
 
 const spec: SandboxSpec = {
@@ -76,4 +76,26 @@ test('seccomp, info and block fds are wired, command follows --', () => {
 
 test('prlimit sets RLIMIT_NOFILE and disables core dumps', () => {
   assert.deepEqual(buildPrlimitArgs(spec), ['--nofile=256:256', '--core=0:0', '--']);
+});
+
+test('a generated resolv.conf is a read-only copy bwrap makes from a pipe, never a host file', () => {
+  const bare = { ...spec, mounts: [] };
+  const args = buildBwrapArgs({ spec: { ...bare, resolvConf: 'nameserver 1.1.1.1\n' }, command: ['true'], mountFds: [], resolvConfFd: 9 });
+  const at = args.indexOf('--ro-bind-data');
+  assert.deepEqual(args.slice(at - 2, at + 3), ['--perms', '0444', '--ro-bind-data', '9', '/etc/resolv.conf']);
+  assert.ok(!buildBwrapArgs({ spec: bare, command: ['true'], mountFds: [] }).includes('--ro-bind-data'));
+  assert.throws(() => buildBwrapArgs({ spec: { ...bare, resolvConf: 'x' }, command: ['true'], mountFds: [] }), /no fd/);
+});
+
+test('an attached network is joined, not unshared', () => {
+  const bare = { ...spec, mounts: [] };
+  const attached = { ...bare, network: { kind: 'attached' as const, netnsPath: '/run/netns/airlock-n1' } };
+  assert.ok(!buildBwrapArgs({ spec: attached, command: ['true'], mountFds: [] }).includes('--unshare-net'));
+  assert.ok(buildBwrapArgs({ spec: bare, command: ['true'], mountFds: [] }).includes('--unshare-net'));
+  assert.deepEqual(buildLauncherArgs(attached, 1500000007, '/usr/bin/nsenter'), {
+    asRoot: true,
+    program: '/usr/bin/nsenter',
+    prefix: ['--net=/run/netns/airlock-n1', '-S', '1500000007', '-G', '1500000007', '--'],
+  });
+  assert.deepEqual(buildLauncherArgs(spec, 1500000007, '/usr/bin/nsenter'), { asRoot: false, prefix: [] });
 });

@@ -14,6 +14,8 @@ export interface BwrapPlan {
   command: string[];
   /** For each granted mount, in order, the child-side fd number of its pinned O_PATH descriptor. */
   mountFds: number[];
+  /** Child-side fd from which bwrap reads `spec.resolvConf` (when set). */
+  resolvConfFd?: number;
 }
 
 /** Returns the argv after `bwrap` (the driver prefixes prlimit and bwrap themselves). */
@@ -63,6 +65,11 @@ export function buildBwrapArgs(plan: BwrapPlan): string[] {
     // Bind the pinned descriptor, not the path: a symlink swapped in after the check is never followed.
     args.push(mount.writable ? '--bind-fd' : '--ro-bind-fd', String(fd), mount.sandboxPath);
   });
+  if (spec.resolvConf !== undefined) {
+    if (plan.resolvConfFd === undefined) throw new Error('no fd for the resolver configuration');
+    // A read-only copy made by bwrap from a pipe: no host file is ever bound here.
+    args.push('--perms', '0444', '--ro-bind-data', String(plan.resolvConfFd), '/etc/resolv.conf');
+  }
   args.push('--clearenv');
   for (const [key, value] of Object.entries(spec.env)) args.push('--setenv', key, value);
   args.push(

@@ -59,12 +59,13 @@ export class NamespaceSandbox implements Sandbox {
   async start(command: CommandSpec): Promise<SandboxProcess> {
     if (this.child !== undefined) throw new Error(`sandbox ${this.id} already started`);
     const { spec, pins, lease } = this.res;
-    const args = buildBwrapArgs({ spec, command: command.argv, mountFds: pins.map((_, i) => FD.firstMount + i) });
+    const resolvConfFd = FD.firstMount + pins.length;
+    const args = buildBwrapArgs({ spec, command: command.argv, mountFds: pins.map((_, i) => FD.firstMount + i), resolvConfFd });
     const launcher = buildLauncherArgs(spec, lease.uid, this.res.nsenterPath);
     const prlimitArgv = [this.res.prlimitPath, ...buildPrlimitArgs(spec), this.res.bwrapPath, ...args];
     const argv = launcher.program === undefined ? prlimitArgv : [launcher.program, ...launcher.prefix, ...prlimitArgv];
     const child = spawn(argv[0] as string, argv.slice(1), {
-      stdio: [command.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe', ...pins.map((p) => p.fd)],
+      stdio: [command.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe', ...pins.map((p) => p.fd), ...(spec.resolvConf === undefined ? [] : ['pipe' as const])],
       // Unprivileged host identity: sandbox uid 65534 maps to this uid, never to host root. With an
       // attached network, nsenter starts as root only to enter the namespace, then drops to it.
       ...(launcher.asRoot ? {} : { uid: lease.uid, gid: lease.uid }),
@@ -87,6 +88,7 @@ export class NamespaceSandbox implements Sandbox {
       // everything bwrap forks later inherits it. Checked below before anything may exec.
       if (child.pid !== undefined) this.res.cgroup.addProcess(child.pid);
       fds[FD.seccomp]?.end(this.res.seccompBpf);
+      if (spec.resolvConf !== undefined) fds[resolvConfFd]?.end(spec.resolvConf);
       const info = await readInfo(fds[FD.info] as Readable, exit);
       this.childPid = info;
       // Fail closed: if bwrap forked before it was moved, move its sandbox child now, still parked.

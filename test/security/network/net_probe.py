@@ -111,6 +111,15 @@ def main():
                 result = open_socket(socket.AF_PACKET, socket.SOCK_RAW)
             elif op == "links":
                 result = {"links": sorted(name for _, name in socket.if_nameindex())}
+            elif op == "resolv":
+                with open("/etc/resolv.conf") as f:
+                    content = f.read()
+                try:
+                    open("/etc/resolv.conf", "a").close()
+                    writable = True
+                except OSError:
+                    writable = False
+                result = {"content": content, "writable": writable}
             elif op == "env":
                 result = {"proxy": PROXY}
             else:
