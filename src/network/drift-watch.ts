@@ -1,6 +1,7 @@
 /**
  * Watches the network state of running sandboxes against the snapshot taken when each started.
- * One timer per watch for every sandbox it holds: each check lists the nft ruleset and the host
+ * One timer per watch for every sandbox it holds: each check lists the inet nft ruleset (where
+ * every slot table lives; iptables-nft and others keep theirs in other families) and the host
  * routes once, then reads each sandbox's facets from /proc and /sys (no process per sandbox).
  * Any difference fails closed: the sandbox's `onDrift` is called (once) and the caller kills it.
  */
@@ -90,7 +91,7 @@ export class DriftWatch {
     let ruleset: Promise<NftItem[]> | undefined;
     let routes: Promise<string[]> | undefined;
     return {
-      ruleset: () => (ruleset ??= runTool(this.nftPath, ['-j', 'list', 'ruleset']).then(parseNftJson)),
+      ruleset: () => (ruleset ??= runTool(this.nftPath, ['-j', 'list', 'ruleset', 'inet']).then(parseNftJson)),
       hostRoutes: () => (routes ??= readFile('/proc/net/route', 'utf8').then((t) => t.split('\n').slice(1).filter(Boolean))),
     };
   }
