@@ -16,10 +16,12 @@ import type { ExecutionResult } from '../../src/sandbox/result.ts';
 import { hostBaseline, leftoverMark, nftTables, sandboxCgroupPids, type HostBaseline } from './lib/host.ts';
 import { RUNTIMES, runInSandbox } from './lib/runtime.ts';
 import { runtimeCase, useSuite, type Ready } from './lib/suite.ts';
-import { hostAddress, httpServer, probeMount, probeResults, tlsServer, type RecordingServer } from './network/fixtures.ts';
+import { hostAddress, httpServer, probeMount, probeResults, publicPeer, tlsServer, type RecordingServer } from './network/fixtures.ts';
 
 const suite = useSuite();
 const decisions: EgressDecision[] = [];
+/** Fixtures a failed case must still remove (run in `after`). */
+const cleanups: (() => void)[] = [];
 let networks: NetworkManager;
 let allowed: RecordingServer;
 let other: RecordingServer;
@@ -36,6 +38,7 @@ before(async () => {
 });
 
 after(async () => {
+  for (const cleanup of cleanups) cleanup();
   await networks.close();
   await Promise.all([allowed, other, anyAddress, tls].map((s) => s?.close()));
   probe?.cleanup();
@@ -205,9 +208,12 @@ for (const runtime of RUNTIMES) {
       assert.deepEqual(anyAddress.seen, []);
     });
 
-    runtimeCase(suite, runtime, 'full: the host itself, private ranges and cloud metadata stay unreachable', async (_t, ready) => {
+    runtimeCase(suite, runtime, 'full: NAT\'d egress to a public address works; the host, private ranges and metadata stay unreachable', async (_t, ready) => {
       const host = hostAddress();
+      const peer = await publicPeer();
+      cleanups.push(() => peer.close());
       const { r } = await runProbe(ready, { mode: 'full', allowedHosts: [], services: [] }, [
+        { id: 'public-peer', op: 'direct_http', host: peer.address, port: peer.port },
         { op: 'links' },
         ...(host === undefined ? [] : [{ id: 'host', op: 'tcp', host, port: anyAddress.port }]),
         { id: 'metadata', op: 'tcp', host: '169.254.169.254', port: 80 },
@@ -219,6 +225,10 @@ for (const runtime of RUNTIMES) {
       expect(r, 'links', { links: ['eth0', 'lo'] });
       // Public resolvers only (the host's own would be refused like the host), read-only.
       expect(r, 'resolv', { content: suite.config.network.fullModeResolvers.map((ip) => `nameserver ${ip}\n`).join(''), writable: false });
+      // Egress works, masqueraded: the peer sees the host's address on its link, not the sandbox's.
+      expect(r, 'public-peer', { status: 200, body: 'peer saw 203.0.113.2' });
+      assert.deepEqual(peer.clients(), ['203.0.113.2']);
+      peer.close();
       for (const id of ['metadata', 'private', 'cgnat', ...(host === undefined ? [] : ['host'])]) unreachable(r, id);
       expect(r, 'raw', { opened: false });
       assert.deepEqual(anyAddress.seen, []);

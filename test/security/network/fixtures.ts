@@ -2,12 +2,12 @@
  * Host-side fixtures of the network cases: loopback HTTP and TLS servers that record who reached
  * them, and the probe script mounted into sandboxes. All traffic stays on this machine.
  */
-import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { networkInterfaces, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { GrantedMount } from '../../../src/isolation/driver.ts';
 
@@ -91,3 +91,69 @@ export function probeResults(output: string): Map<string, Record<string, unknown
   }
   return out;
 }
+
+export interface PublicPeer {
+  address: string;
+  port: number;
+  /** Client addresses the peer saw, one per request. */
+  clients(): string[];
+  close(): void;
+}
+
+/**
+ * A stand-in for "the internet" that stays on this machine: a namespace of its own behind a veth,
+ * holding a documentation address (203.0.113.1, TEST-NET-3: public-shaped, never routed), with an
+ * HTTP server that answers each request with the client address it saw.
+ */
+export async function publicPeer(): Promise<PublicPeer> {
+  const tag = `${process.pid % 100000}`;
+  const ns = `airlock-test-peer-${tag}`;
+  const link = `atp${tag}`;
+  const port = 18000 + (process.pid % 1000);
+  const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
+  ip('netns', 'add', ns);
+  const close = () => {
+    spawnSync('ip', ['link', 'del', link]);
+    spawnSync('ip', ['netns', 'del', ns]);
+  };
+  try {
+    ip('link', 'add', link, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+    ip('addr', 'add', '203.0.113.2/24', 'dev', link);
+    ip('link', 'set', link, 'up');
+    ip('-n', ns, 'addr', 'add', '203.0.113.1/24', 'dev', 'eth0');
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+    ip('-n', ns, 'link', 'set', 'eth0', 'up');
+    const log = join(mkdtempSync(join(tmpdir(), 'airlock-peer-')), 'clients');
+    writeFileSync(log, '');
+    const server = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', PEER_SERVER, String(port), log], { stdio: 'ignore' });
+    for (let i = 0; i < 100; i++) {
+      if (spawnSync('ip', ['netns', 'exec', ns, 'sh', '-c', `ss -ltn | grep -q :${port}`]).status === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return {
+      address: '203.0.113.1',
+      port,
+      clients: () => readFileSync(log, 'utf8').split('\n').filter(Boolean),
+      close: () => {
+        server.kill('SIGKILL');
+        close();
+        rmSync(dirname(log), { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    close();
+    throw err;
+  }
+}
+
+const PEER_SERVER = `
+import http.server, sys
+port, log = int(sys.argv[1]), sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        with open(log, "a") as f: f.write(self.client_address[0] + "\\n")
+        body = ("peer saw " + self.client_address[0]).encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+http.server.HTTPServer(("203.0.113.1", port), H).serve_forever()
+`;

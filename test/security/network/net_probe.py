@@ -45,6 +45,21 @@ def http(check):
     return {"status": status, "reason": headers.get("x-airlock-deny-reason"), "body": body.decode("latin-1")[:200]}
 
 
+def direct_http(check):
+    """A plain GET straight to host:port (no proxy): what full mode's NAT carries."""
+    s = socket.create_connection((check["host"], check["port"]), timeout=5)
+    s.sendall(f"GET / HTTP/1.1\r\nHost: {check['host']}\r\nConnection: close\r\n\r\n".encode())
+    status, _, data = read_head(s)
+    body = data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data else b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        body += chunk
+    s.close()
+    return {"status": status, "body": body.decode("latin-1")[:200]}
+
+
 def connect_tls(check):
     s = socket.create_connection(proxy_addr(), timeout=10)
     s.sendall(f"CONNECT {check['target']} HTTP/1.1\r\nHost: {check['target']}\r\n\r\n".encode())
@@ -99,6 +114,8 @@ def main():
         try:
             if op == "http":
                 result = http(check)
+            elif op == "direct_http":
+                result = direct_http(check)
             elif op == "connect_tls":
                 result = connect_tls(check)
             elif op == "tcp":
