@@ -7,7 +7,6 @@
  *   egress proxy, which enforces the allowlist. Kept ready in a pool: building one costs ~25 ms.
  * - `full`: a slot with NAT'd forwarding that still drops the host, private ranges and metadata.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { AirlockConfig } from '../config/config.ts';
 import { ControlError } from '../isolation/driver.ts';
@@ -15,8 +14,9 @@ import { SandboxAttachment, type NetworkAttachment, type SlotResources } from '.
 import { DriftWatch } from './drift-watch.ts';
 import { findNetTools, runTool, type NetTools } from './host-tools.ts';
 import { parseNftJson, readHostSide, type NetworkSnapshot } from './snapshot.ts';
-import { FULL_MODE_REFUSED_V4, type AttachedMode } from './nft-rules.ts';
-import { BlockList } from 'node:net';
+import type { AttachedMode } from './nft-rules.ts';
+import { checkResolvers, enableForwarding, resolvConfFor } from './full-mode.ts';
+import { proxyEnv } from './proxy-env.ts';
 import { checkNetworkRequest, type NetworkRequest } from './policy.ts';
 import type { AllowRule, EgressDecision, InternalService } from './proxy/index.ts';
 import { reapNetworks } from './reap.ts';
@@ -39,9 +39,6 @@ export interface NetworkManagerOptions {
 
 /** How long after a checkout the pool starts building its replacement. */
 const REFILL_DELAY_MS = 100;
-
-/** Suffix of internal service names inside sandboxes: `http://<name>.airlock.internal/...`. */
-export const SERVICE_DOMAIN = 'airlock.internal';
 
 export class NetworkManager {
   private readonly config: AirlockConfig;
@@ -98,7 +95,7 @@ export class NetworkManager {
       },
     };
     if (request.mode === 'full') {
-      const resolvConf = this.config.network.fullModeResolvers.map((ip) => `nameserver ${ip}`).join('\n') + '\n';
+      const resolvConf = resolvConfFor(this.config.network.fullModeResolvers);
       return new SandboxAttachment({ mode: 'full', slot: resources, drift: this.drift(), env: {}, allowedHosts: [], resolvConf });
     }
     const services = request.services.map((name) => this.service(name));
@@ -228,44 +225,5 @@ export class NetworkManager {
   private drift(): DriftWatch {
     this.driftWatch ??= new DriftWatch(this.tools().nft, this.config.network.driftCheckMs);
     return this.driftWatch;
-  }
-}
-
-/** The proxy variables every common client honours (curl, Python, Go; Node with NODE_USE_ENV_PROXY). */
-function proxyEnv(proxyUrl: string, services: InternalService[]): Record<string, string> {
-  const env: Record<string, string> = {
-    HTTP_PROXY: proxyUrl,
-    HTTPS_PROXY: proxyUrl,
-    http_proxy: proxyUrl,
-    https_proxy: proxyUrl,
-    // The sandbox's own loopback is its own: local servers inside it stay reachable directly.
-    NO_PROXY: 'localhost,127.0.0.1,::1',
-    no_proxy: 'localhost,127.0.0.1,::1',
-    NODE_USE_ENV_PROXY: '1',
-  };
-  for (const s of services) env[`AIRLOCK_SERVICE_${s.name.toUpperCase().replace(/-/g, '_')}_URL`] = `http://${s.name}.${SERVICE_DOMAIN}`;
-  return env;
-}
-
-/** Fail closed on resolvers `full` sandboxes could never reach (their rules drop these ranges). */
-function checkResolvers(resolvers: string[]): void {
-  const refused = new BlockList();
-  for (const cidr of FULL_MODE_REFUSED_V4) {
-    const [net, bits] = cidr.split('/') as [string, string];
-    refused.addSubnet(net, Number(bits), 'ipv4');
-  }
-  const bad = resolvers.filter((ip) => refused.check(ip, 'ipv4'));
-  if (bad.length > 0) {
-    throw new ControlError('network.fullModeResolvers', `${bad.join(', ')} would be unreachable from a full sandbox (private or special range): configure public resolvers`);
-  }
-}
-
-/** `full` mode routes through the host: IPv4 forwarding must be on (as for any container NAT). */
-function enableForwarding(): void {
-  const path = '/proc/sys/net/ipv4/ip_forward';
-  try {
-    if (readFileSync(path, 'utf8').trim() !== '1') writeFileSync(path, '1');
-  } catch (err) {
-    throw new ControlError('network.forwarding', `full mode needs IPv4 forwarding and it can't be enabled: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -5,11 +5,12 @@
  */
 import { getPublicSuffix } from 'tldts';
 import { canonicalHost, isIpHost } from './host-name.ts';
+import { INTERNAL_SERVICE_DOMAIN } from './service-domain.ts';
 
 export const DEFAULT_ALLOWED_PORTS: readonly number[] = [80, 443];
 
 /** The name space of internal services; reachable only through the services list, never the allowlist. */
-export const INTERNAL_SERVICE_DOMAIN = 'airlock.internal';
+export { INTERNAL_SERVICE_DOMAIN };
 
 export interface AllowRule {
   /** The entry as written. */
