@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { combineObservers } from './log-observer.ts';
+import { pino } from 'pino';
+import { combineObservers, logObserver } from './log-observer.ts';
 import { AirlockMetrics } from './metrics.ts';
 import type { EgressDecision } from '../network/proxy/index.ts';
 
@@ -27,4 +28,15 @@ test('egress host labels are bounded: past 500 distinct hosts the rest count as 
   const text = await metrics.render();
   assert.match(text, /host="other",port="443"\} 10/);
   assert.doesNotMatch(text, /h505\.example\.com/);
+});
+
+test('the log observer records egress refusals, allowlist changes and violations', () => {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const observer = logObserver(logger);
+  observer.egressDecision?.(decision({ host: 'evil.example', allowed: false, reason: 'not_allowlisted' }));
+  observer.allowlistChanged?.('s-1', ['pypi.org']);
+  assert.deepEqual(lines.map((l) => l['msg']), ['egress refused', 'allowlist changed']);
+  assert.equal((lines[0]?.['egress'] as EgressDecision).reason, 'not_allowlisted');
+  assert.deepEqual(lines[1]?.['allowed_hosts'], ['pypi.org']);
 });

@@ -1,6 +1,6 @@
 /**
- * Service events that belong in the log (and, later, the audit log): every egress decision and every
- * violation recorded outside a result. Combined with the metrics observer by `combineObservers`.
+ * Service events that belong in the log (and, later, the audit log): every egress decision, every
+ * allowlist change and every violation recorded outside a result. Combined with the metrics observer by `combineObservers`.
  */
 import type { Logger } from 'pino';
 import type { ServiceObserver } from '../sandbox/service-types.ts';
@@ -12,6 +12,9 @@ export function logObserver(logger: Logger): ServiceObserver {
       if (decision.allowed) logger.info({ egress: decision }, 'egress allowed');
       else logger.warn({ egress: decision }, 'egress refused');
     },
+    allowlistChanged(sandboxId, allowedHosts) {
+      logger.warn({ sandbox_id: sandboxId, allowed_hosts: allowedHosts }, 'allowlist changed');
+    },
     violationRecorded(violation) {
       logger.warn({ violation }, 'security violation');
     },
@@ -19,7 +22,8 @@ export function logObserver(logger: Logger): ServiceObserver {
 }
 
 const EVENTS = [
-  'executionFinished', 'sandboxCreated', 'sandboxEnded', 'capacityRefused', 'poolChanged', 'poolCheckout', 'egressDecision', 'violationRecorded',
+  'executionFinished', 'sandboxCreated', 'sandboxEnded', 'capacityRefused', 'poolChanged', 'poolCheckout', 'egressDecision',
+  'allowlistChanged', 'violationRecorded',
 ] as const satisfies readonly (keyof ServiceObserver)[];
 
 /** One observer that forwards every event to each of `observers` that handles it. */

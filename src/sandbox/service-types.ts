@@ -151,6 +151,7 @@ export interface ServiceObserver {
   poolChanged?(key: string, ready: number): void;
   poolCheckout?(key: string, hit: boolean): void;
   egressDecision?(decision: EgressDecision): void;
+  allowlistChanged?(sandboxId: string, allowedHosts: string[]): void;
   violationRecorded?(violation: SecurityViolation): void;
 }
 

@@ -243,6 +243,7 @@ export class SandboxService implements SandboxServiceApi {
     const rules = await this.checkNetwork({ mode: 'restricted', allowedHosts, services: record.services });
     network.setAllowlist(allowedHosts, rules);
     record.allowlistChanges.push({ at: new Date().toISOString(), allowed_hosts: [...allowedHosts] });
+    this.observer.allowlistChanged?.(id, [...allowedHosts]);
     return this.network(id);
   }
 
