@@ -61,6 +61,8 @@ export class SandboxAttachment implements NetworkAttachment {
   private allowEntries: string[];
   private unwatch: (() => void) | undefined;
   private released: Promise<void> | undefined;
+  /** Counters as they were when the link went away (an ended sandbox still reports its traffic). */
+  private finalTraffic: Traffic | undefined;
 
   constructor(options: { mode: NetworkMode; slot?: SlotResources; drift: DriftWatch; env: Record<string, string>; allowedHosts: string[]; resolvConf?: string }) {
     this.mode = options.mode;
@@ -103,6 +105,7 @@ export class SandboxAttachment implements NetworkAttachment {
   }
 
   traffic(): Traffic {
+    if (this.finalTraffic !== undefined) return { ...this.finalTraffic };
     if (this.slot === undefined) return { rxBytes: 0, txBytes: 0 };
     const now = readLinkTraffic(this.slot.lease.slot.hostLink);
     return { rxBytes: Math.max(0, now.rxBytes - this.baseTraffic.rxBytes), txBytes: Math.max(0, now.txBytes - this.baseTraffic.txBytes) };
@@ -127,6 +130,7 @@ export class SandboxAttachment implements NetworkAttachment {
     this.released ??= (async () => {
       this.unwatch?.();
       if (this.slot === undefined) return;
+      this.finalTraffic = this.traffic();
       await this.slot.proxy?.close();
       this.slot.destroy();
     })();

@@ -22,12 +22,13 @@ interface Entry {
 
 export class DriftWatch {
   private readonly entries = new Set<Entry>();
-  private readonly nftPath: string;
+  /** Looked up only when a watched sandbox has host-side rules: `none` needs no nftables. */
+  private readonly nftPath: () => string;
   private readonly intervalMs: number;
   private timer: NodeJS.Timeout | undefined;
   private checking = false;
 
-  constructor(nftPath: string, intervalMs: number) {
+  constructor(nftPath: () => string, intervalMs: number) {
     this.nftPath = nftPath;
     this.intervalMs = intervalMs;
   }
@@ -91,7 +92,7 @@ export class DriftWatch {
     let ruleset: Promise<NftItem[]> | undefined;
     let routes: Promise<string[]> | undefined;
     return {
-      ruleset: () => (ruleset ??= runTool(this.nftPath, ['-j', 'list', 'ruleset', 'inet']).then(parseNftJson)),
+      ruleset: () => (ruleset ??= runTool(this.nftPath(), ['-j', 'list', 'ruleset', 'inet']).then(parseNftJson)),
       hostRoutes: () => (routes ??= readFile('/proc/net/route', 'utf8').then((t) => t.split('\n').slice(1).filter(Boolean))),
     };
   }

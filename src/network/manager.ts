@@ -223,7 +223,7 @@ export class NetworkManager {
   }
 
   private drift(): DriftWatch {
-    this.driftWatch ??= new DriftWatch(this.tools().nft, this.config.network.driftCheckMs);
+    this.driftWatch ??= new DriftWatch(() => this.tools().nft, this.config.network.driftCheckMs);
     return this.driftWatch;
   }
 }

@@ -119,6 +119,9 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
       assert.deepEqual(service.get(id).allowed_hosts, [`127.0.0.1:${web.port}`]);
       await assert.rejects(service.setAllowlist(id, ['*.com']), /\*\.com/);
       await service.kill(id);
+      // An ended sandbox still reports what it sent and received.
+      const final = service.network(id);
+      assert.ok(final.network_tx_bytes >= net.network_tx_bytes && final.network_tx_bytes > 0, JSON.stringify(final));
     });
 
     test('rules flushed from the host end a persistent sandbox with a NETWORK violation', async () => {
