@@ -128,8 +128,25 @@ function networkCheck(config: AirlockConfig): Check {
     .filter(([name]) => !name.startsWith('al-n'))
     .flatMap(([name, list]) => (list ?? []).filter((a) => a.family === 'IPv4' && toInt(a.address) >= start && toInt(a.address) < start + size).map((a) => `${name} ${a.address}`));
   if (clashes.length > 0) return { name: 'network', ok: false, detail: `subnet ${config.network.subnet} is in use on this host (${clashes.join(', ')}): set network.subnet` };
+  // A wildcard listener on the proxy port would keep every sandbox's egress proxy from binding.
+  if (wildcardListener(config.network.proxyPort)) {
+    return { name: 'network', ok: false, detail: `something listens on *:${config.network.proxyPort}: restricted sandboxes can't start their proxy; set network.proxyPort` };
+  }
   const forwarding = readOr('/proc/sys/net/ipv4/ip_forward') === '1' ? 'on' : 'off (full mode turns it on)';
   return { name: 'network', ok: true, detail: `subnet ${config.network.subnet}, proxy port ${config.network.proxyPort}, IPv4 forwarding ${forwarding}` };
+}
+
+/** Whether a TCP socket listens on `port` on every address (0.0.0.0 or ::). */
+function wildcardListener(port: number): boolean {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  return ['/proc/net/tcp', '/proc/net/tcp6'].some((file) =>
+    (readOr(file) ?? '')
+      .split('\n')
+      .slice(1)
+      .map((line) => line.trim().split(/\s+/))
+      // st 0A = LISTEN; a local address of all zeros is the wildcard.
+      .some((f) => f[3] === '0A' && f[1] !== undefined && /^0+:/.test(f[1]) && f[1].endsWith(`:${hexPort}`)),
+  );
 }
 
 async function imageCheck(config: AirlockConfig): Promise<Check> {
