@@ -3,16 +3,21 @@ import { describe, it } from 'node:test';
 import { ControlError } from '../driver.ts';
 import { ARCHES, AUDIT_ARCH_ARM, AUDIT_ARCH_I386, auditArch, syscallNumber } from './arch.ts';
 import type { Arch } from './arch.ts';
-import { assemble, BPF_JEQ_K, BPF_RET_K, decode, jump, label, stmt } from './bpf-asm.ts';
-import { jumpProblems, runFilter } from './bpf-interpreter.ts';
 import {
+  assemble,
+  BPF_JEQ_K,
   BPF_MAXINSNS,
-  compileBpf,
-  compileProgram,
+  BPF_RET_K,
+  decode,
+  jump,
+  label,
   SECCOMP_RET_ALLOW,
   SECCOMP_RET_ERRNO,
   SECCOMP_RET_KILL_PROCESS,
-} from './bpf.ts';
+  stmt,
+} from './bpf-asm.ts';
+import { jumpProblems, runFilter } from './bpf-interpreter.ts';
+import { compileBpf, compileProgram } from './bpf.ts';
 import { AF_INET, AF_INET6, AF_PACKET, AF_VSOCK, DEFAULT_PROFILE, TIOCLINUX, TIOCSTI } from './profile.ts';
 import type { SeccompProfile } from './profile.ts';
 import { profileVerdict } from './reference-eval.ts';

@@ -39,21 +39,6 @@ import { ERRNO_VALUES } from './profile.ts';
 import type { ArgCheck, SeccompProfile, SyscallRule } from './profile.ts';
 import { groupRules, validateProfile } from './validate.ts';
 
-export {
-  BPF_MAXINSNS,
-  SECCOMP_RET_ACTION_FULL,
-  SECCOMP_RET_ALLOW,
-  SECCOMP_RET_DATA,
-  SECCOMP_RET_ERRNO,
-  SECCOMP_RET_KILL_PROCESS,
-  SECCOMP_RET_KILL_THREAD,
-  SECCOMP_RET_LOG,
-  SECCOMP_RET_TRACE,
-  SECCOMP_RET_TRAP,
-  SECCOMP_RET_USER_NOTIF,
-} from './bpf-asm.ts';
-export type { SockFilter } from './bpf-asm.ts';
-
 /** Compiles `profile` for `arch` into the bytes bubblewrap reads from its `--seccomp` fd. */
 export function compileBpf(profile: SeccompProfile, arch: Arch): Buffer {
   return encode(compileProgram(profile, arch));

@@ -7,10 +7,9 @@ export type { ArgCheck, ArgIndex, DenyErrno, SeccompProfile, SyscallRule } from 
 export type { SyscallName } from './syscalls.ts';
 export { AUDIT_ARCH_AARCH64, AUDIT_ARCH_X86_64, auditArch, hostArch, syscallNumber } from './arch.ts';
 export type { Arch } from './arch.ts';
+export { compileBpf, compileProgram } from './bpf.ts';
 export {
   BPF_MAXINSNS,
-  compileBpf,
-  compileProgram,
   SECCOMP_RET_ACTION_FULL,
   SECCOMP_RET_ALLOW,
   SECCOMP_RET_DATA,
@@ -21,7 +20,7 @@ export {
   SECCOMP_RET_TRACE,
   SECCOMP_RET_TRAP,
   SECCOMP_RET_USER_NOTIF,
-} from './bpf.ts';
-export type { SockFilter } from './bpf.ts';
+} from './bpf-asm.ts';
+export type { SockFilter } from './bpf-asm.ts';
 export { toOciSeccomp } from './oci.ts';
 export type { OciArch, OciSeccomp, OciSeccompArg, OciSeccompSyscall } from './oci.ts';
