@@ -13,6 +13,7 @@ import { networkInterfaces } from 'node:os';
 import { findLeftovers } from '../isolation/leftovers.ts';
 import { NetworkManager } from '../network/manager.ts';
 import { findNetworkLeftovers } from '../network/reap.ts';
+import { HOST_LINK_PREFIX, inSubnet } from '../network/slots.ts';
 
 const run = promisify(execFile);
 
@@ -120,13 +121,9 @@ async function nftablesCheck(): Promise<Check> {
 function networkCheck(config: AirlockConfig): Check {
   const missing = ['ip', 'nft', 'nsenter'].filter((tool) => findExecutable(tool) === undefined);
   if (missing.length > 0) return { name: 'network', ok: false, detail: `missing ${missing.join(', ')}: only network_policy none works` };
-  const [base, bits] = config.network.subnet.split('/') as [string, string];
-  const toInt = (ip: string) => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-  const size = 2 ** (32 - Number(bits));
-  const start = toInt(base) - (toInt(base) % size);
   const clashes = Object.entries(networkInterfaces())
-    .filter(([name]) => !name.startsWith('al-n'))
-    .flatMap(([name, list]) => (list ?? []).filter((a) => a.family === 'IPv4' && toInt(a.address) >= start && toInt(a.address) < start + size).map((a) => `${name} ${a.address}`));
+    .filter(([name]) => !name.startsWith(HOST_LINK_PREFIX))
+    .flatMap(([name, list]) => (list ?? []).filter((a) => a.family === 'IPv4' && inSubnet(config.network.subnet, a.address)).map((a) => `${name} ${a.address}`));
   if (clashes.length > 0) return { name: 'network', ok: false, detail: `subnet ${config.network.subnet} is in use on this host (${clashes.join(', ')}): set network.subnet` };
   // A wildcard listener on the proxy port would keep every sandbox's egress proxy from binding.
   if (wildcardListener(config.network.proxyPort)) {

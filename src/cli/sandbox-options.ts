@@ -5,6 +5,7 @@
  */
 import type { CreateSandboxRequest } from '../../sdk/types.ts';
 import { UsageError } from './usage-error.ts';
+import { NETWORK_MODES } from '../network/policy.ts';
 
 /** The server `airlock serve` listens on by default. */
 export const DEFAULT_URL = 'http://127.0.0.1:8002';
@@ -106,7 +107,7 @@ export function createRequestOf(raw: RawCreateOptions): CreateSandboxRequest {
   if (raw.env.length > 0) request.environment = parseEnv(raw.env);
   // The server validates the policy and each allowlist entry, and names every problem.
   if (raw.network !== undefined) {
-    if (!['none', 'restricted', 'full'].includes(raw.network)) throw new UsageError(`--network: unknown mode "${raw.network}" (choose none, restricted, full)`);
+    if (!(NETWORK_MODES as readonly string[]).includes(raw.network)) throw new UsageError(`--network: unknown mode "${raw.network}" (choose ${NETWORK_MODES.join(', ')})`);
     request.network_policy = raw.network as NonNullable<CreateSandboxRequest['network_policy']>;
   }
   if ((raw.allow ?? []).length > 0) request.allowed_hosts = raw.allow;

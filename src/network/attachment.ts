@@ -10,8 +10,6 @@ import { readHostSide, readSandboxSide, type NetworkSnapshot } from './snapshot.
 import type { SlotLease } from './slots.ts';
 import { readLinkTraffic, type Traffic } from './traffic.ts';
 
-const LINKS_ONLY = ['sandbox links'];
-
 /** Decisions kept per sandbox for the API (the log and metrics keep all of them). */
 const MAX_DECISIONS = 500;
 
@@ -86,15 +84,15 @@ export class SandboxAttachment implements NetworkAttachment {
     // An isolated namespace is configured by the runtime itself (bubblewrap brings loopback up
     // after the sandbox is released), so only its links are compared: a link moved in is what
     // would connect it; loopback's addresses and routes appearing is not.
-    const facets = slot === undefined ? LINKS_ONLY : undefined;
-    const inside = await readSandboxSide(pid, facets);
+    const linksOnly = slot === undefined;
+    const inside = await readSandboxSide(pid, linksOnly);
     // The sandbox already ended: there is nothing left to protect.
     if (inside === undefined || this.released !== undefined) return;
     const baseline = { ...inside, ...this.slot?.hostBaseline };
     this.unwatch = this.drift.watch(
       {
         read: async (ctx) => {
-          const now = await readSandboxSide(pid, facets);
+          const now = await readSandboxSide(pid, linksOnly);
           if (now === undefined) return undefined;
           return slot === undefined ? now : { ...now, ...(await readHostSide(slot, ctx)) };
         },

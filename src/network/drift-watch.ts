@@ -5,9 +5,8 @@
  * routes once, then reads each sandbox's facets from /proc and /sys (no process per sandbox).
  * Any difference fails closed: the sandbox's `onDrift` is called (once) and the caller kills it.
  */
-import { readFile } from 'node:fs/promises';
 import { runTool } from './host-tools.ts';
-import { describeDrift, parseNftJson, type CheckContext, type NetworkSnapshot, type NftItem } from './snapshot.ts';
+import { checkContext, describeDrift, type CheckContext, type NetworkSnapshot } from './snapshot.ts';
 
 export interface WatchedNetwork {
   /** Reads the current state; undefined when it can't be read because the sandbox is ending. */
@@ -56,11 +55,6 @@ export class DriftWatch {
     }
   }
 
-  /** Runs one comparison pass; exported through the timer only (and tests via `checkNow`). */
-  async checkNow(): Promise<void> {
-    await this.check();
-  }
-
   private async check(): Promise<void> {
     if (this.checking) return;
     this.checking = true;
@@ -87,13 +81,8 @@ export class DriftWatch {
     }
   }
 
-  /** A context for one pass; also used to take baselines. */
-  context(): CheckContext {
-    let ruleset: Promise<NftItem[]> | undefined;
-    let routes: Promise<string[]> | undefined;
-    return {
-      ruleset: () => (ruleset ??= runTool(this.nftPath(), ['-j', 'list', 'ruleset', 'inet']).then(parseNftJson)),
-      hostRoutes: () => (routes ??= readFile('/proc/net/route', 'utf8').then((t) => t.split('\n').slice(1).filter(Boolean))),
-    };
+  /** A context for one pass: the whole inet ruleset, listed once for every sandbox checked. */
+  private context(): CheckContext {
+    return checkContext(() => runTool(this.nftPath(), ['-j', 'list', 'ruleset', 'inet']));
   }
 }

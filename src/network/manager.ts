@@ -7,13 +7,12 @@
  *   egress proxy, which enforces the allowlist. Kept ready in a pool: building one costs ~25 ms.
  * - `full`: a slot with NAT'd forwarding that still drops the host, private ranges and metadata.
  */
-import { readFile } from 'node:fs/promises';
 import type { AirlockConfig } from '../config/config.ts';
 import { ControlError } from '../isolation/driver.ts';
 import { SandboxAttachment, type NetworkAttachment, type SlotResources } from './attachment.ts';
 import { DriftWatch } from './drift-watch.ts';
 import { findNetTools, runTool, type NetTools } from './host-tools.ts';
-import { parseNftJson, readHostSide, type NetworkSnapshot } from './snapshot.ts';
+import { checkContext, readHostSide, type NetworkSnapshot } from './snapshot.ts';
 import type { AttachedMode } from './nft-rules.ts';
 import { checkResolvers, enableForwarding, resolvConfFor } from './full-mode.ts';
 import { proxyEnv } from './proxy-env.ts';
@@ -200,10 +199,7 @@ export class NetworkManager {
       await createSlotLink(lease.slot, tools);
       await applySlotMode(lease.slot, mode, this.config.network.proxyPort, tools);
       // The state every later check must find again, recorded before any sandbox can run in it.
-      const hostBaseline = await readHostSide(lease.slot, {
-        ruleset: async () => parseNftJson(await runTool(tools.nft, ['-j', 'list', 'table', 'inet', lease.slot.table])),
-        hostRoutes: async () => (await readFile('/proc/net/route', 'utf8')).split('\n').slice(1).filter(Boolean),
-      });
+      const hostBaseline = await readHostSide(lease.slot, checkContext(() => runTool(tools.nft, ['-j', 'list', 'table', 'inet', lease.slot.table])));
       return { lease, hostBaseline };
     } catch (err) {
       if ((await destroySlotNetwork(lease.slot, tools)).length === 0) lease.release();

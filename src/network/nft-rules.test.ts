@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderRules } from './nft-rules.ts';
-import { describeSlot } from './slots.ts';
+import { describeSlot, inSubnet, slotCount } from './slots.ts';
 
 const slot = describeSlot('10.213.0.0/16', 5);
 
@@ -12,6 +12,8 @@ test('slot 5 of 10.213.0.0/16 is 10.213.0.20/30 with derived names', () => {
   assert.equal(slot.hostLink, 'al-n5');
   assert.ok(describeSlot('10.213.0.0/16', 16383).hostLink.length <= 15);
   assert.equal(describeSlot('10.213.0.0/16', 16383).sandboxAddress, '10.213.255.254');
+  assert.equal(slotCount('10.213.0.0/16'), 16384);
+  assert.ok(inSubnet('10.213.0.0/16', '10.213.255.255') && !inSubnet('10.213.0.0/16', '10.214.0.0'));
 });
 
 test('restricted rules accept only the proxy port from the sandbox address and drop all forwarding', () => {

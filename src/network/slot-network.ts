@@ -35,7 +35,7 @@ export async function createSlotLink(slot: NetworkSlot, tools: NetTools): Promis
       '',
     ].join('\n'));
   } catch (err) {
-    await destroySlotNetwork(slot, tools);
+    // The caller removes whatever part was made (it owns the slot's lease).
     throw new ControlError('network', `cannot create the sandbox network namespace: ${(err as Error).message}`, { cause: err });
   }
 }

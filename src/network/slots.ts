@@ -34,18 +34,28 @@ function intToIp(n: number): string {
   return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
 }
 
+/** First address and size of an IPv4 CIDR, as integers. */
+function subnetRange(subnet: string): { start: number; size: number } {
+  const [base, prefix] = subnet.split('/') as [string, string];
+  const size = 2 ** (32 - Number(prefix));
+  return { start: ipToInt(base) - (ipToInt(base) % size), size };
+}
+
+/** Whether an IPv4 address lies in `subnet`. */
+export function inSubnet(subnet: string, address: string): boolean {
+  const { start, size } = subnetRange(subnet);
+  const n = ipToInt(address);
+  return n >= start && n < start + size;
+}
+
 /** Number of /30 slots in `subnet` (an IPv4 CIDR). */
 export function slotCount(subnet: string): number {
-  const prefix = Number(subnet.split('/')[1]);
-  return 2 ** (32 - prefix) / 4;
+  return subnetRange(subnet).size / 4;
 }
 
 /** The names and addresses of slot `index` of `subnet`. Pure. */
 export function describeSlot(subnet: string, index: number): NetworkSlot {
-  const [base, prefixText] = subnet.split('/') as [string, string];
-  const prefix = Number(prefixText);
-  const network = ipToInt(base) - (ipToInt(base) % 2 ** (32 - prefix));
-  const slotBase = network + index * 4;
+  const slotBase = subnetRange(subnet).start + index * 4;
   return {
     index,
     netns: `${SLOT_PREFIX}${index}`,

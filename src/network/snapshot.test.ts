@@ -18,6 +18,8 @@ test('the sandbox side of this process lists its links without counters', async 
   const snap = await readSandboxSide(process.pid);
   assert.ok(snap !== undefined);
   assert.ok((snap['sandbox links'] ?? '').split(',').includes('lo'));
+  assert.ok(Object.keys(snap).length > 1);
+  assert.deepEqual(Object.keys((await readSandboxSide(process.pid, true)) ?? {}), ['sandbox links']);
   assert.deepEqual(await readSandboxSide(2 ** 22 + 1), undefined, 'a process that is gone is not drift');
 });
 

@@ -38,22 +38,22 @@ function linkNames(dev: string): string {
 
 /**
  * The sandbox side, seen through one of its processes; undefined when that process is gone (the
- * sandbox is ending: not drift).
+ * sandbox is ending: not drift). `linksOnly` reads nothing but the link list.
  */
-export async function readSandboxSide(pid: number, facets?: readonly string[]): Promise<NetworkSnapshot | undefined> {
+export async function readSandboxSide(pid: number, linksOnly = false): Promise<NetworkSnapshot | undefined> {
   const base = `/proc/${pid}/net`;
-  const [dev, route, fib, route6, addr6] = await Promise.all(
-    ['dev', 'route', 'fib_trie', 'ipv6_route', 'if_inet6'].map((f) => readOrMissing(`${base}/${f}`)),
-  );
+  const dev = await readOrMissing(`${base}/dev`);
   if (dev === undefined) return undefined;
-  const all: NetworkSnapshot = {
-    'sandbox links': linkNames(dev),
+  const links: NetworkSnapshot = { 'sandbox links': linkNames(dev) };
+  if (linksOnly) return links;
+  const [route, fib, route6, addr6] = await Promise.all(['route', 'fib_trie', 'ipv6_route', 'if_inet6'].map((f) => readOrMissing(`${base}/${f}`)));
+  return {
+    ...links,
     'sandbox IPv4 routes': route ?? '',
     'sandbox IPv4 addresses': fib ?? '',
     'sandbox IPv6 routes': route6 ?? '',
     'sandbox IPv6 addresses': addr6 ?? '',
   };
-  return facets === undefined ? all : Object.fromEntries(Object.entries(all).filter(([k]) => facets.includes(k)));
 }
 
 /** The host side of an attached slot: its link, its routes and its firewall table. */
@@ -98,6 +98,16 @@ function lineDiff(was: string, now: string): string {
 }
 
 /** Items of `nft -j list ...` output, without the metainfo header. */
-export function parseNftJson(text: string): NftItem[] {
+function parseNftJson(text: string): NftItem[] {
   return (JSON.parse(text) as { nftables: NftItem[] }).nftables.filter((item) => !('metainfo' in item));
+}
+
+/** A context whose reads happen once, on first use: `listNft` gives `nft -j list …` output. */
+export function checkContext(listNft: () => Promise<string>): CheckContext {
+  let ruleset: Promise<NftItem[]> | undefined;
+  let routes: Promise<string[]> | undefined;
+  return {
+    ruleset: () => (ruleset ??= listNft().then(parseNftJson)),
+    hostRoutes: () => (routes ??= readFile('/proc/net/route', 'utf8').then((t) => t.split('\n').slice(1).filter(Boolean))),
+  };
 }

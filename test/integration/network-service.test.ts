@@ -14,6 +14,7 @@ import { loadConfig, type AirlockConfig } from '../../src/config/config.ts';
 import { SandboxService } from '../../src/sandbox/service.ts';
 import type { ExecSession } from '../../src/sandbox/service-types.ts';
 import { skipReason } from './environment.ts';
+import { networkPieces } from './network-pieces.ts';
 
 const base = loadConfig();
 const reason = skipReason(base);
@@ -61,10 +62,6 @@ function inUseNamespaces(): string[] {
   return [...used];
 }
 
-const slotPieces = () => [
-  ...readdirSync('/run/netns').filter((n) => n.startsWith('airlock-n')),
-  ...readdirSync('/sys/class/net').filter((n) => n.startsWith('al-n')),
-];
 
 for (const runtime of ['namespace', 'gvisor'] as const) {
   describe(`service networks on ${runtime}`, { skip: reason(runtime) }, () => {
@@ -76,7 +73,7 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
     before(async () => {
       inference = await listen((_req, res) => res.end('completion'));
       web = await listen((_req, res) => res.end('page'));
-      piecesBefore = slotPieces();
+      piecesBefore = networkPieces();
       const config: AirlockConfig = {
         ...base,
         service: { ...base.service, pools: [] },
@@ -91,7 +88,7 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
       inference.server.close();
       web.server.close();
       // The pool's namespaces and every sandbox's go with the service.
-      assert.deepEqual(slotPieces().filter((p) => !piecesBefore.includes(p)), []);
+      assert.deepEqual(networkPieces().filter((p) => !piecesBefore.includes(p)), []);
     });
 
     const fetchIn = (id: string, method: string, url: string) =>

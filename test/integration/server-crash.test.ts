@@ -6,12 +6,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../../src/config/config.ts';
 import { findLeftovers } from '../../src/isolation/leftovers.ts';
 import { skipReason } from './environment.ts';
+import { networkPieces } from './network-pieces.ts';
 
 const config = loadConfig();
 const reason = skipReason(config)('namespace');
@@ -36,13 +36,6 @@ async function startServer(): Promise<Server> {
   }
   child.kill('SIGKILL');
   throw new Error(`server did not start:\n${log}`);
-}
-
-/** Network slot pieces on the host: namespaces, host links and nft tables. */
-function networkPieces(): string[] {
-  const list = (dir: string, prefix: string, kind: string) => (existsSync(dir) ? readdirSync(dir) : []).filter((n) => n.startsWith(prefix)).map((n) => `${kind} ${n}`);
-  const tables = execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('table inet airlock-n'));
-  return [...list('/run/netns', 'airlock-n', 'netns'), ...list('/sys/class/net', 'al-n', 'link'), ...tables, ...list('/run/airlock-net', '', 'slot lease')];
 }
 
 async function post(url: string, body: unknown): Promise<Record<string, unknown>> {

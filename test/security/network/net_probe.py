@@ -28,12 +28,10 @@ def read_head(sock):
     return status, headers, data
 
 
-def http(check):
-    """Absolute-form request through the proxy with full control of the Host header."""
-    s = socket.create_connection(proxy_addr(), timeout=10)
-    host = check.get("host_header")
-    req = f"{check.get('method', 'GET')} {check['url']} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    s.sendall(req.encode())
+def exchange(addr, request, timeout):
+    """Sends one HTTP request on a fresh connection; returns status, headers and the whole body."""
+    s = socket.create_connection(addr, timeout=timeout)
+    s.sendall(request.encode())
     status, headers, data = read_head(s)
     body = data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data else b""
     while True:
@@ -42,22 +40,21 @@ def http(check):
             break
         body += chunk
     s.close()
-    return {"status": status, "reason": headers.get("x-airlock-deny-reason"), "body": body.decode("latin-1")[:200]}
+    return status, headers, body.decode("latin-1")[:200]
+
+
+def http(check):
+    """Absolute-form request through the proxy with full control of the Host header."""
+    req = f"{check.get('method', 'GET')} {check['url']} HTTP/1.1\r\nHost: {check.get('host_header')}\r\nConnection: close\r\n\r\n"
+    status, headers, body = exchange(proxy_addr(), req, 10)
+    return {"status": status, "reason": headers.get("x-airlock-deny-reason"), "body": body}
 
 
 def direct_http(check):
     """A plain GET straight to host:port (no proxy): what full mode's NAT carries."""
-    s = socket.create_connection((check["host"], check["port"]), timeout=5)
-    s.sendall(f"GET / HTTP/1.1\r\nHost: {check['host']}\r\nConnection: close\r\n\r\n".encode())
-    status, _, data = read_head(s)
-    body = data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data else b""
-    while True:
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        body += chunk
-    s.close()
-    return {"status": status, "body": body.decode("latin-1")[:200]}
+    req = f"GET / HTTP/1.1\r\nHost: {check['host']}\r\nConnection: close\r\n\r\n"
+    status, _, body = exchange((check["host"], check["port"]), req, 5)
+    return {"status": status, "body": body}
 
 
 def connect_tls(check):
