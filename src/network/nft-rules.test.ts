@@ -31,4 +31,6 @@ test('full rules NAT out but drop the host, spoofed sources, IPv6 and private ra
   assert.deepEqual([...order].sort((a, b) => a - b), order);
   assert.match(text, /chain input \{[^}]*iifname "al-n5" drop\n\s+\}/);
   assert.match(text, /ip saddr 10\.213\.0\.22 oifname != "al-n5" masquerade/);
+  // The same places the egress proxy refuses, metadata addresses outside link-local included.
+  for (const cidr of ['10.0.0.0/8', '100.64.0.0/10', '168.63.129.16/32', '100.100.100.200/32', '203.0.113.0/24']) assert.ok(forward.includes(cidr), cidr);
 });

@@ -5,22 +5,14 @@
  *
  * The rules sit in the host's network namespace, where nothing inside the sandbox can reach them.
  */
+import { REFUSED_IPV4_CIDRS } from './proxy/address-ranges.ts';
 import type { NetworkSlot } from './slots.ts';
 
-/** IPv4 destinations `full` mode never forwards to: the host's networks, private and special ranges. */
-export const FULL_MODE_REFUSED_V4 = [
-  '0.0.0.0/8',
-  '10.0.0.0/8',
-  '100.64.0.0/10',
-  '127.0.0.0/8',
-  '169.254.0.0/16',
-  '172.16.0.0/12',
-  '192.0.0.0/24',
-  '192.168.0.0/16',
-  '198.18.0.0/15',
-  '224.0.0.0/4',
-  '240.0.0.0/4',
-] as const;
+/**
+ * IPv4 destinations `full` mode never forwards to: the egress proxy's own refused ranges (private,
+ * loopback, link-local, CGNAT, special and documentation ranges) and cloud metadata addresses.
+ */
+export const FULL_MODE_REFUSED_V4 = REFUSED_IPV4_CIDRS;
 
 export type AttachedMode = 'restricted' | 'full';
 

@@ -219,6 +219,7 @@ for (const runtime of RUNTIMES) {
         { id: 'metadata', op: 'tcp', host: '169.254.169.254', port: 80 },
         { id: 'private', op: 'tcp', host: '10.0.0.1', port: 80 },
         { id: 'cgnat', op: 'tcp', host: '100.64.0.1', port: 80 },
+        { id: 'azure-wireserver', op: 'tcp', host: '168.63.129.16', port: 80 },
         { op: 'raw' },
         { op: 'resolv' },
       ]);
@@ -226,10 +227,10 @@ for (const runtime of RUNTIMES) {
       // Public resolvers only (the host's own would be refused like the host), read-only.
       expect(r, 'resolv', { content: suite.config.network.fullModeResolvers.map((ip) => `nameserver ${ip}\n`).join(''), writable: false });
       // Egress works, masqueraded: the peer sees the host's address on its link, not the sandbox's.
-      expect(r, 'public-peer', { status: 200, body: 'peer saw 203.0.113.2' });
-      assert.deepEqual(peer.clients(), ['203.0.113.2']);
+      expect(r, 'public-peer', { status: 200, body: 'peer saw 192.0.31.2' });
+      assert.deepEqual(peer.clients(), ['192.0.31.2']);
       peer.close();
-      for (const id of ['metadata', 'private', 'cgnat', ...(host === undefined ? [] : ['host'])]) unreachable(r, id);
+      for (const id of ['metadata', 'private', 'cgnat', 'azure-wireserver', ...(host === undefined ? [] : ['host'])]) unreachable(r, id);
       expect(r, 'raw', { opened: false });
       assert.deepEqual(anyAddress.seen, []);
     });

@@ -63,6 +63,15 @@ const IPV6_RANGES: readonly Range[] = [
   ['multicast_address', 'ff00::', 8],
 ];
 
+/**
+ * Every IPv4 destination refused above, as CIDRs: the same list the host firewall drops for
+ * `full` sandboxes, so the proxy and the NAT path refuse exactly the same places.
+ */
+export const REFUSED_IPV4_CIDRS: readonly string[] = [
+  ...IPV4_RANGES.map(([, network, prefix]) => `${network}/${prefix}`),
+  ...CLOUD_METADATA_ADDRESSES.filter((a) => !a.includes(':')).map((a) => `${a}/32`),
+];
+
 type Family = 'ipv4' | 'ipv6';
 
 export interface RangeTable {

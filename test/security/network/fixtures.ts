@@ -102,8 +102,9 @@ export interface PublicPeer {
 
 /**
  * A stand-in for "the internet" that stays on this machine: a namespace of its own behind a veth,
- * holding a documentation address (203.0.113.1, TEST-NET-3: public-shaped, never routed), with an
- * HTTP server that answers each request with the client address it saw.
+ * holding 192.0.31.1 (IANA's own public space, outside every refused range; documentation ranges
+ * are refused like private ones, so they can't stand in), routed only on this host for the test,
+ * with an HTTP server that answers each request with the client address it saw.
  */
 export async function publicPeer(): Promise<PublicPeer> {
   const tag = `${process.pid % 100000}`;
@@ -118,9 +119,9 @@ export async function publicPeer(): Promise<PublicPeer> {
   };
   try {
     ip('link', 'add', link, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
-    ip('addr', 'add', '203.0.113.2/24', 'dev', link);
+    ip('addr', 'add', '192.0.31.2/30', 'dev', link);
     ip('link', 'set', link, 'up');
-    ip('-n', ns, 'addr', 'add', '203.0.113.1/24', 'dev', 'eth0');
+    ip('-n', ns, 'addr', 'add', '192.0.31.1/30', 'dev', 'eth0');
     ip('-n', ns, 'link', 'set', 'lo', 'up');
     ip('-n', ns, 'link', 'set', 'eth0', 'up');
     const log = join(mkdtempSync(join(tmpdir(), 'airlock-peer-')), 'clients');
@@ -131,7 +132,7 @@ export async function publicPeer(): Promise<PublicPeer> {
       await new Promise((r) => setTimeout(r, 50));
     }
     return {
-      address: '203.0.113.1',
+      address: '192.0.31.1',
       port,
       clients: () => readFileSync(log, 'utf8').split('\n').filter(Boolean),
       close: () => {
@@ -155,5 +156,5 @@ class H(http.server.BaseHTTPRequestHandler):
         body = ("peer saw " + self.client_address[0]).encode()
         self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
     def log_message(self, *a): pass
-http.server.HTTPServer(("203.0.113.1", port), H).serve_forever()
+http.server.HTTPServer(("192.0.31.1", port), H).serve_forever()
 `;
