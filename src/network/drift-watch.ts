@@ -25,7 +25,8 @@ export class DriftWatch {
   private readonly nftPath: () => string;
   private readonly intervalMs: number;
   private timer: NodeJS.Timeout | undefined;
-  private checking = false;
+  /** The pass running now, if any: passes never overlap, and close() waits for it. */
+  private pass: Promise<void> | undefined;
 
   constructor(nftPath: () => string, intervalMs: number) {
     this.nftPath = nftPath;
@@ -36,15 +37,18 @@ export class DriftWatch {
   watch(target: WatchedNetwork, baseline: NetworkSnapshot): () => void {
     const entry: Entry = { target, baseline };
     this.entries.add(entry);
-    this.timer ??= setInterval(() => void this.check(), this.intervalMs);
+    this.timer ??= setInterval(() => {
+      this.pass ??= this.check().finally(() => (this.pass = undefined));
+    }, this.intervalMs);
     return () => this.forget(entry);
   }
 
-  /** Stops every watch (shutdown). */
-  close(): void {
+  /** Stops every watch (shutdown) and waits for a pass still listing the host's state. */
+  async close(): Promise<void> {
     this.entries.clear();
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    await this.pass;
   }
 
   private forget(entry: Entry): void {
@@ -56,29 +60,23 @@ export class DriftWatch {
   }
 
   private async check(): Promise<void> {
-    if (this.checking) return;
-    this.checking = true;
-    try {
-      const ctx = this.context();
-      await Promise.all(
-        [...this.entries].map(async (entry) => {
-          let now: NetworkSnapshot | undefined;
-          try {
-            now = await entry.target.read(ctx);
-          } catch (err) {
-            // The state can't be read (nft failing, say): that is not a pass. Fail closed.
-            now = { error: `network state unreadable: ${(err as Error).message}` };
-          }
-          if (now === undefined || !this.entries.has(entry)) return;
-          const changes = describeDrift(entry.baseline, now);
-          if (changes.length === 0) return;
-          this.forget(entry);
-          entry.target.onDrift(changes);
-        }),
-      );
-    } finally {
-      this.checking = false;
-    }
+    const ctx = this.context();
+    await Promise.all(
+      [...this.entries].map(async (entry) => {
+        let now: NetworkSnapshot | undefined;
+        try {
+          now = await entry.target.read(ctx);
+        } catch (err) {
+          // The state can't be read (nft failing, say): that is not a pass. Fail closed.
+          now = { error: `network state unreadable: ${(err as Error).message}` };
+        }
+        if (now === undefined || !this.entries.has(entry)) return;
+        const changes = describeDrift(entry.baseline, now);
+        if (changes.length === 0) return;
+        this.forget(entry);
+        entry.target.onDrift(changes);
+      }),
+    );
   }
 
   /** A context for one pass: the whole inet ruleset, listed once for every sandbox checked. */

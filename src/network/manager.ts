@@ -163,7 +163,7 @@ export class NetworkManager {
     this.closed = true;
     await this.filling;
     await this.settled();
-    this.driftWatch?.close();
+    await this.driftWatch?.close();
     const slots = this.ready.splice(0);
     for (const { lease } of slots) {
       if ((await destroySlotNetwork(lease.slot, this.tools())).length === 0) lease.release();

@@ -160,6 +160,18 @@ describe('GvisorDriver on this host', { skip }, () => {
     assert.deepEqual(leftovers(sandbox.id), []);
   });
 
+  it('destroy() right after stats() leaves no runsc query of the guest behind', async () => {
+    const sandbox = await create();
+    const proc = await sandbox.start({ argv: ['/bin/sleep', '60'], stdin: false });
+    proc.stdout.resume();
+    proc.stderr.resume();
+    // stats() starts a background `runsc events` for the guest task count; destroy must end it.
+    await sandbox.stats();
+    await sandbox.destroy();
+    await proc.exit;
+    assert.deepEqual(leftovers(sandbox.id), []);
+  });
+
   it('OOM-kills a memory balloon inside its cgroup and counts it', async () => {
     const sandbox = await create({ memoryMb: 128 });
     try {

@@ -79,11 +79,13 @@ const GUEST_POLL_MS = 500;
  * sandbox kernel, whose refusals never reach the host cgroup's pids.events; a process count
  * observed at the limit means forks are being refused, and counts as one hit. Threads are not in
  * that count, so a thread-only flood is stopped (EAGAIN) but not reported. Polled in the
- * background so stats() never waits on runsc.
+ * background so stats() never waits on runsc; {@link close} ends a query still running, so none
+ * outlives its sandbox.
  */
 export class GuestTaskWatch {
   private readonly runsc: string;
   private readonly args: string[];
+  private readonly abort = new AbortController();
   private lastPoll = 0;
   private inFlight: Promise<void> | undefined;
   /** 1 once the guest was seen at its task limit, else 0. */
@@ -96,9 +98,10 @@ export class GuestTaskWatch {
 
   /** Returns the hits seen so far and, if due, refreshes them in the background. */
   limitHits(limit: number): number {
-    if (this.lastHits === 0 && this.inFlight === undefined && Date.now() - this.lastPoll >= GUEST_POLL_MS) {
+    const due = this.lastHits === 0 && this.inFlight === undefined && Date.now() - this.lastPoll >= GUEST_POLL_MS;
+    if (due && !this.abort.signal.aborted) {
       this.lastPoll = Date.now();
-      this.inFlight = execRunsc(this.runsc, this.args, 2_000)
+      this.inFlight = execRunsc(this.runsc, this.args, 2_000, this.abort.signal)
         .then((out) => {
           if (guestProcesses(out) >= limit) this.lastHits = 1;
         })
@@ -106,6 +109,12 @@ export class GuestTaskWatch {
         .finally(() => (this.inFlight = undefined));
     }
     return this.lastHits;
+  }
+
+  /** Stops polling and waits until a query still running has been killed and reaped. */
+  async close(): Promise<void> {
+    this.abort.abort();
+    await this.inFlight;
   }
 }
 

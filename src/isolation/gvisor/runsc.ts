@@ -71,10 +71,11 @@ export function runscGlobalArgs(flags: RunscFlags, paths: RunscPaths, network: S
   return args;
 }
 
-/** Runs runsc to completion; rejects with its stderr on a non-zero exit or after `timeoutMs`. */
-export function execRunsc(runsc: string, args: string[], timeoutMs: number): Promise<string> {
+/** Runs runsc to completion; rejects with its stderr on a non-zero exit, after `timeoutMs`, or once `signal` aborts (runsc is SIGKILLed). */
+export function execRunsc(runsc: string, args: string[], timeoutMs: number, signal?: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(runsc, args, { env: RUNSC_ENV, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1024 * 1024 }, (err, stdout, stderr) => {
+    const options = { env: RUNSC_ENV, timeout: timeoutMs, killSignal: 'SIGKILL' as const, maxBuffer: 1024 * 1024, ...(signal === undefined ? {} : { signal }) };
+    execFile(runsc, args, options, (err, stdout, stderr) => {
       if (err !== null) {
         const detail = String(stderr).trim() || err.message;
         reject(new Error(`runsc ${args.filter((a) => !a.startsWith('--')).join(' ')}: ${detail}`, { cause: err }));

@@ -218,6 +218,7 @@ export class GvisorSandbox implements Sandbox {
     };
     const { res } = this;
     await step(() => this.stop());
+    await step(() => this.guestTasks.close());
     await step(() => this.waitChildGone());
     await step(() => removeRunscState(res.runsc, runscGlobalArgs(res.flags, { stateDir: res.stateDir }), res.stateDir, this.id));
     await step(() => res.cgroup.remove());
