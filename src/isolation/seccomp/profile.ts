@@ -81,6 +81,11 @@ function deny(syscall: SyscallName, reason: string): SyscallRule {
   return { syscall, errno: 'EPERM', reason };
 }
 
+/** `syscall` refused when argument `arg` equals `value`. */
+function denyWhenArg(syscall: SyscallName, arg: ArgIndex, value: number, reason: string): SyscallRule {
+  return { syscall, errno: 'EPERM', when: [{ arg, op: 'eq', value }], reason };
+}
+
 /** Raw (type SOCK_RAW) sockets of one IP family. */
 function rawSocket(family: number, name: string): SyscallRule {
   return {
@@ -184,32 +189,12 @@ export const DEFAULT_PROFILE: SeccompProfile = freeze({
     deny('_sysctl', 'obsolete binary sysctl interface'),
     deny('fanotify_init', 'filesystem-wide event monitoring'),
     // Arguments that turn ordinary calls into escapes.
-    {
-      syscall: 'socket',
-      errno: 'EPERM',
-      when: [{ arg: 0, op: 'eq', value: AF_VSOCK }],
-      reason: 'vsock talks to the hypervisor host, outside every network control',
-    },
-    {
-      syscall: 'socket',
-      errno: 'EPERM',
-      when: [{ arg: 0, op: 'eq', value: AF_PACKET }],
-      reason: 'packet sockets forge frames and sniff traffic',
-    },
+    denyWhenArg('socket', 0, AF_VSOCK, 'vsock talks to the hypervisor host, outside every network control'),
+    denyWhenArg('socket', 0, AF_PACKET, 'packet sockets forge frames and sniff traffic'),
     rawSocket(AF_INET, 'IPv4'),
     rawSocket(AF_INET6, 'IPv6'),
-    {
-      syscall: 'ioctl',
-      errno: 'EPERM',
-      when: [{ arg: 1, op: 'eq', value: TIOCSTI }],
-      reason: 'TIOCSTI injects keystrokes into a terminal (CVE-2017-5226)',
-    },
-    {
-      syscall: 'ioctl',
-      errno: 'EPERM',
-      when: [{ arg: 1, op: 'eq', value: TIOCLINUX }],
-      reason: 'TIOCLINUX can inject console input',
-    },
+    denyWhenArg('ioctl', 1, TIOCSTI, 'TIOCSTI injects keystrokes into a terminal (CVE-2017-5226)'),
+    denyWhenArg('ioctl', 1, TIOCLINUX, 'TIOCLINUX can inject console input'),
     {
       syscall: 'personality',
       errno: 'EPERM',
