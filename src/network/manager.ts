@@ -19,7 +19,7 @@ import { proxyEnv } from './proxy-env.ts';
 import { checkNetworkRequest, type NetworkRequest } from './policy.ts';
 import type { AllowRule, EgressDecision, InternalService } from './proxy/index.ts';
 import { reapNetworks } from './reap.ts';
-import { applySlotMode, createSlotLink, destroySlotNetwork, netnsPath } from './slot-network.ts';
+import { applySlotMode, createSlotLink, netnsPath, releaseSlot } from './slot-network.ts';
 import { leaseSlot, type SlotLease } from './slots.ts';
 import { Limiter } from './limiter.ts';
 
@@ -50,7 +50,7 @@ export class NetworkManager {
   private driftWatch: DriftWatch | undefined;
   private filling: Promise<void> | undefined;
   /** Slot removals still running after their sandbox ended (see `settled`). */
-  private readonly teardowns = new Set<Promise<void>>();
+  private readonly teardowns = new Set<Promise<unknown>>();
   private closed = false;
 
   constructor(options: NetworkManagerOptions) {
@@ -84,11 +84,7 @@ export class NetworkManager {
       // more, and its caller need not wait ~50 ms for the kernel to remove link, namespace and table.
       destroy: () => {
         const teardown = this.hostChanges
-          .run(() => destroySlotNetwork(slot, this.tools()))
-          .then((problems) => {
-            // A slot whose pieces could not all be removed stays leased, for the reaper to retry.
-            if (problems.length === 0) lease.release();
-          })
+          .run(() => releaseSlot(lease, this.tools()))
           .finally(() => this.teardowns.delete(teardown));
         this.teardowns.add(teardown);
       },
@@ -165,9 +161,7 @@ export class NetworkManager {
     await this.settled();
     await this.driftWatch?.close();
     const slots = this.ready.splice(0);
-    for (const { lease } of slots) {
-      if ((await destroySlotNetwork(lease.slot, this.tools())).length === 0) lease.release();
-    }
+    for (const { lease } of slots) await releaseSlot(lease, this.tools());
   }
 
   private refill(): void {
@@ -202,7 +196,7 @@ export class NetworkManager {
       const hostBaseline = await readHostSide(lease.slot, checkContext(() => runTool(tools.nft, ['-j', 'list', 'table', 'inet', lease.slot.table])));
       return { lease, hostBaseline };
     } catch (err) {
-      if ((await destroySlotNetwork(lease.slot, tools)).length === 0) lease.release();
+      await releaseSlot(lease, tools);
       throw err;
     }
   }

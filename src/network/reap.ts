@@ -4,7 +4,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { runTool, type NetTools } from './host-tools.ts';
-import { destroySlotNetwork, NETNS_DIR } from './slot-network.ts';
+import { destroySlotNetwork, NETNS_DIR, releaseSlot } from './slot-network.ts';
 import { describeSlot, HOST_LINK_PREFIX, leasedSlotIndices, SLOT_PREFIX, staleSlots } from './slots.ts';
 
 /** Slot indices of every airlock network piece present on the host. */
@@ -28,12 +28,7 @@ export async function presentSlotIndices(nftPath: string): Promise<Map<number, s
 /** Reaps; returns how many slots were released. */
 export async function reapNetworks(subnet: string, tools: NetTools): Promise<number> {
   let count = 0;
-  for (const lease of staleSlots(subnet)) {
-    if ((await destroySlotNetwork(lease.slot, tools)).length === 0) {
-      lease.release();
-      count++;
-    }
-  }
+  for (const lease of staleSlots(subnet)) if (await releaseSlot(lease, tools)) count++;
   const leased = new Set(leasedSlotIndices());
   for (const index of (await presentSlotIndices(tools.nft)).keys()) {
     if (leased.has(index)) continue;

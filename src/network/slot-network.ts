@@ -6,7 +6,7 @@
 import { ControlError } from '../isolation/driver.ts';
 import { runTool, type NetTools } from './host-tools.ts';
 import { renderRules, type AttachedMode } from './nft-rules.ts';
-import type { NetworkSlot } from './slots.ts';
+import type { NetworkSlot, SlotLease } from './slots.ts';
 
 export const NETNS_DIR = '/run/netns';
 
@@ -69,4 +69,14 @@ export async function destroySlotNetwork(slot: NetworkSlot, tools: NetTools): Pr
   await attempt('netns', tools.ip, ['netns', 'del', slot.netns], /No such file|Invalid argument/);
   await attempt('rules', tools.nft, ['delete', 'table', 'inet', slot.table], /No such file/);
   return problems;
+}
+
+/**
+ * Removes a leased slot's network and drops the lease, but only once every piece is gone: a slot
+ * with something left stays leased, so the reaper finds and retries it. Returns whether it was.
+ */
+export async function releaseSlot(lease: SlotLease, tools: NetTools): Promise<boolean> {
+  const clean = (await destroySlotNetwork(lease.slot, tools)).length === 0;
+  if (clean) lease.release();
+  return clean;
 }
