@@ -7,12 +7,16 @@
 import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { RuntimeName } from './driver.ts';
 
-export interface OwnerRecord {
-  id: string;
-  runtime: RuntimeName;
+/** A controller process, named so that a recycled pid isn't mistaken for it. */
+export interface ProcessOwner {
   ownerPid: number;
   /** Owner's start time in clock ticks since boot (/proc/PID/stat field 22). */
   ownerStart: string;
+}
+
+export interface OwnerRecord extends ProcessOwner {
+  id: string;
+  runtime: RuntimeName;
   createdAt: string;
   /** Driver-specific facts needed to reap (e.g. the leased host uid). */
   extra: Record<string, string | number>;
@@ -30,6 +34,17 @@ export function processStartTime(pid: number): string | undefined {
   }
 }
 
+/** This process, as an owner. */
+export function currentOwner(): ProcessOwner {
+  return { ownerPid: process.pid, ownerStart: processStartTime(process.pid) ?? '' };
+}
+
+/** Whether the process that wrote `owner` is still running (same pid and the same start time). */
+export function ownerAlive(owner: ProcessOwner): boolean {
+  const start = processStartTime(owner.ownerPid);
+  return start !== undefined && start === owner.ownerStart;
+}
+
 function ownersDir(runDir: string): string {
   return `${runDir}/owners`;
 }
@@ -42,8 +57,7 @@ export function claimSandbox(runDir: string, id: string, runtime: RuntimeName, e
   const record: OwnerRecord = {
     id,
     runtime,
-    ownerPid: process.pid,
-    ownerStart: processStartTime(process.pid) ?? '',
+    ...currentOwner(),
     createdAt: new Date().toISOString(),
     extra,
   };
@@ -77,8 +91,7 @@ export function staleRecords(runDir: string, runtime: RuntimeName): OwnerRecord[
       continue;
     }
     if (record.runtime !== runtime) continue;
-    const alive = processStartTime(record.ownerPid);
-    if (alive === undefined || alive !== record.ownerStart) stale.push(record);
+    if (!ownerAlive(record)) stale.push(record);
   }
   return stale;
 }

@@ -4,11 +4,10 @@
  * `al-nN`, nft table `inet airlock-nN`). A slot is leased with an O_EXCL file naming its owner
  * process, so a CLI run and a server never collide and a crashed owner's slots can be reaped.
  */
-import { mkdirSync, openSync, writeSync, closeSync, readdirSync, readFileSync } from 'node:fs';
-import { randomInt } from 'node:crypto';
-import { fileReleaser } from '../isolation/lease-file.ts';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileReleaser, leaseFreeFile } from '../isolation/lease-file.ts';
 import { ControlError } from '../isolation/driver.ts';
-import { processStartTime } from '../isolation/ownership.ts';
+import { currentOwner, ownerAlive, type ProcessOwner } from '../isolation/ownership.ts';
 
 export interface NetworkSlot {
   index: number;
@@ -73,51 +72,29 @@ export interface SlotLease {
   release(): void;
 }
 
-interface LeaseRecord {
-  ownerPid: number;
-  ownerStart: string;
-}
-
 /** Host-wide: every controller on the host leases slots here, whatever its run directory. */
 export const SLOT_LEASE_DIR = '/run/airlock-net';
 
-function leaseDir(): string {
-  return SLOT_LEASE_DIR;
-}
-
 /** Leases a free slot, starting at a random one (so concurrent controllers rarely contend). */
 export function leaseSlot(subnet: string): SlotLease {
-  const dir = leaseDir();
-  // Root-only: lease records decide what a later controller tears down.
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const count = slotCount(subnet);
-  const start = randomInt(count);
-  const record: LeaseRecord = { ownerPid: process.pid, ownerStart: processStartTime(process.pid) ?? '' };
-  for (let i = 0; i < count; i++) {
-    const index = (start + i) % count;
-    const path = `${dir}/${index}.json`;
-    let fd: number;
-    try {
-      fd = openSync(path, 'wx', 0o600);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
-      throw new ControlError('network', `cannot lease a network slot in ${dir}: ${(err as Error).message}`, { cause: err });
-    }
-    writeSync(fd, JSON.stringify(record));
-    closeSync(fd);
-    return {
-      slot: describeSlot(subnet, index),
-      release: fileReleaser(path),
-    };
-  }
-  throw new ControlError('network', `all ${count} network slots of ${subnet} are leased`);
+  const lease = leaseFreeFile({
+    dir: SLOT_LEASE_DIR,
+    count,
+    fileName: (i) => `${i}.json`,
+    content: JSON.stringify(currentOwner()),
+    control: 'network',
+    what: 'a network slot',
+  });
+  if (lease === undefined) throw new ControlError('network', `all ${count} network slots of ${subnet} are leased`);
+  return { slot: describeSlot(subnet, lease.index), release: lease.release };
 }
 
 /** Slots whose owning process is gone (their links, namespaces and rules are leftovers). */
 export function staleSlots(subnet: string): SlotLease[] {
   let names: string[];
   try {
-    names = readdirSync(leaseDir());
+    names = readdirSync(SLOT_LEASE_DIR);
   } catch {
     return [];
   }
@@ -125,15 +102,15 @@ export function staleSlots(subnet: string): SlotLease[] {
   for (const name of names) {
     const match = /^(\d+)\.json$/.exec(name);
     if (match === null) continue;
-    const path = `${leaseDir()}/${name}`;
-    let record: LeaseRecord;
+    const path = `${SLOT_LEASE_DIR}/${name}`;
+    let owner: ProcessOwner;
     try {
-      record = JSON.parse(readFileSync(path, 'utf8')) as LeaseRecord;
+      owner = JSON.parse(readFileSync(path, 'utf8')) as ProcessOwner;
     } catch {
       // A lease being written right now (or garbage naming no owner): never reaped on a guess.
       continue;
     }
-    if (processStartTime(record.ownerPid) === record.ownerStart) continue;
+    if (typeof owner.ownerPid !== 'number' || ownerAlive(owner)) continue;
     stale.push({ slot: describeSlot(subnet, Number(match[1])), release: fileReleaser(path) });
   }
   return stale;
@@ -142,7 +119,7 @@ export function staleSlots(subnet: string): SlotLease[] {
 /** Indices of every leased slot (live or stale). */
 export function leasedSlotIndices(): number[] {
   try {
-    return readdirSync(leaseDir())
+    return readdirSync(SLOT_LEASE_DIR)
       .map((n) => /^(\d+)\.json$/.exec(n)?.[1])
       .filter((n): n is string => n !== undefined)
       .map(Number);
