@@ -4,7 +4,7 @@ import { describeDrift, readSandboxSide } from './snapshot.ts';
 import { Limiter } from './limiter.ts';
 
 test('no drift between equal snapshots; each changed facet is named', () => {
-  const before = { 'sandbox links': 'eth0,lo', 'host link': 'ifindex=7 state=up flags=0x1003', 'firewall rules': '[1]', 'host routes': 'al-n1\t0014D50A' };
+  const before = { 'sandbox links': 'eth0,lo', 'host link': 'ifindex=7 flags=0x1003', 'firewall rules': '[1]', 'host routes': 'al-n1\t0014D50A' };
   assert.deepEqual(describeDrift(before, { ...before }), []);
   const after = { ...before, 'sandbox links': 'eth0,eth1,lo', 'firewall rules': 'missing', 'host routes': '' };
   const changes = describeDrift(before, after);

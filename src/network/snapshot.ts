@@ -59,8 +59,12 @@ export async function readSandboxSide(pid: number, linksOnly = false): Promise<N
 /** The host side of an attached slot: its link, its routes and its firewall table. */
 export async function readHostSide(slot: NetworkSlot, ctx: CheckContext): Promise<NetworkSnapshot> {
   const sys = `/sys/class/net/${slot.hostLink}`;
-  const [ifindex, operstate, flags] = await Promise.all(['ifindex', 'operstate', 'flags'].map((f) => readOrMissing(`${sys}/${f}`)));
-  const link = ifindex === undefined ? 'missing' : `ifindex=${ifindex.trim()} state=${operstate?.trim()} flags=${flags?.trim()}`;
+  // Configuration only: ifindex (the same link) and flags (IFF_UP, the admin state someone would
+  // have to change). Not operstate: the kernel derives it from the carrier asynchronously (link
+  // events are batched up to a second apart host-wide), so a slot built beside others can record
+  // "down" and turn "up" later with nobody changing anything.
+  const [ifindex, flags] = await Promise.all(['ifindex', 'flags'].map((f) => readOrMissing(`${sys}/${f}`)));
+  const link = ifindex === undefined ? 'missing' : `ifindex=${ifindex.trim()} flags=${flags?.trim()}`;
   const routes = (await ctx.hostRoutes()).filter((line) => line.split('\t')[0] === slot.hostLink).sort().join('\n');
   const items = (await ctx.ruleset()).filter((item) => {
     const body = Object.values(item)[0];

@@ -11,6 +11,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { NetworkManager } from '../../src/network/manager.ts';
 import type { NetworkRequest } from '../../src/network/policy.ts';
+import { HOST_LINK_PREFIX, SLOT_PREFIX } from '../../src/network/slots.ts';
 import type { EgressDecision } from '../../src/network/proxy/index.ts';
 import type { ExecutionResult } from '../../src/sandbox/result.ts';
 import { hostBaseline, leftoverMark, nftTables, sandboxCgroupPids, type HostBaseline } from './lib/host.ts';
@@ -48,7 +49,7 @@ const restricted = (...hosts: string[]): NetworkRequest => ({ mode: 'restricted'
 
 async function runProbe(ready: Ready, network: NetworkRequest, checks: object[], timeoutSeconds = 60): Promise<{ result: ExecutionResult; r: Map<string, Record<string, unknown>> }> {
   const result = await runInSandbox(ready, suite.config, probe.argv(checks), { mounts: [probe.mount], network, networks, limits: { timeoutSeconds } });
-  assert.equal(result.termination_reason, 'completed', `probe did not complete: ${result.termination_reason}: ${result.error?.slice(0, 400)}`);
+  assert.equal(result.termination_reason, 'completed', `probe did not complete: ${result.termination_reason}: ${result.error?.slice(0, 400)} ${JSON.stringify(result.security_violations).slice(0, 600)}`);
   return { result, r: probeResults(result.output) };
 }
 
@@ -97,6 +98,20 @@ async function newSandboxTable(before: Set<string>): Promise<string> {
   }
   throw new Error('the sandbox table never appeared');
 }
+
+/** Host-side changes to a running restricted sandbox's slot (named by its nft table) that must kill it. */
+const HOST_TAMPERING: { what: string; act: (table: string) => void; facet: RegExp }[] = [
+  {
+    what: 'flushing the sandbox rules from the host',
+    act: (table) => execFileSync('nft', ['flush', 'table', ...table.split(' ')]),
+    facet: /firewall rules/,
+  },
+  {
+    what: "setting the sandbox's host link down",
+    act: (table) => execFileSync('ip', ['link', 'set', table.replace(`inet ${SLOT_PREFIX}`, HOST_LINK_PREFIX), 'down']),
+    facet: /host link: changed/,
+  },
+];
 
 function driftViolation(result: ExecutionResult, what: RegExp): { timestamp: string } {
   assert.equal(result.termination_reason, 'network_drift', `expected network_drift, got ${result.termination_reason}: ${result.error}`);
@@ -235,20 +250,22 @@ for (const runtime of RUNTIMES) {
       assert.deepEqual(anyAddress.seen, []);
     });
 
-    runtimeCase(suite, runtime, 'drift: flushing the sandbox rules from the host kills it within a second', async (_t, ready) => {
-      const tablesBefore = new Set(nftTables());
-      const run = runInSandbox(ready, suite.config, ['sleep', '30'], { network: restricted(), networks, limits: { timeoutSeconds: 40 } });
-      const table = await newSandboxTable(tablesBefore);
-      await sandboxNetPid();
-      await new Promise((r) => setTimeout(r, 300));
-      const flushedAt = Date.now();
-      execFileSync('nft', ['flush', 'table', ...table.split(' ')]);
-      const result = await run;
-      const v = driftViolation(result, /firewall rules/);
-      const detectedMs = Date.parse(v.timestamp) - flushedAt;
-      assert.ok(detectedMs < 1000, `drift detected ${detectedMs} ms after the flush`);
-      assert.ok(result.execution_time_seconds < 10);
-    });
+    for (const tampering of HOST_TAMPERING) {
+      runtimeCase(suite, runtime, `drift: ${tampering.what} kills it within a second`, async (_t, ready) => {
+        const tablesBefore = new Set(nftTables());
+        const run = runInSandbox(ready, suite.config, ['sleep', '30'], { network: restricted(), networks, limits: { timeoutSeconds: 40 } });
+        const table = await newSandboxTable(tablesBefore);
+        await sandboxNetPid();
+        await new Promise((r) => setTimeout(r, 300));
+        const changedAt = Date.now();
+        tampering.act(table);
+        const result = await run;
+        const v = driftViolation(result, tampering.facet);
+        const detectedMs = Date.parse(v.timestamp) - changedAt;
+        assert.ok(detectedMs < 1000, `drift detected ${detectedMs} ms after the change`);
+        assert.ok(result.execution_time_seconds < 10);
+      });
+    }
 
     runtimeCase(suite, runtime, 'drift: a link moved into an isolated sandbox kills it', async (_t, ready) => {
       const run = runInSandbox(ready, suite.config, ['sleep', '30'], { network: { mode: 'none', allowedHosts: [], services: [] }, networks, limits: { timeoutSeconds: 40 } });
