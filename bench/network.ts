@@ -25,7 +25,7 @@ import { parseAllowlist, startEgressProxy, type EgressDecision } from '../src/ne
 import { executeOnce, type ExecutionRequest } from '../src/sandbox/execute.ts';
 import { BASE_ENV } from '../src/sandbox/prepare.ts';
 import { spawnWait } from './spawn-wait.ts';
-import { summarize, timePaired, timeRuns, type Summary } from './stats.ts';
+import { summarize, timeRuns, type Summary } from './stats.ts';
 import type { PairResult } from './namespace.ts';
 
 export interface NetworkBench {

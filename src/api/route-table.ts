@@ -3,7 +3,7 @@
  * the schemas named here and openapi.ts documents exactly these, so the document can't drift from
  * what the server enforces.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ErrorEnvelope, ExecuteRequest, ExecuteResponse, HealthResponse, StatusResponse } from './schemas.ts';
 import {
   CreateSandboxRequest,

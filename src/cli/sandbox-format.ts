@@ -1,5 +1,5 @@
 /** Output of `airlock sandbox …`: tables for people, and one-line error messages that name the code. */
-import { AirlockError, NetworkError, RateLimitError } from '../../sdk/errors.ts';
+import { NetworkError, RateLimitError, type AirlockError } from '../../sdk/errors.ts';
 import type { FileEntry, SandboxInfo } from '../../sdk/types.ts';
 
 /** Aligns rows into columns two spaces apart; the last column is not padded. */

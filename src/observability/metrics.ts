@@ -45,7 +45,6 @@ export class AirlockMetrics implements ServiceObserver {
   readonly #violations: Counter<'type' | 'severity'>;
   readonly #escapes: Counter<'pattern'>;
   readonly #coldStart: Histogram<'runtime'>;
-  readonly #active: Gauge;
   readonly #created: Counter<'runtime' | 'pooled'>;
   readonly #ended: Counter<'runtime' | 'reason'>;
   readonly #capacity: Counter;
@@ -64,13 +63,13 @@ export class AirlockMetrics implements ServiceObserver {
     this.#violations = new Counter({ name: 'hardened_sandbox_violations_total', help: 'Security violations by type and severity.', labelNames: ['type', 'severity'], registers });
     this.#escapes = new Counter({ name: 'hardened_sandbox_escape_attempts_total', help: 'Escape attempts by pattern.', labelNames: ['pattern'], registers });
     this.#coldStart = new Histogram({ name: 'hardened_sandbox_cold_start_duration_seconds', help: 'Time from request to the sandboxed process running.', labelNames: ['runtime'], buckets: COLD_START_BUCKETS, registers });
-    const self = this;
-    this.#active = new Gauge({
+    const activeNow = (): number => this.#activeSource?.() ?? this.#activeCount;
+    new Gauge({
       name: 'active_hardened_sandboxes_count',
       help: 'Sandboxes currently running (one-shot and persistent).',
       registers,
       collect() {
-        this.set(self.#activeSource?.() ?? self.#activeCount);
+        this.set(activeNow());
       },
     });
     this.#created = new Counter({ name: 'airlock_sandboxes_created_total', help: 'Persistent sandboxes created.', labelNames: ['runtime', 'pooled'], registers });

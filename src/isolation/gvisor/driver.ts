@@ -217,7 +217,7 @@ export class GvisorDriver implements IsolationDriver {
 function runscFlagsText(runsc: string): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(runsc, ['flags'], { env: RUNSC_ENV, timeout: 10_000 }, (err, stdout, stderr) => {
-      if (err !== null && String(stdout).length === 0 && String(stderr).length === 0) reject(err);
+      if (err !== null && String(stdout).length === 0 && String(stderr).length === 0) reject(new Error(`runsc flags: ${err.message}`, { cause: err }));
       else resolve(`${String(stdout)}\n${String(stderr)}`);
     });
   });

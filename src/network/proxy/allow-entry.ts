@@ -31,6 +31,7 @@ const PORT = /^[1-9][0-9]{0,4}$/;
 export function checkAllowEntry(entry: string): EntryResult {
   if (typeof entry !== 'string' || entry.length === 0) return refuse('entry is empty');
   if (entry.length > 300) return refuse('entry is longer than 300 characters');
+  // eslint-disable-next-line no-control-regex -- refusing control characters is the point
   if (/[\s\u0000-\u001f\u007f]/.test(entry)) return refuse('entry contains whitespace or control characters');
   // Why: userinfo and paths make an entry mean something other than a host; refuse rather than guess.
   if (entry.includes('@')) return refuse('entry contains userinfo (@); give a host only');

@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 const MAX_NAME_LENGTH = 253;
 const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
 // Why: these change what a URL parser takes as the host (userinfo, path, query, fragment, escapes).
+// eslint-disable-next-line no-control-regex -- refusing control characters is the point
 const FORBIDDEN_IN_HOST = /[@/\\?#%\s\u0000-\u001f\u007f]/;
 const MAPPED_V4 = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
 

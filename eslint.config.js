@@ -1,0 +1,90 @@
+// Lint rules, type-aware. Each project-specific rule names the class of bug it keeps out.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/** Module-level mutable state: state belongs to an instance the caller owns (tests run many). */
+const moduleLevelLet = {
+  selector: 'Program > VariableDeclaration[kind="let"], Program > ExportNamedDeclaration > VariableDeclaration[kind="let"]',
+  message: 'No module-level mutable state: keep it in an instance.',
+};
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'bench/results/**', '.airlock/**', 'docs/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      // A promise nobody awaits outlives its caller: a stats() query left a runsc child behind after
+      // teardown, and an unawaited close let the next test see a half-torn-down sandbox.
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        // node:test's test()/describe() promises are awaited by the runner itself.
+        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] }] },
+      ],
+      // An async listener on an EventEmitter turns a rejection into an unhandled one: the server dies.
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false, attributes: false } }],
+      '@typescript-eslint/await-thenable': 'error',
+      // Every refusal must name its control: only Error objects carry a code and a stack.
+      '@typescript-eslint/only-throw-error': 'error',
+      '@typescript-eslint/prefer-promise-reject-errors': 'error',
+      // A termination reason or network mode added without a case was reported as the wrong one.
+      '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      // A callback declared before the value it reads is set (proxy decisions before the attachment).
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      'no-restricted-properties': [
+        'error',
+        // A process-wide uid change also changes the uid of threadpool I/O already in flight.
+        { object: 'process', property: 'setuid', message: 'Run the work in a child with the uid option.' },
+        { object: 'process', property: 'seteuid', message: 'Run the work in a child with the uid option.' },
+        { object: 'process', property: 'setgid', message: 'Run the work in a child with the gid option.' },
+        { object: 'process', property: 'setegid', message: 'Run the work in a child with the gid option.' },
+      ],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: 'node:child_process',
+              importNames: ['exec', 'execSync'],
+              // A shell re-parses its command line: sandbox-chosen text must never reach one.
+              message: 'Use spawn/execFile with an argument vector, never a shell.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/**/*.ts', 'sdk/**/*.ts'],
+    ignores: ['**/*.test.ts', '**/testing/**', '**/test-*.ts'],
+    rules: { 'no-restricted-syntax': ['error', moduleLevelLet] },
+  },
+  {
+    // Granted host paths are opened one component at a time without following links (T24): a
+    // realpath() there follows a link a sandbox planted earlier.
+    files: ['src/isolation/**/*.ts'],
+    ignores: ['src/isolation/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: 'node:fs', importNames: ['realpathSync', 'realpath'], message: 'Grants never follow links: walk components with O_NOFOLLOW.' },
+            { name: 'node:fs/promises', importNames: ['realpath'], message: 'Grants never follow links: walk components with O_NOFOLLOW.' },
+            { name: 'node:child_process', importNames: ['exec', 'execSync'], message: 'Use spawn/execFile with an argument vector, never a shell.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['**/*.js'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
+  },
+);
