@@ -150,7 +150,7 @@ export class Transport {
     headers['accept'] = req.accept ?? 'application/json';
     let response: Response;
     try {
-      response = await this.#fetch(this.url(req.path, req.query), { method: req.method, headers, body, signal: call.controller.signal });
+      response = await this.#fetch(this.url(req.path, req.query), { method: req.method, headers, signal: call.controller.signal, ...(body === undefined ? {} : { body }) });
     } catch (err) {
       throw call.fail(err);
     }

@@ -6,7 +6,7 @@ import { isAbsolute, resolve as resolvePath } from 'node:path';
 import type { AirlockConfig } from '../config/config.ts';
 import type { GrantedMount, Limits } from '../isolation/driver.ts';
 import { isImplementedRuntime, type ImplementedRuntime } from '../isolation/drivers.ts';
-import { LimitError, resolveLimits } from '../sandbox/limits.ts';
+import { LimitError, resolveLimits, type RequestedLimits } from '../sandbox/limits.ts';
 import { UsageError } from './usage-error.ts';
 
 import { BASE_ENV, INTERPRETERS, type Language } from '../sandbox/prepare.ts';
@@ -66,7 +66,7 @@ export function parseRunOptions(raw: RawRunOptions, command: string[], config: A
   if (!isImplementedRuntime(raw.runtime)) {
     throw new UsageError(`--runtime: unknown runtime "${raw.runtime}" (choose namespace or gvisor)`);
   }
-  const requested: Partial<Limits> = {
+  const requested: RequestedLimits = {
     memoryMb: parseNumber('--memory', raw.memory),
     cpuCores: parseNumber('--cpu', raw.cpu),
     pids: parseNumber('--pids', raw.pids),

@@ -21,7 +21,7 @@ export interface PoolConfig {
   image: string;
   size: number;
   /** Limits of the class (defaults fill the rest); a create request with exactly these gets a pooled sandbox. */
-  limits: Partial<LimitBounds>;
+  limits: { [K in keyof LimitBounds]?: LimitBounds[K] | undefined };
 }
 
 /** The long-running service (`airlock serve`). */

@@ -16,10 +16,13 @@ export class LimitError extends Error {
   }
 }
 
+/** What a request may ask for: any field, absent or explicitly undefined (then the default applies). */
+export type RequestedLimits = { [K in keyof Limits]?: Limits[K] | undefined };
+
 const INTEGER_FIELDS: ReadonlySet<keyof Limits> = new Set(['memoryMb', 'pids', 'scratchMb', 'outputBytes', 'openFiles']);
 
 /** Applies defaults and checks every requested value against the configured maxima. */
-export function resolveLimits(requested: Partial<Limits>, defaults: LimitBounds, maxima: LimitBounds): Limits {
+export function resolveLimits(requested: RequestedLimits, defaults: LimitBounds, maxima: LimitBounds): Limits {
   const limits = { ...defaults };
   for (const key of Object.keys(defaults) as (keyof Limits)[]) {
     const value = requested[key];

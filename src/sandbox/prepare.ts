@@ -8,7 +8,7 @@ import type { ImplementedRuntime } from '../isolation/drivers.ts';
 import type { Image } from '../images/image.ts';
 import { resolveImage, type ManifestStamps } from '../images/store.ts';
 import { ImageNotFoundError } from '../images/paths.ts';
-import { LimitError, resolveLimits } from './limits.ts';
+import { LimitError, resolveLimits, type RequestedLimits } from './limits.ts';
 import { ServiceError } from './errors.ts';
 
 /** Interpreters for `language`; the code goes in on stdin so its size isn't bounded by argv. */
@@ -38,7 +38,7 @@ export const LIMIT_FIELD_NAMES: Record<keyof Limits, string> = {
 };
 
 /** Limits with defaults, refusing (never clamping) out-of-range values. */
-export function limitsFor(config: AirlockConfig, requested: Partial<Limits>): Limits {
+export function limitsFor(config: AirlockConfig, requested: RequestedLimits): Limits {
   try {
     return resolveLimits(requested, config.defaults, config.maxima);
   } catch (err) {
@@ -67,7 +67,7 @@ export async function imageFor(config: AirlockConfig, name: string | undefined, 
 }
 
 /** argv and stdin for either a command or code in a language. */
-export function commandFor(input: { command?: string[]; code?: string; language?: Language }): { argv: string[]; stdin?: string } {
+export function commandFor(input: { command?: string[] | undefined; code?: string | undefined; language?: Language | undefined }): { argv: string[]; stdin?: string } {
   if (input.command !== undefined && input.code !== undefined) {
     throw new ServiceError('invalid_request', 'give either command or code, not both');
   }

@@ -3,7 +3,8 @@
  * data shapes are snake_case because they are the wire contract; method names are camelCase.
  */
 import type { ImplementedRuntime } from '../isolation/drivers.ts';
-import type { GrantedMount, Limits, RuntimeName } from '../isolation/driver.ts';
+import type { GrantedMount, RuntimeName } from '../isolation/driver.ts';
+import type { RequestedLimits } from './limits.ts';
 import type { ExecutionResult, SecurityViolation } from './result.ts';
 import type { NetworkRequest } from '../network/policy.ts';
 import type { EgressDecision } from '../network/proxy/index.ts';
@@ -17,7 +18,7 @@ export interface OneShotRequest {
   code?: string;
   language?: 'python' | 'javascript' | 'bash';
   command?: string[];
-  limits: Partial<Limits>;
+  limits: RequestedLimits;
   env: Record<string, string>;
   mounts: GrantedMount[];
   /** Default: none. */
@@ -29,7 +30,7 @@ export interface OneShotRequest {
 export interface CreateSandboxOptions {
   runtime: ImplementedRuntime;
   image?: string;
-  limits: Partial<Limits>;
+  limits: RequestedLimits;
   /** Idle lifetime; the reaper ends the sandbox when it passes without being extended. */
   ttlSeconds?: number;
   metadata: Record<string, string>;
