@@ -8,7 +8,7 @@ import { ERRNO, lineOf, linesOf } from './lib/probes.ts';
 import { NAMESPACE_KINDS, namespacesOf } from './lib/host.ts';
 import { RUNTIMES } from './lib/runtime.ts';
 import { knownGap } from './lib/known-gaps.ts';
-import { runtimeCase, useSuite, type Ready } from './lib/suite.ts';
+import { gapAware, runtimeCase, useSuite, type Ready } from './lib/suite.ts';
 import { completed, HOST_SOCKETS, probeRunner } from './lib/batched-probe.ts';
 import {
   allowedFd,
@@ -16,8 +16,9 @@ import {
   deniedWith,
   DEV_ALLOWED,
   DEV_FORBIDDEN,
+  filterRefused,
   isReadOnly,
-  killedOrDenied,
+  kernelRefusedAbi,
   mountOf,
   T2_EPERM,
 } from './lib/probe-rules.ts';
@@ -54,18 +55,27 @@ for (const runtime of RUNTIMES) {
       t.diagnostic(`uid_map inside: ${String(lineOf(lines, 'idmap', { path: '/proc/self/uid_map' }).content ?? '').trim()}`);
     });
 
-    runtimeCase(suite, runtime, 'T2 seccomp active: dangerous syscalls EPERM, clone3 ENOSYS, unsafe personality refused', async (_t, ready) => {
+    runtimeCase(suite, runtime, 'T2 seccomp active: dangerous syscalls EPERM, clone3 ENOSYS, unsafe personality refused', async (t, ready) => {
       const { lines } = await run(ready);
       const seccomp = lineOf(lines, 'status', { key: 'Seccomp' }).value;
       if (seccomp !== undefined) assert.equal(seccomp, '2', 'Seccomp: in /proc/self/status');
       assert.equal(lineOf(lines, 'prctl_seccomp').ret, 2, 'prctl(PR_GET_SECCOMP) reports filter mode');
-      const wrong = T2_EPERM.map((c) => lineOf(lines, c)).filter((l) => l.ret !== -1 || l.errno !== ERRNO.EPERM || l.signal !== 0);
+      const notEperm = (c: string) => {
+        const l = lineOf(lines, c);
+        return l.ret !== -1 || l.errno !== ERRNO.EPERM || l.signal !== 0;
+      };
+      // Each call on its own: a known gap on one never hides the others.
+      const gapped = T2_EPERM.filter((c) => knownGap(`T2:${c}`, runtime) !== undefined);
+      const wrong = T2_EPERM.filter((c) => !gapped.includes(c) && notEperm(c)).map((c) => lineOf(lines, c));
       assert.deepEqual(wrong, [], 'every listed syscall must fail with EPERM');
+      for (const c of gapped) {
+        await gapAware(t, runtime, `T2:${c}`, () => assert.ok(!notEperm(c), `${c} must fail with EPERM: ${JSON.stringify(lineOf(lines, c))}`));
+      }
       deniedWith(lines, 'clone3', ERRNO.ENOSYS);
       for (const check of ['personality_addr_no_randomize', 'personality_read_implies_exec']) {
         assert.equal(lineOf(lines, check).ret, -1, `${check} must fail: ${JSON.stringify(lineOf(lines, check))}`);
       }
-    }, { knownGap: knownGap('T2', runtime) });
+    });
 
     runtimeCase(suite, runtime, 'T3 high-bit argument smuggling: socket(AF_VSOCK|1<<32) and ioctl(TIOCSTI|1<<32) still denied', async (_t, ready) => {
       const { lines } = await run(ready);
@@ -78,20 +88,21 @@ for (const runtime of RUNTIMES) {
       deniedWith(lines, 'io_uring_setup', ERRNO.EPERM);
     });
 
-    runtimeCase(suite, runtime, 'T5 foreign ABI: i386 int 0x80 and x32 syscalls are killed or denied', async (t, ready) => {
+    runtimeCase(suite, runtime, 'T5 foreign ABI: i386 int 0x80 and x32 syscalls are killed (SIGSYS) or denied (EPERM) by the filter', async (t, ready) => {
       const { lines } = await run(ready);
       // i386_int80_confusion uses i386 mkdir(NULL), which is getpid in the 64-bit table: a pid back
       // means the foreign-ABI call ran through the native table instead of being refused.
       for (const check of ['i386_int80', 'i386_int80_confusion', 'x32_syscall']) {
         const line = lineOf(lines, check);
-        if (typeof line.skip === 'string') {
-          t.skip(`${check}: ${line.skip}`);
-          return;
-        }
-        assert.ok(killedOrDenied(line), `${check} must be killed or denied, got ${JSON.stringify(line)}`);
         t.diagnostic(`${check}: ${JSON.stringify(line)}`);
+        const kernelRefusal = typeof line.skip === 'string' ? line.skip : kernelRefusedAbi(check, line);
+        if (kernelRefusal !== undefined) {
+          await t.test(check, { skip: kernelRefusal }, () => undefined);
+          continue;
+        }
+        await gapAware(t, runtime, `T5:${check}`, () => assert.ok(filterRefused(line), `${check} must be killed with SIGSYS or denied with EPERM by the filter, got ${JSON.stringify(line)}`));
       }
-    }, { knownGap: knownGap('T5', runtime) });
+    });
 
     runtimeCase(suite, runtime, 'T6 terminal injection: TIOCSTI fails or stdin is not a tty', async (_t, ready) => {
       const { lines } = await run(ready);
@@ -167,12 +178,16 @@ for (const runtime of RUNTIMES) {
       assert.equal(r.abstractConnections, 0, 'the host abstract-socket listener saw a connection');
     });
 
-    runtimeCase(suite, runtime, 'T19 read-only root: writes under /usr, /etc, / fail with EROFS; setuid does not elevate', async (_t, ready) => {
+    runtimeCase(suite, runtime, 'T19 read-only root: writes under /usr, /etc, / fail with EROFS; setuid does not elevate', async (t, ready) => {
       const { lines } = await run(ready);
       const creates = linesOf(lines, 'create_in');
       assert.equal(creates.length, 4);
-      const wrong = creates.filter((l) => l.ret !== -1 || l.errno !== ERRNO.EROFS);
-      assert.deepEqual(wrong, [], 'writes to the image root must fail with EROFS');
+      const refused = creates.filter((l) => l.ret !== -1);
+      assert.deepEqual(refused, [], 'writes to the image root must fail');
+      await gapAware(t, runtime, 'T19:erofs', () => {
+        const wrong = creates.filter((l) => l.errno !== ERRNO.EROFS);
+        assert.deepEqual(wrong, [], 'writes to the image root must fail with EROFS');
+      });
       const root = mountOf(lines, '/');
       assert.ok(root !== undefined && isReadOnly(root), `/ is not mounted read-only: ${JSON.stringify(root)}`);
       const suid = lineOf(lines, 'suid_exec');
@@ -181,10 +196,17 @@ for (const runtime of RUNTIMES) {
       assert.equal(ids.euid, 65534, `a setuid-root binary elevated: ${String(suid.out)}`);
       assert.equal(ids.uid, 65534);
       assert.equal(lineOf(lines, 'prctl_no_new_privs').ret, 1, 'no_new_privs keeps setuid from elevating');
-    }, { knownGap: knownGap('T19', runtime) });
+    });
 
     runtimeCase(suite, runtime, 'T20 namespaces: pid, mnt, net, ipc, uts, user, cgroup all differ from the host', async (t, ready) => {
       const { lines } = await run(ready);
+      if (runtime === 'gvisor') {
+        // gVisor numbers its namespaces in its own kernel: they can never equal the host's, so the
+        // comparison below would pass whatever the isolation. The host-side T20 case decides, and
+        // reports pid and cgroup as not met on gVisor (known-gaps.ts).
+        t.skip('namespace inodes inside gVisor come from its own kernel and cannot be compared with the host\'s; see the host-side T20 case (pid and cgroup are not met on gVisor)');
+        return;
+      }
       const host = namespacesOf('self');
       for (const kind of NAMESPACE_KINDS) {
         const inside = lineOf(lines, 'ns', { kind });

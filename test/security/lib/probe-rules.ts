@@ -3,7 +3,8 @@
  * escape-probes.test.ts, each naming the rule of SECURITY-TESTS.md it encodes.
  */
 import assert from 'node:assert/strict';
-import { ERRNO, lineOf, linesOf, type ProbeLine } from './probes.ts';
+import { hostInt80Support } from '../../../src/isolation/seccomp/host-abi.ts';
+import { ERRNO, lineOf, linesOf, SIGNAL, type ProbeLine } from './probes.ts';
 
 /** Asserts a forked attack failed with `errno`, without having been killed. */
 export function deniedWith(lines: ProbeLine[], check: string, errno: number): void {
@@ -13,13 +14,25 @@ export function deniedWith(lines: ProbeLine[], check: string, errno: number): vo
 }
 
 /**
- * A call that is "killed or denied" (T5): the child died of a signal, or the call was refused
- * (EPERM from a filter, ENOSYS from a kernel without the ABI). Any other result means a handler
- * ran: e.g. EBADF from a 64-bit writev that an i386 getpid was misread as.
+ * T5: the filter itself refused a foreign-ABI call: it killed the child (SIGSYS) or denied the call
+ * with its errno (EPERM). Any other signal or errno is not the filter's doing: SIGSEGV is the
+ * kernel refusing the ABI (see {@link kernelRefusedAbi}), ENOSYS a kernel without that syscall
+ * table, and EBADF a 64-bit handler that ran the call under its native number.
  */
-export function killedOrDenied(line: ProbeLine): boolean {
-  if (typeof line.signal === 'number' && line.signal !== 0) return true;
-  return line.ret === -1 && (line.errno === ERRNO.EPERM || line.errno === ERRNO.ENOSYS);
+export function filterRefused(line: ProbeLine): boolean {
+  if (line.signal === SIGNAL.SIGSYS) return true;
+  return (line.signal ?? 0) === 0 && line.ret === -1 && line.errno === ERRNO.EPERM;
+}
+
+/**
+ * T5: the reason to skip an i386 check, when the sandbox's SIGSEGV is the host kernel refusing the
+ * ABI before any filter (the same call dies with SIGSEGV on the host outside any filter); undefined
+ * otherwise, so that the check is judged by {@link filterRefused}.
+ */
+export function kernelRefusedAbi(check: string, line: ProbeLine): string | undefined {
+  if (!check.startsWith('i386_') || line.signal !== SIGNAL.SIGSEGV) return undefined;
+  const host = hostInt80Support();
+  return host.kind === 'refused' ? host.reason : undefined;
 }
 
 /** T2: the syscalls that must fail with EPERM (clone3 answers ENOSYS, checked apart). */
