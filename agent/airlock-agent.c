@@ -7,9 +7,19 @@
  * resolved in the sandbox's own mount namespace, so no path (../, absolute, symlinks) can name a
  * host file the sandbox wasn't given.
  *
- * The agent is not dumpable, so commands (same uid) can't open its descriptors or memory via
- * /proc. A command that can't be started exits 127 (not found) or 126 (not executable), with the
- * reason on its stderr. EXEC and file requests that the agent refuses get ERROR on their channel.
+ * Commands run as the agent's own uid, so /proc/<pid> is how they would reach into the agent or
+ * into each other; three controls close it (T27):
+ *  - the agent is not dumpable (Linux then refuses /proc/<pid>/fd and /mem to same-uid callers);
+ *  - every descriptor another process could reopen through /proc/<pid>/fd is a socket, which no
+ *    open() can reopen (ENXIO): the control channel (checked at start) and each command's stdio.
+ *    gVisor's /proc/<pid>/fd ignores dumpability, so this is what holds there;
+ *  - each command runs in its own Landlock domain where the kernel has one (ABI 2+): Linux then
+ *    refuses every ptrace-mode access (/proc/<pid>/mem, fd, environ) to processes outside that
+ *    domain, the agent's and other commands' included. gVisor has no Landlock, but refuses
+ *    /proc/<pid>/mem of a non-descendant itself (its Yama mode 1).
+ * A command that can't be started exits 127 (not found) or 126 (not executable, or its isolation
+ * could not be applied), with the reason on its stderr. EXEC and file requests that the agent
+ * refuses get ERROR on their channel.
  *
  * Build: gcc -static-pie -O2 -Wall -Wextra -Werror (no dependency beyond libc; src/agent/build.ts).
  *
@@ -65,11 +75,13 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/landlock.h>
 
 #define PROTOCOL_VERSION 1u
 #define HDR 9u
@@ -378,6 +390,35 @@ static void exec_search(char **argv, char **envp) {
   errno = eacces ? EACCES : ENOENT;
 }
 
+/*
+ * In the forked child: puts the command in a Landlock domain of its own. The domain restricts no
+ * file access (REFER, which every domain otherwise denies, is granted on the whole tree, and only
+ * block-device creation, impossible without capabilities anyway, is handled), but Linux refuses
+ * ptrace-mode access from inside a domain to any process outside it: another command's
+ * /proc/<pid>/mem, fd and environ, and the agent's. Signals are not scoped, so a later command may
+ * still stop a server an earlier one started. Returns 0, or an errno naming why it failed; no
+ * Landlock at all (gVisor, older kernels) and ABI 1, which can't grant REFER, count as success.
+ */
+static int isolate_command(void) {
+  long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+  if (abi < 0) return errno == ENOSYS || errno == EOPNOTSUPP ? 0 : errno;
+  if (abi < 2) return 0;
+  // Landlock requires no_new_privs; every runtime already sets it, this only makes it explicit.
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return errno;
+  struct landlock_ruleset_attr attr = {.handled_access_fs = LANDLOCK_ACCESS_FS_REFER | LANDLOCK_ACCESS_FS_MAKE_BLOCK};
+  int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
+  if (ruleset < 0) return errno;
+  int err = 0;
+  struct landlock_path_beneath_attr everything = {.allowed_access = LANDLOCK_ACCESS_FS_REFER, .parent_fd = open("/", O_PATH | O_CLOEXEC)};
+  if (everything.parent_fd < 0 || syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &everything, 0) < 0 ||
+      syscall(SYS_landlock_restrict_self, ruleset, 0) < 0) {
+    err = errno;
+  }
+  if (everything.parent_fd >= 0) close(everything.parent_fd);
+  close(ruleset);
+  return err;
+}
+
 /* In the forked child: becomes the command. Never returns. */
 static void child_exec(const struct agent *a, int in_fd, int out_fd, int err_fd, const char *cwd, char **argv, char **envp) {
   sigset_t none;
@@ -392,6 +433,12 @@ static void child_exec(const struct agent *a, int in_fd, int out_fd, int err_fd,
   if (in_fd < 0 || dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) _exit(127);
   // Nothing of the agent (its protocol channel above all) may leak into a command.
   close_from(3);
+  // Fail closed: a command that can't be kept out of the agent and the other commands never runs.
+  int isolation = isolate_command();
+  if (isolation != 0) {
+    dprintf(2, "airlock-agent: cannot isolate the command (landlock): %s\n", strerror(isolation));
+    _exit(126);
+  }
   if (chdir(cwd) < 0) {
     dprintf(2, "airlock-agent: cannot enter %s: %s\n", cwd, strerror(errno));
     _exit(127);
@@ -412,6 +459,11 @@ static void close_fd(int *fd) {
   *fd = -1;
 }
 
+/* A connected stream socket pair used like a pipe: [0] the reading end, [1] the writing end. */
+static int stdio_pair(int fds[2]) {
+  return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds);
+}
+
 static void start_exec(struct agent *a, uint32_t id, const uint8_t *p, size_t n) {
   if (n < 9) protocol_error(a, "EXEC payload too short");
   uint8_t flags = p[0];
@@ -428,8 +480,11 @@ static void start_exec(struct agent *a, uint32_t id, const uint8_t *p, size_t n)
     emit_error(a, id, EAGAIN, "too many running commands (%d)", MAX_EXECS);
     goto out;
   }
-  if (((flags & 1) && pipe2(pin, O_CLOEXEC) < 0) || pipe2(pout, O_CLOEXEC) < 0 || pipe2(perr, O_CLOEXEC) < 0) {
-    emit_error(a, id, errno, "cannot create pipes: %s", strerror(errno));
+  // Socket pairs, not pipes: a pipe end can be reopened through /proc/<pid>/fd by any process that
+  // passes the runtime's check there (on gVisor, every process), and a background process of
+  // another command could then write into this command's output. A socket can't be reopened.
+  if (((flags & 1) && stdio_pair(pin) < 0) || stdio_pair(pout) < 0 || stdio_pair(perr) < 0) {
+    emit_error(a, id, errno, "cannot create the command's stdio: %s", strerror(errno));
     goto out;
   }
   pid_t pid = fork();
@@ -438,6 +493,10 @@ static void start_exec(struct agent *a, uint32_t id, const uint8_t *p, size_t n)
     goto out;
   }
   if (pid == 0) child_exec(a, pin[0], pout[1], perr[1], cwd, argv, envp);
+  // One direction each, as pipes: the command can't write into its stdin or read from its output.
+  if (pin[1] >= 0) shutdown(pin[1], SHUT_RD);
+  shutdown(pout[0], SHUT_WR);
+  shutdown(perr[0], SHUT_WR);
   struct exec *x = &a->execs[a->nexecs++];
   memset(x, 0, sizeof *x);
   x->id = id;
@@ -986,6 +1045,15 @@ int main(int argc, char **argv, char **envp) {
   for (int fd = 0; fd < 3; fd++)
     if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd) die("stdio");
   close_from(3);
+  // The control channel must be sockets: a pipe could be reopened through /proc/<pid>/fd by sandbox
+  // code wherever the runtime ignores non-dumpable there (gVisor), and frames forged or read.
+  for (int fd = 0; fd < 2; fd++) {
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+      fprintf(stderr, "airlock-agent: fd %d is not a socket: the control channel must not be reopenable\n", fd);
+      _exit(1);
+    }
+  }
   // Not dumpable: commands run as the same user, and must not reach into the agent through
   // /proc/<pid>/mem or reopen its protocol channel through /proc/<pid>/fd (exec resets it for them).
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) die("prctl(PR_SET_DUMPABLE)");

@@ -27,6 +27,12 @@ test('every namespace is unshared, none with a -try fallback', () => {
   assert.ok(!args.includes('--share-net'));
 });
 
+test('a persistent sandbox runs its agent as pid 1: no dumpable reaper holds the control channel', () => {
+  assert.ok(!buildBwrapArgs({ spec, command: ['true'], mountFds: [6, 7] }).includes('--as-pid-1'));
+  const agent = buildBwrapArgs({ spec: { ...spec, agentDir: '/var/lib/airlock/agent/k' }, command: ['/run/airlock/airlock-agent'], mountFds: [6, 7] });
+  assert.ok(agent.includes('--as-pid-1'));
+});
+
 test('sandbox user is nobody, caps dropped, new session, dies with parent', () => {
   const args = buildBwrapArgs({ spec, command: ['true'], mountFds: [6, 7] });
   assert.deepEqual(pairs(args, '--uid'), ['65534']);

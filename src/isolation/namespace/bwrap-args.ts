@@ -25,6 +25,9 @@ export function buildBwrapArgs(plan: BwrapPlan): string[] {
     // Every namespace, and not the `-try` variants: a namespace that can't be made aborts the start.
     '--unshare-user',
     '--unshare-pid',
+    // The agent is pid 1 itself: bwrap's reaper would otherwise hold the agent's control channel
+    // as a dumpable process whose /proc/1/mem sandbox code (same uid) can write.
+    ...(spec.agentDir === undefined ? [] : ['--as-pid-1']),
     // An attached sandbox already runs inside its prepared namespace (see buildLauncherArgs).
     ...(spec.network.kind === 'isolated' ? ['--unshare-net'] : []),
     '--unshare-ipc',
