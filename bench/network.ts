@@ -104,6 +104,7 @@ async function proxyLatency(n: number): Promise<NetworkBench['proxy']> {
     port: 0,
     allow: parseAllowlist([`127.0.0.1:${port}`]),
     services: [],
+    controllerListeners: () => [],
     onDecision: (d: EgressDecision) => {
       const key = `${d.allowed ? 'allowed' : 'denied'}:${d.reason}`;
       decisions[key] = (decisions[key] ?? 0) + 1;
@@ -212,7 +213,7 @@ async function restrictedBreakdown(config: AirlockConfig, n: number): Promise<Ne
   // The proxy's own start-up: listen on a loopback port, then close.
   const proxyListenClose = summarize(
     await timeRuns(n, 5, async () => {
-      const p = await startEgressProxy({ sandboxId: 'bench-listen', host: '127.0.0.1', port: 0, allow: [], services: [], onDecision: () => undefined });
+      const p = await startEgressProxy({ sandboxId: 'bench-listen', host: '127.0.0.1', port: 0, allow: [], services: [], controllerListeners: () => [], onDecision: () => undefined });
       await p.close();
     }),
   );

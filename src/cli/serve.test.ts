@@ -4,7 +4,12 @@ import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { parsePort, registerServe } from './serve.ts';
+import { DEFAULT_CONFIG, type AirlockConfig } from '../config/config.ts';
+import { ControllerListeners } from '../network/listeners.ts';
+import { createLogger } from '../observability/logger.ts';
+import { AirlockMetrics } from '../observability/metrics.ts';
+import { FakeService } from '../../test/api/fake-service.ts';
+import { parsePort, registerServe, startServer } from './serve.ts';
 import { UsageError } from './usage-error.ts';
 
 const FIXTURE = fileURLToPath(new URL('../../test/api/fixtures/serve-fake.ts', import.meta.url));
@@ -23,6 +28,20 @@ describe('airlock serve', () => {
     assert.equal(parsePort('8002'), 8002);
     assert.equal(parsePort('0'), 0);
     for (const bad of ['-1', '65536', 'http', '80.5', '']) assert.throws(() => parsePort(bad), UsageError);
+  });
+
+  it('registers every address the API bound as a controller listener, which the egress proxies refuse', async () => {
+    const config = structuredClone(DEFAULT_CONFIG) as AirlockConfig;
+    const listeners = new ControllerListeners(config.network);
+    const server = await startServer({
+      service: new FakeService(), metrics: new AirlockMetrics(), logger: createLogger({ level: 'silent' }).logger, config, listeners, host: '127.0.0.1', port: 0,
+    });
+    try {
+      const port = Number(new URL(server.address).port);
+      assert.deepEqual(listeners.list().filter((l) => l.what === 'API'), [{ address: '127.0.0.1', port, what: 'API' }]);
+    } finally {
+      await server.close();
+    }
   });
 
   it('SIGTERM: stops accepting, ends every sandbox and exec, exits 0', async () => {

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { AirlockConfig } from '../config/config.ts';
+import type { ControllerListeners } from '../network/listeners.ts';
 import type { AirlockMetrics } from '../observability/metrics.ts';
 import type { SandboxServiceApi } from '../sandbox/service-types.ts';
 import { UsageError } from './usage-error.ts';
@@ -32,22 +33,25 @@ export function registerServe(program: Command): void {
     .action(async (raw: RawServeOptions) => {
       const port = parsePort(raw.port);
       if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(raw.logLevel)) throw new UsageError(`--log-level: unknown level "${raw.logLevel}"`);
-      const [{ loadConfig }, { createLogger }, { AirlockMetrics }, { SandboxService }, { combineObservers, logObserver }] = await Promise.all([
+      const [{ loadConfig }, { createLogger }, { AirlockMetrics }, { SandboxService }, { combineObservers, logObserver }, { ControllerListeners }] = await Promise.all([
         import('../config/config.ts'),
         import('../observability/logger.ts'),
         import('../observability/metrics.ts'),
         import('../sandbox/service.ts'),
         import('../observability/log-observer.ts'),
+        import('../network/listeners.ts'),
       ]);
       const config = loadConfig(program.opts<{ config?: string }>().config);
       const { logger } = createLogger({ level: raw.logLevel });
       const metrics = new AirlockMetrics({ processMetrics: true });
-      const service = new SandboxService({ config, observer: combineObservers(metrics, logObserver(logger)) });
+      // One registry of the controller's listeners: the proxies refuse them, the API joins once it listens.
+      const listeners = new ControllerListeners(config.network);
+      const service = new SandboxService({ config, observer: combineObservers(metrics, logObserver(logger)), listeners });
       const { reaped, poolErrors } = await service.start();
       // Sandboxes of a controller that crashed: their leftovers were just released.
       if (reaped.length > 0) logger.warn({ reaped }, 'reaped sandboxes left by a previous controller');
       for (const error of poolErrors) logger.error({ error }, 'warm pool not started');
-      const server = await startServer({ service, metrics, logger, config, host: raw.host, port });
+      const server = await startServer({ service, metrics, logger, config, listeners, host: raw.host, port });
       logger.info({ address: server.address, policy_hash: service.policyHash }, 'airlock control plane listening');
       await closeOnSignals(server, logger);
     });
@@ -65,6 +69,8 @@ export interface StartServerOptions {
   metrics: AirlockMetrics;
   logger: Logger;
   config: AirlockConfig;
+  /** The registry the service's egress proxies read: the API's addresses are added once bound. */
+  listeners: ControllerListeners;
   host: string;
   port: number;
 }
@@ -78,7 +84,11 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Builds the app and listens. If listening fails, the service is shut down before the error propagates. */
+/**
+ * Builds the app, listens and registers every bound address as a controller listener (so no
+ * sandbox's proxy reaches the API or /metrics). If either fails, the service is shut down before
+ * the error propagates.
+ */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const { buildApp } = await import('../api/app.ts');
   const { DEFAULT_DENIED_HOST_PREFIXES } = await import('../api/request-mapping.ts');
@@ -96,6 +106,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   });
   try {
     const address = await app.listen({ host: options.host, port: options.port });
+    for (const bound of app.addresses()) {
+      // A unix-socket listener (a string) cannot be reached over TCP; only TCP ones are registered.
+      if (typeof bound !== 'string') options.listeners.add({ address: bound.address, port: bound.port, what: 'API' });
+    }
     let closing: Promise<void> | undefined;
     return { app, address, close: () => (closing ??= app.close()) };
   } catch (err) {

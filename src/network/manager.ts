@@ -22,6 +22,7 @@ import { reapNetworks } from './reap.ts';
 import { applySlotMode, createSlotLink, netnsPath, releaseSlot } from './slot-network.ts';
 import { leaseSlot, type SlotLease } from './slots.ts';
 import { Limiter } from './limiter.ts';
+import { ControllerListeners } from './listeners.ts';
 
 interface BuiltSlot {
   lease: SlotLease;
@@ -34,6 +35,11 @@ export interface NetworkManagerOptions {
   poolSize?: number;
   /** Every egress decision of every sandbox (metrics, logs). */
   onDecision?: (decision: EgressDecision) => void;
+  /**
+   * The controller's listeners, which no proxy may reach (the server adds its API to the same
+   * object). Default: the proxies and the inspector only.
+   */
+  listeners?: ControllerListeners;
 }
 
 /** How long after a checkout the pool starts building its replacement. */
@@ -43,6 +49,7 @@ export class NetworkManager {
   private readonly config: AirlockConfig;
   private readonly poolSize: number;
   private readonly onDecision: (decision: EgressDecision) => void;
+  private readonly listeners: ControllerListeners;
   private readonly ready: BuiltSlot[] = [];
   /** Host network changes in flight at once (see Limiter). */
   private readonly hostChanges = new Limiter(2);
@@ -57,6 +64,8 @@ export class NetworkManager {
     this.config = options.config;
     this.poolSize = options.poolSize ?? 0;
     this.onDecision = options.onDecision ?? (() => undefined);
+    // Checks the configured services against the controller's listeners (throws naming the service).
+    this.listeners = options.listeners ?? new ControllerListeners(options.config.network);
   }
 
   /** Rejects with NetworkPolicyError naming every problem; allocates nothing. */
@@ -104,6 +113,7 @@ export class NetworkManager {
         port: this.config.network.proxyPort,
         allow: rules,
         services,
+        controllerListeners: () => this.listeners.list(),
         onDecision: (decision: EgressDecision) => {
           attachment?.record(decision);
           this.onDecision(decision);
@@ -152,7 +162,7 @@ export class NetworkManager {
 
   /** Releases what crashed controllers left: namespaces, links and tables of dead owners' slots. */
   async reapStale(): Promise<number> {
-    return reapNetworks(this.config.network.subnet, this.tools());
+    return reapNetworks(this.config.network.subnet, this.tools(), this.config.network.instance);
   }
 
   async close(): Promise<void> {
@@ -188,7 +198,7 @@ export class NetworkManager {
       checkResolvers(this.config.network.fullModeResolvers);
       enableForwarding();
     }
-    const lease = leaseSlot(this.config.network.subnet);
+    const lease = leaseSlot(this.config.network.subnet, this.config.network.instance);
     try {
       await createSlotLink(lease.slot, tools);
       await applySlotMode(lease.slot, mode, this.config.network.proxyPort, tools);

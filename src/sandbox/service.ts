@@ -19,6 +19,7 @@ import type {
   SandboxInfo, SandboxNetworkInfo, SandboxServiceApi, ServiceObserver, ServiceStatus,
 } from './service-types.ts';
 import { NetworkManager } from '../network/manager.ts';
+import type { ControllerListeners } from '../network/listeners.ts';
 import { NetworkPolicyError, NO_NETWORK, type NetworkRequest } from '../network/policy.ts';
 
 const VERSION = '0.1.0';
@@ -29,6 +30,8 @@ export interface ServiceOptions {
   observer?: ServiceObserver;
   /** Drivers to use instead of the real ones (tests of the service logic). */
   drivers?: Map<ImplementedRuntime, IsolationDriver>;
+  /** The controller's listeners, which sandboxes never reach (the server adds its API once it listens). */
+  listeners?: ControllerListeners;
 }
 
 export class SandboxService implements SandboxServiceApi {
@@ -57,6 +60,7 @@ export class SandboxService implements SandboxServiceApi {
       config: options.config,
       poolSize: options.config.network.poolSize,
       onDecision: (decision) => this.observer.egressDecision?.(decision),
+      ...(options.listeners === undefined ? {} : { listeners: options.listeners }),
     });
   }
 

@@ -35,7 +35,7 @@ export function createAddressClassifier(hostAddresses: () => string[] = interfac
     if (canonical === null) return 'reserved_address';
     const family = isIP(canonical) === 4 ? 'ipv4' : 'ipv6';
     if (table.metadata.check(canonical, family)) return 'cloud_metadata';
-    const embedded = family === 'ipv6' ? compatibleIpv4(canonical) : null;
+    const embedded = family === 'ipv6' ? embeddedIpv4(canonical) : null;
     if (embedded !== null) return classifyFixed(embedded, 'ipv4') ?? 'reserved_address';
     const fixed = classifyFixed(canonical, family);
     if (fixed !== null) return fixed;
@@ -50,8 +50,24 @@ export function createAddressClassifier(hostAddresses: () => string[] = interfac
   }
 }
 
+/**
+ * Whether an address is this host's own: loopback, unspecified (0.0.0.0/8 and `::` reach the host
+ * on Linux) or assigned to one of its interfaces (read on every call: slot links come and go).
+ */
+export function createLocalAddressCheck(hostAddresses: () => string[] = interfaceAddresses): (address: string) => boolean {
+  return (address) => {
+    const canonical = canonicalIp(address);
+    if (canonical === null) return true; // Why: what is not an IP cannot be shown to be elsewhere.
+    const ip = isIP(canonical) === 6 ? (embeddedIpv4(canonical) ?? canonical) : canonical;
+    if (ip === '::' || ip === '::1') return true;
+    const first = isIP(ip) === 4 ? Number(ip.split('.')[0]) : -1;
+    if (first === 127 || first === 0) return true;
+    return hostAddresses().some((own) => canonicalIp(own) === ip);
+  };
+}
+
 /** The IPv4 inside a deprecated IPv4-compatible (`::a.b.c.d`) or mapped address, else null. */
-function compatibleIpv4(compressedV6: string): string | null {
+export function embeddedIpv4(compressedV6: string): string | null {
   const mapped = mappedIpv4(compressedV6);
   if (mapped !== null) return mapped;
   const match = IPV4_COMPATIBLE.exec(compressedV6);

@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import { awaitClientHello, type HelloOutcome } from './client-hello.ts';
 import { decisionOnce, type DecisionFields, type ProxyContext } from './context.ts';
 import { denySocket, printable } from './deny.ts';
-import { judgeDestination } from './destination.ts';
+import { destinationContext, judgeDestination } from './destination.ts';
 import { canonicalHost, isIpHost } from './host-name.ts';
 import { findService } from './services.ts';
 import { parseConnectTarget } from './target.ts';
@@ -31,7 +31,7 @@ export async function handleConnect(context: ProxyContext, req: IncomingMessage,
   // Why: services are reached only through HTTP method and path checks, which a tunnel would bypass.
   if (service.kind === 'service') return refuse('service_requires_http');
   if (service.kind === 'unknown_service') return refuse('unknown_service');
-  const destination = await judgeDestination(host, port, { rules: context.rules(), resolve: context.resolve, classify: context.classify, timeoutMs: context.connectTimeoutMs });
+  const destination = await judgeDestination(host, port, destinationContext(context));
   if (!destination.allowed) return refuse(destination.reason, destination.address);
   if (socket.destroyed || context.isClosed()) return;
   const pinned: DecisionFields = { ...base, allowed: true, reason: 'allowlisted', address: destination.address };

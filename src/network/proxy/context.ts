@@ -2,6 +2,7 @@
 import type { Socket } from 'node:net';
 import type { AllowRule } from './allow-entry.ts';
 import type { AddressClassifier } from './addresses.ts';
+import type { ListenerEndpoint } from './controller-listeners.ts';
 import type { EgressDecision, InternalService, Resolver } from './types.ts';
 
 export type DecisionFields = Omit<EgressDecision, 'sandboxId' | 'time'>;
@@ -13,6 +14,8 @@ export interface ProxyContext {
   readonly services: readonly InternalService[];
   readonly resolve: Resolver;
   readonly classify: AddressClassifier;
+  /** The controller listener (this proxy's own included) that address:port would reach, if any. */
+  readonly controllerListener: (address: string, port: number) => ListenerEndpoint | undefined;
   readonly connectTimeoutMs: number;
   readonly clientHelloTimeoutMs: number;
   readonly idleTimeoutMs: number;

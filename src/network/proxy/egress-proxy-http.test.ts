@@ -89,7 +89,7 @@ describe('egress proxy: plain HTTP', { timeout: 30_000 }, () => {
     const decisions: EgressDecision[] = [];
     const proxy = await startEgressProxy({
       sandboxId: 'sbx-rebind', host: '127.0.0.1', port: 0, allow: parseAllowlist([`localhost:${upstream.port}`]), services: [],
-      onDecision: (d) => decisions.push(d),
+      controllerListeners: () => [], onDecision: (d) => decisions.push(d),
     });
     t.after(() => proxy.close());
     const before = upstream.connections();

@@ -8,9 +8,10 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { AllowRule } from './allow-entry.ts';
-import { createAddressClassifier, interfaceAddresses, type AddressClassifier } from './addresses.ts';
+import { createAddressClassifier, createLocalAddressCheck, interfaceAddresses, type AddressClassifier } from './addresses.ts';
 import { handleConnect } from './connect-tunnel.ts';
 import type { ProxyContext } from './context.ts';
+import { findControllerListener, type ListenerEndpoint } from './controller-listeners.ts';
 import { handleHttpRequest } from './forward-http.ts';
 import { formatHostPort } from './host-name.ts';
 import type { EgressDecision, EgressProxy, EgressProxyOptions, Resolver } from './types.ts';
@@ -40,6 +41,8 @@ export function startEgressProxy(options: EgressProxyOptions): Promise<EgressPro
 export async function startProxyWithClassifier(options: EgressProxyOptions, classify: AddressClassifier): Promise<EgressProxy> {
   let rules: readonly AllowRule[] = [...options.allow];
   let closed = false;
+  let own: ListenerEndpoint | undefined;
+  const isLocal = createLocalAddressCheck(options.hostAddresses ?? interfaceAddresses);
   const openSockets = new Set<Duplex>();
   const track = (socket: Duplex) => {
     openSockets.add(socket);
@@ -59,6 +62,9 @@ export async function startProxyWithClassifier(options: EgressProxyOptions, clas
     services: [...options.services],
     resolve: options.resolve ?? defaultResolve,
     classify,
+    // Why: the proxy must never carry a sandbox to the controller (or back into itself), whatever it allowlists.
+    controllerListener: (address, port) =>
+      findControllerListener(own === undefined ? options.controllerListeners() : [own, ...options.controllerListeners()], address, port, isLocal),
     connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
     clientHelloTimeoutMs: options.clientHelloTimeoutMs ?? DEFAULTS.clientHelloTimeoutMs,
     idleTimeoutMs: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
@@ -96,6 +102,7 @@ export async function startProxyWithClassifier(options: EgressProxyOptions, clas
   });
   server.on('error', () => {}); // Why: after listening, an accept error must not crash the host process.
   const address = server.address() as AddressInfo;
+  own = { address: address.address, port: address.port, what: 'egress proxy' };
   return {
     url: `http://${formatHostPort(address.address, address.port)}`,
     setAllowlist(next: AllowRule[]) {

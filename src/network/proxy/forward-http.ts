@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decisionOnce, type DecisionFields, type ProxyContext } from './context.ts';
 import { denyResponse, printable } from './deny.ts';
-import { judgeDestination } from './destination.ts';
+import { destinationContext, judgeDestination, judgeServiceAddress } from './destination.ts';
 import { formatHost, isIpHost } from './host-name.ts';
 import { forwardUpstream } from './http-upstream.ts';
 import { checkServiceRequest, findService, serviceAddress, serviceUpstreamUrl } from './services.ts';
@@ -32,9 +32,9 @@ export async function handleHttpRequest(context: ProxyContext, req: IncomingMess
   if (service.kind === 'unknown_service') return refuse('unknown_service');
   if (service.kind === 'service') {
     base = { ...base, kind: 'service' };
-    return forwardToService(context, req, res, target, service.service, base, recorder.decide, refuse);
+    return await forwardToService(context, req, res, target, service.service, base, recorder.decide, refuse);
   }
-  const destination = await judgeDestination(target.host, target.port, { rules: context.rules(), resolve: context.resolve, classify: context.classify, timeoutMs: context.connectTimeoutMs });
+  const destination = await judgeDestination(target.host, target.port, destinationContext(context));
   if (!destination.allowed) return refuse(destination.reason, destination.address);
   if (res.destroyed || context.isClosed()) return;
   const upstream = {
@@ -48,7 +48,7 @@ export async function handleHttpRequest(context: ProxyContext, req: IncomingMess
   forwardUpstream(context, req, res, upstream, { ...base, allowed: true, reason: 'allowlisted', address: destination.address }, recorder.decide);
 }
 
-function forwardToService(
+async function forwardToService(
   context: ProxyContext,
   req: IncomingMessage,
   res: ServerResponse,
@@ -56,15 +56,20 @@ function forwardToService(
   service: InternalService,
   base: DecisionFields,
   decide: (d: DecisionFields) => void,
-  refuse: (reason: string) => void,
-): void {
+  refuse: (reason: string, address?: string) => void,
+): Promise<void> {
   const refusal = checkServiceRequest(service, req.method ?? '', target.pathname, target.rawPath);
   const address = serviceAddress(service);
   if (refusal !== null || address === null) return refuse(refusal ?? 'bad_service_url');
+  const destination = await judgeServiceAddress(address.host, address.port, destinationContext(context));
+  if (!destination.allowed) return refuse(destination.reason, destination.address);
+  if (res.destroyed || context.isClosed()) return;
   const url = serviceUpstreamUrl(service, target.pathAndQuery);
   const upstream = {
     protocol: url.protocol === 'https:' ? ('https:' as const) : ('http:' as const),
     connectHost: url.hostname.replace(/^\[|\]$/g, ''),
+    // Why: connect to the address that was checked, never to a second answer for the service's name.
+    pinned: { address: destination.address, family: destination.family },
     port: address.port,
     hostHeader: url.host,
     pathAndQuery: `${url.pathname}${url.search}`,

@@ -12,6 +12,17 @@ describe('endToEndHeaders', () => {
     ];
     assert.deepEqual(endToEndHeaders(raw), [['Accept', 'a/b'], ['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2']]);
   });
+
+  it('drops every header that claims who the client is or which route it took (sandboxes forge them)', () => {
+    const raw = [
+      'Forwarded', 'for=127.0.0.1;host=api', 'X-Forwarded-For', '127.0.0.1', 'x-forwarded-host', 'admin.internal',
+      'X-Forwarded-Proto', 'https', 'X-Forwarded-Port', '443', 'X-Real-IP', '10.0.0.1', 'X-Client-IP', '10.0.0.2',
+      'True-Client-IP', '10.0.0.3', 'CF-Connecting-IP', '10.0.0.4', 'X-Cluster-Client-IP', '10.0.0.5', 'Client-IP', '10.0.0.6',
+      'X-Originating-IP', '10.0.0.7', 'Via', '1.1 trusted-gateway', 'X-Forwarded', 'for=1.2.3.4',
+      'X-Forwardedness', 'kept: not in the family', 'Accept', 'a/b',
+    ];
+    assert.deepEqual(endToEndHeaders(raw), [['X-Forwardedness', 'kept: not in the family'], ['Accept', 'a/b']]);
+  });
 });
 
 describe('framingHeaders', () => {

@@ -2,7 +2,8 @@
  * Which headers cross the proxy. Hop-by-hop headers (and whatever Connection names) stay on their
  * hop; message framing (Content-Length, Transfer-Encoding) is always re-derived by the caller from
  * the parsed message, so a client can never make the proxy forward a body the upstream frames
- * differently (request smuggling).
+ * differently (request smuggling). Headers that claim who the client is (Forwarded, X-Forwarded-*,
+ * X-Real-IP and kin) never cross: the proxy adds none, and a sandbox must not forge them.
  */
 
 const HOP_BY_HOP: ReadonlySet<string> = new Set([
@@ -10,6 +11,17 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'upgrade', 'host', 'content-length', 'transfer-encoding',
   'x-airlock-deny-reason', // Why: only the proxy may say why it refused; an upstream must not forge it.
 ]);
+
+// Why: upstreams that trust these (rate limits, admin-from-localhost checks, audit) would believe a sandbox's claim.
+const CLIENT_IDENTITY: ReadonlySet<string> = new Set([
+  'forwarded', 'x-real-ip', 'x-client-ip', 'client-ip', 'true-client-ip', 'cf-connecting-ip', 'fastly-client-ip',
+  'x-cluster-client-ip', 'x-originating-ip', 'x-remote-ip', 'x-remote-addr', 'x-proxyuser-ip', 'via', 'x-forwarded',
+]);
+
+/** Whether a (lower-case) header name claims the client's identity or route: stripped in both directions. */
+function isClientIdentityHeader(lower: string): boolean {
+  return CLIENT_IDENTITY.has(lower) || lower.startsWith('x-forwarded-');
+}
 
 /** Filters Node's `rawHeaders` (flat name/value list) down to the end-to-end headers, as pairs. */
 export function endToEndHeaders(rawHeaders: readonly string[]): [string, string][] {
@@ -22,7 +34,7 @@ export function endToEndHeaders(rawHeaders: readonly string[]): [string, string]
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] ?? '';
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || listed.has(lower)) continue;
+    if (HOP_BY_HOP.has(lower) || listed.has(lower) || isClientIdentityHeader(lower)) continue;
     out.push([name, rawHeaders[i + 1] ?? '']);
   }
   return out;

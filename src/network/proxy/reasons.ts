@@ -13,6 +13,8 @@ export const DENY_REASONS = [
   'cloud_metadata', 'unspecified_address', 'loopback_address', 'private_address', 'link_local_address', 'cgnat_address',
   'unique_local_address', 'site_local_address', 'multicast_address', 'broadcast_address', 'reserved_address',
   'documentation_address', 'benchmarking_address', 'nat64_address', '6to4_address', 'teredo_address', 'host_address',
+  // the controller's own listeners (API, metrics, egress proxies, inspector): never, whatever the allowlist
+  'controller_listener',
   // internal services
   'unknown_service', 'service_method_not_allowed', 'service_path_not_allowed', 'service_path_encoded',
   'service_requires_http', 'bad_service_url',

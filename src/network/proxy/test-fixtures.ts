@@ -106,6 +106,7 @@ export async function startTestProxy(
     allow: parseAllowlist(allow),
     services: [],
     hostAddresses: () => [],
+    controllerListeners: () => [],
     onDecision: (d) => decisions.push(d),
     ...options,
   }, classify);

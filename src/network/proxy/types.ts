@@ -1,5 +1,6 @@
 /** The public shapes of the egress proxy: options, decisions and the handle. */
 import type { AllowRule } from './allow-entry.ts';
+import type { ListenerEndpoint } from './controller-listeners.ts';
 
 /** An internal service a sandbox may reach by `<name>.airlock.internal` or by its URL's host:port. */
 export interface InternalService {
@@ -33,6 +34,12 @@ export interface EgressProxyOptions {
   resolve?: Resolver;
   /** Default: every address of os.networkInterfaces(). */
   hostAddresses?: () => string[];
+  /**
+   * Every listener of the controller process (API and metrics, the other egress proxies, the
+   * inspector), read per request. Nothing reaches them, whatever the allowlist or the services say;
+   * this proxy adds its own listener. Required: a proxy that does not know them must not start.
+   */
+  controllerListeners: () => readonly ListenerEndpoint[];
   onDecision: (decision: EgressDecision) => void;
   /** Upstream connect and DNS timeout; default 10 000 ms. */
   connectTimeoutMs?: number;
