@@ -27,6 +27,11 @@ export function auditArch(arch: Arch): number {
   return arch === 'x86_64' ? AUDIT_ARCH_X86_64 : AUDIT_ARCH_AARCH64;
 }
 
+/** Every syscall of `arch`'s table, by name. */
+export function syscallTable(arch: Arch): Readonly<Partial<Record<SyscallName, number>>> {
+  return arch === 'x86_64' ? X86_64_SYSCALLS : AARCH64_SYSCALLS;
+}
+
 /** The syscall number of `name` on `arch`, or undefined when that architecture lacks it. */
 export function syscallNumber(arch: Arch, name: SyscallName): number | undefined {
   return arch === 'x86_64' ? X86_64_SYSCALLS[name] : AARCH64_SYSCALLS[name];

@@ -23,10 +23,14 @@ export const BPF_LD_W_ABS = 0x20;
 export const BPF_ALU_AND_K = 0x54;
 /** if A == k (BPF_JMP|BPF_JEQ|BPF_K). */
 export const BPF_JEQ_K = 0x15;
+/** if A > k, unsigned (BPF_JMP|BPF_JGT|BPF_K). */
+export const BPF_JGT_K = 0x25;
 /** if A >= k, unsigned (BPF_JMP|BPF_JGE|BPF_K). */
 export const BPF_JGE_K = 0x35;
 /** if A & k (BPF_JMP|BPF_JSET|BPF_K). */
 export const BPF_JSET_K = 0x45;
+/** pc += k, unconditionally, with a 32-bit offset (BPF_JMP|BPF_JA). */
+export const BPF_JA = 0x05;
 /** return k (BPF_RET|BPF_K). */
 export const BPF_RET_K = 0x06;
 
@@ -70,6 +74,7 @@ export type Target = number | string;
 /** One instruction before assembly, or a label marking the position of the next one. */
 export type AsmItem =
   | { readonly kind: 'insn'; readonly code: number; readonly k: number; readonly jt: Target; readonly jf: Target }
+  | { readonly kind: 'ja'; readonly target: string }
   | { readonly kind: 'label'; readonly name: string };
 
 /** A non-jump instruction. */
@@ -80,6 +85,11 @@ export function stmt(code: number, k: number): AsmItem {
 /** A conditional jump; `jt`/`jf` are relative counts or labels. */
 export function jump(code: number, k: number, jt: Target, jf: Target): AsmItem {
   return { kind: 'insn', code, k: k >>> 0, jt, jf };
+}
+
+/** An unconditional forward jump to a label; its 32-bit offset reaches past what jt/jf can. */
+export function ja(target: string): AsmItem {
+  return { kind: 'ja', target };
 }
 
 /** A label at the position of the next instruction. */
@@ -106,6 +116,13 @@ export function assemble(items: readonly AsmItem[]): SockFilter[] {
   for (const item of items) {
     if (item.kind === 'label') continue;
     const here = out.length;
+    if (item.kind === 'ja') {
+      const off = relative(positions, item.target, here);
+      // Why: classic BPF only jumps forward; a negative offset would wrap into a huge one.
+      if (off < 0) throw new ControlError('seccomp', `BPF jump to "${item.target}" at instruction ${here} goes backwards`);
+      out.push({ code: BPF_JA, k: off, jt: 0, jf: 0 });
+      continue;
+    }
     const resolve = (t: Target): number => {
       const off = typeof t === 'number' ? t : relative(positions, t, here);
       // Why: jt/jf are u8 and forward-only; anything else would be truncated into a wrong jump.

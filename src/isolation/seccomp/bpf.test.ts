@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ControlError } from '../driver.ts';
-import { ARCHES, AUDIT_ARCH_ARM, AUDIT_ARCH_I386, auditArch, syscallNumber } from './arch.ts';
+import { ARCHES, AUDIT_ARCH_ARM, AUDIT_ARCH_I386, auditArch, syscallNumber, syscallTable } from './arch.ts';
 import type { Arch } from './arch.ts';
 import {
   assemble,
@@ -18,7 +18,8 @@ import {
 } from './bpf-asm.ts';
 import { jumpProblems, runFilter } from './bpf-interpreter.ts';
 import { compileBpf, compileProgram } from './bpf.ts';
-import { AF_INET, AF_INET6, AF_PACKET, AF_VSOCK, DEFAULT_PROFILE, TIOCLINUX, TIOCSTI } from './profile.ts';
+import { AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_VSOCK, DEFAULT_PROFILE, TIOCLINUX, TIOCSTI } from './profile.ts';
+import { REFUSED_CALLS } from './refused.ts';
 import type { SeccompProfile } from './profile.ts';
 import { profileVerdict } from './reference-eval.ts';
 import type { SyscallName } from './syscalls.ts';
@@ -67,15 +68,28 @@ for (const arch of ARCHES) {
       }
     });
 
-    it('denies every unconditional rule with its errno', () => {
+    it('refuses every deliberately refused call with EPERM and allows the allow list', () => {
       let checked = 0;
-      for (const rule of DEFAULT_PROFILE.rules) {
-        if (rule.when !== undefined || syscallNumber(arch, rule.syscall) === undefined) continue;
-        const expected = rule.errno === 'ENOSYS' ? ENOSYS : EPERM;
-        assert.equal(verdict(arch, rule.syscall, [1n, 2n, 3n]), expected, rule.syscall);
+      for (const call of REFUSED_CALLS) {
+        if (syscallNumber(arch, call.syscall) === undefined) continue;
+        assert.equal(verdict(arch, call.syscall, [1n, 2n, 3n]), EPERM, call.syscall);
         checked++;
       }
-      assert.ok(checked > 50, `only ${checked} unconditional rules on ${arch}`);
+      assert.ok(checked > 70, `only ${checked} refusals on ${arch}`);
+      const ruled = new Set(DEFAULT_PROFILE.rules.map((r) => r.syscall));
+      for (const call of DEFAULT_PROFILE.allow) {
+        if (syscallNumber(arch, call.syscall) === undefined || ruled.has(call.syscall)) continue;
+        assert.equal(verdict(arch, call.syscall, [1n, 2n, 3n]), SECCOMP_RET_ALLOW, call.syscall);
+      }
+    });
+
+    it('answers numbers the table does not know with ENOSYS, so libc falls back as on an older kernel', () => {
+      const known = new Set(Object.values(syscallTable(arch)));
+      const unknown = [470, 471, 512, 1000, 0x3fffffff].concat(arch === 'x86_64' ? [336, 400, 423] : [244, 259, 295, 423, 0xffffffff]);
+      for (const nr of unknown) {
+        assert.ok(!known.has(nr));
+        assert.equal(runFilter(program, { nr, arch: auditArch(arch) }), ENOSYS, `nr ${nr}`);
+      }
     });
 
     it('answers clone3 with ENOSYS so libc falls back to clone', () => {
@@ -119,6 +133,60 @@ for (const arch of ARCHES) {
       }
       assert.equal(verdict(arch, 'socket', [AF_UNIX, SOCK_STREAM, 0n]), SECCOMP_RET_ALLOW);
       assert.equal(verdict(arch, 'socket', [AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0n]), SECCOMP_RET_ALLOW);
+      for (const family of [0n, 3n, 4n, 5n, 9n, 15n, 30n, 38n, 41n, 45n, 46n, 0xffffn]) {
+        assert.equal(verdict(arch, 'socket', [family, SOCK_STREAM, 0n]), EPERM, `family ${family}`);
+        assert.equal(verdict(arch, 'socketpair', [family, SOCK_STREAM, 0n, 0n]), EPERM, `socketpair family ${family}`);
+      }
+      // A high word can't turn a refused family into an allowed one, or the reverse.
+      assert.equal(verdict(arch, 'socket', [38n | (AF_UNIX << 32n), SOCK_STREAM, 0n]), EPERM);
+      assert.equal(verdict(arch, 'socket', [AF_UNIX | (38n << 32n), SOCK_STREAM, 0n]), SECCOMP_RET_ALLOW);
+      assert.equal(verdict(arch, 'socketpair', [AF_UNIX, SOCK_STREAM, 0n, 0n]), SECCOMP_RET_ALLOW);
+      assert.equal(verdict(arch, 'socketpair', [BigInt(AF_INET), SOCK_STREAM, 0n, 0n]), EPERM);
+    });
+
+    it('allows netlink for routing only', () => {
+      const netlink = BigInt(AF_NETLINK);
+      assert.equal(verdict(arch, 'socket', [netlink, SOCK_RAW | SOCK_CLOEXEC, 0n]), SECCOMP_RET_ALLOW, 'NETLINK_ROUTE');
+      assert.equal(verdict(arch, 'socket', [netlink, SOCK_DGRAM, 0n | (4n << 32n)]), SECCOMP_RET_ALLOW, 'high word of the protocol is ignored');
+      // SOCK_DIAG 4, XFRM 6, AUDIT 9, NETFILTER 12, KOBJECT_UEVENT 15, GENERIC 16, and others.
+      for (const protocol of [1n, 2n, 4n, 6n, 9n, 12n, 15n, 16n, 21n, 0xffffffffn]) {
+        assert.equal(verdict(arch, 'socket', [netlink, SOCK_RAW, protocol]), EPERM, `netlink protocol ${protocol}`);
+        assert.equal(verdict(arch, 'socket', [netlink | HIGH, SOCK_DGRAM, protocol | HIGH]), EPERM, `netlink protocol ${protocol} with high bits`);
+      }
+    });
+
+    it('refuses setuid and setgid modes on every creating and chmod call, whatever the high word says', () => {
+      const modes = { suid: 0o4755n, sgid: 0o2755n, both: 0o6755n, suidOnly: 0o4000n };
+      const plain = [0o755n, 0o644n, 0o1777n, 0o777n];
+      const at = (arg: number, mode: bigint): bigint[] => [3n, 0x1000n, 0n, 0n].map((v, i) => (i === arg ? mode : v));
+      for (const [name, arg] of [['chmod', 1], ['fchmod', 1], ['fchmodat', 2], ['fchmodat2', 2], ['creat', 1], ['mkdir', 1], ['mkdirat', 2], ['mknod', 1], ['mknodat', 2]] as const) {
+        if (syscallNumber(arch, name) === undefined) continue;
+        for (const mode of Object.values(modes)) {
+          assert.equal(verdict(arch, name, at(arg, mode)), EPERM, `${name} 0${mode.toString(8)}`);
+          assert.equal(verdict(arch, name, at(arg, mode | HIGH)), EPERM, `${name} 0${mode.toString(8)} with high bits`);
+        }
+        for (const mode of plain) assert.equal(verdict(arch, name, at(arg, mode | (0o6000n << 32n))), SECCOMP_RET_ALLOW, `${name} 0${mode.toString(8)}`);
+      }
+      const O_CREAT = 0o100n;
+      const O_TMPFILE = 0o20200000n;
+      const O_RDWR = 2n;
+      for (const [name, flagsArg] of [['open', 1], ['openat', 2]] as const) {
+        if (syscallNumber(arch, name) === undefined) continue;
+        const call = (flags: bigint, mode: bigint): bigint[] => {
+          const args = [3n, 0x1000n, 0n, 0n];
+          args[flagsArg] = flags;
+          args[flagsArg + 1] = mode;
+          return args;
+        };
+        for (const flags of [O_CREAT, O_CREAT | O_RDWR, O_TMPFILE | O_RDWR, O_CREAT | HIGH]) {
+          assert.equal(verdict(arch, name, call(flags, 0o4755n)), EPERM, `${name} flags 0${flags.toString(8)}`);
+          assert.equal(verdict(arch, name, call(flags, 0o2700n | HIGH)), EPERM);
+          assert.equal(verdict(arch, name, call(flags, 0o755n | (0o6000n << 32n))), SECCOMP_RET_ALLOW);
+        }
+        // Without O_CREAT or O_TMPFILE the kernel ignores the mode, so a stray one changes nothing.
+        assert.equal(verdict(arch, name, call(O_RDWR, 0o6755n)), SECCOMP_RET_ALLOW);
+      }
+      assert.equal(verdict(arch, 'openat2', [3n, 0x1000n, 0x2000n, 24n]), ENOSYS, 'openat2: its mode is out of reach');
     });
 
     it('allows only the safe personalities', () => {
@@ -134,22 +202,21 @@ for (const arch of ARCHES) {
       for (const name of ['read', 'write', 'openat', 'close', 'getpid'] as const) {
         assert.equal(verdict(arch, name, [3n, 0n, 0n]), SECCOMP_RET_ALLOW, name);
       }
-      assert.equal(runFilter(program, { nr: 999, arch: auditArch(arch) }), SECCOMP_RET_ALLOW);
     });
 
-    it('matches the profile on every profiled syscall for a spread of arguments', () => {
-      const samples = [0n, 1n, 3n, 8n, 17n, 40n, 0x5412n, 0x541cn, 0x20008n, 0x10000011n, 0xffffffffn, HIGH, HIGH | 40n];
-      const names = new Set(DEFAULT_PROFILE.rules.map((r) => r.syscall));
-      for (const name of names) {
-        const nr = syscallNumber(arch, name);
-        if (nr === undefined) continue;
-        for (const a of samples) {
-          for (const b of samples) {
-            const args = [a, b, 0n];
+    it('matches the profile on every syscall number for a spread of arguments', () => {
+      const samples = [0n, 1n, 3n, 8n, 16n, 17n, 40n, 0o100n, 0o4755n, 0x5412n, 0x541cn, 0x20008n, 0x10000011n, 0xffffffffn, HIGH, HIGH | 40n];
+      const ruled = new Set(DEFAULT_PROFILE.rules.map((r) => syscallNumber(arch, r.syscall)));
+      for (let nr = 0; nr <= 480; nr++) {
+        // Arguments matter only to calls with rules; the others are checked once.
+        const spread = ruled.has(nr) ? samples : [3n];
+        for (const a of spread) {
+          for (const b of spread) {
+            const args = [a, b, b, a];
             const want = profileVerdict(DEFAULT_PROFILE, arch, nr, args);
             const got = runFilter(program, { nr, arch: auditArch(arch), args });
             const expected = want === 'allow' ? SECCOMP_RET_ALLOW : (SECCOMP_RET_ERRNO | want.errno) >>> 0;
-            assert.equal(got, expected, `${name}(0x${a.toString(16)}, 0x${b.toString(16)})`);
+            if (got !== expected) assert.equal(got, expected, `nr ${nr}(0x${a.toString(16)}, 0x${b.toString(16)})`);
           }
         }
       }
@@ -169,12 +236,14 @@ describe('compileBpf (x86_64 only)', () => {
 describe('compileBpf edge cases', () => {
   it('refuses an invalid profile with a seccomp ControlError', () => {
     const bad: SeccompProfile = {
-      defaultAction: 'allow',
+      defaultAction: 'refuse',
+      allow: [{ syscall: 'ioctl', reason: 'x' }],
       rules: [{ syscall: 'ioctl', errno: 'EPERM', when: [{ arg: 1, op: 'maskedEq', mask: 0xff, value: 0x100 }], reason: 'x' }],
     };
     assert.throws(() => compileBpf(bad, 'x86_64'), (e: unknown) => e instanceof ControlError && e.control === 'seccomp');
     const empty: SeccompProfile = {
-      defaultAction: 'allow',
+      defaultAction: 'refuse',
+      allow: [{ syscall: 'personality', reason: 'x' }],
       rules: [{ syscall: 'personality', errno: 'EPERM', when: [{ arg: 0, op: 'notIn', values: [] }], reason: 'x' }],
     };
     assert.throws(() => compileBpf(empty, 'aarch64'), ControlError);
@@ -183,7 +252,8 @@ describe('compileBpf edge cases', () => {
   it('refuses a program that does not fit the kernel limit', () => {
     const values = Array.from({ length: 4100 }, (_, i) => i);
     const huge: SeccompProfile = {
-      defaultAction: 'allow',
+      defaultAction: 'refuse',
+      allow: [{ syscall: 'personality', reason: 'x' }],
       rules: [{ syscall: 'personality', errno: 'EPERM', when: [{ arg: 0, op: 'notIn', values }], reason: 'x' }],
     };
     assert.throws(() => compileBpf(huge, 'x86_64'), ControlError);
@@ -198,9 +268,38 @@ describe('compileBpf edge cases', () => {
     assert.throws(() => assemble([label('back'), stmt(BPF_RET_K, 0), jump(BPF_JEQ_K, 1, 0, 'back')]), /does not fit/);
   });
 
-  it('skips rules for calls the architecture lacks', () => {
-    const profile: SeccompProfile = { defaultAction: 'allow', rules: [{ syscall: 'iopl', errno: 'EPERM', reason: 'x' }] };
-    assert.equal(compileProgram(profile, 'aarch64').length, 5);
-    assert.equal(runFilter(compileProgram(profile, 'x86_64'), { nr: 172, arch: auditArch('x86_64') }), EPERM);
+  it('skips rules and allowances for calls the architecture lacks', () => {
+    const profile: SeccompProfile = {
+      defaultAction: 'refuse',
+      allow: [{ syscall: 'fork', reason: 'x' }],
+      rules: [{ syscall: 'iopl', errno: 'ENOSYS', reason: 'x' }],
+    };
+    const x86 = compileProgram(profile, 'x86_64');
+    assert.equal(runFilter(x86, { nr: 172, arch: auditArch('x86_64') }), ENOSYS);
+    assert.equal(runFilter(x86, { nr: 57, arch: auditArch('x86_64') }), SECCOMP_RET_ALLOW);
+    assert.equal(runFilter(x86, { nr: 39, arch: auditArch('x86_64') }), EPERM);
+    const arm = compileProgram(profile, 'aarch64');
+    assert.ok(arm.every((i) => i.k !== 172 || i.code !== BPF_JEQ_K), 'no rule block for iopl on aarch64');
+    assert.equal(runFilter(arm, { nr: 172, arch: auditArch('aarch64') }), EPERM, 'getpid (172 on aarch64) is known and not allowed');
+  });
+
+  it('refuses profiles that contradict the allow list', () => {
+    const contradict = (rules: SeccompProfile['rules']): SeccompProfile => ({ defaultAction: 'refuse', allow: [{ syscall: 'read', reason: 'x' }], rules });
+    assert.throws(() => compileBpf(contradict([{ syscall: 'read', errno: 'ENOSYS', reason: 'x' }]), 'x86_64'), /refuses an allowed call outright/);
+    assert.throws(() => compileBpf(contradict([{ syscall: 'write', errno: 'EPERM', reason: 'x' }]), 'x86_64'), /EPERM is the default/);
+    assert.throws(() => compileBpf(contradict([{ syscall: 'write', errno: 'EPERM', when: [{ arg: 0, op: 'eq', value: 1 }], reason: 'x' }]), 'x86_64'), /not allowed/);
+    assert.throws(() => compileBpf({ defaultAction: 'refuse', allow: [{ syscall: 'read', reason: 'x' }, { syscall: 'read', reason: 'y' }], rules: [] }, 'x86_64'), /twice/);
+  });
+
+  it('reaches every run of a long lookup with 32-bit jumps', () => {
+    // Every other syscall allowed: the most runs a table can have.
+    const names = Object.entries(syscallTable('x86_64')).filter(([, nr]) => nr % 2 === 0).map(([syscall]) => ({ syscall: syscall as SyscallName, reason: 'x' }));
+    const program = compileProgram({ defaultAction: 'refuse', allow: names, rules: [] }, 'x86_64');
+    assert.deepEqual(jumpProblems(program), []);
+    for (let nr = 0; nr < 470; nr++) {
+      const known = Object.values(syscallTable('x86_64')).includes(nr);
+      const want = !known ? ENOSYS : nr % 2 === 0 ? SECCOMP_RET_ALLOW : EPERM;
+      assert.equal(runFilter(program, { nr, arch: auditArch('x86_64') }), want, `nr ${nr}`);
+    }
   });
 });

@@ -4,15 +4,18 @@
  *
  *   ld arch; native? else KILL_PROCESS      (i386 `int 0x80`, arm32 compat, … die)
  *   ld nr; [x86_64] nr >= 0x40000000? KILL_PROCESS   (x32 ABI)
- *   per syscall: jeq nr,0,1 ; ret ERRNO               (unconditional deny)
+ *   per ruled syscall: jeq nr,0,1 ; ret ERRNO          (unconditional answer, e.g. clone3 ENOSYS)
  *             or jeq nr,0,<end> ; checks… ret ERRNO ; … ; ret ALLOW   (argument block)
- *   ret ALLOW
+ *   table lookup: a binary search over runs of consecutive syscall numbers with one verdict
+ *             (ALLOW, or EPERM for a known call that is not allowed); a number in no run is
+ *             unknown to the table and answers ENOSYS.
  *
- * Every jump is short and checked by the assembler; an argument block reloads A, so it ends
- * with its own RET ALLOW instead of falling through to compares that expect A == nr.
+ * Conditional jumps are short and checked by the assembler; the search reaches its subtrees
+ * with `ja`, whose offset is 32 bits. An argument block reloads A, so it ends with its own
+ * RET ALLOW instead of falling through to compares that expect A == nr.
  */
 import { ControlError } from '../driver.ts';
-import { auditArch, syscallNumber, X32_SYSCALL_BIT } from './arch.ts';
+import { auditArch, syscallNumber, syscallTable, X32_SYSCALL_BIT } from './arch.ts';
 import type { Arch } from './arch.ts';
 import {
   argLowOffset,
@@ -20,11 +23,13 @@ import {
   BPF_ALU_AND_K,
   BPF_JEQ_K,
   BPF_JGE_K,
+  BPF_JGT_K,
   BPF_JSET_K,
   BPF_LD_W_ABS,
   BPF_MAXINSNS,
   BPF_RET_K,
   encode,
+  ja,
   jump,
   label,
   SECCOMP_DATA_ARCH,
@@ -37,6 +42,7 @@ import {
 import type { AsmItem, SockFilter } from './bpf-asm.ts';
 import { ERRNO_VALUES } from './profile.ts';
 import type { ArgCheck, SeccompProfile, SyscallRule } from './profile.ts';
+import { splitTable } from './split.ts';
 import { groupRules, validateProfile } from './validate.ts';
 
 /** Compiles `profile` for `arch` into the bytes bubblewrap reads from its `--seccomp` fd. */
@@ -78,13 +84,83 @@ export function compileProgram(profile: SeccompProfile, arch: Arch): SockFilter[
     // Why: A now holds an argument, not nr, so this syscall's block must decide on its own.
     items.push(stmt(BPF_RET_K, SECCOMP_RET_ALLOW), label(end));
   });
-  items.push(stmt(BPF_RET_K, SECCOMP_RET_ALLOW));
+  items.push(...lookup(verdictRuns(profile, arch), 0, -1));
   const program = assemble(items);
   // Why: the kernel refuses longer programs, and a sandbox must never start unfiltered.
   if (program.length >= BPF_MAXINSNS) {
     throw new ControlError('seccomp', `BPF program has ${program.length} instructions; the limit is ${BPF_MAXINSNS - 1}`);
   }
   return program;
+}
+
+/** Consecutive syscall numbers [first, last] that share one RET value. */
+interface Run {
+  first: number;
+  last: number;
+  ret: number;
+}
+
+const RET_EPERM = (SECCOMP_RET_ERRNO | ERRNO_VALUES.EPERM) >>> 0;
+const RET_ENOSYS = (SECCOMP_RET_ERRNO | ERRNO_VALUES.ENOSYS) >>> 0;
+
+/**
+ * The table's numbers as runs: allowed calls ALLOW, other known calls EPERM. A number a rule
+ * block already answered never reaches the lookup, so it joins whichever run it touches.
+ */
+function verdictRuns(profile: SeccompProfile, arch: Arch): Run[] {
+  const split = splitTable(profile, arch);
+  const table = syscallTable(arch);
+  const ruled = new Set(profile.rules.map((r) => r.syscall));
+  const entries: { nr: number; ret: number | undefined }[] = [
+    ...split.allowed.map((n) => ({ nr: table[n] ?? -1, ret: ruled.has(n) ? undefined : SECCOMP_RET_ALLOW })),
+    ...split.refused.map((n) => ({ nr: table[n] ?? -1, ret: RET_EPERM })),
+    ...split.answered.map((n) => ({ nr: table[n] ?? -1, ret: undefined })),
+  ].sort((x, y) => x.nr - y.nr);
+  // Why any verdict will do for a ruled number: its rule block returned before the lookup.
+  entries.forEach((e, i) => {
+    if (e.ret !== undefined) return;
+    const before = entries[i - 1];
+    const after = entries.slice(i + 1).find((x) => x.ret !== undefined);
+    if (before?.ret !== undefined && before.nr === e.nr - 1) e.ret = before.ret;
+    else if (after !== undefined && after.nr - e.nr === entries.indexOf(after) - i) e.ret = after.ret;
+    else e.ret = RET_EPERM;
+  });
+  const runs: Run[] = [];
+  for (const { nr, ret } of entries) {
+    const last = runs[runs.length - 1];
+    if (last !== undefined && last.last + 1 === nr && last.ret === ret) last.last = nr;
+    else runs.push({ first: nr, last: nr, ret: ret ?? RET_EPERM });
+  }
+  return runs;
+}
+
+/**
+ * Binary search over `runs[lo..hi]` (hi < 0: all). Every path ends in a leaf that checks the
+ * run's bounds itself, so a number between runs answers ENOSYS whatever the search assumed.
+ */
+function lookup(runs: readonly Run[], lo: number, hi: number): AsmItem[] {
+  const end = hi < 0 ? runs.length - 1 : hi;
+  if (end < lo) return [stmt(BPF_RET_K, RET_ENOSYS)];
+  const run = runs[lo];
+  if (lo === end && run !== undefined) {
+    return [
+      jump(BPF_JGT_K, run.last, 2, 0),
+      jump(BPF_JGE_K, run.first, 0, 1),
+      stmt(BPF_RET_K, run.ret),
+      stmt(BPF_RET_K, RET_ENOSYS),
+    ];
+  }
+  const mid = (lo + end + 1) >> 1;
+  const pivot = runs[mid];
+  if (pivot === undefined) throw new ControlError('seccomp', `lookup pivot ${mid} out of range`);
+  const right = `run${mid}`;
+  return [
+    jump(BPF_JGE_K, pivot.first, 0, 1),
+    ja(right),
+    ...lookup(runs, lo, mid - 1),
+    label(right),
+    ...lookup(runs, mid, end),
+  ];
 }
 
 /** The RET value of a matched rule. */

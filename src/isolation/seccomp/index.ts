@@ -3,6 +3,10 @@
  * an OCI `linux.seccomp` object for runsc.
  */
 export { DEFAULT_PROFILE, ERRNO_VALUES } from './profile.ts';
+export { ALLOWED_CALLS } from './allowed.ts';
+export type { AllowedCall } from './allowed.ts';
+export { REFUSED_CALLS } from './refused.ts';
+export type { RefusedCall } from './refused.ts';
 export type { ArgCheck, ArgIndex, DenyErrno, SeccompProfile, SyscallRule } from './profile.ts';
 export type { SyscallName } from './syscalls.ts';
 export { AUDIT_ARCH_AARCH64, AUDIT_ARCH_X86_64, auditArch, hostArch, syscallNumber } from './arch.ts';

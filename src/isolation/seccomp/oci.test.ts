@@ -5,7 +5,7 @@ import { complementCubes, toTerms } from './masked-dnf.ts';
 import { toOciSeccomp } from './oci.ts';
 import { DEFAULT_PROFILE, SAFE_PERSONALITIES } from './profile.ts';
 import type { ArgCheck } from './profile.ts';
-import { ociVerdict, profileVerdict } from './reference-eval.ts';
+import { libseccompVerdict, ociVerdict, profileVerdict } from './reference-eval.ts';
 import type { SyscallName } from './syscalls.ts';
 
 const HIGH = 1n << 32n;
@@ -17,8 +17,8 @@ for (const arch of ARCHES) {
     const spec = toOciSeccomp(DEFAULT_PROFILE, arch);
     const nr = (name: SyscallName): number => syscallNumber(arch, name) ?? -1;
 
-    it('has the OCI shape: allow by default, native architecture only', () => {
-      assert.equal(spec.defaultAction, 'SCMP_ACT_ALLOW');
+    it('has the OCI shape: ENOSYS (TRACE) for unknown calls, native architecture only', () => {
+      assert.equal(spec.defaultAction, 'SCMP_ACT_TRACE');
       assert.deepEqual(spec.architectures, [arch === 'x86_64' ? 'SCMP_ARCH_X86_64' : 'SCMP_ARCH_AARCH64']);
       assert.ok(spec.syscalls.length > 0);
       const roundTrip = JSON.parse(JSON.stringify(spec)) as unknown;
@@ -37,10 +37,21 @@ for (const arch of ARCHES) {
       assert.ok(names.includes('mount') && names.includes('bpf') && names.includes('io_uring_setup'));
     });
 
-    it('uses errnoRet on ERRNO entries and TRACE (ENOSYS without a tracer) for clone3', () => {
+    it('lists refusals before the allow list, which comes last and holds every allowed call of the architecture', () => {
+      const last = spec.syscalls[spec.syscalls.length - 1];
+      assert.equal(last?.action, 'SCMP_ACT_ALLOW');
+      assert.equal(spec.syscalls.filter((e) => e.action === 'SCMP_ACT_ALLOW').length, 1);
+      const expected = DEFAULT_PROFILE.allow.map((a) => a.syscall).filter((n) => syscallNumber(arch, n) !== undefined);
+      assert.deepEqual([...(last?.names ?? [])].sort(), [...expected].sort());
+      const refused = spec.syscalls.find((e) => e.action === 'SCMP_ACT_ERRNO' && e.args === undefined);
+      assert.ok(refused?.names.includes('modify_ldt') === (arch === 'x86_64'));
+      assert.ok(refused?.names.includes('mbind') && refused.names.includes('sched_setparam') && refused.names.includes('ptrace'));
+    });
+
+    it('uses errnoRet on ERRNO entries and TRACE (ENOSYS without a tracer) for clone3 and openat2', () => {
       for (const entry of spec.syscalls) {
         if (entry.action === 'SCMP_ACT_ERRNO') assert.equal(entry.errnoRet, 1);
-        else assert.deepEqual(entry.names, ['clone3']);
+        else if (entry.action === 'SCMP_ACT_TRACE') assert.deepEqual(entry.names, ['clone3', 'openat2']);
       }
     });
 
@@ -57,8 +68,11 @@ for (const arch of ARCHES) {
         }
       }
       assert.ok(conditional > 0);
-      const vsock = spec.syscalls.find((e) => e.names[0] === 'socket' && e.args?.[0]?.valueTwo === 40);
-      assert.deepEqual(vsock?.args, [{ index: 0, value: 0xffffffff, valueTwo: 40, op: 'SCMP_CMP_MASKED_EQ' }]);
+      const raw = spec.syscalls.find((e) => e.names[0] === 'socket' && e.args?.[0]?.valueTwo === 2);
+      assert.deepEqual(raw?.args, [
+        { index: 0, value: 0xffffffff, valueTwo: 2, op: 'SCMP_CMP_MASKED_EQ' },
+        { index: 1, value: 0xf, valueTwo: 3, op: 'SCMP_CMP_MASKED_EQ' },
+      ]);
     });
 
     it('denies what the BPF filter denies, including high-bit smuggling', () => {
@@ -76,16 +90,32 @@ for (const arch of ARCHES) {
       assert.deepEqual(v('personality', [0x400000n]), EPERM);
       assert.equal(v('personality', [0xffffffffn]), 'allow');
       assert.equal(v('read', [0n]), 'allow');
+      assert.deepEqual(v('socket', [16n, 3n, 6n]), EPERM, 'NETLINK_XFRM');
+      assert.equal(v('socket', [16n, 3n, 0n]), 'allow', 'NETLINK_ROUTE');
+      assert.deepEqual(v('fchmodat', [3n, 0n, 0o4755n | HIGH]), EPERM);
+      assert.equal(v('fchmodat', [3n, 0n, 0o755n]), 'allow');
+      assert.deepEqual(v('openat', [3n, 0n, 0o101n, 0o2755n]), EPERM);
+      assert.equal(v('openat', [3n, 0n, 2n, 0o2755n]), 'allow');
+      assert.deepEqual(v('openat2', []), ENOSYS);
+      assert.deepEqual(v('mbind', []), EPERM);
+      assert.deepEqual(ociVerdict(spec, arch, 470, []), ENOSYS, 'a number newer than the table');
     });
 
-    it('agrees with the profile on every profiled syscall for a spread of arguments', () => {
-      const samples = [0n, 1n, 2n, 3n, 8n, 10n, 17n, 40n, 0x5412n, 0x541cn, 0x20000n, 0x20008n, 0x40000n, 0x10000011n, 0xffffffffn, 0xfffffffen, HIGH, HIGH | 40n, HIGH | 3n];
-      for (const name of new Set(DEFAULT_PROFILE.rules.map((r) => r.syscall))) {
-        if (syscallNumber(arch, name) === undefined) continue;
-        for (const a of samples) {
-          for (const b of samples) {
-            const args = [a, b, 0n];
-            assert.deepEqual(ociVerdict(spec, arch, nr(name), args), profileVerdict(DEFAULT_PROFILE, arch, nr(name), args), `${name}(0x${a.toString(16)}, 0x${b.toString(16)})`);
+    it('agrees with the profile on every syscall number, read as runsc and as libseccomp read it', () => {
+      const samples = [0n, 1n, 2n, 3n, 8n, 10n, 16n, 17n, 40n, 0o100n, 0o4755n, 0x5412n, 0x541cn, 0x20008n, 0x40000n, 0x10000011n, 0xffffffffn, HIGH, HIGH | 40n, HIGH | 3n];
+      const ruled = new Set(DEFAULT_PROFILE.rules.map((r) => syscallNumber(arch, r.syscall)));
+      for (let n = 0; n <= 480; n++) {
+        // Arguments matter only to calls with rules; the others are checked once.
+        const spread = ruled.has(n) ? samples : [3n];
+        for (const a of spread) {
+          for (const b of spread) {
+            const args = [a, b, b, a];
+            const want = profileVerdict(DEFAULT_PROFILE, arch, n, args);
+            const runsc = ociVerdict(spec, arch, n, args);
+            const libseccomp = libseccompVerdict(spec, arch, n, args);
+            if (JSON.stringify(runsc) !== JSON.stringify(want) || JSON.stringify(libseccomp) !== JSON.stringify(want)) {
+              assert.deepEqual({ runsc, libseccomp }, { runsc: want, libseccomp: want }, `nr ${n}(0x${a.toString(16)}, 0x${b.toString(16)})`);
+            }
           }
         }
       }

@@ -1,18 +1,22 @@
 /**
  * Compiles a SeccompProfile into the OCI runtime-spec `linux.seccomp` object, for
- * `runsc --oci-seccomp` (and any OCI runtime).
+ * `runsc --oci-seccomp` (and any OCI runtime). The entries, in order: argument refusals of
+ * allowed calls, unconditional answers (ENOSYS), every other known call of the table (EPERM),
+ * then the allow list; the default action (SCMP_ACT_TRACE, ENOSYS without a tracer) answers
+ * numbers the table does not know, as the BPF form does. Refusals come before the allow entry
+ * and outrank it under both readings of an OCI profile: runsc takes the first matching entry,
+ * libseccomp the highest-precedence action (ERRNO > TRACE > ALLOW).
  *
  * What the installed runsc (release 20221219) does with it, as checked against a real bundle:
- * - `errnoRet` is ignored: every SCMP_ACT_ERRNO answers EPERM. Compensation: the one rule that
- *   needs ENOSYS (clone3) is emitted as SCMP_ACT_TRACE, which fails with ENOSYS when no tracer
- *   is attached (ptrace itself is denied, so none can attach from inside). With EPERM instead,
- *   glibc would not fall back to clone and thread creation would fail. EPERM rules still carry
+ * - `errnoRet` is ignored: every SCMP_ACT_ERRNO answers EPERM. Compensation: ENOSYS answers are
+ *   emitted as SCMP_ACT_TRACE, which fails with ENOSYS when no tracer is attached (ptrace itself
+ *   is refused, so none can attach from inside). With EPERM instead, glibc would not fall back
+ *   from clone3 to clone and thread creation would fail. EPERM entries still carry
  *   `errnoRet: 1` for runtimes that read it.
  * - SCMP_CMP_MASKED_EQ works and ignores the high word under a 32-bit mask; several args in one
- *   entry are ANDed; several entries for one syscall are ORed; ERRNO and TRACE mix freely.
- * - Names missing from its syscall table (mount_setattr, quotactl_fd, open_tree_attr) are
- *   skipped with a warning. Its Sentry does not implement those calls either (ENOSYS), so they
- *   stay refused; newer releases know the names and filter them.
+ *   entry are ANDed; several entries for one syscall are ORed; ERRNO, TRACE and ALLOW mix freely.
+ * - Names missing from its syscall table (calls newer than the release) are skipped with a
+ *   warning; its Sentry does not implement them either, and the default answers ENOSYS.
  * - Only one comparison per argument index per entry is honoured (libseccomp refuses more), so
  *   every check is lowered to one SCMP_CMP_MASKED_EQ per argument (`masked-dnf.ts`); plain
  *   SCMP_CMP_EQ is never used because it compares all 64 bits (CVE-2019-10063).
@@ -22,6 +26,7 @@ import type { Arch } from './arch.ts';
 import { toTerms } from './masked-dnf.ts';
 import { ERRNO_VALUES } from './profile.ts';
 import type { SeccompProfile, SyscallRule } from './profile.ts';
+import { splitTable } from './split.ts';
 import { validateProfile } from './validate.ts';
 
 /** An OCI seccomp architecture name. */
@@ -40,14 +45,15 @@ export interface OciSeccompArg {
 /** One `linux.seccomp.syscalls[]` entry: the action applies when every arg comparison holds. */
 export interface OciSeccompSyscall {
   readonly names: string[];
-  readonly action: 'SCMP_ACT_ERRNO' | 'SCMP_ACT_TRACE';
+  readonly action: 'SCMP_ACT_ERRNO' | 'SCMP_ACT_TRACE' | 'SCMP_ACT_ALLOW';
   readonly errnoRet?: number;
   readonly args?: OciSeccompArg[];
 }
 
 /** The OCI runtime-spec `linux.seccomp` object. */
 export interface OciSeccomp {
-  readonly defaultAction: 'SCMP_ACT_ALLOW';
+  /** Answers syscalls no entry names: ENOSYS, as a kernel without them would. */
+  readonly defaultAction: 'SCMP_ACT_TRACE';
   readonly architectures: OciArch[];
   readonly syscalls: OciSeccompSyscall[];
 }
@@ -78,7 +84,11 @@ export function toOciSeccomp(profile: SeccompProfile, arch: Arch): OciSeccomp {
       });
     }
   }
-  return { defaultAction: 'SCMP_ACT_ALLOW', architectures, syscalls: [...unconditional.values(), ...conditional] };
+  const split = splitTable(profile, arch);
+  const refused: OciSeccompSyscall = { action: 'SCMP_ACT_ERRNO', errnoRet: ERRNO_VALUES.EPERM, names: [...split.refused] };
+  const allowed: OciSeccompSyscall = { action: 'SCMP_ACT_ALLOW', names: [...split.allowed] };
+  // Why this order: runsc takes the first matching entry, so refusals must precede the allow entry.
+  return { defaultAction: 'SCMP_ACT_TRACE', architectures, syscalls: [...conditional, ...unconditional.values(), refused, allowed] };
 }
 
 /** The OCI action (and errnoRet) of a rule, before names and args are added. */

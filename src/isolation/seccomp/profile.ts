@@ -1,8 +1,11 @@
 /**
  * The one seccomp profile every sandbox runs under, written once as data and compiled to a
  * raw BPF program (`bpf.ts`, for bubblewrap) and to an OCI `linux.seccomp` object (`oci.ts`,
- * for runsc). Default: allow. What it denies is listed below, each entry with its reason.
+ * for runsc). An allow list (`allowed.ts`, each call with its reason); everything else is
+ * refused. The argument checks below narrow allowed calls, each with its reason.
  */
+import { ALLOWED_CALLS } from './allowed.ts';
+import type { AllowedCall } from './allowed.ts';
 import type { SyscallName } from './syscalls.ts';
 
 /** The errno a denied syscall returns. ENOSYS only where libc must fall back to another call. */
@@ -31,21 +34,29 @@ export type ArgCheck =
   | { readonly arg: ArgIndex; readonly op: 'notIn'; readonly values: readonly number[] };
 
 /**
- * One deny rule: `syscall` fails with `errno` when every check in `when` holds (always when
- * `when` is absent). Several rules for one syscall are alternatives: any match denies, the first
- * match picks the errno. A syscall the target architecture lacks is skipped there.
+ * A refusal of one syscall: `syscall` fails with `errno` when every check in `when` holds
+ * (always when `when` is absent). A conditional rule narrows an allowed call; an unconditional
+ * one gives a call that is not allowed an answer other than the default (ENOSYS, so libc falls
+ * back). Several rules for one syscall are alternatives: any match refuses, the first match picks
+ * the errno. A syscall the target architecture lacks is skipped there.
  */
 export interface SyscallRule {
   readonly syscall: SyscallName;
   readonly errno: DenyErrno;
   readonly when?: readonly ArgCheck[];
-  /** Why this is denied, in one line (shown in reviews and generated docs). */
+  /** Why this is refused, in one line (shown in reviews and generated docs). */
   readonly reason: string;
 }
 
-/** A complete profile: everything not matched by a rule is allowed. */
+/**
+ * A complete profile, an allow list: a call matched by a rule fails with the rule's errno; an
+ * allowed call runs; any other call the syscall table knows fails with EPERM, and a number the
+ * table does not know (newer than the table, or never assigned) fails with ENOSYS, as on a kernel
+ * without it, so libc and runtimes take their fallbacks.
+ */
 export interface SeccompProfile {
-  readonly defaultAction: 'allow';
+  readonly defaultAction: 'refuse';
+  readonly allow: readonly AllowedCall[];
   readonly rules: readonly SyscallRule[];
 }
 
@@ -57,14 +68,22 @@ export interface SeccompProfile {
 export const CLONE_NAMESPACE_FLAGS =
   (0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000 | 0x00000080) >>> 0;
 
-/** Socket families and types the profile refers to. */
+/** Socket families the profile refers to. */
+export const AF_UNIX = 1;
+/** IPv4 sockets. */
 export const AF_INET = 2;
-/** IPv6 sockets (checked together with AF_INET for raw sockets). */
+/** IPv6 sockets. */
 export const AF_INET6 = 10;
-/** Packet sockets: raw link-layer access. */
+/** Netlink: kernel interfaces; only NETLINK_ROUTE is allowed. */
+export const AF_NETLINK = 16;
+/** Packet sockets: raw link-layer access (refused: not an allowed family). */
 export const AF_PACKET = 17;
-/** vsock: the host<->guest channel of VMs. */
+/** vsock: the host<->guest channel of VMs (refused: not an allowed family). */
 export const AF_VSOCK = 40;
+/** The socket families a sandbox may create: what libc, Python, node and git use. */
+export const ALLOWED_SOCKET_FAMILIES: readonly number[] = Object.freeze([AF_UNIX, AF_INET, AF_INET6, AF_NETLINK]);
+/** The netlink protocols a sandbox may open: routing only (getifaddrs, getaddrinfo's AI_ADDRCONFIG). */
+export const ALLOWED_NETLINK_PROTOCOLS: readonly number[] = Object.freeze([0 /* NETLINK_ROUTE */]);
 /** SOCK_RAW; compared after masking the type with SOCK_TYPE_MASK (0xf), as the kernel does. */
 export const SOCK_RAW = 3;
 /** The kernel keeps only these bits of socket()'s type as the type (the rest are flags). */
@@ -75,11 +94,10 @@ export const TIOCSTI = 0x5412;
 export const TIOCLINUX = 0x541c;
 /** The personality values a sandbox may set: PER_LINUX, PER_LINUX32, UNAME26 (+LINUX32), query. */
 export const SAFE_PERSONALITIES: readonly number[] = Object.freeze([0x0, 0x0008, 0x20000, 0x20008, 0xffffffff]);
-
-/** Builds an unconditional EPERM rule. */
-function deny(syscall: SyscallName, reason: string): SyscallRule {
-  return { syscall, errno: 'EPERM', reason };
-}
+/** S_ISUID | S_ISGID: mode bits that would plant privilege on the host through a writable grant. */
+export const SETID_MODE_BITS = 0o6000;
+/** O_CREAT | __O_TMPFILE (same values on x86_64 and asm-generic): the open flags under which the kernel reads `mode`. */
+export const OPEN_CREATING_FLAGS = (0o100 | 0o20000000) >>> 0;
 
 /** `syscall` refused when argument `arg` equals `value`. */
 function denyWhenArg(syscall: SyscallName, arg: ArgIndex, value: number, reason: string): SyscallRule {
@@ -99,6 +117,29 @@ function rawSocket(family: number, name: string): SyscallRule {
   };
 }
 
+/** `syscall` refused when its mode argument `arg` carries setuid or setgid. */
+function setidMode(syscall: SyscallName, arg: ArgIndex): SyscallRule {
+  return {
+    syscall,
+    errno: 'EPERM',
+    when: [{ arg, op: 'anyBitSet', mask: SETID_MODE_BITS }],
+    reason: 'a setuid/setgid file made through a writable grant would run with the sandbox\'s host ids for any host user',
+  };
+}
+
+/** An open call refused when it creates (O_CREAT or O_TMPFILE) with a setuid or setgid mode. */
+function setidOpen(syscall: SyscallName, flagsArg: ArgIndex, modeArg: ArgIndex): SyscallRule {
+  return {
+    syscall,
+    errno: 'EPERM',
+    when: [
+      { arg: flagsArg, op: 'anyBitSet', mask: OPEN_CREATING_FLAGS },
+      { arg: modeArg, op: 'anyBitSet', mask: SETID_MODE_BITS },
+    ],
+    reason: 'creating a setuid/setgid file through a writable grant would plant host privilege',
+  };
+}
+
 /** Freezes a profile and everything in it. */
 function freeze(profile: SeccompProfile): SeccompProfile {
   for (const rule of profile.rules) {
@@ -106,6 +147,8 @@ function freeze(profile: SeccompProfile): SeccompProfile {
     Object.freeze(rule.when);
     Object.freeze(rule);
   }
+  for (const call of profile.allow) Object.freeze(call);
+  Object.freeze(profile.allow);
   Object.freeze(profile.rules);
   return Object.freeze(profile);
 }
@@ -113,11 +156,9 @@ function freeze(profile: SeccompProfile): SeccompProfile {
 /** The profile every sandbox runs under. */
 // Why frozen: every sandbox shares this object; a stray mutation would weaken all of them at once.
 export const DEFAULT_PROFILE: SeccompProfile = freeze({
-  defaultAction: 'allow',
+  defaultAction: 'refuse',
+  allow: ALLOWED_CALLS,
   rules: [
-    // Namespaces and mounts: the sandbox's view of the system must stay the one we built.
-    deny('unshare', 'new namespaces re-enable mount and other privileged attack surface'),
-    deny('setns', 'joining another namespace could leave the sandbox'),
     {
       syscall: 'clone',
       errno: 'EPERM',
@@ -129,70 +170,47 @@ export const DEFAULT_PROFILE: SeccompProfile = freeze({
       errno: 'ENOSYS',
       reason: 'clone3 flags live in memory a filter cannot read; ENOSYS makes libc fall back to clone',
     },
-    deny('mount', 'mounting could remount read-only binds writable or expose host filesystems'),
-    deny('umount2', 'unmounting could reveal what masked paths hide'),
-    deny('pivot_root', 'changes the root filesystem'),
-    deny('chroot', 'chroot tricks help escape path-based confinement'),
-    deny('open_tree', 'new mount API: clones mount trees'),
-    deny('open_tree_attr', 'new mount API: clones mount trees with new attributes'),
-    deny('move_mount', 'new mount API: attaches mounts'),
-    deny('fsopen', 'new mount API: creates filesystem contexts'),
-    deny('fsconfig', 'new mount API: configures filesystem contexts'),
-    deny('fsmount', 'new mount API: creates mounts'),
-    deny('fspick', 'new mount API: reconfigures existing mounts'),
-    deny('mount_setattr', 'new mount API: changes mount attributes such as read-only'),
-    deny('open_by_handle_at', 'opens files by handle, bypassing path checks (the "shocker" escape)'),
-    deny('name_to_handle_at', 'produces handles for open_by_handle_at'),
-    // Other processes' memory and descriptors.
-    deny('ptrace', 'tracing other processes reads and changes their memory'),
-    deny('process_vm_readv', 'reads another process\'s memory'),
-    deny('process_vm_writev', 'writes another process\'s memory'),
-    deny('pidfd_getfd', 'steals file descriptors from other processes'),
-    deny('kcmp', 'compares kernel objects of other processes, an address-leak oracle'),
-    // Kernel code, kernel state and host-wide settings.
-    deny('kexec_load', 'loads a new kernel'),
-    deny('kexec_file_load', 'loads a new kernel'),
-    deny('reboot', 'reboots the host or its pid namespace'),
-    deny('init_module', 'loads kernel modules'),
-    deny('finit_module', 'loads kernel modules'),
-    deny('delete_module', 'unloads kernel modules'),
-    deny('create_module', 'legacy module loading'),
-    deny('get_kernel_syms', 'legacy module interface that leaks kernel symbols'),
-    deny('query_module', 'legacy module interface that leaks kernel information'),
-    deny('bpf', 'eBPF programs are a large kernel attack surface'),
-    deny('perf_event_open', 'perf events leak kernel addresses and have a long CVE history'),
-    deny('userfaultfd', 'stalls kernel page faults, the classic race-widening exploit primitive'),
-    deny('io_uring_setup', 'io_uring runs operations (sockets, opens) the filter never sees'),
-    deny('io_uring_enter', 'io_uring runs operations the filter never sees'),
-    deny('io_uring_register', 'io_uring runs operations the filter never sees'),
-    deny('keyctl', 'the kernel keyring is not namespaced'),
-    deny('add_key', 'the kernel keyring is not namespaced'),
-    deny('request_key', 'the kernel keyring is not namespaced'),
-    deny('syslog', 'the kernel log leaks host information and addresses'),
-    deny('quotactl', 'changes filesystem quotas'),
-    deny('quotactl_fd', 'changes filesystem quotas'),
-    deny('swapon', 'changes host swap'),
-    deny('swapoff', 'changes host swap'),
-    deny('acct', 'switches host process accounting'),
-    deny('lookup_dcookie', 'profiling interface that leaks kernel paths'),
-    deny('vhangup', 'hangs up the controlling terminal'),
-    deny('nfsservctl', 'controls the kernel NFS server'),
-    deny('settimeofday', 'the clock is host-wide'),
-    deny('clock_settime', 'the clock is host-wide'),
-    deny('clock_adjtime', 'the clock is host-wide'),
-    deny('adjtimex', 'the clock is host-wide'),
-    deny('iopl', 'raw I/O port access'),
-    deny('ioperm', 'raw I/O port access'),
-    deny('uselib', 'obsolete loader with a history of kernel bugs'),
-    deny('ustat', 'obsolete filesystem statistics of host devices'),
-    deny('sysfs', 'obsolete filesystem-type enumeration'),
-    deny('_sysctl', 'obsolete binary sysctl interface'),
-    deny('fanotify_init', 'filesystem-wide event monitoring'),
-    // Arguments that turn ordinary calls into escapes.
-    denyWhenArg('socket', 0, AF_VSOCK, 'vsock talks to the hypervisor host, outside every network control'),
-    denyWhenArg('socket', 0, AF_PACKET, 'packet sockets forge frames and sniff traffic'),
+    {
+      syscall: 'openat2',
+      errno: 'ENOSYS',
+      reason: 'openat2\'s mode lives in memory a filter cannot read (setuid files); ENOSYS makes callers fall back to openat',
+    },
+    // Setuid/setgid modes: nothing created or chmod'ed through a grant may carry them on the host.
+    setidMode('chmod', 1),
+    setidMode('fchmod', 1),
+    setidMode('fchmodat', 2),
+    setidMode('fchmodat2', 2),
+    setidMode('creat', 1),
+    setidMode('mkdir', 1),
+    setidMode('mkdirat', 2),
+    setidMode('mknod', 1),
+    setidMode('mknodat', 2),
+    setidOpen('open', 1, 2),
+    setidOpen('openat', 2, 3),
+    // Sockets: only the families workloads use, netlink for routing only, no raw IP.
+    {
+      syscall: 'socket',
+      errno: 'EPERM',
+      when: [{ arg: 0, op: 'notIn', values: ALLOWED_SOCKET_FAMILIES }],
+      reason: 'other families (vsock, packet, AF_ALG, TIPC, RDS, …) reach the hypervisor, raw links or rarely used kernel code',
+    },
+    {
+      syscall: 'socket',
+      errno: 'EPERM',
+      when: [
+        { arg: 0, op: 'eq', value: AF_NETLINK },
+        { arg: 2, op: 'notIn', values: ALLOWED_NETLINK_PROTOCOLS },
+      ],
+      reason: 'netlink beyond routing (XFRM, NETFILTER, SOCK_DIAG, AUDIT, uevents, …) reaches host-wide kernel state and attack surface',
+    },
     rawSocket(AF_INET, 'IPv4'),
     rawSocket(AF_INET6, 'IPv6'),
+    {
+      syscall: 'socketpair',
+      errno: 'EPERM',
+      when: [{ arg: 0, op: 'notIn', values: [AF_UNIX] }],
+      reason: 'socket pairs are a unix-socket feature; other families only add attack surface',
+    },
     denyWhenArg('ioctl', 1, TIOCSTI, 'TIOCSTI injects keystrokes into a terminal (CVE-2017-5226)'),
     denyWhenArg('ioctl', 1, TIOCLINUX, 'TIOCLINUX can inject console input'),
     {

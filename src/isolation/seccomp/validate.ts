@@ -8,12 +8,25 @@ import type { ArgCheck, SeccompProfile, SyscallRule } from './profile.ts';
 
 /** Throws a `seccomp` ControlError naming the first problem in `profile`. */
 export function validateProfile(profile: SeccompProfile): void {
-  // Why: both compilers assume default-allow plus deny rules; anything else must not compile silently.
-  if (profile.defaultAction !== 'allow') fail(`unsupported default action "${String(profile.defaultAction)}"`);
+  // Why: both compilers assume an allow list plus refusals; anything else must not compile silently.
+  if (profile.defaultAction !== 'refuse') fail(`unsupported default action "${String(profile.defaultAction)}"`);
+  const allowed = new Set<string>();
+  for (const call of profile.allow) {
+    if (!Object.hasOwn(X86_64_SYSCALLS, call.syscall)) fail(`allowed ${call.syscall}: unknown syscall`);
+    if (allowed.has(call.syscall)) fail(`allowed ${call.syscall}: listed twice`);
+    if (call.reason.trim() === '') fail(`allowed ${call.syscall}: no reason`);
+    allowed.add(call.syscall);
+  }
   for (const rule of profile.rules) {
     const where = `rule for ${rule.syscall}`;
     if (!Object.hasOwn(X86_64_SYSCALLS, rule.syscall)) fail(`${where}: unknown syscall`);
     if (!Object.hasOwn(ERRNO_VALUES, rule.errno)) fail(`${where}: unknown errno "${rule.errno}"`);
+    const conditional = rule.when !== undefined && rule.when.length > 0;
+    // Why: a condition on a call that is refused anyway would read as protection that does nothing.
+    if (conditional && !allowed.has(rule.syscall)) fail(`${where}: conditional refusal of a call that is not allowed`);
+    // Why: an unconditional rule on an allowed call contradicts the allow list; EPERM is already the default.
+    if (!conditional && allowed.has(rule.syscall)) fail(`${where}: refuses an allowed call outright`);
+    if (!conditional && rule.errno === 'EPERM') fail(`${where}: EPERM is the default for calls that are not allowed`);
     for (const check of rule.when ?? []) validateCheck(check, where);
   }
 }
