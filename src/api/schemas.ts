@@ -137,7 +137,7 @@ export const SecurityViolation = z.object({
 });
 
 export const ResourceUsage = z.object({
-  cpu_usage_cores: z.number().describe('Average cores used: CPU time / wall time.'),
+  cpu_usage_cores: z.number().describe("Average cores the command used over its run (its CPU time / its wall time, runtime start-up excluded); never above the CPU limit or the host's cores."),
   memory_usage_mb: z.number().describe('Peak memory of the sandbox cgroup, MiB.'),
   network_rx_bytes: z.number(),
   network_tx_bytes: z.number(),

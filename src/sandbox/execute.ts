@@ -4,12 +4,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { GrantedMount, IsolationDriver, Limits, ProcessExit, ResourceSample, Sandbox } from '../isolation/driver.ts';
+import type { GrantedMount, IsolationDriver, Limits, ProcessExit, Sandbox } from '../isolation/driver.ts';
 import type { Image } from '../images/image.ts';
 import type { ExecutionResult, TerminationReason } from './result.ts';
 import { OutputCollector } from './output.ts';
 import { exitCodeOfSignal } from '../isolation/exit-status.ts';
 import { networkDriftViolation, violationsFor } from './violations.ts';
+import { limitReason, terminationReason } from './termination.ts';
+import { averageCores } from './cpu-usage.ts';
 import { NO_NETWORK, type NetworkRequest } from '../network/policy.ts';
 import type { NetworkManager } from '../network/manager.ts';
 import type { NetworkAttachment } from '../network/attachment.ts';
@@ -125,7 +127,7 @@ async function supervise(
   const finished = performance.now();
   const sample = await sandbox.stats();
   const traffic = network.traffic();
-  const reason = stopReason ?? endReason(sample, exit);
+  const reason = terminationReason(stopReason, sample, exit);
   const wallSeconds = (finished - info.started) / 1000;
   const runSeconds = Math.max((finished - info.started - info.coldStartMs) / 1000, 1e-6);
   const exitCode = exit.code ?? (exit.signal !== null ? exitCodeOfSignal(exit.signal) : null);
@@ -142,7 +144,7 @@ async function supervise(
     execution_time_seconds: round(wallSeconds, 4),
     cold_start_time_ms: round(info.coldStartMs, 2),
     resource_usage: {
-      cpu_usage_cores: round(sample.cpuNanos / 1e9 / runSeconds, 4),
+      cpu_usage_cores: round(averageCores(sample.cpuNanos, runSeconds, request.limits.cpuCores), 4),
       memory_usage_mb: round(sample.memoryPeakBytes / (1024 * 1024), 2),
       network_rx_bytes: traffic.rxBytes,
       network_tx_bytes: traffic.txBytes,
@@ -161,24 +163,6 @@ export function watchNetwork(sandbox: Sandbox, network: NetworkAttachment, onDri
   const pid = sandbox.networkPid();
   if (pid === undefined) return; // Already ended: nothing left to watch.
   network.watch(pid, onDrift).catch((err: Error) => onDrift([`network state could not be snapshotted: ${err.message}`]));
-}
-
-/** A limit hit that must end the sandbox immediately (fail closed, reported by name). */
-function limitReason(sample: ResourceSample): TerminationReason | undefined {
-  if (sample.oomKills > 0) return 'memory_limit';
-  if (sample.pidsLimitHits > 0) return 'pids_limit';
-  return undefined;
-}
-
-/** Why a sandbox that ended on its own ended. */
-function endReason(sample: ResourceSample, exit: ProcessExit): TerminationReason {
-  const limit = limitReason(sample);
-  if (limit !== undefined) return limit;
-  const failed = exit.code !== 0;
-  if (failed && sample.scratchFull) return 'scratch_limit';
-  if (failed && sample.openFilesLimitHit === true) return 'open_files_limit';
-  if (exit.signal !== null) return 'killed';
-  return 'completed';
 }
 
 function feedStdin(stdin: NodeJS.WritableStream | null, input: ExecutionRequest['stdin']): void {

@@ -9,6 +9,7 @@ import { AgentClient, AgentFileError } from '../agent/client.ts';
 import type { Image } from '../images/image.ts';
 import { ServiceError } from './errors.ts';
 import { BASE_ENV, commandFor } from './prepare.ts';
+import { limitReason } from './termination.ts';
 import type { EndReason, ExecOptions, ExecResult, ExecSession, FileEntry } from './service-types.ts';
 import { startExec } from './exec-session.ts';
 import type { NetworkManager } from '../network/manager.ts';
@@ -203,9 +204,7 @@ export class PersistentSandbox {
   /** The limit the sandbox has hit, if any. */
   private async limitHit(): Promise<EndReason | undefined> {
     try {
-      const sample = await this.sandbox.stats();
-      if (sample.oomKills > 0) return 'memory_limit';
-      if (sample.pidsLimitHits > 0) return 'pids_limit';
+      return limitReason(await this.sandbox.stats());
     } catch {
       // Sampling failed because the sandbox is going away.
     }

@@ -35,7 +35,7 @@ export interface SecurityViolation {
 }
 
 export interface ResourceUsage {
-  /** Average cores used over the run: measured CPU time / wall time. */
+  /** Average cores the command used over its run: its CPU time (runtime start-up excluded) / its wall time, never above the CPU limit or the host's cores. */
   cpu_usage_cores: number;
   /** Peak memory of the sandbox cgroup, MiB. */
   memory_usage_mb: number;

@@ -11,6 +11,7 @@ const CPU_PERIOD_US = 100_000;
 
 /** Counters read from the cgroup; every figure is measured by the kernel. */
 export interface CgroupSample {
+  /** CPU time since {@link SandboxCgroup.markCommandStart} (all of it before that is called). */
   cpuNanos: number;
   memoryPeakBytes: number;
   oomKills: number;
@@ -41,6 +42,8 @@ export class SandboxCgroup {
   readonly dirs: { memory: string; cpu: string; cpuacct: string; pids: string };
   /** Path relative to each hierarchy root (what OCI `cgroupsPath` takes). */
   readonly relativePath: string;
+  /** Cumulative CPU time when the command was released: the runtime's own start-up is not the command's. */
+  private cpuBaselineNanos = 0;
 
   private constructor(layout: CgroupLayout, relativePath: string) {
     this.layout = layout;
@@ -144,24 +147,40 @@ export class SandboxCgroup {
     return (['memory', 'cpu', 'cpuacct', 'pids'] as const).every((c) => lines.some((l) => l.controllers.includes(c) && l.path === want));
   }
 
-  /** Reads CPU, peak memory, OOM kills and pids-limit hits. */
+  /**
+   * Records the cgroup's CPU time now, as the command is released: later samples count CPU from
+   * here on, so the runtime's start-up (bwrap set-up, runsc boot) is never billed to the command.
+   */
+  markCommandStart(): void {
+    this.cpuBaselineNanos = this.cumulativeCpuNanos();
+  }
+
+  /** Reads CPU (since the command started), peak memory, OOM kills and pids-limit hits. */
   sample(): CgroupSample {
+    const cpuNanos = Math.max(0, this.cumulativeCpuNanos() - this.cpuBaselineNanos);
     if (this.layout.version === 2) {
       const dir = this.dirs.memory;
       const peak = readOr(`${dir}/memory.peak`, '') || readOr(`${dir}/memory.current`, '0');
       return {
-        cpuNanos: readKeyedCounter(readOr(`${dir}/cpu.stat`, ''), 'usage_usec') * 1000,
+        cpuNanos,
         memoryPeakBytes: Number(peak.trim()) || 0,
         oomKills: readKeyedCounter(readOr(`${dir}/memory.events`, ''), 'oom_kill'),
-        pidsLimitHits: readKeyedCounter(readOr(`${dir}/pids.events`, ''), 'max'),
+        pidsLimitHits: v2PidsLimitHits(readOr(`${dir}/pids.events`, ''), readOr(`${dir}/pids.events.local`, '')),
       };
     }
     return {
-      cpuNanos: Number(readOr(`${this.dirs.cpuacct}/cpuacct.usage`, '0').trim()) || 0,
+      cpuNanos,
       memoryPeakBytes: Number(readOr(`${this.dirs.memory}/memory.max_usage_in_bytes`, '0').trim()) || 0,
       oomKills: readKeyedCounter(readOr(`${this.dirs.memory}/memory.oom_control`, ''), 'oom_kill'),
+      // v1 pids.events (kernel 4.8+) counts the forks this cgroup's pids.max refused.
       pidsLimitHits: readKeyedCounter(readOr(`${this.dirs.pids}/pids.events`, ''), 'max'),
     };
+  }
+
+  /** Total CPU time charged to the cgroup since it was created (v2 cpu.stat usage_usec, v1 cpuacct.usage). */
+  private cumulativeCpuNanos(): number {
+    if (this.layout.version === 2) return readKeyedCounter(readOr(`${this.dirs.cpu}/cpu.stat`, ''), 'usage_usec') * 1000;
+    return Number(readOr(`${this.dirs.cpuacct}/cpuacct.usage`, '0').trim()) || 0;
   }
 
   /** Host pids currently in the cgroup. */
@@ -212,6 +231,15 @@ export class SandboxCgroup {
     }
     return allGone;
   }
+}
+
+/**
+ * Forks refused by the sandbox's pids.max on cgroup v2. `pids.events` counts them (since 6.12 also
+ * those of descendants; with the `pids_localevents` mount option only from 6.12 on in
+ * `pids.events.local`), so the larger of the two `max` counters is the hit count on every kernel.
+ */
+export function v2PidsLimitHits(events: string, eventsLocal: string): number {
+  return Math.max(readKeyedCounter(events, 'max'), readKeyedCounter(eventsLocal, 'max'));
 }
 
 function writeLimit(control: string, path: string, value: string): void {

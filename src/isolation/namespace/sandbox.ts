@@ -3,8 +3,9 @@
  * pid is inside the sandbox cgroup, then released to exec the command.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, statfsSync, statSync, type StatsFs } from 'node:fs';
 import { readdir, statfs } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import {
   ControlError,
@@ -46,7 +47,6 @@ export class NamespaceSandbox implements Sandbox {
   private childPid: number | undefined;
   /** A descriptor on the sandbox's /tmp: keeps its tmpfs measurable after the last process exits. */
   private scratchFd: number | undefined;
-  private scratchReady: Promise<number | undefined> | undefined;
   private scratchFull = false;
   private openFilesLimitHit = false;
   private destroyed: Promise<void> | undefined;
@@ -93,6 +93,12 @@ export class NamespaceSandbox implements Sandbox {
       this.childPid = info;
       // Fail closed: if bwrap forked before it was moved, move its sandbox child now, still parked.
       if (!this.res.cgroup.contains(info)) this.res.cgroup.addProcess(info);
+      // Scratch is watched from before the command's first write: a command that fills /tmp and
+      // exits within milliseconds is still measured (its tmpfs outlives it through this descriptor).
+      await waitForSandboxRoot(info, spec.image.rootfs, exit);
+      this.scratchFd = openScratch(info, spec);
+      // The command's CPU starts here: bwrap's own set-up is not billed to it.
+      this.res.cgroup.markCommandStart();
       // Release the sandbox: only now, inside its cgroup, may it exec the command.
       fds[FD.block]?.end('1');
     } catch (err) {
@@ -106,19 +112,15 @@ export class NamespaceSandbox implements Sandbox {
       if (err instanceof ControlError) throw err;
       throw new ControlError('namespace', `bubblewrap failed to start: ${detail || (err as Error).message}`, { cause: err });
     }
-    this.scratchReady = openScratch(this.childPid, spec.limits.scratchMb);
     return { stdout, stderr, stdin: command.stdin ? (child.stdin as Writable) : null, exit };
   }
 
   async stats(): Promise<ResourceSample> {
     const sample = this.res.cgroup.sample();
-    if (this.scratchReady !== undefined) {
-      this.scratchFd = await this.scratchReady;
-      this.scratchReady = undefined;
-    }
     if (this.scratchFd !== undefined && !this.scratchFull) {
       const fs = await statfs(`/proc/self/fd/${this.scratchFd}`);
-      if (fs.bavail === 0) this.scratchFull = true;
+      // No block or no inode left: either way the next write fails with ENOSPC.
+      if (fs.bavail === 0 || fs.ffree === 0) this.scratchFull = true;
     }
     if (!this.openFilesLimitHit) this.openFilesLimitHit = await this.anyProcessAtFileLimit();
     return { ...sample, scratchFull: this.scratchFull, openFilesLimitHit: this.openFilesLimitHit };
@@ -159,8 +161,6 @@ export class NamespaceSandbox implements Sandbox {
       await new Promise((resolve) => this.child?.once('close', resolve));
     }
     releasePins(this.res.pins);
-    if (this.scratchReady !== undefined) this.scratchFd = await this.scratchReady;
-    this.scratchReady = undefined;
     if (this.scratchFd !== undefined) closeSync(this.scratchFd);
     this.scratchFd = undefined;
     await this.res.cgroup.remove();
@@ -180,28 +180,57 @@ function killQuietly(pid: number): void {
 
 /** Linux TMPFS_MAGIC, as statfs reports a tmpfs. */
 const TMPFS_MAGIC = 0x01021994;
+/** Longest bwrap may take to build the sandbox's root before the start is abandoned. */
+const ROOT_SETUP_TIMEOUT_MS = 10_000;
 
 /**
- * Holds a descriptor on the sandbox's /tmp so its fill level stays measurable after the last
- * process exits. Opened after release, when pid 1's root is the sandbox root, and kept only if it
- * is the tmpfs of exactly the scratch size (otherwise scratch fullness is simply not reported).
+ * Resolves once bwrap's parked child has its final root (the image, bound at /: same device and
+ * inode), i.e. every mount, /tmp included, is in place; bwrap parks on block-fd only after that.
+ * Rejects if bwrap exits first or takes longer than {@link ROOT_SETUP_TIMEOUT_MS}.
  */
-async function openScratch(pid: number | undefined, scratchMb: number): Promise<number | undefined> {
-  if (pid === undefined) return undefined;
+async function waitForSandboxRoot(pid: number, rootfs: string, exit: Promise<ProcessExit>): Promise<void> {
+  const image = statSync(rootfs);
+  let exited = false;
+  void exit.then(() => (exited = true));
+  const deadline = Date.now() + ROOT_SETUP_TIMEOUT_MS;
+  for (;;) {
+    try {
+      const root = statSync(`/proc/${pid}/root`);
+      if (root.dev === image.dev && root.ino === image.ino) return;
+    } catch {
+      // Not readable yet, or gone: decided below.
+    }
+    if (exited) throw new Error('bubblewrap exited before the sandbox root was in place');
+    if (Date.now() > deadline) throw new ControlError('scratch', `the sandbox root was not in place within ${ROOT_SETUP_TIMEOUT_MS} ms`);
+    await sleep(1);
+  }
+}
+
+/**
+ * Opens the sandbox's /tmp (through its parked pid 1, whose root is the sandbox root) so its fill
+ * level stays measurable after the last process exits. Fails closed: a /tmp that is not the
+ * scratch tmpfs of exactly the requested size means the limit can't be watched. A grant mounted
+ * at /tmp itself hides the scratch entirely: there is no scratch to watch then.
+ */
+function openScratch(pid: number, spec: SandboxSpec): number | undefined {
+  if (spec.mounts.some((m) => m.sandboxPath.replace(/\/+$/, '') === '/tmp')) return undefined;
   let fd: number;
   try {
     fd = openSync(`/proc/${pid}/root/tmp`, 'r');
-  } catch {
-    return undefined;
+  } catch (err) {
+    throw new ControlError('scratch', `cannot open the sandbox's /tmp: ${(err as Error).message}`, { cause: err });
   }
+  let fs: StatsFs | undefined;
   try {
-    const fs = await statfs(`/proc/self/fd/${fd}`);
-    if (fs.type === TMPFS_MAGIC && fs.blocks * fs.bsize === scratchMb * 1024 * 1024) return fd;
+    fs = statfsSync(`/proc/self/fd/${fd}`);
   } catch {
-    // Fall through: not measurable.
+    // Decided below.
   }
-  closeSync(fd);
-  return undefined;
+  if (fs === undefined || fs.type !== TMPFS_MAGIC || fs.blocks * fs.bsize !== spec.limits.scratchMb * 1024 * 1024) {
+    closeSync(fd);
+    throw new ControlError('scratch', `the sandbox's /tmp is not the ${spec.limits.scratchMb} MiB scratch tmpfs`);
+  }
+  return fd;
 }
 
 /** Reads bwrap's info JSON (`{"child-pid": N, …}`) or fails if bwrap exits first. */
