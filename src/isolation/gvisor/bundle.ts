@@ -5,6 +5,7 @@
  * Layout (every directory root-owned 0700 unless noted; only runsc, running as root, reads it):
  *   config.json      written at start(), 0600
  *   run.log          runsc's `run` debug log
+ *   boot.log         FIFO carrying the sandbox kernel's debug log (its clone trace), read as written
  *   hide/empty       empty file 0444, bound read-only over /dev/fuse
  *   hide/dir/        empty directory 0555, bound read-only over /dev/pts
  *   scratch/         mount point of a tmpfs (size=scratchMb, mode 1777), bound at /tmp
@@ -28,6 +29,7 @@ export interface BundlePaths {
   dir: string;
   config: string;
   runLog: string;
+  bootLog: string;
   emptyFile: string;
   emptyDir: string;
   scratch: string;
@@ -43,6 +45,7 @@ export function bundlePaths(gvisorDir: string, id: string): BundlePaths {
     dir,
     config: `${dir}/config.json`,
     runLog: `${dir}/run.log`,
+    bootLog: `${dir}/boot.log`,
     emptyFile: `${dir}/hide/empty`,
     emptyDir: `${dir}/hide/dir`,
     scratch: `${dir}/scratch`,

@@ -46,6 +46,7 @@ export interface GvisorDriverOptions {
 /** Host tools and runsc facts, looked up once per driver. */
 interface Tools extends MountTools {
   runsc: string;
+  mkfifo: string;
   setpriv: string | undefined;
   nsenter: string | undefined;
   flags: RunscFlags;
@@ -129,6 +130,7 @@ export class GvisorDriver implements IsolationDriver {
       return new GvisorSandbox({
         spec,
         runsc: tools.runsc,
+        mkfifo: tools.mkfifo,
         setpriv: tools.setpriv,
         nsenter: tools.nsenter,
         flags: tools.flags,
@@ -192,11 +194,13 @@ export class GvisorDriver implements IsolationDriver {
     const mount = findExecutable('mount');
     const umount = findExecutable('umount');
     if (mount === undefined || umount === undefined) throw new ControlError('scratch', 'mount/umount are not installed (apt-get install mount)');
+    const mkfifo = findExecutable('mkfifo');
+    if (mkfifo === undefined) throw new ControlError('pids', 'mkfifo is not installed (apt-get install coreutils)');
     const version = (await execRunsc(runsc, ['--version'], 10_000)).split('\n')[0]?.trim() ?? 'unknown';
     const flags = parseRunscFlags(await runscFlagsText(runsc));
     const missing = REQUIRED_FLAGS.filter((f) => !flags.has(f));
     if (missing.length > 0) throw new ControlError('gvisor', `${version} lacks required flags: --${missing.join(', --')}`);
-    this.tools = { runsc, mount, umount, setpriv: findExecutable('setpriv'), nsenter: findExecutable('nsenter'), flags, version };
+    this.tools = { runsc, mkfifo, mount, umount, setpriv: findExecutable('setpriv'), nsenter: findExecutable('nsenter'), flags, version };
     return this.tools;
   }
 

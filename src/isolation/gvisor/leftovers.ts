@@ -1,7 +1,6 @@
 /**
  * What runsc itself leaves on the host for one sandbox (state files, cgroups in the hierarchies
- * the driver doesn't manage), how to remove it, and how to read the guest task count that the
- * host cgroup can't see.
+ * the driver doesn't manage), and how to remove it.
  */
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -68,62 +67,5 @@ function killQuietly(pid: number): void {
     process.kill(pid, 'SIGKILL');
   } catch {
     // Already gone.
-  }
-}
-
-/** Minimum time between two `runsc events` calls for one sandbox (each costs ~20 ms of CPU). */
-const GUEST_POLL_MS = 500;
-
-/**
- * Watches the sandbox's own process count. The guest task limit is RLIMIT_NPROC inside the
- * sandbox kernel, whose refusals never reach the host cgroup's pids.events; a process count
- * observed at the limit means forks are being refused, and counts as one hit. Threads are not in
- * that count, so a thread-only flood is stopped (EAGAIN) but not reported. Polled in the
- * background so stats() never waits on runsc; {@link close} ends a query still running, so none
- * outlives its sandbox.
- */
-export class GuestTaskWatch {
-  private readonly runsc: string;
-  private readonly args: string[];
-  private readonly abort = new AbortController();
-  private lastPoll = 0;
-  private inFlight: Promise<void> | undefined;
-  /** 1 once the guest was seen at its task limit, else 0. */
-  lastHits = 0;
-
-  constructor(runsc: string, globalArgs: string[], id: string) {
-    this.runsc = runsc;
-    this.args = [...globalArgs, 'events', '--stats', id];
-  }
-
-  /** Returns the hits seen so far and, if due, refreshes them in the background. */
-  limitHits(limit: number): number {
-    const due = this.lastHits === 0 && this.inFlight === undefined && Date.now() - this.lastPoll >= GUEST_POLL_MS;
-    if (due && !this.abort.signal.aborted) {
-      this.lastPoll = Date.now();
-      this.inFlight = execRunsc(this.runsc, this.args, 2_000, this.abort.signal)
-        .then((out) => {
-          if (guestProcesses(out) >= limit) this.lastHits = 1;
-        })
-        .catch(() => undefined)
-        .finally(() => (this.inFlight = undefined));
-    }
-    return this.lastHits;
-  }
-
-  /** Stops polling and waits until a query still running has been killed and reaped. */
-  async close(): Promise<void> {
-    this.abort.abort();
-    await this.inFlight;
-  }
-}
-
-/** Reads `data.pids.current` from `runsc events --stats` output (0 when absent). */
-export function guestProcesses(eventsJson: string): number {
-  try {
-    const event = JSON.parse(eventsJson) as { data?: { pids?: { current?: number } } };
-    return Number(event.data?.pids?.current ?? 0) || 0;
-  } catch {
-    return 0;
   }
 }

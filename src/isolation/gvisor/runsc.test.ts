@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fromWaitStatus, parseRunscFlags, runscGlobalArgs, workloadExit } from './runsc.ts';
-import { guestProcesses } from './leftovers.ts';
 import { hostPidsMax } from './driver.ts';
 
 const FLAGS_TEXT = `  -root string
@@ -28,9 +27,14 @@ describe('runscGlobalArgs', () => {
   });
 
   it('adds optional hardening flags only when this runsc knows them', () => {
-    const args = runscGlobalArgs(new Set(['overlay2', 'directfs', 'net-raw']), { stateDir: '/s', runLog: '/b/run.log' });
-    for (const a of ['--overlay2=none', '--directfs=false', '--net-raw=false', '--debug-log=/b/run.log', '--debug-command=run']) assert.ok(args.includes(a), a);
+    const args = runscGlobalArgs(new Set(['overlay2', 'directfs', 'net-raw']), { stateDir: '/s' });
+    for (const a of ['--overlay2=none', '--directfs=false', '--net-raw=false']) assert.ok(args.includes(a), a);
     assert.ok(!args.some((a) => a.startsWith('--host-fifo')));
+  });
+
+  it('logs run and the sandbox kernel, which traces every way to create a task', () => {
+    const args = runscGlobalArgs(new Set(), { stateDir: '/s', logDir: '/b' });
+    for (const a of ['--debug', '--debug-log=/b/%COMMAND%.log', '--debug-command=run,boot', '--strace', '--strace-syscalls=clone,clone3,fork,vfork']) assert.ok(args.includes(a), a);
   });
 });
 
@@ -69,13 +73,6 @@ describe('workloadExit', () => {
   });
 });
 
-describe('guestProcesses', () => {
-  it('reads the process count from `runsc events --stats`', () => {
-    assert.equal(guestProcesses('{"type":"stats","id":"x","data":{"pids":{"current":7}}}'), 7);
-    assert.equal(guestProcesses('{"type":"stats","data":{}}'), 0);
-    assert.equal(guestProcesses('not json'), 0);
-  });
-});
 
 describe('hostPidsMax', () => {
   it('leaves room for the runtime above the guest limit, within a host-wide cap', () => {

@@ -6,12 +6,13 @@ import { execFile } from 'node:child_process';
 import type { SandboxNetwork } from '../driver.ts';
 import { signalName, signalOfExitCode } from '../exit-status.ts';
 import type { ProcessExit } from '../driver.ts';
+import { TRACED_SYSCALLS } from './refused-forks.ts';
 
 /** Environment of every runsc invocation: nothing of the controller's environment leaks in. */
 export const RUNSC_ENV: Readonly<Record<string, string>> = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' };
 
 /** Flags runsc must know; without any of them the sandbox would boot weaker than specified. */
-export const REQUIRED_FLAGS = ['root', 'network', 'oci-seccomp', 'file-access', 'host-uds', 'debug-log', 'debug-command'] as const;
+export const REQUIRED_FLAGS = ['root', 'network', 'oci-seccomp', 'file-access', 'host-uds', 'debug-log', 'debug-command', 'strace', 'strace-syscalls'] as const;
 
 /** What `runsc flags` said this binary supports, by flag name. */
 export type RunscFlags = ReadonlySet<string>;
@@ -26,12 +27,15 @@ export function parseRunscFlags(text: string): RunscFlags {
   return names;
 }
 
-/** Where runsc keeps state and writes its start-up log for one invocation. */
+/** Where runsc keeps state and writes its logs for one invocation. */
 export interface RunscPaths {
   /** Per-driver `--root` state directory (0700). */
   stateDir: string;
-  /** Debug log of the `run` command, read for the start marker and the exact wait status. */
-  runLog?: string;
+  /**
+   * Root-only directory for the debug logs of `run` (`run.log`, read for the start marker and the
+   * exact wait status) and of the sandbox kernel (`boot.log`, the FIFO of its clone trace).
+   */
+  logDir?: string;
 }
 
 /** Global flags for every runsc command of this driver. */
@@ -63,10 +67,13 @@ export function runscGlobalArgs(flags: RunscFlags, paths: RunscPaths, network: S
   if (flags.has('allow-flag-override')) args.push('--allow-flag-override=false');
   // The sandbox sees as many CPUs as its quota allows (cosmetic: the cgroup quota is the limit).
   if (flags.has('cpu-num-from-quota')) args.push('--cpu-num-from-quota');
-  if (paths.runLog !== undefined) {
-    // Debug log of the `run` command only (not of the sandbox kernel or gofer): it marks when the
-    // workload started and records its raw wait status. It lives in the root-only bundle directory.
-    args.push('--debug', `--debug-log=${paths.runLog}`, '--debug-command=run');
+  if (paths.logDir !== undefined) {
+    // Debug logs of the `run` command and the sandbox kernel only (not of the gofer): the first marks
+    // when the workload started and records its raw wait status, the second carries the trace of
+    // the clone family, whose EAGAIN exits are the forks refused at the guest task limit (nothing
+    // else reports them). Both live in the root-only bundle directory.
+    args.push('--debug', `--debug-log=${paths.logDir}/%COMMAND%.log`, '--debug-command=run,boot');
+    args.push('--strace', `--strace-syscalls=${TRACED_SYSCALLS.join(',')}`);
   }
   return args;
 }

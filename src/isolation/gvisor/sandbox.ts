@@ -20,17 +20,22 @@ import { removeBundle, scratchIsFull, type BundlePaths, type MountTools } from '
 import { fatalError, isExecFailure, RUNSC_ENV, runscGlobalArgs, STARTED_MARKER, workloadExit, type RunscFlags } from './runsc.ts';
 import { applyCpuQuota } from './cpu-quota.ts';
 import { signalOfExitCode } from '../exit-status.ts';
-import { GuestTaskWatch, removeForeignCgroups, removeRunscState } from './leftovers.ts';
+import { removeForeignCgroups, removeRunscState } from './leftovers.ts';
+import { RefusedForkWatch } from './refused-forks.ts';
 
 /** Longest a boot may take before start() gives up and tears it down. */
 const START_TIMEOUT_MS = 30_000;
 /** Longest stop() keeps re-killing new arrivals in the cgroup (destroy() insists further). */
 const STOP_WAIT_MS = 1_000;
+/** Longest stats() waits, once the sandbox ended, for the rest of the sandbox kernel's log. */
+const LOG_DRAIN_MS = 2_000;
 
 /** Everything the driver allocated for one sandbox. */
 export interface GvisorResources {
   spec: SandboxSpec;
   runsc: string;
+  /** Makes the FIFO of the sandbox kernel's log. */
+  mkfifo: string;
   /** When present, runsc runs under `setpriv --pdeathsig KILL`: it dies if the controller dies. */
   setpriv: string | undefined;
   flags: RunscFlags;
@@ -62,13 +67,13 @@ export class GvisorSandbox implements Sandbox {
   private stopped = false;
   private started = false;
   private scratchFull = false;
-  private readonly guestTasks: GuestTaskWatch;
+  /** Forks refused at the guest task limit, read from the sandbox kernel's log (set by start()). */
+  private refusedForks: RefusedForkWatch | undefined;
   private destroyed: Promise<void> | undefined;
 
   constructor(resources: GvisorResources) {
     this.res = resources;
     this.id = resources.spec.id;
-    this.guestTasks = new GuestTaskWatch(resources.runsc, runscGlobalArgs(resources.flags, { stateDir: resources.stateDir }), this.id);
   }
 
   async start(command: CommandSpec): Promise<SandboxProcess> {
@@ -89,7 +94,10 @@ export class GvisorSandbox implements Sandbox {
       ...(resolvConf === undefined ? {} : { resolvConf }),
     });
     writeFileSync(res.bundle.config, JSON.stringify(config), { mode: 0o600 });
-    const runArgs = [...runscGlobalArgs(res.flags, { stateDir: res.stateDir, runLog: res.bundle.runLog }, res.spec.network), 'run', '--bundle', res.bundle.dir, this.id];
+    // Open before runsc starts: the sandbox kernel's first refused fork is already counted.
+    const refusedForks = await RefusedForkWatch.create(res.bundle.bootLog, res.mkfifo);
+    this.refusedForks = refusedForks;
+    const runArgs = [...runscGlobalArgs(res.flags, { stateDir: res.stateDir, logDir: res.bundle.dir }, res.spec.network), 'run', '--bundle', res.bundle.dir, this.id];
     const [runFile, runFileArgs] = res.setpriv === undefined ? [res.runsc, runArgs] : [res.setpriv, ['--pdeathsig', 'KILL', '--', res.runsc, ...runArgs]];
     // An attached network: runsc (as root, before it sets up the sandbox) enters the prepared namespace.
     const [file, args] = res.spec.network.kind === 'attached' && res.nsenter !== undefined
@@ -115,7 +123,9 @@ export class GvisorSandbox implements Sandbox {
     try {
       await this.waitStarted(this.exited);
       this.started = true;
-      // Boot is over: from here on the workload runs under the quota it was granted.
+      refusedForks.writersAttached();
+      // Boot is over: the command's CPU counts from here, under the quota it was granted.
+      res.cgroup.markCommandStart();
       applyCpuQuota(res.cgroup, res.spec.limits.cpuCores);
     } catch (err) {
       await this.stop();
@@ -169,7 +179,10 @@ export class GvisorSandbox implements Sandbox {
     // Scratch is a host tmpfs, so fullness is read on the host; once seen full it stays reported.
     if (!this.scratchFull && (await scratchIsFull(this.res.bundle))) this.scratchFull = true;
     const running = this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
-    const guestHits = running ? this.guestTasks.limitHits(this.res.spec.limits.pids) : this.guestTasks.lastHits;
+    // Once the sandbox ended, every line its kernel wrote is read before the count is final.
+    if (!running) await this.refusedForks?.drained(LOG_DRAIN_MS);
+    // The host cgroup's own hits (its pids.max backstop) plus the guest's, which only the log shows.
+    const guestHits = this.refusedForks?.count ?? 0;
     return { ...sample, pidsLimitHits: sample.pidsLimitHits + guestHits, scratchFull: this.scratchFull };
   }
 
@@ -218,7 +231,7 @@ export class GvisorSandbox implements Sandbox {
     };
     const { res } = this;
     await step(() => this.stop());
-    await step(() => this.guestTasks.close());
+    await step(() => this.refusedForks?.close());
     await step(() => this.waitChildGone());
     await step(() => removeRunscState(res.runsc, runscGlobalArgs(res.flags, { stateDir: res.stateDir }), res.stateDir, this.id));
     await step(() => res.cgroup.remove());
