@@ -1,16 +1,14 @@
 /**
  * A real airlock server for the SDK and CLI tests: the Fastify app in front of the real
- * `SandboxService`, listening on 127.0.0.1 on a free port. Its configuration is the host's own
- * (state dir, default image, limits) with a private cgroup parent, run directory and host uid
- * range, so it can't touch a live deployment's sandboxes, nor another test file's.
+ * `SandboxService`, listening on 127.0.0.1 on a free port. Its configuration is the shared isolated
+ * test configuration (own state dir, cgroup parent, run directory, host uid range and network
+ * space), so it can't touch a live deployment's sandboxes, nor another test file's.
  */
-import { randomInt } from 'node:crypto';
-import { rmSync } from 'node:fs';
 import { buildApp } from '../../src/api/app.ts';
-import { configSchema, loadConfig, type AirlockConfig, type PoolConfig } from '../../src/config/config.ts';
+import { loadConfig, type AirlockConfig, type PoolConfig } from '../../src/config/config.ts';
 import { resolveImage } from '../../src/images/store.ts';
-import { removeEmptyParent } from '../../src/isolation/cgroups/index.ts';
 import { SandboxService } from '../../src/sandbox/service.ts';
+import { isolatedConfig as sharedIsolatedConfig, removeIsolatedState } from '../../test/security/lib/runtime.ts';
 
 /** A running test server. */
 export interface RealServer {
@@ -42,19 +40,10 @@ export async function realServerSkipReason(): Promise<string | false> {
   return false;
 }
 
-/** The host configuration, isolated (own cgroup parent, run dir, uid range), with these service settings. */
+/** The shared isolated test configuration (test/security/lib/isolated-config.ts), with these service settings. */
 export function isolatedConfig(options: RealServerOptions = {}): AirlockConfig {
   const base = loadConfig();
-  const tag = `${process.pid}-${randomInt(1e6)}`;
-  return configSchema.parse({
-    ...base,
-    cgroupParent: `airlock-sdktest-${tag}`,
-    runDir: `/run/airlock-sdktest-${tag}`,
-    // A range no deployment uses by default, distinct from the security suite's.
-    hostUidBase: 1_900_000_000 + randomInt(1000) * 65_536,
-    hostUidCount: 65_536,
-    service: { ...base.service, maxSandboxes: options.maxSandboxes ?? base.service.maxSandboxes, pools: options.pools ?? [] },
-  });
+  return sharedIsolatedConfig({ service: { maxSandboxes: options.maxSandboxes ?? base.service.maxSandboxes, pools: options.pools ?? [] } });
 }
 
 /** Starts the service and the app on 127.0.0.1:0. */
@@ -76,8 +65,8 @@ export async function startRealServer(options: RealServerOptions = {}): Promise<
     service,
     close: async () => {
       await app.close();
-      rmSync(config.runDir, { recursive: true, force: true });
-      removeEmptyParent(config.cgroupParent);
+      const problems = removeIsolatedState(config);
+      if (problems.length > 0) process.stderr.write(`real server cleanup: ${problems.join('; ')}\n`);
     },
   };
 }

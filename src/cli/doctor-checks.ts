@@ -56,7 +56,7 @@ export async function reapStale(config: AirlockConfig): Promise<string[]> {
 async function leftoverCheck(config: AirlockConfig): Promise<Check> {
   try {
     const nft = findExecutable('nft');
-    const found = [...findLeftovers(config), ...(nft === undefined ? [] : await findNetworkLeftovers(config.network.subnet, nft))];
+    const found = [...findLeftovers(config), ...(nft === undefined ? [] : await findNetworkLeftovers(config.network.subnet, nft, config.network.instance))];
     // Live sandboxes of a running controller are listed too: this is a count, not a verdict.
     return { name: 'sandbox state', ok: true, detail: found.length === 0 ? 'nothing left by sandboxes' : `${found.length} entries (live sandboxes, or leftovers of a crashed controller: airlock doctor --reap)` };
   } catch (err) {

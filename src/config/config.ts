@@ -53,6 +53,11 @@ export interface ServiceRoute {
 export interface NetworkConfig {
   /** IPv4 range (a /16 .. /24) carved into one /30 per attached sandbox. Must not be used elsewhere. */
   subnet: string;
+  /**
+   * Keeps this controller's host network objects (namespaces, links, nft tables, slot leases) apart
+   * from another controller's on the same host. Empty (the default) for the host's own deployment.
+   */
+  instance: string;
   /** TCP port the egress proxy listens on, on each sandbox's host-side address. */
   proxyPort: number;
   /** Network namespaces kept ready for `restricted` sandboxes by the server (0 = create per request). */
@@ -104,6 +109,7 @@ export const DEFAULT_CONFIG: Readonly<AirlockConfig> = Object.freeze({
   }),
   network: Object.freeze({
     subnet: '10.213.0.0/16',
+    instance: '',
     proxyPort: 3128,
     poolSize: 4,
     maxAllowedHosts: 64,
@@ -181,6 +187,11 @@ function buildSchema(z: typeof Zod) {
             .regex(/^(\d{1,3}\.){3}\d{1,3}\/(1[6-9]|2[0-4])$/, 'an IPv4 CIDR from /16 to /24, e.g. 10.213.0.0/16')
             .default(d.network.subnet)
             .describe('IPv4 range carved into one /30 per attached sandbox; must not be used elsewhere on the host.'),
+          instance: z
+            .string()
+            .regex(/^[a-z0-9]{0,4}$/, 'up to 4 lowercase letters or digits (host link names are limited to 15 characters)')
+            .default(d.network.instance)
+            .describe('Tag that keeps this controller\'s namespaces, links, nft tables and slot leases apart from another controller\'s on the host; empty for the default deployment.'),
           proxyPort: z.number().int().min(1).max(65_535).default(d.network.proxyPort).describe('Port of the egress proxy on each sandbox link.'),
           poolSize: z.number().int().min(0).max(256).default(d.network.poolSize).describe('Network namespaces the server keeps ready.'),
           maxAllowedHosts: z.number().int().min(1).max(4096).default(d.network.maxAllowedHosts).describe('Most allowlist entries per sandbox.'),

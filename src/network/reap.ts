@@ -5,10 +5,11 @@
 import { readdirSync } from 'node:fs';
 import { runTool, type NetTools } from './host-tools.ts';
 import { destroySlotNetwork, NETNS_DIR, releaseSlot } from './slot-network.ts';
-import { describeSlot, HOST_LINK_PREFIX, leasedSlotIndices, SLOT_PREFIX, staleSlots } from './slots.ts';
+import { describeSlot, leasedSlotIndices, slotSpace, staleSlots } from './slots.ts';
 
-/** Slot indices of every airlock network piece present on the host. */
-export async function presentSlotIndices(nftPath: string): Promise<Map<number, string[]>> {
+/** Slot indices of every airlock network piece of slot space `instance` present on the host. */
+export async function presentSlotIndices(nftPath: string, instance = ''): Promise<Map<number, string[]>> {
+  const names = slotSpace(instance);
   const found = new Map<number, string[]>();
   const add = (index: number, what: string) => found.set(index, [...(found.get(index) ?? []), what]);
   const scan = (dir: string, prefix: string, what: string) => {
@@ -18,29 +19,29 @@ export async function presentSlotIndices(nftPath: string): Promise<Map<number, s
       // No such directory: nothing of this kind exists.
     }
   };
-  scan(NETNS_DIR, SLOT_PREFIX, 'netns');
-  scan('/sys/class/net', HOST_LINK_PREFIX, 'link');
+  scan(NETNS_DIR, names.netns, 'netns');
+  scan('/sys/class/net', names.link, 'link');
   const tables = await runTool(nftPath, ['list', 'tables']).catch(() => '');
-  for (const m of tables.matchAll(new RegExp(`^table inet ${SLOT_PREFIX}(\\d+)$`, 'gm'))) add(Number(m[1]), `nft table inet ${SLOT_PREFIX}${m[1]}`);
+  for (const m of tables.matchAll(new RegExp(`^table inet ${names.netns}(\\d+)$`, 'gm'))) add(Number(m[1]), `nft table inet ${names.netns}${m[1]}`);
   return found;
 }
 
 /** Reaps; returns how many slots were released. */
-export async function reapNetworks(subnet: string, tools: NetTools): Promise<number> {
+export async function reapNetworks(subnet: string, tools: NetTools, instance = ''): Promise<number> {
   let count = 0;
-  for (const lease of staleSlots(subnet)) if (await releaseSlot(lease, tools)) count++;
-  const leased = new Set(leasedSlotIndices());
-  for (const index of (await presentSlotIndices(tools.nft)).keys()) {
+  for (const lease of staleSlots(subnet, instance)) if (await releaseSlot(lease, tools)) count++;
+  const leased = new Set(leasedSlotIndices(instance));
+  for (const index of (await presentSlotIndices(tools.nft, instance)).keys()) {
     if (leased.has(index)) continue;
-    if ((await destroySlotNetwork(describeSlot(subnet, index), tools)).length === 0) count++;
+    if ((await destroySlotNetwork(describeSlot(subnet, index, instance), tools)).length === 0) count++;
   }
   return count;
 }
 
 /** Network pieces no live controller accounts for (stale leases, unleased pieces), one line each. */
-export async function findNetworkLeftovers(subnet: string, nftPath: string): Promise<string[]> {
-  const found = staleSlots(subnet).map((l) => `network slot ${l.slot.index} of a dead controller`);
-  const leased = new Set(leasedSlotIndices());
-  for (const [index, pieces] of await presentSlotIndices(nftPath)) if (!leased.has(index)) found.push(...pieces.map((p) => `unleased ${p}`));
+export async function findNetworkLeftovers(subnet: string, nftPath: string, instance = ''): Promise<string[]> {
+  const found = staleSlots(subnet, instance).map((l) => `network slot ${l.slot.index} of a dead controller`);
+  const leased = new Set(leasedSlotIndices(instance));
+  for (const [index, pieces] of await presentSlotIndices(nftPath, instance)) if (!leased.has(index)) found.push(...pieces.map((p) => `unleased ${p}`));
   return found;
 }

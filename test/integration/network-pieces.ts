@@ -1,9 +1,7 @@
-/** Every network slot piece on the host, one line each: namespaces, host links, nft tables, leases. */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+/** The network slot pieces of one configuration's own slot space, one line each: namespaces, host links, nft tables, leases. */
+import type { AirlockConfig } from '../../src/config/config.ts';
+import { ownNetworkPieces } from '../security/lib/host.ts';
 
-export function networkPieces(): string[] {
-  const list = (dir: string, prefix: string, kind: string) => (existsSync(dir) ? readdirSync(dir) : []).filter((n) => n.startsWith(prefix)).map((n) => `${kind} ${n}`);
-  const tables = execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('table inet airlock-n'));
-  return [...list('/run/netns', 'airlock-n', 'netns'), ...list('/sys/class/net', 'al-n', 'link'), ...tables, ...list('/run/airlock-net', '', 'slot lease')];
+export function networkPieces(config: AirlockConfig): string[] {
+  return ownNetworkPieces(config).map((p) => `${p.kind} ${p.name}`);
 }

@@ -10,14 +10,21 @@ import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadConfig, type AirlockConfig } from '../../src/config/config.ts';
+import type { AirlockConfig } from '../../src/config/config.ts';
+import { slotSpace } from '../../src/network/slots.ts';
 import { SandboxService } from '../../src/sandbox/service.ts';
 import type { ExecSession } from '../../src/sandbox/service-types.ts';
 import { skipReason } from './environment.ts';
 import { networkPieces } from './network-pieces.ts';
+import { isolatedConfig, removeIsolatedState } from '../security/lib/runtime.ts';
 
-const base = loadConfig();
+// Own slot space and subnet: only this file's namespaces, links and tables are looked at or touched.
+const base = isolatedConfig();
 const reason = skipReason(base);
+after(() => {
+  const problems = removeIsolatedState(base);
+  if (problems.length > 0) process.stderr.write(`network service test cleanup: ${problems.join('; ')}\n`);
+});
 
 /** Python: GET/POST `url` through the sandbox's proxy; prints "status reason body". */
 const FETCH = `
@@ -47,9 +54,10 @@ function listen(handler: Parameters<typeof createServer>[1]): Promise<{ server: 
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as AddressInfo).port, seen })));
 }
 
-/** Slot namespaces some process runs in (pooled ones are empty); named like their nft tables. */
+/** This file's slot namespaces some process runs in (pooled ones are empty); named like their nft tables. */
 function inUseNamespaces(): string[] {
-  const byInode = new Map(readdirSync('/run/netns').filter((n) => n.startsWith('airlock-n')).map((n) => [`net:[${statSync(`/run/netns/${n}`).ino}]`, n]));
+  const prefix = slotSpace(base.network.instance).netns;
+  const byInode = new Map(readdirSync('/run/netns').filter((n) => n.startsWith(prefix)).map((n) => [`net:[${statSync(`/run/netns/${n}`).ino}]`, n]));
   const used = new Set<string>();
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
@@ -73,7 +81,7 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
     before(async () => {
       inference = await listen((_req, res) => res.end('completion'));
       web = await listen((_req, res) => res.end('page'));
-      piecesBefore = networkPieces();
+      piecesBefore = networkPieces(base);
       const config: AirlockConfig = {
         ...base,
         service: { ...base.service, pools: [] },
@@ -88,7 +96,7 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
       inference.server.close();
       web.server.close();
       // The pool's namespaces and every sandbox's go with the service.
-      assert.deepEqual(networkPieces().filter((p) => !piecesBefore.includes(p)), []);
+      assert.deepEqual(networkPieces(base).filter((p) => !piecesBefore.includes(p)), []);
     });
 
     const fetchIn = (id: string, method: string, url: string) =>

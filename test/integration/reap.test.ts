@@ -6,14 +6,21 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { loadConfig } from '../../src/config/config.ts';
+import { after } from 'node:test';
 import { NamespaceDriver } from '../../src/isolation/namespace/driver.ts';
 import { findLeftovers } from '../../src/isolation/leftovers.ts';
 import { resolveImage } from '../../src/images/store.ts';
 import { BASE_ENV } from '../../src/sandbox/prepare.ts';
 import { skipReason } from './environment.ts';
+import { isolatedConfig, removeIsolatedState, writeConfigFile } from '../security/lib/runtime.ts';
 
-const config = loadConfig();
+// `doctor --reap` runs on this file's own configuration: it can't reap a live deployment's sandboxes.
+const config = isolatedConfig();
+const configFile = writeConfigFile(config);
+after(() => {
+  const problems = removeIsolatedState(config);
+  if (problems.length > 0) process.stderr.write(`reap test cleanup: ${problems.join('; ')}\n`);
+});
 
 test('doctor --reap releases a sandbox whose controller died, and only that one', { skip: skipReason(config)('namespace'), timeout: 60_000 }, async () => {
   const before = new Set(findLeftovers(config));
@@ -28,7 +35,7 @@ test('doctor --reap releases a sandbox whose controller died, and only that one'
   // Pretend the orphan's controller died: its record now names a process that no longer exists.
   const record = `${config.runDir}/owners/${orphan.id}.json`;
   writeFileSync(record, JSON.stringify({ ...JSON.parse(readFileSync(record, 'utf8')), ownerPid: 2 ** 22 + 1, ownerStart: 'gone' }));
-  const out = execFileSync(process.execPath, ['bin/airlock.js', 'doctor', '--reap'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+  const out = execFileSync(process.execPath, ['bin/airlock.js', 'doctor', '--reap', '--config', configFile], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).toString();
   assert.match(out, /sandbox state/);
   assert.equal((await orphanProc.exit).signal ?? 'exited', 'SIGKILL', 'the orphan was killed');
   const remaining = added().join('\n');

@@ -8,14 +8,22 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadConfig } from '../../src/config/config.ts';
+import { after } from 'node:test';
 import { findLeftovers } from '../../src/isolation/leftovers.ts';
 import { skipReason } from './environment.ts';
 import { networkPieces } from './network-pieces.ts';
+import { isolatedConfig, removeIsolatedState, writeConfigFile } from '../security/lib/runtime.ts';
 
-const config = loadConfig();
+// Both servers run on this file's own configuration (state dir, run dir, cgroups, uids, network
+// space): the second one reaps what the first left, and nothing of a live deployment.
+const config = isolatedConfig();
+const configFile = writeConfigFile(config);
 const reason = skipReason(config)('namespace');
 const gvisorReason = skipReason(config)('gvisor');
+after(() => {
+  const problems = removeIsolatedState(config);
+  if (problems.length > 0) process.stderr.write(`server crash test cleanup: ${problems.join('; ')}\n`);
+});
 
 interface Server {
   child: ChildProcess;
@@ -24,7 +32,7 @@ interface Server {
 }
 
 async function startServer(): Promise<Server> {
-  const child = spawn(process.execPath, ['bin/airlock.js', 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['bin/airlock.js', 'serve', '--port', '0', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
@@ -45,27 +53,43 @@ async function post(url: string, body: unknown): Promise<Record<string, unknown>
   return json;
 }
 
+/** Starts `sleep 300` in a sandbox; resolves once the command has printed that it runs. */
+async function execStarted(url: string, id: string): Promise<void> {
+  const res = await fetch(`${url}/api/v1/sandboxes/${id}/exec`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ command: ['sh', '-c', 'echo started; exec sleep 300'] }),
+  });
+  assert.ok(res.ok && res.body !== null, `exec in ${id}: ${res.status}`);
+  const reader = res.body.getReader();
+  let text = '';
+  while (!text.includes('started') && !text.includes(Buffer.from('started').toString('base64').slice(0, 8))) {
+    const { value, done } = await reader.read();
+    assert.ok(!done, `exec in ${id} ended before it started: ${text}`);
+    text += Buffer.from(value).toString('utf8');
+  }
+  // The stream stays open (the command runs until the server is killed); its end is ignored.
+  void reader.closed.catch(() => undefined);
+}
+
 test('kill -9 with running sandboxes, restart: the new server reaps every leftover', { skip: reason, timeout: 120_000 }, async () => {
   // Compared against what was there before, so an unrelated earlier leftover can't mask or fake a result.
-  const before = new Set([...findLeftovers(config), ...networkPieces()]);
-  const added = () => [...findLeftovers(config), ...networkPieces()].filter((x) => !before.has(x));
+  const before = new Set([...findLeftovers(config), ...networkPieces(config)]);
+  const added = () => [...findLeftovers(config), ...networkPieces(config)].filter((x) => !before.has(x));
   const first = await startServer();
   const runtimes = gvisorReason === false ? ['namespace', 'gvisor'] : ['namespace'];
+  const running: Promise<void>[] = [];
   for (const runtime of runtimes) {
     const info = await post(`${first.url}/api/v1/sandboxes`, { runtime });
-    // A running command inside, so there are live processes to reap.
-    void fetch(`${first.url}/api/v1/sandboxes/${String(info['sandbox_id'])}/exec`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ command: ['sleep', '300'] }),
-    }).catch(() => undefined);
+    // A running command inside, so there are live processes to reap; it says when it runs.
+    running.push(execStarted(first.url, String(info['sandbox_id'])));
   }
   // A restricted sandbox too: its namespace, link, table and proxy must be reaped as well (the
   // server's pool of ready namespaces is left behind by the crash just the same).
   await post(`${first.url}/api/v1/sandboxes`, { runtime: 'namespace', network_policy: 'restricted', allowed_hosts: ['example.com'] });
-  await sleep(500);
+  await Promise.all(running);
   assert.ok(added().length > 0, 'sandboxes are running');
-  assert.ok(added().some((x) => x.startsWith('netns airlock-n')), 'the restricted sandbox has its namespace');
+  assert.ok(added().some((x) => x.startsWith('named netns ')), 'the restricted sandbox has its namespace');
   first.child.kill('SIGKILL');
   await new Promise((resolve) => first.child.once('close', resolve));
   const second = await startServer();

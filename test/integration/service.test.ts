@@ -7,14 +7,20 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadConfig, type AirlockConfig } from '../../src/config/config.ts';
+import type { AirlockConfig } from '../../src/config/config.ts';
 import { SandboxService } from '../../src/sandbox/service.ts';
 import { ServiceError } from '../../src/sandbox/errors.ts';
 import type { ExecSession } from '../../src/sandbox/service-types.ts';
 import { skipReason } from './environment.ts';
+import { isolatedConfig, removeIsolatedState } from '../security/lib/runtime.ts';
 
-const base = loadConfig();
+// Own state dir, cgroup parent, run dir, uid range and network space: a live deployment is untouched.
+const base = isolatedConfig();
 const reason = skipReason(base);
+after(() => {
+  const problems = removeIsolatedState(base);
+  if (problems.length > 0) process.stderr.write(`service test cleanup: ${problems.join('; ')}\n`);
+});
 
 function configWith(service: Partial<AirlockConfig['service']>): AirlockConfig {
   return { ...base, service: { ...base.service, pools: [], ...service } };
@@ -105,7 +111,8 @@ describe('service lifecycle', { skip: reason('namespace') }, () => {
       const a = await service.create({ runtime: 'namespace', limits: {}, metadata: {}, env: {}, mounts: [], ttlSeconds: 1 });
       const b = await service.create({ runtime: 'namespace', limits: {}, metadata: {}, env: {}, mounts: [], ttlSeconds: 1 });
       service.setTimeout(b.sandbox_id, 30);
-      await sleep(2500);
+      // Readiness, not a fixed wait: until the reaper has ended `a` (at most 100 turns of 50 ms).
+      for (let i = 0; i < 100 && service.get(a.sandbox_id).state === 'running'; i++) await sleep(50);
       assert.equal(service.get(a.sandbox_id).end_reason, 'ttl_expired');
       assert.equal(service.get(b.sandbox_id).state, 'running');
       await assert.rejects(async () => service.create({ runtime: 'namespace', limits: {}, metadata: {}, env: {}, mounts: [], ttlSeconds: 10 ** 9 }), /ttl_seconds/);
@@ -115,11 +122,23 @@ describe('service lifecycle', { skip: reason('namespace') }, () => {
   });
 
   test('a warm pool hands out ready sandboxes once and refills', async () => {
-    const service = new SandboxService({ config: configWith({ pools: [{ runtime: 'namespace', image: base.defaultImage, size: 2, limits: {} }] }) });
+    // The pool says when it is full: the test waits for that signal, not for a guessed delay.
+    let ready = 0;
+    let full: () => void = () => undefined;
+    const filled = new Promise<void>((resolve) => (full = resolve));
+    const service = new SandboxService({
+      config: configWith({ pools: [{ runtime: 'namespace', image: base.defaultImage, size: 2, limits: {} }] }),
+      observer: {
+        poolChanged: (_key, n) => {
+          ready = n;
+          if (n >= 2) full();
+        },
+      },
+    });
     await service.start();
     try {
-      for (let i = 0; i < 50 && service.list().length === 0; i++) await sleep(50);
-      await sleep(500);
+      const state = await Promise.race([filled.then(() => 'full'), sleep(30_000, 'timeout')]);
+      assert.equal(state, 'full', `the pool never filled (ready: ${ready})`);
       const a = await service.create({ runtime: 'namespace', limits: {}, metadata: {}, env: {}, mounts: [] });
       const b = await service.create({ runtime: 'namespace', limits: {}, metadata: {}, env: {}, mounts: [] });
       assert.equal(a.pooled, true);

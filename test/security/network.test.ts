@@ -11,7 +11,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { NetworkManager } from '../../src/network/manager.ts';
 import type { NetworkRequest } from '../../src/network/policy.ts';
-import { HOST_LINK_PREFIX, SLOT_PREFIX } from '../../src/network/slots.ts';
+import { HOST_LINK_PREFIX, SLOT_PREFIX, slotSpace } from '../../src/network/slots.ts';
 import type { EgressDecision } from '../../src/network/proxy/index.ts';
 import type { ExecutionResult } from '../../src/sandbox/result.ts';
 import { hostBaseline, leftoverMark, nftTables, sandboxCgroupPids, type HostBaseline } from './lib/host.ts';
@@ -92,7 +92,8 @@ async function sandboxNetPid(): Promise<number> {
 /** The nft table of the one sandbox started since `before`, once it exists. */
 async function newSandboxTable(before: Set<string>): Promise<string> {
   for (let i = 0; i < 400; i++) {
-    const table = nftTables().find((t) => t.startsWith('inet airlock-n') && !before.has(t));
+    // Only this suite's own slot space: a live controller's tables on the host are never touched.
+    const table = nftTables().find((t) => t.startsWith(`inet ${slotSpace(suite.config.network.instance).netns}`) && !before.has(t));
     if (table !== undefined) return table;
     await new Promise((r) => setTimeout(r, 25));
   }

@@ -1,18 +1,17 @@
 /**
  * The batched probe run of escape-probes.test.ts: one sandbox per runtime runs every in-sandbox
- * check, while the host listens on a real abstract unix socket (T14) and watches its own
- * descriptors (T8).
+ * check, while the host listens on real unix sockets (T14: path and abstract, root and another
+ * uid) and watches its own descriptors (T8).
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:net';
 import type { ExecutionResult } from '../../../src/sandbox/result.ts';
 import { fdsWithoutCloexec, openFdNumbers } from './fds.ts';
+import { startHostSockets } from './host-sockets.ts';
 import { parseProbeOutput, type ProbeLine } from './probes.ts';
 import { runInSandbox, type TestRuntime } from './runtime.ts';
 import type { Ready, Suite } from './suite.ts';
 
-/** Host unix sockets a sandbox must never reach (T14). */
+/** Well-known host unix sockets a sandbox must never reach (T14), tried wherever they exist. */
 export const HOST_SOCKETS = [
   '/run/docker.sock',
   '/var/run/docker.sock',
@@ -26,9 +25,11 @@ export const HOST_SOCKETS = [
 export interface ProbeRun {
   result: ExecutionResult;
   lines: ProbeLine[];
-  /** The abstract socket the host listened on during the run, and how many connections it got. */
-  abstractName: string;
-  abstractConnections: number;
+  /**
+   * T14: the real host sockets listening during the run (path and abstract, root and another uid),
+   * each with the connections it accepted from the sandbox (the host's own check excluded).
+   */
+  hostSockets: { name: string; owner: string; kind: string; fromSandbox: number }[];
   /** Descriptors the controller opened for the sandbox that lacked close-on-exec. */
   controllerFdsWithoutCloexec: string[];
 }
@@ -49,20 +50,13 @@ export function probeRunner(s: Suite): (ready: Ready) => Promise<ProbeRun> {
 
 async function batchedRun(s: Suite, ready: Ready): Promise<ProbeRun> {
   const kit = s.kit();
-  const abstractName = `airlock-test-${randomBytes(8).toString('hex')}`;
-  let abstractConnections = 0;
-  const server: Server = createServer((socket) => {
-    abstractConnections++;
-    socket.destroy();
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(`\0${abstractName}`, resolve);
-  });
+  const listening = await startHostSockets();
+  const hostChecks = new Map(listening.sockets.map((h) => [h.name, h.connections()]));
   const before = openFdNumbers();
   let controllerFdsWithoutCloexec: string[] | undefined;
   try {
-    const unixArgs = [...HOST_SOCKETS, `@${abstractName}`].flatMap((p) => ['--unix', p]);
+    // The probe is told every name to try: the well-known ones and the four listening now.
+    const unixArgs = [...HOST_SOCKETS, ...listening.sockets.map((h) => h.name)].flatMap((p) => ['--unix', p]);
     const result = await runInSandbox(ready, s.config, [kit.probe, 'checks', '--suid', kit.suidHelper, ...unixArgs], {
       mounts: [kit.mount],
       // While the sandbox runs, every descriptor the controller opened for it must be close-on-exec.
@@ -70,9 +64,10 @@ async function batchedRun(s: Suite, ready: Ready): Promise<ProbeRun> {
         controllerFdsWithoutCloexec ??= fdsWithoutCloexec(before);
       },
     });
-    return { result, lines: parseProbeOutput(result.output), abstractName, abstractConnections, controllerFdsWithoutCloexec: controllerFdsWithoutCloexec ?? [] };
+    const hostSockets = listening.sockets.map((h) => ({ name: h.name, owner: h.owner, kind: h.kind, fromSandbox: h.connections() - (hostChecks.get(h.name) ?? 0) }));
+    return { result, lines: parseProbeOutput(result.output), hostSockets, controllerFdsWithoutCloexec: controllerFdsWithoutCloexec ?? [] };
   } finally {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await listening.close();
   }
 }
 

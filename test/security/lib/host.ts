@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import type { AirlockConfig } from '../../../src/config/config.ts';
 import { detectCgroups, parseMountInfo } from '../../../src/isolation/cgroups/index.ts';
+import { slotSpace } from '../../../src/network/slots.ts';
 
 /** The namespaces T20 compares. */
 export const NAMESPACE_KINDS = ['pid', 'mnt', 'net', 'ipc', 'uts', 'user', 'cgroup'] as const;
@@ -128,6 +129,27 @@ export function hostBaseline(): HostBaseline {
   return { mounts: new Set(mountPoints()), netns: new Set(listNames('/run/netns')), links: new Set(listNames('/sys/class/net')), nftTables: new Set(nftTables()) };
 }
 
+/** One network object of a slot space: a namespace, host link, nft table or slot lease. */
+export interface NetworkPiece {
+  kind: 'named netns' | 'network link' | 'nft table' | 'slot lease';
+  name: string;
+}
+
+/**
+ * The network objects of `config`'s own slot space (network.instance) present on the host: only
+ * names of that space (prefix + slot number), never another controller's, live or not.
+ */
+export function ownNetworkPieces(config: AirlockConfig): NetworkPiece[] {
+  const space = slotSpace(config.network.instance);
+  const own = (prefix: string) => (name: string) => name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length));
+  return [
+    ...listNames('/run/netns').filter(own(space.netns)).map((name) => ({ kind: 'named netns' as const, name })),
+    ...listNames('/sys/class/net').filter(own(space.link)).map((name) => ({ kind: 'network link' as const, name })),
+    ...nftTables().filter((t) => t.startsWith('inet ') && own(space.netns)(t.slice(5))).map((t) => ({ kind: 'nft table' as const, name: t.slice(5) })),
+    ...listNames(space.leaseDir).map((name) => ({ kind: 'slot lease' as const, name: `${space.leaseDir}/${name}` })),
+  ];
+}
+
 /** `family name` of every nft table on the host (empty when nft is missing). */
 export function nftTables(): string[] {
   const out = spawnSync('nft', ['list', 'tables'], { encoding: 'utf8' });
@@ -178,7 +200,9 @@ export async function killOwnLeftovers(config: AirlockConfig): Promise<number[]>
 /**
  * Everything a finished sandbox left behind, one line per item (empty when clean): cgroups under
  * the configured parent in every hierarchy, processes of this controller or in the sandbox uid
- * range or naming the run directory, new mounts, named netns, uid leases, and runtime state dirs.
+ * range or naming the run directory, new mounts, the namespaces, links, nft tables and slot leases
+ * of this configuration's own slot space (never another controller's), uid leases, owner records,
+ * and runtime state dirs.
  */
 export function findLeftovers(config: AirlockConfig, baseline: HostBaseline, extraPaths: string[] = []): string[] {
   const problems: string[] = [];
@@ -211,10 +235,9 @@ export function findLeftovers(config: AirlockConfig, baseline: HostBaseline, ext
     const under = watched.some((d) => point === d || point.startsWith(`${d}/`));
     if (under && !baseline.mounts.has(point)) problems.push(`mount left: ${point}`);
   }
-  for (const name of listNames('/run/netns')) if (!baseline.netns.has(name)) problems.push(`named netns left: ${name}`);
-  for (const name of listNames('/sys/class/net')) if (!baseline.links.has(name)) problems.push(`network link left: ${name}`);
-  for (const table of nftTables()) if (!baseline.nftTables.has(table)) problems.push(`nft table left: ${table}`);
+  problems.push(...ownNetworkPieces(config).filter((p) => !baseline.netns.has(p.name) && !baseline.links.has(p.name) && !baseline.nftTables.has(`inet ${p.name}`)).map((p) => `${p.kind} left: ${p.name}`));
   for (const name of listNames(`${config.runDir}/uids`)) problems.push(`uid lease left: ${config.runDir}/uids/${name}`);
+  for (const name of listNames(`${config.runDir}/owners`)) problems.push(`owner record left: ${config.runDir}/owners/${name}`);
   problems.push(...gvisorStateLeft(`${config.runDir}/gvisor`));
   return problems;
 }

@@ -1,13 +1,11 @@
 /**
  * The runtimes under test: a configuration isolated from any live deployment on the same host
- * (own cgroup parent, run directory and host uid range, so leftovers are this suite's alone), each
- * runtime's availability, and a helper to run one command through the real execution path.
+ * (isolated-config.ts: leftovers are this suite's alone), each runtime's availability, and a
+ * helper to run one command through the real execution path.
  */
-import { randomInt } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { existsSync, readFileSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import type { AirlockConfig } from '../../../src/config/config.ts';
-import { configSchema, loadConfig } from '../../../src/config/config.ts';
 import type { GrantedMount, IsolationDriver, Limits } from '../../../src/isolation/driver.ts';
 import type { Image } from '../../../src/images/image.ts';
 import { executeOnce, type ExecutionRequest } from '../../../src/sandbox/execute.ts';
@@ -15,6 +13,7 @@ import { NetworkManager } from '../../../src/network/manager.ts';
 import type { NetworkRequest } from '../../../src/network/policy.ts';
 import type { ExecutionResult } from '../../../src/sandbox/result.ts';
 import { cgroupHierarchies } from './host.ts';
+import { releaseIsolatedConfig } from './isolated-config.ts';
 
 /** The runtimes this suite covers, in order. */
 export const RUNTIMES = ['namespace', 'gvisor'] as const;
@@ -24,22 +23,8 @@ export type TestRuntime = (typeof RUNTIMES)[number];
 /** Environment of every probe run: nothing else is inherited. */
 export const SANDBOX_ENV: Readonly<Record<string, string>> = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/tmp', LANG: 'C.UTF-8' };
 
-/**
- * The host configuration with a private cgroup parent, run directory and uid range. Everything
- * else (state dir, default image, limits) is the host's own.
- */
-export function isolatedConfig(): AirlockConfig {
-  const base = loadConfig();
-  const tag = `${process.pid}-${randomInt(1e6)}`;
-  return configSchema.parse({
-    ...base,
-    cgroupParent: `airlock-sectest-${tag}`,
-    runDir: `/run/airlock-sectest-${tag}`,
-    // A uid range no deployment uses by default, so "a process in the range" means one of ours.
-    hostUidBase: 1_700_000_000 + randomInt(1000) * 65_536,
-    hostUidCount: 65_536,
-  });
-}
+/** The isolated configuration of every real-sandbox test (see isolated-config.ts). */
+export { isolatedConfig, writeConfigFile } from './isolated-config.ts';
 
 /** A runtime that can run here, or why not. */
 export type Availability =
@@ -157,6 +142,7 @@ export function removeIsolatedState(config: AirlockConfig): string[] {
     if (hasMountsUnder(config.runDir)) problems.push(`${config.runDir}: still has mounts below it; left in place`);
     else rmSync(config.runDir, { recursive: true, force: true });
   }
+  problems.push(...releaseIsolatedConfig(config));
   return problems;
 }
 
