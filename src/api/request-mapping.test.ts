@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { DEFAULT_CONFIG } from '../config/config.ts';
 import { ApiError } from './errors.ts';
@@ -28,6 +31,16 @@ describe('request mapping', () => {
     assert.deepEqual(await toMounts([{ host_path: '/usr/share', sandbox_path: '/data', mode: 'rw' }], 'f', policy), [{ hostPath: '/usr/share', sandboxPath: '/data', writable: true }]);
     await assert.rejects(toMounts(['/dev/kvm'], 'f', policy), /under \/dev/);
     await assert.rejects(toMounts([{ host_path: '/usr', sandbox_path: '/' }], 'f', policy), /managed by the runtime/);
+  });
+
+  it('toMounts: a symlink is passed on as written, never resolved (the driver refuses links; resolving as root would reveal what exists)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'airlock-map-'));
+    try {
+      await symlink('/proc/self', join(dir, 'link'));
+      assert.deepEqual(await toMounts([join(dir, 'link')], 'f', policy), [{ hostPath: join(dir, 'link'), sandboxPath: join(dir, 'link'), writable: false }]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('checkPolicyPin: none → undefined, same → pin, different → 409', () => {

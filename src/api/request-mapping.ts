@@ -3,7 +3,6 @@
  * express: paths, host-path grants, limits against the configured maxima, the policy pin, and the
  * code/command choice. Every refusal is an ApiError naming the field.
  */
-import { realpath } from 'node:fs/promises';
 import type { NetworkMode, NetworkRequest } from '../network/policy.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { LimitBounds } from '../config/config.ts';
@@ -52,15 +51,15 @@ export async function toMounts(grants: readonly Grant[] | undefined, field: stri
     const f = `${field}[${i}]`;
     const hostPath = checkPath(`${f}${typeof grant === 'string' ? '' : '.host_path'}`, typeof grant === 'string' ? grant : grant.host_path);
     const sandboxPath = checkPath(`${f}.sandbox_path`, typeof grant === 'string' ? hostPath : (grant.sandbox_path ?? hostPath));
-    // The real path is what gets checked and mounted: a symlink can't smuggle in a denied tree.
-    const resolved = await realpath(hostPath).catch(() => hostPath);
-    for (const candidate of new Set([hostPath, resolved])) checkHostPath(f, candidate, policy);
+    // Checked and passed on as written, never resolved: drivers refuse a path with any symlink in it
+    // (so a link can't smuggle in a denied tree), and resolving here, as root, would tell callers what exists.
+    checkHostPath(f, hostPath, policy);
     if (sandboxPath === '/' || RESERVED_TARGETS.some((r) => under(sandboxPath, r))) {
       throw new ApiError(400, 'invalid_path', `${f}: ${sandboxPath} is managed by the runtime and can't be a mount target`);
     }
     if (targets.has(sandboxPath)) throw new ApiError(400, 'invalid_path', `${f}: ${sandboxPath} is granted twice`);
     targets.add(sandboxPath);
-    mounts.push({ hostPath: resolved, sandboxPath, writable: typeof grant !== 'string' && grant.mode === 'rw' });
+    mounts.push({ hostPath, sandboxPath, writable: typeof grant !== 'string' && grant.mode === 'rw' });
   }
   return mounts;
 }

@@ -1,35 +1,56 @@
 /**
- * Pins granted host paths to file descriptors before a sandbox mounts them (T13, symlink races).
+ * Pins granted host paths to file descriptors before a sandbox mounts them: the one grant check
+ * both runtimes use (T13, T23, T24, T25).
  *
- * A path is resolved once, opened with O_PATH|O_NOFOLLOW, and the descriptor's real path is
- * compared with the resolved one: if any component was swapped for a symlink in between, the two
- * differ and the grant is refused. The runtime then binds the pinned inode through its descriptor, so
- * a swap after this check can't redirect the mount either.
+ * For every grant, in order:
+ *  1. the requested path is normalized and refused if it may never be granted (by name only);
+ *  2. a child running as the sandbox's own unprivileged host uid walks it without following links
+ *     and opens it for the access the grant needs (see grants/as-sandbox-user.ts): a grant exposes
+ *     nothing that uid could not open itself, and a granted directory holding a unix socket is refused;
+ *  3. the controller walks it again, as root, without following links, and pins the final
+ *     component as an O_PATH descriptor, which must be the very inode the child reached.
+ * The runtime then binds the pinned descriptor, never the path, so nothing swapped in afterwards is
+ * followed either.
  */
-import { closeSync, openSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, closeSync, fstatSync, openSync, readdirSync } from 'node:fs';
+import { posix } from 'node:path';
 import { ControlError, type GrantedMount } from './driver.ts';
+import { viewAsUser, SOCKET_SCAN_MAX_ENTRIES, type GrantView, type HostUser, type InodeIdentity } from './grants/as-sandbox-user.ts';
+import { refuseNeverGrantableInode, refuseNeverGrantablePath } from './grants/never-grantable.ts';
+import { walkNoFollow } from './grants/no-follow.ts';
 
-/** Linux O_PATH: a descriptor that names an inode without opening it for I/O. */
-const O_PATH = 0o10000000;
-const O_NOFOLLOW = 0o400000;
-const O_CLOEXEC = 0o2000000;
-
-/** Host paths a sandbox must never receive, whatever the request says. */
-const FORBIDDEN_PREFIXES = ['/proc', '/sys', '/dev', '/run', '/var/run', '/boot'];
-const FORBIDDEN_EXACT = ['/', '/etc', '/root', '/home', '/usr', '/var', '/var/lib'];
+export type { HostUser } from './grants/as-sandbox-user.ts';
 
 export interface PinnedMount {
   mount: GrantedMount;
-  /** The canonical host path the fd refers to. */
+  /** The normalized host path that was walked and pinned (it holds no symlink). */
   resolvedPath: string;
   fd: number;
 }
 
-/** Opens and verifies every granted path; closes what it opened if any one fails. */
-export function pinMounts(mounts: GrantedMount[], stateDirs: string[]): PinnedMount[] {
+/** What grants are checked against. */
+export interface PinOptions {
+  /** Airlock's own state directories: never granted, nor any tree holding them. */
+  stateDirs: string[];
+  /** The sandbox's unprivileged host identity: a grant exposes only what it could open itself. */
+  user: HostUser;
+}
+
+/** Checks and pins every granted path; closes what it opened if any one fails. */
+export async function pinMounts(mounts: GrantedMount[], options: PinOptions): Promise<PinnedMount[]> {
+  if (mounts.length === 0) return [];
+  const paths = mounts.map((mount) => normalizeGrant(mount.hostPath));
+  paths.forEach((path) => refuseNeverGrantablePath(path, options.stateDirs));
+  const views = await viewAsUser(
+    options.user,
+    mounts.map((mount, i) => ({ path: paths[i] ?? mount.hostPath, writable: mount.writable })),
+  );
   const pinned: PinnedMount[] = [];
   try {
-    for (const mount of mounts) pinned.push(pinOne(mount, stateDirs));
+    mounts.forEach((mount, i) => {
+      const path = paths[i] ?? mount.hostPath;
+      pinned.push({ mount, resolvedPath: path, fd: pinOne(path, mount, views[i] ?? { ok: false, why: 'inaccessible' }) });
+    });
   } catch (err) {
     releasePins(pinned);
     throw err;
@@ -48,42 +69,61 @@ export function releasePins(pins: PinnedMount[]): void {
   }
 }
 
-function pinOne(mount: GrantedMount, stateDirs: string[]): PinnedMount {
-  let resolvedPath: string;
-  try {
-    resolvedPath = realpathSync(mount.hostPath);
-  } catch (err) {
-    throw new ControlError('filesystem_access', `cannot grant ${mount.hostPath}: ${(err as Error).message}`, { cause: err });
-  }
-  refuseDangerous(mount.hostPath, resolvedPath, stateDirs);
-  const fd = openSync(resolvedPath, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-  try {
-    const actual = readlinkSync(`/proc/self/fd/${fd}`);
-    // A component swapped for a symlink since realpath() makes the pinned inode's path differ.
-    if (actual !== resolvedPath) {
-      throw new ControlError('filesystem_access', `${mount.hostPath} changed while being granted (now ${actual})`);
-    }
-    const kind = statSync(`/proc/self/fd/${fd}`);
-    if (!kind.isDirectory() && !kind.isFile()) {
-      throw new ControlError('filesystem_access', `${mount.hostPath} is neither a file nor a directory`);
-    }
-  } catch (err) {
-    closeSync(fd);
-    throw err;
-  }
-  return { mount, resolvedPath, fd };
+/** The absolute, lexically normalized form of a granted path (no `.`, `..` or trailing slash). */
+function normalizeGrant(hostPath: string): string {
+  if (!posix.isAbsolute(hostPath) || hostPath.includes('\0')) throw new ControlError('filesystem_access', `${JSON.stringify(hostPath)} is not an absolute path`);
+  const path = posix.normalize(hostPath);
+  return path.length > 1 ? path.replace(/\/+$/, '') : path;
 }
 
-function refuseDangerous(requested: string, resolved: string, stateDirs: string[]): void {
-  const under = (p: string, prefix: string) => p === prefix || p.startsWith(`${prefix}/`);
-  // Kernel and runtime interfaces (and the sockets under /run) are never grantable.
-  const bad =
-    FORBIDDEN_EXACT.includes(resolved) ||
-    FORBIDDEN_PREFIXES.some((p) => under(resolved, p)) ||
-    // Airlock's own state (images, leases, bundles) must stay out of reach of sandboxes.
-    stateDirs.some((d) => under(resolved, d) || under(d, resolved));
-  if (bad) {
-    const shown = requested === resolved ? requested : `${requested} (→ ${resolved})`;
-    throw new ControlError('filesystem_access', `${shown} may not be granted to a sandbox`);
+/** Why a grant the sandbox's uid could not reach is refused: one answer for every reason. */
+function inaccessible(path: string, mount: GrantedMount): ControlError {
+  // Missing, unsearchable parent, no permission: the same words, so a refusal reveals nothing that uid can't see.
+  const access = mount.writable ? 'read and write' : 'read';
+  return new ControlError('filesystem_access', `cannot grant ${path}: it does not exist or the sandbox's user may not ${access} it`);
+}
+
+/** The refusal for a child's answer; the child only reports what the sandbox's uid can see. */
+function refusal(path: string, mount: GrantedMount, view: Exclude<GrantView, { ok: true }>): ControlError {
+  switch (view.why) {
+    case 'inaccessible':
+      return inaccessible(path, mount);
+    case 'symlink':
+      return new ControlError('filesystem_access', `cannot grant ${path}: ${view.component} is a symbolic link, and grants never follow links (grant the link's target itself)`);
+    case 'kind':
+      return new ControlError('filesystem_access', `cannot grant ${path}: it is ${view.type}, neither a file nor a directory`);
+    case 'socket':
+      return new ControlError('filesystem_access', `cannot grant ${path}: ${view.at} below it is a unix socket, and host sockets are never granted`);
+    case 'unlistable':
+      return new ControlError('filesystem_access', `cannot grant ${path}: the sandbox's user can enter ${view.at} below it but not list it, so unix sockets in it can't be ruled out`);
+    case 'too-many':
+      return new ControlError(
+        'filesystem_access',
+        `cannot grant ${path}: more than ${SOCKET_SCAN_MAX_ENTRIES} entries below it, too many to rule out unix sockets at start; grant a narrower directory`,
+      );
   }
 }
+
+/** Pins one grant as root, to the inode the sandbox's uid reached; returns the O_PATH descriptor. */
+function pinOne(path: string, mount: GrantedMount, view: GrantView): number {
+  if (!view.ok) throw refusal(path, mount, view);
+  const walk = walkNoFollow({ accessSync, closeSync, fstatSync, openSync, readdirSync }, path);
+  // The sandbox's uid reached it a moment ago without links: anything else now means it was swapped.
+  if (!walk.ok) throw new ControlError('filesystem_access', `cannot grant ${path}: it changed while being granted`);
+  try {
+    const st = fstatSync(walk.fd, { bigint: true });
+    const pinned: InodeIdentity = { dev: String(st.dev), ino: String(st.ino), mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid) };
+    if (!sameInode(pinned, view.inode)) throw new ControlError('filesystem_access', `cannot grant ${path}: it changed while being granted`);
+    refuseNeverGrantableInode(path, pinned);
+  } catch (err) {
+    closeSync(walk.fd);
+    throw err;
+  }
+  return walk.fd;
+}
+
+/** Same inode, and the same owner and mode the access decision was made on. */
+function sameInode(a: InodeIdentity, b: InodeIdentity): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.mode === b.mode && a.uid === b.uid && a.gid === b.gid;
+}
+

@@ -1,8 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, symlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { FAKE_POLICY_HASH } from './fake-service.ts';
 import { assertError, json, makeApp } from './helpers.ts';
 
@@ -151,11 +148,10 @@ describe('POST /api/v1/sandbox/execute', () => {
   });
 
   it('refuses filesystem grants that escape or touch protected host trees', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'airlock-api-'));
-    after(() => rm(dir, { recursive: true, force: true }));
-    await symlink('/proc/self', join(dir, 'link'));
+    // A symlink in a granted path is refused by the driver, which never follows one (T24); the API
+    // passes paths on unresolved (see request-mapping.test.ts).
     const { app } = await makeApp();
-    for (const grant of ['relative/path', '/tmp/../etc', '/', '/proc', '/run/docker.sock', '/var/run/x', { host_path: '/opt', sandbox_path: '/proc/x' }, { host_path: '/opt', sandbox_path: 'rel' }, join(dir, 'link')]) {
+    for (const grant of ['relative/path', '/tmp/../etc', '/', '/proc', '/run/docker.sock', '/var/run/x', { host_path: '/opt', sandbox_path: '/proc/x' }, { host_path: '/opt', sandbox_path: 'rel' }]) {
       assertError(await app.inject(json('POST', URL, { agent_id: 'a', code: '1', filesystem_access: [grant] })), 400, 'invalid_path');
     }
     assertError(await app.inject(json('POST', URL, { agent_id: 'a', code: '1', filesystem_access: [{ host_path: '/opt', mode: 'rwx' }] })), 400, 'invalid_request');

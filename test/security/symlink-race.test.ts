@@ -2,7 +2,9 @@
  * T13 symlink races on granted paths, controller side: replacing a granted host path (or one of
  * its parents, or a granted symlink's target) with a symlink while sandboxes start never exposes
  * the symlink's target. Every start is classified; the secret must never show up, no start may
- * hang, and the real grant must still work under the race.
+ * hang, the racer must really have swapped and refusals must have been seen (or the race proved
+ * nothing), and the real grant must still work under the race. A fixed number of starts runs once
+ * the racer signals it is swapping: no wall-clock budget decides how much is tested.
  */
 import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -75,16 +77,15 @@ async function raceFixture(): Promise<RaceFixture> {
   };
 }
 
-/** Iterations per race and the time bound per race, by runtime (gVisor starts cost ~0.3 s each). */
-const RACE_BUDGET: Record<TestRuntime, { iterations: number; ms: number }> = {
-  namespace: { iterations: 200, ms: 30_000 },
-  gvisor: { iterations: 200, ms: 10_000 },
-};
+/** Sandbox starts per race, by runtime (gVisor starts cost ~0.5 s each, four at a time). */
+const RACE_STARTS: Record<TestRuntime, number> = { namespace: 120, gvisor: 40 };
 
-/** What one race produced: outcome counts, a few examples of unexpected ones, and leftovers. */
+/** What one race produced: outcome counts, swaps made, a few examples of unexpected ones, and leftovers. */
 interface RaceReport {
   counts: Record<Outcome, number>;
   total: number;
+  /** Swaps the racer made while the starts ran. */
+  swaps: number;
   others: string[];
   /** Leftovers the race added (summarized), or '' when none. */
   leftovers: string;
@@ -95,14 +96,16 @@ async function race(ready: Ready, runtime: TestRuntime, grant: string, mode: Rac
   const mark = leftoverMark(suite.config, baseline, [fx.base, fx.secret]);
   const racer = startRacer(mode);
   let results: (ExecutionResult | typeof HUNG)[];
+  let swaps: number;
   try {
-    const budget = RACE_BUDGET[runtime];
-    results = await runPool(budget.iterations, { concurrency: 4, deadlineMs: budget.ms }, () =>
+    // Readiness, not a sleep: the first start begins once the racer has swapped once.
+    await racer.ready;
+    results = await runPool(RACE_STARTS[runtime], { concurrency: 4 }, () =>
       // A start that never settles is a failure of its own; the watchdog lets the race go on.
       withWatchdog(runInSandbox(ready, suite.config, ['/bin/cat', `${GRANT_AT}/f`], { mounts: [mount], limits: { timeoutSeconds: 30 } }), 30_000),
     );
   } finally {
-    await racer.stop();
+    swaps = await racer.stop();
   }
   const counts: Record<Outcome, number> = { public: 0, secret: 0, refused: 0, hung: 0, other: 0 };
   const others: string[] = [];
@@ -113,13 +116,17 @@ async function race(ready: Ready, runtime: TestRuntime, grant: string, mode: Rac
   }
   let leftovers = '';
   await mark.assertNoneAdded('the race left sandboxes behind').catch((err: Error) => (leftovers = err.message));
-  return { counts, total: results.length, others, leftovers };
+  return { counts, total: results.length, swaps, others, leftovers };
 }
 
-/** The three races, by name: what is granted and what the racer swaps. */
-const RACES: readonly { name: string; setup: (fx: RaceFixture) => { grant: string; mode: RaceMode } }[] = [
+/**
+ * The three races, by name: what is granted, what the racer swaps, and whether the real grant can
+ * still succeed (a granted path that is itself a symlink never can: grants never follow links).
+ */
+const RACES: readonly { name: string; realGrantWorks: boolean; setup: (fx: RaceFixture) => { grant: string; mode: RaceMode } }[] = [
   {
     name: 'granted directory swapped for a symlink during starts',
+    realGrantWorks: true,
     setup: (fx) => {
       const grant = join(fx.base, 'a', 'granted');
       return { grant, mode: { kind: 'swap-dir', path: grant, target: fx.secret } };
@@ -127,10 +134,12 @@ const RACES: readonly { name: string; setup: (fx: RaceFixture) => { grant: strin
   },
   {
     name: "granted path's parent swapped for a symlink during starts",
+    realGrantWorks: true,
     setup: (fx) => ({ grant: join(fx.base, 'b', 'granted'), mode: { kind: 'swap-dir', path: join(fx.base, 'b'), target: fx.secret } }),
   },
   {
     name: 'symlink grant retargeted during starts',
+    realGrantWorks: false,
     setup: (fx) => {
       const link = join(fx.base, 'c', 'link');
       return { grant: link, mode: { kind: 'retarget', path: link, a: join(fx.base, 'c', 'real'), b: fx.secret } };
@@ -156,15 +165,20 @@ for (const runtime of RUNTIMES) {
       }
     });
 
-    runtimeCase(suite, runtime, 'a stable symlink grant resolves to its real target', async (_t, ready) => {
-      const r = await runInSandbox(ready, suite.config, ['/bin/cat', `${GRANT_AT}/f`], {
-        mounts: [{ hostPath: join(fx.base, 'c', 'link'), sandboxPath: GRANT_AT, writable: false }],
+    runtimeCase(suite, runtime, 'a stable symlink grant is refused, naming the link (grants never follow links)', async (_t, ready) => {
+      const link = join(fx.base, 'c', 'link');
+      const r = await runInSandbox(ready, suite.config, ['/bin/cat', `${GRANT_AT}/f`], { mounts: [{ hostPath: link, sandboxPath: GRANT_AT, writable: false }] });
+      assert.equal(r.termination_reason, 'start_failed', `the symlink grant was followed: ${r.output}`);
+      assert.ok((r.error ?? '').includes(`${link} is a symbolic link`), r.error ?? '');
+      // Its target, granted by its own name, still works.
+      const real = await runInSandbox(ready, suite.config, ['/bin/cat', `${GRANT_AT}/f`], {
+        mounts: [{ hostPath: join(fx.base, 'c', 'real'), sandboxPath: GRANT_AT, writable: false }],
       });
-      assert.equal(r.termination_reason, 'completed', r.error ?? '');
-      assert.equal(r.output, 'PUBLIC');
+      assert.equal(real.termination_reason, 'completed', real.error ?? '');
+      assert.equal(real.output, 'PUBLIC');
     });
 
-    for (const { name, setup } of RACES) {
+    for (const { name, realGrantWorks, setup } of RACES) {
       let report: Promise<RaceReport> | undefined;
       const once = (ready: Ready) => {
         const { grant, mode } = setup(fx);
@@ -173,19 +187,23 @@ for (const runtime of RUNTIMES) {
       };
 
       runtimeCase(suite, runtime, `${name}: the symlink's target is never exposed`, async (t, ready) => {
-        const { counts, total } = await once(ready);
-        t.diagnostic(JSON.stringify(counts));
+        const { counts, total, swaps } = await once(ready);
+        t.diagnostic(`${JSON.stringify(counts)}, ${swaps} swaps`);
         assert.equal(counts.secret, 0, `the swapped-in target was exposed ${counts.secret} times: ${JSON.stringify(counts)}`);
-        assert.ok(total >= 20, `only ${total} starts ran within the time bound`);
-        assert.ok(counts.public > 0, `no start got the real grant under the race (so the race proved nothing): ${JSON.stringify(counts)}`);
-      }, { timeout: 180_000 });
+        assert.equal(total, RACE_STARTS[runtime], `only ${total} of ${RACE_STARTS[runtime]} starts ran`);
+        // The race must have happened: swaps made while starting, and starts refused because of them.
+        assert.ok(swaps > 0, `the racer made no swap (so the race proved nothing): ${JSON.stringify(counts)}`);
+        assert.ok(counts.refused > 0, `no start was refused under the race (so no swap was ever seen): ${JSON.stringify(counts)}, ${swaps} swaps`);
+        if (realGrantWorks) assert.ok(counts.public > 0, `no start got the real grant under the race: ${JSON.stringify(counts)}`);
+        else assert.equal(counts.refused, total, `a grant of a symlink was not refused: ${JSON.stringify(counts)}`);
+      }, { timeout: 300_000 });
 
       runtimeCase(suite, runtime, `${name}: every start got the real grant or was refused as start_failed; none hung or was left behind`, async (_t, ready) => {
         const { counts, others, leftovers } = await once(ready);
         assert.equal(counts.hung, 0, `${counts.hung} sandbox starts never settled (executeOnce hung): ${JSON.stringify(counts)}`);
         assert.deepEqual(others, [], `starts that neither got the grant nor were refused: ${JSON.stringify(counts)}`);
         assert.equal(leftovers, '', leftovers);
-      }, { timeout: 180_000 });
+      }, { timeout: 300_000 });
     }
   });
 }

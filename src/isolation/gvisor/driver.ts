@@ -23,6 +23,7 @@ import { bootCheck } from './probe.ts';
 import { checkMaskedPaths } from '../../images/masked-paths.ts';
 import { ensureAgent } from '../../agent/build.ts';
 import { claimSandbox, releaseSandbox, staleRecords } from '../ownership.ts';
+import { leaseHostUid, releaseHostUid } from '../uid-lease.ts';
 
 /** Sandbox ids become paths and runsc container ids: nothing but these characters. */
 const ID_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -112,10 +113,18 @@ export class GvisorDriver implements IsolationDriver {
     let pins: PinnedMount[] = [];
     let cgroup: SandboxCgroup | undefined;
     let bundleMade = false;
+    // The gofer opens grants as host root: grants are checked as an unprivileged host uid leased to
+    // this sandbox alone instead, so that they expose nothing that uid could not open itself.
+    const lease = leaseHostUid(this.config.runDir, this.config.hostUidBase, this.config.hostUidCount);
     // Recorded before anything else exists, so a crash at any later point leaves a reapable trail.
-    claimSandbox(this.config.runDir, spec.id, 'gvisor');
+    claimSandbox(this.config.runDir, spec.id, 'gvisor', { uid: lease.uid });
+    const release = () => {
+      // Record first: a uid released while a record still names it could be reaped from its next holder.
+      releaseSandbox(this.config.runDir, spec.id);
+      lease.release();
+    };
     try {
-      pins = pinMounts(spec.mounts, [this.config.stateDir, this.config.runDir]);
+      pins = await pinMounts(spec.mounts, { stateDirs: [this.config.stateDir, this.config.runDir], user: { uid: lease.uid, gid: lease.uid } });
       const pidsMax = hostPidsMax(spec.limits.pids);
       const hostLimits: Limits = { ...spec.limits, pids: pidsMax, cpuCores: bootCpuCores(spec.limits.cpuCores) };
       // Created (limits written) before runsc starts; runsc joins a pre-created cgroup as is, so
@@ -142,14 +151,14 @@ export class GvisorDriver implements IsolationDriver {
         hostPidsMax: pidsMax,
         mountSources: grants.map((g) => g.source),
         seccomp,
-        release: () => releaseSandbox(this.config.runDir, spec.id),
+        release,
         init,
       });
     } catch (err) {
       if (bundleMade) await removeBundle(bundle, tools).catch(() => undefined);
       await cgroup?.remove().catch(() => undefined);
       releasePins(pins);
-      releaseSandbox(this.config.runDir, spec.id);
+      release();
       throw err;
     }
   }
@@ -172,6 +181,8 @@ export class GvisorDriver implements IsolationDriver {
       await cgroup.remove();
       await removeForeignCgroups(cgroup);
       await removeBundle(bundlePaths(this.baseDir, id), tools);
+      const uid = records.find((r) => r.id === id)?.extra['uid'];
+      if (typeof uid === 'number') releaseHostUid(this.config.runDir, uid);
       releaseSandbox(this.config.runDir, id);
     }
     return stale;

@@ -70,7 +70,8 @@ export class NamespaceDriver implements IsolationDriver {
     try {
       // +1 task: bwrap's monitor process lives in the sandbox cgroup too, so the workload keeps its full count.
       cgroup = SandboxCgroup.create(layout, this.config.cgroupParent, spec.id, { ...spec.limits, pids: spec.limits.pids + 1 });
-      const pins = pinMounts(spec.mounts, [this.config.stateDir, this.config.runDir]);
+      // A grant exposes only what this sandbox's own host uid could open itself (bwrap runs as it).
+      const pins = await pinMounts(spec.mounts, { stateDirs: [this.config.stateDir, this.config.runDir], user: { uid: lease.uid, gid: lease.uid } });
       try {
         checkMountTargets(spec, pins.map((p) => statSync(`/proc/self/fd/${p.fd}`).isDirectory()));
       } catch (err) {

@@ -14,12 +14,13 @@ export type RaceMode =
 
 const RACER = `
 const { renameSync, symlinkSync, unlinkSync, lstatSync, rmSync } = require('node:fs');
-const { workerData } = require('node:worker_threads');
+const { workerData, parentPort } = require('node:worker_threads');
 const { mode, flag } = workerData;
 const stop = new Int32Array(flag);
 const saved = mode.path + '.orig';
 const tmp = mode.path + '.tmp';
 let swaps = 0;
+let failures = 0;
 function isLink(p) { try { return lstatSync(p).isSymbolicLink(); } catch { return false; } }
 while (Atomics.load(stop, 0) === 0) {
   try {
@@ -37,8 +38,12 @@ while (Atomics.load(stop, 0) === 0) {
       renameSync(tmp, mode.path);
     }
     swaps++;
+    // Readiness: the race is on once one full swap has happened.
+    if (swaps === 1) parentPort.postMessage({ ready: true });
   } catch (err) {
-    // Keep going; a failed step is repaired below.
+    // A racer that never manages one swap fails (and its readiness with it) instead of racing nothing.
+    if (swaps === 0 && ++failures >= 1000) throw err;
+    // Otherwise keep going; a failed step is repaired below.
   }
 }
 // Leave the original state behind: the real directory, or the symlink to a.
@@ -50,11 +55,13 @@ if (mode.kind === 'swap-dir') {
   symlinkSync(mode.a, tmp);
   renameSync(tmp, mode.path);
 }
-require('node:worker_threads').parentPort.postMessage(swaps);
+parentPort.postMessage({ swaps });
 `;
 
 /** A running racer; `stop()` restores the original state and returns how many swaps it made. */
 export interface Racer {
+  /** Resolves once the racer has made its first swap (rejects if it can't): start racing after it. */
+  ready: Promise<void>;
   stop(): Promise<number>;
 }
 
@@ -62,14 +69,22 @@ export interface Racer {
 export function startRacer(mode: RaceMode): Racer {
   const flag = new SharedArrayBuffer(4);
   const worker = new Worker(RACER, { eval: true, workerData: { mode, flag } });
-  const swaps = new Promise<number>((resolve, reject) => {
-    worker.once('message', (n: number) => resolve(n));
-    worker.once('error', reject);
+  let onReady: () => void = () => undefined;
+  let onSwaps: (n: number) => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (onReady = resolve));
+  const swaps = new Promise<number>((resolve) => (onSwaps = resolve));
+  const failed = new Promise<never>((_resolve, reject) => worker.once('error', reject));
+  // Handled here too: a failure is reported by whichever of ready/stop is awaited.
+  failed.catch(() => undefined);
+  worker.on('message', (message: { ready?: true; swaps?: number }) => {
+    if (message.ready === true) onReady();
+    if (message.swaps !== undefined) onSwaps(message.swaps);
   });
   return {
+    ready: Promise.race([ready, failed]),
     async stop() {
       Atomics.store(new Int32Array(flag), 0, 1);
-      const n = await swaps;
+      const n = await Promise.race([swaps, failed]);
       await worker.terminate();
       return n;
     },
