@@ -7,6 +7,7 @@ import type { AirlockConfig } from '../src/config/config.ts';
 import type { Image } from '../src/images/image.ts';
 import { NamespaceDriver } from '../src/isolation/namespace/driver.ts';
 import { buildBwrapArgs, buildPrlimitArgs } from '../src/isolation/namespace/bwrap-args.ts';
+import { procMaskBinds } from '../src/isolation/proc-masks.ts';
 import { compileBpf, DEFAULT_PROFILE, hostArch } from '../src/isolation/seccomp/index.ts';
 import { findExecutable } from '../src/isolation/which.ts';
 import { driverCycle, specMaker } from './driver-cycle.ts';
@@ -31,7 +32,7 @@ export async function benchNamespace(config: AirlockConfig, image: Image, n: num
   const prlimit = findExecutable('prlimit') as string;
   const bpf = compileBpf(DEFAULT_PROFILE, hostArch());
   const rawSpec = spec();
-  const args = buildBwrapArgs({ spec: rawSpec, command: ['/bin/true'], mountFds: [] });
+  const args = buildBwrapArgs({ spec: rawSpec, command: ['/bin/true'], mountFds: [], procMasks: procMaskBinds(config.stateDir) });
   // The raw line drops only the two handshake fds (nothing waits on them without a driver).
   const rawArgs = args.filter((a, i) => !['--info-fd', '--block-fd'].includes(a) && !['--info-fd', '--block-fd'].includes(args[i - 1] ?? ''));
   const uid = config.hostUidBase + config.hostUidCount - 1;

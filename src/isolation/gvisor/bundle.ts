@@ -6,7 +6,7 @@
  *   config.json      written at start(), 0600
  *   run.log          runsc's `run` debug log
  *   boot.log         FIFO carrying the sandbox kernel's debug log (its clone trace), read as written
- *   hide/empty       empty file 0444, bound read-only over /dev/fuse
+ *   hide/empty       empty file 0000, bound read-only over /dev/fuse
  *   hide/dir/        empty directory 0555, bound read-only over /dev/pts
  *   scratch/         mount point of a tmpfs (size=scratchMb, mode 1777), bound at /tmp
  *   grants/<n>       host bind mount of the n-th granted path, made from its pinned descriptor
@@ -75,7 +75,8 @@ export async function createBundle(paths: BundlePaths, spec: SandboxSpec, tools:
   try {
     mkdirSync(`${paths.dir}/hide`, { mode: 0o700 });
     mkdirSync(paths.emptyDir, { mode: 0o555 });
-    closeSync(openSync(paths.emptyFile, 'wx', 0o444));
+    // Mode 0: the sandbox user can't open what it hides (read-only would still open for reading).
+    closeSync(openSync(paths.emptyFile, 'wx', 0o000));
     mkdirSync(paths.scratch, { mode: 0o700 });
   } catch (err) {
     removeBundleDir(paths);

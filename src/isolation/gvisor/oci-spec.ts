@@ -9,6 +9,7 @@
 import { posix } from 'node:path';
 import { AGENT_MOUNT, ControlError, type CommandSpec, type SandboxSpec } from '../driver.ts';
 import type { OciSeccomp } from '../seccomp/index.ts';
+import { PROC_MASKS } from '../proc-masks.ts';
 
 /** The identity of every sandboxed process: nobody, never root inside. */
 export const SANDBOX_UID = 65534;
@@ -18,20 +19,15 @@ export const SHM_MB = 16;
 
 const CPU_PERIOD_US = 100_000;
 
-/** runc's default masked paths; runsc's own /proc and /sys don't expose them, kept for any runtime that reads them. */
-export const MASKED_PATHS = [
-  '/proc/acpi',
-  '/proc/asound',
-  '/proc/kcore',
-  '/proc/keys',
-  '/proc/latency_stats',
-  '/proc/timer_list',
-  '/proc/timer_stats',
-  '/proc/sched_debug',
-  '/proc/scsi',
+/**
+ * Masked paths: the /proc list both runtimes share, and runc's /sys defaults. runsc's own /proc
+ * and /sys show none of the host; the list is kept for any runtime that reads it.
+ */
+export const MASKED_PATHS: readonly string[] = Object.freeze([
+  ...PROC_MASKS.map((mask) => mask.path),
   '/sys/firmware',
   '/sys/devices/virtual/powercap',
-] as const;
+]);
 
 /** runc's default read-only paths. */
 export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'] as const;
@@ -46,7 +42,7 @@ export interface OciHostPaths {
   rootfs: string;
   /** Host directory holding this sandbox's size-limited scratch tmpfs, bound at /tmp. */
   scratchDir: string;
-  /** An empty, root-owned, read-only file bound over device nodes that must not exist. */
+  /** An empty, root-owned file of mode 0 (unopenable inside) bound over device nodes that must not exist. */
   emptyFile: string;
   /** An empty, root-owned, read-only directory bound over device directories that must not exist. */
   emptyDir: string;
@@ -195,7 +191,9 @@ function systemMounts(host: OciHostPaths): OciMount[] {
     { destination: '/dev/pts', type: 'bind', source: host.emptyDir, options: ['bind', ...hidden] },
     // No TUN device: an empty read-only directory over /dev/net.
     { destination: '/dev/net', type: 'tmpfs', source: 'tmpfs', options: [...hidden, 'mode=755', 'size=4k'] },
-    // No FUSE device: an empty read-only file in place of the node.
+    // No FUSE device: runsc 20221219 always creates /dev/fuse (its -fuse flag is a no-op) in a
+    // devtmpfs the spec can't change, so the name stays; an empty mode-0 root-owned file over it
+    // can't be opened by the sandbox user at all.
     { destination: '/dev/fuse', type: 'bind', source: host.emptyFile, options: ['bind', ...hidden] },
     // Size-limited shared memory, kept inside the sandbox kernel's memory (charged to its cgroup).
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'nodev', 'noexec', 'mode=1777', `size=${SHM_MB}m`] },

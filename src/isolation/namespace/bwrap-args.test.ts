@@ -21,20 +21,30 @@ function pairs(args: string[], flag: string): string[] {
 }
 
 test('every namespace is unshared, none with a -try fallback', () => {
-  const args = buildBwrapArgs({ spec, command: ['true'], mountFds: [6, 7] });
+  const args = buildBwrapArgs({ spec, command: ['true'], mountFds: [6, 7], procMasks: [] });
   for (const ns of ['user', 'pid', 'net', 'ipc', 'uts', 'cgroup']) assert.ok(args.includes(`--unshare-${ns}`), ns);
   assert.ok(!args.some((a) => a.endsWith('-try')));
   assert.ok(!args.includes('--share-net'));
 });
 
 test('a persistent sandbox runs its agent as pid 1: no dumpable reaper holds the control channel', () => {
-  assert.ok(!buildBwrapArgs({ spec, command: ['true'], mountFds: [6, 7] }).includes('--as-pid-1'));
-  const agent = buildBwrapArgs({ spec: { ...spec, agentDir: '/var/lib/airlock/agent/k' }, command: ['/run/airlock/airlock-agent'], mountFds: [6, 7] });
+  assert.ok(!buildBwrapArgs({ spec, command: ['true'], mountFds: [6, 7], procMasks: [] }).includes('--as-pid-1'));
+  const agent = buildBwrapArgs({ spec: { ...spec, agentDir: '/var/lib/airlock/agent/k' }, command: ['/run/airlock/airlock-agent'], mountFds: [6, 7], procMasks: [] });
   assert.ok(agent.includes('--as-pid-1'));
 });
 
+test('/proc paths that show the host are bound over, after /proc is mounted', () => {
+  const procMasks = [{ source: '/state/proc-masks/empty', path: '/proc/cmdline' }, { source: '/state/proc-masks/dir', path: '/proc/pressure' }];
+  const args = buildBwrapArgs({ spec, command: ['true'], mountFds: [6, 7], procMasks });
+  const proc = args.indexOf('--proc');
+  for (const mask of procMasks) {
+    const at = args.findIndex((a, i) => a === '--ro-bind' && args[i + 1] === mask.source && args[i + 2] === mask.path);
+    assert.ok(at > proc, `${mask.path} is bound read-only after /proc`);
+  }
+});
+
 test('sandbox user is nobody, caps dropped, new session, dies with parent', () => {
-  const args = buildBwrapArgs({ spec, command: ['true'], mountFds: [6, 7] });
+  const args = buildBwrapArgs({ spec, command: ['true'], mountFds: [6, 7], procMasks: [] });
   assert.deepEqual(pairs(args, '--uid'), ['65534']);
   assert.deepEqual(pairs(args, '--gid'), ['65534']);
   assert.deepEqual(pairs(args, '--cap-drop'), ['ALL']);
@@ -43,7 +53,7 @@ test('sandbox user is nobody, caps dropped, new session, dies with parent', () =
 });
 
 test('root is the image read-only; the only writable tmpfs is sized', () => {
-  const args = buildBwrapArgs({ spec, command: ['true'], mountFds: [6, 7] });
+  const args = buildBwrapArgs({ spec, command: ['true'], mountFds: [6, 7], procMasks: [] });
   const i = args.indexOf('--ro-bind');
   assert.deepEqual(args.slice(i, i + 3), ['--ro-bind', spec.image.rootfs, '/']);
   const tmp = args.findIndex((a, i) => a === '--tmpfs' && args[i + 1] === '/tmp');
@@ -54,17 +64,17 @@ test('root is the image read-only; the only writable tmpfs is sized', () => {
 });
 
 test('granted mounts bind pinned fds, read-only unless writable', () => {
-  const args = buildBwrapArgs({ spec, command: ['true'], mountFds: [6, 7] });
+  const args = buildBwrapArgs({ spec, command: ['true'], mountFds: [6, 7], procMasks: [] });
   const ro = args.indexOf('--ro-bind-fd');
   assert.deepEqual(args.slice(ro, ro + 3), ['--ro-bind-fd', '6', '/data']);
   const rw = args.indexOf('--bind-fd');
   assert.deepEqual(args.slice(rw, rw + 3), ['--bind-fd', '7', '/out']);
   assert.ok(!args.includes('/srv/data'), 'host paths are never passed by name');
-  assert.throws(() => buildBwrapArgs({ spec, command: ['true'], mountFds: [6] }));
+  assert.throws(() => buildBwrapArgs({ spec, command: ['true'], mountFds: [6], procMasks: [] }));
 });
 
 test('environment is cleared, then exactly the spec env is set', () => {
-  const args = buildBwrapArgs({ spec, command: ['true'], mountFds: [6, 7] });
+  const args = buildBwrapArgs({ spec, command: ['true'], mountFds: [6, 7], procMasks: [] });
   const clear = args.indexOf('--clearenv');
   const firstSet = args.indexOf('--setenv');
   assert.ok(clear >= 0 && clear < firstSet);
@@ -73,7 +83,7 @@ test('environment is cleared, then exactly the spec env is set', () => {
 });
 
 test('seccomp, info and block fds are wired, command follows --', () => {
-  const args = buildBwrapArgs({ spec, command: ['python3', '-c', 'print(1)'], mountFds: [6, 7] });
+  const args = buildBwrapArgs({ spec, command: ['python3', '-c', 'print(1)'], mountFds: [6, 7], procMasks: [] });
   assert.deepEqual(pairs(args, '--seccomp'), [String(FD.seccomp)]);
   assert.deepEqual(pairs(args, '--info-fd'), [String(FD.info)]);
   assert.deepEqual(pairs(args, '--block-fd'), [String(FD.block)]);
@@ -86,18 +96,18 @@ test('prlimit sets RLIMIT_NOFILE and disables core dumps', () => {
 
 test('a generated resolv.conf is a read-only copy bwrap makes from a pipe, never a host file', () => {
   const bare = { ...spec, mounts: [] };
-  const args = buildBwrapArgs({ spec: { ...bare, resolvConf: 'nameserver 1.1.1.1\n' }, command: ['true'], mountFds: [], resolvConfFd: 9 });
+  const args = buildBwrapArgs({ spec: { ...bare, resolvConf: 'nameserver 1.1.1.1\n' }, command: ['true'], mountFds: [], resolvConfFd: 9, procMasks: [] });
   const at = args.indexOf('--ro-bind-data');
   assert.deepEqual(args.slice(at - 2, at + 3), ['--perms', '0444', '--ro-bind-data', '9', '/etc/resolv.conf']);
-  assert.ok(!buildBwrapArgs({ spec: bare, command: ['true'], mountFds: [] }).includes('--ro-bind-data'));
-  assert.throws(() => buildBwrapArgs({ spec: { ...bare, resolvConf: 'x' }, command: ['true'], mountFds: [] }), /no fd/);
+  assert.ok(!buildBwrapArgs({ spec: bare, command: ['true'], mountFds: [], procMasks: [] }).includes('--ro-bind-data'));
+  assert.throws(() => buildBwrapArgs({ spec: { ...bare, resolvConf: 'x' }, command: ['true'], mountFds: [], procMasks: [] }), /no fd/);
 });
 
 test('an attached network is joined, not unshared', () => {
   const bare = { ...spec, mounts: [] };
   const attached = { ...bare, network: { kind: 'attached' as const, netnsPath: '/run/netns/airlock-n1' } };
-  assert.ok(!buildBwrapArgs({ spec: attached, command: ['true'], mountFds: [] }).includes('--unshare-net'));
-  assert.ok(buildBwrapArgs({ spec: bare, command: ['true'], mountFds: [] }).includes('--unshare-net'));
+  assert.ok(!buildBwrapArgs({ spec: attached, command: ['true'], mountFds: [], procMasks: [] }).includes('--unshare-net'));
+  assert.ok(buildBwrapArgs({ spec: bare, command: ['true'], mountFds: [], procMasks: [] }).includes('--unshare-net'));
   assert.deepEqual(buildLauncherArgs(attached, 1500000007, '/usr/bin/nsenter'), {
     asRoot: true,
     program: '/usr/bin/nsenter',

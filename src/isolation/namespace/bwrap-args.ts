@@ -2,6 +2,7 @@
  * Builds the bubblewrap command line for one sandbox. Pure: no I/O, so every flag is unit-tested.
  */
 import { AGENT_MOUNT, type SandboxSpec } from '../driver.ts';
+import type { ProcMaskBind } from '../proc-masks.ts';
 
 /** Inside the sandbox everyone is `nobody`: never uid 0, not even in the user namespace. */
 export const SANDBOX_UID = 65534;
@@ -16,6 +17,8 @@ export interface BwrapPlan {
   mountFds: number[];
   /** Child-side fd from which bwrap reads `spec.resolvConf` (when set). */
   resolvConfFd?: number;
+  /** Replacements bound over the /proc paths that show the host (see proc-masks.ts). */
+  procMasks: readonly ProcMaskBind[];
 }
 
 /** Returns the argv after `bwrap` (the driver prefixes prlimit and bwrap themselves). */
@@ -45,6 +48,8 @@ export function buildBwrapArgs(plan: BwrapPlan): string[] {
     // Read-only root from the verified image; nothing of the host's / is visible.
     '--ro-bind', spec.image.rootfs, '/',
     '--proc', '/proc',
+    // This /proc is the host kernel's: what shows the host (cmdline, boot_id, load, disks) is replaced.
+    ...plan.procMasks.flatMap((mask) => ['--ro-bind', mask.source, mask.path]),
     // Fresh /dev with only null, zero, full, random, urandom, tty (+ its own devpts and shm).
     '--dev', '/dev',
     // Size-limited shm; then /dev itself is read-only so it can't be used as unbounded scratch.

@@ -14,6 +14,7 @@ import { checkMaskedPaths } from '../../images/masked-paths.ts';
 import { statSync } from 'node:fs';
 import { compileBpf, DEFAULT_PROFILE, hostArch } from '../seccomp/index.ts';
 import { findExecutable } from '../which.ts';
+import { procMaskBinds, type ProcMaskBind } from '../proc-masks.ts';
 import type { AirlockConfig } from '../../config/config.ts';
 import { NamespaceSandbox } from './sandbox.ts';
 
@@ -29,6 +30,7 @@ export class NamespaceDriver implements IsolationDriver {
   /** Computed on first use and reused: the filter is the same for every sandbox. */
   private seccompBpf: Buffer | undefined;
   private cgroupLayout: CgroupLayout | undefined;
+  private procMasks: readonly ProcMaskBind[] | undefined;
   private tools: { bwrap: string; prlimit: string; nsenter: string } | undefined;
 
   constructor(options: NamespaceDriverOptions) {
@@ -79,7 +81,7 @@ export class NamespaceDriver implements IsolationDriver {
         throw err;
       }
       const release = () => releaseSandbox(this.config.runDir, spec.id);
-      return new NamespaceSandbox({ spec, cgroup, lease, pins, seccompBpf, bwrapPath: tools.bwrap, prlimitPath: tools.prlimit, nsenterPath: tools.nsenter, release });
+      return new NamespaceSandbox({ spec, cgroup, lease, pins, seccompBpf, procMasks: this.masks(), bwrapPath: tools.bwrap, prlimitPath: tools.prlimit, nsenterPath: tools.nsenter, release });
     } catch (err) {
       await cgroup?.remove().catch(() => undefined);
       lease.release();
@@ -110,6 +112,13 @@ export class NamespaceDriver implements IsolationDriver {
     if (nsenter === undefined) throw new ControlError('network', 'nsenter is not installed (apt-get install util-linux)');
     this.tools = { bwrap, prlimit, nsenter };
     return this.tools;
+  }
+
+  /** Made and checked once per driver: the replacements are the same for every sandbox. */
+  private masks(): readonly ProcMaskBind[] {
+    const binds = this.procMasks ?? procMaskBinds(this.config.stateDir);
+    this.procMasks = binds;
+    return binds;
   }
 
   private filter(): Buffer {

@@ -21,6 +21,7 @@ import type { UidLease } from '../uid-lease.ts';
 import { releasePins, type PinnedMount } from '../mount-pins.ts';
 import { signalOfExitCode } from '../exit-status.ts';
 import { buildBwrapArgs, buildLauncherArgs, buildPrlimitArgs, FD } from './bwrap-args.ts';
+import type { ProcMaskBind } from '../proc-masks.ts';
 
 /** What the driver hands a sandbox: every control already allocated. */
 export interface NamespaceResources {
@@ -29,6 +30,8 @@ export interface NamespaceResources {
   lease: UidLease;
   pins: PinnedMount[];
   seccompBpf: Buffer;
+  /** Replacements for the /proc paths that show the host. */
+  procMasks: readonly ProcMaskBind[];
   bwrapPath: string;
   prlimitPath: string;
   nsenterPath: string;
@@ -60,7 +63,7 @@ export class NamespaceSandbox implements Sandbox {
     if (this.child !== undefined) throw new Error(`sandbox ${this.id} already started`);
     const { spec, pins, lease } = this.res;
     const resolvConfFd = FD.firstMount + pins.length;
-    const args = buildBwrapArgs({ spec, command: command.argv, mountFds: pins.map((_, i) => FD.firstMount + i), resolvConfFd });
+    const args = buildBwrapArgs({ spec, command: command.argv, mountFds: pins.map((_, i) => FD.firstMount + i), resolvConfFd, procMasks: this.res.procMasks });
     const launcher = buildLauncherArgs(spec, lease.uid, this.res.nsenterPath);
     const prlimitArgv = [this.res.prlimitPath, ...buildPrlimitArgs(spec), this.res.bwrapPath, ...args];
     const argv = launcher.program === undefined ? prlimitArgv : [launcher.program, ...launcher.prefix, ...prlimitArgv];

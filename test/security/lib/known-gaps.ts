@@ -32,6 +32,9 @@ export const KNOWN_GAPS: Record<string, Partial<Record<TestRuntime, string>>> = 
     namespace:
       'connect() to a pathname unix socket is not controlled: kernels before Linux 7.1 have no control for it (Landlock added LANDLOCK_ACCESS_FS_RESOLVE_UNIX in ABI 9, not applied yet), so a socket a host service creates inside a granted directory after start is reachable; sockets present at start are refused',
   },
+  'T10host:mountinfo-paths': { namespace: 'a bind mount shows its source\'s path inside the host filesystem as its root in /proc/<pid>/mountinfo (image rootfs, agent and mask directories, grant sources); no bind can hide it, only an image on a filesystem of its own could' },
+  'T10host:mounts-uid': { namespace: 'the kernel prints a tmpfs owner (uid=/gid=) in the initial user namespace\'s ids, so the tmpfs mounts of /dev, /dev/shm, /run and /tmp show the sandbox\'s host uid' },
+  'T21:fuse-absent': { gvisor: `${OLD_RUNSC} always creates /dev/fuse in its devtmpfs (its -fuse flag is a no-op) and the spec can't remove a name there: an unopenable mode-0 file hides the device` },
   'fdflood:reason': { gvisor: `descriptors live in the gVisor sentry, invisible to the host: RLIMIT_NOFILE holds but open_files_limit is not reported` },
 };
 
