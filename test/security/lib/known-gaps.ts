@@ -35,6 +35,7 @@ export const KNOWN_GAPS: Record<string, Partial<Record<TestRuntime, string>>> = 
   'T10host:mountinfo-paths': { namespace: 'a bind mount shows its source\'s path inside the host filesystem as its root in /proc/<pid>/mountinfo (image rootfs, agent and mask directories, grant sources); no bind can hide it, only an image on a filesystem of its own could' },
   'T10host:mounts-uid': { namespace: 'the kernel prints a tmpfs owner (uid=/gid=) in the initial user namespace\'s ids, so the tmpfs mounts of /dev, /dev/shm, /run and /tmp show the sandbox\'s host uid' },
   'T21:fuse-absent': { gvisor: `${OLD_RUNSC} always creates /dev/fuse in its devtmpfs (its -fuse flag is a no-op) and the spec can't remove a name there: an unopenable mode-0 file hides the device` },
+  'T26:fchmodat2': { gvisor: `${OLD_RUNSC} does not know fchmodat2 (Linux 6.6): the OCI entries naming it are skipped and the call answers ENOSYS, not EPERM (refused either way; glibc then falls back to fchmodat, whose mode is checked)` },
   'fdflood:reason': { gvisor: `descriptors live in the gVisor sentry, invisible to the host: RLIMIT_NOFILE holds but open_files_limit is not reported` },
 };
 
