@@ -35,7 +35,8 @@ type Outcome = 'public' | 'secret' | 'refused' | 'hung' | 'other';
 function classify(r: ExecutionResult | typeof HUNG): Outcome {
   if (r === HUNG) return 'hung';
   if (`${r.output}\n${r.error ?? ''}`.includes('SECRET')) return 'secret';
-  if (r.termination_reason === 'start_failed') return 'refused';
+  // Refused by the grant check itself: a runtime that failed half-way (e.g. on a path gone missing) is no refusal.
+  if (r.termination_reason === 'start_failed' && /filesystem_access/.test(r.error ?? '')) return 'refused';
   if (r.termination_reason === 'completed' && r.output === 'PUBLIC') return 'public';
   return 'other';
 }

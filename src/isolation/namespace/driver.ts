@@ -10,6 +10,7 @@ import { leaseHostUid, releaseHostUid } from '../uid-lease.ts';
 import { claimSandbox, releaseSandbox, staleRecords } from '../ownership.ts';
 import { pinMounts, releasePins } from '../mount-pins.ts';
 import { checkMountTargets } from '../mount-targets.ts';
+import { stageGrants, unstageGrants } from './grant-staging.ts';
 import { checkMaskedPaths } from '../../images/masked-paths.ts';
 import { statSync } from 'node:fs';
 import { compileBpf, DEFAULT_PROFILE, hostArch } from '../seccomp/index.ts';
@@ -31,7 +32,7 @@ export class NamespaceDriver implements IsolationDriver {
   private seccompBpf: Buffer | undefined;
   private cgroupLayout: CgroupLayout | undefined;
   private procMasks: readonly ProcMaskBind[] | undefined;
-  private tools: { bwrap: string; prlimit: string; nsenter: string } | undefined;
+  private tools: { bwrap: string; prlimit: string; nsenter: string; mount: string; umount: string } | undefined;
 
   constructor(options: NamespaceDriverOptions) {
     this.config = options.config;
@@ -73,18 +74,30 @@ export class NamespaceDriver implements IsolationDriver {
       // +1 task: bwrap's monitor process lives in the sandbox cgroup too, so the workload keeps its full count.
       cgroup = SandboxCgroup.create(layout, this.config.cgroupParent, spec.id, { ...spec.limits, pids: spec.limits.pids + 1 });
       // A grant exposes only what this sandbox's own host uid could open itself (bwrap runs as it).
-      const pins = await pinMounts(spec.mounts, { stateDirs: [this.config.stateDir, this.config.runDir], user: { uid: lease.uid, gid: lease.uid } });
+      const checked = await pinMounts(spec.mounts, { stateDirs: [this.config.stateDir, this.config.runDir], user: { uid: lease.uid, gid: lease.uid } });
       try {
-        checkMountTargets(spec, pins.map((p) => statSync(`/proc/self/fd/${p.fd}`).isDirectory()));
+        checkMountTargets(spec, checked.map((p) => statSync(`/proc/self/fd/${p.fd}`).isDirectory()));
       } catch (err) {
-        releasePins(pins);
+        releasePins(checked);
         throw err;
       }
-      const release = () => releaseSandbox(this.config.runDir, spec.id);
+      let pins;
+      try {
+        // bwrap turns a descriptor back into a path: it gets binds of the pinned inodes that no one else can swap.
+        pins = await stageGrants(this.config.runDir, spec.id, checked, tools);
+      } catch (err) {
+        releasePins(checked);
+        throw err;
+      }
+      const release = () => {
+        // A record stays (for the reaper) while anything staged is still mounted.
+        if (unstageGrants(this.config.runDir, spec.id, tools.umount).length === 0) releaseSandbox(this.config.runDir, spec.id);
+      };
       return new NamespaceSandbox({ spec, cgroup, lease, pins, seccompBpf, procMasks: this.masks(), bwrapPath: tools.bwrap, prlimitPath: tools.prlimit, nsenterPath: tools.nsenter, release });
     } catch (err) {
       await cgroup?.remove().catch(() => undefined);
       lease.release();
+      unstageGrants(this.config.runDir, spec.id, tools.umount);
       releaseSandbox(this.config.runDir, spec.id);
       throw err;
     }
@@ -95,6 +108,8 @@ export class NamespaceDriver implements IsolationDriver {
     for (const record of staleRecords(this.config.runDir, 'namespace')) {
       // Its processes died with their controller (--die-with-parent); kill stragglers, then release.
       await SandboxCgroup.attach(this.layout(), this.config.cgroupParent, record.id).remove();
+      const stillMounted = unstageGrants(this.config.runDir, record.id, this.requireTools().umount);
+      if (stillMounted.length > 0) throw new ControlError('filesystem_access', `staged grants of ${record.id} are still mounted: ${stillMounted.join(', ')}`);
       if (typeof record.extra['uid'] === 'number') releaseHostUid(this.config.runDir, record.extra['uid']);
       releaseSandbox(this.config.runDir, record.id);
       reaped.push(record.id);
@@ -102,7 +117,7 @@ export class NamespaceDriver implements IsolationDriver {
     return reaped;
   }
 
-  private requireTools(): { bwrap: string; prlimit: string; nsenter: string } {
+  private requireTools(): { bwrap: string; prlimit: string; nsenter: string; mount: string; umount: string } {
     if (this.tools !== undefined) return this.tools;
     const bwrap = findExecutable('bwrap');
     if (bwrap === undefined) throw new ControlError('namespace', 'bubblewrap is not installed (apt-get install bubblewrap)');
@@ -110,7 +125,10 @@ export class NamespaceDriver implements IsolationDriver {
     if (prlimit === undefined) throw new ControlError('rlimits', 'prlimit is not installed (apt-get install util-linux)');
     const nsenter = findExecutable('nsenter');
     if (nsenter === undefined) throw new ControlError('network', 'nsenter is not installed (apt-get install util-linux)');
-    this.tools = { bwrap, prlimit, nsenter };
+    const mount = findExecutable('mount');
+    const umount = findExecutable('umount');
+    if (mount === undefined || umount === undefined) throw new ControlError('filesystem_access', 'mount/umount are not installed (apt-get install mount)');
+    this.tools = { bwrap, prlimit, nsenter, mount, umount };
     return this.tools;
   }
 

@@ -27,6 +27,8 @@ while (Atomics.load(stop, 0) === 0) {
     if (mode.kind === 'swap-dir') {
       renameSync(mode.path, saved);
       symlinkSync(mode.target, mode.path);
+      // Leave the link in place for a moment too, so that starts do meet it (and are refused).
+      Atomics.wait(stop, 0, 0, 1);
       unlinkSync(mode.path);
       renameSync(saved, mode.path);
       // Leave the real directory in place for a moment, so some starts do get it.
