@@ -18,6 +18,7 @@ import { findExecutable } from '../which.ts';
 import { procMaskBinds, type ProcMaskBind } from '../proc-masks.ts';
 import type { AirlockConfig } from '../../config/config.ts';
 import { NamespaceSandbox } from './sandbox.ts';
+import { ensureAgent } from '../../agent/build.ts';
 
 const run = promisify(execFile);
 
@@ -66,6 +67,8 @@ export class NamespaceDriver implements IsolationDriver {
     await checkMaskedPaths(spec.image.rootfs);
     const seccompBpf = this.filter();
     const layout = this.layout();
+    // Its binary launches bwrap with only the descriptors the sandbox is given (see inherited-fds.ts).
+    const fdCloser = (await ensureAgent(this.config)).path;
     const lease = leaseHostUid(this.config.runDir, this.config.hostUidBase, this.config.hostUidCount);
     let cgroup: SandboxCgroup | undefined;
     // Recorded before anything else exists, so a crash at any later point leaves a reapable trail.
@@ -84,7 +87,7 @@ export class NamespaceDriver implements IsolationDriver {
       let pins;
       try {
         // bwrap turns a descriptor back into a path: it gets binds of the pinned inodes that no one else can swap.
-        pins = await stageGrants(this.config.runDir, spec.id, checked, tools);
+        pins = await stageGrants(this.config.runDir, spec.id, checked, tools, { uid: lease.uid, gid: lease.uid });
       } catch (err) {
         releasePins(checked);
         throw err;
@@ -93,7 +96,7 @@ export class NamespaceDriver implements IsolationDriver {
         // A record stays (for the reaper) while anything staged is still mounted.
         if (unstageGrants(this.config.runDir, spec.id, tools.umount).length === 0) releaseSandbox(this.config.runDir, spec.id);
       };
-      return new NamespaceSandbox({ spec, cgroup, lease, pins, seccompBpf, procMasks: this.masks(), bwrapPath: tools.bwrap, prlimitPath: tools.prlimit, nsenterPath: tools.nsenter, release });
+      return new NamespaceSandbox({ spec, cgroup, lease, pins, seccompBpf, procMasks: this.masks(), bwrapPath: tools.bwrap, prlimitPath: tools.prlimit, nsenterPath: tools.nsenter, fdCloser, release });
     } catch (err) {
       await cgroup?.remove().catch(() => undefined);
       lease.release();
