@@ -6,6 +6,8 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
 import type { AirlockConfig } from '../config/config.ts';
 import type { ImageSummary } from '../images/list.ts';
+import { formatTable } from './table.ts';
+import { terminalSafe, terminalSafeJson } from './terminal-text.ts';
 import { UsageError } from './usage-error.ts';
 
 function config(program: Command): AirlockConfig {
@@ -36,8 +38,7 @@ export function formatImageTable(rows: readonly ImageSummary[]): string {
       r.problem !== null ? `BROKEN: ${r.problem}` : (r.created ?? '-'),
     ]);
   }
-  const widths = table[0]?.map((_, c) => Math.max(...table.map((row) => (row[c] ?? '').length))) ?? [];
-  return table.map((row) => row.map((cell, c) => (c === row.length - 1 ? cell : cell.padEnd(widths[c] ?? 0))).join('  ')).join('\n') + '\n';
+  return formatTable(table);
 }
 
 function parsePackages(value: string, previous: string[] = []): string[] {
@@ -71,11 +72,11 @@ export function registerImage(program: Command): void {
         log: (line) => process.stderr.write(`${line}\n`),
       });
       if (opts.json === true) {
-        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        process.stdout.write(`${terminalSafeJson(result)}\n`);
         return;
       }
       process.stdout.write(
-        `${result.name} ${result.digest}  ${result.files} files, ${formatBytes(result.totalBytes)}; ` +
+        `${terminalSafe(result.name)} ${result.digest}  ${result.files} files, ${formatBytes(result.totalBytes)}; ` +
           `built in ${(result.totalMs / 1000).toFixed(1)} s (hashing ${(result.hashMs / 1000).toFixed(2)} s)\n`,
       );
     });
@@ -87,7 +88,7 @@ export function registerImage(program: Command): void {
     .action(async (opts: { json?: boolean }) => {
       const { listImages } = await import('../images/list.ts');
       const rows = await listImages(config(program));
-      if (opts.json === true) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+      if (opts.json === true) process.stdout.write(`${terminalSafeJson(rows)}\n`);
       else process.stdout.write(formatImageTable(rows));
     });
 
@@ -100,12 +101,13 @@ export function registerImage(program: Command): void {
       const cfg = config(program);
       const { verifyImage } = await import('../images/verify.ts');
       const result = await verifyImage(cfg, name ?? cfg.defaultImage);
-      if (opts.json === true) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      if (opts.json === true) process.stdout.write(`${terminalSafeJson(result)}\n`);
       else if (result.ok) {
-        process.stdout.write(`ok ${result.name} ${result.digest} (${result.files} files, ${formatBytes(result.totalBytes)}, hashed in ${(result.hashMs / 1000).toFixed(2)} s)\n`);
+        process.stdout.write(`ok ${terminalSafe(result.name)} ${result.digest} (${result.files} files, ${formatBytes(result.totalBytes)}, hashed in ${(result.hashMs / 1000).toFixed(2)} s)\n`);
       } else {
-        process.stderr.write(`image ${result.name} (${result.digest}) does not match its manifest:\n`);
-        for (const d of result.differences) process.stderr.write(`  ${d}\n`);
+        process.stderr.write(`image ${terminalSafe(result.name)} (${result.digest}) does not match its manifest:\n`);
+        // Differences name files inside the image, which its packages chose.
+        for (const d of result.differences) process.stderr.write(`  ${terminalSafe(d)}\n`);
       }
       if (!result.ok) process.exitCode = 1;
     });

@@ -8,6 +8,7 @@ import { registerDoctor } from './doctor.ts';
 import { registerImage } from './image.ts';
 import { registerServe } from './serve.ts';
 import { registerSandbox } from './sandbox.ts';
+import { terminalSafe } from './terminal-text.ts';
 import { UsageError } from './usage-error.ts';
 
 /** Builds the program; exported for tests. */
@@ -37,11 +38,12 @@ export async function main(argv: string[]): Promise<number> {
       if (err.exitCode === 0) return 0;
       return 2;
     }
+    // Why: messages quote server and sandbox text (ids, paths, reasons); none may drive the terminal.
     if (err instanceof UsageError) {
-      process.stderr.write(`airlock: ${err.message}\n`);
+      process.stderr.write(`airlock: ${terminalSafe(err.message, { keepLayout: true })}\n`);
       return 2;
     }
-    process.stderr.write(`airlock: ${(err as Error).message}\n`);
+    process.stderr.write(`airlock: ${terminalSafe((err as Error).message, { keepLayout: true })}\n`);
     return 1;
   }
 }

@@ -7,6 +7,7 @@ import { executeOnce, type ExecutionRequest } from '../sandbox/execute.ts';
 import { activePolicyHash } from '../sandbox/policy-bundle.ts';
 import type { ExecutionResult } from '../sandbox/result.ts';
 import { parseRunOptions, type RawRunOptions } from './run-options.ts';
+import { terminalSafe, terminalSafeJson } from './terminal-text.ts';
 import { UsageError } from './usage-error.ts';
 import { NetworkManager } from '../network/manager.ts';
 import { NetworkPolicyError } from '../network/policy.ts';
@@ -44,6 +45,7 @@ export async function runCommand(command: string[], raw: RawRunOptions, configPa
     network: plan.network,
   };
   if (stdin !== undefined) request.stdin = stdin;
+  // The command's own output is passed through as bytes (like ssh or docker run): it is what was asked for.
   if (!plan.json) {
     request.onStdout = (chunk) => process.stdout.write(chunk);
     request.onStderr = (chunk) => process.stderr.write(chunk);
@@ -55,7 +57,7 @@ export async function runCommand(command: string[], raw: RawRunOptions, configPa
     await network.close();
   }
   if (plan.json) {
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    process.stdout.write(`${terminalSafeJson(result)}\n`);
   } else {
     reportEnding(result);
   }
@@ -64,9 +66,9 @@ export async function runCommand(command: string[], raw: RawRunOptions, configPa
 
 function reportEnding(result: ExecutionResult): void {
   if (result.termination_reason === 'start_failed') {
-    process.stderr.write(`airlock: sandbox did not start: ${result.error}\n`);
+    process.stderr.write(`airlock: sandbox did not start: ${terminalSafe(result.error ?? '', { keepLayout: true })}\n`);
   } else if (result.termination_reason !== 'completed') {
-    process.stderr.write(`airlock: sandbox terminated: ${result.termination_reason}\n`);
+    process.stderr.write(`airlock: sandbox terminated: ${terminalSafe(result.termination_reason)}\n`);
   }
 }
 

@@ -9,6 +9,7 @@ import { CommandExitError, AirlockError, TimeoutError } from '../../sdk/errors.t
 import { Sandbox } from '../../sdk/sandbox.ts';
 import type { CommandResult, RunOptions } from '../../sdk/command-types.ts';
 import { describeError, formatFileTable, formatSandboxTable } from './sandbox-format.ts';
+import { terminalSafe, terminalSafeJson } from './terminal-text.ts';
 import { checkSandboxPath, createRequestOf, parseEnv, parseMode, parsePositive, resolveUrl, type RawCreateOptions, type RawExecOptions } from './sandbox-options.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -16,13 +17,18 @@ import { UsageError } from './usage-error.ts';
 export interface CommonOptions {
   url?: string;
   json?: boolean;
+  /** Print sandbox-chosen text with its control characters (default: escaped for the terminal). */
+  raw?: boolean;
 }
 
 /** Largest stdin forwarded to `exec`: what fits the request's `stdin` field once base64-encoded. */
 export const MAX_EXEC_STDIN_BYTES = (768 * 1024 * 3) / 4;
 
 const print = (text: string) => process.stdout.write(text);
-const printJson = (value: unknown) => print(`${JSON.stringify(value, null, 2)}\n`);
+/** JSON with C1 and bidi characters as \u escapes (the same value), or exactly JSON.stringify's with `raw`. */
+const printJson = (value: unknown, raw: boolean | undefined) => print(`${raw === true ? JSON.stringify(value, null, 2) : terminalSafeJson(value)}\n`);
+/** One line of sandbox- or server-chosen text, escaped for the terminal unless `raw`. */
+const printLine = (text: string, raw: boolean | undefined) => print(`${terminalSafe(text, { raw: raw === true })}\n`);
 
 /** Runs `fn` with a client for the resolved URL; SDK errors become one-line messages (exit 1). */
 async function withClient(url: string | undefined, fn: (client: AirlockClient) => Promise<number>): Promise<number> {
@@ -48,8 +54,8 @@ export function createAction(raw: RawCreateOptions): Promise<number> {
   const request = createRequestOf(raw);
   return withClient(raw.url, async (client) => {
     const info = await client.createSandbox(request);
-    if (raw.json === true) printJson(info);
-    else print(`${info.sandbox_id}\n`);
+    if (raw.json === true) printJson(info, false);
+    else printLine(info.sandbox_id, false);
     return 0;
   });
 }
@@ -58,8 +64,8 @@ export function createAction(raw: RawCreateOptions): Promise<number> {
 export function listAction(opts: CommonOptions): Promise<number> {
   return withClient(opts.url, async (client) => {
     const sandboxes = await client.listSandboxes();
-    if (opts.json === true) printJson(sandboxes);
-    else print(formatSandboxTable(sandboxes));
+    if (opts.json === true) printJson(sandboxes, opts.raw);
+    else print(formatSandboxTable(sandboxes, Date.now(), { raw: opts.raw === true }));
     return 0;
   });
 }
@@ -68,8 +74,8 @@ export function listAction(opts: CommonOptions): Promise<number> {
 export function killAction(id: string, opts: CommonOptions): Promise<number> {
   return withClient(opts.url, async (client) => {
     const info = await client.killSandbox(id);
-    if (opts.json === true) printJson(info);
-    else print(`${info.sandbox_id}\n`);
+    if (opts.json === true) printJson(info, opts.raw);
+    else printLine(info.sandbox_id, opts.raw);
     return 0;
   });
 }
@@ -119,7 +125,7 @@ export async function execAction(id: string, command: readonly string[], raw: Ra
       return 130;
     }
     if (result.terminationReason !== 'completed') {
-      process.stderr.write(`airlock: command ended: ${result.terminationReason}${result.signal === null ? '' : ` (${result.signal})`}\n`);
+      process.stderr.write(`airlock: command ended: ${terminalSafe(`${result.terminationReason}${result.signal === null ? '' : ` (${result.signal})`}`)}\n`);
     }
     return result.exitCode ?? 137;
   });
@@ -130,8 +136,8 @@ export function filesListAction(id: string, path: string, opts: CommonOptions): 
   checkSandboxPath(path);
   return withClient(opts.url, async (client) => {
     const entries = await client.listFiles(id, path);
-    if (opts.json === true) printJson(entries);
-    else print(formatFileTable(entries));
+    if (opts.json === true) printJson(entries, opts.raw);
+    else print(formatFileTable(entries, { raw: opts.raw === true }));
     return 0;
   });
 }
@@ -162,8 +168,8 @@ export async function filesPutAction(id: string, path: string, local: string | u
   }
   return withClient(opts.url, async (client) => {
     const written = await client.writeFile(id, path, data, mode === undefined ? {} : { mode });
-    if (opts.json === true) printJson(written);
-    else print(`${written.path}  ${written.size} bytes\n`);
+    if (opts.json === true) printJson(written, opts.raw);
+    else printLine(`${written.path}  ${written.size} bytes`, opts.raw);
     return 0;
   });
 }

@@ -2,7 +2,9 @@
  * `airlock sandbox create|exec|ls|kill|files`: persistent sandboxes on a running server
  * (`airlock serve`), through the SDK. The server is `--url`, else `$AIRLOCK_URL`, else
  * http://127.0.0.1:8002. Exit codes: `exec` passes the command's own through; 2 for usage errors;
- * 1 when the server refused (the message names its error code) or can't be reached.
+ * 1 when the server refused (the message names its error code) or can't be reached. Text the
+ * CLI formats (tables, ids, messages) has its control characters escaped unless `--raw`; a
+ * command's own output (`exec`, `files get`) is passed through as bytes, like ssh and docker exec.
  * The implementations (sandbox-actions.ts) load only when a subcommand runs.
  */
 import type { Command } from 'commander';
@@ -11,6 +13,7 @@ import type { RawCreateOptions, RawExecOptions } from './sandbox-options.ts';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 const URL_HELP = 'server URL (default: $AIRLOCK_URL, else http://127.0.0.1:8002)';
+const RAW_HELP = 'print sandbox-chosen text as is, control characters included (default: escaped, e.g. \\x1b)';
 
 const actions = () => import('./sandbox-actions.ts');
 
@@ -59,6 +62,7 @@ export function registerSandbox(program: Command): void {
     .description('list sandboxes')
     .option('--url <url>', URL_HELP)
     .option('--json', 'print JSON instead of a table', false)
+    .option('--raw', RAW_HELP, false)
     .action(async (opts: CommonOptions) => {
       process.exitCode = await (await actions()).listAction(opts);
     });
@@ -69,6 +73,7 @@ export function registerSandbox(program: Command): void {
     .argument('<id>', 'sandbox id')
     .option('--url <url>', URL_HELP)
     .option('--json', 'print the ended sandbox as JSON', false)
+    .option('--raw', RAW_HELP, false)
     .action(async (id: string, opts: CommonOptions) => {
       process.exitCode = await (await actions()).killAction(id, opts);
     });
@@ -82,6 +87,7 @@ export function registerSandbox(program: Command): void {
     .argument('<path>', 'absolute directory path inside the sandbox')
     .option('--url <url>', URL_HELP)
     .option('--json', 'print JSON instead of a table', false)
+    .option('--raw', RAW_HELP, false)
     .action(async (id: string, path: string, opts: CommonOptions) => {
       process.exitCode = await (await actions()).filesListAction(id, path, opts);
     });
@@ -106,6 +112,7 @@ export function registerSandbox(program: Command): void {
     .option('--url <url>', URL_HELP)
     .option('--mode <octal>', 'permission bits, e.g. 0644')
     .option('--json', 'print the result as JSON', false)
+    .option('--raw', RAW_HELP, false)
     .action(async (id: string, path: string, local: string | undefined, opts: CommonOptions & { mode?: string }) => {
       process.exitCode = await (await actions()).filesPutAction(id, path, local, opts);
     });
