@@ -64,8 +64,15 @@ export interface NetworkConfig {
   poolSize: number;
   /** Most allowlist entries one sandbox may carry. */
   maxAllowedHosts: number;
-  /** How often the network state of running sandboxes is compared with its snapshot. */
+  /**
+   * Interval of the full comparison of every running sandbox's network state with its snapshot
+   * (host events trigger comparisons of the sandboxes they concern in between).
+   */
   driftCheckMs: number;
+  /** Time limit of one host-state read of the drift watch (an `nft` listing). */
+  driftReadTimeoutMs: number;
+  /** Tries of a failing drift read before its sandboxes are killed as unverifiable. */
+  driftReadAttempts: number;
   /** Public DNS resolvers written to /etc/resolv.conf of `full` sandboxes (the host's own are refused). */
   fullModeResolvers: string[];
   services: Record<string, ServiceRoute>;
@@ -113,7 +120,9 @@ export const DEFAULT_CONFIG: Readonly<AirlockConfig> = Object.freeze({
     proxyPort: 3128,
     poolSize: 4,
     maxAllowedHosts: 64,
-    driftCheckMs: 250,
+    driftCheckMs: 5000,
+    driftReadTimeoutMs: 10_000,
+    driftReadAttempts: 3,
     fullModeResolvers: Object.freeze(['1.1.1.1', '9.9.9.9']) as unknown as string[],
     services: Object.freeze({}) as Record<string, ServiceRoute>,
   }),
@@ -195,7 +204,21 @@ function buildSchema(z: typeof Zod) {
           proxyPort: z.number().int().min(1).max(65_535).default(d.network.proxyPort).describe('Port of the egress proxy on each sandbox link.'),
           poolSize: z.number().int().min(0).max(256).default(d.network.poolSize).describe('Network namespaces the server keeps ready.'),
           maxAllowedHosts: z.number().int().min(1).max(4096).default(d.network.maxAllowedHosts).describe('Most allowlist entries per sandbox.'),
-          driftCheckMs: z.number().int().min(50).max(1000).default(d.network.driftCheckMs).describe('Network drift check interval.'),
+          driftCheckMs: z
+            .number()
+            .int()
+            .min(50)
+            .max(60_000)
+            .default(d.network.driftCheckMs)
+            .describe('Interval of the full network drift comparison of every sandbox; host events trigger comparisons in between.'),
+          driftReadTimeoutMs: z.number().int().min(100).max(120_000).default(d.network.driftReadTimeoutMs).describe('Time limit of one drift-watch read of the host state (an nft listing).'),
+          driftReadAttempts: z
+            .number()
+            .int()
+            .min(1)
+            .max(10)
+            .default(d.network.driftReadAttempts)
+            .describe('Tries of a failing drift read (with backoff) before the sandbox is killed as unverifiable.'),
           fullModeResolvers: z
             .array(z.string().regex(/^(\d{1,3}\.){3}\d{1,3}$/, 'an IPv4 address'))
             .min(1)

@@ -3,7 +3,7 @@
  * says about it, the drift watch, traffic counters, and (restricted) its egress proxy.
  */
 import type { SandboxNetwork } from '../isolation/driver.ts';
-import type { DriftWatch } from './drift-watch.ts';
+import type { DriftFinding, DriftWatch } from './drift-watch.ts';
 import type { NetworkMode } from './policy.ts';
 import type { AllowRule, EgressDecision, EgressProxy } from './proxy/index.ts';
 import { readHostSide, readSandboxSide, type NetworkSnapshot } from './snapshot.ts';
@@ -21,8 +21,12 @@ export interface NetworkAttachment {
   readonly env: Record<string, string>;
   /** The sandbox's /etc/resolv.conf when the mode needs its own (full), else undefined. */
   readonly resolvConf: string | undefined;
-  /** Snapshots the network state as seen from `pid` and watches it; `onDrift` runs at most once. */
-  watch(pid: number, onDrift: (changes: string[]) => void): Promise<void>;
+  /**
+   * Snapshots the network state as seen from `pid` and watches it; `onDrift` runs at most once.
+   * Resolves once the watch is in effect (event feeds subscribed, baseline recorded and compared
+   * once), or once it ended.
+   */
+  watch(pid: number, onDrift: (finding: DriftFinding) => void): Promise<void>;
   traffic(): Traffic;
   /** The allowlist in force (restricted), as given. */
   allowedHosts(): string[];
@@ -54,6 +58,7 @@ export class SandboxAttachment implements NetworkAttachment {
   readonly resolvConf: string | undefined;
   private readonly slot: SlotResources | undefined;
   private readonly drift: DriftWatch;
+  private readonly onWatchReady: (pid: number) => void;
   private readonly recent: EgressDecision[] = [];
   private readonly baseTraffic: Traffic;
   private allowEntries: string[];
@@ -62,8 +67,18 @@ export class SandboxAttachment implements NetworkAttachment {
   /** Counters as they were when the link went away (an ended sandbox still reports its traffic). */
   private finalTraffic: Traffic | undefined;
 
-  constructor(options: { mode: NetworkMode; slot?: SlotResources; drift: DriftWatch; env: Record<string, string>; allowedHosts: string[]; resolvConf?: string }) {
+  constructor(options: {
+    mode: NetworkMode;
+    slot?: SlotResources;
+    drift: DriftWatch;
+    env: Record<string, string>;
+    allowedHosts: string[];
+    resolvConf?: string;
+    /** Called once the watch of the sandbox's network is in effect (see `watch`). */
+    onWatchReady?: (pid: number) => void;
+  }) {
     this.mode = options.mode;
+    this.onWatchReady = options.onWatchReady ?? (() => undefined);
     this.resolvConf = options.resolvConf;
     this.slot = options.slot;
     this.drift = options.drift;
@@ -79,27 +94,30 @@ export class SandboxAttachment implements NetworkAttachment {
     if (this.recent.length > MAX_DECISIONS) this.recent.shift();
   }
 
-  async watch(pid: number, onDrift: (changes: string[]) => void): Promise<void> {
-    const slot = this.slot?.lease.slot;
+  async watch(pid: number, onDrift: (finding: DriftFinding) => void): Promise<void> {
+    const slot = this.slot;
     // An isolated namespace is configured by the runtime itself (bubblewrap brings loopback up
     // after the sandbox is released), so only its links are compared: a link moved in is what
     // would connect it; loopback's addresses and routes appearing is not.
     const linksOnly = slot === undefined;
-    const inside = await readSandboxSide(pid, linksOnly);
     // The sandbox already ended: there is nothing left to protect.
-    if (inside === undefined || this.released !== undefined) return;
-    const baseline = { ...inside, ...this.slot?.hostBaseline };
-    this.unwatch = this.drift.watch(
-      {
-        read: async (ctx) => {
-          const now = await readSandboxSide(pid, linksOnly);
-          if (now === undefined) return undefined;
-          return slot === undefined ? now : { ...now, ...(await readHostSide(slot, ctx)) };
-        },
-        onDrift,
+    if (this.released !== undefined) return;
+    const watching = this.drift.watch({
+      slot: slot === undefined ? undefined : { table: slot.lease.slot.table, hostLink: slot.lease.slot.hostLink },
+      baseline: async () => {
+        const inside = await readSandboxSide(pid, linksOnly);
+        return inside === undefined || this.released !== undefined ? undefined : { ...inside, ...slot?.hostBaseline };
       },
-      baseline,
-    );
+      read: async (ctx, scope) => {
+        const now = await readSandboxSide(pid, linksOnly);
+        if (now === undefined || slot === undefined || scope === 'sandbox') return now;
+        return { ...now, ...(await readHostSide(slot.lease.slot, ctx)) };
+      },
+      onDrift,
+    });
+    this.unwatch = watching.stop;
+    await watching.ready;
+    if (this.released === undefined) this.onWatchReady(pid);
   }
 
   traffic(): Traffic {

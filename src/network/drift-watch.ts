@@ -1,86 +1,353 @@
 /**
- * Watches the network state of running sandboxes against the snapshot taken when each started.
- * One timer per watch for every sandbox it holds: each check lists the inet nft ruleset (where
- * every slot table lives; iptables-nft and others keep theirs in other families) and the host
- * routes once, then reads each sandbox's facets from /proc and /sys (no process per sandbox).
- * Any difference fails closed: the sandbox's `onDrift` is called (once) and the caller kills it.
+ * Watches the network state of running sandboxes against the state recorded when each started,
+ * for every sandbox of one controller at once:
+ *
+ * - events: one `nft monitor` and one `ip monitor` process shared by all sandboxes (started with
+ *   the first, stopped with the last); each event is routed to the sandboxes whose facets it could
+ *   concern (their table, their host link; every sandbox's own side for a link that moved), and
+ *   only those are compared. A change to a slot's table or host-link addresses is itself proof, so
+ *   a change reverted before the comparison still kills.
+ * - one full comparison of every sandbox every `fullCheckMs`: what no event reports (a change
+ *   inside a namespace the host has no id for) is still found, at a cost flat per sandbox.
+ *
+ * A read that fails (an `nft` listing timing out under load) is retried with backoff; only if it
+ * still fails is the sandbox killed, as unverifiable: never reported as a change that wasn't seen.
  */
-import { runTool } from './host-tools.ts';
+import { reason, withRetry, type RetryPolicy } from './drift/retry.ts';
+import type { EventFeed } from './drift/monitor-process.ts';
+import { parseIpEvent, parseNftEvent, type HostEvent } from './drift/host-events.ts';
+import { routeEvent, type Scope } from './drift/routing.ts';
 import { checkContext, describeDrift, type CheckContext, type NetworkSnapshot } from './snapshot.ts';
 
+/** Why a watched sandbox must die: a change that was seen, or a state that could not be checked. */
+export interface DriftFinding {
+  /** false: the watch could not read the state (it does not know whether anything changed). */
+  verified: boolean;
+  /** Each changed facet (`firewall rules: - rule ...`), or what could not be read and why. */
+  changes: string[];
+}
+
 export interface WatchedNetwork {
-  /** Reads the current state; undefined when it can't be read because the sandbox is ending. */
-  read(ctx: CheckContext): Promise<NetworkSnapshot | undefined>;
-  onDrift(changes: string[]): void;
+  /** The host objects of the sandbox's slot (undefined: an isolated namespace with none). */
+  readonly slot: { table: string; hostLink: string } | undefined;
+  /** The state to keep, read once the event feeds are subscribed; undefined: the sandbox already ended. */
+  baseline(): Promise<NetworkSnapshot | undefined>;
+  /** Reads the current state of `scope`'s facets; undefined when the sandbox is ending. */
+  read(ctx: CheckContext, scope: Scope): Promise<NetworkSnapshot | undefined>;
+  /** Called at most once; the caller kills the sandbox. */
+  onDrift(finding: DriftFinding): void;
+}
+
+/** A sandbox under watch: `ready` resolves once its baseline is recorded and compared once. */
+export interface Watching {
+  ready: Promise<void>;
+  stop(): void;
+}
+
+export interface DriftWatchOptions {
+  /** `nft -j list ruleset inet` output; must reject (not hang) when it takes too long. */
+  listRuleset(signal: AbortSignal): Promise<string>;
+  /**
+   * Creates and deletes the empty table `inet <name>` in one atomic transaction (nothing is left,
+   * whatever happens): its events mark a point in the nft event stream (see `begin`).
+   */
+  nftMarker(name: string, signal: AbortSignal): Promise<void>;
+  /** The nftables event feed (needed only while a sandbox with a slot is watched). */
+  nftFeed: EventFeed;
+  /** The rtnetlink (link, address, route) event feed, all namespaces with an id. */
+  ipFeed: EventFeed;
+  /** Interval of the full comparison of every watched sandbox. */
+  fullCheckMs: number;
+  /** How failing reads and feed starts are retried before a sandbox is killed as unverifiable. */
+  retry: RetryPolicy;
+  /** How long events are gathered before the sandboxes they concern are compared. */
+  coalesceMs?: number;
 }
 
 interface Entry {
   target: WatchedNetwork;
-  baseline: NetworkSnapshot;
+  /** Undefined until recorded. */
+  baseline: NetworkSnapshot | undefined;
+  /** Events that are themselves a change of this sandbox's objects. */
+  evidence: string[];
+  /** Called after its next comparison (or when it ends). */
+  compared: (() => void)[];
+  ended: boolean;
 }
 
+interface FeedState {
+  feed: EventFeed;
+  parse: (line: string) => HostEvent | undefined;
+  /** Running (subscribed) or starting; undefined when stopped. */
+  running: Promise<void> | undefined;
+  /** Subscribed and not known to have ended. */
+  up: boolean;
+  /** A stop in progress (a new start waits for it). */
+  stopping: Promise<void>;
+}
+
+const DEFAULT_COALESCE_MS = 20;
+
 export class DriftWatch {
+  private readonly options: DriftWatchOptions;
   private readonly entries = new Set<Entry>();
-  /** Looked up only when a watched sandbox has host-side rules: `none` needs no nftables. */
-  private readonly nftPath: () => string;
-  private readonly intervalMs: number;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly byTable = new Map<string, Entry>();
+  private readonly byHostLink = new Map<string, Entry>();
+  private readonly nft: FeedState;
+  private readonly ip: FeedState;
+  /** Sandboxes to compare on the next pass, with the facets to read. */
+  private readonly pending = new Map<Entry, Scope>();
+  private fullPending = false;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private fullTimer: NodeJS.Timeout | undefined;
   /** The pass running now, if any: passes never overlap, and close() waits for it. */
   private pass: Promise<void> | undefined;
+  private readonly abort = new AbortController();
+  /** Markers in flight (see `begin`): name → called when its event arrives. */
+  private readonly markers = new Map<string, () => void>();
+  private markerCount = 0;
+  private closed = false;
 
-  constructor(nftPath: () => string, intervalMs: number) {
-    this.nftPath = nftPath;
-    this.intervalMs = intervalMs;
+  constructor(options: DriftWatchOptions) {
+    this.options = options;
+    const state = (feed: EventFeed, parse: FeedState['parse']): FeedState => ({ feed, parse, running: undefined, up: false, stopping: Promise.resolve() });
+    this.nft = state(options.nftFeed, parseNftEvent);
+    this.ip = state(options.ipFeed, parseIpEvent);
   }
 
-  /** Compares `target` with `baseline` on every check until the returned function is called. */
-  watch(target: WatchedNetwork, baseline: NetworkSnapshot): () => void {
-    const entry: Entry = { target, baseline };
+  /** Starts watching `target`; its baseline is read once the feeds it needs are subscribed. */
+  watch(target: WatchedNetwork): Watching {
+    const entry: Entry = { target, baseline: undefined, evidence: [], compared: [], ended: false };
     this.entries.add(entry);
-    this.timer ??= setInterval(() => {
-      this.pass ??= this.check().finally(() => (this.pass = undefined));
-    }, this.intervalMs);
-    return () => this.forget(entry);
+    this.fullTimer ??= setInterval(() => {
+      this.fullPending = true;
+      this.flush();
+    }, this.options.fullCheckMs);
+    const ready = this.begin(entry);
+    return { ready, stop: () => this.forget(entry) };
   }
 
-  /** Stops every watch (shutdown) and waits for a pass still listing the host's state. */
+  /** Stops every watch (shutdown), waits for a pass in progress and for the feeds to end. */
   async close(): Promise<void> {
-    this.entries.clear();
-    if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
+    this.closed = true;
+    for (const entry of [...this.entries]) this.forget(entry);
+    this.abort.abort();
     await this.pass;
+    await Promise.all([this.stopFeed(this.nft), this.stopFeed(this.ip)]);
   }
 
-  private forget(entry: Entry): void {
-    this.entries.delete(entry);
-    if (this.entries.size === 0 && this.timer !== undefined) {
-      clearInterval(this.timer);
-      this.timer = undefined;
+  /**
+   * Feeds first, then the baseline: a change after the baseline always produces an event. A slot's
+   * table is routed to this sandbox only from a marker on: events of its own build (or of an
+   * earlier slot of the same name) still in the pipe under load are never taken for a change.
+   */
+  private async begin(entry: Entry): Promise<void> {
+    const slot = entry.target.slot;
+    try {
+      await withRetry(() => this.feedsFor(entry), this.options.retry, this.abort.signal);
+      if (slot !== undefined && !entry.ended) await withRetry(() => this.mark(), this.options.retry, this.abort.signal);
+    } catch (err) {
+      if (!entry.ended) this.kill(entry, { verified: false, changes: [`drift watch could not subscribe to host network events: ${reason(err)}`] });
+      return;
+    }
+    if (entry.ended) return;
+    if (slot !== undefined) {
+      this.byTable.set(slot.table, entry);
+      this.byHostLink.set(slot.hostLink, entry);
+    }
+    let baseline: NetworkSnapshot | undefined;
+    try {
+      baseline = await entry.target.baseline();
+    } catch (err) {
+      if (!entry.ended) this.kill(entry, { verified: false, changes: [`drift watch could not record the network state: ${reason(err)}`] });
+      return;
+    }
+    if (baseline === undefined) return this.forget(entry);
+    if (entry.ended) return;
+    entry.baseline = baseline;
+    // Compared at once: a pooled slot's host side was recorded when it was built.
+    const compared = new Promise<void>((resolve) => entry.compared.push(resolve));
+    this.schedule(entry, 'all');
+    await compared;
+  }
+
+  /** Runs a marker transaction and resolves once the nft feed delivered it: every earlier event is in. */
+  private async mark(): Promise<void> {
+    const name = `airlock-sync-${process.pid}-${++this.markerCount}`;
+    const seen = new Promise<void>((resolve) => this.markers.set(name, resolve));
+    try {
+      await this.options.nftMarker(name, this.abort.signal);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${this.nft.feed.name} did not report a marker within 10 s`)), 10_000);
+      });
+      await Promise.race([seen, late]).finally(() => clearTimeout(timer));
+    } finally {
+      this.markers.delete(name);
     }
   }
 
-  private async check(): Promise<void> {
-    const ctx = this.context();
-    await Promise.all(
-      [...this.entries].map(async (entry) => {
-        let now: NetworkSnapshot | undefined;
-        try {
-          now = await entry.target.read(ctx);
-        } catch (err) {
-          // The state can't be read (nft failing, say): that is not a pass. Fail closed.
-          now = { error: `network state unreadable: ${(err as Error).message}` };
+  /** Resolves once the feeds `entry` needs are subscribed (starting those that are not). */
+  private async feedsFor(entry: Entry): Promise<void> {
+    const feeds = entry.target.slot === undefined ? [this.ip] : [this.ip, this.nft];
+    await Promise.all(feeds.map((f) => this.startFeed(f)));
+  }
+
+  private startFeed(state: FeedState): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('the drift watch is closed'));
+    state.running ??= (async () => {
+      await state.stopping;
+      await state.feed.start(
+        (line) => this.onLine(state, line),
+        (message, ended) => this.onTrouble(state, message, ended),
+      );
+      state.up = true;
+    })().catch((err: unknown) => {
+      state.running = undefined;
+      throw err;
+    });
+    return state.running;
+  }
+
+  private stopFeed(state: FeedState): Promise<void> {
+    if (state.running === undefined) return state.stopping;
+    const running = state.running;
+    state.running = undefined;
+    state.up = false;
+    state.stopping = running.catch(() => undefined).then(() => state.feed.stop());
+    return state.stopping;
+  }
+
+  private onLine(state: FeedState, line: string): void {
+    const event = state.parse(line);
+    if (event === undefined) return;
+    if (event.source === 'nft') this.markers.get(event.table)?.();
+    for (const route of routeEvent(event)) {
+      if (route.to === 'every') {
+        for (const entry of this.entries) this.schedule(entry, route.scope);
+        continue;
+      }
+      const entry = route.to === 'table' ? this.byTable.get(route.name) : this.byHostLink.get(route.name);
+      if (entry === undefined) continue;
+      if (route.to === 'table') entry.evidence.push(route.evidence);
+      this.schedule(entry, route.scope);
+    }
+  }
+
+  /**
+   * A feed may have missed events (it said so, or it ended): every sandbox is compared now, and an
+   * ended feed is restarted (with retries); if it can't be, the sandboxes it served are unverifiable.
+   */
+  private onTrouble(state: FeedState, message: string, ended: boolean): void {
+    this.fullPending = true;
+    this.flush();
+    // Ended while starting: start() rejects and its caller retries.
+    if (!ended || this.closed || !state.up) return;
+    state.up = false;
+    state.running = undefined;
+    const served = [...this.entries].filter((e) => state === this.ip || e.target.slot !== undefined);
+    if (served.length === 0) return;
+    withRetry(() => this.startFeed(state), this.options.retry, this.abort.signal).then(
+      () => {
+        this.fullPending = true;
+        this.flush();
+      },
+      (err: unknown) => {
+        if (this.closed) return;
+        for (const entry of served) {
+          if (!entry.ended) this.kill(entry, { verified: false, changes: [`drift watch lost its ${state.feed.name} (${message}) and could not restart it: ${reason(err)}`] });
         }
-        if (now === undefined || !this.entries.has(entry)) return;
-        const changes = describeDrift(entry.baseline, now);
-        if (changes.length === 0) return;
-        this.forget(entry);
-        entry.target.onDrift(changes);
-      }),
+      },
     );
   }
 
-  /** A context for one pass: the whole inet ruleset, listed once for every sandbox checked. */
-  private context(): CheckContext {
-    return checkContext(() => runTool(this.nftPath(), ['-j', 'list', 'ruleset', 'inet']));
+  private schedule(entry: Entry, scope: Scope): void {
+    if (entry.ended) return;
+    this.pending.set(entry, this.pending.get(entry) === 'all' ? 'all' : scope);
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flush();
+    }, this.options.coalesceMs ?? DEFAULT_COALESCE_MS);
+  }
+
+  /** Runs one pass over what is pending (or everything), unless one is running already. */
+  private flush(): void {
+    if (this.pass !== undefined || this.closed) return;
+    const work = new Map<Entry, Scope>(this.fullPending ? [...this.entries].map((e) => [e, 'all'] as const) : []);
+    for (const [entry, scope] of this.pending) if (!work.has(entry)) work.set(entry, scope);
+    this.pending.clear();
+    this.fullPending = false;
+    const ready = [...work].filter(([entry]) => entry.baseline !== undefined && !entry.ended);
+    if (ready.length === 0) return;
+    this.pass = this.compare(ready).finally(() => {
+      this.pass = undefined;
+      if (this.pending.size > 0 || this.fullPending) this.flush();
+    });
+  }
+
+  private async compare(work: [Entry, Scope][]): Promise<void> {
+    const signal = this.abort.signal;
+    // One listing for the whole pass, retried as a whole: every sandbox shares its answer.
+    const ctx = checkContext(() =>
+      withRetry(() => this.options.listRuleset(signal), this.options.retry, signal).catch((err: unknown) => {
+        throw new Error(`drift watch could not read the nft ruleset: ${reason(err)}`, { cause: err });
+      }),
+    );
+    await Promise.all(work.map(([entry, scope]) => this.compareOne(entry, scope, ctx)));
+  }
+
+  private async compareOne(entry: Entry, scope: Scope, ctx: CheckContext): Promise<void> {
+    let now: NetworkSnapshot | undefined;
+    let failure: string | undefined;
+    try {
+      now = await entry.target.read(ctx, scope);
+    } catch (err) {
+      failure = (err as Error).message;
+    }
+    for (const done of entry.compared.splice(0)) done();
+    if (entry.ended || this.closed || entry.baseline === undefined) return;
+    const evidence = entry.evidence.splice(0);
+    if (failure !== undefined) {
+      // A change already seen is reported as one; otherwise the watch only knows it can't see.
+      if (evidence.length > 0) return this.kill(entry, { verified: true, changes: evidence });
+      return this.kill(entry, { verified: false, changes: [failure] });
+    }
+    if (now === undefined) return; // The sandbox is ending: nothing left to protect.
+    const baseline = entry.baseline;
+    const compared = Object.fromEntries(Object.keys(now).map((facet) => [facet, baseline[facet] ?? '']));
+    const changes = describeDrift(compared, now);
+    if (changes.length === 0 && evidence.length === 0) return;
+    // The events name what the comparison can't (a change already reverted); where the
+    // comparison shows the table's change itself, they would only say it twice.
+    const seen = changes.some((c) => c.startsWith('firewall rules:')) ? [] : evidence;
+    const reverted = changes.length === 0 ? ['(the state was back to its baseline when compared: the change was reverted)'] : [];
+    this.kill(entry, { verified: true, changes: [...changes, ...seen, ...reverted] });
+  }
+
+  private kill(entry: Entry, finding: DriftFinding): void {
+    this.forget(entry);
+    entry.target.onDrift(finding);
+  }
+
+  private forget(entry: Entry): void {
+    if (entry.ended) return;
+    entry.ended = true;
+    for (const done of entry.compared.splice(0)) done();
+    this.entries.delete(entry);
+    this.pending.delete(entry);
+    const slot = entry.target.slot;
+    if (slot !== undefined) {
+      if (this.byTable.get(slot.table) === entry) this.byTable.delete(slot.table);
+      if (this.byHostLink.get(slot.hostLink) === entry) this.byHostLink.delete(slot.hostLink);
+    }
+    // Nothing left to watch: no timer and no monitor process outlives the last sandbox.
+    if (this.entries.size === 0) {
+      if (this.fullTimer !== undefined) clearInterval(this.fullTimer);
+      if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
+      this.fullTimer = undefined;
+      this.flushTimer = undefined;
+      void this.stopFeed(this.ip);
+    }
+    if (![...this.entries].some((e) => e.target.slot !== undefined)) void this.stopFeed(this.nft);
   }
 }

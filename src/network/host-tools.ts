@@ -11,32 +11,87 @@ export interface NetTools {
   nft: string;
 }
 
-const TOOL_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' };
-const TIMEOUT_MS = 30_000;
+/** The environment every host network tool runs with (system directories only, no locale surprises). */
+export const TOOL_ENV: Readonly<Record<string, string>> = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' };
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** A tool that did not finish within its time limit (and was killed for it). */
+export class ToolTimeoutError extends Error {
+  readonly timeoutMs: number;
+  constructor(command: string, timeoutMs: number) {
+    super(`${command}: timed out after ${formatSeconds(timeoutMs)} (killed)`);
+    this.name = 'ToolTimeoutError';
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** `1.5 s`, `30 s`: how long a limit was, for messages. */
+export function formatSeconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(2))} s`;
+}
+
+const PACKAGE: Record<keyof NetTools, string> = { ip: 'iproute2', nft: 'nftables' };
+
+/** Locates one tool in system directories, failing closed with the package to install. */
+export function findNetTool(name: keyof NetTools): string {
+  const path = findExecutable(name);
+  if (path === undefined) throw new ControlError('network', `\`${name}\` not found: install ${PACKAGE[name]}`);
+  return path;
+}
 
 /** Locates `ip` and `nft`, failing closed with the package to install. */
 export function findNetTools(): NetTools {
-  const ip = findExecutable('ip');
-  const nft = findExecutable('nft');
-  if (ip === undefined) throw new ControlError('network', '`ip` not found: install iproute2');
-  if (nft === undefined) throw new ControlError('network', '`nft` not found: install nftables');
-  return { ip, nft };
+  return { ip: findNetTool('ip'), nft: findNetTool('nft') };
 }
 
-/** Runs a tool with optional stdin; resolves stdout, rejects with stderr in the message. */
-export function runTool(path: string, args: string[], input?: string): Promise<string> {
+/** Options of {@link runTool}. */
+export interface RunToolOptions {
+  /** Bytes written to the tool's stdin (closed at once when absent). */
+  input?: string;
+  /** Time limit; the tool is killed and the call rejects with {@link ToolTimeoutError}. Default 30 s. */
+  timeoutMs?: number;
+  /** Aborting kills the tool and rejects (shutdown). */
+  signal?: AbortSignal;
+}
+
+/** Runs a tool; resolves stdout, rejects with stderr in the message (or says it timed out). */
+export function runTool(path: string, args: string[], options: RunToolOptions = {}): Promise<string> {
+  const { input, timeoutMs = DEFAULT_TIMEOUT_MS, signal } = options;
+  const command = `${path} ${args.join(' ')}`;
   return new Promise((resolve, reject) => {
-    const child = spawn(path, args, { env: TOOL_ENV, stdio: ['pipe', 'pipe', 'pipe'], timeout: TIMEOUT_MS, killSignal: 'SIGKILL' });
+    if (signal?.aborted === true) return reject(new Error(`${command}: aborted`));
+    const child = spawn(path, args, { env: TOOL_ENV, stdio: ['pipe', 'pipe', 'pipe'] });
+    let timedOut = false;
+    let aborted = false;
+    // Our own timer, not spawn's `timeout`: a kill we caused must say so ("timed out after 30 s"),
+    // not look like any other SIGKILL.
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    const onAbort = () => {
+      aborted = true;
+      child.kill('SIGKILL');
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => err.push(c));
     child.stdin.on('error', () => undefined);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      reject(e);
+    });
+    child.on('close', (code, exitSignal) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (timedOut) return reject(new ToolTimeoutError(command, timeoutMs));
+      if (aborted) return reject(new Error(`${command}: aborted`));
       if (code === 0) return resolve(Buffer.concat(out).toString('utf8'));
       const detail = Buffer.concat(err).toString('utf8').trim().split('\n').slice(0, 4).join(' / ');
-      reject(new Error(`${path} ${args.join(' ')}: ${detail || `exit ${code ?? signal}`}`));
+      reject(new Error(`${command}: ${detail || `exit ${code ?? exitSignal}`}`));
     });
     child.stdin.end(input ?? '');
   });

@@ -11,7 +11,8 @@ import type { AirlockConfig } from '../config/config.ts';
 import { ControlError } from '../isolation/driver.ts';
 import { SandboxAttachment, type NetworkAttachment, type SlotResources } from './attachment.ts';
 import { DriftWatch } from './drift-watch.ts';
-import { findNetTools, runTool, type NetTools } from './host-tools.ts';
+import { MonitorProcess } from './drift/monitor-process.ts';
+import { findNetTool, findNetTools, runTool, type NetTools } from './host-tools.ts';
 import { checkContext, readHostSide, type NetworkSnapshot } from './snapshot.ts';
 import type { AttachedMode } from './nft-rules.ts';
 import { checkResolvers, enableForwarding, resolvConfFor } from './full-mode.ts';
@@ -36,6 +37,13 @@ export interface NetworkManagerOptions {
   /** Every egress decision of every sandbox (metrics, logs). */
   onDecision?: (decision: EgressDecision) => void;
   /**
+   * Called once a sandbox's drift watch is in effect (event feeds subscribed, baseline recorded
+   * and compared once), with the host pid its network is read through.
+   */
+  onWatchReady?: (sandboxId: string, pid: number) => void;
+  /** The `ip` and `nft` programs; found in system directories when absent. */
+  tools?: NetTools;
+  /**
    * The controller's listeners, which no proxy may reach (the server adds its API to the same
    * object). Default: the proxies and the inspector only.
    */
@@ -49,6 +57,7 @@ export class NetworkManager {
   private readonly config: AirlockConfig;
   private readonly poolSize: number;
   private readonly onDecision: (decision: EgressDecision) => void;
+  private readonly onWatchReady: (sandboxId: string, pid: number) => void;
   private readonly listeners: ControllerListeners;
   private readonly ready: BuiltSlot[] = [];
   /** Host network changes in flight at once (see Limiter). */
@@ -64,6 +73,8 @@ export class NetworkManager {
     this.config = options.config;
     this.poolSize = options.poolSize ?? 0;
     this.onDecision = options.onDecision ?? (() => undefined);
+    this.onWatchReady = options.onWatchReady ?? (() => undefined);
+    this.toolsCache = options.tools;
     // Checks the configured services against the controller's listeners (throws naming the service).
     this.listeners = options.listeners ?? new ControllerListeners(options.config.network);
   }
@@ -76,7 +87,7 @@ export class NetworkManager {
   async attach(sandboxId: string, request: NetworkRequest): Promise<NetworkAttachment> {
     const rules = await checkNetworkRequest(request, this.config.network);
     if (request.mode === 'none') {
-      return new SandboxAttachment({ mode: 'none', drift: this.drift(), env: {}, allowedHosts: [] });
+      return new SandboxAttachment({ mode: 'none', drift: this.drift(), env: {}, allowedHosts: [], onWatchReady: (pid) => this.onWatchReady(sandboxId, pid) });
     }
     if (this.closed) throw new ControlError('network', 'the network manager is shut down');
     const built = request.mode === 'restricted' ? (this.ready.shift() ?? (await this.buildSlot('restricted'))) : await this.buildSlot('full');
@@ -100,7 +111,7 @@ export class NetworkManager {
     };
     if (request.mode === 'full') {
       const resolvConf = resolvConfFor(this.config.network.fullModeResolvers);
-      return new SandboxAttachment({ mode: 'full', slot: resources, drift: this.drift(), env: {}, allowedHosts: [], resolvConf });
+      return new SandboxAttachment({ mode: 'full', slot: resources, drift: this.drift(), env: {}, allowedHosts: [], resolvConf, onWatchReady: (pid) => this.onWatchReady(sandboxId, pid) });
     }
     const services = request.services.map((name) => this.service(name));
     let attachment: SandboxAttachment | undefined;
@@ -128,6 +139,7 @@ export class NetworkManager {
       mode: 'restricted',
       slot: resources,
       drift: this.drift(),
+      onWatchReady: (pid) => this.onWatchReady(sandboxId, pid),
       env: proxyEnv(resources.proxy.url, services),
       allowedHosts: request.allowedHosts,
     });
@@ -222,8 +234,25 @@ export class NetworkManager {
     return this.toolsCache;
   }
 
+  /** One tool, looked up alone: `none` sandboxes need `ip` (the event feed) but no nftables. */
+  private tool(name: keyof NetTools): string {
+    return this.toolsCache?.[name] ?? findNetTool(name);
+  }
+
   private drift(): DriftWatch {
-    this.driftWatch ??= new DriftWatch(() => this.tools().nft, this.config.network.driftCheckMs);
+    const { driftCheckMs, driftReadTimeoutMs, driftReadAttempts } = this.config.network;
+    const nft = () => this.tool('nft');
+    this.driftWatch ??= new DriftWatch({
+      listRuleset: (signal) => runTool(nft(), ['-j', 'list', 'ruleset', 'inet'], { timeoutMs: driftReadTimeoutMs, signal }),
+      nftMarker: async (name, signal) => {
+        await runTool(nft(), ['-f', '-'], { input: `add table inet ${name}\ndelete table inet ${name}\n`, timeoutMs: driftReadTimeoutMs, signal });
+      },
+      nftFeed: new MonitorProcess('nft monitor', nft, ['-j', 'monitor']),
+      // all-nsid: also namespaces the host has an id for (every slot's, any a link was moved into).
+      ipFeed: new MonitorProcess('ip monitor', () => this.tool('ip'), ['-o', 'monitor', 'label', 'all-nsid', 'link', 'address', 'route']),
+      fullCheckMs: driftCheckMs,
+      retry: { attempts: driftReadAttempts, backoffMs: Math.min(1000, driftReadTimeoutMs / 2) },
+    });
     return this.driftWatch;
   }
 }

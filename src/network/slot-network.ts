@@ -18,7 +18,7 @@ export function netnsPath(slot: NetworkSlot): string {
 export async function createSlotLink(slot: NetworkSlot, tools: NetTools): Promise<void> {
   const cidr = (address: string) => `${address}/${slot.prefixLength}`;
   try {
-    await runTool(tools.ip, ['-batch', '-'], [
+    await runTool(tools.ip, ['-batch', '-'], { input: [
       `netns add ${slot.netns}`,
       `link add ${slot.hostLink} type veth peer name ${slot.sandboxLink} netns ${slot.netns}`,
       // No IPv6 link-local address: the link carries exactly the IPv4 pair we assign.
@@ -26,14 +26,14 @@ export async function createSlotLink(slot: NetworkSlot, tools: NetTools): Promis
       `addr add ${cidr(slot.hostAddress)} dev ${slot.hostLink}`,
       `link set ${slot.hostLink} up`,
       '',
-    ].join('\n'));
-    await runTool(tools.ip, ['-n', slot.netns, '-batch', '-'], [
+    ].join('\n') });
+    await runTool(tools.ip, ['-n', slot.netns, '-batch', '-'], { input: [
       `link set ${slot.sandboxLink} addrgenmode none`,
       `addr add ${cidr(slot.sandboxAddress)} dev ${slot.sandboxLink}`,
       'link set lo up',
       `link set ${slot.sandboxLink} up`,
       '',
-    ].join('\n'));
+    ].join('\n') });
   } catch (err) {
     // The caller removes whatever part was made (it owns the slot's lease).
     throw new ControlError('network', `cannot create the sandbox network namespace: ${(err as Error).message}`, { cause: err });
@@ -43,7 +43,7 @@ export async function createSlotLink(slot: NetworkSlot, tools: NetTools): Promis
 /** Applies the mode's firewall table (and, for `full`, the default route). Fails closed. */
 export async function applySlotMode(slot: NetworkSlot, mode: AttachedMode, proxyPort: number, tools: NetTools): Promise<void> {
   try {
-    await runTool(tools.nft, ['-f', '-'], renderRules({ slot, mode, proxyPort }));
+    await runTool(tools.nft, ['-f', '-'], { input: renderRules({ slot, mode, proxyPort }) });
     // Restricted sandboxes get no default route: anything but the proxy fails at once (ENETUNREACH).
     if (mode === 'full') await runTool(tools.ip, ['-n', slot.netns, 'route', 'add', 'default', 'via', slot.hostAddress]);
   } catch (err) {

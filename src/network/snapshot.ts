@@ -5,6 +5,7 @@
  * map of facet → canonical text; drift is any facet whose text changed.
  */
 import { readFile } from 'node:fs/promises';
+import { diffItems, type NftItem } from './drift/nft-describe.ts';
 import type { NetworkSlot } from './slots.ts';
 
 export type NetworkSnapshot = Record<string, string>;
@@ -14,8 +15,6 @@ export interface CheckContext {
   ruleset(): Promise<NftItem[]>;
   hostRoutes(): Promise<string[]>;
 }
-
-export type NftItem = Record<string, { family?: string; table?: string; name?: string } & Record<string, unknown>>;
 
 async function readOrMissing(path: string): Promise<string | undefined> {
   try {
@@ -64,7 +63,7 @@ export async function readHostSide(slot: NetworkSlot, ctx: CheckContext): Promis
   // events are batched up to a second apart host-wide), so a slot built beside others can record
   // "down" and turn "up" later with nobody changing anything.
   const [ifindex, flags] = await Promise.all(['ifindex', 'flags'].map((f) => readOrMissing(`${sys}/${f}`)));
-  const link = ifindex === undefined ? 'missing' : `ifindex=${ifindex.trim()} flags=${flags?.trim()}`;
+  const link = ifindex === undefined ? 'missing' : `${slot.hostLink} ifindex=${ifindex.trim()} flags=${flags?.trim()}`;
   const routes = (await ctx.hostRoutes()).filter((line) => line.split('\t')[0] === slot.hostLink).sort().join('\n');
   const items = (await ctx.ruleset()).filter((item) => {
     const body = Object.values(item)[0];
@@ -77,28 +76,54 @@ export async function readHostSide(slot: NetworkSlot, ctx: CheckContext): Promis
   };
 }
 
-/** Human-readable description of what changed between two snapshots (empty when nothing did). */
+/**
+ * What changed between two snapshots, one line per facet, naming the object and before → after
+ * (empty when nothing did): `host link: al-n5 ifindex=7 flags=0x1003 → … flags=0x1002`,
+ * `firewall rules: - rule inet airlock-n5 input #4: iifname "al-n5" drop`.
+ */
 export function describeDrift(before: NetworkSnapshot, after: NetworkSnapshot): string[] {
   const changes: string[] = [];
   for (const facet of new Set([...Object.keys(before), ...Object.keys(after)])) {
     const was = before[facet] ?? '';
     const now = after[facet] ?? '';
     if (was === now) continue;
-    if (now === 'missing') changes.push(`${facet}: removed`);
-    else if (facet === 'sandbox links') changes.push(`${facet}: was [${was}], now [${now}]`);
-    else if (facet === 'firewall rules') changes.push(`${facet}: the sandbox's nft table was changed from the host side`);
-    else changes.push(`${facet}: changed (${lineDiff(was, now)})`);
+    if (facet === 'firewall rules') changes.push(`${facet}: ${firewallDiff(was, now)}`);
+    else if (now === 'missing') changes.push(`${facet}: removed (was ${clip(was)})`);
+    else if (facet === 'sandbox links' || facet === 'host link') changes.push(`${facet}: ${was || '(none)'} → ${now || '(none)'}`);
+    else if (facet === 'host routes') changes.push(`${facet}: ${lineDiff(was, now, ipv4Route)}`);
+    else changes.push(`${facet}: ${lineDiff(was, now, (l) => l.trim())}`);
   }
   return changes;
 }
 
-function lineDiff(was: string, now: string): string {
+function firewallDiff(was: string, now: string): string {
+  const items = (text: string): NftItem[] => (text === 'missing' || text === '' ? [] : (JSON.parse(text) as NftItem[]));
+  if (now === 'missing') return `the sandbox's table was deleted (${items(was).length} objects)`;
+  const diff = diffItems(items(was), items(now));
+  return diff.length > 0 ? diff.join('; ') : 'the table changed in a way its listing does not name';
+}
+
+function lineDiff(was: string, now: string, show: (line: string) => string): string {
   const before = new Set(was.split('\n').filter(Boolean));
   const after = new Set(now.split('\n').filter(Boolean));
-  const added = [...after].filter((l) => !before.has(l)).slice(0, 2);
-  const removed = [...before].filter((l) => !after.has(l)).slice(0, 2);
-  const parts = [...added.map((l) => `+ ${l.trim()}`), ...removed.map((l) => `- ${l.trim()}`)];
-  return parts.join('; ').replace(/\s+/g, ' ').slice(0, 300);
+  const removed = [...before].filter((l) => !after.has(l)).slice(0, 3).map((l) => `- ${show(l)}`);
+  const added = [...after].filter((l) => !before.has(l)).slice(0, 3).map((l) => `+ ${show(l)}`);
+  return clip([...removed, ...added].join('; ').replace(/\s+/g, ' '));
+}
+
+/** A /proc/net/route line (little-endian hex) as `10.213.0.0/30 dev al-n5` (via, metric when set). */
+function ipv4Route(line: string): string {
+  const [iface, dest, gateway, , , , metric, mask] = line.split('\t');
+  if (iface === undefined || dest === undefined || mask === undefined) return line.trim();
+  const ip = (hex: string) => (hex.match(/../g) ?? []).reverse().map((b) => parseInt(b, 16)).join('.');
+  const bits = [...parseInt(mask, 16).toString(2)].filter((b) => b === '1').length;
+  const via = gateway !== undefined && parseInt(gateway, 16) !== 0 ? ` via ${ip(gateway)}` : '';
+  const cost = metric !== undefined && metric !== '0' ? ` metric ${metric}` : '';
+  return `${ip(dest)}/${bits}${via} dev ${iface}${cost}`;
+}
+
+function clip(text: string): string {
+  return text.length > 300 ? `${text.slice(0, 299)}…` : text;
 }
 
 /** Items of `nft -j list ...` output, without the metainfo header. */

@@ -15,6 +15,7 @@ import { averageCores } from './cpu-usage.ts';
 import { NO_NETWORK, type NetworkRequest } from '../network/policy.ts';
 import type { NetworkManager } from '../network/manager.ts';
 import type { NetworkAttachment } from '../network/attachment.ts';
+import type { DriftFinding } from '../network/drift-watch.ts';
 
 export interface ExecutionRequest {
   image: Image;
@@ -92,14 +93,14 @@ async function supervise(
   info: RunInfo,
 ): Promise<ExecutionResult> {
   let stopReason: TerminationReason | undefined;
-  let drift: string[] = [];
+  let drift: DriftFinding = { verified: true, changes: [] };
   const terminate = (reason: TerminationReason) => {
     if (stopReason !== undefined) return;
     stopReason = reason;
     void sandbox.stop();
   };
-  watchNetwork(sandbox, network, (changes) => {
-    drift = changes;
+  watchNetwork(sandbox, network, (finding) => {
+    drift = finding;
     terminate('network_drift');
   });
   const output = new OutputCollector(request.limits.outputBytes, () => terminate('output_limit'));
@@ -159,10 +160,10 @@ async function supervise(
  * Starts the drift watch of a running sandbox (the snapshot is taken now, while it starts running).
  * A sandbox whose state can't be snapshotted is stopped: its network would run unwatched.
  */
-export function watchNetwork(sandbox: Sandbox, network: NetworkAttachment, onDrift: (changes: string[]) => void): void {
+export function watchNetwork(sandbox: Sandbox, network: NetworkAttachment, onDrift: (finding: DriftFinding) => void): void {
   const pid = sandbox.networkPid();
   if (pid === undefined) return; // Already ended: nothing left to watch.
-  network.watch(pid, onDrift).catch((err: Error) => onDrift([`network state could not be snapshotted: ${err.message}`]));
+  network.watch(pid, onDrift).catch((err: Error) => onDrift({ verified: false, changes: [`network state could not be snapshotted: ${err.message}`] }));
 }
 
 function feedStdin(stdin: NodeJS.WritableStream | null, input: ExecutionRequest['stdin']): void {

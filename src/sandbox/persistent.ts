@@ -100,8 +100,8 @@ export class PersistentSandbox {
       ended.catch(() => undefined);
       await withTimeout(Promise.race([agent.ready(), ended]), READY_TIMEOUT_MS, () => new ServiceError('control_failed', `sandbox agent not ready after ${READY_TIMEOUT_MS} ms`));
       const persistent = new PersistentSandbox(id, spec, sandbox, network, agent, performance.now() - started);
-      watchNetwork(sandbox, network, (changes) => {
-        const violation = networkDriftViolation(changes, network.mode);
+      watchNetwork(sandbox, network, (finding) => {
+        const violation = networkDriftViolation(finding, network.mode);
         persistent.violations.push(violation);
         spec.onViolation?.(violation);
         void persistent.end('network_drift');

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { exitCodeOfSignal } from '../isolation/exit-status.ts';
 import type { Limits } from '../isolation/driver.ts';
 import type { SecurityViolation, Severity, TerminationReason } from './result.ts';
+import type { DriftFinding } from '../network/drift-watch.ts';
 
 const SIGSYS_EXIT = exitCodeOfSignal('SIGSYS');
 
@@ -59,15 +60,28 @@ function violation(
 
 /**
  * The sandbox's network state (rules, links, routes) changed while it ran: whatever changed it,
- * the isolation it started with no longer holds, so it was killed.
+ * the isolation it started with no longer holds, so it was killed. Or the watch could not read
+ * that state even after retries: it was killed because nobody could vouch for it, which is said
+ * as such (not as a change nobody saw).
  */
-export function networkDriftViolation(changes: string[], mode: string): SecurityViolation {
+export function networkDriftViolation(finding: DriftFinding, mode: string): SecurityViolation {
+  const { verified, changes } = finding;
+  if (!verified) {
+    return violation(
+      'network_drift',
+      'HIGH',
+      'NETWORK',
+      `drift watch could not verify the sandbox's network state; sandbox killed: ${changes.join('; ')}`,
+      { changes, verified: false, network_policy: mode },
+      'The host was too loaded (or nftables/iproute2 failing) to read the network state; see the reason, then raise network.driftReadTimeoutMs or network.driftReadAttempts if the host is merely slow.',
+    );
+  }
   return violation(
     'network_drift',
     'CRITICAL',
     'NETWORK',
     `network state of the sandbox changed while it ran; sandbox killed: ${changes.join('; ')}`,
-    { changes, network_policy: mode },
+    { changes, verified: true, network_policy: mode },
     'Find who changed the host firewall or the sandbox namespace; airlock rebuilds the rules for every new sandbox.',
   );
 }

@@ -8,7 +8,7 @@
 import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { NetworkManager } from '../../src/network/manager.ts';
 import type { NetworkRequest } from '../../src/network/policy.ts';
 import { HOST_LINK_PREFIX, SLOT_PREFIX, slotSpace } from '../../src/network/slots.ts';
@@ -31,8 +31,13 @@ let tls: RecordingServer;
 let probe: ReturnType<typeof probeMount>;
 let baseline: HostBaseline;
 
+/** Waiters for the next sandbox whose drift watch is in effect (the manager's readiness signal). */
+const watchWaiters: ((pid: number) => void)[] = [];
+/** Resolves with the watched pid once the next sandbox's drift watch is subscribed, baselined and compared. */
+const nextWatchReady = (): Promise<number> => new Promise((resolve) => watchWaiters.push(resolve));
+
 before(async () => {
-  networks = new NetworkManager({ config: suite.config, onDecision: (d) => decisions.push(d) });
+  networks = new NetworkManager({ config: suite.config, onDecision: (d) => decisions.push(d), onWatchReady: (_id, pid) => watchWaiters.shift()?.(pid) });
   [allowed, other, anyAddress, tls] = await Promise.all([httpServer(), httpServer(), httpServer('0.0.0.0'), tlsServer()]);
   probe = probeMount();
   baseline = hostBaseline();
@@ -71,20 +76,23 @@ function unreachable(r: Map<string, Record<string, unknown>>, id: string): void 
   expect(r, id, { connected: false });
 }
 
-/** Host pid of a running sandbox of this suite in a network namespace other than ours. */
-async function sandboxNetPid(): Promise<number> {
+/**
+ * Host pid of a process of the running sandbox of this suite that lives in the sandbox's network
+ * namespace: on gVisor the sandbox kernel (runsc's `runsc-sandbox`; the gofer has an empty
+ * namespace of its own, and a link moved there would not be in the sandbox), on namespace any
+ * process in a namespace other than ours.
+ */
+function sandboxNetPid(runtime: string): number {
   const own = readlinkSync('/proc/self/ns/net');
-  for (let i = 0; i < 400; i++) {
-    for (const pids of sandboxCgroupPids(suite.config).values()) {
-      for (const pid of pids) {
-        try {
-          if (readlinkSync(`/proc/${pid}/ns/net`) !== own) return pid;
-        } catch {
-          // Exited.
-        }
+  for (const pids of sandboxCgroupPids(suite.config).values()) {
+    for (const pid of pids) {
+      try {
+        if (runtime === 'gvisor' && readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] !== 'runsc-sandbox') continue;
+        if (readlinkSync(`/proc/${pid}/ns/net`) !== own) return pid;
+      } catch {
+        // Exited.
       }
     }
-    await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error('no running sandbox found');
 }
@@ -110,11 +118,24 @@ const HOST_TAMPERING: { what: string; act: (table: string) => void; facet: RegEx
   {
     what: "setting the sandbox's host link down",
     act: (table) => execFileSync('ip', ['link', 'set', table.replace(`inet ${SLOT_PREFIX}`, HOST_LINK_PREFIX), 'down']),
-    facet: /host link: changed/,
+    // Named, with its configuration before and after (IFF_UP gone from the flags).
+    facet: /host link: \S+ ifindex=\d+ flags=0x[0-9a-f]*[13579bdf] → \S+ ifindex=\d+ flags=0x[0-9a-f]*[02468ace]\b/,
+  },
+  {
+    what: 'adding a rule to the sandbox table and removing it at once',
+    act: (table) => {
+      const [family, name] = table.split(' ') as [string, string];
+      const echoed = execFileSync('nft', ['--echo', '--handle', 'add', 'rule', family, name, 'input', 'tcp', 'dport', '9', 'accept'], { encoding: 'utf8' });
+      const handle = /# handle (\d+)/.exec(echoed)?.[1];
+      assert.ok(handle !== undefined, `no handle in ${echoed}`);
+      execFileSync('nft', ['delete', 'rule', family, name, 'input', 'handle', handle]);
+    },
+    // The state is back to its baseline long before the next full comparison: the events are the proof.
+    facet: /firewall rules: added rule inet \S+ input #\d+: tcp dport 9 accept \(seen by nft monitor\).*firewall rules: deleted rule .*reverted/,
   },
 ];
 
-function driftViolation(result: ExecutionResult, what: RegExp): { timestamp: string } {
+function driftViolation(result: ExecutionResult, what: RegExp): { timestamp: string; description: string } {
   assert.equal(result.termination_reason, 'network_drift', `expected network_drift, got ${result.termination_reason}: ${result.error}`);
   const v = result.security_violations.find((x) => x.violation_type === 'network_drift');
   assert.ok(v, 'no network_drift violation recorded');
@@ -252,33 +273,41 @@ for (const runtime of RUNTIMES) {
     });
 
     for (const tampering of HOST_TAMPERING) {
-      runtimeCase(suite, runtime, `drift: ${tampering.what} kills it within a second`, async (_t, ready) => {
+      runtimeCase(suite, runtime, `drift: ${tampering.what} kills it within a second`, async (t, ready) => {
         const tablesBefore = new Set(nftTables());
+        const watching = nextWatchReady();
         const run = runInSandbox(ready, suite.config, ['sleep', '30'], { network: restricted(), networks, limits: { timeoutSeconds: 40 } });
         const table = await newSandboxTable(tablesBefore);
-        await sandboxNetPid();
-        await new Promise((r) => setTimeout(r, 300));
+        await watching;
         const changedAt = Date.now();
         tampering.act(table);
         const result = await run;
         const v = driftViolation(result, tampering.facet);
+        t.diagnostic(v.description);
         const detectedMs = Date.parse(v.timestamp) - changedAt;
         assert.ok(detectedMs < 1000, `drift detected ${detectedMs} ms after the change`);
         assert.ok(result.execution_time_seconds < 10);
       });
     }
 
-    runtimeCase(suite, runtime, 'drift: a link moved into an isolated sandbox kills it', async (_t, ready) => {
+    runtimeCase(suite, runtime, 'drift: a link moved into an isolated sandbox kills it', async (t, ready) => {
+      const watching = nextWatchReady();
       const run = runInSandbox(ready, suite.config, ['sleep', '30'], { network: { mode: 'none', allowedHosts: [], services: [] }, networks, limits: { timeoutSeconds: 40 } });
-      const pid = await sandboxNetPid();
-      await new Promise((r) => setTimeout(r, 300));
+      await watching;
+      // Found apart from the watch (which must have picked the same namespace to see the link).
+      const pid = sandboxNetPid(runtime);
       const link = `drift${process.pid % 10000}`;
       // A veth pair (dummy links need a module this kernel may lack): one end goes into the sandbox.
       execFileSync('ip', ['link', 'add', link, 'type', 'veth', 'peer', 'name', `${link}p`]);
       try {
+        const movedAt = Date.now();
         execFileSync('ip', ['link', 'set', `${link}p`, 'netns', String(pid)]);
         const result = await run;
-        driftViolation(result, /sandbox links/);
+        const v = driftViolation(result, new RegExp(`sandbox links: lo → ${link}p,lo`));
+        t.diagnostic(v.description);
+        // Seen through the host's event (the link left the host), not the next full comparison.
+        const detectedMs = Date.parse(v.timestamp) - movedAt;
+        assert.ok(detectedMs < 1000, `drift detected ${detectedMs} ms after the move`);
       } finally {
         // Gone already when the sandbox's namespace (holding the peer) was destroyed.
         spawnSync('ip', ['link', 'del', link]);

@@ -9,7 +9,7 @@
  * sandbox shares host uid 65534; they stay apart through separate user, pid and mount namespaces.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { ControlError, type CommandSpec, type ProcessExit, type ResourceSample, type Sandbox, type SandboxProcess, type SandboxSpec } from '../driver.ts';
@@ -186,15 +186,14 @@ export class GvisorSandbox implements Sandbox {
     return { ...sample, pidsLimitHits: sample.pidsLimitHits + guestHits, scratchFull: this.scratchFull };
   }
 
-  /** The sandbox kernel's host process: the one process of the sandbox in another network namespace. */
+  /**
+   * The sandbox kernel's host process (runsc names it `runsc-sandbox`): its network namespace is
+   * the sandbox's. Not merely "a process in another namespace": the gofer has an empty one of its
+   * own, and a watch of that would never see a link moved into the sandbox's.
+   */
   networkPid(): number | undefined {
     if (!this.started) return undefined;
-    const own = netnsOf('self');
-    for (const pid of this.res.cgroup.pids()) {
-      const ns = netnsOf(String(pid));
-      if (ns !== undefined && ns !== own) return pid;
-    }
-    return undefined;
+    return this.res.cgroup.pids().find((pid) => argv0Of(pid) === SENTRY_ARGV0);
   }
 
   async stop(): Promise<void> {
@@ -259,9 +258,12 @@ export class GvisorSandbox implements Sandbox {
   }
 }
 
-function netnsOf(pid: string): string | undefined {
+/** What runsc calls its sandbox kernel process (argv[0]). */
+const SENTRY_ARGV0 = 'runsc-sandbox';
+
+function argv0Of(pid: number): string | undefined {
   try {
-    return readlinkSync(`/proc/${pid}/ns/net`);
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
   } catch {
     return undefined;
   }

@@ -1,0 +1,264 @@
+/**
+ * The drift watch's logic with fake feeds and readers: which sandboxes an event compares, what
+ * counts as proof of a change, how failing reads are retried and reported, and that nothing runs
+ * once the last sandbox is gone. (Real monitors and real tampering: test/security/network.test.ts
+ * and test/security/drift-load.test.ts.)
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DriftWatch, type DriftFinding, type DriftWatchOptions } from './drift-watch.ts';
+import type { EventFeed } from './drift/monitor-process.ts';
+import { ToolTimeoutError } from './host-tools.ts';
+import type { NetworkSnapshot } from './snapshot.ts';
+
+/** A feed whose lines the test emits. */
+class FakeFeed implements EventFeed {
+  readonly name: string;
+  starts = 0;
+  stops = 0;
+  failStarts = 0;
+  private onLine: ((line: string) => void) | undefined;
+  private onTrouble: ((message: string, ended: boolean) => void) | undefined;
+  constructor(name: string) {
+    this.name = name;
+  }
+  get running(): boolean {
+    return this.onLine !== undefined;
+  }
+  async start(onLine: (line: string) => void, onTrouble: (message: string, ended: boolean) => void): Promise<void> {
+    this.starts++;
+    if (this.failStarts > 0) {
+      this.failStarts--;
+      throw new Error(`${this.name} could not start`);
+    }
+    this.onLine = onLine;
+    this.onTrouble = onTrouble;
+  }
+  async stop(): Promise<void> {
+    this.stops++;
+    this.onLine = undefined;
+  }
+  emit(line: string): void {
+    this.onLine?.(line);
+  }
+  /** The process ended by itself. */
+  die(): void {
+    const trouble = this.onTrouble;
+    this.onLine = undefined;
+    trouble?.(`${this.name} exited (1)`, true);
+  }
+}
+
+const rule = (table: string, handle: number) => JSON.stringify({ add: { rule: { family: 'inet', table, chain: 'input', handle, expr: [{ accept: null }] } } });
+
+interface Harness {
+  watch: DriftWatch;
+  nft: FakeFeed;
+  ip: FakeFeed;
+  listings: number;
+  /** Fail the next N listings (a timeout, as runTool reports one). */
+  failListings(n: number): void;
+  /** Sandboxes by name: their state (mutable), findings and reads. */
+  add(name: string, slot: boolean): Promise<{ state: NetworkSnapshot; findings: DriftFinding[]; reads: number; stop(): void }>;
+}
+
+function harness(overrides: Partial<DriftWatchOptions> = {}): Harness {
+  const nft = new FakeFeed('nft monitor');
+  const ip = new FakeFeed('ip monitor');
+  let failing = 0;
+  const h: Harness = {
+    nft,
+    ip,
+    listings: 0,
+    failListings: (n) => (failing = n),
+    watch: new DriftWatch({
+      listRuleset: async () => {
+        h.listings++;
+        if (failing > 0) {
+          failing--;
+          throw new ToolTimeoutError('nft -j list ruleset inet', 50);
+        }
+        return '{"nftables": []}';
+      },
+      // What the real marker does: an add-table event for its name comes through the nft feed.
+      nftMarker: async (name) => void setImmediate(() => nft.emit(JSON.stringify({ add: { table: { family: 'inet', name, handle: 1 } } }))),
+      nftFeed: nft,
+      ipFeed: ip,
+      fullCheckMs: 60_000,
+      retry: { attempts: 3, backoffMs: 5 },
+      coalesceMs: 5,
+      ...overrides,
+    }),
+    async add(name, slot) {
+      const state: NetworkSnapshot = { 'sandbox links': 'eth0,lo', ...(slot ? { 'firewall rules': '[]' } : {}) };
+      const record = { state, findings: [] as DriftFinding[], reads: 0, stop: () => undefined as void };
+      const watching = h.watch.watch({
+        slot: slot ? { table: name, hostLink: `al-${name}` } : undefined,
+        baseline: async () => ({ ...state }),
+        read: async (ctx, scope) => {
+          record.reads++;
+          if (slot && scope === 'all') await ctx.ruleset();
+          return scope === 'sandbox' ? { 'sandbox links': state['sandbox links'] ?? '' } : { ...state };
+        },
+        onDrift: (f) => record.findings.push(f),
+      });
+      record.stop = watching.stop;
+      await watching.ready;
+      return record;
+    },
+  };
+  return h;
+}
+
+const settle = (ms = 40) => new Promise((r) => setTimeout(r, ms));
+/** Waits until `cond` holds (positive outcomes: no fixed time budget on a loaded machine). */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 1000 && !cond(); i++) await settle(5);
+  assert.ok(cond(), `never happened: ${what}`);
+}
+
+test('an event compares only the sandbox it concerns; a change reverted before the comparison still kills, named', async () => {
+  const h = harness();
+  const a = await h.add('airlock-n1', true);
+  const b = await h.add('airlock-n2', true);
+  const [readsA, readsB] = [a.reads, b.reads];
+  h.nft.emit(rule('airlock-n1', 9));
+  h.nft.emit(rule('some-other-table', 3));
+  await until(() => a.findings.length === 1, 'the change killed it');
+  assert.equal(b.reads, readsB, 'the other sandbox was not compared');
+  assert.equal(a.reads, readsA + 1);
+  assert.equal(a.findings.length, 1);
+  assert.equal(a.findings[0]?.verified, true);
+  assert.match(a.findings[0]?.changes.join('; ') ?? '', /firewall rules: added rule inet airlock-n1 input #9: accept \(seen by nft monitor\).*reverted/);
+  assert.deepEqual(b.findings, []);
+  await h.watch.close();
+});
+
+test('a link leaving the host compares every sandbox\'s own side only; a host route event only its slot\'s', async () => {
+  const h = harness();
+  const a = await h.add('airlock-n1', true);
+  const iso = await h.add('iso', false);
+  const listings = h.listings;
+  iso.state['sandbox links'] = 'lo,moved';
+  h.ip.emit('[nsid current][LINK]Deleted 35: moved@x: <BROADCAST> mtu 1500 new-netnsid 0 new-ifindex 35');
+  await until(() => iso.findings.length === 1, 'the moved link killed it');
+  assert.equal(h.listings, listings, 'no nft listing for a sandbox-side comparison');
+  assert.deepEqual(iso.findings, [{ verified: true, changes: ['sandbox links: eth0,lo → lo,moved'] }]);
+  assert.deepEqual(a.findings, []);
+  a.state['firewall rules'] = 'missing';
+  h.ip.emit('[nsid current][ROUTE]10.251.0.0/24 dev al-airlock-n1 scope link ');
+  await until(() => a.findings.length === 1, 'the route event compared its slot');
+  await h.watch.close();
+});
+
+test('events from before the watch took over a table (its own build, still in the pipe) are not taken for a change', async () => {
+  const h = harness({
+    // The build's events arrive only now, after the sandbox registered but before the marker.
+    nftMarker: async (name) => void setImmediate(() => {
+      h.nft.emit(rule('airlock-n1', 3));
+      h.nft.emit(JSON.stringify({ add: { table: { family: 'inet', name, handle: 1 } } }));
+    }),
+  });
+  const a = await h.add('airlock-n1', true);
+  await settle();
+  assert.deepEqual(a.findings, []);
+  h.nft.emit(rule('airlock-n1', 8));
+  await until(() => a.findings.length === 1, 'an event after the marker is a change');
+  await h.watch.close();
+});
+
+test('a listing that times out is retried and does not kill; one that keeps timing out kills as unverifiable', async () => {
+  const h = harness();
+  const a = await h.add('airlock-n1', true);
+  h.failListings(2);
+  const before = h.listings;
+  h.nft.emit('{"add": {"table": {"family": "inet", "name": "unrelated", "handle": 4}}}');
+  h.ip.emit('[nsid current][ROUTE]10.251.0.0/24 dev al-airlock-n1 scope link ');
+  await until(() => h.listings - before === 3, 'two timeouts, then an answer');
+  await settle();
+  assert.deepEqual(a.findings, [], 'a slow reader is not drift');
+  h.failListings(100);
+  h.ip.emit('[nsid current][ROUTE]10.251.0.0/24 dev al-airlock-n1 scope link ');
+  await until(() => a.findings.length === 1, 'killed once the retries ran out');
+  assert.deepEqual(a.findings, [{ verified: false, changes: ['drift watch could not read the nft ruleset: timed out after 0.05 s (3 attempts)'] }]);
+  await h.watch.close();
+});
+
+test('the full comparison finds what no event reported', async () => {
+  const h = harness({ fullCheckMs: 30 });
+  const iso = await h.add('iso', false);
+  iso.state['sandbox links'] = 'eth9,lo';
+  await until(() => iso.findings.length === 1, 'the full comparison ran');
+  assert.deepEqual(iso.findings, [{ verified: true, changes: ['sandbox links: eth0,lo → eth9,lo'] }]);
+  await h.watch.close();
+});
+
+test('feeds are shared, started on need (nft only for slots) and stopped with the last sandbox', async () => {
+  const h = harness();
+  const iso = await h.add('iso', false);
+  assert.deepEqual([h.ip.starts, h.nft.starts], [1, 0], 'an isolated sandbox needs no nftables');
+  const a = await h.add('airlock-n1', true);
+  const b = await h.add('airlock-n2', true);
+  assert.deepEqual([h.ip.starts, h.nft.starts], [1, 1], 'one process of each for every sandbox');
+  a.stop();
+  iso.stop();
+  await settle();
+  assert.deepEqual([h.ip.running, h.nft.running], [true, true]);
+  b.stop();
+  await settle();
+  assert.deepEqual([h.ip.running, h.nft.running], [false, false], 'nothing runs once the last sandbox is gone');
+  await h.add('iso2', false);
+  assert.equal(h.ip.starts, 2, 'started again for the next sandbox');
+  await h.watch.close();
+  assert.equal(h.ip.running, false);
+});
+
+test('a feed that dies is restarted and everything compared; one that can\'t be restarted kills what it served, as unverifiable', async () => {
+  const h = harness();
+  const a = await h.add('airlock-n1', true);
+  const reads = a.reads;
+  h.nft.die();
+  await until(() => h.nft.starts === 2 && a.reads > reads, 'restarted, then a full comparison after the gap');
+  assert.deepEqual(a.findings, []);
+  h.nft.failStarts = 3;
+  h.nft.die();
+  await until(() => a.findings.length === 1, 'killed once the restarts ran out');
+  const [finding] = a.findings as DriftFinding[];
+  assert.equal(finding?.verified, false);
+  assert.match(finding?.changes[0] ?? '', /drift watch lost its nft monitor \(nft monitor exited \(1\)\) and could not restart it: nft monitor could not start \(3 attempts\)/);
+  await h.watch.close();
+});
+
+test('a feed that cannot start kills the sandbox as unverifiable before any baseline', async () => {
+  const h = harness();
+  h.ip.failStarts = 3;
+  const iso = await h.add('iso', false);
+  assert.deepEqual(iso.findings, [{ verified: false, changes: ['drift watch could not subscribe to host network events: ip monitor could not start (3 attempts)'] }]);
+  await h.watch.close();
+});
+
+test('close() waits for a pass in progress, aborting its reads', async () => {
+  let aborted = false;
+  let release: (() => void) | undefined;
+  const h = harness({
+    listRuleset: (signal) => new Promise((resolve, reject) => {
+      release = () => resolve('{"nftables": []}');
+      signal.addEventListener('abort', () => {
+        aborted = true;
+        setTimeout(() => reject(new Error('aborted')), 20);
+      });
+    }),
+  });
+  const watching = h.add('airlock-n1', true);
+  await settle();
+  assert.ok(release !== undefined, 'the first comparison is listing');
+  let closed = false;
+  const closing = h.watch.close().then(() => (closed = true));
+  await settle(5);
+  assert.equal(closed, false, 'close is waiting for the pass');
+  await closing;
+  assert.ok(aborted);
+  const a = await watching;
+  assert.deepEqual(a.findings, [], 'a shutdown is not drift');
+  assert.deepEqual([h.ip.running, h.nft.running], [false, false]);
+});

@@ -1,0 +1,38 @@
+/**
+ * Which watched sandboxes a host event could concern, and whether the event by itself proves a
+ * change of theirs. Pure: the watch looks the names up in its own index.
+ */
+import type { HostEvent } from './host-events.ts';
+
+/** The facets a comparison reads: the sandbox's own namespace only, or that and its host side. */
+export type Scope = 'sandbox' | 'all';
+
+export type EventRoute =
+  /** The sandbox whose slot table this is. `evidence`: the event is itself a change to report. */
+  | { to: 'table'; name: string; scope: 'all'; evidence: string }
+  /** The sandbox whose host link this is. */
+  | { to: 'host-link'; name: string; scope: 'all' }
+  /** Every watched sandbox, sandbox side only (a link moved somewhere, a change inside some namespace). */
+  | { to: 'every'; scope: 'sandbox' };
+
+/** The routes of one event (none: it concerns no sandbox's facets). */
+export function routeEvent(event: HostEvent): EventRoute[] {
+  if (event.source === 'nft') {
+    // Every slot table is `inet`; nothing of ours lives in another family. Nothing airlock does
+    // changes a table while its sandbox runs, so any event naming it (after the watch's sync
+    // marker: see DriftWatch) is a change, even if reverted before anyone compares.
+    if (event.family !== 'inet') return [];
+    return [{ to: 'table', name: event.table, scope: 'all', evidence: `firewall rules: ${event.text} (seen by nft monitor)` }];
+  }
+  // A namespace the host has an id for changed (a slot's, or one a link was moved into): its
+  // sandbox is not known by id, so every sandbox's own side is compared (reads of /proc only).
+  if (event.nsid !== 'current') return [{ to: 'every', scope: 'sandbox' }];
+  const routes: EventRoute[] = [];
+  // A host link moved into another namespace may now be inside a sandbox.
+  if (event.movedOut) routes.push({ to: 'every', scope: 'sandbox' });
+  // Link, address and route messages also come from the kernel itself (carrier changes, linkdown
+  // flags) and arrive late under load (a slot's own build): they only trigger a comparison of the
+  // configured state, never count as a change by themselves.
+  if (event.dev !== undefined) routes.push({ to: 'host-link', name: event.dev, scope: 'all' });
+  return routes;
+}
