@@ -1,14 +1,16 @@
 /**
  * T22 leftovers (controller side): after many sandboxes that ended every way there is (normal,
- * killed, timed out, OOM-killed), no cgroup, process, mount, network namespace, uid lease,
- * bundle, tmpfs or scratch directory of theirs remains.
+ * with and without a restricted network, killed, timed out, OOM-killed), no cgroup, process, mount,
+ * network namespace, link, nft table, slot lease, uid lease, owner record, bundle, tmpfs or scratch
+ * directory of theirs remains.
  *
- * Runs 1,000 namespace sandboxes and 60 gVisor ones (each gVisor start costs ~0.3 s), four at once.
+ * Runs 1,000 sandboxes per runtime, four at once; each batch reports how long it took.
  */
 import { before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Limits } from '../../src/isolation/driver.ts';
 import type { TerminationReason } from '../../src/sandbox/result.ts';
+import { NetworkManager } from '../../src/network/manager.ts';
 import { findLeftovers, hostBaseline, settledLeftovers, summarizeLeftovers, type HostBaseline } from './lib/host.ts';
 import { runPool } from './lib/pool.ts';
 import { RUNTIMES, runInSandbox, type TestRuntime } from './lib/runtime.ts';
@@ -18,7 +20,7 @@ import { runtimeCase, useSuite, type Ready } from './lib/suite.ts';
 const suite = useSuite();
 
 /** How many sandboxes each runtime runs. */
-const COUNT: Record<TestRuntime, number> = { namespace: 1000, gvisor: 60 };
+const COUNT: Record<TestRuntime, number> = { namespace: 1000, gvisor: 1000 };
 const CONCURRENCY = 4;
 
 /** One kind of ending: what runs, under which limits, and the reason it must be reported with. */
@@ -27,10 +29,13 @@ interface Ending {
   argv: (probe: string) => string[];
   limits: Partial<Limits>;
   expected: TerminationReason;
+  /** A restricted network (a slot: namespace, link, nft table, lease, proxy) instead of none. */
+  restricted?: boolean;
 }
 
 const ENDINGS: readonly Ending[] = [
   { name: 'normal', argv: (p) => [p, 'hello'], limits: {}, expected: 'completed' },
+  { name: 'normal, restricted network', argv: (p) => [p, 'hello'], limits: {}, expected: 'completed', restricted: true },
   { name: 'killed', argv: (p) => [p, 'selfkill'], limits: {}, expected: 'killed' },
   { name: 'timed out', argv: (p) => [p, 'sleep', '30'], limits: { timeoutSeconds: 0.5 }, expected: 'timeout' },
   { name: 'OOM-killed', argv: (p) => [p, 'balloon', '0'], limits: { memoryMb: 32, timeoutSeconds: 30 }, expected: 'memory_limit' },
@@ -45,6 +50,8 @@ before(() => {
 interface Batch {
   outcomes: { ending: Ending; reason: string; error: string }[];
   earlier: Set<string>;
+  /** Wall time of the batch. */
+  seconds: number;
 }
 
 /** Runs the batch once per runtime; both cases of that runtime read it. */
@@ -61,17 +68,26 @@ async function runBatch(ready: Ready, runtime: TestRuntime): Promise<Batch> {
   const kit = suite.kit();
   // Whatever an earlier case left is that case's failure, not this batch's.
   const earlier = new Set(findLeftovers(suite.config, baseline, [kit.hostDir]));
-  const outcomes = await runPool(COUNT[runtime], { concurrency: CONCURRENCY }, async (i) => {
-    const ending = ENDINGS[i % ENDINGS.length] as Ending;
-    try {
-      const r = await runInSandbox(ready, suite.config, ending.argv(kit.probe), { mounts: [kit.mount], limits: ending.limits });
-      return { ending, reason: r.termination_reason as string, error: r.error ?? '' };
-    } catch (err) {
-      // The run never settled (see runInSandbox): counted, and its sandbox is a leftover below.
-      return { ending, reason: 'hung', error: (err as Error).message };
-    }
-  });
-  return { outcomes, earlier };
+  // One network manager for the batch, as a controller has: slots come and go through it.
+  const networks = new NetworkManager({ config: suite.config });
+  const started = Date.now();
+  let outcomes: Batch['outcomes'];
+  try {
+    outcomes = await runPool(COUNT[runtime], { concurrency: CONCURRENCY }, async (i) => {
+      const ending = ENDINGS[i % ENDINGS.length] as Ending;
+      const network = ending.restricted === true ? { network: { mode: 'restricted' as const, allowedHosts: [], services: [] }, networks } : {};
+      try {
+        const r = await runInSandbox(ready, suite.config, ending.argv(kit.probe), { mounts: [kit.mount], limits: ending.limits, ...network });
+        return { ending, reason: r.termination_reason as string, error: r.error ?? '' };
+      } catch (err) {
+        // The run never settled (see runInSandbox): counted, and its sandbox is a leftover below.
+        return { ending, reason: 'hung', error: (err as Error).message };
+      }
+    });
+  } finally {
+    await networks.close();
+  }
+  return { outcomes, earlier, seconds: (Date.now() - started) / 1000 };
 }
 
 const batches = new Map<TestRuntime, Promise<Batch>>();
@@ -81,9 +97,10 @@ for (const runtime of RUNTIMES) {
     runtimeCase(
       suite,
       runtime,
-      `after ${COUNT[runtime]} sandboxes (normal, killed, timed out, OOM-killed) nothing of them remains`,
+      `after ${COUNT[runtime]} sandboxes (normal, restricted network, killed, timed out, OOM-killed) nothing of them remains`,
       async (t, ready) => {
-        const { outcomes, earlier } = await batchOf(ready, runtime, batches);
+        const { outcomes, earlier, seconds } = await batchOf(ready, runtime, batches);
+        t.diagnostic(`${outcomes.length} sandboxes in ${seconds.toFixed(1)} s (${CONCURRENCY} at once)`);
         t.diagnostic(tallyOf(outcomes));
         assert.equal(outcomes.length, COUNT[runtime]);
         const left = (await settledLeftovers(suite.config, baseline, [suite.kit().hostDir])).filter((p) => !earlier.has(p));
@@ -91,7 +108,7 @@ for (const runtime of RUNTIMES) {
         const hung = outcomes.filter((o) => o.reason === 'hung');
         assert.equal(hung.length, 0, `${hung.length} runs never settled: ${hung[0]?.error ?? ''}`);
       },
-      { timeout: 900_000 },
+      { timeout: 3_600_000 },
     );
 
     runtimeCase(suite, runtime, 'in that batch, each kind of ending was reported with its own termination reason', async (t, ready) => {
@@ -100,7 +117,7 @@ for (const runtime of RUNTIMES) {
       const wrong = outcomes.filter((o) => o.reason !== o.ending.expected);
       const examples = wrong.slice(0, 5).map((o) => `${o.ending.name} -> ${o.reason}: ${o.error.slice(0, 200)}`);
       assert.deepEqual(examples, [], `${wrong.length} of ${outcomes.length} sandboxes were reported with another reason than their kind's`);
-    }, { timeout: 900_000, knownGap: knownGap('selfkill', runtime) });
+    }, { timeout: 3_600_000, knownGap: knownGap('selfkill', runtime) });
   });
 }
 
