@@ -270,11 +270,12 @@ static void protocol_error(struct agent *a, const char *fmt, ...) {
 /*
  * Closes every descriptor from `lowest` up. Without close_range (gVisor 2022, kernels before 5.9)
  * the open ones are looked up in /proc/self/fd: trying every number up to RLIMIT_NOFILE costs
- * hundreds of syscalls, tens of milliseconds per command under gVisor.
+ * hundreds of syscalls, tens of milliseconds per command under gVisor. Returns false when only
+ * that last resort was left, which misses descriptors above a limit lowered after they were opened.
  */
-static void close_from(int lowest) {
+static bool close_from(int lowest) {
 #ifdef SYS_close_range
-  if (syscall(SYS_close_range, (unsigned)lowest, ~0u, 0u) == 0) return;
+  if (syscall(SYS_close_range, (unsigned)lowest, ~0u, 0u) == 0) return true;
 #endif
   DIR *d = opendir("/proc/self/fd");
   if (d != NULL) {
@@ -292,13 +293,14 @@ static void close_from(int lowest) {
       rewinddir(d);
     }
     closedir(d);
-    return;
+    return true;
   }
   struct rlimit rl;
   long max = 1024;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) max = (long)rl.rlim_cur;
   if (max > 1 << 20) max = 1 << 20;
   for (long fd = lowest; fd < max; fd++) close((int)fd);
+  return false;
 }
 
 static struct exec *find_exec(struct agent *a, uint32_t id) {
@@ -1037,7 +1039,33 @@ static int run_init(char **cmd, char **envp) {
   }
 }
 
+/*
+ * `airlock-agent --close-fds-from N -- /PROGRAM ARGS...`: runs on the host as the first program of
+ * every runtime launch (bwrap, runsc), closes every descriptor from N up, then execs PROGRAM (an
+ * absolute path) with the inherited environment. Node's spawn sets up only the descriptors it is
+ * given: any other the controller inherited without close-on-exec would pass through the runtime
+ * into the sandbox (CVE-2024-21626 class). Fails closed: when the descriptors can't be closed for
+ * certain, PROGRAM never runs (exit 126; the controller matches the message's start).
+ */
+static int run_closing_fds(const char *from, char **cmd, char **envp) {
+  char *end;
+  errno = 0;
+  long lowest = strtol(from, &end, 10);
+  if (errno != 0 || *end != 0 || end == from || lowest < 3 || lowest > INT_MAX || cmd[0] == NULL || cmd[0][0] != '/') {
+    dprintf(2, "airlock-agent: cannot close inherited descriptors: usage: --close-fds-from N (3 or more) -- /PROGRAM ARGS...\n");
+    return 126;
+  }
+  if (!close_from((int)lowest)) {
+    dprintf(2, "airlock-agent: cannot close inherited descriptors: neither close_range nor /proc/self/fd is available\n");
+    return 126;
+  }
+  execve(cmd[0], cmd, envp);
+  dprintf(2, "airlock-agent: cannot run %s: %s\n", cmd[0], strerror(errno));
+  return 127;
+}
+
 int main(int argc, char **argv, char **envp) {
+  if (argc >= 4 && strcmp(argv[1], "--close-fds-from") == 0 && strcmp(argv[3], "--") == 0) return run_closing_fds(argv[2], argv + 4, envp);
   if (argc >= 3 && strcmp(argv[1], "--init") == 0 && strcmp(argv[2], "--") == 0) return run_init(argv + 3, envp);
   static struct agent agent; /* large tables: not on the stack */
   struct agent *a = &agent;

@@ -101,7 +101,8 @@ export class GvisorDriver implements IsolationDriver {
     // A one-shot command runs under the agent's init (see OciHostPaths.init); a persistent sandbox's
     // main process is the agent itself, already a proper pid 1.
     const init = requested.agentDir === undefined;
-    const spec = init ? { ...requested, agentDir: (await ensureAgent(this.config)).dir } : requested;
+    const agent = await ensureAgent(this.config);
+    const spec = init ? { ...requested, agentDir: agent.dir } : requested;
     if (!ID_RE.test(spec.id)) throw new ControlError('sandbox id', `"${spec.id}" is not lowercase letters, digits and dashes`);
     const tools = await this.requireTools();
     // The image's masked paths are checked here too: a driver never trusts how its Image was obtained.
@@ -153,6 +154,8 @@ export class GvisorDriver implements IsolationDriver {
         seccomp,
         release,
         init,
+        // Its binary launches runsc with only the descriptors the sandbox is given (see inherited-fds.ts).
+        fdCloser: agent.path,
       });
     } catch (err) {
       if (bundleMade) await removeBundle(bundle, tools).catch(() => undefined);

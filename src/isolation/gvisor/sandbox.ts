@@ -22,6 +22,7 @@ import { applyCpuQuota } from './cpu-quota.ts';
 import { signalOfExitCode } from '../exit-status.ts';
 import { removeForeignCgroups, removeRunscState } from './leftovers.ts';
 import { RefusedForkWatch } from './refused-forks.ts';
+import { watchFdCloser, withoutInheritedFds, type FdCloserWatch } from '../inherited-fds.ts';
 
 /** Longest a boot may take before start() gives up and tears it down. */
 const START_TIMEOUT_MS = 30_000;
@@ -54,6 +55,8 @@ export interface GvisorResources {
   release: () => void;
   /** Whether the command runs under the agent's init (one-shot sandboxes). */
   init: boolean;
+  /** The host path of the agent binary: it starts the launch with only the descriptors given to it. */
+  fdCloser: string;
 }
 
 /** A sandbox on the `gvisor` tier. */
@@ -104,9 +107,12 @@ export class GvisorSandbox implements Sandbox {
       ? [res.nsenter, [`--net=${res.spec.network.netnsPath}`, '--', runFile, ...runFileArgs]]
       : [runFile, runFileArgs];
     if (res.spec.network.kind === 'attached' && res.nsenter === undefined) throw new ControlError('network', 'nsenter is not installed (apt-get install util-linux)');
+    // Only stdin/stdout/stderr reach runsc (and its gofer and sandbox kernel): anything else the controller inherited is closed first (T8).
+    const argv = withoutInheritedFds(res.fdCloser, 3, [file, ...args]);
     // stdout/stderr are pipes read concurrently by the caller; a host terminal is never passed in.
-    const child = spawn(file, args, { stdio: [command.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: RUNSC_ENV });
+    const child = spawn(argv[0] as string, argv.slice(1), { stdio: [command.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: RUNSC_ENV });
     this.child = child;
+    const fdCloser = watchFdCloser(child.stderr as Readable);
     // Claim the output at once: Node discards a child's unread output when it exits before anyone
     // listens, and a short workload can end before start() returns. pipe() keeps backpressure.
     const stdout = (child.stdout as Readable).pipe(new PassThrough());
@@ -121,7 +127,7 @@ export class GvisorSandbox implements Sandbox {
       child.once('error', () => resolve({ code: 127, signal: null }));
     });
     try {
-      await this.waitStarted(this.exited);
+      await this.waitStarted(this.exited, fdCloser);
       this.started = true;
       refusedForks.writersAttached();
       // Boot is over: the command's CPU counts from here, under the quota it was granted.
@@ -146,7 +152,7 @@ export class GvisorSandbox implements Sandbox {
   }
 
   /** Resolves once runsc reports the workload started, or it ended; rejects when runsc itself failed. */
-  private async waitStarted(exited: Promise<unknown>): Promise<void> {
+  private async waitStarted(exited: Promise<unknown>, fdCloser: FdCloserWatch): Promise<void> {
     let ended = false;
     void exited.then(() => (ended = true));
     const deadline = Date.now() + START_TIMEOUT_MS;
@@ -159,6 +165,8 @@ export class GvisorSandbox implements Sandbox {
         const fatal = fatalError(log);
         // A missing or unloadable executable is the workload's failure (exit 127), not a control's.
         if (fatal !== undefined && isExecFailure(fatal)) return;
+        const refused = fatal === undefined ? await fdCloser.failure() : undefined;
+        if (refused !== undefined) throw refused;
         throw new ControlError('gvisor', `runsc failed to start the sandbox: ${fatal ?? 'no reason given (see runsc stderr)'}`);
       }
       if (Date.now() > deadline) throw new ControlError('gvisor', `sandbox did not start within ${START_TIMEOUT_MS} ms`);

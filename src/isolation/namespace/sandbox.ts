@@ -2,7 +2,7 @@
  * One bubblewrap sandbox: spawned as an unprivileged host uid, held on bwrap's block-fd until its
  * pid is inside the sandbox cgroup, then released to exec the command.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type IOType } from 'node:child_process';
 import { closeSync, openSync, statfsSync, statSync, type StatsFs } from 'node:fs';
 import { readdir, statfs } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,6 +22,7 @@ import { releasePins, type PinnedMount } from '../mount-pins.ts';
 import { signalOfExitCode } from '../exit-status.ts';
 import { buildBwrapArgs, buildLauncherArgs, buildPrlimitArgs, FD } from './bwrap-args.ts';
 import type { ProcMaskBind } from '../proc-masks.ts';
+import { watchFdCloser, withoutInheritedFds } from '../inherited-fds.ts';
 
 /** What the driver hands a sandbox: every control already allocated. */
 export interface NamespaceResources {
@@ -35,6 +36,8 @@ export interface NamespaceResources {
   bwrapPath: string;
   prlimitPath: string;
   nsenterPath: string;
+  /** The host path of the agent binary: it starts the launch with only the descriptors given to it. */
+  fdCloser: string;
   /** Drops the ownership record once everything else is released. */
   release: () => void;
 }
@@ -66,9 +69,12 @@ export class NamespaceSandbox implements Sandbox {
     const args = buildBwrapArgs({ spec, command: command.argv, mountFds: pins.map((_, i) => FD.firstMount + i), resolvConfFd, procMasks: this.res.procMasks });
     const launcher = buildLauncherArgs(spec, lease.uid, this.res.nsenterPath);
     const prlimitArgv = [this.res.prlimitPath, ...buildPrlimitArgs(spec), this.res.bwrapPath, ...args];
-    const argv = launcher.program === undefined ? prlimitArgv : [launcher.program, ...launcher.prefix, ...prlimitArgv];
+    const launchArgv = launcher.program === undefined ? prlimitArgv : [launcher.program, ...launcher.prefix, ...prlimitArgv];
+    const stdio: (IOType | number)[] = [command.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe', ...pins.map((p) => p.fd), ...(spec.resolvConf === undefined ? [] : ['pipe' as const])];
+    // Only the descriptors listed here reach bwrap: anything else the controller inherited is closed first (T8).
+    const argv = withoutInheritedFds(this.res.fdCloser, stdio.length, launchArgv);
     const child = spawn(argv[0] as string, argv.slice(1), {
-      stdio: [command.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe', ...pins.map((p) => p.fd), ...(spec.resolvConf === undefined ? [] : ['pipe' as const])],
+      stdio,
       // Unprivileged host identity: sandbox uid 65534 maps to this uid, never to host root. With an
       // attached network, nsenter starts as root only to enter the namespace, then drops to it.
       ...(launcher.asRoot ? {} : { uid: lease.uid, gid: lease.uid }),
@@ -83,6 +89,7 @@ export class NamespaceSandbox implements Sandbox {
     const stdout = (child.stdout as Readable).pipe(new PassThrough());
     const stderr = (child.stderr as Readable).pipe(new PassThrough());
     const stderrHead = collectHead(child.stderr as Readable);
+    const fdCloser = watchFdCloser(child.stderr as Readable);
     const exit = new Promise<ProcessExit>((resolve) => {
       child.once('close', (code, signal) => resolve(exitOf(code, signal, stderrHead.text())));
     });
@@ -109,6 +116,8 @@ export class NamespaceSandbox implements Sandbox {
       if (this.childPid !== undefined) killQuietly(this.childPid);
       child.kill('SIGKILL');
       await exit;
+      const refused = await fdCloser.failure();
+      if (refused !== undefined) throw refused;
       const detail = stderrHead.text().trim();
       // bwrap's own message says what really failed (a later ESRCH from the cgroup is only a symptom).
       if (detail.startsWith('bwrap: ')) throw new ControlError('namespace', `bubblewrap failed to start: ${detail.slice(7)}`, { cause: err });

@@ -1,0 +1,108 @@
+/**
+ * The launch prefix that keeps descriptors the controller inherited away from the runtimes: its
+ * argv, the agent's `--close-fds-from` mode for real (built from agent/airlock-agent.c), and the
+ * fail-closed path (the agent refuses, the runtime never runs, the error names the control).
+ * The sandboxes themselves are covered by test/security/inherited-fds.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type IOType } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { PassThrough, type Readable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { buildTestAgent } from '../agent/test-agent.ts';
+import { ControlError } from './driver.ts';
+import { findExecutable } from './which.ts';
+import { watchFdCloser, withoutInheritedFds } from './inherited-fds.ts';
+
+describe('withoutInheritedFds', () => {
+  it('puts the agent first, with the boundary, before the launch', () => {
+    assert.deepEqual(withoutInheritedFds('/state/agent/k/airlock-agent', 7, ['/usr/bin/prlimit', '--core=0:0', '--', '/usr/bin/bwrap']), [
+      '/state/agent/k/airlock-agent', '--close-fds-from', '7', '--', '/usr/bin/prlimit', '--core=0:0', '--', '/usr/bin/bwrap',
+    ]);
+  });
+
+  it('refuses a launcher found through PATH and a boundary below 3', () => {
+    assert.throws(() => withoutInheritedFds('/a', 3, ['bwrap']), /absolute path/);
+    assert.throws(() => withoutInheritedFds('/a', 3, []), /absolute path/);
+    assert.throws(() => withoutInheritedFds('/a', 2, ['/usr/bin/bwrap']), /no boundary/);
+  });
+});
+
+describe('watchFdCloser', () => {
+  it('names the control when the closer refused', async () => {
+    const stderr = new PassThrough();
+    const watch = watchFdCloser(stderr);
+    stderr.end('airlock-agent: cannot close inherited descriptors: neither close_range nor /proc/self/fd is available\n');
+    const err = await watch.failure();
+    assert.ok(err instanceof ControlError);
+    assert.equal(err.control, 'inherited descriptors');
+    assert.match(err.message, /neither close_range nor \/proc\/self\/fd/);
+  });
+
+  it("is silent about the runtime's own messages", async () => {
+    const stderr = new PassThrough();
+    const watch = watchFdCloser(stderr);
+    stderr.end('bwrap: Can\'t mount proc on /newroot/proc: Operation not permitted\nairlock-agent: cannot close inherited descriptors: later text is not the closer\n');
+    assert.equal(await watch.failure(), undefined);
+  });
+});
+
+const skip = process.getuid?.() !== 0 ? 'needs root to build the agent into a private state directory' : findExecutable('gcc') === undefined ? 'gcc is not installed' : false;
+
+describe('the agent as the launch prefix', { skip }, () => {
+  let stateDir = '';
+  let binary = '';
+  let secretFile = '';
+  before(async () => {
+    const built = await buildTestAgent();
+    stateDir = built.stateDir;
+    binary = built.agent.path;
+    secretFile = `${mkdtempSync(`${stateDir}/secret-`)}/secret`;
+    writeFileSync(secretFile, 'inherited\n', { mode: 0o600 });
+  });
+  after(() => rmSync(stateDir, { recursive: true, force: true }));
+
+  /** Runs `argv` through the prefix with a pipe on fd 3 and the secret file on 5 and 40 (below and above `keep`). */
+  async function launch(keep: number, argv: string[]): Promise<{ code: number | null; stdout: string; refusal: ControlError | undefined }> {
+    const fd = openSync(secretFile, 'r');
+    try {
+      const stdio: (IOType | number)[] = ['ignore', 'pipe', 'pipe', 'pipe', ...Array.from({ length: 37 }, () => 'ignore' as const)];
+      stdio[5] = fd;
+      stdio[40] = fd;
+      const child = spawn(binary, ['--close-fds-from', String(keep), '--', ...argv], { stdio, env: { PATH: '/usr/bin:/bin' } });
+      const watch = watchFdCloser(child.stderr as Readable);
+      let stdout = '';
+      child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+      return { code, stdout, refusal: await watch.failure() };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** dash's `[` is a builtin: /proc/self is the shell that the prefix exec'd into. */
+  const LIST_FDS = ['/bin/sh', '-c', 'for n in 3 4 5 6 40; do if [ -e /proc/self/fd/$n ]; then echo open $n; fi; done'];
+
+  it('closes every descriptor from the boundary up and execs the launch', async () => {
+    const { code, stdout, refusal } = await launch(4, LIST_FDS);
+    assert.equal(refusal, undefined);
+    assert.equal(code, 0);
+    // fd 3 (below the boundary) stays; 5 and 40 (the inherited file) are gone.
+    assert.equal(stdout, 'open 3\n');
+  });
+
+  it('keeps what lies below the boundary (the control: without the prefix both copies would be open)', async () => {
+    const { stdout } = await launch(41, LIST_FDS);
+    assert.equal(stdout, 'open 3\nopen 5\nopen 40\n');
+  });
+
+  it('fails closed: a bad boundary or a relative launcher never runs, and the refusal names the control', async () => {
+    for (const [keep, argv] of [[2, LIST_FDS], [4, ['sh', '-c', 'echo ran']]] as const) {
+      const { code, stdout, refusal } = await launch(keep, [...argv]);
+      assert.equal(code, 126);
+      assert.equal(stdout, '', 'the launch never ran');
+      assert.ok(refusal instanceof ControlError, `refused with a ControlError (keep ${keep})`);
+      assert.equal(refusal.control, 'inherited descriptors');
+    }
+  });
+});
