@@ -7,12 +7,15 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { lookup } from 'node:dns/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { BlockList } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configSchema, type AirlockConfig } from '../../src/config/config.ts';
 import { buildImage } from '../../src/images/build.ts';
 import type { NetworkRequest } from '../../src/network/policy.ts';
+import { REFUSED_IPV4_CIDRS } from '../../src/network/proxy/address-ranges.ts';
 import { availability, RUNTIMES, runInSandbox, type Availability, type TestRuntime } from './lib/runtime.ts';
 import { useSuite } from './lib/suite.ts';
 
@@ -57,6 +60,27 @@ async function reachable(url: string): Promise<boolean> {
   }
 }
 
+/**
+ * Why the egress proxy cannot reach `hosts` from this host, or undefined when it can: unreachable,
+ * or resolved to an address the proxy refuses (some build hosts intercept registries on
+ * documentation-range addresses).
+ */
+async function proxyCannotReach(urls: readonly string[]): Promise<string | undefined> {
+  const refused = new BlockList();
+  for (const cidr of REFUSED_IPV4_CIDRS) {
+    const [network, prefix] = cidr.split('/');
+    if (network !== undefined && prefix !== undefined) refused.addSubnet(network, Number(prefix), 'ipv4');
+  }
+  for (const url of urls) {
+    const host = new URL(url).hostname;
+    if (!(await reachable(url))) return `${host} is not reachable from this host`;
+    const addresses = await lookup(host, { all: true, family: 4 }).catch(() => []);
+    const bad = addresses.find((a) => refused.check(a.address, 'ipv4'));
+    if (bad !== undefined) return `${host} resolves to ${bad.address} here, an address the egress proxy refuses (special-use range)`;
+  }
+  return undefined;
+}
+
 /** A restricted network that reaches only `hosts`, through the egress proxy. */
 const restricted = (...hosts: string[]): NetworkRequest => ({ mode: 'restricted', allowedHosts: hosts, services: [] });
 
@@ -67,6 +91,8 @@ describe('seccomp allow list: toolchain and package-manager workloads', { skip: 
 
   before(async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'airlock-toolchain-'));
+    // Like /var/lib/airlock: sandboxes' unprivileged host uids traverse it to reach the image rootfs.
+    await chmod(stateDir, 0o755);
     // A private state directory and cgroup/uid range: nothing of a live deployment is touched.
     config = configSchema.parse({ ...suite.config, stateDir, defaultImage: 'toolchain' });
     await buildImage(config, { name: 'toolchain', include: TOOLCHAIN });
@@ -87,29 +113,29 @@ describe('seccomp allow list: toolchain and package-manager workloads', { skip: 
       if (typeof u === 'string') return void t.skip(u);
       const r = await runInSandbox(u.avail, u.config, ['/bin/sh', '-c', TOOLS], { limits: { timeoutSeconds: 120 } });
       assert.equal(r.termination_reason, 'completed', `${r.error ?? ''}\n${r.output}`);
-      for (const marker of ['GCC-OK', 'GIT-OK', 'SQLITE-OK']) assert.ok(r.output.includes(marker), `${marker} missing:\n${r.output}`);
+      for (const marker of ['GCC-OK', 'GIT-OK', 'SQLITE-OK']) assert.ok(r.output.includes(marker), `${marker} missing (exit ${String(r.exit_code)}):\n${r.output}${r.error ?? ''}`);
     });
 
     test(`${runtime}: npm install through the restricted proxy`, { timeout: 300_000 }, async (t) => {
       const u = use(runtime);
       if (typeof u === 'string') return void t.skip(u);
-      if (!(await reachable('https://registry.npmjs.org/'))) return void t.skip('registry.npmjs.org is not reachable from this host');
-      const script = 'set -e; mkdir -p /tmp/p && cd /tmp/p && npm init -y >/dev/null && npm install --no-audit --no-fund is-number@7 && node -e "console.log(require(\'is-number\')(5) ? \'NPM-OK\' : \'no\')"';
+      const why = await proxyCannotReach(['https://registry.npmjs.org/']);
+      if (why !== undefined) return void t.skip(why);
+      const script = 'set -e; mkdir -p /tmp/p && cd /tmp/p && npm init -y >/dev/null && npm install --no-audit --no-fund is-number@7 2>&1 && node -e "console.log(require(\'is-number\')(5) ? \'NPM-OK\' : \'no\')"';
       const r = await runInSandbox(u.avail, u.config, ['/bin/sh', '-c', script], { network: restricted('registry.npmjs.org'), limits: { timeoutSeconds: 240 } });
       assert.equal(r.termination_reason, 'completed', `${r.error ?? ''}\n${r.output}`);
-      assert.ok(r.output.includes('NPM-OK'), r.output);
+      assert.ok(r.output.includes('NPM-OK'), `exit ${String(r.exit_code)}: ${r.output}${r.error ?? ''}\n${JSON.stringify(r.security_violations)}`);
     });
 
     test(`${runtime}: pip install through the restricted proxy`, { timeout: 300_000 }, async (t) => {
       const u = use(runtime);
       if (typeof u === 'string') return void t.skip(u);
-      if (!(await reachable('https://pypi.org/simple/')) || !(await reachable('https://files.pythonhosted.org/'))) {
-        return void t.skip('PyPI (pypi.org, files.pythonhosted.org) is not reachable from this host');
-      }
-      const script = 'set -e; python3 -m pip install --quiet --no-cache-dir --target /tmp/site six && PYTHONPATH=/tmp/site python3 -c "import six; print(\'PIP-OK\')"';
+      const why = await proxyCannotReach(['https://pypi.org/simple/', 'https://files.pythonhosted.org/']);
+      if (why !== undefined) return void t.skip(why);
+      const script = 'set -e; python3 -m pip install --quiet --no-cache-dir --target /tmp/site six 2>&1 && PYTHONPATH=/tmp/site python3 -c "import six; print(\'PIP-OK\')"';
       const r = await runInSandbox(u.avail, u.config, ['/bin/sh', '-c', script], { network: restricted('pypi.org', 'files.pythonhosted.org'), limits: { timeoutSeconds: 240 } });
       assert.equal(r.termination_reason, 'completed', `${r.error ?? ''}\n${r.output}`);
-      assert.ok(r.output.includes('PIP-OK'), r.output);
+      assert.ok(r.output.includes('PIP-OK'), `exit ${String(r.exit_code)}: ${r.output}${r.error ?? ''}`);
     });
   }
 });
