@@ -67,7 +67,7 @@ export function runtimeCase(
   runtime: TestRuntime,
   name: string,
   fn: (t: TestContext, ready: Ready) => Promise<void> | void,
-  options: { timeout?: number; knownGap?: string } = {},
+  options: { timeout?: number; knownGap?: string | undefined } = {},
 ): void {
   test(name, { timeout: options.timeout ?? 120_000 }, async (t) => {
     const avail = await suite.runtime(runtime);
@@ -112,7 +112,7 @@ export async function gapAware(t: TestContext, runtime: TestRuntime, id: string,
   }
   if (failure === undefined) throw unexpectedPass(id, runtime, gap);
   await t.test(`${id} (known gap on ${runtime})`, { todo: gap }, () => {
-    throw failure;
+    throw failure instanceof Error ? failure : new Error(String(failure));
   });
 }
 
