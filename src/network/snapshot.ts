@@ -4,7 +4,7 @@
  * from its link in /sys/class/net, the host routing table and the slot's nft table. A snapshot is a
  * map of facet → canonical text; drift is any facet whose text changed.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, readlink } from 'node:fs/promises';
 import { diffItems, type NftItem } from './drift/nft-describe.ts';
 import type { NetworkSlot } from './slots.ts';
 
@@ -46,12 +46,18 @@ export async function readSandboxSide(pid: number, linksOnly = false): Promise<N
   const links: NetworkSnapshot = { 'sandbox links': linkNames(dev) };
   if (linksOnly) return links;
   const [route, fib, route6, addr6] = await Promise.all(['route', 'fib_trie', 'ipv6_route', 'if_inet6'].map((f) => readOrMissing(`${base}/${f}`)));
+  // These files exist in every namespace: one that can't be read means the process exited between
+  // the reads (a sandbox ending), not that its routes vanished. Comparisons triggered by events
+  // land exactly there (every sandbox of a batch ending at once), so this is not drift.
+  if (route === undefined || fib === undefined || route6 === undefined || addr6 === undefined) return undefined;
+  // Still alive after the reads (an exiting process loses its namespaces, then these files).
+  if ((await readlink(`/proc/${pid}/ns/net`).catch(() => undefined)) === undefined) return undefined;
   return {
     ...links,
-    'sandbox IPv4 routes': route ?? '',
-    'sandbox IPv4 addresses': fib ?? '',
-    'sandbox IPv6 routes': route6 ?? '',
-    'sandbox IPv6 addresses': addr6 ?? '',
+    'sandbox IPv4 routes': route,
+    'sandbox IPv4 addresses': fib,
+    'sandbox IPv6 routes': route6,
+    'sandbox IPv6 addresses': addr6,
   };
 }
 
