@@ -127,6 +127,11 @@ export class DriftWatch {
     return { ready, stop: () => this.forget(entry) };
   }
 
+  /** Resolves once no monitor stopped with the last sandbox is still exiting (leftover checks). */
+  async settled(): Promise<void> {
+    await Promise.all([this.nft.stopping, this.ip.stopping]);
+  }
+
   /** Stops every watch (shutdown), waits for a pass in progress and for the feeds to end. */
   async close(): Promise<void> {
     this.closed = true;

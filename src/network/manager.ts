@@ -170,6 +170,8 @@ export class NetworkManager {
   /** Waits until every ended sandbox's network is removed from the host. */
   async settled(): Promise<void> {
     while (this.teardowns.size > 0) await Promise.all([...this.teardowns]);
+    // The drift watch's monitors stop with the last sandbox: gone too once that is settled.
+    await this.driftWatch?.settled();
   }
 
   /** Releases what crashed controllers left: namespaces, links and tables of dead owners' slots. */
