@@ -6,9 +6,10 @@
 import type { CreateSandboxRequest } from '../../sdk/types.ts';
 import { UsageError } from './usage-error.ts';
 import { NETWORK_MODES } from '../network/policy.ts';
+import { DEFAULT_API_PORT } from '../config/config.ts';
 
 /** The server `airlock serve` listens on by default. */
-export const DEFAULT_URL = 'http://127.0.0.1:8002';
+export const DEFAULT_URL = `http://127.0.0.1:${DEFAULT_API_PORT}`;
 
 /** Raw options of `sandbox create`. */
 export interface RawCreateOptions {

@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { AirlockConfig } from '../config/config.ts';
+import { DEFAULT_API_PORT, type AirlockConfig } from '../config/config.ts';
 import type { ControllerListeners } from '../network/listeners.ts';
 import type { AirlockMetrics } from '../observability/metrics.ts';
 import type { SandboxServiceApi } from '../sandbox/service-types.ts';
@@ -27,7 +27,7 @@ export function registerServe(program: Command): void {
     .command('serve')
     .description('start the control plane: HTTP API in front of the sandbox service')
     .option('--host <address>', 'address to listen on (loopback unless you mean to expose it)', '127.0.0.1')
-    .option('--port <port>', 'TCP port', '8002')
+    .option('--port <port>', 'TCP port', String(DEFAULT_API_PORT))
     .option('--log-level <level>', 'log level: fatal, error, warn, info, debug, trace', 'info')
     .addHelpText('after', '\nThe configuration file is given with --config FILE (before or after "serve").')
     .action(async (raw: RawServeOptions) => {

@@ -94,6 +94,9 @@ export interface AirlockConfig {
 }
 
 /** The configuration a host without a configuration file runs with. */
+/** The TCP port `airlock serve` listens on unless told otherwise. */
+export const DEFAULT_API_PORT = 8002;
+
 export const DEFAULT_CONFIG: Readonly<AirlockConfig> = Object.freeze({
   stateDir: '/var/lib/airlock',
   runDir: '/run/airlock',

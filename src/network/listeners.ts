@@ -9,7 +9,7 @@
  * service given by a name that resolves there is refused per request, after the lookup.
  */
 import inspector from 'node:inspector';
-import type { NetworkConfig, ServiceRoute } from '../config/config.ts';
+import { DEFAULT_API_PORT, type NetworkConfig, type ServiceRoute } from '../config/config.ts';
 import { ControlError } from '../isolation/driver.ts';
 import { createLocalAddressCheck, interfaceAddresses } from './proxy/addresses.ts';
 import { findControllerListener, type ListenerEndpoint } from './proxy/controller-listeners.ts';
@@ -46,6 +46,10 @@ export class ControllerListeners {
     return [
       // Why: every slot gateway carries an egress proxy on this port, including slots built after a decision.
       { address: network, prefix: Number(prefix), port: this.#network.proxyPort, what: 'egress proxy' },
+      // Why: any airlock controller on this host (this one's own `serve` included, whatever runs the
+      // sandbox) listens there by default, on loopback or on every address, and must stay unreachable.
+      { address: '0.0.0.0', port: DEFAULT_API_PORT, what: 'API (default port, any airlock controller on this host)' },
+      { address: '::', port: DEFAULT_API_PORT, what: 'API (default port, any airlock controller on this host)' },
       ...inspectorListener(),
       ...this.#added,
     ];
