@@ -10,6 +10,20 @@
  * (file_setattr, 469). `profile.test.ts` cross-checks them against the installed headers.
  */
 
+/** Since Linux 5.1 every architecture shares one numbering from 424 on (pidfd_send_signal). */
+const UNIFIED_SINCE_424 = {
+  pidfd_send_signal: 424,
+  io_uring_setup: 425, io_uring_enter: 426, io_uring_register: 427, open_tree: 428, move_mount: 429,
+  fsopen: 430, fsconfig: 431, fsmount: 432, fspick: 433, pidfd_open: 434, clone3: 435, close_range: 436,
+  openat2: 437, pidfd_getfd: 438, faccessat2: 439, process_madvise: 440, epoll_pwait2: 441, mount_setattr: 442,
+  quotactl_fd: 443, landlock_create_ruleset: 444, landlock_add_rule: 445, landlock_restrict_self: 446,
+  memfd_secret: 447, process_mrelease: 448, futex_waitv: 449, set_mempolicy_home_node: 450, cachestat: 451,
+  fchmodat2: 452, map_shadow_stack: 453, futex_wake: 454, futex_wait: 455, futex_requeue: 456,
+  statmount: 457, listmount: 458, lsm_get_self_attr: 459, lsm_set_self_attr: 460, lsm_list_modules: 461,
+  mseal: 462, setxattrat: 463, getxattrat: 464, listxattrat: 465, removexattrat: 466, open_tree_attr: 467,
+  file_getattr: 468, file_setattr: 469,
+} as const;
+
 /** Native x86_64 syscall numbers, including legacy and unimplemented entries of the table. */
 export const X86_64_SYSCALLS = Object.freeze({
   read: 0, write: 1, open: 2, close: 3, stat: 4, fstat: 5, lstat: 6, poll: 7, lseek: 8, mmap: 9,
@@ -62,16 +76,7 @@ export const X86_64_SYSCALLS = Object.freeze({
   kcmp: 312, finit_module: 313, sched_setattr: 314, sched_getattr: 315, renameat2: 316, seccomp: 317,
   getrandom: 318, memfd_create: 319, kexec_file_load: 320, bpf: 321, execveat: 322, userfaultfd: 323,
   membarrier: 324, mlock2: 325, copy_file_range: 326, preadv2: 327, pwritev2: 328, pkey_mprotect: 329,
-  pkey_alloc: 330, pkey_free: 331, statx: 332, io_pgetevents: 333, rseq: 334, uretprobe: 335, pidfd_send_signal: 424,
-  io_uring_setup: 425, io_uring_enter: 426, io_uring_register: 427, open_tree: 428, move_mount: 429,
-  fsopen: 430, fsconfig: 431, fsmount: 432, fspick: 433, pidfd_open: 434, clone3: 435, close_range: 436,
-  openat2: 437, pidfd_getfd: 438, faccessat2: 439, process_madvise: 440, epoll_pwait2: 441, mount_setattr: 442,
-  quotactl_fd: 443, landlock_create_ruleset: 444, landlock_add_rule: 445, landlock_restrict_self: 446,
-  memfd_secret: 447, process_mrelease: 448, futex_waitv: 449, set_mempolicy_home_node: 450, cachestat: 451,
-  fchmodat2: 452, map_shadow_stack: 453, futex_wake: 454, futex_wait: 455, futex_requeue: 456,
-  statmount: 457, listmount: 458, lsm_get_self_attr: 459, lsm_set_self_attr: 460, lsm_list_modules: 461,
-  mseal: 462, setxattrat: 463, getxattrat: 464, listxattrat: 465, removexattrat: 466, open_tree_attr: 467,
-  file_getattr: 468, file_setattr: 469,
+  pkey_alloc: 330, pkey_free: 331, statx: 332, io_pgetevents: 333, rseq: 334, uretprobe: 335, ...UNIFIED_SINCE_424,
 } as const);
 
 /** Every syscall name this module knows; x86_64's table is a superset of aarch64's names. */
@@ -124,14 +129,5 @@ export const AARCH64_SYSCALLS: Readonly<Partial<Record<SyscallName, number>>> = 
   kcmp: 272, finit_module: 273, sched_setattr: 274, sched_getattr: 275, renameat2: 276, seccomp: 277,
   getrandom: 278, memfd_create: 279, bpf: 280, execveat: 281, userfaultfd: 282, membarrier: 283,
   mlock2: 284, copy_file_range: 285, preadv2: 286, pwritev2: 287, pkey_mprotect: 288, pkey_alloc: 289,
-  pkey_free: 290, statx: 291, io_pgetevents: 292, rseq: 293, kexec_file_load: 294, pidfd_send_signal: 424,
-  io_uring_setup: 425, io_uring_enter: 426, io_uring_register: 427, open_tree: 428, move_mount: 429,
-  fsopen: 430, fsconfig: 431, fsmount: 432, fspick: 433, pidfd_open: 434, clone3: 435, close_range: 436,
-  openat2: 437, pidfd_getfd: 438, faccessat2: 439, process_madvise: 440, epoll_pwait2: 441, mount_setattr: 442,
-  quotactl_fd: 443, landlock_create_ruleset: 444, landlock_add_rule: 445, landlock_restrict_self: 446,
-  memfd_secret: 447, process_mrelease: 448, futex_waitv: 449, set_mempolicy_home_node: 450, cachestat: 451,
-  fchmodat2: 452, map_shadow_stack: 453, futex_wake: 454, futex_wait: 455, futex_requeue: 456,
-  statmount: 457, listmount: 458, lsm_get_self_attr: 459, lsm_set_self_attr: 460, lsm_list_modules: 461,
-  mseal: 462, setxattrat: 463, getxattrat: 464, listxattrat: 465, removexattrat: 466, open_tree_attr: 467,
-  file_getattr: 468, file_setattr: 469,
+  pkey_free: 290, statx: 291, io_pgetevents: 292, rseq: 293, kexec_file_load: 294, ...UNIFIED_SINCE_424,
 });
