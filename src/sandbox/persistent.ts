@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AGENT_MOUNT, type IsolationDriver, type Limits, type Sandbox, type SandboxSpec } from '../isolation/driver.ts';
-import { AgentClient, AgentFileError } from '../agent/client.ts';
+import { AgentClient, AgentClosedError, AgentFileError } from '../agent/client.ts';
 import type { Image } from '../images/image.ts';
 import { ServiceError } from './errors.ts';
 import { BASE_ENV, commandFor } from './prepare.ts';
@@ -127,9 +127,8 @@ export class PersistentSandbox {
 
   /** Starts a command (env: the base environment plus exactly `options.env`); output streams through the session. */
   async exec(options: ExecOptions): Promise<ExecSession> {
-    this.requireRunning();
     const { argv, stdin } = commandFor({ command: options.argv, code: options.code, language: options.language });
-    const session = startExec(this.agent, {
+    const session = this.whileRunning(() => startExec(this.agent, {
       argv,
       env: { ...BASE_ENV, ...options.env, ...this.network.env },
       cwd: options.cwd ?? '/tmp',
@@ -137,7 +136,7 @@ export class PersistentSandbox {
       timeoutMs: options.timeoutMs,
       outputBytes: this.limits.outputBytes,
       ended: () => this.endReasonValue !== undefined,
-    });
+    }));
     if (stdin !== undefined) {
       session.writeStdin(stdin);
       if (!options.stdin) session.closeStdin();
@@ -148,18 +147,15 @@ export class PersistentSandbox {
   }
 
   async readFile(path: string, maxBytes: number): Promise<Buffer> {
-    this.requireRunning();
-    return fileOp(path, () => this.agent.readFile(path, maxBytes));
+    return this.fileOp(path, () => this.agent.readFile(path, maxBytes));
   }
 
   async writeFile(path: string, data: Buffer, mode?: number): Promise<void> {
-    this.requireRunning();
-    await fileOp(path, () => this.agent.writeFile(path, data, mode));
+    await this.fileOp(path, () => this.agent.writeFile(path, data, mode));
   }
 
   async listFiles(path: string): Promise<FileEntry[]> {
-    this.requireRunning();
-    const entries = await fileOp(path, () => this.agent.list(path));
+    const entries = await this.fileOp(path, () => this.agent.list(path));
     const base = path.endsWith('/') ? path : `${path}/`;
     return entries.map((e) => ({
       name: e.name,
@@ -192,6 +188,37 @@ export class PersistentSandbox {
     if (this.endReasonValue !== undefined) {
       throw new ServiceError('sandbox_not_running', `sandbox ${this.id} has ended (${this.endReasonValue})`);
     }
+  }
+
+  /**
+   * Runs an agent call; the agent's channel closing under it (a DELETE, the TTL, a limit or the
+   * agent exiting, all of which end the sandbox) is `sandbox_not_running`, like a call made after.
+   */
+  private whileRunning<T>(op: () => T): T {
+    this.requireRunning();
+    try {
+      return op();
+    } catch (err) {
+      throw this.endedError(err);
+    }
+  }
+
+  /** A file operation through the agent: refused when the sandbox ends during it, agent errors mapped to request errors. */
+  private async fileOp<T>(path: string, op: () => Promise<T>): Promise<T> {
+    this.requireRunning();
+    try {
+      return await fileOp(path, op);
+    } catch (err) {
+      throw this.endedError(err);
+    }
+  }
+
+  /** `sandbox_not_running` for a call cut off by the agent's channel closing; any other error as it is. */
+  private endedError(err: unknown): unknown {
+    if (!(err instanceof AgentClosedError)) return err;
+    // Why: the sandbox ending mid-call is a state the caller can act on (409), not an internal fault (500).
+    const reason = this.endReasonValue === undefined ? 'its agent is gone' : `it ended (${this.endReasonValue})`;
+    return new ServiceError('sandbox_not_running', `sandbox ${this.id} is not running: ${reason}`, { cause: err });
   }
 
   private async checkLimits(): Promise<void> {

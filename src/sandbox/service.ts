@@ -245,6 +245,8 @@ export class SandboxService implements SandboxServiceApi {
       throw new ServiceError('invalid_request', `allowed_hosts: sandbox ${id} has network_policy ${network.mode}; only restricted sandboxes have an allowlist`);
     }
     const rules = await this.checkNetwork({ mode: 'restricted', allowedHosts, services: record.services });
+    // The sandbox may have ended while the allowlist was checked: its released network takes no rules.
+    this.running(id);
     network.setAllowlist(allowedHosts, rules);
     record.allowlistChanges.push({ at: new Date().toISOString(), allowed_hosts: [...allowedHosts] });
     this.observer.allowlistChanged?.(id, [...allowedHosts]);
