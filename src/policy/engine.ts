@@ -1,0 +1,106 @@
+/**
+ * The policy engine: a validated Cedar bundle, held by one instance, that answers authorization
+ * requests with allow, deny, or "allowed once approved".
+ *
+ * "Needs approval" is a third outcome on top of Cedar's two. Permits that require an approval are
+ * annotated `@approval("required")` and hold only while `context.approved` is true. A request is
+ * evaluated as it stands; when it is denied and carries no approval, it is evaluated once more as if
+ * approved: allowed then means "approval", still denied means "deny" (forbids win either way).
+ */
+import { loadCedar } from './cedar.ts';
+import type { Cedar, CedarTypes } from './cedar.ts';
+import { bundleHash, readBundleFiles } from './bundle-files.ts';
+import type { BundleFile } from './bundle-files.ts';
+import { compileBundle } from './compile-bundle.ts';
+import type { CompiledPolicy } from './compile-bundle.ts';
+import { PolicyBundleError } from './bundle-error.ts';
+import { toCedarRequest } from './request.ts';
+import type { PolicyRequest } from './request.ts';
+
+/** The outcome of one authorization request. */
+export interface PolicyDecision {
+  /** `approval`: allowed only once a signed approval of exactly this request is attached. */
+  decision: 'allow' | 'deny' | 'approval';
+  /** `@id`s of the policies that decided: the permits that allowed, or the forbids that denied (none: default deny). */
+  policyIds: string[];
+  /** Sentences for the caller: the deciding policies' `@reason`s, or why nothing decided. */
+  reasons: string[];
+}
+
+/** A loaded, validated policy bundle and the evaluator over it. */
+export class PolicyEngine {
+  /** `sha256:<hex>` of the bundle's files (see bundleHash). */
+  readonly hash: string;
+  readonly dir: string;
+  readonly policies: readonly CompiledPolicy[];
+  readonly #cedar: Cedar;
+  readonly #byId: ReadonlyMap<string, CompiledPolicy>;
+  // Cedar keeps pre-parsed sets in the wasm module, by name; the name is the content hash, so
+  // engines with the same bundle share one entry and engines with different bundles never collide.
+  readonly #cacheName: string;
+
+  private constructor(cedar: Cedar, dir: string, hash: string, policies: readonly CompiledPolicy[], schema: CedarTypes.Schema) {
+    this.#cedar = cedar;
+    this.dir = dir;
+    this.hash = hash;
+    this.policies = policies;
+    this.#byId = new Map(policies.map((p) => [p.id, p]));
+    this.#cacheName = `airlock:${hash}`;
+    const staticPolicies = Object.fromEntries(policies.map((p) => [p.id, p.text]));
+    const parsedSet = cedar.preparsePolicySet(this.#cacheName, { staticPolicies });
+    const parsedSchema = cedar.preparseSchema(this.#cacheName, schema);
+    for (const answer of [parsedSet, parsedSchema]) {
+      if (answer.type === 'failure') {
+        throw new PolicyBundleError(dir, answer.errors.map((e) => ({ file: dir, line: 0, column: 0, message: e.message })));
+      }
+    }
+  }
+
+  /** Reads and validates the bundle in `dir`; throws PolicyBundleError naming each bad file and line. */
+  static async load(dir: string): Promise<PolicyEngine> {
+    return PolicyEngine.fromFiles(dir, await readBundleFiles(dir));
+  }
+
+  /** Validates a bundle given as files (`dir` only names it in messages). */
+  static async fromFiles(dir: string, files: readonly BundleFile[]): Promise<PolicyEngine> {
+    const cedar = await loadCedar();
+    const bundle = compileBundle(cedar, dir, files);
+    return new PolicyEngine(cedar, dir, bundleHash(files), bundle.policies, bundle.schema);
+  }
+
+  /** Decides one request. A request that does not fit the schema is denied, with Cedar's reason. */
+  evaluate(request: PolicyRequest): PolicyDecision {
+    const approved = request.approved === true;
+    const first = this.#authorize(request, approved);
+    if (first.type === 'failure') return this.#malformed(first.errors);
+    if (first.response.decision === 'allow') return this.#outcome('allow', first.response.diagnostics);
+    if (!approved) {
+      const second = this.#authorize(request, true);
+      if (second.type === 'success' && second.response.decision === 'allow') return this.#outcome('approval', second.response.diagnostics);
+    }
+    return this.#outcome('deny', first.response.diagnostics);
+  }
+
+  #authorize(request: PolicyRequest, approved: boolean): CedarTypes.AuthorizationAnswer {
+    return this.#cedar.statefulIsAuthorized({
+      ...toCedarRequest(request, approved),
+      preparsedPolicySetId: this.#cacheName,
+      preparsedSchemaName: this.#cacheName,
+      // Why: a request whose shape the policies were not validated against could slip past them.
+      validateRequest: true,
+    });
+  }
+
+  #outcome(decision: PolicyDecision['decision'], diagnostics: CedarTypes.Diagnostics): PolicyDecision {
+    const policyIds = [...diagnostics.reason].sort();
+    const reasons = policyIds.map((id) => this.#byId.get(id)?.reason ?? `policy ${id}`);
+    if (decision === 'deny' && policyIds.length === 0) reasons.push('no policy permits this request (default deny)');
+    // A policy whose evaluation failed (e.g. a missing optional attribute) is skipped by Cedar: say so.
+    for (const e of diagnostics.errors) reasons.push(`policy ${e.policyId} could not be evaluated: ${e.error.message}`);
+    return { decision, policyIds, reasons };
+  }
+
+  #malformed(errors: readonly CedarTypes.DetailedError[]): PolicyDecision {
+    return { decision: 'deny', policyIds: [], reasons: errors.map((e) => `request does not fit the policy schema: ${e.message}`) };
+  }
+}
