@@ -8,6 +8,7 @@ import { registerDoctor } from './doctor.ts';
 import { registerImage } from './image.ts';
 import { registerServe } from './serve.ts';
 import { registerSandbox } from './sandbox.ts';
+import { registerPolicy } from './policy.ts';
 import { registerKeys } from './keys.ts';
 import { terminalSafe } from './terminal-text.ts';
 import { UsageError } from './usage-error.ts';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerImage(program);
   registerServe(program);
   registerSandbox(program);
+  registerPolicy(program);
   registerKeys(program);
   return program;
 }

@@ -78,6 +78,14 @@ export interface NetworkConfig {
   services: Record<string, ServiceRoute>;
 }
 
+/** Authorization: the Cedar policy bundle and the host paths grants may come from. */
+export interface PolicyConfig {
+  /** Directory of the Cedar schema and policies; null: the policies shipped in `policies/`. */
+  dir: string | null;
+  /** Absolute host directories below which a path may be granted to a sandbox (none: no host grants). */
+  hostRoots: string[];
+}
+
 export interface AirlockConfig {
   stateDir: string;
   runDir: string;
@@ -91,6 +99,7 @@ export interface AirlockConfig {
   maxima: LimitBounds;
   service: ServiceConfig;
   network: NetworkConfig;
+  policy: PolicyConfig;
 }
 
 /** The configuration a host without a configuration file runs with. */
@@ -129,6 +138,7 @@ export const DEFAULT_CONFIG: Readonly<AirlockConfig> = Object.freeze({
     fullModeResolvers: Object.freeze(['1.1.1.1', '9.9.9.9']) as unknown as string[],
     services: Object.freeze({}) as Record<string, ServiceRoute>,
   }),
+  policy: Object.freeze({ dir: null, hostRoots: Object.freeze([]) as unknown as string[] }),
 });
 
 function buildSchema(z: typeof Zod) {
@@ -244,6 +254,22 @@ function buildSchema(z: typeof Zod) {
         })
         .strict()
         .default({ ...d.network, fullModeResolvers: [...d.network.fullModeResolvers], services: {} }),
+      policy: z
+        .object({
+          dir: z.string().min(1).nullable().default(d.policy.dir).describe('Directory of the Cedar schema and policies; null for the shipped policies/.'),
+          hostRoots: z
+            .array(
+              z
+                .string()
+                .regex(/^\/./, 'an absolute directory other than /')
+                // Why: a root of / would let any host path be granted, the very thing roots exist to stop.
+                .refine((v) => v.replace(/\/+$/, '') !== '', '/ would allow granting every host path'),
+            )
+            .default([])
+            .describe('Absolute host directories below which paths may be granted to sandboxes; empty: no host grants.'),
+        })
+        .strict()
+        .default({ dir: d.policy.dir, hostRoots: [] }),
     })
     .strict();
 }
