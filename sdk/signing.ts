@@ -22,9 +22,9 @@ export interface RequestToSign {
   /** The absolute URL the request goes to (what `@target-uri` covers). */
   readonly url: string | URL;
   /** Header fields sent anyway; those named in `cover` are signed too. */
-  readonly headers?: Readonly<Record<string, string>>;
+  readonly headers?: Readonly<Record<string, string>> | undefined;
   /** The exact body bytes to send (a string is sent as UTF-8). */
-  readonly body?: Uint8Array | string;
+  readonly body?: Uint8Array | string | undefined;
 }
 
 /** Options of {@link signedHeaders}. */

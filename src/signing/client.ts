@@ -14,9 +14,9 @@ export interface OutgoingRequest {
   /** The absolute URL the request goes to; it is what `@target-uri` covers. */
   readonly url: string | URL;
   /** Headers the caller sends anyway; any of them can be covered with `cover`. */
-  readonly headers?: HeaderFields;
+  readonly headers?: HeaderFields | undefined;
   /** The exact body bytes to send. */
-  readonly body?: Uint8Array | string;
+  readonly body?: Uint8Array | string | undefined;
 }
 
 /** Signs outgoing requests with one Ed25519 key; the key id is its RFC 7638 thumbprint. */
