@@ -11,7 +11,9 @@ import { DEFAULT_CONFIG, type LimitBounds } from '../config/config.ts';
 import { AirlockMetrics } from '../observability/metrics.ts';
 import type { SandboxServiceApi } from '../sandbox/service-types.ts';
 import { InflightGate, type RouteContext } from './context.ts';
+import { DEFAULT_ALLOWED_HOSTS } from '../config/allowed-hosts.ts';
 import { errorBody, generateRequestId, handleClientError, handleError, handleNotFound } from './errors.ts';
+import { registerHostCheck } from './host-check.ts';
 import { DEFAULT_DENIED_HOST_PREFIXES } from './request-mapping.ts';
 import { registerExecRoutes } from './routes/exec.ts';
 import { registerFilesRoutes } from './routes/files.ts';
@@ -52,6 +54,11 @@ export interface AppOptions {
    * responses or start sandboxes through a visitor's browser.
    */
   corsOrigins?: readonly string[];
+  /**
+   * `Host` names answered over TCP (src/config/allowed-hosts.ts says how they match); any other
+   * `Host` gets 421 before routing, which closes DNS rebinding. Default the loopback names.
+   */
+  allowedHosts?: readonly string[];
 }
 
 const MiB = 1024 * 1024;
@@ -95,6 +102,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
     maxCollectedOutputBytes: options.maxCollectedOutputBytes ?? MiB,
   };
   metrics.setActiveSandboxesSource(() => options.service.status().total_count);
+
+  // First of all hooks: a request for a name not listed (DNS rebinding) reaches nothing else.
+  registerHostCheck(app, options.allowedHosts ?? DEFAULT_ALLOWED_HOSTS);
 
   if ((options.corsOrigins ?? []).length > 0) {
     void app.register(cors, {

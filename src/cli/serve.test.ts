@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { get } from 'node:http';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
@@ -9,7 +10,7 @@ import { ControllerListeners } from '../network/listeners.ts';
 import { createLogger } from '../observability/logger.ts';
 import { AirlockMetrics } from '../observability/metrics.ts';
 import { FakeService } from '../../test/api/fake-service.ts';
-import { parsePort, registerServe, startServer } from './serve.ts';
+import { parsePort, registerServe, startServer, unlistedHostWarning } from './serve.ts';
 import { UsageError } from './usage-error.ts';
 
 const FIXTURE = fileURLToPath(new URL('../../test/api/fixtures/serve-fake.ts', import.meta.url));
@@ -42,6 +43,40 @@ describe('airlock serve', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('answers only the Host names of service.allowedHosts (421 otherwise) on the real listener', async () => {
+    const config = structuredClone(DEFAULT_CONFIG) as AirlockConfig;
+    config.service.allowedHosts = ['airlock.internal'];
+    const server = await startServer({
+      service: new FakeService(), metrics: new AirlockMetrics(), logger: createLogger({ level: 'silent' }).logger, config,
+      listeners: new ControllerListeners(config.network), host: '127.0.0.1', port: 0,
+    });
+    try {
+      const port = Number(new URL(server.address).port);
+      const status = (host: string) =>
+        new Promise<number | undefined>((resolve, reject) => {
+          get({ host: '127.0.0.1', port, path: '/health', headers: { host } }, (res) => {
+            res.resume();
+            resolve(res.statusCode);
+          }).on('error', reject);
+        });
+      assert.equal(await status('airlock.internal'), 200);
+      assert.equal(await status(`127.0.0.1:${port}`), 421);
+      assert.equal(await status('attacker.example'), 421);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('--host outside loopback warns how to list it; loopback and listed hosts do not', () => {
+    for (const host of ['127.0.0.1', '127.0.0.2', '::1', '[::1]', 'localhost']) assert.equal(unlistedHostWarning(host, ['localhost']), undefined, host);
+    assert.equal(unlistedHostWarning('10.0.0.5', ['localhost', '10.0.0.5']), undefined);
+    assert.equal(unlistedHostWarning('fd00::1', ['[fd00::1]']), undefined);
+    const warning = unlistedHostWarning('10.0.0.5', ['localhost', '127.0.0.1', '[::1]']);
+    assert.match(warning ?? '', /add "10\.0\.0\.5" .*to service\.allowedHosts/);
+    assert.match(warning ?? '', /421 host_not_allowed/);
+    assert.match(unlistedHostWarning('0.0.0.0', ['localhost']) ?? '', /the address or DNS name clients use/);
   });
 
   it('SIGTERM: stops accepting, ends every sandbox and exec, exits 0', async () => {

@@ -3,6 +3,7 @@
  * sandbox service and the HTTP API in front of it, and on SIGTERM/SIGINT stops accepting, ends
  * every sandbox and exits. Heavy modules load only when the command runs.
  */
+import { isIPv4, isIPv6 } from 'node:net';
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -26,7 +27,7 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('start the control plane: HTTP API in front of the sandbox service')
-    .option('--host <address>', 'address to listen on (loopback unless you mean to expose it)', '127.0.0.1')
+    .option('--host <address>', 'address to listen on (loopback unless you mean to expose it; clients must also use a Host listed in service.allowedHosts)', '127.0.0.1')
     .option('--port <port>', 'TCP port', String(DEFAULT_API_PORT))
     .option('--log-level <level>', 'log level: fatal, error, warn, info, debug, trace', 'info')
     .addHelpText('after', '\nThe configuration file is given with --config FILE (before or after "serve").')
@@ -52,9 +53,33 @@ export function registerServe(program: Command): void {
       if (reaped.length > 0) logger.warn({ reaped }, 'reaped sandboxes left by a previous controller');
       for (const error of poolErrors) logger.error({ error }, 'warm pool not started');
       const server = await startServer({ service, metrics, logger, config, listeners, host: raw.host, port });
-      logger.info({ address: server.address, policy_hash: service.policyHash }, 'airlock control plane listening');
+      const hostWarning = unlistedHostWarning(raw.host, config.service.allowedHosts);
+      if (hostWarning !== undefined) logger.warn({ host: raw.host, allowed_hosts: config.service.allowedHosts }, hostWarning);
+      logger.info({ address: server.address, policy_hash: service.policyHash, allowed_hosts: config.service.allowedHosts }, 'airlock control plane listening');
       await closeOnSignals(server, logger);
     });
+}
+
+/** True for an address only this host can reach: 127.0.0.0/8, ::1, localhost. */
+export function isLoopbackAddress(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  return h === 'localhost' || h === '::1' || (isIPv4(h) && h.startsWith('127.'));
+}
+
+/**
+ * The startup warning for `--host` outside loopback: the Host allowlist (DNS-rebinding guard) is
+ * not widened by `--host`, so clients using this address or another name get 421 until it is listed.
+ */
+export function unlistedHostWarning(host: string, allowedHosts: readonly string[]): string | undefined {
+  if (isLoopbackAddress(host)) return undefined;
+  const name = isIPv6(host) ? `[${host}]` : host;
+  if (allowedHosts.some((entry) => entry.toLowerCase() === name.toLowerCase())) return undefined;
+  const example = host === '0.0.0.0' || host === '::' ? 'the address or DNS name clients use' : `"${name}" (or the DNS name clients use)`;
+  return (
+    `listening on ${host}, but requests are answered only when their Host header is one of service.allowedHosts ` +
+    `(${allowedHosts.join(', ')}); others get 421 host_not_allowed. --host adds nothing to that list: add ${example} ` +
+    'to service.allowedHosts in the configuration file'
+  );
 }
 
 /** Parses `--port`: a whole number 0-65535. */
@@ -102,6 +127,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     deniedHostPrefixes: [...DEFAULT_DENIED_HOST_PREFIXES, config.stateDir, config.runDir],
     fileBodyLimit: config.service.fileMaxBytes,
     corsOrigins: config.service.corsOrigins,
+    allowedHosts: config.service.allowedHosts,
     closeService: true,
   });
   try {

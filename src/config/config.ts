@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import type { z as Zod } from 'zod';
 
 import type { Limits } from '../isolation/driver.ts';
+import { DEFAULT_ALLOWED_HOSTS, parseHost } from './allowed-hosts.ts';
 
 /** Limits as the configuration states them (defaults, maxima): the same fields a sandbox gets. */
 export type LimitBounds = Limits;
@@ -37,6 +38,11 @@ export interface ServiceConfig {
   pools: PoolConfig[];
   /** Exact browser origins allowed to call the API cross-origin (default none). */
   corsOrigins: string[];
+  /**
+   * `Host` names the API answers to over TCP (DNS-rebinding guard): `NAME` (any port) or
+   * `NAME:PORT`, IPv6 in brackets. Default the loopback names; any other Host gets 421.
+   */
+  allowedHosts: string[];
 }
 
 /** An internal service (e.g. an inference endpoint) that sandboxes reach only through the egress proxy. */
@@ -125,6 +131,7 @@ export const DEFAULT_CONFIG: Readonly<AirlockConfig> = Object.freeze({
     execTimeoutSeconds: 60,
     pools: Object.freeze([{ runtime: 'namespace', image: 'default', size: 2, limits: {} }]) as unknown as PoolConfig[],
     corsOrigins: Object.freeze([]) as unknown as string[],
+    allowedHosts: Object.freeze([...DEFAULT_ALLOWED_HOSTS]) as unknown as string[],
   }),
   network: Object.freeze({
     subnet: '10.213.0.0/16',
@@ -199,9 +206,13 @@ function buildSchema(z: typeof Zod) {
             .array(z.string().regex(/^https?:\/\/[^/*\s]+$/, 'an exact origin such as https://app.example.com (no wildcard, no path)'))
             .default([])
             .describe('Exact browser origins allowed to call the API cross-origin.'),
+          allowedHosts: z
+            .array(z.string().refine((v) => parseHost(v) !== undefined, 'NAME or NAME:PORT, IPv6 in brackets ([::1]); no scheme, path or trailing dot'))
+            .default([...d.service.allowedHosts])
+            .describe('Host header names the API answers to over TCP (DNS-rebinding guard); a name without a port matches any port.'),
         })
         .strict()
-        .default({ ...d.service, pools: d.service.pools.map((p) => ({ ...p, limits: { ...p.limits } })), corsOrigins: [] }),
+        .default({ ...d.service, pools: d.service.pools.map((p) => ({ ...p, limits: { ...p.limits } })), corsOrigins: [], allowedHosts: [...d.service.allowedHosts] }),
       network: z
         .object({
           subnet: z

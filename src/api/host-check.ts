@@ -1,0 +1,38 @@
+/**
+ * The `Host` allowlist that closes DNS rebinding: a web page whose name an attacker re-points at
+ * 127.0.0.1 reaches the API from the visitor's browser, but its requests still carry the attacker's
+ * name in `Host`. Every request whose `Host` is not listed (src/config/allowed-hosts.ts says how
+ * entries match) is refused with 421 `host_not_allowed` before routing, so nothing runs for it.
+ * Requests that arrive over a unix-domain socket listener are not checked: no browser can send one.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { hostAllowed, parseAllowedHosts } from '../config/allowed-hosts.ts';
+import { errorBody } from './errors.ts';
+
+/** The error code of a refused `Host`. */
+export const HOST_NOT_ALLOWED = 'host_not_allowed';
+
+/** True for a request that came in through a unix-domain socket listener (its server's address is a path). */
+function overUnixSocket(request: FastifyRequest): boolean {
+  const server = (request.raw.socket as { server?: { address(): unknown } }).server;
+  return typeof server?.address() === 'string';
+}
+
+/**
+ * Registers the check as an onRequest hook. Call it before any other hook or plugin: it runs first
+ * (CORS preflights, 404s and /health included), so a refused request reaches no route.
+ */
+export function registerHostCheck(app: FastifyInstance, entries: readonly string[]): void {
+  const allowed = parseAllowedHosts(entries);
+  app.addHook('onRequest', async (request, reply) => {
+    if (overUnixSocket(request)) return;
+    const host = request.headers.host;
+    if (hostAllowed(host, allowed)) return;
+    // Why: a name not on the list is what a DNS-rebinding page sends; nothing may run for it.
+    const shown = host === undefined ? 'no Host header' : `Host "${host.slice(0, 100)}"`;
+    reply.code(421).header('x-request-id', request.id).header('connection', 'close').type('application/json; charset=utf-8');
+    return reply.send(
+      errorBody(HOST_NOT_ALLOWED, `${shown} is not one this server answers to; list it in service.allowedHosts of the configuration`, request.id),
+    );
+  });
+}
