@@ -54,7 +54,7 @@ test('policy check of an invalid bundle lists each error with file and line, exi
   const r = await airlock(['policy', 'check', bundle], configFile);
   assert.equal(r.code, 1);
   assert.equal(r.stdout, '');
-  assert.match(r.stderr, /^invalid policy bundle .*\n  local\.cedar:5:\d+: /);
+  assert.match(r.stderr, /^invalid policy bundle .*\n {2}local\.cedar:5:\d+: /);
   const json = await airlock(['policy', 'check', '--json', bundle], configFile);
   assert.equal(json.code, 1);
   const out = JSON.parse(json.stdout) as { ok: boolean; issues: { file: string; line: number }[] };

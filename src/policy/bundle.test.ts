@@ -110,3 +110,28 @@ test('source offsets count UTF-8 bytes', () => {
   assert.deepEqual(lineColumnAt('ab\ncd', 4), { line: 2, column: 2 });
   assert.deepEqual(lineColumnAt('// é\nx', Buffer.byteLength('// é\n')), { line: 2, column: 1 });
 });
+
+test('only @approval policies may read context.approved, so one evaluation tells allow from approval', async (t) => {
+  const dir = await copyOfShipped(t);
+  await writeFile(
+    join(dir, 'extra.cedar'),
+    [
+      '@id("sneaky-forbid")',
+      'forbid (principal, action, resource) unless { context.approved };',
+      '@id("sneaky-has")',
+      'permit (principal, action, resource) when { context has approved };',
+      '@id("whole-context")',
+      'permit (principal, action == Airlock::Action::"admin", resource) when { context == { approved: true } };',
+      '@id("reads-other-context")',
+      'permit (principal is Airlock::Approver, action == Airlock::Action::"approve", resource) when { context.request.image == "default" };',
+      '',
+    ].join('\n'),
+  );
+  const err = await bundleError(dir);
+  assert.deepEqual(
+    err.issues.map((i) => `${i.file}:${i.line}`),
+    ['extra.cedar:1', 'extra.cedar:3', 'extra.cedar:5'],
+    err.message,
+  );
+  assert.match(err.message, /only policies marked @approval\("required"\) may read context\.approved/);
+});

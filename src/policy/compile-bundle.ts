@@ -1,7 +1,7 @@
 /**
- * Checking a policy bundle with Cedar: the schema parses, every policy file parses and validates
- * against the schema (strict mode), every policy carries a unique `@id`, and `@approval` is used
- * only as documented. All problems are collected, each with its file, line and column.
+ * Checking a policy bundle with Cedar: the schema parses, every policy file parses, the policies
+ * validate against the schema (strict mode), every policy carries a unique `@id`, and `@approval`
+ * is used only as documented (on permits, and only they read `context.approved`). All problems are collected, each with its file, line and column.
  */
 import type { Cedar, CedarTypes } from './cedar.ts';
 import { isPolicyFile, isSchemaFile } from './bundle-files.ts';
@@ -9,6 +9,7 @@ import type { BundleFile } from './bundle-files.ts';
 import { PolicyBundleError } from './bundle-error.ts';
 import type { BundleIssue } from './bundle-error.ts';
 import { lineColumnAt } from './source-location.ts';
+import { readsApproval } from './approval-reference.ts';
 
 /** One policy of a compiled bundle. */
 export interface CompiledPolicy {
@@ -63,22 +64,19 @@ function parseSchema(cedar: Cedar, file: BundleFile, issues: BundleIssue[]): Ced
   return schema;
 }
 
-function compilePolicyFile(cedar: Cedar, schema: CedarTypes.Schema, file: BundleFile, issues: BundleIssue[]): CompiledPolicy[] {
+/** A policy as found in its file, before validation against the schema. */
+interface FoundPolicy extends CompiledPolicy {
+  /** Byte offset of the policy's text in its file (Cedar's offsets within the policy start here). */
+  offset: number;
+  fileText: string;
+}
+
+function findPolicies(cedar: Cedar, file: BundleFile, issues: BundleIssue[]): FoundPolicy[] {
   const parsed = cedar.checkParsePolicySet({ staticPolicies: file.text });
   if (parsed.type === 'failure') {
     issues.push(...issuesFrom(file.name, file.text, parsed.errors));
     return [];
   }
-  // Strict validation against the schema: a typo in an attribute or action name is an error here,
-  // not a policy that silently never applies.
-  const validated = cedar.validate({ schema, policies: { staticPolicies: file.text }, validationSettings: { mode: 'strict' } });
-  if (validated.type === 'failure') {
-    issues.push(...issuesFrom(file.name, file.text, validated.errors));
-    return [];
-  }
-  const before = issues.length;
-  issues.push(...issuesFrom(file.name, file.text, validated.validationErrors.map((v) => v.error)));
-  if (issues.length > before) return [];
   const parts = cedar.policySetTextToParts(file.text);
   if (parts.type === 'failure') {
     issues.push(...issuesFrom(file.name, file.text, parts.errors));
@@ -87,12 +85,13 @@ function compilePolicyFile(cedar: Cedar, schema: CedarTypes.Schema, file: Bundle
   if (parts.policy_templates.length > 0) {
     issues.push({ file: file.name, line: 0, column: 0, message: 'policy templates are not supported: write static policies' });
   }
-  const policies: CompiledPolicy[] = [];
+  const policies: FoundPolicy[] = [];
   for (const text of parts.policies) {
-    const { line, column } = lineColumnAt(file.text, Buffer.byteLength(file.text.slice(0, Math.max(0, file.text.indexOf(text)))));
+    const offset = Buffer.byteLength(file.text.slice(0, Math.max(0, file.text.indexOf(text))));
+    const { line, column } = lineColumnAt(file.text, offset);
     const json = cedar.policyToJson(text);
     if (json.type === 'failure') {
-      issues.push(...issuesFrom(file.name, text, json.errors).map((i) => ({ ...i, line: i.line + line - 1 })));
+      issues.push(...issuesFrom(file.name, file.text, json.errors.map((e) => shifted(e, offset))));
       continue;
     }
     const annotations = json.json.annotations ?? {};
@@ -107,17 +106,20 @@ function compilePolicyFile(cedar: Cedar, schema: CedarTypes.Schema, file: Bundle
       issues.push({ file: file.name, line, column, message: `@${APPROVAL_ANNOTATION}("${APPROVAL_REQUIRED}") belongs on permit policies only, with that value` });
       continue;
     }
-    policies.push({
-      id,
-      file: file.name,
-      line,
-      effect: json.json.effect,
-      needsApproval: approval !== undefined,
-      reason: annotations['reason'] ?? null,
-      text,
-    });
+    // Why: a policy outside the approval convention that depends on the approval would make
+    // "allowed" and "allowed once approved" indistinguishable in one evaluation.
+    if (approval === undefined && readsApproval(json.json)) {
+      issues.push({ file: file.name, line, column, message: `only policies marked @${APPROVAL_ANNOTATION}("${APPROVAL_REQUIRED}") may read context.approved (or use context as a whole)` });
+      continue;
+    }
+    policies.push({ id, file: file.name, line, effect: json.json.effect, needsApproval: approval !== undefined, reason: annotations['reason'] ?? null, text, offset, fileText: file.text });
   }
   return policies;
+}
+
+/** A Cedar error whose offsets are within one policy, moved to that policy's place in its file. */
+function shifted(error: CedarTypes.DetailedError, offset: number): CedarTypes.DetailedError {
+  return { ...error, sourceLocations: (error.sourceLocations ?? []).map((l) => ({ ...l, start: l.start + offset, end: l.end + offset })) };
 }
 
 /** Checks a bundle's files; throws PolicyBundleError listing every problem. */
@@ -136,16 +138,34 @@ export function compileBundle(cedar: Cedar, dir: string, files: readonly BundleF
   const schemaFile = schemaFiles[0] as BundleFile;
   const schema = parseSchema(cedar, schemaFile, issues);
   if (schema === null) throw new PolicyBundleError(dir, issues);
-  const policies = policyFiles.flatMap((f) => compilePolicyFile(cedar, schema, f, issues));
-  const seen = new Map<string, CompiledPolicy>();
-  for (const p of policies) {
-    const first = seen.get(p.id);
+  const found = policyFiles.flatMap((f) => findPolicies(cedar, f, issues));
+  const byId = new Map<string, FoundPolicy>();
+  for (const p of found) {
+    const first = byId.get(p.id);
     if (first !== undefined) {
       issues.push({ file: p.file, line: p.line, column: 1, message: `duplicate @id("${p.id}"), first used at ${first.file}:${first.line}` });
     } else {
-      seen.set(p.id, p);
+      byId.set(p.id, p);
     }
   }
-  if (issues.length > 0) throw new PolicyBundleError(dir, issues);
+  // Strict validation against the schema, all policies at once: a typo in an attribute or action
+  // name is an error here, not a policy that silently never applies.
+  const staticPolicies = Object.fromEntries([...byId.values()].map((p) => [p.id, p.text]));
+  const validated = cedar.validate({ schema, policies: { staticPolicies }, validationSettings: { mode: 'strict' } });
+  if (validated.type === 'failure') {
+    issues.push(...issuesFrom(schemaFile.name, schemaFile.text, validated.errors));
+  } else {
+    for (const v of validated.validationErrors) {
+      const p = byId.get(v.policyId);
+      if (p === undefined) issues.push(...issuesFrom(dir, '', [v.error]));
+      else issues.push(...issuesFrom(p.file, p.fileText, [shifted(v.error, p.offset)]));
+    }
+  }
+  if (issues.length > 0) {
+    // In file order, so a reader goes through them top to bottom.
+    issues.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.column - b.column));
+    throw new PolicyBundleError(dir, issues);
+  }
+  const policies = [...byId.values()].map(({ offset: _offset, fileText: _fileText, ...p }) => p);
   return { dir, schema, policies };
 }

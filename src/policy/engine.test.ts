@@ -106,6 +106,14 @@ describe('default policies', () => {
     }
   });
 
+  test('an approved request within what agents may do anyway is allowed, naming every permit that held', () => {
+    const d = engine.evaluate(request('agent', 'create', { approved: true }));
+    assert.equal(d.decision, 'allow');
+    assert.deepEqual(d.policyIds, ['agent-configure-own-sandbox', 'agent-configure-with-approval']);
+    const other = engine.evaluate(request('agent', 'create', { owner: 'agent-2', approved: true, spec: { network: { mode: 'full', allowedHosts: [] } } }));
+    assert.equal(other.decision, 'deny', "an approval does not open another tenant's sandbox");
+  });
+
   test('network.change is judged on the network asked for, not the one the sandbox has', () => {
     const req: PolicyRequest = { ...request('agent', 'network.change'), request: { ...SPEC, network: { mode: 'full', allowedHosts: [] } } };
     assert.equal(engine.evaluate(req).decision, 'approval');

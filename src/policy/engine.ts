@@ -3,9 +3,11 @@
  * requests with allow, deny, or "allowed once approved".
  *
  * "Needs approval" is a third outcome on top of Cedar's two. Permits that require an approval are
- * annotated `@approval("required")` and hold only while `context.approved` is true. A request is
- * evaluated as it stands; when it is denied and carries no approval, it is evaluated once more as if
- * approved: allowed then means "approval", still denied means "deny" (forbids win either way).
+ * annotated `@approval("required")` and hold only while `context.approved` is true; no other policy
+ * may read it (the bundle check refuses one that does), so every other policy decides the same
+ * with or without an approval. A request is therefore evaluated once, as if approved: denied means
+ * "deny" (forbids win, approval or not); allowed by at least one policy that needs no approval means
+ * "allow"; allowed only by approval permits means "approval", unless the request carries one.
  */
 import { loadCedar } from './cedar.ts';
 import type { Cedar, CedarTypes } from './cedar.ts';
@@ -70,20 +72,20 @@ export class PolicyEngine {
 
   /** Decides one request. A request that does not fit the schema is denied, with Cedar's reason. */
   evaluate(request: PolicyRequest): PolicyDecision {
-    const approved = request.approved === true;
-    const first = this.#authorize(request, approved);
-    if (first.type === 'failure') return this.#malformed(first.errors);
-    if (first.response.decision === 'allow') return this.#outcome('allow', first.response.diagnostics);
-    if (!approved) {
-      const second = this.#authorize(request, true);
-      if (second.type === 'success' && second.response.decision === 'allow') return this.#outcome('approval', second.response.diagnostics);
-    }
-    return this.#outcome('deny', first.response.diagnostics);
+    const answer = this.#authorize(request);
+    if (answer.type === 'failure') return this.#malformed(answer.errors);
+    const { decision, diagnostics } = answer.response;
+    if (decision === 'deny') return this.#outcome('deny', diagnostics.reason, diagnostics);
+    if (request.approved === true) return this.#outcome('allow', diagnostics.reason, diagnostics);
+    const outright = diagnostics.reason.filter((id) => this.#byId.get(id)?.needsApproval !== true);
+    if (outright.length > 0) return this.#outcome('allow', outright, diagnostics);
+    return this.#outcome('approval', diagnostics.reason, diagnostics);
   }
 
-  #authorize(request: PolicyRequest, approved: boolean): CedarTypes.AuthorizationAnswer {
+  #authorize(request: PolicyRequest): CedarTypes.AuthorizationAnswer {
     return this.#cedar.statefulIsAuthorized({
-      ...toCedarRequest(request, approved),
+      // Evaluated as if approved: see the module comment for why one evaluation suffices.
+      ...toCedarRequest(request, true),
       preparsedPolicySetId: this.#cacheName,
       preparsedSchemaName: this.#cacheName,
       // Why: a request whose shape the policies were not validated against could slip past them.
@@ -91,8 +93,8 @@ export class PolicyEngine {
     });
   }
 
-  #outcome(decision: PolicyDecision['decision'], diagnostics: CedarTypes.Diagnostics): PolicyDecision {
-    const policyIds = [...diagnostics.reason].sort();
+  #outcome(decision: PolicyDecision['decision'], deciding: readonly string[], diagnostics: CedarTypes.Diagnostics): PolicyDecision {
+    const policyIds = [...deciding].sort();
     const reasons = policyIds.map((id) => this.#byId.get(id)?.reason ?? `policy ${id}`);
     if (decision === 'deny' && policyIds.length === 0) reasons.push('no policy permits this request (default deny)');
     // A policy whose evaluation failed (e.g. a missing optional attribute) is skipped by Cedar: say so.
