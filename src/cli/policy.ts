@@ -56,6 +56,7 @@ export function registerPolicy(program: Command): void {
         process.stdout.write(`${terminalSafe(`${d.request}: ${d.decision}`)}\n`);
         process.stdout.write(`  policies: ${terminalSafe(d.policyIds.join(', ') || '(none)')}\n`);
         for (const reason of d.reasons) process.stdout.write(`  reason: ${terminalSafe(reason)}\n`);
+        for (const error of d.errors) process.stdout.write(`  error: ${terminalSafe(error)}\n`);
       }
     });
 }

@@ -79,7 +79,7 @@ describe('default policies', () => {
   test('an operator may do everything on any sandbox, full egress and writable grants included', () => {
     for (const action of POLICY_ACTIONS) {
       const d = engine.evaluate(request('operator', action, { owner: 'agent-2' }));
-      assert.deepEqual(d, { decision: 'allow', policyIds: ['operator-all'], reasons: ['operators may do everything'] }, action);
+      assert.deepEqual(d, { decision: 'allow', policyIds: ['operator-all'], reasons: ['operators may do everything'], errors: [] }, action);
     }
     const wide = request('operator', 'create', {
       spec: { image: 'custom', network: { mode: 'full', allowedHosts: [] }, mounts: [{ hostPath: '/data/x', sandboxPath: '/mnt', writable: true }] },
@@ -162,7 +162,14 @@ describe('default policies', () => {
   test('a request that does not fit the schema is denied with the reason', () => {
     const d = engine.evaluate({ ...request('agent', 'create'), action: 'launch' as PolicyAction });
     assert.equal(d.decision, 'deny');
-    assert.match(d.reasons.join('\n'), /request does not fit the policy schema/);
+    assert.deepEqual(d.reasons, ['request does not fit the policy schema']);
+    assert.match(d.errors.join('\n'), /launch/, "Cedar's detail is kept for the log");
+    // A wrongly typed attribute of the resource: the detail may quote it, the reason never does.
+    const secret = { ...request('agent', 'exec', { owner: 'agent-2' }), sandbox: { id: 'sb-secret', owner: 'agent-2', spec: { ...SPEC, limits: { ...SPEC.limits, memoryMb: Number.NaN } } } };
+    const malformed = engine.evaluate(secret);
+    assert.equal(malformed.decision, 'deny');
+    assert.deepEqual(malformed.reasons, ['request does not fit the policy schema']);
+    assert.ok(malformed.errors.length > 0, 'the evaluation failed, as intended');
     assert.throws(() => engine.evaluate({ ...request('agent', 'exec'), sandbox: undefined }), /names no sandbox/);
   });
 });

@@ -27,6 +27,11 @@ export interface PolicyDecision {
   policyIds: string[];
   /** Sentences for the caller: the deciding policies' `@reason`s, or why nothing decided. */
   reasons: string[];
+  /**
+   * Cedar's errors, for the operator's log and never for the caller: they may quote the resource's
+   * attributes, i.e. another tenant's sandbox. Empty when evaluation went cleanly.
+   */
+  errors: string[];
 }
 
 /** A loaded, validated policy bundle and the evaluator over it. */
@@ -97,12 +102,13 @@ export class PolicyEngine {
     const policyIds = [...deciding].sort();
     const reasons = policyIds.map((id) => this.#byId.get(id)?.reason ?? `policy ${id}`);
     if (decision === 'deny' && policyIds.length === 0) reasons.push('no policy permits this request (default deny)');
-    // A policy whose evaluation failed (e.g. a missing optional attribute) is skipped by Cedar: say so.
-    for (const e of diagnostics.errors) reasons.push(`policy ${e.policyId} could not be evaluated: ${e.error.message}`);
-    return { decision, policyIds, reasons };
+    // A policy whose evaluation failed (e.g. an arithmetic overflow) is skipped by Cedar: say so.
+    const errors = diagnostics.errors.map((e) => `policy ${e.policyId} could not be evaluated: ${e.error.message}`);
+    return { decision, policyIds, reasons, errors };
   }
 
   #malformed(errors: readonly CedarTypes.DetailedError[]): PolicyDecision {
-    return { decision: 'deny', policyIds: [], reasons: errors.map((e) => `request does not fit the policy schema: ${e.message}`) };
+    // Why deny: a request whose shape the policies were not validated against could slip past a forbid.
+    return { decision: 'deny', policyIds: [], reasons: ['request does not fit the policy schema'], errors: errors.map((e) => e.message) };
   }
 }
