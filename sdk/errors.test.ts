@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { AirlockClient } from './client.ts';
 import {
   AirlockError,
+  ControlRefusedError,
   errorFromEnvelope,
   FileNotFoundError,
   InvalidRequestError,
@@ -36,6 +37,10 @@ describe('error mapping', () => {
       ['not_supported', 400, InvalidRequestError],
       ['invalid_json', 400, InvalidRequestError],
       ['unsupported_media_type', 415, InvalidRequestError],
+      ['method_not_allowed', 405, InvalidRequestError],
+      ['host_not_allowed', 421, InvalidRequestError],
+      ['filesystem_access_refused', 403, ControlRefusedError],
+      ['workdir_refused', 403, ControlRefusedError],
       ['route_not_found', 404, AirlockError],
       ['internal_error', 500, AirlockError],
       ['something_new', 400, InvalidRequestError],

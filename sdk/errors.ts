@@ -68,6 +68,14 @@ export class InvalidRequestError extends AirlockError {
   override readonly name: string = 'InvalidRequestError';
 }
 
+/**
+ * 403: a control refused the request before anything ran (`filesystem_access_refused`: a host path
+ * that may not be granted; `workdir_refused`); the message starts with the control's name.
+ */
+export class ControlRefusedError extends AirlockError {
+  override readonly name: string = 'ControlRefusedError';
+}
+
 /** The request pinned a policy hash that isn't the server's active policy (409). */
 export class PolicyMismatchError extends AirlockError {
   override readonly name: string = 'PolicyMismatchError';
@@ -147,6 +155,10 @@ const BY_CODE: Record<string, ErrorClass> = {
   payload_too_large: InvalidRequestError,
   unsupported_media_type: InvalidRequestError,
   headers_too_large: InvalidRequestError,
+  method_not_allowed: InvalidRequestError,
+  host_not_allowed: InvalidRequestError,
+  filesystem_access_refused: ControlRefusedError,
+  workdir_refused: ControlRefusedError,
   control_failed: ServiceUnavailableError,
   shutting_down: ServiceUnavailableError,
 };
@@ -155,7 +167,9 @@ const BY_CODE: Record<string, ErrorClass> = {
 const BY_STATUS: Record<number, ErrorClass> = {
   400: InvalidRequestError,
   413: InvalidRequestError,
+  405: InvalidRequestError,
   415: InvalidRequestError,
+  421: InvalidRequestError,
   422: InvalidRequestError,
   431: InvalidRequestError,
   503: ServiceUnavailableError,

@@ -13,6 +13,7 @@ export { readExecFrames, readNdjson, type StreamFrame } from './ndjson.ts';
 export {
   AirlockError,
   CommandExitError,
+  ControlRefusedError,
   FileNotFoundError,
   InvalidRequestError,
   NetworkError,

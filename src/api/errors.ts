@@ -11,6 +11,13 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ZodError, type z } from 'zod';
 import { ServiceError } from '../sandbox/errors.ts';
 import { LimitError } from '../sandbox/limits.ts';
+import { allowedMethods, routeOf } from './route-lookup.ts';
+
+/** One problem of a refused request: where (`body.limits.cpu_limit`) and what. */
+export interface ErrorDetail {
+  path: string;
+  message: string;
+}
 
 /** A refusal raised by the HTTP layer itself. */
 export class ApiError extends Error {
@@ -18,22 +25,25 @@ export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly headers: Record<string, string>;
-  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}) {
+  /** Every problem found, when there can be several (validation). */
+  readonly details: ErrorDetail[] | undefined;
+  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}, details?: ErrorDetail[]) {
     super(message);
     this.status = status;
     this.code = code;
     this.headers = headers;
+    this.details = details;
   }
 }
 
-/** The error body every refusal carries. */
+/** The error body every refusal carries; `details` only where a request had problems to list. */
 export interface ErrorBody {
-  error: { code: string; message: string; request_id: string };
+  error: { code: string; message: string; request_id: string; details?: ErrorDetail[] };
 }
 
 /** Builds the error envelope. */
-export function errorBody(code: string, message: string, requestId: string): ErrorBody {
-  return { error: { code, message, request_id: requestId } };
+export function errorBody(code: string, message: string, requestId: string, details?: ErrorDetail[]): ErrorBody {
+  return { error: { code, message, request_id: requestId, ...(details === undefined ? {} : { details }) } };
 }
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{8,128}$/;
@@ -47,19 +57,26 @@ export function generateRequestId(req: IncomingMessage): string {
   return typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
 }
 
-/** One readable line for the first zod issue, naming where it was: `body.limits.cpu_limit: …`. */
-export function describeZodError(error: ZodError, where: string): string {
-  const issue = error.issues[0];
-  if (issue === undefined) return `${where}: invalid`;
-  const path = [where, ...issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))].join('.').replace(/\.\[/g, '[');
-  if (issue.code === 'unrecognized_keys') return `${path}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-  return `${path}: ${issue.message}`;
+/** Every zod issue as `{path, message}`, the path naming where it was: `body.limits.cpu_limit`. */
+export function zodDetails(error: ZodError, where: string): ErrorDetail[] {
+  if (error.issues.length === 0) return [{ path: where, message: 'invalid' }];
+  return error.issues.map((issue) => {
+    const path = [where, ...issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))].join('.').replace(/\.\[/g, '[');
+    if (issue.code === 'unrecognized_keys') return { path, message: `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}` };
+    return { path, message: issue.message };
+  });
 }
 
-/** Parses with a zod schema; any failure is a 400 naming the field. */
+/** A 400 listing every zod issue: each in `details`, all of them in the message. */
+export function validationError(error: ZodError, where: string): ApiError {
+  const details = zodDetails(error, where);
+  return new ApiError(400, 'invalid_request', details.map((d) => `${d.path}: ${d.message}`).join('; '), {}, details);
+}
+
+/** Parses with a zod schema; any failure is a 400 naming every field that was wrong. */
 export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query' | 'params'): z.infer<S> {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new ApiError(400, 'invalid_request', describeZodError(parsed.error, where));
+  if (!parsed.success) throw validationError(parsed.error, where);
   return parsed.data;
 }
 
@@ -78,18 +95,19 @@ interface Mapped {
   code: string;
   message: string;
   headers: Record<string, string>;
+  details?: ErrorDetail[] | undefined;
 }
 
 /** Maps any thrown value to status, code and a message safe to send. */
 export function mapError(err: unknown): Mapped {
-  if (err instanceof ApiError) return { status: err.status, code: err.code, message: err.message, headers: err.headers };
+  if (err instanceof ApiError) return { status: err.status, code: err.code, message: err.message, headers: err.headers, details: err.details };
   if (err instanceof ServiceError) {
     const headers: Record<string, string> = {};
     // Back-pressure: a capped request is told when to come back instead of waiting in a queue.
     if (err.status === 429 || err.retryAfterSeconds !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(err.retryAfterSeconds ?? 1)));
     return { status: err.status, code: err.code, message: err.message, headers };
   }
-  if (err instanceof ZodError) return { status: 400, code: 'invalid_request', message: describeZodError(err, 'body'), headers: {} };
+  if (err instanceof ZodError) return mapError(validationError(err, 'body'));
   if (err instanceof LimitError) return { status: 400, code: 'invalid_request', message: `${err.field}: ${err.message}`, headers: {} };
   const fe = err as Partial<FastifyError> | null;
   const status = typeof fe?.statusCode === 'number' ? fe.statusCode : 500;
@@ -102,9 +120,27 @@ export function mapError(err: unknown): Mapped {
   return { status: 500, code: 'internal_error', message: 'internal error; quote the request id when reporting it', headers: {} };
 }
 
+/**
+ * Fastify's own 413 and 415 say neither the limit nor what is accepted: the route's body limit and
+ * content type (route table) are added to the message.
+ */
+function withRouteLimits(mapped: Mapped, err: unknown, request: FastifyRequest): Mapped {
+  if (err instanceof ApiError || err instanceof ServiceError) return mapped;
+  if (mapped.code === 'payload_too_large') {
+    const limit = request.routeOptions.bodyLimit;
+    if (limit !== undefined) return { ...mapped, message: `request body is larger than this route accepts (limit ${limit} bytes)` };
+  }
+  if (mapped.code === 'unsupported_media_type') {
+    const expected = routeOf(request.method, request.routeOptions.url)?.body?.contentType ?? 'application/json';
+    const given = request.headers['content-type'];
+    return { ...mapped, message: `Content-Type ${given === undefined ? '(none)' : `"${given.slice(0, 100)}"`} is not accepted here; send ${expected}`, headers: { ...mapped.headers, accept: expected } };
+  }
+  return mapped;
+}
+
 /** Fastify error handler: maps, logs 5xx with the stack, and sends the envelope. */
 export function handleError(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
-  const mapped = mapError(err);
+  const mapped = withRouteLimits(mapError(err), err, request);
   if (mapped.status >= 500) request.log.error({ err }, 'request failed');
   else request.log.info({ code: mapped.code, status: mapped.status }, 'request refused');
   if (reply.sent || reply.raw.headersSent) {
@@ -114,13 +150,22 @@ export function handleError(err: unknown, request: FastifyRequest, reply: Fastif
   }
   reply.code(mapped.status).headers(mapped.headers).header('x-request-id', request.id).type('application/json; charset=utf-8');
   // Messages can quote input (a URL, a value): bounded so a refusal never echoes a huge payload.
-  void reply.send(errorBody(mapped.code, mapped.message.slice(0, 500), request.id));
+  const details = mapped.details?.slice(0, 100).map((d) => ({ path: d.path.slice(0, 200), message: d.message.slice(0, 300) }));
+  void reply.send(errorBody(mapped.code, mapped.message.slice(0, 2000), request.id, details));
 }
 
-/** Fastify not-found handler. */
+/** Fastify not-found handler: 405 with `Allow` for a known path asked with another method, else 404. */
 export function handleNotFound(request: FastifyRequest, reply: FastifyReply): void {
-  reply.code(404).header('x-request-id', request.id).type('application/json; charset=utf-8');
-  void reply.send(errorBody('route_not_found', `no route ${request.method} ${(request.url.split('?')[0] ?? '').slice(0, 200)}`, request.id));
+  const path = request.url.split('?')[0] ?? '';
+  reply.header('x-request-id', request.id).type('application/json; charset=utf-8');
+  const allow = allowedMethods(path);
+  if (allow.length > 0) {
+    reply.code(405).header('allow', allow.join(', '));
+    void reply.send(errorBody('method_not_allowed', `${request.method} is not allowed on ${path.slice(0, 200)}; allowed: ${allow.join(', ')}`, request.id));
+    return;
+  }
+  reply.code(404);
+  void reply.send(errorBody('route_not_found', `no route ${request.method} ${path.slice(0, 200)}`, request.id));
 }
 
 /** HTTP-parser-level errors (malformed request line, headers too large): answered, never a crash. */

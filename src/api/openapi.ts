@@ -17,11 +17,13 @@ type Json = Record<string, unknown>;
 export const OPENAPI_PATH = fileURLToPath(new URL('../../docs/openapi.json', import.meta.url));
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: 'Refused: malformed or wrongly typed body, unknown field, out-of-range value, invalid id or path, unsupported option.',
+  400: 'Refused: malformed or wrongly typed body, unknown field, out-of-range value, invalid id or path, unsupported option. Every problem is listed in error.details.',
+  403: 'Refused by a control before anything ran; the code names it (filesystem_access_refused: a host path that may not be granted).',
   404: 'No such sandbox, or no such file in it.',
-  409: 'Policy hash mismatch, or the sandbox is not running.',
-  413: 'Body larger than this route accepts.',
-  415: 'Content-Type not accepted by this route.',
+  409: 'Policy hash mismatch, or the sandbox is not running (also when it ends while the request is under way).',
+  413: 'Body larger than this route accepts; the message gives the limit in bytes.',
+  415: 'Content-Type not accepted by this route; the message and the Accept header name the one expected.',
+  421: 'host_not_allowed: the Host header is not one this server answers to (service.allowedHosts; DNS-rebinding guard). Answered before routing on every path.',
   429: 'Concurrency cap reached; retry after the Retry-After header (seconds).',
   503: 'A hardening control could not be applied, or the service is shutting down.',
 };
@@ -80,7 +82,8 @@ function operation(spec: RouteSpec): Json {
       content: Object.fromEntries(types.map((t) => [t, responseContent(t, r)])),
     };
   }
-  for (const status of spec.errors) {
+  // The Host check answers before routing, on every route.
+  for (const status of [...spec.errors, 421]) {
     const headers: Json = { 'x-request-id': { $ref: '#/components/headers/RequestId' } };
     if (status === 429) headers['retry-after'] = { $ref: '#/components/headers/RetryAfter' };
     responses[String(status)] = { description: ERROR_DESCRIPTIONS[status] ?? 'Refused.', headers, content: { 'application/json': { schema: REF('ErrorEnvelope') } } };
@@ -114,7 +117,9 @@ export function buildOpenApiDocument(): Json {
     info: {
       title: 'airlock control plane',
       version: pkg.version,
-      description: 'Runs untrusted code in hardened, isolated sandboxes. Every refusal is {"error": {"code", "message", "request_id"}} with a 4xx status.',
+      description:
+        'Runs untrusted code in hardened, isolated sandboxes. Every refusal is {"error": {"code", "message", "request_id"}} (plus "details", a list of {path, message}, for validation errors) with a 4xx status. ' +
+        'A request whose Host header is not listed in service.allowedHosts gets 421 host_not_allowed; a known path asked with another method gets 405 method_not_allowed with an Allow header.',
     },
     servers: [{ url: 'http://127.0.0.1:8002' }],
     tags: [

@@ -63,7 +63,7 @@ export const ROUTES = {
     summary: 'Run code or a command once in a fresh sandbox (seed-compatible).',
     body: body(ExecuteRequest), headers: [POLICY_HEADER],
     responses: { 200: { description: 'The execution result (also when the command failed or hit a limit).', schema: ExecuteResponse } },
-    errors: [400, 409, 413, 415, 429, 503],
+    errors: [400, 403, 409, 413, 415, 429, 503],
   },
   status: {
     method: 'GET', url: '/api/v1/sandbox/status', operationId: 'status', tag: 'sandbox',
@@ -86,7 +86,7 @@ export const ROUTES = {
   createSandbox: {
     method: 'POST', url: '/api/v1/sandboxes', operationId: 'createSandbox', tag: 'sandboxes',
     summary: 'Create a persistent sandbox.', body: body(CreateSandboxRequest), headers: [POLICY_HEADER],
-    responses: { 201: { description: 'The new sandbox.', schema: SandboxInfo } }, errors: [400, 409, 413, 415, 429, 503],
+    responses: { 201: { description: 'The new sandbox.', schema: SandboxInfo } }, errors: [400, 403, 409, 413, 415, 429, 503],
   },
   listSandboxes: {
     method: 'GET', url: '/api/v1/sandboxes', operationId: 'listSandboxes', tag: 'sandboxes', summary: 'List sandboxes.',

@@ -33,6 +33,10 @@ export const ErrorEnvelope = z
       code: z.string().describe('Stable machine-readable code, e.g. invalid_request, sandbox_not_found, capacity_exceeded.'),
       message: z.string().describe('What was refused and why, naming the field or control.'),
       request_id: z.string().describe('Same as the x-request-id response header.'),
+      details: z
+        .array(z.object({ path: z.string().describe('Where: body.limits.cpu_limit, query.path, params.id.'), message: z.string().describe('What is wrong there.') }))
+        .optional()
+        .describe('Every problem of a refused request (validation errors), not just the first; absent when there is one cause.'),
     }),
   })
   .describe('The body of every 4xx and 5xx response.');

@@ -1,6 +1,7 @@
 /** The `airlock run` implementation: plan → image → driver → executeOnce → report. */
 import { text } from 'node:stream/consumers';
 import { loadConfig } from '../config/config.ts';
+import { RefusedControlError } from '../isolation/driver.ts';
 import { createDriver } from '../isolation/drivers.ts';
 import { resolveImage } from '../images/store.ts';
 import { executeOnce, type ExecutionRequest } from '../sandbox/execute.ts';
@@ -53,6 +54,11 @@ export async function runCommand(command: string[], raw: RawRunOptions, configPa
   let result: ExecutionResult;
   try {
     result = await executeOnce(request, { driver, network, policyHash: activePolicyHash(config) });
+  } catch (err) {
+    // A control refused the request (a grant, the workdir): nothing ran, exit 1 naming the control.
+    if (!(err instanceof RefusedControlError)) throw err;
+    process.stderr.write(`airlock: sandbox not started, refused: ${terminalSafe(err.message, { keepLayout: true })}\n`);
+    return 1;
   } finally {
     await network.close();
   }
@@ -72,7 +78,7 @@ function reportEnding(result: ExecutionResult): void {
   }
 }
 
-/** The command's own exit code; 1 when the sandbox never started; 137 when it was killed without one. */
+/** The command's own exit code; 1 when the sandbox never started (a refusal too); 137 when it was killed without one. */
 export function exitCodeOf(result: ExecutionResult): number {
   if (result.termination_reason === 'start_failed') return 1;
   return result.exit_code ?? 137;

@@ -165,3 +165,19 @@ export class ControlError extends Error {
     this.control = control;
   }
 }
+
+/** The controls that refuse what a request asks for (as opposed to failing on the host). */
+export type RefusingControl = 'filesystem_access' | 'workdir';
+
+/**
+ * A control refused the request itself (a host path that may not be granted, a mount target or
+ * workdir the image can't have): the caller's to fix, nothing ran. Callers answer it as a refusal
+ * (HTTP 403 `<control>_refused`), never as a sandbox result; other ControlErrors are host faults.
+ */
+export class RefusedControlError extends ControlError {
+  declare readonly control: RefusingControl;
+  constructor(control: RefusingControl, message: string, options?: { cause?: unknown }) {
+    super(control, message, options);
+    this.name = 'RefusedControlError';
+  }
+}

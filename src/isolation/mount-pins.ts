@@ -14,7 +14,7 @@
  */
 import { accessSync, closeSync, fstatSync, openSync, readdirSync } from 'node:fs';
 import { posix } from 'node:path';
-import { ControlError, type GrantedMount } from './driver.ts';
+import { RefusedControlError, type GrantedMount } from './driver.ts';
 import { viewAsUser, SOCKET_SCAN_MAX_ENTRIES, type GrantView, type HostUser, type InodeIdentity } from './grants/as-sandbox-user.ts';
 import { refuseNeverGrantableInode, refuseNeverGrantablePath } from './grants/never-grantable.ts';
 import { walkNoFollow } from './grants/no-follow.ts';
@@ -71,33 +71,33 @@ export function releasePins(pins: PinnedMount[]): void {
 
 /** The absolute, lexically normalized form of a granted path (no `.`, `..` or trailing slash). */
 function normalizeGrant(hostPath: string): string {
-  if (!posix.isAbsolute(hostPath) || hostPath.includes('\0')) throw new ControlError('filesystem_access', `${JSON.stringify(hostPath)} is not an absolute path`);
+  if (!posix.isAbsolute(hostPath) || hostPath.includes('\0')) throw new RefusedControlError('filesystem_access', `${JSON.stringify(hostPath)} is not an absolute path`);
   const path = posix.normalize(hostPath);
   return path.length > 1 ? path.replace(/\/+$/, '') : path;
 }
 
 /** Why a grant the sandbox's uid could not reach is refused: one answer for every reason. */
-function inaccessible(path: string, mount: GrantedMount): ControlError {
+function inaccessible(path: string, mount: GrantedMount): RefusedControlError {
   // Missing, unsearchable parent, no permission: the same words, so a refusal reveals nothing that uid can't see.
   const access = mount.writable ? 'read and write' : 'read';
-  return new ControlError('filesystem_access', `cannot grant ${path}: it does not exist or the sandbox's user may not ${access} it`);
+  return new RefusedControlError('filesystem_access', `cannot grant ${path}: it does not exist or the sandbox's user may not ${access} it`);
 }
 
 /** The refusal for a child's answer; the child only reports what the sandbox's uid can see. */
-function refusal(path: string, mount: GrantedMount, view: Exclude<GrantView, { ok: true }>): ControlError {
+function refusal(path: string, mount: GrantedMount, view: Exclude<GrantView, { ok: true }>): RefusedControlError {
   switch (view.why) {
     case 'inaccessible':
       return inaccessible(path, mount);
     case 'symlink':
-      return new ControlError('filesystem_access', `cannot grant ${path}: ${view.component} is a symbolic link, and grants never follow links (grant the link's target itself)`);
+      return new RefusedControlError('filesystem_access', `cannot grant ${path}: ${view.component} is a symbolic link, and grants never follow links (grant the link's target itself)`);
     case 'kind':
-      return new ControlError('filesystem_access', `cannot grant ${path}: it is ${view.type}, neither a file nor a directory`);
+      return new RefusedControlError('filesystem_access', `cannot grant ${path}: it is ${view.type}, neither a file nor a directory`);
     case 'socket':
-      return new ControlError('filesystem_access', `cannot grant ${path}: ${view.at} below it is a unix socket, and host sockets are never granted`);
+      return new RefusedControlError('filesystem_access', `cannot grant ${path}: ${view.at} below it is a unix socket, and host sockets are never granted`);
     case 'unlistable':
-      return new ControlError('filesystem_access', `cannot grant ${path}: the sandbox's user can enter ${view.at} below it but not list it, so unix sockets in it can't be ruled out`);
+      return new RefusedControlError('filesystem_access', `cannot grant ${path}: the sandbox's user can enter ${view.at} below it but not list it, so unix sockets in it can't be ruled out`);
     case 'too-many':
-      return new ControlError(
+      return new RefusedControlError(
         'filesystem_access',
         `cannot grant ${path}: more than ${SOCKET_SCAN_MAX_ENTRIES} entries below it, too many to rule out unix sockets at start; grant a narrower directory`,
       );
@@ -109,11 +109,11 @@ function pinOne(path: string, mount: GrantedMount, view: GrantView): number {
   if (!view.ok) throw refusal(path, mount, view);
   const walk = walkNoFollow({ accessSync, closeSync, fstatSync, openSync, readdirSync }, path);
   // The sandbox's uid reached it a moment ago without links: anything else now means it was swapped.
-  if (!walk.ok) throw new ControlError('filesystem_access', `cannot grant ${path}: it changed while being granted`);
+  if (!walk.ok) throw new RefusedControlError('filesystem_access', `cannot grant ${path}: it changed while being granted`);
   try {
     const st = fstatSync(walk.fd, { bigint: true });
     const pinned: InodeIdentity = { dev: String(st.dev), ino: String(st.ino), mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid) };
-    if (!sameInode(pinned, view.inode)) throw new ControlError('filesystem_access', `cannot grant ${path}: it changed while being granted`);
+    if (!sameInode(pinned, view.inode)) throw new RefusedControlError('filesystem_access', `cannot grant ${path}: it changed while being granted`);
     refuseNeverGrantableInode(path, pinned);
   } catch (err) {
     closeSync(walk.fd);

@@ -5,7 +5,7 @@
  * (or, worse, have to write into the shared image to make a mount point).
  */
 import { lstatSync, type Stats } from 'node:fs';
-import { ControlError, type SandboxSpec } from './driver.ts';
+import { RefusedControlError, type SandboxSpec } from './driver.ts';
 
 const under = (path: string, dir: string) => path === dir || path.startsWith(`${dir}/`);
 
@@ -20,7 +20,7 @@ function lstatInImage(rootfs: string, path: string): Stats | null {
     } catch {
       return null;
     }
-    if (st.isSymbolicLink()) throw new ControlError('filesystem_access', `${rel} is a symlink in the image; can't mount or work at ${path}`);
+    if (st.isSymbolicLink()) throw new RefusedControlError('filesystem_access', `${rel} is a symlink in the image; can't mount or work at ${path}`);
   }
   return st;
 }
@@ -31,15 +31,15 @@ export function checkMountTargets(spec: SandboxSpec, hostIsDir: boolean[]): void
     if (under(mount.sandboxPath, '/tmp')) return;
     const st = lstatInImage(spec.image.rootfs, mount.sandboxPath);
     if (st === null) {
-      throw new ControlError('filesystem_access', `${mount.sandboxPath} does not exist in the image: mount under /tmp or at an existing directory`);
+      throw new RefusedControlError('filesystem_access', `${mount.sandboxPath} does not exist in the image: mount under /tmp or at an existing directory`);
     }
     if (st.isDirectory() !== (hostIsDir[i] ?? true)) {
-      throw new ControlError('filesystem_access', `${mount.sandboxPath} is a ${st.isDirectory() ? 'directory' : 'file'} in the image but the granted path is not`);
+      throw new RefusedControlError('filesystem_access', `${mount.sandboxPath} is a ${st.isDirectory() ? 'directory' : 'file'} in the image but the granted path is not`);
     }
   });
   const workdir = spec.workdir;
   if (workdir === '/tmp' || spec.mounts.some((m) => under(workdir, m.sandboxPath))) return;
   if (lstatInImage(spec.image.rootfs, workdir)?.isDirectory() !== true) {
-    throw new ControlError('workdir', `${workdir} is not a directory in the image (use /tmp, a granted mount, or an existing directory)`);
+    throw new RefusedControlError('workdir', `${workdir} is not a directory in the image (use /tmp, a granted mount, or an existing directory)`);
   }
 }

@@ -2,6 +2,8 @@
  * Errors the sandbox service raises for callers (API, CLI, SDK) to map onto their own wire
  * format. Each has a stable string code; the API turns them into 4xx statuses.
  */
+import { RefusedControlError } from '../isolation/driver.ts';
+
 export const SERVICE_ERROR_CODES = {
   /** Malformed or out-of-range input; nothing was changed. */
   invalid_request: 400,
@@ -23,12 +25,24 @@ export const SERVICE_ERROR_CODES = {
   image_not_found: 400,
   /** The concurrent-sandbox cap is reached: retry later. */
   capacity_exceeded: 429,
+  /** A host path may not be granted (symlink, socket, unreadable for the sandbox's uid, never-grantable); nothing ran. */
+  filesystem_access_refused: 403,
+  /** The working directory can't be used in the image; nothing ran. */
+  workdir_refused: 403,
   /** A hardening control could not be applied; the sandbox did not start. */
   control_failed: 503,
   /** The service is shutting down. */
   shutting_down: 503,
 } as const;
 export type ServiceErrorCode = keyof typeof SERVICE_ERROR_CODES;
+
+/**
+ * A control's refusal of the request as a ServiceError (`<control>_refused`); anything else as it
+ * is. The message keeps the control's name first (`filesystem_access: cannot grant …`).
+ */
+export function refusalAsServiceError(err: unknown): unknown {
+  return err instanceof RefusedControlError ? new ServiceError(`${err.control}_refused`, err.message, { cause: err }) : err;
+}
 
 /** An error meant for the caller: code, human message, optional retry hint. */
 export class ServiceError extends Error {

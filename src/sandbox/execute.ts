@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { GrantedMount, IsolationDriver, Limits, ProcessExit, Sandbox } from '../isolation/driver.ts';
+import { RefusedControlError, type GrantedMount, type IsolationDriver, type Limits, type ProcessExit, type Sandbox } from '../isolation/driver.ts';
 import type { Image } from '../images/image.ts';
 import type { ExecutionResult, TerminationReason } from './result.ts';
 import { OutputCollector } from './output.ts';
@@ -43,7 +43,11 @@ export interface ExecutionContext {
 
 const DEFAULT_POLL_MS = 100;
 
-/** Creates, runs, measures and destroys one sandbox; never throws for sandbox-side failures. */
+/**
+ * Creates, runs, measures and destroys one sandbox. Never throws for sandbox-side failures (they
+ * are results, `start_failed` included); throws a RefusedControlError when a control refused the
+ * request itself (a grant, a mount target, the workdir): nothing ran, so there is no result.
+ */
 export async function executeOnce(request: ExecutionRequest, ctx: ExecutionContext): Promise<ExecutionResult> {
   const executionId = randomUUID();
   const started = performance.now();
@@ -68,6 +72,8 @@ export async function executeOnce(request: ExecutionRequest, ctx: ExecutionConte
     const coldStartMs = performance.now() - started;
     return await supervise(sandbox, proc, network, request, ctx, { ...base, coldStartMs });
   } catch (err) {
+    // Why: a refused request is the caller's error to answer as a refusal, not a failed run.
+    if (err instanceof RefusedControlError) throw err;
     return failedResult(base, err);
   } finally {
     // The sandbox first: its network goes only once no process of it is left to use it.

@@ -3,11 +3,11 @@
  * exec and files, warm pools, the TTL reaper, the concurrency cap and crash recovery.
  */
 import type { AirlockConfig } from '../config/config.ts';
-import type { IsolationDriver } from '../isolation/driver.ts';
+import { RefusedControlError, type IsolationDriver } from '../isolation/driver.ts';
 import { createDriver, IMPLEMENTED_RUNTIMES, type ImplementedRuntime } from '../isolation/drivers.ts';
 import { AGENT_BINARY_NAME, ensureAgent } from '../agent/build.ts';
 import { executeOnce } from './execute.ts';
-import { ServiceError } from './errors.ts';
+import { refusalAsServiceError, ServiceError } from './errors.ts';
 import { activePolicyHash } from './policy-bundle.ts';
 import { BASE_ENV, commandFor, driverFor, imageFor, limitsFor } from './prepare.ts';
 import { PersistentSandbox } from './persistent.ts';
@@ -128,6 +128,8 @@ export class SandboxService implements SandboxServiceApi {
       );
       this.observer.executionFinished?.(result);
       return result;
+    } catch (err) {
+      throw refusalAsServiceError(err);
     } finally {
       this.oneShots.delete(key);
     }
@@ -178,6 +180,7 @@ export class SandboxService implements SandboxServiceApi {
       });
     } catch (err) {
       if (err instanceof ServiceError) throw err;
+      if (err instanceof RefusedControlError) throw refusalAsServiceError(err);
       // A ControlError's message already starts with the control's name.
       throw new ServiceError('control_failed', (err as Error).message, { cause: err });
     }

@@ -61,7 +61,7 @@ describe('the error envelope on every route', () => {
   it("Fastify's own 404 and unsupported methods use the envelope", async () => {
     const { app } = await makeApp();
     assertError(await app.inject({ method: 'GET', url: '/api/v2/anything' }), 404, 'route_not_found');
-    assertError(await app.inject({ method: 'PATCH', url: '/api/v1/sandboxes' }), 404, 'route_not_found');
+    assertError(await app.inject({ method: 'PATCH', url: '/api/v1/sandboxes' }), 405, 'method_not_allowed');
     assertError(await app.inject({ method: 'GET', url: '/api/v1/sandboxes/%zz' }), 400, 'invalid_request');
   });
 

@@ -16,6 +16,9 @@ import type {
 
 export const FAKE_POLICY_HASH = `sha256:${'a'.repeat(64)}`;
 
+/** Host paths under this prefix are refused by the fake's grant check, as the real drivers refuse a symlink. */
+export const FAKE_REFUSED_GRANT_PREFIX = '/srv/refused';
+
 /** One step of an exec script. */
 export interface ScriptStep {
   stdout?: string | Buffer;
@@ -100,6 +103,7 @@ export class FakeService implements SandboxServiceApi {
   async execute(request: OneShotRequest): Promise<ExecutionResult> {
     if (request.expectedPolicyHash !== undefined && request.expectedPolicyHash !== this.policyHash) throw new ServiceError('policy_mismatch', 'policy hash mismatch');
     this.#checkRuntime(request.runtime);
+    this.#checkMounts(request.mounts);
     if (request.network !== undefined) this.#checkNetwork(request.network);
     this.#reserve();
     this.executed.push(request);
@@ -143,6 +147,7 @@ export class FakeService implements SandboxServiceApi {
 
   async create(options: CreateSandboxOptions): Promise<SandboxInfo> {
     this.#checkRuntime(options.runtime);
+    this.#checkMounts(options.mounts);
     if (options.network !== undefined) this.#checkNetwork(options.network);
     this.#reserve();
     this.created.push(options);
@@ -230,6 +235,12 @@ export class FakeService implements SandboxServiceApi {
     this.shutdownCalls += 1;
     for (const e of this.execs) e.session.kill();
     for (const s of this.#sandboxes.values()) if (s.state === 'running') await this.kill(s.sandbox_id);
+  }
+
+  /** What the drivers' grant check does when it refuses: `filesystem_access_refused`, naming the control. */
+  #checkMounts(mounts: OneShotRequest['mounts']): void {
+    const refused = mounts.find((m) => m.hostPath.startsWith(FAKE_REFUSED_GRANT_PREFIX));
+    if (refused !== undefined) throw new ServiceError('filesystem_access_refused', `filesystem_access: cannot grant ${refused.hostPath}: it is a symbolic link`);
   }
 
   #checkRuntime(runtime: RuntimeName): void {

@@ -12,13 +12,26 @@ export async function makeApp(options: Partial<AppOptions> = {}): Promise<{ app:
   return { app, service };
 }
 
+/** The fields of the error envelope. */
+export interface ErrorFields {
+  code: string;
+  message: string;
+  request_id: string;
+  details?: Array<{ path: string; message: string }>;
+}
+
 /** Asserts the error envelope, its status and code, and that request ids agree. */
-export function assertError(res: LightMyRequestResponse, status: number, code?: string): { code: string; message: string; request_id: string } {
+export function assertError(res: LightMyRequestResponse, status: number, code?: string): ErrorFields {
   assert.equal(res.statusCode, status, `expected ${status}, got ${res.statusCode}: ${res.body}`);
   assert.match(String(res.headers['content-type']), /^application\/json/);
-  const body = res.json() as { error: { code: string; message: string; request_id: string } };
+  const body = res.json() as { error: ErrorFields };
   assert.deepEqual(Object.keys(body), ['error']);
-  assert.deepEqual(Object.keys(body.error).sort(), ['code', 'message', 'request_id']);
+  // The envelope's three fields always; `details` (every problem) only where there are problems to list.
+  assert.deepEqual(Object.keys(body.error).filter((k) => k !== 'details').sort(), ['code', 'message', 'request_id']);
+  if (body.error.details !== undefined) {
+    assert.ok(body.error.details.length > 0);
+    for (const d of body.error.details) assert.deepEqual(Object.keys(d).sort(), ['message', 'path']);
+  }
   if (code !== undefined) assert.equal(body.error.code, code, body.error.message);
   assert.equal(body.error.request_id, res.headers['x-request-id']);
   assert.doesNotMatch(res.body, /at .*\.ts:\d+/, 'no stack traces in responses');

@@ -14,11 +14,11 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import type { GrantedMount } from '../../src/isolation/driver.ts';
+import { RefusedControlError, type GrantedMount } from '../../src/isolation/driver.ts';
 import type { ExecutionResult } from '../../src/sandbox/result.ts';
 import { runPool } from './lib/pool.ts';
 import { startRacer } from './lib/race.ts';
-import { HUNG, RUNTIMES, runInSandbox, withWatchdog, type TestRuntime } from './lib/runtime.ts';
+import { HUNG, RUNTIMES, runInSandbox, runOrRefusal, withWatchdog, type TestRuntime } from './lib/runtime.ts';
 import { gapAware, runtimeCase, useSuite, type Ready } from './lib/suite.ts';
 
 const suite = useSuite();
@@ -107,12 +107,23 @@ function withGrant(ready: Ready, grant: Omit<GrantedMount, 'sandboxPath'>, argv:
   return runInSandbox(ready, suite.config, argv, { mounts: [{ ...grant, sandboxPath: at }] });
 }
 
+/** {@link withGrant}, or the refusal when the grant was refused (nothing ran). */
+function tryGrant(ready: Ready, grant: Omit<GrantedMount, 'sandboxPath'>, argv: string[], at = AT): Promise<ExecutionResult | RefusedControlError> {
+  return runOrRefusal(ready, suite.config, argv, { mounts: [{ ...grant, sandboxPath: at }] });
+}
+
+/** Asserts a start refused by the grant check (thrown, never a run); returns the refusal. */
+function refusal(r: ExecutionResult | RefusedControlError, path: string): RefusedControlError {
+  if (!(r instanceof RefusedControlError)) assert.fail(`${path} was granted (${r.termination_reason}): ${r.output} ${r.error ?? ''}`);
+  assert.equal(r.control, 'filesystem_access');
+  assert.doesNotMatch(r.message, /SECRET|HOST-SERVICE/);
+  assert.match(r.message, /^filesystem_access: /);
+  return r;
+}
+
 /** Asserts a refused start, returning its message with `path` replaced by a placeholder. */
-function refusedFor(r: ExecutionResult, path: string): string {
-  assert.equal(r.termination_reason, 'start_failed', `${path} was granted: ${r.output}`);
-  assert.doesNotMatch(`${r.output}${r.error ?? ''}`, /SECRET|HOST-SERVICE/);
-  assert.match(r.error ?? '', /filesystem_access/);
-  return (r.error ?? '').split(path).join('<path>');
+function refusedFor(r: ExecutionResult | RefusedControlError, path: string): string {
+  return refusal(r, path).message.split(path).join('<path>');
 }
 
 /** A python3 client in the sandbox: one connect attempt to `path`, printed as CONNECTED or REFUSED errno. */
@@ -138,7 +149,7 @@ for (const runtime of RUNTIMES) {
       const existing = join(fx.hidden, 'f');
       const words = new Set<string>();
       for (const path of [existing, join(fx.hidden, 'missing'), fx.hidden, join(fx.base, 'missing')]) {
-        words.add(refusedFor(await withGrant(ready, { hostPath: path, writable: false }, ['/bin/cat', AT]), path));
+        words.add(refusedFor(await tryGrant(ready, { hostPath: path, writable: false }, ['/bin/cat', AT]), path));
       }
       // One message for "exists but not for you" and "does not exist": the refusal is no oracle.
       assert.equal(words.size, 1, `the refusals differ, so they tell what exists:\n${[...words].join('\n')}`);
@@ -150,7 +161,7 @@ for (const runtime of RUNTIMES) {
 
     runtimeCase(suite, runtime, 'T23 a writable grant needs write access of the sandbox uid; one it has works', async (_t, ready) => {
       // pub is root-owned 0755: the sandbox's uid may read it but not write it.
-      refusedFor(await withGrant(ready, { hostPath: fx.pub, writable: true }, ['/bin/true']), fx.pub);
+      refusedFor(await tryGrant(ready, { hostPath: fx.pub, writable: true }, ['/bin/true']), fx.pub);
       const r = await withGrant(ready, { hostPath: fx.out, writable: true }, ['/bin/sh', '-c', `echo ok > ${AT}/written && cat ${AT}/written`]);
       assert.equal(r.termination_reason, 'completed', r.error ?? '');
       assert.equal(r.output.trim(), 'ok');
@@ -166,9 +177,8 @@ for (const runtime of RUNTIMES) {
       try {
         // The later grants: the link itself, and a path whose parent component is the link.
         for (const [path, link] of [[join(fx.out, 'results.txt'), join(fx.out, 'results.txt')], [join(fx.out, 'sub', 's.txt'), join(fx.out, 'sub')]] as const) {
-          const r = await withGrant(ready, { hostPath: path, writable: false }, ['/bin/cat', AT]);
-          refusedFor(r, path);
-          assert.ok((r.error ?? '').includes(`${link} is a symbolic link`), `the refusal does not name the link: ${r.error ?? ''}`);
+          const r = refusal(await tryGrant(ready, { hostPath: path, writable: false }, ['/bin/cat', AT]), path);
+          assert.ok(r.message.includes(`${link} is a symbolic link`), `the refusal does not name the link: ${r.message}`);
         }
       } finally {
         await rm(join(fx.out, 'results.txt'), { force: true });
@@ -188,12 +198,12 @@ for (const runtime of RUNTIMES) {
       }
       const racer = startRacer({ kind: 'swap-dir', path: race, target: decoy });
       let swaps: number;
-      let results: (ExecutionResult | typeof HUNG)[];
+      let results: (ExecutionResult | RefusedControlError | typeof HUNG)[];
       try {
         await racer.ready;
         const starts = RACE_STARTS[runtime];
         results = await runPool(starts, { concurrency: 4 }, () =>
-          withWatchdog(withGrant(ready, { hostPath: join(race, 'granted'), writable: false }, ['/bin/cat', `${AT}/f`]), 60_000),
+          withWatchdog(tryGrant(ready, { hostPath: join(race, 'granted'), writable: false }, ['/bin/cat', `${AT}/f`]), 60_000),
         );
       } finally {
         swaps = await racer.stop();
@@ -202,8 +212,8 @@ for (const runtime of RUNTIMES) {
       const others: string[] = [];
       for (const r of results) {
         if (r === HUNG) seen.other++;
+        else if (r instanceof RefusedControlError) seen[r.message.includes('SECRET') ? 'secret' : 'refused']++;
         else if (`${r.output}${r.error ?? ''}`.includes('SECRET')) seen.secret++;
-        else if (r.termination_reason === 'start_failed' && /filesystem_access/.test(r.error ?? '')) seen.refused++;
         else if (r.termination_reason === 'completed' && r.output === 'PUBLIC') seen.public++;
         else {
           seen.other++;
@@ -218,10 +228,9 @@ for (const runtime of RUNTIMES) {
 
     runtimeCase(suite, runtime, "T25 a directory holding a root service's listening socket (mode 0666) is refused, and so is the socket", async (_t, ready) => {
       const socketPath = fx.service.path;
-      const dir = await withGrant(ready, { hostPath: fx.sockdir, writable: false }, ['/usr/bin/python3', '-c', CONNECT, `${AT}/svc.sock`]);
-      refusedFor(dir, fx.sockdir);
-      assert.match(dir.error ?? '', /svc\.sock below it is a unix socket/);
-      refusedFor(await withGrant(ready, { hostPath: socketPath, writable: false }, ['/usr/bin/python3', '-c', CONNECT, AT]), socketPath);
+      const dir = refusal(await tryGrant(ready, { hostPath: fx.sockdir, writable: false }, ['/usr/bin/python3', '-c', CONNECT, `${AT}/svc.sock`]), fx.sockdir);
+      assert.match(dir.message, /svc\.sock below it is a unix socket/);
+      refusedFor(await tryGrant(ready, { hostPath: socketPath, writable: false }, ['/usr/bin/python3', '-c', CONNECT, AT]), socketPath);
       assert.equal(fx.service.connections(), 0, 'the host service was reached');
     });
 
@@ -266,9 +275,8 @@ for (const runtime of RUNTIMES) {
 
     runtimeCase(suite, runtime, "T25 the host's shared temporary and runtime directories are never grantable", async (_t, ready) => {
       for (const path of ['/tmp', '/tmp/', '/var/tmp', '/dev/shm', '/run/user', '/tmp/../tmp']) {
-        const r = await withGrant(ready, { hostPath: path, writable: false }, ['/bin/true']);
-        refusedFor(r, path);
-        assert.match(r.error ?? '', /may not be granted/, `${path}: ${r.error ?? ''}`);
+        const r = refusal(await tryGrant(ready, { hostPath: path, writable: false }, ['/bin/true']), path);
+        assert.match(r.message, /may not be granted/, `${path}: ${r.message}`);
       }
     });
   });

@@ -11,12 +11,12 @@ import assert from 'node:assert/strict';
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { GrantedMount } from '../../src/isolation/driver.ts';
+import { RefusedControlError, type GrantedMount } from '../../src/isolation/driver.ts';
 import type { ExecutionResult } from '../../src/sandbox/result.ts';
 import { hostBaseline, leftoverMark, type HostBaseline } from './lib/host.ts';
 import { runPool } from './lib/pool.ts';
 import { startRacer, type RaceMode } from './lib/race.ts';
-import { HUNG, RUNTIMES, runInSandbox, withWatchdog, type TestRuntime } from './lib/runtime.ts';
+import { HUNG, RUNTIMES, runInSandbox, runOrRefusal, withWatchdog, type TestRuntime } from './lib/runtime.ts';
 import { runtimeCase, useSuite, type Ready } from './lib/suite.ts';
 
 const suite = useSuite();
@@ -32,11 +32,11 @@ const GRANT_AT = '/work';
 /** How one sandbox start under the racer ended. */
 type Outcome = 'public' | 'secret' | 'refused' | 'hung' | 'other';
 
-function classify(r: ExecutionResult | typeof HUNG): Outcome {
+function classify(r: ExecutionResult | RefusedControlError | typeof HUNG): Outcome {
   if (r === HUNG) return 'hung';
+  // Refused by the grant check itself (thrown, nothing ran): a runtime that failed half-way (e.g. on a path gone missing) is no refusal.
+  if (r instanceof RefusedControlError) return r.message.includes('SECRET') ? 'secret' : r.control === 'filesystem_access' ? 'refused' : 'other';
   if (`${r.output}\n${r.error ?? ''}`.includes('SECRET')) return 'secret';
-  // Refused by the grant check itself: a runtime that failed half-way (e.g. on a path gone missing) is no refusal.
-  if (r.termination_reason === 'start_failed' && /filesystem_access/.test(r.error ?? '')) return 'refused';
   if (r.termination_reason === 'completed' && r.output === 'PUBLIC') return 'public';
   return 'other';
 }
@@ -96,14 +96,14 @@ async function race(ready: Ready, runtime: TestRuntime, grant: string, mode: Rac
   const mount: GrantedMount = { hostPath: grant, sandboxPath: GRANT_AT, writable: false };
   const mark = leftoverMark(suite.config, baseline, [fx.base, fx.secret]);
   const racer = startRacer(mode);
-  let results: (ExecutionResult | typeof HUNG)[];
+  let results: (ExecutionResult | RefusedControlError | typeof HUNG)[];
   let swaps: number;
   try {
     // Readiness, not a sleep: the first start begins once the racer has swapped once.
     await racer.ready;
     results = await runPool(RACE_STARTS[runtime], { concurrency: 4 }, () =>
       // A start that never settles is a failure of its own; the watchdog lets the race go on.
-      withWatchdog(runInSandbox(ready, suite.config, ['/bin/cat', `${GRANT_AT}/f`], { mounts: [mount], limits: { timeoutSeconds: 30 } }), 30_000),
+      withWatchdog(runOrRefusal(ready, suite.config, ['/bin/cat', `${GRANT_AT}/f`], { mounts: [mount], limits: { timeoutSeconds: 30 } }), 30_000),
     );
   } finally {
     swaps = await racer.stop();
@@ -113,7 +113,7 @@ async function race(ready: Ready, runtime: TestRuntime, grant: string, mode: Rac
   for (const r of results) {
     const o = classify(r);
     counts[o]++;
-    if (o === 'other' && r !== HUNG && others.length < 3) others.push(`${r.termination_reason} exit ${r.exit_code}: ${r.output} ${r.error ?? ''}`.slice(0, 300));
+    if (o === 'other' && r !== HUNG && others.length < 3) others.push((r instanceof RefusedControlError ? r.message : `${r.termination_reason} exit ${r.exit_code}: ${r.output} ${r.error ?? ''}`).slice(0, 300));
   }
   let leftovers = '';
   await mark.assertNoneAdded('the race left sandboxes behind').catch((err: Error) => (leftovers = err.message));
@@ -160,17 +160,17 @@ for (const runtime of RUNTIMES) {
       const link = join(fx.base, 'to-secret');
       await symlink(fx.secret, link);
       for (const hostPath of [fx.secret, link]) {
-        const r = await runInSandbox(ready, suite.config, ['/bin/cat', `${GRANT_AT}/f`], { mounts: [{ hostPath, sandboxPath: GRANT_AT, writable: false }] });
-        assert.equal(r.termination_reason, 'start_failed', `${hostPath} was granted: ${r.output}`);
-        assert.match(r.error ?? '', /filesystem_access/);
+        const r = await runOrRefusal(ready, suite.config, ['/bin/cat', `${GRANT_AT}/f`], { mounts: [{ hostPath, sandboxPath: GRANT_AT, writable: false }] });
+        if (!(r instanceof RefusedControlError)) assert.fail(`${hostPath} was granted (${r.termination_reason}): ${r.output}`);
+        assert.match(r.message, /^filesystem_access: /);
       }
     });
 
     runtimeCase(suite, runtime, 'a stable symlink grant is refused, naming the link (grants never follow links)', async (_t, ready) => {
       const link = join(fx.base, 'c', 'link');
-      const r = await runInSandbox(ready, suite.config, ['/bin/cat', `${GRANT_AT}/f`], { mounts: [{ hostPath: link, sandboxPath: GRANT_AT, writable: false }] });
-      assert.equal(r.termination_reason, 'start_failed', `the symlink grant was followed: ${r.output}`);
-      assert.ok((r.error ?? '').includes(`${link} is a symbolic link`), r.error ?? '');
+      const r = await runOrRefusal(ready, suite.config, ['/bin/cat', `${GRANT_AT}/f`], { mounts: [{ hostPath: link, sandboxPath: GRANT_AT, writable: false }] });
+      if (!(r instanceof RefusedControlError)) assert.fail(`the symlink grant was followed (${r.termination_reason}): ${r.output}`);
+      assert.ok(r.message.includes(`${link} is a symbolic link`), r.message);
       // Its target, granted by its own name, still works.
       const real = await runInSandbox(ready, suite.config, ['/bin/cat', `${GRANT_AT}/f`], {
         mounts: [{ hostPath: join(fx.base, 'c', 'real'), sandboxPath: GRANT_AT, writable: false }],
@@ -199,7 +199,7 @@ for (const runtime of RUNTIMES) {
         else assert.equal(counts.refused, total, `a grant of a symlink was not refused: ${JSON.stringify(counts)}`);
       }, { timeout: 300_000 });
 
-      runtimeCase(suite, runtime, `${name}: every start got the real grant or was refused as start_failed; none hung or was left behind`, async (_t, ready) => {
+      runtimeCase(suite, runtime, `${name}: every start got the real grant or was refused by the grant check; none hung or was left behind`, async (_t, ready) => {
         const { counts, others, leftovers } = await once(ready);
         assert.equal(counts.hung, 0, `${counts.hung} sandbox starts never settled (executeOnce hung): ${JSON.stringify(counts)}`);
         assert.deepEqual(others, [], `starts that neither got the grant nor were refused: ${JSON.stringify(counts)}`);

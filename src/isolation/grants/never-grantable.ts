@@ -6,7 +6,7 @@
  * the exact directories can't smuggle it in).
  */
 import { lstatSync } from 'node:fs';
-import { ControlError } from '../driver.ts';
+import { RefusedControlError } from '../driver.ts';
 import type { InodeIdentity } from './as-sandbox-user.ts';
 
 /** Trees refused with everything below them: kernel interfaces, devices and runtime sockets. */
@@ -28,7 +28,7 @@ export function refuseNeverGrantablePath(path: string, stateDirs: readonly strin
     NEVER_BELOW.some((dir) => under(path, dir)) ||
     // Airlock's own state (images, leases, bundles) must stay out of reach of sandboxes, and so must a tree holding it.
     stateDirs.some((dir) => under(path, dir) || under(dir, path));
-  if (bad) throw new ControlError('filesystem_access', `${path} may not be granted to a sandbox`);
+  if (bad) throw new RefusedControlError('filesystem_access', `${path} may not be granted to a sandbox`);
 }
 
 /** Throws when the pinned inode is one of the directories refused by name, reached by another path. */
@@ -41,7 +41,7 @@ export function refuseNeverGrantableInode(path: string, inode: InodeIdentity): v
       continue;
     }
     if (String(st.dev) === inode.dev && String(st.ino) === inode.ino) {
-      throw new ControlError('filesystem_access', `${path} is ${dir} (by another path) and may not be granted to a sandbox`);
+      throw new RefusedControlError('filesystem_access', `${path} is ${dir} (by another path) and may not be granted to a sandbox`);
     }
   }
 }

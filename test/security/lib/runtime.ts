@@ -6,7 +6,7 @@
 import type { Readable } from 'node:stream';
 import { existsSync, readFileSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import type { AirlockConfig } from '../../../src/config/config.ts';
-import type { GrantedMount, IsolationDriver, Limits } from '../../../src/isolation/driver.ts';
+import { RefusedControlError, type GrantedMount, type IsolationDriver, type Limits } from '../../../src/isolation/driver.ts';
 import type { Image } from '../../../src/images/image.ts';
 import { executeOnce, type ExecutionRequest } from '../../../src/sandbox/execute.ts';
 import { NetworkManager } from '../../../src/network/manager.ts';
@@ -112,6 +112,22 @@ export function runInSandbox(
   return withWatchdog(run, limitMs).then((r) => {
     if (r === HUNG) throw new Error(`executeOnce did not settle within ${limitMs / 1000} s (timeout ${request.limits.timeoutSeconds} s): the sandbox hung`);
     return r;
+  });
+}
+
+/**
+ * {@link runInSandbox}, or the refusal when a control refused the request before anything ran
+ * (executeOnce throws it: a refused grant is no run). Any other error still rejects.
+ */
+export function runOrRefusal(
+  avail: Extract<Availability, { ok: true }>,
+  config: AirlockConfig,
+  argv: string[],
+  options: RunOptions = {},
+): Promise<ExecutionResult | RefusedControlError> {
+  return runInSandbox(avail, config, argv, options).catch((err: unknown) => {
+    if (err instanceof RefusedControlError) return err;
+    throw err;
   });
 }
 
