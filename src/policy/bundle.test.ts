@@ -135,3 +135,26 @@ test('only @approval policies may read context.approved, so one evaluation tells
   );
   assert.match(err.message, /only policies marked @approval\("required"\) may read context\.approved/);
 });
+
+test("a schema in Cedar's JSON form is accepted and decides the same", async (t) => {
+  const dir = await copyOfShipped(t);
+  const { loadCedar } = await import('./cedar.ts');
+  const cedar = await loadCedar();
+  const json = cedar.schemaToJson(await readFile(join(dir, 'airlock.cedarschema'), 'utf8'));
+  assert.equal(json.type, 'success');
+  await rm(join(dir, 'airlock.cedarschema'));
+  await writeFile(join(dir, 'airlock.cedarschema.json'), JSON.stringify(json.type === 'success' ? json.json : null));
+  const engine = await PolicyEngine.load(dir);
+  assert.equal(engine.policies.length, 6);
+  const spec = {
+    runtime: 'namespace',
+    image: 'default',
+    network: { mode: 'full' as const, allowedHosts: [] },
+    mounts: [],
+    limits: { memoryMb: 512, cpuCores: 0.5, pids: 256, timeoutSeconds: 300, scratchMb: 64, outputBytes: 1024, openFiles: 1024 },
+  };
+  const decision = engine.evaluate({ principal: { role: 'agent', id: 'a' }, action: 'create', sandbox: { id: 'n', owner: 'a', spec }, settings: { defaultImage: 'default', hostRoots: [] } });
+  assert.deepEqual([decision.decision, decision.policyIds], ['approval', ['agent-configure-with-approval']]);
+  await writeFile(join(dir, 'airlock.cedarschema.json'), '{"Airlock": ');
+  assert.match((await bundleError(dir)).message, /airlock\.cedarschema\.json: not valid JSON/);
+});

@@ -1,7 +1,8 @@
 /**
  * Checking a policy bundle with Cedar: the schema parses, every policy file parses, the policies
  * validate against the schema (strict mode), every policy carries a unique `@id`, and `@approval`
- * is used only as documented (on permits, and only they read `context.approved`). All problems are collected, each with its file, line and column.
+ * is used only as documented (on permits, and only they read `context.approved`). All problems
+ * are collected, each with its file, line and column.
  */
 import type { Cedar, CedarTypes } from './cedar.ts';
 import { isPolicyFile, isSchemaFile } from './bundle-files.ts';
