@@ -1,8 +1,10 @@
 /**
  * Every refusal leaves as `{"error": {"code", "message", "request_id"}}` with a 4xx status:
- * service errors, schema errors, Fastify's own errors (404, 413, 415, bad JSON) and HTTP parser
- * errors. 5xx is kept for genuine internal faults (logged with their stack, which never leaves the
- * process) and for `control_failed` / `shutting_down`, which errors.ts defines as 503.
+ * service errors, schema errors, Fastify's own errors (404/405, 413 with the limit, 415 with the
+ * expected type, bad JSON) and HTTP parser errors. Validation errors add `details`: every problem
+ * as `{path, message}`, not just the first. 5xx is kept for genuine internal faults (logged with
+ * their stack, which never leaves the process) and for `control_failed` / `shutting_down`, which
+ * src/sandbox/errors.ts defines as 503.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
