@@ -12,6 +12,7 @@ import type { z as Zod } from 'zod';
 
 import type { Limits } from '../isolation/driver.ts';
 import { DEFAULT_ALLOWED_HOSTS, parseHost } from './allowed-hosts.ts';
+import { authSchema, DEFAULT_AUTH_CONFIG, DEFAULT_STORE_CONFIG, storeSchema, type AuthConfig, type StoreConfig } from './auth-config.ts';
 
 /** Limits as the configuration states them (defaults, maxima): the same fields a sandbox gets. */
 export type LimitBounds = Limits;
@@ -106,6 +107,8 @@ export interface AirlockConfig {
   service: ServiceConfig;
   network: NetworkConfig;
   policy: PolicyConfig;
+  auth: AuthConfig;
+  store: StoreConfig;
 }
 
 /** The configuration a host without a configuration file runs with. */
@@ -146,6 +149,8 @@ export const DEFAULT_CONFIG: Readonly<AirlockConfig> = Object.freeze({
     services: Object.freeze({}) as Record<string, ServiceRoute>,
   }),
   policy: Object.freeze({ dir: null, hostRoots: Object.freeze([]) as unknown as string[] }),
+  auth: DEFAULT_AUTH_CONFIG as AuthConfig,
+  store: DEFAULT_STORE_CONFIG as StoreConfig,
 });
 
 function buildSchema(z: typeof Zod) {
@@ -281,6 +286,8 @@ function buildSchema(z: typeof Zod) {
         })
         .strict()
         .default({ dir: d.policy.dir, hostRoots: [] }),
+      auth: authSchema(z),
+      store: storeSchema(z),
     })
     .strict();
 }

@@ -1,0 +1,78 @@
+/**
+ * Schema migrations, versioned in code. Version N is `MIGRATIONS[N - 1]`; the database's version is
+ * SQLite's `user_version`. Migrations only ever append: a released one is never edited.
+ */
+import type { DatabaseSync } from 'node:sqlite';
+import { StoreError } from '../errors.ts';
+import { inTransaction } from './transaction.ts';
+
+/** One schema step: plain SQL, applied in the same transaction as the version bump. */
+export interface Migration {
+  readonly description: string;
+  readonly sql: string;
+}
+
+/** Every migration, oldest first. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    description: 'principals, their groups and keys; nonces of signed requests',
+    sql: `
+      CREATE TABLE principals (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('agent', 'operator', 'approver')),
+        agent_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE principal_groups (
+        principal TEXT NOT NULL REFERENCES principals (name) ON DELETE CASCADE,
+        group_name TEXT NOT NULL,
+        PRIMARY KEY (principal, group_name)
+      ) STRICT, WITHOUT ROWID;
+      CREATE TABLE principal_keys (
+        key_id TEXT PRIMARY KEY,
+        principal TEXT NOT NULL REFERENCES principals (name) ON DELETE CASCADE,
+        public_key_pem TEXT NOT NULL,
+        added_at INTEGER NOT NULL,
+        revoked_at INTEGER
+      ) STRICT;
+      CREATE INDEX principal_keys_by_principal ON principal_keys (principal);
+      CREATE TABLE replay_nonces (
+        nonce TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX replay_nonces_by_expiry ON replay_nonces (expires_at);
+      CREATE TABLE replay_nonce_count (
+        only_row INTEGER PRIMARY KEY CHECK (only_row = 1),
+        live INTEGER NOT NULL
+      ) STRICT;
+      INSERT INTO replay_nonce_count (only_row, live) VALUES (1, 0);
+    `,
+  },
+];
+
+/** The schema version this code writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+function userVersion(db: DatabaseSync): number {
+  const row = db.prepare('PRAGMA user_version').get() as { user_version: number } | undefined;
+  return row?.user_version ?? 0;
+}
+
+/**
+ * Brings the database to {@link SCHEMA_VERSION}. Runs under an immediate (write-locked) transaction,
+ * so two processes opening a new store at once apply each migration exactly once. Refuses a
+ * database newer than this code rather than guess at its schema.
+ */
+export function migrate(db: DatabaseSync, path: string): void {
+  inTransaction(db, () => {
+    const current = userVersion(db);
+    if (current > SCHEMA_VERSION) {
+      throw new StoreError('store_too_new', `store ${path} has schema version ${current}; this airlock knows up to ${SCHEMA_VERSION}`);
+    }
+    for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
+      db.exec((MIGRATIONS[version - 1] as Migration).sql);
+      // PRAGMA takes no bound parameters; the version is an integer from this file.
+      db.exec(`PRAGMA user_version = ${version}`);
+    }
+  }, { durable: true });
+}
