@@ -10,6 +10,7 @@ import { registerServe } from './serve.ts';
 import { registerSandbox } from './sandbox.ts';
 import { registerPolicy } from './policy.ts';
 import { registerKeys } from './keys.ts';
+import { registerPrincipals } from './principals.ts';
 import { terminalSafe } from './terminal-text.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerSandbox(program);
   registerPolicy(program);
   registerKeys(program);
+  registerPrincipals(program);
   return program;
 }
 
