@@ -35,6 +35,9 @@ test('opening an empty directory creates a private database at the current schem
   assert.equal(statSync(path).uid, process.getuid?.());
   assert.equal(userVersion(path), SCHEMA_VERSION);
   assert.deepEqual(await store.listPrincipals(), []);
+  // SQLite gives its write-ahead log and shared-memory files the database file's mode.
+  await store.addPrincipal({ name: 'a', role: 'agent', publicKeyPem: freshKey().pem });
+  for (const suffix of ['-wal', '-shm']) assert.equal(statSync(`${path}${suffix}`).mode & 0o777, 0o600, suffix);
 });
 
 test('importing node:sqlite through the store prints no ExperimentalWarning', async () => {
