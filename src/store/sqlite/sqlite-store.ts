@@ -55,28 +55,35 @@ function isConstraintError(err: unknown): boolean {
   return (err as { errstr?: string }).errstr === 'constraint failed' || /UNIQUE constraint failed/.test((err as Error).message);
 }
 
+/** The store's statements, prepared once per connection. */
+function prepareStatements(db: DatabaseSync) {
+  return {
+    principal: db.prepare('SELECT name, role, agent_id, created_at FROM principals WHERE name = ?'),
+    principals: db.prepare('SELECT name, role, agent_id, created_at FROM principals ORDER BY name'),
+    groups: db.prepare('SELECT group_name FROM principal_groups WHERE principal = ? ORDER BY group_name'),
+    keysOf: db.prepare('SELECT key_id, principal, public_key_pem, added_at, revoked_at FROM principal_keys WHERE principal = ? ORDER BY added_at, key_id'),
+    key: db.prepare('SELECT key_id, principal, public_key_pem, added_at, revoked_at FROM principal_keys WHERE key_id = ?'),
+    insertPrincipal: db.prepare('INSERT INTO principals (name, role, agent_id, created_at) VALUES (?, ?, ?, ?)'),
+    insertGroup: db.prepare('INSERT INTO principal_groups (principal, group_name) VALUES (?, ?)'),
+    insertKey: db.prepare('INSERT INTO principal_keys (key_id, principal, public_key_pem, added_at) VALUES (?, ?, ?, ?)'),
+    revoke: db.prepare('UPDATE principal_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL'),
+  } satisfies Record<string, StatementSync>;
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
 /** The embedded SQLite implementation of {@link ControlStore}. */
 export class SqliteStore implements ControlStore {
   readonly #db: DatabaseSync;
   readonly #now: () => number;
-  readonly #statements: Record<string, StatementSync>;
+  readonly #statements: Statements;
   readonly replayCache: SqliteReplayCache;
 
   private constructor(db: DatabaseSync, options: SqliteStoreOptions) {
     this.#db = db;
     this.#now = options.now ?? Date.now;
     this.replayCache = new SqliteReplayCache(db, options.maxNonces ?? 1_000_000);
-    this.#statements = {
-      principal: db.prepare('SELECT name, role, agent_id, created_at FROM principals WHERE name = ?'),
-      principals: db.prepare('SELECT name, role, agent_id, created_at FROM principals ORDER BY name'),
-      groups: db.prepare('SELECT group_name FROM principal_groups WHERE principal = ? ORDER BY group_name'),
-      keysOf: db.prepare('SELECT key_id, principal, public_key_pem, added_at, revoked_at FROM principal_keys WHERE principal = ? ORDER BY added_at, key_id'),
-      key: db.prepare('SELECT key_id, principal, public_key_pem, added_at, revoked_at FROM principal_keys WHERE key_id = ?'),
-      insertPrincipal: db.prepare('INSERT INTO principals (name, role, agent_id, created_at) VALUES (?, ?, ?, ?)'),
-      insertGroup: db.prepare('INSERT INTO principal_groups (principal, group_name) VALUES (?, ?)'),
-      insertKey: db.prepare('INSERT INTO principal_keys (key_id, principal, public_key_pem, added_at) VALUES (?, ?, ?, ?)'),
-      revoke: db.prepare('UPDATE principal_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL'),
-    };
+    this.#statements = prepareStatements(db);
   }
 
   /** Opens (creating and migrating if needed) the store at `options.path`. */
@@ -98,24 +105,20 @@ export class SqliteStore implements ControlStore {
     }
   }
 
-  #stmt(name: string): StatementSync {
-    return this.#statements[name] as StatementSync;
-  }
-
   #principal(row: PrincipalRow, withKeys: boolean): Principal {
-    const groups = (this.#stmt('groups').all(row.name) as { group_name: string }[]).map((g) => g.group_name);
-    const keys = withKeys ? (this.#stmt('keysOf').all(row.name) as unknown as KeyRow[]).map(toKey) : [];
+    const groups = (this.#statements.groups.all(row.name) as { group_name: string }[]).map((g) => g.group_name);
+    const keys = withKeys ? (this.#statements.keysOf.all(row.name) as unknown as KeyRow[]).map(toKey) : [];
     return { name: row.name, role: row.role as PrincipalRole, agentId: row.agent_id, groups, createdAt: iso(row.created_at), keys };
   }
 
   #insertKey(principal: string, publicKeyPem: string, now: number): PrincipalKey {
     const checked = checkPublicKey(publicKeyPem);
-    const existing = this.#stmt('key').get(checked.keyId) as KeyRow | undefined;
+    const existing = this.#statements.key.get(checked.keyId) as KeyRow | undefined;
     // Why refuse even a revoked one: revocation is for good; re-adding would silently undo it.
     if (existing !== undefined) {
       throw new StoreError('key_exists', `key ${checked.keyId} is already registered (to ${existing.principal}${existing.revoked_at === null ? '' : ', revoked'})`);
     }
-    this.#stmt('insertKey').run(checked.keyId, principal, checked.publicKeyPem, now);
+    this.#statements.insertKey.run(checked.keyId, principal, checked.publicKeyPem, now);
     return { keyId: checked.keyId, publicKeyPem: checked.publicKeyPem, addedAt: iso(now), revokedAt: null };
   }
 
@@ -126,14 +129,14 @@ export class SqliteStore implements ControlStore {
     const groups = checkGroups(input.groups ?? []);
     const now = this.#now();
     return inTransaction(this.#db, () => {
-        if (this.#stmt('principal').get(name) !== undefined) throw new StoreError('principal_exists', `principal ${name} already exists`);
+        if (this.#statements.principal.get(name) !== undefined) throw new StoreError('principal_exists', `principal ${name} already exists`);
         try {
-          this.#stmt('insertPrincipal').run(name, role, agentId, now);
+          this.#statements.insertPrincipal.run(name, role, agentId, now);
         } catch (err) {
           if (isConstraintError(err)) throw new StoreError('principal_exists', `principal ${name} already exists`, { cause: err });
           throw err;
         }
-        for (const group of groups) this.#stmt('insertGroup').run(name, group);
+        for (const group of groups) this.#statements.insertGroup.run(name, group);
         const key = this.#insertKey(name, input.publicKeyPem, now);
         return { name, role, agentId, groups, createdAt: iso(now), keys: [key] };
       }, DURABLE);
@@ -141,7 +144,7 @@ export class SqliteStore implements ControlStore {
 
   async addKey(principalName: string, publicKeyPem: string): Promise<PrincipalKey> {
     return inTransaction(this.#db, () => {
-        if (this.#stmt('principal').get(principalName) === undefined) throw new StoreError('principal_unknown', `no principal named ${principalName}`);
+        if (this.#statements.principal.get(principalName) === undefined) throw new StoreError('principal_unknown', `no principal named ${principalName}`);
         return this.#insertKey(principalName, publicKeyPem, this.#now());
       }, DURABLE);
   }
@@ -149,29 +152,29 @@ export class SqliteStore implements ControlStore {
   async revokeKey(keyId: string): Promise<PrincipalKey & { readonly principal: string }> {
     const now = this.#now();
     return inTransaction(this.#db, () => {
-        const row = this.#stmt('key').get(keyId) as KeyRow | undefined;
+        const row = this.#statements.key.get(keyId) as KeyRow | undefined;
         if (row === undefined) throw new StoreError('key_unknown', `no key with id ${keyId}`);
         if (row.revoked_at !== null) throw new StoreError('key_revoked', `key ${keyId} was already revoked at ${iso(row.revoked_at)}`);
-        this.#stmt('revoke').run(now, keyId);
+        this.#statements.revoke.run(now, keyId);
         return { ...toKey({ ...row, revoked_at: now }), principal: row.principal };
       }, DURABLE);
   }
 
   async listPrincipals(): Promise<Principal[]> {
-    const rows = this.#stmt('principals').all() as unknown as PrincipalRow[];
+    const rows = this.#statements.principals.all() as unknown as PrincipalRow[];
     return rows.map((row) => this.#principal(row, true));
   }
 
   async getPrincipal(name: string): Promise<Principal | undefined> {
-    const row = this.#stmt('principal').get(name) as PrincipalRow | undefined;
+    const row = this.#statements.principal.get(name) as PrincipalRow | undefined;
     return row === undefined ? undefined : this.#principal(row, true);
   }
 
   async lookupActiveKey(keyId: string): Promise<ActiveKey | undefined> {
-    const key = this.#stmt('key').get(keyId) as KeyRow | undefined;
+    const key = this.#statements.key.get(keyId) as KeyRow | undefined;
     // Why here and nowhere else: the verifier trusts this answer, so a revoked key must never leave it.
     if (key === undefined || key.revoked_at !== null) return undefined;
-    const row = this.#stmt('principal').get(key.principal) as unknown as PrincipalRow;
+    const row = this.#statements.principal.get(key.principal) as unknown as PrincipalRow;
     const { keys: _keys, ...principal } = this.#principal(row, false);
     return { keyId: key.key_id, publicKey: createPublicKey(key.public_key_pem), principal };
   }
