@@ -110,8 +110,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     void app.register(cors, {
       origin: [...(options.corsOrigins ?? [])],
       methods: ['GET', 'PUT', 'POST', 'DELETE'],
-      // The SDK reads these: request ids in errors, the exec id of a stream, the 429 retry hint.
-      exposedHeaders: ['x-request-id', 'x-airlock-exec-id', 'retry-after'],
+      // The SDK reads these: request ids in errors, the exec id of a stream, a one-shot's execution id, the 429 retry hint.
+      exposedHeaders: ['x-request-id', 'x-airlock-exec-id', 'x-airlock-execution-id', 'retry-after'],
       maxAge: 600,
     });
   }

@@ -19,8 +19,8 @@ export const OPENAPI_PATH = fileURLToPath(new URL('../../docs/openapi.json', imp
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'Refused: malformed or wrongly typed body, unknown field, out-of-range value, invalid id or path, unsupported option. Every problem is listed in error.details.',
   403: 'Refused by a control before anything ran; the code names it (filesystem_access_refused: a host path that may not be granted).',
-  404: 'No such sandbox, or no such file in it.',
-  409: 'Policy hash mismatch, or the sandbox is not running (also when it ends while the request is under way).',
+  404: 'No such sandbox, no such file in it, or no such running execution (execution_not_found).',
+  409: 'Policy hash mismatch, the sandbox is not running (also when it ends while the request is under way), or the execution has already ended (execution_not_running).',
   413: 'Body larger than this route accepts; the message gives the limit in bytes.',
   415: 'Content-Type not accepted by this route; the message and the Accept header name the one expected.',
   421: 'host_not_allowed: the Host header is not one this server answers to (service.allowedHosts; DNS-rebinding guard). Answered before routing on every path.',
@@ -76,9 +76,11 @@ function operation(spec: RouteSpec): Json {
   const responses: Json = {};
   for (const [status, r] of Object.entries(spec.responses)) {
     const types = r.contentTypes ?? ['application/json'];
+    const headers: Json = { 'x-request-id': { $ref: '#/components/headers/RequestId' } };
+    for (const h of r.headers ?? []) headers[h.name] = { description: h.description, schema: { type: 'string' } };
     responses[status] = {
       description: r.description,
-      headers: { 'x-request-id': { $ref: '#/components/headers/RequestId' } },
+      headers,
       content: Object.fromEntries(types.map((t) => [t, responseContent(t, r)])),
     };
   }

@@ -8,6 +8,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { LimitBounds } from '../config/config.ts';
 import type { GrantedMount, Limits } from '../isolation/driver.ts';
 import { LimitError, resolveLimits } from '../sandbox/limits.ts';
+import { shellArgv } from '../sandbox/prepare.ts';
 import { ApiError } from './errors.ts';
 import { POLICY_HASH_PATTERN, type ExecuteRequest } from './schemas.ts';
 
@@ -137,12 +138,12 @@ export function checkPolicyPin(headers: IncomingHttpHeaders, bodyPin: string | u
 /** What to run: exactly one of `code` (with `language`, default python) or `command` (argv). */
 export type CommandChoice = { command: string[]; code?: undefined; language?: undefined } | { code: string; language: 'python' | 'javascript' | 'bash'; command?: undefined };
 
-/** Checks the code/command choice of a request body. */
+/** Checks the code/command choice of a request body; a string command becomes `sh -c STRING`. */
 export function commandOf(body: Pick<ExecuteRequest, 'code' | 'command' | 'language'>): CommandChoice {
   if (body.code !== undefined && body.command !== undefined) throw new ApiError(400, 'invalid_request', 'body: give either code or command, not both');
   if (body.command !== undefined) {
     if (body.language !== undefined) throw new ApiError(400, 'invalid_request', 'body.language: applies to code, not to command');
-    return { command: body.command };
+    return { command: typeof body.command === 'string' ? shellArgv(body.command) : body.command };
   }
   if (body.code === undefined) throw new ApiError(400, 'invalid_request', 'body: one of code or command is required');
   return { code: body.code, language: body.language ?? 'python' };

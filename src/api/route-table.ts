@@ -4,7 +4,7 @@
  * what the server enforces.
  */
 import type { z } from 'zod';
-import { ErrorEnvelope, ExecuteRequest, ExecuteResponse, HealthResponse, StatusResponse } from './schemas.ts';
+import { CancelledExecution, ErrorEnvelope, ExecuteRequest, ExecuteResponse, ExecutionIdParams, HealthResponse, StatusResponse } from './schemas.ts';
 import {
   CreateSandboxRequest,
   ExecCollectedResponse,
@@ -32,6 +32,8 @@ export interface ResponseSpec {
   /** For streamed bodies (NDJSON, SSE): the schema of one frame. */
   frameSchema?: z.ZodType;
   contentTypes?: string[];
+  /** Response headers besides x-request-id. */
+  headers?: Array<{ name: string; description: string }>;
 }
 
 /** One route of the API. */
@@ -53,6 +55,10 @@ export interface RouteSpec {
 }
 
 const POLICY_HEADER = { name: 'X-Airlock-Policy-Hash', description: 'Refuse with 409 unless the active policy hash equals this.', pattern: '^sha256:[0-9a-f]{64}$' };
+const EXECUTION_ID_RESPONSE_HEADER = {
+  name: 'X-Airlock-Execution-Id',
+  description: 'The execution id, the same as execution_id in the result; while the run goes on it is listed by GET /api/v1/sandbox/status and cancellable with DELETE /api/v1/sandbox/executions/{id}.',
+};
 const JSON_BODY = 'application/json' as const;
 const body = <S extends z.ZodType>(schema: S) => ({ schema, contentType: JSON_BODY });
 
@@ -62,8 +68,21 @@ export const ROUTES = {
     method: 'POST', url: '/api/v1/sandbox/execute', operationId: 'execute', tag: 'sandbox',
     summary: 'Run code or a command once in a fresh sandbox (seed-compatible).',
     body: body(ExecuteRequest), headers: [POLICY_HEADER],
-    responses: { 200: { description: 'The execution result (also when the command failed or hit a limit).', schema: ExecuteResponse } },
+    responses: {
+      200: {
+        description: 'The execution result (also when the command failed, hit a limit or was cancelled: termination_reason killed). Closing the connection before it ends cancels the run.',
+        schema: ExecuteResponse,
+        headers: [EXECUTION_ID_RESPONSE_HEADER],
+      },
+    },
     errors: [400, 403, 409, 413, 415, 429, 503],
+  },
+  cancelExecution: {
+    method: 'DELETE', url: '/api/v1/sandbox/executions/:id', operationId: 'cancelExecution', tag: 'sandbox',
+    summary: 'Cancel a running one-shot execution: it ends killed (its caller still gets the result) and its sandbox is torn down before this answers.',
+    params: ExecutionIdParams,
+    responses: { 200: { description: 'The execution, ended. 404 execution_not_found: no such running execution; 409 execution_not_running: it has already ended.', schema: CancelledExecution } },
+    errors: [400, 404, 409],
   },
   status: {
     method: 'GET', url: '/api/v1/sandbox/status', operationId: 'status', tag: 'sandbox',
@@ -155,6 +174,7 @@ export const COMPONENTS: Record<string, z.ZodType> = {
   ExecuteResponse,
   HealthResponse,
   StatusResponse,
+  CancelledExecution,
   CreateSandboxRequest,
   SandboxInfo,
   SandboxList,

@@ -18,10 +18,12 @@ import {
   MAX_PATH_LENGTH,
   MemoryLimitMb,
   NetworkPolicy,
+  PidsLimit,
   PolicyHashField,
   RuntimeField,
   RuntimeName,
   SANDBOX_ID_PATTERN,
+  ScratchMb,
   TimeoutSeconds,
 } from './schemas.ts';
 
@@ -34,8 +36,8 @@ export const SandboxLimitsRequest = z
   .object({
     memory_limit_mb: MemoryLimitMb.optional(),
     cpu_limit: CpuLimit.optional(),
-    pids_limit: z.number().int().positive().optional().describe('Maximum number of tasks (at most the configured maximum).'),
-    scratch_mb: z.number().int().positive().optional().describe('Size of the writable /tmp in MiB (at most the configured maximum).'),
+    pids_limit: PidsLimit.optional(),
+    scratch_mb: ScratchMb.optional(),
     timeout_seconds: TimeoutSeconds.optional().describe('Default per-exec wall-clock limit in seconds.'),
   })
   .strict();

@@ -105,18 +105,45 @@ const positiveInt = (description: string) => z.number().int().positive().describ
 export const TimeoutSeconds = positive('Wall-clock limit in seconds (at most the configured maximum, default 600).');
 export const MemoryLimitMb = positiveInt('Memory limit in MiB (at most the configured maximum, default 2048).');
 export const CpuLimit = positive('CPU quota in cores (at most the configured maximum, default 2).');
+export const PidsLimit = positiveInt('Maximum number of tasks (at most the configured maximum).');
+export const ScratchMb = positiveInt('Size of the writable /tmp in MiB (at most the configured maximum).');
 
-/** `POST /api/v1/sandbox/execute`: the seed's fields plus language, command and a policy pin. */
+/** A shell command line, run as `sh -c STRING` (the image's POSIX shell). */
+export const ShellCommand = z
+  .string()
+  .min(1)
+  .max(65_536)
+  .regex(NO_NUL, 'contains a NUL byte')
+  .describe('A command line for the image\'s POSIX shell, run as `sh -c STRING`.');
+
+/** Where the command starts inside the sandbox; it must exist in the image (or be under /tmp). */
+export const Workdir = z.string().max(MAX_PATH_LENGTH).describe('Absolute working directory inside the sandbox; default /tmp. A path the image cannot have is refused with 403 workdir_refused.');
+
+/** Execution ids: what the service hands out (UUIDs); anything else is refused before a lookup. */
+export const EXECUTION_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * `POST /api/v1/sandbox/execute`: the seed's fields plus everything `airlock run` takes (image,
+ * pids and scratch limits, working directory, language, a command as argv or a shell string) and a
+ * policy pin.
+ */
 export const ExecuteRequest = z
   .object({
     agent_id: AgentId,
     code: z.string().max(512 * 1024).optional().describe('Code to run with `language`. Exactly one of code or command.'),
-    command: Argv.optional(),
+    command: z
+      .union([Argv, ShellCommand], { error: 'must be an argv array of strings, or a string run as sh -c' })
+      .optional()
+      .describe('An argv array (run directly, no shell) or a string (run as `sh -c STRING`). Exactly one of code or command.'),
     language: Language.optional(),
     runtime: RuntimeField.optional(),
+    image: ImageField.optional(),
+    workdir: Workdir.optional(),
     timeout_seconds: TimeoutSeconds.optional(),
     memory_limit_mb: MemoryLimitMb.optional(),
     cpu_limit: CpuLimit.optional(),
+    pids_limit: PidsLimit.optional(),
+    scratch_mb: ScratchMb.optional(),
     network_policy: NetworkPolicy.optional(),
     allowed_hosts: AllowedHosts.optional(),
     services: ServiceNames.optional(),
@@ -184,13 +211,34 @@ export type HealthResponse = z.infer<typeof HealthResponse>;
 
 export const StatusResponse = z.object({
   active_sandboxes: z.array(
-    z.object({ execution_id: z.string(), agent_id: z.string(), runtime: RuntimeName, uptime_seconds: z.number(), pod_name: z.string() }),
+    z.object({
+      execution_id: z.string().describe('One-shot: its execution id (the X-Airlock-Execution-Id of its request; cancel with DELETE /api/v1/sandbox/executions/{id}). Persistent: the sandbox id.'),
+      agent_id: z.string(),
+      runtime: RuntimeName,
+      uptime_seconds: z.number(),
+      pod_name: z.string(),
+      kind: z.enum(['execution', 'sandbox']).describe('execution: a one-shot run of POST /api/v1/sandbox/execute; sandbox: a persistent sandbox.'),
+    }),
   ),
   total_count: z.number().int(),
   policy_hash: z.string(),
   constitutional_hash_verified: z.boolean(),
 });
 export type StatusResponse = z.infer<typeof StatusResponse>;
+
+export const ExecutionIdParams = z
+  .object({ id: z.string().regex(EXECUTION_ID_PATTERN, 'must be an execution id (a UUID, as execute returned it)').describe('Execution id (X-Airlock-Execution-Id).') })
+  .strict();
+
+export const CancelledExecution = z
+  .object({
+    execution_id: z.string(),
+    agent_id: z.string(),
+    runtime: RuntimeName,
+    termination_reason: TerminationReason.describe('killed, unless the run ended by itself before the cancellation reached it.'),
+  })
+  .describe('A one-shot execution after its cancellation: ended, its sandbox torn down. Its full result goes to the request that started it.');
+export type CancelledExecution = z.infer<typeof CancelledExecution>;
 
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 /** Compile-time proof that the wire schema and the service's result type are the same shape. */

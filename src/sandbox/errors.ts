@@ -13,6 +13,10 @@ export const SERVICE_ERROR_CODES = {
   sandbox_not_found: 404,
   /** The sandbox exists but is not in a state that allows the operation. */
   sandbox_not_running: 409,
+  /** No running one-shot execution with this id, and none that ended recently. */
+  execution_not_found: 404,
+  /** The one-shot execution has already ended; its result went to the request that started it. */
+  execution_not_running: 409,
   /** A path inside the sandbox doesn't exist. */
   file_not_found: 404,
   /** A path was refused (escapes, is a directory, is a symlink loop, permission). */

@@ -31,6 +31,10 @@ export interface ExecutionRequest {
   /** Live output callbacks (streaming mode). Output is captured in the result either way. */
   onStdout?: (chunk: Buffer) => void;
   onStderr?: (chunk: Buffer) => void;
+  /** The id admission gave this run (a fresh UUID when absent). */
+  executionId?: string;
+  /** Cancels the run: it ends as `killed`, or is not started at all if its sandbox isn't running yet. */
+  signal?: AbortSignal;
 }
 
 export interface ExecutionContext {
@@ -49,14 +53,18 @@ const DEFAULT_POLL_MS = 100;
  * request itself (a grant, a mount target, the workdir): nothing ran, so there is no result.
  */
 export async function executeOnce(request: ExecutionRequest, ctx: ExecutionContext): Promise<ExecutionResult> {
-  const executionId = randomUUID();
+  const executionId = request.executionId ?? randomUUID();
   const started = performance.now();
   const base = { executionId, started, runtime: ctx.driver.runtime, policyHash: ctx.policyHash };
+  const { signal } = request;
   let sandbox: Sandbox | undefined;
   let network: NetworkAttachment | undefined;
   try {
-    const id = `x-${executionId}`;
+    const id = sandboxIdOf(executionId);
+    // Each step that allocates is followed by a look at the signal: a cancelled run starts nothing more.
+    if (isCancelled(signal)) return cancelledResult(base);
     network = await ctx.network.attach(id, request.network ?? NO_NETWORK);
+    if (isCancelled(signal)) return cancelledResult(base);
     sandbox = await ctx.driver.create({
       id,
       image: request.image,
@@ -68,6 +76,7 @@ export async function executeOnce(request: ExecutionRequest, ctx: ExecutionConte
       network: network.sandboxNetwork,
       ...(network.resolvConf === undefined ? {} : { resolvConf: network.resolvConf }),
     });
+    if (isCancelled(signal)) return cancelledResult(base);
     const proc = await sandbox.start({ argv: request.argv, stdin: request.stdin !== undefined });
     const coldStartMs = performance.now() - started;
     return await supervise(sandbox, proc, network, request, ctx, { ...base, coldStartMs });
@@ -109,6 +118,9 @@ async function supervise(
     drift = finding;
     terminate('network_drift');
   });
+  const cancel = () => terminate('killed');
+  request.signal?.addEventListener('abort', cancel, { once: true });
+  if (request.signal?.aborted === true) cancel();
   const output = new OutputCollector(request.limits.outputBytes, () => terminate('output_limit'));
   proc.stdout.on('data', (chunk: Buffer) => output.add('stdout', chunk, request.onStdout));
   proc.stderr.on('data', (chunk: Buffer) => output.add('stderr', chunk, request.onStderr));
@@ -127,6 +139,7 @@ async function supervise(
   } finally {
     clearTimeout(timeout);
     clearInterval(poll);
+    request.signal?.removeEventListener('abort', cancel);
   }
   if (exit.setupError !== undefined) {
     return failedResult(info, new Error(`${info.runtime}: the sandbox could not be set up: ${exit.setupError}`));
@@ -178,6 +191,21 @@ function feedStdin(stdin: NodeJS.WritableStream | null, input: ExecutionRequest[
   (stdin as NodeJS.WritableStream & { on(e: 'error', f: () => void): void }).on('error', () => undefined);
   if (input instanceof Readable) input.pipe(stdin);
   else stdin.end(input);
+}
+
+/** A function, not an inline check: the signal changes between the awaits TypeScript narrows across. */
+function isCancelled(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}
+
+/** The driver-side id of an execution's sandbox (cgroup, runtime state, network slot owner). */
+export function sandboxIdOf(executionId: string): string {
+  return `x-${executionId}`;
+}
+
+/** A run cancelled before its command started: nothing ran, so `killed` with no exit code. */
+function cancelledResult(info: Omit<RunInfo, 'coldStartMs'>): ExecutionResult {
+  return { ...failedResult(info, new Error('cancelled before the command started')), termination_reason: 'killed' };
 }
 
 function failedResult(info: Omit<RunInfo, 'coldStartMs'>, err: unknown): ExecutionResult {

@@ -19,6 +19,11 @@ export const INTERPRETERS = {
 } as const satisfies Record<string, readonly string[]>;
 export type Language = keyof typeof INTERPRETERS;
 
+/** argv of a shell command line: the image's POSIX shell runs it, as `docker run IMAGE sh -c` would. */
+export function shellArgv(commandLine: string): string[] {
+  return ['sh', '-c', commandLine];
+}
+
 /** The environment every sandboxed command starts from; requests add to it. Nothing is inherited. */
 export const BASE_ENV: Readonly<Record<string, string>> = Object.freeze({
   PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',

@@ -21,10 +21,32 @@ export interface OneShotRequest {
   limits: RequestedLimits;
   env: Record<string, string>;
   mounts: GrantedMount[];
+  /** Working directory inside the sandbox (absolute, already checked); default /tmp. */
+  workdir?: string;
   /** Default: none. */
   network?: NetworkRequest;
   /** When set, refuse unless the active policy hash equals it. */
   expectedPolicyHash?: string;
+}
+
+/**
+ * An admitted one-shot execution: its id exists from admission on (listed by `status()`,
+ * cancellable by `cancelExecution(id)`), before its sandbox does.
+ */
+export interface OneShotExecution {
+  readonly executionId: string;
+  /** Ends the run as `killed` (or, before its sandbox started, without starting it); idempotent. */
+  cancel(): void;
+  /** The execution result; a refused control (a grant, the workdir) rejects with its ServiceError. */
+  readonly result: Promise<ExecutionResult>;
+}
+
+/** A one-shot execution after `cancelExecution`: ended and torn down. */
+export interface CancelledExecution {
+  execution_id: string;
+  agent_id: string;
+  runtime: RuntimeName;
+  termination_reason: ExecutionResult['termination_reason'];
 }
 
 export interface CreateSandboxOptions {
@@ -130,7 +152,8 @@ export interface FileEntry {
 }
 
 export interface ServiceStatus {
-  active_sandboxes: Array<{ execution_id: string; agent_id: string; runtime: RuntimeName; uptime_seconds: number; pod_name: string }>;
+  /** Running one-shots (`kind: execution`, by execution id) and persistent sandboxes (`kind: sandbox`, by sandbox id). */
+  active_sandboxes: Array<{ execution_id: string; agent_id: string; runtime: RuntimeName; uptime_seconds: number; pod_name: string; kind: 'execution' | 'sandbox' }>;
   total_count: number;
 }
 
@@ -158,7 +181,15 @@ export interface ServiceObserver {
 
 /** What the API layer needs from the service. */
 export interface SandboxServiceApi {
+  /** Admits and runs a one-shot; resolves with its result. */
   execute(request: OneShotRequest): Promise<ExecutionResult>;
+  /** Admits a one-shot (every refusal of admission throws here) and starts it; the handle has its id at once. */
+  startExecution(request: OneShotRequest): Promise<OneShotExecution>;
+  /**
+   * Cancels a running one-shot and resolves once it has ended and been torn down. Unknown id:
+   * `execution_not_found`; one that has already ended (remembered for a while): `execution_not_running`.
+   */
+  cancelExecution(executionId: string): Promise<CancelledExecution>;
   create(options: CreateSandboxOptions): Promise<SandboxInfo>;
   list(): SandboxInfo[];
   get(id: string): SandboxInfo;

@@ -6,16 +6,18 @@ import type { AirlockConfig } from '../config/config.ts';
 import { RefusedControlError, type IsolationDriver } from '../isolation/driver.ts';
 import { createDriver, IMPLEMENTED_RUNTIMES, type ImplementedRuntime } from '../isolation/drivers.ts';
 import { AGENT_BINARY_NAME, ensureAgent } from '../agent/build.ts';
-import { executeOnce } from './execute.ts';
+import { randomUUID } from 'node:crypto';
+import { executeOnce, sandboxIdOf } from './execute.ts';
 import { refusalAsServiceError, ServiceError } from './errors.ts';
 import { activePolicyHash } from './policy-bundle.ts';
 import { BASE_ENV, commandFor, driverFor, imageFor, limitsFor } from './prepare.ts';
 import { PersistentSandbox } from './persistent.ts';
 import { poolKey, WarmPool } from './pool.ts';
+import { OneShotRegistry } from './one-shots.ts';
 import { SandboxRegistry, type SandboxRecord } from './registry.ts';
 import type { ExecutionResult } from './result.ts';
 import type {
-  CreateSandboxOptions, ExecOptions, ExecSession, FileEntry, HealthReport, OneShotRequest,
+  CancelledExecution, CreateSandboxOptions, ExecOptions, ExecSession, FileEntry, HealthReport, OneShotExecution, OneShotRequest,
   SandboxInfo, SandboxNetworkInfo, SandboxServiceApi, ServiceObserver, ServiceStatus,
 } from './service-types.ts';
 import { NetworkManager } from '../network/manager.ts';
@@ -45,7 +47,7 @@ export class SandboxService implements SandboxServiceApi {
   private readonly pools = new Map<string, WarmPool>();
   /** Manifests already verified by this process (see resolveImage). */
   private readonly manifests = new Map<string, string>();
-  private readonly oneShots = new Map<string, { agentId: string; runtime: ImplementedRuntime; started: number }>();
+  private readonly oneShots = new OneShotRegistry();
   private agent: { dir: string; binary: string } | undefined;
   private reaper: NodeJS.Timeout | undefined;
   private closing = false;
@@ -111,6 +113,10 @@ export class SandboxService implements SandboxServiceApi {
   }
 
   async execute(request: OneShotRequest): Promise<ExecutionResult> {
+    return (await this.startExecution(request)).result;
+  }
+
+  async startExecution(request: OneShotRequest): Promise<OneShotExecution> {
     this.checkPolicy(request.expectedPolicyHash);
     const driver = driverFor(this.drivers, this.unavailable, request.runtime);
     const limits = limitsFor(this.config, request.limits);
@@ -119,20 +125,32 @@ export class SandboxService implements SandboxServiceApi {
     const network = request.network ?? NO_NETWORK;
     await this.checkNetwork(network);
     this.reserveCapacity();
-    const key = `${Date.now()}-${Math.random()}`;
-    this.oneShots.set(key, { agentId: request.agentId, runtime: request.runtime, started: Date.now() });
-    try {
-      const result = await executeOnce(
-        { image, limits, env: { ...BASE_ENV, ...request.env }, mounts: request.mounts, workdir: '/tmp', argv, network, ...(stdin === undefined ? {} : { stdin }) },
-        { driver, network: this.networks, policyHash: this.policyHash },
-      );
-      this.observer.executionFinished?.(result);
-      return result;
-    } catch (err) {
-      throw refusalAsServiceError(err);
-    } finally {
-      this.oneShots.delete(key);
-    }
+    // Admitted: the id exists from here on, listed by status() and cancellable, before the sandbox does.
+    const executionId = randomUUID();
+    const controller = new AbortController();
+    const result = executeOnce(
+      {
+        image, limits, env: { ...BASE_ENV, ...request.env }, mounts: request.mounts, workdir: request.workdir ?? '/tmp', argv, network,
+        executionId, signal: controller.signal, ...(stdin === undefined ? {} : { stdin }),
+      },
+      { driver, network: this.networks, policyHash: this.policyHash },
+    ).then(
+      (r) => {
+        this.observer.executionFinished?.(r);
+        return r;
+      },
+      (err: unknown) => {
+        throw refusalAsServiceError(err);
+      },
+    );
+    this.oneShots.add({ executionId, agentId: request.agentId, runtime: request.runtime, started: Date.now(), controller }, result);
+    // Marked handled here: the caller awaits it; a refusal must not count as unhandled meanwhile.
+    result.catch(() => undefined);
+    return { executionId, cancel: () => controller.abort(), result };
+  }
+
+  cancelExecution(executionId: string): Promise<CancelledExecution> {
+    return this.oneShots.cancel(executionId);
   }
 
   async create(options: CreateSandboxOptions): Promise<SandboxInfo> {
@@ -258,11 +276,12 @@ export class SandboxService implements SandboxServiceApi {
 
   status(): ServiceStatus {
     const now = Date.now();
-    const oneShots = [...this.oneShots.entries()].map(([key, o]) => ({
-      execution_id: key, agent_id: o.agentId, runtime: o.runtime, uptime_seconds: (now - o.started) / 1000, pod_name: key,
+    const oneShots = this.oneShots.running().map((o) => ({
+      execution_id: o.executionId, agent_id: o.agentId, runtime: o.runtime, uptime_seconds: (now - o.started) / 1000,
+      pod_name: sandboxIdOf(o.executionId), kind: 'execution' as const,
     }));
     const persistent = this.registry.running().map((r) => ({
-      execution_id: r.sandbox.id, agent_id: r.agentId, runtime: r.runtime, uptime_seconds: (now - r.createdAt) / 1000, pod_name: r.sandbox.id,
+      execution_id: r.sandbox.id, agent_id: r.agentId, runtime: r.runtime, uptime_seconds: (now - r.createdAt) / 1000, pod_name: r.sandbox.id, kind: 'sandbox' as const,
     }));
     const active = [...oneShots, ...persistent];
     return { active_sandboxes: active, total_count: active.length };
@@ -280,10 +299,11 @@ export class SandboxService implements SandboxServiceApi {
     };
   }
 
-  /** Stops pools and the reaper and ends every sandbox; waits for one-shot runs to finish. */
+  /** Stops pools and the reaper and ends every sandbox; running one-shots end `killed` (their callers get the result). */
   async shutdown(): Promise<void> {
     this.closing = true;
     clearInterval(this.reaper);
+    await this.oneShots.cancelAll();
     await Promise.all([...this.pools.values()].map((p) => p.close()));
     await Promise.all(this.registry.running().map((r) => r.sandbox.end('shutdown')));
     await this.networks.close();

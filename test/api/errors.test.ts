@@ -7,6 +7,7 @@ import { createLogger } from '../../src/observability/logger.ts';
 import { assertError, json, makeApp } from './helpers.ts';
 
 const ID = 's-00000000-0000-0000-0000-000000000000';
+const EXECUTION_ID = '00000000-0000-4000-8000-000000000000';
 const routes = Object.values(ROUTES) as RouteSpec[];
 const concrete = (spec: RouteSpec, id = ID) => spec.url.replace(':id', id) + (spec.query?.shape['path'] !== undefined ? '?path=/tmp/a' : '');
 const jsonRoutes = routes.filter((r) => r.body?.contentType === 'application/json');
@@ -54,7 +55,9 @@ describe('the error envelope on every route', () => {
       const body = spec.body?.contentType === 'application/json' ? { payload: JSON.stringify(valid), headers: { 'content-type': 'application/json' } } : {};
       const octet = spec.body?.contentType === 'application/octet-stream' ? { payload: 'x', headers: { 'content-type': 'application/octet-stream' } } : {};
       assertError(await app.inject({ method: spec.method, url: concrete(spec, 'bad!id'), ...body, ...octet }), 400, 'invalid_request');
-      assertError(await app.inject({ method: spec.method, url: concrete(spec), ...body, ...octet }), 404, 'sandbox_not_found');
+      // Executions are one-shots, named by a UUID; everything else is a sandbox.
+      const [missing, code] = spec === ROUTES.cancelExecution ? [EXECUTION_ID, 'execution_not_found'] : [ID, 'sandbox_not_found'];
+      assertError(await app.inject({ method: spec.method, url: concrete(spec, missing), ...body, ...octet }), 404, code);
     }
   });
 

@@ -10,9 +10,10 @@ import { ServiceError } from '../../src/sandbox/errors.ts';
 import type { ExecutionResult } from '../../src/sandbox/result.ts';
 import type { NetworkRequest } from '../../src/network/policy.ts';
 import type {
-  CreateSandboxOptions, ExecEndReason, ExecOptions, ExecResult, ExecSession, FileEntry, HealthReport,
-  OneShotRequest, SandboxInfo, SandboxNetworkInfo, SandboxServiceApi, ServiceStatus,
+  CancelledExecution, CreateSandboxOptions, ExecEndReason, ExecOptions, ExecResult, ExecSession, FileEntry, HealthReport,
+  OneShotExecution, OneShotRequest, SandboxInfo, SandboxNetworkInfo, SandboxServiceApi, ServiceStatus,
 } from '../../src/sandbox/service-types.ts';
+import { OneShotRegistry } from '../../src/sandbox/one-shots.ts';
 
 export const FAKE_POLICY_HASH = `sha256:${'a'.repeat(64)}`;
 
@@ -90,6 +91,13 @@ export class FakeService implements SandboxServiceApi {
   execExit: { code: number; reason?: ExecEndReason } = { code: 0 };
   /** Delay of `execute`, ms (to hold a slot). */
   executeDelayMs = 0;
+  /** One-shots run until cancelled (then end `killed`), as a `sleep` would. */
+  executeHangs = false;
+  /** A refusal the one-shot meets after admission (as a driver refusing the workdir would). */
+  executeRefusal: ServiceError | undefined;
+  /** Execution ids of one-shots that were cancelled. */
+  readonly cancelledExecutions: string[] = [];
+  readonly #oneShots = new OneShotRegistry();
   readonly executed: OneShotRequest[] = [];
   readonly created: CreateSandboxOptions[] = [];
   readonly execs: Array<{ id: string; options: ExecOptions; session: FakeExecSession }> = [];
@@ -101,22 +109,43 @@ export class FakeService implements SandboxServiceApi {
   #running = 0;
 
   async execute(request: OneShotRequest): Promise<ExecutionResult> {
+    return (await this.startExecution(request)).result;
+  }
+
+  async startExecution(request: OneShotRequest): Promise<OneShotExecution> {
     if (request.expectedPolicyHash !== undefined && request.expectedPolicyHash !== this.policyHash) throw new ServiceError('policy_mismatch', 'policy hash mismatch');
     this.#checkRuntime(request.runtime);
     this.#checkMounts(request.mounts);
     if (request.network !== undefined) this.#checkNetwork(request.network);
     this.#reserve();
     this.executed.push(request);
-    try {
-      if (this.executeDelayMs > 0) await new Promise((r) => setTimeout(r, this.executeDelayMs));
-      return {
-        execution_id: randomUUID(), success: true, output: 'ok', error: null, exit_code: 0, security_violations: [],
-        execution_time_seconds: 0.01, cold_start_time_ms: 5, resource_usage: { cpu_usage_cores: 0.1, memory_usage_mb: 3, network_rx_bytes: 0, network_tx_bytes: 0 },
-        termination_reason: 'completed', runtime_used: request.runtime, policy_hash: this.policyHash,
-      };
-    } finally {
-      this.#running -= 1;
-    }
+    const executionId = randomUUID();
+    const controller = new AbortController();
+    controller.signal.addEventListener('abort', () => this.cancelledExecutions.push(executionId), { once: true });
+    const result = this.#runOneShot(request, executionId, controller.signal).finally(() => (this.#running -= 1));
+    this.#oneShots.add({ executionId, agentId: request.agentId, runtime: request.runtime, started: Date.now(), controller }, result);
+    result.catch(() => undefined);
+    return { executionId, cancel: () => controller.abort(), result };
+  }
+
+  cancelExecution(executionId: string): Promise<CancelledExecution> {
+    return this.#oneShots.cancel(executionId);
+  }
+
+  async #runOneShot(request: OneShotRequest, executionId: string, signal: AbortSignal): Promise<ExecutionResult> {
+    const wait = (ms: number) => new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    });
+    if (this.executeDelayMs > 0) await wait(this.executeDelayMs);
+    if (this.executeHangs && !signal.aborted) await wait(2 ** 31 - 1);
+    if (this.executeRefusal !== undefined) throw this.executeRefusal;
+    const killed = signal.aborted;
+    return {
+      execution_id: executionId, success: !killed, output: killed ? '' : 'ok', error: null, exit_code: killed ? null : 0, security_violations: [],
+      execution_time_seconds: 0.01, cold_start_time_ms: 5, resource_usage: { cpu_usage_cores: 0.1, memory_usage_mb: 3, network_rx_bytes: 0, network_tx_bytes: 0 },
+      termination_reason: killed ? 'killed' : 'completed', runtime_used: request.runtime, policy_hash: this.policyHash,
+    };
   }
 
   /** Internal services the fake knows (as if configured by the operator). */
@@ -221,9 +250,13 @@ export class FakeService implements SandboxServiceApi {
   }
 
   status(): ServiceStatus {
-    const active = this.list()
+    const oneShots = this.#oneShots.running().map((o) => ({
+      execution_id: o.executionId, agent_id: o.agentId, runtime: o.runtime, uptime_seconds: 1, pod_name: `x-${o.executionId}`, kind: 'execution' as const,
+    }));
+    const persistent = this.list()
       .filter((s) => s.state === 'running')
-      .map((s) => ({ execution_id: s.sandbox_id, agent_id: 'agent', runtime: s.runtime, uptime_seconds: 1, pod_name: s.sandbox_id }));
+      .map((s) => ({ execution_id: s.sandbox_id, agent_id: 'agent', runtime: s.runtime, uptime_seconds: 1, pod_name: s.sandbox_id, kind: 'sandbox' as const }));
+    const active = [...oneShots, ...persistent];
     return { active_sandboxes: active, total_count: active.length };
   }
 
@@ -233,6 +266,7 @@ export class FakeService implements SandboxServiceApi {
 
   async shutdown(): Promise<void> {
     this.shutdownCalls += 1;
+    await this.#oneShots.cancelAll();
     for (const e of this.execs) e.session.kill();
     for (const s of this.#sandboxes.values()) if (s.state === 'running') await this.kill(s.sandbox_id);
   }

@@ -141,8 +141,11 @@ describe('network policy of persistent sandboxes', () => {
     Object.assign(service.get(id), { state: 'ended', end_reason: 'network_drift', ended_at: new Date().toISOString() });
     const got = await app.inject({ method: 'GET', url: `${BASE}/${id}` });
     assert.equal(SandboxInfo.parse(got.json()).end_reason, 'network_drift');
-    const original = service.execute.bind(service);
-    service.execute = async (request) => ({ ...(await original(request)), success: false, exit_code: null, termination_reason: 'network_drift' });
+    const original = service.startExecution.bind(service);
+    service.startExecution = async (request) => {
+      const run = await original(request);
+      return { ...run, result: run.result.then((r) => ({ ...r, success: false, exit_code: null, termination_reason: 'network_drift' as const })) };
+    };
     const res = await app.inject(json('POST', '/api/v1/sandbox/execute', { agent_id: 'a', code: '1', network_policy: 'full' }));
     assert.equal(res.statusCode, 200, res.body);
     assert.equal(ExecuteResponse.parse(res.json()).termination_reason, 'network_drift');

@@ -21,7 +21,9 @@ describe('health, status, metrics', () => {
     const body = (await app.inject({ method: 'GET', url: '/api/v1/sandbox/status' })).json();
     assert.equal(body.total_count, 1);
     assert.equal(body.constitutional_hash_verified, true);
-    assert.deepEqual(Object.keys(body.active_sandboxes[0]).sort(), ['agent_id', 'execution_id', 'pod_name', 'runtime', 'uptime_seconds']);
+    // The seed's fields, plus `kind` (a one-shot execution or a persistent sandbox).
+    assert.deepEqual(Object.keys(body.active_sandboxes[0]).sort(), ['agent_id', 'execution_id', 'kind', 'pod_name', 'runtime', 'uptime_seconds']);
+    assert.equal(body.active_sandboxes[0].kind, 'sandbox');
   });
 
   it('GET /metrics exports the seed metric names plus HTTP and pool metrics', async () => {
