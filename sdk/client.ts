@@ -7,6 +7,7 @@ import { AirlockError } from './errors.ts';
 import { Call, Transport, type CallOptions, type ConnectionOptions } from './http.ts';
 import { readExecFrames, type StreamFrame } from './ndjson.ts';
 import type {
+  CancelledExecution,
   CreateSandboxRequest,
   ExecCollectedResponse,
   ExecRequest,
@@ -90,14 +91,26 @@ export class AirlockClient {
   }
 
   /**
-   * `POST /api/v1/sandbox/execute`: runs code or a command once in a fresh sandbox that is destroyed
-   * afterwards. A command that fails is a result with `success: false`, not an exception; refusals
-   * (bad request, capacity) throw their typed errors.
+   * `POST /api/v1/sandbox/execute`: runs code or a command (argv, or a string run as `sh -c`) once
+   * in a fresh sandbox that is destroyed afterwards. A command that fails is a result with
+   * `success: false`, not an exception; refusals (bad request, capacity) throw their typed errors.
+   * Aborting `signal` closes the connection, which cancels the run on the server.
    */
   execute(request: ExecuteRequest, options: CallOptions = {}): Promise<ExecuteResponse> {
     const base = this.transport.requestTimeoutMs;
     const timeoutMs = base === 0 ? 0 : base + (request.timeout_seconds ?? EXECUTE_DEFAULT_LIMIT_SECONDS) * 1000;
     return this.transport.json({ method: 'POST', path: '/api/v1/sandbox/execute', json: request, signals: [options.signal], timeoutMs });
+  }
+
+  /**
+   * `DELETE /api/v1/sandbox/executions/{id}`: cancels a running one-shot (its id is listed by
+   * `status()`); resolves once it has ended (`killed`) and been torn down, while its caller still
+   * gets the result. Throws `ExecutionNotFoundError` for an unknown id, `ExecutionNotRunningError`
+   * for one that has already ended.
+   */
+  cancelExecution(executionId: string, options: CallOptions = {}): Promise<CancelledExecution> {
+    if (typeof executionId !== 'string' || executionId === '') throw new AirlockError('execution id must be a non-empty string', { code: 'invalid_argument' });
+    return this.transport.json({ method: 'DELETE', path: `/api/v1/sandbox/executions/${encodeURIComponent(executionId)}`, signals: [options.signal] });
   }
 
   /** `POST /api/v1/sandboxes`: starts a persistent sandbox. */

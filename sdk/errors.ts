@@ -58,6 +58,16 @@ export class SandboxNotRunningError extends AirlockError {
   override readonly name: string = 'SandboxNotRunningError';
 }
 
+/** No running one-shot execution has this id (404 `execution_not_found`). */
+export class ExecutionNotFoundError extends AirlockError {
+  override readonly name: string = 'ExecutionNotFoundError';
+}
+
+/** The one-shot execution has already ended (409 `execution_not_running`); its result went to its caller. */
+export class ExecutionNotRunningError extends AirlockError {
+  override readonly name: string = 'ExecutionNotRunningError';
+}
+
 /** A path inside the sandbox doesn't exist. */
 export class FileNotFoundError extends AirlockError {
   override readonly name: string = 'FileNotFoundError';
@@ -144,6 +154,8 @@ type ErrorClass = new (message: string, options: AirlockErrorOptions) => Airlock
 const BY_CODE: Record<string, ErrorClass> = {
   sandbox_not_found: SandboxNotFoundError,
   sandbox_not_running: SandboxNotRunningError,
+  execution_not_found: ExecutionNotFoundError,
+  execution_not_running: ExecutionNotRunningError,
   file_not_found: FileNotFoundError,
   policy_mismatch: PolicyMismatchError,
   invalid_request: InvalidRequestError,

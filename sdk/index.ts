@@ -14,6 +14,8 @@ export {
   AirlockError,
   CommandExitError,
   ControlRefusedError,
+  ExecutionNotFoundError,
+  ExecutionNotRunningError,
   FileNotFoundError,
   InvalidRequestError,
   NetworkError,

@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import type {
+  CancelledExecution as CancelledExecutionSchema,
   ErrorEnvelope as ErrorEnvelopeSchema,
   ExecuteRequest as ExecuteRequestSchema,
   ExecuteResponse as ExecuteResponseSchema,
@@ -38,6 +39,8 @@ export type ErrorEnvelope = z.infer<typeof ErrorEnvelopeSchema>;
 export type ExecuteRequest = z.input<typeof ExecuteRequestSchema>;
 /** Result of a one-shot execution; a failed command is a result with `success: false`, not an error. */
 export type ExecuteResponse = z.infer<typeof ExecuteResponseSchema>;
+/** `DELETE /api/v1/sandbox/executions/{id}`: a cancelled one-shot, ended and torn down. */
+export type CancelledExecution = z.infer<typeof CancelledExecutionSchema>;
 /** A security violation reported with an execution result. */
 export type SecurityViolation = z.infer<typeof SecurityViolationSchema>;
 /** `GET /health`. */

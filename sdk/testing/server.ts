@@ -26,6 +26,8 @@ export interface RealServerOptions {
   maxSandboxes?: number;
   /** Warm pools (default none, so tests don't pay for them). */
   pools?: PoolConfig[];
+  /** Network namespaces kept ready (default: the host's); 0 for tests that count what the host has while the server runs. */
+  networkPoolSize?: number;
 }
 
 /** Why real-server tests can't run here, or false when they can. */
@@ -43,7 +45,10 @@ export async function realServerSkipReason(): Promise<string | false> {
 /** The shared isolated test configuration (test/security/lib/isolated-config.ts), with these service settings. */
 export function isolatedConfig(options: RealServerOptions = {}): AirlockConfig {
   const base = loadConfig();
-  return sharedIsolatedConfig({ service: { maxSandboxes: options.maxSandboxes ?? base.service.maxSandboxes, pools: options.pools ?? [] } });
+  return sharedIsolatedConfig({
+    service: { maxSandboxes: options.maxSandboxes ?? base.service.maxSandboxes, pools: options.pools ?? [] },
+    ...(options.networkPoolSize === undefined ? {} : { network: { poolSize: options.networkPoolSize } }),
+  });
 }
 
 /** Starts the service and the app on 127.0.0.1:0. */
