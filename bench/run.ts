@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: ratios of airlock against the raw engines, measured in one run on one machine.
  * Prints a Markdown table and writes bench/results/<timestamp>.json. Usage:
- *   node bench/run.ts [--n 200] [--only namespace,gvisor,cli,service,network]
+ *   node bench/run.ts [--n 200] [--only namespace,gvisor,cli,service,network,burst]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
@@ -15,8 +15,9 @@ import { benchGvisor } from './gvisor.ts';
 import { benchCli } from './cli.ts';
 import { benchService, type ServiceBench } from './service.ts';
 import { benchNetwork, type NetworkBench } from './network.ts';
+import { benchBurst, type BurstBench } from './burst.ts';
 
-const { values } = parseArgs({ options: { n: { type: 'string', default: '200' }, only: { type: 'string', default: 'namespace,gvisor,cli,service,network' } } });
+const { values } = parseArgs({ options: { n: { type: 'string', default: '200' }, only: { type: 'string', default: 'namespace,gvisor,cli,service,network,burst' } } });
 const n = Number(values.n);
 const only = new Set(values.only.split(','));
 const config = loadConfig();
@@ -53,6 +54,8 @@ if (only.has('network')) {
   network = await benchNetwork(config, image, n);
   results.push(...network.pairs);
 }
+let burst: BurstBench | undefined;
+if (only.has('burst')) burst = await benchBurst(n);
 
 const f = (x: number) => x.toFixed(2);
 const lines = [
@@ -86,8 +89,15 @@ if (network !== undefined) {
     `Breakdown (p50, n ${b.proxyListenClose.n}): proxy listen+close ${f(b.proxyListenClose.p50)} ms; nsenter --net= … /bin/true ${f(b.nsenter.viaNsenter.p50)} vs /bin/true ${f(b.nsenter.direct.p50)} ms; attach none ${f(b.attach.none.p50)}, restricted pooled ${f(b.attach.restrictedPooled.p50)}, restricted poolSize 0 ${f(b.attach.restrictedUnpooled.p50)} ms; release restricted ${f(b.release.restrictedPooled.p50)} ms (ip link del ${f(b.teardown.linkDel.p50)}, ip netns del ${f(b.teardown.netnsDel.p50)}, nft delete table ${f(b.teardown.nftDeleteTable.p50)} ms, n ${b.teardown.linkDel.n})`,
   );
 }
+if (burst !== undefined) {
+  const b = burst;
+  lines.push(
+    '',
+    `Burst of ${b.requests} concurrent POST /execute (sleep 1) in ${f(b.burstSeconds)} s, answered ${JSON.stringify(b.answered)}: /health (probed every 5 ms, open loop, n ${b.health.n}) p50 ${f(b.health.p50)} ms, p99 ${f(b.health.p99)} ms, max ${f(b.health.max)} ms; 429 answers (n ${b.refused429.n}) p50 ${f(b.refused429.p50)} ms, p99 ${f(b.refused429.p99)} ms, max ${f(b.refused429.max)} ms; 200 answers p50 ${f(b.admitted200.p50)} ms, p99 ${f(b.admitted200.p99)} ms; server event-loop delay p50 ${f(b.server.p50)} ms, p99 ${f(b.server.p99)} ms, max ${f(b.server.max)} ms; server CPU ${f(b.server.cpuMs)} ms and run-queue wait ${f(b.server.runQueueWaitMs)} ms in ${f(b.server.wallMs)} ms; server-side 429 p50 ${f(b.server.serverLatency['429']?.p50 ?? Number.NaN)} ms, p99 ${f(b.server.serverLatency['429']?.p99 ?? Number.NaN)} ms`,
+  );
+}
 process.stdout.write(`${lines.join('\n')}\n`);
 mkdirSync('bench/results', { recursive: true });
 const file = `bench/results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-writeFileSync(file, JSON.stringify({ machine, results, service, network }, null, 2));
+writeFileSync(file, JSON.stringify({ machine, results, service, network, burst }, null, 2));
 process.stdout.write(`\nwritten ${file}\n`);

@@ -15,11 +15,12 @@ export interface Summary {
   p95: number;
   p99: number;
   min: number;
+  max: number;
 }
 
-/** p50/p90/p95/p99/min of a sample set. */
+/** p50/p90/p95/p99/min/max of a sample set. */
 export function summarize(samples: number[]): Summary {
-  return { n: samples.length, p50: quantile(samples, 0.5), p90: quantile(samples, 0.9), p95: quantile(samples, 0.95), p99: quantile(samples, 0.99), min: Math.min(...samples) };
+  return { n: samples.length, p50: quantile(samples, 0.5), p90: quantile(samples, 0.9), p95: quantile(samples, 0.95), p99: quantile(samples, 0.99), min: Math.min(...samples), max: Math.max(...samples) };
 }
 
 /** Times `fn` `n` times after `warmup` untimed runs. */
