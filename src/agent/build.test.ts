@@ -3,7 +3,7 @@
  * refusals that name the `agent` control. Uses a tiny source so each build takes milliseconds.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, chmodSync, lstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, lstatSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { ControlError } from '../isolation/driver.ts';
 import { findExecutable } from '../isolation/which.ts';
@@ -46,6 +46,24 @@ describe('ensureAgent', { skip: findExecutable('gcc') === undefined ? 'gcc is no
     const built = await ensureAgent({ stateDir }, source);
     appendFileSync(built.path, 'tampered');
     await assert.rejects(ensureAgent({ stateDir }, source), isAgentControl(/SHA-256 .* was recorded at build/));
+  });
+
+  it('with stamps, an unchanged binary is not re-hashed, but a changed or replaced one is refused', async () => {
+    const stateDir = freshState();
+    const stamps = new Map<string, string>();
+    const built = await ensureAgent({ stateDir }, source, stamps);
+    assert.equal(stamps.size, 1, 'the verified binary is remembered');
+    assert.deepEqual(await ensureAgent({ stateDir }, source, stamps), built);
+    // Replaced by a same-size file with other bytes: a new inode.
+    const bytes = readFileSync(built.path);
+    bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 0xff;
+    writeFileSync(`${work}/swap`, bytes, { mode: 0o755 });
+    renameSync(`${work}/swap`, built.path);
+    await assert.rejects(ensureAgent({ stateDir }, source, stamps), isAgentControl(/SHA-256 .* was recorded at build/));
+    // Changed in place: a new size.
+    const other = await ensureAgent({ stateDir: freshState() }, source, stamps);
+    appendFileSync(other.path, 'tampered');
+    await assert.rejects(ensureAgent({ stateDir: other.dir.split('/agent/')[0] ?? '' }, source, stamps), isAgentControl(/SHA-256 .* was recorded at build/));
   });
 
   it('refuses a build without its recorded checksum, or with company in its directory', async () => {

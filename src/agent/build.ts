@@ -54,8 +54,15 @@ export function agentDirOf(binaryPath: string): string {
   return dirname(binaryPath);
 }
 
+/**
+ * Agent binaries a caller has verified (binary path → identity of the file and the checksum it
+ * matched). Kept by a long-lived caller (a driver) so that a start re-hashes the binary only when
+ * it changed since: hashing it on every sandbox start held the controller's event loop.
+ */
+export type AgentStamps = Map<string, string>;
+
 /** Builds the agent if needed; verifies an existing build against its recorded checksum. */
-export async function ensureAgent(config: Pick<AirlockConfig, 'stateDir'>, source = AGENT_SOURCE): Promise<AgentBinary> {
+export async function ensureAgent(config: Pick<AirlockConfig, 'stateDir'>, source = AGENT_SOURCE, verified?: AgentStamps): Promise<AgentBinary> {
   const text = readFileSync(source);
   const key = sha256(Buffer.concat([text, Buffer.from(`\0${AGENT_CFLAGS.join(' ')}`)]));
   const base = `${config.stateDir}/agent`;
@@ -69,7 +76,7 @@ export async function ensureAgent(config: Pick<AirlockConfig, 'stateDir'>, sourc
     throw new ControlError('agent', `cannot create ${base}: ${(err as Error).message}`, { cause: err });
   }
   if (!exists(dir)) await build(source, base, dir, sidecar);
-  return { path: `${dir}/${AGENT_BINARY_NAME}`, dir, sha256: await verify(dir, sidecar) };
+  return { path: `${dir}/${AGENT_BINARY_NAME}`, dir, sha256: await verify(dir, sidecar, verified) };
 }
 
 async function build(source: string, base: string, dir: string, sidecar: string): Promise<void> {
@@ -112,7 +119,7 @@ function compile(gcc: string, args: string[]): Promise<void> {
 }
 
 /** Checks the directory, the binary and its checksum; returns the checksum. */
-async function verify(dir: string, sidecar: string): Promise<string> {
+async function verify(dir: string, sidecar: string, verified?: AgentStamps): Promise<string> {
   const binary = `${dir}/${AGENT_BINARY_NAME}`;
   let expected: string | undefined;
   try {
@@ -126,9 +133,13 @@ async function verify(dir: string, sidecar: string): Promise<string> {
       throw new ControlError('agent', `${binary} is owned by uid ${st.uid} with mode ${(st.mode & 0o7777).toString(8)}, not ${ownerUid()} and 755`);
     }
     expected = await readSidecar(sidecar);
+    // Skipped only for the very file (same inode, size and times) that already hashed to this checksum.
+    const stamp = verified === undefined ? undefined : `${fileStamp(binary)}|${expected}`;
+    if (stamp !== undefined && verified?.get(binary) === stamp) return expected;
     const actual = sha256(readFileSync(binary));
     // A binary that changed since it was built is not run in any sandbox.
     if (actual !== expected) throw new ControlError('agent', `${binary} has SHA-256 ${actual}, but ${expected} was recorded at build`);
+    if (stamp !== undefined) verified?.set(binary, stamp);
     return actual;
   } catch (err) {
     if (err instanceof ControlError) throw err;
@@ -161,6 +172,12 @@ function ownedDir(st: Stats, path: string): void {
   if (st.uid !== ownerUid() || (st.mode & 0o022) !== 0) {
     throw new ControlError('agent', `${path} is owned by uid ${st.uid} with mode ${(st.mode & 0o7777).toString(8)}; refusing to use it`);
   }
+}
+
+/** A file's identity: any write or replacement changes its inode, size or times. */
+function fileStamp(path: string): string {
+  const st = lstatSync(path, { bigint: true });
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 }
 
 function ownerUid(): number {

@@ -15,6 +15,7 @@ import { DEFAULT_ALLOWED_HOSTS } from '../config/allowed-hosts.ts';
 import { errorBody, generateRequestId, handleClientError, handleError, handleNotFound } from './errors.ts';
 import { registerHostCheck } from './host-check.ts';
 import { DEFAULT_DENIED_HOST_PREFIXES } from './request-mapping.ts';
+import { ROUTES } from './route-table.ts';
 import { registerExecRoutes } from './routes/exec.ts';
 import { registerFilesRoutes } from './routes/files.ts';
 import { registerSandboxRoutes } from './routes/sandbox.ts';
@@ -115,6 +116,13 @@ export function buildApp(options: AppOptions): FastifyInstance {
       maxAge: 600,
     });
   }
+
+  // At the cap, a request that would take a slot is refused before its body is read or parsed:
+  // a 429 costs nothing, so a burst past the cap can't delay the answers. (The route takes the slot.)
+  const gated = new Set([ROUTES.execute, ROUTES.createSandbox, ROUTES.exec].map((r) => `${r.method} ${r.url}`));
+  app.addHook('onRequest', async (request) => {
+    if (gated.has(`${request.method} ${request.routeOptions.url ?? ''}`)) ctx.gate.refuseIfFull();
+  });
 
   // JSON is the only body format outside the file routes: text/plain is a 415, not a string.
   app.removeContentTypeParser('text/plain');

@@ -20,14 +20,19 @@ export class InflightGate {
     this.#onRefused = onRefused;
   }
 
-  /** Takes a slot or throws 429; the returned function frees it (calling it twice frees once). */
-  acquire(): () => void {
+  /** Throws 429 when every slot is taken; takes none. */
+  refuseIfFull(): void {
     if (this.#inflight >= this.max) {
       this.#onRefused?.();
       throw new ApiError(429, 'capacity_exceeded', `too many concurrent sandbox requests (limit ${this.max}); retry later`, {
         'retry-after': String(this.retryAfterSeconds),
       });
     }
+  }
+
+  /** Takes a slot or throws 429; the returned function frees it (calling it twice frees once). */
+  acquire(): () => void {
+    this.refuseIfFull();
     this.#inflight += 1;
     let released = false;
     return () => {

@@ -8,7 +8,7 @@ import { listImages } from './list.ts';
 import { manifestTree } from './manifest.ts';
 import { ImageNotFoundError, blobDir, ensureStore, storePaths } from './paths.ts';
 import { commitBlob, resolveImage } from './store.ts';
-import { readTagSync, writeTag } from './tags.ts';
+import { readTag, writeTag } from './tags.ts';
 import { verifyImage } from './verify.ts';
 
 // Ownership checks require root-owned trees, which only root can create.
@@ -35,7 +35,7 @@ async function fixture(name = 'tiny'): Promise<{ stateDir: string; digest: strin
 test('resolveImage resolves a tag and a digest', { skip }, async (t) => {
   const f = await fixture();
   t.after(() => rm(f.stateDir, { recursive: true }));
-  assert.equal(readTagSync(storePaths(f), 'tiny'), f.digest);
+  assert.equal(await readTag(storePaths(f), 'tiny'), f.digest);
   assert.deepEqual(await resolveImage(f, 'tiny'), { name: 'tiny', digest: f.digest, rootfs: f.rootfs });
   assert.deepEqual(await resolveImage(f, f.digest), { name: f.digest, digest: f.digest, rootfs: f.rootfs });
 });

@@ -3,15 +3,16 @@
  * Layout: see paths.ts.
  *
  * Resolution on every sandbox start is deliberately cheap: a tag read, one hash of the manifest
- * file (~1.5 MB), and a few dozen lstat calls. It does NOT re-hash the tree: re-reading ~250 MB
+ * file (~1.5 MB, only when the file changed since this process last hashed it), and a few dozen
+ * lstat calls, all asynchronous so that a burst of starts never holds the controller's event loop. It does NOT re-hash the tree: re-reading ~250 MB
  * per start would cost seconds against a ~10 ms cold start. Full content re-verification is
  * `airlock image verify` (verify.ts), and is done once at build. This trade-off is deliberate:
  * the store is root-owned and not writable by sandboxes, so per-start checks guard against a
  * tampered manifest and a poisoned layout, and `image verify` against tampered contents.
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
+import { constants } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { lstat, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AirlockConfig } from '../config/config.ts';
 import { ControlError } from '../isolation/driver.ts';
@@ -20,7 +21,7 @@ import { checkMaskedPaths } from './masked-paths.ts';
 import { digestOf, isDigest } from './manifest.ts';
 import { ImageNotFoundError, blobDir, storePaths } from './paths.ts';
 import type { StorePaths } from './paths.ts';
-import { readTagSync } from './tags.ts';
+import { readTag } from './tags.ts';
 
 /**
  * Moves a finished build (a directory holding `rootfs/` and `manifest.json`) into the store under
@@ -39,9 +40,9 @@ export async function commitBlob(paths: StorePaths, buildDir: string, digest: st
   return dest;
 }
 
-function lstatOrNotFound(path: string, nameOrDigest: string): Stats {
+async function lstatOrNotFound(path: string, nameOrDigest: string): Promise<Stats> {
   try {
-    return lstatSync(path);
+    return await lstat(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ImageNotFoundError(nameOrDigest);
     throw err;
@@ -57,33 +58,22 @@ function rootOnly(st: Stats, what: string): void {
   }
 }
 
-/**
- * Reads a whole file with one sized read. Synchronous on purpose (it runs on every sandbox start:
- * a third of readFile's cost). O_NOFOLLOW: a manifest swapped for a symlink is not read through.
- */
-function readWholeSync(path: string): Buffer {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+/** Reads a whole file. O_NOFOLLOW: a manifest swapped for a symlink is not read through. */
+async function readWhole(path: string): Promise<Buffer> {
+  const file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
-    const { size } = fstatSync(fd);
-    const buf = Buffer.allocUnsafe(size);
-    let off = 0;
-    while (off < size) {
-      const n = readSync(fd, buf, off, size - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    return buf.subarray(0, off);
+    return await file.readFile();
   } finally {
-    closeSync(fd);
+    await file.close();
   }
 }
 
 /** Manifest stamps a caller keeps between resolves (digest → identity of the verified file). */
 export type ManifestStamps = Map<string, string>;
 
-function manifestStamp(path: string): string | undefined {
+async function manifestStamp(path: string): Promise<string | undefined> {
   try {
-    const st = lstatSync(path, { bigint: true });
+    const st = await lstat(path, { bigint: true });
     return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
   } catch {
     return undefined;
@@ -94,7 +84,7 @@ function manifestStamp(path: string): string | undefined {
 export async function readVerifiedManifest(paths: StorePaths, digest: string): Promise<Buffer> {
   let bytes: Buffer;
   try {
-    bytes = readWholeSync(join(blobDir(paths, digest), 'manifest.json'));
+    bytes = await readWhole(join(blobDir(paths, digest), 'manifest.json'));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ImageNotFoundError(digest);
     throw new ControlError('image', `cannot read manifest of ${digest}: ${(err as Error).message}`, { cause: err });
@@ -120,16 +110,16 @@ export async function resolveImage(config: Pick<AirlockConfig, 'stateDir'>, name
   if (isDigest(nameOrDigest)) {
     digest = nameOrDigest;
   } else {
-    const tagged = readTagSync(paths, nameOrDigest);
+    const tagged = await readTag(paths, nameOrDigest);
     if (tagged === null) throw new ImageNotFoundError(nameOrDigest);
     digest = tagged;
   }
   const dir = blobDir(paths, digest);
   const rootfs = join(dir, 'rootfs');
-  rootOnly(lstatOrNotFound(dir, nameOrDigest), `image directory ${dir}`);
-  rootOnly(lstatOrNotFound(rootfs, nameOrDigest), `image root ${rootfs}`);
+  rootOnly(await lstatOrNotFound(dir, nameOrDigest), `image directory ${dir}`);
+  rootOnly(await lstatOrNotFound(rootfs, nameOrDigest), `image root ${rootfs}`);
   const manifest = join(dir, 'manifest.json');
-  const stamp = seen === undefined ? undefined : manifestStamp(manifest);
+  const stamp = seen === undefined ? undefined : await manifestStamp(manifest);
   // A long-running controller re-hashes a manifest only when its inode, size or times changed
   // since it last hashed to the digest; everything else is still checked on every start.
   if (stamp === undefined || seen?.get(digest) !== stamp) {

@@ -1,6 +1,5 @@
 /** Tags: human names (`default`) pointing at image digests, one small file each under tags/. */
-import { readFileSync } from 'node:fs';
-import { readdir, rename, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ControlError } from '../isolation/driver.ts';
 import { isDigest } from './manifest.ts';
@@ -17,14 +16,14 @@ export function checkImageName(name: string): void {
 }
 
 /**
- * Reads a tag; null when it does not exist. Synchronous on purpose: a 72-byte read on every
- * sandbox start costs microseconds this way, against several thread-pool round trips async.
+ * Reads a tag; null when it does not exist. Asynchronous: it runs on every sandbox start, in the
+ * process that answers every other request, whose event loop a file read must not hold.
  */
-export function readTagSync(paths: StorePaths, name: string): string | null {
+export async function readTag(paths: StorePaths, name: string): Promise<string | null> {
   checkImageName(name);
   let text: string;
   try {
-    text = readFileSync(join(paths.tags, name), 'utf8');
+    text = await readFile(join(paths.tags, name), 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
@@ -54,7 +53,7 @@ export async function listTags(paths: StorePaths): Promise<{ name: string; diges
   }
   const out: { name: string; digest: string }[] = [];
   for (const name of names.filter((n) => IMAGE_NAME_RE.test(n)).sort()) {
-    const digest = readTagSync(paths, name);
+    const digest = await readTag(paths, name);
     if (digest !== null) out.push({ name, digest });
   }
   return out;

@@ -16,6 +16,7 @@ import { NO_NETWORK, type NetworkRequest } from '../network/policy.ts';
 import type { NetworkManager } from '../network/manager.ts';
 import type { NetworkAttachment } from '../network/attachment.ts';
 import type { DriftFinding } from '../network/drift-watch.ts';
+import type { StartQueue } from './start-queue.ts';
 
 export interface ExecutionRequest {
   image: Image;
@@ -43,6 +44,8 @@ export interface ExecutionContext {
   policyHash: string;
   /** How often limits are sampled while the command runs. */
   pollIntervalMs?: number;
+  /** Paces start-up (network attach → create → start) so that a burst never holds the event loop. */
+  starts?: StartQueue;
 }
 
 const DEFAULT_POLL_MS = 100;
@@ -59,8 +62,10 @@ export async function executeOnce(request: ExecutionRequest, ctx: ExecutionConte
   const { signal } = request;
   let sandbox: Sandbox | undefined;
   let network: NetworkAttachment | undefined;
+  let endStartTurn: (() => void) | undefined;
   try {
     const id = sandboxIdOf(executionId);
+    endStartTurn = await ctx.starts?.turn();
     // Each step that allocates is followed by a look at the signal: a cancelled run starts nothing more.
     if (isCancelled(signal)) return cancelledResult(base);
     network = await ctx.network.attach(id, request.network ?? NO_NETWORK);
@@ -78,6 +83,7 @@ export async function executeOnce(request: ExecutionRequest, ctx: ExecutionConte
     });
     if (isCancelled(signal)) return cancelledResult(base);
     const proc = await sandbox.start({ argv: request.argv, stdin: request.stdin !== undefined });
+    endStartTurn?.();
     const coldStartMs = performance.now() - started;
     return await supervise(sandbox, proc, network, request, ctx, { ...base, coldStartMs });
   } catch (err) {
@@ -85,6 +91,7 @@ export async function executeOnce(request: ExecutionRequest, ctx: ExecutionConte
     if (err instanceof RefusedControlError) throw err;
     return failedResult(base, err);
   } finally {
+    endStartTurn?.();
     // The sandbox first: its network goes only once no process of it is left to use it.
     await sandbox?.destroy();
     await network?.release();

@@ -2,6 +2,7 @@
  * The sandbox service behind `airlock serve`: one-shot executions, persistent sandboxes with
  * exec and files, warm pools, the TTL reaper, the concurrency cap and crash recovery.
  */
+import { availableParallelism } from 'node:os';
 import type { AirlockConfig } from '../config/config.ts';
 import { RefusedControlError, type IsolationDriver } from '../isolation/driver.ts';
 import { createDriver, IMPLEMENTED_RUNTIMES, type ImplementedRuntime } from '../isolation/drivers.ts';
@@ -13,6 +14,7 @@ import { activePolicyHash } from './policy-bundle.ts';
 import { BASE_ENV, commandFor, driverFor, imageFor, limitsFor } from './prepare.ts';
 import { PersistentSandbox } from './persistent.ts';
 import { poolKey, WarmPool } from './pool.ts';
+import { StartQueue } from './start-queue.ts';
 import { OneShotRegistry } from './one-shots.ts';
 import { SandboxRegistry, type SandboxRecord } from './registry.ts';
 import type { ExecutionResult } from './result.ts';
@@ -26,6 +28,8 @@ import { NetworkPolicyError, NO_NETWORK, type NetworkRequest } from '../network/
 
 const VERSION = '0.1.0';
 const REAPER_MS = 1000;
+/** Sandboxes starting at once: enough to overlap their waits on the kernel, few enough to keep the loop free. */
+const START_CONCURRENCY = Math.max(2, availableParallelism());
 
 export interface ServiceOptions {
   config: AirlockConfig;
@@ -45,6 +49,8 @@ export class SandboxService implements SandboxServiceApi {
   private readonly registry: SandboxRegistry;
   private readonly networks: NetworkManager;
   private readonly pools = new Map<string, WarmPool>();
+  /** Paces sandbox start-up so that a burst of requests never holds the event loop. */
+  private readonly starts = new StartQueue(START_CONCURRENCY);
   /** Manifests already verified by this process (see resolveImage). */
   private readonly manifests = new Map<string, string>();
   private readonly oneShots = new OneShotRegistry();
@@ -118,6 +124,9 @@ export class SandboxService implements SandboxServiceApi {
 
   async startExecution(request: OneShotRequest): Promise<OneShotExecution> {
     this.checkPolicy(request.expectedPolicyHash);
+    // At the cap the refusal comes first, before any file is read or helper spawned: a 429 costs nothing.
+    // (Checked again below, once the awaits before this run is counted are over.)
+    this.reserveCapacity();
     const driver = driverFor(this.drivers, this.unavailable, request.runtime);
     const limits = limitsFor(this.config, request.limits);
     const { argv, stdin } = commandFor(request);
@@ -133,7 +142,7 @@ export class SandboxService implements SandboxServiceApi {
         image, limits, env: { ...BASE_ENV, ...request.env }, mounts: request.mounts, workdir: request.workdir ?? '/tmp', argv, network,
         executionId, signal: controller.signal, ...(stdin === undefined ? {} : { stdin }),
       },
-      { driver, network: this.networks, policyHash: this.policyHash },
+      { driver, network: this.networks, policyHash: this.policyHash, starts: this.starts },
     ).then(
       (r) => {
         this.observer.executionFinished?.(r);
@@ -191,6 +200,7 @@ export class SandboxService implements SandboxServiceApi {
   ): Promise<PersistentSandbox> {
     const agent = this.agent;
     if (agent === undefined) throw new ServiceError('shutting_down', 'service is not started');
+    const endStartTurn = await this.starts.turn();
     try {
       return await PersistentSandbox.start({
         driver, image, limits, mounts, agentDir: agent.dir, agentBinary: agent.binary, network, networks: this.networks,
@@ -201,6 +211,8 @@ export class SandboxService implements SandboxServiceApi {
       if (err instanceof RefusedControlError) throw refusalAsServiceError(err);
       // A ControlError's message already starts with the control's name.
       throw new ServiceError('control_failed', (err as Error).message, { cause: err });
+    } finally {
+      endStartTurn();
     }
   }
 

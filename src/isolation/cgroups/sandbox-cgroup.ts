@@ -3,6 +3,7 @@
  * Limits are written before any sandbox process joins, so nothing ever runs unlimited.
  */
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync, existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ControlError, type Limits } from '../driver.ts';
 import { parseMountInfo, type CgroupLayout } from './detect.ts';
@@ -124,11 +125,15 @@ export class SandboxCgroup {
     writeLimit('pids', `${this.dirs.pids}/pids.max`, String(limits.pids));
   }
 
-  /** Moves a host pid into every hierarchy of this cgroup (children forked later follow it). */
-  addProcess(pid: number): void {
+  /**
+   * Moves a host pid into every hierarchy of this cgroup (children forked later follow it).
+   * Asynchronous: on cgroup v1 a migration waits for the kernel (tens of milliseconds under load),
+   * which must not hold the event loop that serves every other request.
+   */
+  async addProcess(pid: number): Promise<void> {
     for (const dir of this.uniqueDirs) {
       try {
-        writeFileSync(`${dir}/cgroup.procs`, String(pid));
+        await writeFile(`${dir}/cgroup.procs`, String(pid));
       } catch (err) {
         throw new ControlError('cgroups', `cannot move pid ${pid} into ${dir}: ${(err as Error).message}`, { cause: err });
       }

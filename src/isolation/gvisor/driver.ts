@@ -21,7 +21,7 @@ import { bindGrants } from './grants.ts';
 import { mountPoints, mountRoot } from './rootfs.ts';
 import { bootCheck } from './probe.ts';
 import { checkMaskedPaths } from '../../images/masked-paths.ts';
-import { ensureAgent } from '../../agent/build.ts';
+import { ensureAgent, type AgentStamps } from '../../agent/build.ts';
 import { claimSandbox, releaseSandbox, staleRecords } from '../ownership.ts';
 import { leaseHostUid, releaseHostUid } from '../uid-lease.ts';
 
@@ -63,6 +63,8 @@ export function hostPidsMax(guestPids: number): number {
 export class GvisorDriver implements IsolationDriver {
   readonly runtime = 'gvisor' as const;
   private readonly config: AirlockConfig;
+  /** Agent builds already verified, re-hashed only when the file changes (see ensureAgent). */
+  private readonly agentStamps: AgentStamps = new Map();
   private tools: Tools | undefined;
   private seccomp: OciSeccomp | undefined;
   private cgroupLayout: CgroupLayout | undefined;
@@ -101,7 +103,7 @@ export class GvisorDriver implements IsolationDriver {
     // A one-shot command runs under the agent's init (see OciHostPaths.init); a persistent sandbox's
     // main process is the agent itself, already a proper pid 1.
     const init = requested.agentDir === undefined;
-    const agent = await ensureAgent(this.config);
+    const agent = await ensureAgent(this.config, undefined, this.agentStamps);
     const spec = init ? { ...requested, agentDir: agent.dir } : requested;
     if (!ID_RE.test(spec.id)) throw new ControlError('sandbox id', `"${spec.id}" is not lowercase letters, digits and dashes`);
     const tools = await this.requireTools();

@@ -18,7 +18,7 @@ import { findExecutable } from '../which.ts';
 import { procMaskBinds, type ProcMaskBind } from '../proc-masks.ts';
 import type { AirlockConfig } from '../../config/config.ts';
 import { NamespaceSandbox } from './sandbox.ts';
-import { ensureAgent } from '../../agent/build.ts';
+import { ensureAgent, type AgentStamps } from '../../agent/build.ts';
 
 const run = promisify(execFile);
 
@@ -29,6 +29,8 @@ export interface NamespaceDriverOptions {
 export class NamespaceDriver implements IsolationDriver {
   readonly runtime = 'namespace' as const;
   private readonly config: AirlockConfig;
+  /** Agent builds already verified, re-hashed only when the file changes (see ensureAgent). */
+  private readonly agentStamps: AgentStamps = new Map();
   /** Computed on first use and reused: the filter is the same for every sandbox. */
   private seccompBpf: Buffer | undefined;
   private cgroupLayout: CgroupLayout | undefined;
@@ -68,7 +70,7 @@ export class NamespaceDriver implements IsolationDriver {
     const seccompBpf = this.filter();
     const layout = this.layout();
     // Its binary launches bwrap with only the descriptors the sandbox is given (see inherited-fds.ts).
-    const fdCloser = (await ensureAgent(this.config)).path;
+    const fdCloser = (await ensureAgent(this.config, undefined, this.agentStamps)).path;
     const lease = leaseHostUid(this.config.runDir, this.config.hostUidBase, this.config.hostUidCount);
     let cgroup: SandboxCgroup | undefined;
     // Recorded before anything else exists, so a crash at any later point leaves a reapable trail.

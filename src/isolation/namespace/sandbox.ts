@@ -96,13 +96,16 @@ export class NamespaceSandbox implements Sandbox {
     try {
       // Join the cgroup at once, so the (slow, on cgroup v1) migration overlaps bwrap's own start-up;
       // everything bwrap forks later inherits it. Checked below before anything may exec.
-      if (child.pid !== undefined) this.res.cgroup.addProcess(child.pid);
+      const joining = child.pid === undefined ? Promise.resolve() : this.res.cgroup.addProcess(child.pid);
+      // Awaited below; a failure before then is reported there, not as an unhandled rejection.
+      joining.catch(() => undefined);
       fds[FD.seccomp]?.end(this.res.seccompBpf);
       if (spec.resolvConf !== undefined) fds[resolvConfFd]?.end(spec.resolvConf);
       const info = await readInfo(fds[FD.info] as Readable, exit);
       this.childPid = info;
+      await joining;
       // Fail closed: if bwrap forked before it was moved, move its sandbox child now, still parked.
-      if (!this.res.cgroup.contains(info)) this.res.cgroup.addProcess(info);
+      if (!this.res.cgroup.contains(info)) await this.res.cgroup.addProcess(info);
       // Scratch is watched from before the command's first write: a command that fills /tmp and
       // exits within milliseconds is still measured (its tmpfs outlives it through this descriptor).
       await waitForSandboxRoot(info, spec.image.rootfs, exit);
