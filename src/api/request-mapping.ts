@@ -139,8 +139,10 @@ export function checkPolicyPin(headers: IncomingHttpHeaders, bodyPin: string | u
 export type CommandChoice = { command: string[]; code?: undefined; language?: undefined } | { code: string; language: 'python' | 'javascript' | 'bash'; command?: undefined };
 
 /** Checks the code/command choice of a request body; a string command becomes `sh -c STRING`. */
-export function commandOf(body: Pick<ExecuteRequest, 'code' | 'command' | 'language'>): CommandChoice {
+export function commandOf(body: Pick<ExecuteRequest, 'code' | 'command' | 'language'> & { stdin?: string | undefined }): CommandChoice {
   if (body.code !== undefined && body.command !== undefined) throw new ApiError(400, 'invalid_request', 'body: give either code or command, not both');
+  // The code itself goes in on the interpreter's stdin: there is no second input to give.
+  if (body.code !== undefined && body.stdin !== undefined) throw new ApiError(400, 'invalid_request', 'body.stdin: code is fed to its interpreter on stdin; give stdin with command only');
   if (body.command !== undefined) {
     if (body.language !== undefined) throw new ApiError(400, 'invalid_request', 'body.language: applies to code, not to command');
     return { command: typeof body.command === 'string' ? shellArgv(body.command) : body.command };
@@ -151,7 +153,10 @@ export function commandOf(body: Pick<ExecuteRequest, 'code' | 'command' | 'langu
 
 /** Decodes `stdin`; base64 must be canonical so a typo isn't silently half-decoded. */
 export function decodeStdin(stdin: string | undefined, encoding: 'utf8' | 'base64' | undefined): Buffer | undefined {
-  if (stdin === undefined) return undefined;
+  if (stdin === undefined) {
+    if (encoding !== undefined) throw new ApiError(400, 'invalid_request', 'body.stdin_encoding: given without stdin');
+    return undefined;
+  }
   if (encoding !== 'base64') return Buffer.from(stdin, 'utf8');
   const bytes = Buffer.from(stdin, 'base64');
   if (bytes.toString('base64').replace(/=+$/, '') !== stdin.replace(/=+$/, '')) throw new ApiError(400, 'invalid_request', 'body.stdin: not valid base64');

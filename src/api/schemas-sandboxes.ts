@@ -24,6 +24,8 @@ import {
   RuntimeName,
   SANDBOX_ID_PATTERN,
   ScratchMb,
+  Stdin,
+  StdinEncoding,
   TimeoutSeconds,
 } from './schemas.ts';
 
@@ -133,8 +135,8 @@ export const ExecRequest = z
     language: Language.optional(),
     environment: Environment.optional(),
     cwd: z.string().max(MAX_PATH_LENGTH).optional().describe('Absolute working directory inside the sandbox.'),
-    stdin: z.string().max(768 * 1024).optional().describe('Written to the command, then stdin is closed.'),
-    stdin_encoding: z.enum(['utf8', 'base64']).optional().describe('Encoding of `stdin`; default utf8.'),
+    stdin: Stdin.optional(),
+    stdin_encoding: StdinEncoding.optional(),
     timeout_seconds: TimeoutSeconds.optional().describe("Per-exec wall-clock limit; default the sandbox's timeout_seconds."),
   })
   .strict();

@@ -116,6 +116,10 @@ export const ShellCommand = z
   .regex(NO_NUL, 'contains a NUL byte')
   .describe('A command line for the image\'s POSIX shell, run as `sh -c STRING`.');
 
+/** Input for the command: written to it, then its stdin is closed. */
+export const Stdin = z.string().max(768 * 1024).describe('Written to the command, then stdin is closed.');
+export const StdinEncoding = z.enum(['utf8', 'base64']).describe('Encoding of `stdin`; default utf8.');
+
 /** Where the command starts inside the sandbox; it must exist in the image (or be under /tmp). */
 export const Workdir = z.string().max(MAX_PATH_LENGTH).describe('Absolute working directory inside the sandbox; default /tmp. A path the image cannot have is refused with 403 workdir_refused.');
 
@@ -124,8 +128,8 @@ export const EXECUTION_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 
 /**
  * `POST /api/v1/sandbox/execute`: the seed's fields plus everything `airlock run` takes (image,
- * pids and scratch limits, working directory, language, a command as argv or a shell string) and a
- * policy pin.
+ * pids and scratch limits, working directory, language, a command as argv or a shell string,
+ * piped input) and a policy pin.
  */
 export const ExecuteRequest = z
   .object({
@@ -139,6 +143,8 @@ export const ExecuteRequest = z
     runtime: RuntimeField.optional(),
     image: ImageField.optional(),
     workdir: Workdir.optional(),
+    stdin: Stdin.optional().describe('Written to the command, then its stdin is closed (as `airlock run` forwards piped input). Not with code, which is fed on stdin itself.'),
+    stdin_encoding: StdinEncoding.optional(),
     timeout_seconds: TimeoutSeconds.optional(),
     memory_limit_mb: MemoryLimitMb.optional(),
     cpu_limit: CpuLimit.optional(),

@@ -71,15 +71,16 @@ export async function imageFor(config: AirlockConfig, name: string | undefined, 
   }
 }
 
-/** argv and stdin for either a command or code in a language. */
-export function commandFor(input: { command?: string[] | undefined; code?: string | undefined; language?: Language | undefined }): { argv: string[]; stdin?: string } {
+/** argv and stdin for either a command (with its own input, if any) or code in a language (fed on stdin). */
+export function commandFor(input: { command?: string[] | undefined; code?: string | undefined; language?: Language | undefined; stdin?: Buffer | undefined }): { argv: string[]; stdin?: string | Buffer } {
   if (input.command !== undefined && input.code !== undefined) {
     throw new ServiceError('invalid_request', 'give either command or code, not both');
   }
   if (input.command !== undefined) {
     if (input.command.length === 0) throw new ServiceError('invalid_request', 'command: must not be empty');
-    return { argv: input.command };
+    return input.stdin === undefined ? { argv: input.command } : { argv: input.command, stdin: input.stdin };
   }
+  if (input.stdin !== undefined) throw new ServiceError('invalid_request', 'stdin: code is fed to its interpreter on stdin; give stdin with command only');
   if (input.code === undefined) throw new ServiceError('invalid_request', 'code or command is required');
   return { argv: [...INTERPRETERS[input.language ?? 'python']], stdin: input.code };
 }

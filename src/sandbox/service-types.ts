@@ -23,6 +23,8 @@ export interface OneShotRequest {
   mounts: GrantedMount[];
   /** Working directory inside the sandbox (absolute, already checked); default /tmp. */
   workdir?: string;
+  /** Input for `command` (code is fed on stdin itself); stdin is /dev/null when absent. */
+  stdin?: Buffer;
   /** Default: none. */
   network?: NetworkRequest;
   /** When set, refuse unless the active policy hash equals it. */

@@ -80,6 +80,21 @@ describe('POST /api/v1/sandbox/execute takes the options of airlock run', () => 
     assert.equal(service.executed.length, 0);
   });
 
+  it('stdin goes to the command (utf8 or canonical base64); with code, or an encoding without stdin, it is refused', async () => {
+    const { app, service } = await makeApp();
+    assert.equal((await app.inject(json('POST', URL, { agent_id: 'a', command: 'wc -c', stdin: 'héllo' }))).statusCode, 200);
+    assert.deepEqual(service.executed[0]?.stdin, Buffer.from('héllo'));
+    assert.equal((await app.inject(json('POST', URL, { agent_id: 'a', command: ['cat'], stdin: Buffer.from([0, 255, 10]).toString('base64'), stdin_encoding: 'base64' }))).statusCode, 200);
+    assert.deepEqual(service.executed[1]?.stdin, Buffer.from([0, 255, 10]));
+    assert.equal(service.executed.length, 2);
+    const withCode = assertError(await app.inject(json('POST', URL, { agent_id: 'a', code: 'print(input())', stdin: 'x' })), 400, 'invalid_request');
+    assert.match(withCode.message, /body\.stdin: code is fed to its interpreter on stdin/);
+    const encodingOnly = assertError(await app.inject(json('POST', URL, { agent_id: 'a', command: ['cat'], stdin_encoding: 'base64' })), 400, 'invalid_request');
+    assert.match(encodingOnly.message, /body\.stdin_encoding: given without stdin/);
+    assertError(await app.inject(json('POST', URL, { agent_id: 'a', command: ['cat'], stdin: 'not base64!', stdin_encoding: 'base64' })), 400, 'invalid_request');
+    assert.equal(service.executed.length, 2);
+  });
+
   it('refuses a bad workdir or image, naming the field', async () => {
     const { app, service } = await makeApp();
     for (const workdir of ['tmp', '/tmp/../etc', '/a\0b', '']) {

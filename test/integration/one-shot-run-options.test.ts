@@ -1,6 +1,6 @@
 /**
  * The one-shot API's `airlock run` options against a real server, on every runtime the host has:
- * a string command runs under `sh -c`, `workdir` is where it starts, `image` names the image,
+ * a string command runs under `sh -c`, `workdir` is where it starts, `image` names the image, `stdin` is piped in,
  * `pids_limit` and `scratch_mb` are enforced, and (namespace) a workdir the image doesn't have is a
  * 403 naming the control.
  */
@@ -54,6 +54,10 @@ describe('one-shot run options (real server)', { skip }, () => {
 
       const argv = await execute({ runtime, command: ['sh', '-c', 'echo "$1"', 'sh', 'a; b'] });
       assert.equal(argv.body['output'], 'a; b');
+
+      // stdin: piped to the command, as airlock run forwards piped input.
+      const piped = await execute({ runtime, command: 'tr a-z A-Z', stdin: 'piped input' });
+      assert.equal(piped.body['output'], 'PIPED INPUT');
 
       const noDir = await execute({ runtime, workdir: '/no/such/dir', command: 'pwd' });
       if (runtime === 'gvisor') {

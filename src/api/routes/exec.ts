@@ -7,7 +7,7 @@ import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ExecOptions, ExecResult, ExecSession } from '../../sandbox/service-types.ts';
 import type { RouteContext } from '../context.ts';
-import { ApiError, errorBody, mapError, parseOrThrow } from '../errors.ts';
+import { errorBody, mapError, parseOrThrow } from '../errors.ts';
 import { BoundedCollector, ChunkEncoder, chooseExecMode, formatFrame, STREAM_CONTENT_TYPE, type StreamFormat } from '../exec-stream.ts';
 import { checkPath, commandOf, decodeStdin, toLimits } from '../request-mapping.ts';
 import { ROUTES } from '../route-table.ts';
@@ -22,7 +22,6 @@ export function registerExecRoutes(app: FastifyInstance, ctx: RouteContext): voi
     const query = parseOrThrow(spec.query, request.query, 'query');
     const body = parseOrThrow(spec.body.schema, request.body, 'body');
     const what = commandOf(body);
-    if (body.stdin_encoding !== undefined && body.stdin === undefined) throw new ApiError(400, 'invalid_request', 'body.stdin_encoding: given without stdin');
     const stdin = decodeStdin(body.stdin, body.stdin_encoding);
     if (body.timeout_seconds !== undefined) toLimits({ timeout_seconds: body.timeout_seconds }, 'body.', ctx.policy);
     const info = ctx.service.get(id);

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { OneShotExecution, OneShotRequest } from '../../sandbox/service-types.ts';
 import type { RouteContext } from '../context.ts';
 import { parseOrThrow } from '../errors.ts';
-import { toNetworkRequest, checkPath, checkPolicyPin, commandOf, toLimits, toMounts } from '../request-mapping.ts';
+import { toNetworkRequest, checkPath, checkPolicyPin, commandOf, decodeStdin, toLimits, toMounts } from '../request-mapping.ts';
 import { ROUTES } from '../route-table.ts';
 import type { CancelledExecution, ExecuteResponse, StatusResponse } from '../schemas.ts';
 
@@ -22,6 +22,7 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: RouteContext): 
     const body = parseOrThrow(execute.body.schema, request.body, 'body');
     const pin = checkPolicyPin(request.headers, body.expected_policy_hash, ctx.service.policyHash);
     const what = commandOf(body);
+    const stdin = decodeStdin(body.stdin, body.stdin_encoding);
     const oneShot: OneShotRequest = {
       agentId: body.agent_id,
       runtime: body.runtime ?? 'namespace',
@@ -36,6 +37,7 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: RouteContext): 
       oneShot.code = what.code;
       oneShot.language = what.language;
     }
+    if (stdin !== undefined) oneShot.stdin = stdin;
     if (body.image !== undefined) oneShot.image = body.image;
     if (body.workdir !== undefined) oneShot.workdir = checkPath('body.workdir', body.workdir);
     if (pin !== undefined) oneShot.expectedPolicyHash = pin;
