@@ -9,6 +9,7 @@ import type { LimitBounds } from '../config/config.ts';
 import type { GrantedMount, Limits } from '../isolation/driver.ts';
 import { LimitError, resolveLimits } from '../sandbox/limits.ts';
 import { shellArgv } from '../sandbox/prepare.ts';
+import { absolutePathProblem, MAX_PATH_LENGTH, withoutTrailingSlashes } from '../sandbox/request-rules.ts';
 import { ApiError } from './errors.ts';
 import { POLICY_HASH_PATTERN, type ExecuteRequest } from './schemas.ts';
 
@@ -31,15 +32,13 @@ const RESERVED_TARGETS = ['/proc', '/dev', '/sys'];
 const under = (path: string, prefix: string) => path === prefix || path.startsWith(prefix === '/' ? '/' : `${prefix}/`);
 
 /**
- * Validates an absolute path; returns it without trailing slashes. Refused: relative, NUL,
- * any `..` component (the service confines paths too, but an escape attempt is refused on sight).
+ * Validates an absolute path by the shared rule (src/sandbox/request-rules.ts: relative, NUL and
+ * `..` are refused); returns it without trailing slashes.
  */
-export function checkPath(field: string, path: string, maxLength = 4096): string {
-  if (path.length === 0 || path.length > maxLength) throw new ApiError(400, 'invalid_path', `${field}: path must be 1-${maxLength} characters`);
-  if (path.includes('\0')) throw new ApiError(400, 'invalid_path', `${field}: path contains a NUL byte`);
-  if (!path.startsWith('/')) throw new ApiError(400, 'invalid_path', `${field}: path must be absolute, got "${path.slice(0, 200)}"`);
-  if (path.split('/').includes('..')) throw new ApiError(400, 'invalid_path', `${field}: path may not contain ".." components`);
-  return path.length > 1 ? path.replace(/\/+$/, '') || '/' : path;
+export function checkPath(field: string, path: string, maxLength = MAX_PATH_LENGTH): string {
+  const problem = absolutePathProblem(path, maxLength);
+  if (problem !== undefined) throw new ApiError(400, 'invalid_path', `${field}: ${problem}`);
+  return withoutTrailingSlashes(path);
 }
 
 type Grant = string | { host_path: string; sandbox_path?: string | undefined; mode?: 'ro' | 'rw' | undefined };

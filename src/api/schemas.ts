@@ -9,14 +9,14 @@ import { z } from 'zod';
 import { IMPLEMENTED_RUNTIMES } from '../isolation/drivers.ts';
 import { RUNTIME_NAMES } from '../isolation/driver.ts';
 import { TERMINATION_REASONS, type ExecutionResult } from '../sandbox/result.ts';
+import { IMAGE_REF_PATTERN, MAX_PATH_LENGTH } from '../sandbox/request-rules.ts';
 
 /** Longest path accepted anywhere in the API. */
-export const MAX_PATH_LENGTH = 4096;
+export { MAX_PATH_LENGTH };
 /** Sandbox ids: what the service hands out; anything else is refused before a lookup. */
 export const SANDBOX_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 /** `sha256:` + 64 lowercase hex digits. */
 export const POLICY_HASH_PATTERN = /^sha256:[0-9a-f]{64}$/;
-const IMAGE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$|^sha256:[0-9a-f]{64}$/;
 const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 // NUL can't be passed through execve; refusing it here keeps the error a clear 400.
 const NO_NUL = /^[^\0]*$/;
@@ -59,7 +59,7 @@ export const ServiceNames = z
   .max(32)
   .describe('Internal services (configured by the operator) the sandbox may call through the proxy at http://NAME.airlock.internal, with their allowed methods and paths only.');
 
-export const ImageField = z.string().regex(IMAGE_PATTERN, 'invalid image name').describe('Root filesystem image name or sha256 digest; default: the configured default image.');
+export const ImageField = z.string().regex(IMAGE_REF_PATTERN, 'invalid image name').describe('Root filesystem image name or sha256 digest; default: the configured default image.');
 
 export const PolicyHashField = z
   .string()

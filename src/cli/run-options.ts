@@ -7,6 +7,7 @@ import type { AirlockConfig } from '../config/config.ts';
 import type { GrantedMount, Limits } from '../isolation/driver.ts';
 import { isImplementedRuntime, type ImplementedRuntime } from '../isolation/drivers.ts';
 import { LimitError, resolveLimits, type RequestedLimits } from '../sandbox/limits.ts';
+import { absolutePathProblem, IMAGE_REF_PATTERN, withoutTrailingSlashes } from '../sandbox/request-rules.ts';
 import { UsageError } from './usage-error.ts';
 
 import { BASE_ENV, INTERPRETERS, type Language } from '../sandbox/prepare.ts';
@@ -85,7 +86,7 @@ export function parseRunOptions(raw: RawRunOptions, command: string[], config: A
   const workdir = checkSandboxPath('--workdir', raw.workdir);
   const network = parseNetwork(raw);
   const image = raw.image ?? config.defaultImage;
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$|^sha256:[0-9a-f]{64}$/.test(image)) throw new UsageError(`--image: invalid image name "${image}"`);
+  if (!IMAGE_REF_PATTERN.test(image)) throw new UsageError(`--image: invalid image name "${image}"`);
 
   if (raw.language === undefined) {
     if (raw.code !== undefined) throw new UsageError('--code: requires --language');
@@ -147,9 +148,9 @@ function parseMount(spec: string, cwd: string): GrantedMount {
   return { hostPath: isAbsolute(host) ? host : resolvePath(cwd, host), sandboxPath, writable: mode === 'rw' };
 }
 
+/** The shared path rule (src/sandbox/request-rules.ts), the same the API applies. */
 function checkSandboxPath(option: string, path: string): string {
-  if (!isAbsolute(path)) throw new UsageError(`${option}: sandbox path must be absolute, got "${path}"`);
-  if (path.split('/').includes('..')) throw new UsageError(`${option}: sandbox path may not contain "..", got "${path}"`);
-  if (path.includes('\0')) throw new UsageError(`${option}: sandbox path contains a NUL byte`);
-  return path.length > 1 ? path.replace(/\/+$/, '') : path;
+  const problem = absolutePathProblem(path);
+  if (problem !== undefined) throw new UsageError(`${option}: sandbox ${problem}`);
+  return withoutTrailingSlashes(path);
 }
