@@ -109,6 +109,28 @@ describe('POST /api/v1/sandboxes/{id}/exec', () => {
     }
   });
 
+  it('kills the exec when the client disconnects while the command is still starting', async () => {
+    const { app, service, url } = await withSandbox();
+    service.execScript = [{ hang: true }];
+    service.execStartDelayMs = 300;
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const { port } = app.server.address() as AddressInfo;
+      const req = httpRequest({ host: '127.0.0.1', port, path: url, method: 'POST', headers: { 'content-type': 'application/json' } });
+      req.on('error', () => undefined);
+      req.end(JSON.stringify({ command: ['sleep', 'inf'] }));
+      // Gone before the service has handed out the session.
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(service.execs.length, 0);
+      req.destroy();
+      for (let i = 0; i < 100 && service.killedExecs.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(service.execs.length, 1);
+      assert.deepEqual(service.killedExecs, [service.execs[0]?.session.execId]);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('refuses bad exec requests before running anything', async () => {
     const { app, service, url, id } = await withSandbox();
     const bad: Array<[unknown, string?]> = [

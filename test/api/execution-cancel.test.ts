@@ -138,6 +138,27 @@ describe('one-shot execution ids and cancellation', () => {
     }
   });
 
+  it('a client that disconnects while its one-shot is being admitted cancels it as soon as it has an id', async () => {
+    const { app, service } = await makeApp();
+    service.executeHangs = true;
+    service.admitDelayMs = 300;
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const { port } = app.server.address() as AddressInfo;
+      const body = JSON.stringify({ agent_id: 'early-leaver', command: ['sleep', '30'] });
+      const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: URL, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } });
+      req.on('error', () => undefined);
+      req.end(body);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(service.executed.length, 0, 'still being admitted');
+      req.destroy();
+      await until(() => (service.cancelledExecutions.length === 1 ? true : undefined));
+      await until(async () => ((await running(app)).length === 0 ? true : undefined));
+    } finally {
+      await app.close();
+    }
+  });
+
   it('shutting the service down cancels running one-shots; their callers get the result', async () => {
     const { app, service } = await makeApp();
     service.executeHangs = true;

@@ -91,8 +91,12 @@ export class FakeService implements SandboxServiceApi {
   execExit: { code: number; reason?: ExecEndReason } = { code: 0 };
   /** Delay of `execute`, ms (to hold a slot). */
   executeDelayMs = 0;
+  /** Delay of `exec` before its session exists, ms (a command still starting). */
+  execStartDelayMs = 0;
   /** One-shots run until cancelled (then end `killed`), as a `sleep` would. */
   executeHangs = false;
+  /** Time admission of a one-shot takes, ms (image and network checks), before it has an id. */
+  admitDelayMs = 0;
   /** A refusal the one-shot meets after admission (as a driver refusing the workdir would). */
   executeRefusal: ServiceError | undefined;
   /** Execution ids of one-shots that were cancelled. */
@@ -117,6 +121,7 @@ export class FakeService implements SandboxServiceApi {
     this.#checkRuntime(request.runtime);
     this.#checkMounts(request.mounts);
     if (request.network !== undefined) this.#checkNetwork(request.network);
+    if (this.admitDelayMs > 0) await new Promise((r) => setTimeout(r, this.admitDelayMs));
     this.#reserve();
     this.executed.push(request);
     const executionId = randomUUID();
@@ -221,6 +226,7 @@ export class FakeService implements SandboxServiceApi {
 
   async exec(id: string, options: ExecOptions): Promise<ExecSession> {
     this.#runningInfo(id);
+    if (this.execStartDelayMs > 0) await new Promise((r) => setTimeout(r, this.execStartDelayMs));
     const session = new FakeExecSession(this.execScript, this.execExit, (execId) => this.killedExecs.push(execId));
     this.execs.push({ id, options, session });
     return session;

@@ -40,29 +40,36 @@ export function registerExecRoutes(app: FastifyInstance, ctx: RouteContext): voi
     const mode = chooseExecMode(query.stream, request.headers.accept);
 
     const release = ctx.gate.acquire();
-    let session: ExecSession;
+    let session: ExecSession | undefined;
+    let finished = false;
+    let clientGone = false;
+    const kill = () => {
+      if (finished || session === undefined) return;
+      try {
+        session.kill();
+      } catch (err) {
+        reply.log.warn({ err }, 'could not kill an exec whose client left');
+      }
+    };
+    // A client that goes away must not leave its command running unattended; listened for before
+    // the exec starts, so a client gone while it was starting is caught too.
+    reply.raw.on('close', () => {
+      clientGone = true;
+      kill();
+    });
     try {
       session = await ctx.service.exec(id, options);
     } catch (err) {
       release();
       throw err;
     }
-    let finished = false;
     const done = session.result.finally(() => {
       finished = true;
       release();
     });
     // Marked handled here; each mode still awaits it and reports a failure its own way.
     done.catch(() => undefined);
-    // A client that goes away must not leave its command running unattended.
-    reply.raw.on('close', () => {
-      if (finished) return;
-      try {
-        session.kill();
-      } catch (err) {
-        reply.log.warn({ err }, 'could not kill an exec whose client left');
-      }
-    });
+    if (clientGone) kill();
     reply.header('x-airlock-exec-id', session.execId).header('cache-control', 'no-store');
 
     if (mode === 'json') {
