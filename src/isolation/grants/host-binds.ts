@@ -8,8 +8,9 @@
  * bind-mounted, through its descriptor, onto `<dir>/<n>`, in a directory only root can change,
  * and the runtime binds that path: one that holds no symlink and that no one else can swap.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, unlinkSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, fstatSync, mkdirSync, openSync } from 'node:fs';
+import { readdir, readFile, rmdir, unlink } from 'node:fs/promises';
 import { ControlError } from '../driver.ts';
 import type { PinnedMount } from '../mount-pins.ts';
 
@@ -50,7 +51,7 @@ export async function bindPins(dir: string, mode: number, pins: readonly PinnedM
       bound.push({ source: target, kind });
     }
   } catch (err) {
-    unbindAll(dir, tools.umount);
+    await unbindAll(dir, tools.umount);
     throw err;
   }
   return bound;
@@ -58,38 +59,48 @@ export async function bindPins(dir: string, mode: number, pins: readonly PinnedM
 
 /**
  * Unmounts (lazily) everything bound under `dir` and removes the mount points and `dir`, never
- * recursively: a delete through a bind still in place would delete the host's files. Synchronous,
- * so that it can run in any teardown; returns what is still mounted (then nothing is removed).
+ * recursively: a delete through a bind still in place would delete the host's files. Returns what
+ * is still mounted (then nothing is removed). Asynchronous: teardown runs in the controller, whose
+ * event loop a umount(8) per grant must not hold.
  */
-export function unbindAll(dir: string, umount: string): string[] {
-  for (const target of mountsUnder(dir)) spawnSync(umount, ['--no-canonicalize', '-l', target], { env: TOOL_ENV, stdio: 'ignore' });
-  const left = mountsUnder(dir);
+export async function unbindAll(dir: string, umount: string): Promise<string[]> {
+  for (const target of await mountsUnder(dir)) await umountQuietly(umount, target);
+  const left = await mountsUnder(dir);
   if (left.length > 0) return left;
   let names: string[];
   try {
     // Only the numbered mount points made by bindPins live here.
-    names = readdirSync(dir);
+    names = await readdir(dir);
   } catch {
     return [];
   }
   for (const name of names) {
     try {
-      rmdirSync(`${dir}/${name}`);
+      await rmdir(`${dir}/${name}`);
     } catch {
-      unlinkSync(`${dir}/${name}`);
+      await unlink(`${dir}/${name}`);
     }
   }
-  rmdirSync(dir);
+  await rmdir(dir);
   return [];
 }
 
 /** Mount points at or below `dir` in this mount namespace, deepest first. */
-function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
+async function mountsUnder(dir: string): Promise<string[]> {
+  return (await readFile('/proc/self/mountinfo', 'utf8'))
     .split('\n')
     .map((line) => line.split(' ')[4] ?? '')
     .filter((point) => point === dir || point.startsWith(`${dir}/`))
     .sort((a, b) => b.length - a.length);
+}
+
+/** umount(8) of one target; its failure shows as the target still being mounted afterwards. */
+function umountQuietly(file: string, target: string): Promise<void> {
+  return new Promise((resolve) => {
+    const child = spawn(file, ['--no-canonicalize', '-l', target], { env: TOOL_ENV, stdio: 'ignore' });
+    child.once('error', () => resolve());
+    child.once('close', () => resolve());
+  });
 }
 
 function mountTool(file: string, args: string[], fd?: number): Promise<void> {

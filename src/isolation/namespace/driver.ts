@@ -94,15 +94,15 @@ export class NamespaceDriver implements IsolationDriver {
         releasePins(checked);
         throw err;
       }
-      const release = () => {
+      const release = async () => {
         // A record stays (for the reaper) while anything staged is still mounted.
-        if (unstageGrants(this.config.runDir, spec.id, tools.umount).length === 0) releaseSandbox(this.config.runDir, spec.id);
+        if ((await unstageGrants(this.config.runDir, spec.id, tools.umount)).length === 0) releaseSandbox(this.config.runDir, spec.id);
       };
       return new NamespaceSandbox({ spec, cgroup, lease, pins, seccompBpf, procMasks: this.masks(), bwrapPath: tools.bwrap, prlimitPath: tools.prlimit, nsenterPath: tools.nsenter, fdCloser, release });
     } catch (err) {
       await cgroup?.remove().catch(() => undefined);
       lease.release();
-      unstageGrants(this.config.runDir, spec.id, tools.umount);
+      await unstageGrants(this.config.runDir, spec.id, tools.umount);
       releaseSandbox(this.config.runDir, spec.id);
       throw err;
     }
@@ -113,7 +113,7 @@ export class NamespaceDriver implements IsolationDriver {
     for (const record of staleRecords(this.config.runDir, 'namespace')) {
       // Its processes died with their controller (--die-with-parent); kill stragglers, then release.
       await SandboxCgroup.attach(this.layout(), this.config.cgroupParent, record.id).remove();
-      const stillMounted = unstageGrants(this.config.runDir, record.id, this.requireTools().umount);
+      const stillMounted = await unstageGrants(this.config.runDir, record.id, this.requireTools().umount);
       if (stillMounted.length > 0) throw new ControlError('filesystem_access', `staged grants of ${record.id} are still mounted: ${stillMounted.join(', ')}`);
       if (typeof record.extra['uid'] === 'number') releaseHostUid(this.config.runDir, record.extra['uid']);
       releaseSandbox(this.config.runDir, record.id);

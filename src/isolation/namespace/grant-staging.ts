@@ -43,7 +43,7 @@ export async function stageGrants(runDir: string, id: string, pins: PinnedMount[
     });
   } catch (err) {
     releasePins(staged);
-    unbindAll(dir, tools.umount);
+    await unbindAll(dir, tools.umount);
     throw err;
   }
   releasePins(pins);
@@ -51,6 +51,6 @@ export async function stageGrants(runDir: string, id: string, pins: PinnedMount[
 }
 
 /** Unbinds and removes a sandbox's staged grants; returns what is still mounted (then kept). */
-export function unstageGrants(runDir: string, id: string, umount: string): string[] {
+export function unstageGrants(runDir: string, id: string, umount: string): Promise<string[]> {
   return unbindAll(grantStagingDir(runDir, id), umount);
 }

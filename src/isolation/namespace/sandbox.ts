@@ -39,7 +39,7 @@ export interface NamespaceResources {
   /** The host path of the agent binary: it starts the launch with only the descriptors given to it. */
   fdCloser: string;
   /** Drops the ownership record once everything else is released. */
-  release: () => void;
+  release: () => Promise<void>;
 }
 
 /** Minimal environment for the bwrap process itself; the sandbox gets `--clearenv` + the spec's. */
@@ -181,7 +181,7 @@ export class NamespaceSandbox implements Sandbox {
     await this.res.cgroup.remove();
     // Only a complete teardown releases uid and record; otherwise the reaper finds them.
     this.res.lease.release();
-    this.res.release();
+    await this.res.release();
   }
 }
 
