@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Image } from '../../src/images/image.ts';
 import { resolveImage } from '../../src/images/store.ts';
 import { makeFakeStore, type FakeStore } from './lib/fake-store.ts';
-import { RUNTIMES, runInSandbox } from './lib/runtime.ts';
+import { RUNTIMES, runInSandbox, runOrRefusal } from './lib/runtime.ts';
 import { runtimeCase, useSuite } from './lib/suite.ts';
 
 const suite = useSuite();
@@ -59,18 +59,20 @@ describe('image trees stay unchanged by sandbox runs', () => {
       const kit = suite.kit();
       const image: Image = await resolveFixture(store, `grant-${runtime}`, join(kit.hostDir, 'probe'));
       const beforeTree = await snapshot(image.rootfs);
-      const r = await runInSandbox(ready, suite.config, ['/probe', 'hello'], {
+      const r = await runOrRefusal(ready, suite.config, ['/probe', 'hello'], {
         image,
         mounts: [{ hostPath: kit.hostDir, sandboxPath: '/not-in-image', writable: false }],
       });
       // Stream errors of a failed start surface a moment later; let them land inside this case.
       await new Promise((resolve) => setTimeout(resolve, 200));
-      t.diagnostic(`${r.termination_reason}: ${(r.error ?? r.output).slice(0, 300)}`);
-      assert.ok(r.termination_reason === 'completed' || r.termination_reason === 'start_failed', `unexpected ${r.termination_reason}`);
-      if (r.termination_reason === 'start_failed') {
+      if (r instanceof Error) {
+        t.diagnostic(`refused: ${r.message.slice(0, 300)}`);
         // A refusal names what was refused (here: the grant's mount point), not a later symptom.
-        assert.match(r.error ?? '', /not-in-image/, `the refusal does not say why: ${r.error ?? ''}`);
+        assert.equal(r.control, 'filesystem_access');
+        assert.match(r.message, /not-in-image/, `the refusal does not say why: ${r.message}`);
       } else {
+        t.diagnostic(`${r.termination_reason}: ${(r.error ?? r.output).slice(0, 300)}`);
+        assert.equal(r.termination_reason, 'completed', `neither refused nor completed: ${r.error ?? ''}`);
         assert.equal(r.output, 'hello', `reported as completed, but the command did not run: ${r.error ?? ''}`);
       }
       const diff = treeDiff(beforeTree, await snapshot(image.rootfs));
