@@ -131,13 +131,14 @@ export class SandboxCgroup {
    * which must not hold the event loop that serves every other request.
    */
   async addProcess(pid: number): Promise<void> {
-    for (const dir of this.uniqueDirs) {
-      try {
-        await writeFile(`${dir}/cgroup.procs`, String(pid));
-      } catch (err) {
-        throw new ControlError('cgroups', `cannot move pid ${pid} into ${dir}: ${(err as Error).message}`, { cause: err });
-      }
-    }
+    // Every hierarchy at once: on v1 each migration waits for the kernel, and they don't depend on each other.
+    await Promise.all(
+      this.uniqueDirs.map((dir) =>
+        writeFile(`${dir}/cgroup.procs`, String(pid)).catch((err: unknown) => {
+          throw new ControlError('cgroups', `cannot move pid ${pid} into ${dir}: ${(err as Error).message}`, { cause: err });
+        }),
+      ),
+    );
   }
 
   /** Whether `pid` is in this cgroup in every hierarchy (from /proc/PID/cgroup, as the host sees it). */
