@@ -10,7 +10,7 @@ import { GvisorDriver, buildOciSpec, hostPidsMax, parseRunscFlags } from '../src
 import { bundlePaths } from '../src/isolation/gvisor/bundle.ts';
 import { RUNSC_ENV, runscGlobalArgs } from '../src/isolation/gvisor/runsc.ts';
 import { DEFAULT_PROFILE, hostArch, toOciSeccomp } from '../src/isolation/seccomp/index.ts';
-import { findExecutable } from '../src/isolation/which.ts';
+import { findExecutable } from '../src/host/which.ts';
 import { driverCycle, specMaker } from './driver-cycle.ts';
 import { spawnWait } from './spawn-wait.ts';
 import { summarize, timePaired } from './stats.ts';

@@ -9,7 +9,7 @@ import { NamespaceDriver } from '../src/isolation/namespace/driver.ts';
 import { buildBwrapArgs, buildPrlimitArgs } from '../src/isolation/namespace/bwrap-args.ts';
 import { procMaskBinds } from '../src/isolation/proc-masks.ts';
 import { compileBpf, DEFAULT_PROFILE, hostArch } from '../src/isolation/seccomp/index.ts';
-import { findExecutable } from '../src/isolation/which.ts';
+import { findExecutable } from '../src/host/which.ts';
 import { driverCycle, specMaker } from './driver-cycle.ts';
 import { spawnWait } from './spawn-wait.ts';
 import { summarize, timePaired, type Summary } from './stats.ts';

@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import type { AirlockConfig } from '../src/config/config.ts';
 import type { Image } from '../src/images/image.ts';
 import { NamespaceDriver } from '../src/isolation/namespace/driver.ts';
-import { findExecutable } from '../src/isolation/which.ts';
+import { findExecutable } from '../src/host/which.ts';
 import { NetworkManager } from '../src/network/manager.ts';
 import { findNetTools, runTool } from '../src/network/host-tools.ts';
 import { describeSlot } from '../src/network/slots.ts';

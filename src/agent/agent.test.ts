@@ -9,7 +9,7 @@ import { lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync 
 import { after, before, describe, it } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { AgentFileError, AgentProtocolError } from './errors.ts';
-import { findExecutable } from '../isolation/which.ts';
+import { findExecutable } from '../host/which.ts';
 import { buildTestAgent, eventually, groupMembers, PROBE_AGENT, run, startHostAgent, TEST_UID, type HostAgent } from './test-agent.ts';
 
 const skip = process.getuid?.() !== 0 ? 'needs root to run the agent as an unprivileged uid' : findExecutable('gcc') === undefined ? 'gcc is not installed' : false;

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { appendFileSync, chmodSync, lstatSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { ControlError } from '../isolation/driver.ts';
-import { findExecutable } from '../isolation/which.ts';
+import { ControlError } from '../host/control-error.ts';
+import { findExecutable } from '../host/which.ts';
 import { AGENT_BINARY_NAME, agentDirOf, ensureAgent, ensureAgentBinary } from './build.ts';
 
 const work = mkdtempSync('/tmp/airlock-agent-build-');

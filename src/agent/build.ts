@@ -13,8 +13,9 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AirlockConfig } from '../config/config.ts';
-import { AGENT_MOUNT, ControlError } from '../isolation/driver.ts';
-import { findExecutable } from '../isolation/which.ts';
+import { AGENT_MOUNT } from '../isolation/driver.ts';
+import { ControlError } from '../host/control-error.ts';
+import { findExecutable } from '../host/which.ts';
 
 /** File name of the agent binary, in its host directory and under AGENT_MOUNT. */
 export const AGENT_BINARY_NAME = 'airlock-agent';

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import type { AirlockConfig } from '../config/config.ts';
 import { detectCgroups } from '../isolation/cgroups/index.ts';
 import { createDriver, IMPLEMENTED_RUNTIMES } from '../isolation/drivers.ts';
-import { findExecutable } from '../isolation/which.ts';
+import { findExecutable } from '../host/which.ts';
 import { resolveImage } from '../images/store.ts';
 import { networkInterfaces } from 'node:os';
 import { findLeftovers } from '../isolation/leftovers.ts';

@@ -1,7 +1,7 @@
 /** The `airlock run` implementation: plan → image → driver → executeOnce → report. */
 import { text } from 'node:stream/consumers';
 import { loadConfig } from '../config/config.ts';
-import { RefusedControlError } from '../isolation/driver.ts';
+import { RefusedControlError } from '../host/control-error.ts';
 import { createDriver } from '../isolation/drivers.ts';
 import { resolveImage } from '../images/store.ts';
 import { executeOnce, type ExecutionRequest } from '../sandbox/execute.ts';

@@ -8,7 +8,7 @@
 import type { Stats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ControlError } from '../isolation/driver.ts';
+import { ControlError } from '../host/control-error.ts';
 
 /** What a checked path may be, besides absent. */
 export type MaskedKind = 'dir' | 'file' | 'absent';

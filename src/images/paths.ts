@@ -10,7 +10,7 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AirlockConfig } from '../config/config.ts';
-import { ControlError } from '../isolation/driver.ts';
+import { ControlError } from '../host/control-error.ts';
 import { isDigest } from './manifest.ts';
 
 /** Absolute paths of one store. */

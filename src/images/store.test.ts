@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ControlError } from '../isolation/driver.ts';
+import { ControlError } from '../host/control-error.ts';
 import { listImages } from './list.ts';
 import { manifestTree } from './manifest.ts';
 import { ImageNotFoundError, blobDir, ensureStore, storePaths } from './paths.ts';

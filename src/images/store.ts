@@ -15,7 +15,7 @@ import type { Stats } from 'node:fs';
 import { lstat, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AirlockConfig } from '../config/config.ts';
-import { ControlError } from '../isolation/driver.ts';
+import { ControlError } from '../host/control-error.ts';
 import type { Image } from './image.ts';
 import { checkMaskedPaths } from './masked-paths.ts';
 import { digestOf, isDigest } from './manifest.ts';

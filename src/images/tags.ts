@@ -1,7 +1,7 @@
 /** Tags: human names (`default`) pointing at image digests, one small file each under tags/. */
 import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ControlError } from '../isolation/driver.ts';
+import { ControlError } from '../host/control-error.ts';
 import { isDigest } from './manifest.ts';
 import type { StorePaths } from './paths.ts';
 

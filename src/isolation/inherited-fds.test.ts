@@ -10,8 +10,8 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs
 import { PassThrough, type Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { buildTestAgent } from '../agent/test-agent.ts';
-import { ControlError } from './driver.ts';
-import { findExecutable } from './which.ts';
+import { ControlError } from '../host/control-error.ts';
+import { findExecutable } from '../host/which.ts';
 import { watchFdCloser, withoutInheritedFds } from './inherited-fds.ts';
 
 describe('withoutInheritedFds', () => {

@@ -8,7 +8,7 @@
  * runtime: they never reach it, whatever the controller inherited.
  */
 import type { Readable } from 'node:stream';
-import { ControlError } from './driver.ts';
+import { ControlError } from '../host/control-error.ts';
 
 /** What the agent's `--close-fds-from` mode prints (and exits 126) when it refuses to launch. */
 const REFUSAL = 'airlock-agent: cannot close inherited descriptors: ';

@@ -14,7 +14,8 @@
  */
 import { accessSync, closeSync, fstatSync, openSync, readdirSync } from 'node:fs';
 import { posix } from 'node:path';
-import { RefusedControlError, type GrantedMount } from './driver.ts';
+import { type GrantedMount } from './driver.ts';
+import { RefusedControlError } from '../host/control-error.ts';
 import { viewAsUser, SOCKET_SCAN_MAX_ENTRIES, type GrantView, type HostUser, type InodeIdentity } from './grants/as-sandbox-user.ts';
 import { refuseNeverGrantableInode, refuseNeverGrantablePath } from './grants/never-grantable.ts';
 import { walkNoFollow } from './grants/no-follow.ts';

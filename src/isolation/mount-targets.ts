@@ -5,7 +5,8 @@
  * (or, worse, have to write into the shared image to make a mount point).
  */
 import { lstatSync, type Stats } from 'node:fs';
-import { RefusedControlError, type SandboxSpec } from './driver.ts';
+import { type SandboxSpec } from './driver.ts';
+import { RefusedControlError } from '../host/control-error.ts';
 
 const under = (path: string, dir: string) => path === dir || path.startsWith(`${dir}/`);
 

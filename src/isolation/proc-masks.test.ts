@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { PROC_MASKS, procMaskBinds, SANDBOX_LOADAVG } from './proc-masks.ts';
-import { ControlError } from './driver.ts';
+import { ControlError } from '../host/control-error.ts';
 
 function fakeHost(): { state: string; proc: string; cleanup: () => void } {
   const root = mkdtempSync('/tmp/proc-masks-test-');

@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { closeSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { ControlError } from './driver.ts';
+import { ControlError } from '../host/control-error.ts';
 
 /** What a masked path shows instead: an empty file, fixed content, or an empty directory. */
 export type ProcReplacement = 'empty' | 'loadavg' | 'boot_id' | 'dir';

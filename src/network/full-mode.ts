@@ -1,7 +1,7 @@
 /** Host settings a `full` network needs, checked or applied before its slot is built. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { BlockList } from 'node:net';
-import { ControlError } from '../isolation/driver.ts';
+import { ControlError } from '../host/control-error.ts';
 import { FULL_MODE_REFUSED_V4 } from './nft-rules.ts';
 
 /** The sandbox's /etc/resolv.conf: the configured public resolvers. */

@@ -3,8 +3,8 @@
  * in system directories only and run with a fixed environment and a time limit.
  */
 import { spawn } from 'node:child_process';
-import { ControlError } from '../isolation/driver.ts';
-import { findExecutable } from '../isolation/which.ts';
+import { ControlError } from '../host/control-error.ts';
+import { findExecutable } from '../host/which.ts';
 
 export interface NetTools {
   ip: string;

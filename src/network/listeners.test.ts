@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import inspector from 'node:inspector';
 import { describe, it } from 'node:test';
 import type { ServiceRoute } from '../config/config.ts';
-import { ControlError } from '../isolation/driver.ts';
+import { ControlError } from '../host/control-error.ts';
 import { ControllerListeners } from './listeners.ts';
 import { proxyRequest, startTestProxy } from './proxy/test-fixtures.ts';
 import { DENY_REASON_HEADER } from './proxy/deny.ts';

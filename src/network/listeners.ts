@@ -10,7 +10,7 @@
  */
 import inspector from 'node:inspector';
 import { DEFAULT_API_PORT, type NetworkConfig, type ServiceRoute } from '../config/config.ts';
-import { ControlError } from '../isolation/driver.ts';
+import { ControlError } from '../host/control-error.ts';
 import { createLocalAddressCheck, interfaceAddresses } from './proxy/addresses.ts';
 import { findControllerListener, type ListenerEndpoint } from './proxy/controller-listeners.ts';
 import { formatHostPort, isIpHost } from './proxy/host-name.ts';

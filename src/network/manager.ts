@@ -8,7 +8,7 @@
  * - `full`: a slot with NAT'd forwarding that still drops the host, private ranges and metadata.
  */
 import type { AirlockConfig } from '../config/config.ts';
-import { ControlError } from '../isolation/driver.ts';
+import { ControlError } from '../host/control-error.ts';
 import { SandboxAttachment, type NetworkAttachment, type SlotResources } from './attachment.ts';
 import { DriftWatch } from './drift-watch.ts';
 import { MonitorProcess } from './drift/monitor-process.ts';

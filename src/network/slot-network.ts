@@ -3,7 +3,7 @@
  * user namespace, so nothing inside a sandbox ever holds CAP_NET_ADMIN over it), a veth pair
  * between it and the host, addresses, routes, and the slot's nft table.
  */
-import { ControlError } from '../isolation/driver.ts';
+import { ControlError } from '../host/control-error.ts';
 import { runTool, type NetTools } from './host-tools.ts';
 import { renderRules, type AttachedMode } from './nft-rules.ts';
 import type { NetworkSlot, SlotLease } from './slots.ts';

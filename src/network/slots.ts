@@ -9,9 +9,9 @@
  * (untagged) space never matches those names, so neither reaps nor counts the other's objects.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { fileReleaser, leaseFreeFile } from '../isolation/lease-file.ts';
-import { ControlError } from '../isolation/driver.ts';
-import { currentOwner, ownerAlive, type ProcessOwner } from '../isolation/ownership.ts';
+import { fileReleaser, leaseFreeFile } from '../host/lease-file.ts';
+import { ControlError } from '../host/control-error.ts';
+import { currentOwner, ownerAlive, type ProcessOwner } from '../host/ownership.ts';
 
 export interface NetworkSlot {
   index: number;

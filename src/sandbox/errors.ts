@@ -2,7 +2,7 @@
  * Errors the sandbox service raises for callers (API, CLI, SDK) to map onto their own wire
  * format. Each has a stable string code; the API turns them into 4xx statuses.
  */
-import { RefusedControlError } from '../isolation/driver.ts';
+import { RefusedControlError } from '../host/control-error.ts';
 
 export const SERVICE_ERROR_CODES = {
   /** Malformed or out-of-range input; nothing was changed. */

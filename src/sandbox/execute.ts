@@ -4,11 +4,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { RefusedControlError, type GrantedMount, type IsolationDriver, type Limits, type ProcessExit, type Sandbox } from '../isolation/driver.ts';
+import { type GrantedMount, type IsolationDriver, type Limits, type ProcessExit, type Sandbox } from '../isolation/driver.ts';
+import { RefusedControlError } from '../host/control-error.ts';
 import type { Image } from '../images/image.ts';
 import type { ExecutionResult, TerminationReason } from './result.ts';
 import { OutputCollector } from './output.ts';
-import { exitCodeOfSignal } from '../isolation/exit-status.ts';
+import { exitCodeOfSignal } from '../host/exit-status.ts';
 import { networkDriftViolation, violationsFor } from './violations.ts';
 import { limitReason, terminationReason } from './termination.ts';
 import { averageCores } from './cpu-usage.ts';

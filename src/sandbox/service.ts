@@ -4,7 +4,8 @@
  */
 import { availableParallelism } from 'node:os';
 import type { AirlockConfig } from '../config/config.ts';
-import { RefusedControlError, type IsolationDriver } from '../isolation/driver.ts';
+import { type IsolationDriver } from '../isolation/driver.ts';
+import { RefusedControlError } from '../host/control-error.ts';
 import { createDriver, IMPLEMENTED_RUNTIMES, type ImplementedRuntime } from '../isolation/drivers.ts';
 import { AGENT_BINARY_NAME, ensureAgent } from '../agent/build.ts';
 import { randomUUID } from 'node:crypto';

@@ -3,7 +3,7 @@
  * violation; a process killed by SIGSYS was killed by the seccomp filter (foreign ABI or x32).
  */
 import { randomUUID } from 'node:crypto';
-import { exitCodeOfSignal } from '../isolation/exit-status.ts';
+import { exitCodeOfSignal } from '../host/exit-status.ts';
 import type { Limits } from '../isolation/driver.ts';
 import type { SecurityViolation, Severity, TerminationReason } from './result.ts';
 import type { DriftFinding } from '../network/drift-watch.ts';

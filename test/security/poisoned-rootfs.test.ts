@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ControlError } from '../../src/isolation/driver.ts';
+import { ControlError } from '../../src/host/control-error.ts';
 import { resolveImage } from '../../src/images/store.ts';
 import { makeFakeStore, type FakeStore } from './lib/fake-store.ts';
 import { hostBaseline, leftoverMark, type HostBaseline } from './lib/host.ts';

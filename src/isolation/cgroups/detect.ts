@@ -3,7 +3,7 @@
  * (hybrid hosts mount both; v1 controllers win there because v2 has none of them).
  */
 import { readFileSync } from 'node:fs';
-import { ControlError } from '../driver.ts';
+import { ControlError } from '../../host/control-error.ts';
 
 /** The controllers every sandbox is limited by. */
 export const REQUIRED_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids'] as const;

@@ -5,7 +5,8 @@
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync, existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ControlError, type Limits } from '../driver.ts';
+import { type Limits } from '../driver.ts';
+import { ControlError } from '../../host/control-error.ts';
 import { parseMountInfo, type CgroupLayout } from './detect.ts';
 
 const CPU_PERIOD_US = 100_000;

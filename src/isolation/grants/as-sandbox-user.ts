@@ -10,7 +10,7 @@
  * own no-follow walk must then reach again (see ../mount-pins.ts).
  */
 import { spawn } from 'node:child_process';
-import { ControlError } from '../driver.ts';
+import { ControlError } from '../../host/control-error.ts';
 import { findSocket, walkNoFollow, type Fs } from './no-follow.ts';
 
 /** One grant, as the child checks it. */

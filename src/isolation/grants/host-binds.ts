@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, fstatSync, mkdirSync, openSync } from 'node:fs';
 import { readdir, readFile, rmdir, unlink } from 'node:fs/promises';
-import { ControlError } from '../driver.ts';
+import { ControlError } from '../../host/control-error.ts';
 import type { PinnedMount } from '../mount-pins.ts';
 
 /** A granted inode as bound on the host: the path a runtime binds, and its kind. */

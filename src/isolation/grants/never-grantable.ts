@@ -6,7 +6,7 @@
  * the exact directories can't smuggle it in).
  */
 import { lstatSync } from 'node:fs';
-import { RefusedControlError } from '../driver.ts';
+import { RefusedControlError } from '../../host/control-error.ts';
 import type { InodeIdentity } from './as-sandbox-user.ts';
 
 /** Trees refused with everything below them: kernel interfaces, devices and runtime sockets. */

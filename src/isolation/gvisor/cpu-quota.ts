@@ -8,7 +8,7 @@
  * and the boot quota is itself a limit: nothing runs unlimited at any point.
  */
 import { writeFileSync } from 'node:fs';
-import { ControlError } from '../driver.ts';
+import { ControlError } from '../../host/control-error.ts';
 import type { SandboxCgroup } from '../cgroups/index.ts';
 
 /** CPU quota the sandbox gets while runsc boots it (more does not boot faster on this runtime). */

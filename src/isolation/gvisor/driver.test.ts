@@ -9,7 +9,7 @@ import { configSchema } from '../../config/config.ts';
 import { resolveImage } from '../../images/store.ts';
 import type { Image } from '../../images/image.ts';
 import type { Limits, Sandbox } from '../driver.ts';
-import { findExecutable } from '../which.ts';
+import { findExecutable } from '../../host/which.ts';
 import { parseMountInfo, removeEmptyParent } from '../cgroups/index.ts';
 import { GvisorDriver } from './driver.ts';
 

@@ -6,11 +6,12 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { ControlError, type Availability, type IsolationDriver, type Limits, type Sandbox, type SandboxSpec } from '../driver.ts';
+import { type Availability, type IsolationDriver, type Limits, type Sandbox, type SandboxSpec } from '../driver.ts';
+import { ControlError } from '../../host/control-error.ts';
 import { detectCgroups, SandboxCgroup, type CgroupLayout } from '../cgroups/index.ts';
 import { pinMounts, releasePins, type PinnedMount } from '../mount-pins.ts';
 import { DEFAULT_PROFILE, hostArch, toOciSeccomp, type OciSeccomp } from '../seccomp/index.ts';
-import { findExecutable } from '../which.ts';
+import { findExecutable } from '../../host/which.ts';
 import type { AirlockConfig } from '../../config/config.ts';
 import { bundlePaths, createBundle, removeBundle, type MountTools } from './bundle.ts';
 import { execRunsc, parseRunscFlags, REQUIRED_FLAGS, RUNSC_ENV, runscGlobalArgs, type RunscFlags } from './runsc.ts';
@@ -22,8 +23,8 @@ import { mountPoints, mountRoot } from './rootfs.ts';
 import { bootCheck } from './probe.ts';
 import { checkMaskedPaths } from '../../images/masked-paths.ts';
 import { ensureAgent, type AgentStamps } from '../../agent/build.ts';
-import { claimSandbox, releaseSandbox, staleRecords } from '../ownership.ts';
-import { leaseHostUid, releaseHostUid } from '../uid-lease.ts';
+import { claimSandbox, releaseSandbox, staleRecords } from '../../host/ownership.ts';
+import { leaseHostUid, releaseHostUid } from '../../host/uid-lease.ts';
 
 /** Sandbox ids become paths and runsc container ids: nothing but these characters. */
 const ID_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;

@@ -4,7 +4,7 @@
  */
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ControlError } from '../driver.ts';
+import { ControlError } from '../../host/control-error.ts';
 import { parseMountInfo, type SandboxCgroup } from '../cgroups/index.ts';
 import { execRunsc } from './runsc.ts';
 

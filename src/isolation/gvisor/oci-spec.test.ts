@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ControlError, type SandboxSpec } from '../driver.ts';
+import { type SandboxSpec } from '../driver.ts';
+import { ControlError } from '../../host/control-error.ts';
 import { DEFAULT_PROFILE, toOciSeccomp } from '../seccomp/index.ts';
 import { buildOciSpec, checkSandboxPath, MASKED_PATHS, SANDBOX_UID, type OciHostPaths } from './oci-spec.ts';
 

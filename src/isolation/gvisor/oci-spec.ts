@@ -7,7 +7,8 @@
  * mounts the request was granted.
  */
 import { posix } from 'node:path';
-import { AGENT_MOUNT, ControlError, type CommandSpec, type SandboxSpec } from '../driver.ts';
+import { AGENT_MOUNT, type CommandSpec, type SandboxSpec } from '../driver.ts';
+import { ControlError } from '../../host/control-error.ts';
 import type { OciSeccomp } from '../seccomp/index.ts';
 import { PROC_MASKS } from '../proc-masks.ts';
 

@@ -4,7 +4,7 @@ import { mkdtempSync, openSync, rmSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isRefusedFork, RefusedForkWatch } from './refused-forks.ts';
-import { findExecutable } from '../which.ts';
+import { findExecutable } from '../../host/which.ts';
 
 // Lines as runsc 20221219's sandbox kernel writes them with --strace.
 const REFUSED = 'I1206 07:27:53.413282   15773 strace.go:611] [   2:   2] python3 X clone(CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|0x11, 0x0, 0x0, 0x7f744ac27310, 0x0) = 0 (0x0) errno=11 (try again) (514.796µs)';

@@ -13,7 +13,7 @@ import { execFile } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { promisify } from 'node:util';
-import { ControlError } from '../driver.ts';
+import { ControlError } from '../../host/control-error.ts';
 
 const run = promisify(execFile);
 

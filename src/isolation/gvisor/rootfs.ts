@@ -11,7 +11,8 @@
 import { execFile } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, lstatSync, mkdirSync, openSync, type Stats } from 'node:fs';
 import { promisify } from 'node:util';
-import { AGENT_MOUNT, ControlError, type SandboxSpec } from '../driver.ts';
+import { AGENT_MOUNT, type SandboxSpec } from '../driver.ts';
+import { ControlError } from '../../host/control-error.ts';
 import type { BundlePaths, MountTools } from './bundle.ts';
 import { RUNSC_ENV } from './runsc.ts';
 

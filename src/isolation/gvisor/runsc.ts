@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import type { SandboxNetwork } from '../driver.ts';
-import { signalName, signalOfExitCode } from '../exit-status.ts';
+import { signalName, signalOfExitCode } from '../../host/exit-status.ts';
 import type { ProcessExit } from '../driver.ts';
 import { TRACED_SYSCALLS } from './refused-forks.ts';
 

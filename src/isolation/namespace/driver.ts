@@ -4,17 +4,18 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ControlError, type Availability, type IsolationDriver, type Sandbox, type SandboxSpec } from '../driver.ts';
+import { type Availability, type IsolationDriver, type Sandbox, type SandboxSpec } from '../driver.ts';
+import { ControlError } from '../../host/control-error.ts';
 import { detectCgroups, SandboxCgroup, type CgroupLayout } from '../cgroups/index.ts';
-import { leaseHostUid, releaseHostUid } from '../uid-lease.ts';
-import { claimSandbox, releaseSandbox, staleRecords } from '../ownership.ts';
+import { leaseHostUid, releaseHostUid } from '../../host/uid-lease.ts';
+import { claimSandbox, releaseSandbox, staleRecords } from '../../host/ownership.ts';
 import { pinMounts, releasePins } from '../mount-pins.ts';
 import { checkMountTargets } from '../mount-targets.ts';
 import { stageGrants, unstageGrants } from './grant-staging.ts';
 import { checkMaskedPaths } from '../../images/masked-paths.ts';
 import { statSync } from 'node:fs';
 import { compileBpf, DEFAULT_PROFILE, hostArch } from '../seccomp/index.ts';
-import { findExecutable } from '../which.ts';
+import { findExecutable } from '../../host/which.ts';
 import { procMaskBinds, type ProcMaskBind } from '../proc-masks.ts';
 import type { AirlockConfig } from '../../config/config.ts';
 import { NamespaceSandbox } from './sandbox.ts';

@@ -8,7 +8,6 @@ import { readdir, statfs } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import {
-  ControlError,
   type CommandSpec,
   type ResourceSample,
   type Sandbox,
@@ -16,10 +15,11 @@ import {
   type SandboxSpec,
   type ProcessExit,
 } from '../driver.ts';
+import { ControlError } from '../../host/control-error.ts';
 import type { SandboxCgroup } from '../cgroups/index.ts';
-import type { UidLease } from '../uid-lease.ts';
+import type { UidLease } from '../../host/uid-lease.ts';
 import { releasePins, type PinnedMount } from '../mount-pins.ts';
-import { signalOfExitCode } from '../exit-status.ts';
+import { signalOfExitCode } from '../../host/exit-status.ts';
 import { buildBwrapArgs, buildLauncherArgs, buildPrlimitArgs, FD } from './bwrap-args.ts';
 import type { ProcMaskBind } from '../proc-masks.ts';
 import { watchFdCloser, withoutInheritedFds } from '../inherited-fds.ts';

@@ -1,7 +1,7 @@
 /**
  * The architectures the seccomp filter supports, their audit identifiers and syscall tables.
  */
-import { ControlError } from '../driver.ts';
+import { ControlError } from '../../host/control-error.ts';
 import { AARCH64_SYSCALLS, X86_64_SYSCALLS } from './syscalls.ts';
 import type { SyscallName } from './syscalls.ts';
 

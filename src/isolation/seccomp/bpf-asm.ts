@@ -2,7 +2,7 @@
  * Classic BPF as seccomp uses it: opcodes, return values, the `seccomp_data` layout, and a tiny
  * assembler with labels whose only job is to refuse a jump that does not fit in a u8.
  */
-import { ControlError } from '../driver.ts';
+import { ControlError } from '../../host/control-error.ts';
 
 /** `struct sock_filter`: u16 code, u8 jt, u8 jf, u32 k. */
 export interface SockFilter {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ControlError } from '../driver.ts';
+import { ControlError } from '../../host/control-error.ts';
 import { ARCHES, AUDIT_ARCH_ARM, AUDIT_ARCH_I386, auditArch, syscallNumber, syscallTable } from './arch.ts';
 import type { Arch } from './arch.ts';
 import {

@@ -14,7 +14,7 @@
  * with `ja`, whose offset is 32 bits. An argument block reloads A, so it ends with its own
  * RET ALLOW instead of falling through to compares that expect A == nr.
  */
-import { ControlError } from '../driver.ts';
+import { ControlError } from '../../host/control-error.ts';
 import { auditArch, syscallNumber, syscallTable, X32_SYSCALL_BIT } from './arch.ts';
 import type { Arch } from './arch.ts';
 import {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { ControlError } from '../driver.ts';
+import { ControlError } from '../../host/control-error.ts';
 import { hostArch } from './arch.ts';
 import { ALLOWED_CALLS } from './allowed.ts';
 import { CLONE_NAMESPACE_FLAGS, DEFAULT_PROFILE } from './profile.ts';

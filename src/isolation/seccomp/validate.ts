@@ -1,7 +1,7 @@
 /**
  * Checks shared by both compilers: a malformed profile is refused before anything is emitted.
  */
-import { ControlError } from '../driver.ts';
+import { ControlError } from '../../host/control-error.ts';
 import { X86_64_SYSCALLS } from './syscalls.ts';
 import { ERRNO_VALUES } from './profile.ts';
 import type { ArgCheck, SeccompProfile, SyscallRule } from './profile.ts';

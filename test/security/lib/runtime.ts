@@ -6,7 +6,8 @@
 import type { Readable } from 'node:stream';
 import { existsSync, readFileSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import type { AirlockConfig } from '../../../src/config/config.ts';
-import { RefusedControlError, type GrantedMount, type IsolationDriver, type Limits } from '../../../src/isolation/driver.ts';
+import { type GrantedMount, type IsolationDriver, type Limits } from '../../../src/isolation/driver.ts';
+import { RefusedControlError } from '../../../src/host/control-error.ts';
 import type { Image } from '../../../src/images/image.ts';
 import { executeOnce, type ExecutionRequest } from '../../../src/sandbox/execute.ts';
 import { NetworkManager } from '../../../src/network/manager.ts';

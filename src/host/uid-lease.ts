@@ -5,7 +5,7 @@
  */
 import { unlinkSync } from 'node:fs';
 import { leaseFreeFile } from './lease-file.ts';
-import { ControlError } from './driver.ts';
+import { ControlError } from './control-error.ts';
 
 /** A held host uid (gid is the same number). `release()` is idempotent. */
 export interface UidLease {

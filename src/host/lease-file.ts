@@ -4,7 +4,7 @@
  */
 import { closeSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
-import { ControlError } from './driver.ts';
+import { ControlError } from './control-error.ts';
 
 /** Returns a function that removes `path` once; later calls do nothing. */
 export function fileReleaser(path: string): () => void {

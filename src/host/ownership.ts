@@ -5,7 +5,6 @@
  * run and a server on the same host never reap each other's live sandboxes.
  */
 import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import type { RuntimeName } from './driver.ts';
 
 /** A controller process, named so that a recycled pid isn't mistaken for it. */
 export interface ProcessOwner {
@@ -16,7 +15,7 @@ export interface ProcessOwner {
 
 export interface OwnerRecord extends ProcessOwner {
   id: string;
-  runtime: RuntimeName;
+  runtime: string;
   createdAt: string;
   /** Driver-specific facts needed to reap (e.g. the leased host uid). */
   extra: Record<string, string | number>;
@@ -50,7 +49,7 @@ function ownersDir(runDir: string): string {
 }
 
 /** Records that this process owns sandbox `id`. */
-export function claimSandbox(runDir: string, id: string, runtime: RuntimeName, extra: OwnerRecord['extra'] = {}): void {
+export function claimSandbox(runDir: string, id: string, runtime: string, extra: OwnerRecord['extra'] = {}): void {
   const dir = ownersDir(runDir);
   // Root-only: the records decide what a later controller kills.
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -74,7 +73,7 @@ export function releaseSandbox(runDir: string, id: string): void {
 }
 
 /** Records of `runtime` whose owning process is gone: their sandboxes are leftovers to reap. */
-export function staleRecords(runDir: string, runtime: RuntimeName): OwnerRecord[] {
+export function staleRecords(runDir: string, runtime: string): OwnerRecord[] {
   let names: string[];
   try {
     names = readdirSync(ownersDir(runDir));
