@@ -8,6 +8,44 @@ const moduleLevelLet = {
   message: 'No module-level mutable state: keep it in an instance.',
 };
 
+/** A shell re-parses its command line: sandbox-chosen text must never reach one. */
+const noShell = {
+  name: 'node:child_process',
+  importNames: ['exec', 'execSync'],
+  message: 'Use spawn/execFile with an argument vector, never a shell.',
+};
+
+/**
+ * Granted host paths are opened one component at a time without following links (T24): a
+ * realpath() there follows a link a sandbox planted earlier.
+ */
+const noRealpath = [
+  { name: 'node:fs', importNames: ['realpathSync', 'realpath'], message: 'Grants never follow links: walk components with O_NOFOLLOW.' },
+  { name: 'node:fs/promises', importNames: ['realpath'], message: 'Grants never follow links: walk components with O_NOFOLLOW.' },
+];
+
+/**
+ * Layering, lowest first: src/host; src/isolation and src/network; src/sandbox; src/api and src/cli.
+ * A module imports only from its own layer or below, so a lower layer can be reasoned about (and
+ * reused) without the ones built on it. Each folder names the folders above it and why. (Static
+ * imports and re-exports only: a dynamic import() is not checked.)
+ */
+const layers = [
+  { folder: 'host', above: ['isolation', 'network', 'sandbox', 'api', 'cli'], why: 'Host helpers are the bottom layer: they know no driver, network, runner or front end.' },
+  { folder: 'isolation', above: ['sandbox', 'api', 'cli'], why: 'Drivers allocate, run and release: they know nothing of the runner, HTTP or the CLI.' },
+  { folder: 'network', above: ['sandbox', 'api', 'cli'], why: 'Networks are attached by the runner: they know nothing of the runner, HTTP or the CLI.' },
+  { folder: 'sandbox', above: ['api', 'cli'], why: 'The runner serves every front end: it knows nothing of HTTP or the CLI.' },
+];
+
+const isolationLayer = layers.find((layer) => layer.folder === 'isolation');
+
+/** The no-restricted-imports options for `layer`: the shared `paths` plus the folders above it. */
+function layerImports(layer, paths) {
+  // Relative specifiers only (the project has no path aliases): `../sandbox/x.ts`, `../../api/x.ts`.
+  const regex = `^(\\.\\./)+(${layer.above.join('|')})(/|$)`;
+  return ['error', { paths, patterns: [{ regex, message: `src/${layer.folder} imports nothing from src/{${layer.above.join(',')}}. ${layer.why}` }] }];
+}
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'bench/results/**', '.airlock/**', 'docs/**'] },
   js.configs.recommended,
@@ -45,19 +83,7 @@ export default tseslint.config(
         { object: 'process', property: 'setgid', message: 'Run the work in a child with the gid option.' },
         { object: 'process', property: 'setegid', message: 'Run the work in a child with the gid option.' },
       ],
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: [
-            {
-              name: 'node:child_process',
-              importNames: ['exec', 'execSync'],
-              // A shell re-parses its command line: sandbox-chosen text must never reach one.
-              message: 'Use spawn/execFile with an argument vector, never a shell.',
-            },
-          ],
-        },
-      ],
+      'no-restricted-imports': ['error', { paths: [noShell] }],
     },
   },
   {
@@ -65,23 +91,19 @@ export default tseslint.config(
     ignores: ['**/*.test.ts', '**/testing/**', '**/test-*.ts'],
     rules: { 'no-restricted-syntax': ['error', moduleLevelLet] },
   },
+  // One rule object per folder: a later no-restricted-imports replaces an earlier one, so each
+  // repeats the shared paths. Tests are held to the layering too.
+  ...layers.map((layer) => ({
+    files: [`src/${layer.folder}/**/*.ts`],
+    // request-rules.test.ts checks that the API, the CLI and the runner apply the same rules: it
+    // imports all three on purpose, until one admission step makes that check unnecessary.
+    ignores: layer.folder === 'sandbox' ? ['src/sandbox/request-rules.test.ts'] : [],
+    rules: { 'no-restricted-imports': layerImports(layer, [noShell]) },
+  })),
   {
-    // Granted host paths are opened one component at a time without following links (T24): a
-    // realpath() there follows a link a sandbox planted earlier.
     files: ['src/isolation/**/*.ts'],
     ignores: ['src/isolation/**/*.test.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: [
-            { name: 'node:fs', importNames: ['realpathSync', 'realpath'], message: 'Grants never follow links: walk components with O_NOFOLLOW.' },
-            { name: 'node:fs/promises', importNames: ['realpath'], message: 'Grants never follow links: walk components with O_NOFOLLOW.' },
-            { name: 'node:child_process', importNames: ['exec', 'execSync'], message: 'Use spawn/execFile with an argument vector, never a shell.' },
-          ],
-        },
-      ],
-    },
+    rules: { 'no-restricted-imports': layerImports(isolationLayer, [...noRealpath, noShell]) },
   },
   {
     files: ['**/*.js'],
