@@ -150,7 +150,7 @@ function describeEnding(result: CommandResult): string {
 
 type ErrorClass = new (message: string, options: AirlockErrorOptions) => AirlockError;
 
-/** Envelope codes (src/sandbox/errors.ts and the API's own) and the class each maps to. */
+/** Envelope codes (the API's list: src/api/error-codes.ts) and the class each maps to. */
 const BY_CODE: Record<string, ErrorClass> = {
   sandbox_not_found: SandboxNotFoundError,
   sandbox_not_running: SandboxNotRunningError,

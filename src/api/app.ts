@@ -13,6 +13,7 @@ import type { SandboxServiceApi } from '../sandbox/service-types.ts';
 import { InflightGate, type RouteContext } from './context.ts';
 import { DEFAULT_ALLOWED_HOSTS } from '../config/allowed-hosts.ts';
 import { errorBody, generateRequestId, handleClientError, handleError, handleNotFound } from './errors.ts';
+import { errorStatus } from './error-codes.ts';
 import { registerHostCheck } from './host-check.ts';
 import { DEFAULT_DENIED_HOST_PREFIXES } from './request-mapping.ts';
 import { ROUTES } from './route-table.ts';
@@ -138,7 +139,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     res.once('close', () => open.delete(res));
     res.once('finish', () => open.delete(res));
     if (closing) {
-      reply.code(503).header('connection', 'close').header('retry-after', '5').type('application/json; charset=utf-8');
+      reply.code(errorStatus('shutting_down')).header('connection', 'close').header('retry-after', '5').type('application/json; charset=utf-8');
       return reply.send(errorBody('shutting_down', 'the server is shutting down', request.id));
     }
   });

@@ -24,7 +24,7 @@ export class InflightGate {
   refuseIfFull(): void {
     if (this.#inflight >= this.max) {
       this.#onRefused?.();
-      throw new ApiError(429, 'capacity_exceeded', `too many concurrent sandbox requests (limit ${this.max}); retry later`, {
+      throw new ApiError('capacity_exceeded', `too many concurrent sandbox requests (limit ${this.max}); retry later`, {
         'retry-after': String(this.retryAfterSeconds),
       });
     }

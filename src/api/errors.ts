@@ -3,8 +3,8 @@
  * service errors, schema errors, Fastify's own errors (404/405, 413 with the limit, 415 with the
  * expected type, bad JSON) and HTTP parser errors. Validation errors add `details`: every problem
  * as `{path, message}`, not just the first. 5xx is kept for genuine internal faults (logged with
- * their stack, which never leaves the process) and for `control_failed` / `shutting_down`, which
- * src/sandbox/errors.ts defines as 503.
+ * their stack, which never leaves the process) and for `control_failed` / `shutting_down` (503).
+ * Which status each code gets is listed once, in src/api/error-codes.ts.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -12,6 +12,7 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ZodError, type z } from 'zod';
 import { ServiceError } from '../sandbox/errors.ts';
+import { errorStatus, type ErrorCode } from './error-codes.ts';
 import { LimitError } from '../sandbox/limits.ts';
 import { allowedMethods, routeOf } from './route-lookup.ts';
 
@@ -21,17 +22,17 @@ export interface ErrorDetail {
   message: string;
 }
 
-/** A refusal raised by the HTTP layer itself. */
+/** A refusal raised by the HTTP layer itself; its status is its code's (src/api/error-codes.ts). */
 export class ApiError extends Error {
   override readonly name = 'ApiError';
   readonly status: number;
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly headers: Record<string, string>;
   /** Every problem found, when there can be several (validation). */
   readonly details: ErrorDetail[] | undefined;
-  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}, details?: ErrorDetail[]) {
+  constructor(code: ErrorCode, message: string, headers: Record<string, string> = {}, details?: ErrorDetail[]) {
     super(message);
-    this.status = status;
+    this.status = errorStatus(code);
     this.code = code;
     this.headers = headers;
     this.details = details;
@@ -72,7 +73,7 @@ export function zodDetails(error: ZodError, where: string): ErrorDetail[] {
 /** A 400 listing every zod issue: each in `details`, all of them in the message. */
 export function validationError(error: ZodError, where: string): ApiError {
   const details = zodDetails(error, where);
-  return new ApiError(400, 'invalid_request', details.map((d) => `${d.path}: ${d.message}`).join('; '), {}, details);
+  return new ApiError('invalid_request', details.map((d) => `${d.path}: ${d.message}`).join('; '), {}, details);
 }
 
 /** Parses with a zod schema; any failure is a 400 naming every field that was wrong. */
@@ -104,10 +105,11 @@ interface Mapped {
 export function mapError(err: unknown): Mapped {
   if (err instanceof ApiError) return { status: err.status, code: err.code, message: err.message, headers: err.headers, details: err.details };
   if (err instanceof ServiceError) {
+    const status = errorStatus(err.code);
     const headers: Record<string, string> = {};
     // Back-pressure: a capped request is told when to come back instead of waiting in a queue.
-    if (err.status === 429 || err.retryAfterSeconds !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(err.retryAfterSeconds ?? 1)));
-    return { status: err.status, code: err.code, message: err.message, headers };
+    if (status === 429 || err.retryAfterSeconds !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(err.retryAfterSeconds ?? 1)));
+    return { status, code: err.code, message: err.message, headers };
   }
   if (err instanceof ZodError) return mapError(validationError(err, 'body'));
   if (err instanceof LimitError) return { status: 400, code: 'invalid_request', message: `${err.field}: ${err.message}`, headers: {} };
@@ -162,11 +164,11 @@ export function handleNotFound(request: FastifyRequest, reply: FastifyReply): vo
   reply.header('x-request-id', request.id).type('application/json; charset=utf-8');
   const allow = allowedMethods(path);
   if (allow.length > 0) {
-    reply.code(405).header('allow', allow.join(', '));
+    reply.code(errorStatus('method_not_allowed')).header('allow', allow.join(', '));
     void reply.send(errorBody('method_not_allowed', `${request.method} is not allowed on ${path.slice(0, 200)}; allowed: ${allow.join(', ')}`, request.id));
     return;
   }
-  reply.code(404);
+  reply.code(errorStatus('route_not_found'));
   void reply.send(errorBody('route_not_found', `no route ${request.method} ${path.slice(0, 200)}`, request.id));
 }
 

@@ -8,9 +8,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { hostAllowed, parseAllowedHosts } from '../config/allowed-hosts.ts';
 import { errorBody } from './errors.ts';
+import { errorStatus, type ErrorCode } from './error-codes.ts';
 
 /** The error code of a refused `Host`. */
-export const HOST_NOT_ALLOWED = 'host_not_allowed';
+export const HOST_NOT_ALLOWED = 'host_not_allowed' satisfies ErrorCode;
 
 /** True for a request that came in through a unix-domain socket listener (its server's address is a path). */
 function overUnixSocket(request: FastifyRequest): boolean {
@@ -30,7 +31,7 @@ export function registerHostCheck(app: FastifyInstance, entries: readonly string
     if (hostAllowed(host, allowed)) return;
     // Why: a name not on the list is what a DNS-rebinding page sends; nothing may run for it.
     const shown = host === undefined ? 'no Host header' : `Host "${host.slice(0, 100)}"`;
-    reply.code(421).header('x-request-id', request.id).header('connection', 'close').type('application/json; charset=utf-8');
+    reply.code(errorStatus(HOST_NOT_ALLOWED)).header('x-request-id', request.id).header('connection', 'close').type('application/json; charset=utf-8');
     return reply.send(
       errorBody(HOST_NOT_ALLOWED, `${shown} is not one this server answers to; list it in service.allowedHosts of the configuration`, request.id),
     );

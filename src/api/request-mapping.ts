@@ -37,7 +37,7 @@ const under = (path: string, prefix: string) => path === prefix || path.startsWi
  */
 export function checkPath(field: string, path: string, maxLength = MAX_PATH_LENGTH): string {
   const problem = absolutePathProblem(path, maxLength);
-  if (problem !== undefined) throw new ApiError(400, 'invalid_path', `${field}: ${problem}`);
+  if (problem !== undefined) throw new ApiError('invalid_path', `${field}: ${problem}`);
   return withoutTrailingSlashes(path);
 }
 
@@ -55,9 +55,9 @@ export async function toMounts(grants: readonly Grant[] | undefined, field: stri
     // (so a link can't smuggle in a denied tree), and resolving here, as root, would tell callers what exists.
     checkHostPath(f, hostPath, policy);
     if (sandboxPath === '/' || RESERVED_TARGETS.some((r) => under(sandboxPath, r))) {
-      throw new ApiError(400, 'invalid_path', `${f}: ${sandboxPath} is managed by the runtime and can't be a mount target`);
+      throw new ApiError('invalid_path', `${f}: ${sandboxPath} is managed by the runtime and can't be a mount target`);
     }
-    if (targets.has(sandboxPath)) throw new ApiError(400, 'invalid_path', `${f}: ${sandboxPath} is granted twice`);
+    if (targets.has(sandboxPath)) throw new ApiError('invalid_path', `${f}: ${sandboxPath} is granted twice`);
     targets.add(sandboxPath);
     mounts.push({ hostPath, sandboxPath, writable: typeof grant !== 'string' && grant.mode === 'rw' });
   }
@@ -66,12 +66,12 @@ export async function toMounts(grants: readonly Grant[] | undefined, field: stri
 
 function checkHostPath(field: string, path: string, policy: RequestPolicy): void {
   // Granting the host root would hand over everything at once.
-  if (path === '/') throw new ApiError(400, 'invalid_path', `${field}: the host root can't be granted`);
+  if (path === '/') throw new ApiError('invalid_path', `${field}: the host root can't be granted`);
   const denied = policy.deniedHostPrefixes.find((p) => under(path, p));
-  if (denied !== undefined) throw new ApiError(400, 'invalid_path', `${field}: host paths under ${denied} can't be granted`);
+  if (denied !== undefined) throw new ApiError('invalid_path', `${field}: host paths under ${denied} can't be granted`);
   const allowed = policy.allowedHostPrefixes;
   if (allowed !== undefined && !allowed.some((p) => under(path, p))) {
-    throw new ApiError(400, 'invalid_path', `${field}: ${path} is outside the host paths this server grants`);
+    throw new ApiError('invalid_path', `${field}: ${path} is outside the host paths this server grants`);
   }
 }
 
@@ -103,7 +103,7 @@ export function toLimits(wire: WireLimits | undefined, fieldPrefix: string, poli
   try {
     resolveLimits(requested, policy.defaults, policy.maxima);
   } catch (err) {
-    if (err instanceof LimitError) throw new ApiError(400, 'invalid_request', `${fieldPrefix}${WIRE_NAME[err.field] ?? err.field}: ${err.message}`);
+    if (err instanceof LimitError) throw new ApiError('invalid_request', `${fieldPrefix}${WIRE_NAME[err.field] ?? err.field}: ${err.message}`);
     throw err;
   }
   return requested;
@@ -120,16 +120,16 @@ export function toNetworkRequest(body: { network_policy?: NetworkMode | undefine
  */
 export function checkPolicyPin(headers: IncomingHttpHeaders, bodyPin: string | undefined, active: string): string | undefined {
   const header = headers['x-airlock-policy-hash'];
-  if (Array.isArray(header)) throw new ApiError(400, 'invalid_request', 'X-Airlock-Policy-Hash: give it once');
+  if (Array.isArray(header)) throw new ApiError('invalid_request', 'X-Airlock-Policy-Hash: give it once');
   if (header !== undefined && !POLICY_HASH_PATTERN.test(header)) {
-    throw new ApiError(400, 'invalid_request', 'X-Airlock-Policy-Hash: must be sha256: followed by 64 lowercase hex digits');
+    throw new ApiError('invalid_request', 'X-Airlock-Policy-Hash: must be sha256: followed by 64 lowercase hex digits');
   }
   if (header !== undefined && bodyPin !== undefined && header !== bodyPin) {
-    throw new ApiError(400, 'invalid_request', 'expected_policy_hash and X-Airlock-Policy-Hash disagree');
+    throw new ApiError('invalid_request', 'expected_policy_hash and X-Airlock-Policy-Hash disagree');
   }
   const pin = bodyPin ?? header;
   if (pin !== undefined && pin !== active) {
-    throw new ApiError(409, 'policy_mismatch', `policy hash mismatch: the request pins ${pin}, the active policy is ${active}`);
+    throw new ApiError('policy_mismatch', `policy hash mismatch: the request pins ${pin}, the active policy is ${active}`);
   }
   return pin;
 }
@@ -139,25 +139,25 @@ export type CommandChoice = { command: string[]; code?: undefined; language?: un
 
 /** Checks the code/command choice of a request body; a string command becomes `sh -c STRING`. */
 export function commandOf(body: Pick<ExecuteRequest, 'code' | 'command' | 'language'> & { stdin?: string | undefined }): CommandChoice {
-  if (body.code !== undefined && body.command !== undefined) throw new ApiError(400, 'invalid_request', 'body: give either code or command, not both');
+  if (body.code !== undefined && body.command !== undefined) throw new ApiError('invalid_request', 'body: give either code or command, not both');
   // The code itself goes in on the interpreter's stdin: there is no second input to give.
-  if (body.code !== undefined && body.stdin !== undefined) throw new ApiError(400, 'invalid_request', 'body.stdin: code is fed to its interpreter on stdin; give stdin with command only');
+  if (body.code !== undefined && body.stdin !== undefined) throw new ApiError('invalid_request', 'body.stdin: code is fed to its interpreter on stdin; give stdin with command only');
   if (body.command !== undefined) {
-    if (body.language !== undefined) throw new ApiError(400, 'invalid_request', 'body.language: applies to code, not to command');
+    if (body.language !== undefined) throw new ApiError('invalid_request', 'body.language: applies to code, not to command');
     return { command: typeof body.command === 'string' ? shellArgv(body.command) : body.command };
   }
-  if (body.code === undefined) throw new ApiError(400, 'invalid_request', 'body: one of code or command is required');
+  if (body.code === undefined) throw new ApiError('invalid_request', 'body: one of code or command is required');
   return { code: body.code, language: body.language ?? 'python' };
 }
 
 /** Decodes `stdin`; base64 must be canonical so a typo isn't silently half-decoded. */
 export function decodeStdin(stdin: string | undefined, encoding: 'utf8' | 'base64' | undefined): Buffer | undefined {
   if (stdin === undefined) {
-    if (encoding !== undefined) throw new ApiError(400, 'invalid_request', 'body.stdin_encoding: given without stdin');
+    if (encoding !== undefined) throw new ApiError('invalid_request', 'body.stdin_encoding: given without stdin');
     return undefined;
   }
   if (encoding !== 'base64') return Buffer.from(stdin, 'utf8');
   const bytes = Buffer.from(stdin, 'base64');
-  if (bytes.toString('base64').replace(/=+$/, '') !== stdin.replace(/=+$/, '')) throw new ApiError(400, 'invalid_request', 'body.stdin: not valid base64');
+  if (bytes.toString('base64').replace(/=+$/, '') !== stdin.replace(/=+$/, '')) throw new ApiError('invalid_request', 'body.stdin: not valid base64');
   return bytes;
 }

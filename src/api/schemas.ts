@@ -10,6 +10,7 @@ import { IMPLEMENTED_RUNTIMES } from '../isolation/drivers.ts';
 import { RUNTIME_NAMES } from '../isolation/driver.ts';
 import { TERMINATION_REASONS, type ExecutionResult } from '../sandbox/result.ts';
 import { IMAGE_REF_PATTERN, MAX_PATH_LENGTH } from '../sandbox/request-rules.ts';
+import { errorCodeList } from './error-codes.ts';
 
 /** Longest path accepted anywhere in the API. */
 export { MAX_PATH_LENGTH };
@@ -30,7 +31,7 @@ export const LANGUAGE_NAMES = ['python', 'javascript', 'bash'] as const;
 export const ErrorEnvelope = z
   .object({
     error: z.object({
-      code: z.string().describe('Stable machine-readable code, e.g. invalid_request, sandbox_not_found, capacity_exceeded.'),
+      code: z.string().describe(`Stable machine-readable code, one of (HTTP status in brackets):\n${errorCodeList().map((line) => `- ${line}`).join('\n')}`),
       message: z.string().describe('What was refused and why, naming the field or control.'),
       request_id: z.string().describe('Same as the x-request-id response header.'),
       details: z

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AirlockConfig } from '../../src/config/config.ts';
 import { SandboxService } from '../../src/sandbox/service.ts';
 import { ServiceError } from '../../src/sandbox/errors.ts';
+import { errorStatus } from '../../src/api/error-codes.ts';
 import type { ExecSession } from '../../src/sandbox/service-types.ts';
 import { skipReason } from './environment.ts';
 import { isolatedConfig, removeIsolatedState } from '../security/lib/runtime.ts';
@@ -80,7 +81,7 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
       assert.equal(viaLink.trim(), 'sandbox');
       await assert.rejects(service.readFile(info.sandbox_id, '/tmp/missing'), (e: unknown) => e instanceof ServiceError && e.code === 'file_not_found');
       // The root is read-only: a write outside scratch is refused with a 4xx code.
-      await assert.rejects(service.writeFile(info.sandbox_id, '/etc/evil', Buffer.from('x')), (e: unknown) => e instanceof ServiceError && e.status < 500);
+      await assert.rejects(service.writeFile(info.sandbox_id, '/etc/evil', Buffer.from('x')), (e: unknown) => e instanceof ServiceError && errorStatus(e.code) < 500);
       await service.kill(info.sandbox_id);
     });
 

@@ -48,7 +48,7 @@ export function registerFilesRoutes(app: FastifyInstance, ctx: RouteContext): vo
       const path = checkPath('query.path', query.path);
       const contentType = request.headers['content-type'];
       if (contentType === undefined || !/^application\/octet-stream\s*(;|$)/i.test(contentType)) {
-        throw new ApiError(415, 'unsupported_media_type', 'file content must be sent as application/octet-stream');
+        throw new ApiError('unsupported_media_type', 'file content must be sent as application/octet-stream');
       }
       const data = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       // Three octal digits at most (schema): setuid, setgid and sticky bits can't be requested.

@@ -1,0 +1,74 @@
+/**
+ * The one documented list of the API's error codes: each with its HTTP status and what it means.
+ * The service's codes (src/sandbox/errors.ts) get their status here and nowhere else; the codes
+ * only the HTTP layer raises (bad JSON, unknown route, wrong method, refused Host…) are listed
+ * beside them. docs/openapi.json lists them all, generated from this table.
+ */
+import { SERVICE_ERROR_CODES, type ServiceErrorCode } from '../sandbox/errors.ts';
+
+/** HTTP status of every service error code (a Record, so a new code without a status won't compile). */
+const SERVICE_ERROR_STATUS: Record<ServiceErrorCode, number> = {
+  invalid_request: 400,
+  policy_mismatch: 409,
+  sandbox_not_found: 404,
+  sandbox_not_running: 409,
+  execution_not_found: 404,
+  execution_not_running: 409,
+  file_not_found: 404,
+  invalid_path: 400,
+  payload_too_large: 413,
+  runtime_unavailable: 400,
+  image_not_found: 400,
+  capacity_exceeded: 429,
+  filesystem_access_refused: 403,
+  workdir_refused: 403,
+  // A host fault, not the caller's: the request may succeed once the host is fixed.
+  control_failed: 503,
+  shutting_down: 503,
+};
+
+/** Where the API raises a service code for more than the service does, what it means there. */
+const WIDER_MEANINGS: Partial<Record<ServiceErrorCode, string>> = {
+  payload_too_large: 'A request body or a file is larger than its limit; the message gives the limit.',
+};
+
+/** Codes raised by the HTTP layer itself, never by the service. */
+const HTTP_ERROR_CODES = {
+  invalid_json: { status: 400, meaning: 'The body is not valid JSON.' },
+  route_not_found: { status: 404, meaning: 'No route has this path.' },
+  method_not_allowed: { status: 405, meaning: 'The path exists but not for this method; the Allow header lists the ones it has.' },
+  unsupported_media_type: { status: 415, meaning: 'The Content-Type is not the one this route accepts; the message and the Accept header name it.' },
+  host_not_allowed: { status: 421, meaning: 'The Host header is not one this server answers to (service.allowedHosts; DNS-rebinding guard).' },
+  headers_too_large: { status: 431, meaning: 'The request headers are too large.' },
+  internal_error: { status: 500, meaning: 'An internal fault, logged server-side; quote the request id.' },
+} as const;
+
+/** An error code of the API: its HTTP status and what it means. */
+export interface ErrorCodeInfo {
+  status: number;
+  meaning: string;
+}
+
+/** An error code the API answers with. */
+export type ErrorCode = ServiceErrorCode | keyof typeof HTTP_ERROR_CODES;
+
+/** Every error code the API answers with. */
+export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorCodeInfo>> = {
+  ...(Object.fromEntries(Object.entries(SERVICE_ERROR_CODES).map(([code, meaning]) => [code, { status: SERVICE_ERROR_STATUS[code as ServiceErrorCode], meaning: WIDER_MEANINGS[code as ServiceErrorCode] ?? meaning }])) as Record<
+    ServiceErrorCode,
+    ErrorCodeInfo
+  >),
+  ...HTTP_ERROR_CODES,
+};
+
+/** HTTP status of an error code. */
+export function errorStatus(code: ErrorCode): number {
+  return ERROR_CODES[code].status;
+}
+
+/** The list for documents: one line per code, `code (status): meaning`, sorted by status then code. */
+export function errorCodeList(): string[] {
+  return Object.entries(ERROR_CODES)
+    .sort(([a, x], [b, y]) => x.status - y.status || a.localeCompare(b))
+    .map(([code, { status, meaning }]) => `${code} (${status}): ${meaning}`);
+}
