@@ -10,6 +10,7 @@ import type { GrantedMount, Limits } from '../isolation/driver.ts';
 import { LimitError, resolveLimits } from '../sandbox/limits.ts';
 import { shellArgv } from '../sandbox/prepare.ts';
 import { absolutePathProblem, MAX_PATH_LENGTH, withoutTrailingSlashes } from '../sandbox/request-rules.ts';
+import { isAtOrUnder } from '../host/paths.ts';
 import { ApiError } from './errors.ts';
 import { POLICY_HASH_PATTERN, type ExecuteRequest } from './schemas.ts';
 
@@ -28,8 +29,6 @@ export const DEFAULT_DENIED_HOST_PREFIXES: readonly string[] = ['/proc', '/sys',
 
 /** Sandbox paths a grant may not cover: the runtime's own mounts. */
 const RESERVED_TARGETS = ['/proc', '/dev', '/sys'];
-
-const under = (path: string, prefix: string) => path === prefix || path.startsWith(prefix === '/' ? '/' : `${prefix}/`);
 
 /**
  * Validates an absolute path by the shared rule (src/sandbox/request-rules.ts: relative, NUL and
@@ -54,7 +53,7 @@ export async function toMounts(grants: readonly Grant[] | undefined, field: stri
     // Checked and passed on as written, never resolved: drivers refuse a path with any symlink in it
     // (so a link can't smuggle in a denied tree), and resolving here, as root, would tell callers what exists.
     checkHostPath(f, hostPath, policy);
-    if (sandboxPath === '/' || RESERVED_TARGETS.some((r) => under(sandboxPath, r))) {
+    if (sandboxPath === '/' || RESERVED_TARGETS.some((r) => isAtOrUnder(sandboxPath, r))) {
       throw new ApiError('invalid_path', `${f}: ${sandboxPath} is managed by the runtime and can't be a mount target`);
     }
     if (targets.has(sandboxPath)) throw new ApiError('invalid_path', `${f}: ${sandboxPath} is granted twice`);
@@ -67,10 +66,10 @@ export async function toMounts(grants: readonly Grant[] | undefined, field: stri
 function checkHostPath(field: string, path: string, policy: RequestPolicy): void {
   // Granting the host root would hand over everything at once.
   if (path === '/') throw new ApiError('invalid_path', `${field}: the host root can't be granted`);
-  const denied = policy.deniedHostPrefixes.find((p) => under(path, p));
+  const denied = policy.deniedHostPrefixes.find((p) => isAtOrUnder(path, p));
   if (denied !== undefined) throw new ApiError('invalid_path', `${field}: host paths under ${denied} can't be granted`);
   const allowed = policy.allowedHostPrefixes;
-  if (allowed !== undefined && !allowed.some((p) => under(path, p))) {
+  if (allowed !== undefined && !allowed.some((p) => isAtOrUnder(path, p))) {
     throw new ApiError('invalid_path', `${field}: ${path} is outside the host paths this server grants`);
   }
 }

@@ -5,6 +5,7 @@
  * here, in one place, so policies only compare sets.
  */
 import { posix } from 'node:path';
+import { isAtOrUnder } from '../host/paths.ts';
 import type { GrantedMount, Limits } from '../isolation/driver.ts';
 import type { NetworkMode } from '../network/policy.ts';
 import type { CedarTypes } from './cedar.ts';
@@ -81,8 +82,7 @@ export function rootOf(hostPath: string, hostRoots: readonly string[]): string {
   for (const raw of hostRoots) {
     if (!posix.isAbsolute(raw)) continue;
     const root = normalRoot(raw);
-    const under = path === root || path.startsWith(root === '/' ? '/' : `${root}/`);
-    if (under && (best === null || root.length > best.length)) best = root;
+    if (isAtOrUnder(path, root) && (best === null || root.length > best.length)) best = root;
   }
   return best ?? path;
 }

@@ -7,6 +7,7 @@
  */
 import { lstatSync } from 'node:fs';
 import { RefusedControlError } from '../../host/control-error.ts';
+import { isAtOrUnder } from '../../host/paths.ts';
 import type { InodeIdentity } from './as-sandbox-user.ts';
 
 /** Trees refused with everything below them: kernel interfaces, devices and runtime sockets. */
@@ -19,15 +20,13 @@ const NEVER_BELOW = ['/proc', '/sys', '/dev', '/run', '/var/run', '/boot'];
  */
 const NEVER_ITSELF = ['/', '/etc', '/root', '/home', '/usr', '/var', '/var/lib', '/tmp', '/var/tmp', '/dev/shm', '/run/user'];
 
-const under = (path: string, dir: string) => path === dir || path.startsWith(dir === '/' ? '/' : `${dir}/`);
-
 /** Throws when `path` (absolute, normalized) may never be granted; `stateDirs` are airlock's own. */
 export function refuseNeverGrantablePath(path: string, stateDirs: readonly string[]): void {
   const bad =
     NEVER_ITSELF.includes(path) ||
-    NEVER_BELOW.some((dir) => under(path, dir)) ||
+    NEVER_BELOW.some((dir) => isAtOrUnder(path, dir)) ||
     // Airlock's own state (images, leases, bundles) must stay out of reach of sandboxes, and so must a tree holding it.
-    stateDirs.some((dir) => under(path, dir) || under(dir, path));
+    stateDirs.some((dir) => isAtOrUnder(path, dir) || isAtOrUnder(dir, path));
   if (bad) throw new RefusedControlError('filesystem_access', `${path} may not be granted to a sandbox`);
 }
 

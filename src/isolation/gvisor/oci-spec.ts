@@ -9,6 +9,7 @@
 import { posix } from 'node:path';
 import { AGENT_MOUNT, type CommandSpec, type SandboxSpec } from '../driver.ts';
 import { ControlError } from '../../host/control-error.ts';
+import { isAtOrUnder } from '../../host/paths.ts';
 import type { OciSeccomp } from '../seccomp/index.ts';
 import { PROC_MASKS } from '../proc-masks.ts';
 
@@ -220,8 +221,7 @@ function grantedMounts(spec: SandboxSpec, sources: string[]): OciMount[] {
   const seen = new Set<string>();
   const entries = spec.mounts.map((mount, i) => {
     checkSandboxPath('filesystem_access', mount.sandboxPath);
-    const under = (prefix: string) => mount.sandboxPath === prefix || mount.sandboxPath.startsWith(`${prefix}/`);
-    if (RESERVED_EXACT.includes(mount.sandboxPath) || RESERVED_PREFIXES.some(under)) {
+    if (RESERVED_EXACT.includes(mount.sandboxPath) || RESERVED_PREFIXES.some((prefix) => isAtOrUnder(mount.sandboxPath, prefix))) {
       throw new ControlError('filesystem_access', `a grant may not be mounted at ${mount.sandboxPath}`);
     }
     if (seen.has(mount.sandboxPath)) throw new ControlError('filesystem_access', `${mount.sandboxPath} is granted twice`);
