@@ -8,7 +8,8 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { isolatedConfig, releaseIsolatedConfig, writeConfigFile } from '../security/lib/isolated-config.ts';
+import { isolatedConfig, writeConfigFile } from '../security/lib/isolated-config.ts';
+import { removeIsolatedState } from '../security/lib/runtime.ts';
 import { skipReason } from './environment.ts';
 
 const CLI = new URL('../../bin/airlock.js', import.meta.url).pathname;
@@ -34,7 +35,8 @@ describe('airlock run: a refused grant', { skip }, () => {
   });
   after(async () => {
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-    releaseIsolatedConfig(config);
+    // The CLI runs leave the run directory (leases, owner records) and cgroup parent: remove them too.
+    assert.deepEqual(removeIsolatedState(config), []);
   });
 
   it('exits 1 naming filesystem_access, with and without --json; the real path runs', async () => {
