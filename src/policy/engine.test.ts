@@ -26,7 +26,7 @@ function request(role: PrincipalRole, action: PolicyAction, opts: { owner?: stri
 }
 
 const CONFIGURE: readonly PolicyAction[] = ['create', 'execute', 'network.change'];
-const USE: readonly PolicyAction[] = ['exec', 'files.read', 'files.write', 'kill'];
+const USE: readonly PolicyAction[] = ['read', 'exec', 'files.read', 'files.write', 'kill'];
 
 describe('default policies', () => {
   let engine: PolicyEngine;

@@ -11,7 +11,7 @@ import type { NetworkMode } from '../network/policy.ts';
 import type { CedarTypes } from './cedar.ts';
 
 /** The actions of the schema (policies/airlock.cedarschema). */
-export const POLICY_ACTIONS = ['execute', 'create', 'exec', 'files.read', 'files.write', 'network.change', 'kill', 'approve', 'admin'] as const;
+export const POLICY_ACTIONS = ['execute', 'create', 'read', 'exec', 'files.read', 'files.write', 'network.change', 'kill', 'approve', 'admin'] as const;
 export type PolicyAction = (typeof POLICY_ACTIONS)[number];
 
 /** Principal roles, one Cedar entity type each. */

@@ -1,0 +1,145 @@
+/**
+ * The one admission path every front end (HTTP API, `airlock run`, the SDK's server) sends a
+ * request through once it is parsed and its caller authenticated (./authenticate.ts):
+ * authorize (Cedar) → behavior contracts and revocation → approval gate. Limits and the request's
+ * shape were resolved and checked before, by ./resolve.ts, so what is authorized is exactly what
+ * will run. The answer is an admitted request, a pending approval, or an AdmissionRefusal that
+ * names the step and the reason.
+ */
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import type { PolicyDecision, PolicyEngine } from '../policy/engine.ts';
+import type { PolicyAction, PolicySettings, SandboxSpec } from '../policy/request.ts';
+import type { Caller } from './caller.ts';
+import { AdmissionRefusal } from './refusal.ts';
+
+/** The sandbox an action is on: its id, its owner (a tenancy id) and what it was created with. */
+export interface TargetSandbox {
+  id: string;
+  owner: string;
+  spec: SandboxSpec;
+}
+
+/** One request to admit. */
+export interface AdmissionInput {
+  caller: Caller;
+  action: PolicyAction;
+  /** The sandbox acted on; for create and execute, the one being asked for (owned by the caller). */
+  sandbox?: TargetSandbox | undefined;
+  /** The spec once the action is done (network.change: with the new network). */
+  request?: SandboxSpec | undefined;
+  /** Every resolved parameter of the action: what an approval's digest covers. */
+  parameters: unknown;
+  /** An approval the caller attaches to a retried request. */
+  approvalId?: string | undefined;
+}
+
+/** A request admitted: run it exactly as resolved. */
+export interface Admitted {
+  readonly admitted: true;
+  readonly caller: Caller;
+  readonly decision: PolicyDecision;
+  /** `sha256:<hex>` of the RFC 8785 form of principal, action, sandbox and parameters. */
+  readonly actionDigest: string;
+  /** Whether it runs on a redeemed approval. */
+  readonly approved: boolean;
+}
+
+/** A request that waits for a human: answer 202 with this. */
+export interface AwaitingApproval {
+  readonly admitted: false;
+  readonly approval: unknown;
+  readonly actionDigest: string;
+}
+
+/** The approval gate as admission uses it (src/approvals/ implements it). */
+export interface ApprovalStep {
+  open(input: { requester: Caller; action: PolicyAction; sandboxId?: string | undefined; actionDigest: string; summary: unknown; policyIds: readonly string[]; reasons: readonly string[] }): Promise<unknown>;
+  /** Checks and consumes the approval; throws a refusal with its own code when it does not fit. */
+  redeem(input: { approvalId: string; actionDigest: string; requester: Caller }): Promise<void>;
+}
+
+/** A behavior contract or revocation check: throws an AdmissionRefusal (step `contract`) to refuse. */
+export type ContractCheck = (input: AdmissionInput) => void | Promise<void>;
+
+/** What admission decides with. */
+export interface AdmissionOptions {
+  engine: PolicyEngine;
+  settings: PolicySettings;
+  approvals?: ApprovalStep | undefined;
+  contracts?: readonly ContractCheck[] | undefined;
+}
+
+/** `sha256:<hex>` of the RFC 8785 canonical JSON of `value`. */
+export function digestOf(value: unknown): string {
+  const text = canonicalize(value);
+  if (text === undefined) throw new TypeError('nothing to digest');
+  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
+}
+
+/** Admits requests; one instance per controller. */
+export class Admission {
+  readonly #options: AdmissionOptions;
+
+  constructor(options: AdmissionOptions) {
+    this.#options = options;
+  }
+
+  /** The active Cedar bundle's hash (part of the policy hash). */
+  get bundleHash(): string {
+    return this.#options.engine.hash;
+  }
+
+  /** The host settings decisions depend on. */
+  get settings(): PolicySettings {
+    return this.#options.settings;
+  }
+
+  /** Runs the steps after authentication; throws an AdmissionRefusal (or the gate's refusal). */
+  async admit(input: AdmissionInput): Promise<Admitted | AwaitingApproval> {
+    const { caller, action } = input;
+    const decision = this.#decide(input, false);
+    if (decision.decision === 'deny') throw denial(decision);
+    for (const check of this.#options.contracts ?? []) await check(input);
+    const actionDigest = digestOf({ principal: caller.name, action, sandbox_id: input.sandbox?.id ?? null, parameters: input.parameters });
+    if (decision.decision === 'allow' && input.approvalId === undefined) return { admitted: true, caller, decision, actionDigest, approved: false };
+    const gate = this.#options.approvals;
+    if (gate === undefined) throw new AdmissionRefusal('approval', 'approval_unavailable', `${reasonText(decision)}; this controller has no approval gate`, decision.policyIds);
+    if (input.approvalId === undefined) {
+      const approval = await gate.open({ requester: caller, action, sandboxId: input.sandbox?.id, actionDigest, summary: input.parameters, policyIds: decision.policyIds, reasons: decision.reasons });
+      return { admitted: false, approval, actionDigest };
+    }
+    // Why redeem before the final decision: a consumed approval can't be replayed, even if the
+    // request it came with is then denied.
+    await gate.redeem({ approvalId: input.approvalId, actionDigest, requester: caller });
+    const approved = this.#decide(input, true);
+    if (approved.decision !== 'allow') throw denial(approved);
+    return { admitted: true, caller, decision: approved, actionDigest, approved: true };
+  }
+
+  /** Whether policy lets `caller` do `action` on `sandbox` outright (no approval): for filtering lists. */
+  permits(caller: Caller, action: PolicyAction, sandbox: TargetSandbox): boolean {
+    return this.#decide({ caller, action, sandbox, parameters: null }, false).decision === 'allow';
+  }
+
+  #decide(input: AdmissionInput, approved: boolean): PolicyDecision {
+    const { caller } = input;
+    return this.#options.engine.evaluate({
+      principal: { role: caller.role, id: caller.agentId, groups: caller.groups },
+      action: input.action,
+      sandbox: input.sandbox,
+      request: input.request,
+      approved,
+      settings: this.#options.settings,
+    });
+  }
+}
+
+function reasonText(decision: PolicyDecision): string {
+  const ids = decision.policyIds.length > 0 ? ` (${decision.policyIds.join(', ')})` : '';
+  return `${decision.reasons.join('; ')}${ids}`;
+}
+
+function denial(decision: PolicyDecision): AdmissionRefusal {
+  return new AdmissionRefusal('authorize', 'forbidden', `denied by policy: ${reasonText(decision)}`, decision.policyIds);
+}

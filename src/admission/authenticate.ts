@@ -1,0 +1,95 @@
+/**
+ * The first admission steps: who is asking. A unix-socket peer is the uid the kernel reports,
+ * mapped by `auth.localUsers` (root is the operator); a TCP request must carry an RFC 9421
+ * signature by a registered, unrevoked key, unless the development switch accepts unsigned
+ * loopback requests as one configured principal; the CLI acting in-process is its own uid.
+ */
+import type { AuthConfig } from '../config/auth-config.ts';
+import type { SignableRequest } from '../signing/message.ts';
+import { fieldValue } from '../signing/message.ts';
+import { RequestVerifier } from '../signing/verify.ts';
+import type { ActiveKey, ControlStore } from '../store/store.ts';
+import { resolveLocalPrincipal } from '../store/local-identity.ts';
+import type { Caller } from './caller.ts';
+import { AdmissionRefusal } from './refusal.ts';
+
+/** How a request reached the controller, with what each way of authenticating needs. */
+export type Transport =
+  /** A connection on the unix socket; `peerUid` is undefined when the kernel's answer could not be read. */
+  | { kind: 'unix-socket'; peerUid: number | undefined }
+  /** A TCP connection; `request` is the message as received, its target URI rebuilt from trusted parts. */
+  | { kind: 'tcp'; loopback: boolean; request: SignableRequest }
+  /** The CLI acting in-process, as the unix user running it. */
+  | { kind: 'local-process'; uid: number };
+
+/** What authentication needs from the controller. */
+export interface AuthenticatorOptions {
+  auth: Pick<AuthConfig, 'localUsers' | 'unsignedLoopback' | 'unsignedLoopbackAs' | 'maxSkewSeconds'>;
+  /** Registered keys and the nonce memory; absent, signed requests can't be verified (and are refused). */
+  store?: Pick<ControlStore, 'lookupActiveKey' | 'replayCache'> | undefined;
+  /** Clock in milliseconds; for tests. */
+  now?: () => number;
+}
+
+/** Authenticates requests; one instance per controller (its verifier holds the nonce window). */
+export class Authenticator {
+  readonly #auth: AuthenticatorOptions['auth'];
+  readonly #verifier: RequestVerifier<ActiveKey> | undefined;
+
+  constructor(options: AuthenticatorOptions) {
+    this.#auth = options.auth;
+    const store = options.store;
+    this.#verifier =
+      store === undefined
+        ? undefined
+        : new RequestVerifier<ActiveKey>({
+            lookupKey: (keyId) => store.lookupActiveKey(keyId),
+            replayCache: store.replayCache,
+            maxSkewSeconds: options.auth.maxSkewSeconds,
+            ...(options.now === undefined ? {} : { now: options.now }),
+          });
+  }
+
+  /** Which ways of authenticating are on (for /health: no tenant data). */
+  get modes(): { unixSocket: true; signatures: boolean; unsignedLoopback: boolean } {
+    return { unixSocket: true, signatures: this.#verifier !== undefined, unsignedLoopback: this.#auth.unsignedLoopback };
+  }
+
+  /** The caller of a request, or an AdmissionRefusal naming what is wrong. */
+  async authenticate(transport: Transport): Promise<Caller> {
+    switch (transport.kind) {
+      case 'unix-socket':
+        // Why: a uid we could not read is nobody, never root by default.
+        if (transport.peerUid === undefined) throw new AdmissionRefusal('authenticate', 'peer_credentials_unavailable', 'the caller\'s uid on the unix socket could not be read');
+        return this.#local(transport.peerUid, 'unix-socket');
+      case 'local-process':
+        return this.#local(transport.uid, 'local-process');
+      case 'tcp':
+        return this.#tcp(transport);
+    }
+  }
+
+  #local(uid: number, via: 'unix-socket' | 'local-process'): Caller {
+    const principal = resolveLocalPrincipal(uid, this.#auth.localUsers);
+    if (principal === undefined) {
+      throw new AdmissionRefusal('authenticate', 'local_user_unknown', `uid ${uid} is not a configured local user (auth.localUsers); sign requests with a registered key instead`);
+    }
+    return { name: principal.name, role: principal.role, agentId: principal.agentId, groups: principal.groups, via, uid };
+  }
+
+  async #tcp(transport: Extract<Transport, { kind: 'tcp' }>): Promise<Caller> {
+    const signed = fieldValue(transport.request.headers, 'signature') !== undefined || fieldValue(transport.request.headers, 'signature-input') !== undefined;
+    // Why only unsigned, only loopback: a request that is signed is held to its signature, and the
+    // switch must never open a listener other hosts can reach.
+    if (!signed && transport.loopback && this.#auth.unsignedLoopback) {
+      const p = this.#auth.unsignedLoopbackAs;
+      return { name: p.name, role: p.role, agentId: p.agentId ?? p.name, groups: [...new Set(p.groups)].sort(), via: 'unsigned-loopback' };
+    }
+    if (!signed) throw new AdmissionRefusal('authenticate', 'authentication_required', 'requests over TCP must be signed (RFC 9421, Ed25519, a registered key); local callers can use the unix socket');
+    if (this.#verifier === undefined) throw new AdmissionRefusal('signature', 'key_unknown', 'this controller has no key store: signed requests can\'t be verified');
+    const result = await this.#verifier.verify(transport.request);
+    if (!result.ok) throw new AdmissionRefusal('signature', result.code, result.reason);
+    const p = result.key.principal;
+    return { name: p.name, role: p.role, agentId: p.agentId, groups: p.groups, via: 'signature', keyId: result.keyid };
+  }
+}
