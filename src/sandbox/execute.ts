@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { type GrantedMount, type IsolationDriver, type Limits, type ProcessExit, type Sandbox } from '../isolation/driver.ts';
+import type { GrantedMount, IsolationDriver, Limits, ProcessExit } from '../isolation/driver.ts';
 import { RefusedControlError } from '../host/control-error.ts';
 import type { Image } from '../images/image.ts';
 import type { ExecutionResult, TerminationReason } from './result.ts';
@@ -15,9 +15,9 @@ import { limitReason, terminationReason } from './termination.ts';
 import { averageCores } from './cpu-usage.ts';
 import { NO_NETWORK, type NetworkRequest } from '../network/policy.ts';
 import type { NetworkManager } from '../network/manager.ts';
-import type { NetworkAttachment } from '../network/attachment.ts';
 import type { DriftFinding } from '../network/drift-watch.ts';
 import type { StartQueue } from './start-queue.ts';
+import { CANCELLED, provision, type ProvisionedSandbox } from './provision.ts';
 
 export interface ExecutionRequest {
   image: Image;
@@ -60,42 +60,26 @@ export async function executeOnce(request: ExecutionRequest, ctx: ExecutionConte
   const executionId = request.executionId ?? randomUUID();
   const started = performance.now();
   const base = { executionId, started, runtime: ctx.driver.runtime, policyHash: ctx.policyHash };
-  const { signal } = request;
-  let sandbox: Sandbox | undefined;
-  let network: NetworkAttachment | undefined;
-  let endStartTurn: (() => void) | undefined;
+  let provisioned: ProvisionedSandbox | undefined;
   try {
-    const id = sandboxIdOf(executionId);
-    endStartTurn = await ctx.starts?.turn();
-    // Each step that allocates is followed by a look at the signal: a cancelled run starts nothing more.
-    if (isCancelled(signal)) return cancelledResult(base);
-    network = await ctx.network.attach(id, request.network ?? NO_NETWORK);
-    if (isCancelled(signal)) return cancelledResult(base);
-    sandbox = await ctx.driver.create({
-      id,
-      image: request.image,
-      limits: request.limits,
-      // The network's variables (proxy, services) win: the request can't point them elsewhere.
-      env: { ...request.env, ...network.env },
-      mounts: request.mounts,
-      workdir: request.workdir,
-      network: network.sandboxNetwork,
-      ...(network.resolvConf === undefined ? {} : { resolvConf: network.resolvConf }),
-    });
-    if (isCancelled(signal)) return cancelledResult(base);
-    const proc = await sandbox.start({ argv: request.argv, stdin: request.stdin !== undefined });
-    endStartTurn?.();
+    const outcome = await provision(
+      {
+        id: sandboxIdOf(executionId), image: request.image, limits: request.limits, env: request.env, mounts: request.mounts,
+        workdir: request.workdir, network: request.network ?? NO_NETWORK, argv: request.argv, stdin: request.stdin !== undefined,
+      },
+      { driver: ctx.driver, networks: ctx.network, starts: ctx.starts, signal: request.signal },
+    );
+    if (outcome === CANCELLED) return cancelledResult(base);
+    provisioned = outcome;
+    provisioned.endStartTurn();
     const coldStartMs = performance.now() - started;
-    return await supervise(sandbox, proc, network, request, ctx, { ...base, coldStartMs });
+    return await supervise(provisioned, request, ctx, { ...base, coldStartMs });
   } catch (err) {
     // Why: a refused request is the caller's error to answer as a refusal, not a failed run.
     if (err instanceof RefusedControlError) throw err;
     return failedResult(base, err);
   } finally {
-    endStartTurn?.();
-    // The sandbox first: its network goes only once no process of it is left to use it.
-    await sandbox?.destroy();
-    await network?.release();
+    await provisioned?.teardown();
   }
 }
 
@@ -108,13 +92,12 @@ interface RunInfo {
 }
 
 async function supervise(
-  sandbox: Sandbox,
-  proc: Awaited<ReturnType<Sandbox['start']>>,
-  network: NetworkAttachment,
+  provisioned: ProvisionedSandbox,
   request: ExecutionRequest,
   ctx: ExecutionContext,
   info: RunInfo,
 ): Promise<ExecutionResult> {
+  const { sandbox, network, process: proc } = provisioned;
   let stopReason: TerminationReason | undefined;
   let drift: DriftFinding = { verified: true, changes: [] };
   const terminate = (reason: TerminationReason) => {
@@ -122,7 +105,7 @@ async function supervise(
     stopReason = reason;
     void sandbox.stop();
   };
-  watchNetwork(sandbox, network, (finding) => {
+  provisioned.watchNetwork((finding) => {
     drift = finding;
     terminate('network_drift');
   });
@@ -183,27 +166,12 @@ async function supervise(
   };
 }
 
-/**
- * Starts the drift watch of a running sandbox (the snapshot is taken now, while it starts running).
- * A sandbox whose state can't be snapshotted is stopped: its network would run unwatched.
- */
-export function watchNetwork(sandbox: Sandbox, network: NetworkAttachment, onDrift: (finding: DriftFinding) => void): void {
-  const pid = sandbox.networkPid();
-  if (pid === undefined) return; // Already ended: nothing left to watch.
-  network.watch(pid, onDrift).catch((err: Error) => onDrift({ verified: false, changes: [`network state could not be snapshotted: ${err.message}`] }));
-}
-
 function feedStdin(stdin: NodeJS.WritableStream | null, input: ExecutionRequest['stdin']): void {
   if (stdin === null || input === undefined) return;
   // A command that exits without reading its stdin closes the pipe: that is not an error.
   (stdin as NodeJS.WritableStream & { on(e: 'error', f: () => void): void }).on('error', () => undefined);
   if (input instanceof Readable) input.pipe(stdin);
   else stdin.end(input);
-}
-
-/** A function, not an inline check: the signal changes between the awaits TypeScript narrows across. */
-function isCancelled(signal: AbortSignal | undefined): boolean {
-  return signal?.aborted === true;
 }
 
 /** The driver-side id of an execution's sandbox (cgroup, runtime state, network slot owner). */

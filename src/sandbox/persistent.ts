@@ -15,7 +15,8 @@ import { startExec } from './exec-session.ts';
 import type { NetworkManager } from '../network/manager.ts';
 import type { NetworkAttachment } from '../network/attachment.ts';
 import type { NetworkRequest } from '../network/policy.ts';
-import { watchNetwork } from './execute.ts';
+import { CANCELLED, provision, type ProvisionedSandbox } from './provision.ts';
+import type { StartQueue } from './start-queue.ts';
 import { networkDriftViolation } from './violations.ts';
 import type { SecurityViolation } from './result.ts';
 
@@ -33,6 +34,8 @@ export interface PersistentSpec {
   agentBinary: string;
   network: NetworkRequest;
   networks: NetworkManager;
+  /** Paces start-up with every other sandbox's; the turn lasts until the agent answers. */
+  starts?: StartQueue | undefined;
   /** Called when the sandbox records a security violation (metrics, logs). */
   onViolation?: (violation: SecurityViolation) => void;
 }
@@ -46,6 +49,7 @@ export class PersistentSandbox {
   readonly network: NetworkAttachment;
   readonly violations: SecurityViolation[] = [];
   private readonly sandbox: Sandbox;
+  private readonly provisioned: ProvisionedSandbox;
   private readonly agent: AgentClient;
   private readonly execs = new Set<ExecSession>();
   private readonly monitor: NodeJS.Timeout;
@@ -53,12 +57,13 @@ export class PersistentSandbox {
   private endReasonValue: EndReason | undefined;
   private readonly endListeners: ((reason: EndReason) => void)[] = [];
 
-  private constructor(id: string, spec: PersistentSpec, sandbox: Sandbox, network: NetworkAttachment, agent: AgentClient, coldStartMs: number) {
+  private constructor(id: string, spec: PersistentSpec, provisioned: ProvisionedSandbox, agent: AgentClient, coldStartMs: number) {
     this.id = id;
-    this.network = network;
+    this.network = provisioned.network;
     this.limits = spec.limits;
     this.image = spec.image;
-    this.sandbox = sandbox;
+    this.sandbox = provisioned.sandbox;
+    this.provisioned = provisioned;
     this.agent = agent;
     this.coldStartMs = coldStartMs;
     this.monitor = setInterval(() => void this.checkLimits(), MONITOR_MS);
@@ -67,29 +72,19 @@ export class PersistentSandbox {
 
   /** Creates the sandbox and waits for its agent to report ready. */
   static async start(spec: PersistentSpec): Promise<PersistentSandbox> {
-    const started = performance.now();
     const id = `s-${randomUUID()}`;
-    const network = await spec.networks.attach(id, spec.network);
-    let sandbox: Sandbox;
-    try {
-      sandbox = await spec.driver.create({
-        id,
-        image: spec.image,
-        limits: spec.limits,
+    const provisioned = await provision(
+      {
         // The network's variables (proxy, services) reach the agent and every command it starts.
-        env: { ...BASE_ENV, ...network.env },
-        mounts: spec.mounts,
-        workdir: '/tmp',
-        network: network.sandboxNetwork,
-        ...(network.resolvConf === undefined ? {} : { resolvConf: network.resolvConf }),
-        agentDir: spec.agentDir,
-      });
-    } catch (err) {
-      await network.release();
-      throw err;
-    }
+        id, image: spec.image, limits: spec.limits, env: { ...BASE_ENV }, mounts: spec.mounts, workdir: '/tmp', network: spec.network,
+        agentDir: spec.agentDir, argv: [`${AGENT_MOUNT}/${spec.agentBinary}`], stdin: true,
+      },
+      { driver: spec.driver, networks: spec.networks, starts: spec.starts },
+    );
+    // No signal is given, so start-up is never cancelled.
+    if (provisioned === CANCELLED) throw new Error('persistent sandbox start-up cancelled');
     try {
-      const proc = await sandbox.start({ argv: [`${AGENT_MOUNT}/${spec.agentBinary}`], stdin: true });
+      const proc = provisioned.process;
       if (proc.stdin === null) throw new Error('agent has no stdin');
       const agent = new AgentClient({ stdin: proc.stdin, stdout: proc.stdout });
       proc.stderr.resume();
@@ -99,19 +94,19 @@ export class PersistentSandbox {
       });
       ended.catch(() => undefined);
       await withTimeout(Promise.race([agent.ready(), ended]), READY_TIMEOUT_MS, () => new ServiceError('control_failed', `sandbox agent not ready after ${READY_TIMEOUT_MS} ms`));
-      const persistent = new PersistentSandbox(id, spec, sandbox, network, agent, performance.now() - started);
-      watchNetwork(sandbox, network, (finding) => {
-        const violation = networkDriftViolation(finding, network.mode);
+      const persistent = new PersistentSandbox(id, spec, provisioned, agent, performance.now() - provisioned.startedAt);
+      provisioned.watchNetwork((finding) => {
+        const violation = networkDriftViolation(finding, provisioned.network.mode);
         persistent.violations.push(violation);
         spec.onViolation?.(violation);
         void persistent.end('network_drift');
       });
       // The agent is the sandbox: if it exits, the sandbox is over (a limit hit takes the blame first).
       void proc.exit.then(async () => persistent.end((await persistent.limitHit()) ?? 'agent_exited'));
+      provisioned.endStartTurn();
       return persistent;
     } catch (err) {
-      await sandbox.destroy();
-      await network.release();
+      await provisioned.teardown();
       throw err;
     }
   }
@@ -175,10 +170,8 @@ export class PersistentSandbox {
     this.ending = (async () => {
       for (const session of this.execs) session.kill();
       this.agent.close();
-      // Each exec's result settles (sandbox_ended) once the agent is gone.
-      await this.sandbox.destroy();
-      // Only once no sandbox process is left may its network (and rules) go.
-      await this.network.release();
+      // Each exec's result settles (sandbox_ended) once the agent is gone; the sandbox goes before its network.
+      await this.provisioned.teardown();
       for (const listener of this.endListeners) listener(reason);
     })();
     return this.ending;

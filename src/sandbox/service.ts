@@ -201,10 +201,9 @@ export class SandboxService implements SandboxServiceApi {
   ): Promise<PersistentSandbox> {
     const agent = this.agent;
     if (agent === undefined) throw new ServiceError('shutting_down', 'service is not started');
-    const endStartTurn = await this.starts.turn();
     try {
       return await PersistentSandbox.start({
-        driver, image, limits, mounts, agentDir: agent.dir, agentBinary: agent.binary, network, networks: this.networks,
+        driver, image, limits, mounts, agentDir: agent.dir, agentBinary: agent.binary, network, networks: this.networks, starts: this.starts,
         onViolation: (v) => this.observer.violationRecorded?.(v),
       });
     } catch (err) {
@@ -212,8 +211,6 @@ export class SandboxService implements SandboxServiceApi {
       if (err instanceof RefusedControlError) throw refusalAsServiceError(err);
       // A ControlError's message already starts with the control's name.
       throw new ServiceError('control_failed', (err as Error).message, { cause: err });
-    } finally {
-      endStartTurn();
     }
   }
 
