@@ -4,6 +4,7 @@
  * its class, a refused connection into `NetworkError`, a passed deadline into `TimeoutError`).
  */
 import { AirlockError, errorFromResponse, NetworkError, TimeoutError } from './errors.ts';
+import { signedHeaders, type SigningKey } from './signing.ts';
 
 /** The local server `airlock serve` listens on by default. */
 export const DEFAULT_BASE_URL = 'http://127.0.0.1:8002';
@@ -24,6 +25,12 @@ export interface ConnectionOptions {
    * `execute` gets the execution's own time limit on top.
    */
   requestTimeoutMs?: number | undefined;
+  /**
+   * Signs every request (RFC 9421, Ed25519) with this key: `importSigningKey(pem)`, or
+   * `loadSigningKey(path)` from `sdk/node.ts`. Each request gets a fresh nonce; a body is sent with
+   * its `Content-Digest` (a streamed body is read in full first: the digest precedes it).
+   */
+  signer?: SigningKey | undefined;
 }
 
 /** Per-call options every client method accepts. */
@@ -103,6 +110,7 @@ export class Transport {
   readonly requestTimeoutMs: number;
   readonly #fetch: FetchFunction;
   readonly #headers: Record<string, string>;
+  readonly #signer: SigningKey | undefined;
 
   constructor(options: ConnectionOptions = {}) {
     const baseUrl = options.baseUrl ?? DEFAULT_BASE_URL;
@@ -123,6 +131,12 @@ export class Transport {
     // Called as a plain function: browsers refuse `fetch` invoked as a method of another object.
     this.#fetch = chosen;
     this.#headers = { ...options.headers };
+    this.#signer = options.signer;
+  }
+
+  /** The key id requests are signed with; undefined when they are not signed. */
+  get keyId(): string | undefined {
+    return this.#signer?.keyId;
   }
 
   /** The full URL of `path` with `query` (undefined values left out). */
@@ -148,9 +162,12 @@ export class Transport {
       body = req.body;
     }
     headers['accept'] = req.accept ?? 'application/json';
+    // Normalized (lowercase host, no default port) as the server rebuilds it from Host and the path.
+    const url = new URL(this.url(req.path, req.query)).href;
     let response: Response;
     try {
-      response = await this.#fetch(this.url(req.path, req.query), { method: req.method, headers, signal: call.controller.signal, ...(body === undefined ? {} : { body }) });
+      if (this.#signer !== undefined) body = await this.#sign(this.#signer, req.method, url, headers, body);
+      response = await this.#fetch(url, { method: req.method, headers, signal: call.controller.signal, ...(body === undefined ? {} : { body }) });
     } catch (err) {
       throw call.fail(err);
     }
@@ -162,6 +179,25 @@ export class Transport {
       }
     }
     return response;
+  }
+
+  /**
+   * Adds the signature headers to `headers` and returns the body to send: the same bytes that were
+   * digested (a stream or Blob is read in full first, since Content-Digest goes before the body).
+   */
+  async #sign(key: SigningKey, method: string, url: string, headers: Record<string, string>, body: RequestInit['body']): Promise<Uint8Array | string | undefined> {
+    const bytes = await bodyBytes(body);
+    let signature: Record<string, string>;
+    try {
+      // Why signed here, per send: every attempt gets its own nonce and `created`, and @target-uri
+      // is exactly the URL handed to fetch.
+      signature = await signedHeaders(key, { method, url, body: bytes });
+    } catch (err) {
+      // The signer's messages name what could not be signed; they never quote a signature.
+      throw new AirlockError(`${method} ${url}: cannot sign the request: ${(err as Error).message}`, { code: 'signing_failed', cause: err });
+    }
+    Object.assign(headers, signature);
+    return bytes;
   }
 
   /** Sends and reads the body with `read`, under one deadline; the call is disposed of afterwards. */
@@ -190,4 +226,14 @@ export class Transport {
       }
     });
   }
+}
+
+/** The exact bytes of a request body; undefined for none. */
+async function bodyBytes(body: RequestInit['body']): Promise<Uint8Array | string | undefined> {
+  if (body === undefined || body === null) return undefined;
+  if (typeof body === 'string' || body instanceof Uint8Array) return body;
+  if (body instanceof ArrayBuffer) return new Uint8Array(body);
+  if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  // Blob, ReadableStream and the rest: read them as fetch would send them.
+  return new Uint8Array(await new Response(body).arrayBuffer());
 }

@@ -20,7 +20,8 @@ export type SandboxCreateOptions = CreateSandboxRequest & SandboxConnection;
 
 function clientOf(connection: SandboxConnection): AirlockClient {
   if (connection.client !== undefined) return connection.client;
-  return new AirlockClient({ baseUrl: connection.baseUrl, fetch: connection.fetch, headers: connection.headers, requestTimeoutMs: connection.requestTimeoutMs });
+  const { baseUrl, fetch, headers, requestTimeoutMs, signer } = connection;
+  return new AirlockClient({ baseUrl, fetch, headers, requestTimeoutMs, signer });
 }
 
 /** A persistent sandbox on an airlock server. */
@@ -49,7 +50,8 @@ export class Sandbox {
    * (an allowlist entry that is too broad, say, with the reason).
    */
   static async create(options: SandboxCreateOptions = {}): Promise<Sandbox> {
-    const { client: _client, baseUrl: _baseUrl, fetch: _fetch, headers: _headers, requestTimeoutMs: _timeout, signal, ...request } = options;
+    // Why every connection field is taken out: the rest is the request body, and a key must never be sent.
+    const { client: _client, baseUrl: _baseUrl, fetch: _fetch, headers: _headers, requestTimeoutMs: _timeout, signer: _signer, signal, ...request } = options;
     const client = clientOf(options);
     const info = await client.createSandbox(request, { signal });
     return new Sandbox(info.sandbox_id, client);
