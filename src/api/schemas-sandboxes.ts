@@ -70,6 +70,7 @@ export type CreateSandboxRequest = z.infer<typeof CreateSandboxRequest>;
 
 export const SandboxInfo = z.object({
   sandbox_id: z.string(),
+  owner: z.string().describe('Tenancy id (agent id) of the principal that created the sandbox.'),
   runtime: RuntimeName,
   image: z.string(),
   image_digest: z.string(),

@@ -60,6 +60,7 @@ describe('sandbox CLI options', () => {
 describe('sandbox CLI output', () => {
   const info: SandboxInfo = {
     sandbox_id: 's-1',
+    owner: 'agent-1',
     runtime: 'namespace',
     image: 'default',
     image_digest: 'sha256:00',

@@ -2,9 +2,9 @@
  * The service's book of persistent sandboxes: live ones, and recently ended ones so that a
  * caller can still learn why a sandbox ended. Ended entries are forgotten after a while.
  */
-import type { RuntimeName } from '../isolation/driver.ts';
+import type { GrantedMount, RuntimeName } from '../isolation/driver.ts';
 import type { PersistentSandbox } from './persistent.ts';
-import type { SandboxInfo } from './service-types.ts';
+import type { SandboxInfo, SandboxOwnership } from './service-types.ts';
 
 /** How long an ended sandbox stays visible, and how many are kept at most. */
 const ENDED_RETENTION_MS = 10 * 60 * 1000;
@@ -17,7 +17,10 @@ export interface SandboxRecord {
   metadata: Record<string, string>;
   /** Environment added to every exec of this sandbox. */
   env: Record<string, string>;
+  /** Tenancy id of the principal that created it: its owner. */
   agentId: string;
+  /** Host grants it was created with (the policy view needs them). */
+  mounts: readonly GrantedMount[];
   createdAt: number;
   expiresAt: number;
   pooled: boolean;
@@ -28,7 +31,7 @@ export interface SandboxRecord {
   endedAt: number | undefined;
 }
 
-export type RecordFields = Pick<SandboxRecord, 'runtime' | 'imageName' | 'metadata' | 'env' | 'agentId' | 'pooled' | 'services'> & { ttlSeconds: number };
+export type RecordFields = Pick<SandboxRecord, 'runtime' | 'imageName' | 'metadata' | 'env' | 'agentId' | 'mounts' | 'pooled' | 'services'> & { ttlSeconds: number };
 
 export class SandboxRegistry {
   private readonly records = new Map<string, SandboxRecord>();
@@ -64,11 +67,27 @@ export class SandboxRegistry {
     });
   }
 
+  /** What policy decides an action on this sandbox with: its owner and what it was created with. */
+  ownership(record: SandboxRecord): SandboxOwnership {
+    const { sandbox } = record;
+    return {
+      owner: record.agentId,
+      spec: {
+        runtime: record.runtime,
+        image: record.imageName,
+        network: { mode: sandbox.network.mode, allowedHosts: sandbox.network.allowedHosts() },
+        mounts: record.mounts,
+        limits: sandbox.limits,
+      },
+    };
+  }
+
   /** The wire view of a record. */
   info(record: SandboxRecord): SandboxInfo {
     const { sandbox } = record;
     return {
       sandbox_id: sandbox.id,
+      owner: record.agentId,
       runtime: record.runtime,
       image: record.imageName,
       image_digest: sandbox.image.digest,

@@ -7,6 +7,7 @@ import type { GrantedMount, RuntimeName } from '../isolation/driver.ts';
 import type { RequestedLimits } from './limits.ts';
 import type { ExecutionResult, SecurityViolation } from './result.ts';
 import type { NetworkRequest } from '../network/policy.ts';
+import type { SandboxSpec } from '../policy/request.ts';
 import type { EgressDecision } from '../network/proxy/index.ts';
 
 /** A one-shot execution (seed `POST /api/v1/sandbox/execute`), already validated. */
@@ -85,6 +86,8 @@ export type EndReason = 'killed' | 'ttl_expired' | 'memory_limit' | 'pids_limit'
 
 export interface SandboxInfo {
   sandbox_id: string;
+  /** Tenancy id of the principal that created it. */
+  owner: string;
   runtime: RuntimeName;
   image: string;
   image_digest: string;
@@ -181,6 +184,12 @@ export interface ServiceObserver {
   violationRecorded?(violation: SecurityViolation): void;
 }
 
+/** What policy decides an action on a sandbox with: its owner and what it was created with. */
+export interface SandboxOwnership {
+  owner: string;
+  spec: SandboxSpec;
+}
+
 /** What the API layer needs from the service. */
 export interface SandboxServiceApi {
   /** Admits and runs a one-shot; resolves with its result. */
@@ -195,6 +204,8 @@ export interface SandboxServiceApi {
   create(options: CreateSandboxOptions): Promise<SandboxInfo>;
   list(): SandboxInfo[];
   get(id: string): SandboxInfo;
+  /** Owner and spec of a sandbox (ended ones included, while remembered); `sandbox_not_found` otherwise. */
+  ownership(id: string): SandboxOwnership;
   kill(id: string): Promise<SandboxInfo>;
   setTimeout(id: string, ttlSeconds: number): SandboxInfo;
   exec(id: string, options: ExecOptions): Promise<ExecSession>;

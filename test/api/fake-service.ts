@@ -5,13 +5,13 @@
  * small version of the network policy check).
  */
 import { randomUUID } from 'node:crypto';
-import type { RuntimeName } from '../../src/isolation/driver.ts';
+import type { GrantedMount, RuntimeName } from '../../src/isolation/driver.ts';
 import { ServiceError } from '../../src/sandbox/errors.ts';
 import type { ExecutionResult } from '../../src/sandbox/result.ts';
 import type { NetworkRequest } from '../../src/network/policy.ts';
 import type {
   CancelledExecution, CreateSandboxOptions, ExecEndReason, ExecOptions, ExecResult, ExecSession, FileEntry, HealthReport,
-  OneShotExecution, OneShotRequest, SandboxInfo, SandboxNetworkInfo, SandboxServiceApi, ServiceStatus,
+  OneShotExecution, OneShotRequest, SandboxInfo, SandboxNetworkInfo, SandboxOwnership, SandboxServiceApi, ServiceStatus,
 } from '../../src/sandbox/service-types.ts';
 import { OneShotRegistry } from '../../src/sandbox/one-shots.ts';
 
@@ -110,6 +110,7 @@ export class FakeService implements SandboxServiceApi {
   readonly fileModes = new Map<string, number | undefined>();
   shutdownCalls = 0;
   readonly #sandboxes = new Map<string, SandboxInfo>();
+  readonly #mounts = new Map<string, readonly GrantedMount[]>();
   #running = 0;
 
   async execute(request: OneShotRequest): Promise<ExecutionResult> {
@@ -187,7 +188,7 @@ export class FakeService implements SandboxServiceApi {
     this.created.push(options);
     const now = Date.now();
     const info: SandboxInfo = {
-      sandbox_id: `s-${randomUUID()}`, runtime: options.runtime, image: options.image ?? 'default', image_digest: `sha256:${'b'.repeat(64)}`,
+      sandbox_id: `s-${randomUUID()}`, owner: options.agentId ?? '', runtime: options.runtime, image: options.image ?? 'default', image_digest: `sha256:${'b'.repeat(64)}`,
       state: 'running', created_at: new Date(now).toISOString(), expires_at: new Date(now + (options.ttlSeconds ?? 300) * 1000).toISOString(),
       metadata: options.metadata,
       limits: { memory_limit_mb: options.limits.memoryMb ?? 512, cpu_limit: options.limits.cpuCores ?? 0.5, pids_limit: options.limits.pids ?? 256, scratch_mb: options.limits.scratchMb ?? 64, timeout_seconds: options.limits.timeoutSeconds ?? 300 },
@@ -195,6 +196,7 @@ export class FakeService implements SandboxServiceApi {
       end_reason: null, ended_at: null,
     };
     this.#sandboxes.set(info.sandbox_id, info);
+    this.#mounts.set(info.sandbox_id, options.mounts);
     this.networks.set(info.sandbox_id, { services: [...(options.network?.services ?? [])], changes: [] });
     return info;
   }
@@ -207,6 +209,14 @@ export class FakeService implements SandboxServiceApi {
     const info = this.#sandboxes.get(id);
     if (info === undefined) throw new ServiceError('sandbox_not_found', `no sandbox ${id}`);
     return info;
+  }
+
+  ownership(id: string): SandboxOwnership {
+    const info = this.get(id);
+    const l = info.limits;
+    const limits = { memoryMb: l.memory_limit_mb, cpuCores: l.cpu_limit, pids: l.pids_limit, scratchMb: l.scratch_mb, timeoutSeconds: l.timeout_seconds, outputBytes: 1_048_576, openFiles: 1024 };
+    const mounts = this.#mounts.get(id) ?? [];
+    return { owner: info.owner, spec: { runtime: info.runtime, image: info.image, network: { mode: info.network_policy, allowedHosts: info.allowed_hosts }, mounts, limits } };
   }
 
   async kill(id: string): Promise<SandboxInfo> {
