@@ -13,6 +13,7 @@ import type { z as Zod } from 'zod';
 import type { Limits } from '../isolation/driver.ts';
 import { DEFAULT_ALLOWED_HOSTS, parseHost } from './allowed-hosts.ts';
 import { authSchema, DEFAULT_AUTH_CONFIG, DEFAULT_STORE_CONFIG, storeSchema, type AuthConfig, type StoreConfig } from './auth-config.ts';
+import { approvalsSchema, DEFAULT_APPROVALS_CONFIG, type ApprovalsConfig } from './approvals-config.ts';
 
 /** Limits as the configuration states them (defaults, maxima): the same fields a sandbox gets. */
 export type LimitBounds = Limits;
@@ -109,6 +110,7 @@ export interface AirlockConfig {
   policy: PolicyConfig;
   auth: AuthConfig;
   store: StoreConfig;
+  approvals: ApprovalsConfig;
 }
 
 /** The configuration a host without a configuration file runs with. */
@@ -151,6 +153,7 @@ export const DEFAULT_CONFIG: Readonly<AirlockConfig> = Object.freeze({
   policy: Object.freeze({ dir: null, hostRoots: Object.freeze([]) as unknown as string[] }),
   auth: DEFAULT_AUTH_CONFIG as AuthConfig,
   store: DEFAULT_STORE_CONFIG as StoreConfig,
+  approvals: DEFAULT_APPROVALS_CONFIG as ApprovalsConfig,
 });
 
 function buildSchema(z: typeof Zod) {
@@ -288,6 +291,7 @@ function buildSchema(z: typeof Zod) {
         .default({ dir: d.policy.dir, hostRoots: [] }),
       auth: authSchema(z),
       store: storeSchema(z),
+      approvals: approvalsSchema(z),
     })
     .strict();
 }

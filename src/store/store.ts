@@ -5,6 +5,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { PrincipalRole } from '../policy/request.ts';
+import type { ApprovalStore } from './approvals.ts';
 import type { ReplayCache } from '../signing/replay-cache.ts';
 import type { VerificationKey } from '../signing/verify.ts';
 
@@ -72,6 +73,8 @@ export interface ControlStore {
   lookupActiveKey(keyId: string): Promise<ActiveKey | undefined>;
   /** Nonce memory that survives restarts; see {@link ReplayCache}. */
   readonly replayCache: ReplayCache;
+  /** Pending and decided approvals; they survive restarts. */
+  readonly approvals: ApprovalStore;
   /** Releases the store; later calls fail. */
   close(): Promise<void>;
 }

@@ -48,6 +48,37 @@ export const MIGRATIONS: readonly Migration[] = [
       INSERT INTO replay_nonce_count (only_row, live) VALUES (1, 0);
     `,
   },
+  {
+    description: 'approvals awaiting or holding a signed decision; nonces of signed decisions',
+    sql: `
+      CREATE TABLE approvals (
+        id TEXT PRIMARY KEY,
+        action_digest TEXT NOT NULL,
+        requester_name TEXT NOT NULL,
+        requester_agent_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        sandbox_id TEXT,
+        summary_json TEXT NOT NULL,
+        policy_ids_json TEXT NOT NULL,
+        reasons_json TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'denied', 'consumed')),
+        decided_by TEXT,
+        decided_key_id TEXT,
+        decided_at INTEGER,
+        decision_expires_at INTEGER,
+        consumed_at INTEGER
+      ) STRICT;
+      CREATE INDEX approvals_by_requester ON approvals (requester_agent_id, created_at);
+      CREATE INDEX approvals_by_created ON approvals (created_at);
+      CREATE TABLE approval_nonces (
+        nonce TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX approval_nonces_by_expiry ON approval_nonces (expires_at);
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -7,6 +7,7 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { StoreError } from '../errors.ts';
 import { checkGroups, checkIdentifier, checkPublicKey, checkRole } from '../principal-input.ts';
 import type { ActiveKey, ControlStore, NewPrincipal, Principal, PrincipalKey, PrincipalRole } from '../store.ts';
+import { SqliteApprovalStore } from './approval-store.ts';
 import { loadSqlite } from './load-sqlite.ts';
 import { migrate } from './migrations.ts';
 import { ensurePrivateDatabaseFile } from './private-file.ts';
@@ -78,12 +79,14 @@ export class SqliteStore implements ControlStore {
   readonly #now: () => number;
   readonly #statements: Statements;
   readonly replayCache: SqliteReplayCache;
+  readonly approvals: SqliteApprovalStore;
 
   private constructor(db: DatabaseSync, options: SqliteStoreOptions) {
     this.#db = db;
     this.#now = options.now ?? Date.now;
     this.replayCache = new SqliteReplayCache(db, options.maxNonces ?? 1_000_000);
     this.#statements = prepareStatements(db);
+    this.approvals = new SqliteApprovalStore(db);
   }
 
   /** Opens (creating and migrating if needed) the store at `options.path`. */
