@@ -15,13 +15,15 @@ import { loadConfig } from '../src/config/config.ts';
 import { ControllerListeners } from '../src/network/listeners.ts';
 import { AirlockMetrics } from '../src/observability/metrics.ts';
 import { SandboxService } from '../src/sandbox/service.ts';
+import { policyDirOf, readBundleHash } from '../src/policy/bundle-files.ts';
 import { startServer } from '../src/cli/serve.ts';
 import { summarize } from './stats.ts';
 
 const config = loadConfig();
 const metrics = new AirlockMetrics();
 const listeners = new ControllerListeners(config.network);
-const service = new SandboxService({ config: { ...config, service: { ...config.service, pools: [] } }, observer: metrics, listeners });
+const policyBundleHash = await readBundleHash(policyDirOf(config.policy));
+const service = new SandboxService({ config: { ...config, service: { ...config.service, pools: [] } }, policyBundleHash, observer: metrics, listeners });
 await service.start();
 const server = await startServer({ service, metrics, logger: pino({ level: 'silent' }), config, listeners, host: '127.0.0.1', port: 0 });
 

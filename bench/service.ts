@@ -8,6 +8,7 @@ import type { AirlockConfig } from '../src/config/config.ts';
 import type { Image } from '../src/images/image.ts';
 import { NamespaceDriver } from '../src/isolation/namespace/driver.ts';
 import { SandboxService } from '../src/sandbox/service.ts';
+import { policyDirOf, readBundleHash } from '../src/policy/bundle-files.ts';
 import { executeOnce } from '../src/sandbox/execute.ts';
 import { NetworkManager } from '../src/network/manager.ts';
 import { BASE_ENV } from '../src/sandbox/prepare.ts';
@@ -33,7 +34,7 @@ const hostTrue = () => spawnWait('/bin/true', []);
 
 export async function benchService(config: AirlockConfig, image: Image, n: number): Promise<ServiceBench> {
   const pools = [{ runtime: 'namespace' as const, image: config.defaultImage, size: 4, limits: {} }];
-  const service = new SandboxService({ config: { ...config, service: { ...config.service, pools, maxSandboxes: 64 } } });
+  const service = new SandboxService({ config: { ...config, service: { ...config.service, pools, maxSandboxes: 64 } }, policyBundleHash: await readBundleHash(policyDirOf(config.policy)) });
   await service.start();
   const pairs: PairResult[] = [];
   try {

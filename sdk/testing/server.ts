@@ -8,6 +8,7 @@ import { buildApp } from '../../src/api/app.ts';
 import { loadConfig, type AirlockConfig, type PoolConfig } from '../../src/config/config.ts';
 import { resolveImage } from '../../src/images/store.ts';
 import { SandboxService } from '../../src/sandbox/service.ts';
+import { policyDirOf, readBundleHash } from '../../src/policy/bundle-files.ts';
 import { isolatedConfig as sharedIsolatedConfig, removeIsolatedState } from '../../test/security/lib/runtime.ts';
 
 /** A running test server. */
@@ -54,7 +55,7 @@ export function isolatedConfig(options: RealServerOptions = {}): AirlockConfig {
 /** Starts the service and the app on 127.0.0.1:0. */
 export async function startRealServer(options: RealServerOptions = {}): Promise<RealServer> {
   const config = isolatedConfig(options);
-  const service = new SandboxService({ config });
+  const service = new SandboxService({ config, policyBundleHash: await readBundleHash(policyDirOf(config.policy)) });
   await service.start();
   const app = buildApp({ service, closeService: true, limits: { defaults: config.defaults, maxima: config.maxima } });
   let url: string;

@@ -30,7 +30,21 @@ describe('request mapping', () => {
     assert.deepEqual(await toMounts(['/usr/share/'], 'f', policy), [{ hostPath: '/usr/share', sandboxPath: '/usr/share', writable: false }]);
     assert.deepEqual(await toMounts([{ host_path: '/usr/share', sandbox_path: '/data', mode: 'rw' }], 'f', policy), [{ hostPath: '/usr/share', sandboxPath: '/data', writable: true }]);
     await assert.rejects(toMounts(['/dev/kvm'], 'f', policy), /under \/dev/);
+    await assert.rejects(toMounts(['/dev/kvm'], 'f', policy), (e: unknown) => e instanceof ApiError && e.status === 403 && e.code === 'filesystem_access_refused');
     await assert.rejects(toMounts([{ host_path: '/usr', sandbox_path: '/' }], 'f', policy), /managed by the runtime/);
+  });
+
+  it('toMounts: a host path that may not be granted is 403 filesystem_access_refused (as the drivers answer); a malformed one stays 400', async () => {
+    const refusedGrant = (e: unknown) => e instanceof ApiError && e.status === 403 && e.code === 'filesystem_access_refused' && /^filesystem_access: f\[0\]: /.test(e.message);
+    for (const path of ['/', '/proc', '/proc/1/root', '/sys/kernel', '/run/docker.sock', '/var/run/x', '/boot']) {
+      await assert.rejects(toMounts([path], 'f', policy), refusedGrant, path);
+    }
+    await assert.rejects(toMounts(['/opt'], 'f', { ...policy, allowedHostPrefixes: ['/srv'] }), refusedGrant);
+    for (const path of ['relative', '/a/../proc', '/a\0b']) {
+      await assert.rejects(toMounts([path], 'f', policy), (e: unknown) => e instanceof ApiError && e.status === 400 && e.code === 'invalid_path', path);
+    }
+    // A sandbox-side target the runtime owns is a malformed request, not a refused host path.
+    await assert.rejects(toMounts([{ host_path: '/opt', sandbox_path: '/proc/x' }], 'f', policy), (e: unknown) => e instanceof ApiError && e.code === 'invalid_path');
   });
 
   it('toMounts: a symlink is passed on as written, never resolved (the driver refuses links; resolving as root would reveal what exists)', async () => {

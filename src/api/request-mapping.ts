@@ -10,6 +10,8 @@ import type { GrantedMount, Limits } from '../isolation/driver.ts';
 import { LimitError, resolveLimits } from '../sandbox/limits.ts';
 import { shellArgv } from '../sandbox/prepare.ts';
 import { absolutePathProblem, MAX_PATH_LENGTH, withoutTrailingSlashes } from '../sandbox/request-rules.ts';
+
+export { DEFAULT_DENIED_HOST_PREFIXES } from '../sandbox/request-rules.ts';
 import { isAtOrUnder } from '../host/paths.ts';
 import { ApiError } from './errors.ts';
 import { POLICY_HASH_PATTERN, type ExecuteRequest } from './schemas.ts';
@@ -23,9 +25,6 @@ export interface RequestPolicy {
   /** When set, a granted host path must lie under one of these. */
   allowedHostPrefixes?: readonly string[] | undefined;
 }
-
-/** Host trees that are never granted: kernel interfaces, devices, runtime sockets and state. */
-export const DEFAULT_DENIED_HOST_PREFIXES: readonly string[] = ['/proc', '/sys', '/dev', '/run', '/var/run', '/boot'];
 
 /** Sandbox paths a grant may not cover: the runtime's own mounts. */
 const RESERVED_TARGETS = ['/proc', '/dev', '/sys'];
@@ -63,14 +62,19 @@ export async function toMounts(grants: readonly Grant[] | undefined, field: stri
   return mounts;
 }
 
+/**
+ * Refuses a well-formed host path that may not be granted, with the code and status the drivers'
+ * own refusal gets (403 filesystem_access_refused): which layer noticed first is not the caller's concern.
+ */
 function checkHostPath(field: string, path: string, policy: RequestPolicy): void {
+  const refuse = (why: string) => new ApiError('filesystem_access_refused', `filesystem_access: ${field}: ${why}`);
   // Granting the host root would hand over everything at once.
-  if (path === '/') throw new ApiError('invalid_path', `${field}: the host root can't be granted`);
+  if (path === '/') throw refuse('the host root may not be granted to a sandbox');
   const denied = policy.deniedHostPrefixes.find((p) => isAtOrUnder(path, p));
-  if (denied !== undefined) throw new ApiError('invalid_path', `${field}: host paths under ${denied} can't be granted`);
+  if (denied !== undefined) throw refuse(`host paths under ${denied} may not be granted to a sandbox`);
   const allowed = policy.allowedHostPrefixes;
   if (allowed !== undefined && !allowed.some((p) => isAtOrUnder(path, p))) {
-    throw new ApiError('invalid_path', `${field}: ${path} is outside the host paths this server grants`);
+    throw refuse(`${path} is outside the host paths this server grants`);
   }
 }
 

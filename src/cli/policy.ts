@@ -28,9 +28,9 @@ export function registerPolicy(program: Command): void {
     .action(async (dir: string | undefined, opts: CheckOptions) => {
       // Why lazily: loading Cedar compiles 4 MB of WebAssembly that other commands never need.
       const policyModule = await import('../policy/index.ts');
-      const { PolicyBundleError, SHIPPED_POLICY_DIR, formatIssue } = policyModule;
+      const { PolicyBundleError, formatIssue, policyDirOf } = policyModule;
       const config = loadConfig(program.opts<{ config?: string }>().config);
-      const bundleDir = dir ?? config.policy.dir ?? SHIPPED_POLICY_DIR;
+      const bundleDir = dir ?? policyDirOf(config.policy);
       let engine: PolicyEngine;
       try {
         engine = await policyModule.PolicyEngine.load(bundleDir);

@@ -6,6 +6,7 @@ import { createDriver } from '../isolation/drivers.ts';
 import { resolveImage } from '../images/store.ts';
 import { executeOnce, type ExecutionRequest } from '../sandbox/execute.ts';
 import { activePolicyHash } from '../sandbox/policy-bundle.ts';
+import { policyDirOf, readBundleHash } from '../policy/bundle-files.ts';
 import type { ExecutionResult } from '../sandbox/result.ts';
 import { parseRunOptions, type RawRunOptions } from './run-options.ts';
 import { terminalSafe, terminalSafeJson } from './terminal-text.ts';
@@ -17,6 +18,8 @@ import { NetworkPolicyError } from '../network/policy.ts';
 export async function runCommand(command: string[], raw: RawRunOptions, configPath: string | undefined): Promise<number> {
   const config = loadConfig(configPath);
   const plan = parseRunOptions(raw, command, config, process.cwd());
+  // The same policy_hash `airlock serve` reports for this configuration (an unreadable bundle: refused).
+  const policyHash = activePolicyHash(config, await readBundleHash(policyDirOf(config.policy)));
   let stdin: ExecutionRequest['stdin'];
   if (plan.language !== undefined) {
     if (plan.code === undefined && process.stdin.isTTY) {
@@ -53,7 +56,7 @@ export async function runCommand(command: string[], raw: RawRunOptions, configPa
   }
   let result: ExecutionResult;
   try {
-    result = await executeOnce(request, { driver, network, policyHash: activePolicyHash(config) });
+    result = await executeOnce(request, { driver, network, policyHash });
   } catch (err) {
     // A control refused the request (a grant, the workdir): nothing ran, exit 1 naming the control.
     if (!(err instanceof RefusedControlError)) throw err;

@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { DEFAULT_API_PORT, type AirlockConfig } from '../config/config.ts';
 import type { ControllerListeners } from '../network/listeners.ts';
+import { policyDirOf, readBundleHash } from '../policy/bundle-files.ts';
 import type { AirlockMetrics } from '../observability/metrics.ts';
 import type { SandboxServiceApi } from '../sandbox/service-types.ts';
 import { UsageError } from './usage-error.ts';
@@ -47,7 +48,8 @@ export function registerServe(program: Command): void {
       const metrics = new AirlockMetrics({ processMetrics: true });
       // One registry of the controller's listeners: the proxies refuse them, the API joins once it listens.
       const listeners = new ControllerListeners(config.network);
-      const service = new SandboxService({ config, observer: combineObservers(metrics, logObserver(logger)), listeners });
+      const policyBundleHash = await readBundleHash(policyDirOf(config.policy));
+      const service = new SandboxService({ config, policyBundleHash, observer: combineObservers(metrics, logObserver(logger)), listeners });
       const { reaped, poolErrors } = await service.start();
       // Sandboxes of a controller that crashed: their leftovers were just released.
       if (reaped.length > 0) logger.warn({ reaped }, 'reaped sandboxes left by a previous controller');
@@ -116,15 +118,15 @@ export interface RunningServer {
  */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const { buildApp } = await import('../api/app.ts');
-  const { DEFAULT_DENIED_HOST_PREFIXES } = await import('../api/request-mapping.ts');
+  const { deniedHostPrefixes } = await import('../sandbox/request-rules.ts');
   const { config } = options;
   const app = buildApp({
     service: options.service,
     metrics: options.metrics,
     logger: options.logger,
     limits: { defaults: config.defaults, maxima: config.maxima },
-    // The controller's own state (images, bundles, uid leases) must never be granted to a sandbox.
-    deniedHostPrefixes: [...DEFAULT_DENIED_HOST_PREFIXES, config.stateDir, config.runDir],
+    // The same list policy_hash covers: the fixed trees and the controller's own state.
+    deniedHostPrefixes: deniedHostPrefixes(config),
     fileBodyLimit: config.service.fileMaxBytes,
     corsOrigins: config.service.corsOrigins,
     allowedHosts: config.service.allowedHosts,

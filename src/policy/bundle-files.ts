@@ -11,6 +11,11 @@ import { fileURLToPath } from 'node:url';
 /** The default policies shipped with airlock (`policies/` at the repository root). */
 export const SHIPPED_POLICY_DIR = fileURLToPath(new URL('../../policies/', import.meta.url));
 
+/** The bundle directory a configuration names: `policy.dir`, or the shipped `policies/` when it is null. */
+export function policyDirOf(policy: { dir: string | null }): string {
+  return policy.dir ?? SHIPPED_POLICY_DIR;
+}
+
 /** One file of a bundle: its name within the directory and its text. */
 export interface BundleFile {
   name: string;
@@ -47,4 +52,13 @@ export function bundleHash(files: readonly BundleFile[]): string {
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .map((f) => [f.name, f.text]);
   return `sha256:${createHash('sha256').update(JSON.stringify(canonical)).digest('hex')}`;
+}
+
+/**
+ * The bundle hash of `dir` without compiling it (the same value as `PolicyEngine.load(dir).hash`):
+ * for front ends that report the policy in force but do not evaluate it. A missing or unreadable
+ * directory throws.
+ */
+export async function readBundleHash(dir: string): Promise<string> {
+  return bundleHash(await readBundleFiles(dir));
 }

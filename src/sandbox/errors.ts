@@ -19,7 +19,7 @@ export const SERVICE_ERROR_CODES = {
   runtime_unavailable: "The runtime isn't available on this host.",
   image_not_found: "The image doesn't exist.",
   capacity_exceeded: 'The concurrent-sandbox cap is reached: retry later.',
-  filesystem_access_refused: "A host path may not be granted (symlink, socket, unreadable for the sandbox's uid, never-grantable); nothing ran.",
+  filesystem_access_refused: "A host path may not be granted (never-grantable, outside the grant roots, symlink, socket, unreadable for the sandbox's uid), whichever check noticed; nothing ran.",
   workdir_refused: "The working directory can't be used in the image; nothing ran.",
   control_failed: 'A hardening control could not be applied; the sandbox did not start.',
   shutting_down: 'The service is shutting down.',

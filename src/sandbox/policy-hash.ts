@@ -1,23 +1,19 @@
 /**
- * The policy hash: SHA-256 over the active policy bundle, i.e. everything that decides what a
- * sandbox may do (seccomp profile, limit defaults and maxima, image pin). A request can pin the hash
- * it expects; reports carry it so every result says which policy produced it.
+ * The policy hash: `sha256:<hex>` of the RFC 8785 (JCS) canonical JSON of a policy document, so the
+ * same document hashes the same on any host and in any language that implements the RFC. A request
+ * can pin the hash it expects; reports carry it so every result says which policy produced it.
  */
 import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
 
-/** Deterministic JSON: object keys sorted at every level. */
+/** RFC 8785 canonical JSON of `value`; throws on what JSON can't carry (NaN, Infinity, a cycle, a bare undefined). */
 export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
+  const text = canonicalize(value);
+  if (text === undefined) throw new TypeError('policy document has no JSON form');
+  return text;
 }
 
-/** `sha256:<hex>` of the canonical form of the policy bundle. */
-export function policyHash(bundle: Record<string, unknown>): string {
-  return `sha256:${createHash('sha256').update(canonicalJson(bundle)).digest('hex')}`;
+/** `sha256:<hex>` of the canonical form of `document`. */
+export function policyHash(document: Readonly<Record<string, unknown>>): string {
+  return `sha256:${createHash('sha256').update(canonicalJson(document)).digest('hex')}`;
 }

@@ -3,6 +3,8 @@
  * with: one place for each rule, so the CLI and the API can't drift apart. Each front end words
  * the refusal its own way (an ApiError naming the field, a UsageError naming the option).
  */
+import type { AirlockConfig } from '../config/config.ts';
+import { NEVER_BELOW } from '../isolation/grants/never-grantable.ts';
 
 /** Longest path accepted. */
 export const MAX_PATH_LENGTH = 4096;
@@ -27,4 +29,16 @@ export function absolutePathProblem(path: string, maxLength = MAX_PATH_LENGTH): 
 /** `path` without trailing slashes (`/` stays `/`). */
 export function withoutTrailingSlashes(path: string): string {
   return path.length > 1 ? path.replace(/\/+$/, '') || '/' : path;
+}
+
+/**
+ * Host trees (with everything below them) no grant may reach: kernel interfaces, devices, runtime
+ * sockets. The drivers refuse them again on the pinned path, along with a few exact directories.
+ */
+export const DEFAULT_DENIED_HOST_PREFIXES: readonly string[] = NEVER_BELOW;
+
+/** The denied host prefixes under `config`: the fixed trees, and airlock's own state and run directories. */
+export function deniedHostPrefixes(config: Pick<AirlockConfig, 'stateDir' | 'runDir'>): string[] {
+  // Why: the controller's own state (images, bundles, uid leases) must never be granted to a sandbox.
+  return [...DEFAULT_DENIED_HOST_PREFIXES, config.stateDir, config.runDir];
 }

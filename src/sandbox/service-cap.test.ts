@@ -16,6 +16,7 @@ import { commitBlob } from '../images/store.ts';
 import { writeTag } from '../images/tags.ts';
 import { ServiceError } from './errors.ts';
 import { SandboxService } from './service.ts';
+import { policyDirOf, readBundleHash } from '../policy/bundle-files.ts';
 
 // The image store must be root-owned, which only root can make.
 const skip = process.getuid?.() !== 0 ? 'needs root (the image store must be root-owned)' : false;
@@ -74,7 +75,7 @@ test('at the cap a one-shot is refused before its image is resolved or the drive
   const stateDir = await tinyStore();
   const config: AirlockConfig = { ...DEFAULT_CONFIG, stateDir, defaultImage: 'tiny', service: { ...DEFAULT_CONFIG.service, maxSandboxes: 1, pools: [] } };
   const held = holdingDriver();
-  const service = new SandboxService({ config, drivers: new Map([['namespace', held.driver]]) });
+  const service = new SandboxService({ config, policyBundleHash: await readBundleHash(policyDirOf(config.policy)), drivers: new Map([['namespace', held.driver]]) });
   try {
     const first = service.execute({ agentId: 'a', runtime: 'namespace', limits: {}, env: {}, mounts: [], command: ['/bin/true'] });
     await held.started;

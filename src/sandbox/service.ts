@@ -34,6 +34,11 @@ const START_CONCURRENCY = Math.max(2, availableParallelism());
 
 export interface ServiceOptions {
   config: AirlockConfig;
+  /**
+   * Hash of the Cedar bundle in force (`PolicyEngine.hash` of the engine the caller loaded and
+   * validated): part of `policy_hash`. Required: the service never guesses which policy decides.
+   */
+  policyBundleHash: string;
   observer?: ServiceObserver;
   /** Drivers to use instead of the real ones (tests of the service logic). */
   drivers?: Map<ImplementedRuntime, IsolationDriver>;
@@ -62,7 +67,7 @@ export class SandboxService implements SandboxServiceApi {
   constructor(options: ServiceOptions) {
     this.config = options.config;
     this.observer = options.observer ?? {};
-    this.policyHash = activePolicyHash(options.config);
+    this.policyHash = activePolicyHash(options.config, options.policyBundleHash);
     this.drivers = options.drivers ?? new Map(IMPLEMENTED_RUNTIMES.map((r) => [r, createDriver(r, options.config)]));
     this.registry = new SandboxRegistry();
     this.networks = new NetworkManager({

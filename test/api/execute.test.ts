@@ -151,8 +151,14 @@ describe('POST /api/v1/sandbox/execute', () => {
     // A symlink in a granted path is refused by the driver, which never follows one (T24); the API
     // passes paths on unresolved (see request-mapping.test.ts).
     const { app } = await makeApp();
-    for (const grant of ['relative/path', '/tmp/../etc', '/', '/proc', '/run/docker.sock', '/var/run/x', { host_path: '/opt', sandbox_path: '/proc/x' }, { host_path: '/opt', sandbox_path: 'rel' }]) {
+    // Malformed paths (and targets the runtime owns) are 400 invalid_path.
+    for (const grant of ['relative/path', '/tmp/../etc', { host_path: '/opt', sandbox_path: '/proc/x' }, { host_path: '/opt', sandbox_path: 'rel' }]) {
       assertError(await app.inject(json('POST', URL, { agent_id: 'a', code: '1', filesystem_access: [grant] })), 400, 'invalid_path');
+    }
+    // Well-formed host paths that may not be granted are 403 filesystem_access_refused, as when a driver refuses them.
+    for (const grant of ['/', '/proc', '/run/docker.sock', '/var/run/x', { host_path: '/sys/kernel', sandbox_path: '/data' }]) {
+      const err = assertError(await app.inject(json('POST', URL, { agent_id: 'a', code: '1', filesystem_access: [grant] })), 403, 'filesystem_access_refused');
+      assert.match(err.message, /^filesystem_access: body\.filesystem_access\[0\]/);
     }
     assertError(await app.inject(json('POST', URL, { agent_id: 'a', code: '1', filesystem_access: [{ host_path: '/opt', mode: 'rwx' }] })), 400, 'invalid_request');
     assertError(await app.inject(json('POST', URL, { agent_id: 'a', code: '1', filesystem_access: ['/opt', '/opt'] })), 400, 'invalid_path');
@@ -160,7 +166,7 @@ describe('POST /api/v1/sandbox/execute', () => {
 
   it('honours an allowlist of grantable host paths', async () => {
     const { app } = await makeApp({ allowedHostPrefixes: ['/srv/data'] });
-    assertError(await app.inject(json('POST', URL, { agent_id: 'a', code: '1', filesystem_access: ['/opt'] })), 400, 'invalid_path');
+    assertError(await app.inject(json('POST', URL, { agent_id: 'a', code: '1', filesystem_access: ['/opt'] })), 403, 'filesystem_access_refused');
     assert.equal((await app.inject(json('POST', URL, { agent_id: 'a', code: '1', filesystem_access: ['/srv/data/x'] }))).statusCode, 200);
   });
 

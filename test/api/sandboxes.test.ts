@@ -72,13 +72,16 @@ describe('persistent sandboxes', () => {
       [{ network_policy: 'restricted', services: ['Bad_Name'] }, /body\.services\[0\]: a configured service name/],
       [{ network_policy: 'restricted', allowed_hosts: ['*.com'] }, /\*\.com: too broad/],
       [{ network_policy: 'none', services: ['billing'] }, /services: only reachable with network_policy restricted/],
-      [{ filesystem_access: ['/proc/1'] }, /proc/, 'invalid_path'],
+      [{ filesystem_access: ['proc/1'] }, /filesystem_access\[0\]: path must be absolute/, 'invalid_path'],
       [{ mystery: 1 }, /unknown field "mystery"/],
     ];
     for (const [payload, pattern, code] of cases) {
       const err = assertError(await app.inject(json('POST', BASE, payload)), 400, code ?? 'invalid_request');
       assert.match(err.message, pattern);
     }
+    // A host path that may not be granted: 403, the code a driver's refusal of it gets.
+    const denied = assertError(await app.inject(json('POST', BASE, { filesystem_access: ['/proc/1'] })), 403, 'filesystem_access_refused');
+    assert.match(denied.message, /^filesystem_access: body\.filesystem_access\[0\]: host paths under \/proc may not be granted/);
     assert.equal(service.created.length, 0);
   });
 

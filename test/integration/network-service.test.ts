@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AirlockConfig } from '../../src/config/config.ts';
 import { slotSpace } from '../../src/network/slots.ts';
 import { SandboxService } from '../../src/sandbox/service.ts';
+import { policyDirOf, readBundleHash } from '../../src/policy/bundle-files.ts';
 import type { ExecSession } from '../../src/sandbox/service-types.ts';
 import { skipReason } from './environment.ts';
 import { networkPieces } from './network-pieces.ts';
@@ -87,7 +88,7 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
         service: { ...base.service, pools: [] },
         network: { ...base.network, poolSize: 2, services: { inference: { url: `http://127.0.0.1:${inference.port}`, methods: ['POST'], pathPrefixes: ['/v1/'] } } },
       };
-      service = new SandboxService({ config });
+      service = new SandboxService({ config, policyBundleHash: await readBundleHash(policyDirOf(config.policy)) });
       await service.start();
     });
 

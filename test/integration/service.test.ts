@@ -9,6 +9,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AirlockConfig } from '../../src/config/config.ts';
 import { SandboxService } from '../../src/sandbox/service.ts';
+import { policyDirOf, readBundleHash } from '../../src/policy/bundle-files.ts';
 import { ServiceError } from '../../src/sandbox/errors.ts';
 import { errorStatus } from '../../src/api/error-codes.ts';
 import type { ExecSession } from '../../src/sandbox/service-types.ts';
@@ -17,6 +18,7 @@ import { isolatedConfig, removeIsolatedState } from '../security/lib/runtime.ts'
 
 // Own state dir, cgroup parent, run dir, uid range and network space: a live deployment is untouched.
 const base = isolatedConfig();
+const policyBundleHash = await readBundleHash(policyDirOf(base.policy));
 const reason = skipReason(base);
 after(() => {
   const problems = removeIsolatedState(base);
@@ -41,7 +43,7 @@ const run = (service: SandboxService, id: string, argv: string[], timeoutMs = 10
 
 for (const runtime of ['namespace', 'gvisor'] as const) {
   describe(`service on ${runtime}`, { skip: reason(runtime) }, () => {
-    const service = new SandboxService({ config: configWith({ maxSandboxes: 3 }) });
+    const service = new SandboxService({ config: configWith({ maxSandboxes: 3 }), policyBundleHash });
     before(() => service.start());
     after(() => service.shutdown());
 
@@ -106,7 +108,7 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
 
 describe('service lifecycle', { skip: reason('namespace') }, () => {
   test('TTL reaper ends expired sandboxes; setTimeout extends them', async () => {
-    const service = new SandboxService({ config: configWith({}) });
+    const service = new SandboxService({ config: configWith({}), policyBundleHash });
     await service.start();
     try {
       const a = await service.create({ runtime: 'namespace', limits: {}, metadata: {}, env: {}, mounts: [], ttlSeconds: 1 });
@@ -129,6 +131,7 @@ describe('service lifecycle', { skip: reason('namespace') }, () => {
     const filled = new Promise<void>((resolve) => (full = resolve));
     const service = new SandboxService({
       config: configWith({ pools: [{ runtime: 'namespace', image: base.defaultImage, size: 2, limits: {} }] }),
+      policyBundleHash,
       observer: {
         poolChanged: (_key, n) => {
           ready = n;

@@ -9,6 +9,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SandboxService } from '../../src/sandbox/service.ts';
+import { policyDirOf, readBundleHash } from '../../src/policy/bundle-files.ts';
 import type { ExecSession } from '../../src/sandbox/service-types.ts';
 import { RUNTIMES, type TestRuntime } from './lib/runtime.ts';
 import { useSuite, type Suite } from './lib/suite.ts';
@@ -85,7 +86,7 @@ async function collect(session: ExecSession): Promise<{ out: string; err: string
 
 /** One persistent sandbox per runtime: attacker exec, victim exec, then the report. */
 async function attack(runtime: TestRuntime, s: Suite): Promise<Findings> {
-  const service = new SandboxService({ config: { ...s.config, service: { ...s.config.service, pools: [] } } });
+  const service = new SandboxService({ config: { ...s.config, service: { ...s.config.service, pools: [] } }, policyBundleHash: await readBundleHash(policyDirOf(s.config.policy)) });
   await service.start();
   try {
     const { sandbox_id: id } = await service.create({ runtime, limits: {}, metadata: {}, env: {}, mounts: [] });

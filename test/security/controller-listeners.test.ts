@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { ControllerListeners } from '../../src/network/listeners.ts';
 import { SandboxService } from '../../src/sandbox/service.ts';
+import { policyDirOf, readBundleHash } from '../../src/policy/bundle-files.ts';
 import type { ExecSession } from '../../src/sandbox/service-types.ts';
 import { startServer, type RunningServer } from '../../src/cli/serve.ts';
 import { createLogger } from '../../src/observability/logger.ts';
@@ -33,7 +34,7 @@ const apiRequests: string[] = [];
 before(async () => {
   const config = { ...suite.config, service: { ...suite.config.service, pools: [] }, network: { ...suite.config.network, poolSize: 0 } };
   const listeners = new ControllerListeners(config.network);
-  service = new SandboxService({ config, listeners });
+  service = new SandboxService({ config, policyBundleHash: await readBundleHash(policyDirOf(config.policy)), listeners });
   await service.start();
   server = await startServer({
     service, metrics: new AirlockMetrics(), logger: createLogger({ level: 'silent' }).logger, config, listeners, host: '0.0.0.0', port: 0,

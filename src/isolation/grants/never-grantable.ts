@@ -11,14 +11,14 @@ import { isAtOrUnder } from '../../host/paths.ts';
 import type { InodeIdentity } from './as-sandbox-user.ts';
 
 /** Trees refused with everything below them: kernel interfaces, devices and runtime sockets. */
-const NEVER_BELOW = ['/proc', '/sys', '/dev', '/run', '/var/run', '/boot'];
+export const NEVER_BELOW: readonly string[] = ['/proc', '/sys', '/dev', '/run', '/var/run', '/boot'];
 
 /**
  * Directories refused themselves (what is below them may be granted): the host root and system
  * trees, and the shared temporary and runtime directories, which hold other users' and services'
  * unix sockets (X11, ssh-agent, D-Bus, systemd) that a grant would hand to the sandbox.
  */
-const NEVER_ITSELF = ['/', '/etc', '/root', '/home', '/usr', '/var', '/var/lib', '/tmp', '/var/tmp', '/dev/shm', '/run/user'];
+export const NEVER_ITSELF: readonly string[] = ['/', '/etc', '/root', '/home', '/usr', '/var', '/var/lib', '/tmp', '/var/tmp', '/dev/shm', '/run/user'];
 
 /** Throws when `path` (absolute, normalized) may never be granted; `stateDirs` are airlock's own. */
 export function refuseNeverGrantablePath(path: string, stateDirs: readonly string[]): void {
