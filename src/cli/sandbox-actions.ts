@@ -4,18 +4,18 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { buffer } from 'node:stream/consumers';
-import { AirlockClient } from '../../sdk/client.ts';
-import { CommandExitError, AirlockError, TimeoutError } from '../../sdk/errors.ts';
+import type { AirlockClient } from '../../sdk/client.ts';
+import { CommandExitError, TimeoutError } from '../../sdk/errors.ts';
 import { Sandbox } from '../../sdk/sandbox.ts';
 import type { CommandResult, RunOptions } from '../../sdk/command-types.ts';
-import { describeError, formatFileTable, formatSandboxTable } from './sandbox-format.ts';
+import { formatFileTable, formatSandboxTable } from './sandbox-format.ts';
 import { terminalSafe, terminalSafeJson } from './terminal-text.ts';
-import { checkSandboxPath, createRequestOf, parseEnv, parseMode, parsePositive, resolveUrl, type RawCreateOptions, type RawExecOptions } from './sandbox-options.ts';
+import { checkSandboxPath, createRequestOf, parseEnv, parseMode, parsePositive, type RawCreateOptions, type RawExecOptions } from './sandbox-options.ts';
+import { withServerClient, type ServerOptions } from './server-connection.ts';
 import { UsageError } from './usage-error.ts';
 
 /** Options every subcommand has. */
-export interface CommonOptions {
-  url?: string;
+export interface CommonOptions extends ServerOptions {
   json?: boolean;
   /** Print sandbox-chosen text with its control characters (default: escaped for the terminal). */
   raw?: boolean;
@@ -30,15 +30,9 @@ const printJson = (value: unknown, raw: boolean | undefined) => print(`${raw ===
 /** One line of sandbox- or server-chosen text, escaped for the terminal unless `raw`. */
 const printLine = (text: string, raw: boolean | undefined) => print(`${terminalSafe(text, { raw: raw === true })}\n`);
 
-/** Runs `fn` with a client for the resolved URL; SDK errors become one-line messages (exit 1). */
-async function withClient(url: string | undefined, fn: (client: AirlockClient) => Promise<number>): Promise<number> {
-  const baseUrl = resolveUrl(url);
-  try {
-    return await fn(new AirlockClient({ baseUrl }));
-  } catch (err) {
-    if (err instanceof AirlockError) throw new Error(describeError(err, baseUrl), { cause: err });
-    throw err;
-  }
+/** Runs `fn` with a client of the chosen server, signing when a key is given; SDK errors become one-line messages (exit 1). */
+function withClient(opts: ServerOptions, fn: (client: AirlockClient) => Promise<number>): Promise<number> {
+  return withServerClient(opts, (client) => fn(client));
 }
 
 /** Reads all of stdin, refusing a terminal (nothing was piped). */
@@ -52,7 +46,7 @@ async function readStdin(what: string, max?: number): Promise<Uint8Array> {
 /** `sandbox create`: prints the new id (or the sandbox as JSON). */
 export function createAction(raw: RawCreateOptions): Promise<number> {
   const request = createRequestOf(raw);
-  return withClient(raw.url, async (client) => {
+  return withClient(raw, async (client) => {
     const info = await client.createSandbox(request);
     if (raw.json === true) printJson(info, false);
     else printLine(info.sandbox_id, false);
@@ -62,7 +56,7 @@ export function createAction(raw: RawCreateOptions): Promise<number> {
 
 /** `sandbox ls`. */
 export function listAction(opts: CommonOptions): Promise<number> {
-  return withClient(opts.url, async (client) => {
+  return withClient(opts, async (client) => {
     const sandboxes = await client.listSandboxes();
     if (opts.json === true) printJson(sandboxes, opts.raw);
     else print(formatSandboxTable(sandboxes, Date.now(), { raw: opts.raw === true }));
@@ -72,7 +66,7 @@ export function listAction(opts: CommonOptions): Promise<number> {
 
 /** `sandbox kill ID`: prints the id (or the ended sandbox as JSON). */
 export function killAction(id: string, opts: CommonOptions): Promise<number> {
-  return withClient(opts.url, async (client) => {
+  return withClient(opts, async (client) => {
     const info = await client.killSandbox(id);
     if (opts.json === true) printJson(info, opts.raw);
     else printLine(info.sandbox_id, opts.raw);
@@ -100,7 +94,7 @@ export async function execAction(id: string, command: readonly string[], raw: Ra
     const data = await readStdin('stdin', MAX_EXEC_STDIN_BYTES);
     if (data.length > 0) options.stdin = data;
   }
-  return withClient(raw.url, async (client) => {
+  return withClient(raw, async (client) => {
     const handle = await new Sandbox(id, client).commands.run(command, options);
     let interrupted = false;
     const interrupt = () => {
@@ -134,7 +128,7 @@ export async function execAction(id: string, command: readonly string[], raw: Ra
 /** `sandbox files ls ID PATH`. */
 export function filesListAction(id: string, path: string, opts: CommonOptions): Promise<number> {
   checkSandboxPath(path);
-  return withClient(opts.url, async (client) => {
+  return withClient(opts, async (client) => {
     const entries = await client.listFiles(id, path);
     if (opts.json === true) printJson(entries, opts.raw);
     else print(formatFileTable(entries, { raw: opts.raw === true }));
@@ -145,7 +139,7 @@ export function filesListAction(id: string, path: string, opts: CommonOptions): 
 /** `sandbox files get ID PATH [LOCAL]`: to LOCAL, or to stdout when it is absent or `-`. */
 export function filesGetAction(id: string, path: string, local: string | undefined, opts: CommonOptions): Promise<number> {
   checkSandboxPath(path);
-  return withClient(opts.url, async (client) => {
+  return withClient(opts, async (client) => {
     const data = await client.readFile(id, path);
     if (local === undefined || local === '-') process.stdout.write(data);
     else await writeFile(local, data);
@@ -166,7 +160,7 @@ export async function filesPutAction(id: string, path: string, local: string | u
       throw new UsageError(`LOCAL: cannot read ${local}: ${(err as Error).message}`);
     }
   }
-  return withClient(opts.url, async (client) => {
+  return withClient(opts, async (client) => {
     const written = await client.writeFile(id, path, data, mode === undefined ? {} : { mode });
     if (opts.json === true) printJson(written, opts.raw);
     else printLine(`${written.path}  ${written.size} bytes`, opts.raw);

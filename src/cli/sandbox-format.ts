@@ -33,16 +33,42 @@ export function formatFileTable(entries: readonly FileEntry[], options: FormatOp
   return formatTable(rows, options);
 }
 
+/** Which server a command talked to, how it was chosen, and the key it signed with, for messages. */
+export interface ServerContext {
+  /** A URL, or `unix socket PATH`. */
+  readonly target: string;
+  /** What chose it: `--url`, `AIRLOCK_SOCKET`, the default… */
+  readonly source?: string | undefined;
+  readonly keyId?: string | undefined;
+  /** `--key` or `AIRLOCK_KEY`. */
+  readonly keySource?: string | undefined;
+}
+
+const PICK_ANOTHER = '--url, --socket, AIRLOCK_URL or AIRLOCK_SOCKET pick another';
+
+/** What to do about a 401: sign, or sign with a key the server knows. */
+function authenticationHint(server: ServerContext): string {
+  if (server.keyId === undefined) {
+    return `; the server at ${server.target} wants signed requests: pass --key FILE or set AIRLOCK_KEY (a key registered with \`airlock principals add\`), or use the local socket (--socket, default /run/airlock/api.sock)`;
+  }
+  return `; the server at ${server.target} refused key ${server.keyId} (from ${server.keySource ?? '--key'}): is it registered with \`airlock principals add\` and not revoked?`;
+}
+
 /**
- * One line for an SDK error: the server's message, its code, and what to do where that helps.
+ * One line for an SDK error: the server's message, its code, and what to do where that helps
+ * (which server was tried and why, how to authenticate). Never quotes a signature or a key.
  * Not escaped here: main.ts escapes every error message it prints, whatever produced it.
  */
-export function describeError(err: AirlockError, url: string): string {
+export function describeError(err: AirlockError, server: string | ServerContext): string {
+  const context: ServerContext = typeof server === 'string' ? { target: server } : server;
   if (err instanceof NetworkError) {
     const cause = (err.cause as { cause?: { code?: string; message?: string } } | undefined)?.cause;
     const why = cause?.code ?? cause?.message;
-    return `cannot reach the server at ${url}${why === undefined ? '' : ` (${why})`}; is \`airlock serve\` running? (--url or AIRLOCK_URL pick another)`;
+    const chosen = context.source === undefined ? '' : `chosen by ${context.source}; `;
+    const access = why === 'EACCES' ? ' (may your user use the socket? it belongs to the airlock group)' : '';
+    return `cannot reach the server at ${context.target}${why === undefined ? '' : ` (${why})`}; is \`airlock serve\` running?${access} (${chosen}${PICK_ANOTHER})`;
   }
   const retry = err instanceof RateLimitError && err.retryAfter !== undefined ? `; retry in ${err.retryAfter} s` : '';
-  return `${err.message} [${err.code}]${retry}`;
+  const auth = err.status === 401 ? authenticationHint(context) : '';
+  return `${err.message} [${err.code}]${retry}${auth}`;
 }

@@ -14,6 +14,8 @@ export const DEFAULT_URL = `http://127.0.0.1:${DEFAULT_API_PORT}`;
 /** Raw options of `sandbox create`. */
 export interface RawCreateOptions {
   url?: string;
+  socket?: string;
+  key?: string;
   runtime?: string;
   image?: string;
   memory?: string;
@@ -33,17 +35,22 @@ export interface RawCreateOptions {
 /** Raw options of `sandbox exec`. */
 export interface RawExecOptions {
   url?: string;
+  socket?: string;
+  key?: string;
   timeout?: string;
   env: string[];
   cwd?: string;
   stdin: boolean;
 }
 
-/** The server URL: `--url`, else `$AIRLOCK_URL`, else the local default. Must be http(s). */
-export function resolveUrl(option: string | undefined, env: Record<string, string | undefined> = process.env): string {
+/**
+ * A server URL: `--url`, else `$AIRLOCK_URL`, else the local default. Must be http(s); `where` names
+ * the option in messages. (The CLI picks its server with server-connection.ts, which also knows
+ * unix sockets.)
+ */
+export function resolveUrl(option: string | undefined, env: Readonly<Record<string, string | undefined>> = process.env, where: string = option !== undefined ? '--url' : 'AIRLOCK_URL'): string {
   const fromEnv = env['AIRLOCK_URL'];
   const url = option ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : DEFAULT_URL);
-  const where = option !== undefined ? '--url' : 'AIRLOCK_URL';
   let parsed: URL;
   try {
     parsed = new URL(url);

@@ -1,8 +1,10 @@
 /**
  * `airlock sandbox create|exec|ls|kill|files`: persistent sandboxes on a running server
- * (`airlock serve`), through the SDK. The server is `--url`, else `$AIRLOCK_URL`, else
- * http://127.0.0.1:8002. Exit codes: `exec` passes the command's own through; 2 for usage errors;
- * 1 when the server refused (the message names its error code) or can't be reached. Text the
+ * (`airlock serve`), through the SDK. The server is `--url` or `--socket`, else `$AIRLOCK_URL`,
+ * else `$AIRLOCK_SOCKET`, else /run/airlock/api.sock when present, else http://127.0.0.1:8002;
+ * `--key` / `$AIRLOCK_KEY` signs every request (server-connection.ts). Exit codes: `exec` passes
+ * the command's own through; 2 for usage errors; 1 when the server refused (the message names its
+ * error code and, for a 401, how to authenticate) or can't be reached. Text the
  * CLI formats (tables, ids, messages) has its control characters escaped unless `--raw`; a
  * command's own output (`exec`, `files get`) is passed through as bytes, like ssh and docker exec.
  * The implementations (sandbox-actions.ts) load only when a subcommand runs.
@@ -10,9 +12,9 @@
 import type { Command } from 'commander';
 import type { CommonOptions } from './sandbox-actions.ts';
 import type { RawCreateOptions, RawExecOptions } from './sandbox-options.ts';
+import { KEY_HELP, SOCKET_HELP, URL_HELP } from './server-flags.ts';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
-const URL_HELP = 'server URL (default: $AIRLOCK_URL, else http://127.0.0.1:8002)';
 const RAW_HELP = 'print sandbox-chosen text as is, control characters included (default: escaped, e.g. \\x1b)';
 
 const actions = () => import('./sandbox-actions.ts');
@@ -25,6 +27,8 @@ export function registerSandbox(program: Command): void {
     .command('create')
     .description('start a sandbox and print its id')
     .option('--url <url>', URL_HELP)
+    .option('--socket <path>', SOCKET_HELP)
+    .option('--key <file>', KEY_HELP)
     .option('--runtime <name>', 'isolation runtime: namespace or gvisor (default namespace)')
     .option('--image <name>', "root filesystem image (default: the server's default image)")
     .option('--memory <mb>', 'memory limit in MiB')
@@ -49,6 +53,8 @@ export function registerSandbox(program: Command): void {
     .argument('<id>', 'sandbox id')
     .argument('[command...]', 'command and arguments (after --)')
     .option('--url <url>', URL_HELP)
+    .option('--socket <path>', SOCKET_HELP)
+    .option('--key <file>', KEY_HELP)
     .option('--timeout <s>', "wall-clock limit of this command, seconds (default: the sandbox's)")
     .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect, [])
     .option('--cwd <dir>', 'absolute working directory inside the sandbox')
@@ -61,6 +67,8 @@ export function registerSandbox(program: Command): void {
     .command('ls')
     .description('list sandboxes')
     .option('--url <url>', URL_HELP)
+    .option('--socket <path>', SOCKET_HELP)
+    .option('--key <file>', KEY_HELP)
     .option('--json', 'print JSON instead of a table', false)
     .option('--raw', RAW_HELP, false)
     .action(async (opts: CommonOptions) => {
@@ -72,6 +80,8 @@ export function registerSandbox(program: Command): void {
     .description('end a sandbox: every process killed, everything released')
     .argument('<id>', 'sandbox id')
     .option('--url <url>', URL_HELP)
+    .option('--socket <path>', SOCKET_HELP)
+    .option('--key <file>', KEY_HELP)
     .option('--json', 'print the ended sandbox as JSON', false)
     .option('--raw', RAW_HELP, false)
     .action(async (id: string, opts: CommonOptions) => {
@@ -86,6 +96,8 @@ export function registerSandbox(program: Command): void {
     .argument('<id>', 'sandbox id')
     .argument('<path>', 'absolute directory path inside the sandbox')
     .option('--url <url>', URL_HELP)
+    .option('--socket <path>', SOCKET_HELP)
+    .option('--key <file>', KEY_HELP)
     .option('--json', 'print JSON instead of a table', false)
     .option('--raw', RAW_HELP, false)
     .action(async (id: string, path: string, opts: CommonOptions) => {
@@ -99,6 +111,8 @@ export function registerSandbox(program: Command): void {
     .argument('<path>', 'absolute file path inside the sandbox')
     .argument('[local]', 'local file to write')
     .option('--url <url>', URL_HELP)
+    .option('--socket <path>', SOCKET_HELP)
+    .option('--key <file>', KEY_HELP)
     .action(async (id: string, path: string, local: string | undefined, opts: CommonOptions) => {
       process.exitCode = await (await actions()).filesGetAction(id, path, local, opts);
     });
@@ -110,6 +124,8 @@ export function registerSandbox(program: Command): void {
     .argument('<path>', 'absolute file path inside the sandbox')
     .argument('[local]', 'local file to read')
     .option('--url <url>', URL_HELP)
+    .option('--socket <path>', SOCKET_HELP)
+    .option('--key <file>', KEY_HELP)
     .option('--mode <octal>', 'permission bits, e.g. 0644')
     .option('--json', 'print the result as JSON', false)
     .option('--raw', RAW_HELP, false)
