@@ -5,6 +5,7 @@
  * beside them. docs/openapi.json lists them all, generated from this table.
  */
 import { SERVICE_ERROR_CODES, type ServiceErrorCode } from '../sandbox/errors.ts';
+import { APPROVAL_REFUSAL_CODES, type ApprovalRefusalCode } from '../approvals/refusal.ts';
 
 /** HTTP status of every service error code (a Record, so a new code without a status won't compile). */
 const SERVICE_ERROR_STATUS: Record<ServiceErrorCode, number> = {
@@ -43,6 +44,26 @@ const HTTP_ERROR_CODES = {
   internal_error: { status: 500, meaning: 'An internal fault, logged server-side; quote the request id.' },
 } as const;
 
+/**
+ * HTTP status of every approval-gate code (src/approvals/refusal.ts). 403 for every refusal of a
+ * decision or of an approval's use, expiry included (the retried request is refused, it is not a
+ * gone resource); 404 for an approval the caller may not see; 409 while it waits or once decided.
+ */
+const APPROVAL_ERROR_STATUS: Record<ApprovalRefusalCode, number> = {
+  approval_not_found: 404,
+  approval_expired: 403,
+  approval_signature_invalid: 403,
+  approver_role_required: 403,
+  self_approval: 403,
+  approval_digest_mismatch: 403,
+  approval_nonce_replayed: 403,
+  approval_already_decided: 409,
+  approval_pending: 409,
+  approval_denied: 403,
+  approval_reused: 403,
+  approval_decision_invalid: 400,
+};
+
 /** An error code of the API: its HTTP status and what it means. */
 export interface ErrorCodeInfo {
   status: number;
@@ -50,7 +71,7 @@ export interface ErrorCodeInfo {
 }
 
 /** An error code the API answers with. */
-export type ErrorCode = ServiceErrorCode | keyof typeof HTTP_ERROR_CODES;
+export type ErrorCode = ServiceErrorCode | ApprovalRefusalCode | keyof typeof HTTP_ERROR_CODES;
 
 /** Every error code the API answers with. */
 export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorCodeInfo>> = {
@@ -58,6 +79,7 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorCodeInfo>> = {
     ServiceErrorCode,
     ErrorCodeInfo
   >),
+  ...(Object.fromEntries(Object.entries(APPROVAL_REFUSAL_CODES).map(([code, meaning]) => [code, { status: APPROVAL_ERROR_STATUS[code as ApprovalRefusalCode], meaning }])) as Record<ApprovalRefusalCode, ErrorCodeInfo>),
   ...HTTP_ERROR_CODES,
 };
 

@@ -128,6 +128,7 @@ export function buildOpenApiDocument(): Json {
       { name: 'sandbox', description: 'One-shot execution (seed-compatible).' },
       { name: 'sandboxes', description: 'Persistent sandboxes.' },
       { name: 'files', description: 'Files inside a persistent sandbox.' },
+      { name: 'approvals', description: 'Signed approvals of requests that policy sends to a human.' },
       { name: 'service', description: 'Health, metrics, this document.' },
     ],
     paths,

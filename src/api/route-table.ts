@@ -23,6 +23,7 @@ import {
   SetAllowlistRequest,
   EgressDecision,
 } from './schemas-sandboxes.ts';
+import { ApprovalDecisionRequest, ApprovalIdParams, ApprovalInfo, ApprovalList } from './schemas-approvals.ts';
 
 /** One documented response of a route. */
 export interface ResponseSpec {
@@ -43,7 +44,7 @@ export interface RouteSpec {
   url: string;
   operationId: string;
   summary: string;
-  tag: 'sandbox' | 'sandboxes' | 'files' | 'service';
+  tag: 'sandbox' | 'sandboxes' | 'files' | 'approvals' | 'service';
   params?: z.ZodObject;
   query?: z.ZodObject;
   body?: { schema?: z.ZodType; contentType: 'application/json' | 'application/octet-stream'; description?: string };
@@ -165,6 +166,22 @@ export const ROUTES = {
     params: SandboxIdParams, query: FilePathQuery,
     responses: { 200: { description: 'Directory entries.', schema: FileListResponse } }, errors: [400, 404, 409],
   },
+  listApprovals: {
+    method: 'GET', url: '/api/v1/approvals', operationId: 'listApprovals', tag: 'approvals',
+    summary: 'Approvals, newest first: approvers and operators see all, an agent its own tenant\'s.',
+    responses: { 200: { description: 'The approvals the caller may see.', schema: ApprovalList } }, errors: [],
+  },
+  getApproval: {
+    method: 'GET', url: '/api/v1/approvals/:id', operationId: 'getApproval', tag: 'approvals',
+    summary: 'One approval, with the request it is for (404 approval_not_found for one the caller may not see).',
+    params: ApprovalIdParams, responses: { 200: { description: 'The approval.', schema: ApprovalInfo } }, errors: [400, 404],
+  },
+  decideApproval: {
+    method: 'POST', url: '/api/v1/approvals/:id/decision', operationId: 'decideApproval', tag: 'approvals',
+    summary: "Approve or deny with an approver's Ed25519 signature over the RFC 8785 canonical JSON of {approval_id, action_digest, decision, nonce, expires_at}.",
+    params: ApprovalIdParams, body: body(ApprovalDecisionRequest),
+    responses: { 200: { description: 'The approval, decided.', schema: ApprovalInfo } }, errors: [400, 403, 404, 409, 413, 415],
+  },
 } satisfies Record<string, RouteSpec>;
 
 /** Schemas published under components.schemas (referenced by name wherever they are used). */
@@ -187,4 +204,7 @@ export const COMPONENTS: Record<string, z.ZodType> = {
   ExecCollectedResponse,
   FileWriteResponse,
   FileListResponse,
+  ApprovalInfo,
+  ApprovalList,
+  ApprovalDecisionRequest,
 };
