@@ -166,7 +166,7 @@ export class Transport {
     const url = new URL(this.url(req.path, req.query)).href;
     let response: Response;
     try {
-      if (this.#signer !== undefined) body = await this.#sign(this.#signer, req.method, url, headers, body);
+      if (this.#signer !== undefined) body = await untilAborted(this.#sign(this.#signer, req.method, url, headers, body), call.controller.signal);
       response = await this.#fetch(url, { method: req.method, headers, signal: call.controller.signal, ...(body === undefined ? {} : { body }) });
     } catch (err) {
       throw call.fail(err);
@@ -236,4 +236,15 @@ async function bodyBytes(body: RequestInit['body']): Promise<Uint8Array | string
   if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
   // Blob, ReadableStream and the rest: read them as fetch would send them.
   return new Uint8Array(await new Response(body).arrayBuffer());
+}
+
+/** `work`, or a rejection as soon as `signal` aborts (reading a body to sign it obeys deadlines too). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  const aborted = () => new DOMException('This operation was aborted', 'AbortError');
+  if (signal.aborted) return Promise.reject(aborted());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(aborted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

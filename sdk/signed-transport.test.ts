@@ -135,6 +135,19 @@ for (const transport of ['tcp', 'unix socket'] as const) {
 }
 
 describe('signing failures', () => {
+  it('a streamed body that never ends is still bound by the deadline and by cancellation', async () => {
+    const signer = await importSigningKey(privateKeyPem(pair.privateKey));
+    let sent = 0;
+    const client = new AirlockClient({ baseUrl: 'http://127.0.0.1:1', signer, fetch: async () => (sent++, new Response('{}')) });
+    const endless = () => new ReadableStream<Uint8Array>({ pull: () => new Promise(() => undefined) });
+    await assert.rejects(client.transport.json({ method: 'PUT', path: '/x', body: endless(), timeoutMs: 50 }), (err: unknown) => err instanceof AirlockError && err.code === 'timeout');
+    const controller = new AbortController();
+    const pending = client.transport.json({ method: 'PUT', path: '/x', body: endless(), signals: [controller.signal], timeoutMs: 0 });
+    controller.abort(new Error('changed my mind'));
+    await assert.rejects(pending, /changed my mind/);
+    assert.equal(sent, 0);
+  });
+
   it('a key that cannot sign is a signing_failed error before anything is sent', async () => {
     const hmac = await crypto.subtle.generateKey({ name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
     let sent = 0;
