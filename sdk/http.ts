@@ -9,6 +9,9 @@ import { signedHeaders, type SigningKey } from './signing.ts';
 /** The local server `airlock serve` listens on by default. */
 export const DEFAULT_BASE_URL = 'http://127.0.0.1:8002';
 
+/** The headers a signature writes. */
+const SIGNING_HEADERS = new Set(['signature', 'signature-input', 'content-digest']);
+
 /** A `fetch` implementation (the global one, or any compatible function). */
 export type FetchFunction = (input: string, init: RequestInit) => Promise<Response>;
 
@@ -196,6 +199,8 @@ export class Transport {
       // The signer's messages name what could not be signed; they never quote a signature.
       throw new AirlockError(`${method} ${url}: cannot sign the request: ${(err as Error).message}`, { code: 'signing_failed', cause: err });
     }
+    // Why: a caller's own Signature or Content-Digest header, in any case, would be sent beside ours.
+    for (const name of Object.keys(headers)) if (SIGNING_HEADERS.has(name.toLowerCase())) delete headers[name];
     Object.assign(headers, signature);
     return bytes;
   }
