@@ -4,13 +4,11 @@
  * its class, a refused connection into `NetworkError`, a passed deadline into `TimeoutError`).
  */
 import { AirlockError, errorFromResponse, NetworkError, TimeoutError } from './errors.ts';
-import { signedHeaders, type SigningKey } from './signing.ts';
+import { signInPlace } from './sign-request.ts';
+import type { SigningKey } from './signing.ts';
 
 /** The local server `airlock serve` listens on by default. */
 export const DEFAULT_BASE_URL = 'http://127.0.0.1:8002';
-
-/** The headers a signature writes. */
-const SIGNING_HEADERS = new Set(['signature', 'signature-input', 'content-digest']);
 
 /** A `fetch` implementation (the global one, or any compatible function). */
 export type FetchFunction = (input: string, init: RequestInit) => Promise<Response>;
@@ -169,7 +167,9 @@ export class Transport {
     const url = new URL(this.url(req.path, req.query)).href;
     let response: Response;
     try {
-      if (this.#signer !== undefined) body = await untilAborted(this.#sign(this.#signer, req.method, url, headers, body), call.controller.signal);
+      // Why signed here, per send: every attempt gets its own nonce and `created`, and @target-uri
+      // is exactly the URL handed to fetch.
+      if (this.#signer !== undefined) body = await signInPlace(this.#signer, { method: req.method, url, headers, body }, call.controller.signal);
       response = await this.#fetch(url, { method: req.method, headers, signal: call.controller.signal, ...(body === undefined ? {} : { body }) });
     } catch (err) {
       throw call.fail(err);
@@ -182,27 +182,6 @@ export class Transport {
       }
     }
     return response;
-  }
-
-  /**
-   * Adds the signature headers to `headers` and returns the body to send: the same bytes that were
-   * digested (a stream or Blob is read in full first, since Content-Digest goes before the body).
-   */
-  async #sign(key: SigningKey, method: string, url: string, headers: Record<string, string>, body: RequestInit['body']): Promise<Uint8Array | string | undefined> {
-    const bytes = await bodyBytes(body);
-    let signature: Record<string, string>;
-    try {
-      // Why signed here, per send: every attempt gets its own nonce and `created`, and @target-uri
-      // is exactly the URL handed to fetch.
-      signature = await signedHeaders(key, { method, url, body: bytes });
-    } catch (err) {
-      // The signer's messages name what could not be signed; they never quote a signature.
-      throw new AirlockError(`${method} ${url}: cannot sign the request: ${(err as Error).message}`, { code: 'signing_failed', cause: err });
-    }
-    // Why: a caller's own Signature or Content-Digest header, in any case, would be sent beside ours.
-    for (const name of Object.keys(headers)) if (SIGNING_HEADERS.has(name.toLowerCase())) delete headers[name];
-    Object.assign(headers, signature);
-    return bytes;
   }
 
   /** Sends and reads the body with `read`, under one deadline; the call is disposed of afterwards. */
@@ -231,25 +210,4 @@ export class Transport {
       }
     });
   }
-}
-
-/** The exact bytes of a request body; undefined for none. */
-async function bodyBytes(body: RequestInit['body']): Promise<Uint8Array | string | undefined> {
-  if (body === undefined || body === null) return undefined;
-  if (typeof body === 'string' || body instanceof Uint8Array) return body;
-  if (body instanceof ArrayBuffer) return new Uint8Array(body);
-  if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
-  // Blob, ReadableStream and the rest: read them as fetch would send them.
-  return new Uint8Array(await new Response(body).arrayBuffer());
-}
-
-/** `work`, or a rejection as soon as `signal` aborts (reading a body to sign it obeys deadlines too). */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  const aborted = () => new DOMException('This operation was aborted', 'AbortError');
-  if (signal.aborted) return Promise.reject(aborted());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(aborted());
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }
