@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { writeNewKeyPair } from '../src/signing/key-files.ts';
-import { loadSigningKey } from './key-file.ts';
+import { loadSigningKey } from './node.ts';
 
 describe('loadSigningKey', () => {
   let dir: string;
