@@ -3,16 +3,26 @@
  * inside a read-only image root: under /tmp (fresh scratch, created on demand), or an existing
  * directory/file of the image reached without symlinks. Otherwise the runtime would fail half-way
  * (or, worse, have to write into the shared image to make a mount point).
+ *
+ * The working directory follows one rule on every runtime: on the scratch (/tmp and below) it is
+ * made on demand, owned by the sandbox user; in a granted mount it is the grant's; anywhere else it
+ * must already be a directory of the image, or the request is refused naming it.
  */
 import { lstatSync, type Stats } from 'node:fs';
 import { type SandboxSpec } from './driver.ts';
-import { RefusedControlError } from '../host/control-error.ts';
+import { RefusedControlError, type RefusingControl } from '../host/control-error.ts';
 
 const under = (path: string, dir: string) => path === dir || path.startsWith(`${dir}/`);
 
-/** lstat of `path` inside `rootfs`, refusing symlinks on the way; null when absent. */
-function lstatInImage(rootfs: string, path: string): Stats | null {
-  let st: Stats | null = null;
+/** lstat of `path` inside `rootfs`, refusing symlinks on the way (as `control`); null when absent. */
+function lstatInImage(rootfs: string, path: string, control: RefusingControl = 'filesystem_access'): Stats | null {
+  let st: Stats;
+  try {
+    // `/` is the image's root itself.
+    st = lstatSync(rootfs);
+  } catch {
+    return null;
+  }
   let rel = '';
   for (const part of path.split('/').filter(Boolean)) {
     rel = `${rel}/${part}`;
@@ -21,7 +31,7 @@ function lstatInImage(rootfs: string, path: string): Stats | null {
     } catch {
       return null;
     }
-    if (st.isSymbolicLink()) throw new RefusedControlError('filesystem_access', `${rel} is a symlink in the image; can't mount or work at ${path}`);
+    if (st.isSymbolicLink()) throw new RefusedControlError(control, `${rel} is a symlink in the image; can't mount or work at ${path}`);
   }
   return st;
 }
@@ -38,9 +48,24 @@ export function checkMountTargets(spec: SandboxSpec, hostIsDir: boolean[]): void
       throw new RefusedControlError('filesystem_access', `${mount.sandboxPath} is a ${st.isDirectory() ? 'directory' : 'file'} in the image but the granted path is not`);
     }
   });
+  checkWorkdir(spec);
+}
+
+/** Whether the runtime makes the working directory: below /tmp (the scratch) and not inside a grant. */
+export function workdirOnScratch(spec: Pick<SandboxSpec, 'workdir' | 'mounts'>): boolean {
+  return spec.workdir.startsWith('/tmp/') && !spec.mounts.some((m) => under(spec.workdir, m.sandboxPath));
+}
+
+/**
+ * Throws a RefusedControlError (`workdir`) unless the working directory is on the scratch, inside a
+ * grant, or an existing directory of the image reached without symlinks.
+ */
+export function checkWorkdir(spec: SandboxSpec): void {
   const workdir = spec.workdir;
-  if (workdir === '/tmp' || spec.mounts.some((m) => under(workdir, m.sandboxPath))) return;
-  if (lstatInImage(spec.image.rootfs, workdir)?.isDirectory() !== true) {
-    throw new RefusedControlError('workdir', `${workdir} is not a directory in the image (use /tmp, a granted mount, or an existing directory)`);
+  // Why refuse rather than create: the root is the read-only image; a directory made there would be
+  // an empty one the command can't write to, a change of the image's view nobody asked for.
+  if (under(workdir, '/tmp') || spec.mounts.some((m) => under(workdir, m.sandboxPath))) return;
+  if (lstatInImage(spec.image.rootfs, workdir, 'workdir')?.isDirectory() !== true) {
+    throw new RefusedControlError('workdir', `${workdir} is not a directory in the image (use /tmp or a directory below it, a granted mount, or an existing directory)`);
   }
 }

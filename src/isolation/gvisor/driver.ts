@@ -10,6 +10,7 @@ import { type Availability, type IsolationDriver, type Limits, type Sandbox, typ
 import { ControlError } from '../../host/control-error.ts';
 import { detectCgroups, SandboxCgroup, type CgroupLayout } from '../cgroups/index.ts';
 import { pinMounts, releasePins, type PinnedMount } from '../mount-pins.ts';
+import { checkWorkdir } from '../mount-targets.ts';
 import { DEFAULT_PROFILE, hostArch, toOciSeccomp, type OciSeccomp } from '../seccomp/index.ts';
 import { findExecutable } from '../../host/which.ts';
 import type { AirlockConfig } from '../../config/config.ts';
@@ -110,6 +111,8 @@ export class GvisorDriver implements IsolationDriver {
     const tools = await this.requireTools();
     // The image's masked paths are checked here too: a driver never trusts how its Image was obtained.
     await checkMaskedPaths(spec.image.rootfs);
+    // The same working-directory rule as the namespace runtime: refused here, before anything exists.
+    checkWorkdir(spec);
     const seccomp = this.filter();
     const layout = this.layout();
     this.ensureDirs();

@@ -115,3 +115,15 @@ test('an attached network is joined, not unshared', () => {
   });
   assert.deepEqual(buildLauncherArgs(spec, 1500000007, '/usr/bin/nsenter'), { asRoot: false, prefix: [] });
 });
+
+test('a working directory below /tmp is made on the scratch (after /tmp, before the chdir); elsewhere it is not', () => {
+  const args = (workdir: string, mounts = spec.mounts) => buildBwrapArgs({ spec: { ...spec, workdir, mounts }, command: ['true'], mountFds: mounts.map((_, i) => 6 + i), procMasks: [] });
+  const made = args('/tmp/work/a');
+  const dir = made.indexOf('--dir');
+  assert.equal(made[dir + 1], '/tmp/work/a');
+  assert.ok(dir > made.findIndex((a, i) => a === '--tmpfs' && made[i + 1] === '/tmp'), 'made on the scratch tmpfs');
+  assert.ok(dir < made.indexOf('--chdir'));
+  for (const workdir of ['/tmp', '/usr/share', '/tmpx']) assert.deepEqual(pairs(args(workdir), '--dir'), [], workdir);
+  // Inside a grant the directory is the grant's: nothing is made in the host's tree.
+  assert.deepEqual(pairs(args('/tmp/in/sub', [{ hostPath: '/srv/in', sandboxPath: '/tmp/in', writable: true }]), '--dir'), []);
+});

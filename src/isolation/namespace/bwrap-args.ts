@@ -3,6 +3,7 @@
  */
 import { AGENT_MOUNT, type SandboxSpec } from '../driver.ts';
 import type { ProcMaskBind } from '../proc-masks.ts';
+import { workdirOnScratch } from '../mount-targets.ts';
 
 /** Inside the sandbox everyone is `nobody`: never uid 0, not even in the user namespace. */
 export const SANDBOX_UID = 65534;
@@ -66,6 +67,8 @@ export function buildBwrapArgs(plan: BwrapPlan): string[] {
     '--size', String(spec.limits.scratchMb * 1024 * 1024),
     '--perms', '1777',
     '--tmpfs', '/tmp',
+    // A working directory below /tmp is made on the scratch, owned by the sandbox user (as on gvisor).
+    ...(workdirOnScratch(spec) ? ['--dir', spec.workdir] : []),
   ];
   spec.mounts.forEach((mount, i) => {
     const fd = plan.mountFds[i];
