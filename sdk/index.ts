@@ -10,6 +10,18 @@ export { Files, type ReadOptions } from './files.ts';
 export type { BackgroundRunOptions, CommandResult, ForegroundRunOptions, OutputListener, RunOptions } from './command-types.ts';
 export { DEFAULT_BASE_URL, type CallOptions, type ConnectionOptions, type FetchFunction } from './http.ts';
 export { readExecFrames, readNdjson, type StreamFrame } from './ndjson.ts';
+export {
+  decideApproval,
+  decisionSigningText,
+  getApproval,
+  listApprovals,
+  signApprovalDecision,
+  waitForApproval,
+  type ApprovalInfo,
+  type DecisionFields,
+  type SignedApprovalDecision,
+  type WaitForApprovalOptions,
+} from './approvals.ts';
 export { importSigningKey, signedHeaders, type RequestToSign, type SigningKey, type SignOptions } from './signing.ts';
 export {
   AirlockError,

@@ -15,6 +15,7 @@ export interface TestPrincipal {
   caller: Caller;
   keyId: string;
   privateKey: KeyObject;
+  publicKey: KeyObject;
 }
 
 /** A clock the test moves. */
@@ -30,7 +31,7 @@ export class TestClock {
 export async function addPrincipal(store: SqliteStore, name: string, role: PrincipalRole, agentId: string = name): Promise<TestPrincipal> {
   const key = freshKey();
   await store.addPrincipal({ name, role, agentId, publicKeyPem: key.pem });
-  return { caller: { name, role, agentId, groups: [], via: 'signature', keyId: key.id }, keyId: key.id, privateKey: key.privateKey };
+  return { caller: { name, role, agentId, groups: [], via: 'signature', keyId: key.id }, keyId: key.id, privateKey: key.privateKey, publicKey: key.publicKey };
 }
 
 /** A store in a temp dir with the usual cast, and a gate on it with a test clock. */

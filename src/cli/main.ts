@@ -11,6 +11,7 @@ import { registerSandbox } from './sandbox.ts';
 import { registerPolicy } from './policy.ts';
 import { registerKeys } from './keys.ts';
 import { registerPrincipals } from './principals.ts';
+import { registerApprovals } from './approvals.ts';
 import { terminalSafe } from './terminal-text.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerPolicy(program);
   registerKeys(program);
   registerPrincipals(program);
+  registerApprovals(program);
   return program;
 }
 
