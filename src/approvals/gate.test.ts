@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { SqliteStore } from '../store/sqlite/sqlite-store.ts';
 import { actionDigest, ApprovalRefusal, StoreApprovalGate, type ApprovalGate } from './gate.ts';
@@ -179,6 +182,18 @@ describe('approval gate', () => {
     const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => (gates[i % 2] as ApprovalGate).redeem({ approvalId: a.approval_id, actionDigest: DIGEST, requester: people.alice.caller })));
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
     for (const r of results) if (r.status === 'rejected') refused('approval_reused')(r.reason);
+  });
+
+  it('of redeems in several processes at once, exactly one wins', async (t) => {
+    const { gate, clock, people, store, path } = await approvalFixture(t);
+    // The children run on the real clock.
+    clock.ms = Date.now();
+    const a = await openFor(gate, people.alice.caller);
+    await gate.decide({ approvalId: a.approval_id, decision: signedDecision(people.bob, a.approval_id, DIGEST, 'approve', clock.ms), submitter: people.bob.caller });
+    await store.close();
+    const script = fileURLToPath(new URL('./concurrent-redeem.fixture.ts', import.meta.url));
+    const runs = await Promise.all(Array.from({ length: 4 }, () => promisify(execFile)(process.execPath, [script, path, a.approval_id, DIGEST, JSON.stringify(people.alice.caller)])));
+    assert.deepEqual(runs.map((r) => r.stdout).sort(), ['approval_reused', 'approval_reused', 'approval_reused', 'redeemed']);
   });
 
   it('an optional signer check (e.g. Cedar approve) can refuse an approver', async (t) => {
