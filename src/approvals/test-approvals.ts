@@ -28,10 +28,10 @@ export class TestClock {
 }
 
 /** Registers `name` with a fresh key in `store`. */
-export async function addPrincipal(store: SqliteStore, name: string, role: PrincipalRole, agentId: string = name): Promise<TestPrincipal> {
+export async function addPrincipal(store: SqliteStore, name: string, role: PrincipalRole, agentId: string = name, groups: readonly string[] = []): Promise<TestPrincipal> {
   const key = freshKey();
-  await store.addPrincipal({ name, role, agentId, publicKeyPem: key.pem });
-  return { caller: { name, role, agentId, groups: [], via: 'signature', keyId: key.id }, keyId: key.id, privateKey: key.privateKey, publicKey: key.publicKey };
+  await store.addPrincipal({ name, role, agentId, groups, publicKeyPem: key.pem });
+  return { caller: { name, role, agentId, groups: [...groups], via: 'signature', keyId: key.id }, keyId: key.id, privateKey: key.privateKey, publicKey: key.publicKey };
 }
 
 /** A store in a temp dir with the usual cast, and a gate on it with a test clock. */
