@@ -33,7 +33,7 @@ export function registerApprovals(program: Command): void {
 
   for (const decision of ['approve', 'deny'] as const) {
     addServerOptions(approvals.command(decision).description(`${decision} an approval: shows the request, then signs the decision with --key`).argument('<id>', 'approval id'))
-      .option('--expires-in <duration>', "the decision's lifetime: 90s, 5m, 1h (default 5m; never past the approval's own expiry)", '5m')
+      .option('--expires-in <duration>', "the decision's lifetime: 90s, 5m, 1h; never past the approval's own expiry", '5m')
       .option('--yes', 'decide without asking (needed when stdin is not a terminal)', false)
       .option('--json', 'print the decided approval as JSON', false)
       .option('--raw', RAW_HELP, false)
