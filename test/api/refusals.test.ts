@@ -94,14 +94,37 @@ describe('every validation problem is listed', () => {
     await app.close();
   });
 
-  it('query and params problems are listed too; a single non-schema refusal has no details', async () => {
+  it('query and params problems are listed too; a refusal past the schema lists its problem as well', async () => {
     const { app } = await makeApp();
     const q = assertError(await app.inject({ method: 'GET', url: `/api/v1/sandboxes/${ID}/files` }), 400, 'invalid_request');
     assert.deepEqual(q.details?.map((d) => d.path), ['query.path']);
     const p = assertError(await app.inject({ method: 'GET', url: '/api/v1/sandboxes/bad!id' }), 400, 'invalid_request');
     assert.deepEqual(p.details?.map((d) => d.path), ['params.id']);
     const both = assertError(await app.inject(json('POST', '/api/v1/sandbox/execute', { agent_id: 'a', code: '1', command: ['x'] })), 400, 'invalid_request');
-    assert.equal(both.details, undefined);
+    assert.deepEqual(both.details, [{ path: 'body', message: 'give either code or command, not both' }]);
+    await app.close();
+  });
+
+  it('every limit above its maximum is listed, not just the first', async () => {
+    const { app, service } = await makeApp();
+    const err = assertError(await app.inject(json('POST', '/api/v1/sandboxes', { limits: { memory_limit_mb: 99999, cpu_limit: 64, timeout_seconds: 99999 } })), 400, 'invalid_request');
+    assert.deepEqual(err.details?.map((d) => d.path).sort(), ['body.limits.cpu_limit', 'body.limits.memory_limit_mb', 'body.limits.timeout_seconds']);
+    for (const d of err.details ?? []) assert.match(d.message, /exceeds the maximum of/);
+    const oneShot = assertError(await app.inject(json('POST', '/api/v1/sandbox/execute', { agent_id: 'a', command: ['true'], memory_limit_mb: 99999, pids_limit: 99999 })), 400, 'invalid_request');
+    assert.deepEqual(oneShot.details?.map((d) => d.path).sort(), ['body.memory_limit_mb', 'body.pids_limit']);
+    assert.equal(service.created.length + service.executed.length, 0);
+    await app.close();
+  });
+
+  it('every bad grant is listed: malformed ones (400) first, else every refused host path (403)', async () => {
+    const { app, service } = await makeApp();
+    const grants = (filesystem_access: unknown[]) => json('POST', '/api/v1/sandbox/execute', { agent_id: 'a', command: ['true'], filesystem_access });
+    const malformed = assertError(await app.inject(grants(['rel', '/opt', '/a/../b', '/proc/1'])), 400, 'invalid_path');
+    assert.deepEqual(malformed.details?.map((d) => d.path), ['body.filesystem_access[0]', 'body.filesystem_access[2]']);
+    const refused = assertError(await app.inject(grants(['/opt', '/proc/1', { host_path: '/sys/kernel', sandbox_path: '/k' }])), 403, 'filesystem_access_refused');
+    assert.deepEqual(refused.details?.map((d) => d.path), ['body.filesystem_access[1]', 'body.filesystem_access[2]']);
+    assert.match(refused.message, /^filesystem_access: body\.filesystem_access\[1\]: host paths under \/proc .*; filesystem_access: body\.filesystem_access\[2\]: host paths under \/sys /);
+    assert.equal(service.executed.length, 0);
     await app.close();
   });
 });
