@@ -45,6 +45,19 @@ describe('refusals before anything runs are 4xx (real server)', { skip }, () => 
     }
   });
 
+  it('one answer whichever layer refuses a host path: the API\'s prefix check (/proc, /sys) and the driver (/etc, /tmp) both → 403 filesystem_access_refused', async () => {
+    for (const hostPath of ['/proc/1', '/sys/kernel', '/etc', '/tmp']) {
+      const r = await post('/api/v1/sandbox/execute', { agent_id: 'refusals', command: ['true'], filesystem_access: [{ host_path: hostPath, sandbox_path: '/mnt' }] });
+      assert.equal(r.status, 403, `${hostPath}: ${JSON.stringify(r.body)}`);
+      assert.equal(r.body.error?.code, 'filesystem_access_refused', hostPath);
+      assert.match(r.body.error?.message ?? '', /^filesystem_access: .*may not be granted/, hostPath);
+    }
+    // A malformed path is still the caller's typo: 400 invalid_path.
+    const typo = await post('/api/v1/sandbox/execute', { agent_id: 'refusals', command: ['true'], filesystem_access: ['/srv/../proc'] });
+    assert.equal(typo.status, 400, JSON.stringify(typo.body));
+    assert.equal(typo.body.error?.code, 'invalid_path');
+  });
+
   it('create with a refused grant → 403 filesystem_access_refused, and no sandbox is left', async () => {
     const r = await post('/api/v1/sandboxes', { filesystem_access: [{ host_path: join(dir, 'link'), sandbox_path: '/tmp/data' }] });
     assert.equal(r.status, 403, JSON.stringify(r.body));
