@@ -45,6 +45,26 @@ export interface ServiceConfig {
    * `NAME:PORT`, IPv6 in brackets. Default the loopback names; any other Host gets 421.
    */
   allowedHosts: string[];
+  /** The unix-socket listener for local callers (identified by their uid); `path` null: none. */
+  socket: ServiceSocketConfig;
+  /** Certificate and key of the TCP listener; null: plain HTTP, which only a loopback address may serve. */
+  tls: ServiceTlsConfig | null;
+}
+
+/** The unix socket `airlock serve` listens on as well as TCP; callers are identified by SO_PEERCRED. */
+export interface ServiceSocketConfig {
+  /** Absolute path of the socket; null: no unix-socket listener. */
+  path: string | null;
+  /** Group given access (with `mode`); when it does not exist, the socket stays root-only (0600). */
+  group: string;
+  /** Permission bits of the socket (owner and group only). */
+  mode: number;
+}
+
+/** PEM files of the TCP listener's TLS certificate (chain) and private key. */
+export interface ServiceTlsConfig {
+  certFile: string;
+  keyFile: string;
 }
 
 /** An internal service (e.g. an inference endpoint) that sandboxes reach only through the egress proxy. */
@@ -137,6 +157,8 @@ export const DEFAULT_CONFIG: Readonly<AirlockConfig> = Object.freeze({
     pools: Object.freeze([{ runtime: 'namespace', image: 'default', size: 2, limits: {} }]) as unknown as PoolConfig[],
     corsOrigins: Object.freeze([]) as unknown as string[],
     allowedHosts: Object.freeze([...DEFAULT_ALLOWED_HOSTS]) as unknown as string[],
+    socket: Object.freeze({ path: '/run/airlock/api.sock', group: 'airlock', mode: 0o660 }) as ServiceSocketConfig,
+    tls: null,
   }),
   network: Object.freeze({
     subnet: '10.213.0.0/16',
@@ -218,9 +240,25 @@ function buildSchema(z: typeof Zod) {
             .array(z.string().refine((v) => parseHost(v) !== undefined, 'NAME or NAME:PORT, IPv6 in brackets ([::1]); no scheme, path or trailing dot'))
             .default([...d.service.allowedHosts])
             .describe('Host header names the API answers to over TCP (DNS-rebinding guard); a name without a port matches any port.'),
+          socket: serviceSocketSchema(z),
+          tls: z
+            .object({
+              certFile: z.string().regex(/^\//, 'an absolute path').describe('PEM certificate (chain) of the TCP listener.'),
+              keyFile: z.string().regex(/^\//, 'an absolute path').describe('PEM private key of the TCP listener.'),
+            })
+            .strict()
+            .nullable()
+            .default(null)
+            .describe('TLS of the TCP listener; required to listen on any address but loopback. null: plain HTTP.'),
         })
         .strict()
-        .default({ ...d.service, pools: d.service.pools.map((p) => ({ ...p, limits: { ...p.limits } })), corsOrigins: [], allowedHosts: [...d.service.allowedHosts] }),
+        .default({
+          ...d.service,
+          pools: d.service.pools.map((p) => ({ ...p, limits: { ...p.limits } })),
+          corsOrigins: [],
+          allowedHosts: [...d.service.allowedHosts],
+          socket: { ...d.service.socket },
+        }),
       network: z
         .object({
           subnet: z
@@ -294,6 +332,35 @@ function buildSchema(z: typeof Zod) {
       approvals: approvalsSchema(z),
     })
     .strict();
+}
+
+/** `service.socket`: path, group and mode of the local unix-socket listener. */
+function serviceSocketSchema(z: typeof Zod) {
+  const d = DEFAULT_CONFIG.service.socket;
+  return z
+    .object({
+      path: z
+        .string()
+        .regex(/^\/[^\0]+$/, 'an absolute path')
+        // The kernel's sun_path holds 107 bytes and a NUL.
+        .refine((v) => Buffer.byteLength(v) <= 107, 'at most 107 bytes (the limit of a unix socket address)')
+        .nullable()
+        .default(d.path)
+        .describe('Path of the unix socket local callers use (identified by their uid); null: no socket.'),
+      group: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, 'a group name')
+        .default(d.group)
+        .describe('Group whose members may connect; when it does not exist the socket stays root-only (0600).'),
+      mode: z
+        .union([z.number().int(), z.string().regex(/^0?[0-7]{3}$/, 'octal permission bits such as "0660"').transform((v) => parseInt(v, 8))])
+        // Why: access is granted through the group; a socket every local user may connect to is refused.
+        .refine((v) => v >= 0 && v <= 0o770 && (v & 0o007) === 0 && (v & 0o600) === 0o600, 'owner read-write, group bits only (e.g. "0660" or "0600")')
+        .default(d.mode)
+        .describe('Permission bits of the socket: "0660" (owner and group) or "0600" (root only); octal string or number.'),
+    })
+    .strict()
+    .default({ ...d });
 }
 
 /** Validates a raw configuration object (defaults filled in); throws naming the first bad field. */

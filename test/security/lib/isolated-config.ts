@@ -52,8 +52,8 @@ export function isolatedConfig(options: IsolatedConfigOptions = {}): AirlockConf
     // A uid range no deployment uses by default, so "a process in the range" means one of ours.
     hostUidBase: 1_700_000_000 + randomInt(6000) * 65_536,
     hostUidCount: 65_536,
-    // Tests start warm pools only when they ask for them.
-    service: { ...base.service, pools: [], ...options.service },
+    // Tests start warm pools only when they ask for them; the unix socket path is the live deployment's.
+    service: { ...base.service, pools: [], socket: { ...base.service.socket, path: null }, ...options.service },
     network: { ...base.network, ...options.network, subnet, instance },
   });
 }
