@@ -18,14 +18,17 @@ import { SandboxService } from '../src/sandbox/service.ts';
 import { policyDirOf, readBundleHash } from '../src/policy/bundle-files.ts';
 import { startServer } from '../src/cli/serve.ts';
 import { summarize } from './stats.ts';
+import { createLoopbackAccess } from '../src/admission/loopback-access.ts';
 
 const config = loadConfig();
+// TCP only: the unix socket path is the live deployment's.
+config.service.socket.path = null;
 const metrics = new AirlockMetrics();
 const listeners = new ControllerListeners(config.network);
 const policyBundleHash = await readBundleHash(policyDirOf(config.policy));
 const service = new SandboxService({ config: { ...config, service: { ...config.service, pools: [] } }, policyBundleHash, observer: metrics, listeners });
 await service.start();
-const server = await startServer({ service, metrics, logger: pino({ level: 'silent' }), config, listeners, host: '127.0.0.1', port: 0 });
+const server = await startServer({ service, access: await createLoopbackAccess({ config }), metrics, logger: pino({ level: 'silent' }), config, listeners, host: '127.0.0.1', port: 0 });
 
 const delay = monitorEventLoopDelay({ resolution: 1 });
 delay.enable();

@@ -19,6 +19,7 @@ import { spawnWait } from './spawn-wait.ts';
 import { driverCycle, specMaker } from './driver-cycle.ts';
 import { summarize, timePaired, type Summary } from './stats.ts';
 import type { PairResult } from './namespace.ts';
+import { createLoopbackAccess } from '../src/admission/loopback-access.ts';
 
 export interface ServiceBench {
   pairs: PairResult[];
@@ -72,7 +73,7 @@ async function poolReady(service: SandboxService): Promise<boolean> {
 
 /** POST /api/v1/sandbox/execute over loopback HTTP against executeOnce on the driver, alternately. */
 async function httpOverhead(service: SandboxService, config: AirlockConfig, image: Image, n: number): Promise<PairResult> {
-  const app = buildApp({ service, limits: { defaults: config.defaults, maxima: config.maxima } });
+  const app = buildApp({ service, access: await createLoopbackAccess({ config }), limits: { defaults: config.defaults, maxima: config.maxima } });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   const driver = new NamespaceDriver({ config });
   const network = new NetworkManager({ config });

@@ -14,6 +14,7 @@ import { InvalidRequestError, SandboxNotFoundError, SandboxNotRunningError } fro
 import { Sandbox, type SandboxCreateOptions } from './sandbox.ts';
 import { envelope, fakeFetch } from './testing/fake-fetch.ts';
 import type { ExecuteRequest, NetworkPolicy, SandboxNetworkInfo } from './types.ts';
+import { createLoopbackAccess } from '../src/admission/loopback-access.ts';
 
 const NETWORK: SandboxNetworkInfo = {
   network_policy: 'restricted',
@@ -93,7 +94,7 @@ describe('network calls against the HTTP app and the fake service', () => {
 
   before(async () => {
     service = new FakeService();
-    app = buildApp({ service });
+    app = buildApp({ service, access: await createLoopbackAccess() });
     client = new AirlockClient({ baseUrl: await app.listen({ host: '127.0.0.1', port: 0 }) });
   });
   after(async () => {

@@ -10,6 +10,7 @@ import { buildApp } from '../src/api/app.ts';
 import { FakeService } from '../test/api/fake-service.ts';
 import { AirlockClient } from './client.ts';
 import { ExecutionNotFoundError, ExecutionNotRunningError, InvalidRequestError } from './errors.ts';
+import { createLoopbackAccess } from '../src/admission/loopback-access.ts';
 
 async function listedExecution(client: AirlockClient): Promise<string> {
   for (let i = 0; i < 300; i++) {
@@ -27,7 +28,7 @@ describe('one-shot calls against the HTTP app and the fake service', () => {
 
   before(async () => {
     service = new FakeService();
-    app = buildApp({ service });
+    app = buildApp({ service, access: await createLoopbackAccess() });
     client = new AirlockClient({ baseUrl: await app.listen({ host: '127.0.0.1', port: 0 }) });
   });
   after(async () => {

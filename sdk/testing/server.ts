@@ -8,8 +8,8 @@ import { buildApp } from '../../src/api/app.ts';
 import { loadConfig, type AirlockConfig, type PoolConfig } from '../../src/config/config.ts';
 import { resolveImage } from '../../src/images/store.ts';
 import { SandboxService } from '../../src/sandbox/service.ts';
-import { policyDirOf, readBundleHash } from '../../src/policy/bundle-files.ts';
 import { isolatedConfig as sharedIsolatedConfig, removeIsolatedState } from '../../test/security/lib/runtime.ts';
+import { createLoopbackAccess } from '../../src/admission/loopback-access.ts';
 
 /** A running test server. */
 export interface RealServer {
@@ -55,9 +55,10 @@ export function isolatedConfig(options: RealServerOptions = {}): AirlockConfig {
 /** Starts the service and the app on 127.0.0.1:0. */
 export async function startRealServer(options: RealServerOptions = {}): Promise<RealServer> {
   const config = isolatedConfig(options);
-  const service = new SandboxService({ config, policyBundleHash: await readBundleHash(policyDirOf(config.policy)) });
+  const access = await createLoopbackAccess({ config });
+  const service = new SandboxService({ config, policyBundleHash: access.engine.hash });
   await service.start();
-  const app = buildApp({ service, closeService: true, limits: { defaults: config.defaults, maxima: config.maxima } });
+  const app = buildApp({ service, access, closeService: true, limits: { defaults: config.defaults, maxima: config.maxima } });
   let url: string;
   try {
     url = await app.listen({ host: '127.0.0.1', port: 0 });

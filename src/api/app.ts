@@ -5,7 +5,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import cors from '@fastify/cors';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerFactory } from 'fastify';
 import type { Logger } from 'pino';
 import { DEFAULT_CONFIG, type LimitBounds } from '../config/config.ts';
 import { AirlockMetrics } from '../observability/metrics.ts';
@@ -15,6 +15,11 @@ import { DEFAULT_ALLOWED_HOSTS } from '../config/allowed-hosts.ts';
 import { errorBody, generateRequestId, handleClientError, handleError, handleNotFound } from './errors.ts';
 import { errorStatus } from './error-codes.ts';
 import { registerHostCheck } from './host-check.ts';
+import { registerAuthentication, type PeerLookup } from './authentication.ts';
+import type { Admission } from '../admission/admission.ts';
+import type { ApprovalGate } from '../approvals/gate.ts';
+import { registerApprovalRoutes } from './routes/approvals.ts';
+import type { Authenticator } from '../admission/authenticate.ts';
 import { DEFAULT_DENIED_HOST_PREFIXES } from './request-mapping.ts';
 import { ROUTES } from './route-table.ts';
 import { registerExecRoutes } from './routes/exec.ts';
@@ -23,9 +28,21 @@ import { registerSandboxRoutes } from './routes/sandbox.ts';
 import { registerSandboxesRoutes } from './routes/sandboxes.ts';
 import { registerServiceRoutes } from './routes/service.ts';
 
-/** Options of `buildApp`; only `service` is required. */
+/** Who may ask, and the admission path: built once per controller (src/admission/access.ts). */
+export interface AppAccess {
+  authenticator: Authenticator;
+  admission: Admission;
+  /** Pending approvals: listed, shown and decided by the approval routes. */
+  approvals: ApprovalGate;
+  /** Peer credentials of unix-socket connections; absent when the server has no socket. */
+  peers?: PeerLookup | undefined;
+}
+
+/** Options of `buildApp`; `service` and `access` are required. */
 export interface AppOptions {
   service: SandboxServiceApi;
+  /** Authentication and admission: no route but /health, /metrics and /openapi.json runs without them. */
+  access: AppAccess;
   /** Metrics to export; pass the instance given to the service as its observer. Default: a new one. */
   metrics?: AirlockMetrics;
   /** Request logs go here; default: no logging. */
@@ -50,6 +67,11 @@ export interface AppOptions {
   allowedHostPrefixes?: readonly string[];
   /** `app.close()` also shuts the service down (ending every sandbox). Default false. */
   closeService?: boolean;
+  /**
+   * Creates the HTTP server Fastify listens with (Fastify's serverFactory): `airlock serve` passes
+   * one that makes an HTTPS server when TLS is configured, and the unix-socket server beside it.
+   */
+  serverFactory?: FastifyServerFactory;
   /**
    * Exact browser origins (`https://app.example.com`) allowed to call the API cross-origin.
    * Default none: without an allowlist no CORS header is ever sent, so other sites' pages can't read
@@ -85,11 +107,19 @@ export function buildApp(options: AppOptions): FastifyInstance {
     frameworkErrors: (err, request, reply) => handleError(err, request, reply),
     // Slow-loris guard: a request must arrive in full within this time.
     requestTimeout: 60_000,
+    ...(options.serverFactory === undefined ? {} : { serverFactory: options.serverFactory }),
     // The cast only widens pino's Logger type to Fastify's base logger type.
   }) as unknown as FastifyInstance;
 
   const ctx: RouteContext = {
     service: options.service,
+    admission: options.access.admission,
+    oneShotTargets: new Map(),
+    authentication: {
+      unix_socket: options.access.peers !== undefined,
+      signed_requests: options.access.authenticator.modes.signatures,
+      unsigned_loopback: options.access.authenticator.modes.unsignedLoopback,
+    },
     metrics,
     policy: {
       defaults: options.limits?.defaults ?? DEFAULT_CONFIG.defaults,
@@ -127,6 +157,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   // JSON is the only body format outside the file routes: text/plain is a 415, not a string.
   app.removeContentTypeParser('text/plain');
+  registerAuthentication(app, options.access.authenticator, options.access.peers);
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(handleNotFound);
 
@@ -162,5 +193,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerExecRoutes(app, ctx);
   registerFilesRoutes(app, ctx);
   registerServiceRoutes(app, ctx);
+  registerApprovalRoutes(app, options.access.approvals);
   return app;
 }

@@ -1,4 +1,6 @@
 /** What every route module receives, and the in-flight gate that bounds concurrent sandbox work. */
+import type { Admission } from '../admission/admission.ts';
+import type { SandboxSpec } from '../policy/request.ts';
 import type { AirlockMetrics } from '../observability/metrics.ts';
 import type { SandboxServiceApi } from '../sandbox/service-types.ts';
 import { ApiError } from './errors.ts';
@@ -51,6 +53,12 @@ export class InflightGate {
 /** Shared state of one app instance, handed to each route module. */
 export interface RouteContext {
   service: SandboxServiceApi;
+  /** The one admission path (Cedar, contracts, approvals) every route's request goes through. */
+  admission: Admission;
+  /** Which ways of authenticating are on, as /health reports them. */
+  authentication: { unix_socket: boolean; signed_requests: boolean; unsigned_loopback: boolean };
+  /** Policy spec of running one-shots by execution id, for deciding who may cancel them. */
+  oneShotTargets: Map<string, { owner: string; spec: SandboxSpec }>;
   metrics: AirlockMetrics;
   policy: RequestPolicy;
   gate: InflightGate;

@@ -6,6 +6,8 @@
  */
 import { SERVICE_ERROR_CODES, type ServiceErrorCode } from '../sandbox/errors.ts';
 import { APPROVAL_REFUSAL_CODES, type ApprovalRefusalCode } from '../approvals/refusal.ts';
+import type { AdmissionRefusalCode } from '../admission/refusal.ts';
+import type { SignatureRefusalCode } from '../signing/refusal.ts';
 
 /** HTTP status of every service error code (a Record, so a new code without a status won't compile). */
 const SERVICE_ERROR_STATUS: Record<ServiceErrorCode, number> = {
@@ -45,6 +47,27 @@ const HTTP_ERROR_CODES = {
 } as const;
 
 /**
+ * Codes of admission (src/admission/): who is asking and whether policy lets them. 401 when the
+ * request is not (validly) authenticated, 403 when it is and may not.
+ */
+const ADMISSION_ERROR_CODES: Record<AdmissionRefusalCode | SignatureRefusalCode, { status: number; meaning: string }> = {
+  authentication_required: { status: 401, meaning: 'Over TCP every request must be signed (RFC 9421, Ed25519, a registered key); local callers can use the unix socket.' },
+  local_user_unknown: { status: 403, meaning: 'The unix-socket caller\'s uid is not a configured local user (auth.localUsers).' },
+  peer_credentials_unavailable: { status: 503, meaning: 'The caller\'s uid on the unix socket could not be read; refused rather than guessed.' },
+  forbidden: { status: 403, meaning: 'Policy denies the request; the message names the deciding policies (their @id).' },
+  approval_unavailable: { status: 403, meaning: 'Policy requires a signed approval and this controller has no approval gate.' },
+  signature_missing: { status: 401, meaning: 'The request carries no Signature / Signature-Input header.' },
+  signature_malformed: { status: 401, meaning: 'The signature headers do not parse, or name an unsupported algorithm, component or parameter.' },
+  key_unknown: { status: 401, meaning: 'The keyid names no registered key, or a revoked one.' },
+  digest_mismatch: { status: 401, meaning: 'The body does not match its Content-Digest (RFC 9530).' },
+  signature_stale: { status: 401, meaning: 'The signature\'s created time is outside the allowed clock skew, or it has expired.' },
+  nonce_replayed: { status: 401, meaning: 'The nonce was already used within the window: a replayed request.' },
+  replay_cache_full: { status: 503, meaning: 'Too many recent signed requests to remember their nonces; retry shortly.' },
+  components_missing: { status: 401, meaning: 'The signature does not cover @method, @target-uri, content-digest (with a body) and created, nonce, keyid, alg.' },
+  signature_invalid: { status: 401, meaning: 'The signature does not verify over the request as received.' },
+};
+
+/**
  * HTTP status of every approval-gate code (src/approvals/refusal.ts). 403 for every refusal of a
  * decision or of an approval's use, expiry included (the retried request is refused, it is not a
  * gone resource); 404 for an approval the caller may not see; 409 while it waits or once decided.
@@ -71,7 +94,7 @@ export interface ErrorCodeInfo {
 }
 
 /** An error code the API answers with. */
-export type ErrorCode = ServiceErrorCode | ApprovalRefusalCode | keyof typeof HTTP_ERROR_CODES;
+export type ErrorCode = ServiceErrorCode | AdmissionRefusalCode | SignatureRefusalCode | ApprovalRefusalCode | keyof typeof HTTP_ERROR_CODES;
 
 /** Every error code the API answers with. */
 export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorCodeInfo>> = {
@@ -79,6 +102,7 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorCodeInfo>> = {
     ServiceErrorCode,
     ErrorCodeInfo
   >),
+  ...ADMISSION_ERROR_CODES,
   ...(Object.fromEntries(Object.entries(APPROVAL_REFUSAL_CODES).map(([code, meaning]) => [code, { status: APPROVAL_ERROR_STATUS[code as ApprovalRefusalCode], meaning }])) as Record<ApprovalRefusalCode, ErrorCodeInfo>),
   ...HTTP_ERROR_CODES,
 };

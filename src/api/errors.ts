@@ -14,7 +14,13 @@ import { ZodError, type z } from 'zod';
 import { ServiceError } from '../sandbox/errors.ts';
 import { errorStatus, type ErrorCode } from './error-codes.ts';
 import { LimitError } from '../sandbox/limits.ts';
+import { AdmissionRefusal } from '../admission/refusal.ts';
+import { ApprovalPending } from './approval-pending.ts';
+import { ApprovalRefusal } from '../approvals/refusal.ts';
 import { allowedMethods, routeOf } from './route-lookup.ts';
+
+/** What a request signature must cover here, as an RFC 9421 Accept-Signature field. */
+const ACCEPT_SIGNATURE = 'sig1=("@method" "@target-uri" "content-digest");created;nonce;keyid;alg="ed25519"';
 
 /** One problem of a refused request: where (`body.limits.cpu_limit`) and what. */
 export interface ErrorDetail {
@@ -111,6 +117,14 @@ export function mapError(err: unknown): Mapped {
     if (status === 429 || err.retryAfterSeconds !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(err.retryAfterSeconds ?? 1)));
     return { status, code: err.code, message: err.message, headers };
   }
+  if (err instanceof AdmissionRefusal) {
+    const status = errorStatus(err.code);
+    // RFC 9421 §5.1: tell an unauthenticated client what a signature must cover.
+    const headers: Record<string, string> = status === 401 ? { 'accept-signature': ACCEPT_SIGNATURE } : {};
+    return { status, code: err.code, message: err.message, headers };
+  }
+  // An approval attached to a retried request that does not fit (redeemed by admission).
+  if (err instanceof ApprovalRefusal) return { status: errorStatus(err.code), code: err.code, message: err.message, headers: {} };
   if (err instanceof ZodError) return mapError(validationError(err, 'body'));
   if (err instanceof LimitError) return { status: 400, code: 'invalid_request', message: `${err.field}: ${err.message}`, headers: {} };
   const fe = err as Partial<FastifyError> | null;
@@ -129,7 +143,7 @@ export function mapError(err: unknown): Mapped {
  * content type (route table) are added to the message.
  */
 function withRouteLimits(mapped: Mapped, err: unknown, request: FastifyRequest): Mapped {
-  if (err instanceof ApiError || err instanceof ServiceError) return mapped;
+  if (err instanceof ApiError || err instanceof ServiceError || err instanceof AdmissionRefusal || err instanceof ApprovalRefusal) return mapped;
   if (mapped.code === 'payload_too_large') {
     const limit = request.routeOptions.bodyLimit;
     if (limit !== undefined) return { ...mapped, message: `request body is larger than this route accepts (limit ${limit} bytes)` };
@@ -144,6 +158,11 @@ function withRouteLimits(mapped: Mapped, err: unknown, request: FastifyRequest):
 
 /** Fastify error handler: maps, logs 5xx with the stack, and sends the envelope. */
 export function handleError(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  if (err instanceof ApprovalPending && !reply.sent) {
+    reply.code(202).header('x-request-id', request.id).header('cache-control', 'no-store').type('application/json; charset=utf-8');
+    void reply.send({ status: 'approval_required', approval: err.approval, action_digest: err.actionDigest });
+    return;
+  }
   const mapped = withRouteLimits(mapError(err), err, request);
   if (mapped.status >= 500) request.log.error({ err }, 'request failed');
   else request.log.info({ code: mapped.code, status: mapped.status }, 'request refused');

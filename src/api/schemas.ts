@@ -201,7 +201,7 @@ export const ExecutionResultSchema = z.object({
 });
 
 export const ExecuteResponse = ExecutionResultSchema.extend({
-  constitutional_hash_verified: z.boolean().describe('True: the policy hash matched the pinned one, or none was pinned.'),
+  constitutional_hash_verified: z.boolean().nullable().describe('Whether the request\'s pinned policy hash (expected_policy_hash / X-Airlock-Policy-Hash) matched the active one; null when the request pinned none.'),
 });
 export type ExecuteResponse = z.infer<typeof ExecuteResponse>;
 
@@ -213,6 +213,13 @@ export const HealthResponse = z.object({
   constitutional_hash: z.string().describe('Same as policy_hash (the seed name).'),
   runtimes_available: z.array(RuntimeName).describe('Only runtimes that really work on this host.'),
   active_sandboxes: z.number().int(),
+  authentication: z
+    .object({
+      unix_socket: z.boolean().describe('Callers on the unix socket are known by their uid (auth.localUsers; root is the operator).'),
+      signed_requests: z.boolean().describe('RFC 9421 signed requests by registered keys are verified.'),
+      unsigned_loopback: z.boolean().describe('Development switch auth.unsignedLoopback: unsigned loopback TCP requests are accepted. Never on in production.'),
+    })
+    .describe('Which ways of authenticating this server accepts.'),
 });
 export type HealthResponse = z.infer<typeof HealthResponse>;
 
@@ -229,7 +236,7 @@ export const StatusResponse = z.object({
   ),
   total_count: z.number().int(),
   policy_hash: z.string(),
-  constitutional_hash_verified: z.boolean(),
+  constitutional_hash_verified: z.null().describe('Always null: a status request pins no policy hash.'),
 });
 export type StatusResponse = z.infer<typeof StatusResponse>;
 

@@ -81,7 +81,7 @@ test('policy check --request decides sample requests and names the deciding poli
       { principal: { role: 'agent', id: 'a1' }, action: 'create', sandbox: { spec: { network: { mode: 'full' } } } },
       { principal: { role: 'agent', id: 'a1' }, action: 'kill', sandbox: { id: 'sb-9', owner: 'a2' } },
       { principal: { role: 'agent', id: 'a1' }, action: 'create', sandbox: { spec: { mounts: [{ hostPath: '/srv/work/p', sandboxPath: '/p' }] } } },
-      { principal: { role: 'operator', id: 'root' }, action: 'create', sandbox: { spec: { mounts: [{ hostPath: '/etc', sandboxPath: '/x' }] } } },
+      { principal: { role: 'agent', id: 'a1' }, action: 'create', sandbox: { spec: { mounts: [{ hostPath: '/etc', sandboxPath: '/x' }] } } },
     ]),
   );
   const r = await airlock(['policy', 'check', bundle, '--request', requests], configFile);
@@ -92,7 +92,7 @@ test('policy check --request decides sample requests and names the deciding poli
     'agent a1 create sandbox new: approval',
     'agent a1 kill sandbox sb-9: deny',
     'agent a1 create sandbox new: allow', // read-only, below the configured root
-    'operator root create sandbox new: deny',
+    'agent a1 create sandbox new: deny', // outside the configured roots
   ]);
   assert.match(r.stdout, /approval\n {2}policies: agent-configure-with-approval\n/);
   assert.match(r.stdout, /deny\n {2}policies: host-grants-within-roots\n {2}reason: a host path may be granted only below a configured host root\n/);

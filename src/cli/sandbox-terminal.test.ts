@@ -12,6 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../api/app.ts';
 import { ServiceError } from '../sandbox/errors.ts';
 import { FakeService } from '../../test/api/fake-service.ts';
+import { createLoopbackAccess } from '../admission/loopback-access.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -54,7 +55,7 @@ describe('airlock sandbox: sandbox-chosen text reaches the terminal escaped', { 
 
   before(async () => {
     service = new FakeService();
-    app = buildApp({ service });
+    app = buildApp({ service, access: await createLoopbackAccess() });
     url = ['--url', await app.listen({ host: '127.0.0.1', port: 0 })];
     const created = await app.inject({ method: 'POST', url: '/api/v1/sandboxes', payload: { metadata: PLANTED } });
     assert.equal(created.statusCode, 201, created.body);

@@ -12,6 +12,7 @@ import { AirlockMetrics } from '../observability/metrics.ts';
 import { FakeService } from '../../test/api/fake-service.ts';
 import { parsePort, registerServe, startServer, unlistedHostWarning } from './serve.ts';
 import { UsageError } from './usage-error.ts';
+import { createLoopbackAccess } from '../admission/loopback-access.ts';
 
 const FIXTURE = fileURLToPath(new URL('../../test/api/fixtures/serve-fake.ts', import.meta.url));
 
@@ -33,8 +34,11 @@ describe('airlock serve', () => {
 
   it('registers every address the API bound as a controller listener, which the egress proxies refuse', async () => {
     const config = structuredClone(DEFAULT_CONFIG) as AirlockConfig;
+    // No unix socket: the default path belongs to the host's own controller (serve-transport.test.ts covers it).
+    config.service.socket.path = null;
     const listeners = new ControllerListeners(config.network);
     const server = await startServer({
+      access: await createLoopbackAccess(),
       service: new FakeService(), metrics: new AirlockMetrics(), logger: createLogger({ level: 'silent' }).logger, config, listeners, host: '127.0.0.1', port: 0,
     });
     try {
@@ -47,8 +51,11 @@ describe('airlock serve', () => {
 
   it('answers only the Host names of service.allowedHosts (421 otherwise) on the real listener', async () => {
     const config = structuredClone(DEFAULT_CONFIG) as AirlockConfig;
+    // No unix socket: the default path belongs to the host's own controller (serve-transport.test.ts covers it).
+    config.service.socket.path = null;
     config.service.allowedHosts = ['airlock.internal'];
     const server = await startServer({
+      access: await createLoopbackAccess(),
       service: new FakeService(), metrics: new AirlockMetrics(), logger: createLogger({ level: 'silent' }).logger, config,
       listeners: new ControllerListeners(config.network), host: '127.0.0.1', port: 0,
     });

@@ -9,9 +9,11 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { DEFAULT_API_PORT, type AirlockConfig } from '../config/config.ts';
 import type { ControllerListeners } from '../network/listeners.ts';
-import { policyDirOf, readBundleHash } from '../policy/bundle-files.ts';
 import type { AirlockMetrics } from '../observability/metrics.ts';
 import type { SandboxServiceApi } from '../sandbox/service-types.ts';
+import type { AppAccess } from '../api/app.ts';
+import type { PeerCredentialsReader } from '../host/peer-credentials.ts';
+import type { ServeListener } from './serve-transport.ts';
 import { UsageError } from './usage-error.ts';
 
 interface RawServeOptions {
@@ -35,30 +37,43 @@ export function registerServe(program: Command): void {
     .action(async (raw: RawServeOptions) => {
       const port = parsePort(raw.port);
       if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(raw.logLevel)) throw new UsageError(`--log-level: unknown level "${raw.logLevel}"`);
-      const [{ loadConfig }, { createLogger }, { AirlockMetrics }, { SandboxService }, { combineObservers, logObserver }, { ControllerListeners }] = await Promise.all([
+      const [{ loadConfig }, { createLogger }, { AirlockMetrics }, { SandboxService }, { combineObservers, logObserver }, { ControllerListeners }, { openStore }, { createAccess }] = await Promise.all([
         import('../config/config.ts'),
         import('../observability/logger.ts'),
         import('../observability/metrics.ts'),
         import('../sandbox/service.ts'),
         import('../observability/log-observer.ts'),
         import('../network/listeners.ts'),
+        import('../store/index.ts'),
+        import('../admission/access.ts'),
       ]);
       const config = loadConfig(program.opts<{ config?: string }>().config);
+      // Before anything starts: plain HTTP off loopback is refused, saying what to set.
+      (await import('./serve-transport.ts')).requireTlsOffLoopback(raw.host, isLoopbackAddress(raw.host), config.service.tls);
       const { logger } = createLogger({ level: raw.logLevel });
       const metrics = new AirlockMetrics({ processMetrics: true });
       // One registry of the controller's listeners: the proxies refuse them, the API joins once it listens.
       const listeners = new ControllerListeners(config.network);
-      const policyBundleHash = await readBundleHash(policyDirOf(config.policy));
-      const service = new SandboxService({ config, policyBundleHash, observer: combineObservers(metrics, logObserver(logger)), listeners });
+      // The policy bundle is validated before anything starts: a bad bundle stops here, naming file and line.
+      const store = await openStore(config);
+      const access = await createAccess({ config, store }).catch(async (err: unknown) => {
+        await store.close();
+        throw err;
+      });
+      if (config.auth.unsignedLoopback) {
+        logger.warn({ as: config.auth.unsignedLoopbackAs }, 'auth.unsignedLoopback is on: any local process can call the API over loopback TCP, unsigned, as this principal (development only)');
+      }
+      const service = new SandboxService({ config, policyBundleHash: access.engine.hash, observer: combineObservers(metrics, logObserver(logger)), listeners });
       const { reaped, poolErrors } = await service.start();
       // Sandboxes of a controller that crashed: their leftovers were just released.
       if (reaped.length > 0) logger.warn({ reaped }, 'reaped sandboxes left by a previous controller');
       for (const error of poolErrors) logger.error({ error }, 'warm pool not started');
-      const server = await startServer({ service, metrics, logger, config, listeners, host: raw.host, port });
+      const server = await startServer({ service, access, metrics, logger, config, listeners, host: raw.host, port });
       const hostWarning = unlistedHostWarning(raw.host, config.service.allowedHosts);
       if (hostWarning !== undefined) logger.warn({ host: raw.host, allowed_hosts: config.service.allowedHosts }, hostWarning);
-      logger.info({ address: server.address, policy_hash: service.policyHash, allowed_hosts: config.service.allowedHosts }, 'airlock control plane listening');
+      logger.info({ address: server.address, listeners: server.listeners, policy_hash: service.policyHash, allowed_hosts: config.service.allowedHosts }, 'airlock control plane listening');
       await closeOnSignals(server, logger);
+      await store.close();
     });
 }
 
@@ -93,6 +108,8 @@ export function parsePort(value: string): number {
 
 export interface StartServerOptions {
   service: SandboxServiceApi;
+  /** Authentication and the admission path (src/admission/access.ts). */
+  access: AppAccess;
   metrics: AirlockMetrics;
   logger: Logger;
   config: AirlockConfig;
@@ -105,23 +122,34 @@ export interface StartServerOptions {
 /** A listening control plane. */
 export interface RunningServer {
   app: FastifyInstance;
-  /** `http://host:port` actually bound. */
+  /** `http://host:port` (`https://` with TLS) actually bound on TCP. */
   address: string;
+  /** Every bound listener with its scheme: TCP (http or https) and the unix socket (http) when configured. */
+  listeners: ServeListener[];
+  /** Reads the uid of unix-socket callers (undefined for other connections); absent without a socket. */
+  peers: PeerCredentialsReader | undefined;
   /** Stops accepting, ends every sandbox (service shutdown), waits for connections to drain. */
   close(): Promise<void>;
 }
 
 /**
- * Builds the app, listens and registers every bound address as a controller listener (so no
- * sandbox's proxy reaches the API or /metrics). If either fails, the service is shut down before
- * the error propagates.
+ * Builds the app, listens on TCP and on the unix socket (service.socket), and registers every bound
+ * TCP address as a controller listener (so no sandbox's proxy reaches the API or /metrics). If any
+ * of it fails, the service is shut down before the error propagates.
  */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const { buildApp } = await import('../api/app.ts');
+  const { ServeTransport } = await import('./serve-transport.ts');
   const { deniedHostPrefixes } = await import('../sandbox/request-rules.ts');
   const { config } = options;
+  const transport = await ServeTransport.open(config, options.host, isLoopbackAddress(options.host)).catch(async (err: unknown) => {
+    await options.service.shutdown().catch(() => undefined);
+    throw err;
+  });
   const app = buildApp({
     service: options.service,
+    // The unix socket's callers are identified by the peer credentials the transport reads.
+    access: { ...options.access, peers: transport.peers },
     metrics: options.metrics,
     logger: options.logger,
     limits: { defaults: config.defaults, maxima: config.maxima },
@@ -131,17 +159,31 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     corsOrigins: config.service.corsOrigins,
     allowedHosts: config.service.allowedHosts,
     closeService: true,
+    serverFactory: transport.serverFactory,
   });
-  try {
-    const address = await app.listen({ host: options.host, port: options.port });
-    for (const bound of app.addresses()) {
-      // A unix-socket listener (a string) cannot be reached over TCP; only TCP ones are registered.
-      if (typeof bound !== 'string') options.listeners.add({ address: bound.address, port: bound.port, what: 'API' });
+  const closeAll = async () => {
+    try {
+      await app.close();
+    } finally {
+      await transport.closeUnix();
     }
+  };
+  try {
+    // Fastify names the address http:// whatever its server is; the scheme is the transport's.
+    const address = (await app.listen({ host: options.host, port: options.port })).replace(/^http:/, `${transport.tcpScheme}:`);
+    const bound: ServeListener[] = [];
+    for (const tcp of app.addresses()) {
+      // A unix-socket listener (a string) cannot be reached over TCP; only TCP ones are registered.
+      if (typeof tcp === 'string') continue;
+      options.listeners.add({ address: tcp.address, port: tcp.port, what: 'API' });
+      bound.push({ transport: 'tcp', scheme: transport.tcpScheme, address: tcp.address, port: tcp.port });
+    }
+    const unix = await transport.listenUnix(options.logger);
+    if (unix !== undefined) bound.push(unix);
     let closing: Promise<void> | undefined;
-    return { app, address, close: () => (closing ??= app.close()) };
+    return { app, address, listeners: bound, peers: transport.peers, close: () => (closing ??= closeAll()) };
   } catch (err) {
-    await app.close().catch(() => undefined);
+    await closeAll().catch(() => undefined);
     await options.service.shutdown().catch(() => undefined);
     throw err;
   }

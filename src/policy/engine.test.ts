@@ -128,7 +128,7 @@ describe('default policies', () => {
     assert.equal(engine.evaluate(request('agent', 'create', { spec: { mounts: [{ hostPath: '/data', sandboxPath: '/d', writable: false }] } })).decision, 'allow');
   });
 
-  test('a host grant outside the configured roots is denied to everyone, approved or not', () => {
+  test('a host grant outside the configured roots is denied to everyone but operators, approved or not', () => {
     const outside = [
       '/etc',
       '/srv/workspace', // shares a prefix with the root /srv/work, but is not below it
@@ -136,17 +136,17 @@ describe('default policies', () => {
       'data/x', // relative: lies nowhere in particular
     ];
     for (const hostPath of outside) {
-      for (const role of ['agent', 'operator'] as const) {
-        for (const approved of [false, true]) {
-          const spec = { mounts: [{ hostPath: '/data/ok', sandboxPath: '/ok', writable: false }, { hostPath, sandboxPath: '/x', writable: false }] };
-          const d = engine.evaluate(request(role, 'create', { spec, approved }));
-          assert.deepEqual(d.decision, 'deny', `${role} ${hostPath} approved=${approved}`);
-          assert.deepEqual(d.policyIds, ['host-grants-within-roots']);
-        }
+      for (const approved of [false, true]) {
+        const spec = { mounts: [{ hostPath: '/data/ok', sandboxPath: '/ok', writable: false }, { hostPath, sandboxPath: '/x', writable: false }] };
+        const d = engine.evaluate(request('agent', 'create', { spec, approved }));
+        assert.deepEqual(d.decision, 'deny', `agent ${hostPath} approved=${approved}`);
+        assert.deepEqual(d.policyIds, ['host-grants-within-roots']);
+        // Operators run the host: the roots confine everyone else (the grant code still refuses never-grantable paths).
+        assert.equal(engine.evaluate(request('operator', 'create', { spec, approved })).decision, 'allow', `operator ${hostPath}`);
       }
     }
-    const noRoots: PolicyRequest = { ...request('operator', 'create', { spec: { mounts: [{ hostPath: '/data/x', sandboxPath: '/x', writable: false }] } }), settings: { defaultImage: 'default', hostRoots: [] } };
-    assert.equal(engine.evaluate(noRoots).decision, 'deny', 'no configured roots: no grants at all');
+    const noRoots: PolicyRequest = { ...request('agent', 'create', { spec: { mounts: [{ hostPath: '/data/x', sandboxPath: '/x', writable: false }] } }), settings: { defaultImage: 'default', hostRoots: [] } };
+    assert.equal(engine.evaluate(noRoots).decision, 'deny', 'no configured roots: no grants at all for agents');
   });
 
   test('an agent may not run another image, approval or not', () => {

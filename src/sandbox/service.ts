@@ -22,6 +22,7 @@ import type { ExecutionResult } from './result.ts';
 import type {
   CancelledExecution, CreateSandboxOptions, ExecOptions, ExecSession, FileEntry, HealthReport, OneShotExecution, OneShotRequest,
   SandboxInfo, SandboxNetworkInfo, SandboxServiceApi, ServiceObserver, ServiceStatus,
+  SandboxOwnership,
 } from './service-types.ts';
 import { NetworkManager } from '../network/manager.ts';
 import type { ControllerListeners } from '../network/listeners.ts';
@@ -188,6 +189,7 @@ export class SandboxService implements SandboxServiceApi {
       metadata: options.metadata,
       env: options.env,
       agentId: options.agentId ?? '',
+      mounts: options.mounts,
       ttlSeconds: ttl,
       pooled: pooled !== undefined,
       services: network.services,
@@ -225,6 +227,10 @@ export class SandboxService implements SandboxServiceApi {
 
   get(id: string): SandboxInfo {
     return this.registry.info(this.record(id));
+  }
+
+  ownership(id: string): SandboxOwnership {
+    return this.registry.ownership(this.record(id));
   }
 
   async kill(id: string): Promise<SandboxInfo> {

@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp, type AppOptions } from '../../src/api/app.ts';
 import { FakeService } from './fake-service.ts';
+import { createLoopbackAccess } from '../../src/admission/loopback-access.ts';
 
 /** A fresh app in front of a fresh fake service. */
 export async function makeApp(options: Partial<AppOptions> = {}): Promise<{ app: FastifyInstance; service: FakeService }> {
   const service = (options.service as FakeService | undefined) ?? new FakeService();
-  const app = buildApp({ ...options, service });
+  const app = buildApp({ ...options, service, access: options.access ?? (await createLoopbackAccess()) });
   await app.ready();
   return { app, service };
 }

@@ -5,6 +5,7 @@ import { buildApp } from '../../src/api/app.ts';
 import { OPENAPI_PATH, openApiPath, renderOpenApi } from '../../src/api/openapi.ts';
 import { ROUTES, type RouteSpec } from '../../src/api/route-table.ts';
 import { FakeService } from './fake-service.ts';
+import { createLoopbackAccess } from '../../src/admission/loopback-access.ts';
 
 describe('OpenAPI document', () => {
   it('the committed docs/openapi.json equals the generated one (regenerate: node src/api/openapi.ts --write)', () => {
@@ -12,14 +13,14 @@ describe('OpenAPI document', () => {
   });
 
   it('GET /openapi.json serves the same document', async () => {
-    const app = buildApp({ service: new FakeService() });
+    const app = buildApp({ service: new FakeService(), access: await createLoopbackAccess() });
     const res = await app.inject({ method: 'GET', url: '/openapi.json' });
     assert.equal(res.statusCode, 200);
     assert.deepEqual(res.json(), JSON.parse(renderOpenApi()));
   });
 
   it('documents exactly the routes the server registers', async () => {
-    const app = buildApp({ service: new FakeService() });
+    const app = buildApp({ service: new FakeService(), access: await createLoopbackAccess() });
     await app.ready();
     const documented = (Object.values(ROUTES) as RouteSpec[]).map((r) => `${r.method} ${r.url}`);
     assert.deepEqual(registeredRoutes(app.printRoutes({ commonPrefix: false })).sort(), documented.sort());

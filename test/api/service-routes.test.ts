@@ -12,6 +12,8 @@ describe('health, status, metrics', () => {
     assert.deepEqual(res.json(), {
       status: 'healthy', service: 'airlock', version: '0.1.0', policy_hash: FAKE_POLICY_HASH, constitutional_hash: FAKE_POLICY_HASH,
       runtimes_available: ['namespace'], active_sandboxes: 0,
+      // This app has no socket and no store, and accepts unsigned loopback requests (the test switch).
+      authentication: { unix_socket: false, signed_requests: false, unsigned_loopback: true },
     });
   });
 
@@ -20,7 +22,7 @@ describe('health, status, metrics', () => {
     await app.inject(json('POST', '/api/v1/sandboxes', {}));
     const body = (await app.inject({ method: 'GET', url: '/api/v1/sandbox/status' })).json();
     assert.equal(body.total_count, 1);
-    assert.equal(body.constitutional_hash_verified, true);
+    assert.equal(body.constitutional_hash_verified, null);
     // The seed's fields, plus `kind` (a one-shot execution or a persistent sandbox).
     assert.deepEqual(Object.keys(body.active_sandboxes[0]).sort(), ['agent_id', 'execution_id', 'kind', 'pod_name', 'runtime', 'uptime_seconds']);
     assert.equal(body.active_sandboxes[0].kind, 'sandbox');

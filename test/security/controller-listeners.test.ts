@@ -37,6 +37,7 @@ before(async () => {
   service = new SandboxService({ config, policyBundleHash: await readBundleHash(policyDirOf(config.policy)), listeners });
   await service.start();
   server = await startServer({
+    access: await createLoopbackAccess({ config }),
     service, metrics: new AirlockMetrics(), logger: createLogger({ level: 'silent' }).logger, config, listeners, host: '0.0.0.0', port: 0,
   });
   apiPort = Number(new URL(server.address).port);
@@ -88,6 +89,7 @@ for target in json.loads(sys.argv[1]):
         s.close()
     print(json.dumps({'id': target['id'], 'host': host, **result}))
 `;
+import { createLoopbackAccess } from '../../src/admission/loopback-access.ts';
 
 for (const runtime of RUNTIMES) {
   describe(`${runtime}: T27 the controller's own listeners`, () => {

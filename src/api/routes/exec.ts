@@ -11,6 +11,7 @@ import { errorBody, mapError, parseOrThrow } from '../errors.ts';
 import { BoundedCollector, ChunkEncoder, chooseExecMode, formatFrame, STREAM_CONTENT_TYPE, type StreamFormat } from '../exec-stream.ts';
 import { checkPath, commandOf, decodeStdin, toLimits } from '../request-mapping.ts';
 import { ROUTES } from '../route-table.ts';
+import { admit, targetOf } from '../admit.ts';
 import type { ExecCollectedResponse } from '../schemas-sandboxes.ts';
 
 /** Registers the exec route. */
@@ -38,6 +39,7 @@ export function registerExecRoutes(app: FastifyInstance, ctx: RouteContext): voi
     }
     if (body.cwd !== undefined) options.cwd = checkPath('body.cwd', body.cwd);
     const mode = chooseExecMode(query.stream, request.headers.accept);
+    await admit(ctx, request, { action: 'exec', sandbox: targetOf(ctx, id), parameters: { ...options, stdin: stdin?.toString('base64') } });
 
     const release = ctx.gate.acquire();
     let session: ExecSession | undefined;

@@ -4,11 +4,13 @@
  * `..`, length cap) before the service sees them; the service confines them to the sandbox by doing
  * the I/O through an agent inside it.
  */
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RouteContext } from '../context.ts';
 import { ApiError, parseOrThrow } from '../errors.ts';
 import { checkPath } from '../request-mapping.ts';
 import { ROUTES } from '../route-table.ts';
+import { admit, targetOf } from '../admit.ts';
 
 /** Registers the file routes in their own scope: only they accept application/octet-stream. */
 export function registerFilesRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -17,7 +19,9 @@ export function registerFilesRoutes(app: FastifyInstance, ctx: RouteContext): vo
   app.get(readFile.url, async (request, reply) => {
     const { id } = parseOrThrow(readFile.params, request.params, 'params');
     const query = parseOrThrow(readFile.query, request.query, 'query');
-    const data = await ctx.service.readFile(id, checkPath('query.path', query.path));
+    const path = checkPath('query.path', query.path);
+    await admit(ctx, request, { action: 'files.read', sandbox: targetOf(ctx, id), parameters: { path } });
+    const data = await ctx.service.readFile(id, path);
     // Served as an opaque download: a browser must never render sandbox-written bytes as a page.
     reply
       .type('application/octet-stream')
@@ -31,6 +35,7 @@ export function registerFilesRoutes(app: FastifyInstance, ctx: RouteContext): vo
     const { id } = parseOrThrow(listFiles.params, request.params, 'params');
     const query = parseOrThrow(listFiles.query, request.query, 'query');
     const path = checkPath('query.path', query.path);
+    await admit(ctx, request, { action: 'files.read', sandbox: targetOf(ctx, id), parameters: { path } });
     return { path, entries: await ctx.service.listFiles(id, path) };
   });
 
@@ -53,6 +58,9 @@ export function registerFilesRoutes(app: FastifyInstance, ctx: RouteContext): vo
       const data = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       // Three octal digits at most (schema): setuid, setgid and sticky bits can't be requested.
       const mode = query.mode === undefined ? undefined : Number.parseInt(query.mode, 8);
+      // An approval covers the content by its digest, not its bytes.
+      const content = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+      await admit(ctx, request, { action: 'files.write', sandbox: targetOf(ctx, id), parameters: { path, mode: mode ?? null, content } });
       await ctx.service.writeFile(id, path, data, mode);
       return { path, size: data.length };
     });

@@ -9,10 +9,23 @@ import type { RouteContext } from '../context.ts';
 import { parseOrThrow } from '../errors.ts';
 import { toNetworkRequest, checkPath, checkPolicyPin, commandOf, decodeStdin, toLimits, toMounts } from '../request-mapping.ts';
 import { ROUTES } from '../route-table.ts';
+import { admit, callerOf, NEW_SANDBOX, newSandboxSpec, ownerFor } from '../admit.ts';
+import { NO_NETWORK } from '../../network/policy.ts';
+import { ServiceError } from '../../sandbox/errors.ts';
+import type { SandboxOwnership } from '../../sandbox/service-types.ts';
 import type { CancelledExecution, ExecuteResponse, StatusResponse } from '../schemas.ts';
 
 /** Response header carrying a one-shot's execution id, set as soon as it is admitted. */
 export const EXECUTION_ID_HEADER = 'x-airlock-execution-id';
+
+function ownershipOrUndefined(ctx: RouteContext, id: string): SandboxOwnership | undefined {
+  try {
+    return ctx.service.ownership(id);
+  } catch {
+    // Ended and forgotten between the listing and this look: nothing to show.
+    return undefined;
+  }
+}
 
 /** Registers execute, status and cancel. */
 export function registerSandboxRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -23,8 +36,9 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: RouteContext): 
     const pin = checkPolicyPin(request.headers, body.expected_policy_hash, ctx.service.policyHash);
     const what = commandOf(body);
     const stdin = decodeStdin(body.stdin, body.stdin_encoding);
+    const caller = callerOf(request);
     const oneShot: OneShotRequest = {
-      agentId: body.agent_id,
+      agentId: ownerFor(caller, body.agent_id),
       runtime: body.runtime ?? 'namespace',
       limits: toLimits(body, 'body.', ctx.policy),
       env: body.environment ?? {},
@@ -41,6 +55,9 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: RouteContext): 
     if (body.image !== undefined) oneShot.image = body.image;
     if (body.workdir !== undefined) oneShot.workdir = checkPath('body.workdir', body.workdir);
     if (pin !== undefined) oneShot.expectedPolicyHash = pin;
+    const spec = newSandboxSpec(ctx, { ...oneShot, network: oneShot.network ?? NO_NETWORK });
+    const target = { owner: oneShot.agentId, spec };
+    await admit(ctx, request, { action: 'execute', sandbox: { id: NEW_SANDBOX, ...target }, spec, parameters: { ...oneShot, stdin: stdin?.toString('base64') } });
     const release = ctx.gate.acquire();
     let run: OneShotExecution | undefined;
     let finished = false;
@@ -58,23 +75,37 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: RouteContext): 
       throw err;
     }
     if (clientGone) run.cancel();
-    reply.header(EXECUTION_ID_HEADER, run.executionId).header('cache-control', 'no-store');
+    const executionId = run.executionId;
+    ctx.oneShotTargets.set(executionId, target);
+    reply.header(EXECUTION_ID_HEADER, executionId).header('cache-control', 'no-store');
     try {
       const result = await run.result;
-      return { ...result, constitutional_hash_verified: pin === undefined || pin === result.policy_hash };
+      // The seed's field: whether the request's pin matched (null: the request pinned nothing).
+      return { ...result, constitutional_hash_verified: pin === undefined ? null : pin === result.policy_hash };
     } finally {
+      ctx.oneShotTargets.delete(executionId);
       finished = true;
       release();
     }
   });
 
-  app.get(status.url, async (): Promise<StatusResponse> => {
+  app.get(status.url, async (request): Promise<StatusResponse> => {
+    const caller = callerOf(request);
     const s = ctx.service.status();
-    return { ...s, policy_hash: ctx.service.policyHash, constitutional_hash_verified: true };
+    // Tenancy: each entry is shown only to those policy lets read it.
+    const visible = s.active_sandboxes.filter((entry) => {
+      const known = entry.kind === 'execution' ? ctx.oneShotTargets.get(entry.execution_id) : ownershipOrUndefined(ctx, entry.execution_id);
+      return known !== undefined && ctx.admission.permits(caller, 'read', { id: entry.execution_id, ...known });
+    });
+    return { active_sandboxes: visible, total_count: visible.length, policy_hash: ctx.service.policyHash, constitutional_hash_verified: null };
   });
 
   app.delete(cancelExecution.url, async (request): Promise<CancelledExecution> => {
     const { id } = parseOrThrow(cancelExecution.params, request.params, 'params');
+    const known = ctx.oneShotTargets.get(id);
+    // Unknown here: the service says whether it never existed or has already ended.
+    if (known !== undefined) await admit(ctx, request, { action: 'kill', sandbox: { id, ...known }, parameters: { execution_id: id } });
+    else if (callerOf(request).role !== 'operator') throw new ServiceError('execution_not_found', `no running execution ${id}`);
     return ctx.service.cancelExecution(id);
   });
 }

@@ -8,6 +8,9 @@ import type { RouteContext } from '../context.ts';
 import { parseOrThrow } from '../errors.ts';
 import { toNetworkRequest, checkPolicyPin, toLimits, toMounts } from '../request-mapping.ts';
 import { ROUTES } from '../route-table.ts';
+import { admit, callerOf, NEW_SANDBOX, newSandboxSpec, ownerFor, targetOf } from '../admit.ts';
+import { NO_NETWORK } from '../../network/policy.ts';
+
 
 /** Registers the sandbox lifecycle routes. */
 export function registerSandboxesRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -26,7 +29,9 @@ export function registerSandboxesRoutes(app: FastifyInstance, ctx: RouteContext)
     };
     if (body.image !== undefined) options.image = body.image;
     if (body.ttl_seconds !== undefined) options.ttlSeconds = body.ttl_seconds;
-    if (body.agent_id !== undefined) options.agentId = body.agent_id;
+    options.agentId = ownerFor(callerOf(request), body.agent_id);
+    const spec = newSandboxSpec(ctx, { ...options, network: options.network ?? NO_NETWORK });
+    await admit(ctx, request, { action: 'create', sandbox: { id: NEW_SANDBOX, owner: options.agentId, spec }, spec, parameters: options });
     const release = ctx.gate.acquire();
     try {
       const info = await ctx.service.create(options);
@@ -37,35 +42,45 @@ export function registerSandboxesRoutes(app: FastifyInstance, ctx: RouteContext)
     }
   });
 
-  app.get(listSandboxes.url, async () => {
-    const sandboxes = ctx.service.list();
+  app.get(listSandboxes.url, async (request) => {
+    const caller = callerOf(request);
+    // Tenancy: each sandbox is listed only for those policy lets read it.
+    const sandboxes = ctx.service.list().filter((info) => ctx.admission.permits(caller, 'read', targetOf(ctx, info.sandbox_id)));
     return { sandboxes, total_count: sandboxes.length };
   });
 
   app.get(getSandbox.url, async (request): Promise<SandboxInfo> => {
     const { id } = parseOrThrow(getSandbox.params, request.params, 'params');
+    await admit(ctx, request, { action: 'read', sandbox: targetOf(ctx, id), parameters: {} });
     return ctx.service.get(id);
   });
 
   app.delete(deleteSandbox.url, async (request): Promise<SandboxInfo> => {
     const { id } = parseOrThrow(deleteSandbox.params, request.params, 'params');
+    await admit(ctx, request, { action: 'kill', sandbox: targetOf(ctx, id), parameters: {} });
     return ctx.service.kill(id);
   });
 
   app.post(setTimeout.url, async (request): Promise<SandboxInfo> => {
     const { id } = parseOrThrow(setTimeout.params, request.params, 'params');
     const body = parseOrThrow(setTimeout.body.schema, request.body, 'body');
+    // Its lifetime is the owner's to set, like ending it.
+    await admit(ctx, request, { action: 'kill', sandbox: targetOf(ctx, id), parameters: { ttl_seconds: body.ttl_seconds } });
     return ctx.service.setTimeout(id, body.ttl_seconds);
   });
 
   app.get(getNetwork.url, async (request) => {
     const { id } = parseOrThrow(getNetwork.params, request.params, 'params');
+    await admit(ctx, request, { action: 'read', sandbox: targetOf(ctx, id), parameters: {} });
     return ctx.service.network(id);
   });
 
   app.put(setAllowlist.url, async (request) => {
     const { id } = parseOrThrow(setAllowlist.params, request.params, 'params');
     const body = parseOrThrow(setAllowlist.body.schema, request.body, 'body');
+    const sandbox = targetOf(ctx, id);
+    const spec = { ...sandbox.spec, network: { ...sandbox.spec.network, allowedHosts: body.allowed_hosts } };
+    await admit(ctx, request, { action: 'network.change', sandbox, spec, parameters: { allowed_hosts: body.allowed_hosts } });
     return ctx.service.setAllowlist(id, body.allowed_hosts);
   });
 }

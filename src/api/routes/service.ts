@@ -11,7 +11,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
 
   app.get(ROUTES.health.url, async (): Promise<HealthResponse> => {
     const h = await ctx.service.health();
-    return { ...h, constitutional_hash: h.policy_hash };
+    return { ...h, constitutional_hash: h.policy_hash, authentication: ctx.authentication };
   });
 
   app.get(ROUTES.metrics.url, async (_request, reply) => {

@@ -1,0 +1,76 @@
+/**
+ * The routes' side of admission: what each route asks for (an action, the sandbox it is on, the
+ * resolved spec, the parameters an approval covers), sent through the one admission path. A
+ * request that policy sends to a human is answered 202 with its pending approval; a refusal
+ * leaves as its code's status (src/api/error-codes.ts).
+ */
+import type { FastifyRequest } from 'fastify';
+import type { Admitted, TargetSandbox } from '../admission/admission.ts';
+import type { Caller } from '../admission/caller.ts';
+import type { NetworkRequest } from '../network/policy.ts';
+import type { GrantedMount } from '../isolation/driver.ts';
+import type { PolicyAction, SandboxSpec } from '../policy/request.ts';
+import { resolveLimits, type RequestedLimits } from '../sandbox/limits.ts';
+import './caller-decoration.ts';
+import type { RouteContext } from './context.ts';
+import { ApiError } from './errors.ts';
+import { ApprovalPending } from './approval-pending.ts';
+
+/** The resource id policy sees for a sandbox not created yet. */
+export const NEW_SANDBOX = 'new';
+
+/** Header a retried request names its approval in. */
+export const APPROVAL_HEADER = 'airlock-approval';
+
+/** The caller of an authenticated route (the hook guarantees one; its absence is a server fault). */
+export function callerOf(request: FastifyRequest): Caller {
+  if (request.caller === undefined) throw new Error(`route ${request.routeOptions.url ?? request.url} ran without an authenticated caller`);
+  return request.caller;
+}
+
+/** The spec a new sandbox will have: every default filled, so policy sees what will run. */
+export function newSandboxSpec(ctx: RouteContext, input: { runtime: string; image?: string | undefined; network: NetworkRequest; mounts: readonly GrantedMount[]; limits: RequestedLimits }): SandboxSpec {
+  return {
+    runtime: input.runtime,
+    image: input.image ?? ctx.admission.settings.defaultImage,
+    network: { mode: input.network.mode, allowedHosts: input.network.allowedHosts },
+    mounts: input.mounts,
+    limits: resolveLimits(input.limits, ctx.policy.defaults, ctx.policy.maxima),
+  };
+}
+
+/** The sandbox `id` as policy sees it (404/409 from the service when there is none). */
+export function targetOf(ctx: RouteContext, id: string): TargetSandbox {
+  return { id, ...ctx.service.ownership(id) };
+}
+
+/**
+ * The tenancy id a new sandbox is owned by: the caller's. An operator may create on behalf of an
+ * agent (`agent_id`); anyone else naming another agent is refused.
+ */
+export function ownerFor(caller: Caller, requested: string | undefined): string {
+  if (requested === undefined || requested === caller.agentId) return caller.agentId;
+  // Why: an agent naming another owner would create sandboxes that agent could then use.
+  if (caller.role !== 'operator') throw new ApiError('forbidden', `agent_id: you act as "${caller.agentId}"; only operators create sandboxes for another agent`);
+  return requested;
+}
+
+/** Sends the request through admission; throws a refusal, or ApprovalPending for a 202. */
+export async function admit(
+  ctx: RouteContext,
+  request: FastifyRequest,
+  input: { action: PolicyAction; sandbox?: TargetSandbox | undefined; spec?: SandboxSpec | undefined; parameters: unknown },
+): Promise<Admitted> {
+  const header = request.headers[APPROVAL_HEADER];
+  if (Array.isArray(header)) throw new ApiError('invalid_request', 'Airlock-Approval: give it once');
+  const outcome = await ctx.admission.admit({
+    caller: callerOf(request),
+    action: input.action,
+    sandbox: input.sandbox,
+    request: input.spec,
+    parameters: input.parameters,
+    approvalId: header,
+  });
+  if (!outcome.admitted) throw new ApprovalPending(outcome.approval, outcome.actionDigest);
+  return outcome;
+}

@@ -1,0 +1,78 @@
+/**
+ * Authentication of every API request but the public ones (/health, /metrics, /openapi.json): the
+ * request's transport is classified (unix-socket peer, or TCP with its signature) and handed to the
+ * admission Authenticator, which sets `request.caller` or refuses (401/403) before any route runs.
+ * Runs as a preValidation hook, once the body is read: an RFC 9530 digest covers the exact bytes
+ * received, which the JSON parser here keeps.
+ */
+import type { Socket } from 'node:net';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Authenticator, Transport } from '../admission/authenticate.ts';
+import './caller-decoration.ts';
+import { ROUTES } from './route-table.ts';
+
+/** Reads the uid of a unix-socket connection's peer; undefined for a connection not on the socket. */
+export interface PeerLookup {
+  lookup(socket: Socket): Promise<{ uid: number } | undefined>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The body exactly as received (JSON routes), for the signature's content digest. */
+    rawBody: Buffer | undefined;
+  }
+}
+
+/** Routes anyone who reaches the listener may call: they reveal nothing tenant-specific. */
+const PUBLIC_ROUTES: ReadonlySet<string> = new Set([ROUTES.health, ROUTES.metrics, ROUTES.openapi].map((r) => `${r.method} ${r.url}`));
+
+/** True for 127.0.0.0/8 and ::1 (also as an IPv4-mapped address). */
+function isLoopbackPeer(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const a = address.replace(/^::ffff:/i, '');
+  return a === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
+}
+
+async function transportOf(request: FastifyRequest, peers: PeerLookup | undefined): Promise<Transport> {
+  const socket = request.raw.socket;
+  if (peers !== undefined) {
+    let peer: { uid: number } | undefined;
+    let onSocket = true;
+    try {
+      peer = await peers.lookup(socket);
+      onSocket = peer !== undefined;
+    } catch {
+      // Why: a connection on the socket whose uid could not be read is refused, not guessed.
+      peer = undefined;
+    }
+    if (onSocket) return { kind: 'unix-socket', peerUid: peer?.uid };
+  }
+  const scheme = (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+  // Why the Host header may be trusted here: the host check (src/api/host-check.ts) already
+  // refused every name not configured, so the target URI is rebuilt from allowed parts only.
+  const targetUri = `${scheme}://${request.headers.host ?? ''}${request.raw.url ?? request.url}`;
+  const body = request.rawBody ?? (Buffer.isBuffer(request.body) ? request.body : undefined);
+  return {
+    kind: 'tcp',
+    // Why the remote address: the kernel never delivers a loopback source from another host.
+    loopback: isLoopbackPeer(socket.remoteAddress),
+    request: { method: request.method, targetUri, headers: request.headers, body },
+  };
+}
+
+/** Registers the raw-body JSON parser and the authentication hook. */
+export function registerAuthentication(app: FastifyInstance, authenticator: Authenticator, peers: PeerLookup | undefined): void {
+  app.decorateRequest('caller', undefined);
+  app.decorateRequest('rawBody', undefined);
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const bytes = body as Buffer;
+    request.rawBody = bytes;
+    void parseJson(request, bytes.toString('utf8'), done);
+  });
+  app.addHook('preValidation', async (request) => {
+    if (PUBLIC_ROUTES.has(`${request.method} ${request.routeOptions.url ?? ''}`)) return;
+    request.caller = await authenticator.authenticate(await transportOf(request, peers));
+  });
+}
