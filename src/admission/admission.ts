@@ -45,16 +45,22 @@ export interface Admitted {
   readonly approved: boolean;
 }
 
+/** What admission needs of a pending approval (the gate's view carries more, shown to the caller as is). */
+export interface OpenedApproval {
+  readonly approval_id: string;
+  readonly expires_at: string;
+}
+
 /** A request that waits for a human: answer 202 with this. */
 export interface AwaitingApproval {
   readonly admitted: false;
-  readonly approval: unknown;
+  readonly approval: OpenedApproval;
   readonly actionDigest: string;
 }
 
 /** The approval gate as admission uses it (src/approvals/ implements it). */
 export interface ApprovalStep {
-  open(input: { requester: Caller; action: PolicyAction; sandboxId?: string | undefined; actionDigest: string; summary: unknown; policyIds: readonly string[]; reasons: readonly string[] }): Promise<unknown>;
+  open(input: { requester: Caller; action: PolicyAction; sandboxId?: string | undefined; actionDigest: string; summary: unknown; policyIds: readonly string[]; reasons: readonly string[] }): Promise<OpenedApproval>;
   /** Checks and consumes the approval; throws a refusal with its own code when it does not fit. */
   redeem(input: { approvalId: string; actionDigest: string; requester: Caller }): Promise<void>;
 }

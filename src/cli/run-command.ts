@@ -6,7 +6,7 @@ import { createDriver } from '../isolation/drivers.ts';
 import { resolveImage } from '../images/store.ts';
 import { executeOnce, type ExecutionRequest } from '../sandbox/execute.ts';
 import { activePolicyHash } from '../sandbox/policy-bundle.ts';
-import { policyDirOf, readBundleHash } from '../policy/bundle-files.ts';
+import { admitRun } from './run-admission.ts';
 import type { ExecutionResult } from '../sandbox/result.ts';
 import { parseRunOptions, type RawRunOptions } from './run-options.ts';
 import { terminalSafe, terminalSafeJson } from './terminal-text.ts';
@@ -18,8 +18,10 @@ import { NetworkPolicyError } from '../network/policy.ts';
 export async function runCommand(command: string[], raw: RawRunOptions, configPath: string | undefined): Promise<number> {
   const config = loadConfig(configPath);
   const plan = parseRunOptions(raw, command, config, process.cwd());
-  // The same policy_hash `airlock serve` reports for this configuration (an unreadable bundle: refused).
-  const policyHash = activePolicyHash(config, await readBundleHash(policyDirOf(config.policy)));
+  const admission = await admitRun(plan, config, raw.approval);
+  if (!admission.admitted) return admission.exitCode;
+  // The same policy_hash `airlock serve` reports for this configuration.
+  const policyHash = activePolicyHash(config, admission.bundleHash);
   let stdin: ExecutionRequest['stdin'];
   if (plan.language !== undefined) {
     if (plan.code === undefined && process.stdin.isTTY) {

@@ -31,6 +31,8 @@ export interface RawRunOptions {
   language?: string;
   code?: string;
   json: boolean;
+  /** An approval of exactly this run, once an approver has decided it. */
+  approval?: string;
 }
 
 export interface RunPlan {

@@ -30,6 +30,7 @@ export function registerRun(program: Command): void {
     .option('--language <lang>', 'run code in python, javascript or bash (code from --code or stdin)')
     .option('--code <string>', 'code to run with --language')
     .option('--json', 'print the execution result as JSON instead of streaming', false)
+    .option('--approval <id>', 'a signed approval of exactly this run (when policy requires one; exit 3 says so)')
     .action(async (command: string[], raw: RawRunOptions) => {
       const { runCommand } = await import('./run-command.ts');
       process.exitCode = await runCommand(command, raw, program.opts<{ config?: string }>().config);
