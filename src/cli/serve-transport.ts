@@ -36,6 +36,8 @@ type Handler = (request: IncomingMessage, response: ServerResponse) => void;
 
 /** How long closing the unix listener waits for its connections before cutting them. */
 const UNIX_DRAIN_MS = 5_000;
+/** Open unix-socket connections at most; past it, new ones are closed at once. */
+const UNIX_MAX_CONNECTIONS = 1024;
 
 /**
  * Refuses plain HTTP off loopback: a request crossing the network unencrypted could be read or
@@ -89,6 +91,8 @@ export class ServeTransport {
       const unix = createHttpServer(handler);
       applyServerOptions(unix, options);
       unix.on('clientError', handleClientError);
+      // Why: each connection starts a helper process; a caller opening connections in a loop must not exhaust the host.
+      unix.maxConnections = UNIX_MAX_CONNECTIONS;
       // Before it listens: every accepted connection gets its peer lookup started.
       this.peers?.attach(unix);
       this.#unix = unix;
