@@ -1,7 +1,8 @@
 /**
  * `airlock serve [--host 127.0.0.1] [--port 8002] [--config FILE]`: the control plane. Builds the
- * sandbox service and the HTTP API in front of it, and on SIGTERM/SIGINT stops accepting, ends
- * every sandbox and exits. Heavy modules load only when the command runs.
+ * sandbox service and the HTTP API in front of it, listening on TCP (HTTPS with service.tls) and on
+ * the unix socket service.socket.path (serve-transport.ts), and on SIGTERM/SIGINT stops accepting,
+ * ends every sandbox and exits. Heavy modules load only when the command runs.
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Command } from 'commander';
@@ -30,7 +31,7 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('start the control plane: HTTP API in front of the sandbox service')
-    .option('--host <address>', 'address to listen on (loopback unless you mean to expose it; clients must also use a Host listed in service.allowedHosts)', '127.0.0.1')
+    .option('--host <address>', 'TCP address to listen on (any address but loopback needs service.tls; clients must also use a Host listed in service.allowedHosts); local callers also have the unix socket, service.socket.path', '127.0.0.1')
     .option('--port <port>', 'TCP port', String(DEFAULT_API_PORT))
     .option('--log-level <level>', 'log level: fatal, error, warn, info, debug, trace', 'info')
     .addHelpText('after', '\nThe configuration file is given with --config FILE (before or after "serve").')
