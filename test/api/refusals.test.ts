@@ -127,6 +127,17 @@ describe('every validation problem is listed', () => {
     assert.equal(service.executed.length, 0);
     await app.close();
   });
+
+  it('problems in different fields are listed together (limits, grants, workdir, code/command)', async () => {
+    const { app, service } = await makeApp();
+    const body = { agent_id: 'a', code: '1', command: ['true'], memory_limit_mb: 1_000_000, filesystem_access: ['rel'], workdir: 'tmp' };
+    const err = assertError(await app.inject(json('POST', '/api/v1/sandbox/execute', body)), 400);
+    assert.deepEqual(err.details?.map((d) => d.path).sort(), ['body', 'body.filesystem_access[0]', 'body.memory_limit_mb', 'body.workdir']);
+    const created = assertError(await app.inject(json('POST', '/api/v1/sandboxes', { limits: { pids_limit: 1_000_000 }, filesystem_access: ['/a/../b'] })), 400);
+    assert.deepEqual(created.details?.map((d) => d.path).sort(), ['body.filesystem_access[0]', 'body.limits.pids_limit']);
+    assert.equal(service.executed.length + service.created.length, 0, 'nothing ran, nothing was created');
+    await app.close();
+  });
 });
 
 describe("a control's refusal is a 4xx, never a 200 result", () => {

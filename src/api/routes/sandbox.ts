@@ -9,6 +9,7 @@ import type { RouteContext } from '../context.ts';
 import { parseOrThrow } from '../errors.ts';
 import { toNetworkRequest, checkPath, checkPolicyPin, commandOf, decodeStdin, toLimits, toMounts } from '../request-mapping.ts';
 import { ROUTES } from '../route-table.ts';
+import { checkAll } from '../problems.ts';
 import { admit, callerOf, NEW_SANDBOX, newSandboxSpec, ownerFor } from '../admit.ts';
 import { NO_NETWORK } from '../../network/policy.ts';
 import { ServiceError } from '../../sandbox/errors.ts';
@@ -33,16 +34,22 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: RouteContext): 
 
   app.post(execute.url, async (request, reply): Promise<ExecuteResponse> => {
     const body = parseOrThrow(execute.body.schema, request.body, 'body');
-    const pin = checkPolicyPin(request.headers, body.expected_policy_hash, ctx.service.policyHash);
-    const what = commandOf(body);
-    const stdin = decodeStdin(body.stdin, body.stdin_encoding);
+    // Every problem of the request at once, not the first one found.
+    const { pin, what, stdin, limits, mounts, workdir } = await checkAll({
+      pin: () => checkPolicyPin(request.headers, body.expected_policy_hash, ctx.service.policyHash),
+      what: () => commandOf(body),
+      stdin: () => decodeStdin(body.stdin, body.stdin_encoding),
+      limits: () => toLimits(body, 'body.', ctx.policy),
+      mounts: () => toMounts(body.filesystem_access, 'body.filesystem_access', ctx.policy),
+      workdir: () => (body.workdir === undefined ? undefined : checkPath('body.workdir', body.workdir)),
+    });
     const caller = callerOf(request);
     const oneShot: OneShotRequest = {
       agentId: ownerFor(caller, body.agent_id),
       runtime: body.runtime ?? 'namespace',
-      limits: toLimits(body, 'body.', ctx.policy),
+      limits,
       env: body.environment ?? {},
-      mounts: await toMounts(body.filesystem_access, 'body.filesystem_access', ctx.policy),
+      mounts,
       network: toNetworkRequest(body),
     };
     if (what.command !== undefined) {
@@ -53,7 +60,7 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: RouteContext): 
     }
     if (stdin !== undefined) oneShot.stdin = stdin;
     if (body.image !== undefined) oneShot.image = body.image;
-    if (body.workdir !== undefined) oneShot.workdir = checkPath('body.workdir', body.workdir);
+    if (workdir !== undefined) oneShot.workdir = workdir;
     if (pin !== undefined) oneShot.expectedPolicyHash = pin;
     const spec = newSandboxSpec(ctx, { ...oneShot, network: oneShot.network ?? NO_NETWORK });
     const target = { owner: oneShot.agentId, spec };

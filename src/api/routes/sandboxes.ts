@@ -8,6 +8,7 @@ import type { RouteContext } from '../context.ts';
 import { parseOrThrow } from '../errors.ts';
 import { toNetworkRequest, checkPolicyPin, toLimits, toMounts } from '../request-mapping.ts';
 import { ROUTES } from '../route-table.ts';
+import { checkAll } from '../problems.ts';
 import { admit, callerOf, NEW_SANDBOX, newSandboxSpec, ownerFor, targetOf } from '../admit.ts';
 import { NO_NETWORK } from '../../network/policy.ts';
 
@@ -18,13 +19,18 @@ export function registerSandboxesRoutes(app: FastifyInstance, ctx: RouteContext)
 
   app.post(createSandbox.url, async (request, reply): Promise<SandboxInfo> => {
     const body = parseOrThrow(createSandbox.body.schema, request.body, 'body');
-    checkPolicyPin(request.headers, body.expected_policy_hash, ctx.service.policyHash);
+    // Every problem of the request at once, not the first one found.
+    const { limits, mounts } = await checkAll({
+      pin: () => checkPolicyPin(request.headers, body.expected_policy_hash, ctx.service.policyHash),
+      limits: () => toLimits(body.limits, 'body.limits.', ctx.policy),
+      mounts: () => toMounts(body.filesystem_access, 'body.filesystem_access', ctx.policy),
+    });
     const options: CreateSandboxOptions = {
       runtime: body.runtime ?? 'namespace',
-      limits: toLimits(body.limits, 'body.limits.', ctx.policy),
+      limits,
       metadata: body.metadata ?? {},
       env: body.environment ?? {},
-      mounts: await toMounts(body.filesystem_access, 'body.filesystem_access', ctx.policy),
+      mounts,
       network: toNetworkRequest(body),
     };
     if (body.image !== undefined) options.image = body.image;
