@@ -47,6 +47,8 @@ export interface Send {
   url: string;
   /** JSON body (serialized once: the signed bytes are the sent bytes). */
   payload?: unknown;
+  /** A raw body sent as is (give its content-type in `headers`); instead of `payload`. */
+  raw?: string;
   headers?: Record<string, string>;
   remoteAddress?: string;
 }
@@ -89,9 +91,9 @@ export async function controller(t: TestContext, store: SqliteStore, options: { 
 
 /** Signs `req` as `who` (unless `who` is undefined) and injects it into `app`. */
 export async function send(app: FastifyInstance, who: KeyedPrincipal | undefined, req: Send, tweaks: SignTweaks = {}): Promise<LightMyRequestResponse> {
-  let body = req.payload === undefined ? undefined : JSON.stringify(req.payload);
+  let body = req.raw ?? (req.payload === undefined ? undefined : JSON.stringify(req.payload));
   let url = req.url;
-  const headers: Record<string, string> = { host: HOST, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...req.headers };
+  const headers: Record<string, string> = { host: HOST, ...(req.payload === undefined ? {} : { 'content-type': 'application/json' }), ...req.headers };
   if (who !== undefined) {
     const signed = signRequest({
       request: { method: req.method, targetUri: `http://${HOST}${url}`, headers, body },
