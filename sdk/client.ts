@@ -66,7 +66,11 @@ function modeString(mode: number | string): string {
   return typeof mode === 'number' ? mode.toString(8).padStart(3, '0') : mode;
 }
 
-/** A client of one airlock server. Holds no connection state; safe to share. */
+/**
+ * A client of one airlock server. Holds no connection state; safe to share. A call that policy
+ * sends to a human throws `ApprovalRequiredError` (nothing ran); once approved, repeat the same call
+ * with `{ approvalId }`, or let `withApproval` wait and retry.
+ */
 export class AirlockClient {
   /** The transport (URL building, deadlines, error mapping). */
   readonly transport: Transport;
@@ -82,12 +86,12 @@ export class AirlockClient {
 
   /** `GET /health`: status, version, policy hash and the runtimes that work on the server's host. */
   health(options: CallOptions = {}): Promise<HealthResponse> {
-    return this.transport.json({ method: 'GET', path: '/health', signals: [options.signal] });
+    return this.transport.json({ method: 'GET', path: '/health', signals: [options.signal], approvalId: options.approvalId });
   }
 
   /** `GET /api/v1/sandbox/status`: what runs now. */
   status(options: CallOptions = {}): Promise<StatusResponse> {
-    return this.transport.json({ method: 'GET', path: '/api/v1/sandbox/status', signals: [options.signal] });
+    return this.transport.json({ method: 'GET', path: '/api/v1/sandbox/status', signals: [options.signal], approvalId: options.approvalId });
   }
 
   /**
@@ -99,7 +103,7 @@ export class AirlockClient {
   execute(request: ExecuteRequest, options: CallOptions = {}): Promise<ExecuteResponse> {
     const base = this.transport.requestTimeoutMs;
     const timeoutMs = base === 0 ? 0 : base + (request.timeout_seconds ?? EXECUTE_DEFAULT_LIMIT_SECONDS) * 1000;
-    return this.transport.json({ method: 'POST', path: '/api/v1/sandbox/execute', json: request, signals: [options.signal], timeoutMs });
+    return this.transport.json({ method: 'POST', path: '/api/v1/sandbox/execute', json: request, signals: [options.signal], timeoutMs, approvalId: options.approvalId });
   }
 
   /**
@@ -110,33 +114,33 @@ export class AirlockClient {
    */
   cancelExecution(executionId: string, options: CallOptions = {}): Promise<CancelledExecution> {
     if (typeof executionId !== 'string' || executionId === '') throw new AirlockError('execution id must be a non-empty string', { code: 'invalid_argument' });
-    return this.transport.json({ method: 'DELETE', path: `/api/v1/sandbox/executions/${encodeURIComponent(executionId)}`, signals: [options.signal] });
+    return this.transport.json({ method: 'DELETE', path: `/api/v1/sandbox/executions/${encodeURIComponent(executionId)}`, signals: [options.signal], approvalId: options.approvalId });
   }
 
   /** `POST /api/v1/sandboxes`: starts a persistent sandbox. */
   createSandbox(request: CreateSandboxRequest = {}, options: CallOptions = {}): Promise<SandboxInfo> {
-    return this.transport.json({ method: 'POST', path: '/api/v1/sandboxes', json: request, signals: [options.signal] });
+    return this.transport.json({ method: 'POST', path: '/api/v1/sandboxes', json: request, signals: [options.signal], approvalId: options.approvalId });
   }
 
   /** `GET /api/v1/sandboxes`: every sandbox the server knows (running, and recently ended). */
   async listSandboxes(options: CallOptions = {}): Promise<SandboxInfo[]> {
-    const list = await this.transport.json<SandboxList>({ method: 'GET', path: '/api/v1/sandboxes', signals: [options.signal] });
+    const list = await this.transport.json<SandboxList>({ method: 'GET', path: '/api/v1/sandboxes', signals: [options.signal], approvalId: options.approvalId });
     return list.sandboxes;
   }
 
   /** `GET /api/v1/sandboxes/{id}`. Throws `SandboxNotFoundError` for an unknown id. */
   getSandbox(id: string, options: CallOptions = {}): Promise<SandboxInfo> {
-    return this.transport.json({ method: 'GET', path: sandboxPath(id), signals: [options.signal] });
+    return this.transport.json({ method: 'GET', path: sandboxPath(id), signals: [options.signal], approvalId: options.approvalId });
   }
 
   /** `DELETE /api/v1/sandboxes/{id}`: ends the sandbox; returns it, ended. */
   killSandbox(id: string, options: CallOptions = {}): Promise<SandboxInfo> {
-    return this.transport.json({ method: 'DELETE', path: sandboxPath(id), signals: [options.signal] });
+    return this.transport.json({ method: 'DELETE', path: sandboxPath(id), signals: [options.signal], approvalId: options.approvalId });
   }
 
   /** `POST /api/v1/sandboxes/{id}/timeout`: the sandbox now ends `ttlSeconds` from now unless extended again. */
   setSandboxTimeout(id: string, ttlSeconds: number, options: CallOptions = {}): Promise<SandboxInfo> {
-    return this.transport.json({ method: 'POST', path: sandboxPath(id, '/timeout'), json: { ttl_seconds: ttlSeconds }, signals: [options.signal] });
+    return this.transport.json({ method: 'POST', path: sandboxPath(id, '/timeout'), json: { ttl_seconds: ttlSeconds }, signals: [options.signal], approvalId: options.approvalId });
   }
 
   /**
@@ -145,7 +149,7 @@ export class AirlockClient {
    * sandboxes too.
    */
   getSandboxNetwork(id: string, options: CallOptions = {}): Promise<SandboxNetworkInfo> {
-    return this.transport.json({ method: 'GET', path: sandboxPath(id, '/network'), signals: [options.signal] });
+    return this.transport.json({ method: 'GET', path: sandboxPath(id, '/network'), signals: [options.signal], approvalId: options.approvalId });
   }
 
   /**
@@ -156,7 +160,7 @@ export class AirlockClient {
    */
   setSandboxAllowlist(id: string, allowedHosts: SetAllowlistRequest['allowed_hosts'], options: CallOptions = {}): Promise<SandboxNetworkInfo> {
     const body: SetAllowlistRequest = { allowed_hosts: allowedHosts };
-    return this.transport.json({ method: 'PUT', path: sandboxPath(id, '/network'), json: body, signals: [options.signal] });
+    return this.transport.json({ method: 'PUT', path: sandboxPath(id, '/network'), json: body, signals: [options.signal], approvalId: options.approvalId });
   }
 
   /**
@@ -169,7 +173,7 @@ export class AirlockClient {
     const call = new Call(`POST ${path}`, [options.signal, ...(options.signals ?? [])], options.timeoutMs);
     let response: Response;
     try {
-      response = await this.transport.send({ method: 'POST', path, json: request, accept: 'application/x-ndjson' }, call);
+      response = await this.transport.send({ method: 'POST', path, json: request, accept: 'application/x-ndjson', approvalId: options.approvalId }, call);
     } catch (err) {
       call.dispose();
       throw err;
@@ -198,13 +202,13 @@ export class AirlockClient {
   execCollected(id: string, request: ExecRequest, options: CallOptions = {}): Promise<ExecCollectedResponse> {
     const base = this.transport.requestTimeoutMs;
     const timeoutMs = base === 0 || request.timeout_seconds === undefined ? 0 : base + request.timeout_seconds * 1000;
-    return this.transport.json({ method: 'POST', path: sandboxPath(id, '/exec'), query: { stream: 'false' }, json: request, signals: [options.signal], timeoutMs });
+    return this.transport.json({ method: 'POST', path: sandboxPath(id, '/exec'), query: { stream: 'false' }, json: request, signals: [options.signal], timeoutMs, approvalId: options.approvalId });
   }
 
   /** `GET /api/v1/sandboxes/{id}/files?path=`: the file's bytes. */
   readFile(id: string, path: string, options: CallOptions = {}): Promise<Uint8Array> {
     return this.transport.request(
-      { method: 'GET', path: sandboxPath(id, '/files'), query: { path }, accept: 'application/octet-stream', signals: [options.signal] },
+      { method: 'GET', path: sandboxPath(id, '/files'), query: { path }, accept: 'application/octet-stream', signals: [options.signal], approvalId: options.approvalId },
       async (response) => new Uint8Array(await response.arrayBuffer()),
     );
   }
@@ -220,12 +224,13 @@ export class AirlockClient {
       body: body as RequestInit['body'],
       contentType: 'application/octet-stream',
       signals: [options.signal],
+      approvalId: options.approvalId,
     });
   }
 
   /** `GET /api/v1/sandboxes/{id}/files/list?path=`: the entries of a directory. */
   async listFiles(id: string, path: string, options: CallOptions = {}): Promise<FileEntry[]> {
-    const list = await this.transport.json<FileListResponse>({ method: 'GET', path: sandboxPath(id, '/files/list'), query: { path }, signals: [options.signal] });
+    const list = await this.transport.json<FileListResponse>({ method: 'GET', path: sandboxPath(id, '/files/list'), query: { path }, signals: [options.signal], approvalId: options.approvalId });
     return list.entries;
   }
 }

@@ -41,6 +41,11 @@ export interface RunOptions {
   cwd?: string;
   /** Cancels the command (same as `handle.kill()`); the run rejects with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * The approved approval this very command runs on (see `ApprovalRequiredError`): the same
+   * command, stdin, environment, directory and limit as the run that was sent to an approver.
+   */
+  approvalId?: string | undefined;
 }
 
 /** `RunOptions` with `background: true`: `run` returns a handle at once instead of waiting. */

@@ -106,7 +106,7 @@ export class CommandHandle {
     let exit: ExecExitFrame | undefined;
     let listenerFailure: { error: unknown } | undefined;
     try {
-      const stream = await client.execStream(sandboxId, request, { signals: [this.#kill.signal, options.signal], timeoutMs });
+      const stream = await client.execStream(sandboxId, request, { signals: [this.#kill.signal, options.signal], timeoutMs, approvalId: options.approvalId });
       this.#execId = stream.execId;
       try {
         for await (const frame of stream.frames) {

@@ -4,6 +4,7 @@
  * one of the SDK's own for what happened on this side (`network_error`, `timeout`,
  * `command_exit`, `stream_ended`, `invalid_response`).
  */
+import type { ApprovalInfo } from './approvals.ts';
 import type { CommandResult } from './command-types.ts';
 
 /** Options shared by every SDK error. */
@@ -96,6 +97,58 @@ export class ServiceUnavailableError extends AirlockError {
   override readonly name: string = 'ServiceUnavailableError';
 }
 
+/**
+ * 202 `approval_required`: policy sends this request to a human, and nothing was done. Once an
+ * approver has approved `approvalId` (`airlock approvals approve ID`), repeat exactly the same call
+ * with the call option `{ approvalId }`: the same resolved parameters, or it is refused
+ * `approval_digest_mismatch`. `withApproval` does the waiting and the retry.
+ */
+export class ApprovalRequiredError extends AirlockError {
+  override readonly name: string = 'ApprovalRequiredError';
+  /** The pending approval's id: give it as `approvalId` when retrying. */
+  readonly approvalId: string;
+  /** `sha256:<hex>` of the admitted request: what the approver signs. */
+  readonly actionDigest: string;
+  /** When the approval lapses unless decided (and used) before. */
+  readonly expiresAt: Date;
+  /** The approval as the server shows it (requester, action, resolved request, policies, reasons). */
+  readonly approval: ApprovalInfo;
+
+  constructor(approval: ApprovalInfo, options: { requestId?: string | undefined } = {}) {
+    const why = approval.reasons.length > 0 ? approval.reasons.join('; ') : 'policy asks for a signed approval';
+    super(`approval required: ${why} (approval ${approval.approval_id}, expires ${approval.expires_at})`, { code: 'approval_required', status: 202, requestId: options.requestId });
+    this.approvalId = approval.approval_id;
+    this.actionDigest = approval.action_digest;
+    this.expiresAt = new Date(approval.expires_at);
+    this.approval = approval;
+  }
+}
+
+/**
+ * An approval could not be used or decided: every `approval_*` refusal of the server (the code says
+ * which: `approval_digest_mismatch`, `approval_reused`, `approval_pending`, …).
+ */
+export class ApprovalRefusedError extends AirlockError {
+  override readonly name: string = 'ApprovalRefusedError';
+  /** The approval, when the SDK read it (`withApproval`); undefined for a refusal the server answered. */
+  readonly approval: ApprovalInfo | undefined;
+
+  constructor(message: string, options: AirlockErrorOptions & { approval?: ApprovalInfo | undefined }) {
+    super(message, options);
+    this.approval = options.approval;
+  }
+}
+
+/** An approver denied the approval (`approval_denied`): the request will not run. */
+export class ApprovalDeniedError extends ApprovalRefusedError {
+  override readonly name: string = 'ApprovalDeniedError';
+}
+
+/** The approval, or its signed decision, lapsed before it was used (`approval_expired`): ask again. */
+export class ApprovalExpiredError extends ApprovalRefusedError {
+  override readonly name: string = 'ApprovalExpiredError';
+}
+
 /** The server could not be reached, or the connection broke before an answer. */
 export class NetworkError extends AirlockError {
   override readonly name: string = 'NetworkError';
@@ -173,6 +226,19 @@ const BY_CODE: Record<string, ErrorClass> = {
   workdir_refused: ControlRefusedError,
   control_failed: ServiceUnavailableError,
   shutting_down: ServiceUnavailableError,
+  approval_denied: ApprovalDeniedError,
+  approval_expired: ApprovalExpiredError,
+  approval_not_found: ApprovalRefusedError,
+  approval_unavailable: ApprovalRefusedError,
+  approval_digest_mismatch: ApprovalRefusedError,
+  approval_reused: ApprovalRefusedError,
+  approval_pending: ApprovalRefusedError,
+  approval_signature_invalid: ApprovalRefusedError,
+  approver_role_required: ApprovalRefusedError,
+  self_approval: ApprovalRefusedError,
+  approval_nonce_replayed: ApprovalRefusedError,
+  approval_already_decided: ApprovalRefusedError,
+  approval_decision_invalid: ApprovalRefusedError,
 };
 
 /** Statuses whose unknown codes still have an obvious class. */

@@ -3,6 +3,7 @@
  * deadlines and cancellation, and turns every failure into a typed error (an error envelope into
  * its class, a refused connection into `NetworkError`, a passed deadline into `TimeoutError`).
  */
+import { APPROVAL_HEADER, approvalRequiredFrom, checkApprovalId } from './approval-required.ts';
 import { AirlockError, errorFromResponse, NetworkError, TimeoutError } from './errors.ts';
 import { signInPlace } from './sign-request.ts';
 import type { SigningKey } from './signing.ts';
@@ -38,6 +39,12 @@ export interface ConnectionOptions {
 export interface CallOptions {
   /** Cancels the request; the call rejects with the signal's reason. */
   signal?: AbortSignal | undefined;
+  /**
+   * An approved approval for this very request (sent as `Airlock-Approval`): the id of the
+   * `ApprovalRequiredError` the same call threw before. The call must be identical (same resolved
+   * parameters), or the server refuses it (`approval_digest_mismatch`).
+   */
+  approvalId?: string | undefined;
 }
 
 /** One HTTP request as the client describes it. */
@@ -55,6 +62,8 @@ export interface HttpRequest {
   signals?: ReadonlyArray<AbortSignal | undefined>;
   /** Deadline, ms; undefined or 0 = none. */
   timeoutMs?: number | undefined;
+  /** Sent as `Airlock-Approval`: the approval this retried request runs on. */
+  approvalId?: string | undefined;
 }
 
 /**
@@ -150,10 +159,13 @@ export class Transport {
 
   /**
    * Sends `req` within `call` and returns the response when it is 2xx; otherwise throws the
-   * typed error of its envelope. The caller reads the body and disposes of the call.
+   * typed error of its envelope, and `ApprovalRequiredError` for a 202 (policy sent the request to
+   * a human: nothing ran). The caller reads the body and disposes of the call.
    */
   async send(req: HttpRequest, call: Call): Promise<Response> {
     const headers: Record<string, string> = { ...this.#headers };
+    // Set before signing, so the request that is signed is the one sent.
+    if (req.approvalId !== undefined) headers[APPROVAL_HEADER] = checkApprovalId(req.approvalId);
     let body: RequestInit['body'];
     if (req.json !== undefined) {
       headers['content-type'] = 'application/json';
@@ -174,9 +186,10 @@ export class Transport {
     } catch (err) {
       throw call.fail(err);
     }
-    if (!response.ok) {
+    if (!response.ok || response.status === 202) {
       try {
-        throw await errorFromResponse(response);
+        // Why 202 is never success: the request waits for an approver and nothing ran.
+        throw response.ok ? await approvalRequiredFrom(response, `${req.method} ${req.path}`) : await errorFromResponse(response);
       } catch (err) {
         throw call.fail(err);
       }

@@ -22,9 +22,14 @@ export {
   type SignedApprovalDecision,
   type WaitForApprovalOptions,
 } from './approvals.ts';
+export { withApproval, type WithApprovalOptions } from './with-approval.ts';
 export { importSigningKey, signedHeaders, type RequestToSign, type SigningKey, type SignOptions } from './signing.ts';
 export {
   AirlockError,
+  ApprovalDeniedError,
+  ApprovalExpiredError,
+  ApprovalRefusedError,
+  ApprovalRequiredError,
   CommandExitError,
   ControlRefusedError,
   ExecutionNotFoundError,

@@ -47,26 +47,28 @@ export class Sandbox {
    * Starts a sandbox. Request fields are the server's (`runtime`, `image`, `limits`, `ttl_seconds`,
    * `metadata`, `environment`, `network_policy`, `allowed_hosts`, `services`, …); connection fields
    * pick the server. Throws `RateLimitError` at capacity, `InvalidRequestError` for a refused field
-   * (an allowlist entry that is too broad, say, with the reason).
+   * (an allowlist entry that is too broad, say, with the reason), `ApprovalRequiredError` when policy
+   * asks an approver first (`network_policy: 'full'` for an agent, by default): repeat the same
+   * create with `approvalId` once approved.
    */
   static async create(options: SandboxCreateOptions = {}): Promise<Sandbox> {
     // Why every connection field is taken out: the rest is the request body, and a key must never be sent.
-    const { client: _client, baseUrl: _baseUrl, fetch: _fetch, headers: _headers, requestTimeoutMs: _timeout, signer: _signer, signal, ...request } = options;
+    const { client: _client, baseUrl: _baseUrl, fetch: _fetch, headers: _headers, requestTimeoutMs: _timeout, signer: _signer, signal, approvalId, ...request } = options;
     const client = clientOf(options);
-    const info = await client.createSandbox(request, { signal });
+    const info = await client.createSandbox(request, { signal, approvalId });
     return new Sandbox(info.sandbox_id, client);
   }
 
   /** Attaches to an existing sandbox. Throws `SandboxNotFoundError` when the server doesn't know it. */
   static async connect(id: string, connection: SandboxConnection = {}): Promise<Sandbox> {
     const client = clientOf(connection);
-    const info = await client.getSandbox(id, { signal: connection.signal });
+    const info = await client.getSandbox(id, { signal: connection.signal, approvalId: connection.approvalId });
     return new Sandbox(info.sandbox_id, client);
   }
 
   /** Every sandbox the server knows. */
   static list(connection: SandboxConnection = {}): Promise<SandboxInfo[]> {
-    return clientOf(connection).listSandboxes({ signal: connection.signal });
+    return clientOf(connection).listSandboxes({ signal: connection.signal, approvalId: connection.approvalId });
   }
 
   /** The sandbox as the server describes it now (state, limits, expiry, metadata). */
