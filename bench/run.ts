@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: ratios of airlock against the raw engines, measured in one run on one machine.
  * Prints a Markdown table and writes bench/results/<timestamp>.json. Usage:
- *   node bench/run.ts [--n 200] [--only namespace,gvisor,cli,service,network,burst]
+ *   node bench/run.ts [--n 200] [--only namespace,gvisor,cli,service,network,burst,admission]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
@@ -16,8 +16,9 @@ import { benchCli } from './cli.ts';
 import { benchService, type ServiceBench } from './service.ts';
 import { benchNetwork, type NetworkBench } from './network.ts';
 import { benchBurst, type BurstBench } from './burst.ts';
+import { benchAdmission, type AdmissionBench } from './admission.ts';
 
-const { values } = parseArgs({ options: { n: { type: 'string', default: '200' }, only: { type: 'string', default: 'namespace,gvisor,cli,service,network,burst' } } });
+const { values } = parseArgs({ options: { n: { type: 'string', default: '200' }, only: { type: 'string', default: 'namespace,gvisor,cli,service,network,burst,admission' } } });
 const n = Number(values.n);
 const only = new Set(values.only.split(','));
 const config = loadConfig();
@@ -56,6 +57,11 @@ if (only.has('network')) {
 }
 let burst: BurstBench | undefined;
 if (only.has('burst')) burst = await benchBurst(n);
+let admission: AdmissionBench | undefined;
+if (only.has('admission')) {
+  admission = await benchAdmission(config, Math.min(n, 100));
+  results.push(...admission.pairs);
+}
 
 const f = (x: number) => x.toFixed(2);
 const lines = [
@@ -96,8 +102,17 @@ if (burst !== undefined) {
     `Burst of ${b.requests} concurrent POST /execute (sleep 1) in ${f(b.burstSeconds)} s, answered ${JSON.stringify(b.answered)}: /health (probed every 5 ms, open loop, n ${b.health.n}) p50 ${f(b.health.p50)} ms, p99 ${f(b.health.p99)} ms, max ${f(b.health.max)} ms; 429 answers (n ${b.refused429.n}) p50 ${f(b.refused429.p50)} ms, p99 ${f(b.refused429.p99)} ms, max ${f(b.refused429.max)} ms; 200 answers p50 ${f(b.admitted200.p50)} ms, p99 ${f(b.admitted200.p99)} ms; server event-loop delay p50 ${f(b.server.p50)} ms, p99 ${f(b.server.p99)} ms, max ${f(b.server.max)} ms; server CPU ${f(b.server.cpuMs)} ms and run-queue wait ${f(b.server.runQueueWaitMs)} ms in ${f(b.server.wallMs)} ms; server-side 429 p50 ${f(b.server.serverLatency['429']?.p50 ?? Number.NaN)} ms, p99 ${f(b.server.serverLatency['429']?.p99 ?? Number.NaN)} ms`,
   );
 }
+if (admission !== undefined) {
+  const d = (label: string, s: { n: number; p50: number; p95: number }) => `${label} p50 ${f(s.p50)} / p95 ${f(s.p95)} ms (n ${s.n})`;
+  const p = admission.parts;
+  lines.push(
+    '',
+    ...admission.pairs.map((r) => `Admission, ${r.name}: signed − unsigned p50 ${f(r.subject.p50 - r.baseline.p50)} ms, p95 ${f(r.subject.p95 - r.baseline.p95)} ms; per-pair difference p50 ${f(r.difference.p50)} ms, p95 ${f(r.difference.p95)} ms`),
+    `Admission pieces: ${d('sign (client)', p.sign)}; ${d('RequestVerifier.verify (key lookup + Ed25519 + digest + nonce insert)', p.verify)}; ${d('lookupActiveKey', p.lookupActiveKey)}; ${d('nonce checkAndRemember', p.nonceInsert)}; ${d(`Cedar evaluate (execute, mount, restricted network: ${p.cedarEvaluate.decision})`, p.cedarEvaluate)}`,
+  );
+}
 process.stdout.write(`${lines.join('\n')}\n`);
 mkdirSync('bench/results', { recursive: true });
 const file = `bench/results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-writeFileSync(file, JSON.stringify({ machine, results, service, network, burst }, null, 2));
+writeFileSync(file, JSON.stringify({ machine, results, service, network, burst, admission }, null, 2));
 process.stdout.write(`\nwritten ${file}\n`);
