@@ -1,0 +1,222 @@
+/**
+ * Signed approvals end to end over HTTP, every step a signed request with a real key: the agent's
+ * request answers 202, an approver signs a decision with its own key, the agent retries naming the
+ * approval and it runs, exactly once and only as approved. Every refusal, tenancy of approvals, and
+ * a controller restart with a pending approval.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { signDecision } from '../../src/approvals/decision-signature.ts';
+import type { Decision } from '../../src/approvals/digest.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { assertError } from '../api/helpers.ts';
+import { addKeyedPrincipal, castFixture, controller, send, type KeyedPrincipal, type Send } from './fixture.ts';
+import type { FastifyInstance } from 'fastify';
+
+const FULL: Send = { method: 'POST', url: '/api/v1/sandboxes', payload: { network_policy: 'full', ttl_seconds: 600, metadata: { task: 'crawl' } } };
+
+/** A decision body signed by `signer`'s key (the HTTP request carrying it is signed by whoever submits it). */
+function decisionBody(signer: KeyedPrincipal, approvalId: string, actionDigest: string, decision: Decision, overrides: { nonce?: string; expiresInSeconds?: number } = {}) {
+  const fields = { action_digest: actionDigest, decision, nonce: overrides.nonce ?? randomBytes(16).toString('base64url'), expires_at: new Date(Date.now() + (overrides.expiresInSeconds ?? 300) * 1000).toISOString() };
+  return { ...fields, key_id: signer.keyId, signature: signDecision(signer.privateKey, { approval_id: approvalId, ...fields }) };
+}
+
+/** Asks for `req` as `who`; asserts 202 and returns the approval id and digest. */
+async function pending(app: FastifyInstance, who: KeyedPrincipal, req: Send = FULL): Promise<{ id: string; digest: string }> {
+  const res = await send(app, who, req);
+  assert.equal(res.statusCode, 202, res.body);
+  return { id: res.json().approval.approval_id, digest: res.json().action_digest };
+}
+
+function decide(app: FastifyInstance, submitter: KeyedPrincipal, approvalId: string, body: unknown) {
+  return send(app, submitter, { method: 'POST', url: `/api/v1/approvals/${approvalId}/decision`, payload: body });
+}
+
+function retry(app: FastifyInstance, who: KeyedPrincipal, approvalId: string, req: Send = FULL) {
+  return send(app, who, { ...req, headers: { ...req.headers, 'airlock-approval': approvalId } });
+}
+
+async function stateOf(app: FastifyInstance, viewer: KeyedPrincipal, approvalId: string): Promise<string> {
+  const res = await send(app, viewer, { method: 'GET', url: `/api/v1/approvals/${approvalId}` });
+  assert.equal(res.statusCode, 200, res.body);
+  return res.json().state;
+}
+
+describe('approvals over HTTP', () => {
+  it('202 → approver signs → retry with Airlock-Approval runs it once, exactly as approved; a second use is approval_reused', async (t) => {
+    const f = await castFixture(t);
+    const { id, digest } = await pending(f.app, f.people.alice);
+    assertError(await retry(f.app, f.people.alice, id), 409, 'approval_pending');
+    const decided = await decide(f.app, f.people.petra, id, decisionBody(f.people.petra, id, digest, 'approve'));
+    assert.equal(decided.statusCode, 200, decided.body);
+    assert.deepEqual([decided.json().state, decided.json().decided_by], ['approved', 'petra']);
+    const run = await retry(f.app, f.people.alice, id);
+    assert.equal(run.statusCode, 201, run.body);
+    assert.deepEqual([run.json().owner, run.json().network_policy], ['alice', 'full']);
+    assert.equal(await stateOf(f.app, f.people.alice, id), 'consumed');
+    assertError(await retry(f.app, f.people.alice, id), 403, 'approval_reused');
+    assert.equal(f.service.created.length, 1);
+  });
+
+  it('the same round trip for a one-shot execute answers 200', async (t) => {
+    const f = await castFixture(t);
+    const req: Send = { method: 'POST', url: '/api/v1/sandbox/execute', payload: { code: 'print(1)', language: 'python', agent_id: 'alice', network_policy: 'full' } };
+    const { id, digest } = await pending(f.app, f.people.alice, req);
+    assert.equal((await decide(f.app, f.people.petra, id, decisionBody(f.people.petra, id, digest, 'approve'))).statusCode, 200);
+    const run = await retry(f.app, f.people.alice, id, req);
+    assert.equal(run.statusCode, 200, run.body);
+    assert.equal(f.service.executed[0]?.network?.mode, 'full');
+  });
+
+  it('a retry with a changed parameter is approval_digest_mismatch and does not use the approval up', async (t) => {
+    const f = await castFixture(t);
+    const { id, digest } = await pending(f.app, f.people.alice);
+    assert.equal((await decide(f.app, f.people.petra, id, decisionBody(f.people.petra, id, digest, 'approve'))).statusCode, 200);
+    const payload = FULL.payload as Record<string, unknown>;
+    for (const changed of [{ ...payload, ttl_seconds: 601 }, { ...payload, metadata: { task: 'other' } }, { ...payload, environment: { X: '1' } }]) {
+      assertError(await retry(f.app, f.people.alice, id, { ...FULL, payload: changed }), 403, 'approval_digest_mismatch');
+    }
+    // Another action on the same approval id: also another digest.
+    const asRun: Send = { method: 'POST', url: '/api/v1/sandbox/execute', payload: { code: 'print(1)', language: 'python', agent_id: 'alice', network_policy: 'full' } };
+    assertError(await retry(f.app, f.people.alice, id, asRun), 403, 'approval_digest_mismatch');
+    assert.equal(await stateOf(f.app, f.people.alice, id), 'approved');
+    assert.deepEqual([f.service.created.length, f.service.executed.length], [0, 0]);
+    assert.equal((await retry(f.app, f.people.alice, id)).statusCode, 201);
+  });
+
+  it('a denied approval is approval_denied on retry', async (t) => {
+    const f = await castFixture(t);
+    const { id, digest } = await pending(f.app, f.people.alice);
+    const res = await decide(f.app, f.people.petra, id, decisionBody(f.people.petra, id, digest, 'deny'));
+    assert.equal(res.json().state, 'denied');
+    assertError(await retry(f.app, f.people.alice, id), 403, 'approval_denied');
+    // Once decided, it stays decided.
+    assertError(await decide(f.app, f.people.petra, id, decisionBody(f.people.petra, id, digest, 'approve')), 409, 'approval_already_decided');
+    assert.equal(f.service.created.length, 0);
+  });
+
+  it('refuses self-approval, signers without the approver role, and forged or replayed decisions; the approval stays pending', async (t) => {
+    const f = await castFixture(t);
+    // An approver of alice's own tenant is alice approving herself.
+    const alicia = await addKeyedPrincipal(f.store, 'alicia', 'approver', 'alice');
+    const { id, digest } = await pending(f.app, f.people.alice);
+    assertError(await decide(f.app, alicia, id, decisionBody(alicia, id, digest, 'approve')), 403, 'self_approval');
+    for (const signer of [f.people.alice, f.people.bob, f.people.olga]) {
+      assertError(await decide(f.app, f.people.petra, id, decisionBody(signer, id, digest, 'approve')), 403, 'approver_role_required');
+    }
+    // The agent submits a decision it forged with its own key but petra's key id.
+    const forged = { ...decisionBody(f.people.alice, id, digest, 'approve'), key_id: f.people.petra.keyId };
+    assertError(await decide(f.app, f.people.alice, id, forged), 403, 'approval_signature_invalid');
+    // A real decision with one field changed after signing.
+    const signed = decisionBody(f.people.petra, id, digest, 'deny');
+    assertError(await decide(f.app, f.people.petra, id, { ...signed, decision: 'approve' }), 403, 'approval_signature_invalid');
+    // A decision for another action's digest.
+    const other = `sha256:${'0'.repeat(64)}`;
+    assertError(await decide(f.app, f.people.petra, id, decisionBody(f.people.petra, id, other, 'approve')), 403, 'approval_digest_mismatch');
+    // A decision signed for another approval.
+    const second = await pending(f.app, f.people.alice, { ...FULL, payload: { network_policy: 'full' } });
+    assertError(await decide(f.app, f.people.petra, id, { ...decisionBody(f.people.petra, second.id, digest, 'approve') }), 403, 'approval_signature_invalid');
+    assert.equal(await stateOf(f.app, f.people.petra, id), 'pending');
+    // A nonce used once is never accepted again, even on another approval.
+    const nonce = randomBytes(16).toString('base64url');
+    assert.equal((await decide(f.app, f.people.petra, second.id, decisionBody(f.people.petra, second.id, second.digest, 'approve', { nonce }))).statusCode, 200);
+    assertError(await decide(f.app, f.people.petra, id, decisionBody(f.people.petra, id, digest, 'approve', { nonce })), 403, 'approval_nonce_replayed');
+    assert.equal(await stateOf(f.app, f.people.petra, id), 'pending');
+    // A revoked approver key decides nothing.
+    await f.store.revokeKey(f.people.petra.keyId);
+    assertError(await decide(f.app, f.people.olga, id, decisionBody(f.people.petra, id, digest, 'approve')), 403, 'approval_signature_invalid');
+    assert.equal(await stateOf(f.app, f.people.olga, id), 'pending');
+  });
+
+  it("an agent sees neither another tenant's approvals nor can it use or decide them", async (t) => {
+    const f = await castFixture(t);
+    const { id, digest } = await pending(f.app, f.people.alice);
+    const bobs = await pending(f.app, f.people.bob);
+    const list = (who: KeyedPrincipal) => send(f.app, who, { method: 'GET', url: '/api/v1/approvals' });
+    assert.deepEqual((await list(f.people.bob)).json().approvals.map((a: { approval_id: string }) => a.approval_id), [bobs.id]);
+    assert.ok(!(await list(f.people.bob)).body.includes(id));
+    assert.equal((await list(f.people.petra)).json().total_count, 2);
+    assert.equal((await list(f.people.olga)).json().total_count, 2);
+    for (const unknown of [id, 'apr_doesnotexist']) {
+      const error = assertError(await send(f.app, f.people.bob, { method: 'GET', url: `/api/v1/approvals/${unknown}` }), 404, 'approval_not_found');
+      assert.ok(!error.message.includes('alice'));
+    }
+    // Bob submits petra's real approval of alice's request: not his to see, so not his to submit.
+    assertError(await decide(f.app, f.people.bob, id, decisionBody(f.people.petra, id, digest, 'approve')), 404, 'approval_not_found');
+    assert.equal((await decide(f.app, f.people.petra, id, decisionBody(f.people.petra, id, digest, 'approve'))).statusCode, 200);
+    // Bob's identical request naming alice's approved approval: not his.
+    assertError(await retry(f.app, f.people.bob, id), 404, 'approval_not_found');
+    assert.equal(f.service.created.length, 0);
+    assert.equal((await retry(f.app, f.people.alice, id)).statusCode, 201);
+  });
+
+  it('an approval attached to a request policy allows outright is still checked', async (t) => {
+    const f = await castFixture(t);
+    const plain: Send = { method: 'POST', url: '/api/v1/sandboxes', payload: {} };
+    assertError(await retry(f.app, f.people.alice, 'apr_madeup', plain), 404, 'approval_not_found');
+    assert.equal(f.service.created.length, 0);
+  });
+
+  it('a pending approval survives a controller restart and can then be decided and used', async (t) => {
+    const f = await castFixture(t);
+    const { id, digest } = await pending(f.app, f.people.alice);
+    await f.app.close();
+    await f.store.close();
+    const reopened = await SqliteStore.open({ path: f.path });
+    t.after(() => reopened.close());
+    const { app, service } = await controller(t, reopened);
+    assert.equal(await stateOf(app, f.people.petra, id), 'pending');
+    assert.equal((await decide(app, f.people.petra, id, decisionBody(f.people.petra, id, digest, 'approve'))).statusCode, 200);
+    const run = await retry(app, f.people.alice, id);
+    assert.equal(run.statusCode, 201, run.body);
+    assert.equal(service.created.length, 1);
+  });
+});
+
+describe('bad input on the approval routes: a clear 4xx, and the approval is left as it was', () => {
+  it('refuses malformed decision bodies and ids, naming the field', async (t) => {
+    const f = await castFixture(t);
+    const { id, digest } = await pending(f.app, f.people.alice);
+    const good = decisionBody(f.people.petra, id, digest, 'approve');
+    const bodies: Array<[unknown, RegExp]> = [
+      [{}, /body\.decision/],
+      [{ ...good, decision: 'maybe' }, /body\.decision/],
+      [{ ...good, action_digest: 'sha256:XYZ' }, /body\.action_digest/],
+      [{ ...good, nonce: 'short' }, /body\.nonce/],
+      [{ ...good, expires_at: 'tomorrow' }, /body\.expires_at/],
+      [{ ...good, key_id: 'k' }, /body\.key_id/],
+      [{ ...good, signature: 'abc' }, /body\.signature/],
+      [{ ...good, extra: true }, /extra/],
+      [[good], /body/],
+    ];
+    for (const [body, field] of bodies) {
+      const error = assertError(await decide(f.app, f.people.petra, id, body), 400, 'invalid_request');
+      assert.match(`${error.message} ${JSON.stringify(error.details ?? [])}`, field);
+    }
+    const everything = assertError(await decide(f.app, f.people.petra, id, { ...good, nonce: 'x', key_id: 'y' }), 400, 'invalid_request');
+    assert.equal(everything.details?.length, 2, 'every problem is listed');
+    const notJson = await send(f.app, f.people.petra, { method: 'POST', url: `/api/v1/approvals/${id}/decision`, raw: '{"decision":', headers: { 'content-type': 'application/json' } });
+    assertError(notJson, 400, 'invalid_json');
+    const text = await send(f.app, f.people.petra, { method: 'POST', url: `/api/v1/approvals/${id}/decision`, raw: 'approve', headers: { 'content-type': 'text/plain' } });
+    assertError(text, 415, 'unsupported_media_type');
+    // A decision that outlives the approval, or is already past.
+    assertError(await decide(f.app, f.people.petra, id, decisionBody(f.people.petra, id, digest, 'approve', { expiresInSeconds: 3600 })), 400, 'approval_decision_invalid');
+    assertError(await decide(f.app, f.people.petra, id, decisionBody(f.people.petra, id, digest, 'approve', { expiresInSeconds: -5 })), 403, 'approval_expired');
+    assertError(await decide(f.app, f.people.petra, 'bad.id', good), 400, 'invalid_request');
+    assertError(await decide(f.app, f.people.petra, 'apr_unknown', decisionBody(f.people.petra, 'apr_unknown', digest, 'approve')), 404, 'approval_not_found');
+    assertError(await send(f.app, f.people.petra, { method: 'PUT', url: `/api/v1/approvals/${id}/decision`, payload: good }), 405, 'method_not_allowed');
+    assert.equal(await stateOf(f.app, f.people.petra, id), 'pending');
+    // The untouched decision still works: nothing above used its nonce.
+    assert.equal((await decide(f.app, f.people.petra, id, good)).statusCode, 200);
+  });
+
+  it('an unsigned or badly signed decision is refused before the gate sees it', async (t) => {
+    const f = await castFixture(t);
+    const { id, digest } = await pending(f.app, f.people.alice);
+    const body = decisionBody(f.people.petra, id, digest, 'approve');
+    assertError(await send(f.app, undefined, { method: 'POST', url: `/api/v1/approvals/${id}/decision`, payload: body }), 401, 'authentication_required');
+    assertError(await send(f.app, f.people.petra, { method: 'POST', url: `/api/v1/approvals/${id}/decision`, payload: body }, { tamper: (r) => (r.body = JSON.stringify({ ...body, decision: 'deny' })) }), 401, 'digest_mismatch');
+    assert.equal(await stateOf(f.app, f.people.petra, id), 'pending');
+  });
+});
