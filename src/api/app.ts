@@ -41,8 +41,13 @@ export interface AppAccess {
 /** Options of `buildApp`; `service` and `access` are required. */
 export interface AppOptions {
   service: SandboxServiceApi;
-  /** Authentication and admission: no route but /health, /metrics and /openapi.json runs without them. */
+  /** Authentication and admission: no route but /health and /openapi.json runs without them. */
   access: AppAccess;
+  /**
+   * Serve /metrics without authentication (for scrapers that can't sign). Default false: the
+   * egress series name hosts that tenants' sandboxes contacted; an operator (the `admin` action) reads them.
+   */
+  publicMetrics?: boolean;
   /** Metrics to export; pass the instance given to the service as its observer. Default: a new one. */
   metrics?: AirlockMetrics;
   /** Request logs go here; default: no logging. */
@@ -157,7 +162,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   // JSON is the only body format outside the file routes: text/plain is a 415, not a string.
   app.removeContentTypeParser('text/plain');
-  registerAuthentication(app, options.access.authenticator, options.access.peers);
+  registerAuthentication(app, options.access.authenticator, options.access.peers, options.publicMetrics ?? false);
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(handleNotFound);
 
@@ -192,7 +197,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerSandboxesRoutes(app, ctx);
   registerExecRoutes(app, ctx);
   registerFilesRoutes(app, ctx);
-  registerServiceRoutes(app, ctx);
+  registerServiceRoutes(app, ctx, options.publicMetrics ?? false);
   registerApprovalRoutes(app, options.access.approvals);
   return app;
 }

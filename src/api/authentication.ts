@@ -1,5 +1,6 @@
 /**
- * Authentication of every API request but the public ones (/health, /metrics, /openapi.json): the
+ * Authentication of every API request but the public ones (/health, /openapi.json, and /metrics
+ * when configured so): the
  * request's transport is classified (unix-socket peer, or TCP with its signature) and handed to the
  * admission Authenticator, which sets `request.caller` or refuses (401/403) before any route runs.
  * Runs as a preValidation hook, once the body is read: an RFC 9530 digest covers the exact bytes
@@ -24,7 +25,8 @@ declare module 'fastify' {
 }
 
 /** Routes anyone who reaches the listener may call: they reveal nothing tenant-specific. */
-const PUBLIC_ROUTES: ReadonlySet<string> = new Set([ROUTES.health, ROUTES.metrics, ROUTES.openapi].map((r) => `${r.method} ${r.url}`));
+const PUBLIC_ROUTES: readonly string[] = [ROUTES.health, ROUTES.openapi].map((r) => `${r.method} ${r.url}`);
+const METRICS_ROUTE = `${ROUTES.metrics.method} ${ROUTES.metrics.url}`;
 
 /** True for 127.0.0.0/8 and ::1 (also as an IPv4-mapped address). */
 function isLoopbackPeer(address: string | undefined): boolean {
@@ -61,7 +63,10 @@ async function transportOf(request: FastifyRequest, peers: PeerLookup | undefine
 }
 
 /** Registers the raw-body JSON parser and the authentication hook. */
-export function registerAuthentication(app: FastifyInstance, authenticator: Authenticator, peers: PeerLookup | undefined): void {
+export function registerAuthentication(app: FastifyInstance, authenticator: Authenticator, peers: PeerLookup | undefined, publicMetrics: boolean): void {
+  // Why /metrics is not public by default: its egress series name the hosts every tenant's
+  // sandboxes contacted. A scraper that can't sign is let in by configuration, knowingly.
+  const open = new Set(publicMetrics ? [...PUBLIC_ROUTES, METRICS_ROUTE] : PUBLIC_ROUTES);
   app.decorateRequest('caller', undefined);
   app.decorateRequest('rawBody', undefined);
   const parseJson = app.getDefaultJsonParser('error', 'error');
@@ -72,7 +77,7 @@ export function registerAuthentication(app: FastifyInstance, authenticator: Auth
     void parseJson(request, bytes.toString('utf8'), done);
   });
   app.addHook('preValidation', async (request) => {
-    if (PUBLIC_ROUTES.has(`${request.method} ${request.routeOptions.url ?? ''}`)) return;
+    if (open.has(`${request.method} ${request.routeOptions.url ?? ''}`)) return;
     request.caller = await authenticator.authenticate(await transportOf(request, peers));
   });
 }

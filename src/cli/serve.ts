@@ -158,6 +158,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     deniedHostPrefixes: deniedHostPrefixes(config),
     fileBodyLimit: config.service.fileMaxBytes,
     corsOrigins: config.service.corsOrigins,
+    publicMetrics: config.service.publicMetrics,
     allowedHosts: config.service.allowedHosts,
     closeService: true,
     serverFactory: transport.serverFactory,

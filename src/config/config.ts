@@ -47,6 +47,11 @@ export interface ServiceConfig {
   allowedHosts: string[];
   /** The unix-socket listener for local callers (identified by their uid); `path` null: none. */
   socket: ServiceSocketConfig;
+  /**
+   * Serve /metrics without authentication (scrapers that can't sign). Default false: its egress
+   * series name hosts tenants' sandboxes contacted, so operators read it (the `admin` action).
+   */
+  publicMetrics: boolean;
   /** Certificate and key of the TCP listener; null: plain HTTP, which only a loopback address may serve. */
   tls: ServiceTlsConfig | null;
 }
@@ -156,6 +161,7 @@ export const DEFAULT_CONFIG: Readonly<AirlockConfig> = Object.freeze({
     execTimeoutSeconds: 60,
     pools: Object.freeze([{ runtime: 'namespace', image: 'default', size: 2, limits: {} }]) as unknown as PoolConfig[],
     corsOrigins: Object.freeze([]) as unknown as string[],
+    publicMetrics: false,
     allowedHosts: Object.freeze([...DEFAULT_ALLOWED_HOSTS]) as unknown as string[],
     socket: Object.freeze({ path: '/run/airlock/api.sock', group: 'airlock', mode: 0o660 }) as ServiceSocketConfig,
     tls: null,
@@ -240,6 +246,10 @@ function buildSchema(z: typeof Zod) {
             .array(z.string().refine((v) => parseHost(v) !== undefined, 'NAME or NAME:PORT, IPv6 in brackets ([::1]); no scheme, path or trailing dot'))
             .default([...d.service.allowedHosts])
             .describe('Host header names the API answers to over TCP (DNS-rebinding guard); a name without a port matches any port.'),
+          publicMetrics: z
+            .boolean()
+            .default(false)
+            .describe('Serve /metrics unauthenticated (for scrapers that cannot sign). Its egress series name the hosts sandboxes contacted; off by default.'),
           socket: serviceSocketSchema(z),
           tls: z
             .object({

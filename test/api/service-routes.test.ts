@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AirlockMetrics } from '../../src/observability/metrics.ts';
+import { createLoopbackAccess } from '../../src/admission/loopback-access.ts';
 import { FAKE_POLICY_HASH } from './fake-service.ts';
 import { assertError, json, makeApp } from './helpers.ts';
 
@@ -44,6 +45,18 @@ describe('health, status, metrics', () => {
     ]) assert.match(res.body, new RegExp(`^# TYPE ${name} `, 'm'), name);
     assert.match(res.body, /^active_hardened_sandboxes_count 1$/m);
     assert.match(res.body, /airlock_http_requests_total\{method="POST",route="\/api\/v1\/sandbox\/execute",status="200"\} 1/);
+  });
+
+  it('GET /metrics is for operators unless configured public (its egress series name contacted hosts)', async () => {
+    const asAgent = await makeApp({ access: await createLoopbackAccess({ as: { name: 'a1', role: 'agent' } }) });
+    const refused = assertError(await asAgent.app.inject({ method: 'GET', url: '/metrics' }), 403, 'forbidden');
+    assert.match(refused.message, /default deny/);
+    const unsigned = await asAgent.app.inject({ method: 'GET', url: '/metrics', remoteAddress: '192.0.2.7' });
+    assertError(unsigned, 401, 'authentication_required');
+    const open = await makeApp({ access: await createLoopbackAccess({ as: { name: 'a1', role: 'agent' } }), publicMetrics: true });
+    assert.equal((await open.app.inject({ method: 'GET', url: '/metrics', remoteAddress: '192.0.2.7' })).statusCode, 200);
+    // /health and /openapi.json stay public: they say nothing about any tenant.
+    for (const url of ['/health', '/openapi.json']) assert.equal((await asAgent.app.inject({ method: 'GET', url, remoteAddress: '192.0.2.7' })).statusCode, 200, url);
   });
 
   it('two apps in one process keep separate metrics', async () => {

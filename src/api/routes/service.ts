@@ -3,10 +3,11 @@ import type { FastifyInstance } from 'fastify';
 import type { RouteContext } from '../context.ts';
 import { buildOpenApiDocument } from '../openapi.ts';
 import { ROUTES } from '../route-table.ts';
+import { admit } from '../admit.ts';
 import type { HealthResponse } from '../schemas.ts';
 
 /** Registers health, metrics and the OpenAPI document. */
-export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): void {
+export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext, publicMetrics: boolean): void {
   let openapi: string | undefined;
 
   app.get(ROUTES.health.url, async (): Promise<HealthResponse> => {
@@ -14,7 +15,9 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext): 
     return { ...h, constitutional_hash: h.policy_hash, authentication: ctx.authentication };
   });
 
-  app.get(ROUTES.metrics.url, async (_request, reply) => {
+  app.get(ROUTES.metrics.url, async (request, reply) => {
+    // Controller-wide figures: the admin action (operators, by the default policy).
+    if (!publicMetrics) await admit(ctx, request, { action: 'admin', parameters: { route: 'metrics' } });
     reply.type(ctx.metrics.contentType);
     return ctx.metrics.render();
   });
