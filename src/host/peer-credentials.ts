@@ -43,6 +43,7 @@ export async function ensurePeerCredentialsHelper(config: { stateDir: string }, 
 /** Reads the peer credentials of the connections of the servers attached to it. */
 export class PeerCredentialsReader {
   readonly #helper: string;
+  readonly #attached = new WeakSet<Socket>();
   readonly #lookups = new WeakMap<Socket, Promise<PeerCredentials>>();
 
   /** `helper`: the path ensurePeerCredentialsHelper returned. */
@@ -55,14 +56,13 @@ export class PeerCredentialsReader {
     return new PeerCredentialsReader(await ensurePeerCredentialsHelper(config));
   }
 
-  /** Starts a lookup for every connection `server` accepts from now on (attach before it listens). */
+  /**
+   * Marks every connection `server` accepts from now on (attach before it listens). Credentials
+   * are read on the first lookup, once per connection: the kernel recorded them at connect time,
+   * so reading later reads the same answer, and connections that only ask /health cost no process.
+   */
   attach(server: Server): void {
-    server.on('connection', (socket: Socket) => {
-      const lookup = this.#read(socket);
-      // Marked handled here; a caller awaiting lookup() still sees the rejection.
-      lookup.catch(() => undefined);
-      this.#lookups.set(socket, lookup);
-    });
+    server.on('connection', (socket: Socket) => this.#attached.add(socket));
   }
 
   /**
@@ -70,7 +70,13 @@ export class PeerCredentialsReader {
    * attached server. Rejects with a ControlError when they could not be read.
    */
   lookup(socket: Socket): Promise<PeerCredentials | undefined> {
-    return this.#lookups.get(socket) ?? Promise.resolve(undefined);
+    if (!this.#attached.has(socket)) return Promise.resolve(undefined);
+    let lookup = this.#lookups.get(socket);
+    if (lookup === undefined) {
+      lookup = this.#read(socket);
+      this.#lookups.set(socket, lookup);
+    }
+    return lookup;
   }
 
   #read(socket: Socket): Promise<PeerCredentials> {
