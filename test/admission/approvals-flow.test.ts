@@ -154,7 +154,9 @@ describe('approvals over HTTP', () => {
   it('an approval attached to a request policy allows outright is still checked', async (t) => {
     const f = await castFixture(t);
     const plain: Send = { method: 'POST', url: '/api/v1/sandboxes', payload: {} };
-    assertError(await retry(f.app, f.people.alice, 'apr_madeup', plain), 404, 'approval_not_found');
+    for (const bogus of ['apr_madeup', '../../etc/passwd', 'x'.repeat(2000), "' OR 1=1 --"]) {
+      assertError(await retry(f.app, f.people.alice, bogus, plain), 404, 'approval_not_found');
+    }
     assert.equal(f.service.created.length, 0);
   });
 
@@ -204,6 +206,7 @@ describe('bad input on the approval routes: a clear 4xx, and the approval is lef
     assertError(await decide(f.app, f.people.petra, id, decisionBody(f.people.petra, id, digest, 'approve', { expiresInSeconds: 3600 })), 400, 'approval_decision_invalid');
     assertError(await decide(f.app, f.people.petra, id, decisionBody(f.people.petra, id, digest, 'approve', { expiresInSeconds: -5 })), 403, 'approval_expired');
     assertError(await decide(f.app, f.people.petra, 'bad.id', good), 400, 'invalid_request');
+    assertError(await send(f.app, f.people.petra, { method: 'GET', url: '/api/v1/approvals/bad.id' }), 400, 'invalid_request');
     assertError(await decide(f.app, f.people.petra, 'apr_unknown', decisionBody(f.people.petra, 'apr_unknown', digest, 'approve')), 404, 'approval_not_found');
     assertError(await send(f.app, f.people.petra, { method: 'PUT', url: `/api/v1/approvals/${id}/decision`, payload: good }), 405, 'method_not_allowed');
     assert.equal(await stateOf(f.app, f.people.petra, id), 'pending');

@@ -10,7 +10,8 @@ import { createSignature } from '../../src/signing/sign.ts';
 import { contentDigest } from '../../src/signing/content-digest.ts';
 import { generateEd25519KeyPair, keyId } from '../../src/signing/keys.ts';
 import { assertError } from '../api/helpers.ts';
-import { castFixture, HOST, type KeyedPrincipal } from './fixture.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { castFixture, controller, HOST, send, type KeyedPrincipal } from './fixture.ts';
 
 const LIST = { method: 'GET', url: '/api/v1/sandboxes' } as const;
 const CREATE = { method: 'POST', url: '/api/v1/sandboxes', payload: { ttl_seconds: 60 } } as const;
@@ -92,6 +93,20 @@ describe('signed requests over TCP', () => {
     assert.equal(f.service.created.length, 1);
   });
 
+  it('remembers nonces across a controller restart: a request replayed to the new controller is refused', async (t) => {
+    const f = await castFixture(t);
+    const signed = { created: now(), nonce: 'replay-after-restart-01' };
+    assert.equal((await f.send(f.people.alice, CREATE, signed)).statusCode, 201);
+    await f.app.close();
+    await f.store.close();
+    const reopened = await SqliteStore.open({ path: f.path });
+    t.after(() => reopened.close());
+    const { app, service } = await controller(t, reopened);
+    assertError(await send(app, f.people.alice, CREATE, signed), 401, 'nonce_replayed');
+    assert.equal(service.created.length, 0);
+    assert.equal((await send(app, f.people.alice, CREATE)).statusCode, 201);
+  });
+
   it('refuses a signature that does not cover content-digest or @target-uri', async (t) => {
     const f = await castFixture(t);
     assertError(await f.send(undefined, partialSignature(f.people.alice, ['@method', '@target-uri'])), 401, 'components_missing');
@@ -149,6 +164,12 @@ describe('the unsigned-loopback development switch', () => {
     assertError(await f.send(forged, CREATE), 401, 'signature_invalid');
     assertError(await f.send(f.people.alice, CREATE, { tamper: (r) => delete r.headers.signature }), 401, 'signature_missing');
     assertError(await f.send(f.people.alice, CREATE, { created: now() - 600 }), 401, 'signature_stale');
+    // Empty signature fields still count as signed: refused, never read as "unsigned".
+    for (const headers of [{ signature: '' }, { 'signature-input': '' }, { signature: '', 'signature-input': '' }]) {
+      const res = await f.send(undefined, { ...CREATE, headers });
+      assert.equal(res.statusCode, 401, `${JSON.stringify(headers)}: ${res.body}`);
+      assert.match(res.json().error.code, /^signature_(missing|malformed)$/);
+    }
     const good = await f.send(f.people.alice, CREATE);
     assert.equal(good.statusCode, 201);
     assert.equal(good.json().owner, 'alice');
