@@ -107,12 +107,15 @@ export class Admission {
     const decision = this.#decide(input, false);
     if (decision.decision === 'deny') throw denial(decision);
     for (const check of this.#options.contracts ?? []) await check(input);
-    const actionDigest = digestOf({ principal: caller.name, action, sandbox_id: input.sandbox?.id ?? null, parameters: input.parameters });
+    // Why the resolved spec too: a default that changes between approval and retry (a limit, the
+    // image) changes what would run, so it must change the digest.
+    const resolved = { spec: input.request ?? null, parameters: input.parameters };
+    const actionDigest = digestOf({ principal: caller.name, action, sandbox_id: input.sandbox?.id ?? null, ...resolved });
     if (decision.decision === 'allow' && input.approvalId === undefined) return { admitted: true, caller, decision, actionDigest, approved: false };
     const gate = this.#options.approvals;
     if (gate === undefined) throw new AdmissionRefusal('approval', 'approval_unavailable', `${reasonText(decision)}; this controller has no approval gate`, decision.policyIds);
     if (input.approvalId === undefined) {
-      const approval = await gate.open({ requester: caller, action, sandboxId: input.sandbox?.id, actionDigest, summary: input.parameters, policyIds: decision.policyIds, reasons: decision.reasons });
+      const approval = await gate.open({ requester: caller, action, sandboxId: input.sandbox?.id, actionDigest, summary: resolved, policyIds: decision.policyIds, reasons: decision.reasons });
       return { admitted: false, approval, actionDigest };
     }
     // Why redeem before the final decision: a consumed approval can't be replayed, even if the
