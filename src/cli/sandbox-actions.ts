@@ -12,6 +12,8 @@ import { formatFileTable, formatSandboxTable } from './sandbox-format.ts';
 import { terminalSafe, terminalSafeJson } from './terminal-text.ts';
 import { checkSandboxPath, createRequestOf, parseEnv, parseMode, parsePositive, type RawCreateOptions, type RawExecOptions } from './sandbox-options.ts';
 import { withServerClient, type ServerOptions } from './server-connection.ts';
+import type { ApprovalFlags } from './approval-flags.ts';
+import { approvalFlag, runWithApproval } from './approval-retry.ts';
 import { UsageError } from './usage-error.ts';
 
 /** Options every subcommand has. */
@@ -35,6 +37,15 @@ function withClient(opts: ServerOptions, fn: (client: AirlockClient) => Promise<
   return withServerClient(opts, (client) => fn(client));
 }
 
+/**
+ * Like {@link withClient}, for a request policy may send to an approver: `fn` gets the approval to
+ * run on (`--approval`, or the one `--wait` waited for); a pending approval is printed (exit 3).
+ */
+function withApprovedClient(opts: ServerOptions & ApprovalFlags, fn: (client: AirlockClient, approvalId: string | undefined) => Promise<number>): Promise<number> {
+  approvalFlag(opts);
+  return withServerClient(opts, (client) => runWithApproval(client, opts, (approvalId) => fn(client, approvalId)));
+}
+
 /** Reads all of stdin, refusing a terminal (nothing was piped). */
 async function readStdin(what: string, max?: number): Promise<Uint8Array> {
   if (process.stdin.isTTY === true) throw new UsageError(`${what}: stdin is a terminal; pipe the data in or name a file`);
@@ -44,10 +55,10 @@ async function readStdin(what: string, max?: number): Promise<Uint8Array> {
 }
 
 /** `sandbox create`: prints the new id (or the sandbox as JSON). */
-export function createAction(raw: RawCreateOptions): Promise<number> {
+export function createAction(raw: RawCreateOptions & ApprovalFlags): Promise<number> {
   const request = createRequestOf(raw);
-  return withClient(raw, async (client) => {
-    const info = await client.createSandbox(request);
+  return withApprovedClient(raw, async (client, approvalId) => {
+    const info = await client.createSandbox(request, { approvalId });
     if (raw.json === true) printJson(info, false);
     else printLine(info.sandbox_id, false);
     return 0;
@@ -65,9 +76,9 @@ export function listAction(opts: CommonOptions): Promise<number> {
 }
 
 /** `sandbox kill ID`: prints the id (or the ended sandbox as JSON). */
-export function killAction(id: string, opts: CommonOptions): Promise<number> {
-  return withClient(opts, async (client) => {
-    const info = await client.killSandbox(id);
+export function killAction(id: string, opts: CommonOptions & ApprovalFlags): Promise<number> {
+  return withApprovedClient(opts, async (client, approvalId) => {
+    const info = await client.killSandbox(id, { approvalId });
     if (opts.json === true) printJson(info, opts.raw);
     else printLine(info.sandbox_id, opts.raw);
     return 0;
@@ -78,8 +89,9 @@ export function killAction(id: string, opts: CommonOptions): Promise<number> {
  * `sandbox exec ID -- CMD ARGS…`: output streams live (bytes as they come); the exit code is the
  * command's own, 137 when it ended without one, 130 when interrupted here (the command is killed).
  */
-export async function execAction(id: string, command: readonly string[], raw: RawExecOptions): Promise<number> {
+export async function execAction(id: string, command: readonly string[], raw: RawExecOptions & ApprovalFlags): Promise<number> {
   if (command.length === 0) throw new UsageError('no command: use `airlock sandbox exec ID [options] -- CMD ARGS…`');
+  approvalFlag(raw);
   const options: RunOptions & { background: true } = {
     background: true,
     onStdout: (_text, bytes) => process.stdout.write(bytes),
@@ -94,8 +106,9 @@ export async function execAction(id: string, command: readonly string[], raw: Ra
     const data = await readStdin('stdin', MAX_EXEC_STDIN_BYTES);
     if (data.length > 0) options.stdin = data;
   }
-  return withClient(raw, async (client) => {
-    const handle = await new Sandbox(id, client).commands.run(command, options);
+  return withApprovedClient(raw, async (client, approvalId) => {
+    // The same options on a retry: the request an approver saw, stdin included.
+    const handle = await new Sandbox(id, client).commands.run(command, { ...options, approvalId });
     let interrupted = false;
     const interrupt = () => {
       interrupted = true;
@@ -126,10 +139,10 @@ export async function execAction(id: string, command: readonly string[], raw: Ra
 }
 
 /** `sandbox files ls ID PATH`. */
-export function filesListAction(id: string, path: string, opts: CommonOptions): Promise<number> {
+export function filesListAction(id: string, path: string, opts: CommonOptions & ApprovalFlags): Promise<number> {
   checkSandboxPath(path);
-  return withClient(opts, async (client) => {
-    const entries = await client.listFiles(id, path);
+  return withApprovedClient(opts, async (client, approvalId) => {
+    const entries = await client.listFiles(id, path, { approvalId });
     if (opts.json === true) printJson(entries, opts.raw);
     else print(formatFileTable(entries, { raw: opts.raw === true }));
     return 0;
@@ -137,10 +150,10 @@ export function filesListAction(id: string, path: string, opts: CommonOptions): 
 }
 
 /** `sandbox files get ID PATH [LOCAL]`: to LOCAL, or to stdout when it is absent or `-`. */
-export function filesGetAction(id: string, path: string, local: string | undefined, opts: CommonOptions): Promise<number> {
+export function filesGetAction(id: string, path: string, local: string | undefined, opts: CommonOptions & ApprovalFlags): Promise<number> {
   checkSandboxPath(path);
-  return withClient(opts, async (client) => {
-    const data = await client.readFile(id, path);
+  return withApprovedClient(opts, async (client, approvalId) => {
+    const data = await client.readFile(id, path, { approvalId });
     if (local === undefined || local === '-') process.stdout.write(data);
     else await writeFile(local, data);
     return 0;
@@ -148,9 +161,10 @@ export function filesGetAction(id: string, path: string, local: string | undefin
 }
 
 /** `sandbox files put ID PATH [LOCAL]`: from LOCAL, or from stdin when it is absent or `-`. */
-export async function filesPutAction(id: string, path: string, local: string | undefined, opts: CommonOptions & { mode?: string }): Promise<number> {
+export async function filesPutAction(id: string, path: string, local: string | undefined, opts: CommonOptions & ApprovalFlags & { mode?: string }): Promise<number> {
   checkSandboxPath(path);
   const mode = parseMode(opts.mode);
+  approvalFlag(opts);
   let data: Uint8Array;
   if (local === undefined || local === '-') data = await readStdin('files put');
   else {
@@ -160,8 +174,8 @@ export async function filesPutAction(id: string, path: string, local: string | u
       throw new UsageError(`LOCAL: cannot read ${local}: ${(err as Error).message}`);
     }
   }
-  return withClient(opts, async (client) => {
-    const written = await client.writeFile(id, path, data, mode === undefined ? {} : { mode });
+  return withApprovedClient(opts, async (client, approvalId) => {
+    const written = await client.writeFile(id, path, data, mode === undefined ? { approvalId } : { mode, approvalId });
     if (opts.json === true) printJson(written, opts.raw);
     else printLine(`${written.path}  ${written.size} bytes`, opts.raw);
     return 0;

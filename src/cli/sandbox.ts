@@ -4,7 +4,9 @@
  * else `$AIRLOCK_SOCKET`, else /run/airlock/api.sock when present, else http://127.0.0.1:8002;
  * `--key` / `$AIRLOCK_KEY` signs every request (server-connection.ts). Exit codes: `exec` passes
  * the command's own through; 2 for usage errors; 1 when the server refused (the message names its
- * error code and, for a 401, how to authenticate) or can't be reached. Text the
+ * error code and, for a 401, how to authenticate) or can't be reached; 3 when policy sent the
+ * request to an approver (the approval id, digest, expiry and how to approve are printed; repeat
+ * with `--approval ID`, or give `--wait` to wait and repeat automatically). Text the
  * CLI formats (tables, ids, messages) has its control characters escaped unless `--raw`; a
  * command's own output (`exec`, `files get`) is passed through as bytes, like ssh and docker exec.
  * The implementations (sandbox-actions.ts) load only when a subcommand runs.
@@ -13,6 +15,7 @@ import type { Command } from 'commander';
 import type { CommonOptions } from './sandbox-actions.ts';
 import type { RawCreateOptions, RawExecOptions } from './sandbox-options.ts';
 import { KEY_HELP, SOCKET_HELP, URL_HELP } from './server-flags.ts';
+import { APPROVAL_HELP, WAIT_HELP, type ApprovalFlags } from './approval-flags.ts';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 const RAW_HELP = 'print sandbox-chosen text as is, control characters included (default: escaped, e.g. \\x1b)';
@@ -43,7 +46,9 @@ export function registerSandbox(program: Command): void {
     .option('--allow <HOST[:PORT]>', 'allowlist entry for --network restricted (repeatable)', collect, [])
     .option('--service <name>', 'internal service reachable through the proxy (repeatable)', collect, [])
     .option('--json', 'print the sandbox as JSON instead of its id', false)
-    .action(async (raw: RawCreateOptions) => {
+    .option('--approval <id>', APPROVAL_HELP)
+    .option('--wait', WAIT_HELP, false)
+    .action(async (raw: RawCreateOptions & ApprovalFlags) => {
       process.exitCode = await (await actions()).createAction(raw);
     });
 
@@ -59,7 +64,9 @@ export function registerSandbox(program: Command): void {
     .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect, [])
     .option('--cwd <dir>', 'absolute working directory inside the sandbox')
     .option('--no-stdin', 'do not forward piped stdin to the command')
-    .action(async (id: string, command: string[], raw: RawExecOptions) => {
+    .option('--approval <id>', APPROVAL_HELP)
+    .option('--wait', WAIT_HELP, false)
+    .action(async (id: string, command: string[], raw: RawExecOptions & ApprovalFlags) => {
       process.exitCode = await (await actions()).execAction(id, command, raw);
     });
 
@@ -84,7 +91,9 @@ export function registerSandbox(program: Command): void {
     .option('--key <file>', KEY_HELP)
     .option('--json', 'print the ended sandbox as JSON', false)
     .option('--raw', RAW_HELP, false)
-    .action(async (id: string, opts: CommonOptions) => {
+    .option('--approval <id>', APPROVAL_HELP)
+    .option('--wait', WAIT_HELP, false)
+    .action(async (id: string, opts: CommonOptions & ApprovalFlags) => {
       process.exitCode = await (await actions()).killAction(id, opts);
     });
 
@@ -100,7 +109,9 @@ export function registerSandbox(program: Command): void {
     .option('--key <file>', KEY_HELP)
     .option('--json', 'print JSON instead of a table', false)
     .option('--raw', RAW_HELP, false)
-    .action(async (id: string, path: string, opts: CommonOptions) => {
+    .option('--approval <id>', APPROVAL_HELP)
+    .option('--wait', WAIT_HELP, false)
+    .action(async (id: string, path: string, opts: CommonOptions & ApprovalFlags) => {
       process.exitCode = await (await actions()).filesListAction(id, path, opts);
     });
 
@@ -113,7 +124,9 @@ export function registerSandbox(program: Command): void {
     .option('--url <url>', URL_HELP)
     .option('--socket <path>', SOCKET_HELP)
     .option('--key <file>', KEY_HELP)
-    .action(async (id: string, path: string, local: string | undefined, opts: CommonOptions) => {
+    .option('--approval <id>', APPROVAL_HELP)
+    .option('--wait', WAIT_HELP, false)
+    .action(async (id: string, path: string, local: string | undefined, opts: CommonOptions & ApprovalFlags) => {
       process.exitCode = await (await actions()).filesGetAction(id, path, local, opts);
     });
 
@@ -129,7 +142,9 @@ export function registerSandbox(program: Command): void {
     .option('--mode <octal>', 'permission bits, e.g. 0644')
     .option('--json', 'print the result as JSON', false)
     .option('--raw', RAW_HELP, false)
-    .action(async (id: string, path: string, local: string | undefined, opts: CommonOptions & { mode?: string }) => {
+    .option('--approval <id>', APPROVAL_HELP)
+    .option('--wait', WAIT_HELP, false)
+    .action(async (id: string, path: string, local: string | undefined, opts: CommonOptions & ApprovalFlags & { mode?: string }) => {
       process.exitCode = await (await actions()).filesPutAction(id, path, local, opts);
     });
 }
