@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { checkApprovalId } from './approval-required.ts';
 import { decideApproval, getApproval, signApprovalDecision, type ApprovalInfo } from './approvals.ts';
 import { AirlockClient } from './client.ts';
-import { AirlockError, ApprovalDeniedError, ApprovalExpiredError, ApprovalRefusedError, ApprovalRequiredError } from './errors.ts';
+import { AirlockError, ApprovalDeniedError, ApprovalExpiredError, ApprovalRefusedError, ApprovalRequiredError, errorFromEnvelope } from './errors.ts';
 import { Sandbox } from './sandbox.ts';
 import type { ExecuteRequest } from './types.ts';
 import { withApproval } from './with-approval.ts';
@@ -83,7 +83,7 @@ describe('SDK: requests that need an approval', () => {
     assert.match(result.execution_id, /./);
   });
 
-  it('a streamed exec answered 202 is ApprovalRequiredError, not an empty stream', async () => {
+  it('a 202 on exec, files, allowlist and kill is ApprovalRequiredError, never success; approvalId is sent as Airlock-Approval', async () => {
     // A server whose policy sends every call to a human: the transport's reading of a 202 on each route.
     const approval: ApprovalInfo = {
       approval_id: 'apr_exec1', state: 'pending', action: 'exec', sandbox_id: 's-1', action_digest: `sha256:${'1'.repeat(64)}`,
@@ -110,6 +110,16 @@ describe('SDK: requests that need an approval', () => {
     // A 202 of another shape is never taken as success either.
     const odd = new AirlockClient({ baseUrl: 'http://127.0.0.1:9', fetch: async () => new Response('{"sandbox_id":"s-2"}', { status: 202 }) });
     await assert.rejects(odd.createSandbox({}), (err: unknown) => err instanceof AirlockError && !(err instanceof ApprovalRequiredError) && err.code === 'invalid_response');
+  });
+
+  it("the server's approval refusals map to typed errors", () => {
+    const of = (code: string, status: number) => errorFromEnvelope({ code, message: code }, status);
+    assert.ok(of('approval_denied', 403) instanceof ApprovalDeniedError);
+    assert.ok(of('approval_expired', 403) instanceof ApprovalExpiredError);
+    for (const code of ['approval_digest_mismatch', 'approval_reused', 'approval_pending', 'approval_not_found', 'approval_unavailable', 'self_approval']) {
+      const err = of(code, 403);
+      assert.ok(err instanceof ApprovalRefusedError && !(err instanceof ApprovalDeniedError) && err.code === code, code);
+    }
   });
 
   it('an approval id that could smuggle header text is refused before sending', () => {
