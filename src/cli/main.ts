@@ -1,6 +1,7 @@
 /**
  * `airlock` command line. One file per command; this file only wires them together.
- * Exit codes: the sandboxed command's own code for `run`; 2 for usage errors; 1 for other failures.
+ * Exit codes: the sandboxed command's own code for `run`; 2 for usage errors; 3 when a request
+ * waits for an approver's decision (`airlock sandbox …`, see approval-retry.ts); 1 for other failures.
  */
 import { Command, CommanderError } from 'commander';
 import { registerRun } from './run.ts';
