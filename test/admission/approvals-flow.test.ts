@@ -160,6 +160,22 @@ describe('approvals over HTTP', () => {
     assert.equal(f.service.created.length, 0);
   });
 
+  it('approvals expire on time: undecided, or approved but not used before the decision lapses', async (t) => {
+    const f = await castFixture(t, { approvalTtlSeconds: 1.5 });
+    const undecided = await pending(f.app, f.people.alice);
+    const unused = await pending(f.app, f.people.alice, { ...FULL, payload: { network_policy: 'full' } });
+    const approved = await decide(f.app, f.people.petra, unused.id, decisionBody(f.people.petra, unused.id, unused.digest, 'approve', { expiresInSeconds: 0.4 }));
+    assert.equal(approved.statusCode, 200, approved.body);
+    // The decision lapsed, the approval itself (1.5 s) not yet: the signer's expiry holds.
+    await new Promise((r) => setTimeout(r, 600));
+    assertError(await retry(f.app, f.people.alice, unused.id, { ...FULL, payload: { network_policy: 'full' } }), 403, 'approval_expired');
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(await stateOf(f.app, f.people.petra, undecided.id), 'expired');
+    assertError(await decide(f.app, f.people.petra, undecided.id, decisionBody(f.people.petra, undecided.id, undecided.digest, 'approve', { expiresInSeconds: 60 })), 403, 'approval_expired');
+    assertError(await retry(f.app, f.people.alice, undecided.id), 403, 'approval_expired');
+    assert.equal(f.service.created.length, 0);
+  });
+
   it('a pending approval survives a controller restart and can then be decided and used', async (t) => {
     const f = await castFixture(t);
     const { id, digest } = await pending(f.app, f.people.alice);

@@ -62,12 +62,21 @@ export interface SignTweaks {
   tamper?: (request: { url: string; body: string | undefined; headers: Record<string, string> }) => void;
 }
 
+/** What a test controller's configuration changes from the built-in one. */
+export interface ControllerOptions {
+  auth?: Partial<AuthConfig>;
+  hostRoots?: string[];
+  /** approvals.ttlSeconds. */
+  approvalTtlSeconds?: number;
+}
+
 /** The controller's configuration with `overrides` (auth merged). */
-export function testConfig(overrides: { auth?: Partial<AuthConfig>; hostRoots?: string[] } = {}): Pick<AirlockConfig, 'auth' | 'policy' | 'defaultImage' | 'approvals'> {
+export function testConfig(overrides: ControllerOptions = {}): Pick<AirlockConfig, 'auth' | 'policy' | 'defaultImage' | 'approvals'> {
   return {
     ...DEFAULT_CONFIG,
     auth: { ...DEFAULT_CONFIG.auth, ...overrides.auth },
     policy: { ...DEFAULT_CONFIG.policy, hostRoots: overrides.hostRoots ?? [] },
+    approvals: { ...DEFAULT_CONFIG.approvals, ...(overrides.approvalTtlSeconds === undefined ? {} : { ttlSeconds: overrides.approvalTtlSeconds }) },
   };
 }
 
@@ -79,7 +88,7 @@ export async function tempStore(t: TestContext): Promise<string> {
 }
 
 /** A controller over `store`: access built the way `airlock serve` builds it, and the app. */
-export async function controller(t: TestContext, store: SqliteStore, options: { auth?: Partial<AuthConfig>; hostRoots?: string[]; logger?: Logger; service?: FakeService } = {}) {
+export async function controller(t: TestContext, store: SqliteStore, options: ControllerOptions & { logger?: Logger; service?: FakeService } = {}) {
   const config = testConfig(options);
   const access: Access = await createAccess({ config, store });
   const service = options.service ?? new FakeService();
@@ -112,7 +121,7 @@ export async function send(app: FastifyInstance, who: KeyedPrincipal | undefined
 }
 
 /** A fresh store with the usual cast: agents alice and bob, operator olga, approver petra. */
-export async function castFixture(t: TestContext, options: { auth?: Partial<AuthConfig>; hostRoots?: string[]; logger?: Logger } = {}) {
+export async function castFixture(t: TestContext, options: ControllerOptions & { logger?: Logger } = {}) {
   const path = await tempStore(t);
   const store = await SqliteStore.open({ path });
   t.after(() => store.close());
