@@ -40,7 +40,8 @@ function notApproved(approval: ApprovalInfo): ApprovalRefusedError {
  * until an approver decides, and, when approved, returns `fn(approvalId)`: `fn` must then make
  * exactly the same call with `{ approvalId }`, or the server refuses it (`approval_digest_mismatch`).
  * Denied: `ApprovalDeniedError`; expired: `ApprovalExpiredError`; any other error of `fn` passes
- * through untouched.
+ * through untouched. One approval per call: if the retry is itself sent to an approver (`fn` made
+ * another call that needs one), that `ApprovalRequiredError` propagates.
  *
  * @example
  * const sandbox = await withApproval(client, (approvalId) => Sandbox.create({ client, network_policy: 'full', approvalId }), {
