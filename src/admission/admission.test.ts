@@ -6,14 +6,10 @@ import type { SandboxSpec } from '../policy/request.ts';
 import { Admission, type AdmissionInput, type ApprovalStep, type ContractCheck } from './admission.ts';
 import type { Caller } from './caller.ts';
 import { AdmissionRefusal } from './refusal.ts';
+import { refusalOf } from './test-helpers.ts';
+import { DEFAULT_TEST_SPEC } from '../policy/test-spec.ts';
 
-const SPEC: SandboxSpec = {
-  runtime: 'namespace',
-  image: 'default',
-  network: { mode: 'none', allowedHosts: [] },
-  mounts: [],
-  limits: { memoryMb: 512, cpuCores: 0.5, pids: 256, timeoutSeconds: 300, scratchMb: 64, outputBytes: 10_485_760, openFiles: 1024 },
-};
+const SPEC: SandboxSpec = DEFAULT_TEST_SPEC;
 const SETTINGS = { defaultImage: 'default', hostRoots: ['/srv'] };
 const ALICE: Caller = { name: 'alice', role: 'agent', agentId: 'alice', groups: [], via: 'signature' };
 const BOB: Caller = { name: 'bob', role: 'agent', agentId: 'bob', groups: [], via: 'signature' };
@@ -36,16 +32,6 @@ function create(caller: Caller, spec: Partial<SandboxSpec> = {}, extra: Partial<
   return { caller, action: 'create', sandbox: { id: 'new', owner: caller.agentId, spec: full }, request: full, parameters: { spec: full }, ...extra };
 }
 
-async function refused(promise: Promise<unknown>): Promise<AdmissionRefusal> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof AdmissionRefusal, String(err));
-    return err;
-  }
-  assert.fail('expected a refusal');
-}
-
 describe('Admission', () => {
   let engine: PolicyEngine;
   before(async () => {
@@ -65,7 +51,7 @@ describe('Admission', () => {
 
   it("refuses another tenant's sandbox at the authorize step, naming no policy (default deny)", async () => {
     const admission = new Admission({ engine, settings: SETTINGS });
-    const r = await refused(admission.admit({ caller: BOB, action: 'exec', sandbox: { id: 's-1', owner: 'alice', spec: SPEC }, parameters: {} }));
+    const r = await refusalOf(admission.admit({ caller: BOB, action: 'exec', sandbox: { id: 's-1', owner: 'alice', spec: SPEC }, parameters: {} }));
     assert.deepEqual([r.step, r.code, r.policyIds], ['authorize', 'forbidden', []]);
     assert.match(r.message, /default deny/);
     assert.doesNotMatch(r.message, /alice/, 'the refusal says nothing of the other tenant');
@@ -87,14 +73,14 @@ describe('Admission', () => {
 
   it('without a gate, a request that needs approval is refused as unavailable', async () => {
     const admission = new Admission({ engine, settings: SETTINGS });
-    const r = await refused(admission.admit(create(ALICE, { network: { mode: 'full', allowedHosts: [] } })));
+    const r = await refusalOf(admission.admit(create(ALICE, { network: { mode: 'full', allowedHosts: [] } })));
     assert.deepEqual([r.step, r.code, r.policyIds], ['approval', 'approval_unavailable', ['agent-configure-with-approval']]);
   });
 
   it('an approval does not lift a forbid: a grant outside the roots stays denied after redeeming', async () => {
     const gate = new RecordingGate();
     const admission = new Admission({ engine, settings: SETTINGS, approvals: gate });
-    const r = await refused(admission.admit(create(ALICE, { mounts: [{ hostPath: '/etc', sandboxPath: '/e', writable: false }] }, { approvalId: 'apr_9' })));
+    const r = await refusalOf(admission.admit(create(ALICE, { mounts: [{ hostPath: '/etc', sandboxPath: '/e', writable: false }] }, { approvalId: 'apr_9' })));
     assert.deepEqual([r.code, r.policyIds], ['forbidden', ['host-grants-within-roots']]);
     assert.equal(gate.redeemed.length, 0, 'denied outright: the approval is not consumed');
   });
@@ -106,8 +92,8 @@ describe('Admission', () => {
       throw new AdmissionRefusal('contract', 'forbidden', 'revoked');
     };
     const admission = new Admission({ engine, settings: SETTINGS, contracts: [contract] });
-    assert.equal((await refused(admission.admit(create(ALICE)))).step, 'contract');
-    await refused(admission.admit({ caller: BOB, action: 'kill', sandbox: { id: 's-1', owner: 'alice', spec: SPEC }, parameters: {} }));
+    assert.equal((await refusalOf(admission.admit(create(ALICE)))).step, 'contract');
+    await refusalOf(admission.admit({ caller: BOB, action: 'kill', sandbox: { id: 's-1', owner: 'alice', spec: SPEC }, parameters: {} }));
     assert.deepEqual(seen, ['create'], 'a request policy denies never reaches the contracts');
   });
 });

@@ -5,19 +5,9 @@ import { signRequest } from '../signing/sign.ts';
 import { SqliteStore } from '../store/index.ts';
 import { freshKey, tempStorePath } from '../store/test-helpers.ts';
 import { Authenticator } from './authenticate.ts';
-import { AdmissionRefusal } from './refusal.ts';
+import { refusalOf } from './test-helpers.ts';
 
 const auth = (over: Partial<AuthConfig> = {}): AuthConfig => ({ ...DEFAULT_AUTH_CONFIG, ...over });
-
-async function refusal(promise: Promise<unknown>): Promise<AdmissionRefusal> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof AdmissionRefusal, String(err));
-    return err;
-  }
-  assert.fail('expected a refusal');
-}
 
 async function storeWithAgent(t: TestContext) {
   const store = await SqliteStore.open({ path: (await tempStorePath(t)).path });
@@ -32,23 +22,23 @@ describe('Authenticator', () => {
     const a = new Authenticator({ auth: auth({ localUsers: [{ uid: 1000, name: 'dev', role: 'agent', groups: ['b', 'a', 'b'] }] }) });
     assert.deepEqual(await a.authenticate({ kind: 'unix-socket', peerUid: 0 }), { name: 'root', role: 'operator', agentId: 'root', groups: [], via: 'unix-socket', uid: 0 });
     assert.deepEqual(await a.authenticate({ kind: 'local-process', uid: 1000 }), { name: 'dev', role: 'agent', agentId: 'dev', groups: ['a', 'b'], via: 'local-process', uid: 1000 });
-    const unknown = await refusal(a.authenticate({ kind: 'unix-socket', peerUid: 1001 }));
+    const unknown = await refusalOf(a.authenticate({ kind: 'unix-socket', peerUid: 1001 }));
     assert.equal(unknown.code, 'local_user_unknown');
     assert.equal(unknown.step, 'authenticate');
   });
 
   it('a socket peer whose uid could not be read is refused, never taken for root', async () => {
     const a = new Authenticator({ auth: auth() });
-    const r = await refusal(a.authenticate({ kind: 'unix-socket', peerUid: undefined }));
+    const r = await refusalOf(a.authenticate({ kind: 'unix-socket', peerUid: undefined }));
     assert.equal(r.code, 'peer_credentials_unavailable');
   });
 
   it('unsigned TCP is refused unless the switch is on and the peer is loopback', async () => {
     const request = { method: 'GET', targetUri: 'http://localhost/api/v1/sandboxes', headers: { host: 'localhost' } };
     const off = new Authenticator({ auth: auth() });
-    assert.equal((await refusal(off.authenticate({ kind: 'tcp', loopback: true, request }))).code, 'authentication_required');
+    assert.equal((await refusalOf(off.authenticate({ kind: 'tcp', loopback: true, request }))).code, 'authentication_required');
     const on = new Authenticator({ auth: auth({ unsignedLoopback: true }) });
-    assert.equal((await refusal(on.authenticate({ kind: 'tcp', loopback: false, request }))).code, 'authentication_required');
+    assert.equal((await refusalOf(on.authenticate({ kind: 'tcp', loopback: false, request }))).code, 'authentication_required');
     // The default principal of the switch is an agent: a forgotten switch grants an agent's rights only.
     assert.deepEqual(await on.authenticate({ kind: 'tcp', loopback: true, request }), { name: 'loopback', role: 'agent', agentId: 'loopback', groups: [], via: 'unsigned-loopback' });
   });
@@ -62,11 +52,11 @@ describe('Authenticator', () => {
     const caller = await a.authenticate({ kind: 'tcp', loopback: false, request: signed });
     assert.deepEqual(caller, { name: 'ci-agent', role: 'agent', agentId: 'team-a', groups: ['ci'], via: 'signature', keyId: key.id });
     // The same request again is a replay.
-    const replay = await refusal(a.authenticate({ kind: 'tcp', loopback: false, request: signed }));
+    const replay = await refusalOf(a.authenticate({ kind: 'tcp', loopback: false, request: signed }));
     assert.deepEqual([replay.step, replay.code], ['signature', 'nonce_replayed']);
     // A tampered body fails its digest.
     const fresh = { ...base, headers: { ...base.headers, ...signRequest({ request: base, privateKey: key.privateKey }) } };
-    assert.equal((await refusal(a.authenticate({ kind: 'tcp', loopback: false, request: { ...fresh, body: '{"x":2}' } }))).code, 'digest_mismatch');
+    assert.equal((await refusalOf(a.authenticate({ kind: 'tcp', loopback: false, request: { ...fresh, body: '{"x":2}' } }))).code, 'digest_mismatch');
   });
 
   it('with the switch on, a signed request is still held to its signature (no downgrade)', async (t) => {
@@ -75,14 +65,14 @@ describe('Authenticator', () => {
     const base = { method: 'GET', targetUri: 'http://localhost/api/v1/sandboxes', headers: { host: 'localhost' } };
     const headers = signRequest({ request: base, privateKey: key.privateKey });
     const forged = { ...base, targetUri: 'http://localhost/api/v1/sandboxes/s-other', headers: { ...base.headers, ...headers } };
-    assert.equal((await refusal(a.authenticate({ kind: 'tcp', loopback: true, request: forged }))).code, 'signature_invalid');
+    assert.equal((await refusalOf(a.authenticate({ kind: 'tcp', loopback: true, request: forged }))).code, 'signature_invalid');
   });
 
   it('without a store a signed request can not be verified and is refused', async () => {
     const key = freshKey();
     const base = { method: 'GET', targetUri: 'http://localhost/x', headers: { host: 'localhost' } };
     const request = { ...base, headers: { ...base.headers, ...signRequest({ request: base, privateKey: key.privateKey }) } };
-    const r = await refusal(new Authenticator({ auth: auth() }).authenticate({ kind: 'tcp', loopback: true, request }));
+    const r = await refusalOf(new Authenticator({ auth: auth() }).authenticate({ kind: 'tcp', loopback: true, request }));
     assert.equal(r.code, 'key_unknown');
     assert.equal(new Authenticator({ auth: auth() }).modes.signatures, false);
   });

@@ -6,14 +6,9 @@ import type { SandboxSpec } from '../policy/request.ts';
 import { cedarSignerCheck } from './cedar-signer.ts';
 import { actionDigest, ApprovalRefusal, StoreApprovalGate } from './gate.ts';
 import { addPrincipal, approvalFixture, signedDecision } from './test-approvals.ts';
+import { DEFAULT_TEST_SPEC } from '../policy/test-spec.ts';
 
-const SPEC: SandboxSpec = {
-  runtime: 'namespace',
-  image: 'default',
-  network: { mode: 'full', allowedHosts: [] },
-  mounts: [],
-  limits: { memoryMb: 512, cpuCores: 0.5, pids: 256, timeoutSeconds: 300, scratchMb: 64, outputBytes: 10_485_760, openFiles: 1024 },
-};
+const SPEC: SandboxSpec = { ...DEFAULT_TEST_SPEC, network: { mode: 'full', allowedHosts: [] } };
 const SETTINGS = { defaultImage: 'default', hostRoots: [] };
 const DIGEST = actionDigest({ action: 'create', spec: SPEC });
 

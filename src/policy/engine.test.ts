@@ -4,14 +4,9 @@ import { PolicyEngine } from './engine.ts';
 import { SHIPPED_POLICY_DIR } from './bundle-files.ts';
 import { POLICY_ACTIONS } from './request.ts';
 import type { PolicyAction, PolicyRequest, PrincipalRole, SandboxSpec } from './request.ts';
+import { DEFAULT_TEST_SPEC } from './test-spec.ts';
 
-const SPEC: SandboxSpec = {
-  runtime: 'namespace',
-  image: 'default',
-  network: { mode: 'none', allowedHosts: [] },
-  mounts: [],
-  limits: { memoryMb: 512, cpuCores: 0.5, pids: 256, timeoutSeconds: 300, scratchMb: 64, outputBytes: 10_485_760, openFiles: 1024 },
-};
+const SPEC: SandboxSpec = DEFAULT_TEST_SPEC;
 const SETTINGS = { defaultImage: 'default', hostRoots: ['/srv/work', '/data'] };
 
 function request(role: PrincipalRole, action: PolicyAction, opts: { owner?: string; spec?: Partial<SandboxSpec>; approved?: boolean } = {}): PolicyRequest {
