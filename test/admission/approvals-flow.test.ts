@@ -1,47 +1,16 @@
 /**
  * Signed approvals end to end over HTTP, every step a signed request with a real key: the agent's
  * request answers 202, an approver signs a decision with its own key, the agent retries naming the
- * approval and it runs, exactly once and only as approved. Every refusal, tenancy of approvals, and
- * a controller restart with a pending approval.
+ * approval and it runs, exactly once and only as approved. Every refusal, tenancy of approvals,
+ * expiry, and a controller restart with a pending approval.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { signDecision } from '../../src/approvals/decision-signature.ts';
-import type { Decision } from '../../src/approvals/digest.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { assertError } from '../api/helpers.ts';
+import { decide, decisionBody, FULL, pending, retry, stateOf } from './approval-steps.ts';
 import { addKeyedPrincipal, castFixture, controller, send, type KeyedPrincipal, type Send } from './fixture.ts';
-import type { FastifyInstance } from 'fastify';
-
-const FULL: Send = { method: 'POST', url: '/api/v1/sandboxes', payload: { network_policy: 'full', ttl_seconds: 600, metadata: { task: 'crawl' } } };
-
-/** A decision body signed by `signer`'s key (the HTTP request carrying it is signed by whoever submits it). */
-function decisionBody(signer: KeyedPrincipal, approvalId: string, actionDigest: string, decision: Decision, overrides: { nonce?: string; expiresInSeconds?: number } = {}) {
-  const fields = { action_digest: actionDigest, decision, nonce: overrides.nonce ?? randomBytes(16).toString('base64url'), expires_at: new Date(Date.now() + (overrides.expiresInSeconds ?? 300) * 1000).toISOString() };
-  return { ...fields, key_id: signer.keyId, signature: signDecision(signer.privateKey, { approval_id: approvalId, ...fields }) };
-}
-
-/** Asks for `req` as `who`; asserts 202 and returns the approval id and digest. */
-async function pending(app: FastifyInstance, who: KeyedPrincipal, req: Send = FULL): Promise<{ id: string; digest: string }> {
-  const res = await send(app, who, req);
-  assert.equal(res.statusCode, 202, res.body);
-  return { id: res.json().approval.approval_id, digest: res.json().action_digest };
-}
-
-function decide(app: FastifyInstance, submitter: KeyedPrincipal, approvalId: string, body: unknown) {
-  return send(app, submitter, { method: 'POST', url: `/api/v1/approvals/${approvalId}/decision`, payload: body });
-}
-
-function retry(app: FastifyInstance, who: KeyedPrincipal, approvalId: string, req: Send = FULL) {
-  return send(app, who, { ...req, headers: { ...req.headers, 'airlock-approval': approvalId } });
-}
-
-async function stateOf(app: FastifyInstance, viewer: KeyedPrincipal, approvalId: string): Promise<string> {
-  const res = await send(app, viewer, { method: 'GET', url: `/api/v1/approvals/${approvalId}` });
-  assert.equal(res.statusCode, 200, res.body);
-  return res.json().state;
-}
 
 describe('approvals over HTTP', () => {
   it('202 → approver signs → retry with Airlock-Approval runs it once, exactly as approved; a second use is approval_reused', async (t) => {
@@ -189,53 +158,5 @@ describe('approvals over HTTP', () => {
     const run = await retry(app, f.people.alice, id);
     assert.equal(run.statusCode, 201, run.body);
     assert.equal(service.created.length, 1);
-  });
-});
-
-describe('bad input on the approval routes: a clear 4xx, and the approval is left as it was', () => {
-  it('refuses malformed decision bodies and ids, naming the field', async (t) => {
-    const f = await castFixture(t);
-    const { id, digest } = await pending(f.app, f.people.alice);
-    const good = decisionBody(f.people.petra, id, digest, 'approve');
-    const bodies: Array<[unknown, RegExp]> = [
-      [{}, /body\.decision/],
-      [{ ...good, decision: 'maybe' }, /body\.decision/],
-      [{ ...good, action_digest: 'sha256:XYZ' }, /body\.action_digest/],
-      [{ ...good, nonce: 'short' }, /body\.nonce/],
-      [{ ...good, expires_at: 'tomorrow' }, /body\.expires_at/],
-      [{ ...good, key_id: 'k' }, /body\.key_id/],
-      [{ ...good, signature: 'abc' }, /body\.signature/],
-      [{ ...good, extra: true }, /extra/],
-      [[good], /body/],
-    ];
-    for (const [body, field] of bodies) {
-      const error = assertError(await decide(f.app, f.people.petra, id, body), 400, 'invalid_request');
-      assert.match(`${error.message} ${JSON.stringify(error.details ?? [])}`, field);
-    }
-    const everything = assertError(await decide(f.app, f.people.petra, id, { ...good, nonce: 'x', key_id: 'y' }), 400, 'invalid_request');
-    assert.equal(everything.details?.length, 2, 'every problem is listed');
-    const notJson = await send(f.app, f.people.petra, { method: 'POST', url: `/api/v1/approvals/${id}/decision`, raw: '{"decision":', headers: { 'content-type': 'application/json' } });
-    assertError(notJson, 400, 'invalid_json');
-    const text = await send(f.app, f.people.petra, { method: 'POST', url: `/api/v1/approvals/${id}/decision`, raw: 'approve', headers: { 'content-type': 'text/plain' } });
-    assertError(text, 415, 'unsupported_media_type');
-    // A decision that outlives the approval, or is already past.
-    assertError(await decide(f.app, f.people.petra, id, decisionBody(f.people.petra, id, digest, 'approve', { expiresInSeconds: 3600 })), 400, 'approval_decision_invalid');
-    assertError(await decide(f.app, f.people.petra, id, decisionBody(f.people.petra, id, digest, 'approve', { expiresInSeconds: -5 })), 403, 'approval_expired');
-    assertError(await decide(f.app, f.people.petra, 'bad.id', good), 400, 'invalid_request');
-    assertError(await send(f.app, f.people.petra, { method: 'GET', url: '/api/v1/approvals/bad.id' }), 400, 'invalid_request');
-    assertError(await decide(f.app, f.people.petra, 'apr_unknown', decisionBody(f.people.petra, 'apr_unknown', digest, 'approve')), 404, 'approval_not_found');
-    assertError(await send(f.app, f.people.petra, { method: 'PUT', url: `/api/v1/approvals/${id}/decision`, payload: good }), 405, 'method_not_allowed');
-    assert.equal(await stateOf(f.app, f.people.petra, id), 'pending');
-    // The untouched decision still works: nothing above used its nonce.
-    assert.equal((await decide(f.app, f.people.petra, id, good)).statusCode, 200);
-  });
-
-  it('an unsigned or badly signed decision is refused before the gate sees it', async (t) => {
-    const f = await castFixture(t);
-    const { id, digest } = await pending(f.app, f.people.alice);
-    const body = decisionBody(f.people.petra, id, digest, 'approve');
-    assertError(await send(f.app, undefined, { method: 'POST', url: `/api/v1/approvals/${id}/decision`, payload: body }), 401, 'authentication_required');
-    assertError(await send(f.app, f.people.petra, { method: 'POST', url: `/api/v1/approvals/${id}/decision`, payload: body }, { tamper: (r) => (r.body = JSON.stringify({ ...body, decision: 'deny' })) }), 401, 'digest_mismatch');
-    assert.equal(await stateOf(f.app, f.people.petra, id), 'pending');
   });
 });
