@@ -6,8 +6,7 @@
  * will run. The answer is an admitted request, a pending approval, or an AdmissionRefusal that
  * names the step and the reason.
  */
-import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
+import { canonicalDigest } from '../signing/canonical-json.ts';
 import type { PolicyDecision, PolicyEngine } from '../policy/engine.ts';
 import type { PolicyAction, PolicySettings, SandboxSpec } from '../policy/request.ts';
 import type { Caller } from './caller.ts';
@@ -76,13 +75,6 @@ export interface AdmissionOptions {
   contracts?: readonly ContractCheck[] | undefined;
 }
 
-/** `sha256:<hex>` of the RFC 8785 canonical JSON of `value`. */
-export function digestOf(value: unknown): string {
-  const text = canonicalize(value);
-  if (text === undefined) throw new TypeError('nothing to digest');
-  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
-}
-
 /** Admits requests; one instance per controller. */
 export class Admission {
   readonly #options: AdmissionOptions;
@@ -110,7 +102,7 @@ export class Admission {
     // Why the resolved spec too: a default that changes between approval and retry (a limit, the
     // image) changes what would run, so it must change the digest.
     const resolved = { spec: input.request ?? null, parameters: input.parameters };
-    const actionDigest = digestOf({ principal: caller.name, action, sandbox_id: input.sandbox?.id ?? null, ...resolved });
+    const actionDigest = canonicalDigest({ principal: caller.name, action, sandbox_id: input.sandbox?.id ?? null, ...resolved });
     if (decision.decision === 'allow' && input.approvalId === undefined) return { admitted: true, caller, decision, actionDigest, approved: false };
     const gate = this.#options.approvals;
     if (gate === undefined) throw new AdmissionRefusal('approval', 'approval_unavailable', `${reasonText(decision)}; this controller has no approval gate`, decision.policyIds);

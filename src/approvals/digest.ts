@@ -3,18 +3,10 @@
  * approver signs. Both are RFC 8785 (JSON Canonicalization Scheme) serializations, so any client
  * in any language that canonicalizes the same JSON signs and digests the same bytes.
  */
-import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
+import { canonicalDigest, canonicalJson } from '../signing/canonical-json.ts';
 
 /** Form of an action digest: `sha256:` and 64 lowercase hex digits. */
 export const ACTION_DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$/;
-
-/** RFC 8785 canonical JSON of `value`; throws for what JSON cannot hold (undefined at top level, NaN, cycles). */
-export function canonicalJson(value: unknown): string {
-  const text = canonicalize(value);
-  if (text === undefined) throw new TypeError('cannot canonicalize a value JSON has no form for');
-  return text;
-}
 
 /**
  * `sha256:<hex>` of the RFC 8785 canonical JSON of the admitted request (principal, action and every
@@ -22,7 +14,7 @@ export function canonicalJson(value: unknown): string {
  * their key order, and any changed parameter gives another one, which needs a new approval.
  */
 export function actionDigest(admitted: unknown): string {
-  return `sha256:${createHash('sha256').update(canonicalJson(admitted), 'utf8').digest('hex')}`;
+  return canonicalDigest(admitted);
 }
 
 /** The decisions an approver can sign. */

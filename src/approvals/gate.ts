@@ -10,7 +10,8 @@ import type { ActiveKey, ControlStore } from '../store/store.ts';
 import type { ConsumeOutcome, RecordDecisionOutcome, StoredApproval } from '../store/approvals.ts';
 import { checkDecisionForm, type SignedDecision } from './decision-input.ts';
 import { verifyDecisionSignature } from './decision-signature.ts';
-import { ACTION_DIGEST_PATTERN, canonicalJson, type DecisionPayload } from './digest.ts';
+import { ACTION_DIGEST_PATTERN, type DecisionPayload } from './digest.ts';
+import { canonicalJson } from '../signing/canonical-json.ts';
 import { APPROVAL_REFUSAL_CODES, ApprovalRefusal, type ApprovalRefusalCode } from './refusal.ts';
 import { toView, type PendingApprovalView } from './view.ts';
 

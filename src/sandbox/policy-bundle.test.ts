@@ -13,7 +13,8 @@ import { PolicyEngine } from '../policy/engine.ts';
 import { SHIPPED_POLICY_DIR, policyDirOf, readBundleHash } from '../policy/bundle-files.ts';
 import { ServiceError } from './errors.ts';
 import { activePolicy, activePolicyHash } from './policy-bundle.ts';
-import { canonicalJson, policyHash } from './policy-hash.ts';
+import { policyHash } from './policy-hash.ts';
+import { canonicalJson } from '../signing/canonical-json.ts';
 import { SandboxService } from './service.ts';
 
 const BUNDLE = `sha256:${'a'.repeat(64)}`;
