@@ -49,11 +49,11 @@ describe('Admission', () => {
     assert.match(a.actionDigest, /^sha256:[0-9a-f]{64}$/);
   });
 
-  it("refuses another tenant's sandbox at the authorize step, naming no policy (default deny)", async () => {
+  it("refuses another tenant's sandbox at the authorize step, naming the tenancy rule", async () => {
     const admission = new Admission({ engine, settings: SETTINGS });
     const r = await refusalOf(admission.admit({ caller: BOB, action: 'exec', sandbox: { id: 's-1', owner: 'alice', spec: SPEC }, parameters: {} }));
-    assert.deepEqual([r.step, r.code, r.policyIds], ['authorize', 'forbidden', []]);
-    assert.match(r.message, /default deny/);
+    assert.deepEqual([r.step, r.code, r.policyIds], ['authorize', 'forbidden', ['agent-own-sandboxes-only']]);
+    assert.match(r.message, /agents act only on sandboxes they own/);
     assert.doesNotMatch(r.message, /alice/, 'the refusal says nothing of the other tenant');
     assert.equal(admission.permits(BOB, 'read', { id: 's-1', owner: 'alice', spec: SPEC }), false);
     assert.equal(admission.permits(ALICE, 'read', { id: 's-1', owner: 'alice', spec: SPEC }), true);

@@ -39,7 +39,7 @@ test('policy check of a valid bundle prints OK with the bundle hash', async (t) 
   const { configFile, bundle } = await workspace(t);
   const r = await airlock(['policy', 'check', bundle], configFile);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^OK .*policies: 6 policies, sha256:[0-9a-f]{64}\n$/);
+  assert.match(r.stdout, /^OK .*policies: 10 policies, sha256:[0-9a-f]{64}\n$/);
   const shipped = await airlock(['policy', 'check', '--json'], configFile);
   assert.equal(shipped.code, 0, shipped.stderr);
   const json = JSON.parse(shipped.stdout) as { ok: boolean; dir: string; hash: string };

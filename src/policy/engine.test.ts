@@ -32,10 +32,14 @@ describe('default policies', () => {
   test('the shipped bundle loads, every policy named', () => {
     assert.match(engine.hash, /^sha256:[0-9a-f]{64}$/);
     assert.deepEqual(engine.policies.map((p) => p.id).sort(), [
-      'agent-configure-own-sandbox',
+      'agent-configure-sandboxes',
       'agent-configure-with-approval',
-      'agent-use-own-sandbox',
+      'agent-default-image-only',
+      'agent-own-sandboxes-only',
+      'agent-use-sandboxes',
       'approver-approve',
+      'approvers-decide-only',
+      'controller-operators-only',
       'host-grants-within-roots',
       'operator-all',
     ]);
@@ -44,10 +48,10 @@ describe('default policies', () => {
   test('an agent may configure and use its own sandbox', () => {
     for (const action of CONFIGURE) {
       assert.deepEqual(engine.evaluate(request('agent', action)).decision, 'allow', action);
-      assert.deepEqual(engine.evaluate(request('agent', action)).policyIds, ['agent-configure-own-sandbox'], action);
+      assert.deepEqual(engine.evaluate(request('agent', action)).policyIds, ['agent-configure-sandboxes'], action);
     }
     for (const action of USE) {
-      assert.deepEqual(engine.evaluate(request('agent', action)).policyIds, ['agent-use-own-sandbox'], action);
+      assert.deepEqual(engine.evaluate(request('agent', action)).policyIds, ['agent-use-sandboxes'], action);
       assert.equal(engine.evaluate(request('agent', action)).decision, 'allow', action);
     }
     const restricted = engine.evaluate(request('agent', 'create', { spec: { network: { mode: 'restricted', allowedHosts: ['pypi.org'] } } }));
@@ -59,7 +63,9 @@ describe('default policies', () => {
       for (const approved of [false, true]) {
         const d = engine.evaluate(request('agent', action, { owner: 'agent-2', approved }));
         assert.equal(d.decision, 'deny', `${action} approved=${approved}`);
-        assert.deepEqual(d.policyIds, [], action);
+        // The refusal names the rule that refused (tenancy; admin and approve are the operators' and approvers').
+        const expected = action === 'admin' ? ['controller-operators-only'] : action === 'approve' ? [] : ['agent-own-sandboxes-only'];
+        assert.deepEqual(d.policyIds, expected, action);
         assert.ok(!d.reasons.join(' ').includes('agent-2'), `${action}: reason names the other tenant`);
       }
     }
@@ -68,7 +74,8 @@ describe('default policies', () => {
   test('an agent may neither approve nor administer, even its own sandbox', () => {
     assert.equal(engine.evaluate(request('agent', 'approve')).decision, 'deny');
     assert.equal(engine.evaluate(request('agent', 'admin')).decision, 'deny');
-    assert.deepEqual(engine.evaluate(request('agent', 'admin')).reasons, ['no policy permits this request (default deny)']);
+    assert.deepEqual(engine.evaluate(request('agent', 'admin')).reasons, ['only operators administer the controller']);
+    assert.deepEqual(engine.evaluate(request('agent', 'approve')).reasons, ['no policy permits this request (default deny)']);
   });
 
   test('an operator may do everything on any sandbox, full egress and writable grants included', () => {
@@ -104,7 +111,7 @@ describe('default policies', () => {
   test('an approved request within what agents may do anyway is allowed, naming every permit that held', () => {
     const d = engine.evaluate(request('agent', 'create', { approved: true }));
     assert.equal(d.decision, 'allow');
-    assert.deepEqual(d.policyIds, ['agent-configure-own-sandbox', 'agent-configure-with-approval']);
+    assert.deepEqual(d.policyIds, ['agent-configure-sandboxes', 'agent-configure-with-approval']);
     const other = engine.evaluate(request('agent', 'create', { owner: 'agent-2', approved: true, spec: { network: { mode: 'full', allowedHosts: [] } } }));
     assert.equal(other.decision, 'deny', "an approval does not open another tenant's sandbox");
   });

@@ -50,7 +50,7 @@ describe('health, status, metrics', () => {
   it('GET /metrics is for operators unless configured public (its egress series name contacted hosts)', async () => {
     const asAgent = await makeApp({ access: await createLoopbackAccess({ as: { name: 'a1', role: 'agent' } }) });
     const refused = assertError(await asAgent.app.inject({ method: 'GET', url: '/metrics' }), 403, 'forbidden');
-    assert.match(refused.message, /default deny/);
+    assert.match(refused.message, /only operators administer the controller \(controller-operators-only\)/);
     const unsigned = await asAgent.app.inject({ method: 'GET', url: '/metrics', remoteAddress: '192.0.2.7' });
     assertError(unsigned, 401, 'authentication_required');
     const open = await makeApp({ access: await createLoopbackAccess({ as: { name: 'a1', role: 'agent' } }), publicMetrics: true });
