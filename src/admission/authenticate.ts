@@ -6,7 +6,7 @@
  */
 import type { AuthConfig } from '../config/auth-config.ts';
 import type { SignableRequest } from '../signing/message.ts';
-import { fieldValue } from '../signing/message.ts';
+import { fieldValue, hasBody } from '../signing/message.ts';
 import { RequestVerifier } from '../signing/verify.ts';
 import type { ActiveKey, ControlStore } from '../store/store.ts';
 import { resolveLocalPrincipal } from '../store/local-identity.ts';
@@ -17,8 +17,11 @@ import { AdmissionRefusal } from './refusal.ts';
 export type Transport =
   /** A connection on the unix socket; `peerUid` is undefined when the kernel's answer could not be read. */
   | { kind: 'unix-socket'; peerUid: number | undefined }
-  /** A TCP connection; `request` is the message as received, its target URI rebuilt from trusted parts. */
-  | { kind: 'tcp'; loopback: boolean; request: SignableRequest }
+  /**
+   * A TCP connection; `request` is the message as received, its target URI rebuilt from trusted
+   * parts. Before the body is read, give `declaresBody` (what the framing says) and no body.
+   */
+  | { kind: 'tcp'; loopback: boolean; request: SignableRequest; declaresBody?: boolean | undefined }
   /** The CLI acting in-process, as the unix user running it. */
   | { kind: 'local-process'; uid: number };
 
@@ -55,15 +58,26 @@ export class Authenticator {
     return { unixSocket: true, signatures: this.#verifier !== undefined, unsignedLoopback: this.#auth.unsignedLoopback };
   }
 
-  /** The caller of a request, or an AdmissionRefusal naming what is wrong. */
+  /** The caller of a request whose body is known, or an AdmissionRefusal naming what is wrong. */
   async authenticate(transport: Transport): Promise<Caller> {
+    const pending = await this.begin(transport);
+    return pending.complete(transport.kind === 'tcp' ? transport.request.body : undefined);
+  }
+
+  /**
+   * Authentication in two halves, so a request is refused before its body is read: everything the
+   * headers decide now (who, the signature over the headers), the body's digest and the nonce once
+   * the body is in (`complete`). Throws an AdmissionRefusal from either half.
+   */
+  async begin(transport: Transport): Promise<PendingAuthentication> {
     switch (transport.kind) {
-      case 'unix-socket':
+      case 'unix-socket': {
         // Why: a uid we could not read is nobody, never root by default.
         if (transport.peerUid === undefined) throw new AdmissionRefusal('authenticate', 'peer_credentials_unavailable', 'the caller\'s uid on the unix socket could not be read');
-        return this.#local(transport.peerUid, 'unix-socket');
+        return settled(this.#local(transport.peerUid, 'unix-socket'));
+      }
       case 'local-process':
-        return this.#local(transport.uid, 'local-process');
+        return settled(this.#local(transport.uid, 'local-process'));
       case 'tcp':
         return this.#tcp(transport);
     }
@@ -77,19 +91,40 @@ export class Authenticator {
     return { name: principal.name, role: principal.role, agentId: principal.agentId, groups: principal.groups, via, uid };
   }
 
-  async #tcp(transport: Extract<Transport, { kind: 'tcp' }>): Promise<Caller> {
+  async #tcp(transport: Extract<Transport, { kind: 'tcp' }>): Promise<PendingAuthentication> {
     const signed = fieldValue(transport.request.headers, 'signature') !== undefined || fieldValue(transport.request.headers, 'signature-input') !== undefined;
     // Why only unsigned, only loopback: a request that is signed is held to its signature, and the
     // switch must never open a listener other hosts can reach.
     if (!signed && transport.loopback && this.#auth.unsignedLoopback) {
       const p = this.#auth.unsignedLoopbackAs;
-      return { name: p.name, role: p.role, agentId: p.agentId ?? p.name, groups: [...new Set(p.groups)].sort(), via: 'unsigned-loopback' };
+      return settled({ name: p.name, role: p.role, agentId: p.agentId ?? p.name, groups: [...new Set(p.groups)].sort(), via: 'unsigned-loopback' });
     }
     if (!signed) throw new AdmissionRefusal('authenticate', 'authentication_required', 'requests over TCP must be signed (RFC 9421, Ed25519, a registered key); local callers can use the unix socket');
     if (this.#verifier === undefined) throw new AdmissionRefusal('signature', 'key_unknown', 'this controller has no key store: signed requests can\'t be verified');
-    const result = await this.#verifier.verify(transport.request);
-    if (!result.ok) throw new AdmissionRefusal('signature', result.code, result.reason);
-    const p = result.key.principal;
-    return { name: p.name, role: p.role, agentId: p.agentId, groups: p.groups, via: 'signature', keyId: result.keyid };
+    const verifier = this.#verifier;
+    const declaresBody = transport.declaresBody ?? hasBody(transport.request);
+    const head = await verifier.verifyHeaders(transport.request, declaresBody);
+    if (!head.ok) throw new AdmissionRefusal('signature', head.code, head.reason);
+    return {
+      caller: undefined,
+      complete: async (body) => {
+        const result = await verifier.completeWithBody(head, body);
+        if (!result.ok) throw new AdmissionRefusal('signature', result.code, result.reason);
+        const p = result.key.principal;
+        return { name: p.name, role: p.role, agentId: p.agentId, groups: p.groups, via: 'signature', keyId: result.keyid };
+      },
+    };
   }
+}
+
+/** Authentication waiting for the request's body. */
+export interface PendingAuthentication {
+  /** The caller when the headers alone decided it (socket, local process, unsigned loopback). */
+  readonly caller: Caller | undefined;
+  /** Finishes with the body as received (digest, nonce); resolves to the caller or throws an AdmissionRefusal. */
+  complete(body: SignableRequest['body']): Promise<Caller>;
+}
+
+function settled(caller: Caller): PendingAuthentication {
+  return { caller, complete: async () => caller };
 }

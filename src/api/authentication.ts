@@ -3,12 +3,14 @@
  * when configured so): the
  * request's transport is classified (unix-socket peer, or TCP with its signature) and handed to the
  * admission Authenticator, which sets `request.caller` or refuses (401/403) before any route runs.
- * Runs as a preValidation hook, once the body is read: an RFC 9530 digest covers the exact bytes
- * received, which the JSON parser here keeps.
+ * In two halves: on arrival (onRequest), everything the headers decide — who, and the signature
+ * over the headers — so an unauthenticated request is refused before its body is read or takes an
+ * upload slot; once the body is read (preValidation), its RFC 9530 digest over the exact bytes
+ * received (which the JSON parser here keeps) and the nonce.
  */
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Authenticator, Transport } from '../admission/authenticate.ts';
+import type { Authenticator, PendingAuthentication, Transport } from '../admission/authenticate.ts';
 import './caller-decoration.ts';
 import { ROUTES } from './route-table.ts';
 
@@ -21,6 +23,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The body exactly as received (JSON routes), for the signature's content digest. */
     rawBody: Buffer | undefined;
+    /** Authentication begun on arrival, finished once the body is in. */
+    pendingAuthentication: PendingAuthentication | undefined;
   }
 }
 
@@ -53,13 +57,19 @@ async function transportOf(request: FastifyRequest, peers: PeerLookup | undefine
   // Why the Host header may be trusted here: the host check (src/api/host-check.ts) already
   // refused every name not configured, so the target URI is rebuilt from allowed parts only.
   const targetUri = `${scheme}://${request.headers.host ?? ''}${request.raw.url ?? request.url}`;
-  const body = request.rawBody ?? (Buffer.isBuffer(request.body) ? request.body : undefined);
   return {
     kind: 'tcp',
     // Why the remote address: the kernel never delivers a loopback source from another host.
     loopback: isLoopbackPeer(socket.remoteAddress),
-    request: { method: request.method, targetUri, headers: request.headers, body },
+    request: { method: request.method, targetUri, headers: request.headers },
+    declaresBody: declaresBody(request),
   };
+}
+
+/** Whether the request's framing announces a body (HTTP/1.1: a Content-Length above 0, or chunked). */
+function declaresBody(request: FastifyRequest): boolean {
+  const length = request.headers['content-length'];
+  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /** Registers the raw-body JSON parser and the authentication hook. */
@@ -69,6 +79,7 @@ export function registerAuthentication(app: FastifyInstance, authenticator: Auth
   const open = new Set(publicMetrics ? [...PUBLIC_ROUTES, METRICS_ROUTE] : PUBLIC_ROUTES);
   app.decorateRequest('caller', undefined);
   app.decorateRequest('rawBody', undefined);
+  app.decorateRequest('pendingAuthentication', undefined);
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
@@ -76,8 +87,14 @@ export function registerAuthentication(app: FastifyInstance, authenticator: Auth
     request.rawBody = bytes;
     void parseJson(request, bytes.toString('utf8'), done);
   });
-  app.addHook('preValidation', async (request) => {
+  app.addHook('onRequest', async (request) => {
     if (open.has(`${request.method} ${request.routeOptions.url ?? ''}`)) return;
-    request.caller = await authenticator.authenticate(await transportOf(request, peers));
+    request.pendingAuthentication = await authenticator.begin(await transportOf(request, peers));
+  });
+  app.addHook('preValidation', async (request) => {
+    const pending = request.pendingAuthentication;
+    if (pending === undefined) return;
+    const body = request.rawBody ?? (Buffer.isBuffer(request.body) ? request.body : undefined);
+    request.caller = await pending.complete(body);
   });
 }

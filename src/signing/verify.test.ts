@@ -224,4 +224,24 @@ describe('refusals, one code each', () => {
     ];
     for (const r of results) assert.ok(!r.ok && !r.reason.includes(signatureValue) && !r.reason.includes(signatureValue.slice(0, 16)));
   });
+  it('in two halves: headers first (nothing remembered), then the body against its digest and the nonce', async () => {
+    const cache = new MemoryReplayCache();
+    const request = signed();
+    const { body, ...head } = request;
+    const first = await verifier({ cache }).verifyHeaders(head, true);
+    assert.ok(first.ok);
+    // The headers alone remember no nonce: the full request still verifies once.
+    assert.equal((await verifier({ cache }).verify(request)).ok, true);
+    assertRefused(await verifier({ cache }).completeWithBody(first, body), 'nonce_replayed');
+    const other = await verifier().verifyHeaders(head, true);
+    assert.ok(other.ok);
+    assertRefused(await verifier().completeWithBody(other, '{"command":"rm -rf /"}'), 'digest_mismatch');
+    // Headers that announced no body cover no digest: a body that turns up anyway is not bound, so refused.
+    const bodiless = signed({ ...REQUEST, body: undefined, headers: { host: 'airlock.example' } });
+    const noDigest = await verifier().verifyHeaders(bodiless, false);
+    assert.ok(noDigest.ok);
+    assertRefused(await verifier().completeWithBody(noDigest, 'smuggled'), 'components_missing', /has a body/);
+    // Announcing a body while the signature covers no digest is refused on the headers.
+    assertRefused(await verifier().verifyHeaders(bodiless, true), 'components_missing', /content-digest/);
+  });
 });

@@ -29,6 +29,20 @@ export interface VerifiedSignature<K extends VerificationKey> {
   readonly components: readonly string[];
 }
 
+/** A request whose signature held over its headers, waiting for its body (see RequestVerifier.verifyHeaders). */
+export interface HeaderVerification<K extends VerificationKey> {
+  readonly ok: true;
+  readonly headersOnly: true;
+  readonly key: K;
+  readonly parsed: ParsedSignature;
+  readonly params: RequiredParams;
+  /** The Content-Digest field as received, if any. */
+  readonly digestField: string | undefined;
+  readonly createdMs: number;
+  /** The clock reading the checks used. */
+  readonly now: number;
+}
+
 /** The verifier's answer. */
 export type VerifyResult<K extends VerificationKey> = VerifiedSignature<K> | SignatureRefusal;
 
@@ -112,10 +126,10 @@ interface RequiredParams {
 }
 
 /** The refusal for a signature that leaves out what the API requires, or null. */
-function missingCoverage(request: SignableRequest, parsed: ParsedSignature): SignatureRefusal | null {
+function missingCoverage(declaresBody: boolean, parsed: ParsedSignature): SignatureRefusal | null {
   const covered = new Set(parsed.params.components.filter((c) => c.parameters.size === 0).map((c) => c.name));
   // Why content-digest: without it the body is not bound to the signature and could be swapped.
-  const required = [...REQUIRED_COMPONENTS, ...(hasBody(request) ? ['content-digest'] : [])];
+  const required = [...REQUIRED_COMPONENTS, ...(declaresBody ? ['content-digest'] : [])];
   const missing = [
     ...required.filter((name) => !covered.has(name)),
     ...REQUIRED_PARAMETERS.filter((name) => !parsed.params.parameters.has(name)).map((name) => `;${name}`),
@@ -160,9 +174,19 @@ export class RequestVerifier<K extends VerificationKey> {
 
   /** Verifies `request`; the result names exactly what is wrong when it is refused. */
   async verify(request: SignableRequest): Promise<VerifyResult<K>> {
+    const head = await this.verifyHeaders(request, hasBody(request));
+    return head.ok ? this.completeWithBody(head, request.body) : head;
+  }
+
+  /**
+   * The first half of {@link verify}, before the body has arrived: everything but the body's digest
+   * and the nonce. `declaresBody` is what the request's framing says (a Content-Length above zero,
+   * or chunked): then the signature must cover `content-digest`. Remembers nothing.
+   */
+  async verifyHeaders(request: Omit<SignableRequest, 'body'>, declaresBody: boolean): Promise<HeaderVerification<K> | SignatureRefusal> {
     const parsed = parseFields(request, this.#options.label);
     if ('ok' in parsed) return parsed;
-    const uncovered = missingCoverage(request, parsed);
+    const uncovered = missingCoverage(declaresBody, parsed);
     if (uncovered !== null) return uncovered;
     const params = typedParameters(parsed);
     if ('ok' in params) return params;
@@ -189,16 +213,28 @@ export class RequestVerifier<K extends VerificationKey> {
     if (!verify(null, Buffer.from(base, 'utf8'), key.publicKey, parsed.signature)) {
       return refuse('signature_invalid', `signature ${parsed.label} does not verify over the request as received`);
     }
+    return { ok: true, headersOnly: true, key, parsed, params, digestField: fieldValue(request.headers, 'content-digest'), createdMs, now };
+  }
 
-    const digestField = fieldValue(request.headers, 'content-digest');
-    if (digestField !== undefined) {
-      const problem = contentDigestProblem(digestField, bodyBytes(request.body));
+  /**
+   * The second half: the body against its Content-Digest, then the nonce. A nonce is remembered only
+   * here, once everything else held, so forged requests can't burn nonces.
+   */
+  async completeWithBody(head: HeaderVerification<K>, body: SignableRequest['body']): Promise<VerifyResult<K>> {
+    const { key, parsed, params } = head;
+    const bytes = bodyBytes(body);
+    // Why: a body the signature does not bind (no digest covered) could be anything.
+    if (bytes.length > 0 && (head.digestField === undefined || !parsed.params.components.some((c) => c.name === 'content-digest' && c.parameters.size === 0))) {
+      return refuse('components_missing', `signature ${parsed.label} does not cover content-digest, but the request has a body`);
+    }
+    if (head.digestField !== undefined) {
+      const problem = contentDigestProblem(head.digestField, bytes);
       if (problem !== null) return refuse('digest_mismatch', problem);
     }
 
     // Remembered until the last instant the same signature would pass the skew check.
-    const expiresAt = createdMs + this.#skewMs + 1;
-    const check = await this.#options.replayCache.checkAndRemember(JSON.stringify([params.keyid, params.nonce]), expiresAt, now);
+    const expiresAt = head.createdMs + this.#skewMs + 1;
+    const check = await this.#options.replayCache.checkAndRemember(JSON.stringify([params.keyid, params.nonce]), expiresAt, head.now);
     if (check === 'replayed') return refuse('nonce_replayed', 'this nonce was already used; sign every request afresh');
     if (check === 'full') return refuse('replay_cache_full', 'too many recent signed requests to track; retry shortly');
 
