@@ -13,10 +13,18 @@ import { errorStatus, type ErrorCode } from './error-codes.ts';
 /** The error code of a refused `Host`. */
 export const HOST_NOT_ALLOWED = 'host_not_allowed' satisfies ErrorCode;
 
-/** True for a request that came in through a unix-domain socket listener (its server's address is a path). */
-function overUnixSocket(request: FastifyRequest): boolean {
-  const server = (request.raw.socket as { server?: { address(): unknown } }).server;
-  return typeof server?.address() === 'string';
+/**
+ * True for a request that came in through a unix-domain socket listener (its server's address is a
+ * path). Remembered per connection: `address()` is a system call, and a connection's listener never changes.
+ */
+function overUnixSocket(request: FastifyRequest, seen: WeakMap<object, boolean>): boolean {
+  const socket = request.raw.socket;
+  const known = seen.get(socket);
+  if (known !== undefined) return known;
+  const server = (socket as { server?: { address(): unknown } }).server;
+  const unix = typeof server?.address() === 'string';
+  seen.set(socket, unix);
+  return unix;
 }
 
 /**
@@ -25,8 +33,9 @@ function overUnixSocket(request: FastifyRequest): boolean {
  */
 export function registerHostCheck(app: FastifyInstance, entries: readonly string[]): void {
   const allowed = parseAllowedHosts(entries);
+  const unixConnections = new WeakMap<object, boolean>();
   app.addHook('onRequest', async (request, reply) => {
-    if (overUnixSocket(request)) return;
+    if (overUnixSocket(request, unixConnections)) return;
     const host = request.headers.host;
     if (hostAllowed(host, allowed)) return;
     // Why: a name not on the list is what a DNS-rebinding page sends; nothing may run for it.
