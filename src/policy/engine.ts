@@ -19,6 +19,9 @@ import { PolicyBundleError } from './bundle-error.ts';
 import { toCedarRequest } from './request.ts';
 import type { PolicyRequest } from './request.ts';
 
+/** Cedar answers an engine remembers (a few KB each): repeated requests skip the evaluation. */
+export const DECISION_CACHE_SIZE = 1024;
+
 /** The outcome of one authorization request. */
 export interface PolicyDecision {
   /** `approval`: allowed only once a signed approval of exactly this request is attached. */
@@ -45,6 +48,8 @@ export class PolicyEngine {
   // Cedar keeps pre-parsed sets in the wasm module, by name; the name is the content hash, so
   // engines with the same bundle share one entry and engines with different bundles never collide.
   readonly #cacheName: string;
+  /** Cedar's answers by their exact call (JSON), least recently used first; read only, never mutated. */
+  readonly #answers = new Map<string, CedarTypes.AuthorizationAnswer>();
 
   private constructor(cedar: Cedar, dir: string, hash: string, policies: readonly CompiledPolicy[], schema: CedarTypes.Schema) {
     this.#cedar = cedar;
@@ -88,14 +93,28 @@ export class PolicyEngine {
   }
 
   #authorize(request: PolicyRequest): CedarTypes.AuthorizationAnswer {
-    return this.#cedar.statefulIsAuthorized({
-      // Evaluated as if approved: see the module comment for why one evaluation suffices.
-      ...toCedarRequest(request, true),
+    // Evaluated as if approved: see the module comment for why one evaluation suffices.
+    const call = toCedarRequest(request, true);
+    // Why a cache is sound: Cedar evaluation is a pure function of the bundle (fixed per engine) and
+    // of this call, which the key spells out in full; it saves ~1-2 ms of the event loop per request.
+    const key = JSON.stringify(call);
+    const cached = this.#answers.get(key);
+    if (cached !== undefined) {
+      // Re-inserted: the map's order is then least recently used first.
+      this.#answers.delete(key);
+      this.#answers.set(key, cached);
+      return cached;
+    }
+    const answer = this.#cedar.statefulIsAuthorized({
+      ...call,
       preparsedPolicySetId: this.#cacheName,
       preparsedSchemaName: this.#cacheName,
       // Why: a request whose shape the policies were not validated against could slip past them.
       validateRequest: true,
     });
+    this.#answers.set(key, answer);
+    if (this.#answers.size > DECISION_CACHE_SIZE) this.#answers.delete(this.#answers.keys().next().value as string);
+    return answer;
   }
 
   #outcome(decision: PolicyDecision['decision'], deciding: readonly string[], diagnostics: CedarTypes.Diagnostics): PolicyDecision {
