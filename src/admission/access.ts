@@ -9,6 +9,9 @@ import { PolicyEngine } from '../policy/engine.ts';
 import { policyDirOf } from '../policy/bundle-files.ts';
 import type { ControlStore } from '../store/store.ts';
 import { StoreApprovalGate, type ApprovalGate } from '../approvals/gate.ts';
+import { cedarSignerCheck } from '../approvals/cedar-signer.ts';
+import type { PendingApprovalView } from '../approvals/view.ts';
+import type { SandboxSpec } from '../policy/request.ts';
 import { AdmissionRefusal } from './refusal.ts';
 import { Admission } from './admission.ts';
 import { Authenticator } from './authenticate.ts';
@@ -41,16 +44,32 @@ export interface AccessOptions {
   engine?: PolicyEngine | undefined;
 }
 
+/**
+ * The sandbox an approval is about, from what admission recorded in its summary (the owner and the
+ * resolved spec); undefined, so the signer check fails closed, when the summary holds none.
+ */
+function approvalSandbox(approval: PendingApprovalView): { id: string; owner: string; spec: SandboxSpec } | undefined {
+  const summary = approval.summary as { owner?: unknown; spec?: unknown } | null;
+  if (summary === null || typeof summary !== 'object' || typeof summary.owner !== 'string' || summary.spec === null || typeof summary.spec !== 'object') return undefined;
+  return { id: approval.sandbox_id ?? 'new', owner: summary.owner, spec: summary.spec as SandboxSpec };
+}
+
 /** Loads the policy bundle and builds the authenticator and the admission path over `store`. */
 export async function createAccess(options: AccessOptions): Promise<Access> {
   const { config, store } = options;
   const engine = options.engine ?? (await PolicyEngine.load(policyDirOf(config.policy)));
   const authenticator = new Authenticator({ auth: config.auth, store });
+  const settings = { defaultImage: config.defaultImage, hostRoots: config.policy.hostRoots };
   const approvals =
     store === undefined
       ? undefined
-      : // Who may decide is the gate's rule (the approver role, never the requester): see src/approvals/gate.ts.
-        new StoreApprovalGate({ store, ttlSeconds: config.approvals.ttlSeconds });
-  const admission = new Admission({ engine, settings: { defaultImage: config.defaultImage, hostRoots: config.policy.hostRoots }, approvals });
+      : new StoreApprovalGate({
+          store,
+          ttlSeconds: config.approvals.ttlSeconds,
+          // Why Cedar too, on top of the gate's rules (approver role, never the requester): a bundle
+          // that narrows who approves what (policies/approvers.cedar) must hold.
+          authorizeSigner: cedarSignerCheck(engine, settings, approvalSandbox),
+        });
+  const admission = new Admission({ engine, settings, approvals });
   return { engine, authenticator, admission, approvals: approvals ?? UNAVAILABLE_APPROVALS };
 }

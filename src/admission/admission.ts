@@ -99,9 +99,10 @@ export class Admission {
     const decision = this.#decide(input, false);
     if (decision.decision === 'deny') throw denial(decision);
     for (const check of this.#options.contracts ?? []) await check(input);
-    // Why the resolved spec too: a default that changes between approval and retry (a limit, the
-    // image) changes what would run, so it must change the digest.
-    const resolved = { spec: input.request ?? null, parameters: input.parameters };
+    // Why the resolved spec (and the owner) too: a default that changes between approval and retry
+    // (a limit, the image) changes what would run, so it must change the digest; and the approval's
+    // own Cedar check (who may approve) decides on that sandbox.
+    const resolved = { owner: input.sandbox?.owner ?? null, spec: input.request ?? input.sandbox?.spec ?? null, parameters: input.parameters };
     const actionDigest = canonicalDigest({ principal: caller.name, action, sandbox_id: input.sandbox?.id ?? null, ...resolved });
     if (decision.decision === 'allow' && input.approvalId === undefined) return { admitted: true, caller, decision, actionDigest, approved: false };
     const gate = this.#options.approvals;

@@ -7,7 +7,7 @@ import type { SignableRequest } from './message.ts';
 import type { SignatureRefusalCode } from './refusal.ts';
 import { MemoryReplayCache, type ReplayCache } from './replay-cache.ts';
 import { createSignature, signRequest } from './sign.ts';
-import { RequestVerifier, type VerifyResult } from './verify.ts';
+import { RequestVerifier, type HeaderVerification, type VerifyResult } from './verify.ts';
 
 const NOW_S = 1_800_000_000;
 const { privateKey, publicKey } = generateEd25519KeyPair();
@@ -41,7 +41,7 @@ function signed(request: SignableRequest = REQUEST, extra: Partial<Parameters<ty
   return { ...request, headers: { ...request.headers, ...headers } };
 }
 
-function assertRefused(result: VerifyResult<Principal>, code: SignatureRefusalCode, reason?: RegExp): void {
+function assertRefused(result: VerifyResult<Principal> | HeaderVerification<Principal>, code: SignatureRefusalCode, reason?: RegExp): void {
   assert.equal(result.ok, false, 'expected a refusal');
   if (result.ok) return;
   assert.equal(result.code, code, result.reason);

@@ -6,6 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SHIPPED_POLICY_DIR } from '../../src/policy/bundle-files.ts';
 import { describe, it } from 'node:test';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { assertError } from '../api/helpers.ts';
@@ -158,5 +162,19 @@ describe('approvals over HTTP', () => {
     const run = await retry(app, f.people.alice, id);
     assert.equal(run.statusCode, 201, run.body);
     assert.equal(service.created.length, 1);
+  });
+  it("the bundle's approve policies hold: a forbid on approving full egress refuses the approver's decision, naming it", async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'airlock-approve-bundle-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    await cp(SHIPPED_POLICY_DIR, dir, { recursive: true });
+    await writeFile(
+      join(dir, 'local.cedar'),
+      '@id("no-full-egress-approvals")\n@reason("full egress is never approved here")\nforbid (principal, action == Airlock::Action::"approve", resource)\nwhen { resource.spec.network.mode == "full" };\n',
+    );
+    const f = await castFixture(t, { policyDir: dir });
+    const { id, digest } = await pending(f.app, f.people.alice);
+    const refused = assertError(await decide(f.app, f.people.petra, id, decisionBody(f.people.petra, id, digest, 'approve')), 403, 'approver_role_required');
+    assert.match(refused.message, /no-full-egress-approvals/);
+    assert.equal(await stateOf(f.app, f.people.alice, id), 'pending');
   });
 });

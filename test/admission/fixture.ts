@@ -68,6 +68,8 @@ export interface ControllerOptions {
   hostRoots?: string[];
   /** approvals.ttlSeconds. */
   approvalTtlSeconds?: number;
+  /** policy.dir: another Cedar bundle than the shipped one. */
+  policyDir?: string;
 }
 
 /** The controller's configuration with `overrides` (auth merged). */
@@ -75,7 +77,7 @@ export function testConfig(overrides: ControllerOptions = {}): Pick<AirlockConfi
   return {
     ...DEFAULT_CONFIG,
     auth: { ...DEFAULT_CONFIG.auth, ...overrides.auth },
-    policy: { ...DEFAULT_CONFIG.policy, hostRoots: overrides.hostRoots ?? [] },
+    policy: { ...DEFAULT_CONFIG.policy, hostRoots: overrides.hostRoots ?? [], dir: overrides.policyDir ?? DEFAULT_CONFIG.policy.dir },
     approvals: { ...DEFAULT_CONFIG.approvals, ...(overrides.approvalTtlSeconds === undefined ? {} : { ttlSeconds: overrides.approvalTtlSeconds }) },
   };
 }
