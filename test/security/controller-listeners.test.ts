@@ -19,6 +19,7 @@ import { createLogger } from '../../src/observability/logger.ts';
 import { AirlockMetrics } from '../../src/observability/metrics.ts';
 import { RUNTIMES } from './lib/runtime.ts';
 import { runtimeCase, useSuite } from './lib/suite.ts';
+import { selfSignedCert } from './lib/self-signed-cert.ts';
 import { hostAddress, httpServer, probeResults, type RecordingServer } from './network/fixtures.ts';
 
 const suite = useSuite();
@@ -31,8 +32,16 @@ let apiPort: number;
 /** Requests the API received from anywhere while the cases ran: must stay empty. */
 const apiRequests: string[] = [];
 
+let tls: ReturnType<typeof selfSignedCert> | undefined;
+
 before(async () => {
-  const config = { ...suite.config, service: { ...suite.config.service, pools: [] }, network: { ...suite.config.network, poolSize: 0 } };
+  // Bound to every address, as an exposed deployment is: that needs TLS (the proxy refuses the API before any byte, TLS or not).
+  tls = selfSignedCert();
+  const config = {
+    ...suite.config,
+    service: { ...suite.config.service, pools: [], tls: { certFile: tls.certFile, keyFile: tls.keyFile } },
+    network: { ...suite.config.network, poolSize: 0 },
+  };
   const listeners = new ControllerListeners(config.network);
   service = new SandboxService({ config, policyBundleHash: await readBundleHash(policyDirOf(config.policy)), listeners });
   await service.start();
@@ -48,6 +57,7 @@ before(async () => {
 after(async () => {
   await server?.close(); // Also shuts the service down, ending every sandbox.
   await bystander?.close();
+  tls?.remove();
 });
 
 async function output(session: ExecSession): Promise<string> {
