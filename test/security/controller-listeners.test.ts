@@ -20,6 +20,7 @@ import { AirlockMetrics } from '../../src/observability/metrics.ts';
 import { RUNTIMES } from './lib/runtime.ts';
 import { runtimeCase, useSuite } from './lib/suite.ts';
 import { selfSignedCert } from './lib/self-signed-cert.ts';
+import { createLoopbackAccess } from '../../src/admission/loopback-access.ts';
 import { hostAddress, httpServer, probeResults, type RecordingServer } from './network/fixtures.ts';
 
 const suite = useSuite();
@@ -99,7 +100,6 @@ for target in json.loads(sys.argv[1]):
         s.close()
     print(json.dumps({'id': target['id'], 'host': host, **result}))
 `;
-import { createLoopbackAccess } from '../../src/admission/loopback-access.ts';
 
 for (const runtime of RUNTIMES) {
   describe(`${runtime}: T27 the controller's own listeners`, () => {
