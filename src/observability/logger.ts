@@ -16,7 +16,9 @@ export const DEFAULT_REDACT_PATHS: readonly string[] = [
   'req.headers.cookie',
   'req.headers["proxy-authorization"]',
   'req.headers["x-api-key"]',
-  'req.headers["x-airlock-signature"]',
+  // RFC 9421 signature fields: a captured signature is nothing to replay (nonces), but it is never logged.
+  'req.headers.signature',
+  'req.headers["signature-input"]',
   'res.headers["set-cookie"]',
   '*.password',
   '*.secret',
