@@ -5,6 +5,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createAccess } from '../../src/admission/access.ts';
+import { DEFAULT_CONFIG } from '../../src/config/config.ts';
 import { assertError, json, makeApp } from './helpers.ts';
 
 const EXECUTE = '/api/v1/sandbox/execute';
@@ -35,6 +37,19 @@ describe('request slots of gated routes', () => {
       while (service.executed.length < 3) await new Promise((r) => setTimeout(r, 5));
       for (const entry of service.status().active_sandboxes) await app.inject({ method: 'DELETE', url: `/api/v1/sandbox/executions/${entry.execution_id}` });
       for (const r of await Promise.all(admitted)) assert.notEqual(r.statusCode, 429);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('an unauthenticated request takes no slot: a burst of them gets 401 each, never 429 from one another', async () => {
+    const access = await createAccess({ config: { ...DEFAULT_CONFIG, auth: { ...DEFAULT_CONFIG.auth, unsignedLoopback: false } } });
+    const { app, service } = await makeApp({ maxInflight: 1, access });
+    try {
+      const body = { agent_id: 'a', command: ['true'] };
+      const answers = await Promise.all(Array.from({ length: 4 }, () => app.inject(json('POST', EXECUTE, body)).then((r) => r)));
+      for (const r of answers) assertError(r, 401);
+      assert.equal(service.executed.length, 0);
     } finally {
       await app.close();
     }
