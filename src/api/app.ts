@@ -12,8 +12,7 @@ import { AirlockMetrics } from '../observability/metrics.ts';
 import type { SandboxServiceApi } from '../sandbox/service-types.ts';
 import { InflightGate, type RouteContext } from './context.ts';
 import { StartQueue } from '../sandbox/start-queue.ts';
-import { DEFAULT_ALLOWED_HOSTS, parseAllowedHosts } from '../config/allowed-hosts.ts';
-import { refuseAtCapFirst } from './refuse-at-cap.ts';
+import { DEFAULT_ALLOWED_HOSTS } from '../config/allowed-hosts.ts';
 import { errorBody, generateRequestId, handleClientError, handleError, handleNotFound } from './errors.ts';
 import { errorStatus } from './error-codes.ts';
 import { registerHostCheck } from './host-check.ts';
@@ -216,9 +215,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
     const deadline = Date.now() + DRAIN_MS;
     while (open.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   });
-
-  // A burst's 429s, answered before Fastify where nothing else could apply (src/api/refuse-at-cap.ts).
-  refuseAtCapFirst(app.server, { gate: requestGate, metrics, allowedHosts: parseAllowedHosts(options.allowedHosts ?? DEFAULT_ALLOWED_HOSTS), closing: () => closing });
 
   registerSandboxRoutes(app, ctx);
   registerSandboxesRoutes(app, ctx);
