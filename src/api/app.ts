@@ -156,20 +156,19 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   // At the cap, a request that would take a slot is refused before its body is read or parsed:
   // a 429 costs nothing, so a burst past the cap can't delay the answers. Once authenticated, a
-  // gated request holds a request slot until its response (the route still takes its sandbox slot,
-  // authoritative) and goes on one macrotask after the previous one: its body, admission and
-  // validation then never run back to back with a burst's others, ahead of their 429s and /health.
+  // gated request holds its slot until its response, and goes on one macrotask after the previous
+  // one: its body, admission and validation then never run back to back with a burst's others,
+  // ahead of their 429s and /health.
   const gated = new Set([ROUTES.execute, ROUTES.createSandbox, ROUTES.exec].map((r) => `${r.method} ${r.url}`));
   const isGated = (request: FastifyRequest) => gated.has(`${request.method} ${request.routeOptions.url ?? ''}`);
-  const requestGate = new InflightGate(options.maxInflight ?? 64, options.retryAfterSeconds ?? 1);
   const paced = new StartQueue(1);
   const refuseIfFull = (request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined => {
-    if (requestGate.inflight < requestGate.max) return undefined;
-    // Answered here rather than thrown: no Error, rejection or error handler on the path a burst takes 136 times.
-    metrics.capacityRefused();
-    request.log.info({ code: 'capacity_exceeded', status: 429 }, 'request refused');
-    reply.code(errorStatus('capacity_exceeded')).header('retry-after', String(requestGate.retryAfterSeconds)).header('x-request-id', request.id).type('application/json; charset=utf-8');
-    return reply.send(errorBody('capacity_exceeded', `too many concurrent sandbox requests (limit ${requestGate.max}); retry later`, request.id));
+    if (!ctx.gate.full) return undefined;
+    // Answered here rather than thrown: no Error, rejection or error handler on the path a burst takes most.
+    const { code, message, headers } = ctx.gate.refusal();
+    request.log.info({ code, status: errorStatus(code) }, 'request refused');
+    reply.code(errorStatus(code)).headers(headers).header('x-request-id', request.id).type('application/json; charset=utf-8');
+    return reply.send(errorBody(code, message, request.id));
   };
   app.addHook('onRequest', async (request, reply) => {
     if (isGated(request)) return refuseIfFull(request, reply);
@@ -182,7 +181,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.addHook('onRequest', async (request, reply) => {
     if (!isGated(request)) return;
     if (refuseIfFull(request, reply) !== undefined) return reply;
-    const release = requestGate.acquire();
+    const release = ctx.gate.acquire();
     reply.raw.once('finish', release).once('close', release);
     (await paced.turn())();
   });

@@ -22,14 +22,22 @@ export class InflightGate {
     this.#onRefused = onRefused;
   }
 
+  /** Whether every slot is taken. */
+  get full(): boolean {
+    return this.#inflight >= this.max;
+  }
+
+  /** The 429 at the cap, counted as a refusal: its code, message and Retry-After header. */
+  refusal(): { code: 'capacity_exceeded'; message: string; headers: Record<string, string> } {
+    this.#onRefused?.();
+    return { code: 'capacity_exceeded', message: `too many concurrent sandbox requests (limit ${this.max}); retry later`, headers: { 'retry-after': String(this.retryAfterSeconds) } };
+  }
+
   /** Throws 429 when every slot is taken; takes none. */
   refuseIfFull(): void {
-    if (this.#inflight >= this.max) {
-      this.#onRefused?.();
-      throw new ApiError('capacity_exceeded', `too many concurrent sandbox requests (limit ${this.max}); retry later`, {
-        'retry-after': String(this.retryAfterSeconds),
-      });
-    }
+    if (!this.full) return;
+    const { code, message, headers } = this.refusal();
+    throw new ApiError(code, message, headers);
   }
 
   /** Takes a slot or throws 429; the returned function frees it (calling it twice frees once). */

@@ -41,7 +41,6 @@ export function registerExecRoutes(app: FastifyInstance, ctx: RouteContext): voi
     const mode = chooseExecMode(query.stream, request.headers.accept);
     await admit(ctx, request, { action: 'exec', sandbox: targetOf(ctx, id), parameters: { ...options, stdin: stdin?.toString('base64') } });
 
-    const release = ctx.gate.acquire();
     let session: ExecSession | undefined;
     let finished = false;
     let clientGone = false;
@@ -59,15 +58,9 @@ export function registerExecRoutes(app: FastifyInstance, ctx: RouteContext): voi
       clientGone = true;
       kill();
     });
-    try {
-      session = await ctx.service.exec(id, options);
-    } catch (err) {
-      release();
-      throw err;
-    }
+    session = await ctx.service.exec(id, options);
     const done = session.result.finally(() => {
       finished = true;
-      release();
     });
     // Marked handled here; each mode still awaits it and reports a failure its own way.
     done.catch(() => undefined);

@@ -65,7 +65,6 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: RouteContext): 
     const spec = newSandboxSpec(ctx, { ...oneShot, network: oneShot.network ?? NO_NETWORK });
     const target = { owner: oneShot.agentId, spec };
     await admit(ctx, request, { action: 'execute', sandbox: { id: NEW_SANDBOX, ...target }, spec, parameters: { ...oneShot, stdin: stdin?.toString('base64') } });
-    const release = ctx.gate.acquire();
     let run: OneShotExecution | undefined;
     let finished = false;
     let clientGone = false;
@@ -75,12 +74,7 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: RouteContext): 
       clientGone = true;
       if (!finished) run?.cancel();
     });
-    try {
-      run = await ctx.service.startExecution(oneShot);
-    } catch (err) {
-      release();
-      throw err;
-    }
+    run = await ctx.service.startExecution(oneShot);
     if (clientGone) run.cancel();
     const executionId = run.executionId;
     ctx.oneShotTargets.set(executionId, target);
@@ -92,7 +86,6 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: RouteContext): 
     } finally {
       ctx.oneShotTargets.delete(executionId);
       finished = true;
-      release();
     }
   });
 

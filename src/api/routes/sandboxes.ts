@@ -38,14 +38,9 @@ export function registerSandboxesRoutes(app: FastifyInstance, ctx: RouteContext)
     options.agentId = ownerFor(callerOf(request), body.agent_id);
     const spec = newSandboxSpec(ctx, { ...options, network: options.network ?? NO_NETWORK });
     await admit(ctx, request, { action: 'create', sandbox: { id: NEW_SANDBOX, owner: options.agentId, spec }, spec, parameters: options });
-    const release = ctx.gate.acquire();
-    try {
-      const info = await ctx.service.create(options);
-      reply.code(201);
-      return info;
-    } finally {
-      release();
-    }
+    const info = await ctx.service.create(options);
+    reply.code(201);
+    return info;
   });
 
   app.get(listSandboxes.url, async (request) => {
