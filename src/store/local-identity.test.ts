@@ -20,7 +20,8 @@ test('root is always the operator root; a listed uid is its principal; any other
 });
 
 test('auth.localUsers defaults to none and refuses root, duplicate uids, unknown roles and unsafe names', () => {
-  assert.deepEqual(parseConfig({}).auth, { localUsers: [] });
+  // Signed requests only by default: the unsigned-loopback development switch is off, and acts as an agent if turned on.
+  assert.deepEqual(parseConfig({}).auth, { localUsers: [], unsignedLoopback: false, unsignedLoopbackAs: { name: 'loopback', role: 'agent', groups: [] }, maxSkewSeconds: 60 });
   const refused: [unknown, RegExp][] = [
     [[{ uid: 0, name: 'r', role: 'agent' }], /auth\.localUsers\.0\.uid/],
     [[{ uid: 5, name: 'a', role: 'agent' }, { uid: 5, name: 'b', role: 'agent' }], /each uid may be listed once/],
