@@ -37,3 +37,15 @@ test('store.path defaults to null (under the state directory) and must be absolu
   assert.equal(parseConfig({ store: { path: '/srv/airlock/db/airlock.db' } }).store.path, '/srv/airlock/db/airlock.db');
   assert.throws(() => parseConfig({ store: { path: 'relative.db' } }), /store\.path/);
 });
+
+test('auth.unsignedLoopbackAs and maxSkewSeconds are checked like every identity setting', () => {
+  const on = parseConfig({ auth: { unsignedLoopback: true, unsignedLoopbackAs: { name: 'dev', role: 'operator' } } }).auth;
+  assert.deepEqual([on.unsignedLoopback, on.unsignedLoopbackAs], [true, { name: 'dev', role: 'operator', groups: [] }]);
+  for (const [auth, path] of [
+    [{ unsignedLoopbackAs: { name: 'dev', role: 'root' } }, /auth\.unsignedLoopbackAs\.role/],
+    [{ unsignedLoopbackAs: { name: '../x', role: 'agent' } }, /auth\.unsignedLoopbackAs\.name/],
+    [{ maxSkewSeconds: 0 }, /auth\.maxSkewSeconds/],
+    [{ maxSkewSeconds: 86_400 }, /auth\.maxSkewSeconds/],
+    [{ unsignedLoopback: 'yes' }, /auth\.unsignedLoopback/],
+  ] as const) assert.throws(() => parseConfig({ auth }), path);
+});
