@@ -4,11 +4,9 @@
  * (authentication itself is tested with the verifier elsewhere).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import '../api/caller-decoration.ts';
 import { handleError } from '../api/errors.ts';
@@ -17,26 +15,10 @@ import { actionDigest } from '../approvals/gate.ts';
 import { approvalFixture, type TestPrincipal } from '../approvals/test-approvals.ts';
 import { privateKeyPem } from '../signing/keys.ts';
 import { parseDuration } from './approvals-actions.ts';
+import { runCli } from './test-cli.ts';
 import { UsageError } from './usage-error.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const DIGEST = actionDigest({ action: 'create', network: 'full' });
-
-function airlock(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, 'bin/airlock.js'), ...args], {
-      cwd: root,
-      env: { ...process.env, AIRLOCK_URL: '', AIRLOCK_SOCKET: '', AIRLOCK_KEY: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 async function server(t: TestContext) {
   const fixture = await approvalFixture(t);
@@ -70,13 +52,13 @@ describe('airlock approvals', () => {
   it('lists and shows as the agent, approves as the approver', async (t) => {
     const { url, keyFile, approval, people, gate } = await server(t);
     const alice = await keyFile(people.alice);
-    const ls = await airlock(['approvals', 'ls', '--url', url, '--key', alice]);
+    const ls = await runCli(['approvals', 'ls', '--url', url, '--key', alice]);
     assert.equal(ls.code, 0, ls.stderr);
     assert.match(ls.stdout, new RegExp(`${approval.approval_id}\\s+pending\\s+create\\s+alice`));
-    const show = await airlock(['approvals', 'show', approval.approval_id, '--json', '--url', url, '--key', alice]);
+    const show = await runCli(['approvals', 'show', approval.approval_id, '--json', '--url', url, '--key', alice]);
     assert.equal(JSON.parse(show.stdout).action_digest, DIGEST);
 
-    const approve = await airlock(['approvals', 'approve', approval.approval_id, '--yes', '--expires-in', '2m', '--url', url, '--key', await keyFile(people.bob)]);
+    const approve = await runCli(['approvals', 'approve', approval.approval_id, '--yes', '--expires-in', '2m', '--url', url, '--key', await keyFile(people.bob)]);
     assert.equal(approve.code, 0, approve.stderr);
     assert.equal(approve.stdout, `approved ${approval.approval_id} (decided by bob)\n`);
     assert.match(approve.stderr, /request:\n\{\n {2}"network"/);
@@ -88,14 +70,14 @@ describe('airlock approvals', () => {
 
   it('refuses without a key or a confirmation (exit 2), and an operator key (exit 1, the code named)', async (t) => {
     const { url, keyFile, approval, people, gate } = await server(t);
-    const noKey = await airlock(['approvals', 'deny', approval.approval_id, '--yes', '--url', url]);
+    const noKey = await runCli(['approvals', 'deny', approval.approval_id, '--yes', '--url', url]);
     assert.equal(noKey.code, 2);
     assert.match(noKey.stderr, /needs --key FILE or AIRLOCK_KEY/);
     const bob = await keyFile(people.bob);
-    const unconfirmed = await airlock(['approvals', 'deny', approval.approval_id, '--url', url, '--key', bob]);
+    const unconfirmed = await runCli(['approvals', 'deny', approval.approval_id, '--url', url, '--key', bob]);
     assert.equal(unconfirmed.code, 2);
     assert.match(unconfirmed.stderr, /pass --yes/);
-    const byOperator = await airlock(['approvals', 'approve', approval.approval_id, '--yes', '--url', url, '--key', await keyFile(people.olga)]);
+    const byOperator = await runCli(['approvals', 'approve', approval.approval_id, '--yes', '--url', url, '--key', await keyFile(people.olga)]);
     assert.equal(byOperator.code, 1);
     assert.match(byOperator.stderr, /approver_role_required/);
     assert.equal((await gate.get(approval.approval_id, people.bob.caller)).state, 'pending');

@@ -1,31 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { loadPrivateKeyFile, loadPublicKeyFile } from '../signing/key-files.ts';
 import { keyId } from '../signing/keys.ts';
-
-const BIN = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
-
-async function airlock(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+import { runCli } from './test-cli.ts';
 
 test('airlock keys gen --out PREFIX writes the pair and prints the key id of both files', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'airlock-cli-keys-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const prefix = join(dir, 'agent');
-  const result = await airlock(['keys', 'gen', '--out', prefix]);
+  const result = await runCli(['keys', 'gen', '--out', prefix]);
   assert.equal(result.code, 0, result.stderr);
   const kid = result.stdout.trim();
   assert.match(result.stdout, /^[A-Za-z0-9_-]{43}\n$/);
@@ -34,7 +20,7 @@ test('airlock keys gen --out PREFIX writes the pair and prints the key id of bot
   assert.equal((await stat(prefix)).mode & 0o777, 0o600);
   assert.match(result.stderr, /wrote .*agent \(private, 0600\) and .*agent\.pub \(public\)/);
 
-  const again = await airlock(['keys', 'gen', '--out', prefix]);
+  const again = await runCli(['keys', 'gen', '--out', prefix]);
   assert.equal(again.code, 1);
   assert.match(again.stderr, /refusing to overwrite .*agent: it already exists/);
   assert.equal(again.stdout, '');
@@ -42,7 +28,7 @@ test('airlock keys gen --out PREFIX writes the pair and prints the key id of bot
 });
 
 test('airlock keys gen without --out is a usage error', async () => {
-  const result = await airlock(['keys', 'gen']);
+  const result = await runCli(['keys', 'gen']);
   assert.equal(result.code, 2);
   assert.match(result.stderr, /--out <prefix>/);
 });

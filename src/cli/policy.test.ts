@@ -1,29 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runCli } from './test-cli.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SHIPPED = join(ROOT, 'policies');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real CLI in a child (exit codes and output exactly as a user sees them). */
-function airlock(args: string[], config: string): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'bin/airlock.js'), '--config', config, ...args], { cwd: ROOT }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 async function workspace(t: { after: (fn: () => Promise<void>) => void }, config: Record<string, unknown> = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'airlock-cli-policy-'));
@@ -37,10 +21,10 @@ async function workspace(t: { after: (fn: () => Promise<void>) => void }, config
 
 test('policy check of a valid bundle prints OK with the bundle hash', async (t) => {
   const { configFile, bundle } = await workspace(t);
-  const r = await airlock(['policy', 'check', bundle], configFile);
+  const r = await runCli(['policy', 'check', bundle], { config: configFile });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^OK .*policies: 10 policies, sha256:[0-9a-f]{64}\n$/);
-  const shipped = await airlock(['policy', 'check', '--json'], configFile);
+  const shipped = await runCli(['policy', 'check', '--json'], { config: configFile });
   assert.equal(shipped.code, 0, shipped.stderr);
   const json = JSON.parse(shipped.stdout) as { ok: boolean; dir: string; hash: string };
   assert.equal(json.ok, true);
@@ -51,11 +35,11 @@ test('policy check of a valid bundle prints OK with the bundle hash', async (t) 
 test('policy check of an invalid bundle lists each error with file and line, exit 1', async (t) => {
   const { configFile, bundle } = await workspace(t);
   await writeFile(join(bundle, 'local.cedar'), '\n\n@id("bad")\npermit (principal is Airlock::Agent, action, resource is Airlock::Sandbox)\nwhen { resource.spec.image == 7 };\n');
-  const r = await airlock(['policy', 'check', bundle], configFile);
+  const r = await runCli(['policy', 'check', bundle], { config: configFile });
   assert.equal(r.code, 1);
   assert.equal(r.stdout, '');
   assert.match(r.stderr, /^invalid policy bundle .*\n {2}local\.cedar:5:\d+: /);
-  const json = await airlock(['policy', 'check', '--json', bundle], configFile);
+  const json = await runCli(['policy', 'check', '--json', bundle], { config: configFile });
   assert.equal(json.code, 1);
   const out = JSON.parse(json.stdout) as { ok: boolean; issues: { file: string; line: number }[] };
   assert.equal(out.ok, false);
@@ -66,7 +50,7 @@ test('policy check takes its default bundle from the config policy.dir', async (
   const { configFile, bundle, dir } = await workspace(t);
   await writeFile(join(bundle, 'operators.cedar'), 'permit (principal, action, resource);\n');
   await writeFile(configFile, JSON.stringify({ stateDir: join(dir, 'state'), policy: { dir: bundle } }));
-  const r = await airlock(['policy', 'check'], configFile);
+  const r = await runCli(['policy', 'check'], { config: configFile });
   assert.equal(r.code, 1);
   assert.match(r.stderr, /operators\.cedar:1:1: policy has no @id/);
 });
@@ -84,7 +68,7 @@ test('policy check --request decides sample requests and names the deciding poli
       { principal: { role: 'agent', id: 'a1' }, action: 'create', sandbox: { spec: { mounts: [{ hostPath: '/etc', sandboxPath: '/x' }] } } },
     ]),
   );
-  const r = await airlock(['policy', 'check', bundle, '--request', requests], configFile);
+  const r = await runCli(['policy', 'check', bundle, '--request', requests], { config: configFile });
   assert.equal(r.code, 0, r.stderr);
   const blocks = r.stdout.split('\n').filter((l) => !l.startsWith(' ') && l !== '').slice(1);
   assert.deepEqual(blocks, [
@@ -102,7 +86,7 @@ test('policy check --request refuses a malformed request file, naming every bad 
   const { configFile, bundle, dir } = await workspace(t);
   const requests = join(dir, 'requests.json');
   await writeFile(requests, JSON.stringify({ principal: { role: 'root', id: 'x' }, action: 'launch', sandbx: {} }));
-  const r = await airlock(['policy', 'check', bundle, '--request', requests], configFile);
+  const r = await runCli(['policy', 'check', bundle, '--request', requests], { config: configFile });
   assert.equal(r.code, 1);
   assert.match(r.stderr, /request file .*requests\.json:/);
   assert.match(r.stderr, /principal\.role/);

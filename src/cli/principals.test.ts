@@ -1,32 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import type { TestContext } from 'node:test';
 import { openStore, type Principal } from '../store/index.ts';
 import { parseConfig } from '../config/config.ts';
-
-const BIN = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(args: string[]): Promise<Result> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as Result;
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+import { runCli } from './test-cli.ts';
 
 /** A state directory with its config file, and an `airlock --config …` runner for it. */
 async function setup(t: TestContext) {
@@ -34,10 +14,10 @@ async function setup(t: TestContext) {
   t.after(() => rm(dir, { recursive: true, force: true }));
   const config = join(dir, 'config.json');
   await writeFile(config, JSON.stringify({ stateDir: join(dir, 'state') }));
-  const airlock = (...args: string[]) => run(['--config', config, ...args]);
+  const airlock = (...args: string[]) => runCli(args, { config });
   const newKey = async (name: string) => {
     const prefix = join(dir, name);
-    const gen = await run(['keys', 'gen', '--out', prefix]);
+    const gen = await runCli(['keys', 'gen', '--out', prefix]);
     assert.equal(gen.code, 0, gen.stderr);
     return { prefix, pub: `${prefix}.pub`, id: gen.stdout.trim() };
   };

@@ -1,28 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SqliteStore } from '../store/index.ts';
+import { runCli } from './test-cli.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The real CLI in a child: exit codes and messages exactly as a user sees them. */
-function airlock(args: string[], config: string): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'bin/airlock.js'), '--config', config, ...args], { cwd: ROOT }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
-    });
-  });
-}
 
 /** A state directory and a copy of the shipped bundle with `extra` policies added (files by name). */
 async function workspace(t: { after: (fn: () => Promise<void>) => void }, extra: Record<string, string>) {
@@ -42,7 +27,7 @@ test('airlock run is decided by the same Cedar policies as the API: a forbid ref
   const { config } = await workspace(t, {
     'local.cedar': '@id("no-full-egress")\n@reason("full egress is off on this host")\nforbid (principal, action, resource)\nwhen { context has request && context.request.network.mode == "full" };\n',
   });
-  const r = await airlock(['run', '--network', 'full', '--', 'true'], config);
+  const r = await runCli(['run', '--network', 'full', '--', 'true'], { config: config });
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /^airlock: refused \(forbidden\): denied by policy: full egress is off on this host \(no-full-egress\)\n$/);
 });
@@ -52,7 +37,7 @@ test('a run policy sends to a human exits 3 with the approval to decide, and is 
     // Operators too need an approval here: the shipped operator-all permit is replaced.
     'operators.cedar': '@id("operator-approved")\n@approval("required")\n@reason("operator runs need a second pair of eyes")\npermit (principal is Airlock::Operator, action, resource)\nwhen { context.approved };\n',
   });
-  const r = await airlock(['run', '--', 'true'], config);
+  const r = await runCli(['run', '--', 'true'], { config: config });
   assert.equal(r.code, 3, r.stderr);
   const id = /approval (apr_[A-Za-z0-9_-]+), expires/.exec(r.stderr)?.[1];
   assert.ok(id !== undefined, r.stderr);
@@ -62,7 +47,7 @@ test('a run policy sends to a human exits 3 with the approval to decide, and is 
   const approvals = await store.approvals.list();
   assert.deepEqual(approvals.map((a) => [a.id, a.requesterName, a.action]), [[id, 'root', 'execute']]);
   // Not yet decided: retrying with it is refused, naming why.
-  const retry = await airlock(['run', '--approval', id, '--', 'true'], config);
+  const retry = await runCli(['run', '--approval', id, '--', 'true'], { config: config });
   assert.equal(retry.code, 1, retry.stderr);
   assert.match(retry.stderr, /^airlock: refused \(approval_pending\): /);
 });

@@ -6,37 +6,10 @@
  * repeats it itself.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { decideApproval, getApproval, signApprovalDecision } from '../../sdk/approvals.ts';
 import { startApprovalServer, type ApprovalServer } from '../../sdk/testing/approval-server.ts';
-
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(root, 'bin/airlock.js');
-
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Starts `airlock ARGS…` with stdin closed and no AIRLOCK_* settings from the environment. */
-function start(args: string[]): { child: ChildProcess; done: Promise<CliRun>; stderrSoFar: () => string } {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: root, env: { ...process.env, AIRLOCK_URL: '', AIRLOCK_SOCKET: '', AIRLOCK_KEY: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  child.stdout?.on('data', (c: Buffer) => out.push(c));
-  child.stderr?.on('data', (c: Buffer) => err.push(c));
-  const done = new Promise<CliRun>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
-  });
-  return { child, done, stderrSoFar: () => Buffer.concat(err).toString('utf8') };
-}
-
-const airlock = (args: string[]) => start(args).done;
+import { runCli, startCli, type StartedCli } from './test-cli.ts';
 
 /** The agent's connection flags. */
 const asAgent = (server: ApprovalServer) => ['--url', server.baseUrl, '--key', server.agent.keyFile];
@@ -56,7 +29,7 @@ async function decide(server: ApprovalServer, id: string, decision: 'approve' | 
 }
 
 /** Waits until the child has printed `pattern` on stderr (or ended). */
-async function stderrShows(run: ReturnType<typeof start>, pattern: RegExp): Promise<string> {
+async function stderrShows(run: StartedCli, pattern: RegExp): Promise<string> {
   const deadline = Date.now() + 15_000;
   while (!pattern.test(run.stderrSoFar())) {
     if (run.child.exitCode !== null || Date.now() > deadline) assert.fail(`stderr never showed ${pattern}: ${run.stderrSoFar()}`);
@@ -69,7 +42,7 @@ describe('airlock sandbox: requests that need an approval', () => {
   it('prints the approval and exits 3; --approval runs exactly the approved command once', async (t) => {
     const server = await startApprovalServer(t);
     const create = ['sandbox', 'create', ...asAgent(server), '--network', 'full', '--metadata', 'job=crawl'];
-    const pending = await airlock(create);
+    const pending = await runCli(create);
     assert.equal(pending.code, 3, pending.stderr);
     assert.equal(pending.stdout, '');
     const id = approvalIdIn(pending.stderr);
@@ -81,26 +54,26 @@ describe('airlock sandbox: requests that need an approval', () => {
     assert.ok(pending.stderr.includes(`with --approval ${id}`), pending.stderr);
     assert.equal(server.service.list().length, 0);
 
-    const early = await airlock([...create, '--approval', id]);
+    const early = await runCli([...create, '--approval', id]);
     assert.equal(early.code, 1);
     assert.match(early.stderr, /\[approval_pending\]/);
 
     // The approver uses the CLI the message names.
-    const approved = await airlock(['approvals', 'approve', id, '--url', server.baseUrl, '--key', server.approver.keyFile, '--yes']);
+    const approved = await runCli(['approvals', 'approve', id, '--url', server.baseUrl, '--key', server.approver.keyFile, '--yes']);
     assert.equal(approved.code, 0, approved.stderr);
     assert.match(approved.stdout, new RegExp(`^approved ${id} \\(decided by bob\\)`));
 
-    const changed = await airlock(['sandbox', 'create', ...asAgent(server), '--network', 'full', '--metadata', 'job=other', '--approval', id]);
+    const changed = await runCli(['sandbox', 'create', ...asAgent(server), '--network', 'full', '--metadata', 'job=other', '--approval', id]);
     assert.equal(changed.code, 1);
     assert.match(changed.stderr, /\[approval_digest_mismatch\]/);
     assert.equal(server.service.list().length, 0);
 
-    const created = await airlock([...create, '--approval', id]);
+    const created = await runCli([...create, '--approval', id]);
     assert.equal(created.code, 0, created.stderr);
     const [sandbox] = server.service.list();
     assert.equal(created.stdout, `${sandbox?.sandbox_id}\n`);
     assert.equal(sandbox?.network_policy, 'full');
-    const again = await airlock([...create, '--approval', id]);
+    const again = await runCli([...create, '--approval', id]);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /\[approval_reused\]/);
     assert.equal(server.service.list().length, 1);
@@ -108,7 +81,7 @@ describe('airlock sandbox: requests that need an approval', () => {
 
   it('--json also prints the pending approval to stdout', async (t) => {
     const server = await startApprovalServer(t);
-    const run = await airlock(['sandbox', 'create', ...asAgent(server), '--network', 'full', '--json']);
+    const run = await runCli(['sandbox', 'create', ...asAgent(server), '--network', 'full', '--json']);
     assert.equal(run.code, 3, run.stderr);
     const body = JSON.parse(run.stdout) as { status: string; approval: { approval_id: string }; action_digest: string };
     assert.equal(body.status, 'approval_required');
@@ -118,7 +91,7 @@ describe('airlock sandbox: requests that need an approval', () => {
 
   it('--wait waits for the decision and runs the command on the approval', async (t) => {
     const server = await startApprovalServer(t);
-    const run = start(['sandbox', 'create', ...asAgent(server), '--network', 'full', '--wait']);
+    const run = startCli(['sandbox', 'create', ...asAgent(server), '--network', 'full', '--wait']);
     const id = approvalIdIn(await stderrShows(run, /waiting for the decision/));
     assert.equal(server.service.list().length, 0);
     await decide(server, id, 'approve');
@@ -132,7 +105,7 @@ describe('airlock sandbox: requests that need an approval', () => {
 
   it('--wait on a denial exits 1 naming it, and runs nothing', async (t) => {
     const server = await startApprovalServer(t);
-    const run = start(['sandbox', 'create', ...asAgent(server), '--network', 'full', '--wait']);
+    const run = startCli(['sandbox', 'create', ...asAgent(server), '--network', 'full', '--wait']);
     const id = approvalIdIn(await stderrShows(run, /waiting for the decision/));
     await decide(server, id, 'deny');
     const done = await run.done;
@@ -144,7 +117,7 @@ describe('airlock sandbox: requests that need an approval', () => {
 
   it('Ctrl-C while waiting stops the wait (exit 130) and leaves the approval pending', async (t) => {
     const server = await startApprovalServer(t);
-    const run = start(['sandbox', 'create', ...asAgent(server), '--network', 'full', '--wait']);
+    const run = startCli(['sandbox', 'create', ...asAgent(server), '--network', 'full', '--wait']);
     const id = approvalIdIn(await stderrShows(run, /waiting for the decision/));
     run.child.kill('SIGINT');
     const done = await run.done;
@@ -156,7 +129,7 @@ describe('airlock sandbox: requests that need an approval', () => {
 
   it('a request that needs no approval runs at once, --wait or not', async (t) => {
     const server = await startApprovalServer(t);
-    const run = await airlock(['sandbox', 'create', ...asAgent(server), '--network', 'none', '--wait']);
+    const run = await runCli(['sandbox', 'create', ...asAgent(server), '--network', 'none', '--wait']);
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stderr, '');
     assert.equal(server.service.list().length, 1);
@@ -168,7 +141,7 @@ describe('airlock sandbox: requests that need an approval', () => {
       ['sandbox', 'exec', 's-1', '--url', 'http://127.0.0.1:9', '--approval', '', '--', 'ls'],
       ['sandbox', 'kill', 's-1', '--url', 'http://127.0.0.1:9', '--approval', 'x'.repeat(65)],
     ]) {
-      const run = await airlock(args);
+      const run = await runCli(args);
       assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
       assert.match(run.stderr, /--approval: .* is not an approval id/);
     }

@@ -4,17 +4,13 @@
  * quoting them) with every control sequence escaped, and exactly as stored with `--raw`.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../api/app.ts';
 import { ServiceError } from '../sandbox/errors.ts';
 import { FakeService } from '../../test/api/fake-service.ts';
 import { createLoopbackAccess } from '../admission/loopback-access.ts';
-
-const root = fileURLToPath(new URL('../../', import.meta.url));
+import { runCli } from './test-cli.ts';
 
 /** What a hostile sandbox (or its creator) plants: clipboard write, title, clear screen, 8-bit CSI, bidi override. */
 const PLANTED = {
@@ -34,18 +30,6 @@ const ESCAPED = {
 /** Anything a terminal would act on: C0 but newline, DEL, C1, bidi controls. */
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
 const TERMINAL_CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
-
-function airlock(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, 'bin/airlock.js'), ...args], { cwd: root, env: { ...process.env, AIRLOCK_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('airlock sandbox: sandbox-chosen text reaches the terminal escaped', { timeout: 60_000 }, () => {
   let app: FastifyInstance;
@@ -69,20 +53,20 @@ describe('airlock sandbox: sandbox-chosen text reaches the terminal escaped', { 
   after(() => app.close());
 
   it('sandbox ls escapes OSC 52, OSC 0, CSI 2J, C1 CSI and bidi overrides in metadata', async () => {
-    const run = await airlock(['sandbox', 'ls', ...url]);
+    const run = await runCli(['sandbox', 'ls', ...url]);
     assert.equal(run.code, 0, run.stderr);
     assert.doesNotMatch(run.stdout, TERMINAL_CONTROL);
     for (const [key, shown] of Object.entries(ESCAPED)) assert.ok(run.stdout.includes(`${key}=${shown}`), `${key}: ${JSON.stringify(run.stdout)}`);
   });
 
   it('sandbox ls --raw prints the metadata exactly as stored', async () => {
-    const run = await airlock(['sandbox', 'ls', ...url, '--raw']);
+    const run = await runCli(['sandbox', 'ls', ...url, '--raw']);
     assert.equal(run.code, 0, run.stderr);
     for (const [key, planted] of Object.entries(PLANTED)) assert.ok(run.stdout.includes(`${key}=${planted}`), key);
   });
 
   it('sandbox ls --json is the same value, with C1 and bidi as \\u escapes', async () => {
-    const run = await airlock(['sandbox', 'ls', ...url, '--json']);
+    const run = await runCli(['sandbox', 'ls', ...url, '--json']);
     assert.equal(run.code, 0, run.stderr);
     assert.doesNotMatch(run.stdout, TERMINAL_CONTROL);
     const listed = (JSON.parse(run.stdout) as { sandbox_id: string; metadata: Record<string, string> }[]).find((s) => s.sandbox_id === id);
@@ -90,16 +74,16 @@ describe('airlock sandbox: sandbox-chosen text reaches the terminal escaped', { 
   });
 
   it('sandbox files ls escapes a sandbox-chosen file name; --raw keeps it', async () => {
-    const escaped = await airlock(['sandbox', 'files', 'ls', id, '/tmp', ...url]);
+    const escaped = await runCli(['sandbox', 'files', 'ls', id, '/tmp', ...url]);
     assert.equal(escaped.code, 0, escaped.stderr);
     assert.doesNotMatch(escaped.stdout, TERMINAL_CONTROL);
     assert.match(escaped.stdout, /\\x1b\]0;owned\\x07notes\.txt/);
-    const raw = await airlock(['sandbox', 'files', 'ls', id, '/tmp', ...url, '--raw']);
+    const raw = await runCli(['sandbox', 'files', 'ls', id, '/tmp', ...url, '--raw']);
     assert.ok(raw.stdout.includes(`${PLANTED.title}notes.txt`));
   });
 
   it('an error message quoting sandbox text is escaped on stderr', async () => {
-    const run = await airlock(['sandbox', 'kill', id, ...url]);
+    const run = await runCli(['sandbox', 'kill', id, ...url]);
     assert.equal(run.code, 1);
     assert.doesNotMatch(run.stderr, TERMINAL_CONTROL);
     assert.ok(run.stderr.includes(`ended: ${ESCAPED.clear}${ESCAPED.bidi} [sandbox_not_running]`), run.stderr);

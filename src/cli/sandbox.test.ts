@@ -4,72 +4,14 @@
  * sandboxes can't run here (not root, no default image). The usage-error cases need no server.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { realServerSkipReason, startRealServer, type RealServer } from '../../sdk/testing/server.ts';
-import { buildProgram } from './main.ts';
-
-const root = fileURLToPath(new URL('../../', import.meta.url));
-
-/**
- * How to start the CLI: the real entry point once main.ts registers `sandbox`; until then a
- * stand-in that registers it on a program and reports errors the way main.ts does.
- */
-function cliArgs(): string[] {
-  if (buildProgram().commands.some((c) => c.name() === 'sandbox')) return [join(root, 'bin/airlock.js')];
-  const script = `
-    const { Command, CommanderError } = await import('commander');
-    const { registerSandbox } = await import(${JSON.stringify(join(root, 'src/cli/sandbox.ts'))});
-    const { UsageError } = await import(${JSON.stringify(join(root, 'src/cli/usage-error.ts'))});
-    const program = new Command('airlock').exitOverride();
-    registerSandbox(program);
-    try {
-      await program.parseAsync(process.argv.slice(1), { from: "user" });
-      process.exitCode = typeof process.exitCode === 'number' ? process.exitCode : 0;
-    } catch (err) {
-      if (err instanceof CommanderError) process.exitCode = err.exitCode === 0 ? 0 : 2;
-      else {
-        process.stderr.write('airlock: ' + err.message + '\\n');
-        process.exitCode = err instanceof UsageError ? 2 : 1;
-      }
-    }`;
-  return ['--input-type=module', '-e', script, '--'];
-}
-const CLI = cliArgs();
-
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  stdoutBytes: Buffer;
-}
-
-/** Runs `airlock ARGS…`; `input` is piped to stdin (otherwise stdin is /dev/null). */
-function airlock(args: string[], input?: string | Buffer, env: Record<string, string> = {}): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...CLI, ...args], {
-      cwd: root,
-      env: { ...process.env, AIRLOCK_URL: '', ...env },
-      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout?.on('data', (c: Buffer) => out.push(c));
-    child.stderr?.on('data', (c: Buffer) => err.push(c));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const stdoutBytes = Buffer.concat(out);
-      resolve({ code, stdout: stdoutBytes.toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), stdoutBytes });
-    });
-    if (input !== undefined) child.stdin?.end(input);
-  });
-}
+import { runCli } from './test-cli.ts';
 
 describe('airlock sandbox: usage errors (exit 2)', () => {
   it('refuses malformed options and a missing command before contacting a server', async () => {
@@ -82,7 +24,7 @@ describe('airlock sandbox: usage errors (exit 2)', () => {
       [['sandbox', 'files', 'ls', 's-1', 'relative', ...url], /must be absolute/],
       [['sandbox', 'kill'], /missing required argument/],
     ] as const) {
-      const run = await airlock([...args]);
+      const run = await runCli([...args]);
       assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
       assert.match(run.stderr, pattern);
     }
@@ -94,7 +36,7 @@ describe('airlock sandbox: usage errors (exit 2)', () => {
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const { port } = probe.address() as AddressInfo;
     await new Promise((resolve) => probe.close(resolve));
-    const run = await airlock(['sandbox', 'ls'], undefined, { AIRLOCK_URL: `http://127.0.0.1:${port}` });
+    const run = await runCli(['sandbox', 'ls'], { env: { AIRLOCK_URL: `http://127.0.0.1:${port}` } });
     assert.equal(run.code, 1, run.stderr);
     assert.match(run.stderr, new RegExp(`^airlock: cannot reach the server at http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\); is \`airlock serve\` running\\?`));
   });
@@ -119,40 +61,40 @@ describe('airlock sandbox against a real server', { skip }, () => {
   });
 
   it('create prints the id; ls shows it', async () => {
-    const created = await airlock(['sandbox', 'create', ...url, '--metadata', 'who=cli', '--memory', '256', '--ttl', '300', '--env', 'FROM_CREATE=yes']);
+    const created = await runCli(['sandbox', 'create', ...url, '--metadata', 'who=cli', '--memory', '256', '--ttl', '300', '--env', 'FROM_CREATE=yes']);
     assert.equal(created.code, 0, created.stderr);
     id = created.stdout.trim();
     assert.match(id, /^[A-Za-z0-9][A-Za-z0-9_-]+$/);
-    const table = await airlock(['sandbox', 'ls'], undefined, { AIRLOCK_URL: server.url });
+    const table = await runCli(['sandbox', 'ls'], { env: { AIRLOCK_URL: server.url } });
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /^ID\s+RUNTIME\s+STATE/);
     assert.match(table.stdout, new RegExp(`${id}\\s+namespace\\s+running.*who=cli`));
-    const json = await airlock(['sandbox', 'ls', ...url, '--json']);
+    const json = await runCli(['sandbox', 'ls', ...url, '--json']);
     const listed = (JSON.parse(json.stdout) as Array<{ sandbox_id: string; limits: { memory_limit_mb: number } }>).find((s) => s.sandbox_id === id);
     assert.equal(listed?.limits.memory_limit_mb, 256);
   });
 
   it('exec streams the output and exits with the command exit code', async () => {
-    const run = await airlock(['sandbox', 'exec', id, ...url, '--', 'sh', '-c', 'echo "out $FROM_CREATE"; echo err >&2; exit 7']);
+    const run = await runCli(['sandbox', 'exec', id, ...url, '--', 'sh', '-c', 'echo "out $FROM_CREATE"; echo err >&2; exit 7']);
     assert.equal(run.code, 7, run.stderr);
     assert.equal(run.stdout, 'out yes\n');
     assert.equal(run.stderr, 'err\n');
-    const ok = await airlock(['sandbox', 'exec', id, ...url, '--env', 'X=1', '--cwd', '/tmp', '--', 'sh', '-c', 'echo $X $(pwd)']);
+    const ok = await runCli(['sandbox', 'exec', id, ...url, '--env', 'X=1', '--cwd', '/tmp', '--', 'sh', '-c', 'echo $X $(pwd)']);
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(ok.stdout, '1 /tmp\n');
   });
 
   it('exec forwards piped stdin, byte for byte', async () => {
     const input = Buffer.from([0x68, 0x69, 0x0a, 0xff, 0x00]);
-    const run = await airlock(['sandbox', 'exec', id, ...url, '--', 'cat'], input);
+    const run = await runCli(['sandbox', 'exec', id, ...url, '--', 'cat'], { input });
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(run.stdoutBytes, input);
-    const ignored = await airlock(['sandbox', 'exec', id, ...url, '--no-stdin', '--', 'cat'], 'not forwarded');
+    const ignored = await runCli(['sandbox', 'exec', id, ...url, '--no-stdin', '--', 'cat'], { input: 'not forwarded' });
     assert.equal(ignored.stdout, '');
   });
 
   it('exec past --timeout: the command is killed, exit 137 and the reason on stderr', async () => {
-    const run = await airlock(['sandbox', 'exec', id, ...url, '--timeout', '0.5', '--', 'sleep', '30']);
+    const run = await runCli(['sandbox', 'exec', id, ...url, '--timeout', '0.5', '--', 'sleep', '30']);
     assert.equal(run.code, 137, run.stderr);
     assert.match(run.stderr, /airlock: command ended: timeout/);
   });
@@ -161,34 +103,34 @@ describe('airlock sandbox against a real server', { skip }, () => {
     const local = join(scratch, 'in.bin');
     const content = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
     writeFileSync(local, content);
-    const put = await airlock(['sandbox', 'files', 'put', id, '/tmp/data.bin', local, ...url, '--mode', '0600']);
+    const put = await runCli(['sandbox', 'files', 'put', id, '/tmp/data.bin', local, ...url, '--mode', '0600']);
     assert.equal(put.code, 0, put.stderr);
     assert.equal(put.stdout, '/tmp/data.bin  256 bytes\n');
-    const fromStdin = await airlock(['sandbox', 'files', 'put', id, '/tmp/note.txt', ...url], 'piped note\n');
+    const fromStdin = await runCli(['sandbox', 'files', 'put', id, '/tmp/note.txt', ...url], { input: 'piped note\n' });
     assert.equal(fromStdin.code, 0, fromStdin.stderr);
-    const ls = await airlock(['sandbox', 'files', 'ls', id, '/tmp', ...url]);
+    const ls = await runCli(['sandbox', 'files', 'ls', id, '/tmp', ...url]);
     assert.equal(ls.code, 0, ls.stderr);
     assert.match(ls.stdout, /file\s+0600\s+256\s+\S+\s+data\.bin/);
     assert.match(ls.stdout, /note\.txt/);
-    const toStdout = await airlock(['sandbox', 'files', 'get', id, '/tmp/data.bin', ...url]);
+    const toStdout = await runCli(['sandbox', 'files', 'get', id, '/tmp/data.bin', ...url]);
     assert.deepEqual(toStdout.stdoutBytes, content);
     const out = join(scratch, 'out.txt');
-    const toFile = await airlock(['sandbox', 'files', 'get', id, '/tmp/note.txt', out, ...url]);
+    const toFile = await runCli(['sandbox', 'files', 'get', id, '/tmp/note.txt', out, ...url]);
     assert.equal(toFile.code, 0, toFile.stderr);
     assert.equal(readFileSync(out, 'utf8'), 'piped note\n');
-    const missing = await airlock(['sandbox', 'files', 'get', id, '/tmp/absent', ...url]);
+    const missing = await runCli(['sandbox', 'files', 'get', id, '/tmp/absent', ...url]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /\[file_not_found\]/);
   });
 
   it('kill ends it; later commands fail with the server code (exit 1)', async () => {
-    const kill = await airlock(['sandbox', 'kill', id, ...url]);
+    const kill = await runCli(['sandbox', 'kill', id, ...url]);
     assert.equal(kill.code, 0, kill.stderr);
     assert.equal(kill.stdout, `${id}\n`);
-    const after = await airlock(['sandbox', 'exec', id, ...url, '--', 'true']);
+    const after = await runCli(['sandbox', 'exec', id, ...url, '--', 'true']);
     assert.equal(after.code, 1);
     assert.match(after.stderr, /^airlock: .*\[sandbox_not_running\]/);
-    const unknown = await airlock(['sandbox', 'kill', 's-unknown', ...url]);
+    const unknown = await runCli(['sandbox', 'kill', 's-unknown', ...url]);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /^airlock: no sandbox s-unknown \[sandbox_not_found\]/);
   });

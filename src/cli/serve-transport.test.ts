@@ -21,6 +21,7 @@ import { AirlockMetrics } from '../observability/metrics.ts';
 import { FakeService } from '../../test/api/fake-service.ts';
 import { startServer } from './serve.ts';
 import { requireTlsOffLoopback, ServeTransport } from './serve-transport.ts';
+import { runCli } from './test-cli.ts';
 import { UsageError } from './usage-error.ts';
 
 const work = mkdtempSync('/tmp/airlock-serve-transport-');
@@ -28,7 +29,6 @@ const work = mkdtempSync('/tmp/airlock-serve-transport-');
 chmodSync(work, 0o755);
 after(() => rmSync(work, { recursive: true, force: true }));
 const { logger } = createLogger({ level: 'silent' });
-const BIN = new URL('../../bin/airlock.js', import.meta.url).pathname;
 
 function testConfig(socketPath: string | null): AirlockConfig {
   const config = structuredClone(DEFAULT_CONFIG) as AirlockConfig;
@@ -56,10 +56,7 @@ describe('airlock serve: TLS off loopback', () => {
   it('`airlock serve --host 0.0.0.0` without TLS exits 2 before anything starts', async () => {
     const configFile = `${work}/plain.json`;
     writeFileSync(configFile, JSON.stringify({ stateDir: `${work}/cli-state`, runDir: `${work}/cli-run`, service: { socket: { path: null } } }));
-    const child = spawn(process.execPath, [BIN, '--config', configFile, 'serve', '--host', '0.0.0.0', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const [code] = (await once(child, 'exit')) as [number];
+    const { code, stderr } = await runCli(['serve', '--host', '0.0.0.0', '--port', '0'], { config: configFile });
     assert.equal(code, 2, stderr);
     assert.match(stderr, /--host 0\.0\.0\.0 is not a loopback address.*service\.tls/);
   });

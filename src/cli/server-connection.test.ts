@@ -4,18 +4,17 @@
  * signature with the real verifier, over a temp unix socket and over TCP.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { AirlockError, NetworkError } from '../../sdk/errors.ts';
 import { startVerifyingServer, type VerifyingServer } from '../../sdk/testing/verifying-server.ts';
 import { loadPublicKeyFile, writeNewKeyPair, type WrittenKeyPair } from '../signing/key-files.ts';
 import { describeError } from './sandbox-format.ts';
 import { DEFAULT_URL } from './sandbox-options.ts';
 import { connectionFromOptions, resolveKey, resolveServer } from './server-connection.ts';
+import { runCli } from './test-cli.ts';
 import { UsageError } from './usage-error.ts';
 
 const usage = (pattern: RegExp) => (err: unknown) => err instanceof UsageError && pattern.test(err.message);
@@ -106,25 +105,6 @@ describe('connectionFromOptions', () => {
   });
 });
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-
-function airlock(args: string[], env: Record<string, string>, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, 'bin/airlock.js'), ...args], {
-      cwd: root,
-      env: { ...process.env, AIRLOCK_URL: '', AIRLOCK_SOCKET: '', AIRLOCK_KEY: '', ...env },
-      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    if (input !== undefined) child.stdin?.end(input);
-  });
-}
-
 describe('airlock sandbox signs its requests', () => {
   let dir: string;
   let key: WrittenKeyPair;
@@ -149,13 +129,13 @@ describe('airlock sandbox signs its requests', () => {
   it('over the socket with --key: ls, a streamed exec and files put verify', async () => {
     onSocket.seen.length = 0;
     const flags = ['--socket', socketPath, '--key', key.privateKeyPath];
-    const ls = await airlock(['sandbox', 'ls', ...flags], {});
+    const ls = await runCli(['sandbox', 'ls', ...flags]);
     assert.equal(ls.code, 0, ls.stderr);
     assert.match(ls.stdout, /^ID\s+RUNTIME/);
-    const exec = await airlock(['sandbox', 'exec', 's-1', ...flags, '--', 'echo', 'hello'], {});
+    const exec = await runCli(['sandbox', 'exec', 's-1', ...flags, '--', 'echo', 'hello']);
     assert.equal(exec.code, 0, exec.stderr);
     assert.equal(exec.stdout, 'hello\n');
-    const put = await airlock(['sandbox', 'files', 'put', 's-1', '/tmp/n.txt', ...flags], {}, 'piped bytes\n');
+    const put = await runCli(['sandbox', 'files', 'put', 's-1', '/tmp/n.txt', ...flags], { input: 'piped bytes\n' });
     assert.equal(put.code, 0, put.stderr);
     assert.equal(put.stdout, '/tmp/n.txt  12 bytes\n');
     assert.deepEqual(
@@ -170,11 +150,11 @@ describe('airlock sandbox signs its requests', () => {
 
   it('AIRLOCK_URL=unix:… and AIRLOCK_KEY do the same; over TCP too', async () => {
     onSocket.seen.length = 0;
-    const viaEnv = await airlock(['sandbox', 'kill', 's-1'], { AIRLOCK_URL: `unix:${socketPath}`, AIRLOCK_KEY: key.privateKeyPath });
+    const viaEnv = await runCli(['sandbox', 'kill', 's-1'], { env: { AIRLOCK_URL: `unix:${socketPath}`, AIRLOCK_KEY: key.privateKeyPath } });
     assert.equal(viaEnv.code, 0, viaEnv.stderr);
     assert.equal(onSocket.seen[0]?.refusal, undefined);
     assert.equal(onSocket.seen[0]?.method, 'DELETE');
-    const tcp = await airlock(['sandbox', 'create', '--url', onTcp.baseUrl, '--key', key.privateKeyPath, '--memory', '64'], {});
+    const tcp = await runCli(['sandbox', 'create', '--url', onTcp.baseUrl, '--key', key.privateKeyPath, '--memory', '64']);
     assert.equal(tcp.code, 0, tcp.stderr);
     assert.equal(tcp.stdout, 's-1\n');
     assert.equal(onTcp.seen.at(-1)?.targetUri, `${onTcp.baseUrl}/api/v1/sandboxes`);
@@ -182,11 +162,11 @@ describe('airlock sandbox signs its requests', () => {
   });
 
   it('unsigned, the 401 says to pass --key or AIRLOCK_KEY (exit 1), and never prints a signature', async () => {
-    const run = await airlock(['sandbox', 'ls'], { AIRLOCK_SOCKET: socketPath });
+    const run = await runCli(['sandbox', 'ls'], { env: { AIRLOCK_SOCKET: socketPath } });
     assert.equal(run.code, 1);
     assert.match(run.stderr, /^airlock: request is not signed.* \[signature_missing\]; the server at unix socket .*api\.sock wants signed requests: pass --key FILE or set AIRLOCK_KEY/);
     const stranger = await writeNewKeyPair(join(dir, 'stranger'));
-    const refused = await airlock(['sandbox', 'ls', '--url', onTcp.baseUrl, '--key', stranger.privateKeyPath], {});
+    const refused = await runCli(['sandbox', 'ls', '--url', onTcp.baseUrl, '--key', stranger.privateKeyPath]);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, new RegExp(`\\[key_unknown\\]; the server at ${onTcp.baseUrl} refused key ${stranger.keyId} \\(from --key\\)`));
     const sent = String(onTcp.seen.at(-1)?.headers['signature']).replace(/^sig1=:|:$/g, '');

@@ -3,25 +3,20 @@
  * the control (the refusal is thrown by the drivers, no longer a start_failed result).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { runCli, type CliRun } from '../../src/cli/test-cli.ts';
 import { isolatedConfig, writeConfigFile } from '../security/lib/isolated-config.ts';
 import { removeIsolatedState } from '../security/lib/runtime.ts';
 import { skipReason } from './environment.ts';
 
-const CLI = new URL('../../bin/airlock.js', import.meta.url).pathname;
 const config = isolatedConfig();
 const skip = skipReason(config)('namespace');
 
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, '--config', writeConfigFile(config), 'run', ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
-    });
-  });
+function run(args: string[]): Promise<CliRun> {
+  return runCli(['run', ...args], { config: writeConfigFile(config), timeoutMs: 60_000 });
 }
 
 describe('airlock run: a refused grant', { skip }, () => {
