@@ -108,7 +108,7 @@ if (admission !== undefined) {
   lines.push(
     '',
     ...admission.pairs.map((r) => `Admission, ${r.name}: signed − unsigned p50 ${f(r.subject.p50 - r.baseline.p50)} ms, p95 ${f(r.subject.p95 - r.baseline.p95)} ms; per-pair difference p50 ${f(r.difference.p50)} ms, p95 ${f(r.difference.p95)} ms`),
-    `Admission pieces: ${d('sign (client)', p.sign)}; ${d('RequestVerifier.verify (key lookup + Ed25519 + digest + nonce insert)', p.verify)}; ${d('lookupActiveKey', p.lookupActiveKey)}; ${d('nonce checkAndRemember', p.nonceInsert)}; ${d(`Cedar evaluate (execute, mount, restricted network: ${p.cedarEvaluate.decision})`, p.cedarEvaluate)}`,
+    `Admission pieces: ${d('sign (client)', p.sign)}; ${d('RequestVerifier.verify (key lookup + Ed25519 + digest + nonce insert)', p.verify)}; ${d('lookupActiveKey', p.lookupActiveKey)}; ${d('nonce checkAndRemember', p.nonceInsert)}; ${d(`Cedar evaluate uncached (execute, mount, restricted network, a distinct sandbox each call: ${p.cedarEvaluate.decision})`, p.cedarEvaluate)}; ${d(`Cedar evaluate cached (the same call again: ${p.cedarEvaluateCached.decision})`, p.cedarEvaluateCached)}`,
   );
 }
 process.stdout.write(`${lines.join('\n')}\n`);
