@@ -13,11 +13,12 @@ import { findLeftovers } from '../../src/isolation/leftovers.ts';
 import { skipReason } from './environment.ts';
 import { networkPieces } from './network-pieces.ts';
 import { isolatedConfig, removeIsolatedState, writeConfigFile } from '../security/lib/runtime.ts';
+import { withUnsignedLoopbackOperator } from '../security/lib/isolated-config.ts';
 
 // Both servers run on this file's own configuration (state dir, run dir, cgroups, uids, network
 // space): the second one reaps what the first left, and nothing of a live deployment.
 const config = isolatedConfig();
-const configFile = writeConfigFile(config);
+const configFile = writeConfigFile(withUnsignedLoopbackOperator(config));
 const reason = skipReason(config)('namespace');
 const gvisorReason = skipReason(config)('gvisor');
 after(() => {

@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RUNTIMES, writeConfigFile, type TestRuntime } from './lib/runtime.ts';
+import { withUnsignedLoopbackOperator } from './lib/isolated-config.ts';
 import { runtimeCase, useSuite } from './lib/suite.ts';
 
 const suite = useSuite();
@@ -186,7 +187,7 @@ async function runCli(runtime: TestRuntime, configFile: string): Promise<string>
 
 for (const runtime of RUNTIMES) {
   runtimeCase(suite, runtime, `T8 (${runtime}) one-shot via the CLI: descriptors the controller inherited never reach the sandbox`, async () => {
-    const configFile = writeConfigFile(suite.config);
+    const configFile = writeConfigFile(withUnsignedLoopbackOperator(suite.config));
     assertNoSecret(await runCli(runtime, configFile), `airlock run --runtime ${runtime}`);
   });
 }
@@ -207,7 +208,7 @@ describe('airlock serve started with an inherited descriptor', () => {
     for (const runtime of RUNTIMES) if ((await suite.runtime(runtime)).ok) pooled.add(runtime);
     if (pooled.size === 0) return;
     const pools = [...pooled].map((runtime) => ({ runtime, image: suite.config.defaultImage, size: 1, limits: {} }));
-    const configFile = writeConfigFile({ ...suite.config, service: { ...suite.config.service, pools } });
+    const configFile = writeConfigFile(withUnsignedLoopbackOperator({ ...suite.config, service: { ...suite.config.service, pools } }));
     server = await startServer(configFile);
     assertControllerHolds(server.child.pid);
     for (const runtime of pooled) await poolReady(server, runtime);

@@ -58,6 +58,14 @@ export function isolatedConfig(options: IsolatedConfigOptions = {}): AirlockConf
   });
 }
 
+/**
+ * `config` with the development switch on: a spawned `airlock serve` answers this test's unsigned
+ * loopback requests as an operator (tests of crash recovery and descriptors, not of authentication).
+ */
+export function withUnsignedLoopbackOperator(config: AirlockConfig): AirlockConfig {
+  return { ...config, auth: { ...config.auth, unsignedLoopback: true, unsignedLoopbackAs: { name: 'test-operator', role: 'operator', groups: [] } } };
+}
+
 /** Writes `config` where a spawned `airlock` process can read it (`--config` / AIRLOCK_CONFIG). */
 export function writeConfigFile(config: AirlockConfig): string {
   const file = join(config.stateDir, 'config.json');
