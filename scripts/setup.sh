@@ -4,7 +4,7 @@
 #   sudo ./scripts/setup.sh run    # install everything, then one sandboxed execution
 #   sudo ./scripts/setup.sh test   # install everything, then the full test suite
 #
-# Installs: bubblewrap, runsc (gVisor), mmdebstrap, nftables, iproute2, iptables, socat, util-linux, gcc, openssl
+# Installs (list in scripts/system-packages.txt): bubblewrap, runsc (gVisor), mmdebstrap, nftables, iproute2, iptables, socat, util-linux, gcc, openssl
 # (the escape suite compiles its probes), Node.js 24 when the host's Node is older, the npm
 # dependencies (exact versions from package-lock.json) and the default image.
 set -euo pipefail
@@ -31,7 +31,7 @@ export PATH="/usr/local/sbin:/usr/local/bin:$PATH"
 step() { printf '\n==> %s\n' "$*" >&2; }
 
 step "system packages"
-packages=(bubblewrap runsc mmdebstrap nftables iproute2 iptables socat util-linux gcc libc6-dev ca-certificates python3 openssl)
+mapfile -t packages < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' scripts/system-packages.txt)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

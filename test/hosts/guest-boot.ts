@@ -1,0 +1,135 @@
+/**
+ * Boots the test guest with QEMU and runs one shell script in it: the script's output comes back
+ * over the serial console, its exit status through the shared job folder.
+ */
+import { spawn } from 'node:child_process';
+import { constants, accessSync, existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { setPriority, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { GuestImage } from './guest-image.ts';
+import { guestCommandLine, parseGuestConsole } from './guest-console.ts';
+
+/** How QEMU runs the guest's CPU. */
+export type Accel = 'kvm' | 'tcg';
+
+/** Options for one guest run. */
+export interface GuestRunOptions {
+  /** Host folder shared read-only as the guest's /airlock (a tmpfs overlay makes it writable there). */
+  checkout: string;
+  timeoutMs?: number;
+  memoryMiB?: number;
+  cpus?: number;
+  /** Load the distribution's AppArmor profiles before the script, as a booted Debian host does. */
+  loadAppArmorProfiles?: boolean;
+  /** Called with each chunk of the serial console as it arrives (to watch a slow boot). */
+  onConsole?: (chunk: string) => void;
+}
+
+/** What one guest run gave back. */
+export interface GuestRun {
+  accel: Accel;
+  /** The script's exit status; null when the guest never reported one (boot failure, timeout). */
+  exitCode: number | null;
+  /** The script's output (stdout and stderr together), without the boot messages. */
+  output: string;
+  /** Everything the serial console printed, boot included, for diagnosing a failure. */
+  console: string;
+  /** Milliseconds from starting QEMU to the guest's init being ready to run the script. */
+  bootMs: number | null;
+  /** The guest kernel's uptime, in seconds, when the script started. */
+  guestUptimeAtReady: number | null;
+  wallMs: number;
+  timedOut: boolean;
+}
+
+/**
+ * KVM when it really works, TCG otherwise ($AIRLOCK_GUEST_ACCEL forces one). An openable /dev/kvm
+ * is not enough: nested hosts expose it without the CPU's vmx/svm, and a KVM guest there hangs.
+ */
+export function chooseAccel(): Accel {
+  const forced = process.env.AIRLOCK_GUEST_ACCEL;
+  if (forced === 'kvm' || forced === 'tcg') return forced;
+  try {
+    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+  } catch {
+    return 'tcg';
+  }
+  return /^flags\s*:.*\b(vmx|svm)\b/m.test(readFileSync('/proc/cpuinfo', 'utf8')) ? 'kvm' : 'tcg';
+}
+
+/** The QEMU executable, or an error naming the package that provides it. */
+export function qemuBinary(): string {
+  const path = '/usr/bin/qemu-system-x86_64';
+  if (!existsSync(path)) throw new Error('guest: qemu-system-x86_64 is missing (apt-get install qemu-system-x86)');
+  return path;
+}
+
+/** QEMU's argument vector for `image`, sharing `checkout` and `jobDir`. */
+export function qemuArgs(image: GuestImage, accel: Accel, checkout: string, jobDir: string, options: GuestRunOptions): string[] {
+  return [
+    ...['-machine', 'q35', '-accel', accel, '-cpu', accel === 'kvm' ? 'host' : 'max'],
+    ...['-m', String(options.memoryMiB ?? 2048), '-smp', String(options.cpus ?? 2)],
+    ...['-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot', '-nodefaults'],
+    ...['-kernel', image.kernel, '-initrd', image.initrd, '-append', guestCommandLine(options.loadAppArmorProfiles ?? false)],
+    // Why: snapshot=on sends the guest's writes to a throwaway overlay; the cached image never changes.
+    ...['-drive', `file=${image.rootfs},format=raw,if=virtio,snapshot=on`],
+    ...['-virtfs', `local,path=${checkout},mount_tag=airlock,security_model=none,readonly=on`],
+    ...['-virtfs', `local,path=${jobDir},mount_tag=job,security_model=none`],
+  ];
+}
+
+/** Boots `image`, runs `script` (bash, in the checkout) inside and returns what came back. */
+export async function runInGuest(image: GuestImage, script: string, options: GuestRunOptions): Promise<GuestRun> {
+  const accel = chooseAccel();
+  const jobDir = await mkdtemp(join(tmpdir(), 'airlock-guest-job-'));
+  try {
+    await writeFile(join(jobDir, 'command'), script, { mode: 0o755 });
+    const started = performance.now();
+    const boot = await bootUntilExit(qemuArgs(image, accel, options.checkout, jobDir, options), options, started);
+    const wallMs = Math.round(performance.now() - started);
+    const parsed = parseGuestConsole(boot.console);
+    const exitFile = await readFile(join(jobDir, 'exit'), 'utf8').catch(() => undefined);
+    const exitCode = exitFile !== undefined && /^\d+\s*$/.test(exitFile) ? Number(exitFile) : parsed.exitCode;
+    return { accel, exitCode, output: parsed.output, console: boot.console, bootMs: boot.readyMs, guestUptimeAtReady: parsed.uptimeAtReady, wallMs, timedOut: boot.timedOut };
+  } finally {
+    await rm(jobDir, { recursive: true, force: true });
+  }
+}
+
+interface Boot {
+  console: string;
+  readyMs: number | null;
+  timedOut: boolean;
+}
+
+function bootUntilExit(args: string[], options: GuestRunOptions, started: number): Promise<Boot> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(qemuBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Why: an emulated guest is CPU-bound for its whole run; it yields to the rest of the host.
+    if (child.pid !== undefined) setPriority(child.pid, 10);
+    let consoleText = '';
+    let readyMs: number | null = null;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, options.timeoutMs ?? 300_000);
+    const take = (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      consoleText += text;
+      if (readyMs === null && consoleText.includes('@@AIRLOCK-GUEST-READY')) readyMs = Math.round(performance.now() - started);
+      options.onConsole?.(text);
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', () => {
+      clearTimeout(timer);
+      resolve({ console: consoleText, readyMs, timedOut });
+    });
+  });
+}

@@ -1,0 +1,44 @@
+/**
+ * Runs one command in the test guest from the shell, building the image first when the cache lacks it:
+ *
+ *   sudo node test/hosts/run-in-guest.ts [--profiles] [--verbose] -- node bin/airlock.js doctor
+ *
+ * The command runs under bash in the guest's writable copy of this checkout; its output is printed
+ * and its exit status becomes this process's. --profiles loads Debian's AppArmor profiles first;
+ * --verbose streams the whole serial console (boot included).
+ */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runInGuest } from './guest-boot.ts';
+import { ensureGuestImage, hostGuestInputs } from './guest-image.ts';
+
+/** Quotes one argument for bash: the command line is rebuilt as a script inside the guest. */
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const dashes = argv.indexOf('--');
+  const flags = dashes === -1 ? [] : argv.slice(0, dashes);
+  const command = dashes === -1 ? argv : argv.slice(dashes + 1);
+  if (command.length === 0) {
+    process.stderr.write('usage: node test/hosts/run-in-guest.ts [--profiles] [--verbose] -- COMMAND...\n');
+    return 2;
+  }
+  const verbose = flags.includes('--verbose');
+  const image = await ensureGuestImage(await hostGuestInputs());
+  process.stderr.write(`guest image ${image.dir} (${image.buildMs > 0 ? `built in ${image.buildMs} ms` : 'cached'})\n`);
+  const checkout = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const run = await runInGuest(image, `${command.map(shellQuote).join(' ')}\n`, {
+    checkout,
+    loadAppArmorProfiles: flags.includes('--profiles'),
+    timeoutMs: Number(process.env.AIRLOCK_GUEST_TIMEOUT_MS ?? 600_000),
+    ...(verbose ? { onConsole: (chunk: string) => process.stderr.write(chunk) } : {}),
+  });
+  if (!verbose) process.stdout.write(run.output);
+  process.stderr.write(`guest (${run.accel}): ready after ${run.bootMs} ms, guest uptime ${run.guestUptimeAtReady} s, ${run.wallMs} ms in all, exit ${run.exitCode}${run.timedOut ? ', timed out' : ''}\n`);
+  if (run.exitCode === null && !verbose) process.stderr.write(`--- console (tail) ---\n${run.console.slice(-4000)}\n`);
+  return run.exitCode ?? 125;
+}
+
+process.exitCode = await main(process.argv.slice(2));
