@@ -17,6 +17,8 @@ export type Accel = 'kvm' | 'tcg';
 export interface GuestRunOptions {
   /** Host folder shared read-only as the guest's /airlock (a tmpfs overlay makes it writable there). */
   checkout: string;
+  /** More host folders shared the same way (read-only, overlaid in the guest), keyed by guest path. */
+  shares?: Readonly<Record<string, string>>;
   timeoutMs?: number;
   memoryMiB?: number;
   cpus?: number;
@@ -65,17 +67,38 @@ export function qemuBinary(): string {
   return path;
 }
 
-/** QEMU's argument vector for `image`, sharing `checkout` and `jobDir`. */
+/** QEMU's CPU model: the host's under KVM, else TCG's `max` ($AIRLOCK_GUEST_CPU overrides either). */
+function guestCpu(accel: Accel): string {
+  const forced = process.env.AIRLOCK_GUEST_CPU;
+  if (forced !== undefined && forced !== '') return forced;
+  return accel === 'kvm' ? 'host' : 'max';
+}
+
+/** A value inside a QEMU option list, where a comma is written twice. */
+function optionValue(value: string): string {
+  return value.replaceAll(',', ',,');
+}
+
+/** The extra shares as 9p tags (share0, share1, …) and guest paths, in a stable order. */
+function extraShares(options: GuestRunOptions): { tag: string; hostPath: string; guestPath: string }[] {
+  return Object.entries(options.shares ?? {}).map(([guestPath, hostPath], i) => {
+    if (!guestPath.startsWith('/') || /\s/.test(guestPath)) throw new Error(`guest: share path ${JSON.stringify(guestPath)} must be absolute, without spaces`);
+    return { tag: `share${i}`, hostPath, guestPath };
+  });
+}
+
+/** QEMU's argument vector for `image`, sharing `checkout`, `jobDir` and the extra shares. */
 export function qemuArgs(image: GuestImage, accel: Accel, checkout: string, jobDir: string, options: GuestRunOptions): string[] {
   return [
-    ...['-machine', 'q35', '-accel', accel, '-cpu', accel === 'kvm' ? 'host' : 'max'],
+    ...['-machine', 'q35', '-accel', accel, '-cpu', guestCpu(accel)],
     ...['-m', String(options.memoryMiB ?? 2048), '-smp', String(options.cpus ?? 2)],
     ...['-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot', '-nodefaults'],
     ...['-kernel', image.kernel, '-initrd', image.initrd, '-append', guestCommandLine(options.loadAppArmorProfiles ?? false)],
     // Why: snapshot=on sends the guest's writes to a throwaway overlay; the cached image never changes.
-    ...['-drive', `file=${image.rootfs},format=raw,if=virtio,snapshot=on`],
-    ...['-virtfs', `local,path=${checkout},mount_tag=airlock,security_model=none,readonly=on`],
-    ...['-virtfs', `local,path=${jobDir},mount_tag=job,security_model=none`],
+    ...['-drive', `file=${optionValue(image.rootfs)},format=raw,if=virtio,snapshot=on`],
+    ...['-virtfs', `local,path=${optionValue(checkout)},mount_tag=airlock,security_model=none,readonly=on`],
+    ...['-virtfs', `local,path=${optionValue(jobDir)},mount_tag=job,security_model=none`],
+    ...extraShares(options).flatMap((share) => ['-virtfs', `local,path=${optionValue(share.hostPath)},mount_tag=${share.tag},security_model=none,readonly=on`]),
   ];
 }
 
@@ -85,6 +108,7 @@ export async function runInGuest(image: GuestImage, script: string, options: Gue
   const jobDir = await mkdtemp(join(tmpdir(), 'airlock-guest-job-'));
   try {
     await writeFile(join(jobDir, 'command'), script, { mode: 0o755 });
+    await writeFile(join(jobDir, 'shares'), extraShares(options).map((share) => `${share.tag} ${share.guestPath}\n`).join(''));
     const started = performance.now();
     const boot = await bootUntilExit(qemuArgs(image, accel, options.checkout, jobDir, options), options, started);
     const wallMs = Math.round(performance.now() - started);

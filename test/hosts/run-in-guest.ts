@@ -1,16 +1,20 @@
 /**
  * Runs one command in the test guest from the shell, building the image first when the cache lacks it:
  *
- *   sudo node test/hosts/run-in-guest.ts [--profiles] [--verbose] -- node bin/airlock.js doctor
+ *   sudo node test/hosts/run-in-guest.ts [--profiles] [--images] [--verbose] -- node bin/airlock.js doctor
  *
  * The command runs under bash in the guest's writable copy of this checkout; its output is printed
  * and its exit status becomes this process's. --profiles loads Debian's AppArmor profiles first;
+ * --images shares this host's image store (/var/lib/airlock/images, read-only) at the same path;
  * --verbose streams the whole serial console (boot included).
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runInGuest } from './guest-boot.ts';
 import { ensureGuestImage, hostGuestInputs } from './guest-image.ts';
+
+/** The image store of a host set up with the default configuration. */
+const HOST_IMAGES = '/var/lib/airlock/images';
 
 /** Quotes one argument for bash: the command line is rebuilt as a script inside the guest. */
 function shellQuote(arg: string): string {
@@ -22,7 +26,7 @@ async function main(argv: string[]): Promise<number> {
   const flags = dashes === -1 ? [] : argv.slice(0, dashes);
   const command = dashes === -1 ? argv : argv.slice(dashes + 1);
   if (command.length === 0) {
-    process.stderr.write('usage: node test/hosts/run-in-guest.ts [--profiles] [--verbose] -- COMMAND...\n');
+    process.stderr.write('usage: node test/hosts/run-in-guest.ts [--profiles] [--images] [--verbose] -- COMMAND...\n');
     return 2;
   }
   const verbose = flags.includes('--verbose');
@@ -32,6 +36,7 @@ async function main(argv: string[]): Promise<number> {
   const run = await runInGuest(image, `${command.map(shellQuote).join(' ')}\n`, {
     checkout,
     loadAppArmorProfiles: flags.includes('--profiles'),
+    ...(flags.includes('--images') ? { shares: { [HOST_IMAGES]: HOST_IMAGES } } : {}),
     timeoutMs: Number(process.env.AIRLOCK_GUEST_TIMEOUT_MS ?? 600_000),
     ...(verbose ? { onConsole: (chunk: string) => process.stderr.write(chunk) } : {}),
   });

@@ -1,7 +1,7 @@
 #!/bin/bash
 # PID 1 of the test guest (no systemd: under TCG a service manager costs more than the tests).
-# Mounts what a cgroup v2 + AppArmor host has, mounts the project checkout (9p tag "airlock",
-# read-only, with a tmpfs overlay so runs can write) and the job folder (9p tag "job"), runs
+# Mounts what a cgroup v2 + AppArmor host has, the job folder (9p tag "job"), the project checkout
+# (9p tag "airlock", read-only, with a tmpfs overlay so runs can write) and any more shares, runs
 # /job/command from the checkout, writes its exit status to /job/exit and powers off.
 # The serial console carries the command's output between marker lines the harness looks for.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
@@ -33,15 +33,26 @@ mount -o remount,rw / || fail "cannot remount / read-write"
 hostname airlock-guest
 ip link set lo up
 
-mkdir -p /run/airlock-checkout /run/overlay/upper /run/overlay/work
+# A host folder shared read-only (9p TAG) at PATH, made writable in the guest by a tmpfs overlay:
+# the guest's writes never reach the host.
+share() {
+  local tag=$1 path=$2
+  mkdir -p "/run/shares/$tag" "/run/overlay/$tag/upper" "/run/overlay/$tag/work" "$path"
+  mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro,cache=loose "$tag" "/run/shares/$tag" ||
+    fail "cannot mount the 9p share $tag at $path"
+  if ! mount -t overlay -o "lowerdir=/run/shares/$tag,upperdir=/run/overlay/$tag/upper,workdir=/run/overlay/$tag/work" overlay "$path"; then
+    echo "airlock-guest-init: no overlay on $path; it stays read-only"
+    mount --bind "/run/shares/$tag" "$path"
+  fi
+}
+
 modprobe -a 9pnet_virtio 9p overlay || fail "cannot load the 9p and overlay modules"
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro,cache=loose airlock /run/airlock-checkout ||
-  fail "cannot mount the checkout (9p tag airlock)"
-if ! mount -t overlay -o lowerdir=/run/airlock-checkout,upperdir=/run/overlay/upper,workdir=/run/overlay/work overlay /airlock; then
-  echo "airlock-guest-init: no overlay on the checkout; it stays read-only"
-  mount --bind /run/airlock-checkout /airlock
-fi
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 job /job || fail "cannot mount the job folder (9p tag job)"
+share airlock /airlock
+# /job/shares: more host folders, one "TAG PATH" a line.
+if [ -f /job/shares ]; then
+  while read -r tag path; do share "$tag" "$path"; done </job/shares
+fi
 
 # Why: AppArmor confines only what has a profile; loading the distribution's profiles is what a
 # booted Debian host does (apparmor.service), so the guest does it too when asked.
