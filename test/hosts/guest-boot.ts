@@ -139,14 +139,14 @@ function bootUntilExit(args: string[], options: GuestRunOptions, started: number
       timedOut = true;
       child.kill('SIGKILL');
     }, options.timeoutMs ?? 300_000);
-    const take = (chunk: Buffer) => {
-      const text = chunk.toString('utf8');
+    const take = (text: string) => {
       consoleText += text;
       if (readyMs === null && consoleText.includes('@@AIRLOCK-GUEST-READY')) readyMs = Math.round(performance.now() - started);
       options.onConsole?.(text);
     };
-    child.stdout.on('data', take);
-    child.stderr.on('data', take);
+    // A stream's decoder keeps a character split across two chunks whole.
+    child.stdout.setEncoding('utf8').on('data', take);
+    child.stderr.setEncoding('utf8').on('data', take);
     child.on('error', (err) => {
       clearTimeout(timer);
       reject(err);

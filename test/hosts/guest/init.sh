@@ -5,6 +5,8 @@
 # /job/command from the checkout, writes its exit status to /job/exit and powers off.
 # The serial console carries the command's output between marker lines the harness looks for.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
+# The console is a tty, but what it carries is read back as text: no colour codes.
+export NO_COLOR=1 TERM=dumb
 
 fail() {
   echo "airlock-guest-init: $*"
