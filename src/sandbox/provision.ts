@@ -5,27 +5,19 @@
  * Callers decide what the main process is and what a failure means to their caller; they never
  * attach a network, create or start a sandbox themselves.
  */
-import type { GrantedMount, IsolationDriver, Limits, Sandbox, SandboxProcess } from '../isolation/driver.ts';
-import type { Image } from '../images/image.ts';
+import type { IsolationDriver, Sandbox, SandboxProcess, SandboxSpec } from '../isolation/driver.ts';
 import type { NetworkManager } from '../network/manager.ts';
 import type { NetworkAttachment } from '../network/attachment.ts';
 import type { NetworkRequest } from '../network/policy.ts';
 import type { DriftFinding } from '../network/drift-watch.ts';
 import type { StartQueue } from './start-queue.ts';
 
-/** What to bring up: the sandbox, its network and its main process. */
-export interface ProvisionRequest {
-  /** Driver-side id (cgroup, runtime state, network slot owner). */
-  id: string;
-  image: Image;
-  limits: Limits;
-  /** The sandbox's environment; the network's variables are laid over it. */
-  env: Record<string, string>;
-  mounts: GrantedMount[];
-  workdir: string;
+/**
+ * What to bring up: the sandbox as its driver builds it, except that the network is asked for (and
+ * attached here, which also sets resolv.conf), and its main process.
+ */
+export interface ProvisionRequest extends Omit<SandboxSpec, 'network' | 'resolvConf'> {
   network: NetworkRequest;
-  /** Host directory of the in-sandbox agent (persistent sandboxes). */
-  agentDir?: string;
   /** The main process. */
   argv: string[];
   /** Whether the caller writes to the main process's stdin (otherwise /dev/null). */
