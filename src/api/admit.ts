@@ -45,14 +45,12 @@ export function targetOf(ctx: RouteContext, id: string): TargetSandbox {
 }
 
 /**
- * The tenancy id a new sandbox is owned by: the caller's. An operator may create on behalf of an
- * agent (`agent_id`); anyone else naming another agent is refused.
+ * The tenancy id a new sandbox is owned by: the one the request names (`agent_id`), else the
+ * caller's. Whether the caller may create for that owner is policy's to decide, like every other
+ * tenancy question (the default bundle: agents only for themselves, operators for anyone).
  */
 export function ownerFor(caller: Caller, requested: string | undefined): string {
-  if (requested === undefined || requested === caller.agentId) return caller.agentId;
-  // Why: an agent naming another owner would create sandboxes that agent could then use.
-  if (caller.role !== 'operator') throw new ApiError('forbidden', `agent_id: you act as "${caller.agentId}"; only operators create sandboxes for another agent`);
-  return requested;
+  return requested ?? caller.agentId;
 }
 
 /** Sends the request through admission; throws a refusal, or ApprovalPending for a 202. */
