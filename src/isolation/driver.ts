@@ -119,6 +119,27 @@ export interface ResourceSample {
   openFilesLimitHit?: boolean;
 }
 
+/** What a limit watch reports to the runner, which then reads `stats()` and decides. */
+export interface LimitListener {
+  /** A limit counter may have moved (an event, or a counter `poll()` found changed). */
+  changed(): void;
+  /** An event source stopped working (why, naming it): the runner samples `stats()` from now on. */
+  failed(reason: string): void;
+}
+
+/** Event sources armed for one sandbox (see {@link Sandbox.watchLimits}). */
+export interface LimitWatch {
+  /**
+   * Undefined when events cover every limit counter. Otherwise which counter has no event source
+   * here and why: the runner then calls `poll()` at its shared cadence (a cheap read of just
+   * those counters, calling `changed()` when one moved).
+   */
+  readonly polled: string | undefined;
+  poll(): void;
+  /** Stops every source; idempotent. */
+  close(): void;
+}
+
 export interface Availability {
   available: boolean;
   /** Why not, naming what is missing (a binary, a kernel feature, a permission). */
@@ -135,6 +156,12 @@ export interface Sandbox {
   start(command: CommandSpec): Promise<SandboxProcess>;
   /** Current counters of the sandbox's cgroup (and scratch). */
   stats(): Promise<ResourceSample>;
+  /**
+   * Watches the limit counters (`oomKills`, `pidsLimitHits`) through the kernel's own events, so
+   * that an idle sandbox costs no work. Rejects, naming the source, when one can't be set up;
+   * absent when the driver has none. Either way the caller samples `stats()` instead.
+   */
+  watchLimits?(listener: LimitListener): Promise<LimitWatch>;
   /** A host pid inside the sandbox's network namespace (to watch it), once started and while running. */
   networkPid(): number | undefined;
   /** Kills every process of the sandbox at once. */
