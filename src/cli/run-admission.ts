@@ -5,10 +5,12 @@
  * API would decide the same request.
  */
 import type { AirlockConfig } from '../config/config.ts';
-import { createAccess } from '../admission/access.ts';
+import { createAccess, UNAVAILABLE_APPROVALS, type Access } from '../admission/access.ts';
 import { AdmissionRefusal } from '../admission/refusal.ts';
 import { ApprovalRefusal } from '../approvals/refusal.ts';
 import type { SandboxSpec } from '../policy/request.ts';
+import type { PolicyEngine } from '../policy/engine.ts';
+import { stampDirOf } from '../policy/bundle-stamp.ts';
 import { openStore } from '../store/index.ts';
 import type { RunPlan } from './run-options.ts';
 import { terminalSafe } from './terminal-text.ts';
@@ -30,38 +32,61 @@ function specOf(plan: RunPlan, config: AirlockConfig): SandboxSpec {
   };
 }
 
-/** Authenticates the local user and admits the plan; prints why when it is not admitted. */
+/**
+ * Authenticates the local user and admits the plan; prints why when it is not admitted. The store
+ * (approvals) is opened only when an approval is involved: `--approval` was given, or policy sends
+ * the run to an approver. A run policy allows outright never touches it.
+ */
 export async function admitRun(plan: RunPlan, config: AirlockConfig, approvalId: string | undefined): Promise<RunAdmission> {
+  const stampDir = stampDirOf(config);
+  let engine: PolicyEngine | undefined;
+  if (approvalId === undefined) {
+    // Without a store, a run that needs an approval is refused as approval_unavailable before
+    // anything is recorded: only then is it decided again, with the store's approval gate.
+    const access = await createAccess({ config, stampDir });
+    const outcome = await decide(access, plan, config, undefined);
+    if (outcome !== NEEDS_APPROVAL_GATE) return outcome;
+    engine = access.engine;
+  }
   const store = await openStore(config);
   try {
-    const access = await createAccess({ config, store });
-    try {
-      const caller = await access.authenticator.authenticate({ kind: 'local-process', uid: process.getuid?.() ?? -1 });
-      const spec = specOf(plan, config);
-      // What an approval covers: everything resolved (piped stdin is not known in advance and is not covered).
-      const { json: _json, ...parameters } = plan;
-      const outcome = await access.admission.admit({
-        caller,
-        action: 'execute',
-        sandbox: { id: 'new', owner: caller.agentId, spec },
-        request: spec,
-        parameters,
-        approvalId,
-      });
-      if (outcome.admitted) return { admitted: true, bundleHash: access.engine.hash };
-      const id = terminalSafe(outcome.approval.approval_id);
-      process.stderr.write(
-        `airlock: this run needs a signed approval (${terminalSafe(outcome.actionDigest)}): approval ${id}, expires ${terminalSafe(outcome.approval.expires_at)}\n` +
-          `  an approver decides with: airlock approvals approve ${id} --key APPROVER.key\n` +
-          `  then run the same command again with --approval ${id}\n`,
-      );
-      return { admitted: false, exitCode: APPROVAL_PENDING_EXIT };
-    } catch (err) {
-      if (!(err instanceof AdmissionRefusal || err instanceof ApprovalRefusal)) throw err;
-      process.stderr.write(`airlock: refused (${err.code}): ${terminalSafe(err.message, { keepLayout: true })}\n`);
-      return { admitted: false, exitCode: 1 };
-    }
+    const outcome = await decide(await createAccess({ config, store, engine, stampDir }), plan, config, approvalId);
+    if (outcome === NEEDS_APPROVAL_GATE) throw new Error('the approval gate is unavailable although the store is open');
+    return outcome;
   } finally {
     await store.close();
+  }
+}
+
+/** What {@link decide} answers when the run needs an approval and the access it was given has no gate. */
+const NEEDS_APPROVAL_GATE = Symbol('needs approval gate');
+
+async function decide(access: Access, plan: RunPlan, config: AirlockConfig, approvalId: string | undefined): Promise<RunAdmission | typeof NEEDS_APPROVAL_GATE> {
+  const caller = await access.authenticator.authenticate({ kind: 'local-process', uid: process.getuid?.() ?? -1 });
+  const spec = specOf(plan, config);
+  // What an approval covers: everything resolved (piped stdin is not known in advance and is not covered).
+  const { json: _json, ...parameters } = plan;
+  try {
+    const outcome = await access.admission.admit({
+      caller,
+      action: 'execute',
+      sandbox: { id: 'new', owner: caller.agentId, spec },
+      request: spec,
+      parameters,
+      approvalId,
+    });
+    if (outcome.admitted) return { admitted: true, bundleHash: access.engine.hash };
+    const id = terminalSafe(outcome.approval.approval_id);
+    process.stderr.write(
+      `airlock: this run needs a signed approval (${terminalSafe(outcome.actionDigest)}): approval ${id}, expires ${terminalSafe(outcome.approval.expires_at)}\n` +
+        `  an approver decides with: airlock approvals approve ${id} --key APPROVER.key\n` +
+        `  then run the same command again with --approval ${id}\n`,
+    );
+    return { admitted: false, exitCode: APPROVAL_PENDING_EXIT };
+  } catch (err) {
+    if (!(err instanceof AdmissionRefusal || err instanceof ApprovalRefusal)) throw err;
+    if (err instanceof AdmissionRefusal && err.code === 'approval_unavailable' && access.approvals === UNAVAILABLE_APPROVALS) return NEEDS_APPROVAL_GATE;
+    process.stderr.write(`airlock: refused (${err.code}): ${terminalSafe(err.message, { keepLayout: true })}\n`);
+    return { admitted: false, exitCode: 1 };
   }
 }

@@ -1,0 +1,75 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmod, cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PolicyEngine } from './engine.ts';
+import { SHIPPED_POLICY_DIR, readBundleFiles } from './bundle-files.ts';
+import { PolicyBundleError } from './bundle-error.ts';
+import { stampKey } from './bundle-stamp.ts';
+import { DEFAULT_TEST_SPEC } from './test-spec.ts';
+
+const root = process.geteuid?.() === 0;
+const skip = root ? false : 'stamps are read and written by root only';
+
+async function workspace(t: { after: (fn: () => Promise<void>) => void }) {
+  const dir = await mkdtemp(join(tmpdir(), 'airlock-stamp-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const bundle = join(dir, 'policies');
+  await cp(SHIPPED_POLICY_DIR, bundle, { recursive: true });
+  return { bundle, stamps: join(dir, 'stamps') };
+}
+
+const operatorRun = {
+  principal: { role: 'operator' as const, id: 'root', groups: [] },
+  action: 'execute' as const,
+  sandbox: { id: 'new', owner: 'root', spec: DEFAULT_TEST_SPEC },
+  request: DEFAULT_TEST_SPEC,
+  settings: { defaultImage: 'default', hostRoots: [] },
+};
+
+test('a checked bundle is stamped privately, and the stamped engine decides as the checked one', { skip }, async (t) => {
+  const { bundle, stamps } = await workspace(t);
+  const checked = await PolicyEngine.load(bundle, { stampDir: stamps });
+  const names = await readdir(stamps);
+  assert.deepEqual(names, [`${await stampKey(await readBundleFiles(bundle))}.json`]);
+  assert.equal((await stat(stamps)).mode & 0o777, 0o700);
+  assert.equal((await stat(join(stamps, names[0] as string))).mode & 0o777, 0o600);
+  const stamped = await PolicyEngine.load(bundle, { stampDir: stamps });
+  assert.equal(stamped.hash, checked.hash);
+  assert.deepEqual(stamped.policies, checked.policies);
+  assert.deepEqual(stamped.evaluate(operatorRun), checked.evaluate(operatorRun));
+  assert.equal(stamped.evaluate(operatorRun).decision, 'allow');
+});
+
+test('a changed bundle is checked again: a bad file is refused even where the old one was stamped', { skip }, async (t) => {
+  const { bundle, stamps } = await workspace(t);
+  await PolicyEngine.load(bundle, { stampDir: stamps });
+  await writeFile(join(bundle, 'bad.cedar'), '@id("bad")\npermit (principal, action, resource) when { context.nope };\n');
+  await assert.rejects(PolicyEngine.load(bundle, { stampDir: stamps }), PolicyBundleError);
+});
+
+test('a stamp is used only from a private directory: one others can write is ignored', { skip }, async (t) => {
+  const { bundle, stamps } = await workspace(t);
+  await PolicyEngine.load(bundle, { stampDir: stamps });
+  const [name] = await readdir(stamps);
+  const path = join(stamps, name as string);
+  // A stamp whose reason text differs shows which one the engine used.
+  const planted = JSON.parse(await readFile(path, 'utf8')) as { policies: { reason: string | null }[] };
+  for (const p of planted.policies) p.reason = 'planted';
+  await writeFile(path, JSON.stringify(planted));
+  assert.ok((await PolicyEngine.load(bundle, { stampDir: stamps })).policies.every((p) => p.reason === 'planted'));
+  await chmod(stamps, 0o770);
+  assert.ok((await PolicyEngine.load(bundle, { stampDir: stamps })).policies.every((p) => p.reason !== 'planted'));
+  await chmod(stamps, 0o700);
+  await chmod(path, 0o644);
+  assert.ok((await PolicyEngine.load(bundle, { stampDir: stamps })).policies.every((p) => p.reason !== 'planted'));
+});
+
+test('a malformed stamp is ignored and the bundle checked in full', { skip }, async (t) => {
+  const { bundle, stamps } = await workspace(t);
+  const checked = await PolicyEngine.load(bundle, { stampDir: stamps });
+  const [name] = await readdir(stamps);
+  await writeFile(join(stamps, name as string), '{"key": "x"');
+  assert.deepEqual((await PolicyEngine.load(bundle, { stampDir: stamps })).policies, checked.policies);
+});

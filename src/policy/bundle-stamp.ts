@@ -1,0 +1,121 @@
+/**
+ * A stamp remembers that a policy bundle passed every check of compileBundle, so a short-lived
+ * front end (`airlock run`) need not re-validate the same files each time (Cedar's strict
+ * validation is most of its start-up). A stamp is keyed by the bundle hash (the files' names and
+ * contents), the Cedar engine's version and the checker's own source: a changed file, a Cedar
+ * upgrade or a changed rule is a different key, so it is checked in full again.
+ *
+ * Why a stamp is as trustworthy as a check: it is written only by root, after the check passed,
+ * into a directory of the state directory that only root may write (and that is refused if it is
+ * anything else), and read back only by root. Whoever can plant one can already rewrite the store
+ * beside it (keys, principals, approvals) or the configuration that names the bundle, so it gives
+ * no one a power they did not have. A stamp that is missing, unreadable, malformed or not private
+ * is ignored and the bundle is checked in full: it can only save time, never admit a bundle.
+ */
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { bundleHash, type BundleFile } from './bundle-files.ts';
+import type { CompiledPolicy } from './compile-bundle.ts';
+import type { CedarTypes } from './cedar.ts';
+
+/** What a stamp holds: the checker's output for the bundle it names. */
+export interface StampedBundle {
+  schema: CedarTypes.Schema;
+  policies: readonly CompiledPolicy[];
+}
+
+/** The sources whose rules decide whether a bundle is valid: a change to any re-checks every bundle. */
+const CHECKER_SOURCES = ['./compile-bundle.ts', './approval-reference.ts'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+const CEDAR_PACKAGE = fileURLToPath(new URL('../package.json', import.meta.resolve('@cedar-policy/cedar-wasm/nodejs')));
+
+const stampSchema = z.strictObject({
+  key: z.string(),
+  schema: z.union([z.string(), z.record(z.string(), z.unknown())]),
+  policies: z.array(
+    z.strictObject({
+      id: z.string().min(1),
+      file: z.string(),
+      line: z.number().int(),
+      effect: z.enum(['permit', 'forbid']),
+      needsApproval: z.boolean(),
+      reason: z.string().nullable(),
+      text: z.string(),
+    }),
+  ).min(1),
+});
+
+/** The key of a bundle's stamp: its hash, the Cedar version and the checker's source, hashed together. */
+export async function stampKey(files: readonly BundleFile[]): Promise<string> {
+  const parts = await Promise.all([CEDAR_PACKAGE, ...CHECKER_SOURCES].map((p) => readFile(p)));
+  const h = createHash('sha256').update(bundleHash(files));
+  for (const p of parts) h.update(createHash('sha256').update(p).digest());
+  return h.digest('hex');
+}
+
+/** Whether stamps may be used at all: only a root process reads or writes them. */
+function rootOnly(): boolean {
+  return process.geteuid?.() === 0;
+}
+
+async function privateDir(dir: string): Promise<boolean> {
+  const s = await lstat(dir).catch(() => undefined);
+  // Why: a stamp directory another user can write to, or a link elsewhere, could hold a planted stamp.
+  return s !== undefined && s.isDirectory() && s.uid === 0 && (s.mode & 0o077) === 0;
+}
+
+/** The checked bundle `key` names, or undefined when there is no trustworthy stamp for it. */
+export async function readStamp(dir: string, key: string): Promise<StampedBundle | undefined> {
+  if (!rootOnly() || !(await privateDir(dir))) return undefined;
+  let text: string;
+  try {
+    // Why O_NOFOLLOW and fstat: the file read is the file checked, never a link to another one.
+    const handle = await open(join(dir, `${key}.json`), constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      const s = await handle.stat();
+      if (!s.isFile() || s.uid !== 0 || (s.mode & 0o077) !== 0) return undefined;
+      text = await handle.readFile('utf8');
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return undefined;
+  }
+  let parsed: z.infer<typeof stampSchema>;
+  try {
+    parsed = stampSchema.parse(JSON.parse(text));
+  } catch {
+    return undefined;
+  }
+  if (parsed.key !== key) return undefined;
+  return { schema: parsed.schema as CedarTypes.Schema, policies: parsed.policies };
+}
+
+/**
+ * Records that the bundle `key` names passed the checks (written whole or not at all). Best
+ * effort: a state directory that cannot take it only means the next start checks again.
+ */
+export async function writeStamp(dir: string, key: string, bundle: StampedBundle): Promise<void> {
+  if (!rootOnly()) return;
+  try {
+    // Parents keep the default mode (the state directory must stay traversable for image binds).
+    await mkdir(dirname(dir), { recursive: true });
+    await mkdir(dir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+    if (!(await privateDir(dir))) return;
+    const tmp = join(dir, `.${key}.${process.pid}.tmp`);
+    await writeFile(tmp, JSON.stringify({ key, schema: bundle.schema, policies: bundle.policies }), { mode: 0o600, flag: 'wx' });
+    await rename(tmp, join(dir, `${key}.json`));
+  } catch {
+    // Not remembered: the next start validates in full.
+  }
+}
+
+/** Where a controller keeps its stamps: `<stateDir>/policy-stamps`. */
+export function stampDirOf(config: { stateDir: string }): string {
+  return join(config.stateDir, 'policy-stamps');
+}
