@@ -13,6 +13,7 @@ import { registerPolicy } from './policy.ts';
 import { registerKeys } from './keys.ts';
 import { registerPrincipals } from './principals.ts';
 import { registerApprovals } from './approvals.ts';
+import { registerSecrets } from './secrets.ts';
 import { terminalSafe } from './terminal-text.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerKeys(program);
   registerPrincipals(program);
   registerApprovals(program);
+  registerSecrets(program);
   return program;
 }
 

@@ -14,6 +14,7 @@ import type { Limits } from '../isolation/driver.ts';
 import { DEFAULT_ALLOWED_HOSTS, parseHost } from './allowed-hosts.ts';
 import { authSchema, DEFAULT_AUTH_CONFIG, DEFAULT_STORE_CONFIG, storeSchema, type AuthConfig, type StoreConfig } from './auth-config.ts';
 import { approvalsSchema, DEFAULT_APPROVALS_CONFIG, type ApprovalsConfig } from './approvals-config.ts';
+import { DEFAULT_SECRETS_CONFIG, secretsSchema, type SecretsConfig } from './secrets-config.ts';
 
 /** Limits as the configuration states them (defaults, maxima): the same fields a sandbox gets. */
 export type LimitBounds = Limits;
@@ -136,6 +137,7 @@ export interface AirlockConfig {
   auth: AuthConfig;
   store: StoreConfig;
   approvals: ApprovalsConfig;
+  secrets: SecretsConfig;
 }
 
 /** The configuration a host without a configuration file runs with. */
@@ -182,6 +184,7 @@ export const DEFAULT_CONFIG: Readonly<AirlockConfig> = Object.freeze({
   auth: DEFAULT_AUTH_CONFIG as AuthConfig,
   store: DEFAULT_STORE_CONFIG as StoreConfig,
   approvals: DEFAULT_APPROVALS_CONFIG as ApprovalsConfig,
+  secrets: DEFAULT_SECRETS_CONFIG as SecretsConfig,
 });
 
 function buildSchema(z: typeof Zod) {
@@ -340,6 +343,7 @@ function buildSchema(z: typeof Zod) {
       auth: authSchema(z),
       store: storeSchema(z),
       approvals: approvalsSchema(z),
+      secrets: secretsSchema(z),
     })
     .strict();
 }

@@ -1,0 +1,23 @@
+/** Secrets: providers, the registry that resolves names for a sandbox, and the redactor. */
+import type { AirlockConfig } from '../config/config.ts';
+import { EnvSecretProvider } from './env-provider.ts';
+import { FileSecretStore } from './file-store.ts';
+import { SecretRegistry } from './registry.ts';
+
+export { FileSecretStore, SecretStoreError } from './file-store.ts';
+export { EnvSecretProvider } from './env-provider.ts';
+export { SecretRegistry, UnknownSecretError, AmbiguousSecretError } from './registry.ts';
+export { Redactor, redactionMarker, type RedactingStream } from './redactor.ts';
+export { SecretValue, SecretValueError, MIN_SECRET_BYTES, MAX_SECRET_BYTES } from './value.ts';
+export { checkSecretName, checkSecretNames, isSecretName, SecretNameError, SECRETS_DIR, SECRET_NAME_PATTERN, MAX_SECRETS_PER_REQUEST } from './names.ts';
+export type { ResolvedSecret, SecretDelivery, SecretListing, SecretProvider, WritableSecretProvider } from './provider.ts';
+
+/** The controller's encrypted store: `${stateDir}/secrets`. */
+export function secretStoreFor(config: AirlockConfig): FileSecretStore {
+  return new FileSecretStore(`${config.stateDir}/secrets`);
+}
+
+/** Every provider of a controller, in the order they are asked: the store, then the environment. */
+export function secretRegistryFor(config: AirlockConfig, env: NodeJS.ProcessEnv = process.env): SecretRegistry {
+  return new SecretRegistry([secretStoreFor(config), new EnvSecretProvider(config.secrets.env, env)]);
+}

@@ -1,0 +1,138 @@
+/**
+ * The one redactor every path out of a sandbox goes through (captured output, streamed exec
+ * output, files read back, error messages): each granted secret's value is replaced by
+ * `[REDACTED:NAME]` — the raw bytes, their hex (either case) and their base64 (standard and
+ * URL-safe, at each of the three byte alignments the value can have inside a longer encoding).
+ *
+ * Streams are redacted across chunk boundaries: a stream holds back the last (longest pattern − 1)
+ * bytes until it knows they don't start a match, and releases them at `end()`.
+ *
+ * Not a defence against code that means to leak a value (it can reverse or re-encode it); the
+ * defence there is that a secret is granted only where policy says. Redaction stops the honest
+ * leaks: a tool that prints its configuration, a stack trace, a debug dump.
+ */
+import type { ResolvedSecret } from './provider.ts';
+
+/** The marker a value is replaced with. */
+export function redactionMarker(name: string): string {
+  return `[REDACTED:${name}]`;
+}
+
+/** Shortest encoded form still redacted on its own (shorter cores would match ordinary text). */
+const MIN_PATTERN = 8;
+
+interface Pattern {
+  bytes: Buffer;
+  marker: Buffer;
+}
+
+/** One stream being redacted: push chunks in order, then end() once. */
+export interface RedactingStream {
+  /** The redacted bytes that can be released now (possibly empty). */
+  push(chunk: Buffer): Buffer;
+  /** The bytes held back, redacted; the stream is done. */
+  end(): Buffer;
+}
+
+/** The encoded forms of `value` that are redacted. */
+export function encodedForms(value: Buffer): Buffer[] {
+  const forms = new Set<string>();
+  const hex = value.toString('hex');
+  forms.add(`hex:${hex}`);
+  forms.add(`hex:${hex.toUpperCase()}`);
+  for (const variant of ['base64', 'base64url'] as const) {
+    // The value encoded on its own, padding included.
+    forms.add(`txt:${value.toString(variant)}`);
+    // The value inside a longer encoding, starting at byte offset k within a 3-byte group: the
+    // characters that depend only on the value (the first and last groups also hold other bytes).
+    for (let k = 0; k < 3; k++) {
+      const encoded = Buffer.concat([Buffer.alloc(k), value]).toString(variant);
+      const core = encoded.slice(k === 0 ? 0 : 4, Math.floor((k + value.length) / 3) * 4);
+      if (core.length >= MIN_PATTERN) forms.add(`txt:${core}`);
+    }
+  }
+  return [...forms].map((f) => Buffer.from(f.slice(4), 'latin1'));
+}
+
+/** Redacts the values of a sandbox's secrets. Without secrets it passes everything through untouched. */
+export class Redactor {
+  readonly #patterns: Pattern[];
+  readonly #hold: number;
+
+  constructor(secrets: readonly Pick<ResolvedSecret, 'name' | 'value'>[]) {
+    const patterns: Pattern[] = [];
+    for (const secret of secrets) {
+      const marker = Buffer.from(redactionMarker(secret.name));
+      const raw = secret.value.bytes();
+      for (const bytes of [raw, ...encodedForms(raw)]) patterns.push({ bytes, marker });
+    }
+    // Longest first: at one position the longest form wins (the padded encoding over its core).
+    this.#patterns = patterns.sort((a, b) => b.bytes.length - a.bytes.length);
+    this.#hold = patterns.length === 0 ? 0 : Math.max(...patterns.map((p) => p.bytes.length)) - 1;
+  }
+
+  /** Whether there is anything to redact. */
+  get active(): boolean {
+    return this.#patterns.length > 0;
+  }
+
+  /** A new stream (one per output stream: stdout and stderr are redacted separately). */
+  stream(): RedactingStream {
+    let held: Buffer = Buffer.alloc(0);
+    return {
+      push: (chunk) => {
+        if (!this.active) return chunk;
+        const buf = held.length === 0 ? chunk : Buffer.concat([held, chunk]);
+        const { out, rest } = this.#scan(buf, buf.length - this.#hold);
+        held = rest;
+        return out;
+      },
+      end: () => {
+        const { out } = this.#scan(held, held.length);
+        held = Buffer.alloc(0);
+        return out;
+      },
+    };
+  }
+
+  /** Redacts a whole buffer. */
+  buffer(data: Buffer): Buffer {
+    if (!this.active) return data;
+    return this.#scan(data, data.length).out;
+  }
+
+  /** Redacts text (an error message, a file name). */
+  text(text: string): string {
+    if (!this.active) return text;
+    return this.buffer(Buffer.from(text, 'utf8')).toString('utf8');
+  }
+
+  /**
+   * Replaces every match starting before `limit`; bytes from max(limit, end of the last match)
+   * on are returned as `rest` (they may begin a match the next chunk completes).
+   */
+  #scan(buf: Buffer, limit: number): { out: Buffer; rest: Buffer } {
+    const parts: Buffer[] = [];
+    let pos = 0;
+    for (;;) {
+      const match = this.#next(buf, pos);
+      if (match === undefined || match.start >= limit) break;
+      parts.push(buf.subarray(pos, match.start), match.pattern.marker);
+      pos = match.start + match.pattern.bytes.length;
+    }
+    const cut = Math.max(pos, Math.min(Math.max(limit, 0), buf.length));
+    parts.push(buf.subarray(pos, cut));
+    return { out: Buffer.concat(parts), rest: Buffer.from(buf.subarray(cut)) };
+  }
+
+  /** The leftmost complete match at or after `from` (the longest pattern at that position). */
+  #next(buf: Buffer, from: number): { start: number; pattern: Pattern } | undefined {
+    let best: { start: number; pattern: Pattern } | undefined;
+    for (const pattern of this.#patterns) {
+      const start = buf.indexOf(pattern.bytes, from);
+      // Patterns are sorted longest first: a later one at the same position is shorter.
+      if (start !== -1 && (best === undefined || start < best.start)) best = { start, pattern };
+    }
+    return best;
+  }
+}
