@@ -18,12 +18,15 @@ export function logObserver(logger: Logger): ServiceObserver {
     violationRecorded(violation) {
       logger.warn({ violation }, 'security violation');
     },
+    supervisionFallback(sandboxId, reason) {
+      logger.warn({ sandbox_id: sandboxId, reason }, 'limits sampled: no kernel event for them');
+    },
   };
 }
 
 const EVENTS = [
   'executionFinished', 'sandboxCreated', 'sandboxEnded', 'capacityRefused', 'poolChanged', 'poolCheckout', 'egressDecision',
-  'allowlistChanged', 'violationRecorded',
+  'allowlistChanged', 'violationRecorded', 'supervisionFallback',
 ] as const satisfies readonly (keyof ServiceObserver)[];
 
 /** One observer that forwards every event to each of `observers` that handles it. */

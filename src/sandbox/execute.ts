@@ -18,6 +18,7 @@ import type { NetworkManager } from '../network/manager.ts';
 import type { DriftFinding } from '../network/drift-watch.ts';
 import type { StartQueue } from './start-queue.ts';
 import { CANCELLED, provision, type ProvisionedSandbox } from './provision.ts';
+import { Supervisor } from './supervision/supervisor.ts';
 
 export interface ExecutionRequest {
   image: Image;
@@ -43,13 +44,14 @@ export interface ExecutionContext {
   driver: IsolationDriver;
   network: NetworkManager;
   policyHash: string;
-  /** How often limits are sampled while the command runs. */
-  pollIntervalMs?: number;
+  /**
+   * Watches limits while the command runs (the controller's, shared by every sandbox); absent: one
+   * of the run's own, closed when it ends.
+   */
+  supervisor?: Supervisor;
   /** Paces start-up (network attach → create → start) so that a burst never holds the event loop. */
   starts?: StartQueue;
 }
-
-const DEFAULT_POLL_MS = 100;
 
 /**
  * Creates, runs, measures and destroys one sandbox. Never throws for sandbox-side failures (they
@@ -118,18 +120,22 @@ async function supervise(
   feedStdin(proc.stdin, request.stdin);
 
   const timeout = setTimeout(() => terminate('timeout'), request.limits.timeoutSeconds * 1000);
-  const poll = setInterval(() => {
-    void sandbox.stats().then((s) => {
+  const supervisor = ctx.supervisor ?? new Supervisor();
+  // Limit hits stop the sandbox at once; scratch and descriptors are sampled for the final reason.
+  const supervision = supervisor.supervise(sandbox, {
+    sampleAll: true,
+    onSample: (s) => {
       const reason = limitReason(s);
       if (reason !== undefined) terminate(reason);
-    }, () => undefined);
-  }, ctx.pollIntervalMs ?? DEFAULT_POLL_MS);
+    },
+  });
   let exit: ProcessExit;
   try {
     exit = await proc.exit;
   } finally {
     clearTimeout(timeout);
-    clearInterval(poll);
+    supervision.stop();
+    if (ctx.supervisor === undefined) supervisor.close();
     request.signal?.removeEventListener('abort', cancel);
   }
   if (exit.setupError !== undefined) {

@@ -19,9 +19,8 @@ import { CANCELLED, provision, type ProvisionedSandbox } from './provision.ts';
 import type { StartQueue } from './start-queue.ts';
 import { networkDriftViolation } from './violations.ts';
 import type { SecurityViolation } from './result.ts';
+import type { Supervision, Supervisor } from './supervision/supervisor.ts';
 
-/** How often a running sandbox's limits are sampled. */
-const MONITOR_MS = 250;
 /** Longest wait for the agent's READY: a sandbox that can't start its agent is not handed out. */
 const READY_TIMEOUT_MS = 20_000;
 
@@ -36,6 +35,8 @@ export interface PersistentSpec {
   networks: NetworkManager;
   /** Paces start-up with every other sandbox's; the turn lasts until the agent answers. */
   starts?: StartQueue | undefined;
+  /** Watches the sandbox's limits (kernel events; the shared sampler where there are none). */
+  supervisor: Supervisor;
   /** Called when the sandbox records a security violation (metrics, logs). */
   onViolation?: (violation: SecurityViolation) => void;
 }
@@ -52,7 +53,7 @@ export class PersistentSandbox {
   private readonly provisioned: ProvisionedSandbox;
   private readonly agent: AgentClient;
   private readonly execs = new Set<ExecSession>();
-  private readonly monitor: NodeJS.Timeout;
+  private readonly supervision: Supervision;
   private ending: Promise<void> | undefined;
   private endReasonValue: EndReason | undefined;
   private readonly endListeners: ((reason: EndReason) => void)[] = [];
@@ -66,8 +67,13 @@ export class PersistentSandbox {
     this.provisioned = provisioned;
     this.agent = agent;
     this.coldStartMs = coldStartMs;
-    this.monitor = setInterval(() => void this.checkLimits(), MONITOR_MS);
-    this.monitor.unref();
+    // A limit hit ends the whole sandbox: fail closed, and say which limit.
+    this.supervision = spec.supervisor.supervise(this.sandbox, {
+      onSample: (sample) => {
+        const hit = limitReason(sample);
+        if (hit !== undefined) void this.end(hit);
+      },
+    });
   }
 
   /** Creates the sandbox and waits for its agent to report ready. */
@@ -166,7 +172,7 @@ export class PersistentSandbox {
   end(reason: EndReason): Promise<void> {
     if (this.ending !== undefined) return this.ending;
     this.endReasonValue = reason;
-    clearInterval(this.monitor);
+    this.supervision.stop();
     this.ending = (async () => {
       for (const session of this.execs) session.kill();
       this.agent.close();
@@ -212,13 +218,6 @@ export class PersistentSandbox {
     // Why: the sandbox ending mid-call is a state the caller can act on (409), not an internal fault (500).
     const reason = this.endReasonValue === undefined ? 'its agent is gone' : `it ended (${this.endReasonValue})`;
     return new ServiceError('sandbox_not_running', `sandbox ${this.id} is not running: ${reason}`, { cause: err });
-  }
-
-  private async checkLimits(): Promise<void> {
-    if (this.endReasonValue !== undefined) return;
-    const hit = await this.limitHit();
-    // A limit hit ends the whole sandbox: fail closed, and say which limit.
-    if (hit !== undefined) await this.end(hit);
   }
 
   /** The limit the sandbox has hit, if any. */

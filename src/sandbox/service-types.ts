@@ -182,6 +182,8 @@ export interface ServiceObserver {
   egressDecision?(decision: EgressDecision): void;
   allowlistChanged?(sandboxId: string, allowedHosts: string[]): void;
   violationRecorded?(violation: SecurityViolation): void;
+  /** A sandbox's limits are sampled because an event source is missing or failed (each reason once). */
+  supervisionFallback?(sandboxId: string, reason: string): void;
 }
 
 /** What policy decides an action on a sandbox with: its owner and what it was created with. */

@@ -16,6 +16,7 @@ import { BASE_ENV, commandFor, driverFor, imageFor, limitsFor } from './prepare.
 import { PersistentSandbox } from './persistent.ts';
 import { poolKey, WarmPool } from './pool.ts';
 import { StartQueue } from './start-queue.ts';
+import { Supervisor } from './supervision/supervisor.ts';
 import { OneShotRegistry } from './one-shots.ts';
 import { SandboxRegistry, type SandboxRecord } from './registry.ts';
 import type { ExecutionResult } from './result.ts';
@@ -58,6 +59,8 @@ export class SandboxService implements SandboxServiceApi {
   private readonly pools = new Map<string, WarmPool>();
   /** Paces sandbox start-up so that a burst of requests never holds the event loop. */
   private readonly starts = new StartQueue(START_CONCURRENCY);
+  /** Watches every sandbox's limits: kernel events, and one shared sampler for what has none. */
+  private readonly supervisor: Supervisor;
   /** Manifests already verified by this process (see resolveImage). */
   private readonly manifests = new Map<string, string>();
   private readonly oneShots = new OneShotRegistry();
@@ -71,6 +74,7 @@ export class SandboxService implements SandboxServiceApi {
     this.policyHash = activePolicyHash(options.config, options.policyBundleHash);
     this.drivers = options.drivers ?? new Map(IMPLEMENTED_RUNTIMES.map((r) => [r, createDriver(r, options.config)]));
     this.registry = new SandboxRegistry();
+    this.supervisor = new Supervisor({ onFallback: (id, reason) => this.observer.supervisionFallback?.(id, reason) });
     this.networks = new NetworkManager({
       config: options.config,
       poolSize: options.config.network.poolSize,
@@ -149,7 +153,7 @@ export class SandboxService implements SandboxServiceApi {
         image, limits, env: { ...BASE_ENV, ...request.env }, mounts: request.mounts, workdir: request.workdir ?? '/tmp', argv, network,
         executionId, signal: controller.signal, ...(stdin === undefined ? {} : { stdin }),
       },
-      { driver, network: this.networks, policyHash: this.policyHash, starts: this.starts },
+      { driver, network: this.networks, policyHash: this.policyHash, starts: this.starts, supervisor: this.supervisor },
     ).then(
       (r) => {
         this.observer.executionFinished?.(r);
@@ -210,7 +214,7 @@ export class SandboxService implements SandboxServiceApi {
     if (agent === undefined) throw new ServiceError('shutting_down', 'service is not started');
     try {
       return await PersistentSandbox.start({
-        driver, image, limits, mounts, agentDir: agent.dir, agentBinary: agent.binary, network, networks: this.networks, starts: this.starts,
+        driver, image, limits, mounts, agentDir: agent.dir, agentBinary: agent.binary, network, networks: this.networks, starts: this.starts, supervisor: this.supervisor,
         onViolation: (v) => this.observer.violationRecorded?.(v),
       });
     } catch (err) {
@@ -328,6 +332,7 @@ export class SandboxService implements SandboxServiceApi {
     await Promise.all([...this.pools.values()].map((p) => p.close()));
     await Promise.all(this.registry.running().map((r) => r.sandbox.end('shutdown')));
     await this.networks.close();
+    this.supervisor.close();
   }
 
   /** A bad network request is the caller's error (400, every problem named); nothing is allocated. */

@@ -20,6 +20,8 @@ import { procMaskBinds, type ProcMaskBind } from '../proc-masks.ts';
 import type { AirlockConfig } from '../../config/config.ts';
 import { NamespaceSandbox } from './sandbox.ts';
 import { ensureAgent, type AgentStamps } from '../../agent/build.ts';
+import { CgroupLimitEvents } from '../cgroups/limit-events.ts';
+import { ensureOomEventsHelper, OomEventsV1 } from '../cgroups/oom-events-v1.ts';
 
 const run = promisify(execFile);
 
@@ -37,9 +39,12 @@ export class NamespaceDriver implements IsolationDriver {
   private cgroupLayout: CgroupLayout | undefined;
   private procMasks: readonly ProcMaskBind[] | undefined;
   private tools: { bwrap: string; prlimit: string; nsenter: string; mount: string; umount: string } | undefined;
+  /** Kernel events for every sandbox's limit counters (the v1 OOM helper starts with the first watch). */
+  private readonly limitEvents: CgroupLimitEvents;
 
   constructor(options: NamespaceDriverOptions) {
     this.config = options.config;
+    this.limitEvents = new CgroupLimitEvents({ oomV1: new OomEventsV1(() => ensureOomEventsHelper(options.config)) });
   }
 
   async probe(): Promise<Availability> {
@@ -99,7 +104,7 @@ export class NamespaceDriver implements IsolationDriver {
         // A record stays (for the reaper) while anything staged is still mounted.
         if ((await unstageGrants(this.config.runDir, spec.id, tools.umount)).length === 0) releaseSandbox(this.config.runDir, spec.id);
       };
-      return new NamespaceSandbox({ spec, cgroup, lease, pins, seccompBpf, procMasks: this.masks(), bwrapPath: tools.bwrap, prlimitPath: tools.prlimit, nsenterPath: tools.nsenter, fdCloser, release });
+      return new NamespaceSandbox({ spec, cgroup, lease, pins, seccompBpf, procMasks: this.masks(), bwrapPath: tools.bwrap, prlimitPath: tools.prlimit, nsenterPath: tools.nsenter, fdCloser, limitEvents: this.limitEvents, release });
     } catch (err) {
       await cgroup?.remove().catch(() => undefined);
       lease.release();

@@ -14,9 +14,12 @@ import {
   type SandboxProcess,
   type SandboxSpec,
   type ProcessExit,
+  type LimitListener,
+  type LimitWatch,
 } from '../driver.ts';
 import { ControlError } from '../../host/control-error.ts';
 import type { SandboxCgroup } from '../cgroups/index.ts';
+import type { CgroupLimitEvents } from '../cgroups/limit-events.ts';
 import type { UidLease } from '../../host/uid-lease.ts';
 import { releasePins, type PinnedMount } from '../mount-pins.ts';
 import { signalOfExitCode } from '../../host/exit-status.ts';
@@ -38,6 +41,8 @@ export interface NamespaceResources {
   nsenterPath: string;
   /** The host path of the agent binary: it starts the launch with only the descriptors given to it. */
   fdCloser: string;
+  /** Arms the kernel's events for the cgroup's limit counters. */
+  limitEvents: CgroupLimitEvents;
   /** Drops the ownership record once everything else is released. */
   release: () => Promise<void>;
 }
@@ -139,6 +144,10 @@ export class NamespaceSandbox implements Sandbox {
     }
     if (!this.openFilesLimitHit) this.openFilesLimitHit = await this.anyProcessAtFileLimit();
     return { ...sample, scratchFull: this.scratchFull, openFilesLimitHit: this.openFilesLimitHit };
+  }
+
+  watchLimits(listener: LimitListener): Promise<LimitWatch> {
+    return this.res.limitEvents.watch(this.res.cgroup, listener);
   }
 
   /** Samples open descriptors of (up to 64) sandbox processes against RLIMIT_NOFILE. */
