@@ -5,6 +5,7 @@
  */
 import type { AirlockConfig } from '../src/config/config.ts';
 import type { Image } from '../src/images/image.ts';
+import type { SandboxSpec } from '../src/isolation/driver.ts';
 import { NamespaceDriver } from '../src/isolation/namespace/driver.ts';
 import { buildBwrapArgs, buildPrlimitArgs } from '../src/isolation/namespace/bwrap-args.ts';
 import { procMaskBinds } from '../src/isolation/proc-masks.ts';
@@ -23,26 +24,32 @@ export interface PairResult {
 }
 
 
-export async function benchNamespace(config: AirlockConfig, image: Image, n: number): Promise<PairResult> {
-  const driver = new NamespaceDriver({ config });
-  const spec = specMaker(config, image, 'bench');
-  const viaDriver = () => driverCycle(driver, spec());
-
+/**
+ * The raw bubblewrap line the driver generates for `spec` (same flags, seccomp filter and uid; no
+ * cgroup, no supervision), as a function that spawns it once and waits.
+ */
+export function rawBwrapRunner(config: AirlockConfig, rawSpec: SandboxSpec): () => Promise<void> {
   const bwrap = findExecutable('bwrap') as string;
   const prlimit = findExecutable('prlimit') as string;
   const bpf = compileBpf(DEFAULT_PROFILE, hostArch());
-  const rawSpec = spec();
   const args = buildBwrapArgs({ spec: rawSpec, command: ['/bin/true'], mountFds: [], procMasks: procMaskBinds(config.stateDir) });
   // The raw line drops only the two handshake fds (nothing waits on them without a driver).
   const rawArgs = args.filter((a, i) => !['--info-fd', '--block-fd'].includes(a) && !['--info-fd', '--block-fd'].includes(args[i - 1] ?? ''));
   const uid = config.hostUidBase + config.hostUidCount - 1;
-  const raw = () =>
+  return () =>
     spawnWait(prlimit, [...buildPrlimitArgs(rawSpec), bwrap, ...rawArgs], {
       uid,
       gid: uid,
       env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
     }, bpf);
+}
+
+export async function benchNamespace(config: AirlockConfig, image: Image, n: number): Promise<PairResult> {
+  const driver = new NamespaceDriver({ config });
+  const spec = specMaker(config, image, 'bench');
+  const viaDriver = () => driverCycle(driver, spec());
+  const raw = rawBwrapRunner(config, spec());
   const [subject, baseline] = await timePaired(n, 5, viaDriver, raw);
   return {
     name: 'namespace: create+run+destroy /bin/true',

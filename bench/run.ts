@@ -1,10 +1,10 @@
 /**
  * `npm run bench`: ratios of airlock against the raw engines, measured in one run on one machine.
  * Prints a Markdown table and writes bench/results/<timestamp>.json. Usage:
- *   node bench/run.ts [--n 200] [--only namespace,gvisor,cli,service,network,burst,admission]
+ *   node bench/run.ts [--n 200] [--only namespace,gvisor,cli,service,pool,throughput,network,burst,admission,gvisor-idle] [--idle 100]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, release, totalmem } from 'node:os';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/config.ts';
@@ -12,13 +12,16 @@ import { resolveImage } from '../src/images/store.ts';
 import { detectCgroups } from '../src/isolation/cgroups/index.ts';
 import { benchNamespace, type PairResult } from './namespace.ts';
 import { benchGvisor } from './gvisor.ts';
+import { benchGvisorIdle, type IdleBench } from './gvisor-idle.ts';
 import { benchCli } from './cli.ts';
 import { benchService, type ServiceBench } from './service.ts';
 import { benchNetwork, type NetworkBench } from './network.ts';
 import { benchBurst, type BurstBench } from './burst.ts';
 import { benchAdmission, type AdmissionBench } from './admission.ts';
+import { benchPool } from './pool.ts';
+import { benchThroughput, type ThroughputBench } from './throughput.ts';
 
-const { values } = parseArgs({ options: { n: { type: 'string', default: '200' }, only: { type: 'string', default: 'namespace,gvisor,cli,service,network,burst,admission' } } });
+const { values } = parseArgs({ options: { n: { type: 'string', default: '200' }, idle: { type: 'string', default: '100' }, only: { type: 'string', default: 'namespace,gvisor,cli,service,pool,throughput,network,burst,admission' } } });
 const n = Number(values.n);
 const only = new Set(values.only.split(','));
 const config = loadConfig();
@@ -39,17 +42,25 @@ const machine = {
   node: process.version,
   bwrap: version('bwrap', ['--version']),
   runsc: version('runsc', ['--version']),
+  /** 1/5/15-minute load averages when the run started and when it ended (the machine is shared). */
+  load: { start: loadavg().map((x) => Number(x.toFixed(2))), end: [] as number[] },
 };
 
 const results: PairResult[] = [];
 if (only.has('namespace')) results.push(await benchNamespace(config, image, n));
-if (only.has('gvisor')) results.push(await benchGvisor(config, image, Math.max(10, Math.round(n / 5))));
+if (only.has('gvisor')) results.push(...(await benchGvisor(config, image, Math.max(10, Math.round(n / 5)))));
+// Not in the default list: it holds --idle gVisor sandboxes (~20 MiB of host memory each) for minutes.
+let gvisorIdle: IdleBench | undefined;
+if (only.has('gvisor-idle')) gvisorIdle = await benchGvisorIdle(Number(values.idle), Math.max(10, Math.min(Math.round(n / 5), 40)), 30);
 if (only.has('cli')) results.push(await benchCli(Math.max(10, Math.round(n / 5))));
 let service: ServiceBench | undefined;
 if (only.has('service')) {
   service = await benchService(config, image, n);
   results.push(...service.pairs);
 }
+if (only.has('pool')) results.push(await benchPool(config, Math.min(n, 60)));
+let throughput: ThroughputBench | undefined;
+if (only.has('throughput')) throughput = await benchThroughput(config, image);
 let network: NetworkBench | undefined;
 if (only.has('network')) {
   network = await benchNetwork(config, image, n);
@@ -63,9 +74,10 @@ if (only.has('admission')) {
   results.push(...admission.pairs);
 }
 
+machine.load.end = loadavg().map((x) => Number(x.toFixed(2)));
 const f = (x: number) => x.toFixed(2);
 const lines = [
-  `Machine: ${machine.cpu}, ${machine.memory_gib} GiB, Linux ${machine.kernel}, cgroups ${machine.cgroups}, Node ${machine.node}, ${machine.bwrap}, runsc ${machine.runsc}`,
+  `Machine: ${machine.cpu}, ${machine.memory_gib} GiB, Linux ${machine.kernel}, cgroups ${machine.cgroups}, Node ${machine.node}, ${machine.bwrap}, runsc ${machine.runsc}; load average (1/5/15 min) ${machine.load.start.join(' ')} at start, ${machine.load.end.join(' ')} at end`,
   '',
   '| benchmark | n | subject p50 / p95 (ms) | baseline p50 / p95 (ms) | p50 ratio |',
   '|---|---|---|---|---|',
@@ -81,6 +93,14 @@ if (service !== undefined) {
     '',
     `Sustained creation (driver create → /bin/true → destroy, ${cpus().length * 2} workers): ${r.sandboxes} sandboxes in ${f(r.seconds)} s = ${f(r.perSecondPerCore)} per second per core; leftovers after: ${r.leftovers}`,
     `50 simultaneous creates: ${s.created} created, ${s.refused429} refused with 429, ${s.failed} failed; latency p50 ${f(s.latency.p50)} ms, p99 ${f(s.latency.p99)} ms`,
+  );
+}
+if (throughput !== undefined) {
+  const t = throughput;
+  const list = (xs: number[]) => xs.map(f).join(', ');
+  lines.push(
+    '',
+    `Sustained one-shots (/bin/true, ${t.workers} workers on ${t.cores} cores, ${t.perSecond.raw.length} rounds of ${t.windowSeconds} s each): raw bwrap ${list(t.perSecond.raw)}/s; library (executeOnce) ${list(t.perSecond.library)}/s = ${f(t.ratio.library)}× raw; HTTP POST /execute ${list(t.perSecond.http)}/s = ${f(t.ratio.http)}× raw (median of per-round ratios); failures ${t.failures}, leftovers after ${t.leftovers}`,
   );
 }
 if (network !== undefined) {
@@ -111,8 +131,16 @@ if (admission !== undefined) {
     `Admission pieces: ${d('sign (client)', p.sign)}; ${d('RequestVerifier.verify (key lookup + Ed25519 + digest + nonce insert)', p.verify)}; ${d('lookupActiveKey', p.lookupActiveKey)}; ${d('nonce checkAndRemember', p.nonceInsert)}; ${d(`Cedar evaluate uncached (execute, mount, restricted network, a distinct sandbox each call: ${p.cedarEvaluate.decision})`, p.cedarEvaluate)}; ${d(`Cedar evaluate cached (the same call again: ${p.cedarEvaluateCached.decision})`, p.cedarEvaluateCached)}`,
   );
 }
+if (gvisorIdle !== undefined) {
+  const g = gvisorIdle;
+  const r = (a: number, base: number) => `${f(a / base)}×`;
+  lines.push(
+    '',
+    `${g.idle} idle gVisor sandboxes (persistent, through the service), ${g.windowSeconds} s window: server CPU ${f(g.serverCpuPercent)} % of a core (own + reaped children); the sandboxes' own host CPU ${f(g.sandboxesCpuPercent)} %; memory per sandbox ${f(g.cgroupMemoryPerSandboxMiB)} MiB in its cgroup, ${f(g.hostMemoryPerSandboxMiB)} MiB of host MemAvailable. create p50 ${f(g.createNone.p50)} ms with none idle, ${f(g.createIdle.p50)} ms with ${g.idle} (${r(g.createIdle.p50, g.createNone.p50)}); exec /bin/true p50 ${f(g.execNone.p50)} → ${f(g.execIdle.p50)} ms (${r(g.execIdle.p50, g.execNone.p50)}), n ${g.createNone.n} each`,
+  );
+}
 process.stdout.write(`${lines.join('\n')}\n`);
 mkdirSync('bench/results', { recursive: true });
 const file = `bench/results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-writeFileSync(file, JSON.stringify({ machine, results, service, network, burst, admission }, null, 2));
+writeFileSync(file, JSON.stringify({ machine, results, service, throughput, network, burst, admission, gvisorIdle }, null, 2));
 process.stdout.write(`\nwritten ${file}\n`);

@@ -1,6 +1,6 @@
 /**
  * Service-level benchmarks (B = this process spawning /bin/true on the host):
- * exec in a running sandbox, pool checkout → first exec, HTTP overhead of POST /execute,
+ * exec in a running sandbox, HTTP overhead of POST /execute (pool checkout: bench/pool.ts),
  * sustained creation rate, and 50 simultaneous creates.
  */
 import { cpus } from 'node:os';
@@ -34,7 +34,7 @@ const execTrue = async (service: SandboxService, id: string) => {
 const hostTrue = () => spawnWait('/bin/true', []);
 
 export async function benchService(config: AirlockConfig, image: Image, n: number): Promise<ServiceBench> {
-  const pools = [{ runtime: 'namespace' as const, image: config.defaultImage, size: 4, limits: {} }];
+  const pools: AirlockConfig['service']['pools'] = [];
   const service = new SandboxService({ config: { ...config, service: { ...config.service, pools, maxSandboxes: 64 } }, policyBundleHash: await readBundleHash(policyDirOf(config.policy)) });
   await service.start();
   const pairs: PairResult[] = [];
@@ -43,17 +43,6 @@ export async function benchService(config: AirlockConfig, image: Image, n: numbe
     const [exec, host] = await timePaired(n, 10, () => execTrue(service, running.sandbox_id), hostTrue);
     pairs.push({ name: 'exec /bin/true in a running namespace sandbox', subject: summarize(exec), baseline: summarize(host), subjectLabel: 'agent exec', baselineLabel: 'B: host spawn' });
     await service.kill(running.sandbox_id);
-
-    const checkout = async () => {
-      // Wait for the pool to be ready again so that every sample is a pool hit, as the bench claims.
-      while ((await poolReady(service)) === false) await new Promise((r) => setTimeout(r, 5));
-      const info = await service.create({ runtime: 'namespace', limits: {}, metadata: {}, env: {}, mounts: [] });
-      if (!info.pooled) throw new Error('pool miss');
-      await execTrue(service, info.sandbox_id);
-      void service.kill(info.sandbox_id);
-    };
-    const [pooled, host2] = await timePaired(Math.min(n, 60), 2, checkout, hostTrue);
-    pairs.push({ name: 'pool checkout → first exec finished', subject: summarize(pooled), baseline: summarize(host2), subjectLabel: 'checkout+exec', baselineLabel: 'B: host spawn' });
 
     pairs.push(await httpOverhead(service, config, image, Math.min(n, 100)));
     const simultaneous = await fiftyCreates(service);
@@ -64,11 +53,6 @@ export async function benchService(config: AirlockConfig, image: Image, n: numbe
   } finally {
     await service.shutdown();
   }
-}
-
-async function poolReady(service: SandboxService): Promise<boolean> {
-  const metrics = service as unknown as { pools: Map<string, { readyCount: number }> };
-  return [...metrics.pools.values()].every((p) => p.readyCount > 0);
 }
 
 /** POST /api/v1/sandbox/execute over loopback HTTP against executeOnce on the driver, alternately. */

@@ -1,7 +1,10 @@
 /**
  * Warm pools: per (runtime, image, limits) class, a few sandboxes started ahead of demand so that
  * create → first exec is fast. A pooled sandbox is handed out once and never returns to the pool;
- * pools refill in the background and drain when the host runs short of memory.
+ * pools refill in the background and drain when the host runs short of memory. A checkout does not
+ * start the replacement at once: building one takes the same event loop and CPUs the checked-out
+ * sandbox's first command needs, so the pool refills once that command has finished (the caller
+ * says so with {@link WarmPool.checkoutUsed}) or, if none comes, after {@link REFILL_DELAY_MS}.
  */
 import { readFileSync } from 'node:fs';
 import type { Limits } from '../isolation/driver.ts';
@@ -37,6 +40,9 @@ export function underMemoryPressure(meminfo: () => string = () => readFileSync('
   }
 }
 
+/** How long after a checkout the pool refills when the checked-out sandbox runs nothing. */
+export const REFILL_DELAY_MS = 1000;
+
 /** One pool: ready sandboxes of a class and a refill loop. */
 export class WarmPool {
   readonly key: string;
@@ -45,31 +51,51 @@ export class WarmPool {
   private readonly make: () => Promise<PersistentSandbox>;
   private readonly pressure: () => boolean;
   private readonly onChange: (ready: number) => void;
+  private readonly refillDelayMs: number;
   private filling: Promise<void> | undefined;
+  private delayed: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(key: string, size: number, make: () => Promise<PersistentSandbox>, options: { pressure?: () => boolean; onChange?: (ready: number) => void } = {}) {
+  constructor(
+    key: string,
+    size: number,
+    make: () => Promise<PersistentSandbox>,
+    options: { pressure?: () => boolean; onChange?: (ready: number) => void; refillDelayMs?: number } = {},
+  ) {
     this.key = key;
     this.size = size;
     this.make = make;
     this.pressure = options.pressure ?? (() => underMemoryPressure());
     this.onChange = options.onChange ?? (() => undefined);
+    this.refillDelayMs = options.refillDelayMs ?? REFILL_DELAY_MS;
   }
 
   get readyCount(): number {
     return this.ready.length;
   }
 
-  /** Hands out a ready sandbox (never to be returned), or undefined; refills in the background. */
+  /**
+   * Hands out a ready sandbox (never to be returned), or undefined. The pool refills once the
+   * caller reports the checkout's first command done ({@link checkoutUsed}), or after the delay.
+   */
   take(): PersistentSandbox | undefined {
     const sandbox = this.ready.shift();
     if (sandbox !== undefined) this.onChange(this.ready.length);
-    this.refill();
+    if (this.delayed === undefined && !this.closed) {
+      this.delayed = setTimeout(() => this.refill(), this.refillDelayMs);
+    }
     return sandbox;
+  }
+
+  /** A checked-out sandbox's first command has finished: refill now. */
+  checkoutUsed(): void {
+    this.refill();
   }
 
   /** Starts filling up to `size` unless already filling, closed, or under memory pressure. */
   refill(): void {
+    clearTimeout(this.delayed);
+    this.delayed = undefined;
     if (this.filling !== undefined || this.closed) return;
     this.filling = this.fillLoop().finally(() => (this.filling = undefined));
   }
@@ -115,6 +141,8 @@ export class WarmPool {
   /** Stops refilling, waits for a sandbox being started, and ends every idle member. */
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.delayed);
+    this.delayed = undefined;
     await this.filling;
     await this.shrink();
   }

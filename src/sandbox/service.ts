@@ -57,6 +57,8 @@ export class SandboxService implements SandboxServiceApi {
   private readonly registry: SandboxRegistry;
   private readonly networks: NetworkManager;
   private readonly pools = new Map<string, WarmPool>();
+  /** Pooled sandboxes whose first command has not finished, and the pool to refill once it has. */
+  private readonly checkouts = new Map<string, WarmPool>();
   /** Paces sandbox start-up so that a burst of requests never holds the event loop. */
   private readonly starts = new StartQueue(START_CONCURRENCY);
   /** Watches every sandbox's limits: kernel events, and one shared sampler for what has none. */
@@ -198,7 +200,11 @@ export class SandboxService implements SandboxServiceApi {
       pooled: pooled !== undefined,
       services: network.services,
     });
-    sandbox.onEnd(() => this.observer.sandboxEnded?.(this.registry.info(record)));
+    if (pooled !== undefined && pool !== undefined) this.checkouts.set(sandbox.id, pool);
+    sandbox.onEnd(() => {
+      this.checkouts.delete(sandbox.id);
+      this.observer.sandboxEnded?.(this.registry.info(record));
+    });
     this.observer.sandboxCreated?.(this.registry.info(record), pooled !== undefined ? 0 : sandbox.coldStartMs);
     return this.registry.info(record);
   }
@@ -251,7 +257,14 @@ export class SandboxService implements SandboxServiceApi {
 
   async exec(id: string, options: ExecOptions): Promise<ExecSession> {
     const record = this.running(id);
-    return record.sandbox.exec({ ...options, env: { ...record.env, ...options.env } });
+    const session = await record.sandbox.exec({ ...options, env: { ...record.env, ...options.env } });
+    const pool = this.checkouts.get(id);
+    if (pool !== undefined) {
+      // Why after: the replacement's start-up would otherwise compete with this first command.
+      this.checkouts.delete(id);
+      void session.result.finally(() => pool.checkoutUsed());
+    }
+    return session;
   }
 
   readFile(id: string, path: string): Promise<Buffer> {
