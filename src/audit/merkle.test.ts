@@ -116,7 +116,8 @@ test('corrupted inclusion proofs are refused (the reference tests\' probes)', ()
     if (proof.length > 1) probes.push(['inserted component', index, size, leaf, [proof[0] as Buffer, SOME_HASH, ...proof.slice(1)], r]);
     proof.forEach((_, i) => {
       const flipped = proof.map((p) => Buffer.from(p));
-      (flipped[i] as Buffer)[0] ^= 8;
+      const target = flipped[i] as Buffer;
+      target[0] = (target[0] as number) ^ 8;
       probes.push([`modified proof[${i}]`, index, size, leaf, flipped, r]);
     });
     for (const [desc, i, s, l, p, rt] of probes) assert.equal(verifyInclusion(i, s, l, p, rt), false, `${desc} (${index} in ${size})`);
@@ -178,7 +179,8 @@ test('corrupted consistency proofs and impossible sizes are refused', () => {
     ];
     proof.forEach((_, i) => {
       const flipped = proof.map((p) => Buffer.from(p));
-      (flipped[i] as Buffer)[0] ^= 16;
+      const target = flipped[i] as Buffer;
+      target[0] = (target[0] as number) ^ 16;
       probes.push([`modified proof[${i}]`, first, second, a, b, flipped]);
     });
     for (const [desc, f, s, x, y, p] of probes) assert.equal(verifyConsistency(f, s, x, y, p), false, `${desc} (${first} → ${second})`);

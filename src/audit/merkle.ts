@@ -157,7 +157,7 @@ export function rootFromInclusionProof(index: number, size: number, leaf: Uint8A
   if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size || !isHash(leaf)) return undefined;
   let fn = index;
   let sn = size - 1;
-  let r = Buffer.from(leaf);
+  let r: Buffer = Buffer.from(leaf);
   for (const p of proof) {
     if (sn === 0 || !isHash(p)) return undefined;
     if (fn % 2 === 1 || fn === sn) {
@@ -202,8 +202,8 @@ export function verifyConsistency(first: number, second: number, firstRoot: Uint
     fn = Math.floor(fn / 2);
     sn = Math.floor(sn / 2);
   }
-  let fr = Buffer.from(head);
-  let sr = Buffer.from(head);
+  let fr: Buffer = Buffer.from(head);
+  let sr: Buffer = Buffer.from(head);
   for (const c of rest) {
     if (sn === 0) return false;
     if (fn % 2 === 1 || fn === sn) {

@@ -6,6 +6,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { PrincipalRole } from '../policy/request.ts';
 import type { ApprovalStore } from './approvals.ts';
+import type { AuditStore } from './audit.ts';
 import type { ReplayCache } from '../signing/replay-cache.ts';
 import type { VerificationKey } from '../signing/verify.ts';
 
@@ -75,6 +76,8 @@ export interface ControlStore {
   readonly replayCache: ReplayCache;
   /** Pending and decided approvals; they survive restarts. */
   readonly approvals: ApprovalStore;
+  /** The append-only audit log (src/audit keeps its rules). */
+  readonly audit: AuditStore;
   /** Releases the store; later calls fail. */
   close(): Promise<void>;
 }

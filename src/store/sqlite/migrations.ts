@@ -79,6 +79,39 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX approval_nonces_by_expiry ON approval_nonces (expires_at);
     `,
   },
+  {
+    description: 'the audit log: Merkle tree leaves, completed subtree hashes, signed tree heads',
+    sql: `
+      CREATE TABLE audit_records (
+        idx INTEGER PRIMARY KEY,
+        leaf TEXT NOT NULL,
+        leaf_hash BLOB NOT NULL,
+        time_ms INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        agent_id TEXT,
+        sandbox_id TEXT
+      ) STRICT;
+      CREATE INDEX audit_records_by_agent ON audit_records (agent_id, idx);
+      CREATE INDEX audit_records_by_sandbox ON audit_records (sandbox_id, idx);
+      CREATE TABLE audit_nodes (
+        level INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        PRIMARY KEY (level, idx)
+      ) STRICT, WITHOUT ROWID;
+      CREATE TABLE audit_heads (
+        tree_size INTEGER PRIMARY KEY,
+        root_hash TEXT NOT NULL,
+        timestamp TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        signature TEXT NOT NULL
+      ) STRICT;
+      -- Why: append-only by construction. These stop a mistaken UPDATE or DELETE, not an attacker
+      -- (who can drop them): the Merkle tree and the signed heads are what catch that.
+      CREATE TRIGGER audit_records_no_update BEFORE UPDATE ON audit_records BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+      CREATE TRIGGER audit_records_no_delete BEFORE DELETE ON audit_records BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

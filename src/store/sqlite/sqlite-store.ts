@@ -8,6 +8,7 @@ import { StoreError } from '../errors.ts';
 import { checkGroups, checkIdentifier, checkPublicKey, checkRole } from '../principal-input.ts';
 import type { ActiveKey, ControlStore, NewPrincipal, Principal, PrincipalKey, PrincipalRole } from '../store.ts';
 import { SqliteApprovalStore } from './approval-store.ts';
+import { SqliteAuditStore } from './audit-store.ts';
 import { loadSqlite } from './load-sqlite.ts';
 import { migrate } from './migrations.ts';
 import { ensurePrivateDatabaseFile } from './private-file.ts';
@@ -80,6 +81,7 @@ export class SqliteStore implements ControlStore {
   readonly #statements: Statements;
   readonly replayCache: SqliteReplayCache;
   readonly approvals: SqliteApprovalStore;
+  readonly audit: SqliteAuditStore;
 
   private constructor(db: DatabaseSync, options: SqliteStoreOptions) {
     this.#db = db;
@@ -87,6 +89,7 @@ export class SqliteStore implements ControlStore {
     this.replayCache = new SqliteReplayCache(db, options.maxNonces ?? 1_000_000);
     this.#statements = prepareStatements(db);
     this.approvals = new SqliteApprovalStore(db);
+    this.audit = new SqliteAuditStore(db);
   }
 
   /** Opens (creating and migrating if needed) the store at `options.path`. */
