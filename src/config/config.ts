@@ -14,6 +14,7 @@ import type { Limits } from '../isolation/driver.ts';
 import { DEFAULT_ALLOWED_HOSTS, parseHost } from './allowed-hosts.ts';
 import { authSchema, DEFAULT_AUTH_CONFIG, DEFAULT_STORE_CONFIG, storeSchema, type AuthConfig, type StoreConfig } from './auth-config.ts';
 import { approvalsSchema, DEFAULT_APPROVALS_CONFIG, type ApprovalsConfig } from './approvals-config.ts';
+import { auditSchema, DEFAULT_AUDIT_CONFIG, type AuditConfig } from './audit-config.ts';
 import { DEFAULT_SECRETS_CONFIG, secretsSchema, type SecretsConfig } from './secrets-config.ts';
 
 /** Limits as the configuration states them (defaults, maxima): the same fields a sandbox gets. */
@@ -138,6 +139,7 @@ export interface AirlockConfig {
   store: StoreConfig;
   approvals: ApprovalsConfig;
   secrets: SecretsConfig;
+  audit: AuditConfig;
 }
 
 /** The configuration a host without a configuration file runs with. */
@@ -184,6 +186,7 @@ export const DEFAULT_CONFIG: Readonly<AirlockConfig> = Object.freeze({
   auth: DEFAULT_AUTH_CONFIG as AuthConfig,
   store: DEFAULT_STORE_CONFIG as StoreConfig,
   approvals: DEFAULT_APPROVALS_CONFIG as ApprovalsConfig,
+  audit: DEFAULT_AUDIT_CONFIG as AuditConfig,
   secrets: DEFAULT_SECRETS_CONFIG as SecretsConfig,
 });
 
@@ -343,6 +346,7 @@ function buildSchema(z: typeof Zod) {
       auth: authSchema(z),
       store: storeSchema(z),
       approvals: approvalsSchema(z),
+      audit: auditSchema(z),
       secrets: secretsSchema(z),
     })
     .strict();
