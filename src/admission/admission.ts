@@ -8,7 +8,7 @@
  */
 import { canonicalDigest } from '../signing/canonical-json.ts';
 import type { PolicyDecision, PolicyEngine } from '../policy/engine.ts';
-import type { PolicyAction, PolicySettings, SandboxSpec } from '../policy/request.ts';
+import { SECRET_ACTION, type PolicyAction, type PolicySettings, type SandboxSpec } from '../policy/request.ts';
 import type { Caller } from './caller.ts';
 import { AdmissionRefusal } from './refusal.ts';
 
@@ -124,17 +124,36 @@ export class Admission {
     return this.#decide({ caller, action, sandbox, parameters: null }, false).decision === 'allow';
   }
 
+  /**
+   * The action's decision, then, for a create or execute that names secrets, one decision per
+   * secret (action `secret.use`): any denial denies the whole request (naming the secret), and a
+   * secret that needs approval makes the request need one.
+   */
   #decide(input: AdmissionInput, approved: boolean): PolicyDecision {
     const { caller } = input;
-    return this.#options.engine.evaluate({
+    const base = {
       principal: { role: caller.role, id: caller.agentId, groups: caller.groups },
-      action: input.action,
       sandbox: input.sandbox,
       request: input.request,
       approved,
       settings: this.#options.settings,
-    });
+    };
+    let decision = this.#options.engine.evaluate({ ...base, action: input.action });
+    if (decision.decision === 'deny') return decision;
+    for (const secret of secretsAskedFor(input)) {
+      const granted = this.#options.engine.evaluate({ ...base, action: SECRET_ACTION, secret });
+      // Why each secret on its own: a refusal must say which secret, and a grant of one is no grant of another.
+      if (granted.decision === 'deny') return { ...granted, reasons: granted.reasons.map((r) => `secret ${secret}: ${r}`) };
+      if (granted.decision === 'approval' && decision.decision === 'allow') decision = { ...granted, reasons: granted.reasons.map((r) => `secret ${secret}: ${r}`) };
+    }
+    return decision;
   }
+}
+
+/** The secrets a request asks to be given: only creating a sandbox (create, execute) gives any. */
+function secretsAskedFor(input: AdmissionInput): readonly string[] {
+  if (input.action !== 'create' && input.action !== 'execute') return [];
+  return (input.request ?? input.sandbox?.spec)?.secrets ?? [];
 }
 
 function reasonText(decision: PolicyDecision): string {

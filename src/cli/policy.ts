@@ -76,7 +76,7 @@ async function decide(engine: PolicyEngine, file: string, config: AirlockConfig)
   }
   const requests = parseRequestFile(raw, { settings: { defaultImage: config.defaultImage, hostRoots: config.policy.hostRoots }, runtime: 'namespace', limits: config.defaults }, file);
   return requests.map((r) => {
-    const target = r.action === 'admin' ? 'controller' : `sandbox ${r.sandbox?.id ?? '?'}`;
+    const target = r.action === 'admin' ? 'controller' : r.secret !== undefined ? `secret ${r.secret} for sandbox ${r.sandbox?.id ?? '?'}` : `sandbox ${r.sandbox?.id ?? '?'}`;
     return { request: `${r.principal.role} ${r.principal.id} ${r.action} ${target}`, ...engine.evaluate(r) };
   });
 }

@@ -36,6 +36,7 @@ describe('default policies', () => {
       'agent-configure-with-approval',
       'agent-default-image-only',
       'agent-own-sandboxes-only',
+      'agent-secrets-by-group',
       'agent-use-sandboxes',
       'approver-approve',
       'approvers-decide-only',

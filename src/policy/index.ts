@@ -5,5 +5,5 @@ export { PolicyBundleError, formatIssue } from './bundle-error.ts';
 export type { BundleIssue } from './bundle-error.ts';
 export { SHIPPED_POLICY_DIR, bundleHash, policyDirOf, readBundleFiles, readBundleHash } from './bundle-files.ts';
 export type { BundleFile } from './bundle-files.ts';
-export { POLICY_ACTIONS, PRINCIPAL_ROLES, rootOf } from './request.ts';
+export { POLICY_ACTIONS, PRINCIPAL_ROLES, rootOf, SECRET_ACTION } from './request.ts';
 export type { PolicyAction, PolicyPrincipal, PolicyRequest, PolicySettings, PrincipalRole, SandboxSpec } from './request.ts';

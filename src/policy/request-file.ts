@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { LimitBounds } from '../config/config.ts';
 import { NETWORK_MODES } from '../network/policy.ts';
-import { POLICY_ACTIONS, PRINCIPAL_ROLES } from './request.ts';
+import { POLICY_ACTIONS, PRINCIPAL_ROLES, SECRET_ACTION } from './request.ts';
 import type { PolicyRequest, PolicySettings, SandboxSpec } from './request.ts';
 
 /** What fills the fields a sample leaves out. */
@@ -43,6 +43,7 @@ const specSchema = z
       .partial()
       .default({})
       .describe('Limits; unstated ones take the host defaults.'),
+    secrets: z.array(z.string().min(1)).optional().describe('Names of the secrets the sandbox is given.'),
   })
   .strict();
 
@@ -52,7 +53,8 @@ const requestSchema = z
       .object({ role: z.enum(PRINCIPAL_ROLES), id: z.string().min(1), groups: z.array(z.string()).default([]) })
       .strict()
       .describe('Who asks.'),
-    action: z.enum(POLICY_ACTIONS),
+    action: z.enum([...POLICY_ACTIONS, SECRET_ACTION]),
+    secret: z.string().min(1).optional().describe(`For ${SECRET_ACTION}: the secret's name.`),
     sandbox: z
       .object({ id: z.string().min(1).default('new'), owner: z.string().min(1).optional(), spec: specSchema.default({ mounts: [], limits: {} }) })
       .strict()
@@ -66,7 +68,8 @@ const requestSchema = z
       .optional()
       .describe('Host settings; default the configuration.'),
   })
-  .strict();
+  .strict()
+  .refine((r) => (r.action === SECRET_ACTION) === (r.secret !== undefined), { path: ['secret'], message: `a secret is named with action ${SECRET_ACTION}, and only then` });
 
 type SpecInput = z.infer<typeof specSchema>;
 
@@ -77,6 +80,7 @@ function fillSpec(spec: SpecInput, defaults: RequestDefaults): SandboxSpec {
     network: spec.network ?? { mode: 'none', allowedHosts: [] },
     mounts: spec.mounts,
     limits: { ...defaults.limits, ...Object.fromEntries(Object.entries(spec.limits).filter(([, v]) => v !== undefined)) },
+    ...(spec.secrets === undefined ? {} : { secrets: spec.secrets }),
   };
 }
 
@@ -96,6 +100,7 @@ export function parseRequestFile(raw: unknown, defaults: RequestDefaults, source
     return {
       principal: r.principal,
       action: r.action,
+      ...(r.secret === undefined ? {} : { secret: r.secret }),
       ...(r.action === 'admin' ? {} : { sandbox: { id: sandbox.id, owner: sandbox.owner ?? r.principal.id, spec: fillSpec(sandbox.spec, filled) } }),
       ...(r.request === undefined ? {} : { request: fillSpec(r.request, filled) }),
       approved: r.approved,

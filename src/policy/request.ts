@@ -14,6 +14,13 @@ import type { CedarTypes } from './cedar.ts';
 export const POLICY_ACTIONS = ['execute', 'create', 'read', 'exec', 'files.read', 'files.write', 'network.change', 'kill', 'approve', 'admin'] as const;
 export type PolicyAction = (typeof POLICY_ACTIONS)[number];
 
+/**
+ * The action that decides whether a sandbox may be given one secret (resource
+ * `Airlock::Secret::"<name>"`). Not a request of its own: admission asks it once per secret a
+ * create or execute names, after that action itself is allowed.
+ */
+export const SECRET_ACTION = 'secret.use';
+
 /** Principal roles, one Cedar entity type each. */
 export const PRINCIPAL_ROLES = ['agent', 'operator', 'approver'] as const;
 export type PrincipalRole = (typeof PRINCIPAL_ROLES)[number];
@@ -33,6 +40,8 @@ export interface SandboxSpec {
   network: { mode: NetworkMode; allowedHosts: readonly string[] };
   mounts: readonly GrantedMount[];
   limits: Limits;
+  /** Names of the secrets it is given (absent: none). */
+  secrets?: readonly string[] | undefined;
 }
 
 /** Host settings a decision depends on. */
@@ -45,7 +54,10 @@ export interface PolicySettings {
 /** One authorization question. */
 export interface PolicyRequest {
   principal: PolicyPrincipal;
-  action: PolicyAction;
+  /** An action of the schema; {@link SECRET_ACTION} with `secret` set. */
+  action: PolicyAction | typeof SECRET_ACTION;
+  /** For {@link SECRET_ACTION}: the secret's name. */
+  secret?: string | undefined;
   /**
    * The sandbox acted on (every action but `admin`); for `create` and `execute` the sandbox being
    * asked for, owned by the caller.
@@ -106,6 +118,7 @@ function specRecord(spec: SandboxSpec, hostRoots: readonly string[]): CedarTypes
       outputBytes: Math.ceil(l.outputBytes),
       openFiles: Math.ceil(l.openFiles),
     },
+    secrets: [...(spec.secrets ?? [])],
   };
 }
 
@@ -122,12 +135,19 @@ export function toCedarRequest(request: PolicyRequest, approved: boolean): Cedar
   const sandbox = request.sandbox;
   if (sandbox === undefined) throw new TypeError(`policy request for ${request.action} names no sandbox`);
   const roots = request.settings.hostRoots;
-  const resource = { type: `${NAMESPACE}::Sandbox`, id: sandbox.id };
   const context = {
     request: specRecord(request.request ?? sandbox.spec, roots),
     approved,
     settings: { defaultImage: request.settings.defaultImage, hostRoots: roots.filter((r) => posix.isAbsolute(r)).map(normalRoot) },
   };
+  if (request.action === SECRET_ACTION) {
+    if (request.secret === undefined) throw new TypeError(`policy request for ${SECRET_ACTION} names no secret`);
+    const secret = { type: `${NAMESPACE}::Secret`, id: request.secret };
+    // The group the default policy gives a secret to, spelled out here: Cedar cannot join strings.
+    const secretEntity = { uid: secret, attrs: { name: request.secret, grantGroup: `secret:${request.secret}` }, parents: [] };
+    return { principal, action, resource: secret, context, entities: [principalEntity, secretEntity] };
+  }
+  const resource = { type: `${NAMESPACE}::Sandbox`, id: sandbox.id };
   const sandboxEntity = { uid: resource, attrs: { owner: sandbox.owner, spec: specRecord(sandbox.spec, roots) }, parents: [] };
   return { principal, action, resource, context, entities: [principalEntity, sandboxEntity] };
 }
