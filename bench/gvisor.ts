@@ -1,9 +1,11 @@
 /**
- * Driver-level create+run+destroy of /bin/true on `gvisor`, against the raw `runsc run` of the
- * same bundle the driver prepares (same config.json, flags and cgroup; no supervision, no bundle
- * set-up or teardown), both spawned from this process, alternately.
+ * Driver-level create+run+destroy of /bin/true on `gvisor`, against two plain `runsc run`s with the
+ * same runsc hardening flags: of a minimal bundle (the image as a read-only root, /bin/true as
+ * nobody with no capabilities, runsc's default mounts, the same cgroup limits), and of the bundle
+ * the driver prepares (same config.json, flags and cgroup; no supervision, no bundle set-up or
+ * teardown). All three spawned from this process, in turn, so machine noise hits them alike.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { AirlockConfig } from '../src/config/config.ts';
 import type { Image } from '../src/images/image.ts';
 import { GvisorDriver, buildOciSpec, hostPidsMax, parseRunscFlags } from '../src/isolation/gvisor/index.ts';
@@ -13,12 +15,44 @@ import { DEFAULT_PROFILE, hostArch, toOciSeccomp } from '../src/isolation/seccom
 import { findExecutable } from '../src/host/which.ts';
 import { driverCycle, specMaker } from './driver-cycle.ts';
 import { spawnWait } from './spawn-wait.ts';
-import { summarize, timePaired } from './stats.ts';
+import { summarize } from './stats.ts';
 import type { PairResult } from './namespace.ts';
 import { execFileSync } from 'node:child_process';
 import { ensureAgent } from '../src/agent/build.ts';
 
-export async function benchGvisor(config: AirlockConfig, image: Image, n: number): Promise<PairResult> {
+/** A minimal OCI bundle: what `runsc spec` writes, with the image as read-only root and the driver's limits. */
+function minimalSpec(rootfs: string, cgroupsPath: string, limits: AirlockConfig['defaults']): object {
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: false,
+      user: { uid: 65534, gid: 65534 },
+      args: ['/bin/true'],
+      env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+      cwd: '/',
+      capabilities: {},
+      noNewPrivileges: true,
+    },
+    root: { path: rootfs, readonly: true },
+    hostname: 'runsc',
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc' },
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs' },
+      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+    ],
+    linux: {
+      namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
+      cgroupsPath,
+      resources: {
+        memory: { limit: limits.memoryMb * 2 ** 20 },
+        cpu: { quota: Math.round(Math.max(1, limits.cpuCores) * 100_000), period: 100_000 },
+        pids: { limit: hostPidsMax(limits.pids) },
+      },
+    },
+  };
+}
+
+export async function benchGvisor(config: AirlockConfig, image: Image, n: number): Promise<PairResult[]> {
   const driver = new GvisorDriver({ config });
   const spec = specMaker(config, image, 'bench-g');
   const viaDriver = () => driverCycle(driver, spec());
@@ -45,16 +79,28 @@ export async function benchGvisor(config: AirlockConfig, image: Image, n: number
   const global = runscGlobalArgs(flags, { stateDir: driver.stateDir });
   let rawSeq = 0;
   const raw = () => spawnWait(runsc, [...global, 'run', '--bundle', paths.dir, `${holderSpec.id}-raw-${rawSeq++}`], { env: RUNSC_ENV });
+  // runsc creates (and removes) the minimal bundle's cgroup itself, under the configuration's parent.
+  const minimalDir = `${driver.baseDir}/bench-minimal-${process.pid}`;
+  mkdirSync(minimalDir, { recursive: true, mode: 0o700 });
+  writeFileSync(`${minimalDir}/config.json`, JSON.stringify(minimalSpec(image.rootfs, `/${config.cgroupParent}/bench-minimal-${process.pid}`, config.defaults)), { mode: 0o600 });
+  const minimal = () => spawnWait(runsc, [...global, 'run', '--bundle', minimalDir, `bench-minimal-${process.pid}-${rawSeq++}`], { env: RUNSC_ENV });
   try {
-    const [subject, baseline] = await timePaired(n, 2, viaDriver, raw);
-    return {
-      name: 'gvisor: create+run+destroy /bin/true',
-      subject: summarize(subject),
-      baseline: summarize(baseline),
-      subjectLabel: 'GvisorDriver',
-      baselineLabel: 'raw runsc run (same bundle)',
-    };
+    const samples: [number[], number[], number[]] = [[], [], []];
+    const fns = [viaDriver, minimal, raw];
+    for (let i = -2; i < n; i++) {
+      for (const [k, fn] of fns.entries()) {
+        const t0 = performance.now();
+        await fn();
+        if (i >= 0) samples[k]?.push(performance.now() - t0);
+      }
+    }
+    const subject = summarize(samples[0]);
+    return [
+      { name: 'gvisor: create+run+destroy /bin/true', subject, baseline: summarize(samples[1]), subjectLabel: 'GvisorDriver', baselineLabel: 'plain runsc run (minimal bundle, same flags)' },
+      { name: 'gvisor: create+run+destroy /bin/true', subject, baseline: summarize(samples[2]), subjectLabel: 'GvisorDriver', baselineLabel: 'raw runsc run (the driver\'s bundle)' },
+    ];
   } finally {
+    rmSync(minimalDir, { recursive: true, force: true });
     await holder.destroy();
   }
 }

@@ -1,0 +1,131 @@
+/**
+ * What idle gVisor sandboxes cost the controller: N persistent gVisor sandboxes are created through
+ * the service and left idle (their agent waits for requests), then over a window the controller's
+ * CPU is read (its own utime+stime and its reaped children's: anything spawned per poll shows up
+ * there), with the sandboxes' own host CPU and memory read from their cgroups. Create and exec
+ * p50 are timed with none idle and again with the N idle, in the same run.
+ */
+import { readFileSync } from 'node:fs';
+import { isolatedConfig, releaseIsolatedConfig } from '../test/security/lib/isolated-config.ts';
+import { SandboxService } from '../src/sandbox/service.ts';
+import { policyDirOf, readBundleHash } from '../src/policy/bundle-files.ts';
+import { detectCgroups, readKeyedCounter } from '../src/isolation/cgroups/index.ts';
+import { summarize, type Summary } from './stats.ts';
+
+export interface IdleBench {
+  idle: number;
+  windowSeconds: number;
+  /** The controller process: own CPU plus children it reaped in the window, % of one core. */
+  serverCpuPercent: number;
+  /** Every idle sandbox's host processes (sandbox kernel, gofer), from their cgroups, % of one core. */
+  sandboxesCpuPercent: number;
+  /** Charged to the sandboxes' cgroups, per sandbox (MiB). */
+  cgroupMemoryPerSandboxMiB: number;
+  /** Drop of the host's MemAvailable while they were created, per sandbox (MiB). */
+  hostMemoryPerSandboxMiB: number;
+  createNone: Summary;
+  createIdle: Summary;
+  execNone: Summary;
+  execIdle: Summary;
+}
+
+const USER_HZ = 100;
+const create = { runtime: 'gvisor' as const, limits: {}, metadata: {}, env: {}, mounts: [] };
+
+/** Controller CPU ticks: own and reaped children (utime, stime, cutime, cstime). */
+function serverTicks(): number {
+  const f = readFileSync('/proc/self/stat', 'utf8').replace(/^.*\) /, '').split(' ').map(Number);
+  return (f[11] ?? 0) + (f[12] ?? 0) + (f[13] ?? 0) + (f[14] ?? 0);
+}
+
+/** CPU nanoseconds and memory bytes charged to every sandbox under the configuration's cgroup parent. */
+function parentUsage(parent: string): { cpuNanos: number; memoryBytes: number } {
+  const layout = detectCgroups();
+  if (layout.version === 2) {
+    const dir = `${layout.mountPoint}/${parent}`;
+    return { cpuNanos: readKeyedCounter(readFileSync(`${dir}/cpu.stat`, 'utf8'), 'usage_usec') * 1000, memoryBytes: Number(readFileSync(`${dir}/memory.current`, 'utf8')) };
+  }
+  return {
+    cpuNanos: Number(readFileSync(`${layout.mounts.cpuacct}/${parent}/cpuacct.usage`, 'utf8')),
+    memoryBytes: Number(readFileSync(`${layout.mounts.memory}/${parent}/memory.usage_in_bytes`, 'utf8')),
+  };
+}
+
+function memAvailable(): number {
+  return readKeyedCounter(readFileSync('/proc/meminfo', 'utf8').replace(/:/g, ''), 'MemAvailable') * 1024;
+}
+
+/** create → exec /bin/true → kill, `n` times; create and exec timed apart. */
+async function createExec(service: SandboxService, n: number): Promise<{ create: number[]; exec: number[] }> {
+  const out = { create: [] as number[], exec: [] as number[] };
+  for (let i = 0; i < n; i++) {
+    let t0 = performance.now();
+    const info = await service.create(create);
+    out.create.push(performance.now() - t0);
+    t0 = performance.now();
+    const session = await service.exec(info.sandbox_id, { argv: ['/bin/true'], env: {}, stdin: false, timeoutMs: 30_000 });
+    const result = await session.result;
+    out.exec.push(performance.now() - t0);
+    if (result.exit_code !== 0) throw new Error(`exec exited ${JSON.stringify(result)}`);
+    await service.kill(info.sandbox_id);
+  }
+  return out;
+}
+
+/**
+ * Runs the bench with `idle` sandboxes held, on a configuration of its own (own cgroup parent,
+ * state and run directories), so the cgroup figures are the bench's sandboxes alone.
+ */
+export async function benchGvisorIdle(idle: number, samples: number, windowSeconds: number): Promise<IdleBench> {
+  const config = isolatedConfig();
+  try {
+    return await measure(config, idle, samples, windowSeconds);
+  } finally {
+    releaseIsolatedConfig(config);
+  }
+}
+
+async function measure(config: ReturnType<typeof isolatedConfig>, idle: number, samples: number, windowSeconds: number): Promise<IdleBench> {
+  const service = new SandboxService({
+    config: { ...config, service: { ...config.service, pools: [], maxSandboxes: idle + 8 } },
+    policyBundleHash: await readBundleHash(policyDirOf(config.policy)),
+  });
+  await service.start();
+  try {
+    await createExec(service, 2);
+    const none = await createExec(service, samples);
+    const memBefore = memAvailable();
+    const ids: string[] = [];
+    // Two at a time: the service paces start-up itself, this only keeps the event loop busy enough.
+    for (let i = 0; i < idle; i += 2) {
+      const batch = await Promise.all(Array.from({ length: Math.min(2, idle - i) }, () => service.create(create)));
+      ids.push(...batch.map((b) => b.sandbox_id));
+    }
+    // Let start-up settle (pool refills, boot CPU) before the window opens.
+    await new Promise((r) => setTimeout(r, 5_000));
+    const hostMemoryPerSandboxMiB = (memBefore - memAvailable()) / idle / 2 ** 20;
+    const u0 = parentUsage(config.cgroupParent);
+    const s0 = serverTicks();
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, windowSeconds * 1000));
+    const seconds = (performance.now() - t0) / 1000;
+    const s1 = serverTicks();
+    const u1 = parentUsage(config.cgroupParent);
+    const busy = await createExec(service, samples);
+    for (const id of ids) await service.kill(id);
+    return {
+      idle,
+      windowSeconds: Number(seconds.toFixed(1)),
+      serverCpuPercent: ((s1 - s0) / USER_HZ / seconds) * 100,
+      sandboxesCpuPercent: ((u1.cpuNanos - u0.cpuNanos) / 1e9 / seconds) * 100,
+      cgroupMemoryPerSandboxMiB: u1.memoryBytes / idle / 2 ** 20,
+      hostMemoryPerSandboxMiB,
+      createNone: summarize(none.create),
+      createIdle: summarize(busy.create),
+      execNone: summarize(none.exec),
+      execIdle: summarize(busy.exec),
+    };
+  } finally {
+    await service.shutdown();
+  }
+}
