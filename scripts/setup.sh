@@ -31,7 +31,10 @@ export PATH="/usr/local/sbin:/usr/local/bin:$PATH"
 step() { printf '\n==> %s\n' "$*" >&2; }
 
 step "system packages"
-mapfile -t packages < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' scripts/system-packages.txt)
+package_lists=(scripts/system-packages.txt)
+# The test suite's own packages (the guest VM's QEMU) are installed for the test run only.
+if [ "$mode" = test ]; then package_lists+=(scripts/test-packages.txt); fi
+mapfile -t packages < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "${package_lists[@]}")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -77,7 +80,9 @@ run)
 test)
   step "tests"
   # The real image build is part of the suite here: this command already needs the Debian mirror.
-  AIRLOCK_TEST_IMAGE_BUILD=1 npm test
+  # So is the guest VM (test/hosts/): built from the same mirror, it runs the focused suite on a
+  # cgroup v2 + AppArmor kernel.
+  AIRLOCK_TEST_IMAGE_BUILD=1 AIRLOCK_TEST_GUEST=1 npm test
   ;;
 install) ;;
 esac

@@ -19,6 +19,10 @@ export interface GuestRunOptions {
   checkout: string;
   /** More host folders shared the same way (read-only, overlaid in the guest), keyed by guest path. */
   shares?: Readonly<Record<string, string>>;
+  /** Raw ext4 disk images mounted read-write in the guest, keyed by guest path; writes are thrown away. */
+  disks?: Readonly<Record<string, string>>;
+  /** Files the script writes into its job folder (/job in the guest) to hand back, by name. */
+  collect?: readonly string[];
   timeoutMs?: number;
   memoryMiB?: number;
   cpus?: number;
@@ -43,6 +47,8 @@ export interface GuestRun {
   guestUptimeAtReady: number | null;
   wallMs: number;
   timedOut: boolean;
+  /** The collected job files that exist, by name. */
+  files: Record<string, string>;
 }
 
 /**
@@ -87,6 +93,14 @@ function extraShares(options: GuestRunOptions): { tag: string; hostPath: string;
   });
 }
 
+/** The extra disks as guest block devices (vdb, vdc, …: vda is the root) and guest paths. */
+function extraDisks(options: GuestRunOptions): { device: string; hostPath: string; guestPath: string }[] {
+  return Object.entries(options.disks ?? {}).map(([guestPath, hostPath], i) => {
+    if (!guestPath.startsWith('/') || /\s/.test(guestPath) || i > 20) throw new Error(`guest: disk path ${JSON.stringify(guestPath)} must be absolute, without spaces`);
+    return { device: `vd${String.fromCharCode(98 + i)}`, hostPath, guestPath };
+  });
+}
+
 /** QEMU's argument vector for `image`, sharing `checkout`, `jobDir` and the extra shares. */
 export function qemuArgs(image: GuestImage, accel: Accel, checkout: string, jobDir: string, options: GuestRunOptions): string[] {
   return [
@@ -99,6 +113,8 @@ export function qemuArgs(image: GuestImage, accel: Accel, checkout: string, jobD
     ...['-virtfs', `local,path=${optionValue(checkout)},mount_tag=airlock,security_model=none,readonly=on`],
     ...['-virtfs', `local,path=${optionValue(jobDir)},mount_tag=job,security_model=none`],
     ...extraShares(options).flatMap((share) => ['-virtfs', `local,path=${optionValue(share.hostPath)},mount_tag=${share.tag},security_model=none,readonly=on`]),
+    // Why: snapshot=on again: a disk made on the host is the same for every boot.
+    ...extraDisks(options).flatMap((disk) => ['-drive', `file=${optionValue(disk.hostPath)},format=raw,if=virtio,snapshot=on`]),
   ];
 }
 
@@ -109,13 +125,20 @@ export async function runInGuest(image: GuestImage, script: string, options: Gue
   try {
     await writeFile(join(jobDir, 'command'), script, { mode: 0o755 });
     await writeFile(join(jobDir, 'shares'), extraShares(options).map((share) => `${share.tag} ${share.guestPath}\n`).join(''));
+    await writeFile(join(jobDir, 'disks'), extraDisks(options).map((disk) => `${disk.device} ${disk.guestPath}\n`).join(''));
     const started = performance.now();
     const boot = await bootUntilExit(qemuArgs(image, accel, options.checkout, jobDir, options), options, started);
     const wallMs = Math.round(performance.now() - started);
     const parsed = parseGuestConsole(boot.console);
     const exitFile = await readFile(join(jobDir, 'exit'), 'utf8').catch(() => undefined);
     const exitCode = exitFile !== undefined && /^\d+\s*$/.test(exitFile) ? Number(exitFile) : parsed.exitCode;
-    return { accel, exitCode, output: parsed.output, console: boot.console, bootMs: boot.readyMs, guestUptimeAtReady: parsed.uptimeAtReady, wallMs, timedOut: boot.timedOut };
+    const files: Record<string, string> = {};
+    for (const name of options.collect ?? []) {
+      if (name.includes('/')) throw new Error(`guest: collected file ${JSON.stringify(name)} must be a plain name`);
+      const text = await readFile(join(jobDir, name), 'utf8').catch(() => undefined);
+      if (text !== undefined) files[name] = text;
+    }
+    return { accel, exitCode, output: parsed.output, console: boot.console, bootMs: boot.readyMs, guestUptimeAtReady: parsed.uptimeAtReady, wallMs, timedOut: boot.timedOut, files };
   } finally {
     await rm(jobDir, { recursive: true, force: true });
   }

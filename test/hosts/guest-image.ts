@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -116,4 +116,38 @@ export async function ensureGuestImage(inputs: GuestInputs, cacheRoot: string = 
     if (!existsSync(join(dir, 'rootfs.ext4'))) throw err;
   });
   return image(Math.round(performance.now() - started));
+}
+
+/** Whether a process with this id is alive (a build in progress keeps its partial folder). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes from the cache what the current run does not use: guest images and store disks of other
+ * keys, and partial builds whose builder is gone. Only names this harness makes are touched, so the
+ * cache holds one guest (1.1 GB) and one store disk at a time.
+ */
+export async function pruneGuestCache(cacheRoot: string, keep: readonly string[]): Promise<string[]> {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = await readdir(cacheRoot);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    if (keep.includes(name)) continue;
+    const partial = /\.partial-(\d+)(\.ext4)?$/.exec(name);
+    const ours = /^[0-9a-f]{64}$/.test(name) || /^store-[0-9a-f]{64}\.ext4$/.test(name) || partial !== null;
+    if (!ours || (partial !== null && alive(Number(partial[1])))) continue;
+    await rm(join(cacheRoot, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
 }

@@ -1,17 +1,18 @@
 /**
  * The guest host: a stock Debian kernel under QEMU with only the unified cgroup hierarchy and
- * AppArmor active. Opt-in (AIRLOCK_TEST_GUEST=1): the first run builds the image (root,
- * mmdebstrap, the Debian mirror, minutes); later runs boot the cached image.
+ * AppArmor active. Runs when asked (guest-gate.ts): the first run builds the image (root,
+ * mmdebstrap, the Debian mirror, a minute or two); later runs boot the cached image.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runInGuest, type GuestRun } from './guest-boot.ts';
+import { guestSkipReason } from './guest-gate.ts';
 import { ensureGuestImage, hostGuestInputs } from './guest-image.ts';
 
 const checkout = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const skip = process.env.AIRLOCK_TEST_GUEST === '1' ? false : 'guest VM tests are opt-in: set AIRLOCK_TEST_GUEST=1 (needs root, qemu-system-x86 and the Debian mirror)';
+const skip = guestSkipReason();
 
 /** The guest's output and console, for an assertion message that shows what the guest saw. */
 function shown(run: GuestRun): string {

@@ -12,6 +12,7 @@ import { findLeftovers } from '../../src/isolation/leftovers.ts';
 import { resolveImage } from '../../src/images/store.ts';
 import { BASE_ENV } from '../../src/sandbox/prepare.ts';
 import { skipReason } from './environment.ts';
+import { stretched } from '../security/lib/emulation.ts';
 import { isolatedConfig, removeIsolatedState, writeConfigFile } from '../security/lib/runtime.ts';
 
 // `doctor --reap` runs on this file's own configuration: it can't reap a live deployment's sandboxes.
@@ -22,7 +23,7 @@ after(() => {
   if (problems.length > 0) process.stderr.write(`reap test cleanup: ${problems.join('; ')}\n`);
 });
 
-test('doctor --reap releases a sandbox whose controller died, and only that one', { skip: skipReason(config)('namespace'), timeout: 60_000 }, async () => {
+test('doctor --reap releases a sandbox whose controller died, and only that one', { skip: skipReason(config)('namespace'), timeout: stretched(60_000) }, async () => {
   const before = new Set(findLeftovers(config));
   const added = () => findLeftovers(config).filter((x) => !before.has(x));
   const driver = new NamespaceDriver({ config });

@@ -14,6 +14,7 @@ import { skipReason } from './environment.ts';
 import { networkPieces } from './network-pieces.ts';
 import { isolatedConfig, removeIsolatedState, writeConfigFile } from '../security/lib/runtime.ts';
 import { withUnsignedLoopbackOperator } from '../security/lib/isolated-config.ts';
+import { stretched } from '../security/lib/emulation.ts';
 
 // Both servers run on this file's own configuration (state dir, run dir, cgroups, uids, network
 // space): the second one reaps what the first left, and nothing of a live deployment.
@@ -37,7 +38,8 @@ async function startServer(): Promise<Server> {
   let log = '';
   child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-  for (let i = 0; i < 300; i++) {
+  // 15 s for the server to start (longer on an emulated host).
+  for (let i = 0; i < stretched(300); i++) {
     const match = /"address":"(http:\/\/[^"]+)"/.exec(log);
     if (match?.[1] !== undefined) return { child, url: match[1], log: () => log };
     if (child.exitCode !== null) break;
@@ -73,7 +75,7 @@ async function execStarted(url: string, id: string): Promise<void> {
   void reader.closed.catch(() => undefined);
 }
 
-test('kill -9 with running sandboxes, restart: the new server reaps every leftover', { skip: reason, timeout: 120_000 }, async () => {
+test('kill -9 with running sandboxes, restart: the new server reaps every leftover', { skip: reason, timeout: stretched(120_000) }, async () => {
   // Compared against what was there before, so an unrelated earlier leftover can't mask or fake a result.
   const before = new Set([...findLeftovers(config), ...networkPieces(config)]);
   const added = () => [...findLeftovers(config), ...networkPieces(config)].filter((x) => !before.has(x));

@@ -8,6 +8,7 @@ import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { RUNTIMES, runInSandbox } from './lib/runtime.ts';
 import { runtimeCase, useSuite } from './lib/suite.ts';
+import { stretched } from './lib/emulation.ts';
 
 const suite = useSuite();
 
@@ -34,7 +35,8 @@ for (const runtime of RUNTIMES) {
   describe(`${runtime}: limits are reported as what they are`, () => {
     runtimeCase(suite, runtime, 'a fork bomb whose children sleep on after the refusal ends pids_limit, not timeout', async (_t, ready) => {
       // Children and parent outlive the refusal: only the timeout would end the sandbox on its own.
-      const result = await runInSandbox(ready, suite.config, bomb('time.sleep(60)', 'time.sleep(60)'), { limits: { pids: 16, timeoutSeconds: 3 } });
+      // (The timeout must outlast the bomb reaching its limit: longer on an emulated host.)
+      const result = await runInSandbox(ready, suite.config, bomb('time.sleep(60)', 'time.sleep(60)'), { limits: { pids: 16, timeoutSeconds: stretched(3) } });
       assert.equal(result.termination_reason, 'pids_limit', summary(result));
       assert.ok(result.security_violations.some((v) => v.violation_type === 'process_exhaustion'), JSON.stringify(result.security_violations));
     });

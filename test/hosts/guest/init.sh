@@ -55,6 +55,13 @@ share airlock /airlock
 if [ -f /job/shares ]; then
   while read -r tag path; do share "$tag" "$path"; done </job/shares
 fi
+# /job/disks: ext4 disks made on the host (QEMU throws their writes away), one "DEVICE PATH" a line.
+if [ -f /job/disks ]; then
+  while read -r device path; do
+    mkdir -p "$path"
+    mount -t ext4 "/dev/$device" "$path" || fail "cannot mount the disk $device at $path"
+  done </job/disks
+fi
 
 # Why: AppArmor confines only what has a profile; loading the distribution's profiles is what a
 # booted Debian host does (apparmor.service), so the guest does it too when asked.

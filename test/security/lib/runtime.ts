@@ -15,6 +15,7 @@ import type { NetworkRequest } from '../../../src/network/policy.ts';
 import type { ExecutionResult } from '../../../src/sandbox/result.ts';
 import { cgroupHierarchies } from './host.ts';
 import { releaseIsolatedConfig } from './isolated-config.ts';
+import { stretched } from './emulation.ts';
 
 /** The runtimes this suite covers, in order. */
 export const RUNTIMES = ['namespace', 'gvisor'] as const;
@@ -106,7 +107,7 @@ export function runInSandbox(
   if (options.network !== undefined) request.network = options.network;
   const network = options.networks ?? new NetworkManager({ config });
   // executeOnce must settle: a start that never returns is reported as such, not as a test timeout.
-  const limitMs = request.limits.timeoutSeconds * 1000 + SETTLE_MARGIN_MS;
+  const limitMs = request.limits.timeoutSeconds * 1000 + stretched(SETTLE_MARGIN_MS);
   const run = executeOnce(request, { driver: avail.driver, network, policyHash: 'sha256:security-suite' }).finally(async () => {
     if (options.networks === undefined) await network.close();
   });

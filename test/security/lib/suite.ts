@@ -10,6 +10,7 @@ import { compileProbes, type ProbeKit } from './probes.ts';
 import { availability, isolatedConfig, removeIsolatedState, type Availability, type TestRuntime } from './runtime.ts';
 import { killOwnLeftovers } from './host.ts';
 import { knownGap } from './known-gaps.ts';
+import { stretched } from './emulation.ts';
 
 /** A runtime that is available, with everything a case needs. */
 export type Ready = Extract<Availability, { ok: true }>;
@@ -69,7 +70,7 @@ export function runtimeCase(
   fn: (t: TestContext, ready: Ready) => Promise<void> | void,
   options: { timeout?: number; knownGap?: string | undefined } = {},
 ): void {
-  test(name, { timeout: options.timeout ?? 120_000 }, async (t) => {
+  test(name, { timeout: stretched(options.timeout ?? 120_000) }, async (t) => {
     const avail = await suite.runtime(runtime);
     if (!avail.ok) {
       t.skip(avail.reason);
