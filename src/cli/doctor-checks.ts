@@ -5,6 +5,7 @@ import { readFileSync, openSync, closeSync, constants } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { AirlockConfig } from '../config/config.ts';
+import { describeCapacity, hostSandboxCapacity } from '../config/capacity.ts';
 import { detectCgroups } from '../isolation/cgroups/index.ts';
 import { createDriver, IMPLEMENTED_RUNTIMES } from '../isolation/drivers.ts';
 import { findExecutable } from '../host/which.ts';
@@ -40,6 +41,7 @@ export async function runChecks(config: AirlockConfig): Promise<Check[]> {
     checks.push({ name: `runtime ${runtime}`, ok: a.available, detail: a.available ? facts : `${a.reason}${facts ? ` (${facts})` : ''}` });
   }
   checks.push(cgroupCheck(), userNamespaceCheck(), seccompCheck(), kvmCheck(), await nftablesCheck(), networkCheck(config), await imageCheck(config), await leftoverCheck(config));
+  checks.push({ name: 'capacity', ok: true, detail: describeCapacity(config.service.maxSandboxes, hostSandboxCapacity(config.defaults.memoryMb)) });
   return checks;
 }
 

@@ -12,6 +12,7 @@ import type { z as Zod } from 'zod';
 
 import type { Limits } from '../isolation/driver.ts';
 import { DEFAULT_ALLOWED_HOSTS, parseHost } from './allowed-hosts.ts';
+import { hostSandboxCapacity } from './capacity.ts';
 import { authSchema, DEFAULT_AUTH_CONFIG, DEFAULT_STORE_CONFIG, storeSchema, type AuthConfig, type StoreConfig } from './auth-config.ts';
 import { approvalsSchema, DEFAULT_APPROVALS_CONFIG, type ApprovalsConfig } from './approvals-config.ts';
 import { auditSchema, DEFAULT_AUDIT_CONFIG, type AuditConfig } from './audit-config.ts';
@@ -31,7 +32,10 @@ export interface PoolConfig {
 
 /** The long-running service (`airlock serve`). */
 export interface ServiceConfig {
-  /** Cap on concurrent sandboxes (one-shot and persistent); past it, requests get 429. */
+  /**
+   * Cap on concurrent sandboxes (one-shot and persistent); past it, requests get 429. Default:
+   * derived from the host's memory and cores (capacity.ts).
+   */
   maxSandboxes: number;
   defaultTtlSeconds: number;
   maxTtlSeconds: number;
@@ -146,6 +150,9 @@ export interface AirlockConfig {
 /** The TCP port `airlock serve` listens on unless told otherwise. */
 export const DEFAULT_API_PORT = 8002;
 
+/** The limits a sandbox gets unless its request sets them. */
+const DEFAULT_LIMITS: Readonly<LimitBounds> = Object.freeze({ memoryMb: 512, cpuCores: 0.5, pids: 256, timeoutSeconds: 300, scratchMb: 64, outputBytes: 10 * 1024 * 1024, openFiles: 1024 });
+
 export const DEFAULT_CONFIG: Readonly<AirlockConfig> = Object.freeze({
   stateDir: '/var/lib/airlock',
   runDir: '/run/airlock',
@@ -155,10 +162,11 @@ export const DEFAULT_CONFIG: Readonly<AirlockConfig> = Object.freeze({
   cgroupParent: 'airlock',
   hostUidBase: 1_500_000_000,
   hostUidCount: 65_536,
-  defaults: Object.freeze({ memoryMb: 512, cpuCores: 0.5, pids: 256, timeoutSeconds: 300, scratchMb: 64, outputBytes: 10 * 1024 * 1024, openFiles: 1024 }),
+  defaults: DEFAULT_LIMITS,
   maxima: Object.freeze({ memoryMb: 2048, cpuCores: 2, pids: 4096, timeoutSeconds: 600, scratchMb: 1024, outputBytes: 64 * 1024 * 1024, openFiles: 65_536 }),
   service: Object.freeze({
-    maxSandboxes: 64,
+    // Derived from this host's memory and cores (see capacity.ts); an explicit setting wins.
+    maxSandboxes: hostSandboxCapacity(DEFAULT_LIMITS.memoryMb).max,
     defaultTtlSeconds: 300,
     maxTtlSeconds: 86_400,
     fileMaxBytes: 16 * 1024 * 1024,
@@ -226,7 +234,7 @@ function buildSchema(z: typeof Zod) {
       maxima: limitBounds.default({ ...d.maxima }),
       service: z
         .object({
-          maxSandboxes: z.number().int().positive().default(d.service.maxSandboxes).describe('Cap on concurrent sandboxes; past it, 429.'),
+          maxSandboxes: z.number().int().positive().optional().describe('Cap on concurrent sandboxes; past it, 429. Default: derived from the host\'s memory and cores (airlock doctor shows how).'),
           defaultTtlSeconds: z.number().int().positive().default(d.service.defaultTtlSeconds).describe('TTL of a persistent sandbox unless the request sets one.'),
           maxTtlSeconds: z.number().int().positive().default(d.service.maxTtlSeconds).describe('Longest TTL a request may set.'),
           fileMaxBytes: z.number().int().positive().default(d.service.fileMaxBytes).describe('Largest file moved by one files API call.'),
@@ -389,7 +397,9 @@ export function parseConfig(raw: unknown, source = '(inline)'): AirlockConfig {
     const issue = parsed.error.issues[0];
     throw new Error(`config ${source}: ${issue?.path.join('.') || '(root)'}: ${issue?.message}`);
   }
-  const config: AirlockConfig = parsed.data;
+  const data = parsed.data;
+  const maxSandboxes = data.service.maxSandboxes ?? hostSandboxCapacity(data.defaults.memoryMb).max;
+  const config: AirlockConfig = { ...data, service: { ...data.service, maxSandboxes } };
   for (const key of Object.keys(config.defaults) as (keyof LimitBounds)[]) {
     if (config.defaults[key] > config.maxima[key]) {
       throw new Error(`config ${source}: defaults.${key} (${config.defaults[key]}) exceeds maxima.${key} (${config.maxima[key]})`);
