@@ -70,6 +70,20 @@ test('a malformed stamp is ignored and the bundle checked in full', { skip }, as
   const { bundle, stamps } = await workspace(t);
   const checked = await PolicyEngine.load(bundle, { stampDir: stamps });
   const [name] = await readdir(stamps);
-  await writeFile(join(stamps, name as string), '{"key": "x"');
-  assert.deepEqual((await PolicyEngine.load(bundle, { stampDir: stamps })).policies, checked.policies);
+  const path = join(stamps, name as string);
+  const good = JSON.parse(await readFile(path, 'utf8')) as { policies: Record<string, unknown>[] };
+  const wrongShapes = [
+    '{"key": "x"',
+    JSON.stringify({ ...good, policies: [] }),
+    JSON.stringify({ ...good, policies: good.policies.map((p) => ({ ...p, needsApproval: 'no' })) }),
+    JSON.stringify({ ...good, policies: good.policies.map((p) => ({ ...p, extra: 1 })) }),
+    JSON.stringify({ ...good, key: 'another bundle' }),
+  ];
+  for (const text of wrongShapes) {
+    await writeFile(path, text);
+    const loaded = await PolicyEngine.load(bundle, { stampDir: stamps });
+    assert.deepEqual(loaded.policies, checked.policies, text.slice(0, 60));
+    // Checked in full, then stamped afresh: the stamp is whole again.
+    assert.deepEqual(JSON.parse(await readFile(path, 'utf8')), good);
+  }
 });

@@ -17,7 +17,6 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
 import { bundleHash, type BundleFile } from './bundle-files.ts';
 import type { CompiledPolicy } from './compile-bundle.ts';
 import type { CedarTypes } from './cedar.ts';
@@ -32,21 +31,30 @@ export interface StampedBundle {
 const CHECKER_SOURCES = ['./compile-bundle.ts', './approval-reference.ts'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
 const CEDAR_PACKAGE = fileURLToPath(new URL('../package.json', import.meta.resolve('@cedar-policy/cedar-wasm/nodejs')));
 
-const stampSchema = z.strictObject({
-  key: z.string(),
-  schema: z.union([z.string(), z.record(z.string(), z.unknown())]),
-  policies: z.array(
-    z.strictObject({
-      id: z.string().min(1),
-      file: z.string(),
-      line: z.number().int(),
-      effect: z.enum(['permit', 'forbid']),
-      needsApproval: z.boolean(),
-      reason: z.string().nullable(),
-      text: z.string(),
-    }),
-  ).min(1),
-});
+/** The stamp's content if it has exactly the shape writeStamp gives it (checked by hand: no schema library on this start-up path). */
+function parseStamp(text: string): { key: string; schema: CedarTypes.Schema; policies: CompiledPolicy[] } | undefined {
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const isPolicy = (p: unknown): p is CompiledPolicy =>
+    isObject(p) &&
+    typeof p['id'] === 'string' && p['id'] !== '' &&
+    typeof p['file'] === 'string' &&
+    Number.isInteger(p['line']) &&
+    (p['effect'] === 'permit' || p['effect'] === 'forbid') &&
+    typeof p['needsApproval'] === 'boolean' &&
+    (p['reason'] === null || typeof p['reason'] === 'string') &&
+    typeof p['text'] === 'string' &&
+    Object.keys(p).length === 7;
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(v) || typeof v['key'] !== 'string' || !(typeof v['schema'] === 'string' || isObject(v['schema']))) return undefined;
+  const policies = v['policies'];
+  if (!Array.isArray(policies) || policies.length === 0 || !policies.every(isPolicy)) return undefined;
+  return { key: v['key'], schema: v['schema'] as CedarTypes.Schema, policies };
+}
 
 /** The key of a bundle's stamp: its hash, the Cedar version and the checker's source, hashed together. */
 export async function stampKey(files: readonly BundleFile[]): Promise<string> {
@@ -84,14 +92,9 @@ export async function readStamp(dir: string, key: string): Promise<StampedBundle
   } catch {
     return undefined;
   }
-  let parsed: z.infer<typeof stampSchema>;
-  try {
-    parsed = stampSchema.parse(JSON.parse(text));
-  } catch {
-    return undefined;
-  }
-  if (parsed.key !== key) return undefined;
-  return { schema: parsed.schema as CedarTypes.Schema, policies: parsed.policies };
+  const parsed = parseStamp(text);
+  if (parsed === undefined || parsed.key !== key) return undefined;
+  return { schema: parsed.schema, policies: parsed.policies };
 }
 
 /**
