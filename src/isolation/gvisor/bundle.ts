@@ -63,10 +63,10 @@ export interface MountTools {
 }
 
 /**
- * Creates the bundle directory and mounts the scratch tmpfs. Fails if the directory exists (an id
- * in use). On failure, whatever it made is removed again before the ControlError is thrown.
+ * Creates the bundle directory and its placeholders. Fails if the directory exists (an id in use);
+ * on any other failure, whatever it made is removed again before the ControlError is thrown.
  */
-export async function createBundle(paths: BundlePaths, spec: SandboxSpec, tools: MountTools): Promise<void> {
+export function createBundleDir(paths: BundlePaths): void {
   try {
     // Exclusive: a second sandbox with the same id must not share (or delete) this one's files.
     mkdirSync(paths.dir, { mode: 0o700 });
@@ -83,20 +83,25 @@ export async function createBundle(paths: BundlePaths, spec: SandboxSpec, tools:
     removeBundleDir(paths);
     throw new ControlError('gvisor', `cannot populate bundle ${paths.dir}: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/**
+ * Mounts the scratch tmpfs in a bundle {@link createBundleDir} made, and the working directory in
+ * it. On failure the caller removes the bundle ({@link removeBundle}: it unmounts what is mounted).
+ */
+export async function mountScratch(paths: BundlePaths, spec: SandboxSpec, tools: MountTools): Promise<void> {
   try {
     // A tmpfs of its own, so the size limit is the host kernel's and fullness is visible from here;
     // nosuid/nodev so nothing written to it can become a setuid binary or a device node.
     const options = `size=${spec.limits.scratchMb}m,mode=1777,nosuid,nodev`;
     await run(tools.mount, ['-t', 'tmpfs', '-o', options, 'airlock-scratch', paths.scratch], { env: RUNSC_ENV });
   } catch (err) {
-    removeBundleDir(paths);
     const detail = (err as { stderr?: string }).stderr?.trim() || (err as Error).message;
     throw new ControlError('scratch', `cannot mount a ${spec.limits.scratchMb} MiB tmpfs at ${paths.scratch}: ${detail}`, { cause: err });
   }
   try {
     prepareWorkdir(paths, spec.workdir);
   } catch (err) {
-    await removeBundle(paths, tools).catch(() => undefined);
     throw new ControlError('workdir', `cannot create ${spec.workdir} in scratch: ${(err as Error).message}`, { cause: err });
   }
 }
@@ -139,7 +144,10 @@ export async function removeBundle(paths: BundlePaths, tools: MountTools): Promi
   for (let round = 0; round < 4; round++) {
     const mounted = mountsUnder(paths.dir);
     if (mounted.length === 0) break;
-    for (const target of mounted) {
+    // One umount for all of them, deepest first; what it could not unmount is retried one by one.
+    const all = await run(tools.umount, ['--no-canonicalize', ...mounted], { env: RUNSC_ENV }).then(() => true, () => false);
+    if (all) continue;
+    for (const target of mountsUnder(paths.dir)) {
       try {
         await run(tools.umount, ['--no-canonicalize', target], { env: RUNSC_ENV });
       } catch {

@@ -151,12 +151,12 @@ describe('GvisorDriver on this host', { skip }, () => {
     assert.deepEqual(leftovers(sandbox.id), []);
   });
 
-  it('destroy() right after stats() leaves no runsc query of the guest behind', async () => {
+  it('destroy() right after stats() leaves nothing behind', async () => {
     const sandbox = await create();
     const proc = await sandbox.start({ argv: ['/bin/sleep', '60'], stdin: false });
     proc.stdout.resume();
     proc.stderr.resume();
-    // stats() starts a background `runsc events` for the guest task count; destroy must end it.
+    // stats() reads the host cgroup, the scratch and the refused-fork count; none of it may linger.
     await sandbox.stats();
     await sandbox.destroy();
     await proc.exit;
@@ -192,6 +192,62 @@ describe('GvisorDriver on this host', { skip }, () => {
       // Read after the sandbox ended, never polled while it ran: the count comes from the kernel's trace.
       const stats = await sandbox.stats();
       assert.ok(stats.pidsLimitHits > 0, JSON.stringify(stats));
+    } finally {
+      await sandbox.destroy();
+    }
+    assert.deepEqual(leftovers(sandbox.id), []);
+  });
+
+  it('tells a limit watch of forks refused at the guest task limit as they happen, while the sandbox runs', async () => {
+    const sandbox = await create({ pids: 12 });
+    try {
+      // Children that stay: the bomb reaches the limit, is refused, and the sandbox goes on running.
+      const proc = await sandbox.start({ argv: ['python3', '-c', 'import os, time\ntry:\n  while True:\n    if os.fork() == 0:\n      time.sleep(60); os._exit(0)\nexcept OSError as e:\n  print("refused", e.errno, flush=True)\ntime.sleep(60)'], stdin: false });
+      proc.stderr.resume();
+      let changed = 0;
+      const failures: string[] = [];
+      const watch = await sandbox.watchLimits?.({ changed: () => changed++, failed: (reason) => failures.push(reason) });
+      assert.ok(watch !== undefined, 'the gvisor driver arms limit events');
+      try {
+        const out = await new Promise<string>((resolve) => proc.stdout.once('data', (c: Buffer) => resolve(c.toString('utf8'))));
+        assert.match(out, /^refused 11\n/);
+        const deadline = Date.now() + 5_000;
+        while (changed === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        assert.ok(changed > 0, 'changed() was called for the refused fork');
+        assert.ok((await sandbox.stats()).pidsLimitHits > 0);
+        assert.deepEqual(failures, []);
+      } finally {
+        watch.close();
+      }
+    } finally {
+      await sandbox.destroy();
+    }
+    assert.deepEqual(leftovers(sandbox.id), []);
+  });
+
+  it('tells a limit watch of an OOM kill in the host cgroup', async () => {
+    const sandbox = await create({ memoryMb: 128 });
+    try {
+      // A moment's pause first, so the watch is armed before the balloon grows.
+      const proc = await sandbox.start({ argv: ['python3', '-c', 'import time\ntime.sleep(0.5)\nx = [bytearray(8 << 20) for _ in range(64)]'], stdin: false });
+      proc.stdout.resume();
+      proc.stderr.resume();
+      let changed = 0;
+      const watch = await sandbox.watchLimits?.({ changed: () => changed++, failed: () => undefined });
+      assert.ok(watch !== undefined);
+      try {
+        assert.deepEqual(await proc.exit, { code: null, signal: 'SIGKILL' });
+        // Counters without an event source here (the runner polls them) are read the way it would.
+        const deadline = Date.now() + 5_000;
+        while (changed === 0 && Date.now() < deadline) {
+          if (watch.polled !== undefined) watch.poll();
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        assert.ok(changed > 0, `changed() was called (polled: ${watch.polled ?? 'nothing'})`);
+        assert.ok((await sandbox.stats()).oomKills > 0);
+      } finally {
+        watch.close();
+      }
     } finally {
       await sandbox.destroy();
     }

@@ -14,7 +14,10 @@ import { checkWorkdir } from '../mount-targets.ts';
 import { DEFAULT_PROFILE, hostArch, toOciSeccomp, type OciSeccomp } from '../seccomp/index.ts';
 import { findExecutable } from '../../host/which.ts';
 import type { AirlockConfig } from '../../config/config.ts';
-import { bundlePaths, createBundle, removeBundle, type MountTools } from './bundle.ts';
+import { bundlePaths, createBundleDir, mountScratch, removeBundle, type MountTools } from './bundle.ts';
+import { RefusedForkWatch } from './refused-forks.ts';
+import { CgroupLimitEvents } from '../cgroups/limit-events.ts';
+import { ensureOomEventsHelper, OomEventsV1 } from '../cgroups/oom-events-v1.ts';
 import { execRunsc, parseRunscFlags, REQUIRED_FLAGS, RUNSC_ENV, runscGlobalArgs, type RunscFlags } from './runsc.ts';
 import { removeForeignCgroups, removeRunscState } from './leftovers.ts';
 import { GvisorSandbox } from './sandbox.ts';
@@ -70,9 +73,12 @@ export class GvisorDriver implements IsolationDriver {
   private tools: Tools | undefined;
   private seccomp: OciSeccomp | undefined;
   private cgroupLayout: CgroupLayout | undefined;
+  /** Kernel events for every sandbox's host cgroup counters (the v1 OOM helper starts with the first watch). */
+  private readonly limitEvents: CgroupLimitEvents;
 
   constructor(options: GvisorDriverOptions) {
     this.config = options.config;
+    this.limitEvents = new CgroupLimitEvents({ oomV1: new OomEventsV1(() => ensureOomEventsHelper(options.config)) });
   }
 
   /** `${runDir}/gvisor`: bundles, and runsc's state under `state/`. */
@@ -120,6 +126,7 @@ export class GvisorDriver implements IsolationDriver {
     let pins: PinnedMount[] = [];
     let cgroup: SandboxCgroup | undefined;
     let bundleMade = false;
+    let refusedForks: RefusedForkWatch | undefined;
     // The gofer opens grants as host root: grants are checked as an unprivileged host uid leased to
     // this sandbox alone instead, so that they expose nothing that uid could not open itself.
     const lease = leaseHostUid(this.config.runDir, this.config.hostUidBase, this.config.hostUidCount);
@@ -137,16 +144,32 @@ export class GvisorDriver implements IsolationDriver {
       // Created (limits written) before runsc starts; runsc joins a pre-created cgroup as is, so
       // the sandbox kernel and gofer never run unlimited and the controller reads real counters.
       cgroup = SandboxCgroup.create(layout, this.config.cgroupParent, spec.id, hostLimits);
-      await createBundle(bundle, spec, tools);
+      createBundleDir(bundle);
       bundleMade = true;
-      const grants = await bindGrants(bundle, pins, tools);
-      // The host binds now hold the granted inodes; the descriptors have done their job.
-      releasePins(pins);
-      await mountRoot(bundle, spec.image.rootfs, mountPoints(spec, grants.map((g) => g.kind)), tools);
+      // The scratch mount, the root (after the grants) and the log FIFO don't depend on each other:
+      // their helper processes run at once. Every one is awaited before a failure is handled.
+      const [scratch, root, fifo] = await Promise.allSettled([
+        mountScratch(bundle, spec, tools),
+        (async () => {
+          const grants = await bindGrants(bundle, pins, tools);
+          // The host binds now hold the granted inodes; the descriptors have done their job.
+          releasePins(pins);
+          await mountRoot(bundle, spec.image.rootfs, mountPoints(spec, grants.map((g) => g.kind)), tools);
+          return grants;
+        })(),
+        // Open before runsc starts: the sandbox kernel's first refused fork is already counted.
+        RefusedForkWatch.create(bundle.bootLog, tools.mkfifo),
+      ]);
+      if (fifo.status === 'fulfilled') refusedForks = fifo.value;
+      if (scratch.status === 'rejected') throw scratch.reason;
+      if (root.status === 'rejected') throw root.reason;
+      if (fifo.status === 'rejected') throw fifo.reason;
+      const grants = root.value;
       return new GvisorSandbox({
         spec,
         runsc: tools.runsc,
-        mkfifo: tools.mkfifo,
+        refusedForks: fifo.value,
+        limitEvents: this.limitEvents,
         setpriv: tools.setpriv,
         nsenter: tools.nsenter,
         flags: tools.flags,
@@ -164,6 +187,7 @@ export class GvisorDriver implements IsolationDriver {
         fdCloser: agent.path,
       });
     } catch (err) {
+      refusedForks?.close();
       if (bundleMade) await removeBundle(bundle, tools).catch(() => undefined);
       await cgroup?.remove().catch(() => undefined);
       releasePins(pins);

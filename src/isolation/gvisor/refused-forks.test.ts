@@ -25,11 +25,15 @@ test('an EAGAIN exit of the clone family is a refused fork; successes, entries a
 
 const mkfifo = findExecutable('mkfifo');
 
-test('counts refused forks from the FIFO as written, split across writes, and drains at EOF', { skip: mkfifo === undefined ? 'mkfifo is not installed' : false }, async () => {
+test('counts refused forks from the FIFO as written, split across writes, tells listeners, and drains at EOF', { skip: mkfifo === undefined ? 'mkfifo is not installed' : false }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'airlock-refused-'));
   try {
     const path = join(dir, 'boot.log');
     const watch = await RefusedForkWatch.create(path, mkfifo as string);
+    let told = 0;
+    watch.onRefused(() => told++);
+    const removed = watch.onRefused(() => assert.fail('a removed listener is not told'));
+    removed();
     const writer = openSync(path, 'w');
     watch.writersAttached();
     const text = [CREATED, REFUSED, ENTRY, REFUSED, ''].join('\n');
@@ -39,6 +43,8 @@ test('counts refused forks from the FIFO as written, split across writes, and dr
     closeSync(writer);
     await watch.drained(5_000);
     assert.equal(watch.count, 2);
+    // Told as the lines are read: at least once, never more often than forks were refused.
+    assert.ok(told >= 1 && told <= 2, String(told));
     watch.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

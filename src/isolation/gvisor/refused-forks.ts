@@ -39,6 +39,8 @@ export class RefusedForkWatch {
   private pending = '';
   private refused = 0;
   private readonly ended: Promise<void>;
+  /** Told of every refused fork as its trace line is read. */
+  private readonly listeners = new Set<() => void>();
 
   private constructor(readFd: number, placeholderFd: number) {
     this.placeholderFd = placeholderFd;
@@ -71,6 +73,13 @@ export class RefusedForkWatch {
     return this.refused;
   }
 
+  /** Calls `listener` on every refused fork from now on, as it is read; returns its removal. */
+  onRefused(listener: () => void): () => void {
+    const entry = () => listener();
+    this.listeners.add(entry);
+    return () => this.listeners.delete(entry);
+  }
+
   /** runsc has opened its end (the sandbox started): from now on EOF means every writer is gone. */
   writersAttached(): void {
     if (this.placeholderFd === undefined) return;
@@ -100,6 +109,9 @@ export class RefusedForkWatch {
     this.pending = lines.pop() ?? '';
     if (this.pending.length > MAX_LINE) this.pending = '';
     // The cheap test first: almost every line is something else.
+    const before = this.refused;
     for (const line of lines) if (line.includes(' errno=11 ') && isRefusedFork(line)) this.refused++;
+    if (this.refused === before) return;
+    for (const listener of this.listeners) listener();
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fromWaitStatus, parseRunscFlags, runscGlobalArgs, workloadExit } from './runsc.ts';
+import { fromWaitStatus, parseRunscFlags, runscGlobalArgs, stateFile, stateSaysStarted, workloadExit } from './runsc.ts';
 import { hostPidsMax } from './driver.ts';
 
 const FLAGS_TEXT = `  -root string
@@ -32,9 +32,19 @@ describe('runscGlobalArgs', () => {
     assert.ok(!args.some((a) => a.startsWith('--host-fifo')));
   });
 
-  it('logs run and the sandbox kernel, which traces every way to create a task', () => {
+  it('logs run and the sandbox kernel, which traces every way to create a task, at the default level', () => {
     const args = runscGlobalArgs(new Set(), { stateDir: '/s', logDir: '/b' });
-    for (const a of ['--debug', '--debug-log=/b/%COMMAND%.log', '--debug-command=run,boot', '--strace', '--strace-syscalls=clone,clone3,fork,vfork']) assert.ok(args.includes(a), a);
+    for (const a of ['--debug-log=/b/%COMMAND%.log', '--debug-command=run,boot', '--strace', '--strace-syscalls=clone,clone3,fork,vfork']) assert.ok(args.includes(a), a);
+    // Debug level costs ~100 ms per boot and nothing read from the logs needs it.
+    assert.ok(!args.includes('--debug'));
+  });
+});
+
+describe('stateSaysStarted', () => {
+  it('is true once runsc recorded the workload running (or already over), never while it is being created', () => {
+    assert.equal(stateFile('/s', 'abc'), '/s/abc_sandbox:abc.state');
+    for (const status of ['running', 'stopped', 'paused']) assert.equal(stateSaysStarted(`{"id":"abc","status":"${status}","goferPid":7}`), true, status);
+    for (const text of ['{"id":"abc","status":"creating"}', '{"id":"abc","status":"created"}', '', '{"id":"abc","sta', '{"status":"created","spec":{"annotations":{"status":"running"}}}']) assert.equal(stateSaysStarted(text), false, text);
   });
 });
 

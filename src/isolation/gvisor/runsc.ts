@@ -32,8 +32,8 @@ export interface RunscPaths {
   /** Per-driver `--root` state directory (0700). */
   stateDir: string;
   /**
-   * Root-only directory for the debug logs of `run` (`run.log`, read for the start marker and the
-   * exact wait status) and of the sandbox kernel (`boot.log`, the FIFO of its clone trace).
+   * Root-only directory for the logs of `run` (`run.log`, read for the exact wait status and
+   * fatal errors) and of the sandbox kernel (`boot.log`, the FIFO of its clone trace).
    */
   logDir?: string;
 }
@@ -68,11 +68,12 @@ export function runscGlobalArgs(flags: RunscFlags, paths: RunscPaths, network: S
   // The sandbox sees as many CPUs as its quota allows (cosmetic: the cgroup quota is the limit).
   if (flags.has('cpu-num-from-quota')) args.push('--cpu-num-from-quota');
   if (paths.logDir !== undefined) {
-    // Debug logs of the `run` command and the sandbox kernel only (not of the gofer): the first marks
-    // when the workload started and records its raw wait status, the second carries the trace of
-    // the clone family, whose EAGAIN exits are the forks refused at the guest task limit (nothing
-    // else reports them). Both live in the root-only bundle directory.
-    args.push('--debug', `--debug-log=${paths.logDir}/%COMMAND%.log`, '--debug-command=run,boot');
+    // Logs of the `run` command and the sandbox kernel only (not of the gofer), at runsc's default
+    // (info) level: the first records the workload's raw wait status, the second carries the trace
+    // of the clone family, whose EAGAIN exits are the forks refused at the guest task limit
+    // (nothing else reports them). Both live in the root-only bundle directory. No `--debug`: it
+    // adds nothing either needs and costs ~100 ms per sandbox (docs/benchmarks.md).
+    args.push(`--debug-log=${paths.logDir}/%COMMAND%.log`, '--debug-command=run,boot');
     args.push('--strace', `--strace-syscalls=${TRACED_SYSCALLS.join(',')}`);
   }
   return args;
@@ -93,8 +94,27 @@ export function execRunsc(runsc: string, args: string[], timeoutMs: number, sign
   });
 }
 
-/** The log line runsc's `run` writes once the container has started. */
-export const STARTED_MARKER = /\] Wait on container/;
+/**
+ * runsc's state file for the root container `id` of a sandbox in `stateDir` (what `runsc state`
+ * reads): `<id>_sandbox:<id>.state`, JSON with a `status` runsc updates as it goes.
+ */
+export function stateFile(stateDir: string, id: string): string {
+  return `${stateDir}/${id}_sandbox:${id}.state`;
+}
+
+/**
+ * Whether a state file's text says the workload was started (running now, or already stopped or
+ * paused). Parsed, not searched: the spec it embeds holds strings of the request. A file caught
+ * half-written is not started yet.
+ */
+export function stateSaysStarted(text: string): boolean {
+  try {
+    const status = (JSON.parse(text) as { status?: unknown }).status;
+    return status === 'running' || status === 'stopped' || status === 'paused';
+  } catch {
+    return false;
+  }
+}
 
 /** Extracts runsc's last fatal error from its debug log, if any. */
 export function fatalError(log: string): string | undefined {

@@ -9,20 +9,21 @@
  * sandbox shares host uid 65534; they stay apart through separate user, pid and mount namespaces.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import { type CommandSpec, type ProcessExit, type ResourceSample, type Sandbox, type SandboxProcess, type SandboxSpec } from '../driver.ts';
+import { type CommandSpec, type LimitListener, type LimitWatch, type ProcessExit, type ResourceSample, type Sandbox, type SandboxProcess, type SandboxSpec } from '../driver.ts';
 import { ControlError } from '../../host/control-error.ts';
 import type { SandboxCgroup } from '../cgroups/index.ts';
+import type { CgroupLimitEvents } from '../cgroups/limit-events.ts';
 import type { OciSeccomp } from '../seccomp/index.ts';
 import { buildOciSpec } from './oci-spec.ts';
 import { removeBundle, scratchIsFull, type BundlePaths, type MountTools } from './bundle.ts';
-import { fatalError, isExecFailure, RUNSC_ENV, runscGlobalArgs, STARTED_MARKER, workloadExit, type RunscFlags } from './runsc.ts';
+import { fatalError, isExecFailure, RUNSC_ENV, runscGlobalArgs, stateFile, stateSaysStarted, workloadExit, type RunscFlags } from './runsc.ts';
 import { applyCpuQuota } from './cpu-quota.ts';
 import { signalOfExitCode } from '../../host/exit-status.ts';
 import { removeForeignCgroups, removeRunscState } from './leftovers.ts';
-import { RefusedForkWatch } from './refused-forks.ts';
+import type { RefusedForkWatch } from './refused-forks.ts';
 import { watchFdCloser, withoutInheritedFds, type FdCloserWatch } from '../inherited-fds.ts';
 
 /** Longest a boot may take before start() gives up and tears it down. */
@@ -36,8 +37,10 @@ const LOG_DRAIN_MS = 2_000;
 export interface GvisorResources {
   spec: SandboxSpec;
   runsc: string;
-  /** Makes the FIFO of the sandbox kernel's log. */
-  mkfifo: string;
+  /** Forks refused at the guest task limit, read from the sandbox kernel's log FIFO (opened by the driver). */
+  refusedForks: RefusedForkWatch;
+  /** Arms the kernel's events for the host cgroup's limit counters. */
+  limitEvents: CgroupLimitEvents;
   /** When present, runsc runs under `setpriv --pdeathsig KILL`: it dies if the controller dies. */
   setpriv: string | undefined;
   flags: RunscFlags;
@@ -71,8 +74,6 @@ export class GvisorSandbox implements Sandbox {
   private stopped = false;
   private started = false;
   private scratchFull = false;
-  /** Forks refused at the guest task limit, read from the sandbox kernel's log (set by start()). */
-  private refusedForks: RefusedForkWatch | undefined;
   private destroyed: Promise<void> | undefined;
 
   constructor(resources: GvisorResources) {
@@ -98,9 +99,6 @@ export class GvisorSandbox implements Sandbox {
       ...(resolvConf === undefined ? {} : { resolvConf }),
     });
     writeFileSync(res.bundle.config, JSON.stringify(config), { mode: 0o600 });
-    // Open before runsc starts: the sandbox kernel's first refused fork is already counted.
-    const refusedForks = await RefusedForkWatch.create(res.bundle.bootLog, res.mkfifo);
-    this.refusedForks = refusedForks;
     const runArgs = [...runscGlobalArgs(res.flags, { stateDir: res.stateDir, logDir: res.bundle.dir }, res.spec.network), 'run', '--bundle', res.bundle.dir, this.id];
     const [runFile, runFileArgs] = res.setpriv === undefined ? [res.runsc, runArgs] : [res.setpriv, ['--pdeathsig', 'KILL', '--', res.runsc, ...runArgs]];
     // An attached network: runsc (as root, before it sets up the sandbox) enters the prepared namespace.
@@ -130,7 +128,7 @@ export class GvisorSandbox implements Sandbox {
     try {
       await this.waitStarted(this.exited, fdCloser);
       this.started = true;
-      refusedForks.writersAttached();
+      res.refusedForks.writersAttached();
       // Boot is over: the command's CPU counts from here, under the quota it was granted.
       res.cgroup.markCommandStart();
       applyCpuQuota(res.cgroup, res.spec.limits.cpuCores);
@@ -157,10 +155,18 @@ export class GvisorSandbox implements Sandbox {
     let ended = false;
     void exited.then(() => (ended = true));
     const deadline = Date.now() + START_TIMEOUT_MS;
+    const state = stateFile(this.res.stateDir, this.id);
+    let seen = '';
     for (;;) {
-      const log = this.readLog();
-      if (STARTED_MARKER.test(log)) return;
+      // runsc's own record of the container (what `runsc state` reads), not a debug-level log line;
+      // read again only when runsc rewrote it.
+      const stamp = statStamp(state);
+      if (stamp !== seen) {
+        seen = stamp;
+        if (stateSaysStarted(readOrEmpty(state))) return;
+      }
       if (ended) {
+        const log = this.readLog();
         if (/Exiting with status: \d+/.test(log)) return;
         if (this.stopped) throw new Error(`sandbox ${this.id} was stopped while starting`);
         const fatal = fatalError(log);
@@ -176,11 +182,7 @@ export class GvisorSandbox implements Sandbox {
   }
 
   private readLog(): string {
-    try {
-      return readFileSync(this.res.bundle.runLog, 'utf8');
-    } catch {
-      return '';
-    }
+    return readOrEmpty(this.res.bundle.runLog);
   }
 
   async stats(): Promise<ResourceSample> {
@@ -189,10 +191,28 @@ export class GvisorSandbox implements Sandbox {
     if (!this.scratchFull && (await scratchIsFull(this.res.bundle))) this.scratchFull = true;
     const running = this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
     // Once the sandbox ended, every line its kernel wrote is read before the count is final.
-    if (!running) await this.refusedForks?.drained(LOG_DRAIN_MS);
+    if (!running && this.child !== undefined) await this.res.refusedForks.drained(LOG_DRAIN_MS);
     // The host cgroup's own hits (its pids.max backstop) plus the guest's, which only the log shows.
-    const guestHits = this.refusedForks?.count ?? 0;
+    const guestHits = this.res.refusedForks.count;
     return { ...sample, pidsLimitHits: sample.pidsLimitHits + guestHits, scratchFull: this.scratchFull };
+  }
+
+  /**
+   * Limit events without polling runsc: the host cgroup's counters (OOM kills, hits of its pids.max
+   * backstop) through the kernel's events, like every driver's, and every fork refused at the
+   * guest task limit as its trace line is read from the sandbox kernel's log FIFO.
+   */
+  async watchLimits(listener: LimitListener): Promise<LimitWatch> {
+    const host = await this.res.limitEvents.watch(this.res.cgroup, listener);
+    const removeListener = this.res.refusedForks.onRefused(() => listener.changed());
+    return {
+      polled: host.polled,
+      poll: () => host.poll(),
+      close: () => {
+        removeListener();
+        host.close();
+      },
+    };
   }
 
   /**
@@ -239,7 +259,7 @@ export class GvisorSandbox implements Sandbox {
     };
     const { res } = this;
     await step(() => this.stop());
-    await step(() => this.refusedForks?.close());
+    await step(() => res.refusedForks.close());
     await step(() => this.waitChildGone());
     await step(() => removeRunscState(res.runsc, runscGlobalArgs(res.flags, { stateDir: res.stateDir }), res.stateDir, this.id));
     await step(() => res.cgroup.remove());
@@ -264,6 +284,20 @@ export class GvisorSandbox implements Sandbox {
     this.res.cgroup.killAll();
     child.kill('SIGKILL');
     await Promise.race([gone, sleep(2_000, false, { ref: false })]);
+  }
+}
+
+/** Size and change time of `path` ('' when absent): equal stamps mean an unchanged file. */
+function statStamp(path: string): string {
+  const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+  return st === undefined ? '' : `${st.size}:${st.ctimeNs}:${st.ino}`;
+}
+
+function readOrEmpty(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
   }
 }
 
