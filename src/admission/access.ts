@@ -42,8 +42,6 @@ export interface AccessOptions {
   store?: ControlStore | undefined;
   /** An already loaded engine (default: load the configured bundle). */
   engine?: PolicyEngine | undefined;
-  /** Where checked bundles are remembered (see policy/bundle-stamp.ts); none: always checked in full. */
-  stampDir?: string | undefined;
 }
 
 /**
@@ -59,7 +57,7 @@ function approvalSandbox(approval: PendingApprovalView): { id: string; owner: st
 /** Loads the policy bundle and builds the authenticator and the admission path over `store`. */
 export async function createAccess(options: AccessOptions): Promise<Access> {
   const { config, store } = options;
-  const engine = options.engine ?? (await PolicyEngine.load(policyDirOf(config.policy), { stampDir: options.stampDir }));
+  const engine = options.engine ?? (await PolicyEngine.load(policyDirOf(config.policy)));
   const authenticator = new Authenticator({ auth: config.auth, store });
   const settings = { defaultImage: config.defaultImage, hostRoots: config.policy.hostRoots };
   const approvals =

@@ -9,9 +9,9 @@ import { createAccess, UNAVAILABLE_APPROVALS, type Access } from '../admission/a
 import { AdmissionRefusal } from '../admission/refusal.ts';
 import { ApprovalRefusal } from '../approvals/refusal.ts';
 import type { SandboxSpec } from '../policy/request.ts';
-import type { PolicyEngine } from '../policy/engine.ts';
+import { PolicyEngine } from '../policy/engine.ts';
+import { policyDirOf } from '../policy/bundle-files.ts';
 import { stampDirOf } from '../policy/bundle-stamp.ts';
-import { openStore } from '../store/index.ts';
 import type { RunPlan } from './run-options.ts';
 import { terminalSafe } from './terminal-text.ts';
 
@@ -29,6 +29,7 @@ function specOf(plan: RunPlan, config: AirlockConfig): SandboxSpec {
     network: { mode: plan.network.mode, allowedHosts: plan.network.allowedHosts },
     mounts: plan.mounts,
     limits: plan.limits,
+    ...(plan.secrets === undefined ? {} : { secrets: plan.secrets }),
   };
 }
 
@@ -38,19 +39,19 @@ function specOf(plan: RunPlan, config: AirlockConfig): SandboxSpec {
  * the run to an approver. A run policy allows outright never touches it.
  */
 export async function admitRun(plan: RunPlan, config: AirlockConfig, approvalId: string | undefined): Promise<RunAdmission> {
-  const stampDir = stampDirOf(config);
-  let engine: PolicyEngine | undefined;
+  // A bundle checked before is not checked again, and a decision made before is not evaluated
+  // again (see policy/bundle-stamp.ts): most runs then never load Cedar.
+  const engine = await PolicyEngine.load(policyDirOf(config.policy), { stampDir: stampDirOf(config), rememberDecisions: true });
   if (approvalId === undefined) {
     // Without a store, a run that needs an approval is refused as approval_unavailable before
     // anything is recorded: only then is it decided again, with the store's approval gate.
-    const access = await createAccess({ config, stampDir });
-    const outcome = await decide(access, plan, config, undefined);
+    const outcome = await decide(await createAccess({ config, engine }), plan, config, undefined);
     if (outcome !== NEEDS_APPROVAL_GATE) return outcome;
-    engine = access.engine;
   }
+  const { openStore } = await import('../store/index.ts');
   const store = await openStore(config);
   try {
-    const outcome = await decide(await createAccess({ config, store, engine, stampDir }), plan, config, approvalId);
+    const outcome = await decide(await createAccess({ config, store, engine }), plan, config, approvalId);
     if (outcome === NEEDS_APPROVAL_GATE) throw new Error('the approval gate is unavailable although the store is open');
     return outcome;
   } finally {

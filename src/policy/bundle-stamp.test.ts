@@ -87,3 +87,41 @@ test('a malformed stamp is ignored and the bundle checked in full', { skip }, as
     assert.deepEqual(JSON.parse(await readFile(path, 'utf8')), good);
   }
 });
+
+test('remembered decisions: the same call is answered from the memo, which is trusted only when private', { skip }, async (t) => {
+  const { bundle, stamps } = await workspace(t);
+  const checked = await PolicyEngine.load(bundle, { stampDir: stamps });
+  const expected = checked.evaluate(operatorRun);
+  // The first remembering engine evaluates with Cedar and writes the memo.
+  const first = await PolicyEngine.load(bundle, { stampDir: stamps, rememberDecisions: true });
+  assert.deepEqual(first.evaluate(operatorRun), expected);
+  const key = await stampKey(await readBundleFiles(bundle));
+  const memoPath = join(stamps, `${key}.decisions.json`);
+  assert.equal((await stat(memoPath)).mode & 0o777, 0o600);
+  const memo = JSON.parse(await readFile(memoPath, 'utf8')) as [string, { response: { decision: string; diagnostics: { reason: string[] } } }][];
+  assert.equal(memo.length, 1);
+  assert.deepEqual((await PolicyEngine.load(bundle, { stampDir: stamps, rememberDecisions: true })).evaluate(operatorRun), expected);
+  // An answer planted in the memo shows that the next engine answers from it...
+  for (const [, answer] of memo) {
+    answer.response.decision = 'deny';
+    answer.response.diagnostics.reason = [];
+  }
+  await writeFile(memoPath, JSON.stringify(memo));
+  assert.equal((await PolicyEngine.load(bundle, { stampDir: stamps, rememberDecisions: true })).evaluate(operatorRun).decision, 'deny');
+  // ...and only while the memo is root's and private.
+  await chmod(memoPath, 0o640);
+  assert.deepEqual((await PolicyEngine.load(bundle, { stampDir: stamps, rememberDecisions: true })).evaluate(operatorRun), expected);
+  // A memo with one malformed entry is not used at all.
+  await writeFile(memoPath, JSON.stringify([...memo, ['{}', { type: 'success' }]]), { mode: 0o600 });
+  await chmod(memoPath, 0o600);
+  assert.deepEqual((await PolicyEngine.load(bundle, { stampDir: stamps, rememberDecisions: true })).evaluate(operatorRun), expected);
+});
+
+test('a memo belongs to one bundle: a changed bundle decides afresh', { skip }, async (t) => {
+  const { bundle, stamps } = await workspace(t);
+  await PolicyEngine.load(bundle, { stampDir: stamps });
+  assert.equal((await PolicyEngine.load(bundle, { stampDir: stamps, rememberDecisions: true })).evaluate(operatorRun).decision, 'allow');
+  await writeFile(join(bundle, 'local.cedar'), '@id("no-runs")\n@reason("no runs here")\nforbid (principal, action == Airlock::Action::"execute", resource);\n');
+  const changed = await PolicyEngine.load(bundle, { stampDir: stamps, rememberDecisions: true });
+  assert.deepEqual(changed.evaluate(operatorRun).policyIds, ['no-runs']);
+});

@@ -13,7 +13,7 @@
  * is ignored and the bundle is checked in full: it can only save time, never admit a bundle.
  */
 import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, renameSync, writeFileSync } from 'node:fs';
 import { lstat, mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,24 +75,28 @@ async function privateDir(dir: string): Promise<boolean> {
   return s !== undefined && s.isDirectory() && s.uid === 0 && (s.mode & 0o077) === 0;
 }
 
-/** The checked bundle `key` names, or undefined when there is no trustworthy stamp for it. */
-export async function readStamp(dir: string, key: string): Promise<StampedBundle | undefined> {
+/** The text of `dir/name` if both are root's and private; undefined otherwise (or if absent). */
+async function readPrivate(dir: string, name: string): Promise<string | undefined> {
   if (!rootOnly() || !(await privateDir(dir))) return undefined;
-  let text: string;
   try {
     // Why O_NOFOLLOW and fstat: the file read is the file checked, never a link to another one.
-    const handle = await open(join(dir, `${key}.json`), constants.O_RDONLY | constants.O_NOFOLLOW);
+    const handle = await open(join(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
       const s = await handle.stat();
       if (!s.isFile() || s.uid !== 0 || (s.mode & 0o077) !== 0) return undefined;
-      text = await handle.readFile('utf8');
+      return await handle.readFile('utf8');
     } finally {
       await handle.close();
     }
   } catch {
     return undefined;
   }
-  const parsed = parseStamp(text);
+}
+
+/** The checked bundle `key` names, or undefined when there is no trustworthy stamp for it. */
+export async function readStamp(dir: string, key: string): Promise<StampedBundle | undefined> {
+  const text = await readPrivate(dir, `${key}.json`);
+  const parsed = text === undefined ? undefined : parseStamp(text);
   if (parsed === undefined || parsed.key !== key) return undefined;
   return { schema: parsed.schema, policies: parsed.policies };
 }
@@ -121,4 +125,64 @@ export async function writeStamp(dir: string, key: string, bundle: StampedBundle
 /** Where a controller keeps its stamps: `<stateDir>/policy-stamps`. */
 export function stampDirOf(config: { stateDir: string }): string {
   return join(config.stateDir, 'policy-stamps');
+}
+
+/** How many of Cedar's answers a bundle's decision memo keeps (the most recently made). */
+export const DECISION_MEMO_SIZE = 64;
+
+/** Whether `v` has the shape of a successful Cedar answer (a failed one is never remembered). */
+function isAnswer(v: unknown): v is CedarTypes.AuthorizationAnswer {
+  if (typeof v !== 'object' || v === null) return false;
+  const a = v as { type?: unknown; response?: { decision?: unknown; diagnostics?: { reason?: unknown; errors?: unknown } }; warnings?: unknown };
+  const d = a.response?.diagnostics;
+  return (
+    a.type === 'success' &&
+    (a.response?.decision === 'allow' || a.response?.decision === 'deny') &&
+    Array.isArray(d?.reason) && d.reason.every((r) => typeof r === 'string') &&
+    Array.isArray(d?.errors) && Array.isArray(a.warnings)
+  );
+}
+
+/**
+ * Cedar's answers remembered for the bundle `key` names, by their exact call (see
+ * PolicyEngine): what a short-lived front end decided before, so that the same request again is
+ * answered without loading Cedar. Empty when there is no trustworthy memo.
+ *
+ * Why this is as sound as the engine's own cache: an answer is a pure function of the bundle
+ * (fixed by `key`, with the Cedar version and the checker) and of the call, which the entry's
+ * name spells out in full; the memo is root's and private like the stamp beside it.
+ */
+export async function readDecisions(dir: string, key: string): Promise<Map<string, CedarTypes.AuthorizationAnswer>> {
+  const memo = new Map<string, CedarTypes.AuthorizationAnswer>();
+  const text = await readPrivate(dir, `${key}.decisions.json`);
+  if (text === undefined) return memo;
+  try {
+    const entries: unknown = JSON.parse(text);
+    if (!Array.isArray(entries)) return memo;
+    for (const e of entries) {
+      // One malformed entry discredits the file: nothing of it is used.
+      if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'string' || !isAnswer(e[1])) return new Map();
+      memo.set(e[0], e[1]);
+    }
+  } catch {
+    return new Map();
+  }
+  return memo;
+}
+
+/**
+ * Writes the last {@link DECISION_MEMO_SIZE} of `answers` (oldest first) as the memo of `key`,
+ * whole or not at all. Synchronous (a few kB) so that it is done before a short command exits;
+ * best effort like writeStamp. Only called after the stamp for `key` was read, so `dir` exists.
+ */
+export function writeDecisions(dir: string, key: string, answers: ReadonlyMap<string, CedarTypes.AuthorizationAnswer>): void {
+  if (!rootOnly()) return;
+  const entries = [...answers].filter(([, a]) => isAnswer(a)).slice(-DECISION_MEMO_SIZE);
+  try {
+    const tmp = join(dir, `.${key}.decisions.${process.pid}.tmp`);
+    writeFileSync(tmp, JSON.stringify(entries), { mode: 0o600, flag: 'wx' });
+    renameSync(tmp, join(dir, `${key}.decisions.json`));
+  } catch {
+    // Not remembered: the next run evaluates again.
+  }
 }

@@ -9,12 +9,12 @@
  * "deny" (forbids win, approval or not); allowed by at least one policy that needs no approval means
  * "allow"; allowed only by approval permits means "approval", unless the request carries one.
  */
-import { loadCedar } from './cedar.ts';
+import { loadCedar, requireCedar } from './cedar.ts';
 import type { Cedar, CedarTypes } from './cedar.ts';
 import { bundleHash, readBundleFiles } from './bundle-files.ts';
 import type { BundleFile } from './bundle-files.ts';
 import { compileBundle } from './compile-bundle.ts';
-import { readStamp, stampKey, writeStamp } from './bundle-stamp.ts';
+import { readDecisions, readStamp, stampKey, writeDecisions, writeStamp } from './bundle-stamp.ts';
 import type { CompiledPolicy } from './compile-bundle.ts';
 import { PolicyBundleError } from './bundle-error.ts';
 import { toCedarRequest } from './request.ts';
@@ -44,41 +44,71 @@ export class PolicyEngine {
   readonly hash: string;
   readonly dir: string;
   readonly policies: readonly CompiledPolicy[];
-  readonly #cedar: Cedar;
+  /** Cedar with this bundle pre-parsed: at hand, or loaded on the first evaluation (see load). */
+  readonly #evaluator: () => Cedar;
   readonly #byId: ReadonlyMap<string, CompiledPolicy>;
   // Cedar keeps pre-parsed sets in the wasm module, by name; the name is the content hash, so
   // engines with the same bundle share one entry and engines with different bundles never collide.
   readonly #cacheName: string;
   /** Cedar's answers by their exact call (JSON), least recently used first; read only, never mutated. */
   readonly #answers = new Map<string, CedarTypes.AuthorizationAnswer>();
+  /** Where new answers are remembered across processes (see bundle-stamp.ts); undefined: nowhere. */
+  readonly #memo: { dir: string; key: string } | undefined;
 
-  private constructor(cedar: Cedar, dir: string, hash: string, policies: readonly CompiledPolicy[], schema: CedarTypes.Schema) {
-    this.#cedar = cedar;
+  private constructor(
+    evaluator: Cedar | (() => Cedar),
+    dir: string,
+    hash: string,
+    policies: readonly CompiledPolicy[],
+    schema: CedarTypes.Schema,
+    memo?: { dir: string; key: string; answers: ReadonlyMap<string, CedarTypes.AuthorizationAnswer> },
+  ) {
     this.dir = dir;
     this.hash = hash;
     this.policies = policies;
     this.#byId = new Map(policies.map((p) => [p.id, p]));
     this.#cacheName = `airlock:${hash}`;
-    const staticPolicies = Object.fromEntries(policies.map((p) => [p.id, p.text]));
-    const parsedSet = cedar.preparsePolicySet(this.#cacheName, { staticPolicies });
-    const parsedSchema = cedar.preparseSchema(this.#cacheName, schema);
-    for (const answer of [parsedSet, parsedSchema]) {
-      if (answer.type === 'failure') {
-        throw new PolicyBundleError(dir, answer.errors.map((e) => ({ file: dir, line: 0, column: 0, message: e.message })));
+    const prepare = (cedar: Cedar): Cedar => {
+      const staticPolicies = Object.fromEntries(policies.map((p) => [p.id, p.text]));
+      const parsedSet = cedar.preparsePolicySet(this.#cacheName, { staticPolicies });
+      const parsedSchema = cedar.preparseSchema(this.#cacheName, schema);
+      for (const answer of [parsedSet, parsedSchema]) {
+        if (answer.type === 'failure') {
+          throw new PolicyBundleError(dir, answer.errors.map((e) => ({ file: dir, line: 0, column: 0, message: e.message })));
+        }
       }
+      return cedar;
+    };
+    if (typeof evaluator === 'function') {
+      let prepared: Cedar | undefined;
+      this.#evaluator = () => (prepared ??= prepare(evaluator()));
+    } else {
+      const prepared = prepare(evaluator);
+      this.#evaluator = () => prepared;
+    }
+    if (memo !== undefined) {
+      for (const [call, answer] of memo.answers) this.#answers.set(call, answer);
+      this.#memo = { dir: memo.dir, key: memo.key };
     }
   }
 
   /**
    * Reads and validates the bundle in `dir`; throws PolicyBundleError naming each bad file and line.
-   * With `stampDir`, a bundle already checked (see bundle-stamp.ts) is not checked again.
+   * With `stampDir`, a bundle already checked (see bundle-stamp.ts) is not checked again, and with
+   * `rememberDecisions` too (a short-lived front end), Cedar is loaded only when a decision was not
+   * made before: answers are remembered beside the stamp.
    */
-  static async load(dir: string, options: { stampDir?: string | undefined } = {}): Promise<PolicyEngine> {
+  static async load(dir: string, options: { stampDir?: string | undefined; rememberDecisions?: boolean } = {}): Promise<PolicyEngine> {
     const files = await readBundleFiles(dir);
     const { stampDir } = options;
     if (stampDir === undefined) return PolicyEngine.fromFiles(dir, files);
     const key = await stampKey(files);
-    const [stamp, cedar] = await Promise.all([readStamp(stampDir, key), loadCedar()]);
+    const stamp = await readStamp(stampDir, key);
+    if (stamp !== undefined && options.rememberDecisions === true) {
+      const answers = await readDecisions(stampDir, key);
+      return new PolicyEngine(requireCedar, dir, bundleHash(files), stamp.policies, stamp.schema, { dir: stampDir, key, answers });
+    }
+    const cedar = await loadCedar();
     if (stamp !== undefined) return new PolicyEngine(cedar, dir, bundleHash(files), stamp.policies, stamp.schema);
     const bundle = compileBundle(cedar, dir, files);
     const engine = new PolicyEngine(cedar, dir, bundleHash(files), bundle.policies, bundle.schema);
@@ -120,7 +150,7 @@ export class PolicyEngine {
       this.#answers.set(key, cached);
       return cached;
     }
-    const answer = this.#cedar.statefulIsAuthorized({
+    const answer = this.#evaluator().statefulIsAuthorized({
       ...call,
       preparsedPolicySetId: this.#cacheName,
       preparsedSchemaName: this.#cacheName,
@@ -129,6 +159,7 @@ export class PolicyEngine {
     });
     this.#answers.set(key, answer);
     if (this.#answers.size > DECISION_CACHE_SIZE) this.#answers.delete(this.#answers.keys().next().value as string);
+    if (this.#memo !== undefined) writeDecisions(this.#memo.dir, this.#memo.key, this.#answers);
     return answer;
   }
 
