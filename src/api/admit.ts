@@ -29,13 +29,18 @@ export function callerOf(request: FastifyRequest): Caller {
 }
 
 /** The spec a new sandbox will have: every default filled, so policy sees what will run. */
-export function newSandboxSpec(ctx: RouteContext, input: { runtime: string; image?: string | undefined; network: NetworkRequest; mounts: readonly GrantedMount[]; limits: RequestedLimits }): SandboxSpec {
+export function newSandboxSpec(
+  ctx: RouteContext,
+  input: { runtime: string; image?: string | undefined; network: NetworkRequest; mounts: readonly GrantedMount[]; limits: RequestedLimits; secrets?: readonly string[] | undefined },
+): SandboxSpec {
   return {
     runtime: input.runtime,
     image: input.image ?? ctx.admission.settings.defaultImage,
     network: { mode: input.network.mode, allowedHosts: input.network.allowedHosts },
     mounts: input.mounts,
     limits: resolveLimits(input.limits, ctx.policy.defaults, ctx.policy.maxima),
+    // Names only: a value is never part of a decision, a digest or an approval summary.
+    ...(input.secrets === undefined || input.secrets.length === 0 ? {} : { secrets: [...input.secrets] }),
   };
 }
 

@@ -22,6 +22,7 @@ const SERVICE_ERROR_STATUS: Record<ServiceErrorCode, number> = {
   payload_too_large: 413,
   runtime_unavailable: 400,
   image_not_found: 400,
+  secret_not_found: 400,
   capacity_exceeded: 429,
   filesystem_access_refused: 403,
   workdir_refused: 403,

@@ -11,6 +11,7 @@ import { RUNTIME_NAMES } from '../isolation/driver.ts';
 import { TERMINATION_REASONS, type ExecutionResult } from '../sandbox/result.ts';
 import { IMAGE_REF_PATTERN, MAX_PATH_LENGTH } from '../sandbox/request-rules.ts';
 import { errorCodeList } from './error-codes.ts';
+import { MAX_SECRETS_PER_REQUEST, SECRET_NAME_PATTERN } from '../secrets/names.ts';
 
 /** Longest path accepted anywhere in the API. */
 export { MAX_PATH_LENGTH };
@@ -73,6 +74,12 @@ export const Environment = z
   .record(z.string().regex(ENV_NAME_PATTERN, 'invalid environment variable name'), z.string().max(32_768).regex(NO_NUL, 'contains a NUL byte'))
   .refine((env) => Object.keys(env).length <= MAX_ENV_ENTRIES, `at most ${MAX_ENV_ENTRIES} variables`)
   .describe('Environment variables of the sandboxed process. Nothing else is inherited from the host.');
+
+export const SecretNames = z
+  .array(z.string().regex(SECRET_NAME_PATTERN, 'invalid secret name (a lowercase letter, then up to 63 of a-z 0-9 _ -)'))
+  .max(MAX_SECRETS_PER_REQUEST)
+  .refine((names) => new Set(names).size === names.length, 'a secret is named twice')
+  .describe('Secrets the sandbox is given, by name: each is the read-only file /run/secrets/NAME (mode 0400, on a tmpfs), never an environment variable. Policy decides each one; its value is redacted from all output.');
 
 export const Argv = z
   .array(z.string().max(65_536).regex(NO_NUL, 'contains a NUL byte'))
@@ -156,6 +163,7 @@ export const ExecuteRequest = z
     services: ServiceNames.optional(),
     filesystem_access: FilesystemAccess.optional(),
     environment: Environment.optional(),
+    secrets: SecretNames.optional(),
     expected_policy_hash: PolicyHashField.optional(),
   })
   .strict()

@@ -1,6 +1,7 @@
 /** The `airlock run` implementation: plan → image → driver → executeOnce → report. */
 import { text } from 'node:stream/consumers';
-import { loadConfig } from '../config/config.ts';
+import { loadConfig, type AirlockConfig } from '../config/config.ts';
+import { secretRegistryFor, UnknownSecretError, type SecretValue } from '../secrets/index.ts';
 import { RefusedControlError } from '../host/control-error.ts';
 import { createDriver } from '../isolation/drivers.ts';
 import { resolveImage } from '../images/store.ts';
@@ -39,6 +40,7 @@ export async function runCommand(command: string[], raw: RawRunOptions, configPa
     if (err instanceof NetworkPolicyError) throw new UsageError(`--allow/--service: ${err.message}`);
     throw err;
   }
+  const secrets = await resolveRunSecrets(config, plan.secrets);
   const driver = createDriver(plan.runtime, config);
   const image = await resolveImage(config, plan.image);
   const request: ExecutionRequest = {
@@ -49,6 +51,7 @@ export async function runCommand(command: string[], raw: RawRunOptions, configPa
     workdir: plan.workdir,
     argv: plan.argv,
     network: plan.network,
+    ...(secrets.length === 0 ? {} : { secrets }),
   };
   if (stdin !== undefined) request.stdin = stdin;
   // The command's own output is passed through as bytes (like ssh or docker run): it is what was asked for.
@@ -73,6 +76,17 @@ export async function runCommand(command: string[], raw: RawRunOptions, configPa
     reportEnding(result);
   }
   return exitCodeOf(result);
+}
+
+/** The admitted secrets' values; an unknown one is the caller's error, naming it. */
+async function resolveRunSecrets(config: AirlockConfig, names: readonly string[] | undefined): Promise<SecretValue[]> {
+  if (names === undefined || names.length === 0) return [];
+  try {
+    return (await secretRegistryFor(config).resolve(names)).map((r) => r.value);
+  } catch (err) {
+    if (err instanceof UnknownSecretError) throw new UsageError(`--secret: ${err.message}`);
+    throw err;
+  }
 }
 
 function reportEnding(result: ExecutionResult): void {

@@ -9,6 +9,7 @@ import { isImplementedRuntime, type ImplementedRuntime } from '../isolation/driv
 import { LimitError, resolveLimits, type RequestedLimits } from '../sandbox/limits.ts';
 import { absolutePathProblem, IMAGE_REF_PATTERN, withoutTrailingSlashes } from '../sandbox/request-rules.ts';
 import { UsageError } from './usage-error.ts';
+import { checkSecretNames } from '../secrets/names.ts';
 
 import { BASE_ENV, INTERPRETERS, type Language } from '../sandbox/prepare.ts';
 import { NETWORK_MODES, type NetworkMode, type NetworkRequest } from '../network/policy.ts';
@@ -23,6 +24,8 @@ export interface RawRunOptions {
   timeout?: string;
   scratch?: string;
   env: string[];
+  /** `--secret NAME` (repeatable); absent when the caller builds options in code. */
+  secret?: string[];
   mount: string[];
   workdir: string;
   network: string;
@@ -43,6 +46,8 @@ export interface RunPlan {
   mounts: GrantedMount[];
   workdir: string;
   network: NetworkRequest;
+  /** Names of the secrets the sandbox is given (each decided by policy, placed under /run/secrets). */
+  secrets?: string[];
   /** The command, or the interpreter when `language` is set. */
   argv: string[];
   /** Code for the interpreter (fed on stdin), when `language` is set. */
@@ -89,18 +94,19 @@ export function parseRunOptions(raw: RawRunOptions, command: string[], config: A
   const network = parseNetwork(raw);
   const image = raw.image ?? config.defaultImage;
   if (!IMAGE_REF_PATTERN.test(image)) throw new UsageError(`--image: invalid image name "${image}"`);
+  const secrets = parseSecrets(raw.secret ?? []);
 
   if (raw.language === undefined) {
     if (raw.code !== undefined) throw new UsageError('--code: requires --language');
     if (command.length === 0) throw new UsageError('no command: use `airlock run [options] -- CMD ARGS…` or --language');
-    return { runtime: raw.runtime, image, limits, env, mounts, workdir, network, argv: command, json: raw.json };
+    return { runtime: raw.runtime, image, limits, env, mounts, workdir, network, argv: command, json: raw.json, ...secrets };
   }
   if (!(raw.language in INTERPRETERS)) {
     throw new UsageError(`--language: unknown language "${raw.language}" (choose ${Object.keys(INTERPRETERS).join(', ')})`);
   }
   if (command.length > 0) throw new UsageError('--language: give the code with --code or on stdin, not as a command');
   const language = raw.language as Language;
-  const plan: RunPlan = { runtime: raw.runtime, image, limits, env, mounts, workdir, network, argv: [...INTERPRETERS[language]], language, json: raw.json };
+  const plan: RunPlan = { runtime: raw.runtime, image, limits, env, mounts, workdir, network, argv: [...INTERPRETERS[language]], language, json: raw.json, ...secrets };
   if (raw.code !== undefined) plan.code = raw.code;
   return plan;
 }
@@ -114,6 +120,16 @@ function parseNetwork(raw: RawRunOptions): NetworkRequest {
   if (mode !== 'restricted' && raw.allow.length > 0) throw new UsageError(`--allow: only applies to --network restricted`);
   if (mode !== 'restricted' && raw.service.length > 0) throw new UsageError(`--service: only applies to --network restricted`);
   return { mode, allowedHosts: raw.allow, services: raw.service };
+}
+
+/** `--secret` names, checked by the one secret-name rule; `{}` when there are none. */
+function parseSecrets(names: string[]): { secrets?: string[] } {
+  if (names.length === 0) return {};
+  try {
+    return { secrets: checkSecretNames(names) };
+  } catch (err) {
+    throw new UsageError(`--secret: ${(err as Error).message}`);
+  }
 }
 
 function parseNumber(option: string, value: string | undefined): number | undefined {

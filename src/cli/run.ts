@@ -22,6 +22,7 @@ export function registerRun(program: Command): void {
     .option('--timeout <s>', 'wall-clock limit in seconds')
     .option('--scratch <mb>', 'size of the writable /tmp in MiB')
     .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect, [])
+    .option('--secret <name>', 'give the sandbox this secret as the file /run/secrets/NAME (repeatable; never an environment variable)', collect, [])
     .option('--mount <HOST:SANDBOX[:ro|rw]>', 'grant a host path, read-only unless rw (repeatable)', collect, [])
     .option('--network <mode>', 'network policy: none (default), restricted (egress proxy + allowlist) or full (NAT, no private ranges)', 'none')
     .option('--allow <HOST[:PORT]>', 'allowlist entry for --network restricted: host, *.domain or IP, port 80/443 unless given (repeatable)', collect, [])

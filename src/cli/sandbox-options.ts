@@ -4,6 +4,7 @@
  * server's to check, so the CLI never disagrees with it about a maximum.
  */
 import type { CreateSandboxRequest } from '../../sdk/types.ts';
+import { checkSecretNames } from '../secrets/names.ts';
 import { UsageError } from './usage-error.ts';
 import { NETWORK_MODES } from '../network/policy.ts';
 import { DEFAULT_API_PORT } from '../config/config.ts';
@@ -26,6 +27,8 @@ export interface RawCreateOptions {
   ttl?: string;
   metadata: string[];
   env: string[];
+  /** `--secret NAME` (repeatable). */
+  secret?: string[];
   network?: string;
   allow?: string[];
   service?: string[];
@@ -113,6 +116,13 @@ export function createRequestOf(raw: RawCreateOptions): CreateSandboxRequest {
   if (ttl !== undefined) request.ttl_seconds = ttl;
   if (raw.metadata.length > 0) request.metadata = parsePairs('--metadata', raw.metadata, METADATA_KEY, 'KEY');
   if (raw.env.length > 0) request.environment = parseEnv(raw.env);
+  if ((raw.secret ?? []).length > 0) {
+    try {
+      request.secrets = checkSecretNames(raw.secret ?? []);
+    } catch (err) {
+      throw new UsageError(`--secret: ${(err as Error).message}`);
+    }
+  }
   // The server validates the policy and each allowlist entry, and names every problem.
   if (raw.network !== undefined) {
     if (!(NETWORK_MODES as readonly string[]).includes(raw.network)) throw new UsageError(`--network: unknown mode "${raw.network}" (choose ${NETWORK_MODES.join(', ')})`);

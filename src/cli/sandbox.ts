@@ -42,6 +42,7 @@ export function registerSandbox(program: Command): void {
     .option('--ttl <s>', 'idle lifetime in seconds; the sandbox ends when it passes')
     .option('--metadata <KEY=VALUE>', 'label returned with the sandbox (repeatable)', collect, [])
     .option('--env <KEY=VALUE>', 'environment variable of every exec (repeatable)', collect, [])
+    .option('--secret <name>', 'give the sandbox this secret as the file /run/secrets/NAME (repeatable; never an environment variable)', collect, [])
     .option('--network <mode>', 'network policy: none (default), restricted or full')
     .option('--allow <HOST[:PORT]>', 'allowlist entry for --network restricted (repeatable)', collect, [])
     .option('--service <name>', 'internal service reachable through the proxy (repeatable)', collect, [])

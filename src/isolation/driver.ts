@@ -44,6 +44,20 @@ export interface GrantedMount {
   writable: boolean;
 }
 
+/**
+ * A secret the sandbox is given: it appears as the read-only file `/run/secrets/<name>` (mode
+ * 0400, owned by the sandbox user) on a memory filesystem of the sandbox's own, never in the
+ * environment, an argv or on host disk. `bytes()` is read only while the file is placed.
+ */
+export interface SecretFile {
+  /** Checked by the caller against the secret-name rule (src/secrets/names.ts); a file name. */
+  readonly name: string;
+  bytes(): Buffer;
+}
+
+/** Where drivers place `SandboxSpec.secrets`. */
+export const SECRETS_MOUNT = '/run/secrets';
+
 /** Everything a driver needs to build one sandbox. */
 export interface SandboxSpec {
   /** Unique id (lowercase letters, digits, dashes); used for cgroup and state names. */
@@ -67,6 +81,8 @@ export interface SandboxSpec {
    * sandboxes (which then start the agent as their main process). Absent for one-shot runs.
    */
   agentDir?: string;
+  /** Secrets placed under SECRETS_MOUNT; absent or empty: no SECRETS_MOUNT at all. */
+  secrets?: readonly SecretFile[];
 }
 
 /**

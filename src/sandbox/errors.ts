@@ -18,6 +18,7 @@ export const SERVICE_ERROR_CODES = {
   payload_too_large: 'A file is larger than the transfer limit.',
   runtime_unavailable: "The runtime isn't available on this host.",
   image_not_found: "The image doesn't exist.",
+  secret_not_found: 'A secret the request names is held by no secrets provider; nothing ran.',
   capacity_exceeded: 'The concurrent-sandbox cap is reached: retry later.',
   filesystem_access_refused: "A host path may not be granted (never-grantable, outside the grant roots, symlink, socket, unreadable for the sandbox's uid), whichever check noticed; nothing ran.",
   workdir_refused: "The working directory can't be used in the image; nothing ran.",

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AgentClient } from '../agent/client.ts';
 import type { ExecEndReason, ExecResult, ExecSession } from './service-types.ts';
+import { Redactor } from '../secrets/redactor.ts';
 
 export interface ExecRequest {
   argv: string[];
@@ -16,6 +17,8 @@ export interface ExecRequest {
   outputBytes: number;
   /** Whether the sandbox has ended (then a killed command reports `sandbox_ended`). */
   ended: () => boolean;
+  /** The sandbox's secrets' redactor: output is redacted before it is counted or delivered. */
+  redactor?: Redactor;
 }
 
 /** Starts `request` through the agent and returns its session. */
@@ -39,12 +42,22 @@ export function startExec(agent: AgentClient, request: ExecRequest): ExecSession
     // Past the cap the command is killed: output can't exhaust the controller or the client.
     if (chunk.length > room) stop('output_limit');
   };
-  handle.onStdout(deliver(stdoutListeners));
-  handle.onStderr(deliver(stderrListeners));
+  const redactor = request.redactor ?? new Redactor([]);
+  const redacted = { stdout: redactor.stream(), stderr: redactor.stream() };
+  const stdout = deliver(stdoutListeners);
+  const stderr = deliver(stderrListeners);
+  handle.onStdout((chunk) => stdout(redacted.stdout.push(chunk)));
+  handle.onStderr((chunk) => stderr(redacted.stderr.push(chunk)));
+  // What each stream held back (a possible start of a value) goes out, redacted, before the result.
+  const flush = () => {
+    stdout(redacted.stdout.end());
+    stderr(redacted.stderr.end());
+  };
   const timer = setTimeout(() => stop('timeout'), request.timeoutMs);
   const result: Promise<ExecResult> = handle.exit.then(
     (exit: { code: number | null; signal: string | null }) => {
       clearTimeout(timer);
+      flush();
       const ended = reason ?? (request.ended() ? 'sandbox_ended' : 'completed');
       return {
         exit_code: exit.code,
@@ -55,6 +68,7 @@ export function startExec(agent: AgentClient, request: ExecRequest): ExecSession
     },
     () => {
       clearTimeout(timer);
+      flush();
       return { exit_code: null, signal: null, termination_reason: 'sandbox_ended' as const, duration_ms: Math.round(performance.now() - started) };
     },
   );

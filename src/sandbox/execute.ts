@@ -4,7 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { GrantedMount, IsolationDriver, Limits, ProcessExit } from '../isolation/driver.ts';
+import type { GrantedMount, IsolationDriver, Limits, ProcessExit, SecretFile } from '../isolation/driver.ts';
+import { Redactor } from '../secrets/redactor.ts';
 import { RefusedControlError } from '../host/control-error.ts';
 import type { Image } from '../images/image.ts';
 import type { ExecutionResult, TerminationReason } from './result.ts';
@@ -29,6 +30,8 @@ export interface ExecutionRequest {
   argv: string[];
   /** Network policy; `none` when absent. */
   network?: NetworkRequest;
+  /** Secrets placed under /run/secrets; their values are redacted from the output and errors. */
+  secrets?: readonly SecretFile[];
   /** Bytes or a stream to feed the command's stdin; stdin is /dev/null when absent. */
   stdin?: Buffer | string | Readable;
   /** Live output callbacks (streaming mode). Output is captured in the result either way. */
@@ -68,6 +71,7 @@ export async function executeOnce(request: ExecutionRequest, ctx: ExecutionConte
       {
         id: sandboxIdOf(executionId), image: request.image, limits: request.limits, env: request.env, mounts: request.mounts,
         workdir: request.workdir, network: request.network ?? NO_NETWORK, argv: request.argv, stdin: request.stdin !== undefined,
+        ...(request.secrets === undefined ? {} : { secrets: request.secrets }),
       },
       { driver: ctx.driver, networks: ctx.network, starts: ctx.starts, signal: request.signal },
     );
@@ -79,7 +83,7 @@ export async function executeOnce(request: ExecutionRequest, ctx: ExecutionConte
   } catch (err) {
     // Why: a refused request is the caller's error to answer as a refusal, not a failed run.
     if (err instanceof RefusedControlError) throw err;
-    return failedResult(base, err);
+    return failedResult(base, err, redactorOf(request));
   } finally {
     await provisioned?.teardown();
   }
@@ -115,8 +119,11 @@ async function supervise(
   request.signal?.addEventListener('abort', cancel, { once: true });
   if (request.signal?.aborted === true) cancel();
   const output = new OutputCollector(request.limits.outputBytes, () => terminate('output_limit'));
-  proc.stdout.on('data', (chunk: Buffer) => output.add('stdout', chunk, request.onStdout));
-  proc.stderr.on('data', (chunk: Buffer) => output.add('stderr', chunk, request.onStderr));
+  // Why before the collector: what is captured, streamed live and counted is the redacted output.
+  const redactor = redactorOf(request);
+  const redacted = { stdout: redactor.stream(), stderr: redactor.stream() };
+  proc.stdout.on('data', (chunk: Buffer) => output.add('stdout', redacted.stdout.push(chunk), request.onStdout));
+  proc.stderr.on('data', (chunk: Buffer) => output.add('stderr', redacted.stderr.push(chunk), request.onStderr));
   feedStdin(proc.stdin, request.stdin);
 
   const timeout = setTimeout(() => terminate('timeout'), request.limits.timeoutSeconds * 1000);
@@ -138,8 +145,11 @@ async function supervise(
     if (ctx.supervisor === undefined) supervisor.close();
     request.signal?.removeEventListener('abort', cancel);
   }
+  // What each stream held back (a possible start of a value) is released, redacted, once it is over.
+  output.add('stdout', redacted.stdout.end(), request.onStdout);
+  output.add('stderr', redacted.stderr.end(), request.onStderr);
   if (exit.setupError !== undefined) {
-    return failedResult(info, new Error(`${info.runtime}: the sandbox could not be set up: ${exit.setupError}`));
+    return failedResult(info, new Error(`${info.runtime}: the sandbox could not be set up: ${exit.setupError}`), redactor);
   }
   const finished = performance.now();
   const sample = await sandbox.stats();
@@ -190,12 +200,18 @@ function cancelledResult(info: Omit<RunInfo, 'coldStartMs'>): ExecutionResult {
   return { ...failedResult(info, new Error('cancelled before the command started')), termination_reason: 'killed' };
 }
 
-function failedResult(info: Omit<RunInfo, 'coldStartMs'>, err: unknown): ExecutionResult {
+/** The redactor of a run's secrets (one that passes everything through when there are none). */
+function redactorOf(request: ExecutionRequest): Redactor {
+  return new Redactor(request.secrets ?? []);
+}
+
+function failedResult(info: Omit<RunInfo, 'coldStartMs'>, err: unknown, redactor?: Redactor): ExecutionResult {
+  const message = (err as Error).message;
   return {
     execution_id: info.executionId,
     success: false,
     output: '',
-    error: (err as Error).message,
+    error: redactor === undefined ? message : redactor.text(message),
     exit_code: null,
     security_violations: [],
     execution_time_seconds: round((performance.now() - info.started) / 1000, 4),

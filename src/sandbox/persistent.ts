@@ -4,7 +4,8 @@
  * every control already applied and can only ever see the sandbox's own filesystem.
  */
 import { randomUUID } from 'node:crypto';
-import { AGENT_MOUNT, type IsolationDriver, type Limits, type Sandbox, type SandboxSpec } from '../isolation/driver.ts';
+import { AGENT_MOUNT, type IsolationDriver, type Limits, type Sandbox, type SandboxSpec, type SecretFile } from '../isolation/driver.ts';
+import { Redactor } from '../secrets/redactor.ts';
 import { AgentClient, AgentClosedError, AgentFileError } from '../agent/client.ts';
 import type { Image } from '../images/image.ts';
 import { ServiceError } from './errors.ts';
@@ -39,6 +40,8 @@ export interface PersistentSpec {
   supervisor: Supervisor;
   /** Called when the sandbox records a security violation (metrics, logs). */
   onViolation?: (violation: SecurityViolation) => void;
+  /** Secrets placed under /run/secrets; their values are redacted from everything read back. */
+  secrets?: readonly SecretFile[];
 }
 
 /** A running persistent sandbox; `end()` is idempotent and records the first reason given. */
@@ -49,6 +52,10 @@ export class PersistentSandbox {
   readonly coldStartMs: number;
   readonly network: NetworkAttachment;
   readonly violations: SecurityViolation[] = [];
+  /** Names of the secrets it was given. */
+  readonly secretNames: readonly string[];
+  /** One redactor for everything that leaves: exec output, files read back, listed names. */
+  private readonly redactor: Redactor;
   private readonly sandbox: Sandbox;
   private readonly provisioned: ProvisionedSandbox;
   private readonly agent: AgentClient;
@@ -67,6 +74,8 @@ export class PersistentSandbox {
     this.provisioned = provisioned;
     this.agent = agent;
     this.coldStartMs = coldStartMs;
+    this.secretNames = (spec.secrets ?? []).map((s) => s.name);
+    this.redactor = new Redactor(spec.secrets ?? []);
     // A limit hit ends the whole sandbox: fail closed, and say which limit.
     this.supervision = spec.supervisor.supervise(this.sandbox, {
       onSample: (sample) => {
@@ -84,6 +93,7 @@ export class PersistentSandbox {
         // The network's variables (proxy, services) reach the agent and every command it starts.
         id, image: spec.image, limits: spec.limits, env: { ...BASE_ENV }, mounts: spec.mounts, workdir: '/tmp', network: spec.network,
         agentDir: spec.agentDir, argv: [`${AGENT_MOUNT}/${spec.agentBinary}`], stdin: true,
+        ...(spec.secrets === undefined || spec.secrets.length === 0 ? {} : { secrets: spec.secrets }),
       },
       { driver: spec.driver, networks: spec.networks, starts: spec.starts },
     );
@@ -137,6 +147,7 @@ export class PersistentSandbox {
       timeoutMs: options.timeoutMs,
       outputBytes: this.limits.outputBytes,
       ended: () => this.endReasonValue !== undefined,
+      redactor: this.redactor,
     }));
     if (stdin !== undefined) {
       session.writeStdin(stdin);
@@ -148,7 +159,8 @@ export class PersistentSandbox {
   }
 
   async readFile(path: string, maxBytes: number): Promise<Buffer> {
-    return this.fileOp(path, () => this.agent.readFile(path, maxBytes));
+    // Why redacted: a file is output too (a config a tool wrote, a copy of a secret file).
+    return this.redactor.buffer(await this.fileOp(path, () => this.agent.readFile(path, maxBytes)));
   }
 
   async writeFile(path: string, data: Buffer, mode?: number): Promise<void> {
@@ -159,8 +171,8 @@ export class PersistentSandbox {
     const entries = await this.fileOp(path, () => this.agent.list(path));
     const base = path.endsWith('/') ? path : `${path}/`;
     return entries.map((e) => ({
-      name: e.name,
-      path: `${base}${e.name}`,
+      name: this.redactor.text(e.name),
+      path: this.redactor.text(`${base}${e.name}`),
       type: e.type === 'file' || e.type === 'dir' || e.type === 'symlink' ? e.type : 'other',
       size: e.size,
       mode: e.mode,

@@ -83,6 +83,7 @@ export async function provision(request: ProvisionRequest, ctx: ProvisionContext
       network: network.sandboxNetwork,
       ...(network.resolvConf === undefined ? {} : { resolvConf: network.resolvConf }),
       ...(request.agentDir === undefined ? {} : { agentDir: request.agentDir }),
+      ...(request.secrets === undefined ? {} : { secrets: request.secrets }),
     }));
     if (isCancelled(ctx.signal)) return await held.cancelled();
     const proc = await sandbox.start({ argv: request.argv, stdin: request.stdin });

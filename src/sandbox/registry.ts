@@ -78,6 +78,7 @@ export class SandboxRegistry {
         network: { mode: sandbox.network.mode, allowedHosts: sandbox.network.allowedHosts() },
         mounts: record.mounts,
         limits: sandbox.limits,
+        ...(sandbox.secretNames.length === 0 ? {} : { secrets: sandbox.secretNames }),
       },
     };
   }

@@ -30,6 +30,8 @@ export interface OneShotRequest {
   network?: NetworkRequest;
   /** When set, refuse unless the active policy hash equals it. */
   expectedPolicyHash?: string;
+  /** Names of the secrets it is given (admitted: policy allowed each one). */
+  secrets?: string[];
 }
 
 /**
@@ -64,6 +66,8 @@ export interface CreateSandboxOptions {
   /** Default: none. */
   network?: NetworkRequest;
   agentId?: string;
+  /** Names of the secrets it is given (admitted: policy allowed each one). */
+  secrets?: string[];
 }
 
 /** The network of a persistent sandbox, with its recent egress decisions. */

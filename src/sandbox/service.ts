@@ -18,6 +18,8 @@ import { poolKey, WarmPool } from './pool.ts';
 import { StartQueue } from './start-queue.ts';
 import { Supervisor } from './supervision/supervisor.ts';
 import { OneShotRegistry } from './one-shots.ts';
+import { resolveSecrets } from './secrets.ts';
+import { secretRegistryFor, type SecretRegistry, type SecretValue } from '../secrets/index.ts';
 import { SandboxRegistry, type SandboxRecord } from './registry.ts';
 import type { ExecutionResult } from './result.ts';
 import type {
@@ -46,6 +48,8 @@ export interface ServiceOptions {
   drivers?: Map<ImplementedRuntime, IsolationDriver>;
   /** The controller's listeners, which sandboxes never reach (the server adds its API once it listens). */
   listeners?: ControllerListeners;
+  /** Where secrets come from (default: the configuration's: the encrypted store, then the environment). */
+  secrets?: SecretRegistry;
 }
 
 export class SandboxService implements SandboxServiceApi {
@@ -66,6 +70,7 @@ export class SandboxService implements SandboxServiceApi {
   /** Manifests already verified by this process (see resolveImage). */
   private readonly manifests = new Map<string, string>();
   private readonly oneShots = new OneShotRegistry();
+  private readonly secrets: SecretRegistry;
   private agent: { dir: string; binary: string } | undefined;
   private reaper: NodeJS.Timeout | undefined;
   private closing = false;
@@ -76,6 +81,7 @@ export class SandboxService implements SandboxServiceApi {
     this.policyHash = activePolicyHash(options.config, options.policyBundleHash);
     this.drivers = options.drivers ?? new Map(IMPLEMENTED_RUNTIMES.map((r) => [r, createDriver(r, options.config)]));
     this.registry = new SandboxRegistry();
+    this.secrets = options.secrets ?? secretRegistryFor(options.config);
     this.supervisor = new Supervisor({ onFallback: (id, reason) => this.observer.supervisionFallback?.(id, reason) });
     this.networks = new NetworkManager({
       config: options.config,
@@ -146,6 +152,7 @@ export class SandboxService implements SandboxServiceApi {
     const image = await imageFor(this.config, request.image, this.manifests);
     const network = request.network ?? NO_NETWORK;
     await this.checkNetwork(network);
+    const secrets = await resolveSecrets(this.secrets, request.secrets);
     this.reserveCapacity();
     // Admitted: the id exists from here on, listed by status() and cancellable, before the sandbox does.
     const executionId = randomUUID();
@@ -153,7 +160,7 @@ export class SandboxService implements SandboxServiceApi {
     const result = executeOnce(
       {
         image, limits, env: { ...BASE_ENV, ...request.env }, mounts: request.mounts, workdir: request.workdir ?? '/tmp', argv, network,
-        executionId, signal: controller.signal, ...(stdin === undefined ? {} : { stdin }),
+        executionId, signal: controller.signal, ...(stdin === undefined ? {} : { stdin }), ...(secrets.length === 0 ? {} : { secrets }),
       },
       { driver, network: this.networks, policyHash: this.policyHash, starts: this.starts, supervisor: this.supervisor },
     ).then(
@@ -182,13 +189,14 @@ export class SandboxService implements SandboxServiceApi {
     const image = await imageFor(this.config, options.image, this.manifests);
     const network = options.network ?? NO_NETWORK;
     await this.checkNetwork(network);
+    const secrets = await resolveSecrets(this.secrets, options.secrets);
     this.reserveCapacity();
-    // Pooled sandboxes have no network (`none`); any other policy gets a sandbox of its own.
-    const poolable = options.mounts.length === 0 && network.mode === 'none';
+    // Pooled sandboxes have no network (`none`) and no secrets; any other request gets a sandbox of its own.
+    const poolable = options.mounts.length === 0 && network.mode === 'none' && secrets.length === 0;
     const pool = poolable ? this.pools.get(poolKey({ runtime: options.runtime, imageDigest: image.digest, limits })) : undefined;
     const pooled = pool?.take();
     if (pool !== undefined) this.observer.poolCheckout?.(pool.key, pooled !== undefined);
-    const sandbox = pooled ?? (await this.startSandbox(driver, image, limits, options.mounts, network));
+    const sandbox = pooled ?? (await this.startSandbox(driver, image, limits, options.mounts, network, secrets));
     const record = this.registry.add(sandbox, {
       runtime: options.runtime,
       imageName: options.image ?? this.config.defaultImage,
@@ -215,12 +223,13 @@ export class SandboxService implements SandboxServiceApi {
     limits: ReturnType<typeof limitsFor>,
     mounts: CreateSandboxOptions['mounts'],
     network: NetworkRequest,
+    secrets: readonly SecretValue[] = [],
   ): Promise<PersistentSandbox> {
     const agent = this.agent;
     if (agent === undefined) throw new ServiceError('shutting_down', 'service is not started');
     try {
       return await PersistentSandbox.start({
-        driver, image, limits, mounts, agentDir: agent.dir, agentBinary: agent.binary, network, networks: this.networks, starts: this.starts, supervisor: this.supervisor,
+        driver, image, limits, mounts, agentDir: agent.dir, agentBinary: agent.binary, network, networks: this.networks, starts: this.starts, supervisor: this.supervisor, secrets,
         onViolation: (v) => this.observer.violationRecorded?.(v),
       });
     } catch (err) {

@@ -3,11 +3,10 @@
  * redaction marker, so it is held to one strict shape everywhere it enters.
  */
 
-/** Lowercase letter first, then lowercase letters, digits, `_` or `-`; at most 64 characters. */
-export const SECRET_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,63}$/;
+import { SECRET_NAME_PATTERN } from '../isolation/secret-files.ts';
 
-/** Where granted secrets appear inside a sandbox (a tmpfs of their own, read-only). */
-export const SECRETS_DIR = '/run/secrets';
+/** Lowercase letter first, then lowercase letters, digits, `_` or `-`; at most 64 characters (the drivers hold the rule). */
+export { SECRET_NAME_PATTERN };
 
 /** Most secrets one request may name. */
 export const MAX_SECRETS_PER_REQUEST = 32;

@@ -5,7 +5,7 @@ import { Redactor, redactionMarker } from './redactor.ts';
 import { SecretValue } from './value.ts';
 
 const VALUE = 'sk-test-4f9a2c7e1b8d6053';
-const secret = { name: 'openai_key', value: new SecretValue('openai_key', Buffer.from(VALUE)) };
+const secret = new SecretValue('openai_key', Buffer.from(VALUE));
 const MARK = redactionMarker('openai_key');
 
 /** Feeds `text` through a stream in chunks of `size` bytes and returns what comes out. */
@@ -51,7 +51,7 @@ test('hex (both cases) and base64 (standard, URL-safe, at any offset in a longer
 });
 
 test('several secrets each get their own marker; text without them passes untouched', () => {
-  const other = { name: 'db_password', value: new SecretValue('db_password', Buffer.from('hunter2-hunter2')) };
+  const other = new SecretValue('db_password', Buffer.from('hunter2-hunter2'));
   const r = new Redactor([secret, other]);
   assert.equal(r.text(`${VALUE}/hunter2-hunter2`), `${MARK}/${redactionMarker('db_password')}`);
   assert.equal(streamed(r, 'nothing secret here', 3), 'nothing secret here');
@@ -74,7 +74,7 @@ test('a stream holds back only what could begin a match', () => {
 });
 
 test('a SecretValue never prints its bytes', () => {
-  const value = secret.value;
+  const value = secret;
   for (const shown of [String(value), JSON.stringify({ value }), inspect({ value }), `${value}`]) {
     assert.ok(!shown.includes(VALUE), shown);
     assert.ok(shown.includes('openai_key'));

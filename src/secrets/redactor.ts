@@ -11,7 +11,11 @@
  * defence there is that a secret is granted only where policy says. Redaction stops the honest
  * leaks: a tool that prints its configuration, a stack trace, a debug dump.
  */
-import type { ResolvedSecret } from './provider.ts';
+/** What the redactor needs of a secret: its name (for the marker) and its bytes (a SecretValue is one). */
+export interface RedactedSecret {
+  readonly name: string;
+  bytes(): Buffer;
+}
 
 /** The marker a value is replaced with. */
 export function redactionMarker(name: string): string {
@@ -59,11 +63,11 @@ export class Redactor {
   readonly #patterns: Pattern[];
   readonly #hold: number;
 
-  constructor(secrets: readonly Pick<ResolvedSecret, 'name' | 'value'>[]) {
+  constructor(secrets: readonly RedactedSecret[]) {
     const patterns: Pattern[] = [];
     for (const secret of secrets) {
       const marker = Buffer.from(redactionMarker(secret.name));
-      const raw = secret.value.bytes();
+      const raw = secret.bytes();
       for (const bytes of [raw, ...encodedForms(raw)]) patterns.push({ bytes, marker });
     }
     // Longest first: at one position the longest form wins (the padded encoding over its core).

@@ -62,6 +62,7 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: RouteContext): 
     if (body.image !== undefined) oneShot.image = body.image;
     if (workdir !== undefined) oneShot.workdir = workdir;
     if (pin !== undefined) oneShot.expectedPolicyHash = pin;
+    if (body.secrets !== undefined && body.secrets.length > 0) oneShot.secrets = body.secrets;
     const spec = newSandboxSpec(ctx, { ...oneShot, network: oneShot.network ?? NO_NETWORK });
     const target = { owner: oneShot.agentId, spec };
     await admit(ctx, request, { action: 'execute', sandbox: { id: NEW_SANDBOX, ...target }, spec, parameters: { ...oneShot, stdin: stdin?.toString('base64') } });

@@ -35,6 +35,7 @@ export function registerSandboxesRoutes(app: FastifyInstance, ctx: RouteContext)
     };
     if (body.image !== undefined) options.image = body.image;
     if (body.ttl_seconds !== undefined) options.ttlSeconds = body.ttl_seconds;
+    if (body.secrets !== undefined && body.secrets.length > 0) options.secrets = body.secrets;
     options.agentId = ownerFor(callerOf(request), body.agent_id);
     const spec = newSandboxSpec(ctx, { ...options, network: options.network ?? NO_NETWORK });
     await admit(ctx, request, { action: 'create', sandbox: { id: NEW_SANDBOX, owner: options.agentId, spec }, spec, parameters: options });

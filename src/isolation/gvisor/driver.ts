@@ -24,6 +24,8 @@ import { GvisorSandbox } from './sandbox.ts';
 import { bootCpuCores } from './cpu-quota.ts';
 import { bindGrants } from './grants.ts';
 import { mountPoints, mountRoot } from './rootfs.ts';
+import { placeSecrets } from './secrets.ts';
+import { checkSecretFiles } from '../secret-files.ts';
 import { bootCheck } from './probe.ts';
 import { checkMaskedPaths } from '../../images/masked-paths.ts';
 import { ensureAgent, type AgentStamps } from '../../agent/build.ts';
@@ -119,6 +121,8 @@ export class GvisorDriver implements IsolationDriver {
     await checkMaskedPaths(spec.image.rootfs);
     // The same working-directory rule as the namespace runtime: refused here, before anything exists.
     checkWorkdir(spec);
+    // Secret names become file names: refused here, before anything exists.
+    checkSecretFiles(spec.secrets ?? []);
     const seccomp = this.filter();
     const layout = this.layout();
     this.ensureDirs();
@@ -148,7 +152,7 @@ export class GvisorDriver implements IsolationDriver {
       bundleMade = true;
       // The scratch mount, the root (after the grants) and the log FIFO don't depend on each other:
       // their helper processes run at once. Every one is awaited before a failure is handled.
-      const [scratch, root, fifo] = await Promise.allSettled([
+      const [scratch, root, fifo, secrets] = await Promise.allSettled([
         mountScratch(bundle, spec, tools),
         (async () => {
           const grants = await bindGrants(bundle, pins, tools);
@@ -159,11 +163,14 @@ export class GvisorDriver implements IsolationDriver {
         })(),
         // Open before runsc starts: the sandbox kernel's first refused fork is already counted.
         RefusedForkWatch.create(bundle.bootLog, tools.mkfifo),
+        // Secrets on a memory filesystem of their own; removeBundle() unmounts it with the rest.
+        placeSecrets(bundle, spec.secrets ?? [], tools),
       ]);
       if (fifo.status === 'fulfilled') refusedForks = fifo.value;
       if (scratch.status === 'rejected') throw scratch.reason;
       if (root.status === 'rejected') throw root.reason;
       if (fifo.status === 'rejected') throw fifo.reason;
+      if (secrets.status === 'rejected') throw secrets.reason;
       const grants = root.value;
       return new GvisorSandbox({
         spec,

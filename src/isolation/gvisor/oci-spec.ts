@@ -7,7 +7,7 @@
  * mounts the request was granted.
  */
 import { posix } from 'node:path';
-import { AGENT_MOUNT, type CommandSpec, type SandboxSpec } from '../driver.ts';
+import { AGENT_MOUNT, SECRETS_MOUNT, type CommandSpec, type SandboxSpec } from '../driver.ts';
 import { ControlError } from '../../host/control-error.ts';
 import { isAtOrUnder } from '../../host/paths.ts';
 import type { OciSeccomp } from '../seccomp/index.ts';
@@ -61,6 +61,8 @@ export interface OciHostPaths {
   init?: boolean;
   /** Host file with `spec.resolvConf`, bound read-only at /etc/resolv.conf when set. */
   resolvConf?: string;
+  /** Host tmpfs holding `spec.secrets` (see secrets.ts), bound read-only at SECRETS_MOUNT when set. */
+  secretsDir?: string;
 }
 
 /** The init wrapper the command runs under when `OciHostPaths.init` is set. */
@@ -144,7 +146,7 @@ export function buildOciSpec(spec: SandboxSpec, command: CommandSpec, seccomp: O
     // The verified image, read-only: nothing in it can be changed, nothing else of the host is visible.
     root: { path: host.rootfs, readonly: true },
     hostname: 'sandbox',
-    mounts: [...systemMounts(host), ...resolvConfMount(host), ...agentMount(spec), ...grantedMounts(spec, host.mountSources)],
+    mounts: [...systemMounts(host), ...resolvConfMount(host), ...agentMount(spec), ...secretsMount(spec, host), ...grantedMounts(spec, host.mountSources)],
     linux: {
       // runsc gives the sandbox its own kernel; these are the namespaces of that kernel, all fresh.
       // An attached sandbox runs in the prepared network namespace runsc is started in (see
@@ -215,6 +217,13 @@ function resolvConfMount(host: OciHostPaths): OciMount[] {
 function agentMount(spec: SandboxSpec): OciMount[] {
   if (spec.agentDir === undefined) return [];
   return [{ destination: AGENT_MOUNT, type: 'bind', source: spec.agentDir, options: ['bind', 'ro', 'nosuid', 'nodev'] }];
+}
+
+/** The secrets tmpfs: read-only, nothing executable or special on it. Fails closed when it is missing. */
+function secretsMount(spec: SandboxSpec, host: OciHostPaths): OciMount[] {
+  if ((spec.secrets ?? []).length === 0) return [];
+  if (host.secretsDir === undefined) throw new ControlError('secrets', 'the sandbox has secrets but no secrets tmpfs was made');
+  return [{ destination: SECRETS_MOUNT, type: 'bind', source: host.secretsDir, options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'] }];
 }
 
 function grantedMounts(spec: SandboxSpec, sources: string[]): OciMount[] {

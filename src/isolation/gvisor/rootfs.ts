@@ -11,7 +11,7 @@
 import { execFile } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, lstatSync, mkdirSync, openSync, type Stats } from 'node:fs';
 import { promisify } from 'node:util';
-import { AGENT_MOUNT, type SandboxSpec } from '../driver.ts';
+import { AGENT_MOUNT, SECRETS_MOUNT, type SandboxSpec } from '../driver.ts';
 import { ControlError } from '../../host/control-error.ts';
 import type { BundlePaths, MountTools } from './bundle.ts';
 import { RUNSC_ENV } from './runsc.ts';
@@ -43,6 +43,7 @@ export function mountPoints(spec: SandboxSpec, grantKinds: ('dir' | 'file')[]): 
   });
   if (outsideTmp(spec.workdir)) points.push({ path: spec.workdir, kind: 'dir' });
   if (spec.agentDir !== undefined) points.push({ path: AGENT_MOUNT, kind: 'dir' });
+  if ((spec.secrets ?? []).length > 0) points.push({ path: SECRETS_MOUNT, kind: 'dir' });
   return points;
 }
 

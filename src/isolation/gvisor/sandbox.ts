@@ -17,6 +17,7 @@ import { ControlError } from '../../host/control-error.ts';
 import type { SandboxCgroup } from '../cgroups/index.ts';
 import type { CgroupLimitEvents } from '../cgroups/limit-events.ts';
 import type { OciSeccomp } from '../seccomp/index.ts';
+import { secretsDirOf } from './secrets.ts';
 import { buildOciSpec } from './oci-spec.ts';
 import { removeBundle, scratchIsFull, type BundlePaths, type MountTools } from './bundle.ts';
 import { fatalError, isExecFailure, RUNSC_ENV, runscGlobalArgs, stateFile, stateSaysStarted, workloadExit, type RunscFlags } from './runsc.ts';
@@ -97,6 +98,7 @@ export class GvisorSandbox implements Sandbox {
       hostPidsMax: res.hostPidsMax,
       init: res.init,
       ...(resolvConf === undefined ? {} : { resolvConf }),
+      ...((res.spec.secrets ?? []).length === 0 ? {} : { secretsDir: secretsDirOf(res.bundle) }),
     });
     writeFileSync(res.bundle.config, JSON.stringify(config), { mode: 0o600 });
     const runArgs = [...runscGlobalArgs(res.flags, { stateDir: res.stateDir, logDir: res.bundle.dir }, res.spec.network), 'run', '--bundle', res.bundle.dir, this.id];

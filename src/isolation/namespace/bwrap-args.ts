@@ -1,7 +1,8 @@
 /**
  * Builds the bubblewrap command line for one sandbox. Pure: no I/O, so every flag is unit-tested.
  */
-import { AGENT_MOUNT, type SandboxSpec } from '../driver.ts';
+import { AGENT_MOUNT, SECRETS_MOUNT, type SandboxSpec } from '../driver.ts';
+import { secretsTmpfsBytes } from '../secret-files.ts';
 import type { ProcMaskBind } from '../proc-masks.ts';
 import { workdirOnScratch } from '../mount-targets.ts';
 
@@ -18,6 +19,8 @@ export interface BwrapPlan {
   mountFds: number[];
   /** Child-side fd from which bwrap reads `spec.resolvConf` (when set). */
   resolvConfFd?: number;
+  /** For each of `spec.secrets`, in order, the child-side fd bwrap copies its value from. */
+  secretFds?: readonly number[];
   /** Replacements bound over the /proc paths that show the host (see proc-masks.ts). */
   procMasks: readonly ProcMaskBind[];
 }
@@ -62,6 +65,7 @@ export function buildBwrapArgs(plan: BwrapPlan): string[] {
     '--size', String(1024 * 1024),
     '--tmpfs', '/run',
     ...(spec.agentDir === undefined ? [] : ['--ro-bind', spec.agentDir, AGENT_MOUNT]),
+    ...secretArgs(plan),
     '--remount-ro', '/run',
     // The only writable place: a size-limited tmpfs owned by the sandbox user.
     '--size', String(spec.limits.scratchMb * 1024 * 1024),
@@ -92,6 +96,25 @@ export function buildBwrapArgs(plan: BwrapPlan): string[] {
     '--',
     ...command,
   );
+  return args;
+}
+
+/**
+ * Secrets: a tmpfs of their own at SECRETS_MOUNT, just big enough, each value copied by bwrap from
+ * a pipe into a 0400 file there (owned by the sandbox user, who creates it), then made read-only.
+ * Why this way: the value is never in an argv, an environment or a host file, and the tmpfs lives
+ * in the sandbox's mount namespace only, so it is gone with the sandbox.
+ */
+function secretArgs(plan: BwrapPlan): string[] {
+  const secrets = plan.spec.secrets ?? [];
+  if (secrets.length === 0) return [];
+  const args = ['--size', String(secretsTmpfsBytes(secrets)), '--perms', '0500', '--tmpfs', SECRETS_MOUNT];
+  secrets.forEach((secret, i) => {
+    const fd = plan.secretFds?.[i];
+    if (fd === undefined) throw new Error(`no fd for secret ${secret.name}`);
+    args.push('--perms', '0400', '--file', String(fd), `${SECRETS_MOUNT}/${secret.name}`);
+  });
+  args.push('--remount-ro', SECRETS_MOUNT);
   return args;
 }
 

@@ -5,6 +5,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { type Availability, type IsolationDriver, type Sandbox, type SandboxSpec } from '../driver.ts';
+import { checkSecretFiles } from '../secret-files.ts';
 import { ControlError } from '../../host/control-error.ts';
 import { detectCgroups, SandboxCgroup, type CgroupLayout } from '../cgroups/index.ts';
 import { leaseHostUid, releaseHostUid } from '../../host/uid-lease.ts';
@@ -70,6 +71,8 @@ export class NamespaceDriver implements IsolationDriver {
   }
 
   async create(spec: SandboxSpec): Promise<Sandbox> {
+    // Secret names become file names: refused here, before anything exists.
+    checkSecretFiles(spec.secrets ?? []);
     const tools = this.requireTools();
     // The image's masked paths are checked here too: a driver never trusts how its Image was obtained.
     await checkMaskedPaths(spec.image.rootfs);

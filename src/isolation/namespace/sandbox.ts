@@ -3,11 +3,12 @@
  * pid is inside the sandbox cgroup, then released to exec the command.
  */
 import { spawn, type ChildProcess, type IOType } from 'node:child_process';
-import { closeSync, openSync, statfsSync, statSync, type StatsFs } from 'node:fs';
+import { closeSync, lstatSync, openSync, statfsSync, statSync, type StatsFs } from 'node:fs';
 import { readdir, statfs } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import {
+  SECRETS_MOUNT,
   type CommandSpec,
   type ResourceSample,
   type Sandbox,
@@ -71,11 +72,14 @@ export class NamespaceSandbox implements Sandbox {
     if (this.child !== undefined) throw new Error(`sandbox ${this.id} already started`);
     const { spec, pins, lease } = this.res;
     const resolvConfFd = FD.firstMount + pins.length;
-    const args = buildBwrapArgs({ spec, command: command.argv, mountFds: pins.map((_, i) => FD.firstMount + i), resolvConfFd, procMasks: this.res.procMasks });
+    const secrets = spec.secrets ?? [];
+    const firstSecretFd = resolvConfFd + (spec.resolvConf === undefined ? 0 : 1);
+    const secretFds = secrets.map((_, i) => firstSecretFd + i);
+    const args = buildBwrapArgs({ spec, command: command.argv, mountFds: pins.map((_, i) => FD.firstMount + i), resolvConfFd, secretFds, procMasks: this.res.procMasks });
     const launcher = buildLauncherArgs(spec, lease.uid, this.res.nsenterPath);
     const prlimitArgv = [this.res.prlimitPath, ...buildPrlimitArgs(spec), this.res.bwrapPath, ...args];
     const launchArgv = launcher.program === undefined ? prlimitArgv : [launcher.program, ...launcher.prefix, ...prlimitArgv];
-    const stdio: (IOType | number)[] = [command.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe', ...pins.map((p) => p.fd), ...(spec.resolvConf === undefined ? [] : ['pipe' as const])];
+    const stdio: (IOType | number)[] = [command.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe', ...pins.map((p) => p.fd), ...(spec.resolvConf === undefined ? [] : ['pipe' as const]), ...secrets.map(() => 'pipe' as const)];
     // Only the descriptors listed here reach bwrap: anything else the controller inherited is closed first (T8).
     const argv = withoutInheritedFds(this.res.fdCloser, stdio.length, launchArgv);
     const child = spawn(argv[0] as string, argv.slice(1), {
@@ -106,6 +110,8 @@ export class NamespaceSandbox implements Sandbox {
       joining.catch(() => undefined);
       fds[FD.seccomp]?.end(this.res.seccompBpf);
       if (spec.resolvConf !== undefined) fds[resolvConfFd]?.end(spec.resolvConf);
+      // Each value goes through a pipe bwrap copies into the sandbox's own tmpfs: no argv, no host file.
+      secrets.forEach((secret, i) => fds[secretFds[i] as number]?.end(secret.bytes()));
       const info = await readInfo(fds[FD.info] as Readable, exit);
       this.childPid = info;
       await joining;
@@ -114,6 +120,7 @@ export class NamespaceSandbox implements Sandbox {
       // Scratch is watched from before the command's first write: a command that fills /tmp and
       // exits within milliseconds is still measured (its tmpfs outlives it through this descriptor).
       await waitForSandboxRoot(info, spec.image.rootfs, exit);
+      checkPlacedSecrets(info, spec, lease.uid);
       this.scratchFd = openScratch(info, spec);
       // The command's CPU starts here: bwrap's own set-up is not billed to it.
       this.res.cgroup.markCommandStart();
@@ -255,6 +262,30 @@ function openScratch(pid: number, spec: SandboxSpec): number | undefined {
     throw new ControlError('scratch', `the sandbox's /tmp is not the ${spec.limits.scratchMb} MiB scratch tmpfs`);
   }
   return fd;
+}
+
+/**
+ * Fail closed: every secret must be in place, through the parked pid 1's root, before the command
+ * may run: a regular file of exactly its size, mode 0400, owned by the sandbox's host uid, on a
+ * tmpfs. The error names the secret, never its value.
+ */
+function checkPlacedSecrets(pid: number, spec: SandboxSpec, hostUid: number): void {
+  for (const secret of spec.secrets ?? []) {
+    const path = `/proc/${pid}/root${SECRETS_MOUNT}/${secret.name}`;
+    let problem: string | undefined;
+    try {
+      const st = lstatSync(path);
+      const fs = statfsSync(path);
+      if (!st.isFile()) problem = 'is not a regular file';
+      else if ((st.mode & 0o7777) !== 0o400) problem = `has mode ${(st.mode & 0o7777).toString(8)}, not 400`;
+      else if (st.uid !== hostUid) problem = 'is not owned by the sandbox user';
+      else if (st.size !== secret.bytes().length) problem = 'was not copied in full';
+      else if (fs.type !== TMPFS_MAGIC) problem = 'is not on a tmpfs';
+    } catch (err) {
+      problem = `is missing (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
+    }
+    if (problem !== undefined) throw new ControlError(`secret ${secret.name}`, `${SECRETS_MOUNT}/${secret.name} ${problem}`);
+  }
 }
 
 /** Reads bwrap's info JSON (`{"child-pid": N, …}`) or fails if bwrap exits first. */
