@@ -202,7 +202,8 @@ describe('GvisorDriver on this host', { skip }, () => {
     const sandbox = await create({ pids: 12 });
     try {
       // Children that stay: the bomb reaches the limit, is refused, and the sandbox goes on running.
-      const proc = await sandbox.start({ argv: ['python3', '-c', 'import os, time\ntry:\n  while True:\n    if os.fork() == 0:\n      time.sleep(60); os._exit(0)\nexcept OSError as e:\n  print("refused", e.errno, flush=True)\ntime.sleep(60)'], stdin: false });
+      // It waits a moment first, so the watch is armed before the bomb (a hit before arming is the runner's first read).
+      const proc = await sandbox.start({ argv: ['python3', '-c', 'import os, time\ntime.sleep(1.5)\ntry:\n  while True:\n    if os.fork() == 0:\n      time.sleep(60); os._exit(0)\nexcept OSError as e:\n  print("refused", e.errno, flush=True)\ntime.sleep(60)'], stdin: false });
       proc.stderr.resume();
       let changed = 0;
       const failures: string[] = [];

@@ -24,6 +24,7 @@ import { GvisorSandbox } from './sandbox.ts';
 import { bootCpuCores } from './cpu-quota.ts';
 import { bindGrants } from './grants.ts';
 import { mountPoints, mountRoot } from './rootfs.ts';
+import { AgentLayers } from './agent-layer.ts';
 import { placeSecrets } from './secrets.ts';
 import { checkSecretFiles } from '../secret-files.ts';
 import { bootCheck } from './probe.ts';
@@ -72,6 +73,8 @@ export class GvisorDriver implements IsolationDriver {
   private readonly config: AirlockConfig;
   /** Agent builds already verified, re-hashed only when the file changes (see ensureAgent). */
   private readonly agentStamps: AgentStamps = new Map();
+  /** The verified agent builds as lower layers of sandbox roots (see agent-layer.ts). */
+  private readonly agentLayers: AgentLayers;
   private tools: Tools | undefined;
   private seccomp: OciSeccomp | undefined;
   private cgroupLayout: CgroupLayout | undefined;
@@ -80,6 +83,7 @@ export class GvisorDriver implements IsolationDriver {
 
   constructor(options: GvisorDriverOptions) {
     this.config = options.config;
+    this.agentLayers = new AgentLayers(`${options.config.runDir}/gvisor`);
     this.limitEvents = new CgroupLimitEvents({ oomV1: new OomEventsV1(() => ensureOomEventsHelper(options.config)) });
   }
 
@@ -126,6 +130,8 @@ export class GvisorDriver implements IsolationDriver {
     const seccomp = this.filter();
     const layout = this.layout();
     this.ensureDirs();
+    // The driver's own verified build is put in the root (cached like the image); any other agent directory is bound.
+    const agentLayer = spec.agentDir === agent.dir ? this.agentLayers.layerFor(agent) : undefined;
     const bundle = bundlePaths(this.baseDir, spec.id);
     let pins: PinnedMount[] = [];
     let cgroup: SandboxCgroup | undefined;
@@ -158,7 +164,7 @@ export class GvisorDriver implements IsolationDriver {
           const grants = await bindGrants(bundle, pins, tools);
           // The host binds now hold the granted inodes; the descriptors have done their job.
           releasePins(pins);
-          await mountRoot(bundle, spec.image.rootfs, mountPoints(spec, grants.map((g) => g.kind)), tools);
+          await mountRoot(bundle, spec.image.rootfs, mountPoints(spec, grants.map((g) => g.kind)), tools, agentLayer === undefined ? [] : [agentLayer]);
           return grants;
         })(),
         // Open before runsc starts: the sandbox kernel's first refused fork is already counted.
@@ -177,6 +183,7 @@ export class GvisorDriver implements IsolationDriver {
         runsc: tools.runsc,
         refusedForks: fifo.value,
         limitEvents: this.limitEvents,
+        agentInRoot: agentLayer !== undefined,
         setpriv: tools.setpriv,
         nsenter: tools.nsenter,
         flags: tools.flags,

@@ -55,6 +55,12 @@ describe('buildOciSpec', () => {
     assert.equal(agent?.source, '/var/lib/airlock/agent/k');
   });
 
+  it('binds no agent directory when the root already holds the agent', () => {
+    const oci = buildOciSpec(spec({ agentDir: '/var/lib/airlock/agent/k' }), command, seccomp, host({ init: true, agentInRoot: true }));
+    assert.deepEqual(oci.process.args, ['/run/airlock/airlock-agent', '--init', '--', ...command.argv]);
+    assert.equal(oci.mounts.find((m) => m.destination === '/run/airlock'), undefined);
+  });
+
   it('passes exactly the spec environment', () => {
     const oci = buildOciSpec(spec({ env: { A: '1', B: 'x=y' } }), command, seccomp, host());
     assert.deepEqual(oci.process.env, ['A=1', 'B=x=y']);

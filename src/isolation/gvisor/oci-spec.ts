@@ -59,6 +59,8 @@ export interface OciHostPaths {
    * itself pid 1, where it can't be killed by its own signals and nothing reaps orphans.
    */
   init?: boolean;
+  /** The agent is already in the root (a layer of its overlay, see agent-layer.ts): no bind of `spec.agentDir`. */
+  agentInRoot?: boolean;
   /** Host file with `spec.resolvConf`, bound read-only at /etc/resolv.conf when set. */
   resolvConf?: string;
   /** Host tmpfs holding `spec.secrets` (see secrets.ts), bound read-only at SECRETS_MOUNT when set. */
@@ -146,7 +148,7 @@ export function buildOciSpec(spec: SandboxSpec, command: CommandSpec, seccomp: O
     // The verified image, read-only: nothing in it can be changed, nothing else of the host is visible.
     root: { path: host.rootfs, readonly: true },
     hostname: 'sandbox',
-    mounts: [...systemMounts(host), ...resolvConfMount(host), ...agentMount(spec), ...secretsMount(spec, host), ...grantedMounts(spec, host.mountSources)],
+    mounts: [...systemMounts(host), ...resolvConfMount(host), ...agentMount(spec, host), ...secretsMount(spec, host), ...grantedMounts(spec, host.mountSources)],
     linux: {
       // runsc gives the sandbox its own kernel; these are the namespaces of that kernel, all fresh.
       // An attached sandbox runs in the prepared network namespace runsc is started in (see
@@ -213,9 +215,9 @@ function resolvConfMount(host: OciHostPaths): OciMount[] {
   return [{ destination: '/etc/resolv.conf', type: 'bind', source: host.resolvConf, options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'] }];
 }
 
-/** The in-sandbox agent of a persistent sandbox: a root-owned host directory, read-only. */
-function agentMount(spec: SandboxSpec): OciMount[] {
-  if (spec.agentDir === undefined) return [];
+/** The in-sandbox agent (and init): a root-owned host directory, read-only, unless the root already holds it. */
+function agentMount(spec: SandboxSpec, host: OciHostPaths): OciMount[] {
+  if (spec.agentDir === undefined || host.agentInRoot === true) return [];
   return [{ destination: AGENT_MOUNT, type: 'bind', source: spec.agentDir, options: ['bind', 'ro', 'nosuid', 'nodev'] }];
 }
 

@@ -49,17 +49,18 @@ export function mountPoints(spec: SandboxSpec, grantKinds: ('dir' | 'file')[]): 
 
 /**
  * Creates each missing mount point in the skeleton (parents copy the image's owner and mode, so
- * the merged view looks like the image) and mounts the read-only overlay at `paths.root`.
+ * the merged view looks like the image) and mounts the read-only overlay at `paths.root`: the
+ * skeleton over `layers` (root-owned directories of the driver, e.g. the agent's) over the image.
  */
-export async function mountRoot(paths: BundlePaths, image: string, points: MountPoint[], tools: MountTools): Promise<void> {
-  for (const [what, p] of [['bundle', paths.dir], ['image', image]] as const) {
+export async function mountRoot(paths: BundlePaths, image: string, points: MountPoint[], tools: MountTools, layers: string[] = []): Promise<void> {
+  for (const [what, p] of [['bundle', paths.dir], ['image', image], ...layers.map((l) => ['layer', l] as const)] as const) {
     // Overlay options are comma- and colon-separated: such characters would change their meaning.
     if (/[,:\\\s]/.test(p)) throw new ControlError('image', `${what} path ${p} has characters an overlay mount can't take`);
   }
   mkdirSync(paths.skeleton, { mode: 0o755 });
   mkdirSync(paths.root, { mode: 0o700 });
   for (const point of points) addPoint(paths.skeleton, image, point);
-  const options = `ro,nosuid,nodev,lowerdir=${paths.skeleton}:${image}`;
+  const options = `ro,nosuid,nodev,lowerdir=${[paths.skeleton, ...layers, image].join(':')}`;
   try {
     await run(tools.mount, ['--no-canonicalize', '-t', 'overlay', '-o', options, 'airlock-root', paths.root], { env: RUNSC_ENV });
   } catch (err) {

@@ -42,6 +42,8 @@ export interface GvisorResources {
   refusedForks: RefusedForkWatch;
   /** Arms the kernel's events for the host cgroup's limit counters. */
   limitEvents: CgroupLimitEvents;
+  /** The agent is a layer of the root (see agent-layer.ts), not a bind mount. */
+  agentInRoot: boolean;
   /** When present, runsc runs under `setpriv --pdeathsig KILL`: it dies if the controller dies. */
   setpriv: string | undefined;
   flags: RunscFlags;
@@ -97,6 +99,7 @@ export class GvisorSandbox implements Sandbox {
       cgroupsPath: res.cgroupsPath,
       hostPidsMax: res.hostPidsMax,
       init: res.init,
+      agentInRoot: res.agentInRoot,
       ...(resolvConf === undefined ? {} : { resolvConf }),
       ...((res.spec.secrets ?? []).length === 0 ? {} : { secretsDir: secretsDirOf(res.bundle) }),
     });
