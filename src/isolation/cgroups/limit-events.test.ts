@@ -1,8 +1,8 @@
 /**
  * Limit events over temporary directories laid out like each cgroup version (the logic, whatever
- * this host runs: v2's inotify on memory.events / pids.events, v1's polled pids.events and the
- * fallback to polling when a source can't be armed), and on the real kernel: v1 OOM events through
- * the eventfd helper, v2 events on a v2 host.
+ * this host runs: v2's inotify on memory.events / pids.events, and the fallback to polling a
+ * counter file when a source can't be armed), and on the real kernel: v1 OOM kills and pids-limit
+ * hits through the helper (eventfd, /dev/kmsg), v2 ones through inotify on a v2 host.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,8 +14,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { LimitListener, Limits } from '../driver.ts';
 import { detectCgroups, type CgroupLayout } from './detect.ts';
 import { SandboxCgroup } from './sandbox-cgroup.ts';
-import { CgroupLimitEvents, CounterFiles, V1_PIDS_POLLED } from './limit-events.ts';
-import { ensureOomEventsHelper, OomEventsV1 } from './oom-events-v1.ts';
+import { CgroupLimitEvents, CounterFiles } from './limit-events.ts';
+import { CgroupV1Events, ensureCgroupEventsHelper } from './v1-events.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'airlock-limit-events-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -70,7 +70,7 @@ test('v2: a file that cannot be watched is polled instead, and says so', async (
   watch.close();
 });
 
-test('v1: pids.events is polled (one read, an event only when it changed); OOM without a helper is polled too', async () => {
+test('v1 without its helper: both counters are polled (one read each, an event only when one changed)', async () => {
   const base = join(root, 'v1');
   const mounts = { memory: join(base, 'memory'), cpu: join(base, 'cpu'), cpuacct: join(base, 'cpuacct'), pids: join(base, 'pids') };
   const layout: CgroupLayout = { version: 1, mounts, controllers: ['memory', 'cpu', 'cpuacct', 'pids'] };
@@ -79,8 +79,7 @@ test('v1: pids.events is polled (one read, an event only when it changed); OOM w
   writeFileSync(join(mounts.memory, 'parent', 'c', 'memory.oom_control'), 'oom_kill_disable 0\nunder_oom 0\noom_kill 0\n');
   const listener = recorder();
   const watch = await new CgroupLimitEvents().watch(cg, listener);
-  assert.ok(watch.polled?.startsWith(V1_PIDS_POLLED), watch.polled);
-  assert.match(watch.polled ?? '', /memory: no cgroup v1 OOM event helper, polled/);
+  assert.equal(watch.polled, 'OOM and pids-limit hits: no cgroup v1 event helper, polled');
   watch.poll();
   assert.equal(listener.changes, 0, 'unchanged counters are no event');
   writeFileSync(join(mounts.pids, 'parent', 'c', 'pids.events'), 'max 1\n');
@@ -92,14 +91,14 @@ test('v1: pids.events is polled (one read, an event only when it changed); OOM w
   watch.close();
 });
 
-test('v1: an OOM helper that cannot register falls back to polling memory.oom_control, naming why', async () => {
+test('v1: a helper that cannot start falls back to polling, naming why', async () => {
   const base = join(root, 'v1b');
   const mounts = { memory: join(base, 'memory'), cpu: join(base, 'cpu'), cpuacct: join(base, 'cpuacct'), pids: join(base, 'pids') };
   const layout: CgroupLayout = { version: 1, mounts, controllers: ['memory', 'cpu', 'cpuacct', 'pids'] };
   const cg = SandboxCgroup.create(layout, 'parent', 'd', LIMITS);
-  const broken = new OomEventsV1(() => Promise.reject(new Error('gcc is needed to build the cgroup v1 OOM event helper')));
-  const watch = await new CgroupLimitEvents({ oomV1: broken }).watch(cg, recorder());
-  assert.match(watch.polled ?? '', /memory: cgroups: cannot start the cgroup v1 OOM event helper: gcc is needed.*polled$/);
+  const broken = new CgroupV1Events(() => Promise.reject(new Error('gcc is needed to build the cgroup v1 event helper')));
+  const watch = await new CgroupLimitEvents({ v1: broken }).watch(cg, recorder());
+  assert.match(watch.polled ?? '', /^OOM and pids-limit hits: cgroups: cannot start the cgroup v1 event helper: gcc is needed.*polled$/);
   watch.close();
 });
 
@@ -117,26 +116,31 @@ test('CounterFiles re-reads a held descriptor (pread at 0): same text, no change
 const host = detectCgroups();
 const isRoot = process.getuid?.() === 0;
 
-test('v1 kernel: an OOM kill in a watched memory cgroup is an event (eventfd helper)', { skip: host.version !== 1 ? 'cgroup v2 host: v1 OOM events do not apply' : !isRoot ? 'needs root to create cgroups' : false }, async (t) => {
-  const stateDir = mkdtempSync(join(tmpdir(), 'airlock-oom-helper-'));
+test('v1 kernel: an OOM kill and a pids-limit hit are events (eventfd, /dev/kmsg), nothing polled', { skip: host.version !== 1 ? 'cgroup v2 host: v1 events do not apply' : !isRoot ? 'needs root to create cgroups' : false }, async (t) => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'airlock-cgroup-events-'));
   t.after(() => rmSync(stateDir, { recursive: true, force: true }));
   const parent = `airlock-limit-events-${process.pid}`;
   const cg = SandboxCgroup.create(host, parent, 'oom', LIMITS);
-  const oomV1 = new OomEventsV1(() => ensureOomEventsHelper({ stateDir }));
+  const v1 = new CgroupV1Events(() => ensureCgroupEventsHelper({ stateDir }));
   const listener = recorder();
-  const watch = await new CgroupLimitEvents({ oomV1 }).watch(cg, listener);
+  const watch = await new CgroupLimitEvents({ v1 }).watch(cg, listener);
   t.after(async () => {
     watch.close();
     await cg.remove();
     spawnSync('rmdir', Object.values(host.version === 1 ? host.mounts : {}).map((m) => `${m}/${parent}`));
   });
-  assert.equal(watch.polled, V1_PIDS_POLLED, 'memory is evented, only pids polled');
+  assert.equal(watch.polled, undefined, 'both limits are evented');
   const quiet = listener.changes;
   // A 64 MiB allocation in a 32 MiB cgroup: the kernel's OOM killer acts inside it.
   const procs = `${cg.dirs.memory}/cgroup.procs`;
   spawnSync('/bin/sh', ['-c', `echo $$ > ${procs} && echo $$ > ${cg.dirs.pids}/cgroup.procs && exec python3 -c 'b = bytearray(64 << 20)'`]);
   assert.ok(await until(() => listener.changes > quiet), 'no event for the OOM kill');
   assert.ok(cg.sample().oomKills >= 1, 'the kernel counted the kill');
+  const afterOom = listener.changes;
+  // 40 sleepers in a cgroup allowing 16 tasks: forks are refused.
+  spawnSync('/bin/sh', ['-c', `echo $$ > ${procs} && echo $$ > ${cg.dirs.pids}/cgroup.procs && for i in $(seq 40); do sleep 1 & done; wait`]);
+  assert.ok(await until(() => listener.changes > afterOom), 'no event for the pids-limit hit');
+  assert.ok(cg.sample().pidsLimitHits >= 1, 'the kernel counted the refusal');
   assert.deepEqual(listener.failures, []);
 });
 

@@ -4,28 +4,31 @@
  *
  * - v2: inotify on `memory.events` and `pids.events` (and `pids.events.local` where the kernel has
  *   it): the kernel marks them modified whenever a counter in them moves.
- * - v1: `memory.oom_control` through an eventfd (one helper for every cgroup, see oom-events-v1.ts).
- *   v1 `pids.events` has no event: since 6.12 the kernel notifies a file v1 doesn't show (checked
- *   on 6.18), so it is polled, one pread on a held descriptor, at the runner's shared cadence.
+ * - v1: one helper for every cgroup (see v1-events.ts): `memory.oom_control` through an eventfd,
+ *   and pids-limit hits through the kernel's log, since v1 `pids.events` sends no inotify event on
+ *   6.12+ kernels (the kernel notifies a file v1 doesn't show; checked on 6.18).
  *
- * A source that can't be set up degrades to polling its file the same way, and says why: never
- * to no supervision.
+ * A source that can't be set up degrades to polling its counter file (one pread on a held
+ * descriptor, at the runner's shared cadence), and says why: never to no supervision.
  */
 import { closeSync, existsSync, openSync, readSync, watch, type FSWatcher } from 'node:fs';
 import type { LimitListener, LimitWatch } from '../driver.ts';
 import type { SandboxCgroup } from './sandbox-cgroup.ts';
-import type { OomEventsV1 } from './oom-events-v1.ts';
+import type { CgroupV1Events } from './v1-events.ts';
 
-/** Why v1 pids-limit hits are polled: reported once by the runner. */
-export const V1_PIDS_POLLED = 'pids: cgroup v1 pids.events sends no event on this kernel, polled';
+/**
+ * When the counters are read again after a v1 event: the kernel signals the OOM eventfd as the
+ * cgroup enters OOM, before its killer has acted and counted the kill.
+ */
+const V1_FOLLOW_UP_MS = [25, 100, 500, 2000];
 
 /** Arms the limit events of sandbox cgroups (one per driver). */
 export class CgroupLimitEvents {
-  private readonly oomV1: OomEventsV1 | undefined;
+  private readonly v1: CgroupV1Events | undefined;
 
-  /** `oomV1`: the helper for v1 hosts (unused on v2). */
-  constructor(options: { oomV1?: OomEventsV1 } = {}) {
-    this.oomV1 = options.oomV1;
+  /** `v1`: the helper for v1 hosts (unused on v2). */
+  constructor(options: { v1?: CgroupV1Events } = {}) {
+    this.v1 = options.v1;
   }
 
   /** Arms every source of `cgroup`'s limit counters; those that can't be armed are polled (see `polled`). */
@@ -39,24 +42,46 @@ export class CgroupLimitEvents {
     const pids = `${cgroup.dirs.pids}/pids.events`;
     const oom = `${cgroup.dirs.memory}/memory.oom_control`;
     let unregister: (() => void) | undefined;
-    let fallback: string | undefined;
-    if (this.oomV1 === undefined) fallback = 'memory: no cgroup v1 OOM event helper';
-    else {
-      try {
-        unregister = await this.oomV1.register(cgroup.dirs.memory, listener);
-      } catch (err) {
-        fallback = `memory: ${(err as Error).message}`;
+    const reasons: string[] = [];
+    const files: string[] = [];
+    const followUps = new Set<NodeJS.Timeout>();
+    const evented: LimitListener = {
+      changed: () => {
+        listener.changed();
+        for (const ms of V1_FOLLOW_UP_MS) {
+          const timer = setTimeout(() => {
+            followUps.delete(timer);
+            listener.changed();
+          }, ms);
+          timer.unref();
+          followUps.add(timer);
+        }
+      },
+      failed: (reason) => listener.failed(reason),
+    };
+    try {
+      if (this.v1 === undefined) throw new Error('no cgroup v1 event helper');
+      const registration = await this.v1.register(cgroup.dirs.memory, cgroup.relativePath, evented);
+      unregister = registration.unregister;
+      if (registration.pidsUnevented !== undefined) {
+        files.push(pids);
+        reasons.push(`pids-limit hits: ${registration.pidsUnevented}`);
       }
+    } catch (err) {
+      files.push(pids, oom);
+      reasons.push(`OOM and pids-limit hits: ${(err as Error).message}`);
     }
-    const polled = new CounterFiles(fallback === undefined ? [pids] : [pids, oom]);
+    const polled = new CounterFiles(files);
     return {
-      polled: fallback === undefined ? V1_PIDS_POLLED : `${V1_PIDS_POLLED}; ${fallback}, polled`,
+      polled: reasons.length === 0 ? undefined : `${reasons.join('; ')}, polled`,
       poll: () => {
         if (polled.changed()) listener.changed();
       },
       close: () => {
         unregister?.();
         unregister = undefined;
+        for (const timer of followUps) clearTimeout(timer);
+        followUps.clear();
         polled.close();
       },
     };

@@ -2,7 +2,7 @@
  * One sandbox's cgroup, on v1 (one directory per controller hierarchy) or v2 (one directory).
  * Limits are written before any sandbox process joins, so nothing ever runs unlimited.
  */
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync, existsSync, watch, type FSWatcher } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Limits } from '../driver.ts';
@@ -213,16 +213,32 @@ export class SandboxCgroup {
     }
   }
 
-  /** Kills what is left and removes the directories; waits up to `timeoutMs` for exits. */
+  /**
+   * Kills what is left and removes the directories; waits up to `timeoutMs` for exits. On v2 the
+   * kernel says when the cgroup empties (`cgroup.events`, inotify): the next try follows at once.
+   * v1 has no such event (only a host-wide release agent), so it retries every 10 ms.
+   */
   async remove(timeoutMs = 2000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      this.killAll();
-      if (this.removeDirsQuietly()) return;
-      if (Date.now() > deadline) {
-        throw new ControlError('cgroups', `cgroup ${this.relativePath} still busy after ${timeoutMs} ms`);
+    let emptied: EmptiedWatch | undefined;
+    let watched = false;
+    try {
+      for (;;) {
+        this.killAll();
+        if (this.removeDirsQuietly()) return;
+        if (Date.now() > deadline) {
+          throw new ControlError('cgroups', `cgroup ${this.relativePath} still busy after ${timeoutMs} ms`);
+        }
+        if (!watched && this.layout.version === 2) {
+          watched = true;
+          emptied = EmptiedWatch.open(`${this.dirs.pids}/cgroup.events`);
+          // Armed after the last try: try once more, in case it emptied in between.
+          if (emptied !== undefined) continue;
+        }
+        await (emptied?.next(REMOVE_RETRY_MS) ?? sleep(10));
       }
-      await sleep(10);
+    } finally {
+      emptied?.close();
     }
   }
 
@@ -237,6 +253,58 @@ export class SandboxCgroup {
       }
     }
     return allGone;
+  }
+}
+
+/** Longest wait between removal tries on v2, should an emptiness event be missed. */
+const REMOVE_RETRY_MS = 100;
+
+/** Changes of a v2 `cgroup.events` (populated 1 → 0 among them), awaited one at a time. */
+class EmptiedWatch {
+  private readonly watcher: FSWatcher;
+  private wake: (() => void) | undefined;
+  /** A change no one was waiting for yet: the next wait returns at once. */
+  private changed = false;
+
+  private constructor(watcher: FSWatcher) {
+    this.watcher = watcher;
+    watcher.on('change', () => {
+      if (this.wake === undefined) this.changed = true;
+      else this.wake();
+    });
+    // A lost watch only slows the retries down to REMOVE_RETRY_MS.
+    watcher.on('error', () => undefined);
+  }
+
+  /** Undefined when the file can't be watched (the caller retries on a timer). */
+  static open(file: string): EmptiedWatch | undefined {
+    try {
+      return new EmptiedWatch(watch(file, { persistent: false }));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Resolves at the next change, or after `ms` at the latest. */
+  next(ms: number): Promise<void> {
+    if (this.changed) {
+      this.changed = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+    });
+  }
+
+  close(): void {
+    this.wake = undefined;
+    this.watcher.close();
   }
 }
 

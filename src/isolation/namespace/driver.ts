@@ -22,7 +22,7 @@ import type { AirlockConfig } from '../../config/config.ts';
 import { NamespaceSandbox } from './sandbox.ts';
 import { ensureAgent, type AgentStamps } from '../../agent/build.ts';
 import { CgroupLimitEvents } from '../cgroups/limit-events.ts';
-import { ensureOomEventsHelper, OomEventsV1 } from '../cgroups/oom-events-v1.ts';
+import { CgroupV1Events, ensureCgroupEventsHelper } from '../cgroups/v1-events.ts';
 
 const run = promisify(execFile);
 
@@ -40,12 +40,12 @@ export class NamespaceDriver implements IsolationDriver {
   private cgroupLayout: CgroupLayout | undefined;
   private procMasks: readonly ProcMaskBind[] | undefined;
   private tools: { bwrap: string; prlimit: string; nsenter: string; mount: string; umount: string } | undefined;
-  /** Kernel events for every sandbox's limit counters (the v1 OOM helper starts with the first watch). */
+  /** Kernel events for every sandbox's limit counters (the v1 helper starts with the first watch). */
   private readonly limitEvents: CgroupLimitEvents;
 
   constructor(options: NamespaceDriverOptions) {
     this.config = options.config;
-    this.limitEvents = new CgroupLimitEvents({ oomV1: new OomEventsV1(() => ensureOomEventsHelper(options.config)) });
+    this.limitEvents = new CgroupLimitEvents({ v1: new CgroupV1Events(() => ensureCgroupEventsHelper(options.config)) });
   }
 
   async probe(): Promise<Availability> {

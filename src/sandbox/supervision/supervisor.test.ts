@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LimitListener, LimitWatch, ResourceSample, Sandbox } from '../../isolation/driver.ts';
 import { SharedSampler } from './sampler.ts';
-import { LIMIT_SAMPLE_MS, Supervisor } from './supervisor.ts';
+import { FULL_SAMPLE_MS, LIMIT_SAMPLE_MS, Supervisor } from './supervisor.ts';
 
 const QUIET: ResourceSample = { cpuNanos: 0, memoryPeakBytes: 0, oomKills: 0, pidsLimitHits: 0, scratchFull: false };
 
@@ -75,6 +75,19 @@ test('events during a read ask for one more read, not one per event', async () =
   assert.ok(sandbox.reads - before >= 1);
 });
 
+test('a sandbox is sampled until its events are armed (never unwatched while a helper starts)', async () => {
+  let arm: ((w: LimitWatch) => void) | undefined;
+  const sandbox = fakeSandbox({ watch: () => new Promise((resolve) => (arm = resolve)) });
+  const supervisor = new Supervisor({ tickMs: 5 });
+  supervisor.supervise(sandbox, { onSample: () => undefined });
+  assert.equal(supervisor.sampled, 1, 'sampled while arming');
+  await sleep(LIMIT_SAMPLE_MS + 60);
+  assert.ok(sandbox.reads >= 1, 'read while arming');
+  arm?.(armed().watch);
+  await sleep(10);
+  assert.equal(supervisor.sampled, 0, 'no sampling once armed');
+});
+
 test('a driver without events is sampled at the shared cadence, and the reason is reported', async () => {
   const reasons: string[] = [];
   const sandbox = fakeSandbox();
@@ -131,7 +144,7 @@ test('one-shots (sampleAll) are sampled even with events armed', async () => {
   const sandbox = fakeSandbox({ watch: async () => armed().watch });
   const supervisor = new Supervisor({ tickMs: 5 });
   const supervision = supervisor.supervise(sandbox, { sampleAll: true, onSample: () => undefined });
-  await sleep(250);
+  await sleep(FULL_SAMPLE_MS * 3 + 60);
   assert.ok(sandbox.reads >= 3, `read ${sandbox.reads} times`);
   supervision.stop();
   assert.equal(supervisor.sampled, 0);

@@ -9,12 +9,12 @@
 import type { LimitWatch, ResourceSample, Sandbox } from '../../isolation/driver.ts';
 import { SharedSampler, type RemoveEntry } from './sampler.ts';
 
-/** The sampler's tick: the finest cadence of any sampled entry. */
-const TICK_MS = 50;
+/** The sampler's tick: the finest cadence of any sampled entry (each wake-up has a cost of its own). */
+const TICK_MS = 125;
 /** How often limit counters without an event source are read (today's per-sandbox cadence). */
 export const LIMIT_SAMPLE_MS = 250;
 /** How often a running one-shot's other facets (scratch, descriptors) are sampled. */
-export const FULL_SAMPLE_MS = 100;
+export const FULL_SAMPLE_MS = 125;
 /** Distinct fallback reasons remembered, so that one missing source is reported once, not per sandbox. */
 const MAX_REPORTED = 256;
 
@@ -87,15 +87,21 @@ export class Supervisor {
         }
       });
     };
+    // Why: limits no event reports are still read, at the shared cadence (fail closed); so is a
+    // sandbox whose events are not armed yet (its helper may still be building).
+    let sampling: RemoveEntry | undefined;
+    const sampleLimits = () => {
+      if (options.sampleAll !== true && !state.stopped) sampling ??= this.sampler.add(every(LIMIT_SAMPLE_MS), check);
+    };
     const fallBack = (reason: string): void => {
       if (state.stopped || state.fellBack) return;
       state.fellBack = true;
       this.report(sandbox.id, reason);
-      // Why: a limit that no event reports is still read, at the shared cadence (fail closed).
-      if (!options.sampleAll) removals.push(this.sampler.add(every(LIMIT_SAMPLE_MS), check));
+      sampleLimits();
       check();
     };
     if (options.sampleAll === true) removals.push(this.sampler.add(every(FULL_SAMPLE_MS), check));
+    sampleLimits();
     if (sandbox.watchLimits === undefined) {
       fallBack(`the ${sandbox.runtime} driver has no limit events`);
     } else {
@@ -103,6 +109,10 @@ export class Supervisor {
         (armed) => {
           if (state.stopped) return armed.close();
           watch = armed;
+          if (!state.fellBack) {
+            sampling?.();
+            sampling = undefined;
+          }
           if (armed.polled !== undefined) {
             this.report(sandbox.id, armed.polled);
             removals.push(this.sampler.add(every(LIMIT_SAMPLE_MS), () => armed.poll()));
@@ -117,6 +127,7 @@ export class Supervisor {
       stop: () => {
         if (state.stopped) return;
         state.stopped = true;
+        sampling?.();
         for (const remove of removals) remove();
         watch?.close();
       },

@@ -1,18 +1,27 @@
 /*
- * airlock-oom-events: cgroup v1 OOM notifications for many memory cgroups at once (cgroup v2
- * reports them through inotify on memory.events; v1 only through an eventfd registered with
- * cgroup.event_control, which Node cannot create).
+ * airlock-cgroup-events: the kernel's limit events of many cgroup v1 sandboxes at once, for a
+ * controller that can't receive them itself (Node can't make an eventfd or poll /dev/kmsg):
+ *
+ * - OOM: an eventfd per memory cgroup, registered with cgroup.event_control (v1 has no
+ *   memory.events to watch with inotify).
+ * - pids-limit hits: v1 pids.events sends no inotify event on 6.12+ kernels, but the kernel logs
+ *   "cgroup: fork rejected by pids controller in PATH" on a cgroup's first refused fork; this
+ *   reads /dev/kmsg (from its end) and reports PATH. If records were lost before they were read,
+ *   it says so, and the controller re-reads every counter.
  *
  * stdin, one command a line:  "add ID DIR" (DIR: a v1 memory cgroup directory)  |  "del ID"
- * stdout, one line each:      "ok ID" | "err ID reason" (answers to add)  |  "oom ID" (an event)
+ * stdout, one line each: first "ready kmsg" or "ready nokmsg REASON"; then "ok ID" | "err ID
+ * REASON" (answers to add, in order), "oom ID", "pids PATH", "lost".
  *
- * An event means "memory.oom_control may have changed" (the kernel also signals when the cgroup
- * is removed): the reader reads the counter itself. Exits when stdin closes or its parent dies.
+ * Every event only means "a counter may have changed": the controller reads the counter itself,
+ * so a line in the log that merely looks like the kernel's costs a read, nothing more.
+ * Exits when stdin closes or its parent dies.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,13 +33,18 @@
 
 #define MAX_ID 0x100000 /* ids are small integers the controller reuses */
 #define STDIN_KEY UINT64_MAX
+#define KMSG_KEY (UINT64_MAX - 1)
+#define PIDS_MARK "cgroup: fork rejected by pids controller in "
 
 static int *efds;
 static size_t nefds;
 
-static void say(const char *fmt, unsigned long id, const char *reason) {
-  char line[512];
-  int n = snprintf(line, sizeof line, fmt, id, reason);
+__attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...) {
+  char line[4200];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
   if (n < 0) return;
   if ((size_t)n >= sizeof line) n = sizeof line - 1;
   if (write(1, line, (size_t)n) != n) exit(1);
@@ -93,7 +107,7 @@ static void add(int ep, unsigned long id, const char *dir) {
     return;
   }
   efds[id] = efd;
-  say("ok %lu%s\n", id, "");
+  say("ok %lu\n", id);
 }
 
 /* Runs each complete line of buf[0..*len); keeps the rest. */
@@ -111,11 +125,40 @@ static void commands(int ep, char *buf, size_t *len) {
   memmove(buf, start, *len);
 }
 
+/* Reads every record /dev/kmsg has now (one per read); reports refused forks and lost records. */
+static void kmsg_records(int kmsg) {
+  char rec[8192];
+  for (;;) {
+    ssize_t r = read(kmsg, rec, sizeof rec - 1);
+    if (r < 0 && errno == EPIPE) {
+      say("lost\n");
+      continue;
+    }
+    if (r <= 0) return;
+    rec[r] = 0;
+    /* "PRIO,SEQ,TIME,FLAGS;MESSAGE\n" (then dictionary lines starting with a space). */
+    char *text = strchr(rec, ';');
+    if (text == NULL || strncmp(text + 1, PIDS_MARK, strlen(PIDS_MARK)) != 0) continue;
+    char *path = text + 1 + strlen(PIDS_MARK);
+    path[strcspn(path, "\n")] = 0;
+    say("pids %s\n", path);
+  }
+}
+
 int main(void) {
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1) return 1;
   int ep = epoll_create1(EPOLL_CLOEXEC);
   struct epoll_event in = {.events = EPOLLIN, .data.u64 = STDIN_KEY};
   if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, 0, &in) < 0) return 1;
+  int kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  struct epoll_event km = {.events = EPOLLIN, .data.u64 = KMSG_KEY};
+  if (kmsg < 0 || lseek(kmsg, 0, SEEK_END) < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, kmsg, &km) < 0) {
+    say("ready nokmsg /dev/kmsg: %s\n", strerror(errno));
+    if (kmsg >= 0) close(kmsg);
+    kmsg = -1;
+  } else {
+    say("ready kmsg\n");
+  }
   static char buf[65536];
   size_t len = 0;
   for (;;) {
@@ -134,8 +177,12 @@ int main(void) {
         commands(ep, buf, &len);
         continue;
       }
+      if (key == KMSG_KEY) {
+        kmsg_records(kmsg);
+        continue;
+      }
       uint64_t count;
-      if (key < nefds && efds[key] >= 0 && read(efds[key], &count, sizeof count) == sizeof count) say("oom %lu%s\n", (unsigned long)key, "");
+      if (key < nefds && efds[key] >= 0 && read(efds[key], &count, sizeof count) == sizeof count) say("oom %lu\n", (unsigned long)key);
     }
   }
 }
