@@ -52,7 +52,7 @@ if (only.has('gvisor')) results.push(...(await benchGvisor(config, image, Math.m
 // Not in the default list: it holds --idle gVisor sandboxes (~20 MiB of host memory each) for minutes.
 let gvisorIdle: IdleBench | undefined;
 if (only.has('gvisor-idle')) gvisorIdle = await benchGvisorIdle(Number(values.idle), Math.max(10, Math.min(Math.round(n / 5), 40)), 30);
-if (only.has('cli')) results.push(await benchCli(Math.max(10, Math.round(n / 5))));
+if (only.has('cli')) results.push(...(await benchCli(Math.max(10, Math.round(n / 5)))));
 let service: ServiceBench | undefined;
 if (only.has('service')) {
   service = await benchService(config, image, n);
