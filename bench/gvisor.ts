@@ -15,19 +15,19 @@ import { DEFAULT_PROFILE, hostArch, toOciSeccomp } from '../src/isolation/seccom
 import { findExecutable } from '../src/host/which.ts';
 import { driverCycle, specMaker } from './driver-cycle.ts';
 import { spawnWait } from './spawn-wait.ts';
-import { summarize } from './stats.ts';
+import { summarize, timePaired } from './stats.ts';
 import type { PairResult } from './namespace.ts';
 import { execFileSync } from 'node:child_process';
 import { ensureAgent } from '../src/agent/build.ts';
 
 /** A minimal OCI bundle: what `runsc spec` writes, with the image as read-only root and the driver's limits. */
-function minimalSpec(rootfs: string, cgroupsPath: string, limits: AirlockConfig['defaults']): object {
+function minimalSpec(rootfs: string, cgroupsPath: string, limits: AirlockConfig['defaults'], args = ['/bin/true']): object {
   return {
     ociVersion: '1.0.2',
     process: {
       terminal: false,
       user: { uid: 65534, gid: 65534 },
-      args: ['/bin/true'],
+      args,
       env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
       cwd: '/',
       capabilities: {},
@@ -63,7 +63,7 @@ export async function benchGvisor(config: AirlockConfig, image: Image, n: number
   const paths = bundlePaths(driver.baseDir, holderSpec.id);
   const runsc = findExecutable('runsc') as string;
   const flags = parseRunscFlags(execFileSync(runsc, ['flags'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
-  // The same command line the driver generates: the agent's init mounted and wrapping the command.
+  // The same command line the driver generates: the agent's init (in the root, see agent-layer.ts) wrapping the command.
   const agentDir = (await ensureAgent(config)).dir;
   const oci = buildOciSpec({ ...holderSpec, agentDir }, { argv: ['/bin/true'], stdin: false }, toOciSeccomp(DEFAULT_PROFILE, hostArch()), {
     rootfs: paths.root,
@@ -74,6 +74,7 @@ export async function benchGvisor(config: AirlockConfig, image: Image, n: number
     cgroupsPath: `/${config.cgroupParent}/${holderSpec.id}`,
     hostPidsMax: hostPidsMax(config.defaults.pids),
     init: true,
+    agentInRoot: true,
   });
   writeFileSync(paths.config, JSON.stringify(oci), { mode: 0o600 });
   const global = runscGlobalArgs(flags, { stateDir: driver.stateDir });
@@ -95,12 +96,36 @@ export async function benchGvisor(config: AirlockConfig, image: Image, n: number
       }
     }
     const subject = summarize(samples[0]);
+    const trace = await traceCost(runsc, flags, driver.stateDir, `${minimalDir}-fork`, image.rootfs, `/${config.cgroupParent}/bench-minimal-${process.pid}`, config.defaults, n);
     return [
+      trace,
       { name: 'gvisor: create+run+destroy /bin/true', subject, baseline: summarize(samples[1]), subjectLabel: 'GvisorDriver', baselineLabel: 'plain runsc run (minimal bundle, same flags)' },
       { name: 'gvisor: create+run+destroy /bin/true', subject, baseline: summarize(samples[2]), subjectLabel: 'GvisorDriver', baselineLabel: 'raw runsc run (the driver\'s bundle)' },
     ];
   } finally {
     rmSync(minimalDir, { recursive: true, force: true });
     await holder.destroy();
+  }
+}
+
+/**
+ * What the logs the driver keeps cost (runsc's default level, the clone-family trace the refused
+ * guest forks are counted from): a plain runsc run of the minimal bundle running 50 fork+exec of
+ * /bin/true, with the driver's log and trace flags against without, in turn.
+ */
+async function traceCost(runsc: string, flags: ReturnType<typeof parseRunscFlags>, stateDir: string, dir: string, rootfs: string, cgroupsPath: string, limits: AirlockConfig['defaults'], n: number): Promise<PairResult> {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const script = 'i=0; while [ $i -lt 50 ]; do /bin/true; i=$((i+1)); done';
+  writeFileSync(`${dir}/config.json`, JSON.stringify(minimalSpec(rootfs, cgroupsPath, limits, ['/bin/sh', '-c', script])), { mode: 0o600 });
+  let seq = 0;
+  const runWith = (logDir: string | undefined) => async () => {
+    await spawnWait(runsc, [...runscGlobalArgs(flags, { stateDir, ...(logDir === undefined ? {} : { logDir }) }), 'run', '--bundle', dir, `bench-trace-${process.pid}-${seq++}`], { env: RUNSC_ENV });
+    if (logDir !== undefined) for (const log of ['run.log', 'boot.log']) rmSync(`${logDir}/${log}`, { force: true });
+  };
+  try {
+    const [traced, plain] = await timePaired(n, 2, runWith(dir), runWith(undefined));
+    return { name: 'gvisor: sh running 50 × /bin/true (plain runsc run)', subject: summarize(traced), baseline: summarize(plain), subjectLabel: 'with the driver\'s logs + clone trace', baselineLabel: 'without' };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
