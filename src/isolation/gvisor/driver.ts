@@ -17,7 +17,7 @@ import type { AirlockConfig } from '../../config/config.ts';
 import { bundlePaths, createBundleDir, mountScratch, removeBundle, type MountTools } from './bundle.ts';
 import { RefusedForkWatch } from './refused-forks.ts';
 import { CgroupLimitEvents } from '../cgroups/limit-events.ts';
-import { ensureOomEventsHelper, OomEventsV1 } from '../cgroups/oom-events-v1.ts';
+import { CgroupV1Events, ensureCgroupEventsHelper } from '../cgroups/v1-events.ts';
 import { execRunsc, parseRunscFlags, REQUIRED_FLAGS, RUNSC_ENV, runscGlobalArgs, type RunscFlags } from './runsc.ts';
 import { removeForeignCgroups, removeRunscState } from './leftovers.ts';
 import { GvisorSandbox } from './sandbox.ts';
@@ -84,7 +84,7 @@ export class GvisorDriver implements IsolationDriver {
   constructor(options: GvisorDriverOptions) {
     this.config = options.config;
     this.agentLayers = new AgentLayers(`${options.config.runDir}/gvisor`);
-    this.limitEvents = new CgroupLimitEvents({ oomV1: new OomEventsV1(() => ensureOomEventsHelper(options.config)) });
+    this.limitEvents = new CgroupLimitEvents({ v1: new CgroupV1Events(() => ensureCgroupEventsHelper(options.config)) });
   }
 
   /** `${runDir}/gvisor`: bundles, and runsc's state under `state/`. */
