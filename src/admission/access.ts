@@ -15,6 +15,8 @@ import type { SandboxSpec } from '../policy/request.ts';
 import { AdmissionRefusal } from './refusal.ts';
 import { Admission } from './admission.ts';
 import { Authenticator } from './authenticate.ts';
+import type { AuditLog } from '../audit/log.ts';
+import { recordedApprovalGate } from '../audit/approval-record.ts';
 
 /** A controller's access control. */
 export interface Access {
@@ -40,6 +42,8 @@ export interface AccessOptions {
    * and requests that need an approval are refused (`approval_unavailable`).
    */
   store?: ControlStore | undefined;
+  /** Where decisions and approvals are recorded; without it nothing is (tests, embedders). */
+  audit?: AuditLog | undefined;
   /** An already loaded engine (default: load the configured bundle). */
   engine?: PolicyEngine | undefined;
 }
@@ -70,6 +74,7 @@ export async function createAccess(options: AccessOptions): Promise<Access> {
           // that narrows who approves what (policies/approvers.cedar) must hold.
           authorizeSigner: cedarSignerCheck(engine, settings, approvalSandbox),
         });
-  const admission = new Admission({ engine, settings, approvals });
-  return { engine, authenticator, admission, approvals: approvals ?? UNAVAILABLE_APPROVALS };
+  const recorded = approvals === undefined || options.audit === undefined ? approvals : recordedApprovalGate(approvals, options.audit);
+  const admission = new Admission({ engine, settings, approvals: recorded, audit: options.audit });
+  return { engine, authenticator, admission, approvals: recorded ?? UNAVAILABLE_APPROVALS };
 }

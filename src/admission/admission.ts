@@ -11,6 +11,8 @@ import type { PolicyDecision, PolicyEngine } from '../policy/engine.ts';
 import { SECRET_ACTION, type PolicyAction, type PolicySettings, type SandboxSpec } from '../policy/request.ts';
 import type { Caller } from './caller.ts';
 import { AdmissionRefusal } from './refusal.ts';
+import { admissionEvent, type AdmissionOutcome } from '../audit/admission-record.ts';
+import type { AuditEvent } from '../audit/record.ts';
 
 /** The sandbox an action is on: its id, its owner (a tenancy id) and what it was created with. */
 export interface TargetSandbox {
@@ -73,6 +75,8 @@ export interface AdmissionOptions {
   settings: PolicySettings;
   approvals?: ApprovalStep | undefined;
   contracts?: readonly ContractCheck[] | undefined;
+  /** Where every decision is recorded (src/audit's AuditLog); without it, nothing is recorded. */
+  audit?: { append(event: AuditEvent): Promise<unknown> } | undefined;
 }
 
 /** Admits requests; one instance per controller. */
@@ -93,8 +97,45 @@ export class Admission {
     return this.#options.settings;
   }
 
-  /** Runs the steps after authentication; throws an AdmissionRefusal (or the gate's refusal). */
+  /**
+   * Runs the steps after authentication; throws an AdmissionRefusal (or the gate's refusal). Every
+   * outcome is recorded in the audit log; an allowed request is answered only once its record is
+   * durable, and is refused (`audit_unavailable`) when it cannot be recorded.
+   */
   async admit(input: AdmissionInput): Promise<Admitted | AwaitingApproval> {
+    let outcome: Admitted | AwaitingApproval;
+    try {
+      outcome = await this.#admit(input);
+    } catch (err) {
+      const refusal = err as { step?: string; code?: unknown; message?: string; policyIds?: readonly string[] };
+      if (typeof refusal.code === 'string') {
+        // A refusal is returned whether or not it could be recorded: refusing needs no record to be safe.
+        await this.#record(input, { outcome: 'refused', step: refusal.step ?? 'approval', code: refusal.code, reason: refusal.message ?? '', policyIds: refusal.policyIds ?? [] }).catch(() => undefined);
+      }
+      throw err;
+    }
+    try {
+      await this.#record(
+        input,
+        outcome.admitted
+          ? { outcome: 'allowed', actionDigest: outcome.actionDigest, approved: outcome.approved, policyIds: outcome.decision.policyIds }
+          : { outcome: 'approval_required', actionDigest: outcome.actionDigest, approvalId: outcome.approval.approval_id, policyIds: [] },
+      );
+    } catch (err) {
+      // Why: fail closed. What can't be recorded doesn't run; the message names the audit store's fault.
+      throw new AdmissionRefusal('audit', 'audit_unavailable', (err as Error).message);
+    }
+    return outcome;
+  }
+
+  async #record(input: AdmissionInput, result: AdmissionOutcome): Promise<void> {
+    const audit = this.#options.audit;
+    if (audit === undefined) return;
+    const facts = { caller: input.caller, action: input.action, sandbox: input.sandbox, request: input.request, parameters: input.parameters, policyBundleHash: this.#options.engine.hash };
+    await audit.append(admissionEvent(facts, result));
+  }
+
+  async #admit(input: AdmissionInput): Promise<Admitted | AwaitingApproval> {
     const { caller, action } = input;
     const decision = this.#decide(input, false);
     if (decision.decision === 'deny') throw denial(decision);
@@ -119,8 +160,8 @@ export class Admission {
     return { admitted: true, caller, decision: approved, actionDigest, approved: true };
   }
 
-  /** Whether policy lets `caller` do `action` on `sandbox` outright (no approval): for filtering lists. */
-  permits(caller: Caller, action: PolicyAction, sandbox: TargetSandbox): boolean {
+  /** Whether policy lets `caller` do `action` (on `sandbox`; none for `admin`) outright (no approval): for filtering lists. */
+  permits(caller: Caller, action: PolicyAction, sandbox?: TargetSandbox): boolean {
     return this.#decide({ caller, action, sandbox, parameters: null }, false).decision === 'allow';
   }
 

@@ -28,6 +28,9 @@ import { registerFilesRoutes } from './routes/files.ts';
 import { registerSandboxRoutes } from './routes/sandbox.ts';
 import { registerSandboxesRoutes } from './routes/sandboxes.ts';
 import { registerServiceRoutes } from './routes/service.ts';
+import { registerAuditRoutes } from './routes/audit.ts';
+import type { AuditLog } from '../audit/log.ts';
+import type { KeyObject } from 'node:crypto';
 
 /** Who may ask, and the admission path: built once per controller (src/admission/access.ts). */
 export interface AppAccess {
@@ -89,6 +92,11 @@ export interface AppOptions {
    * `Host` gets 421 before routing, which closes DNS rebinding. Default the loopback names.
    */
   allowedHosts?: readonly string[];
+  /**
+   * The audit log and the controller key that signs its heads: enables the audit routes, receipts
+   * on results and the audit status in /health. Absent: none of them (tests, embedders).
+   */
+  audit?: { log: AuditLog; controllerKey: KeyObject } | undefined;
 }
 
 const MiB = 1024 * 1024;
@@ -138,6 +146,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     fileBodyLimit: options.fileBodyLimit ?? 16 * MiB,
     uploadGate: new InflightGate(options.maxConcurrentUploads ?? 8, options.retryAfterSeconds ?? 1),
     maxCollectedOutputBytes: options.maxCollectedOutputBytes ?? MiB,
+    audit: options.audit?.log,
   };
   metrics.setActiveSandboxesSource(() => options.service.status().total_count);
 
@@ -221,5 +230,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerFilesRoutes(app, ctx);
   registerServiceRoutes(app, ctx, options.publicMetrics ?? false);
   registerApprovalRoutes(app, options.access.approvals);
+  if (options.audit !== undefined) registerAuditRoutes(app, ctx, { audit: options.audit.log, controllerKey: options.audit.controllerKey });
   return app;
 }

@@ -5,6 +5,7 @@ import type { AirlockMetrics } from '../observability/metrics.ts';
 import type { SandboxServiceApi } from '../sandbox/service-types.ts';
 import { ApiError } from './errors.ts';
 import type { RequestPolicy } from './request-mapping.ts';
+import type { AuditLog } from '../audit/log.ts';
 
 /**
  * Bounds requests that hold a sandbox or an exec (execute, create, exec). Past the cap the request
@@ -78,4 +79,6 @@ export interface RouteContext {
   fileBodyLimit: number;
   /** Cap per stream (stdout, stderr) of exec output collected for the JSON mode, bytes. */
   maxCollectedOutputBytes: number;
+  /** The audit log: receipts on results, the audit status in /health; undefined when not kept. */
+  audit?: AuditLog | undefined;
 }

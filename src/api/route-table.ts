@@ -22,8 +22,10 @@ import {
   SandboxNetworkInfo,
   SetAllowlistRequest,
   EgressDecision,
+  SandboxInfoWithReceipt,
 } from './schemas-sandboxes.ts';
 import { ApprovalDecisionRequest, ApprovalIdParams, ApprovalInfo, ApprovalList } from './schemas-approvals.ts';
+import { AuditEventFrame, AuditPage, AuditQuery, AuditReceipt, AuditRecordSchema, ConsistencyProof, ConsistencyQuery, ControllerKey, EventsQuery, InclusionProof, InclusionQuery, RecordIndexParams, TreeHead } from './schemas-audit.ts';
 
 /** One documented response of a route. */
 export interface ResponseSpec {
@@ -44,7 +46,7 @@ export interface RouteSpec {
   url: string;
   operationId: string;
   summary: string;
-  tag: 'sandbox' | 'sandboxes' | 'files' | 'approvals' | 'service';
+  tag: 'sandbox' | 'sandboxes' | 'files' | 'approvals' | 'audit' | 'service';
   params?: z.ZodObject;
   query?: z.ZodObject;
   body?: { schema?: z.ZodType; contentType: 'application/json' | 'application/octet-stream'; description?: string };
@@ -114,12 +116,12 @@ export const ROUTES = {
   },
   getSandbox: {
     method: 'GET', url: '/api/v1/sandboxes/:id', operationId: 'getSandbox', tag: 'sandboxes', summary: 'Get one sandbox.',
-    params: SandboxIdParams, responses: { 200: { description: 'The sandbox.', schema: SandboxInfo } }, errors: [400, 404],
+    params: SandboxIdParams, responses: { 200: { description: 'The sandbox (once ended, with its receipt).', schema: SandboxInfoWithReceipt } }, errors: [400, 404],
   },
   deleteSandbox: {
     method: 'DELETE', url: '/api/v1/sandboxes/:id', operationId: 'deleteSandbox', tag: 'sandboxes',
     summary: 'End a sandbox: every process killed, everything released.',
-    params: SandboxIdParams, responses: { 200: { description: 'The sandbox, now ended.', schema: SandboxInfo } }, errors: [400, 404],
+    params: SandboxIdParams, responses: { 200: { description: 'The sandbox, now ended, with its receipt.', schema: SandboxInfoWithReceipt } }, errors: [400, 404],
   },
   setTimeout: {
     method: 'POST', url: '/api/v1/sandboxes/:id/timeout', operationId: 'setSandboxTimeout', tag: 'sandboxes',
@@ -182,6 +184,48 @@ export const ROUTES = {
     params: ApprovalIdParams, body: body(ApprovalDecisionRequest),
     responses: { 200: { description: 'The approval, decided.', schema: ApprovalInfo } }, errors: [400, 403, 404, 409, 413, 415],
   },
+  auditQuery: {
+    method: 'GET', url: '/api/v1/audit', operationId: 'queryAudit', tag: 'audit',
+    summary: "Audit records, oldest first, by agent, sandbox, kind and index: operators see all, an agent only its own.",
+    query: AuditQuery, responses: { 200: { description: 'One page of records.', schema: AuditPage } }, errors: [400, 403],
+  },
+  auditHead: {
+    method: 'GET', url: '/api/v1/audit/head', operationId: 'getAuditHead', tag: 'audit',
+    summary: 'The latest signed tree head (one is signed now if none was yet).',
+    responses: { 200: { description: 'The signed head.', schema: TreeHead } }, errors: [503],
+  },
+  auditSignHead: {
+    method: 'POST', url: '/api/v1/audit/heads', operationId: 'signAuditHead', tag: 'audit',
+    summary: 'Sign a tree head of the log as it is now (on demand; the admin action).',
+    responses: { 200: { description: 'The signed head (the latest, if the log has not grown since).', schema: TreeHead } }, errors: [403, 503],
+  },
+  auditInclusion: {
+    method: 'GET', url: '/api/v1/audit/proof/inclusion', operationId: 'getAuditInclusionProof', tag: 'audit',
+    summary: 'RFC 6962 inclusion proof of one record in the tree of tree_size records (default: a head signed now).',
+    query: InclusionQuery, responses: { 200: { description: 'The proof.', schema: InclusionProof } }, errors: [400],
+  },
+  auditConsistency: {
+    method: 'GET', url: '/api/v1/audit/proof/consistency', operationId: 'getAuditConsistencyProof', tag: 'audit',
+    summary: 'RFC 6962 consistency proof that the tree of `first` records is a prefix of the tree of `second`.',
+    query: ConsistencyQuery, responses: { 200: { description: 'The proof.', schema: ConsistencyProof } }, errors: [400],
+  },
+  auditReceipt: {
+    method: 'GET', url: '/api/v1/audit/records/:index/receipt', operationId: 'getAuditReceipt', tag: 'audit',
+    summary: 'A receipt for one record: the record, its inclusion proof and a signed head that includes it.',
+    params: RecordIndexParams, responses: { 200: { description: 'The receipt.', schema: AuditReceipt } }, errors: [400, 404],
+  },
+  auditKey: {
+    method: 'GET', url: '/api/v1/audit/key', operationId: 'getControllerKey', tag: 'audit',
+    summary: "The controller's Ed25519 public key that signs tree heads (for receipt and log verification).",
+    responses: { 200: { description: 'The key.', schema: ControllerKey } }, errors: [],
+  },
+  events: {
+    method: 'GET', url: '/api/v1/events', operationId: 'streamEvents', tag: 'audit',
+    summary: 'Audit records as they are appended: NDJSON (default) or SSE (Accept: text/event-stream; id = index), resumable with after= or Last-Event-ID. Tenancy as for GET /api/v1/audit.',
+    query: EventsQuery,
+    responses: { 200: { description: 'The backlog after the given index, then every new record.', frameSchema: AuditEventFrame, contentTypes: ['application/x-ndjson', 'text/event-stream'] } },
+    errors: [400],
+  },
 } satisfies Record<string, RouteSpec>;
 
 /** Schemas published under components.schemas (referenced by name wherever they are used). */
@@ -194,6 +238,7 @@ export const COMPONENTS: Record<string, z.ZodType> = {
   CancelledExecution,
   CreateSandboxRequest,
   SandboxInfo,
+  SandboxInfoWithReceipt,
   SandboxList,
   SetTimeoutRequest,
   SandboxNetworkInfo,
@@ -207,4 +252,11 @@ export const COMPONENTS: Record<string, z.ZodType> = {
   ApprovalInfo,
   ApprovalList,
   ApprovalDecisionRequest,
+  AuditRecord: AuditRecordSchema,
+  AuditPage,
+  TreeHead,
+  InclusionProof,
+  ConsistencyProof,
+  AuditReceipt,
+  ControllerKey,
 };

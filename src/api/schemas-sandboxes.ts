@@ -3,6 +3,7 @@
  * Same rules as `schemas.ts`: strict request objects, types inferred, OpenAPI generated from these.
  */
 import { z } from 'zod';
+import { AuditReceipt } from './schemas-audit.ts';
 import type { FileEntry as ServiceFileEntry, SandboxInfo as ServiceSandboxInfo, SandboxNetworkInfo as ServiceSandboxNetworkInfo } from '../sandbox/service-types.ts';
 import {
   AgentId,
@@ -95,6 +96,13 @@ export const SandboxInfo = z.object({
     .enum(['killed', 'ttl_expired', 'memory_limit', 'pids_limit', 'agent_exited', 'shutdown', 'recovered_after_crash', 'network_drift', 'error'])
     .nullable(),
   ended_at: z.string().nullable(),
+});
+
+/** A sandbox as get and delete return it: once ended, with the receipt of its final audit record. */
+export const SandboxInfoWithReceipt = SandboxInfo.extend({
+  receipt: AuditReceipt.nullable()
+    .optional()
+    .describe('Once ended (when an audit log is kept): the receipt of its sandbox.ended record (image digest, limits, network, violations, end reason, policy hash); null if that record could not be written.'),
 });
 
 export const EgressDecision = z.object({

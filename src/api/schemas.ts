@@ -6,6 +6,7 @@
  * Persistent-sandbox schemas are in `schemas-sandboxes.ts`.
  */
 import { z } from 'zod';
+import { AuditReceipt } from './schemas-audit.ts';
 import { IMPLEMENTED_RUNTIMES } from '../isolation/drivers.ts';
 import { RUNTIME_NAMES } from '../isolation/driver.ts';
 import { TERMINATION_REASONS, type ExecutionResult } from '../sandbox/result.ts';
@@ -209,6 +210,9 @@ export const ExecutionResultSchema = z.object({
 });
 
 export const ExecuteResponse = ExecutionResultSchema.extend({
+  receipt: AuditReceipt.nullable()
+    .optional()
+    .describe('When an audit log is kept: the receipt of the execution.finished record (verify offline with airlock receipt verify); null if that record could not be written.'),
   constitutional_hash_verified: z.boolean().nullable().describe('Whether the request\'s pinned policy hash (expected_policy_hash / X-Airlock-Policy-Hash) matched the active one; null when the request pinned none.'),
 });
 export type ExecuteResponse = z.infer<typeof ExecuteResponse>;
@@ -228,6 +232,15 @@ export const HealthResponse = z.object({
       unsigned_loopback: z.boolean().describe('Development switch auth.unsignedLoopback: unsigned loopback TCP requests are accepted. Never on in production.'),
     })
     .describe('Which ways of authenticating this server accepts.'),
+  audit: z
+    .object({
+      writable: z.boolean().describe('false: the audit store cannot be written, and every request that needs a record (every sandbox) is refused with 503 audit_unavailable.'),
+      reason: z.string().nullable().describe("The store's error while not writable."),
+      since: z.string().nullable(),
+      tree_size: z.number().int().nullable().describe('Records in the log (null when it could not be read).'),
+    })
+    .optional()
+    .describe('The audit log; absent when this server keeps none.'),
 });
 export type HealthResponse = z.infer<typeof HealthResponse>;
 

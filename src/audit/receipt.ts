@@ -20,7 +20,7 @@ export interface AuditReceipt {
   /** Hex leaf hash of the record. */
   readonly leaf_hash: string;
   /** Hex hashes from the leaf to the root, leaf side first (RFC 6962 PATH). */
-  readonly inclusion_proof: readonly string[];
+  readonly inclusion_proof: string[];
   readonly tree_head: SignedTreeHead;
 }
 

@@ -15,6 +15,7 @@ import type { SandboxServiceApi } from '../sandbox/service-types.ts';
 import type { AppAccess } from '../api/app.ts';
 import type { PeerCredentialsReader } from '../host/peer-credentials.ts';
 import type { ServeListener } from './serve-transport.ts';
+import type { ControllerAudit } from '../audit/open.ts';
 import { UsageError } from './usage-error.ts';
 
 interface RawServeOptions {
@@ -38,7 +39,7 @@ export function registerServe(program: Command): void {
     .action(async (raw: RawServeOptions) => {
       const port = parsePort(raw.port);
       if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(raw.logLevel)) throw new UsageError(`--log-level: unknown level "${raw.logLevel}"`);
-      const [{ loadConfig }, { createLogger }, { AirlockMetrics }, { SandboxService }, { combineObservers, logObserver }, { ControllerListeners }, { openStore }, { createAccess }] = await Promise.all([
+      const [{ loadConfig }, { createLogger }, { AirlockMetrics }, { SandboxService }, { combineObservers, logObserver }, { ControllerListeners }, { openStore, storePath }, { createAccess }, { openControllerAudit }, { auditObserver }] = await Promise.all([
         import('../config/config.ts'),
         import('../observability/logger.ts'),
         import('../observability/metrics.ts'),
@@ -47,6 +48,8 @@ export function registerServe(program: Command): void {
         import('../network/listeners.ts'),
         import('../store/index.ts'),
         import('../admission/access.ts'),
+        import('../audit/open.ts'),
+        import('../audit/service-record.ts'),
       ]);
       const config = loadConfig(program.opts<{ config?: string }>().config);
       // Before anything starts: plain HTTP off loopback is refused, saying what to set.
@@ -57,23 +60,47 @@ export function registerServe(program: Command): void {
       const listeners = new ControllerListeners(config.network);
       // The policy bundle is validated before anything starts: a bad bundle stops here, naming file and line.
       const store = await openStore(config);
-      const access = await createAccess({ config, store }).catch(async (err: unknown) => {
+      // The controller key (created on first start) signs the audit log's heads.
+      const audit = await openControllerAudit(config, storePath(config), store.audit).catch(async (err: unknown) => {
+        await store.close();
+        throw err;
+      });
+      const access = await createAccess({ config, store, audit: audit.log }).catch(async (err: unknown) => {
         await store.close();
         throw err;
       });
       if (config.auth.unsignedLoopback) {
         logger.warn({ as: config.auth.unsignedLoopbackAs }, 'auth.unsignedLoopback is on: any local process can call the API over loopback TCP, unsigned, as this principal (development only)');
       }
-      const service = new SandboxService({ config, policyBundleHash: access.engine.hash, observer: combineObservers(metrics, logObserver(logger)), listeners });
+      const ownerOf = (id: string) => {
+        try {
+          return service.ownership(id).owner;
+        } catch {
+          return undefined;
+        }
+      };
+      const auditEvents = auditObserver({
+        audit: audit.log,
+        ownerOf,
+        policyHash: () => service.policyHash,
+        onError: (err, event) => logger.error({ err, kind: event.kind, sandbox_id: event.sandboxId }, 'audit record not written'),
+      });
+      const service = new SandboxService({ config, policyBundleHash: access.engine.hash, observer: combineObservers(metrics, logObserver(logger), auditEvents), listeners });
+      // Not fatal: an unwritable store refuses every sandbox (fail closed) and /health says why.
+      await audit.log.append({ kind: 'policy.loaded', agentId: null, data: { policy_hash: service.policyHash, policy_bundle_hash: access.engine.hash } }).catch((err: unknown) => logger.error({ err }, 'audit log cannot be written: every sandbox will be refused until it can'));
+      const stopHeads = audit.log.signPeriodically(config.audit.headIntervalSeconds * 1000, (err) => logger.error({ err }, 'audit tree head not signed'));
       const { reaped, poolErrors } = await service.start();
       // Sandboxes of a controller that crashed: their leftovers were just released.
       if (reaped.length > 0) logger.warn({ reaped }, 'reaped sandboxes left by a previous controller');
       for (const error of poolErrors) logger.error({ error }, 'warm pool not started');
-      const server = await startServer({ service, access, metrics, logger, config, listeners, host: raw.host, port });
+      const server = await startServer({ service, access, metrics, logger, config, listeners, host: raw.host, port, audit });
       const hostWarning = unlistedHostWarning(raw.host, config.service.allowedHosts);
       if (hostWarning !== undefined) logger.warn({ host: raw.host, allowed_hosts: config.service.allowedHosts }, hostWarning);
-      logger.info({ address: server.address, listeners: server.listeners, policy_hash: service.policyHash, allowed_hosts: config.service.allowedHosts }, 'airlock control plane listening');
+      logger.info({ address: server.address, listeners: server.listeners, policy_hash: service.policyHash, allowed_hosts: config.service.allowedHosts, controller_key: audit.publicKeyPath }, 'airlock control plane listening');
       await closeOnSignals(server, logger);
+      stopHeads();
+      // A last head, so the records of the shutdown are covered by a signature too.
+      await audit.log.signHead().catch((err: unknown) => logger.error({ err }, 'final audit tree head not signed'));
       await store.close();
     });
 }
@@ -118,6 +145,8 @@ export interface StartServerOptions {
   listeners: ControllerListeners;
   host: string;
   port: number;
+  /** The audit log and controller key: audit routes, receipts, audit status in /health. */
+  audit?: ControllerAudit | undefined;
 }
 
 /** A listening control plane. */
@@ -162,6 +191,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     allowedHosts: config.service.allowedHosts,
     closeService: true,
     serverFactory: transport.serverFactory,
+    audit: options.audit,
   });
   const closeAll = async () => {
     try {

@@ -13,6 +13,7 @@ import { checkAll } from '../problems.ts';
 import { admit, callerOf, NEW_SANDBOX, newSandboxSpec, ownerFor } from '../admit.ts';
 import { NO_NETWORK } from '../../network/policy.ts';
 import { ServiceError } from '../../sandbox/errors.ts';
+import { executionReceipt } from '../receipts.ts';
 import type { SandboxOwnership } from '../../sandbox/service-types.ts';
 import type { CancelledExecution, ExecuteResponse, StatusResponse } from '../schemas.ts';
 
@@ -82,8 +83,9 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: RouteContext): 
     reply.header(EXECUTION_ID_HEADER, executionId).header('cache-control', 'no-store');
     try {
       const result = await run.result;
+      const receipt = await executionReceipt(ctx, request.log, target.owner, spec, result);
       // The seed's field: whether the request's pin matched (null: the request pinned nothing).
-      return { ...result, constitutional_hash_verified: pin === undefined ? null : pin === result.policy_hash };
+      return { ...result, constitutional_hash_verified: pin === undefined ? null : pin === result.policy_hash, ...(receipt === undefined ? {} : { receipt }) };
     } finally {
       ctx.oneShotTargets.delete(executionId);
       finished = true;

@@ -11,6 +11,8 @@ import { ROUTES } from '../route-table.ts';
 import { checkAll } from '../problems.ts';
 import { admit, callerOf, NEW_SANDBOX, newSandboxSpec, ownerFor, targetOf } from '../admit.ts';
 import { NO_NETWORK } from '../../network/policy.ts';
+import { endedSandboxReceipt } from '../receipts.ts';
+import type { AuditReceipt } from '../../audit/receipt.ts';
 
 
 /** Registers the sandbox lifecycle routes. */
@@ -51,16 +53,20 @@ export function registerSandboxesRoutes(app: FastifyInstance, ctx: RouteContext)
     return { sandboxes, total_count: sandboxes.length };
   });
 
-  app.get(getSandbox.url, async (request): Promise<SandboxInfo> => {
+  app.get(getSandbox.url, async (request): Promise<SandboxInfo & { receipt?: AuditReceipt | null }> => {
     const { id } = parseOrThrow(getSandbox.params, request.params, 'params');
     await admit(ctx, request, { action: 'read', sandbox: targetOf(ctx, id), parameters: {} });
-    return ctx.service.get(id);
+    const info = ctx.service.get(id);
+    const receipt = await endedSandboxReceipt(ctx, request.log, info);
+    return receipt === undefined ? info : { ...info, receipt };
   });
 
-  app.delete(deleteSandbox.url, async (request): Promise<SandboxInfo> => {
+  app.delete(deleteSandbox.url, async (request): Promise<SandboxInfo & { receipt?: AuditReceipt | null }> => {
     const { id } = parseOrThrow(deleteSandbox.params, request.params, 'params');
     await admit(ctx, request, { action: 'kill', sandbox: targetOf(ctx, id), parameters: {} });
-    return ctx.service.kill(id);
+    const info = await ctx.service.kill(id);
+    const receipt = await endedSandboxReceipt(ctx, request.log, info);
+    return receipt === undefined ? info : { ...info, receipt };
   });
 
   app.post(setTimeout.url, async (request): Promise<SandboxInfo> => {

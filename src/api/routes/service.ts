@@ -12,7 +12,10 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: RouteContext, p
 
   app.get(ROUTES.health.url, async (): Promise<HealthResponse> => {
     const h = await ctx.service.health();
-    return { ...h, constitutional_hash: h.policy_hash, authentication: ctx.authentication };
+    const audit = ctx.audit === undefined ? undefined : { ...ctx.audit.health, tree_size: await ctx.audit.size().catch(() => null) };
+    // Why degraded: with the audit store unwritable, no sandbox can start (fail closed).
+    const status = audit !== undefined && !audit.writable ? 'degraded' : h.status;
+    return { ...h, status, constitutional_hash: h.policy_hash, authentication: ctx.authentication, ...(audit === undefined ? {} : { audit }) };
   });
 
   app.get(ROUTES.metrics.url, async (request, reply) => {
