@@ -33,12 +33,12 @@ describe('secrets at admission: one Cedar decision per secret (secret.use)', () 
     engine = await PolicyEngine.load(SHIPPED_POLICY_DIR);
   });
 
-  it('an agent gets a secret only with its group secret:<name>; every other secret is refused by name', async () => {
+  it('an agent gets a secret only with its group secret.<name>; every other secret is refused by name', async () => {
     const admission = new Admission({ engine, settings: SETTINGS });
     for (const action of ['create', 'execute'] as const) {
-      const ok = await admission.admit(create(agent(['secret:openai_key']), ['openai_key'], action));
+      const ok = await admission.admit(create(agent(['secret.openai_key']), ['openai_key'], action));
       assert.ok(ok.admitted, action);
-      const r = await refusalOf(admission.admit(create(agent(['secret:openai_key']), ['openai_key', 'db_password'], action)));
+      const r = await refusalOf(admission.admit(create(agent(['secret.openai_key']), ['openai_key', 'db_password'], action)));
       assert.deepEqual([r.step, r.code], ['authorize', 'forbidden']);
       assert.match(r.message, /secret db_password: no policy permits this request/);
       assert.doesNotMatch(r.message, /openai_key/);
@@ -64,7 +64,7 @@ describe('secrets at admission: one Cedar decision per secret (secret.use)', () 
     };
     const custom = await PolicyEngine.fromFiles('custom', [...files, forbid]);
     const admission = new Admission({ engine: custom, settings: SETTINGS });
-    const r = await refusalOf(admission.admit(create(agent(['secret:prod_db']), ['prod_db'])));
+    const r = await refusalOf(admission.admit(create(agent(['secret.prod_db']), ['prod_db'])));
     assert.deepEqual(r.policyIds, ['no-prod-db-for-agents']);
     assert.match(r.message, /secret prod_db: agents never get the production database password \(no-prod-db-for-agents\)/);
   });

@@ -12,7 +12,7 @@ import { RUNTIME_NAMES } from '../isolation/driver.ts';
 import { TERMINATION_REASONS, type ExecutionResult } from '../sandbox/result.ts';
 import { IMAGE_REF_PATTERN, MAX_PATH_LENGTH } from '../sandbox/request-rules.ts';
 import { errorCodeList } from './error-codes.ts';
-import { MAX_SECRETS_PER_REQUEST, SECRET_NAME_PATTERN } from '../secrets/names.ts';
+import { MAX_SECRETS_PER_REQUEST, SECRET_NAME_PATTERN, SECRET_NAME_RULE } from '../secrets/names.ts';
 
 /** Longest path accepted anywhere in the API. */
 export { MAX_PATH_LENGTH };
@@ -77,7 +77,7 @@ export const Environment = z
   .describe('Environment variables of the sandboxed process. Nothing else is inherited from the host.');
 
 export const SecretNames = z
-  .array(z.string().regex(SECRET_NAME_PATTERN, 'invalid secret name (a lowercase letter, then up to 63 of a-z 0-9 _ -)'))
+  .array(z.string().regex(SECRET_NAME_PATTERN, `invalid secret name (${SECRET_NAME_RULE})`))
   .max(MAX_SECRETS_PER_REQUEST)
   .refine((names) => new Set(names).size === names.length, 'a secret is named twice')
   .describe('Secrets the sandbox is given, by name: each is the read-only file /run/secrets/NAME (mode 0400, on a tmpfs), never an environment variable. Policy decides each one; its value is redacted from all output.');

@@ -1,14 +1,14 @@
 /** What `airlock secrets …` does (loaded only when such a command runs). */
 import { readFile } from 'node:fs/promises';
 import { loadConfig } from '../config/config.ts';
-import { isSecretName, secretRegistryFor, secretStoreFor, SecretNameError, SecretValueError } from '../secrets/index.ts';
+import { isSecretName, SECRET_NAME_RULE, secretRegistryFor, secretStoreFor, SecretNameError, SecretValueError } from '../secrets/index.ts';
 import { formatTable } from './table.ts';
 import { terminalSafe } from './terminal-text.ts';
 import { UsageError } from './usage-error.ts';
 
 /** `secrets set NAME [--from-file F]`. */
 export async function setSecret(configPath: string | undefined, name: string, fromFile: string | undefined): Promise<void> {
-  if (!isSecretName(name)) throw new UsageError(`${JSON.stringify(name)} is not a secret name (a lowercase letter, then up to 63 of a-z 0-9 _ -)`);
+  if (!isSecretName(name)) throw new UsageError(`${JSON.stringify(name)} is not a secret name (${SECRET_NAME_RULE})`);
   const value = fromFile === undefined ? dropOneNewline(await readStdin()) : await readFile(fromFile).catch((err: Error) => {
     throw new UsageError(`--from-file: ${err.message}`);
   });

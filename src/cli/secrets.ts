@@ -4,6 +4,7 @@
  * from the command line (argv is readable by every local user through /proc), and never printed.
  */
 import type { Command } from 'commander';
+import { SECRET_NAME_RULE } from '../secrets/names.ts';
 
 /** Registers `secrets` and its subcommands on the program. */
 export function registerSecrets(program: Command): void {
@@ -15,7 +16,7 @@ export function registerSecrets(program: Command): void {
   secrets
     .command('set')
     .description('store a secret: the value comes from stdin (one trailing newline dropped) or, byte for byte, from --from-file')
-    .argument('<name>', 'a lowercase letter, then up to 63 of a-z 0-9 _ -')
+    .argument('<name>', SECRET_NAME_RULE)
     .option('--from-file <file>', 'read the value from this file instead of stdin')
     .action(async (name: string, opts: { fromFile?: string }) => (await actions()).setSecret(configPath(), name, opts.fromFile));
 

@@ -1,6 +1,6 @@
 /** Configuration of secrets (`secrets`): which of the controller's environment variables hold which secret. */
 import type { z as Zod } from 'zod';
-import { SECRET_NAME_PATTERN } from '../secrets/names.ts';
+import { SECRET_NAME_PATTERN, SECRET_NAME_RULE } from '../secrets/names.ts';
 
 /** Secret settings. The encrypted store lives at `${stateDir}/secrets` and needs no setting. */
 export interface SecretsConfig {
@@ -17,7 +17,7 @@ export function secretsSchema(z: typeof Zod) {
     .object({
       env: z
         .record(
-          z.string().regex(SECRET_NAME_PATTERN, 'a secret name: a lowercase letter, then up to 63 of a-z 0-9 _ -'),
+          z.string().regex(SECRET_NAME_PATTERN, `a secret name: ${SECRET_NAME_RULE}`),
           z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'an environment variable name'),
         )
         .default({})

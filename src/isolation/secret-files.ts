@@ -6,8 +6,14 @@
 import { ControlError } from '../host/control-error.ts';
 import type { SecretFile } from './driver.ts';
 
-/** Secret names: a lowercase letter, then up to 63 lowercase letters, digits, `_` or `-`. */
-export const SECRET_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,63}$/;
+/**
+ * Secret names: a lowercase letter, then up to 55 lowercase letters, digits, `_` or `-` (at most
+ * 56, so that the principal group `secret.<name>` fits the 64 characters of a group name).
+ */
+export const SECRET_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,55}$/;
+
+/** The rule in words, for refusals. */
+export const SECRET_NAME_RULE = 'a lowercase letter, then up to 55 of a-z 0-9 _ -';
 
 const PAGE = 4096;
 
@@ -21,7 +27,16 @@ export function checkSecretFiles(secrets: readonly SecretFile[]): void {
   }
 }
 
+/** A secret's value; one that can't be read stops the start, naming the secret (never quoting a value). */
+export function secretBytes(secret: SecretFile): Buffer {
+  try {
+    return secret.bytes();
+  } catch (err) {
+    throw new ControlError(`secret ${secret.name}`, `its value could not be read: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /** Bytes of a tmpfs that holds `secrets` exactly: each file rounded to pages, plus a page of slack. */
 export function secretsTmpfsBytes(secrets: readonly SecretFile[]): number {
-  return secrets.reduce((sum, s) => sum + Math.max(1, Math.ceil(s.bytes().length / PAGE)) * PAGE, PAGE);
+  return secrets.reduce((sum, s) => sum + Math.max(1, Math.ceil(secretBytes(s).length / PAGE)) * PAGE, PAGE);
 }

@@ -144,7 +144,7 @@ export function toCedarRequest(request: PolicyRequest, approved: boolean): Cedar
     if (request.secret === undefined) throw new TypeError(`policy request for ${SECRET_ACTION} names no secret`);
     const secret = { type: `${NAMESPACE}::Secret`, id: request.secret };
     // The group the default policy gives a secret to, spelled out here: Cedar cannot join strings.
-    const secretEntity = { uid: secret, attrs: { name: request.secret, grantGroup: `secret:${request.secret}` }, parents: [] };
+    const secretEntity = { uid: secret, attrs: { name: request.secret, grantGroup: `secret.${request.secret}` }, parents: [] };
     return { principal, action, resource: secret, context, entities: [principalEntity, secretEntity] };
   }
   const resource = { type: `${NAMESPACE}::Sandbox`, id: sandbox.id };

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { GrantedMount, IsolationDriver, Limits, ProcessExit, SecretFile } from '../isolation/driver.ts';
 import { Redactor } from '../secrets/redactor.ts';
+import { secretBytes } from '../isolation/secret-files.ts';
 import { RefusedControlError } from '../host/control-error.ts';
 import type { Image } from '../images/image.ts';
 import type { ExecutionResult, TerminationReason } from './result.ts';
@@ -66,7 +67,10 @@ export async function executeOnce(request: ExecutionRequest, ctx: ExecutionConte
   const started = performance.now();
   const base = { executionId, started, runtime: ctx.driver.runtime, policyHash: ctx.policyHash };
   let provisioned: ProvisionedSandbox | undefined;
+  let redactor: Redactor | undefined;
   try {
+    // First: a run whose secrets can't be read (so could not be redacted) never starts.
+    redactor = redactorOf(request);
     const outcome = await provision(
       {
         id: sandboxIdOf(executionId), image: request.image, limits: request.limits, env: request.env, mounts: request.mounts,
@@ -79,11 +83,11 @@ export async function executeOnce(request: ExecutionRequest, ctx: ExecutionConte
     provisioned = outcome;
     provisioned.endStartTurn();
     const coldStartMs = performance.now() - started;
-    return await supervise(provisioned, request, ctx, { ...base, coldStartMs });
+    return await supervise(provisioned, request, ctx, { ...base, coldStartMs }, redactor);
   } catch (err) {
     // Why: a refused request is the caller's error to answer as a refusal, not a failed run.
     if (err instanceof RefusedControlError) throw err;
-    return failedResult(base, err, redactorOf(request));
+    return failedResult(base, err, redactor);
   } finally {
     await provisioned?.teardown();
   }
@@ -102,6 +106,7 @@ async function supervise(
   request: ExecutionRequest,
   ctx: ExecutionContext,
   info: RunInfo,
+  redactor: Redactor,
 ): Promise<ExecutionResult> {
   const { sandbox, network, process: proc } = provisioned;
   let stopReason: TerminationReason | undefined;
@@ -120,7 +125,6 @@ async function supervise(
   if (request.signal?.aborted === true) cancel();
   const output = new OutputCollector(request.limits.outputBytes, () => terminate('output_limit'));
   // Why before the collector: what is captured, streamed live and counted is the redacted output.
-  const redactor = redactorOf(request);
   const redacted = { stdout: redactor.stream(), stderr: redactor.stream() };
   proc.stdout.on('data', (chunk: Buffer) => output.add('stdout', redacted.stdout.push(chunk), request.onStdout));
   proc.stderr.on('data', (chunk: Buffer) => output.add('stderr', redacted.stderr.push(chunk), request.onStderr));
@@ -202,7 +206,7 @@ function cancelledResult(info: Omit<RunInfo, 'coldStartMs'>): ExecutionResult {
 
 /** The redactor of a run's secrets (one that passes everything through when there are none). */
 function redactorOf(request: ExecutionRequest): Redactor {
-  return new Redactor(request.secrets ?? []);
+  return new Redactor((request.secrets ?? []).map((s) => ({ name: s.name, bytes: () => secretBytes(s) })));
 }
 
 function failedResult(info: Omit<RunInfo, 'coldStartMs'>, err: unknown, redactor?: Redactor): ExecutionResult {

@@ -9,7 +9,7 @@ export { EnvSecretProvider } from './env-provider.ts';
 export { SecretRegistry, UnknownSecretError, AmbiguousSecretError } from './registry.ts';
 export { Redactor, redactionMarker, type RedactedSecret, type RedactingStream } from './redactor.ts';
 export { SecretValue, SecretValueError, MIN_SECRET_BYTES, MAX_SECRET_BYTES } from './value.ts';
-export { checkSecretName, checkSecretNames, isSecretName, SecretNameError, SECRET_NAME_PATTERN, MAX_SECRETS_PER_REQUEST } from './names.ts';
+export { checkSecretName, checkSecretNames, isSecretName, SecretNameError, SECRET_NAME_PATTERN, SECRET_NAME_RULE, MAX_SECRETS_PER_REQUEST } from './names.ts';
 export type { ResolvedSecret, SecretDelivery, SecretListing, SecretProvider, WritableSecretProvider } from './provider.ts';
 
 /** The controller's encrypted store: `${stateDir}/secrets`. */

@@ -3,10 +3,10 @@
  * redaction marker, so it is held to one strict shape everywhere it enters.
  */
 
-import { SECRET_NAME_PATTERN } from '../isolation/secret-files.ts';
+import { SECRET_NAME_PATTERN, SECRET_NAME_RULE } from '../isolation/secret-files.ts';
 
-/** Lowercase letter first, then lowercase letters, digits, `_` or `-`; at most 64 characters (the drivers hold the rule). */
-export { SECRET_NAME_PATTERN };
+/** The secret-name rule (held where the drivers, which turn names into file names, can use it). */
+export { SECRET_NAME_PATTERN, SECRET_NAME_RULE };
 
 /** Most secrets one request may name. */
 export const MAX_SECRETS_PER_REQUEST = 32;
@@ -24,7 +24,7 @@ export function isSecretName(name: unknown): name is string {
 /** Returns `name` or throws a SecretNameError that quotes it (JSON-escaped, at most 80 characters). */
 export function checkSecretName(name: unknown): string {
   // Why quoted through JSON: a bad name may hold control characters that must not reach a terminal or log as is.
-  if (!isSecretName(name)) throw new SecretNameError(`${JSON.stringify(String(name)).slice(0, 80)} is not a secret name (a lowercase letter, then up to 63 of a-z 0-9 _ -)`);
+  if (!isSecretName(name)) throw new SecretNameError(`${JSON.stringify(String(name)).slice(0, 80)} is not a secret name (${SECRET_NAME_RULE})`);
   return name;
 }
 

@@ -7,8 +7,9 @@ import { RUNTIMES } from './lib/runtime.ts';
 
 for (const runtime of RUNTIMES) {
   describe(`${runtime}: pending cases`, () => {
-    test('T18 secrets on tmpfs, 0400, owned by the sandbox uid, never in the environment, redacted, gone after teardown', {
-      todo: 'pending: control-plane issue (secret delivery)',
+    // T18's secret files, redaction and teardown are tested in secrets.test.ts; its brokered half is not built yet.
+    test('T18 a brokered credential never exists inside the sandbox, and its placeholder is refused off its bound hosts', {
+      todo: 'pending: brokered credentials (issue 12, after secret files)',
     });
   });
 }

@@ -13,7 +13,7 @@ import { chownSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, writeS
 import { promisify } from 'node:util';
 import { SECRETS_MOUNT, type SecretFile } from '../driver.ts';
 import { ControlError } from '../../host/control-error.ts';
-import { secretsTmpfsBytes } from '../secret-files.ts';
+import { secretBytes, secretsTmpfsBytes } from '../secret-files.ts';
 import type { BundlePaths, MountTools } from './bundle.ts';
 import { SANDBOX_UID } from './oci-spec.ts';
 import { RUNSC_ENV } from './runsc.ts';
@@ -55,7 +55,7 @@ export async function placeSecrets(paths: BundlePaths, secrets: readonly SecretF
 
 function writeSecret(dir: string, secret: SecretFile): void {
   const path = `${dir}/${secret.name}`;
-  const bytes = secret.bytes();
+  const bytes = secretBytes(secret);
   try {
     // Exclusive and unfollowed: the tmpfs is new and root's, so nothing can be in the way.
     const fd = openSync(path, 'wx', 0o400);

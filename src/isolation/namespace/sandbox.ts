@@ -27,6 +27,7 @@ import { signalOfExitCode } from '../../host/exit-status.ts';
 import { buildBwrapArgs, buildLauncherArgs, buildPrlimitArgs, FD } from './bwrap-args.ts';
 import type { ProcMaskBind } from '../proc-masks.ts';
 import { watchFdCloser, withoutInheritedFds } from '../inherited-fds.ts';
+import { secretBytes } from '../secret-files.ts';
 
 /** What the driver hands a sandbox: every control already allocated. */
 export interface NamespaceResources {
@@ -111,7 +112,7 @@ export class NamespaceSandbox implements Sandbox {
       fds[FD.seccomp]?.end(this.res.seccompBpf);
       if (spec.resolvConf !== undefined) fds[resolvConfFd]?.end(spec.resolvConf);
       // Each value goes through a pipe bwrap copies into the sandbox's own tmpfs: no argv, no host file.
-      secrets.forEach((secret, i) => fds[secretFds[i] as number]?.end(secret.bytes()));
+      secrets.forEach((secret, i) => fds[secretFds[i] as number]?.end(secretBytes(secret)));
       const info = await readInfo(fds[FD.info] as Readable, exit);
       this.childPid = info;
       await joining;
@@ -279,7 +280,7 @@ function checkPlacedSecrets(pid: number, spec: SandboxSpec, hostUid: number): vo
       if (!st.isFile()) problem = 'is not a regular file';
       else if ((st.mode & 0o7777) !== 0o400) problem = `has mode ${(st.mode & 0o7777).toString(8)}, not 400`;
       else if (st.uid !== hostUid) problem = 'is not owned by the sandbox user';
-      else if (st.size !== secret.bytes().length) problem = 'was not copied in full';
+      else if (st.size !== secretBytes(secret).length) problem = 'was not copied in full';
       else if (fs.type !== TMPFS_MAGIC) problem = 'is not on a tmpfs';
     } catch (err) {
       problem = `is missing (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
