@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: ratios of airlock against the raw engines, measured in one run on one machine.
  * Prints a Markdown table and writes bench/results/<timestamp>.json. Usage:
- *   node bench/run.ts [--n 200] [--only namespace,gvisor,cli,service,pool,throughput,network,burst,admission,gvisor-idle] [--idle 100]
+ *   node bench/run.ts [--n 200] [--only namespace,gvisor,cli,service,pool,throughput,network,burst,admission,gvisor-idle,namespace-idle] [--idle 100] [--ns-idle 500,1000]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
@@ -13,6 +13,7 @@ import { detectCgroups } from '../src/isolation/cgroups/index.ts';
 import { benchNamespace, type PairResult } from './namespace.ts';
 import { benchGvisor } from './gvisor.ts';
 import { benchGvisorIdle, type IdleBench } from './gvisor-idle.ts';
+import { benchNamespaceIdle, type NamespaceIdleBench } from './namespace-idle.ts';
 import { benchCli } from './cli.ts';
 import { benchService, type ServiceBench } from './service.ts';
 import { benchNetwork, type NetworkBench } from './network.ts';
@@ -21,7 +22,7 @@ import { benchAdmission, type AdmissionBench } from './admission.ts';
 import { benchPool } from './pool.ts';
 import { benchThroughput, type ThroughputBench } from './throughput.ts';
 
-const { values } = parseArgs({ options: { n: { type: 'string', default: '200' }, idle: { type: 'string', default: '100' }, only: { type: 'string', default: 'namespace,gvisor,cli,service,pool,throughput,network,burst,admission' } } });
+const { values } = parseArgs({ options: { n: { type: 'string', default: '200' }, idle: { type: 'string', default: '100' }, 'ns-idle': { type: 'string', default: '500,1000' }, only: { type: 'string', default: 'namespace,gvisor,cli,service,pool,throughput,network,burst,admission' } } });
 const n = Number(values.n);
 const only = new Set(values.only.split(','));
 const config = loadConfig();
@@ -52,6 +53,9 @@ if (only.has('gvisor')) results.push(...(await benchGvisor(config, image, Math.m
 // Not in the default list: it holds --idle gVisor sandboxes (~20 MiB of host memory each) for minutes.
 let gvisorIdle: IdleBench | undefined;
 if (only.has('gvisor-idle')) gvisorIdle = await benchGvisorIdle(Number(values.idle), Math.max(10, Math.min(Math.round(n / 5), 40)), 30);
+// Not in the default list either: it holds up to --ns-idle namespace sandboxes for minutes.
+let namespaceIdle: NamespaceIdleBench | undefined;
+if (only.has('namespace-idle')) namespaceIdle = await benchNamespaceIdle(values['ns-idle'].split(',').map(Number), Math.max(10, Math.min(Math.round(n / 5), 40)), 30);
 if (only.has('cli')) results.push(...(await benchCli(Math.max(10, Math.round(n / 5)))));
 let service: ServiceBench | undefined;
 if (only.has('service')) {
@@ -139,8 +143,16 @@ if (gvisorIdle !== undefined) {
     `${g.idle} idle gVisor sandboxes (persistent, through the service), ${g.windowSeconds} s window: server CPU ${f(g.serverCpuPercent)} % of a core (own + reaped children); the sandboxes' own host CPU ${f(g.sandboxesCpuPercent)} %; memory per sandbox ${f(g.cgroupMemoryPerSandboxMiB)} MiB in its cgroup, ${f(g.hostMemoryPerSandboxMiB)} MiB of host MemAvailable. create p50 ${f(g.createNone.p50)} ms with none idle, ${f(g.createIdle.p50)} ms with ${g.idle} (${r(g.createIdle.p50, g.createNone.p50)}); exec /bin/true p50 ${f(g.execNone.p50)} → ${f(g.execIdle.p50)} ms (${r(g.execIdle.p50, g.execNone.p50)}), n ${g.createNone.n} each`,
   );
 }
+if (namespaceIdle !== undefined) {
+  const z = namespaceIdle;
+  lines.push(
+    '',
+    `Idle namespace sandboxes (persistent, through the service, none idle: create p50 ${f(z.none.create.p50)} ms, exec /bin/true p50 ${f(z.none.exec.p50)} ms, server CPU ${f(z.none.serverCpuPercent.total)} %):`,
+    ...z.steps.map((s) => `- ${s.idle} idle, ${s.windowSeconds} s window: server CPU ${f(s.serverCpuPercent.total)} % of a core (own ${f(s.serverCpuPercent.own)}, reaped children ${f(s.serverCpuPercent.reaped)}, live children ${f(s.serverCpuPercent.live)}); create p50 ${f(s.create.p50)} ms (${f(s.createRatio)}×), exec p50 ${f(s.exec.p50)} ms (${f(s.execRatio)}×), n ${s.create.n}; load ${s.load.join(' ')}`),
+  );
+}
 process.stdout.write(`${lines.join('\n')}\n`);
 mkdirSync('bench/results', { recursive: true });
 const file = `bench/results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-writeFileSync(file, JSON.stringify({ machine, results, service, throughput, network, burst, admission, gvisorIdle }, null, 2));
+writeFileSync(file, JSON.stringify({ machine, results, service, throughput, network, burst, admission, gvisorIdle, namespaceIdle }, null, 2));
 process.stdout.write(`\nwritten ${file}\n`);

@@ -135,6 +135,8 @@ async function supervise(
   // Limit hits stop the sandbox at once; scratch and descriptors are sampled for the final reason.
   const supervision = supervisor.supervise(sandbox, {
     sampleAll: true,
+    // A run of its own (`airlock run`) is sampled only: an event helper for one run costs more than it saves.
+    events: ctx.supervisor !== undefined,
     onSample: (s) => {
       const reason = limitReason(s);
       if (reason !== undefined) terminate(reason);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LimitListener, LimitWatch, ResourceSample, Sandbox } from '../../isolation/driver.ts';
 import { SharedSampler } from './sampler.ts';
-import { FULL_SAMPLE_MS, LIMIT_SAMPLE_MS, Supervisor } from './supervisor.ts';
+import { Supervisor } from './supervisor.ts';
 
 const QUIET: ResourceSample = { cpuNanos: 0, memoryPeakBytes: 0, oomKills: 0, pidsLimitHits: 0, scratchFull: false };
 
@@ -33,6 +33,13 @@ function fakeSandbox(options: FakeOptions = {}): Sandbox & { reads: number; samp
     ...(options.watch === undefined ? {} : { watchLimits: options.watch }),
   };
   return sandbox;
+}
+
+/** Waits (at most 3 s: the machine may be busy) until `check` holds. */
+async function until(check: () => boolean): Promise<boolean> {
+  const deadline = Date.now() + 3000;
+  while (!check() && Date.now() < deadline) await sleep(5);
+  return check();
 }
 
 function armed(polled?: string, onPoll?: () => void): { watch: LimitWatch; closed: () => boolean } {
@@ -81,8 +88,7 @@ test('a sandbox is sampled until its events are armed (never unwatched while a h
   const supervisor = new Supervisor({ tickMs: 5 });
   supervisor.supervise(sandbox, { onSample: () => undefined });
   assert.equal(supervisor.sampled, 1, 'sampled while arming');
-  await sleep(LIMIT_SAMPLE_MS + 60);
-  assert.ok(sandbox.reads >= 1, 'read while arming');
+  assert.ok(await until(() => sandbox.reads >= 1), 'read while arming');
   arm?.(armed().watch);
   await sleep(10);
   assert.equal(supervisor.sampled, 0, 'no sampling once armed');
@@ -95,8 +101,7 @@ test('a driver without events is sampled at the shared cadence, and the reason i
   const supervision = supervisor.supervise(sandbox, { onSample: () => undefined });
   assert.equal(supervisor.sampled, 1);
   assert.match(reasons[0] ?? '', /namespace driver has no limit events/);
-  await sleep(LIMIT_SAMPLE_MS * 2 + 60);
-  assert.ok(sandbox.reads >= 2, `read ${sandbox.reads} times`);
+  assert.ok(await until(() => sandbox.reads >= 2), `read ${sandbox.reads} times`);
   supervision.stop();
   assert.equal(supervisor.sampled, 0, 'stopping leaves the sampler');
 });
@@ -128,8 +133,7 @@ test('a counter without an event is polled by the shared sampler; a change leads
   const reasons: string[] = [];
   const supervisor = new Supervisor({ tickMs: 5, onFallback: (_id, r) => reasons.push(r) });
   const supervision = supervisor.supervise(sandbox, { onSample: () => undefined });
-  await sleep(LIMIT_SAMPLE_MS * 3);
-  assert.ok(polls >= 2, `polled ${polls} times`);
+  assert.ok(await until(() => polls >= 2 && sandbox.reads >= 2), `polled ${polls} times`);
   assert.equal(sandbox.reads, 2, 'read when armed and when the poll saw a change, not on every poll');
   assert.deepEqual(reasons, ['pids: no event']);
   // Each reason is reported once, not for every sandbox.
@@ -144,8 +148,7 @@ test('one-shots (sampleAll) are sampled even with events armed', async () => {
   const sandbox = fakeSandbox({ watch: async () => armed().watch });
   const supervisor = new Supervisor({ tickMs: 5 });
   const supervision = supervisor.supervise(sandbox, { sampleAll: true, onSample: () => undefined });
-  await sleep(FULL_SAMPLE_MS * 3 + 60);
-  assert.ok(sandbox.reads >= 3, `read ${sandbox.reads} times`);
+  assert.ok(await until(() => sandbox.reads >= 3), `read ${sandbox.reads} times`);
   supervision.stop();
   assert.equal(supervisor.sampled, 0);
 });
@@ -164,4 +167,17 @@ test('the shared sampler spreads entries of one period over its ticks and stops 
   const max = Math.max(...perTick.values());
   assert.ok(max <= 20, `up to ${max} entries ran on one tick`);
   assert.equal((sampler as unknown as { timer: unknown }).timer, undefined, 'no timer once empty');
+});
+
+test('a lone one-shot (events: false) is sampled only: nothing is armed', async () => {
+  let armedCalls = 0;
+  const sandbox = fakeSandbox({ watch: async () => (armedCalls++, armed().watch) });
+  const reasons: string[] = [];
+  const supervisor = new Supervisor({ tickMs: 5, onFallback: (_id, r) => reasons.push(r) });
+  const supervision = supervisor.supervise(sandbox, { sampleAll: true, events: false, onSample: () => undefined });
+  assert.ok(await until(() => sandbox.reads >= 1));
+  assert.equal(armedCalls, 0);
+  assert.deepEqual(reasons, [], 'not a fallback: sampled by choice');
+  supervision.stop();
+  supervisor.close();
 });

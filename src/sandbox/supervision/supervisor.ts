@@ -33,6 +33,11 @@ export interface SuperviseOptions {
    * flags of `stats()`) every {@link FULL_SAMPLE_MS}, for a one-shot while its command runs.
    */
   sampleAll?: boolean;
+  /**
+   * Arm the driver's events (default). A lone one-shot with `sampleAll` may do without: for one
+   * run, starting an event helper costs more than sampling saves.
+   */
+  events?: boolean;
 }
 
 /** One sandbox under supervision. */
@@ -102,7 +107,9 @@ export class Supervisor {
     };
     if (options.sampleAll === true) removals.push(this.sampler.add(every(FULL_SAMPLE_MS), check));
     sampleLimits();
-    if (sandbox.watchLimits === undefined) {
+    if (options.events === false && options.sampleAll === true) {
+      // Sampled in full already: nothing to arm.
+    } else if (sandbox.watchLimits === undefined) {
       fallBack(`the ${sandbox.runtime} driver has no limit events`);
     } else {
       sandbox.watchLimits({ changed: check, failed: fallBack }).then(

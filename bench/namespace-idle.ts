@@ -1,0 +1,141 @@
+/**
+ * What idle namespace sandboxes cost the controller: persistent sandboxes are created through the
+ * service and left idle (their agent waits for requests), in steps (e.g. 500, then 1,000); at each
+ * step the controller's CPU is read over a window (its own utime+stime, the children it reaped, and
+ * its live children's: the v1 OOM event helper), and create and exec p50 are timed against the
+ * same with none idle, in the same run. Runs on a configuration of its own (own state, run
+ * directory, cgroup parent, uid range), so nothing live is touched.
+ * Usage: node bench/namespace-idle.ts [steps=500,1000] [samples=30] [window-seconds=30] [drift-check-ms]
+ * (the last sets `network.driftCheckMs`: the drift watch's full comparison of every sandbox is a
+ * cost of its own, which a long interval keeps out of the window)
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { SandboxService } from '../src/sandbox/service.ts';
+import { policyDirOf, readBundleHash } from '../src/policy/bundle-files.ts';
+import { isolatedConfig, releaseIsolatedConfig } from '../test/security/lib/isolated-config.ts';
+import { summarize, type Summary } from './stats.ts';
+
+export interface IdleStep {
+  idle: number;
+  windowSeconds: number;
+  /** Controller CPU over the window, % of one core: own, reaped children, live children. */
+  serverCpuPercent: { own: number; reaped: number; live: number; total: number };
+  create: Summary;
+  exec: Summary;
+  /** p50 with this many idle ÷ p50 with none. */
+  createRatio: number;
+  execRatio: number;
+  load: number[];
+}
+
+export interface NamespaceIdleBench {
+  none: { create: Summary; exec: Summary; serverCpuPercent: IdleStep['serverCpuPercent']; load: number[] };
+  steps: IdleStep[];
+  /** Seconds it took to create each step's additional sandboxes. */
+  createSeconds: number[];
+}
+
+const USER_HZ = 100;
+const create = { runtime: 'namespace' as const, limits: {}, metadata: {}, env: {}, mounts: [] };
+
+/** CPU ticks of this process, its reaped children and its live children. */
+function cpuTicks(): { own: number; reaped: number; live: number } {
+  const fields = (pid: string) => readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ').map(Number);
+  const self = fields('self');
+  let live = 0;
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const f = fields(pid);
+      // After "(comm) ": state=0 ppid=1 ... utime=11 stime=12.
+      if (f[1] === process.pid) live += (f[11] ?? 0) + (f[12] ?? 0);
+    } catch {
+      // Exited.
+    }
+  }
+  return { own: (self[11] ?? 0) + (self[12] ?? 0), reaped: (self[13] ?? 0) + (self[14] ?? 0), live };
+}
+
+async function cpuWindow(seconds: number): Promise<IdleStep['serverCpuPercent'] & { seconds: number }> {
+  const a = cpuTicks();
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const b = cpuTicks();
+  const wall = (performance.now() - t0) / 1000;
+  const pct = (ticks: number) => Number(((ticks / USER_HZ / wall) * 100).toFixed(2));
+  const own = b.own - a.own;
+  const reaped = b.reaped - a.reaped;
+  const live = b.live - a.live;
+  return { own: pct(own), reaped: pct(reaped), live: pct(live), total: pct(own + reaped + live), seconds: wall };
+}
+
+/** create → exec /bin/true → kill, `n` times; create and exec timed apart. */
+async function createExec(service: SandboxService, n: number): Promise<{ create: number[]; exec: number[] }> {
+  const out = { create: [] as number[], exec: [] as number[] };
+  for (let i = 0; i < n; i++) {
+    let t0 = performance.now();
+    const info = await service.create(create);
+    out.create.push(performance.now() - t0);
+    t0 = performance.now();
+    const session = await service.exec(info.sandbox_id, { argv: ['/bin/true'], env: {}, stdin: false, timeoutMs: 30_000 });
+    const result = await session.result;
+    out.exec.push(performance.now() - t0);
+    if (result.exit_code !== 0) throw new Error(`exec exited ${JSON.stringify(result)}`);
+    await service.kill(info.sandbox_id);
+  }
+  return out;
+}
+
+const load = () => loadavg().map((x) => Number(x.toFixed(2)));
+
+/** Holds `steps` idle sandboxes in turn (ascending) and measures at each. */
+export async function benchNamespaceIdle(steps: number[], samples: number, windowSeconds: number, driftCheckMs?: number): Promise<NamespaceIdleBench> {
+  const max = Math.max(...steps);
+  const config = isolatedConfig({ service: { maxSandboxes: max + 8 }, ...(driftCheckMs === undefined ? {} : { network: { driftCheckMs } }) });
+  const service = new SandboxService({ config, policyBundleHash: await readBundleHash(policyDirOf(config.policy)) });
+  const ids: string[] = [];
+  try {
+    await service.start();
+    await createExec(service, 3);
+    const base = await createExec(service, samples);
+    const baseCpu = await cpuWindow(Math.min(windowSeconds, 10));
+    const none = { create: summarize(base.create), exec: summarize(base.exec), serverCpuPercent: baseCpu, load: load() };
+    const result: NamespaceIdleBench = { none, steps: [], createSeconds: [] };
+    for (const step of [...steps].sort((a, b) => a - b)) {
+      const t0 = performance.now();
+      // A few at a time: the service paces start-up itself.
+      while (ids.length < step) {
+        const batch = await Promise.all(Array.from({ length: Math.min(4, step - ids.length) }, () => service.create(create)));
+        ids.push(...batch.map((b) => b.sandbox_id));
+      }
+      result.createSeconds.push(Number(((performance.now() - t0) / 1000).toFixed(1)));
+      // Let start-up settle before the window opens.
+      await new Promise((r) => setTimeout(r, 5_000));
+      const cpu = await cpuWindow(windowSeconds);
+      const timed = await createExec(service, samples);
+      const c = summarize(timed.create);
+      const e = summarize(timed.exec);
+      result.steps.push({
+        idle: step,
+        windowSeconds: Number(cpu.seconds.toFixed(1)),
+        serverCpuPercent: { own: cpu.own, reaped: cpu.reaped, live: cpu.live, total: cpu.total },
+        create: c,
+        exec: e,
+        createRatio: Number((c.p50 / none.create.p50).toFixed(2)),
+        execRatio: Number((e.p50 / none.exec.p50).toFixed(2)),
+        load: load(),
+      });
+      process.stderr.write(`${JSON.stringify(result.steps.at(-1))}\n`);
+    }
+    return result;
+  } finally {
+    await service.shutdown();
+    releaseIsolatedConfig(config);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const steps = (process.argv[2] ?? '500,1000').split(',').map(Number);
+  const r = await benchNamespaceIdle(steps, Number(process.argv[3] ?? 30), Number(process.argv[4] ?? 30), process.argv[5] === undefined ? undefined : Number(process.argv[5]));
+  console.log(JSON.stringify(r, null, 2));
+}
