@@ -230,6 +230,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerFilesRoutes(app, ctx);
   registerServiceRoutes(app, ctx, options.publicMetrics ?? false);
   registerApprovalRoutes(app, options.access.approvals);
-  if (options.audit !== undefined) registerAuditRoutes(app, ctx, { audit: options.audit.log, controllerKey: options.audit.controllerKey });
+  registerAuditRoutes(app, ctx, options.audit === undefined ? undefined : { audit: options.audit.log, controllerKey: options.audit.controllerKey });
   return app;
 }

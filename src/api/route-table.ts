@@ -187,7 +187,7 @@ export const ROUTES = {
   auditQuery: {
     method: 'GET', url: '/api/v1/audit', operationId: 'queryAudit', tag: 'audit',
     summary: "Audit records, oldest first, by agent, sandbox, kind and index: operators see all, an agent only its own.",
-    query: AuditQuery, responses: { 200: { description: 'One page of records.', schema: AuditPage } }, errors: [400, 403],
+    query: AuditQuery, responses: { 200: { description: 'One page of records.', schema: AuditPage } }, errors: [400, 403, 503],
   },
   auditHead: {
     method: 'GET', url: '/api/v1/audit/head', operationId: 'getAuditHead', tag: 'audit',
@@ -202,29 +202,29 @@ export const ROUTES = {
   auditInclusion: {
     method: 'GET', url: '/api/v1/audit/proof/inclusion', operationId: 'getAuditInclusionProof', tag: 'audit',
     summary: 'RFC 6962 inclusion proof of one record in the tree of tree_size records (default: a head signed now).',
-    query: InclusionQuery, responses: { 200: { description: 'The proof.', schema: InclusionProof } }, errors: [400],
+    query: InclusionQuery, responses: { 200: { description: 'The proof.', schema: InclusionProof } }, errors: [400, 503],
   },
   auditConsistency: {
     method: 'GET', url: '/api/v1/audit/proof/consistency', operationId: 'getAuditConsistencyProof', tag: 'audit',
     summary: 'RFC 6962 consistency proof that the tree of `first` records is a prefix of the tree of `second`.',
-    query: ConsistencyQuery, responses: { 200: { description: 'The proof.', schema: ConsistencyProof } }, errors: [400],
+    query: ConsistencyQuery, responses: { 200: { description: 'The proof.', schema: ConsistencyProof } }, errors: [400, 503],
   },
   auditReceipt: {
     method: 'GET', url: '/api/v1/audit/records/:index/receipt', operationId: 'getAuditReceipt', tag: 'audit',
     summary: 'A receipt for one record: the record, its inclusion proof and a signed head that includes it.',
-    params: RecordIndexParams, responses: { 200: { description: 'The receipt.', schema: AuditReceipt } }, errors: [400, 404],
+    params: RecordIndexParams, responses: { 200: { description: 'The receipt.', schema: AuditReceipt } }, errors: [400, 404, 503],
   },
   auditKey: {
     method: 'GET', url: '/api/v1/audit/key', operationId: 'getControllerKey', tag: 'audit',
     summary: "The controller's Ed25519 public key that signs tree heads (for receipt and log verification).",
-    responses: { 200: { description: 'The key.', schema: ControllerKey } }, errors: [],
+    responses: { 200: { description: 'The key.', schema: ControllerKey } }, errors: [503],
   },
   events: {
     method: 'GET', url: '/api/v1/events', operationId: 'streamEvents', tag: 'audit',
     summary: 'Audit records as they are appended: NDJSON (default) or SSE (Accept: text/event-stream; id = index), resumable with after= or Last-Event-ID. Tenancy as for GET /api/v1/audit.',
     query: EventsQuery,
     responses: { 200: { description: 'The backlog after the given index, then every new record.', frameSchema: AuditEventFrame, contentTypes: ['application/x-ndjson', 'text/event-stream'] } },
-    errors: [400],
+    errors: [400, 503],
   },
 } satisfies Record<string, RouteSpec>;
 

@@ -47,8 +47,13 @@ async function sizeAtLeast(audit: AuditLog, index: number): Promise<void> {
   if (index >= size) throw new ApiError('audit_record_not_found', `no audit record ${index}: the log has ${size}`);
 }
 
-/** Registers the audit routes. */
-export function registerAuditRoutes(app: FastifyInstance, ctx: RouteContext, options: AuditRoutesOptions): void {
+/** Registers the audit routes; without a log (`kept` undefined) each answers 503 audit_unavailable. */
+export function registerAuditRoutes(app: FastifyInstance, ctx: RouteContext, kept: AuditRoutesOptions | undefined): void {
+  if (kept === undefined) {
+    registerWithoutLog(app);
+    return;
+  }
+  const options = kept;
   const { audit } = options;
   const { auditQuery, auditHead, auditSignHead, auditInclusion, auditConsistency, auditReceipt, auditKey, events } = ROUTES;
 
@@ -136,6 +141,15 @@ export function registerAuditRoutes(app: FastifyInstance, ctx: RouteContext, opt
     }, () => out.end());
     return reply.send(out);
   });
+}
+
+/** The audit routes of a server that keeps no log: registered all the same (the API is one shape), each refused. */
+function registerWithoutLog(app: FastifyInstance): void {
+  const refuse = async () => {
+    throw new ApiError('audit_unavailable', 'this server keeps no audit log');
+  };
+  for (const route of [ROUTES.auditQuery, ROUTES.auditHead, ROUTES.auditInclusion, ROUTES.auditConsistency, ROUTES.auditReceipt, ROUTES.auditKey, ROUTES.events]) app.get(route.url, refuse);
+  app.post(ROUTES.auditSignHead.url, refuse);
 }
 
 async function streamBacklog(audit: AuditLog, agentId: string | undefined, sandboxId: string | undefined, after: () => number, write: (r: ReadRecord) => void): Promise<void> {
