@@ -73,11 +73,19 @@ export function qemuBinary(): string {
   return path;
 }
 
-/** QEMU's CPU model: the host's under KVM, else TCG's `max` ($AIRLOCK_GUEST_CPU overrides either). */
+/**
+ * TCG's CPU model: everything QEMU emulates except the AVX family. Why: QEMU 7.2 (Debian 12) is the
+ * first to emulate AVX/AVX2, and with them V8 in the guest dies now and then (SIGSEGV, or SIGTRAP on
+ * a failed check) where the same Node on the host never does; without them it has not (measured:
+ * docs/benchmarks.md, the guest suite).
+ */
+export const TCG_CPU = 'max,-avx,-avx2,-fma,-f16c';
+
+/** QEMU's CPU model: the host's under KVM, else {@link TCG_CPU} ($AIRLOCK_GUEST_CPU overrides either). */
 function guestCpu(accel: Accel): string {
   const forced = process.env.AIRLOCK_GUEST_CPU;
   if (forced !== undefined && forced !== '') return forced;
-  return accel === 'kvm' ? 'host' : 'max';
+  return accel === 'kvm' ? 'host' : TCG_CPU;
 }
 
 /** A value inside a QEMU option list, where a comma is written twice. */

@@ -68,6 +68,7 @@ export async function ensureGuestStoreDisk(config: Pick<AirlockConfig, 'stateDir
   try {
     const guest = { stateDir: staging };
     const to = storePaths(guest);
+    await mkdir(staging, { mode: 0o755 });
     for (const dir of [to.root, join(to.root, 'blobs'), to.blobs, to.tags]) await mkdir(dir, { mode: 0o755 });
     await mkdir(to.tmp, { mode: 0o711 });
     await copyTree(blobDir(storePaths(config), digest), blobDir(to, digest));

@@ -3,8 +3,12 @@
  * files, unchanged, under `node --test`, with the emulation knobs a TCG guest needs. Pure pieces
  * (the file list, the script, the reading of its report) live here so they are tested without a VM.
  */
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { GuestTestLine } from './guest-reporter.ts';
 
 /**
@@ -69,6 +73,8 @@ function shellWord(word: string): string {
 export function guestSuiteScript(files: readonly string[], knobs: GuestSuiteKnobs): string {
   return [
     'set -u',
+    // What the guest is, for the console of a failed run.
+    'echo "guest: $(uname -r), cgroup $(stat -fc %T /sys/fs/cgroup), lsm $(cat /sys/kernel/security/lsm), cpu flags: $(grep -m1 -ow -E "avx|avx2|sse4_2" /proc/cpuinfo | tr "\\n" " ")"',
     // Why: the tests' state directories must sit on the store disk, beside the image they hard-link.
     `export TMPDIR=${GUEST_STATE_DIR}/tmp`,
     'mkdir -p -m 1777 "$TMPDIR"',
@@ -93,6 +99,9 @@ export interface GuestReport {
   filesWithoutPass: string[];
 }
 
+/** How much of one failure's message the report shows. */
+const FAILURE_KEPT = 2500;
+
 /** Reads the reporter's JSON lines (a torn last line, from a guest cut off, is ignored). */
 export function readGuestReport(jsonl: string, files: readonly string[]): GuestReport {
   const tests: GuestTestLine[] = [];
@@ -106,7 +115,19 @@ export function readGuestReport(jsonl: string, files: readonly string[]): GuestR
   }
   const counts = { pass: 0, fail: 0, skip: 0, todo: 0 };
   for (const t of tests) counts[t.outcome]++;
-  const failures = tests.filter((t) => t.outcome === 'fail').map((t) => `${t.file}: ${t.name}\n  ${t.detail.trim().replace(/\n/g, '\n  ')}`);
+  const failures = tests.filter((t) => t.outcome === 'fail').map((t) => `${t.file}: ${t.name}\n  ${t.detail.trim().slice(0, FAILURE_KEPT).replace(/\n/g, '\n  ')}`);
   const passed = new Set(tests.filter((t) => t.outcome === 'pass').map((t) => t.file));
   return { tests, counts, failures, filesWithoutPass: files.filter((f) => !passed.has(f)) };
+}
+
+/**
+ * A copy of the checkout's working tree (without .git and node_modules) for one guest run, and the
+ * shares that complete it. Why: the suite runs for many minutes and reads sources as it goes; a
+ * share of the live tree would show it files edited meanwhile, even half-written ones.
+ * node_modules (installed by `npm ci`, not edited) is shared as it is.
+ */
+export async function snapshotCheckout(checkout: string): Promise<{ dir: string; shares: Record<string, string> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'airlock-guest-checkout-'));
+  await promisify(execFile)('bash', ['-c', 'set -o pipefail; tar -C "$1" --exclude=./.git --exclude=./node_modules -cf - . | tar -C "$2" -xf -', 'snapshot', checkout, dir]);
+  return { dir, shares: { '/airlock/node_modules': join(checkout, 'node_modules') } };
 }

@@ -14,6 +14,7 @@ import { ServiceError } from '../../src/sandbox/errors.ts';
 import { errorStatus } from '../../src/api/error-codes.ts';
 import type { ExecSession } from '../../src/sandbox/service-types.ts';
 import { skipReason } from './environment.ts';
+import { stretched } from '../security/lib/emulation.ts';
 import { isolatedConfig, removeIsolatedState } from '../security/lib/runtime.ts';
 
 // Own state dir, cgroup parent, run dir, uid range and network space: a live deployment is untouched.
@@ -38,7 +39,7 @@ async function collect(session: ExecSession): Promise<{ out: string; err: string
   return { out: out.join(''), err: err.join(''), result };
 }
 
-const run = (service: SandboxService, id: string, argv: string[], timeoutMs = 10_000) =>
+const run = (service: SandboxService, id: string, argv: string[], timeoutMs = stretched(10_000)) =>
   service.exec(id, { argv, env: {}, stdin: false, timeoutMs }).then(collect);
 
 for (const runtime of ['namespace', 'gvisor'] as const) {
@@ -100,7 +101,7 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
     test('a memory limit hit ends the sandbox and says why', async () => {
       const info = await service.create({ runtime, limits: { memoryMb: 64 }, metadata: {}, env: {}, mounts: [] });
       await run(service, info.sandbox_id, ['python3', '-c', 'b = bytearray(200 << 20)']).catch(() => undefined);
-      for (let i = 0; i < 40 && service.get(info.sandbox_id).state === 'running'; i++) await sleep(100);
+      for (let i = 0; i < stretched(40) && service.get(info.sandbox_id).state === 'running'; i++) await sleep(100);
       assert.equal(service.get(info.sandbox_id).end_reason, 'memory_limit');
     });
   });
@@ -115,7 +116,7 @@ describe('service lifecycle', { skip: reason('namespace') }, () => {
       const b = await service.create({ runtime: 'namespace', limits: {}, metadata: {}, env: {}, mounts: [], ttlSeconds: 1 });
       service.setTimeout(b.sandbox_id, 30);
       // Readiness, not a fixed wait: until the reaper has ended `a` (at most 100 turns of 50 ms).
-      for (let i = 0; i < 100 && service.get(a.sandbox_id).state === 'running'; i++) await sleep(50);
+      for (let i = 0; i < stretched(100) && service.get(a.sandbox_id).state === 'running'; i++) await sleep(50);
       assert.equal(service.get(a.sandbox_id).end_reason, 'ttl_expired');
       assert.equal(service.get(b.sandbox_id).state, 'running');
       await assert.rejects(async () => service.create({ runtime: 'namespace', limits: {}, metadata: {}, env: {}, mounts: [], ttlSeconds: 10 ** 9 }), /ttl_seconds/);
@@ -141,7 +142,7 @@ describe('service lifecycle', { skip: reason('namespace') }, () => {
     });
     await service.start();
     try {
-      const state = await Promise.race([filled.then(() => 'full'), sleep(30_000, 'timeout')]);
+      const state = await Promise.race([filled.then(() => 'full'), sleep(stretched(30_000), 'timeout')]);
       assert.equal(state, 'full', `the pool never filled (ready: ${ready})`);
       const a = await service.create({ runtime: 'namespace', limits: {}, metadata: {}, env: {}, mounts: [] });
       const b = await service.create({ runtime: 'namespace', limits: {}, metadata: {}, env: {}, mounts: [] });
