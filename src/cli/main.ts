@@ -14,6 +14,7 @@ import { registerKeys } from './keys.ts';
 import { registerPrincipals } from './principals.ts';
 import { registerApprovals } from './approvals.ts';
 import { registerSecrets } from './secrets.ts';
+import { registerAudit, registerReceipt } from './audit.ts';
 import { terminalSafe } from './terminal-text.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -34,6 +35,8 @@ export function buildProgram(): Command {
   registerPrincipals(program);
   registerApprovals(program);
   registerSecrets(program);
+  registerAudit(program);
+  registerReceipt(program);
   return program;
 }
 

@@ -47,6 +47,11 @@ export function terminalSafeJson(value: unknown): string {
   return JSON.stringify(value, null, 2).replace(UNSAFE_EXCEPT_LAYOUT, jsonEscape);
 }
 
+/** {@link terminalSafeJson} on one line, for output with one JSON value per line (NDJSON). */
+export function terminalSafeJsonLine(value: unknown): string {
+  return JSON.stringify(value).replace(UNSAFE_EXCEPT_LAYOUT, jsonEscape);
+}
+
 function visibleEscape(ch: string): string {
   const code = ch.codePointAt(0) ?? 0;
   return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
