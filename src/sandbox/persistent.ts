@@ -6,6 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { AGENT_MOUNT, type IsolationDriver, type Limits, type Sandbox, type SandboxSpec, type SecretFile } from '../isolation/driver.ts';
 import { Redactor } from '../secrets/redactor.ts';
+import { redactDecision } from './secrets.ts';
+import type { EgressDecision } from '../network/proxy/index.ts';
 import { AgentClient, AgentClosedError, AgentFileError } from '../agent/client.ts';
 import type { Image } from '../images/image.ts';
 import { ServiceError } from './errors.ts';
@@ -156,6 +158,11 @@ export class PersistentSandbox {
     this.execs.add(session);
     void session.result.finally(() => this.execs.delete(session));
     return session;
+  }
+
+  /** An egress decision of this sandbox with its secrets' values redacted. */
+  redactDecision(decision: EgressDecision): EgressDecision {
+    return redactDecision(decision, this.redactor);
   }
 
   async readFile(path: string, maxBytes: number): Promise<Buffer> {

