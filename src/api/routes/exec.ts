@@ -39,7 +39,8 @@ export function registerExecRoutes(app: FastifyInstance, ctx: RouteContext): voi
     }
     if (body.cwd !== undefined) options.cwd = checkPath('body.cwd', body.cwd);
     const mode = chooseExecMode(query.stream, request.headers.accept);
-    await admit(ctx, request, { action: 'exec', sandbox: targetOf(ctx, id), parameters: { ...options, stdin: stdin?.toString('base64') } });
+    const target = targetOf(ctx, id);
+    await admit(ctx, request, { action: 'exec', sandbox: target, parameters: { ...options, stdin: stdin?.toString('base64') } });
 
     let session: ExecSession | undefined;
     let finished = false;
@@ -64,6 +65,10 @@ export function registerExecRoutes(app: FastifyInstance, ctx: RouteContext): voi
     });
     // Marked handled here; each mode still awaits it and reports a failure its own way.
     done.catch(() => undefined);
+    // How it ended, after its admission record: appended without holding up the answer.
+    const execId = session.execId;
+    done.then((result) => ctx.audit?.append({ kind: 'exec.finished', agentId: target.owner, sandboxId: id, data: { exec_id: execId, ...result } }), () => undefined)
+      .catch((err: unknown) => request.log.error({ err }, 'exec end not recorded in the audit log'));
     if (clientGone) kill();
     reply.header('x-airlock-exec-id', session.execId).header('cache-control', 'no-store');
 
