@@ -1064,9 +1064,53 @@ static int run_closing_fds(const char *from, char **cmd, char **envp) {
   return 127;
 }
 
+/*
+ * `airlock-agent --apparmor-stack PROFILE -- CMD ARGS...`: the first program bwrap runs in a
+ * namespace sandbox where the host has AppArmor. Asks the kernel to stack PROFILE onto this
+ * process's confinement at its next exec (/proc/self/attr/apparmor/exec), then execs CMD, which
+ * therefore starts confined; everything it runs inherits the profile. bwrap itself is never
+ * confined: it needs mounts and a user namespace to build the sandbox. From unconfined the request
+ * is "exec PROFILE" (the label is then PROFILE alone); from a confined task (a distribution's bwrap
+ * profile, e.g. Ubuntu 25.04's) it is "stack PROFILE": under no_new_privs Linux allows a confined
+ * task only a stack, which keeps every rule of both.
+ * Fails closed: when the request is refused (profile not loaded, no AppArmor), CMD never runs
+ * (exit 126, message starting "airlock-agent: apparmor: ", which the controller matches).
+ */
+static int run_apparmor_stacked(const char *profile, char **cmd, char **envp) {
+  if (cmd[0] == NULL || profile[0] == 0 || strlen(profile) > 128 || strspn(profile, "abcdefghijklmnopqrstuvwxyz0123456789-_") != strlen(profile)) {
+    dprintf(2, "airlock-agent: apparmor: usage: --apparmor-stack PROFILE -- CMD ARGS...\n");
+    return 126;
+  }
+  // The AppArmor-specific interface first (Linux 5.8+): /proc/self/attr/exec may belong to another LSM.
+  const char *dir = access("/proc/self/attr/apparmor/exec", F_OK) == 0 ? "/proc/self/attr/apparmor" : "/proc/self/attr";
+  char path[64], current[256] = {0};
+  snprintf(path, sizeof path, "%s/current", dir);
+  int cfd = open(path, O_RDONLY | O_CLOEXEC);
+  if (cfd >= 0) {
+    ssize_t n = read(cfd, current, sizeof current - 1);
+    (void)n;
+    close(cfd);
+  }
+  bool unconfined = strncmp(current, "unconfined", 10) == 0 && (current[10] == 0 || current[10] == '\n' || current[10] == ' ');
+  char request[160];
+  int len = snprintf(request, sizeof request, "%s %s", unconfined ? "exec" : "stack", profile);
+  snprintf(path, sizeof path, "%s/exec", dir);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || write(fd, request, (size_t)len) != len) {
+    dprintf(2, "airlock-agent: apparmor: cannot confine the command in profile %s: %s\n", profile, strerror(errno));
+    return 126;
+  }
+  close(fd);
+  exec_search(cmd, envp);
+  int err = errno;
+  dprintf(2, "airlock-agent: %s: %s\n", cmd[0], strerror(err));
+  return err == EACCES ? 126 : 127;
+}
+
 int main(int argc, char **argv, char **envp) {
   if (argc >= 4 && strcmp(argv[1], "--close-fds-from") == 0 && strcmp(argv[3], "--") == 0) return run_closing_fds(argv[2], argv + 4, envp);
   if (argc >= 3 && strcmp(argv[1], "--init") == 0 && strcmp(argv[2], "--") == 0) return run_init(argv + 3, envp);
+  if (argc >= 4 && strcmp(argv[1], "--apparmor-stack") == 0 && strcmp(argv[3], "--") == 0) return run_apparmor_stacked(argv[2], argv + 4, envp);
   static struct agent agent; /* large tables: not on the stack */
   struct agent *a = &agent;
   // Descriptors 0-2 must exist so no pipe is ever created on them.

@@ -71,6 +71,17 @@ step "airlock on the PATH"
 # adds about half a second).
 ln -sf "$PWD/bin/airlock.js" /usr/local/bin/airlock
 
+if [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" = Y ]; then
+  # Sandboxes run under airlock's AppArmor profile wherever AppArmor is active; on Ubuntu 23.10+
+  # bubblewrap also needs a profile granting it user namespaces (src/isolation/apparmor/install.ts).
+  step "AppArmor profiles"
+  if ! command -v apparmor_parser >/dev/null 2>&1; then
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends apparmor
+  fi
+  node src/isolation/apparmor/install.ts
+fi
+
 step "default image"
 if ! node bin/airlock.js image verify default >/dev/null 2>&1; then
   node bin/airlock.js image build default

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import type { AirlockConfig } from '../config/config.ts';
 import { describeCapacity, hostSandboxCapacity } from '../config/capacity.ts';
 import { detectCgroups } from '../isolation/cgroups/index.ts';
+import { appArmorFacts, bwrapUsernsStatus } from '../isolation/apparmor/index.ts';
 import { createDriver, IMPLEMENTED_RUNTIMES } from '../isolation/drivers.ts';
 import { findExecutable } from '../host/which.ts';
 import { resolveImage } from '../images/store.ts';
@@ -40,7 +41,7 @@ export async function runChecks(config: AirlockConfig): Promise<Check[]> {
     const facts = Object.entries(a.details).map(([k, v]) => `${k}: ${v}`).join('; ');
     checks.push({ name: `runtime ${runtime}`, ok: a.available, detail: a.available ? facts : `${a.reason}${facts ? ` (${facts})` : ''}` });
   }
-  checks.push(cgroupCheck(), userNamespaceCheck(), seccompCheck(), kvmCheck(), await nftablesCheck(), networkCheck(config), await imageCheck(config), await leftoverCheck(config));
+  checks.push(cgroupCheck(), userNamespaceCheck(), seccompCheck(), ...appArmorFacts(), kvmCheck(), await nftablesCheck(), networkCheck(config), await imageCheck(config), await leftoverCheck(config));
   checks.push({ name: 'capacity', ok: true, detail: describeCapacity(config.service.maxSandboxes, hostSandboxCapacity(config.defaults.memoryMb)) });
   return checks;
 }
@@ -80,7 +81,8 @@ function userNamespaceCheck(): Check {
   const max = readOr('/proc/sys/user/max_user_namespaces');
   const debianToggle = readOr('/proc/sys/kernel/unprivileged_userns_clone');
   const apparmor = readOr('/proc/sys/kernel/apparmor_restrict_unprivileged_userns');
-  const ok = max !== undefined && Number(max) > 0 && debianToggle !== '0' && apparmor !== '1';
+  // Ubuntu's restriction is lifted for bubblewrap by a profile granting it userns (the apparmor userns line says which).
+  const ok = max !== undefined && Number(max) > 0 && debianToggle !== '0' && (apparmor !== '1' || bwrapUsernsStatus().ok);
   const facts = [`max_user_namespaces=${max ?? 'absent'}`];
   if (debianToggle !== undefined) facts.push(`unprivileged_userns_clone=${debianToggle}`);
   if (apparmor !== undefined) facts.push(`apparmor_restrict_unprivileged_userns=${apparmor}`);

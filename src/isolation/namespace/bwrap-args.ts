@@ -3,6 +3,7 @@
  */
 import { AGENT_MOUNT, SECRETS_MOUNT, type SandboxSpec } from '../driver.ts';
 import { secretsTmpfsBytes } from '../secret-files.ts';
+import { AGENT_BINARY_NAME } from '../../agent/build.ts';
 import type { ProcMaskBind } from '../proc-masks.ts';
 import { workdirOnScratch } from '../mount-targets.ts';
 
@@ -23,6 +24,11 @@ export interface BwrapPlan {
   secretFds?: readonly number[];
   /** Replacements bound over the /proc paths that show the host (see proc-masks.ts). */
   procMasks: readonly ProcMaskBind[];
+  /**
+   * Where AppArmor is active: the profile the command starts under, and the host directory of the
+   * agent that stacks it (bound at AGENT_MOUNT when the spec doesn't bind one already).
+   */
+  confinement?: { profile: string; agentDir: string };
 }
 
 /** Returns the argv after `bwrap` (the driver prefixes prlimit and bwrap themselves). */
@@ -64,7 +70,7 @@ export function buildBwrapArgs(plan: BwrapPlan): string[] {
     // /run is runtime-owned and read-only: it carries the agent (and, later, secrets), nothing else.
     '--size', String(1024 * 1024),
     '--tmpfs', '/run',
-    ...(spec.agentDir === undefined ? [] : ['--ro-bind', spec.agentDir, AGENT_MOUNT]),
+    ...agentBind(plan),
     ...secretArgs(plan),
     '--remount-ro', '/run',
     // The only writable place: a size-limited tmpfs owned by the sandbox user.
@@ -94,9 +100,25 @@ export function buildBwrapArgs(plan: BwrapPlan): string[] {
     '--info-fd', String(FD.info),
     '--block-fd', String(FD.block),
     '--',
-    ...command,
+    ...confined(plan, command),
   );
   return args;
+}
+
+/** The agent directory bound at AGENT_MOUNT: the spec's (persistent sandboxes), else the confining one's. */
+function agentBind(plan: BwrapPlan): string[] {
+  const dir = plan.spec.agentDir ?? plan.confinement?.agentDir;
+  return dir === undefined ? [] : ['--ro-bind', dir, AGENT_MOUNT];
+}
+
+/**
+ * The command as bwrap runs it: where AppArmor is active, through the agent's `--apparmor-stack`,
+ * so that it (and all it starts) runs under the profile. Why not bwrap itself: it needs mounts and
+ * a user namespace to build the sandbox, which the profile refuses.
+ */
+function confined(plan: BwrapPlan, command: readonly string[]): string[] {
+  if (plan.confinement === undefined) return [...command];
+  return [`${AGENT_MOUNT}/${AGENT_BINARY_NAME}`, '--apparmor-stack', plan.confinement.profile, '--', ...command];
 }
 
 /**

@@ -20,7 +20,8 @@ import { findExecutable } from '../../host/which.ts';
 import { procMaskBinds, type ProcMaskBind } from '../proc-masks.ts';
 import type { AirlockConfig } from '../../config/config.ts';
 import { NamespaceSandbox } from './sandbox.ts';
-import { ensureAgent, type AgentStamps } from '../../agent/build.ts';
+import { agentDirOf, ensureAgent, type AgentStamps } from '../../agent/build.ts';
+import { prepareConfinement, type Confinement } from '../apparmor/index.ts';
 import { CgroupLimitEvents } from '../cgroups/limit-events.ts';
 import { CgroupV1Events, ensureCgroupEventsHelper } from '../cgroups/v1-events.ts';
 
@@ -40,6 +41,8 @@ export class NamespaceDriver implements IsolationDriver {
   private cgroupLayout: CgroupLayout | undefined;
   private procMasks: readonly ProcMaskBind[] | undefined;
   private tools: { bwrap: string; prlimit: string; nsenter: string; mount: string; umount: string } | undefined;
+  /** The AppArmor profile, loaded on the first start and reused; a failed load is retried next start. */
+  private apparmor: Promise<Confinement | undefined> | undefined;
   /** Kernel events for every sandbox's limit counters (the v1 helper starts with the first watch). */
   private readonly limitEvents: CgroupLimitEvents;
 
@@ -80,6 +83,8 @@ export class NamespaceDriver implements IsolationDriver {
     const layout = this.layout();
     // Its binary launches bwrap with only the descriptors the sandbox is given (see inherited-fds.ts).
     const fdCloser = (await ensureAgent(this.config, undefined, this.agentStamps)).path;
+    // Fail closed: where AppArmor is active, no sandbox starts unless its profile is in force.
+    const confinement = await this.confinement();
     const lease = leaseHostUid(this.config.runDir, this.config.hostUidBase, this.config.hostUidCount);
     let cgroup: SandboxCgroup | undefined;
     // Recorded before anything else exists, so a crash at any later point leaves a reapable trail.
@@ -107,7 +112,7 @@ export class NamespaceDriver implements IsolationDriver {
         // A record stays (for the reaper) while anything staged is still mounted.
         if ((await unstageGrants(this.config.runDir, spec.id, tools.umount)).length === 0) releaseSandbox(this.config.runDir, spec.id);
       };
-      return new NamespaceSandbox({ spec, cgroup, lease, pins, seccompBpf, procMasks: this.masks(), bwrapPath: tools.bwrap, prlimitPath: tools.prlimit, nsenterPath: tools.nsenter, fdCloser, limitEvents: this.limitEvents, release });
+      return new NamespaceSandbox({ spec, cgroup, lease, pins, seccompBpf, procMasks: this.masks(), bwrapPath: tools.bwrap, prlimitPath: tools.prlimit, nsenterPath: tools.nsenter, fdCloser, ...(confinement === undefined ? {} : { confinement: { profile: confinement.profile, agentDir: agentDirOf(fdCloser) } }), limitEvents: this.limitEvents, release });
     } catch (err) {
       await cgroup?.remove().catch(() => undefined);
       lease.release();
@@ -144,6 +149,14 @@ export class NamespaceDriver implements IsolationDriver {
     if (mount === undefined || umount === undefined) throw new ControlError('filesystem_access', 'mount/umount are not installed (apt-get install mount)');
     this.tools = { bwrap, prlimit, nsenter, mount, umount };
     return this.tools;
+  }
+
+  private confinement(): Promise<Confinement | undefined> {
+    this.apparmor ??= prepareConfinement().catch((err: unknown) => {
+      this.apparmor = undefined;
+      throw err;
+    });
+    return this.apparmor;
   }
 
   /** Made and checked once per driver: the replacements are the same for every sandbox. */

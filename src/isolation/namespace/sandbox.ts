@@ -27,6 +27,7 @@ import { signalOfExitCode } from '../../host/exit-status.ts';
 import { buildBwrapArgs, buildLauncherArgs, buildPrlimitArgs, FD } from './bwrap-args.ts';
 import type { ProcMaskBind } from '../proc-masks.ts';
 import { watchFdCloser, withoutInheritedFds } from '../inherited-fds.ts';
+import { APPARMOR_REFUSAL } from '../apparmor/index.ts';
 import { secretBytes } from '../secret-files.ts';
 
 /** What the driver hands a sandbox: every control already allocated. */
@@ -43,6 +44,8 @@ export interface NamespaceResources {
   nsenterPath: string;
   /** The host path of the agent binary: it starts the launch with only the descriptors given to it. */
   fdCloser: string;
+  /** Where AppArmor is active: the profile the command starts under and the agent directory that applies it. */
+  confinement?: { profile: string; agentDir: string };
   /** Arms the kernel's events for the cgroup's limit counters. */
   limitEvents: CgroupLimitEvents;
   /** Drops the ownership record once everything else is released. */
@@ -76,7 +79,7 @@ export class NamespaceSandbox implements Sandbox {
     const secrets = spec.secrets ?? [];
     const firstSecretFd = resolvConfFd + (spec.resolvConf === undefined ? 0 : 1);
     const secretFds = secrets.map((_, i) => firstSecretFd + i);
-    const args = buildBwrapArgs({ spec, command: command.argv, mountFds: pins.map((_, i) => FD.firstMount + i), resolvConfFd, secretFds, procMasks: this.res.procMasks });
+    const args = buildBwrapArgs({ spec, command: command.argv, mountFds: pins.map((_, i) => FD.firstMount + i), resolvConfFd, secretFds, procMasks: this.res.procMasks, ...(this.res.confinement === undefined ? {} : { confinement: this.res.confinement }) });
     const launcher = buildLauncherArgs(spec, lease.uid, this.res.nsenterPath);
     const prlimitArgv = [this.res.prlimitPath, ...buildPrlimitArgs(spec), this.res.bwrapPath, ...args];
     const launchArgv = launcher.program === undefined ? prlimitArgv : [launcher.program, ...launcher.prefix, ...prlimitArgv];
@@ -325,6 +328,10 @@ export function exitOf(code: number | null, signal: NodeJS.Signals | null, stder
   if (code === 1 && stderrHead.startsWith('bwrap: execvp ')) {
     // The command itself doesn't exist or can't run: the shell's 127, not a sandbox failure.
     return { code: 127, signal };
+  }
+  if (code === 126 && stderrHead.startsWith(APPARMOR_REFUSAL)) {
+    // The agent refused to run the command unconfined: the sandbox never started (fail closed).
+    return { code, signal, setupError: `apparmor: ${stderrHead.split('\n')[0]?.slice(APPARMOR_REFUSAL.length) ?? ''}` };
   }
   if (code === 1 && stderrHead.startsWith('bwrap: ')) {
     return { code, signal, setupError: stderrHead.split('\n')[0]?.slice('bwrap: '.length) ?? 'bubblewrap failed' };
