@@ -31,7 +31,7 @@ test('secrets set (stdin, --from-file), ls and rm: the value is stored and never
   assert.equal(ls.code, 0, ls.stderr);
   assert.match(ls.stdout, /^NAME +PROVIDER +UPDATED\nenv_token +env +-\nfile_key +store +\d{4}-/);
   const json = await runCli(['secrets', 'ls', '--json'], { config });
-  assert.deepEqual((JSON.parse(json.stdout) as { secrets: { name: string }[] }).secrets.map((s) => s.name), ['file_key', 'openai_key']);
+  assert.deepEqual((JSON.parse(json.stdout) as { secrets: { name: string }[] }).secrets.map((s) => s.name), ['env_token', 'file_key', 'openai_key'], 'mapped names are listed, set here or not');
   for (const run of [set, fromFile, ls, json]) {
     assert.ok(!run.stdout.includes(VALUE) && !run.stderr.includes(VALUE), 'the value is never printed');
     assert.ok(!run.stdout.includes('from-the-environment'));

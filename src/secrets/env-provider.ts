@@ -7,6 +7,11 @@ import type { SecretListing, SecretProvider } from './provider.ts';
 import { checkSecretName } from './names.ts';
 import { SecretValue } from './value.ts';
 
+/** A mapped variable that is not set. */
+export class EnvSecretMissingError extends Error {
+  override readonly name = 'EnvSecretMissingError';
+}
+
 /** The environment provider (kind `env`). */
 export class EnvSecretProvider implements SecretProvider {
   readonly kind = 'env';
@@ -20,23 +25,23 @@ export class EnvSecretProvider implements SecretProvider {
     this.#env = env;
   }
 
+  /**
+   * Every mapped name, set or not: the listing describes the configuration (`airlock secrets ls`
+   * runs in a shell, not in the controller's environment, so it can't tell what is set there).
+   */
   async list(): Promise<SecretListing[]> {
-    // Why only set variables: a mapped name whose variable is missing would fail at start, not be granted.
     return Object.keys(this.#mapping)
-      .filter((name) => this.#raw(name) !== undefined)
       .sort()
       .map((name) => ({ name, provider: this.kind, updated_at: null }));
   }
 
+  /** The value; a mapped name whose variable is unset or empty is an error naming both, never "unknown". */
   async get(name: string): Promise<SecretValue | undefined> {
-    const raw = this.#raw(name);
-    return raw === undefined ? undefined : new SecretValue(name, Buffer.from(raw));
-  }
-
-  #raw(name: string): string | undefined {
     const variable = Object.hasOwn(this.#mapping, name) ? this.#mapping[name] : undefined;
     if (variable === undefined) return undefined;
     const value = this.#env[variable];
-    return value === undefined || value === '' ? undefined : value;
+    // Why an error: the configuration promises this secret; handing out nothing would hide the misconfiguration.
+    if (value === undefined || value === '') throw new EnvSecretMissingError(`secret ${name}: ${variable} is not set in the controller's environment`);
+    return new SecretValue(name, Buffer.from(value));
   }
 }

@@ -145,17 +145,8 @@ export class FileSecretStore implements WritableSecretProvider {
 
   /** The key; made (atomically, once) when `create` and absent. */
   private readKey(create: boolean): Buffer | undefined {
-    try {
-      checkPrivate(this.keyPath, 'file');
-      const key = readFileSync(this.keyPath);
-      if (key.length !== KEY_BYTES) throw new SecretStoreError(`${this.keyPath} is not a ${KEY_BYTES}-byte key`);
-      return key;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !create) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw err;
-      }
-    }
+    const existing = this.existingKey();
+    if (existing !== undefined || !create) return existing;
     this.ensureDir(this.dir);
     const tmp = writeExclusive(`${this.dir}/.key.${randomBytes(6).toString('hex')}.tmp`, randomBytes(KEY_BYTES));
     try {
@@ -167,6 +158,20 @@ export class FileSecretStore implements WritableSecretProvider {
       unlinkQuietly(tmp);
     }
     return this.readKey(false);
+  }
+
+  /** The key file's bytes, or undefined when there is none; a key others could read is refused. */
+  private existingKey(): Buffer | undefined {
+    let key: Buffer;
+    try {
+      checkPrivate(this.keyPath, 'file');
+      key = readFileSync(this.keyPath);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    if (key.length !== KEY_BYTES) throw new SecretStoreError(`${this.keyPath} is not a ${KEY_BYTES}-byte key`);
+    return key;
   }
 
   private ensureDir(dir: string): void {

@@ -5,7 +5,7 @@ import { FileSecretStore } from './file-store.ts';
 import { SecretRegistry } from './registry.ts';
 
 export { FileSecretStore, SecretStoreError } from './file-store.ts';
-export { EnvSecretProvider } from './env-provider.ts';
+export { EnvSecretMissingError, EnvSecretProvider } from './env-provider.ts';
 export { SecretRegistry, UnknownSecretError, AmbiguousSecretError } from './registry.ts';
 export { Redactor, redactionMarker, type RedactedSecret, type RedactingStream } from './redactor.ts';
 export { SecretValue, SecretValueError, MIN_SECRET_BYTES, MAX_SECRET_BYTES } from './value.ts';

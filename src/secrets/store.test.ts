@@ -73,9 +73,9 @@ test('the environment provider reads only mapped variables', async () => {
   const env = { AIRLOCK_TEST_TOKEN: VALUE, OTHER: 'not mapped at all' };
   const provider = new EnvSecretProvider({ gh_token: 'AIRLOCK_TEST_TOKEN', missing_one: 'NOT_SET' }, env);
   assert.equal((await provider.get('gh_token'))?.bytes().toString(), VALUE);
-  assert.equal(await provider.get('other'), undefined);
-  assert.equal(await provider.get('missing_one'), undefined);
-  assert.deepEqual((await provider.list()).map((l) => l.name), ['gh_token']);
+  assert.equal(await provider.get('other'), undefined, 'an unmapped variable is never read');
+  await assert.rejects(provider.get('missing_one'), /^EnvSecretMissingError: secret missing_one: NOT_SET is not set in the controller's environment$/);
+  assert.deepEqual((await provider.list()).map((l) => l.name), ['gh_token', 'missing_one']);
   assert.throws(() => new EnvSecretProvider({ 'Bad Name': 'X' }, env), SecretNameError);
 });
 
