@@ -227,8 +227,18 @@ export class PersistentSandbox {
     try {
       return await fileOp(path, op);
     } catch (err) {
-      throw this.endedError(err);
+      throw this.redactedError(this.endedError(err));
     }
+  }
+
+  /**
+   * A file error's message can quote the sandbox (a path it chose, the agent's own words): its
+   * secrets' values are redacted from it, and the original (the cause) is not passed on.
+   */
+  private redactedError(err: unknown): unknown {
+    if (!(err instanceof ServiceError) || !this.redactor.active) return err;
+    const message = this.redactor.text(err.message);
+    return message === err.message ? err : new ServiceError(err.code, message);
   }
 
   /** `sandbox_not_running` for a call cut off by the agent's channel closing; any other error as it is. */

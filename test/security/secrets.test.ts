@@ -232,6 +232,8 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
         // A file named after the value is listed under the marker.
         await collect(await service.exec(id, { argv: ['sh', '-c', 'touch "/tmp/$(cat /run/secrets/openai_key)"'], env: {}, stdin: false, timeoutMs: 10_000 }));
         assertNoValue(JSON.stringify(await service.listFiles(id, '/tmp')), 'a file listing');
+        // Error messages too (a file error quotes the path).
+        await assert.rejects(service.readFile(id, `/tmp/missing/${VALUE}`), (err: Error) => err instanceof ServiceError && err.message.includes(MARK) && !err.message.includes(VALUE));
         // While it runs: no host process holds the value in its environment or argv, no host file holds it.
         assert.deepEqual(hostProcessesHoldingValue(), []);
         assert.deepEqual(hostFilesHoldingValue(), []);
