@@ -153,7 +153,7 @@ describe('AppArmor', { skip: SKIP }, () => {
     if (!avail.ok) throw new Error(avail.reason);
     ready = avail;
     // Loads (replaces) the profile exactly as the driver does on its first start.
-    assert.deepEqual(await prepareConfinement(), { profile: SANDBOX_PROFILE });
+    assert.deepEqual(await prepareConfinement(undefined), { profile: SANDBOX_PROFILE });
   });
 
   test('apparmor_parser -Q accepts the sandbox profile, and it is loaded in enforce mode', async () => {

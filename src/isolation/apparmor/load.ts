@@ -12,6 +12,8 @@
  * Replacing a profile is idempotent: loading the same text again changes nothing in force.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { ControlError } from '../../host/control-error.ts';
 import { findExecutable } from '../../host/which.ts';
 import { detectAppArmor, loadedProfiles, type AppArmorState } from './detect.ts';
@@ -70,13 +72,24 @@ export async function loadProfile(text: string, parser: string, options: { cache
  * Makes sure the sandbox profile is loaded in enforce mode and returns what to apply, or undefined
  * where AppArmor is not active (there is nothing to apply then). Fails closed: where AppArmor is
  * active and the profile can't be put in force, no namespace sandbox starts.
+ *
+ * `runDir` (a tmpfs, empty after each boot) keeps a stamp of the text last loaded since boot, so a
+ * short-lived controller (`airlock run`) doesn't compile the profile on every start: the parser runs
+ * only when the text changed or the profile is not in force.
  */
-export async function prepareConfinement(state: AppArmorState = detectAppArmor()): Promise<Confinement | undefined> {
+export async function prepareConfinement(runDir: string | undefined, state: AppArmorState = detectAppArmor()): Promise<Confinement | undefined> {
   if (!state.enabled) return undefined;
   if (state.profilesFile === undefined) throw new ControlError('apparmor', state.reason);
-  await loadProfile(renderSandboxProfile(), requireParser());
+  const text = renderSandboxProfile();
+  const stamp = runDir === undefined ? undefined : `${runDir}/apparmor/${createHash('sha256').update(text).digest('hex')}`;
+  if (stamp !== undefined && existsSync(stamp) && loadedProfiles(state).get(SANDBOX_PROFILE) === 'enforce') return { profile: SANDBOX_PROFILE };
+  await loadProfile(text, requireParser());
   const mode = loadedProfiles(state).get(SANDBOX_PROFILE);
   // Why: a profile in complain mode only logs; the layer would be there in name only.
   if (mode !== 'enforce') throw new ControlError('apparmor', `the ${SANDBOX_PROFILE} profile is ${mode === undefined ? 'not loaded' : `in ${mode} mode`} after loading it`);
+  if (stamp !== undefined) {
+    mkdirSync(`${runDir}/apparmor`, { recursive: true, mode: 0o700 });
+    writeFileSync(stamp, '');
+  }
   return { profile: SANDBOX_PROFILE };
 }

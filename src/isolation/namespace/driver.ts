@@ -152,7 +152,7 @@ export class NamespaceDriver implements IsolationDriver {
   }
 
   private confinement(): Promise<Confinement | undefined> {
-    this.apparmor ??= prepareConfinement().catch((err: unknown) => {
+    this.apparmor ??= prepareConfinement(this.config.runDir).catch((err: unknown) => {
       this.apparmor = undefined;
       throw err;
     });
