@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: ratios of airlock against the raw engines, measured in one run on one machine.
  * Prints a Markdown table and writes bench/results/<timestamp>.json. Usage:
- *   node bench/run.ts [--n 200] [--only namespace,gvisor,cli,service,pool,throughput,network,burst,admission,gvisor-idle,namespace-idle] [--idle 100] [--ns-idle 500,1000]
+ *   node bench/run.ts [--n 200] [--only namespace,gvisor,cli,service,pool,throughput,network,burst,admission,gvisor-idle,namespace-idle,audit] [--idle 100] [--ns-idle 500,1000]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
@@ -19,6 +19,7 @@ import { benchService, type ServiceBench } from './service.ts';
 import { benchNetwork, type NetworkBench } from './network.ts';
 import { benchBurst, type BurstBench } from './burst.ts';
 import { benchAdmission, type AdmissionBench } from './admission.ts';
+import { auditLines, benchAudit, type AuditBench } from './audit.ts';
 import { benchPool } from './pool.ts';
 import { benchThroughput, type ThroughputBench } from './throughput.ts';
 
@@ -77,6 +78,10 @@ if (only.has('admission')) {
   admission = await benchAdmission(config, Math.min(n, 100));
   results.push(...admission.pairs);
 }
+
+// Appends/s and latency per append of the audit log, with and without an fsync per commit.
+const audit: AuditBench[] = [];
+if (only.has('audit')) for (const sync of ['full', 'normal'] as const) audit.push(await benchAudit({ sync }));
 
 machine.load.end = loadavg().map((x) => Number(x.toFixed(2)));
 const f = (x: number) => x.toFixed(2);
@@ -151,8 +156,9 @@ if (namespaceIdle !== undefined) {
     ...z.steps.map((s) => `- ${s.idle} idle, ${s.windowSeconds} s window: server CPU ${f(s.serverCpuPercent.total)} % of a core (own ${f(s.serverCpuPercent.own)}, reaped children ${f(s.serverCpuPercent.reaped)}, live children ${f(s.serverCpuPercent.live)}); create p50 ${f(s.create.p50)} ms (${f(s.createRatio)}×), exec p50 ${f(s.exec.p50)} ms (${f(s.execRatio)}×), n ${s.create.n}; load ${s.load.join(' ')}`),
   );
 }
+for (const a of audit) lines.push('', ...auditLines(a));
 process.stdout.write(`${lines.join('\n')}\n`);
 mkdirSync('bench/results', { recursive: true });
 const file = `bench/results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-writeFileSync(file, JSON.stringify({ machine, results, service, throughput, network, burst, admission, gvisorIdle, namespaceIdle }, null, 2));
+writeFileSync(file, JSON.stringify({ machine, results, service, throughput, network, burst, admission, gvisorIdle, namespaceIdle, audit }, null, 2));
 process.stdout.write(`\nwritten ${file}\n`);

@@ -6,7 +6,7 @@
  * new sandboxes refused) until a write succeeds again.
  */
 import type { KeyObject } from 'node:crypto';
-import type { AuditStore, StoredAuditRow } from '../store/audit.ts';
+import type { AuditLeafInput, AuditStore, StoredAuditRow } from '../store/audit.ts';
 import { canonicalJson } from '../signing/canonical-json.ts';
 import { AuditUnavailable } from './errors.ts';
 import { consistencyRanges, EMPTY_ROOT, inclusionRanges, leafHash, perfectNodesOf, rangeHash, type LeafRange, type PerfectNode } from './merkle.ts';
@@ -120,13 +120,16 @@ export class AuditLog {
     try {
       await this.#store.append((size, last) => {
         built = [];
+        const leaves: AuditLeafInput[] = [];
         let prev = last;
         for (const [i, { event }] of batch.entries()) {
           const record = toRecord(event, size + i, timeMs, prev);
-          prev = leafHash(recordLeaf(record));
+          const leaf = recordLeaf(record);
+          prev = leafHash(leaf);
           built.push({ index: size + i, record, leafHash: prev });
+          leaves.push({ leaf, timeMs, kind: record.kind, agentId: record.agent_id, sandboxId: record.sandbox_id });
         }
-        return built.map(({ record }) => ({ leaf: recordLeaf(record), timeMs, kind: record.kind, agentId: record.agent_id, sandboxId: record.sandbox_id }));
+        return leaves;
       });
     } catch (err) {
       const reason = (err as Error).message;

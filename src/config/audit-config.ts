@@ -10,10 +10,16 @@ export interface AuditConfig {
   keyFile: string | null;
   /** Seconds between signed heads while the log grows (heads are also signed on demand). */
   headIntervalSeconds: number;
+  /**
+   * `full` (default): each append is synced to disk before the action it records proceeds, so it
+   * survives a power cut. `normal`: it survives a controller crash or kill -9 but not a host crash,
+   * at a fraction of the latency (no fsync per commit).
+   */
+  sync: 'full' | 'normal';
 }
 
 /** Default: the key beside the store, a head a minute. */
-export const DEFAULT_AUDIT_CONFIG: Readonly<AuditConfig> = Object.freeze({ keyFile: null, headIntervalSeconds: 60 });
+export const DEFAULT_AUDIT_CONFIG: Readonly<AuditConfig> = Object.freeze({ keyFile: null, headIntervalSeconds: 60, sync: 'full' });
 
 /** The zod schema of `audit`. */
 export function auditSchema(z: typeof Zod) {
@@ -33,6 +39,10 @@ export function auditSchema(z: typeof Zod) {
         .max(3600)
         .default(DEFAULT_AUDIT_CONFIG.headIntervalSeconds)
         .describe('Seconds between signed tree heads while the log grows (1 to 3600; default 60). Heads are also signed on demand.'),
+      sync: z
+        .enum(['full', 'normal'])
+        .default(DEFAULT_AUDIT_CONFIG.sync)
+        .describe('full (default): every record is synced to disk before the action it records proceeds (survives a power cut). normal: it survives a controller crash or kill -9, not a host crash, without an fsync per append.'),
     })
     .strict()
     .default({ ...DEFAULT_AUDIT_CONFIG });

@@ -21,6 +21,6 @@ export function storePath(config: Pick<AirlockConfig, 'stateDir' | 'store'>): st
 }
 
 /** Opens the configured store (the embedded SQLite one). */
-export async function openStore(config: Pick<AirlockConfig, 'stateDir' | 'store'>): Promise<ControlStore> {
-  return SqliteStore.open({ path: storePath(config) });
+export async function openStore(config: Pick<AirlockConfig, 'stateDir' | 'store'> & { audit?: Pick<AirlockConfig['audit'], 'sync'> }): Promise<ControlStore> {
+  return SqliteStore.open({ path: storePath(config), auditSync: config.audit?.sync });
 }

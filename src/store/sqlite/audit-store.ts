@@ -29,14 +29,23 @@ function prepareStatements(db: DatabaseSync) {
   } satisfies Record<string, StatementSync>;
 }
 
+/**
+ * How an append is committed: `full` syncs it to disk before returning (it survives a power cut);
+ * `normal` leaves it in the WAL in the OS page cache (it survives a controller crash or kill -9, not a
+ * host crash) and syncs at checkpoints.
+ */
+export type AuditSync = 'full' | 'normal';
+
 /** The SQLite implementation of {@link AuditStore}; shares the store's connection. */
 export class SqliteAuditStore implements AuditStore {
   readonly #db: DatabaseSync;
   readonly #s: ReturnType<typeof prepareStatements>;
+  readonly #durable: boolean;
 
-  constructor(db: DatabaseSync) {
+  constructor(db: DatabaseSync, sync: AuditSync = 'full') {
     this.#db = db;
     this.#s = prepareStatements(db);
+    this.#durable = sync === 'full';
   }
 
   #node(level: number, index: number): Buffer {
@@ -47,7 +56,7 @@ export class SqliteAuditStore implements AuditStore {
   }
 
   async append(build: (size: number, lastLeafHash: Buffer | null) => readonly AuditLeafInput[]): Promise<AuditAppended> {
-    // Why durable: a record must survive a crash before the action it records goes ahead.
+    // Why durable (by default): a record must survive a crash before the action it records goes ahead.
     return inTransaction(this.#db, () => {
         const last = this.#s.last.get() as { idx: number; leaf_hash: Uint8Array } | undefined;
         const firstIndex = last === undefined ? 0 : last.idx + 1;
@@ -64,7 +73,7 @@ export class SqliteAuditStore implements AuditStore {
           }
         });
         return { firstIndex, leafHashes };
-      }, { durable: true });
+      }, { durable: this.#durable });
   }
 
   async size(): Promise<number> {

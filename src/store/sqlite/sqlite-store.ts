@@ -8,7 +8,7 @@ import { StoreError } from '../errors.ts';
 import { checkGroups, checkIdentifier, checkPublicKey, checkRole } from '../principal-input.ts';
 import type { ActiveKey, ControlStore, NewPrincipal, Principal, PrincipalKey, PrincipalRole } from '../store.ts';
 import { SqliteApprovalStore } from './approval-store.ts';
-import { SqliteAuditStore } from './audit-store.ts';
+import { SqliteAuditStore, type AuditSync } from './audit-store.ts';
 import { loadSqlite } from './load-sqlite.ts';
 import { migrate } from './migrations.ts';
 import { ensurePrivateDatabaseFile } from './private-file.ts';
@@ -23,6 +23,8 @@ export interface SqliteStoreOptions {
   readonly busyTimeoutMs?: number;
   /** Most live nonces remembered (default 1 000 000). */
   readonly maxNonces?: number;
+  /** How audit appends are committed (default `full`: synced to disk); see {@link AuditSync}. */
+  readonly auditSync?: AuditSync | undefined;
   /** Clock in ms for timestamps (default Date.now); for tests. */
   readonly now?: () => number;
 }
@@ -89,7 +91,7 @@ export class SqliteStore implements ControlStore {
     this.replayCache = new SqliteReplayCache(db, options.maxNonces ?? 1_000_000);
     this.#statements = prepareStatements(db);
     this.approvals = new SqliteApprovalStore(db);
-    this.audit = new SqliteAuditStore(db);
+    this.audit = new SqliteAuditStore(db, options.auditSync);
   }
 
   /** Opens (creating and migrating if needed) the store at `options.path`. */
