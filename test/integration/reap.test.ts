@@ -31,8 +31,10 @@ test('doctor --reap releases a sandbox whose controller died, and only that one'
   const spec = (id: string) => ({ id, image, limits: config.defaults, env: { ...BASE_ENV }, mounts: [], workdir: '/tmp', network: { kind: 'isolated' as const } });
   const orphan = await driver.create(spec(`reap-orphan-${process.pid}`));
   const live = await driver.create(spec(`reap-live-${process.pid}`));
-  const orphanProc = await orphan.start({ argv: ['sleep', '60'], stdin: false });
-  const liveProc = await live.start({ argv: ['sleep', '60'], stdin: false });
+  // Both must outlive the reap: on an emulated host it comes minutes later.
+  const sleeper = ['sleep', String(stretched(60))];
+  const orphanProc = await orphan.start({ argv: sleeper, stdin: false });
+  const liveProc = await live.start({ argv: sleeper, stdin: false });
   // Pretend the orphan's controller died: its record now names a process that no longer exists.
   const record = `${config.runDir}/owners/${orphan.id}.json`;
   writeFileSync(record, JSON.stringify({ ...JSON.parse(readFileSync(record, 'utf8')), ownerPid: 2 ** 22 + 1, ownerStart: 'gone' }));
