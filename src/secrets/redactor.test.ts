@@ -64,13 +64,19 @@ test('without secrets a stream releases every chunk at once, unchanged', () => {
   assert.equal(stream.end().length, 0);
 });
 
-test('a stream holds back only what could begin a match', () => {
+test('a stream holds back only a tail that could still become a value, and releases it once it cannot', () => {
   const stream = new Redactor([secret]).stream();
-  const long = 'x'.repeat(200);
-  const out = stream.push(Buffer.from(long)).toString();
-  // The longest form (hex of 24 bytes, 48 characters) less one is held; the rest is out now.
-  assert.equal(out.length, 200 - 47);
-  assert.equal(out + stream.end().toString(), long);
+  // A prompt (nothing a value's forms start with) goes out at once: an interactive exec is not held up.
+  assert.equal(stream.push(Buffer.from('>>> ')).toString(), '>>> ');
+  assert.equal(stream.push(Buffer.from('.'.repeat(200))).toString(), '.'.repeat(200));
+  // The start of the value is held, then released when the next byte shows it is not the value.
+  assert.equal(stream.push(Buffer.from('x sk-test-4f')).toString(), 'x ');
+  assert.equal(stream.push(Buffer.from('!')).toString(), 'sk-test-4f!');
+  // A complete base64 core is held while the padded encoding could still follow, then redacted whole.
+  const b64 = Buffer.from(VALUE).toString('base64');
+  assert.equal(stream.push(Buffer.from(b64.slice(0, -1))).toString(), '');
+  assert.equal(stream.push(Buffer.from(`${b64.slice(-1)} `)).toString(), `${MARK} `);
+  assert.equal(stream.end().length, 0);
 });
 
 test('a SecretValue never prints its bytes', () => {

@@ -4,8 +4,9 @@
  * `[REDACTED:NAME]` — the raw bytes, their hex (either case) and their base64 (standard and
  * URL-safe, at each of the three byte alignments the value can have inside a longer encoding).
  *
- * Streams are redacted across chunk boundaries: a stream holds back the last (longest pattern − 1)
- * bytes until it knows they don't start a match, and releases them at `end()`.
+ * Streams are redacted across chunk boundaries: a stream holds back only a tail that could still
+ * become a value (a proper prefix of some form of it) and releases it once the next chunk shows
+ * it doesn't, or at `end()`. Output that can't begin a value (a prompt, most text) goes out at once.
  *
  * Not a defence against code that means to leak a value (it can reverse or re-encode it); the
  * defence there is that a secret is granted only where policy says. Redaction stops the honest
@@ -61,7 +62,10 @@ export function encodedForms(value: Buffer): Buffer[] {
 /** Redacts the values of a sandbox's secrets. Without secrets it passes everything through untouched. */
 export class Redactor {
   readonly #patterns: Pattern[];
+  /** Longest pattern − 1: the most a stream ever holds back. */
   readonly #hold: number;
+  /** Bytes some pattern starts with: only there can a held-back tail begin. */
+  readonly #firstBytes: Set<number>;
 
   constructor(secrets: readonly RedactedSecret[]) {
     const patterns: Pattern[] = [];
@@ -73,6 +77,7 @@ export class Redactor {
     // Longest first: at one position the longest form wins (the padded encoding over its core).
     this.#patterns = patterns.sort((a, b) => b.bytes.length - a.bytes.length);
     this.#hold = patterns.length === 0 ? 0 : Math.max(...patterns.map((p) => p.bytes.length)) - 1;
+    this.#firstBytes = new Set(patterns.map((p) => p.bytes[0] as number));
   }
 
   /** Whether there is anything to redact. */
@@ -87,12 +92,12 @@ export class Redactor {
       push: (chunk) => {
         if (!this.active) return chunk;
         const buf = held.length === 0 ? chunk : Buffer.concat([held, chunk]);
-        const { out, rest } = this.#scan(buf, buf.length - this.#hold);
+        const { out, rest } = this.#scan(buf, false);
         held = rest;
         return out;
       },
       end: () => {
-        const { out } = this.#scan(held, held.length);
+        const { out } = this.#scan(held, true);
         held = Buffer.alloc(0);
         return out;
       },
@@ -102,7 +107,7 @@ export class Redactor {
   /** Redacts a whole buffer. */
   buffer(data: Buffer): Buffer {
     if (!this.active) return data;
-    return this.#scan(data, data.length).out;
+    return this.#scan(data, true).out;
   }
 
   /** Redacts text (an error message, a file name). */
@@ -112,21 +117,34 @@ export class Redactor {
   }
 
   /**
-   * Replaces every match starting before `limit`; bytes from max(limit, end of the last match)
-   * on are returned as `rest` (they may begin a match the next chunk completes).
+   * Replaces every complete match; unless `final`, the tail from the first position where a
+   * pattern could still begin (or a longer one still complete a match) is returned as `rest`.
    */
-  #scan(buf: Buffer, limit: number): { out: Buffer; rest: Buffer } {
+  #scan(buf: Buffer, final: boolean): { out: Buffer; rest: Buffer } {
     const parts: Buffer[] = [];
     let pos = 0;
+    let cut = final ? buf.length : this.#partialFrom(buf, 0);
     for (;;) {
       const match = this.#next(buf, pos);
-      if (match === undefined || match.start >= limit) break;
+      // A match from `cut` on waits: a longer form may still match there (the padded encoding over its core).
+      if (match === undefined || match.start >= cut) break;
       parts.push(buf.subarray(pos, match.start), match.pattern.marker);
       pos = match.start + match.pattern.bytes.length;
+      if (!final && pos > cut) cut = this.#partialFrom(buf, pos);
     }
-    const cut = Math.max(pos, Math.min(Math.max(limit, 0), buf.length));
+    cut = Math.max(cut, pos);
     parts.push(buf.subarray(pos, cut));
     return { out: Buffer.concat(parts), rest: Buffer.from(buf.subarray(cut)) };
+  }
+
+  /** The first position at or after `from` whose rest of `buf` is a proper prefix of a pattern (else buf.length). */
+  #partialFrom(buf: Buffer, from: number): number {
+    for (let p = Math.max(from, buf.length - this.#hold); p < buf.length; p++) {
+      if (!this.#firstBytes.has(buf[p] as number)) continue;
+      const tail = buf.subarray(p);
+      if (this.#patterns.some((pattern) => pattern.bytes.length > tail.length && pattern.bytes.subarray(0, tail.length).equals(tail))) return p;
+    }
+    return buf.length;
   }
 
   /** The leftmost complete match at or after `from` (the longest pattern at that position). */

@@ -74,7 +74,10 @@ print(json.dumps({'mode': oct(st.st_mode & 0o7777), 'uid': st.st_uid, 'gid': st.
   'fstype': mount[0][2] if mount else None, 'ro': bool(mount) and 'ro' in mount[0][3].split(',')}))
 `.replaceAll('VALUE_PREFIX', VALUE.slice(0, 12));
 
-/** Prints the value in two writes with a pause between (two output chunks), then its encodings. */
+/**
+ * Prints the value in two writes 0.3 s apart (the controller reads them as two chunks; the redactor
+ * holds the first half back, so what is delivered may be one), then its encodings.
+ */
 const LEAKER = `v=$(cat /run/secrets/openai_key); printf '%s' "$v" | head -c 10; sleep 0.3; printf '%s\\n' "$v" | tail -c +11; ` +
   `printf '%s' "$v" | od -An -tx1 | tr -d ' \\n'; echo; printf '%s' "$v" | base64 -w0; echo; printf 'x%s' "$v" | base64 -w0; echo; ` +
   `echo "err:$v" >&2; cat /run/secrets/gh_token; echo`;
@@ -206,7 +209,6 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
           { driver: a.driver, network: networks, policyHash: 'test' },
         );
         assert.equal(live.termination_reason, 'completed', live.error ?? '');
-        assert.ok(streamed.length >= 2, `the output came in ${streamed.length} chunks`);
         assertNoValue(streamed.join(''), 'the live stream');
         assert.ok(streamed.join('').startsWith(`${MARK}\n`));
       } finally {
@@ -220,7 +222,6 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
       try {
         const exec = await collect(await service.exec(id, { argv: ['sh', '-c', LEAKER.replace(/; cat \/run\/secrets\/gh_token; echo$/, '')], env: {}, stdin: false, timeoutMs: 20_000 }));
         assert.equal(exec.result.exit_code, 0, exec.err);
-        assert.ok(exec.chunks.length >= 2, `exec output came in ${exec.chunks.length} chunks`);
         assertNoValue(exec.chunks.join(''), 'the exec stream');
         assertNoValue(exec.err, 'the exec stderr');
         assert.equal(exec.chunks.join('').split('\n')[0], MARK);
