@@ -50,6 +50,16 @@ test('hex (both cases) and base64 (standard, URL-safe, at any offset in a longer
   }
 });
 
+test('an encoding wrapped over several lines (base64 wraps at 76 columns) is still redacted, in any chunking', () => {
+  const long = new SecretValue('long_key', Buffer.from(`sk-proj-${'A1b2C3d4'.repeat(12)}`));
+  const r = new Redactor([long]);
+  const wrapped = Buffer.from(long.bytes()).toString('base64').replace(/(.{76})/g, '$1\n');
+  assert.ok(wrapped.includes('\n'), 'the encoding spans lines');
+  for (const size of [1, 7, 64, 1000]) assert.equal(streamed(r, `${wrapped}\n`, size), `${redactionMarker('long_key')}\n`, `chunk size ${size}`);
+  const crlf = Buffer.from(long.bytes()).toString('hex').replace(/(.{64})/g, '$1\r\n');
+  assert.equal(r.text(crlf), redactionMarker('long_key'));
+});
+
 test('several secrets each get their own marker; text without them passes untouched', () => {
   const other = new SecretValue('db_password', Buffer.from('hunter2-hunter2'));
   const r = new Redactor([secret, other]);
