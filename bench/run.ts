@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: ratios of airlock against the raw engines, measured in one run on one machine.
  * Prints a Markdown table and writes bench/results/<timestamp>.json. Usage:
- *   node bench/run.ts [--n 200] [--only namespace,gvisor,cli,service,pool,throughput,network,burst,admission,gvisor-idle,namespace-idle,audit] [--idle 100] [--ns-idle 500,1000]
+ *   node bench/run.ts [--n 200] [--only namespace,gvisor,cli,service,pool,throughput,network,burst,admission,gvisor-idle,namespace-idle,audit,redaction] [--idle 100] [--ns-idle 500,1000]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
@@ -22,6 +22,7 @@ import { benchAdmission, type AdmissionBench } from './admission.ts';
 import { auditLines, benchAudit, type AuditBench } from './audit.ts';
 import { benchPool } from './pool.ts';
 import { benchThroughput, type ThroughputBench } from './throughput.ts';
+import { benchRedaction, redactionLines, type RedactionBench } from './redaction.ts';
 
 const { values } = parseArgs({ options: { n: { type: 'string', default: '200' }, idle: { type: 'string', default: '100' }, 'ns-idle': { type: 'string', default: '500,1000' }, only: { type: 'string', default: 'namespace,gvisor,cli,service,pool,throughput,network,burst,admission' } } });
 const n = Number(values.n);
@@ -82,6 +83,9 @@ if (only.has('admission')) {
 // Appends/s and latency per append of the audit log, with and without an fsync per commit.
 const audit: AuditBench[] = [];
 if (only.has('audit')) for (const sync of ['full', 'normal'] as const) audit.push(await benchAudit({ sync }));
+// Output redaction throughput (CPU only, no sandbox).
+let redaction: RedactionBench | undefined;
+if (only.has('redaction')) redaction = benchRedaction(Math.min(n, 10));
 
 machine.load.end = loadavg().map((x) => Number(x.toFixed(2)));
 const f = (x: number) => x.toFixed(2);
@@ -157,8 +161,9 @@ if (namespaceIdle !== undefined) {
   );
 }
 for (const a of audit) lines.push('', ...auditLines(a));
+if (redaction !== undefined) lines.push('', ...redactionLines(redaction));
 process.stdout.write(`${lines.join('\n')}\n`);
 mkdirSync('bench/results', { recursive: true });
 const file = `bench/results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-writeFileSync(file, JSON.stringify({ machine, results, service, throughput, network, burst, admission, gvisorIdle, namespaceIdle, audit }, null, 2));
+writeFileSync(file, JSON.stringify({ machine, results, service, throughput, network, burst, admission, gvisorIdle, namespaceIdle, audit, redaction }, null, 2));
 process.stdout.write(`\nwritten ${file}\n`);
