@@ -7,7 +7,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -142,7 +142,23 @@ test('v1 kernel: an OOM kill and a pids-limit hit are events (eventfd, /dev/kmsg
   assert.ok(await until(() => listener.changes > afterOom), 'no event for the pids-limit hit');
   assert.ok(cg.sample().pidsLimitHits >= 1, 'the kernel counted the refusal');
   assert.deepEqual(listener.failures, []);
+  assert.equal(helperChildren().length, 1, 'one helper while a cgroup is watched');
+  watch.close();
+  // No sandbox left: the helper goes too (after a short linger for consecutive one-shots).
+  assert.ok(await until(() => helperChildren().length === 0, 5000), 'the helper outlived its last watch');
 });
+
+/** This process's children that are the v1 event helper. */
+function helperChildren(): number[] {
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.includes('(airlock-cgroup-') && Number(stat.replace(/^.*\) /, '').split(' ')[1]) === process.pid;
+    } catch {
+      return false;
+    }
+  });
+}
 
 test('v2 kernel: an OOM kill and a pids-limit hit are events (inotify)', { skip: host.version !== 2 ? 'cgroup v1 host: covered by the guest-VM suite on v2' : !isRoot ? 'needs root to create cgroups' : false }, async (t) => {
   const parent = `airlock-limit-events-${process.pid}`;

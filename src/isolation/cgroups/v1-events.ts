@@ -24,6 +24,12 @@ export async function ensureCgroupEventsHelper(config: { stateDir: string }): Pr
   return (await ensureCBinary(spec)).path;
 }
 
+/**
+ * How long the helper outlives its last registration: consecutive one-shots reuse it, and a
+ * controller with no sandboxes left runs no helper (like the drift watch's monitors).
+ */
+const IDLE_STOP_MS = 1000;
+
 /** Told of each event of a registered cgroup; `failed` once if the helper goes away. */
 export interface V1Listener {
   changed(): void;
@@ -59,6 +65,7 @@ export class CgroupV1Events {
   private readonly pending = new Map<number, Pending>();
   private readonly freeIds: number[] = [];
   private nextId = 0;
+  private idleStop: NodeJS.Timeout | undefined;
 
   /** `helperPath`: resolves to the built helper (see {@link ensureCgroupEventsHelper}). */
   constructor(helperPath: () => Promise<string>) {
@@ -72,7 +79,9 @@ export class CgroupV1Events {
    */
   async register(memoryDir: string, relativePath: string, listener: V1Listener): Promise<V1Registration> {
     if (/\s/.test(memoryDir) || /\s/.test(relativePath)) throw new ControlError('cgroups', `cgroup path ${JSON.stringify(relativePath)} has whitespace`);
+    clearTimeout(this.idleStop);
     const helper = await this.start();
+    clearTimeout(this.idleStop);
     const id = this.freeIds.pop() ?? this.nextId++;
     const path = `/${relativePath}`;
     const answered = new Promise<void>((resolve, reject) => this.pending.set(id, { resolve, reject }));
@@ -86,6 +95,7 @@ export class CgroupV1Events {
       // An event of the old cgroup still in the pipe may reach the id's next owner: it only makes it read its counters.
       if (helper.child.exitCode === null && helper.child.signalCode === null) helper.child.stdin.write(`del ${id}\n`);
       this.freeIds.push(id);
+      if (this.listeners.size === 0 && this.pending.size === 0) this.scheduleStop(helper.child);
     };
     try {
       await answered;
@@ -94,6 +104,21 @@ export class CgroupV1Events {
       throw err;
     }
     return { pidsUnevented: helper.noKmsg, unregister };
+  }
+
+  /** Ends an unused helper after IDLE_STOP_MS; a registration meanwhile cancels it. */
+  private scheduleStop(child: ChildProcessWithoutNullStreams): void {
+    clearTimeout(this.idleStop);
+    this.idleStop = setTimeout(() => {
+      if (this.live !== child || this.listeners.size > 0 || this.pending.size > 0) return;
+      // Detached first: a registration from now on starts a new helper; this one exits on EOF.
+      this.live = undefined;
+      this.helper = undefined;
+      this.freeIds.length = 0;
+      this.nextId = 0;
+      child.stdin.end();
+    }, IDLE_STOP_MS);
+    this.idleStop.unref();
   }
 
   private start(): Promise<Helper> {
