@@ -6,7 +6,8 @@
  *
  * - both shipped profiles pass `apparmor_parser -Q` (the userns grant needs AppArmor 4: a todo on
  *   Debian 12's parser, whose own syntax is checked without that one rule);
- * - a namespace sandbox started through the real execution path runs under airlock-sandbox (enforce);
+ * - a namespace sandbox started through the real execution path runs under airlock-sandbox (enforce),
+ *   and so does a persistent sandbox's agent (pid 1);
  * - with the seccomp filter left out (a test-only command line: the same builder, minus `--seccomp`),
  *   mounts, ptrace, raw and packet sockets and writes to id maps, /boot and /sys are refused by
  *   AppArmor alone: the same probe without the profile is not refused, and the kernel logs
@@ -17,11 +18,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { findExecutable } from '../../src/host/which.ts';
-import { agentDirOf, ensureAgent } from '../../src/agent/build.ts';
+import { AGENT_SANDBOX_PATH, agentDirOf, ensureAgent } from '../../src/agent/build.ts';
+import { once } from 'node:events';
 import { buildBwrapArgs } from '../../src/isolation/namespace/bwrap-args.ts';
 import { exitOf } from '../../src/isolation/namespace/sandbox.ts';
 import type { SandboxSpec } from '../../src/isolation/driver.ts';
-import { APPARMOR_REFUSAL, checkSyntax, detectAppArmor, loadedProfiles, prepareConfinement, renderBwrapUsernsProfile, renderSandboxProfile, SANDBOX_PROFILE } from '../../src/isolation/apparmor/index.ts';
+import { APPARMOR_REFUSAL, checkSyntax, detectAppArmor, loadedProfiles, prepareConfinement, processLabel, renderBwrapUsernsProfile, renderSandboxProfile, SANDBOX_PROFILE } from '../../src/isolation/apparmor/index.ts';
 import { availability, isolatedConfig, probeLimits, removeIsolatedState, runInSandbox, SANDBOX_ENV } from './lib/runtime.ts';
 import { killOwnLeftovers } from './lib/host.ts';
 import type { Ready } from './lib/suite.ts';
@@ -175,6 +177,23 @@ describe('AppArmor', { skip: SKIP }, () => {
     const result = await runInSandbox(ready, suite.config, ['cat', '/proc/self/attr/current']);
     assert.equal(result.exit_code, 0, result.error ?? result.output);
     assert.equal(result.output.trim(), `${SANDBOX_PROFILE} (enforce)`);
+  });
+
+  test('a persistent sandbox\'s agent (pid 1) and what it runs are under the profile', async () => {
+    const agent = await ensureAgent(suite.config);
+    const sandbox = await ready.driver.create({ id: `aa-p-${process.pid}`, image: ready.image, limits: probeLimits(suite.config), env: { ...SANDBOX_ENV }, mounts: [], workdir: '/tmp', network: { kind: 'isolated' }, agentDir: agentDirOf(agent.path) });
+    try {
+      const proc = await sandbox.start({ argv: [AGENT_SANDBOX_PATH], stdin: true });
+      // The agent's first frame (READY) means it runs: the exec into it is done.
+      await once(proc.stdout, 'readable');
+      const pid = sandbox.networkPid();
+      assert.ok(pid !== undefined);
+      assert.equal(processLabel(pid), `${SANDBOX_PROFILE} (enforce)`);
+      proc.stdin?.end();
+      await proc.exit;
+    } finally {
+      await sandbox.destroy();
+    }
   });
 
   test('with seccomp off, AppArmor alone refuses mounts, ptrace, raw and packet sockets and kernel-path writes', async () => {
