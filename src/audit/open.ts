@@ -11,11 +11,36 @@ export interface ControllerAudit {
   readonly controllerKey: KeyObject;
   /** Where the key's public half is (what verifiers are given). */
   readonly publicKeyPath: string;
+  /** Releases what the log opened (the PostgreSQL pool); the SQLite store is closed with the store. */
+  close(): Promise<void>;
 }
 
-/** Opens the audit log on `store` with the controller key of `config` (created when missing). */
+/**
+ * Opens the audit log with the controller key of `config` (created when missing): in PostgreSQL when
+ * `audit.postgresUrl` is set, else on `store` (the SQLite store's audit tables).
+ */
 export async function openControllerAudit(config: Pick<AirlockConfig, 'audit'>, storePath: string, store: AuditStore): Promise<ControllerAudit> {
   const path = controllerKeyPath(config, storePath);
   const controllerKey = await loadOrCreateControllerKey(path);
-  return { log: new AuditLog({ store, signingKey: controllerKey }), controllerKey, publicKeyPath: controllerPublicKeyPath(path) };
+  const publicKeyPath = controllerPublicKeyPath(path);
+  const opened = await openAuditStore(config, store);
+  return { log: new AuditLog({ store: opened.store, signingKey: controllerKey }), controllerKey, publicKeyPath, close: opened.close };
+}
+
+/** The configured audit store: PostgreSQL when `audit.postgresUrl` is set, else `sqlite` (the SQLite store's). */
+export async function openAuditStore(config: Pick<AirlockConfig, 'audit'>, sqlite: AuditStore): Promise<{ store: AuditStore; close: () => Promise<void> }> {
+  const url = config.audit.postgresUrl;
+  if (url === null) return { store: sqlite, close: async () => undefined };
+  // Loaded only when configured: a controller on SQLite never loads the PostgreSQL client.
+  const pg = (await import('pg')).default;
+  const { PostgresAuditStore } = await import('../store/postgres/audit-store.ts');
+  const pool = new pg.Pool({ connectionString: url });
+  // Why: an idle connection lost (a server restart) must not crash the controller; the next append reports it.
+  pool.on('error', () => undefined);
+  try {
+    return { store: await PostgresAuditStore.open(pool), close: () => pool.end() };
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw new Error(`audit.postgresUrl: the PostgreSQL audit store could not be opened: ${(err as Error).message}`, { cause: err });
+  }
 }

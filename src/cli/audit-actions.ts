@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { KeyObject } from 'node:crypto';
 import { loadConfig } from '../config/config.ts';
 import { controllerKeyPath, controllerPublicKeyPath } from '../audit/controller-key.ts';
+import { openAuditStore } from '../audit/open.ts';
 import { AuditLog, type ReadRecord } from '../audit/log.ts';
 import { verifyReceipt } from '../audit/receipt.ts';
 import { checkTreeHead, type SignedTreeHead } from '../audit/tree-head.ts';
@@ -48,14 +49,19 @@ export async function verifyAuditCommand(configPath: string | undefined, opts: {
     }
   }
   const store = await openStore(config);
+  const audit = await openAuditStore(config, store.audit).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
   try {
-    const heads = [...(await store.audit.heads()), ...extra];
-    const result = await verifyLog((from, limit) => store.audit.rows(from, limit), heads, key);
+    const heads = [...(await audit.store.heads()), ...extra];
+    const result = await verifyLog((from, limit) => audit.store.rows(from, limit), heads, key);
     if (opts.json) process.stdout.write(`${terminalSafeJson(result)}\n`);
     else if (result.ok) process.stdout.write(`OK: ${result.size} records, root ${result.root_hash}, ${result.heads_checked} signed heads checked\n`);
     else process.stdout.write(`${terminalSafe(`FAILED at index ${result.index}: ${result.problem}: ${result.message}`)}\n`);
     if (!result.ok) process.exitCode = 1;
   } finally {
+    await audit.close();
     await store.close();
   }
 }
@@ -69,8 +75,13 @@ function line(r: ReadRecord): string {
 
 /** `audit tail`. */
 export async function tailAuditCommand(configPath: string | undefined, opts: { follow: boolean; sandbox?: string | undefined; agent?: string | undefined; lines: number; json: boolean }): Promise<void> {
-  const store = await openStore(loadConfig(configPath));
-  const log = new AuditLog({ store: store.audit });
+  const config = loadConfig(configPath);
+  const store = await openStore(config);
+  const audit = await openAuditStore(config, store.audit).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
+  const log = new AuditLog({ store: audit.store });
   const filter = { agentId: opts.agent, sandboxId: opts.sandbox };
   const print = (r: ReadRecord) => process.stdout.write(opts.json ? `${terminalSafeJsonLine(r.record)}\n` : `${line(r)}\n`);
   try {
@@ -98,6 +109,7 @@ export async function tailAuditCommand(configPath: string | undefined, opts: { f
       if (page.length < 1000) await new Promise((resolve) => setTimeout(resolve, 250));
     }
   } finally {
+    await audit.close();
     await store.close();
   }
 }

@@ -21,7 +21,7 @@ async function fixture(t: TestContext) {
   const dbPath = join(dir, 'state', 'store', 'airlock.db');
   const store = await SqliteStore.open({ path: dbPath });
   t.after(() => store.close());
-  const audit = await openControllerAudit({ audit: { keyFile: null, headIntervalSeconds: 60, sync: 'full' } }, dbPath, store.audit);
+  const audit = await openControllerAudit({ audit: { keyFile: null, headIntervalSeconds: 60, sync: 'full', postgresUrl: null } }, dbPath, store.audit);
   for (let i = 0; i < 6; i++) await audit.log.append(sampleEvent(i, i % 2 === 0 ? 'alice' : 'bob', `sb-${i % 3}`));
   const head = await audit.log.signHead();
   return { dir, config, dbPath, store, audit, head };

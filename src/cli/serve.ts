@@ -101,6 +101,7 @@ export function registerServe(program: Command): void {
       stopHeads();
       // A last head, so the records of the shutdown are covered by a signature too.
       await audit.log.signHead().catch((err: unknown) => logger.error({ err }, 'final audit tree head not signed'));
+      await audit.close();
       await store.close();
     });
 }

@@ -16,10 +16,15 @@ export interface AuditConfig {
    * at a fraction of the latency (no fsync per commit).
    */
   sync: 'full' | 'normal';
+  /**
+   * A PostgreSQL connection string: the log lives there instead of the SQLite store, so several
+   * controllers share one log. null (default): the embedded SQLite store.
+   */
+  postgresUrl: string | null;
 }
 
 /** Default: the key beside the store, a head a minute. */
-export const DEFAULT_AUDIT_CONFIG: Readonly<AuditConfig> = Object.freeze({ keyFile: null, headIntervalSeconds: 60, sync: 'full' });
+export const DEFAULT_AUDIT_CONFIG: Readonly<AuditConfig> = Object.freeze({ keyFile: null, headIntervalSeconds: 60, sync: 'full', postgresUrl: null });
 
 /** The zod schema of `audit`. */
 export function auditSchema(z: typeof Zod) {
@@ -43,6 +48,12 @@ export function auditSchema(z: typeof Zod) {
         .enum(['full', 'normal'])
         .default(DEFAULT_AUDIT_CONFIG.sync)
         .describe('full (default): every record is synced to disk before the action it records proceeds (survives a power cut). normal: it survives a controller crash or kill -9, not a host crash, without an fsync per append.'),
+      postgresUrl: z
+        .string()
+        .regex(/^postgres(ql)?:\/\/\S+$/, 'a postgres:// connection string')
+        .nullable()
+        .default(null)
+        .describe('PostgreSQL connection string: keep the audit log there (several controllers share one log). null: the embedded SQLite store. It may hold a password: keep the configuration file private.'),
     })
     .strict()
     .default({ ...DEFAULT_AUDIT_CONFIG });
