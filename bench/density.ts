@@ -8,7 +8,8 @@
  * - from the host: the sandboxes' processes' proportional set size (PSS, shared pages split among
  *   their users), and the drop in MemAvailable since none were held (this includes what neither
  *   sees: kernel objects such as namespaces, page tables and pipes, but also whatever else the
- *   shared host did meanwhile), each divided by the number held. The controller's own RSS growth
+ *   shared host did meanwhile), and the growth of the kernel's own memory (Slab, PageTables,
+ *   KernelStack: namespaces, tasks, mounts, page tables), each divided by the number held. The controller's own RSS growth
  *   is shown apart.
  *
  * The cap (`service.maxSandboxes`) is raised for the bench; it runs on a configuration of its own
@@ -28,7 +29,7 @@ export interface DensityStep {
   /** Seconds the step's additional sandboxes took to create. */
   createSeconds: number;
   /** MiB per sandbox. */
-  perSandboxMiB: { cgroupUsage: number; cgroupAnon: number; processPss: number; hostMemAvailableDrop: number; controllerRss: number };
+  perSandboxMiB: { cgroupUsage: number; cgroupAnon: number; processPss: number; hostKernel: number; hostMemAvailableDrop: number; controllerRss: number };
   /** Processes in the sandboxes' cgroups (bwrap's monitor, the sandbox's pid 1, its agent). */
   processes: number;
   /** Totals in MiB, for the record. */
@@ -40,9 +41,12 @@ const MiB = 1024 * 1024;
 // A TTL longer than the bench: a sandbox reaped for its age would leave the count it was read with.
 const create = { runtime: 'namespace' as const, limits: {}, metadata: {}, env: {}, mounts: [], ttlSeconds: 4 * 3600 };
 
-function memAvailableBytes(): number {
-  return Number(/^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? Number.NaN) * 1024;
+function meminfo(key: string): number {
+  return Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? Number.NaN) * 1024;
 }
+const memAvailableBytes = () => meminfo('MemAvailable');
+/** Kernel memory the sandboxes' namespaces, tasks and page tables take (also moved by the rest of the host). */
+const kernelBytes = () => meminfo('Slab') + meminfo('PageTables') + meminfo('KernelStack');
 
 /** The parent cgroup's memory use and its anonymous part (v1: hierarchical totals; v2: memory.current, memory.stat anon). */
 function parentMemory(layout: CgroupLayout, parent: string): { usage: number; anon: number } {
@@ -88,6 +92,7 @@ export async function benchDensity(steps: number[]): Promise<DensityStep[]> {
     await service.kill((await service.create(create)).sandbox_id);
     await new Promise((r) => setTimeout(r, 2_000));
     const availableBefore = memAvailableBytes();
+    const kernelBefore = kernelBytes();
     const rssBefore = process.memoryUsage().rss;
     for (const step of [...steps].sort((a, b) => a - b)) {
       const t0 = performance.now();
@@ -104,11 +109,12 @@ export async function benchDensity(steps: number[]): Promise<DensityStep[]> {
       const cg = parentMemory(layout, config.cgroupParent);
       const procs = processPss(layout.version === 2 ? `${layout.mountPoint}/${config.cgroupParent}` : `${layout.mounts.memory}/${config.cgroupParent}`);
       const drop = availableBefore - memAvailableBytes();
+      const kernel = kernelBytes() - kernelBefore;
       const rss = process.memoryUsage().rss - rssBefore;
       const step_: DensityStep = {
         idle: ids.length,
         createSeconds,
-        perSandboxMiB: { cgroupUsage: round(cg.usage / MiB / ids.length), cgroupAnon: round(cg.anon / MiB / ids.length), processPss: round(procs.pss / MiB / ids.length), hostMemAvailableDrop: round(drop / MiB / ids.length), controllerRss: round(rss / MiB / ids.length) },
+        perSandboxMiB: { cgroupUsage: round(cg.usage / MiB / ids.length), cgroupAnon: round(cg.anon / MiB / ids.length), processPss: round(procs.pss / MiB / ids.length), hostKernel: round(kernel / MiB / ids.length), hostMemAvailableDrop: round(drop / MiB / ids.length), controllerRss: round(rss / MiB / ids.length) },
         processes: procs.processes,
         totalsMiB: { cgroupUsage: round(cg.usage / MiB), hostMemAvailableDrop: round(drop / MiB), controllerRssGrowth: round(rss / MiB) },
         load: load(),
