@@ -91,6 +91,7 @@ export const SandboxInfo = z.object({
   pooled: z.boolean().describe('Whether it came from a warm pool.'),
   network_policy: NetworkPolicy,
   allowed_hosts: z.array(z.string()).describe('The allowlist in force (restricted).'),
+  secrets: z.array(z.string()).optional().describe('Names of the secrets it was given (files under /run/secrets); never values. Absent: none.'),
   security_violations: z.array(SecurityViolation).describe('Violations recorded while it ran, e.g. network drift.'),
   end_reason: z
     .enum(['killed', 'ttl_expired', 'memory_limit', 'pids_limit', 'agent_exited', 'shutdown', 'recovered_after_crash', 'network_drift', 'error'])
@@ -174,6 +175,9 @@ export const ExecExitFrame = z
     signal: z.string().nullable(),
     termination_reason: ExecEndReason,
     duration_ms: z.number(),
+    receipt: AuditReceipt.nullable()
+      .optional()
+      .describe('When an audit log is kept: the receipt of the exec.finished record; null if it could not be written.'),
   })
   .describe('The last frame: how the command ended.');
 
@@ -197,6 +201,9 @@ export const ExecCollectedResponse = z.object({
   signal: z.string().nullable(),
   termination_reason: ExecEndReason,
   duration_ms: z.number(),
+  receipt: AuditReceipt.nullable()
+    .optional()
+    .describe('When an audit log is kept: the receipt of the exec.finished record; null if it could not be written.'),
 });
 export type ExecCollectedResponse = z.infer<typeof ExecCollectedResponse>;
 

@@ -106,6 +106,7 @@ export class SandboxRegistry {
       pooled: record.pooled,
       network_policy: sandbox.network.mode,
       allowed_hosts: sandbox.network.allowedHosts(),
+      ...(sandbox.secretNames.length === 0 ? {} : { secrets: [...sandbox.secretNames] }),
       security_violations: [...sandbox.violations],
       end_reason: sandbox.endReason ?? null,
       ended_at: record.endedAt === undefined ? null : new Date(record.endedAt).toISOString(),

@@ -111,6 +111,8 @@ export interface SandboxInfo {
   pooled: boolean;
   network_policy: NetworkRequest['mode'];
   allowed_hosts: string[];
+  /** Names of the secrets it was given (never values); absent when none. */
+  secrets?: string[];
   /** Violations recorded while it ran (a network drift, say). */
   security_violations: SecurityViolation[];
   end_reason: EndReason | null;

@@ -245,6 +245,7 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
         }
         // Its spec, as policy and the API see it, names the secret and holds no value.
         assert.deepEqual(service.ownership(id).spec.secrets, ['openai_key']);
+        assert.deepEqual(service.get(id).secrets, ['openai_key'], 'the sandbox lists the names it was given');
         assertNoValue(JSON.stringify([service.ownership(id), service.get(id)]), 'the sandbox record');
       } finally {
         await service.kill(id);
