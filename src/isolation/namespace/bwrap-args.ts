@@ -67,7 +67,7 @@ export function buildBwrapArgs(plan: BwrapPlan): string[] {
     '--perms', '1777',
     '--tmpfs', '/dev/shm',
     '--remount-ro', '/dev',
-    // /run is runtime-owned and read-only: it carries the agent (and, later, secrets), nothing else.
+    // /run is runtime-owned and read-only: it carries the agent and the secrets tmpfs, nothing else.
     '--size', String(1024 * 1024),
     '--tmpfs', '/run',
     ...agentBind(plan),
