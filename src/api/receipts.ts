@@ -8,7 +8,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { AuditReceipt } from '../audit/receipt.ts';
 import { bounded } from '../audit/bounded.ts';
 import type { ExecutionResult } from '../sandbox/result.ts';
-import type { SandboxInfo } from '../sandbox/service-types.ts';
+import type { ExecResult, SandboxInfo } from '../sandbox/service-types.ts';
 import type { SandboxSpec } from '../policy/request.ts';
 import type { RouteContext } from './context.ts';
 
@@ -21,6 +21,19 @@ export async function executionReceipt(ctx: RouteContext, log: FastifyBaseLogger
     return await audit.receipt(appended.index);
   } catch (err) {
     log.error({ err }, 'the execution ran but its final audit record could not be written');
+    return null;
+  }
+}
+
+/** Records how a command in a persistent sandbox ended and returns the receipt of that record. */
+export async function execReceipt(ctx: RouteContext, log: FastifyBaseLogger, owner: string, sandboxId: string, execId: string, result: ExecResult): Promise<AuditReceipt | null | undefined> {
+  const audit = ctx.audit;
+  if (audit === undefined) return undefined;
+  try {
+    const appended = await audit.append({ kind: 'exec.finished', agentId: owner, sandboxId, data: { exec_id: execId, ...result } });
+    return await audit.receipt(appended.index);
+  } catch (err) {
+    log.error({ err }, 'the command ran but its final audit record could not be written');
     return null;
   }
 }

@@ -102,6 +102,20 @@ describe('audit log over the API', () => {
     assertError(await f.send(f.people.bob, { method: 'GET', url: `/api/v1/audit/records/${ended.index}/receipt` }), 404, 'audit_record_not_found');
   });
 
+  it('an exec in a persistent sandbox ends with a receipt, collected and streamed', async (t) => {
+    const f = await cast(t);
+    const id = (await f.send(f.people.alice, { method: 'POST', url: '/api/v1/sandboxes', payload: {} })).json().sandbox_id as string;
+    const collected = await f.send(f.people.alice, { method: 'POST', url: `/api/v1/sandboxes/${id}/exec?stream=false`, payload: { command: ['true'] } });
+    assert.equal(collected.statusCode, 200, collected.body);
+    assert.equal(collected.json().receipt.record.kind, 'exec.finished');
+    assert.equal(collected.json().receipt.record.data.exec_id, collected.json().exec_id);
+    assert.equal(verifyReceipt(collected.json().receipt, f.publicKey).ok, true);
+    const streamed = await f.send(f.people.alice, { method: 'POST', url: `/api/v1/sandboxes/${id}/exec`, payload: { command: ['true'] } });
+    const exit = JSON.parse(streamed.body.trim().split('\n').pop() as string);
+    assert.equal(exit.type, 'exit');
+    assert.equal(verifyReceipt(exit.receipt, f.publicKey).ok, true);
+  });
+
   it('serves signed heads, inclusion proofs and consistency proofs that verify', async (t) => {
     const f = await cast(t);
     await f.send(f.people.alice, { method: 'POST', url: '/api/v1/sandboxes', payload: {} });

@@ -13,6 +13,8 @@ import { checkPath, commandOf, decodeStdin, toLimits } from '../request-mapping.
 import { ROUTES } from '../route-table.ts';
 import { admit, targetOf } from '../admit.ts';
 import type { ExecCollectedResponse } from '../schemas-sandboxes.ts';
+import type { AuditReceipt } from '../../audit/receipt.ts';
+import { execReceipt } from '../receipts.ts';
 
 /** Registers the exec route. */
 export function registerExecRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -65,10 +67,9 @@ export function registerExecRoutes(app: FastifyInstance, ctx: RouteContext): voi
     });
     // Marked handled here; each mode still awaits it and reports a failure its own way.
     done.catch(() => undefined);
-    // How it ended, after its admission record: appended without holding up the answer.
+    // How it ended, after its admission record; its receipt goes with the exit.
     const execId = session.execId;
-    done.then((result) => ctx.audit?.append({ kind: 'exec.finished', agentId: target.owner, sandboxId: id, data: { exec_id: execId, ...result } }), () => undefined)
-      .catch((err: unknown) => request.log.error({ err }, 'exec end not recorded in the audit log'));
+    const receipt = done.then((result) => execReceipt(ctx, request.log, target.owner, id, execId, result), () => undefined);
     if (clientGone) kill();
     reply.header('x-airlock-exec-id', session.execId).header('cache-control', 'no-store');
 
@@ -90,9 +91,10 @@ export function registerExecRoutes(app: FastifyInstance, ctx: RouteContext): voi
         stderr_truncated: out.stderr.truncated,
         ...exitFields(result),
       };
-      return response;
+      const final = await receipt;
+      return final === undefined ? response : { ...response, receipt: final };
     }
-    return streamSession(reply, session, done, mode, stdin, request.id);
+    return streamSession(reply, session, done, receipt, mode, stdin, request.id);
   });
 }
 
@@ -110,7 +112,7 @@ function feedStdin(session: ExecSession, stdin: Buffer | undefined): void {
   }
 }
 
-function streamSession(reply: FastifyReply, session: ExecSession, done: Promise<ExecResult>, format: StreamFormat, stdin: Buffer | undefined, requestId: string): FastifyReply {
+function streamSession(reply: FastifyReply, session: ExecSession, done: Promise<ExecResult>, receipt: Promise<AuditReceipt | null | undefined>, format: StreamFormat, stdin: Buffer | undefined, requestId: string): FastifyReply {
   const out = new PassThrough();
   // Writes after the client left are dropped; the stream's own errors must not crash the process.
   out.on('error', () => undefined);
@@ -127,12 +129,13 @@ function streamSession(reply: FastifyReply, session: ExecSession, done: Promise<
   }
   feedStdin(session, stdin);
   done.then(
-    (result) => {
+    async (result) => {
       for (const type of ['stdout', 'stderr'] as const) {
         const rest = encoders[type].flush();
         if (rest !== undefined) write({ type, ...rest });
       }
-      write({ type: 'exit', ...exitFields(result) });
+      const final = await receipt;
+      write({ type: 'exit', ...exitFields(result), ...(final === undefined ? {} : { receipt: final }) });
     },
     (err: unknown) => {
       const mapped = mapError(err);
