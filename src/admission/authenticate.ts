@@ -7,7 +7,7 @@
 import type { AuthConfig } from '../config/auth-config.ts';
 import type { SignableRequest } from '../signing/message.ts';
 import { fieldValue, hasBody } from '../signing/message.ts';
-import { RequestVerifier } from '../signing/verify.ts';
+import type { RequestVerifier } from '../signing/verify.ts';
 import type { ActiveKey, ControlStore } from '../store/store.ts';
 import { resolveLocalPrincipal } from '../store/local-identity.ts';
 import type { Caller } from './caller.ts';
@@ -37,25 +37,36 @@ export interface AuthenticatorOptions {
 /** Authenticates requests; one instance per controller (its verifier holds the nonce window). */
 export class Authenticator {
   readonly #auth: AuthenticatorOptions['auth'];
-  readonly #verifier: RequestVerifier<ActiveKey> | undefined;
+  readonly #options: AuthenticatorOptions;
+  /** Built on the first signed request, then kept (it holds the nonce window). */
+  #verifier: Promise<RequestVerifier<ActiveKey>> | undefined;
 
   constructor(options: AuthenticatorOptions) {
     this.#auth = options.auth;
-    const store = options.store;
-    this.#verifier =
-      store === undefined
-        ? undefined
-        : new RequestVerifier<ActiveKey>({
-            lookupKey: (keyId) => store.lookupActiveKey(keyId),
-            replayCache: store.replayCache,
-            maxSkewSeconds: options.auth.maxSkewSeconds,
-            ...(options.now === undefined ? {} : { now: options.now }),
-          });
+    this.#options = options;
+  }
+
+  /** The verifier over the store's keys; undefined without a store. */
+  #verifierOf(): Promise<RequestVerifier<ActiveKey>> | undefined {
+    const { store, now } = this.#options;
+    if (store === undefined) return undefined;
+    // Loaded on first use: only signed requests need the signing code, so a local caller (the CLI's
+    // `airlock run`) starts without it.
+    this.#verifier ??= import('../signing/verify.ts').then(
+      ({ RequestVerifier }) =>
+        new RequestVerifier<ActiveKey>({
+          lookupKey: (keyId) => store.lookupActiveKey(keyId),
+          replayCache: store.replayCache,
+          maxSkewSeconds: this.#auth.maxSkewSeconds,
+          ...(now === undefined ? {} : { now }),
+        }),
+    );
+    return this.#verifier;
   }
 
   /** Which ways of authenticating are on (for /health: no tenant data). */
   get modes(): { unixSocket: true; signatures: boolean; unsignedLoopback: boolean } {
-    return { unixSocket: true, signatures: this.#verifier !== undefined, unsignedLoopback: this.#auth.unsignedLoopback };
+    return { unixSocket: true, signatures: this.#options.store !== undefined, unsignedLoopback: this.#auth.unsignedLoopback };
   }
 
   /** The caller of a request whose body is known, or an AdmissionRefusal naming what is wrong. */
@@ -100,8 +111,9 @@ export class Authenticator {
       return settled({ name: p.name, role: p.role, agentId: p.agentId ?? p.name, groups: [...new Set(p.groups)].sort(), via: 'unsigned-loopback' });
     }
     if (!signed) throw new AdmissionRefusal('authenticate', 'authentication_required', 'requests over TCP must be signed (RFC 9421, Ed25519, a registered key); local callers can use the unix socket');
-    if (this.#verifier === undefined) throw new AdmissionRefusal('signature', 'key_unknown', 'this controller has no key store: signed requests can\'t be verified');
-    const verifier = this.#verifier;
+    const pendingVerifier = this.#verifierOf();
+    if (pendingVerifier === undefined) throw new AdmissionRefusal('signature', 'key_unknown', 'this controller has no key store: signed requests can\'t be verified');
+    const verifier = await pendingVerifier;
     const declaresBody = transport.declaresBody ?? hasBody(transport.request);
     const head = await verifier.verifyHeaders(transport.request, declaresBody);
     if (!head.ok) throw new AdmissionRefusal('signature', head.code, head.reason);

@@ -4,45 +4,66 @@
  * waits for an approver's decision (`airlock sandbox …`, see approval-retry.ts); 1 for other failures.
  */
 import { Command, CommanderError } from 'commander';
-import { registerRun } from './run.ts';
-import { registerDoctor } from './doctor.ts';
-import { registerImage } from './image.ts';
-import { registerServe } from './serve.ts';
-import { registerSandbox } from './sandbox.ts';
-import { registerPolicy } from './policy.ts';
-import { registerKeys } from './keys.ts';
-import { registerPrincipals } from './principals.ts';
-import { registerApprovals } from './approvals.ts';
-import { registerSecrets } from './secrets.ts';
-import { registerAudit, registerReceipt } from './audit.ts';
 import { terminalSafe } from './terminal-text.ts';
 import { UsageError } from './usage-error.ts';
 
-/** Builds the program; exported for tests. */
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * Every command, in help order, with the module that registers it. A module loads only when its
+ * command is the one invoked (or when all are listed: help, an unknown command), so a short
+ * `airlock run` never loads the other commands' code.
+ */
+const COMMANDS: readonly (readonly [name: string, load: () => Promise<Register>])[] = [
+  ['run', async () => (await import('./run.ts')).registerRun],
+  ['doctor', async () => (await import('./doctor.ts')).registerDoctor],
+  ['image', async () => (await import('./image.ts')).registerImage],
+  ['serve', async () => (await import('./serve.ts')).registerServe],
+  ['sandbox', async () => (await import('./sandbox.ts')).registerSandbox],
+  ['policy', async () => (await import('./policy.ts')).registerPolicy],
+  ['keys', async () => (await import('./keys.ts')).registerKeys],
+  ['principals', async () => (await import('./principals.ts')).registerPrincipals],
+  ['approvals', async () => (await import('./approvals.ts')).registerApprovals],
+  ['secrets', async () => (await import('./secrets.ts')).registerSecrets],
+  ['audit', async () => (await import('./audit.ts')).registerAudit],
+  ['receipt', async () => (await import('./audit.ts')).registerReceipt],
+];
+
+/** The names of all commands, in help order. */
+export const COMMAND_NAMES: readonly string[] = COMMANDS.map(([name]) => name);
+
+/**
+ * The command `argv` invokes, when that is plain: the first word after the program's own
+ * `--config FILE`. Undefined when anything else comes first (`--help`, an unknown option) or the
+ * word is no command (`help`, a typo): then every command is registered, as help and commander's
+ * suggestions need.
+ */
+export function invokedCommand(argv: readonly string[]): string | undefined {
+  for (let i = 2; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--config') i++;
+    else if (arg.startsWith('--config=')) continue;
+    else return !arg.startsWith('-') && COMMAND_NAMES.includes(arg) ? arg : undefined;
+  }
+  return undefined;
+}
+
+/** Builds the program with `only` registered, or every command; exported for tests. */
+export async function buildProgram(only?: string): Promise<Command> {
   const program = new Command('airlock')
     .description('Run untrusted code in hardened, isolated sandboxes.')
     .option('--config <file>', 'configuration file (JSON)')
     .exitOverride()
     .showHelpAfterError(false);
-  registerRun(program);
-  registerDoctor(program);
-  registerImage(program);
-  registerServe(program);
-  registerSandbox(program);
-  registerPolicy(program);
-  registerKeys(program);
-  registerPrincipals(program);
-  registerApprovals(program);
-  registerSecrets(program);
-  registerAudit(program);
-  registerReceipt(program);
+  const wanted = COMMANDS.filter(([name]) => only === undefined || name === only);
+  const registers = await Promise.all(wanted.map(([, load]) => load()));
+  for (const register of registers) register(program);
   return program;
 }
 
 /** Runs the CLI and returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(invokedCommand(argv));
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -3,7 +3,7 @@ import { text } from 'node:stream/consumers';
 import { loadConfig, type AirlockConfig } from '../config/config.ts';
 import { secretRegistryFor, UnknownSecretError, type SecretValue } from '../secrets/index.ts';
 import { RefusedControlError } from '../host/control-error.ts';
-import { createDriver } from '../isolation/drivers.ts';
+import { loadDriver } from '../isolation/load-driver.ts';
 import { resolveImage } from '../images/store.ts';
 import { executeOnce, type ExecutionRequest } from '../sandbox/execute.ts';
 import { activePolicyHash } from '../sandbox/policy-bundle.ts';
@@ -41,7 +41,7 @@ export async function runCommand(command: string[], raw: RawRunOptions, configPa
     throw err;
   }
   const secrets = await resolveRunSecrets(config, plan.secrets);
-  const driver = createDriver(plan.runtime, config);
+  const driver = await loadDriver(plan.runtime, config);
   const image = await resolveImage(config, plan.image);
   const request: ExecutionRequest = {
     image,

@@ -5,7 +5,7 @@
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import type { AirlockConfig } from '../config/config.ts';
 import type { GrantedMount, Limits } from '../isolation/driver.ts';
-import { isImplementedRuntime, type ImplementedRuntime } from '../isolation/drivers.ts';
+import { isImplementedRuntime, type ImplementedRuntime } from '../isolation/runtimes.ts';
 import { LimitError, resolveLimits, type RequestedLimits } from '../sandbox/limits.ts';
 import { absolutePathProblem, IMAGE_REF_PATTERN, withoutTrailingSlashes } from '../sandbox/request-rules.ts';
 import { UsageError } from './usage-error.ts';
