@@ -8,15 +8,13 @@ import type { AirlockConfig } from '../config/config.ts';
 import { PolicyEngine } from '../policy/engine.ts';
 import { policyDirOf } from '../policy/bundle-files.ts';
 import type { ControlStore } from '../store/store.ts';
-import { StoreApprovalGate, type ApprovalGate } from '../approvals/gate.ts';
-import { cedarSignerCheck } from '../approvals/cedar-signer.ts';
+import type { ApprovalGate } from '../approvals/gate.ts';
 import type { PendingApprovalView } from '../approvals/view.ts';
 import type { SandboxSpec } from '../policy/request.ts';
 import { AdmissionRefusal } from './refusal.ts';
 import { Admission } from './admission.ts';
 import { Authenticator } from './authenticate.ts';
 import type { AuditLog } from '../audit/log.ts';
-import { recordedApprovalGate } from '../audit/approval-record.ts';
 
 /** A controller's access control. */
 export interface Access {
@@ -64,17 +62,19 @@ export async function createAccess(options: AccessOptions): Promise<Access> {
   const engine = options.engine ?? (await PolicyEngine.load(policyDirOf(config.policy)));
   const authenticator = new Authenticator({ auth: config.auth, store });
   const settings = { defaultImage: config.defaultImage, hostRoots: config.policy.hostRoots };
+  // The approval modules load only with a store: a controller without one (most `airlock run`s)
+  // refuses every approval as unavailable and never needs them.
   const approvals =
     store === undefined
       ? undefined
-      : new StoreApprovalGate({
+      : new (await import('../approvals/gate.ts')).StoreApprovalGate({
           store,
           ttlSeconds: config.approvals.ttlSeconds,
           // Why Cedar too, on top of the gate's rules (approver role, never the requester): a bundle
           // that narrows who approves what (policies/approvers.cedar) must hold.
-          authorizeSigner: cedarSignerCheck(engine, settings, approvalSandbox),
+          authorizeSigner: (await import('../approvals/cedar-signer.ts')).cedarSignerCheck(engine, settings, approvalSandbox),
         });
-  const recorded = approvals === undefined || options.audit === undefined ? approvals : recordedApprovalGate(approvals, options.audit);
+  const recorded = approvals === undefined || options.audit === undefined ? approvals : (await import('../audit/approval-record.ts')).recordedApprovalGate(approvals, options.audit);
   const admission = new Admission({ engine, settings, approvals: recorded, audit: options.audit });
   return { engine, authenticator, admission, approvals: recorded ?? UNAVAILABLE_APPROVALS };
 }

@@ -1,7 +1,7 @@
 /** The `airlock run` implementation: plan → image → driver → executeOnce → report. */
 import { text } from 'node:stream/consumers';
 import { loadConfig, type AirlockConfig } from '../config/config.ts';
-import { secretRegistryFor, UnknownSecretError, type SecretValue } from '../secrets/index.ts';
+import type { SecretValue } from '../secrets/index.ts';
 import { RefusedControlError } from '../host/control-error.ts';
 import { loadDriver } from '../isolation/load-driver.ts';
 import { resolveImage } from '../images/store.ts';
@@ -81,6 +81,8 @@ export async function runCommand(command: string[], raw: RawRunOptions, configPa
 /** The admitted secrets' values; an unknown one is the caller's error, naming it. */
 async function resolveRunSecrets(config: AirlockConfig, names: readonly string[] | undefined): Promise<SecretValue[]> {
   if (names === undefined || names.length === 0) return [];
+  // Loaded only for a run given secrets.
+  const { secretRegistryFor, UnknownSecretError } = await import('../secrets/index.ts');
   try {
     return (await secretRegistryFor(config).resolve(names)).map((r) => r.value);
   } catch (err) {

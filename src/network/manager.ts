@@ -15,13 +15,9 @@ import { MonitorProcess } from './drift/monitor-process.ts';
 import { findNetTool, findNetTools, runTool, type NetTools } from './host-tools.ts';
 import { checkContext, readHostSide, type NetworkSnapshot } from './snapshot.ts';
 import type { AttachedMode } from './nft-rules.ts';
-import { checkResolvers, enableForwarding, resolvConfFor } from './full-mode.ts';
-import { proxyEnv } from './proxy-env.ts';
 import { checkNetworkRequest, type NetworkRequest } from './policy.ts';
 import type { AllowRule, EgressDecision, InternalService } from './proxy/index.ts';
-import { reapNetworks } from './reap.ts';
-import { applySlotMode, createSlotLink, netnsPath, releaseSlot } from './slot-network.ts';
-import { leaseSlot, type SlotLease } from './slots.ts';
+import type { SlotLease } from './slots.ts';
 import { Limiter } from './limiter.ts';
 import { ControllerListeners } from './listeners.ts';
 
@@ -49,6 +45,9 @@ export interface NetworkManagerOptions {
    */
   listeners?: ControllerListeners;
 }
+
+/** Slot and full-mode operations, loaded on first use (see slot-ops.ts). */
+const slotOps = () => import('./slot-ops.ts');
 
 /** How long after a checkout the pool starts building its replacement. */
 const REFILL_DELAY_MS = 100;
@@ -91,6 +90,7 @@ export class NetworkManager {
     }
     if (this.closed) throw new ControlError('network', 'the network manager is shut down');
     const built = request.mode === 'restricted' ? (this.ready.shift() ?? (await this.buildSlot('restricted'))) : await this.buildSlot('full');
+    const { netnsPath, proxyEnv, releaseSlot, resolvConfFor } = await slotOps();
     // Refill a little later: spawning `ip` blocks the event loop ~2 ms, which would land in this
     // sandbox's cold start.
     setTimeout(() => this.refill(), REFILL_DELAY_MS).unref();
@@ -176,6 +176,7 @@ export class NetworkManager {
 
   /** Releases what crashed controllers left: namespaces, links and tables of dead owners' slots. */
   async reapStale(): Promise<number> {
+    const { reapNetworks } = await slotOps();
     return reapNetworks(this.config.network.subnet, this.tools(), this.config.network.instance);
   }
 
@@ -185,6 +186,8 @@ export class NetworkManager {
     await this.settled();
     await this.driftWatch?.close();
     const slots = this.ready.splice(0);
+    if (slots.length === 0) return;
+    const { releaseSlot } = await slotOps();
     for (const { lease } of slots) await releaseSlot(lease, this.tools());
   }
 
@@ -208,6 +211,7 @@ export class NetworkManager {
 
   private async buildSlotNow(mode: AttachedMode): Promise<BuiltSlot> {
     const tools = this.tools();
+    const { applySlotMode, checkResolvers, createSlotLink, enableForwarding, leaseSlot, releaseSlot } = await slotOps();
     if (mode === 'full') {
       checkResolvers(this.config.network.fullModeResolvers);
       enableForwarding();
