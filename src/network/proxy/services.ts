@@ -3,7 +3,7 @@
  * of its URL, and only with a listed method and a path under a listed prefix. Service addresses are
  * private by nature; these checks are the only thing standing in front of them.
  */
-import { INTERNAL_SERVICE_DOMAIN } from './allow-entry.ts';
+import { INTERNAL_SERVICE_DOMAIN } from './service-domain.ts';
 import { canonicalHost } from './host-name.ts';
 import type { InternalService } from './types.ts';
 
