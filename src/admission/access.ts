@@ -75,6 +75,8 @@ export async function createAccess(options: AccessOptions): Promise<Access> {
           authorizeSigner: (await import('../approvals/cedar-signer.ts')).cedarSignerCheck(engine, settings, approvalSandbox),
         });
   const recorded = approvals === undefined || options.audit === undefined ? approvals : (await import('../audit/approval-record.ts')).recordedApprovalGate(approvals, options.audit);
-  const admission = new Admission({ engine, settings, approvals: recorded, audit: options.audit });
+  // Why the store's list itself: a revocation made by any process sharing the store holds at once.
+  const revocations = store === undefined ? undefined : { revoked: (agentId: string) => store.revocations.get(agentId) };
+  const admission = new Admission({ engine, settings, approvals: recorded, audit: options.audit, revocations });
   return { engine, authenticator, admission, approvals: recorded ?? UNAVAILABLE_APPROVALS };
 }

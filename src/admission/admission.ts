@@ -1,7 +1,7 @@
 /**
  * The one admission path every front end (HTTP API, `airlock run`, the SDK's server) sends a
  * request through once it is parsed and its caller authenticated (./authenticate.ts):
- * authorize (Cedar) → behavior contracts and revocation → approval gate. Limits and the request's
+ * revocation → authorize (Cedar) → behavior contracts → approval gate. Limits and the request's
  * shape were resolved and checked before, by ./resolve.ts, so what is authorized is exactly what
  * will run. The answer is an admitted request, a pending approval, or an AdmissionRefusal that
  * names the step and the reason.
@@ -75,6 +75,8 @@ export interface AdmissionOptions {
   settings: PolicySettings;
   approvals?: ApprovalStep | undefined;
   contracts?: readonly ContractCheck[] | undefined;
+  /** The revocation list (src/revocation's Revoker); without it, no agent is revoked. */
+  revocations?: { revoked(agentId: string): Promise<{ reason: string; revokedAtMs: number } | undefined> } | undefined;
   /** Where every decision is recorded (src/audit's AuditLog); without it, nothing is recorded. */
   audit?: { append(event: AuditEvent): Promise<unknown> } | undefined;
 }
@@ -137,6 +139,7 @@ export class Admission {
 
   async #admit(input: AdmissionInput): Promise<Admitted | AwaitingApproval> {
     const { caller, action } = input;
+    await this.#refuseRevoked(input);
     const decision = this.#decide(input, false);
     if (decision.decision === 'deny') throw denial(decision);
     for (const check of this.#options.contracts ?? []) await check(input);
@@ -158,6 +161,22 @@ export class Admission {
     const approved = this.#decide(input, true);
     if (approved.decision !== 'allow') throw denial(approved);
     return { admitted: true, caller, decision: approved, actionDigest, approved: true };
+  }
+
+  /**
+   * The revocation step: a revoked caller is refused whatever it asks, and so is a new sandbox for a
+   * revoked owner (an operator creating one on a revoked agent's behalf).
+   */
+  async #refuseRevoked(input: AdmissionInput): Promise<void> {
+    const list = this.#options.revocations;
+    if (list === undefined) return;
+    const agents = new Set([input.caller.agentId]);
+    if (input.action === 'create' || input.action === 'execute') agents.add(input.sandbox?.owner ?? input.caller.agentId);
+    for (const agentId of agents) {
+      const revoked = await list.revoked(agentId);
+      // Why before Cedar: revocation overrides every grant, so no policy can let a revoked agent back in.
+      if (revoked !== undefined) throw new AdmissionRefusal('revocation', 'agent_revoked', `agent ${agentId} is revoked since ${new Date(revoked.revokedAtMs).toISOString()}: ${revoked.reason}`);
+    }
   }
 
   /** Whether policy lets `caller` do `action` (on `sandbox`; none for `admin`) outright (no approval): for filtering lists. */

@@ -29,6 +29,8 @@ import { registerSandboxRoutes } from './routes/sandbox.ts';
 import { registerSandboxesRoutes } from './routes/sandboxes.ts';
 import { registerServiceRoutes } from './routes/service.ts';
 import { registerAuditRoutes } from './routes/audit.ts';
+import { registerRevocationRoutes } from './routes/revocations.ts';
+import type { Revoker } from '../revocation/revoker.ts';
 import type { AuditLog } from '../audit/log.ts';
 import type { KeyObject } from 'node:crypto';
 
@@ -97,6 +99,8 @@ export interface AppOptions {
    * on results and the audit status in /health. Absent: none of them (tests, embedders).
    */
   audit?: { log: AuditLog; controllerKey: KeyObject } | undefined;
+  /** The revocation list: enables the revocation routes (503 without it). */
+  revoker?: Revoker | undefined;
 }
 
 const MiB = 1024 * 1024;
@@ -231,5 +235,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerServiceRoutes(app, ctx, options.publicMetrics ?? false);
   registerApprovalRoutes(app, options.access.approvals);
   registerAuditRoutes(app, ctx, options.audit === undefined ? undefined : { audit: options.audit.log, controllerKey: options.audit.controllerKey });
+  registerRevocationRoutes(app, ctx, options.revoker);
   return app;
 }

@@ -25,6 +25,7 @@ import {
   SandboxInfoWithReceipt,
 } from './schemas-sandboxes.ts';
 import { ApprovalDecisionRequest, ApprovalIdParams, ApprovalInfo, ApprovalList } from './schemas-approvals.ts';
+import { AgentIdParams, ImportResponse, RevocationList, RevokeRequest, RevokeResponse, SignedRevocationList } from './schemas-revocations.ts';
 import { AuditEventFrame, AuditPage, AuditQuery, AuditReceipt, AuditRecordSchema, ConsistencyProof, ConsistencyQuery, ControllerKey, EventsQuery, InclusionProof, InclusionQuery, RecordIndexParams, TreeHead } from './schemas-audit.ts';
 
 /** One documented response of a route. */
@@ -46,7 +47,7 @@ export interface RouteSpec {
   url: string;
   operationId: string;
   summary: string;
-  tag: 'sandbox' | 'sandboxes' | 'files' | 'approvals' | 'audit' | 'service';
+  tag: 'sandbox' | 'sandboxes' | 'files' | 'approvals' | 'audit' | 'revocations' | 'service';
   params?: z.ZodObject;
   query?: z.ZodObject;
   body?: { schema?: z.ZodType; contentType: 'application/json' | 'application/octet-stream'; description?: string };
@@ -226,6 +227,39 @@ export const ROUTES = {
     responses: { 200: { description: 'The backlog after the given index, then every new record.', frameSchema: AuditEventFrame, contentTypes: ['application/x-ndjson', 'text/event-stream'] } },
     errors: [400, 503],
   },
+  revoke: {
+    method: 'POST', url: '/api/v1/revocations', operationId: 'revokeAgent', tag: 'revocations',
+    summary: 'Revoke an agent (operators): its new requests are refused and every live sandbox and one-shot it owns ends (end_reason / termination_reason revoked) before the answer.',
+    body: { schema: RevokeRequest, contentType: 'application/json' },
+    responses: { 201: { description: 'Revoked.', schema: RevokeResponse }, 200: { description: 'Already revoked: its sandboxes were ended again.', schema: RevokeResponse } },
+    errors: [400, 401, 403, 503],
+  },
+  unrevoke: {
+    method: 'DELETE', url: '/api/v1/revocations/:agent_id', operationId: 'unrevokeAgent', tag: 'revocations',
+    summary: 'Lift the revocation of an agent (operators).',
+    params: AgentIdParams,
+    responses: { 200: { description: 'Lifted.' } },
+    errors: [400, 401, 403, 404, 503],
+  },
+  revocationList: {
+    method: 'GET', url: '/api/v1/revocations', operationId: 'listRevocations', tag: 'revocations',
+    summary: 'Every revoked agent (operators).',
+    responses: { 200: { description: 'The list.', schema: RevocationList } },
+    errors: [401, 403, 503],
+  },
+  revocationExport: {
+    method: 'GET', url: '/api/v1/revocations/export', operationId: 'exportRevocations', tag: 'revocations',
+    summary: "This controller's own revocations as a list signed with the controller key, numbered, with its issue time (operators).",
+    responses: { 200: { description: 'The signed list.', schema: SignedRevocationList } },
+    errors: [401, 403, 503],
+  },
+  revocationImport: {
+    method: 'POST', url: '/api/v1/revocations/import', operationId: 'importRevocations', tag: 'revocations',
+    summary: "Apply another controller's signed list (operators): its signature must verify against revocation.trustedKeys, and it must be newer than the last one applied from that issuer and within revocation.maxListAgeSeconds. Agents it newly revokes have their sandboxes ended.",
+    body: { schema: SignedRevocationList, contentType: 'application/json' },
+    responses: { 200: { description: 'Applied.', schema: ImportResponse } },
+    errors: [400, 401, 403, 409, 503],
+  },
 } satisfies Record<string, RouteSpec>;
 
 /** Schemas published under components.schemas (referenced by name wherever they are used). */
@@ -252,6 +286,9 @@ export const COMPONENTS: Record<string, z.ZodType> = {
   ApprovalInfo,
   ApprovalList,
   ApprovalDecisionRequest,
+  RevokeRequest,
+  RevocationList,
+  SignedRevocationList,
   AuditRecord: AuditRecordSchema,
   AuditPage,
   TreeHead,

@@ -25,6 +25,11 @@ export const AUDIT_KINDS = [
   'key.added',
   'key.revoked',
   'policy.loaded',
+  'agent.revoked',
+  'agent.unrevoked',
+  'revocations.imported',
+  'contract.set',
+  'contract.removed',
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 

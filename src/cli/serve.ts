@@ -16,6 +16,7 @@ import type { AppAccess } from '../api/app.ts';
 import type { PeerCredentialsReader } from '../host/peer-credentials.ts';
 import type { ServeListener } from './serve-transport.ts';
 import type { ControllerAudit } from '../audit/open.ts';
+import type { Revoker } from '../revocation/revoker.ts';
 import { UsageError } from './usage-error.ts';
 
 interface RawServeOptions {
@@ -85,7 +86,16 @@ export function registerServe(program: Command): void {
         policyHash: () => service.policyHash,
         onError: (err, event) => logger.error({ err, kind: event.kind, sandbox_id: event.sandboxId }, 'audit record not written'),
       });
-      const service = new SandboxService({ config, policyBundleHash: access.engine.hash, observer: combineObservers(metrics, logObserver(logger), auditEvents), listeners });
+      const { openRevocation } = await import('../revocation/open.ts');
+      const revocation: Awaited<ReturnType<typeof openRevocation>> = await openRevocation({
+        config, store: store.revocations, audit: audit.log, controllerKey: audit.controllerKey, ownerOf,
+        endAgent: (agentId: string): Promise<{ sandboxes: string[]; executions: string[] }> => service.endAgent(agentId),
+        onError: (err, agentId) => logger.error({ err, agent_id: agentId }, 'automatic revocation failed'),
+      }).catch(async (err: unknown) => {
+        await store.close();
+        throw err;
+      });
+      const service = new SandboxService({ config, policyBundleHash: access.engine.hash, observer: combineObservers(metrics, logObserver(logger), auditEvents, revocation.observer), listeners });
       // Not fatal: an unwritable store refuses every sandbox (fail closed) and /health says why.
       await audit.log.append({ kind: 'policy.loaded', agentId: null, data: { policy_hash: service.policyHash, policy_bundle_hash: access.engine.hash } }).catch((err: unknown) => logger.error({ err }, 'audit log cannot be written: every sandbox will be refused until it can'));
       const stopHeads = audit.log.signPeriodically(config.audit.headIntervalSeconds * 1000, (err) => logger.error({ err }, 'audit tree head not signed'));
@@ -93,7 +103,7 @@ export function registerServe(program: Command): void {
       // Sandboxes of a controller that crashed: their leftovers were just released.
       if (reaped.length > 0) logger.warn({ reaped }, 'reaped sandboxes left by a previous controller');
       for (const error of poolErrors) logger.error({ error }, 'warm pool not started');
-      const server = await startServer({ service, access, metrics, logger, config, listeners, host: raw.host, port, audit });
+      const server = await startServer({ service, access, metrics, logger, config, listeners, host: raw.host, port, audit, revoker: revocation.revoker });
       const hostWarning = unlistedHostWarning(raw.host, config.service.allowedHosts);
       if (hostWarning !== undefined) logger.warn({ host: raw.host, allowed_hosts: config.service.allowedHosts }, hostWarning);
       logger.info({ address: server.address, listeners: server.listeners, policy_hash: service.policyHash, allowed_hosts: config.service.allowedHosts, controller_key: audit.publicKeyPath }, 'airlock control plane listening');
@@ -148,6 +158,8 @@ export interface StartServerOptions {
   port: number;
   /** The audit log and controller key: audit routes, receipts, audit status in /health. */
   audit?: ControllerAudit | undefined;
+  /** The revocation list: the revocation routes. */
+  revoker?: Revoker | undefined;
 }
 
 /** A listening control plane. */
@@ -193,6 +205,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     closeService: true,
     serverFactory: transport.serverFactory,
     audit: options.audit,
+    revoker: options.revoker,
   });
   const closeAll = async () => {
     try {

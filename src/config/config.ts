@@ -15,6 +15,7 @@ import { DEFAULT_ALLOWED_HOSTS, parseHost } from './allowed-hosts.ts';
 import { hostSandboxCapacity } from './capacity.ts';
 import { authSchema, DEFAULT_AUTH_CONFIG, DEFAULT_STORE_CONFIG, storeSchema, type AuthConfig, type StoreConfig } from './auth-config.ts';
 import { approvalsSchema, DEFAULT_APPROVALS_CONFIG, type ApprovalsConfig } from './approvals-config.ts';
+import { DEFAULT_REVOCATION_CONFIG, revocationSchema, type RevocationConfig } from './revocation-config.ts';
 import { auditSchema, DEFAULT_AUDIT_CONFIG, type AuditConfig } from './audit-config.ts';
 import { DEFAULT_SECRETS_CONFIG, secretsSchema, type SecretsConfig } from './secrets-config.ts';
 
@@ -143,6 +144,7 @@ export interface AirlockConfig {
   store: StoreConfig;
   approvals: ApprovalsConfig;
   secrets: SecretsConfig;
+  revocation: RevocationConfig;
   audit: AuditConfig;
 }
 
@@ -196,6 +198,7 @@ export const DEFAULT_CONFIG: Readonly<AirlockConfig> = Object.freeze({
   approvals: DEFAULT_APPROVALS_CONFIG as ApprovalsConfig,
   audit: DEFAULT_AUDIT_CONFIG as AuditConfig,
   secrets: DEFAULT_SECRETS_CONFIG as SecretsConfig,
+  revocation: DEFAULT_REVOCATION_CONFIG as RevocationConfig,
 });
 
 function buildSchema(z: typeof Zod) {
@@ -356,6 +359,7 @@ function buildSchema(z: typeof Zod) {
       approvals: approvalsSchema(z),
       audit: auditSchema(z),
       secrets: secretsSchema(z),
+      revocation: revocationSchema(z),
     })
     .strict();
 }

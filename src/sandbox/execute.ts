@@ -79,7 +79,7 @@ export async function executeOnce(request: ExecutionRequest, ctx: ExecutionConte
       },
       { driver: ctx.driver, networks: ctx.network, starts: ctx.starts, signal: request.signal },
     );
-    if (outcome === CANCELLED) return cancelledResult(base);
+    if (outcome === CANCELLED) return cancelledResult(base, request.signal?.reason === REVOKED ? REVOKED : 'killed');
     provisioned = outcome;
     provisioned.endStartTurn();
     const coldStartMs = performance.now() - started;
@@ -120,7 +120,8 @@ async function supervise(
     drift = finding;
     terminate('network_drift');
   });
-  const cancel = () => terminate('killed');
+  // An abort whose reason is `revoked` (the agent was revoked) says so; any other is a cancel.
+  const cancel = () => terminate(request.signal?.reason === REVOKED ? REVOKED : 'killed');
   request.signal?.addEventListener('abort', cancel, { once: true });
   if (request.signal?.aborted === true) cancel();
   const output = new OutputCollector(request.limits.outputBytes, () => terminate('output_limit'));
@@ -196,14 +197,17 @@ function feedStdin(stdin: NodeJS.WritableStream | null, input: ExecutionRequest[
   else stdin.end(input);
 }
 
+/** The abort reason that ends a run as `revoked` (its agent was revoked). */
+export const REVOKED = 'revoked';
+
 /** The driver-side id of an execution's sandbox (cgroup, runtime state, network slot owner). */
 export function sandboxIdOf(executionId: string): string {
   return `x-${executionId}`;
 }
 
 /** A run cancelled before its command started: nothing ran, so `killed` with no exit code. */
-function cancelledResult(info: Omit<RunInfo, 'coldStartMs'>): ExecutionResult {
-  return { ...failedResult(info, new Error('cancelled before the command started')), termination_reason: 'killed' };
+function cancelledResult(info: Omit<RunInfo, 'coldStartMs'>, reason: 'killed' | 'revoked'): ExecutionResult {
+  return { ...failedResult(info, new Error('cancelled before the command started')), termination_reason: reason };
 }
 
 /** The redactor of a run's secrets (one that passes everything through when there are none). */

@@ -16,6 +16,7 @@ export const TERMINATION_REASONS = [
   'killed',
   'network_drift',
   'start_failed',
+  'revoked',
 ] as const;
 export type TerminationReason = (typeof TERMINATION_REASONS)[number];
 

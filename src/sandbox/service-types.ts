@@ -86,7 +86,7 @@ export interface SandboxNetworkInfo {
 export type SandboxState = 'running' | 'ended';
 
 /** Why a persistent sandbox ended. */
-export type EndReason = 'killed' | 'ttl_expired' | 'memory_limit' | 'pids_limit' | 'agent_exited' | 'shutdown' | 'recovered_after_crash' | 'network_drift' | 'error';
+export type EndReason = 'killed' | 'ttl_expired' | 'memory_limit' | 'pids_limit' | 'agent_exited' | 'shutdown' | 'recovered_after_crash' | 'network_drift' | 'error' | 'revoked';
 
 export interface SandboxInfo {
   sandbox_id: string;
@@ -215,6 +215,8 @@ export interface SandboxServiceApi {
   /** Owner and spec of a sandbox (ended ones included, while remembered); `sandbox_not_found` otherwise. */
   ownership(id: string): SandboxOwnership;
   kill(id: string): Promise<SandboxInfo>;
+  /** Ends every live sandbox and one-shot `agentId` owns, as `revoked`; resolves once all are torn down. */
+  endAgent(agentId: string): Promise<{ sandboxes: string[]; executions: string[] }>;
   setTimeout(id: string, ttlSeconds: number): SandboxInfo;
   exec(id: string, options: ExecOptions): Promise<ExecSession>;
   readFile(id: string, path: string): Promise<Buffer>;

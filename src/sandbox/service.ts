@@ -9,7 +9,7 @@ import { RefusedControlError } from '../host/control-error.ts';
 import { createDriver, IMPLEMENTED_RUNTIMES, type ImplementedRuntime } from '../isolation/drivers.ts';
 import { AGENT_BINARY_NAME, ensureAgent } from '../agent/build.ts';
 import { randomUUID } from 'node:crypto';
-import { executeOnce, sandboxIdOf } from './execute.ts';
+import { executeOnce, REVOKED, sandboxIdOf } from './execute.ts';
 import { refusalAsServiceError, ServiceError } from './errors.ts';
 import { activePolicyHash } from './policy-bundle.ts';
 import { BASE_ENV, commandFor, driverFor, imageFor, limitsFor } from './prepare.ts';
@@ -261,6 +261,15 @@ export class SandboxService implements SandboxServiceApi {
     const record = this.record(id);
     await record.sandbox.end('killed');
     return this.registry.info(record);
+  }
+
+  async endAgent(agentId: string): Promise<{ sandboxes: string[]; executions: string[] }> {
+    const sandboxes = this.registry.running().filter((r) => r.agentId === agentId);
+    const executions = this.oneShots.running().filter((e) => e.agentId === agentId);
+    // Why all at once, not one after another: revocation must end them within a second however many there are.
+    for (const e of executions) e.controller.abort(REVOKED);
+    await Promise.all([...sandboxes.map((r) => r.sandbox.end(REVOKED)), ...executions.map((e) => e.ended)]);
+    return { sandboxes: sandboxes.map((r) => r.sandbox.id), executions: executions.map((e) => e.executionId) };
   }
 
   setTimeout(id: string, ttlSeconds: number): SandboxInfo {

@@ -9,6 +9,8 @@ export type StoreErrorCode =
   | 'key_exists'
   | 'key_unknown'
   | 'key_revoked'
+  /** A signed revocation list no newer than the last one applied from its issuer. */
+  | 'stale_list'
   /** The database file or its directory is not private to the controller, or is not a plain file. */
   | 'store_unsafe'
   /** The database was written by a newer airlock (a migration this code does not know). */

@@ -7,6 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import type { PrincipalRole } from '../policy/request.ts';
 import type { ApprovalStore } from './approvals.ts';
 import type { AuditStore } from './audit.ts';
+import type { RevocationStore } from './revocations.ts';
 import type { ReplayCache } from '../signing/replay-cache.ts';
 import type { VerificationKey } from '../signing/verify.ts';
 
@@ -78,6 +79,8 @@ export interface ControlStore {
   readonly approvals: ApprovalStore;
   /** The append-only audit log (src/audit keeps its rules). */
   readonly audit: AuditStore;
+  /** Revoked agents (src/revocation keeps the rules). */
+  readonly revocations: RevocationStore;
   /** Releases the store; later calls fail. */
   close(): Promise<void>;
 }

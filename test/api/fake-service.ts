@@ -228,6 +228,17 @@ export class FakeService implements SandboxServiceApi {
     return info;
   }
 
+  async endAgent(agentId: string): Promise<{ sandboxes: string[]; executions: string[] }> {
+    const ended: string[] = [];
+    for (const info of this.#sandboxes.values()) {
+      if (info.owner !== agentId || info.state !== 'running') continue;
+      this.#running -= 1;
+      Object.assign(info, { state: 'ended', end_reason: 'revoked', ended_at: new Date().toISOString() });
+      ended.push(info.sandbox_id);
+    }
+    return { sandboxes: ended, executions: [] };
+  }
+
   setTimeout(id: string, ttlSeconds: number): SandboxInfo {
     const info = this.#runningInfo(id);
     info.expires_at = new Date(Date.now() + ttlSeconds * 1000).toISOString();

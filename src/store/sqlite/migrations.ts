@@ -112,6 +112,28 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TRIGGER audit_records_no_delete BEFORE DELETE ON audit_records BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
     `,
   },
+  {
+    description: 'revoked agents, the revocation list sequence, the last list applied from each other controller',
+    sql: `
+      CREATE TABLE revocations (
+        agent_id TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        revoked_by TEXT NOT NULL,
+        revoked_at INTEGER NOT NULL,
+        source TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX revocations_by_source ON revocations (source);
+      CREATE TABLE revocation_sequence (
+        only_row INTEGER PRIMARY KEY CHECK (only_row = 1),
+        sequence INTEGER NOT NULL
+      ) STRICT;
+      INSERT INTO revocation_sequence (only_row, sequence) VALUES (1, 0);
+      CREATE TABLE revocation_imports (
+        issuer TEXT PRIMARY KEY,
+        sequence INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -9,6 +9,7 @@ import { checkGroups, checkIdentifier, checkPublicKey, checkRole } from '../prin
 import type { ActiveKey, ControlStore, NewPrincipal, Principal, PrincipalKey, PrincipalRole } from '../store.ts';
 import { SqliteApprovalStore } from './approval-store.ts';
 import { SqliteAuditStore, type AuditSync } from './audit-store.ts';
+import { SqliteRevocationStore } from './revocation-store.ts';
 import { loadSqlite } from './load-sqlite.ts';
 import { migrate } from './migrations.ts';
 import { ensurePrivateDatabaseFile } from './private-file.ts';
@@ -84,6 +85,7 @@ export class SqliteStore implements ControlStore {
   readonly replayCache: SqliteReplayCache;
   readonly approvals: SqliteApprovalStore;
   readonly audit: SqliteAuditStore;
+  readonly revocations: SqliteRevocationStore;
 
   private constructor(db: DatabaseSync, options: SqliteStoreOptions) {
     this.#db = db;
@@ -92,6 +94,7 @@ export class SqliteStore implements ControlStore {
     this.#statements = prepareStatements(db);
     this.approvals = new SqliteApprovalStore(db);
     this.audit = new SqliteAuditStore(db, options.auditSync);
+    this.revocations = new SqliteRevocationStore(db);
   }
 
   /** Opens (creating and migrating if needed) the store at `options.path`. */

@@ -1,0 +1,45 @@
+/**
+ * Revocation from the SDK (operators): revoke and unrevoke agents, list them, and move the signed
+ * revocation list between controllers.
+ */
+import type { z } from 'zod';
+import type { ImportResponse, RevocationList, RevokeResponse, SignedRevocationList } from '../src/api/schemas-revocations.ts';
+import type { AirlockClient } from './client.ts';
+import { AirlockError } from './errors.ts';
+import type { CallOptions } from './http.ts';
+
+/** The answer to a revoke. */
+export type RevokeResult = z.infer<typeof RevokeResponse>;
+/** One revoked agent. */
+export type RevocationInfo = z.infer<typeof RevocationList>['revocations'][number];
+/** A signed revocation list as exported. */
+export type SignedRevocations = z.infer<typeof SignedRevocationList>;
+/** What an import applied. */
+export type ImportResult = z.infer<typeof ImportResponse>;
+
+/** `POST /api/v1/revocations`: revokes `agentId`; its live sandboxes have ended when this resolves. */
+export function revokeAgent(client: AirlockClient, agentId: string, reason: string, options: CallOptions = {}): Promise<RevokeResult> {
+  return client.transport.json({ method: 'POST', path: '/api/v1/revocations', json: { agent_id: agentId, reason }, signals: [options.signal] });
+}
+
+/** `DELETE /api/v1/revocations/{agent_id}`. */
+export function unrevokeAgent(client: AirlockClient, agentId: string, options: CallOptions = {}): Promise<{ agent_id: string; revoked: false }> {
+  if (typeof agentId !== 'string' || agentId === '') throw new AirlockError('agent id must be a non-empty string', { code: 'invalid_argument' });
+  return client.transport.json({ method: 'DELETE', path: `/api/v1/revocations/${encodeURIComponent(agentId)}`, signals: [options.signal] });
+}
+
+/** `GET /api/v1/revocations`. */
+export async function listRevocations(client: AirlockClient, options: CallOptions = {}): Promise<RevocationInfo[]> {
+  const list = await client.transport.json<z.infer<typeof RevocationList>>({ method: 'GET', path: '/api/v1/revocations', signals: [options.signal] });
+  return list.revocations;
+}
+
+/** `GET /api/v1/revocations/export`: the controller's own revocations, signed. */
+export function exportRevocations(client: AirlockClient, options: CallOptions = {}): Promise<SignedRevocations> {
+  return client.transport.json({ method: 'GET', path: '/api/v1/revocations/export', signals: [options.signal] });
+}
+
+/** `POST /api/v1/revocations/import`: applies another controller's signed list. */
+export function importRevocations(client: AirlockClient, list: unknown, options: CallOptions = {}): Promise<ImportResult> {
+  return client.transport.json({ method: 'POST', path: '/api/v1/revocations/import', json: list, signals: [options.signal] });
+}
