@@ -18,6 +18,7 @@ import { approvalsSchema, DEFAULT_APPROVALS_CONFIG, type ApprovalsConfig } from 
 import { DEFAULT_REVOCATION_CONFIG, revocationSchema, type RevocationConfig } from './revocation-config.ts';
 import { auditSchema, DEFAULT_AUDIT_CONFIG, type AuditConfig } from './audit-config.ts';
 import { DEFAULT_SECRETS_CONFIG, secretsSchema, type SecretsConfig } from './secrets-config.ts';
+import { DEFAULT_FORENSICS_CONFIG, forensicsSchema, type ForensicsConfig } from './forensics-config.ts';
 
 /** Limits as the configuration states them (defaults, maxima): the same fields a sandbox gets. */
 export type LimitBounds = Limits;
@@ -146,6 +147,7 @@ export interface AirlockConfig {
   secrets: SecretsConfig;
   revocation: RevocationConfig;
   audit: AuditConfig;
+  forensics: ForensicsConfig;
 }
 
 /** The configuration a host without a configuration file runs with. */
@@ -197,6 +199,7 @@ export const DEFAULT_CONFIG: Readonly<AirlockConfig> = Object.freeze({
   store: DEFAULT_STORE_CONFIG as StoreConfig,
   approvals: DEFAULT_APPROVALS_CONFIG as ApprovalsConfig,
   audit: DEFAULT_AUDIT_CONFIG as AuditConfig,
+  forensics: DEFAULT_FORENSICS_CONFIG as ForensicsConfig,
   secrets: DEFAULT_SECRETS_CONFIG as SecretsConfig,
   revocation: DEFAULT_REVOCATION_CONFIG as RevocationConfig,
 });
@@ -358,6 +361,7 @@ function buildSchema(z: typeof Zod) {
       store: storeSchema(z),
       approvals: approvalsSchema(z),
       audit: auditSchema(z),
+      forensics: forensicsSchema(z),
       secrets: secretsSchema(z),
       revocation: revocationSchema(z),
     })

@@ -14,6 +14,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Image } from '../images/image.ts';
+import type { SandboxCgroup } from './cgroups/sandbox-cgroup.ts';
 
 /** Names of the isolation tiers. Only some are implemented; see `drivers.ts`. */
 export const RUNTIME_NAMES = ['namespace', 'gvisor', 'microvm', 'wasm', 'kubernetes'] as const;
@@ -180,10 +181,22 @@ export interface Sandbox {
   watchLimits?(listener: LimitListener): Promise<LimitWatch>;
   /** A host pid inside the sandbox's network namespace (to watch it), once started and while running. */
   networkPid(): number | undefined;
+  /** What a forensic capture reads from the host side; absent on a driver without one. */
+  forensicAccess?(): ForensicAccess;
   /** Kills every process of the sandbox at once. */
   stop(): Promise<void>;
   /** Releases everything: processes, cgroups, mounts, state and scratch directories. */
   destroy(): Promise<void>;
+}
+
+/** A sandbox as a forensic capture sees it from the host: its cgroup, its scratch, its runtime's pause. */
+export interface ForensicAccess {
+  /** The sandbox's cgroup (its cgroup.procs lists the host pids of every process). */
+  readonly cgroup: SandboxCgroup;
+  /** Host path of the sandbox's writable scratch (its /tmp), while there is one. */
+  readonly scratchDir: string | undefined;
+  /** gVisor: runsc and its global arguments, to pause, resume and checkpoint the sandbox. */
+  readonly runsc?: { readonly binary: string; readonly globalArgs: readonly string[]; readonly containerId: string };
 }
 
 export interface IsolationDriver {

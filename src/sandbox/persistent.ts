@@ -4,7 +4,7 @@
  * every control already applied and can only ever see the sandbox's own filesystem.
  */
 import { randomUUID } from 'node:crypto';
-import { AGENT_MOUNT, type IsolationDriver, type Limits, type Sandbox, type SandboxSpec, type SecretFile } from '../isolation/driver.ts';
+import { AGENT_MOUNT, type ForensicAccess, type IsolationDriver, type Limits, type Sandbox, type SandboxSpec, type SecretFile } from '../isolation/driver.ts';
 import { Redactor } from '../secrets/redactor.ts';
 import { redactDecision } from './secrets.ts';
 import type { EgressDecision } from '../network/proxy/index.ts';
@@ -127,6 +127,11 @@ export class PersistentSandbox {
       await provisioned.teardown();
       throw err;
     }
+  }
+
+  /** What a forensic capture reads from the host side (see ForensicAccess). */
+  forensicAccess(): ForensicAccess | undefined {
+    return this.sandbox.forensicAccess?.();
   }
 
   get endReason(): EndReason | undefined {

@@ -3,7 +3,7 @@
  * data shapes are snake_case because they are the wire contract; method names are camelCase.
  */
 import type { ImplementedRuntime } from '../isolation/drivers.ts';
-import type { GrantedMount, RuntimeName } from '../isolation/driver.ts';
+import type { ForensicAccess, GrantedMount, RuntimeName } from '../isolation/driver.ts';
 import type { RequestedLimits } from './limits.ts';
 import type { ExecutionResult, SecurityViolation } from './result.ts';
 import type { NetworkRequest } from '../network/policy.ts';
@@ -214,6 +214,8 @@ export interface SandboxServiceApi {
   get(id: string): SandboxInfo;
   /** Owner and spec of a sandbox (ended ones included, while remembered); `sandbox_not_found` otherwise. */
   ownership(id: string): SandboxOwnership;
+  /** The host-side view of a sandbox for a forensic capture; undefined when its driver has none. */
+  forensicAccess?(id: string): ForensicAccess | undefined;
   kill(id: string): Promise<SandboxInfo>;
   /** Ends every live sandbox and one-shot `agentId` owns, as `revoked`; resolves once all are torn down. */
   endAgent(agentId: string): Promise<{ sandboxes: string[]; executions: string[] }>;

@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { AirlockConfig } from '../config/config.ts';
-import { type IsolationDriver } from '../isolation/driver.ts';
+import { type ForensicAccess, type IsolationDriver } from '../isolation/driver.ts';
 import { RefusedControlError } from '../host/control-error.ts';
 import { createDriver, IMPLEMENTED_RUNTIMES, type ImplementedRuntime } from '../isolation/drivers.ts';
 import { AGENT_BINARY_NAME, ensureAgent } from '../agent/build.ts';
@@ -255,6 +255,11 @@ export class SandboxService implements SandboxServiceApi {
 
   ownership(id: string): SandboxOwnership {
     return this.registry.ownership(this.record(id));
+  }
+
+  /** The host-side view of sandbox `id` for a forensic capture; undefined when its driver has none. */
+  forensicAccess(id: string): ForensicAccess | undefined {
+    return this.record(id).sandbox.forensicAccess();
   }
 
   async kill(id: string): Promise<SandboxInfo> {

@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import { type CommandSpec, type LimitListener, type LimitWatch, type ProcessExit, type ResourceSample, type Sandbox, type SandboxProcess, type SandboxSpec } from '../driver.ts';
+import { type CommandSpec, type ForensicAccess, type LimitListener, type LimitWatch, type ProcessExit, type ResourceSample, type Sandbox, type SandboxProcess, type SandboxSpec } from '../driver.ts';
 import { ControlError } from '../../host/control-error.ts';
 import type { SandboxCgroup } from '../cgroups/index.ts';
 import type { CgroupLimitEvents } from '../cgroups/limit-events.ts';
@@ -228,6 +228,11 @@ export class GvisorSandbox implements Sandbox {
   networkPid(): number | undefined {
     if (!this.started) return undefined;
     return this.res.cgroup.pids().find((pid) => argv0Of(pid) === SENTRY_ARGV0);
+  }
+
+  forensicAccess(): ForensicAccess {
+    const { res } = this;
+    return { cgroup: res.cgroup, scratchDir: res.bundle.scratch, runsc: { binary: res.runsc, globalArgs: runscGlobalArgs(res.flags, { stateDir: res.stateDir }), containerId: this.id } };
   }
 
   async stop(): Promise<void> {

@@ -11,6 +11,7 @@ import {
   SECRETS_MOUNT,
   type CommandSpec,
   type ResourceSample,
+  type ForensicAccess,
   type Sandbox,
   type SandboxProcess,
   type SandboxSpec,
@@ -176,6 +177,11 @@ export class NamespaceSandbox implements Sandbox {
 
   networkPid(): number | undefined {
     return this.childPid;
+  }
+
+  forensicAccess(): ForensicAccess {
+    // Why through our descriptor: the sandbox's /tmp is reached without a path the sandbox could redirect.
+    return { cgroup: this.res.cgroup, scratchDir: this.scratchFd === undefined ? undefined : `/proc/self/fd/${this.scratchFd}` };
   }
 
   async stop(): Promise<void> {
