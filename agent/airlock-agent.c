@@ -82,6 +82,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/landlock.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 
 #define PROTOCOL_VERSION 1u
 #define HDR 9u
@@ -1107,9 +1109,59 @@ static int run_apparmor_stacked(const char *profile, char **cmd, char **envp) {
   return err == EACCES ? 126 : 127;
 }
 
+/*
+ * --seccomp-log FD -- CMD...: loads the program read from FD (the sandbox's own filter, as bwrap
+ * loaded it) a second time with SECCOMP_FILTER_FLAG_LOG, then runs CMD. Why: bwrap can't set the
+ * flag, and the kernel audits an ERRNO denial only when the filter that decided it asked for it;
+ * with equal actions the newest filter decides, so every denial is now audited, no decision changes.
+ */
+static int run_seccomp_logged(const char *fd_text, char **cmd, char **envp) {
+  int fd = atoi(fd_text);
+  static struct sock_filter prog[BPF_MAXINSNS];
+  size_t len = 0;
+  for (;;) {
+    ssize_t n = read(fd, (char *)prog + len, sizeof prog - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    len += (size_t)n;
+  }
+  close(fd);
+  struct sock_fprog fprog = {.len = (unsigned short)(len / sizeof prog[0]), .filter = prog};
+  if (len == 0 || len % sizeof prog[0] != 0 || syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_LOG, &fprog) < 0) {
+    dprintf(2, "airlock-agent: seccomp-log: cannot load the logging filter: %s\n", len == 0 ? "empty program" : strerror(errno));
+    return 126;
+  }
+  exec_search(cmd, envp);
+  int err = errno;
+  dprintf(2, "airlock-agent: %s: %s\n", cmd[0], strerror(err));
+  return err == EACCES ? 126 : 127;
+}
+
+/*
+ * --loginuid AUID -- CMD...: sets this process's audit login uid to AUID, then runs CMD. The
+ * launcher of a sandbox does this before bubblewrap: every process of the sandbox inherits it and
+ * can't change it (that needs CAP_AUDIT_CONTROL in the host's user namespace), so the kernel's
+ * seccomp audit records name the sandbox even after the process is gone. Fails closed.
+ */
+static int run_with_loginuid(const char *auid, char **cmd, char **envp) {
+  int fd = open("/proc/self/loginuid", O_WRONLY | O_CLOEXEC);
+  size_t len = strlen(auid);
+  if (fd < 0 || write(fd, auid, len) != (ssize_t)len) {
+    dprintf(2, "airlock-agent: loginuid: cannot set the audit login uid (seccomp-audit): %s\n", strerror(errno));
+    return 126;
+  }
+  close(fd);
+  exec_search(cmd, envp);
+  int err = errno;
+  dprintf(2, "airlock-agent: %s: %s\n", cmd[0], strerror(err));
+  return err == EACCES ? 126 : 127;
+}
+
 int main(int argc, char **argv, char **envp) {
   if (argc >= 4 && strcmp(argv[1], "--close-fds-from") == 0 && strcmp(argv[3], "--") == 0) return run_closing_fds(argv[2], argv + 4, envp);
   if (argc >= 3 && strcmp(argv[1], "--init") == 0 && strcmp(argv[2], "--") == 0) return run_init(argv + 3, envp);
+  if (argc >= 4 && strcmp(argv[1], "--loginuid") == 0 && strcmp(argv[3], "--") == 0) return run_with_loginuid(argv[2], argv + 4, envp);
+  if (argc >= 4 && strcmp(argv[1], "--seccomp-log") == 0 && strcmp(argv[3], "--") == 0) return run_seccomp_logged(argv[2], argv + 4, envp);
   if (argc >= 4 && strcmp(argv[1], "--apparmor-stack") == 0 && strcmp(argv[3], "--") == 0) return run_apparmor_stacked(argv[2], argv + 4, envp);
   static struct agent agent; /* large tables: not on the stack */
   struct agent *a = &agent;

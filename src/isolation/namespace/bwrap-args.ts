@@ -29,6 +29,11 @@ export interface BwrapPlan {
    * agent that stacks it (bound at AGENT_MOUNT when the spec doesn't bind one already).
    */
   confinement?: { profile: string; agentDir: string };
+  /**
+   * Where `spec.denialAuid` is set: the child-side fd of a second copy of the filter, and the host
+   * directory of the agent that loads it with SECCOMP_FILTER_FLAG_LOG (see agent --seccomp-log).
+   */
+  seccompLog?: { fd: number; agentDir: string };
 }
 
 /** Returns the argv after `bwrap` (the driver prefixes prlimit and bwrap themselves). */
@@ -107,7 +112,7 @@ export function buildBwrapArgs(plan: BwrapPlan): string[] {
 
 /** The agent directory bound at AGENT_MOUNT: the spec's (persistent sandboxes), else the confining one's. */
 function agentBind(plan: BwrapPlan): string[] {
-  const dir = plan.spec.agentDir ?? plan.confinement?.agentDir;
+  const dir = plan.spec.agentDir ?? plan.confinement?.agentDir ?? plan.seccompLog?.agentDir;
   return dir === undefined ? [] : ['--ro-bind', dir, AGENT_MOUNT];
 }
 
@@ -117,8 +122,19 @@ function agentBind(plan: BwrapPlan): string[] {
  * a user namespace to build the sandbox, which the profile refuses.
  */
 function confined(plan: BwrapPlan, command: readonly string[]): string[] {
-  if (plan.confinement === undefined) return [...command];
-  return [`${AGENT_MOUNT}/${AGENT_BINARY_NAME}`, '--apparmor-stack', plan.confinement.profile, '--', ...command];
+  const logged = seccompLogged(plan, command);
+  if (plan.confinement === undefined) return logged;
+  return [`${AGENT_MOUNT}/${AGENT_BINARY_NAME}`, '--apparmor-stack', plan.confinement.profile, '--', ...logged];
+}
+
+/**
+ * The command under a second, logging copy of the filter. Why inside the sandbox: bwrap loads its
+ * filter without SECCOMP_FILTER_FLAG_LOG, and the flag can only be set by whoever loads a filter.
+ */
+function seccompLogged(plan: BwrapPlan, command: readonly string[]): string[] {
+  if (plan.spec.denialAuid === undefined) return [...command];
+  if (plan.seccompLog === undefined) throw new Error('no fd for the logging copy of the seccomp filter');
+  return [`${AGENT_MOUNT}/${AGENT_BINARY_NAME}`, '--seccomp-log', String(plan.seccompLog.fd), '--', ...command];
 }
 
 /**
