@@ -84,6 +84,12 @@ export interface SandboxSpec {
   agentDir?: string;
   /** Secrets placed under SECRETS_MOUNT; absent or empty: no SECRETS_MOUNT at all. */
   secrets?: readonly SecretFile[];
+  /**
+   * Audit login uid unique to this sandbox: where set, the launcher sets it and the filter is
+   * loaded a second time with SECCOMP_FILTER_FLAG_LOG, so the kernel audits every denial with it
+   * (read by src/sandbox/denials). Absent: denials are refused but not reported.
+   */
+  denialAuid?: number;
 }
 
 /**

@@ -30,6 +30,7 @@ import type { ProcMaskBind } from '../proc-masks.ts';
 import { watchFdCloser, withoutInheritedFds } from '../inherited-fds.ts';
 import { APPARMOR_REFUSAL } from '../apparmor/index.ts';
 import { secretBytes } from '../secret-files.ts';
+import { agentDirOf } from '../../agent/build.ts';
 
 /** What the driver hands a sandbox: every control already allocated. */
 export interface NamespaceResources {
@@ -80,11 +81,15 @@ export class NamespaceSandbox implements Sandbox {
     const secrets = spec.secrets ?? [];
     const firstSecretFd = resolvConfFd + (spec.resolvConf === undefined ? 0 : 1);
     const secretFds = secrets.map((_, i) => firstSecretFd + i);
-    const args = buildBwrapArgs({ spec, command: command.argv, mountFds: pins.map((_, i) => FD.firstMount + i), resolvConfFd, secretFds, procMasks: this.res.procMasks, ...(this.res.confinement === undefined ? {} : { confinement: this.res.confinement }) });
+    // Denial reporting: a second copy of the filter on the fd after the secrets (see bwrap-args seccompLogged).
+    const seccompLog = spec.denialAuid === undefined ? undefined : { fd: firstSecretFd + secrets.length, agentDir: agentDirOf(this.res.fdCloser) };
+    const args = buildBwrapArgs({ spec, command: command.argv, mountFds: pins.map((_, i) => FD.firstMount + i), resolvConfFd, secretFds, procMasks: this.res.procMasks, ...(this.res.confinement === undefined ? {} : { confinement: this.res.confinement }), ...(seccompLog === undefined ? {} : { seccompLog }) });
     const launcher = buildLauncherArgs(spec, lease.uid, this.res.nsenterPath);
     const prlimitArgv = [this.res.prlimitPath, ...buildPrlimitArgs(spec), this.res.bwrapPath, ...args];
-    const launchArgv = launcher.program === undefined ? prlimitArgv : [launcher.program, ...launcher.prefix, ...prlimitArgv];
-    const stdio: (IOType | number)[] = [command.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe', ...pins.map((p) => p.fd), ...(spec.resolvConf === undefined ? [] : ['pipe' as const]), ...secrets.map(() => 'pipe' as const)];
+    const launchArgv0 = launcher.program === undefined ? prlimitArgv : [launcher.program, ...launcher.prefix, ...prlimitArgv];
+    // Why first in the chain: the sandbox inherits the audit login uid and can never change it.
+    const launchArgv = spec.denialAuid === undefined ? launchArgv0 : [this.res.fdCloser, '--loginuid', String(spec.denialAuid), '--', ...launchArgv0];
+    const stdio: (IOType | number)[] = [command.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe', ...pins.map((p) => p.fd), ...(spec.resolvConf === undefined ? [] : ['pipe' as const]), ...secrets.map(() => 'pipe' as const), ...(seccompLog === undefined ? [] : ['pipe' as const])];
     // Only the descriptors listed here reach bwrap: anything else the controller inherited is closed first (T8).
     const argv = withoutInheritedFds(this.res.fdCloser, stdio.length, launchArgv);
     const child = spawn(argv[0] as string, argv.slice(1), {
@@ -114,6 +119,7 @@ export class NamespaceSandbox implements Sandbox {
       // Awaited below; a failure before then is reported there, not as an unhandled rejection.
       joining.catch(() => undefined);
       fds[FD.seccomp]?.end(this.res.seccompBpf);
+      if (seccompLog !== undefined) fds[seccompLog.fd]?.end(this.res.seccompBpf);
       if (spec.resolvConf !== undefined) fds[resolvConfFd]?.end(spec.resolvConf);
       // Each value goes through a pipe bwrap copies into the sandbox's own tmpfs: no argv, no host file.
       secrets.forEach((secret, i) => fds[secretFds[i] as number]?.end(secretBytes(secret)));
