@@ -5,6 +5,7 @@ import type { SecretValue } from '../secrets/index.ts';
 import { RefusedControlError } from '../host/control-error.ts';
 import { loadDriver } from '../isolation/load-driver.ts';
 import { resolveImage } from '../images/store.ts';
+import { rememberedManifestStamps } from '../images/verified-manifests.ts';
 import { executeOnce, type ExecutionRequest } from '../sandbox/execute.ts';
 import { activePolicyHash } from '../sandbox/policy-bundle.ts';
 import { admitRun } from './run-admission.ts';
@@ -42,7 +43,8 @@ export async function runCommand(command: string[], raw: RawRunOptions, configPa
   }
   const secrets = await resolveRunSecrets(config, plan.secrets);
   const driver = await loadDriver(plan.runtime, config);
-  const image = await resolveImage(config, plan.image);
+  // A manifest hashed to its digest before (and unchanged since) is not hashed again: see verified-manifests.ts.
+  const image = await resolveImage(config, plan.image, await rememberedManifestStamps(config));
   const request: ExecutionRequest = {
     image,
     limits: plan.limits,

@@ -69,7 +69,10 @@ async function readWhole(path: string): Promise<Buffer> {
 }
 
 /** Manifest stamps a caller keeps between resolves (digest → identity of the verified file). */
-export type ManifestStamps = Map<string, string>;
+export interface ManifestStamps {
+  get(digest: string): string | undefined;
+  set(digest: string, stamp: string): unknown;
+}
 
 async function manifestStamp(path: string): Promise<string | undefined> {
   try {

@@ -13,10 +13,10 @@
  * is ignored and the bundle is checked in full: it can only save time, never admit a bundle.
  */
 import { createHash } from 'node:crypto';
-import { constants, renameSync, writeFileSync } from 'node:fs';
-import { lstat, mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensurePrivateDir, isRootProcess, readRootPrivate, writeRootPrivate } from '../host/root-private-files.ts';
 import { bundleHash, type BundleFile } from './bundle-files.ts';
 import type { CompiledPolicy } from './compile-bundle.ts';
 import type { CedarTypes } from './cedar.ts';
@@ -64,38 +64,9 @@ export async function stampKey(files: readonly BundleFile[]): Promise<string> {
   return h.digest('hex');
 }
 
-/** Whether stamps may be used at all: only a root process reads or writes them. */
-function rootOnly(): boolean {
-  return process.geteuid?.() === 0;
-}
-
-async function privateDir(dir: string): Promise<boolean> {
-  const s = await lstat(dir).catch(() => undefined);
-  // Why: a stamp directory another user can write to, or a link elsewhere, could hold a planted stamp.
-  return s !== undefined && s.isDirectory() && s.uid === 0 && (s.mode & 0o077) === 0;
-}
-
-/** The text of `dir/name` if both are root's and private; undefined otherwise (or if absent). */
-async function readPrivate(dir: string, name: string): Promise<string | undefined> {
-  if (!rootOnly() || !(await privateDir(dir))) return undefined;
-  try {
-    // Why O_NOFOLLOW and fstat: the file read is the file checked, never a link to another one.
-    const handle = await open(join(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW);
-    try {
-      const s = await handle.stat();
-      if (!s.isFile() || s.uid !== 0 || (s.mode & 0o077) !== 0) return undefined;
-      return await handle.readFile('utf8');
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    return undefined;
-  }
-}
-
 /** The checked bundle `key` names, or undefined when there is no trustworthy stamp for it. */
 export async function readStamp(dir: string, key: string): Promise<StampedBundle | undefined> {
-  const text = await readPrivate(dir, `${key}.json`);
+  const text = await readRootPrivate(dir, `${key}.json`);
   const parsed = text === undefined ? undefined : parseStamp(text);
   if (parsed === undefined || parsed.key !== key) return undefined;
   return { schema: parsed.schema, policies: parsed.policies };
@@ -106,20 +77,9 @@ export async function readStamp(dir: string, key: string): Promise<StampedBundle
  * effort: a state directory that cannot take it only means the next start checks again.
  */
 export async function writeStamp(dir: string, key: string, bundle: StampedBundle): Promise<void> {
-  if (!rootOnly()) return;
-  try {
-    // Parents keep the default mode (the state directory must stay traversable for image binds).
-    await mkdir(dirname(dir), { recursive: true });
-    await mkdir(dir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
-    });
-    if (!(await privateDir(dir))) return;
-    const tmp = join(dir, `.${key}.${process.pid}.tmp`);
-    await writeFile(tmp, JSON.stringify({ key, schema: bundle.schema, policies: bundle.policies }), { mode: 0o600, flag: 'wx' });
-    await rename(tmp, join(dir, `${key}.json`));
-  } catch {
-    // Not remembered: the next start validates in full.
-  }
+  // Not remembered when it can't be written: the next start validates in full.
+  if (!(await ensurePrivateDir(dir))) return;
+  writeRootPrivate(dir, `${key}.json`, JSON.stringify({ key, schema: bundle.schema, policies: bundle.policies }));
 }
 
 /** Where a controller keeps its stamps: `<stateDir>/policy-stamps`. */
@@ -154,7 +114,7 @@ function isAnswer(v: unknown): v is CedarTypes.AuthorizationAnswer {
  */
 export async function readDecisions(dir: string, key: string): Promise<Map<string, CedarTypes.AuthorizationAnswer>> {
   const memo = new Map<string, CedarTypes.AuthorizationAnswer>();
-  const text = await readPrivate(dir, `${key}.decisions.json`);
+  const text = await readRootPrivate(dir, `${key}.decisions.json`);
   if (text === undefined) return memo;
   try {
     const entries: unknown = JSON.parse(text);
@@ -176,13 +136,8 @@ export async function readDecisions(dir: string, key: string): Promise<Map<strin
  * best effort like writeStamp. Only called after the stamp for `key` was read, so `dir` exists.
  */
 export function writeDecisions(dir: string, key: string, answers: ReadonlyMap<string, CedarTypes.AuthorizationAnswer>): void {
-  if (!rootOnly()) return;
+  if (!isRootProcess()) return;
   const entries = [...answers].filter(([, a]) => isAnswer(a)).slice(-DECISION_MEMO_SIZE);
-  try {
-    const tmp = join(dir, `.${key}.decisions.${process.pid}.tmp`);
-    writeFileSync(tmp, JSON.stringify(entries), { mode: 0o600, flag: 'wx' });
-    renameSync(tmp, join(dir, `${key}.decisions.json`));
-  } catch {
-    // Not remembered: the next run evaluates again.
-  }
+  // Not remembered when it can't be written: the next run evaluates again.
+  writeRootPrivate(dir, `${key}.decisions.json`, JSON.stringify(entries));
 }
