@@ -39,11 +39,15 @@ describe('outer', () => {
 });
 `,
   );
+  // A test made by a helper module is reported under the test file that ran it.
+  await writeFile(join(dir, 'helper.ts'), `import { test } from 'node:test';\nexport const viaHelper = (name: string) => test(name, () => {});\n`);
+  await writeFile(join(dir, 'c.test.ts'), `import { describe } from 'node:test';\nimport { viaHelper } from './helper.ts';\ndescribe('group', () => viaHelper('made elsewhere'));\n`);
   await writeFile(join(dir, 'b.test.ts'), `console.error('dying loudly'); process.exit(3);\n`);
-  const out = await run(process.execPath, ['--test', `--test-reporter=${reporter}`, 'a.test.ts', 'b.test.ts'], { cwd: dir, env: childEnv }).catch((err: { stdout: string }) => err);
-  const report = readGuestReport(out.stdout, ['a.test.ts', 'b.test.ts', 'c.test.ts']);
+  const out = await run(process.execPath, ['--test', `--test-reporter=${reporter}`, 'a.test.ts', 'b.test.ts', 'c.test.ts'], { cwd: dir, env: childEnv }).catch((err: { stdout: string }) => err);
+  const report = readGuestReport(out.stdout, ['a.test.ts', 'b.test.ts', 'c.test.ts', 'd.test.ts']);
   const byName = new Map(report.tests.map((x) => [x.name, x]));
-  assert.deepEqual(report.counts, { pass: 1, fail: 2, skip: 1, todo: 1 });
+  assert.deepEqual(report.counts, { pass: 2, fail: 2, skip: 1, todo: 1 });
+  assert.equal(byName.get('group > made elsewhere')?.file, 'c.test.ts');
   assert.equal(byName.get('outer > passes')?.file, 'a.test.ts');
   assert.match(byName.get('outer > fails')?.detail ?? '', /AssertionError: one is not two/);
   assert.equal(byName.get('outer > skipped')?.detail, 'not here');
@@ -51,7 +55,7 @@ describe('outer', () => {
   assert.match(byName.get('b.test.ts')?.detail ?? '', /dying loudly/);
   assert.equal(report.failures.length, 2);
   assert.match(report.failures[0] ?? '', /^a\.test\.ts: outer > fails\n {2}AssertionError: one is not two/);
-  assert.deepEqual(report.filesWithoutPass, ['b.test.ts', 'c.test.ts']);
+  assert.deepEqual(report.filesWithoutPass, ['b.test.ts', 'd.test.ts']);
 });
 
 test('a report cut off mid-line keeps the lines before it', () => {

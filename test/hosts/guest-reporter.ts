@@ -52,6 +52,9 @@ export default async function* guestReporter(source: AsyncIterable<{ type: strin
   const path: string[] = [];
   // The last of each file's stderr: a file whose process died reports no more than "test failed".
   const stderr = new Map<string, string>();
+  // The file of the outermost test or suite now running: a test that a helper module makes inside
+  // a test file's describe names the helper as its file, its outermost suite the test file.
+  let outermost = '';
   for await (const event of source) {
     if (event.type === 'test:stderr' && event.data.file !== undefined) {
       const file = fileOf(event.data.file);
@@ -59,6 +62,7 @@ export default async function* guestReporter(source: AsyncIterable<{ type: strin
       continue;
     }
     if (event.type === 'test:start') {
+      if (event.data.nesting === 0 && event.data.file !== undefined) outermost = fileOf(event.data.file);
       path.length = event.data.nesting;
       path.push(event.data.name);
       continue;
@@ -71,7 +75,7 @@ export default async function* guestReporter(source: AsyncIterable<{ type: strin
     // A todo test that fails does not fail the run: it is reported as todo either way.
     const outcome = isSet(data.todo) ? 'todo' : event.type === 'test:fail' ? 'fail' : isSet(data.skip) ? 'skip' : 'pass';
     const reason = outcome === 'skip' ? data.skip : data.todo;
-    const file = data.file === undefined ? '' : fileOf(data.file);
+    const file = data.nesting > 0 && outermost !== '' ? outermost : data.file === undefined ? '' : fileOf(data.file);
     // A file's own entry (named after the file) fails when its process died or exited non-zero.
     const died = event.type === 'test:fail' && data.nesting === 0 && file !== '' && fileOf(data.name) === file;
     const line: GuestTestLine = {
