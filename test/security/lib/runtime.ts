@@ -54,9 +54,9 @@ export async function availability(runtime: TestRuntime, config: AirlockConfig):
   }
 }
 
-/** Limits for probe runs: the host defaults with a short timeout. */
+/** Limits for probe runs: the host defaults with a short timeout (longer on an emulated host). */
 export function probeLimits(config: AirlockConfig, overrides: Partial<Limits> = {}): Limits {
-  return { ...config.defaults, timeoutSeconds: 30, ...overrides };
+  return { ...config.defaults, timeoutSeconds: stretched(30), ...overrides };
 }
 
 /** Options of {@link runInSandbox}. */
