@@ -13,12 +13,14 @@ import { loadCedar, requireCedar } from './cedar.ts';
 import type { Cedar, CedarTypes } from './cedar.ts';
 import { bundleHash, readBundleFiles } from './bundle-files.ts';
 import type { BundleFile } from './bundle-files.ts';
-import { compileBundle } from './compile-bundle.ts';
 import { readDecisions, readStamp, stampKey, writeDecisions, writeStamp } from './bundle-stamp.ts';
 import type { CompiledPolicy } from './compile-bundle.ts';
 import { PolicyBundleError } from './bundle-error.ts';
 import { toCedarRequest } from './request.ts';
 import type { PolicyRequest } from './request.ts';
+
+/** The bundle checker, loaded only when a bundle is checked: a stamped bundle (see bundle-stamp.ts) never needs it. */
+const compiler = () => import('./compile-bundle.ts');
 
 /** Cedar answers an engine remembers (a few KB each): repeated requests skip the evaluation. */
 export const DECISION_CACHE_SIZE = 1024;
@@ -110,7 +112,7 @@ export class PolicyEngine {
     }
     const cedar = await loadCedar();
     if (stamp !== undefined) return new PolicyEngine(cedar, dir, bundleHash(files), stamp.policies, stamp.schema);
-    const bundle = compileBundle(cedar, dir, files);
+    const bundle = (await compiler()).compileBundle(cedar, dir, files);
     const engine = new PolicyEngine(cedar, dir, bundleHash(files), bundle.policies, bundle.schema);
     // Kept in Cedar's JSON form: a fresh process parses that several times faster than the text.
     const json = typeof bundle.schema === 'string' ? cedar.schemaToJson(bundle.schema) : undefined;
@@ -121,7 +123,7 @@ export class PolicyEngine {
   /** Validates a bundle given as files (`dir` only names it in messages). */
   static async fromFiles(dir: string, files: readonly BundleFile[]): Promise<PolicyEngine> {
     const cedar = await loadCedar();
-    const bundle = compileBundle(cedar, dir, files);
+    const bundle = (await compiler()).compileBundle(cedar, dir, files);
     return new PolicyEngine(cedar, dir, bundleHash(files), bundle.policies, bundle.schema);
   }
 
