@@ -60,6 +60,11 @@ export interface ServiceConfig {
    * series name hosts tenants' sandboxes contacted, so operators read it (the `admin` action).
    */
   publicMetrics: boolean;
+  /**
+   * Seconds between full re-verifications of every image in use (re-walk and re-hash against its
+   * manifest); a mismatch takes the image out of service. 0 turns the schedule off. Default 3600.
+   */
+  imageReverifySeconds: number;
   /** Certificate and key of the TCP listener; null: plain HTTP, which only a loopback address may serve. */
   tls: ServiceTlsConfig | null;
 }
@@ -178,6 +183,7 @@ export const DEFAULT_CONFIG: Readonly<AirlockConfig> = Object.freeze({
     pools: Object.freeze([{ runtime: 'namespace', image: 'default', size: 2, limits: {} }]) as unknown as PoolConfig[],
     corsOrigins: Object.freeze([]) as unknown as string[],
     publicMetrics: false,
+    imageReverifySeconds: 3600,
     allowedHosts: Object.freeze([...DEFAULT_ALLOWED_HOSTS]) as unknown as string[],
     socket: Object.freeze({ path: '/run/airlock/api.sock', group: 'airlock', mode: 0o660 }) as ServiceSocketConfig,
     tls: null,
@@ -270,6 +276,12 @@ function buildSchema(z: typeof Zod) {
             .boolean()
             .default(false)
             .describe('Serve /metrics unauthenticated (for scrapers that cannot sign). Its egress series name the hosts sandboxes contacted; off by default.'),
+          imageReverifySeconds: z
+            .number()
+            .int()
+            .min(0)
+            .default(d.service.imageReverifySeconds)
+            .describe('Seconds between full re-hashes of every image in use (a mismatch takes the image out of service); 0: off.'),
           socket: serviceSocketSchema(z),
           tls: z
             .object({

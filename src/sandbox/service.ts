@@ -14,6 +14,8 @@ import { refusalAsServiceError, ServiceError } from './errors.ts';
 import { activePolicyHash } from './policy-bundle.ts';
 import { BASE_ENV, commandFor, driverFor, imageFor, limitsFor } from './prepare.ts';
 import { PersistentSandbox } from './persistent.ts';
+import { ImageReverifier } from '../images/reverify.ts';
+import { imageIntegrityViolation } from './violations.ts';
 import { poolKey, WarmPool } from './pool.ts';
 import { StartQueue } from './start-queue.ts';
 import { Supervisor } from './supervision/supervisor.ts';
@@ -70,6 +72,8 @@ export class SandboxService implements SandboxServiceApi {
   /** Manifests already verified by this process (see resolveImage). */
   private readonly manifests = new Map<string, string>();
   private readonly oneShots = new OneShotRegistry();
+  /** Re-hashes the images in use on a schedule; a failed image is out of service. */
+  private readonly reverifier: ImageReverifier;
   private readonly secrets: SecretRegistry;
   private readonly redactors = new SandboxRedactors();
   private agent: { dir: string; binary: string } | undefined;
@@ -83,6 +87,18 @@ export class SandboxService implements SandboxServiceApi {
     this.drivers = options.drivers ?? new Map(IMPLEMENTED_RUNTIMES.map((r) => [r, createDriver(r, options.config)]));
     this.registry = new SandboxRegistry();
     this.secrets = options.secrets ?? secretRegistryFor(options.config);
+    this.reverifier = new ImageReverifier({
+      config: options.config,
+      onFailure: (failure) => {
+        this.observer.violationRecorded?.(imageIntegrityViolation(failure));
+        // Why: warm sandboxes of a tampered image must not be handed out, nor refilled from it.
+        for (const [key, pool] of this.pools) {
+          if (key.split('|')[1] !== failure.digest) continue;
+          this.pools.delete(key);
+          void pool.close();
+        }
+      },
+    });
     this.supervisor = new Supervisor({ onFallback: (id, reason) => this.observer.supervisionFallback?.(id, reason) });
     this.networks = new NetworkManager({
       config: options.config,
@@ -117,6 +133,7 @@ export class SandboxService implements SandboxServiceApi {
     this.agent = { dir: agent.dir, binary: AGENT_BINARY_NAME };
     this.reaper = setInterval(() => void this.reapExpired(), REAPER_MS);
     this.reaper.unref();
+    this.reverifier.start();
     const poolErrors: string[] = [];
     for (const pool of this.config.service.pools) {
       await this.startPool(pool.runtime, pool.image, pool.size, pool.limits).catch((err: Error) => {
@@ -128,7 +145,7 @@ export class SandboxService implements SandboxServiceApi {
 
   private async startPool(runtime: ImplementedRuntime, imageName: string, size: number, requested: CreateSandboxOptions['limits']): Promise<void> {
     if (size === 0 || this.unavailable.has(runtime)) return;
-    const image = await imageFor(this.config, imageName, this.manifests);
+    const image = await this.imageInService(imageName);
     const limits = limitsFor(this.config, requested);
     const key = poolKey({ runtime, imageDigest: image.digest, limits });
     const driver = driverFor(this.drivers, this.unavailable, runtime);
@@ -151,7 +168,7 @@ export class SandboxService implements SandboxServiceApi {
     const driver = driverFor(this.drivers, this.unavailable, request.runtime);
     const limits = limitsFor(this.config, request.limits);
     const { argv, stdin } = commandFor(request);
-    const image = await imageFor(this.config, request.image, this.manifests);
+    const image = await this.imageInService(request.image);
     const network = request.network ?? NO_NETWORK;
     await this.checkNetwork(network);
     const secrets = await resolveSecrets(this.secrets, request.secrets);
@@ -189,7 +206,7 @@ export class SandboxService implements SandboxServiceApi {
     const driver = driverFor(this.drivers, this.unavailable, options.runtime);
     const limits = limitsFor(this.config, options.limits);
     const ttl = this.ttl(options.ttlSeconds);
-    const image = await imageFor(this.config, options.image, this.manifests);
+    const image = await this.imageInService(options.image);
     const network = options.network ?? NO_NETWORK;
     await this.checkNetwork(network);
     const secrets = await resolveSecrets(this.secrets, options.secrets);
@@ -369,11 +386,29 @@ export class SandboxService implements SandboxServiceApi {
   async shutdown(): Promise<void> {
     this.closing = true;
     clearInterval(this.reaper);
+    this.reverifier.stop();
     await this.oneShots.cancelAll();
     await Promise.all([...this.pools.values()].map((p) => p.close()));
     await Promise.all(this.registry.running().map((r) => r.sandbox.end('shutdown')));
     await this.networks.close();
     this.supervisor.close();
+  }
+
+  /** Runs the scheduled image re-verification now (what the timer runs); resolves with the images it took out of service. */
+  reverifyImages(): Promise<{ name: string; digest: string }[]> {
+    return this.reverifier.runOnce();
+  }
+
+  /**
+   * The image, resolved as every start resolves it, unless a re-verification took it out of
+   * service. Why refused: its files no longer match what it was verified as.
+   */
+  private async imageInService(name: string | undefined): Promise<Awaited<ReturnType<typeof imageFor>>> {
+    const image = await imageFor(this.config, name, this.manifests);
+    const refusal = this.reverifier.refusal(image.digest);
+    if (refusal !== undefined) throw new ServiceError('control_failed', refusal);
+    this.reverifier.noteInUse(image);
+    return image;
   }
 
   /** A bad network request is the caller's error (400, every problem named); nothing is allocated. */

@@ -85,3 +85,18 @@ export function networkDriftViolation(finding: DriftFinding, mode: string): Secu
     'Find who changed the host firewall or the sandbox namespace; airlock rebuilds the rules for every new sandbox.',
   );
 }
+
+/**
+ * An image in use failed its scheduled re-verification (its files no longer hash to its
+ * manifest): the image is out of service, so no new sandbox starts from it.
+ */
+export function imageIntegrityViolation(failure: { name: string; digest: string; differences: readonly string[] }): SecurityViolation {
+  return violation(
+    'image_tampered',
+    'CRITICAL',
+    'FILESYSTEM',
+    `image ${failure.name} (${failure.digest}) failed re-verification and is out of service: ${failure.differences.slice(0, 5).join('; ')}`,
+    { image: failure.name, digest: failure.digest, differences: failure.differences.slice(0, 20) },
+    'Find who changed the image store (it is root-only); rebuild the image with airlock image build and check it with airlock image verify.',
+  );
+}
