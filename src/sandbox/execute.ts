@@ -21,6 +21,9 @@ import type { DriftFinding } from '../network/drift-watch.ts';
 import type { StartQueue } from './start-queue.ts';
 import { CANCELLED, provision, type ProvisionedSandbox } from './provision.ts';
 import { Supervisor } from './supervision/supervisor.ts';
+import { openRunDenials, type RunDenials } from './denials/run-denials.ts';
+import type { DenialWatch } from './denials/watch.ts';
+import type { ResponsePolicy } from './denials/response.ts';
 
 export interface ExecutionRequest {
   image: Image;
@@ -55,6 +58,11 @@ export interface ExecutionContext {
   supervisor?: Supervisor;
   /** Paces start-up (network attach → create → start) so that a burst never holds the event loop. */
   starts?: StartQueue;
+  /**
+   * Reports the seccomp denials of namespace sandboxes (absent: denials are refused, not reported),
+   * the response per severity, and the revocation a `kill_and_revoke` response calls (absent: kill only).
+   */
+  denials?: { watch: DenialWatch; policy?: ResponsePolicy; revoke?: (reason: string) => void };
 }
 
 /**
@@ -68,6 +76,8 @@ export async function executeOnce(request: ExecutionRequest, ctx: ExecutionConte
   const base = { executionId, started, runtime: ctx.driver.runtime, policyHash: ctx.policyHash };
   let provisioned: ProvisionedSandbox | undefined;
   let redactor: Redactor | undefined;
+  // Why namespace only: gVisor's Sentry enforces its own profile; the host kernel never sees those calls.
+  const denials = ctx.denials !== undefined && ctx.driver.runtime === 'namespace' ? runDenials(ctx, sandboxIdOf(executionId)) : undefined;
   try {
     // First: a run whose secrets can't be read (so could not be redacted) never starts.
     redactor = redactorOf(request);
@@ -76,6 +86,7 @@ export async function executeOnce(request: ExecutionRequest, ctx: ExecutionConte
         id: sandboxIdOf(executionId), image: request.image, limits: request.limits, env: request.env, mounts: request.mounts,
         workdir: request.workdir, network: request.network ?? NO_NETWORK, argv: request.argv, stdin: request.stdin !== undefined,
         ...(request.secrets === undefined ? {} : { secrets: request.secrets }),
+        ...(denials === undefined ? {} : { denialAuid: denials.run.auid }),
       },
       { driver: ctx.driver, networks: ctx.network, starts: ctx.starts, signal: request.signal },
     );
@@ -83,13 +94,14 @@ export async function executeOnce(request: ExecutionRequest, ctx: ExecutionConte
     provisioned = outcome;
     provisioned.endStartTurn();
     const coldStartMs = performance.now() - started;
-    return await supervise(provisioned, request, ctx, { ...base, coldStartMs }, redactor);
+    return await supervise(provisioned, request, ctx, { ...base, coldStartMs }, redactor, denials);
   } catch (err) {
     // Why: a refused request is the caller's error to answer as a refusal, not a failed run.
     if (err instanceof RefusedControlError) throw err;
     return failedResult(base, err, redactor);
   } finally {
     await provisioned?.teardown();
+    denials?.run.release();
   }
 }
 
@@ -107,6 +119,7 @@ async function supervise(
   ctx: ExecutionContext,
   info: RunInfo,
   redactor: Redactor,
+  denials?: { run: RunDenials; onKill: (kill: () => void) => void },
 ): Promise<ExecutionResult> {
   const { sandbox, network, process: proc } = provisioned;
   let stopReason: TerminationReason | undefined;
@@ -116,6 +129,7 @@ async function supervise(
     stopReason = reason;
     void sandbox.stop();
   };
+  denials?.onKill(() => terminate('killed'));
   provisioned.watchNetwork((finding) => {
     drift = finding;
     terminate('network_drift');
@@ -161,6 +175,7 @@ async function supervise(
   const finished = performance.now();
   const sample = await sandbox.stats();
   const traffic = network.traffic();
+  const seccomp = (await denials?.run.collect()) ?? [];
   const reason = terminationReason(stopReason, sample, exit);
   const wallSeconds = (finished - info.started) / 1000;
   const runSeconds = Math.max((finished - info.started - info.coldStartMs) / 1000, 1e-6);
@@ -174,6 +189,7 @@ async function supervise(
     security_violations: [
       ...violationsFor(reason, exitCode, request.limits),
       ...(reason === 'network_drift' ? [networkDriftViolation(drift, network.mode)] : []),
+      ...seccomp,
     ],
     execution_time_seconds: round(wallSeconds, 4),
     cold_start_time_ms: round(info.coldStartMs, 2),
@@ -186,6 +202,31 @@ async function supervise(
     termination_reason: reason,
     runtime_used: info.runtime,
     policy_hash: info.policyHash,
+  };
+}
+
+/**
+ * A run's denials, with the response policy wired: `kill` stops the sandbox at once, and
+ * `kill_and_revoke` also calls the revocation the service passed in.
+ */
+function runDenials(ctx: ExecutionContext, sandboxId: string): { run: RunDenials; onKill: (kill: () => void) => void } {
+  const cfg = ctx.denials as NonNullable<ExecutionContext['denials']>;
+  let kill: (() => void) | undefined;
+  let pending = false;
+  const run = openRunDenials(cfg.watch, sandboxId, {
+    ...(cfg.policy === undefined ? {} : { policy: cfg.policy }),
+    onResponse: (response, syscall) => {
+      if (response === 'kill_and_revoke') cfg.revoke?.(`seccomp denied ${syscall} in sandbox ${sandboxId}`);
+      if (kill === undefined) pending = true;
+      else kill();
+    },
+  });
+  return {
+    run,
+    onKill: (k) => {
+      kill = k;
+      if (pending) k();
+    },
   };
 }
 

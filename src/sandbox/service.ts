@@ -9,7 +9,9 @@ import { RefusedControlError } from '../host/control-error.ts';
 import { createDriver, IMPLEMENTED_RUNTIMES, type ImplementedRuntime } from '../isolation/drivers.ts';
 import { AGENT_BINARY_NAME, ensureAgent } from '../agent/build.ts';
 import { randomUUID } from 'node:crypto';
-import { executeOnce, REVOKED, sandboxIdOf } from './execute.ts';
+import { executeOnce, REVOKED, sandboxIdOf, type ExecutionContext } from './execute.ts';
+import { DenialWatch, ensureSeccompAuditHelper } from './denials/watch.ts';
+import type { ResponsePolicy } from './denials/response.ts';
 import { refusalAsServiceError, ServiceError } from './errors.ts';
 import { activePolicyHash } from './policy-bundle.ts';
 import { BASE_ENV, commandFor, driverFor, imageFor, limitsFor } from './prepare.ts';
@@ -52,6 +54,11 @@ export interface ServiceOptions {
   listeners?: ControllerListeners;
   /** Where secrets come from (default: the configuration's: the encrypted store, then the environment). */
   secrets?: SecretRegistry;
+  /**
+   * Seccomp denial reporting for namespace sandboxes (on unless `enabled: false`): the response
+   * per severity, and the revocation a `kill_and_revoke` response calls (absent: kill only).
+   */
+  denials?: { enabled?: boolean; policy?: ResponsePolicy; revokeAgent?: (agentId: string, reason: string) => void };
 }
 
 export class SandboxService implements SandboxServiceApi {
@@ -79,10 +86,13 @@ export class SandboxService implements SandboxServiceApi {
   private agent: { dir: string; binary: string } | undefined;
   private reaper: NodeJS.Timeout | undefined;
   private closing = false;
+  private readonly denialOptions: ServiceOptions['denials'];
+  private denialWatch: DenialWatch | undefined;
 
   constructor(options: ServiceOptions) {
     this.config = options.config;
     this.observer = options.observer ?? {};
+    this.denialOptions = options.denials;
     this.policyHash = activePolicyHash(options.config, options.policyBundleHash);
     this.drivers = options.drivers ?? new Map(IMPLEMENTED_RUNTIMES.map((r) => [r, createDriver(r, options.config)]));
     this.registry = new SandboxRegistry();
@@ -131,6 +141,14 @@ export class SandboxService implements SandboxServiceApi {
     }
     const agent = await ensureAgent(this.config);
     this.agent = { dir: agent.dir, binary: AGENT_BINARY_NAME };
+    if (this.denialOptions?.enabled !== false && this.drivers.has('namespace') && !this.unavailable.has('namespace')) {
+      try {
+        this.denialWatch = await DenialWatch.start((await ensureSeccompAuditHelper(this.config.stateDir)).path);
+      } catch (err) {
+        // Fail closed: a namespace sandbox whose denials nobody would see doesn't start.
+        this.unavailable.set('namespace', (err as Error).message);
+      }
+    }
     this.reaper = setInterval(() => void this.reapExpired(), REAPER_MS);
     this.reaper.unref();
     this.reverifier.start();
@@ -182,7 +200,7 @@ export class SandboxService implements SandboxServiceApi {
         image, limits, env: { ...BASE_ENV, ...request.env }, mounts: request.mounts, workdir: request.workdir ?? '/tmp', argv, network,
         executionId, signal: controller.signal, ...(stdin === undefined ? {} : { stdin }), ...(secrets.length === 0 ? {} : { secrets }),
       },
-      { driver, network: this.networks, policyHash: this.policyHash, starts: this.starts, supervisor: this.supervisor },
+      { driver, network: this.networks, policyHash: this.policyHash, starts: this.starts, supervisor: this.supervisor, ...this.denialContext(request.agentId) },
     ).then(
       (r) => {
         this.observer.executionFinished?.(r);
@@ -392,6 +410,21 @@ export class SandboxService implements SandboxServiceApi {
     await Promise.all(this.registry.running().map((r) => r.sandbox.end('shutdown')));
     await this.networks.close();
     this.supervisor.close();
+    this.denialWatch?.close();
+  }
+
+  /** The denial reporting a one-shot run of `agentId` gets (none when the watch isn't running). */
+  private denialContext(agentId: string): Pick<ExecutionContext, 'denials'> {
+    const watch = this.denialWatch;
+    if (watch === undefined) return {};
+    const revoke = this.denialOptions?.revokeAgent;
+    return {
+      denials: {
+        watch,
+        ...(this.denialOptions?.policy === undefined ? {} : { policy: this.denialOptions.policy }),
+        ...(revoke === undefined ? {} : { revoke: (reason: string) => revoke(agentId, reason) }),
+      },
+    };
   }
 
   /** Runs the scheduled image re-verification now (what the timer runs); resolves with the images it took out of service. */

@@ -28,11 +28,17 @@ export function ensureSeccompAuditHelper(stateDir: string): Promise<CBinary> {
 /** Called for every denial routed to a sandbox (e.g. to count it in the metrics at once). */
 export type DenialListener = (sandboxId: string, denial: Denial) => void;
 
+interface Registered {
+  id: string;
+  tally: DenialTally;
+  onDenial?: (denial: Denial) => void;
+}
+
 /** The running helper and the sandboxes it attributes to. */
 export class DenialWatch {
   readonly #child: ChildProcess;
-  readonly #byCgroup = new Map<string, { id: string; tally: DenialTally }>();
-  readonly #byAuid = new Map<number, { id: string; tally: DenialTally }>();
+  readonly #byCgroup = new Map<string, Registered>();
+  readonly #byAuid = new Map<number, Registered>();
   readonly #listener: DenialListener | undefined;
   readonly #syncs = new Map<string, () => void>();
   #nextSync = 0;
@@ -71,9 +77,9 @@ export class DenialWatch {
    * Attributes to the sandbox the denials whose record carries `auid` (the loginuid its launcher
    * set: see loginuidCommand), and those of processes in `cgroup` (the path /proc/PID/cgroup shows).
    */
-  register(sandboxId: string, where: { auid: number; cgroup?: string }): DenialTally {
+  register(sandboxId: string, where: { auid: number; cgroup?: string }, onDenial?: (denial: Denial) => void): DenialTally {
     const tally = new DenialTally();
-    const entry = { id: sandboxId, tally };
+    const entry: Registered = { id: sandboxId, tally, ...(onDenial === undefined ? {} : { onDenial }) };
     this.#byAuid.set(where.auid, entry);
     if (where.cgroup !== undefined) this.#byCgroup.set(trim(where.cgroup), entry);
     return tally;
@@ -130,6 +136,12 @@ export class DenialWatch {
     this.#child.kill('SIGKILL');
   }
 
+  #deliver(to: Registered, d: Denial): void {
+    to.tally.add(d);
+    this.#listener?.(to.id, d);
+    to.onDenial?.(d);
+  }
+
   #synced(id: string): void {
     const done = this.#syncs.get(id);
     this.#syncs.delete(id);
@@ -139,16 +151,14 @@ export class DenialWatch {
   #route(d: Denial): void {
     const byAuid = this.#byAuid.get(d.auid);
     if (byAuid !== undefined) {
-      byAuid.tally.add(d);
-      this.#listener?.(byAuid.id, d);
+      this.#deliver(byAuid, d);
       return;
     }
     // Why walk up: a sandbox may make sub-cgroups; its processes there are still its own.
     for (let path = d.cgroup === undefined ? undefined : trim(d.cgroup); path !== undefined && path !== ''; path = parent(path)) {
       const hit = this.#byCgroup.get(path);
       if (hit !== undefined) {
-        hit.tally.add(d);
-        this.#listener?.(hit.id, d);
+        this.#deliver(hit, d);
         return;
       }
     }

@@ -1,0 +1,59 @@
+/**
+ * The seccomp denials of one run: an audit login uid for its sandbox, live responses as denials
+ * arrive, and, once the sandbox has ended, its SECCOMP violations with every denial counted.
+ */
+import type { SecurityViolation } from '../result.ts';
+import { patternOf } from './patterns.ts';
+import { responseFor, type ResponsePolicy, type ViolationResponse } from './response.ts';
+import type { DenialTally } from './tally.ts';
+import type { DenialWatch } from './watch.ts';
+
+/** What a run needs from the denial watch. */
+export interface RunDenials {
+  /** Set on the sandbox spec (`SandboxSpec.denialAuid`). */
+  readonly auid: number;
+  /** Waits until every denial made so far was read, stops attributing, returns the violations. */
+  collect(): Promise<SecurityViolation[]>;
+  /** Stops attributing (a run that never started); a no-op after collect. */
+  release(): void;
+}
+
+/** Options of one run's denials. */
+export interface RunDenialsOptions {
+  policy?: ResponsePolicy;
+  /** Called once, at the first denial whose severity calls for more than recording. */
+  onResponse?: (response: Exclude<ViolationResponse, 'record'>, syscall: string) => void;
+}
+
+/** Registers a new sandbox with the watch. */
+export function openRunDenials(watch: DenialWatch, sandboxId: string, options: RunDenialsOptions = {}): RunDenials {
+  const auid = watch.allocateAuid();
+  let responded = false;
+  const tally: DenialTally = watch.register(sandboxId, { auid }, (denial) => {
+    if (responded || options.onResponse === undefined) return;
+    const response = responseFor(patternOf(denial.syscall).severity, options.policy);
+    if (response === 'record') return;
+    responded = true;
+    options.onResponse(response, denial.syscall);
+  });
+  return {
+    auid,
+    async collect() {
+      let incomplete: string | undefined;
+      try {
+        await watch.sync();
+      } catch (err) {
+        incomplete = (err as Error).message;
+      } finally {
+        watch.unregister({ auid });
+      }
+      const out = tally.violations();
+      // Why say so: a report that may miss denials must not read as a complete one.
+      if (incomplete !== undefined) for (const v of out) v.indicators['incomplete'] = incomplete;
+      return out;
+    },
+    release() {
+      watch.unregister({ auid });
+    },
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * Seccomp denials become violations of the run that made them, on real sandboxes: the kernel
+ * audits each denial of the sandbox's (logging copy of its) filter, the controller's one helper
+ * reads them, and executeOnce returns them in `security_violations` with exact counts.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { executeOnce, type ExecutionContext } from '../../src/sandbox/execute.ts';
+import { DenialWatch, ensureSeccompAuditHelper } from '../../src/sandbox/denials/watch.ts';
+import type { ResponsePolicy } from '../../src/sandbox/denials/response.ts';
+import { NetworkManager } from '../../src/network/manager.ts';
+import { AirlockMetrics } from '../../src/observability/metrics.ts';
+import type { ExecutionResult, SecurityViolation } from '../../src/sandbox/result.ts';
+import { availability, isolatedConfig, probeLimits, removeIsolatedState, SANDBOX_ENV, type Availability, type TestRuntime } from './lib/runtime.ts';
+
+const BURST = 20_000;
+const RECORD_ONLY: ResponsePolicy = { LOW: 'record', MEDIUM: 'record', HIGH: 'record', CRITICAL: 'record' };
+
+const ESCAPE = `
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+print("unshare", libc.unshare(0x00020000), ctypes.get_errno())
+print("mount", libc.mount(b"none", b"/mnt", b"tmpfs", 0, None), ctypes.get_errno())
+try:
+    open("/proc/sys/kernel/core_pattern", "w")
+except OSError as e:
+    print("core_pattern", e.errno)
+`;
+
+const BURST_SCRIPT = `
+import ctypes
+unshare = ctypes.CDLL(None, use_errno=True).unshare
+print(sum(1 for _ in range(${BURST}) if unshare(0x00020000) != 0))
+`;
+
+const config = isolatedConfig();
+let watch: DenialWatch | undefined;
+let watchError: string | undefined;
+const networks = new NetworkManager({ config });
+
+before(async () => {
+  if (process.getuid?.() !== 0) {
+    watchError = 'needs root: reading the kernel audit multicast group takes CAP_AUDIT_READ';
+    return;
+  }
+  try {
+    watch = await DenialWatch.start((await ensureSeccompAuditHelper(config.stateDir)).path);
+  } catch (err) {
+    watchError = (err as Error).message;
+  }
+});
+after(async () => {
+  watch?.close();
+  await networks.close();
+  removeIsolatedState(config);
+});
+
+function run(avail: Extract<Availability, { ok: true }>, script: string, policy?: ResponsePolicy, revoke?: (reason: string) => void): Promise<ExecutionResult> {
+  const denials: NonNullable<ExecutionContext['denials']> = { watch: watch!, ...(policy === undefined ? {} : { policy }), ...(revoke === undefined ? {} : { revoke }) };
+  return executeOnce(
+    { image: avail.image, limits: probeLimits(config), env: { ...SANDBOX_ENV }, mounts: [], workdir: '/tmp', argv: ['python3', '-c', script] },
+    { driver: avail.driver, network: networks, policyHash: 'sha256:seccomp-violations', denials },
+  );
+}
+
+function byPattern(result: ExecutionResult): Map<unknown, SecurityViolation> {
+  return new Map(result.security_violations.filter((v) => v.detection_layer === 'SECCOMP').map((v) => [v.indicators['pattern'], v]));
+}
+
+for (const runtime of ['namespace', 'gvisor'] as TestRuntime[]) {
+  describe(`${runtime}: seccomp denials as violations`, () => {
+    let avail: Availability = { ok: false, reason: 'not probed' };
+    before(async () => {
+      avail = await availability(runtime, config);
+    });
+    const ready = (t: { skip(msg: string): void }): Extract<Availability, { ok: true }> | undefined => {
+      if (watchError !== undefined) return void t.skip(watchError);
+      if (!avail.ok) return void t.skip(avail.reason);
+      return avail;
+    };
+
+    it('the unshare/mount/core_pattern snippet returns namespace and mount violations', async (t) => {
+      const a = ready(t);
+      if (a === undefined) return;
+      const result = await run(a, ESCAPE, RECORD_ONLY);
+      assert.match(result.output, /unshare -1 1/, 'unshare refused with EPERM');
+      assert.match(result.output, /mount -1 1/, 'mount refused with EPERM');
+      assert.match(result.output, /core_pattern 13/, 'the core_pattern write refused (EACCES)');
+      const found = byPattern(result);
+      if (runtime === 'gvisor') {
+        // Why: gVisor's Sentry enforces the profile itself; no host audit record is ever made.
+        t.todo('gVisor denials are not reported yet (runsc 20221219 has no denial event; --strace would be needed)');
+        assert.equal(found.size, 0);
+        return;
+      }
+      assert.equal(found.get('namespace_escape')?.indicators['syscall'], 'unshare');
+      assert.equal(found.get('namespace_escape')?.severity, 'CRITICAL');
+      assert.equal(found.get('mount_escape')?.indicators['syscall'], 'mount');
+      assert.equal(found.get('mount_escape')?.indicators['count'], 1);
+      assert.equal(result.termination_reason, 'completed', 'record-only: the run was not stopped');
+      t.todo('the core_pattern write is refused by /proc permissions, not seccomp: not yet a violation');
+    });
+
+    it('the default response kills a sandbox at a CRITICAL denial; kill_and_revoke calls the revocation', async (t) => {
+      const a = ready(t);
+      if (a === undefined) return;
+      if (runtime === 'gvisor') return void t.skip('no gVisor denial reports (see above)');
+      const killed = await run(a, `${ESCAPE}\nimport time\ntime.sleep(20)\n`);
+      assert.equal(killed.termination_reason, 'killed');
+      assert.ok(killed.execution_time_seconds < 15, `killed at once, not after the sleep (${killed.execution_time_seconds} s)`);
+      assert.ok(byPattern(killed).has('namespace_escape'));
+      const revoked: string[] = [];
+      const result = await run(a, ESCAPE, { ...RECORD_ONLY, CRITICAL: 'kill_and_revoke' }, (reason) => revoked.push(reason));
+      assert.equal(result.termination_reason, 'killed');
+      assert.equal(revoked.length, 1, 'revoked once');
+      assert.match(revoked[0] ?? '', /seccomp denied unshare/);
+    });
+
+    it(`counts every denial of a ${BURST}-denial burst, in the result and the metrics`, async (t) => {
+      const a = ready(t);
+      if (a === undefined) return;
+      if (runtime === 'gvisor') return void t.skip('no gVisor denial reports (see above)');
+      const lostBefore = watch!.lost;
+      const result = await run(a, BURST_SCRIPT, RECORD_ONLY);
+      assert.equal(result.output.trim(), String(BURST), 'every call was refused');
+      assert.equal(watch!.lost, lostBefore, 'no receive-buffer overrun');
+      const v = byPattern(result).get('namespace_escape');
+      assert.equal(v?.indicators['count'], BURST, 'one aggregated violation carries the exact count');
+      const metrics = new AirlockMetrics();
+      metrics.executionFinished(result);
+      const escapes = (await metrics.registry.getSingleMetric('hardened_sandbox_escape_attempts_total')?.get())?.values ?? [];
+      const counted = escapes.find((e) => e.labels['pattern'] === 'namespace_escape')?.value;
+      assert.equal(counted, BURST, 'hardened_sandbox_escape_attempts_total{pattern="namespace_escape"} == denials made');
+    });
+  });
+}
