@@ -27,6 +27,15 @@ export function executionResultLabel(result: ExecutionResult): string {
   return result.termination_reason === 'completed' ? 'failure' : result.termination_reason;
 }
 
+/**
+ * How many attempts a violation stands for: an aggregated one (a burst of seccomp denials) carries
+ * its exact count in `indicators.count`. Why: every denial is counted, even when listed once.
+ */
+export function attemptsOf(v: SecurityViolation): number {
+  const count = v.indicators['count'];
+  return typeof count === 'number' && Number.isSafeInteger(count) && count > 0 ? count : 1;
+}
+
 /** Whether a violation counts as an escape attempt (kernel-surface or filesystem escape). */
 export function isEscapeAttempt(v: SecurityViolation): boolean {
   return v.detection_layer === 'SECCOMP' || v.detection_layer === 'FILESYSTEM' || v.violation_type.includes('escape');
@@ -102,7 +111,7 @@ export class AirlockMetrics implements ServiceObserver {
       this.#violations.inc({ type: label(v.violation_type), severity: label(v.severity) });
       if (isEscapeAttempt(v)) {
         const pattern = typeof v.indicators['pattern'] === 'string' ? v.indicators['pattern'] : v.violation_type;
-        this.#escapes.inc({ pattern: label(pattern) });
+        this.#escapes.inc({ pattern: label(pattern) }, attemptsOf(v));
       }
     }
   }
