@@ -153,6 +153,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     audit: options.audit?.log,
   };
   metrics.setActiveSandboxesSource(() => options.service.status().total_count);
+  const stopAuditLatency = options.audit?.log.observeAppendLatency((seconds) => metrics.auditAppended(seconds));
+  if (stopAuditLatency !== undefined) app.addHook('onClose', async () => void stopAuditLatency());
 
   // First of all hooks: a request for a name not listed (DNS rebinding) reaches nothing else.
   registerHostCheck(app, options.allowedHosts ?? DEFAULT_ALLOWED_HOSTS);

@@ -45,6 +45,8 @@ interface Pending {
   readonly event: AuditEvent;
   readonly resolve: (record: AppendedRecord) => void;
   readonly reject: (err: Error) => void;
+  /** performance.now() when append was called. */
+  readonly started: number;
 }
 
 /** A record as a reader gets it, with its index. */
@@ -63,6 +65,7 @@ export class AuditLog {
   #writing: Promise<void> = Promise.resolve();
   #health: AuditHealth = { writable: true, reason: null, since: null };
   readonly #listeners = new Set<(record: AppendedRecord) => void>();
+  readonly #latencyListeners = new Set<(seconds: number) => void>();
 
   constructor(options: AuditLogOptions) {
     this.#store = options.store;
@@ -88,7 +91,7 @@ export class AuditLog {
     // Checked alone, before batching: one malformed event must not fail the others' commit.
     canonicalJson(event.data);
     return new Promise((resolve, reject) => {
-      this.#pending.push({ event, resolve, reject });
+      this.#pending.push({ event, resolve, reject, started: performance.now() });
       if (this.#scheduled) return;
       this.#scheduled = true;
       // Why a microtask: appends made in the same turn share one commit (one fsync).
@@ -102,6 +105,15 @@ export class AuditLog {
   subscribe(listener: (record: AppendedRecord) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Calls `listener` with each committed record's append latency in seconds (from `append` to
+   * durable, batching wait included), e.g. for metrics; returns the unsubscribe.
+   */
+  observeAppendLatency(listener: (seconds: number) => void): () => void {
+    this.#latencyListeners.add(listener);
+    return () => this.#latencyListeners.delete(listener);
   }
 
   /** Resolves once every append made so far has been written (or has failed). */
@@ -142,6 +154,10 @@ export class AuditLog {
     this.#health = { writable: true, reason: null, since: null };
     for (const [i, p] of batch.entries()) p.resolve(built[i] as AppendedRecord);
     for (const listener of this.#listeners) for (const record of built) listener(record);
+    if (this.#latencyListeners.size > 0) {
+      const now = performance.now();
+      for (const listener of this.#latencyListeners) for (const p of batch) listener((now - p.started) / 1000);
+    }
   }
 
   /** Records in the log. */

@@ -16,6 +16,8 @@ export interface MetricsOptions {
 }
 
 const COLD_START_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10];
+/** Audit appends wait for a commit (one fsync per batch): sub-millisecond to a slow disk's seconds. */
+const AUDIT_APPEND_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 const MAX_LABEL_LENGTH = 64;
 /** Distinct egress host labels kept; later hosts are counted as "other". */
@@ -63,6 +65,7 @@ export class AirlockMetrics implements ServiceObserver {
   readonly #egressHosts = new Set<string>();
   readonly #httpRequests: Counter<'method' | 'route' | 'status'>;
   readonly #httpDuration: Histogram<'method' | 'route' | 'status'>;
+  readonly #auditAppend: Histogram;
   #activeSource: (() => number) | undefined;
   #activeCount = 0;
 
@@ -94,6 +97,12 @@ export class AirlockMetrics implements ServiceObserver {
     });
     this.#httpRequests = new Counter({ name: 'airlock_http_requests_total', help: 'HTTP requests by method, route and status.', labelNames: ['method', 'route', 'status'], registers });
     this.#httpDuration = new Histogram({ name: 'airlock_http_request_duration_seconds', help: 'HTTP request duration.', labelNames: ['method', 'route', 'status'], buckets: HTTP_BUCKETS, registers });
+    this.#auditAppend = new Histogram({
+      name: 'airlock_audit_append_duration_seconds',
+      help: 'Time from an audit append to its record being durable (batching wait and commit included).',
+      buckets: AUDIT_APPEND_BUCKETS,
+      registers,
+    });
     if (options.processMetrics === true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -155,6 +164,11 @@ export class AirlockMetrics implements ServiceObserver {
   /** ServiceObserver: a violation recorded outside a one-shot result (a persistent sandbox's drift). */
   violationRecorded(v: SecurityViolation): void {
     this.#violations.inc({ type: label(v.violation_type), severity: label(v.severity) });
+  }
+
+  /** Records one audit append's latency (see AuditLog.observeAppendLatency). */
+  auditAppended(seconds: number): void {
+    this.#auditAppend.observe(seconds);
   }
 
   /** Records one HTTP request; `route` must be the route template, never the raw URL. */
