@@ -121,6 +121,11 @@ export class DenialWatch {
     });
   }
 
+  /** The helper's pid (to measure what it costs). */
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
   /** Denials that matched no registered sandbox. */
   get unattributed(): number {
     return this.#unattributed;
