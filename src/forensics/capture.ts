@@ -105,8 +105,7 @@ async function collectHost(subject: CaptureSubject, access: ForensicAccess, opti
   entries.set('processes/host.json', json(processes));
   const limit = options.config.memoryDumpMb * 1024 * 1024;
   if (access.runsc !== undefined) {
-    entries.set('processes/sandbox.json', Buffer.from(await runsc(access, ['ps', '--format', 'json', access.runsc.containerId]).catch((err: Error) => `runsc ps failed: ${err.message}`)));
-    await checkpoint(access, limit, entries);
+    entries.set('processes/sandbox.txt', Buffer.from(await runsc(access, ['ps', access.runsc.containerId]).catch((err: Error) => `runsc ps failed: ${err.message}`)));
   } else {
     for (const p of processes) {
       const maps = readMaps(p.pid);
@@ -124,21 +123,34 @@ async function collectHost(subject: CaptureSubject, access: ForensicAccess, opti
   }
   if (access.scratchDir === undefined || subject.image === undefined) {
     entries.set('scratch/unavailable.txt', Buffer.from('the sandbox has no scratch directory the host can reach\n'));
-    return;
+  } else {
+    const scratch = await captureScratch(access.scratchDir, subject.image, options.config.scratchCopyMb * 1024 * 1024);
+    entries.set('scratch/changes.json', json({ image_digest: scratch.image_digest, copy_limit_bytes: scratch.copy_limit_bytes, changes: scratch.changes }));
+    for (const [path, bytes] of scratch.files) entries.set(`scratch/files/${path}`, bytes);
   }
-  const scratch = await captureScratch(access.scratchDir, subject.image, options.config.scratchCopyMb * 1024 * 1024);
-  entries.set('scratch/changes.json', json({ image_digest: scratch.image_digest, copy_limit_bytes: scratch.copy_limit_bytes, changes: scratch.changes }));
-  for (const [path, bytes] of scratch.files) entries.set(`scratch/files/${path}`, bytes);
+  // Last: the checkpoint ends the sandbox, and everything above reads it live.
+  if (access.runsc === undefined) return;
+  if (options.config.after === 'kill') await checkpoint(access, limit, entries);
+  else entries.set('memory/checkpoint.unavailable.txt', Buffer.from(`${NO_RESUMABLE_CHECKPOINT}\n`));
 }
 
 /**
- * gVisor's own memory snapshot: `runsc checkpoint --leave-running` of the paused sandbox into a
- * temporary directory, taken into the bundle if within the bound. Its failure is recorded, not fatal.
+ * Why a sandbox that is resumed after capture gets no gVisor checkpoint: with runsc 20221219,
+ * `checkpoint --leave-running` of a paused container panics after writing the image ("invalid
+ * state transition: paused => stopped") and leaves the container destroyed, not restored.
+ */
+const NO_RESUMABLE_CHECKPOINT =
+  'no gVisor memory snapshot: runsc checkpoint --leave-running of a paused sandbox destroys it (runsc 20221219 panics: invalid state transition paused => stopped), and forensics.after is resume; set it to kill to get one';
+
+/**
+ * gVisor's own memory snapshot: `runsc checkpoint` of the paused sandbox (which ends it; the kill
+ * that follows releases the rest) into a temporary directory, taken into the bundle if within the
+ * bound. Its failure is recorded, not fatal.
  */
 async function checkpoint(access: ForensicAccess, limit: number, entries: Map<string, Uint8Array>): Promise<void> {
   const dir = await mkdtemp('/tmp/airlock-checkpoint-');
   try {
-    await runsc(access, ['checkpoint', '--leave-running', '--image-path', dir, access.runsc?.containerId ?? ''], 120_000);
+    await runsc(access, ['checkpoint', '--image-path', dir, access.runsc?.containerId ?? ''], 120_000);
     let total = 0;
     for (const name of await readdir(dir)) {
       const bytes = await readFile(join(dir, name));

@@ -56,7 +56,8 @@ function sameEntry(a: ManifestEntry, b: ManifestEntry): boolean {
 /** Compares the host directory `scratchDir` (the sandbox's /tmp) with the image's tmp/. */
 export async function captureScratch(scratchDir: string, image: Image, copyLimitBytes: number): Promise<ScratchCapture> {
   const baseline = new Map((await imageEntries(image)).filter((e) => e.path.startsWith(`${SCRATCH_PREFIX}/`)).map((e) => [e.path, e]));
-  const tree = await manifestTree(scratchDir, { concurrency: 4 });
+  // A trailing slash: a /proc/self/fd/N path is walked as the directory it opens, not as a link.
+  const tree = await manifestTree(scratchDir.endsWith('/') ? scratchDir : `${scratchDir}/`, { concurrency: 4 });
   const changes: ScratchChange[] = [];
   const files = new Map<string, Buffer>();
   let copied = 0;
