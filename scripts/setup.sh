@@ -43,6 +43,16 @@ if ! command -v npm >/dev/null 2>&1; then missing+=(nodejs npm); fi
 if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # The observability test starts its own Prometheus on loopback; the service the package starts
+  # on install (only when installed here, never an operator's own) is stopped and disabled.
+  if printf '%s\n' "${missing[@]}" | grep -qx prometheus; then
+    if [ -d /run/systemd/system ]; then
+      systemctl disable --now prometheus >/dev/null 2>&1 || true
+    else
+      service prometheus stop >/dev/null 2>&1 || true
+      update-rc.d prometheus disable >/dev/null 2>&1 || true
+    fi
+  fi
 else
   echo "all present: ${packages[*]}" >&2
 fi
