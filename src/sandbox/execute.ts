@@ -21,9 +21,7 @@ import type { DriftFinding } from '../network/drift-watch.ts';
 import type { StartQueue } from './start-queue.ts';
 import { CANCELLED, provision, type ProvisionedSandbox } from './provision.ts';
 import { Supervisor } from './supervision/supervisor.ts';
-import { openRunDenials, type RunDenials } from './denials/run-denials.ts';
-import type { DenialWatch } from './denials/watch.ts';
-import type { ResponsePolicy } from './denials/response.ts';
+import { openRunDenials, type DenialReporting, type RunDenials } from './denials/run-denials.ts';
 
 export interface ExecutionRequest {
   image: Image;
@@ -62,7 +60,7 @@ export interface ExecutionContext {
    * Reports the seccomp denials of namespace sandboxes (absent: denials are refused, not reported),
    * the response per severity, and the revocation a `kill_and_revoke` response calls (absent: kill only).
    */
-  denials?: { watch: DenialWatch; policy?: ResponsePolicy; revoke?: (reason: string) => void };
+  denials?: DenialReporting;
 }
 
 /**
@@ -216,7 +214,7 @@ function runDenials(ctx: ExecutionContext, sandboxId: string): { run: RunDenials
   const run = openRunDenials(cfg.watch, sandboxId, {
     ...(cfg.policy === undefined ? {} : { policy: cfg.policy }),
     onResponse: (response, syscall) => {
-      if (response === 'kill_and_revoke') cfg.revoke?.(`seccomp denied ${syscall} in sandbox ${sandboxId}`);
+      if (response === 'kill_and_revoke') cfg.revoke?.(sandboxId, `seccomp denied ${syscall} in sandbox ${sandboxId}`);
       if (kill === undefined) pending = true;
       else kill();
     },

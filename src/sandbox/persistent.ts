@@ -22,6 +22,7 @@ import { CANCELLED, provision, type ProvisionedSandbox } from './provision.ts';
 import type { StartQueue } from './start-queue.ts';
 import { networkDriftViolation } from './violations.ts';
 import type { SecurityViolation } from './result.ts';
+import { openRunDenials, type DenialReporting, type RunDenials } from './denials/run-denials.ts';
 import type { Supervision, Supervisor } from './supervision/supervisor.ts';
 
 /** Longest wait for the agent's READY: a sandbox that can't start its agent is not handed out. */
@@ -44,6 +45,8 @@ export interface PersistentSpec {
   onViolation?: (violation: SecurityViolation) => void;
   /** Secrets placed under /run/secrets; their values are redacted from everything read back. */
   secrets?: readonly SecretFile[];
+  /** Seccomp denial reporting (namespace runtime); absent: denials are refused, not reported. */
+  denials?: DenialReporting;
 }
 
 /** A running persistent sandbox; `end()` is idempotent and records the first reason given. */
@@ -66,6 +69,8 @@ export class PersistentSandbox {
   private ending: Promise<void> | undefined;
   private endReasonValue: EndReason | undefined;
   private readonly endListeners: ((reason: EndReason) => void)[] = [];
+  private denials: RunDenials | undefined;
+  private readonly onViolation: ((violation: SecurityViolation) => void) | undefined;
 
   private constructor(id: string, spec: PersistentSpec, provisioned: ProvisionedSandbox, agent: AgentClient, coldStartMs: number) {
     this.id = id;
@@ -77,6 +82,7 @@ export class PersistentSandbox {
     this.agent = agent;
     this.coldStartMs = coldStartMs;
     this.secretNames = (spec.secrets ?? []).map((s) => s.name);
+    this.onViolation = spec.onViolation;
     this.redactor = new Redactor(spec.secrets ?? []);
     // A limit hit ends the whole sandbox: fail closed, and say which limit.
     this.supervision = spec.supervisor.supervise(this.sandbox, {
@@ -90,15 +96,32 @@ export class PersistentSandbox {
   /** Creates the sandbox and waits for its agent to report ready. */
   static async start(spec: PersistentSpec): Promise<PersistentSandbox> {
     const id = `s-${randomUUID()}`;
+    // A response that stops the sandbox may come before it exists: it is then applied at once after.
+    let created: PersistentSandbox | undefined;
+    let respond: EndReason | undefined;
+    const reporting = spec.denials;
+    // Why namespace only: gVisor's Sentry enforces its own profile; the host kernel never sees those calls.
+    const denials = reporting === undefined || spec.driver.runtime !== 'namespace' ? undefined : openRunDenials(reporting.watch, id, {
+      ...(reporting.policy === undefined ? {} : { policy: reporting.policy }),
+      onResponse: (response, syscall) => {
+        if (response === 'kill_and_revoke') reporting.revoke?.(id, `seccomp denied ${syscall} in sandbox ${id}`);
+        respond = response === 'kill_and_revoke' ? 'revoked' : 'killed';
+        if (created !== undefined) void created.end(respond);
+      },
+    });
     const provisioned = await provision(
       {
         // The network's variables (proxy, services) reach the agent and every command it starts.
         id, image: spec.image, limits: spec.limits, env: { ...BASE_ENV }, mounts: spec.mounts, workdir: '/tmp', network: spec.network,
         agentDir: spec.agentDir, argv: [`${AGENT_MOUNT}/${spec.agentBinary}`], stdin: true,
         ...(spec.secrets === undefined || spec.secrets.length === 0 ? {} : { secrets: spec.secrets }),
+        ...(denials === undefined ? {} : { denialAuid: denials.auid }),
       },
       { driver: spec.driver, networks: spec.networks, starts: spec.starts },
-    );
+    ).catch((err: unknown) => {
+      denials?.release();
+      throw err;
+    });
     // No signal is given, so start-up is never cancelled.
     if (provisioned === CANCELLED) throw new Error('persistent sandbox start-up cancelled');
     try {
@@ -113,6 +136,9 @@ export class PersistentSandbox {
       ended.catch(() => undefined);
       await withTimeout(Promise.race([agent.ready(), ended]), READY_TIMEOUT_MS, () => new ServiceError('control_failed', `sandbox agent not ready after ${READY_TIMEOUT_MS} ms`));
       const persistent = new PersistentSandbox(id, spec, provisioned, agent, performance.now() - provisioned.startedAt);
+      persistent.denials = denials;
+      created = persistent;
+      if (respond !== undefined) void persistent.end(respond);
       provisioned.watchNetwork((finding) => {
         const violation = networkDriftViolation(finding, provisioned.network.mode);
         persistent.violations.push(violation);
@@ -124,9 +150,15 @@ export class PersistentSandbox {
       provisioned.endStartTurn();
       return persistent;
     } catch (err) {
+      denials?.release();
       await provisioned.teardown();
       throw err;
     }
+  }
+
+  /** Every violation so far: the recorded ones and the seccomp denials counted up to now. */
+  securityViolations(): SecurityViolation[] {
+    return [...this.violations, ...(this.denials?.current() ?? [])];
   }
 
   /** What a forensic capture reads from the host side (see ForensicAccess). */
@@ -202,6 +234,13 @@ export class PersistentSandbox {
       this.agent.close();
       // Each exec's result settles (sandbox_ended) once the agent is gone; the sandbox goes before its network.
       await this.provisioned.teardown();
+      // The sandbox's denials, every one read (barrier), become recorded violations (metrics, audit).
+      const denied = (await this.denials?.collect()) ?? [];
+      this.denials = undefined;
+      for (const v of denied) {
+        this.violations.push(v);
+        this.onViolation?.(v);
+      }
       for (const listener of this.endListeners) listener(reason);
     })();
     return this.ending;

@@ -107,7 +107,7 @@ export class SandboxRegistry {
       network_policy: sandbox.network.mode,
       allowed_hosts: sandbox.network.allowedHosts(),
       ...(sandbox.secretNames.length === 0 ? {} : { secrets: [...sandbox.secretNames] }),
-      security_violations: [...sandbox.violations],
+      security_violations: sandbox.securityViolations(),
       end_reason: sandbox.endReason ?? null,
       ended_at: record.endedAt === undefined ? null : new Date(record.endedAt).toISOString(),
     };

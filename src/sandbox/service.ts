@@ -200,7 +200,7 @@ export class SandboxService implements SandboxServiceApi {
         image, limits, env: { ...BASE_ENV, ...request.env }, mounts: request.mounts, workdir: request.workdir ?? '/tmp', argv, network,
         executionId, signal: controller.signal, ...(stdin === undefined ? {} : { stdin }), ...(secrets.length === 0 ? {} : { secrets }),
       },
-      { driver, network: this.networks, policyHash: this.policyHash, starts: this.starts, supervisor: this.supervisor, ...this.denialContext(request.agentId) },
+      { driver, network: this.networks, policyHash: this.policyHash, starts: this.starts, supervisor: this.supervisor, ...this.denialContext(() => request.agentId) },
     ).then(
       (r) => {
         this.observer.executionFinished?.(r);
@@ -270,6 +270,7 @@ export class SandboxService implements SandboxServiceApi {
     try {
       return await PersistentSandbox.start({
         driver, image, limits, mounts, agentDir: agent.dir, agentBinary: agent.binary, network, networks: this.networks, starts: this.starts, supervisor: this.supervisor, secrets,
+        ...this.denialContext((sandboxId) => this.registry.find(sandboxId)?.agentId),
         onViolation: (v) => this.observer.violationRecorded?.(v),
       });
     } catch (err) {
@@ -413,8 +414,11 @@ export class SandboxService implements SandboxServiceApi {
     this.denialWatch?.close();
   }
 
-  /** The denial reporting a one-shot run of `agentId` gets (none when the watch isn't running). */
-  private denialContext(agentId: string): Pick<ExecutionContext, 'denials'> {
+  /**
+   * The denial reporting a sandbox gets (none when the watch isn't running); `ownerOf` names the
+   * agent a `kill_and_revoke` revokes (a pooled sandbox has its owner only from checkout on).
+   */
+  private denialContext(ownerOf: (sandboxId: string) => string | undefined): Pick<ExecutionContext, 'denials'> {
     const watch = this.denialWatch;
     if (watch === undefined) return {};
     const revoke = this.denialOptions?.revokeAgent;
@@ -422,7 +426,10 @@ export class SandboxService implements SandboxServiceApi {
       denials: {
         watch,
         ...(this.denialOptions?.policy === undefined ? {} : { policy: this.denialOptions.policy }),
-        ...(revoke === undefined ? {} : { revoke: (reason: string) => revoke(agentId, reason) }),
+        ...(revoke === undefined ? {} : { revoke: (sandboxId: string, reason: string) => {
+          const agentId = ownerOf(sandboxId);
+          if (agentId !== undefined) revoke(agentId, reason);
+        } }),
       },
     };
   }

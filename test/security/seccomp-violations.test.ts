@@ -9,6 +9,8 @@ import { executeOnce, type ExecutionContext } from '../../src/sandbox/execute.ts
 import { DenialWatch, ensureSeccompAuditHelper } from '../../src/sandbox/denials/watch.ts';
 import type { ResponsePolicy } from '../../src/sandbox/denials/response.ts';
 import { NetworkManager } from '../../src/network/manager.ts';
+import { SandboxService } from '../../src/sandbox/service.ts';
+import { policyDirOf, readBundleHash } from '../../src/policy/bundle-files.ts';
 import { AirlockMetrics } from '../../src/observability/metrics.ts';
 import type { ExecutionResult, SecurityViolation } from '../../src/sandbox/result.ts';
 import { availability, isolatedConfig, probeLimits, removeIsolatedState, SANDBOX_ENV, type Availability, type TestRuntime } from './lib/runtime.ts';
@@ -55,7 +57,7 @@ after(async () => {
   removeIsolatedState(config);
 });
 
-function run(avail: Extract<Availability, { ok: true }>, script: string, policy?: ResponsePolicy, revoke?: (reason: string) => void): Promise<ExecutionResult> {
+function run(avail: Extract<Availability, { ok: true }>, script: string, policy?: ResponsePolicy, revoke?: (sandboxId: string, reason: string) => void): Promise<ExecutionResult> {
   const denials: NonNullable<ExecutionContext['denials']> = { watch: watch!, ...(policy === undefined ? {} : { policy }), ...(revoke === undefined ? {} : { revoke }) };
   return executeOnce(
     { image: avail.image, limits: probeLimits(config), env: { ...SANDBOX_ENV }, mounts: [], workdir: '/tmp', argv: ['python3', '-c', script] },
@@ -110,7 +112,7 @@ for (const runtime of ['namespace', 'gvisor'] as TestRuntime[]) {
       assert.ok(killed.execution_time_seconds < 15, `killed at once, not after the sleep (${killed.execution_time_seconds} s)`);
       assert.ok(byPattern(killed).has('namespace_escape'));
       const revoked: string[] = [];
-      const result = await run(a, ESCAPE, { ...RECORD_ONLY, CRITICAL: 'kill_and_revoke' }, (reason) => revoked.push(reason));
+      const result = await run(a, ESCAPE, { ...RECORD_ONLY, CRITICAL: 'kill_and_revoke' }, (_id, reason) => revoked.push(reason));
       assert.equal(result.termination_reason, 'killed');
       assert.equal(revoked.length, 1, 'revoked once');
       assert.match(revoked[0] ?? '', /seccomp denied unshare/);
@@ -134,3 +136,38 @@ for (const runtime of ['namespace', 'gvisor'] as TestRuntime[]) {
     });
   });
 }
+
+describe('namespace: a persistent sandbox reports its denials through the service (GET /sandboxes/{id})', () => {
+  const serviceConfig = isolatedConfig();
+  const revoked: { agentId: string; reason: string }[] = [];
+  let service: SandboxService | undefined;
+  let skip: string | undefined;
+  before(async () => {
+    skip = watchError ?? (await availability('namespace', serviceConfig).then((a) => (a.ok ? undefined : a.reason)));
+    if (skip !== undefined) return;
+    service = new SandboxService({
+      config: serviceConfig,
+      policyBundleHash: await readBundleHash(policyDirOf(serviceConfig.policy)),
+      denials: { policy: { ...RECORD_ONLY, CRITICAL: 'kill_and_revoke' }, revokeAgent: (agentId, reason) => revoked.push({ agentId, reason }) },
+    });
+    await service.start();
+  });
+  after(async () => {
+    await service?.shutdown();
+    removeIsolatedState(serviceConfig);
+  });
+
+  it('a CRITICAL denial is listed, kills the sandbox and revokes its agent', async (t) => {
+    if (skip !== undefined || service === undefined) return void t.skip(skip ?? 'no service');
+    const info = await service.create({ runtime: 'namespace', limits: {}, metadata: {}, env: {}, mounts: [], agentId: 'sv-agent' });
+    const session = await service.exec(info.sandbox_id, { argv: ['python3', '-c', ESCAPE], env: {}, stdin: false, timeoutMs: 30_000 });
+    await session.result.catch(() => undefined);
+    const deadline = Date.now() + 10_000;
+    while (service.get(info.sandbox_id).end_reason === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const after = service.get(info.sandbox_id);
+    assert.equal(after.end_reason, 'revoked', 'the sandbox was ended by the response');
+    const listed = new Map(after.security_violations.map((v) => [v.indicators['pattern'], v]));
+    assert.equal(listed.get('namespace_escape')?.indicators['syscall'], 'unshare');
+    assert.deepEqual(revoked.map((r) => r.agentId), ['sv-agent']);
+  });
+});

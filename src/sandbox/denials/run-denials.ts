@@ -14,8 +14,20 @@ export interface RunDenials {
   readonly auid: number;
   /** Waits until every denial made so far was read, stops attributing, returns the violations. */
   collect(): Promise<SecurityViolation[]>;
+  /** The violations counted so far (a live view: no barrier). */
+  current(): SecurityViolation[];
   /** Stops attributing (a run that never started); a no-op after collect. */
   release(): void;
+}
+
+/**
+ * Denial reporting as the service hands it to a run or a persistent sandbox: the controller's
+ * watch, the response per severity, and the revocation a `kill_and_revoke` response calls.
+ */
+export interface DenialReporting {
+  watch: DenialWatch;
+  policy?: ResponsePolicy;
+  revoke?: (sandboxId: string, reason: string) => void;
 }
 
 /** Options of one run's denials. */
@@ -51,6 +63,9 @@ export function openRunDenials(watch: DenialWatch, sandboxId: string, options: R
       // Why say so: a report that may miss denials must not read as a complete one.
       if (incomplete !== undefined) for (const v of out) v.indicators['incomplete'] = incomplete;
       return out;
+    },
+    current() {
+      return tally.violations();
     },
     release() {
       watch.unregister({ auid });

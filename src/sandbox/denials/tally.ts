@@ -11,6 +11,8 @@ import { patternOf } from './patterns.ts';
 const SAMPLE_PIDS = 8;
 
 interface Entry {
+  /** Stable across reads: a persistent sandbox's violation keeps its id while its count grows. */
+  id: string;
   count: number;
   first: string;
   last: string;
@@ -34,7 +36,7 @@ export class DenialTally {
     const now = at.toISOString();
     let e = this.#bySyscall.get(d.syscall);
     if (e === undefined) {
-      e = { count: 0, first: now, last: now, pids: new Map(), code: d.code };
+      e = { id: randomUUID(), count: 0, first: now, last: now, pids: new Map(), code: d.code };
       this.#bySyscall.set(d.syscall, e);
     }
     e.count += 1;
@@ -47,7 +49,7 @@ export class DenialTally {
     return [...this.#bySyscall].map(([syscall, e]) => {
       const { pattern, severity } = patternOf(syscall);
       return {
-        violation_id: randomUUID(),
+        violation_id: e.id,
         timestamp: e.first,
         violation_type: pattern === 'forbidden_syscall' ? 'forbidden_syscall' : `${pattern}_attempt`,
         severity,
