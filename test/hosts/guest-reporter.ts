@@ -38,6 +38,12 @@ function isSet(flag: string | boolean | undefined): boolean {
   return flag !== undefined && flag !== false;
 }
 
+/** How a test file's process ended (Node puts its exit code and signal on the failure). */
+function howItEnded(error: unknown): string {
+  const { exitCode, signal } = (error ?? {}) as { exitCode?: number | null; signal?: string | null };
+  return exitCode === undefined && signal === undefined ? '' : ` (exit code ${exitCode ?? 'none'}, signal ${signal ?? 'none'})`;
+}
+
 /** The message of a failure, with the assertion (or other cause) Node wraps it around. */
 function failureMessage(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
@@ -82,7 +88,7 @@ export default async function* guestReporter(source: AsyncIterable<{ type: strin
       file,
       name: [...path, data.name].join(' > '),
       outcome,
-      detail: event.type === 'test:fail' ? failureMessage(data.details?.error) + (died ? `\n${stderr.get(file) ?? ''}` : '') : typeof reason === 'string' ? reason : '',
+      detail: event.type === 'test:fail' ? failureMessage(data.details?.error) + (died ? `${howItEnded(data.details?.error)}\n${stderr.get(file) ?? ''}` : '') : typeof reason === 'string' ? reason : '',
       durationMs: Math.round(data.details?.duration_ms ?? 0),
     };
     yield `${JSON.stringify(line)}\n`;
