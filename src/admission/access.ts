@@ -77,6 +77,7 @@ export async function createAccess(options: AccessOptions): Promise<Access> {
   const recorded = approvals === undefined || options.audit === undefined ? approvals : (await import('../audit/approval-record.ts')).recordedApprovalGate(approvals, options.audit);
   // Why the store's list itself: a revocation made by any process sharing the store holds at once.
   const revocations = store === undefined ? undefined : { revoked: (agentId: string) => store.revocations.get(agentId) };
-  const admission = new Admission({ engine, settings, approvals: recorded, audit: options.audit, revocations });
+  const contracts = store === undefined ? undefined : [(await import('../contracts/step.ts')).contractStep(store.contracts)];
+  const admission = new Admission({ engine, settings, approvals: recorded, audit: options.audit, revocations, contracts });
   return { engine, authenticator, admission, approvals: recorded ?? UNAVAILABLE_APPROVALS };
 }

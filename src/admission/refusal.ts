@@ -15,6 +15,7 @@ export const ADMISSION_REFUSAL_CODES = {
   local_user_unknown: 'The unix-socket caller\'s uid maps to no principal (auth.localUsers).',
   peer_credentials_unavailable: 'The caller\'s uid on the unix socket could not be read; the request is refused rather than guessed.',
   forbidden: 'Policy denies this request; the message names the deciding policies.',
+  contract_violation: 'The request goes beyond its owner\'s behavior contract; the message names the clause.',
   agent_revoked: 'The calling agent (or the agent the sandbox is for) is revoked: it may ask for nothing until an operator unrevokes it.',
   approval_unavailable: 'Policy requires a signed approval, and this controller has no approval gate.',
   audit_unavailable: 'The audit log could not record the decision (its store cannot be written); nothing runs unrecorded.',

@@ -94,7 +94,7 @@ export const SandboxInfo = z.object({
   secrets: z.array(z.string()).optional().describe('Names of the secrets it was given (files under /run/secrets); never values. Absent: none.'),
   security_violations: z.array(SecurityViolation).describe('Violations recorded while it ran, e.g. network drift.'),
   end_reason: z
-    .enum(['killed', 'ttl_expired', 'memory_limit', 'pids_limit', 'agent_exited', 'shutdown', 'recovered_after_crash', 'network_drift', 'error', 'revoked'])
+    .enum(['killed', 'ttl_expired', 'memory_limit', 'pids_limit', 'agent_exited', 'shutdown', 'recovered_after_crash', 'network_drift', 'error', 'revoked', 'contract_violation'])
     .nullable(),
   ended_at: z.string().nullable(),
 });

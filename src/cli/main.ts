@@ -30,6 +30,7 @@ const COMMANDS: readonly (readonly [name: string, load: () => Promise<Register>]
   ['revoke', async () => (await import('./revocations.ts')).registerRevoke],
   ['unrevoke', async () => (await import('./revocations.ts')).registerUnrevoke],
   ['revocations', async () => (await import('./revocations.ts')).registerRevocations],
+  ['contracts', async () => (await import('./contracts.ts')).registerContracts],
 ];
 
 /** The names of all commands, in help order. */

@@ -95,7 +95,9 @@ export function registerServe(program: Command): void {
         await store.close();
         throw err;
       });
-      const service = new SandboxService({ config, policyBundleHash: access.engine.hash, observer: combineObservers(metrics, logObserver(logger), auditEvents, revocation.observer), listeners });
+      // Every egress decision is held to its owner's behavior contract (a POLICY violation, or a kill with enforce: kill).
+      const egressGuard = (await import('../contracts/egress.ts')).contractEgressGuard(store.contracts);
+      const service = new SandboxService({ config, policyBundleHash: access.engine.hash, observer: combineObservers(metrics, logObserver(logger), auditEvents, revocation.observer), listeners, egressGuard });
       // Not fatal: an unwritable store refuses every sandbox (fail closed) and /health says why.
       await audit.log.append({ kind: 'policy.loaded', agentId: null, data: { policy_hash: service.policyHash, policy_bundle_hash: access.engine.hash } }).catch((err: unknown) => logger.error({ err }, 'audit log cannot be written: every sandbox will be refused until it can'));
       const stopHeads = audit.log.signPeriodically(config.audit.headIntervalSeconds * 1000, (err) => logger.error({ err }, 'audit tree head not signed'));

@@ -40,7 +40,8 @@ export function attemptsOf(v: SecurityViolation): number {
 
 /** Whether a violation counts as an escape attempt (kernel-surface or filesystem escape). */
 export function isEscapeAttempt(v: SecurityViolation): boolean {
-  return v.detection_layer === 'SECCOMP' || v.detection_layer === 'FILESYSTEM' || v.violation_type.includes('escape');
+  // Why the pattern too: a violation that names an escape pattern (fork bomb, drift, egress) is one.
+  return v.detection_layer === 'SECCOMP' || v.detection_layer === 'FILESYSTEM' || v.violation_type.includes('escape') || typeof v.indicators['pattern'] === 'string';
 }
 
 // Labels are bounded and printable: an unbounded label set would let input grow memory forever.

@@ -88,7 +88,7 @@ export async function executeOnce(request: ExecutionRequest, ctx: ExecutionConte
       },
       { driver: ctx.driver, networks: ctx.network, starts: ctx.starts, signal: request.signal },
     );
-    if (outcome === CANCELLED) return cancelledResult(base, request.signal?.reason === REVOKED ? REVOKED : 'killed');
+    if (outcome === CANCELLED) return cancelledResult(base, abortReason(request.signal));
     provisioned = outcome;
     provisioned.endStartTurn();
     const coldStartMs = performance.now() - started;
@@ -132,8 +132,8 @@ async function supervise(
     drift = finding;
     terminate('network_drift');
   });
-  // An abort whose reason is `revoked` (the agent was revoked) says so; any other is a cancel.
-  const cancel = () => terminate(request.signal?.reason === REVOKED ? REVOKED : 'killed');
+  // An abort whose reason is `revoked` or `contract_violation` says so; any other is a cancel.
+  const cancel = () => terminate(abortReason(request.signal));
   request.signal?.addEventListener('abort', cancel, { once: true });
   if (request.signal?.aborted === true) cancel();
   const output = new OutputCollector(request.limits.outputBytes, () => terminate('output_limit'));
@@ -238,6 +238,14 @@ function feedStdin(stdin: NodeJS.WritableStream | null, input: ExecutionRequest[
 
 /** The abort reason that ends a run as `revoked` (its agent was revoked). */
 export const REVOKED = 'revoked';
+/** The abort reason that ends a run as `contract_violation` (its egress broke its owner's contract, enforce: kill). */
+export const CONTRACT_VIOLATION = 'contract_violation';
+
+/** The termination reason of an abort: what the abort says it was for, else a plain cancel. */
+function abortReason(signal: AbortSignal | undefined): 'killed' | typeof REVOKED | typeof CONTRACT_VIOLATION {
+  const reason: unknown = signal?.reason;
+  return reason === REVOKED || reason === CONTRACT_VIOLATION ? reason : 'killed';
+}
 
 /** The driver-side id of an execution's sandbox (cgroup, runtime state, network slot owner). */
 export function sandboxIdOf(executionId: string): string {
@@ -245,7 +253,7 @@ export function sandboxIdOf(executionId: string): string {
 }
 
 /** A run cancelled before its command started: nothing ran, so `killed` with no exit code. */
-function cancelledResult(info: Omit<RunInfo, 'coldStartMs'>, reason: 'killed' | 'revoked'): ExecutionResult {
+function cancelledResult(info: Omit<RunInfo, 'coldStartMs'>, reason: ReturnType<typeof abortReason>): ExecutionResult {
   return { ...failedResult(info, new Error('cancelled before the command started')), termination_reason: reason };
 }
 

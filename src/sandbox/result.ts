@@ -17,6 +17,7 @@ export const TERMINATION_REASONS = [
   'network_drift',
   'start_failed',
   'revoked',
+  'contract_violation',
 ] as const;
 export type TerminationReason = (typeof TERMINATION_REASONS)[number];
 

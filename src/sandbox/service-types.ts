@@ -86,7 +86,7 @@ export interface SandboxNetworkInfo {
 export type SandboxState = 'running' | 'ended';
 
 /** Why a persistent sandbox ended. */
-export type EndReason = 'killed' | 'ttl_expired' | 'memory_limit' | 'pids_limit' | 'agent_exited' | 'shutdown' | 'recovered_after_crash' | 'network_drift' | 'error' | 'revoked';
+export type EndReason = 'killed' | 'ttl_expired' | 'memory_limit' | 'pids_limit' | 'agent_exited' | 'shutdown' | 'recovered_after_crash' | 'network_drift' | 'error' | 'revoked' | 'contract_violation';
 
 export interface SandboxInfo {
   sandbox_id: string;

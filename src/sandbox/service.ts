@@ -9,7 +9,7 @@ import { RefusedControlError } from '../host/control-error.ts';
 import { createDriver, IMPLEMENTED_RUNTIMES, type ImplementedRuntime } from '../isolation/drivers.ts';
 import { AGENT_BINARY_NAME, ensureAgent } from '../agent/build.ts';
 import { randomUUID } from 'node:crypto';
-import { executeOnce, REVOKED, sandboxIdOf, type ExecutionContext } from './execute.ts';
+import { CONTRACT_VIOLATION, executeOnce, REVOKED, sandboxIdOf, type ExecutionContext } from './execute.ts';
 import { DenialWatch, ensureSeccompAuditHelper } from './denials/watch.ts';
 import type { ResponsePolicy } from './denials/response.ts';
 import { refusalAsServiceError, ServiceError } from './errors.ts';
@@ -25,7 +25,8 @@ import { OneShotRegistry } from './one-shots.ts';
 import { resolveSecrets, SandboxRedactors } from './secrets.ts';
 import { secretRegistryFor, type SecretRegistry, type SecretValue } from '../secrets/index.ts';
 import { SandboxRegistry, type SandboxRecord } from './registry.ts';
-import type { ExecutionResult } from './result.ts';
+import type { ExecutionResult, SecurityViolation } from './result.ts';
+import type { EgressDecision } from '../network/proxy/index.ts';
 import type {
   CancelledExecution, CreateSandboxOptions, ExecOptions, ExecSession, FileEntry, HealthReport, OneShotExecution, OneShotRequest,
   SandboxInfo, SandboxNetworkInfo, SandboxServiceApi, ServiceObserver, ServiceStatus,
@@ -54,6 +55,11 @@ export interface ServiceOptions {
   listeners?: ControllerListeners;
   /** Where secrets come from (default: the configuration's: the encrypted store, then the environment). */
   secrets?: SecretRegistry;
+  /**
+   * Checks each egress decision against the owner's behavior contract (src/contracts); a violation
+   * is recorded on the sandbox, and with `kill` the sandbox ends (`contract_violation`).
+   */
+  egressGuard?: (owner: string, decision: EgressDecision) => Promise<{ violation: SecurityViolation; kill: boolean } | undefined>;
   /**
    * Seccomp denial reporting for namespace sandboxes (on unless `enabled: false`): the response
    * per severity, and the revocation a `kill_and_revoke` response calls (absent: kill only).
@@ -85,12 +91,14 @@ export class SandboxService implements SandboxServiceApi {
   private readonly redactors = new SandboxRedactors();
   private agent: { dir: string; binary: string } | undefined;
   private reaper: NodeJS.Timeout | undefined;
+  private readonly egressGuard: ServiceOptions['egressGuard'];
   private closing = false;
   private readonly denialOptions: ServiceOptions['denials'];
   private denialWatch: DenialWatch | undefined;
 
   constructor(options: ServiceOptions) {
     this.config = options.config;
+    this.egressGuard = options.egressGuard;
     this.observer = options.observer ?? {};
     this.denialOptions = options.denials;
     this.policyHash = activePolicyHash(options.config, options.policyBundleHash);
@@ -114,7 +122,10 @@ export class SandboxService implements SandboxServiceApi {
       config: options.config,
       poolSize: options.config.network.poolSize,
       // Why redacted here: what a proxy reports (logs, metrics, audit) is sandbox-chosen text.
-      onDecision: (decision) => this.observer.egressDecision?.(this.redactors.decision(decision)),
+      onDecision: (decision) => {
+        this.observer.egressDecision?.(this.redactors.decision(decision));
+        void this.guardEgress(decision);
+      },
       ...(options.listeners === undefined ? {} : { listeners: options.listeners }),
     });
   }
@@ -311,6 +322,22 @@ export class SandboxService implements SandboxServiceApi {
     for (const e of executions) e.controller.abort(REVOKED);
     await Promise.all([...sandboxes.map((r) => r.sandbox.end(REVOKED)), ...executions.map((e) => e.ended)]);
     return { sandboxes: sandboxes.map((r) => r.sandbox.id), executions: executions.map((e) => e.executionId) };
+  }
+
+  /** Holds one egress decision to the owner's contract (see ServiceOptions.egressGuard). */
+  private async guardEgress(decision: EgressDecision): Promise<void> {
+    if (this.egressGuard === undefined) return;
+    const record = this.registry.find(decision.sandboxId);
+    const oneShot = record === undefined ? this.oneShots.running().find((e) => sandboxIdOf(e.executionId) === decision.sandboxId) : undefined;
+    const owner = record?.agentId ?? oneShot?.agentId;
+    if (owner === undefined || owner === '') return;
+    const outcome = await this.egressGuard(owner, decision).catch(() => undefined);
+    if (outcome === undefined) return;
+    record?.sandbox.violations.push(outcome.violation);
+    this.observer.violationRecorded?.(outcome.violation);
+    if (!outcome.kill) return;
+    if (record !== undefined) await record.sandbox.end('contract_violation');
+    else oneShot?.controller.abort(CONTRACT_VIOLATION);
   }
 
   setTimeout(id: string, ttlSeconds: number): SandboxInfo {

@@ -10,6 +10,9 @@ import type { DriftFinding } from '../network/drift-watch.ts';
 
 const SIGSYS_EXIT = exitCodeOfSignal('SIGSYS');
 
+/** The escape-attempt pattern a resource stop is counted under (hardened_sandbox_escape_attempts_total). */
+const ESCAPE_PATTERN: Partial<Record<TerminationReason, string>> = { pids_limit: 'fork_bomb', memory_limit: 'memory_exhaustion' };
+
 const RESOURCE: Partial<Record<TerminationReason, { type: string; severity: Severity; limit: (l: Limits) => unknown; fix: string }>> = {
   memory_limit: { type: 'memory_exhaustion', severity: 'MEDIUM', limit: (l) => `${l.memoryMb} MiB`, fix: 'Raise memory_limit_mb if the workload is legitimate.' },
   pids_limit: { type: 'process_exhaustion', severity: 'HIGH', limit: (l) => l.pids, fix: 'Fork bombs are stopped at the pids limit; raise it only for known workloads.' },
@@ -25,6 +28,8 @@ export function violationsFor(reason: TerminationReason, exitCode: number | null
   const resource = RESOURCE[reason];
   if (resource !== undefined) {
     out.push(violation(resource.type, resource.severity, 'RESOURCE', `sandbox stopped at its ${reason.replace('_', ' ')}`, {
+      // Why a pattern: fork bombs and memory exhaustion are escape-pattern counters too.
+      ...(ESCAPE_PATTERN[reason] === undefined ? {} : { pattern: ESCAPE_PATTERN[reason] }),
       termination_reason: reason,
       limit: resource.limit(limits),
     }, resource.fix));
@@ -72,7 +77,7 @@ export function networkDriftViolation(finding: DriftFinding, mode: string): Secu
       'HIGH',
       'NETWORK',
       `drift watch could not verify the sandbox's network state; sandbox killed: ${changes.join('; ')}`,
-      { changes, verified: false, network_policy: mode },
+      { pattern: 'network_drift', changes, verified: false, network_policy: mode },
       'The host was too loaded (or nftables/iproute2 failing) to read the network state; see the reason, then raise network.driftReadTimeoutMs or network.driftReadAttempts if the host is merely slow.',
     );
   }
@@ -81,7 +86,7 @@ export function networkDriftViolation(finding: DriftFinding, mode: string): Secu
     'CRITICAL',
     'NETWORK',
     `network state of the sandbox changed while it ran; sandbox killed: ${changes.join('; ')}`,
-    { changes, verified: true, network_policy: mode },
+    { pattern: 'network_drift', changes, verified: true, network_policy: mode },
     'Find who changed the host firewall or the sandbox namespace; airlock rebuilds the rules for every new sandbox.',
   );
 }

@@ -7,6 +7,7 @@ import type { ControlStore } from './store.ts';
 export type { ActiveKey, ControlStore, NewPrincipal, Principal, PrincipalKey, PrincipalRole } from './store.ts';
 export { approvalExpired, type ApprovalStore, type NewApproval, type StoredApproval, type StoredApprovalState } from './approvals.ts';
 export type { ImportOutcome, Revocation, RevocationStore } from './revocations.ts';
+export type { ContractStore, StoredContract } from './contracts.ts';
 export type { AuditAppended, AuditLeafInput, AuditQuery, AuditStore, StoredAuditRow } from './audit.ts';
 export { StoreError, isInputRefusal, type StoreErrorCode } from './errors.ts';
 export { SqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.ts';

@@ -8,6 +8,7 @@ import type { PrincipalRole } from '../policy/request.ts';
 import type { ApprovalStore } from './approvals.ts';
 import type { AuditStore } from './audit.ts';
 import type { RevocationStore } from './revocations.ts';
+import type { ContractStore } from './contracts.ts';
 import type { ReplayCache } from '../signing/replay-cache.ts';
 import type { VerificationKey } from '../signing/verify.ts';
 
@@ -81,6 +82,8 @@ export interface ControlStore {
   readonly audit: AuditStore;
   /** Revoked agents (src/revocation keeps the rules). */
   readonly revocations: RevocationStore;
+  /** Behavior contracts of agents (src/contracts keeps the rules). */
+  readonly contracts: ContractStore;
   /** Releases the store; later calls fail. */
   close(): Promise<void>;
 }

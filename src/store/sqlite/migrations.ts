@@ -134,6 +134,17 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    description: 'behavior contracts, one per agent',
+    sql: `
+      CREATE TABLE contracts (
+        agent_id TEXT PRIMARY KEY,
+        contract_json TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        updated_by TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -10,6 +10,7 @@ import type { ActiveKey, ControlStore, NewPrincipal, Principal, PrincipalKey, Pr
 import { SqliteApprovalStore } from './approval-store.ts';
 import { SqliteAuditStore, type AuditSync } from './audit-store.ts';
 import { SqliteRevocationStore } from './revocation-store.ts';
+import { SqliteContractStore } from './contract-store.ts';
 import { loadSqlite } from './load-sqlite.ts';
 import { migrate } from './migrations.ts';
 import { ensurePrivateDatabaseFile } from './private-file.ts';
@@ -86,6 +87,7 @@ export class SqliteStore implements ControlStore {
   readonly approvals: SqliteApprovalStore;
   readonly audit: SqliteAuditStore;
   readonly revocations: SqliteRevocationStore;
+  readonly contracts: SqliteContractStore;
 
   private constructor(db: DatabaseSync, options: SqliteStoreOptions) {
     this.#db = db;
@@ -95,6 +97,7 @@ export class SqliteStore implements ControlStore {
     this.approvals = new SqliteApprovalStore(db);
     this.audit = new SqliteAuditStore(db, options.auditSync);
     this.revocations = new SqliteRevocationStore(db);
+    this.contracts = new SqliteContractStore(db);
   }
 
   /** Opens (creating and migrating if needed) the store at `options.path`. */
