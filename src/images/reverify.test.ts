@@ -2,7 +2,7 @@
  * ImageReverifier on a real (tiny) image store: what it re-verifies, that it reports a failure
  * once, that an image that can no longer be read fails closed, and that 0 turns the schedule off.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,7 +19,7 @@ import { ImageReverifier, type ReverifyFailure } from './reverify.ts';
 const skip = process.getuid?.() !== 0 ? 'needs root (the image store must be root-owned)' : false;
 
 /** A state directory with one tiny image tagged `tiny`; returns its digest too. */
-async function tinyStore(t: import('node:test').TestContext): Promise<{ stateDir: string; digest: string; rootfs: string }> {
+async function tinyStore(t: TestContext): Promise<{ stateDir: string; digest: string; rootfs: string }> {
   const stateDir = await mkdtemp(join(tmpdir(), 'airlock-reverify-'));
   t.after(() => rm(stateDir, { recursive: true, force: true }));
   const paths = storePaths({ stateDir });
