@@ -56,6 +56,17 @@ export interface WriteFileOptions extends CallOptions {
 /** Seconds `execute` waits for a server-side limit it doesn't know (the configured maximum, 600 s). */
 const EXECUTE_DEFAULT_LIMIT_SECONDS = 600;
 
+/** Where a forensic capture's bundle was written, and what became of the sandbox. */
+export interface ForensicCaptureInfo {
+  path: string;
+  sandbox_id: string;
+  entries: number;
+  bytes: number;
+  frozen: 'cgroup-v2' | 'cgroup-v1-freezer' | 'runsc-pause' | null;
+  after: 'kill' | 'resume';
+  pruned: string[];
+}
+
 function sandboxPath(id: string, suffix = ''): string {
   if (typeof id !== 'string' || id === '') throw new AirlockError('sandbox id must be a non-empty string', { code: 'invalid_argument' });
   return `/api/v1/sandboxes/${encodeURIComponent(id)}${suffix}`;
@@ -136,6 +147,14 @@ export class AirlockClient {
   /** `DELETE /api/v1/sandboxes/{id}`: ends the sandbox; returns it, ended. */
   killSandbox(id: string, options: CallOptions = {}): Promise<SandboxInfo> {
     return this.transport.json({ method: 'DELETE', path: sandboxPath(id), signals: [options.signal], approvalId: options.approvalId });
+  }
+
+  /**
+   * `POST /api/v1/sandboxes/{id}/forensics` (the admin action): freezes the sandbox, writes a signed
+   * forensic bundle on the controller host, then kills or resumes it as the server is configured.
+   */
+  captureForensics(id: string, options: CallOptions = {}): Promise<ForensicCaptureInfo> {
+    return this.transport.json({ method: 'POST', path: sandboxPath(id, '/forensics'), signals: [options.signal], approvalId: options.approvalId });
   }
 
   /** `POST /api/v1/sandboxes/{id}/timeout`: the sandbox now ends `ttlSeconds` from now unless extended again. */

@@ -7,7 +7,7 @@ import type { ServerResponse } from 'node:http';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerFactory } from 'fastify';
 import type { Logger } from 'pino';
-import { DEFAULT_CONFIG, type LimitBounds } from '../config/config.ts';
+import { DEFAULT_CONFIG, type AirlockConfig, type LimitBounds } from '../config/config.ts';
 import { AirlockMetrics } from '../observability/metrics.ts';
 import type { SandboxServiceApi } from '../sandbox/service-types.ts';
 import { InflightGate, type RouteContext } from './context.ts';
@@ -29,6 +29,7 @@ import { registerSandboxRoutes } from './routes/sandbox.ts';
 import { registerSandboxesRoutes } from './routes/sandboxes.ts';
 import { registerServiceRoutes } from './routes/service.ts';
 import { registerAuditRoutes } from './routes/audit.ts';
+import { registerForensicsRoutes } from './routes/forensics.ts';
 import { registerRevocationRoutes } from './routes/revocations.ts';
 import type { Revoker } from '../revocation/revoker.ts';
 import type { AuditLog } from '../audit/log.ts';
@@ -101,6 +102,8 @@ export interface AppOptions {
   audit?: { log: AuditLog; controllerKey: KeyObject } | undefined;
   /** The revocation list: enables the revocation routes (503 without it). */
   revoker?: Revoker | undefined;
+  /** Forensics settings: with `audit` (its controller key signs bundles), enables the capture route (503 without). */
+  forensics?: Pick<AirlockConfig, 'forensics' | 'stateDir'> | undefined;
 }
 
 const MiB = 1024 * 1024;
@@ -238,5 +241,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerApprovalRoutes(app, options.access.approvals);
   registerAuditRoutes(app, ctx, options.audit === undefined ? undefined : { audit: options.audit.log, controllerKey: options.audit.controllerKey });
   registerRevocationRoutes(app, ctx, options.revoker);
+  registerForensicsRoutes(app, ctx, options.forensics === undefined || options.audit === undefined ? undefined : { config: options.forensics, controllerKey: options.audit.controllerKey, audit: options.audit.log });
   return app;
 }

@@ -24,6 +24,7 @@ import {
   EgressDecision,
   SandboxInfoWithReceipt,
 } from './schemas-sandboxes.ts';
+import { ForensicCapture } from './schemas-forensics.ts';
 import { ApprovalDecisionRequest, ApprovalIdParams, ApprovalInfo, ApprovalList } from './schemas-approvals.ts';
 import { AgentIdParams, ImportResponse, RevocationList, RevokeRequest, RevokeResponse, SignedRevocationList } from './schemas-revocations.ts';
 import { AuditEventFrame, AuditPage, AuditQuery, AuditReceipt, AuditRecordSchema, ConsistencyProof, ConsistencyQuery, ControllerKey, EventsQuery, InclusionProof, InclusionQuery, RecordIndexParams, TreeHead } from './schemas-audit.ts';
@@ -123,6 +124,11 @@ export const ROUTES = {
     method: 'DELETE', url: '/api/v1/sandboxes/:id', operationId: 'deleteSandbox', tag: 'sandboxes',
     summary: 'End a sandbox: every process killed, everything released.',
     params: SandboxIdParams, responses: { 200: { description: 'The sandbox, now ended, with its receipt.', schema: SandboxInfoWithReceipt } }, errors: [400, 404],
+  },
+  captureForensics: {
+    method: 'POST', url: '/api/v1/sandboxes/:id/forensics', operationId: 'captureForensics', tag: 'sandboxes',
+    summary: 'Freeze a running sandbox and write a signed forensic bundle of it (the admin action); it is then killed or resumed as configured (forensics.after).',
+    params: SandboxIdParams, responses: { 200: { description: 'Where the bundle is.', schema: ForensicCapture } }, errors: [400, 403, 404, 409, 503],
   },
   setTimeout: {
     method: 'POST', url: '/api/v1/sandboxes/:id/timeout', operationId: 'setSandboxTimeout', tag: 'sandboxes',

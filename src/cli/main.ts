@@ -27,6 +27,7 @@ const COMMANDS: readonly (readonly [name: string, load: () => Promise<Register>]
   ['secrets', async () => (await import('./secrets.ts')).registerSecrets],
   ['audit', async () => (await import('./audit.ts')).registerAudit],
   ['receipt', async () => (await import('./audit.ts')).registerReceipt],
+  ['forensics', async () => (await import('./forensics.ts')).registerForensics],
   ['revoke', async () => (await import('./revocations.ts')).registerRevoke],
   ['unrevoke', async () => (await import('./revocations.ts')).registerUnrevoke],
   ['revocations', async () => (await import('./revocations.ts')).registerRevocations],

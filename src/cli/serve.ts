@@ -95,9 +95,16 @@ export function registerServe(program: Command): void {
         await store.close();
         throw err;
       });
+      const { forensicTrigger } = await import('../forensics/service-capture.ts');
+      // A violation at or above forensics.triggerSeverity captures its sandbox (read once the service below exists).
+      const forensics = forensicTrigger(
+        () => ({ service, config, controllerKey: audit.controllerKey, audit: audit.log }),
+        (result) => logger.warn({ sandbox_id: result.sandbox_id, path: result.path, after: result.after }, 'forensic bundle captured after a violation'),
+        (err, sandboxId) => logger.error({ err, sandbox_id: sandboxId }, 'forensic capture after a violation failed'),
+      );
       // Every egress decision is held to its owner's behavior contract (a POLICY violation, or a kill with enforce: kill).
       const egressGuard = (await import('../contracts/egress.ts')).contractEgressGuard(store.contracts);
-      const service = new SandboxService({ config, policyBundleHash: access.engine.hash, observer: combineObservers(metrics, logObserver(logger), auditEvents, revocation.observer), listeners, egressGuard });
+      const service = new SandboxService({ config, policyBundleHash: access.engine.hash, observer: combineObservers(metrics, logObserver(logger), auditEvents, revocation.observer, forensics), listeners, egressGuard });
       // Not fatal: an unwritable store refuses every sandbox (fail closed) and /health says why.
       await audit.log.append({ kind: 'policy.loaded', agentId: null, data: { policy_hash: service.policyHash, policy_bundle_hash: access.engine.hash } }).catch((err: unknown) => logger.error({ err }, 'audit log cannot be written: every sandbox will be refused until it can'));
       const stopHeads = audit.log.signPeriodically(config.audit.headIntervalSeconds * 1000, (err) => logger.error({ err }, 'audit tree head not signed'));
@@ -208,6 +215,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     serverFactory: transport.serverFactory,
     audit: options.audit,
     revoker: options.revoker,
+    forensics: config,
   });
   const closeAll = async () => {
     try {

@@ -9,6 +9,7 @@ import type { AuditLog } from '../audit/log.ts';
 import type { AirlockConfig } from '../config/config.ts';
 import { FORENSIC_SEVERITIES } from '../config/forensics-config.ts';
 import { resolveImage } from '../images/store.ts';
+import { ServiceError } from '../sandbox/errors.ts';
 import type { SecurityViolation } from '../sandbox/result.ts';
 import type { SandboxServiceApi } from '../sandbox/service-types.ts';
 import { captureForensics, type CaptureResult } from './capture.ts';
@@ -30,6 +31,8 @@ export function forensicsDir(config: Pick<AirlockConfig, 'forensics' | 'stateDir
 export async function captureServiceSandbox(deps: ServiceCaptureDeps, id: string, reason: string): Promise<CaptureResult> {
   const { service, config } = deps;
   const info = service.get(id);
+  // Why refuse an ended sandbox: its processes, scratch and cgroup are gone; a bundle would show nothing.
+  if (info.state !== 'running') throw new ServiceError('sandbox_not_running', `sandbox ${id} has ended: there is nothing left to capture`);
   const ownership = service.ownership(id);
   const network = service.network(id);
   const image = await resolveImage(config, info.image_digest).catch(() => undefined);
