@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ensureCBinary, HARDENED_CFLAGS, type CBinary } from '../../host/c-build.ts';
 import { ControlError } from '../../host/control-error.ts';
+import { clearOwnLoginUid } from '../../host/loginuid.ts';
 import { parseHelperLine, syscallNames, type Denial } from './line.ts';
 import { DenialTally } from './tally.ts';
 
@@ -52,6 +53,9 @@ export class DenialWatch {
 
   /** Starts the helper and waits until it has joined the audit multicast group; fails closed naming the control. */
   static async start(binary: string, listener?: DenialListener): Promise<DenialWatch> {
+    // Why: each launcher sets its sandbox's audit login uid, which an unprivileged process can do
+    // only while it is unset; a controller started from a login session would have one.
+    clearOwnLoginUid();
     const child = spawn(binary, [], { stdio: ['pipe', 'pipe', 'inherit'] });
     child.stdin?.on('error', () => undefined);
     const watch = new DenialWatch(child, listener);
