@@ -18,8 +18,27 @@ export interface OpenRevocationOptions {
   readonly onError: (err: unknown, agentId: string) => void;
 }
 
-/** The revoker and the observer hook that revokes automatically (a no-op unless configured). */
-export async function openRevocation(options: OpenRevocationOptions): Promise<{ revoker: Revoker; observer: ReturnType<typeof autoRevoker> }> {
+/** The service observer of revocation: automatic revocation, and the late-start check of {@link lateStartCheck}. */
+export type RevocationObserver = ReturnType<typeof autoRevoker> & ReturnType<typeof lateStartCheck>;
+
+/**
+ * A sandbox admitted just before its owner was revoked can finish starting just after the
+ * revocation ended the owner's sandboxes; this ends it as soon as it is reported created.
+ */
+export function lateStartCheck(revoker: Pick<Revoker, 'revoked'>, endAgent: (agentId: string) => Promise<unknown>, onError: (err: unknown, agentId: string) => void) {
+  return {
+    sandboxCreated(info: { owner: string }): void {
+      if (info.owner === '') return;
+      revoker
+        .revoked(info.owner)
+        .then((revoked) => (revoked === undefined ? undefined : endAgent(info.owner)))
+        .catch((err: unknown) => onError(err, info.owner));
+    },
+  };
+}
+
+/** The revoker and its service observer (automatic revocation is a no-op unless configured). */
+export async function openRevocation(options: OpenRevocationOptions): Promise<{ revoker: Revoker; observer: RevocationObserver }> {
   const { revocation } = options.config;
   // Why fail at start: a trusted key that can't be read would make every import fail later, silently narrowed.
   const trustedKeys = await Promise.all(revocation.trustedKeys.map((path) => loadPublicKeyFile(path).catch((err: Error) => {
@@ -27,5 +46,5 @@ export async function openRevocation(options: OpenRevocationOptions): Promise<{ 
   })));
   const revoker = new Revoker({ store: options.store, endAgent: options.endAgent, audit: options.audit, controllerKey: options.controllerKey, trustedKeys, maxListAgeMs: revocation.maxListAgeSeconds * 1000 });
   const observer = autoRevoker({ revoker, violations: revocation.autoRevoke.violations, windowSeconds: revocation.autoRevoke.windowSeconds, ownerOf: options.ownerOf, onError: options.onError });
-  return { revoker, observer };
+  return { revoker, observer: { ...observer, ...lateStartCheck(revoker, options.endAgent, options.onError) } };
 }

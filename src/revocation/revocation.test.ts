@@ -12,6 +12,7 @@ import { StoreError } from '../store/errors.ts';
 import type { AuditEvent } from '../audit/record.ts';
 import type { SecurityViolation } from '../sandbox/result.ts';
 import { autoRevoker } from './auto-revoke.ts';
+import { lateStartCheck } from './open.ts';
 import { Revoker, type AgentEnded } from './revoker.ts';
 import { ListRefusal, type SignedRevocationList } from './signed-list.ts';
 
@@ -175,6 +176,20 @@ describe('revocation at admission', () => {
     assert.deepEqual(recorded.filter((e) => e.data['outcome'] === 'refused').map((e) => e.data['step']), ['revocation', 'revocation', 'revocation']);
     await store.revocations.unrevoke('alice');
     assert.ok((await admission.admit(create(agent, 'alice'))).admitted);
+  });
+});
+
+describe('a sandbox that finishes starting after its owner was revoked', () => {
+  it('is ended as soon as it is reported created; others are left alone', async (t) => {
+    const { revoker, ended } = await revokerFixture(t);
+    await revoker.revoke('alice', 'leaked key', OPERATOR);
+    const late: string[] = [];
+    const check = lateStartCheck(revoker, async (agentId) => late.push(agentId), (err) => assert.fail(String(err)));
+    check.sandboxCreated({ owner: 'alice' });
+    check.sandboxCreated({ owner: 'bob' });
+    check.sandboxCreated({ owner: '' });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual([late, ended], [['alice'], ['alice']]);
   });
 });
 
