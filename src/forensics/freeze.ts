@@ -4,7 +4,8 @@
  * `runsc pause`, which stops the sandbox kernel itself. Whatever runs in the sandbox makes no
  * progress (and can't tidy up) while it is read.
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { ForensicAccess } from '../isolation/driver.ts';
@@ -73,15 +74,21 @@ export async function freezeSandbox(access: ForensicAccess): Promise<Frozen> {
   // Why refuse rather than read a running sandbox: what it changes while read would be in the bundle as fact.
   if (mount === undefined) throw new Error('forensics: cgroup v1 without a freezer hierarchy: the sandbox cannot be frozen');
   const dir = `${mount}/${cgroup.relativePath}`;
-  const created = !existsSync(dir);
-  mkdirSync(dir, { recursive: true });
+  // The first directory made (parents included): everything from there down is ours to remove.
+  const firstMade = mkdirSync(dir, { recursive: true });
+  /** Where each moved process was in the freezer hierarchy, to put it back on thaw. */
+  const origins = new Map<number, string>();
   const thaw = async (): Promise<void> => {
     writeFileSync(`${dir}/freezer.state`, 'THAWED');
-    if (created) {
+    if (firstMade === undefined) return;
+    // Why move back and remove: a freezer cgroup we made must not outlive the capture (no leftovers).
+    for (const [pid, origin] of origins) moveTo(`${mount}${origin}`, pid);
+    for (let d = dir; d.length >= firstMade.length; d = dirname(d)) {
       try {
-        rmdirSync(dir);
+        rmdirSync(d);
       } catch {
-        // Still holds processes (a resumed sandbox): removed with them by the sandbox's cgroup cleanup.
+        // A process forked into it meanwhile keeps it: it goes with the sandbox's processes.
+        return;
       }
     }
   };
@@ -93,11 +100,8 @@ export async function freezeSandbox(access: ForensicAccess): Promise<Frozen> {
       if (outside.length === 0 && round > 0) break;
       if (round > 50) throw new Error('forensics: processes kept appearing outside the freezer cgroup');
       for (const pid of outside) {
-        try {
-          writeFileSync(`${dir}/cgroup.procs`, String(pid));
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-        }
+        const origin = freezerPathOf(pid);
+        if (origin !== undefined && moveTo(dir, pid)) origins.set(pid, origin);
       }
       writeFileSync(`${dir}/freezer.state`, 'FROZEN');
       await waitFor(() => readFileSync(`${dir}/freezer.state`, 'utf8').trim() === 'FROZEN', 'the freezer cgroup did not reach FROZEN');
@@ -107,6 +111,26 @@ export async function freezeSandbox(access: ForensicAccess): Promise<Frozen> {
     throw err;
   }
   return { method: 'cgroup-v1-freezer', thaw };
+}
+
+/** The freezer cgroup path of `pid` (relative to the hierarchy), or undefined when it has exited. */
+function freezerPathOf(pid: number): string | undefined {
+  try {
+    return /^\d+:(?:[^:]*,)?freezer(?:,[^:]*)?:(.*)$/m.exec(readFileSync(`/proc/${pid}/cgroup`, 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Moves `pid` into the cgroup directory `dir`; false when it has exited. */
+function moveTo(dir: string, pid: number): boolean {
+  try {
+    writeFileSync(`${dir}/cgroup.procs`, String(pid));
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw err;
+  }
 }
 
 /** The runsc container id of a gVisor sandbox. */

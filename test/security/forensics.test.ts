@@ -58,6 +58,9 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
       const drop = await service.exec(id, { argv: ['sh', '-c', 'printf "#!/bin/sh\\necho pwned\\n" > /tmp/dropper.sh'], env: {}, stdin: false, timeoutMs: 20_000 });
       assert.equal((await drop.result).exit_code, 0);
       const session = await startWorkload(service, id);
+      const relative = service.forensicAccess(id)?.cgroup.relativePath ?? '';
+      const freezerParent = `/sys/fs/cgroup/freezer/${relative.split('/')[0] ?? ''}`;
+      const parentBefore = existsSync(freezerParent);
       const result = await captureServiceSandbox({ service, config, controllerKey: audit.privateKey, audit: audit.log }, id, 'on demand');
       if (runtime === 'gvisor') assert.equal(result.frozen, 'runsc-pause');
       assert.ok(result.frozen !== null, 'the sandbox was frozen');
@@ -65,6 +68,9 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
       assert.ok(result.path.startsWith(forensicsDir(config)));
       await session.result;
       assert.equal(service.get(id).state, 'ended', 'killed after capture (forensics.after = kill)');
+      // No freezer cgroup (nor parent) left behind by a v1 freeze.
+      assert.equal(existsSync(`/sys/fs/cgroup/freezer/${relative}`), false);
+      assert.equal(existsSync(freezerParent), parentBefore, 'a freezer parent made for the capture is removed with it');
 
       const zip = readFileSync(result.path);
       const check = verifyBundle(zip, audit.publicKey);
@@ -119,6 +125,7 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
       const paths: string[] = [];
       for (let i = 0; i < 3; i++) paths.push((await captureServiceSandbox({ service, config: resume, controllerKey: audit.privateKey, audit: audit.log }, info.sandbox_id, 'on demand')).path);
       assert.equal(service.get(info.sandbox_id).state, 'running');
+      if (runtime === 'namespace') assert.equal(existsSync(`/sys/fs/cgroup/freezer/${service.forensicAccess(info.sandbox_id)?.cgroup.relativePath ?? ''}`), false, 'the freezer cgroup is gone after a resume too');
       if (runtime === 'gvisor') {
         const last = unzipSync(readFileSync(paths[2] as string));
         assert.match(Buffer.from(last['memory/checkpoint.unavailable.txt'] ?? Buffer.alloc(0)).toString(), /paused => stopped/, 'the reason there is no checkpoint');
