@@ -14,7 +14,8 @@ import { policyDirOf, readBundleHash } from '../../src/policy/bundle-files.ts';
 import type { ExecSession } from '../../src/sandbox/service-types.ts';
 import { tempAuditLog, sampleEvent } from '../../src/audit/test-audit.ts';
 import { verifyBundle } from '../../src/forensics/bundle.ts';
-import { captureServiceSandbox, forensicsDir } from '../../src/forensics/service-capture.ts';
+import { captureServiceSandbox, forensicsDir, forensicTrigger } from '../../src/forensics/service-capture.ts';
+import type { SecurityViolation } from '../../src/sandbox/result.ts';
 import { verifyReceipt } from '../../src/audit/receipt.ts';
 import { skipReason } from '../integration/environment.ts';
 import { isolatedConfig, removeIsolatedState } from './lib/runtime.ts';
@@ -143,3 +144,33 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
     });
   });
 }
+
+describe('namespace: a violation at or above forensics.triggerSeverity captures its sandbox', { skip: reason('namespace') }, () => {
+  const service = new SandboxService({ config, policyBundleHash });
+  before(() => service.start().then(() => undefined));
+  after(() => service.shutdown());
+
+  test('HIGH at a HIGH threshold captures once; MEDIUM, and a violation naming no sandbox, capture nothing', async (t) => {
+    const audit = await tempAuditLog(t);
+    const triggered = { ...config, forensics: { ...config.forensics, triggerSeverity: 'HIGH' as const, after: 'resume' as const } };
+    const captured: string[] = [];
+    const failed: unknown[] = [];
+    const trigger = forensicTrigger(() => ({ service, config: triggered, controllerKey: audit.privateKey, audit: audit.log }), (r) => captured.push(r.path), (err) => failed.push(err));
+    const info = await service.create({ runtime: 'namespace', limits: {}, metadata: {}, env: {}, mounts: [], agentId: 'forensics-test' });
+    t.after(() => service.kill(info.sandbox_id).catch(() => undefined));
+    const violation = (severity: 'MEDIUM' | 'HIGH', indicators: Record<string, unknown>): SecurityViolation => ({
+      violation_id: `v-${severity}`, timestamp: new Date().toISOString(), violation_type: 'namespace_escape', severity, description: 'unshare', detection_layer: 'SECCOMP', blocked: true, indicators, remediation: '',
+    });
+    trigger.violationRecorded(violation('MEDIUM', { sandbox_id: info.sandbox_id }));
+    trigger.violationRecorded(violation('HIGH', {}));
+    trigger.violationRecorded(violation('HIGH', { sandbox_id: info.sandbox_id }));
+    trigger.violationRecorded(violation('HIGH', { sandbox_id: info.sandbox_id }));
+    const deadline = Date.now() + 30_000;
+    while (captured.length + failed.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(failed, []);
+    assert.equal(captured.length, 1, 'one capture for the burst of HIGH violations on that sandbox');
+    const check = verifyBundle(readFileSync(captured[0] as string), audit.publicKey);
+    assert.ok(check.ok && JSON.parse(Buffer.from(unzipSync(readFileSync(captured[0] as string))['capture.json'] as Uint8Array).toString()).reason.includes('v-HIGH'));
+  });
+});
