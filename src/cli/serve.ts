@@ -86,7 +86,7 @@ export function registerServe(program: Command): void {
         policyHash: () => service.policyHash,
         onError: (err, event) => logger.error({ err, kind: event.kind, sandbox_id: event.sandboxId }, 'audit record not written'),
       });
-      const { openRevocation } = await import('../revocation/open.ts');
+      const [{ openRevocation }, { CONTROLLER_ACTOR }] = await Promise.all([import('../revocation/open.ts'), import('../revocation/revoker.ts')]);
       const revocation: Awaited<ReturnType<typeof openRevocation>> = await openRevocation({
         config, store: store.revocations, audit: audit.log, controllerKey: audit.controllerKey, ownerOf,
         endAgent: (agentId: string): Promise<{ sandboxes: string[]; executions: string[] }> => service.endAgent(agentId),
@@ -104,7 +104,10 @@ export function registerServe(program: Command): void {
       );
       // Every egress decision is held to its owner's behavior contract (a POLICY violation, or a kill with enforce: kill).
       const egressGuard = (await import('../contracts/egress.ts')).contractEgressGuard(store.contracts);
-      const service = new SandboxService({ config, policyBundleHash: access.engine.hash, observer: combineObservers(metrics, logObserver(logger), auditEvents, revocation.observer, forensics), listeners, egressGuard });
+      const service = new SandboxService({ config, policyBundleHash: access.engine.hash, observer: combineObservers(metrics, logObserver(logger), auditEvents, revocation.observer, forensics), listeners, egressGuard,
+        // A seccomp denial answered kill_and_revoke revokes the owner through the one revocation path.
+        denials: { revokeAgent: (agentId, why) => void revocation.revoker.revoke(agentId, why, CONTROLLER_ACTOR).catch((err: unknown) => logger.error({ err, agent_id: agentId }, 'revocation after a seccomp denial failed')) },
+      });
       // Not fatal: an unwritable store refuses every sandbox (fail closed) and /health says why.
       await audit.log.append({ kind: 'policy.loaded', agentId: null, data: { policy_hash: service.policyHash, policy_bundle_hash: access.engine.hash } }).catch((err: unknown) => logger.error({ err }, 'audit log cannot be written: every sandbox will be refused until it can'));
       const stopHeads = audit.log.signPeriodically(config.audit.headIntervalSeconds * 1000, (err) => logger.error({ err }, 'audit tree head not signed'));
