@@ -52,6 +52,19 @@ function minimalSpec(rootfs: string, cgroupsPath: string, limits: AirlockConfig[
   };
 }
 
+/**
+ * The image under a throwaway overlay, mounted at `dir/root`. Why: runsc's gofer (root) creates
+ * missing mount points (dev/pts, dev/fuse, …) in a bundle's root even when the spec marks it
+ * read-only, so a bundle's root must never be the image store itself.
+ */
+function overlayRoot(dir: string, image: string): { path: string; release: () => void } {
+  // The upper directory's mode becomes the root's: 0755 like an image root, inside a 0700 parent.
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  for (const sub of ['upper', 'work', 'root']) mkdirSync(`${dir}/${sub}`, { mode: 0o755 });
+  execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${image},upperdir=${dir}/upper,workdir=${dir}/work`, `${dir}/root`]);
+  return { path: `${dir}/root`, release: () => execFileSync('umount', [`${dir}/root`]) };
+}
+
 export async function benchGvisor(config: AirlockConfig, image: Image, n: number): Promise<PairResult[]> {
   const driver = new GvisorDriver({ config });
   const spec = specMaker(config, image, 'bench-g');
@@ -83,7 +96,8 @@ export async function benchGvisor(config: AirlockConfig, image: Image, n: number
   // runsc creates (and removes) the minimal bundle's cgroup itself, under the configuration's parent.
   const minimalDir = `${driver.baseDir}/bench-minimal-${process.pid}`;
   mkdirSync(minimalDir, { recursive: true, mode: 0o700 });
-  writeFileSync(`${minimalDir}/config.json`, JSON.stringify(minimalSpec(image.rootfs, `/${config.cgroupParent}/bench-minimal-${process.pid}`, config.defaults)), { mode: 0o600 });
+  const minimalRoot = overlayRoot(`${minimalDir}-rootfs`, image.rootfs);
+  writeFileSync(`${minimalDir}/config.json`, JSON.stringify(minimalSpec(minimalRoot.path, `/${config.cgroupParent}/bench-minimal-${process.pid}`, config.defaults)), { mode: 0o600 });
   const minimal = () => spawnWait(runsc, [...global, 'run', '--bundle', minimalDir, `bench-minimal-${process.pid}-${rawSeq++}`], { env: RUNSC_ENV });
   try {
     const samples: [number[], number[], number[]] = [[], [], []];
@@ -96,7 +110,7 @@ export async function benchGvisor(config: AirlockConfig, image: Image, n: number
       }
     }
     const subject = summarize(samples[0]);
-    const trace = await traceCost(runsc, flags, driver.stateDir, `${minimalDir}-fork`, image.rootfs, `/${config.cgroupParent}/bench-minimal-${process.pid}`, config.defaults, n);
+    const trace = await traceCost(runsc, flags, driver.stateDir, `${minimalDir}-fork`, minimalRoot.path, `/${config.cgroupParent}/bench-minimal-${process.pid}`, config.defaults, n);
     return [
       trace,
       { name: 'gvisor: create+run+destroy /bin/true', subject, baseline: summarize(samples[1]), subjectLabel: 'GvisorDriver', baselineLabel: 'plain runsc run (minimal bundle, same flags)' },
@@ -104,6 +118,8 @@ export async function benchGvisor(config: AirlockConfig, image: Image, n: number
     ];
   } finally {
     rmSync(minimalDir, { recursive: true, force: true });
+    minimalRoot.release();
+    rmSync(`${minimalDir}-rootfs`, { recursive: true, force: true });
     await holder.destroy();
   }
 }
