@@ -63,7 +63,7 @@ describe('revocation routes', () => {
     assert.deepEqual([notJson.statusCode, notJson.json().error.code], [400, 'invalid_json']);
     for (const body of [{}, { list: {}, signature: 'x' }, [1, 2]]) {
       const res = await app.inject({ method: 'POST', url: '/api/v1/revocations/import', payload: body as object });
-      assert.deepEqual([res.statusCode, res.json().error.code], [400, 'invalid_list'], res.body);
+      assert.deepEqual([res.statusCode, res.json().error.code], [400, 'invalid_request'], res.body);
     }
   });
 
@@ -96,7 +96,7 @@ describe('revocation routes', () => {
       { method: 'DELETE', url: '/api/v1/revocations/bob' },
       { method: 'GET', url: '/api/v1/revocations' },
       { method: 'GET', url: '/api/v1/revocations/export' },
-      { method: 'POST', url: '/api/v1/revocations/import', payload: {} },
+      { method: 'POST', url: '/api/v1/revocations/import', payload: { list: { format: 'airlock-revocation-list/1', issuer: 'k', sequence: 1, issued_at: new Date().toISOString(), revocations: [] }, signature: 'AAAA' } },
     ] as const;
     for (const r of requests) {
       const res = await app.inject(r as never);

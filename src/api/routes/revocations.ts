@@ -57,11 +57,13 @@ export function registerRevocationRoutes(app: FastifyInstance, ctx: RouteContext
   });
 
   app.post(revocationImport.url, async (request) => {
-    await admit(ctx, request, { action: 'admin', parameters: { route: 'revocations.import' } });
+    // The shape first, like every route: a malformed list is 400 invalid_request naming the field.
+    const list = parseOrThrow(revocationImport.body.schema, request.body, 'body');
+    await admit(ctx, request, { action: 'admin', parameters: { route: 'revocations.import', issuer: list.list.issuer, sequence: list.list.sequence } });
     try {
-      return await need().importList(request.body, actorOf(callerOf(request)));
+      return await need().importList(list, actorOf(callerOf(request)));
     } catch (err) {
-      if (err instanceof ListRefusal) throw new ApiError(err.code, err.message);
+      if (err instanceof ListRefusal) throw new ApiError(err.code === 'invalid_list' ? 'invalid_request' : err.code, err.message);
       if (err instanceof StoreError && err.code === 'stale_list') throw new ApiError('stale_list', err.message);
       throw err;
     }
