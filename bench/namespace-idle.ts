@@ -8,6 +8,8 @@
  * Usage: node bench/namespace-idle.ts [steps=500,1000] [samples=30] [window-seconds=30] [drift-check-ms]
  * (the last sets `network.driftCheckMs`: the drift watch's full comparison of every sandbox is a
  * cost of its own, which a long interval keeps out of the window)
+ * AIRLOCK_BENCH_NETWORK=restricted gives every sandbox a network slot (veth, nft table, proxy), so
+ * the drift watch has host-side state and slot events to follow; the default is `none`.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -37,7 +39,8 @@ export interface NamespaceIdleBench {
 }
 
 const USER_HZ = 100;
-const create = { runtime: 'namespace' as const, limits: {}, metadata: {}, env: {}, mounts: [] };
+const NETWORK = process.env['AIRLOCK_BENCH_NETWORK'] === 'restricted' ? { network: { mode: 'restricted' as const, allowedHosts: [], services: [] } } : {};
+const create = { runtime: 'namespace' as const, limits: {}, metadata: {}, env: {}, mounts: [], ...NETWORK };
 
 /** CPU ticks of this process, its reaped children and its live children. */
 function cpuTicks(): { own: number; reaped: number; live: number } {

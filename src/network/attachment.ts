@@ -4,6 +4,7 @@
  */
 import type { SandboxNetwork } from '../isolation/driver.ts';
 import type { DriftFinding, DriftWatch } from './drift-watch.ts';
+import { namespaceInode } from './drift/namespace-ids.ts';
 import type { NetworkMode } from './policy.ts';
 import type { AllowRule, EgressDecision, EgressProxy } from './proxy/index.ts';
 import { readHostSide, readSandboxSide, type NetworkSnapshot } from './snapshot.ts';
@@ -104,6 +105,7 @@ export class SandboxAttachment implements NetworkAttachment {
     if (this.released !== undefined) return;
     const watching = this.drift.watch({
       slot: slot === undefined ? undefined : { table: slot.lease.slot.table, hostLink: slot.lease.slot.hostLink },
+      netns: namespaceInode(pid),
       baseline: async () => {
         const inside = await readSandboxSide(pid, linksOnly);
         return inside === undefined || this.released !== undefined ? undefined : { ...inside, ...slot?.hostBaseline };

@@ -59,7 +59,7 @@ interface Harness {
   /** Fail the next N listings (a timeout, as runTool reports one). */
   failListings(n: number): void;
   /** Sandboxes by name: their state (mutable), findings and reads. */
-  add(name: string, slot: boolean): Promise<{ state: NetworkSnapshot; findings: DriftFinding[]; reads: number; stop(): void }>;
+  add(name: string, slot: boolean, netns?: number): Promise<{ state: NetworkSnapshot; findings: DriftFinding[]; reads: number; readAt: number[]; stop(): void }>;
 }
 
 function harness(overrides: Partial<DriftWatchOptions> = {}): Harness {
@@ -89,14 +89,16 @@ function harness(overrides: Partial<DriftWatchOptions> = {}): Harness {
       coalesceMs: 5,
       ...overrides,
     }),
-    async add(name, slot) {
+    async add(name, slot, netns) {
       const state: NetworkSnapshot = { 'sandbox links': 'eth0,lo', ...(slot ? { 'firewall rules': '[]' } : {}) };
-      const record = { state, findings: [] as DriftFinding[], reads: 0, stop: () => undefined as void };
+      const record = { state, findings: [] as DriftFinding[], reads: 0, readAt: [] as number[], stop: () => undefined as void };
       const watching = h.watch.watch({
         slot: slot ? { table: name, hostLink: `al-${name}` } : undefined,
+        netns,
         baseline: async () => ({ ...state }),
         read: async (ctx, scope) => {
           record.reads++;
+          record.readAt.push(performance.now());
           if (slot && scope === 'all') await ctx.ruleset();
           return scope === 'sandbox' ? { 'sandbox links': state['sandbox links'] ?? '' } : { ...state };
         },
@@ -178,6 +180,8 @@ test('a listing that times out is retried and does not kill; one that keeps timi
   await settle();
   assert.deepEqual(a.findings, [], 'a slow reader is not drift');
   h.failListings(100);
+  // Any nft event makes the listing stale (until then it is reused: see the listing test).
+  h.nft.emit('{"add": {"table": {"family": "inet", "name": "unrelated", "handle": 5}}}');
   h.ip.emit('[nsid current][ROUTE]10.251.0.0/24 dev al-airlock-n1 scope link ');
   await until(() => a.findings.length === 1, 'killed once the retries ran out');
   assert.deepEqual(a.findings, [{ verified: false, changes: ['drift watch could not read the nft ruleset: timed out after 0.05 s (3 attempts)'] }]);
@@ -261,4 +265,104 @@ test('close() waits for a pass in progress, aborting its reads', async () => {
   const a = await watching;
   assert.deepEqual(a.findings, [], 'a shutdown is not drift');
   assert.deepEqual([h.ip.running, h.nft.running], [false, false]);
+});
+
+const LINK_IN_NS = (nsid: number) => `[nsid ${nsid}][LINK]3: eth1@if9: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN group default \\    link/ether ee:5b:6f:4f:88:c0 brd ff:ff:ff:ff:ff:ff`;
+
+test('an event in a namespace compares only the sandbox living there; an id it can\'t resolve compares every sandbox', async () => {
+  let lookups = 0;
+  // id 7 → the namespace of `a`, id 8 → a namespace no sandbox lives in; id 9 has no name.
+  const ids = new Map([[7, 1001], [8, 1002]]);
+  const h = harness({
+    namespaceIds: async () => {
+      lookups++;
+      return new Map(ids);
+    },
+  });
+  const a = await h.add('airlock-n1', true, 1001);
+  const b = await h.add('airlock-n2', true, 1003);
+  const reads = () => [a.reads, b.reads];
+  let before = reads();
+  a.state['sandbox links'] = 'eth0,eth1,lo';
+  h.ip.emit(LINK_IN_NS(7));
+  await until(() => a.findings.length === 1, 'the change in its namespace killed it');
+  assert.deepEqual(a.findings, [{ verified: true, changes: ['sandbox links: eth0,lo → eth0,eth1,lo'] }]);
+  await settle();
+  assert.equal(b.reads, before[1], 'the sandbox in another namespace was not compared');
+  before = reads();
+  h.ip.emit(LINK_IN_NS(8));
+  await settle();
+  assert.deepEqual(reads(), before, 'a namespace no sandbox lives in compares none');
+  assert.equal(lookups, 1, 'ids are resolved once');
+  h.ip.emit(LINK_IN_NS(9));
+  await until(() => b.reads > (before[1] ?? 0), 'an id without a name compares every sandbox');
+  // A link moved from the host into a namespace named by id: that sandbox.
+  b.state['sandbox links'] = 'eth0,lo,moved';
+  ids.set(4, 1003);
+  h.ip.emit('[nsid current][NSID]nsid 4 (iproute2 netns name: airlock-n2)');
+  h.ip.emit('[nsid current][LINK]Deleted 35: moved@x: <BROADCAST> mtu 1500 new-netnsid 4 new-ifindex 35');
+  await until(() => b.findings.length === 1, 'a link moved into its namespace killed it');
+  assert.equal(lookups, 2, 'an id assigned makes the watch resolve ids again');
+  await h.watch.close();
+});
+
+test('an unresolvable id, a failed lookup or a sandbox of unknown namespace fail closed: compared', async () => {
+  let failLookup = false;
+  const h = harness({
+    namespaceIds: async () => {
+      if (failLookup) throw new Error('ip netns list-id timed out');
+      return new Map([[8, 1002]]);
+    },
+  });
+  const known = await h.add('iso1', false, 1001);
+  const unknown = await h.add('iso2', false);
+  let before = [known.reads, unknown.reads];
+  h.ip.emit(LINK_IN_NS(8));
+  await until(() => unknown.reads > (before[1] ?? 0), 'a sandbox of unknown namespace is compared for any namespace');
+  await settle();
+  assert.equal(known.reads, before[0], 'one whose namespace is known and not that one is not');
+  failLookup = true;
+  h.ip.emit('[nsid current][NSID]Deleted nsid 8');
+  before = [known.reads, unknown.reads];
+  h.ip.emit(LINK_IN_NS(8));
+  await until(() => known.reads > (before[0] ?? 0) && unknown.reads > (before[1] ?? 0), 'a failed lookup compares every sandbox');
+  await h.watch.close();
+});
+
+test('the periodic comparison is spread over its period: each sandbox once, a slice at a time', async () => {
+  const period = 400;
+  const h = harness({ fullCheckMs: period });
+  const all = await Promise.all(Array.from({ length: 20 }, (_, i) => h.add(`iso${i}`, false)));
+  const start = performance.now();
+  await settle(period * 3);
+  const reads = all.flatMap((s) => s.readAt.filter((t) => t >= start));
+  for (const [i, s] of all.entries()) assert.ok(s.readAt.some((t) => t >= start), `sandbox ${i} was compared within three periods`);
+  // Passes: reads less than 3 ms apart. Not all at once (a timer late under load may merge two ticks).
+  const sorted = reads.sort((x, y) => x - y);
+  let largest = 0;
+  for (let i = 0, run = 1; i < sorted.length; i++, run++) {
+    if (i + 1 === sorted.length || (sorted[i + 1] ?? 0) - (sorted[i] ?? 0) > 3) {
+      largest = Math.max(largest, run);
+      run = 0;
+    }
+  }
+  assert.ok(largest <= 10, `at most half the sandboxes in one pass (largest ${largest})`);
+  assert.ok(reads.length <= 20 * 4, `about once per period each (${reads.length} reads in three periods)`);
+  await h.watch.close();
+});
+
+test('an nft listing is reused while the nft monitor is silent; any nft event makes the next comparison list again', async () => {
+  const h = harness();
+  const a = await h.add('airlock-n1', true);
+  const listings = h.listings;
+  const reads = a.reads;
+  h.ip.emit('[nsid current][ROUTE]10.251.0.0/24 dev al-airlock-n1 scope link ');
+  await until(() => a.reads > reads, 'the route event compared the host side');
+  assert.equal(h.listings, listings, 'nothing reported a change since the last listing');
+  a.state['firewall rules'] = 'missing';
+  h.nft.emit('{"delete": {"table": {"family": "inet", "name": "unrelated", "handle": 5}}}');
+  h.ip.emit('[nsid current][ROUTE]10.251.0.0/24 dev al-airlock-n1 scope link ');
+  await until(() => a.findings.length === 1, 'the next comparison saw the change');
+  assert.equal(h.listings, listings + 1, 'listed again after the nft event');
+  await h.watch.close();
 });

@@ -4,11 +4,14 @@
  *
  * - events: one `nft monitor` and one `ip monitor` process shared by all sandboxes (started with
  *   the first, stopped with the last); each event is routed to the sandboxes whose facets it could
- *   concern (their table, their host link; every sandbox's own side for a link that moved), and
- *   only those are compared. A change to a slot's table or host-link addresses is itself proof, so
- *   a change reverted before the comparison still kills.
- * - one full comparison of every sandbox every `fullCheckMs`: what no event reports (a change
- *   inside a namespace the host has no id for) is still found, at a cost flat per sandbox.
+ *   concern (their table, their host link, the namespace an id names; every sandbox's own side
+ *   only when an event names nothing the watch can tie to one), and only those are compared. A
+ *   change to a slot's table is itself proof, so a change reverted before the comparison still kills.
+ * - one full comparison of each sandbox every `fullCheckMs`, spread over the period by one shared
+ *   scheduler (a tenth of the sandboxes each tenth): what no event reports (a change inside a
+ *   namespace the host has no id for) is still found, at a cost flat in time and per sandbox.
+ * - what can't have changed is not read again: an nft listing is reused while the nft monitor is
+ *   up and silent (for at most one period), namespace ids are resolved once until an id changes.
  *
  * A read that fails (an `nft` listing timing out under load) is retried with backoff; only if it
  * still fails is the sandbox killed, as unverifiable: never reported as a change that wasn't seen.
@@ -18,6 +21,7 @@ import type { EventFeed } from './drift/monitor-process.ts';
 import { parseIpEvent, parseNftEvent, type HostEvent } from './drift/host-events.ts';
 import { routeEvent, type Scope } from './drift/routing.ts';
 import { checkContext, describeDrift, type CheckContext, type NetworkSnapshot } from './snapshot.ts';
+import type { NftItem } from './drift/nft-describe.ts';
 
 /** Why a watched sandbox must die: a change that was seen, or a state that could not be checked. */
 export interface DriftFinding {
@@ -30,6 +34,8 @@ export interface DriftFinding {
 export interface WatchedNetwork {
   /** The host objects of the sandbox's slot (undefined: an isolated namespace with none). */
   readonly slot: { table: string; hostLink: string } | undefined;
+  /** Inode of the sandbox's network namespace (undefined: unknown, so every namespace event concerns it). */
+  readonly netns?: number | undefined;
   /** The state to keep, read once the event feeds are subscribed; undefined: the sandbox already ended. */
   baseline(): Promise<NetworkSnapshot | undefined>;
   /** Reads the current state of `scope`'s facets; undefined when the sandbox is ending. */
@@ -54,9 +60,14 @@ export interface DriftWatchOptions {
   nftMarker(name: string, signal: AbortSignal): Promise<void>;
   /** The nftables event feed (needed only while a sandbox with a slot is watched). */
   nftFeed: EventFeed;
-  /** The rtnetlink (link, address, route) event feed, all namespaces with an id. */
+  /** The rtnetlink (link, address, route, nsid) event feed, all namespaces with an id. */
   ipFeed: EventFeed;
-  /** Interval of the full comparison of every watched sandbox. */
+  /**
+   * The namespaces the host has an id for and can name: id → namespace inode. Without it (or when
+   * it fails) an event in another namespace compares every sandbox.
+   */
+  namespaceIds?(signal: AbortSignal): Promise<Map<number, number>>;
+  /** Period of the full comparison of each watched sandbox. */
   fullCheckMs: number;
   /** How failing reads and feed starts are retried before a sandbox is killed as unverifiable. */
   retry: RetryPolicy;
@@ -73,6 +84,8 @@ interface Entry {
   /** Called after its next comparison (or when it ends). */
   compared: (() => void)[];
   ended: boolean;
+  /** Its share of the periodic full comparison. */
+  slice: Set<Entry> | undefined;
 }
 
 interface FeedState {
@@ -87,12 +100,28 @@ interface FeedState {
 }
 
 const DEFAULT_COALESCE_MS = 20;
+/** The full comparison's period is cut in this many ticks; each compares one slice of the sandboxes. */
+const SLICES = 10;
+
+/** A read kept while nothing says it changed, with when it was taken. */
+interface Cached<T> {
+  value: Promise<T>;
+  at: number;
+}
 
 export class DriftWatch {
   private readonly options: DriftWatchOptions;
   private readonly entries = new Set<Entry>();
   private readonly byTable = new Map<string, Entry>();
   private readonly byHostLink = new Map<string, Entry>();
+  private readonly byNetns = new Map<number, Entry>();
+  /** Sandboxes whose namespace is unknown: every namespace event concerns them. */
+  private readonly unidentified = new Set<Entry>();
+  /** The periodic comparison's slices, one compared per tick. */
+  private readonly slices: Set<Entry>[] = Array.from({ length: SLICES }, () => new Set<Entry>());
+  private tick = 0;
+  private rules: Cached<NftItem[]> | undefined;
+  private nsids: Cached<Map<number, number>> | undefined;
   private readonly nft: FeedState;
   private readonly ip: FeedState;
   /** Sandboxes to compare on the next pass, with the facets to read. */
@@ -117,12 +146,12 @@ export class DriftWatch {
 
   /** Starts watching `target`; its baseline is read once the feeds it needs are subscribed. */
   watch(target: WatchedNetwork): Watching {
-    const entry: Entry = { target, baseline: undefined, evidence: [], compared: [], ended: false };
+    const entry: Entry = { target, baseline: undefined, evidence: [], compared: [], ended: false, slice: undefined };
     this.entries.add(entry);
-    this.fullTimer ??= setInterval(() => {
-      this.fullPending = true;
-      this.flush();
-    }, this.options.fullCheckMs);
+    // The emptiest slice: each tick compares about as many sandboxes as any other.
+    entry.slice = this.slices.reduce((a, b) => (b.size < a.size ? b : a));
+    entry.slice.add(entry);
+    this.fullTimer ??= setInterval(() => this.rotate(), Math.max(1, this.options.fullCheckMs / SLICES));
     const ready = this.begin(entry);
     return { ready, stop: () => this.forget(entry) };
   }
@@ -160,6 +189,8 @@ export class DriftWatch {
       this.byTable.set(slot.table, entry);
       this.byHostLink.set(slot.hostLink, entry);
     }
+    if (entry.target.netns === undefined) this.unidentified.add(entry);
+    else this.byNetns.set(entry.target.netns, entry);
     let baseline: NetworkSnapshot | undefined;
     try {
       baseline = await entry.target.baseline();
@@ -226,10 +257,20 @@ export class DriftWatch {
   private onLine(state: FeedState, line: string): void {
     const event = state.parse(line);
     if (event === undefined) return;
-    if (event.source === 'nft') this.markers.get(event.table)?.();
+    if (event.source === 'nft') {
+      // Why: a listing is true only until the nft monitor reports anything.
+      this.rules = undefined;
+      this.markers.get(event.table)?.();
+    }
+    // Why: an id assigned or deleted may now name another namespace: resolve again.
+    if (event.source === 'ip' && event.kind === 'nsid' && event.nsid === 'current') this.nsids = undefined;
     for (const route of routeEvent(event)) {
       if (route.to === 'every') {
         for (const entry of this.entries) this.schedule(entry, route.scope);
+        continue;
+      }
+      if (route.to === 'namespace') {
+        this.toNamespace(route.nsid);
         continue;
       }
       const entry = route.to === 'table' ? this.byTable.get(route.name) : this.byHostLink.get(route.name);
@@ -244,6 +285,9 @@ export class DriftWatch {
    * ended feed is restarted (with retries); if it can't be, the sandboxes it served are unverifiable.
    */
   private onTrouble(state: FeedState, message: string, ended: boolean): void {
+    // Why: events may be lost, so nothing read before can be trusted to still hold.
+    this.rules = undefined;
+    this.nsids = undefined;
     this.fullPending = true;
     this.flush();
     // Ended while starting: start() rejects and its caller retries.
@@ -264,6 +308,60 @@ export class DriftWatch {
         }
       },
     );
+  }
+
+  /** One tick of the periodic comparison: the next slice of sandboxes, host side included. */
+  private rotate(): void {
+    const slice = this.slices[this.tick++ % SLICES];
+    for (const entry of slice ?? []) this.schedule(entry, 'all');
+  }
+
+  /** Compares the sandbox living in the namespace the host knows by `nsid` (sandbox side). */
+  private toNamespace(nsid: number): void {
+    const every = () => {
+      for (const entry of this.entries) this.schedule(entry, 'sandbox');
+    };
+    const ids = this.namespaceIds();
+    if (ids === undefined) return every();
+    ids.then(
+      (map) => {
+        const inode = map.get(nsid);
+        // Why: an id with no name the host can resolve may be any sandbox's (an isolated one given
+        // an id by a link moved in): every sandbox is compared, fail closed.
+        if (inode === undefined) return every();
+        const entry = this.byNetns.get(inode);
+        if (entry !== undefined) this.schedule(entry, 'sandbox');
+        // Why: a sandbox whose namespace is unknown can't be ruled out.
+        for (const other of this.unidentified) this.schedule(other, 'sandbox');
+      },
+      // Why: an id that can't be resolved concerns any sandbox.
+      every,
+    );
+  }
+
+  /** id → namespace inode, resolved once until an id changes (for at most one period). */
+  private namespaceIds(): Promise<Map<number, number>> | undefined {
+    const lookup = this.options.namespaceIds;
+    if (lookup === undefined) return undefined;
+    return this.cached(
+      () => this.nsids,
+      (c) => (this.nsids = c),
+      () => lookup(this.abort.signal),
+      this.ip.up,
+    );
+  }
+
+  /** `current()` while it is fresh (and `fresh` holds), else a new read that replaces it unless it fails. */
+  private cached<T>(current: () => Cached<T> | undefined, set: (c: Cached<T> | undefined) => void, read: () => Promise<T>, fresh: boolean): Promise<T> {
+    const now = Date.now();
+    const held = current();
+    if (held !== undefined && fresh && now - held.at < this.options.fullCheckMs) return held.value;
+    const next: Cached<T> = { value: read(), at: now };
+    set(next);
+    next.value.catch(() => {
+      if (current() === next) set(undefined);
+    });
+    return next.value;
   }
 
   private schedule(entry: Entry, scope: Scope): void {
@@ -293,11 +391,18 @@ export class DriftWatch {
   private async compare(work: [Entry, Scope][]): Promise<void> {
     const signal = this.abort.signal;
     // One listing for the whole pass, retried as a whole: every sandbox shares its answer.
-    const ctx = checkContext(() =>
+    const fresh = checkContext(() =>
       withRetry(() => this.options.listRuleset(signal), this.options.retry, signal).catch((err: unknown) => {
         throw new Error(`drift watch could not read the nft ruleset: ${reason(err)}`, { cause: err });
       }),
     );
+    // Why: a listing stays true until the nft monitor reports a change (any change to a slot's
+    // table is itself evidence, even reverted), so while that feed is up and silent it is reused,
+    // for at most one period; host routes are read fresh every pass.
+    const ctx: CheckContext = {
+      hostRoutes: fresh.hostRoutes,
+      ruleset: () => this.cached(() => this.rules, (c) => (this.rules = c), fresh.ruleset, this.nft.up),
+    };
     await Promise.all(work.map(([entry, scope]) => this.compareOne(entry, scope, ctx)));
   }
 
@@ -340,6 +445,10 @@ export class DriftWatch {
     for (const done of entry.compared.splice(0)) done();
     this.entries.delete(entry);
     this.pending.delete(entry);
+    entry.slice?.delete(entry);
+    this.unidentified.delete(entry);
+    const netns = entry.target.netns;
+    if (netns !== undefined && this.byNetns.get(netns) === entry) this.byNetns.delete(netns);
     const slot = entry.target.slot;
     if (slot !== undefined) {
       if (this.byTable.get(slot.table) === entry) this.byTable.delete(slot.table);

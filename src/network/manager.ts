@@ -12,6 +12,7 @@ import { ControlError } from '../host/control-error.ts';
 import { SandboxAttachment, type NetworkAttachment, type SlotResources } from './attachment.ts';
 import { DriftWatch } from './drift-watch.ts';
 import { MonitorProcess } from './drift/monitor-process.ts';
+import { namespaceIds } from './drift/namespace-ids.ts';
 import { findNetTool, findNetTools, runTool, type NetTools } from './host-tools.ts';
 import { checkContext, readHostSide, type NetworkSnapshot } from './snapshot.ts';
 import type { AttachedMode } from './nft-rules.ts';
@@ -254,8 +255,10 @@ export class NetworkManager {
         await runTool(nft(), ['-f', '-'], { input: `add table inet ${name}\ndelete table inet ${name}\n`, timeoutMs: driftReadTimeoutMs, signal });
       },
       nftFeed: new MonitorProcess('nft monitor', nft, ['-j', 'monitor']),
-      // all-nsid: also namespaces the host has an id for (every slot's, any a link was moved into).
-      ipFeed: new MonitorProcess('ip monitor', () => this.tool('ip'), ['-o', 'monitor', 'label', 'all-nsid', 'link', 'address', 'route']),
+      // all-nsid: also namespaces the host has an id for (every slot's, any a link was moved into);
+      // nsid: ids assigned and deleted, so the watch knows when an id it resolved may name another.
+      ipFeed: new MonitorProcess('ip monitor', () => this.tool('ip'), ['-o', 'monitor', 'label', 'all-nsid', 'link', 'address', 'route', 'nsid']),
+      namespaceIds: (signal) => namespaceIds(this.tool('ip'), driftReadTimeoutMs, signal),
       fullCheckMs: driftCheckMs,
       retry: { attempts: driftReadAttempts, backoffMs: Math.min(1000, driftReadTimeoutMs / 2) },
     });

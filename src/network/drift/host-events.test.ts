@@ -12,6 +12,10 @@ const IP_MOVED_OUT = '[nsid current][LINK]Deleted 35: zzlp@zzl: <BROADCAST,MULTI
 const IP_LINK_DOWN = '[nsid current][LINK]37: al-n5@if2: <BROADCAST,MULTICAST> mtu 1500 qdisc noqueue state DOWN group default \\    link/ether 6e:01:5b:e1:35:75 brd ff:ff:ff:ff:ff:ff link-netnsid 0';
 const IP_ADDR = '[nsid current][ADDR]36: al-n5    inet 10.250.0.1/30 scope global al-n5\\       valid_lft forever preferred_lft forever';
 const IP_ROUTE = '[nsid current][ROUTE]10.251.0.0/24 dev al-n5 scope link ';
+// Captured with iproute2 6.x (`... route nsid`): an id assigned, one deleted, and a link leaving a slot's namespace.
+const IP_NSID_ADD = '[nsid current][NSID]nsid 14 (iproute2 netns name: dwtest1)';
+const IP_NSID_DEL = '[nsid current][NSID]Deleted nsid 14 (iproute2 netns name: dwtest1)';
+const IP_MOVED_FROM_NS = '[nsid 3][LINK]Deleted 2: eth0@if9: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN group default \\    link/ether ee:5b:6f:4f:88:c0 brd ff:ff:ff:ff:ff:ff new-netnsid 1 new-ifindex 40';
 const IP_OTHER_NS = '[nsid 0][LINK]35: zzlp@if36: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN group default \\    link/ether ee:5b:6f:4f:88:c0 brd ff:ff:ff:ff:ff:ff link-netnsid 0';
 
 test('nft monitor lines name the table and say what happened', () => {
@@ -25,14 +29,24 @@ test('ip monitor lines name the device, the namespace and a link leaving the hos
   assert.deepEqual(
     [IP_MOVED_OUT, IP_LINK_DOWN, IP_ADDR, IP_ROUTE, IP_OTHER_NS].map((l) => {
       const e = parseIpEvent(l);
-      return e === undefined ? undefined : [e.kind, e.nsid, e.dev, e.movedOut];
+      return e === undefined ? undefined : [e.kind, e.nsid, e.dev, e.movedOut, e.peer];
     }),
     [
-      ['link', 'current', 'zzlp', true],
-      ['link', 'current', 'al-n5', false],
-      ['address', 'current', 'al-n5', false],
-      ['route', 'current', 'al-n5', false],
-      ['link', 0, 'zzlp', false],
+      ['link', 'current', 'zzlp', true, 0],
+      ['link', 'current', 'al-n5', false, undefined],
+      ['address', 'current', 'al-n5', false, undefined],
+      ['route', 'current', 'al-n5', false, undefined],
+      ['link', 0, 'zzlp', false, undefined],
+    ],
+  );
+  assert.deepEqual(
+    [IP_NSID_ADD, IP_NSID_DEL].map((l) => {
+      const e = parseIpEvent(l);
+      return e === undefined ? undefined : [e.kind, e.nsid, e.dev, e.peer];
+    }),
+    [
+      ['nsid', 'current', undefined, 14],
+      ['nsid', 'current', undefined, 14],
     ],
   );
   assert.equal(parseIpEvent('Deleted 35: zzlp'), undefined, 'a line without the label and nsid prefixes is not guessed at');
@@ -46,7 +60,11 @@ test('events are routed to the sandboxes whose facets they could concern', () =>
   // Kernel link/route messages only trigger a comparison of their host link's sandbox.
   assert.deepEqual(route(IP_LINK_DOWN), [{ to: 'host-link', name: 'al-n5', scope: 'all' }]);
   assert.deepEqual(route(IP_ROUTE), [{ to: 'host-link', name: 'al-n5', scope: 'all' }]);
-  // A link that left the host, or a change in another namespace: every sandbox's own side.
-  assert.deepEqual(route(IP_MOVED_OUT), [{ to: 'every', scope: 'sandbox' }, { to: 'host-link', name: 'zzlp', scope: 'all' }]);
-  assert.deepEqual(route(IP_OTHER_NS), [{ to: 'every', scope: 'sandbox' }]);
+  // A link that left the host: the namespace it went to (the host's id), sandbox side.
+  assert.deepEqual(route(IP_MOVED_OUT), [{ to: 'namespace', nsid: 0, scope: 'sandbox' }, { to: 'host-link', name: 'zzlp', scope: 'all' }]);
+  assert.deepEqual(route(IP_OTHER_NS), [{ to: 'namespace', nsid: 0, scope: 'sandbox' }]);
+  // A link leaving another namespace names its destination in that namespace's ids: everyone.
+  assert.deepEqual(route(IP_MOVED_FROM_NS), [{ to: 'namespace', nsid: 3, scope: 'sandbox' }, { to: 'every', scope: 'sandbox' }]);
+  // Id changes compare nothing (the watch resolves ids again).
+  assert.deepEqual([route(IP_NSID_ADD), route(IP_NSID_DEL)], [[], []]);
 });

@@ -14,16 +14,21 @@ export interface NftEvent {
   text: string;
 }
 
-/** A link, address or route message from rtnetlink. */
+/** A link, address, route or namespace-id message from rtnetlink. */
 export interface IpEvent {
   source: 'ip';
-  kind: 'link' | 'address' | 'route';
+  kind: 'link' | 'address' | 'route' | 'nsid';
   /** `current`: the host's own namespace; a number: a namespace the host knows by that id. */
   nsid: 'current' | number;
   /** The device named (link name, address label device, route `dev`), when there is one. */
   dev: string | undefined;
   /** A link left this namespace for another one (`new-netnsid`): it may have moved into a sandbox. */
   movedOut: boolean;
+  /**
+   * The namespace id the event names besides its own: where a link went (`new-netnsid N`), or the
+   * id an `nsid` message assigns or deletes. Undefined when it names none.
+   */
+  peer: number | undefined;
   text: string;
 }
 
@@ -47,10 +52,10 @@ export function parseNftEvent(line: string): NftEvent | undefined {
   return { source: 'nft', family: body.family, table, text: describeEvent(op, item as NftItem) };
 }
 
-const IP_LINE = /^\[nsid (current|\d+)\]\[(LINK|ADDR|ROUTE)\](.*)$/;
-const KINDS = { LINK: 'link', ADDR: 'address', ROUTE: 'route' } as const;
+const IP_LINE = /^\[nsid (current|\d+)\]\[(LINK|ADDR|ROUTE|NSID)\](.*)$/;
+const KINDS = { LINK: 'link', ADDR: 'address', ROUTE: 'route', NSID: 'nsid' } as const;
 
-/** Parses one `ip -o monitor label all-nsid ...` line. */
+/** Parses one `ip -o monitor label all-nsid link address route nsid` line. */
 export function parseIpEvent(line: string): IpEvent | undefined {
   const m = IP_LINE.exec(line.trim());
   if (m === null) return undefined;
@@ -60,13 +65,15 @@ export function parseIpEvent(line: string): IpEvent | undefined {
   let dev: string | undefined;
   if (kind === 'link') dev = /^\d+: ([^:@\s]+)/.exec(body)?.[1];
   else if (kind === 'address') dev = /^\d+: (\S+)\s/.exec(body)?.[1];
-  else dev = / dev (\S+)/.exec(body)?.[1];
+  else if (kind === 'route') dev = / dev (\S+)/.exec(body)?.[1];
+  const peer = kind === 'nsid' ? /^nsid (\d+)/.exec(body)?.[1] : / new-netnsid (\d+)/.exec(rest)?.[1];
   return {
     source: 'ip',
     kind,
     nsid: ns === 'current' ? 'current' : Number(ns),
     dev,
     movedOut: kind === 'link' && / new-netnsid \d+/.test(rest),
+    peer: peer === undefined ? undefined : Number(peer),
     text: rest.replace(/\\\s+/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 200),
   };
 }
