@@ -8,7 +8,6 @@
  * the registry is built and when a listener is added, naming the service and the listener. A
  * service given by a name that resolves there is refused per request, after the lookup.
  */
-import inspector from 'node:inspector';
 import { DEFAULT_API_PORT, type NetworkConfig, type ServiceRoute } from '../config/config.ts';
 import { ControlError } from '../host/control-error.ts';
 import { createLocalAddressCheck, interfaceAddresses } from './proxy/addresses.ts';
@@ -28,7 +27,8 @@ export class ControllerListeners {
   constructor(network: Pick<NetworkConfig, 'subnet' | 'proxyPort' | 'services'>, hostAddresses: () => string[] = interfaceAddresses) {
     this.#network = network;
     this.#isLocal = createLocalAddressCheck(hostAddresses);
-    this.#checkServices(this.list());
+    // Without services there is nothing to compare (and the inspector need not be asked).
+    if (Object.keys(network.services).length > 0) this.#checkServices(this.list());
   }
 
   /**
@@ -83,7 +83,8 @@ function literalAddresses(route: ServiceRoute): { host: string; port: number }[]
 
 /** The inspector's listener when `--inspect` (or inspector.open) opened one: it runs any code it is sent. */
 function inspectorListener(): ListenerEndpoint[] {
-  const url = inspector.url();
+  // Loaded when first asked, not at start (node:inspector is several ms of a short run's start-up).
+  const url = process.getBuiltinModule('node:inspector').url();
   if (url === undefined) return [];
   const parsed = new URL(url);
   const host = parsed.hostname.replace(/^\[|\]$/g, '');
