@@ -3,7 +3,6 @@
  * seccomp filter, cgroup limits and a read-only image root.
  */
 import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { type Availability, type IsolationDriver, type Sandbox, type SandboxSpec } from '../driver.ts';
 import { checkSecretFiles } from '../secret-files.ts';
 import { ControlError } from '../../host/control-error.ts';
@@ -25,7 +24,9 @@ import { prepareConfinement, type Confinement } from '../apparmor/index.ts';
 import { CgroupLimitEvents } from '../cgroups/limit-events.ts';
 import { CgroupV1Events, ensureCgroupEventsHelper } from '../cgroups/v1-events.ts';
 
-const run = promisify(execFile);
+// node:util taken as a builtin, not imported: an ES import of it loads every lazy part of it
+// (worker_threads among them), a few ms of every short run's start-up.
+const run = process.getBuiltinModule('node:util').promisify(execFile);
 
 export interface NamespaceDriverOptions {
   config: AirlockConfig;
