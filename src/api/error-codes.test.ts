@@ -30,6 +30,7 @@ describe('the error-code list', () => {
       payload_too_large: 413,
       runtime_unavailable: 400,
       image_not_found: 400,
+      secret_not_found: 400,
       capacity_exceeded: 429,
       filesystem_access_refused: 403,
       workdir_refused: 403,
