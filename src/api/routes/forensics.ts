@@ -27,6 +27,8 @@ export function registerForensicsRoutes(app: FastifyInstance, ctx: RouteContext,
     const { id } = parseOrThrow(captureForensics.params, request.params, 'params');
     // Why admin, asked before the sandbox is looked up: who may not capture learns nothing of which sandboxes exist.
     await admit(ctx, request, { action: 'admin', parameters: { route: 'forensics.capture', sandbox_id: id } });
+    // An unknown sandbox is a 404 whatever this server can do (the service throws sandbox_not_found).
+    ctx.service.get(id);
     // Why 503 without the controller key: an unsigned bundle would prove nothing.
     if (options === undefined) throw new ApiError('audit_unavailable', 'forensic capture needs the controller key, and this server keeps no audit log');
     return captureServiceSandbox({ service: ctx.service, config: options.config, controllerKey: options.controllerKey, audit: options.audit }, id, `on demand by ${request.caller?.name ?? 'unknown'}`);
