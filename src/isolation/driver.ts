@@ -90,6 +90,21 @@ export interface SandboxSpec {
    * (read by src/sandbox/denials). Absent: denials are refused but not reported.
    */
   denialAuid?: number;
+  /**
+   * gVisor: called with every call the sandbox kernel's own seccomp filter refused, as its log line
+   * is read (its kernel then logs at debug level, the only level that reports them). Absent: such
+   * denials are refused but not reported.
+   */
+  onSeccompDenial?: (denial: SandboxDenial) => void;
+}
+
+/** One call a sandbox kernel's seccomp filter refused. */
+export interface SandboxDenial {
+  /** The call's name for the host ABI, or `syscall_<nr>` for a number not in the table. */
+  syscall: string;
+  syscallNr: number;
+  /** The thread id inside the sandbox. */
+  pid: number;
 }
 
 /**

@@ -84,6 +84,7 @@ export async function provision(request: ProvisionRequest, ctx: ProvisionContext
       ...(network.resolvConf === undefined ? {} : { resolvConf: network.resolvConf }),
       ...(request.agentDir === undefined ? {} : { agentDir: request.agentDir }),
       ...(request.denialAuid === undefined ? {} : { denialAuid: request.denialAuid }),
+      ...(request.onSeccompDenial === undefined ? {} : { onSeccompDenial: request.onSeccompDenial }),
       ...(request.secrets === undefined ? {} : { secrets: request.secrets }),
     }));
     if (isCancelled(ctx.signal)) return await held.cancelled();

@@ -14,6 +14,8 @@ import { closeSync, constants, openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { ControlError } from '../../host/control-error.ts';
+import type { SandboxDenial } from '../driver.ts';
+import { DENIAL_MARK, hostSyscallNames, parseSeccompDenial } from './seccomp-denials.ts';
 
 const run = promisify(execFile);
 
@@ -41,6 +43,10 @@ export class RefusedForkWatch {
   private readonly ended: Promise<void>;
   /** Told of every refused fork as its trace line is read. */
   private readonly listeners = new Set<() => void>();
+  /** Told of every call the sandbox kernel's seccomp filter refused (logged at debug level only). */
+  private readonly denialListeners = new Set<(denial: SandboxDenial) => void>();
+  private denials = 0;
+  private readonly names = hostSyscallNames();
 
   private constructor(readFd: number, placeholderFd: number) {
     this.placeholderFd = placeholderFd;
@@ -80,6 +86,18 @@ export class RefusedForkWatch {
     return () => this.listeners.delete(entry);
   }
 
+  /** Calls the sandbox kernel's seccomp filter refused so far (runsc at debug level only). */
+  get denied(): number {
+    return this.denials;
+  }
+
+  /** Calls `listener` with every seccomp denial from now on, as its log line is read; returns its removal. */
+  onDenied(listener: (denial: SandboxDenial) => void): () => void {
+    const entry = (d: SandboxDenial) => listener(d);
+    this.denialListeners.add(entry);
+    return () => this.denialListeners.delete(entry);
+  }
+
   /** runsc has opened its end (the sandbox started): from now on EOF means every writer is gone. */
   writersAttached(): void {
     if (this.placeholderFd === undefined) return;
@@ -110,8 +128,18 @@ export class RefusedForkWatch {
     if (this.pending.length > MAX_LINE) this.pending = '';
     // The cheap test first: almost every line is something else.
     const before = this.refused;
-    for (const line of lines) if (line.includes(' errno=11 ') && isRefusedFork(line)) this.refused++;
+    for (const line of lines) {
+      if (line.includes(' errno=11 ') && isRefusedFork(line)) this.refused++;
+      else if (line.includes(DENIAL_MARK)) this.denial(line);
+    }
     if (this.refused === before) return;
     for (const listener of this.listeners) listener();
+  }
+
+  private denial(line: string): void {
+    const d = parseSeccompDenial(line, this.names);
+    if (d === undefined) return;
+    this.denials++;
+    for (const listener of this.denialListeners) listener(d);
   }
 }

@@ -36,6 +36,11 @@ export interface RunscPaths {
    * fatal errors) and of the sandbox kernel (`boot.log`, the FIFO of its clone trace).
    */
   logDir?: string;
+  /**
+   * Log at debug level: the only level at which the sandbox kernel reports the calls its seccomp
+   * filter refused (src/isolation/gvisor/seccomp-denials.ts). Only with `logDir`.
+   */
+  seccompDenials?: boolean;
 }
 
 /** Global flags for every runsc command of this driver. */
@@ -75,6 +80,8 @@ export function runscGlobalArgs(flags: RunscFlags, paths: RunscPaths, network: S
     // adds nothing either needs and costs ~100 ms per sandbox (docs/benchmarks.md).
     args.push(`--debug-log=${paths.logDir}/%COMMAND%.log`, '--debug-command=run,boot');
     args.push('--strace', `--strace-syscalls=${TRACED_SYSCALLS.join(',')}`);
+    // Why only when asked: debug level costs start-up time and log volume (docs/benchmarks.md).
+    if (paths.seccompDenials === true) args.push('--debug');
   }
   return args;
 }

@@ -104,7 +104,9 @@ export class GvisorSandbox implements Sandbox {
       ...((res.spec.secrets ?? []).length === 0 ? {} : { secretsDir: secretsDirOf(res.bundle) }),
     });
     writeFileSync(res.bundle.config, JSON.stringify(config), { mode: 0o600 });
-    const runArgs = [...runscGlobalArgs(res.flags, { stateDir: res.stateDir, logDir: res.bundle.dir }, res.spec.network), 'run', '--bundle', res.bundle.dir, this.id];
+    const reportDenials = res.spec.onSeccompDenial;
+    if (reportDenials !== undefined) res.refusedForks.onDenied(reportDenials);
+    const runArgs = [...runscGlobalArgs(res.flags, { stateDir: res.stateDir, logDir: res.bundle.dir, seccompDenials: reportDenials !== undefined }, res.spec.network), 'run', '--bundle', res.bundle.dir, this.id];
     const [runFile, runFileArgs] = res.setpriv === undefined ? [res.runsc, runArgs] : [res.setpriv, ['--pdeathsig', 'KILL', '--', res.runsc, ...runArgs]];
     // An attached network: runsc (as root, before it sets up the sandbox) enters the prepared namespace.
     const [file, args] = res.spec.network.kind === 'attached' && res.nsenter !== undefined

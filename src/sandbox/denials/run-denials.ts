@@ -5,7 +5,8 @@
 import type { SecurityViolation } from '../result.ts';
 import { patternOf } from './patterns.ts';
 import { responseFor, type ResponsePolicy, type ViolationResponse } from './response.ts';
-import type { DenialTally } from './tally.ts';
+import type { Denial } from './line.ts';
+import { DenialTally } from './tally.ts';
 import type { DenialWatch } from './watch.ts';
 
 /** What a run needs from the denial watch. */
@@ -40,14 +41,7 @@ export interface RunDenialsOptions {
 /** Registers a new sandbox with the watch. */
 export function openRunDenials(watch: DenialWatch, sandboxId: string, options: RunDenialsOptions = {}): RunDenials {
   const auid = watch.allocateAuid();
-  let responded = false;
-  const tally: DenialTally = watch.register(sandboxId, { auid }, (denial) => {
-    if (responded || options.onResponse === undefined) return;
-    const response = responseFor(patternOf(denial.syscall).severity, options.policy);
-    if (response === 'record') return;
-    responded = true;
-    options.onResponse(response, denial.syscall);
-  });
+  const tally: DenialTally = watch.register(sandboxId, { auid }, responder(options));
   return {
     auid,
     async collect() {
@@ -69,6 +63,48 @@ export function openRunDenials(watch: DenialWatch, sandboxId: string, options: R
     },
     release() {
       watch.unregister({ auid });
+    },
+  };
+}
+
+/** Calls `options.onResponse` once, at the first denial whose severity calls for more than recording. */
+function responder(options: RunDenialsOptions): (denial: Denial) => void {
+  let responded = false;
+  return (denial) => {
+    if (responded || options.onResponse === undefined) return;
+    const response = responseFor(patternOf(denial.syscall).severity, options.policy);
+    if (response === 'record') return;
+    responded = true;
+    options.onResponse(response, denial.syscall);
+  };
+}
+
+/**
+ * The denials of a sandbox whose own kernel enforces its profile (gVisor): the driver reports
+ * each one (`add`) as the sandbox kernel logs it; counted, patterned and answered like the host's.
+ */
+export function openSandboxKernelDenials(options: RunDenialsOptions = {}): { run: RunDenials; add: (denial: Denial) => void } {
+  const tally = new DenialTally();
+  const respond = responder(options);
+  let open = true;
+  return {
+    add(denial) {
+      if (!open) return;
+      tally.add(denial);
+      respond(denial);
+    },
+    run: {
+      // No audit login uid: the host kernel never sees these calls.
+      auid: -1,
+      async collect() {
+        // The driver has read its kernel's log to the end before the sandbox's final stats.
+        open = false;
+        return tally.violations();
+      },
+      current: () => tally.violations(),
+      release() {
+        open = false;
+      },
     },
   };
 }
