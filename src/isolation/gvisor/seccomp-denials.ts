@@ -14,7 +14,9 @@ import type { SandboxDenial } from '../driver.ts';
 /** Cheap substring every such line contains; tested before the expression. */
 export const DENIAL_MARK = ': denied by seccomp';
 
-const DENIAL_RE = /task_syscall\.go:\d+\] \[\s*(\d+):\s*(\d+)\] Syscall (\d+): denied by seccomp\s*$/;
+// Why anchored at both ends: a whole line of the sandbox kernel's own, never guest text inside one
+// (a guest that forged lines could only report itself, but it must not be able to).
+const DENIAL_RE = /^D\d{4} \d{2}:\d{2}:\d{2}\.\d+\s+\d+ task_syscall\.go:\d+\] \[\s*(\d+):\s*(\d+)\] Syscall (\d+): denied by seccomp$/;
 
 /** Number → name for the host ABI (the sandbox kernel runs the host's), built by the caller. */
 export function hostSyscallNames(arch = hostArch()): Map<number, string> {
