@@ -6,9 +6,9 @@
  *   node bench/run.ts --only audit
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { AuditLog } from '../src/audit/log.ts';
 import type { AuditEvent } from '../src/audit/record.ts';
 import { generateEd25519KeyPair } from '../src/signing/keys.ts';
@@ -29,7 +29,11 @@ export interface AuditBench {
   dir: string;
   /** audit.sync: full (an fsync per commit) or normal. */
   sync: AuditSync;
-  sustained: { targetPerSecond: number; seconds: number; achievedPerSecond: number; latency: LatencyStats; failures: number };
+  /** Where commits ran: a worker thread (the default) or inline on the event loop (before). */
+  writer: 'worker' | 'inline';
+  /** The one-minute load average when the run started (the machine is shared). */
+  loadAverage: number;
+  sustained: { targetPerSecond: number; seconds: number; achievedPerSecond: number; latency: LatencyStats; failures: number; eventLoopDelay: { p99: number; max: number } };
   flatOut: { concurrency: number; seconds: number; perSecond: number; latency: LatencyStats };
   receipt: LatencyStats;
   verifySeconds: { records: number; seconds: number };
@@ -60,12 +64,13 @@ function event(n: number): AuditEvent {
 }
 
 /** Runs the audit benchmarks in a fresh store under `baseDir` (default: the OS temp dir). */
-export async function benchAudit(options: { targetPerSecond?: number | undefined; seconds?: number | undefined; baseDir?: string | undefined; sync?: AuditSync | undefined } = {}): Promise<AuditBench> {
+export async function benchAudit(options: { targetPerSecond?: number | undefined; seconds?: number | undefined; baseDir?: string | undefined; sync?: AuditSync | undefined; writer?: 'worker' | 'inline' | undefined } = {}): Promise<AuditBench> {
   const target = options.targetPerSecond ?? 1000;
   const seconds = options.seconds ?? 10;
   const dir = await mkdtemp(join(options.baseDir ?? tmpdir(), 'airlock-bench-audit-'));
   const sync = options.sync ?? 'full';
-  const store = await SqliteStore.open({ path: join(dir, 'store', 'airlock.db'), auditSync: sync });
+  const writer = options.writer ?? 'worker';
+  const store = await SqliteStore.open({ path: join(dir, 'store', 'airlock.db'), auditSync: sync, auditWriter: writer });
   const { privateKey } = generateEd25519KeyPair();
   const log = new AuditLog({ store: store.audit, signingKey: privateKey });
   try {
@@ -79,6 +84,10 @@ export async function benchAudit(options: { targetPerSecond?: number | undefined
     const pending: Promise<void>[] = [];
     const start = performance.now();
     let issued = 0;
+    // How long the event loop was blocked: what every other request of the controller waits for.
+    const loop = monitorEventLoopDelay({ resolution: 1 });
+    loop.enable();
+    const loadAverage = loadavg()[0] as number;
     while (issued < total) {
       const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * target) + 1);
       for (; issued < due; issued++) {
@@ -88,8 +97,10 @@ export async function benchAudit(options: { targetPerSecond?: number | undefined
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
     await Promise.all(pending);
+    loop.disable();
+    const eventLoopDelay = { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 };
     const elapsed = (performance.now() - start) / 1000;
-    const sustained = { targetPerSecond: target, seconds: Number(elapsed.toFixed(2)), achievedPerSecond: Math.round(latencies.length / elapsed), latency: stats(latencies), failures };
+    const sustained = { targetPerSecond: target, seconds: Number(elapsed.toFixed(2)), achievedPerSecond: Math.round(latencies.length / elapsed), latency: stats(latencies), failures, eventLoopDelay };
 
     // Closed loop: `concurrency` appenders, each issuing its next append when the last is durable.
     const concurrency = 32;
@@ -122,7 +133,7 @@ export async function benchAudit(options: { targetPerSecond?: number | undefined
     const v0 = performance.now();
     const check = await log.verifyStored();
     if (!check.ok) throw new Error(`the benchmark's own log does not verify: ${JSON.stringify(check)}`);
-    return { dir, sync, sustained, flatOut, receipt: stats(receiptLatencies), verifySeconds: { records, seconds: Number(((performance.now() - v0) / 1000).toFixed(2)) } };
+    return { dir, sync, writer, loadAverage, sustained, flatOut, receipt: stats(receiptLatencies), verifySeconds: { records, seconds: Number(((performance.now() - v0) / 1000).toFixed(2)) } };
   } finally {
     await store.close();
     await rm(dir, { recursive: true, force: true });
@@ -134,7 +145,7 @@ export function auditLines(a: AuditBench): string[] {
   const f = (x: number) => x.toFixed(2);
   const l = (s: LatencyStats) => `p50 ${f(s.p50)} ms, p99 ${f(s.p99)} ms, max ${f(s.max)} ms (n ${s.n})`;
   return [
-    `Audit appends (SQLite WAL, audit.sync ${a.sync}${a.sync === 'full' ? ': an fsync per commit' : ': no fsync per commit'}, group commit; store in ${a.dir}): open loop at ${a.sustained.targetPerSecond}/s for ${a.sustained.seconds} s: ${a.sustained.achievedPerSecond}/s durable, latency ${l(a.sustained.latency)}, failures ${a.sustained.failures}`,
+    `Audit appends (SQLite WAL, audit.sync ${a.sync}${a.sync === 'full' ? ': an fsync per commit' : ': no fsync per commit'}, group commit, commits ${a.writer === 'worker' ? 'in a worker thread' : 'inline on the event loop'}; store in ${a.dir}; load average ${a.loadAverage.toFixed(2)}): open loop at ${a.sustained.targetPerSecond}/s for ${a.sustained.seconds} s: ${a.sustained.achievedPerSecond}/s durable, latency ${l(a.sustained.latency)}, failures ${a.sustained.failures}; event loop blocked p99 ${f(a.sustained.eventLoopDelay.p99)} ms, max ${f(a.sustained.eventLoopDelay.max)} ms`,
     `Audit appends, closed loop with ${a.flatOut.concurrency} in flight for ${a.flatOut.seconds} s: ${a.flatOut.perSecond}/s, latency ${l(a.flatOut.latency)}`,
     `Append + receipt (head signed on demand + inclusion proof): ${l(a.receipt)}; audit verify of ${a.verifySeconds.records} records: ${f(a.verifySeconds.seconds)} s`,
   ];

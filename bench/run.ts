@@ -83,7 +83,7 @@ if (only.has('admission')) {
 
 // Appends/s and latency per append of the audit log, with and without an fsync per commit.
 const audit: AuditBench[] = [];
-if (only.has('audit')) for (const sync of ['full', 'normal'] as const) audit.push(await benchAudit({ sync }));
+if (only.has('audit')) for (const sync of ['full', 'normal'] as const) for (const writer of ['inline', 'worker'] as const) audit.push(await benchAudit({ sync, writer }));
 // Output redaction throughput (CPU only, no sandbox).
 let redaction: RedactionBench | undefined;
 if (only.has('redaction')) redaction = benchRedaction(Math.min(n, 10));

@@ -9,6 +9,7 @@ import { checkGroups, checkIdentifier, checkPublicKey, checkRole } from '../prin
 import type { ActiveKey, ControlStore, NewPrincipal, Principal, PrincipalKey, PrincipalRole } from '../store.ts';
 import { SqliteApprovalStore } from './approval-store.ts';
 import { SqliteAuditStore, type AuditSync } from './audit-store.ts';
+import { SqliteAuditWriter } from './audit-writer.ts';
 import { SqliteRevocationStore } from './revocation-store.ts';
 import { SqliteContractStore } from './contract-store.ts';
 import { loadSqlite } from './load-sqlite.ts';
@@ -27,6 +28,11 @@ export interface SqliteStoreOptions {
   readonly maxNonces?: number;
   /** How audit appends are committed (default `full`: synced to disk); see {@link AuditSync}. */
   readonly auditSync?: AuditSync | undefined;
+  /**
+   * Where audit appends are committed: `worker` (default) in a worker thread, off the event loop, with
+   * WAL checkpoints scheduled in another; `inline` on this connection (what the benchmark compares).
+   */
+  readonly auditWriter?: 'worker' | 'inline' | undefined;
   /** Clock in ms for timestamps (default Date.now); for tests. */
   readonly now?: () => number;
 }
@@ -85,7 +91,7 @@ export class SqliteStore implements ControlStore {
   readonly #statements: Statements;
   readonly replayCache: SqliteReplayCache;
   readonly approvals: SqliteApprovalStore;
-  readonly audit: SqliteAuditStore;
+  readonly audit: SqliteAuditWriter | SqliteAuditStore;
   readonly revocations: SqliteRevocationStore;
   readonly contracts: SqliteContractStore;
 
@@ -95,7 +101,8 @@ export class SqliteStore implements ControlStore {
     this.replayCache = new SqliteReplayCache(db, options.maxNonces ?? 1_000_000);
     this.#statements = prepareStatements(db);
     this.approvals = new SqliteApprovalStore(db);
-    this.audit = new SqliteAuditStore(db, options.auditSync);
+    const audit = new SqliteAuditStore(db, options.auditSync);
+    this.audit = options.auditWriter === 'inline' ? audit : new SqliteAuditWriter(audit, { path: options.path, busyTimeoutMs: options.busyTimeoutMs ?? 5000, sync: options.auditSync ?? 'full' });
     this.revocations = new SqliteRevocationStore(db);
     this.contracts = new SqliteContractStore(db);
   }
@@ -194,6 +201,7 @@ export class SqliteStore implements ControlStore {
   }
 
   async close(): Promise<void> {
+    if (this.audit instanceof SqliteAuditWriter) await this.audit.close();
     if (this.#db.isOpen) this.#db.close();
   }
 }

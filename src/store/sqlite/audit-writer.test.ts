@@ -1,0 +1,53 @@
+/**
+ * The audit writer thread: leaves built for a tree end that moved (another writer appended) are
+ * rebuilt, never written out of chain; the WAL is checkpointed by the checkpoint thread; a closed
+ * store stops its threads.
+ */
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import test from 'node:test';
+import { AuditLog } from '../../audit/log.ts';
+import { sampleEvent } from '../../audit/test-audit.ts';
+import { verifyLog } from '../../audit/verify-log.ts';
+import { generateEd25519KeyPair } from '../../signing/keys.ts';
+import { tempStorePath } from '../test-helpers.ts';
+import { SqliteAuditWriter } from './audit-writer.ts';
+import { SqliteStore } from './sqlite-store.ts';
+
+test('two writers on one file (as two processes would be) interleave into one chain that verifies', async (t) => {
+  const { path } = await tempStorePath(t);
+  const a = await SqliteStore.open({ path });
+  const b = await SqliteStore.open({ path });
+  t.after(async () => {
+    await a.close();
+    await b.close();
+  });
+  assert.ok(a.audit instanceof SqliteAuditWriter, 'appends go through the writer thread by default');
+  const keys = generateEd25519KeyPair();
+  const logA = new AuditLog({ store: a.audit, signingKey: keys.privateKey });
+  const logB = new AuditLog({ store: b.audit });
+  const indexes: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const [x, y] = await Promise.all([logA.append(sampleEvent(i, 'agent-a')), logB.append(sampleEvent(i, 'agent-b'))]);
+    indexes.push(x.index, y.index);
+  }
+  assert.deepEqual([...indexes].sort((p, q) => p - q), Array.from({ length: 12 }, (_, i) => i));
+  const rows = await a.audit.rows(0, 100);
+  for (let i = 1; i < rows.length; i++) {
+    assert.equal(JSON.parse((rows[i] as { leaf: string }).leaf).prev, (rows[i - 1] as { leafHash: Buffer }).leafHash.toString('hex'), `record ${i} chains to ${i - 1}`);
+  }
+  await logA.signHead();
+  assert.deepEqual(await verifyLog((f, l) => b.audit.rows(f, l), await logA.heads(), keys.publicKey), { ok: true, size: 12, root_hash: (await logA.latestHead())?.root_hash, heads_checked: 1 });
+});
+
+test('the checkpoint thread copies the WAL back into the database while appends go on', async (t) => {
+  const { path } = await tempStorePath(t);
+  const store = await SqliteStore.open({ path });
+  t.after(() => store.close());
+  const log = new AuditLog({ store: store.audit });
+  const before = statSync(path).size;
+  for (let i = 0; i < 400; i++) await Promise.all(Array.from({ length: 4 }, (_, j) => log.append(sampleEvent(i * 4 + j))));
+  // The checkpoint interval is 500 ms: wait for at least two.
+  await new Promise((resolve) => setTimeout(resolve, 1200));
+  assert.ok(statSync(path).size > before + 400 * 1024, `the database file grew from ${before} to ${statSync(path).size} bytes: the WAL was checkpointed into it`);
+});
