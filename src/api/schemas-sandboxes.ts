@@ -117,6 +117,7 @@ export const EgressDecision = z.object({
   method: z.string().optional(),
   path: z.string().optional(),
   address: z.string().optional().describe('The address connected to (pinned: resolved once).'),
+  brokered: z.array(z.string()).optional().describe('Brokered secrets (by name) the request carried: swapped in when allowed, the cause when refused (brokered_secret_unbound).'),
 });
 
 export const SandboxNetworkInfo = z.object({

@@ -125,6 +125,7 @@ export class NetworkManager {
         port: this.config.network.proxyPort,
         allow: rules,
         services,
+        ...(request.brokered === undefined ? {} : { brokered: request.brokered }),
         controllerListeners: () => this.listeners.list(),
         onDecision: (decision: EgressDecision) => {
           attachment?.record(decision);

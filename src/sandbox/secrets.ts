@@ -8,14 +8,44 @@ import type { SecretRegistry } from '../secrets/registry.ts';
 import { UnknownSecretError } from '../secrets/registry.ts';
 import type { SecretValue } from '../secrets/value.ts';
 import { Redactor } from '../secrets/redactor.ts';
-import type { EgressDecision } from '../network/proxy/index.ts';
+import type { ResolvedSecret } from '../secrets/provider.ts';
+import type { BrokeredCredential, EgressDecision } from '../network/proxy/index.ts';
+import type { NetworkRequest } from '../network/policy.ts';
 import { ServiceError } from './errors.ts';
 
-/** Values for `names` (none when absent or empty). */
+/** A request's secrets, split by who gets what. */
+export interface SandboxSecrets {
+  /** What goes to /run/secrets: values, and placeholders of brokered secrets. */
+  files: SecretValue[];
+  /** What is redacted from the sandbox's output and reports: every real value. */
+  redact: SecretValue[];
+  /** Brokered secrets, for the sandbox's egress proxy. */
+  brokered: BrokeredCredential[];
+}
+
+/** The secrets for `names` (none when absent or empty). */
+export async function resolveSandboxSecrets(registry: SecretRegistry, names: readonly string[] | undefined): Promise<SandboxSecrets> {
+  const resolved = await resolveNamed(registry, names);
+  return {
+    files: resolved.map((r) => r.value),
+    redact: resolved.map((r) => (r.delivery.kind === 'brokered' ? r.delivery.real : r.value)),
+    brokered: resolved.flatMap((r) => (r.delivery.kind === 'brokered' ? [brokeredCredential(r.value, r.delivery.real, r.delivery.bind)] : [])),
+  };
+}
+
+/** Values for `names` as the sandbox gets them (brokered secrets: their placeholders). */
 export async function resolveSecrets(registry: SecretRegistry, names: readonly string[] | undefined): Promise<SecretValue[]> {
+  return (await resolveNamed(registry, names)).map((r) => r.value);
+}
+
+function brokeredCredential(placeholder: SecretValue, real: SecretValue, bind: { hosts: string[]; header: string; format: string }): BrokeredCredential {
+  return { name: real.name, placeholder: placeholder.bytes().toString('latin1'), hosts: [...bind.hosts], header: bind.header, format: bind.format, value: () => real.bytes() };
+}
+
+async function resolveNamed(registry: SecretRegistry, names: readonly string[] | undefined): Promise<ResolvedSecret[]> {
   if (names === undefined || names.length === 0) return [];
   try {
-    return (await registry.resolve(names)).map((r) => r.value);
+    return await registry.resolve(names);
   } catch (err) {
     if (err instanceof UnknownSecretError) throw new ServiceError('secret_not_found', err.message);
     // Why the message only: every secrets error names the secret and never quotes a value.
@@ -51,4 +81,15 @@ export class SandboxRedactors {
     const redactor = this.#byId.get(decision.sandboxId);
     return redactor === undefined ? decision : redactDecision(decision, redactor);
   }
+}
+
+/**
+ * The network request with the sandbox's brokered secrets attached for its egress proxy. Only a
+ * restricted network has a proxy: a brokered secret with any other mode is refused.
+ */
+export function withBrokered(network: NetworkRequest, secrets: SandboxSecrets): NetworkRequest {
+  if (secrets.brokered.length === 0) return network;
+  // Why refuse: without the proxy the placeholder would be useless and nothing would stop it going anywhere.
+  if (network.mode !== 'restricted') throw new ServiceError('invalid_request', `secrets ${secrets.brokered.map((b) => b.name).join(', ')} are brokered to destinations and need network_policy restricted, not ${network.mode}`);
+  return { ...network, brokered: secrets.brokered };
 }

@@ -18,11 +18,12 @@ import { BASE_ENV, commandFor, driverFor, imageFor, limitsFor } from './prepare.
 import { PersistentSandbox } from './persistent.ts';
 import { ImageReverifier } from '../images/reverify.ts';
 import { imageIntegrityViolation } from './violations.ts';
+import { brokeredSecretViolation } from './brokered-violation.ts';
 import { poolKey, WarmPool } from './pool.ts';
 import { StartQueue } from './start-queue.ts';
 import { Supervisor } from './supervision/supervisor.ts';
 import { OneShotRegistry } from './one-shots.ts';
-import { resolveSecrets, SandboxRedactors } from './secrets.ts';
+import { resolveSandboxSecrets, SandboxRedactors, withBrokered } from './secrets.ts';
 import { secretRegistryFor, type SecretRegistry, type SecretValue } from '../secrets/index.ts';
 import { SandboxRegistry, type SandboxRecord } from './registry.ts';
 import type { ExecutionResult, SecurityViolation } from './result.ts';
@@ -124,6 +125,7 @@ export class SandboxService implements SandboxServiceApi {
       // Why redacted here: what a proxy reports (logs, metrics, audit) is sandbox-chosen text.
       onDecision: (decision) => {
         this.observer.egressDecision?.(this.redactors.decision(decision));
+        this.recordBrokeredMisuse(decision);
         void this.guardEgress(decision);
       },
       ...(options.listeners === undefined ? {} : { listeners: options.listeners }),
@@ -200,15 +202,17 @@ export class SandboxService implements SandboxServiceApi {
     const image = await this.imageInService(request.image);
     const network = request.network ?? NO_NETWORK;
     await this.checkNetwork(network);
-    const secrets = await resolveSecrets(this.secrets, request.secrets);
+    const sandboxSecrets = await resolveSandboxSecrets(this.secrets, request.secrets);
+    const secrets = sandboxSecrets.files;
+    const brokeredNetwork = withBrokered(network, sandboxSecrets);
     this.reserveCapacity();
     // Admitted: the id exists from here on, listed by status() and cancellable, before the sandbox does.
     const executionId = randomUUID();
     const controller = new AbortController();
-    const forgetSecrets = this.redactors.register(sandboxIdOf(executionId), secrets);
+    const forgetSecrets = this.redactors.register(sandboxIdOf(executionId), sandboxSecrets.redact);
     const result = executeOnce(
       {
-        image, limits, env: { ...BASE_ENV, ...request.env }, mounts: request.mounts, workdir: request.workdir ?? '/tmp', argv, network,
+        image, limits, env: { ...BASE_ENV, ...request.env }, mounts: request.mounts, workdir: request.workdir ?? '/tmp', argv, network: brokeredNetwork,
         executionId, signal: controller.signal, ...(stdin === undefined ? {} : { stdin }), ...(secrets.length === 0 ? {} : { secrets }),
       },
       { driver, network: this.networks, policyHash: this.policyHash, starts: this.starts, supervisor: this.supervisor, ...this.denialContext(() => request.agentId) },
@@ -238,14 +242,16 @@ export class SandboxService implements SandboxServiceApi {
     const image = await this.imageInService(options.image);
     const network = options.network ?? NO_NETWORK;
     await this.checkNetwork(network);
-    const secrets = await resolveSecrets(this.secrets, options.secrets);
+    const sandboxSecrets = await resolveSandboxSecrets(this.secrets, options.secrets);
+    const secrets = sandboxSecrets.files;
+    const brokeredNetwork = withBrokered(network, sandboxSecrets);
     this.reserveCapacity();
     // Pooled sandboxes have no network (`none`) and no secrets; any other request gets a sandbox of its own.
     const poolable = options.mounts.length === 0 && network.mode === 'none' && secrets.length === 0;
     const pool = poolable ? this.pools.get(poolKey({ runtime: options.runtime, imageDigest: image.digest, limits })) : undefined;
     const pooled = pool?.take();
     if (pool !== undefined) this.observer.poolCheckout?.(pool.key, pooled !== undefined);
-    const sandbox = pooled ?? (await this.startSandbox(driver, image, limits, options.mounts, network, secrets));
+    const sandbox = pooled ?? (await this.startSandbox(driver, image, limits, options.mounts, brokeredNetwork, secrets));
     const record = this.registry.add(sandbox, {
       runtime: options.runtime,
       imageName: options.image ?? this.config.defaultImage,
@@ -258,7 +264,7 @@ export class SandboxService implements SandboxServiceApi {
       services: network.services,
     });
     if (pooled !== undefined && pool !== undefined) this.checkouts.set(sandbox.id, pool);
-    const forgetSecrets = this.redactors.register(sandbox.id, secrets);
+    const forgetSecrets = this.redactors.register(sandbox.id, sandboxSecrets.redact);
     sandbox.onEnd(() => {
       forgetSecrets();
       this.checkouts.delete(sandbox.id);
@@ -322,6 +328,14 @@ export class SandboxService implements SandboxServiceApi {
     for (const e of executions) e.controller.abort(REVOKED);
     await Promise.all([...sandboxes.map((r) => r.sandbox.end(REVOKED)), ...executions.map((e) => e.ended)]);
     return { sandboxes: sandboxes.map((r) => r.sandbox.id), executions: executions.map((e) => e.executionId) };
+  }
+
+  /** Records a brokered secret's placeholder sent to a host it is not bound to as a violation on its sandbox. */
+  private recordBrokeredMisuse(decision: EgressDecision): void {
+    const violation = brokeredSecretViolation(decision);
+    if (violation === undefined) return;
+    this.registry.find(decision.sandboxId)?.sandbox.violations.push(violation);
+    this.observer.violationRecorded?.(violation);
   }
 
   /** Holds one egress decision to the owner's contract (see ServiceOptions.egressGuard). */

@@ -7,6 +7,7 @@
  * proxy) is a further delivery kind a provider can report without changing this interface.
  */
 import type { SecretValue } from './value.ts';
+import type { SecretBinding } from './binding.ts';
 
 /** One entry of a listing: a name and where it comes from, never the value. */
 export interface SecretListing {
@@ -33,13 +34,17 @@ export interface WritableSecretProvider extends SecretProvider {
   remove(name: string): Promise<boolean>;
 }
 
-/** How a granted secret reaches the sandbox. */
-export type SecretDelivery = { kind: 'file' };
+/**
+ * How a granted secret reaches the sandbox: `file` puts `value` at /run/secrets/NAME; `brokered`
+ * puts `value` (then a placeholder) there and keeps the real value here, for the egress proxy.
+ */
+export type SecretDelivery = { kind: 'file' } | { kind: 'brokered'; bind: SecretBinding; real: SecretValue };
 
 /** A secret resolved for one sandbox. */
 export interface ResolvedSecret {
   name: string;
   provider: string;
+  /** What the sandbox gets: the value, or a brokered secret's placeholder (never its real value). */
   value: SecretValue;
   delivery: SecretDelivery;
 }

@@ -4,6 +4,7 @@
  */
 import type { ResolvedSecret, SecretListing, SecretProvider } from './provider.ts';
 import { checkSecretName } from './names.ts';
+import { placeholderFor, type SecretBinding } from './binding.ts';
 
 /** A requested secret that no provider holds. */
 export class UnknownSecretError extends Error {
@@ -24,9 +25,12 @@ export class AmbiguousSecretError extends Error {
 /** Resolves secret names to values through the configured providers. */
 export class SecretRegistry {
   readonly #providers: readonly SecretProvider[];
+  readonly #bindings: Readonly<Record<string, SecretBinding>>;
 
-  constructor(providers: readonly SecretProvider[]) {
+  /** `bindings`: secret name → the destinations it is brokered to (`secrets.bind`). */
+  constructor(providers: readonly SecretProvider[], bindings: Readonly<Record<string, SecretBinding>> = {}) {
     this.#providers = providers;
+    this.#bindings = bindings;
   }
 
   /** Every name, with its provider (never a value). */
@@ -48,7 +52,10 @@ export class SecretRegistry {
       if (found.length === 0) throw new UnknownSecretError(name);
       // Why refuse: the store and the environment disagreeing about a name is a configuration error, not a choice to make silently.
       if (found.length > 1) throw new AmbiguousSecretError(`secret ${name} is held by ${found.map((f) => f.provider).join(' and ')}; remove one`);
-      resolved.push(found[0] as ResolvedSecret);
+      const secret = found[0] as ResolvedSecret;
+      const bind = Object.hasOwn(this.#bindings, name) ? this.#bindings[name] : undefined;
+      // Why the placeholder in `value`: a consumer that ignores the delivery kind still never hands the real key to a sandbox.
+      resolved.push(bind === undefined ? secret : { ...secret, value: placeholderFor(name), delivery: { kind: 'brokered', bind, real: secret.value } });
     }
     return resolved;
   }

@@ -60,6 +60,7 @@ export async function startProxyWithClassifier(options: EgressProxyOptions, clas
     sandboxId: options.sandboxId,
     rules: () => rules,
     services: [...options.services],
+    brokered: [...(options.brokered ?? [])],
     resolve: options.resolve ?? defaultResolve,
     classify,
     // Why: the proxy must never carry a sandbox to the controller (or back into itself), whatever it allowlists.

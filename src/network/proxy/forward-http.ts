@@ -9,6 +9,7 @@ import { denyResponse, printable } from './deny.ts';
 import { destinationContext, judgeDestination, judgeServiceAddress } from './destination.ts';
 import { formatHost, isIpHost } from './host-name.ts';
 import { forwardUpstream } from './http-upstream.ts';
+import { destinationNames, judgeBrokered } from './brokered.ts';
 import { checkServiceRequest, findService, serviceAddress, serviceUpstreamUrl } from './services.ts';
 import { parseAbsoluteTarget, parseHostHeader, type HttpTarget } from './target.ts';
 import type { InternalService } from './types.ts';
@@ -30,9 +31,14 @@ export async function handleHttpRequest(context: ProxyContext, req: IncomingMess
   if (!hostHeaderMatches(req, target)) return refuse('host_header_mismatch');
   const service = findService(context.services, target.host, target.port);
   if (service.kind === 'unknown_service') return refuse('unknown_service');
+  // Why before any connection: a placeholder bound elsewhere never leaves the proxy, whatever the allowlist says.
+  const brokered = judgeBrokered(context.brokered, req.rawHeaders, req.url ?? '', destinationNames(target.host, service.kind === 'service' ? service.service : undefined));
+  if (brokered.kind !== 'none') base = { ...base, brokered: brokered.names };
+  if (brokered.kind === 'refuse') return refuse('brokered_secret_unbound');
+  const rawHeaders = brokered.kind === 'inject' ? { rawHeaders: brokered.rawHeaders } : {};
   if (service.kind === 'service') {
     base = { ...base, kind: 'service' };
-    return await forwardToService(context, req, res, target, service.service, base, recorder.decide, refuse);
+    return await forwardToService(context, req, res, target, service.service, base, recorder.decide, refuse, rawHeaders);
   }
   const destination = await judgeDestination(target.host, target.port, destinationContext(context));
   if (!destination.allowed) return refuse(destination.reason, destination.address);
@@ -44,6 +50,7 @@ export async function handleHttpRequest(context: ProxyContext, req: IncomingMess
     port: target.port,
     hostHeader: target.port === 80 ? formatHost(target.host) : `${formatHost(target.host)}:${target.port}`,
     pathAndQuery: target.pathAndQuery,
+    ...rawHeaders,
   };
   forwardUpstream(context, req, res, upstream, { ...base, allowed: true, reason: 'allowlisted', address: destination.address }, recorder.decide);
 }
@@ -57,6 +64,7 @@ async function forwardToService(
   base: DecisionFields,
   decide: (d: DecisionFields) => void,
   refuse: (reason: string, address?: string) => void,
+  rawHeaders: { rawHeaders?: string[] },
 ): Promise<void> {
   const refusal = checkServiceRequest(service, req.method ?? '', target.pathname, target.rawPath);
   const address = serviceAddress(service);
@@ -75,6 +83,7 @@ async function forwardToService(
     pathAndQuery: `${url.pathname}${url.search}`,
     ...(url.protocol === 'https:' && !isIpHost(address.host) ? { servername: address.host } : {}),
     ...(service.ca ? { ca: service.ca } : {}),
+    ...rawHeaders,
   };
   forwardUpstream(context, req, res, upstream, { ...base, allowed: true, reason: 'service' }, decide);
 }

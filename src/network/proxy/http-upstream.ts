@@ -23,6 +23,8 @@ export interface UpstreamTarget {
   servername?: string;
   /** Trust anchors for https upstreams. */
   ca?: string;
+  /** The request's raw headers as forwarded (default: as received), e.g. with a brokered secret swapped in. */
+  rawHeaders?: string[];
 }
 
 /** Forwards `req` to `target`; `decision` is what gets recorded once the upstream is connected. */
@@ -34,7 +36,7 @@ export function forwardUpstream(
   decision: DecisionFields,
   decide: (d: DecisionFields) => void,
 ): void {
-  const headers = flatten([['Host', target.hostHeader], ...endToEndHeaders(req.rawHeaders), ...framingHeaders(req.headers)]);
+  const headers = flatten([['Host', target.hostHeader], ...endToEndHeaders(target.rawHeaders ?? req.rawHeaders), ...framingHeaders(req.headers)]);
   const upstream = (target.protocol === 'https:' ? https : http).request({
     host: target.connectHost,
     port: target.port,

@@ -18,6 +18,8 @@ export const DENY_REASONS = [
   // internal services
   'unknown_service', 'service_method_not_allowed', 'service_path_not_allowed', 'service_path_encoded',
   'service_requires_http', 'bad_service_url',
+  // a brokered secret's placeholder sent to a host it is not bound to (or in a URL)
+  'brokered_secret_unbound',
   // CONNECT, after the 200
   'sni_mismatch', 'sni_missing', 'not_tls', 'tls_malformed', 'tls_timeout',
   // the client left before a decision

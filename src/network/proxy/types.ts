@@ -15,6 +15,20 @@ export interface InternalService {
   ca?: string;
 }
 
+/** A secret brokered to destinations: the sandbox holds `placeholder`; the proxy alone can read the value. */
+export interface BrokeredCredential {
+  name: string;
+  /** The token the sandbox was given instead of the value. */
+  placeholder: string;
+  /** Canonical host names (or `NAME.airlock.internal`) the value may reach. */
+  hosts: string[];
+  /** The header that carries it, and its value with `{value}` for the secret. */
+  header: string;
+  format: string;
+  /** The real value (read only when swapping it in). */
+  value(): Buffer;
+}
+
 export interface ResolvedAddress {
   address: string;
   family: 4 | 6;
@@ -30,6 +44,8 @@ export interface EgressProxyOptions {
   /** Replaceable at runtime with setAllowlist. */
   allow: AllowRule[];
   services: InternalService[];
+  /** Secrets brokered to destinations (plain HTTP requests only; default none). */
+  brokered?: BrokeredCredential[];
   /** Default: dns.promises.lookup(host, { all: true }). */
   resolve?: Resolver;
   /** Default: every address of os.networkInterfaces(). */
@@ -67,6 +83,8 @@ export interface EgressDecision {
   method?: string;
   /** Path without the query (queries often carry secrets). */
   path?: string;
+  /** Brokered secrets the request carried (by name): swapped in when allowed, the cause when refused. */
+  brokered?: string[];
   /** The pinned upstream address, once known. */
   address?: string;
 }
