@@ -3,7 +3,12 @@
  * and template strings all give a marker, so a value that strays into a log line, an error, an
  * approval summary or an API answer shows the marker, not the bytes.
  */
-import { inspect } from 'node:util';
+
+/**
+ * util.inspect.custom, by its documented global name: importing node:util for it would load all
+ * of util's lazy parts (worker_threads among them) on every airlock run's start-up.
+ */
+const INSPECT_CUSTOM = Symbol.for('nodejs.util.inspect.custom');
 
 /** Longest value a secret may have (it lives in memory and on a small tmpfs). */
 export const MAX_SECRET_BYTES = 64 * 1024;
@@ -55,7 +60,7 @@ export class SecretValue {
     return this.toString();
   }
 
-  [inspect.custom](): string {
+  [INSPECT_CUSTOM](): string {
     return this.toString();
   }
 }
