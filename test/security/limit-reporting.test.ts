@@ -44,7 +44,7 @@ for (const runtime of RUNTIMES) {
     runtimeCase(suite, runtime, 'a fork bomb that ends on its own right after the refusal still ends pids_limit', async (_t, ready) => {
       // The children exit at once and the parent right after its refusal: nothing stays at the
       // limit for a sampler to see, so only a counted refusal can report it.
-      const result = await runInSandbox(ready, suite.config, bomb('pass', 'pass'), { limits: { pids: 16, timeoutSeconds: 30 } });
+      const result = await runInSandbox(ready, suite.config, bomb('pass', 'pass'), { limits: { pids: 16, timeoutSeconds: stretched(30) } });
       // (Whether the runner's poll stops it before it prints its refusal is a race; either way the
       // reason is the same.)
       assert.equal(result.termination_reason, 'pids_limit', summary(result));
