@@ -110,9 +110,10 @@ export async function benchGvisor(config: AirlockConfig, image: Image, n: number
       }
     }
     const subject = summarize(samples[0]);
-    const trace = await traceCost(runsc, flags, driver.stateDir, `${minimalDir}-fork`, minimalRoot.path, `/${config.cgroupParent}/bench-minimal-${process.pid}`, config.defaults, n);
+    const [trace, debug] = await traceCost(runsc, flags, driver.stateDir, `${minimalDir}-fork`, minimalRoot.path, `/${config.cgroupParent}/bench-minimal-${process.pid}`, config.defaults, n);
     return [
       trace,
+      debug,
       { name: 'gvisor: create+run+destroy /bin/true', subject, baseline: summarize(samples[1]), subjectLabel: 'GvisorDriver', baselineLabel: 'plain runsc run (minimal bundle, same flags)' },
       { name: 'gvisor: create+run+destroy /bin/true', subject, baseline: summarize(samples[2]), subjectLabel: 'GvisorDriver', baselineLabel: 'raw runsc run (the driver\'s bundle)' },
     ];
@@ -129,18 +130,23 @@ export async function benchGvisor(config: AirlockConfig, image: Image, n: number
  * guest forks are counted from): a plain runsc run of the minimal bundle running 50 fork+exec of
  * /bin/true, with the driver's log and trace flags against without, in turn.
  */
-async function traceCost(runsc: string, flags: ReturnType<typeof parseRunscFlags>, stateDir: string, dir: string, rootfs: string, cgroupsPath: string, limits: AirlockConfig['defaults'], n: number): Promise<PairResult> {
+async function traceCost(runsc: string, flags: ReturnType<typeof parseRunscFlags>, stateDir: string, dir: string, rootfs: string, cgroupsPath: string, limits: AirlockConfig['defaults'], n: number): Promise<[PairResult, PairResult]> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const script = 'i=0; while [ $i -lt 50 ]; do /bin/true; i=$((i+1)); done';
   writeFileSync(`${dir}/config.json`, JSON.stringify(minimalSpec(rootfs, cgroupsPath, limits, ['/bin/sh', '-c', script])), { mode: 0o600 });
   let seq = 0;
-  const runWith = (logDir: string | undefined) => async () => {
-    await spawnWait(runsc, [...runscGlobalArgs(flags, { stateDir, ...(logDir === undefined ? {} : { logDir }) }), 'run', '--bundle', dir, `bench-trace-${process.pid}-${seq++}`], { env: RUNSC_ENV });
+  const runWith = (logDir: string | undefined, seccompDenials = false) => async () => {
+    await spawnWait(runsc, [...runscGlobalArgs(flags, { stateDir, seccompDenials, ...(logDir === undefined ? {} : { logDir }) }), 'run', '--bundle', dir, `bench-trace-${process.pid}-${seq++}`], { env: RUNSC_ENV });
     if (logDir !== undefined) for (const log of ['run.log', 'boot.log']) rmSync(`${logDir}/${log}`, { force: true });
   };
   try {
     const [traced, plain] = await timePaired(n, 2, runWith(dir), runWith(undefined));
-    return { name: 'gvisor: sh running 50 × /bin/true (plain runsc run)', subject: summarize(traced), baseline: summarize(plain), subjectLabel: 'with the driver\'s logs + clone trace', baselineLabel: 'without' };
+    // What reporting seccomp denials adds: the sandbox kernel's log at debug level (the one level that reports them).
+    const [debug, info] = await timePaired(n, 2, runWith(dir, true), runWith(dir));
+    return [
+      { name: 'gvisor: sh running 50 × /bin/true (plain runsc run)', subject: summarize(traced), baseline: summarize(plain), subjectLabel: 'with the driver\'s logs + clone trace', baselineLabel: 'without' },
+      { name: 'gvisor: sh running 50 × /bin/true (plain runsc run)', subject: summarize(debug), baseline: summarize(info), subjectLabel: 'logs at debug level (seccomp denial reporting)', baselineLabel: 'the driver\'s default logs' },
+    ];
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
