@@ -86,7 +86,11 @@ async function resolveRunSecrets(config: AirlockConfig, names: readonly string[]
   // Loaded only for a run given secrets.
   const { secretRegistryFor, UnknownSecretError } = await import('../secrets/index.ts');
   try {
-    return (await secretRegistryFor(config).resolve(names)).map((r) => r.value);
+    const resolved = await secretRegistryFor(config).resolve(names);
+    const brokered = resolved.filter((r) => r.delivery.kind === 'brokered').map((r) => r.name);
+    // Why refuse: only the controller's egress proxy swaps a brokered value in; a local run would hand the sandbox a useless placeholder.
+    if (brokered.length > 0) throw new UsageError(`--secret: ${brokered.join(', ')} brokered to destinations (secrets.bind): run it through the controller with network_policy restricted`);
+    return resolved.map((r) => r.value);
   } catch (err) {
     if (err instanceof UnknownSecretError) throw new UsageError(`--secret: ${err.message}`);
     throw err;

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import type { IncomingHttpHeaders } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { DENY_REASON_HEADER } from './deny.ts';
+import { proxyRequest, startHttpServer, startTestProxy, type TestServer } from './test-fixtures.ts';
+import type { BrokeredCredential } from './types.ts';
+
+const REASON = DENY_REASON_HEADER.toLowerCase();
+const REAL = 'sk-real-0123456789';
+const PH = 'airlock-brokered-00112233445566778899aabbccddeeff';
+
+describe('egress proxy: brokered credentials over plain HTTP', { timeout: 30_000 }, () => {
+  let upstream: TestServer;
+  let seen: { host: string; url: string; headers: IncomingHttpHeaders }[];
+  const credential: BrokeredCredential = { name: 'api_key', placeholder: PH, hosts: ['api.test'], header: 'Authorization', format: 'Bearer {value}', value: () => Buffer.from(REAL) };
+  // Both names reach the same local server (loopback counts as public in this proxy): only the name differs.
+  const start = () => startTestProxy([`api.test:${upstream.port}`, `other.test:${upstream.port}`], { brokered: [credential], resolve: async () => [{ address: '127.0.0.1', family: 4 }] }, true);
+  const url = (host: string, path = '/v1') => `http://${host}:${upstream.port}${path}`;
+  before(async () => {
+    seen = [];
+    upstream = await startHttpServer((req, res) => {
+      seen.push({ host: req.headers.host ?? '', url: req.url ?? '', headers: req.headers });
+      res.end('ok');
+    });
+  });
+  after(() => upstream.close());
+
+  it('swaps the value into the bound header, formatted, and into any other header bare', async (t) => {
+    const { port, decisions, close } = await start();
+    t.after(close);
+    const before = seen.length;
+    const res = await proxyRequest(port, url('api.test'), { headers: { authorization: PH, 'x-extra': `k=${PH};` } });
+    assert.equal(res.status, 200);
+    assert.equal(seen.length, before + 1);
+    assert.equal(seen.at(-1)?.headers.authorization, `Bearer ${REAL}`);
+    assert.equal(seen.at(-1)?.headers['x-extra'], `k=${REAL};`);
+    assert.deepEqual([decisions[0]?.allowed, decisions[0]?.reason, decisions[0]?.brokered], [true, 'allowlisted', ['api_key']]);
+  });
+
+  it('forwards a bound-host request without the placeholder untouched', async (t) => {
+    const { port, decisions, close } = await start();
+    t.after(close);
+    const res = await proxyRequest(port, url('api.test'), { headers: { authorization: 'Bearer mine' } });
+    assert.equal(res.status, 200);
+    assert.equal(seen.at(-1)?.headers.authorization, 'Bearer mine');
+    assert.equal(decisions[0]?.brokered, undefined);
+  });
+
+  const refusals: [string, () => string, Record<string, string>][] = [
+    ['a header to an allowlisted host it is not bound to', () => url('other.test'), { authorization: `Bearer ${PH}` }],
+    ['any header to an unbound host', () => url('other.test'), { cookie: `s=${PH}` }],
+    ['the URL of an unbound host', () => url('other.test', `/x?k=${PH}`), {}],
+    ['the URL of an unbound host, percent-encoded', () => url('other.test', `/x?k=%61irlock-brokered-${PH.slice('airlock-brokered-'.length)}`), {}],
+    ['the URL of the bound host (it would land in access logs)', () => url('api.test', `/x?k=${PH}`), {}],
+    ['a host that is not even allowlisted', () => url('elsewhere.test'), { authorization: PH }],
+  ];
+  for (const [what, target, headers] of refusals) {
+    it(`refuses the placeholder in ${what}, before connecting`, async (t) => {
+      const { port, decisions, close } = await start();
+      t.after(close);
+      const before = seen.length;
+      const res = await proxyRequest(port, target(), { headers });
+      assert.equal(res.status, 403);
+      assert.equal(res.headers[REASON], 'brokered_secret_unbound');
+      assert.equal(seen.length, before, 'nothing reached an upstream');
+      assert.deepEqual([decisions[0]?.allowed, decisions[0]?.reason, decisions[0]?.brokered], [false, 'brokered_secret_unbound', ['api_key']]);
+      assert.ok(!JSON.stringify(decisions).includes(REAL));
+    });
+  }
+});
