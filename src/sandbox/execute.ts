@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { GrantedMount, IsolationDriver, Limits, ProcessExit, SandboxSpec, SecretFile } from '../isolation/driver.ts';
+import type { GrantedMount, IsolationDriver, Limits, ProcessExit, SecretFile } from '../isolation/driver.ts';
 import { Redactor } from '../secrets/redactor.ts';
 import { secretBytes } from '../isolation/secret-files.ts';
 import { RefusedControlError } from '../host/control-error.ts';
@@ -21,7 +21,7 @@ import type { DriftFinding } from '../network/drift-watch.ts';
 import type { StartQueue } from './start-queue.ts';
 import { CANCELLED, provision, type ProvisionedSandbox } from './provision.ts';
 import { Supervisor } from './supervision/supervisor.ts';
-import { openRunDenials, openSandboxKernelDenials, type DenialReporting, type RunDenials, type RunDenialsOptions } from './denials/run-denials.ts';
+import { openDenials, type DenialReporting, type DenialSpec, type RunDenials } from './denials/run-denials.ts';
 
 export interface ExecutionRequest {
   image: Image;
@@ -74,7 +74,6 @@ export async function executeOnce(request: ExecutionRequest, ctx: ExecutionConte
   const base = { executionId, started, runtime: ctx.driver.runtime, policyHash: ctx.policyHash };
   let provisioned: ProvisionedSandbox | undefined;
   let redactor: Redactor | undefined;
-  // Why per runtime: gVisor's Sentry enforces its own profile, so the host kernel never sees those calls.
   const denials = ctx.denials === undefined ? undefined : runDenials(ctx, sandboxIdOf(executionId));
   try {
     // First: a run whose secrets can't be read (so could not be redacted) never starts.
@@ -207,30 +206,18 @@ async function supervise(
  * A run's denials, with the response policy wired: `kill` stops the sandbox at once, and
  * `kill_and_revoke` also calls the revocation the service passed in.
  */
-function runDenials(ctx: ExecutionContext, sandboxId: string): { run: RunDenials; onKill: (kill: () => void) => void; spec: Pick<SandboxSpec, 'denialAuid' | 'onSeccompDenial'> } {
+function runDenials(ctx: ExecutionContext, sandboxId: string): { run: RunDenials; onKill: (kill: () => void) => void; spec: DenialSpec } {
   const cfg = ctx.denials as NonNullable<ExecutionContext['denials']>;
   let kill: (() => void) | undefined;
   let pending = false;
-  const options: RunDenialsOptions = {
+  const { run, spec } = openDenials(cfg, ctx.driver.runtime, sandboxId, {
     ...(cfg.policy === undefined ? {} : { policy: cfg.policy }),
     onResponse: (response, syscall) => {
       if (response === 'kill_and_revoke') cfg.revoke?.(sandboxId, `seccomp denied ${syscall} in sandbox ${sandboxId}`);
       if (kill === undefined) pending = true;
       else kill();
     },
-  };
-  let run: RunDenials;
-  let spec: Pick<SandboxSpec, 'denialAuid' | 'onSeccompDenial'>;
-  if (ctx.driver.runtime === 'gvisor') {
-    const local = openSandboxKernelDenials(options);
-    run = local.run;
-    let serial = 0;
-    // Why the same Denial record: one tally, one pattern table and one response for both runtimes.
-    spec = { onSeccompDenial: (d) => local.add({ serial: ++serial, pid: d.pid, syscallNr: d.syscallNr, syscall: d.syscall, arch: process.arch, code: 'sentry', auid: -1, cgroup: undefined, comm: '' }) };
-  } else {
-    run = openRunDenials(cfg.watch, sandboxId, options);
-    spec = { denialAuid: run.auid };
-  }
+  });
   return {
     run,
     spec,

@@ -22,7 +22,7 @@ import { CANCELLED, provision, type ProvisionedSandbox } from './provision.ts';
 import type { StartQueue } from './start-queue.ts';
 import { networkDriftViolation } from './violations.ts';
 import type { SecurityViolation } from './result.ts';
-import { openRunDenials, type DenialReporting, type RunDenials } from './denials/run-denials.ts';
+import { openDenials, type DenialReporting, type RunDenials } from './denials/run-denials.ts';
 import type { Supervision, Supervisor } from './supervision/supervisor.ts';
 
 /** Longest wait for the agent's READY: a sandbox that can't start its agent is not handed out. */
@@ -45,7 +45,7 @@ export interface PersistentSpec {
   onViolation?: (violation: SecurityViolation) => void;
   /** Secrets placed under /run/secrets; their values are redacted from everything read back. */
   secrets?: readonly SecretFile[];
-  /** Seccomp denial reporting (namespace runtime); absent: denials are refused, not reported. */
+  /** Seccomp denial reporting (both runtimes); absent: denials are refused, not reported. */
   denials?: DenialReporting;
 }
 
@@ -100,8 +100,7 @@ export class PersistentSandbox {
     let created: PersistentSandbox | undefined;
     let respond: EndReason | undefined;
     const reporting = spec.denials;
-    // Why namespace only: gVisor's Sentry enforces its own profile; the host kernel never sees those calls.
-    const denials = reporting === undefined || spec.driver.runtime !== 'namespace' ? undefined : openRunDenials(reporting.watch, id, {
+    const opened = reporting === undefined ? undefined : openDenials(reporting, spec.driver.runtime, id, {
       ...(reporting.policy === undefined ? {} : { policy: reporting.policy }),
       onResponse: (response, syscall) => {
         if (response === 'kill_and_revoke') reporting.revoke?.(id, `seccomp denied ${syscall} in sandbox ${id}`);
@@ -109,13 +108,14 @@ export class PersistentSandbox {
         if (created !== undefined) void created.end(respond);
       },
     });
+    const denials = opened?.run;
     const provisioned = await provision(
       {
         // The network's variables (proxy, services) reach the agent and every command it starts.
         id, image: spec.image, limits: spec.limits, env: { ...BASE_ENV }, mounts: spec.mounts, workdir: '/tmp', network: spec.network,
         agentDir: spec.agentDir, argv: [`${AGENT_MOUNT}/${spec.agentBinary}`], stdin: true,
         ...(spec.secrets === undefined || spec.secrets.length === 0 ? {} : { secrets: spec.secrets }),
-        ...(denials === undefined ? {} : { denialAuid: denials.auid }),
+        ...opened?.spec,
       },
       { driver: spec.driver, networks: spec.networks, starts: spec.starts },
     ).catch((err: unknown) => {

@@ -130,13 +130,13 @@ for (const runtime of ['namespace', 'gvisor'] as TestRuntime[]) {
   });
 }
 
-describe('namespace: a persistent sandbox reports its denials through the service (GET /sandboxes/{id})', () => {
+for (const runtime of ['namespace', 'gvisor'] as TestRuntime[]) describe(`${runtime}: a persistent sandbox reports its denials through the service (GET /sandboxes/{id})`, () => {
   const serviceConfig = isolatedConfig();
   const revoked: { agentId: string; reason: string }[] = [];
   let service: SandboxService | undefined;
   let skip: string | undefined;
   before(async () => {
-    skip = watchError ?? (await availability('namespace', serviceConfig).then((a) => (a.ok ? undefined : a.reason)));
+    skip = watchError ?? (await availability(runtime, serviceConfig).then((a) => (a.ok ? undefined : a.reason)));
     if (skip !== undefined) return;
     service = new SandboxService({
       config: serviceConfig,
@@ -152,7 +152,7 @@ describe('namespace: a persistent sandbox reports its denials through the servic
 
   it('a CRITICAL denial is listed, kills the sandbox and revokes its agent', async (t) => {
     if (skip !== undefined || service === undefined) return void t.skip(skip ?? 'no service');
-    const info = await service.create({ runtime: 'namespace', limits: {}, metadata: {}, env: {}, mounts: [], agentId: 'sv-agent' });
+    const info = await service.create({ runtime, limits: {}, metadata: {}, env: {}, mounts: [], agentId: 'sv-agent' });
     const session = await service.exec(info.sandbox_id, { argv: ['python3', '-c', ESCAPE], env: {}, stdin: false, timeoutMs: 30_000 });
     await session.result.catch(() => undefined);
     const deadline = Date.now() + 10_000;

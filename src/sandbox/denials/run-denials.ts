@@ -2,6 +2,7 @@
  * The seccomp denials of one run: an audit login uid for its sandbox, live responses as denials
  * arrive, and, once the sandbox has ended, its SECCOMP violations with every denial counted.
  */
+import type { RuntimeName, SandboxSpec } from '../../isolation/driver.ts';
 import type { SecurityViolation } from '../result.ts';
 import { patternOf } from './patterns.ts';
 import { responseFor, type ResponsePolicy, type ViolationResponse } from './response.ts';
@@ -107,4 +108,25 @@ export function openSandboxKernelDenials(options: RunDenialsOptions = {}): { run
       },
     },
   };
+}
+
+/** What a sandbox spec carries for its runtime's denial reporting. */
+export type DenialSpec = Pick<SandboxSpec, 'denialAuid' | 'onSeccompDenial'>;
+
+/**
+ * A sandbox's denials for its runtime: namespace denials come from the host kernel's audit (the
+ * controller's watch, by audit login uid); gVisor's from its own kernel's log, which the driver
+ * reads and reports through `onSeccompDenial`. One tally, pattern table and response for both.
+ */
+export function openDenials(reporting: DenialReporting, runtime: RuntimeName, sandboxId: string, options: RunDenialsOptions): { run: RunDenials; spec: DenialSpec } {
+  // Why per runtime: gVisor's Sentry enforces its own profile, so the host kernel never sees those calls.
+  if (runtime === 'gvisor') {
+    const local = openSandboxKernelDenials(options);
+    let serial = 0;
+    const onSeccompDenial: NonNullable<DenialSpec['onSeccompDenial']> = (d) =>
+      local.add({ serial: ++serial, pid: d.pid, syscallNr: d.syscallNr, syscall: d.syscall, arch: process.arch, code: 'sandbox-kernel', auid: -1, cgroup: undefined, comm: '' });
+    return { run: local.run, spec: { onSeccompDenial } };
+  }
+  const run = openRunDenials(reporting.watch, sandboxId, options);
+  return { run, spec: { denialAuid: run.auid } };
 }
