@@ -54,3 +54,27 @@ test('counts refused forks from the FIFO as written, split across writes, tells 
 test('reports a FIFO it cannot make as a pids control failure', async () => {
   await assert.rejects(RefusedForkWatch.create('/nonexistent-dir/boot.log', mkfifo ?? '/bin/false'), /^ControlError: pids: /);
 });
+
+test('reports each seccomp denial line of the same FIFO, alongside the refused forks', { skip: mkfifo === undefined ? 'mkfifo is not installed' : false }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-refused-'));
+  try {
+    const path = join(dir, 'boot.log');
+    const watch = await RefusedForkWatch.create(path, mkfifo as string);
+    const denied: string[] = [];
+    watch.onDenied((d) => denied.push(`${d.syscall}/${d.pid}`));
+    const writer = openSync(path, 'w');
+    watch.writersAttached();
+    // As runsc 20221219 writes them at debug level (x86_64 numbers: 272 unshare, 165 mount).
+    const denial = (nr: number) => `D1206 14:35:18.149853   18825 task_syscall.go:240] [   2:   2] Syscall ${nr}: denied by seccomp`;
+    writeSync(writer, [denial(272), REFUSED, denial(165), CREATED, ''].join('\n'));
+    closeSync(writer);
+    await watch.drained(5_000);
+    assert.equal(watch.denied, 2);
+    assert.equal(watch.count, 1, 'the refused fork is still counted');
+    if (process.arch === 'x64') assert.deepEqual(denied, ['unshare/2', 'mount/2']);
+    else assert.equal(denied.length, 2);
+    watch.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
