@@ -126,6 +126,7 @@ export class NetworkManager {
         allow: rules,
         services,
         ...(request.brokered === undefined ? {} : { brokered: request.brokered }),
+        ...(request.responseRedactor === undefined ? {} : { responseRedactor: request.responseRedactor }),
         controllerListeners: () => this.listeners.list(),
         onDecision: (decision: EgressDecision) => {
           attachment?.record(decision);

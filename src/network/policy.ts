@@ -3,7 +3,7 @@
  * error naming each problem and changes nothing.
  */
 import type { NetworkConfig } from '../config/config.ts';
-import type { AllowRule, BrokeredCredential } from './proxy/index.ts';
+import type { AllowRule, BrokeredCredential, ResponseRedactor } from './proxy/index.ts';
 
 export const NETWORK_MODES = ['none', 'restricted', 'full'] as const;
 export type NetworkMode = (typeof NETWORK_MODES)[number];
@@ -16,6 +16,8 @@ export interface NetworkRequest {
   services: string[];
   /** Secrets its egress proxy swaps in for their placeholders (restricted mode); set by the controller, never by a request. */
   brokered?: BrokeredCredential[];
+  /** Redacts their real values from what upstreams answer (set with `brokered`). */
+  responseRedactor?: ResponseRedactor;
 }
 
 export const NO_NETWORK: NetworkRequest = Object.freeze({ mode: 'none', allowedHosts: [], services: [] }) as NetworkRequest;

@@ -91,5 +91,5 @@ export function withBrokered(network: NetworkRequest, secrets: SandboxSecrets): 
   if (secrets.brokered.length === 0) return network;
   // Why refuse: without the proxy the placeholder would be useless and nothing would stop it going anywhere.
   if (network.mode !== 'restricted') throw new ServiceError('invalid_request', `secrets ${secrets.brokered.map((b) => b.name).join(', ')} are brokered to destinations and need network_policy restricted, not ${network.mode}`);
-  return { ...network, brokered: secrets.brokered };
+  return { ...network, brokered: secrets.brokered, responseRedactor: new Redactor(secrets.redact) };
 }

@@ -4,6 +4,7 @@
  * to the service `web` reaches the sandbox only as a placeholder; the egress proxy swaps the real
  * value into the bound header on requests to `web`, and refuses the placeholder sent to the
  * service `other` (also reachable, not bound) or in a URL, as a POLICY violation on the sandbox.
+ * An upstream that echoes the key gets it redacted from its answer before the sandbox sees it.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -45,7 +46,7 @@ out = {'placeholder_shape': bool(re.fullmatch(r'airlock-brokered-[0-9a-f]{32}', 
 for url in sys.argv[1:]:
     req = urllib.request.Request(url.replace('PH', ph), headers={'Authorization': 'Bearer ' + ph, 'X-Trace': 'id=' + ph})
     try:
-        r = urllib.request.urlopen(req, timeout=10); out['answers'].append([r.status, r.read().decode(), None])
+        r = urllib.request.urlopen(req, timeout=10); out['answers'].append([r.status, r.read().decode(), r.headers.get('X-Echo')])
     except urllib.error.HTTPError as e:
         out['answers'].append([e.code, e.read().decode(), e.headers.get('X-Airlock-Deny-Reason')])
 print(json.dumps(out))
@@ -59,7 +60,9 @@ interface Seen {
 async function listen(seen: Seen[]): Promise<Server> {
   const server = createServer((req, res) => {
     seen.push({ url: req.url ?? '', headers: req.headers });
-    res.end('ok');
+    // Echoes the credential it got, in a header and the body (as an API's error message might).
+    res.setHeader('X-Echo', `got ${req.headers.authorization ?? ''}`);
+    res.end(`ok ${req.headers.authorization ?? ''}`);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return server;
@@ -107,7 +110,8 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
       assert.notEqual(out.sha, createHash('sha256').update(REAL).digest('hex'));
       assert.deepEqual(out.env, []);
       // Bound host: forwarded with the value swapped in (the bound header formatted, any other header bare).
-      assert.deepEqual(out.answers[0], [200, 'ok', null]);
+      // The upstream echoed the real key: the proxy redacted it from the answer's header and body.
+      assert.deepEqual(out.answers[0], [200, 'ok Bearer [REDACTED:api_key]', 'got Bearer [REDACTED:api_key]']);
       assert.equal(webSeen.length, 1, 'the bound service got exactly the allowed request');
       assert.equal(webSeen[0]?.headers.authorization, `Bearer ${REAL}`);
       assert.equal(webSeen[0]?.headers['x-trace'], `id=${REAL}`);

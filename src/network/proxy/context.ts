@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { AllowRule } from './allow-entry.ts';
 import type { AddressClassifier } from './addresses.ts';
 import type { ListenerEndpoint } from './controller-listeners.ts';
-import type { BrokeredCredential, EgressDecision, InternalService, Resolver } from './types.ts';
+import type { BrokeredCredential, EgressDecision, InternalService, Resolver, ResponseRedactor } from './types.ts';
 
 export type DecisionFields = Omit<EgressDecision, 'sandboxId' | 'time'>;
 
@@ -13,6 +13,7 @@ export interface ProxyContext {
   rules(): readonly AllowRule[];
   readonly services: readonly InternalService[];
   readonly brokered: readonly BrokeredCredential[];
+  readonly responseRedactor: ResponseRedactor | undefined;
   readonly resolve: Resolver;
   readonly classify: AddressClassifier;
   /** The controller listener (this proxy's own included) that address:port would reach, if any. */

@@ -37,6 +37,34 @@ describe('egress proxy: brokered credentials over plain HTTP', { timeout: 30_000
     assert.deepEqual([decisions[0]?.allowed, decisions[0]?.reason, decisions[0]?.brokered], [true, 'allowlisted', ['api_key']]);
   });
 
+  it('asks the bound upstream for an identity-encoded answer (a compressed one could not be redacted)', async (t) => {
+    const { port, close } = await start();
+    t.after(close);
+    await proxyRequest(port, url('api.test'), { headers: { authorization: PH, 'accept-encoding': 'gzip, br' } });
+    assert.equal(seen.at(-1)?.headers['accept-encoding'], undefined);
+  });
+
+  it('redacts answers with the configured redactor, re-framed as chunked', async (t) => {
+    const echo = await startHttpServer((req, res) => {
+      const body = `you sent ${req.headers.authorization ?? ''}`;
+      res.writeHead(200, { 'Content-Length': Buffer.byteLength(body), 'X-Echo': req.headers.authorization ?? '' });
+      res.end(body);
+    });
+    t.after(() => echo.close());
+    // A redactor that replaces the value (the controller passes src/secrets' Redactor, tested there across chunks and encodings).
+    const responseRedactor = {
+      text: (text: string) => text.split(REAL).join('[R]'),
+      stream: () => {
+        const parts: Buffer[] = [];
+        return { push: (c: Buffer) => (parts.push(c), Buffer.alloc(0)), end: () => Buffer.from(Buffer.concat(parts).toString().split(REAL).join('[R]')) };
+      },
+    };
+    const { port, close } = await startTestProxy([`api.test:${echo.port}`], { brokered: [credential], responseRedactor, resolve: async () => [{ address: '127.0.0.1', family: 4 }] }, true);
+    t.after(close);
+    const res = await proxyRequest(port, `http://api.test:${echo.port}/`, { headers: { authorization: PH } });
+    assert.deepEqual([res.status, res.body, res.headers['x-echo'], res.headers['content-length'], res.headers['transfer-encoding']], [200, 'you sent Bearer [R]', 'Bearer [R]', undefined, 'chunked']);
+  });
+
   it('forwards a bound-host request without the placeholder untouched', async (t) => {
     const { port, decisions, close } = await start();
     t.after(close);

@@ -61,6 +61,7 @@ export async function startProxyWithClassifier(options: EgressProxyOptions, clas
     rules: () => rules,
     services: [...options.services],
     brokered: [...(options.brokered ?? [])],
+    responseRedactor: options.responseRedactor,
     resolve: options.resolve ?? defaultResolve,
     classify,
     // Why: the proxy must never carry a sandbox to the controller (or back into itself), whatever it allowlists.

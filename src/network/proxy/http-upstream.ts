@@ -4,11 +4,13 @@
  * or has failed, so a failure is on record as `upstream_unreachable` (answered 502).
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { Transform } from 'node:stream';
 import https from 'node:https';
 import type { LookupFunction, Socket } from 'node:net';
 import { denyResponse } from './deny.ts';
 import type { DecisionFields, ProxyContext } from './context.ts';
 import { endToEndHeaders, flatten, framingHeaders } from './hop-by-hop.ts';
+import type { ResponseRedactor } from './types.ts';
 
 export interface UpstreamTarget {
   protocol: 'http:' | 'https:';
@@ -70,7 +72,7 @@ export function forwardUpstream(
     });
   });
   upstream.on('error', fail);
-  upstream.on('response', (answer) => relayResponse(answer, res, upstream));
+  upstream.on('response', (answer) => relayResponse(answer, res, upstream, context.responseRedactor));
   req.on('error', () => upstream.destroy());
   res.on('close', () => {
     clearTimeout(connectTimer);
@@ -79,9 +81,12 @@ export function forwardUpstream(
   req.pipe(upstream);
 }
 
-function relayResponse(answer: IncomingMessage, res: ServerResponse, upstream: http.ClientRequest): void {
+function relayResponse(answer: IncomingMessage, res: ServerResponse, upstream: http.ClientRequest, redactor: ResponseRedactor | undefined): void {
   try {
-    res.writeHead(answer.statusCode ?? 502, flatten([...endToEndHeaders(answer.rawHeaders), ...framingHeaders(answer.headers)]));
+    const headers = endToEndHeaders(answer.rawHeaders).map(([name, value]): [string, string] => [name, redactor === undefined ? value : redactor.text(value)]);
+    // Why chunked when redacting: a marker is not the value's length, so the upstream's Content-Length no longer holds.
+    const framing = redactor === undefined || answer.headers['content-length'] === undefined ? framingHeaders(answer.headers) : [['Transfer-Encoding', 'chunked'] as [string, string]];
+    res.writeHead(answer.statusCode ?? 502, flatten([...headers, ...framing]));
   } catch {
     upstream.destroy();
     res.destroy();
@@ -91,7 +96,12 @@ function relayResponse(answer: IncomingMessage, res: ServerResponse, upstream: h
   answer.on('close', () => {
     if (!answer.complete) res.destroy(); // Why: a truncated upstream body must not look complete to the client.
   });
-  answer.pipe(res);
+  if (redactor === undefined) {
+    answer.pipe(res);
+    return;
+  }
+  const stream = redactor.stream();
+  answer.pipe(new Transform({ transform: (chunk: Buffer, _enc, done) => done(null, stream.push(chunk)), flush: (done) => done(null, stream.end()) })).pipe(res);
 }
 
 function pinnedLookup(pinned: { address: string; family: 4 | 6 }): LookupFunction {

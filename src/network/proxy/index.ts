@@ -16,5 +16,5 @@ export { DENY_REASON_HEADER } from './deny.ts';
 export { ALLOW_REASONS, DENY_REASONS } from './reasons.ts';
 export type { DenyReason } from './reasons.ts';
 export type {
-  BrokeredCredential, DecisionKind, EgressDecision, EgressProxy, EgressProxyOptions, InternalService, ResolvedAddress, Resolver,
+  BrokeredCredential, DecisionKind, EgressDecision, ResponseRedactor, EgressProxy, EgressProxyOptions, InternalService, ResolvedAddress, Resolver,
 } from './types.ts';

@@ -29,6 +29,15 @@ export interface BrokeredCredential {
   value(): Buffer;
 }
 
+/**
+ * Redacts real values of brokered secrets from what upstreams answer (a Redactor of src/secrets
+ * fits): an upstream that echoes the key (an error quoting it) must not hand it to the sandbox.
+ */
+export interface ResponseRedactor {
+  stream(): { push(chunk: Buffer): Buffer; end(): Buffer };
+  text(text: string): string;
+}
+
 export interface ResolvedAddress {
   address: string;
   family: 4 | 6;
@@ -46,6 +55,8 @@ export interface EgressProxyOptions {
   services: InternalService[];
   /** Secrets brokered to destinations (plain HTTP requests only; default none). */
   brokered?: BrokeredCredential[];
+  /** Applied to every plain HTTP answer's headers and body when set (with brokered secrets). */
+  responseRedactor?: ResponseRedactor;
   /** Default: dns.promises.lookup(host, { all: true }). */
   resolve?: Resolver;
   /** Default: every address of os.networkInterfaces(). */
