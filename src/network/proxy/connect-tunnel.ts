@@ -13,6 +13,7 @@ import { denySocket, printable } from './deny.ts';
 import { destinationContext, judgeDestination } from './destination.ts';
 import { canonicalHost, isIpHost } from './host-name.ts';
 import { findService } from './services.ts';
+import { judgeBrokered } from './brokered.ts';
 import { parseConnectTarget } from './target.ts';
 
 export async function handleConnect(context: ProxyContext, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -27,6 +28,12 @@ export async function handleConnect(context: ProxyContext, req: IncomingMessage,
   if (!parsed.ok) return refuse(parsed.reason);
   const { host, port } = parsed.value;
   base = { ...base, host, port };
+  // Why before DNS: a placeholder in a tunnel's name (`<placeholder>.attacker.example`) would leave through the resolver.
+  const brokered = judgeBrokered(context.brokered, req.rawHeaders, req.url ?? '', [host]);
+  if (brokered.kind === 'refuse') {
+    base = { ...base, brokered: brokered.names };
+    return refuse('brokered_secret_unbound');
+  }
   const service = findService(context.services, host, port);
   // Why: services are reached only through HTTP method and path checks, which a tunnel would bypass.
   if (service.kind === 'service') return refuse('service_requires_http');

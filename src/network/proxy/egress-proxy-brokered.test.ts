@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { DENY_REASON_HEADER } from './deny.ts';
-import { proxyRequest, startHttpServer, startTestProxy, type TestServer } from './test-fixtures.ts';
+import { openConnect, proxyRequest, startHttpServer, startTestProxy, type TestServer } from './test-fixtures.ts';
 import type { BrokeredCredential } from './types.ts';
 
 const REASON = DENY_REASON_HEADER.toLowerCase();
@@ -72,6 +72,18 @@ describe('egress proxy: brokered credentials over plain HTTP', { timeout: 30_000
     assert.equal(res.status, 200);
     assert.equal(seen.at(-1)?.headers.authorization, 'Bearer mine');
     assert.equal(decisions[0]?.brokered, undefined);
+  });
+
+  it('refuses a tunnel whose name carries the placeholder, before any lookup', async (t) => {
+    let lookups = 0;
+    const { port, decisions, close } = await startTestProxy([`*.other.test`], { brokered: [credential], resolve: async () => { lookups += 1; return [{ address: '127.0.0.1', family: 4 }]; } }, true);
+    t.after(close);
+    const { socket, head } = await openConnect(port, `${PH}.other.test:443`);
+    socket.destroy();
+    assert.match(head, /^HTTP\/1\.1 403 /);
+    assert.match(head, /X-Airlock-Deny-Reason: brokered_secret_unbound/);
+    assert.equal(lookups, 0);
+    assert.deepEqual([decisions[0]?.kind, decisions[0]?.reason, decisions[0]?.brokered], ['connect', 'brokered_secret_unbound', ['api_key']]);
   });
 
   const refusals: [string, () => string, Record<string, string>][] = [
