@@ -461,11 +461,12 @@ export class SandboxService implements SandboxServiceApi {
    */
   private denialContext(ownerOf: (sandboxId: string) => string | undefined): Pick<ExecutionContext, 'denials'> {
     const watch = this.denialWatch;
-    if (watch === undefined) return {};
+    // Why gVisor without the watch: its kernel reports its own denials; namespace is unavailable then.
+    if (this.denialOptions?.enabled === false || (watch === undefined && !this.drivers.has('gvisor'))) return {};
     const revoke = this.denialOptions?.revokeAgent;
     return {
       denials: {
-        watch,
+        ...(watch === undefined ? {} : { watch }),
         ...(this.denialOptions?.policy === undefined ? {} : { policy: this.denialOptions.policy }),
         ...(revoke === undefined ? {} : { revoke: (sandboxId: string, reason: string) => {
           const agentId = ownerOf(sandboxId);

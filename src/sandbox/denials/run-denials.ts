@@ -27,7 +27,8 @@ export interface RunDenials {
  * watch, the response per severity, and the revocation a `kill_and_revoke` response calls.
  */
 export interface DenialReporting {
-  watch: DenialWatch;
+  /** The host audit reader namespace sandboxes need (gVisor's kernel reports its own denials). */
+  watch?: DenialWatch;
   policy?: ResponsePolicy;
   revoke?: (sandboxId: string, reason: string) => void;
 }
@@ -127,6 +128,8 @@ export function openDenials(reporting: DenialReporting, runtime: RuntimeName, sa
       local.add({ serial: ++serial, pid: d.pid, syscallNr: d.syscallNr, syscall: d.syscall, arch: process.arch, code: 'sandbox-kernel', auid: -1, cgroup: undefined, comm: '' });
     return { run: local.run, spec: { onSeccompDenial } };
   }
+  // Fail closed: a namespace sandbox whose denials nobody would read doesn't start.
+  if (reporting.watch === undefined) throw new Error('seccomp denial reporting: the host audit reader is not running');
   const run = openRunDenials(reporting.watch, sandboxId, options);
   return { run, spec: { denialAuid: run.auid } };
 }
