@@ -33,11 +33,6 @@ export async function resolveSandboxSecrets(registry: SecretRegistry, names: rea
   };
 }
 
-/** Values for `names` as the sandbox gets them (brokered secrets: their placeholders). */
-export async function resolveSecrets(registry: SecretRegistry, names: readonly string[] | undefined): Promise<SecretValue[]> {
-  return (await resolveNamed(registry, names)).map((r) => r.value);
-}
-
 function brokeredCredential(placeholder: SecretValue, real: SecretValue, bind: { hosts: string[]; header: string; format: string }): BrokeredCredential {
   return { name: real.name, placeholder: placeholder.bytes().toString('latin1'), hosts: [...bind.hosts], header: bind.header, format: bind.format, value: () => real.bytes() };
 }
