@@ -9,7 +9,7 @@ import { AuditLog } from './log.ts';
 import { sampleEvent } from './test-audit.ts';
 
 async function open(target: string): Promise<AuditStore> {
-  if (!target.startsWith('postgres://')) return (await SqliteStore.open({ path: target })).audit;
+  if (!target.startsWith('postgres://')) return (await SqliteStore.open({ path: target, auditWriter: 'worker' })).audit;
   const pg = (await import('pg')).default;
   const { PostgresAuditStore } = await import('../store/postgres/audit-store.ts');
   return PostgresAuditStore.open(new pg.Pool({ connectionString: target }));

@@ -10,7 +10,8 @@ import { leafHash } from './merkle.ts';
 /** A store, a controller key and a log over them; closed after the test. */
 export async function tempAuditLog(t: TestContext, path?: string) {
   const where = path ?? (await tempStorePath(t)).path;
-  const store = await SqliteStore.open({ path: where });
+  // The controller's configuration: commits in the writer thread.
+  const store = await SqliteStore.open({ path: where, auditWriter: 'worker' });
   t.after(() => store.close());
   const keys = generateEd25519KeyPair();
   const log = new AuditLog({ store: store.audit, signingKey: keys.privateKey });

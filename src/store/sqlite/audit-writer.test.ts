@@ -16,13 +16,13 @@ import { SqliteStore } from './sqlite-store.ts';
 
 test('two writers on one file (as two processes would be) interleave into one chain that verifies', async (t) => {
   const { path } = await tempStorePath(t);
-  const a = await SqliteStore.open({ path });
-  const b = await SqliteStore.open({ path });
+  const a = await SqliteStore.open({ path, auditWriter: 'worker' });
+  const b = await SqliteStore.open({ path, auditWriter: 'worker' });
   t.after(async () => {
     await a.close();
     await b.close();
   });
-  assert.ok(a.audit instanceof SqliteAuditWriter, 'appends go through the writer thread by default');
+  assert.ok(a.audit instanceof SqliteAuditWriter, 'appends go through the writer thread');
   const keys = generateEd25519KeyPair();
   const logA = new AuditLog({ store: a.audit, signingKey: keys.privateKey });
   const logB = new AuditLog({ store: b.audit });
@@ -42,7 +42,7 @@ test('two writers on one file (as two processes would be) interleave into one ch
 
 test('the checkpoint thread copies the WAL back into the database while appends go on', async (t) => {
   const { path } = await tempStorePath(t);
-  const store = await SqliteStore.open({ path });
+  const store = await SqliteStore.open({ path, auditWriter: 'worker' });
   t.after(() => store.close());
   const log = new AuditLog({ store: store.audit });
   const before = statSync(path).size;
