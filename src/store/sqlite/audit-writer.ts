@@ -75,7 +75,15 @@ export class SqliteAuditWriter implements AuditStore {
     worker.on('error', lost);
     worker.on('exit', (code) => lost(new Error(`the audit writer thread exited (code ${code})`)));
     this.#writer = worker;
-    this.#checkpointer ??= this.#start('checkpoint');
+    if (this.#checkpointer === undefined) {
+      const checkpointer = this.#start('checkpoint');
+      // Why a listener: a worker's unhandled error would crash the controller. Without checkpoints the
+      // WAL only grows; the next writer start starts another checkpointer.
+      checkpointer.on('error', () => {
+        if (this.#checkpointer === checkpointer) this.#checkpointer = undefined;
+      });
+      this.#checkpointer = checkpointer;
+    }
     return worker;
   }
 
