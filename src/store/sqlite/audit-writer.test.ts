@@ -1,11 +1,13 @@
 /**
  * The audit writer thread: leaves built for a tree end that moved (another writer appended) are
- * rebuilt, never written out of chain; the WAL is checkpointed by the checkpoint thread; a closed
- * store stops its threads.
+ * rebuilt, never written out of chain; the WAL is checkpointed by the checkpoint thread; a writer
+ * thread that cannot open the store fails the append closed, and the next append starts another.
  */
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { mkdirSync, statSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import test from 'node:test';
+import { AuditUnavailable } from '../../audit/errors.ts';
 import { AuditLog } from '../../audit/log.ts';
 import { sampleEvent } from '../../audit/test-audit.ts';
 import { verifyLog } from '../../audit/verify-log.ts';
@@ -50,4 +52,23 @@ test('the checkpoint thread copies the WAL back into the database while appends 
   // The checkpoint interval is 500 ms: wait for at least two.
   await new Promise((resolve) => setTimeout(resolve, 1200));
   assert.ok(statSync(path).size > before + 400 * 1024, `the database file grew from ${before} to ${statSync(path).size} bytes: the WAL was checkpointed into it`);
+});
+
+test('fail closed: a writer thread that cannot open the store rejects the append and the log says why; the next append starts a new one', async (t) => {
+  const { dir, path } = await tempStorePath(t);
+  const store = await SqliteStore.open({ path });
+  t.after(() => store.close());
+  // The writer's path is in a directory that does not exist yet: its connection cannot be opened.
+  const later = join(dir, 'later');
+  const writer = new SqliteAuditWriter(store.audit as never, { path: join(later, 'airlock.db'), busyTimeoutMs: 1000, sync: 'full' });
+  t.after(() => writer.close());
+  const log = new AuditLog({ store: writer });
+  await assert.rejects(log.append(sampleEvent(0)), (err: unknown) => err instanceof AuditUnavailable && /unable to open/i.test(err.message));
+  assert.equal(log.health.writable, false);
+  assert.match(String(log.health.reason), /unable to open/i);
+  assert.equal(await log.size(), 0, 'nothing was written');
+  mkdirSync(later);
+  symlinkSync(path, join(later, 'airlock.db'));
+  assert.equal((await log.append(sampleEvent(1))).index, 0);
+  assert.deepEqual(log.health, { writable: true, reason: null, since: null });
 });

@@ -67,7 +67,9 @@ export class SqliteAuditWriter implements AuditStore {
       waiting?.resolve(reply);
     });
     const lost = (err: Error) => {
-      if (this.#writer === worker) this.#writer = undefined;
+      // An earlier writer's late exit event: what waits now belongs to its successor.
+      if (this.#writer !== worker) return;
+      this.#writer = undefined;
       // Why reject every waiting write: the worker is gone, so none of them is known to be committed.
       for (const waiting of this.#waiting.values()) waiting.reject(err);
       this.#waiting.clear();
