@@ -111,6 +111,12 @@ export class SandboxAttachment implements NetworkAttachment {
         return inside === undefined || this.released !== undefined ? undefined : { ...inside, ...slot?.hostBaseline };
       },
       read: async (ctx, scope) => {
+        if (scope === 'host') {
+          if (slot === undefined) return {};
+          const host = await readHostSide(slot.lease.slot, ctx);
+          // Read after: a sandbox that ended meanwhile is not drift (as in readSandboxSide).
+          return namespaceInode(pid) === undefined ? undefined : host;
+        }
         const now = await readSandboxSide(pid, linksOnly);
         if (now === undefined || slot === undefined || scope === 'sandbox') return now;
         return { ...now, ...(await readHostSide(slot.lease.slot, ctx)) };

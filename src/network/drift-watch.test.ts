@@ -99,7 +99,8 @@ function harness(overrides: Partial<DriftWatchOptions> = {}): Harness {
         read: async (ctx, scope) => {
           record.reads++;
           record.readAt.push(performance.now());
-          if (slot && scope === 'all') await ctx.ruleset();
+          if (slot && scope !== 'sandbox') await ctx.ruleset();
+          if (scope === 'host') return { 'firewall rules': state['firewall rules'] ?? 'missing' };
           return scope === 'sandbox' ? { 'sandbox links': state['sandbox links'] ?? '' } : { ...state };
         },
         onDrift: (f) => record.findings.push(f),
@@ -364,5 +365,23 @@ test('an nft listing is reused while the nft monitor is silent; any nft event ma
   h.ip.emit('[nsid current][ROUTE]10.251.0.0/24 dev al-airlock-n1 scope link ');
   await until(() => a.findings.length === 1, 'the next comparison saw the change');
   assert.equal(h.listings, listings + 1, 'listed again after the nft event');
+  await h.watch.close();
+});
+
+test('the periodic host-side comparison lists the ruleset once per period for every slot, and finds what no event reported', async () => {
+  const period = 300;
+  const h = harness({ fullCheckMs: period });
+  const slots = await Promise.all(Array.from({ length: 12 }, (_, i) => h.add(`airlock-n${i}`, true)));
+  const listings = h.listings;
+  await settle(period * 3);
+  // Ten ticks a period: one listing per tick would be ~30 here.
+  assert.ok(h.listings - listings <= 6, `${h.listings - listings} listings in three periods`);
+  // A host-side change no event reported (the monitor missed nothing here: the fake state changed).
+  const [victim] = slots;
+  if (victim === undefined) throw new Error('no sandbox');
+  victim.state['firewall rules'] = 'missing';
+  await until(() => victim.findings.length === 1, 'the periodic host-side comparison ran');
+  assert.deepEqual(victim.findings[0]?.changes, ["firewall rules: the sandbox's table was deleted (0 objects)"]);
+  assert.deepEqual(slots.slice(1).flatMap((s) => s.findings), []);
   await h.watch.close();
 });

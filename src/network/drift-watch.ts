@@ -8,8 +8,9 @@
  *   only when an event names nothing the watch can tie to one), and only those are compared. A
  *   change to a slot's table is itself proof, so a change reverted before the comparison still kills.
  * - one full comparison of each sandbox every `fullCheckMs`, spread over the period by one shared
- *   scheduler (a tenth of the sandboxes each tenth): what no event reports (a change inside a
- *   namespace the host has no id for) is still found, at a cost flat in time and per sandbox.
+ *   scheduler (a tenth of the sandboxes' own sides each tenth, every slot's host side once with
+ *   one listing): what no event reports (a change inside a namespace the host has no id for) is
+ *   still found, at a cost flat in time and per sandbox.
  * - what can't have changed is not read again: an nft listing is reused while the nft monitor is
  *   up and silent (for at most one period), namespace ids are resolved once until an id changes.
  *
@@ -19,7 +20,7 @@
 import { reason, withRetry, type RetryPolicy } from './drift/retry.ts';
 import type { EventFeed } from './drift/monitor-process.ts';
 import { parseIpEvent, parseNftEvent, type HostEvent } from './drift/host-events.ts';
-import { routeEvent, type Scope } from './drift/routing.ts';
+import { routeEvent, widen, type Scope } from './drift/routing.ts';
 import { checkContext, describeDrift, type CheckContext, type NetworkSnapshot } from './snapshot.ts';
 import type { NftItem } from './drift/nft-describe.ts';
 
@@ -310,10 +311,16 @@ export class DriftWatch {
     );
   }
 
-  /** One tick of the periodic comparison: the next slice of sandboxes, host side included. */
+  /**
+   * One tick of the periodic comparison: the next slice of sandboxes, their own side (reads of
+   * /proc each); once per period, the host side of every slot (one nft listing shared by all, and
+   * two /sys reads each), as one listing per tick would cost more than the sandbox reads it spreads.
+   */
   private rotate(): void {
-    const slice = this.slices[this.tick++ % SLICES];
-    for (const entry of slice ?? []) this.schedule(entry, 'all');
+    const tick = this.tick++ % SLICES;
+    for (const entry of this.slices[tick] ?? []) this.schedule(entry, 'sandbox');
+    if (tick !== 0) return;
+    for (const entry of this.entries) if (entry.target.slot !== undefined) this.schedule(entry, 'host');
   }
 
   /** Compares the sandbox living in the namespace the host knows by `nsid` (sandbox side). */
@@ -366,7 +373,7 @@ export class DriftWatch {
 
   private schedule(entry: Entry, scope: Scope): void {
     if (entry.ended) return;
-    this.pending.set(entry, this.pending.get(entry) === 'all' ? 'all' : scope);
+    this.pending.set(entry, widen(this.pending.get(entry), scope));
     this.flushTimer ??= setTimeout(() => {
       this.flushTimer = undefined;
       this.flush();

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseIpEvent, parseNftEvent } from './host-events.ts';
-import { routeEvent } from './routing.ts';
+import { routeEvent, widen } from './routing.ts';
 
 // Lines as `nft -j monitor` and `ip -o monitor label all-nsid link address route` print them
 // (captured on a host with iproute2 6.1 and nftables 1.0.6).
@@ -67,4 +67,8 @@ test('events are routed to the sandboxes whose facets they could concern', () =>
   assert.deepEqual(route(IP_MOVED_FROM_NS), [{ to: 'namespace', nsid: 3, scope: 'sandbox' }, { to: 'every', scope: 'sandbox' }]);
   // Id changes compare nothing (the watch resolves ids again).
   assert.deepEqual([route(IP_NSID_ADD), route(IP_NSID_DEL)], [[], []]);
+});
+
+test('scopes merge to what both read', () => {
+  assert.deepEqual([widen(undefined, 'host'), widen('sandbox', 'sandbox'), widen('sandbox', 'host'), widen('all', 'sandbox')], ['host', 'sandbox', 'all', 'all']);
 });

@@ -4,8 +4,13 @@
  */
 import type { HostEvent } from './host-events.ts';
 
-/** The facets a comparison reads: the sandbox's own namespace only, or that and its host side. */
-export type Scope = 'sandbox' | 'all';
+/** The facets a comparison reads: the sandbox's own namespace, its host side (slot link, routes, table), or both. */
+export type Scope = 'sandbox' | 'host' | 'all';
+
+/** The scope that reads what both `a` (if any) and `b` read. */
+export function widen(a: Scope | undefined, b: Scope): Scope {
+  return a === undefined || a === b ? b : 'all';
+}
 
 export type EventRoute =
   /** The sandbox whose slot table this is. `evidence`: the event is itself a change to report. */
