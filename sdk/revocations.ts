@@ -34,12 +34,12 @@ export async function listRevocations(client: AirlockClient, options: CallOption
   return list.revocations;
 }
 
-/** `GET /api/v1/revocations/export`: the controller's own revocations, signed. */
+/** `GET /api/v1/revocation-list`: the controller's own revocations, signed. */
 export function exportRevocations(client: AirlockClient, options: CallOptions = {}): Promise<SignedRevocations> {
-  return client.transport.json({ method: 'GET', path: '/api/v1/revocations/export', signals: [options.signal] });
+  return client.transport.json({ method: 'GET', path: '/api/v1/revocation-list', signals: [options.signal] });
 }
 
-/** `POST /api/v1/revocations/import`: applies another controller's signed list. */
+/** `POST /api/v1/revocation-list`: applies another controller's signed list. */
 export function importRevocations(client: AirlockClient, list: unknown, options: CallOptions = {}): Promise<ImportResult> {
-  return client.transport.json({ method: 'POST', path: '/api/v1/revocations/import', json: list, signals: [options.signal] });
+  return client.transport.json({ method: 'POST', path: '/api/v1/revocation-list', json: list, signals: [options.signal] });
 }

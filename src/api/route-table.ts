@@ -253,14 +253,15 @@ export const ROUTES = {
     responses: { 200: { description: 'The list.', schema: RevocationList } },
     errors: [401, 403, 503],
   },
+  // Why a path of its own: under /api/v1/revocations/ a word like `export` would also be an agent id.
   revocationExport: {
-    method: 'GET', url: '/api/v1/revocations/export', operationId: 'exportRevocations', tag: 'revocations',
+    method: 'GET', url: '/api/v1/revocation-list', operationId: 'exportRevocations', tag: 'revocations',
     summary: "This controller's own revocations as a list signed with the controller key, numbered, with its issue time (operators).",
     responses: { 200: { description: 'The signed list.', schema: SignedRevocationList } },
     errors: [401, 403, 503],
   },
   revocationImport: {
-    method: 'POST', url: '/api/v1/revocations/import', operationId: 'importRevocations', tag: 'revocations',
+    method: 'POST', url: '/api/v1/revocation-list', operationId: 'importRevocations', tag: 'revocations',
     summary: "Apply another controller's signed list (operators): its signature must verify against revocation.trustedKeys, and it must be newer than the last one applied from that issuer and within revocation.maxListAgeSeconds. Agents it newly revokes have their sandboxes ended.",
     body: { schema: SignedRevocationList, contentType: 'application/json' },
     responses: { 200: { description: 'Applied.', schema: ImportResponse } },

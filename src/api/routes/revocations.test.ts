@@ -35,7 +35,7 @@ describe('revocation routes', () => {
     assert.equal((await app.inject({ method: 'POST', url: '/api/v1/revocations', payload: { agent_id: 'alice', reason: 'again' } })).statusCode, 200);
     const list = RevocationList.parse((await app.inject({ method: 'GET', url: '/api/v1/revocations' })).json());
     assert.deepEqual(list.revocations.map((r) => [r.agent_id, r.reason, r.source]), [['alice', 'leaked key', 'local']]);
-    const exported = SignedRevocationList.parse((await app.inject({ method: 'GET', url: '/api/v1/revocations/export' })).json());
+    const exported = SignedRevocationList.parse((await app.inject({ method: 'GET', url: '/api/v1/revocation-list' })).json());
     assert.deepEqual(exported.list.revocations.map((r) => r.agent_id), ['alice']);
     assert.equal((await app.inject({ method: 'DELETE', url: '/api/v1/revocations/alice' })).statusCode, 200);
     const again = await app.inject({ method: 'DELETE', url: '/api/v1/revocations/alice' });
@@ -62,7 +62,7 @@ describe('revocation routes', () => {
     const notJson = await app.inject({ method: 'POST', url: '/api/v1/revocations', headers: { 'content-type': 'application/json' }, payload: '{"agent_id":' });
     assert.deepEqual([notJson.statusCode, notJson.json().error.code], [400, 'invalid_json']);
     for (const body of [{}, { list: {}, signature: 'x' }, [1, 2]]) {
-      const res = await app.inject({ method: 'POST', url: '/api/v1/revocations/import', payload: body as object });
+      const res = await app.inject({ method: 'POST', url: '/api/v1/revocation-list', payload: body as object });
       assert.deepEqual([res.statusCode, res.json().error.code], [400, 'invalid_request'], res.body);
     }
   });
@@ -70,22 +70,22 @@ describe('revocation routes', () => {
   it('imports a trusted list once; a tampered copy is 403, a replay 409, an untrusted issuer 403', async (t) => {
     const issuer = await server(t);
     await issuer.app.inject({ method: 'POST', url: '/api/v1/revocations', payload: { agent_id: 'mallory', reason: 'abuse' } });
-    const list = (await issuer.app.inject({ method: 'GET', url: '/api/v1/revocations/export' })).json();
+    const list = (await issuer.app.inject({ method: 'GET', url: '/api/v1/revocation-list' })).json();
     const importer = await server(t, { trusted: [issuer.key] });
     const s = await importer.service.create({ runtime: 'namespace', limits: {}, metadata: {}, env: {}, mounts: [], agentId: 'mallory' });
 
     const tampered = structuredClone(list);
     tampered.list.revocations[0].agent_id = 'root';
-    const forged = await importer.app.inject({ method: 'POST', url: '/api/v1/revocations/import', payload: tampered });
+    const forged = await importer.app.inject({ method: 'POST', url: '/api/v1/revocation-list', payload: tampered });
     assert.deepEqual([forged.statusCode, forged.json().error.code], [403, 'bad_signature']);
-    const ok = await importer.app.inject({ method: 'POST', url: '/api/v1/revocations/import', payload: list });
+    const ok = await importer.app.inject({ method: 'POST', url: '/api/v1/revocation-list', payload: list });
     assert.equal(ok.statusCode, 200, ok.body);
     assert.deepEqual(ok.json().added, ['mallory']);
     assert.equal(importer.service.get(s.sandbox_id).end_reason, 'revoked');
-    const replay = await importer.app.inject({ method: 'POST', url: '/api/v1/revocations/import', payload: list });
+    const replay = await importer.app.inject({ method: 'POST', url: '/api/v1/revocation-list', payload: list });
     assert.deepEqual([replay.statusCode, replay.json().error.code], [409, 'stale_list']);
     const stranger = await server(t);
-    const untrusted = await stranger.app.inject({ method: 'POST', url: '/api/v1/revocations/import', payload: list });
+    const untrusted = await stranger.app.inject({ method: 'POST', url: '/api/v1/revocation-list', payload: list });
     assert.deepEqual([untrusted.statusCode, untrusted.json().error.code], [403, 'untrusted_issuer']);
   });
 
@@ -95,8 +95,8 @@ describe('revocation routes', () => {
       { method: 'POST', url: '/api/v1/revocations', payload: { agent_id: 'bob', reason: 'r' } },
       { method: 'DELETE', url: '/api/v1/revocations/bob' },
       { method: 'GET', url: '/api/v1/revocations' },
-      { method: 'GET', url: '/api/v1/revocations/export' },
-      { method: 'POST', url: '/api/v1/revocations/import', payload: { list: { format: 'airlock-revocation-list/1', issuer: 'k', sequence: 1, issued_at: new Date().toISOString(), revocations: [] }, signature: 'AAAA' } },
+      { method: 'GET', url: '/api/v1/revocation-list' },
+      { method: 'POST', url: '/api/v1/revocation-list', payload: { list: { format: 'airlock-revocation-list/1', issuer: 'k', sequence: 1, issued_at: new Date().toISOString(), revocations: [] }, signature: 'AAAA' } },
     ] as const;
     for (const r of requests) {
       const res = await app.inject(r as never);
