@@ -106,9 +106,9 @@ run)
 test)
   step "tests"
   # The real image build is part of the suite here: this command already needs the Debian mirror.
-  # So is the guest VM (test/hosts/): built from the same mirror, it runs the focused suite on a
-  # cgroup v2 + AppArmor kernel.
-  AIRLOCK_TEST_IMAGE_BUILD=1 AIRLOCK_TEST_GUEST=1 npm test
+  # The guest VM suite (test/hosts/, cgroup v2 + AppArmor) stays opt-in (AIRLOCK_TEST_GUEST=1):
+  # under QEMU's TCG, Node in the guest still dies now and then in V8 (see README, Development).
+  AIRLOCK_TEST_IMAGE_BUILD=1 npm test
   ;;
 install) ;;
 esac
