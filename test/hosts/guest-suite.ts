@@ -14,7 +14,8 @@ import type { GuestTestLine } from './guest-reporter.ts';
 /**
  * The test files run in the guest, relative to the checkout: every limit reported by name on both
  * runtimes, the escape probes, crash reaping (doctor --reap and a killed server), persistent
- * sandboxes through the API, leftovers, and the AppArmor profile where the checkout has its test.
+ * sandboxes through the API, leftovers, the AppArmor profile where the checkout has its test, and
+ * the cgroup v2 event sources and freezer.
  */
 export const IN_GUEST_TEST_FILES: readonly string[] = [
   'test/security/exhaustion.test.ts',
@@ -25,6 +26,10 @@ export const IN_GUEST_TEST_FILES: readonly string[] = [
   'test/integration/service.test.ts',
   'test/security/leftovers.test.ts',
   'test/security/apparmor.test.ts',
+  // cgroup v2's own event sources (inotify on memory.events/pids.events) and freezer (cgroup.freeze),
+  // which a cgroup v1 host can only unit-test.
+  'src/isolation/cgroups/limit-events.test.ts',
+  'test/security/forensics.test.ts',
 ];
 
 /** The listed files this checkout has (a file another change has not landed yet is left out). */
