@@ -10,6 +10,7 @@ import { isolatedConfig, releaseIsolatedConfig } from '../test/security/lib/isol
 import { SandboxService } from '../src/sandbox/service.ts';
 import { policyDirOf, readBundleHash } from '../src/policy/bundle-files.ts';
 import { detectCgroups, readKeyedCounter } from '../src/isolation/cgroups/index.ts';
+import { controllerTicks, createExec, USER_HZ } from './idle-parts.ts';
 import { summarize, type Summary } from './stats.ts';
 
 export interface IdleBench {
@@ -29,14 +30,7 @@ export interface IdleBench {
   execIdle: Summary;
 }
 
-const USER_HZ = 100;
 const create = { runtime: 'gvisor' as const, limits: {}, metadata: {}, env: {}, mounts: [] };
-
-/** Controller CPU ticks: own and reaped children (utime, stime, cutime, cstime). */
-function serverTicks(): number {
-  const f = readFileSync('/proc/self/stat', 'utf8').replace(/^.*\) /, '').split(' ').map(Number);
-  return (f[11] ?? 0) + (f[12] ?? 0) + (f[13] ?? 0) + (f[14] ?? 0);
-}
 
 /** CPU nanoseconds and memory bytes charged to every sandbox under the configuration's cgroup parent. */
 function parentUsage(parent: string): { cpuNanos: number; memoryBytes: number } {
@@ -53,23 +47,6 @@ function parentUsage(parent: string): { cpuNanos: number; memoryBytes: number } 
 
 function memAvailable(): number {
   return readKeyedCounter(readFileSync('/proc/meminfo', 'utf8').replace(/:/g, ''), 'MemAvailable') * 1024;
-}
-
-/** create → exec /bin/true → kill, `n` times; create and exec timed apart. */
-async function createExec(service: SandboxService, n: number): Promise<{ create: number[]; exec: number[] }> {
-  const out = { create: [] as number[], exec: [] as number[] };
-  for (let i = 0; i < n; i++) {
-    let t0 = performance.now();
-    const info = await service.create(create);
-    out.create.push(performance.now() - t0);
-    t0 = performance.now();
-    const session = await service.exec(info.sandbox_id, { argv: ['/bin/true'], env: {}, stdin: false, timeoutMs: 30_000 });
-    const result = await session.result;
-    out.exec.push(performance.now() - t0);
-    if (result.exit_code !== 0) throw new Error(`exec exited ${JSON.stringify(result)}`);
-    await service.kill(info.sandbox_id);
-  }
-  return out;
 }
 
 /**
@@ -92,8 +69,8 @@ async function measure(config: ReturnType<typeof isolatedConfig>, idle: number, 
   });
   await service.start();
   try {
-    await createExec(service, 2);
-    const none = await createExec(service, samples);
+    await createExec(service, create, 2);
+    const none = await createExec(service, create, samples);
     const memBefore = memAvailable();
     const ids: string[] = [];
     // Two at a time: the service paces start-up itself, this only keeps the event loop busy enough.
@@ -105,18 +82,18 @@ async function measure(config: ReturnType<typeof isolatedConfig>, idle: number, 
     await new Promise((r) => setTimeout(r, 5_000));
     const hostMemoryPerSandboxMiB = (memBefore - memAvailable()) / idle / 2 ** 20;
     const u0 = parentUsage(config.cgroupParent);
-    const s0 = serverTicks();
+    const s0 = controllerTicks();
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, windowSeconds * 1000));
     const seconds = (performance.now() - t0) / 1000;
-    const s1 = serverTicks();
+    const s1 = controllerTicks();
     const u1 = parentUsage(config.cgroupParent);
-    const busy = await createExec(service, samples);
+    const busy = await createExec(service, create, samples);
     for (const id of ids) await service.kill(id);
     return {
       idle,
       windowSeconds: Number(seconds.toFixed(1)),
-      serverCpuPercent: ((s1 - s0) / USER_HZ / seconds) * 100,
+      serverCpuPercent: ((s1.own + s1.reaped - s0.own - s0.reaped) / USER_HZ / seconds) * 100,
       sandboxesCpuPercent: ((u1.cpuNanos - u0.cpuNanos) / 1e9 / seconds) * 100,
       cgroupMemoryPerSandboxMiB: u1.memoryBytes / idle / 2 ** 20,
       hostMemoryPerSandboxMiB,

@@ -11,11 +11,11 @@
  * AIRLOCK_BENCH_NETWORK=restricted gives every sandbox a network slot (veth, nft table, proxy), so
  * the drift watch has host-side state and slot events to follow; the default is `none`.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { SandboxService } from '../src/sandbox/service.ts';
 import { policyDirOf, readBundleHash } from '../src/policy/bundle-files.ts';
 import { isolatedConfig, releaseIsolatedConfig } from '../test/security/lib/isolated-config.ts';
+import { cpuWindow, createExec } from './idle-parts.ts';
 import { summarize, type Summary } from './stats.ts';
 
 export interface IdleStep {
@@ -38,56 +38,8 @@ export interface NamespaceIdleBench {
   createSeconds: number[];
 }
 
-const USER_HZ = 100;
 const NETWORK = process.env['AIRLOCK_BENCH_NETWORK'] === 'restricted' ? { network: { mode: 'restricted' as const, allowedHosts: [], services: [] } } : {};
 const create = { runtime: 'namespace' as const, limits: {}, metadata: {}, env: {}, mounts: [], ...NETWORK };
-
-/** CPU ticks of this process, its reaped children and its live children. */
-function cpuTicks(): { own: number; reaped: number; live: number } {
-  const fields = (pid: string) => readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ').map(Number);
-  const self = fields('self');
-  let live = 0;
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const f = fields(pid);
-      // After "(comm) ": state=0 ppid=1 ... utime=11 stime=12.
-      if (f[1] === process.pid) live += (f[11] ?? 0) + (f[12] ?? 0);
-    } catch {
-      // Exited.
-    }
-  }
-  return { own: (self[11] ?? 0) + (self[12] ?? 0), reaped: (self[13] ?? 0) + (self[14] ?? 0), live };
-}
-
-async function cpuWindow(seconds: number): Promise<IdleStep['serverCpuPercent'] & { seconds: number }> {
-  const a = cpuTicks();
-  const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  const b = cpuTicks();
-  const wall = (performance.now() - t0) / 1000;
-  const pct = (ticks: number) => Number(((ticks / USER_HZ / wall) * 100).toFixed(2));
-  const own = b.own - a.own;
-  const reaped = b.reaped - a.reaped;
-  const live = b.live - a.live;
-  return { own: pct(own), reaped: pct(reaped), live: pct(live), total: pct(own + reaped + live), seconds: wall };
-}
-
-/** create → exec /bin/true → kill, `n` times; create and exec timed apart. */
-async function createExec(service: SandboxService, n: number): Promise<{ create: number[]; exec: number[] }> {
-  const out = { create: [] as number[], exec: [] as number[] };
-  for (let i = 0; i < n; i++) {
-    let t0 = performance.now();
-    const info = await service.create(create);
-    out.create.push(performance.now() - t0);
-    t0 = performance.now();
-    const session = await service.exec(info.sandbox_id, { argv: ['/bin/true'], env: {}, stdin: false, timeoutMs: 30_000 });
-    const result = await session.result;
-    out.exec.push(performance.now() - t0);
-    if (result.exit_code !== 0) throw new Error(`exec exited ${JSON.stringify(result)}`);
-    await service.kill(info.sandbox_id);
-  }
-  return out;
-}
 
 const load = () => loadavg().map((x) => Number(x.toFixed(2)));
 
@@ -99,8 +51,8 @@ export async function benchNamespaceIdle(steps: number[], samples: number, windo
   const ids: string[] = [];
   try {
     await service.start();
-    await createExec(service, 3);
-    const base = await createExec(service, samples);
+    await createExec(service, create, 3);
+    const base = await createExec(service, create, samples);
     const baseCpu = await cpuWindow(Math.min(windowSeconds, 10));
     const none = { create: summarize(base.create), exec: summarize(base.exec), serverCpuPercent: baseCpu, load: load() };
     const result: NamespaceIdleBench = { none, steps: [], createSeconds: [] };
@@ -115,7 +67,7 @@ export async function benchNamespaceIdle(steps: number[], samples: number, windo
       // Let start-up settle before the window opens.
       await new Promise((r) => setTimeout(r, 5_000));
       const cpu = await cpuWindow(windowSeconds);
-      const timed = await createExec(service, samples);
+      const timed = await createExec(service, create, samples);
       const c = summarize(timed.create);
       const e = summarize(timed.exec);
       result.steps.push({

@@ -7,12 +7,12 @@
  * driver; the helper is idle then and the controller's CPU time includes reading that log.
  * Usage: node bench/seccomp-denials.ts [denials=20000] [rounds=5] [namespace|gvisor]
  */
-import { readFileSync } from 'node:fs';
 import { executeOnce } from '../src/sandbox/execute.ts';
 import { DenialWatch, ensureSeccompAuditHelper } from '../src/sandbox/denials/watch.ts';
 import { NetworkManager } from '../src/network/manager.ts';
 import { availability, probeLimits, SANDBOX_ENV } from '../test/security/lib/runtime.ts';
 import { isolatedConfig, releaseIsolatedConfig } from '../test/security/lib/isolated-config.ts';
+import { processTicks, USER_HZ } from './idle-parts.ts';
 
 const DENIALS = Number(process.argv[2] ?? 20_000);
 const ROUNDS = Number(process.argv[3] ?? 5);
@@ -26,11 +26,6 @@ n = sum(1 for _ in range(${DENIALS}) if unshare(0x00020000) != 0)
 print(n, time.perf_counter() - t)
 `;
 
-function ticks(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ').map(Number);
-  return (f[11] ?? 0) + (f[12] ?? 0);
-}
-
 const config = isolatedConfig();
 const networks = new NetworkManager({ config });
 const avail = await availability(RUNTIME, config);
@@ -39,7 +34,7 @@ const watch = await DenialWatch.start((await ensureSeccompAuditHelper(config.sta
 try {
   for (const reporting of [false, true]) {
     for (let round = 0; round < ROUNDS; round++) {
-      const helper0 = ticks(watch.pid!);
+      const helper0 = processTicks(watch.pid!);
       const cpu0 = process.cpuUsage();
       const lost0 = watch.lost;
       const result = await executeOnce(
@@ -53,7 +48,7 @@ try {
         runtime: RUNTIME, reporting, made, counted, lost: watch.lost - lost0,
         in_sandbox_us_per_denial: Math.round((seconds / made) * 1e7) / 10,
         run_s: result.execution_time_seconds,
-        helper_cpu_ms: (ticks(watch.pid!) - helper0) * 10,
+        helper_cpu_ms: ((processTicks(watch.pid!) - helper0) * 1000) / USER_HZ,
         controller_cpu_ms: Math.round((cpu.user + cpu.system) / 1000),
       }));
     }
