@@ -394,6 +394,14 @@ static void exec_search(char **argv, char **envp) {
   errno = eacces ? EACCES : ENOENT;
 }
 
+/* Runs CMD (exec_search); on failure says why and returns the shell's status: 126 not executable, 127 not found. */
+static int exec_command(char **cmd, char **envp) {
+  exec_search(cmd, envp);
+  int err = errno;
+  dprintf(2, "airlock-agent: %s: %s\n", cmd[0], strerror(err));
+  return err == EACCES ? 126 : 127;
+}
+
 /*
  * In the forked child: puts the command in a Landlock domain of its own. The domain restricts no
  * file access (REFER, which every domain otherwise denies, is granted on the whole tree, and only
@@ -1019,10 +1027,7 @@ static int run_init(char **cmd, char **envp) {
   if (child < 0) die("fork");
   if (child == 0) {
     sigprocmask(SIG_SETMASK, &old, NULL);
-    exec_search(cmd, envp);
-    int err = errno;
-    dprintf(2, "airlock-agent: %s: %s\n", cmd[0], strerror(err));
-    _exit(err == EACCES ? 126 : 127);
+    _exit(exec_command(cmd, envp));
   }
   for (;;) {
     int sig = 0;
@@ -1103,10 +1108,7 @@ static int run_apparmor_stacked(const char *profile, char **cmd, char **envp) {
     return 126;
   }
   close(fd);
-  exec_search(cmd, envp);
-  int err = errno;
-  dprintf(2, "airlock-agent: %s: %s\n", cmd[0], strerror(err));
-  return err == EACCES ? 126 : 127;
+  return exec_command(cmd, envp);
 }
 
 /*
@@ -1131,10 +1133,7 @@ static int run_seccomp_logged(const char *fd_text, char **cmd, char **envp) {
     dprintf(2, "airlock-agent: seccomp-log: cannot load the logging filter: %s\n", len == 0 ? "empty program" : strerror(errno));
     return 126;
   }
-  exec_search(cmd, envp);
-  int err = errno;
-  dprintf(2, "airlock-agent: %s: %s\n", cmd[0], strerror(err));
-  return err == EACCES ? 126 : 127;
+  return exec_command(cmd, envp);
 }
 
 /*
@@ -1151,10 +1150,7 @@ static int run_with_loginuid(const char *auid, char **cmd, char **envp) {
     return 126;
   }
   close(fd);
-  exec_search(cmd, envp);
-  int err = errno;
-  dprintf(2, "airlock-agent: %s: %s\n", cmd[0], strerror(err));
-  return err == EACCES ? 126 : 127;
+  return exec_command(cmd, envp);
 }
 
 int main(int argc, char **argv, char **envp) {
