@@ -333,8 +333,12 @@ export class SandboxService implements SandboxServiceApi {
   /** Records a brokered secret's placeholder sent to a host it is not bound to as a violation on its sandbox. */
   private recordBrokeredMisuse(decision: EgressDecision): void {
     const violation = brokeredSecretViolation(decision);
-    if (violation === undefined) return;
-    this.registry.find(decision.sandboxId)?.sandbox.violations.push(violation);
+    if (violation !== undefined) this.recordRunTimeViolation(this.registry.find(decision.sandboxId), violation);
+  }
+
+  /** A violation seen while a sandbox runs: kept on it when it is persistent (`record`), and reported. */
+  private recordRunTimeViolation(record: SandboxRecord | undefined, violation: SecurityViolation): void {
+    record?.sandbox.violations.push(violation);
     this.observer.violationRecorded?.(violation);
   }
 
@@ -347,8 +351,7 @@ export class SandboxService implements SandboxServiceApi {
     if (owner === undefined || owner === '') return;
     const outcome = await this.egressGuard(owner, decision).catch(() => undefined);
     if (outcome === undefined) return;
-    record?.sandbox.violations.push(outcome.violation);
-    this.observer.violationRecorded?.(outcome.violation);
+    this.recordRunTimeViolation(record, outcome.violation);
     if (!outcome.kill) return;
     if (record !== undefined) await record.sandbox.end('contract_violation');
     else oneShot?.controller.abort(CONTRACT_VIOLATION);
