@@ -227,10 +227,12 @@ for (const runtime of RUNTIMES) {
       assert.match(proxyHost, /^\d+\.\d+\.\d+\.\d+$/);
       expect(r, 'links', { links: ['eth0', 'lo'] });
       const octets = proxyHost.split('.').map(Number);
-      const neighbour = [...octets.slice(0, 3), (octets[3] as number) ^ 4].join('.');
+      // Two other slots' proxies: this second run may itself get one of them, so the one it got is left out below.
+      const neighbours = [4, 8].map((bit) => [...octets.slice(0, 3), (octets[3] as number) ^ bit].join('.'));
       const { r: r2 } = await runProbe(ready, restricted(`127.0.0.1:${allowed.port}`), [
+        { op: 'env' },
         { id: 'proxy-host-other-port', op: 'tcp', host: proxyHost, port: anyAddress.port },
-        { id: 'neighbour-proxy', op: 'tcp', host: neighbour, port: suite.config.network.proxyPort },
+        ...neighbours.map((neighbour, i) => ({ id: `neighbour-proxy-${i}`, op: 'tcp', host: neighbour, port: suite.config.network.proxyPort })),
         ...(host === undefined ? [] : [{ id: 'host', op: 'tcp', host, port: anyAddress.port }]),
         { id: 'public', op: 'tcp', host: '1.1.1.1', port: 443 },
         { id: 'metadata', op: 'tcp', host: '169.254.169.254', port: 80 },
@@ -238,7 +240,10 @@ for (const runtime of RUNTIMES) {
         { op: 'raw' },
         { op: 'packet' },
       ]);
-      for (const id of ['proxy-host-other-port', 'neighbour-proxy', 'public', 'metadata', ...(host === undefined ? [] : ['host'])]) unreachable(r2, id);
+      const ownProxy = String(r2.get('env')?.['proxy']).replace(/^http:\/\//, '').split(':')[0];
+      const otherSlots = neighbours.flatMap((neighbour, i) => (neighbour === ownProxy ? [] : [`neighbour-proxy-${i}`]));
+      assert.ok(otherSlots.length >= 1, `no neighbour left to probe: ${JSON.stringify(neighbours)} vs ${ownProxy}`);
+      for (const id of ['proxy-host-other-port', ...otherSlots, 'public', 'metadata', ...(host === undefined ? [] : ['host'])]) unreachable(r2, id);
       expect(r2, 'dns', { resolved: false });
       expect(r2, 'raw', { opened: false });
       expect(r2, 'packet', { opened: false });
