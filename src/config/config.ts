@@ -19,6 +19,7 @@ import { DEFAULT_REVOCATION_CONFIG, revocationSchema, type RevocationConfig } fr
 import { auditSchema, DEFAULT_AUDIT_CONFIG, type AuditConfig } from './audit-config.ts';
 import { DEFAULT_SECRETS_CONFIG, secretsSchema, type SecretsConfig } from './secrets-config.ts';
 import { DEFAULT_FORENSICS_CONFIG, forensicsSchema, type ForensicsConfig } from './forensics-config.ts';
+import { DEFAULT_VIOLATIONS_CONFIG, violationsSchema, type ViolationsConfig } from './violations-config.ts';
 
 /** Limits as the configuration states them (defaults, maxima): the same fields a sandbox gets. */
 export type LimitBounds = Limits;
@@ -153,6 +154,7 @@ export interface AirlockConfig {
   revocation: RevocationConfig;
   audit: AuditConfig;
   forensics: ForensicsConfig;
+  violations: ViolationsConfig;
 }
 
 /** The configuration a host without a configuration file runs with. */
@@ -206,6 +208,7 @@ export const DEFAULT_CONFIG: Readonly<AirlockConfig> = Object.freeze({
   approvals: DEFAULT_APPROVALS_CONFIG as ApprovalsConfig,
   audit: DEFAULT_AUDIT_CONFIG as AuditConfig,
   forensics: DEFAULT_FORENSICS_CONFIG as ForensicsConfig,
+  violations: DEFAULT_VIOLATIONS_CONFIG as ViolationsConfig,
   secrets: DEFAULT_SECRETS_CONFIG as SecretsConfig,
   revocation: DEFAULT_REVOCATION_CONFIG as RevocationConfig,
 });
@@ -374,6 +377,7 @@ function buildSchema(z: typeof Zod) {
       approvals: approvalsSchema(z),
       audit: auditSchema(z),
       forensics: forensicsSchema(z),
+      violations: violationsSchema(z),
       secrets: secretsSchema(z),
       revocation: revocationSchema(z),
     })

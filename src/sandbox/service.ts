@@ -470,7 +470,8 @@ export class SandboxService implements SandboxServiceApi {
     return {
       denials: {
         ...(watch === undefined ? {} : { watch }),
-        ...(this.denialOptions?.policy === undefined ? {} : { policy: this.denialOptions.policy }),
+        // The configured response per severity (`violations.response`) unless the caller passed its own.
+        policy: this.denialOptions?.policy ?? this.config.violations.response,
         ...(revoke === undefined ? {} : { revoke: (sandboxId: string, reason: string) => {
           const agentId = ownerOf(sandboxId);
           if (agentId !== undefined) revoke(agentId, reason);

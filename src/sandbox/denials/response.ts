@@ -2,6 +2,7 @@
  * What the controller does about a violation, by severity: record it only, kill the sandbox, or
  * kill it and revoke the agent that ran it. One place for the rule.
  */
+import { DEFAULT_VIOLATIONS_CONFIG } from '../../config/violations-config.ts';
 import type { Severity } from '../result.ts';
 
 /** The response to a violation. */
@@ -10,11 +11,8 @@ export type ViolationResponse = 'record' | 'kill' | 'kill_and_revoke';
 /** The response configured for each severity. */
 export type ResponsePolicy = Readonly<Record<Severity, ViolationResponse>>;
 
-/**
- * Default: record everything; kill on CRITICAL (namespace or mount escape attempts). Why not
- * revoke by default: a denied call is already blocked, and revoking an agent is an operator's call.
- */
-export const DEFAULT_RESPONSE_POLICY: ResponsePolicy = Object.freeze({ LOW: 'record', MEDIUM: 'record', HIGH: 'record', CRITICAL: 'kill' });
+/** Default: the configuration's default (`violations.response`), the one place that rule is written. */
+export const DEFAULT_RESPONSE_POLICY: ResponsePolicy = DEFAULT_VIOLATIONS_CONFIG.response;
 
 const ORDER: readonly ViolationResponse[] = ['record', 'kill', 'kill_and_revoke'];
 
