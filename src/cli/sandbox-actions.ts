@@ -155,23 +155,36 @@ export function filesGetAction(id: string, path: string, local: string | undefin
   return withApprovedClient(opts, async (client, approvalId) => {
     const data = await client.readFile(id, path, { approvalId });
     if (local === undefined || local === '-') process.stdout.write(data);
-    else await writeFile(local, data);
+    else {
+      try {
+        await writeFile(local, data);
+      } catch (err) {
+        throw new UsageError(`LOCAL: cannot write ${local}: ${localFileError(err)}`);
+      }
+    }
     return 0;
   });
 }
 
-/** `sandbox files put ID PATH [LOCAL]`: from LOCAL, or from stdin when it is absent or `-`. */
-export async function filesPutAction(id: string, path: string, local: string | undefined, opts: CommonOptions & ApprovalFlags & { mode?: string }): Promise<number> {
+/**
+ * `sandbox files put ID LOCAL SANDBOX_PATH`, in the order of cp and docker cp (LOCAL `-`: stdin).
+ * The order before it (`put ID SANDBOX_PATH [LOCAL]`) is refused with the new one spelled out.
+ */
+export async function filesPutAction(id: string, local: string, path: string | undefined, opts: CommonOptions & ApprovalFlags & { mode?: string }): Promise<number> {
+  const order = 'files put takes ID LOCAL SANDBOX_PATH, in the order of cp (LOCAL - reads stdin)';
+  if (path === undefined) throw new UsageError(`${order}: airlock sandbox files put ${id} ${local.startsWith('/') ? `- ${local}` : `${local} /tmp/FILE`}`);
+  // Why: the old order silently swapped would write a local file's name as content or read the wrong file.
+  if (!path.startsWith('/') && local.startsWith('/')) throw new UsageError(`${order}: airlock sandbox files put ${id} ${path} ${local}`);
   checkSandboxPath(path);
   const mode = parseMode(opts.mode);
   approvalFlag(opts);
   let data: Uint8Array;
-  if (local === undefined || local === '-') data = await readStdin('files put');
+  if (local === '-') data = await readStdin('files put');
   else {
     try {
       data = await readFile(local);
     } catch (err) {
-      throw new UsageError(`LOCAL: cannot read ${local}: ${(err as Error).message}`);
+      throw new UsageError(`LOCAL: cannot read ${local}: ${localFileError(err)}`);
     }
   }
   return withApprovedClient(opts, async (client, approvalId) => {
@@ -180,4 +193,10 @@ export async function filesPutAction(id: string, path: string, local: string | u
     else printLine(`${written.path}  ${written.size} bytes`, opts.raw);
     return 0;
   });
+}
+
+/** A local file error without the path Node appends (`…, open './x'`): the message names it once already. */
+export function localFileError(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.replace(/, \w+ '[^']*'(?: -> '[^']*')?$/, '');
 }

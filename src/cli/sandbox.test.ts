@@ -103,10 +103,10 @@ describe('airlock sandbox against a real server', { skip }, () => {
     const local = join(scratch, 'in.bin');
     const content = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
     writeFileSync(local, content);
-    const put = await runCli(['sandbox', 'files', 'put', id, '/tmp/data.bin', local, ...url, '--mode', '0600']);
+    const put = await runCli(['sandbox', 'files', 'put', id, local, '/tmp/data.bin', ...url, '--mode', '0600']);
     assert.equal(put.code, 0, put.stderr);
     assert.equal(put.stdout, '/tmp/data.bin  256 bytes\n');
-    const fromStdin = await runCli(['sandbox', 'files', 'put', id, '/tmp/note.txt', ...url], { input: 'piped note\n' });
+    const fromStdin = await runCli(['sandbox', 'files', 'put', id, '-', '/tmp/note.txt', ...url], { input: 'piped note\n' });
     assert.equal(fromStdin.code, 0, fromStdin.stderr);
     const ls = await runCli(['sandbox', 'files', 'ls', id, '/tmp', ...url]);
     assert.equal(ls.code, 0, ls.stderr);
@@ -121,6 +121,20 @@ describe('airlock sandbox against a real server', { skip }, () => {
     const missing = await runCli(['sandbox', 'files', 'get', id, '/tmp/absent', ...url]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /\[file_not_found\]/);
+  });
+
+  it('files put in the old order (sandbox path first) says the new one; a missing LOCAL is named once', async () => {
+    const local = join(scratch, 'old-order.txt');
+    writeFileSync(local, 'x');
+    const old = await runCli(['sandbox', 'files', 'put', id, '/tmp/x.txt', 'old-order.txt', ...url], { cwd: scratch });
+    assert.equal(old.code, 2, old.stderr);
+    assert.match(old.stderr, new RegExp(`files put takes ID LOCAL SANDBOX_PATH.*: airlock sandbox files put ${id} old-order\\.txt /tmp/x\\.txt`));
+    const two = await runCli(['sandbox', 'files', 'put', id, '/tmp/x.txt', ...url]);
+    assert.equal(two.code, 2, two.stderr);
+    assert.match(two.stderr, new RegExp(`files put ${id} - /tmp/x\\.txt`));
+    const absent = await runCli(['sandbox', 'files', 'put', id, './absent.txt', '/tmp/x.txt', ...url], { cwd: scratch });
+    assert.equal(absent.code, 2, absent.stderr);
+    assert.equal(absent.stderr, 'airlock: LOCAL: cannot read ./absent.txt: ENOENT: no such file or directory\n');
   });
 
   it('kill ends it; later commands fail with the server code (exit 1)', async () => {

@@ -133,10 +133,10 @@ export function registerSandbox(program: Command): void {
 
   files
     .command('put')
-    .description('copy a file into the sandbox (from stdin when LOCAL is absent or -)')
+    .description('copy a local file into the sandbox, in the order of cp (LOCAL - reads stdin)')
     .argument('<id>', 'sandbox id')
-    .argument('<path>', 'absolute file path inside the sandbox')
-    .argument('[local]', 'local file to read')
+    .argument('<local>', 'local file to read, or - for stdin')
+    .argument('[path]', 'absolute file path inside the sandbox')
     .option('--url <url>', URL_HELP)
     .option('--socket <path>', SOCKET_HELP)
     .option('--key <file>', KEY_HELP)
@@ -145,7 +145,7 @@ export function registerSandbox(program: Command): void {
     .option('--raw', RAW_HELP, false)
     .option('--approval <id>', APPROVAL_HELP)
     .option('--wait', WAIT_HELP, false)
-    .action(async (id: string, path: string, local: string | undefined, opts: CommonOptions & ApprovalFlags & { mode?: string }) => {
-      process.exitCode = await (await actions()).filesPutAction(id, path, local, opts);
+    .action(async (id: string, local: string, path: string | undefined, opts: CommonOptions & ApprovalFlags & { mode?: string }) => {
+      process.exitCode = await (await actions()).filesPutAction(id, local, path, opts);
     });
 }

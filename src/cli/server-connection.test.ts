@@ -135,7 +135,7 @@ describe('airlock sandbox signs its requests', () => {
     const exec = await runCli(['sandbox', 'exec', 's-1', ...flags, '--', 'echo', 'hello']);
     assert.equal(exec.code, 0, exec.stderr);
     assert.equal(exec.stdout, 'hello\n');
-    const put = await runCli(['sandbox', 'files', 'put', 's-1', '/tmp/n.txt', ...flags], { input: 'piped bytes\n' });
+    const put = await runCli(['sandbox', 'files', 'put', 's-1', '-', '/tmp/n.txt', ...flags], { input: 'piped bytes\n' });
     assert.equal(put.code, 0, put.stderr);
     assert.equal(put.stdout, '/tmp/n.txt  12 bytes\n');
     assert.deepEqual(
