@@ -28,7 +28,7 @@ import { registerFilesRoutes } from './routes/files.ts';
 import { registerSandboxRoutes } from './routes/sandbox.ts';
 import { registerSandboxesRoutes } from './routes/sandboxes.ts';
 import { registerServiceRoutes } from './routes/service.ts';
-import { registerAuditRoutes } from './routes/audit.ts';
+import { registerAuditRoutes, type EventStreamOptions } from './routes/audit.ts';
 import { registerForensicsRoutes } from './routes/forensics.ts';
 import { registerRevocationRoutes } from './routes/revocations.ts';
 import type { Revoker } from '../revocation/revoker.ts';
@@ -99,7 +99,7 @@ export interface AppOptions {
    * The audit log and the controller key that signs its heads: enables the audit routes, receipts
    * on results and the audit status in /health. Absent: none of them (tests, embedders).
    */
-  audit?: { log: AuditLog; controllerKey: KeyObject } | undefined;
+  audit?: { log: AuditLog; controllerKey: KeyObject; events?: EventStreamOptions } | undefined;
   /** The revocation list: enables the revocation routes (503 without it). */
   revoker?: Revoker | undefined;
   /** Forensics settings: with `audit` (its controller key signs bundles), enables the capture route (503 without). */
@@ -239,7 +239,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerFilesRoutes(app, ctx);
   registerServiceRoutes(app, ctx, options.publicMetrics ?? false);
   registerApprovalRoutes(app, options.access.approvals);
-  registerAuditRoutes(app, ctx, options.audit === undefined ? undefined : { audit: options.audit.log, controllerKey: options.audit.controllerKey });
+  registerAuditRoutes(app, ctx, options.audit === undefined ? undefined : { audit: options.audit.log, controllerKey: options.audit.controllerKey, ...(options.audit.events === undefined ? {} : { events: options.audit.events }) });
   registerRevocationRoutes(app, ctx, options.revoker);
   registerForensicsRoutes(app, ctx, options.forensics === undefined || options.audit === undefined ? undefined : { config: options.forensics, controllerKey: options.audit.controllerKey, audit: options.audit.log });
   return app;

@@ -14,6 +14,7 @@ import { describe, it, type TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { createAccess } from '../../src/admission/access.ts';
 import { buildApp } from '../../src/api/app.ts';
+import type { EventStreamOptions } from '../../src/api/routes/audit.ts';
 import { AuditLog } from '../../src/audit/log.ts';
 import { verifyConsistency, verifyInclusion } from '../../src/audit/merkle.ts';
 import { verifyReceipt } from '../../src/audit/receipt.ts';
@@ -24,21 +25,21 @@ import { FakeService } from '../api/fake-service.ts';
 import { assertError } from '../api/helpers.ts';
 import { addKeyedPrincipal, send, tempStore, testConfig, type ControllerOptions, type KeyedPrincipal, type Send } from '../admission/fixture.ts';
 
-async function auditedController(t: TestContext, path: string, options: ControllerOptions = {}) {
+async function auditedController(t: TestContext, path: string, options: ControllerOptions = {}, events?: EventStreamOptions) {
   const store = await SqliteStore.open({ path });
   t.after(() => store.close());
   const keys = generateEd25519KeyPair();
   const log = new AuditLog({ store: store.audit, signingKey: keys.privateKey });
   const access = await createAccess({ config: testConfig(options), store, audit: log });
   const service = new FakeService();
-  const app: FastifyInstance = buildApp({ service, access, audit: { log, controllerKey: keys.privateKey } });
+  const app: FastifyInstance = buildApp({ service, access, audit: { log, controllerKey: keys.privateKey, ...(events === undefined ? {} : { events }) } });
   await app.ready();
   t.after(() => app.close());
   return { store, log, app, service, ...keys };
 }
 
-async function cast(t: TestContext) {
-  const c = await auditedController(t, await tempStore(t));
+async function cast(t: TestContext, events?: EventStreamOptions) {
+  const c = await auditedController(t, await tempStore(t), {}, events);
   const people = {
     alice: await addKeyedPrincipal(c.store, 'alice', 'agent'),
     bob: await addKeyedPrincipal(c.store, 'bob', 'agent'),
@@ -210,6 +211,53 @@ describe('audit log over the API', () => {
     assert.deepEqual(indexes, [...new Set(indexes)].sort((a, b) => a - b), 'no record twice, in order');
     // Closed here: the app's close waits for open connections.
     for (const s of streams) s.abort();
+  });
+
+  it('keeps idle event streams alive and bounds the streams one principal holds open', async (t) => {
+    const f = await cast(t, { heartbeatMs: 50, maxStreamsPerPrincipal: 2 });
+    await f.app.listen({ host: '127.0.0.1', port: 0 });
+    const address = f.app.addresses()[0] as { port: number };
+    const { signRequest } = await import('../../src/signing/sign.ts');
+    const open = async (who: KeyedPrincipal, accept = 'application/x-ndjson') => {
+      const url = `http://localhost:${address.port}/api/v1/events`;
+      const headers = { accept };
+      const controller = new AbortController();
+      const res = await fetch(url, { headers: { ...headers, ...signRequest({ request: { method: 'GET', targetUri: url, headers }, privateKey: who.privateKey, keyid: who.keyId }) }, signal: controller.signal });
+      return { res, controller };
+    };
+    const first = await open(f.people.alice, 'text/event-stream');
+    const second = await open(f.people.alice);
+    assert.deepEqual([first.res.status, second.res.status], [200, 200]);
+    const third = await open(f.people.alice);
+    assert.equal(third.res.status, 429);
+    assert.equal(((await third.res.json()) as { error: { code: string } }).error.code, 'capacity_exceeded');
+    assert.equal(third.res.headers.get('retry-after'), '5');
+    // Another principal is not held to alice's bound.
+    const bobs = await open(f.people.bob);
+    assert.equal(bobs.res.status, 200);
+    // With nothing appended, keep-alives arrive: an SSE comment, an empty NDJSON line.
+    const read = async (res: Response, until: (text: string) => boolean) => {
+      const reader = res.body!.getReader();
+      let text = '';
+      while (!until(text)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += Buffer.from(value).toString('utf8');
+      }
+      reader.releaseLock();
+      return text;
+    };
+    assert.match(await read(first.res, (x) => x.includes(': keep-alive')), /^: keep-alive\n\n/m);
+    assert.match(await read(bobs.res, (x) => x.includes('\n')), /^\n/);
+    // Closing one frees its place.
+    first.controller.abort();
+    let again = await open(f.people.alice);
+    for (let i = 0; again.res.status === 429 && i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      again = await open(f.people.alice);
+    }
+    assert.equal(again.res.status, 200);
+    for (const s of [second, bobs, again]) s.controller.abort();
   });
 
   it('fail closed: with the store unwritable, new sandboxes are refused (503 audit_unavailable) and /health says why', async (t) => {

@@ -21,11 +21,25 @@ import { STREAM_CONTENT_TYPE, type StreamFormat } from '../exec-stream.ts';
 /** Records per page unless the query says otherwise. */
 const DEFAULT_PAGE = 100;
 
+/** Keep-alives and the per-caller bound of `GET /api/v1/events`. */
+export interface EventStreamOptions {
+  /** Milliseconds between keep-alives on an idle stream (default 15 s). */
+  readonly heartbeatMs?: number;
+  /** Open event streams one principal may hold at once (default 8); one more is refused with 429. */
+  readonly maxStreamsPerPrincipal?: number;
+}
+
+/** Default keep-alive period: under the 30–60 s idle timeouts of common proxies and load balancers. */
+const DEFAULT_HEARTBEAT_MS = 15_000;
+/** Default bound on one principal's open streams. */
+const DEFAULT_MAX_STREAMS = 8;
+
 /** What the audit routes need. */
 export interface AuditRoutesOptions {
   readonly audit: AuditLog;
   /** The controller key (only its public half is served). */
   readonly controllerKey: KeyObject;
+  readonly events?: EventStreamOptions;
 }
 
 /** The agent whose records `caller` may read: undefined for every agent (admin). */
@@ -106,8 +120,16 @@ export function registerAuditRoutes(app: FastifyInstance, ctx: RouteContext, kep
     return { key_id: keyId(pub), public_key_pem: publicKeyPem(pub) };
   });
 
+  const heartbeatMs = options.events?.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  const maxStreams = options.events?.maxStreamsPerPrincipal ?? DEFAULT_MAX_STREAMS;
+  // Open streams per principal, for this server only.
+  const openStreams = new Map<string, number>();
   app.get(events.url, async (request, reply) => {
     const query = parseOrThrow(events.query, request.query, 'query');
+    const principal = callerOf(request).name;
+    const open = openStreams.get(principal) ?? 0;
+    // Why a bound: each stream holds a connection and a subscription for as long as the client likes; one principal must not exhaust them.
+    if (open >= maxStreams) throw new ApiError('capacity_exceeded', `at most ${maxStreams} open event streams per principal; close one first`, { 'retry-after': '5' });
     const format: StreamFormat = (request.headers.accept ?? '').includes('text/event-stream') ? 'sse' : 'ndjson';
     const lastEventId = request.headers['last-event-id'];
     let after = query.after ?? -1;
@@ -130,7 +152,17 @@ export function registerAuditRoutes(app: FastifyInstance, ctx: RouteContext, kep
     let live = false;
     const unsubscribe = audit.subscribe((r) => (live ? write(r) : held.push(r)));
     // The response's close: the client went away (the request's own close fires once its body is read).
+    openStreams.set(principal, open + 1);
+    // Why keep-alives: an idle stream is otherwise closed by proxies on the way, and a client can't tell a quiet log from a dead server.
+    const heartbeat = setInterval(() => {
+      if (live && !out.destroyed && !out.writableEnded) out.write(format === 'ndjson' ? '\n' : ': keep-alive\n\n');
+    }, heartbeatMs);
+    heartbeat.unref();
     reply.raw.once('close', () => {
+      clearInterval(heartbeat);
+      const left = (openStreams.get(principal) ?? 1) - 1;
+      if (left > 0) openStreams.set(principal, left);
+      else openStreams.delete(principal);
       unsubscribe();
       out.end();
     });
