@@ -19,6 +19,7 @@ import { DEFAULT_REVOCATION_CONFIG, revocationSchema, type RevocationConfig } fr
 import { auditSchema, DEFAULT_AUDIT_CONFIG, type AuditConfig } from './audit-config.ts';
 import { DEFAULT_SECRETS_CONFIG, secretsSchema, type SecretsConfig } from './secrets-config.ts';
 import { DEFAULT_FORENSICS_CONFIG, forensicsSchema, type ForensicsConfig } from './forensics-config.ts';
+import { DEFAULT_IMAGE_POLICY_CONFIG, imagePolicySchema, type ImagePolicyConfig } from './image-policy-config.ts';
 import { DEFAULT_VIOLATIONS_CONFIG, violationsSchema, type ViolationsConfig } from './violations-config.ts';
 
 /** Limits as the configuration states them (defaults, maxima): the same fields a sandbox gets. */
@@ -155,6 +156,7 @@ export interface AirlockConfig {
   audit: AuditConfig;
   forensics: ForensicsConfig;
   violations: ViolationsConfig;
+  imagePolicy: ImagePolicyConfig;
 }
 
 /** The configuration a host without a configuration file runs with. */
@@ -209,6 +211,7 @@ export const DEFAULT_CONFIG: Readonly<AirlockConfig> = Object.freeze({
   audit: DEFAULT_AUDIT_CONFIG as AuditConfig,
   forensics: DEFAULT_FORENSICS_CONFIG as ForensicsConfig,
   violations: DEFAULT_VIOLATIONS_CONFIG as ViolationsConfig,
+  imagePolicy: DEFAULT_IMAGE_POLICY_CONFIG as ImagePolicyConfig,
   secrets: DEFAULT_SECRETS_CONFIG as SecretsConfig,
   revocation: DEFAULT_REVOCATION_CONFIG as RevocationConfig,
 });
@@ -378,6 +381,7 @@ function buildSchema(z: typeof Zod) {
       audit: auditSchema(z),
       forensics: forensicsSchema(z),
       violations: violationsSchema(z),
+      imagePolicy: imagePolicySchema(z),
       secrets: secretsSchema(z),
       revocation: revocationSchema(z),
     })
