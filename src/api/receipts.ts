@@ -6,7 +6,7 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { AuditReceipt } from '../audit/receipt.ts';
-import { bounded } from '../audit/bounded.ts';
+import { executionFinishedEvent } from '../audit/service-record.ts';
 import type { ExecutionResult } from '../sandbox/result.ts';
 import type { ExecResult, SandboxInfo } from '../sandbox/service-types.ts';
 import type { SandboxSpec } from '../policy/request.ts';
@@ -17,7 +17,7 @@ export async function executionReceipt(ctx: RouteContext, log: FastifyBaseLogger
   const audit = ctx.audit;
   if (audit === undefined) return undefined;
   try {
-    const appended = await audit.append({ kind: 'execution.finished', agentId: owner, sandboxId: result.execution_id, data: bounded({ ...result, spec }) as Record<string, unknown> });
+    const appended = await audit.append(executionFinishedEvent(owner, spec, result));
     return await audit.receipt(appended.index);
   } catch (err) {
     log.error({ err }, 'the execution ran but its final audit record could not be written');

@@ -6,6 +6,8 @@
  * refused at admission, which does wait for its record).
  */
 import type { SandboxInfo, ServiceObserver } from '../sandbox/service-types.ts';
+import type { ExecutionResult } from '../sandbox/result.ts';
+import type { SandboxSpec } from '../policy/request.ts';
 import type { AuditLog } from './log.ts';
 import type { AuditEvent } from './record.ts';
 import { bounded } from './bounded.ts';
@@ -23,6 +25,11 @@ export interface AuditObserverOptions {
 /** The record of a sandbox as it was created or ended. */
 export function sandboxData(info: SandboxInfo, policyHash: string): Record<string, unknown> {
   return bounded({ ...info, policy_hash: policyHash }) as Record<string, unknown>;
+}
+
+/** The record of a one-shot's end: what ran, in which spec, under which policy hash, how it ended (API and `airlock run` alike). */
+export function executionFinishedEvent(owner: string, spec: SandboxSpec, result: ExecutionResult): AuditEvent {
+  return { kind: 'execution.finished', agentId: owner, sandboxId: result.execution_id, data: bounded({ ...result, spec }) as Record<string, unknown> };
 }
 
 /** A ServiceObserver that appends the service's events to the audit log. */

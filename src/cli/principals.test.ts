@@ -108,6 +108,8 @@ test('bad input exits 2 with a clear message and changes nothing', async (t) => 
     [['add-key', 'nobody', '--key', other.pub], /no principal named nobody/],
     [['show', 'nobody'], /no principal named nobody/],
     [['revoke-key', other.id], new RegExp(`no key with id ${other.id}`)],
+    // A key id may begin with '-': it is looked up, not taken for an option.
+    [['revoke-key', '-Mq0AbC'], /no key with id -Mq0AbC/],
   ];
   for (const [args, message] of cases) {
     const result = await airlock('principals', ...args);

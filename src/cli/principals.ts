@@ -56,5 +56,7 @@ export function registerPrincipals(program: Command): void {
     .command('revoke-key')
     .description('revoke a key for good: requests it signs are refused from now on')
     .argument('<keyid>', 'the key id (RFC 7638 thumbprint) printed by `airlock keys gen`')
+    // A key id is base64url and begins with '-' one time in 64: taken as the id, not as an unknown option.
+    .allowUnknownOption()
     .action(async (keyId: string) => (await actions()).revokeKey(configPath(), keyId));
 }

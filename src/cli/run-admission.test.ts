@@ -51,3 +51,36 @@ test('a run policy sends to a human exits 3 with the approval to decide, and is 
   assert.equal(retry.code, 1, retry.stderr);
   assert.match(retry.stderr, /^airlock: refused \(approval_pending\): /);
 });
+
+test('a run is recorded in the audit log: its admission before it starts, its end with a receipt that verifies', { skip: root ? false : 'airlock run needs root' }, async (t) => {
+  // The host's default image, hard-linked into this test's own state directory.
+  const { isolatedConfig, releaseIsolatedConfig, writeConfigFile } = await import('../../test/security/lib/isolated-config.ts');
+  const isolated = isolatedConfig();
+  t.after(() => releaseIsolatedConfig(isolated));
+  const dir = isolated.stateDir;
+  const r = await runCli(['run', '--json', '--', 'true'], { config: writeConfigFile(isolated) });
+  assert.equal(r.code, 0, r.stderr);
+  const result = JSON.parse(r.stdout) as { execution_id: string; receipt: unknown };
+  const { readFile } = await import('node:fs/promises');
+  const { createPublicKey } = await import('node:crypto');
+  const { verifyReceipt } = await import('../audit/receipt.ts');
+  const key = createPublicKey(await readFile(join(dir, 'store', 'controller.key.pub')));
+  assert.deepEqual(verifyReceipt(result.receipt, key), { ok: true, index: 1, tree_size: 2 }, JSON.stringify(result.receipt));
+  const store = await SqliteStore.open({ path: join(dir, 'store', 'airlock.db') });
+  t.after(() => store.close());
+  const { AuditLog } = await import('../audit/log.ts');
+  const records = await new AuditLog({ store: store.audit }).query({ afterIndex: -1, limit: 100 });
+  assert.deepEqual(records.map((x) => [x.index, x.record.kind, x.record.agent_id]), [[0, 'admission', 'root'], [1, 'execution.finished', 'root']]);
+  assert.equal((records[0]?.record.data as { outcome: string }).outcome, 'allowed');
+  assert.equal(records[1]?.record.sandbox_id, result.execution_id);
+});
+
+test('a revoked agent cannot run locally either: revocation is checked for airlock run as for the API', { skip: root ? false : 'airlock run needs root' }, async (t) => {
+  const { dir, config } = await workspace(t, {});
+  const store = await SqliteStore.open({ path: join(dir, 'state', 'store', 'airlock.db') });
+  await store.revocations.revoke({ agentId: 'root', reason: 'key leaked', revokedBy: 'olga', revokedAtMs: Date.now() });
+  await store.close();
+  const r = await runCli(['run', '--', 'true'], { config: config });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /^airlock: refused \(agent_revoked\): agent root is revoked since .*: key leaked\n$/);
+});

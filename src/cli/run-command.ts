@@ -10,7 +10,8 @@ import { executeOnce, type ExecutionRequest } from '../sandbox/execute.ts';
 import { activePolicyHash } from '../sandbox/policy-bundle.ts';
 import { admitRun } from './run-admission.ts';
 import type { ExecutionResult } from '../sandbox/result.ts';
-import { parseRunOptions, type RawRunOptions } from './run-options.ts';
+import { parseRunOptions, type RawRunOptions, type RunPlan } from './run-options.ts';
+import { openRunRecording, recordRunEnd, type RunRecording } from './run-record.ts';
 import { terminalSafe, terminalSafeJson } from './terminal-text.ts';
 import { UsageError } from './usage-error.ts';
 import { NetworkManager } from '../network/manager.ts';
@@ -20,7 +21,17 @@ import { NetworkPolicyError } from '../network/policy.ts';
 export async function runCommand(command: string[], raw: RawRunOptions, configPath: string | undefined): Promise<number> {
   const config = loadConfig(configPath);
   const plan = parseRunOptions(raw, command, config, process.cwd());
-  const admission = await admitRun(plan, config, raw.approval);
+  const recording = openRunRecording(config);
+  try {
+    return await admittedRun(plan, raw, config, recording);
+  } finally {
+    await recording.then((r) => r.close(), () => undefined);
+  }
+}
+
+/** Admits the plan (recorded before anything starts), runs it, records how it ended. */
+async function admittedRun(plan: RunPlan, raw: RawRunOptions, config: AirlockConfig, recording: Promise<RunRecording>): Promise<number> {
+  const admission = await admitRun(plan, config, raw.approval, recording);
   if (!admission.admitted) return admission.exitCode;
   // The same policy_hash `airlock serve` reports for this configuration.
   const policyHash = activePolicyHash(config, admission.bundleHash);
@@ -72,8 +83,9 @@ export async function runCommand(command: string[], raw: RawRunOptions, configPa
   } finally {
     await network.close();
   }
+  const receipt = await recordRunEnd(await recording, admission.owner, admission.spec, result);
   if (plan.json) {
-    process.stdout.write(`${terminalSafeJson(result)}\n`);
+    process.stdout.write(`${terminalSafeJson({ ...result, receipt })}\n`);
   } else {
     reportEnding(result);
   }
