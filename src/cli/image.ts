@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
 import type { AirlockConfig } from '../config/config.ts';
 import type { ImageSummary } from '../images/list.ts';
+import { registerImageRegistry } from './image-registry.ts';
 import { formatTable } from './table.ts';
 import { terminalSafe, terminalSafeJson } from './terminal-text.ts';
 import { UsageError } from './usage-error.ts';
@@ -111,4 +112,6 @@ export function registerImage(program: Command): void {
       }
       if (!result.ok) process.exitCode = 1;
     });
+
+  registerImageRegistry(image, program);
 }
