@@ -2,7 +2,8 @@
  * CONNECT: judge host, port and address before answering; after `200 Connection Established`
  * insist on a TLS ClientHello whose SNI names the CONNECT host (none for an IP literal), and only
  * then open the upstream connection to the pinned address. Anything else closes the tunnel
- * before a single byte leaves the host.
+ * before a single byte leaves the host. A host a brokered secret is bound to is intercepted
+ * instead (tls-intercept.ts); every other tunnel is passed through undecrypted.
  */
 import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
@@ -51,6 +52,11 @@ export async function handleConnect(context: ProxyContext, req: IncomingMessage,
     return;
   }
   if (context.isClosed()) return;
+  // Why only here: a bound host's tunnel is the one place the credential must be put in; every other stays blind.
+  if (context.interceptor?.intercepts(host) === true) {
+    await context.interceptor.take(socket, hello.bytes, { host, port, destination: { address: destination.address, family: destination.family }, decision: pinned }, recorder.decide);
+    return;
+  }
   openTunnel(context, socket, hello.bytes, destination, pinned, recorder.decide);
 }
 

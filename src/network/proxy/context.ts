@@ -4,6 +4,7 @@ import type { AllowRule } from './allow-entry.ts';
 import type { AddressClassifier } from './addresses.ts';
 import type { ListenerEndpoint } from './controller-listeners.ts';
 import type { BrokeredCredential, EgressDecision, InternalService, Resolver, ResponseRedactor } from './types.ts';
+import type { TlsInterceptor } from './tls-intercept.ts';
 
 export type DecisionFields = Omit<EgressDecision, 'sandboxId' | 'time'>;
 
@@ -14,6 +15,8 @@ export interface ProxyContext {
   readonly services: readonly InternalService[];
   readonly brokered: readonly BrokeredCredential[];
   readonly responseRedactor: ResponseRedactor | undefined;
+  /** Terminates TLS for the hosts brokered secrets are bound to (set when the sandbox has a broker CA). */
+  interceptor?: TlsInterceptor;
   readonly resolve: Resolver;
   readonly classify: AddressClassifier;
   /** The controller listener (this proxy's own included) that address:port would reach, if any. */

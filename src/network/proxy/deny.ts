@@ -1,6 +1,7 @@
 /**
  * How the proxy says no: `403 Forbidden` with `X-Airlock-Deny-Reason` and a one-line body naming
- * host, port and reason; `502` with `upstream_unreachable` when an allowed upstream cannot be reached.
+ * host, port and reason; `502` with `upstream_unreachable` when an allowed upstream cannot be reached,
+ * or `upstream_certificate_invalid` when its certificate fails verification.
  */
 import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -20,7 +21,7 @@ function body(host: string, port: number, reason: string): string {
 }
 
 function statusFor(reason: string): [number, string] {
-  return reason === 'upstream_unreachable' ? [502, 'Bad Gateway'] : [403, 'Forbidden'];
+  return reason === 'upstream_unreachable' || reason === 'upstream_certificate_invalid' ? [502, 'Bad Gateway'] : [403, 'Forbidden'];
 }
 
 /** Answers a plain HTTP request with the refusal. */

@@ -104,7 +104,7 @@ describe('egress proxy: internal services', { timeout: 30_000 }, () => {
     const ok = await proxyRequest(port, 'http://vault.airlock.internal/k?v=1');
     assert.deepEqual([ok.status, ok.body], [200, 'secure /k?v=1']);
     const unverified = await proxyRequest(port, 'http://rogue.airlock.internal/k');
-    assert.deepEqual([unverified.status, unverified.headers[REASON]], [502, 'upstream_unreachable']);
-    assert.deepEqual(decisions.map((d) => d.reason), ['service', 'upstream_unreachable']);
+    assert.deepEqual([unverified.status, unverified.headers[REASON]], [502, 'upstream_certificate_invalid']);
+    assert.deepEqual(decisions.map((d) => d.reason), ['service', 'upstream_certificate_invalid']);
   });
 });

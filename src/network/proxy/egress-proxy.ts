@@ -13,6 +13,7 @@ import { handleConnect } from './connect-tunnel.ts';
 import type { ProxyContext } from './context.ts';
 import { findControllerListener, type ListenerEndpoint } from './controller-listeners.ts';
 import { handleHttpRequest } from './forward-http.ts';
+import { createTlsInterceptor } from './tls-intercept.ts';
 import { formatHostPort } from './host-name.ts';
 import type { EgressDecision, EgressProxy, EgressProxyOptions, Resolver } from './types.ts';
 
@@ -87,6 +88,8 @@ export async function startProxyWithClassifier(options: EgressProxyOptions, clas
   server.maxConnections = options.maxConnections ?? DEFAULTS.maxConnections;
   server.maxHeadersCount = 100;
   server.timeout = context.idleTimeoutMs;
+  // Why only with brokered secrets: a proxy with nothing to place never decrypts anything.
+  if (options.brokerCa !== undefined && context.brokered.length > 0) context.interceptor = createTlsInterceptor(context, options.brokerCa);
   server.on('connection', (socket: Socket) => track(socket));
   server.on('request', (req, res) => {
     void handleHttpRequest(context, req, res).catch(() => res.destroy());
@@ -116,6 +119,7 @@ export async function startProxyWithClassifier(options: EgressProxyOptions, clas
       const done = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const socket of openSockets) socket.destroy();
       server.closeAllConnections();
+      context.interceptor?.close();
       await done;
     },
   };

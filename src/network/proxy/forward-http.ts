@@ -4,12 +4,14 @@
  * internal service (method and path checks) or the allowlist plus a pinned, checked address.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { decisionOnce, type DecisionFields, type ProxyContext } from './context.ts';
 import { denyResponse, printable } from './deny.ts';
 import { destinationContext, judgeDestination, judgeServiceAddress } from './destination.ts';
 import { formatHost, isIpHost } from './host-name.ts';
 import { forwardUpstream } from './http-upstream.ts';
 import { destinationNames, judgeBrokered } from './brokered.ts';
+import { lateRefusal, screenBody } from './body-screen.ts';
 import { checkServiceRequest, findService, serviceAddress, serviceUpstreamUrl } from './services.ts';
 import { parseAbsoluteTarget, parseHostHeader, type HttpTarget } from './target.ts';
 import type { InternalService } from './types.ts';
@@ -32,10 +34,19 @@ export async function handleHttpRequest(context: ProxyContext, req: IncomingMess
   const service = findService(context.services, target.host, target.port);
   if (service.kind === 'unknown_service') return refuse('unknown_service');
   // Why before any connection: a placeholder bound elsewhere never leaves the proxy, whatever the allowlist says.
-  const brokered = judgeBrokered(context.brokered, req.rawHeaders, req.url ?? '', destinationNames(target.host, service.kind === 'service' ? service.service : undefined));
+  const names = destinationNames(target.host, service.kind === 'service' ? service.service : undefined);
+  const brokered = judgeBrokered(context.brokered, req.rawHeaders, req.url ?? '', names);
   if (brokered.kind !== 'none') base = { ...base, brokered: brokered.names };
   if (brokered.kind === 'refuse') return refuse('brokered_secret_unbound');
-  const rawHeaders = brokered.kind === 'inject' ? { rawHeaders: brokered.rawHeaders } : {};
+  const screened = await screenBody(context.brokered, req, names, lateRefusal(context, recorder, res, () => base));
+  if (screened.kind === 'refuse') {
+    base = { ...base, brokered: screened.names };
+    return refuse('brokered_secret_unbound');
+  }
+  const rawHeaders = {
+    ...(brokered.kind === 'inject' ? { rawHeaders: brokered.rawHeaders } : {}),
+    ...(screened.body === undefined ? {} : { body: screened.body }),
+  };
   if (service.kind === 'service') {
     base = { ...base, kind: 'service' };
     return await forwardToService(context, req, res, target, service.service, base, recorder.decide, refuse, rawHeaders);
@@ -64,7 +75,7 @@ async function forwardToService(
   base: DecisionFields,
   decide: (d: DecisionFields) => void,
   refuse: (reason: string, address?: string) => void,
-  rawHeaders: { rawHeaders?: string[] },
+  rawHeaders: { rawHeaders?: string[]; body?: Readable },
 ): Promise<void> {
   const refusal = checkServiceRequest(service, req.method ?? '', target.pathname, target.rawPath);
   const address = serviceAddress(service);

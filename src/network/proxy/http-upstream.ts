@@ -4,7 +4,7 @@
  * or has failed, so a failure is on record as `upstream_unreachable` (answered 502).
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { Transform } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import https from 'node:https';
 import type { LookupFunction, Socket } from 'node:net';
 import { denyResponse } from './deny.ts';
@@ -27,6 +27,8 @@ export interface UpstreamTarget {
   ca?: string;
   /** The request's raw headers as forwarded (default: as received), e.g. with a brokered secret swapped in. */
   rawHeaders?: string[];
+  /** The body to send (default: `req` itself), e.g. screened for brokered placeholders. */
+  body?: Readable;
 }
 
 /** Forwards `req` to `target`; `decision` is what gets recorded once the upstream is connected. */
@@ -51,17 +53,18 @@ export function forwardUpstream(
     ...(target.ca ? { ca: target.ca } : {}),
   });
   let failed = false;
-  const fail = () => {
+  const fail = (err?: Error) => {
     if (failed) return; // Why: destroy() re-enters through 'error'; the 502 already written must not be cut off.
     failed = true;
     clearTimeout(connectTimer);
-    decide({ ...decision, allowed: true, reason: 'upstream_unreachable' });
+    const reason = isCertificateError(err) ? 'upstream_certificate_invalid' : 'upstream_unreachable';
+    decide({ ...decision, allowed: true, reason });
     upstream.destroy();
     if (res.writableEnded) return;
-    if (!res.headersSent && !res.destroyed) denyResponse(res, decision.host, decision.port, 'upstream_unreachable', true);
+    if (!res.headersSent && !res.destroyed) denyResponse(res, decision.host, decision.port, reason, true);
     else res.destroy();
   };
-  const connectTimer = setTimeout(fail, context.connectTimeoutMs);
+  const connectTimer = setTimeout(() => fail(), context.connectTimeoutMs);
   upstream.on('socket', (socket: Socket) => {
     context.trackUpstream(socket);
     socket.setTimeout(context.idleTimeoutMs, () => socket.destroy());
@@ -78,7 +81,16 @@ export function forwardUpstream(
     clearTimeout(connectTimer);
     upstream.destroy(); // Why: a client that goes away must not leave an upstream connection behind.
   });
-  req.pipe(upstream);
+  const body = target.body ?? req;
+  // Why: a body cut off (a placeholder found late) must end the upstream request, never complete it.
+  body.once('error', () => upstream.destroy());
+  body.pipe(upstream);
+}
+
+/** Whether an upstream failed TLS certificate verification (OpenSSL's and Node's verify codes). */
+export function isCertificateError(err: Error | undefined): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? '';
+  return /CERT|SIGNATURE|ISSUER|ALTNAME|SELF_SIGNED/.test(code);
 }
 
 function relayResponse(answer: IncomingMessage, res: ServerResponse, upstream: http.ClientRequest, redactor: ResponseRedactor | undefined): void {

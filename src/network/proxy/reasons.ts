@@ -1,8 +1,9 @@
 /**
  * Every reason an egress decision can carry, for the API, metrics and docs. Allowed: `allowlisted`,
- * `service`, and `upstream_unreachable` (allowed, but the upstream could not be reached: 502).
+ * `service`, `upstream_unreachable` (allowed, but the upstream could not be reached: 502) and
+ * `upstream_certificate_invalid` (allowed, but its certificate failed verification: 502).
  */
-export const ALLOW_REASONS = ['allowlisted', 'service', 'upstream_unreachable'] as const;
+export const ALLOW_REASONS = ['allowlisted', 'service', 'upstream_unreachable', 'upstream_certificate_invalid'] as const;
 
 export const DENY_REASONS = [
   // the request itself
@@ -22,6 +23,8 @@ export const DENY_REASONS = [
   'brokered_secret_unbound',
   // CONNECT, after the 200
   'sni_mismatch', 'sni_missing', 'not_tls', 'tls_malformed', 'tls_timeout',
+  // an intercepted tunnel (a brokered secret's bound host) whose client did not complete TLS with the broker CA
+  'tls_intercept_failed',
   // the client left before a decision
   'client_closed',
 ] as const;

@@ -59,7 +59,8 @@ export async function startHttpsServer(credentials: { key: string; cert: string 
   return listenCounted(https.createServer(credentials, handler));
 }
 
-async function listenCounted(server: net.Server): Promise<TestServer> {
+/** Listens on 127.0.0.1:0 and counts every accepted connection. */
+export async function listenCounted(server: net.Server): Promise<TestServer> {
   let accepted = 0;
   const sockets = new Set<net.Socket>();
   server.on('connection', (socket: net.Socket) => {

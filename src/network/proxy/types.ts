@@ -1,6 +1,7 @@
 /** The public shapes of the egress proxy: options, decisions and the handle. */
 import type { AllowRule } from './allow-entry.ts';
 import type { ListenerEndpoint } from './controller-listeners.ts';
+import type { BrokerCa } from './broker-ca.ts';
 
 /** An internal service a sandbox may reach by `<name>.airlock.internal` or by its URL's host:port. */
 export interface InternalService {
@@ -53,8 +54,15 @@ export interface EgressProxyOptions {
   /** Replaceable at runtime with setAllowlist. */
   allow: AllowRule[];
   services: InternalService[];
-  /** Secrets brokered to destinations (plain HTTP requests only; default none). */
+  /** Secrets brokered to destinations (default none). */
   brokered?: BrokeredCredential[];
+  /**
+   * The sandbox's broker CA: with it, CONNECT tunnels to hosts a brokered secret is bound to are
+   * intercepted (TLS terminated with a leaf it mints, requests judged, re-originated with full
+   * verification against the system's trust). Without it, HTTPS to those hosts stays a blind tunnel.
+   * close() disposes of it.
+   */
+  brokerCa?: BrokerCa;
   /** Applied to every plain HTTP answer's headers and body when set (with brokered secrets). */
   responseRedactor?: ResponseRedactor;
   /** Default: dns.promises.lookup(host, { all: true }). */
