@@ -81,7 +81,11 @@ function normalizeGrant(hostPath: string): string {
 function inaccessible(path: string, mount: GrantedMount): RefusedControlError {
   // Missing, unsearchable parent, no permission: the same words, so a refusal reveals nothing that uid can't see.
   const access = mount.writable ? 'read and write' : 'read';
-  return new RefusedControlError('filesystem_access', `cannot grant ${path}: it does not exist or the sandbox's user may not ${access} it`);
+  // The fix is the same for every path, so naming it reveals nothing about this one.
+  const fix = mount.writable
+    ? " (a sandbox writes with its own unprivileged host uid, not yours: grant a directory others may write, e.g. made with 'mkdir -m 1777', or a read-only one)"
+    : ' (a sandbox reads with its own unprivileged host uid: the path and its parents must be readable and searchable by others)';
+  return new RefusedControlError('filesystem_access', `cannot grant ${path}: it does not exist or the sandbox's user may not ${access} it${fix}`);
 }
 
 /** The refusal for a child's answer; the child only reports what the sandbox's uid can see. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RefusedControlError } from '../host/control-error.ts';
 import type { GrantedMount, SandboxSpec } from './driver.ts';
-import { checkWorkdir, workdirOnScratch } from './mount-targets.ts';
+import { checkMountTargets, checkWorkdir, workdirOnScratch } from './mount-targets.ts';
 
 describe('checkWorkdir', () => {
   let rootfs = '';
@@ -43,5 +43,30 @@ describe('checkWorkdir', () => {
     assert.equal(workdirOnScratch({ workdir: '/tmp', mounts: [] }), false);
     assert.equal(workdirOnScratch({ workdir: '/usr/share', mounts: [] }), false);
     assert.equal(workdirOnScratch({ workdir: '/tmp/g/x', mounts: [{ hostPath: '/srv/g', sandboxPath: '/tmp/g', writable: false }] }), false);
+  });
+});
+
+describe('checkMountTargets', () => {
+  let rootfs = '';
+  before(async () => {
+    rootfs = await mkdtemp(join(tmpdir(), 'airlock-targets-'));
+    await mkdir(join(rootfs, 'usr/share'), { recursive: true });
+    await mkdir(join(rootfs, 'etc'));
+    await writeFile(join(rootfs, 'etc/hostname'), 'x');
+    await symlink('usr/bin', join(rootfs, 'bin'));
+  });
+  after(() => rm(rootfs, { recursive: true, force: true }));
+
+  const spec = (...sandboxPaths: string[]) =>
+    ({ id: 't', image: { name: 't', digest: `sha256:${'0'.repeat(64)}`, rootfs }, workdir: '/', mounts: sandboxPaths.map((sandboxPath) => ({ hostPath: '/srv/x', sandboxPath, writable: false })) }) as unknown as SandboxSpec;
+  const refused = (message: RegExp) => (err: unknown) => err instanceof RefusedControlError && err.control === 'filesystem_access' && message.test(err.message);
+
+  it('returns the targets the image lacks (the runtime makes them), not those it has or those under /tmp', () => {
+    assert.deepEqual(checkMountTargets(spec('/data', '/usr/share', '/usr/share/new/deep', '/tmp/x'), [true, true, true, true]), ['/data', '/usr/share/new/deep']);
+  });
+
+  it('refuses a missing target below a file or a symlink of the image, naming it', () => {
+    assert.throws(() => checkMountTargets(spec('/etc/hostname/x'), [true]), refused(/\/etc\/hostname is a file in the image/));
+    assert.throws(() => checkMountTargets(spec('/bin/x'), [true]), refused(/\/bin is a symlink in the image/));
   });
 });

@@ -1,8 +1,10 @@
 /**
  * Checks, before anything starts, that every grant's target and the working directory can exist
- * inside a read-only image root: under /tmp (fresh scratch, created on demand), or an existing
- * directory/file of the image reached without symlinks. Otherwise the runtime would fail half-way
- * (or, worse, have to write into the shared image to make a mount point).
+ * inside a read-only image root: under /tmp (fresh scratch, created on demand), an existing
+ * directory/file of the image reached without symlinks, or a path missing from the image below an
+ * existing directory (the runtime makes it outside the image: gVisor in its skeleton layer, the
+ * namespace driver on a read-only root built around the image, see namespace/root-layout.ts).
+ * Never in the image itself: it is shared by every sandbox.
  *
  * The working directory follows one rule on every runtime: on the scratch (/tmp and below) it is
  * made on demand, owned by the sandbox user; in a granted mount it is the grant's; anywhere else it
@@ -36,19 +38,41 @@ function lstatInImage(rootfs: string, path: string, control: RefusingControl = '
   return st;
 }
 
-/** Throws a ControlError naming the first grant target or workdir that can't be used. */
-export function checkMountTargets(spec: SandboxSpec, hostIsDir: boolean[]): void {
+/** The deepest existing component of `path` in the image; refuses one that is not a directory. */
+function existingParent(rootfs: string, path: string): string {
+  const parts = path.split('/').filter(Boolean);
+  let deepest = '/';
+  for (let i = 1; i < parts.length; i++) {
+    const prefix = `/${parts.slice(0, i).join('/')}`;
+    const st = lstatInImage(rootfs, prefix);
+    if (st === null) break;
+    // Why: a mount point can only be made below a directory; a file there would be replaced from view.
+    if (!st.isDirectory()) throw new RefusedControlError('filesystem_access', `${prefix} is a file in the image: can't mount at ${path}`);
+    deepest = prefix;
+  }
+  return deepest;
+}
+
+/**
+ * Throws a ControlError naming the first grant target or workdir that can't be used. Returns the
+ * grant targets (outside /tmp) that the image lacks: the runtime makes them outside the image.
+ */
+export function checkMountTargets(spec: SandboxSpec, hostIsDir: boolean[]): string[] {
+  const missing: string[] = [];
   spec.mounts.forEach((mount, i) => {
     if (under(mount.sandboxPath, '/tmp')) return;
     const st = lstatInImage(spec.image.rootfs, mount.sandboxPath);
     if (st === null) {
-      throw new RefusedControlError('filesystem_access', `${mount.sandboxPath} does not exist in the image: mount under /tmp or at an existing directory`);
+      existingParent(spec.image.rootfs, mount.sandboxPath);
+      missing.push(mount.sandboxPath);
+      return;
     }
     if (st.isDirectory() !== (hostIsDir[i] ?? true)) {
       throw new RefusedControlError('filesystem_access', `${mount.sandboxPath} is a ${st.isDirectory() ? 'directory' : 'file'} in the image but the granted path is not`);
     }
   });
   checkWorkdir(spec);
+  return missing;
 }
 
 /** Whether the runtime makes the working directory: below /tmp (the scratch) and not inside a grant. */

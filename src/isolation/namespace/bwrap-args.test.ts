@@ -127,3 +127,16 @@ test('a working directory below /tmp is made on the scratch (after /tmp, before 
   // Inside a grant the directory is the grant's: nothing is made in the host's tree.
   assert.deepEqual(pairs(args('/tmp/in/sub', [{ hostPath: '/srv/in', sandboxPath: '/tmp/in', writable: true }]), '--dir'), []);
 });
+
+test('a root built around the image replaces the image bind, and / is remounted read-only after every grant', () => {
+  const root = ['--ro-bind', '/img/etc', '/etc', '--symlink', 'usr/bin', '/bin'];
+  const args = buildBwrapArgs({ spec, command: ['true'], mountFds: [6, 7], procMasks: [], root });
+  assert.ok(!args.some((a, i) => a === '--ro-bind' && args[i + 1] === spec.image.rootfs), 'the image is not bound at /');
+  const at = args.indexOf('--symlink');
+  assert.deepEqual(args.slice(at - 3, at + 3), root);
+  const remount = args.findIndex((a, i) => a === '--remount-ro' && args[i + 1] === '/');
+  const lastGrant = args.lastIndexOf('--bind-fd');
+  assert.ok(remount > lastGrant && remount < args.indexOf('--chdir'), 'remounted after the grants, before the command');
+  const plain = buildBwrapArgs({ spec, command: ['true'], mountFds: [6, 7], procMasks: [] });
+  assert.ok(!plain.some((a, i) => a === '--remount-ro' && plain[i + 1] === '/'), 'the image bound at / needs no remount');
+});

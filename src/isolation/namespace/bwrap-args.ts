@@ -25,6 +25,11 @@ export interface BwrapPlan {
   /** Replacements bound over the /proc paths that show the host (see proc-masks.ts). */
   procMasks: readonly ProcMaskBind[];
   /**
+   * When grants need mount points the image lacks: the arguments that build `/` around the image
+   * (root-layout.ts), used instead of binding the image at `/`; `/` is made read-only after the grants.
+   */
+  root?: readonly string[];
+  /**
    * Where AppArmor is active: the profile the command starts under, and the host directory of the
    * agent that stacks it (bound at AGENT_MOUNT when the spec doesn't bind one already).
    */
@@ -61,7 +66,7 @@ export function buildBwrapArgs(plan: BwrapPlan): string[] {
     // Empty capability sets inside the user namespace.
     '--cap-drop', 'ALL',
     // Read-only root from the verified image; nothing of the host's / is visible.
-    '--ro-bind', spec.image.rootfs, '/',
+    ...(plan.root ?? ['--ro-bind', spec.image.rootfs, '/']),
     '--proc', '/proc',
     // This /proc is the host kernel's: what shows the host (cmdline, boot_id, load, disks) is replaced.
     ...plan.procMasks.flatMap((mask) => ['--ro-bind', mask.source, mask.path]),
@@ -96,6 +101,8 @@ export function buildBwrapArgs(plan: BwrapPlan): string[] {
     // A read-only copy made by bwrap from a pipe: no host file is ever bound here.
     args.push('--perms', '0444', '--ro-bind-data', String(plan.resolvConfFd), '/etc/resolv.conf');
   }
+  // Why: a root built around the image is bubblewrap's tmpfs; once the mount points exist it is as read-only as the image.
+  if (plan.root !== undefined) args.push('--remount-ro', '/');
   args.push('--clearenv');
   for (const [key, value] of Object.entries(spec.env)) args.push('--setenv', key, value);
   args.push(

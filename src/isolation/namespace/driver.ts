@@ -11,6 +11,7 @@ import { leaseHostUid, releaseHostUid } from '../../host/uid-lease.ts';
 import { claimSandbox, releaseSandbox, staleRecords } from '../../host/ownership.ts';
 import { pinMounts, releasePins } from '../mount-pins.ts';
 import { checkMountTargets } from '../mount-targets.ts';
+import { rootWithMountPoints } from './root-layout.ts';
 import { stageGrants, unstageGrants } from './grant-staging.ts';
 import { checkMaskedPaths } from '../../images/masked-paths.ts';
 import { statSync } from 'node:fs';
@@ -95,8 +96,10 @@ export class NamespaceDriver implements IsolationDriver {
       cgroup = SandboxCgroup.create(layout, this.config.cgroupParent, spec.id, { ...spec.limits, pids: spec.limits.pids + 1 });
       // A grant exposes only what this sandbox's own host uid could open itself (bwrap runs as it).
       const checked = await pinMounts(spec.mounts, { stateDirs: [this.config.stateDir, this.config.runDir], user: { uid: lease.uid, gid: lease.uid } });
+      let root: string[] | undefined;
       try {
-        checkMountTargets(spec, checked.map((p) => statSync(`/proc/self/fd/${p.fd}`).isDirectory()));
+        const missing = checkMountTargets(spec, checked.map((p) => statSync(`/proc/self/fd/${p.fd}`).isDirectory()));
+        if (missing.length > 0) root = rootWithMountPoints(spec.image.rootfs, missing);
       } catch (err) {
         releasePins(checked);
         throw err;
@@ -113,7 +116,7 @@ export class NamespaceDriver implements IsolationDriver {
         // A record stays (for the reaper) while anything staged is still mounted.
         if ((await unstageGrants(this.config.runDir, spec.id, tools.umount)).length === 0) releaseSandbox(this.config.runDir, spec.id);
       };
-      return new NamespaceSandbox({ spec, cgroup, lease, pins, seccompBpf, procMasks: this.masks(), bwrapPath: tools.bwrap, prlimitPath: tools.prlimit, nsenterPath: tools.nsenter, fdCloser, ...(confinement === undefined ? {} : { confinement: { profile: confinement.profile, agentDir: agentDirOf(fdCloser) } }), limitEvents: this.limitEvents, release });
+      return new NamespaceSandbox({ spec, cgroup, lease, pins, seccompBpf, procMasks: this.masks(), ...(root === undefined ? {} : { root }), bwrapPath: tools.bwrap, prlimitPath: tools.prlimit, nsenterPath: tools.nsenter, fdCloser, ...(confinement === undefined ? {} : { confinement: { profile: confinement.profile, agentDir: agentDirOf(fdCloser) } }), limitEvents: this.limitEvents, release });
     } catch (err) {
       await cgroup?.remove().catch(() => undefined);
       lease.release();

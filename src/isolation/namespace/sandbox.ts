@@ -41,6 +41,8 @@ export interface NamespaceResources {
   seccompBpf: Buffer;
   /** Replacements for the /proc paths that show the host. */
   procMasks: readonly ProcMaskBind[];
+  /** The root built around the image when grants need mount points it lacks (root-layout.ts). */
+  root?: readonly string[];
   bwrapPath: string;
   prlimitPath: string;
   nsenterPath: string;
@@ -83,7 +85,7 @@ export class NamespaceSandbox implements Sandbox {
     const secretFds = secrets.map((_, i) => firstSecretFd + i);
     // Denial reporting: a second copy of the filter on the fd after the secrets (see bwrap-args seccompLogged).
     const seccompLog = spec.denialAuid === undefined ? undefined : { fd: firstSecretFd + secrets.length, agentDir: agentDirOf(this.res.fdCloser) };
-    const args = buildBwrapArgs({ spec, command: command.argv, mountFds: pins.map((_, i) => FD.firstMount + i), resolvConfFd, secretFds, procMasks: this.res.procMasks, ...(this.res.confinement === undefined ? {} : { confinement: this.res.confinement }), ...(seccompLog === undefined ? {} : { seccompLog }) });
+    const args = buildBwrapArgs({ spec, command: command.argv, mountFds: pins.map((_, i) => FD.firstMount + i), resolvConfFd, secretFds, procMasks: this.res.procMasks, ...(this.res.root === undefined ? {} : { root: this.res.root }), ...(this.res.confinement === undefined ? {} : { confinement: this.res.confinement }), ...(seccompLog === undefined ? {} : { seccompLog }) });
     const launcher = buildLauncherArgs(spec, lease.uid, this.res.nsenterPath);
     const prlimitArgv = [this.res.prlimitPath, ...buildPrlimitArgs(spec), this.res.bwrapPath, ...args];
     const launchArgv0 = launcher.program === undefined ? prlimitArgv : [launcher.program, ...launcher.prefix, ...prlimitArgv];
@@ -130,7 +132,7 @@ export class NamespaceSandbox implements Sandbox {
       if (!this.res.cgroup.contains(info)) await this.res.cgroup.addProcess(info);
       // Scratch is watched from before the command's first write: a command that fills /tmp and
       // exits within milliseconds is still measured (its tmpfs outlives it through this descriptor).
-      await waitForSandboxRoot(info, spec.image.rootfs, exit);
+      await waitForSandboxRoot(info, rootMarker(spec.image.rootfs, this.res.root), exit);
       checkPlacedSecrets(info, spec, lease.uid);
       this.scratchFd = openScratch(info, spec);
       // The command's CPU starts here: bwrap's own set-up is not billed to it.
@@ -230,19 +232,28 @@ const TMPFS_MAGIC = 0x01021994;
 /** Longest bwrap may take to build the sandbox's root before the start is abandoned. */
 const ROOT_SETUP_TIMEOUT_MS = 10_000;
 
+/** A path of the final root and the image inode it shows: `/` itself, or a top entry bound into a root built around the image. */
+function rootMarker(rootfs: string, root: readonly string[] | undefined): { host: string; inSandbox: string } {
+  const at = root?.indexOf('--ro-bind') ?? -1;
+  const host = at < 0 ? undefined : root?.[at + 1];
+  const inSandbox = at < 0 ? undefined : root?.[at + 2];
+  return host === undefined || inSandbox === undefined ? { host: rootfs, inSandbox: '' } : { host, inSandbox };
+}
+
 /**
- * Resolves once bwrap's parked child has its final root (the image, bound at /: same device and
- * inode), i.e. every mount, /tmp included, is in place; bwrap parks on block-fd only after that.
+ * Resolves once bwrap's parked child has its final root (the image, bound at /, or an image entry
+ * bound into a root built around it: same device and inode), i.e. every mount, /tmp included, is
+ * in place; bwrap parks on block-fd only after that.
  * Rejects if bwrap exits first or takes longer than {@link ROOT_SETUP_TIMEOUT_MS}.
  */
-async function waitForSandboxRoot(pid: number, rootfs: string, exit: Promise<ProcessExit>): Promise<void> {
-  const image = statSync(rootfs);
+async function waitForSandboxRoot(pid: number, marker: { host: string; inSandbox: string }, exit: Promise<ProcessExit>): Promise<void> {
+  const image = statSync(marker.host);
   let exited = false;
   void exit.then(() => (exited = true));
   const deadline = Date.now() + ROOT_SETUP_TIMEOUT_MS;
   for (;;) {
     try {
-      const root = statSync(`/proc/${pid}/root`);
+      const root = statSync(`/proc/${pid}/root${marker.inSandbox}`);
       if (root.dev === image.dev && root.ino === image.ino) return;
     } catch {
       // Not readable yet, or gone: decided below.
