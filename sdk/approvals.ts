@@ -3,18 +3,51 @@
  * approver decides by signing `{approval_id, action_digest, decision, nonce, expires_at}` (RFC 8785
  * canonical JSON) with its Ed25519 key; WebCrypto only, like the rest of the SDK.
  */
-import type { z } from 'zod';
-import type { ApprovalDecisionRequest as ApprovalDecisionRequestSchema, ApprovalInfo as ApprovalInfoSchema, ApprovalList as ApprovalListSchema } from '../src/api/schemas-approvals.ts';
 import { bytesToBase64, utf8Bytes } from './bytes.ts';
 import type { AirlockClient } from './client.ts';
 import { AirlockError } from './errors.ts';
 import type { CallOptions } from './http.ts';
 import type { SigningKey } from './signing.ts';
 
+/** The actions policy decides on (and an approval can be for): a sandbox action or an MCP proxy call. */
+export type PolicyAction = 'execute' | 'create' | 'read' | 'exec' | 'files.read' | 'files.write' | 'network.change' | 'kill' | 'approve' | 'admin' | 'mcp.call' | 'mcp.prompt' | 'mcp.resource';
+
 /** An approval as the server shows it. */
-export type ApprovalInfo = z.infer<typeof ApprovalInfoSchema>;
+export interface ApprovalInfo {
+  approval_id: string;
+  /** `expired` is computed from the stored expiry on every read. */
+  state: 'pending' | 'approved' | 'denied' | 'consumed' | 'expired';
+  action: PolicyAction;
+  sandbox_id: string | null;
+  /** SHA-256 of the RFC 8785 canonical JSON of the admitted request: what an approver signs. */
+  action_digest: string;
+  requester: { name: string; agent_id: string };
+  /** The resolved request, as admission gave it, for the approver to read. */
+  summary?: unknown;
+  policy_ids: string[];
+  reasons: string[];
+  created_at: string;
+  expires_at: string;
+  decided_by: string | null;
+  decided_at: string | null;
+  decision_expires_at: string | null;
+}
+
+/** `GET /api/v1/approvals`. */
+export interface ApprovalList {
+  approvals: ApprovalInfo[];
+  total_count: number;
+}
+
 /** A signed decision as the server takes it. */
-export type SignedApprovalDecision = z.infer<typeof ApprovalDecisionRequestSchema>;
+export interface SignedApprovalDecision {
+  decision: 'approve' | 'deny';
+  action_digest: string;
+  nonce: string;
+  expires_at: string;
+  key_id: string;
+  signature: string;
+}
 
 /** What an approver decides on. */
 export interface DecisionFields {
@@ -44,7 +77,7 @@ function base64url(bytes: Uint8Array): string {
 
 /** `GET /api/v1/approvals`: the approvals the caller may see, newest first. */
 export async function listApprovals(client: AirlockClient, options: CallOptions = {}): Promise<ApprovalInfo[]> {
-  const list = await client.transport.json<z.infer<typeof ApprovalListSchema>>({ method: 'GET', path: '/api/v1/approvals', signals: [options.signal] });
+  const list = await client.transport.json<ApprovalList>({ method: 'GET', path: '/api/v1/approvals', signals: [options.signal] });
   return list.approvals;
 }
 

@@ -25,22 +25,24 @@ export type OutputListener = (text: string, bytes: Uint8Array) => void;
 /** Options of `sandbox.commands.run`. */
 export interface RunOptions {
   /** Called with each stdout chunk as it arrives. */
-  onStdout?: OutputListener;
+  onStdout?: OutputListener | undefined;
   /** Called with each stderr chunk as it arrives. */
-  onStderr?: OutputListener;
+  onStderr?: OutputListener | undefined;
   /**
    * Wall-clock limit of the command, ms. Enforced by the server (the command is killed and the run
    * fails with `TimeoutError`); default: the sandbox's `limits.timeout_seconds`.
    */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Written to the command, then its stdin is closed. Default: an empty stdin. */
-  stdin?: string | Uint8Array;
-  /** Environment variables added to the sandbox's own. */
-  env?: Record<string, string>;
+  stdin?: string | Uint8Array | undefined;
+  /** Environment variables added to the sandbox's own (E2B's name). */
+  envs?: Record<string, string> | undefined;
+  /** The same as `envs` (give one of them). */
+  env?: Record<string, string> | undefined;
   /** Absolute working directory inside the sandbox. */
-  cwd?: string;
+  cwd?: string | undefined;
   /** Cancels the command (same as `handle.kill()`); the run rejects with the signal's reason. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /**
    * The approved approval this very command runs on (see `ApprovalRequiredError`): the same
    * command, stdin, environment, directory and limit as the run that was sent to an approver.
@@ -55,5 +57,5 @@ export interface BackgroundRunOptions extends RunOptions {
 
 /** `RunOptions` for a foreground run (the default). */
 export interface ForegroundRunOptions extends RunOptions {
-  background?: false;
+  background?: false | undefined;
 }

@@ -10,18 +10,34 @@
 import { base64ToBytes, bytesToBase64, utf8Bytes, utf8Text } from './bytes.ts';
 import type { AirlockClient } from './client.ts';
 import type { BackgroundRunOptions, CommandResult, ForegroundRunOptions, RunOptions } from './command-types.ts';
-import { AirlockError, CommandExitError, TimeoutError } from './errors.ts';
+import { AirlockError, CommandExitError, InvalidRequestError, TimeoutError } from './errors.ts';
+import { checkOptions } from './options.ts';
 import type { ExecExitFrame, ExecRequest } from './types.ts';
 
 /** Extra time the client allows past a command's own limit before giving up on the server. */
 const CLIENT_GRACE_MS = 15_000;
 
-/** The wire request for a command and run options. */
-export function execRequestOf(command: string | readonly string[], options: RunOptions): ExecRequest {
+const RUN_KEYS: ReadonlySet<string> = new Set(['onStdout', 'onStderr', 'timeoutMs', 'stdin', 'envs', 'env', 'cwd', 'signal', 'approvalId', 'background']);
+/** E2B's run options airlock lacks, and why. */
+const RUN_UNSUPPORTED: Readonly<Record<string, string>> = {
+  user: 'every command runs as the sandbox\'s one unprivileged user',
+  requestTimeoutMs: 'set requestTimeoutMs on the connection (Sandbox.create / connect)',
+  onPty: 'there are no terminals (pty)',
+  tag: 'commands have no tags',
+};
+
+/** The wire request for a command and run options; an unknown option is an `InvalidRequestError`. */
+export function execRequestOf(command: string | readonly string[], options: RunOptions & { background?: boolean | undefined }): ExecRequest {
+  checkOptions('commands.run', options, RUN_KEYS, RUN_UNSUPPORTED);
+  if (typeof options.stdin === 'boolean') {
+    throw new InvalidRequestError('commands.run: stdin is the input written to the command (a string or bytes); keeping stdin open for sendStdin is not supported', { code: 'invalid_argument' });
+  }
   const argv = typeof command === 'string' ? ['sh', '-c', command] : [...command];
   if (argv.length === 0) throw new AirlockError('command: give a string or a non-empty argv array', { code: 'invalid_argument' });
   const request: ExecRequest = { command: argv };
-  if (options.env !== undefined) request.environment = { ...options.env };
+  if (options.envs !== undefined && options.env !== undefined) throw new InvalidRequestError('envs and env: give one of them', { code: 'invalid_argument' });
+  const env = options.envs ?? options.env;
+  if (env !== undefined) request.environment = { ...env };
   if (options.cwd !== undefined) request.cwd = options.cwd;
   if (options.timeoutMs !== undefined) request.timeout_seconds = options.timeoutMs / 1000;
   if (typeof options.stdin === 'string') request.stdin = options.stdin;
@@ -39,12 +55,16 @@ export class CommandHandle {
   readonly #stderr: string[] = [];
   readonly #started = Date.now();
   readonly #done: Promise<CommandResult>;
+  readonly #accepted: Promise<void>;
+  #onAccepted: () => void = () => undefined;
   #execId = '';
+  #exit: ExecExitFrame | undefined;
   #settled = false;
   #killed = false;
 
   /** Starts the command; use `sandbox.commands.run(…, {background: true})` rather than this. */
   constructor(client: AirlockClient, sandboxId: string, request: ExecRequest, options: RunOptions) {
+    this.#accepted = new Promise((resolve) => (this.#onAccepted = resolve));
     this.#done = this.#run(client, sandboxId, request, options).finally(() => {
       this.#settled = true;
     });
@@ -57,6 +77,16 @@ export class CommandHandle {
     return this.#execId;
   }
 
+  /** E2B's name for the command's id: here the exec id (a string), which `commands.kill` takes. */
+  get pid(): string {
+    return this.#execId;
+  }
+
+  /** Its exit code once it has ended (null when a signal or a limit ended it); undefined while it runs. */
+  get exitCode(): number | null | undefined {
+    return this.#exit === undefined ? undefined : this.#exit.exit_code;
+  }
+
   /** Output so far (all of it once the command has ended). */
   get stdout(): string {
     return this.#stdout.join('');
@@ -65,6 +95,14 @@ export class CommandHandle {
   /** Error output so far. */
   get stderr(): string {
     return this.#stderr.join('');
+  }
+
+  /**
+   * Resolves once the server has started the command (its `execId` is known), or it has ended;
+   * rejects with the error when it could not start.
+   */
+  async started(): Promise<void> {
+    await Promise.race([this.#accepted, this.#done.then(() => undefined)]);
   }
 
   /**
@@ -108,10 +146,12 @@ export class CommandHandle {
     try {
       const stream = await client.execStream(sandboxId, request, { signals: [this.#kill.signal, options.signal], timeoutMs, approvalId: options.approvalId });
       this.#execId = stream.execId;
+      this.#onAccepted();
       try {
         for await (const frame of stream.frames) {
           if (frame.type === 'exit') {
             exit = frame;
+            this.#exit = frame;
             break;
           }
           const bytes = frame.encoding === 'base64' ? base64ToBytes(frame.data) : utf8Bytes(frame.data);
@@ -153,7 +193,7 @@ export class Commands {
     this.#sandboxId = sandboxId;
   }
 
-  /** Starts the command and returns its handle at once. */
+  /** Starts the command and returns its handle once the server runs it. */
   run(command: string | readonly string[], options: BackgroundRunOptions): Promise<CommandHandle>;
   /**
    * Runs the command and waits for it. Resolves with the result on exit code 0; rejects with
@@ -161,9 +201,12 @@ export class Commands {
    */
   run(command: string | readonly string[], options?: ForegroundRunOptions): Promise<CommandResult>;
   /** Either of the above, decided by `options.background` at run time. */
-  run(command: string | readonly string[], options: RunOptions & { background?: boolean }): Promise<CommandHandle | CommandResult>;
-  async run(command: string | readonly string[], options: RunOptions & { background?: boolean } = {}): Promise<CommandHandle | CommandResult> {
+  run(command: string | readonly string[], options: RunOptions & { background?: boolean | undefined }): Promise<CommandHandle | CommandResult>;
+  async run(command: string | readonly string[], options: RunOptions & { background?: boolean | undefined } = {}): Promise<CommandHandle | CommandResult> {
     const handle = new CommandHandle(this.#client, this.#sandboxId, execRequestOf(command, options), options);
-    return options.background === true ? handle : handle.wait();
+    if (options.background !== true) return handle.wait();
+    // As E2B's: a background run resolves once the command runs (with its id), or rejects when it can't start.
+    await handle.started();
+    return handle;
   }
 }

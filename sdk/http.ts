@@ -5,6 +5,8 @@
  */
 import { APPROVAL_HEADER, approvalRequiredFrom, checkApprovalId } from './approval-required.ts';
 import { AirlockError, errorFromResponse, NetworkError, TimeoutError } from './errors.ts';
+import { underlyingCause } from './network-cause.ts';
+import { retryDelayMs, retryPolicy, sleep, type RetryOptions, type RetryPolicy } from './retry.ts';
 import { signInPlace } from './sign-request.ts';
 import type { SigningKey } from './signing.ts';
 
@@ -33,6 +35,13 @@ export interface ConnectionOptions {
    * its `Content-Digest` (a streamed body is read in full first: the digest precedes it).
    */
   signer?: SigningKey | undefined;
+  /**
+   * Retries of a request refused with 429 (the server at capacity, or a rate limit): up to
+   * `retries` times (default 3), each after the answer's `Retry-After` (without one: `defaultDelayMs`,
+   * doubling), never waiting longer than `maxDelayMs` (default 30 s; a longer `Retry-After` throws
+   * the `RateLimitError` at once). The request's deadline covers the waits. `false`: no retries.
+   */
+  retry?: RetryOptions | false | undefined;
 }
 
 /** Per-call options every client method accepts. */
@@ -102,7 +111,11 @@ export class Call {
     const aborted = this.#signals.find((s) => s.aborted);
     if (aborted !== undefined) return aborted.reason ?? err;
     if (err instanceof AirlockError) return err;
-    return new NetworkError(`${this.#what}: ${(err as Error | undefined)?.message ?? String(err)}`, { code: 'network_error', cause: err });
+    const message = (err as Error | undefined)?.message ?? String(err);
+    const cause = underlyingCause(err);
+    // Why: `fetch failed` alone hides whether the server is down, the name is wrong or the socket missing.
+    const detail = cause === undefined || message.includes(cause) ? '' : ` (${cause})`;
+    return new NetworkError(`${this.#what}: ${message}${detail}`, { code: 'network_error', cause: err });
   }
 
   /** Stops the deadline and detaches from the signals. Idempotent. */
@@ -121,6 +134,7 @@ export class Transport {
   readonly #fetch: FetchFunction;
   readonly #headers: Record<string, string>;
   readonly #signer: SigningKey | undefined;
+  readonly #retry: RetryPolicy;
 
   constructor(options: ConnectionOptions = {}) {
     const baseUrl = options.baseUrl ?? DEFAULT_BASE_URL;
@@ -142,6 +156,7 @@ export class Transport {
     this.#fetch = chosen;
     this.#headers = { ...options.headers };
     this.#signer = options.signer;
+    this.#retry = retryPolicy(options.retry);
   }
 
   /** The key id requests are signed with; undefined when they are not signed. */
@@ -159,10 +174,29 @@ export class Transport {
 
   /**
    * Sends `req` within `call` and returns the response when it is 2xx; otherwise throws the
-   * typed error of its envelope, and `ApprovalRequiredError` for a 202 (policy sent the request to
-   * a human: nothing ran). The caller reads the body and disposes of the call.
+   * typed error of its envelope (a 429 after the bounded retries), and `ApprovalRequiredError` for
+   * a 202 (policy sent the request to a human: nothing ran). The caller reads the body and disposes
+   * of the call.
    */
   async send(req: HttpRequest, call: Call): Promise<Response> {
+    // Why only these bodies are retried: a stream is consumed by the first attempt.
+    const replayable = req.body === undefined || typeof req.body === 'string' || req.body instanceof Uint8Array || req.body instanceof ArrayBuffer || req.body instanceof Blob;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#sendOnce(req, call);
+      } catch (err) {
+        const delay = replayable ? retryDelayMs(this.#retry, err, attempt) : undefined;
+        if (delay === undefined) throw err;
+        try {
+          await sleep(delay, call.controller.signal);
+        } catch (abort) {
+          throw call.fail(abort);
+        }
+      }
+    }
+  }
+
+  async #sendOnce(req: HttpRequest, call: Call): Promise<Response> {
     const headers: Record<string, string> = { ...this.#headers };
     // Set before signing, so the request that is signed is the one sent.
     if (req.approvalId !== undefined) headers[APPROVAL_HEADER] = checkApprovalId(req.approvalId);

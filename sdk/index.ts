@@ -1,17 +1,21 @@
 /**
- * airlock SDK: a client of the airlock control plane for Node (24+) and browsers. It uses only web
- * APIs (`fetch`, streams, `TextDecoder`, `AbortController`); its wire types are inferred from the
- * server's own zod schemas, type-only.
+ * airlock SDK (`@airlock-sandbox/sdk`): a client of the airlock control plane for Node (24+) and
+ * browsers, in E2B's vocabulary where it means the same thing. It uses only web APIs (`fetch`,
+ * streams, `TextDecoder`, `AbortController`) and depends on no package; in Node, `Sandbox` reads
+ * `AIRLOCK_URL` and `AIRLOCK_KEY` (loaded on demand from `environment.ts`).
  */
 export { AirlockClient, type ClientOptions, type ExecStream, type ExecStreamOptions, type WriteFileOptions } from './client.ts';
-export { Sandbox, type SandboxConnection, type SandboxCreateOptions } from './sandbox.ts';
+export { Sandbox, type E2BCreateOptions, type SandboxConnectOptions, type SandboxConnection, type SandboxCreateOptions, type SandboxSummary } from './sandbox.ts';
 export { CommandHandle, Commands } from './commands.ts';
-export { Files, type ReadOptions } from './files.ts';
+export { DirectoryWatch, Files, type FilesystemEvent, type ReadFormat, type ReadOptions, type WatchDirOptions, type WriteData, type WriteEntry } from './files.ts';
+export type { RetryOptions } from './retry.ts';
 export type { BackgroundRunOptions, CommandResult, ForegroundRunOptions, OutputListener, RunOptions } from './command-types.ts';
 export { DEFAULT_BASE_URL, type CallOptions, type ConnectionOptions, type FetchFunction } from './http.ts';
 export { readExecFrames, readNdjson, type StreamFrame } from './ndjson.ts';
 export {
   decideApproval,
+  type ApprovalList,
+  type PolicyAction,
   decisionSigningText,
   getApproval,
   listApprovals,

@@ -1,5 +1,6 @@
 /**
- * The Node-only part of the SDK (`airlock/sdk/node`): a signing key from a file, and a `fetch`
+ * The Node-only part of the SDK (`@airlock-sandbox/sdk/node`): a signing key from a file, the
+ * connection `AIRLOCK_URL` / `AIRLOCK_KEY` name, and a `fetch`
  * over the controller's unix socket. Kept apart from `sdk/index.ts` so that stays browser-safe.
  *
  * ```ts
@@ -7,4 +8,5 @@
  * ```
  */
 export { loadSigningKey } from './key-file.ts';
+export { connectionFromEnvironment, keyFromEnvironment, serverFromEnvironment } from './environment.ts';
 export { DEFAULT_SOCKET_PATH, SOCKET_BASE_URL, unixSocketConnection, unixSocketFetch } from './unix-fetch.ts';

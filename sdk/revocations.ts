@@ -2,20 +2,49 @@
  * Revocation from the SDK (operators): revoke and unrevoke agents, list them, and move the signed
  * revocation list between controllers.
  */
-import type { z } from 'zod';
-import type { ImportResponse, RevocationList, RevokeResponse, SignedRevocationList } from '../src/api/schemas-revocations.ts';
 import type { AirlockClient } from './client.ts';
 import { AirlockError } from './errors.ts';
 import type { CallOptions } from './http.ts';
 
-/** The answer to a revoke. */
-export type RevokeResult = z.infer<typeof RevokeResponse>;
 /** One revoked agent. */
-export type RevocationInfo = z.infer<typeof RevocationList>['revocations'][number];
+export interface RevocationInfo {
+  agent_id: string;
+  reason: string;
+  /** A principal name, `controller` (automatic), or `import:<key id>`. */
+  revoked_by: string;
+  revoked_at: string;
+  /** `local`, or the key id of the controller whose signed list it came from. */
+  source: string;
+}
+/** The answer to a revoke. */
+export interface RevokeResult extends RevocationInfo {
+  /** False when the agent was already revoked (the first revocation stands). */
+  created: boolean;
+  sandboxes_ended: string[];
+  executions_ended: string[];
+}
+/** `GET /api/v1/revocations`. */
+export interface RevocationList {
+  revocations: RevocationInfo[];
+}
 /** A signed revocation list as exported. */
-export type SignedRevocations = z.infer<typeof SignedRevocationList>;
+export interface SignedRevocations {
+  list: {
+    format: 'airlock-revocation-list/1';
+    issuer: string;
+    sequence: number;
+    issued_at: string;
+    revocations: Array<{ agent_id: string; reason: string; revoked_by: string; revoked_at: string }>;
+  };
+  signature: string;
+}
 /** What an import applied. */
-export type ImportResult = z.infer<typeof ImportResponse>;
+export interface ImportResult {
+  issuer: string;
+  sequence: number;
+  added: string[];
+  removed: string[];
+}
 
 /** `POST /api/v1/revocations`: revokes `agentId`; its live sandboxes have ended when this resolves. */
 export function revokeAgent(client: AirlockClient, agentId: string, reason: string, options: CallOptions = {}): Promise<RevokeResult> {
@@ -30,7 +59,7 @@ export function unrevokeAgent(client: AirlockClient, agentId: string, options: C
 
 /** `GET /api/v1/revocations`. */
 export async function listRevocations(client: AirlockClient, options: CallOptions = {}): Promise<RevocationInfo[]> {
-  const list = await client.transport.json<z.infer<typeof RevocationList>>({ method: 'GET', path: '/api/v1/revocations', signals: [options.signal] });
+  const list = await client.transport.json<RevocationList>({ method: 'GET', path: '/api/v1/revocations', signals: [options.signal] });
   return list.revocations;
 }
 
