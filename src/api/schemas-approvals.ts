@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { ACTION_DIGEST_PATTERN, DECISIONS } from '../approvals/digest.ts';
 import { DECISION_NONCE_PATTERN, KEY_ID_PATTERN, UTC_TIME_PATTERN } from '../approvals/decision-input.ts';
 import { DECISION_SIGNATURE_PATTERN } from '../approvals/decision-signature.ts';
-import { POLICY_ACTIONS } from '../policy/request.ts';
+import { MCP_ACTIONS, POLICY_ACTIONS } from '../policy/request.ts';
 
 /** An approval id in a path: the gate answers 404 for one it does not know. */
 export const ApprovalIdParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'invalid approval id').describe('Approval id (apr_…).') }).strict();
@@ -17,7 +17,7 @@ export const ApprovalInfo = z
   .object({
     approval_id: z.string(),
     state: z.enum(['pending', 'approved', 'denied', 'consumed', 'expired']).describe('expired is computed from the stored expiry on every read.'),
-    action: z.enum(POLICY_ACTIONS),
+    action: z.enum([...POLICY_ACTIONS, ...MCP_ACTIONS]),
     sandbox_id: z.string().nullable(),
     action_digest: ActionDigest.describe('SHA-256 of the RFC 8785 canonical JSON of the admitted request: what an approver signs.'),
     requester: z.object({ name: z.string(), agent_id: z.string() }),

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Caller } from '../admission/caller.ts';
-import type { PolicyAction } from '../policy/request.ts';
+import type { ApprovalAction } from '../policy/request.ts';
 import type { ActiveKey, ControlStore } from '../store/store.ts';
 import type { ConsumeOutcome, RecordDecisionOutcome, StoredApproval } from '../store/approvals.ts';
 import { checkDecisionForm, type SignedDecision } from './decision-input.ts';
@@ -25,7 +25,7 @@ export const DEFAULT_APPROVAL_TTL_SECONDS = 900;
 /** What opening an approval takes. */
 export interface OpenApprovalInput {
   requester: Caller;
-  action: PolicyAction;
+  action: ApprovalAction;
   sandboxId?: string | undefined;
   actionDigest: string;
   summary: unknown;

@@ -1,5 +1,5 @@
 /** What callers see of an approval: the API's JSON form (snake_case, ISO 8601 times). */
-import type { PolicyAction } from '../policy/request.ts';
+import type { ApprovalAction } from '../policy/request.ts';
 import { approvalExpired, type StoredApproval } from '../store/approvals.ts';
 
 /** An approval's state as callers see it: `expired` is computed from the stored expiry on every read. */
@@ -9,7 +9,7 @@ export type ApprovalState = 'pending' | 'approved' | 'denied' | 'consumed' | 'ex
 export interface PendingApprovalView {
   approval_id: string;
   state: ApprovalState;
-  action: PolicyAction;
+  action: ApprovalAction;
   sandbox_id: string | null;
   /** `sha256:<hex>` of the RFC 8785 canonical JSON of the admitted request: what an approver signs. */
   action_digest: string;

@@ -30,6 +30,8 @@ export const AUDIT_KINDS = [
   'revocations.imported',
   'contract.set',
   'contract.removed',
+  'mcp.call',
+  'mcp.pins',
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 

@@ -21,6 +21,7 @@ import { DEFAULT_SECRETS_CONFIG, secretsSchema, type SecretsConfig } from './sec
 import { DEFAULT_FORENSICS_CONFIG, forensicsSchema, type ForensicsConfig } from './forensics-config.ts';
 import { DEFAULT_IMAGE_POLICY_CONFIG, imagePolicySchema, type ImagePolicyConfig } from './image-policy-config.ts';
 import { DEFAULT_VIOLATIONS_CONFIG, violationsSchema, type ViolationsConfig } from './violations-config.ts';
+import { DEFAULT_MCP_CONFIG, mcpSchema, type McpConfig } from './mcp-config.ts';
 
 /** Limits as the configuration states them (defaults, maxima): the same fields a sandbox gets. */
 export type LimitBounds = Limits;
@@ -156,6 +157,8 @@ export interface AirlockConfig {
   audit: AuditConfig;
   forensics: ForensicsConfig;
   violations: ViolationsConfig;
+  /** The MCP security proxy (`airlock mcp-proxy`). */
+  mcp: McpConfig;
   imagePolicy: ImagePolicyConfig;
 }
 
@@ -211,6 +214,7 @@ export const DEFAULT_CONFIG: Readonly<AirlockConfig> = Object.freeze({
   audit: DEFAULT_AUDIT_CONFIG as AuditConfig,
   forensics: DEFAULT_FORENSICS_CONFIG as ForensicsConfig,
   violations: DEFAULT_VIOLATIONS_CONFIG as ViolationsConfig,
+  mcp: DEFAULT_MCP_CONFIG as McpConfig,
   imagePolicy: DEFAULT_IMAGE_POLICY_CONFIG as ImagePolicyConfig,
   secrets: DEFAULT_SECRETS_CONFIG as SecretsConfig,
   revocation: DEFAULT_REVOCATION_CONFIG as RevocationConfig,
@@ -381,6 +385,7 @@ function buildSchema(z: typeof Zod) {
       audit: auditSchema(z),
       forensics: forensicsSchema(z),
       violations: violationsSchema(z),
+      mcp: mcpSchema(z),
       imagePolicy: imagePolicySchema(z),
       secrets: secretsSchema(z),
       revocation: revocationSchema(z),

@@ -67,6 +67,7 @@ export class AirlockMetrics implements ServiceObserver {
   readonly #httpRequests: Counter<'method' | 'route' | 'status'>;
   readonly #httpDuration: Histogram<'method' | 'route' | 'status'>;
   readonly #auditAppend: Histogram;
+  readonly #mcpCalls: Counter<'server' | 'tool' | 'decision'>;
   #activeSource: (() => number) | undefined;
   #activeCount = 0;
 
@@ -104,7 +105,13 @@ export class AirlockMetrics implements ServiceObserver {
       buckets: AUDIT_APPEND_BUCKETS,
       registers,
     });
+    this.#mcpCalls = new Counter({ name: 'airlock_mcp_calls_total', help: 'Requests through the MCP proxy by server, tool (prompt or resource) and decision.', labelNames: ['server', 'tool', 'decision'], registers });
     if (options.processMetrics === true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Counts one MCP proxy request; `tool` must be a pinned name (never a name a client made up: the label set stays bounded). */
+  mcpCall(server: string, tool: string, decision: string): void {
+    this.#mcpCalls.inc({ server: label(server), tool: label(tool), decision: label(decision) });
   }
 
   /** Makes `active_hardened_sandboxes_count` read the service's live count at scrape time. */

@@ -145,7 +145,7 @@ test("a schema in Cedar's JSON form is accepted and decides the same", async (t)
   await rm(join(dir, 'airlock.cedarschema'));
   await writeFile(join(dir, 'airlock.cedarschema.json'), JSON.stringify(json.type === 'success' ? json.json : null));
   const engine = await PolicyEngine.load(dir);
-  assert.equal(engine.policies.length, 11);
+  assert.equal(engine.policies.length, 15);
   const spec = {
     runtime: 'namespace',
     image: 'default',

@@ -21,6 +21,32 @@ export type PolicyAction = (typeof POLICY_ACTIONS)[number];
  */
 export const SECRET_ACTION = 'secret.use';
 
+/** The MCP proxy's actions (group `mcp`): tools/call, prompts/get, resources/read; resource `Airlock::McpItem`. */
+export const MCP_ACTIONS = ['mcp.call', 'mcp.prompt', 'mcp.resource'] as const;
+export type McpAction = (typeof MCP_ACTIONS)[number];
+
+/** Whether the signer of a decision may decide an approval of an MCP call (resource: the call's item). */
+export const MCP_APPROVE_ACTION = 'mcp.approve';
+
+/** Whether `action` is one of {@link MCP_ACTIONS}. */
+export function isMcpAction(action: string): action is McpAction {
+  return (MCP_ACTIONS as readonly string[]).includes(action);
+}
+
+/** What an approval may be for: a sandbox action or an MCP call. */
+export type ApprovalAction = PolicyAction | McpAction;
+
+/** An MCP server's tool, prompt or resource, as the MCP proxy pinned it. */
+export interface McpItem {
+  server: string;
+  name: string;
+  kind: 'tool' | 'prompt' | 'resource';
+  /** The pinned definition is annotated `destructiveHint: true`. */
+  destructive: boolean;
+  /** The pinned definition is annotated `readOnlyHint: true`. */
+  readOnly: boolean;
+}
+
 /** Principal roles, one Cedar entity type each. */
 export const PRINCIPAL_ROLES = ['agent', 'operator', 'approver'] as const;
 export type PrincipalRole = (typeof PRINCIPAL_ROLES)[number];
@@ -55,7 +81,9 @@ export interface PolicySettings {
 export interface PolicyRequest {
   principal: PolicyPrincipal;
   /** An action of the schema; {@link SECRET_ACTION} with `secret` set. */
-  action: PolicyAction | typeof SECRET_ACTION;
+  action: PolicyAction | typeof SECRET_ACTION | McpAction | typeof MCP_APPROVE_ACTION;
+  /** For an {@link MCP_ACTIONS} action: the tool, prompt or resource. */
+  mcp?: McpItem | undefined;
   /** For {@link SECRET_ACTION}: the secret's name. */
   secret?: string | undefined;
   /**
@@ -131,6 +159,14 @@ export function toCedarRequest(request: PolicyRequest, approved: boolean): Cedar
   if (request.action === 'admin') {
     const resource = { type: `${NAMESPACE}::Controller`, id: 'airlock' };
     return { principal, action, resource, context: { approved }, entities: [principalEntity, { uid: resource, attrs: {}, parents: [] }] };
+  }
+  if (isMcpAction(request.action) || request.action === MCP_APPROVE_ACTION) {
+    const item = request.mcp;
+    if (item === undefined) throw new TypeError(`policy request for ${request.action} names no MCP item`);
+    const resource = { type: `${NAMESPACE}::McpItem`, id: `${item.server}/${item.kind}/${item.name}` };
+    // The group the default policy gives a server to, spelled out here: Cedar cannot join strings.
+    const attrs = { server: item.server, name: item.name, kind: item.kind, grantGroup: `mcp.${item.server}`, destructive: item.destructive, readOnly: item.readOnly };
+    return { principal, action, resource, context: { approved }, entities: [principalEntity, { uid: resource, attrs, parents: [] }] };
   }
   const sandbox = request.sandbox;
   if (sandbox === undefined) throw new TypeError(`policy request for ${request.action} names no sandbox`);

@@ -42,7 +42,8 @@ export function violationsFor(reason: TerminationReason, exitCode: number | null
   return out;
 }
 
-function violation(
+/** A security violation, blocked, with its layer, indicators and remediation. */
+export function violation(
   type: string,
   severity: Severity,
   layer: SecurityViolation['detection_layer'],

@@ -4,7 +4,7 @@
  * must prove (signature, role, digest) is checked by the approval gate (src/approvals) before it
  * asks the store to record it.
  */
-import type { PolicyAction } from '../policy/request.ts';
+import type { ApprovalAction } from '../policy/request.ts';
 
 /**
  * The stored state. `expired` is never stored: it is computed from the stored expiry on every read,
@@ -20,7 +20,7 @@ export interface NewApproval {
   readonly actionDigest: string;
   readonly requesterName: string;
   readonly requesterAgentId: string;
-  readonly action: PolicyAction;
+  readonly action: ApprovalAction;
   readonly sandboxId: string | null;
   /** The resolved request as given, shown to approvers (JSON). */
   readonly summary: unknown;

@@ -1,6 +1,6 @@
 /** Approvals in the SQLite store: one row each, every state change one immediate transaction. */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import type { PolicyAction } from '../../policy/request.ts';
+import type { ApprovalAction } from '../../policy/request.ts';
 import { approvalExpired } from '../approvals.ts';
 import type { ApprovalDecisionRecord, ApprovalStore, ConsumeOutcome, NewApproval, RecordDecisionOutcome, StoredApproval, StoredApprovalState } from '../approvals.ts';
 import { StoreError } from '../errors.ts';
@@ -39,7 +39,7 @@ function toApproval(row: ApprovalRow): StoredApproval {
     actionDigest: row.action_digest,
     requesterName: row.requester_name,
     requesterAgentId: row.requester_agent_id,
-    action: row.action as PolicyAction,
+    action: row.action as ApprovalAction,
     sandboxId: row.sandbox_id,
     summary: JSON.parse(row.summary_json) as unknown,
     policyIds: JSON.parse(row.policy_ids_json) as string[],
