@@ -8,7 +8,8 @@
  * starts the server with the README's `airlock serve` line. Isolation from a live deployment is the
  * only thing it changes: its own configuration (AIRLOCK_CONFIG: state directory, cgroup parent, uid
  * range, subnet), its own socket in AIRLOCK_URL, and in the text of the examples the default socket
- * path, `localhost:8002` and `/var/lib/airlock/store` become the test server's. An example whose
+ * path, `localhost:8002` and `/var/lib/airlock/store` become the test server's, and the host
+ * service on port 8080 (`host.airlock.internal:8080`) the test's own. An example whose
  * runtime or network destination this host lacks is skipped with the reason.
  */
 import assert from 'node:assert/strict';
@@ -69,6 +70,7 @@ let server: ChildProcess | undefined;
 let serverLog = '';
 let port = 0;
 let inference: Server | undefined;
+let inferencePort = 0;
 let lastSandbox: string | undefined;
 let env: Record<string, string> = {};
 
@@ -77,6 +79,7 @@ function localized(text: string): string {
   let out = text
     .replaceAll('/run/airlock/api.sock', socket)
     .replaceAll('localhost:8002', `localhost:${port}`)
+    .replaceAll('host.airlock.internal:8080', `host.airlock.internal:${inferencePort}`)
     .replaceAll('/var/lib/airlock/store', join(storePath(base), '..'));
   if (out.includes('s-…')) {
     assert.ok(lastSandbox !== undefined, 'uses s-… but no earlier `airlock sandbox create` printed an id');
@@ -118,6 +121,7 @@ before(async () => {
   const services = readmeServiceConfig(README);
   const address = inference.address();
   assert.ok(address !== null && typeof address === 'object');
+  inferencePort = address.port;
   for (const service of Object.values(services)) service.url = service.url.replace(/\/\/[^/]+/, `//127.0.0.1:${address.port}`);
   const config: AirlockConfig = {
     ...base,

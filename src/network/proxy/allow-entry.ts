@@ -5,7 +5,7 @@
  */
 import { getPublicSuffix } from 'tldts';
 import { canonicalHost, isIpHost } from './host-name.ts';
-import { INTERNAL_SERVICE_DOMAIN } from './service-domain.ts';
+import { HOST_SERVICE_NAME, INTERNAL_SERVICE_DOMAIN } from './service-domain.ts';
 
 export const DEFAULT_ALLOWED_PORTS: readonly number[] = [80, 443];
 
@@ -45,7 +45,9 @@ export function checkAllowEntry(entry: string): EntryResult {
   if (hostPart.includes('*')) return refuse('"*" is only allowed as a whole leading label ("*.example.com")');
   const host = canonicalHost(hostPart);
   if (host === null) return refuse(`"${hostPart}" is not a valid host name or IP address`);
-  if (isInternalDomain(host)) return refuse(`${INTERNAL_SERVICE_DOMAIN} names are internal services, not allowlist entries`);
+  // Why a port is required: an entry opens one service on the host's loopback, never a default pair of them.
+  if (host === HOST_SERVICE_NAME) return split.port === undefined ? refuse(`${HOST_SERVICE_NAME} needs the port of the host service ("${HOST_SERVICE_NAME}:8080")`) : { ok: true, rule: { entry, kind: 'host', host, ports } };
+  if (isInternalDomain(host)) return refuse(`${INTERNAL_SERVICE_DOMAIN} names are internal services, not allowlist entries (a service on the host's loopback is ${HOST_SERVICE_NAME}:PORT)`);
   return { ok: true, rule: { entry, kind: isIpHost(host) ? 'ip' : 'host', host, ports } };
 }
 

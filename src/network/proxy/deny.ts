@@ -17,7 +17,9 @@ export function printable(text: string, max = 256): string {
 }
 
 function body(host: string, port: number, reason: string): string {
-  return `airlock: egress to ${printable(host)}:${port} refused: ${reason}\n`;
+  // A sandbox asking for the host's loopback by address is told the name that reaches it.
+  const hint = reason === 'loopback_address' ? ` (a service on the host's loopback is reached as host.airlock.internal:${port}, allowlisted by that name)` : '';
+  return `airlock: egress to ${printable(host)}:${port} refused: ${reason}${hint}\n`;
 }
 
 function statusFor(reason: string): [number, string] {

@@ -11,6 +11,7 @@ import type { ProxyContext } from './context.ts';
 import type { ListenerEndpoint } from './controller-listeners.ts';
 import { canonicalIp, isIpHost } from './host-name.ts';
 import type { Resolver } from './types.ts';
+import { HOST_SERVICE_ADDRESS, HOST_SERVICE_NAME } from './service-domain.ts';
 
 export interface DestinationContext {
   rules: readonly AllowRule[];
@@ -54,6 +55,7 @@ export async function judgeServiceAddress(host: string, port: number, context: D
 /** Judges a canonical host and port; never throws. */
 export async function judgeDestination(host: string, port: number, context: DestinationContext): Promise<Destination> {
   const rule = findAllowRule(context.rules, host, port);
+  if (host === HOST_SERVICE_NAME) return judgeHostService(port, rule, context);
   if (isIpHost(host)) return judgeLiteral(host, port, rule, context);
   // Why: an unlisted name is never looked up, so DNS cannot be used as an exfiltration channel.
   if (rule === undefined) return { allowed: false, reason: 'not_allowlisted' };
@@ -69,6 +71,14 @@ export async function judgeDestination(host: string, port: number, context: Dest
     firstRefusal ??= { allowed: false, reason, address };
   }
   return firstRefusal ?? { allowed: false, reason: 'dns_failure' };
+}
+
+/** `host.airlock.internal:PORT`: the host's loopback at that port, only with an entry naming it; never DNS. */
+function judgeHostService(port: number, rule: AllowRule | undefined, context: DestinationContext): Destination {
+  if (rule === undefined) return { allowed: false, reason: 'not_allowlisted' };
+  // Why: the controller's API, proxies and inspector listen on loopback too; no entry may open them.
+  if (context.controllerListener(HOST_SERVICE_ADDRESS, port) !== undefined) return { allowed: false, reason: 'controller_listener', address: HOST_SERVICE_ADDRESS };
+  return { allowed: true, address: HOST_SERVICE_ADDRESS, family: 4 };
 }
 
 function judgeLiteral(address: string, port: number, rule: AllowRule | undefined, context: DestinationContext): Destination {

@@ -3,7 +3,7 @@
  * of its URL, and only with a listed method and a path under a listed prefix. Service addresses are
  * private by nature; these checks are the only thing standing in front of them.
  */
-import { INTERNAL_SERVICE_DOMAIN } from './service-domain.ts';
+import { HOST_SERVICE_NAME, INTERNAL_SERVICE_DOMAIN } from './service-domain.ts';
 import { canonicalHost } from './host-name.ts';
 import type { InternalService } from './types.ts';
 
@@ -14,6 +14,8 @@ export type ServiceMatch = { kind: 'service'; service: InternalService } | { kin
 
 /** Which service (if any) a canonical target host:port addresses. */
 export function findService(services: readonly InternalService[], host: string, port: number): ServiceMatch {
+  // The host's loopback is an allowlist matter (destination.ts), not a configured service.
+  if (host === HOST_SERVICE_NAME) return { kind: 'none' };
   if (host === INTERNAL_SERVICE_DOMAIN || host.endsWith(`.${INTERNAL_SERVICE_DOMAIN}`)) {
     const name = host.slice(0, -(INTERNAL_SERVICE_DOMAIN.length + 1));
     const service = port === 80 ? services.find((s) => s.name.toLowerCase() === name) : undefined;
