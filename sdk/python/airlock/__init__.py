@@ -1,0 +1,88 @@
+"""airlock: the Python client of the airlock control plane (``airlock serve``).
+
+``Sandbox`` / ``AsyncSandbox`` for persistent sandboxes in E2B's vocabulary, ``run`` /
+``Client.execute`` for one-shot runs, typed errors, signed requests from ``AIRLOCK_KEY``.
+"""
+
+from ._version import __version__
+from .client import Client, ExecStream
+from .connection import DEFAULT_SOCKET_PATH, DEFAULT_URL, Connection, resolve_connection
+from .errors import (
+    AirlockError,
+    ApprovalDeniedError,
+    ApprovalExpiredError,
+    ApprovalRefusedError,
+    ApprovalRequiredError,
+    CommandExitError,
+    ControlRefusedError,
+    ExecutionNotFoundError,
+    ExecutionNotRunningError,
+    FileNotFoundError,
+    InvalidRequestError,
+    NetworkError,
+    PolicyMismatchError,
+    RateLimitError,
+    SandboxNotFoundError,
+    SandboxNotRunningError,
+    ServiceUnavailableError,
+    TimeoutError,
+)
+from .ndjson import ExitFrame, OutputChunk
+from .one_shot import arun, run
+from .sandbox import CommandHandle, Commands, Files, Sandbox
+from .async_client import AsyncClient, AsyncExecStream
+from .async_sandbox import AsyncCommandHandle, AsyncCommands, AsyncFiles, AsyncSandbox
+from .signing import SigningKey, load_signing_key, signed_headers
+from .types import CommandResult, ExecuteResult, FileEntry, ResourceUsage, SandboxInfo, SecurityViolation, WriteInfo
+
+__all__ = [
+    "AirlockError",
+    "ApprovalDeniedError",
+    "ApprovalExpiredError",
+    "ApprovalRefusedError",
+    "ApprovalRequiredError",
+    "AsyncClient",
+    "AsyncCommandHandle",
+    "AsyncCommands",
+    "AsyncExecStream",
+    "AsyncFiles",
+    "AsyncSandbox",
+    "Client",
+    "CommandExitError",
+    "CommandHandle",
+    "CommandResult",
+    "Commands",
+    "Connection",
+    "ControlRefusedError",
+    "DEFAULT_SOCKET_PATH",
+    "DEFAULT_URL",
+    "ExecStream",
+    "ExecuteResult",
+    "ExecutionNotFoundError",
+    "ExecutionNotRunningError",
+    "ExitFrame",
+    "FileEntry",
+    "FileNotFoundError",
+    "Files",
+    "InvalidRequestError",
+    "NetworkError",
+    "OutputChunk",
+    "PolicyMismatchError",
+    "RateLimitError",
+    "ResourceUsage",
+    "Sandbox",
+    "SandboxInfo",
+    "SandboxNotFoundError",
+    "SandboxNotRunningError",
+    "SecurityViolation",
+    "ServiceUnavailableError",
+    "SigningKey",
+    "TimeoutError",
+    "WriteInfo",
+    "__version__",
+    "arun",
+    "load_signing_key",
+    "resolve_connection",
+    "run",
+    "signed_headers",
+]

@@ -1,0 +1,147 @@
+"""``AsyncClient``: ``Client``'s surface for asyncio, one coroutine per endpoint of the airlock HTTP API."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Union
+
+from . import endpoints
+from .connection import DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_WAIT, DEFAULT_REQUEST_TIMEOUT, Connection, KeySource, resolve_connection
+from .async_transport import AsyncTransport
+from .ndjson import Frame, FrameReader
+from .types import ExecuteResult, FileEntry, SandboxInfo, WriteInfo
+
+
+@dataclass
+class AsyncExecStream:
+    """An exec whose output is streaming in: ``async for`` over ``frames`` (output chunks, then the exit frame)."""
+
+    #: Server-side id of the exec.
+    exec_id: str
+    #: Output chunks as they arrive, then the ``ExitFrame``; raises ``stream_ended`` if the stream broke.
+    frames: AsyncIterator[Frame]
+    #: Closes the connection: the server kills the command if it still runs.
+    close: Callable[[], Awaitable[None]]
+
+
+class AsyncClient:
+    """A client of one airlock server for asyncio; the same arguments and methods as ``Client``,
+    awaited. Close it with ``await client.aclose()`` or ``async with``."""
+
+    def __init__(
+        self,
+        url: Optional[str] = None,
+        key: KeySource = None,
+        *,
+        headers: Optional[Mapping[str, str]] = None,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
+        connection: Optional[Connection] = None,
+    ) -> None:
+        self.connection = connection or resolve_connection(
+            url, key, headers=headers, request_timeout=request_timeout, max_retries=max_retries, max_retry_wait=max_retry_wait
+        )
+        self._transport = AsyncTransport(self.connection)
+
+    async def aclose(self) -> None:
+        """Releases the pooled connections."""
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> "AsyncClient":
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    async def health(self) -> Dict[str, Any]:
+        """``GET /health``."""
+        return await self._transport.json(endpoints.health())
+
+    async def status(self) -> Dict[str, Any]:
+        """``GET /api/v1/sandbox/status``."""
+        return await self._transport.json(endpoints.status())
+
+    async def execute(
+        self,
+        code: Optional[str] = None,
+        *,
+        agent_id: str,
+        command: Optional[endpoints.Command] = None,
+        language: Optional[str] = None,
+        runtime: Optional[str] = None,
+        image: Optional[str] = None,
+        timeout: Optional[float] = None,
+        envs: Optional[Mapping[str, str]] = None,
+        cwd: Optional[str] = None,
+        approval_id: Optional[str] = None,
+        **fields: Any,
+    ) -> ExecuteResult:
+        """``POST /api/v1/sandbox/execute`` (see ``Client.execute``)."""
+        body = endpoints.execute_body(code, agent_id=agent_id, command=command, language=language, runtime=runtime, image=image, timeout=timeout, envs=envs, cwd=cwd, fields=fields)
+        return ExecuteResult.from_json(await self._transport.json(endpoints.execute(body, self.connection.request_timeout, approval_id)))
+
+    async def cancel_execution(self, execution_id: str) -> Dict[str, Any]:
+        """``DELETE /api/v1/sandbox/executions/{id}``."""
+        return await self._transport.json(endpoints.cancel_execution(execution_id))
+
+    async def create_sandbox(self, body: Optional[Mapping[str, Any]] = None, *, approval_id: Optional[str] = None) -> SandboxInfo:
+        """``POST /api/v1/sandboxes``."""
+        return SandboxInfo.from_json(await self._transport.json(endpoints.create_sandbox(body or {}, approval_id)))
+
+    async def list_sandboxes(self) -> List[SandboxInfo]:
+        """``GET /api/v1/sandboxes``."""
+        return [SandboxInfo.from_json(s) for s in (await self._transport.json(endpoints.list_sandboxes()))["sandboxes"]]
+
+    async def get_sandbox(self, sandbox_id: str) -> SandboxInfo:
+        """``GET /api/v1/sandboxes/{id}``."""
+        return SandboxInfo.from_json(await self._transport.json(endpoints.get_sandbox(sandbox_id)))
+
+    async def kill_sandbox(self, sandbox_id: str) -> SandboxInfo:
+        """``DELETE /api/v1/sandboxes/{id}``."""
+        return SandboxInfo.from_json(await self._transport.json(endpoints.kill_sandbox(sandbox_id)))
+
+    async def set_sandbox_timeout(self, sandbox_id: str, seconds: int) -> SandboxInfo:
+        """``POST /api/v1/sandboxes/{id}/timeout``."""
+        return SandboxInfo.from_json(await self._transport.json(endpoints.set_sandbox_timeout(sandbox_id, seconds)))
+
+    async def get_sandbox_network(self, sandbox_id: str) -> Dict[str, Any]:
+        """``GET /api/v1/sandboxes/{id}/network``."""
+        return await self._transport.json(endpoints.get_sandbox_network(sandbox_id))
+
+    async def set_sandbox_allowlist(self, sandbox_id: str, allowed_hosts: Sequence[str]) -> Dict[str, Any]:
+        """``PUT /api/v1/sandboxes/{id}/network``."""
+        return await self._transport.json(endpoints.set_sandbox_allowlist(sandbox_id, allowed_hosts))
+
+    @asynccontextmanager
+    async def exec_stream(self, sandbox_id: str, body: Mapping[str, Any], *, approval_id: Optional[str] = None) -> AsyncIterator[AsyncExecStream]:
+        """``POST /api/v1/sandboxes/{id}/exec`` as an NDJSON stream; leaving the block closes the
+        connection, and the server kills the command if it still runs."""
+        req = endpoints.exec_stream(sandbox_id, body, approval_id)
+        async with self._transport.open(req) as response:
+
+            async def frames() -> AsyncIterator[Frame]:
+                reader = FrameReader()
+                async for chunk in self._transport.iter_chunks(req, response):
+                    for frame in reader.feed(chunk):
+                        yield frame
+                    if reader.exit is not None:
+                        return
+                for frame in reader.end():
+                    yield frame
+
+            yield AsyncExecStream(exec_id=response.headers.get("x-airlock-exec-id", ""), frames=frames(), close=response.aclose)
+
+    async def read_file(self, sandbox_id: str, path: str) -> bytes:
+        """``GET /api/v1/sandboxes/{id}/files?path=``."""
+        return await self._transport.bytes(endpoints.read_file(sandbox_id, path))
+
+    async def write_file(self, sandbox_id: str, path: str, data: Union[str, bytes], *, mode: Union[int, str, None] = None) -> WriteInfo:
+        """``PUT /api/v1/sandboxes/{id}/files?path=``."""
+        answer = await self._transport.json(endpoints.write_file(sandbox_id, path, data, mode))
+        return WriteInfo(path=str(answer["path"]), size=int(answer["size"]))
+
+    async def list_files(self, sandbox_id: str, path: str) -> List[FileEntry]:
+        """``GET /api/v1/sandboxes/{id}/files/list?path=``."""
+        return [FileEntry.from_json(e) for e in (await self._transport.json(endpoints.list_files(sandbox_id, path)))["entries"]]

@@ -1,0 +1,359 @@
+"""``AsyncSandbox``: ``Sandbox``'s surface for asyncio (``await AsyncSandbox.create()``,
+``await sandbox.commands.run(...)``, ``async with``)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import Any, AsyncIterator, Callable, List, Literal, Mapping, Optional, Union, overload
+
+from . import endpoints, file_ops
+from .async_client import AsyncClient
+from .command_result import OutputCollector, outcome
+from .connection import KeySource
+from .errors import AirlockError, CommandExitError, FileNotFoundError, TimeoutError
+from .hybrid import hybridmethod
+from .ndjson import ExitFrame, OutputChunk
+from .types import CommandResult, FileEntry, SandboxInfo, WriteInfo
+
+#: Receives each piece of output as it arrives, decoded as UTF-8; may be a coroutine function.
+AsyncOutputListener = Callable[[str], Any]
+
+
+def _client_of(client: Optional[AsyncClient], url: Optional[str], key: KeySource) -> "tuple[AsyncClient, bool]":
+    """The client to use, and whether it was made here (and is closed with the sandbox)."""
+    if client is not None:
+        if url is not None or key is not None:
+            raise AirlockError("give either client or url/key, not both", code="invalid_argument")
+        return client, False
+    return AsyncClient(url, key), True
+
+
+class AsyncCommandHandle:
+    """A command running in a sandbox (``await commands.run(..., background=True)``): ``async for``
+    its output, ``await wait()`` for the result, ``await kill()`` to stop it."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        sandbox_id: str,
+        body: Mapping[str, Any],
+        *,
+        on_stdout: Optional[AsyncOutputListener] = None,
+        on_stderr: Optional[AsyncOutputListener] = None,
+        timeout: Optional[float] = None,
+        approval_id: Optional[str] = None,
+    ) -> None:
+        self._client, self._sandbox_id, self._body = client, sandbox_id, dict(body)
+        self._listeners = {"stdout": on_stdout, "stderr": on_stderr}
+        self._timeout, self._approval_id = timeout, approval_id
+        self._output = OutputCollector()
+        self._chunks: "asyncio.Queue[Optional[OutputChunk]]" = asyncio.Queue()
+        self._killed = False
+        self._task: "asyncio.Task[CommandResult]" = asyncio.get_running_loop().create_task(self._run())
+
+    @property
+    def exec_id(self) -> str:
+        """Server-side id of the exec; "" until the server has accepted it."""
+        return self._output.exec_id
+
+    @property
+    def stdout(self) -> str:
+        """Output so far."""
+        return self._output.stdout
+
+    @property
+    def stderr(self) -> str:
+        """Error output so far."""
+        return self._output.stderr
+
+    async def __aiter__(self) -> AsyncIterator[OutputChunk]:
+        """The output chunks as they arrive, until the command ends."""
+        while True:
+            chunk = await self._chunks.get()
+            if chunk is None:
+                self._chunks.put_nowait(None)
+                return
+            yield chunk
+
+    async def wait(self) -> CommandResult:
+        """Waits for the command to end: the result on exit code 0, else ``CommandExitError`` /
+        ``TimeoutError`` carrying the result, or the error that broke the stream."""
+        return outcome(await asyncio.shield(self._task), self._timeout)
+
+    async def kill(self) -> bool:
+        """Kills the command (its connection is closed; the server kills it). True if it was still running."""
+        if self._task.done():
+            return False
+        self._killed = True
+        self._task.cancel()
+        try:
+            await asyncio.shield(self._task)
+        except asyncio.CancelledError:
+            pass
+        return True
+
+    async def _run(self) -> CommandResult:
+        exit_frame: Optional[ExitFrame] = None
+        try:
+            async with self._client.exec_stream(self._sandbox_id, self._body, approval_id=self._approval_id) as stream:
+                self._output.exec_id = stream.exec_id
+                async for frame in stream.frames:
+                    if isinstance(frame, ExitFrame):
+                        exit_frame = frame
+                        break
+                    self._output.add(frame)
+                    self._chunks.put_nowait(frame)
+                    listener = self._listeners[frame.stream]
+                    if listener is not None:
+                        returned = listener(frame.text)
+                        if inspect.isawaitable(returned):
+                            await returned
+        except asyncio.CancelledError:
+            # Cancelled by kill(): the closed connection made the server kill the command.
+            if not self._killed:
+                raise
+        except Exception:
+            if not self._killed:
+                raise
+        finally:
+            self._chunks.put_nowait(None)
+        return self._output.result(exit_frame)
+
+
+class AsyncCommands:
+    """Runs commands in one sandbox; reach it as ``sandbox.commands``."""
+
+    def __init__(self, client: AsyncClient, sandbox_id: str) -> None:
+        self._client, self._sandbox_id = client, sandbox_id
+
+    @overload
+    async def run(self, cmd: endpoints.Command, *, background: Literal[True], envs: Optional[Mapping[str, str]] = ..., cwd: Optional[str] = ..., on_stdout: Optional[AsyncOutputListener] = ..., on_stderr: Optional[AsyncOutputListener] = ..., stdin: Union[str, bytes, None] = ..., timeout: Optional[float] = ..., approval_id: Optional[str] = ...) -> AsyncCommandHandle: ...
+
+    @overload
+    async def run(self, cmd: endpoints.Command, *, background: Literal[False] = ..., envs: Optional[Mapping[str, str]] = ..., cwd: Optional[str] = ..., on_stdout: Optional[AsyncOutputListener] = ..., on_stderr: Optional[AsyncOutputListener] = ..., stdin: Union[str, bytes, None] = ..., timeout: Optional[float] = ..., approval_id: Optional[str] = ...) -> CommandResult: ...
+
+    async def run(
+        self,
+        cmd: endpoints.Command,
+        *,
+        background: bool = False,
+        envs: Optional[Mapping[str, str]] = None,
+        cwd: Optional[str] = None,
+        on_stdout: Optional[AsyncOutputListener] = None,
+        on_stderr: Optional[AsyncOutputListener] = None,
+        stdin: Union[str, bytes, None] = None,
+        timeout: Optional[float] = None,
+        approval_id: Optional[str] = None,
+    ) -> Union[CommandResult, AsyncCommandHandle]:
+        """Runs ``cmd`` as ``Commands.run`` does; listeners may be coroutine functions."""
+        body = endpoints.exec_body(cmd, envs=envs, cwd=cwd, timeout=timeout, stdin=stdin)
+        handle = AsyncCommandHandle(self._client, self._sandbox_id, body, on_stdout=on_stdout, on_stderr=on_stderr, timeout=timeout, approval_id=approval_id)
+        return handle if background else await handle.wait()
+
+
+    async def run_code(
+        self,
+        code: str,
+        *,
+        language: str = "python",
+        envs: Optional[Mapping[str, str]] = None,
+        cwd: Optional[str] = None,
+        on_stdout: Optional[AsyncOutputListener] = None,
+        on_stderr: Optional[AsyncOutputListener] = None,
+        timeout: Optional[float] = None,
+        approval_id: Optional[str] = None,
+    ) -> CommandResult:
+        """Runs a snippet as ``Commands.run_code`` does: the result whether or not it succeeded."""
+        body = endpoints.code_body(code, language=language, envs=envs, cwd=cwd, timeout=timeout)
+        handle = AsyncCommandHandle(self._client, self._sandbox_id, body, on_stdout=on_stdout, on_stderr=on_stderr, timeout=timeout, approval_id=approval_id)
+        try:
+            return await handle.wait()
+        except (CommandExitError, TimeoutError) as err:
+            if err.result is None:
+                raise
+            return err.result
+
+
+class AsyncFiles:
+    """Files of one sandbox (absolute paths); reach it as ``sandbox.files``."""
+
+    def __init__(self, client: AsyncClient, sandbox_id: str) -> None:
+        self._client, self._sandbox_id = client, sandbox_id
+
+    @overload
+    async def read(self, path: str, format: Literal["text"] = ...) -> str: ...
+
+    @overload
+    async def read(self, path: str, format: Literal["bytes"]) -> bytes: ...
+
+    async def read(self, path: str, format: str = "text") -> Union[str, bytes]:  # noqa: A002 - E2B's name
+        """Reads a file: ``text`` (UTF-8) or ``bytes``. ``FileNotFoundError`` when absent."""
+        if format not in ("text", "bytes"):
+            raise AirlockError(f'format: "text" or "bytes", not {format!r}', code="invalid_argument")
+        data = await self._client.read_file(self._sandbox_id, path)
+        return data if format == "bytes" else data.decode("utf-8", errors="replace")
+
+    async def write(self, path: str, data: Union[str, bytes], *, mode: Union[int, str, None] = None) -> WriteInfo:
+        """Creates or replaces a file (a string as UTF-8)."""
+        return await self._client.write_file(self._sandbox_id, path, data, mode=mode)
+
+    async def list(self, path: str) -> List[FileEntry]:
+        """The entries of a directory."""
+        return await self._client.list_files(self._sandbox_id, path)
+
+    async def get_info(self, path: str) -> Optional[FileEntry]:
+        """The entry of ``path`` (from a listing of its parent); None when there is none."""
+        parent, name = file_ops.split(file_ops.checked_path("files.get_info", path))
+        if name == "":
+            return file_ops.ROOT_ENTRY
+        try:
+            return file_ops.find(await self.list(parent), name)
+        except FileNotFoundError:
+            return None
+
+    async def exists(self, path: str) -> bool:
+        """Whether ``path`` exists (a file, a folder or a link)."""
+        return await self.get_info(path) is not None
+
+    async def make_dir(self, path: str) -> bool:
+        """Creates a folder and its missing parents: True when it was created, False when it existed."""
+        argv = file_ops.make_dir_argv(path)
+        if await self.exists(path):
+            return False
+        await self._run(argv)
+        return True
+
+    async def rename(self, old_path: str, new_path: str) -> FileEntry:
+        """Moves or renames ``old_path`` to ``new_path``; returns the entry at its new place."""
+        await self._run(file_ops.rename_argv(old_path, new_path))
+        entry = await self.get_info(new_path)
+        if entry is None:
+            raise FileNotFoundError(f"files.rename: {new_path} is not there after the move", code="file_not_found")
+        return entry
+
+    async def remove(self, path: str) -> None:
+        """Removes a file, or a folder with everything in it; removing what isn't there is not an error."""
+        await self._run(file_ops.remove_argv(path))
+
+    async def _run(self, argv: "List[str]") -> None:
+        try:
+            await AsyncCommands(self._client, self._sandbox_id).run(argv)
+        except CommandExitError as err:
+            raise file_ops.command_failed(argv, err) from err
+
+
+class AsyncSandbox:
+    """A persistent sandbox for asyncio. ``async with await AsyncSandbox.create() as sandbox:`` kills it on leaving."""
+
+    def __init__(self, sandbox_id: str, client: AsyncClient, *, owns_client: bool = False) -> None:
+        """Wraps an existing sandbox id without checking it; prefer ``AsyncSandbox.create`` or ``connect``."""
+        self.sandbox_id = sandbox_id
+        self.client = client
+        self._owns_client = owns_client
+        self.commands = AsyncCommands(client, sandbox_id)
+        self.run_code = self.commands.run_code
+        self.files = AsyncFiles(client, sandbox_id)
+
+    @classmethod
+    async def create(
+        cls,
+        template: Optional[str] = None,
+        *,
+        timeout: Optional[int] = None,
+        envs: Optional[Mapping[str, str]] = None,
+        metadata: Optional[Mapping[str, str]] = None,
+        runtime: Optional[str] = None,
+        approval_id: Optional[str] = None,
+        client: Optional[AsyncClient] = None,
+        url: Optional[str] = None,
+        key: KeySource = None,
+        **fields: Any,
+    ) -> "AsyncSandbox":
+        """Starts a sandbox (see ``Sandbox.create``)."""
+        body = endpoints.create_body(template, timeout=timeout, envs=envs, metadata=metadata, runtime=runtime, fields=fields)
+        chosen, owned = _client_of(client, url, key)
+        try:
+            info = await chosen.create_sandbox(body, approval_id=approval_id)
+        except BaseException:
+            if owned:
+                await chosen.aclose()
+            raise
+        return cls(info.sandbox_id, chosen, owns_client=owned)
+
+    @classmethod
+    async def connect(cls, sandbox_id: str, *, client: Optional[AsyncClient] = None, url: Optional[str] = None, key: KeySource = None) -> "AsyncSandbox":
+        """Attaches to an existing sandbox; ``SandboxNotFoundError`` when the server doesn't know it."""
+        chosen, owned = _client_of(client, url, key)
+        try:
+            info = await chosen.get_sandbox(sandbox_id)
+        except BaseException:
+            if owned:
+                await chosen.aclose()
+            raise
+        return cls(info.sandbox_id, chosen, owns_client=owned)
+
+    @staticmethod
+    async def list(*, client: Optional[AsyncClient] = None, url: Optional[str] = None, key: KeySource = None) -> List[SandboxInfo]:
+        """Every sandbox the server shows this caller."""
+        chosen, owned = _client_of(client, url, key)
+        try:
+            return await chosen.list_sandboxes()
+        finally:
+            if owned:
+                await chosen.aclose()
+
+    async def get_info(self) -> SandboxInfo:
+        """The sandbox as the server describes it now."""
+        return await self.client.get_sandbox(self.sandbox_id)
+
+    async def is_running(self) -> bool:
+        """Whether the sandbox is still running."""
+        return (await self.get_info()).state == "running"
+
+    async def set_timeout(self, timeout: int) -> SandboxInfo:
+        """The sandbox now ends ``timeout`` seconds from now unless extended again."""
+        return await self.client.set_sandbox_timeout(self.sandbox_id, timeout)
+
+    async def network(self) -> Mapping[str, Any]:
+        """Its network: policy, allowlist, services, traffic, recent egress decisions."""
+        return await self.client.get_sandbox_network(self.sandbox_id)
+
+    async def set_allowlist(self, allowed_hosts: "List[str]") -> Mapping[str, Any]:
+        """Replaces the allowlist (``restricted`` only)."""
+        return await self.client.set_sandbox_allowlist(self.sandbox_id, allowed_hosts)
+
+    @hybridmethod
+    async def kill(cls, sandbox_id: str, *, client: Optional[AsyncClient] = None, url: Optional[str] = None, key: KeySource = None) -> SandboxInfo:  # noqa: N805
+        """``await AsyncSandbox.kill(sandbox_id)``: ends that sandbox; returns it, ended."""
+        chosen, owned = _client_of(client, url, key)
+        try:
+            return await chosen.kill_sandbox(sandbox_id)
+        finally:
+            if owned:
+                await chosen.aclose()
+
+    @kill.instance
+    async def kill(self) -> SandboxInfo:  # noqa: F811
+        """``await sandbox.kill()``: ends the sandbox; returns it, ended, with its receipt."""
+        return await self.client.kill_sandbox(self.sandbox_id)
+
+    async def aclose(self) -> None:
+        """Releases the client's connections when this sandbox made the client."""
+        if self._owns_client:
+            await self.client.aclose()
+
+    async def __aenter__(self) -> "AsyncSandbox":
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        try:
+            await self.kill()
+        except AirlockError as err:
+            if err.code not in ("sandbox_not_found", "sandbox_not_running"):
+                raise
+        finally:
+            await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"AsyncSandbox(sandbox_id={self.sandbox_id!r}, server={self.client.connection.target!r})"

@@ -1,0 +1,177 @@
+"""``Client``: one method per endpoint of the airlock HTTP API, synchronous. ``Sandbox`` builds the
+E2B-style object API on top of it; ``AsyncClient`` is the same surface for asyncio."""
+
+from __future__ import annotations
+
+import socket
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Union
+
+import httpx
+
+from . import endpoints
+from .connection import DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_WAIT, DEFAULT_REQUEST_TIMEOUT, Connection, KeySource, resolve_connection
+from .ndjson import Frame, FrameReader
+from .transport import Transport
+from .types import ExecuteResult, FileEntry, SandboxInfo, WriteInfo
+
+
+@dataclass
+class ExecStream:
+    """An exec whose output is streaming in: read ``frames`` (output chunks, then the exit frame)."""
+
+    #: Server-side id of the exec.
+    exec_id: str
+    #: Output chunks as they arrive, then the ``ExitFrame``; raises ``stream_ended`` if the stream broke.
+    frames: Iterator[Frame]
+    #: Closes the connection (from any thread): the server kills the command if it still runs.
+    close: Callable[[], None]
+
+
+def _interrupt(response: httpx.Response) -> None:
+    """Closes a streaming response from another thread. Why the socket is shut down: closing the
+    response does not wake a thread blocked reading it, and the server kills the command only when
+    the connection goes."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if sock is None:
+        response.close()
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+class Client:
+    """A client of one airlock server. Thread-safe; close it (or use it as a context manager) to
+    release its connections.
+
+    ``url``: ``http(s)://...`` or ``unix:///path/to/socket``; default ``AIRLOCK_URL``, the local
+    socket, then http://127.0.0.1:8002. ``key``: a key file (or ``SigningKey``) that signs every
+    request; default ``AIRLOCK_KEY``. A request answered 429 is retried up to ``max_retries`` times
+    after its ``Retry-After`` (at most ``max_retry_wait`` seconds); then ``RateLimitError``.
+    """
+
+    def __init__(
+        self,
+        url: Optional[str] = None,
+        key: KeySource = None,
+        *,
+        headers: Optional[Mapping[str, str]] = None,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
+        connection: Optional[Connection] = None,
+    ) -> None:
+        self.connection = connection or resolve_connection(
+            url, key, headers=headers, request_timeout=request_timeout, max_retries=max_retries, max_retry_wait=max_retry_wait
+        )
+        self._transport = Transport(self.connection)
+
+    def close(self) -> None:
+        """Releases the pooled connections."""
+        self._transport.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def health(self) -> Dict[str, Any]:
+        """``GET /health``: status, version, policy hash, the runtimes that work on the server's host."""
+        return self._transport.json(endpoints.health())
+
+    def status(self) -> Dict[str, Any]:
+        """``GET /api/v1/sandbox/status``: what runs now."""
+        return self._transport.json(endpoints.status())
+
+    def execute(
+        self,
+        code: Optional[str] = None,
+        *,
+        agent_id: str,
+        command: Optional[endpoints.Command] = None,
+        language: Optional[str] = None,
+        runtime: Optional[str] = None,
+        image: Optional[str] = None,
+        timeout: Optional[float] = None,
+        envs: Optional[Mapping[str, str]] = None,
+        cwd: Optional[str] = None,
+        approval_id: Optional[str] = None,
+        **fields: Any,
+    ) -> ExecuteResult:
+        """``POST /api/v1/sandbox/execute``: runs ``code`` (``language``, default python) or ``command``
+        (a string run as ``sh -c``, or an argv list) once in a fresh sandbox destroyed afterwards.
+
+        A command that fails is a result with ``success`` False and its ``termination_reason``, not
+        an exception; refusals raise their typed errors. ``fields`` are further request fields as the
+        server names them (``memory_limit_mb``, ``network_policy``, ``allowed_hosts``, ``stdin``, ...).
+        """
+        body = endpoints.execute_body(code, agent_id=agent_id, command=command, language=language, runtime=runtime, image=image, timeout=timeout, envs=envs, cwd=cwd, fields=fields)
+        return ExecuteResult.from_json(self._transport.json(endpoints.execute(body, self.connection.request_timeout, approval_id)))
+
+    def cancel_execution(self, execution_id: str) -> Dict[str, Any]:
+        """``DELETE /api/v1/sandbox/executions/{id}``: cancels a running one-shot (listed by ``status()``)."""
+        return self._transport.json(endpoints.cancel_execution(execution_id))
+
+    def create_sandbox(self, body: Optional[Mapping[str, Any]] = None, *, approval_id: Optional[str] = None) -> SandboxInfo:
+        """``POST /api/v1/sandboxes`` with the request as the server names its fields."""
+        return SandboxInfo.from_json(self._transport.json(endpoints.create_sandbox(body or {}, approval_id)))
+
+    def list_sandboxes(self) -> List[SandboxInfo]:
+        """``GET /api/v1/sandboxes``: every sandbox the server shows this caller (running and recently ended)."""
+        return [SandboxInfo.from_json(s) for s in self._transport.json(endpoints.list_sandboxes())["sandboxes"]]
+
+    def get_sandbox(self, sandbox_id: str) -> SandboxInfo:
+        """``GET /api/v1/sandboxes/{id}``; ``SandboxNotFoundError`` for an unknown id."""
+        return SandboxInfo.from_json(self._transport.json(endpoints.get_sandbox(sandbox_id)))
+
+    def kill_sandbox(self, sandbox_id: str) -> SandboxInfo:
+        """``DELETE /api/v1/sandboxes/{id}``: ends the sandbox; returns it, ended (with its receipt)."""
+        return SandboxInfo.from_json(self._transport.json(endpoints.kill_sandbox(sandbox_id)))
+
+    def set_sandbox_timeout(self, sandbox_id: str, seconds: int) -> SandboxInfo:
+        """``POST /api/v1/sandboxes/{id}/timeout``: the sandbox ends ``seconds`` from now unless extended again."""
+        return SandboxInfo.from_json(self._transport.json(endpoints.set_sandbox_timeout(sandbox_id, seconds)))
+
+    def get_sandbox_network(self, sandbox_id: str) -> Dict[str, Any]:
+        """``GET /api/v1/sandboxes/{id}/network``: policy, allowlist, services, traffic, recent egress decisions."""
+        return self._transport.json(endpoints.get_sandbox_network(sandbox_id))
+
+    def set_sandbox_allowlist(self, sandbox_id: str, allowed_hosts: Sequence[str]) -> Dict[str, Any]:
+        """``PUT /api/v1/sandboxes/{id}/network``: replaces a ``restricted`` sandbox's allowlist."""
+        return self._transport.json(endpoints.set_sandbox_allowlist(sandbox_id, allowed_hosts))
+
+    @contextmanager
+    def exec_stream(self, sandbox_id: str, body: Mapping[str, Any], *, approval_id: Optional[str] = None) -> Iterator[ExecStream]:
+        """``POST /api/v1/sandboxes/{id}/exec`` as an NDJSON stream. Leaving the ``with`` block closes
+        the connection, and the server kills the command if it still runs."""
+        req = endpoints.exec_stream(sandbox_id, body, approval_id)
+        with self._transport.open(req) as response:
+
+            def frames() -> Iterator[Frame]:
+                reader = FrameReader()
+                for chunk in self._transport.iter_chunks(req, response):
+                    for frame in reader.feed(chunk):
+                        yield frame
+                    if reader.exit is not None:
+                        return
+                yield from reader.end()
+
+            yield ExecStream(exec_id=response.headers.get("x-airlock-exec-id", ""), frames=frames(), close=lambda: _interrupt(response))
+
+    def read_file(self, sandbox_id: str, path: str) -> bytes:
+        """``GET /api/v1/sandboxes/{id}/files?path=``: the file's bytes; ``FileNotFoundError`` when absent."""
+        return self._transport.bytes(endpoints.read_file(sandbox_id, path))
+
+    def write_file(self, sandbox_id: str, path: str, data: Union[str, bytes], *, mode: Union[int, str, None] = None) -> WriteInfo:
+        """``PUT /api/v1/sandboxes/{id}/files?path=``: creates or replaces the file (a string as UTF-8)."""
+        answer = self._transport.json(endpoints.write_file(sandbox_id, path, data, mode))
+        return WriteInfo(path=str(answer["path"]), size=int(answer["size"]))
+
+    def list_files(self, sandbox_id: str, path: str) -> List[FileEntry]:
+        """``GET /api/v1/sandboxes/{id}/files/list?path=``: the entries of a directory."""
+        return [FileEntry.from_json(e) for e in self._transport.json(endpoints.list_files(sandbox_id, path))["entries"]]

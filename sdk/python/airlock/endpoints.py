@@ -1,0 +1,226 @@
+"""One function per endpoint of the airlock HTTP API: the request it sends (wire shapes,
+snake_case). ``Client`` and ``AsyncClient`` send these; neither builds a request of its own.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from urllib.parse import quote
+
+from .errors import AirlockError
+from .http_request import HttpRequest
+
+#: Seconds ``execute`` waits for a server-side limit it doesn't know (the configured maximum, 600 s).
+EXECUTE_DEFAULT_LIMIT_SECONDS = 600.0
+#: Extra time the client allows past a command's own limit before giving up on the server.
+CLIENT_GRACE_SECONDS = 15.0
+
+#: A command: a string (run as ``sh -c STRING``) or an argv list.
+Command = Union[str, Sequence[str]]
+
+
+def _sandbox_path(sandbox_id: str, suffix: str = "") -> str:
+    if not isinstance(sandbox_id, str) or sandbox_id == "":
+        raise AirlockError("sandbox id must be a non-empty string", code="invalid_argument")
+    return f"/api/v1/sandboxes/{quote(sandbox_id, safe='')}{suffix}"
+
+
+def _with_grace(base: float, limit: Optional[float]) -> float:
+    """A read deadline of ``base`` plus a server-side limit; 0 (none) when either is unbounded."""
+    return 0.0 if base == 0 or limit is None else base + limit
+
+
+def health() -> HttpRequest:
+    """``GET /health``."""
+    return HttpRequest("GET", "/health")
+
+
+def status() -> HttpRequest:
+    """``GET /api/v1/sandbox/status``."""
+    return HttpRequest("GET", "/api/v1/sandbox/status")
+
+
+def execute(body: Mapping[str, Any], request_timeout: float, approval_id: Optional[str]) -> HttpRequest:
+    """``POST /api/v1/sandbox/execute``: the read deadline covers the execution's own limit."""
+    limit = float(body.get("timeout_seconds") or EXECUTE_DEFAULT_LIMIT_SECONDS)
+    return HttpRequest("POST", "/api/v1/sandbox/execute", json=dict(body), approval_id=approval_id, timeout=_with_grace(request_timeout, limit))
+
+
+def cancel_execution(execution_id: str) -> HttpRequest:
+    """``DELETE /api/v1/sandbox/executions/{id}``."""
+    if not isinstance(execution_id, str) or execution_id == "":
+        raise AirlockError("execution id must be a non-empty string", code="invalid_argument")
+    return HttpRequest("DELETE", f"/api/v1/sandbox/executions/{quote(execution_id, safe='')}")
+
+
+def create_sandbox(body: Mapping[str, Any], approval_id: Optional[str]) -> HttpRequest:
+    """``POST /api/v1/sandboxes``."""
+    return HttpRequest("POST", "/api/v1/sandboxes", json=dict(body), approval_id=approval_id)
+
+
+def list_sandboxes() -> HttpRequest:
+    """``GET /api/v1/sandboxes``."""
+    return HttpRequest("GET", "/api/v1/sandboxes")
+
+
+def get_sandbox(sandbox_id: str) -> HttpRequest:
+    """``GET /api/v1/sandboxes/{id}``."""
+    return HttpRequest("GET", _sandbox_path(sandbox_id))
+
+
+def kill_sandbox(sandbox_id: str) -> HttpRequest:
+    """``DELETE /api/v1/sandboxes/{id}``."""
+    return HttpRequest("DELETE", _sandbox_path(sandbox_id))
+
+
+def set_sandbox_timeout(sandbox_id: str, ttl_seconds: int) -> HttpRequest:
+    """``POST /api/v1/sandboxes/{id}/timeout``."""
+    if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int) or ttl_seconds <= 0:
+        raise AirlockError(f"timeout must be a positive whole number of seconds, got {ttl_seconds!r}", code="invalid_argument")
+    return HttpRequest("POST", _sandbox_path(sandbox_id, "/timeout"), json={"ttl_seconds": ttl_seconds})
+
+
+def get_sandbox_network(sandbox_id: str) -> HttpRequest:
+    """``GET /api/v1/sandboxes/{id}/network``."""
+    return HttpRequest("GET", _sandbox_path(sandbox_id, "/network"))
+
+
+def set_sandbox_allowlist(sandbox_id: str, allowed_hosts: Sequence[str]) -> HttpRequest:
+    """``PUT /api/v1/sandboxes/{id}/network``."""
+    return HttpRequest("PUT", _sandbox_path(sandbox_id, "/network"), json={"allowed_hosts": list(allowed_hosts)})
+
+
+def exec_stream(sandbox_id: str, body: Mapping[str, Any], approval_id: Optional[str]) -> HttpRequest:
+    """``POST /api/v1/sandboxes/{id}/exec`` as NDJSON. Without a limit of its own, no client-side read
+    deadline: the server enforces the sandbox's per-command limit."""
+    limit = body.get("timeout_seconds")
+    return HttpRequest(
+        "POST",
+        _sandbox_path(sandbox_id, "/exec"),
+        json=dict(body),
+        accept="application/x-ndjson",
+        approval_id=approval_id,
+        timeout=0.0 if limit is None else float(limit) + CLIENT_GRACE_SECONDS,
+    )
+
+
+def read_file(sandbox_id: str, path: str) -> HttpRequest:
+    """``GET /api/v1/sandboxes/{id}/files?path=``."""
+    return HttpRequest("GET", _sandbox_path(sandbox_id, "/files"), query={"path": path}, accept="application/octet-stream")
+
+
+def write_file(sandbox_id: str, path: str, data: Union[str, bytes, bytearray, memoryview], mode: Union[int, str, None]) -> HttpRequest:
+    """``PUT /api/v1/sandboxes/{id}/files?path=&mode=``; a string is written as UTF-8."""
+    content = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    mode_text = None if mode is None else format(mode, "03o") if isinstance(mode, int) else str(mode)
+    return HttpRequest("PUT", _sandbox_path(sandbox_id, "/files"), query={"path": path, "mode": mode_text}, content=content)
+
+
+def list_files(sandbox_id: str, path: str) -> HttpRequest:
+    """``GET /api/v1/sandboxes/{id}/files/list?path=``."""
+    return HttpRequest("GET", _sandbox_path(sandbox_id, "/files/list"), query={"path": path})
+
+
+def exec_body(
+    command: Command,
+    *,
+    envs: Optional[Mapping[str, str]] = None,
+    cwd: Optional[str] = None,
+    timeout: Optional[float] = None,
+    stdin: Union[str, bytes, None] = None,
+) -> Dict[str, Any]:
+    """The exec request of a command: a string runs as ``sh -c STRING`` (POSIX sh is in every
+    image), an argv list runs the program directly."""
+    argv: List[str] = ["sh", "-c", command] if isinstance(command, str) else list(command)
+    if not argv or not all(isinstance(a, str) for a in argv):
+        raise AirlockError("command: give a string or a non-empty list of strings", code="invalid_argument")
+    body: Dict[str, Any] = {"command": argv}
+    if envs is not None:
+        body["environment"] = dict(envs)
+    if cwd is not None:
+        body["cwd"] = cwd
+    if timeout is not None:
+        body["timeout_seconds"] = timeout
+    if isinstance(stdin, str):
+        body["stdin"] = stdin
+    elif stdin is not None:
+        body["stdin"] = base64.b64encode(bytes(stdin)).decode("ascii")
+        body["stdin_encoding"] = "base64"
+    return body
+
+
+def code_body(
+    code: str,
+    *,
+    language: str = "python",
+    envs: Optional[Mapping[str, str]] = None,
+    cwd: Optional[str] = None,
+    timeout: Optional[float] = None,
+) -> Dict[str, Any]:
+    """The exec request of a snippet: ``code`` run by the image's interpreter for ``language``
+    (``python``, ``javascript`` or ``bash``), as the server runs it."""
+    if not isinstance(code, str):
+        raise AirlockError("code: give a string", code="invalid_argument")
+    body: Dict[str, Any] = {"code": code, "language": language}
+    if envs is not None:
+        body["environment"] = dict(envs)
+    if cwd is not None:
+        body["cwd"] = cwd
+    if timeout is not None:
+        body["timeout_seconds"] = timeout
+    return body
+
+
+def execute_body(
+    code: Optional[str],
+    *,
+    agent_id: str,
+    command: Optional[Command] = None,
+    language: Optional[str] = None,
+    runtime: Optional[str] = None,
+    image: Optional[str] = None,
+    timeout: Optional[float] = None,
+    envs: Optional[Mapping[str, str]] = None,
+    cwd: Optional[str] = None,
+    fields: Optional[Mapping[str, Any]] = None,
+) -> Dict[str, Any]:
+    """The one-shot request: ``code`` (with ``language``) or ``command``; ``fields`` are further wire
+    fields as the server names them (``memory_limit_mb``, ``network_policy``, ``allowed_hosts``, ...).
+    The server refuses a field it does not know, so nothing is silently ignored."""
+    if (code is None) == (command is None):
+        raise AirlockError("give exactly one of code or command", code="invalid_argument")
+    body: Dict[str, Any] = {"agent_id": agent_id, **(fields or {})}
+    if code is not None:
+        body["code"] = code
+    if command is not None:
+        body["command"] = command if isinstance(command, str) else list(command)
+    for name, value in (("language", language), ("runtime", runtime), ("image", image), ("timeout_seconds", timeout), ("workdir", cwd)):
+        if value is not None:
+            body[name] = value
+    if envs is not None:
+        body["environment"] = dict(envs)
+    return body
+
+
+def create_body(
+    template: Optional[str],
+    *,
+    timeout: Optional[int] = None,
+    envs: Optional[Mapping[str, str]] = None,
+    metadata: Optional[Mapping[str, str]] = None,
+    runtime: Optional[str] = None,
+    fields: Optional[Mapping[str, Any]] = None,
+) -> Dict[str, Any]:
+    """The create request: ``template`` is the image, ``timeout`` the idle lifetime in seconds
+    (``ttl_seconds``), ``envs`` its environment; ``fields`` are further wire fields (``limits``,
+    ``network_policy``, ``allowed_hosts``, ``services``, ``secrets``, ...)."""
+    body: Dict[str, Any] = dict(fields or {})
+    for name, value in (("image", template), ("ttl_seconds", timeout), ("runtime", runtime)):
+        if value is not None:
+            body[name] = value
+    if envs is not None:
+        body["environment"] = dict(envs)
+    if metadata is not None:
+        body["metadata"] = dict(metadata)
+    return body

@@ -1,0 +1,80 @@
+"""Signed requests (RFC 9421, Ed25519) over TCP, where the server requires them: the principal
+registered with the key acts; unsigned, unknown-key and careless-key requests are refused."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+import airlock
+
+
+def test_unsigned_tcp_is_refused(tcp_url: str) -> None:
+    with airlock.Client(url=tcp_url) as client:
+        with pytest.raises(airlock.AirlockError) as caught:
+            client.list_sandboxes()
+    assert (caught.value.status, caught.value.code) == (401, "authentication_required")
+
+
+def test_signed_requests_from_airlock_key(tcp_url: str, key_path: str, agent: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRLOCK_URL", tcp_url)
+    monkeypatch.setenv("AIRLOCK_KEY", key_path)
+    with airlock.Sandbox.create() as sandbox:
+        assert sandbox.client.connection.signer is not None
+        info = sandbox.get_info()
+        assert info.owner == agent, "the key's principal owns what it creates"
+        # A JSON body, a streamed exec, raw bytes and a query string: each verified by the server.
+        assert sandbox.commands.run("echo signed").stdout == "signed\n"
+        sandbox.files.write("/tmp/signed dir?.bin", b"\x00\x01 signed")
+        assert sandbox.files.read("/tmp/signed dir?.bin", format="bytes") == b"\x00\x01 signed"
+        running = [s for s in airlock.Sandbox.list() if s.state == "running"]
+        assert [(s.sandbox_id, s.owner) for s in running] == [(sandbox.sandbox_id, agent)], "an agent lists only its own"
+    result = airlock.run(command="echo one-shot", agent_id=agent)
+    assert result.success and result.stdout == "one-shot"
+
+
+def test_signed_async(tcp_url: str, key_path: str, agent: str) -> None:
+    async def main() -> None:
+        async with airlock.AsyncClient(url=tcp_url, key=key_path) as client:
+            sandbox = await airlock.AsyncSandbox.create(client=client)
+            try:
+                assert (await sandbox.commands.run(["echo", "async-signed"])).stdout == "async-signed\n"
+                assert (await sandbox.get_info()).owner == agent
+            finally:
+                await sandbox.kill()
+
+    asyncio.run(main())
+
+
+def test_approval_required_names_the_approval(tcp_url: str, key_path: str) -> None:
+    # The default policies send an agent's `full` network to an approver: nothing starts.
+    with pytest.raises(airlock.ApprovalRequiredError) as caught:
+        airlock.Sandbox.create(network_policy="full", url=tcp_url, key=key_path)
+    assert caught.value.approval_id.startswith("apr_") and caught.value.status == 202
+    assert caught.value.action_digest.startswith("sha256:")
+    assert caught.value.approval_id in str(caught.value)
+    with airlock.Client(url=tcp_url, key=key_path) as client:
+        assert [s for s in client.list_sandboxes() if s.state == "running"] == [], "nothing started"
+
+
+def test_key_problems_are_refused(tcp_url: str, key_path: str, tmp_path: Path) -> None:
+    loose = tmp_path / "loose.key"
+    shutil.copyfile(key_path, loose)
+    os.chmod(loose, 0o644)
+    with pytest.raises(airlock.AirlockError) as careless:
+        airlock.Client(url=tcp_url, key=str(loose))
+    assert "accessible by group or others" in str(careless.value) and str(loose) in str(careless.value)
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    stranger = tmp_path / "stranger.key"
+    stranger.write_bytes(Ed25519PrivateKey.generate().private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    os.chmod(stranger, 0o600)
+    with airlock.Client(url=tcp_url, key=str(stranger)) as client:
+        with pytest.raises(airlock.AirlockError) as unknown:
+            client.list_sandboxes()
+    assert unknown.value.status == 401 and unknown.value.code == "key_unknown", unknown.value

@@ -1,0 +1,104 @@
+"""Pieces checked without a server: NDJSON framing, Retry-After, where a client connects, error
+mapping, and signatures (checked with the public key, as the server's verifier does)."""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import hashlib
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+import airlock
+from airlock.errors import error_from_response, parse_retry_after
+from airlock.ndjson import ExitFrame, FrameReader, OutputChunk
+
+
+def _line(value: object) -> bytes:
+    return json.dumps(value).encode() + b"\n"
+
+
+def test_frames_split_across_chunks() -> None:
+    stream = _line({"type": "stdout", "data": "héllo\n", "encoding": "utf8"}) + _line({"type": "stderr", "data": base64.b64encode(b"\xff\x00").decode(), "encoding": "base64"})
+    stream += _line({"type": "future", "x": 1}) + _line({"type": "exit", "exit_code": 0, "signal": None, "termination_reason": "completed", "duration_ms": 5})
+    reader = FrameReader()
+    frames = []
+    for i in range(0, len(stream), 7):
+        frames += reader.feed(stream[i : i + 7])
+    frames += reader.end()
+    assert frames[:2] == [OutputChunk("stdout", "héllo\n".encode()), OutputChunk("stderr", b"\xff\x00")]
+    assert isinstance(frames[2], ExitFrame) and frames[2].exit_code == 0 and len(frames) == 3
+
+
+def test_stream_without_exit_or_with_error_frame() -> None:
+    reader = FrameReader()
+    reader.feed(_line({"type": "stdout", "data": "x", "encoding": "utf8"}) + b'{"type": "ex')
+    with pytest.raises(airlock.AirlockError) as cut:
+        reader.end()
+    assert cut.value.code == "stream_ended"
+    with pytest.raises(airlock.AirlockError) as no_exit:
+        FrameReader().end()
+    assert no_exit.value.code == "stream_ended"
+    with pytest.raises(airlock.SandboxNotRunningError) as failed:
+        FrameReader().feed(_line({"type": "error", "error": {"code": "sandbox_not_running", "message": "ended", "request_id": "r1"}}))
+    assert failed.value.request_id == "r1"
+    with pytest.raises(airlock.AirlockError) as garbage:
+        FrameReader().feed(b"not json\n")
+    assert garbage.value.code == "invalid_response"
+
+
+def test_retry_after_and_error_mapping() -> None:
+    assert parse_retry_after("3") == 3.0 and parse_retry_after(None) is None and parse_retry_after("soon") is None
+    later = email.utils.formatdate(time.time() + 5, usegmt=True)
+    assert 3 <= (parse_retry_after(later) or 0) <= 6
+    limited = error_from_response(429, "Too Many Requests", {"retry-after": "2"}, b'{"error":{"code":"capacity_exceeded","message":"full","request_id":"q"}}')
+    assert isinstance(limited, airlock.RateLimitError) and limited.retry_after == 2.0 and limited.request_id == "q"
+    page = error_from_response(502, "Bad Gateway", {"x-request-id": "z"}, b"<html>\n  upstream down </html>")
+    assert (type(page), page.code, str(page)) == (airlock.AirlockError, "http_502", "HTTP 502 Bad Gateway: <html> upstream down </html>")
+    unknown = error_from_response(400, "", {}, b'{"error":{"code":"something_new","message":"m"}}')
+    assert isinstance(unknown, airlock.InvalidRequestError)
+
+
+def test_where_a_client_connects(tmp_path: Path) -> None:
+    resolve = airlock.resolve_connection
+    assert resolve(env={"AIRLOCK_URL": "unix:///run/x.sock"}).socket_path == "/run/x.sock"
+    assert resolve(env={"AIRLOCK_URL": "unix:/run/x.sock"}).base_url == "http://localhost"
+    assert resolve("https://airlock.example:8443/", env={"AIRLOCK_URL": "unix:/ignored"}).base_url == "https://airlock.example:8443"
+    assert resolve(env={"AIRLOCK_SOCKET": "/run/y.sock"}).socket_path == "/run/y.sock"
+    fallback = resolve(env={})
+    assert fallback.base_url in (airlock.DEFAULT_URL, "http://localhost")
+    for bad in ("unix:relative.sock", "ftp://x", "127.0.0.1:8002"):
+        with pytest.raises(airlock.AirlockError) as caught:
+            resolve(bad, env={})
+        assert caught.value.code == "invalid_argument"
+    with pytest.raises(airlock.AirlockError) as missing_key:
+        resolve(env={"AIRLOCK_URL": "http://127.0.0.1:1", "AIRLOCK_KEY": str(tmp_path / "none")})
+    assert str(missing_key.value).startswith("AIRLOCK_KEY: private key")
+
+
+def test_signature_verifies_with_the_public_key(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    private = Ed25519PrivateKey.generate()
+    path = tmp_path / "k"
+    path.write_bytes(private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    os.chmod(path, 0o600)
+    key = airlock.load_signing_key(str(path))
+    raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    thumbprint = '{"crv":"Ed25519","kty":"OKP","x":"' + base64.urlsafe_b64encode(raw).decode().rstrip("=") + '"}'
+    assert key.key_id == base64.urlsafe_b64encode(hashlib.sha256(thumbprint.encode()).digest()).decode().rstrip("="), "RFC 7638 thumbprint"
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", key.key_id)
+    headers = airlock.signed_headers(key, "PUT", "http://localhost/api/v1/sandboxes/s-1/files?path=%2Ftmp%2Fa", b"body", created=1700000000, nonce="n0nce")
+    assert headers["content-digest"] == "sha-256=:" + base64.b64encode(hashlib.sha256(b"body").digest()).decode() + ":"
+    params = '("@method" "@target-uri" "content-digest");created=1700000000;nonce="n0nce";keyid="' + key.key_id + '";alg="ed25519"'
+    assert headers["signature-input"] == f"sig1={params}"
+    base = f'"@method": PUT\n"@target-uri": http://localhost/api/v1/sandboxes/s-1/files?path=%2Ftmp%2Fa\n"content-digest": {headers["content-digest"]}\n"@signature-params": {params}'
+    signature = base64.b64decode(headers["signature"][len("sig1=:") : -1])
+    private.public_key().verify(signature, base.encode())
+    assert "content-digest" not in airlock.signed_headers(key, "GET", "http://localhost/health")
