@@ -11,7 +11,7 @@ import { AGENT_BINARY_NAME, ensureAgent } from '../agent/build.ts';
 import { randomUUID } from 'node:crypto';
 import { CONTRACT_VIOLATION, executeOnce, REVOKED, sandboxIdOf, type ExecutionContext } from './execute.ts';
 import { DenialWatch, ensureSeccompAuditHelper } from './denials/watch.ts';
-import type { ResponsePolicy } from './denials/response.ts';
+import { responseFor, type ResponsePolicy } from './denials/response.ts';
 import { refusalAsServiceError, ServiceError } from './errors.ts';
 import { activePolicyHash } from './policy-bundle.ts';
 import { BASE_ENV, commandFor, driverFor, imageFor, limitsFor } from './prepare.ts';
@@ -19,6 +19,7 @@ import { PersistentSandbox } from './persistent.ts';
 import { ImageReverifier } from '../images/reverify.ts';
 import { imageIntegrityViolation } from './violations.ts';
 import { brokeredSecretViolation } from './brokered-violation.ts';
+import { egressRefusalViolation, refusalKey } from './egress-violation.ts';
 import { poolKey, WarmPool } from './pool.ts';
 import { StartQueue } from './start-queue.ts';
 import { Supervisor } from './supervision/supervisor.ts';
@@ -68,6 +69,9 @@ export interface ServiceOptions {
   denials?: { enabled?: boolean; policy?: ResponsePolicy; revokeAgent?: (agentId: string, reason: string) => void };
 }
 
+/** Distinct egress refusals recorded as violations per sandbox; later ones are counted in metrics only. */
+const MAX_EGRESS_VIOLATIONS = 32;
+
 export class SandboxService implements SandboxServiceApi {
   readonly policyHash: string;
   private readonly config: AirlockConfig;
@@ -90,6 +94,8 @@ export class SandboxService implements SandboxServiceApi {
   private readonly reverifier: ImageReverifier;
   private readonly secrets: SecretRegistry;
   private readonly redactors = new SandboxRedactors();
+  /** The egress refusals already recorded, per running sandbox or one-shot (gone with it). */
+  private readonly egressRefusals = new WeakMap<object, Set<string>>();
   private agent: { dir: string; binary: string } | undefined;
   private reaper: NodeJS.Timeout | undefined;
   private readonly egressGuard: ServiceOptions['egressGuard'];
@@ -126,6 +132,7 @@ export class SandboxService implements SandboxServiceApi {
       onDecision: (decision) => {
         this.observer.egressDecision?.(this.redactors.decision(decision));
         this.recordBrokeredMisuse(decision);
+        this.recordEgressRefusal(decision);
         void this.guardEgress(decision);
       },
       ...(options.listeners === undefined ? {} : { listeners: options.listeners }),
@@ -334,6 +341,34 @@ export class SandboxService implements SandboxServiceApi {
   private recordBrokeredMisuse(decision: EgressDecision): void {
     const violation = brokeredSecretViolation(decision);
     if (violation !== undefined) this.recordRunTimeViolation(this.registry.find(decision.sandboxId), violation);
+  }
+
+  /**
+   * An egress refusal as a violation on its sandbox (egress-violation.ts). The same attempt again
+   * (type, host, port) is recorded once, and at most {@link MAX_EGRESS_VIOLATIONS} per sandbox:
+   * Why: a loop of refused requests must not flood the result and the audit log (the egress
+   * metrics still count every one).
+   */
+  private recordEgressRefusal(decision: EgressDecision): void {
+    const violation = egressRefusalViolation(decision);
+    if (violation === undefined) return;
+    const record = this.registry.find(decision.sandboxId);
+    const oneShot = record === undefined ? this.oneShots.running().find((e) => sandboxIdOf(e.executionId) === decision.sandboxId) : undefined;
+    const owner: object | undefined = record ?? oneShot;
+    if (owner === undefined) return;
+    const seen = this.egressRefusals.get(owner) ?? new Set<string>();
+    this.egressRefusals.set(owner, seen);
+    const key = refusalKey(violation);
+    if (seen.has(key) || seen.size >= MAX_EGRESS_VIOLATIONS) return;
+    seen.add(key);
+    this.recordRunTimeViolation(record, violation);
+    // The configured response per severity (violations.response), as for a seccomp denial.
+    const response = responseFor(violation.severity, this.config.violations.response);
+    if (response === 'record') return;
+    const agentId = record?.agentId ?? oneShot?.agentId;
+    if (response === 'kill_and_revoke' && agentId !== undefined && agentId !== '') this.denialOptions?.revokeAgent?.(agentId, `${violation.violation_type} in sandbox ${decision.sandboxId}: ${violation.description}`);
+    if (record !== undefined) void record.sandbox.end(response === 'kill_and_revoke' ? REVOKED : 'killed');
+    else oneShot?.controller.abort(response === 'kill_and_revoke' ? REVOKED : 'killed');
   }
 
   /** A violation seen while a sandbox runs: kept on it when it is persistent (`record`), and reported. */

@@ -91,8 +91,10 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
         const outside = await fetchIn(info.sandbox_id, 'http://elsewhere.example/');
         // The proxy refused it (it is not on the allowlist either); the contract makes it a POLICY violation.
         assert.ok(outside.stdout === '403' || enforce === 'kill', JSON.stringify(outside));
-        await until(() => violations.length > before, 10_000, 'the POLICY violation');
-        const v = violations.at(-1);
+        // The refusal itself is a NETWORK violation too (egress_denied); the contract's is the POLICY one.
+        const contractViolation = () => violations.slice(before).find((x) => x.violation_type === 'contract_egress');
+        await until(() => contractViolation() !== undefined, 10_000, 'the POLICY violation');
+        const v = contractViolation();
         assert.deepEqual([v?.detection_layer, v?.violation_type, v?.indicators['host'], v?.indicators['sandbox_id']], ['POLICY', 'contract_egress', 'elsewhere.example', info.sandbox_id]);
         if (enforce === 'kill') {
           await until(() => service.get(info.sandbox_id).state === 'ended', 5000, 'the sandbox to be killed');
