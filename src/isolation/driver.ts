@@ -78,6 +78,11 @@ export interface SandboxSpec {
    */
   resolvConf?: string;
   /**
+   * Content of the TLS trust bundle at TRUST_STORE_PATH inside the sandbox (read-only), replacing
+   * the image's: set when the sandbox must trust its egress proxy's broker CA (see trust-store.ts).
+   */
+  trustBundle?: string;
+  /**
    * Host directory holding the in-sandbox agent, bound read-only at AGENT_MOUNT for persistent
    * sandboxes (which then start the agent as their main process). Absent for one-shot runs.
    */

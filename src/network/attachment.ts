@@ -22,6 +22,8 @@ export interface NetworkAttachment {
   readonly env: Record<string, string>;
   /** The sandbox's /etc/resolv.conf when the mode needs its own (full), else undefined. */
   readonly resolvConf: string | undefined;
+  /** PEM certificates the sandbox must trust besides its image's (its proxy's broker CA), else undefined. */
+  readonly trustAnchors: string | undefined;
   /**
    * Snapshots the network state as seen from `pid` and watches it; `onDrift` runs at most once.
    * Resolves once the watch is in effect (event feeds subscribed, baseline recorded and compared
@@ -57,6 +59,7 @@ export class SandboxAttachment implements NetworkAttachment {
   readonly sandboxNetwork: SandboxNetwork;
   readonly env: Record<string, string>;
   readonly resolvConf: string | undefined;
+  readonly trustAnchors: string | undefined;
   private readonly slot: SlotResources | undefined;
   private readonly drift: DriftWatch;
   private readonly onWatchReady: (pid: number) => void;
@@ -75,12 +78,14 @@ export class SandboxAttachment implements NetworkAttachment {
     env: Record<string, string>;
     allowedHosts: string[];
     resolvConf?: string;
+    trustAnchors?: string;
     /** Called once the watch of the sandbox's network is in effect (see `watch`). */
     onWatchReady?: (pid: number) => void;
   }) {
     this.mode = options.mode;
     this.onWatchReady = options.onWatchReady ?? (() => undefined);
     this.resolvConf = options.resolvConf;
+    this.trustAnchors = options.trustAnchors;
     this.slot = options.slot;
     this.drift = options.drift;
     this.env = options.env;

@@ -17,7 +17,7 @@ import { findNetTool, findNetTools, runTool, type NetTools } from './host-tools.
 import { checkContext, readHostSide, type NetworkSnapshot } from './snapshot.ts';
 import type { AttachedMode } from './nft-rules.ts';
 import { checkNetworkRequest, type NetworkRequest } from './policy.ts';
-import type { AllowRule, EgressDecision, InternalService } from './proxy/index.ts';
+import type { AllowRule, BrokerCa, EgressDecision, InternalService } from './proxy/index.ts';
 import type { SlotLease } from './slots.ts';
 import { Limiter } from './limiter.ts';
 import { ControllerListeners } from './listeners.ts';
@@ -116,6 +116,7 @@ export class NetworkManager {
     }
     const services = request.services.map((name) => this.service(name));
     let attachment: SandboxAttachment | undefined;
+    const brokerCa = await brokerCaFor(sandboxId, request, resources);
     try {
       // Loaded on first use: sandboxes without a proxy never pay for it.
       const { startEgressProxy } = await import('./proxy/index.ts');
@@ -127,6 +128,7 @@ export class NetworkManager {
         services,
         ...(request.brokered === undefined ? {} : { brokered: request.brokered }),
         ...(request.responseRedactor === undefined ? {} : { responseRedactor: request.responseRedactor }),
+        ...(brokerCa === undefined ? {} : { brokerCa }),
         controllerListeners: () => this.listeners.list(),
         onDecision: (decision: EgressDecision) => {
           attachment?.record(decision);
@@ -145,6 +147,7 @@ export class NetworkManager {
       onWatchReady: (pid) => this.onWatchReady(sandboxId, pid),
       env: proxyEnv(resources.proxy.url, services),
       allowedHosts: request.allowedHosts,
+      ...(brokerCa === undefined ? {} : { trustAnchors: brokerCa.certificatePem }),
     });
     return attachment;
   }
@@ -265,5 +268,20 @@ export class NetworkManager {
       retry: { attempts: driftReadAttempts, backoffMs: Math.min(1000, driftReadTimeoutMs / 2) },
     });
     return this.driftWatch;
+  }
+}
+
+/**
+ * The sandbox's broker CA when it has brokered secrets (else none): made per sandbox, handed to its
+ * proxy, which disposes of it on close. Fails closed naming `secrets.broker_ca`.
+ */
+async function brokerCaFor(sandboxId: string, request: NetworkRequest, resources: SlotResources): Promise<BrokerCa | undefined> {
+  if (request.brokered === undefined || request.brokered.length === 0) return undefined;
+  try {
+    const { createBrokerCa } = await import('./proxy/index.ts');
+    return await createBrokerCa(sandboxId);
+  } catch (err) {
+    resources.destroy();
+    throw new ControlError('secrets.broker_ca', `cannot create the sandbox's broker CA: ${(err as Error).message}`, { cause: err });
   }
 }

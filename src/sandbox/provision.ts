@@ -11,12 +11,13 @@ import type { NetworkAttachment } from '../network/attachment.ts';
 import type { NetworkRequest } from '../network/policy.ts';
 import type { DriftFinding } from '../network/drift-watch.ts';
 import type { StartQueue } from './start-queue.ts';
+import { composeTrustBundle, TRUST_STORE_ENV } from '../isolation/trust-store.ts';
 
 /**
  * What to bring up: the sandbox as its driver builds it, except that the network is asked for (and
  * attached here, which also sets resolv.conf), and its main process.
  */
-export interface ProvisionRequest extends Omit<SandboxSpec, 'network' | 'resolvConf'> {
+export interface ProvisionRequest extends Omit<SandboxSpec, 'network' | 'resolvConf' | 'trustBundle'> {
   network: NetworkRequest;
   /** The main process. */
   argv: string[];
@@ -76,12 +77,13 @@ export async function provision(request: ProvisionRequest, ctx: ProvisionContext
       id: request.id,
       image: request.image,
       limits: request.limits,
-      // Why: the network's variables (proxy, services) win: the request can't point them elsewhere.
-      env: { ...request.env, ...network.env },
+      // Why: the network's variables (proxy, services, trust store) win: the request can't point them elsewhere.
+      env: { ...request.env, ...network.env, ...(network.trustAnchors === undefined ? {} : TRUST_STORE_ENV) },
       mounts: request.mounts,
       workdir: request.workdir,
       network: network.sandboxNetwork,
       ...(network.resolvConf === undefined ? {} : { resolvConf: network.resolvConf }),
+      ...(network.trustAnchors === undefined ? {} : { trustBundle: composeTrustBundle(request.image.rootfs, network.trustAnchors) }),
       ...(request.agentDir === undefined ? {} : { agentDir: request.agentDir }),
       ...(request.denialAuid === undefined ? {} : { denialAuid: request.denialAuid }),
       ...(request.onSeccompDenial === undefined ? {} : { onSeccompDenial: request.onSeccompDenial }),

@@ -179,4 +179,11 @@ describe('buildOciSpec networks', () => {
     assert.deepEqual(mount, { destination: '/etc/resolv.conf', type: 'bind', source: '/run/airlock/gvisor/sb-1/resolv.conf', options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'] });
     assert.ok(!buildOciSpec(spec(), command, seccomp, host()).mounts.some((m) => m.destination === '/etc/resolv.conf'));
   });
+
+  it('binds the composed trust bundle (broker CA) read-only over the image\'s, and only when there is one', () => {
+    const oci = buildOciSpec(spec(), command, seccomp, host({ trustBundle: '/run/airlock/gvisor/sb-1/ca-certificates.crt' }));
+    const mount = oci.mounts.find((m) => m.destination === '/etc/ssl/certs/ca-certificates.crt');
+    assert.deepEqual(mount, { destination: '/etc/ssl/certs/ca-certificates.crt', type: 'bind', source: '/run/airlock/gvisor/sb-1/ca-certificates.crt', options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'] });
+    assert.ok(!buildOciSpec(spec(), command, seccomp, host()).mounts.some((m) => m.destination === '/etc/ssl/certs/ca-certificates.crt'));
+  });
 });

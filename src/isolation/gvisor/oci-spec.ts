@@ -12,6 +12,7 @@ import { ControlError } from '../../host/control-error.ts';
 import { isAtOrUnder } from '../../host/paths.ts';
 import type { OciSeccomp } from '../seccomp/index.ts';
 import { PROC_MASKS } from '../proc-masks.ts';
+import { TRUST_STORE_PATH } from '../trust-store.ts';
 
 /** The identity of every sandboxed process: nobody, never root inside. */
 export const SANDBOX_UID = 65534;
@@ -63,6 +64,8 @@ export interface OciHostPaths {
   agentInRoot?: boolean;
   /** Host file with `spec.resolvConf`, bound read-only at /etc/resolv.conf when set. */
   resolvConf?: string;
+  /** Host file with `spec.trustBundle`, bound read-only at TRUST_STORE_PATH when set. */
+  trustBundle?: string;
   /** Host tmpfs holding `spec.secrets` (see secrets.ts), bound read-only at SECRETS_MOUNT when set. */
   secretsDir?: string;
 }
@@ -148,7 +151,7 @@ export function buildOciSpec(spec: SandboxSpec, command: CommandSpec, seccomp: O
     // The verified image, read-only: nothing in it can be changed, nothing else of the host is visible.
     root: { path: host.rootfs, readonly: true },
     hostname: 'sandbox',
-    mounts: [...systemMounts(host), ...resolvConfMount(host), ...agentMount(spec, host), ...secretsMount(spec, host), ...grantedMounts(spec, host.mountSources)],
+    mounts: [...systemMounts(host), ...resolvConfMount(host), ...trustBundleMount(host), ...agentMount(spec, host), ...secretsMount(spec, host), ...grantedMounts(spec, host.mountSources)],
     linux: {
       // runsc gives the sandbox its own kernel; these are the namespaces of that kernel, all fresh.
       // An attached sandbox runs in the prepared network namespace runsc is started in (see
@@ -210,6 +213,12 @@ function systemMounts(host: OciHostPaths): OciMount[] {
 }
 
 /** The generated resolver configuration (full networks): a root-owned bundle file, read-only. */
+/** The composed trust bundle (broker CA included), read-only over the image's. */
+function trustBundleMount(host: OciHostPaths): OciMount[] {
+  if (host.trustBundle === undefined) return [];
+  return [{ destination: TRUST_STORE_PATH, type: 'bind', source: host.trustBundle, options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'] }];
+}
+
 function resolvConfMount(host: OciHostPaths): OciMount[] {
   if (host.resolvConf === undefined) return [];
   return [{ destination: '/etc/resolv.conf', type: 'bind', source: host.resolvConf, options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'] }];

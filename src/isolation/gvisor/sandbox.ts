@@ -18,6 +18,7 @@ import type { SandboxCgroup } from '../cgroups/index.ts';
 import type { CgroupLimitEvents } from '../cgroups/limit-events.ts';
 import type { OciSeccomp } from '../seccomp/index.ts';
 import { secretsDirOf } from './secrets.ts';
+import { TRUST_STORE_CONTROL } from '../trust-store.ts';
 import { buildOciSpec } from './oci-spec.ts';
 import { removeBundle, scratchIsFull, type BundlePaths, type MountTools } from './bundle.ts';
 import { fatalError, isExecFailure, RUNSC_ENV, runscGlobalArgs, stateFile, stateSaysStarted, workloadExit, type RunscFlags } from './runsc.ts';
@@ -90,6 +91,8 @@ export class GvisorSandbox implements Sandbox {
     const { res } = this;
     const resolvConf = res.spec.resolvConf === undefined ? undefined : `${res.bundle.dir}/resolv.conf`;
     if (resolvConf !== undefined) writeFileSync(resolvConf, res.spec.resolvConf as string, { mode: 0o444 });
+    const trustBundle = res.spec.trustBundle === undefined ? undefined : `${res.bundle.dir}/ca-certificates.crt`;
+    if (trustBundle !== undefined) writeTrustBundle(trustBundle, res.spec.trustBundle as string);
     const config = buildOciSpec(res.spec, command, res.seccomp, {
       rootfs: res.bundle.root,
       scratchDir: res.bundle.scratch,
@@ -101,6 +104,7 @@ export class GvisorSandbox implements Sandbox {
       init: res.init,
       agentInRoot: res.agentInRoot,
       ...(resolvConf === undefined ? {} : { resolvConf }),
+      ...(trustBundle === undefined ? {} : { trustBundle }),
       ...((res.spec.secrets ?? []).length === 0 ? {} : { secretsDir: secretsDirOf(res.bundle) }),
     });
     writeFileSync(res.bundle.config, JSON.stringify(config), { mode: 0o600 });
@@ -323,5 +327,14 @@ function argv0Of(pid: number): string | undefined {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
   } catch {
     return undefined;
+  }
+}
+
+/** Writes the composed trust bundle runsc binds over the image's; a failure names the control. */
+function writeTrustBundle(path: string, bundle: string): void {
+  try {
+    writeFileSync(path, bundle, { mode: 0o444, flag: 'wx' });
+  } catch (err) {
+    throw new ControlError(TRUST_STORE_CONTROL, `cannot write ${path}: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -103,6 +103,14 @@ test('a generated resolv.conf is a read-only copy bwrap makes from a pipe, never
   assert.throws(() => buildBwrapArgs({ spec: { ...bare, resolvConf: 'x' }, command: ['true'], mountFds: [], procMasks: [] }), /no fd/);
 });
 
+test('a trust bundle (broker CA) is a read-only copy bwrap makes from a pipe over the image\'s bundle', () => {
+  const bare = { ...spec, mounts: [] };
+  const args = buildBwrapArgs({ spec: { ...bare, trustBundle: 'PEM\n' }, command: ['true'], mountFds: [], trustBundleFd: 11, procMasks: [] });
+  const at = args.indexOf('--ro-bind-data');
+  assert.deepEqual(args.slice(at - 2, at + 3), ['--perms', '0444', '--ro-bind-data', '11', '/etc/ssl/certs/ca-certificates.crt']);
+  assert.throws(() => buildBwrapArgs({ spec: { ...bare, trustBundle: 'x' }, command: ['true'], mountFds: [], procMasks: [] }), /no fd for the trust bundle/);
+});
+
 test('an attached network is joined, not unshared', () => {
   const bare = { ...spec, mounts: [] };
   const attached = { ...bare, network: { kind: 'attached' as const, netnsPath: '/run/netns/airlock-n1' } };

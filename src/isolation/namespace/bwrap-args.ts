@@ -3,6 +3,7 @@
  */
 import { AGENT_MOUNT, SECRETS_MOUNT, type SandboxSpec } from '../driver.ts';
 import { secretsTmpfsBytes } from '../secret-files.ts';
+import { TRUST_STORE_PATH } from '../trust-store.ts';
 import { AGENT_BINARY_NAME } from '../../agent/build.ts';
 import type { ProcMaskBind } from '../proc-masks.ts';
 import { workdirOnScratch } from '../mount-targets.ts';
@@ -20,6 +21,8 @@ export interface BwrapPlan {
   mountFds: number[];
   /** Child-side fd from which bwrap reads `spec.resolvConf` (when set). */
   resolvConfFd?: number;
+  /** Child-side fd from which bwrap reads `spec.trustBundle` (when set). */
+  trustBundleFd?: number;
   /** For each of `spec.secrets`, in order, the child-side fd bwrap copies its value from. */
   secretFds?: readonly number[];
   /** Replacements bound over the /proc paths that show the host (see proc-masks.ts). */
@@ -100,6 +103,11 @@ export function buildBwrapArgs(plan: BwrapPlan): string[] {
     if (plan.resolvConfFd === undefined) throw new Error('no fd for the resolver configuration');
     // A read-only copy made by bwrap from a pipe: no host file is ever bound here.
     args.push('--perms', '0444', '--ro-bind-data', String(plan.resolvConfFd), '/etc/resolv.conf');
+  }
+  if (spec.trustBundle !== undefined) {
+    if (plan.trustBundleFd === undefined) throw new Error('no fd for the trust bundle');
+    // Like resolv.conf: a read-only copy bwrap makes from a pipe, over the image's bundle.
+    args.push('--perms', '0444', '--ro-bind-data', String(plan.trustBundleFd), TRUST_STORE_PATH);
   }
   // Why: a root built around the image is bubblewrap's tmpfs; once the mount points exist it is as read-only as the image.
   if (plan.root !== undefined) args.push('--remount-ro', '/');

@@ -85,13 +85,15 @@ export class NamespaceSandbox implements Sandbox {
     const secretFds = secrets.map((_, i) => firstSecretFd + i);
     // Denial reporting: a second copy of the filter on the fd after the secrets (see bwrap-args seccompLogged).
     const seccompLog = spec.denialAuid === undefined ? undefined : { fd: firstSecretFd + secrets.length, agentDir: agentDirOf(this.res.fdCloser) };
-    const args = buildBwrapArgs({ spec, command: command.argv, mountFds: pins.map((_, i) => FD.firstMount + i), resolvConfFd, secretFds, procMasks: this.res.procMasks, ...(this.res.root === undefined ? {} : { root: this.res.root }), ...(this.res.confinement === undefined ? {} : { confinement: this.res.confinement }), ...(seccompLog === undefined ? {} : { seccompLog }) });
+    // The trust bundle (a broker CA to trust) comes last, after the logging filter's fd.
+    const trustBundleFd = firstSecretFd + secrets.length + (seccompLog === undefined ? 0 : 1);
+    const args = buildBwrapArgs({ spec, command: command.argv, mountFds: pins.map((_, i) => FD.firstMount + i), resolvConfFd, trustBundleFd, secretFds, procMasks: this.res.procMasks, ...(this.res.root === undefined ? {} : { root: this.res.root }), ...(this.res.confinement === undefined ? {} : { confinement: this.res.confinement }), ...(seccompLog === undefined ? {} : { seccompLog }) });
     const launcher = buildLauncherArgs(spec, lease.uid, this.res.nsenterPath);
     const prlimitArgv = [this.res.prlimitPath, ...buildPrlimitArgs(spec), this.res.bwrapPath, ...args];
     const launchArgv0 = launcher.program === undefined ? prlimitArgv : [launcher.program, ...launcher.prefix, ...prlimitArgv];
     // Why first in the chain: the sandbox inherits the audit login uid and can never change it.
     const launchArgv = spec.denialAuid === undefined ? launchArgv0 : [this.res.fdCloser, '--loginuid', String(spec.denialAuid), '--', ...launchArgv0];
-    const stdio: (IOType | number)[] = [command.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe', ...pins.map((p) => p.fd), ...(spec.resolvConf === undefined ? [] : ['pipe' as const]), ...secrets.map(() => 'pipe' as const), ...(seccompLog === undefined ? [] : ['pipe' as const])];
+    const stdio: (IOType | number)[] = [command.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe', ...pins.map((p) => p.fd), ...(spec.resolvConf === undefined ? [] : ['pipe' as const]), ...secrets.map(() => 'pipe' as const), ...(seccompLog === undefined ? [] : ['pipe' as const]), ...(spec.trustBundle === undefined ? [] : ['pipe' as const])];
     // Only the descriptors listed here reach bwrap: anything else the controller inherited is closed first (T8).
     const argv = withoutInheritedFds(this.res.fdCloser, stdio.length, launchArgv);
     const child = spawn(argv[0] as string, argv.slice(1), {
@@ -123,6 +125,7 @@ export class NamespaceSandbox implements Sandbox {
       fds[FD.seccomp]?.end(this.res.seccompBpf);
       if (seccompLog !== undefined) fds[seccompLog.fd]?.end(this.res.seccompBpf);
       if (spec.resolvConf !== undefined) fds[resolvConfFd]?.end(spec.resolvConf);
+      if (spec.trustBundle !== undefined) fds[trustBundleFd]?.end(spec.trustBundle);
       // Each value goes through a pipe bwrap copies into the sandbox's own tmpfs: no argv, no host file.
       secrets.forEach((secret, i) => fds[secretFds[i] as number]?.end(secretBytes(secret)));
       const info = await readInfo(fds[FD.info] as Readable, exit);

@@ -13,6 +13,8 @@ export type { HostPort, HttpTarget, TargetRefusal } from './target.ts';
 export { MAX_CLIENT_HELLO_BYTES, parseClientHello } from './tls-sni.ts';
 export type { SniVerdict } from './tls-sni.ts';
 export { DENY_REASON_HEADER } from './deny.ts';
+export { createBrokerCa } from './broker-ca.ts';
+export type { BrokerCa } from './broker-ca.ts';
 export { ALLOW_REASONS, DENY_REASONS } from './reasons.ts';
 export type { DenyReason } from './reasons.ts';
 export type {
