@@ -118,6 +118,10 @@ export interface ExecuteResponse {
   termination_reason: TerminationReason;
   runtime_used: RuntimeName;
   policy_hash: string;
+  /** sha256 digest of the stored image the command ran in (over its verified manifest). */
+  image_digest: string;
+  /** Id of the trusted key whose signature over the image verified; null when none did. */
+  image_signer: string | null;
   receipt?: AuditReceipt | null | undefined;
   constitutional_hash_verified: boolean | null;
 }
@@ -166,6 +170,8 @@ export interface CreateSandboxRequest {
   image?: string | undefined;
   limits?: SandboxLimitsRequest | undefined;
   ttl_seconds?: number | undefined;
+  /** Ends the sandbox (`idle_timeout`) after this many seconds without an exec or file operation. */
+  idle_timeout_seconds?: number | undefined;
   metadata?: Record<string, string> | undefined;
   environment?: Record<string, string> | undefined;
   secrets?: string[] | undefined;
@@ -181,6 +187,7 @@ export interface CreateSandboxRequest {
 export type SandboxEndReason =
   | 'killed'
   | 'ttl_expired'
+  | 'idle_timeout'
   | 'memory_limit'
   | 'pids_limit'
   | 'agent_exited'
@@ -201,6 +208,7 @@ export interface SandboxInfo {
   state: 'running' | 'ended';
   created_at: string;
   expires_at: string;
+  idle_timeout_seconds: number | null;
   metadata: Record<string, string>;
   limits: { memory_limit_mb: number; cpu_limit: number; pids_limit: number; scratch_mb: number; timeout_seconds: number };
   pooled: boolean;

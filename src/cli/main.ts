@@ -32,6 +32,7 @@ const COMMANDS: readonly (readonly [name: string, load: () => Promise<Register>]
   ['unrevoke', async () => (await import('./revocations.ts')).registerUnrevoke],
   ['revocations', async () => (await import('./revocations.ts')).registerRevocations],
   ['contracts', async () => (await import('./contracts.ts')).registerContracts],
+  ['mcp-server', async () => (await import('./mcp-server.ts')).registerMcpServer],
   ['mcp-proxy', async () => (await import('./mcp-proxy.ts')).registerMcpProxy],
   ['mcp', async () => (await import('./mcp.ts')).registerMcp],
 ];
