@@ -5,6 +5,7 @@
  * and the SDK's test server all get theirs here, so none can skip a step.
  */
 import type { AirlockConfig } from '../config/config.ts';
+import { imagePolicyActive } from '../config/image-policy-config.ts';
 import { PolicyEngine } from '../policy/engine.ts';
 import { policyDirOf } from '../policy/bundle-files.ts';
 import type { ControlStore } from '../store/store.ts';
@@ -34,7 +35,7 @@ export const UNAVAILABLE_APPROVALS: ApprovalGate = Object.freeze({ open: unavail
 
 /** Options of {@link createAccess}. */
 export interface AccessOptions {
-  config: Pick<AirlockConfig, 'auth' | 'policy' | 'defaultImage' | 'approvals'>;
+  config: Pick<AirlockConfig, 'auth' | 'policy' | 'defaultImage' | 'approvals'> & Partial<Pick<AirlockConfig, 'stateDir' | 'imagePolicy'>>;
   /**
    * Keys, nonces and approvals. Without a store, signed requests are refused (no key can be known)
    * and requests that need an approval are refused (`approval_unavailable`).
@@ -78,6 +79,9 @@ export async function createAccess(options: AccessOptions): Promise<Access> {
   // Why the store's list itself: a revocation made by any process sharing the store holds at once.
   const revocations = store === undefined ? undefined : { revoked: (agentId: string) => store.revocations.get(agentId) };
   const contracts = store === undefined ? undefined : [(await import('../contracts/step.ts')).contractStep(store.contracts)];
-  const admission = new Admission({ engine, settings, approvals: recorded, audit: options.audit, revocations, contracts });
+  // The image step loads only with a policy that can refuse something (and a store to read images from).
+  const { stateDir, imagePolicy } = config;
+  const images = stateDir !== undefined && imagePolicy !== undefined && imagePolicyActive(imagePolicy) ? (await import('./image-step.ts')).imagePolicyStep({ stateDir, imagePolicy }) : undefined;
+  const admission = new Admission({ engine, settings, approvals: recorded, audit: options.audit, revocations, contracts, images });
   return { engine, authenticator, admission, approvals: recorded ?? UNAVAILABLE_APPROVALS };
 }

@@ -69,12 +69,17 @@ export interface ApprovalStep {
 /** A behavior contract or revocation check: throws an AdmissionRefusal (step `contract`) to refuse. */
 export type ContractCheck = (input: AdmissionInput) => void | Promise<void>;
 
+/** The image policy check of the image a new sandbox would run: throws an AdmissionRefusal (step `image`) to refuse. */
+export type ImageCheck = (image: string) => Promise<void>;
+
 /** What admission decides with. */
 export interface AdmissionOptions {
   engine: PolicyEngine;
   settings: PolicySettings;
   approvals?: ApprovalStep | undefined;
   contracts?: readonly ContractCheck[] | undefined;
+  /** The image policy (./image-step.ts); without it, every image is admitted. */
+  images?: ImageCheck | undefined;
   /** The revocation list (src/revocation's Revoker); without it, no agent is revoked. */
   revocations?: { revoked(agentId: string): Promise<{ reason: string; revokedAtMs: number } | undefined> } | undefined;
   /** Where every decision is recorded (src/audit's AuditLog); without it, nothing is recorded. */
@@ -143,6 +148,8 @@ export class Admission {
     const decision = this.#decide(input, false);
     if (decision.decision === 'deny') throw denial(decision);
     for (const check of this.#options.contracts ?? []) await check(input);
+    const image = action === 'create' || action === 'execute' ? (input.request ?? input.sandbox?.spec)?.image : undefined;
+    if (image !== undefined) await this.#options.images?.(image);
     // Why the resolved spec (and the owner) too: a default that changes between approval and retry
     // (a limit, the image) changes what would run, so it must change the digest; and the approval's
     // own Cedar check (who may approve) decides on that sandbox.

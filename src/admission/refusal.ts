@@ -6,7 +6,7 @@
 import type { SignatureRefusalCode } from '../signing/refusal.ts';
 
 /** The steps of admission, in the order they run. */
-export const ADMISSION_STEPS = ['authenticate', 'signature', 'revocation', 'authorize', 'contract', 'approval', 'limits', 'audit'] as const;
+export const ADMISSION_STEPS = ['authenticate', 'signature', 'revocation', 'authorize', 'contract', 'image', 'approval', 'limits', 'audit'] as const;
 export type AdmissionStep = (typeof ADMISSION_STEPS)[number];
 
 /** Codes admission itself raises (the signature step raises the verifier's codes). */
@@ -18,6 +18,7 @@ export const ADMISSION_REFUSAL_CODES = {
   contract_violation: 'The request goes beyond its owner\'s behavior contract; the message names the clause.',
   agent_revoked: 'The calling agent (or the agent the sandbox is for) is revoked: it may ask for nothing until an operator unrevokes it.',
   approval_unavailable: 'Policy requires a signed approval, and this controller has no approval gate.',
+  image_refused: 'The image policy (imagePolicy) refuses the image: its origin is not allowed, or it needs a signature by a trusted key and has none that verifies; the message names the rule.',
   audit_unavailable: 'The audit log could not record the decision (its store cannot be written); nothing runs unrecorded.',
 } as const;
 export type AdmissionRefusalCode = keyof typeof ADMISSION_REFUSAL_CODES;

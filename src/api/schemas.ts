@@ -207,6 +207,8 @@ export const ExecutionResultSchema = z.object({
   termination_reason: TerminationReason,
   runtime_used: RuntimeName,
   policy_hash: z.string().describe('SHA-256 of the policy bundle that produced this result.'),
+  image_digest: z.string().describe('sha256 digest of the stored image the command ran in (over its verified manifest).'),
+  image_signer: z.string().nullable().describe('Id of the trusted key (imagePolicy) whose signature over the image verified; null when none did.'),
 });
 
 export const ExecuteResponse = ExecutionResultSchema.extend({

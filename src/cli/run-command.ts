@@ -5,6 +5,7 @@ import type { SecretValue } from '../secrets/index.ts';
 import { RefusedControlError } from '../host/control-error.ts';
 import { loadDriver } from '../isolation/load-driver.ts';
 import { resolveImage } from '../images/store.ts';
+import { applyImagePolicy } from '../images/signatures/enforce.ts';
 import { rememberedManifestStamps } from '../images/verified-manifests.ts';
 import { executeOnce, type ExecutionRequest } from '../sandbox/execute.ts';
 import { activePolicyHash } from '../sandbox/policy-bundle.ts';
@@ -55,7 +56,8 @@ async function admittedRun(plan: RunPlan, raw: RawRunOptions, config: AirlockCon
   const secrets = await resolveRunSecrets(config, plan.secrets);
   const driver = await loadDriver(plan.runtime, config);
   // A manifest hashed to its digest before (and unchanged since) is not hashed again: see verified-manifests.ts.
-  const image = await resolveImage(config, plan.image, await rememberedManifestStamps(config));
+  // The image policy again on the digest that runs (admission checked the name): it also gives the verified signer.
+  const image = await applyImagePolicy(config, await resolveImage(config, plan.image, await rememberedManifestStamps(config)));
   const request: ExecutionRequest = {
     image,
     limits: plan.limits,

@@ -44,6 +44,11 @@ export const DEFAULT_IMAGE_POLICY_CONFIG: Readonly<ImagePolicyConfig> = Object.f
   unmatched: 'allow',
 });
 
+/** Whether a policy can refuse anything or name a signer (no rules and unmatched images allowed: it can't). */
+export function imagePolicyActive(policy: ImagePolicyConfig): boolean {
+  return policy.rules.length > 0 || policy.unmatched === 'deny';
+}
+
 /** The zod schema of `imagePolicy`. */
 export function imagePolicySchema(z: typeof Zod) {
   const key = z

@@ -6,4 +6,9 @@ export interface Image {
   digest: string;
   /** Absolute path of the root filesystem tree; root-owned, never writable by sandboxes. */
   rootfs: string;
+  /**
+   * Id of the trusted key whose signature over the image verified when the image policy was
+   * applied (signatures/enforce.ts); null: none did; absent: the policy was not applied.
+   */
+  signer?: string | null;
 }

@@ -22,6 +22,7 @@ export const SERVICE_ERROR_CODES = {
   capacity_exceeded: 'The concurrent-sandbox cap is reached: retry later.',
   filesystem_access_refused: "A host path may not be granted (never-grantable, outside the grant roots, symlink, socket, unreadable for the sandbox's uid), whichever check noticed; nothing ran.",
   workdir_refused: "The working directory can't be used in the image; nothing ran.",
+  image_refused: 'The image policy (imagePolicy) refuses the image: its origin is not allowed, or a signature by a trusted key is required and none verifies; the message names the rule. Nothing ran.',
   control_failed: 'A hardening control could not be applied; the sandbox did not start.',
   shutting_down: 'The service is shutting down.',
 } as const;

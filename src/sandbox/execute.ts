@@ -71,7 +71,7 @@ export interface ExecutionContext {
 export async function executeOnce(request: ExecutionRequest, ctx: ExecutionContext): Promise<ExecutionResult> {
   const executionId = request.executionId ?? randomUUID();
   const started = performance.now();
-  const base = { executionId, started, runtime: ctx.driver.runtime, policyHash: ctx.policyHash };
+  const base = { executionId, started, runtime: ctx.driver.runtime, policyHash: ctx.policyHash, image: request.image };
   let provisioned: ProvisionedSandbox | undefined;
   let redactor: Redactor | undefined;
   const denials = ctx.denials === undefined ? undefined : runDenials(ctx, sandboxIdOf(executionId));
@@ -107,6 +107,8 @@ interface RunInfo {
   started: number;
   runtime: ExecutionResult['runtime_used'];
   policyHash: string;
+  /** The image run: its digest and verified signer go into every result. */
+  image: Image;
   coldStartMs: number;
 }
 
@@ -199,6 +201,8 @@ async function supervise(
     termination_reason: reason,
     runtime_used: info.runtime,
     policy_hash: info.policyHash,
+    image_digest: info.image.digest,
+    image_signer: info.image.signer ?? null,
   };
 }
 
@@ -277,6 +281,8 @@ function failedResult(info: Omit<RunInfo, 'coldStartMs'>, err: unknown, redactor
     termination_reason: 'start_failed',
     runtime_used: info.runtime,
     policy_hash: info.policyHash,
+    image_digest: info.image.digest,
+    image_signer: info.image.signer ?? null,
   };
 }
 

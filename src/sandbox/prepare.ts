@@ -8,6 +8,8 @@ import type { ImplementedRuntime } from '../isolation/drivers.ts';
 import type { Image } from '../images/image.ts';
 import { resolveImage, type ManifestStamps } from '../images/store.ts';
 import { ImageNotFoundError } from '../images/paths.ts';
+import { applyImagePolicy } from '../images/signatures/enforce.ts';
+import { ImagePolicyRefusal } from '../images/signatures/policy.ts';
 import { LimitError, resolveLimits, type RequestedLimits } from './limits.ts';
 import { ServiceError } from './errors.ts';
 
@@ -61,12 +63,16 @@ export function driverFor(drivers: ReadonlyMap<ImplementedRuntime, IsolationDriv
   return driver;
 }
 
-/** Resolves an image, mapping "not found" to a request error. */
+/**
+ * Resolves an image and applies the image policy to it (the digest checked is the digest that
+ * runs), mapping "not found" and a policy refusal to request errors.
+ */
 export async function imageFor(config: AirlockConfig, name: string | undefined, seen?: ManifestStamps): Promise<Image> {
   try {
-    return await resolveImage(config, name ?? config.defaultImage, seen);
+    return await applyImagePolicy(config, await resolveImage(config, name ?? config.defaultImage, seen));
   } catch (err) {
     if (err instanceof ImageNotFoundError) throw new ServiceError('image_not_found', err.message);
+    if (err instanceof ImagePolicyRefusal) throw new ServiceError('image_refused', err.message);
     throw err;
   }
 }

@@ -60,4 +60,8 @@ export interface ExecutionResult {
   termination_reason: TerminationReason;
   runtime_used: RuntimeName;
   policy_hash: string;
+  /** `sha256:` digest of the stored image the command ran in (over its verified manifest). */
+  image_digest: string;
+  /** Id of the trusted key (imagePolicy) whose signature over the image verified; null when none did. */
+  image_signer: string | null;
 }

@@ -151,6 +151,7 @@ export class FakeService implements SandboxServiceApi {
       execution_id: executionId, success: !killed, output: killed ? '' : 'ok', error: null, exit_code: killed ? null : 0, security_violations: [],
       execution_time_seconds: 0.01, cold_start_time_ms: 5, resource_usage: { cpu_usage_cores: 0.1, memory_usage_mb: 3, network_rx_bytes: 0, network_tx_bytes: 0 },
       termination_reason: killed ? 'killed' : 'completed', runtime_used: request.runtime, policy_hash: this.policyHash,
+      image_digest: `sha256:${'0'.repeat(64)}`, image_signer: null,
     };
   }
 

@@ -18,11 +18,11 @@ import { fetchCosignSignatures } from './cosign.ts';
 import { registryCredentials, type RegistryCredentials } from './credentials.ts';
 import { isIndex, parseImageManifest, pickPlatform } from './manifest.ts';
 import type { PullProgress } from './progress.ts';
-import { defaultImageName, formatReference, originOf, parseReference } from './reference.ts';
+import { formatReference, originOf, parseReference } from './reference.ts';
 
 /** Options of {@link pullImage}. */
 export interface PullOptions {
-  /** Store name; default: the repository's last component (and the tag unless `latest`). */
+  /** Store name; default: derived from the reference by the import (the repository's last component). */
   name?: string | undefined;
   /** Plain HTTP, for a loopback registry only. */
   insecureRegistry?: boolean | undefined;
@@ -128,7 +128,8 @@ export async function pullImage(config: AirlockConfig, reference: string, option
     }
     const imported = await importImage(dir, {
       config,
-      name: options.name ?? defaultImageName(ref),
+      // Without a name, the import derives one from the reference (one rule for pull and import).
+      ...(options.name === undefined ? {} : { name: options.name }),
       source: { kind: 'registry', reference: pinned },
       limits: options.limits ?? {},
       onProgress: (p) => options.onProgress?.({ phase: 'import', layers: p.layers, layersDone: p.layersDone, bytes: p.bytes, totalBytes }),

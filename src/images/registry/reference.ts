@@ -80,11 +80,3 @@ export function formatReference(ref: ImageReference): string {
 export function apiHost(registry: string): string {
   return registry === DOCKER_HUB ? DOCKER_HUB_API : registry;
 }
-
-/** A default store name for a pulled reference: its last path component, and its tag unless `latest`. */
-export function defaultImageName(ref: ImageReference): string {
-  const last = ref.repository.split('/').pop() ?? 'image';
-  const withTag = ref.tag === undefined || ref.tag === 'latest' ? last : `${last}-${ref.tag.toLowerCase()}`;
-  const name = withTag.replace(/[^a-z0-9._-]/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 64);
-  return name === '' ? 'image' : name;
-}

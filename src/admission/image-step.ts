@@ -1,0 +1,31 @@
+/**
+ * The image step of admission: the image a new sandbox (create, execute) would run is resolved
+ * and checked against the image policy, so an image the policy refuses (origin not allowed, no
+ * signature by a trusted key) is refused before anything is started, naming the rule.
+ */
+import type { AirlockConfig } from '../config/config.ts';
+import { applyImagePolicy } from '../images/signatures/enforce.ts';
+import { ImagePolicyRefusal } from '../images/signatures/policy.ts';
+import { resolveImage } from '../images/store.ts';
+import type { ImageCheck } from './admission.ts';
+import { AdmissionRefusal } from './refusal.ts';
+
+/** The image check of `config`'s policy. */
+export function imagePolicyStep(config: Pick<AirlockConfig, 'stateDir' | 'imagePolicy'>): ImageCheck {
+  return async (image) => {
+    let resolved;
+    try {
+      resolved = await resolveImage(config, image);
+    } catch {
+      // An unknown or broken image is not the policy's to judge: where it is resolved to run, it is refused naming why.
+      return;
+    }
+    try {
+      await applyImagePolicy(config, resolved);
+    } catch (err) {
+      // Why every failure refuses: a policy that can't be checked (a trusted key file unreadable, a corrupt record) must not let the image through.
+      const detail = err instanceof ImagePolicyRefusal ? err.message : `the image policy could not be checked: ${(err as Error).message}`;
+      throw new AdmissionRefusal('image', 'image_refused', detail);
+    }
+  };
+}
