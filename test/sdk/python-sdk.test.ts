@@ -74,8 +74,10 @@ async function startServer(): Promise<{ child: ChildProcess; url: string; log: (
 
 /** Runs pytest to its end; its output is collected (and shown when it fails). */
 function pytest(python: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  // Its temporary files (the wheel, the venv) live in this test's state directory, removed with it.
+  const args = ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', '-rs', '--durations=8', '--basetemp', join(config.stateDir, 'pytest'), 'sdk/python/tests'];
   return new Promise((resolve, reject) => {
-    const child = spawn(python, ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', '-rs', '--durations=8', 'sdk/python/tests'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(python, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
