@@ -6,7 +6,8 @@ depending on any model SDK.
 to send back. Code runs in one airlock sandbox kept for the conversation, so files and installed
 state persist between calls, and the sandbox is killed when the runner closes.
 
-Run it (a server on AIRLOCK_URL or the local socket): ``python3 examples/function_calling.py``.
+Run it from the repository (a server on AIRLOCK_URL or the local socket):
+``PYTHONPATH=sdk/python python3 sdk/python/examples/function_calling.py``.
 """
 
 from __future__ import annotations

@@ -47,6 +47,13 @@ def test_async_sandbox(runtime: str) -> None:
             assert any(s.sandbox_id == sandbox_id for s in listed)
         async with airlock.AsyncClient() as client:
             assert (await client.get_sandbox(sandbox_id)).state == "ended"
+            # The class form of kill, on a sandbox that has ended: answered as ended, or refused saying so.
+            try:
+                again = await airlock.AsyncSandbox.kill(sandbox_id, client=client)
+            except airlock.AirlockError as err:
+                assert err.status in (404, 409), err
+            else:
+                assert again.state == "ended"
             one_shot = await client.execute("print('one')", agent_id="root", runtime=runtime)
             assert one_shot.stdout == "one" and one_shot.success
         assert (await airlock.arun(command="echo arun", agent_id="root", runtime=runtime)).stdout == "arun"

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Dict
 
@@ -53,3 +56,11 @@ def test_dispatcher_runs_tool_calls_in_one_sandbox(runtime: str) -> None:
         sandbox_id = runner._sandbox.sandbox_id
     with airlock.Client() as client:
         assert client.get_sandbox(sandbox_id).state == "ended", "closing the runner kills its sandbox"
+
+
+def test_example_runs_as_a_script(server_url: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(EXAMPLE.parent.parent)}
+    run = subprocess.run([sys.executable, str(EXAMPLE)], capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    answers = [json.loads(line) for line in run.stdout.splitlines() if line.startswith('{"role": "tool"')]
+    assert [json.loads(a["content"]).get("stdout") for a in answers] == ["", "42\n"], run.stdout
