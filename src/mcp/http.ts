@@ -44,6 +44,8 @@ interface OpenSession {
   transport: StreamableHTTPServerTransport;
   session: ProxySession;
   idle: NodeJS.Timeout | undefined;
+  /** HTTP exchanges of the session still open (a call's SSE response, the client's GET stream). */
+  open: number;
 }
 
 /** Answers a JSON-RPC error with an HTTP status (no request id: it was refused before parsing). */
@@ -95,10 +97,20 @@ export async function startMcpHttp(options: McpHttpOptions): Promise<McpHttpServ
     clearTimeout(open.idle);
     await proxy.closeSession(open.session);
   };
-  const touch = (id: string, open: OpenSession) => {
+  // Idle means no exchange open and none for sessionIdleMs: a client that went away (its streams
+  // closed) loses its session and sandboxes then, one that holds a stream or a call keeps them.
+  const idleFrom = (id: string, open: OpenSession) => {
     clearTimeout(open.idle);
     open.idle = setTimeout(() => void end(id).then(() => open.transport.close()), options.sessionIdleMs);
     open.idle.unref();
+  };
+  const exchange = (id: string, open: OpenSession, res: ServerResponse) => {
+    clearTimeout(open.idle);
+    open.open += 1;
+    res.once('close', () => {
+      open.open -= 1;
+      if (open.open === 0 && sessions.get(id) === open) idleFrom(id, open);
+    });
   };
 
   const authenticate = async (req: IncomingMessage, body: Buffer | undefined): Promise<Caller> => {
@@ -141,7 +153,7 @@ export async function startMcpHttp(options: McpHttpOptions): Promise<McpHttpServ
       if (open.session.caller.name !== caller.name || open.session.caller.agentId !== caller.agentId) {
         return rpcError(res, 403, MCP_REFUSALS.session_mismatch.code, MCP_REFUSALS.session_mismatch.text, { airlock_code: 'session_mismatch' });
       }
-      touch(id, open);
+      exchange(id, open, res);
       await open.transport.handleRequest(req, res, parsed);
       return;
     }
@@ -152,9 +164,9 @@ export async function startMcpHttp(options: McpHttpOptions): Promise<McpHttpServ
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (sid) => {
-        const open: OpenSession = { transport, session, idle: undefined };
+        const open: OpenSession = { transport, session, idle: undefined, open: 0 };
         sessions.set(sid, open);
-        touch(sid, open);
+        idleFrom(sid, open);
       },
     });
     transport.onclose = () => {

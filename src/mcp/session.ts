@@ -36,13 +36,14 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Caller } from '../admission/caller.ts';
-import { isLocalServer, MCP_SEVERITIES, type McpSeverity } from '../config/mcp-config.ts';
+import { isLocalServer } from '../config/mcp-config.ts';
 import type { McpAction } from '../policy/request.ts';
 import { canonicalDigest } from '../signing/canonical-json.ts';
 import { decide, type ProxyContext } from './context.ts';
 import { requireApproval } from './approval.ts';
 import { McpRefusal } from './refusal.ts';
 import type { McpDecision } from './record.ts';
+import { highestSeverity } from './scanning.ts';
 import { proxiedName, scannedDefinition, splitName, toolViews, type ToolView } from './tool-views.ts';
 import { connectUpstream, type Upstream } from './upstream/connect.ts';
 
@@ -171,7 +172,7 @@ export class ProxySession {
     const blocked = view.blocked;
     if (blocked === undefined || !this.#context.firstReport(`${view.server}\0${view.tool.name}\0${view.digest}`)) return;
     const changed = blocked.code === 'definition_changed';
-    const severity = changed ? 'HIGH' : highestSeverity(view.findings.map((f) => f.severity));
+    const severity = changed ? 'HIGH' : (highestSeverity(view.findings) ?? 'HIGH');
     await this.#context.recorder.violation(
       this.caller,
       changed ? 'mcp_definition_changed' : 'mcp_definition_flagged',
@@ -385,9 +386,4 @@ function asRefusal(err: unknown, signal: AbortSignal): AnsweredError {
 
 function isServerError(answer: AnsweredError): boolean {
   return answer.refusal === undefined || answer.refusal === 'server_unavailable' || answer.refusal === 'call_timeout';
-}
-
-/** The highest of `severities` (LOW when there are none). */
-function highestSeverity(severities: readonly McpSeverity[]): McpSeverity {
-  return severities.reduce<McpSeverity>((top, s) => (MCP_SEVERITIES.indexOf(s) > MCP_SEVERITIES.indexOf(top) ? s : top), 'LOW');
 }
