@@ -34,7 +34,19 @@ import {
 /** Longest idle lifetime a sandbox can be given or extended to (24 h). */
 export const MAX_TTL_SECONDS = 86_400;
 
-export const TtlSeconds = z.number().int().positive().max(MAX_TTL_SECONDS).describe(`Idle lifetime in seconds (1-${MAX_TTL_SECONDS}); the sandbox ends when it passes.`);
+export const TtlSeconds = z
+  .number()
+  .int()
+  .positive()
+  .max(MAX_TTL_SECONDS)
+  .describe(`Lifetime in seconds (1-${MAX_TTL_SECONDS}), a hard deadline: the sandbox ends when it passes, busy or not (extend it with POST …/timeout).`);
+
+export const IdleTimeoutSeconds = z
+  .number()
+  .int()
+  .positive()
+  .max(MAX_TTL_SECONDS)
+  .describe(`Idle timeout in seconds (1-${MAX_TTL_SECONDS}): the sandbox ends (idle_timeout) after this long with no exec running and no exec or file operation; any of them starts it again.`);
 
 export const SandboxLimitsRequest = z
   .object({
@@ -57,6 +69,7 @@ export const CreateSandboxRequest = z
     image: ImageField.optional(),
     limits: SandboxLimitsRequest.optional(),
     ttl_seconds: TtlSeconds.optional(),
+    idle_timeout_seconds: IdleTimeoutSeconds.optional(),
     metadata: Metadata.optional(),
     environment: Environment.optional(),
     secrets: SecretNames.optional(),
@@ -80,6 +93,7 @@ export const SandboxInfo = z.object({
   state: z.enum(['running', 'ended']),
   created_at: z.string(),
   expires_at: z.string().describe('When the TTL reaper ends it unless extended.'),
+  idle_timeout_seconds: z.number().nullable().describe('Its idle timeout in seconds; null: none (only the TTL ends it).'),
   metadata: z.record(z.string(), z.string()),
   limits: z.object({
     memory_limit_mb: z.number(),
@@ -94,7 +108,7 @@ export const SandboxInfo = z.object({
   secrets: z.array(z.string()).optional().describe('Names of the secrets it was given (files under /run/secrets); never values. Absent: none.'),
   security_violations: z.array(SecurityViolation).describe('Violations recorded while it ran, e.g. network drift.'),
   end_reason: z
-    .enum(['killed', 'ttl_expired', 'memory_limit', 'pids_limit', 'agent_exited', 'shutdown', 'recovered_after_crash', 'network_drift', 'error', 'revoked', 'contract_violation'])
+    .enum(['killed', 'ttl_expired', 'idle_timeout', 'memory_limit', 'pids_limit', 'agent_exited', 'shutdown', 'recovered_after_crash', 'network_drift', 'error', 'revoked', 'contract_violation'])
     .nullable(),
   ended_at: z.string().nullable(),
 });

@@ -28,7 +28,8 @@ test('out-of-range limits are refused naming the option, never clamped', () => {
   refused({ memory: '0' }, /^--memory: must be greater than 0/);
   refused({ pids: '1.5' }, /^--pids: must be a whole number/);
   refused({ memory: '12abc' }, /^--memory: "12abc" is not a number/);
-  refused({ cpu: '-1' }, /^--cpu: "-1" is not a number/);
+  refused({ cpu: '-1' }, /^--cpu: must be positive, got -1$/);
+  refused({ memory: '-5' }, /^--memory: must be positive, got -5$/);
 });
 
 test('maxima accept exactly the maximum', () => {

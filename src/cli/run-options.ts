@@ -9,6 +9,7 @@ import { isImplementedRuntime, type ImplementedRuntime } from '../isolation/runt
 import { LimitError, resolveLimits, type RequestedLimits } from '../sandbox/limits.ts';
 import { absolutePathProblem, IMAGE_REF_PATTERN, withoutTrailingSlashes } from '../sandbox/request-rules.ts';
 import { UsageError } from './usage-error.ts';
+import { parseNumberText } from './sandbox-options.ts';
 import { checkSecretNames } from '../secrets/names.ts';
 
 import { BASE_ENV, INTERPRETERS, type Language } from '../sandbox/prepare.ts';
@@ -133,9 +134,7 @@ function parseSecrets(names: string[]): { secrets?: string[] } {
 }
 
 function parseNumber(option: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+(\.\d+)?$/.test(value.trim())) throw new UsageError(`${option}: "${value}" is not a number`);
-  return Number(value);
+  return value === undefined ? undefined : parseNumberText(option, value);
 }
 
 function parseEnv(pairs: string[]): Record<string, string> {

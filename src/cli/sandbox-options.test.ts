@@ -47,6 +47,9 @@ describe('sandbox CLI options', () => {
     assert.throws(() => createRequestOf(raw({ memory: '12abc' })), usage(/^--memory: "12abc" is not a whole number/));
     assert.throws(() => createRequestOf(raw({ memory: '1.5' })), usage(/^--memory: /));
     assert.throws(() => createRequestOf(raw({ cpu: '0' })), usage(/^--cpu: must be greater than 0/));
+    assert.throws(() => createRequestOf(raw({ memory: '-5' })), usage(/^--memory: must be positive, got -5$/));
+    assert.deepEqual(createRequestOf(raw({ ttl: '600', idleTimeout: '120' })), { ttl_seconds: 600, idle_timeout_seconds: 120 });
+    assert.throws(() => createRequestOf(raw({ idleTimeout: '1.5' })), usage(/^--idle-timeout: "1.5" is not a whole number/));
     assert.throws(() => createRequestOf(raw({ ttl: '-5' })), usage(/^--ttl: /));
     assert.throws(() => createRequestOf(raw({ metadata: ['novalue'] })), usage(/^--metadata: expected KEY=VALUE/));
     assert.throws(() => createRequestOf(raw({ metadata: ['bad key=1'] })), usage(/^--metadata: /));
@@ -67,6 +70,7 @@ describe('sandbox CLI output', () => {
     state: 'running',
     created_at: '2026-01-01T00:00:00.000Z',
     expires_at: '2026-01-01T00:05:00.000Z',
+    idle_timeout_seconds: null,
     metadata: { team: 'ml' },
     limits: { memory_limit_mb: 512, cpu_limit: 0.5, pids_limit: 256, scratch_mb: 64, timeout_seconds: 300 },
     pooled: false,

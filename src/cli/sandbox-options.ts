@@ -25,6 +25,7 @@ export interface RawCreateOptions {
   scratch?: string;
   timeout?: string;
   ttl?: string;
+  idleTimeout?: string;
   metadata: string[];
   env: string[];
   /** `--secret NAME` (repeatable). */
@@ -67,11 +68,21 @@ export function resolveUrl(option: string | undefined, env: Readonly<Record<stri
 /** A positive number (`integer`: whole) from an option value; undefined when not given. */
 export function parsePositive(option: string, value: string | undefined, integer = false): number | undefined {
   if (value === undefined) return undefined;
-  const pattern = integer ? /^\d+$/ : /^\d+(\.\d+)?$/;
-  if (!pattern.test(value.trim())) throw new UsageError(`${option}: "${value}" is not a ${integer ? 'whole number' : 'number'}`);
-  const n = Number(value);
+  const n = parseNumberText(option, value, integer);
   if (!(n > 0)) throw new UsageError(`${option}: must be greater than 0`);
   return n;
+}
+
+/**
+ * The number a numeric option's text spells (decimal digits, a fraction unless `integer`); a
+ * negative one is refused as such ("must be positive"), anything else as not a number.
+ */
+export function parseNumberText(option: string, value: string, integer = false): number {
+  const text = value.trim();
+  const pattern = integer ? /^\d+$/ : /^\d+(\.\d+)?$/;
+  if (/^-\d+(\.\d+)?$/.test(text)) throw new UsageError(`${option}: must be positive, got ${text}`);
+  if (!pattern.test(text)) throw new UsageError(`${option}: "${value}" is not a ${integer ? 'whole number' : 'number'}`);
+  return Number(text);
 }
 
 /** `KEY=VALUE` pairs into a record; `name` checks the key. Later pairs win. */
@@ -114,6 +125,8 @@ export function createRequestOf(raw: RawCreateOptions): CreateSandboxRequest {
   if (Object.keys(limits).length > 0) request.limits = limits;
   const ttl = parsePositive('--ttl', raw.ttl, true);
   if (ttl !== undefined) request.ttl_seconds = ttl;
+  const idle = parsePositive('--idle-timeout', raw.idleTimeout, true);
+  if (idle !== undefined) request.idle_timeout_seconds = idle;
   if (raw.metadata.length > 0) request.metadata = parsePairs('--metadata', raw.metadata, METADATA_KEY, 'KEY');
   if (raw.env.length > 0) request.environment = parseEnv(raw.env);
   if ((raw.secret ?? []).length > 0) {

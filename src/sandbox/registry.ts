@@ -5,6 +5,7 @@
 import type { GrantedMount, RuntimeName } from '../isolation/driver.ts';
 import type { PersistentSandbox } from './persistent.ts';
 import type { SandboxInfo, SandboxOwnership } from './service-types.ts';
+import { IdleTimer } from './idle.ts';
 
 /** How long an ended sandbox stays visible, and how many are kept at most. */
 const ENDED_RETENTION_MS = 10 * 60 * 1000;
@@ -23,6 +24,8 @@ export interface SandboxRecord {
   mounts: readonly GrantedMount[];
   createdAt: number;
   expiresAt: number;
+  /** The idle timeout, when it has one. */
+  idle: IdleTimer | undefined;
   pooled: boolean;
   /** Internal services the sandbox was granted. */
   services: string[];
@@ -31,7 +34,7 @@ export interface SandboxRecord {
   endedAt: number | undefined;
 }
 
-export type RecordFields = Pick<SandboxRecord, 'runtime' | 'imageName' | 'metadata' | 'env' | 'agentId' | 'mounts' | 'pooled' | 'services'> & { ttlSeconds: number };
+export type RecordFields = Pick<SandboxRecord, 'runtime' | 'imageName' | 'metadata' | 'env' | 'agentId' | 'mounts' | 'pooled' | 'services'> & { ttlSeconds: number; idleTimeoutSeconds?: number | undefined };
 
 export class SandboxRegistry {
   private readonly records = new Map<string, SandboxRecord>();
@@ -39,8 +42,9 @@ export class SandboxRegistry {
   /** Registers a started sandbox; its end is recorded when it happens. */
   add(sandbox: PersistentSandbox, fields: RecordFields): SandboxRecord {
     const now = Date.now();
-    const { ttlSeconds, ...rest } = fields;
-    const record: SandboxRecord = { sandbox, ...rest, allowlistChanges: [], createdAt: now, expiresAt: now + ttlSeconds * 1000, endedAt: undefined };
+    const { ttlSeconds, idleTimeoutSeconds, ...rest } = fields;
+    const idle = idleTimeoutSeconds === undefined ? undefined : new IdleTimer(idleTimeoutSeconds, now);
+    const record: SandboxRecord = { sandbox, ...rest, allowlistChanges: [], createdAt: now, expiresAt: now + ttlSeconds * 1000, idle, endedAt: undefined };
     this.records.set(sandbox.id, record);
     sandbox.onEnd(() => (record.endedAt = Date.now()));
     return record;
@@ -95,6 +99,7 @@ export class SandboxRegistry {
       state: sandbox.endReason === undefined ? 'running' : 'ended',
       created_at: new Date(record.createdAt).toISOString(),
       expires_at: new Date(record.expiresAt).toISOString(),
+      idle_timeout_seconds: record.idle === undefined ? null : record.idle.idleMs / 1000,
       metadata: record.metadata,
       limits: {
         memory_limit_mb: sandbox.limits.memoryMb,

@@ -58,8 +58,10 @@ export interface CreateSandboxOptions {
   runtime: ImplementedRuntime;
   image?: string;
   limits: RequestedLimits;
-  /** Idle lifetime; the reaper ends the sandbox when it passes without being extended. */
+  /** Hard deadline from creation (or the last timeout change): the reaper ends the sandbox then, busy or not. */
   ttlSeconds?: number;
+  /** Ends the sandbox after this long without an exec or file operation (none: only the TTL applies). */
+  idleTimeoutSeconds?: number;
   metadata: Record<string, string>;
   env: Record<string, string>;
   mounts: GrantedMount[];
@@ -86,7 +88,7 @@ export interface SandboxNetworkInfo {
 export type SandboxState = 'running' | 'ended';
 
 /** Why a persistent sandbox ended. */
-export type EndReason = 'killed' | 'ttl_expired' | 'memory_limit' | 'pids_limit' | 'agent_exited' | 'shutdown' | 'recovered_after_crash' | 'network_drift' | 'error' | 'revoked' | 'contract_violation';
+export type EndReason = 'killed' | 'ttl_expired' | 'idle_timeout' | 'memory_limit' | 'pids_limit' | 'agent_exited' | 'shutdown' | 'recovered_after_crash' | 'network_drift' | 'error' | 'revoked' | 'contract_violation';
 
 export interface SandboxInfo {
   sandbox_id: string;
@@ -99,6 +101,8 @@ export interface SandboxInfo {
   created_at: string;
   /** When the TTL reaper will end it unless extended. */
   expires_at: string;
+  /** Its idle timeout in seconds; null: none (only the TTL ends it). */
+  idle_timeout_seconds: number | null;
   metadata: Record<string, string>;
   limits: {
     memory_limit_mb: number;

@@ -246,6 +246,7 @@ export class SandboxService implements SandboxServiceApi {
     const driver = driverFor(this.drivers, this.unavailable, options.runtime);
     const limits = limitsFor(this.config, options.limits);
     const ttl = this.ttl(options.ttlSeconds);
+    const idleTimeoutSeconds = options.idleTimeoutSeconds === undefined ? undefined : this.ttl(options.idleTimeoutSeconds, 'idle_timeout_seconds');
     const image = await this.imageInService(options.image);
     const network = options.network ?? NO_NETWORK;
     await this.checkNetwork(network);
@@ -267,6 +268,7 @@ export class SandboxService implements SandboxServiceApi {
       agentId: options.agentId ?? '',
       mounts: options.mounts,
       ttlSeconds: ttl,
+      idleTimeoutSeconds,
       pooled: pooled !== undefined,
       services: network.services,
     });
@@ -407,6 +409,7 @@ export class SandboxService implements SandboxServiceApi {
       this.checkouts.delete(id);
       void session.result.finally(() => pool.checkoutUsed());
     }
+    record.idle?.hold(session.result);
     return session;
   }
 
@@ -564,11 +567,11 @@ export class SandboxService implements SandboxServiceApi {
     }
   }
 
-  private ttl(requested: number | undefined): number {
+  private ttl(requested: number | undefined, field = 'ttl_seconds'): number {
     const ttl = requested ?? this.config.service.defaultTtlSeconds;
-    if (!Number.isInteger(ttl) || ttl <= 0) throw new ServiceError('invalid_request', `ttl_seconds: must be a positive whole number, got ${ttl}`);
+    if (!Number.isInteger(ttl) || ttl <= 0) throw new ServiceError('invalid_request', `${field}: must be a positive whole number, got ${ttl}`);
     if (ttl > this.config.service.maxTtlSeconds) {
-      throw new ServiceError('invalid_request', `ttl_seconds: ${ttl} exceeds the maximum of ${this.config.service.maxTtlSeconds}`);
+      throw new ServiceError('invalid_request', `${field}: ${ttl} exceeds the maximum of ${this.config.service.maxTtlSeconds}`);
     }
     return ttl;
   }
@@ -590,8 +593,11 @@ export class SandboxService implements SandboxServiceApi {
   private async reapExpired(): Promise<void> {
     const now = Date.now();
     for (const record of this.registry.running()) {
+    // Every operation on a running sandbox is activity: its idle timeout starts again.
+    record.idle?.touch();
       if (record.expiresAt <= now) await record.sandbox.end('ttl_expired').catch(() => undefined);
     }
     this.registry.forgetOld(now);
   }
 }
+      else if (record.idle?.expired(now) === true) await record.sandbox.end('idle_timeout').catch(() => undefined);

@@ -191,6 +191,7 @@ export class FakeService implements SandboxServiceApi {
     const info: SandboxInfo = {
       sandbox_id: `s-${randomUUID()}`, owner: options.agentId ?? '', runtime: options.runtime, image: options.image ?? 'default', image_digest: `sha256:${'b'.repeat(64)}`,
       state: 'running', created_at: new Date(now).toISOString(), expires_at: new Date(now + (options.ttlSeconds ?? 300) * 1000).toISOString(),
+      idle_timeout_seconds: options.idleTimeoutSeconds ?? null,
       metadata: options.metadata,
       limits: { memory_limit_mb: options.limits.memoryMb ?? 512, cpu_limit: options.limits.cpuCores ?? 0.5, pids_limit: options.limits.pids ?? 256, scratch_mb: options.limits.scratchMb ?? 64, timeout_seconds: options.limits.timeoutSeconds ?? 300 },
       pooled: false, network_policy: options.network?.mode ?? 'none', allowed_hosts: [...(options.network?.allowedHosts ?? [])], security_violations: [],

@@ -37,6 +37,7 @@ export function registerSandboxesRoutes(app: FastifyInstance, ctx: RouteContext)
     };
     if (body.image !== undefined) options.image = body.image;
     if (body.ttl_seconds !== undefined) options.ttlSeconds = body.ttl_seconds;
+    if (body.idle_timeout_seconds !== undefined) options.idleTimeoutSeconds = body.idle_timeout_seconds;
     if (body.secrets !== undefined && body.secrets.length > 0) options.secrets = body.secrets;
     options.agentId = ownerFor(callerOf(request), body.agent_id);
     const spec = newSandboxSpec(ctx, { ...options, network: options.network ?? NO_NETWORK });
