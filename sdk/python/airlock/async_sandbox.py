@@ -43,12 +43,14 @@ class AsyncCommandHandle:
         on_stderr: Optional[AsyncOutputListener] = None,
         timeout: Optional[float] = None,
         approval_id: Optional[str] = None,
+        background: bool = True,
     ) -> None:
         self._client, self._sandbox_id, self._body = client, sandbox_id, dict(body)
         self._listeners = {"stdout": on_stdout, "stderr": on_stderr}
         self._timeout, self._approval_id = timeout, approval_id
         self._output = OutputCollector()
-        self._chunks: "asyncio.Queue[Optional[OutputChunk]]" = asyncio.Queue()
+        # Why only in the background: a foreground run is never iterated, and would hold its output twice.
+        self._chunks: "Optional[asyncio.Queue[Optional[OutputChunk]]]" = asyncio.Queue() if background else None
         self._killed = False
         self._task: "asyncio.Task[CommandResult]" = asyncio.get_running_loop().create_task(self._run())
 
@@ -69,6 +71,8 @@ class AsyncCommandHandle:
 
     async def __aiter__(self) -> AsyncIterator[OutputChunk]:
         """The output chunks as they arrive, until the command ends."""
+        if self._chunks is None:
+            raise AirlockError("only a background command's output can be iterated", code="invalid_argument")
         while True:
             chunk = await self._chunks.get()
             if chunk is None:
@@ -103,7 +107,8 @@ class AsyncCommandHandle:
                         exit_frame = frame
                         break
                     self._output.add(frame)
-                    self._chunks.put_nowait(frame)
+                    if self._chunks is not None:
+                        self._chunks.put_nowait(frame)
                     listener = self._listeners[frame.stream]
                     if listener is not None:
                         returned = listener(frame.text)
@@ -117,7 +122,8 @@ class AsyncCommandHandle:
             if not self._killed:
                 raise
         finally:
-            self._chunks.put_nowait(None)
+            if self._chunks is not None:
+                self._chunks.put_nowait(None)
         return self._output.result(exit_frame)
 
 
@@ -148,7 +154,7 @@ class AsyncCommands:
     ) -> Union[CommandResult, AsyncCommandHandle]:
         """Runs ``cmd`` as ``Commands.run`` does; listeners may be coroutine functions."""
         body = endpoints.exec_body(cmd, envs=envs, cwd=cwd, timeout=timeout, stdin=stdin)
-        handle = AsyncCommandHandle(self._client, self._sandbox_id, body, on_stdout=on_stdout, on_stderr=on_stderr, timeout=timeout, approval_id=approval_id)
+        handle = AsyncCommandHandle(self._client, self._sandbox_id, body, on_stdout=on_stdout, on_stderr=on_stderr, timeout=timeout, approval_id=approval_id, background=background)
         return handle if background else await handle.wait()
 
 
@@ -166,7 +172,7 @@ class AsyncCommands:
     ) -> CommandResult:
         """Runs a snippet as ``Commands.run_code`` does: the result whether or not it succeeded."""
         body = endpoints.code_body(code, language=language, envs=envs, cwd=cwd, timeout=timeout)
-        handle = AsyncCommandHandle(self._client, self._sandbox_id, body, on_stdout=on_stdout, on_stderr=on_stderr, timeout=timeout, approval_id=approval_id)
+        handle = AsyncCommandHandle(self._client, self._sandbox_id, body, on_stdout=on_stdout, on_stderr=on_stderr, timeout=timeout, approval_id=approval_id, background=False)
         try:
             return await handle.wait()
         except (CommandExitError, TimeoutError) as err:

@@ -50,7 +50,8 @@ class CommandHandle:
         self._listeners = {"stdout": on_stdout, "stderr": on_stderr}
         self._timeout, self._approval_id = timeout, approval_id
         self._output = OutputCollector()
-        self._chunks: "queue.Queue[Optional[OutputChunk]]" = queue.Queue()
+        # Why only in the background: a foreground run is never iterated, and would hold its output twice.
+        self._chunks: "Optional[queue.Queue[Optional[OutputChunk]]]" = queue.Queue() if background else None
         self._killed = threading.Event()
         self._done = threading.Event()
         self._response_lock = threading.Lock()
@@ -81,6 +82,8 @@ class CommandHandle:
 
     def __iter__(self) -> Iterator[OutputChunk]:
         """The output chunks as they arrive (``chunk.stream``, ``chunk.text``, ``chunk.data``), until the command ends."""
+        if self._chunks is None:
+            raise AirlockError("only a background command's output can be iterated", code="invalid_argument")
         while True:
             chunk = self._chunks.get()
             if chunk is None:
@@ -124,7 +127,8 @@ class CommandHandle:
                         exit_frame = frame
                         break
                     self._output.add(frame)
-                    self._chunks.put(frame)
+                    if self._chunks is not None:
+                        self._chunks.put(frame)
                     listener = self._listeners[frame.stream]
                     if listener is not None:
                         listener(frame.text)
@@ -136,7 +140,8 @@ class CommandHandle:
                 self._close = None
             if self._error is None:
                 self._result = self._output.result(exit_frame)
-            self._chunks.put(None)
+            if self._chunks is not None:
+                self._chunks.put(None)
             self._done.set()
 
 
