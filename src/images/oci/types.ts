@@ -62,6 +62,8 @@ export interface ImportOptions {
   source?: ImportSource;
   /** Overrides of the configured limits. */
   limits?: Partial<ImportLimits>;
+  /** Aborts the import; its work directory is removed. */
+  signal?: AbortSignal;
   /** Called as layers are read. `bytes` counts compressed layer bytes read so far. */
   onProgress?: (p: { layers: number; layersDone: number; bytes: number }) => void;
 }
