@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,7 +42,7 @@ test('basic auth: credentials from the environment or an auth file, never the co
   assert.equal(viaFile.digest, viaEnv.digest);
 });
 
-test('bearer tokens: a 401 challenge is answered with a token from its realm, scoped to the repository', { skip, timeout: 120_000 }, async (t) => {
+test('bearer tokens: a 401 challenge is answered with a token from its realm, scoped to the repository; a redirect elsewhere gets no token', { skip, timeout: 120_000 }, async (t) => {
   const work = await mkdtemp(join(tmpdir(), 'airlock-test-pull-bearer-'));
   t.after(() => rm(work, { recursive: true, force: true }));
   const registry = await startRegistry();
@@ -68,15 +68,30 @@ test('bearer tokens: a 401 challenge is answered with a token from its realm, sc
       res.writeHead(401, { 'www-authenticate': `Bearer realm="http://127.0.0.1:${port}/token",service="gate.test",scope="repository:team/tool:pull"` }).end();
       return;
     }
+    // Blobs are served from elsewhere (as registries hand them to a CDN or object store): a redirect to another origin.
+    if (req.url?.includes('/blobs/') === true) {
+      res.writeHead(307, { location: `http://127.0.0.1:${(blobStore.address() as { port: number }).port}${req.url}` }).end();
+      return;
+    }
+    proxy(req, res);
+  });
+  const proxy = (req: IncomingMessage, res: ServerResponse) => {
     const upstream = httpRequest({ host: regHost, port: Number(regPort), path: req.url, method: req.method, headers: { accept: req.headers.accept ?? '*/*' } }, (up) => {
       res.writeHead(up.statusCode ?? 502, up.headers);
       up.pipe(res);
     });
     upstream.end();
+  };
+  const blobAuthorizations: (string | undefined)[] = [];
+  const blobStore = createServer((req, res) => {
+    blobAuthorizations.push(req.headers.authorization);
+    proxy(req, res);
   });
-  gate.listen(0, '127.0.0.1');
-  await once(gate, 'listening');
-  t.after(() => new Promise<void>((resolve) => gate.close(() => resolve())));
+  for (const server of [gate, blobStore]) {
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  }
   const gateHost = `127.0.0.1:${(gate.address() as { port: number }).port}`;
   const config = configSchema.parse({ stateDir: join(work, 'state') });
 
@@ -86,4 +101,7 @@ test('bearer tokens: a 401 challenge is answered with a token from its realm, sc
   const r = await pullImage(config, `${gateHost}/team/tool:v1`, { insecureRegistry: true, name: 'tool', credentials: { username: USER, password: PASSWORD } });
   assert.equal(r.name, 'tool');
   assert.ok(scopes.length > 0 && scopes.every((s) => s === 'gate.test repository:team/tool:pull'), scopes.join('\n'));
+  // Config and layer were fetched from the blob store, and the registry's token never went there.
+  assert.ok(blobAuthorizations.length >= 2, `blob store asked ${blobAuthorizations.length} times`);
+  assert.deepEqual(blobAuthorizations.filter((h) => h !== undefined), []);
 });
