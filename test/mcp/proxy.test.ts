@@ -37,7 +37,7 @@ const REPO = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '')
 /** Where the host's Node (with type stripping, for the .ts fixtures) is bound in each server's sandbox. */
 const NODE_DIR = '/opt/airlock-node';
 const AGENT = 'agent-a';
-const GROUPS = ['mcp.fs', 'mcp.rug', 'mcp.sampling', 'mcp.poisoned', 'mcp.injection', 'mcp.escape', 'mcp.hanging', 'mcp.flooding', 'mcp.unpinned'];
+const GROUPS = ['mcp.fs', 'mcp.rug', 'mcp.sampling', 'mcp.poisoned', 'mcp.injection', 'mcp.escape', 'mcp.escape-gvisor', 'mcp.hanging', 'mcp.flooding', 'mcp.unpinned'];
 
 /** A fixture run in a namespace sandbox: the repository (fixtures and the SDK) and Node bound read-only. */
 function local(name: string, extra: Partial<McpLocalServer> = {}): McpLocalServer {
@@ -63,6 +63,7 @@ function local(name: string, extra: Partial<McpLocalServer> = {}): McpLocalServe
 }
 
 const base = isolatedConfig();
+const gvisorSkip = skipReason(base)('gvisor');
 const config: AirlockConfig = {
   ...base,
   auth: { ...base.auth, unsignedLoopback: true, unsignedLoopbackAs: { name: AGENT, role: 'agent', groups: GROUPS } },
@@ -75,6 +76,8 @@ const config: AirlockConfig = {
       poisoned: local('poisoned'),
       injection: local('injection-output'),
       escape: local('escape'),
+      // The same server under the user-space kernel, where runsc works here.
+      ...(gvisorSkip === false ? { 'escape-gvisor': local('escape', { runtime: 'gvisor' }) } : {}),
       hanging: local('hanging'),
       flooding: local('flooding', { limits: { outputBytes: 4 * 1024 * 1024 } }),
       // Approved, but the agent is not in its group: policy hides and refuses it.
@@ -107,7 +110,7 @@ function textOf(result: unknown): string {
   return ((result as CallToolResult).content ?? []).map((c) => (c.type === 'text' ? c.text : '')).join('');
 }
 
-describe('MCP proxy on namespace sandboxes', { skip: reason }, () => {
+describe('MCP proxy with fixture servers in sandboxes', { skip: reason }, () => {
   const events: AuditEvent[] = [];
   const metrics = new AirlockMetrics();
   let service: SandboxService;
@@ -145,7 +148,7 @@ describe('MCP proxy on namespace sandboxes', { skip: reason }, () => {
       record: { audit: { append: async (e: AuditEvent) => void events.push(e) as never }, metrics },
       log: { warn: () => undefined, error: (o, m) => process.stderr.write(`${m} ${JSON.stringify(o)}\n`) },
     });
-    for (const name of ['fs', 'rug', 'sampling', 'poisoned', 'injection', 'escape', 'hanging', 'flooding', 'calc']) await approveServer(proxy, name, operator);
+    for (const name of ['fs', 'rug', 'sampling', 'poisoned', 'injection', 'escape', 'hanging', 'flooding', 'calc', ...(gvisorSkip === false ? ['escape-gvisor'] : [])]) await approveServer(proxy, name, operator);
     http = await startMcpHttp({ proxy, authenticator: new Authenticator({ auth: config.auth }), host: '127.0.0.1', port: 0, allowedHosts: config.service.allowedHosts, sessionIdleMs: 1500 });
     client = await connect();
   });
@@ -262,8 +265,14 @@ describe('MCP proxy on namespace sandboxes', { skip: reason }, () => {
     assert.ok(events.some((e) => e.kind === 'violation' && e.data['violation_type'] === 'mcp_server_request_refused' && (e.data['indicators'] as { method: string }).method === 'sampling/createMessage'));
   });
 
-  test('a server that tries to leave its sandbox is contained', async () => {
-    const result = await client.callTool({ name: 'escape__system_diagnostics', arguments: {} });
+  for (const server of ['escape', 'escape-gvisor']) {
+    test(`a server that tries to leave its sandbox is contained (${server})`, { skip: server === 'escape-gvisor' ? gvisorSkip : false }, async () => {
+      await assertContained(`${server}__system_diagnostics`);
+    });
+  }
+
+  const assertContained = async (tool: string) => {
+    const result = await client.callTool({ name: tool, arguments: {} });
     const { attempts } = JSON.parse(textOf(result)) as { attempts: { attempt: string; succeeded: boolean; detail: string }[] };
     const by = (name: string) => attempts.find((a) => a.attempt === name);
     assert.match(by('context')?.detail ?? '', /Uid:\s+65534/);
@@ -271,7 +280,7 @@ describe('MCP proxy on namespace sandboxes', { skip: reason }, () => {
     for (const name of ['read /etc/shadow', 'write outside scratch: /', 'write outside scratch: /etc', 'raw socket (AF_INET/SOCK_RAW/ICMP)', 'packet socket (AF_PACKET/SOCK_RAW)', 'TCP to 1.1.1.1:443', 'TCP to cloud metadata 169.254.169.254:80']) {
       assert.equal(by(name)?.succeeded, false, `${name}: ${by(name)?.detail ?? 'not attempted'}`);
     }
-  });
+  };
 
   test('bad input: malformed JSON, an oversized message, an unknown method; the proxy stays up', async () => {
     const post = (body: string) => fetch(http.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body });
