@@ -9,6 +9,7 @@
  */
 import type { AirlockConfig } from '../config/config.ts';
 import { ControlError } from '../host/control-error.ts';
+import { TRUST_STORE_ENV } from '../isolation/trust-store.ts';
 import { SandboxAttachment, type NetworkAttachment, type SlotResources } from './attachment.ts';
 import { DriftWatch } from './drift-watch.ts';
 import { MonitorProcess } from './drift/monitor-process.ts';
@@ -145,7 +146,8 @@ export class NetworkManager {
       slot: resources,
       drift: this.drift(),
       onWatchReady: (pid) => this.onWatchReady(sandboxId, pid),
-      env: proxyEnv(resources.proxy.url, services),
+      // Why the trust variables here: every process of the sandbox (main and exec'd) gets the network's variables.
+      env: { ...proxyEnv(resources.proxy.url, services), ...(brokerCa === undefined ? {} : TRUST_STORE_ENV) },
       allowedHosts: request.allowedHosts,
       ...(brokerCa === undefined ? {} : { trustAnchors: brokerCa.certificatePem }),
     });

@@ -11,7 +11,7 @@ import type { NetworkAttachment } from '../network/attachment.ts';
 import type { NetworkRequest } from '../network/policy.ts';
 import type { DriftFinding } from '../network/drift-watch.ts';
 import type { StartQueue } from './start-queue.ts';
-import { composeTrustBundle, TRUST_STORE_ENV } from '../isolation/trust-store.ts';
+import { composeTrustBundle } from '../isolation/trust-store.ts';
 
 /**
  * What to bring up: the sandbox as its driver builds it, except that the network is asked for (and
@@ -78,7 +78,7 @@ export async function provision(request: ProvisionRequest, ctx: ProvisionContext
       image: request.image,
       limits: request.limits,
       // Why: the network's variables (proxy, services, trust store) win: the request can't point them elsewhere.
-      env: { ...request.env, ...network.env, ...(network.trustAnchors === undefined ? {} : TRUST_STORE_ENV) },
+      env: { ...request.env, ...network.env },
       mounts: request.mounts,
       workdir: request.workdir,
       network: network.sandboxNetwork,
