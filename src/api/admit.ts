@@ -15,6 +15,11 @@ import './caller-decoration.ts';
 import type { RouteContext } from './context.ts';
 import { ApiError } from './errors.ts';
 import { ApprovalPending } from './approval-pending.ts';
+import { AdmissionRefusal } from '../admission/refusal.ts';
+import { policyDenialViolation } from '../sandbox/violations.ts';
+
+/** Refusals that are a violation on the sandbox they are about: policy's and the contract's (not authentication, revocation or a store fault). */
+const REFUSALS_ON_SANDBOX: ReadonlySet<string> = new Set(['forbidden', 'contract_violation']);
 
 /** The resource id policy sees for a sandbox not created yet. */
 export const NEW_SANDBOX = 'new';
@@ -66,14 +71,17 @@ export async function admit(
 ): Promise<Admitted> {
   const header = request.headers[APPROVAL_HEADER];
   if (Array.isArray(header)) throw new ApiError('invalid_request', 'Airlock-Approval: give it once');
-  const outcome = await ctx.admission.admit({
-    caller: callerOf(request),
-    action: input.action,
-    sandbox: input.sandbox,
-    request: input.spec,
-    parameters: input.parameters,
-    approvalId: header,
-  });
+  const caller = callerOf(request);
+  const outcome = await ctx.admission
+    .admit({ caller, action: input.action, sandbox: input.sandbox, request: input.spec, parameters: input.parameters, approvalId: header })
+    .catch((err: unknown) => {
+      const target = input.sandbox;
+      // Why on the sandbox: a refused request about a running sandbox is part of what that sandbox's agent (or a neighbour) tried.
+      if (err instanceof AdmissionRefusal && REFUSALS_ON_SANDBOX.has(err.code) && target !== undefined && target.id !== NEW_SANDBOX) {
+        ctx.service.recordViolation(target.id, policyDenialViolation(target.id, err, caller, target.owner, input.action));
+      }
+      throw err;
+    });
   if (!outcome.admitted) throw new ApprovalPending(outcome.approval, outcome.actionDigest);
   return outcome;
 }

@@ -221,6 +221,11 @@ export interface SandboxServiceApi {
   /** The host-side view of a sandbox for a forensic capture; undefined when its driver has none. */
   forensicAccess?(id: string): ForensicAccess | undefined;
   kill(id: string): Promise<SandboxInfo>;
+  /**
+   * Records a violation found outside the sandbox (a refused request about it) on a running
+   * sandbox, and reports it; an ended or unknown one is left alone.
+   */
+  recordViolation(id: string, violation: SecurityViolation): void;
   /** Ends every live sandbox and one-shot `agentId` owns, as `revoked`; resolves once all are torn down. */
   endAgent(agentId: string): Promise<{ sandboxes: string[]; executions: string[] }>;
   setTimeout(id: string, ttlSeconds: number): SandboxInfo;

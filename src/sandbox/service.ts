@@ -373,6 +373,12 @@ export class SandboxService implements SandboxServiceApi {
     else oneShot?.controller.abort(response === 'kill_and_revoke' ? REVOKED : 'killed');
   }
 
+  recordViolation(id: string, violation: SecurityViolation): void {
+    const record = this.registry.find(id);
+    if (record === undefined || record.sandbox.endReason !== undefined) return;
+    this.recordRunTimeViolation(record, violation);
+  }
+
   /** A violation seen while a sandbox runs: kept on it when it is persistent (`record`), and reported. */
   private recordRunTimeViolation(record: SandboxRecord | undefined, violation: SecurityViolation): void {
     record?.sandbox.violations.push(violation);
@@ -403,13 +409,13 @@ export class SandboxService implements SandboxServiceApi {
   async exec(id: string, options: ExecOptions): Promise<ExecSession> {
     const record = this.running(id);
     const session = await record.sandbox.exec({ ...options, env: { ...record.env, ...options.env } });
+    record.idle?.hold(session.result);
     const pool = this.checkouts.get(id);
     if (pool !== undefined) {
       // Why after: the replacement's start-up would otherwise compete with this first command.
       this.checkouts.delete(id);
       void session.result.finally(() => pool.checkoutUsed());
     }
-    record.idle?.hold(session.result);
     return session;
   }
 
@@ -587,17 +593,17 @@ export class SandboxService implements SandboxServiceApi {
     if (record.sandbox.endReason !== undefined) {
       throw new ServiceError('sandbox_not_running', `sandbox ${id} has ended (${record.sandbox.endReason})`);
     }
+    // Every operation on a running sandbox is activity: its idle timeout starts again.
+    record.idle?.touch();
     return record;
   }
 
   private async reapExpired(): Promise<void> {
     const now = Date.now();
     for (const record of this.registry.running()) {
-    // Every operation on a running sandbox is activity: its idle timeout starts again.
-    record.idle?.touch();
       if (record.expiresAt <= now) await record.sandbox.end('ttl_expired').catch(() => undefined);
+      else if (record.idle?.expired(now) === true) await record.sandbox.end('idle_timeout').catch(() => undefined);
     }
     this.registry.forgetOld(now);
   }
 }
-      else if (record.idle?.expired(now) === true) await record.sandbox.end('idle_timeout').catch(() => undefined);

@@ -106,3 +106,20 @@ export function imageIntegrityViolation(failure: { name: string; digest: string;
     'Find who changed the image store (it is root-only); rebuild the image with airlock image build and check it with airlock image verify.',
   );
 }
+
+/**
+ * A request about a running sandbox that policy or its owner's contract refused: the sandbox's own
+ * agent asking beyond what it may (MEDIUM), or another principal reaching for a sandbox that is not
+ * its own (HIGH: a tenancy probe).
+ */
+export function policyDenialViolation(sandboxId: string, refusal: { code: string; step: string; message: string; policyIds: readonly string[] }, caller: { name: string; agentId: string }, owner: string, action: string): SecurityViolation {
+  const own = caller.agentId === owner;
+  return violation(
+    own ? 'policy_denied' : 'cross_tenant_attempt',
+    own ? 'MEDIUM' : 'HIGH',
+    'POLICY',
+    `${action} on sandbox ${sandboxId} by ${caller.name} refused (${refusal.code}): ${refusal.message}`,
+    { sandbox_id: sandboxId, action, caller: caller.name, caller_agent_id: caller.agentId, step: refusal.step, code: refusal.code, policy_ids: [...refusal.policyIds] },
+    own ? 'Grant the action in policy (or the contract) if the agent needs it; otherwise review what asked for it.' : 'Another principal asked for this sandbox; check that principal\'s key and intent.',
+  );
+}

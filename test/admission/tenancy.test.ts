@@ -55,9 +55,14 @@ describe('tenancy', () => {
   it("another agent is refused 403 on every route of a sandbox, and nothing changes", async (t) => {
     const f = await castFixture(t);
     const id = await aliceSandbox(f);
-    const before = JSON.stringify(f.service.get(id));
+    const state = () => JSON.stringify({ ...f.service.get(id), security_violations: [] });
+    const before = state();
     for (const { what, req } of sandboxRoutes(id)) assertForbiddenClean(await f.send(f.people.bob, req), what);
-    assert.equal(JSON.stringify(f.service.get(id)), before, 'the sandbox is unchanged');
+    assert.equal(state(), before, 'the sandbox is unchanged');
+    // What is recorded is the attempt: one HIGH POLICY violation per refused request, on alice's sandbox, naming bob.
+    const attempts = f.service.get(id).security_violations;
+    assert.equal(attempts.length, sandboxRoutes(id).length);
+    assert.ok(attempts.every((v) => v.violation_type === 'cross_tenant_attempt' && v.severity === 'HIGH' && v.detection_layer === 'POLICY' && v.indicators['caller'] === 'bob'), JSON.stringify(attempts[0]));
     assert.equal(f.service.files.get(`${id}:/tmp/notes.txt`)?.toString(), 'alice data');
     assert.equal(f.service.execs.length, 0);
     // An approver is no agent of this tenant either: it decides approvals, nothing else.

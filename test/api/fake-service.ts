@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { GrantedMount, RuntimeName } from '../../src/isolation/driver.ts';
 import { ServiceError } from '../../src/sandbox/errors.ts';
-import type { ExecutionResult } from '../../src/sandbox/result.ts';
+import type { ExecutionResult, SecurityViolation } from '../../src/sandbox/result.ts';
 import type { NetworkRequest } from '../../src/network/policy.ts';
 import type {
   CancelledExecution, CreateSandboxOptions, ExecEndReason, ExecOptions, ExecResult, ExecSession, FileEntry, HealthReport,
@@ -211,6 +211,16 @@ export class FakeService implements SandboxServiceApi {
     const info = this.#sandboxes.get(id);
     if (info === undefined) throw new ServiceError('sandbox_not_found', `no sandbox ${id}`);
     return info;
+  }
+
+  /** Violations recorded from outside, by sandbox id. */
+  readonly recordedViolations: Array<{ id: string; violation: SecurityViolation }> = [];
+
+  recordViolation(id: string, violation: SecurityViolation): void {
+    const info = this.#sandboxes.get(id);
+    if (info === undefined || info.state !== 'running') return;
+    info.security_violations.push(violation);
+    this.recordedViolations.push({ id, violation });
   }
 
   ownership(id: string): SandboxOwnership {
