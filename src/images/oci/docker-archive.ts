@@ -33,6 +33,8 @@ async function unpackMembers(archive: string, dir: string, limits: ImportLimits,
   stages.push(byteCap(limits.maxUnpackedBytes + 1024 * 1024, `archive ${archive}`));
   const tar = extract();
   const flowing = pipeline([stream, ...stages, tar], signal === undefined ? {} : { signal });
+  // Handled here too: it may fail while entries are still being applied, before it is awaited.
+  flowing.catch(() => {});
   let n = 0;
   try {
     for await (const entry of tar) {

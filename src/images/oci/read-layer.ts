@@ -4,6 +4,7 @@ import type { Transform } from 'node:stream';
 import { extract } from 'tar-stream';
 import { applyLayer } from './apply-layer.ts';
 import type { ImportCounters } from './apply-layer.ts';
+import { ImportError } from './import-error.ts';
 import { byteCap, decompressor, digestCheck, openBlob } from './blob-stream.ts';
 import type { StagingTree } from './staging-tree.ts';
 import type { ImportLimits } from './types.ts';
@@ -45,13 +46,23 @@ export async function readLayer(
   if (source.diffId !== undefined) stages.push(digestCheck({ digest: source.diffId, label: `${source.label} (uncompressed)` }));
   const tar = extract();
   const flowing = pipeline([stream, ...stages, tar], options.signal === undefined ? {} : { signal: options.signal });
+  // Handled here too: it may fail while entries are still being applied, before it is awaited.
+  flowing.catch(() => {});
   try {
     await applyLayer(tree, index, tar, limits, counters);
   } catch (err) {
     stream.destroy();
     tar.destroy();
     await flowing.catch(() => {});
-    throw err;
+    throw named(err, source.label);
   }
-  await flowing;
+  await flowing.catch((err: unknown) => {
+    throw named(err, source.label);
+  });
+}
+
+/** The tar parser's own errors ("Invalid tar header") name the layer; ours and aborts pass as they are. */
+function named(err: unknown, label: string): unknown {
+  if (err instanceof ImportError || (err as Error).name === 'AbortError') return err;
+  return new ImportError(`${label}: not a valid tar layer: ${(err as Error).message}`, { cause: err });
 }

@@ -1,0 +1,182 @@
+/**
+ * Hostile images: each case is a crafted layout or archive this test assembles, and each must be
+ * refused (naming what is wrong) or neutralised, with nothing written outside the staging
+ * directory and nothing left in the store.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { configSchema } from '../../config/config.ts';
+import type { AirlockConfig } from '../../config/config.ts';
+import { blobDir, storePaths } from '../paths.ts';
+import { listTags } from '../tags.ts';
+import { importImage } from './import.ts';
+import type { ImportLimits } from './types.ts';
+import { dockerArchive, sha256, tarOf, writeOciLayout } from './test-images.ts';
+import type { TarEntry } from './test-images.ts';
+
+const skip = process.getuid?.() === 0 ? false : 'needs root (the store is root-owned)';
+
+interface Fixture {
+  dir: string;
+  config: AirlockConfig;
+  /** A directory outside the image, with a sentinel file, that hostile entries aim at. */
+  outside: string;
+}
+
+async function fixture(t: { after: (fn: () => Promise<void>) => void }): Promise<Fixture> {
+  const dir = await mkdtemp(join(tmpdir(), 'airlock-oci-hostile-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const outside = join(dir, 'outside');
+  await mkdir(outside);
+  await writeFile(join(outside, 'victim'), 'intact');
+  return { dir, config: configSchema.parse({ stateDir: join(dir, 'state') }), outside };
+}
+
+/** Imports `layers` as an OCI layout and expects a refusal matching `why`; checks nothing leaked. */
+async function refused(f: Fixture, layers: TarEntry[][], why: RegExp, limits?: Partial<ImportLimits>): Promise<void> {
+  const layout = await mkdtemp(join(f.dir, 'layout-'));
+  await writeOciLayout(layout, await Promise.all(layers.map((l) => tarOf(l))));
+  await assert.rejects(importImage(layout, { config: f.config, name: 'hostile', ...(limits ? { limits } : {}) }), why);
+  await assertNothingLeaked(f);
+}
+
+async function assertNothingLeaked(f: Fixture): Promise<void> {
+  assert.deepEqual(await readdir(f.outside), ['victim'], 'nothing was written next to the target outside');
+  assert.equal(await readFile(join(f.outside, 'victim'), 'utf8'), 'intact', 'the file outside is untouched');
+  const paths = storePaths(f.config);
+  assert.deepEqual(await readdir(paths.tmp), [], 'the work directory is removed');
+  assert.deepEqual(await listTags(paths), [], 'no tag was written');
+  assert.deepEqual(await readdir(paths.blobs), [], 'no blob was stored');
+  const stray = (await readdir(f.dir)).filter((n) => !['outside', 'state'].includes(n) && !n.startsWith('layout-') && !n.endsWith('.tar'));
+  assert.deepEqual(stray, [], 'nothing was written beside the store');
+}
+
+const file = (name: string, data = 'x'): TarEntry => ({ header: { name }, data });
+const dir = (name: string): TarEntry => ({ header: { name, type: 'directory', mode: 0o755 } });
+const symlink = (name: string, linkname: string): TarEntry => ({ header: { name, type: 'symlink', linkname } });
+const hardlink = (name: string, linkname: string): TarEntry => ({ header: { name, type: 'link', linkname } });
+
+test('path traversal in entry names is refused: ../ and absolute paths', { skip }, async (t) => {
+  const f = await fixture(t);
+  await refused(f, [[file('../../../outside/pwned')]], /climbs out with \.\./);
+  await refused(f, [[file('a/../../x')]], /climbs out with \.\./);
+  await refused(f, [[file(`${f.outside}/pwned`)]], /absolute path/);
+});
+
+test('symlinks and hard links out of the root or through a symlinked parent are refused (tar-slip)', { skip }, async (t) => {
+  const f = await fixture(t);
+  // A relative link that climbs above the image root.
+  await refused(f, [[symlink('up', '../../../../../outside')]], /points outside the image root/);
+  // The classic: a symlink to a host directory, then a file written through it (same layer, then across layers).
+  await refused(f, [[symlink('evil', f.outside), file('evil/pwned')]], /parent \/evil is a symlink/);
+  await refused(f, [[symlink('evil', f.outside)], [file('evil/pwned')]], /parent \/evil is a symlink/);
+  await refused(f, [[dir('a/'), symlink('a/b', '/'), file('a/b/outside/pwned')]], /parent \/a\/b is a symlink/);
+  // Hard links: out of the root, absolute, or to a symlink that leads out.
+  await refused(f, [[hardlink('hl', '../../outside/victim')]], /climbs out/);
+  await refused(f, [[hardlink('hl', `${f.outside}/victim`)]], /absolute path/);
+  await refused(f, [[symlink('s', `${f.outside}/victim`), hardlink('hl', 's')]], /target is not a regular file/);
+  await refused(f, [[symlink('d', f.outside), hardlink('hl', 'd/victim')]], /target is not a regular file/);
+});
+
+test('whiteouts and opaque markers that reach outside their directory are refused', { skip }, async (t) => {
+  const f = await fixture(t);
+  await refused(f, [[dir('a/'), file('a/x')], [file('a/.wh..')]], /deletes outside its directory/);
+  await refused(f, [[dir('a/')], [file('a/.wh...')]], /deletes outside its directory/);
+  await refused(f, [[symlink('lnk', f.outside)], [file('lnk/.wh.victim')]], /parent \/lnk is a symlink/);
+  await refused(f, [[symlink('lnk', f.outside)], [file('lnk/.wh..wh..opq')]], /parent \/lnk is a symlink/);
+  await refused(f, [[dir('a/')], [file('a/../.wh.victim')]], /climbs out/);
+});
+
+test('duplicate entries in one layer are refused', { skip }, async (t) => {
+  const f = await fixture(t);
+  await refused(f, [[file('etc/passwd', 'first'), file('etc/passwd', 'second')]], /duplicate entry "etc\/passwd"/);
+  await refused(f, [[file('a'), file('./a')]], /duplicate entry/);
+});
+
+test('absurd sizes and entry counts stop the import as soon as the limit is crossed', { skip }, async (t) => {
+  const f = await fixture(t);
+  const half = Buffer.alloc(512 * 1024);
+  // Files of 512 KiB under a 1.2 MiB limit: the third crosses it, the hundred after it are never read.
+  const many = Array.from({ length: 100 }, (_, i) => ({ header: { name: `f${i}` }, data: half }));
+  await refused(f, [many], /entry "f2" \(524288 bytes\) crosses the limit of 1258291 unpacked bytes/, { maxUnpackedBytes: 1258291 });
+  // A 64 MiB file of zeros (64 KiB gzip'd) under a 1 MiB limit: refused on its header, before any byte is written.
+  await refused(f, [[{ header: { name: 'bomb' }, data: Buffer.alloc(64 * 1024 * 1024) }]], /entry "bomb" \(67108864 bytes\) crosses the limit/, { maxUnpackedBytes: 1024 * 1024 });
+  await refused(f, [Array.from({ length: 300 }, (_, i) => file(`e${i}`))], /more than 100 entries/, { maxEntries: 100 });
+  await refused(f, [[file('a')], [file('b')], [file('c')]], /3 layers; the limit is 2/, { maxLayers: 2 });
+});
+
+test('device nodes, fifos, setuid/setgid bits and security.capability xattrs are neutralised', { skip }, async (t) => {
+  const f = await fixture(t);
+  const layout = join(f.dir, 'layout-neutral');
+  await writeOciLayout(layout, [
+    await tarOf([
+      { header: { name: 'dev/sda', type: 'block-device', devmajor: 8, devminor: 0 } },
+      { header: { name: 'mem', type: 'character-device', devmajor: 1, devminor: 1 } },
+      { header: { name: 'fifo', type: 'fifo' } },
+      { header: { name: 'suid', mode: 0o6755 }, data: 'x' },
+      { header: { name: 'world', mode: 0o777 }, data: 'x' },
+      { header: { name: 'capped', mode: 0o755, pax: { 'SCHILY.xattr.security.capability': '\u0001\u0000\u0000\u0002\u0000\u0020\u0000\u0000' } }, data: 'x' },
+    ]),
+  ]);
+  const result = await importImage(layout, { config: f.config, name: 'neutral' });
+  const rootfs = join(blobDir(storePaths(f.config), result.imageDigest), 'rootfs');
+  assert.deepEqual((await readdir(rootfs)).filter((n) => ['mem', 'fifo'].includes(n)), [], 'device node and fifo dropped');
+  assert.deepEqual(await readdir(join(rootfs, 'dev')), []);
+  const modes = execFileSync('stat', ['-c', '%a %n', 'suid', 'world', 'capped'], { cwd: rootfs, encoding: 'utf8' });
+  assert.equal(modes, '755 suid\n755 world\n755 capped\n', 'setuid/setgid and group/world write stripped');
+  // No xattr tool on a minimal host: python's os.listxattr reads them without following links.
+  const xattrs = execFileSync('python3', ['-c', 'import os,sys; print(os.listxattr(sys.argv[1], follow_symlinks=False))', join(rootfs, 'capped')], { encoding: 'utf8' });
+  assert.equal(xattrs.trim(), '[]', 'security.capability was not applied');
+  assert.ok(result.notes.some((n) => /dropped 3 device nodes and fifos/.test(n)), result.notes.join('; '));
+  assert.ok(result.notes.some((n) => /extended attributes/.test(n)));
+});
+
+test('a manifest whose digests do not match its blobs is refused, naming the blob', { skip }, async (t) => {
+  const f = await fixture(t);
+  const layer = await tarOf([file('a')]);
+  const lying = await mkdtemp(join(f.dir, 'layout-'));
+  await writeOciLayout(lying, [layer, await tarOf([file('b')])], { lieAboutLayer: 1 });
+  await assert.rejects(importImage(lying, { config: f.config, name: 'x' }), /layer 2 \(sha256:[0-9a-f]{64}\): cannot open blob/);
+  // A blob whose bytes were changed after the manifest was written.
+  const tampered = await mkdtemp(join(f.dir, 'layout-'));
+  await writeOciLayout(tampered, [layer], { compression: 'none' });
+  const blob = join(tampered, 'blobs', 'sha256', sha256(layer).slice(7));
+  const bytes = await readFile(blob);
+  bytes[600] = 0x41;
+  await writeFile(blob, bytes);
+  await assert.rejects(importImage(tampered, { config: f.config, name: 'x' }), /layer 1 \(sha256:[0-9a-f]{64}\): digest mismatch/);
+  // The config's name binds it in a docker archive; the config's diff ids bind each layer.
+  const { archive } = await dockerArchive([layer]);
+  const at = archive.indexOf(Buffer.from('"diff_ids"'));
+  const forged = Buffer.from(archive);
+  forged[at + 20] = forged[at + 20] === 0x61 ? 0x62 : 0x61;
+  await writeFile(join(f.dir, 'forged.tar'), forged);
+  await assert.rejects(importImage(join(f.dir, 'forged.tar'), { config: f.config, name: 'x' }), /config [0-9a-f]{64}\.json: digest mismatch/);
+  const swapped = await dockerArchive([await tarOf([file('a', 'MARKER-DATA')])]);
+  const wrongLayer = Buffer.from(swapped.archive);
+  wrongLayer[wrongLayer.indexOf(Buffer.from('MARKER-DATA'))] = 0x6d;
+  await writeFile(join(f.dir, 'swapped.tar'), wrongLayer);
+  await assert.rejects(importImage(join(f.dir, 'swapped.tar'), { config: f.config, name: 'x' }), /layer 1 \(.*layer\.tar\) \(uncompressed\): digest mismatch/);
+  // A layer that is not a tar at all is refused naming the layer.
+  const garbage = await dockerArchive([Buffer.alloc(1024, 0x41)]);
+  await writeFile(join(f.dir, 'garbage.tar'), garbage.archive);
+  await assert.rejects(importImage(join(f.dir, 'garbage.tar'), { config: f.config, name: 'x' }), /layer 1 \(.*layer\.tar\): not a valid tar/);
+  await assertNothingLeaked(f);
+});
+
+test('an interrupted import leaves nothing behind', { skip }, async (t) => {
+  const f = await fixture(t);
+  const layout = join(f.dir, 'layout-abort');
+  await writeOciLayout(layout, [await tarOf([file('a')]), gzipSync(Buffer.alloc(0)).length > 0 ? await tarOf([{ header: { name: 'big' }, data: Buffer.alloc(8 * 1024 * 1024) }]) : Buffer.alloc(0)]);
+  const abort = new AbortController();
+  await assert.rejects(
+    importImage(layout, { config: f.config, name: 'x', signal: abort.signal, onProgress: (p) => (p.layersDone === 1 ? abort.abort() : undefined) }),
+    { name: 'AbortError' },
+  );
+  await assertNothingLeaked(f);
+});
