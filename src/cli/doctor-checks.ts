@@ -16,6 +16,7 @@ import { findLeftovers } from '../isolation/leftovers.ts';
 import { NetworkManager } from '../network/manager.ts';
 import { findNetworkLeftovers } from '../network/reap.ts';
 import { HOST_LINK_PREFIX, inSubnet } from '../network/slots.ts';
+import { describeSandboxStates, sandboxStates } from './doctor-sandboxes.ts';
 
 const run = promisify(execFile);
 
@@ -23,6 +24,23 @@ export interface Check {
   name: string;
   ok: boolean;
   detail: string;
+  /**
+   * What a failing check means: `required` (sandboxes this configuration asks for can't run: FAIL,
+   * doctor exits 1), `warn` (a feature is degraded), `info` (concerns nothing this configuration
+   * uses). Absent: required.
+   */
+  level?: 'required' | 'warn' | 'info';
+}
+
+/** The runtimes this configuration uses: the default of every request, and every warm pool's. */
+export function configuredRuntimes(config: AirlockConfig): Set<string> {
+  return new Set(['namespace', ...config.service.pools.map((p) => p.runtime)]);
+}
+
+/** How a check reads on the terminal and in --json: ok, FAIL (required), warn or info. */
+export function checkStatus(check: Check): 'ok' | 'FAIL' | 'warn' | 'info' {
+  if (check.ok) return 'ok';
+  return check.level === 'warn' || check.level === 'info' ? check.level : 'FAIL';
 }
 
 function readOr(path: string): string | undefined {
@@ -36,12 +54,17 @@ function readOr(path: string): string | undefined {
 /** Runs every check; runtimes are probed for real (they start a sandbox). */
 export async function runChecks(config: AirlockConfig): Promise<Check[]> {
   const checks: Check[] = [];
+  const used = configuredRuntimes(config);
   for (const runtime of IMPLEMENTED_RUNTIMES) {
     const a = await createDriver(runtime, config).probe();
     const facts = Object.entries(a.details).map(([k, v]) => `${k}: ${v}`).join('; ');
-    checks.push({ name: `runtime ${runtime}`, ok: a.available, detail: a.available ? facts : `${a.reason}${facts ? ` (${facts})` : ''}` });
+    // A runtime nothing in this configuration uses only refuses the requests that name it.
+    const unused = used.has(runtime) ? '' : ' (not used by this configuration: requests naming it are refused)';
+    checks.push({ name: `runtime ${runtime}`, ok: a.available, detail: a.available ? facts : `${a.reason}${facts ? ` (${facts})` : ''}${unused}`, level: used.has(runtime) ? 'required' : 'info' });
   }
-  checks.push(cgroupCheck(), userNamespaceCheck(), seccompCheck(), ...appArmorFacts(), kvmCheck(), await nftablesCheck(), networkCheck(config), await imageCheck(config), await leftoverCheck(config));
+  // Why these are warnings: without them `none` sandboxes still run; the detail names what is lost.
+  const degraded = (check: Check): Check => ({ ...check, level: 'warn' });
+  checks.push(cgroupCheck(), userNamespaceCheck(), seccompCheck(), ...appArmorFacts(), kvmCheck(), degraded(await nftablesCheck()), degraded(networkCheck(config)), await imageCheck(config), await leftoverCheck(config));
   checks.push({ name: 'capacity', ok: true, detail: describeCapacity(config.service.maxSandboxes, hostSandboxCapacity(config.defaults.memoryMb)) });
   return checks;
 }
@@ -60,10 +83,12 @@ async function leftoverCheck(config: AirlockConfig): Promise<Check> {
   try {
     const nft = findExecutable('nft');
     const found = [...findLeftovers(config), ...(nft === undefined ? [] : await findNetworkLeftovers(config.network.subnet, nft, config.network.instance))];
-    // Live sandboxes of a running controller are listed too: this is a count, not a verdict.
-    return { name: 'sandbox state', ok: true, detail: found.length === 0 ? 'nothing left by sandboxes' : `${found.length} entries (live sandboxes, or leftovers of a crashed controller: airlock doctor --reap)` };
+    const states = sandboxStates(config);
+    const others = found.filter((entry) => !entry.startsWith('owner record ')).length;
+    // Live sandboxes of a running controller are fine; what a dead one left is to reap.
+    return { name: 'sandbox state', ok: states.stale.length === 0, detail: describeSandboxStates(states, others), level: 'warn' };
   } catch (err) {
-    return { name: 'sandbox state', ok: false, detail: (err as Error).message };
+    return { name: 'sandbox state', ok: false, detail: (err as Error).message, level: 'warn' };
   }
 }
 
@@ -100,11 +125,12 @@ function kvmCheck(): Check {
   try {
     closeSync(openSync('/dev/kvm', constants.O_RDWR));
   } catch (err) {
-    return { name: 'kvm', ok: false, detail: `/dev/kvm not usable: ${(err as NodeJS.ErrnoException).code ?? err}` };
+    return { name: 'kvm', ok: false, detail: `/dev/kvm not usable: ${(err as NodeJS.ErrnoException).code ?? err} (only the planned microvm tier would use it)`, level: 'info' };
   }
   // An openable /dev/kvm on an x86 CPU without vmx/svm (a VM without nested virtualization) can't run guests.
   if (process.arch === 'x64' && !/\b(vmx|svm)\b/.test(readOr('/proc/cpuinfo') ?? '')) {
-    return { name: 'kvm', ok: false, detail: '/dev/kvm exists but the CPU offers no vmx/svm (no nested virtualization): microvm would fall back to TCG' };
+    // Why info: no implemented runtime uses KVM; the planned microvm tier would fall back to TCG.
+    return { name: 'kvm', ok: false, detail: '/dev/kvm exists but the CPU offers no vmx/svm (no nested virtualization): the planned microvm tier would fall back to TCG', level: 'info' };
   }
   return { name: 'kvm', ok: true, detail: '/dev/kvm usable (microvm tier can use hardware virtualization)' };
 }

@@ -72,25 +72,27 @@ export function releaseSandbox(runDir: string, id: string): void {
   }
 }
 
-/** Records of `runtime` whose owning process is gone: their sandboxes are leftovers to reap. */
-export function staleRecords(runDir: string, runtime: string): OwnerRecord[] {
+/** Every readable ownership record under `runDir`, whatever its owner's state. */
+export function ownerRecords(runDir: string): OwnerRecord[] {
   let names: string[];
   try {
     names = readdirSync(ownersDir(runDir));
   } catch {
     return [];
   }
-  const stale: OwnerRecord[] = [];
+  const records: OwnerRecord[] = [];
   for (const name of names) {
     if (!name.endsWith('.json')) continue;
-    let record: OwnerRecord;
     try {
-      record = JSON.parse(readFileSync(`${ownersDir(runDir)}/${name}`, 'utf8')) as OwnerRecord;
+      records.push(JSON.parse(readFileSync(`${ownersDir(runDir)}/${name}`, 'utf8')) as OwnerRecord);
     } catch {
       continue;
     }
-    if (record.runtime !== runtime) continue;
-    if (!ownerAlive(record)) stale.push(record);
   }
-  return stale;
+  return records;
+}
+
+/** Records of `runtime` whose owning process is gone: their sandboxes are leftovers to reap. */
+export function staleRecords(runDir: string, runtime: string): OwnerRecord[] {
+  return ownerRecords(runDir).filter((record) => record.runtime === runtime && !ownerAlive(record));
 }

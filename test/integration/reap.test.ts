@@ -38,6 +38,14 @@ test('doctor --reap releases a sandbox whose controller died, and only that one'
   // Pretend the orphan's controller died: its record now names a process that no longer exists.
   const record = `${config.runDir}/owners/${orphan.id}.json`;
   writeFileSync(record, JSON.stringify({ ...JSON.parse(readFileSync(record, 'utf8')), ownerPid: 2 ** 22 + 1, ownerStart: 'gone' }));
+  // Without --reap, doctor tells the live sandbox (this process's) from the dead controller's, by their records.
+  const checks = JSON.parse(execFileSync(process.execPath, ['bin/airlock.js', 'doctor', '--json', '--config', configFile], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as { name: string; status: string; level: string; detail: string }[];
+  const state = checks.find((c) => c.name === 'sandbox state');
+  assert.equal(state?.status, 'warn', JSON.stringify(state));
+  assert.match(state?.detail ?? '', new RegExp(`^1 live of controller pid ${process.pid} \\(.*\\); 1 left by dead controllers \\(pid ${2 ** 22 + 1}: ${orphan.id}\\): airlock doctor --reap releases them`));
+  // KVM concerns no runtime this configuration uses: informational, never a failure.
+  assert.ok(['ok', 'info'].includes(checks.find((c) => c.name === 'kvm')?.status ?? ''), JSON.stringify(checks.find((c) => c.name === 'kvm')));
+  assert.equal(checks.find((c) => c.name === 'runtime namespace')?.level, 'required');
   const out = execFileSync(process.execPath, ['bin/airlock.js', 'doctor', '--reap', '--config', configFile], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).toString();
   assert.match(out, /sandbox state/);
   assert.equal((await orphanProc.exit).signal ?? 'exited', 'SIGKILL', 'the orphan was killed');
