@@ -52,6 +52,9 @@ export interface PullResult {
 
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 
+/** Prefix of pull download directories under the store's tmp/ (followed by the pid). */
+export const PULL_TMP_PREFIX = 'pull-';
+
 /** Pulls `reference` into the store of `config`. Throws an ImagePolicyRefusal, a RegistryError or an import error. */
 export async function pullImage(config: AirlockConfig, reference: string, options: PullOptions = {}): Promise<PullResult> {
   const ref = parseReference(reference);
@@ -97,7 +100,8 @@ export async function pullImage(config: AirlockConfig, reference: string, option
 
   const paths = storePaths(config);
   await ensureStore(paths);
-  const dir = await mkdtemp(join(paths.tmp, 'pull-'));
+  // Named with the pid, like an import's work directory, so garbage collection can tell an abandoned one.
+  const dir = await mkdtemp(join(paths.tmp, `${PULL_TMP_PREFIX}${process.pid}-`));
   try {
     const blobs = join(dir, 'blobs', 'sha256');
     await mkdir(blobs, { recursive: true, mode: 0o700 });
