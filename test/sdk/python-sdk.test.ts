@@ -16,7 +16,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { runCli } from '../../src/cli/test-cli.ts';
+import { CLI_ENTRY, runCli } from '../../src/cli/test-cli.ts';
 import { skipReason } from '../integration/environment.ts';
 import { isolatedConfig, removeIsolatedState, writeConfigFile } from '../security/lib/runtime.ts';
 import { stretched } from '../security/lib/emulation.ts';
@@ -28,6 +28,8 @@ const CANDIDATES = ['/usr/bin/python3', 'python3'];
 /** Concurrent sandboxes the server allows: small, so the 429 case can fill it. */
 const MAX_SANDBOXES = 4;
 const AGENT = 'py-sdk';
+/** An approver principal, for the case that approves what policy sent to a human and retries. */
+const APPROVER = 'py-sdk-approver';
 
 /** The first interpreter with every module, or a description of what each lacks. */
 function findPython(): { python: string } | { problem: string } {
@@ -94,6 +96,10 @@ test('Python SDK: pytest against a real airlock serve (unix socket, signed TCP, 
   assert.equal(gen.code, 0, gen.stderr);
   const added = await runCli(['principals', 'add', AGENT, '--role', 'agent', '--key', `${keyPrefix}.pub`], { config: configFile });
   assert.equal(added.code, 0, added.stdout + added.stderr);
+  const approverPrefix = join(config.stateDir, 'py-sdk-approver-key');
+  assert.equal((await runCli(['keys', 'gen', '--out', approverPrefix])).code, 0);
+  const approver = await runCli(['principals', 'add', APPROVER, '--role', 'approver', '--key', `${approverPrefix}.pub`], { config: configFile });
+  assert.equal(approver.code, 0, approver.stdout + approver.stderr);
   const server = await startServer();
   try {
     const run = await pytest(found.python, {
@@ -103,6 +109,8 @@ test('Python SDK: pytest against a real airlock serve (unix socket, signed TCP, 
       AIRLOCK_TEST_TCP_URL: server.url,
       AIRLOCK_TEST_KEY: keyPrefix,
       AIRLOCK_TEST_AGENT: AGENT,
+      AIRLOCK_TEST_APPROVER_KEY: approverPrefix,
+      AIRLOCK_TEST_CLI: `${process.execPath} ${CLI_ENTRY}`,
       AIRLOCK_TEST_MAX_SANDBOXES: String(MAX_SANDBOXES),
       PYTHONDONTWRITEBYTECODE: '1',
     });

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,7 @@ def test_signed_async(tcp_url: str, key_path: str, agent: str) -> None:
     asyncio.run(main())
 
 
-def test_approval_required_names_the_approval(tcp_url: str, key_path: str) -> None:
+def test_approval_required_then_approved_once(tcp_url: str, key_path: str) -> None:
     # The default policies send an agent's `full` network to an approver: nothing starts.
     with pytest.raises(airlock.ApprovalRequiredError) as caught:
         airlock.Sandbox.create(network_policy="full", url=tcp_url, key=key_path)
@@ -59,6 +60,18 @@ def test_approval_required_names_the_approval(tcp_url: str, key_path: str) -> No
     assert caught.value.approval_id in str(caught.value)
     with airlock.Client(url=tcp_url, key=key_path) as client:
         assert [s for s in client.list_sandboxes() if s.state == "running"] == [], "nothing started"
+    # An approver signs the decision (the CLI, with its own key); the same create with the approval runs once.
+    cli = os.environ["AIRLOCK_TEST_CLI"].split(" ")
+    approved = subprocess.run([*cli, "approvals", "approve", caught.value.approval_id, "--yes", "--url", tcp_url, "--key", os.environ["AIRLOCK_TEST_APPROVER_KEY"]], capture_output=True, text=True, timeout=60)
+    assert approved.returncode == 0, approved.stdout + approved.stderr
+    with pytest.raises(airlock.ApprovalRefusedError) as changed:
+        airlock.Sandbox.create(network_policy="full", metadata={"changed": "yes"}, approval_id=caught.value.approval_id, url=tcp_url, key=key_path)
+    assert changed.value.code == "approval_digest_mismatch"
+    with airlock.Sandbox.create(network_policy="full", approval_id=caught.value.approval_id, url=tcp_url, key=key_path) as sandbox:
+        assert sandbox.get_info().network_policy == "full"
+    with pytest.raises(airlock.ApprovalRefusedError) as reused:
+        airlock.Sandbox.create(network_policy="full", approval_id=caught.value.approval_id, url=tcp_url, key=key_path)
+    assert reused.value.code == "approval_reused"
 
 
 def test_key_problems_are_refused(tcp_url: str, key_path: str, tmp_path: Path) -> None:
