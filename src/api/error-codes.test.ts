@@ -34,6 +34,7 @@ describe('the error-code list', () => {
       capacity_exceeded: 429,
       filesystem_access_refused: 403,
       workdir_refused: 403,
+      image_refused: 403,
       control_failed: 503,
       shutting_down: 503,
     };
