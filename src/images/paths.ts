@@ -21,10 +21,19 @@ export interface StorePaths {
   tmp: string;
 }
 
-/** Raised when a name or digest resolves to no stored image. */
+/**
+ * Raised when a name or digest resolves to no stored image. With `available` (the stored image
+ * names), the message lists them instead of suggesting a build: a mistyped name is the likely case.
+ */
 export class ImageNotFoundError extends ControlError {
-  constructor(nameOrDigest: string) {
-    const hint = isDigest(nameOrDigest) ? '' : `; build it with: airlock image build ${nameOrDigest}`;
+  constructor(nameOrDigest: string, available?: readonly string[]) {
+    const build = `airlock image build ${isDigest(nameOrDigest) ? 'NAME' : nameOrDigest}`;
+    const hint =
+      available === undefined
+        ? isDigest(nameOrDigest) ? '' : `; build it with: ${build}`
+        : available.length === 0
+          ? `; there are no images here yet (${build})`
+          : `; the images here: ${available.join(', ')}`;
     super('image', `image "${nameOrDigest}" not found${hint}`);
     this.name = 'ImageNotFoundError';
   }

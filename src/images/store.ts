@@ -21,7 +21,7 @@ import { checkMaskedPaths } from './masked-paths.ts';
 import { digestOf, isDigest } from './manifest.ts';
 import { ImageNotFoundError, blobDir, storePaths } from './paths.ts';
 import type { StorePaths } from './paths.ts';
-import { readTag } from './tags.ts';
+import { listTags, readTag } from './tags.ts';
 
 /**
  * Moves a finished build (a directory holding `rootfs/` and `manifest.json`) into the store under
@@ -114,7 +114,7 @@ export async function resolveImage(config: Pick<AirlockConfig, 'stateDir'>, name
     digest = nameOrDigest;
   } else {
     const tagged = await readTag(paths, nameOrDigest);
-    if (tagged === null) throw new ImageNotFoundError(nameOrDigest);
+    if (tagged === null) throw new ImageNotFoundError(nameOrDigest, (await listTags(paths).catch(() => [])).map((t) => t.name));
     digest = tagged;
   }
   const dir = blobDir(paths, digest);
