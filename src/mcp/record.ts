@@ -35,7 +35,7 @@ export interface McpCallRecord {
 
 /** Where records go; each part optional (tests, embedders). */
 export interface McpRecorderOptions {
-  audit?: Pick<AuditLog, 'append'> | undefined;
+  audit?: (Pick<AuditLog, 'append'> & Partial<Pick<AuditLog, 'health'>>) | undefined;
   metrics?: Pick<AirlockMetrics, 'mcpCall' | 'violationRecorded'> | undefined;
   onError?: ((err: unknown) => void) | undefined;
 }
@@ -46,6 +46,12 @@ export class McpRecorder {
 
   constructor(options: McpRecorderOptions) {
     this.#options = options;
+  }
+
+  /** Why the audit log can't be written now; undefined while it can (or when it reports no health). */
+  unavailable(): string | undefined {
+    const health = this.#options.audit?.health;
+    return health === undefined || health.writable ? undefined : (health.reason ?? 'unwritable');
   }
 
   /** Records one request (audit and metric); resolves once the audit record is written. */

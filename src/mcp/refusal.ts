@@ -22,6 +22,7 @@ export const MCP_REFUSALS = {
   call_timeout: { code: -32011, text: 'the MCP server did not answer in time' },
   sampling_refused: { code: -32003, text: 'server-initiated requests to the client are not allowed for this server' },
   session_mismatch: { code: -32001, text: 'this session belongs to another caller' },
+  audit_unavailable: { code: -32012, text: 'the audit log cannot be written, so no call is forwarded' },
 } as const satisfies Record<string, { code: number; text: string }>;
 
 export type McpRefusalCode = keyof typeof MCP_REFUSALS;

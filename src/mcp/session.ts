@@ -137,12 +137,12 @@ export class ProxySession {
       const reason = `${name} asked the client for ${request.method}, which its configuration does not allow (allowSampling / allowElicitation)`;
       // Why a violation: an unrequested sampling call is how a server hijacks the conversation.
       await this.#context.recorder.violation(this.caller, 'mcp_server_request_refused', request.method === 'roots/list' ? 'LOW' : 'HIGH', reason, { server: name, method: request.method }, 'Allow sampling or elicitation for this server only if it needs them and is trusted.');
-      await this.#record({ server: name, method: request.method, name: null, argumentDigest: null, decision: 'refused', code: 'sampling_refused', reason, started, policyIds: [] });
+      this.#record({ server: name, method: request.method, name: null, argumentDigest: null, decision: 'refused', code: 'sampling_refused', reason, started, policyIds: [] });
       throw new McpRefusal('sampling_refused', reason);
     }
     const schema = request.method === 'sampling/createMessage' ? CreateMessageResultSchema : ElicitResultSchema;
     const result = await this.server.request({ method: request.method, params: request.params } as never, schema);
-    await this.#record({ server: name, method: request.method, name: null, argumentDigest: null, decision: 'allowed', code: null, reason: null, started, policyIds: [] });
+    this.#record({ server: name, method: request.method, name: null, argumentDigest: null, decision: 'allowed', code: null, reason: null, started, policyIds: [] });
     return result as Record<string, unknown>;
   }
 
@@ -237,17 +237,18 @@ export class ProxySession {
       const args = this.#context.validator.check(params.arguments, view.tool.inputSchema, view.digest);
       argumentDigest = canonicalDigest(args);
       if (decision.decision === 'approval') await requireApproval(this.#context, this.caller, view, args, params._meta?.[APPROVAL_META], decision);
+      this.#requireAudit();
       const upstream = await this.#upstream(split.server);
       upstream.touch();
       // Why only name and arguments: nothing else the client sent (its _meta included) reaches the server.
       const result = await upstream.client.request({ method: 'tools/call', params: { name: split.tool, arguments: args } }, CallToolResultSchema, this.#requestOptions(signal));
       const out = this.#untrusted(split.server, split.tool, result as CallToolResult);
-      await this.#record({ server, method: 'tools/call', name: view.tool.name, argumentDigest, decision: 'allowed', code: null, reason: null, started, policyIds, output: out });
+      this.#record({ server, method: 'tools/call', name: view.tool.name, argumentDigest, decision: 'allowed', code: null, reason: null, started, policyIds, output: out });
       return out.value as CallToolResult;
     } catch (err) {
       const refusal = asRefusal(err, signal);
       const decision: McpDecision = refusal.refusal === 'approval_required' ? 'approval_required' : isServerError(refusal) ? 'error' : 'refused';
-      await this.#record({ server, method: 'tools/call', name: view?.tool.name ?? null, argumentDigest, decision, code: refusal.data.airlock_code, reason: refusal.data.reason, started, policyIds });
+      this.#record({ server, method: 'tools/call', name: view?.tool.name ?? null, argumentDigest, decision, code: refusal.data.airlock_code, reason: refusal.data.reason, started, policyIds });
       throw refusal.error;
     }
   }
@@ -265,8 +266,18 @@ export class ProxySession {
     return { timeout: this.#context.config.limits.callTimeoutSeconds * 1000, ...(signal === undefined ? {} : { signal }) };
   }
 
-  async #record(r: { server: string; method: string; name: string | null; argumentDigest: string | null; decision: McpDecision; code: string | null; reason: string | null; started: number; policyIds: readonly string[]; output?: { digest: string; findings: string[] } }): Promise<void> {
-    await this.#context.recorder.call({
+  /** Refuses when the audit log can't be written. Why: a call that can't be recorded must not happen. */
+  #requireAudit(): void {
+    const why = this.#context.recorder.unavailable();
+    if (why !== undefined) throw new McpRefusal('audit_unavailable', why);
+  }
+
+  /**
+   * Records a request without holding up its answer (the call has happened, or was refused, by
+   * now; calls are not forwarded while the log is unwritable). A failed append is reported.
+   */
+  #record(r: { server: string; method: string; name: string | null; argumentDigest: string | null; decision: McpDecision; code: string | null; reason: string | null; started: number; policyIds: readonly string[]; output?: { digest: string; findings: string[] } }): void {
+    void this.#context.recorder.call({
       caller: this.caller,
       server: r.server,
       method: r.method,
@@ -346,14 +357,15 @@ export class ProxySession {
       const decision = decide(this.#context, this.caller, action, { server, name, kind: action === 'mcp.prompt' ? 'prompt' : 'resource', destructive: false, readOnly: true });
       // Why no approval path here: reading a prompt or resource changes nothing; one that needs approval is refused.
       if (decision.decision !== 'allow') throw new McpRefusal('policy_denied', decision.reasons.join('; '), { policy_ids: decision.policyIds });
+      this.#requireAudit();
       const upstream = await this.#upstream(server);
       upstream.touch();
       const out = this.#untrusted(server, name, await send(upstream));
-      await this.#record({ server, method, name: null, argumentDigest: null, decision: 'allowed', code: null, reason: null, started, policyIds: decision.policyIds, output: out });
+      this.#record({ server, method, name: null, argumentDigest: null, decision: 'allowed', code: null, reason: null, started, policyIds: decision.policyIds, output: out });
       return out.value;
     } catch (err) {
       const refusal = asRefusal(err, signal);
-      await this.#record({ server, method, name: null, argumentDigest: null, decision: isServerError(refusal) ? 'error' : 'refused', code: refusal.data.airlock_code, reason: refusal.data.reason, started, policyIds: [] });
+      this.#record({ server, method, name: null, argumentDigest: null, decision: isServerError(refusal) ? 'error' : 'refused', code: refusal.data.airlock_code, reason: refusal.data.reason, started, policyIds: [] });
       throw refusal.error;
     }
   }
