@@ -25,7 +25,7 @@ export function logObserver(logger: Logger): ServiceObserver {
 }
 
 const EVENTS = [
-  'executionFinished', 'sandboxCreated', 'sandboxEnded', 'capacityRefused', 'poolChanged', 'poolCheckout', 'egressDecision',
+  'executionFinished', 'executionStarted', 'sandboxCreated', 'sandboxEnded', 'capacityRefused', 'poolChanged', 'poolCheckout', 'egressDecision',
   'allowlistChanged', 'violationRecorded', 'supervisionFallback',
 ] as const satisfies readonly (keyof ServiceObserver)[];
 

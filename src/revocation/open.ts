@@ -22,18 +22,20 @@ export interface OpenRevocationOptions {
 export type RevocationObserver = ReturnType<typeof autoRevoker> & ReturnType<typeof lateStartCheck>;
 
 /**
- * A sandbox admitted just before its owner was revoked can finish starting just after the
- * revocation ended the owner's sandboxes; this ends it as soon as it is reported created.
+ * A sandbox or one-shot admitted just before its owner was revoked can finish starting (or be
+ * registered) just after the revocation ended the owner's; this ends it as soon as it is reported.
  */
 export function lateStartCheck(revoker: Pick<Revoker, 'revoked'>, endAgent: (agentId: string) => Promise<unknown>, onError: (err: unknown, agentId: string) => void) {
+  const check = (owner: string) => {
+    if (owner === '') return;
+    revoker
+      .revoked(owner)
+      .then((revoked) => (revoked === undefined ? undefined : endAgent(owner)))
+      .catch((err: unknown) => onError(err, owner));
+  };
   return {
-    sandboxCreated(info: { owner: string }): void {
-      if (info.owner === '') return;
-      revoker
-        .revoked(info.owner)
-        .then((revoked) => (revoked === undefined ? undefined : endAgent(info.owner)))
-        .catch((err: unknown) => onError(err, info.owner));
-    },
+    sandboxCreated: (info: { owner: string }): void => check(info.owner),
+    executionStarted: (execution: { agentId: string }): void => check(execution.agentId),
   };
 }
 

@@ -191,6 +191,18 @@ describe('a sandbox that finishes starting after its owner was revoked', () => {
     await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual([late, ended], [['alice'], ['alice']]);
   });
+
+  it('a one-shot registered after the revocation is ended too (it was admitted just before)', async (t) => {
+    const { revoker } = await revokerFixture(t);
+    await revoker.revoke('alice', 'leaked key', OPERATOR);
+    const late: string[] = [];
+    const check = lateStartCheck(revoker, async (agentId) => late.push(agentId), (err) => assert.fail(String(err)));
+    check.executionStarted({ agentId: 'alice' });
+    check.executionStarted({ agentId: 'bob' });
+    check.executionStarted({ agentId: '' });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(late, ['alice']);
+  });
 });
 
 describe('automatic revocation', () => {

@@ -6,7 +6,7 @@
  */
 import type { ImplementedRuntime } from '../isolation/drivers.ts';
 import { ServiceError } from './errors.ts';
-import type { ExecutionResult, TerminationReason } from './result.ts';
+import type { ExecutionResult, SecurityViolation, TerminationReason } from './result.ts';
 import type { CancelledExecution } from './service-types.ts';
 
 /** How many ended executions are remembered for a late cancel (oldest forgotten first). */
@@ -20,6 +20,8 @@ export interface RunningOneShot {
   /** Date.now() at admission. */
   readonly started: number;
   readonly controller: AbortController;
+  /** Violations found outside the sandbox while it runs (egress, contract), added to its result. */
+  readonly violations: SecurityViolation[];
   /** Settles once the run has ended and been torn down (never rejects). */
   readonly ended: Promise<ExecutionResult | undefined>;
 }

@@ -184,6 +184,8 @@ export interface HealthReport {
 /** Observer hooks for metrics and logs; every method optional. */
 export interface ServiceObserver {
   executionFinished?(result: ExecutionResult): void;
+  /** A one-shot is registered (listed, cancellable): after its admission, before its sandbox starts. */
+  executionStarted?(execution: { executionId: string; agentId: string }): void;
   sandboxCreated?(info: SandboxInfo, coldStartMs: number): void;
   sandboxEnded?(info: SandboxInfo): void;
   capacityRefused?(): void;

