@@ -74,12 +74,14 @@ export function qemuBinary(): string {
 }
 
 /**
- * TCG's CPU model: everything QEMU emulates except the AVX family. Why: QEMU 7.2 (Debian 12) is the
- * first to emulate AVX/AVX2, and with them V8 in the guest dies now and then (SIGSEGV, or SIGTRAP on
- * a failed check) where the same Node on the host never does; without them it has not (measured:
- * docs/benchmarks.md, the guest suite).
+ * TCG's CPU model: everything QEMU emulates except the AVX family and protection keys. Why: with
+ * them V8 in the guest dies now and then (SIGSEGV, or SIGTRAP on the failed check
+ * `it->second.Size() > offset` of its JIT page tracking) where the same Node on the host never
+ * does. QEMU 7.2 (Debian 12) is the first to emulate AVX/AVX2, and turning them off made it rarer;
+ * PKU is what V8 write-protects its code memory with (`--memory-protection-keys`, on when the CPU
+ * has it: the host's doesn't, TCG's `max` does), and that failed check is in the same machinery.
  */
-export const TCG_CPU = 'max,-avx,-avx2,-fma,-f16c';
+export const TCG_CPU = 'max,-avx,-avx2,-fma,-f16c,-pku';
 
 /** QEMU's CPU model: the host's under KVM, else {@link TCG_CPU} ($AIRLOCK_GUEST_CPU overrides either). */
 function guestCpu(accel: Accel): string {

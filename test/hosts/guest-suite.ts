@@ -84,7 +84,7 @@ export function guestSuiteScript(files: readonly string[], knobs: GuestSuiteKnob
   return [
     'set -u',
     // What the guest is, for the console of a failed run.
-    'echo "guest: $(uname -r), cgroup $(stat -fc %T /sys/fs/cgroup), lsm $(cat /sys/kernel/security/lsm), cpu flags: $(grep -m1 -ow -E "avx|avx2|sse4_2" /proc/cpuinfo | tr "\\n" " ")"',
+    'echo "guest: $(uname -r), cgroup $(stat -fc %T /sys/fs/cgroup), lsm $(cat /sys/kernel/security/lsm), cpu flags: $(grep -m1 -ow -E "avx|avx2|sse4_2|pku" /proc/cpuinfo | tr "\\n" " ")"',
     // Why: the tests' state directories must sit on the store disk, beside the image they hard-link.
     `export TMPDIR=${GUEST_STATE_DIR}/tmp`,
     'mkdir -p -m 1777 "$TMPDIR"',
