@@ -13,6 +13,8 @@ export interface NamedTool {
 
 /** Characters either side of a mention within which behaviour-changing language must appear. */
 const WINDOW = 200;
+/** Mentions checked per field: bounds the work on text that repeats a name many times. */
+const MAX_MENTIONS = 64;
 
 /** A name that reads as an identifier (snake_case, kebab-case, dotted, digits, camelCase). */
 function identifierLike(name: string): boolean {
@@ -67,7 +69,8 @@ export function references(rule: CompiledRule, self: NamedTool, fields: readonly
   if (others.mention === null || rule.regex === null) return found;
   for (const field of fields) {
     others.mention.lastIndex = 0;
-    for (let hit = others.mention.exec(field.safe); hit !== null; hit = others.mention.exec(field.safe)) {
+    let checked = 0;
+    for (let hit = others.mention.exec(field.safe); hit !== null && checked < MAX_MENTIONS; hit = others.mention.exec(field.safe), checked++) {
       const groups = hit.groups ?? {};
       const name = (groups.id ?? groups.w1 ?? groups.w2 ?? groups.w3 ?? '').toLowerCase();
       // Its own name: the definition describing itself, not another tool (a collision covers clashes).
