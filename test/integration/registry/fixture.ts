@@ -106,7 +106,7 @@ function sha256(bytes: Buffer): string {
 }
 
 /** A tar of `files` (path → content; a path ending in / is a directory). */
-export async function tarOf(files: Record<string, string>): Promise<Buffer> {
+export async function tarOf(files: Record<string, string | Buffer>): Promise<Buffer> {
   const p = pack();
   const chunks: Buffer[] = [];
   p.on('data', (c: unknown) => {
@@ -126,7 +126,7 @@ export async function tarOf(files: Record<string, string>): Promise<Buffer> {
  * Writes a `docker save` archive of a one-layer image holding `files` to `path`; `repoTag` is
  * the name recorded in it.
  */
-export async function writeDockerArchive(path: string, files: Record<string, string>, repoTag: string): Promise<void> {
+export async function writeDockerArchive(path: string, files: Record<string, string | Buffer>, repoTag: string): Promise<void> {
   const layer = await tarOf(files);
   const layerHex = sha256(layer);
   const config = Buffer.from(
