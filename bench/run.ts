@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: ratios of airlock against the raw engines, measured in one run on one machine.
  * Prints a Markdown table and writes bench/results/<timestamp>.json. Usage:
- *   node bench/run.ts [--n 200] [--only namespace,gvisor,cli,service,pool,throughput,network,burst,admission,gvisor-idle,namespace-idle,audit,redaction,image-reverify,image-pull] [--idle 100] [--ns-idle 500,1000]
+ *   node bench/run.ts [--n 200] [--only namespace,gvisor,cli,service,pool,throughput,network,burst,admission,gvisor-idle,namespace-idle,audit,redaction,image-reverify,image-pull,mcp-proxy] [--idle 100] [--ns-idle 500,1000]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
@@ -25,6 +25,7 @@ import { benchThroughput, type ThroughputBench } from './throughput.ts';
 import { benchRedaction, redactionLines, type RedactionBench } from './redaction.ts';
 import { benchImageReverify, imageReverifyLines, type ImageReverifyBench } from './image-reverify.ts';
 import { benchImagePull, imagePullLines, type ImagePullBench } from './image-pull.ts';
+import { benchMcpProxy, mcpProxyLines, type McpProxyBench } from './mcp-proxy.ts';
 
 const { values } = parseArgs({ options: { n: { type: 'string', default: '200' }, idle: { type: 'string', default: '100' }, 'ns-idle': { type: 'string', default: '500,1000' }, only: { type: 'string', default: 'namespace,gvisor,cli,service,pool,throughput,network,burst,admission' } } });
 const n = Number(values.n);
@@ -91,6 +92,10 @@ if (only.has('redaction')) redaction = benchRedaction(Math.min(n, 10));
 // One scheduled re-verification of the default image (full re-hash).
 let imageReverify: ImageReverifyBench | undefined;
 if (only.has('image-reverify')) imageReverify = await benchImageReverify(config, Math.min(n, 5));
+
+// Added latency of a tools/call through the MCP proxy (a fixture server in a namespace sandbox).
+let mcpProxy: McpProxyBench | undefined;
+if (only.has('mcp-proxy')) mcpProxy = await benchMcpProxy(config, Math.min(n, 500));
 
 // An image pulled from a registry on loopback, against skopeo copy + tar -x (not in the default list: it builds a 128 MiB image).
 let imagePull: ImagePullBench | undefined;
@@ -172,9 +177,10 @@ if (namespaceIdle !== undefined) {
 for (const a of audit) lines.push('', ...auditLines(a));
 if (redaction !== undefined) lines.push('', ...redactionLines(redaction));
 if (imageReverify !== undefined) lines.push('', ...imageReverifyLines(imageReverify));
+if (mcpProxy !== undefined) lines.push('', ...mcpProxyLines(mcpProxy));
 if (imagePull !== undefined) lines.push('', ...imagePullLines(imagePull));
 process.stdout.write(`${lines.join('\n')}\n`);
 mkdirSync('bench/results', { recursive: true });
 const file = `bench/results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-writeFileSync(file, JSON.stringify({ machine, results, service, throughput, network, burst, admission, gvisorIdle, namespaceIdle, audit, redaction, imageReverify, imagePull }, null, 2));
+writeFileSync(file, JSON.stringify({ machine, results, service, throughput, network, burst, admission, gvisorIdle, namespaceIdle, audit, redaction, imageReverify, imagePull, mcpProxy }, null, 2));
 process.stdout.write(`\nwritten ${file}\n`);
