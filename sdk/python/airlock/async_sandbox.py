@@ -97,6 +97,13 @@ class AsyncCommandHandle:
             pass
         return True
 
+    async def _tell(self, stream: str, text: str) -> None:
+        listener = self._listeners[stream]
+        if listener is not None and text != "":
+            returned = listener(text)
+            if inspect.isawaitable(returned):
+                await returned
+
     async def _run(self) -> CommandResult:
         exit_frame: Optional[ExitFrame] = None
         try:
@@ -106,14 +113,12 @@ class AsyncCommandHandle:
                     if isinstance(frame, ExitFrame):
                         exit_frame = frame
                         break
-                    self._output.add(frame)
+                    text = self._output.add(frame)
                     if self._chunks is not None:
                         self._chunks.put_nowait(frame)
-                    listener = self._listeners[frame.stream]
-                    if listener is not None:
-                        returned = listener(frame.text)
-                        if inspect.isawaitable(returned):
-                            await returned
+                    await self._tell(frame.stream, text)
+                for name in ("stdout", "stderr"):
+                    await self._tell(name, self._output.flush(name))
         except asyncio.CancelledError:
             # Cancelled by kill(): the closed connection made the server kill the command.
             if not self._killed:

@@ -3,8 +3,9 @@ exit frame into a result, or into the error a caller who waited gets."""
 
 from __future__ import annotations
 
+import codecs
 import time
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from .errors import CommandExitError, TimeoutError
 from .ndjson import ExitFrame, OutputChunk
@@ -19,10 +20,17 @@ class OutputCollector:
         self._stdout: List[bytes] = []
         self._stderr: List[bytes] = []
         self._started = time.monotonic()
+        # Why incremental: a character split across two chunks reaches the listener whole, not as U+FFFD twice.
+        self._decoders: Dict[str, codecs.IncrementalDecoder] = {name: codecs.getincrementaldecoder("utf-8")(errors="replace") for name in ("stdout", "stderr")}
 
-    def add(self, chunk: OutputChunk) -> None:
-        """Records a chunk of output."""
+    def add(self, chunk: OutputChunk) -> str:
+        """Records a chunk of output; returns its text for a listener (a split character waits for its rest)."""
         (self._stdout if chunk.stream == "stdout" else self._stderr).append(chunk.data)
+        return self._decoders[chunk.stream].decode(chunk.data)
+
+    def flush(self, stream: str) -> str:
+        """The text a listener has not had yet when the stream ends (a character cut short: U+FFFD)."""
+        return self._decoders[stream].decode(b"", final=True)
 
     @property
     def stdout(self) -> str:

@@ -113,6 +113,11 @@ class CommandHandle:
         self._done.wait()
         return True
 
+    def _tell(self, stream: str, text: str) -> None:
+        listener = self._listeners[stream]
+        if listener is not None and text != "":
+            listener(text)
+
     def _run(self) -> None:
         exit_frame: Optional[ExitFrame] = None
         try:
@@ -126,12 +131,12 @@ class CommandHandle:
                     if isinstance(frame, ExitFrame):
                         exit_frame = frame
                         break
-                    self._output.add(frame)
+                    text = self._output.add(frame)
                     if self._chunks is not None:
                         self._chunks.put(frame)
-                    listener = self._listeners[frame.stream]
-                    if listener is not None:
-                        listener(frame.text)
+                    self._tell(frame.stream, text)
+                for name in ("stdout", "stderr"):
+                    self._tell(name, self._output.flush(name))
         except BaseException as err:  # noqa: BLE001 - handed to wait(); a kill's broken stream is expected
             if not self._killed.is_set():
                 self._error = err

@@ -16,6 +16,7 @@ import pytest
 
 import airlock
 from airlock.errors import error_from_response, parse_retry_after
+from airlock.command_result import OutputCollector
 from airlock.ndjson import ExitFrame, FrameReader, OutputChunk
 
 
@@ -50,6 +51,15 @@ def test_stream_without_exit_or_with_error_frame() -> None:
     with pytest.raises(airlock.AirlockError) as garbage:
         FrameReader().feed(b"not json\n")
     assert garbage.value.code == "invalid_response"
+
+
+def test_a_character_split_across_chunks_reaches_a_listener_whole() -> None:
+    output = OutputCollector()
+    assert output.add(OutputChunk("stdout", b"a\xc3")) == "a"
+    assert output.add(OutputChunk("stderr", b"\xa9")) == "\ufffd", "streams are decoded apart"
+    assert output.add(OutputChunk("stdout", b"\xa9\n")) == "\u00e9\n"
+    assert output.add(OutputChunk("stdout", b"\xe2\x82")) == "" and output.flush("stdout") == "\ufffd"
+    assert output.stdout == "a\u00e9\n\ufffd"
 
 
 def test_retry_after_and_error_mapping() -> None:
