@@ -60,6 +60,7 @@ describe('activePolicyHash', () => {
       ['allowlist size', { ...base, network: { ...base.network, maxAllowedHosts: 4 } }],
       ['sandbox subnet', { ...base, network: { ...base.network, subnet: '10.99.0.0/16' } }],
       ['default image', { ...base, defaultImage: 'other' }],
+      ['image policy', { ...base, imagePolicy: { rules: [{ name: 'ours', match: ['local/**'], requireSignature: false, keys: [] }], unmatched: 'deny' } }],
       ['grant roots', { ...base, policy: { ...base.policy, hostRoots: ['/srv/work'] } }],
       // The state directory is never grantable: moving it moves a denied prefix.
       ['denied host prefixes', { ...base, stateDir: '/srv/airlock-state' }],

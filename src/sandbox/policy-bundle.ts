@@ -5,6 +5,7 @@
  * left out, so tuning them does not break clients that pin the hash.
  */
 import type { AirlockConfig } from '../config/config.ts';
+import { imagePolicyActive } from '../config/image-policy-config.ts';
 import { NEVER_ITSELF } from '../isolation/grants/never-grantable.ts';
 import { DEFAULT_PROFILE } from '../isolation/seccomp/index.ts';
 import { policyHash } from './policy-hash.ts';
@@ -38,7 +39,9 @@ export function activePolicy(config: AirlockConfig, cedarBundleHash: string): Re
       fileMaxBytes: service.fileMaxBytes,
     },
     network,
-    images: { defaultImage: config.defaultImage },
+    // Why the image policy: it decides which images may run at all. Only when it can refuse, so a
+    // host without one keeps the hash it had before the policy existed.
+    images: { defaultImage: config.defaultImage, ...(imagePolicyActive(config.imagePolicy) ? { policy: config.imagePolicy } : {}) },
     grants: { hostRoots: config.policy.hostRoots, deniedBelow: deniedHostPrefixes(config), deniedItself: NEVER_ITSELF },
   };
 }
