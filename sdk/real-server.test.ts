@@ -146,11 +146,12 @@ describe('SDK against a real server', { skip }, () => {
 
   it('setTimeout moves the expiry; an out-of-range TTL is refused', async () => {
     const before = Date.parse((await sandbox.info()).expires_at);
-    const info = await sandbox.setTimeout(3600);
+    const info = await sandbox.setTimeout(3_600_000);
     const expires = Date.parse(info.expires_at);
     assert.ok(expires > before, 'expiry moved later');
     assert.ok(Math.abs(expires - (Date.now() + 3_600_000)) < 10_000, info.expires_at);
     await assert.rejects(sandbox.setTimeout(0), InvalidRequestError);
+    await assert.rejects(sandbox.setTimeout(25 * 3_600_000), (err: unknown) => err instanceof InvalidRequestError && /ttl_seconds: Too big: expected number to be <=86400/.test(err.message));
   });
 
   it('network: a default sandbox has network_policy none and no allowlist to replace', async () => {

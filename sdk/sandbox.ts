@@ -216,7 +216,7 @@ export class Sandbox {
    * Sets its lifetime, in milliseconds as E2B has it: the sandbox ends `timeoutMs` from now (rounded
    * up to whole seconds) unless extended again. At most the server's maximum (24 h by default).
    */
-  setTimeout(timeoutMs: number, options: CallOptions = {}): Promise<SandboxInfo> {
+  async setTimeout(timeoutMs: number, options: CallOptions = {}): Promise<SandboxInfo> {
     return this.client.setSandboxTimeout(this.id, secondsOfMs('timeoutMs', timeoutMs), options);
   }
 

@@ -146,5 +146,8 @@ function streamSession(reply: FastifyReply, session: ExecSession, done: Promise<
   reply.code(200).type(STREAM_CONTENT_TYPE[format]).header('x-content-type-options', 'nosniff');
   // Proxies must pass frames through as they come.
   reply.header('x-accel-buffering', 'no');
+  // The head (with x-airlock-exec-id) goes out as soon as the command runs, not with its first
+  // output: a client of a silent command learns at once that it started, and its id.
+  reply.raw.once('pipe', () => reply.raw.flushHeaders());
   return reply.send(out);
 }
