@@ -398,7 +398,8 @@ static void exec_search(char **argv, char **envp) {
 static int exec_command(char **cmd, char **envp) {
   exec_search(cmd, envp);
   int err = errno;
-  dprintf(2, "airlock-agent: %s: %s\n", cmd[0], strerror(err));
+  /* The same words on every runtime for a command that can't start (see exec-failure.ts). */
+  dprintf(2, "airlock: %s: %s\n", cmd[0], strerror(err));
   return err == EACCES ? 126 : 127;
 }
 
@@ -457,7 +458,7 @@ static void child_exec(const struct agent *a, int in_fd, int out_fd, int err_fd,
   }
   exec_search(argv, envp);
   int err = errno;
-  dprintf(2, "airlock-agent: %s: %s\n", argv[0], strerror(err));
+  dprintf(2, "airlock: %s: %s\n", argv[0], strerror(err));
   _exit(err == ENOENT || err == ENOTDIR ? 127 : 126);
 }
 

@@ -78,6 +78,12 @@ export function listAction(opts: CommonOptions): Promise<number> {
 /** `sandbox kill ID`: prints the id (or the ended sandbox as JSON). */
 export function killAction(id: string, opts: CommonOptions & ApprovalFlags): Promise<number> {
   return withApprovedClient(opts, async (client, approvalId) => {
+    // Ending an ended sandbox changes nothing: say so (exit 1, like killing a stopped container), not print its id as if killed now.
+    const before = await client.getSandbox(id).catch(() => undefined);
+    if (before?.state === 'ended') {
+      process.stderr.write(`airlock: sandbox ${terminalSafe(id)} had already ended (${terminalSafe(before.end_reason ?? 'ended')} at ${terminalSafe(before.ended_at ?? '?')})\n`);
+      return 1;
+    }
     const info = await client.killSandbox(id, { approvalId });
     if (opts.json === true) printJson(info, opts.raw);
     else printLine(info.sandbox_id, opts.raw);

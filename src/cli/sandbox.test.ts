@@ -144,6 +144,10 @@ describe('airlock sandbox against a real server', { skip }, () => {
     const after = await runCli(['sandbox', 'exec', id, ...url, '--', 'true']);
     assert.equal(after.code, 1);
     assert.match(after.stderr, /^airlock: .*\[sandbox_not_running\]/);
+    const again = await runCli(['sandbox', 'kill', id, ...url]);
+    assert.equal(again.code, 1);
+    assert.equal(again.stdout, '');
+    assert.match(again.stderr, new RegExp(`^airlock: sandbox ${id} had already ended \\(killed at \\d{4}-\\d\\d-\\d\\dT[^)]+\\)\\n$`));
     const unknown = await runCli(['sandbox', 'kill', 's-unknown', ...url]);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /^airlock: no sandbox s-unknown \[sandbox_not_found\]/);

@@ -317,8 +317,10 @@ async function fileOp<T>(path: string, op: () => Promise<T>): Promise<T> {
   } catch (err) {
     if (err instanceof AgentFileError) {
       if (err.code === 'ENOENT') throw new ServiceError('file_not_found', `${path}: no such file or directory`);
-      if (err.code === 'EFBIG') throw new ServiceError('payload_too_large', `${path}: ${err.message}`);
-      throw new ServiceError('invalid_path', `${path}: ${err.message}`);
+      // The agent's own message may name the path already: never twice.
+      const message = err.message.startsWith(`${path}: `) ? err.message : `${path}: ${err.message}`;
+      if (err.code === 'EFBIG') throw new ServiceError('payload_too_large', message);
+      throw new ServiceError('invalid_path', message);
     }
     throw err;
   }

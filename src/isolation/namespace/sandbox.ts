@@ -26,6 +26,7 @@ import type { UidLease } from '../../host/uid-lease.ts';
 import { releasePins, type PinnedMount } from '../mount-pins.ts';
 import { signalOfExitCode } from '../../host/exit-status.ts';
 import { buildBwrapArgs, buildLauncherArgs, buildPrlimitArgs, FD } from './bwrap-args.ts';
+import { execFailureWording } from './exec-failure.ts';
 import type { ProcMaskBind } from '../proc-masks.ts';
 import { watchFdCloser, withoutInheritedFds } from '../inherited-fds.ts';
 import { APPARMOR_REFUSAL } from '../apparmor/index.ts';
@@ -110,7 +111,8 @@ export class NamespaceSandbox implements Sandbox {
     // Claim the output at once: Node drops a child's unread output when it exits before anyone
     // listens, and a short command can end before the caller attaches. pipe() keeps backpressure.
     const stdout = (child.stdout as Readable).pipe(new PassThrough());
-    const stderr = (child.stderr as Readable).pipe(new PassThrough());
+    // bubblewrap's own exec failure reads as every runtime words it (exec-failure.ts).
+    const stderr = (child.stderr as Readable).pipe(execFailureWording());
     const stderrHead = collectHead(child.stderr as Readable);
     const fdCloser = watchFdCloser(child.stderr as Readable);
     const exit = new Promise<ProcessExit>((resolve) => {
