@@ -130,6 +130,22 @@ describe('the contract at run time', () => {
     await store.contracts.set({ agentId: 'alice', contract: parseContract({ hosts: [] }), updatedAtMs: 3, updatedBy: 'root' });
     assert.equal((await guard('alice', decision('api.openai.com')))?.kill, false);
   });
+
+  it('holds internal services to the services clause at run time, by name, refused or not', async (t) => {
+    const store = await fixture(t);
+    const guard = contractEgressGuard(store.contracts);
+    const decision = (host: string, kind: 'http' | 'service', allowed: boolean, reason = '') => ({ sandboxId: 's-1', time: '', kind, host, port: 80, allowed, reason });
+    assert.equal(await guard('alice', decision('inference.airlock.internal', 'service', true, 'service')), undefined);
+    const other = await guard('alice', decision('vault.airlock.internal', 'http', false, 'unknown_service'));
+    assert.deepEqual([other?.kill, other?.violation.indicators['clause'], other?.violation.description], [true, 'services', 'service vault is outside the contract of agent alice (clause services)']);
+    // A service reached by its URL's address is one the sandbox was given (admission held it to the clause).
+    assert.equal(await guard('alice', decision('10.0.0.5', 'service', true, 'service')), undefined);
+    // The host's own name is a host, held to the hosts clause.
+    assert.equal((await guard('alice', decision('host.airlock.internal', 'http', false)))?.violation.indicators['clause'], 'hosts');
+    // No services clause: no run-time services check either.
+    await store.contracts.set({ agentId: 'alice', contract: parseContract({ hosts: ['api.openai.com'] }), updatedAtMs: 2, updatedBy: 'root' });
+    assert.equal(await guard('alice', decision('vault.airlock.internal', 'service', true, 'service')), undefined);
+  });
 });
 
 describe('contracts suggest', () => {

@@ -109,5 +109,17 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
         }
       });
     }
+
+    test('a service outside the services clause, named by the sandbox, is a POLICY violation (one-shot: in its result)', async () => {
+      const agent = `ct-${runtime}-services`;
+      await store.contracts.set({ agentId: agent, contract: parseContract({ enforce: 'record', services: ['web'], network_modes: ['restricted'] }), updatedAtMs: Date.now(), updatedBy: 'test' });
+      const result = await service.execute({
+        agentId: agent, runtime, limits: {}, env: {}, mounts: [], command: ['python3', '-c', FETCH, 'http://vault.airlock.internal/'],
+        network: { mode: 'restricted', allowedHosts: [], services: ['web'] },
+      });
+      assert.equal(result.output, '403', result.error ?? '');
+      const v = result.security_violations.find((x) => x.violation_type === 'contract_egress');
+      assert.deepEqual([v?.detection_layer, v?.indicators['clause'], v?.indicators['host']], ['POLICY', 'services', 'vault.airlock.internal'], JSON.stringify(result.security_violations));
+    });
   });
 }
