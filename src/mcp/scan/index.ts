@@ -116,10 +116,11 @@ export function createScanner(rules: CompiledRules): Scanner {
       const scanned = new Map<string, string>();
       for (const field of fields) {
         if (field.key) continue;
-        const raw = redactText(field.text, matcher.credentials);
+        // Plain text: the normalised redaction is the raw one (normalise() returns it unchanged).
+        const raw = field.norm === field.text ? field.safe : redactText(field.text, matcher.credentials);
         // Why fall back to the normalised redaction: a credential split by invisible characters is
         // only visible once they are stripped, and must not pass because the raw text hides it.
-        scanned.set(field.where === 'output' ? '' : field.where, normalise(raw) === field.safe ? raw : field.safe);
+        scanned.set(field.where === 'output' ? '' : field.where, raw === field.safe || normalise(raw) === field.safe ? raw : field.safe);
       }
       return { findings, redacted: rebuild(content, scanned, rules.limits) };
     },
