@@ -8,15 +8,15 @@ import { formatBytes, formatImageTable, registerImage } from './image.ts';
 
 test('formatImageTable aligns columns and shortens digests', () => {
   const out = formatImageTable([
-    { name: 'default', digest: `sha256:${'ab'.repeat(32)}`, size: 262_226_031, files: 6777, created: '2025-01-01T00:00:00.000Z', problem: null },
-    { name: 'x', digest: `sha256:${'0'.repeat(64)}`, size: null, files: null, created: null, problem: 'image not found' },
+    { name: 'default', digest: `sha256:${'ab'.repeat(32)}`, size: 262_226_031, files: 6777, created: '2025-01-01T00:00:00.000Z', source: 'build trixie', problem: null },
+    { name: 'x', digest: `sha256:${'0'.repeat(64)}`, size: null, files: null, created: null, source: null, problem: 'image not found' },
   ]);
   assert.equal(
     out,
     [
-      'NAME     DIGEST        SIZE       FILES  CREATED',
-      'default  abababababab  250.1 MiB  6777   2025-01-01T00:00:00.000Z',
-      'x        000000000000  -          -      BROKEN: image not found',
+      'NAME     DIGEST        SOURCE        SIZE       FILES  CREATED',
+      'default  abababababab  build trixie  250.1 MiB  6777   2025-01-01T00:00:00.000Z',
+      'x        000000000000  -             -          -      BROKEN: image not found',
       '',
     ].join('\n'),
   );

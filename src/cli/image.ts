@@ -1,11 +1,12 @@
 /**
- * `airlock image build|ls|verify`: content-addressed root filesystem images.
+ * `airlock image build|ls|verify` (and import|rm|gc, pull|sign): content-addressed root filesystem images.
  * Progress goes to stderr; results (digest, table, JSON) to stdout.
  */
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
 import type { AirlockConfig } from '../config/config.ts';
 import type { ImageSummary } from '../images/list.ts';
+import { registerImageImport } from './image-import.ts';
 import { registerImageRegistry } from './image-registry.ts';
 import { formatTable } from './table.ts';
 import { terminalSafe, terminalSafeJson } from './terminal-text.ts';
@@ -29,11 +30,13 @@ export function formatBytes(n: number): string {
 
 /** Renders `image ls` rows as an aligned text table. */
 export function formatImageTable(rows: readonly ImageSummary[]): string {
-  const table = [['NAME', 'DIGEST', 'SIZE', 'FILES', 'CREATED']];
+  const table = [['NAME', 'DIGEST', 'SOURCE', 'SIZE', 'FILES', 'CREATED']];
   for (const r of rows) {
     table.push([
       r.name,
       r.digest.slice('sha256:'.length, 'sha256:'.length + 12),
+      // The source names a file or reference the importing user chose.
+      terminalSafe(r.source ?? '-'),
       r.size === null ? '-' : formatBytes(r.size),
       r.files === null ? '-' : String(r.files),
       r.problem !== null ? `BROKEN: ${r.problem}` : (r.created ?? '-'),
@@ -114,4 +117,5 @@ export function registerImage(program: Command): void {
     });
 
   registerImageRegistry(image, program);
+  registerImageImport(image, program);
 }

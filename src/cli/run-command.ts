@@ -12,6 +12,7 @@ import { activePolicyHash } from '../sandbox/policy-bundle.ts';
 import { admitRun } from './run-admission.ts';
 import type { ExecutionResult } from '../sandbox/result.ts';
 import { parseRunOptions, type RawRunOptions, type RunPlan } from './run-options.ts';
+import { withImageDefaults } from './run-image-defaults.ts';
 import { openRunRecording, recordRunEnd, type RunRecording } from './run-record.ts';
 import { terminalSafe, terminalSafeJson } from './terminal-text.ts';
 import { UsageError } from './usage-error.ts';
@@ -21,7 +22,9 @@ import { NetworkPolicyError } from '../network/policy.ts';
 /** Runs the command and returns the exit code for the CLI. */
 export async function runCommand(command: string[], raw: RawRunOptions, configPath: string | undefined): Promise<number> {
   const config = loadConfig(configPath);
-  const plan = parseRunOptions(raw, command, config, process.cwd());
+  // An imported image's env, and its default command when none is given (before admission sees the argv).
+  const withDefaults = await withImageDefaults(command, raw, config);
+  const plan = parseRunOptions(withDefaults.raw, withDefaults.command, config, process.cwd());
   const recording = openRunRecording(config);
   try {
     return await admittedRun(plan, raw, config, recording);

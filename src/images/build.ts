@@ -94,7 +94,8 @@ export async function buildImage(config: AirlockConfig, options: BuildOptions): 
   checkInputs(suite, mirror, packages);
   const paths = storePaths(config);
   await ensureStore(paths);
-  const work = await mkdtemp(join(paths.tmp, 'build-'));
+  // The pid in the name tells `image gc` whether the build is still running.
+  const work = await mkdtemp(join(paths.tmp, `build-${process.pid}-`));
   // Traversable, so apt downloads as its unprivileged _apt user rather than as root.
   await chmod(work, 0o755);
   const rootfs = join(work, 'rootfs');

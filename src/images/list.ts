@@ -17,6 +17,8 @@ export interface ImageSummary {
   files: number | null;
   /** Build time from build.json (informational), or null. */
   created: string | null;
+  /** Where the image came from (build.json, informational): `build SUITE`, `oci-layout PATH`, `registry REF`…, or null. */
+  source: string | null;
   /** Why the image is unusable (missing blob, tampered manifest), or null when it looks fine. */
   problem: string | null;
 }
@@ -26,7 +28,7 @@ export async function listImages(config: Pick<AirlockConfig, 'stateDir'>): Promi
   const paths = storePaths(config);
   const rows: ImageSummary[] = [];
   for (const { name, digest } of await listTags(paths)) {
-    const row: ImageSummary = { name, digest, size: null, files: null, created: null, problem: null };
+    const row: ImageSummary = { name, digest, size: null, files: null, created: null, source: null, problem: null };
     try {
       const entries = parseManifest(await readVerifiedManifest(paths, digest));
       const files = entries.filter((e) => e.type === 'file');
@@ -36,8 +38,10 @@ export async function listImages(config: Pick<AirlockConfig, 'stateDir'>): Promi
       row.problem = (err as Error).message;
     }
     try {
-      const info = JSON.parse(await readFile(join(blobDir(paths, digest), 'build.json'), 'utf8')) as Partial<BuildInfo>;
+      const info = JSON.parse(await readFile(join(blobDir(paths, digest), 'build.json'), 'utf8')) as Partial<BuildInfo> & { source?: { kind?: unknown; reference?: unknown } };
       if (typeof info.created === 'string') row.created = info.created;
+      if (typeof info.source?.kind === 'string') row.source = [info.source.kind, info.source.reference].filter((s) => typeof s === 'string').join(' ');
+      else if (typeof info.suite === 'string') row.source = `build ${info.suite}`;
     } catch {
       // build.json is informational; its absence only leaves CREATED empty.
     }

@@ -42,8 +42,8 @@ export function parseImageConfig(bytes: Buffer, label: string): ParsedConfig {
   if (entrypoint !== undefined) run.entrypoint = entrypoint;
   if (cmd !== undefined) run.cmd = cmd;
   if (env !== undefined) {
-    // Why: an entry without `=` or with a NUL could not be passed to exec as given.
-    for (const e of env) if (!/^[^=\0]+=[^\0]*$/.test(e)) throw new ImportError(`image config: Env entry ${JSON.stringify(e)} is not KEY=VALUE`);
+    // Why: the same names `--env` accepts; an entry with a NUL or an odd name could not be passed on as given.
+    for (const e of env) if (!/^[A-Za-z_][A-Za-z0-9_]*=[^\0]*$/.test(e)) throw new ImportError(`image config: Env entry ${JSON.stringify(e)} is not NAME=VALUE`);
     run.env = env;
   }
   if (typeof c['WorkingDir'] === 'string' && c['WorkingDir'] !== '') run.workdir = c['WorkingDir'];

@@ -60,7 +60,7 @@ test('an OCI layout (gzip and zstd layers) is flattened, verified, tagged, and k
     assert.deepEqual(result.config, { entrypoint: ['/bin/tool'], cmd: ['--help'], env: ['PATH=/bin', 'A=b'], workdir: '/opt/app', user: 'app' });
     assert.ok(result.notes.some((n) => n.includes('"app" is not used')), 'says the user is remapped');
     assert.ok(result.notes.some((n) => n.includes('setuid')), 'says setuid was stripped');
-    assert.deepEqual(progress, [0, 1, 2]);
+    assert.deepEqual([...new Set(progress)], [0, 1, 2], 'layers are reported in order');
     assert.equal(await readTag(storePaths(config), `fixture-${compression}`), result.imageDigest);
     const verified = await verifyImage(config, `fixture-${compression}`);
     assert.deepEqual(verified.differences, []);

@@ -100,6 +100,7 @@ export async function importImage(path: string, options: ImportOptions = {}): Pr
       await readLayer(tree, i, layer, limits, counters, {
         onBytes: (n) => {
           bytes += n;
+          progress(i);
         },
         ...(options.signal !== undefined ? { signal: options.signal } : {}),
       });
