@@ -66,6 +66,7 @@ export async function runChecks(config: AirlockConfig): Promise<Check[]> {
   const degraded = (check: Check): Check => ({ ...check, level: 'warn' });
   checks.push(cgroupCheck(), userNamespaceCheck(), seccompCheck(), ...appArmorFacts(), kvmCheck(), degraded(await nftablesCheck()), degraded(networkCheck(config)), await imageCheck(config), await leftoverCheck(config));
   checks.push({ name: 'capacity', ok: true, detail: describeCapacity(config.service.maxSandboxes, hostSandboxCapacity(config.defaults.memoryMb)) });
+  checks.push({ name: 'image policy', ...(await (await import('../images/signatures/health.ts')).imagePolicyHealth(config)) });
   return checks;
 }
 
