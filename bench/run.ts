@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: ratios of airlock against the raw engines, measured in one run on one machine.
  * Prints a Markdown table and writes bench/results/<timestamp>.json. Usage:
- *   node bench/run.ts [--n 200] [--only namespace,gvisor,cli,service,pool,throughput,network,burst,admission,gvisor-idle,namespace-idle,audit,redaction,image-reverify,image-pull,mcp-proxy] [--idle 100] [--ns-idle 500,1000]
+ *   node bench/run.ts [--n 200] [--only namespace,gvisor,cli,service,pool,throughput,network,burst,admission,gvisor-idle,namespace-idle,audit,redaction,image-reverify,image-pull,mcp-proxy,mcp-scan] [--idle 100] [--ns-idle 500,1000]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
@@ -26,6 +26,7 @@ import { benchRedaction, redactionLines, type RedactionBench } from './redaction
 import { benchImageReverify, imageReverifyLines, type ImageReverifyBench } from './image-reverify.ts';
 import { benchImagePull, imagePullLines, type ImagePullBench } from './image-pull.ts';
 import { benchMcpProxy, mcpProxyLines, type McpProxyBench } from './mcp-proxy.ts';
+import { benchMcpScan, mcpScanLines, type McpScanBench } from './mcp-scan.ts';
 
 const { values } = parseArgs({ options: { n: { type: 'string', default: '200' }, idle: { type: 'string', default: '100' }, 'ns-idle': { type: 'string', default: '500,1000' }, only: { type: 'string', default: 'namespace,gvisor,cli,service,pool,throughput,network,burst,admission' } } });
 const n = Number(values.n);
@@ -96,6 +97,9 @@ if (only.has('image-reverify')) imageReverify = await benchImageReverify(config,
 // Added latency of a tools/call through the MCP proxy (a fixture server in a namespace sandbox).
 let mcpProxy: McpProxyBench | undefined;
 if (only.has('mcp-proxy')) mcpProxy = await benchMcpProxy(config, Math.min(n, 500));
+// The MCP scanner alone, per definition and per output (CPU only, fixture servers over stdio).
+let mcpScan: McpScanBench | undefined;
+if (only.has('mcp-scan')) mcpScan = await benchMcpScan(Math.min(n, 200));
 
 // An image pulled from a registry on loopback, against skopeo copy + tar -x (not in the default list: it builds a 128 MiB image).
 let imagePull: ImagePullBench | undefined;
@@ -178,9 +182,10 @@ for (const a of audit) lines.push('', ...auditLines(a));
 if (redaction !== undefined) lines.push('', ...redactionLines(redaction));
 if (imageReverify !== undefined) lines.push('', ...imageReverifyLines(imageReverify));
 if (mcpProxy !== undefined) lines.push('', ...mcpProxyLines(mcpProxy));
+if (mcpScan !== undefined) lines.push('', ...mcpScanLines(mcpScan));
 if (imagePull !== undefined) lines.push('', ...imagePullLines(imagePull));
 process.stdout.write(`${lines.join('\n')}\n`);
 mkdirSync('bench/results', { recursive: true });
 const file = `bench/results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-writeFileSync(file, JSON.stringify({ machine, results, service, throughput, network, burst, admission, gvisorIdle, namespaceIdle, audit, redaction, imageReverify, imagePull, mcpProxy }, null, 2));
+writeFileSync(file, JSON.stringify({ machine, results, service, throughput, network, burst, admission, gvisorIdle, namespaceIdle, audit, redaction, imageReverify, imagePull, mcpProxy, mcpScan }, null, 2));
 process.stdout.write(`\nwritten ${file}\n`);
