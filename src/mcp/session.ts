@@ -37,6 +37,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Caller } from '../admission/caller.ts';
 import { isLocalServer } from '../config/mcp-config.ts';
+import type { PolicyDecision } from '../policy/engine.ts';
 import type { McpAction } from '../policy/request.ts';
 import { canonicalDigest } from '../signing/canonical-json.ts';
 import { decide, type ProxyContext } from './context.ts';
@@ -79,8 +80,18 @@ export class ProxySession {
     this.server.setRequestHandler(ReadResourceRequestSchema, (request, extra) => this.#readResource(request.params, extra.signal));
   }
 
+  /**
+   * The servers this caller may reach: policy is asked about each server itself (kind `server`)
+   * first. Why: a server the caller may use nothing of is never started on its behalf.
+   */
   get #servers(): string[] {
-    return Object.keys(this.#context.config.servers).sort();
+    return Object.keys(this.#context.config.servers)
+      .filter((server) => this.#serverDecision(server).decision !== 'deny')
+      .sort();
+  }
+
+  #serverDecision(server: string): PolicyDecision {
+    return decide(this.#context, this.caller, 'mcp.call', { server, name: '*', kind: 'server', destructive: false, readOnly: true });
   }
 
   /** Ends this session's own server connections (and their sandboxes); shared ones stay. */
@@ -99,6 +110,8 @@ export class ProxySession {
     const server = this.#context.config.servers[name];
     if (server === undefined) return Promise.reject(new McpRefusal('unknown_server', `no server named ${JSON.stringify(name)}`));
     if (this.#closed) return Promise.reject(new McpRefusal('server_unavailable', 'the session has ended'));
+    const reach = this.#serverDecision(name);
+    if (reach.decision === 'deny') return Promise.reject(new McpRefusal('policy_denied', reach.reasons.join('; '), { policy_ids: reach.policyIds }));
     if (isLocalServer(server) && server.share) return this.#context.sharedUpstream(name);
     let pending = this.#upstreams.get(name);
     if (pending === undefined) {

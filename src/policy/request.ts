@@ -40,7 +40,8 @@ export type ApprovalAction = PolicyAction | McpAction;
 export interface McpItem {
   server: string;
   name: string;
-  kind: 'tool' | 'prompt' | 'resource';
+  /** `server`: the server itself (name `*`), asked before its sandbox is started for a caller. */
+  kind: 'tool' | 'prompt' | 'resource' | 'server';
   /** The pinned definition is annotated `destructiveHint: true`. */
   destructive: boolean;
   /** The pinned definition is annotated `readOnlyHint: true`. */

@@ -22,6 +22,7 @@ import type { McpLocalServer } from '../../src/config/mcp-config.ts';
 import { approveServer } from '../../src/mcp/approve.ts';
 import { startMcpHttp, type McpHttpServer } from '../../src/mcp/http.ts';
 import { McpProxy } from '../../src/mcp/proxy.ts';
+import { RequestSigner } from '../../src/signing/client.ts';
 import { loadProxyScanner } from '../../src/mcp/scanning.ts';
 import { UNTRUSTED_META } from '../../src/mcp/session.ts';
 import { AirlockMetrics } from '../../src/observability/metrics.ts';
@@ -168,6 +169,8 @@ describe('MCP proxy with fixture servers in sandboxes', { skip: reason }, () => 
     assert.ok(names.includes('rug__get_weather'));
     // Not in the agent's groups: not shown at all.
     assert.ok(!names.some((n) => n.startsWith('calc__')), 'a server the agent is not granted is hidden');
+    // … and never started on its behalf: no sandbox of it is the agent's.
+    assert.deepEqual(service.list().filter((s) => s.owner === AGENT && s.metadata['airlock/mcp-server'] === 'calc'), []);
     // Poisoned definitions are blocked by the scanner; never-approved ones by the missing pin.
     assert.ok(!names.some((n) => n.startsWith('poisoned__')), 'poisoned tools are not offered');
     assert.ok(!names.some((n) => n.startsWith('unpinned__')), 'unapproved tools are not offered');
@@ -281,6 +284,42 @@ describe('MCP proxy with fixture servers in sandboxes', { skip: reason }, () => 
       assert.equal(by(name)?.succeeded, false, `${name}: ${by(name)?.detail ?? 'not attempted'}`);
     }
   };
+
+  test('signed requests: the agent is known by its key, its session is its own, unsigned is refused', async () => {
+    const signedHttp = await startMcpHttp({ proxy, authenticator: new Authenticator({ auth: { ...config.auth, unsignedLoopback: false }, store }), host: '127.0.0.1', port: 0, allowedHosts: config.service.allowedHosts, sessionIdleMs: 60_000 });
+    const b = await addPrincipal(store, 'agent-b', 'agent', 'agent-b', ['mcp.fs']);
+    const c = await addPrincipal(store, 'agent-c', 'agent', 'agent-c', ['mcp.fs']);
+    // Every request signed afresh (RFC 9421: method, target URI, content digest; a new nonce each).
+    const signing = (who: typeof b): typeof fetch => async (url, init) => {
+      const signer = new RequestSigner(who.privateKey);
+      const body = typeof init?.body === 'string' ? init.body : undefined;
+      const headers = new Headers(init?.headers);
+      for (const [k, v] of Object.entries(signer.headers({ method: init?.method ?? 'GET', url: String(url), body }))) headers.set(k, String(v));
+      return fetch(url, { ...init, headers });
+    };
+    try {
+      const transport = new StreamableHTTPClientTransport(new URL(signedHttp.url), { fetch: signing(b) });
+      const asB = new Client({ name: 'agent-b', version: '1' });
+      await asB.connect(transport);
+      const names = (await asB.listTools()).tools.map((t: Tool) => t.name);
+      assert.ok(names.includes('fs__read_file') && !names.some((n) => n.startsWith('rug__')), names.join(', '));
+      await asB.callTool({ name: 'fs__list_directory', arguments: { path: '.' } });
+      // Only the server agent-b is granted was started for it.
+      assert.deepEqual(service.list().filter((s) => s.owner === 'agent-b').map((s) => s.metadata['airlock/mcp-server']), ['fs']);
+      const record = events.findLast((e) => e.kind === 'mcp.call' && e.actor?.name === 'agent-b');
+      assert.equal(record?.agentId, 'agent-b');
+      // Another agent, signing correctly, presenting agent-b's session id: refused.
+      const hijack = await signing(c)(signedHttp.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': String(transport.sessionId), 'mcp-protocol-version': '2025-06-18' }, body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/list', params: {} }) });
+      assert.equal(hijack.status, 403);
+      assert.equal(((await hijack.json()) as { error: { data: { airlock_code: string } } }).error.data.airlock_code, 'session_mismatch');
+      const unsigned = await fetch(signedHttp.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }) });
+      assert.equal(unsigned.status, 401);
+      await transport.terminateSession();
+      await asB.close();
+    } finally {
+      await signedHttp.close();
+    }
+  });
 
   test('bad input: malformed JSON, an oversized message, an unknown method; the proxy stays up', async () => {
     const post = (body: string) => fetch(http.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body });
