@@ -1,7 +1,8 @@
 /**
  * The Python SDK (sdk/python/) against a real `airlock serve`: a spawned server on this file's own
  * state, cgroups, uids and subnet, listening on a private unix socket (root there: the operator)
- * and on loopback TCP where every request must be signed. A principal `py-sdk` (role agent) is
+ * and on loopback TCP — HTTPS with a throwaway certificate where openssl is installed — where every
+ * request must be signed. A principal `py-sdk` (role agent) is
  * registered with a fresh key; pytest (sdk/python/tests) then runs with AIRLOCK_URL naming the
  * socket and AIRLOCK_TEST_TCP_URL / AIRLOCK_TEST_KEY for the signed cases, and this test fails with
  * pytest's output when pytest fails. The wheel's packaging test is one of those pytest cases.
@@ -20,6 +21,8 @@ import { CLI_ENTRY, runCli } from '../../src/cli/test-cli.ts';
 import { skipReason } from '../integration/environment.ts';
 import { isolatedConfig, removeIsolatedState, writeConfigFile } from '../security/lib/runtime.ts';
 import { stretched } from '../security/lib/emulation.ts';
+import { selfSignedCert } from '../security/lib/self-signed-cert.ts';
+import { findExecutable } from '../../src/host/which.ts';
 
 /** The Python modules the SDK and its tests need, and the Debian package of each. */
 const MODULES: Record<string, string> = { httpx: 'python3-httpx', cryptography: 'python3-cryptography', pytest: 'python3-pytest', build: 'python3-build', ensurepip: 'python3-venv' };
@@ -49,12 +52,16 @@ function findPython(): { python: string } | { problem: string } {
 }
 
 const config = isolatedConfig({ service: { maxSandboxes: MAX_SANDBOXES } });
+// HTTPS on TCP, as any controller off loopback must be: the SDK's CA handling and https @target-uri.
+const tls = findExecutable('openssl') === undefined ? undefined : selfSignedCert();
+if (tls !== undefined) config.service.tls = { certFile: tls.certFile, keyFile: tls.keyFile };
 const socketPath = join(config.stateDir, 'api', 'api.sock');
 // Root-only socket in this test's state directory; unsigned TCP is refused (signatures required).
 config.service.socket = { path: socketPath, group: 'root', mode: 0o600 };
 const configFile = writeConfigFile(config);
 const reason = skipReason(config)('namespace');
 after(() => {
+  tls?.remove();
   const problems = removeIsolatedState(config);
   assert.deepEqual(problems, [], 'the test left state behind');
 });
@@ -65,7 +72,7 @@ async function startServer(): Promise<{ child: ChildProcess; url: string; log: (
   child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
   for (let i = 0; i < stretched(600); i++) {
-    const match = /"address":"(http:\/\/[^"]+)"/.exec(log);
+    const match = /"address":"(https?:\/\/[^"]+)"/.exec(log);
     if (match?.[1] !== undefined && existsSync(socketPath)) return { child, url: match[1], log: () => log };
     if (child.exitCode !== null) break;
     await sleep(50);
@@ -111,13 +118,15 @@ test('Python SDK: pytest against a real airlock serve (unix socket, signed TCP, 
       AIRLOCK_TEST_AGENT: AGENT,
       AIRLOCK_TEST_APPROVER_KEY: approverPrefix,
       AIRLOCK_TEST_CLI: `${process.execPath} ${CLI_ENTRY}`,
+      // The test certificate is the CA bundle of every https connection pytest makes (the SDK reads it as ssl does).
+      ...(tls === undefined ? {} : { SSL_CERT_FILE: tls.certFile, NODE_EXTRA_CA_CERTS: tls.certFile }),
       AIRLOCK_TEST_MAX_SANDBOXES: String(MAX_SANDBOXES),
       PYTHONDONTWRITEBYTECODE: '1',
     });
     assert.equal(run.code, 0, `pytest failed:\n${run.output}`);
     // Skips are reported (-rs) and allowed only for a runtime this host lacks.
     const skips = run.output.split('\n').filter((line) => line.startsWith('SKIPPED'));
-    for (const line of skips) assert.match(line, /runtime .* is not available on this server/, `unexpected skip: ${line}`);
+    for (const line of skips) assert.match(line, /runtime .* is not available on this server|openssl is not installed/, `unexpected skip: ${line}`);
     assert.match(run.output, / passed/);
     // The summary and the slowest cases, for whoever watches the suite's time.
     t.diagnostic(run.output.trim().split('\n').slice(-14).join('\n'));

@@ -38,10 +38,11 @@ class AsyncClient:
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
+        verify: Union[bool, str, None] = None,
         connection: Optional[Connection] = None,
     ) -> None:
         self.connection = connection or resolve_connection(
-            url, key, headers=headers, request_timeout=request_timeout, max_retries=max_retries, max_retry_wait=max_retry_wait
+            url, key, headers=headers, request_timeout=request_timeout, max_retries=max_retries, max_retry_wait=max_retry_wait, verify=verify
         )
         self._transport = AsyncTransport(self.connection)
 

@@ -19,8 +19,9 @@ class AsyncTransport:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         transport = httpx.AsyncHTTPTransport(uds=connection.socket_path) if connection.socket_path is not None else None
-        # Why trust_env off: a proxy from the environment must not see (or reroute) signed control-plane calls.
-        self._client = httpx.AsyncClient(transport=transport, trust_env=False)
+        # Why trust_env off: a proxy from the environment must not see (or reroute) control-plane calls;
+        # the CA bundle is the connection's (SSL_CERT_FILE is read there).
+        self._client = httpx.AsyncClient(transport=transport, trust_env=False, verify=connection.verify)
 
     async def aclose(self) -> None:
         """Closes the pooled connections."""

@@ -52,6 +52,8 @@ class Client:
     socket, then http://127.0.0.1:8002. ``key``: a key file (or ``SigningKey``) that signs every
     request; default ``AIRLOCK_KEY``. A request answered 429 is retried up to ``max_retries`` times
     after its ``Retry-After`` (at most ``max_retry_wait`` seconds); then ``RateLimitError``.
+    ``verify``: TLS verification of an https server (a CA bundle file for a private CA; default
+    ``SSL_CERT_FILE`` when set, else the default CAs).
     """
 
     def __init__(
@@ -63,10 +65,11 @@ class Client:
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
+        verify: Union[bool, str, None] = None,
         connection: Optional[Connection] = None,
     ) -> None:
         self.connection = connection or resolve_connection(
-            url, key, headers=headers, request_timeout=request_timeout, max_retries=max_retries, max_retry_wait=max_retry_wait
+            url, key, headers=headers, request_timeout=request_timeout, max_retries=max_retries, max_retry_wait=max_retry_wait, verify=verify
         )
         self._transport = Transport(self.connection)
 

@@ -54,6 +54,8 @@ class Connection:
     max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
     #: Where the server choice came from, for messages (``url``, ``AIRLOCK_URL``, the default, ...).
     source: str = "url"
+    #: TLS verification of an https server: True (the default CAs), False (none), or a CA bundle file.
+    verify: Union[bool, str] = True
 
     @property
     def target(self) -> str:
@@ -94,9 +96,13 @@ def resolve_connection(
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     max_retries: int = DEFAULT_MAX_RETRIES,
     max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
+    verify: Union[bool, str, None] = None,
     env: Optional[Mapping[str, str]] = None,
 ) -> Connection:
     """The connection for these arguments and the environment (see the module's docstring).
+
+    ``verify``: TLS verification of an https server; None: the CA bundle ``SSL_CERT_FILE`` names when
+    set (a controller with a private CA), else the default CAs.
 
     A key that cannot be loaded is an ``AirlockError`` (``invalid_argument``) naming where it came
     from, raised before anything is sent.
@@ -125,6 +131,8 @@ def resolve_connection(
         signer = _load_key("AIRLOCK_KEY", env["AIRLOCK_KEY"])
     else:
         signer = None
+    if verify is None:
+        verify = _non_empty(env.get("SSL_CERT_FILE")) or True
     return Connection(
         base_url=str(server["base_url"]),
         socket_path=server["socket_path"],
@@ -134,6 +142,7 @@ def resolve_connection(
         max_retries=max_retries,
         max_retry_wait=max_retry_wait,
         source=where,
+        verify=verify,
     )
 
 

@@ -91,3 +91,18 @@ def test_key_problems_are_refused(tcp_url: str, key_path: str, tmp_path: Path) -
         with pytest.raises(airlock.AirlockError) as unknown:
             client.list_sandboxes()
     assert unknown.value.status == 401 and unknown.value.code == "key_unknown", unknown.value
+
+
+def test_https_is_verified(tcp_url: str, key_path: str) -> None:
+    if not tcp_url.startswith("https://"):
+        pytest.skip("openssl is not installed: the test server listens on plain HTTP")
+    ca = os.environ["SSL_CERT_FILE"]
+    with airlock.Client(url=tcp_url, verify=True) as strict:
+        with pytest.raises(airlock.NetworkError) as caught:
+            strict.health()
+    assert "CERTIFICATE_VERIFY_FAILED" in str(caught.value) and tcp_url in str(caught.value), caught.value
+    with airlock.Client(url=tcp_url, key=key_path) as from_env:
+        assert from_env.connection.verify == ca, "SSL_CERT_FILE names the CA bundle"
+        assert from_env.list_sandboxes() is not None, "signed over https: @target-uri carries the https scheme"
+    with airlock.Client(url=tcp_url, verify=ca) as pinned:
+        assert pinned.health()["status"] in ("healthy", "degraded")
