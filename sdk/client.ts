@@ -10,6 +10,7 @@ import type {
   CancelledExecution,
   CreateSandboxRequest,
   ExecCollectedResponse,
+  ExecList,
   ExecRequest,
   ExecuteRequest,
   ExecuteResponse,
@@ -17,6 +18,7 @@ import type {
   FileListResponse,
   FileWriteResponse,
   HealthResponse,
+  RunningExec,
   SandboxInfo,
   SandboxList,
   SandboxNetworkInfo,
@@ -222,6 +224,21 @@ export class AirlockClient {
     const base = this.transport.requestTimeoutMs;
     const timeoutMs = base === 0 || request.timeout_seconds === undefined ? 0 : base + request.timeout_seconds * 1000;
     return this.transport.json({ method: 'POST', path: sandboxPath(id, '/exec'), query: { stream: 'false' }, json: request, signals: [options.signal], timeoutMs, approvalId: options.approvalId });
+  }
+
+  /** `GET /api/v1/sandboxes/{id}/execs`: the commands running in the sandbox now, oldest first. */
+  async listExecs(id: string, options: CallOptions = {}): Promise<RunningExec[]> {
+    const list = await this.transport.json<ExecList>({ method: 'GET', path: sandboxPath(id, '/execs'), signals: [options.signal], approvalId: options.approvalId });
+    return list.execs;
+  }
+
+  /**
+   * `DELETE /api/v1/sandboxes/{id}/execs/{execId}`: kills a running command (it ends `killed`).
+   * Throws `ExecutionNotFoundError` when no command of that id runs.
+   */
+  async killExec(id: string, execId: string, options: CallOptions = {}): Promise<void> {
+    if (typeof execId !== 'string' || execId === '') throw new AirlockError('exec id must be a non-empty string', { code: 'invalid_argument' });
+    await this.transport.json({ method: 'DELETE', path: sandboxPath(id, `/execs/${encodeURIComponent(execId)}`), signals: [options.signal], approvalId: options.approvalId });
   }
 
   /** `GET /api/v1/sandboxes/{id}/files?path=`: the file's bytes. */

@@ -10,9 +10,23 @@
 import { base64ToBytes, bytesToBase64, utf8Bytes, utf8Text } from './bytes.ts';
 import type { AirlockClient } from './client.ts';
 import type { BackgroundRunOptions, CommandResult, ForegroundRunOptions, RunOptions } from './command-types.ts';
-import { AirlockError, CommandExitError, InvalidRequestError, TimeoutError } from './errors.ts';
+import { AirlockError, CommandExitError, ExecutionNotFoundError, InvalidRequestError, TimeoutError } from './errors.ts';
+import type { CallOptions } from './http.ts';
 import { checkOptions } from './options.ts';
-import type { ExecExitFrame, ExecRequest } from './types.ts';
+import type { ExecExitFrame, ExecRequest, RunningExec } from './types.ts';
+
+/** A running command as `commands.list()` shows it, in E2B's shape, with the server's fields beside. */
+export interface ProcessInfo {
+  /** The exec id: what `commands.kill` takes (a string here, a number in E2B). */
+  pid: string;
+  /** The program (argv[0]). */
+  cmd: string;
+  /** The arguments after it. */
+  args: string[];
+  cwd: string;
+  /** When it started (ISO 8601). */
+  startedAt: string;
+}
 
 /** Extra time the client allows past a command's own limit before giving up on the server. */
 const CLIENT_GRACE_MS = 15_000;
@@ -208,5 +222,26 @@ export class Commands {
     // As E2B's: a background run resolves once the command runs (with its id), or rejects when it can't start.
     await handle.started();
     return handle;
+  }
+
+  /** The commands running in the sandbox now (started by anyone), oldest first. */
+  async list(options: CallOptions = {}): Promise<ProcessInfo[]> {
+    const execs: RunningExec[] = await this.#client.listExecs(this.#sandboxId, options);
+    return execs.map((e) => ({ pid: e.exec_id, cmd: e.command[0] ?? '', args: e.command.slice(1), cwd: e.cwd, startedAt: e.started_at }));
+  }
+
+  /**
+   * Kills the running command `pid` (a handle's `pid`, or one from `list()`): it ends `killed`, and
+   * whoever waits on it gets `CommandExitError`. Resolves true when it was running, false when no
+   * command of that id runs (as E2B's).
+   */
+  async kill(pid: string, options: CallOptions = {}): Promise<boolean> {
+    try {
+      await this.#client.killExec(this.#sandboxId, pid, options);
+      return true;
+    } catch (err) {
+      if (err instanceof ExecutionNotFoundError) return false;
+      throw err;
+    }
   }
 }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { CommandExitError, NetworkError, RateLimitError, Sandbox, SandboxNotFoundError, TimeoutError, type CommandHandle, type FilesystemEvent } from './index.ts';
+import { CommandExitError, InvalidRequestError, NetworkError, RateLimitError, Sandbox, SandboxNotFoundError, TimeoutError, type CommandHandle, type FilesystemEvent } from './index.ts';
 import { realServerSkipReason, startRealServer, type RealServer } from './testing/server.ts';
 
 const skip = await realServerSkipReason();
@@ -81,6 +81,18 @@ describe('E2B-compatible SDK against a real server', { skip }, () => {
     const forever = (await sandbox.commands.run('sleep 300', { background: true })) as CommandHandle;
     assert.equal(await forever.kill(), true);
     await assert.rejects(forever.wait(), (e: unknown) => e instanceof CommandExitError && e.result.terminationReason === 'killed');
+  });
+
+  it('commands.list() shows running commands; commands.kill(pid) ends one, false for none', async () => {
+    const handle = (await sandbox.commands.run(['sleep', '301'], { background: true, cwd: '/usr' })) as CommandHandle;
+    const listed = await sandbox.commands.list();
+    const mine = listed.find((p) => p.pid === handle.pid);
+    assert.deepEqual(mine && { cmd: mine.cmd, args: mine.args, cwd: mine.cwd }, { cmd: 'sleep', args: ['301'], cwd: '/usr' }, JSON.stringify(listed));
+    assert.equal(await sandbox.commands.kill(handle.pid), true);
+    await assert.rejects(handle.wait(), (e: unknown) => e instanceof CommandExitError && e.result.terminationReason === 'killed');
+    assert.ok(await eventually(async () => !(await sandbox.commands.list()).some((p) => p.pid === handle.pid), 5000), 'gone from the list');
+    assert.equal(await sandbox.commands.kill(handle.pid), false, 'an ended command: false');
+    await assert.rejects(sandbox.commands.kill('not an id!'), (e: unknown) => e instanceof InvalidRequestError && /exec_id/.test(e.message));
   });
 
   it('files.write/read/list/exists/makeDir/rename/remove', async () => {

@@ -6,7 +6,7 @@
  */
 export { AirlockClient, type ClientOptions, type ExecStream, type ExecStreamOptions, type WriteFileOptions } from './client.ts';
 export { Sandbox, type E2BCreateOptions, type SandboxConnectOptions, type SandboxConnection, type SandboxCreateOptions, type SandboxSummary } from './sandbox.ts';
-export { CommandHandle, Commands } from './commands.ts';
+export { CommandHandle, Commands, type ProcessInfo } from './commands.ts';
 export { DirectoryWatch, Files, type FilesystemEvent, type ReadFormat, type ReadOptions, type WatchDirOptions, type WriteData, type WriteEntry } from './files.ts';
 export type { RetryOptions } from './retry.ts';
 export type { BackgroundRunOptions, CommandResult, ForegroundRunOptions, OutputListener, RunOptions } from './command-types.ts';

@@ -316,6 +316,21 @@ export interface ExecCollectedResponse {
   receipt?: AuditReceipt | null | undefined;
 }
 
+/** A command running in a persistent sandbox. */
+export interface RunningExec {
+  /** The exec id (`x-airlock-exec-id`; a handle's `pid`). */
+  exec_id: string;
+  /** Its argv (secret values redacted); for `code`, just the language. */
+  command: string[];
+  cwd: string;
+  started_at: string;
+}
+
+/** `GET /api/v1/sandboxes/{id}/execs`. */
+export interface ExecList {
+  execs: RunningExec[];
+}
+
 /** One entry of a directory listing. */
 export interface FileEntry {
   name: string;

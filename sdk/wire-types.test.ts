@@ -13,6 +13,7 @@ import type { z } from 'zod';
 import type * as Server from '../src/api/schemas.ts';
 import type * as ServerApprovals from '../src/api/schemas-approvals.ts';
 import type * as ServerRevocations from '../src/api/schemas-revocations.ts';
+import type * as ServerExecs from '../src/api/schemas-execs.ts';
 import type * as ServerSandboxes from '../src/api/schemas-sandboxes.ts';
 import type { ApprovalInfo, ApprovalList, SignedApprovalDecision } from './approvals.ts';
 import type { ImportResult, RevocationList, RevokeResult, SignedRevocations } from './revocations.ts';
@@ -44,6 +45,8 @@ type Checks = {
   frame: Equals<z.infer<typeof ServerSandboxes.ExecFrame>['type'], Sdk.ExecFrame['type']> extends true ? (z.infer<typeof ServerSandboxes.ExecFrame> extends Sdk.ExecFrame ? true : false) : false;
   exitFrame: Answer<typeof ServerSandboxes.ExecExitFrame, Sdk.ExecExitFrame>;
   collected: Answer<typeof ServerSandboxes.ExecCollectedResponse, Sdk.ExecCollectedResponse>;
+  runningExec: Answer<typeof ServerExecs.RunningExec, Sdk.RunningExec>;
+  execList: Answer<typeof ServerExecs.ExecList, Sdk.ExecList>;
   fileEntry: Answer<typeof ServerSandboxes.FileEntry, Sdk.FileEntry>;
   fileList: Answer<typeof ServerSandboxes.FileListResponse, Sdk.FileListResponse>;
   fileWrite: Answer<typeof ServerSandboxes.FileWriteResponse, Sdk.FileWriteResponse>;

@@ -24,6 +24,7 @@ import {
   EgressDecision,
   SandboxInfoWithReceipt,
 } from './schemas-sandboxes.ts';
+import { ExecIdParams, ExecList, KilledExec } from './schemas-execs.ts';
 import { ForensicCapture } from './schemas-forensics.ts';
 import { ApprovalDecisionRequest, ApprovalIdParams, ApprovalInfo, ApprovalList } from './schemas-approvals.ts';
 import { AgentIdParams, ImportResponse, RevocationList, RevokeRequest, RevokeResponse, SignedRevocationList } from './schemas-revocations.ts';
@@ -158,6 +159,18 @@ export const ROUTES = {
       },
     },
     errors: [400, 404, 409, 413, 415, 429, 503],
+  },
+  listExecs: {
+    method: 'GET', url: '/api/v1/sandboxes/:id/execs', operationId: 'listExecs', tag: 'sandboxes',
+    summary: 'The commands running in the sandbox now (started by any exec, streamed or not).',
+    params: SandboxIdParams,
+    responses: { 200: { description: 'Running commands, oldest first.', schema: ExecList } }, errors: [400, 404, 409],
+  },
+  killExec: {
+    method: 'DELETE', url: '/api/v1/sandboxes/:id/execs/:exec_id', operationId: 'killExec', tag: 'sandboxes',
+    summary: 'Kill one running command; it ends with termination_reason killed (its exec stream gets the exit frame).',
+    params: ExecIdParams,
+    responses: { 200: { description: 'Killed.', schema: KilledExec } }, errors: [400, 404, 409],
   },
   readFile: {
     method: 'GET', url: '/api/v1/sandboxes/:id/files', operationId: 'readFile', tag: 'files', summary: 'Read a file (raw bytes).',

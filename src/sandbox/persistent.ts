@@ -13,7 +13,7 @@ import type { Image } from '../images/image.ts';
 import { ServiceError } from './errors.ts';
 import { BASE_ENV, commandFor } from './prepare.ts';
 import { limitReason } from './termination.ts';
-import type { EndReason, ExecOptions, ExecResult, ExecSession, FileEntry } from './service-types.ts';
+import type { EndReason, ExecOptions, ExecResult, ExecSession, FileEntry, RunningExec } from './service-types.ts';
 import { startExec } from './exec-session.ts';
 import type { NetworkManager } from '../network/manager.ts';
 import type { NetworkAttachment } from '../network/attachment.ts';
@@ -64,7 +64,8 @@ export class PersistentSandbox {
   private readonly sandbox: Sandbox;
   private readonly provisioned: ProvisionedSandbox;
   private readonly agent: AgentClient;
-  private readonly execs = new Set<ExecSession>();
+  /** Commands running now, with what `runningExecs` shows of each. */
+  private readonly execs = new Map<ExecSession, RunningExec>();
   private readonly supervision: Supervision;
   private ending: Promise<void> | undefined;
   private endReasonValue: EndReason | undefined;
@@ -192,9 +193,26 @@ export class PersistentSandbox {
       session.writeStdin(stdin);
       if (!options.stdin) session.closeStdin();
     }
-    this.execs.add(session);
+    // Listed as the caller gave it: the argv, or `code` as its language (the code is not repeated).
+    const command = options.argv ?? [options.language ?? 'python'];
+    this.execs.set(session, { exec_id: session.execId, command: command.map((arg) => this.redactor.text(arg)), cwd: options.cwd ?? '/tmp', started_at: new Date().toISOString() });
     void session.result.finally(() => this.execs.delete(session));
     return session;
+  }
+
+  /** The commands running now, oldest first. */
+  runningExecs(): RunningExec[] {
+    return [...this.execs.values()];
+  }
+
+  /** Kills the running command `execId` (it ends `killed`); false when no command of that id runs. */
+  killExec(execId: string): boolean {
+    for (const [session, listed] of this.execs) {
+      if (listed.exec_id !== execId) continue;
+      session.kill();
+      return true;
+    }
+    return false;
   }
 
   /** An egress decision of this sandbox with its secrets' values redacted. */
@@ -230,7 +248,7 @@ export class PersistentSandbox {
     this.endReasonValue = reason;
     this.supervision.stop();
     this.ending = (async () => {
-      for (const session of this.execs) session.kill();
+      for (const session of this.execs.keys()) session.kill();
       this.agent.close();
       // Each exec's result settles (sandbox_ended) once the agent is gone; the sandbox goes before its network.
       await this.provisioned.teardown();

@@ -157,6 +157,15 @@ export interface ExecSession {
   readonly result: Promise<ExecResult>;
 }
 
+/** A command running in a persistent sandbox, as `listExecs` shows it. */
+export interface RunningExec {
+  exec_id: string;
+  /** Its argv (secret values redacted); for `code`, just the language. */
+  command: string[];
+  cwd: string;
+  started_at: string;
+}
+
 export interface FileEntry {
   name: string;
   path: string;
@@ -232,6 +241,10 @@ export interface SandboxServiceApi {
   endAgent(agentId: string): Promise<{ sandboxes: string[]; executions: string[] }>;
   setTimeout(id: string, ttlSeconds: number): SandboxInfo;
   exec(id: string, options: ExecOptions): Promise<ExecSession>;
+  /** The commands running in sandbox `id` now, oldest first. */
+  listExecs(id: string): RunningExec[];
+  /** Kills command `execId` of sandbox `id` (it ends `killed`); `execution_not_found` when none of that id runs. */
+  killExec(id: string, execId: string): void;
   readFile(id: string, path: string): Promise<Buffer>;
   writeFile(id: string, path: string, data: Buffer, mode?: number): Promise<void>;
   listFiles(id: string, path: string): Promise<FileEntry[]>;

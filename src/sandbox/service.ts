@@ -30,7 +30,7 @@ import { SandboxRegistry, type SandboxRecord } from './registry.ts';
 import type { ExecutionResult, SecurityViolation } from './result.ts';
 import type { EgressDecision } from '../network/proxy/index.ts';
 import type {
-  CancelledExecution, CreateSandboxOptions, ExecOptions, ExecSession, FileEntry, HealthReport, OneShotExecution, OneShotRequest,
+  CancelledExecution, CreateSandboxOptions, ExecOptions, ExecSession, FileEntry, HealthReport, OneShotExecution, OneShotRequest, RunningExec,
   SandboxInfo, SandboxNetworkInfo, SandboxServiceApi, ServiceObserver, ServiceStatus,
   SandboxOwnership,
 } from './service-types.ts';
@@ -430,6 +430,16 @@ export class SandboxService implements SandboxServiceApi {
       void session.result.finally(() => pool.checkoutUsed());
     }
     return session;
+  }
+
+  listExecs(id: string): RunningExec[] {
+    return this.running(id).sandbox.runningExecs();
+  }
+
+  killExec(id: string, execId: string): void {
+    if (!this.running(id).sandbox.killExec(execId)) {
+      throw new ServiceError('execution_not_found', `no command with exec id ${execId} is running in sandbox ${id}`);
+    }
   }
 
   readFile(id: string, path: string): Promise<Buffer> {

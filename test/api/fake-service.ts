@@ -11,7 +11,7 @@ import type { ExecutionResult, SecurityViolation } from '../../src/sandbox/resul
 import type { NetworkRequest } from '../../src/network/policy.ts';
 import type {
   CancelledExecution, CreateSandboxOptions, ExecEndReason, ExecOptions, ExecResult, ExecSession, FileEntry, HealthReport,
-  OneShotExecution, OneShotRequest, SandboxInfo, SandboxNetworkInfo, SandboxOwnership, SandboxServiceApi, ServiceStatus,
+  OneShotExecution, OneShotRequest, RunningExec, SandboxInfo, SandboxNetworkInfo, SandboxOwnership, SandboxServiceApi, ServiceStatus,
 } from '../../src/sandbox/service-types.ts';
 import { OneShotRegistry } from '../../src/sandbox/one-shots.ts';
 
@@ -263,6 +263,21 @@ export class FakeService implements SandboxServiceApi {
     const session = new FakeExecSession(this.execScript, this.execExit, (execId) => this.killedExecs.push(execId));
     this.execs.push({ id, options, session });
     return session;
+  }
+
+  /** Every exec of `id` this fake started (it does not drop ended ones). */
+  listExecs(id: string): RunningExec[] {
+    this.#runningInfo(id);
+    return this.execs
+      .filter((e) => e.id === id)
+      .map((e) => ({ exec_id: e.session.execId, command: e.options.argv ?? [e.options.language ?? 'python'], cwd: e.options.cwd ?? '/tmp', started_at: new Date(0).toISOString() }));
+  }
+
+  killExec(id: string, execId: string): void {
+    this.#runningInfo(id);
+    const exec = this.execs.find((e) => e.id === id && e.session.execId === execId);
+    if (exec === undefined) throw new ServiceError('execution_not_found', `no command with exec id ${execId} is running in sandbox ${id}`);
+    exec.session.kill();
   }
 
   async readFile(id: string, path: string): Promise<Buffer> {

@@ -2,6 +2,7 @@
  * `POST /api/v1/sandboxes/{id}/exec`: runs a command in a persistent sandbox. Output streams as
  * it happens (NDJSON by default, SSE on `Accept: text/event-stream`), ending with one exit frame;
  * or, with `?stream=false` / `Accept: application/json`, comes back collected in one JSON body.
+ * `GET …/execs` lists the commands running, `DELETE …/execs/{exec_id}` kills one.
  */
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -95,6 +96,21 @@ export function registerExecRoutes(app: FastifyInstance, ctx: RouteContext): voi
       return final === undefined ? response : { ...response, receipt: final };
     }
     return streamSession(reply, session, done, receipt, mode, stdin, request.id);
+  });
+
+  const { listExecs, killExec } = ROUTES;
+  app.get(listExecs.url, async (request) => {
+    const { id } = parseOrThrow(listExecs.params, request.params, 'params');
+    await admit(ctx, request, { action: 'read', sandbox: targetOf(ctx, id), parameters: {} });
+    return { execs: ctx.service.listExecs(id) };
+  });
+
+  app.delete(killExec.url, async (request) => {
+    const { id, exec_id } = parseOrThrow(killExec.params, request.params, 'params');
+    // Why the exec action: ending a command is within what running one allows, no more.
+    await admit(ctx, request, { action: 'exec', sandbox: targetOf(ctx, id), parameters: { kill_exec_id: exec_id } });
+    ctx.service.killExec(id, exec_id);
+    return { exec_id };
   });
 }
 
