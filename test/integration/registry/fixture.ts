@@ -192,3 +192,24 @@ export async function pushCosignSignature(host: string, repo: string, digest: st
   const res = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: manifest, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
   if (res.status !== 201) throw new Error(`signature manifest: HTTP ${res.status}: ${await res.text()}`);
 }
+
+/**
+ * Pushes an image index (manifest list) tagged `tag` whose entries point at `manifest` (a manifest
+ * already in `repo`) under the given platforms.
+ */
+export async function pushIndex(host: string, repo: string, tag: string, manifest: string, platforms: readonly string[]): Promise<string> {
+  const res = await fetch(`http://${host}/v2/${repo}/manifests/${manifest}`, { headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' } });
+  const bytes = Buffer.from(await res.arrayBuffer());
+  const mediaType = (res.headers.get('content-type') ?? '').split(';')[0] as string;
+  const index = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: platforms.map((p) => {
+      const [os, architecture] = p.split('/');
+      return { mediaType, digest: manifest, size: bytes.length, platform: { os, architecture } };
+    }),
+  });
+  const put = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: index, headers: { 'content-type': 'application/vnd.oci.image.index.v1+json' } });
+  if (put.status !== 201) throw new Error(`index ${repo}:${tag}: HTTP ${put.status}: ${await put.text()}`);
+  return `sha256:${sha256(Buffer.from(index))}`;
+}

@@ -22,7 +22,7 @@ import { evaluateStoredImage, ImagePolicyRefusal } from '../../../src/images/sig
 import { readOrigins } from '../../../src/images/signatures/records.ts';
 import { signPayload, signStoredImage } from '../../../src/images/signatures/sign.ts';
 import { runCli } from '../../../src/cli/test-cli.ts';
-import { manifestDigest, pushCosignSignature, registrySkipReason, skopeoPush, startRegistry, writeDockerArchive } from './fixture.ts';
+import { manifestDigest, pushCosignSignature, pushIndex, registrySkipReason, skopeoPush, startRegistry, writeDockerArchive } from './fixture.ts';
 
 const skip = registrySkipReason();
 
@@ -71,9 +71,26 @@ test('image pull from a real registry on loopback', { skip, timeout: 240_000 }, 
     assert.equal(r.digest, await readTag(storePaths(open_), 'app'));
   });
 
-  await t.test('a digest the registry serves another manifest for is refused', async () => {
-    const other = `sha256:${'0'.repeat(64)}`;
-    await assert.rejects(pullImage(open_, `${host}/test/app@${other}`, { insecureRegistry: true, name: 'nope' }), /HTTP 404|hashes to/);
+  await t.test('an image index: the linux/amd64 manifest is pulled, and one without it is refused naming what it has', async () => {
+    const indexDigest = await pushIndex(host, 'test/app', 'multi', appDigest, ['linux/arm64', 'linux/amd64']);
+    const r = await pullImage(open_, `${host}/test/app:multi`, { insecureRegistry: true, name: 'app-multi' });
+    assert.equal(r.manifestDigest, appDigest);
+    assert.equal(r.reference, `${host}/test/app:multi@${indexDigest}`);
+    assert.equal(r.digest, await readTag(storePaths(open_), 'app'));
+    assert.ok((await readOrigins(storePaths(open_), r.digest)).some((o) => o.indexDigest === indexDigest));
+    await pushIndex(host, 'test/app', 'arm-only', appDigest, ['linux/arm64', 'windows/amd64']);
+    await assert.rejects(pullImage(open_, `${host}/test/app:arm-only`, { insecureRegistry: true, name: 'arm' }), /the image index has no linux\/amd64 manifest \(it has: linux\/arm64, windows\/amd64\)/);
+  });
+
+  await t.test('a manifest the registry serves altered for its digest is refused', async () => {
+    const digest = await push('test/mtampered', { 'etc/': '', 'etc/m.txt': 'manifest\n' });
+    // Flip one hex digit of the config digest inside the stored manifest: still JSON, another hash.
+    const path = registry.blobPath(digest);
+    const text = await readFile(path, 'utf8');
+    const at = text.indexOf('sha256:') + 'sha256:'.length;
+    await writeFile(path, `${text.slice(0, at)}${text[at] === '0' ? '1' : '0'}${text.slice(at + 1)}`);
+    await assert.rejects(pullImage(open_, `${host}/test/mtampered@${digest}`, { insecureRegistry: true, name: 'mtampered' }), new RegExp(`manifest ${digest} hashes to sha256:[0-9a-f]{64}: refused`));
+    assert.equal(await readTag(storePaths(open_), 'mtampered'), null);
   });
 
   await t.test('plain HTTP only for loopback, and only when asked', async () => {
