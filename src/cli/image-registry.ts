@@ -21,15 +21,30 @@ export function registerImageRegistry(image: Command, program: Command): void {
       const { pullImage } = await import('../images/registry/pull.ts');
       const { terminalProgress } = await import('../images/registry/progress.ts');
       const progress = terminalProgress(process.stderr);
+      const abort = new AbortController();
+      // An interrupted pull removes its download and import directories before the process ends.
+      const onSignal = (): void => abort.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
       let result;
       try {
         result = await pullImage(loadConfig(program.opts<{ config?: string }>().config), ref, {
           name: opts.name,
           insecureRegistry: opts.insecureRegistry === true,
           onProgress: progress === undefined ? undefined : (p) => progress.update(p),
+          signal: abort.signal,
         });
+      } catch (err) {
+        if (abort.signal.aborted) {
+          process.stderr.write('airlock: image pull interrupted; nothing was stored\n');
+          process.exitCode = 130;
+          return;
+        }
+        throw err;
       } finally {
         progress?.done();
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
       }
       if (opts.json === true) {
         process.stdout.write(`${terminalSafeJson(result)}\n`);

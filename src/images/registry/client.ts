@@ -40,6 +40,8 @@ export interface RegistryClientOptions {
   insecure?: boolean | undefined;
   /** Per-request time limit for headers and small bodies (blobs: between chunks). Default 60 s. */
   timeoutMs?: number | undefined;
+  /** Cancels every request in flight (an interrupted pull). */
+  signal?: AbortSignal | undefined;
 }
 
 /** The registry refused or failed; `status` is the HTTP status when there was one. */
@@ -73,6 +75,7 @@ export class RegistryClient {
   readonly #insecure: boolean;
   readonly #credentials: RegistryCredentials | undefined;
   readonly #timeoutMs: number;
+  readonly #signal: AbortSignal | undefined;
   /** The Authorization header that last worked (basic, or a bearer token for this repository). */
   #authorization: string | undefined;
 
@@ -82,6 +85,7 @@ export class RegistryClient {
     this.#base = registryBaseUrl(options.reference.registry, this.#insecure);
     this.#credentials = options.credentials;
     this.#timeoutMs = options.timeoutMs ?? 60_000;
+    this.#signal = options.signal;
   }
 
   /** Fetches a manifest by tag or digest; one fetched by digest must hash to it. */
@@ -156,6 +160,11 @@ export class RegistryClient {
     if (actual !== digest) throw new RegistryError(`blob ${digest} does not match its digest (got ${actual}): refused`);
   }
 
+  /** `signal`, also aborted when the client's own signal is. */
+  #cancellable(signal: AbortSignal): AbortSignal {
+    return this.#signal === undefined ? signal : AbortSignal.any([signal, this.#signal]);
+  }
+
   /** GET under /v2/REPOSITORY/, authenticating on a 401 challenge once, following redirects itself. */
   async #get(path: string, accept: string, signal?: AbortSignal): Promise<Response> {
     const url = new URL(`v2/${this.#ref.repository}/${path}`, this.#base);
@@ -182,7 +191,7 @@ export class RegistryClient {
       if (sameOrigin && this.#authorization !== undefined) headers['authorization'] = this.#authorization;
       let res: Response;
       try {
-        res = await fetch(url, { headers, redirect: 'manual', signal: signal ?? AbortSignal.timeout(this.#timeoutMs) });
+        res = await fetch(url, { headers, redirect: 'manual', signal: this.#cancellable(signal ?? AbortSignal.timeout(this.#timeoutMs)) });
       } catch (err) {
         throw new RegistryError(`${url.origin}: ${(err as Error).message}${(err as { cause?: Error }).cause === undefined ? '' : ` (${(err as { cause: Error }).cause.message})`}`);
       }
@@ -219,7 +228,7 @@ export class RegistryClient {
     if (this.#credentials !== undefined) headers['authorization'] = `Basic ${Buffer.from(`${this.#credentials.username}:${this.#credentials.password}`).toString('base64')}`;
     let res: Response;
     try {
-      res = await fetch(realm, { headers, redirect: 'error', signal: AbortSignal.timeout(this.#timeoutMs) });
+      res = await fetch(realm, { headers, redirect: 'error', signal: this.#cancellable(AbortSignal.timeout(this.#timeoutMs)) });
     } catch (err) {
       throw new RegistryError(`token endpoint ${realm.origin}: ${(err as Error).message}`);
     }

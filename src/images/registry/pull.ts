@@ -32,6 +32,8 @@ export interface PullOptions {
   limits?: Partial<ImportLimits> | undefined;
   onProgress?: ((p: PullProgress) => void) | undefined;
   env?: NodeJS.ProcessEnv | undefined;
+  /** Interrupts the pull: downloads and the import stop, and nothing is stored. */
+  signal?: AbortSignal | undefined;
 }
 
 /** What a pull stored. */
@@ -62,7 +64,7 @@ export async function pullImage(config: AirlockConfig, reference: string, option
   // Why first: a registry the policy does not allow is not even asked (no credentials sent, nothing fetched).
   const rule = checkOrigin(config.imagePolicy, origin);
   const credentials = options.credentials ?? (await registryCredentials(ref.registry, options.env));
-  const client = new RegistryClient({ reference: ref, credentials, insecure: options.insecureRegistry });
+  const client = new RegistryClient({ reference: ref, credentials, insecure: options.insecureRegistry, signal: options.signal });
   const top = await client.manifest(ref.digest ?? (ref.tag as string));
   let manifestBytes = top.bytes;
   let manifestDigest = top.digest;
@@ -136,6 +138,7 @@ export async function pullImage(config: AirlockConfig, reference: string, option
       ...(options.name === undefined ? {} : { name: options.name }),
       source: { kind: 'registry', reference: pinned },
       limits: options.limits ?? {},
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
       onProgress: (p) => options.onProgress?.({ phase: 'import', layers: p.layers, layersDone: p.layersDone, bytes: p.bytes, totalBytes }),
     });
     await saveOrigin(paths, imported.imageDigest, { origin, reference: pinned, manifestDigest, indexDigest });

@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readdir, readFile, mkdtemp, rm, writeFile, open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,7 +41,7 @@ test('image pull from a real registry on loopback', { skip, timeout: 240_000 }, 
   const open_ = withPolicy({});
   const host = registry.host;
 
-  const push = async (repo: string, files: Record<string, string>): Promise<string> => {
+  const push = async (repo: string, files: Record<string, string | Buffer>): Promise<string> => {
     const archive = join(work, `${repo.replace(/\//g, '_')}.tar`);
     await writeDockerArchive(archive, files, `${repo}:v1`);
     skopeoPush(archive, `${host}/${repo}:v1`);
@@ -115,6 +115,17 @@ test('image pull from a real registry on loopback', { skip, timeout: 240_000 }, 
     await assert.rejects(pullImage(open_, `${host}/test/tampered:v1`, { insecureRegistry: true, name: 'tampered' }), new RegExp(`blob ${layer} does not match its digest`));
     assert.equal(await readTag(storePaths(open_), 'tampered'), null);
     assert.deepEqual((await readdir(storePaths(open_).tmp)).filter((n) => n.startsWith('pull-')), [], 'no pull directory is left behind');
+  });
+
+  await t.test('an interrupted pull stores nothing and leaves no work directory', async () => {
+    await push('test/big', { 'etc/': '', 'big.bin': randomBytes(8 * 1024 * 1024) });
+    const abort = new AbortController();
+    await assert.rejects(
+      pullImage(open_, `${host}/test/big:v1`, { insecureRegistry: true, name: 'big', signal: abort.signal, onProgress: (p) => (p.bytes > 0 ? abort.abort() : undefined) }),
+      (err: Error) => abort.signal.aborted && err !== undefined,
+    );
+    assert.equal(await readTag(storePaths(open_), 'big'), null);
+    assert.deepEqual((await readdir(storePaths(open_).tmp)).filter((n) => n.startsWith('pull-') || n.startsWith('import-')), []);
   });
 
   await t.test('policy: a registry no rule allows is refused before anything is fetched', async () => {
