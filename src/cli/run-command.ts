@@ -16,6 +16,7 @@ import { withImageDefaults } from './run-image-defaults.ts';
 import { openRunRecording, recordRunEnd, type RunRecording } from './run-record.ts';
 import { terminalSafe, terminalSafeJson } from './terminal-text.ts';
 import { UsageError } from './usage-error.ts';
+import { loopbackAllowNote } from './sandbox-options.ts';
 import { NetworkManager } from '../network/manager.ts';
 import { NetworkPolicyError } from '../network/policy.ts';
 
@@ -25,6 +26,8 @@ export async function runCommand(command: string[], raw: RawRunOptions, configPa
   // An imported image's env, and its default command when none is given (before admission sees the argv).
   const withDefaults = await withImageDefaults(command, raw, config);
   const plan = parseRunOptions(withDefaults.raw, withDefaults.command, config, process.cwd());
+  const loopbackNote = loopbackAllowNote(plan.network.allowedHosts);
+  if (loopbackNote !== undefined) process.stderr.write(`airlock: ${loopbackNote}\n`);
   const recording = openRunRecording(config);
   try {
     return await admittedRun(plan, raw, config, recording);

@@ -10,7 +10,7 @@ import { Sandbox } from '../../sdk/sandbox.ts';
 import type { CommandResult, RunOptions } from '../../sdk/command-types.ts';
 import { formatFileTable, formatSandboxTable } from './sandbox-format.ts';
 import { terminalSafe, terminalSafeJson } from './terminal-text.ts';
-import { checkSandboxPath, createRequestOf, parseEnv, parseMode, parsePositive, type RawCreateOptions, type RawExecOptions } from './sandbox-options.ts';
+import { checkSandboxPath, createRequestOf, loopbackAllowNote, parseEnv, parseMode, parsePositive, type RawCreateOptions, type RawExecOptions } from './sandbox-options.ts';
 import { withServerClient, type ServerOptions } from './server-connection.ts';
 import type { ApprovalFlags } from './approval-flags.ts';
 import { approvalFlag, runWithApproval } from './approval-retry.ts';
@@ -57,6 +57,8 @@ async function readStdin(what: string, max?: number): Promise<Uint8Array> {
 /** `sandbox create`: prints the new id (or the sandbox as JSON). */
 export function createAction(raw: RawCreateOptions & ApprovalFlags): Promise<number> {
   const request = createRequestOf(raw);
+  const loopbackNote = loopbackAllowNote(request.allowed_hosts ?? []);
+  if (loopbackNote !== undefined) process.stderr.write(`airlock: ${loopbackNote}\n`);
   return withApprovedClient(raw, async (client, approvalId) => {
     const info = await client.createSandbox(request, { approvalId });
     if (raw.json === true) printJson(info, false);

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { AirlockError, NetworkError, RateLimitError, SandboxNotFoundError } from '../../sdk/errors.ts';
 import type { SandboxInfo } from '../../sdk/types.ts';
 import { describeError, formatFileTable, formatSandboxTable } from './sandbox-format.ts';
-import { createRequestOf, DEFAULT_URL, parseEnv, parseMode, parsePositive, resolveUrl, type RawCreateOptions } from './sandbox-options.ts';
+import { createRequestOf, DEFAULT_URL, loopbackAllowNote, parseEnv, parseMode, parsePositive, resolveUrl, type RawCreateOptions } from './sandbox-options.ts';
 import { UsageError } from './usage-error.ts';
 
 const usage = (pattern: RegExp) => (err: unknown) => err instanceof UsageError && pattern.test(err.message);
@@ -106,5 +106,14 @@ describe('sandbox CLI output', () => {
     const network = new NetworkError('GET /health: fetch failed', { code: 'network_error', cause: new TypeError('fetch failed', { cause: refused }) });
     assert.match(describeError(network, DEFAULT_URL), /^cannot reach the server at http:\/\/127\.0\.0\.1:8002 \(ECONNREFUSED\); is `airlock serve` running\?/);
     assert.equal(describeError(new AirlockError('x', { code: 'stream_ended' }), DEFAULT_URL), 'x [stream_ended]');
+  });
+});
+
+describe('loopbackAllowNote', () => {
+  it('names the host name to use for loopback entries, and nothing for others', () => {
+    assert.equal(loopbackAllowNote(['pypi.org', 'host.airlock.internal:8080']), undefined);
+    const note = loopbackAllowNote(['127.0.0.1:8080', 'pypi.org']);
+    assert.equal(note, 'note: 127.0.0.1:8080 inside the sandbox is its own loopback, which clients reach directly, not through the proxy; for a service on this host\'s loopback use --allow host.airlock.internal:8080 and http://host.airlock.internal:8080/');
+    assert.match(loopbackAllowNote(['localhost']) ?? '', /--allow host\.airlock\.internal:80 /);
   });
 });

@@ -85,6 +85,19 @@ export function parseNumberText(option: string, value: string, integer = false):
   return Number(text);
 }
 
+/**
+ * A note for `--allow` entries naming a loopback address: inside a sandbox that is the sandbox's
+ * own loopback (NO_PROXY keeps ordinary clients from sending it to the proxy), so a service on the
+ * host's loopback is reached as `host.airlock.internal:PORT` instead. Undefined when none does.
+ */
+export function loopbackAllowNote(entries: readonly string[]): string | undefined {
+  const loopback = entries.filter((e) => /^(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d+)?$/i.test(e));
+  if (loopback.length === 0) return undefined;
+  const ports = loopback.map((e) => /:(\d+)$/.exec(e)?.[1] ?? '80');
+  const instead = ports.map((p) => `--allow host.airlock.internal:${p}`).join(' ');
+  return `note: ${loopback.join(', ')} inside the sandbox is its own loopback, which clients reach directly, not through the proxy; for a service on this host's loopback use ${instead} and http://host.airlock.internal:${ports[0] ?? '80'}/`;
+}
+
 /** `KEY=VALUE` pairs into a record; `name` checks the key. Later pairs win. */
 export function parsePairs(option: string, pairs: readonly string[], name: RegExp, what: string): Record<string, string> {
   const out: Record<string, string> = {};
