@@ -32,6 +32,8 @@ import { registerAuditRoutes, type EventStreamOptions } from './routes/audit.ts'
 import { registerForensicsRoutes } from './routes/forensics.ts';
 import { registerRevocationRoutes } from './routes/revocations.ts';
 import type { Revoker } from '../revocation/revoker.ts';
+import { registerContractRoutes } from './routes/contracts.ts';
+import type { ContractStore } from '../store/contracts.ts';
 import type { AuditLog } from '../audit/log.ts';
 import type { KeyObject } from 'node:crypto';
 
@@ -102,6 +104,8 @@ export interface AppOptions {
   audit?: { log: AuditLog; controllerKey: KeyObject; events?: EventStreamOptions } | undefined;
   /** The revocation list: enables the revocation routes (503 without it). */
   revoker?: Revoker | undefined;
+  /** The behavior contracts: enables the contract routes (503 without them). */
+  contracts?: ContractStore | undefined;
   /** Forensics settings: with `audit` (its controller key signs bundles), enables the capture route (503 without). */
   forensics?: Pick<AirlockConfig, 'forensics' | 'stateDir'> | undefined;
 }
@@ -241,6 +245,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerApprovalRoutes(app, options.access.approvals);
   registerAuditRoutes(app, ctx, options.audit === undefined ? undefined : { audit: options.audit.log, controllerKey: options.audit.controllerKey, ...(options.audit.events === undefined ? {} : { events: options.audit.events }) });
   registerRevocationRoutes(app, ctx, options.revoker);
+  registerContractRoutes(app, ctx, options.contracts, options.audit?.log);
   registerForensicsRoutes(app, ctx, options.forensics === undefined || options.audit === undefined ? undefined : { config: options.forensics, controllerKey: options.audit.controllerKey, audit: options.audit.log });
   return app;
 }

@@ -47,6 +47,7 @@ const HTTP_ERROR_CODES = {
   host_not_allowed: { status: 421, meaning: 'The Host header is not one this server answers to (service.allowedHosts; DNS-rebinding guard).' },
   headers_too_large: { status: 431, meaning: 'The request headers are too large.' },
   agent_not_revoked: { status: 404, meaning: 'The agent named is not revoked (nothing to unrevoke).' },
+  contract_not_found: { status: 404, meaning: 'The agent named has no behavior contract (or, for a suggestion, no recorded sandboxes to draw one from).' },
   untrusted_issuer: { status: 403, meaning: 'The revocation list is signed by a key not in revocation.trustedKeys.' },
   bad_signature: { status: 403, meaning: 'The revocation list\'s signature does not verify: it was forged or altered.' },
   stale_list: { status: 409, meaning: 'The revocation list is older than revocation.maxListAgeSeconds, issued in the future, or not newer than the last one applied from its issuer.' },

@@ -130,6 +130,7 @@ export function buildOpenApiDocument(): Json {
       { name: 'files', description: 'Files inside a persistent sandbox.' },
       { name: 'approvals', description: 'Signed approvals of requests that policy sends to a human.' },
       { name: 'revocations', description: 'Revoked agents and signed revocation lists (operators).' },
+      { name: 'contracts', description: 'Behavior contracts of agents (operators).' },
       { name: 'service', description: 'Health, metrics, this document.' },
     ],
     paths,

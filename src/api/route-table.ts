@@ -28,6 +28,8 @@ import { ExecIdParams, ExecList, KilledExec } from './schemas-execs.ts';
 import { ForensicCapture } from './schemas-forensics.ts';
 import { ApprovalDecisionRequest, ApprovalIdParams, ApprovalInfo, ApprovalList } from './schemas-approvals.ts';
 import { AgentIdParams, ImportResponse, RevocationList, RevokeRequest, RevokeResponse, SignedRevocationList } from './schemas-revocations.ts';
+import { ContractInfo, ContractList, ContractRemoved, ContractSuggestion } from './schemas-contracts.ts';
+import { ContractSchema } from '../contracts/schema.ts';
 import { AuditEventFrame, AuditPage, AuditQuery, AuditReceipt, AuditRecordSchema, ConsistencyProof, ConsistencyQuery, ControllerKey, EventsQuery, InclusionProof, InclusionQuery, RecordIndexParams, TreeHead } from './schemas-audit.ts';
 
 /** One documented response of a route. */
@@ -49,7 +51,7 @@ export interface RouteSpec {
   url: string;
   operationId: string;
   summary: string;
-  tag: 'sandbox' | 'sandboxes' | 'files' | 'approvals' | 'audit' | 'revocations' | 'service';
+  tag: 'sandbox' | 'sandboxes' | 'files' | 'approvals' | 'audit' | 'revocations' | 'contracts' | 'service';
   params?: z.ZodObject;
   query?: z.ZodObject;
   body?: { schema?: z.ZodType; contentType: 'application/json' | 'application/octet-stream'; description?: string };
@@ -280,6 +282,41 @@ export const ROUTES = {
     responses: { 200: { description: 'Applied.', schema: ImportResponse } },
     errors: [400, 401, 403, 409, 503],
   },
+  contractList: {
+    method: 'GET', url: '/api/v1/contracts', operationId: 'listContracts', tag: 'contracts',
+    summary: 'Every behavior contract, by agent (operators).',
+    responses: { 200: { description: 'The contracts.', schema: ContractList } },
+    errors: [401, 403, 503],
+  },
+  contractShow: {
+    method: 'GET', url: '/api/v1/contracts/:agent_id', operationId: 'getContract', tag: 'contracts',
+    summary: 'The behavior contract of an agent (operators).',
+    params: AgentIdParams,
+    responses: { 200: { description: 'Its contract.', schema: ContractInfo } },
+    errors: [400, 401, 403, 404, 503],
+  },
+  contractSet: {
+    method: 'PUT', url: '/api/v1/contracts/:agent_id', operationId: 'setContract', tag: 'contracts',
+    summary: "Set (or replace) an agent's behavior contract (operators): validated against policies/contract.schema.json, each problem named; recorded in the audit log. It narrows what policy allows from the agent's next request on.",
+    params: AgentIdParams,
+    body: { schema: ContractSchema, contentType: 'application/json' },
+    responses: { 200: { description: 'Set.', schema: ContractInfo } },
+    errors: [400, 401, 403, 415, 503],
+  },
+  contractRemove: {
+    method: 'DELETE', url: '/api/v1/contracts/:agent_id', operationId: 'removeContract', tag: 'contracts',
+    summary: "Remove an agent's behavior contract (operators); recorded in the audit log.",
+    params: AgentIdParams,
+    responses: { 200: { description: 'Removed.', schema: ContractRemoved } },
+    errors: [400, 401, 403, 404, 503],
+  },
+  contractSuggest: {
+    method: 'GET', url: '/api/v1/contracts/:agent_id/suggestion', operationId: 'suggestContract', tag: 'contracts',
+    summary: "A contract drawn from what the agent did in its recorded sandboxes (runtimes, network modes, secrets, the highest limits, the hosts reached), for an operator to review and set (operators).",
+    params: AgentIdParams,
+    responses: { 200: { description: 'The proposal and its evidence.', schema: ContractSuggestion } },
+    errors: [400, 401, 403, 404, 503],
+  },
 } satisfies Record<string, RouteSpec>;
 
 /** Schemas published under components.schemas (referenced by name wherever they are used). */
@@ -316,4 +353,5 @@ export const COMPONENTS: Record<string, z.ZodType> = {
   ConsistencyProof,
   AuditReceipt,
   ControllerKey,
+  Contract: ContractSchema,
 };

@@ -17,6 +17,7 @@ import type { PeerCredentialsReader } from '../host/peer-credentials.ts';
 import type { ServeListener } from './serve-transport.ts';
 import type { ControllerAudit } from '../audit/open.ts';
 import type { Revoker } from '../revocation/revoker.ts';
+import type { ContractStore } from '../store/contracts.ts';
 import { UsageError } from './usage-error.ts';
 
 interface RawServeOptions {
@@ -115,7 +116,7 @@ export function registerServe(program: Command): void {
       // Sandboxes of a controller that crashed: their leftovers were just released.
       if (reaped.length > 0) logger.warn({ reaped }, 'reaped sandboxes left by a previous controller');
       for (const error of poolErrors) logger.error({ error }, 'warm pool not started');
-      const server = await startServer({ service, access, metrics, logger, config, listeners, host: raw.host, port, audit, revoker: revocation.revoker });
+      const server = await startServer({ service, access, metrics, logger, config, listeners, host: raw.host, port, audit, revoker: revocation.revoker, contracts: store.contracts });
       const hostWarning = unlistedHostWarning(raw.host, config.service.allowedHosts);
       if (hostWarning !== undefined) logger.warn({ host: raw.host, allowed_hosts: config.service.allowedHosts }, hostWarning);
       logger.info({ address: server.address, listeners: server.listeners, policy_hash: service.policyHash, allowed_hosts: config.service.allowedHosts, controller_key: audit.publicKeyPath }, 'airlock control plane listening');
@@ -172,6 +173,8 @@ export interface StartServerOptions {
   audit?: ControllerAudit | undefined;
   /** The revocation list: the revocation routes. */
   revoker?: Revoker | undefined;
+  /** The behavior contracts: the contract routes. */
+  contracts?: ContractStore | undefined;
 }
 
 /** A listening control plane. */
@@ -218,6 +221,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     serverFactory: transport.serverFactory,
     audit: options.audit,
     revoker: options.revoker,
+    contracts: options.contracts,
     forensics: config,
   });
   const closeAll = async () => {

@@ -50,9 +50,9 @@ describe('the error envelope on every route', () => {
 
   it('bad ids → 400 and unknown ids → 404 on every sandbox route', async () => {
     const { app } = await makeApp();
-    // Approvals, audit records and revocations have their own ids and refusals
-    // (src/api/routes/approvals.test.ts, test/audit/api.test.ts, src/api/routes/revocations.test.ts).
-    const ownIds = new Set(['approvals', 'audit', 'revocations']);
+    // Approvals, audit records, revocations and contracts have their own ids and refusals (src/api/routes/approvals.test.ts,
+    // test/audit/api.test.ts, src/api/routes/revocations.test.ts, src/api/routes/contracts.test.ts).
+    const ownIds = new Set(['approvals', 'audit', 'revocations', 'contracts']);
     for (const spec of routes.filter((r) => r.params !== undefined && !ownIds.has(r.tag))) {
       const valid = spec === ROUTES.exec ? { command: ['x'] } : spec === ROUTES.setAllowlist ? { allowed_hosts: ['example.com'] } : { ttl_seconds: 5 };
       const body = spec.body?.contentType === 'application/json' ? { payload: JSON.stringify(valid), headers: { 'content-type': 'application/json' } } : {};

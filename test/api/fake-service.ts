@@ -129,7 +129,7 @@ export class FakeService implements SandboxServiceApi {
     const controller = new AbortController();
     controller.signal.addEventListener('abort', () => this.cancelledExecutions.push(executionId), { once: true });
     const result = this.#runOneShot(request, executionId, controller.signal).finally(() => (this.#running -= 1));
-    this.#oneShots.add({ executionId, agentId: request.agentId, runtime: request.runtime, started: Date.now(), controller }, result);
+    this.#oneShots.add({ executionId, agentId: request.agentId, runtime: request.runtime, started: Date.now(), controller, violations: [] }, result);
     result.catch(() => undefined);
     return { executionId, cancel: () => controller.abort(), result };
   }
