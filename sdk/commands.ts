@@ -31,6 +31,7 @@ export interface ProcessInfo {
 /** Extra time the client allows past a command's own limit before giving up on the server. */
 const CLIENT_GRACE_MS = 15_000;
 
+const CALL_KEYS: ReadonlySet<string> = new Set(['signal', 'approvalId']);
 const RUN_KEYS: ReadonlySet<string> = new Set(['onStdout', 'onStderr', 'timeoutMs', 'stdin', 'envs', 'env', 'cwd', 'signal', 'approvalId', 'background']);
 /** E2B's run options airlock lacks, and why. */
 const RUN_UNSUPPORTED: Readonly<Record<string, string>> = {
@@ -226,6 +227,7 @@ export class Commands {
 
   /** The commands running in the sandbox now (started by anyone), oldest first. */
   async list(options: CallOptions = {}): Promise<ProcessInfo[]> {
+    checkOptions('commands.list', options, CALL_KEYS, RUN_UNSUPPORTED);
     const execs: RunningExec[] = await this.#client.listExecs(this.#sandboxId, options);
     return execs.map((e) => ({ pid: e.exec_id, cmd: e.command[0] ?? '', args: e.command.slice(1), cwd: e.cwd, startedAt: e.started_at }));
   }
@@ -236,6 +238,7 @@ export class Commands {
    * command of that id runs (as E2B's).
    */
   async kill(pid: string, options: CallOptions = {}): Promise<boolean> {
+    checkOptions('commands.kill', options, CALL_KEYS, RUN_UNSUPPORTED);
     try {
       await this.#client.killExec(this.#sandboxId, pid, options);
       return true;

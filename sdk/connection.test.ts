@@ -123,6 +123,9 @@ describe('options: E2B names become wire fields; nothing is silently ignored', (
     await assert.rejects(sandbox.commands.run('id', { stdin: true } as never), /keeping stdin open for sendStdin is not supported/);
     await assert.rejects(sandbox.commands.run('id', { envs: { A: '1' }, env: { A: '2' } }), /envs and env: give one of them/);
     await assert.rejects(sandbox.files.watchDir('/tmp', () => undefined, { recursive: true } as never), /option "recursive" is not supported/);
+    await assert.rejects(sandbox.files.list('/tmp', { depth: 2 } as never), /files.list: option "depth" is not supported/);
+    await assert.rejects(sandbox.files.read('/tmp/x', { user: 'root' } as never), /files.read: option "user" is not supported/);
+    await assert.rejects(sandbox.files.write('/tmp/x', 'y', { user: 'root' } as never), /files.write: option "user" is not supported/);
     assert.equal(requests.length, 0, 'nothing was sent');
   });
 

@@ -9,6 +9,7 @@ import type { AirlockClient, WriteFileOptions } from './client.ts';
 import { Commands } from './commands.ts';
 import { CommandExitError, FileNotFoundError, InvalidRequestError } from './errors.ts';
 import type { CallOptions } from './http.ts';
+import { checkOptions } from './options.ts';
 import { DirectoryWatch, type WatchDirOptions, type FilesystemEvent } from './watch.ts';
 import type { FileEntry, FileWriteResponse } from './types.ts';
 
@@ -32,6 +33,16 @@ export interface WriteEntry {
   path: string;
   data: WriteData;
 }
+
+const CALL_KEYS: ReadonlySet<string> = new Set(['signal', 'approvalId']);
+const READ_KEYS: ReadonlySet<string> = new Set([...CALL_KEYS, 'format']);
+const WRITE_KEYS: ReadonlySet<string> = new Set([...CALL_KEYS, 'mode']);
+/** E2B's file options airlock lacks, and why. */
+const FILE_UNSUPPORTED: Readonly<Record<string, string>> = {
+  user: "every file operation runs as the sandbox's one user",
+  requestTimeoutMs: 'set requestTimeoutMs on the connection (Sandbox.create / connect)',
+  depth: 'one level is listed; list the subfolders you want',
+};
 
 /** An absolute path, as the server's file routes require; checked here for the commands that take paths. */
 function checkedPath(where: string, path: unknown): string {
@@ -70,6 +81,7 @@ export class Files {
   /** Reads a file as UTF-8 text (invalid bytes become U+FFFD). Throws `FileNotFoundError` when it doesn't exist. */
   read(path: string, options?: ReadOptions<'text'>): Promise<string>;
   async read(path: string, options: ReadOptions = {}): Promise<string | Uint8Array | Blob | ReadableStream<Uint8Array>> {
+    checkOptions('files.read', options, READ_KEYS, FILE_UNSUPPORTED);
     const format = options.format ?? 'text';
     if (!['text', 'bytes', 'blob', 'stream'].includes(format)) throw new InvalidRequestError(`files.read: format must be text, bytes, blob or stream (got ${String(format)})`, { code: 'invalid_argument' });
     const bytes = await this.#client.readFile(this.#sandboxId, path, { signal: options.signal, approvalId: options.approvalId });
@@ -92,20 +104,24 @@ export class Files {
   async write(pathOrFiles: string | WriteEntry[], dataOrOptions?: WriteData | WriteFileOptions, maybeOptions?: WriteFileOptions): Promise<FileWriteResponse | FileWriteResponse[]> {
     if (Array.isArray(pathOrFiles)) {
       const options = (dataOrOptions ?? {}) as WriteFileOptions;
+      checkOptions('files.write', options, WRITE_KEYS, FILE_UNSUPPORTED);
       const written: FileWriteResponse[] = [];
       for (const file of pathOrFiles) written.push(await this.#client.writeFile(this.#sandboxId, file.path, file.data, options));
       return written;
     }
+    checkOptions('files.write', maybeOptions, WRITE_KEYS, FILE_UNSUPPORTED);
     return this.#client.writeFile(this.#sandboxId, pathOrFiles, dataOrOptions as WriteData, maybeOptions ?? {});
   }
 
   /** Lists a directory. Throws `FileNotFoundError` when it doesn't exist. */
-  list(path: string, options: CallOptions = {}): Promise<FileEntry[]> {
+  async list(path: string, options: CallOptions = {}): Promise<FileEntry[]> {
+    checkOptions('files.list', options, CALL_KEYS, FILE_UNSUPPORTED);
     return this.#client.listFiles(this.#sandboxId, path, options);
   }
 
   /** The entry of `path` (from a listing of its parent); undefined when there is none. */
   async getInfo(path: string, options: CallOptions = {}): Promise<FileEntry | undefined> {
+    checkOptions('files.getInfo', options, CALL_KEYS, FILE_UNSUPPORTED);
     const { parent, name } = split(checkedPath('files.getInfo', path));
     if (name === '') return { name: '/', path: '/', type: 'dir', size: 0, mode: 0o755, modified_at: new Date(0).toISOString() };
     try {
@@ -123,6 +139,7 @@ export class Files {
 
   /** Creates a folder and its missing parents. Resolves true when it was created, false when it existed. */
   async makeDir(path: string, options: CallOptions = {}): Promise<boolean> {
+    checkOptions('files.makeDir', options, CALL_KEYS, FILE_UNSUPPORTED);
     checkedPath('files.makeDir', path);
     if (await this.exists(path, options)) return false;
     await this.#run(['mkdir', '-p', '--', path], options);
@@ -131,6 +148,7 @@ export class Files {
 
   /** Moves or renames `oldPath` to `newPath`; returns the entry at its new place. */
   async rename(oldPath: string, newPath: string, options: CallOptions = {}): Promise<FileEntry> {
+    checkOptions('files.rename', options, CALL_KEYS, FILE_UNSUPPORTED);
     checkedPath('files.rename', oldPath);
     checkedPath('files.rename', newPath);
     await this.#run(['mv', '--', oldPath, newPath], options);
@@ -141,6 +159,7 @@ export class Files {
 
   /** Removes a file, or a folder with everything in it. Removing what isn't there is not an error. */
   async remove(path: string, options: CallOptions = {}): Promise<void> {
+    checkOptions('files.remove', options, CALL_KEYS, FILE_UNSUPPORTED);
     checkedPath('files.remove', path);
     await this.#run(['rm', '-rf', '--', path], options);
   }

@@ -53,6 +53,7 @@ const CREATE_WIRE_KEYS = [
 const E2B_CREATE_KEYS = ['timeoutMs', 'envs', 'allowInternetAccess'] as const satisfies ReadonlyArray<keyof E2BCreateOptions>;
 const CREATE_KEYS: ReadonlySet<string> = new Set([...CONNECTION_KEYS, ...CREATE_WIRE_KEYS, ...E2B_CREATE_KEYS]);
 const CONNECT_KEYS: ReadonlySet<string> = new Set([...CONNECTION_KEYS, 'timeoutMs']);
+const CALL_KEYS: ReadonlySet<string> = new Set(['signal', 'approvalId']);
 const AUTH = 'airlock authenticates with a signing key (AIRLOCK_KEY, or the signer option) or the local unix socket';
 
 /** E2B's create/connect options airlock lacks, and why. */
@@ -68,6 +69,7 @@ const UNSUPPORTED: Readonly<Record<string, string>> = {
   mcp: 'run `airlock mcp-server` instead',
   network: 'use network_policy, allowed_hosts and services',
   template: 'give the template (the image) as the first argument, or as image',
+  requestTimeoutMs: 'set requestTimeoutMs on the connection (Sandbox.create / connect)',
 };
 
 /** The create request for E2B's and the wire's fields together; a field given both ways is refused. */
@@ -195,6 +197,7 @@ export class Sandbox {
 
   /** The sandbox in E2B's shape (`sandboxId`, `templateId`, `metadata`, `startedAt`, `endAt`, `state`), and the server's `info`. */
   async getInfo(options: CallOptions = {}): Promise<SandboxSummary> {
+    checkOptions('getInfo', options, CALL_KEYS, UNSUPPORTED);
     const info = await this.info(options);
     return {
       sandboxId: info.sandbox_id,
@@ -217,6 +220,7 @@ export class Sandbox {
    * up to whole seconds) unless extended again. At most the server's maximum (24 h by default).
    */
   async setTimeout(timeoutMs: number, options: CallOptions = {}): Promise<SandboxInfo> {
+    checkOptions('setTimeout', options, CALL_KEYS, UNSUPPORTED);
     return this.client.setSandboxTimeout(this.id, secondsOfMs('timeoutMs', timeoutMs), options);
   }
 
@@ -234,7 +238,8 @@ export class Sandbox {
   }
 
   /** Ends the sandbox (every process killed, everything released); returns it, ended. */
-  kill(options: CallOptions = {}): Promise<SandboxInfo> {
+  async kill(options: CallOptions = {}): Promise<SandboxInfo> {
+    checkOptions('kill', options, CALL_KEYS, UNSUPPORTED);
     return this.client.killSandbox(this.id, options);
   }
 }
