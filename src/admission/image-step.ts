@@ -5,7 +5,7 @@
  */
 import type { AirlockConfig } from '../config/config.ts';
 import { applyImagePolicy } from '../images/signatures/enforce.ts';
-import { ImagePolicyRefusal } from '../images/signatures/policy.ts';
+import { imagePolicyFailure } from '../images/signatures/policy.ts';
 import { resolveImage } from '../images/store.ts';
 import type { ImageCheck } from './admission.ts';
 import { AdmissionRefusal } from './refusal.ts';
@@ -23,9 +23,7 @@ export function imagePolicyStep(config: Pick<AirlockConfig, 'stateDir' | 'imageP
     try {
       await applyImagePolicy(config, resolved);
     } catch (err) {
-      // Why every failure refuses: a policy that can't be checked (a trusted key file unreadable, a corrupt record) must not let the image through.
-      const detail = err instanceof ImagePolicyRefusal ? err.message : `the image policy could not be checked: ${(err as Error).message}`;
-      throw new AdmissionRefusal('image', 'image_refused', detail);
+      throw new AdmissionRefusal('image', 'image_refused', imagePolicyFailure(err));
     }
   };
 }

@@ -28,4 +28,7 @@ test('imageFor applies the image policy: image_refused naming the rule, then the
   assert.equal(image.digest, digest);
   assert.equal(image.signer, 'ci');
   assert.equal((await imageFor(configSchema.parse({ stateDir }), 'tiny')).signer, null, 'no policy: no signer named');
+  // A policy that can't be checked refuses (fail closed), saying why.
+  const unreadable = configSchema.parse({ stateDir, imagePolicy: { rules: [{ name: 'ours', match: ['local/**'], requireSignature: true, keys: [{ id: 'gone', file: '/nonexistent/key.pem' }] }] } });
+  await assert.rejects(imageFor(unreadable, 'tiny'), (err: unknown) => err instanceof ServiceError && err.code === 'image_refused' && /the image policy could not be checked: .*trusted key gone: cannot read/.test(err.message));
 });

@@ -9,7 +9,7 @@ import type { Image } from '../images/image.ts';
 import { resolveImage, type ManifestStamps } from '../images/store.ts';
 import { ImageNotFoundError } from '../images/paths.ts';
 import { applyImagePolicy } from '../images/signatures/enforce.ts';
-import { ImagePolicyRefusal } from '../images/signatures/policy.ts';
+import { imagePolicyFailure } from '../images/signatures/policy.ts';
 import { LimitError, resolveLimits, type RequestedLimits } from './limits.ts';
 import { ServiceError } from './errors.ts';
 
@@ -68,12 +68,17 @@ export function driverFor(drivers: ReadonlyMap<ImplementedRuntime, IsolationDriv
  * runs), mapping "not found" and a policy refusal to request errors.
  */
 export async function imageFor(config: AirlockConfig, name: string | undefined, seen?: ManifestStamps): Promise<Image> {
+  let image: Image;
   try {
-    return await applyImagePolicy(config, await resolveImage(config, name ?? config.defaultImage, seen));
+    image = await resolveImage(config, name ?? config.defaultImage, seen);
   } catch (err) {
     if (err instanceof ImageNotFoundError) throw new ServiceError('image_not_found', err.message);
-    if (err instanceof ImagePolicyRefusal) throw new ServiceError('image_refused', err.message);
     throw err;
+  }
+  try {
+    return await applyImagePolicy(config, image);
+  } catch (err) {
+    throw new ServiceError('image_refused', imagePolicyFailure(err));
   }
 }
 

@@ -26,6 +26,15 @@ export class ImagePolicyRefusal extends ControlError {
   }
 }
 
+/**
+ * The message a refusal gives when checking the policy failed: the refusal's own, or why the
+ * policy could not be checked. Why both refuse: a policy that can't be checked (a trusted key file
+ * unreadable, a corrupt record) must not let the image through.
+ */
+export function imagePolicyFailure(err: unknown): string {
+  return err instanceof ImagePolicyRefusal ? err.message : `image_policy: the image policy could not be checked: ${(err as Error).message}`;
+}
+
 /** What the policy found for an allowed image. */
 export interface ImageTrust {
   /** The origin the decision was made on (`REGISTRY/REPOSITORY` or `local/NAME`). */
