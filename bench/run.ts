@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: ratios of airlock against the raw engines, measured in one run on one machine.
  * Prints a Markdown table and writes bench/results/<timestamp>.json. Usage:
- *   node bench/run.ts [--n 200] [--only namespace,gvisor,cli,service,pool,throughput,network,burst,admission,gvisor-idle,namespace-idle,audit,redaction,image-reverify,image-pull,mcp-proxy,mcp-scan] [--idle 100] [--ns-idle 500,1000]
+ *   node bench/run.ts [--n 200] [--only namespace,gvisor,cli,service,pool,throughput,network,burst,admission,gvisor-idle,namespace-idle,audit,redaction,brokered-https,image-reverify,image-pull,image-import,mcp-proxy,mcp-scan] [--idle 100] [--ns-idle 500,1000]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
@@ -23,8 +23,10 @@ import { auditLines, benchAudit, type AuditBench } from './audit.ts';
 import { benchPool } from './pool.ts';
 import { benchThroughput, type ThroughputBench } from './throughput.ts';
 import { benchRedaction, redactionLines, type RedactionBench } from './redaction.ts';
+import { benchBrokeredHttps, brokeredHttpsLines, type BrokeredHttpsBench } from './brokered-https.ts';
 import { benchImageReverify, imageReverifyLines, type ImageReverifyBench } from './image-reverify.ts';
 import { benchImagePull, imagePullLines, type ImagePullBench } from './image-pull.ts';
+import { benchImageImport, imageImportLines, type ImageImportBench } from './image-import.ts';
 import { benchMcpProxy, mcpProxyLines, type McpProxyBench } from './mcp-proxy.ts';
 import { benchMcpScan, mcpScanLines, type McpScanBench } from './mcp-scan.ts';
 
@@ -90,6 +92,9 @@ if (only.has('audit')) for (const sync of ['full', 'normal'] as const) for (cons
 // Output redaction throughput (CPU only, no sandbox).
 let redaction: RedactionBench | undefined;
 if (only.has('redaction')) redaction = benchRedaction(Math.min(n, 10));
+// HTTPS interception for brokered secrets: CA, leaf, and a GET blind vs intercepted (no sandbox).
+let brokeredHttps: BrokeredHttpsBench | undefined;
+if (only.has('brokered-https')) brokeredHttps = await benchBrokeredHttps(Math.min(n, 200));
 // One scheduled re-verification of the default image (full re-hash).
 let imageReverify: ImageReverifyBench | undefined;
 if (only.has('image-reverify')) imageReverify = await benchImageReverify(config, Math.min(n, 5));
@@ -104,6 +109,9 @@ if (only.has('mcp-scan')) mcpScan = await benchMcpScan(Math.min(n, 200));
 // An image pulled from a registry on loopback, against skopeo copy + tar -x (not in the default list: it builds a 128 MiB image).
 let imagePull: ImagePullBench | undefined;
 if (only.has('image-pull')) imagePull = await benchImagePull(Math.min(n, 3));
+// The default image's rootfs as a 2-layer OCI layout, imported against sha256sum + tar -x (not in the default list: ~250 MiB, minutes).
+let imageImport: ImageImportBench | undefined;
+if (only.has('image-import')) imageImport = await benchImageImport(config, image, Math.min(n, 3), Math.min(n, 100));
 
 machine.load.end = loadavg().map((x) => Number(x.toFixed(2)));
 const f = (x: number) => x.toFixed(2);
@@ -180,12 +188,14 @@ if (namespaceIdle !== undefined) {
 }
 for (const a of audit) lines.push('', ...auditLines(a));
 if (redaction !== undefined) lines.push('', ...redactionLines(redaction));
+if (brokeredHttps !== undefined) lines.push('', ...brokeredHttpsLines(brokeredHttps));
 if (imageReverify !== undefined) lines.push('', ...imageReverifyLines(imageReverify));
 if (mcpProxy !== undefined) lines.push('', ...mcpProxyLines(mcpProxy));
 if (mcpScan !== undefined) lines.push('', ...mcpScanLines(mcpScan));
 if (imagePull !== undefined) lines.push('', ...imagePullLines(imagePull));
+if (imageImport !== undefined) lines.push('', ...imageImportLines(imageImport));
 process.stdout.write(`${lines.join('\n')}\n`);
 mkdirSync('bench/results', { recursive: true });
 const file = `bench/results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-writeFileSync(file, JSON.stringify({ machine, results, service, throughput, network, burst, admission, gvisorIdle, namespaceIdle, audit, redaction, imageReverify, imagePull, mcpProxy, mcpScan }, null, 2));
+writeFileSync(file, JSON.stringify({ machine, results, service, throughput, network, burst, admission, gvisorIdle, namespaceIdle, audit, redaction, brokeredHttps, imageReverify, imagePull, imageImport, mcpProxy, mcpScan }, null, 2));
 process.stdout.write(`\nwritten ${file}\n`);

@@ -20,6 +20,7 @@ import { auditSchema, DEFAULT_AUDIT_CONFIG, type AuditConfig } from './audit-con
 import { DEFAULT_SECRETS_CONFIG, secretsSchema, type SecretsConfig } from './secrets-config.ts';
 import { DEFAULT_FORENSICS_CONFIG, forensicsSchema, type ForensicsConfig } from './forensics-config.ts';
 import { DEFAULT_IMAGE_POLICY_CONFIG, imagePolicySchema, type ImagePolicyConfig } from './image-policy-config.ts';
+import { DEFAULT_IMAGE_IMPORT_CONFIG, imageImportSchema, type ImageImportConfig } from './image-import-config.ts';
 import { DEFAULT_VIOLATIONS_CONFIG, violationsSchema, type ViolationsConfig } from './violations-config.ts';
 import { DEFAULT_MCP_CONFIG, mcpSchema, type McpConfig } from './mcp-config.ts';
 
@@ -160,6 +161,8 @@ export interface AirlockConfig {
   /** The MCP security proxy (`airlock mcp-proxy`). */
   mcp: McpConfig;
   imagePolicy: ImagePolicyConfig;
+  /** Bounds on what one imported or pulled image may unpack to. */
+  imageImport: ImageImportConfig;
 }
 
 /** The configuration a host without a configuration file runs with. */
@@ -216,6 +219,7 @@ export const DEFAULT_CONFIG: Readonly<AirlockConfig> = Object.freeze({
   violations: DEFAULT_VIOLATIONS_CONFIG as ViolationsConfig,
   mcp: DEFAULT_MCP_CONFIG as McpConfig,
   imagePolicy: DEFAULT_IMAGE_POLICY_CONFIG as ImagePolicyConfig,
+  imageImport: DEFAULT_IMAGE_IMPORT_CONFIG as ImageImportConfig,
   secrets: DEFAULT_SECRETS_CONFIG as SecretsConfig,
   revocation: DEFAULT_REVOCATION_CONFIG as RevocationConfig,
 });
@@ -387,6 +391,7 @@ function buildSchema(z: typeof Zod) {
       violations: violationsSchema(z),
       mcp: mcpSchema(z),
       imagePolicy: imagePolicySchema(z),
+      imageImport: imageImportSchema(z),
       secrets: secretsSchema(z),
       revocation: revocationSchema(z),
     })

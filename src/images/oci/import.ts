@@ -5,7 +5,7 @@
  * the store's tmp/ (named with the importing pid, so `image gc` can tell an abandoned one); any
  * failure removes it, and only a complete, verified tree is renamed into the store.
  */
-import { lstat, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { loadConfig } from '../../config/config.ts';
 import { checkMaskedPaths } from '../masked-paths.ts';
@@ -78,7 +78,7 @@ function notesFor(image: ResolvedImage, counters: ReturnType<typeof newCounters>
  */
 export async function importImage(path: string, options: ImportOptions = {}): Promise<ImportedImage> {
   const config = options.config ?? loadConfig();
-  const limits: ImportLimits = { ...DEFAULT_IMPORT_LIMITS, ...options.limits };
+  const limits: ImportLimits = { ...DEFAULT_IMPORT_LIMITS, ...config.imageImport, ...options.limits };
   const name = options.name ?? defaultImageName(options.source?.reference ?? path);
   checkImageName(name);
   const paths = storePaths(config);
@@ -126,7 +126,9 @@ export async function importImage(path: string, options: ImportOptions = {}): Pr
       totalBytes: manifest.totalBytes,
     };
     await writeFile(join(work, 'build.json'), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o644 });
-    // The members' directory is gone; the work directory itself becomes the blob.
+    // The members' directory is gone; the work directory itself becomes the blob, which the
+    // sandbox's unprivileged uid must be able to traverse (mkdtemp made it 0700).
+    await chmod(work, 0o755);
     await commitBlob(paths, work, manifest.digest);
     committed = true;
     await writeTag(paths, name, manifest.digest);

@@ -3,6 +3,7 @@
  * and the limits that bound what a (hostile) image may unpack to.
  */
 import type { AirlockConfig } from '../../config/config.ts';
+import { DEFAULT_IMAGE_IMPORT_CONFIG, type ImageImportConfig } from '../../config/image-import-config.ts';
 
 /** Where an imported image came from. `reference` is the registry reference or the file given. */
 export interface ImportSource {
@@ -22,15 +23,8 @@ export interface ImageRunConfig {
   user?: string;
 }
 
-/** Bounds on one import; crossing one stops the import at once, naming the limit. */
-export interface ImportLimits {
-  /** Most bytes of file content written, summed over every layer (overwritten files count too). */
-  maxUnpackedBytes: number;
-  /** Most tar entries processed, summed over every layer. */
-  maxEntries: number;
-  /** Most layers in one image. */
-  maxLayers: number;
-}
+/** Bounds on one import (the `imageImport` configuration); crossing one stops the import at once, naming the limit. */
+export type ImportLimits = ImageImportConfig;
 
 /** What {@link importImage} stored. */
 export interface ImportedImage {
@@ -55,8 +49,8 @@ export interface ImportedImage {
 
 /** Options of {@link importImage}. */
 export interface ImportOptions {
-  /** Configuration whose store receives the image; default: the loaded host configuration. */
-  config?: Pick<AirlockConfig, 'stateDir'>;
+  /** Configuration whose store receives the image, and whose `imageImport` bounds it; default: the loaded host configuration. */
+  config?: Pick<AirlockConfig, 'stateDir'> & Partial<Pick<AirlockConfig, 'imageImport'>>;
   /** Tag to store the image under; default: derived from the reference, else `imported`. */
   name?: string;
   source?: ImportSource;
@@ -68,9 +62,5 @@ export interface ImportOptions {
   onProgress?: (p: { layers: number; layersDone: number; bytes: number }) => void;
 }
 
-/** Defaults: large enough for real toolchain images, small enough to stop a bomb well before the disk fills. */
-export const DEFAULT_IMPORT_LIMITS: ImportLimits = {
-  maxUnpackedBytes: 8 * 1024 ** 3,
-  maxEntries: 1_000_000,
-  maxLayers: 128,
-};
+/** Defaults (the `imageImport` configuration's). */
+export const DEFAULT_IMPORT_LIMITS: ImportLimits = DEFAULT_IMAGE_IMPORT_CONFIG;
