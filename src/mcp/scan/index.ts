@@ -110,9 +110,9 @@ export function createScanner(rules: CompiledRules): Scanner {
 
     output(_server, _tool, content) {
       const walked = walk(content, '', rules.limits, emptyWalk());
-      for (const field of walked.fields) if (field.where === '') field.where = 'output';
       const fields = prepare(walked.fields, matcher.credentials);
-      const findings = [...overLimit(walked, rules.limits), ...matcher.match(fields, 'output')];
+      // A bare string has the empty path; findings name it "output".
+      const findings = [...overLimit(walked, rules.limits), ...matcher.match(fields, 'output')].map((finding) => (finding.where === '' ? { ...finding, where: 'output' } : finding));
       const scanned = new Map<string, string>();
       for (const field of fields) {
         if (field.key) continue;
@@ -120,7 +120,7 @@ export function createScanner(rules: CompiledRules): Scanner {
         const raw = field.norm === field.text ? field.safe : redactText(field.text, matcher.credentials);
         // Why fall back to the normalised redaction: a credential split by invisible characters is
         // only visible once they are stripped, and must not pass because the raw text hides it.
-        scanned.set(field.where === 'output' ? '' : field.where, raw === field.safe || normalise(raw) === field.safe ? raw : field.safe);
+        scanned.set(field.where, raw === field.safe || normalise(raw) === field.safe ? raw : field.safe);
       }
       return { findings, redacted: rebuild(content, scanned, rules.limits) };
     },

@@ -103,6 +103,15 @@ test('outputs: a credential split by invisible characters is still redacted', ()
   assert.doesNotMatch(JSON.stringify(redacted), /ghp_/);
 });
 
+test('outputs: a bare string and a top-level "output" key are both scanned and kept', () => {
+  const secrets = fakeCredentials();
+  const bare = state.scanner!.output('s', 't', `key ${secrets.githubToken}`);
+  assert.equal(bare.findings[0]?.where, 'output');
+  assert.equal(bare.redacted, 'key [REDACTED:github-token]');
+  const keyed = state.scanner!.output('s', 't', { output: 'all good', other: 1 });
+  assert.deepEqual(keyed.redacted, { output: 'all good', other: 1 });
+});
+
 test('outputs: benign content comes back identical and unflagged', () => {
   const content = text('Wrote 3 files.\n| name | size |\n|---|---|\n| a.txt | 12 |\nSee https://example.com/docs?page=2 for more.');
   const { findings, redacted } = state.scanner!.output('s', 't', content);
