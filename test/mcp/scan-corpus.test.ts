@@ -45,18 +45,21 @@ after(async () => {
   for (const server of state.servers) await server.client.close();
 });
 
-test('every malicious definition is flagged at its expected severity', () => {
+test('every malicious definition is flagged at its expected severity', (t) => {
   const scanner = state.scanner!;
   const everyone = state.servers.flatMap((server) => server.tools);
+  const summary: string[] = [];
   for (const { fixture, tools } of state.servers.filter((server) => server.fixture.kind === 'malicious')) {
     for (const [name, expected] of Object.entries(fixture.definitions ?? {})) {
       const tool = tools.find((candidate) => candidate.name === name);
       assert.ok(tool !== undefined, `${fixture.name} lists no ${name}`);
       const findings = scanner.definition(tool, everyone.filter((other) => other.server !== fixture.name));
       const highest = highestSeverity(findings);
+      summary.push(`${fixture.name}/${name} ${highest ?? 'none'} (${findings.length})`);
       assert.ok(highest !== null && severityRank(highest) >= severityRank(expected), `${fixture.name}/${name}: expected ${expected}, got ${highest ?? 'nothing'}\n${show(findings)}`);
     }
   }
+  t.diagnostic(`malicious definitions: ${summary.join(', ')}`);
 });
 
 test('the rug pull is flagged once it turns: clean on the first list, blocked after list_changed', async () => {
