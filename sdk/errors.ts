@@ -81,7 +81,8 @@ export class InvalidRequestError extends AirlockError {
 
 /**
  * 403: a control refused the request before anything ran (`filesystem_access_refused`: a host path
- * that may not be granted; `workdir_refused`); the message starts with the control's name.
+ * that may not be granted; `workdir_refused`; `image_refused`: the image policy refuses the image);
+ * the message starts with the control's name.
  */
 export class ControlRefusedError extends AirlockError {
   override readonly name: string = 'ControlRefusedError';
@@ -224,6 +225,7 @@ const BY_CODE: Record<string, ErrorClass> = {
   host_not_allowed: InvalidRequestError,
   filesystem_access_refused: ControlRefusedError,
   workdir_refused: ControlRefusedError,
+  image_refused: ControlRefusedError,
   control_failed: ServiceUnavailableError,
   shutting_down: ServiceUnavailableError,
   approval_denied: ApprovalDeniedError,
