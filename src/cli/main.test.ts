@@ -12,7 +12,7 @@ test('airlock --help lists every command, in order, and help for a command names
     .slice(result.stdout.indexOf('Commands:'))
     .split('\n')
     .slice(1)
-    .map((line) => /^ {2}([a-z]+)\b/.exec(line)?.[1])
+    .map((line) => /^ {2}([a-z][a-z-]*)(?=\s|$)/.exec(line)?.[1])
     .filter((name) => name !== undefined);
   assert.deepEqual(listed, [...COMMAND_NAMES, 'help']);
   const help = await runCli(['help', 'run']);
