@@ -43,16 +43,18 @@ if ! command -v npm >/dev/null 2>&1; then missing+=(nodejs npm); fi
 if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  # The observability test starts its own Prometheus on loopback; the service the package starts
-  # on install (only when installed here, never an operator's own) is stopped and disabled.
-  if printf '%s\n' "${missing[@]}" | grep -qx prometheus; then
+  # The observability and image tests start their own Prometheus and registry on loopback; the
+  # services the packages start on install (only when installed here, never an operator's own) are
+  # stopped and disabled (the registry's would listen on :5000 on every interface).
+  for service_name in prometheus docker-registry; do
+    printf '%s\n' "${missing[@]}" | grep -qx "$service_name" || continue
     if [ -d /run/systemd/system ]; then
-      systemctl disable --now prometheus >/dev/null 2>&1 || true
+      systemctl disable --now "$service_name" >/dev/null 2>&1 || true
     else
-      service prometheus stop >/dev/null 2>&1 || true
-      update-rc.d prometheus disable >/dev/null 2>&1 || true
+      service "$service_name" stop >/dev/null 2>&1 || true
+      update-rc.d "$service_name" disable >/dev/null 2>&1 || true
     fi
-  fi
+  done
 else
   echo "all present: ${packages[*]}" >&2
 fi
