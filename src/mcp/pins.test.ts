@@ -30,6 +30,9 @@ test('pins are kept root-private; a file others could write is read as no pins',
   assert.equal(pins.servers['fs']?.tools['read_file'], definitionDigest(tool));
   assert.equal(pins.servers['fs']?.approved_by, 'root');
   assert.notEqual(await store.digest(), empty, 'pins are part of the policy hash');
+  // Approvals at once all land (the lock): none overwrites another's.
+  await Promise.all(['a', 'b', 'c', 'd'].map((server) => store.approve(server, [tool], 'root')));
+  assert.deepEqual(Object.keys((await store.read()).servers).sort(), ['a', 'b', 'c', 'd', 'fs']);
   assert.equal((await stat(pinsDir(state))).mode & 0o777, 0o700);
   const file = join(pinsDir(state), 'pins.json');
   assert.equal((await stat(file)).mode & 0o777, 0o600);

@@ -8,7 +8,9 @@
  * definition pass; a file that is not root's and private is read as no pins at all (fail closed).
  */
 import { constants } from 'node:fs';
-import { open, rename, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { open, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { canonicalDigest } from '../signing/canonical-json.ts';
 import { ensurePrivateDir, isPrivateDir } from '../host/root-private-files.ts';
@@ -87,13 +89,40 @@ export class PinStore {
   /** Replaces the pins of `server` with `tools`; returns the file as written. */
   async approve(server: string, tools: readonly PinnedFields[], approvedBy: string): Promise<PinFile> {
     if (!(await ensurePrivateDir(this.#dir))) throw new Error(`${this.#dir} is not a root-owned private directory (mode 0700): pins can't be kept there`);
-    const current = await this.read();
-    const pins: ServerPins = { approved_at: new Date().toISOString(), approved_by: approvedBy, tools: Object.fromEntries(tools.map((t) => [t.name, definitionDigest(t)])) };
-    const next: PinFile = { version: 1, servers: { ...current.servers, [server]: pins } };
-    const temp = `${this.#file}.${process.pid}.tmp`;
-    await writeFile(temp, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
-    await rename(temp, this.#file);
-    return next;
+    const unlock = await this.#lock();
+    try {
+      const current = await this.read();
+      const pins: ServerPins = { approved_at: new Date().toISOString(), approved_by: approvedBy, tools: Object.fromEntries(tools.map((t) => [t.name, definitionDigest(t)])) };
+      const next: PinFile = { version: 1, servers: { ...current.servers, [server]: pins } };
+      const temp = `${this.#file}.${randomUUID()}.tmp`;
+      await writeFile(temp, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+      await rename(temp, this.#file);
+      return next;
+    } finally {
+      await unlock();
+    }
+  }
+
+  /**
+   * An exclusive lock file beside the pins (O_EXCL). Why: two approvals at once (two CLI runs, or
+   * one run approving several servers) would each write what they read, and one would be lost.
+   * A lock older than a minute is a crashed writer's and is taken over.
+   */
+  async #lock(): Promise<() => Promise<void>> {
+    const path = `${this.#file}.lock`;
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        await (await open(path, 'wx', 0o600)).close();
+        return () => unlink(path).catch(() => undefined);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const age = await stat(path).then((s) => Date.now() - s.mtimeMs, () => 0);
+        if (age > 60_000) await unlink(path).catch(() => undefined);
+        else if (Date.now() > deadline) throw new Error(`${path}: another approval holds the pins for over 30 s`, { cause: err });
+        else await sleep(20);
+      }
+    }
   }
 
   /** `sha256:<hex>` of all pins (part of the proxy's policy hash). */
