@@ -51,7 +51,8 @@ function layerImports(layer, paths) {
 }
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'bench/results/**', '.airlock/**', 'docs/**'] },
+  // sdk/dist: the SDK package's build output (npm pack), generated from sdk/*.ts.
+  { ignores: ['node_modules/**', 'bench/results/**', '.airlock/**', 'docs/**', 'sdk/dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
