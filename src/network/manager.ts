@@ -137,6 +137,7 @@ export class NetworkManager {
         },
       });
     } catch (err) {
+      brokerCa?.dispose();
       resources.destroy();
       // Fail closed: a restricted sandbox without its proxy has no enforced allowlist, so none starts.
       throw new ControlError('network.proxy', `cannot start the egress proxy on ${slot.hostAddress}: ${(err as Error).message}`, { cause: err });
