@@ -114,6 +114,27 @@ describe('tenancy', () => {
     assert.equal(done.json().termination_reason, 'killed');
   });
 
+  it("a sandbox's running commands are listed and killed only for its owner and the operator", async (t) => {
+    const f = await castFixture(t);
+    const id = await aliceSandbox(f);
+    f.service.execScript = [{ stdout: 'working\n' }, { hang: true }];
+    const running = f.send(f.people.alice, { method: 'POST', url: `/api/v1/sandboxes/${id}/exec?stream=false`, payload: { command: ['sleep', '60'] } });
+    for (let i = 0; i < 200 && f.service.execs.length === 0; i += 1) await new Promise((r) => setTimeout(r, 10));
+    const execId = f.service.execs[0]?.session.execId;
+    assert.ok(execId !== undefined, 'the exec started');
+    assertForbiddenClean(await f.send(f.people.bob, { method: 'GET', url: `/api/v1/sandboxes/${id}/execs` }), 'execs list');
+    assertForbiddenClean(await f.send(f.people.bob, { method: 'DELETE', url: `/api/v1/sandboxes/${id}/execs/${execId}` }), 'exec kill');
+    assert.deepEqual(f.service.killedExecs, []);
+    const listed = await f.send(f.people.alice, { method: 'GET', url: `/api/v1/sandboxes/${id}/execs` });
+    assert.equal(listed.statusCode, 200, listed.body);
+    assert.deepEqual(listed.json().execs.map((e: { exec_id: string; command: string[] }) => [e.exec_id, e.command]), [[execId, ['sleep', '60']]]);
+    const killed = await f.send(f.people.olga, { method: 'DELETE', url: `/api/v1/sandboxes/${id}/execs/${execId}` });
+    assert.equal(killed.statusCode, 200, killed.body);
+    assert.deepEqual(f.service.killedExecs, [execId]);
+    assert.equal((await running).json().termination_reason, 'killed');
+    assertError(await f.send(f.people.alice, { method: 'DELETE', url: `/api/v1/sandboxes/${id}/execs/e-unknown` }), 404, 'execution_not_found');
+  });
+
   it('an agent naming another agent_id is refused on create and execute; an operator may', async (t) => {
     const f = await castFixture(t);
     const create = { method: 'POST', url: '/api/v1/sandboxes', payload: { agent_id: 'bob' } } as const;
