@@ -4,7 +4,8 @@
  * are refused instead of ignored (E2B's names mapped to the wire's).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createPublicKey } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { serverFromEnvironment, connectionFromEnvironment } from './environment.
 import { AirlockClient, InvalidRequestError, NetworkError, RateLimitError, Sandbox } from './index.ts';
 import { changes } from './watch.ts';
 import { envelope, fakeFetch } from './testing/fake-fetch.ts';
+import { startVerifyingServer } from './testing/verifying-server.ts';
 
 const noSocket = () => false;
 
@@ -39,6 +41,36 @@ describe('the environment names the server and the key', () => {
       assert.equal(options.signer?.keyId, keyId);
       await assert.rejects(connectionFromEnvironment({ AIRLOCK_KEY: join(dir, 'missing') }, noSocket), /^AirlockError: AIRLOCK_KEY: .*missing/);
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Sandbox with nothing but the environment', () => {
+  it('AIRLOCK_URL (TCP, then unix:///path) and AIRLOCK_KEY: requests go there, signed with that key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'airlock-sdk-env-'));
+    const saved = { url: process.env['AIRLOCK_URL'], key: process.env['AIRLOCK_KEY'] };
+    try {
+      const { privateKeyPath, publicKeyPath, keyId } = await writeNewKeyPair(join(dir, 'agent'));
+      const keys = new Map([[keyId, createPublicKey(readFileSync(publicKeyPath, 'utf8'))]]);
+      process.env['AIRLOCK_KEY'] = privateKeyPath;
+      for (const socketPath of [undefined, join(dir, 'api.sock')]) {
+        const server = await startVerifyingServer(socketPath === undefined ? { keys } : { keys, socketPath });
+        try {
+          process.env['AIRLOCK_URL'] = socketPath === undefined ? server.baseUrl : `unix://${socketPath}`;
+          assert.deepEqual(await Sandbox.list(), []);
+          assert.equal(server.seen.length, 1);
+          assert.equal(server.seen[0]?.refusal, undefined, server.seen[0]?.refusal);
+          assert.equal(server.seen[0]?.keyid, keyId);
+        } finally {
+          await server.close();
+        }
+      }
+    } finally {
+      for (const [name, value] of [['AIRLOCK_URL', saved.url], ['AIRLOCK_KEY', saved.key]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
       rmSync(dir, { recursive: true, force: true });
     }
   });
