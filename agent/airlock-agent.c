@@ -65,6 +65,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -82,6 +83,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/landlock.h>
+#include <linux/mount.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 
@@ -1154,7 +1156,64 @@ static int run_with_loginuid(const char *auid, char **cmd, char **envp) {
   return exec_command(cmd, envp);
 }
 
+/*
+ * --idmap-bind NSUID:HOSTUID NSGID:HOSTGID ro|rw TARGET: run by the controller on the host (as
+ * root), never inside a sandbox. Clones the mount of the directory open on fd 3 (a pinned grant),
+ * makes it an id-mapped mount where files of NSUID:NSGID appear as HOSTUID:HOSTGID (the sandbox's
+ * host identity) and what that identity creates is stored as NSUID:NSGID, nosuid and nodev (and
+ * read-only for ro), and attaches it at TARGET. The mapping's user namespace is a short-lived
+ * child's. Inside a sandbox the new mount API is refused by seccomp, so there it does nothing.
+ */
+static int fail_idmap(const char *step) {
+  dprintf(2, "airlock-agent: idmap: %s: %s\n", step, strerror(errno));
+  return 1;
+}
+
+static int idmap_write(pid_t pid, const char *file, const char *pair) {
+  char path[64], line[64];
+  const char *colon = strchr(pair, ':');
+  if (colon == NULL) return -1;
+  snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+  int n = snprintf(line, sizeof line, "%.*s %s 1\n", (int)(colon - pair), pair, colon + 1);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || n <= 0 || write(fd, line, (size_t)n) != n) {
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  close(fd);
+  return 0;
+}
+
+static int run_idmap_bind(const char *uids, const char *gids, const char *access, const char *target) {
+  int ready[2], done[2];
+  if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(done, O_CLOEXEC) < 0) return fail_idmap("pipe");
+  pid_t pid = fork();
+  if (pid < 0) return fail_idmap("fork");
+  if (pid == 0) {
+    char c = 0;
+    if (unshare(CLONE_NEWUSER) != 0) _exit(1);
+    if (write(ready[1], &c, 1) != 1 || read(done[0], &c, 1) < 0) _exit(1);
+    _exit(0);
+  }
+  char c = 0;
+  int ok = read(ready[0], &c, 1) == 1 && idmap_write(pid, "uid_map", uids) == 0 && idmap_write(pid, "gid_map", gids) == 0;
+  char ns_path[64];
+  snprintf(ns_path, sizeof ns_path, "/proc/%d/ns/user", (int)pid);
+  int ns = ok ? open(ns_path, O_RDONLY | O_CLOEXEC) : -1;
+  if (write(done[1], &c, 1) < 0) ok = 0;
+  waitpid(pid, NULL, 0);
+  if (!ok || ns < 0) return fail_idmap("user namespace for the mapping");
+  int tree = (int)syscall(SYS_open_tree, 3, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+  if (tree < 0) return fail_idmap("open_tree");
+  struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, .userns_fd = (uint64_t)ns };
+  if (strcmp(access, "ro") == 0) attr.attr_set |= MOUNT_ATTR_RDONLY;
+  if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) return fail_idmap("mount_setattr");
+  if (syscall(SYS_move_mount, tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0) return fail_idmap("move_mount");
+  return 0;
+}
+
 int main(int argc, char **argv, char **envp) {
+  if (argc == 6 && strcmp(argv[1], "--idmap-bind") == 0) return run_idmap_bind(argv[2], argv[3], argv[4], argv[5]);
   if (argc >= 4 && strcmp(argv[1], "--close-fds-from") == 0 && strcmp(argv[3], "--") == 0) return run_closing_fds(argv[2], argv + 4, envp);
   if (argc >= 3 && strcmp(argv[1], "--init") == 0 && strcmp(argv[2], "--") == 0) return run_init(argv + 3, envp);
   if (argc >= 4 && strcmp(argv[1], "--loginuid") == 0 && strcmp(argv[3], "--") == 0) return run_with_loginuid(argv[2], argv + 4, envp);

@@ -43,6 +43,12 @@ export interface GrantedMount {
   hostPath: string;
   sandboxPath: string;
   writable: boolean;
+  /**
+   * A writable grant of a directory the requester owns: the host identity (the directory's owner)
+   * that the sandbox's writes are made as, through an id-mapped mount (`namespace` runtime). The
+   * grant is then checked as that identity: it exposes nothing its owner couldn't open.
+   */
+  writeAs?: { uid: number; gid: number } | undefined;
 }
 
 /**

@@ -42,10 +42,7 @@ export async function pinMounts(mounts: GrantedMount[], options: PinOptions): Pr
   if (mounts.length === 0) return [];
   const paths = mounts.map((mount) => normalizeGrant(mount.hostPath));
   paths.forEach((path) => refuseNeverGrantablePath(path, options.stateDirs));
-  const views = await viewAsUser(
-    options.user,
-    mounts.map((mount, i) => ({ path: paths[i] ?? mount.hostPath, writable: mount.writable })),
-  );
+  const views = await viewsByIdentity(mounts, paths, options.user);
   const pinned: PinnedMount[] = [];
   try {
     mounts.forEach((mount, i) => {
@@ -57,6 +54,27 @@ export async function pinMounts(mounts: GrantedMount[], options: PinOptions): Pr
     throw err;
   }
   return pinned;
+}
+
+/**
+ * What each grant reaches, asked as the identity it is used with: the sandbox's own host uid, or
+ * for a grant written as its owner (`writeAs`, an id-mapped mount) that owner. One child per identity.
+ */
+async function viewsByIdentity(mounts: GrantedMount[], paths: string[], sandboxUser: HostUser): Promise<GrantView[]> {
+  const views: GrantView[] = new Array<GrantView>(mounts.length);
+  const groups = new Map<string, { user: HostUser; indices: number[] }>();
+  mounts.forEach((mount, i) => {
+    const user = mount.writeAs ?? sandboxUser;
+    const key = `${user.uid}:${user.gid}`;
+    const group = groups.get(key) ?? { user, indices: [] };
+    group.indices.push(i);
+    groups.set(key, group);
+  });
+  for (const { user, indices } of groups.values()) {
+    const answers = await viewAsUser(user, indices.map((i) => ({ path: paths[i] ?? mounts[i]?.hostPath ?? '', writable: mounts[i]?.writable ?? false })));
+    indices.forEach((i, j) => (views[i] = answers[j] ?? { ok: false, why: 'inaccessible' }));
+  }
+  return views;
 }
 
 /** Closes pinned descriptors; safe to call twice. */
@@ -83,7 +101,7 @@ function inaccessible(path: string, mount: GrantedMount): RefusedControlError {
   const access = mount.writable ? 'read and write' : 'read';
   // The fix is the same for every path, so naming it reveals nothing about this one.
   const fix = mount.writable
-    ? " (a sandbox writes with its own unprivileged host uid, not yours: grant a directory others may write, e.g. made with 'mkdir -m 1777', or a read-only one)"
+    ? " (a sandbox writes with its own unprivileged host uid: grant a directory you own through airlock run on the namespace runtime, which writes it as you, or one others may write, e.g. made with 'mkdir -m 1777')"
     : ' (a sandbox reads with its own unprivileged host uid: the path and its parents must be readable and searchable by others)';
   return new RefusedControlError('filesystem_access', `cannot grant ${path}: it does not exist or the sandbox's user may not ${access} it${fix}`);
 }

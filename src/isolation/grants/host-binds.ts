@@ -24,6 +24,12 @@ export interface BoundGrant {
 export interface BindTools {
   mount: string;
   umount: string;
+  /**
+   * For grants written as their owner (`writeAs`): the agent binary that makes id-mapped mounts
+   * (`--idmap-bind`) and the sandbox's host identity the owner is mapped to. Without it such a
+   * grant is refused.
+   */
+  idmap?: { agent: string; hostUid: number; hostGid: number };
 }
 
 /** mount(8) runs with nothing of the controller's environment. */
@@ -44,10 +50,21 @@ export async function bindPins(dir: string, mode: number, pins: readonly PinnedM
       const kind = fstatSync(pin.fd).isDirectory() ? 'dir' : 'file';
       if (kind === 'dir') mkdirSync(target, { mode: 0o700 });
       else closeSync(openSync(target, 'wx', 0o600));
-      // The descriptor is fd 3 of mount(8); --no-canonicalize keeps it from turning it back into a path.
-      await mountTool(tools.mount, ['--no-canonicalize', '--bind', '/proc/self/fd/3', target], pin.fd);
-      // Per-mount flags on the host too: a read-only grant stays read-only, and never setuid or devices.
-      await mountTool(tools.mount, ['--no-canonicalize', '-o', `remount,bind,${pin.mount.writable ? 'rw' : 'ro'},nosuid,nodev`, target]);
+      const writeAs = pin.mount.writeAs;
+      if (writeAs !== undefined) {
+        // Why fail closed: without the mapping, writes would be made as someone the grant check didn't ask about.
+        if (tools.idmap === undefined || kind !== 'dir') throw new ControlError('filesystem_access', `cannot grant ${pin.resolvedPath} written as uid ${writeAs.uid}: this runtime has no id-mapped grants`);
+        // The owner's files appear as the sandbox's host identity, and what it creates is the owner's; nosuid, nodev.
+        const { agent, hostUid, hostGid } = tools.idmap;
+        await mountTool(agent, ['--idmap-bind', `${writeAs.uid}:${hostUid}`, `${writeAs.gid}:${hostGid}`, pin.mount.writable ? 'rw' : 'ro', target], pin.fd).catch((err: unknown) => {
+          throw new ControlError('filesystem_access', `cannot grant ${pin.resolvedPath} written as uid ${writeAs.uid}: no id-mapped mount here (${(err as Error).message}); make it writable by others instead`, { cause: err });
+        });
+      } else {
+        // The descriptor is fd 3 of mount(8); --no-canonicalize keeps it from turning it back into a path.
+        await mountTool(tools.mount, ['--no-canonicalize', '--bind', '/proc/self/fd/3', target], pin.fd);
+        // Per-mount flags on the host too: a read-only grant stays read-only, and never setuid or devices.
+        await mountTool(tools.mount, ['--no-canonicalize', '-o', `remount,bind,${pin.mount.writable ? 'rw' : 'ro'},nosuid,nodev`, target]);
+      }
       bound.push({ source: target, kind });
     }
   } catch (err) {

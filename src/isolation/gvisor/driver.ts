@@ -148,7 +148,8 @@ export class GvisorDriver implements IsolationDriver {
       lease.release();
     };
     try {
-      pins = await pinMounts(spec.mounts, { stateDirs: [this.config.stateDir, this.config.runDir], user: { uid: lease.uid, gid: lease.uid } });
+      // Why without writeAs: runsc's gofer writes as root, so an id-mapped grant can't map its writes; such a grant is checked as the sandbox's uid like any other.
+      pins = await pinMounts(spec.mounts.map(({ writeAs: _owner, ...mount }) => mount), { stateDirs: [this.config.stateDir, this.config.runDir], user: { uid: lease.uid, gid: lease.uid } });
       const pidsMax = hostPidsMax(spec.limits.pids);
       const hostLimits: Limits = { ...spec.limits, pids: pidsMax, cpuCores: bootCpuCores(spec.limits.cpuCores) };
       // Created (limits written) before runsc starts; runsc joins a pre-created cgroup as is, so

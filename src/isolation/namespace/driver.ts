@@ -107,7 +107,8 @@ export class NamespaceDriver implements IsolationDriver {
       let pins;
       try {
         // bwrap turns a descriptor back into a path: it gets binds of the pinned inodes that no one else can swap.
-        pins = await stageGrants(this.config.runDir, spec.id, checked, tools, { uid: lease.uid, gid: lease.uid });
+        // Grants written as their owner become id-mapped mounts onto this sandbox's host identity (made by the agent binary).
+        pins = await stageGrants(this.config.runDir, spec.id, checked, { ...tools, idmap: { agent: fdCloser, hostUid: lease.uid, hostGid: lease.uid } }, { uid: lease.uid, gid: lease.uid });
       } catch (err) {
         releasePins(checked);
         throw err;
