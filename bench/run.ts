@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: ratios of airlock against the raw engines, measured in one run on one machine.
  * Prints a Markdown table and writes bench/results/<timestamp>.json. Usage:
- *   node bench/run.ts [--n 200] [--only namespace,gvisor,cli,service,pool,throughput,network,burst,admission,gvisor-idle,namespace-idle,audit,redaction,brokered-https,image-reverify,image-pull,image-import,mcp-proxy,mcp-scan] [--idle 100] [--ns-idle 500,1000]
+ *   node bench/run.ts [--n 200] [--only namespace,gvisor,cli,service,pool,throughput,network,burst,admission,gvisor-idle,namespace-idle,audit,redaction,brokered-https,image-reverify,image-pull,image-import,mcp-proxy,mcp-scan,mcp-server] [--idle 100] [--ns-idle 500,1000]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
@@ -29,6 +29,7 @@ import { benchImagePull, imagePullLines, type ImagePullBench } from './image-pul
 import { benchImageImport, imageImportLines, type ImageImportBench } from './image-import.ts';
 import { benchMcpProxy, mcpProxyLines, type McpProxyBench } from './mcp-proxy.ts';
 import { benchMcpScan, mcpScanLines, type McpScanBench } from './mcp-scan.ts';
+import { benchMcpServer, mcpServerLines, type McpServerBench } from './mcp-server.ts';
 
 const { values } = parseArgs({ options: { n: { type: 'string', default: '200' }, idle: { type: 'string', default: '100' }, 'ns-idle': { type: 'string', default: '500,1000' }, only: { type: 'string', default: 'namespace,gvisor,cli,service,pool,throughput,network,burst,admission' } } });
 const n = Number(values.n);
@@ -105,6 +106,8 @@ if (only.has('mcp-proxy')) mcpProxy = await benchMcpProxy(config, Math.min(n, 50
 // The MCP scanner alone, per definition and per output (CPU only, fixture servers over stdio).
 let mcpScan: McpScanBench | undefined;
 if (only.has('mcp-scan')) mcpScan = await benchMcpScan(Math.min(n, 200));
+let mcpServer: McpServerBench | undefined;
+if (only.has('mcp-server')) mcpServer = await benchMcpServer(Math.min(n, 200));
 
 // An image pulled from a registry on loopback, against skopeo copy + tar -x (not in the default list: it builds a 128 MiB image).
 let imagePull: ImagePullBench | undefined;
@@ -192,10 +195,11 @@ if (brokeredHttps !== undefined) lines.push('', ...brokeredHttpsLines(brokeredHt
 if (imageReverify !== undefined) lines.push('', ...imageReverifyLines(imageReverify));
 if (mcpProxy !== undefined) lines.push('', ...mcpProxyLines(mcpProxy));
 if (mcpScan !== undefined) lines.push('', ...mcpScanLines(mcpScan));
+if (mcpServer !== undefined) lines.push('', ...mcpServerLines(mcpServer));
 if (imagePull !== undefined) lines.push('', ...imagePullLines(imagePull));
 if (imageImport !== undefined) lines.push('', ...imageImportLines(imageImport));
 process.stdout.write(`${lines.join('\n')}\n`);
 mkdirSync('bench/results', { recursive: true });
 const file = `bench/results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-writeFileSync(file, JSON.stringify({ machine, results, service, throughput, network, burst, admission, gvisorIdle, namespaceIdle, audit, redaction, brokeredHttps, imageReverify, imagePull, imageImport, mcpProxy, mcpScan }, null, 2));
+writeFileSync(file, JSON.stringify({ machine, results, service, throughput, network, burst, admission, gvisorIdle, namespaceIdle, audit, redaction, brokeredHttps, imageReverify, imagePull, imageImport, mcpProxy, mcpScan, mcpServer }, null, 2));
 process.stdout.write(`\nwritten ${file}\n`);
