@@ -9,8 +9,7 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
@@ -30,6 +29,7 @@ import { policyDirOf } from '../src/policy/bundle-files.ts';
 import { PolicyEngine } from '../src/policy/engine.ts';
 import { SandboxService } from '../src/sandbox/service.ts';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.ts';
+import { sandboxedFixture } from '../test/mcp/lib/sandboxed-fixture.ts';
 import { summarize, type Summary } from './stats.ts';
 
 export interface McpProxyBench {
@@ -44,31 +44,6 @@ export interface McpProxyBench {
   http: Summary;
 }
 
-const REPO = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
-const NODE_DIR = '/opt/airlock-node';
-
-/** The calculator fixture, run by the host's Node bound read-only into its sandbox. */
-function calculator(): McpLocalServer {
-  return {
-    command: [`${NODE_DIR}/${process.execPath.split('/').at(-1) ?? 'node'}`, join(REPO, 'test/mcp/fixtures/calculator.ts')],
-    runtime: 'namespace',
-    image: null,
-    limits: {},
-    network: { mode: 'none', allowedHosts: [] },
-    secrets: [],
-    mounts: [
-      { hostPath: dirname(process.execPath), sandboxPath: NODE_DIR, writable: false },
-      { hostPath: REPO, sandboxPath: REPO, writable: false },
-    ],
-    // Why: Node's io_uring probe is denied by the seccomp floor; without it nothing is reported.
-    env: { HOME: '/tmp', UV_USE_IO_URING: '0' },
-    cwd: '/tmp',
-    share: false,
-    allowSampling: false,
-    allowElicitation: false,
-  };
-}
-
 /** `n` alternating direct and proxied calls after a warm-up of 20 each, then `n` over HTTP. */
 export async function benchMcpProxy(base: AirlockConfig, n: number): Promise<McpProxyBench> {
   const dir = await mkdtemp(join(tmpdir(), 'airlock-bench-mcp-'));
@@ -77,7 +52,7 @@ export async function benchMcpProxy(base: AirlockConfig, n: number): Promise<Mcp
     ...base,
     service: { ...base.service, pools: [] },
     auth: { ...base.auth, unsignedLoopback: true, unsignedLoopbackAs: { name: caller.name, role: 'agent', groups: [...caller.groups] } },
-    mcp: { ...base.mcp, servers: { calc: calculator() } },
+    mcp: { ...base.mcp, servers: { calc: sandboxedFixture('calculator') } },
   };
   const engine = await PolicyEngine.load(policyDirOf(config.policy));
   const store = await SqliteStore.open({ path: join(dir, 'store', 'airlock.db') });

@@ -6,8 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
@@ -19,7 +17,6 @@ import { StoreApprovalGate } from '../../src/approvals/gate.ts';
 import { addPrincipal, signedDecision } from '../../src/approvals/test-approvals.ts';
 import type { AuditEvent } from '../../src/audit/record.ts';
 import type { AirlockConfig } from '../../src/config/config.ts';
-import type { McpLocalServer } from '../../src/config/mcp-config.ts';
 import { approveServer } from '../../src/mcp/approve.ts';
 import { startMcpHttp, type McpHttpServer } from '../../src/mcp/http.ts';
 import { McpProxy } from '../../src/mcp/proxy.ts';
@@ -34,35 +31,13 @@ import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { skipReason } from '../integration/environment.ts';
 import { isolatedConfig, removeIsolatedState } from '../security/lib/runtime.ts';
 import { FIXTURES, fixture } from './fixtures/catalog.ts';
+import { SANDBOX_NODE, sandboxedFixture } from './lib/sandboxed-fixture.ts';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
-/** Where the host's Node (with type stripping, for the .ts fixtures) is bound in each server's sandbox. */
-const NODE_DIR = '/opt/airlock-node';
 const AGENT = 'agent-a';
 const GROUPS = ['mcp.fs', 'mcp.rug', 'mcp.sampling', 'mcp.poisoned', 'mcp.injection', 'mcp.escape', 'mcp.escape-gvisor', 'mcp.hanging', 'mcp.flooding', 'mcp.unpinned'];
 
-/** A fixture run in a namespace sandbox: the repository (fixtures and the SDK) and Node bound read-only. */
-function local(name: string, extra: Partial<McpLocalServer> = {}): McpLocalServer {
-  const f = fixture(name);
-  return {
-    command: [`${NODE_DIR}/${process.execPath.split('/').at(-1) ?? 'node'}`, f.file, ...(f.args ?? [])],
-    runtime: 'namespace',
-    image: null,
-    limits: {},
-    network: { mode: 'none', allowedHosts: [] },
-    secrets: [],
-    mounts: [
-      { hostPath: dirname(process.execPath), sandboxPath: NODE_DIR, writable: false },
-      { hostPath: REPO, sandboxPath: REPO, writable: false },
-    ],
-    env: { HOME: '/tmp', PATH: '/usr/bin:/bin' },
-    cwd: '/tmp',
-    share: false,
-    allowSampling: false,
-    allowElicitation: false,
-    ...extra,
-  };
-}
+/** A fixture in a namespace sandbox (see lib/sandboxed-fixture.ts). */
+const local = sandboxedFixture;
 
 const base = isolatedConfig();
 const gvisorSkip = skipReason(base)('gvisor');
@@ -72,7 +47,7 @@ const config: AirlockConfig = {
   mcp: {
     ...base.mcp,
     servers: {
-      fs: local('filesystem', { command: [`${NODE_DIR}/node`, fixture('filesystem').file, '/tmp'] }),
+      fs: local('filesystem', { command: [SANDBOX_NODE, fixture('filesystem').file, '/tmp'] }),
       rug: local('rug-pull'),
       sampling: local('sampling'),
       poisoned: local('poisoned'),
