@@ -106,8 +106,22 @@ describe('airlock mcp-server over stdio', { skip }, () => {
     assert.equal(relative.isError, true);
   });
 
+  it('a sandbox that ended on its own is replaced on the next call, and the call that found it ended says so', async () => {
+    const [old] = sessionSandboxes();
+    assert.ok(old !== undefined);
+    await server.service.kill(old.sandbox_id);
+    const found = (await client.callTool({ name: 'exec', arguments: { command: 'true' } })) as CallToolResult;
+    assert.equal(found.isError, true);
+    assert.match(textOf(found), /has ended .*; the next call starts a new sandbox, without this one's files/);
+    const next = (await client.callTool({ name: 'exec', arguments: { command: 'ls /tmp' } })) as CallToolResult;
+    assert.equal(next.isError, false, JSON.stringify(next));
+    const sandboxId = (next.structuredContent as { sandbox_id: string }).sandbox_id;
+    assert.notEqual(sandboxId, old.sandbox_id);
+    assert.deepEqual(sessionSandboxes().filter((s) => s.state === 'running').map((s) => s.sandbox_id), [sandboxId]);
+  });
+
   it('closing the client ends the sandbox', async () => {
-    const [sandbox] = sessionSandboxes();
+    const sandbox = sessionSandboxes().find((s) => s.state === 'running');
     assert.ok(sandbox !== undefined);
     await client.close();
     const ended = await eventually(() => server.service.list().find((s) => s.sandbox_id === sandbox.sandbox_id)?.state === 'ended', 10_000);

@@ -1,7 +1,8 @@
 /**
  * The one sandbox an `airlock mcp-server` session works in: created on the first tool call (so a
  * client that only lists tools costs nothing), shared by every later call (files written by one are
- * read by the next), and killed when the session ends.
+ * read by the next), and killed when the session ends. One that ended on its own (its TTL, a limit,
+ * a revocation) is replaced on the next call, and the call that found it ended says so.
  */
 import type { AirlockClient } from '../../sdk/client.ts';
 import { SandboxNotFoundError, SandboxNotRunningError } from '../../sdk/errors.ts';
@@ -33,6 +34,22 @@ export class SandboxSession {
       });
     }
     return this.#sandbox;
+  }
+
+  /**
+   * Runs `work` in the sandbox. When the sandbox turns out to have ended, it is forgotten (the next
+   * call creates another) and the error says so: the files of the old one are gone.
+   */
+  async use<T>(work: (sandbox: Sandbox) => Promise<T>): Promise<T> {
+    const pending = this.sandbox();
+    const sandbox = await pending;
+    try {
+      return await work(sandbox);
+    } catch (err) {
+      if (!(err instanceof SandboxNotRunningError || err instanceof SandboxNotFoundError)) throw err;
+      if (this.#sandbox === pending) this.#sandbox = undefined;
+      throw new Error(`${err.message}; the next call starts a new sandbox, without this one's files`, { cause: err });
+    }
   }
 
   /** The id of the sandbox once created; undefined before. */

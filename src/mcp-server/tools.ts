@@ -53,8 +53,7 @@ function commandResult(sandboxId: string, r: ExecCollectedResponse): CallToolRes
 
 /** Runs `request` in the session's sandbox and collects its output. */
 async function runCollected(session: SandboxSession, request: ExecRequest): Promise<CallToolResult> {
-  const sandbox = await session.sandbox();
-  return commandResult(sandbox.sandboxId, await sandbox.client.execCollected(sandbox.sandboxId, request));
+  return session.use(async (sandbox) => commandResult(sandbox.sandboxId, await sandbox.client.execCollected(sandbox.sandboxId, request)));
 }
 
 /** Registers the four tools on `server`, all working in `session`'s sandbox. */
@@ -115,8 +114,7 @@ export function registerSandboxTools(server: McpServer, session: SandboxSession)
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async ({ path, encoding }) => {
-      const sandbox = await session.sandbox();
-      const bytes = await sandbox.files.read(path, { format: 'bytes' });
+      const bytes = await session.use((sandbox) => sandbox.files.read(path, { format: 'bytes' }));
       return { content: [{ type: 'text', text: encoding === 'base64' ? bytesToBase64(bytes) : utf8Text(bytes) }] };
     },
   );
@@ -135,9 +133,8 @@ export function registerSandboxTools(server: McpServer, session: SandboxSession)
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     },
     async ({ path, content, encoding, mode }) => {
-      const sandbox = await session.sandbox();
       const data = encoding === 'base64' ? base64ToBytes(content) : content;
-      const written = await sandbox.files.write(path, data, mode === undefined ? {} : { mode });
+      const written = await session.use((sandbox) => sandbox.files.write(path, data, mode === undefined ? {} : { mode }));
       return { content: [{ type: 'text', text: `wrote ${written.size} bytes to ${written.path}` }] };
     },
   );
