@@ -36,9 +36,14 @@ export interface HttpsUpstreams {
 }
 
 const SERVER = `
-import json, ssl, sys, threading
+import json, socketserver, ssl, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 port = int(sys.argv[1])
+class Server(ThreadingHTTPServer):
+    # HTTPServer.server_bind looks its address up in DNS, which the namespace has none of (seconds of timeouts).
+    def server_bind(self):
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
 class Handler(BaseHTTPRequestHandler):
     def log_message(self, *a): pass
     def handle_one(self):
@@ -57,7 +62,7 @@ class Handler(BaseHTTPRequestHandler):
 servers = []
 for spec in sys.argv[2:]:
     address, cert, key = spec.split(',')
-    httpd = ThreadingHTTPServer((address, port), Handler)
+    httpd = Server((address, port), Handler)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
