@@ -88,6 +88,29 @@ out['key_material'] = found
 print(json.dumps(out))
 `;
 
+/**
+ * Node (its own CONNECT, then TLS with the default trust and nothing else: NODE_EXTRA_CA_CERTS is
+ * what adds the broker CA): prints the issuer it was shown and the status line.
+ */
+const NODE_CLIENT = `
+const http = require('http'), tls = require('tls'), fs = require('fs');
+const [host, port] = process.argv.slice(1);
+const ph = fs.readFileSync('/run/secrets/api_key', 'utf8');
+const proxy = new URL(process.env.https_proxy);
+const req = http.request({ host: proxy.hostname, port: proxy.port, method: 'CONNECT', path: host + ':' + port });
+req.on('connect', (_res, socket) => {
+  let issuer = '', out = '';
+  const s = tls.connect({ socket, host }, () => {
+    issuer = s.getPeerCertificate().issuer.CN;
+    s.write('GET /node HTTP/1.1\\r\\nHost: ' + host + ':' + port + '\\r\\nAuthorization: Bearer ' + ph + '\\r\\nConnection: close\\r\\n\\r\\n');
+  });
+  s.on('data', (d) => (out += d));
+  s.on('end', () => console.log(JSON.stringify({ issuer, status: out.split('\\r\\n')[0] })));
+  s.on('error', (e) => console.log(JSON.stringify({ error: e.code || e.message })));
+});
+req.end();
+`;
+
 interface Call {
   status?: number;
   body?: string;
@@ -169,6 +192,16 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
       assert.ok(!JSON.stringify(decisions).includes(REAL));
       const mine = decisions.filter((d) => d.host === BAD_CERT);
       assert.ok(mine.some((d) => d.reason === 'upstream_certificate_invalid'), JSON.stringify(mine));
+      // Node trusts the broker CA through NODE_EXTRA_CA_CERTS alone.
+      const node = await service.exec(info.sandbox_id, { argv: ['node', '-e', NODE_CLIENT, BOUND, String(upstreams.port)], env: {}, stdin: false, timeoutMs: 30_000 });
+      const nodeOut: string[] = [];
+      node.onStdout((c) => nodeOut.push(c.toString()));
+      node.onStderr((c) => nodeOut.push(c.toString()));
+      assert.equal((await node.result).exit_code, 0, nodeOut.join(''));
+      const fromNode = JSON.parse(nodeOut.join('')) as { issuer?: string; status?: string; error?: string };
+      assert.match(fromNode.issuer ?? '', /^airlock broker CA /, nodeOut.join(''));
+      assert.equal(fromNode.status, 'HTTP/1.1 200 OK');
+      assert.equal(upstreams.seen.find((r) => r.path === '/node')?.headers['authorization'], `Bearer ${REAL}`);
       await service.kill(info.sandbox_id);
     });
   });
