@@ -367,9 +367,9 @@ describe('MCP proxy with fixture servers in sandboxes', { skip: reason }, () => 
     const ids = () => new Set(service.list().map((s) => s.sandbox_id));
     const earlier = ids();
     const other = await connect();
-    await other.listTools();
+    const listed = await other.listTools();
     const its = [...ids()].filter((id) => !earlier.has(id));
-    assert.ok(its.length >= 8, `the second session started its own sandboxes (${its.length})`);
+    assert.ok(its.length >= 8, `the second session started its own sandboxes (${its.length}; unavailable: ${JSON.stringify(listed._meta?.['airlock/unavailable'])})`);
     const pending = other.callTool({ name: 'hanging__wait', arguments: { job: 'j2' } }).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 300));
     await other.close();
