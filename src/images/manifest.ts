@@ -54,6 +54,11 @@ export interface ManifestOptions {
   concurrency?: number;
   /** Called once the walk is done, before hashing starts (for progress output). */
   onWalked?: (files: number, dirs: number) => void;
+  /**
+   * A content hash the caller took as it wrote the file at `path` (whose lstat is `st`), used
+   * instead of re-reading it; undefined: hash the file. Only for a tree nobody else can write.
+   */
+  knownHash?: (path: string, st: Stats) => Promise<{ sha256: string; size: number } | undefined>;
 }
 
 const MANIFEST_VERSION = 1;
@@ -204,7 +209,9 @@ export async function manifestTree(root: string, options: ManifestOptions = {}):
       const key = `${st.dev}:${st.ino}`;
       let p = byInode.get(key);
       if (p === undefined) {
-        p = hashFile(join(root, e.path), st);
+        const path = join(root, e.path);
+        const known = options.knownHash;
+        p = known === undefined ? hashFile(path, st) : known(path, st).then((k) => k ?? hashFile(path, st));
         byInode.set(key, p);
       }
       const r = await p;

@@ -8,8 +8,9 @@
  * with link/symlink (which never follow the new name), so no host path outside the staging
  * directory is ever written. An unprivileged extractor would need the same checks and a chown pass.
  */
+import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, link, mkdir, open, rm, symlink } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, open, rm, symlink } from 'node:fs/promises';
 import type { Extract, Header } from 'tar-stream';
 import { ImportError } from './import-error.ts';
 import { checkSymlinkTarget, entryParts, OPAQUE_MARKER, whiteoutTarget } from './entry-path.ts';
@@ -23,11 +24,31 @@ export interface ImportCounters {
   droppedSpecial: number;
   strippedModes: number;
   droppedXattrs: number;
+  /** Hashes of the files written (`dev:ino` → content hash, size and ctime): see {@link knownHash}. */
+  fileHashes: Map<string, WrittenHash>;
+}
+
+/** A content hash taken while writing a file, and the inode's ctime right after. */
+export interface WrittenHash {
+  sha256: string;
+  size: number;
+  ctimeNs: bigint;
+}
+
+/**
+ * The hash taken at write of the file at `path`, when it is still that very file: same inode,
+ * size and ctime (any later chmod, chown or a new file on a reused inode changes the ctime).
+ */
+export async function knownHash(counters: ImportCounters, path: string): Promise<{ sha256: string; size: number } | undefined> {
+  const st = await lstat(path, { bigint: true });
+  const written = counters.fileHashes.get(`${st.dev}:${st.ino}`);
+  if (written === undefined || written.ctimeNs !== st.ctimeNs || BigInt(written.size) !== st.size) return undefined;
+  return { sha256: written.sha256, size: written.size };
 }
 
 /** New, zeroed counters. */
 export function newCounters(): ImportCounters {
-  return { entries: 0, bytes: 0, droppedSpecial: 0, strippedModes: 0, droppedXattrs: 0 };
+  return { entries: 0, bytes: 0, droppedSpecial: 0, strippedModes: 0, droppedXattrs: 0, fileHashes: new Map() };
 }
 
 /** One tar entry as the parser hands it over (its header and its data). */
@@ -91,14 +112,20 @@ async function writeFileEntry(ctx: LayerContext, path: string, mode: number, ent
   }
   // Why: O_EXCL|O_NOFOLLOW: the name was just removed; anything there now is not followed or reused.
   const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  const hash = createHash('sha256');
+  let size = 0;
   try {
     for await (const chunk of entry) {
       const buf = chunk as Buffer;
       ctx.counters.bytes += buf.length;
       if (ctx.counters.bytes > ctx.limits.maxUnpackedBytes) throw new ImportError(`entry ${JSON.stringify(entryName)} crosses the limit of ${ctx.limits.maxUnpackedBytes} unpacked bytes`);
+      hash.update(buf);
+      size += buf.length;
       await fh.write(buf);
     }
     await fh.chmod(mode);
+    const st = await fh.stat({ bigint: true });
+    ctx.counters.fileHashes.set(`${st.dev}:${st.ino}`, { sha256: hash.digest('hex'), size, ctimeNs: st.ctimeNs });
   } finally {
     await fh.close();
   }
@@ -172,6 +199,10 @@ async function applyEntry(ctx: LayerContext, entry: Entry): Promise<void> {
       await removeNode(ctx, parent, parts);
       await link(ctx.tree.pathOf(targetParts), path);
       ctx.tree.add(parent, base, 'file', ctx.layer);
+      // link(2) moved the inode's ctime: the hash taken at write still describes its content.
+      const st = await lstat(path, { bigint: true });
+      const written = ctx.counters.fileHashes.get(`${st.dev}:${st.ino}`);
+      if (written !== undefined) written.ctimeNs = st.ctimeNs;
       return;
     }
     case 'character-device':

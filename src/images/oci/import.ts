@@ -15,7 +15,7 @@ import { sanitizeTree } from '../sanitize.ts';
 import { commitBlob } from '../store.ts';
 import { checkImageName, IMAGE_NAME_RE, writeTag } from '../tags.ts';
 import { checkTreePolicy } from '../verify.ts';
-import { newCounters } from './apply-layer.ts';
+import { knownHash, newCounters } from './apply-layer.ts';
 import { directoryLookup, readDockerArchive } from './docker-archive.ts';
 import { ImportError } from './import-error.ts';
 import { readLayout } from './layout.ts';
@@ -112,7 +112,8 @@ export async function importImage(path: string, options: ImportOptions = {}): Pr
     await sanitizeTree(rootfs);
     await writeRunConfig(rootfs, image.config);
     await checkMaskedPaths(rootfs);
-    const manifest = await manifestTree(rootfs);
+    // The files' hashes were taken as they were written (the staging directory is root-only): not re-read.
+    const manifest = await manifestTree(rootfs, { knownHash: (path) => knownHash(counters, path) });
     const violations = checkTreePolicy(manifest.entries);
     if (violations.length > 0) throw new ImportError(`image tree violates the store policy: ${violations.join('; ')}`);
     await writeFile(join(work, 'manifest.json'), manifest.bytes, { mode: 0o644 });
