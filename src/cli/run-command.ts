@@ -17,7 +17,7 @@ import { openRunRecording, recordRunEnd, type RunRecording } from './run-record.
 import { terminalSafe, terminalSafeJson } from './terminal-text.ts';
 import { UsageError } from './usage-error.ts';
 import { loopbackAllowNote } from './sandbox-options.ts';
-import { withOwnerWrites } from './owner-writes.ts';
+import { withOwnerWrites } from '../isolation/grants/owner-writes.ts';
 import { NetworkManager } from '../network/manager.ts';
 import { NetworkPolicyError } from '../network/policy.ts';
 
@@ -28,7 +28,7 @@ export async function runCommand(command: string[], raw: RawRunOptions, configPa
   const withDefaults = await withImageDefaults(command, raw, config);
   const parsed = parseRunOptions(withDefaults.raw, withDefaults.command, config, process.cwd());
   // Writable grants of the caller's own directories are written as the caller (before admission sees them).
-  const plan = { ...parsed, mounts: withOwnerWrites(parsed.mounts) };
+  const plan = { ...parsed, mounts: withOwnerWrites(parsed.mounts, process.getuid?.()) };
   const loopbackNote = loopbackAllowNote(plan.network.allowedHosts);
   if (loopbackNote !== undefined) process.stderr.write(`airlock: ${loopbackNote}\n`);
   const recording = openRunRecording(config);

@@ -6,38 +6,24 @@
  * killing an ended sandbox says it had ended.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { runCli } from '../../src/cli/test-cli.ts';
-import { stretched } from '../security/lib/emulation.ts';
-import { isolatedConfig, removeIsolatedState, writeConfigFile } from '../security/lib/runtime.ts';
 import { skipReason } from './environment.ts';
+import { socketServer } from './serve-on-socket.ts';
 
-const base = isolatedConfig();
-const socket = join(base.stateDir, 'api.sock');
-const configFile = writeConfigFile({ ...base, service: { ...base.service, socket: { ...base.service.socket, path: socket } } });
+const server = socketServer();
+const base = server.config;
+const configFile = server.configFile;
 const reason = skipReason(base);
-const env = { AIRLOCK_URL: `unix:${socket}` };
-let server: ChildProcess | undefined;
+const env = { AIRLOCK_URL: `unix:${server.socket}` };
 
 before(async () => {
-  if (reason('namespace') !== false) return;
-  server = spawn(process.execPath, ['bin/airlock.js', 'serve', '--port', '0', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  server.stdout?.on('data', (d: Buffer) => (log += d.toString()));
-  server.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-  for (let i = 0; i < stretched(400) && !log.includes('"address"'); i++) await sleep(50);
-  assert.ok(log.includes('"address"'), `airlock serve did not start:\n${log}`);
+  if (reason('namespace') === false) await server.start();
 });
 
 after(async () => {
-  if (server !== undefined && server.exitCode === null) {
-    server.kill('SIGTERM');
-    await new Promise((resolve) => server?.once('close', resolve));
-  }
-  const problems = removeIsolatedState(base);
+  const problems = await server.stop();
   if (problems.length > 0) process.stderr.write(`cli messages test cleanup: ${problems.join('; ')}\n`);
 });
 

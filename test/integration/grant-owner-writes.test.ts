@@ -4,16 +4,20 @@
  * owner may write (root's 0755, a user's 0700) and what it creates belongs to that owner on the
  * host, while it still gets nothing the owner couldn't (another user's 0600 file stays closed).
  * On gVisor, whose gofer writes as root, there are no id-mapped grants: the grant is checked as
- * the sandbox's own uid and refused with the fix, as a documented gap.
+ * the sandbox's own uid and refused with the fix, as a documented gap. Through the API, a caller on
+ * the unix socket (root here) gets the same for its own directory.
  */
 import assert from 'node:assert/strict';
 import { chown, chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe } from 'node:test';
+import { request } from 'node:http';
+import { after, before, describe, test } from 'node:test';
 import { RefusedControlError } from '../../src/host/control-error.ts';
 import { RUNTIMES, runInSandbox, runOrRefusal } from '../security/lib/runtime.ts';
 import { runtimeCase, useSuite } from '../security/lib/suite.ts';
+import { skipReason } from './environment.ts';
+import { socketServer } from './serve-on-socket.ts';
 
 const suite = useSuite();
 let base = '';
@@ -63,3 +67,41 @@ for (const runtime of RUNTIMES) {
     });
   });
 }
+
+/** POST over the unix socket (the caller is this process's uid, root). */
+function postOnSocket(socketPath: string, path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path, method: 'POST', headers: { host: 'localhost', 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+describe('through the API on the unix socket', () => {
+  const server = socketServer();
+  const reason = skipReason(server.config)('namespace');
+  before(async () => {
+    if (reason === false) await server.start();
+  });
+  after(async () => {
+    const problems = await server.stop();
+    if (problems.length > 0) process.stderr.write(`owner writes test cleanup: ${problems.join('; ')}\n`);
+  });
+
+  test("a socket caller's writable grant of its own directory is written as the caller", { skip: reason }, async () => {
+    const dir = await ownedDir('api-root-owned', 0, 0o755);
+    const res = await postOnSocket(server.socket, '/api/v1/sandbox/execute', {
+      agent_id: 'root',
+      command: ['sh', '-c', 'echo via-api > /out/api.txt && echo ok'],
+      filesystem_access: [{ host_path: dir, sandbox_path: '/out', mode: 'rw' }],
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.equal(res.json['exit_code'], 0, JSON.stringify(res.json));
+    const st = await stat(join(dir, 'api.txt'));
+    assert.deepEqual([st.uid, st.gid], [0, 0]);
+  });
+});

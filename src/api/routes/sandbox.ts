@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { OneShotExecution, OneShotRequest } from '../../sandbox/service-types.ts';
 import type { RouteContext } from '../context.ts';
 import { parseOrThrow } from '../errors.ts';
+import { withOwnerWrites } from '../../isolation/grants/owner-writes.ts';
 import { toNetworkRequest, checkPath, checkPolicyPin, commandOf, decodeStdin, toLimits, toMounts } from '../request-mapping.ts';
 import { ROUTES } from '../route-table.ts';
 import { checkAll } from '../problems.ts';
@@ -41,7 +42,8 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: RouteContext): 
       what: () => commandOf(body),
       stdin: () => decodeStdin(body.stdin, body.stdin_encoding),
       limits: () => toLimits(body, 'body.', ctx.policy),
-      mounts: () => toMounts(body.filesystem_access, 'body.filesystem_access', ctx.policy),
+      // A unix-socket caller's writable grant of its own directory is written as that caller (an id-mapped mount).
+      mounts: async () => withOwnerWrites(await toMounts(body.filesystem_access, 'body.filesystem_access', ctx.policy), callerOf(request).uid),
       workdir: () => (body.workdir === undefined ? undefined : checkPath('body.workdir', body.workdir)),
     });
     const caller = callerOf(request);

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { CreateSandboxOptions, SandboxInfo } from '../../sandbox/service-types.ts';
 import type { RouteContext } from '../context.ts';
 import { parseOrThrow } from '../errors.ts';
+import { withOwnerWrites } from '../../isolation/grants/owner-writes.ts';
 import { toNetworkRequest, checkPolicyPin, toLimits, toMounts } from '../request-mapping.ts';
 import { ROUTES } from '../route-table.ts';
 import { checkAll } from '../problems.ts';
@@ -25,7 +26,8 @@ export function registerSandboxesRoutes(app: FastifyInstance, ctx: RouteContext)
     const { limits, mounts } = await checkAll({
       pin: () => checkPolicyPin(request.headers, body.expected_policy_hash, ctx.service.policyHash),
       limits: () => toLimits(body.limits, 'body.limits.', ctx.policy),
-      mounts: () => toMounts(body.filesystem_access, 'body.filesystem_access', ctx.policy),
+      // A unix-socket caller's writable grant of its own directory is written as that caller (an id-mapped mount).
+      mounts: async () => withOwnerWrites(await toMounts(body.filesystem_access, 'body.filesystem_access', ctx.policy), callerOf(request).uid),
     });
     const options: CreateSandboxOptions = {
       runtime: body.runtime ?? 'namespace',

@@ -1,14 +1,15 @@
 /**
- * A writable `--mount` of a directory the invoking user owns is written as that user: files the
+ * A writable grant of a directory its requester owns (an `airlock run --mount`, or
+ * `filesystem_access` from a caller on the unix socket) is written as that requester: files the
  * sandbox creates there belong to them on the host, and no `chmod 777` is needed. The `namespace`
- * runtime makes it an id-mapped mount (see isolation/grants/host-binds.ts); gVisor checks it as the
- * sandbox's own uid, as before.
+ * runtime makes it an id-mapped mount (see host-binds.ts); gVisor checks it as the sandbox's own
+ * uid, as before. Callers over TCP have no host uid: their grants are never written as anyone.
  */
 import { lstatSync } from 'node:fs';
-import type { GrantedMount } from '../isolation/driver.ts';
+import type { GrantedMount } from '../driver.ts';
 
-/** `mounts` with `writeAs` set on every writable grant of a directory `uid` owns. */
-export function withOwnerWrites(mounts: readonly GrantedMount[], uid: number | undefined = process.getuid?.()): GrantedMount[] {
+/** `mounts` with `writeAs` set on every writable grant of a directory `uid` owns (none when `uid` is undefined). */
+export function withOwnerWrites(mounts: readonly GrantedMount[], uid: number | undefined): GrantedMount[] {
   return mounts.map((mount) => {
     if (!mount.writable || uid === undefined) return mount;
     try {

@@ -20,5 +20,7 @@ describe('withOwnerWrites', () => {
     const out = withOwnerWrites([m('mine'), m('mine', false), m('theirs'), m('file'), m('link'), m('absent')], 0);
     assert.deepEqual(out.map((g) => g.writeAs), [{ uid: 0, gid: 0 }, undefined, undefined, undefined, undefined, undefined]);
     assert.deepEqual(withOwnerWrites([m('theirs')], 4242)[0]?.writeAs, { uid: 4242, gid: 4243 });
+    // A caller without a host uid (over TCP) writes as no one.
+    assert.equal(withOwnerWrites([m('mine')], undefined)[0]?.writeAs, undefined);
   });
 });
