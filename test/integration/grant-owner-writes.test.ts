@@ -41,7 +41,8 @@ async function ownedDir(name: string, uid: number, mode: number): Promise<string
   return dir;
 }
 
-const SCRIPT = 'echo made > /out/new.txt && mkdir /out/sub && echo ok; cat /out/private 2>/dev/null || echo private-closed';
+// Why the setuid attempt: written as root, a setuid file planted here would be root's on the host.
+const SCRIPT = 'echo made > /out/new.txt && mkdir /out/sub && echo ok; cat /out/private 2>/dev/null || echo private-closed; chmod 4755 /out/new.txt 2>/dev/null && echo SETUID-SET; true';
 
 for (const runtime of RUNTIMES) {
   describe(`${runtime}: writable grants written as their owner`, () => {
@@ -62,6 +63,7 @@ for (const runtime of RUNTIMES) {
         for (const made of ['new.txt', 'sub']) {
           const st = await stat(join(dir, made));
           assert.deepEqual([st.uid, st.gid], [uid, uid], `${name}/${made} belongs to the directory's owner on the host`);
+          assert.equal(st.mode & 0o6000, 0, `${name}/${made} carries no setuid/setgid bit`);
         }
       }
     });
