@@ -5,6 +5,7 @@
  * host can't run sandboxes.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -28,6 +29,15 @@ async function eventually(check: () => boolean, ms: number): Promise<boolean> {
   while (Date.now() < end && !check()) await new Promise((resolve) => setTimeout(resolve, 100));
   return check();
 }
+
+describe('airlock mcp-server flags', () => {
+  it('a bad sandbox flag is a usage error (exit 2) before anything is served', () => {
+    const run = spawnSync(process.execPath, [AIRLOCK, 'mcp-server', '--network', 'bogus'], { encoding: 'utf8', input: '', env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', AIRLOCK_URL: 'http://127.0.0.1:1' } });
+    assert.equal(run.status, 2, run.stderr);
+    assert.match(run.stderr, /--network: unknown mode "bogus"/);
+    assert.equal(run.stdout, '', 'nothing on the MCP channel');
+  });
+});
 
 describe('airlock mcp-server over stdio', { skip }, () => {
   let server: RealServer;
