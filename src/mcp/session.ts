@@ -125,6 +125,8 @@ export class ProxySession {
         startTimeoutMs: this.#context.config.limits.startTimeoutSeconds * 1000,
         onServerRequest: (request) => this.#serverRequest(name, request),
         onStderr: (chunk) => this.#context.log.warn({ server: name, agent_id: this.caller.agentId, stderr: chunk.toString('utf8', 0, 2048) }, 'MCP server stderr'),
+        // The client is told to list again; the new definitions are checked against the pins then.
+        onToolsChanged: () => void this.server.sendToolListChanged().catch(() => undefined),
       });
       const started = pending;
       this.#upstreams.set(name, started);

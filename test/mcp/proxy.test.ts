@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { McpError, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { McpError, ToolListChangedNotificationSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { Authenticator } from '../../src/admission/authenticate.ts';
 import type { Caller } from '../../src/admission/caller.ts';
 import { cedarSignerCheck } from '../../src/approvals/cedar-signer.ts';
@@ -221,9 +221,15 @@ describe('MCP proxy with fixture servers in sandboxes', { skip: reason }, () => 
   });
 
   test('a rug pull is blocked after approval: the changed definition is refused and recorded', async () => {
+    let changed = false;
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+      changed = true;
+    });
     const before = await client.callTool({ name: 'rug__get_weather', arguments: { city: 'Oslo' } });
     assert.match(textOf(before), /Weather in Oslo/);
-    // The server has now changed its description (and said so with list_changed).
+    // The server has now changed its description and said so with list_changed: the client is told to list again.
+    for (let i = 0; i < 50 && !changed; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(changed, 'the client got notifications/tools/list_changed');
     const relisted = await client.listTools();
     assert.ok(!relisted.tools.some((t: Tool) => t.name === 'rug__get_weather'), 'the changed tool is no longer offered');
     const blocked = (relisted._meta?.['airlock/blocked'] ?? []) as { name: string; code: string }[];

@@ -6,7 +6,7 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
+import { ToolListChangedNotificationSchema, type JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { McpLocalServer, McpServerConfig } from '../../config/mcp-config.ts';
 import { isLocalServer } from '../../config/mcp-config.ts';
 import type { ExecResult, SandboxServiceApi } from '../../sandbox/service-types.ts';
@@ -40,6 +40,8 @@ export interface ConnectOptions {
   /** Answers (or refuses) requests the server sends to the client: sampling, elicitation, roots. */
   onServerRequest: (request: JSONRPCRequest) => Promise<Record<string, unknown>>;
   onStderr?: ((chunk: Buffer) => void) | undefined;
+  /** Told when the server says its tool list changed (other notifications are dropped). */
+  onToolsChanged?: (() => void) | undefined;
 }
 
 /** Connects to a configured server; a sandbox started for it is ended if the connection fails. */
@@ -48,6 +50,8 @@ export async function connectUpstream(options: ConnectOptions): Promise<Upstream
   // answered by onServerRequest (refused unless the configuration allows it).
   const client = new Client({ name: 'airlock-mcp-proxy', version: '1.0.0' }, { capabilities: {} });
   client.fallbackRequestHandler = async (request) => options.onServerRequest(request) as never;
+  const { onToolsChanged } = options;
+  if (onToolsChanged !== undefined) client.setNotificationHandler(ToolListChangedNotificationSchema, () => onToolsChanged());
   const { server } = options;
   if (!isLocalServer(server)) {
     const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
