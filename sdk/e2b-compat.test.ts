@@ -1,15 +1,21 @@
 /**
  * E2B's surface of the SDK against a real server (the table in docs/sdk.md, row by row): code
- * written for E2B's `Sandbox` runs here with the meaning it has there. Real sandboxes; skipped,
- * with the reason, where this host can't run them.
+ * written for E2B's `Sandbox` runs here with the meaning it has there. Real sandboxes, on each
+ * runtime; skipped, with the reason, where this host can't run them.
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { CommandExitError, InvalidRequestError, NetworkError, RateLimitError, Sandbox, SandboxNotFoundError, TimeoutError, type CommandHandle, type FilesystemEvent } from './index.ts';
 import { realServerSkipReason, startRealServer, type RealServer } from './testing/server.ts';
+import { loadConfig } from '../src/config/config.ts';
+import { availability, RUNTIMES } from '../test/security/lib/runtime.ts';
 
-const skip = await realServerSkipReason();
+const serverSkip = await realServerSkipReason();
+/** Why each runtime can't be tested here, or false. */
+const runtimeSkip = Object.fromEntries(
+  await Promise.all(RUNTIMES.map(async (runtime) => [runtime, serverSkip || (await availability(runtime, loadConfig()).then((a) => (a.ok ? false : a.reason)))] as const)),
+);
 
 /** Polls `check` until it returns true or `ms` pass. */
 async function eventually(check: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
@@ -24,7 +30,7 @@ async function eventually(check: () => boolean | Promise<boolean>, ms: number): 
 /** Milliseconds from now until `iso`. */
 const msUntil = (iso: string | Date) => new Date(iso).getTime() - Date.now();
 
-describe('E2B-compatible SDK against a real server', { skip }, () => {
+for (const runtime of RUNTIMES) describe(`E2B-compatible SDK against a real server (${runtime})`, { skip: runtimeSkip[runtime] }, () => {
   let server: RealServer;
   let sandbox: Sandbox;
 
@@ -32,7 +38,7 @@ describe('E2B-compatible SDK against a real server', { skip }, () => {
     server = await startRealServer({ maxSandboxes: 3 });
     // As a user would: the server comes from the environment, no connection options in the code.
     process.env['AIRLOCK_URL'] = server.url;
-    sandbox = await Sandbox.create(server.config.defaultImage, { timeoutMs: 120_000, envs: { GREETING: 'hello' }, metadata: { suite: 'e2b' } });
+    sandbox = await Sandbox.create(server.config.defaultImage, { runtime, timeoutMs: 120_000, envs: { GREETING: 'hello' }, metadata: { suite: 'e2b' } });
   });
   after(async () => {
     delete process.env['AIRLOCK_URL'];
@@ -46,6 +52,7 @@ describe('E2B-compatible SDK against a real server', { skip }, () => {
     assert.equal(info.templateId, server.config.defaultImage);
     assert.deepEqual(info.metadata, { suite: 'e2b' });
     assert.equal(info.state, 'running');
+    assert.equal(info.info.runtime, runtime);
     assert.ok(info.startedAt instanceof Date && msUntil(info.startedAt) <= 0);
     const left = msUntil(info.endAt);
     assert.ok(left > 100_000 && left <= 121_000, `timeoutMs 120 000 → ends in ${left} ms`);
@@ -141,7 +148,7 @@ describe('E2B-compatible SDK against a real server', { skip }, () => {
   });
 
   it('static Sandbox.connect(id, {timeoutMs}), list(), getInfo(), kill(id)', async () => {
-    const other = await Sandbox.create({ metadata: { suite: 'e2b-other' } });
+    const other = await Sandbox.create({ runtime, metadata: { suite: 'e2b-other' } });
     const again = await Sandbox.connect(other.sandboxId, { timeoutMs: 90_000 });
     assert.equal(again.sandboxId, other.sandboxId);
     assert.ok(msUntil((await again.info()).expires_at) <= 91_000);
@@ -155,11 +162,11 @@ describe('E2B-compatible SDK against a real server', { skip }, () => {
 
   it('429 at capacity: retried as Retry-After says, or thrown when retries are off', async () => {
     // The cap is 3: this sandbox, and two more fill it.
-    const fill = [await Sandbox.create(), await Sandbox.create()];
-    await assert.rejects(Sandbox.create({ retry: false }), (e: unknown) => e instanceof RateLimitError && e.retryAfter === 1);
+    const fill = [await Sandbox.create({ runtime }), await Sandbox.create({ runtime })];
+    await assert.rejects(Sandbox.create({ runtime, retry: false }), (e: unknown) => e instanceof RateLimitError && e.retryAfter === 1);
     const started = Date.now();
     setTimeout(() => void fill[0]?.kill(), 300);
-    const late = await Sandbox.create({ retry: { retries: 5 } });
+    const late = await Sandbox.create({ runtime, retry: { retries: 5 } });
     assert.ok(Date.now() - started >= 900, 'it waited for Retry-After');
     await Promise.all([late.kill(), fill[1]?.kill()]);
   });
