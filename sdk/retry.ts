@@ -21,7 +21,7 @@ export interface RetryPolicy {
   readonly defaultDelayMs: number;
 }
 
-/** Why retrying is off. */
+/** The policy of `retry: false`: no retries. */
 export const NO_RETRY: RetryPolicy = Object.freeze({ retries: 0, maxDelayMs: 0, defaultDelayMs: 0 });
 
 function checked(name: string, value: number | undefined, fallback: number): number {
