@@ -5,8 +5,7 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { Transform } from 'node:stream';
-import type { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { ImportError } from './import-error.ts';
 
@@ -65,20 +64,36 @@ export function byteCap(max: number, label: string): Transform {
 /** Compression of a layer, told by its magic bytes (media types can lie; the bytes can't). */
 export type Compression = 'gzip' | 'zstd' | 'none';
 
-/** Opens a regular file without following a symlink in its place, and reads its first bytes. */
-export async function openBlob(path: string, label: string): Promise<{ stream: Readable; compression: Compression }> {
+/**
+ * A blob on disk: a whole file, or `length` bytes of one from `start` (a member of an uncompressed
+ * archive, read in place instead of copied out).
+ */
+export interface BlobRef {
+  path: string;
+  start?: number;
+  length?: number;
+}
+
+/** Opens a blob without following a symlink in its place, and reads its first bytes. */
+export async function openBlob(ref: BlobRef, label: string): Promise<{ stream: Readable; compression: Compression }> {
   let fh;
   try {
-    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    fh = await open(ref.path, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (err) {
     throw new ImportError(`${label}: cannot open blob: ${(err as Error).message}`, { cause: err });
   }
+  const start = ref.start ?? 0;
   const head = Buffer.alloc(4);
-  const { bytesRead } = await fh.read(head, 0, 4, 0);
+  const { bytesRead } = await fh.read(head, 0, Math.min(4, ref.length ?? 4), start);
   let compression: Compression = 'none';
   if (bytesRead >= 2 && head[0] === 0x1f && head[1] === 0x8b) compression = 'gzip';
   else if (bytesRead === 4 && head.readUInt32LE(0) === 0xfd2fb528) compression = 'zstd';
-  return { stream: fh.createReadStream({ start: 0, highWaterMark: 1024 * 1024 }), compression };
+  if (ref.length === 0) {
+    await fh.close();
+    return { stream: Readable.from([]), compression };
+  }
+  const end = ref.length === undefined ? undefined : start + ref.length - 1;
+  return { stream: fh.createReadStream({ start, ...(end !== undefined ? { end } : {}), highWaterMark: 1024 * 1024 }), compression };
 }
 
 /** The decompressor for `compression`, or undefined for a plain tar. */
@@ -89,8 +104,8 @@ export function decompressor(compression: Compression): Transform | undefined {
 }
 
 /** Reads a small blob whole (a manifest, an index, a config), refusing one over `max` bytes. */
-export async function readSmallBlob(path: string, label: string, max = 4 * 1024 * 1024, expected?: Expected): Promise<Buffer> {
-  const { stream } = await openBlob(path, label);
+export async function readSmallBlob(ref: BlobRef, label: string, max = 4 * 1024 * 1024, expected?: Expected): Promise<Buffer> {
+  const { stream } = await openBlob(ref, label);
   const chunks: Buffer[] = [];
   let size = 0;
   const check = expected === undefined ? undefined : digestCheck(expected);

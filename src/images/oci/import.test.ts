@@ -95,4 +95,16 @@ test('a legacy docker save archive imports; its digest is the config digest and 
   assert.deepEqual(result.config, { cmd: ['/bin/tool'] });
   assert.deepEqual((await verifyImage(config, 'fixture')).differences, []);
   assert.deepEqual(await readdir(storePaths(config).tmp), []);
+  // A layer large enough to be read in place from the (uncompressed) archive, then the same archive with one byte of it changed.
+  const big = await tarOf([{ header: { name: 'big.bin' }, data: Buffer.alloc(300 * 1024, 7) }]);
+  const inPlace = await dockerArchive([await base(), big]);
+  await writeFile(file, inPlace.archive);
+  const second = await importImage(file, { config, name: 'in-place' });
+  const rootfs = join(blobDir(storePaths(config), second.imageDigest), 'rootfs');
+  assert.deepEqual(await readFile(join(rootfs, 'big.bin')), Buffer.alloc(300 * 1024, 7));
+  const at = inPlace.archive.indexOf(Buffer.alloc(1024, 7));
+  inPlace.archive[at + 100] = 8;
+  await writeFile(file, inPlace.archive);
+  await assert.rejects(importImage(file, { config, name: 'tampered' }), /layer 2 \(.*layer\.tar\) \(uncompressed\): digest mismatch/);
+  assert.deepEqual(await readdir(storePaths(config).tmp), []);
 });

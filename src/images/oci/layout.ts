@@ -6,11 +6,12 @@
 import { ImportError } from './import-error.ts';
 import { parseImageConfig, hostArchitecture } from './image-config.ts';
 import { readSmallBlob } from './blob-stream.ts';
+import type { BlobRef } from './blob-stream.ts';
 import type { LayerSource } from './read-layer.ts';
 import type { ImageRunConfig } from './types.ts';
 
-/** Host path of a member file (`blobs/sha256/<hex>`, `index.json`); refuses a missing one. */
-export type FileLookup = (name: string) => Promise<string>;
+/** Where a member file (`blobs/sha256/<hex>`, `index.json`) lies on the host; refuses a missing one. */
+export type FileLookup = (name: string) => Promise<BlobRef>;
 
 /** An image ready to be flattened. */
 export interface ResolvedImage {
@@ -56,8 +57,8 @@ function parseJson(bytes: Buffer, label: string): Record<string, unknown> {
 }
 
 async function readBlobJson(files: FileLookup, d: Descriptor, label: string): Promise<Record<string, unknown>> {
-  const path = await files(blobName(d.digest, label));
-  return parseJson(await readSmallBlob(path, label, 4 * 1024 * 1024, { digest: d.digest, label, ...(d.size !== undefined ? { size: d.size } : {}) }), label);
+  const blob = await files(blobName(d.digest, label));
+  return parseJson(await readSmallBlob(blob, label, 4 * 1024 * 1024, { digest: d.digest, label, ...(d.size !== undefined ? { size: d.size } : {}) }), label);
 }
 
 /** One manifest out of an index: the only one, or the one for this host's platform. */
@@ -95,7 +96,7 @@ export async function readLayout(files: FileLookup): Promise<ResolvedImage> {
     const label = `layer ${i + 1} (${d.digest})`;
     if (d.mediaType !== undefined && !/tar/.test(d.mediaType)) throw new ImportError(`${label}: unsupported media type ${JSON.stringify(d.mediaType)}`);
     const diffId = config.diffIds[i];
-    layers.push({ path: await files(blobName(d.digest, label)), label, digest: d.digest, ...(d.size !== undefined ? { size: d.size } : {}), ...(diffId !== undefined ? { diffId } : {}) });
+    layers.push({ blob: await files(blobName(d.digest, label)), label, digest: d.digest, ...(d.size !== undefined ? { size: d.size } : {}), ...(diffId !== undefined ? { diffId } : {}) });
   }
   return { digest: chosen.digest, config: config.run, layers };
 }

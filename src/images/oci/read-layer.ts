@@ -6,12 +6,13 @@ import { applyLayer } from './apply-layer.ts';
 import type { ImportCounters } from './apply-layer.ts';
 import { ImportError } from './import-error.ts';
 import { byteCap, decompressor, digestCheck, openBlob } from './blob-stream.ts';
+import type { BlobRef } from './blob-stream.ts';
 import type { StagingTree } from './staging-tree.ts';
 import type { ImportLimits } from './types.ts';
 
 /** A layer blob on disk and what it must hash to. */
 export interface LayerSource {
-  path: string;
+  blob: BlobRef;
   /** Names the layer in errors. */
   label: string;
   /** Digest (and size) of the blob as stored, compressed or not, when a manifest gives it. */
@@ -34,7 +35,7 @@ export async function readLayer(
   counters: ImportCounters,
   options: { onBytes?: (n: number) => void; signal?: AbortSignal } = {},
 ): Promise<void> {
-  const { stream, compression } = await openBlob(source.path, source.label);
+  const { stream, compression } = await openBlob(source.blob, source.label);
   const stages: Transform[] = [];
   if (source.digest !== undefined) {
     stages.push(digestCheck({ digest: source.digest, label: source.label, ...(source.size !== undefined ? { size: source.size } : {}) }, options.onBytes));
