@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { AirlockError, NetworkError, RateLimitError, SandboxNotFoundError } from '../../sdk/errors.ts';
 import type { SandboxInfo } from '../../sdk/types.ts';
 import { describeError, formatFileTable, formatSandboxTable } from './sandbox-format.ts';
-import { createRequestOf, DEFAULT_URL, loopbackAllowNote, parseEnv, parseMode, parsePositive, resolveUrl, type RawCreateOptions } from './sandbox-options.ts';
+import { createRequestOf, DEFAULT_URL, loopbackAllowNote, parseMode, parsePositive, resolveUrl, type RawCreateOptions } from './sandbox-options.ts';
+import { parseEnv } from './sandbox-spec-options.ts';
 import { UsageError } from './usage-error.ts';
 
 const usage = (pattern: RegExp) => (err: unknown) => err instanceof UsageError && pattern.test(err.message);
@@ -44,12 +45,12 @@ describe('sandbox CLI options', () => {
   });
 
   it('refuses malformed values naming the option', () => {
-    assert.throws(() => createRequestOf(raw({ memory: '12abc' })), usage(/^--memory: "12abc" is not a whole number/));
-    assert.throws(() => createRequestOf(raw({ memory: '1.5' })), usage(/^--memory: /));
-    assert.throws(() => createRequestOf(raw({ cpu: '0' })), usage(/^--cpu: must be greater than 0/));
+    assert.throws(() => createRequestOf(raw({ memory: '12abc' })), usage(/^--memory: "12abc" is not a number/));
+    assert.throws(() => createRequestOf(raw({ memory: '1.5' })), usage(/^--memory: must be a whole number, got 1.5$/));
+    assert.throws(() => createRequestOf(raw({ cpu: '0' })), usage(/^--cpu: must be greater than 0, got 0$/));
     assert.throws(() => createRequestOf(raw({ memory: '-5' })), usage(/^--memory: must be positive, got -5$/));
     assert.deepEqual(createRequestOf(raw({ ttl: '600', idleTimeout: '120' })), { ttl_seconds: 600, idle_timeout_seconds: 120 });
-    assert.throws(() => createRequestOf(raw({ idleTimeout: '1.5' })), usage(/^--idle-timeout: "1.5" is not a whole number/));
+    assert.throws(() => createRequestOf(raw({ idleTimeout: '1.5' })), usage(/^--idle-timeout: must be a whole number, got 1.5$/));
     assert.throws(() => createRequestOf(raw({ ttl: '-5' })), usage(/^--ttl: /));
     assert.throws(() => createRequestOf(raw({ metadata: ['novalue'] })), usage(/^--metadata: expected KEY=VALUE/));
     assert.throws(() => createRequestOf(raw({ metadata: ['bad key=1'] })), usage(/^--metadata: /));

@@ -4,10 +4,9 @@
  * server's to check, so the CLI never disagrees with it about a maximum.
  */
 import type { CreateSandboxRequest } from '../../sdk/types.ts';
-import { checkSecretNames } from '../secrets/names.ts';
 import { UsageError } from './usage-error.ts';
-import { NETWORK_MODES } from '../network/policy.ts';
 import { DEFAULT_API_PORT } from '../config/config.ts';
+import { parseEnv, parseImage, parseMount, parseNetwork, parseRuntime, parseSecrets } from './sandbox-spec-options.ts';
 
 /** The server `airlock serve` listens on by default. */
 export const DEFAULT_URL = `http://127.0.0.1:${DEFAULT_API_PORT}`;
@@ -30,6 +29,8 @@ export interface RawCreateOptions {
   env: string[];
   /** `--secret NAME` (repeatable). */
   secret?: string[];
+  /** `--mount HOST:SANDBOX[:ro|rw]` (repeatable). */
+  mount?: string[];
   network?: string;
   allow?: string[];
   service?: string[];
@@ -65,11 +66,15 @@ export function resolveUrl(option: string | undefined, env: Readonly<Record<stri
   return url;
 }
 
-/** A positive number (`integer`: whole) from an option value; undefined when not given. */
+/**
+ * A positive number (`integer`: whole) from an option value; undefined when not given. The
+ * refusals read as `airlock run`'s limit checks (src/sandbox/limits.ts) read for the same value.
+ */
 export function parsePositive(option: string, value: string | undefined, integer = false): number | undefined {
   if (value === undefined) return undefined;
-  const n = parseNumberText(option, value, integer);
-  if (!(n > 0)) throw new UsageError(`${option}: must be greater than 0`);
+  const n = parseNumberText(option, value);
+  if (integer && !Number.isInteger(n)) throw new UsageError(`${option}: must be a whole number, got ${n}`);
+  if (!(n > 0)) throw new UsageError(`${option}: must be greater than 0, got ${n}`);
   return n;
 }
 
@@ -111,19 +116,16 @@ export function parsePairs(option: string, pairs: readonly string[], name: RegEx
   return out;
 }
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const METADATA_KEY = /^[A-Za-z0-9_.:/-]{1,64}$/;
 
-/** Environment variables from `--env KEY=VALUE`. */
-export function parseEnv(pairs: readonly string[]): Record<string, string> {
-  return parsePairs('--env', pairs, ENV_NAME, 'KEY');
-}
-
-/** The create request for `sandbox create` options. */
-export function createRequestOf(raw: RawCreateOptions): CreateSandboxRequest {
+/**
+ * The create request for `sandbox create` options, each parsed by the parser `airlock run` uses
+ * (sandbox-spec-options.ts). `cwd` resolves relative `--mount` host paths: the server can't.
+ */
+export function createRequestOf(raw: RawCreateOptions, cwd: string = process.cwd()): CreateSandboxRequest {
   const request: CreateSandboxRequest = {};
-  if (raw.runtime !== undefined) request.runtime = raw.runtime as NonNullable<CreateSandboxRequest['runtime']>;
-  if (raw.image !== undefined) request.image = raw.image;
+  if (raw.runtime !== undefined) request.runtime = parseRuntime(raw.runtime);
+  if (raw.image !== undefined) request.image = parseImage(raw.image);
   const limits: NonNullable<CreateSandboxRequest['limits']> = {};
   const memory = parsePositive('--memory', raw.memory, true);
   const cpu = parsePositive('--cpu', raw.cpu);
@@ -142,20 +144,17 @@ export function createRequestOf(raw: RawCreateOptions): CreateSandboxRequest {
   if (idle !== undefined) request.idle_timeout_seconds = idle;
   if (raw.metadata.length > 0) request.metadata = parsePairs('--metadata', raw.metadata, METADATA_KEY, 'KEY');
   if (raw.env.length > 0) request.environment = parseEnv(raw.env);
-  if ((raw.secret ?? []).length > 0) {
-    try {
-      request.secrets = checkSecretNames(raw.secret ?? []);
-    } catch (err) {
-      throw new UsageError(`--secret: ${(err as Error).message}`);
-    }
+  if ((raw.secret ?? []).length > 0) request.secrets = parseSecrets(raw.secret ?? []);
+  const mounts = (raw.mount ?? []).map((spec) => parseMount(spec, cwd));
+  if (mounts.length > 0) {
+    request.filesystem_access = mounts.map((m) => ({ host_path: m.hostPath, sandbox_path: m.sandboxPath, mode: m.writable ? 'rw' : 'ro' }));
   }
-  // The server validates the policy and each allowlist entry, and names every problem.
-  if (raw.network !== undefined) {
-    if (!(NETWORK_MODES as readonly string[]).includes(raw.network)) throw new UsageError(`--network: unknown mode "${raw.network}" (choose ${NETWORK_MODES.join(', ')})`);
-    request.network_policy = raw.network as NonNullable<CreateSandboxRequest['network_policy']>;
-  }
-  if ((raw.allow ?? []).length > 0) request.allowed_hosts = raw.allow;
-  if ((raw.service ?? []).length > 0) request.services = raw.service;
+  // Without --network the server's default (none) applies, so --allow and --service are refused as `run` refuses them.
+  const network = parseNetwork(raw.network ?? 'none', raw.allow ?? [], raw.service ?? []);
+  if (raw.network !== undefined) request.network_policy = network.mode;
+  // The server validates each allowlist entry and service name, and names every problem.
+  if (network.allowedHosts.length > 0) request.allowed_hosts = network.allowedHosts;
+  if (network.services.length > 0) request.services = network.services;
   return request;
 }
 
