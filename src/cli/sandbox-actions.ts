@@ -11,7 +11,7 @@ import type { CommandResult, RunOptions } from '../../sdk/command-types.ts';
 import { formatFileTable, formatSandboxTable } from './sandbox-format.ts';
 import { terminalSafe, terminalSafeJson } from './terminal-text.ts';
 import { checkSandboxPath, createRequestOf, loopbackAllowNote, parseMode, parsePositive, type RawCreateOptions, type RawExecOptions } from './sandbox-options.ts';
-import { parseEnv } from './sandbox-spec-options.ts';
+import { checkAllowEntries, parseEnv } from './sandbox-spec-options.ts';
 import { withServerClient, type ServerOptions } from './server-connection.ts';
 import type { ApprovalFlags } from './approval-flags.ts';
 import { approvalFlag, runWithApproval } from './approval-retry.ts';
@@ -56,8 +56,9 @@ async function readStdin(what: string, max?: number): Promise<Uint8Array> {
 }
 
 /** `sandbox create`: prints the new id (or the sandbox as JSON). */
-export function createAction(raw: RawCreateOptions & ApprovalFlags): Promise<number> {
+export async function createAction(raw: RawCreateOptions & ApprovalFlags): Promise<number> {
   const request = createRequestOf(raw);
+  await checkAllowEntries(request.allowed_hosts ?? []);
   const loopbackNote = loopbackAllowNote(request.allowed_hosts ?? []);
   if (loopbackNote !== undefined) process.stderr.write(`airlock: ${loopbackNote}\n`);
   return withApprovedClient(raw, async (client, approvalId) => {

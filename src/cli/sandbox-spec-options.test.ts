@@ -4,6 +4,8 @@ import { configSchema } from '../config/config.ts';
 import { parseRunOptions, type RawRunOptions } from './run-options.ts';
 import { createRequestOf, type RawCreateOptions } from './sandbox-options.ts';
 import { UsageError } from './usage-error.ts';
+import { checkNetworkRequest } from '../network/policy.ts';
+import { checkAllowEntries } from './sandbox-spec-options.ts';
 
 const config = configSchema.parse({});
 const run = (over: Partial<RawRunOptions>): RawRunOptions => ({ runtime: 'namespace', env: [], mount: [], workdir: '/tmp', network: 'none', allow: [], service: [], json: false, ...over });
@@ -53,6 +55,18 @@ describe('run and sandbox create refuse the same values with the same message', 
       assert.equal(fromCreate, fromRun);
     });
   }
+
+  it('a malformed --allow entry is refused before sending, as run refuses it', async () => {
+    const allow = ['http://x/', '*.com', 'pypi.org'];
+    // What `airlock run` prints for these entries (run-command.ts: NetworkManager.validate → checkNetworkRequest).
+    const fromRun = await checkNetworkRequest({ mode: 'restricted', allowedHosts: allow, services: [] }, config.network).then(
+      () => assert.fail('run accepted a bad allowlist'),
+      (err: Error) => `--allow/--service: ${err.message}`,
+    );
+    await assert.rejects(checkAllowEntries(allow), (err: unknown) => err instanceof UsageError && err.message === fromRun);
+    assert.match(fromRun, /http:\/\/x\/: entry contains a path.*\*\.com: "\*\.com" is too broad/);
+    await checkAllowEntries(['pypi.org', '*.example.com:8443', 'host.airlock.internal:8080']);
+  });
 
   it('--allow without --network is refused on create as on run (the default is none on both)', () => {
     assert.equal(messageOf(() => createRequestOf(create({ allow: ['pypi.org'] }), '/')), '--allow: only applies to --network restricted');

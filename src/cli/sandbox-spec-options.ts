@@ -7,7 +7,7 @@
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import type { GrantedMount } from '../isolation/driver.ts';
 import { isImplementedRuntime, type ImplementedRuntime } from '../isolation/runtimes.ts';
-import { NETWORK_MODES, type NetworkMode, type NetworkRequest } from '../network/policy.ts';
+import { NETWORK_MODES, NetworkPolicyError, type NetworkMode, type NetworkRequest } from '../network/policy.ts';
 import { absolutePathProblem, IMAGE_REF_PATTERN, withoutTrailingSlashes } from '../sandbox/request-rules.ts';
 import { checkSecretNames } from '../secrets/names.ts';
 import { UsageError } from './usage-error.ts';
@@ -63,6 +63,23 @@ export function parseNetwork(mode: string, allow: readonly string[], service: re
   if (mode !== 'restricted' && allow.length > 0) throw new UsageError(`--allow: only applies to --network restricted`);
   if (mode !== 'restricted' && service.length > 0) throw new UsageError(`--service: only applies to --network restricted`);
   return { mode: mode as NetworkMode, allowedHosts: [...allow], services: [...service] };
+}
+
+/**
+ * The `--allow` entries' own syntax, by the proxy's allowlist parser: a bad entry is refused before
+ * anything is sent, with the message `airlock run` gives for it. What depends on the server's
+ * configuration (its services, its maximum number of entries) is the server's to check.
+ */
+export async function checkAllowEntries(allow: readonly string[]): Promise<void> {
+  if (allow.length === 0) return;
+  // Loaded only when there is an allowlist to parse (it carries the public-suffix list).
+  const { AllowlistError, parseAllowlist } = await import('../network/proxy/allowlist.ts');
+  try {
+    parseAllowlist([...allow]);
+  } catch (err) {
+    if (!(err instanceof AllowlistError)) throw err;
+    throw new UsageError(`--allow/--service: ${new NetworkPolicyError(err.problems).message}`);
+  }
 }
 
 /**
