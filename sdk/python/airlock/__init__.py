@@ -33,7 +33,8 @@ from .sandbox import CommandHandle, Commands, Files, Sandbox
 from .async_client import AsyncClient, AsyncExecStream
 from .async_sandbox import AsyncCommandHandle, AsyncCommands, AsyncFiles, AsyncSandbox
 from .signing import SigningKey, load_signing_key, signed_headers
-from .types import CommandResult, ExecuteResult, FileEntry, ResourceUsage, SandboxInfo, SecurityViolation, WriteInfo
+from .types import CommandResult, ExecuteResult, FileEntry, ProcessInfo, ResourceUsage, SandboxInfo, SecurityViolation, WriteInfo
+from .watch import AsyncWatchHandle, FilesystemEvent, FilesystemEventType, WatchHandle
 
 __all__ = [
     "AirlockError",
@@ -47,6 +48,7 @@ __all__ = [
     "AsyncExecStream",
     "AsyncFiles",
     "AsyncSandbox",
+    "AsyncWatchHandle",
     "Client",
     "CommandExitError",
     "CommandHandle",
@@ -64,10 +66,13 @@ __all__ = [
     "FileEntry",
     "FileNotFoundError",
     "Files",
+    "FilesystemEvent",
+    "FilesystemEventType",
     "InvalidRequestError",
     "NetworkError",
     "OutputChunk",
     "PolicyMismatchError",
+    "ProcessInfo",
     "RateLimitError",
     "ResourceUsage",
     "Sandbox",
@@ -78,6 +83,7 @@ __all__ = [
     "ServiceUnavailableError",
     "SigningKey",
     "TimeoutError",
+    "WatchHandle",
     "WriteInfo",
     "__version__",
     "arun",

@@ -10,7 +10,7 @@ from . import endpoints
 from .connection import DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_WAIT, DEFAULT_REQUEST_TIMEOUT, Connection, KeySource, resolve_connection
 from .async_transport import AsyncTransport
 from .ndjson import Frame, FrameReader
-from .types import ExecuteResult, FileEntry, SandboxInfo, WriteInfo
+from .types import ExecuteResult, FileEntry, ProcessInfo, SandboxInfo, WriteInfo
 
 
 @dataclass
@@ -142,6 +142,14 @@ class AsyncClient:
         """``PUT /api/v1/sandboxes/{id}/files?path=``."""
         answer = await self._transport.json(endpoints.write_file(sandbox_id, path, data, mode))
         return WriteInfo(path=str(answer["path"]), size=int(answer["size"]))
+
+    async def list_execs(self, sandbox_id: str) -> List[ProcessInfo]:
+        """``GET /api/v1/sandboxes/{id}/execs``."""
+        return [ProcessInfo.from_json(e) for e in (await self._transport.json(endpoints.list_execs(sandbox_id)))["execs"]]
+
+    async def kill_exec(self, sandbox_id: str, exec_id: str) -> None:
+        """``DELETE /api/v1/sandboxes/{id}/execs/{exec_id}``."""
+        await self._transport.json(endpoints.kill_exec(sandbox_id, exec_id))
 
     async def list_files(self, sandbox_id: str, path: str) -> List[FileEntry]:
         """``GET /api/v1/sandboxes/{id}/files/list?path=``."""

@@ -5,28 +5,31 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from typing import Any, AsyncIterator, Callable, List, Literal, Mapping, Optional, Union, overload
+from typing import Any, AsyncIterator, Callable, List, Literal, Mapping, Optional, Sequence, Union, overload
 
 from . import endpoints, file_ops
 from .async_client import AsyncClient
 from .command_result import OutputCollector, outcome
 from .connection import KeySource
-from .errors import AirlockError, CommandExitError, FileNotFoundError, TimeoutError
+from .errors import AirlockError, CommandExitError, ExecutionNotFoundError, FileNotFoundError, SandboxNotFoundError, SandboxNotRunningError, TimeoutError
 from .hybrid import hybridmethod
 from .ndjson import ExitFrame, OutputChunk
-from .types import CommandResult, FileEntry, SandboxInfo, WriteInfo
+from .types import CommandResult, FileEntry, ProcessInfo, SandboxInfo, WriteInfo
+from .watch import AsyncEventListener, AsyncExitListener, AsyncWatchHandle, refuse_recursive
 
 #: Receives each piece of output as it arrives, decoded as UTF-8; may be a coroutine function.
 AsyncOutputListener = Callable[[str], Any]
 
 
-def _client_of(client: Optional[AsyncClient], url: Optional[str], key: KeySource) -> "tuple[AsyncClient, bool]":
+def _client_of(client: Optional[AsyncClient], url: Optional[str], key: KeySource, request_timeout: Optional[float] = None) -> "tuple[AsyncClient, bool]":
     """The client to use, and whether it was made here (and is closed with the sandbox)."""
     if client is not None:
-        if url is not None or key is not None:
-            raise AirlockError("give either client or url/key, not both", code="invalid_argument")
+        if url is not None or key is not None or request_timeout is not None:
+            raise AirlockError("give either client or url/key/request_timeout, not both", code="invalid_argument")
         return client, False
-    return AsyncClient(url, key), True
+    if request_timeout is None:
+        return AsyncClient(url, key), True
+    return AsyncClient(url, key, request_timeout=request_timeout), True
 
 
 class AsyncCommandHandle:
@@ -52,11 +55,17 @@ class AsyncCommandHandle:
         # Why only in the background: a foreground run is never iterated, and would hold its output twice.
         self._chunks: "Optional[asyncio.Queue[Optional[OutputChunk]]]" = asyncio.Queue() if background else None
         self._killed = False
+        self._started = asyncio.Event()
         self._task: "asyncio.Task[CommandResult]" = asyncio.get_running_loop().create_task(self._run())
 
     @property
     def exec_id(self) -> str:
         """Server-side id of the exec; "" until the server has accepted it."""
+        return self._output.exec_id
+
+    @property
+    def pid(self) -> str:
+        """E2B's name for the command's id: here the exec id (a string), which ``commands.kill`` takes."""
         return self._output.exec_id
 
     @property
@@ -109,6 +118,7 @@ class AsyncCommandHandle:
         try:
             async with self._client.exec_stream(self._sandbox_id, self._body, approval_id=self._approval_id) as stream:
                 self._output.exec_id = stream.exec_id
+                self._started.set()
                 async for frame in stream.frames:
                     if isinstance(frame, ExitFrame):
                         exit_frame = frame
@@ -127,9 +137,16 @@ class AsyncCommandHandle:
             if not self._killed:
                 raise
         finally:
+            self._started.set()
             if self._chunks is not None:
                 self._chunks.put_nowait(None)
         return self._output.result(exit_frame)
+
+    async def _until_started(self) -> None:
+        """Returns once the server runs the command; raises what refused it (ended sandbox, policy)."""
+        await self._started.wait()
+        if self._task.done() and not self._task.cancelled() and self._task.exception() is not None:
+            raise self._task.exception()  # type: ignore[misc]
 
 
 class AsyncCommands:
@@ -160,7 +177,23 @@ class AsyncCommands:
         """Runs ``cmd`` as ``Commands.run`` does; listeners may be coroutine functions."""
         body = endpoints.exec_body(cmd, envs=envs, cwd=cwd, timeout=timeout, stdin=stdin)
         handle = AsyncCommandHandle(self._client, self._sandbox_id, body, on_stdout=on_stdout, on_stderr=on_stderr, timeout=timeout, approval_id=approval_id, background=background)
-        return handle if background else await handle.wait()
+        if not background:
+            return await handle.wait()
+        # Why wait for the start: the handle's pid is what commands.list() and commands.kill() know.
+        await handle._until_started()
+        return handle
+
+    async def list(self) -> List[ProcessInfo]:  # noqa: A003 - E2B's name
+        """The commands running in the sandbox now (started by anyone), oldest first."""
+        return await self._client.list_execs(self._sandbox_id)
+
+    async def kill(self, pid: str) -> bool:
+        """Kills the running command ``pid``: True when it was running, False when no command of that id runs."""
+        try:
+            await self._client.kill_exec(self._sandbox_id, pid)
+            return True
+        except ExecutionNotFoundError:
+            return False
 
 
     async def run_code(
@@ -205,8 +238,18 @@ class AsyncFiles:
         data = await self._client.read_file(self._sandbox_id, path)
         return data if format == "bytes" else data.decode("utf-8", errors="replace")
 
-    async def write(self, path: str, data: Union[str, bytes], *, mode: Union[int, str, None] = None) -> WriteInfo:
-        """Creates or replaces a file (a string as UTF-8)."""
+    @overload
+    async def write(self, path: str, data: Union[str, bytes], *, mode: Union[int, str, None] = ...) -> WriteInfo: ...
+
+    @overload
+    async def write(self, path: Sequence[Mapping[str, Any]]) -> List[WriteInfo]: ...
+
+    async def write(self, path: Union[str, Sequence[Mapping[str, Any]]], data: Union[str, bytes, None] = None, *, mode: Union[int, str, None] = None) -> Union[WriteInfo, List[WriteInfo]]:
+        """Creates or replaces a file (a string as UTF-8), or each of a list of ``{"path", "data"}`` entries in turn."""
+        if not isinstance(path, str):
+            return [await self._client.write_file(self._sandbox_id, path_, data_, mode=None) for path_, data_ in file_ops.write_entries(path, data, mode)]
+        if data is None:
+            raise AirlockError("files.write: give the data to write", code="invalid_argument")
         return await self._client.write_file(self._sandbox_id, path, data, mode=mode)
 
     async def list(self, path: str) -> List[FileEntry]:
@@ -247,6 +290,28 @@ class AsyncFiles:
         """Removes a file, or a folder with everything in it; removing what isn't there is not an error."""
         await self._run(file_ops.remove_argv(path))
 
+    async def watch_dir(
+        self,
+        path: str,
+        on_event: AsyncEventListener,
+        *,
+        on_exit: Optional[AsyncExitListener] = None,
+        timeout: float = 60,
+        interval: float = 0.5,
+        recursive: bool = False,
+    ) -> AsyncWatchHandle:
+        """Watches a folder: it is listed every ``interval`` seconds and ``on_event`` (may be a coroutine
+        function) gets each change (``create``, ``write``, ``chmod``, ``remove``) until ``await
+        handle.stop()`` or ``timeout`` seconds (E2B's default 60; 0: no limit). ``on_exit`` is called
+        once when the watch ends, with the error that ended it (folder gone, sandbox ended) or None.
+        Polling: a change undone within an interval is not seen, a rename reads as remove + create.
+        ``FileNotFoundError`` at once when the folder isn't there."""
+        refuse_recursive(recursive)
+        folder = file_ops.checked_path("files.watch_dir", path)
+        watch = AsyncWatchHandle(lambda: self.list(folder), on_event, on_exit=on_exit, timeout=timeout, interval=interval)
+        await watch.start()
+        return watch
+
     async def _run(self, argv: "List[str]") -> None:
         try:
             await AsyncCommands(self._client, self._sandbox_id).run(argv)
@@ -272,18 +337,21 @@ class AsyncSandbox:
         template: Optional[str] = None,
         *,
         timeout: Optional[int] = None,
+        idle_timeout: Optional[int] = None,
         envs: Optional[Mapping[str, str]] = None,
         metadata: Optional[Mapping[str, str]] = None,
         runtime: Optional[str] = None,
+        allow_internet_access: Optional[bool] = None,
         approval_id: Optional[str] = None,
         client: Optional[AsyncClient] = None,
         url: Optional[str] = None,
         key: KeySource = None,
+        request_timeout: Optional[float] = None,
         **fields: Any,
     ) -> "AsyncSandbox":
         """Starts a sandbox (see ``Sandbox.create``)."""
-        body = endpoints.create_body(template, timeout=timeout, envs=envs, metadata=metadata, runtime=runtime, fields=fields)
-        chosen, owned = _client_of(client, url, key)
+        body = endpoints.create_body(template, timeout=timeout, idle_timeout=idle_timeout, envs=envs, metadata=metadata, runtime=runtime, allow_internet_access=allow_internet_access, fields=fields)
+        chosen, owned = _client_of(client, url, key, request_timeout)
         try:
             info = await chosen.create_sandbox(body, approval_id=approval_id)
         except BaseException:
@@ -293,11 +361,11 @@ class AsyncSandbox:
         return cls(info.sandbox_id, chosen, owns_client=owned)
 
     @classmethod
-    async def connect(cls, sandbox_id: str, *, client: Optional[AsyncClient] = None, url: Optional[str] = None, key: KeySource = None) -> "AsyncSandbox":
-        """Attaches to an existing sandbox; ``SandboxNotFoundError`` when the server doesn't know it."""
-        chosen, owned = _client_of(client, url, key)
+    async def connect(cls, sandbox_id: str, *, timeout: Optional[int] = None, client: Optional[AsyncClient] = None, url: Optional[str] = None, key: KeySource = None, request_timeout: Optional[float] = None) -> "AsyncSandbox":
+        """Attaches to an existing sandbox (see ``Sandbox.connect``)."""
+        chosen, owned = _client_of(client, url, key, request_timeout)
         try:
-            info = await chosen.get_sandbox(sandbox_id)
+            info = await (chosen.get_sandbox(sandbox_id) if timeout is None else chosen.set_sandbox_timeout(sandbox_id, timeout))
         except BaseException:
             if owned:
                 await chosen.aclose()
@@ -314,7 +382,18 @@ class AsyncSandbox:
             if owned:
                 await chosen.aclose()
 
-    async def get_info(self) -> SandboxInfo:
+    @hybridmethod
+    async def get_info(cls, sandbox_id: str, *, client: Optional[AsyncClient] = None, url: Optional[str] = None, key: KeySource = None) -> SandboxInfo:  # noqa: N805
+        """``await AsyncSandbox.get_info(sandbox_id)``: that sandbox as the server describes it now."""
+        chosen, owned = _client_of(client, url, key)
+        try:
+            return await chosen.get_sandbox(sandbox_id)
+        finally:
+            if owned:
+                await chosen.aclose()
+
+    @get_info.instance
+    async def get_info(self) -> SandboxInfo:  # noqa: F811
         """The sandbox as the server describes it now."""
         return await self.client.get_sandbox(self.sandbox_id)
 
@@ -322,7 +401,18 @@ class AsyncSandbox:
         """Whether the sandbox is still running."""
         return (await self.get_info()).state == "running"
 
-    async def set_timeout(self, timeout: int) -> SandboxInfo:
+    @hybridmethod
+    async def set_timeout(cls, sandbox_id: str, timeout: int, *, client: Optional[AsyncClient] = None, url: Optional[str] = None, key: KeySource = None) -> SandboxInfo:  # noqa: N805
+        """``await AsyncSandbox.set_timeout(sandbox_id, timeout)``."""
+        chosen, owned = _client_of(client, url, key)
+        try:
+            return await chosen.set_sandbox_timeout(sandbox_id, timeout)
+        finally:
+            if owned:
+                await chosen.aclose()
+
+    @set_timeout.instance
+    async def set_timeout(self, timeout: int) -> SandboxInfo:  # noqa: F811
         """The sandbox now ends ``timeout`` seconds from now unless extended again."""
         return await self.client.set_sandbox_timeout(self.sandbox_id, timeout)
 
@@ -335,11 +425,16 @@ class AsyncSandbox:
         return await self.client.set_sandbox_allowlist(self.sandbox_id, allowed_hosts)
 
     @hybridmethod
-    async def kill(cls, sandbox_id: str, *, client: Optional[AsyncClient] = None, url: Optional[str] = None, key: KeySource = None) -> SandboxInfo:  # noqa: N805
-        """``await AsyncSandbox.kill(sandbox_id)``: ends that sandbox; returns it, ended."""
+    async def kill(cls, sandbox_id: str, *, client: Optional[AsyncClient] = None, url: Optional[str] = None, key: KeySource = None) -> bool:  # noqa: N805
+        """``await AsyncSandbox.kill(sandbox_id)``: True when it was running, False when it had ended or is unknown."""
         chosen, owned = _client_of(client, url, key)
         try:
-            return await chosen.kill_sandbox(sandbox_id)
+            if (await chosen.get_sandbox(sandbox_id)).state != "running":
+                return False
+            await chosen.kill_sandbox(sandbox_id)
+            return True
+        except (SandboxNotFoundError, SandboxNotRunningError):
+            return False
         finally:
             if owned:
                 await chosen.aclose()

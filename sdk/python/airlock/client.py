@@ -14,7 +14,7 @@ from . import endpoints
 from .connection import DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_WAIT, DEFAULT_REQUEST_TIMEOUT, Connection, KeySource, resolve_connection
 from .ndjson import Frame, FrameReader
 from .transport import Transport
-from .types import ExecuteResult, FileEntry, SandboxInfo, WriteInfo
+from .types import ExecuteResult, FileEntry, ProcessInfo, SandboxInfo, WriteInfo
 
 
 @dataclass
@@ -147,6 +147,15 @@ class Client:
     def set_sandbox_allowlist(self, sandbox_id: str, allowed_hosts: Sequence[str]) -> Dict[str, Any]:
         """``PUT /api/v1/sandboxes/{id}/network``: replaces a ``restricted`` sandbox's allowlist."""
         return self._transport.json(endpoints.set_sandbox_allowlist(sandbox_id, allowed_hosts))
+
+    def list_execs(self, sandbox_id: str) -> List[ProcessInfo]:
+        """``GET /api/v1/sandboxes/{id}/execs``: the commands running in the sandbox now (started by anyone), oldest first."""
+        return [ProcessInfo.from_json(e) for e in self._transport.json(endpoints.list_execs(sandbox_id))["execs"]]
+
+    def kill_exec(self, sandbox_id: str, exec_id: str) -> None:
+        """``DELETE /api/v1/sandboxes/{id}/execs/{exec_id}``: kills a running command (it ends ``killed``);
+        ``ExecutionNotFoundError`` when no command of that id runs."""
+        self._transport.json(endpoints.kill_exec(sandbox_id, exec_id))
 
     @contextmanager
     def exec_stream(self, sandbox_id: str, body: Mapping[str, Any], *, approval_id: Optional[str] = None) -> Iterator[ExecStream]:

@@ -105,6 +105,18 @@ def exec_stream(sandbox_id: str, body: Mapping[str, Any], approval_id: Optional[
     )
 
 
+def list_execs(sandbox_id: str) -> HttpRequest:
+    """``GET /api/v1/sandboxes/{id}/execs``: the commands running in the sandbox now."""
+    return HttpRequest("GET", _sandbox_path(sandbox_id, "/execs"))
+
+
+def kill_exec(sandbox_id: str, exec_id: str) -> HttpRequest:
+    """``DELETE /api/v1/sandboxes/{id}/execs/{exec_id}``: kills one running command."""
+    if not isinstance(exec_id, str) or exec_id == "":
+        raise AirlockError(f"pid must be a command's exec id (a non-empty string), got {exec_id!r}", code="invalid_argument")
+    return HttpRequest("DELETE", _sandbox_path(sandbox_id, f"/execs/{quote(exec_id, safe='')}"))
+
+
 def read_file(sandbox_id: str, path: str) -> HttpRequest:
     """``GET /api/v1/sandboxes/{id}/files?path=``."""
     return HttpRequest("GET", _sandbox_path(sandbox_id, "/files"), query={"path": path}, accept="application/octet-stream")
@@ -203,22 +215,63 @@ def execute_body(
     return body
 
 
+#: E2B's create options airlock lacks, and why (refused before anything is sent; the server would
+#: only say the field is unknown).
+UNSUPPORTED_CREATE_OPTIONS: Dict[str, str] = {
+    "api_key": "airlock authenticates with a signing key (AIRLOCK_KEY, or key=) or the local unix socket",
+    "access_token": "airlock authenticates with a signing key (AIRLOCK_KEY, or key=) or the local unix socket",
+    "domain": "name the server with AIRLOCK_URL or url=",
+    "secure": "sandboxes have no public URLs; every request to the server is authenticated",
+    "debug": "there is no debug mode",
+    "auto_pause": "sandboxes cannot be paused",
+    "lifecycle": "sandboxes cannot be paused",
+    "mcp": "run `airlock mcp-server` instead",
+    "network": "use network_policy, allowed_hosts and services",
+    "proxy": "the SDK does not use proxies; it talks to the server directly",
+}
+
+
+def _seconds(name: str, value: object) -> int:
+    """A whole positive number of seconds; ``invalid_argument`` otherwise (nothing sent)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise AirlockError(f"{name} must be a positive whole number of seconds, got {value!r}", code="invalid_argument")
+    return value
+
+
 def create_body(
     template: Optional[str],
     *,
     timeout: Optional[int] = None,
+    idle_timeout: Optional[int] = None,
     envs: Optional[Mapping[str, str]] = None,
     metadata: Optional[Mapping[str, str]] = None,
     runtime: Optional[str] = None,
+    allow_internet_access: Optional[bool] = None,
     fields: Optional[Mapping[str, Any]] = None,
 ) -> Dict[str, Any]:
-    """The create request: ``template`` is the image, ``timeout`` the idle lifetime in seconds
-    (``ttl_seconds``), ``envs`` its environment; ``fields`` are further wire fields (``limits``,
-    ``network_policy``, ``allowed_hosts``, ``services``, ``secrets``, ...)."""
+    """The create request: ``template`` is the image, ``timeout`` the lifetime in seconds
+    (``ttl_seconds``, a hard deadline), ``idle_timeout`` the seconds without an exec or file
+    operation after which it ends (``idle_timeout_seconds``), ``envs`` its environment;
+    ``allow_internet_access`` True is ``network_policy`` ``full``, False ``none``; ``fields`` are
+    further wire fields (``limits``, ``network_policy``, ``allowed_hosts``, ``services``, ...)."""
+    for name in fields or {}:
+        if name in UNSUPPORTED_CREATE_OPTIONS:
+            raise AirlockError(f"Sandbox.create: {name} is not supported: {UNSUPPORTED_CREATE_OPTIONS[name]}", code="invalid_argument")
     body: Dict[str, Any] = dict(fields or {})
-    for name, value in (("image", template), ("ttl_seconds", timeout), ("runtime", runtime)):
+    if timeout is not None:
+        body["ttl_seconds"] = _seconds("timeout", timeout)
+    if idle_timeout is not None:
+        body["idle_timeout_seconds"] = _seconds("idle_timeout", idle_timeout)
+    for name, value in (("image", template), ("runtime", runtime)):
         if value is not None:
             body[name] = value
+    if allow_internet_access is not None:
+        if not isinstance(allow_internet_access, bool):
+            raise AirlockError("allow_internet_access must be True or False", code="invalid_argument")
+        if "network_policy" in body:
+            raise AirlockError("allow_internet_access and network_policy: give one of them", code="invalid_argument")
+        # Why "full" and not more: full egress still refuses the host, private ranges and cloud metadata.
+        body["network_policy"] = "full" if allow_internet_access else "none"
     if envs is not None:
         body["environment"] = dict(envs)
     if metadata is not None:

@@ -6,7 +6,7 @@ paths), so they are admitted and audited as commands."""
 from __future__ import annotations
 
 import posixpath
-from typing import List, Optional, Tuple
+from typing import List, Mapping, Optional, Tuple
 
 from .errors import AirlockError, CommandExitError, InvalidRequestError
 from .types import FileEntry
@@ -52,3 +52,23 @@ def command_failed(argv: List[str], err: CommandExitError) -> AirlockError:
     """The error for a file command that failed: names the command and its stderr."""
     why = err.stderr.strip() or f"exit {err.exit_code}"
     return InvalidRequestError(f"{argv[0]}: {why}", code="file_operation_failed")
+
+
+def write_entries(entries: object, data: object, mode: object) -> List[Tuple[str, object]]:
+    """The (path, data) pairs of E2B's list form of ``files.write``: each entry a mapping with
+    ``path`` and ``data``; ``data`` and ``mode`` beside the list are refused, not ignored."""
+    if data is not None or mode is not None:
+        raise InvalidRequestError("files.write: with a list of entries, give each entry's path and data in it (no data or mode beside)", code="invalid_argument")
+    if not isinstance(entries, (list, tuple)):
+        raise InvalidRequestError("files.write: give a path and data, or a list of {'path': ..., 'data': ...}", code="invalid_argument")
+    pairs: List[Tuple[str, object]] = []
+    for entry in entries:
+        # E2B's WriteEntry is a mapping in some versions and an object with attributes in others.
+        if isinstance(entry, Mapping) and set(entry) == {"path", "data"}:
+            path, content = entry["path"], entry["data"]
+        elif not isinstance(entry, Mapping) and hasattr(entry, "path") and hasattr(entry, "data"):
+            path, content = getattr(entry, "path"), getattr(entry, "data")
+        else:
+            raise InvalidRequestError(f"files.write: each entry is {{'path': ..., 'data': ...}}, got {entry!r:.80}", code="invalid_argument")
+        pairs.append((checked_path("files.write", path), content))
+    return pairs

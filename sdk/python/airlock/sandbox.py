@@ -6,28 +6,31 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Any, Callable, Iterator, List, Literal, Mapping, Optional, Union, overload
+from typing import Any, Callable, Iterator, List, Literal, Mapping, Optional, Sequence, Union, overload
 
 from . import endpoints, file_ops
 from .client import Client
 from .command_result import OutputCollector, outcome
 from .connection import KeySource
-from .errors import AirlockError, CommandExitError, FileNotFoundError, TimeoutError
+from .errors import AirlockError, CommandExitError, ExecutionNotFoundError, FileNotFoundError, SandboxNotFoundError, SandboxNotRunningError, TimeoutError
 from .hybrid import hybridmethod
 from .ndjson import ExitFrame, OutputChunk
-from .types import CommandResult, FileEntry, SandboxInfo, WriteInfo
+from .types import CommandResult, FileEntry, ProcessInfo, SandboxInfo, WriteInfo
+from .watch import WatchHandle, refuse_recursive
 
 #: Receives each piece of output as it arrives, decoded as UTF-8.
 OutputListener = Callable[[str], Any]
 
 
-def _client_of(client: Optional[Client], url: Optional[str], key: KeySource) -> "tuple[Client, bool]":
+def _client_of(client: Optional[Client], url: Optional[str], key: KeySource, request_timeout: Optional[float] = None) -> "tuple[Client, bool]":
     """The client to use, and whether it was made here (and is closed with the sandbox)."""
     if client is not None:
-        if url is not None or key is not None:
-            raise AirlockError("give either client or url/key, not both", code="invalid_argument")
+        if url is not None or key is not None or request_timeout is not None:
+            raise AirlockError("give either client or url/key/request_timeout, not both", code="invalid_argument")
         return client, False
-    return Client(url, key), True
+    if request_timeout is None:
+        return Client(url, key), True
+    return Client(url, key, request_timeout=request_timeout), True
 
 
 class CommandHandle:
@@ -53,6 +56,7 @@ class CommandHandle:
         # Why only in the background: a foreground run is never iterated, and would hold its output twice.
         self._chunks: "Optional[queue.Queue[Optional[OutputChunk]]]" = queue.Queue() if background else None
         self._killed = threading.Event()
+        self._started = threading.Event()
         self._done = threading.Event()
         self._response_lock = threading.Lock()
         self._close: Optional[Callable[[], None]] = None
@@ -62,12 +66,22 @@ class CommandHandle:
         if background:
             self._thread = threading.Thread(target=self._run, name=f"airlock-exec-{sandbox_id}", daemon=True)
             self._thread.start()
+            # Why wait for the start: the handle's pid is what commands.list() and commands.kill() know,
+            # and a refused command (ended sandbox, policy) raises here, as E2B's run does.
+            self._started.wait()
+            if self._error is not None:
+                raise self._error
         else:
             self._run()
 
     @property
     def exec_id(self) -> str:
         """Server-side id of the exec; "" until the server has accepted it."""
+        return self._output.exec_id
+
+    @property
+    def pid(self) -> str:
+        """E2B's name for the command's id: here the exec id (a string), which ``commands.kill`` takes."""
         return self._output.exec_id
 
     @property
@@ -127,6 +141,7 @@ class CommandHandle:
                     self._close = stream.close
                     if self._killed.is_set() and self._close is not None:
                         self._close()
+                self._started.set()
                 for frame in stream.frames:
                     if isinstance(frame, ExitFrame):
                         exit_frame = frame
@@ -148,6 +163,7 @@ class CommandHandle:
             if self._chunks is not None:
                 self._chunks.put(None)
             self._done.set()
+            self._started.set()
 
 
 class Commands:
@@ -184,6 +200,19 @@ class Commands:
         handle = CommandHandle(self._client, self._sandbox_id, body, on_stdout=on_stdout, on_stderr=on_stderr, timeout=timeout, approval_id=approval_id, background=background)
         return handle if background else handle.wait()
 
+    def list(self) -> List[ProcessInfo]:  # noqa: A003 - E2B's name
+        """The commands running in the sandbox now (started by anyone, streamed or not), oldest first."""
+        return self._client.list_execs(self._sandbox_id)
+
+    def kill(self, pid: str) -> bool:
+        """Kills the running command ``pid`` (a handle's ``pid``, or one from ``list()``): it ends
+        ``killed``, and whoever waits on it gets ``CommandExitError``. True when it was running,
+        False when no command of that id runs (as E2B's)."""
+        try:
+            self._client.kill_exec(self._sandbox_id, pid)
+            return True
+        except ExecutionNotFoundError:
+            return False
 
     def run_code(
         self,
@@ -229,8 +258,19 @@ class Files:
         data = self._client.read_file(self._sandbox_id, path)
         return data if format == "bytes" else data.decode("utf-8", errors="replace")
 
-    def write(self, path: str, data: Union[str, bytes], *, mode: Union[int, str, None] = None) -> WriteInfo:
-        """Creates or replaces a file (a string as UTF-8); ``mode`` as 0o644 or "644"."""
+    @overload
+    def write(self, path: str, data: Union[str, bytes], *, mode: Union[int, str, None] = ...) -> WriteInfo: ...
+
+    @overload
+    def write(self, path: Sequence[Mapping[str, Any]]) -> List[WriteInfo]: ...
+
+    def write(self, path: Union[str, Sequence[Mapping[str, Any]]], data: Union[str, bytes, None] = None, *, mode: Union[int, str, None] = None) -> Union[WriteInfo, List[WriteInfo]]:
+        """Creates or replaces a file (a string as UTF-8); ``mode`` as 0o644 or "644". Given a list of
+        ``{"path": ..., "data": ...}`` (E2B's ``WriteEntry``), writes each in turn and returns their infos."""
+        if not isinstance(path, str):
+            return [self._client.write_file(self._sandbox_id, path_, data_, mode=None) for path_, data_ in file_ops.write_entries(path, data, mode)]
+        if data is None:
+            raise AirlockError("files.write: give the data to write", code="invalid_argument")
         return self._client.write_file(self._sandbox_id, path, data, mode=mode)
 
     def list(self, path: str) -> List[FileEntry]:
@@ -271,6 +311,15 @@ class Files:
         """Removes a file, or a folder with everything in it; removing what isn't there is not an error."""
         self._run(file_ops.remove_argv(path))
 
+    def watch_dir(self, path: str, *, recursive: bool = False) -> WatchHandle:
+        """Watches a folder: ``handle.get_new_events()`` lists it and returns what changed since the
+        last call (``create``, ``write``, ``chmod``, ``remove``), ``handle.stop()`` ends the watch.
+        Polling: a change undone between two calls is not seen, a rename reads as remove + create.
+        ``FileNotFoundError`` when the folder isn't there."""
+        refuse_recursive(recursive)
+        folder = file_ops.checked_path("files.watch_dir", path)
+        return WatchHandle(lambda: self.list(folder))
+
     def _run(self, argv: "List[str]") -> None:
         try:
             Commands(self._client, self._sandbox_id).run(argv)
@@ -301,23 +350,29 @@ class Sandbox:
         template: Optional[str] = None,
         *,
         timeout: Optional[int] = None,
+        idle_timeout: Optional[int] = None,
         envs: Optional[Mapping[str, str]] = None,
         metadata: Optional[Mapping[str, str]] = None,
         runtime: Optional[str] = None,
+        allow_internet_access: Optional[bool] = None,
         approval_id: Optional[str] = None,
         client: Optional[Client] = None,
         url: Optional[str] = None,
         key: KeySource = None,
+        request_timeout: Optional[float] = None,
         **fields: Any,
     ) -> "Sandbox":
-        """Starts a sandbox. ``template``: the image; ``timeout``: idle lifetime in seconds; ``envs``:
-        its environment; ``runtime``: ``namespace`` or ``gvisor``; ``fields``: further request fields as
-        the server names them (``limits``, ``network_policy``, ``allowed_hosts``, ``services``,
-        ``secrets``, ``agent_id``, ...). Raises ``RateLimitError`` at capacity (after retries),
-        ``InvalidRequestError`` for a refused field, ``ApprovalRequiredError`` when policy asks an
-        approver first (repeat the same create with ``approval_id`` once approved)."""
-        body = endpoints.create_body(template, timeout=timeout, envs=envs, metadata=metadata, runtime=runtime, fields=fields)
-        chosen, owned = _client_of(client, url, key)
+        """Starts a sandbox. ``template``: the image; ``timeout``: its lifetime in seconds, a hard
+        deadline (``set_timeout`` extends it); ``idle_timeout``: it ends (``idle_timeout``) after
+        this many seconds with no command running and no command or file operation; ``envs``: its
+        environment; ``runtime``: ``namespace`` or ``gvisor``; ``allow_internet_access``: True is
+        ``network_policy`` ``full``, False ``none`` (the default is no network); ``fields``: further
+        request fields as the server names them (``limits``, ``network_policy``, ``allowed_hosts``,
+        ``services``, ``secrets``, ``agent_id``, ...). Raises ``RateLimitError`` at capacity (after
+        retries), ``InvalidRequestError`` for a refused field, ``ApprovalRequiredError`` when policy
+        asks an approver first (repeat the same create with ``approval_id`` once approved)."""
+        body = endpoints.create_body(template, timeout=timeout, idle_timeout=idle_timeout, envs=envs, metadata=metadata, runtime=runtime, allow_internet_access=allow_internet_access, fields=fields)
+        chosen, owned = _client_of(client, url, key, request_timeout)
         try:
             info = chosen.create_sandbox(body, approval_id=approval_id)
         except BaseException:
@@ -327,11 +382,13 @@ class Sandbox:
         return cls(info.sandbox_id, chosen, owns_client=owned)
 
     @classmethod
-    def connect(cls, sandbox_id: str, *, client: Optional[Client] = None, url: Optional[str] = None, key: KeySource = None) -> "Sandbox":
-        """Attaches to an existing sandbox; ``SandboxNotFoundError`` when the server doesn't know it."""
-        chosen, owned = _client_of(client, url, key)
+    def connect(cls, sandbox_id: str, *, timeout: Optional[int] = None, client: Optional[Client] = None, url: Optional[str] = None, key: KeySource = None, request_timeout: Optional[float] = None) -> "Sandbox":
+        """Attaches to an existing sandbox; ``SandboxNotFoundError`` when the server doesn't know it.
+        ``timeout``: a new lifetime in seconds from now. An ended sandbox connects but cannot run
+        commands (``SandboxNotRunningError``): there is nothing to resume."""
+        chosen, owned = _client_of(client, url, key, request_timeout)
         try:
-            info = chosen.get_sandbox(sandbox_id)
+            info = chosen.get_sandbox(sandbox_id) if timeout is None else chosen.set_sandbox_timeout(sandbox_id, timeout)
         except BaseException:
             if owned:
                 chosen.close()
@@ -348,15 +405,38 @@ class Sandbox:
             if owned:
                 chosen.close()
 
-    def get_info(self) -> SandboxInfo:
-        """The sandbox as the server describes it now (state, limits, expiry, metadata, violations)."""
+    @hybridmethod
+    def get_info(cls, sandbox_id: str, *, client: Optional[Client] = None, url: Optional[str] = None, key: KeySource = None) -> SandboxInfo:  # noqa: N805
+        """``Sandbox.get_info(sandbox_id)``: that sandbox as the server describes it now."""
+        chosen, owned = _client_of(client, url, key)
+        try:
+            return chosen.get_sandbox(sandbox_id)
+        finally:
+            if owned:
+                chosen.close()
+
+    @get_info.instance
+    def get_info(self) -> SandboxInfo:  # noqa: F811
+        """The sandbox as the server describes it now (state, limits, expiry, idle timeout, metadata,
+        violations, end reason)."""
         return self.client.get_sandbox(self.sandbox_id)
 
     def is_running(self) -> bool:
         """Whether the sandbox is still running."""
         return self.get_info().state == "running"
 
-    def set_timeout(self, timeout: int) -> SandboxInfo:
+    @hybridmethod
+    def set_timeout(cls, sandbox_id: str, timeout: int, *, client: Optional[Client] = None, url: Optional[str] = None, key: KeySource = None) -> SandboxInfo:  # noqa: N805
+        """``Sandbox.set_timeout(sandbox_id, timeout)``: that sandbox ends ``timeout`` seconds from now."""
+        chosen, owned = _client_of(client, url, key)
+        try:
+            return chosen.set_sandbox_timeout(sandbox_id, timeout)
+        finally:
+            if owned:
+                chosen.close()
+
+    @set_timeout.instance
+    def set_timeout(self, timeout: int) -> SandboxInfo:  # noqa: F811
         """The sandbox now ends ``timeout`` seconds from now unless extended again."""
         return self.client.set_sandbox_timeout(self.sandbox_id, timeout)
 
@@ -369,11 +449,17 @@ class Sandbox:
         return self.client.set_sandbox_allowlist(self.sandbox_id, allowed_hosts)
 
     @hybridmethod
-    def kill(cls, sandbox_id: str, *, client: Optional[Client] = None, url: Optional[str] = None, key: KeySource = None) -> SandboxInfo:  # noqa: N805
-        """``Sandbox.kill(sandbox_id)``: ends that sandbox; returns it, ended."""
+    def kill(cls, sandbox_id: str, *, client: Optional[Client] = None, url: Optional[str] = None, key: KeySource = None) -> bool:  # noqa: N805
+        """``Sandbox.kill(sandbox_id)``: ends that sandbox. True when it was running, False when it had
+        ended or the server doesn't know it (as E2B's)."""
         chosen, owned = _client_of(client, url, key)
         try:
-            return chosen.kill_sandbox(sandbox_id)
+            if chosen.get_sandbox(sandbox_id).state != "running":
+                return False
+            chosen.kill_sandbox(sandbox_id)
+            return True
+        except (SandboxNotFoundError, SandboxNotRunningError):
+            return False
         finally:
             if owned:
                 chosen.close()

@@ -73,6 +73,10 @@ class ExecuteResult:
     resource_usage: ResourceUsage
     runtime_used: str
     policy_hash: str
+    #: sha256 digest of the stored image it ran in (over its verified manifest); "" from a server that doesn't say.
+    image_digest: str
+    #: Id of the trusted key whose signature over the image verified (``imagePolicy``); None when none did.
+    image_signer: Optional[str]
     #: The audit receipt of the execution (verify offline with ``airlock receipt verify``); None without one.
     receipt: Optional[Dict[str, Any]]
     raw: Dict[str, Any] = field(repr=False)
@@ -99,6 +103,8 @@ class ExecuteResult:
             ),
             runtime_used=str(data.get("runtime_used", "")),
             policy_hash=str(data.get("policy_hash", "")),
+            image_digest=str(data.get("image_digest", "")),
+            image_signer=data.get("image_signer"),
             receipt=data.get("receipt"),
             raw=dict(data),
         )
@@ -117,14 +123,18 @@ class SandboxInfo:
     #: ``running`` or ``ended``.
     state: str
     created_at: str
+    #: When the TTL (a hard deadline) ends it unless extended with ``set_timeout``.
     expires_at: str
+    #: Its idle timeout in seconds (it ends ``idle_timeout`` after this long with no exec or file
+    #: operation); None: none, only the TTL ends it.
+    idle_timeout_seconds: Optional[int]
     metadata: Dict[str, str]
     #: memory_limit_mb, cpu_limit, pids_limit, scratch_mb, timeout_seconds.
     limits: Dict[str, float]
     network_policy: str
     allowed_hosts: List[str]
     security_violations: List[SecurityViolation]
-    #: Why it ended (``killed``, ``ttl_expired``, ``memory_limit``, ``network_drift``, ...); None while running.
+    #: Why it ended (``killed``, ``ttl_expired``, ``idle_timeout``, ``memory_limit``, ``network_drift``, ...); None while running.
     end_reason: Optional[str]
     ended_at: Optional[str]
     #: Once ended (when the server keeps an audit log): the receipt of its ``sandbox.ended`` record.
@@ -143,6 +153,7 @@ class SandboxInfo:
             state=str(data.get("state", "")),
             created_at=str(data.get("created_at", "")),
             expires_at=str(data.get("expires_at", "")),
+            idle_timeout_seconds=data.get("idle_timeout_seconds"),
             metadata=dict(data.get("metadata") or {}),
             limits=dict(data.get("limits") or {}),
             network_policy=str(data.get("network_policy", "")),
@@ -153,6 +164,42 @@ class SandboxInfo:
             receipt=data.get("receipt"),
             raw=dict(data),
         )
+
+    @property
+    def template_id(self) -> str:
+        """E2B's name for the image it runs."""
+        return self.image
+
+    @property
+    def started_at(self) -> str:
+        """E2B's name for ``created_at``."""
+        return self.created_at
+
+    @property
+    def end_at(self) -> str:
+        """E2B's name for ``expires_at``: when the TTL ends it (earlier if idle, killed or a limit)."""
+        return self.expires_at
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """A command running in a sandbox, as ``commands.list()`` gives it (E2B's shape, no ``envs`` or ``tag``)."""
+
+    #: The exec id: what ``commands.kill`` takes (a string here, a number in E2B).
+    pid: str
+    #: The program (argv[0]); for code run with ``run_code``, the language.
+    cmd: str
+    #: The arguments after it (secret values redacted by the server).
+    args: List[str]
+    cwd: str
+    #: When it started (ISO 8601).
+    started_at: str
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> "ProcessInfo":
+        """Reads one running exec of ``GET /api/v1/sandboxes/{id}/execs``."""
+        argv = [str(a) for a in data.get("command") or []]
+        return ProcessInfo(pid=str(data["exec_id"]), cmd=argv[0] if argv else "", args=argv[1:], cwd=str(data.get("cwd", "")), started_at=str(data.get("started_at", "")))
 
 
 @dataclass(frozen=True)

@@ -112,3 +112,36 @@ def test_signature_verifies_with_the_public_key(tmp_path: Path) -> None:
     signature = base64.b64decode(headers["signature"][len("sig1=:") : -1])
     private.public_key().verify(signature, base.encode())
     assert "content-digest" not in airlock.signed_headers(key, "GET", "http://localhost/health")
+
+
+def test_watch_changes_between_listings() -> None:
+    from airlock.watch import changes
+
+    def entry(name: str, type_: str = "file", size: int = 1, mode: int = 0o644, modified: str = "t1") -> airlock.FileEntry:
+        return airlock.FileEntry(name=name, path=f"/w/{name}", type=type_, size=size, mode=mode, modified_at=modified)
+
+    before = {e.name: e for e in [entry("same"), entry("grown"), entry("touched"), entry("chmodded"), entry("gone"), entry("retyped")]}
+    after = {e.name: e for e in [entry("same"), entry("grown", size=2), entry("touched", modified="t2"), entry("chmodded", mode=0o600), entry("retyped", type_="dir"), entry("new")]}
+    got = [(e.name, e.type.value) for e in changes(before, after)]
+    assert got == [("grown", "write"), ("touched", "write"), ("chmodded", "chmod"), ("retyped", "remove"), ("retyped", "create"), ("new", "create"), ("gone", "remove")]
+
+
+def test_create_body_options() -> None:
+    from airlock.endpoints import create_body
+
+    body = create_body("python", timeout=60, idle_timeout=30, envs={"A": "1"}, allow_internet_access=True, fields={"limits": {"memory_limit_mb": 64}})
+    assert body == {"image": "python", "ttl_seconds": 60, "idle_timeout_seconds": 30, "environment": {"A": "1"}, "network_policy": "full", "limits": {"memory_limit_mb": 64}}
+    assert create_body(None, allow_internet_access=False)["network_policy"] == "none"
+    for kwargs in ({"idle_timeout": 1.5}, {"idle_timeout": True}, {"timeout": -1}, {"fields": {"auto_pause": True}}, {"allow_internet_access": "yes"}):
+        with pytest.raises(airlock.AirlockError) as refused:
+            create_body(None, **kwargs)  # type: ignore[arg-type]
+        assert refused.value.code == "invalid_argument"
+
+
+def test_write_entries_refuse_what_they_would_ignore() -> None:
+    from airlock.file_ops import write_entries
+
+    assert write_entries([{"path": "/a", "data": "x"}], None, None) == [("/a", "x")]
+    for entries, data, mode in (([{"path": "/a", "data": "x"}], "y", None), ([{"path": "/a", "data": "x", "mode": 1}], None, None), ([{"path": "rel", "data": "x"}], None, None), ("notalist", None, None)):
+        with pytest.raises(airlock.InvalidRequestError):
+            write_entries(entries, data, mode)
