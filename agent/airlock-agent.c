@@ -68,6 +68,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -76,10 +77,12 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/landlock.h>
@@ -1157,6 +1160,462 @@ static int run_with_loginuid(const char *auid, char **cmd, char **envp) {
 }
 
 /*
+ * --watch-writes FD -- CMD...: runs CMD under a seccomp user-notification filter for the calls that
+ * write through a path or reach a socket (open/openat/creat with write flags, openat2, truncate,
+ * mknod/mknodat, connect) and watches them from this process, the supervisor. For each one it reads
+ * the path (one read of /proc/PID/mem, then SECCOMP_IOCTL_NOTIF_ID_VALID), resolves it as the
+ * kernel would and, when it names a watched place (write_pattern), writes one line to FD:
+ *   p PATTERN PID SYSCALL PATH      (PATH: bytes outside 0x21-0x7e and '\' as \xNN)
+ * Every call is answered SECCOMP_USER_NOTIF_FLAG_CONTINUE. Why that is safe here: the supervisor
+ * decides nothing, it only watches; the kernel, the mounts and the permissions still decide.
+ * Fails closed: CMD never runs unless the filter is loaded and its listener is here (exit 126,
+ * message starting "airlock-agent: watch-writes: "); if the supervisor dies, the kernel fails
+ * every watched call (ENOSYS). With MODE "agent" (FD:agent), the direct child is the airlock agent,
+ * which makes itself non-dumpable: its own calls (the host's file requests) are not reported as
+ * unseen. Any other process whose memory can't be read (it made itself non-dumpable) is reported
+ * as pattern `write_unseen`, path "-".
+ */
+#define WATCH_INTENT (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND)
+#if defined(__x86_64__)
+#define WATCH_ARCH 0xc000003eu /* AUDIT_ARCH_X86_64 */
+#elif defined(__aarch64__)
+#define WATCH_ARCH 0xc00000b7u /* AUDIT_ARCH_AARCH64 */
+#else
+#error "--watch-writes: unsupported architecture"
+#endif
+
+enum watch_target { WT_NOTIFY, WT_FLAGS1, WT_FLAGS2 };
+
+/* The watching filter: notify for the listed calls (open/openat only with write intent), allow all else. */
+static unsigned short watch_filter(struct sock_filter *prog) {
+  static const struct { int nr; enum watch_target target; } calls[] = {
+#ifdef __NR_open
+    {__NR_open, WT_FLAGS1},
+#endif
+#ifdef __NR_creat
+    {__NR_creat, WT_NOTIFY},
+#endif
+#ifdef __NR_mknod
+    {__NR_mknod, WT_NOTIFY},
+#endif
+    {__NR_openat, WT_FLAGS2}, {__NR_openat2, WT_NOTIFY}, {__NR_truncate, WT_NOTIFY},
+    {__NR_mknodat, WT_NOTIFY}, {__NR_connect, WT_NOTIFY},
+  };
+  const unsigned nc = sizeof calls / sizeof calls[0];
+  unsigned n = 0;
+#ifdef __x86_64__
+  const unsigned head = 4;
+#else
+  const unsigned head = 3;
+#endif
+  /* Layout: head, one JEQ per call, RET ALLOW, flags1 (2), flags2 (2), ALLOW, NOTIFY. */
+  const unsigned f1 = head + nc + 1, f2 = f1 + 2, allow = f2 + 2, notify = allow + 1;
+#define AT(target) ((unsigned char)((target) - (n + 1)))
+  prog[n] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)), n++;
+  prog[n] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, WATCH_ARCH, 0, AT(allow)), n++;
+  prog[n] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)), n++;
+#ifdef __x86_64__
+  /* x32 calls: the sandbox's own filter decides them; nothing here. */
+  prog[n] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, AT(allow), 0), n++;
+#endif
+  for (unsigned i = 0; i < nc; i++) {
+    unsigned target = calls[i].target == WT_FLAGS1 ? f1 : calls[i].target == WT_FLAGS2 ? f2 : notify;
+    prog[n] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)calls[i].nr, AT(target), 0), n++;
+  }
+  prog[n] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW), n++;
+  /* The low 32 bits of the flags argument (both arches are little-endian). */
+  prog[n] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])), n++;
+  prog[n] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, WATCH_INTENT, AT(notify), AT(allow)), n++;
+  prog[n] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2])), n++;
+  prog[n] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, WATCH_INTENT, AT(notify), AT(allow)), n++;
+  prog[n] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW), n++;
+  prog[n] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF), n++;
+#undef AT
+  return (unsigned short)n;
+}
+
+static bool has_prefix(const char *s, const char *prefix) {
+  return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* `path` is `dir` itself or below it (dir without its final slash). */
+static bool under(const char *path, const char *dir) {
+  size_t n = strlen(dir);
+  return strncmp(path, dir, n) == 0 && (path[n] == 0 || path[n] == '/');
+}
+
+/* The sandbox's own devices (bwrap --dev, its devpts and /dev/shm): writing them is ordinary. */
+static bool sandbox_device(const char *path) {
+  static const char *const own[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/ptmx", "/dev/stdin", "/dev/stdout", "/dev/stderr"};
+  for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+    if (strcmp(path, own[i]) == 0) return true;
+  return under(path, "/dev/pts") || under(path, "/dev/shm") || under(path, "/dev/fd");
+}
+
+/* The escape pattern a write to `path` belongs to; NULL for an ordinary write. */
+static const char *write_pattern(const char *path) {
+  // Why CRITICAL-class: core_pattern, modprobe and the other kernel.* tunables and sysrq run code or stop the host.
+  if (under(path, "/proc/sys/kernel") || strcmp(path, "/proc/sysrq-trigger") == 0) return "kernel_tunable_write";
+  if (under(path, "/proc/sys")) return "proc_sys_write";
+  if (under(path, "/sys")) return "sysfs_write";
+  if (under(path, "/boot")) return "boot_write";
+  if (under(path, "/dev") && !sandbox_device(path)) return "device_write";
+  return NULL;
+}
+
+/* A container runtime's or orchestrator's control socket: the known paths and names. */
+static bool runtime_socket(const char *path) {
+  static const char *const dirs[] = {"/run/containerd", "/run/crio", "/run/podman", "/run/libvirt", "/run/docker", "/run/k3s", "/run/buildkit", "/run/firecracker-containerd", "/run/kata-containers", "/run/incus", "/run/lxd", "/var/lib/kubelet", "/var/lib/lxd", "/var/snap/lxd"};
+  static const char *const names[] = {"docker.sock", "containerd.sock", "crio.sock", "podman.sock", "kubelet.sock", "dockershim.sock", "cri-dockerd.sock", "buildkitd.sock", "libvirt-sock", "unix.socket"};
+  // containerd's shims listen on abstract sockets (CVE-2020-15257).
+  if (has_prefix(path, "@/containerd-shim")) return true;
+  const char *p = has_prefix(path, "/var/run/") ? path + 4 : path;
+  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+    if (under(p, dirs[i])) return true;
+  const char *base = strrchr(p, '/');
+  base = base == NULL ? p : base + 1;
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strcmp(base, names[i]) == 0) return true;
+  return false;
+}
+
+/* Lexically normalises an absolute path in place: no //, no /./, no /../ (what the kernel would do without symlinks). */
+static void normalise(char *path) {
+  char *out = path, *in = path;
+  while (*in != 0) {
+    while (*in == '/') in++;
+    char *end = strchrnul(in, '/');
+    size_t len = (size_t)(end - in);
+    if (len == 0 || (len == 1 && in[0] == '.')) {
+      /* nothing */
+    } else if (len == 2 && in[0] == '.' && in[1] == '.') {
+      while (out > path && *--out != '/') {}
+    } else {
+      *out++ = '/';
+      memmove(out, in, len);
+      out += len;
+    }
+    in = end;
+  }
+  if (out == path) *out++ = '/';
+  *out = 0;
+}
+
+struct watcher {
+  int out;               /* where finding lines go */
+  pid_t agent;           /* the direct child when it is the airlock agent (its calls are the host's), else 0 */
+  char raw[PATH_MAX + 1];
+  char base[PATH_MAX + 1];
+  char full[2 * PATH_MAX + 2];
+  char resolved[PATH_MAX + 1];
+  char line[4 * PATH_MAX + 128];
+};
+
+/* Reads up to `len` bytes of process `pid` at `addr` (one pread); -1 when its memory can't be read. */
+static ssize_t read_tracee(pid_t pid, uint64_t addr, void *buf, size_t len) {
+  char mem[32];
+  snprintf(mem, sizeof mem, "/proc/%d/mem", (int)pid);
+  int fd = open(mem, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = pread(fd, buf, len, (off_t)addr);
+  close(fd);
+  return n;
+}
+
+/* readlink into `out` (NUL-terminated); false if it fails or doesn't fit. */
+static bool link_of(const char *link, char *out, size_t size) {
+  ssize_t n = readlink(link, out, size - 1);
+  if (n < 0 || (size_t)n >= size - 1) return false;
+  out[n] = 0;
+  return true;
+}
+
+/*
+ * The path as the kernel resolves it (symlinks, /proc/PID/root, ...): w->full (absolute, normalised)
+ * is opened O_PATH (no side effect: O_PATH runs no open method), or else its parent directory,
+ * and read back from /proc/self/fd. Falls back to w->full when neither exists.
+ */
+static const char *resolve(struct watcher *w) {
+  char fdlink[32];
+  int fd = open(w->full, O_PATH | O_CLOEXEC);
+  const char *tail = NULL;
+  if (fd < 0) {
+    char *slash = strrchr(w->full, '/');
+    if (slash == NULL || slash == w->full) return w->full;
+    *slash = 0;
+    fd = open(w->full, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    *slash = '/';
+    tail = slash;
+    if (fd < 0) return w->full;
+  }
+  snprintf(fdlink, sizeof fdlink, "/proc/self/fd/%d", fd);
+  bool ok = link_of(fdlink, w->resolved, sizeof w->resolved);
+  close(fd);
+  if (!ok) return w->full;
+  if (tail != NULL) {
+    size_t have = strlen(w->resolved);
+    if (have + strlen(tail) + 1 > sizeof w->resolved) return w->full;
+    strcpy(w->resolved + (have == 1 ? 0 : have), tail);
+  }
+  return w->resolved;
+}
+
+static void emit_finding(struct watcher *w, const char *pattern, pid_t pid, const char *call, const char *path) {
+  static const char hex[] = "0123456789abcdef";
+  int n = snprintf(w->line, sizeof w->line, "p %s %d %s ", pattern, (int)pid, call);
+  size_t at = (size_t)n;
+  for (const unsigned char *p = (const unsigned char *)path; *p != 0 && at + 5 < sizeof w->line; p++) {
+    if (*p > 0x20 && *p < 0x7f && *p != '\\') {
+      w->line[at++] = (char)*p;
+    } else {
+      w->line[at++] = '\\', w->line[at++] = 'x', w->line[at++] = hex[*p >> 4], w->line[at++] = hex[*p & 15];
+    }
+  }
+  w->line[at++] = '\n';
+  for (size_t done = 0; done < at;) {
+    ssize_t k = write(w->out, w->line + done, at - done);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return; /* the controller is gone: the sandbox goes with it */
+    done += (size_t)k;
+  }
+}
+
+static const char *call_name(int nr) {
+  switch (nr) {
+#ifdef __NR_open
+    case __NR_open: return "open";
+#endif
+#ifdef __NR_creat
+    case __NR_creat: return "creat";
+#endif
+#ifdef __NR_mknod
+    case __NR_mknod: return "mknod";
+#endif
+    case __NR_openat: return "openat";
+    case __NR_openat2: return "openat2";
+    case __NR_truncate: return "truncate";
+    case __NR_mknodat: return "mknodat";
+    case __NR_connect: return "connect";
+    default: return "syscall";
+  }
+}
+
+/* Looks at one notified call; writes a finding line when it is one. Never decides anything. */
+static void inspect(struct watcher *w, int listener, const struct seccomp_notif *req) {
+  const __u64 *a = req->data.args;
+  int nr = req->data.nr;
+  pid_t pid = (pid_t)req->pid;
+  uint64_t path_at = a[1];
+  int dirfd = (int)a[0];
+  unsigned mode = 0;
+  switch (nr) {
+#ifdef __NR_open
+    case __NR_open: path_at = a[0], dirfd = AT_FDCWD; break;
+#endif
+#ifdef __NR_creat
+    case __NR_creat: path_at = a[0], dirfd = AT_FDCWD; break;
+#endif
+#ifdef __NR_mknod
+    case __NR_mknod: path_at = a[0], dirfd = AT_FDCWD, mode = (unsigned)a[1]; break;
+#endif
+    case __NR_truncate: path_at = a[0], dirfd = AT_FDCWD; break;
+    case __NR_mknodat: mode = (unsigned)a[2]; break;
+    case __NR_connect: {
+      struct sockaddr_un addr;
+      size_t len = a[2] < sizeof addr ? (size_t)a[2] : sizeof addr;
+      memset(&addr, 0, sizeof addr);
+      ssize_t got = len <= offsetof(struct sockaddr_un, sun_path) ? -1 : read_tracee(pid, a[1], &addr, len);
+      if (got <= (ssize_t)offsetof(struct sockaddr_un, sun_path) || addr.sun_family != AF_UNIX || ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) != 0) return;
+      size_t plen = (size_t)got - offsetof(struct sockaddr_un, sun_path);
+      if (addr.sun_path[0] == 0) { /* abstract: shown as @name */
+        w->raw[0] = '@';
+        memcpy(w->raw + 1, addr.sun_path + 1, plen - 1);
+        w->raw[plen] = 0;
+      } else {
+        memcpy(w->raw, addr.sun_path, plen);
+        w->raw[plen] = 0;
+      }
+      if (w->raw[0] != '@' && w->raw[0] != '/') {
+        /* relative: below the caller's working directory */
+        char cwd[32];
+        snprintf(cwd, sizeof cwd, "/proc/%d/cwd", (int)pid);
+        if (!link_of(cwd, w->base, sizeof w->base)) return;
+        snprintf(w->full, sizeof w->full, "%s/%s", w->base, w->raw);
+      } else {
+        snprintf(w->full, sizeof w->full, "%s", w->raw);
+      }
+      if (w->full[0] == '/') normalise(w->full);
+      if (runtime_socket(w->full)) emit_finding(w, "runtime_socket_probe", pid, "connect", w->full);
+      return;
+    }
+    default: break;
+  }
+  ssize_t got = read_tracee(pid, path_at, w->raw, PATH_MAX);
+  if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) != 0) return; /* gone: what was read may be another's */
+  if (got <= 0) {
+    // Why report it: a process that made itself non-dumpable hides its paths from the watcher.
+    if (pid != w->agent) emit_finding(w, "write_unseen", pid, call_name(nr), "-");
+    return;
+  }
+  w->raw[got] = 0;
+  if (nr == __NR_openat2) {
+    uint64_t flags = 0;
+    if (read_tracee(pid, a[2], &flags, sizeof flags) != (ssize_t)sizeof flags || (flags & WATCH_INTENT) == 0) return;
+  }
+  // Why: a device node made (mknod of a char/block device) is device access wherever it is made.
+  if ((nr == __NR_mknodat
+#ifdef __NR_mknod
+       || nr == __NR_mknod
+#endif
+       ) && (S_ISCHR(mode) || S_ISBLK(mode))) {
+    emit_finding(w, "device_node_create", pid, call_name(nr), w->raw);
+    return;
+  }
+  if (w->raw[0] == '/') {
+    snprintf(w->full, sizeof w->full, "%s", w->raw);
+  } else {
+    char base[32];
+    if (dirfd == AT_FDCWD) snprintf(base, sizeof base, "/proc/%d/cwd", (int)pid);
+    else snprintf(base, sizeof base, "/proc/%d/fd/%d", (int)pid, dirfd);
+    if (!link_of(base, w->base, sizeof w->base) || w->base[0] != '/') return;
+    snprintf(w->full, sizeof w->full, "%s/%s", w->base, w->raw);
+  }
+  normalise(w->full);
+  const char *path = resolve(w);
+  const char *pattern = write_pattern(path);
+  if (pattern != NULL) emit_finding(w, pattern, pid, call_name(nr), path);
+}
+
+static int send_fd(int sock, int fd) {
+  char data = 'L';
+  struct iovec iov = {.iov_base = &data, .iov_len = 1};
+  union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+  memset(&u, 0, sizeof u);
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET, c->cmsg_type = SCM_RIGHTS, c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+static int recv_fd(int sock) {
+  char data;
+  struct iovec iov = {.iov_base = &data, .iov_len = 1};
+  union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+  if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1) return -1;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  if (c == NULL || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int))) return -1;
+  int fd;
+  memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  return fd;
+}
+
+static int fail_watch(const char *what) {
+  dprintf(2, "airlock-agent: watch-writes: %s: %s\n", what, strerror(errno));
+  return 126;
+}
+
+static int run_watch_writes(const char *spec, char **cmd, char **envp) {
+  char *end;
+  errno = 0;
+  long out = strtol(spec, &end, 10);
+  bool agent_child = strcmp(end, ":agent") == 0;
+  if (errno != 0 || end == spec || (*end != 0 && !agent_child) || out < 3 || out > INT_MAX || fcntl((int)out, F_GETFD) < 0 || cmd[0] == NULL) {
+    dprintf(2, "airlock-agent: watch-writes: usage: --watch-writes FD[:agent] -- CMD ARGS...\n");
+    return 126;
+  }
+  static struct sock_filter prog[32];
+  struct sock_fprog fprog = {.len = watch_filter(prog), .filter = prog};
+  struct seccomp_notif_sizes sizes;
+  if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0) return fail_watch("seccomp user notification is not available");
+  // Why before the fork: the supervisor is never dumpable, so commands (same uid) can't reach its memory or descriptors.
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return fail_watch("prctl(PR_SET_DUMPABLE)");
+  static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+  sigset_t set, old;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) sigaddset(&set, forwarded[i]);
+  if (sigprocmask(SIG_BLOCK, &set, &old) < 0) return fail_watch("sigprocmask");
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) return fail_watch("socketpair");
+  pid_t child = fork();
+  if (child < 0) return fail_watch("fork");
+  if (child == 0) {
+    close(pair[0]);
+    close((int)out);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    int listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &fprog);
+    if (listener < 0) _exit(fail_watch("cannot load the watching filter"));
+    if (send_fd(pair[1], listener) < 0) _exit(fail_watch("cannot hand over the listener"));
+    close(listener);
+    close(pair[1]);
+    _exit(exec_command(cmd, envp));
+  }
+  close(pair[1]);
+  int listener = recv_fd(pair[0]);
+  close(pair[0]);
+  int sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
+  if (listener < 0 || sig_fd < 0) {
+    int status = 0;
+    waitpid(child, &status, 0);
+    // The child said why (filter refused); otherwise this is the reason.
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 126) return 126;
+    return fail_watch("no listener from the command");
+  }
+  // The command's stdio (the agent's control channel) is not ours to hold open.
+  int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null_fd >= 0) {
+    dup2(null_fd, 0);
+    dup2(null_fd, 1);
+    close(null_fd);
+  }
+  static struct watcher w;
+  w.out = (int)out;
+  w.agent = agent_child ? child : 0;
+  size_t req_size = sizes.seccomp_notif > sizeof(struct seccomp_notif) ? sizes.seccomp_notif : sizeof(struct seccomp_notif);
+  size_t resp_size = sizes.seccomp_notif_resp > sizeof(struct seccomp_notif_resp) ? sizes.seccomp_notif_resp : sizeof(struct seccomp_notif_resp);
+  struct seccomp_notif *req = calloc(1, req_size);
+  struct seccomp_notif_resp *resp = calloc(1, resp_size);
+  if (req == NULL || resp == NULL) die("calloc");
+  struct pollfd pfds[2] = {{.fd = sig_fd, .events = POLLIN}, {.fd = listener, .events = POLLIN}};
+  for (;;) {
+    if (poll(pfds, pfds[1].fd < 0 ? 1 : 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      die("poll");
+    }
+    if (pfds[1].fd >= 0 && (pfds[1].revents & POLLIN) != 0) {
+      memset(req, 0, req_size);
+      if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) == 0) {
+        inspect(&w, listener, req);
+        memset(resp, 0, resp_size);
+        resp->id = req->id;
+        resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+        // ENOENT: the caller was interrupted or died meanwhile; nothing to answer.
+        if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, resp) < 0 && errno != ENOENT) die("SECCOMP_IOCTL_NOTIF_SEND");
+      }
+    } else if (pfds[1].fd >= 0 && (pfds[1].revents & (POLLHUP | POLLERR)) != 0) {
+      pfds[1].fd = -1; /* no process under the filter is left */
+    }
+    if ((pfds[0].revents & POLLIN) == 0) continue;
+    struct signalfd_siginfo si;
+    if (read(sig_fd, &si, sizeof si) != (ssize_t)sizeof si) continue;
+    if (si.ssi_signo != SIGCHLD) {
+      kill(child, (int)si.ssi_signo);
+      continue;
+    }
+    int status = 0;
+    pid_t pid;
+    // Reaps every orphan too: with --as-pid-1 this process is the sandbox's pid 1.
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+      if (pid != child) continue;
+      if (WIFEXITED(status)) return WEXITSTATUS(status);
+      if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    }
+  }
+}
+
+/*
  * --idmap-bind NSUID:HOSTUID NSGID:HOSTGID ro|rw TARGET: run by the controller on the host (as
  * root), never inside a sandbox. Clones the mount of the directory open on fd 3 (a pinned grant),
  * makes it an id-mapped mount where files of NSUID:NSGID appear as HOSTUID:HOSTGID (the sandbox's
@@ -1218,6 +1677,7 @@ int main(int argc, char **argv, char **envp) {
   if (argc >= 3 && strcmp(argv[1], "--init") == 0 && strcmp(argv[2], "--") == 0) return run_init(argv + 3, envp);
   if (argc >= 4 && strcmp(argv[1], "--loginuid") == 0 && strcmp(argv[3], "--") == 0) return run_with_loginuid(argv[2], argv + 4, envp);
   if (argc >= 4 && strcmp(argv[1], "--seccomp-log") == 0 && strcmp(argv[3], "--") == 0) return run_seccomp_logged(argv[2], argv + 4, envp);
+  if (argc >= 4 && strcmp(argv[1], "--watch-writes") == 0 && strcmp(argv[3], "--") == 0) return run_watch_writes(argv[2], argv + 4, envp);
   if (argc >= 4 && strcmp(argv[1], "--apparmor-stack") == 0 && strcmp(argv[3], "--") == 0) return run_apparmor_stacked(argv[2], argv + 4, envp);
   static struct agent agent; /* large tables: not on the stack */
   struct agent *a = &agent;

@@ -107,6 +107,25 @@ export interface SandboxSpec {
    * denials are refused but not reported.
    */
   onSeccompDenial?: (denial: SandboxDenial) => void;
+  /**
+   * `namespace`: called with every write to a watched place (/proc/sys, /sys, /dev beyond the
+   * sandbox's devices, /boot) and every connect to a container runtime's socket, which the mounts
+   * refuse without a seccomp denial; seen by the agent's --watch-writes supervisor. Absent: such
+   * attempts are refused but not reported. gVisor has no seccomp user notification: not used there.
+   */
+  onPathProbe?: (probe: PathProbe) => void;
+}
+
+/** One write or socket probe on a watched path (agent --watch-writes). */
+export interface PathProbe {
+  /** The escape pattern the supervisor classified it under (kernel_tunable_write, runtime_socket_probe, ...). */
+  pattern: string;
+  /** The caller's pid in the sandbox. */
+  pid: number;
+  /** The call: open, openat, openat2, creat, truncate, mknod, mknodat or connect. */
+  syscall: string;
+  /** The path as the kernel resolved it (`@name` for an abstract socket, `-` when it couldn't be read). */
+  path: string;
 }
 
 /** One call a sandbox kernel's seccomp filter refused. */

@@ -216,8 +216,8 @@ function runDenials(ctx: ExecutionContext, sandboxId: string): { run: RunDenials
   let pending = false;
   const { run, spec } = openDenials(cfg, ctx.driver.runtime, sandboxId, {
     ...(cfg.policy === undefined ? {} : { policy: cfg.policy }),
-    onResponse: (response, syscall) => {
-      if (response === 'kill_and_revoke') cfg.revoke?.(sandboxId, `seccomp denied ${syscall} in sandbox ${sandboxId}`);
+    onResponse: (response, what) => {
+      if (response === 'kill_and_revoke') cfg.revoke?.(sandboxId, `${what} in sandbox ${sandboxId}`);
       if (kill === undefined) pending = true;
       else kill();
     },

@@ -103,8 +103,8 @@ export class PersistentSandbox {
     const reporting = spec.denials;
     const opened = reporting === undefined ? undefined : openDenials(reporting, spec.driver.runtime, id, {
       ...(reporting.policy === undefined ? {} : { policy: reporting.policy }),
-      onResponse: (response, syscall) => {
-        if (response === 'kill_and_revoke') reporting.revoke?.(id, `seccomp denied ${syscall} in sandbox ${id}`);
+      onResponse: (response, what) => {
+        if (response === 'kill_and_revoke') reporting.revoke?.(id, `${what} in sandbox ${id}`);
         respond = response === 'kill_and_revoke' ? 'revoked' : 'killed';
         if (created !== undefined) void created.end(respond);
       },

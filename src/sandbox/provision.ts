@@ -87,6 +87,7 @@ export async function provision(request: ProvisionRequest, ctx: ProvisionContext
       ...(request.agentDir === undefined ? {} : { agentDir: request.agentDir }),
       ...(request.denialAuid === undefined ? {} : { denialAuid: request.denialAuid }),
       ...(request.onSeccompDenial === undefined ? {} : { onSeccompDenial: request.onSeccompDenial }),
+      ...(request.onPathProbe === undefined ? {} : { onPathProbe: request.onPathProbe }),
       ...(request.secrets === undefined ? {} : { secrets: request.secrets }),
     }));
     if (isCancelled(ctx.signal)) return await held.cancelled();

@@ -539,6 +539,7 @@ export class SandboxService implements SandboxServiceApi {
         ...(watch === undefined ? {} : { watch }),
         // The configured response per severity (`violations.response`) unless the caller passed its own.
         policy: this.denialOptions?.policy ?? this.config.violations.response,
+        watchWrites: this.config.violations.watchWrites !== false,
         ...(revoke === undefined ? {} : { revoke: (sandboxId: string, reason: string) => {
           const agentId = ownerOf(sandboxId);
           if (agentId !== undefined) revoke(agentId, reason);

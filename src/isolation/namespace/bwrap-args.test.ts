@@ -148,3 +148,16 @@ test('a root built around the image replaces the image bind, and / is remounted 
   const plain = buildBwrapArgs({ spec, command: ['true'], mountFds: [6, 7], procMasks: [] });
   assert.ok(!plain.some((a, i) => a === '--remount-ro' && plain[i + 1] === '/'), 'the image bound at / needs no remount');
 });
+
+test('the write watcher runs the command innermost, after the logging filter; its fd says when the command is the agent', () => {
+  const onPathProbe = () => undefined;
+  const watched = { ...spec, denialAuid: 7, onPathProbe };
+  const args = buildBwrapArgs({ spec: watched, command: ['python3', '-c', 'x'], mountFds: [6, 7], procMasks: [], seccompLog: { fd: 9, agentDir: '/a' }, writeWatch: { fd: 10, agentDir: '/a' } });
+  const tail = args.slice(args.indexOf('--') + 1);
+  assert.deepEqual(tail, ['/run/airlock/airlock-agent', '--seccomp-log', '9', '--', '/run/airlock/airlock-agent', '--watch-writes', '10', '--', 'python3', '-c', 'x']);
+  const agent = buildBwrapArgs({ spec: { ...watched, agentDir: '/a' }, command: ['/run/airlock/airlock-agent'], mountFds: [6, 7], procMasks: [], seccompLog: { fd: 9, agentDir: '/a' }, writeWatch: { fd: 10, agentDir: '/a' } });
+  assert.ok(agent.includes('10:agent'), 'the agent\'s own (host-requested) calls are not reported as unseen');
+  assert.throws(() => buildBwrapArgs({ spec: { ...spec, onPathProbe }, command: ['true'], mountFds: [6, 7], procMasks: [] }), /write watcher/);
+  const alone = buildBwrapArgs({ spec: { ...spec, onPathProbe }, command: ['true'], mountFds: [6, 7], procMasks: [], writeWatch: { fd: 8, agentDir: '/w' } });
+  assert.deepEqual(pairs(alone, '--ro-bind').filter((p) => p === '/w'), ['/w'], 'the watcher\'s agent is bound');
+});

@@ -7,6 +7,7 @@ import { TRUST_STORE_PATH } from '../trust-store.ts';
 import { AGENT_BINARY_NAME } from '../../agent/build.ts';
 import type { ProcMaskBind } from '../proc-masks.ts';
 import { workdirOnScratch } from '../mount-targets.ts';
+import { watchWritesArg } from './write-watch.ts';
 
 /** Inside the sandbox everyone is `nobody`: never uid 0, not even in the user namespace. */
 export const SANDBOX_UID = 65534;
@@ -42,6 +43,11 @@ export interface BwrapPlan {
    * directory of the agent that loads it with SECCOMP_FILTER_FLAG_LOG (see agent --seccomp-log).
    */
   seccompLog?: { fd: number; agentDir: string };
+  /**
+   * Where `spec.onPathProbe` is set: the child-side fd the agent's --watch-writes supervisor writes
+   * its findings to, and the host directory of that agent.
+   */
+  writeWatch?: { fd: number; agentDir: string };
 }
 
 /** Returns the argv after `bwrap` (the driver prefixes prlimit and bwrap themselves). */
@@ -127,7 +133,7 @@ export function buildBwrapArgs(plan: BwrapPlan): string[] {
 
 /** The agent directory bound at AGENT_MOUNT: the spec's (persistent sandboxes), else the confining one's. */
 function agentBind(plan: BwrapPlan): string[] {
-  const dir = plan.spec.agentDir ?? plan.confinement?.agentDir ?? plan.seccompLog?.agentDir;
+  const dir = plan.spec.agentDir ?? plan.confinement?.agentDir ?? plan.seccompLog?.agentDir ?? plan.writeWatch?.agentDir;
   return dir === undefined ? [] : ['--ro-bind', dir, AGENT_MOUNT];
 }
 
@@ -146,10 +152,23 @@ function confined(plan: BwrapPlan, command: readonly string[]): string[] {
  * The command under a second, logging copy of the filter. Why inside the sandbox: bwrap loads its
  * filter without SECCOMP_FILTER_FLAG_LOG, and the flag can only be set by whoever loads a filter.
  */
-function seccompLogged(plan: BwrapPlan, command: readonly string[]): string[] {
+function seccompLogged(plan: BwrapPlan, command0: readonly string[]): string[] {
+  const command = writesWatched(plan, command0);
   if (plan.spec.denialAuid === undefined) return [...command];
   if (plan.seccompLog === undefined) throw new Error('no fd for the logging copy of the seccomp filter');
   return [`${AGENT_MOUNT}/${AGENT_BINARY_NAME}`, '--seccomp-log', String(plan.seccompLog.fd), '--', ...command];
+}
+
+/**
+ * The command under the agent's --watch-writes supervisor (innermost: its filter is the newest).
+ * Why a supervisor: writes the mounts refuse (/proc/sys, /sys, /dev, /boot) and runtime-socket
+ * probes involve no seccomp denial; seccomp user notification shows their paths, and the
+ * supervisor lets the kernel decide every one (detection only).
+ */
+function writesWatched(plan: BwrapPlan, command: readonly string[]): readonly string[] {
+  if (plan.spec.onPathProbe === undefined) return command;
+  if (plan.writeWatch === undefined) throw new Error('no fd for the write watcher');
+  return [`${AGENT_MOUNT}/${AGENT_BINARY_NAME}`, '--watch-writes', watchWritesArg(plan.writeWatch.fd, plan.spec.agentDir !== undefined), '--', ...command];
 }
 
 /**

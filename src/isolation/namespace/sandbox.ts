@@ -32,6 +32,7 @@ import { watchFdCloser, withoutInheritedFds } from '../inherited-fds.ts';
 import { APPARMOR_REFUSAL } from '../apparmor/index.ts';
 import { secretBytes } from '../secret-files.ts';
 import { agentDirOf } from '../../agent/build.ts';
+import { readProbes, WATCH_REFUSAL } from './write-watch.ts';
 
 /** What the driver hands a sandbox: every control already allocated. */
 export interface NamespaceResources {
@@ -88,13 +89,15 @@ export class NamespaceSandbox implements Sandbox {
     const seccompLog = spec.denialAuid === undefined ? undefined : { fd: firstSecretFd + secrets.length, agentDir: agentDirOf(this.res.fdCloser) };
     // The trust bundle (a broker CA to trust) comes last, after the logging filter's fd.
     const trustBundleFd = firstSecretFd + secrets.length + (seccompLog === undefined ? 0 : 1);
-    const args = buildBwrapArgs({ spec, command: command.argv, mountFds: pins.map((_, i) => FD.firstMount + i), resolvConfFd, trustBundleFd, secretFds, procMasks: this.res.procMasks, ...(this.res.root === undefined ? {} : { root: this.res.root }), ...(this.res.confinement === undefined ? {} : { confinement: this.res.confinement }), ...(seccompLog === undefined ? {} : { seccompLog }) });
+    // The write watcher's findings come back on the fd after the trust bundle (see bwrap-args writesWatched).
+    const writeWatch = spec.onPathProbe === undefined ? undefined : { fd: trustBundleFd + (spec.trustBundle === undefined ? 0 : 1), agentDir: agentDirOf(this.res.fdCloser) };
+    const args = buildBwrapArgs({ spec, command: command.argv, mountFds: pins.map((_, i) => FD.firstMount + i), resolvConfFd, trustBundleFd, secretFds, procMasks: this.res.procMasks, ...(this.res.root === undefined ? {} : { root: this.res.root }), ...(this.res.confinement === undefined ? {} : { confinement: this.res.confinement }), ...(seccompLog === undefined ? {} : { seccompLog }), ...(writeWatch === undefined ? {} : { writeWatch }) });
     const launcher = buildLauncherArgs(spec, lease.uid, this.res.nsenterPath);
     const prlimitArgv = [this.res.prlimitPath, ...buildPrlimitArgs(spec), this.res.bwrapPath, ...args];
     const launchArgv0 = launcher.program === undefined ? prlimitArgv : [launcher.program, ...launcher.prefix, ...prlimitArgv];
     // Why first in the chain: the sandbox inherits the audit login uid and can never change it.
     const launchArgv = spec.denialAuid === undefined ? launchArgv0 : [this.res.fdCloser, '--loginuid', String(spec.denialAuid), '--', ...launchArgv0];
-    const stdio: (IOType | number)[] = [command.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe', ...pins.map((p) => p.fd), ...(spec.resolvConf === undefined ? [] : ['pipe' as const]), ...secrets.map(() => 'pipe' as const), ...(seccompLog === undefined ? [] : ['pipe' as const]), ...(spec.trustBundle === undefined ? [] : ['pipe' as const])];
+    const stdio: (IOType | number)[] = [command.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe', ...pins.map((p) => p.fd), ...(spec.resolvConf === undefined ? [] : ['pipe' as const]), ...secrets.map(() => 'pipe' as const), ...(seccompLog === undefined ? [] : ['pipe' as const]), ...(spec.trustBundle === undefined ? [] : ['pipe' as const]), ...(writeWatch === undefined ? [] : ['pipe' as const])];
     // Only the descriptors listed here reach bwrap: anything else the controller inherited is closed first (T8).
     const argv = withoutInheritedFds(this.res.fdCloser, stdio.length, launchArgv);
     const child = spawn(argv[0] as string, argv.slice(1), {
@@ -108,6 +111,8 @@ export class NamespaceSandbox implements Sandbox {
     const fds = child.stdio as unknown as (Readable & Writable)[];
     // A sandbox that dies early resets the handshake sockets: that is reported below, never thrown.
     for (const stream of fds) stream?.on('error', () => undefined);
+    // Read from the start: every finding is handled before the child's close (it waits for this stream).
+    if (writeWatch !== undefined && spec.onPathProbe !== undefined) readProbes(fds[writeWatch.fd] as Readable, spec.onPathProbe);
     // Claim the output at once: Node drops a child's unread output when it exits before anyone
     // listens, and a short command can end before the caller attaches. pipe() keeps backpressure.
     const stdout = (child.stdout as Readable).pipe(new PassThrough());
@@ -360,6 +365,10 @@ export function exitOf(code: number | null, signal: NodeJS.Signals | null, stder
   if (code === 126 && stderrHead.startsWith(APPARMOR_REFUSAL)) {
     // The agent refused to run the command unconfined: the sandbox never started (fail closed).
     return { code, signal, setupError: `apparmor: ${stderrHead.split('\n')[0]?.slice(APPARMOR_REFUSAL.length) ?? ''}` };
+  }
+  if (code === 126 && stderrHead.startsWith(WATCH_REFUSAL)) {
+    // Fail closed: the write watcher could not be started, so the command never ran.
+    return { code, signal, setupError: `write watcher: ${stderrHead.split('\n')[0]?.slice(WATCH_REFUSAL.length) ?? ''}` };
   }
   if (code === 1 && stderrHead.startsWith('bwrap: ')) {
     return { code, signal, setupError: stderrHead.split('\n')[0]?.slice('bwrap: '.length) ?? 'bubblewrap failed' };

@@ -23,3 +23,26 @@ export function patternOf(syscall: string): DenialPattern {
   if (KERNEL.has(syscall)) return { pattern: 'kernel_surface', severity: 'HIGH' };
   return { pattern: 'forbidden_syscall', severity: 'MEDIUM' };
 }
+
+/**
+ * Patterns of writes and socket probes on watched paths (agent --watch-writes classifies the path;
+ * this is where each pattern gets its severity). Unknown names are MEDIUM.
+ */
+const PATH_PATTERNS: ReadonlyMap<string, Severity> = new Map(Object.entries({
+  // Why CRITICAL: core_pattern, modprobe, the other kernel.* tunables and sysrq run code as host root or stop the host.
+  kernel_tunable_write: 'CRITICAL',
+  // Why HIGH: the rest of the host kernel's and devices' controls, the boot chain, device nodes and the runtimes' sockets.
+  proc_sys_write: 'HIGH',
+  sysfs_write: 'HIGH',
+  boot_write: 'HIGH',
+  device_write: 'HIGH',
+  device_node_create: 'HIGH',
+  runtime_socket_probe: 'HIGH',
+  // Why MEDIUM: a process that made itself non-dumpable hides its paths from the watcher; the kernel still decided.
+  write_unseen: 'MEDIUM',
+} satisfies Record<string, Severity>));
+
+/** The severity of a watched-path pattern (from agent --watch-writes). */
+export function pathPatternOf(pattern: string): DenialPattern {
+  return { pattern, severity: PATH_PATTERNS.get(pattern) ?? 'MEDIUM' };
+}

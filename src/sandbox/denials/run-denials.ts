@@ -4,10 +4,12 @@
  */
 import type { RuntimeName, SandboxSpec } from '../../isolation/driver.ts';
 import type { SecurityViolation } from '../result.ts';
-import { patternOf } from './patterns.ts';
+import { pathPatternOf, patternOf } from './patterns.ts';
 import { responseFor, type ResponsePolicy, type ViolationResponse } from './response.ts';
 import type { Denial } from './line.ts';
 import { DenialTally } from './tally.ts';
+import { describe, ProbeTally } from './probe-tally.ts';
+import type { Severity } from '../result.ts';
 import type { DenialWatch } from './watch.ts';
 
 /** What a run needs from the denial watch. */
@@ -31,13 +33,21 @@ export interface DenialReporting {
   watch?: DenialWatch;
   policy?: ResponsePolicy;
   revoke?: (sandboxId: string, reason: string) => void;
+  /**
+   * Namespace sandboxes: watch writes to /proc/sys, /sys, /dev, /boot and runtime-socket probes
+   * (agent --watch-writes; `violations.watchWrites`). Default on.
+   */
+  watchWrites?: boolean;
 }
 
 /** Options of one run's denials. */
 export interface RunDenialsOptions {
   policy?: ResponsePolicy;
-  /** Called once, at the first denial whose severity calls for more than recording. */
-  onResponse?: (response: Exclude<ViolationResponse, 'record'>, syscall: string) => void;
+  /**
+   * Called once, at the first denial or probe whose severity calls for more than recording, with
+   * what was attempted in words ("seccomp denied unshare", "write to /proc/sys/kernel/core_pattern").
+   */
+  onResponse?: (response: Exclude<ViolationResponse, 'record'>, what: string) => void;
 }
 
 /** Registers a new sandbox with the watch. */
@@ -71,13 +81,65 @@ export function openRunDenials(watch: DenialWatch, sandboxId: string, options: R
 
 /** Calls `options.onResponse` once, at the first denial whose severity calls for more than recording. */
 function responder(options: RunDenialsOptions): (denial: Denial) => void {
+  const respond = severityResponder(options);
+  return (denial) => respond(patternOf(denial.syscall).severity, () => `seccomp denied ${denial.syscall}`);
+}
+
+/** The same once-only response, by severity; `what` is worded only when a response is due. */
+function severityResponder(options: RunDenialsOptions): (severity: Severity, what: () => string) => void {
   let responded = false;
-  return (denial) => {
+  return (severity, what) => {
     if (responded || options.onResponse === undefined) return;
-    const response = responseFor(patternOf(denial.syscall).severity, options.policy);
+    const response = responseFor(severity, options.policy);
     if (response === 'record') return;
     responded = true;
-    options.onResponse(response, denial.syscall);
+    options.onResponse(response, what());
+  };
+}
+
+/** `options` whose onResponse is called at most once, however many responders share them. */
+function onceOnly(options: RunDenialsOptions): RunDenialsOptions {
+  const onResponse = options.onResponse;
+  if (onResponse === undefined) return options;
+  let responded = false;
+  return {
+    ...options,
+    onResponse: (response, what) => {
+      if (responded) return;
+      responded = true;
+      onResponse(response, what);
+    },
+  };
+}
+
+/**
+ * A namespace sandbox's writes and socket probes on watched paths (agent --watch-writes), added
+ * to `run`'s violations: the driver reports each (`onPathProbe`) as the supervisor's line is read,
+ * and has read them all when the sandbox's exit is known, before `collect`.
+ */
+function withPathProbes(run: RunDenials, options: RunDenialsOptions): { run: RunDenials; onPathProbe: NonNullable<DenialSpec['onPathProbe']> } {
+  const tally = new ProbeTally();
+  const respond = severityResponder(options);
+  let open = true;
+  return {
+    onPathProbe(probe) {
+      if (!open) return;
+      tally.add(probe);
+      respond(pathPatternOf(probe.pattern).severity, () => `${describe(probe.pattern, probe.syscall)} ${probe.path} (${probe.pattern})`);
+    },
+    run: {
+      auid: run.auid,
+      async collect() {
+        const denied = await run.collect();
+        open = false;
+        return [...denied, ...tally.violations()];
+      },
+      current: () => [...run.current(), ...tally.violations()],
+      release() {
+        open = false;
+        run.release();
+      },
+    },
   };
 }
 
@@ -112,7 +174,7 @@ export function openSandboxKernelDenials(options: RunDenialsOptions = {}): { run
 }
 
 /** What a sandbox spec carries for its runtime's denial reporting. */
-export type DenialSpec = Pick<SandboxSpec, 'denialAuid' | 'onSeccompDenial'>;
+export type DenialSpec = Pick<SandboxSpec, 'denialAuid' | 'onSeccompDenial' | 'onPathProbe'>;
 
 /**
  * A sandbox's denials for its runtime: namespace denials come from the host kernel's audit (the
@@ -130,6 +192,13 @@ export function openDenials(reporting: DenialReporting, runtime: RuntimeName, sa
   }
   // Fail closed: a namespace sandbox whose denials nobody would read doesn't start.
   if (reporting.watch === undefined) throw new Error('seccomp denial reporting: the host audit reader is not running');
-  const run = openRunDenials(reporting.watch, sandboxId, options);
-  return { run, spec: { denialAuid: run.auid } };
+  if (reporting.watchWrites === false) {
+    const run = openRunDenials(reporting.watch, sandboxId, options);
+    return { run, spec: { denialAuid: run.auid } };
+  }
+  // One response for the sandbox, whichever of denials and probes calls for it first.
+  const shared = onceOnly(options);
+  const run = openRunDenials(reporting.watch, sandboxId, shared);
+  const watched = withPathProbes(run, shared);
+  return { run: watched.run, spec: { denialAuid: run.auid, onPathProbe: watched.onPathProbe } };
 }
