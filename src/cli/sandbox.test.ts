@@ -17,7 +17,7 @@ describe('airlock sandbox: usage errors (exit 2)', () => {
   it('refuses malformed options and a missing command before contacting a server', async () => {
     const url = ['--url', 'http://127.0.0.1:9'];
     for (const [args, pattern] of [
-      [['sandbox', 'create', ...url, '--memory', 'lots'], /--memory: "lots" is not a whole number/],
+      [['sandbox', 'create', ...url, '--memory', 'lots'], /--memory: "lots" is not a number/],
       [['sandbox', 'create', '--url', 'ftp://x'], /--url: "ftp:\/\/x" must be an http or https URL/],
       [['sandbox', 'exec', 's-1', ...url], /no command/],
       [['sandbox', 'exec', 's-1', ...url, '--env', 'BAD', '--', 'true'], /--env: expected KEY=VALUE/],
