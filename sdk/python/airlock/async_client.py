@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
@@ -138,7 +138,20 @@ class AsyncClient:
         """``GET /api/v1/sandboxes/{id}/files?path=``."""
         return await self._transport.bytes(endpoints.read_file(sandbox_id, path))
 
-    async def write_file(self, sandbox_id: str, path: str, data: Union[str, bytes], *, mode: Union[int, str, None] = None) -> WriteInfo:
+    async def read_file_stream(self, sandbox_id: str, path: str) -> AsyncIterator[bytes]:
+        """The file as chunks (see ``Client.read_file_stream``): answered before this returns."""
+        req = endpoints.read_file(sandbox_id, path)
+        stack = AsyncExitStack()
+        response = await stack.enter_async_context(self._transport.open(req))
+
+        async def chunks() -> AsyncIterator[bytes]:
+            async with stack:
+                async for chunk in self._transport.iter_chunks(req, response):
+                    yield chunk
+
+        return chunks()
+
+    async def write_file(self, sandbox_id: str, path: str, data: endpoints.WriteData, *, mode: Union[int, str, None] = None) -> WriteInfo:
         """``PUT /api/v1/sandboxes/{id}/files?path=``."""
         answer = await self._transport.json(endpoints.write_file(sandbox_id, path, data, mode))
         return WriteInfo(path=str(answer["path"]), size=int(answer["size"]))

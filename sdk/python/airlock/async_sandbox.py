@@ -231,20 +231,26 @@ class AsyncFiles:
     @overload
     async def read(self, path: str, format: Literal["bytes"]) -> bytes: ...
 
-    async def read(self, path: str, format: str = "text") -> Union[str, bytes]:  # noqa: A002 - E2B's name
-        """Reads a file: ``text`` (UTF-8) or ``bytes``. ``FileNotFoundError`` when absent."""
-        if format not in ("text", "bytes"):
-            raise AirlockError(f'format: "text" or "bytes", not {format!r}', code="invalid_argument")
+    @overload
+    async def read(self, path: str, format: Literal["stream"]) -> AsyncIterator[bytes]: ...
+
+    async def read(self, path: str, format: str = "text") -> Union[str, bytes, AsyncIterator[bytes]]:  # noqa: A002 - E2B's name
+        """Reads a file: ``text`` (UTF-8), ``bytes``, or ``stream`` (``async for`` its byte chunks).
+        ``FileNotFoundError`` when absent."""
+        if format not in ("text", "bytes", "stream"):
+            raise AirlockError(f'format: "text", "bytes" or "stream", not {format!r}', code="invalid_argument")
+        if format == "stream":
+            return await self._client.read_file_stream(self._sandbox_id, path)
         data = await self._client.read_file(self._sandbox_id, path)
         return data if format == "bytes" else data.decode("utf-8", errors="replace")
 
     @overload
-    async def write(self, path: str, data: Union[str, bytes], *, mode: Union[int, str, None] = ...) -> WriteInfo: ...
+    async def write(self, path: str, data: endpoints.WriteData, *, mode: Union[int, str, None] = ...) -> WriteInfo: ...
 
     @overload
     async def write(self, path: Sequence[Mapping[str, Any]]) -> List[WriteInfo]: ...
 
-    async def write(self, path: Union[str, Sequence[Mapping[str, Any]]], data: Union[str, bytes, None] = None, *, mode: Union[int, str, None] = None) -> Union[WriteInfo, List[WriteInfo]]:
+    async def write(self, path: Union[str, Sequence[Mapping[str, Any]]], data: Optional[endpoints.WriteData] = None, *, mode: Union[int, str, None] = None) -> Union[WriteInfo, List[WriteInfo]]:
         """Creates or replaces a file (a string as UTF-8), or each of a list of ``{"path", "data"}`` entries in turn."""
         if not isinstance(path, str):
             return [await self._client.write_file(self._sandbox_id, path_, data_, mode=None) for path_, data_ in file_ops.write_entries(path, data, mode)]

@@ -4,7 +4,7 @@ E2B-style object API on top of it; ``AsyncClient`` is the same surface for async
 from __future__ import annotations
 
 import socket
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
@@ -179,7 +179,21 @@ class Client:
         """``GET /api/v1/sandboxes/{id}/files?path=``: the file's bytes; ``FileNotFoundError`` when absent."""
         return self._transport.bytes(endpoints.read_file(sandbox_id, path))
 
-    def write_file(self, sandbox_id: str, path: str, data: Union[str, bytes], *, mode: Union[int, str, None] = None) -> WriteInfo:
+    def read_file_stream(self, sandbox_id: str, path: str) -> Iterator[bytes]:
+        """``GET /api/v1/sandboxes/{id}/files?path=`` as chunks: the request is answered (and
+        ``FileNotFoundError`` raised) before this returns; the body is read as it is iterated, and the
+        connection closes when the iteration ends (or the iterator is closed)."""
+        req = endpoints.read_file(sandbox_id, path)
+        stack = ExitStack()
+        response = stack.enter_context(self._transport.open(req))
+
+        def chunks() -> Iterator[bytes]:
+            with stack:
+                yield from self._transport.iter_chunks(req, response)
+
+        return chunks()
+
+    def write_file(self, sandbox_id: str, path: str, data: endpoints.WriteData, *, mode: Union[int, str, None] = None) -> WriteInfo:
         """``PUT /api/v1/sandboxes/{id}/files?path=``: creates or replaces the file (a string as UTF-8)."""
         answer = self._transport.json(endpoints.write_file(sandbox_id, path, data, mode))
         return WriteInfo(path=str(answer["path"]), size=int(answer["size"]))

@@ -5,7 +5,7 @@ snake_case). ``Client`` and ``AsyncClient`` send these; neither builds a request
 from __future__ import annotations
 
 import base64
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import IO, Any, Dict, List, Mapping, Optional, Sequence, Union
 from urllib.parse import quote
 
 from .errors import AirlockError
@@ -15,6 +15,9 @@ from .http_request import HttpRequest
 EXECUTE_DEFAULT_LIMIT_SECONDS = 600.0
 #: Extra time the client allows past a command's own limit before giving up on the server.
 CLIENT_GRACE_SECONDS = 15.0
+
+#: What ``files.write`` takes: text (written as UTF-8), bytes, or an open file read to its end.
+WriteData = Union[str, bytes, bytearray, memoryview, IO[Any]]
 
 #: A command: a string (run as ``sh -c STRING``) or an argv list.
 Command = Union[str, Sequence[str]]
@@ -122,8 +125,13 @@ def read_file(sandbox_id: str, path: str) -> HttpRequest:
     return HttpRequest("GET", _sandbox_path(sandbox_id, "/files"), query={"path": path}, accept="application/octet-stream")
 
 
-def write_file(sandbox_id: str, path: str, data: Union[str, bytes, bytearray, memoryview], mode: Union[int, str, None]) -> HttpRequest:
-    """``PUT /api/v1/sandboxes/{id}/files?path=&mode=``; a string is written as UTF-8."""
+def write_file(sandbox_id: str, path: str, data: WriteData, mode: Union[int, str, None]) -> HttpRequest:
+    """``PUT /api/v1/sandboxes/{id}/files?path=&mode=``; a string is written as UTF-8, an open file
+    (E2B's ``IO``) is read to its end first."""
+    if not isinstance(data, (str, bytes, bytearray, memoryview)):
+        if not callable(getattr(data, "read", None)):
+            raise AirlockError(f"files.write: data must be str, bytes or an open file, not {type(data).__name__}", code="invalid_argument")
+        data = data.read()
     content = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     mode_text = None if mode is None else format(mode, "03o") if isinstance(mode, int) else str(mode)
     return HttpRequest("PUT", _sandbox_path(sandbox_id, "/files"), query={"path": path, "mode": mode_text}, content=content)

@@ -251,20 +251,26 @@ class Files:
     @overload
     def read(self, path: str, format: Literal["bytes"]) -> bytes: ...
 
-    def read(self, path: str, format: str = "text") -> Union[str, bytes]:  # noqa: A002 - E2B's name
-        """Reads a file: ``text`` (UTF-8, invalid bytes become U+FFFD) or ``bytes``. ``FileNotFoundError`` when absent."""
-        if format not in ("text", "bytes"):
-            raise AirlockError(f'format: "text" or "bytes", not {format!r}', code="invalid_argument")
+    @overload
+    def read(self, path: str, format: Literal["stream"]) -> Iterator[bytes]: ...
+
+    def read(self, path: str, format: str = "text") -> Union[str, bytes, Iterator[bytes]]:  # noqa: A002 - E2B's name
+        """Reads a file: ``text`` (UTF-8, invalid bytes become U+FFFD), ``bytes``, or ``stream`` (an
+        iterator of byte chunks; iterate it to the end or close it). ``FileNotFoundError`` when absent."""
+        if format not in ("text", "bytes", "stream"):
+            raise AirlockError(f'format: "text", "bytes" or "stream", not {format!r}', code="invalid_argument")
+        if format == "stream":
+            return self._client.read_file_stream(self._sandbox_id, path)
         data = self._client.read_file(self._sandbox_id, path)
         return data if format == "bytes" else data.decode("utf-8", errors="replace")
 
     @overload
-    def write(self, path: str, data: Union[str, bytes], *, mode: Union[int, str, None] = ...) -> WriteInfo: ...
+    def write(self, path: str, data: endpoints.WriteData, *, mode: Union[int, str, None] = ...) -> WriteInfo: ...
 
     @overload
     def write(self, path: Sequence[Mapping[str, Any]]) -> List[WriteInfo]: ...
 
-    def write(self, path: Union[str, Sequence[Mapping[str, Any]]], data: Union[str, bytes, None] = None, *, mode: Union[int, str, None] = None) -> Union[WriteInfo, List[WriteInfo]]:
+    def write(self, path: Union[str, Sequence[Mapping[str, Any]]], data: Optional[endpoints.WriteData] = None, *, mode: Union[int, str, None] = None) -> Union[WriteInfo, List[WriteInfo]]:
         """Creates or replaces a file (a string as UTF-8); ``mode`` as 0o644 or "644". Given a list of
         ``{"path": ..., "data": ...}`` (E2B's ``WriteEntry``), writes each in turn and returns their infos."""
         if not isinstance(path, str):

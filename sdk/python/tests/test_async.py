@@ -27,6 +27,7 @@ def test_async_sandbox(runtime: str) -> None:
             await sandbox.files.write("/tmp/a.txt", "äsync")
             assert await sandbox.files.read("/tmp/a.txt") == "äsync"
             assert await sandbox.files.read("/tmp/a.txt", format="bytes") == "äsync".encode()
+            assert b"".join([c async for c in await sandbox.files.read("/tmp/a.txt", format="stream")]) == "äsync".encode()
             assert [e.name for e in await sandbox.files.list("/tmp") if e.name == "a.txt"] == ["a.txt"]
             assert await sandbox.files.exists("/tmp/a.txt") and not await sandbox.files.exists("/tmp/b.txt")
             handle = await sandbox.commands.run("for i in 1 2; do echo $i; sleep 0.1; done", background=True)
@@ -45,9 +46,10 @@ def test_async_sandbox(runtime: str) -> None:
             # Running commands by pid, and a folder watched by polling.
             napper = await sandbox.commands.run(["sleep", "60"], background=True)
             assert [(p.pid, p.cmd) for p in await sandbox.commands.list()] == [(napper.pid, "sleep")]
-            assert await sandbox.commands.kill(napper.pid) is True and await sandbox.commands.kill(napper.pid) is False
+            assert await sandbox.commands.kill(napper.pid) is True
             with pytest.raises(airlock.CommandExitError):
                 await napper.wait()
+            assert await sandbox.commands.kill(napper.pid) is False, "it has ended"
             seen: List[airlock.FilesystemEvent] = []
             exits: List[object] = []
             watch = await sandbox.files.watch_dir("/tmp", seen.append, on_exit=exits.append, interval=0.1)

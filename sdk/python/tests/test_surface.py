@@ -4,6 +4,7 @@ each runtime: running commands listed and killed by pid, the idle timeout and it
 
 from __future__ import annotations
 
+import io
 import re
 import time
 
@@ -104,6 +105,12 @@ def test_e2b_class_forms_and_create_options(runtime: str) -> None:
         written = sandbox.files.write([{"path": "/tmp/one", "data": "1"}, {"path": "/tmp/two", "data": b"22"}])
         assert [(w.path, w.size) for w in written] == [("/tmp/one", 1), ("/tmp/two", 2)]
         assert sandbox.files.read("/tmp/two") == "22"
+        blob = bytes(range(256)) * 300 + b"end"
+        assert sandbox.files.write("/tmp/from-io.bin", io.BytesIO(blob)).size == len(blob)
+        stream = sandbox.files.read("/tmp/from-io.bin", format="stream")
+        assert b"".join(stream) == blob
+        with pytest.raises(airlock.FileNotFoundError):
+            sandbox.files.read("/tmp/absent", format="stream")
         assert airlock.Sandbox.kill(sandbox_id) is True
         assert airlock.Sandbox.kill(sandbox_id) is False, "already ended"
     assert airlock.Sandbox.kill("sbx-unknown") is False
