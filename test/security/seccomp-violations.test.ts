@@ -148,6 +148,15 @@ for (const runtime of ['namespace', 'gvisor'] as TestRuntime[]) {
       assert.equal(escapes.find((e) => e.labels['pattern'] === 'runtime_socket_probe')?.value, 1, 'counted under its pattern');
     });
 
+    it('a command that kills its write watcher ends its own run: nothing runs unwatched', async (t) => {
+      if (runtime === 'gvisor') return void t.skip('gVisor: no write watcher (no seccomp user notification in runsc)');
+      const a = ready(t);
+      if (a === undefined) return;
+      const result = await run(a, 'import os, time\nos.kill(os.getppid(), 9)\ntime.sleep(0.5)\nopen("/tmp/after", "w")\nprint("unwatched write")\n', RECORD_ONLY);
+      assert.doesNotMatch(result.output, /unwatched write/, 'the command did not outlive its watcher');
+      assert.notEqual(result.exit_code, 0);
+    });
+
     it('the default response kills a sandbox at a CRITICAL denial; kill_and_revoke calls the revocation', async (t) => {
       const a = ready(t);
       if (a === undefined) return;
