@@ -101,7 +101,7 @@ function inaccessible(path: string, mount: GrantedMount): RefusedControlError {
   const access = mount.writable ? 'read and write' : 'read';
   // The fix is the same for every path, so naming it reveals nothing about this one.
   const fix = mount.writable
-    ? " (a sandbox writes with its own unprivileged host uid: grant a directory you own through airlock run on the namespace runtime, which writes it as you, or one others may write, e.g. made with 'mkdir -m 1777')"
+    ? " (a sandbox writes with its own unprivileged host uid: grant a directory you own from this host (airlock run, or sandbox create over the unix socket) on the namespace runtime, which writes it as you, or one others may write, e.g. made with 'mkdir -m 1777')"
     : ' (a sandbox reads with its own unprivileged host uid: the path and its parents must be readable and searchable by others)';
   return new RefusedControlError('filesystem_access', `cannot grant ${path}: it does not exist or the sandbox's user may not ${access} it${fix}`);
 }

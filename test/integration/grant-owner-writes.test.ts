@@ -54,7 +54,7 @@ for (const runtime of RUNTIMES) {
           // The documented gap: runsc's gofer writes as root, so the grant is the sandbox uid's, which may not write here.
           const refused = await runOrRefusal(ready, suite.config, ['/bin/sh', '-c', SCRIPT], { mounts: [mount] });
           assert.ok(refused instanceof RefusedControlError, `${name}: ${JSON.stringify(refused)}`);
-          assert.match(refused.message, /may not read and write it \(a sandbox writes with its own unprivileged host uid: grant a directory you own through airlock run on the namespace runtime/);
+          assert.match(refused.message, /may not read and write it \(a sandbox writes with its own unprivileged host uid: grant a directory you own from this host \(airlock run, or sandbox create over the unix socket\) on the namespace runtime/);
           continue;
         }
         const result = await runInSandbox(ready, suite.config, ['/bin/sh', '-c', SCRIPT], { mounts: [mount] });
