@@ -35,9 +35,12 @@ from .async_sandbox import AsyncCommandHandle, AsyncCommands, AsyncFiles, AsyncS
 from .signing import SigningKey, load_signing_key, signed_headers
 from .types import CommandResult, ExecuteResult, FileEntry, ProcessInfo, ResourceUsage, SandboxInfo, SecurityViolation, WriteInfo
 from .watch import AsyncWatchHandle, FilesystemEvent, FilesystemEventType, WatchHandle
+from .approvals import ApprovalInfo, decision_signing_text, sign_approval_decision
+from .with_approval import awith_approval, with_approval
 
 __all__ = [
     "AirlockError",
+    "ApprovalInfo",
     "ApprovalDeniedError",
     "ApprovalExpiredError",
     "ApprovalRefusedError",
@@ -87,8 +90,12 @@ __all__ = [
     "WriteInfo",
     "__version__",
     "arun",
+    "awith_approval",
+    "decision_signing_text",
     "load_signing_key",
     "resolve_connection",
     "run",
+    "sign_approval_decision",
     "signed_headers",
+    "with_approval",
 ]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import endpoints
+from .approvals import PENDING, ApprovalInfo
+from .errors import AirlockError, TimeoutError
 from .connection import DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_WAIT, DEFAULT_REQUEST_TIMEOUT, Connection, KeySource, resolve_connection
 from .async_transport import AsyncTransport
 from .ndjson import Frame, FrameReader
@@ -155,6 +159,31 @@ class AsyncClient:
         """``PUT /api/v1/sandboxes/{id}/files?path=``."""
         answer = await self._transport.json(endpoints.write_file(sandbox_id, path, data, mode))
         return WriteInfo(path=str(answer["path"]), size=int(answer["size"]))
+
+    async def list_approvals(self) -> List[ApprovalInfo]:
+        """``GET /api/v1/approvals``."""
+        return [ApprovalInfo.from_json(a) for a in (await self._transport.json(endpoints.list_approvals()))["approvals"]]
+
+    async def get_approval(self, approval_id: str) -> ApprovalInfo:
+        """``GET /api/v1/approvals/{id}``."""
+        return ApprovalInfo.from_json(await self._transport.json(endpoints.get_approval(approval_id)))
+
+    async def decide_approval(self, approval_id: str, signed: Mapping[str, str]) -> ApprovalInfo:
+        """``POST /api/v1/approvals/{id}/decision``."""
+        return ApprovalInfo.from_json(await self._transport.json(endpoints.decide_approval(approval_id, signed)))
+
+    async def wait_for_approval(self, approval_id: str, *, poll_interval: float = 1.0, timeout: Optional[float] = None) -> ApprovalInfo:
+        """Polls an approval until it is no longer pending (see ``Client.wait_for_approval``)."""
+        if isinstance(poll_interval, bool) or not isinstance(poll_interval, (int, float)) or poll_interval <= 0:
+            raise AirlockError(f"poll_interval must be a positive number of seconds, got {poll_interval!r}", code="invalid_argument")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            approval = await self.get_approval(approval_id)
+            if approval.state != PENDING:
+                return approval
+            if deadline is not None and time.monotonic() + poll_interval > deadline:
+                raise TimeoutError(f"approval {approval_id} is still pending after {timeout} s", code="timeout")
+            await asyncio.sleep(poll_interval)
 
     async def list_execs(self, sandbox_id: str) -> List[ProcessInfo]:
         """``GET /api/v1/sandboxes/{id}/execs``."""

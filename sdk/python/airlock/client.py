@@ -4,6 +4,7 @@ E2B-style object API on top of it; ``AsyncClient`` is the same surface for async
 from __future__ import annotations
 
 import socket
+import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Union
@@ -11,6 +12,8 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Seque
 import httpx
 
 from . import endpoints
+from .approvals import PENDING, ApprovalInfo
+from .errors import AirlockError, TimeoutError
 from .connection import DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_WAIT, DEFAULT_REQUEST_TIMEOUT, Connection, KeySource, resolve_connection
 from .ndjson import Frame, FrameReader
 from .transport import Transport
@@ -147,6 +150,33 @@ class Client:
     def set_sandbox_allowlist(self, sandbox_id: str, allowed_hosts: Sequence[str]) -> Dict[str, Any]:
         """``PUT /api/v1/sandboxes/{id}/network``: replaces a ``restricted`` sandbox's allowlist."""
         return self._transport.json(endpoints.set_sandbox_allowlist(sandbox_id, allowed_hosts))
+
+    def list_approvals(self) -> List[ApprovalInfo]:
+        """``GET /api/v1/approvals``: the approvals this caller may see, newest first."""
+        return [ApprovalInfo.from_json(a) for a in self._transport.json(endpoints.list_approvals())["approvals"]]
+
+    def get_approval(self, approval_id: str) -> ApprovalInfo:
+        """``GET /api/v1/approvals/{id}``; ``approval_not_found`` for one this caller may not see."""
+        return ApprovalInfo.from_json(self._transport.json(endpoints.get_approval(approval_id)))
+
+    def decide_approval(self, approval_id: str, signed: Mapping[str, str]) -> ApprovalInfo:
+        """``POST /api/v1/approvals/{id}/decision`` with a decision from ``sign_approval_decision``."""
+        return ApprovalInfo.from_json(self._transport.json(endpoints.decide_approval(approval_id, signed)))
+
+    def wait_for_approval(self, approval_id: str, *, poll_interval: float = 1.0, timeout: Optional[float] = None) -> ApprovalInfo:
+        """Polls an approval until it is no longer pending and returns it (approved, denied, expired or
+        consumed); a pending approval always ends, as it expires on time. ``timeout``: seconds to wait
+        at most, then ``TimeoutError``."""
+        if isinstance(poll_interval, bool) or not isinstance(poll_interval, (int, float)) or poll_interval <= 0:
+            raise AirlockError(f"poll_interval must be a positive number of seconds, got {poll_interval!r}", code="invalid_argument")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            approval = self.get_approval(approval_id)
+            if approval.state != PENDING:
+                return approval
+            if deadline is not None and time.monotonic() + poll_interval > deadline:
+                raise TimeoutError(f"approval {approval_id} is still pending after {timeout} s", code="timeout")
+            time.sleep(poll_interval)
 
     def list_execs(self, sandbox_id: str) -> List[ProcessInfo]:
         """``GET /api/v1/sandboxes/{id}/execs``: the commands running in the sandbox now (started by anyone), oldest first."""

@@ -120,6 +120,27 @@ def kill_exec(sandbox_id: str, exec_id: str) -> HttpRequest:
     return HttpRequest("DELETE", _sandbox_path(sandbox_id, f"/execs/{quote(exec_id, safe='')}"))
 
 
+def _approval_path(approval_id: str, suffix: str = "") -> str:
+    if not isinstance(approval_id, str) or approval_id == "":
+        raise AirlockError("approval id must be a non-empty string", code="invalid_argument")
+    return f"/api/v1/approvals/{quote(approval_id, safe='')}{suffix}"
+
+
+def list_approvals() -> HttpRequest:
+    """``GET /api/v1/approvals``: newest first; approvers and operators see all, an agent its own tenant's."""
+    return HttpRequest("GET", "/api/v1/approvals")
+
+
+def get_approval(approval_id: str) -> HttpRequest:
+    """``GET /api/v1/approvals/{id}``."""
+    return HttpRequest("GET", _approval_path(approval_id))
+
+
+def decide_approval(approval_id: str, signed: Mapping[str, str]) -> HttpRequest:
+    """``POST /api/v1/approvals/{id}/decision`` with a decision ``sign_approval_decision`` made."""
+    return HttpRequest("POST", _approval_path(approval_id, "/decision"), json=dict(signed))
+
+
 def read_file(sandbox_id: str, path: str) -> HttpRequest:
     """``GET /api/v1/sandboxes/{id}/files?path=``."""
     return HttpRequest("GET", _sandbox_path(sandbox_id, "/files"), query={"path": path}, accept="application/octet-stream")

@@ -106,3 +106,41 @@ def test_https_is_verified(tcp_url: str, key_path: str) -> None:
         assert from_env.list_sandboxes() is not None, "signed over https: @target-uri carries the https scheme"
     with airlock.Client(url=tcp_url, verify=ca) as pinned:
         assert pinned.health()["status"] in ("healthy", "degraded")
+
+
+def test_with_approval_decided_by_an_sdk_approver(tcp_url: str, key_path: str, agent: str) -> None:
+    # The approver decides with this SDK (its own registered key signs the decision); the agent's
+    # with_approval waits for it and repeats the create on the approval.
+    approver_key = os.environ["AIRLOCK_TEST_APPROVER_KEY"]
+    signing_key = airlock.load_signing_key(approver_key)
+    asked = []
+
+    def decide(decision: str) -> "object":
+        def on_pending(pending: airlock.ApprovalRequiredError) -> None:
+            asked.append(pending.approval_id)
+            shown = {a.approval_id: a for a in approver.list_approvals()}
+            assert shown[pending.approval_id].state == "pending" and shown[pending.approval_id].action == "create"
+            signed = airlock.sign_approval_decision(signing_key, approval_id=pending.approval_id, action_digest=pending.action_digest, decision=decision, expires_at=pending.expires_at)
+            decided = approver.decide_approval(pending.approval_id, signed)
+            assert decided.state == ("approved" if decision == "approve" else "denied")
+            assert decided.decided_by not in (None, agent), "the approver's principal signed it"
+
+        return on_pending
+
+    with airlock.Client(url=tcp_url, key=key_path) as client, airlock.Client(url=tcp_url, key=approver_key) as approver:
+        def create(approval_id: "str | None") -> airlock.Sandbox:
+            return airlock.Sandbox.create(client=client, network_policy="full", approval_id=approval_id)
+
+        sandbox = airlock.with_approval(client, create, on_pending=decide("approve"), poll_interval=0.2, timeout=30)
+        try:
+            assert sandbox.get_info().network_policy == "full"
+        finally:
+            sandbox.kill()
+        assert client.get_approval(asked[0]).state == "consumed"
+        with pytest.raises(airlock.ApprovalDeniedError) as denied:
+            airlock.with_approval(client, create, on_pending=decide("deny"), poll_interval=0.2, timeout=30)
+        assert denied.value.code == "approval_denied" and asked[1] in str(denied.value)
+        assert [s for s in client.list_sandboxes() if s.state == "running"] == [], "the denied create started nothing"
+        with pytest.raises(airlock.AirlockError) as bad:
+            airlock.sign_approval_decision(signing_key, approval_id=asked[1], action_digest="sha256:0", decision="maybe", expires_at="2026-01-01T00:00:00.000Z")
+        assert bad.value.code == "invalid_argument"

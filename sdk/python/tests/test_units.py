@@ -145,3 +145,16 @@ def test_write_entries_refuse_what_they_would_ignore() -> None:
     for entries, data, mode in (([{"path": "/a", "data": "x"}], "y", None), ([{"path": "/a", "data": "x", "mode": 1}], None, None), ([{"path": "rel", "data": "x"}], None, None), ("notalist", None, None)):
         with pytest.raises(airlock.InvalidRequestError):
             write_entries(entries, data, mode)
+
+
+def test_decision_signing_text_is_canonical() -> None:
+    import datetime as dt
+
+    from airlock.approvals import utc_time
+
+    text = airlock.decision_signing_text(approval_id="apr_1", action_digest="sha256:ab", decision="approve", nonce='é"\n\x01', expires_at="2026-12-06T10:15:00.000Z")
+    # Members in code-unit order, no whitespace, JSON escapes for controls and quotes, non-ASCII as is.
+    assert text == '{"action_digest":"sha256:ab","approval_id":"apr_1","decision":"approve","expires_at":"2026-12-06T10:15:00.000Z","nonce":"é\\"\\n\\u0001"}'
+    with pytest.raises(airlock.AirlockError):
+        airlock.decision_signing_text(approval_id="apr_1", action_digest="sha256:ab", decision="approve", nonce="\ud800", expires_at="x")
+    assert utc_time(dt.datetime(2026, 12, 6, 11, 15, tzinfo=dt.timezone(dt.timedelta(hours=1)))) == "2026-12-06T10:15:00.000Z"
