@@ -1266,7 +1266,7 @@ static const char *write_pattern(const char *path) {
 /* A container runtime's or orchestrator's control socket: the known paths and names. */
 static bool runtime_socket(const char *path) {
   static const char *const dirs[] = {"/run/containerd", "/run/crio", "/run/podman", "/run/libvirt", "/run/docker", "/run/k3s", "/run/buildkit", "/run/firecracker-containerd", "/run/kata-containers", "/run/incus", "/run/lxd", "/var/lib/kubelet", "/var/lib/lxd", "/var/snap/lxd"};
-  static const char *const names[] = {"docker.sock", "containerd.sock", "crio.sock", "podman.sock", "kubelet.sock", "dockershim.sock", "cri-dockerd.sock", "buildkitd.sock", "libvirt-sock", "unix.socket"};
+  static const char *const names[] = {"docker.sock", "containerd.sock", "crio.sock", "podman.sock", "kubelet.sock", "dockershim.sock", "cri-dockerd.sock", "buildkitd.sock"};
   // containerd's shims listen on abstract sockets (CVE-2020-15257).
   if (has_prefix(path, "@/containerd-shim")) return true;
   const char *p = has_prefix(path, "/var/run/") ? path + 4 : path;

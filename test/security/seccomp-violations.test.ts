@@ -213,6 +213,9 @@ for (const runtime of ['namespace', 'gvisor'] as TestRuntime[]) describe(`${runt
   it('a CRITICAL denial is listed, kills the sandbox and revokes its agent', async (t) => {
     if (skip !== undefined || service === undefined) return void t.skip(skip ?? 'no service');
     const info = await service.create({ runtime, limits: {}, metadata: {}, env: {}, mounts: [], agentId: 'sv-agent' });
+    // A HIGH write first (recorded only): it is listed while the sandbox runs.
+    const sysfs = await service.exec(info.sandbox_id, { argv: ['python3', '-c', 'try:\n    open("/sys/kernel/mm/ksm/run", "w")\nexcept OSError as e:\n    print(e.errno)\n'], env: {}, stdin: false, timeoutMs: 30_000 });
+    await sysfs.result;
     const session = await service.exec(info.sandbox_id, { argv: ['python3', '-c', ESCAPE], env: {}, stdin: false, timeoutMs: 30_000 });
     await session.result.catch(() => undefined);
     const deadline = Date.now() + 10_000;
@@ -225,6 +228,6 @@ for (const runtime of ['namespace', 'gvisor'] as TestRuntime[]) describe(`${runt
     assert.equal(listed.get('namespace_escape')?.indicators['syscall'], 'unshare');
     assert.deepEqual(revoked.map((r) => r.agentId), ['sv-agent']);
     // gVisor has no seccomp user notification: the write is refused there without a report.
-    if (runtime === 'namespace') assert.equal(listed.get('kernel_tunable_write')?.indicators['path'], '/proc/sys/kernel/core_pattern', 'the core_pattern write is listed too');
+    if (runtime === 'namespace') assert.equal(listed.get('sysfs_write')?.indicators['path'], '/sys/kernel/mm/ksm/run', 'the /sys write is listed too');
   });
 });
