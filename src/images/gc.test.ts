@@ -67,3 +67,11 @@ test('gc removes untagged blobs, abandoned work directories and old helper build
   assert.deepEqual((await readdir(agent)).sort(), [hex('2'), `${hex('2')}.sha256`]);
   assert.deepEqual(report.helperBuilds.map((b) => b.path).sort(), [join(agent, '.build-abc'), join(agent, hex('1'))]);
 });
+
+test('gc of a state directory without a store creates nothing', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'airlock-gc-empty-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const report = await collectGarbage({ stateDir: join(dir, 'state') }, { proc: join(dir) }).catch((err: unknown) => err);
+  assert.ok(!(report instanceof Error), String(report));
+  assert.deepEqual(await readdir(dir), []);
+});

@@ -11,7 +11,7 @@ import { collectHelperBuilds, type RemovedBuild } from '../host/c-build-gc.ts';
 import { processStartTime } from '../host/ownership.ts';
 import { hostMountTables, keysInUse } from './live-references.ts';
 import { parseManifest } from './manifest.ts';
-import { ensureStore, storePaths } from './paths.ts';
+import { storePaths } from './paths.ts';
 import type { StorePaths } from './paths.ts';
 import { listTags } from './tags.ts';
 
@@ -85,10 +85,10 @@ async function collectTmp(paths: StorePaths, tables: readonly string[], now: num
 export async function collectGarbage(config: Pick<AirlockConfig, 'stateDir'>, options: GcOptions = {}): Promise<GcReport> {
   const now = Date.now();
   const paths = storePaths(config);
-  await ensureStore(paths);
   const tables = await hostMountTables(options.proc);
   const tagged = new Set((await listTags(paths)).map((t) => t.digest.slice('sha256:'.length)));
-  const stored = (await readdir(paths.blobs)).filter((n) => /^[0-9a-f]{64}$/.test(n));
+  // Nothing is created: a host without a store has nothing to collect.
+  const stored = (await readdir(paths.blobs).catch(() => [] as string[])).filter((n) => /^[0-9a-f]{64}$/.test(n));
   const used = keysInUse(tables, stored);
   const report: GcReport = { blobs: [], inUse: [], tmp: [], helperBuilds: [], dryRun: options.dryRun === true };
   for (const hex of stored) {
