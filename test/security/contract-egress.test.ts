@@ -20,6 +20,7 @@ import type { SecurityViolation } from '../../src/sandbox/result.ts';
 import type { AirlockConfig } from '../../src/config/config.ts';
 import { skipReason } from '../integration/environment.ts';
 import { isolatedConfig, removeIsolatedState } from './lib/runtime.ts';
+import { PYTHON_FETCH, until } from './lib/until.ts';
 
 const base = isolatedConfig();
 const reason = skipReason(base);
@@ -27,26 +28,6 @@ after(() => {
   const problems = removeIsolatedState(base);
   if (problems.length > 0) process.stderr.write(`contract egress test cleanup: ${problems.join('; ')}\n`);
 });
-
-/** Python: GET `url` through the sandbox's proxy; prints the status (or the error). */
-const FETCH = `
-import os, sys, urllib.request
-for k in ('no_proxy', 'NO_PROXY'): os.environ.pop(k, None)
-try:
-    r = urllib.request.urlopen(sys.argv[1], timeout=10); print(r.status)
-except urllib.error.HTTPError as e:
-    print(e.code)
-except Exception as e:
-    print('error', e)
-`;
-
-async function until(check: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 for (const runtime of ['namespace', 'gvisor'] as const) {
   describe(`${runtime}: egress outside the contract`, { skip: reason(runtime) }, () => {
@@ -73,7 +54,7 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
     });
 
     const fetchIn = async (id: string, url: string) => {
-      const session = await service.exec(id, { argv: ['python3', '-c', FETCH, url], env: {}, stdin: false, timeoutMs: 20_000 });
+      const session = await service.exec(id, { argv: ['python3', '-c', PYTHON_FETCH, url], env: {}, stdin: false, timeoutMs: 20_000 });
       const out: string[] = [];
       session.onStdout((c) => out.push(c.toString()));
       return { result: await session.result, stdout: out.join('').trim() };
@@ -114,7 +95,7 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
       const agent = `ct-${runtime}-services`;
       await store.contracts.set({ agentId: agent, contract: parseContract({ enforce: 'record', services: ['web'], network_modes: ['restricted'] }), updatedAtMs: Date.now(), updatedBy: 'test' });
       const result = await service.execute({
-        agentId: agent, runtime, limits: {}, env: {}, mounts: [], command: ['python3', '-c', FETCH, 'http://vault.airlock.internal/'],
+        agentId: agent, runtime, limits: {}, env: {}, mounts: [], command: ['python3', '-c', PYTHON_FETCH, 'http://vault.airlock.internal/'],
         network: { mode: 'restricted', allowedHosts: [], services: ['web'] },
       });
       assert.equal(result.output, '403', result.error ?? '');

@@ -12,6 +12,7 @@ import type { SecurityViolation } from '../../src/sandbox/result.ts';
 import type { AirlockConfig } from '../../src/config/config.ts';
 import { skipReason } from '../integration/environment.ts';
 import { isolatedConfig, removeIsolatedState } from './lib/runtime.ts';
+import { PYTHON_FETCH, until } from './lib/until.ts';
 
 const base = isolatedConfig();
 const reason = skipReason(base);
@@ -19,27 +20,6 @@ after(() => {
   const problems = removeIsolatedState(base);
   if (problems.length > 0) process.stderr.write(`egress violations test cleanup: ${problems.join('; ')}\n`);
 });
-
-/** Python: GET each URL through the sandbox's proxy; prints one status (or error) per URL. */
-const FETCH = `
-import os, sys, urllib.request
-for k in ('no_proxy', 'NO_PROXY'): os.environ.pop(k, None)
-for url in sys.argv[1:]:
-    try:
-        r = urllib.request.urlopen(url, timeout=10); print(r.status)
-    except urllib.error.HTTPError as e:
-        print(e.code)
-    except Exception as e:
-        print('error', type(e).__name__)
-`;
-
-async function until(check: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 for (const runtime of ['namespace', 'gvisor'] as const) {
   describe(`${runtime}: egress refusals as violations`, { skip: reason(runtime) }, () => {
@@ -59,7 +39,7 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
       for (const s of services) await s.shutdown();
     });
     const fetchIn = async (s: SandboxService, id: string, urls: string[]) => {
-      const session = await s.exec(id, { argv: ['python3', '-c', FETCH, ...urls], env: {}, stdin: false, timeoutMs: 30_000 });
+      const session = await s.exec(id, { argv: ['python3', '-c', PYTHON_FETCH, ...urls], env: {}, stdin: false, timeoutMs: 30_000 });
       const out: string[] = [];
       session.onStdout((c) => out.push(c.toString()));
       return { result: await session.result, lines: out.join('').trim().split('\n') };

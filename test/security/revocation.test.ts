@@ -18,6 +18,7 @@ import { Revoker } from '../../src/revocation/revoker.ts';
 import { lateStartCheck } from '../../src/revocation/open.ts';
 import { skipReason } from '../integration/environment.ts';
 import { isolatedConfig, removeIsolatedState } from './lib/runtime.ts';
+import { until } from './lib/until.ts';
 
 const config = isolatedConfig();
 const policyBundleHash = await readBundleHash(policyDirOf(config.policy));
@@ -28,14 +29,6 @@ after(() => {
   const problems = removeIsolatedState(config);
   if (problems.length > 0) process.stderr.write(`revocation test cleanup: ${problems.join('; ')}\n`);
 });
-
-async function until(check: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 for (const runtime of ['namespace', 'gvisor'] as const) {
   describe(`${runtime}: revocation ends live sandboxes`, { skip: reason(runtime) }, () => {
