@@ -1,7 +1,8 @@
 /**
- * `airlock mcp-proxy [--host 127.0.0.1] [--port 8070] [--stdio] [--config FILE]`: the MCP security
+ * `airlock mcp-proxy [--host 127.0.0.1] [--port 8070] [--socket PATH] [--stdio] [--config FILE]`: the MCP security
  * proxy. Serves MCP over Streamable HTTP at /mcp (callers authenticated as by the control plane:
- * signed requests with the agent's key), or with --stdio over this process's stdin/stdout for a
+ * signed requests with the agent's key; on --socket, the peer's uid), or with --stdio over this
+ * process's stdin/stdout for a
  * local client (the caller is the unix user running it). Fronts the servers in the configuration's
  * `mcp.servers`; on SIGTERM/SIGINT ends every session and server sandbox and exits.
  */
@@ -11,6 +12,7 @@ import { UsageError } from './usage-error.ts';
 
 interface RawOptions {
   host: string;
+  socket?: string;
   port?: string;
   stdio: boolean;
   logLevel: string;
@@ -26,6 +28,7 @@ export function registerMcpProxy(program: Command): void {
     .description('serve the MCP security proxy: sandboxed MCP servers behind server-side authorization, validation, approvals, pinning and scanning')
     .option('--host <address>', 'TCP address to listen on (loopback only: the proxy speaks plain HTTP)', '127.0.0.1')
     .option('--port <port>', 'TCP port (default: mcp.port of the configuration, 8070)')
+    .option('--socket <path>', 'also listen on this unix socket (mode 0600); its callers are identified by their uid (auth.localUsers)')
     .option('--stdio', 'serve one local client on stdin/stdout instead of HTTP (the caller is the unix user running this)', false)
     .option('--log-level <level>', 'log level: fatal, error, warn, info, debug, trace', 'info')
     .addHelpText('after', '\nThe servers are configured under "mcp" in the configuration file (--config FILE, before or after "mcp-proxy").')
@@ -56,9 +59,10 @@ export function registerMcpProxy(program: Command): void {
         await Promise.race([closed, signalled()]);
       } else {
         const { startMcpHttp } = await import('../mcp/http.ts');
-        const server = await startMcpHttp({ proxy: runtime.proxy, authenticator: runtime.access.authenticator, host: raw.host, port, allowedHosts: config.service.allowedHosts, sessionIdleMs: SESSION_IDLE_MS });
+        const socket = raw.socket === undefined ? undefined : { path: raw.socket, peers: await (await import('../host/peer-credentials.ts')).PeerCredentialsReader.create(config) };
+        const server = await startMcpHttp({ proxy: runtime.proxy, authenticator: runtime.access.authenticator, host: raw.host, port, allowedHosts: config.service.allowedHosts, sessionIdleMs: SESSION_IDLE_MS, socket });
         stop = () => server.close();
-        logger.info({ url: server.url, servers: Object.keys(config.mcp.servers), policy_hash: await runtime.proxy.policyHash() }, 'airlock MCP proxy listening');
+        logger.info({ url: server.url, socket: raw.socket ?? null, servers: Object.keys(config.mcp.servers), policy_hash: await runtime.proxy.policyHash() }, 'airlock MCP proxy listening');
         await signalled();
       }
       await stop();

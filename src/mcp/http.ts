@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { chmod, lstat, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
@@ -15,6 +16,7 @@ import type { Authenticator } from '../admission/authenticate.ts';
 import type { Caller } from '../admission/caller.ts';
 import { AdmissionRefusal } from '../admission/refusal.ts';
 import { hostAllowed, parseAllowedHosts } from '../config/allowed-hosts.ts';
+import type { PeerCredentialsReader } from '../host/peer-credentials.ts';
 import type { McpProxy } from './proxy.ts';
 import { MCP_REFUSALS } from './refusal.ts';
 import type { ProxySession } from './session.ts';
@@ -29,6 +31,11 @@ export interface McpHttpOptions {
   allowedHosts: readonly string[];
   /** A session with no request for this long is closed (its sandboxes end). */
   sessionIdleMs: number;
+  /**
+   * Also listen on this unix socket (mode 0600), whose callers are identified by their uid
+   * (SO_PEERCRED, mapped by `auth.localUsers`), with `peers` reading it.
+   */
+  socket?: { path: string; peers: PeerCredentialsReader } | undefined;
 }
 
 /** A listening proxy. */
@@ -113,14 +120,19 @@ export async function startMcpHttp(options: McpHttpOptions): Promise<McpHttpServ
     });
   };
 
-  const authenticate = async (req: IncomingMessage, body: Buffer | undefined): Promise<Caller> => {
+  const authenticate = async (req: IncomingMessage, body: Buffer | undefined, onSocket: boolean): Promise<Caller> => {
+    if (onSocket) {
+      // Why a failed lookup is nobody: a uid that could not be read is never taken for root.
+      const peer = await options.socket?.peers.lookup(req.socket).catch(() => undefined);
+      return authenticator.authenticate({ kind: 'unix-socket', peerUid: peer?.uid });
+    }
     const targetUri = `http://${req.headers.host ?? ''}${req.url ?? '/'}`;
     return authenticator.authenticate({ kind: 'tcp', loopback: isLoopbackPeer(req.socket.remoteAddress), request: { method: req.method ?? 'GET', targetUri, headers: req.headers, body } });
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    // Why: a name the operator did not configure is a DNS-rebinding attempt from a browser.
-    if (!hostAllowed(req.headers.host, allowed)) return rpcError(res, 421, -32600, `Host ${JSON.stringify(req.headers.host ?? '')} is not one of service.allowedHosts`, { airlock_code: 'host_not_allowed' });
+  const handle = async (req: IncomingMessage, res: ServerResponse, onSocket: boolean): Promise<void> => {
+    // Why: a name the operator did not configure is a DNS-rebinding attempt from a browser (no browser reaches the socket).
+    if (!onSocket && !hostAllowed(req.headers.host, allowed)) return rpcError(res, 421, -32600, `Host ${JSON.stringify(req.headers.host ?? '')} is not one of service.allowedHosts`, { airlock_code: 'host_not_allowed' });
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/health' && req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -132,7 +144,7 @@ export async function startMcpHttp(options: McpHttpOptions): Promise<McpHttpServ
     if (req.method === 'POST' && body === undefined) return;
     let caller: Caller;
     try {
-      caller = await authenticate(req, body);
+      caller = await authenticate(req, body, onSocket);
     } catch (err) {
       const reason = err instanceof AdmissionRefusal ? err.message : 'authentication failed';
       return rpcError(res, 401, MCP_REFUSALS.authentication_required.code, `${MCP_REFUSALS.authentication_required.text}: ${reason}`, { airlock_code: 'authentication_required', reason });
@@ -178,16 +190,33 @@ export async function startMcpHttp(options: McpHttpOptions): Promise<McpHttpServ
     if (transport.sessionId === undefined) await proxy.closeSession(session);
   };
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      proxy.context.log.error({ err }, 'MCP proxy request failed');
-      rpcError(res, 500, -32603, 'internal error of the MCP proxy');
+  const serve = (onSocket: boolean) =>
+    createServer((req, res) => {
+      handle(req, res, onSocket).catch((err: unknown) => {
+        proxy.context.log.error({ err }, 'MCP proxy request failed');
+        rpcError(res, 500, -32603, 'internal error of the MCP proxy');
+      });
     });
-  });
+  const server = serve(false);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());
   });
+  const unix = options.socket === undefined ? undefined : serve(true);
+  if (unix !== undefined && options.socket !== undefined) {
+    const { path, peers } = options.socket;
+    peers.attach(unix);
+    // A socket left by an earlier run is replaced; anything else at the path is refused, never removed.
+    const existing = await lstat(path).catch(() => undefined);
+    if (existing !== undefined && !existing.isSocket()) throw new Error(`--socket ${path}: exists and is not a socket`);
+    if (existing !== undefined) await rm(path);
+    await new Promise<void>((resolve, reject) => {
+      unix.once('error', reject);
+      unix.listen(path, () => resolve());
+    });
+    // Why 0600: the socket identifies callers by uid; who may connect at all is root's choice.
+    await chmod(path, 0o600);
+  }
   const port = (server.address() as AddressInfo).port;
   const shownHost = options.host.includes(':') ? `[${options.host}]` : options.host;
   return {
@@ -195,8 +224,11 @@ export async function startMcpHttp(options: McpHttpOptions): Promise<McpHttpServ
     port,
     close: async () => {
       await Promise.all([...sessions.keys()].map((id) => end(id)));
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of [server, unix]) {
+        if (s === undefined) continue;
+        s.closeAllConnections();
+        await new Promise<void>((resolve) => s.close(() => resolve()));
+      }
     },
   };
 }

@@ -5,6 +5,10 @@
  * client session where a case allows, for the whole file.
  */
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -20,6 +24,7 @@ import type { AirlockConfig } from '../../src/config/config.ts';
 import { approveServer } from '../../src/mcp/approve.ts';
 import { startMcpHttp, type McpHttpServer } from '../../src/mcp/http.ts';
 import { McpProxy } from '../../src/mcp/proxy.ts';
+import { PeerCredentialsReader } from '../../src/host/peer-credentials.ts';
 import { RequestSigner } from '../../src/signing/client.ts';
 import { loadProxyScanner } from '../../src/mcp/scanning.ts';
 import { UNTRUSTED_META } from '../../src/mcp/session.ts';
@@ -346,6 +351,42 @@ describe('MCP proxy with fixture servers in sandboxes', { skip: reason }, () => 
       await c.close();
     } finally {
       await benignProxy.close();
+    }
+  });
+
+  test('on the unix socket the caller is known by its uid (root: the operator)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'airlock-mcp-sock-'));
+    const path = join(dir, 'mcp.sock');
+    const onSocket = await startMcpHttp({ proxy, authenticator: new Authenticator({ auth: config.auth }), host: '127.0.0.1', port: 0, allowedHosts: config.service.allowedHosts, sessionIdleMs: 60_000, socket: { path, peers: await PeerCredentialsReader.create(config) } });
+    // One JSON-RPC message over the socket; the answer is read from its SSE or JSON body.
+    const send = (message: unknown, headers: Record<string, string> = {}) =>
+      new Promise<{ status: number; session: string | undefined; body: { result?: { tools?: Tool[] } } }>((resolve, reject) => {
+        const req = httpRequest({ socketPath: path, path: '/mcp', method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers } }, (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (c: string) => (text += c)).on('end', () => {
+            const data = text.split('\n').find((l) => l.startsWith('data: '))?.slice(6) ?? text;
+            try {
+              resolve({ status: res.statusCode ?? 0, session: res.headers['mcp-session-id'] as string | undefined, body: (data === '' ? {} : JSON.parse(data)) as { result?: { tools?: Tool[] } } });
+            } catch (err) {
+              reject(err as Error);
+            }
+          });
+        });
+        req.once('error', reject);
+        req.end(JSON.stringify(message));
+      });
+    try {
+      assert.equal((await stat(path)).mode & 0o777, 0o600);
+      const init = await send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'sock', version: '1' } } });
+      assert.equal(init.status, 200);
+      const headers = { 'mcp-session-id': String(init.session), 'mcp-protocol-version': '2025-06-18' };
+      await send({ jsonrpc: '2.0', method: 'notifications/initialized' }, headers).catch(() => undefined);
+      const listed = await send({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} }, headers);
+      // The operator may use every approved server, calc included (agent-a may not).
+      assert.ok(listed.body.result?.tools?.some((t) => t.name === 'calc__calculate'), JSON.stringify(listed.body).slice(0, 300));
+    } finally {
+      await onSocket.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
