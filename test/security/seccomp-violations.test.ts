@@ -148,6 +148,18 @@ for (const runtime of ['namespace', 'gvisor'] as TestRuntime[]) {
       assert.equal(escapes.find((e) => e.labels['pattern'] === 'runtime_socket_probe')?.value, 1, 'counted under its pattern');
     });
 
+    it('a process that hides its memory from the watcher (non-dumpable) is reported as write_unseen', async (t) => {
+      if (runtime === 'gvisor') return void t.skip('gVisor: no write watcher (no seccomp user notification in runsc)');
+      const a = ready(t);
+      if (a === undefined) return;
+      const hidden = 'import ctypes\nctypes.CDLL(None).prctl(4, 0, 0, 0, 0)\ntry:\n    open("/proc/sys/kernel/core_pattern", "w")\nexcept OSError as e:\n    print(e.errno)\n';
+      const result = await run(a, hidden, RECORD_ONLY);
+      assert.match(result.output, /13/, 'still refused by the kernel');
+      const unseen = result.security_violations.find((v) => v.indicators['pattern'] === 'write_unseen');
+      assert.equal(unseen?.severity, 'MEDIUM');
+      assert.equal(unseen?.indicators['syscall'], 'openat');
+    });
+
     it('a command that kills its write watcher ends its own run: nothing runs unwatched', async (t) => {
       if (runtime === 'gvisor') return void t.skip('gVisor: no write watcher (no seccomp user notification in runsc)');
       const a = ready(t);

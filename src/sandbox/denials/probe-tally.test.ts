@@ -45,3 +45,9 @@ it('denials and probes of one sandbox share one response; its words name the pat
   assert.equal(off.spec.onPathProbe, undefined, 'violations.watchWrites: false turns the watcher off');
   assert.equal(openDenials({ watch }, 'gvisor', 's-3', {}).spec.onPathProbe, undefined, 'gVisor: no user notification');
 });
+
+it('an unseen write is described without a path', () => {
+  const tally = new ProbeTally();
+  tally.add({ pattern: 'write_unseen', pid: 4, syscall: 'openat', path: '-' });
+  assert.equal(tally.violations()[0]?.description, 'openat by a process that hid its memory from the write watcher (non-dumpable) 1 time');
+});

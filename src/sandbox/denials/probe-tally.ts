@@ -63,7 +63,7 @@ export class ProbeTally {
       timestamp: e.first,
       violation_type: `${e.pattern}_attempt`,
       severity: pathPatternOf(e.pattern).severity,
-      description: `${describe(e.pattern, e.syscall)} ${e.path} ${e.count} time${e.count === 1 ? '' : 's'}`,
+      description: `${describe(e.pattern, e.syscall)}${e.pattern === 'write_unseen' ? '' : ` ${e.path}`} ${e.count} time${e.count === 1 ? '' : 's'}`,
       detection_layer: 'FILESYSTEM',
       // Why blocked: the sandbox's /proc/sys, /dev and root are read-only, it has no /sys or /boot of the host and no host socket.
       blocked: true,
@@ -87,5 +87,6 @@ export class ProbeTally {
 export function describe(pattern: string, syscall: string): string {
   if (pattern === 'runtime_socket_probe') return 'connect to runtime socket';
   if (pattern === 'device_node_create') return `${syscall} of a device node`;
+  if (pattern === 'write_unseen') return `${syscall} by a process that hid its memory from the write watcher (non-dumpable)`;
   return 'write to';
 }
