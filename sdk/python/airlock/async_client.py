@@ -160,6 +160,30 @@ class AsyncClient:
         answer = await self._transport.json(endpoints.write_file(sandbox_id, path, data, mode))
         return WriteInfo(path=str(answer["path"]), size=int(answer["size"]))
 
+    async def capture_forensics(self, sandbox_id: str) -> Dict[str, Any]:
+        """Freezes a running sandbox and writes a signed forensic bundle of it (the admin action): where the bundle is (``path``, ``entries``, ``bytes``), how it was frozen, and whether the sandbox was then killed or resumed (``after``, as ``forensics.after`` says)."""
+        return await self._transport.json(endpoints.capture_forensics(sandbox_id))
+
+    async def revoke_agent(self, agent_id: str, reason: str) -> Dict[str, Any]:
+        """Revokes an agent (operators): its new requests are refused and every live sandbox and one-shot it owns has ended (``revoked``) when this returns; ``created`` False when it was already revoked."""
+        return await self._transport.json(endpoints.revoke_agent(agent_id, reason))
+
+    async def unrevoke_agent(self, agent_id: str) -> Dict[str, Any]:
+        """Lifts an agent's revocation (operators)."""
+        return await self._transport.json(endpoints.unrevoke_agent(agent_id))
+
+    async def list_revocations(self) -> List[Dict[str, Any]]:
+        """Every revoked agent (operators): ``agent_id``, ``reason``, ``revoked_by``, ``revoked_at``, ``source``."""
+        return (await self._transport.json(endpoints.list_revocations()))["revocations"]
+
+    async def export_revocations(self) -> Dict[str, Any]:
+        """This controller's own revocations as a list signed with the controller key (operators), for ``import_revocations`` on another controller."""
+        return await self._transport.json(endpoints.export_revocations())
+
+    async def import_revocations(self, signed_list: Mapping[str, Any]) -> Dict[str, Any]:
+        """Applies another controller's signed list (operators): verified against ``revocation.trustedKeys``; agents it newly revokes have their sandboxes ended."""
+        return await self._transport.json(endpoints.import_revocations(signed_list))
+
     async def list_approvals(self) -> List[ApprovalInfo]:
         """``GET /api/v1/approvals``."""
         return [ApprovalInfo.from_json(a) for a in (await self._transport.json(endpoints.list_approvals()))["approvals"]]

@@ -151,6 +151,30 @@ class Client:
         """``PUT /api/v1/sandboxes/{id}/network``: replaces a ``restricted`` sandbox's allowlist."""
         return self._transport.json(endpoints.set_sandbox_allowlist(sandbox_id, allowed_hosts))
 
+    def capture_forensics(self, sandbox_id: str) -> Dict[str, Any]:
+        """Freezes a running sandbox and writes a signed forensic bundle of it (the admin action): where the bundle is (``path``, ``entries``, ``bytes``), how it was frozen, and whether the sandbox was then killed or resumed (``after``, as ``forensics.after`` says)."""
+        return self._transport.json(endpoints.capture_forensics(sandbox_id))
+
+    def revoke_agent(self, agent_id: str, reason: str) -> Dict[str, Any]:
+        """Revokes an agent (operators): its new requests are refused and every live sandbox and one-shot it owns has ended (``revoked``) when this returns; ``created`` False when it was already revoked."""
+        return self._transport.json(endpoints.revoke_agent(agent_id, reason))
+
+    def unrevoke_agent(self, agent_id: str) -> Dict[str, Any]:
+        """Lifts an agent's revocation (operators)."""
+        return self._transport.json(endpoints.unrevoke_agent(agent_id))
+
+    def list_revocations(self) -> List[Dict[str, Any]]:
+        """Every revoked agent (operators): ``agent_id``, ``reason``, ``revoked_by``, ``revoked_at``, ``source``."""
+        return self._transport.json(endpoints.list_revocations())["revocations"]
+
+    def export_revocations(self) -> Dict[str, Any]:
+        """This controller's own revocations as a list signed with the controller key (operators), for ``import_revocations`` on another controller."""
+        return self._transport.json(endpoints.export_revocations())
+
+    def import_revocations(self, signed_list: Mapping[str, Any]) -> Dict[str, Any]:
+        """Applies another controller's signed list (operators): verified against ``revocation.trustedKeys``; agents it newly revokes have their sandboxes ended."""
+        return self._transport.json(endpoints.import_revocations(signed_list))
+
     def list_approvals(self) -> List[ApprovalInfo]:
         """``GET /api/v1/approvals``: the approvals this caller may see, newest first."""
         return [ApprovalInfo.from_json(a) for a in self._transport.json(endpoints.list_approvals())["approvals"]]

@@ -120,6 +120,38 @@ def kill_exec(sandbox_id: str, exec_id: str) -> HttpRequest:
     return HttpRequest("DELETE", _sandbox_path(sandbox_id, f"/execs/{quote(exec_id, safe='')}"))
 
 
+def capture_forensics(sandbox_id: str) -> HttpRequest:
+    """``POST /api/v1/sandboxes/{id}/forensics`` (the admin action)."""
+    return HttpRequest("POST", _sandbox_path(sandbox_id, "/forensics"))
+
+
+def revoke_agent(agent_id: str, reason: str) -> HttpRequest:
+    """``POST /api/v1/revocations`` (operators)."""
+    return HttpRequest("POST", "/api/v1/revocations", json={"agent_id": agent_id, "reason": reason})
+
+
+def unrevoke_agent(agent_id: str) -> HttpRequest:
+    """``DELETE /api/v1/revocations/{agent_id}`` (operators)."""
+    if not isinstance(agent_id, str) or agent_id == "":
+        raise AirlockError("agent id must be a non-empty string", code="invalid_argument")
+    return HttpRequest("DELETE", f"/api/v1/revocations/{quote(agent_id, safe='')}")
+
+
+def list_revocations() -> HttpRequest:
+    """``GET /api/v1/revocations`` (operators)."""
+    return HttpRequest("GET", "/api/v1/revocations")
+
+
+def export_revocations() -> HttpRequest:
+    """``GET /api/v1/revocation-list``: this controller's own revocations, signed (operators)."""
+    return HttpRequest("GET", "/api/v1/revocation-list")
+
+
+def import_revocations(signed_list: Mapping[str, Any]) -> HttpRequest:
+    """``POST /api/v1/revocation-list``: applies another controller's signed list (operators)."""
+    return HttpRequest("POST", "/api/v1/revocation-list", json=dict(signed_list))
+
+
 def _approval_path(approval_id: str, suffix: str = "") -> str:
     if not isinstance(approval_id, str) or approval_id == "":
         raise AirlockError("approval id must be a non-empty string", code="invalid_argument")

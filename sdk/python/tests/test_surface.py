@@ -44,12 +44,12 @@ def test_commands_list_and_kill_by_pid(sandbox: airlock.Sandbox) -> None:
 
 
 def test_idle_timeout_ends_an_idle_sandbox(runtime: str) -> None:
-    sandbox = airlock.Sandbox.create(runtime=runtime, timeout=120, idle_timeout=2)
+    sandbox = airlock.Sandbox.create(runtime=runtime, timeout=120, idle_timeout=1)
     try:
         info = sandbox.get_info()
-        assert (info.idle_timeout_seconds, info.state) == (2, "running")
-        # A command longer than the idle timeout holds it off while it runs.
-        assert sandbox.commands.run("sleep 3; echo busy").stdout == "busy\n"
+        assert (info.idle_timeout_seconds, info.state) == (1, "running")
+        # A command longer than the idle timeout (and the server's 1 s reaper tick) holds it off while it runs.
+        assert sandbox.commands.run("sleep 2.5; echo busy").stdout == "busy\n"
         assert sandbox.is_running()
         deadline = time.monotonic() + 15
         while sandbox.get_info().state == "running" and time.monotonic() < deadline:
