@@ -23,6 +23,8 @@ def test_wheel_builds_and_imports_in_a_clean_venv(tmp_path: Path) -> None:
     assert len(wheels) == 1, list(dist.iterdir())
     names = zipfile.ZipFile(wheels[0]).namelist()
     assert "airlock/py.typed" in names and "airlock/__init__.py" in names
+    modules = {f"airlock/{module.name}" for module in (ROOT / "airlock").glob("*.py")}
+    assert modules - set(names) == set(), "every module of the package is in the wheel"
     assert not any(n.startswith(("tests/", "examples/")) for n in names), names
     metadata = zipfile.ZipFile(wheels[0]).read(next(n for n in names if n.endswith("/METADATA"))).decode()
     assert "Name: airlock-sandbox" in metadata and "Requires-Dist: httpx" in metadata
@@ -35,7 +37,7 @@ def test_wheel_builds_and_imports_in_a_clean_venv(tmp_path: Path) -> None:
     # Offline: the wheel alone; its dependency (httpx) is the system's, seen through --system-site-packages.
     install = subprocess.run([str(python), "-m", "pip", "install", "--no-index", "--no-deps", "--no-cache-dir", "--disable-pip-version-check", str(wheels[0])], capture_output=True, text=True)
     assert install.returncode == 0, install.stdout + install.stderr
-    probe = "import airlock, httpx; print(airlock.__file__); print(airlock.__version__); print(airlock.Sandbox.create.__doc__ is not None)"
+    probe = "import airlock, httpx; print(airlock.__file__); print(airlock.__version__); print(airlock.Sandbox.create.__doc__ is not None and callable(airlock.with_approval) and airlock.FilesystemEventType.CREATE == 'create')"
     imported = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, cwd=str(tmp_path))
     assert imported.returncode == 0, imported.stderr
     location, version, documented = imported.stdout.split()
