@@ -61,6 +61,9 @@ def test_async_sandbox(runtime: str) -> None:
             await watch.stop()
             assert exits == [None]
             sandbox_id = sandbox.sandbox_id
+            by_id = await airlock.AsyncSandbox.get_info(sandbox_id)
+            assert (by_id.state, by_id.idle_timeout_seconds) == ("running", None)
+            assert (await airlock.AsyncSandbox.set_timeout(sandbox_id, 900)).expires_at > by_id.expires_at
             listed = await airlock.AsyncSandbox.list()
             assert any(s.sandbox_id == sandbox_id for s in listed)
         async with airlock.AsyncClient() as client:
