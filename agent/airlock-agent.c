@@ -1516,6 +1516,29 @@ static int fail_watch(const char *what) {
   return 126;
 }
 
+/*
+ * Receives the child's first watched call (its open of /dev/null) and continues it: NULL when
+ * receiving, SECCOMP_IOCTL_NOTIF_ID_VALID and SECCOMP_USER_NOTIF_FLAG_CONTINUE (Linux 5.5+) all
+ * work, else what failed. Why: a kernel without one of them would fail every call, or report none.
+ */
+static const char *self_test(int listener, struct seccomp_notif *req, size_t req_size, struct seccomp_notif_resp *resp, size_t resp_size) {
+  struct pollfd pfd = {.fd = listener, .events = POLLIN};
+  int ready;
+  while ((ready = poll(&pfd, 1, 10000)) < 0 && errno == EINTR) {}
+  if (ready <= 0 || (pfd.revents & POLLIN) == 0) {
+    if (ready == 0) errno = ETIMEDOUT;
+    return "no first call from the command";
+  }
+  memset(req, 0, req_size);
+  if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) < 0) return "SECCOMP_IOCTL_NOTIF_RECV";
+  if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) < 0) return "SECCOMP_IOCTL_NOTIF_ID_VALID";
+  memset(resp, 0, resp_size);
+  resp->id = req->id;
+  resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+  if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, resp) < 0) return "SECCOMP_USER_NOTIF_FLAG_CONTINUE (Linux 5.5+)";
+  return NULL;
+}
+
 static int run_watch_writes(const char *spec, char **cmd, char **envp) {
   char *end;
   errno = 0;
@@ -1550,6 +1573,10 @@ static int run_watch_writes(const char *spec, char **cmd, char **envp) {
     if (send_fd(pair[1], listener) < 0) _exit(fail_watch("cannot hand over the listener"));
     close(listener);
     close(pair[1]);
+    // The first watched call: the supervisor answers it before anything of CMD runs (its self-test).
+    int probe = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (probe < 0) _exit(fail_watch("the watcher did not answer its first call"));
+    close(probe);
     _exit(exec_command(cmd, envp));
   }
   close(pair[1]);
@@ -1578,6 +1605,14 @@ static int run_watch_writes(const char *spec, char **cmd, char **envp) {
   struct seccomp_notif *req = calloc(1, req_size);
   struct seccomp_notif_resp *resp = calloc(1, resp_size);
   if (req == NULL || resp == NULL) die("calloc");
+  // Fail closed at start, not mid-run: the child's first call must be received, validated and continued.
+  const char *broken = self_test(listener, req, req_size, resp, resp_size);
+  if (broken != NULL) {
+    dprintf(2, "airlock-agent: watch-writes: %s: %s\n", broken, strerror(errno));
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    return 126;
+  }
   struct pollfd pfds[2] = {{.fd = sig_fd, .events = POLLIN}, {.fd = listener, .events = POLLIN}};
   for (;;) {
     if (poll(pfds, pfds[1].fd < 0 ? 1 : 2, -1) < 0) {
@@ -1592,7 +1627,7 @@ static int run_watch_writes(const char *spec, char **cmd, char **envp) {
         resp->id = req->id;
         resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
         // ENOENT: the caller was interrupted or died meanwhile; nothing to answer.
-        if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, resp) < 0 && errno != ENOENT) die("SECCOMP_IOCTL_NOTIF_SEND");
+        if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, resp) < 0 && errno != ENOENT) _exit(fail_watch("cannot answer a watched call"));
       }
     } else if (pfds[1].fd >= 0 && (pfds[1].revents & (POLLHUP | POLLERR)) != 0) {
       pfds[1].fd = -1; /* no process under the filter is left */
