@@ -45,7 +45,8 @@ export async function approveServer(proxy: McpProxy, server: string, operator: C
   let tools: Tool[] = [];
   try {
     let cursor: string | undefined;
-    for (let page = 0; page < 20; page++) {
+    // A server without tools (prompts or resources only) has nothing to pin.
+    for (let page = 0; page < 20 && upstream.client.getServerCapabilities()?.tools !== undefined; page++) {
       const result = await upstream.client.request({ method: 'tools/list', params: cursor === undefined ? {} : { cursor } }, ListToolsResultSchema, { timeout: context.config.limits.callTimeoutSeconds * 1000 });
       tools = [...tools, ...result.tools];
       cursor = result.nextCursor;

@@ -169,7 +169,8 @@ export class ProxySession {
     upstream.touch();
     const tools: Tool[] = [];
     let cursor: string | undefined;
-    for (let page = 0; page < MAX_PAGES; page++) {
+    // A server without tools (prompts or resources only) lists none.
+    for (let page = 0; page < MAX_PAGES && upstream.client.getServerCapabilities()?.tools !== undefined; page++) {
       const result = await upstream.client.request({ method: 'tools/list', params: cursor === undefined ? {} : { cursor } }, ListToolsResultSchema, this.#requestOptions());
       tools.push(...result.tools);
       cursor = result.nextCursor;

@@ -9,6 +9,7 @@ import { request as httpRequest } from 'node:http';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -39,7 +40,7 @@ import { FIXTURES, fixture } from './fixtures/catalog.ts';
 import { SANDBOX_NODE, sandboxedFixture } from './lib/sandboxed-fixture.ts';
 
 const AGENT = 'agent-a';
-const GROUPS = ['mcp.fs', 'mcp.rug', 'mcp.sampling', 'mcp.poisoned', 'mcp.injection', 'mcp.escape', 'mcp.escape-gvisor', 'mcp.hanging', 'mcp.flooding', 'mcp.unpinned'];
+const GROUPS = ['mcp.fs', 'mcp.rug', 'mcp.sampling', 'mcp.poisoned', 'mcp.injection', 'mcp.escape', 'mcp.escape-gvisor', 'mcp.hanging', 'mcp.flooding', 'mcp.unpinned', 'mcp.docs'];
 
 /** A fixture in a namespace sandbox (see lib/sandboxed-fixture.ts). */
 const local = sandboxedFixture;
@@ -64,6 +65,8 @@ const config: AirlockConfig = {
       flooding: local('flooding', { limits: { outputBytes: 4 * 1024 * 1024 } }),
       // Approved, but the agent is not in its group: policy hides and refuses it.
       calc: local('calculator'),
+      // Prompts and resources (no tools).
+      docs: local('filesystem', { command: [SANDBOX_NODE, fileURLToPath(new URL('./lib/prompts-server.ts', import.meta.url))] }),
       // Never approved: its tools are blocked.
       unpinned: local('time'),
     },
@@ -133,7 +136,7 @@ describe('MCP proxy with fixture servers in sandboxes', { skip: reason }, () => 
       log: { warn: () => undefined, error: (o: Record<string, unknown>, m: string) => process.stderr.write(`${m} ${JSON.stringify(o)}\n`) },
     });
     proxy = new McpProxy(proxyOptions());
-    await Promise.all(['fs', 'rug', 'sampling', 'poisoned', 'injection', 'escape', 'hanging', 'flooding', 'calc', ...(gvisorSkip === false ? ['escape-gvisor'] : [])].map((name) => approveServer(proxy, name, operator)));
+    await Promise.all(['docs', 'fs', 'rug', 'sampling', 'poisoned', 'injection', 'escape', 'hanging', 'flooding', 'calc', ...(gvisorSkip === false ? ['escape-gvisor'] : [])].map((name) => approveServer(proxy, name, operator)));
     http = await startMcpHttp({ proxy, authenticator: new Authenticator({ auth: config.auth }), host: '127.0.0.1', port: 0, allowedHosts: config.service.allowedHosts, sessionIdleMs: 1500 });
     client = await connect();
   });
@@ -388,6 +391,25 @@ describe('MCP proxy with fixture servers in sandboxes', { skip: reason }, () => 
       await onSocket.close();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  test('prompts and resources: granted ones listed, their content scanned, redacted and marked untrusted', async () => {
+    const prompts = (await client.listPrompts()).prompts.map((p) => p.name).sort();
+    assert.deepEqual(prompts, ['docs__review', 'docs__summarize']);
+    const clean = await client.getPrompt({ name: 'docs__review' });
+    assert.deepEqual((clean._meta?.[UNTRUSTED_META] as { findings: unknown[] }).findings, []);
+    const injected = await client.getPrompt({ name: 'docs__summarize' });
+    const findings = (injected._meta?.[UNTRUSTED_META] as { source: unknown; findings: { severity: string }[] });
+    assert.deepEqual(findings.source, { server: 'docs', name: 'summarize' });
+    assert.ok(findings.findings.some((f) => f.severity === 'HIGH' || f.severity === 'CRITICAL'), JSON.stringify(findings.findings));
+    const resources = (await client.listResources()).resources.map((r) => r.uri);
+    assert.deepEqual(resources, ['notes://today']);
+    const read = await client.readResource({ uri: 'notes://today' });
+    assert.doesNotMatch(JSON.stringify(read.contents), /AKIA[0-9A-Z]{16}/, 'the key id is redacted');
+    assert.match(JSON.stringify(read.contents), /Deploy notes/);
+    assert.equal((await rpcError(client.readResource({ uri: 'file:///etc/passwd' }))).data.airlock_code, 'unknown_tool');
+    assert.equal((await rpcError(client.getPrompt({ name: 'calc__anything' }))).data.airlock_code, 'policy_denied');
+    assert.ok(events.some((e) => e.kind === 'mcp.call' && e.data['method'] === 'resources/read' && e.data['decision'] === 'allowed'));
   });
 
   test('bad input: malformed JSON, an oversized message, an unknown method; the proxy stays up', async () => {
