@@ -20,6 +20,7 @@ import { loopbackAllowNote } from './sandbox-options.ts';
 import { withOwnerWrites } from '../isolation/grants/owner-writes.ts';
 import { NetworkManager } from '../network/manager.ts';
 import { NetworkPolicyError } from '../network/policy.ts';
+import { interruptOnSignals } from './run-interrupt.ts';
 
 /** Runs the command and returns the exit code for the CLI. */
 export async function runCommand(command: string[], raw: RawRunOptions, configPath: string | undefined): Promise<number> {
@@ -31,16 +32,20 @@ export async function runCommand(command: string[], raw: RawRunOptions, configPa
   const plan = { ...parsed, mounts: withOwnerWrites(parsed.mounts, process.getuid?.()) };
   const loopbackNote = loopbackAllowNote(plan.network.allowedHosts);
   if (loopbackNote !== undefined) process.stderr.write(`airlock: ${loopbackNote}\n`);
+  // From here on a signal cancels the run like a timeout does and the CLI exits once all is torn down.
+  const interrupt = interruptOnSignals();
   const recording = openRunRecording(config);
   try {
-    return await admittedRun(plan, raw, config, recording);
+    const code = await admittedRun(plan, raw, config, recording, interrupt.signal);
+    return interrupt.exitCode() ?? code;
   } finally {
     await recording.then((r) => r.close(), () => undefined);
+    interrupt.dispose();
   }
 }
 
 /** Admits the plan (recorded before anything starts), runs it, records how it ended. */
-async function admittedRun(plan: RunPlan, raw: RawRunOptions, config: AirlockConfig, recording: Promise<RunRecording>): Promise<number> {
+async function admittedRun(plan: RunPlan, raw: RawRunOptions, config: AirlockConfig, recording: Promise<RunRecording>, signal: AbortSignal): Promise<number> {
   const admission = await admitRun(plan, config, raw.approval, recording);
   if (!admission.admitted) return admission.exitCode;
   // The same policy_hash `airlock serve` reports for this configuration.
@@ -75,6 +80,7 @@ async function admittedRun(plan: RunPlan, raw: RawRunOptions, config: AirlockCon
     workdir: plan.workdir,
     argv: plan.argv,
     network: plan.network,
+    signal,
     ...(secrets.length === 0 ? {} : { secrets }),
   };
   if (stdin !== undefined) request.stdin = stdin;
