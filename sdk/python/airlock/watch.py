@@ -121,6 +121,7 @@ class AsyncWatchHandle:
         self._timeout, self._interval = float(timeout), float(interval)
         self._snapshot: Snapshot = {}
         self._task: "Optional[asyncio.Task[None]]" = None
+        self._exited = False
 
     async def start(self) -> None:
         """Takes the first listing (a folder that isn't there raises) and starts polling."""
@@ -128,13 +129,22 @@ class AsyncWatchHandle:
         self._task = asyncio.get_running_loop().create_task(self._watch())
 
     async def stop(self) -> None:
-        """Stops watching; no event is delivered afterwards."""
+        """Stops watching; no event is delivered afterwards, and ``on_exit`` has been called when this returns."""
         if self._task is not None and not self._task.done():
             self._task.cancel()
             try:
                 await self._task
             except asyncio.CancelledError:
                 pass
+        # Why here too: a task cancelled before it first ran never enters _watch.
+        await self._exit(None)
+
+    async def _exit(self, error: Optional[BaseException]) -> None:
+        if self._exited:
+            return
+        self._exited = True
+        if self._on_exit is not None:
+            await _call(self._on_exit, error)
 
     async def _watch(self) -> None:
         error: Optional[BaseException] = None
@@ -149,8 +159,7 @@ class AsyncWatchHandle:
             pass
         except Exception as err:  # noqa: BLE001 - the folder gone, the sandbox ended, a listener that raised: handed to on_exit
             error = err
-        if self._on_exit is not None:
-            await _call(self._on_exit, error)
+        await self._exit(error)
 
     async def _poll(self) -> None:
         while True:

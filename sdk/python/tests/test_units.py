@@ -158,3 +158,42 @@ def test_decision_signing_text_is_canonical() -> None:
     with pytest.raises(airlock.AirlockError):
         airlock.decision_signing_text(approval_id="apr_1", action_digest="sha256:ab", decision="approve", nonce="\ud800", expires_at="x")
     assert utc_time(dt.datetime(2026, 12, 6, 11, 15, tzinfo=dt.timezone(dt.timedelta(hours=1)))) == "2026-12-06T10:15:00.000Z"
+
+
+def test_async_watch_ends_once_whatever_ends_it() -> None:
+    import asyncio
+
+    from airlock.watch import AsyncWatchHandle
+
+    def entry(name: str) -> airlock.FileEntry:
+        return airlock.FileEntry(name=name, path=f"/w/{name}", type="file", size=1, mode=0o644, modified_at="t")
+
+    async def main() -> None:
+        listings = [[], [entry("a")]]
+
+        async def list_folder() -> "list[airlock.FileEntry]":
+            if not listings:
+                raise airlock.SandboxNotRunningError("ended", code="sandbox_not_running")
+            return listings.pop(0)
+
+        events: list = []
+        exits: list = []
+        failing = AsyncWatchHandle(list_folder, events.append, on_exit=exits.append, timeout=0, interval=0.1)
+        await failing.start()
+        await asyncio.sleep(0.5)
+        assert [(e.name, e.type.value) for e in events] == [("a", "create")]
+        assert len(exits) == 1 and isinstance(exits[0], airlock.SandboxNotRunningError), exits
+        await failing.stop()
+        assert len(exits) == 1, "on_exit is called once"
+        quick: list = []
+        at_once = AsyncWatchHandle(lambda: asyncio.sleep(0, result=[]), events.append, on_exit=quick.append, timeout=0, interval=0.1)
+        await at_once.start()
+        await at_once.stop()
+        assert quick == [None], "stopped before its first poll: on_exit still called"
+        timed: list = []
+        short = AsyncWatchHandle(lambda: asyncio.sleep(0, result=[]), events.append, on_exit=timed.append, timeout=0.2, interval=0.1)
+        await short.start()
+        await asyncio.sleep(0.5)
+        assert timed == [None], "the timeout ended it"
+
+    asyncio.run(main())
