@@ -60,7 +60,8 @@ class SandboxNotRunningError(AirlockError):
 
 
 class ExecutionNotFoundError(AirlockError):
-    """No running one-shot execution has this id (404 ``execution_not_found``)."""
+    """No running one-shot execution, or no command running in the sandbox, has this id (404
+    ``execution_not_found``); ``commands.kill`` answers False for it."""
 
 
 class ExecutionNotRunningError(AirlockError):
