@@ -64,7 +64,7 @@ export async function runChecks(config: AirlockConfig): Promise<Check[]> {
   }
   // Why these are warnings: without them `none` sandboxes still run; the detail names what is lost.
   const degraded = (check: Check): Check => ({ ...check, level: 'warn' });
-  checks.push(cgroupCheck(), userNamespaceCheck(), seccompCheck(), ...appArmorFacts(), kvmCheck(), degraded(await nftablesCheck()), degraded(networkCheck(config)), await imageCheck(config), await leftoverCheck(config));
+  checks.push(cgroupCheck(), userNamespaceCheck(), seccompCheck(config), ...appArmorFacts(), kvmCheck(), degraded(await nftablesCheck()), degraded(networkCheck(config)), await imageCheck(config), await leftoverCheck(config));
   checks.push({ name: 'capacity', ok: true, detail: describeCapacity(config.service.maxSandboxes, hostSandboxCapacity(config.defaults.memoryMb)) });
   checks.push({ name: 'image policy', ...(await (await import('../images/signatures/health.ts')).imagePolicyHealth(config)) });
   return checks;
@@ -115,10 +115,14 @@ function userNamespaceCheck(): Check {
   return { name: 'user namespaces', ok, detail: facts.join(', ') };
 }
 
-function seccompCheck(): Check {
+function seccompCheck(config: AirlockConfig): Check {
   const status = readOr('/proc/self/status') ?? '';
   const actions = readOr('/proc/sys/kernel/seccomp/actions_avail');
   const ok = /^Seccomp:/m.test(status) && (actions?.includes('kill_process') ?? false);
+  // Namespace sandboxes don't start without it while violations.watchWrites is on (the agent's write watcher).
+  if (ok && config.violations.watchWrites !== false && !/\buser_notif\b/.test(actions ?? '')) {
+    return { name: 'seccomp', ok: false, detail: `actions: ${actions}; no user_notif: the write watcher (violations.watchWrites) needs seccomp user notification (Linux 5.5+); set violations.watchWrites: false to run without it` };
+  }
   return { name: 'seccomp', ok, detail: actions ? `actions: ${actions}` : 'no seccomp support in this kernel' };
 }
 
