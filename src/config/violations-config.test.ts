@@ -18,3 +18,11 @@ test('violations config: defaults, a partial table filled from them, bad values 
   const floor = schema.safeParse({ response: { CRITICAL: 'record' } });
   assert.match(floor.success ? '' : floor.error.issues[0]?.message ?? '', /CRITICAL/);
 });
+
+test('violations config: the write watcher is on by default and can be turned off', () => {
+  const schema = violationsSchema(z);
+  assert.equal(schema.parse(undefined).watchWrites, true);
+  assert.equal(schema.parse({}).watchWrites, true);
+  assert.equal(schema.parse({ watchWrites: false }).watchWrites, false);
+  assert.equal(schema.safeParse({ watchWrites: 'no' }).success, false);
+});
