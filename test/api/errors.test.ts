@@ -9,7 +9,8 @@ import { assertError, json, makeApp } from './helpers.ts';
 const ID = 's-00000000-0000-0000-0000-000000000000';
 const EXECUTION_ID = '00000000-0000-4000-8000-000000000000';
 const routes = Object.values(ROUTES) as RouteSpec[];
-const concrete = (spec: RouteSpec, id = ID) => spec.url.replace(':id', id) + (spec.query?.shape['path'] !== undefined ? '?path=/tmp/a' : '');
+// A route's second id (a command's exec id) is a well-formed one: the sandbox id is what is under test.
+const concrete = (spec: RouteSpec, id = ID) => spec.url.replace(':id', id).replace(':exec_id', 'exec-1') + (spec.query?.shape['path'] !== undefined ? '?path=/tmp/a' : '');
 const jsonRoutes = routes.filter((r) => r.body?.contentType === 'application/json');
 
 describe('the error envelope on every route', () => {
