@@ -45,6 +45,8 @@ export interface McpLocalServer {
 /** An MCP server reached over Streamable HTTP. */
 export interface McpRemoteServer {
   url: string;
+  /** Connect even when its name resolves to an internal address (never cloud metadata). */
+  allowPrivate: boolean;
   allowSampling: boolean;
   allowElicitation: boolean;
 }
@@ -131,6 +133,7 @@ export function mcpSchema(z: typeof Zod) {
   const remote = z
     .object({
       url: z.string().url().refine((u) => /^https?:\/\//.test(u), 'an http(s) URL').describe('Streamable HTTP endpoint of the remote server.'),
+      allowPrivate: z.boolean().default(false).describe('Connect even when the URL resolves to an internal or host address (default false, as sandbox egress). Cloud metadata is refused always.'),
       allowSampling: z.boolean().default(false),
       allowElicitation: z.boolean().default(false),
     })

@@ -5,7 +5,8 @@
  * client session where a case allows, for the whole file.
  */
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,9 @@ import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { McpError, ToolListChangedNotificationSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { CallToolRequestSchema, ListToolsRequestSchema, McpError, ToolListChangedNotificationSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { Authenticator } from '../../src/admission/authenticate.ts';
 import type { Caller } from '../../src/admission/caller.ts';
 import { cedarSignerCheck } from '../../src/approvals/cedar-signer.ts';
@@ -29,6 +32,7 @@ import { PeerCredentialsReader } from '../../src/host/peer-credentials.ts';
 import { RequestSigner } from '../../src/signing/client.ts';
 import { loadProxyScanner } from '../../src/mcp/scanning.ts';
 import { UNTRUSTED_META } from '../../src/mcp/session.ts';
+import { guardedFetch } from '../../src/mcp/upstream/remote-fetch.ts';
 import { AirlockMetrics } from '../../src/observability/metrics.ts';
 import { PolicyEngine } from '../../src/policy/engine.ts';
 import { policyDirOf } from '../../src/policy/bundle-files.ts';
@@ -40,10 +44,23 @@ import { FIXTURES, fixture } from './fixtures/catalog.ts';
 import { SANDBOX_NODE, sandboxedFixture } from './lib/sandboxed-fixture.ts';
 
 const AGENT = 'agent-a';
-const GROUPS = ['mcp.fs', 'mcp.rug', 'mcp.sampling', 'mcp.poisoned', 'mcp.injection', 'mcp.escape', 'mcp.escape-gvisor', 'mcp.hanging', 'mcp.flooding', 'mcp.unpinned', 'mcp.docs'];
+const GROUPS = ['mcp.fs', 'mcp.rug', 'mcp.sampling', 'mcp.poisoned', 'mcp.injection', 'mcp.escape', 'mcp.escape-gvisor', 'mcp.hanging', 'mcp.flooding', 'mcp.unpinned', 'mcp.docs', 'mcp.remote', 'mcp.remote-internal'];
 
 /** A fixture in a namespace sandbox (see lib/sandboxed-fixture.ts). */
 const local = sandboxedFixture;
+
+/** A remote MCP server (Streamable HTTP, stateless) on loopback: an internal address, as far as egress rules go. */
+const remoteServer = createServer((req, res) => {
+  const server = new Server({ name: 'remote', version: '1.0.0' }, { capabilities: { tools: {} } });
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [{ name: 'echo', description: 'Echo the text back.', inputSchema: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] }, annotations: { readOnlyHint: true } }] }));
+  server.setRequestHandler(CallToolRequestSchema, (r) => ({ content: [{ type: 'text', text: String(r.params.arguments?.['text']) }] }));
+  const transport = new StreamableHTTPServerTransport({});
+  res.on('close', () => void transport.close().then(() => server.close()));
+  void server.connect(transport).then(() => transport.handleRequest(req, res));
+});
+await new Promise<void>((resolve) => remoteServer.listen(0, '127.0.0.1', resolve));
+const REMOTE_URL = `http://127.0.0.1:${(remoteServer.address() as AddressInfo).port}/mcp`;
+after(() => remoteServer.close());
 
 const base = isolatedConfig();
 const gvisorSkip = skipReason(base)('gvisor');
@@ -65,6 +82,9 @@ const config: AirlockConfig = {
       flooding: local('flooding', { limits: { outputBytes: 4 * 1024 * 1024 } }),
       // Approved, but the agent is not in its group: policy hides and refuses it.
       calc: local('calculator'),
+      // Remote: allowed to an internal address explicitly, and the same URL without that.
+      remote: { url: REMOTE_URL, allowPrivate: true, allowSampling: false, allowElicitation: false },
+      'remote-internal': { url: REMOTE_URL, allowPrivate: false, allowSampling: false, allowElicitation: false },
       // Prompts and resources (no tools).
       docs: local('filesystem', { command: [SANDBOX_NODE, fileURLToPath(new URL('./lib/prompts-server.ts', import.meta.url))] }),
       // Never approved: its tools are blocked.
@@ -136,7 +156,7 @@ describe('MCP proxy with fixture servers in sandboxes', { skip: reason }, () => 
       log: { warn: () => undefined, error: (o: Record<string, unknown>, m: string) => process.stderr.write(`${m} ${JSON.stringify(o)}\n`) },
     });
     proxy = new McpProxy(proxyOptions());
-    await Promise.all(['docs', 'fs', 'rug', 'sampling', 'poisoned', 'injection', 'escape', 'hanging', 'flooding', 'calc', ...(gvisorSkip === false ? ['escape-gvisor'] : [])].map((name) => approveServer(proxy, name, operator)));
+    await Promise.all(['remote', 'docs', 'fs', 'rug', 'sampling', 'poisoned', 'injection', 'escape', 'hanging', 'flooding', 'calc', ...(gvisorSkip === false ? ['escape-gvisor'] : [])].map((name) => approveServer(proxy, name, operator)));
     http = await startMcpHttp({ proxy, authenticator: new Authenticator({ auth: config.auth }), host: '127.0.0.1', port: 0, allowedHosts: config.service.allowedHosts, sessionIdleMs: 1500 });
     client = await connect();
   });
@@ -410,6 +430,17 @@ describe('MCP proxy with fixture servers in sandboxes', { skip: reason }, () => 
     assert.equal((await rpcError(client.readResource({ uri: 'file:///etc/passwd' }))).data.airlock_code, 'unknown_tool');
     assert.equal((await rpcError(client.getPrompt({ name: 'calc__anything' }))).data.airlock_code, 'policy_denied');
     assert.ok(events.some((e) => e.kind === 'mcp.call' && e.data['method'] === 'resources/read' && e.data['decision'] === 'allowed'));
+  });
+
+  test('a remote server is reached under the egress rules: an internal address only where allowed', async () => {
+    const listed = await client.listTools();
+    assert.ok(listed.tools.some((t: Tool) => t.name === 'remote__echo'));
+    assert.equal(textOf(await client.callTool({ name: 'remote__echo', arguments: { text: 'over http' } })), 'over http');
+    const unavailable = (listed._meta?.['airlock/unavailable'] ?? []) as { server: string; reason: string }[];
+    const internal = unavailable.find((u) => u.server === 'remote-internal');
+    assert.match(internal?.reason ?? '', /resolves to 127\.0\.0\.1 \(loopback\w*\)/);
+    // Cloud metadata is never reached, allowPrivate or not.
+    await assert.rejects(guardedFetch(true)('http://169.254.169.254/latest/meta-data/'), /cloud_metadata/);
   });
 
   test('bad input: malformed JSON, an oversized message, an unknown method; the proxy stays up', async () => {

@@ -55,7 +55,9 @@ export async function connectUpstream(options: ConnectOptions): Promise<Upstream
   const { server } = options;
   if (!isLocalServer(server)) {
     const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
-    const transport = new StreamableHTTPClientTransport(new URL(server.url));
+    const { guardedFetch } = await import('./remote-fetch.ts');
+    // Why a guarded fetch: the proxy's own connection is held to the egress rules sandboxes get.
+    const transport = new StreamableHTTPClientTransport(new URL(server.url), { fetch: guardedFetch(server.allowPrivate) });
     return connected(options, client, transport, undefined, async () => undefined);
   }
   const sandbox = await options.service.create({
