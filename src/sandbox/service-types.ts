@@ -9,6 +9,7 @@ import type { ExecutionResult, SecurityViolation } from './result.ts';
 import type { NetworkRequest } from '../network/policy.ts';
 import type { SandboxSpec } from '../policy/request.ts';
 import type { EgressDecision } from '../network/proxy/index.ts';
+import type { ImageRunConfig } from '../images/oci/types.ts';
 
 /** A one-shot execution (seed `POST /api/v1/sandbox/execute`), already validated. */
 export interface OneShotRequest {
@@ -252,6 +253,8 @@ export interface SandboxServiceApi {
   /** Replaces a running restricted sandbox's allowlist (validated; recorded). */
   setAllowlist(id: string, allowedHosts: string[]): Promise<SandboxNetworkInfo>;
   status(): ServiceStatus;
+  /** The run configuration of image `name` (default: the configured one); null for a built image or one that can't be resolved. */
+  imageRunConfig(name: string | undefined): Promise<ImageRunConfig | null>;
   health(): Promise<HealthReport>;
   readonly policyHash: string;
   shutdown(): Promise<void>;

@@ -17,6 +17,8 @@ import { activePolicyHash } from './policy-bundle.ts';
 import { BASE_ENV, commandFor, driverFor, imageFor, limitsFor } from './prepare.ts';
 import { PersistentSandbox } from './persistent.ts';
 import { ImageReverifier } from '../images/reverify.ts';
+import { imageRunConfig } from '../images/oci/run-defaults.ts';
+import type { ImageRunConfig } from '../images/oci/types.ts';
 import { imageIntegrityViolation } from './violations.ts';
 import { brokeredSecretViolation } from './brokered-violation.ts';
 import { egressRefusalViolation, refusalKey } from './egress-violation.ts';
@@ -485,6 +487,11 @@ export class SandboxService implements SandboxServiceApi {
     record.allowlistChanges.push({ at: new Date().toISOString(), allowed_hosts: [...allowedHosts] });
     this.observer.allowlistChanged?.(id, [...allowedHosts]);
     return this.network(id);
+  }
+
+  /** The run configuration of image `name`: its defaults are filled in before admission (src/images/oci/run-defaults.ts). */
+  async imageRunConfig(name: string | undefined): Promise<ImageRunConfig | null> {
+    return imageRunConfig(this.config, name ?? this.config.defaultImage, this.manifests);
   }
 
   status(): ServiceStatus {

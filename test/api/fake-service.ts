@@ -303,6 +303,11 @@ export class FakeService implements SandboxServiceApi {
       });
   }
 
+  /** Images here have no run configuration (as built images have none). */
+  async imageRunConfig(): Promise<null> {
+    return null;
+  }
+
   status(): ServiceStatus {
     const oneShots = this.#oneShots.running().map((o) => ({
       execution_id: o.executionId, agent_id: o.agentId, runtime: o.runtime, uptime_seconds: 1, pod_name: `x-${o.executionId}`, kind: 'execution' as const,

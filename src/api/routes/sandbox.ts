@@ -15,6 +15,7 @@ import { admit, callerOf, NEW_SANDBOX, newSandboxSpec, ownerFor } from '../admit
 import { NO_NETWORK } from '../../network/policy.ts';
 import { ServiceError } from '../../sandbox/errors.ts';
 import { executionReceipt } from '../receipts.ts';
+import { withImageDefaults } from '../image-defaults.ts';
 import type { SandboxOwnership } from '../../sandbox/service-types.ts';
 import type { CancelledExecution, ExecuteResponse, StatusResponse } from '../schemas.ts';
 
@@ -35,7 +36,8 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: RouteContext): 
   const { execute, status, cancelExecution } = ROUTES;
 
   app.post(execute.url, async (request, reply): Promise<ExecuteResponse> => {
-    const body = parseOrThrow(execute.body.schema, request.body, 'body');
+    // An imported image's env and, when none is named, its default command, before policy sees the request.
+    const body = await withImageDefaults(ctx.service, parseOrThrow(execute.body.schema, request.body, 'body'));
     // Every problem of the request at once, not the first one found.
     const { pin, what, stdin, limits, mounts, workdir } = await checkAll({
       pin: () => checkPolicyPin(request.headers, body.expected_policy_hash, ctx.service.policyHash),
