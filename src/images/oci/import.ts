@@ -14,6 +14,7 @@ import { ensureStore, storePaths } from '../paths.ts';
 import { sanitizeTree } from '../sanitize.ts';
 import { commitBlob } from '../store.ts';
 import { checkImageName, IMAGE_NAME_RE, writeTag } from '../tags.ts';
+import { checkOrigin, localOrigin } from '../signatures/policy.ts';
 import { checkTreePolicy } from '../verify.ts';
 import { knownHash, newCounters } from './apply-layer.ts';
 import { directoryLookup, readDockerArchive } from './docker-archive.ts';
@@ -81,6 +82,9 @@ export async function importImage(path: string, options: ImportOptions = {}): Pr
   const limits: ImportLimits = { ...DEFAULT_IMPORT_LIMITS, ...config.imageImport, ...options.limits };
   const name = options.name ?? defaultImageName(options.source?.reference ?? path);
   checkImageName(name);
+  // Why before the archive is read: an image the policy forbids is refused with nothing touched or left.
+  // A pull asked for its registry origin before fetching anything (registry/pull.ts).
+  if (options.source?.kind !== 'registry') checkOrigin(config.imagePolicy, localOrigin(name));
   const paths = storePaths(config);
   await ensureStore(paths);
   const work = await mkdtemp(join(paths.tmp, `${IMPORT_TMP_PREFIX}${process.pid}-`));

@@ -49,8 +49,8 @@ export interface ImportedImage {
 
 /** Options of {@link importImage}. */
 export interface ImportOptions {
-  /** Configuration whose store receives the image, and whose `imageImport` bounds it; default: the loaded host configuration. */
-  config?: Pick<AirlockConfig, 'stateDir'> & Partial<Pick<AirlockConfig, 'imageImport'>>;
+  /** Configuration whose store receives the image, whose `imagePolicy` must allow it and whose `imageImport` bounds it; default: the loaded host configuration. */
+  config?: Pick<AirlockConfig, 'stateDir' | 'imagePolicy'> & Partial<Pick<AirlockConfig, 'imageImport'>>;
   /** Tag to store the image under; default: derived from the reference, else `imported`. */
   name?: string;
   source?: ImportSource;
