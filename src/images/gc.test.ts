@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { collectGarbage } from './gc.ts';
 import { ensureStore, storePaths } from './paths.ts';
 import { writeTag } from './tags.ts';
+import { PULL_TMP_PREFIX } from './registry/pull.ts';
 
 const HOUR_AGO = new Date(Date.now() - 2 * 3_600_000);
 const hex = (c: string): string => c.repeat(64);
@@ -74,4 +75,21 @@ test('gc of a state directory without a store creates nothing', async (t) => {
   const report = await collectGarbage({ stateDir: join(dir, 'state') }, { proc: join(dir) }).catch((err: unknown) => err);
   assert.ok(!(report instanceof Error), String(report));
   assert.deepEqual(await readdir(dir), []);
+});
+
+test('gc recognises an abandoned pull download directory by its pid, as import and build ones, not only after an hour', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'airlock-gc-pull-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const stateDir = join(dir, 'state');
+  const paths = storePaths({ stateDir });
+  await ensureStore(paths);
+  const dead = deadPid();
+  // Both just made (well within an hour): only the pid tells them apart.
+  await mkdir(join(paths.tmp, `${PULL_TMP_PREFIX}${dead}-a1`));
+  await mkdir(join(paths.tmp, `${PULL_TMP_PREFIX}${process.pid}-a2`));
+  // A fake /proc with no process: no mount table names anything.
+  await mkdir(join(dir, 'proc'));
+  const report = await collectGarbage({ stateDir }, { proc: join(dir, 'proc') });
+  assert.deepEqual(report.tmp, [join(paths.tmp, `${PULL_TMP_PREFIX}${dead}-a1`)]);
+  assert.deepEqual(await readdir(paths.tmp), [`${PULL_TMP_PREFIX}${process.pid}-a2`]);
 });

@@ -1,6 +1,6 @@
 /**
  * `image gc`: removes what nothing references — image blobs no tag names and no live sandbox has
- * mounted, abandoned build and import directories under tmp/, stale tag temporaries, and old
+ * mounted, abandoned build, import and pull directories under tmp/, stale tag temporaries, and old
  * builds of the C helpers (the agent among them). Never what a live sandbox uses: every mount
  * namespace on the host is consulted (live-references.ts), not a record a sandbox might not have.
  */
@@ -34,8 +34,11 @@ export interface GcOptions {
   proc?: string;
 }
 
-/** Temporary names that carry the pid of the process working in them: `build-PID-…`, `import-PID-…`. */
-const PID_NAMED = /^(?:build|import)-([0-9]+)-/;
+/**
+ * Temporary names that carry the pid of the process working in them: `build-PID-…` (build.ts),
+ * `import-PID-…` (oci/import.ts IMPORT_TMP_PREFIX), `pull-PID-…` (registry/pull.ts PULL_TMP_PREFIX).
+ */
+const PID_NAMED = /^(?:build|import|pull)-([0-9]+)-/;
 
 async function ageMs(path: string, now: number): Promise<number | undefined> {
   const st = await lstat(path).catch(() => undefined);
