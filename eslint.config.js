@@ -31,14 +31,15 @@ const noRealpath = [
  * imports and re-exports only: a dynamic import() is not checked.)
  */
 const layers = [
-  { folder: 'host', above: ['isolation', 'network', 'sandbox', 'forensics', 'admission', 'approvals', 'api', 'cli'], why: 'Host helpers are the bottom layer: they know no driver, network, runner or front end.' },
-  { folder: 'isolation', above: ['sandbox', 'forensics', 'admission', 'approvals', 'api', 'cli'], why: 'Drivers allocate, run and release: they know nothing of the runner, HTTP or the CLI.' },
-  { folder: 'network', above: ['sandbox', 'forensics', 'admission', 'approvals', 'api', 'cli'], why: 'Networks are attached by the runner: they know nothing of the runner, HTTP or the CLI.' },
-  { folder: 'sandbox', above: ['admission', 'approvals', 'api', 'cli'], why: 'The runner serves every front end: it knows nothing of admission, HTTP or the CLI.' },
-  { folder: 'forensics', above: ['admission', 'approvals', 'api', 'cli'], why: 'Forensic capture sits beside the runner: it knows nothing of admission, HTTP or the CLI.' },
-  { folder: 'admission', above: ['api', 'cli'], why: 'Admission decides for every front end: it knows nothing of HTTP or the CLI.' },
-  { folder: 'approvals', above: ['api', 'cli'], why: 'The approval gate serves admission and every front end: it knows nothing of HTTP or the CLI.' },
-  { folder: 'secrets', above: ['sandbox', 'forensics', 'admission', 'approvals', 'api', 'cli'], why: 'Secrets are resolved and redacted for the runner and every front end: they know nothing of them.' },
+  { folder: 'host', above: ['isolation', 'network', 'sandbox', 'forensics', 'admission', 'approvals', 'mcp', 'api', 'cli'], why: 'Host helpers are the bottom layer: they know no driver, network, runner or front end.' },
+  { folder: 'isolation', above: ['sandbox', 'forensics', 'admission', 'approvals', 'mcp', 'api', 'cli'], why: 'Drivers allocate, run and release: they know nothing of the runner, HTTP or the CLI.' },
+  { folder: 'network', above: ['sandbox', 'forensics', 'admission', 'approvals', 'mcp', 'api', 'cli'], why: 'Networks are attached by the runner: they know nothing of the runner, HTTP or the CLI.' },
+  { folder: 'sandbox', above: ['admission', 'approvals', 'mcp', 'api', 'cli'], why: 'The runner serves every front end: it knows nothing of admission, HTTP or the CLI.' },
+  { folder: 'forensics', above: ['admission', 'approvals', 'mcp', 'api', 'cli'], why: 'Forensic capture sits beside the runner: it knows nothing of admission, HTTP or the CLI.' },
+  { folder: 'admission', above: ['mcp', 'api', 'cli'], why: 'Admission decides for every front end: it knows nothing of HTTP or the CLI.' },
+  { folder: 'approvals', above: ['mcp', 'api', 'cli'], why: 'The approval gate serves admission and every front end: it knows nothing of HTTP or the CLI.' },
+  { folder: 'mcp', above: ['api', 'cli'], why: 'The MCP proxy is a front end of its own: it knows nothing of the HTTP API or the CLI.' },
+  { folder: 'secrets', above: ['sandbox', 'forensics', 'admission', 'approvals', 'mcp', 'api', 'cli'], why: 'Secrets are resolved and redacted for the runner and every front end: they know nothing of them.' },
 ];
 
 const isolationLayer = layers.find((layer) => layer.folder === 'isolation');
