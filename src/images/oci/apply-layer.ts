@@ -71,6 +71,9 @@ interface LayerContext {
 // group/world write breaks the store's floor; sticky and the owner's bits are kept.
 const MODE_KEEP = 0o1755;
 
+/** Entry types that carry no data in Go's archive/tar (its isHeaderOnlyType). */
+const HEADER_ONLY: ReadonlySet<string> = new Set(['symlink', 'link', 'character-device', 'block-device', 'fifo', 'directory']);
+
 function modeOf(header: Header, fallback: number, ctx: LayerContext): number {
   const mode = (header.mode ?? fallback) & 0o7777;
   if ((mode & 0o6000) !== 0) ctx.counters.strippedModes++;
@@ -146,6 +149,11 @@ async function applyEntry(ctx: LayerContext, entry: Entry): Promise<void> {
   const entryName = header.name;
   if (++ctx.counters.entries > ctx.limits.maxEntries) throw new ImportError(`layer ${ctx.layer + 1}: more than ${ctx.limits.maxEntries} entries`);
   const parts = entryParts(entryName);
+  // Why: Go's archive/tar (containerd, docker) reads no data after these whatever the size says, tar-stream
+  // skips it: the bytes would be entries to one and hidden to the other (a whiteout scanners see and we don't).
+  if (HEADER_ONLY.has(header.type ?? 'file') && (header.size ?? 0) > 0) {
+    throw new ImportError(`entry ${JSON.stringify(entryName)}: a ${String(header.type)} entry declares ${header.size} bytes of data`);
+  }
   const key = parts.join('/');
   const base = parts[parts.length - 1];
   if (base === undefined) {

@@ -180,3 +180,28 @@ test('an interrupted import leaves nothing behind', { skip }, async (t) => {
   );
   await assertNothingLeaked(f);
 });
+
+/** `tar` with the size field of the header at `offset` set to `size` (checksum recomputed). */
+function withHeaderSize(tar: Buffer, offset: number, size: number): Buffer {
+  const out = Buffer.from(tar);
+  const h = out.subarray(offset, offset + 512);
+  h.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 'latin1');
+  h.fill(' ', 148, 156);
+  const sum = h.reduce((n, b) => n + b, 0);
+  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  return out;
+}
+
+test('a link, device or directory entry that declares data is refused (parsers disagree on what follows it)', { skip }, async (t) => {
+  const f = await fixture(t);
+  // Go's archive/tar (containerd, docker) and Python read no data after a symlink whatever its size,
+  // so they see the next header, a whiteout that deletes /evil; tar-stream would skip it as the
+  // link's data and keep /evil. One layer, two images: refused rather than read either way.
+  for (const entry of [symlink('lnk', 'target'), hardlink('hl', 'evil'), { header: { name: 'fifo', type: 'fifo' as const } }, dir('d/')]) {
+    const hiding = withHeaderSize(await tarOf([entry, file('.wh.evil', '')]), 0, 512);
+    const layout = await mkdtemp(join(f.dir, 'layout-'));
+    await writeOciLayout(layout, [await tarOf([file('evil', 'payload')]), hiding]);
+    await assert.rejects(importImage(layout, { config: f.config, name: 'hidden' }), /declares 512 bytes of data/);
+    await assertNothingLeaked(f);
+  }
+});
