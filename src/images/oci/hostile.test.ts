@@ -205,3 +205,12 @@ test('a link, device or directory entry that declares data is refused (parsers d
     await assertNothingLeaked(f);
   }
 });
+
+test('a PAX sparse file is refused (GNU tar, Go and Python take its name from GNU.sparse.name)', { skip }, async (t) => {
+  const f = await fixture(t);
+  // GNU tar, Go's archive/tar and Python list this entry as the whiteout `.wh.evil`; tar-stream
+  // names it GNUSparseFile.0/x and would write the sparse map as its content.
+  const sparse = { 'GNU.sparse.major': '1', 'GNU.sparse.minor': '0', 'GNU.sparse.name': '.wh.evil', 'GNU.sparse.realsize': '0' };
+  await refused(f, [[file('evil', 'payload')], [{ header: { name: 'GNUSparseFile.0/x', pax: sparse }, data: `0\n${'\0'.repeat(510)}` }]], /sparse file/);
+  await refused(f, [[{ header: { name: 'x', pax: { 'GNU.sparse.map': '0,0', 'GNU.sparse.size': '0' } }, data: '' }]], /sparse file/);
+});
