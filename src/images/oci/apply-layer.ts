@@ -233,12 +233,26 @@ async function applyEntry(ctx: LayerContext, entry: Entry): Promise<void> {
 }
 
 /**
+ * Refuses a PAX global header that renames, relinks or resizes entries. Why: GNU tar and Python
+ * apply it to every later entry, Go's archive/tar to none, tar-stream only to entries with a PAX
+ * header of their own, so each would unpack another image from the same layer. tar-stream keeps
+ * the global records on the extractor (`_paxGlobal`, not in its typings).
+ */
+function checkGlobalHeader(extract: Extract): void {
+  const global = (extract as unknown as { _paxGlobal?: Record<string, string> | null })._paxGlobal;
+  if (global === null || global === undefined) return;
+  const key = Object.keys(global).find((k) => k === 'path' || k === 'linkpath' || k === 'size' || k.startsWith('GNU.sparse.'));
+  if (key !== undefined) throw new ImportError(`the layer's PAX global header sets ${key}, which tar readers apply differently: refused`);
+}
+
+/**
  * Reads the entries of one layer (already decompressed) from `extract` and applies them. Entry
  * data is always drained, so the tar parser can move on even when an entry is dropped.
  */
 export async function applyLayer(tree: StagingTree, layer: number, extract: Extract, limits: ImportLimits, counters: ImportCounters): Promise<void> {
   const ctx: LayerContext = { tree, layer, limits, counters, seen: new Set() };
   for await (const entry of extract) {
+    checkGlobalHeader(extract);
     await applyEntry(ctx, entry);
     entry.resume();
   }

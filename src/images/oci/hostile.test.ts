@@ -183,9 +183,14 @@ test('an interrupted import leaves nothing behind', { skip }, async (t) => {
 
 /** `tar` with the size field of the header at `offset` set to `size` (checksum recomputed). */
 function withHeaderSize(tar: Buffer, offset: number, size: number): Buffer {
+  return patchHeader(tar, offset, (h) => h.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 'latin1'));
+}
+
+/** `tar` with the header at `offset` changed by `edit` and its checksum recomputed. */
+function patchHeader(tar: Buffer, offset: number, edit: (header: Buffer) => void): Buffer {
   const out = Buffer.from(tar);
   const h = out.subarray(offset, offset + 512);
-  h.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 'latin1');
+  edit(h);
   h.fill(' ', 148, 156);
   const sum = h.reduce((n, b) => n + b, 0);
   h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
@@ -213,4 +218,32 @@ test('a PAX sparse file is refused (GNU tar, Go and Python take its name from GN
   const sparse = { 'GNU.sparse.major': '1', 'GNU.sparse.minor': '0', 'GNU.sparse.name': '.wh.evil', 'GNU.sparse.realsize': '0' };
   await refused(f, [[file('evil', 'payload')], [{ header: { name: 'GNUSparseFile.0/x', pax: sparse }, data: `0\n${'\0'.repeat(510)}` }]], /sparse file/);
   await refused(f, [[{ header: { name: 'x', pax: { 'GNU.sparse.map': '0,0', 'GNU.sparse.size': '0' } }, data: '' }]], /sparse file/);
+});
+
+/** One PAX record (`LEN key=value\n`, LEN counting itself). */
+function paxRecord(key: string, value: string): string {
+  const body = ` ${key}=${value}\n`;
+  let length = body.length;
+  while (`${length}${body}`.length !== length) length = `${length}${body}`.length;
+  return `${length}${body}`;
+}
+
+test('a PAX global header that renames or resizes entries is refused (readers disagree on what it applies to)', { skip }, async (t) => {
+  const f = await fixture(t);
+  // GNU tar and Python rename every later entry to `.wh.evil`, Go ignores the record, tar-stream
+  // applies it only to entries with a PAX header of their own: three readers, three images.
+  for (const [key, value] of [['path', '.wh.evil'], ['linkpath', 'x'], ['size', '0'], ['GNU.sparse.name', '.wh.evil']] as const) {
+    const globalFirst = await tarOf([{ header: { name: 'pax_global_header' }, data: paxRecord(key, value) }, { header: { name: 'harmless', pax: { comment: 'c' } }, data: 'x' }, file('plain', 'y')]);
+    const layer = patchHeader(globalFirst, 0, (h) => h.write('g', 156, 'latin1'));
+    const layout = await mkdtemp(join(f.dir, 'layout-'));
+    await writeOciLayout(layout, [await tarOf([file('evil', 'payload')]), layer]);
+    await assert.rejects(importImage(layout, { config: f.config, name: 'global' }), new RegExp(`PAX global header sets ${key.replace(/\./g, '\\.')}`));
+    await assertNothingLeaked(f);
+  }
+  // A global comment (what `git archive` writes) changes no entry: accepted.
+  const commented = patchHeader(await tarOf([{ header: { name: 'pax_global_header' }, data: paxRecord('comment', 'abc') }, file('plain', 'y')]), 0, (h) => h.write('g', 156, 'latin1'));
+  const layout = await mkdtemp(join(f.dir, 'layout-'));
+  await writeOciLayout(layout, [commented]);
+  const result = await importImage(layout, { config: f.config, name: 'commented' });
+  assert.equal(await readFile(join(blobDir(storePaths(f.config), result.imageDigest), 'rootfs', 'plain'), 'utf8'), 'y');
 });
