@@ -205,6 +205,8 @@ export interface SandboxInfo {
   runtime: RuntimeName;
   image: string;
   image_digest: string;
+  /** Id of the trusted key whose signature over the image verified; null when none did. */
+  image_signer: string | null;
   state: 'running' | 'ended';
   created_at: string;
   expires_at: string;

@@ -193,6 +193,9 @@ export const ResourceUsage = z.object({
 export const TerminationReason = z.enum(TERMINATION_REASONS).describe('Why the sandbox ended; every limit hit has its own reason.');
 export const RuntimeName = z.enum(RUNTIME_NAMES);
 
+/** The verified signer of the image a sandbox runs: one-shot results and persistent sandboxes alike. */
+export const ImageSignerField = z.string().nullable().describe('Id of the trusted key (imagePolicy) whose signature over the image verified; null when none did.');
+
 /** The execution result of the public contract. */
 export const ExecutionResultSchema = z.object({
   execution_id: z.string(),
@@ -208,7 +211,7 @@ export const ExecutionResultSchema = z.object({
   runtime_used: RuntimeName,
   policy_hash: z.string().describe('SHA-256 of the policy bundle that produced this result.'),
   image_digest: z.string().describe('sha256 digest of the stored image the command ran in (over its verified manifest).'),
-  image_signer: z.string().nullable().describe('Id of the trusted key (imagePolicy) whose signature over the image verified; null when none did.'),
+  image_signer: ImageSignerField,
 });
 
 export const ExecuteResponse = ExecutionResultSchema.extend({

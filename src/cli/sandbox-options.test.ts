@@ -68,6 +68,7 @@ describe('sandbox CLI output', () => {
     runtime: 'namespace',
     image: 'default',
     image_digest: 'sha256:00',
+    image_signer: null,
     state: 'running',
     created_at: '2026-01-01T00:00:00.000Z',
     expires_at: '2026-01-01T00:05:00.000Z',

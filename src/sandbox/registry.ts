@@ -96,6 +96,7 @@ export class SandboxRegistry {
       runtime: record.runtime,
       image: record.imageName,
       image_digest: sandbox.image.digest,
+      image_signer: sandbox.image.signer ?? null,
       state: sandbox.endReason === undefined ? 'running' : 'ended',
       created_at: new Date(record.createdAt).toISOString(),
       expires_at: new Date(record.expiresAt).toISOString(),

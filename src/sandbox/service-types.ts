@@ -98,6 +98,8 @@ export interface SandboxInfo {
   runtime: RuntimeName;
   image: string;
   image_digest: string;
+  /** Id of the trusted key (imagePolicy) whose signature over the image verified; null when none did. */
+  image_signer: string | null;
   state: SandboxState;
   created_at: string;
   /** When the TTL reaper will end it unless extended. */

@@ -189,7 +189,7 @@ export class FakeService implements SandboxServiceApi {
     this.created.push(options);
     const now = Date.now();
     const info: SandboxInfo = {
-      sandbox_id: `s-${randomUUID()}`, owner: options.agentId ?? '', runtime: options.runtime, image: options.image ?? 'default', image_digest: `sha256:${'b'.repeat(64)}`,
+      sandbox_id: `s-${randomUUID()}`, owner: options.agentId ?? '', runtime: options.runtime, image: options.image ?? 'default', image_digest: `sha256:${'b'.repeat(64)}`, image_signer: null,
       state: 'running', created_at: new Date(now).toISOString(), expires_at: new Date(now + (options.ttlSeconds ?? 300) * 1000).toISOString(),
       idle_timeout_seconds: options.idleTimeoutSeconds ?? null,
       metadata: options.metadata,
