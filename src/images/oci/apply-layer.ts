@@ -154,6 +154,10 @@ async function applyEntry(ctx: LayerContext, entry: Entry): Promise<void> {
   if (HEADER_ONLY.has(header.type ?? 'file') && (header.size ?? 0) > 0) {
     throw new ImportError(`entry ${JSON.stringify(entryName)}: a ${String(header.type)} entry declares ${header.size} bytes of data`);
   }
+  // Why: with typeflag NUL (which tar-stream reports as a file too) Go and Python read a directory with no data.
+  if ((header.type === 'file' || header.type === 'contiguous-file') && entryName.endsWith('/')) {
+    throw new ImportError(`entry ${JSON.stringify(entryName)}: a file entry named like a directory`);
+  }
   // Why: GNU tar, Go and Python rename a PAX sparse file to its GNU.sparse.name and expand its map; tar-stream does neither.
   if (header.pax !== null && typeof header.pax === 'object' && Object.keys(header.pax).some((k) => k.startsWith('GNU.sparse.'))) {
     throw new ImportError(`entry ${JSON.stringify(entryName)}: sparse files are not supported (GNU.sparse.* PAX records)`);

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -246,4 +247,20 @@ test('a PAX global header that renames or resizes entries is refused (readers di
   await writeOciLayout(layout, [commented]);
   const result = await importImage(layout, { config: f.config, name: 'commented' });
   assert.equal(await readFile(join(blobDir(storePaths(f.config), result.imageDigest), 'rootfs', 'plain'), 'utf8'), 'y');
+});
+
+test('a file entry named like a directory is refused (old tar readers take it for a directory with no data)', { skip }, async (t) => {
+  const f = await fixture(t);
+  // Typeflag NUL and a trailing slash: Go's archive/tar and Python read a directory, with no data,
+  // so they take the next 512 bytes for a header (a whiteout of /evil); tar-stream reads a file
+  // whose content those bytes are.
+  const whiteout = (await tarOf([file('.wh.evil', '')])).subarray(0, 512);
+  const v7 = patchHeader(await tarOf([{ header: { name: 'hide/' }, data: whiteout }]), 0, (h) => h.writeUInt8(0, 156));
+  const layout = await mkdtemp(join(f.dir, 'layout-'));
+  await writeOciLayout(layout, [await tarOf([file('evil', 'payload')]), v7]);
+  writeFileSync(join(f.dir, 'v7.tar'), v7);
+  const python = execFileSync('python3', ['-c', 'import sys,tarfile; print([m.name for m in tarfile.open(sys.argv[1])])', join(f.dir, 'v7.tar')], { encoding: 'utf8' });
+  assert.match(python, /'\.wh\.evil'/, 'another reader sees the hidden whiteout');
+  await assert.rejects(importImage(layout, { config: f.config, name: 'v7' }), /named like a directory/);
+  await assertNothingLeaked(f);
 });
