@@ -14,6 +14,7 @@ import type {
   OneShotExecution, OneShotRequest, RunningExec, SandboxInfo, SandboxNetworkInfo, SandboxOwnership, SandboxServiceApi, ServiceStatus,
 } from '../../src/sandbox/service-types.ts';
 import { OneShotRegistry } from '../../src/sandbox/one-shots.ts';
+import type { ImageRunConfig } from '../../src/images/oci/types.ts';
 
 export const FAKE_POLICY_HASH = `sha256:${'a'.repeat(64)}`;
 
@@ -303,8 +304,8 @@ export class FakeService implements SandboxServiceApi {
       });
   }
 
-  /** Images here have no run configuration (as built images have none). */
-  async imageRunConfig(): Promise<null> {
+  /** Images here have no run configuration (as built images have none); a test may replace this. */
+  async imageRunConfig(): Promise<ImageRunConfig | null> {
     return null;
   }
 
