@@ -84,3 +84,17 @@ test('a revoked agent cannot run locally either: revocation is checked for airlo
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /^airlock: refused \(agent_revoked\): agent root is revoked since .*: key leaked\n$/);
 });
+
+test('airlock run reports what the service reports: a denied unshare and a refused core_pattern write are CRITICAL violations, and the sandbox is killed', { skip: root ? false : 'airlock run needs root' }, async (t) => {
+  const { isolatedConfig, releaseIsolatedConfig, writeConfigFile } = await import('../../test/security/lib/isolated-config.ts');
+  const isolated = isolatedConfig();
+  t.after(() => releaseIsolatedConfig(isolated));
+  const snippet = 'unshare -U true; echo core > /proc/sys/kernel/core_pattern; sleep 5';
+  const r = await runCli(['run', '--json', '--', 'sh', '-c', snippet], { config: writeConfigFile(isolated) });
+  const result = JSON.parse(r.stdout) as { termination_reason: string; security_violations: Array<{ severity: string; detection_layer: string; indicators: Record<string, unknown> }> };
+  const seen = result.security_violations.map((v) => [v.detection_layer, v.severity, v.indicators['pattern']]);
+  assert.ok(seen.some(([layer, severity, pattern]) => layer === 'SECCOMP' && severity === 'CRITICAL' && pattern === 'namespace_escape'), JSON.stringify(seen));
+  assert.ok(seen.some(([layer, severity, pattern]) => layer === 'FILESYSTEM' && severity === 'CRITICAL' && pattern === 'kernel_tunable_write'), JSON.stringify(seen));
+  // violations.response by default: CRITICAL kills (long before the sleep ends).
+  assert.equal(result.termination_reason, 'killed');
+});

@@ -21,6 +21,7 @@ import { withOwnerWrites } from '../isolation/grants/owner-writes.ts';
 import { NetworkManager } from '../network/manager.ts';
 import { NetworkPolicyError } from '../network/policy.ts';
 import { interruptOnSignals } from './run-interrupt.ts';
+import { openRunDenials } from './run-denials.ts';
 
 /** Runs the command and returns the exit code for the CLI. */
 export async function runCommand(command: string[], raw: RawRunOptions, configPath: string | undefined): Promise<number> {
@@ -90,14 +91,16 @@ async function admittedRun(plan: RunPlan, raw: RawRunOptions, config: AirlockCon
     request.onStderr = (chunk) => process.stderr.write(chunk);
   }
   let result: ExecutionResult;
+  const denials = await openRunDenials(config, plan.runtime);
   try {
-    result = await executeOnce(request, { driver, network, policyHash });
+    result = await executeOnce(request, { driver, network, policyHash, denials: denials.reporting });
   } catch (err) {
     // A control refused the request (a grant, the workdir): nothing ran, exit 1 naming the control.
     if (!(err instanceof RefusedControlError)) throw err;
     process.stderr.write(`airlock: sandbox not started, refused: ${terminalSafe(err.message, { keepLayout: true })}\n`);
     return 1;
   } finally {
+    denials.close();
     await network.close();
   }
   const receipt = await recordRunEnd(await recording, admission.owner, admission.spec, result);
