@@ -19,6 +19,7 @@ import type { Extract, Header } from 'tar-stream';
 import { ImportError } from './import-error.ts';
 import { checkSymlinkTarget, entryParts, OPAQUE_MARKER, whiteoutTarget } from './entry-path.ts';
 import type { StagedNode, StagingTree } from './staging-tree.ts';
+import { checkGlobalHeader, watchArchiveEnd } from './tar-agreement.ts';
 import type { ImportLimits } from './types.ts';
 
 /** Running totals over every layer of one import (limits are checked against them). */
@@ -237,25 +238,14 @@ async function applyEntry(ctx: LayerContext, entry: Entry): Promise<void> {
 }
 
 /**
- * Refuses a PAX global header that renames, relinks or resizes entries. Why: GNU tar and Python
- * apply it to every later entry, Go's archive/tar to none, tar-stream only to entries with a PAX
- * header of their own, so each would unpack another image from the same layer. tar-stream keeps
- * the global records on the extractor (`_paxGlobal`, not in its typings).
- */
-function checkGlobalHeader(extract: Extract): void {
-  const global = (extract as unknown as { _paxGlobal?: Record<string, string> | null })._paxGlobal;
-  if (global === null || global === undefined) return;
-  const key = Object.keys(global).find((k) => k === 'path' || k === 'linkpath' || k === 'size' || k.startsWith('GNU.sparse.'));
-  if (key !== undefined) throw new ImportError(`the layer's PAX global header sets ${key}, which tar readers apply differently: refused`);
-}
-
-/**
  * Reads the entries of one layer (already decompressed) from `extract` and applies them. Entry
  * data is always drained, so the tar parser can move on even when an entry is dropped.
  */
 export async function applyLayer(tree: StagingTree, layer: number, extract: Extract, limits: ImportLimits, counters: ImportCounters): Promise<void> {
   const ctx: LayerContext = { tree, layer, limits, counters, seen: new Set() };
+  const pastEnd = watchArchiveEnd(extract);
   for await (const entry of extract) {
+    if (pastEnd()) throw new ImportError(`entry ${JSON.stringify(entry.header.name)} lies after the end-of-archive marker, where other tar readers stop: refused`);
     checkGlobalHeader(extract);
     await applyEntry(ctx, entry);
     entry.resume();

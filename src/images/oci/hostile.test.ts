@@ -264,3 +264,19 @@ test('a file entry named like a directory is refused (old tar readers take it fo
   await assert.rejects(importImage(layout, { config: f.config, name: 'v7' }), /named like a directory/);
   await assertNothingLeaked(f);
 });
+
+test('entries after the end-of-archive marker are refused (other readers stop there)', { skip }, async (t) => {
+  const f = await fixture(t);
+  // Two tars back to back: Go's archive/tar, GNU tar and Python stop at the first one's two zero
+  // blocks and never see the whiteout of /evil; tar-stream reads on past them.
+  const appended = Buffer.concat([await tarOf([file('a', 'x')]), await tarOf([file('.wh.evil', '')])]);
+  const layout = await mkdtemp(join(f.dir, 'layout-'));
+  await writeOciLayout(layout, [await tarOf([file('evil', 'payload')]), appended]);
+  await assert.rejects(importImage(layout, { config: f.config, name: 'appended' }), /after the end-of-archive marker/);
+  await assertNothingLeaked(f);
+  // Zeros after the marker (tar pads to its record size) are no entries: accepted.
+  const padded = await mkdtemp(join(f.dir, 'layout-'));
+  await writeOciLayout(padded, [Buffer.concat([await tarOf([file('a', 'x')]), Buffer.alloc(10240)])]);
+  const result = await importImage(padded, { config: f.config, name: 'padded' });
+  assert.equal(await readFile(join(blobDir(storePaths(f.config), result.imageDigest), 'rootfs', 'a'), 'utf8'), 'x');
+});
