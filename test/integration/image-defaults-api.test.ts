@@ -1,8 +1,10 @@
 /**
- * `POST /api/v1/sandbox/execute` on an imported image, against a real server: with no command it
- * runs the image's entrypoint + cmd in the image's workdir, with the image's environment under the
- * request's `environment`, and never as the image's user; a named command or workdir wins; code
- * runs its interpreter as always; an image environment that breaks the request's rules is a 400.
+ * One-shots and persistent sandboxes on an imported image, against a real server: a one-shot with
+ * no command runs the image's entrypoint + cmd in the image's workdir, with the image's environment
+ * under the request's `environment`, and never as the image's user; a named command or workdir
+ * wins; code runs its interpreter as always. A persistent sandbox is created under the image's
+ * environment and an exec naming no command runs the default one. An image environment that breaks
+ * the request's rules is a 400.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -69,10 +71,34 @@ describe('one-shot API: an imported image default command', { skip }, () => {
     assert.doesNotMatch(String(code.body['output']), /^hi /);
   });
 
+  it('persistent sandbox: created under the image env, an exec naming no command runs the default one', async () => {
+    const call = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${server.url}${path}`, { method, ...(body === undefined ? {} : { headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body) }) });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> & { error?: { code: string; message: string } } };
+    };
+    const created = await call('POST', '/api/v1/sandboxes', { agent_id: 'image-defaults-test', image: 'bb', environment: { WHO: 'sandbox' }, ttl_seconds: 60 });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = String(created.body['sandbox_id']);
+    try {
+      const byDefault = await call('POST', `/api/v1/sandboxes/${id}/exec?stream=false`, {});
+      assert.equal(byDefault.status, 200, JSON.stringify(byDefault.body));
+      const [greeting, who, cwd, uid] = String(byDefault.body['stdout']).trim().split(' ');
+      assert.deepEqual([greeting, who, cwd], ['hi', 'sandbox', '/etc']);
+      assert.notEqual(uid, 'uid=0', 'the image user (root) is never applied');
+      const named = await call('POST', `/api/v1/sandboxes/${id}/exec?stream=false`, { command: ['/bin/sh', '-c', 'echo "$GREETING $WHO $(pwd)"'], environment: { WHO: 'exec' } });
+      assert.equal(String(named.body['stdout']).trim(), 'hi exec /tmp');
+    } finally {
+      assert.equal((await call('DELETE', `/api/v1/sandboxes/${id}`)).status, 200);
+    }
+  });
+
   it('an image environment that breaks the request rules is refused with a 400 naming the image', async () => {
     const refused = await execute({ image: 'badenv' });
     assert.equal(refused.status, 400, JSON.stringify(refused.body));
     assert.equal(refused.body.error?.code, 'invalid_request');
     assert.match(refused.body.error?.message ?? '', /^image badenv: its run configuration breaks the request's rules: environment/);
+    const create = await fetch(`${server.url}/api/v1/sandboxes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ agent_id: 'image-defaults-test', image: 'badenv' }) });
+    assert.equal(create.status, 400);
+    assert.match(((await create.json()) as { error: { message: string } }).error.message, /^image badenv: its run configuration breaks the request's rules: environment/);
   });
 });

@@ -16,6 +16,7 @@ import { admit, targetOf } from '../admit.ts';
 import type { ExecCollectedResponse } from '../schemas-sandboxes.ts';
 import type { AuditReceipt } from '../../audit/receipt.ts';
 import { execReceipt } from '../receipts.ts';
+import { withImageCommand } from '../image-defaults.ts';
 
 /** Registers the exec route. */
 export function registerExecRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -24,11 +25,13 @@ export function registerExecRoutes(app: FastifyInstance, ctx: RouteContext): voi
   app.post(spec.url, async (request, reply) => {
     const { id } = parseOrThrow(spec.params, request.params, 'params');
     const query = parseOrThrow(spec.query, request.query, 'query');
-    const body = parseOrThrow(spec.body.schema, request.body, 'body');
-    const what = commandOf(body);
-    const stdin = decodeStdin(body.stdin, body.stdin_encoding);
-    if (body.timeout_seconds !== undefined) toLimits({ timeout_seconds: body.timeout_seconds }, 'body.', ctx.policy);
+    const parsed = parseOrThrow(spec.body.schema, request.body, 'body');
+    const stdin = decodeStdin(parsed.stdin, parsed.stdin_encoding);
+    if (parsed.timeout_seconds !== undefined) toLimits({ timeout_seconds: parsed.timeout_seconds }, 'body.', ctx.policy);
     const info = ctx.service.get(id);
+    // No command named: the default command of the image the sandbox runs, before policy sees it.
+    const body = await withImageCommand(ctx.service, info.image_digest, parsed);
+    const what = commandOf(body);
     const options: ExecOptions = {
       env: body.environment ?? {},
       stdin: stdin !== undefined,

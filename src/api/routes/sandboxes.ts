@@ -13,6 +13,7 @@ import { checkAll } from '../problems.ts';
 import { admit, callerOf, NEW_SANDBOX, newSandboxSpec, ownerFor, targetOf } from '../admit.ts';
 import { NO_NETWORK } from '../../network/policy.ts';
 import { endedSandboxReceipt } from '../receipts.ts';
+import { withImageEnvironment } from '../image-defaults.ts';
 import type { AuditReceipt } from '../../audit/receipt.ts';
 
 
@@ -21,7 +22,8 @@ export function registerSandboxesRoutes(app: FastifyInstance, ctx: RouteContext)
   const { createSandbox, listSandboxes, getSandbox, deleteSandbox, setTimeout, getNetwork, setAllowlist } = ROUTES;
 
   app.post(createSandbox.url, async (request, reply): Promise<SandboxInfo> => {
-    const body = parseOrThrow(createSandbox.body.schema, request.body, 'body');
+    // An imported image's env under the request's, before policy sees it (every exec runs under it).
+    const body = await withImageEnvironment(ctx.service, parseOrThrow(createSandbox.body.schema, request.body, 'body'));
     // Every problem of the request at once, not the first one found.
     const { limits, mounts } = await checkAll({
       pin: () => checkPolicyPin(request.headers, body.expected_policy_hash, ctx.service.policyHash),
