@@ -19,7 +19,7 @@ import type { Extract, Header } from 'tar-stream';
 import { ImportError } from './import-error.ts';
 import { checkSymlinkTarget, entryParts, OPAQUE_MARKER, whiteoutTarget } from './entry-path.ts';
 import type { StagedNode, StagingTree } from './staging-tree.ts';
-import { checkGlobalHeader, watchArchiveEnd } from './tar-agreement.ts';
+import { checkGlobalHeader, watchTarReader } from './tar-agreement.ts';
 import type { ImportLimits } from './types.ts';
 
 /** Running totals over every layer of one import (limits are checked against them). */
@@ -243,9 +243,10 @@ async function applyEntry(ctx: LayerContext, entry: Entry): Promise<void> {
  */
 export async function applyLayer(tree: StagingTree, layer: number, extract: Extract, limits: ImportLimits, counters: ImportCounters): Promise<void> {
   const ctx: LayerContext = { tree, layer, limits, counters, seen: new Set() };
-  const pastEnd = watchArchiveEnd(extract);
+  const disagreement = watchTarReader(extract);
   for await (const entry of extract) {
-    if (pastEnd()) throw new ImportError(`entry ${JSON.stringify(entry.header.name)} lies after the end-of-archive marker, where other tar readers stop: refused`);
+    const finding = disagreement();
+    if (finding !== null) throw new ImportError(`entry ${JSON.stringify(entry.header.name)} ${finding}: refused`);
     checkGlobalHeader(extract);
     await applyEntry(ctx, entry);
     entry.resume();

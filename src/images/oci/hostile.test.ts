@@ -280,3 +280,18 @@ test('entries after the end-of-archive marker are refused (other readers stop th
   const result = await importImage(padded, { config: f.config, name: 'padded' });
   assert.equal(await readFile(join(blobDir(storePaths(f.config), result.imageDigest), 'rootfs', 'a'), 'utf8'), 'x');
 });
+
+test('an entry named both by a GNU long name and a PAX path is refused (readers pick different ones)', { skip }, async (t) => {
+  const f = await fixture(t);
+  // Go's archive/tar (and Python, in this order) name the entry by the GNU long name, `.wh.evil`;
+  // tar-stream by the PAX path, `harmless`.
+  const longName = patchHeader(await tarOf([{ header: { name: '././@LongLink' }, data: '.wh.evil\0' }]), 0, (h) => h.write('L', 156, 'latin1')).subarray(0, 1024);
+  const both = Buffer.concat([longName, await tarOf([{ header: { name: 'short', pax: { path: 'harmless' } }, data: '' }])]);
+  writeFileSync(join(f.dir, 'both.tar'), both);
+  const python = execFileSync('python3', ['-c', 'import sys,tarfile; print([m.name for m in tarfile.open(sys.argv[1])])', join(f.dir, 'both.tar')], { encoding: 'utf8' });
+  assert.match(python, /'\.wh\.evil'/, 'another reader takes the GNU long name');
+  const layout = await mkdtemp(join(f.dir, 'layout-'));
+  await writeOciLayout(layout, [await tarOf([file('evil', 'payload')]), both]);
+  await assert.rejects(importImage(layout, { config: f.config, name: 'both' }), /both a GNU long name and a PAX path/);
+  await assertNothingLeaked(f);
+});
