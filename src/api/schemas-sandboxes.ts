@@ -160,7 +160,7 @@ export const SetTimeoutRequest = z.object({ ttl_seconds: TtlSeconds }).strict().
 export const ExecRequest = z
   .object({
     command: Argv.optional(),
-    code: z.string().max(512 * 1024).optional().describe('Code to run with `language`. Exactly one of code or command.'),
+    code: z.string().max(512 * 1024).optional().describe('Code to run with `language`. At most one of code or command; with neither, the default command of an imported image (entrypoint + cmd) runs.'),
     language: Language.optional(),
     environment: Environment.optional(),
     cwd: z.string().max(MAX_PATH_LENGTH).optional().describe('Absolute working directory inside the sandbox.'),

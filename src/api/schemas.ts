@@ -143,11 +143,11 @@ export const EXECUTION_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 export const ExecuteRequest = z
   .object({
     agent_id: AgentId,
-    code: z.string().max(512 * 1024).optional().describe('Code to run with `language`. Exactly one of code or command.'),
+    code: z.string().max(512 * 1024).optional().describe('Code to run with `language`. At most one of code or command; with neither, an imported image runs its default command (entrypoint + cmd).'),
     command: z
       .union([Argv, ShellCommand], { error: 'must be an argv array of strings, or a string run as sh -c' })
       .optional()
-      .describe('An argv array (run directly, no shell) or a string (run as `sh -c STRING`). Exactly one of code or command.'),
+      .describe('An argv array (run directly, no shell) or a string (run as `sh -c STRING`). At most one of code or command; with neither, an imported image runs its default command (entrypoint + cmd) in its workdir.'),
     language: Language.optional(),
     runtime: RuntimeField.optional(),
     image: ImageField.optional(),
