@@ -18,6 +18,8 @@ export const OPAQUE_MARKER = '.wh..wh..opq';
 export function entryParts(name: string, what = 'entry'): string[] {
   // Why: a NUL would cut the name short in the kernel, so the file written would not be the one checked.
   if (name.includes('\0')) throw new ImportError(`${what} ${JSON.stringify(name)}: name contains a NUL byte`);
+  // Why: tar-stream decodes names as UTF-8 and turns every bad byte into U+FFFD, so distinct names (as Go reads them) would become one.
+  if (name.includes('\uFFFD')) throw new ImportError(`${what} ${JSON.stringify(name)}: name is not valid UTF-8`);
   // Why: an absolute name is the classic tar-slip; it must never be joined to a host path.
   if (name.startsWith('/')) throw new ImportError(`${what} ${JSON.stringify(name)}: absolute path`);
   const parts = name.split('/').filter((p) => p !== '' && p !== '.');
@@ -35,6 +37,7 @@ export function checkSymlinkTarget(linkParts: readonly string[], target: string)
   const label = `symlink /${linkParts.join('/')} -> ${JSON.stringify(target)}`;
   if (target === '') throw new ImportError(`${label}: empty target`);
   if (target.includes('\0')) throw new ImportError(`${label}: target contains a NUL byte`);
+  if (target.includes('\uFFFD')) throw new ImportError(`${label}: target is not valid UTF-8`);
   if (target.startsWith('/')) return;
   let depth = linkParts.length - 1;
   for (const part of target.split('/')) {

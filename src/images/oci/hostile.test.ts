@@ -295,3 +295,14 @@ test('an entry named both by a GNU long name and a PAX path is refused (readers 
   await assert.rejects(importImage(layout, { config: f.config, name: 'both' }), /both a GNU long name and a PAX path/);
   await assertNothingLeaked(f);
 });
+
+test('a name that is not UTF-8 is refused (tar-stream would fold distinct names into one)', { skip }, async (t) => {
+  const f = await fixture(t);
+  // Bytes 0xfe and 0xff both decode to U+FFFD: Go keeps `a\xfe` and whites out `a\xff`; tar-stream
+  // would delete the file it named `a\uFFFD`.
+  const named = async (name: string, byte: number): Promise<Buffer> => patchHeader(await tarOf([file(name, '')]), 0, (h) => h.writeUInt8(byte, name.indexOf('#')));
+  const layout = await mkdtemp(join(f.dir, 'layout-'));
+  await writeOciLayout(layout, [await named('a#', 0xfe), await named('.wh.a#', 0xff)]);
+  await assert.rejects(importImage(layout, { config: f.config, name: 'latin' }), /not valid UTF-8/);
+  await assertNothingLeaked(f);
+});
