@@ -133,9 +133,23 @@ async function readDockerManifest(files: FileLookup): Promise<ResolvedImage> {
 export async function readDockerArchive(archive: string, dir: string, limits: ImportLimits, signal?: AbortSignal): Promise<ResolvedImage> {
   const members = await unpackMembers(archive, dir, limits, signal);
   const files = lookup(members);
-  if (members.files.has('index.json')) return readLayout(files);
+  if (members.files.has('index.json')) {
+    const image = await readLayout(files);
+    // Why: docker's classic loader reads manifest.json, containerd's (and this import) index.json; an
+    // archive whose two name different images would be one image to `docker load` and another here.
+    if (members.files.has('manifest.json') && !sameImage(image, await readDockerManifest(files))) {
+      throw new ImportError(`${archive}: index.json and manifest.json name different images (layers or run config differ)`);
+    }
+    return image;
+  }
   if (members.files.has('manifest.json')) return readDockerManifest(files);
   throw new ImportError(`${archive}: neither an OCI layout (index.json) nor a docker save archive (manifest.json)`);
+}
+
+/** Whether two readings of an archive are one image: the same layer contents (diff ids, each checked when read) and run config. */
+function sameImage(a: ResolvedImage, b: ResolvedImage): boolean {
+  const diffIds = (image: ResolvedImage) => JSON.stringify(image.layers.map((l) => l.diffId ?? null));
+  return diffIds(a) === diffIds(b) && JSON.stringify(a.config) === JSON.stringify(b.config);
 }
 
 /** Member lookup for an OCI layout directory: a regular file under it (opened without following a symlink). */

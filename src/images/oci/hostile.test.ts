@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -305,4 +305,40 @@ test('a name that is not UTF-8 is refused (tar-stream would fold distinct names 
   await writeOciLayout(layout, [await named('a#', 0xfe), await named('.wh.a#', 0xff)]);
   await assert.rejects(importImage(layout, { config: f.config, name: 'latin' }), /not valid UTF-8/);
   await assertNothingLeaked(f);
+});
+
+/** A tar of the files of the OCI layout in `dir` (as docker 25 writes beside its manifest.json). */
+async function layoutEntries(dir: string): Promise<TarEntry[]> {
+  const names = ['oci-layout', 'index.json', ...(await readdir(join(dir, 'blobs', 'sha256'))).map((n) => `blobs/sha256/${n}`)];
+  return Promise.all(names.map(async (name) => ({ header: { name }, data: await readFile(join(dir, name)) })));
+}
+
+/** The config and layer member names of the single image of the layout in `dir`. */
+async function layoutParts(dir: string): Promise<{ config: string; layers: string[] }> {
+  const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+  const manifest = JSON.parse(await readFile(join(dir, 'blobs', 'sha256', (index.manifests[0]?.digest ?? '').slice(7)), 'utf8')) as { config: { digest: string }; layers: { digest: string }[] };
+  const member = (digest: string): string => `blobs/sha256/${digest.slice(7)}`;
+  return { config: member(manifest.config.digest), layers: manifest.layers.map((l) => member(l.digest)) };
+}
+
+test('a docker archive whose index.json and manifest.json name different images is refused', { skip }, async (t) => {
+  const f = await fixture(t);
+  // docker's classic loader reads manifest.json, containerd's (and this import) index.json: the
+  // same archive must not be one image to `docker load` and another here.
+  const shown = await mkdtemp(join(f.dir, 'layout-'));
+  await writeOciLayout(shown, [await tarOf([file('bin/tool', 'reviewed')])], { compression: 'none' });
+  const hidden = await mkdtemp(join(f.dir, 'layout-'));
+  await writeOciLayout(hidden, [await tarOf([file('bin/tool', 'backdoor')])], { compression: 'none' });
+  const archive = async (manifestOf: string): Promise<Buffer> => {
+    const parts = await layoutParts(manifestOf);
+    const hiddenBlobs = (await layoutEntries(hidden)).filter((e) => e.header.name.startsWith('blobs/') && !existsSync(join(shown, e.header.name)));
+    return tarOf([...(await layoutEntries(shown)), ...hiddenBlobs, { header: { name: 'manifest.json' }, data: JSON.stringify([{ Config: parts.config, RepoTags: ['x:latest'], Layers: parts.layers }]) }]);
+  };
+  writeFileSync(join(f.dir, 'split.tar'), await archive(hidden));
+  await assert.rejects(importImage(join(f.dir, 'split.tar'), { config: f.config, name: 'split' }), /index\.json and manifest\.json name different images/);
+  await assertNothingLeaked(f);
+  // Both naming the same image (what docker 25 writes) imports.
+  writeFileSync(join(f.dir, 'agreeing.tar'), await archive(shown));
+  const result = await importImage(join(f.dir, 'agreeing.tar'), { config: f.config, name: 'agreeing' });
+  assert.equal(await readFile(join(blobDir(storePaths(f.config), result.imageDigest), 'rootfs', 'bin', 'tool'), 'utf8'), 'reviewed');
 });
