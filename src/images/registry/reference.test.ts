@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { parseChallenge } from './challenge.ts';
 import { apiHost, formatReference, originOf, parseReference } from './reference.ts';
 import { checkFollowUrl, isLoopbackHost, registryBaseUrl } from './transport.ts';
+import { checkOrigin } from '../signatures/policy.ts';
 
 const D = `sha256:${'e'.repeat(64)}`;
 
@@ -46,4 +47,21 @@ test('challenges: Basic and Bearer with quoted parameters', () => {
   assert.deepEqual(parseChallenge('Basic realm="my \\"realm\\""'), { scheme: 'basic', params: { realm: 'my "realm"' } });
   assert.equal(parseChallenge(null), undefined);
   assert.equal(parseChallenge(''), undefined);
+});
+
+test('one origin per registry however it is spelled: case, the default HTTPS port and IPv4 forms are canonical, so a rule can\'t be stepped around', () => {
+  // Why it matters: a rule for ghcr.io/acme/** that requires a signature must also cover GHCR.IO/acme/app
+  // and ghcr.io:443/acme/app, which fetch the very same manifests.
+  const rule = { name: 'acme', match: ['ghcr.io/acme/**'], requireSignature: true, keys: [{ id: 'k', pem: '-----BEGIN PUBLIC KEY-----' }] };
+  const policy = { rules: [rule], unmatched: 'allow' as const };
+  for (const spelled of ['GHCR.IO/acme/app:1', 'Ghcr.Io:443/acme/app', 'ghcr.io:443/acme/app']) {
+    assert.equal(originOf(parseReference(spelled)), 'ghcr.io/acme/app', spelled);
+    assert.equal(checkOrigin(policy, originOf(parseReference(spelled)))?.name, 'acme', spelled);
+  }
+  assert.equal(parseReference('INDEX.DOCKER.IO/library/alpine').registry, 'docker.io');
+  assert.equal(parseReference('127.1:5000/team/app').registry, '127.0.0.1:5000');
+  assert.equal(parseReference('[0:0:0:0:0:0:0:1]:5000/app').registry, '[::1]:5000');
+  // Another port is another registry; on loopback (where plain HTTP may be used) :443 is kept as written.
+  assert.equal(parseReference('ghcr.io:5000/acme/app').registry, 'ghcr.io:5000');
+  assert.equal(parseReference('localhost:443/app').registry, 'localhost:443');
 });

@@ -29,6 +29,22 @@ function refused(ref: string, why: string): ControlError {
   return new ControlError('image_reference', `invalid image reference "${ref}": ${why}`);
 }
 
+/**
+ * One spelling per registry: lower case, IPv4 and IPv6 in their canonical forms, no default HTTPS
+ * port (kept on loopback, where plain HTTP may be spoken). Why: the image policy matches origins
+ * as text, so `GHCR.IO` or `ghcr.io:443` must not escape a rule written for `ghcr.io`.
+ */
+function canonicalRegistry(registry: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(`https://${registry}/`);
+  } catch {
+    return null;
+  }
+  const loopback = url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\./.test(url.hostname);
+  return loopback && url.port === '' && registry.endsWith(':443') ? `${url.hostname}:443` : url.host;
+}
+
 /** Parses a reference; throws naming what is wrong. */
 export function parseReference(ref: string): ImageReference {
   if (ref.length === 0 || ref.length > 512) throw refused(ref, 'empty or longer than 512 characters');
@@ -54,6 +70,9 @@ export function parseReference(ref: string): ImageReference {
   if (parts.length > 1 && (/[.:]/.test(parts[0] ?? '') || parts[0] === 'localhost' || parts[0]?.startsWith('['))) {
     registry = parts.shift() as string;
     if (!REGISTRY_RE.test(registry)) throw refused(ref, `registry "${registry}" is not a host[:port]`);
+    const canonical = canonicalRegistry(registry);
+    if (canonical === null) throw refused(ref, `registry "${registry}" is not a host[:port]`);
+    registry = canonical;
   }
   if (registry === 'index.docker.io' || registry === DOCKER_HUB_API) registry = DOCKER_HUB;
   if (registry === DOCKER_HUB && parts.length === 1) parts.unshift('library');
