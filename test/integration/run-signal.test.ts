@@ -1,7 +1,8 @@
 /**
  * `airlock run` ended by a signal tears its sandbox down before it exits: SIGTERM (and a second
  * SIGTERM at once, which must not cut the teardown short) exits 143, SIGINT 130, SIGHUP 129, and
- * no mount, cgroup, uid lease, owner record, process or network slot of the run is left. The real
+ * no mount, cgroup, uid lease, owner record, process or network slot of the run is left; a reader
+ * of the output that goes away ends the run the same way (141, as SIGPIPE). The real
  * CLI on both runtimes, scoped to this test's own isolated configuration.
  */
 import assert from 'node:assert/strict';
@@ -59,6 +60,19 @@ describe('airlock run interrupted by a signal', () => {
     });
     it(`${runtime}: a second SIGTERM at once does not cut the teardown short`, { skip: skip(runtime), timeout: 120_000 }, async () => {
       await interrupted(runtime, ['SIGTERM', 'SIGTERM']);
+    });
+  }
+  for (const runtime of ['namespace', 'gvisor']) {
+    it(`${runtime}: a reader that goes away (| head -1) ends the run as SIGPIPE would: exit 141, nothing left`, { skip: skip(runtime), timeout: 120_000 }, async () => {
+      const cli = startCli(['run', '--runtime', runtime, '--timeout', '120', '--', '/bin/sh', '-c', 'echo started >&2; while :; do echo line; sleep 0.01; done'], {
+        config: writeConfigFile(config),
+      });
+      await until('the command to start', () => cli.stderrSoFar().includes('started') || cli.child.exitCode !== null);
+      cli.child.stdout?.destroy();
+      const ended = await cli.done;
+      assert.equal(ended.signal, null, ended.stderr);
+      assert.equal(ended.code, 128 + constants.signals.SIGPIPE, ended.stderr);
+      assert.deepEqual(leftovers(), []);
     });
   }
   it('namespace: SIGINT exits 130 and SIGHUP 129 with a network slot, and leave nothing', { skip: skip('namespace'), timeout: 120_000 }, async () => {
