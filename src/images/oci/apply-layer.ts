@@ -159,6 +159,10 @@ async function applyEntry(ctx: LayerContext, entry: Entry): Promise<void> {
   if ((header.type === 'file' || header.type === 'contiguous-file') && entryName.endsWith('/')) {
     throw new ImportError(`entry ${JSON.stringify(entryName)}: a file entry named like a directory`);
   }
+  // Why: tar-stream ignores an empty PAX path/linkpath/size and keeps the header's; Go and Python take the empty one.
+  const pax = (header.pax ?? {}) as Record<string, string | undefined>;
+  const emptied = ['path', 'linkpath', 'size'].find((k) => pax[k] === '');
+  if (emptied !== undefined) throw new ImportError(`entry ${JSON.stringify(entryName)}: empty PAX ${emptied}`);
   // Why: GNU tar, Go and Python rename a PAX sparse file to its GNU.sparse.name and expand its map; tar-stream does neither.
   if (header.pax !== null && typeof header.pax === 'object' && Object.keys(header.pax).some((k) => k.startsWith('GNU.sparse.'))) {
     throw new ImportError(`entry ${JSON.stringify(entryName)}: sparse files are not supported (GNU.sparse.* PAX records)`);

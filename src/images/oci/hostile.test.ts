@@ -342,3 +342,12 @@ test('a docker archive whose index.json and manifest.json name different images 
   const result = await importImage(join(f.dir, 'agreeing.tar'), { config: f.config, name: 'agreeing' });
   assert.equal(await readFile(join(blobDir(storePaths(f.config), result.imageDigest), 'rootfs', 'bin', 'tool'), 'utf8'), 'reviewed');
 });
+
+test('an empty PAX path, linkpath or size is refused (tar-stream falls back to the header, others do not)', { skip }, async (t) => {
+  const f = await fixture(t);
+  // Python reads the name as '' and GNU tar as '.', Go sets it empty: none of them has /usr/bin/evil,
+  // which tar-stream would write from the ustar name.
+  await refused(f, [[{ header: { name: 'usr/bin/evil', pax: { path: '' } }, data: 'payload' }]], /empty PAX path/);
+  await refused(f, [[file('target'), { header: { name: 'lnk', type: 'symlink', linkname: 'target', pax: { linkpath: '' } } }]], /empty PAX linkpath/);
+  await refused(f, [[{ header: { name: 'sized', pax: { size: '' } }, data: 'x' }]], /empty PAX size/);
+});
