@@ -33,6 +33,8 @@ export function secretsSchema(z: typeof Zod) {
               hosts: z.array(z.string().min(1).max(253).regex(/^[a-z0-9.-]+$/, 'a lower-case host name')).min(1),
               header: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'an HTTP header name'),
               format: z.string().max(256).refine((f) => f.includes(BINDING_VALUE_MARK), `must contain ${BINDING_VALUE_MARK}`),
+              // Why off by default: over plain HTTP anyone on the network path (or who answers the DNS lookup) reads the real key.
+              plainHttp: z.boolean().optional().describe('Allow the value over plain HTTP to outside hosts (default false: HTTPS only; internal services always may).'),
             })
             .strict(),
         )

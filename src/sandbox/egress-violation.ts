@@ -24,6 +24,7 @@ const CONTROLLER: RefusalKind = { type: 'controller_probe', severity: 'HIGH', pa
 const INTERNAL: RefusalKind = { type: 'internal_network_probe', severity: 'MEDIUM', pattern: 'internal_network_probe', remediation: 'Private, loopback and host addresses are never reachable; configure an internal service (network.services) if one is needed.' };
 const EVASION: RefusalKind = { type: 'egress_evasion', severity: 'MEDIUM', pattern: 'egress_evasion', remediation: 'The request named one host and tried to reach another (SNI, Host header or a non-TLS tunnel); review the client.' };
 const OUTSIDE: RefusalKind = { type: 'egress_denied', severity: 'LOW', remediation: 'Add the host to allowed_hosts if it is a legitimate destination.' };
+const CLEARTEXT: RefusalKind = { type: 'brokered_secret_cleartext', severity: 'MEDIUM', pattern: 'credential_exfiltration', remediation: 'Use https:// for this host, or set secrets.bind.NAME.plainHttp if it only speaks HTTP on a trusted network.' };
 const MALFORMED: RefusalKind = { type: 'egress_malformed', severity: 'LOW', remediation: 'Use an ordinary HTTP client with the sandbox\'s HTTP(S)_PROXY settings.' };
 
 /** Every refusal reason's kind (a Record, so a new reason without one won't compile). */
@@ -39,6 +40,7 @@ const KINDS: Record<DenyReason, RefusalKind | undefined> = {
   documentation_address: INTERNAL, benchmarking_address: INTERNAL, nat64_address: INTERNAL, '6to4_address': INTERNAL, teredo_address: INTERNAL, host_address: INTERNAL,
   // Its own violation (brokered-violation.ts), with the secret's name.
   brokered_secret_unbound: undefined,
+  brokered_secret_cleartext: CLEARTEXT,
   // Not the sandbox's doing: the intercepting proxy and the client disagreed, or the client left.
   tls_timeout: undefined, tls_intercept_failed: undefined, client_closed: undefined,
 };

@@ -7,6 +7,7 @@
 import type { SecretRegistry } from '../secrets/registry.ts';
 import { UnknownSecretError } from '../secrets/registry.ts';
 import type { SecretValue } from '../secrets/value.ts';
+import type { SecretBinding } from '../secrets/binding.ts';
 import { Redactor } from '../secrets/redactor.ts';
 import type { ResolvedSecret } from '../secrets/provider.ts';
 import type { BrokeredCredential, EgressDecision } from '../network/proxy/index.ts';
@@ -33,8 +34,8 @@ export async function resolveSandboxSecrets(registry: SecretRegistry, names: rea
   };
 }
 
-function brokeredCredential(placeholder: SecretValue, real: SecretValue, bind: { hosts: string[]; header: string; format: string }): BrokeredCredential {
-  return { name: real.name, placeholder: placeholder.bytes().toString('latin1'), hosts: [...bind.hosts], header: bind.header, format: bind.format, value: () => real.bytes() };
+function brokeredCredential(placeholder: SecretValue, real: SecretValue, bind: SecretBinding): BrokeredCredential {
+  return { name: real.name, placeholder: placeholder.bytes().toString('latin1'), hosts: [...bind.hosts], header: bind.header, format: bind.format, ...(bind.plainHttp === true ? { plainHttp: true } : {}), value: () => real.bytes() };
 }
 
 async function resolveNamed(registry: SecretRegistry, names: readonly string[] | undefined): Promise<ResolvedSecret[]> {

@@ -15,6 +15,12 @@ export interface SecretBinding {
   header: string;
   /** That header's value, `{value}` standing for the secret (e.g. `Bearer {value}`). */
   format: string;
+  /**
+   * Whether the value may go to an outside host over plain HTTP (default false: only over HTTPS,
+   * where the proxy verifies the host). Internal services are reached over the host itself and
+   * always may.
+   */
+  plainHttp?: boolean | undefined;
 }
 
 /** The text `{value}` stands for in a binding's format. */

@@ -12,7 +12,8 @@ const PH = 'airlock-brokered-00112233445566778899aabbccddeeff';
 describe('egress proxy: brokered credentials over plain HTTP', { timeout: 30_000 }, () => {
   let upstream: TestServer;
   let seen: { host: string; url: string; headers: IncomingHttpHeaders }[];
-  const credential: BrokeredCredential = { name: 'api_key', placeholder: PH, hosts: ['api.test'], header: 'Authorization', format: 'Bearer {value}', value: () => Buffer.from(REAL) };
+  // plainHttp: these cases are about the swap itself, over plain HTTP to an outside host (see the cleartext case below).
+  const credential: BrokeredCredential = { name: 'api_key', placeholder: PH, hosts: ['api.test'], header: 'Authorization', format: 'Bearer {value}', plainHttp: true, value: () => Buffer.from(REAL) };
   // Both names reach the same local server (loopback counts as public in this proxy): only the name differs.
   const start = () => startTestProxy([`api.test:${upstream.port}`, `other.test:${upstream.port}`], { brokered: [credential], resolve: async () => [{ address: '127.0.0.1', family: 4 }] }, true);
   const url = (host: string, path = '/v1') => `http://${host}:${upstream.port}${path}`;
@@ -84,6 +85,20 @@ describe('egress proxy: brokered credentials over plain HTTP', { timeout: 30_000
     assert.match(head, /X-Airlock-Deny-Reason: brokered_secret_unbound/);
     assert.equal(lookups, 0);
     assert.deepEqual([decisions[0]?.kind, decisions[0]?.reason, decisions[0]?.brokered], ['connect', 'brokered_secret_unbound', ['api_key']]);
+  });
+
+  it('refuses to place the value over plain HTTP to an outside host unless its binding allows it', async (t) => {
+    const strict: BrokeredCredential = { ...credential, plainHttp: false };
+    const { port, decisions, close } = await startTestProxy([`api.test:${upstream.port}`], { brokered: [strict], resolve: async () => [{ address: '127.0.0.1', family: 4 }] }, true);
+    t.after(close);
+    const before = seen.length;
+    const res = await proxyRequest(port, url('api.test'), { headers: { authorization: PH } });
+    assert.equal(res.status, 403);
+    assert.equal(res.headers[REASON], 'brokered_secret_cleartext');
+    assert.equal(seen.length, before, 'nothing reached the upstream');
+    assert.deepEqual([decisions[0]?.allowed, decisions[0]?.reason, decisions[0]?.brokered], [false, 'brokered_secret_cleartext', ['api_key']]);
+    // The same request without the placeholder is an ordinary allowed one.
+    assert.equal((await proxyRequest(port, url('api.test'), { headers: { authorization: 'Bearer mine' } })).status, 200);
   });
 
   const refusals: [string, () => string, Record<string, string>][] = [

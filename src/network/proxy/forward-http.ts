@@ -38,6 +38,8 @@ export async function handleHttpRequest(context: ProxyContext, req: IncomingMess
   const brokered = judgeBrokered(context.brokered, req.rawHeaders, req.url ?? '', names);
   if (brokered.kind !== 'none') base = { ...base, brokered: brokered.names };
   if (brokered.kind === 'refuse') return refuse('brokered_secret_unbound');
+  // Why: over plain HTTP to an outside host the real key would cross the network in the clear.
+  if (brokered.kind === 'inject' && service.kind !== 'service' && !cleartextAllowed(context.brokered, brokered.names)) return refuse('brokered_secret_cleartext');
   const screened = await screenBody(context.brokered, req, names, lateRefusal(context, recorder, res, () => base));
   if (screened.kind === 'refuse') {
     base = { ...base, brokered: screened.names };
@@ -111,4 +113,9 @@ function hostHeaderMatches(req: IncomingMessage, target: HttpTarget): boolean {
 
 function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
+}
+
+/** Whether every credential `names` injects may go over plain HTTP to an outside host. */
+function cleartextAllowed(credentials: ProxyContext['brokered'], names: readonly string[]): boolean {
+  return credentials.filter((c) => names.includes(c.name)).every((c) => c.plainHttp === true);
 }

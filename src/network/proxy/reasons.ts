@@ -19,8 +19,9 @@ export const DENY_REASONS = [
   // internal services
   'unknown_service', 'service_method_not_allowed', 'service_path_not_allowed', 'service_path_encoded',
   'service_requires_http', 'bad_service_url',
-  // a brokered secret's placeholder sent to a host it is not bound to (or in a URL)
-  'brokered_secret_unbound',
+  // a brokered secret's placeholder sent to a host it is not bound to (or in a URL); or to a bound
+  // outside host over plain HTTP, which its binding doesn't allow
+  'brokered_secret_unbound', 'brokered_secret_cleartext',
   // CONNECT, after the 200
   'sni_mismatch', 'sni_missing', 'not_tls', 'tls_malformed', 'tls_timeout',
   // an intercepted tunnel (a brokered secret's bound host) whose client did not complete TLS with the broker CA

@@ -26,6 +26,8 @@ export interface BrokeredCredential {
   /** The header that carries it, and its value with `{value}` for the secret. */
   header: string;
   format: string;
+  /** Whether it may go to an outside host over plain HTTP (see SecretBinding.plainHttp). */
+  plainHttp?: boolean;
   /** The real value (read only when swapping it in). */
   value(): Buffer;
 }
