@@ -142,7 +142,7 @@ export class NamespaceSandbox implements Sandbox {
       if (!this.res.cgroup.contains(info)) await this.res.cgroup.addProcess(info);
       // Scratch is watched from before the command's first write: a command that fills /tmp and
       // exits within milliseconds is still measured (its tmpfs outlives it through this descriptor).
-      await waitForSandboxRoot(info, rootMarker(spec.image.rootfs, this.res.root), exit);
+      await waitForSandboxRoot(info, rootMarker(spec.image.rootfs, this.res.root, spec.mounts.map((m) => m.sandboxPath)), exit);
       checkPlacedSecrets(info, spec, lease.uid);
       this.scratchFd = openScratch(info, spec);
       // The command's CPU starts here: bwrap's own set-up is not billed to it.
@@ -242,12 +242,24 @@ const TMPFS_MAGIC = 0x01021994;
 /** Longest bwrap may take to build the sandbox's root before the start is abandoned. */
 const ROOT_SETUP_TIMEOUT_MS = 10_000;
 
-/** A path of the final root and the image inode it shows: `/` itself, or a top entry bound into a root built around the image. */
-function rootMarker(rootfs: string, root: readonly string[] | undefined): { host: string; inSandbox: string } {
-  const at = root?.indexOf('--ro-bind') ?? -1;
-  const host = at < 0 ? undefined : root?.[at + 1];
-  const inSandbox = at < 0 ? undefined : root?.[at + 2];
-  return host === undefined || inSandbox === undefined ? { host: rootfs, inSandbox: '' } : { host, inSandbox };
+/** Paths the sandbox's own mounts cover (bwrap-args.ts), so an image entry there never shows the image's inode. */
+const RUNTIME_MOUNTED = ['/proc', '/dev', '/run', '/tmp', '/sys'];
+
+/**
+ * A path of the final root and the image inode it shows: `/` itself, or a top entry bound into a
+ * root built around the image — one that no later mount covers (a runtime mount or a grant), or
+ * its inode would never be seen there.
+ */
+function rootMarker(rootfs: string, root: readonly string[] | undefined, grants: readonly string[]): { host: string; inSandbox: string } {
+  if (root === undefined) return { host: rootfs, inSandbox: '' };
+  const covered = [...RUNTIME_MOUNTED, ...grants.map((g) => g.replace(/\/+$/, ''))];
+  const under = (path: string, top: string): boolean => path === top || path.startsWith(`${top}/`) || top.startsWith(`${path}/`);
+  for (let at = root.indexOf('--ro-bind'); at >= 0; at = root.indexOf('--ro-bind', at + 1)) {
+    const host = root[at + 1];
+    const inSandbox = root[at + 2];
+    if (host !== undefined && inSandbox !== undefined && !covered.some((top) => under(inSandbox, top))) return { host, inSandbox };
+  }
+  throw new ControlError('scratch', 'the image has no top entry the sandbox root can be recognised by (every one is covered by a mount)');
 }
 
 /**
