@@ -7,11 +7,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
 import { formatBytes } from './image.ts';
 import { terminalSafe, terminalSafeJson } from './terminal-text.ts';
-
-function requireRoot(what: string): void {
-  // Why: the store is root-owned and an image's files must be created root-owned.
-  if (process.getuid?.() !== 0) throw new Error(`image ${what} must run as root (the image store is root-owned)`);
-}
+import { interruptibleStoreOperation, requireRoot } from './image-store-operation.ts';
 
 /** Registers `import`, `rm` and `gc` under the `image` command. */
 export function registerImageImport(image: Command, program: Command): void {
@@ -26,33 +22,16 @@ export function registerImageImport(image: Command, program: Command): void {
     .action(async (path: string, opts: { name?: string; json?: boolean }) => {
       requireRoot('import');
       const { importImage } = await import('../images/oci/index.ts');
-      const { terminalProgress } = await import('../images/registry/progress.ts');
-      const progress = terminalProgress(process.stderr);
-      const abort = new AbortController();
       // An interrupted import removes its work directory before the process ends.
-      const onSignal = (): void => abort.abort();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
-      let result;
-      try {
-        result = await importImage(path, {
+      const result = await interruptibleStoreOperation('import', (signal, progress) =>
+        importImage(path, {
           config: config(),
-          signal: abort.signal,
+          signal,
           ...(opts.name !== undefined ? { name: opts.name } : {}),
           ...(progress !== undefined ? { onProgress: (p) => progress.update({ phase: 'import', ...p, totalBytes: 0 }) } : {}),
-        });
-      } catch (err) {
-        if (abort.signal.aborted) {
-          process.stderr.write('airlock: image import interrupted; nothing was stored\n');
-          process.exitCode = 130;
-          return;
-        }
-        throw err;
-      } finally {
-        progress?.done();
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
+        }),
+      );
+      if (result === undefined) return;
       if (opts.json === true) {
         process.stdout.write(`${terminalSafeJson(result)}\n`);
         return;

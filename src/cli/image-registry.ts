@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
 import { terminalSafe, terminalSafeJson } from './terminal-text.ts';
+import { interruptibleStoreOperation, requireRoot } from './image-store-operation.ts';
 
 /** Registers `pull` and `sign` under the `image` command. */
 export function registerImageRegistry(image: Command, program: Command): void {
@@ -16,36 +17,18 @@ export function registerImageRegistry(image: Command, program: Command): void {
     .option('--insecure-registry', 'speak plain HTTP to the registry: accepted for a loopback registry only')
     .option('--json', 'print the result as JSON')
     .action(async (ref: string, opts: { name?: string; insecureRegistry?: boolean; json?: boolean }) => {
-      // The store is root-owned, and flattening an image needs to create root-owned files.
-      if (process.getuid?.() !== 0) throw new Error('image pull must run as root (the image store is root-owned)');
+      requireRoot('pull');
       const { pullImage } = await import('../images/registry/pull.ts');
-      const { terminalProgress } = await import('../images/registry/progress.ts');
-      const progress = terminalProgress(process.stderr);
-      const abort = new AbortController();
       // An interrupted pull removes its download and import directories before the process ends.
-      const onSignal = (): void => abort.abort();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
-      let result;
-      try {
-        result = await pullImage(loadConfig(program.opts<{ config?: string }>().config), ref, {
+      const result = await interruptibleStoreOperation('pull', (signal, progress) =>
+        pullImage(loadConfig(program.opts<{ config?: string }>().config), ref, {
           name: opts.name,
           insecureRegistry: opts.insecureRegistry === true,
           onProgress: progress === undefined ? undefined : (p) => progress.update(p),
-          signal: abort.signal,
-        });
-      } catch (err) {
-        if (abort.signal.aborted) {
-          process.stderr.write('airlock: image pull interrupted; nothing was stored\n');
-          process.exitCode = 130;
-          return;
-        }
-        throw err;
-      } finally {
-        progress?.done();
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
+          signal,
+        }),
+      );
+      if (result === undefined) return;
       if (opts.json === true) {
         process.stdout.write(`${terminalSafeJson(result)}\n`);
         return;
@@ -62,7 +45,7 @@ export function registerImageRegistry(image: Command, program: Command): void {
     .requiredOption('--key <file>', 'PEM private key file (the key is read from the file, never given on the command line)')
     .option('--json', 'print the result as JSON')
     .action(async (name: string, opts: { key: string; json?: boolean }) => {
-      if (process.getuid?.() !== 0) throw new Error('image sign must run as root (the image store is root-owned)');
+      requireRoot('sign');
       const { signStoredImage } = await import('../images/signatures/sign.ts');
       const result = await signStoredImage(loadConfig(program.opts<{ config?: string }>().config), name, opts.key);
       if (opts.json === true) process.stdout.write(`${terminalSafeJson(result)}\n`);
