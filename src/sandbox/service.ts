@@ -71,6 +71,12 @@ export interface ServiceOptions {
   denials?: { enabled?: boolean; policy?: ResponsePolicy; revokeAgent?: (agentId: string, reason: string) => void };
 }
 
+/** What an egress decision is about: a persistent sandbox, a running one-shot, or neither (already gone). */
+interface EgressTarget {
+  readonly record?: SandboxRecord;
+  readonly oneShot?: RunningOneShot;
+}
+
 /** Distinct egress refusals recorded as violations per sandbox; later ones are counted in metrics only. */
 const MAX_EGRESS_VIOLATIONS = 32;
 
@@ -133,9 +139,11 @@ export class SandboxService implements SandboxServiceApi {
       // Why redacted here: what a proxy reports (logs, metrics, audit) is sandbox-chosen text.
       onDecision: (decision) => {
         this.observer.egressDecision?.(this.redactors.decision(decision));
-        this.recordBrokeredMisuse(decision);
-        this.recordEgressRefusal(decision);
-        void this.guardEgress(decision);
+        // The sandbox the decision is about, looked up once for the three checks below.
+        const target = this.egressTarget(decision.sandboxId);
+        this.recordBrokeredMisuse(decision, target);
+        this.recordEgressRefusal(decision, target);
+        void this.guardEgress(decision, target);
       },
       ...(options.listeners === undefined ? {} : { listeners: options.listeners }),
     });
@@ -347,11 +355,9 @@ export class SandboxService implements SandboxServiceApi {
   }
 
   /** Records a brokered secret's placeholder sent to a host it is not bound to as a violation on its sandbox. */
-  private recordBrokeredMisuse(decision: EgressDecision): void {
+  private recordBrokeredMisuse(decision: EgressDecision, { record, oneShot }: EgressTarget): void {
     const violation = brokeredSecretViolation(decision);
-    if (violation === undefined) return;
-    const record = this.registry.find(decision.sandboxId);
-    this.recordRunTimeViolation(record, violation, record === undefined ? this.oneShotOf(decision.sandboxId) : undefined);
+    if (violation !== undefined) this.recordRunTimeViolation(record, violation, oneShot);
   }
 
   /**
@@ -360,11 +366,9 @@ export class SandboxService implements SandboxServiceApi {
    * Why: a loop of refused requests must not flood the result and the audit log (the egress
    * metrics still count every one).
    */
-  private recordEgressRefusal(decision: EgressDecision): void {
+  private recordEgressRefusal(decision: EgressDecision, { record, oneShot }: EgressTarget): void {
     const violation = egressRefusalViolation(decision);
     if (violation === undefined) return;
-    const record = this.registry.find(decision.sandboxId);
-    const oneShot = record === undefined ? this.oneShotOf(decision.sandboxId) : undefined;
     const owner: object | undefined = record ?? oneShot;
     if (owner === undefined) return;
     const seen = this.egressRefusals.get(owner) ?? new Set<string>();
@@ -395,16 +399,17 @@ export class SandboxService implements SandboxServiceApi {
     this.observer.violationRecorded?.(violation);
   }
 
-  /** The running one-shot whose sandbox has the driver id `sandboxId`, if any. */
-  private oneShotOf(sandboxId: string): RunningOneShot | undefined {
-    return this.oneShots.running().find((e) => sandboxIdOf(e.executionId) === sandboxId);
+  /** The persistent sandbox with the driver id `sandboxId`, else the running one-shot with it, if any. */
+  private egressTarget(sandboxId: string): EgressTarget {
+    const record = this.registry.find(sandboxId);
+    if (record !== undefined) return { record };
+    const oneShot = this.oneShots.running().find((e) => sandboxIdOf(e.executionId) === sandboxId);
+    return oneShot === undefined ? {} : { oneShot };
   }
 
   /** Holds one egress decision to the owner's contract (see ServiceOptions.egressGuard). */
-  private async guardEgress(decision: EgressDecision): Promise<void> {
+  private async guardEgress(decision: EgressDecision, { record, oneShot }: EgressTarget): Promise<void> {
     if (this.egressGuard === undefined) return;
-    const record = this.registry.find(decision.sandboxId);
-    const oneShot = record === undefined ? this.oneShotOf(decision.sandboxId) : undefined;
     const owner = record?.agentId ?? oneShot?.agentId;
     if (owner === undefined || owner === '') return;
     const outcome = await this.egressGuard(owner, decision).catch(() => undefined);
