@@ -385,3 +385,27 @@ test('the periodic host-side comparison lists the ruleset once per period for ev
   assert.deepEqual(slots.slice(1).flatMap((s) => s.findings), []);
   await h.watch.close();
 });
+
+test('a sandbox that ends during its start-up spawns no further marker, and settled() waits for its start-up', async () => {
+  let markers = 0;
+  let markerRunning = false;
+  const h = harness({
+    // A marker whose event never comes (the feed is slow): without the end, it would be retried.
+    nftMarker: async () => {
+      markers++;
+      markerRunning = true;
+      await settle(20);
+      markerRunning = false;
+    },
+  });
+  const watching = h.watch.watch({ slot: { table: 'airlock-n1', hostLink: 'al-airlock-n1' }, baseline: async () => ({}), read: async () => ({}), onDrift: () => undefined });
+  await until(() => markers === 1, 'the first marker was spawned');
+  watching.stop();
+  const started = performance.now();
+  await h.watch.settled();
+  assert.equal(markerRunning, false, 'settled() returned while the marker was still running');
+  assert.ok(performance.now() - started < 5_000, 'settled() waited for the unanswered marker instead of stopping it');
+  await settle(100);
+  assert.equal(markers, 1, 'a marker was spawned after the sandbox ended');
+  await h.watch.close();
+});

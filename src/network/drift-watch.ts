@@ -87,6 +87,8 @@ interface Entry {
   ended: boolean;
   /** Its share of the periodic full comparison. */
   slice: Set<Entry> | undefined;
+  /** Aborted when it ends (or the watch closes): its start-up stops spawning reads and markers. */
+  stopped: AbortController;
 }
 
 interface FeedState {
@@ -136,6 +138,8 @@ export class DriftWatch {
   /** Markers in flight (see `begin`): name → called when its event arrives. */
   private readonly markers = new Map<string, () => void>();
   private markerCount = 0;
+  /** Start-ups (`begin`) still running: `settled` and `close` wait for them and their processes. */
+  private readonly beginning = new Set<Promise<void>>();
   private closed = false;
 
   constructor(options: DriftWatchOptions) {
@@ -147,18 +151,21 @@ export class DriftWatch {
 
   /** Starts watching `target`; its baseline is read once the feeds it needs are subscribed. */
   watch(target: WatchedNetwork): Watching {
-    const entry: Entry = { target, baseline: undefined, evidence: [], compared: [], ended: false, slice: undefined };
+    const entry: Entry = { target, baseline: undefined, evidence: [], compared: [], ended: false, slice: undefined, stopped: new AbortController() };
     this.entries.add(entry);
     // The emptiest slice: each tick compares about as many sandboxes as any other.
     entry.slice = this.slices.reduce((a, b) => (b.size < a.size ? b : a));
     entry.slice.add(entry);
     this.fullTimer ??= setInterval(() => this.rotate(), Math.max(1, this.options.fullCheckMs / SLICES));
     const ready = this.begin(entry);
+    const tracked: Promise<void> = ready.catch(() => undefined).finally(() => this.beginning.delete(tracked));
+    this.beginning.add(tracked);
     return { ready, stop: () => this.forget(entry) };
   }
 
   /** Resolves once no monitor stopped with the last sandbox is still exiting (leftover checks). */
   async settled(): Promise<void> {
+    while (this.beginning.size > 0) await Promise.allSettled([...this.beginning]);
     await Promise.all([this.nft.stopping, this.ip.stopping]);
   }
 
@@ -168,6 +175,7 @@ export class DriftWatch {
     for (const entry of [...this.entries]) this.forget(entry);
     this.abort.abort();
     await this.pass;
+    while (this.beginning.size > 0) await Promise.allSettled([...this.beginning]);
     await Promise.all([this.stopFeed(this.nft), this.stopFeed(this.ip)]);
   }
 
@@ -178,9 +186,12 @@ export class DriftWatch {
    */
   private async begin(entry: Entry): Promise<void> {
     const slot = entry.target.slot;
+    // An entry that ended during its start-up spawns no further marker or retry: a process still
+    // running after its sandbox (and after `settled`) would be a leftover of that sandbox.
+    const signal = AbortSignal.any([this.abort.signal, entry.stopped.signal]);
     try {
-      await withRetry(() => this.feedsFor(entry), this.options.retry, this.abort.signal);
-      if (slot !== undefined && !entry.ended) await withRetry(() => this.mark(), this.options.retry, this.abort.signal);
+      await withRetry(() => this.feedsFor(entry), this.options.retry, signal);
+      if (slot !== undefined && !entry.ended) await withRetry(() => this.mark(signal), this.options.retry, signal);
     } catch (err) {
       if (!entry.ended) this.kill(entry, { verified: false, changes: [`drift watch could not subscribe to host network events: ${reason(err)}`] });
       return;
@@ -209,17 +220,23 @@ export class DriftWatch {
   }
 
   /** Runs a marker transaction and resolves once the nft feed delivered it: every earlier event is in. */
-  private async mark(): Promise<void> {
+  private async mark(signal: AbortSignal): Promise<void> {
     const name = `airlock-sync-${process.pid}-${++this.markerCount}`;
     const seen = new Promise<void>((resolve) => this.markers.set(name, resolve));
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
     try {
-      await this.options.nftMarker(name, this.abort.signal);
-      let timer: NodeJS.Timeout | undefined;
+      await this.options.nftMarker(name, signal);
       const late = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`${this.nft.feed.name} did not report a marker within 10 s`)), 10_000);
+        onAbort = () => reject(new Error('the drift watch of this sandbox stopped'));
+        signal.addEventListener('abort', onAbort, { once: true });
+        if (signal.aborted) onAbort();
       });
-      await Promise.race([seen, late]).finally(() => clearTimeout(timer));
+      await Promise.race([seen, late]);
     } finally {
+      clearTimeout(timer);
+      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
       this.markers.delete(name);
     }
   }
@@ -449,6 +466,7 @@ export class DriftWatch {
   private forget(entry: Entry): void {
     if (entry.ended) return;
     entry.ended = true;
+    entry.stopped.abort();
     for (const done of entry.compared.splice(0)) done();
     this.entries.delete(entry);
     this.pending.delete(entry);

@@ -41,6 +41,12 @@ const RUNTIME_PROCESS: Readonly<Record<TestRuntime, string>> = { namespace: 'bwr
  * controller's other helpers (ip, nft, mount tools, `runsc delete`) run no sandbox code.
  */
 const LAUNCH_PROCESS = /^(bwrap|runsc-sandbox|runsc-gofer|runsc run|runsc .* run|airlock-agent|prlimit|nsenter|setpriv)( |$)/;
+/**
+ * The control under test: the agent binary closing the inherited descriptors before it execs the
+ * runtime. It necessarily holds them from its exec until its first action, and runs nothing else;
+ * once it execs, its argv is the runtime's and it is looked at like any launch process.
+ */
+const FD_CLOSER = /^airlock-agent --close-fds-from /;
 
 /**
  * The in-sandbox probe. Lines: `self <pid>`, `control <fd>`, `own <fd> <dev:ino> <link> <hex>`
@@ -351,6 +357,7 @@ function scanHost(root: number, into: HostScan = { names: new Set(), holding: ne
       continue;
     }
     into.names.add(name);
+    if (FD_CLOSER.test(command.get(pid) ?? '')) continue;
     for (const fd of fds) {
       try {
         if (readlinkSync(`/proc/${pid}/fd/${fd}`) === theSecret().path) into.holding.add(`${name} (pid ${pid}) fd ${fd}`);
