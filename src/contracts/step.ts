@@ -6,8 +6,7 @@
 import type { AdmissionInput, ContractCheck } from '../admission/admission.ts';
 import { AdmissionRefusal } from '../admission/refusal.ts';
 import type { ContractStore } from '../store/contracts.ts';
-import { contractBreach } from './check.ts';
-import { parseContract, type Contract } from './schema.ts';
+import type { Contract } from './schema.ts';
 
 /** The services a request asks for (`network.services` of a create or execute). */
 function servicesOf(input: AdmissionInput): string[] {
@@ -18,7 +17,10 @@ function servicesOf(input: AdmissionInput): string[] {
 /** The contract of `agentId`, or undefined; a stored one that no longer parses fails closed. */
 export async function contractOf(store: Pick<ContractStore, 'get'>, agentId: string): Promise<Contract | undefined> {
   const stored = await store.get(agentId);
-  return stored === undefined ? undefined : parseContract(stored.contract);
+  if (stored === undefined) return undefined;
+  // Loaded only for an agent that has a contract: the schema pulls in zod, the public-suffix list and the allowlist rules.
+  const { parseContract } = await import('./schema.ts');
+  return parseContract(stored.contract);
 }
 
 /** The admission step over the store's contracts. */
@@ -36,6 +38,7 @@ export function contractStep(store: Pick<ContractStore, 'get'>): ContractCheck {
       throw new AdmissionRefusal('contract', 'contract_violation', `the contract of agent ${owner} cannot be read: ${(err as Error).message}`);
     }
     if (contract === undefined) return;
+    const { contractBreach } = await import('./check.ts');
     const breach = contractBreach(contract, spec, servicesOf(input));
     if (breach !== undefined) throw new AdmissionRefusal('contract', 'contract_violation', `beyond the contract of agent ${owner}: clause ${breach.clause}: ${breach.reason}`);
   };
