@@ -1,11 +1,8 @@
-/** The `airlock run` implementation: plan → image → driver → executeOnce → report. */
+/** The `airlock run` implementation: plan → admission (with the driver, image and denial reader prepared meanwhile) → executeOnce → report. */
 import { text } from 'node:stream/consumers';
 import { loadConfig, type AirlockConfig } from '../config/config.ts';
 import type { SecretValue } from '../secrets/index.ts';
 import { RefusedControlError } from '../host/control-error.ts';
-import { loadDriver } from '../isolation/load-driver.ts';
-import { resolveImage } from '../images/store.ts';
-import { applyImagePolicy } from '../images/signatures/enforce.ts';
 import { rememberedManifestStamps } from '../images/verified-manifests.ts';
 import { executeOnce, type ExecutionRequest } from '../sandbox/execute.ts';
 import { activePolicyHash } from '../sandbox/policy-bundle.ts';
@@ -21,13 +18,15 @@ import { withOwnerWrites } from '../isolation/grants/owner-writes.ts';
 import { NetworkManager } from '../network/manager.ts';
 import { NetworkPolicyError } from '../network/policy.ts';
 import { interruptOnSignals } from './run-interrupt.ts';
-import { openRunDenials } from './run-denials.ts';
+import { prepareRun, type RunPreparation } from './run-prepare.ts';
 
 /** Runs the command and returns the exit code for the CLI. */
 export async function runCommand(command: string[], raw: RawRunOptions, configPath: string | undefined): Promise<number> {
   const config = loadConfig(configPath);
+  // A manifest hashed to its digest before (and unchanged since) is not hashed again: see verified-manifests.ts.
+  const stamps = await rememberedManifestStamps(config);
   // An imported image's env, and its default command when none is given (before admission sees the argv).
-  const withDefaults = await withImageDefaults(command, raw, config);
+  const withDefaults = await withImageDefaults(command, raw, config, stamps);
   const parsed = parseRunOptions(withDefaults.raw, withDefaults.command, config, process.cwd());
   // Writable grants of the caller's own directories are written as the caller (before admission sees them).
   const plan = { ...parsed, mounts: withOwnerWrites(parsed.mounts, process.getuid?.()) };
@@ -36,17 +35,25 @@ export async function runCommand(command: string[], raw: RawRunOptions, configPa
   // From here on a signal cancels the run like a timeout does and the CLI exits once all is torn down.
   const interrupt = interruptOnSignals();
   const recording = openRunRecording(config);
+  const preparation = prepareRun(plan, config, stamps);
   try {
-    const code = await admittedRun(plan, raw, config, recording, interrupt.signal);
+    const code = await admittedRun(plan, raw, config, { recording, preparation }, interrupt.signal);
     return interrupt.exitCode() ?? code;
   } finally {
+    await preparation.release();
     await recording.then((r) => r.close(), () => undefined);
     interrupt.dispose();
   }
 }
 
+/** What a run opened before its admission: the store it records in and its preparations. */
+interface RunOpenings {
+  recording: Promise<RunRecording>;
+  preparation: RunPreparation;
+}
+
 /** Admits the plan (recorded before anything starts), runs it, records how it ended. */
-async function admittedRun(plan: RunPlan, raw: RawRunOptions, config: AirlockConfig, recording: Promise<RunRecording>, signal: AbortSignal): Promise<number> {
+async function admittedRun(plan: RunPlan, raw: RawRunOptions, config: AirlockConfig, { recording, preparation }: RunOpenings, signal: AbortSignal): Promise<number> {
   const admission = await admitRun(plan, config, raw.approval, recording);
   if (!admission.admitted) return admission.exitCode;
   // The same policy_hash `airlock serve` reports for this configuration.
@@ -69,10 +76,8 @@ async function admittedRun(plan: RunPlan, raw: RawRunOptions, config: AirlockCon
     throw err;
   }
   const secrets = await resolveRunSecrets(config, plan.secrets);
-  const driver = await loadDriver(plan.runtime, config);
-  // A manifest hashed to its digest before (and unchanged since) is not hashed again: see verified-manifests.ts.
-  // The image policy again on the digest that runs (admission checked the name): it also gives the verified signer.
-  const image = await applyImagePolicy(config, await resolveImage(config, plan.image, await rememberedManifestStamps(config)));
+  const driver = await preparation.driver;
+  const image = await preparation.image;
   const request: ExecutionRequest = {
     image,
     limits: plan.limits,
@@ -91,7 +96,7 @@ async function admittedRun(plan: RunPlan, raw: RawRunOptions, config: AirlockCon
     request.onStderr = (chunk) => process.stderr.write(chunk);
   }
   let result: ExecutionResult;
-  const denials = await openRunDenials(config, plan.runtime);
+  const denials = await preparation.denials;
   try {
     result = await executeOnce(request, { driver, network, policyHash, denials: denials.reporting });
   } catch (err) {
@@ -100,7 +105,7 @@ async function admittedRun(plan: RunPlan, raw: RawRunOptions, config: AirlockCon
     process.stderr.write(`airlock: sandbox not started, refused: ${terminalSafe(err.message, { keepLayout: true })}\n`);
     return 1;
   } finally {
-    denials.close();
+    await preparation.release();
     await network.close();
   }
   const receipt = await recordRunEnd(await recording, admission.owner, admission.spec, result);
