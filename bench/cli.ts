@@ -1,9 +1,12 @@
 /**
  * `airlock run -- /bin/true` end to end (the binary a user runs, `airlock` on the PATH, not
  * `npx`), against a bare `node -e ''` start and against `srt -c true` (@anthropic-ai/sandbox-runtime,
- * a devDependency), the three taking turns so that machine noise hits them alike.
+ * a devDependency), the three taking turns so that machine noise hits them alike. With
+ * `AIRLOCK_BENCH_CLI_BEFORE=DIR` (another checkout, e.g. `git archive REV | tar -x -C DIR` with
+ * node_modules linked), that tree's `airlock run` takes its turn too, for a before/after in one run.
  */
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { spawnWait } from './spawn-wait.ts';
 import { summarize } from './stats.ts';
 import type { PairResult } from './namespace.ts';
@@ -30,13 +33,21 @@ export async function benchCli(n: number): Promise<PairResult[]> {
   // srt needs bubblewrap, socat and ripgrep; without them it is left out, and the line says so.
   const srtWorks = existsSync(SRT) && (await spawnWait(SRT, ['-c', 'true']).then(() => true, () => false));
   const srt = () => spawnWait(SRT, ['-c', 'true']);
-  const [subject, baseline, other] = await timeRotating(n, 2, srtWorks ? [airlock, bare, srt] : [airlock, bare]);
+  const beforeTree = process.env['AIRLOCK_BENCH_CLI_BEFORE'];
+  const before = () => spawnWait(node, [join(beforeTree ?? '', 'bin/airlock.js'), 'run', '--', '/bin/true']);
+  const fns = [airlock, bare, ...(srtWorks ? [srt] : []), ...(beforeTree === undefined ? [] : [before])];
+  const [subject, baseline, ...rest] = await timeRotating(n, 2, fns);
+  const other = srtWorks ? rest.shift() : undefined;
+  const previous = rest.shift();
   const s = summarize(subject as number[]);
   const pairs: PairResult[] = [{ name: 'CLI: airlock run -- /bin/true', subject: s, baseline: summarize(baseline as number[]), subjectLabel: 'airlock run', baselineLabel: "node -e ''" }];
   if (other !== undefined) {
     pairs.push({ name: 'CLI: airlock run -- /bin/true vs srt', subject: s, baseline: summarize(other), subjectLabel: 'airlock run', baselineLabel: 'srt -c true' });
   } else {
     process.stderr.write('bench cli: srt -c true does not run here (install the devDependencies, bubblewrap, socat and ripgrep): left out\n');
+  }
+  if (previous !== undefined) {
+    pairs.push({ name: `CLI: airlock run -- /bin/true vs the tree in ${beforeTree}`, subject: s, baseline: summarize(previous), subjectLabel: 'airlock run', baselineLabel: 'before' });
   }
   return pairs;
 }
