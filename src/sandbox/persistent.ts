@@ -70,6 +70,7 @@ export class PersistentSandbox {
   private ending: Promise<void> | undefined;
   private endReasonValue: EndReason | undefined;
   private readonly endListeners: ((reason: EndReason) => void)[] = [];
+  private readonly endingListeners: ((reason: EndReason) => void)[] = [];
   private denials: RunDenials | undefined;
   private readonly onViolation: ((violation: SecurityViolation) => void) | undefined;
 
@@ -176,6 +177,14 @@ export class PersistentSandbox {
     this.endListeners.push(listener);
   }
 
+  /**
+   * Called once, with the reason, as soon as the sandbox stops running (`endReason` is set), before
+   * its teardown; never when it has already stopped.
+   */
+  onEnding(listener: (reason: EndReason) => void): void {
+    if (this.endReasonValue === undefined) this.endingListeners.push(listener);
+  }
+
   /** Starts a command (env: the base environment plus exactly `options.env`); output streams through the session. */
   async exec(options: ExecOptions): Promise<ExecSession> {
     const { argv, stdin } = commandFor({ command: options.argv, code: options.code, language: options.language });
@@ -246,6 +255,7 @@ export class PersistentSandbox {
   end(reason: EndReason): Promise<void> {
     if (this.ending !== undefined) return this.ending;
     this.endReasonValue = reason;
+    for (const listener of this.endingListeners.splice(0)) listener(reason);
     this.supervision.stop();
     this.ending = (async () => {
       for (const session of this.execs.keys()) session.kill();

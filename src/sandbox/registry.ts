@@ -36,8 +36,16 @@ export interface SandboxRecord {
 
 export type RecordFields = Pick<SandboxRecord, 'runtime' | 'imageName' | 'metadata' | 'env' | 'agentId' | 'mounts' | 'pooled' | 'services'> & { ttlSeconds: number; idleTimeoutSeconds?: number | undefined };
 
+/**
+ * Why kept apart, not filtered from every record: the capacity check on each create and the
+ * reaper's pass each second then cost the same with 1,000 sandboxes held as with none.
+ */
 export class SandboxRegistry {
   private readonly records = new Map<string, SandboxRecord>();
+  /** Records whose sandbox has not stopped (`endReason` unset), in creation order. */
+  private readonly live = new Set<SandboxRecord>();
+  /** Records of ended sandboxes, oldest end first (Map order is insertion order, and ends come in time order). */
+  private readonly ended = new Map<string, SandboxRecord>();
 
   /** Registers a started sandbox; its end is recorded when it happens. */
   add(sandbox: PersistentSandbox, fields: RecordFields): SandboxRecord {
@@ -46,7 +54,12 @@ export class SandboxRegistry {
     const idle = idleTimeoutSeconds === undefined ? undefined : new IdleTimer(idleTimeoutSeconds, now);
     const record: SandboxRecord = { sandbox, ...rest, allowlistChanges: [], createdAt: now, expiresAt: now + ttlSeconds * 1000, idle, endedAt: undefined };
     this.records.set(sandbox.id, record);
-    sandbox.onEnd(() => (record.endedAt = Date.now()));
+    if (sandbox.endReason === undefined) this.live.add(record);
+    sandbox.onEnding(() => this.live.delete(record));
+    sandbox.onEnd(() => {
+      record.endedAt = Date.now();
+      this.ended.set(sandbox.id, record);
+    });
     return record;
   }
 
@@ -58,17 +71,23 @@ export class SandboxRegistry {
     return [...this.records.values()];
   }
 
+  /** Records of the sandboxes still running, in creation order. */
   running(): SandboxRecord[] {
-    return this.all().filter((r) => r.sandbox.endReason === undefined);
+    return [...this.live];
+  }
+
+  /** How many sandboxes are running (what `running().length` says, without building the list). */
+  get runningCount(): number {
+    return this.live.size;
   }
 
   /** Drops ended sandboxes past the retention window (and the oldest past the count cap). */
   forgetOld(now: number): void {
-    const ended = this.all().filter((r) => r.endedAt !== undefined);
-    ended.sort((a, b) => (a.endedAt ?? 0) - (b.endedAt ?? 0));
-    ended.forEach((r, i) => {
-      if (now - (r.endedAt ?? now) > ENDED_RETENTION_MS || ended.length - i > ENDED_MAX) this.records.delete(r.sandbox.id);
-    });
+    for (const [id, record] of this.ended) {
+      if (now - (record.endedAt ?? now) <= ENDED_RETENTION_MS && this.ended.size <= ENDED_MAX) break;
+      this.ended.delete(id);
+      this.records.delete(id);
+    }
   }
 
   /** What policy decides an action on this sandbox with: its owner and what it was created with. */

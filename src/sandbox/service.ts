@@ -591,7 +591,7 @@ export class SandboxService implements SandboxServiceApi {
   }
 
   private activeCount(): number {
-    return this.oneShots.size + this.registry.running().length;
+    return this.oneShots.size + this.registry.runningCount;
   }
 
   /** Refuses past the cap: callers get 429 with a retry hint, never an unbounded queue. */
