@@ -1,0 +1,160 @@
+/**
+ * The `microvm` tier: each sandbox a QEMU `-M microvm` guest (KVM where it works, TCG otherwise)
+ * booting Debian's cloud kernel, an initramfs whose init authenticates the controller and starts
+ * the agent chrooted into the image's read-only erofs root, as uid 65534 under the project's
+ * seccomp filter. The VMM itself is held to the namespace tier's host floor (own uid, own network
+ * namespace, cgroup limits, seccomp, no inherited descriptors, no host paths).
+ *
+ * This build runs one-shot commands with network `none`. Persistent sandboxes (exec, files),
+ * restricted/full networks, grants and secrets are refused with a clear error, never run weaker.
+ */
+import { ensureAgent, type AgentStamps } from '../../agent/build.ts';
+import { ControlError } from '../../host/control-error.ts';
+import { claimSandbox, releaseSandbox, staleRecords } from '../../host/ownership.ts';
+import { leaseHostUid, releaseHostUid } from '../../host/uid-lease.ts';
+import { findExecutable } from '../../host/which.ts';
+import type { AirlockConfig } from '../../config/config.ts';
+import type { BuildStamps } from '../../host/c-build.ts';
+import { detectCgroups, SandboxCgroup, type CgroupLayout } from '../cgroups/index.ts';
+import { CgroupLimitEvents } from '../cgroups/limit-events.ts';
+import { CgroupV1Events, ensureCgroupEventsHelper } from '../cgroups/v1-events.ts';
+import type { Availability, IsolationDriver, Sandbox, SandboxSpec } from '../driver.ts';
+import { checkWorkdir } from '../mount-targets.ts';
+import { compileBpf, DEFAULT_PROFILE, hostArch } from '../seccomp/index.ts';
+import { checkMaskedPaths } from '../../images/masked-paths.ts';
+import type { ArtefactStamps } from './artefacts.ts';
+import { cachedGuestKernel, ensureGuestKernel } from './kernel.ts';
+import { ensureInitramfs } from './initramfs.ts';
+import { ensureRootImage } from './rootfs.ts';
+import { detectAccel, hostTscKhz, requireQemu, vmSizes } from './qemu.ts';
+import { makeSandboxDir, MicrovmSandbox, VMM_TASKS, type VmmTools } from './sandbox.ts';
+import { mkdirSync, rmSync } from 'node:fs';
+
+/** Sandbox ids become paths and cgroup names: nothing but these characters. */
+const ID_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** Options of {@link MicrovmDriver}. */
+export interface MicrovmDriverOptions {
+  config: AirlockConfig;
+}
+
+/** Runs one-shot sandboxes in QEMU microvm guests. */
+export class MicrovmDriver implements IsolationDriver {
+  readonly runtime = 'microvm' as const;
+  private readonly config: AirlockConfig;
+  private readonly agentStamps: AgentStamps = new Map();
+  private readonly buildStamps: BuildStamps = new Map();
+  private readonly artefactStamps: ArtefactStamps = new Map();
+  private readonly limitEvents: CgroupLimitEvents;
+  private cgroupLayout: CgroupLayout | undefined;
+  private seccompBpf: Buffer | undefined;
+
+  constructor(options: MicrovmDriverOptions) {
+    this.config = options.config;
+    this.limitEvents = new CgroupLimitEvents({ v1: new CgroupV1Events(() => ensureCgroupEventsHelper(options.config)) });
+  }
+
+  /** `${runDir}/microvm`: one root-only directory per live sandbox. */
+  get baseDir(): string {
+    return `${this.config.runDir}/microvm`;
+  }
+
+  async probe(): Promise<Availability> {
+    const details: Record<string, string> = {};
+    try {
+      const accel = detectAccel();
+      details['accel'] = accel.accel === 'kvm' ? 'kvm' : `tcg (emulated: ${accel.reason})`;
+      details['vmm'] = `QEMU microvm (${requireQemu()})`;
+      const firecracker = findExecutable('firecracker');
+      details['firecracker'] = firecracker === undefined ? 'not installed (QEMU is used)' : `${firecracker} found; not used by this build`;
+      await this.requireTools();
+      details['cgroups'] = `v${this.layout().version}`;
+      const kernel = await cachedGuestKernel(this.config.stateDir).catch((err: Error) => `unknown (${err.message})`);
+      details['guest kernel'] = kernel ?? 'not fetched yet (the first microvm run fetches it with apt-get download)';
+      details['mkfs.erofs'] = findExecutable('mkfs.erofs') ?? 'missing (apt-get install erofs-utils)';
+      if (process.getuid?.() !== 0) throw new ControlError('microvm', 'the controller needs root to give the VMM its own uid, network namespace and cgroup');
+      if (hostArch() !== 'x86_64') throw new ControlError('microvm', `this build boots x86-64 guests only (host: ${hostArch()})`);
+      if (findExecutable('mkfs.erofs') === undefined) throw new ControlError('microvm', 'mkfs.erofs is needed to build guest roots (apt-get install erofs-utils)');
+      return { available: true, details };
+    } catch (err) {
+      return { available: false, reason: (err as Error).message, details };
+    }
+  }
+
+  async create(spec: SandboxSpec): Promise<Sandbox> {
+    if (!ID_RE.test(spec.id)) throw new ControlError('sandbox id', `"${spec.id}" is not lowercase letters, digits and dashes`);
+    // Fail closed: what this build can't give a VM is refused, never silently dropped.
+    if (spec.agentDir !== undefined) throw new ControlError('microvm', 'persistent sandboxes are not supported on the microvm runtime yet (one-shot runs only)');
+    if (spec.network.kind !== 'isolated') throw new ControlError('network', 'the microvm runtime supports network "none" only in this build');
+    if (spec.mounts.length > 0) throw new ControlError('filesystem_access', 'the microvm runtime does not support granted host paths yet');
+    if ((spec.secrets ?? []).length > 0) throw new ControlError('secrets', 'the microvm runtime does not support secrets yet');
+    if (spec.resolvConf !== undefined || spec.trustBundle !== undefined) throw new ControlError('network', 'the microvm runtime has no network to configure in this build');
+    checkWorkdir(spec);
+    // The image's masked paths are checked here too: a driver never trusts how its Image was obtained.
+    await checkMaskedPaths(spec.image.rootfs);
+    const tools = await this.requireTools();
+    const accel = detectAccel().accel;
+    const tscKhz = accel === 'tcg' ? hostTscKhz() : undefined;
+    const kernel = await ensureGuestKernel(this.config.stateDir, this.artefactStamps);
+    const initrd = await ensureInitramfs(this.config.stateDir, { kernel, agentPath: tools.fdCloser, seccompBpf: this.filter() }, this.buildStamps, this.artefactStamps);
+    const root = await ensureRootImage(this.config.stateDir, spec.image, this.artefactStamps);
+    const sizes = vmSizes(spec.limits.memoryMb, spec.limits.cpuCores);
+    mkdirSync(this.baseDir, { recursive: true, mode: 0o700 });
+    const lease = leaseHostUid(this.config.runDir, this.config.hostUidBase, this.config.hostUidCount);
+    // Recorded before anything else exists, so a crash at any later point leaves a reapable trail.
+    claimSandbox(this.config.runDir, spec.id, 'microvm', { uid: lease.uid });
+    const release = () => {
+      // Record first: a uid released while a record still names it could be reaped from its next holder.
+      releaseSandbox(this.config.runDir, spec.id);
+      lease.release();
+    };
+    let cgroup: SandboxCgroup | undefined;
+    const dir = `${this.baseDir}/${spec.id}`;
+    try {
+      // The host cgroup holds the VMM: guest RAM + VMM overhead; the workload's own limit is the guest cgroup's.
+      cgroup = SandboxCgroup.create(this.layout(), this.config.cgroupParent, spec.id, { ...spec.limits, memoryMb: sizes.hostMb, pids: VMM_TASKS, cpuCores: Math.max(1, spec.limits.cpuCores) });
+      makeSandboxDir(dir);
+      return new MicrovmSandbox({ spec, accel, sizes, tscKhz, tools, cgroup, limitEvents: this.limitEvents, lease, dir, files: { kernel: kernel.vmlinuz, initrd, root }, release });
+    } catch (err) {
+      await cgroup?.remove().catch(() => undefined);
+      release();
+      throw err;
+    }
+  }
+
+  async reapStale(): Promise<string[]> {
+    const reaped: string[] = [];
+    for (const record of staleRecords(this.config.runDir, 'microvm')) {
+      if (!ID_RE.test(record.id)) continue;
+      // The VMM died with its controller (--pdeathsig KILL); kill stragglers, then release.
+      await SandboxCgroup.attach(this.layout(), this.config.cgroupParent, record.id).remove();
+      rmSync(`${this.baseDir}/${record.id}`, { recursive: true, force: true });
+      if (typeof record.extra['uid'] === 'number') releaseHostUid(this.config.runDir, record.extra['uid']);
+      releaseSandbox(this.config.runDir, record.id);
+      reaped.push(record.id);
+    }
+    return reaped;
+  }
+
+  private async requireTools(): Promise<VmmTools> {
+    const qemu = requireQemu();
+    const sh = '/bin/sh';
+    const unshare = findExecutable('unshare');
+    const setpriv = findExecutable('setpriv');
+    if (unshare === undefined || setpriv === undefined) throw new ControlError('microvm', 'unshare and setpriv are needed to confine the VMM (apt-get install util-linux)');
+    const agent = await ensureAgent(this.config, undefined, this.agentStamps);
+    return { qemu, sh, unshare, setpriv, fdCloser: agent.path };
+  }
+
+  private filter(): Buffer {
+    const bpf = this.seccompBpf ?? compileBpf(DEFAULT_PROFILE, hostArch());
+    this.seccompBpf = bpf;
+    return bpf;
+  }
+
+  private layout(): CgroupLayout {
+    const layout = this.cgroupLayout ?? detectCgroups();
+    this.cgroupLayout = layout;
+    return layout;
+  }
+}

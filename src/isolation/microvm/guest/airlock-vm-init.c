@@ -1,0 +1,367 @@
+/*
+ * airlock-vm-init: pid 1 of a `microvm` guest, from its initramfs.
+ *
+ * Boot: mounts /dev, /proc, /sys; loads the kernel modules listed in /modules (in order); finds
+ * the virtio-serial port named "airlock.ctl"; reads the per-boot secret QEMU exposes as the
+ * fw_cfg file "opt/airlock/secret" (port I/O, no module needed).
+ *
+ * Handshake on the port (host -> guest): 32 secret bytes, then 16 bytes of settings
+ * (u32 LE scratch MiB | memory MiB | pids | open files). A wrong secret: "DENY" and power off.
+ * Otherwise the image root (erofs on /dev/vda) is mounted read-only under a read-only overlay
+ * holding the agent and the mount points, scratch is a tmpfs of the given size at /tmp, the
+ * sandbox's processes go into a guest cgroup with the memory and pids limits, and the reply is
+ * "AOK1". Then the agent (agent/airlock-agent.c) runs chrooted there as uid/gid 65534, with no
+ * capabilities, no_new_privs and the project's seccomp filter (/seccomp.bpf), its fds 0/1 a
+ * socket pair that this process relays to and from the port unchanged, except that before each
+ * EXIT event it sends a COUNTERS frame (type 0xc0, channel 0: u64 LE oom kills | pids.max hits |
+ * memory peak bytes of the guest cgroup). When either side closes, the guest powers off.
+ *
+ * Build: gcc -static-pie (src/isolation/microvm/initramfs.ts).
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/io.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/reboot.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <grp.h>
+#include <unistd.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+
+#define SECRET_BYTES 32
+#define SANDBOX_ID 65534
+#define EV_EXIT 0x84
+#define EV_COUNTERS 0xc0
+#define HDR 9
+#define FW_CFG_PORT_SEL 0x510
+#define FW_CFG_PORT_DATA 0x511
+#define FW_CFG_FILE_DIR 0x19
+
+static void say(const char *fmt, const char *arg) {
+  dprintf(2, "airlock-vm-init: ");
+  dprintf(2, fmt, arg);
+  dprintf(2, "\n");
+}
+
+static __attribute__((noreturn)) void halt(void) {
+  sync();
+  reboot(RB_POWER_OFF);
+  for (;;) pause();
+}
+
+static __attribute__((noreturn)) void fail(const char *what) {
+  dprintf(2, "airlock-vm-init: %s: %s\n", what, strerror(errno));
+  halt();
+}
+
+static int write_file(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = write(fd, text, strlen(text));
+  close(fd);
+  return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static uint64_t read_key(const char *path, const char *key) {
+  char buf[4096];
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  if (key == NULL) return strtoull(buf, NULL, 10);
+  size_t klen = strlen(key);
+  for (char *line = buf; line != NULL && *line != 0;) {
+    if (strncmp(line, key, klen) == 0 && line[klen] == ' ') return strtoull(line + klen + 1, NULL, 10);
+    line = strchr(line, '\n');
+    if (line != NULL) line++;
+  }
+  return 0;
+}
+
+static void load_modules(void) {
+  FILE *list = fopen("/modules", "re");
+  if (list == NULL) fail("open /modules");
+  char name[256];
+  while (fgets(name, sizeof name, list) != NULL) {
+    name[strcspn(name, "\n")] = 0;
+    if (name[0] == 0) continue;
+    char path[300];
+    snprintf(path, sizeof path, "/lib/modules/%s", name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail(path);
+    if (syscall(SYS_finit_module, fd, "", 0) != 0 && errno != EEXIST) fail(path);
+    close(fd);
+  }
+  fclose(list);
+}
+
+static void fw_select(uint16_t key) { outw(key, FW_CFG_PORT_SEL); }
+static void fw_read(void *out, size_t n) {
+  uint8_t *p = out;
+  for (size_t i = 0; i < n; i++) p[i] = inb(FW_CFG_PORT_DATA);
+}
+
+/* The secret QEMU read from its 0400 file at start: never on a command line or a disk. */
+static void read_secret(uint8_t secret[SECRET_BYTES]) {
+  if (ioperm(FW_CFG_PORT_SEL, 2, 1) != 0) fail("ioperm fw_cfg");
+  fw_select(FW_CFG_FILE_DIR);
+  uint32_t count_be;
+  fw_read(&count_be, 4);
+  uint32_t count = __builtin_bswap32(count_be);
+  for (uint32_t i = 0; i < count && i < 4096; i++) {
+    struct { uint32_t size; uint16_t select; uint16_t reserved; char name[56]; } entry;
+    fw_read(&entry, sizeof entry);
+    entry.name[55] = 0;
+    if (strcmp(entry.name, "opt/airlock/secret") != 0) continue;
+    if (__builtin_bswap32(entry.size) != SECRET_BYTES) break;
+    fw_select(__builtin_bswap16(entry.select));
+    fw_read(secret, SECRET_BYTES);
+    // Why: sandbox code never gets I/O port access (no CAP_SYS_RAWIO), but nothing needs it after this.
+    ioperm(FW_CFG_PORT_SEL, 2, 0);
+    return;
+  }
+  errno = ENOENT;
+  fail("fw_cfg opt/airlock/secret (32 bytes)");
+}
+
+static int open_port(void) {
+  for (int tries = 0; tries < 2000; tries++) {
+    DIR *d = opendir("/sys/class/virtio-ports");
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+      if (e->d_name[0] == '.') continue;
+      char path[300], name[64] = {0};
+      snprintf(path, sizeof path, "/sys/class/virtio-ports/%s/name", e->d_name);
+      int fd = open(path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      ssize_t n = read(fd, name, sizeof name - 1);
+      close(fd);
+      if (n > 0 && strncmp(name, "airlock.ctl", 11) == 0) {
+        snprintf(path, sizeof path, "/dev/%s", e->d_name);
+        closedir(d);
+        int port = open(path, O_RDWR | O_CLOEXEC);
+        if (port < 0) fail(path);
+        return port;
+      }
+    }
+    if (d != NULL) closedir(d);
+    usleep(5000);
+  }
+  errno = ENODEV;
+  fail("virtio-serial port airlock.ctl");
+}
+
+static void read_full(int fd, void *out, size_t n, const char *what) {
+  uint8_t *p = out;
+  for (size_t done = 0; done < n;) {
+    ssize_t r = read(fd, p + done, n - done);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) fail(what);
+    done += (size_t)r;
+  }
+}
+
+static int write_full(int fd, const void *data, size_t n) {
+  const uint8_t *p = data;
+  for (size_t done = 0; done < n;) {
+    ssize_t w = write(fd, p + done, n - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EAGAIN) {
+      struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+      poll(&pfd, 1, -1);
+      continue;
+    }
+    if (w <= 0) return -1;
+    done += (size_t)w;
+  }
+  return 0;
+}
+
+static void make_dev(const char *name, unsigned maj, unsigned min) {
+  char path[64];
+  snprintf(path, sizeof path, "/newroot/dev/%s", name);
+  if (mknod(path, S_IFCHR | 0666, makedev(maj, min)) != 0) fail(path);
+  chmod(path, 0666);
+}
+
+/* The sandbox's root: image (read-only), agent and mount points (read-only), scratch, /proc, /dev. */
+static void mount_root(uint32_t scratch_mb) {
+  const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV;
+  // Why nosuid: a setuid binary of the image must not lift sandbox code back to guest root.
+  if (mount("/dev/vda", "/image", "erofs", ro, NULL) != 0) fail("mount the image (erofs on /dev/vda)");
+  if (mount("overlay", "/newroot", "overlay", ro, "lowerdir=/extra:/image") != 0) fail("mount the root overlay");
+  char opts[64];
+  snprintf(opts, sizeof opts, "size=%um,mode=1777", scratch_mb);
+  if (mount("scratch", "/newroot/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0) fail("mount scratch");
+  if (mount("proc", "/newroot/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) fail("mount /proc");
+  if (mount("dev", "/newroot/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=755") != 0) fail("mount /dev");
+  // Why: the same devices as every tier (hardening floor), nothing else of the guest's /dev.
+  make_dev("null", 1, 3);
+  make_dev("zero", 1, 5);
+  make_dev("full", 1, 7);
+  make_dev("random", 1, 8);
+  make_dev("urandom", 1, 9);
+  make_dev("tty", 5, 0);
+  if (mount(NULL, "/newroot/dev", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL) != 0) fail("remount /dev read-only");
+}
+
+static void make_cgroup(uint32_t memory_mb, uint32_t pids) {
+  if (mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) fail("mount cgroup2");
+  if (write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory +pids") != 0) fail("enable memory and pids controllers");
+  if (mkdir("/sys/fs/cgroup/sandbox", 0755) != 0) fail("mkdir the sandbox cgroup");
+  char text[32];
+  snprintf(text, sizeof text, "%llu", (unsigned long long)memory_mb << 20);
+  if (write_file("/sys/fs/cgroup/sandbox/memory.max", text) != 0) fail("memory.max");
+  snprintf(text, sizeof text, "%u", pids);
+  if (write_file("/sys/fs/cgroup/sandbox/pids.max", text) != 0) fail("pids.max");
+}
+
+struct filter {
+  struct sock_fprog prog;
+  struct sock_filter insns[4096];
+};
+
+static void read_filter(struct filter *f) {
+  int fd = open("/seccomp.bpf", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail("open /seccomp.bpf");
+  ssize_t n = read(fd, f->insns, sizeof f->insns);
+  close(fd);
+  if (n <= 0 || n % (ssize_t)sizeof(struct sock_filter) != 0) fail("read /seccomp.bpf");
+  f->prog.len = (unsigned short)(n / (ssize_t)sizeof(struct sock_filter));
+  f->prog.filter = f->insns;
+}
+
+static __attribute__((noreturn)) void run_agent(int sock, uint32_t nofile, const struct filter *f) {
+  // An ignored SIGCHLD survives exec: the agent must see its commands exit.
+  signal(SIGCHLD, SIG_DFL);
+  if (write_file("/sys/fs/cgroup/sandbox/cgroup.procs", "0") != 0) fail("join the sandbox cgroup");
+  if (dup2(sock, 0) != 0 || dup2(sock, 1) != 1) fail("dup2");
+  int null = open("/dev/null", O_WRONLY);
+  if (null < 0 || dup2(null, 2) != 2) fail("stderr");
+  if (chdir("/newroot") != 0 || chroot(".") != 0 || chdir("/") != 0) fail("chroot");
+  struct rlimit rl = {nofile, nofile};
+  if (setrlimit(RLIMIT_NOFILE, &rl) != 0) fail("RLIMIT_NOFILE");
+  if (setsid() < 0) fail("setsid");
+  // Why: an unprivileged uid with every capability set empty, as on every tier.
+  if (setgroups(0, NULL) != 0 || setresgid(SANDBOX_ID, SANDBOX_ID, SANDBOX_ID) != 0 || setresuid(SANDBOX_ID, SANDBOX_ID, SANDBOX_ID) != 0) fail("drop to uid 65534");
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("no_new_privs");
+  // Why: the project's filter inside the guest too; the guest kernel is one more layer, not the only one.
+  if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &f->prog) != 0) fail("seccomp");
+  char *argv[] = {"airlock-agent", NULL};
+  char *envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", NULL};
+  execve("/run/airlock/airlock-agent", argv, envp);
+  fail("exec the agent");
+}
+
+static void send_counters(int port) {
+  uint8_t frame[HDR + 24];
+  uint64_t v[3] = {
+    read_key("/sys/fs/cgroup/sandbox/memory.events", "oom_kill"),
+    read_key("/sys/fs/cgroup/sandbox/pids.events", "max"),
+    read_key("/sys/fs/cgroup/sandbox/memory.peak", NULL),
+  };
+  frame[0] = EV_COUNTERS;
+  memset(frame + 1, 0, 4);
+  uint32_t len = 24;
+  memcpy(frame + 5, &len, 4);
+  memcpy(frame + HDR, v, 24);
+  if (write_full(port, frame, sizeof frame) != 0) halt();
+}
+
+/* Copies agent -> port frame by frame (to put COUNTERS before each EXIT), port -> agent as is. */
+static void relay(int port, int sock) {
+  static uint8_t in[65536], out[65536 + (1 << 20) + HDR];
+  size_t have = 0;
+  struct pollfd pfds[2] = {{.fd = port, .events = POLLIN}, {.fd = sock, .events = POLLIN}};
+  for (;;) {
+    if (poll(pfds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (pfds[0].revents != 0) {
+      ssize_t n = read(port, in, sizeof in);
+      if (n <= 0 && !(n < 0 && (errno == EINTR || errno == EAGAIN))) return;
+      if (n > 0 && write_full(sock, in, (size_t)n) != 0) return;
+    }
+    if (pfds[1].revents != 0) {
+      ssize_t n = read(sock, out + have, sizeof out - have);
+      if (n <= 0 && !(n < 0 && (errno == EINTR || errno == EAGAIN))) return;
+      if (n > 0) have += (size_t)n;
+      size_t at = 0;
+      while (have - at >= HDR) {
+        uint32_t len;
+        memcpy(&len, out + at + 5, 4);
+        if (len > (1u << 20)) return; /* the host sees the channel close: a protocol error */
+        if (have - at < HDR + len) break;
+        if (out[at] == EV_EXIT) send_counters(port);
+        if (write_full(port, out + at, HDR + len) != 0) return;
+        at += HDR + len;
+      }
+      memmove(out, out + at, have - at);
+      have -= at;
+    }
+  }
+}
+
+int main(void) {
+  // Why: pid 1 reaps every orphan of the sandbox, or zombies would count against its pids limit.
+  signal(SIGCHLD, SIG_IGN);
+  mkdir("/dev", 0755);
+  if (mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, NULL) != 0 && errno != EBUSY) fail("mount /dev");
+  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) fail("mount /proc");
+  if (mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) fail("mount /sys");
+  load_modules();
+  uint8_t secret[SECRET_BYTES], offered[SECRET_BYTES];
+  read_secret(secret);
+  int port = open_port();
+  say("%s", "channel open");
+  read_full(port, offered, SECRET_BYTES, "read the channel secret");
+  uint8_t diff = 0;
+  for (int i = 0; i < SECRET_BYTES; i++) diff |= (uint8_t)(secret[i] ^ offered[i]);
+  memset(secret, 0, sizeof secret);
+  // Why: only the controller that booted this VM holds the secret; anyone else can't drive it.
+  if (diff != 0) {
+    write_full(port, "DENY", 4);
+    say("%s", "wrong channel secret: refused");
+    halt();
+  }
+  uint32_t settings[4];
+  read_full(port, settings, sizeof settings, "read the settings");
+  static struct filter filter;
+  read_filter(&filter);
+  mount_root(settings[0]);
+  make_cgroup(settings[1], settings[2]);
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) fail("socketpair");
+  pid_t agent = fork();
+  if (agent < 0) fail("fork");
+  if (agent == 0) {
+    close(port);
+    close(pair[0]);
+    run_agent(pair[1], settings[3], &filter);
+  }
+  close(pair[1]);
+  if (write_full(port, "AOK1", 4) != 0) halt();
+  fcntl(port, F_SETFL, O_NONBLOCK);
+  relay(port, pair[0]);
+  kill(-agent, SIGKILL);
+  kill(agent, SIGKILL);
+  halt();
+}

@@ -1,0 +1,3 @@
+/** The `microvm` tier (QEMU microvm guests); see driver.ts. */
+export { MicrovmDriver, type MicrovmDriverOptions } from './driver.ts';
+export { MicrovmSandbox } from './sandbox.ts';

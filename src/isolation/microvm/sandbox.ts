@@ -1,0 +1,274 @@
+/**
+ * One `microvm` sandbox: a QEMU microvm booted for it, its command run by the agent in the guest.
+ *
+ * The VMM runs as the sandbox's own leased host uid (never root), in a network namespace of its
+ * own (empty: `none`), in the sandbox's host cgroup (sized for guest RAM + VMM overhead, joined
+ * before QEMU runs), under QEMU's seccomp sandbox, with only the descriptors it is handed.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chownSync, closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { PassThrough, Writable, type Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AgentClient } from '../../agent/client.ts';
+import { ControlError } from '../../host/control-error.ts';
+import type { UidLease } from '../../host/uid-lease.ts';
+import type { SandboxCgroup } from '../cgroups/index.ts';
+import type { CgroupLimitEvents } from '../cgroups/limit-events.ts';
+import type { CommandSpec, ForensicAccess, LimitListener, LimitWatch, ProcessExit, ResourceSample, Sandbox, SandboxProcess, SandboxSpec } from '../driver.ts';
+import { applyCpuQuota } from '../gvisor/cpu-quota.ts';
+import { withoutInheritedFds } from '../inherited-fds.ts';
+import { GuestCounterFilter, handshake, handshakeBytes, SECRET_BYTES, type GuestCounters } from './channel.ts';
+import { qemuArgs, VMM_FD, VMM_FD_COUNT, type Accel, type VmSizes } from './qemu.ts';
+
+/** Longest a boot may take, to the agent's READY, before start() fails and tears it down. */
+export const BOOT_TIMEOUT_MS: Readonly<Record<Accel, number>> = { kvm: 20_000, tcg: 60_000 };
+/** Host tasks of the VMM (QEMU's threads: vCPUs, I/O workers, RCU): a backstop, not the guest limit. */
+export const VMM_TASKS = 256;
+/** Longest stop() keeps killing what is left in the cgroup. */
+const STOP_WAIT_MS = 2_000;
+/** Bytes of the serial console kept to explain a failed boot. */
+const CONSOLE_TAIL = 4096;
+
+/** Host tools the launch goes through. */
+export interface VmmTools {
+  qemu: string;
+  sh: string;
+  unshare: string;
+  setpriv: string;
+  /** The agent binary on the host: closes every inherited descriptor before the launch (T8). */
+  fdCloser: string;
+}
+
+/** Everything the driver allocated for one sandbox. */
+export interface MicrovmResources {
+  spec: SandboxSpec;
+  accel: Accel;
+  sizes: VmSizes;
+  tscKhz: number | undefined;
+  tools: VmmTools;
+  cgroup: SandboxCgroup;
+  limitEvents: CgroupLimitEvents;
+  lease: UidLease;
+  /** Root-only per-sandbox directory (the secret file lives here until the guest took it). */
+  dir: string;
+  files: { kernel: string; initrd: string; root: string };
+  /** Drops the ownership record and the uid lease once everything else is released. */
+  release: () => void;
+}
+
+/** A sandbox on the `microvm` tier. */
+export class MicrovmSandbox implements Sandbox {
+  readonly runtime = 'microvm' as const;
+  readonly id: string;
+  private readonly res: MicrovmResources;
+  private child: ChildProcess | undefined;
+  private closed: Promise<void> | undefined;
+  private counters: GuestCounters = { oomKills: 0, pidsLimitHits: 0, memoryPeakBytes: 0 };
+  private stopped = false;
+  private running = false;
+  private destroyed: Promise<void> | undefined;
+  private consoleTail = '';
+
+  constructor(resources: MicrovmResources) {
+    this.res = resources;
+    this.id = resources.spec.id;
+  }
+
+  /** The accelerator this sandbox's VMM runs under (`tcg`: emulated, no KVM). */
+  get accel(): Accel {
+    return this.res.accel;
+  }
+
+  /** The VMM's host pid, once started. */
+  get vmmPid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async start(command: CommandSpec): Promise<SandboxProcess> {
+    if (this.child !== undefined) throw new Error(`sandbox ${this.id} already started`);
+    if (this.stopped || this.destroyed !== undefined) throw new Error(`sandbox ${this.id} was stopped`);
+    const { res } = this;
+    const secret = randomBytes(SECRET_BYTES);
+    const secretFile = `${res.dir}/secret`;
+    // Why a file the VMM's uid alone can read: QEMU reads it for fw_cfg; the command line is public (/proc/PID/cmdline).
+    writeFileSync(secretFile, secret, { mode: 0o400, flag: 'wx' });
+    chownSync(secretFile, res.lease.uid, res.lease.uid);
+    const fds: number[] = [];
+    let client: AgentClient;
+    try {
+      for (const path of [res.files.root, res.files.kernel, res.files.initrd, secretFile]) fds.push(openSync(path, 'r'));
+      const child = this.launch(fds);
+      const socket = child.stdio[VMM_FD.control] as Socket;
+      const failed = this.failure(child);
+      // Join the cgroup before QEMU exists: the launcher is parked until this byte arrives.
+      await res.cgroup.addProcess(child.pid as number);
+      (child.stdio[VMM_FD.park] as Socket).end('1\n');
+      const rest = await handshake(socket, handshakeBytes(secret, res.spec.limits), failed);
+      rmSync(secretFile, { force: true });
+      const filter = new GuestCounterFilter((c) => (this.counters = c));
+      filter.write(rest);
+      socket.pipe(filter);
+      client = new AgentClient({ stdin: socket, stdout: filter });
+      await Promise.race([client.ready(), failed.then((why) => Promise.reject(new ControlError('microvm', why)))]);
+      this.running = true;
+      res.cgroup.markCommandStart();
+      applyCpuQuota(res.cgroup, res.spec.limits.cpuCores);
+    } catch (err) {
+      await this.stop();
+      if (err instanceof ControlError) throw err;
+      throw new ControlError('microvm', `the VM did not start: ${(err as Error).message}`, { cause: err });
+    } finally {
+      for (const fd of fds) closeSync(fd);
+      rmSync(secretFile, { force: true });
+    }
+    return this.run(client, command);
+  }
+
+  /** Spawns the parked launcher: sh waits for the cgroup move, then unshare (net) → setpriv (uid) → QEMU. */
+  private launch(fds: number[]): ChildProcess {
+    const { res } = this;
+    const uid = String(res.lease.uid);
+    const vmm = [
+      res.tools.unshare, '--net', '--',
+      // Why: the VMM's own unprivileged uid, no capabilities, no_new_privs, and it dies with the controller.
+      res.tools.setpriv, '--reuid', uid, '--regid', uid, '--clear-groups', '--no-new-privs', '--inh-caps=-all', '--bounding-set=-all', '--pdeathsig', 'KILL', '--',
+      res.tools.qemu, ...qemuArgs(res.accel, res.sizes, res.tscKhz),
+    ];
+    const argv = withoutInheritedFds(res.tools.fdCloser, VMM_FD_COUNT, [res.tools.sh, '-c', 'read -r _ <&3 && exec 3<&- && exec "$@"', 'airlock-vmm', ...vmm]);
+    const child = spawn(argv[0] as string, argv.slice(1), {
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', ...fds],
+      env: { PATH: '/usr/bin:/bin', LANG: 'C' },
+    });
+    this.child = child;
+    this.closed = new Promise((resolve) => {
+      child.once('close', () => resolve());
+      child.once('error', () => resolve());
+    });
+    for (const stream of child.stdio) (stream as Readable | null)?.on('error', () => undefined);
+    const keep = (chunk: Buffer) => (this.consoleTail = (this.consoleTail + chunk.toString('utf8')).slice(-CONSOLE_TAIL));
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    return child;
+  }
+
+  /** Resolves with why the boot failed: the VMM exited, or the boot timed out. Never rejects. */
+  private failure(child: ChildProcess): Promise<string> {
+    const timeout = BOOT_TIMEOUT_MS[this.res.accel];
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(`the guest was not ready within ${timeout} ms (${this.res.accel})${this.tail()}`), timeout);
+      timer.unref();
+      void this.closed?.then(() => {
+        clearTimeout(timer);
+        resolve(`the VMM exited (${child.exitCode ?? child.signalCode}) before the guest was ready${this.tail()}`);
+      });
+      child.once('error', (err) => resolve(`the VMM could not be started: ${err.message}`));
+    });
+  }
+
+  private tail(): string {
+    const text = this.consoleTail.trim().split('\n').slice(-6).join(' | ');
+    return text === '' ? '' : `: ${text}`;
+  }
+
+  private run(client: AgentClient, command: CommandSpec): SandboxProcess {
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    const handle = client.exec({
+      argv: command.argv,
+      env: this.res.spec.env,
+      cwd: this.res.spec.workdir,
+      stdin: command.stdin,
+      onStdout: (chunk) => stdout.write(chunk),
+      onStderr: (chunk) => stderr.write(chunk),
+    });
+    const exit = handle.exit.then(
+      (result): ProcessExit => ({ code: result.code, signal: result.signal }),
+      (err: unknown): ProcessExit => (this.stopped ? { code: null, signal: 'SIGKILL' } : { code: null, signal: 'SIGKILL', setupError: `microvm: ${(err as Error).message}` }),
+    ).then((result) => {
+      this.running = false;
+      stdout.end();
+      stderr.end();
+      return result;
+    });
+    const stdin = command.stdin
+      ? new Writable({
+          write: (chunk: Buffer, _encoding, callback) => void handle.writeStdin(chunk).then(() => callback(), callback),
+          final: (callback) => void handle.closeStdin().then(() => callback(), callback),
+        })
+      : null;
+    return { stdout, stderr, stdin, exit };
+  }
+
+  async stats(): Promise<ResourceSample> {
+    const host = this.res.cgroup.sample();
+    // The workload's own counters come from the guest cgroup (reported before each EXIT); the host's
+    // OOM count stays in: a VMM killed at its host limit is a memory limit hit too.
+    return {
+      cpuNanos: host.cpuNanos,
+      memoryPeakBytes: this.counters.memoryPeakBytes,
+      oomKills: this.counters.oomKills + host.oomKills,
+      pidsLimitHits: this.counters.pidsLimitHits + host.pidsLimitHits,
+      scratchFull: false,
+    };
+  }
+
+  watchLimits(listener: LimitListener): Promise<LimitWatch> {
+    return this.res.limitEvents.watch(this.res.cgroup, listener);
+  }
+
+  /** The VMM: its network namespace is the sandbox's. */
+  networkPid(): number | undefined {
+    return this.running ? this.child?.pid : undefined;
+  }
+
+  forensicAccess(): ForensicAccess {
+    return { cgroup: this.res.cgroup, scratchDir: undefined };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.running = false;
+    const child = this.child;
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    const deadline = Date.now() + STOP_WAIT_MS;
+    for (;;) {
+      this.res.cgroup.killAll();
+      if (this.res.cgroup.pids().length === 0 || Date.now() > deadline) return;
+      await sleep(5);
+    }
+  }
+
+  destroy(): Promise<void> {
+    this.destroyed ??= this.release();
+    return this.destroyed;
+  }
+
+  /** Each step runs even if an earlier one failed; the first failure is reported at the end. */
+  private async release(): Promise<void> {
+    const errors: unknown[] = [];
+    const step = async (fn: () => unknown) => {
+      try {
+        await fn();
+      } catch (err) {
+        errors.push(err);
+      }
+    };
+    await step(() => this.stop());
+    await step(() => (this.closed === undefined ? undefined : Promise.race([this.closed, sleep(STOP_WAIT_MS)])));
+    await step(() => this.res.cgroup.remove());
+    await step(() => rmSync(this.res.dir, { recursive: true, force: true }));
+    if (errors.length === 0) this.res.release();
+    if (errors.length > 0) {
+      const first = errors[0];
+      if (first instanceof ControlError) throw first;
+      throw new ControlError('microvm', `teardown of ${this.id} incomplete: ${(first as Error).message}`, { cause: first });
+    }
+  }
+}
+
+/** Creates the sandbox's root-only directory. */
+export function makeSandboxDir(dir: string): void {
+  mkdirSync(dir, { recursive: false, mode: 0o700 });
+}
