@@ -35,7 +35,7 @@ export async function runCommand(command: string[], raw: RawRunOptions, configPa
   // From here on a signal cancels the run like a timeout does and the CLI exits once all is torn down.
   const interrupt = interruptOnSignals();
   const recording = openRunRecording(config);
-  const preparation = prepareRun(plan, config, stamps);
+  const preparation = prepareRun(plan, config, stamps, withDefaults.resolved);
   try {
     const code = await admittedRun(plan, raw, config, { recording, preparation }, interrupt.signal);
     return interrupt.exitCode() ?? code;

@@ -23,11 +23,16 @@ export interface RunPreparation {
   release(): Promise<void>;
 }
 
-/** Starts the preparations of `plan`; `stamps` are the manifests verified before (see verified-manifests.ts). */
-export function prepareRun(plan: RunPlan, config: AirlockConfig, stamps: ManifestStamps): RunPreparation {
+/**
+ * Starts the preparations of `plan`; `stamps` are the manifests verified before (see
+ * verified-manifests.ts), `resolved` the image as resolved for its defaults (run-image-defaults.ts),
+ * reused when it is the plan's.
+ */
+export function prepareRun(plan: RunPlan, config: AirlockConfig, stamps: ManifestStamps, resolved?: { name: string; image: Promise<Image> }): RunPreparation {
   const driver = loadDriver(plan.runtime, config);
+  const named = resolved?.name === plan.image ? resolved.image : resolveImage(config, plan.image, stamps);
   // The image policy again on the digest that runs (admission checked the name): it also gives the verified signer.
-  const image = resolveImage(config, plan.image, stamps).then((resolved) => applyImagePolicy(config, resolved));
+  const image = named.then((found) => applyImagePolicy(config, found));
   const denials = openRunDenials(config, plan.runtime);
   // Why: each is awaited (and its error reported) only after admission; a refused run must not end on an unhandled rejection.
   for (const pending of [driver, image, denials]) pending.catch(() => undefined);
