@@ -6,8 +6,8 @@
 
 /** Isolation runtimes a server can report. */
 export type RuntimeName = 'namespace' | 'gvisor' | 'microvm' | 'wasm' | 'kubernetes';
-/** Runtimes a sandbox can be asked for. */
-export type RequestRuntime = 'namespace' | 'gvisor';
+/** Runtimes a sandbox can be asked for (the server also takes `firecracker` for `microvm`). */
+export type RequestRuntime = 'namespace' | 'gvisor' | 'microvm';
 /** Languages `code` can be written in. */
 export type LanguageName = 'python' | 'javascript' | 'bash';
 /** Network access of a sandbox: `none` (default), `restricted` (egress proxy + allowlist) or `full`. */

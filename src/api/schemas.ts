@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { AuditReceipt } from './schemas-audit.ts';
-import { IMPLEMENTED_RUNTIMES } from '../isolation/drivers.ts';
+import { IMPLEMENTED_RUNTIMES, RUNTIME_ALIASES, type ImplementedRuntime } from '../isolation/runtimes.ts';
 import { RUNTIME_NAMES } from '../isolation/driver.ts';
 import { TERMINATION_REASONS, type ExecutionResult } from '../sandbox/result.ts';
 import { IMAGE_REF_PATTERN, MAX_PATH_LENGTH } from '../sandbox/request-rules.ts';
@@ -44,9 +44,12 @@ export const ErrorEnvelope = z
   })
   .describe('The body of every 4xx and 5xx response.');
 
+const RUNTIME_INPUTS = [...IMPLEMENTED_RUNTIMES, ...Object.keys(RUNTIME_ALIASES)] as [string, ...string[]];
+
 export const RuntimeField = z
-  .enum(IMPLEMENTED_RUNTIMES, { error: (iss) => `unknown runtime "${String(iss.input)}" (this build has: ${IMPLEMENTED_RUNTIMES.join(', ')})` })
-  .describe('Isolation runtime; default namespace. A runtime this host cannot run is refused with 400, never replaced by a weaker one.');
+  .enum(RUNTIME_INPUTS, { error: (iss) => `unknown runtime "${String(iss.input)}" (this build has: ${RUNTIME_INPUTS.join(', ')})` })
+  .transform((name) => RUNTIME_ALIASES[name] ?? (name as ImplementedRuntime))
+  .describe('Isolation runtime; default namespace. firecracker is another name for microvm (a QEMU microvm guest here; network none, one-shot only in this build). A runtime this host cannot run is refused with 400, never replaced by a weaker one.');
 
 export const NetworkPolicy = z
   .enum(['none', 'restricted', 'full'])

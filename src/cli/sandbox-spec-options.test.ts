@@ -24,7 +24,7 @@ function messageOf(fn: () => unknown): string {
 
 // Each bad value, as `run` and `sandbox create` both take it (option names and shapes are the same).
 const BAD: Array<[string, Partial<RawRunOptions> & Partial<RawCreateOptions>, RegExp]> = [
-  ['runtime', { runtime: 'docker' }, /^--runtime: unknown runtime "docker" \(choose namespace or gvisor\)$/],
+  ['runtime', { runtime: 'docker' }, /^--runtime: unknown runtime "docker" \(choose namespace, gvisor, microvm\)$/],
   ['image', { image: 'Bad Name' }, /^--image: invalid image name "Bad Name"$/],
   ['memory negative', { memory: '-5' }, /^--memory: must be positive, got -5$/],
   ['memory zero', { memory: '0' }, /^--memory: must be greater than 0, got 0$/],

@@ -6,7 +6,7 @@
  */
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import type { GrantedMount } from '../isolation/driver.ts';
-import { isImplementedRuntime, type ImplementedRuntime } from '../isolation/runtimes.ts';
+import { IMPLEMENTED_RUNTIMES, isImplementedRuntime, type ImplementedRuntime } from '../isolation/runtimes.ts';
 import { NETWORK_MODES, NetworkPolicyError, type NetworkMode, type NetworkRequest } from '../network/policy.ts';
 import { absolutePathProblem, IMAGE_REF_PATTERN, withoutTrailingSlashes } from '../sandbox/request-rules.ts';
 import { checkSecretNames } from '../secrets/names.ts';
@@ -18,7 +18,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** `--runtime`: one this build implements. */
 export function parseRuntime(value: string): ImplementedRuntime {
-  if (!isImplementedRuntime(value)) throw new UsageError(`--runtime: unknown runtime "${value}" (choose namespace or gvisor)`);
+  if (!isImplementedRuntime(value)) throw new UsageError(`--runtime: unknown runtime "${value}" (choose ${IMPLEMENTED_RUNTIMES.join(', ')})`);
   return value;
 }
 

@@ -14,5 +14,7 @@ export async function loadDriver(runtime: ImplementedRuntime, config: AirlockCon
       return new (await import('./namespace/driver.ts')).NamespaceDriver({ config });
     case 'gvisor':
       return new (await import('./gvisor/index.ts')).GvisorDriver({ config });
+    case 'microvm':
+      return new (await import('./microvm/index.ts')).MicrovmDriver({ config });
   }
 }
