@@ -1,0 +1,187 @@
+/**
+ * The `microvm` runtime on real QEMU (TCG here: no usable KVM), with Debian's cloud kernel and the
+ * host's default image. Skipped, with the reason, where this host can't (not root, no QEMU, no
+ * mkfs.erofs, no image, no kernel package from apt); never passes without booting a guest.
+ *
+ * Each case boots its own guest (about 3-5 s under TCG); the first boot's case also checks the
+ * VMM from the host while the guest runs, so one boot serves both.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, openSync, closeSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync, mkdtempSync, chmodSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { after, describe, it } from 'node:test';
+import { resolveImage } from '../../src/images/store.ts';
+import type { Image } from '../../src/images/image.ts';
+import type { Limits, SandboxSpec } from '../../src/isolation/driver.ts';
+import { findExecutable } from '../../src/host/which.ts';
+import { MicrovmDriver, type MicrovmSandbox } from '../../src/isolation/microvm/index.ts';
+import { ensureGuestKernel } from '../../src/isolation/microvm/kernel.ts';
+import { ensureInitramfs } from '../../src/isolation/microvm/initramfs.ts';
+import { ensureRootImage } from '../../src/isolation/microvm/rootfs.ts';
+import { detectAccel, hostTscKhz, qemuArgs, QEMU_BINARY, vmSizes, VMM_FD } from '../../src/isolation/microvm/qemu.ts';
+import { handshake, handshakeBytes } from '../../src/isolation/microvm/channel.ts';
+import { ensureAgent } from '../../src/agent/build.ts';
+import { compileBpf, DEFAULT_PROFILE, hostArch } from '../../src/isolation/seccomp/index.ts';
+import { removeEmptyParent } from '../../src/isolation/cgroups/index.ts';
+import { executeOnce } from '../../src/sandbox/execute.ts';
+import { NetworkManager } from '../../src/network/manager.ts';
+import { isolatedConfig, releaseIsolatedConfig } from '../security/lib/isolated-config.ts';
+
+const config = isolatedConfig();
+const driver = new MicrovmDriver({ config });
+const LIMITS: Limits = { memoryMb: 128, cpuCores: 1, pids: 64, timeoutSeconds: 60, scratchMb: 16, outputBytes: 1 << 20, openFiles: 256 };
+
+async function skipReason(): Promise<[string | false, Image | undefined]> {
+  if (process.getuid?.() !== 0) return ['the microvm runtime needs root (own uid, netns and cgroup for the VMM)', undefined];
+  if (!existsSync(QEMU_BINARY)) return ['qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)', undefined];
+  if (findExecutable('mkfs.erofs') === undefined) return ['mkfs.erofs is not installed (apt-get install erofs-utils)', undefined];
+  if (hostArch() !== 'x86_64') return ['x86-64 guests only', undefined];
+  let image: Image;
+  try {
+    image = await resolveImage(config, config.defaultImage);
+  } catch (err) {
+    return [`no usable image "${config.defaultImage}" (airlock image build): ${(err as Error).message}`, undefined];
+  }
+  try {
+    await ensureGuestKernel(config.stateDir, new Map());
+  } catch (err) {
+    return [`the guest kernel can't be had here: ${(err as Error).message}`, undefined];
+  }
+  return [false, image];
+}
+const [skip, image] = await skipReason();
+
+after(() => {
+  removeEmptyParent(config.cgroupParent);
+  rmSync(config.runDir, { recursive: true, force: true });
+  releaseIsolatedConfig(config);
+});
+
+function spec(id: string, limits: Partial<Limits> = {}): SandboxSpec {
+  return { id, image: image as Image, limits: { ...LIMITS, ...limits }, env: { PATH: '/usr/bin:/bin' }, mounts: [], workdir: '/tmp', network: { kind: 'isolated' } };
+}
+
+function collect(stream: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    stream.on('data', (c: Buffer) => (text += c.toString('utf8')));
+    stream.on('end', () => resolve(text));
+  });
+}
+
+/** Processes running as any uid of this test's range. */
+function processesInUidRange(): string[] {
+  const found: string[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${name}/status`, 'utf8'))?.[1]);
+      if (uid >= config.hostUidBase && uid < config.hostUidBase + config.hostUidCount) found.push(`pid ${name} uid ${uid}`);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return found;
+}
+
+/** What sandbox `id` (host cgroup dirs `cgroupDirs`) could have left on the host. */
+function leftovers(id: string, cgroupDirs: readonly string[]): string[] {
+  const found = [...processesInUidRange()];
+  for (const dir of cgroupDirs) if (existsSync(dir)) found.push(`cgroup ${dir}`);
+  if (existsSync(`${config.runDir}/microvm/${id}`)) found.push(`run dir ${config.runDir}/microvm/${id}`);
+  for (const sub of ['uids', 'owners']) {
+    const dir = `${config.runDir}/${sub}`;
+    for (const name of existsSync(dir) ? readdirSync(dir) : []) found.push(`${sub}/${name}`);
+  }
+  return found;
+}
+
+describe('microvm runtime (QEMU microvm)', { skip }, () => {
+  it('runs a one-shot command (output, exit code) with the VMM under the host floor, and leaves nothing', async () => {
+    const id = `mvm-${process.pid}-a`;
+    const sandbox = (await driver.create(spec(id))) as MicrovmSandbox;
+    const cgroupDirs = sandbox.forensicAccess().cgroup.uniqueDirs;
+    try {
+      const proc = await sandbox.start({ argv: ['sh', '-c', 'echo hi; id -u; echo oops >&2; sleep 2; exit 3'], stdin: false });
+      const [stdout, stderr] = [collect(proc.stdout), collect(proc.stderr)];
+      const pid = sandbox.vmmPid as number;
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const uids = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status)?.slice(1).map(Number) ?? [];
+      assert.equal(new Set(uids).size, 1, `one uid for real, effective, saved and fs: ${uids.join(' ')}`);
+      assert.ok((uids[0] as number) >= config.hostUidBase && (uids[0] as number) < config.hostUidBase + config.hostUidCount, `VMM uid ${uids[0]} is a leased sandbox uid`);
+      assert.match(status, /^Seccomp:\s+2$/m, 'QEMU runs under its seccomp filter (mode 2)');
+      assert.match(status, /^NoNewPrivs:\s+1$/m);
+      assert.match(status, /^CapEff:\s+0+$/m);
+      assert.match(status, /^CapBnd:\s+0+$/m);
+      assert.notEqual(readlinkSync(`/proc/${pid}/ns/net`), readlinkSync('/proc/self/ns/net'), 'the VMM has a network namespace of its own');
+      assert.ok(readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`${config.cgroupParent}/${id}`), 'the VMM is in the sandbox cgroup');
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      assert.ok(!argv.some((a) => a.startsWith('/') && !a.startsWith('/proc/self/fd/') && !a.startsWith('/dev/fdset/') && a !== QEMU_BINARY), `no host path on the VMM's command line: ${argv.filter((a) => a.startsWith('/')).join(' ')}`);
+      const exit = await proc.exit;
+      assert.deepEqual(exit, { code: 3, signal: null });
+      assert.equal(await stdout, 'hi\n65534\n');
+      assert.equal(await stderr, 'oops\n');
+      const stats = await sandbox.stats();
+      assert.equal(stats.oomKills, 0);
+      assert.ok(stats.cpuNanos > 0, 'CPU time measured from the host cgroup');
+    } finally {
+      await sandbox.destroy();
+    }
+    assert.deepEqual(leftovers(id, cgroupDirs), []);
+  });
+
+  it('a memory hog in the guest ends as memory_limit, and a command past its time as timeout (through executeOnce)', async () => {
+    const network = new NetworkManager({ config });
+    try {
+      const run = (argv: string[], limits: Partial<Limits>) =>
+        executeOnce({ image: image as Image, limits: { ...LIMITS, ...limits }, env: { PATH: '/usr/bin:/bin' }, mounts: [], workdir: '/tmp', argv }, { driver, network, policyHash: 'sha256:microvm-test' });
+      // Why tail: it keeps the whole "line" of /dev/zero in memory, growing until the limit.
+      const hog = await run(['tail', '/dev/zero'], { memoryMb: 64 });
+      assert.equal(hog.termination_reason, 'memory_limit', JSON.stringify({ reason: hog.termination_reason, error: hog.error, exit: hog.exit_code }));
+      assert.equal(hog.runtime_used, 'microvm');
+      const slow = await run(['sleep', '60'], { timeoutSeconds: 2 });
+      assert.equal(slow.termination_reason, 'timeout', JSON.stringify({ reason: slow.termination_reason, error: slow.error }));
+      assert.ok(slow.execution_time_seconds < 30, `stopped at its timeout, not at the command's end (${slow.execution_time_seconds} s)`);
+    } finally {
+      await network.close();
+    }
+    assert.deepEqual(processesInUidRange(), []);
+    assert.deepEqual(readdirSync(`${config.runDir}/microvm`), []);
+  });
+
+  it('a guest refuses a channel peer without the per-boot secret', async () => {
+    const kernel = await ensureGuestKernel(config.stateDir, new Map());
+    const agent = await ensureAgent(config);
+    const initrd = await ensureInitramfs(config.stateDir, { kernel, agentPath: agent.path, seccompBpf: compileBpf(DEFAULT_PROFILE, hostArch()) }, new Map(), new Map());
+    const root = await ensureRootImage(config.stateDir, image as Image, new Map());
+    const dir = mkdtempSync('/tmp/airlock-microvm-secret-');
+    chmodSync(dir, 0o700);
+    writeFileSync(`${dir}/secret`, randomBytes(32), { mode: 0o400 });
+    const fds = [root, kernel.vmlinuz, initrd, `${dir}/secret`].map((p) => openSync(p, 'r'));
+    const accel = detectAccel().accel;
+    const qemu = spawn(QEMU_BINARY, qemuArgs(accel, vmSizes(64, 1), accel === 'tcg' ? hostTscKhz() : undefined), { stdio: ['ignore', 'pipe', 'pipe', 'ignore', 'pipe', ...fds] });
+    for (const fd of fds) closeSync(fd);
+    let consoleText = '';
+    qemu.stdout?.on('data', (c: Buffer) => (consoleText += c.toString('utf8')));
+    const exited = new Promise<number | null>((resolve) => qemu.once('close', (code) => resolve(code)));
+    try {
+      const never = new Promise<string>(() => undefined);
+      // A different 32 bytes than the file QEMU exposed to this guest.
+      await assert.rejects(handshake(qemu.stdio[VMM_FD.control] as Socket, handshakeBytes(randomBytes(32), LIMITS), never), /refused the control channel secret/);
+      assert.equal(await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 20_000))]), 0, `the guest powered off (console: ${consoleText.slice(-300)})`);
+      assert.match(consoleText, /wrong channel secret: refused/);
+    } finally {
+      qemu.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses what this build cannot give a VM, before anything exists', async () => {
+    await assert.rejects(driver.create({ ...spec(`mvm-${process.pid}-n`), network: { kind: 'attached', netnsPath: '/run/netns/x' } }), /network: the microvm runtime supports network "none" only/);
+    await assert.rejects(driver.create({ ...spec(`mvm-${process.pid}-p`), agentDir: '/nonexistent' }), /persistent sandboxes are not supported on the microvm runtime yet/);
+    await assert.rejects(driver.create({ ...spec(`mvm-${process.pid}-m`), mounts: [{ hostPath: '/etc', sandboxPath: '/mnt', writable: false }] }), /filesystem_access/);
+    assert.deepEqual(leftovers('none', []), []);
+  });
+});
