@@ -5,7 +5,7 @@
  * schedule. Reads (proofs, queries, heads) stay on the store's connection: WAL lets them run beside
  * the writer, and they see only committed transactions.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { PerfectNode } from '../../audit/merkle.ts';
 import type { SignedTreeHead } from '../../audit/tree-head.ts';
 import type { AuditAppended, AuditLeafInput, AuditQuery, AuditStore, StoredAuditRow } from '../audit.ts';
@@ -51,6 +51,8 @@ export class SqliteAuditWriter implements AuditStore {
 
   #start(role: AuditWorkerData['role']): Worker {
     const data: AuditWorkerData = { role, path: this.#options.path, busyTimeoutMs: this.#options.busyTimeoutMs, sync: this.#options.sync, checkpointIntervalMs: this.#options.checkpointIntervalMs ?? 500 };
+    // Loaded when a writer starts: a process that only reads, or writes on its own thread (`airlock run`), never needs worker_threads.
+    const { Worker } = process.getBuiltinModule('node:worker_threads');
     const worker = new Worker(WORKER_URL, { workerData: data });
     // Why unref while idle: an open store alone must not keep a CLI process alive; a pending write does (see #request).
     worker.unref();
