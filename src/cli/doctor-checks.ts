@@ -130,14 +130,14 @@ function kvmCheck(): Check {
   try {
     closeSync(openSync('/dev/kvm', constants.O_RDWR));
   } catch (err) {
-    return { name: 'kvm', ok: false, detail: `/dev/kvm not usable: ${(err as NodeJS.ErrnoException).code ?? err} (only the planned microvm tier would use it)`, level: 'info' };
+    return { name: 'kvm', ok: false, detail: `/dev/kvm not usable: ${(err as NodeJS.ErrnoException).code ?? err} (the microvm runtime emulates its guests with TCG instead: seconds per boot)`, level: 'info' };
   }
   // An openable /dev/kvm on an x86 CPU without vmx/svm (a VM without nested virtualization) can't run guests.
   if (process.arch === 'x64' && !/\b(vmx|svm)\b/.test(readOr('/proc/cpuinfo') ?? '')) {
-    // Why info: no implemented runtime uses KVM; the planned microvm tier would fall back to TCG.
-    return { name: 'kvm', ok: false, detail: '/dev/kvm exists but the CPU offers no vmx/svm (no nested virtualization): the planned microvm tier would fall back to TCG', level: 'info' };
+    // Why info: only the microvm runtime uses KVM, and it still runs (under TCG) without it.
+    return { name: 'kvm', ok: false, detail: '/dev/kvm exists but the CPU offers no vmx/svm (no nested virtualization): the microvm runtime emulates its guests with TCG instead', level: 'info' };
   }
-  return { name: 'kvm', ok: true, detail: '/dev/kvm usable (microvm tier can use hardware virtualization)' };
+  return { name: 'kvm', ok: true, detail: '/dev/kvm usable (the microvm runtime runs its guests with hardware virtualization)' };
 }
 
 async function nftablesCheck(): Promise<Check> {
