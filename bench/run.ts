@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: ratios of airlock against the raw engines, measured in one run on one machine.
  * Prints a Markdown table and writes bench/results/<timestamp>.json. Usage:
- *   node bench/run.ts [--n 200] [--only namespace,gvisor,cli,service,pool,throughput,network,burst,admission,gvisor-idle,namespace-idle,audit,redaction,brokered-https,image-reverify,image-pull,image-import,mcp-proxy,mcp-scan,mcp-server,write-watch] [--idle 100] [--ns-idle 500,1000]
+ *   node bench/run.ts [--n 200] [--only namespace,gvisor,cli,service,pool,throughput,network,burst,admission,gvisor-idle,namespace-idle,audit,redaction,brokered-https,image-reverify,image-pull,image-import,mcp-proxy,mcp-scan,mcp-server,write-watch,microvm] [--idle 100] [--ns-idle 500,1000]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
@@ -31,6 +31,7 @@ import { benchMcpProxy, mcpProxyLines, type McpProxyBench } from './mcp-proxy.ts
 import { benchMcpScan, mcpScanLines, type McpScanBench } from './mcp-scan.ts';
 import { benchMcpServer, mcpServerLines, type McpServerBench } from './mcp-server.ts';
 import { benchWriteWatch, writeWatchLines, type WriteWatchBench } from './write-watch.ts';
+import { benchMicrovm, microvmLines, type MicrovmBench } from './microvm.ts';
 
 const { values } = parseArgs({ options: { n: { type: 'string', default: '200' }, idle: { type: 'string', default: '100' }, 'ns-idle': { type: 'string', default: '500,1000' }, only: { type: 'string', default: 'namespace,gvisor,cli,service,pool,throughput,network,burst,admission' } } });
 const n = Number(values.n);
@@ -112,6 +113,8 @@ if (only.has('mcp-server')) mcpServer = await benchMcpServer(Math.min(n, 200));
 // The namespace write watcher: 5,000 small files with and without it, and 5,000 reported refused writes.
 let writeWatch: WriteWatchBench | undefined;
 if (only.has('write-watch')) writeWatch = await benchWriteWatch(Math.min(n, 7));
+let microvm: MicrovmBench | undefined;
+if (only.has('microvm')) microvm = await benchMicrovm(Math.min(n, 5));
 
 // An image pulled from a registry on loopback, against skopeo copy + tar -x (not in the default list: it builds a 128 MiB image).
 let imagePull: ImagePullBench | undefined;
@@ -201,10 +204,11 @@ if (mcpProxy !== undefined) lines.push('', ...mcpProxyLines(mcpProxy));
 if (mcpScan !== undefined) lines.push('', ...mcpScanLines(mcpScan));
 if (mcpServer !== undefined) lines.push('', ...mcpServerLines(mcpServer));
 if (writeWatch !== undefined) lines.push('', ...writeWatchLines(writeWatch));
+if (microvm !== undefined) lines.push('', ...microvmLines(microvm));
 if (imagePull !== undefined) lines.push('', ...imagePullLines(imagePull));
 if (imageImport !== undefined) lines.push('', ...imageImportLines(imageImport));
 process.stdout.write(`${lines.join('\n')}\n`);
 mkdirSync('bench/results', { recursive: true });
 const file = `bench/results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-writeFileSync(file, JSON.stringify({ machine, results, service, throughput, network, burst, admission, gvisorIdle, namespaceIdle, audit, redaction, brokeredHttps, imageReverify, imagePull, imageImport, mcpProxy, mcpScan, mcpServer, writeWatch }, null, 2));
+writeFileSync(file, JSON.stringify({ machine, results, service, throughput, network, burst, admission, gvisorIdle, namespaceIdle, audit, redaction, brokeredHttps, imageReverify, imagePull, imageImport, mcpProxy, mcpScan, mcpServer, writeWatch, microvm }, null, 2));
 process.stdout.write(`\nwritten ${file}\n`);

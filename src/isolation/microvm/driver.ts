@@ -23,7 +23,7 @@ import { checkWorkdir } from '../mount-targets.ts';
 import { compileBpf, DEFAULT_PROFILE, hostArch } from '../seccomp/index.ts';
 import { checkMaskedPaths } from '../../images/masked-paths.ts';
 import type { ArtefactStamps } from './artefacts.ts';
-import { cachedGuestKernel, ensureGuestKernel } from './kernel.ts';
+import { cachedGuestKernel, ensureGuestKernel, KERNEL_METAPACKAGE } from './kernel.ts';
 import { ensureInitramfs } from './initramfs.ts';
 import { ensureRootImage } from './rootfs.ts';
 import { detectAccel, hostTscKhz, requireQemu, vmSizes } from './qemu.ts';
@@ -69,8 +69,7 @@ export class MicrovmDriver implements IsolationDriver {
       details['firecracker'] = firecracker === undefined ? 'not installed (QEMU is used)' : `${firecracker} found; not used by this build`;
       await this.requireTools();
       details['cgroups'] = `v${this.layout().version}`;
-      const kernel = await cachedGuestKernel(this.config.stateDir).catch((err: Error) => `unknown (${err.message})`);
-      details['guest kernel'] = kernel ?? 'not fetched yet (the first microvm run fetches it with apt-get download)';
+      details['guest kernel'] = cachedGuestKernel(this.config.stateDir) ?? `not fetched yet (the first microvm run fetches ${KERNEL_METAPACKAGE} with apt-get download)`;
       details['mkfs.erofs'] = findExecutable('mkfs.erofs') ?? 'missing (apt-get install erofs-utils)';
       if (process.getuid?.() !== 0) throw new ControlError('microvm', 'the controller needs root to give the VMM its own uid, network namespace and cgroup');
       if (hostArch() !== 'x86_64') throw new ControlError('microvm', `this build boots x86-64 guests only (host: ${hostArch()})`);

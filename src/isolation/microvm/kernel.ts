@@ -5,7 +5,7 @@
  * modules the guest needs, in load order.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { ControlError } from '../../host/control-error.ts';
 import { findExecutable } from '../../host/which.ts';
 import { artefactDir, artefactExists, publishArtefact, sha256File, verifyArtefact, type ArtefactStamps } from './artefacts.ts';
@@ -53,25 +53,51 @@ export async function kernelPackage(): Promise<{ name: string; version: string; 
   return { name: dep[1], version, sha256: /^SHA256:\s*([0-9a-f]{64})/m.exec(pkg)?.[1] };
 }
 
-/** The cached kernel, verified; fetched and unpacked now if missing (needs apt's network). */
+/** Kernel package names as they become file names. */
+const RELEASE_RE = /^[a-z0-9][a-z0-9.+~_-]*$/;
+
+function kernelFiles(dir: string, release: string): GuestKernel {
+  return { release, vmlinuz: `${dir}/${release}.vmlinuz`, modulesCpio: `${dir}/${release}.modules.cpio` };
+}
+
+/**
+ * The cached kernel, verified. The release in use is the one named by `kernel/current` (written
+ * when it was fetched), so a run never waits for apt; with none cached, apt's candidate is fetched
+ * and unpacked now (needs apt's network). A newer kernel is taken by removing the cache.
+ */
 export async function ensureGuestKernel(stateDir: string, stamps: ArtefactStamps): Promise<GuestKernel> {
-  const pkg = await kernelPackage();
-  const release = `${pkg.name}_${pkg.version}`;
-  if (!/^[a-z0-9][a-z0-9.+~_-]*$/.test(release)) throw new ControlError('microvm', `unexpected kernel package name ${release}`);
   const dir = artefactDir(stateDir, 'kernel');
-  const kernel = { release, vmlinuz: `${dir}/${release}.vmlinuz`, modulesCpio: `${dir}/${release}.modules.cpio` };
-  if (!artefactExists(kernel.vmlinuz) || !artefactExists(kernel.modulesCpio)) await fetchKernel(pkg, dir, kernel);
+  let kernel = currentKernel(dir);
+  if (kernel === undefined) {
+    const pkg = await kernelPackage();
+    const release = `${pkg.name}_${pkg.version}`;
+    if (!RELEASE_RE.test(release)) throw new ControlError('microvm', `unexpected kernel package name ${release}`);
+    kernel = kernelFiles(dir, release);
+    if (!artefactExists(kernel.vmlinuz) || !artefactExists(kernel.modulesCpio)) await fetchKernel(pkg, dir, kernel);
+    writeFileSync(`${dir}/current.tmp`, `${release}\n`, { mode: 0o600 });
+    renameSync(`${dir}/current.tmp`, `${dir}/current`);
+  }
   await verifyArtefact(kernel.vmlinuz, 'microvm', stamps);
   await verifyArtefact(kernel.modulesCpio, 'microvm', stamps);
   return kernel;
 }
 
-/** Whether the kernel for apt's current candidate is cached (no fetch): for `airlock doctor`. */
-export async function cachedGuestKernel(stateDir: string): Promise<string | undefined> {
-  const pkg = await kernelPackage();
-  const release = `${pkg.name}_${pkg.version}`;
-  const dir = `${stateDir}/microvm/kernel`;
-  return artefactExists(`${dir}/${release}.vmlinuz`) && artefactExists(`${dir}/${release}.modules.cpio`) ? release : undefined;
+/** The release `kernel/current` names, when both its files are cached. */
+function currentKernel(dir: string): GuestKernel | undefined {
+  let release: string;
+  try {
+    release = readFileSync(`${dir}/current`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+  if (!RELEASE_RE.test(release)) return undefined;
+  const kernel = kernelFiles(dir, release);
+  return artefactExists(kernel.vmlinuz) && artefactExists(kernel.modulesCpio) ? kernel : undefined;
+}
+
+/** The cached guest kernel's release, if any (no fetch, no apt): for `airlock doctor`. */
+export function cachedGuestKernel(stateDir: string): string | undefined {
+  return currentKernel(`${stateDir}/microvm/kernel`)?.release;
 }
 
 async function fetchKernel(pkg: { name: string; version: string; sha256: string | undefined }, dir: string, kernel: GuestKernel): Promise<void> {

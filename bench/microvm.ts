@@ -1,0 +1,136 @@
+/**
+ * The microvm runtime's cold start to first command, against raw QEMU with the same flags and the
+ * same guest (kernel, initramfs, erofs root): airlock's driver (leased uid, own network namespace,
+ * cgroup, parked launch, descriptors only, channel secret) creating a sandbox and running `true`
+ * until its EXIT, and QEMU spawned directly by root doing the same handshake and `true` over the
+ * agent. Rounds alternate. Under TCG where there is no usable KVM, and labelled so. Also the VMM's
+ * resident memory (VmRSS) once the first command has run, for both.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { AgentClient } from '../src/agent/client.ts';
+import { ensureAgent } from '../src/agent/build.ts';
+import { resolveImage } from '../src/images/store.ts';
+import type { Limits } from '../src/isolation/driver.ts';
+import { MicrovmDriver, type MicrovmSandbox } from '../src/isolation/microvm/index.ts';
+import { GuestCounterFilter, handshake, handshakeBytes } from '../src/isolation/microvm/channel.ts';
+import { ensureInitramfs } from '../src/isolation/microvm/initramfs.ts';
+import { ensureGuestKernel } from '../src/isolation/microvm/kernel.ts';
+import { detectAccel, hostTscKhz, qemuArgs, QEMU_BINARY, vmSizes, VMM_FD } from '../src/isolation/microvm/qemu.ts';
+import { ensureRootImage } from '../src/isolation/microvm/rootfs.ts';
+import { compileBpf, DEFAULT_PROFILE, hostArch } from '../src/isolation/seccomp/index.ts';
+import { removeEmptyParent } from '../src/isolation/cgroups/index.ts';
+import { isolatedConfig, releaseIsolatedConfig } from '../test/security/lib/isolated-config.ts';
+import { summarize, type Summary } from './stats.ts';
+
+const LIMITS: Limits = { memoryMb: 256, cpuCores: 1, pids: 64, timeoutSeconds: 60, scratchMb: 16, outputBytes: 1 << 20, openFiles: 256 };
+
+export interface MicrovmBench {
+  accel: string;
+  rounds: number;
+  /** Wall ms from nothing to the EXIT of `true` (create + boot + handshake + exec). */
+  airlock: Summary;
+  raw: Summary;
+  ratio: number;
+  /** VMM VmRSS in MiB after the first command. */
+  rssMb: { airlock: Summary; raw: Summary };
+}
+
+function rssMb(pid: number): number {
+  const kb = Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? Number.NaN);
+  return kb / 1024;
+}
+
+/** Runs `rounds` alternating rounds (after one warm-up of each). */
+export async function benchMicrovm(rounds: number): Promise<MicrovmBench> {
+  // Why its own state, cgroup parent and uid range: the bench must not touch a live deployment's.
+  const config = isolatedConfig();
+  const driver = new MicrovmDriver({ config });
+  const image = await resolveImage(config, config.defaultImage);
+  const accel = detectAccel();
+  const kernel = await ensureGuestKernel(config.stateDir, new Map());
+  const agent = await ensureAgent(config);
+  const initrd = await ensureInitramfs(config.stateDir, { kernel, agentPath: agent.path, seccompBpf: compileBpf(DEFAULT_PROFILE, hostArch()) }, new Map(), new Map());
+  const root = await ensureRootImage(config.stateDir, image, new Map());
+  const args = qemuArgs(accel.accel, vmSizes(LIMITS.memoryMb, LIMITS.cpuCores), accel.accel === 'tcg' ? hostTscKhz() : undefined);
+  let seq = 0;
+
+  const viaAirlock = async (): Promise<[number, number]> => {
+    const t0 = performance.now();
+    const sandbox = (await driver.create({ id: `bench-mvm-${process.pid}-${seq++}`, image, limits: LIMITS, env: { PATH: '/usr/bin:/bin' }, mounts: [], workdir: '/tmp', network: { kind: 'isolated' } })) as MicrovmSandbox;
+    try {
+      const proc = await sandbox.start({ argv: ['true'], stdin: false });
+      proc.stdout.resume();
+      proc.stderr.resume();
+      const exit = await proc.exit;
+      const ms = performance.now() - t0;
+      if (exit.code !== 0) throw new Error(`bench run failed: ${JSON.stringify(exit)}`);
+      return [ms, rssMb(sandbox.vmmPid as number)];
+    } finally {
+      await sandbox.destroy();
+    }
+  };
+
+  const raw = async (): Promise<[number, number]> => {
+    const dir = mkdtempSync('/tmp/airlock-bench-mvm-');
+    chmodSync(dir, 0o700);
+    const secret = randomBytes(32);
+    const t0 = performance.now();
+    writeFileSync(`${dir}/secret`, secret, { mode: 0o400 });
+    const fds = [root, kernel.vmlinuz, initrd, `${dir}/secret`].map((p) => openSync(p, 'r'));
+    const qemu = spawn(QEMU_BINARY, args, { stdio: ['ignore', 'ignore', 'ignore', 'ignore', 'pipe', ...fds] });
+    for (const fd of fds) closeSync(fd);
+    try {
+      const socket = qemu.stdio[VMM_FD.control] as Socket;
+      const rest = await handshake(socket, handshakeBytes(secret, LIMITS), new Promise(() => undefined));
+      const filter = new GuestCounterFilter(() => undefined);
+      filter.write(rest);
+      socket.pipe(filter);
+      const client = new AgentClient({ stdin: socket, stdout: filter });
+      await client.ready();
+      const result = await client.exec({ argv: ['true'], env: { PATH: '/usr/bin:/bin' }, cwd: '/tmp' }).exit;
+      const ms = performance.now() - t0;
+      if (result.code !== 0) throw new Error(`raw run failed: ${JSON.stringify(result)}`);
+      return [ms, rssMb(qemu.pid as number)];
+    } finally {
+      qemu.kill('SIGKILL');
+      await new Promise((resolve) => qemu.once('close', resolve));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  try {
+    await viaAirlock();
+    await raw();
+    const a: number[] = [];
+    const r: number[] = [];
+    const aRss: number[] = [];
+    const rRss: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const [ams, arss] = await viaAirlock();
+      const [rms, rrss] = await raw();
+      a.push(ams);
+      r.push(rms);
+      aRss.push(arss);
+      rRss.push(rrss);
+    }
+    const airlock = summarize(a);
+    const rawSummary = summarize(r);
+    return { accel: accel.accel === 'kvm' ? 'KVM' : `TCG (${accel.reason})`, rounds, airlock, raw: rawSummary, ratio: airlock.p50 / rawSummary.p50, rssMb: { airlock: summarize(aRss), raw: summarize(rRss) } };
+  } finally {
+    removeEmptyParent(config.cgroupParent);
+    rmSync(config.runDir, { recursive: true, force: true });
+    releaseIsolatedConfig(config);
+  }
+}
+
+/** The bench's lines for the report. */
+export function microvmLines(b: MicrovmBench): string[] {
+  const f = (x: number) => x.toFixed(0);
+  return [
+    `microvm (QEMU microvm, ${b.accel}; ${b.rounds} alternating rounds), cold start to the first command's exit (\`true\`): airlock p50 ${f(b.airlock.p50)} ms (${f(b.airlock.min)}–${f(b.airlock.max)}, p95 ${f(b.airlock.p95)}), raw QEMU with the same flags and guest p50 ${f(b.raw.p50)} ms (${f(b.raw.min)}–${f(b.raw.max)}, p95 ${f(b.raw.p95)}): ${b.ratio.toFixed(2)}×`,
+    `microvm VMM resident memory after the first command (-m ${vmSizes(LIMITS.memoryMb, LIMITS.cpuCores).guestMb}): airlock p50 ${f(b.rssMb.airlock.p50)} MiB, raw ${f(b.rssMb.raw.p50)} MiB`,
+  ];
+}
