@@ -28,6 +28,9 @@ import { removeEmptyParent } from '../../src/isolation/cgroups/index.ts';
 import { executeOnce } from '../../src/sandbox/execute.ts';
 import { NetworkManager } from '../../src/network/manager.ts';
 import { isolatedConfig, releaseIsolatedConfig } from '../security/lib/isolated-config.ts';
+import { SandboxService } from '../../src/sandbox/service.ts';
+import { policyDirOf, readBundleHash } from '../../src/policy/bundle-files.ts';
+import { RuntimeField } from '../../src/api/schemas.ts';
 
 const config = isolatedConfig();
 const driver = new MicrovmDriver({ config });
@@ -178,9 +181,40 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
     }
   });
 
+  it('a persistent sandbox through the service: state kept across execs, files, kill', async () => {
+    const service = new SandboxService({ config: { ...config, service: { ...config.service, pools: [] } }, policyBundleHash: await readBundleHash(policyDirOf(config.policy)) });
+    await service.start();
+    try {
+      const info = await service.create({ runtime: 'microvm', limits: { memoryMb: 128 }, metadata: {}, env: { GREETING: 'hello' }, mounts: [] });
+      assert.equal(info.state, 'running');
+      const exec = async (argv: string[]) => {
+        const session = await service.exec(info.sandbox_id, { argv, env: {}, stdin: false, timeoutMs: 30_000 });
+        let out = '';
+        session.onStdout((c) => (out += c.toString()));
+        return { result: await session.result, text: () => out };
+      };
+      const first = await exec(['sh', '-c', 'echo "$GREETING" > /tmp/state; exit 4']);
+      assert.equal(first.result.exit_code, 4);
+      const second = await exec(['cat', '/tmp/state']);
+      assert.equal(second.text(), 'hello\n');
+      await service.writeFile(info.sandbox_id, '/tmp/f.txt', Buffer.from('data'));
+      assert.equal((await service.readFile(info.sandbox_id, '/tmp/f.txt')).toString(), 'data');
+      await service.kill(info.sandbox_id);
+    } finally {
+      await service.shutdown();
+    }
+    assert.deepEqual(processesInUidRange(), []);
+    assert.deepEqual(readdirSync(`${config.runDir}/microvm`), []);
+  });
+
+  it('the API takes firecracker as another name for microvm', () => {
+    assert.equal(RuntimeField.parse('firecracker'), 'microvm');
+    assert.equal(RuntimeField.parse('microvm'), 'microvm');
+    assert.equal(RuntimeField.safeParse('kata').error?.issues[0]?.message, 'unknown runtime "kata" (this build has: namespace, gvisor, microvm, firecracker)');
+  });
+
   it('refuses what this build cannot give a VM, before anything exists', async () => {
     await assert.rejects(driver.create({ ...spec(`mvm-${process.pid}-n`), network: { kind: 'attached', netnsPath: '/run/netns/x' } }), /network: the microvm runtime supports network "none" only/);
-    await assert.rejects(driver.create({ ...spec(`mvm-${process.pid}-p`), agentDir: '/nonexistent' }), /persistent sandboxes are not supported on the microvm runtime yet/);
     await assert.rejects(driver.create({ ...spec(`mvm-${process.pid}-m`), mounts: [{ hostPath: '/etc', sandboxPath: '/mnt', writable: false }] }), /filesystem_access/);
     assert.deepEqual(leftovers('none', []), []);
   });

@@ -5,8 +5,10 @@
  * seccomp filter. The VMM itself is held to the namespace tier's host floor (own uid, own network
  * namespace, cgroup limits, seccomp, no inherited descriptors, no host paths).
  *
- * This build runs one-shot commands with network `none`. Persistent sandboxes (exec, files),
- * restricted/full networks, grants and secrets are refused with a clear error, never run weaker.
+ * This build runs one-shot commands and persistent sandboxes (the caller talks to the guest's
+ * agent over the channel; the guest runs the agent build baked into its initramfs, from the same
+ * verified source) with network `none`. Restricted/full networks, grants and secrets are refused
+ * with a clear error, never run weaker.
  */
 import { ensureAgent, type AgentStamps } from '../../agent/build.ts';
 import { ControlError } from '../../host/control-error.ts';
@@ -83,7 +85,6 @@ export class MicrovmDriver implements IsolationDriver {
   async create(spec: SandboxSpec): Promise<Sandbox> {
     if (!ID_RE.test(spec.id)) throw new ControlError('sandbox id', `"${spec.id}" is not lowercase letters, digits and dashes`);
     // Fail closed: what this build can't give a VM is refused, never silently dropped.
-    if (spec.agentDir !== undefined) throw new ControlError('microvm', 'persistent sandboxes are not supported on the microvm runtime yet (one-shot runs only)');
     if (spec.network.kind !== 'isolated') throw new ControlError('network', 'the microvm runtime supports network "none" only in this build');
     if (spec.mounts.length > 0) throw new ControlError('filesystem_access', 'the microvm runtime does not support granted host paths yet');
     if ((spec.secrets ?? []).length > 0) throw new ControlError('secrets', 'the microvm runtime does not support secrets yet');

@@ -110,6 +110,13 @@ export class MicrovmSandbox implements Sandbox {
       const filter = new GuestCounterFilter((c) => (this.counters = c));
       filter.write(rest);
       socket.pipe(filter);
+      // A persistent sandbox's caller talks to the agent itself: it gets the channel (READY still unread).
+      if (res.spec.agentDir !== undefined) {
+        this.running = true;
+        res.cgroup.markCommandStart();
+        applyCpuQuota(res.cgroup, res.spec.limits.cpuCores);
+        return this.channelProcess(socket, filter);
+      }
       client = new AgentClient({ stdin: socket, stdout: filter });
       await Promise.race([client.ready(), failed.then((why) => Promise.reject(new ControlError('microvm', why)))]);
       this.running = true;
@@ -170,6 +177,18 @@ export class MicrovmSandbox implements Sandbox {
   private tail(): string {
     const text = this.consoleTail.trim().split('\n').slice(-6).join(' | ');
     return text === '' ? '' : `: ${text}`;
+  }
+
+  /** The agent's channel as the sandbox's main process: it ends when the VM does. */
+  private channelProcess(socket: Socket, filter: Readable): SandboxProcess {
+    const stderr = new PassThrough();
+    const exit = (this.closed ?? Promise.resolve()).then((): ProcessExit => {
+      this.running = false;
+      stderr.end();
+      const child = this.child;
+      return this.stopped ? { code: null, signal: 'SIGKILL' } : { code: child?.exitCode ?? null, signal: child?.signalCode ?? null };
+    });
+    return { stdout: filter, stderr, stdin: socket, exit };
   }
 
   private run(client: AgentClient, command: CommandSpec): SandboxProcess {
