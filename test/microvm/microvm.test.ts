@@ -135,7 +135,7 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
     assert.deepEqual(leftovers(id, cgroupDirs), []);
   });
 
-  it('a memory hog in the guest ends as memory_limit, and a command past its time as timeout (through executeOnce)', async () => {
+  it('a memory hog in the guest ends as memory_limit, a full scratch as scratch_limit, a command past its time as timeout (through executeOnce)', async () => {
     const network = new NetworkManager({ config });
     try {
       const run = (argv: string[], limits: Partial<Limits>) =>
@@ -144,6 +144,8 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
       const hog = await run(['tail', '/dev/zero'], { memoryMb: 64 });
       assert.equal(hog.termination_reason, 'memory_limit', JSON.stringify({ reason: hog.termination_reason, error: hog.error, exit: hog.exit_code }));
       assert.equal(hog.runtime_used, 'microvm');
+      const fill = await run(['sh', '-c', 'head -c 20000000 /dev/zero > /tmp/big'], { scratchMb: 16 });
+      assert.equal(fill.termination_reason, 'scratch_limit', JSON.stringify({ reason: fill.termination_reason, error: fill.error, exit: fill.exit_code }));
       const slow = await run(['sleep', '60'], { timeoutSeconds: 2 });
       assert.equal(slow.termination_reason, 'timeout', JSON.stringify({ reason: slow.termination_reason, error: slow.error }));
       assert.ok(slow.execution_time_seconds < 30, `stopped at its timeout, not at the command's end (${slow.execution_time_seconds} s)`);

@@ -9,7 +9,8 @@
  * controller that booted it, whatever reaches the port.
  *
  * After the handshake the guest init adds one frame type to the agent's events: COUNTERS (0xc0,
- * channel 0: u64 LE OOM kills, pids.max hits, memory peak bytes of the sandbox's guest cgroup),
+ * channel 0: u64 LE OOM kills, pids.max hits, memory peak bytes of the sandbox's guest cgroup, 1
+ * when its scratch had no free block left),
  * sent just before each EXIT. {@link GuestCounterFilter} takes them out of the stream.
  */
 import { Transform, type TransformCallback } from 'node:stream';
@@ -28,6 +29,7 @@ export interface GuestCounters {
   oomKills: number;
   pidsLimitHits: number;
   memoryPeakBytes: number;
+  scratchFull: boolean;
 }
 
 /** The handshake's bytes for `secret` and the sandbox's limits. */
@@ -92,11 +94,12 @@ export class GuestCounterFilter extends Transform {
       if (length > 1 << 20) break;
       if (this.pending.length - at < HEADER + length) break;
       const frame = this.pending.subarray(at, at + HEADER + length);
-      if (frame[0] === EV_COUNTERS && length === 24) {
+      if (frame[0] === EV_COUNTERS && length === 32) {
         this.onCounters({
           oomKills: Number(frame.readBigUInt64LE(HEADER)),
           pidsLimitHits: Number(frame.readBigUInt64LE(HEADER + 8)),
           memoryPeakBytes: Number(frame.readBigUInt64LE(HEADER + 16)),
+          scratchFull: frame.readBigUInt64LE(HEADER + 24) !== 0n,
         });
       } else {
         out.push(frame);

@@ -65,7 +65,7 @@ export class MicrovmSandbox implements Sandbox {
   private readonly res: MicrovmResources;
   private child: ChildProcess | undefined;
   private closed: Promise<void> | undefined;
-  private counters: GuestCounters = { oomKills: 0, pidsLimitHits: 0, memoryPeakBytes: 0 };
+  private counters: GuestCounters = { oomKills: 0, pidsLimitHits: 0, memoryPeakBytes: 0, scratchFull: false };
   private stopped = false;
   private running = false;
   private destroyed: Promise<void> | undefined;
@@ -229,7 +229,7 @@ export class MicrovmSandbox implements Sandbox {
       memoryPeakBytes: this.counters.memoryPeakBytes,
       oomKills: this.counters.oomKills + host.oomKills,
       pidsLimitHits: this.counters.pidsLimitHits + host.pidsLimitHits,
-      scratchFull: false,
+      scratchFull: this.counters.scratchFull,
     };
   }
 

@@ -14,7 +14,7 @@
  * capabilities, no_new_privs and the project's seccomp filter (/seccomp.bpf), its fds 0/1 a
  * socket pair that this process relays to and from the port unchanged, except that before each
  * EXIT event it sends a COUNTERS frame (type 0xc0, channel 0: u64 LE oom kills | pids.max hits |
- * memory peak bytes of the guest cgroup). When either side closes, the guest powers off.
+ * memory peak bytes of the guest cgroup | 1 when scratch has no free block left). When either side closes, the guest powers off.
  *
  * Build: gcc -static-pie (src/isolation/microvm/initramfs.ts).
  */
@@ -35,6 +35,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -271,17 +272,19 @@ static __attribute__((noreturn)) void run_agent(int sock, uint32_t nofile, const
 }
 
 static void send_counters(int port) {
-  uint8_t frame[HDR + 24];
-  uint64_t v[3] = {
+  uint8_t frame[HDR + 32];
+  struct statvfs scratch;
+  uint64_t v[4] = {
     read_key("/sys/fs/cgroup/sandbox/memory.events", "oom_kill"),
     read_key("/sys/fs/cgroup/sandbox/pids.events", "max"),
     read_key("/sys/fs/cgroup/sandbox/memory.peak", NULL),
+    statvfs("/newroot/tmp", &scratch) == 0 && scratch.f_bavail == 0 ? 1 : 0,
   };
   frame[0] = EV_COUNTERS;
   memset(frame + 1, 0, 4);
-  uint32_t len = 24;
+  uint32_t len = 32;
   memcpy(frame + 5, &len, 4);
-  memcpy(frame + HDR, v, 24);
+  memcpy(frame + HDR, v, 32);
   if (write_full(port, frame, sizeof frame) != 0) halt();
 }
 
