@@ -1,7 +1,9 @@
 /**
  * Pieces the idle-cost benches share: the controller's CPU from /proc (its own time, its reaped
- * children's and its live children's) and a timed create → exec /bin/true → kill loop.
+ * children's and its live children's), a timed create → exec /bin/true → kill loop, and what
+ * every launch's fork copies (the controller's descriptors and memory, and a plain spawn's time).
  */
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { SandboxService } from '../src/sandbox/service.ts';
 
@@ -61,6 +63,26 @@ export async function createExec(service: SandboxService, create: Parameters<San
     out.exec.push(performance.now() - t0);
     if (result.exit_code !== 0) throw new Error(`exec exited ${JSON.stringify(result)}`);
     await service.kill(info.sandbox_id);
+  }
+  return out;
+}
+
+/** The controller's open descriptors and memory (MiB) now: what every fork of a launch copies. */
+export function controllerFootprint(): { fds: number; rssMiB: number; heapUsedMiB: number } {
+  const m = process.memoryUsage();
+  return { fds: readdirSync('/proc/self/fd').length, rssMiB: Math.round(m.rss / 2 ** 20), heapUsedMiB: Math.round(m.heapUsed / 2 ** 20) };
+}
+
+/**
+ * A Node spawn of /bin/true from the controller, `n` times (ms, spawn to close): each launch of a
+ * sandbox forks the whole controller the same way, so this follows its descriptors and memory.
+ */
+export async function spawnTrue(n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await new Promise<void>((resolve, reject) => spawn('/bin/true', { stdio: ['ignore', 'pipe', 'pipe'] }).once('error', reject).once('close', () => resolve()));
+    out.push(performance.now() - t0);
   }
   return out;
 }

@@ -3,8 +3,11 @@
  * service and left idle (their agent waits for requests), in steps (e.g. 500, then 1,000); at each
  * step the controller's CPU is read over a window (its own utime+stime, the children it reaped, and
  * its live children's: the v1 OOM event helper), and create and exec p50 are timed against the
- * same with none idle, in the same run. Runs on a configuration of its own (own state, run
- * directory, cgroup parent, uid range), so nothing live is touched.
+ * same with none idle, in the same run. With them, a plain spawn of /bin/true from the controller
+ * and its descriptors and memory: every launch forks the controller, and that fork's cost grows
+ * with what it holds (the main share of create's growth, measured 2026-12-06). Runs on a
+ * configuration of its own (own state, run directory, cgroup parent, uid range), so nothing live
+ * is touched.
  * Usage: node bench/namespace-idle.ts [steps=500,1000] [samples=30] [window-seconds=30] [drift-check-ms]
  * (the last sets `network.driftCheckMs`: the drift watch's full comparison of every sandbox is a
  * cost of its own, which a long interval keeps out of the window)
@@ -15,7 +18,7 @@ import { loadavg } from 'node:os';
 import { SandboxService } from '../src/sandbox/service.ts';
 import { policyDirOf, readBundleHash } from '../src/policy/bundle-files.ts';
 import { isolatedConfig, releaseIsolatedConfig } from '../test/security/lib/isolated-config.ts';
-import { cpuWindow, createExec } from './idle-parts.ts';
+import { controllerFootprint, cpuWindow, createExec, spawnTrue } from './idle-parts.ts';
 import { summarize, type Summary } from './stats.ts';
 
 export interface IdleStep {
@@ -28,11 +31,15 @@ export interface IdleStep {
   /** p50 with this many idle ÷ p50 with none. */
   createRatio: number;
   execRatio: number;
+  /** A plain spawn of /bin/true from the controller (each launch forks it the same way), and its p50 ratio. */
+  spawnTrue: Summary;
+  spawnRatio: number;
+  controller: ReturnType<typeof controllerFootprint>;
   load: number[];
 }
 
 export interface NamespaceIdleBench {
-  none: { create: Summary; exec: Summary; serverCpuPercent: IdleStep['serverCpuPercent']; load: number[] };
+  none: { create: Summary; exec: Summary; spawnTrue: Summary; controller: IdleStep['controller']; serverCpuPercent: IdleStep['serverCpuPercent']; load: number[] };
   steps: IdleStep[];
   /** Seconds it took to create each step's additional sandboxes. */
   createSeconds: number[];
@@ -53,8 +60,9 @@ export async function benchNamespaceIdle(steps: number[], samples: number, windo
     await service.start();
     await createExec(service, create, 3);
     const base = await createExec(service, create, samples);
+    const baseSpawn = summarize(await spawnTrue(samples));
     const baseCpu = await cpuWindow(Math.min(windowSeconds, 10));
-    const none = { create: summarize(base.create), exec: summarize(base.exec), serverCpuPercent: baseCpu, load: load() };
+    const none = { create: summarize(base.create), exec: summarize(base.exec), spawnTrue: baseSpawn, controller: controllerFootprint(), serverCpuPercent: baseCpu, load: load() };
     const result: NamespaceIdleBench = { none, steps: [], createSeconds: [] };
     for (const step of [...steps].sort((a, b) => a - b)) {
       const t0 = performance.now();
@@ -70,6 +78,8 @@ export async function benchNamespaceIdle(steps: number[], samples: number, windo
       const timed = await createExec(service, create, samples);
       const c = summarize(timed.create);
       const e = summarize(timed.exec);
+      // After the timed loop, so it never competes with it.
+      const s = summarize(await spawnTrue(samples));
       result.steps.push({
         idle: step,
         windowSeconds: Number(cpu.seconds.toFixed(1)),
@@ -78,6 +88,9 @@ export async function benchNamespaceIdle(steps: number[], samples: number, windo
         exec: e,
         createRatio: Number((c.p50 / none.create.p50).toFixed(2)),
         execRatio: Number((e.p50 / none.exec.p50).toFixed(2)),
+        spawnTrue: s,
+        spawnRatio: Number((s.p50 / none.spawnTrue.p50).toFixed(2)),
+        controller: controllerFootprint(),
         load: load(),
       });
       process.stderr.write(`${JSON.stringify(result.steps.at(-1))}\n`);

@@ -192,8 +192,8 @@ if (namespaceIdle !== undefined) {
   const z = namespaceIdle;
   lines.push(
     '',
-    `Idle namespace sandboxes (persistent, through the service, none idle: create p50 ${f(z.none.create.p50)} ms, exec /bin/true p50 ${f(z.none.exec.p50)} ms, server CPU ${f(z.none.serverCpuPercent.total)} %):`,
-    ...z.steps.map((s) => `- ${s.idle} idle, ${s.windowSeconds} s window: server CPU ${f(s.serverCpuPercent.total)} % of a core (own ${f(s.serverCpuPercent.own)}, reaped children ${f(s.serverCpuPercent.reaped)}, live children ${f(s.serverCpuPercent.live)}); create p50 ${f(s.create.p50)} ms (${f(s.createRatio)}×), exec p50 ${f(s.exec.p50)} ms (${f(s.execRatio)}×), n ${s.create.n}; load ${s.load.join(' ')}`),
+    `Idle namespace sandboxes (persistent, through the service, none idle: create p50 ${f(z.none.create.p50)} ms, exec /bin/true p50 ${f(z.none.exec.p50)} ms, server CPU ${f(z.none.serverCpuPercent.total)} %; the controller's own spawn of /bin/true p50 ${f(z.none.spawnTrue.p50)} ms with ${z.none.controller.fds} descriptors, ${z.none.controller.rssMiB} MiB resident):`,
+    ...z.steps.map((s) => `- ${s.idle} idle, ${s.windowSeconds} s window: server CPU ${f(s.serverCpuPercent.total)} % of a core (own ${f(s.serverCpuPercent.own)}, reaped children ${f(s.serverCpuPercent.reaped)}, live children ${f(s.serverCpuPercent.live)}); create p50 ${f(s.create.p50)} ms (${f(s.createRatio)}×), exec p50 ${f(s.exec.p50)} ms (${f(s.execRatio)}×), n ${s.create.n}; spawn of /bin/true p50 ${f(s.spawnTrue.p50)} ms (${f(s.spawnRatio)}×) with ${s.controller.fds} descriptors, ${s.controller.rssMiB} MiB resident; load ${s.load.join(' ')}`),
   );
 }
 for (const a of audit) lines.push('', ...auditLines(a));
