@@ -3,15 +3,16 @@
  * over the serial console, its exit status through the shared job folder.
  */
 import { spawn } from 'node:child_process';
-import { constants, accessSync, existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GuestImage } from './guest-image.ts';
 import { guestCommandLine, parseGuestConsole } from './guest-console.ts';
+import { detectAccel, QEMU_BINARY, TCG_CPU, type Accel } from '../../src/isolation/microvm/qemu.ts';
 
 /** How QEMU runs the guest's CPU. */
-export type Accel = 'kvm' | 'tcg';
+export type { Accel };
 
 /** Options for one guest run. */
 export interface GuestRunOptions {
@@ -52,36 +53,31 @@ export interface GuestRun {
 }
 
 /**
- * KVM when it really works, TCG otherwise ($AIRLOCK_GUEST_ACCEL forces one). An openable /dev/kvm
- * is not enough: nested hosts expose it without the CPU's vmx/svm, and a KVM guest there hangs.
+ * KVM when it really works, TCG otherwise ($AIRLOCK_GUEST_ACCEL forces one): the microvm runtime's
+ * own rule (an openable /dev/kvm without the CPU's vmx/svm is TCG).
  */
 export function chooseAccel(): Accel {
   const forced = process.env.AIRLOCK_GUEST_ACCEL;
   if (forced === 'kvm' || forced === 'tcg') return forced;
-  try {
-    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
-  } catch {
-    return 'tcg';
-  }
-  return /^flags\s*:.*\b(vmx|svm)\b/m.test(readFileSync('/proc/cpuinfo', 'utf8')) ? 'kvm' : 'tcg';
+  return detectAccel().accel;
 }
 
 /** The QEMU executable, or an error naming the package that provides it. */
 export function qemuBinary(): string {
-  const path = '/usr/bin/qemu-system-x86_64';
-  if (!existsSync(path)) throw new Error('guest: qemu-system-x86_64 is missing (apt-get install qemu-system-x86)');
-  return path;
+  if (!existsSync(QEMU_BINARY)) throw new Error('guest: qemu-system-x86_64 is missing (apt-get install qemu-system-x86)');
+  return QEMU_BINARY;
 }
 
 /**
- * TCG's CPU model: everything QEMU emulates except the AVX family and protection keys. Why: with
- * them V8 in the guest dies now and then (SIGSEGV, or SIGTRAP on the failed check
- * `it->second.Size() > offset` of its JIT page tracking) where the same Node on the host never
- * does. QEMU 7.2 (Debian 12) is the first to emulate AVX/AVX2, and turning them off made it rarer;
- * PKU is what V8 write-protects its code memory with (`--memory-protection-keys`, on when the CPU
- * has it: the host's doesn't, TCG's `max` does), and that failed check is in the same machinery.
+ * TCG's CPU model, shared with the microvm runtime: everything QEMU emulates except the AVX family
+ * and protection keys. Why: with them V8 in the guest dies now and then (SIGSEGV, or SIGTRAP on
+ * the failed check `it->second.Size() > offset` of its JIT page tracking) where the same Node on
+ * the host never does. QEMU 7.2 (Debian 12) is the first to emulate AVX/AVX2, and turning them off
+ * made it rarer; PKU is what V8 write-protects its code memory with (`--memory-protection-keys`,
+ * on when the CPU has it: the host's doesn't, TCG's `max` does), and that failed check is in the
+ * same machinery.
  */
-export const TCG_CPU = 'max,-avx,-avx2,-fma,-f16c,-pku';
+export { TCG_CPU };
 
 /** QEMU's CPU model: the host's under KVM, else {@link TCG_CPU} ($AIRLOCK_GUEST_CPU overrides either). */
 function guestCpu(accel: Accel): string {
