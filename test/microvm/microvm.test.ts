@@ -27,7 +27,8 @@ import { compileBpf, DEFAULT_PROFILE, hostArch } from '../../src/isolation/secco
 import { removeEmptyParent } from '../../src/isolation/cgroups/index.ts';
 import { executeOnce } from '../../src/sandbox/execute.ts';
 import { NetworkManager } from '../../src/network/manager.ts';
-import { isolatedConfig, releaseIsolatedConfig } from '../security/lib/isolated-config.ts';
+import { isolatedConfig, releaseIsolatedConfig, writeConfigFile } from '../security/lib/isolated-config.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SandboxService } from '../../src/sandbox/service.ts';
 import { policyDirOf, readBundleHash } from '../../src/policy/bundle-files.ts';
 import { RuntimeField } from '../../src/api/schemas.ts';
@@ -207,6 +208,29 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
     }
     assert.deepEqual(processesInUidRange(), []);
     assert.deepEqual(readdirSync(`${config.runDir}/microvm`), []);
+  });
+
+  it('a controller killed with -9 takes its VMs with it, and the reaper clears what they left', async () => {
+    const id = `mvm-${process.pid}-crash`;
+    const file = writeConfigFile(config);
+    const child = spawn(process.execPath, [new URL('./crash-child.ts', import.meta.url).pathname, file, id], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const line = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      child.stdout.on('data', (c: Buffer) => {
+        text += c.toString();
+        if (text.includes('\n')) resolve(text.trim());
+      });
+      child.once('exit', (code) => reject(new Error(`the controller exited early (${code})`)));
+    });
+    const vmm = Number(line.split(' ')[1]);
+    assert.ok(existsSync(`/proc/${vmm}`), 'the VMM runs before the controller dies');
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    // Why a wait: the kernel delivers the parent-death signal as the controller's exit completes.
+    for (let i = 0; i < 200 && existsSync(`/proc/${vmm}`); i++) await sleep(25);
+    assert.ok(!existsSync(`/proc/${vmm}`), `the VMM died with its controller: ${existsSync(`/proc/${vmm}`) ? readFileSync(`/proc/${vmm}/status`, 'utf8').split('\n').slice(0, 3).join(' ') : ''}`);
+    assert.deepEqual(await driver.reapStale(), [id]);
+    assert.deepEqual(leftovers(id, []), []);
   });
 
   it('the API takes firecracker as another name for microvm', () => {
