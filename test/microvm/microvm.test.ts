@@ -121,6 +121,9 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
       assert.match(status, /^CapBnd:\s+0+$/m);
       assert.notEqual(readlinkSync(`/proc/${pid}/ns/net`), readlinkSync('/proc/self/ns/net'), 'the VMM has a network namespace of its own');
       assert.ok(readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`${config.cgroupParent}/${id}`), 'the VMM is in the sandbox cgroup');
+      assert.deepEqual(readdirSync(`/proc/${pid}/root`).sort(), ['bin', 'dev', 'lib', 'lib64', 'proc', 'sbin', 'usr'].filter((n) => existsSync(`/proc/${pid}/root/${n}`)).sort(), 'the VMM sees a root of its own');
+      for (const hidden of ['etc', 'home', 'var', 'tmp', 'run', 'root']) assert.ok(!existsSync(`/proc/${pid}/root/${hidden}`), `no /${hidden} for the VMM`);
+      assert.ok(existsSync(`/proc/${pid}/root/usr/bin`), 'its /usr is there');
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
       assert.ok(!argv.some((a) => a.startsWith('/') && !a.startsWith('/proc/self/fd/') && !a.startsWith('/dev/fdset/') && a !== QEMU_BINARY), `no host path on the VMM's command line: ${argv.filter((a) => a.startsWith('/')).join(' ')}`);
       const exit = await proc.exit;

@@ -139,11 +139,13 @@ export class MicrovmDriver implements IsolationDriver {
   private async requireTools(): Promise<VmmTools> {
     const qemu = requireQemu();
     const sh = '/bin/sh';
-    const unshare = findExecutable('unshare');
+    const bwrap = findExecutable('bwrap');
+    if (bwrap === undefined) throw new ControlError('microvm', 'bubblewrap is needed to give the VMM a root of its own (apt-get install bubblewrap)');
     const setpriv = findExecutable('setpriv');
-    if (unshare === undefined || setpriv === undefined) throw new ControlError('microvm', 'unshare and setpriv are needed to confine the VMM (apt-get install util-linux)');
+    if (setpriv === undefined || !setpriv.startsWith('/usr/')) throw new ControlError('microvm', 'setpriv under /usr is needed to drop the VMM to its uid (apt-get install util-linux)');
+    if (!qemu.startsWith('/usr/')) throw new ControlError('microvm', `${qemu} is outside /usr, the only host directory the VMM sees`);
     const agent = await ensureAgent(this.config, undefined, this.agentStamps);
-    return { qemu, sh, unshare, setpriv, fdCloser: agent.path };
+    return { qemu, sh, bwrap, setpriv, fdCloser: agent.path };
   }
 
   private filter(): Buffer {

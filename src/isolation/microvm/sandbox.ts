@@ -1,13 +1,14 @@
 /**
  * One `microvm` sandbox: a QEMU microvm booted for it, its command run by the agent in the guest.
  *
- * The VMM runs as the sandbox's own leased host uid (never root), in a network namespace of its
- * own (empty: `none`), in the sandbox's host cgroup (sized for guest RAM + VMM overhead, joined
- * before QEMU runs), under QEMU's seccomp sandbox, with only the descriptors it is handed.
+ * The VMM runs as the sandbox's own leased host uid (never root), in a root of its own holding only
+ * /usr (vmm-root.ts) and network, IPC, UTS and pid namespaces of its own (empty network: `none`),
+ * in the sandbox's host cgroup (sized for guest RAM + VMM overhead, joined before QEMU runs),
+ * under QEMU's seccomp sandbox, with only the descriptors it is handed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, mkdirSync, openSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { PassThrough, Writable, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,6 +22,7 @@ import { applyCpuQuota } from '../gvisor/cpu-quota.ts';
 import { withoutInheritedFds } from '../inherited-fds.ts';
 import { GuestCounterFilter, handshake, handshakeBytes, SECRET_BYTES, type GuestCounters } from './channel.ts';
 import { qemuArgs, VMM_FD, VMM_FD_COUNT, type Accel, type VmSizes } from './qemu.ts';
+import { vmmRootArgs } from './vmm-root.ts';
 
 /** Longest a boot may take, to the agent's READY, before start() fails and tears it down. */
 export const BOOT_TIMEOUT_MS: Readonly<Record<Accel, number>> = { kvm: 20_000, tcg: 60_000 };
@@ -35,7 +37,7 @@ const CONSOLE_TAIL = 4096;
 export interface VmmTools {
   qemu: string;
   sh: string;
-  unshare: string;
+  bwrap: string;
   setpriv: string;
   /** The agent binary on the host: closes every inherited descriptor before the launch (T8). */
   fdCloser: string;
@@ -70,6 +72,8 @@ export class MicrovmSandbox implements Sandbox {
   private running = false;
   private destroyed: Promise<void> | undefined;
   private consoleTail = '';
+  /** QEMU's host pid (below bwrap), found in the cgroup once the guest answered. */
+  private qemuPid: number | undefined;
 
   constructor(resources: MicrovmResources) {
     this.res = resources;
@@ -83,7 +87,7 @@ export class MicrovmSandbox implements Sandbox {
 
   /** The VMM's host pid, once started. */
   get vmmPid(): number | undefined {
-    return this.child?.pid;
+    return this.qemuPid;
   }
 
   async start(command: CommandSpec): Promise<SandboxProcess> {
@@ -107,6 +111,7 @@ export class MicrovmSandbox implements Sandbox {
       (child.stdio[VMM_FD.park] as Socket).end('1\n');
       const rest = await handshake(socket, handshakeBytes(secret, res.spec.limits), failed);
       rmSync(secretFile, { force: true });
+      this.qemuPid = res.cgroup.pids().find((pid) => exeOf(pid) === res.tools.qemu);
       const filter = new GuestCounterFilter((c) => (this.counters = c));
       filter.write(rest);
       socket.pipe(filter);
@@ -133,12 +138,12 @@ export class MicrovmSandbox implements Sandbox {
     return this.run(client, command);
   }
 
-  /** Spawns the parked launcher: sh waits for the cgroup move, then unshare (net) → setpriv (uid) → QEMU. */
+  /** Spawns the parked launcher: sh waits for the cgroup move, then bwrap (own root and namespaces) → setpriv (uid) → QEMU. */
   private launch(fds: number[]): ChildProcess {
     const { res } = this;
     const uid = String(res.lease.uid);
     const vmm = [
-      res.tools.unshare, '--net', '--',
+      res.tools.bwrap, ...vmmRootArgs(), '--',
       // Why: the VMM's own unprivileged uid, no capabilities, no_new_privs, and it dies with the controller.
       res.tools.setpriv, '--reuid', uid, '--regid', uid, '--clear-groups', '--no-new-privs', '--inh-caps=-all', '--bounding-set=-all', '--pdeathsig', 'KILL', '--',
       res.tools.qemu, ...qemuArgs(res.accel, res.sizes, res.tscKhz),
@@ -239,7 +244,7 @@ export class MicrovmSandbox implements Sandbox {
 
   /** The VMM: its network namespace is the sandbox's. */
   networkPid(): number | undefined {
-    return this.running ? this.child?.pid : undefined;
+    return this.running ? this.qemuPid : undefined;
   }
 
   forensicAccess(): ForensicAccess {
@@ -284,6 +289,14 @@ export class MicrovmSandbox implements Sandbox {
       if (first instanceof ControlError) throw first;
       throw new ControlError('microvm', `teardown of ${this.id} incomplete: ${(first as Error).message}`, { cause: first });
     }
+  }
+}
+
+function exeOf(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,0 +1,41 @@
+/**
+ * What the VMM sees of the host's filesystem: bubblewrap (run by root, no user namespace) gives it
+ * a root of its own holding only /usr read-only (QEMU, its libraries and firmware), the usual
+ * merged-/usr links, a minimal /dev and its own /proc, in new network, IPC, UTS and pid
+ * namespaces. No /etc, /home, /var, /tmp, /run, state or image store: the guest's files reach QEMU
+ * as descriptors only. Then setpriv drops it to the sandbox's uid (see sandbox.ts).
+ */
+import { lstatSync, readlinkSync } from 'node:fs';
+
+/** Top-level names that are links into /usr on merged-/usr hosts, or directories to bind read-only. */
+const LIB_DIRS = ['bin', 'sbin', 'lib', 'lib64', 'lib32', 'libx32'];
+
+/**
+ * bwrap's arguments up to (not including) the `--` before the command. It keeps CAP_SETUID,
+ * CAP_SETGID and CAP_SETPCAP only so that setpriv can drop to the VMM's uid and empty the
+ * bounding set; setpriv then leaves QEMU no capability at all.
+ */
+export function vmmRootArgs(): string[] {
+  const args = [
+    // Why: the VMM's own empty network namespace (`none`), and nothing shared with host IPC or pids.
+    '--unshare-net', '--unshare-ipc', '--unshare-uts', '--unshare-pid',
+    '--die-with-parent', '--new-session',
+    '--ro-bind', '/usr', '/usr',
+    '--proc', '/proc',
+    '--dev', '/dev',
+    '--chdir', '/',
+    '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID', '--cap-add', 'CAP_SETPCAP',
+  ];
+  for (const name of LIB_DIRS) {
+    const path = `/${name}`;
+    let st;
+    try {
+      st = lstatSync(path);
+    } catch {
+      continue;
+    }
+    if (st.isSymbolicLink()) args.push('--symlink', readlinkSync(path), path);
+    else if (st.isDirectory()) args.push('--ro-bind', path, path);
+  }
+  return args;
+}
