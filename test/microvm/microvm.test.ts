@@ -148,6 +148,8 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
       const hog = await run(['tail', '/dev/zero'], { memoryMb: 64 });
       assert.equal(hog.termination_reason, 'memory_limit', JSON.stringify({ reason: hog.termination_reason, error: hog.error, exit: hog.exit_code }));
       assert.equal(hog.runtime_used, 'microvm');
+      // The guest's OOM killer took the command and the agent reported it: the VMM itself lived on.
+      assert.equal(hog.exit_code, 137, JSON.stringify({ exit: hog.exit_code, error: hog.error }));
       const fill = await run(['sh', '-c', 'head -c 20000000 /dev/zero > /tmp/big'], { scratchMb: 16 });
       assert.equal(fill.termination_reason, 'scratch_limit', JSON.stringify({ reason: fill.termination_reason, error: fill.error, exit: fill.exit_code }));
       const slow = await run(['sleep', '60'], { timeoutSeconds: 2 });
