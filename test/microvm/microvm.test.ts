@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, openSync, closeSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync, mkdtempSync, chmodSync } from 'node:fs';
+import { appendFileSync, existsSync, openSync, closeSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, truncateSync, writeFileSync, mkdtempSync, chmodSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { resolveImage } from '../../src/images/store.ts';
@@ -236,6 +236,20 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
     assert.ok(!existsSync(`/proc/${vmm}`), `the VMM died with its controller: ${existsSync(`/proc/${vmm}`) ? readFileSync(`/proc/${vmm}/status`, 'utf8').split('\n').slice(0, 3).join(' ') : ''}`);
     assert.deepEqual(await driver.reapStale(), [id]);
     assert.deepEqual(leftovers(id, []), []);
+  });
+
+  it('a guest root image changed after it was built is refused, and accepted again once restored', async () => {
+    const path = await ensureRootImage(config.stateDir, image as Image, new Map());
+    const size = statSync(path).size;
+    appendFileSync(path, Buffer.from([0]));
+    try {
+      await assert.rejects(driver.create(spec(`mvm-${process.pid}-t`)), /microvm: .*\.erofs has SHA-256 [0-9a-f]{64}, but [0-9a-f]{64} was recorded when it was built/);
+    } finally {
+      truncateSync(path, size);
+    }
+    const sandbox = await driver.create(spec(`mvm-${process.pid}-t`));
+    await sandbox.destroy();
+    assert.deepEqual(leftovers(`mvm-${process.pid}-t`, []), []);
   });
 
   it('the API takes firecracker as another name for microvm', () => {
