@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { encodeFrame } from '../../agent/protocol.ts';
+import { EV_COUNTERS, GuestCounterFilter, handshakeBytes, type GuestCounters } from './channel.ts';
+
+function counters(values: [number, number, number, number]): Buffer {
+  const payload = Buffer.alloc(32);
+  values.forEach((v, i) => payload.writeBigUInt64LE(BigInt(v), i * 8));
+  return encodeFrame(EV_COUNTERS, 0, payload);
+}
+
+async function through(chunks: Buffer[]): Promise<{ out: Buffer; seen: GuestCounters[] }> {
+  const seen: GuestCounters[] = [];
+  const filter = new GuestCounterFilter((c) => seen.push(c));
+  const parts: Buffer[] = [];
+  filter.on('data', (c: Buffer) => parts.push(c));
+  for (const chunk of chunks) filter.write(chunk);
+  filter.end();
+  await new Promise((resolve) => filter.once('end', resolve));
+  return { out: Buffer.concat(parts), seen };
+}
+
+describe('guest channel', () => {
+  it('takes COUNTERS frames out of the agent stream, byte-split anywhere, and passes the rest unchanged', async () => {
+    const before = encodeFrame(0x82, 1, Buffer.from('out'));
+    const exit = encodeFrame(0x84, 1, Buffer.alloc(8));
+    const stream = Buffer.concat([before, counters([1, 2, 3 << 20, 1]), exit]);
+    for (const split of [1, 5, 9, 13, 20, stream.length - 1]) {
+      const { out, seen } = await through([stream.subarray(0, split), stream.subarray(split)]);
+      assert.deepEqual(out, Buffer.concat([before, exit]), `split at ${split}`);
+      assert.deepEqual(seen, [{ oomKills: 1, pidsLimitHits: 2, memoryPeakBytes: 3 << 20, scratchFull: true }]);
+    }
+  });
+
+  it('passes an oversized frame header on, for the agent client to refuse', async () => {
+    const header = Buffer.alloc(9);
+    header[0] = 0x82;
+    header.writeUInt32LE((1 << 20) + 1, 5);
+    const { out, seen } = await through([header]);
+    assert.deepEqual(out, header);
+    assert.deepEqual(seen, []);
+  });
+
+  it('handshake: the 32-byte secret, then scratch, memory, pids and open files as u32 LE', () => {
+    const secret = Buffer.alloc(32, 7);
+    const bytes = handshakeBytes(secret, { memoryMb: 64, cpuCores: 1, pids: 32, timeoutSeconds: 1, scratchMb: 16, outputBytes: 1, openFiles: 128 });
+    assert.deepEqual(bytes.subarray(0, 32), secret);
+    assert.deepEqual([0, 4, 8, 12].map((o) => bytes.readUInt32LE(32 + o)), [16, 64, 32, 128]);
+    assert.throws(() => handshakeBytes(Buffer.alloc(16), { memoryMb: 1, cpuCores: 1, pids: 1, timeoutSeconds: 1, scratchMb: 1, outputBytes: 1, openFiles: 1 }), /32 bytes/);
+  });
+});
