@@ -22,7 +22,7 @@ import { applyCpuQuota } from '../gvisor/cpu-quota.ts';
 import { withoutInheritedFds } from '../inherited-fds.ts';
 import { GuestCounterFilter, handshake, handshakeBytes, SECRET_BYTES, type GuestCounters } from './channel.ts';
 import { qemuArgs, VMM_FD, VMM_FD_COUNT, type Accel, type VmSizes } from './qemu.ts';
-import { vmmRootArgs } from './vmm-root.ts';
+import { vmmGroupArgs, vmmRootArgs } from './vmm-root.ts';
 
 /** Longest a boot may take, to the agent's READY, before start() fails and tears it down. */
 export const BOOT_TIMEOUT_MS: Readonly<Record<Accel, number>> = { kvm: 20_000, tcg: 60_000 };
@@ -143,9 +143,9 @@ export class MicrovmSandbox implements Sandbox {
     const { res } = this;
     const uid = String(res.lease.uid);
     const vmm = [
-      res.tools.bwrap, ...vmmRootArgs(), '--',
+      res.tools.bwrap, ...vmmRootArgs(res.accel === 'kvm'), '--',
       // Why: the VMM's own unprivileged uid, no capabilities, no_new_privs, and it dies with the controller.
-      res.tools.setpriv, '--reuid', uid, '--regid', uid, '--clear-groups', '--no-new-privs', '--inh-caps=-all', '--bounding-set=-all', '--pdeathsig', 'KILL', '--',
+      res.tools.setpriv, '--reuid', uid, '--regid', uid, ...vmmGroupArgs(res.accel === 'kvm'), '--no-new-privs', '--inh-caps=-all', '--bounding-set=-all', '--pdeathsig', 'KILL', '--',
       res.tools.qemu, ...qemuArgs(res.accel, res.sizes, res.tscKhz),
     ];
     const argv = withoutInheritedFds(res.tools.fdCloser, VMM_FD_COUNT, [res.tools.sh, '-c', 'read -r _ <&3 && exec 3<&- && exec "$@"', 'airlock-vmm', ...vmm]);

@@ -1,11 +1,11 @@
 /**
  * What the VMM sees of the host's filesystem: bubblewrap (run by root, no user namespace) gives it
  * a root of its own holding only /usr read-only (QEMU, its libraries and firmware), the usual
- * merged-/usr links, a minimal /dev and its own /proc, in new network, IPC, UTS and pid
+ * merged-/usr links, a minimal /dev (and /dev/kvm under KVM) and its own /proc, in new network, IPC, UTS and pid
  * namespaces. No /etc, /home, /var, /tmp, /run, state or image store: the guest's files reach QEMU
  * as descriptors only. Then setpriv drops it to the sandbox's uid (see sandbox.ts).
  */
-import { lstatSync, readlinkSync } from 'node:fs';
+import { lstatSync, readlinkSync, statSync } from 'node:fs';
 
 /** Top-level names that are links into /usr on merged-/usr hosts, or directories to bind read-only. */
 const LIB_DIRS = ['bin', 'sbin', 'lib', 'lib64', 'lib32', 'libx32'];
@@ -15,7 +15,7 @@ const LIB_DIRS = ['bin', 'sbin', 'lib', 'lib64', 'lib32', 'libx32'];
  * CAP_SETGID and CAP_SETPCAP only so that setpriv can drop to the VMM's uid and empty the
  * bounding set; setpriv then leaves QEMU no capability at all.
  */
-export function vmmRootArgs(): string[] {
+export function vmmRootArgs(kvm: boolean): string[] {
   const args = [
     // Why: the VMM's own empty network namespace (`none`), and nothing shared with host IPC or pids.
     '--unshare-net', '--unshare-ipc', '--unshare-uts', '--unshare-pid',
@@ -26,6 +26,8 @@ export function vmmRootArgs(): string[] {
     '--chdir', '/',
     '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID', '--cap-add', 'CAP_SETPCAP',
   ];
+  // Why only under KVM: the one device the VMM needs beyond the minimal /dev.
+  if (kvm) args.push('--dev-bind', '/dev/kvm', '/dev/kvm');
   for (const name of LIB_DIRS) {
     const path = `/${name}`;
     let st;
@@ -38,4 +40,14 @@ export function vmmRootArgs(): string[] {
     else if (st.isDirectory()) args.push('--ro-bind', path, path);
   }
   return args;
+}
+
+/**
+ * setpriv's group arguments: none at all, except under KVM the group that may open /dev/kvm
+ * (Debian: `kvm`, mode 0660) when the device is not open to everyone.
+ */
+export function vmmGroupArgs(kvm: boolean): string[] {
+  if (!kvm) return ['--clear-groups'];
+  const st = statSync('/dev/kvm');
+  return (st.mode & 0o006) === 0o006 ? ['--clear-groups'] : ['--groups', String(st.gid)];
 }
