@@ -29,7 +29,7 @@ export type LimitBounds = Limits;
 
 /** A warm pool: `size` ready sandboxes of a runtime, image and limits class. */
 export interface PoolConfig {
-  runtime: 'namespace' | 'gvisor';
+  runtime: 'namespace' | 'gvisor' | 'microvm';
   image: string;
   size: number;
   /** Limits of the class (defaults fill the rest); a create request with exactly these gets a pooled sandbox. */
@@ -269,7 +269,7 @@ function buildSchema(z: typeof Zod) {
             .array(
               z
                 .object({
-                  runtime: z.enum(['namespace', 'gvisor']),
+                  runtime: z.enum(['namespace', 'gvisor', 'microvm']),
                   image: z.string().min(1),
                   size: z.number().int().min(0).max(64),
                   limits: limitBounds.partial().default({}),

@@ -189,12 +189,21 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
     }
   });
 
-  it('a persistent sandbox through the service: state kept across execs, files, kill', async () => {
-    const service = new SandboxService({ config: { ...config, service: { ...config.service, pools: [] } }, policyBundleHash: await readBundleHash(policyDirOf(config.policy)) });
-    await service.start();
+  it('a persistent sandbox from a warm pool through the service: state kept across execs, files, kill', async () => {
+    let full: () => void = () => undefined;
+    const filled = new Promise<void>((resolve) => (full = resolve));
+    const service = new SandboxService({
+      config: { ...config, service: { ...config.service, pools: [{ runtime: 'microvm', image: config.defaultImage, size: 1, limits: { memoryMb: 128 } }] } },
+      policyBundleHash: await readBundleHash(policyDirOf(config.policy)),
+      observer: { poolChanged: (_key, n) => n >= 1 && full() },
+    });
+    const started = await service.start();
+    assert.deepEqual(started.poolErrors, []);
     try {
+      assert.equal(await Promise.race([filled.then(() => 'full'), sleep(60_000, 'timeout')]), 'full', 'the pool booted its VM');
       const info = await service.create({ runtime: 'microvm', limits: { memoryMb: 128 }, metadata: {}, env: { GREETING: 'hello' }, mounts: [] });
       assert.equal(info.state, 'running');
+      assert.equal(info.pooled, true);
       const exec = async (argv: string[]) => {
         const session = await service.exec(info.sandbox_id, { argv, env: {}, stdin: false, timeoutMs: 30_000 });
         let out = '';
