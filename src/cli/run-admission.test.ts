@@ -98,3 +98,23 @@ test('airlock run reports what the service reports: a denied unshare and a refus
   // violations.response by default: CRITICAL kills (long before the sleep ends).
   assert.equal(result.termination_reason, 'killed');
 });
+
+test('a refused run reports only the refusal: what its preparations met (an unknown image) stays unsaid, and its denial reader does not outlive it', { skip: root ? false : 'airlock run needs root' }, async (t) => {
+  const { dir, config } = await workspace(t, {});
+  const store = await SqliteStore.open({ path: join(dir, 'state', 'store', 'airlock.db') });
+  await store.revocations.revoke({ agentId: 'root', reason: 'key leaked', revokedBy: 'olga', revokedAtMs: Date.now() });
+  await store.close();
+  // Bounded: a denial reader left running would keep the CLI from exiting.
+  const r = await runCli(['run', '--image', 'no-such-image', '--', 'true'], { config: config, timeoutMs: 60_000 });
+  // The denial reader is built and run from this test's state directory: nothing may still run from there.
+  const { readdir, readlink } = await import('node:fs/promises');
+  const left: string[] = [];
+  for (const pid of (await readdir('/proc')).filter((p) => /^\d+$/.test(p))) {
+    const exe = await readlink(`/proc/${pid}/exe`).catch(() => '');
+    if (exe.startsWith(dir)) left.push(`${pid} ${exe}`);
+  }
+  for (const entry of left) process.kill(Number(entry.split(' ')[0]), 'SIGKILL');
+  assert.deepEqual(left, []);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /^airlock: refused \(agent_revoked\): agent root is revoked since .*: key leaked\n$/);
+});
