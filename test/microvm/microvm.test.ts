@@ -162,6 +162,34 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
     assert.deepEqual(readdirSync(`${config.runDir}/microvm`), []);
   });
 
+  it('a VMM that dies while the guest boots fails the start, naming the runtime and why', async () => {
+    const id = `mvm-${process.pid}-die`;
+    const sandbox = await driver.create(spec(id));
+    const cgroup = sandbox.forensicAccess?.().cgroup;
+    const cgroupDirs = cgroup?.uniqueDirs ?? [];
+    try {
+      const starting = sandbox.start({ argv: ['true'], stdin: false });
+      starting.catch(() => undefined);
+      let qemu: number | undefined;
+      for (let i = 0; i < 400 && qemu === undefined; i++) {
+        qemu = cgroup?.pids().find((pid) => {
+          try {
+            return readlinkSync(`/proc/${pid}/exe`) === QEMU_BINARY;
+          } catch {
+            return false;
+          }
+        });
+        if (qemu === undefined) await sleep(10);
+      }
+      assert.ok(qemu !== undefined, 'QEMU appeared in the sandbox cgroup');
+      process.kill(qemu, 'SIGKILL');
+      await assert.rejects(starting, /^ControlError: microvm: the VMM exited \(.*\) before the guest was ready/);
+    } finally {
+      await sandbox.destroy();
+    }
+    assert.deepEqual(leftovers(id, cgroupDirs), []);
+  });
+
   it('a guest refuses a channel peer without the per-boot secret', async () => {
     const kernel = await ensureGuestKernel(config.stateDir, new Map());
     const agent = await ensureAgent(config);
