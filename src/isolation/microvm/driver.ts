@@ -30,7 +30,7 @@ import { ensureInitramfs } from './initramfs.ts';
 import { ensureRootImage } from './rootfs.ts';
 import { detectAccel, hostTscKhz, requireQemu, vmSizes } from './qemu.ts';
 import { makeSandboxDir, MicrovmSandbox, VMM_TASKS, type VmmTools } from './sandbox.ts';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 
 /** Sandbox ids become paths and cgroup names: nothing but these characters. */
 const ID_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -72,6 +72,14 @@ export class MicrovmDriver implements IsolationDriver {
       await this.requireTools();
       details['cgroups'] = `v${this.layout().version}`;
       details['guest kernel'] = cachedGuestKernel(this.config.stateDir) ?? `not fetched yet (the first microvm run fetches ${KERNEL_METAPACKAGE} with apt-get download)`;
+      const built = (kind: string, ext: string) => {
+        try {
+          return readdirSync(`${this.config.stateDir}/microvm/${kind}`).filter((n) => n.endsWith(ext)).length;
+        } catch {
+          return 0;
+        }
+      };
+      details['guest artefacts'] = `${built('initramfs', '.cpio')} initramfs, ${built('erofs', '.erofs')} image root(s) built (the first run of an image builds its own)`;
       details['mkfs.erofs'] = findExecutable('mkfs.erofs') ?? 'missing (apt-get install erofs-utils)';
       if (process.getuid?.() !== 0) throw new ControlError('microvm', 'the controller needs root to give the VMM its own uid, network namespace and cgroup');
       if (hostArch() !== 'x86_64') throw new ControlError('microvm', `this build boots x86-64 guests only (host: ${hostArch()})`);
