@@ -213,6 +213,16 @@ export class SandboxCgroup {
     }
   }
 
+  /** {@link killAll} again every 5 ms until the cgroup is empty or `timeoutMs` have passed. */
+  async killUntilEmpty(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      this.killAll();
+      if (this.pids().length === 0 || Date.now() > deadline) return;
+      await sleep(5);
+    }
+  }
+
   /**
    * Kills what is left and removes the directories; waits up to `timeoutMs` for exits. On v2 the
    * kernel says when the cgroup empties (`cgroup.events`, inotify): the next try follows at once.

@@ -27,6 +27,7 @@ import { signalOfExitCode } from '../../host/exit-status.ts';
 import { removeForeignCgroups, removeRunscState } from './leftovers.ts';
 import type { RefusedForkWatch } from './refused-forks.ts';
 import { watchFdCloser, withoutInheritedFds, type FdCloserWatch } from '../inherited-fds.ts';
+import { runTeardown } from '../teardown.ts';
 
 /** Longest a boot may take before start() gives up and tears it down. */
 const START_TIMEOUT_MS = 30_000;
@@ -250,12 +251,7 @@ export class GvisorSandbox implements Sandbox {
     // SIGKILL every host process of the sandbox (kernel, gofer, tracee stubs) at once: it needs no
     // answer from a sandbox kernel that may be throttled or wedged, and runsc run then reports
     // the workload as killed (wait status 9).
-    const deadline = Date.now() + STOP_WAIT_MS;
-    for (;;) {
-      this.res.cgroup.killAll();
-      if (this.res.cgroup.pids().length === 0 || Date.now() > deadline) return;
-      await sleep(5);
-    }
+    await this.res.cgroup.killUntilEmpty(STOP_WAIT_MS);
   }
 
   destroy(): Promise<void> {
@@ -265,31 +261,20 @@ export class GvisorSandbox implements Sandbox {
 
   /** Each step runs even if an earlier one failed; the first failure is reported at the end. */
   private async release(): Promise<void> {
-    const errors: unknown[] = [];
-    const step = async (fn: () => unknown) => {
-      try {
-        await fn();
-      } catch (err) {
-        errors.push(err);
-      }
-    };
     const { res } = this;
-    await step(() => this.stop());
-    // Why: a denial logged just before the end is still counted (at once when already read to EOF).
-    if (res.spec.onSeccompDenial !== undefined) await step(() => res.refusedForks.drained(LOG_DRAIN_MS));
-    await step(() => res.refusedForks.close());
-    await step(() => this.waitChildGone());
-    await step(() => removeRunscState(res.runsc, runscGlobalArgs(res.flags, { stateDir: res.stateDir }), res.stateDir, this.id));
-    await step(() => res.cgroup.remove());
-    await step(() => removeForeignCgroups(res.cgroup));
-    await step(() => removeBundle(res.bundle, res.tools));
+    await runTeardown('gvisor', this.id, [
+      () => this.stop(),
+      // Why: a denial logged just before the end is still counted (at once when already read to EOF).
+      res.spec.onSeccompDenial !== undefined && (() => res.refusedForks.drained(LOG_DRAIN_MS)),
+      () => res.refusedForks.close(),
+      () => this.waitChildGone(),
+      () => removeRunscState(res.runsc, runscGlobalArgs(res.flags, { stateDir: res.stateDir }), res.stateDir, this.id),
+      () => res.cgroup.remove(),
+      () => removeForeignCgroups(res.cgroup),
+      () => removeBundle(res.bundle, res.tools),
+    ]);
     // Only a complete teardown drops the ownership record; otherwise the reaper finds the rest.
-    if (errors.length === 0) res.release();
-    if (errors.length > 0) {
-      const first = errors[0];
-      if (first instanceof ControlError) throw first;
-      throw new ControlError('gvisor', `teardown of ${this.id} incomplete: ${(first as Error).message}`, { cause: first });
-    }
+    res.release();
   }
 
   /** Waits for runsc run to exit; SIGKILLs it (and the cgroup) if it lingers. */
