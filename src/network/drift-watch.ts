@@ -115,6 +115,8 @@ interface Cached<T> {
 export class DriftWatch {
   private readonly options: DriftWatchOptions;
   private readonly entries = new Set<Entry>();
+  /** How many of `entries` have a slot (the nft feed runs while any has): kept, not counted per end. */
+  private slotEntries = 0;
   private readonly byTable = new Map<string, Entry>();
   private readonly byHostLink = new Map<string, Entry>();
   private readonly byNetns = new Map<number, Entry>();
@@ -153,6 +155,7 @@ export class DriftWatch {
   watch(target: WatchedNetwork): Watching {
     const entry: Entry = { target, baseline: undefined, evidence: [], compared: [], ended: false, slice: undefined, stopped: new AbortController() };
     this.entries.add(entry);
+    if (target.slot !== undefined) this.slotEntries++;
     // The emptiest slice: each tick compares about as many sandboxes as any other.
     entry.slice = this.slices.reduce((a, b) => (b.size < a.size ? b : a));
     entry.slice.add(entry);
@@ -469,6 +472,7 @@ export class DriftWatch {
     entry.stopped.abort();
     for (const done of entry.compared.splice(0)) done();
     this.entries.delete(entry);
+    if (entry.target.slot !== undefined) this.slotEntries--;
     this.pending.delete(entry);
     entry.slice?.delete(entry);
     this.unidentified.delete(entry);
@@ -487,6 +491,6 @@ export class DriftWatch {
       this.flushTimer = undefined;
       void this.stopFeed(this.ip);
     }
-    if (![...this.entries].some((e) => e.target.slot !== undefined)) void this.stopFeed(this.nft);
+    if (this.slotEntries === 0) void this.stopFeed(this.nft);
   }
 }
