@@ -296,7 +296,8 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
   });
 
   it('refuses what this build cannot give a VM, before anything exists', async () => {
-    await assert.rejects(driver.create({ ...spec(`mvm-${process.pid}-n`), network: { kind: 'attached', netnsPath: '/run/netns/x' } }), /network: the microvm runtime supports network "none" only/);
+    await assert.rejects(driver.create({ ...spec(`mvm-${process.pid}-n`), network: { kind: 'attached', netnsPath: '/run/netns/x' }, trustBundle: 'PEM' }), /secrets: the microvm runtime does not support brokered secrets/);
+    await assert.rejects(driver.create({ ...spec(`mvm-${process.pid}-r`), resolvConf: 'nameserver 1.1.1.1\n' }), /network: a resolver configuration needs an attached network/);
     await assert.rejects(driver.create({ ...spec(`mvm-${process.pid}-m`), mounts: [{ hostPath: '/etc', sandboxPath: '/mnt', writable: false }] }), /filesystem_access/);
     assert.deepEqual(leftovers('none', []), []);
   });

@@ -47,5 +47,25 @@ describe('guest channel', () => {
     assert.deepEqual(bytes.subarray(0, 32), secret);
     assert.deepEqual([0, 4, 8, 12].map((o) => bytes.readUInt32LE(32 + o)), [16, 64, 32, 128]);
     assert.throws(() => handshakeBytes(Buffer.alloc(16), { memoryMb: 1, cpuCores: 1, pids: 1, timeoutSeconds: 1, scratchMb: 1, outputBytes: 1, openFiles: 1 }), /32 bytes/);
+    // Network none: a zeroed 20-byte block.
+    assert.equal(bytes.length, 32 + 16 + 20);
+    assert.deepEqual(bytes.subarray(48), Buffer.alloc(20));
+  });
+
+  it('handshake network block: mode, address and gateway in network order, prefix, resolv.conf; bad values refused naming network', () => {
+    const limits = { memoryMb: 64, cpuCores: 1, pids: 32, timeoutSeconds: 1, scratchMb: 16, outputBytes: 1, openFiles: 128 };
+    const full = handshakeBytes(Buffer.alloc(32), limits, { address: '10.200.0.2', prefixLength: 30, gateway: '10.200.0.1', resolvConf: 'nameserver 1.1.1.1\n' }).subarray(48);
+    assert.equal(full.readUInt32LE(0), 1);
+    assert.deepEqual([...full.subarray(4, 8)], [10, 200, 0, 2]);
+    assert.equal(full.readUInt32LE(8), 30);
+    assert.deepEqual([...full.subarray(12, 16)], [10, 200, 0, 1]);
+    assert.equal(full.readUInt32LE(16), 19);
+    assert.equal(full.subarray(20).toString(), 'nameserver 1.1.1.1\n');
+    const restricted = handshakeBytes(Buffer.alloc(32), limits, { address: '10.200.0.6', prefixLength: 30, gateway: undefined, resolvConf: undefined }).subarray(48);
+    assert.deepEqual([...restricted.subarray(12, 16)], [0, 0, 0, 0]);
+    assert.equal(restricted.length, 20);
+    assert.throws(() => handshakeBytes(Buffer.alloc(32), limits, { address: '10.200.0.256', prefixLength: 30, gateway: undefined, resolvConf: undefined }), /network: 10\.200\.0\.256 is not an IPv4 address/);
+    assert.throws(() => handshakeBytes(Buffer.alloc(32), limits, { address: '10.0.0.2', prefixLength: 31, gateway: undefined, resolvConf: undefined }), /network: prefix length 31/);
+    assert.throws(() => handshakeBytes(Buffer.alloc(32), limits, { address: '10.0.0.2', prefixLength: 30, gateway: undefined, resolvConf: 'x'.repeat(5000) }), /network: resolv.conf is 5000 bytes/);
   });
 });

@@ -2,8 +2,9 @@
  * The host side of the guest's control channel (virtio-serial, over a socket QEMU was handed
  * already connected: no host path exists for anyone else to connect to).
  *
- * Handshake (see guest/airlock-vm-init.c): the host sends the per-boot secret (32 bytes) and the
- * sandbox's settings (u32 LE scratch MiB, memory MiB, pids, open files); the guest answers `AOK1`
+ * Handshake (see guest/airlock-vm-init.c): the host sends the per-boot secret (32 bytes), the
+ * sandbox's settings (u32 LE scratch MiB, memory MiB, pids, open files) and its network block
+ * (see {@link GuestNetwork}); the guest answers `AOK1`
  * (then the agent protocol follows, unchanged) or `DENY` (wrong secret: it powers off).
  * Why a secret on a private socket: the guest runs nothing for a peer that cannot prove it is the
  * controller that booted it, whatever reaches the port.
@@ -32,15 +33,50 @@ export interface GuestCounters {
   scratchFull: boolean;
 }
 
-/** The handshake's bytes for `secret` and the sandbox's limits. */
-export function handshakeBytes(secret: Buffer, limits: Limits): Buffer {
+/** Longest resolv.conf the guest init takes. */
+export const MAX_RESOLV_CONF = 4096;
+
+/**
+ * The guest's eth0 on an attached network: the slot's sandbox address, the default route's
+ * gateway (full networks only) and the sandbox's resolv.conf (full networks only).
+ */
+export interface GuestNetwork {
+  address: string;
+  prefixLength: number;
+  gateway: string | undefined;
+  resolvConf: string | undefined;
+}
+
+/** The handshake's bytes for `secret`, the sandbox's limits and its network (none: undefined). */
+export function handshakeBytes(secret: Buffer, limits: Limits, network?: GuestNetwork): Buffer {
   if (secret.length !== SECRET_BYTES) throw new Error(`the channel secret must be ${SECRET_BYTES} bytes`);
   const settings = Buffer.alloc(16);
   settings.writeUInt32LE(limits.scratchMb, 0);
   settings.writeUInt32LE(limits.memoryMb, 4);
   settings.writeUInt32LE(limits.pids, 8);
   settings.writeUInt32LE(limits.openFiles, 12);
-  return Buffer.concat([secret, settings]);
+  return Buffer.concat([secret, settings, networkBlock(network)]);
+}
+
+/** u32 LE mode | address | u32 LE prefix | gateway (0.0.0.0: none) | u32 LE resolv.conf length | its bytes. */
+function networkBlock(network: GuestNetwork | undefined): Buffer {
+  const block = Buffer.alloc(20);
+  if (network === undefined) return block;
+  const resolv = Buffer.from(network.resolvConf ?? '', 'utf8');
+  if (resolv.length > MAX_RESOLV_CONF) throw new ControlError('network', `resolv.conf is ${resolv.length} bytes; the microvm guest takes at most ${MAX_RESOLV_CONF}`);
+  if (!(network.prefixLength >= 1 && network.prefixLength <= 30)) throw new ControlError('network', `prefix length ${network.prefixLength} is not 1-30`);
+  block.writeUInt32LE(1, 0);
+  ipv4Bytes(network.address).copy(block, 4);
+  block.writeUInt32LE(network.prefixLength, 8);
+  ipv4Bytes(network.gateway ?? '0.0.0.0').copy(block, 12);
+  block.writeUInt32LE(resolv.length, 16);
+  return Buffer.concat([block, resolv]);
+}
+
+function ipv4Bytes(address: string): Buffer {
+  const parts = address.split('.').map(Number);
+  if (parts.length !== 4 || parts.some((n) => !Number.isInteger(n) || n < 0 || n > 255)) throw new ControlError('network', `${address} is not an IPv4 address`);
+  return Buffer.from(parts);
 }
 
 /**

@@ -7,7 +7,8 @@
  *
  * This build runs one-shot commands and persistent sandboxes (the caller talks to the guest's
  * agent over the channel; the guest runs the agent build baked into its initramfs, from the same
- * verified source) with network `none`. Restricted/full networks, grants and secrets are refused
+ * verified source) with network `none`, `restricted` or `full` (the VMM in the slot's namespace,
+ * the guest's eth0 on a tap there: tap.ts). Grants and secrets (file and brokered) are refused
  * with a clear error, never run weaker.
  */
 import { ensureAgent, type AgentStamps } from '../../agent/build.ts';
@@ -30,6 +31,7 @@ import { ensureInitramfs } from './initramfs.ts';
 import { ensureRootImage } from './rootfs.ts';
 import { detectAccel, hostTscKhz, requireQemu, vmSizes } from './qemu.ts';
 import { makeSandboxDir, MicrovmSandbox, VMM_TASKS, type VmmTools } from './sandbox.ts';
+import { ensureTapOpener, prepareGuestTap } from './tap.ts';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 
 /** Sandbox ids become paths and cgroup names: nothing but these characters. */
@@ -93,10 +95,13 @@ export class MicrovmDriver implements IsolationDriver {
   async create(spec: SandboxSpec): Promise<Sandbox> {
     if (!ID_RE.test(spec.id)) throw new ControlError('sandbox id', `"${spec.id}" is not lowercase letters, digits and dashes`);
     // Fail closed: what this build can't give a VM is refused, never silently dropped.
-    if (spec.network.kind !== 'isolated') throw new ControlError('network', 'the microvm runtime supports network "none" only in this build');
     if (spec.mounts.length > 0) throw new ControlError('filesystem_access', 'the microvm runtime does not support granted host paths yet');
     if ((spec.secrets ?? []).length > 0) throw new ControlError('secrets', 'the microvm runtime does not support secrets yet');
-    if (spec.resolvConf !== undefined || spec.trustBundle !== undefined) throw new ControlError('network', 'the microvm runtime has no network to configure in this build');
+    // Why: the broker CA's trust store is not placed in the guest yet; a brokered secret without it would fail open to TLS errors.
+    if (spec.trustBundle !== undefined) throw new ControlError('secrets', 'the microvm runtime does not support brokered secrets (the broker CA trust store) yet');
+    if (spec.resolvConf !== undefined && spec.network.kind !== 'attached') throw new ControlError('network', 'a resolver configuration needs an attached network');
+    const nsenter = spec.network.kind === 'attached' ? findExecutable('nsenter') : undefined;
+    if (spec.network.kind === 'attached' && nsenter === undefined) throw new ControlError('network', 'nsenter is not installed (apt-get install util-linux)');
     checkWorkdir(spec);
     // The image's masked paths are checked here too: a driver never trusts how its Image was obtained.
     await checkMaskedPaths(spec.image.rootfs);
@@ -118,13 +123,20 @@ export class MicrovmDriver implements IsolationDriver {
     };
     let cgroup: SandboxCgroup | undefined;
     const dir = `${this.baseDir}/${spec.id}`;
+    let madeDir = false;
     try {
       // The host cgroup holds the VMM: guest RAM + VMM overhead; the workload's own limit is the guest cgroup's.
       cgroup = SandboxCgroup.create(this.layout(), this.config.cgroupParent, spec.id, { ...spec.limits, memoryMb: sizes.hostMb, pids: VMM_TASKS, cpuCores: Math.max(1, spec.limits.cpuCores) });
       makeSandboxDir(dir);
-      return new MicrovmSandbox({ spec, accel, sizes, tscKhz, tools, cgroup, limitEvents: this.limitEvents, lease, dir, files: { kernel: kernel.vmlinuz, initrd, root }, release });
+      madeDir = true;
+      // Fail closed: a guest whose tap can't be made doesn't start (the slot's release removes what was made).
+      const network = spec.network.kind === 'attached' && nsenter !== undefined
+        ? { netnsPath: spec.network.netnsPath, nsenter, tapOpener: await ensureTapOpener(this.config.stateDir, this.buildStamps), guest: await prepareGuestTap(spec.network.netnsPath, spec.resolvConf, nsenter) }
+        : undefined;
+      return new MicrovmSandbox({ spec, accel, sizes, tscKhz, tools, cgroup, limitEvents: this.limitEvents, lease, dir, files: { kernel: kernel.vmlinuz, initrd, root }, network, release });
     } catch (err) {
       await cgroup?.remove().catch(() => undefined);
+      if (madeDir) rmSync(dir, { recursive: true, force: true });
       release();
       throw err;
     }

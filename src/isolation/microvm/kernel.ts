@@ -5,6 +5,7 @@
  * modules the guest needs, in load order.
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { ControlError } from '../../host/control-error.ts';
 import { findExecutable } from '../../host/which.ts';
@@ -20,9 +21,13 @@ export const KERNEL_METAPACKAGE = 'linux-image-cloud-amd64';
 /**
  * Modules the guest loads (with what they depend on): virtio-mmio transport (microvm's devices,
  * found through its ACPI tables), virtio-blk (the image), virtio-console (the control channel),
- * erofs (the image's filesystem) and overlay (mount points over the read-only image).
+ * erofs (the image's filesystem), overlay (mount points over the read-only image) and virtio-net
+ * (eth0 on restricted and full networks).
  */
-export const GUEST_MODULES = ['virtio_mmio', 'virtio_blk', 'virtio_console', 'erofs', 'overlay'] as const;
+export const GUEST_MODULES = ['virtio_mmio', 'virtio_blk', 'virtio_console', 'erofs', 'overlay', 'virtio_net'] as const;
+
+/** The module list's share of the cached fragment's name: a changed list is a new fragment. */
+const MODULES_KEY = createHash('sha256').update(GUEST_MODULES.join(',')).digest('hex').slice(0, 12);
 
 /** A cached guest kernel. */
 export interface GuestKernel {
@@ -57,7 +62,7 @@ export async function kernelPackage(): Promise<{ name: string; version: string; 
 const RELEASE_RE = /^[a-z0-9][a-z0-9.+~_-]*$/;
 
 function kernelFiles(dir: string, release: string): GuestKernel {
-  return { release, vmlinuz: `${dir}/${release}.vmlinuz`, modulesCpio: `${dir}/${release}.modules.cpio` };
+  return { release, vmlinuz: `${dir}/${release}.vmlinuz`, modulesCpio: `${dir}/${release}.modules-${MODULES_KEY}.cpio` };
 }
 
 /**

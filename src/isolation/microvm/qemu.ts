@@ -48,6 +48,8 @@ export const VMM_FD = Object.freeze({
   initrd: 7,
   /** The per-boot secret file (0400, owned by the VMM's uid), exposed to the guest via fw_cfg. */
   secret: 8,
+  /** Attached networks: the tap, opened by root in the slot's namespace after the descriptors above were sorted out (tap-open.c). */
+  tap: 9,
 });
 
 /** Descriptors 0 .. this-1 reach the VMM; every other one is closed before it runs. */
@@ -96,8 +98,11 @@ export function vmSizes(memoryMb: number, cpuCores: number): VmSizes {
   return { guestMb, cpus: Math.max(1, Math.ceil(cpuCores)), hostMb: guestMb + VMM_OVERHEAD_MB };
 }
 
-/** QEMU's argument vector (without the binary). */
-export function qemuArgs(accel: Accel, sizes: VmSizes, tscKhz: number | undefined): string[] {
+/** The tap device in the slot's namespace (see tap.ts) whose descriptor QEMU gets on attached networks. */
+export const GUEST_TAP = 'airlock-tap';
+
+/** QEMU's argument vector (without the binary); `tap`: an attached network (the tap is {@link VMM_FD}.tap). */
+export function qemuArgs(accel: Accel, sizes: VmSizes, tscKhz: number | undefined, tap = false): string[] {
   const fd = (n: number) => `/proc/self/fd/${n}`;
   const append = ['console=ttyS0', 'quiet', 'panic=-1', 'reboot=t', ...(accel === 'tcg' && tscKhz !== undefined ? [`tsc_early_khz=${tscKhz}`] : [])];
   return [
@@ -111,6 +116,8 @@ export function qemuArgs(accel: Accel, sizes: VmSizes, tscKhz: number | undefine
     // Why an fd set: QEMU dups the read-only descriptor; it never opens the image by path.
     ...['-add-fd', `fd=${VMM_FD.root},set=1`, '-drive', 'id=root,file=/dev/fdset/1,format=raw,if=none,readonly=on', '-device', 'virtio-blk-device,drive=root'],
     ...['-fw_cfg', `name=opt/airlock/secret,file=${fd(VMM_FD.secret)}`],
+    // Why a descriptor and no vhost: QEMU opens no device and runs no helper script for its network.
+    ...(tap ? ['-netdev', `tap,id=net0,fd=${VMM_FD.tap},vhost=off`, '-device', 'virtio-net-device,netdev=net0'] : []),
     // Why: QEMU's own seccomp filter; it may not exec, raise privileges or change host scheduling.
     ...['-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny'],
   ];

@@ -2,7 +2,8 @@
  * One `microvm` sandbox: a QEMU microvm booted for it, its command run by the agent in the guest.
  *
  * The VMM runs as the sandbox's own leased host uid (never root), in a root of its own holding only
- * /usr (vmm-root.ts) and network, IPC, UTS and pid namespaces of its own (empty network: `none`),
+ * /usr (vmm-root.ts) and network, IPC, UTS and pid namespaces of its own (empty network: `none`;
+ * restricted/full: the slot's namespace, entered with nsenter before bwrap, the guest on its tap),
  * in the sandbox's host cgroup (sized for guest RAM + VMM overhead, joined before QEMU runs),
  * under QEMU's seccomp sandbox, with only the descriptors it is handed.
  */
@@ -20,8 +21,8 @@ import type { CgroupLimitEvents } from '../cgroups/limit-events.ts';
 import type { CommandSpec, ForensicAccess, LimitListener, LimitWatch, ProcessExit, ResourceSample, Sandbox, SandboxProcess, SandboxSpec } from '../driver.ts';
 import { applyCpuQuota } from '../gvisor/cpu-quota.ts';
 import { withoutInheritedFds } from '../inherited-fds.ts';
-import { GuestCounterFilter, handshake, handshakeBytes, SECRET_BYTES, type GuestCounters } from './channel.ts';
-import { qemuArgs, VMM_FD, VMM_FD_COUNT, type Accel, type VmSizes } from './qemu.ts';
+import { GuestCounterFilter, handshake, handshakeBytes, SECRET_BYTES, type GuestCounters, type GuestNetwork } from './channel.ts';
+import { GUEST_TAP, qemuArgs, VMM_FD, VMM_FD_COUNT, type Accel, type VmSizes } from './qemu.ts';
 import { vmmGroupArgs, vmmRootArgs } from './vmm-root.ts';
 import { runTeardown } from '../teardown.ts';
 
@@ -57,6 +58,8 @@ export interface MicrovmResources {
   /** Root-only per-sandbox directory (the secret file lives here until the guest took it). */
   dir: string;
   files: { kernel: string; initrd: string; root: string };
+  /** An attached network: the slot's namespace the VMM runs in, and what the guest's eth0 carries (tap.ts). */
+  network: { netnsPath: string; nsenter: string; tapOpener: string; guest: GuestNetwork } | undefined;
   /** Drops the ownership record and the uid lease once everything else is released. */
   release: () => void;
 }
@@ -110,7 +113,7 @@ export class MicrovmSandbox implements Sandbox {
       // Join the cgroup before QEMU exists: the launcher is parked until this byte arrives.
       await res.cgroup.addProcess(child.pid as number);
       (child.stdio[VMM_FD.park] as Socket).end('1\n');
-      const rest = await handshake(socket, handshakeBytes(secret, res.spec.limits), failed);
+      const rest = await handshake(socket, handshakeBytes(secret, res.spec.limits, res.network?.guest), failed);
       rmSync(secretFile, { force: true });
       this.qemuPid = res.cgroup.pids().find((pid) => exeOf(pid) === res.tools.qemu);
       const filter = new GuestCounterFilter((c) => (this.counters = c));
@@ -143,11 +146,14 @@ export class MicrovmSandbox implements Sandbox {
   private launch(fds: number[]): ChildProcess {
     const { res } = this;
     const uid = String(res.lease.uid);
+    const net = res.network;
     const vmm = [
-      res.tools.bwrap, ...vmmRootArgs(res.accel === 'kvm'), '--',
+      // Why nsenter and the tap first: root enters the slot's namespace and opens the tap; bwrap and QEMU choose neither.
+      ...(net === undefined ? [] : [net.nsenter, `--net=${net.netnsPath}`, '--', net.tapOpener, GUEST_TAP, String(VMM_FD.tap)]),
+      res.tools.bwrap, ...vmmRootArgs(res.accel === 'kvm', net !== undefined), '--',
       // Why: the VMM's own unprivileged uid, no capabilities, no_new_privs, and it dies with the controller.
       res.tools.setpriv, '--reuid', uid, '--regid', uid, ...vmmGroupArgs(res.accel === 'kvm'), '--no-new-privs', '--inh-caps=-all', '--bounding-set=-all', '--pdeathsig', 'KILL', '--',
-      res.tools.qemu, ...qemuArgs(res.accel, res.sizes, res.tscKhz),
+      res.tools.qemu, ...qemuArgs(res.accel, res.sizes, res.tscKhz, net !== undefined),
     ];
     const argv = withoutInheritedFds(res.tools.fdCloser, VMM_FD_COUNT, [res.tools.sh, '-c', 'read -r _ <&3 && exec 3<&- && exec "$@"', 'airlock-vmm', ...vmm]);
     const child = spawn(argv[0] as string, argv.slice(1), {

@@ -15,10 +15,10 @@ const LIB_DIRS = ['bin', 'sbin', 'lib', 'lib64', 'lib32', 'libx32'];
  * CAP_SETGID and CAP_SETPCAP only so that setpriv can drop to the VMM's uid and empty the
  * bounding set; setpriv then leaves QEMU no capability at all.
  */
-export function vmmRootArgs(kvm: boolean): string[] {
+export function vmmRootArgs(kvm: boolean, attached = false): string[] {
   const args = [
-    // Why: the VMM's own empty network namespace (`none`), and nothing shared with host IPC or pids.
-    '--unshare-net', '--unshare-ipc', '--unshare-uts', '--unshare-pid',
+    // Why: the VMM's own empty network namespace (`none`; attached: the slot's, entered before bwrap), nothing shared with host IPC or pids.
+    ...(attached ? [] : ['--unshare-net']), '--unshare-ipc', '--unshare-uts', '--unshare-pid',
     '--die-with-parent', '--new-session',
     '--ro-bind', '/usr', '/usr',
     '--proc', '/proc',

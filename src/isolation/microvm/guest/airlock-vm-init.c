@@ -6,8 +6,13 @@
  * fw_cfg file "opt/airlock/secret" (port I/O, no module needed).
  *
  * Handshake on the port (host -> guest): 32 secret bytes, then 16 bytes of settings
- * (u32 LE scratch MiB | memory MiB | pids | open files). A wrong secret: "DENY" and power off.
- * Otherwise the image root (erofs on /dev/vda) is mounted read-only under a read-only overlay
+ * (u32 LE scratch MiB | memory MiB | pids | open files), then the network block (u32 LE mode:
+ * 0 none, 1 attached | IPv4 address, 4 bytes in network order | u32 LE prefix length | IPv4
+ * gateway, network order, 0.0.0.0 for none | u32 LE length of resolv.conf, then its bytes).
+ * A wrong secret: "DENY" and power off. Otherwise loopback is brought up; an attached network
+ * configures eth0 (virtio-net) with the address, the gateway as default route, and resolv.conf
+ * as a read-only layer of the root; any step that fails powers the guest off (the host reports
+ * the console's last lines). Then the image root (erofs on /dev/vda) is mounted read-only under a read-only overlay
  * holding the agent and the mount points, scratch is a tmpfs of the given size at /tmp, the
  * sandbox's processes go into a guest cgroup with the memory and pids limits, and the reply is
  * "AOK1". Then the agent (agent/airlock-agent.c) runs chrooted there as uid/gid 65534, with no
@@ -40,6 +45,10 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <grp.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -52,6 +61,7 @@
 #define FW_CFG_PORT_SEL 0x510
 #define FW_CFG_PORT_DATA 0x511
 #define FW_CFG_FILE_DIR 0x19
+#define MAX_RESOLV 4096
 
 static void say(const char *fmt, const char *arg) {
   dprintf(2, "airlock-vm-init: ");
@@ -195,6 +205,79 @@ static int write_full(int fd, const void *data, size_t n) {
   return 0;
 }
 
+
+struct net_settings {
+  uint32_t mode;
+  uint8_t address[4];
+  uint32_t prefix;
+  uint8_t gateway[4];
+  uint32_t resolv_len;
+};
+
+static void set_sin(struct sockaddr *sa, const uint8_t ip[4]) {
+  struct sockaddr_in *sin = (struct sockaddr_in *)sa;
+  memset(sin, 0, sizeof *sin);
+  sin->sin_family = AF_INET;
+  memcpy(&sin->sin_addr, ip, 4);
+}
+
+static void link_up(int s, const char *name) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) fail(name);
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) fail(name);
+}
+
+/* Loopback always; an attached network's eth0, route and resolv.conf. Returns whether /net holds a layer. */
+static int configure_network(const struct net_settings *net, const char *resolv) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) fail("network: socket");
+  link_up(s, "lo");
+  if (net->mode == 0) {
+    close(s);
+    return 0;
+  }
+  if (net->mode != 1 || net->prefix < 1 || net->prefix > 30) {
+    errno = EINVAL;
+    fail("network: settings");
+  }
+  // The virtio-net device is probed when its module loads; wait briefly for eth0 to exist.
+  for (int tries = 0; if_nametoindex("eth0") == 0; tries++) {
+    if (tries > 400) fail("network: eth0 (virtio-net) did not appear");
+    usleep(5000);
+  }
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  snprintf(ifr.ifr_name, IFNAMSIZ, "eth0");
+  set_sin(&ifr.ifr_addr, net->address);
+  if (ioctl(s, SIOCSIFADDR, &ifr) != 0) fail("network: eth0 address");
+  uint32_t mask = htonl(0xffffffffu << (32 - net->prefix));
+  set_sin(&ifr.ifr_netmask, (const uint8_t *)&mask);
+  if (ioctl(s, SIOCSIFNETMASK, &ifr) != 0) fail("network: eth0 netmask");
+  link_up(s, "eth0");
+  static const uint8_t none[4] = {0, 0, 0, 0};
+  // Why no route without a gateway (restricted): anything but the on-link proxy fails at once, as on every tier.
+  if (memcmp(net->gateway, none, 4) != 0) {
+    struct rtentry rt;
+    memset(&rt, 0, sizeof rt);
+    set_sin(&rt.rt_dst, none);
+    set_sin(&rt.rt_genmask, none);
+    set_sin(&rt.rt_gateway, net->gateway);
+    rt.rt_flags = RTF_UP | RTF_GATEWAY;
+    rt.rt_dev = "eth0";
+    if (ioctl(s, SIOCADDRT, &rt) != 0) fail("network: default route");
+  }
+  close(s);
+  if (net->resolv_len == 0) return 0;
+  if (mkdir("/net", 0755) != 0 || mkdir("/net/etc", 0755) != 0) fail("network: mkdir /net/etc");
+  int fd = open("/net/etc/resolv.conf", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  if (fd < 0 || write_full(fd, resolv, net->resolv_len) != 0) fail("network: write resolv.conf");
+  close(fd);
+  return 1;
+}
+
 static void make_dev(const char *name, unsigned maj, unsigned min) {
   char path[64];
   snprintf(path, sizeof path, "/newroot/dev/%s", name);
@@ -203,11 +286,12 @@ static void make_dev(const char *name, unsigned maj, unsigned min) {
 }
 
 /* The sandbox's root: image (read-only), agent and mount points (read-only), scratch, /proc, /dev. */
-static void mount_root(uint32_t scratch_mb) {
+static void mount_root(uint32_t scratch_mb, int net_layer) {
   const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV;
   // Why nosuid: a setuid binary of the image must not lift sandbox code back to guest root.
   if (mount("/dev/vda", "/image", "erofs", ro, NULL) != 0) fail("mount the image (erofs on /dev/vda)");
-  if (mount("overlay", "/newroot", "overlay", ro, "lowerdir=/extra:/image") != 0) fail("mount the root overlay");
+  const char *layers = net_layer ? "lowerdir=/extra:/net:/image" : "lowerdir=/extra:/image";
+  if (mount("overlay", "/newroot", "overlay", ro, layers) != 0) fail("mount the root overlay");
   char opts[64];
   snprintf(opts, sizeof opts, "size=%um,mode=1777", scratch_mb);
   if (mount("scratch", "/newroot/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0) fail("mount scratch");
@@ -347,9 +431,18 @@ int main(void) {
   }
   uint32_t settings[4];
   read_full(port, settings, sizeof settings, "read the settings");
+  struct net_settings net;
+  read_full(port, &net, sizeof net, "read the network settings");
+  static char resolv[MAX_RESOLV];
+  if (net.resolv_len > MAX_RESOLV) {
+    errno = EMSGSIZE;
+    fail("network: resolv.conf too long");
+  }
+  read_full(port, resolv, net.resolv_len, "read resolv.conf");
+  int net_layer = configure_network(&net, resolv);
   static struct filter filter;
   read_filter(&filter);
-  mount_root(settings[0]);
+  mount_root(settings[0], net_layer);
   make_cgroup(settings[1], settings[2]);
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) fail("socketpair");

@@ -1,0 +1,259 @@
+/**
+ * Restricted and full networks on the `microvm` runtime, on real QEMU (TCG here) through
+ * executeOnce and the network manager, as the other tiers get them: the VMM in the slot's
+ * namespace, the guest's eth0 on a tap there, the slot's nft rules and drift watch. Skipped, with
+ * the reason, where this host can't boot a guest; each case boots one guest.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, describe, it } from 'node:test';
+import { resolveImage } from '../../src/images/store.ts';
+import type { Image } from '../../src/images/image.ts';
+import type { Limits } from '../../src/isolation/driver.ts';
+import { findExecutable } from '../../src/host/which.ts';
+import { MicrovmDriver } from '../../src/isolation/microvm/index.ts';
+import { ensureGuestKernel } from '../../src/isolation/microvm/kernel.ts';
+import { QEMU_BINARY } from '../../src/isolation/microvm/qemu.ts';
+import { hostArch } from '../../src/isolation/seccomp/index.ts';
+import { removeEmptyParent } from '../../src/isolation/cgroups/index.ts';
+import { executeOnce } from '../../src/sandbox/execute.ts';
+import type { ExecutionResult } from '../../src/sandbox/result.ts';
+import { NetworkManager } from '../../src/network/manager.ts';
+import type { NetworkRequest } from '../../src/network/policy.ts';
+import { slotSpace } from '../../src/network/slots.ts';
+import { isolatedConfig, releaseIsolatedConfig } from '../security/lib/isolated-config.ts';
+import { nftTables, ownNetworkPieces } from '../security/lib/host.ts';
+import { publicPeer } from '../security/network/fixtures.ts';
+
+/** The internal service the restricted guest may call: a loopback server on the host, reached only through the proxy. */
+const inference = createServer((req, res) => res.end(`completion ${req.url}`));
+await new Promise<void>((resolve) => inference.listen(0, '127.0.0.1', resolve));
+/** A server on every host address: a guest must never reach it directly, whatever the mode. */
+const anyAddress = createServer((req, res) => {
+  hostSeen.push(req.url ?? '');
+  res.end('host');
+});
+const hostSeen: string[] = [];
+await new Promise<void>((resolve) => anyAddress.listen(0, '0.0.0.0', resolve));
+const portOf = (s: typeof inference) => (s.address() as AddressInfo).port;
+
+const config = isolatedConfig({ network: { services: { inference: { url: `http://127.0.0.1:${portOf(inference)}`, methods: ['GET'], pathPrefixes: ['/v1/'] } } } });
+const driver = new MicrovmDriver({ config });
+const watchWaiters: (() => void)[] = [];
+const networks = new NetworkManager({ config, onWatchReady: () => watchWaiters.shift()?.() });
+const LIMITS: Limits = { memoryMb: 128, cpuCores: 1, pids: 64, timeoutSeconds: 60, scratchMb: 16, outputBytes: 1 << 20, openFiles: 256 };
+
+async function skipReason(): Promise<[string | false, Image | undefined]> {
+  if (process.getuid?.() !== 0) return ['the microvm runtime needs root (own uid, netns and cgroup for the VMM)', undefined];
+  if (!existsSync(QEMU_BINARY)) return ['qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)', undefined];
+  if (findExecutable('mkfs.erofs') === undefined) return ['mkfs.erofs is not installed (apt-get install erofs-utils)', undefined];
+  if (findExecutable('nft') === undefined || findExecutable('nsenter') === undefined) return ['nft and nsenter are needed for attached networks', undefined];
+  if (hostArch() !== 'x86_64') return ['x86-64 guests only', undefined];
+  let image: Image;
+  try {
+    image = await resolveImage(config, config.defaultImage);
+  } catch (err) {
+    return [`no usable image "${config.defaultImage}" (airlock image build): ${(err as Error).message}`, undefined];
+  }
+  try {
+    await ensureGuestKernel(config.stateDir, new Map());
+  } catch (err) {
+    return [`the guest kernel can't be had here: ${(err as Error).message}`, undefined];
+  }
+  return [false, image];
+}
+const [skip, image] = await skipReason();
+
+after(async () => {
+  await networks.close();
+  inference.close();
+  anyAddress.close();
+  removeEmptyParent(config.cgroupParent);
+  releaseIsolatedConfig(config);
+});
+
+/**
+ * Run in the guest: one JSON line per check. `http`: through the proxy variables the sandbox got;
+ * `direct_http`: no proxy; `tcp`: a bare connect (2 s).
+ */
+const PROBE = `
+import json, os, socket, sys, urllib.parse, urllib.request
+def out(**kw): print(json.dumps(kw), flush=True)
+for check in json.loads(sys.argv[1]):
+    op, cid = check['op'], check.get('id', check['op'])
+    if op in ('http', 'direct_http'):
+        handlers = [] if op == 'http' else [urllib.request.ProxyHandler({})]
+        try:
+            r = urllib.request.build_opener(*handlers).open(check['url'], timeout=8)
+            out(id=cid, status=r.status, body=r.read().decode())
+        except urllib.error.HTTPError as e:
+            out(id=cid, status=e.code, reason=e.headers.get('X-Airlock-Deny-Reason'))
+        except Exception as e:
+            out(id=cid, status=None, error=repr(e))
+    elif op == 'tcp':
+        host = check['host']
+        if host == '@proxy':
+            host = urllib.parse.urlsplit(os.environ['HTTP_PROXY']).hostname
+        elif host == '@gateway':
+            gw = [l.split()[2] for l in open('/proc/net/route').read().split('\\n')[1:] if l.split()[1:2] == ['00000000']][0]
+            host = socket.inet_ntoa(bytes.fromhex(gw)[::-1])
+        s = socket.socket(); s.settimeout(2)
+        try:
+            s.connect((host, check['port'])); out(id=cid, host=host, connected=True)
+        except Exception as e:
+            out(id=cid, connected=False, error=repr(e))
+        finally:
+            s.close()
+    elif op == 'links':
+        out(id=cid, links=sorted(l.split(':')[0].strip() for l in open('/proc/net/dev').read().split('\\n')[2:] if ':' in l))
+    elif op == 'resolv':
+        try:
+            content = open('/etc/resolv.conf').read()
+        except Exception as e:
+            content = repr(e)
+        out(id=cid, content=content, writable=os.access('/etc/resolv.conf', os.W_OK))
+    elif op == 'gateway':
+        gw = [l.split()[2] for l in open('/proc/net/route').read().split('\\n')[1:] if l.split()[1:2] == ['00000000']]
+        proxy = os.environ.get('HTTP_PROXY', '')
+        out(id=cid, gateway=gw, proxy=proxy)
+`;
+
+function run(network: NetworkRequest, argv: string[], limits: Partial<Limits> = {}): Promise<ExecutionResult> {
+  return executeOnce({ image: image as Image, limits: { ...LIMITS, ...limits }, env: { PATH: '/usr/bin:/bin' }, mounts: [], workdir: '/tmp', argv, network }, { driver, network: networks, policyHash: 'sha256:microvm-network-test' });
+}
+
+async function probe(network: NetworkRequest, checks: object[]): Promise<Map<string, Record<string, unknown>>> {
+  const result = await run(network, ['python3', '-c', PROBE, JSON.stringify(checks)]);
+  assert.equal(result.termination_reason, 'completed', `probe did not complete: ${result.termination_reason}: ${result.error?.slice(0, 600)} ${JSON.stringify(result.security_violations).slice(0, 800)} ${result.output.slice(-600)}`);
+  assert.equal(result.runtime_used, 'microvm');
+  const r = new Map<string, Record<string, unknown>>();
+  for (const line of result.output.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const parsed = JSON.parse(line) as Record<string, unknown>;
+    r.set(String(parsed['id']), parsed);
+  }
+  return r;
+}
+
+function field(r: Map<string, Record<string, unknown>>, id: string): Record<string, unknown> {
+  const got = r.get(id);
+  assert.ok(got !== undefined, `no result for ${id}: ${JSON.stringify([...r.values()])}`);
+  return got;
+}
+
+function notConnected(r: Map<string, Record<string, unknown>>, id: string): void {
+  assert.equal(field(r, id)['connected'], false, `${id}: ${JSON.stringify(r.get(id))}`);
+}
+
+/** Processes running as any uid of this test's range (the VMMs). */
+function processesInUidRange(): string[] {
+  const found: string[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${name}/status`, 'utf8'))?.[1]);
+      if (uid >= config.hostUidBase && uid < config.hostUidBase + config.hostUidCount) found.push(`pid ${name} uid ${uid}`);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return found;
+}
+
+/** Nothing of this test's sandboxes left: namespace, link, table, lease, VMM, run directory. */
+async function assertNothingLeft(): Promise<void> {
+  await networks.settled();
+  assert.deepEqual(ownNetworkPieces(config), []);
+  assert.deepEqual(processesInUidRange(), []);
+  assert.deepEqual(readdirSync(`${config.runDir}/microvm`), []);
+}
+
+describe('microvm networks through a tap', { skip }, () => {
+  it('restricted: the allowlisted service through the proxy works; other hosts, metadata and direct connections (host, public, metadata) are refused', async () => {
+    const r = await probe({ mode: 'restricted', allowedHosts: [], services: ['inference'] }, [
+      { op: 'gateway' },
+      { op: 'links' },
+      { id: 'service', op: 'http', url: 'http://inference.airlock.internal/v1/x' },
+      { id: 'unlisted', op: 'http', url: 'http://example.com/' },
+      { id: 'metadata-proxy', op: 'http', url: 'http://169.254.169.254/latest/meta-data/' },
+      { id: 'metadata', op: 'tcp', host: '169.254.169.254', port: 80 },
+      { id: 'public', op: 'tcp', host: '1.1.1.1', port: 80 },
+      // The proxy's own address on another port: the slot's input rule admits the proxy port only.
+      { id: 'host-direct', op: 'tcp', host: '@proxy', port: portOf(anyAddress) },
+      { id: 'host-ssh', op: 'tcp', host: '@proxy', port: 22 },
+    ]);
+    assert.equal(field(r, 'service')['status'], 200, JSON.stringify(r.get('service')));
+    assert.equal(field(r, 'service')['body'], 'completion /v1/x');
+    assert.deepEqual([field(r, 'unlisted')['status'], field(r, 'unlisted')['reason']], [403, 'not_allowlisted'], JSON.stringify(r.get('unlisted')));
+    assert.deepEqual([field(r, 'metadata-proxy')['status'], field(r, 'metadata-proxy')['reason']], [403, 'cloud_metadata'], JSON.stringify(r.get('metadata-proxy')));
+    for (const id of ['metadata', 'public', 'host-direct', 'host-ssh']) notConnected(r, id);
+    assert.deepEqual(hostSeen, []);
+    // No default route in the guest: only the on-link proxy is reachable, as on every tier.
+    assert.deepEqual(field(r, 'gateway')['gateway'], []);
+    assert.match(String(field(r, 'gateway')['proxy']), /^http:\/\/[\d.]+:\d+$/);
+    assert.deepEqual(field(r, 'links')['links'], ['eth0', 'lo']);
+    await assertNothingLeft();
+  });
+
+  it('full: reaches a public peer (masqueraded), never the host, private ranges or metadata; resolv.conf is the configured resolvers, read-only', async () => {
+    const peer = await publicPeer();
+    try {
+      const r = await probe({ mode: 'full', allowedHosts: [], services: [] }, [
+        { op: 'gateway' },
+        { op: 'links' },
+        { op: 'resolv' },
+        { id: 'public-peer', op: 'direct_http', url: `http://${peer.address}:${peer.port}/` },
+        { id: 'metadata', op: 'tcp', host: '169.254.169.254', port: 80 },
+        { id: 'private', op: 'tcp', host: '10.0.0.1', port: 80 },
+        { id: 'cgnat', op: 'tcp', host: '100.64.0.1', port: 80 },
+        // The host itself, on the gateway's address: dropped by the slot's input rule.
+        { id: 'host', op: 'tcp', host: '@gateway', port: portOf(anyAddress) },
+      ]);
+      assert.equal(field(r, 'public-peer')['status'], 200, JSON.stringify(r.get('public-peer')));
+      assert.equal(field(r, 'public-peer')['body'], 'peer saw 192.0.31.2');
+      for (const id of ['metadata', 'private', 'cgnat', 'host']) notConnected(r, id);
+      assert.deepEqual(field(r, 'links')['links'], ['eth0', 'lo']);
+      assert.equal((field(r, 'gateway')['gateway'] as string[]).length, 1, 'a default route via the host');
+      assert.deepEqual(field(r, 'resolv'), { id: 'resolv', content: config.network.fullModeResolvers.map((ip) => `nameserver ${ip}\n`).join(''), writable: false });
+      assert.deepEqual(hostSeen, []);
+    } finally {
+      peer.close();
+    }
+    await assertNothingLeft();
+  });
+
+  it('a namespace whose tap cannot be made fails the start naming network.tap, and leaves nothing', async () => {
+    const id = `mvm-net-${process.pid}-t`;
+    await assert.rejects(
+      driver.create({ id, image: image as Image, limits: LIMITS, env: {}, mounts: [], workdir: '/tmp', network: { kind: 'attached', netnsPath: `/run/netns/airlock-test-missing-${process.pid}` } }),
+      /network\.tap: cannot give the guest its network/,
+    );
+    await assert.rejects(
+      driver.create({ id, image: image as Image, limits: LIMITS, env: {}, mounts: [], workdir: '/tmp', network: { kind: 'attached', netnsPath: '/tmp/not-a-netns' } }),
+      /network\.tap: \/tmp\/not-a-netns is not a named network namespace/,
+    );
+    await assertNothingLeft();
+    assert.ok(!existsSync(`/sys/fs/cgroup/pids/${config.cgroupParent}/${id}`) && !existsSync(`/sys/fs/cgroup/${config.cgroupParent}/${id}`), 'its cgroup was removed');
+  });
+
+  it("drift: flushing the slot's nft table kills the VM sandbox", async () => {
+    const space = slotSpace(config.network.instance).netns;
+    const tablesBefore = new Set(nftTables());
+    const watching = new Promise<void>((resolve) => watchWaiters.push(resolve));
+    const result = run({ mode: 'restricted', allowedHosts: [], services: [] }, ['sleep', '50'], { timeoutSeconds: 55 });
+    await watching;
+    const table = nftTables().find((t) => t.startsWith(`inet ${space}`) && !tablesBefore.has(t));
+    assert.ok(table !== undefined, 'the sandbox table exists');
+    const changedAt = Date.now();
+    execFileSync('nft', ['flush', 'table', ...table.split(' ')]);
+    const done = await result;
+    assert.equal(done.termination_reason, 'network_drift', `${done.termination_reason}: ${done.error}`);
+    const v = done.security_violations.find((x) => x.violation_type === 'network_drift');
+    assert.match(v?.description ?? '', /firewall rules/);
+    assert.ok(Date.parse(v?.timestamp ?? '') - changedAt < 1000, 'detected within a second');
+    await assertNothingLeft();
+  });
+});
