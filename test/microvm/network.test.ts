@@ -25,6 +25,8 @@ import { NetworkManager } from '../../src/network/manager.ts';
 import type { NetworkRequest } from '../../src/network/policy.ts';
 import { slotSpace } from '../../src/network/slots.ts';
 import { isolatedConfig, releaseIsolatedConfig } from '../security/lib/isolated-config.ts';
+import { SandboxService } from '../../src/sandbox/service.ts';
+import { policyDirOf, readBundleHash } from '../../src/policy/bundle-files.ts';
 import { nftTables, ownNetworkPieces } from '../security/lib/host.ts';
 import { publicPeer } from '../security/network/fixtures.ts';
 
@@ -129,8 +131,13 @@ async function probe(network: NetworkRequest, checks: object[]): Promise<Map<str
   const result = await run(network, ['python3', '-c', PROBE, JSON.stringify(checks)]);
   assert.equal(result.termination_reason, 'completed', `probe did not complete: ${result.termination_reason}: ${result.error?.slice(0, 600)} ${JSON.stringify(result.security_violations).slice(0, 800)} ${result.output.slice(-600)}`);
   assert.equal(result.runtime_used, 'microvm');
+  return parseProbe(result.output);
+}
+
+/** The probe's JSON lines by id. */
+function parseProbe(output: string): Map<string, Record<string, unknown>> {
   const r = new Map<string, Record<string, unknown>>();
-  for (const line of result.output.split('\n')) {
+  for (const line of output.split('\n')) {
     if (!line.startsWith('{')) continue;
     const parsed = JSON.parse(line) as Record<string, unknown>;
     r.set(String(parsed['id']), parsed);
@@ -223,6 +230,30 @@ describe('microvm networks through a tap', { skip }, () => {
       peer.close();
     }
     await assertNothingLeft();
+  });
+
+  it('a persistent sandbox through the service with a restricted network: exec reaches the allowed service through the proxy, an unlisted host gets 403', async () => {
+    const service = new SandboxService({ config, policyBundleHash: await readBundleHash(policyDirOf(config.policy)) });
+    await service.start();
+    try {
+      const info = await service.create({ runtime: 'microvm', limits: { memoryMb: 128 }, metadata: {}, env: {}, mounts: [], network: { mode: 'restricted', allowedHosts: [], services: ['inference'] } });
+      assert.equal(info.state, 'running');
+      const checks = [{ id: 'service', op: 'http', url: 'http://inference.airlock.internal/v1/svc' }, { id: 'unlisted', op: 'http', url: 'http://example.org/' }];
+      const session = await service.exec(info.sandbox_id, { argv: ['python3', '-c', PROBE, JSON.stringify(checks)], env: {}, stdin: false, timeoutMs: 60_000 });
+      let out = '';
+      session.onStdout((c) => (out += c.toString()));
+      const result = await session.result;
+      assert.equal(result.exit_code, 0, out);
+      const r = parseProbe(out);
+      assert.deepEqual([field(r, 'service')['status'], field(r, 'service')['body']], [200, 'completion /v1/svc']);
+      assert.deepEqual([field(r, 'unlisted')['status'], field(r, 'unlisted')['reason']], [403, 'not_allowlisted']);
+      await service.kill(info.sandbox_id);
+    } finally {
+      await service.shutdown();
+    }
+    assert.deepEqual(ownNetworkPieces(config), []);
+    assert.deepEqual(processesInUidRange(), []);
+    assert.deepEqual(readdirSync(`${config.runDir}/microvm`), []);
   });
 
   it('a namespace whose tap cannot be made fails the start naming network.tap, and leaves nothing', async () => {
