@@ -4,7 +4,9 @@
  * cgroup, parked launch, descriptors only, channel secret) creating a sandbox and running `true`
  * until its EXIT, and QEMU spawned directly by root doing the same handshake and `true` over the
  * agent. Rounds alternate. Under TCG where there is no usable KVM, and labelled so. Also the VMM's
- * resident memory (VmRSS) once the first command has run, for both.
+ * resident memory (VmRSS) once the first command has run, for both. A third series: airlock with
+ * a restricted network (the slot, its egress proxy, the tap in its namespace and eth0 configured by
+ * the guest), attached and released inside the timing.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -22,6 +24,7 @@ import { detectAccel, hostTscKhz, qemuArgs, QEMU_BINARY, vmSizes, VMM_FD } from 
 import { ensureRootImage } from '../src/isolation/microvm/rootfs.ts';
 import { compileBpf, DEFAULT_PROFILE, hostArch } from '../src/isolation/seccomp/index.ts';
 import { removeEmptyParent } from '../src/isolation/cgroups/index.ts';
+import { NetworkManager } from '../src/network/manager.ts';
 import { isolatedConfig, releaseIsolatedConfig } from '../test/security/lib/isolated-config.ts';
 import { summarize, type Summary } from './stats.ts';
 
@@ -33,6 +36,8 @@ export interface MicrovmBench {
   /** Wall ms from nothing to the EXIT of `true` (create + boot + handshake + exec). */
   airlock: Summary;
   raw: Summary;
+  /** The same as `airlock`, with a restricted network attached (and released) inside the timing. */
+  restricted: Summary;
   ratio: number;
   /** VMM VmRSS in MiB after the first command. */
   rssMb: { airlock: Summary; raw: Summary };
@@ -56,10 +61,13 @@ export async function benchMicrovm(rounds: number): Promise<MicrovmBench> {
   const root = await ensureRootImage(config.stateDir, image, new Map());
   const args = qemuArgs(accel.accel, vmSizes(LIMITS.memoryMb, LIMITS.cpuCores), accel.accel === 'tcg' ? hostTscKhz() : undefined);
   let seq = 0;
+  const networks = new NetworkManager({ config });
 
-  const viaAirlock = async (): Promise<[number, number]> => {
+  const viaAirlock = async (restricted = false): Promise<[number, number]> => {
     const t0 = performance.now();
-    const sandbox = (await driver.create({ id: `bench-mvm-${process.pid}-${seq++}`, image, limits: LIMITS, env: { PATH: '/usr/bin:/bin' }, mounts: [], workdir: '/tmp', network: { kind: 'isolated' } })) as MicrovmSandbox;
+    const id = `bench-mvm-${process.pid}-${seq++}`;
+    const attachment = restricted ? await networks.attach(id, { mode: 'restricted', allowedHosts: [], services: [] }) : undefined;
+    const sandbox = (await driver.create({ id, image, limits: LIMITS, env: { PATH: '/usr/bin:/bin' }, mounts: [], workdir: '/tmp', network: attachment?.sandboxNetwork ?? { kind: 'isolated' } })) as MicrovmSandbox;
     try {
       const proc = await sandbox.start({ argv: ['true'], stdin: false });
       proc.stdout.resume();
@@ -70,6 +78,7 @@ export async function benchMicrovm(rounds: number): Promise<MicrovmBench> {
       return [ms, rssMb(sandbox.vmmPid as number)];
     } finally {
       await sandbox.destroy();
+      await attachment?.release();
     }
   };
 
@@ -104,13 +113,16 @@ export async function benchMicrovm(rounds: number): Promise<MicrovmBench> {
   try {
     await viaAirlock();
     await raw();
+    await viaAirlock(true);
     const a: number[] = [];
     const r: number[] = [];
+    const n: number[] = [];
     const aRss: number[] = [];
     const rRss: number[] = [];
     for (let i = 0; i < rounds; i++) {
       const [ams, arss] = await viaAirlock();
       const [rms, rrss] = await raw();
+      n.push((await viaAirlock(true))[0]);
       a.push(ams);
       r.push(rms);
       aRss.push(arss);
@@ -118,8 +130,9 @@ export async function benchMicrovm(rounds: number): Promise<MicrovmBench> {
     }
     const airlock = summarize(a);
     const rawSummary = summarize(r);
-    return { accel: accel.accel === 'kvm' ? 'KVM' : `TCG (${accel.reason})`, rounds, airlock, raw: rawSummary, ratio: airlock.p50 / rawSummary.p50, rssMb: { airlock: summarize(aRss), raw: summarize(rRss) } };
+    return { accel: accel.accel === 'kvm' ? 'KVM' : `TCG (${accel.reason})`, rounds, airlock, raw: rawSummary, restricted: summarize(n), ratio: airlock.p50 / rawSummary.p50, rssMb: { airlock: summarize(aRss), raw: summarize(rRss) } };
   } finally {
+    await networks.close();
     removeEmptyParent(config.cgroupParent);
     rmSync(config.runDir, { recursive: true, force: true });
     releaseIsolatedConfig(config);
@@ -131,6 +144,7 @@ export function microvmLines(b: MicrovmBench): string[] {
   const f = (x: number) => x.toFixed(0);
   return [
     `microvm (QEMU microvm, ${b.accel}; ${b.rounds} alternating rounds), cold start to the first command's exit (\`true\`): airlock p50 ${f(b.airlock.p50)} ms (${f(b.airlock.min)}–${f(b.airlock.max)}, p95 ${f(b.airlock.p95)}), raw QEMU with the same flags and guest p50 ${f(b.raw.p50)} ms (${f(b.raw.min)}–${f(b.raw.max)}, p95 ${f(b.raw.p95)}): ${b.ratio.toFixed(2)}×`,
+    `microvm with a restricted network (slot, egress proxy, tap; attached and released inside the timing), same rounds: airlock p50 ${f(b.restricted.p50)} ms (${f(b.restricted.min)}–${f(b.restricted.max)}, p95 ${f(b.restricted.p95)}), +${f(b.restricted.p50 - b.airlock.p50)} ms over network none`,
     `microvm VMM resident memory after the first command (-m ${vmSizes(LIMITS.memoryMb, LIMITS.cpuCores).guestMb}): airlock p50 ${f(b.rssMb.airlock.p50)} MiB, raw ${f(b.rssMb.raw.p50)} MiB`,
   ];
 }
