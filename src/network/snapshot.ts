@@ -4,7 +4,7 @@
  * from its link in /sys/class/net, the host routing table and the slot's nft table. A snapshot is a
  * map of facet → canonical text; drift is any facet whose text changed.
  */
-import { readFile, readlink } from 'node:fs/promises';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { diffItems, type NftItem } from './drift/nft-describe.ts';
 import type { NetworkSlot } from './slots.ts';
 
@@ -16,9 +16,23 @@ export interface CheckContext {
   hostRoutes(): Promise<string[]>;
 }
 
-async function readOrMissing(path: string): Promise<string | undefined> {
+/**
+ * A /proc or /sys file, read synchronously: the kernel generates it in memory, so a read costs
+ * ~10 µs (a small namespace's five files ~50 µs), while an asynchronous one costs ~15× that in
+ * thread-pool round trips (open, fstat, reads, close) — measured, the drift watch's whole idle cost
+ * with hundreds of sandboxes. Callers bound how many they read between yields (drift-watch.ts).
+ */
+function readKernelFileOrMissing(path: string): string | undefined {
   try {
-    return await readFile(path, 'utf8');
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function linkOrMissing(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
   } catch {
     return undefined;
   }
@@ -41,17 +55,17 @@ function linkNames(dev: string): string {
  */
 export async function readSandboxSide(pid: number, linksOnly = false): Promise<NetworkSnapshot | undefined> {
   const base = `/proc/${pid}/net`;
-  const dev = await readOrMissing(`${base}/dev`);
+  const dev = readKernelFileOrMissing(`${base}/dev`);
   if (dev === undefined) return undefined;
   const links: NetworkSnapshot = { 'sandbox links': linkNames(dev) };
   if (linksOnly) return links;
-  const [route, fib, route6, addr6] = await Promise.all(['route', 'fib_trie', 'ipv6_route', 'if_inet6'].map((f) => readOrMissing(`${base}/${f}`)));
+  const [route, fib, route6, addr6] = ['route', 'fib_trie', 'ipv6_route', 'if_inet6'].map((f) => readKernelFileOrMissing(`${base}/${f}`));
   // These files exist in every namespace: one that can't be read means the process exited between
   // the reads (a sandbox ending), not that its routes vanished. Comparisons triggered by events
   // land exactly there (every sandbox of a batch ending at once), so this is not drift.
   if (route === undefined || fib === undefined || route6 === undefined || addr6 === undefined) return undefined;
   // Still alive after the reads (an exiting process loses its namespaces, then these files).
-  if ((await readlink(`/proc/${pid}/ns/net`).catch(() => undefined)) === undefined) return undefined;
+  if (linkOrMissing(`/proc/${pid}/ns/net`) === undefined) return undefined;
   return {
     ...links,
     'sandbox IPv4 routes': route,
@@ -68,7 +82,7 @@ export async function readHostSide(slot: NetworkSlot, ctx: CheckContext): Promis
   // have to change). Not operstate: the kernel derives it from the carrier asynchronously (link
   // events are batched up to a second apart host-wide), so a slot built beside others can record
   // "down" and turn "up" later with nobody changing anything.
-  const [ifindex, flags] = await Promise.all(['ifindex', 'flags'].map((f) => readOrMissing(`${sys}/${f}`)));
+  const [ifindex, flags] = ['ifindex', 'flags'].map((f) => readKernelFileOrMissing(`${sys}/${f}`));
   const link = ifindex === undefined ? 'missing' : `${slot.hostLink} ifindex=${ifindex.trim()} flags=${flags?.trim()}`;
   const routes = (await ctx.hostRoutes()).filter((line) => line.split('\t')[0] === slot.hostLink).sort().join('\n');
   const items = (await ctx.ruleset()).filter((item) => {
@@ -143,6 +157,13 @@ export function checkContext(listNft: () => Promise<string>): CheckContext {
   let routes: Promise<string[]> | undefined;
   return {
     ruleset: () => (ruleset ??= listNft().then(parseNftJson)),
-    hostRoutes: () => (routes ??= readFile('/proc/net/route', 'utf8').then((t) => t.split('\n').slice(1).filter(Boolean))),
+    hostRoutes: () => (routes ??= hostRouteLines()),
   };
+}
+
+/** The host's IPv4 routing table, one line per route; a table that can't be read fails the check. */
+async function hostRouteLines(): Promise<string[]> {
+  const table = readKernelFileOrMissing('/proc/net/route');
+  if (table === undefined) throw new Error('cannot read /proc/net/route');
+  return table.split('\n').slice(1).filter(Boolean);
 }
