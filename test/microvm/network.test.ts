@@ -5,10 +5,11 @@
  * the reason, where this host can't boot a guest; each case boots one guest.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { resolveImage } from '../../src/images/store.ts';
 import type { Image } from '../../src/images/image.ts';
@@ -16,8 +17,12 @@ import type { Limits } from '../../src/isolation/driver.ts';
 import { findExecutable } from '../../src/host/which.ts';
 import { MicrovmDriver } from '../../src/isolation/microvm/index.ts';
 import { ensureGuestKernel } from '../../src/isolation/microvm/kernel.ts';
-import { QEMU_BINARY } from '../../src/isolation/microvm/qemu.ts';
-import { hostArch } from '../../src/isolation/seccomp/index.ts';
+import { detectAccel, hostTscKhz, qemuArgs, QEMU_BINARY, vmSizes, VMM_FD } from '../../src/isolation/microvm/qemu.ts';
+import { handshake, handshakeBytes } from '../../src/isolation/microvm/channel.ts';
+import { ensureInitramfs } from '../../src/isolation/microvm/initramfs.ts';
+import { ensureRootImage } from '../../src/isolation/microvm/rootfs.ts';
+import { ensureAgent } from '../../src/agent/build.ts';
+import { compileBpf, DEFAULT_PROFILE, hostArch } from '../../src/isolation/seccomp/index.ts';
 import { removeEmptyParent } from '../../src/isolation/cgroups/index.ts';
 import { executeOnce } from '../../src/sandbox/execute.ts';
 import type { ExecutionResult } from '../../src/sandbox/result.ts';
@@ -44,8 +49,8 @@ const portOf = (s: typeof inference) => (s.address() as AddressInfo).port;
 
 const config = isolatedConfig({ network: { services: { inference: { url: `http://127.0.0.1:${portOf(inference)}`, methods: ['GET'], pathPrefixes: ['/v1/'] } } } });
 const driver = new MicrovmDriver({ config });
-const watchWaiters: (() => void)[] = [];
-const networks = new NetworkManager({ config, onWatchReady: () => watchWaiters.shift()?.() });
+const watchWaiters: ((pid: number) => void)[] = [];
+const networks = new NetworkManager({ config, onWatchReady: (_id, pid) => watchWaiters.shift()?.(pid) });
 const LIMITS: Limits = { memoryMb: 128, cpuCores: 1, pids: 64, timeoutSeconds: 60, scratchMb: 16, outputBytes: 1 << 20, openFiles: 256 };
 
 async function skipReason(): Promise<[string | false, Image | undefined]> {
@@ -270,14 +275,54 @@ describe('microvm networks through a tap', { skip }, () => {
     assert.ok(!existsSync(`/sys/fs/cgroup/pids/${config.cgroupParent}/${id}`) && !existsSync(`/sys/fs/cgroup/${config.cgroupParent}/${id}`), 'its cgroup was removed');
   });
 
+  it('a guest that cannot configure its network powers off: the start fails with the console naming the network step', async () => {
+    // Raw QEMU without a network device, told it has one: the guest init must stop, not run without its network.
+    const kernel = await ensureGuestKernel(config.stateDir, new Map());
+    const agent = await ensureAgent(config);
+    const initrd = await ensureInitramfs(config.stateDir, { kernel, agentPath: agent.path, seccompBpf: compileBpf(DEFAULT_PROFILE, hostArch()) }, new Map(), new Map());
+    const root = await ensureRootImage(config.stateDir, image as Image, new Map());
+    const dir = mkdtempSync('/tmp/airlock-microvm-net-');
+    chmodSync(dir, 0o700);
+    const secret = randomBytes(32);
+    writeFileSync(`${dir}/secret`, secret, { mode: 0o400 });
+    const fds = [root, kernel.vmlinuz, initrd, `${dir}/secret`].map((p) => openSync(p, 'r'));
+    const accel = detectAccel().accel;
+    const qemu = spawn(QEMU_BINARY, qemuArgs(accel, vmSizes(64, 1), accel === 'tcg' ? hostTscKhz() : undefined), { stdio: ['ignore', 'pipe', 'pipe', 'ignore', 'pipe', ...fds] });
+    for (const fd of fds) closeSync(fd);
+    let consoleText = '';
+    qemu.stdout?.on('data', (c: Buffer) => (consoleText += c.toString('utf8')));
+    const exited = new Promise<string>((resolve) => qemu.once('close', (code) => resolve(`the VMM exited (${code})`)));
+    try {
+      const guest = { address: '10.250.0.2', prefixLength: 30, gateway: '10.250.0.1', resolvConf: 'nameserver 1.1.1.1\n' };
+      await assert.rejects(handshake(qemu.stdio[VMM_FD.control] as Socket, handshakeBytes(secret, LIMITS, guest), exited), /microvm: (the VMM exited|the guest closed the control channel)/);
+      assert.equal(await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 20_000))]), 'the VMM exited (0)', 'the guest powered off');
+      assert.match(consoleText, /airlock-vm-init: network: eth0 \(virtio-net\) did not appear/);
+    } finally {
+      qemu.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("drift: flushing the slot's nft table kills the VM sandbox", async () => {
     const space = slotSpace(config.network.instance).netns;
     const tablesBefore = new Set(nftTables());
-    const watching = new Promise<void>((resolve) => watchWaiters.push(resolve));
+    const watching = new Promise<number>((resolve) => watchWaiters.push(resolve));
     const result = run({ mode: 'restricted', allowedHosts: [], services: [] }, ['sleep', '50'], { timeoutSeconds: 55 });
-    await watching;
+    const vmm = await watching;
     const table = nftTables().find((t) => t.startsWith(`inet ${space}`) && !tablesBefore.has(t));
     assert.ok(table !== undefined, 'the sandbox table exists');
+    // The watched pid is the VMM: in the slot's namespace, unprivileged, holding the tap only as a descriptor.
+    const netns = table.slice('inet '.length);
+    assert.equal(readlinkSync(`/proc/${vmm}/exe`), QEMU_BINARY);
+    assert.equal(statSync(`/proc/${vmm}/ns/net`).ino, statSync(`/run/netns/${netns}`).ino, 'the VMM runs in the slot namespace');
+    const status = readFileSync(`/proc/${vmm}/status`, 'utf8');
+    assert.notEqual(/^Uid:\s+(\d+)/m.exec(status)?.[1], '0');
+    assert.match(status, /^CapEff:\s+0+$/m);
+    assert.equal(readlinkSync(`/proc/${vmm}/fd/9`), '/dev/net/tun');
+    assert.ok(!existsSync(`/proc/${vmm}/root/dev/net/tun`), 'no /dev/net/tun in the VMM root');
+    // The slot's address moved to the guest: the namespace itself has no IPv4 address and no route.
+    assert.equal(execFileSync('ip', ['-n', netns, '-4', '-o', 'addr', 'show'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes('inet ') && !l.includes(' lo ')).length, 0);
+    assert.equal(execFileSync('ip', ['-n', netns, '-4', 'route', 'show'], { encoding: 'utf8' }).trim(), '');
     const changedAt = Date.now();
     execFileSync('nft', ['flush', 'table', ...table.split(' ')]);
     const done = await result;
