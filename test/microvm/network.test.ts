@@ -9,6 +9,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { basename } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { resolveImage } from '../../src/images/store.ts';
@@ -17,7 +18,7 @@ import type { Limits } from '../../src/isolation/driver.ts';
 import { findExecutable } from '../../src/host/which.ts';
 import { MicrovmDriver } from '../../src/isolation/microvm/index.ts';
 import { ensureGuestKernel } from '../../src/isolation/microvm/kernel.ts';
-import { detectAccel, hostTscKhz, qemuArgs, QEMU_BINARY, vmSizes, VMM_FD } from '../../src/isolation/microvm/qemu.ts';
+import { detectAccel, GUEST_TAP, hostTscKhz, qemuArgs, QEMU_BINARY, vmSizes, VMM_FD } from '../../src/isolation/microvm/qemu.ts';
 import { handshake, handshakeBytes } from '../../src/isolation/microvm/channel.ts';
 import { ensureInitramfs } from '../../src/isolation/microvm/initramfs.ts';
 import { ensureRootImage } from '../../src/isolation/microvm/rootfs.ts';
@@ -273,6 +274,24 @@ describe('microvm networks through a tap', { skip }, () => {
     );
     await assertNothingLeft();
     assert.ok(!existsSync(`/sys/fs/cgroup/pids/${config.cgroupParent}/${id}`) && !existsSync(`/sys/fs/cgroup/${config.cgroupParent}/${id}`), 'its cgroup was removed');
+  });
+
+  it('a tap gone before the launch fails the start naming network.tap; no other tap is made', async () => {
+    const id = `mvm-net-${process.pid}-g`;
+    const attachment = await networks.attach(id, { mode: 'restricted', allowedHosts: [], services: [] });
+    const sandboxNetwork = attachment.sandboxNetwork;
+    assert.equal(sandboxNetwork.kind, 'attached');
+    const netnsPath = sandboxNetwork.kind === 'attached' ? sandboxNetwork.netnsPath : '';
+    const sandbox = await driver.create({ id, image: image as Image, limits: LIMITS, env: {}, mounts: [], workdir: '/tmp', network: sandboxNetwork });
+    try {
+      execFileSync('ip', ['-n', basename(netnsPath), 'link', 'del', GUEST_TAP]);
+      await assert.rejects(sandbox.start({ argv: ['true'], stdin: false }), /^ControlError: network\.tap: .*no tap named airlock-tap in this namespace/);
+      assert.doesNotMatch(execFileSync('ip', ['-n', basename(netnsPath), '-o', 'link', 'show'], { encoding: 'utf8' }), new RegExp(GUEST_TAP));
+    } finally {
+      await sandbox.destroy();
+      await attachment.release();
+    }
+    await assertNothingLeft();
   });
 
   it('a guest that cannot configure its network powers off: the start fails with the console naming the network step', async () => {

@@ -133,6 +133,9 @@ export class MicrovmSandbox implements Sandbox {
       applyCpuQuota(res.cgroup, res.spec.limits.cpuCores);
     } catch (err) {
       await this.stop();
+      // A network step that failed (the tap's attach, the guest's eth0) is named as the network control it is.
+      const control = /airlock-tap-open: network\.tap:/.test(this.consoleTail) ? 'network.tap' : /airlock-vm-init: network:/.test(this.consoleTail) ? 'network.guest' : undefined;
+      if (control !== undefined) throw new ControlError(control, (err as Error).message.replace(/^microvm: /, ''), { cause: err });
       if (err instanceof ControlError) throw err;
       throw new ControlError('microvm', `the VM did not start: ${(err as Error).message}`, { cause: err });
     } finally {

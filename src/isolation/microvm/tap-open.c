@@ -12,7 +12,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/if.h>
+#include <net/if.h>
 #include <linux/if_tun.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +30,11 @@ int main(int argc, char **argv) {
   if (*end != 0 || target < 3 || target > 1023 || strlen(argv[1]) >= IFNAMSIZ) {
     dprintf(2, "airlock-tap-open: network.tap: bad arguments\n");
     return 2;
+  }
+  // Why: TUNSETIFF would create a missing tap, unbridged; only the one prepared in the slot is used.
+  if (if_nametoindex(argv[1]) == 0) {
+    dprintf(2, "airlock-tap-open: network.tap: no tap named %s in this namespace\n", argv[1]);
+    return 1;
   }
   int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
   if (fd < 0) {
