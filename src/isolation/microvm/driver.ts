@@ -3,7 +3,7 @@
  * booting Debian's cloud kernel, an initramfs whose init authenticates the controller and starts
  * the agent chrooted into the image's read-only erofs root, as uid 65534 under the project's
  * seccomp filter. The VMM itself is held to the namespace tier's host floor (own uid, own network
- * namespace, cgroup limits, seccomp, no inherited descriptors, no host paths).
+ * namespace or the slot's, cgroup limits, seccomp, no inherited descriptors, no host paths).
  *
  * This build runs one-shot commands and persistent sandboxes (the caller talks to the guest's
  * agent over the channel; the guest runs the agent build baked into its initramfs, from the same

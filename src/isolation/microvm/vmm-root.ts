@@ -1,8 +1,9 @@
 /**
  * What the VMM sees of the host's filesystem: bubblewrap (run by root, no user namespace) gives it
  * a root of its own holding only /usr read-only (QEMU, its libraries and firmware), the usual
- * merged-/usr links, a minimal /dev (and /dev/kvm under KVM) and its own /proc, in new network, IPC, UTS and pid
- * namespaces. No /etc, /home, /var, /tmp, /run, state or image store: the guest's files reach QEMU
+ * merged-/usr links, a minimal /dev (and /dev/kvm under KVM) and its own /proc, in new network
+ * (`none`; restricted/full: the slot's, entered before), IPC, UTS and pid namespaces. No /dev/net/tun:
+ * an attached network's tap reaches QEMU as a descriptor (tap-open.c). No /etc, /home, /var, /tmp, /run, state or image store: the guest's files reach QEMU
  * as descriptors only. Then setpriv drops it to the sandbox's uid (see sandbox.ts).
  */
 import { lstatSync, readlinkSync, statSync } from 'node:fs';
