@@ -49,7 +49,7 @@ const RUNTIME_INPUTS = [...IMPLEMENTED_RUNTIMES, ...Object.keys(RUNTIME_ALIASES)
 export const RuntimeField = z
   .enum(RUNTIME_INPUTS, { error: (iss) => `unknown runtime "${String(iss.input)}" (this build has: ${RUNTIME_INPUTS.join(', ')})` })
   .transform((name) => RUNTIME_ALIASES[name] ?? (name as ImplementedRuntime))
-  .describe('Isolation runtime; default namespace. firecracker is another name for microvm (a QEMU microvm guest here; network none, one-shot only in this build). A runtime this host cannot run is refused with 400, never replaced by a weaker one.');
+  .describe('Isolation runtime; default namespace. firecracker is another name for microvm (a QEMU microvm guest here; grants and secrets are refused on it in this build). A runtime this host cannot run is refused with 400, never replaced by a weaker one.');
 
 export const NetworkPolicy = z
   .enum(['none', 'restricted', 'full'])
