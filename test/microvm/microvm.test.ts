@@ -12,10 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, openSync, closeSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, truncateSync, writeFileSync, mkdtempSync, chmodSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { resolveImage } from '../../src/images/store.ts';
 import type { Image } from '../../src/images/image.ts';
 import type { Limits, SandboxSpec } from '../../src/isolation/driver.ts';
-import { findExecutable } from '../../src/host/which.ts';
 import { MicrovmDriver, type MicrovmSandbox } from '../../src/isolation/microvm/index.ts';
 import { ensureGuestKernel } from '../../src/isolation/microvm/kernel.ts';
 import { ensureInitramfs } from '../../src/isolation/microvm/initramfs.ts';
@@ -27,6 +25,7 @@ import { compileBpf, DEFAULT_PROFILE, hostArch } from '../../src/isolation/secco
 import { removeEmptyParent } from '../../src/isolation/cgroups/index.ts';
 import { executeOnce } from '../../src/sandbox/execute.ts';
 import { NetworkManager } from '../../src/network/manager.ts';
+import { microvmSkipReason } from './lib/gate.ts';
 import { isolatedConfig, releaseIsolatedConfig, writeConfigFile } from '../security/lib/isolated-config.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SandboxService } from '../../src/sandbox/service.ts';
@@ -37,25 +36,7 @@ const config = isolatedConfig();
 const driver = new MicrovmDriver({ config });
 const LIMITS: Limits = { memoryMb: 128, cpuCores: 1, pids: 64, timeoutSeconds: 60, scratchMb: 16, outputBytes: 1 << 20, openFiles: 256 };
 
-async function skipReason(): Promise<[string | false, Image | undefined]> {
-  if (process.getuid?.() !== 0) return ['the microvm runtime needs root (own uid, netns and cgroup for the VMM)', undefined];
-  if (!existsSync(QEMU_BINARY)) return ['qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)', undefined];
-  if (findExecutable('mkfs.erofs') === undefined) return ['mkfs.erofs is not installed (apt-get install erofs-utils)', undefined];
-  if (hostArch() !== 'x86_64') return ['x86-64 guests only', undefined];
-  let image: Image;
-  try {
-    image = await resolveImage(config, config.defaultImage);
-  } catch (err) {
-    return [`no usable image "${config.defaultImage}" (airlock image build): ${(err as Error).message}`, undefined];
-  }
-  try {
-    await ensureGuestKernel(config.stateDir, new Map());
-  } catch (err) {
-    return [`the guest kernel can't be had here: ${(err as Error).message}`, undefined];
-  }
-  return [false, image];
-}
-const [skip, image] = await skipReason();
+const [skip, image] = await microvmSkipReason(config);
 
 after(() => {
   removeEmptyParent(config.cgroupParent);

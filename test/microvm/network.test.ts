@@ -12,10 +12,8 @@ import { createServer } from 'node:http';
 import { basename } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { resolveImage } from '../../src/images/store.ts';
 import type { Image } from '../../src/images/image.ts';
 import type { Limits } from '../../src/isolation/driver.ts';
-import { findExecutable } from '../../src/host/which.ts';
 import { MicrovmDriver } from '../../src/isolation/microvm/index.ts';
 import { ensureGuestKernel } from '../../src/isolation/microvm/kernel.ts';
 import { detectAccel, GUEST_TAP, hostTscKhz, qemuArgs, QEMU_BINARY, vmSizes, VMM_FD } from '../../src/isolation/microvm/qemu.ts';
@@ -30,6 +28,7 @@ import type { ExecutionResult } from '../../src/sandbox/result.ts';
 import { NetworkManager } from '../../src/network/manager.ts';
 import type { NetworkRequest } from '../../src/network/policy.ts';
 import { slotSpace } from '../../src/network/slots.ts';
+import { microvmSkipReason } from './lib/gate.ts';
 import { isolatedConfig, releaseIsolatedConfig } from '../security/lib/isolated-config.ts';
 import { SandboxService } from '../../src/sandbox/service.ts';
 import { policyDirOf, readBundleHash } from '../../src/policy/bundle-files.ts';
@@ -54,26 +53,7 @@ const watchWaiters: ((pid: number) => void)[] = [];
 const networks = new NetworkManager({ config, onWatchReady: (_id, pid) => watchWaiters.shift()?.(pid) });
 const LIMITS: Limits = { memoryMb: 128, cpuCores: 1, pids: 64, timeoutSeconds: 60, scratchMb: 16, outputBytes: 1 << 20, openFiles: 256 };
 
-async function skipReason(): Promise<[string | false, Image | undefined]> {
-  if (process.getuid?.() !== 0) return ['the microvm runtime needs root (own uid, netns and cgroup for the VMM)', undefined];
-  if (!existsSync(QEMU_BINARY)) return ['qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)', undefined];
-  if (findExecutable('mkfs.erofs') === undefined) return ['mkfs.erofs is not installed (apt-get install erofs-utils)', undefined];
-  if (findExecutable('nft') === undefined || findExecutable('nsenter') === undefined) return ['nft and nsenter are needed for attached networks', undefined];
-  if (hostArch() !== 'x86_64') return ['x86-64 guests only', undefined];
-  let image: Image;
-  try {
-    image = await resolveImage(config, config.defaultImage);
-  } catch (err) {
-    return [`no usable image "${config.defaultImage}" (airlock image build): ${(err as Error).message}`, undefined];
-  }
-  try {
-    await ensureGuestKernel(config.stateDir, new Map());
-  } catch (err) {
-    return [`the guest kernel can't be had here: ${(err as Error).message}`, undefined];
-  }
-  return [false, image];
-}
-const [skip, image] = await skipReason();
+const [skip, image] = await microvmSkipReason(config, { names: ['nft', 'nsenter'], why: 'for attached networks' });
 
 after(async () => {
   await networks.close();
