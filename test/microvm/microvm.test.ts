@@ -25,6 +25,7 @@ import { compileBpf, DEFAULT_PROFILE, hostArch } from '../../src/isolation/secco
 import { removeEmptyParent } from '../../src/isolation/cgroups/index.ts';
 import { executeOnce } from '../../src/sandbox/execute.ts';
 import { NetworkManager } from '../../src/network/manager.ts';
+import { processesInUidRange } from '../security/lib/host.ts';
 import { microvmSkipReason } from './lib/gate.ts';
 import { isolatedConfig, releaseIsolatedConfig, writeConfigFile } from '../security/lib/isolated-config.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -56,24 +57,9 @@ function collect(stream: NodeJS.ReadableStream): Promise<string> {
   });
 }
 
-/** Processes running as any uid of this test's range. */
-function processesInUidRange(): string[] {
-  const found: string[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${name}/status`, 'utf8'))?.[1]);
-      if (uid >= config.hostUidBase && uid < config.hostUidBase + config.hostUidCount) found.push(`pid ${name} uid ${uid}`);
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return found;
-}
-
 /** What sandbox `id` (host cgroup dirs `cgroupDirs`) could have left on the host. */
 function leftovers(id: string, cgroupDirs: readonly string[]): string[] {
-  const found = [...processesInUidRange()];
+  const found = [...processesInUidRange(config)];
   for (const dir of cgroupDirs) if (existsSync(dir)) found.push(`cgroup ${dir}`);
   if (existsSync(`${config.runDir}/microvm/${id}`)) found.push(`run dir ${config.runDir}/microvm/${id}`);
   for (const sub of ['uids', 'owners']) {
@@ -139,7 +125,7 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
     } finally {
       await network.close();
     }
-    assert.deepEqual(processesInUidRange(), []);
+    assert.deepEqual(processesInUidRange(config), []);
     assert.deepEqual(readdirSync(`${config.runDir}/microvm`), []);
   });
 
@@ -229,7 +215,7 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
     } finally {
       await service.shutdown();
     }
-    assert.deepEqual(processesInUidRange(), []);
+    assert.deepEqual(processesInUidRange(config), []);
     assert.deepEqual(readdirSync(`${config.runDir}/microvm`), []);
   });
 

@@ -32,7 +32,7 @@ import { microvmSkipReason } from './lib/gate.ts';
 import { isolatedConfig, releaseIsolatedConfig } from '../security/lib/isolated-config.ts';
 import { SandboxService } from '../../src/sandbox/service.ts';
 import { policyDirOf, readBundleHash } from '../../src/policy/bundle-files.ts';
-import { nftTables, ownNetworkPieces } from '../security/lib/host.ts';
+import { nftTables, ownNetworkPieces, processesInUidRange } from '../security/lib/host.ts';
 import { publicPeer } from '../security/network/fixtures.ts';
 
 /** The internal service the restricted guest may call: a loopback server on the host, reached only through the proxy. */
@@ -141,26 +141,11 @@ function notConnected(r: Map<string, Record<string, unknown>>, id: string): void
   assert.equal(field(r, id)['connected'], false, `${id}: ${JSON.stringify(r.get(id))}`);
 }
 
-/** Processes running as any uid of this test's range (the VMMs). */
-function processesInUidRange(): string[] {
-  const found: string[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${name}/status`, 'utf8'))?.[1]);
-      if (uid >= config.hostUidBase && uid < config.hostUidBase + config.hostUidCount) found.push(`pid ${name} uid ${uid}`);
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return found;
-}
-
 /** Nothing of this test's sandboxes left: namespace, link, table, lease, VMM, run directory. */
 async function assertNothingLeft(): Promise<void> {
   await networks.settled();
   assert.deepEqual(ownNetworkPieces(config), []);
-  assert.deepEqual(processesInUidRange(), []);
+  assert.deepEqual(processesInUidRange(config), []);
   assert.deepEqual(readdirSync(`${config.runDir}/microvm`), []);
 }
 
@@ -238,7 +223,7 @@ describe('microvm networks through a tap', { skip }, () => {
       await service.shutdown();
     }
     assert.deepEqual(ownNetworkPieces(config), []);
-    assert.deepEqual(processesInUidRange(), []);
+    assert.deepEqual(processesInUidRange(config), []);
     assert.deepEqual(readdirSync(`${config.runDir}/microvm`), []);
   });
 

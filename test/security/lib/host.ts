@@ -172,15 +172,19 @@ function isDir(path: string): boolean {
   }
 }
 
+/** Whether any of the process's uids is in this suite's private sandbox uid range. */
+function inUidRange(config: AirlockConfig, p: HostProcess): boolean {
+  return p.uids.some((u) => u >= config.hostUidBase && u < config.hostUidBase + config.hostUidCount);
+}
+
+/** Every process (zombies included) running with a uid of this suite's private range, as `pid N uid U`. */
+export function processesInUidRange(config: AirlockConfig, table: HostProcess[] = processTable()): string[] {
+  return table.filter((p) => inUidRange(config, p)).map((p) => `pid ${p.pid} uid ${p.uids.join('/')}`);
+}
+
 /** Processes this suite's sandboxes may have left: in the private uid range, or naming the run dir. */
 function ownSandboxProcesses(config: AirlockConfig, table: HostProcess[]): HostProcess[] {
-  const uidEnd = config.hostUidBase + config.hostUidCount;
-  return table.filter(
-    (p) =>
-      p.pid !== process.pid &&
-      p.state !== 'Z' &&
-      (p.uids.some((u) => u >= config.hostUidBase && u < uidEnd) || p.cmdline.some((a) => a.includes(config.runDir))),
-  );
+  return table.filter((p) => p.pid !== process.pid && p.state !== 'Z' && (inUidRange(config, p) || p.cmdline.some((a) => a.includes(config.runDir))));
 }
 
 /** SIGKILLs, by pid, every process this suite's sandboxes left; waits up to 2 s; returns the pids. */
