@@ -29,7 +29,7 @@ import type { ArtefactStamps } from './artefacts.ts';
 import { cachedGuestKernel, ensureGuestKernel, KERNEL_METAPACKAGE } from './kernel.ts';
 import { ensureInitramfs } from './initramfs.ts';
 import { ensureRootImage } from './rootfs.ts';
-import { detectAccel, hostTscKhz, requireQemu, vmSizes } from './qemu.ts';
+import { detectAccel, hostTscKhz, requireQemu, vmSizes, type Accel } from './qemu.ts';
 import { makeSandboxDir, MicrovmSandbox, VMM_TASKS, type VmmTools } from './sandbox.ts';
 import { ensureTapOpener, prepareGuestTap } from './tap.ts';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
@@ -52,6 +52,8 @@ export class MicrovmDriver implements IsolationDriver {
   private readonly limitEvents: CgroupLimitEvents;
   private cgroupLayout: CgroupLayout | undefined;
   private seccompBpf: Buffer | undefined;
+  /** The accelerator and (under TCG) the TSC frequency, read from the host once, not on every create. */
+  private cpu: { accel: Accel; tscKhz: number | undefined } | undefined;
 
   constructor(options: MicrovmDriverOptions) {
     this.config = options.config;
@@ -106,8 +108,7 @@ export class MicrovmDriver implements IsolationDriver {
     // The image's masked paths are checked here too: a driver never trusts how its Image was obtained.
     await checkMaskedPaths(spec.image.rootfs);
     const tools = await this.requireTools();
-    const accel = detectAccel().accel;
-    const tscKhz = accel === 'tcg' ? hostTscKhz() : undefined;
+    const { accel, tscKhz } = this.hostCpu();
     const kernel = await ensureGuestKernel(this.config.stateDir, this.artefactStamps);
     const initrd = await ensureInitramfs(this.config.stateDir, { kernel, agentPath: tools.fdCloser, seccompBpf: this.filter() }, this.buildStamps, this.artefactStamps);
     const root = await ensureRootImage(this.config.stateDir, spec.image, this.artefactStamps);
@@ -172,6 +173,14 @@ export class MicrovmDriver implements IsolationDriver {
     const bpf = this.seccompBpf ?? compileBpf(DEFAULT_PROFILE, hostArch());
     this.seccompBpf = bpf;
     return bpf;
+  }
+
+  private hostCpu(): { accel: Accel; tscKhz: number | undefined } {
+    if (this.cpu === undefined) {
+      const accel = detectAccel().accel;
+      this.cpu = { accel, tscKhz: accel === 'tcg' ? hostTscKhz() : undefined };
+    }
+    return this.cpu;
   }
 
   private layout(): CgroupLayout {
