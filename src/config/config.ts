@@ -123,6 +123,11 @@ export interface NetworkConfig {
   driftReadTimeoutMs: number;
   /** Tries of a failing drift read before its sandboxes are killed as unverifiable. */
   driftReadAttempts: number;
+  /**
+   * How long the drift watch's monitor processes (`ip monitor`, `nft monitor`) outlive the last
+   * sandbox: one-shots back to back reuse them instead of starting one for nearly every sandbox.
+   */
+  driftMonitorLingerMs: number;
   /** Public DNS resolvers written to /etc/resolv.conf of `full` sandboxes (the host's own are refused). */
   fullModeResolvers: string[];
   services: Record<string, ServiceRoute>;
@@ -207,6 +212,7 @@ export const DEFAULT_CONFIG: Readonly<AirlockConfig> = Object.freeze({
     driftCheckMs: 5000,
     driftReadTimeoutMs: 10_000,
     driftReadAttempts: 3,
+    driftMonitorLingerMs: 10_000,
     fullModeResolvers: Object.freeze(['1.1.1.1', '9.9.9.9']) as unknown as string[],
     services: Object.freeze({}) as Record<string, ServiceRoute>,
   }),
@@ -345,6 +351,13 @@ function buildSchema(z: typeof Zod) {
             .max(10)
             .default(d.network.driftReadAttempts)
             .describe('Tries of a failing drift read (with backoff) before the sandbox is killed as unverifiable.'),
+          driftMonitorLingerMs: z
+            .number()
+            .int()
+            .min(0)
+            .max(600_000)
+            .default(d.network.driftMonitorLingerMs)
+            .describe('How long the drift watch keeps its monitor processes after the last sandbox (0: stopped with it).'),
           fullModeResolvers: z
             .array(z.string().regex(/^(\d{1,3}\.){3}\d{1,3}$/, 'an IPv4 address'))
             .min(1)

@@ -218,6 +218,25 @@ test('feeds are shared, started on need (nft only for slots) and stopped with th
   assert.equal(h.ip.running, false);
 });
 
+test('with a linger, the feeds outlive the last sandbox by that long and are reused by the next one', async () => {
+  const h = harness({ feedLingerMs: 150 });
+  const a = await h.add('airlock-n1', true);
+  a.stop();
+  await settle();
+  assert.deepEqual([h.ip.running, h.nft.running], [true, true], 'still running within the linger');
+  const b = await h.add('airlock-n2', true);
+  assert.deepEqual([h.ip.starts, h.nft.starts], [1, 1], 'the next sandbox reuses the lingering feeds');
+  await new Promise((r) => setTimeout(r, 250));
+  assert.deepEqual([h.ip.running, h.nft.running], [true, true], 'a sandbox that arrived within the linger keeps them');
+  b.stop();
+  await until(() => !h.ip.running && !h.nft.running, 'stopped once the linger ran out');
+  const c = await h.add('iso', false);
+  assert.deepEqual([h.ip.starts, h.nft.starts], [2, 1], 'started again after it');
+  c.stop();
+  await h.watch.close();
+  assert.deepEqual([h.ip.running, h.nft.running], [false, false], 'close() stops a lingering feed at once');
+});
+
 test('a feed that dies is restarted and everything compared; one that can\'t be restarted kills what it served, as unverifiable', async () => {
   const h = harness();
   const a = await h.add('airlock-n1', true);

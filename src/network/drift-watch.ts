@@ -74,6 +74,12 @@ export interface DriftWatchOptions {
   retry: RetryPolicy;
   /** How long events are gathered before the sandboxes they concern are compared. */
   coalesceMs?: number;
+  /**
+   * How long a feed keeps running after the last sandbox that needed it (default 0: stopped at
+   * once). A controller that serves one-shots back to back would otherwise start and subscribe a
+   * monitor process for nearly every sandbox.
+   */
+  feedLingerMs?: number;
 }
 
 interface Entry {
@@ -100,6 +106,8 @@ interface FeedState {
   up: boolean;
   /** A stop in progress (a new start waits for it). */
   stopping: Promise<void>;
+  /** The stop scheduled once nothing needs the feed (see `feedLingerMs`). */
+  lingering: NodeJS.Timeout | undefined;
 }
 
 const DEFAULT_COALESCE_MS = 20;
@@ -148,7 +156,7 @@ export class DriftWatch {
 
   constructor(options: DriftWatchOptions) {
     this.options = options;
-    const state = (feed: EventFeed, parse: FeedState['parse']): FeedState => ({ feed, parse, running: undefined, up: false, stopping: Promise.resolve() });
+    const state = (feed: EventFeed, parse: FeedState['parse']): FeedState => ({ feed, parse, running: undefined, up: false, stopping: Promise.resolve(), lingering: undefined });
     this.nft = state(options.nftFeed, parseNftEvent);
     this.ip = state(options.ipFeed, parseIpEvent);
   }
@@ -254,6 +262,8 @@ export class DriftWatch {
 
   private startFeed(state: FeedState): Promise<void> {
     if (this.closed) return Promise.reject(new Error('the drift watch is closed'));
+    clearTimeout(state.lingering);
+    state.lingering = undefined;
     state.running ??= (async () => {
       await state.stopping;
       await state.feed.start(
@@ -268,7 +278,26 @@ export class DriftWatch {
     return state.running;
   }
 
+  /** Stops `state` once nothing has needed it for `feedLingerMs` (at once without a linger or when closed). */
+  private releaseFeed(state: FeedState, needed: () => boolean): void {
+    const linger = this.options.feedLingerMs ?? 0;
+    clearTimeout(state.lingering);
+    state.lingering = undefined;
+    if (linger <= 0 || this.closed) {
+      void this.stopFeed(state);
+      return;
+    }
+    state.lingering = setTimeout(() => {
+      state.lingering = undefined;
+      if (!needed()) void this.stopFeed(state);
+    }, linger);
+    // A lingering feed never keeps the process alive.
+    state.lingering.unref();
+  }
+
   private stopFeed(state: FeedState): Promise<void> {
+    clearTimeout(state.lingering);
+    state.lingering = undefined;
     if (state.running === undefined) return state.stopping;
     const running = state.running;
     state.running = undefined;
@@ -490,14 +519,14 @@ export class DriftWatch {
       if (this.byTable.get(slot.table) === entry) this.byTable.delete(slot.table);
       if (this.byHostLink.get(slot.hostLink) === entry) this.byHostLink.delete(slot.hostLink);
     }
-    // Nothing left to watch: no timer and no monitor process outlives the last sandbox.
+    // Nothing left to watch: no timer outlives the last sandbox, nor a monitor process its linger.
     if (this.entries.size === 0) {
       if (this.fullTimer !== undefined) clearInterval(this.fullTimer);
       if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
       this.fullTimer = undefined;
       this.flushTimer = undefined;
-      void this.stopFeed(this.ip);
+      this.releaseFeed(this.ip, () => this.entries.size > 0);
     }
-    if (this.slotEntries === 0) void this.stopFeed(this.nft);
+    if (this.slotEntries === 0) this.releaseFeed(this.nft, () => this.slotEntries > 0);
   }
 }

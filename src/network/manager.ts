@@ -255,7 +255,7 @@ export class NetworkManager {
   }
 
   private drift(): DriftWatch {
-    const { driftCheckMs, driftReadTimeoutMs, driftReadAttempts } = this.config.network;
+    const { driftCheckMs, driftReadTimeoutMs, driftReadAttempts, driftMonitorLingerMs } = this.config.network;
     const nft = () => this.tool('nft');
     this.driftWatch ??= new DriftWatch({
       listRuleset: (signal) => runTool(nft(), ['-j', 'list', 'ruleset', 'inet'], { timeoutMs: driftReadTimeoutMs, signal }),
@@ -268,6 +268,7 @@ export class NetworkManager {
       ipFeed: new MonitorProcess('ip monitor', () => this.tool('ip'), ['-o', 'monitor', 'label', 'all-nsid', 'link', 'address', 'route', 'nsid']),
       namespaceIds: (signal) => namespaceIds(this.tool('ip'), driftReadTimeoutMs, signal),
       fullCheckMs: driftCheckMs,
+      feedLingerMs: driftMonitorLingerMs,
       retry: { attempts: driftReadAttempts, backoffMs: Math.min(1000, driftReadTimeoutMs / 2) },
     });
     return this.driftWatch;
