@@ -11,7 +11,6 @@ import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
-import { loadConfig } from '../src/config/config.ts';
 import { ControllerListeners } from '../src/network/listeners.ts';
 import { AirlockMetrics } from '../src/observability/metrics.ts';
 import { SandboxService } from '../src/sandbox/service.ts';
@@ -19,8 +18,9 @@ import { policyDirOf, readBundleHash } from '../src/policy/bundle-files.ts';
 import { startServer } from '../src/cli/serve.ts';
 import { summarize } from './stats.ts';
 import { createLoopbackAccess } from '../src/admission/loopback-access.ts';
+import { benchConfig, releaseBenchConfig } from './config.ts';
 
-const config = loadConfig();
+const config = benchConfig();
 // TCP only: the unix socket path is the live deployment's.
 config.service.socket.path = null;
 const metrics = new AirlockMetrics();
@@ -66,3 +66,4 @@ for await (const line of createInterface({ input: process.stdin })) {
   }
 }
 await server.close();
+releaseBenchConfig(config);

@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../src/config/config.ts';
+import { benchConfig, releaseBenchConfig } from './config.ts';
 import { resolveImage } from '../src/images/store.ts';
 import { detectCgroups } from '../src/isolation/cgroups/index.ts';
 import { benchNamespace, type PairResult } from './namespace.ts';
@@ -36,7 +36,7 @@ import { benchMicrovm, microvmLines, type MicrovmBench } from './microvm.ts';
 const { values } = parseArgs({ options: { n: { type: 'string', default: '200' }, idle: { type: 'string', default: '100' }, 'ns-idle': { type: 'string', default: '500,1000' }, only: { type: 'string', default: 'namespace,gvisor,cli,service,pool,throughput,network,burst,admission' } } });
 const n = Number(values.n);
 const only = new Set(values.only.split(','));
-const config = loadConfig();
+const config = benchConfig();
 const image = await resolveImage(config, config.defaultImage);
 
 const version = (cmd: string, args: string[]) => {
@@ -212,3 +212,4 @@ mkdirSync('bench/results', { recursive: true });
 const file = `bench/results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
 writeFileSync(file, JSON.stringify({ machine, results, service, throughput, network, burst, admission, gvisorIdle, namespaceIdle, audit, redaction, brokeredHttps, imageReverify, imagePull, imageImport, mcpProxy, mcpScan, mcpServer, writeWatch, microvm }, null, 2));
 process.stdout.write(`\nwritten ${file}\n`);
+releaseBenchConfig(config);

@@ -2,9 +2,14 @@
  * Sustained one-shots per second (`/bin/true` on `namespace`, two workers per core, each starting
  * the next run as soon as its last one ended): the raw bubblewrap line the driver generates (the
  * engine's ceiling), `executeOnce` through the library, and POST /api/v1/sandbox/execute over
- * loopback HTTP. The three take turns in rounds of equal windows, so machine noise hits them alike.
+ * loopback HTTP from a client process of its own (bench/http-load.ts). The three take turns in
+ * rounds of equal windows, so machine noise hits them alike.
  */
+import { execFile } from 'node:child_process';
 import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { AirlockConfig } from '../src/config/config.ts';
 import type { Image } from '../src/images/image.ts';
 import { NamespaceDriver } from '../src/isolation/namespace/driver.ts';
@@ -18,6 +23,10 @@ import { createLoopbackAccess } from '../src/admission/loopback-access.ts';
 import { findLeftovers } from '../src/isolation/leftovers.ts';
 import { rawBwrapRunner } from './namespace.ts';
 import { specMaker } from './driver-cycle.ts';
+import { rate } from './rate.ts';
+
+const execFileAsync = promisify(execFile);
+const httpLoad = join(dirname(fileURLToPath(import.meta.url)), 'http-load.ts');
 
 export interface ThroughputBench {
   cores: number;
@@ -33,26 +42,6 @@ export interface ThroughputBench {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-
-/** Runs `fn` back to back on `workers` workers for `seconds`; returns completed runs per second. */
-async function rate(workers: number, seconds: number, fn: () => Promise<void>, onFailure: () => void): Promise<number> {
-  let done = 0;
-  const deadline = performance.now() + seconds * 1000;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: workers }, async () => {
-      while (performance.now() < deadline) {
-        try {
-          await fn();
-          done++;
-        } catch {
-          onFailure();
-        }
-      }
-    }),
-  );
-  return done / ((performance.now() - t0) / 1000);
-}
 
 export async function benchThroughput(config: AirlockConfig, image: Image, rounds = 3, windowSeconds = 4): Promise<ThroughputBench> {
   const cores = cpus().length;
@@ -75,19 +64,22 @@ export async function benchThroughput(config: AirlockConfig, image: Image, round
     if (r.exit_code !== 0) throw new Error(r.termination_reason);
   };
   const body = JSON.stringify({ agent_id: 'bench', command: ['/bin/true'] });
-  const http = async () => {
-    const res = await fetch(`${url}/api/v1/sandbox/execute`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-    const result = (await res.json()) as { exit_code?: number };
-    if (!res.ok || result.exit_code !== 0) throw new Error(`HTTP ${res.status}`);
+  /** One window of HTTP load from a client process of its own (bench/http-load.ts). */
+  const httpRate = async (seconds: number, onFailure: () => void): Promise<number> => {
+    const { stdout } = await execFileAsync(process.execPath, [httpLoad, `${url}/api/v1/sandbox/execute`, String(workers), String(seconds), body]);
+    const out = JSON.parse(stdout) as { perSecond: number; failures: number };
+    for (let i = 0; i < out.failures; i++) onFailure();
+    return out.perSecond;
   };
   const perSecond: ThroughputBench['perSecond'] = { raw: [], library: [], http: [] };
   try {
     // One short untimed window each: the first runs pay for module and code warm-up.
-    for (const fn of [raw, library, http]) await rate(workers, 1, fn, () => undefined);
+    for (const fn of [raw, library]) await rate(workers, 1, fn, () => undefined);
+    await httpRate(1, () => undefined);
     for (let i = 0; i < rounds; i++) {
       perSecond.raw.push(await rate(workers, windowSeconds, raw, failed));
       perSecond.library.push(await rate(workers, windowSeconds, library, failed));
-      perSecond.http.push(await rate(workers, windowSeconds, http, failed));
+      perSecond.http.push(await httpRate(windowSeconds, failed));
     }
   } finally {
     await app.close();
