@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { configSchema } from '../config/config.ts';
-import { checkStatus, configuredRuntimes } from './doctor-checks.ts';
+import { existsSync } from 'node:fs';
+import { checkStatus, configuredRuntimes, microvmNetworkCheck } from './doctor-checks.ts';
 import { describeSandboxStates } from './doctor-sandboxes.ts';
 
 describe('doctor levels', () => {
@@ -28,5 +29,14 @@ describe('doctor levels', () => {
       '2 live of controller pid 42 (airlock serve); 1 left by dead controllers (pid 7: s-1): airlock doctor --reap releases them; 5 cgroups, uid leases, processes or network slots of them',
     );
     assert.match(describeSandboxStates({ live: [], stale: [] }, 3), /^3 cgroups, uid leases, processes or network slots with no ownership record/);
+  });
+
+  it('microvm network: a bridge and a tap are made in a namespace of their own, leaving nothing on the host', { skip: process.getuid?.() !== 0 ? 'needs root (it makes a network namespace)' : false }, async () => {
+    const check = await microvmNetworkCheck(new Set(['namespace']));
+    assert.equal(check.ok, true, check.detail);
+    assert.equal(check.level, 'info', 'info while no configured runtime is microvm');
+    assert.equal((await microvmNetworkCheck(new Set(['microvm']))).level, 'warn');
+    assert.equal(existsSync('/sys/class/net/airlock-probe'), false);
+    assert.equal(existsSync('/sys/class/net/airlock-probe-t'), false);
   });
 });

@@ -64,7 +64,7 @@ export async function runChecks(config: AirlockConfig): Promise<Check[]> {
   }
   // Why these are warnings: without them `none` sandboxes still run; the detail names what is lost.
   const degraded = (check: Check): Check => ({ ...check, level: 'warn' });
-  checks.push(cgroupCheck(), userNamespaceCheck(), seccompCheck(config), ...appArmorFacts(), kvmCheck(), degraded(await nftablesCheck()), degraded(networkCheck(config)), await imageCheck(config), await leftoverCheck(config));
+  checks.push(cgroupCheck(), userNamespaceCheck(), seccompCheck(config), ...appArmorFacts(), kvmCheck(), await microvmNetworkCheck(used), degraded(await nftablesCheck()), degraded(networkCheck(config)), await imageCheck(config), await leftoverCheck(config));
   checks.push({ name: 'capacity', ok: true, detail: describeCapacity(config.service.maxSandboxes, hostSandboxCapacity(config.defaults.memoryMb)) });
   checks.push({ name: 'image policy', ...(await (await import('../images/signatures/health.ts')).imagePolicyHealth(config)) });
   return checks;
@@ -149,6 +149,24 @@ async function nftablesCheck(): Promise<Check> {
     return { name: 'nftables', ok: true, detail: stdout.trim() };
   } catch (err) {
     return { name: 'nftables', ok: false, detail: `nft present but unusable: ${(err as Error).message.split('\n')[0]}` };
+  }
+}
+
+/**
+ * What a microvm with an attached network needs of the kernel: a bridge and a tap, made here the way
+ * the slot makes them (tap.ts), in a network namespace of their own that dies with the probe.
+ */
+export async function microvmNetworkCheck(used: Set<string>): Promise<Check> {
+  const level = used.has('microvm') ? 'warn' : 'info';
+  const ip = findExecutable('ip');
+  const unshare = findExecutable('unshare');
+  if (ip === undefined || unshare === undefined) return { name: 'microvm network', ok: false, detail: 'ip or unshare not installed (apt-get install iproute2 util-linux)', level };
+  try {
+    await run(unshare, ['--net', '--', 'sh', '-c', `"$0" link add airlock-probe type bridge && "$0" tuntap add dev airlock-probe-t mode tap`, ip], { timeout: 10_000 });
+    return { name: 'microvm network', ok: true, detail: 'the kernel makes bridges and taps (restricted and full networks for microvm guests)', level };
+  } catch (err) {
+    const why = ((err as { stderr?: string }).stderr ?? (err as Error).message).trim().split('\n')[0];
+    return { name: 'microvm network', ok: false, detail: `no bridge or tap here (${why}): microvm sandboxes run with network none only; the kernel needs CONFIG_BRIDGE and CONFIG_TUN`, level };
   }
 }
 
