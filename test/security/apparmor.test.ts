@@ -19,7 +19,8 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { findExecutable } from '../../src/host/which.ts';
 import { AGENT_SANDBOX_PATH, agentDirOf, ensureAgent } from '../../src/agent/build.ts';
-import { once } from 'node:events';
+import type { Readable } from 'node:stream';
+import { stretched } from './lib/emulation.ts';
 import { buildBwrapArgs } from '../../src/isolation/namespace/bwrap-args.ts';
 import { exitOf } from '../../src/isolation/namespace/sandbox.ts';
 import type { SandboxSpec } from '../../src/isolation/driver.ts';
@@ -185,7 +186,7 @@ describe('AppArmor', { skip: SKIP }, () => {
     try {
       const proc = await sandbox.start({ argv: [AGENT_SANDBOX_PATH], stdin: true });
       // The agent's first frame (READY) means it runs: the exec into it is done.
-      await once(proc.stdout, 'readable');
+      assert.ok(await firstOutput(proc.stdout, stretched(30_000)), 'the agent ended before its first frame');
       const pid = sandbox.networkPid();
       assert.ok(pid !== undefined);
       assert.equal(processLabel(pid), `${SANDBOX_PROFILE} (enforce)`);
@@ -224,6 +225,24 @@ describe('AppArmor', { skip: SKIP }, () => {
     assert.match(exitOf(run.code, null, run.stderr).setupError ?? '', /^apparmor: cannot confine the command in profile airlock-no-such-profile/);
   });
 });
+
+/**
+ * Whether `stream` gives any output before it ends; rejects after `ms`. Why not once('readable'):
+ * a stream that ended before the listener was added never emits again, and the test would hang.
+ */
+function firstOutput(stream: Readable, ms: number): Promise<boolean> {
+  if (stream.readableEnded) return Promise.resolve(false);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no output and no end within ${ms} ms`)), ms);
+    const done = (value: boolean) => {
+      clearTimeout(timer);
+      resolve(value);
+    };
+    stream.once('data', () => done(true));
+    stream.once('end', () => done(false));
+    stream.once('close', () => done(false));
+  });
+}
 
 /** The major version of the installed apparmor_parser. */
 function parserMajor(): number {
