@@ -142,7 +142,7 @@ describe('service lifecycle', { skip: reason('namespace') }, () => {
     });
     await service.start();
     try {
-      const state = await Promise.race([filled.then(() => 'full'), sleep(stretched(30_000), 'timeout')]);
+      const state = await Promise.race([filled.then(() => 'full'), sleep(stretched(30_000), 'timeout', { ref: false })]);
       assert.equal(state, 'full', `the pool never filled (ready: ${ready})`);
       const a = await service.create({ runtime: 'namespace', limits: {}, metadata: {}, env: {}, mounts: [] });
       const b = await service.create({ runtime: 'namespace', limits: {}, metadata: {}, env: {}, mounts: [] });

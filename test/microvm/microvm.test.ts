@@ -195,7 +195,7 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
     const started = await service.start();
     assert.deepEqual(started.poolErrors, []);
     try {
-      assert.equal(await Promise.race([filled.then(() => 'full'), sleep(60_000, 'timeout')]), 'full', 'the pool booted its VM');
+      assert.equal(await Promise.race([filled.then(() => 'full'), sleep(60_000, 'timeout', { ref: false })]), 'full', 'the pool booted its VM');
       const info = await service.create({ runtime: 'microvm', limits: { memoryMb: 128 }, metadata: {}, env: { GREETING: 'hello' }, mounts: [] });
       assert.equal(info.state, 'running');
       assert.equal(info.pooled, true);

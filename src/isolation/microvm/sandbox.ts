@@ -278,7 +278,7 @@ export class MicrovmSandbox implements Sandbox {
   private async release(): Promise<void> {
     await runTeardown('microvm', this.id, [
       () => this.stop(),
-      () => (this.closed === undefined ? undefined : Promise.race([this.closed, sleep(STOP_WAIT_MS)])),
+      () => (this.closed === undefined ? undefined : Promise.race([this.closed, sleep(STOP_WAIT_MS, undefined, { ref: false })])),
       () => this.res.cgroup.remove(),
       () => rmSync(this.res.dir, { recursive: true, force: true }),
     ]);
