@@ -3,13 +3,12 @@
  * over the serial console, its exit status through the shared job folder.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GuestImage } from './guest-image.ts';
 import { guestCommandLine, parseGuestConsole } from './guest-console.ts';
-import { detectAccel, QEMU_BINARY, TCG_CPU, type Accel } from '../../src/isolation/microvm/qemu.ts';
+import { detectAccel, TCG_CPU, type Accel } from '../../src/isolation/microvm/qemu.ts';
 
 /** How QEMU runs the guest's CPU. */
 export type { Accel };
@@ -62,12 +61,6 @@ export function chooseAccel(): Accel {
   return detectAccel().accel;
 }
 
-/** The QEMU executable, or an error naming the package that provides it. */
-export function qemuBinary(): string {
-  if (!existsSync(QEMU_BINARY)) throw new Error('guest: qemu-system-x86_64 is missing (apt-get install qemu-system-x86)');
-  return QEMU_BINARY;
-}
-
 /**
  * TCG's CPU model, shared with the microvm runtime: everything QEMU emulates except the AVX family
  * and protection keys. Why: with them V8 in the guest dies now and then (SIGSEGV, or SIGTRAP on
@@ -84,6 +77,18 @@ function guestCpu(accel: Accel): string {
   const forced = process.env.AIRLOCK_GUEST_CPU;
   if (forced !== undefined && forced !== '') return forced;
   return accel === 'kvm' ? 'host' : TCG_CPU;
+}
+
+/**
+ * QEMU's -accel value. Why TCG runs single-threaded (both vCPUs on one host thread): with one
+ * thread per vCPU, Node in the guest died now and then in V8 (a failed check while walking the
+ * stack from WebAssembly's tier-up, or SIGSEGV), under QEMU 7.2 and 10.0 alike and never on a
+ * host; with one thread, whole runs under both passed. $AIRLOCK_GUEST_TCG_THREAD=multi brings
+ * the threads back.
+ */
+export function accelOption(accel: Accel, env: NodeJS.ProcessEnv = process.env): string {
+  if (accel !== 'tcg') return accel;
+  return `tcg,thread=${env.AIRLOCK_GUEST_TCG_THREAD === 'multi' ? 'multi' : 'single'}`;
 }
 
 /** A value inside a QEMU option list, where a comma is written twice. */
@@ -110,7 +115,7 @@ function extraDisks(options: GuestRunOptions): { device: string; hostPath: strin
 /** QEMU's argument vector for `image`, sharing `checkout`, `jobDir` and the extra shares. */
 export function qemuArgs(image: GuestImage, accel: Accel, checkout: string, jobDir: string, options: GuestRunOptions): string[] {
   return [
-    ...['-machine', 'q35', '-accel', accel, '-cpu', guestCpu(accel)],
+    ...['-machine', 'q35', '-accel', accelOption(accel), '-cpu', guestCpu(accel)],
     ...['-m', String(options.memoryMiB ?? 2048), '-smp', String(options.cpus ?? 2)],
     ...['-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot', '-nodefaults'],
     ...['-kernel', image.kernel, '-initrd', image.initrd, '-append', guestCommandLine(options.loadAppArmorProfiles ?? false)],
@@ -133,7 +138,7 @@ export async function runInGuest(image: GuestImage, script: string, options: Gue
     await writeFile(join(jobDir, 'shares'), extraShares(options).map((share) => `${share.tag} ${share.guestPath}\n`).join(''));
     await writeFile(join(jobDir, 'disks'), extraDisks(options).map((disk) => `${disk.device} ${disk.guestPath}\n`).join(''));
     const started = performance.now();
-    const boot = await bootUntilExit(qemuArgs(image, accel, options.checkout, jobDir, options), options, started);
+    const boot = await bootUntilExit(image.qemu.binary, qemuArgs(image, accel, options.checkout, jobDir, options), options, started);
     const wallMs = Math.round(performance.now() - started);
     const parsed = parseGuestConsole(boot.console);
     const exitFile = await readFile(join(jobDir, 'exit'), 'utf8').catch(() => undefined);
@@ -156,9 +161,9 @@ interface Boot {
   timedOut: boolean;
 }
 
-function bootUntilExit(args: string[], options: GuestRunOptions, started: number): Promise<Boot> {
+function bootUntilExit(binary: string, args: string[], options: GuestRunOptions, started: number): Promise<Boot> {
   return new Promise((resolve, reject) => {
-    const child = spawn(qemuBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     // Why: an emulated guest is CPU-bound for its whole run; it yields to the rest of the host.
     if (child.pid !== undefined) setPriority(child.pid, 10);
     let consoleText = '';

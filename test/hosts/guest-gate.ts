@@ -1,14 +1,13 @@
 /**
  * Whether this host can build and boot the test guest, or why not: the guest tests skip with that
- * reason. They run when asked (AIRLOCK_TEST_GUEST=1); `./scripts/setup.sh test` doesn't set it yet
- * (under QEMU's TCG, Node in the guest still dies now and then: see README, Known limitations).
+ * reason. They run when asked (AIRLOCK_TEST_GUEST=1), as `./scripts/setup.sh test` does.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { defaultGuestCache } from './guest-image.ts';
 
 /** The reason the guest tests can't run here, or false when they can. */
 export function guestSkipReason(env: NodeJS.ProcessEnv = process.env): string | false {
-  if (env.AIRLOCK_TEST_GUEST !== '1') return 'guest VM tests run when asked: AIRLOCK_TEST_GUEST=1 (opt-in: not yet reliable under TCG, see README; needs root, qemu-system-x86 and the Debian mirror)';
+  if (env.AIRLOCK_TEST_GUEST !== '1') return 'guest VM tests run when asked: AIRLOCK_TEST_GUEST=1, as ./scripts/setup.sh test does (needs root, qemu-system-x86 and the Debian mirror)';
   if (process.getuid?.() !== 0) return 'the guest image is built as root (mmdebstrap --mode=root) and its tests need root: run as root';
   if (process.arch !== 'x64') return `the guest is an amd64 Debian under qemu-system-x86_64; this host is ${process.arch}`;
   if (!existsSync('/usr/bin/qemu-system-x86_64')) return 'qemu-system-x86_64 is missing: apt-get install qemu-system-x86 (./scripts/setup.sh test installs it)';

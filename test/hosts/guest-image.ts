@@ -10,6 +10,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { guestQemu, type GuestQemu } from './guest-qemu.ts';
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -44,6 +45,8 @@ export interface GuestImage {
   kernel: string;
   initrd: string;
   rootfs: string;
+  /** The QEMU that boots it (guest-qemu.ts). */
+  qemu: GuestQemu;
   /** Milliseconds this call spent building, 0 when the cache had it. */
   buildMs: number;
 }
@@ -87,8 +90,10 @@ export function guestImageKey(inputs: GuestInputs, files: readonly string[] = GU
 export async function ensureGuestImage(inputs: GuestInputs, cacheRoot: string = defaultGuestCache()): Promise<GuestImage> {
   const key = guestImageKey(inputs);
   const dir = join(cacheRoot, key);
+  const qemu = await guestQemu();
   const image = (buildMs: number): GuestImage => ({
     key,
+    qemu,
     dir,
     kernel: join(dir, 'vmlinuz'),
     initrd: join(dir, 'initrd.img'),

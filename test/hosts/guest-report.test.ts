@@ -20,6 +20,8 @@ test('the script runs the listed files with both reporters and the knobs exporte
   assert.match(script, /AIRLOCK_TEST_SLOWNESS=8 AIRLOCK_TEST_LEFTOVERS_COUNT=25/);
   assert.match(script, /^export NODE_OPTIONS='--liftoff-only'$/m);
   assert.match(script, /--test-reporter=spec --test-reporter-destination=stdout/);
+  assert.match(script, /--test-timeout=900000 /, 'a hung test fails alone instead of holding the guest');
+  assert.match(script, /while sleep 60; .*ps -eo .*--forest/, 'a watchdog prints the processes of a guest where no test finishes');
   assert.match(script, /--test-reporter-destination=\/job\/report\.jsonl 'test\/a\.test\.ts' 'test\/it'\\''s\.test\.ts'$/m);
   assert.doesNotMatch(guestSuiteScript([], { slowness: 1, leftoversCount: 1, nodeOptions: '' }), /NODE_OPTIONS/);
 });

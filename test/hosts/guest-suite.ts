@@ -71,6 +71,16 @@ export function knobsFor(accel: 'kvm' | 'tcg'): GuestSuiteKnobs {
   return accel === 'kvm' ? KVM_KNOBS : TCG_KNOBS;
 }
 
+/**
+ * The longest one test may run in the guest before it is failed and the suite moves on. Why: a
+ * test that hangs must cost one failure, not the rest of CI's time; the slowest case measured under
+ * TCG took 6 min (server-crash, on a loaded host).
+ */
+export const GUEST_TEST_TIMEOUT_MS = 900_000;
+
+/** Minutes without a finished test after which the guest prints what it is running. */
+const WATCHDOG_IDLE_MINUTES = 5;
+
 /** Quotes one word for bash. */
 function shellWord(word: string): string {
   return `'${word.replace(/'/g, `'\\''`)}'`;
@@ -90,8 +100,10 @@ export function guestSuiteScript(files: readonly string[], knobs: GuestSuiteKnob
     'mkdir -p -m 1777 "$TMPDIR"',
     `export AIRLOCK_TEST_SLOWNESS=${knobs.slowness} AIRLOCK_TEST_LEFTOVERS_COUNT=${knobs.leftoversCount}`,
     ...(knobs.nodeOptions === '' ? [] : [`export NODE_OPTIONS=${shellWord(knobs.nodeOptions)}`]),
+    // A hang shows on the console: what runs, and where each process waits in the kernel.
+    `( idle=0; last=; while sleep 60; do cur=$(stat -c %s /job/${GUEST_REPORT_FILE} 2>/dev/null); if [ "$cur" = "$last" ]; then idle=$((idle + 1)); else idle=0; last=$cur; fi; if [ $((idle % ${WATCHDOG_IDLE_MINUTES})) -eq 0 ] && [ $idle -gt 0 ]; then echo "@@ no test finished for $idle min; processes:"; ps -eo pid,ppid,stat,wchan:24,etimes,args --forest | cut -c1-220; fi; done ) &`,
     [
-      'node --test --test-concurrency=1 --test-timeout=3600000',
+      `node --test --test-concurrency=1 --test-timeout=${GUEST_TEST_TIMEOUT_MS}`,
       '--test-reporter=spec --test-reporter-destination=stdout',
       `--test-reporter=./test/hosts/guest-reporter.ts --test-reporter-destination=/job/${GUEST_REPORT_FILE}`,
       ...files.map(shellWord),

@@ -38,7 +38,7 @@ test('the guest boots with cgroup v2 only, AppArmor active and this Node', { ski
   const image = await ensureGuestImage(await hostGuestInputs());
   t.diagnostic(`image ${image.key.slice(0, 12)} ${image.buildMs > 0 ? `built in ${image.buildMs} ms` : 'from the cache'}`);
   const run = await runInGuest(image, probe, { checkout, loadAppArmorProfiles: true, timeoutMs: 300_000 });
-  t.diagnostic(`${run.accel}: ready after ${run.bootMs} ms (guest uptime ${run.guestUptimeAtReady} s), ${run.wallMs} ms in all`);
+  t.diagnostic(`${image.qemu.version} (${image.qemu.source}), ${run.accel}: ready after ${run.bootMs} ms (guest uptime ${run.guestUptimeAtReady} s), ${run.wallMs} ms in all`);
   assert.equal(run.exitCode, 0, shown(run));
   assert.equal(field(run.output, 'fstype'), 'cgroup2fs', shown(run));
   assert.match(field(run.output, 'lsm') ?? '', /(^|,)apparmor(,|$)/, shown(run));
