@@ -8,6 +8,15 @@ const moduleLevelLet = {
   message: 'No module-level mutable state: keep it in an instance.',
 };
 
+/**
+ * A timer raced against an event stays armed after the event wins and holds the process until it
+ * fires: a test file stayed alive 8 minutes after its last test. Pass `{ ref: false }` or a signal.
+ */
+const armedRaceTimer = {
+  selector: "CallExpression[callee.object.name='Promise'][callee.property.name='race'] CallExpression[callee.name='sleep'][arguments.length<3]",
+  message: 'A sleep raced against an event holds the process once the event won: pass { ref: false } (or an abort signal).',
+};
+
 /** A shell re-parses its command line: sandbox-chosen text must never reach one. */
 const noShell = {
   name: 'node:child_process',
@@ -90,12 +99,13 @@ export default tseslint.config(
         { object: 'process', property: 'setegid', message: 'Run the work in a child with the gid option.' },
       ],
       'no-restricted-imports': ['error', { paths: [noShell] }],
+      'no-restricted-syntax': ['error', armedRaceTimer],
     },
   },
   {
     files: ['src/**/*.ts', 'sdk/**/*.ts'],
     ignores: ['**/*.test.ts', '**/testing/**', '**/test-*.ts'],
-    rules: { 'no-restricted-syntax': ['error', moduleLevelLet] },
+    rules: { 'no-restricted-syntax': ['error', moduleLevelLet, armedRaceTimer] },
   },
   // One rule object per folder: a later no-restricted-imports replaces an earlier one, so each
   // repeats the shared paths. Tests are held to the layering too.
