@@ -176,7 +176,7 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
       const never = new Promise<string>(() => undefined);
       // A different 32 bytes than the file QEMU exposed to this guest.
       await assert.rejects(handshake(qemu.stdio[VMM_FD.control] as Socket, handshakeBytes(randomBytes(32), LIMITS), never), /refused the control channel secret/);
-      assert.equal(await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 20_000))]), 0, `the guest powered off (console: ${consoleText.slice(-300)})`);
+      assert.equal(await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 20_000).unref())]), 0, `the guest powered off (console: ${consoleText.slice(-300)})`);
       assert.match(consoleText, /wrong channel secret: refused/);
     } finally {
       qemu.kill('SIGKILL');

@@ -279,7 +279,7 @@ describe('microvm networks through a tap', { skip }, () => {
     try {
       const guest = { address: '10.250.0.2', prefixLength: 30, gateway: '10.250.0.1', resolvConf: 'nameserver 1.1.1.1\n' };
       await assert.rejects(handshake(qemu.stdio[VMM_FD.control] as Socket, handshakeBytes(secret, LIMITS, guest), exited), /microvm: (the VMM exited|the guest closed the control channel)/);
-      assert.equal(await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 20_000))]), 'the VMM exited (0)', 'the guest powered off');
+      assert.equal(await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 20_000).unref())]), 'the VMM exited (0)', 'the guest powered off');
       assert.match(consoleText, /airlock-vm-init: network: eth0 \(virtio-net\) did not appear/);
     } finally {
       qemu.kill('SIGKILL');
