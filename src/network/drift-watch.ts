@@ -278,8 +278,13 @@ export class DriftWatch {
     return state.running;
   }
 
+  /** Whether a watched sandbox needs `state`: every one needs the ip feed, those with a slot the nft feed. */
+  private feedNeeded(state: FeedState): boolean {
+    return state === this.ip ? this.entries.size > 0 : this.slotEntries > 0;
+  }
+
   /** Stops `state` once nothing has needed it for `feedLingerMs` (at once without a linger or when closed). */
-  private releaseFeed(state: FeedState, needed: () => boolean): void {
+  private releaseFeed(state: FeedState): void {
     const linger = this.options.feedLingerMs ?? 0;
     clearTimeout(state.lingering);
     state.lingering = undefined;
@@ -289,7 +294,7 @@ export class DriftWatch {
     }
     state.lingering = setTimeout(() => {
       state.lingering = undefined;
-      if (!needed()) void this.stopFeed(state);
+      if (!this.feedNeeded(state)) void this.stopFeed(state);
     }, linger);
     // A lingering feed never keeps the process alive.
     state.lingering.unref();
@@ -525,8 +530,7 @@ export class DriftWatch {
       if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
       this.fullTimer = undefined;
       this.flushTimer = undefined;
-      this.releaseFeed(this.ip, () => this.entries.size > 0);
     }
-    if (this.slotEntries === 0) this.releaseFeed(this.nft, () => this.slotEntries > 0);
+    for (const feed of [this.ip, this.nft]) if (!this.feedNeeded(feed)) this.releaseFeed(feed);
   }
 }

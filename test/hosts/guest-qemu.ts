@@ -3,9 +3,8 @@
  * one $AIRLOCK_GUEST_QEMU names, with its version for the run's diagnostics.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { QEMU_BINARY } from '../../src/isolation/microvm/qemu.ts';
+import { requireQemu } from '../../src/isolation/microvm/qemu.ts';
 
 const run = promisify(execFile);
 
@@ -22,8 +21,8 @@ export interface GuestQemu {
 export async function guestQemu(env: NodeJS.ProcessEnv = process.env): Promise<GuestQemu> {
   const forced = env.AIRLOCK_GUEST_QEMU;
   if (forced !== undefined && forced !== '') return { binary: forced, version: await versionOf(forced), source: '$AIRLOCK_GUEST_QEMU' };
-  if (!existsSync(QEMU_BINARY)) throw new Error('guest: qemu-system-x86_64 is missing (apt-get install qemu-system-x86)');
-  return { binary: QEMU_BINARY, version: await versionOf(QEMU_BINARY), source: 'host' };
+  const binary = requireQemu();
+  return { binary, version: await versionOf(binary), source: 'host' };
 }
 
 async function versionOf(binary: string): Promise<string> {

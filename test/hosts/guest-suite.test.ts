@@ -49,8 +49,8 @@ test('the focused suite passes inside a guest with cgroup v2 only and AppArmor a
     disks: { [GUEST_STATE_DIR]: store.path },
     collect: [GUEST_REPORT_FILE],
     memoryMiB: 4096,
-    // Why: a hung guest must not eat CI's 90 minutes beside the host suite's ~30; whole runs took
-    // 16.5 min on a quiet host, 41 min on a loaded one.
+    // Why: a hung guest must not eat CI's 90 minutes beside the host suite's ~26; whole runs took
+    // 13–18 min on a quiet host (one thread for TCG), 41 min on a loaded one (a thread per vCPU).
     timeoutMs: 2_700_000,
     // $AIRLOCK_GUEST_CONSOLE: a file to follow the guest's console in while the suite runs.
     ...(consoleLog === undefined ? {} : { onConsole: (chunk: string) => appendFileSync(consoleLog, chunk) }),
