@@ -3,7 +3,8 @@
  * same runsc hardening flags: of a minimal bundle (the image as a read-only root, /bin/true as
  * nobody with no capabilities, runsc's default mounts, the same cgroup limits), and of the bundle
  * the driver prepares (same config.json, flags and cgroup; no supervision, no bundle set-up or
- * teardown). All three spawned from this process, in turn, so machine noise hits them alike.
+ * teardown), and the minimal bundle again with the driver's seccomp filter. All spawned from this
+ * process, in turn, so machine noise hits them alike.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { AirlockConfig } from '../src/config/config.ts';
@@ -21,7 +22,7 @@ import { execFileSync } from 'node:child_process';
 import { ensureAgent } from '../src/agent/build.ts';
 
 /** A minimal OCI bundle: what `runsc spec` writes, with the image as read-only root and the driver's limits. */
-function minimalSpec(rootfs: string, cgroupsPath: string, limits: AirlockConfig['defaults'], args = ['/bin/true']): object {
+function minimalSpec(rootfs: string, cgroupsPath: string, limits: AirlockConfig['defaults'], args = ['/bin/true'], seccomp?: object): object {
   return {
     ociVersion: '1.0.2',
     process: {
@@ -48,6 +49,7 @@ function minimalSpec(rootfs: string, cgroupsPath: string, limits: AirlockConfig[
         cpu: { quota: Math.round(Math.max(1, limits.cpuCores) * 100_000), period: 100_000 },
         pids: { limit: hostPidsMax(limits.pids) },
       },
+      ...(seccomp === undefined ? {} : { seccomp }),
     },
   };
 }
@@ -99,9 +101,15 @@ export async function benchGvisor(config: AirlockConfig, image: Image, n: number
   const minimalRoot = overlayRoot(`${minimalDir}-rootfs`, image.rootfs);
   writeFileSync(`${minimalDir}/config.json`, JSON.stringify(minimalSpec(minimalRoot.path, `/${config.cgroupParent}/bench-minimal-${process.pid}`, config.defaults)), { mode: 0o600 });
   const minimal = () => spawnWait(runsc, [...global, 'run', '--bundle', minimalDir, `bench-minimal-${process.pid}-${rawSeq++}`], { env: RUNSC_ENV });
+  // The same minimal bundle with the driver's seccomp filter: what the filter (a control, applied by
+  // the sandbox kernel at boot) costs, apart from what the driver adds.
+  const filteredDir = `${minimalDir}-filtered`;
+  mkdirSync(filteredDir, { recursive: true, mode: 0o700 });
+  writeFileSync(`${filteredDir}/config.json`, JSON.stringify(minimalSpec(minimalRoot.path, `/${config.cgroupParent}/bench-minimal-${process.pid}`, config.defaults, ['/bin/true'], toOciSeccomp(DEFAULT_PROFILE, hostArch()))), { mode: 0o600 });
+  const filtered = () => spawnWait(runsc, [...global, 'run', '--bundle', filteredDir, `bench-minimal-${process.pid}-${rawSeq++}`], { env: RUNSC_ENV });
   try {
-    const samples: [number[], number[], number[]] = [[], [], []];
-    const fns = [viaDriver, minimal, raw];
+    const samples: [number[], number[], number[], number[]] = [[], [], [], []];
+    const fns = [viaDriver, minimal, raw, filtered];
     for (let i = -2; i < n; i++) {
       for (const [k, fn] of fns.entries()) {
         const t0 = performance.now();
@@ -115,10 +123,12 @@ export async function benchGvisor(config: AirlockConfig, image: Image, n: number
       trace,
       debug,
       { name: 'gvisor: create+run+destroy /bin/true', subject, baseline: summarize(samples[1]), subjectLabel: 'GvisorDriver', baselineLabel: 'plain runsc run (minimal bundle, same flags)' },
+      { name: 'gvisor: create+run+destroy /bin/true', subject, baseline: summarize(samples[3]), subjectLabel: 'GvisorDriver', baselineLabel: 'plain runsc run (minimal bundle, same flags, the driver\'s seccomp filter)' },
       { name: 'gvisor: create+run+destroy /bin/true', subject, baseline: summarize(samples[2]), subjectLabel: 'GvisorDriver', baselineLabel: 'raw runsc run (the driver\'s bundle)' },
     ];
   } finally {
     rmSync(minimalDir, { recursive: true, force: true });
+    rmSync(filteredDir, { recursive: true, force: true });
     minimalRoot.release();
     rmSync(`${minimalDir}-rootfs`, { recursive: true, force: true });
     await holder.destroy();
