@@ -242,6 +242,62 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
     assert.deepEqual(leftovers(id, []), []);
   });
 
+  it('secrets are 0400 files of the sandbox user on a read-only guest tmpfs, the trust bundle a read-only file over the image\'s', async () => {
+    const value = randomBytes(24).toString('hex');
+    const bundle = `-----BEGIN CERTIFICATE-----\n${randomBytes(30).toString('base64')}\n-----END CERTIFICATE-----\n`;
+    const probe = [
+      'cd /run/secrets && stat -c "%a %u %g %n" . && stat -c "%a %u %g %s %n" api_key empty_key && ls -A && cat api_key && echo',
+      'grep " /run/secrets " /proc/mounts',
+      '(echo x > /run/secrets/api_key) 2>/dev/null && echo WRITABLE; (touch /run/secrets/new) 2>/dev/null && echo CREATABLE',
+      'stat -c "%a %u" /etc/ssl/certs/ca-certificates.crt; cat /etc/ssl/certs/ca-certificates.crt',
+      '(echo x >> /etc/ssl/certs/ca-certificates.crt) 2>/dev/null && echo BUNDLE-WRITABLE; true',
+    ].join('; ');
+    const id = `mvm-${process.pid}-s`;
+    const secrets = [{ name: 'api_key', bytes: () => Buffer.from(value) }, { name: 'empty_key', bytes: () => Buffer.alloc(0) }];
+    const sandbox = await driver.create({ ...spec(id), secrets, trustBundle: bundle });
+    try {
+      const proc = await sandbox.start({ argv: ['sh', '-c', probe], stdin: false });
+      const [stdout, stderr] = [collect(proc.stdout), collect(proc.stderr)];
+      const exit = await proc.exit;
+      const out = await stdout;
+      assert.equal(exit.code, 0, `${out}\n${await stderr}`);
+      const lines = out.split('\n');
+      assert.deepEqual(lines.slice(0, 3), ['500 65534 65534 .', `400 65534 65534 ${value.length} api_key`, '400 65534 65534 0 empty_key']);
+      assert.deepEqual(lines.slice(3, 5), ['api_key', 'empty_key'], 'only the given secrets are listed');
+      assert.equal(lines[5], value);
+      assert.match(lines[6] ?? '', /^secrets \/run\/secrets tmpfs ro,nosuid,nodev,noexec,/, 'a read-only tmpfs of its own');
+      assert.ok(!out.includes('WRITABLE') && !out.includes('CREATABLE'), out);
+      assert.equal(lines[7], '444 0');
+      assert.equal(lines.slice(8).join('\n'), `${bundle}`);
+    } finally {
+      await sandbox.destroy();
+    }
+    // Without secrets there is no /run/secrets at all, as on every tier.
+    const bare = await driver.create(spec(`${id}2`));
+    try {
+      const proc = await bare.start({ argv: ['sh', '-c', 'test -e /run/secrets && echo PRESENT; echo done'], stdin: false });
+      const out = collect(proc.stdout);
+      proc.stderr.resume();
+      await proc.exit;
+      assert.equal(await out, 'done\n');
+    } finally {
+      await bare.destroy();
+    }
+    assert.deepEqual(leftovers(id, []), []);
+  });
+
+  it('a secret that cannot be read stops the start before the VM boots, naming the secret', async () => {
+    const id = `mvm-${process.pid}-u`;
+    const sandbox = await driver.create({ ...spec(id), secrets: [{ name: 'gone_key', bytes: (): Buffer => { throw new Error('the provider went away'); } }] });
+    try {
+      await assert.rejects(sandbox.start({ argv: ['true'], stdin: false }), /secret gone_key: its value could not be read: the provider went away/);
+      assert.equal((sandbox as MicrovmSandbox).vmmPid, undefined, 'no VMM was started');
+    } finally {
+      await sandbox.destroy();
+    }
+    assert.deepEqual(leftovers(id, []), []);
+  });
+
   it('a guest root image changed after it was built is refused, and accepted again once restored', async () => {
     const path = await ensureRootImage(config.stateDir, image as Image, new Map());
     const size = statSync(path).size;
@@ -263,7 +319,7 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
   });
 
   it('refuses what this build cannot give a VM, before anything exists', async () => {
-    await assert.rejects(driver.create({ ...spec(`mvm-${process.pid}-n`), network: { kind: 'attached', netnsPath: '/run/netns/x' }, trustBundle: 'PEM' }), /secrets: the microvm runtime does not support brokered secrets/);
+    await assert.rejects(driver.create({ ...spec(`mvm-${process.pid}-n`), secrets: [{ name: 'Bad/Name', bytes: () => Buffer.from('x') }] }), /secrets: "Bad\/Name" is not a secret name/);
     await assert.rejects(driver.create({ ...spec(`mvm-${process.pid}-r`), resolvConf: 'nameserver 1.1.1.1\n' }), /network: a resolver configuration needs an attached network/);
     await assert.rejects(driver.create({ ...spec(`mvm-${process.pid}-m`), mounts: [{ hostPath: '/etc', sandboxPath: '/mnt', writable: false }] }), /filesystem_access/);
     assert.deepEqual(leftovers('none', []), []);

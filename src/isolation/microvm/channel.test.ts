@@ -47,9 +47,9 @@ describe('guest channel', () => {
     assert.deepEqual(bytes.subarray(0, 32), secret);
     assert.deepEqual([0, 4, 8, 12].map((o) => bytes.readUInt32LE(32 + o)), [16, 64, 32, 128]);
     assert.throws(() => handshakeBytes(Buffer.alloc(16), { memoryMb: 1, cpuCores: 1, pids: 1, timeoutSeconds: 1, scratchMb: 1, outputBytes: 1, openFiles: 1 }), /32 bytes/);
-    // Network none: a zeroed 20-byte block.
-    assert.equal(bytes.length, 32 + 16 + 20);
-    assert.deepEqual(bytes.subarray(48), Buffer.alloc(20));
+    // Network none: a zeroed 20-byte block; no trust bundle, no secrets: a zero length and a zero count.
+    assert.equal(bytes.length, 32 + 16 + 20 + 4 + 4);
+    assert.deepEqual(bytes.subarray(48), Buffer.alloc(28));
   });
 
   it('handshake network block: mode, address and gateway in network order, prefix, resolv.conf; bad values refused naming network', () => {
@@ -60,12 +60,37 @@ describe('guest channel', () => {
     assert.equal(full.readUInt32LE(8), 30);
     assert.deepEqual([...full.subarray(12, 16)], [10, 200, 0, 1]);
     assert.equal(full.readUInt32LE(16), 19);
-    assert.equal(full.subarray(20).toString(), 'nameserver 1.1.1.1\n');
+    assert.equal(full.subarray(20, 39).toString(), 'nameserver 1.1.1.1\n');
     const restricted = handshakeBytes(Buffer.alloc(32), limits, { address: '10.200.0.6', prefixLength: 30, gateway: undefined, resolvConf: undefined }).subarray(48);
     assert.deepEqual([...restricted.subarray(12, 16)], [0, 0, 0, 0]);
-    assert.equal(restricted.length, 20);
+    assert.equal(restricted.length, 20 + 4 + 4);
     assert.throws(() => handshakeBytes(Buffer.alloc(32), limits, { address: '10.200.0.256', prefixLength: 30, gateway: undefined, resolvConf: undefined }), /network: 10\.200\.0\.256 is not an IPv4 address/);
     assert.throws(() => handshakeBytes(Buffer.alloc(32), limits, { address: '10.0.0.2', prefixLength: 31, gateway: undefined, resolvConf: undefined }), /network: prefix length 31/);
     assert.throws(() => handshakeBytes(Buffer.alloc(32), limits, { address: '10.0.0.2', prefixLength: 30, gateway: undefined, resolvConf: 'x'.repeat(5000) }), /network: resolv.conf is 5000 bytes/);
+  });
+
+  it('handshake files: the trust bundle, then each secret as name and value; bad names and sizes refused naming the secret, never its value', () => {
+    const limits = { memoryMb: 64, cpuCores: 1, pids: 32, timeoutSeconds: 1, scratchMb: 16, outputBytes: 1, openFiles: 128 };
+    const value = Buffer.from('s3cr3t-value');
+    const given: Buffer[] = [];
+    const secret = (name: string, bytes: Buffer) => ({ name, bytes: () => { const copy = Buffer.from(bytes); given.push(copy); return copy; } });
+    const files = handshakeBytes(Buffer.alloc(32), limits, undefined, { trustBundle: 'PEM\n', secrets: [secret('api_key', value), secret('e', Buffer.alloc(0))] }).subarray(68);
+    assert.equal(files.readUInt32LE(0), 4);
+    assert.equal(files.subarray(4, 8).toString(), 'PEM\n');
+    assert.equal(files.readUInt32LE(8), 2, 'two secrets');
+    assert.equal(files.readUInt32LE(12), 7);
+    assert.equal(files.subarray(16, 23).toString(), 'api_key');
+    assert.equal(files.readUInt32LE(23), value.length);
+    assert.deepEqual(files.subarray(27, 27 + value.length), value);
+    assert.deepEqual([files.readUInt32LE(39), files.subarray(43, 44).toString(), files.readUInt32LE(44)], [1, 'e', 0]);
+    assert.equal(files.length, 48);
+    // The values the secrets handed over are wiped once copied into the greeting.
+    assert.ok(given.every((b) => b.every((byte) => byte === 0)));
+    const refused = (secrets: { name: string; bytes: () => Buffer }[], pattern: RegExp) => assert.throws(() => handshakeBytes(Buffer.alloc(32), limits, undefined, { secrets }), (err: Error) => pattern.test(err.message) && !err.message.includes('s3cr3t'));
+    refused([secret('API', value)], /secrets: "API" is not a secret name/);
+    refused([secret('api_key', value), secret('api_key', value)], /secret api_key: is given twice/);
+    refused([secret('big_key', Buffer.alloc(64 * 1024 + 1, 1))], /secret big_key: is 65537 bytes; the microvm guest takes at most 65536/);
+    refused([{ name: 'gone_key', bytes: () => { throw new Error('provider down'); } }], /secret gone_key: its value could not be read: provider down/);
+    assert.throws(() => handshakeBytes(Buffer.alloc(32), limits, undefined, { trustBundle: 'x'.repeat(8 * 1024 * 1024 + 1) }), /secrets\.broker_ca: the trust bundle is 8388609 bytes/);
   });
 });

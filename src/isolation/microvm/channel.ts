@@ -3,8 +3,8 @@
  * already connected: no host path exists for anyone else to connect to).
  *
  * Handshake (see guest/airlock-vm-init.c): the host sends the per-boot secret (32 bytes), the
- * sandbox's settings (u32 LE scratch MiB, memory MiB, pids, open files) and its network block
- * (see {@link GuestNetwork}); the guest answers `AOK1`
+ * sandbox's settings (u32 LE scratch MiB, memory MiB, pids, open files), its network block
+ * (see {@link GuestNetwork}), the trust bundle and the secrets (see {@link GuestFiles}); the guest answers `AOK1`
  * (then the agent protocol follows, unchanged) or `DENY` (wrong secret: it powers off).
  * Why a secret on a private socket: the guest runs nothing for a peer that cannot prove it is the
  * controller that booted it, whatever reaches the port.
@@ -17,7 +17,9 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import type { Socket } from 'node:net';
 import { ControlError } from '../../host/control-error.ts';
-import type { Limits } from '../driver.ts';
+import type { Limits, SecretFile } from '../driver.ts';
+import { checkSecretFiles, secretBytes } from '../secret-files.ts';
+import { TRUST_STORE_CONTROL } from '../trust-store.ts';
 
 /** Bytes of the per-boot secret. */
 export const SECRET_BYTES = 32;
@@ -47,15 +49,71 @@ export interface GuestNetwork {
   resolvConf: string | undefined;
 }
 
-/** The handshake's bytes for `secret`, the sandbox's limits and its network (none: undefined). */
-export function handshakeBytes(secret: Buffer, limits: Limits, network?: GuestNetwork): Buffer {
+/** Longest trust bundle the guest init takes (an image's bundle is read up to 4 MiB, plus anchors). */
+export const MAX_TRUST_BUNDLE = 8 * 1024 * 1024;
+/** Most secrets, and longest value, the guest init takes (the secret store's own limits are lower). */
+export const MAX_GUEST_SECRETS = 64;
+export const MAX_GUEST_SECRET_BYTES = 64 * 1024;
+
+/** Files the guest init places in the sandbox's root: the broker CA's trust bundle, the secrets. */
+export interface GuestFiles {
+  trustBundle?: string | undefined;
+  secrets?: readonly SecretFile[] | undefined;
+}
+
+/**
+ * The handshake's bytes for `secret`, the sandbox's limits, its network (none: undefined) and its
+ * files. Secret values are in the result: {@link handshake} wipes it once written.
+ */
+export function handshakeBytes(secret: Buffer, limits: Limits, network?: GuestNetwork, files: GuestFiles = {}): Buffer {
   if (secret.length !== SECRET_BYTES) throw new Error(`the channel secret must be ${SECRET_BYTES} bytes`);
   const settings = Buffer.alloc(16);
   settings.writeUInt32LE(limits.scratchMb, 0);
   settings.writeUInt32LE(limits.memoryMb, 4);
   settings.writeUInt32LE(limits.pids, 8);
   settings.writeUInt32LE(limits.openFiles, 12);
-  return Buffer.concat([secret, settings, networkBlock(network)]);
+  const secrets = secretsBlock(files.secrets ?? []);
+  try {
+    return Buffer.concat([secret, settings, networkBlock(network), trustBundleBlock(files.trustBundle), secrets]);
+  } finally {
+    secrets.fill(0);
+  }
+}
+
+/** u32 LE length (0: none) | the bundle. */
+function trustBundleBlock(bundle: string | undefined): Buffer {
+  const bytes = Buffer.from(bundle ?? '', 'utf8');
+  if (bytes.length > MAX_TRUST_BUNDLE) throw new ControlError(TRUST_STORE_CONTROL, `the trust bundle is ${bytes.length} bytes; the microvm guest takes at most ${MAX_TRUST_BUNDLE}`);
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(bytes.length, 0);
+  return Buffer.concat([length, bytes]);
+}
+
+/** u32 LE count | per secret: u32 LE name length, name, u32 LE value length, value. Errors name the secret, never a value. */
+function secretsBlock(secrets: readonly SecretFile[]): Buffer {
+  checkSecretFiles(secrets);
+  if (secrets.length > MAX_GUEST_SECRETS) throw new ControlError('secrets', `${secrets.length} secrets; the microvm guest takes at most ${MAX_GUEST_SECRETS}`);
+  const parts: Buffer[] = [u32(secrets.length)];
+  for (const file of secrets) {
+    const value = secretBytes(file);
+    if (value.length > MAX_GUEST_SECRET_BYTES) {
+      value.fill(0);
+      throw new ControlError(`secret ${file.name}`, `is ${value.length} bytes; the microvm guest takes at most ${MAX_GUEST_SECRET_BYTES}`);
+    }
+    const name = Buffer.from(file.name, 'utf8');
+    parts.push(u32(name.length), name, u32(value.length), value);
+  }
+  try {
+    return Buffer.concat(parts);
+  } finally {
+    for (const part of parts) part.fill(0);
+  }
+}
+
+function u32(value: number): Buffer {
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32LE(value, 0);
+  return bytes;
 }
 
 /** u32 LE mode | address | u32 LE prefix | gateway (0.0.0.0: none) | u32 LE resolv.conf length | its bytes. */
@@ -80,7 +138,7 @@ function ipv4Bytes(address: string): Buffer {
 }
 
 /**
- * Sends the handshake and waits for the guest's answer. Resolves with what arrived after it (the
+ * Sends the handshake (wiping `bytes` once written) and waits for the guest's answer. Resolves with what arrived after it (the
  * start of the agent's stream); rejects with a ControlError naming `microvm` when the guest
  * refused the secret, closed the channel, or `failed` settled first (the VMM died, the boot timed out).
  */
@@ -106,7 +164,8 @@ export function handshake(socket: Socket, bytes: Buffer, failed: Promise<string>
     socket.on('data', onData);
     socket.once('end', onEnd);
     void failed.then((why) => done(new ControlError('microvm', why)));
-    socket.write(bytes);
+    // Why wiped: the bytes carry secret values; once the socket has them, no copy stays in the heap.
+    socket.write(bytes, () => bytes.fill(0));
   });
 }
 

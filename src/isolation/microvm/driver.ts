@@ -8,8 +8,9 @@
  * This build runs one-shot commands and persistent sandboxes (the caller talks to the guest's
  * agent over the channel; the guest runs the agent build baked into its initramfs, from the same
  * verified source) with network `none`, `restricted` or `full` (the VMM in the slot's namespace,
- * the guest's eth0 on a tap there: tap.ts). Grants and secrets (file and brokered) are refused
- * with a clear error, never run weaker.
+ * the guest's eth0 on a tap there: tap.ts). Secrets travel in the authenticated handshake and
+ * land as 0400 files on a read-only guest tmpfs; a brokered secret's trust bundle as a read-only
+ * file over the image's. Grants are refused with a clear error, never run weaker.
  */
 import { ensureAgent, type AgentStamps } from '../../agent/build.ts';
 import { ControlError } from '../../host/control-error.ts';
@@ -25,6 +26,7 @@ import type { Availability, IsolationDriver, Sandbox, SandboxSpec } from '../dri
 import { checkWorkdir } from '../mount-targets.ts';
 import { compileBpf, DEFAULT_PROFILE, hostArch } from '../seccomp/index.ts';
 import { checkMaskedPaths } from '../../images/masked-paths.ts';
+import { checkSecretFiles } from '../secret-files.ts';
 import type { ArtefactStamps } from './artefacts.ts';
 import { cachedGuestKernel, ensureGuestKernel, KERNEL_METAPACKAGE } from './kernel.ts';
 import { ensureInitramfs } from './initramfs.ts';
@@ -98,9 +100,8 @@ export class MicrovmDriver implements IsolationDriver {
     if (!ID_RE.test(spec.id)) throw new ControlError('sandbox id', `"${spec.id}" is not lowercase letters, digits and dashes`);
     // Fail closed: what this build can't give a VM is refused, never silently dropped.
     if (spec.mounts.length > 0) throw new ControlError('filesystem_access', 'the microvm runtime does not support granted host paths yet');
-    if ((spec.secrets ?? []).length > 0) throw new ControlError('secrets', 'the microvm runtime does not support secrets yet');
-    // Why: the broker CA's trust store is not placed in the guest yet; a brokered secret without it would fail open to TLS errors.
-    if (spec.trustBundle !== undefined) throw new ControlError('secrets', 'the microvm runtime does not support brokered secrets (the broker CA trust store) yet');
+    // Secret names become file names in the guest: refused here, before anything exists.
+    checkSecretFiles(spec.secrets ?? []);
     if (spec.resolvConf !== undefined && spec.network.kind !== 'attached') throw new ControlError('network', 'a resolver configuration needs an attached network');
     const nsenter = spec.network.kind === 'attached' ? findExecutable('nsenter') : undefined;
     if (spec.network.kind === 'attached' && nsenter === undefined) throw new ControlError('network', 'nsenter is not installed (apt-get install util-linux)');

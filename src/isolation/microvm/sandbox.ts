@@ -105,7 +105,12 @@ export class MicrovmSandbox implements Sandbox {
     chownSync(secretFile, res.lease.uid, res.lease.uid);
     const fds: number[] = [];
     let client: AgentClient;
+    let greeting: Buffer | undefined;
+    // Once handed to the handshake, the greeting is wiped when written (channel.ts), not before.
+    let handed = false;
     try {
+      // Composed before the VM exists: a secret that can't be read stops the start with nothing booted.
+      greeting = handshakeBytes(secret, res.spec.limits, res.network?.guest, { trustBundle: res.spec.trustBundle, secrets: res.spec.secrets });
       for (const path of [res.files.root, res.files.kernel, res.files.initrd, secretFile]) fds.push(openSync(path, 'r'));
       const child = this.launch(fds);
       const socket = child.stdio[VMM_FD.control] as Socket;
@@ -113,7 +118,8 @@ export class MicrovmSandbox implements Sandbox {
       // Join the cgroup before QEMU exists: the launcher is parked until this byte arrives.
       await res.cgroup.addProcess(child.pid as number);
       (child.stdio[VMM_FD.park] as Socket).end('1\n');
-      const rest = await handshake(socket, handshakeBytes(secret, res.spec.limits, res.network?.guest), failed);
+      handed = true;
+      const rest = await handshake(socket, greeting, failed);
       rmSync(secretFile, { force: true });
       this.qemuPid = res.cgroup.pids().find((pid) => exeOf(pid) === res.tools.qemu);
       const filter = new GuestCounterFilter((c) => (this.counters = c));
@@ -133,14 +139,16 @@ export class MicrovmSandbox implements Sandbox {
       applyCpuQuota(res.cgroup, res.spec.limits.cpuCores);
     } catch (err) {
       await this.stop();
-      // A network step that failed (the tap's attach, the guest's eth0) is named as the network control it is.
-      const control = /airlock-tap-open: network\.tap:/.test(this.consoleTail) ? 'network.tap' : /airlock-vm-init: network:/.test(this.consoleTail) ? 'network.guest' : undefined;
+      // A network or secrets step that failed (the tap's attach, the guest's eth0, placing a file) is named as the control it is.
+      const control = /airlock-tap-open: network\.tap:/.test(this.consoleTail) ? 'network.tap' : /airlock-vm-init: network:/.test(this.consoleTail) ? 'network.guest' : /airlock-vm-init: (secrets|trust bundle):/.test(this.consoleTail) ? 'secrets' : undefined;
       if (control !== undefined) throw new ControlError(control, (err as Error).message.replace(/^microvm: /, ''), { cause: err });
       if (err instanceof ControlError) throw err;
       throw new ControlError('microvm', `the VM did not start: ${(err as Error).message}`, { cause: err });
     } finally {
       for (const fd of fds) closeSync(fd);
       rmSync(secretFile, { force: true });
+      // Why: a start that failed before the handshake still wipes the secret values the greeting carried.
+      if (!handed) greeting?.fill(0);
     }
     return this.run(client, command);
   }

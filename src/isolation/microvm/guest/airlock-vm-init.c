@@ -8,12 +8,17 @@
  * Handshake on the port (host -> guest): 32 secret bytes, then 16 bytes of settings
  * (u32 LE scratch MiB | memory MiB | pids | open files), then the network block (u32 LE mode:
  * 0 none, 1 attached | IPv4 address, 4 bytes in network order | u32 LE prefix length | IPv4
- * gateway, network order, 0.0.0.0 for none | u32 LE length of resolv.conf, then its bytes).
+ * gateway, network order, 0.0.0.0 for none | u32 LE length of resolv.conf, then its bytes), the
+ * trust bundle (u32 LE length, 0 for none, then its bytes) and the secrets (u32 LE count, then for
+ * each: u32 LE name length, the name, u32 LE value length, the value).
  * A wrong secret: "DENY" and power off. Otherwise loopback is brought up; an attached network
  * configures eth0 (virtio-net) with the address, the gateway as default route, and resolv.conf
  * as a read-only layer of the root; any step that fails powers the guest off (the host reports
  * the console's last lines). Then the image root (erofs on /dev/vda) is mounted read-only under a read-only overlay
- * holding the agent and the mount points, scratch is a tmpfs of the given size at /tmp, the
+ * holding the agent and the mount points (and the trust bundle at /etc/ssl/certs/ca-certificates.crt
+ * when one was sent), scratch is a tmpfs of the given size at /tmp, the secrets are 0400 files
+ * of uid 65534 on a read-only tmpfs of their own at /run/secrets (mode 0500; none sent: no
+ * /run/secrets at all), the
  * sandbox's processes go into a guest cgroup with the memory and pids limits, and the reply is
  * "AOK1". Then the agent (agent/airlock-agent.c) runs chrooted there as uid/gid 65534, with no
  * capabilities, no_new_privs and the project's seccomp filter (/seccomp.bpf), its fds 0/1 a
@@ -62,6 +67,12 @@
 #define FW_CFG_PORT_DATA 0x511
 #define FW_CFG_FILE_DIR 0x19
 #define MAX_RESOLV 4096
+/* The host's limits (src/secrets: 32 per request, 64 KiB each; trust-store.ts: a 4 MiB image bundle + anchors). */
+#define MAX_SECRETS 64
+#define MAX_SECRET_NAME 63
+#define MAX_SECRET_VALUE (64 * 1024)
+#define MAX_TRUST_BUNDLE (8 * 1024 * 1024)
+#define PAGE 4096
 
 static void say(const char *fmt, const char *arg) {
   dprintf(2, "airlock-vm-init: ");
@@ -278,6 +289,112 @@ static int configure_network(const struct net_settings *net, const char *resolv)
   return 1;
 }
 
+struct secret {
+  char name[MAX_SECRET_NAME + 1];
+  uint32_t len;
+  uint8_t *value;
+};
+
+struct secrets {
+  uint32_t count;
+  struct secret items[MAX_SECRETS];
+};
+
+/* A secret name as the host checks it (secret-files.ts): a lowercase letter, then a-z 0-9 _ -. */
+static int secret_name_ok(const char *name) {
+  if (name[0] < 'a' || name[0] > 'z') return 0;
+  for (const char *c = name; *c != 0; c++)
+    if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-')) return 0;
+  return 1;
+}
+
+/* The secrets block of the handshake; anything out of bounds powers the guest off, never truncates. */
+static void read_secrets(int port, struct secrets *out) {
+  read_full(port, &out->count, 4, "secrets: read the count");
+  if (out->count > MAX_SECRETS) {
+    errno = E2BIG;
+    fail("secrets: too many");
+  }
+  for (uint32_t i = 0; i < out->count; i++) {
+    struct secret *s = &out->items[i];
+    uint32_t name_len;
+    read_full(port, &name_len, 4, "secrets: read a name length");
+    if (name_len == 0 || name_len > MAX_SECRET_NAME) {
+      errno = EINVAL;
+      fail("secrets: name length");
+    }
+    read_full(port, s->name, name_len, "secrets: read a name");
+    s->name[name_len] = 0;
+    if (strlen(s->name) != name_len || !secret_name_ok(s->name)) {
+      errno = EINVAL;
+      fail("secrets: not a secret name");
+    }
+    for (uint32_t j = 0; j < i; j++)
+      if (strcmp(out->items[j].name, s->name) == 0) {
+        errno = EEXIST;
+        fail("secrets: a name given twice");
+      }
+    read_full(port, &s->len, 4, "secrets: read a value length");
+    if (s->len > MAX_SECRET_VALUE) {
+      errno = E2BIG;
+      fail("secrets: value too long");
+    }
+    s->value = malloc(s->len == 0 ? 1 : s->len);
+    if (s->value == NULL) fail("secrets: malloc");
+    read_full(port, s->value, s->len, "secrets: read a value");
+  }
+}
+
+/* The trust bundle: a file of the read-only /net layer, over the image's own. Returns whether one was written. */
+static int place_trust_bundle(int port) {
+  uint32_t len;
+  read_full(port, &len, 4, "trust bundle: read the length");
+  if (len == 0) return 0;
+  if (len > MAX_TRUST_BUNDLE) {
+    errno = E2BIG;
+    fail("trust bundle: too long");
+  }
+  uint8_t *bundle = malloc(len);
+  if (bundle == NULL) fail("trust bundle: malloc");
+  read_full(port, bundle, len, "trust bundle: read it");
+  const char *dirs[] = {"/net", "/net/etc", "/net/etc/ssl", "/net/etc/ssl/certs"};
+  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+    if (mkdir(dirs[i], 0755) != 0 && errno != EEXIST) fail("trust bundle: mkdir");
+  int fd = open("/net/etc/ssl/certs/ca-certificates.crt", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
+  if (fd < 0 || write_full(fd, bundle, len) != 0) fail("trust bundle: write");
+  close(fd);
+  free(bundle);
+  return 1;
+}
+
+/*
+ * Each secret a 0400 file of the sandbox user on a tmpfs of their own, sized to hold exactly them,
+ * then read-only. Why a tmpfs and not a layer: nothing else of the root is writable by root's
+ * mistake, and the directory (0500, the sandbox user's) lists only what was granted. The values
+ * are wiped from this process's memory once written.
+ */
+static void place_secrets(struct secrets *secrets) {
+  if (secrets->count == 0) return;
+  size_t bytes = PAGE;
+  for (uint32_t i = 0; i < secrets->count; i++) bytes += ((secrets->items[i].len + PAGE - 1) / PAGE + (secrets->items[i].len == 0)) * PAGE;
+  char opts[96];
+  snprintf(opts, sizeof opts, "size=%zu,mode=0500,uid=%d,gid=%d", bytes, SANDBOX_ID, SANDBOX_ID);
+  const unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  if (mount("secrets", "/newroot/run/secrets", "tmpfs", flags, opts) != 0) fail("secrets: mount the tmpfs");
+  for (uint32_t i = 0; i < secrets->count; i++) {
+    struct secret *s = &secrets->items[i];
+    char path[128];
+    snprintf(path, sizeof path, "/newroot/run/secrets/%s", s->name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
+    if (fd < 0 || write_full(fd, s->value, s->len) != 0 || fchown(fd, SANDBOX_ID, SANDBOX_ID) != 0 || fchmod(fd, 0400) != 0) fail("secrets: write a file");
+    close(fd);
+    explicit_bzero(s->value, s->len);
+    free(s->value);
+    s->value = NULL;
+  }
+  if (mount(NULL, "/newroot/run/secrets", NULL, MS_REMOUNT | MS_RDONLY | flags, NULL) != 0) fail("secrets: remount read-only");
+}
+
 static void make_dev(const char *name, unsigned maj, unsigned min) {
   char path[64];
   snprintf(path, sizeof path, "/newroot/dev/%s", name);
@@ -286,8 +403,10 @@ static void make_dev(const char *name, unsigned maj, unsigned min) {
 }
 
 /* The sandbox's root: image (read-only), agent and mount points (read-only), scratch, /proc, /dev. */
-static void mount_root(uint32_t scratch_mb, int net_layer) {
+static void mount_root(uint32_t scratch_mb, int net_layer, int secrets) {
   const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV;
+  // The secrets' mount point exists only when there are secrets, as on every tier.
+  if (secrets && mkdir("/extra/run/secrets", 0500) != 0) fail("secrets: mkdir the mount point");
   // Why nosuid: a setuid binary of the image must not lift sandbox code back to guest root.
   if (mount("/dev/vda", "/image", "erofs", ro, NULL) != 0) fail("mount the image (erofs on /dev/vda)");
   const char *layers = net_layer ? "lowerdir=/extra:/net:/image" : "lowerdir=/extra:/image";
@@ -440,9 +559,13 @@ int main(void) {
   }
   read_full(port, resolv, net.resolv_len, "read resolv.conf");
   int net_layer = configure_network(&net, resolv);
+  net_layer |= place_trust_bundle(port);
+  static struct secrets secrets;
+  read_secrets(port, &secrets);
   static struct filter filter;
   read_filter(&filter);
-  mount_root(settings[0], net_layer);
+  mount_root(settings[0], net_layer, secrets.count > 0);
+  place_secrets(&secrets);
   make_cgroup(settings[1], settings[2]);
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) fail("socketpair");
