@@ -120,7 +120,8 @@ interface Call {
   error?: string;
 }
 
-for (const runtime of ['namespace', 'gvisor'] as const) {
+// microvm too: the broker CA's trust bundle travels in the guest's authenticated handshake.
+for (const runtime of ['namespace', 'gvisor', 'microvm'] as const) {
   describe(`${runtime}: brokered secret over HTTPS`, { skip: reason(runtime) }, () => {
     const defaults = tls.getCACertificates('default');
     const decisions: EgressDecision[] = [];

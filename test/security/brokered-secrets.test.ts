@@ -68,7 +68,8 @@ async function listen(seen: Seen[]): Promise<Server> {
   return server;
 }
 
-for (const runtime of ['namespace', 'gvisor'] as const) {
+// microvm too: the broker CA's trust bundle travels in the guest's authenticated handshake.
+for (const runtime of ['namespace', 'gvisor', 'microvm'] as const) {
   describe(`${runtime}: brokered secret over plain HTTP`, { skip: reason(runtime) }, () => {
     const webSeen: Seen[] = [];
     const otherSeen: Seen[] = [];

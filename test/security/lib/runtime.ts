@@ -33,8 +33,8 @@ export type Availability =
   | { ok: true; driver: IsolationDriver; image: Image; details: Record<string, string> }
   | { ok: false; reason: string };
 
-/** Probes the driver and resolves the default image; never throws. */
-export async function availability(runtime: TestRuntime, config: AirlockConfig): Promise<Availability> {
+/** Probes the driver and resolves the default image; never throws. (microvm: for the files that cover it too.) */
+export async function availability(runtime: TestRuntime | 'microvm', config: AirlockConfig): Promise<Availability> {
   let driver: IsolationDriver;
   try {
     // Imported lazily: a driver module that fails to load makes its runtime unavailable, not the suite.
