@@ -47,9 +47,9 @@ describe('guest channel', () => {
     assert.deepEqual(bytes.subarray(0, 32), secret);
     assert.deepEqual([0, 4, 8, 12].map((o) => bytes.readUInt32LE(32 + o)), [16, 64, 32, 128]);
     assert.throws(() => handshakeBytes(Buffer.alloc(16), { memoryMb: 1, cpuCores: 1, pids: 1, timeoutSeconds: 1, scratchMb: 1, outputBytes: 1, openFiles: 1 }), /32 bytes/);
-    // Network none: a zeroed 20-byte block; no trust bundle, no secrets: a zero length and a zero count.
-    assert.equal(bytes.length, 32 + 16 + 20 + 4 + 4);
-    assert.deepEqual(bytes.subarray(48), Buffer.alloc(28));
+    // Network none: a zeroed 20-byte block; no trust bundle, secrets or grants: a zero length and two zero counts.
+    assert.equal(bytes.length, 32 + 16 + 20 + 4 + 4 + 4);
+    assert.deepEqual(bytes.subarray(48), Buffer.alloc(32));
   });
 
   it('handshake network block: mode, address and gateway in network order, prefix, resolv.conf; bad values refused naming network', () => {
@@ -63,7 +63,7 @@ describe('guest channel', () => {
     assert.equal(full.subarray(20, 39).toString(), 'nameserver 1.1.1.1\n');
     const restricted = handshakeBytes(Buffer.alloc(32), limits, { address: '10.200.0.6', prefixLength: 30, gateway: undefined, resolvConf: undefined }).subarray(48);
     assert.deepEqual([...restricted.subarray(12, 16)], [0, 0, 0, 0]);
-    assert.equal(restricted.length, 20 + 4 + 4);
+    assert.equal(restricted.length, 20 + 4 + 4 + 4);
     assert.throws(() => handshakeBytes(Buffer.alloc(32), limits, { address: '10.200.0.256', prefixLength: 30, gateway: undefined, resolvConf: undefined }), /network: 10\.200\.0\.256 is not an IPv4 address/);
     assert.throws(() => handshakeBytes(Buffer.alloc(32), limits, { address: '10.0.0.2', prefixLength: 31, gateway: undefined, resolvConf: undefined }), /network: prefix length 31/);
     assert.throws(() => handshakeBytes(Buffer.alloc(32), limits, { address: '10.0.0.2', prefixLength: 30, gateway: undefined, resolvConf: 'x'.repeat(5000) }), /network: resolv.conf is 5000 bytes/);
@@ -83,7 +83,7 @@ describe('guest channel', () => {
     assert.equal(files.readUInt32LE(23), value.length);
     assert.deepEqual(files.subarray(27, 27 + value.length), value);
     assert.deepEqual([files.readUInt32LE(39), files.subarray(43, 44).toString(), files.readUInt32LE(44)], [1, 'e', 0]);
-    assert.equal(files.length, 48);
+    assert.equal(files.length, 48 + 4, 'then a zero grant count');
     // The values the secrets handed over are wiped once copied into the greeting.
     assert.ok(given.every((b) => b.every((byte) => byte === 0)));
     const refused = (secrets: { name: string; bytes: () => Buffer }[], pattern: RegExp) => assert.throws(() => handshakeBytes(Buffer.alloc(32), limits, undefined, { secrets }), (err: Error) => pattern.test(err.message) && !err.message.includes('s3cr3t'));
@@ -92,5 +92,21 @@ describe('guest channel', () => {
     refused([secret('big_key', Buffer.alloc(64 * 1024 + 1, 1))], /secret big_key: is 65537 bytes; the microvm guest takes at most 65536/);
     refused([{ name: 'gone_key', bytes: () => { throw new Error('provider down'); } }], /secret gone_key: its value could not be read: provider down/);
     assert.throws(() => handshakeBytes(Buffer.alloc(32), limits, undefined, { trustBundle: 'x'.repeat(8 * 1024 * 1024 + 1) }), /secrets\.broker_ca: the trust bundle is 8388609 bytes/);
+  });
+
+  it('handshake grants: after the secrets, each as flags (1 writable, 2 a file) and its path; too many or too long refused', () => {
+    const limits = { memoryMb: 64, cpuCores: 1, pids: 32, timeoutSeconds: 1, scratchMb: 16, outputBytes: 1, openFiles: 128 };
+    const grants = [{ sandboxPath: '/data', writable: false, file: false }, { sandboxPath: '/tmp/w', writable: true, file: false }, { sandboxPath: '/etc/a.conf', writable: false, file: true }];
+    const block = handshakeBytes(Buffer.alloc(32), limits, undefined, { grants }).subarray(32 + 16 + 20 + 4 + 4);
+    assert.equal(block.readUInt32LE(0), 3);
+    let at = 4;
+    for (const [flags, path] of [[0, '/data'], [1, '/tmp/w'], [2, '/etc/a.conf']] as const) {
+      assert.deepEqual([block.readUInt32LE(at), block.readUInt32LE(at + 4), block.subarray(at + 8, at + 8 + path.length).toString()], [flags, path.length, path]);
+      at += 8 + path.length;
+    }
+    assert.equal(block.length, at);
+    const many = Array.from({ length: 65 }, (_, i) => ({ sandboxPath: `/g${i}`, writable: false, file: false }));
+    assert.throws(() => handshakeBytes(Buffer.alloc(32), limits, undefined, { grants: many }), /filesystem_access: 65 grants; the microvm guest takes at most 64/);
+    assert.throws(() => handshakeBytes(Buffer.alloc(32), limits, undefined, { grants: [{ sandboxPath: `/${'a'.repeat(1024)}`, writable: false, file: false }] }), /filesystem_access: .* is 1025 bytes/);
   });
 });

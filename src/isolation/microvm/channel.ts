@@ -4,7 +4,7 @@
  *
  * Handshake (see guest/airlock-vm-init.c): the host sends the per-boot secret (32 bytes), the
  * sandbox's settings (u32 LE scratch MiB, memory MiB, pids, open files), its network block
- * (see {@link GuestNetwork}), the trust bundle and the secrets (see {@link GuestFiles}); the guest answers `AOK1`
+ * (see {@link GuestNetwork}), the trust bundle, the secrets and the grants (see {@link GuestFiles}); the guest answers `AOK1`
  * (then the agent protocol follows, unchanged) or `DENY` (wrong secret: it powers off).
  * Why a secret on a private socket: the guest runs nothing for a peer that cannot prove it is the
  * controller that booted it, whatever reaches the port.
@@ -55,10 +55,23 @@ export const MAX_TRUST_BUNDLE = 8 * 1024 * 1024;
 export const MAX_GUEST_SECRETS = 64;
 export const MAX_GUEST_SECRET_BYTES = 64 * 1024;
 
-/** Files the guest init places in the sandbox's root: the broker CA's trust bundle, the secrets. */
+/** Most grants, and longest target path, the guest init takes. */
+export const MAX_GUEST_GRANTS = 64;
+export const MAX_GUEST_GRANT_PATH = 1024;
+
+/** A grant as the guest mounts it: the N-th is the virtio-fs share `airlock<N>` (see qemu.ts). */
+export interface GuestGrant {
+  sandboxPath: string;
+  writable: boolean;
+  /** A single file (its share is a directory holding it as `f`), not a directory. */
+  file: boolean;
+}
+
+/** Files the guest init places in the sandbox's root: the broker CA's trust bundle, the secrets, the grants. */
 export interface GuestFiles {
   trustBundle?: string | undefined;
   secrets?: readonly SecretFile[] | undefined;
+  grants?: readonly GuestGrant[] | undefined;
 }
 
 /**
@@ -74,7 +87,7 @@ export function handshakeBytes(secret: Buffer, limits: Limits, network?: GuestNe
   settings.writeUInt32LE(limits.openFiles, 12);
   const secrets = secretsBlock(files.secrets ?? []);
   try {
-    return Buffer.concat([secret, settings, networkBlock(network), trustBundleBlock(files.trustBundle), secrets]);
+    return Buffer.concat([secret, settings, networkBlock(network), trustBundleBlock(files.trustBundle), secrets, grantsBlock(files.grants ?? [])]);
   } finally {
     secrets.fill(0);
   }
@@ -108,6 +121,18 @@ function secretsBlock(secrets: readonly SecretFile[]): Buffer {
   } finally {
     for (const part of parts) part.fill(0);
   }
+}
+
+/** u32 LE count | per grant: u32 LE flags (1 writable, 2 a file), u32 LE path length, the path. */
+function grantsBlock(grants: readonly GuestGrant[]): Buffer {
+  if (grants.length > MAX_GUEST_GRANTS) throw new ControlError('filesystem_access', `${grants.length} grants; the microvm guest takes at most ${MAX_GUEST_GRANTS}`);
+  const parts: Buffer[] = [u32(grants.length)];
+  for (const grant of grants) {
+    const path = Buffer.from(grant.sandboxPath, 'utf8');
+    if (path.length > MAX_GUEST_GRANT_PATH) throw new ControlError('filesystem_access', `${grant.sandboxPath.slice(0, 80)}… is ${path.length} bytes; the microvm guest mounts at most ${MAX_GUEST_GRANT_PATH}`);
+    parts.push(u32((grant.writable ? 1 : 0) | (grant.file ? 2 : 0)), u32(path.length), path);
+  }
+  return Buffer.concat(parts);
 }
 
 function u32(value: number): Buffer {

@@ -10,7 +10,8 @@
  * verified source) with network `none`, `restricted` or `full` (the VMM in the slot's namespace,
  * the guest's eth0 on a tap there: tap.ts). Secrets travel in the authenticated handshake and
  * land as 0400 files on a read-only guest tmpfs; a brokered secret's trust bundle as a read-only
- * file over the image's. Grants are refused with a clear error, never run weaker.
+ * file over the image's. Grants are virtio-fs shares, each served by a jailed virtiofsd running as
+ * the VMM's uid (file-server.ts), mounted by the guest init (guest/airlock-vm-init.c).
  */
 import { ensureAgent, type AgentStamps } from '../../agent/build.ts';
 import { ControlError } from '../../host/control-error.ts';
@@ -23,8 +24,10 @@ import { detectCgroups, SandboxCgroup, type CgroupLayout } from '../cgroups/inde
 import { CgroupLimitEvents } from '../cgroups/limit-events.ts';
 import { CgroupV1Events, ensureCgroupEventsHelper } from '../cgroups/v1-events.ts';
 import type { Availability, IsolationDriver, Sandbox, SandboxSpec } from '../driver.ts';
-import { checkWorkdir } from '../mount-targets.ts';
-import { compileBpf, DEFAULT_PROFILE, hostArch } from '../seccomp/index.ts';
+import { checkMountTargets, checkWorkdir } from '../mount-targets.ts';
+import { pinMounts, releasePins, type PinnedMount } from '../mount-pins.ts';
+import { compileBpf, DEFAULT_PROFILE, FILE_SERVER_PROFILE, hostArch } from '../seccomp/index.ts';
+import { FILE_SERVER_MB, findFileServer } from './file-server.ts';
 import { checkMaskedPaths } from '../../images/masked-paths.ts';
 import { checkSecretFiles } from '../secret-files.ts';
 import type { ArtefactStamps } from './artefacts.ts';
@@ -34,7 +37,19 @@ import { ensureRootImage } from './rootfs.ts';
 import { detectAccel, hostTscKhz, requireQemu, vmSizes, type Accel } from './qemu.ts';
 import { makeSandboxDir, MicrovmSandbox, VMM_TASKS, type VmmTools } from './sandbox.ts';
 import { ensureTapOpener, prepareGuestTap } from './tap.ts';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, fstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+
+/**
+ * A grant inside another's target would need its mount point made in the host directory the outer
+ * one shares: refused, naming both, rather than writing to the host or hiding one grant under another.
+ */
+function refuseNestedGrants(spec: SandboxSpec): void {
+  const targets = spec.mounts.map((m) => m.sandboxPath);
+  for (const inner of targets) {
+    const outer = targets.find((t) => t !== inner && inner.startsWith(t === '/' ? '/' : `${t}/`));
+    if (outer !== undefined) throw new ControlError('filesystem_access', `${inner} is inside the grant at ${outer}: the microvm runtime does not nest grants`);
+  }
+}
 
 /** Sandbox ids become paths and cgroup names: nothing but these characters. */
 const ID_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -54,6 +69,7 @@ export class MicrovmDriver implements IsolationDriver {
   private readonly limitEvents: CgroupLimitEvents;
   private cgroupLayout: CgroupLayout | undefined;
   private seccompBpf: Buffer | undefined;
+  private fileServerBpf: Buffer | undefined;
   /** The accelerator and (under TCG) the TSC frequency, read from the host once, not on every create. */
   private cpu: { accel: Accel; tscKhz: number | undefined } | undefined;
 
@@ -98,8 +114,9 @@ export class MicrovmDriver implements IsolationDriver {
 
   async create(spec: SandboxSpec): Promise<Sandbox> {
     if (!ID_RE.test(spec.id)) throw new ControlError('sandbox id', `"${spec.id}" is not lowercase letters, digits and dashes`);
-    // Fail closed: what this build can't give a VM is refused, never silently dropped.
-    if (spec.mounts.length > 0) throw new ControlError('filesystem_access', 'the microvm runtime does not support granted host paths yet');
+    refuseNestedGrants(spec);
+    const fileServer = spec.mounts.length === 0 ? undefined : findFileServer();
+    if (spec.mounts.length > 0 && fileServer === undefined) throw new ControlError('filesystem_access', 'no virtiofsd on this host to serve grants to a microvm (apt-get install qemu-system-common, or virtiofsd)');
     // Secret names become file names in the guest: refused here, before anything exists.
     checkSecretFiles(spec.secrets ?? []);
     if (spec.resolvConf !== undefined && spec.network.kind !== 'attached') throw new ControlError('network', 'a resolver configuration needs an attached network');
@@ -113,8 +130,12 @@ export class MicrovmDriver implements IsolationDriver {
     const kernel = await ensureGuestKernel(this.config.stateDir, this.artefactStamps);
     const initrd = await ensureInitramfs(this.config.stateDir, { kernel, agentPath: tools.fdCloser, seccompBpf: this.filter() }, this.buildStamps, this.artefactStamps);
     const root = await ensureRootImage(this.config.stateDir, spec.image, this.artefactStamps);
-    const sizes = vmSizes(spec.limits.memoryMb, spec.limits.cpuCores);
-    mkdirSync(this.baseDir, { recursive: true, mode: 0o700 });
+    const vm = vmSizes(spec.limits.memoryMb, spec.limits.cpuCores);
+    // Each grant's file server runs in the VMM's cgroup: its share of memory is added to the VMM's.
+    const sizes = { ...vm, hostMb: vm.hostMb + FILE_SERVER_MB * spec.mounts.length };
+    // Traversable, not listable: see makeSandboxDir.
+    mkdirSync(this.baseDir, { recursive: true, mode: 0o711 });
+    chmodSync(this.baseDir, 0o711);
     const lease = leaseHostUid(this.config.runDir, this.config.hostUidBase, this.config.hostUidCount);
     // Recorded before anything else exists, so a crash at any later point leaves a reapable trail.
     claimSandbox(this.config.runDir, spec.id, 'microvm', { uid: lease.uid });
@@ -126,7 +147,13 @@ export class MicrovmDriver implements IsolationDriver {
     let cgroup: SandboxCgroup | undefined;
     const dir = `${this.baseDir}/${spec.id}`;
     let madeDir = false;
+    let pins: PinnedMount[] = [];
     try {
+      // Checked as the VMM's uid, which is what serves them (T23); pinned, so no symlink is followed later (T24).
+      // Why without writeAs: QEMU writes as the VMM's uid, so an id-mapped grant can't map its writes; it is checked as that uid like any other.
+      pins = await pinMounts(spec.mounts.map(({ writeAs: _owner, ...mount }) => mount), { stateDirs: [this.config.stateDir, this.config.runDir], user: { uid: lease.uid, gid: lease.uid } });
+      const grants = pins.map((pin) => ({ pin, file: !fstatSync(pin.fd).isDirectory() }));
+      checkMountTargets(spec, grants.map((g) => !g.file));
       // The host cgroup holds the VMM: guest RAM + VMM overhead; the workload's own limit is the guest cgroup's.
       cgroup = SandboxCgroup.create(this.layout(), this.config.cgroupParent, spec.id, { ...spec.limits, memoryMb: sizes.hostMb, pids: VMM_TASKS, cpuCores: Math.max(1, spec.limits.cpuCores) });
       makeSandboxDir(dir);
@@ -135,8 +162,9 @@ export class MicrovmDriver implements IsolationDriver {
       const network = spec.network.kind === 'attached' && nsenter !== undefined
         ? { netnsPath: spec.network.netnsPath, nsenter, tapOpener: await ensureTapOpener(this.config.stateDir, this.buildStamps), guest: await prepareGuestTap(spec.network.netnsPath, spec.resolvConf, nsenter) }
         : undefined;
-      return new MicrovmSandbox({ spec, accel, sizes, tscKhz, tools, cgroup, limitEvents: this.limitEvents, lease, dir, files: { kernel: kernel.vmlinuz, initrd, root }, network, release });
+      return new MicrovmSandbox({ spec, accel, sizes, tscKhz, tools, cgroup, limitEvents: this.limitEvents, lease, dir, files: { kernel: kernel.vmlinuz, initrd, root }, grants, fileServer: fileServer === undefined ? undefined : { binary: fileServer, seccompBpf: this.fileServerFilter() }, network, release });
     } catch (err) {
+      releasePins(pins);
       await cgroup?.remove().catch(() => undefined);
       if (madeDir) rmSync(dir, { recursive: true, force: true });
       release();
@@ -173,6 +201,12 @@ export class MicrovmDriver implements IsolationDriver {
   private filter(): Buffer {
     const bpf = this.seccompBpf ?? compileBpf(DEFAULT_PROFILE, hostArch());
     this.seccompBpf = bpf;
+    return bpf;
+  }
+
+  private fileServerFilter(): Buffer {
+    const bpf = this.fileServerBpf ?? compileBpf(FILE_SERVER_PROFILE, hostArch());
+    this.fileServerBpf = bpf;
     return bpf;
   }
 

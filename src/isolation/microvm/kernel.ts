@@ -26,8 +26,15 @@ export const KERNEL_METAPACKAGE = 'linux-image-cloud-amd64';
  */
 export const GUEST_MODULES = ['virtio_mmio', 'virtio_blk', 'virtio_console', 'erofs', 'overlay', 'virtio_net'] as const;
 
-/** The module list's share of the cached fragment's name: a changed list is a new fragment. */
-const MODULES_KEY = createHash('sha256').update(GUEST_MODULES.join(',')).digest('hex').slice(0, 12);
+/**
+ * Modules loaded only by a guest with grants (listed in /modules.grants, after GUEST_MODULES):
+ * virtio-fs, each grant a share its file server serves. Why apart: a boot without grants does not
+ * pay for them, and a guest without grants has no FUSE code loaded to attack.
+ */
+export const GRANT_MODULES = ['virtiofs'] as const;
+
+/** The module lists' share of the cached fragment's name: a changed list is a new fragment. */
+const MODULES_KEY = createHash('sha256').update(`${GUEST_MODULES.join(',')};${GRANT_MODULES.join(',')}`).digest('hex').slice(0, 12);
 
 /** A cached guest kernel. */
 export interface GuestKernel {
@@ -35,7 +42,7 @@ export interface GuestKernel {
   release: string;
   /** The bzImage (QEMU 7.2's microvm boots it directly; a PVH vmlinux measured no faster here). */
   vmlinuz: string;
-  /** A cpio archive of lib/modules/<name>.ko and /modules (their load order), for the initramfs. */
+  /** A cpio archive of lib/modules/<name>.ko, /modules and /modules.grants (load orders), for the initramfs. */
   modulesCpio: string;
 }
 
@@ -123,11 +130,16 @@ async function fetchKernel(pkg: { name: string; version: string; sha256: string 
     if (kernelName === undefined) throw new ControlError('microvm', `${deb} holds no /boot/vmlinuz-*`);
     const modulesRoot = `${work}/x/lib/modules/${kernelName.slice('vmlinuz-'.length)}`;
     const order = loadOrder(modulesRoot, GUEST_MODULES);
+    const base = new Set(order.map((m) => m.name));
+    // What grants add: their order with everything, less what the base list already loaded.
+    const grantOrder = loadOrder(modulesRoot, [...GUEST_MODULES, ...GRANT_MODULES]).filter((m) => !base.has(m.name));
+    const list = (modules: typeof order) => Buffer.from(modules.map((m) => `${m.name}.ko\n`).join(''));
     const entries: CpioEntry[] = [
       { kind: 'dir', path: 'lib', mode: 0o755 },
       { kind: 'dir', path: 'lib/modules', mode: 0o755 },
-      ...order.map((m) => ({ kind: 'file' as const, path: `lib/modules/${m.name}.ko`, mode: 0o444, data: readFileSync(m.path) })),
-      { kind: 'file', path: 'modules', mode: 0o444, data: Buffer.from(order.map((m) => `${m.name}.ko\n`).join('')) },
+      ...[...order, ...grantOrder].map((m) => ({ kind: 'file' as const, path: `lib/modules/${m.name}.ko`, mode: 0o444, data: readFileSync(m.path) })),
+      { kind: 'file', path: 'modules', mode: 0o444, data: list(order) },
+      { kind: 'file', path: 'modules.grants', mode: 0o444, data: list(grantOrder) },
     ];
     await publishArtefact(kernel.modulesCpio, 'microvm', async (tmp) => writeFileSync(tmp, cpioArchive(entries), { mode: 0o644 }));
     await publishArtefact(kernel.vmlinuz, 'microvm', async (tmp) => writeFileSync(tmp, readFileSync(`${work}/x/boot/${kernelName}`), { mode: 0o644 }));

@@ -50,6 +50,8 @@ export const VMM_FD = Object.freeze({
   secret: 8,
   /** Attached networks: the tap, opened by root in the slot's namespace after the descriptors above were sorted out (tap-open.c). */
   tap: 9,
+  /** Grants: from here on, in order, each a connected vhost-user socket to its file server (file-server.ts). */
+  firstGrant: 10,
 });
 
 /** Descriptors 0 .. this-1 reach the VMM; every other one is closed before it runs. */
@@ -101,13 +103,24 @@ export function vmSizes(memoryMb: number, cpuCores: number): VmSizes {
 /** The tap device in the slot's namespace (see tap.ts) whose descriptor QEMU gets on attached networks. */
 export const GUEST_TAP = 'airlock-tap';
 
-/** QEMU's argument vector (without the binary); `tap`: an attached network (the tap is {@link VMM_FD}.tap). */
-export function qemuArgs(accel: Accel, sizes: VmSizes, tscKhz: number | undefined, tap = false): string[] {
+/**
+ * A grant's virtio-fs device: its server (file-server.ts) is on the other end of the connected
+ * vhost-user socket QEMU is handed; QEMU itself opens no host path for it.
+ */
+function grantArgs(index: number): string[] {
+  return ['-chardev', `socket,id=grant${index},fd=${VMM_FD.firstGrant + index}`, '-device', `vhost-user-fs-device,chardev=grant${index},tag=airlock${index},queue-size=1024`];
+}
+
+/** QEMU's argument vector (without the binary); `tap`: an attached network (the tap is {@link VMM_FD}.tap); `grants`: how many. */
+export function qemuArgs(accel: Accel, sizes: VmSizes, tscKhz: number | undefined, tap = false, grants = 0): string[] {
   const fd = (n: number) => `/proc/self/fd/${n}`;
   const append = ['console=ttyS0', 'quiet', 'panic=-1', 'reboot=t', ...(accel === 'tcg' && tscKhz !== undefined ? [`tsc_early_khz=${tscKhz}`] : [])];
   return [
     // Why pit=off: microvm's PIT hangs about 1 boot in 5 under TCG; the TSC replaces it (see hostTscKhz).
-    ...['-M', 'microvm,pit=off,pic=off,rtc=on,isa-serial=on', '-accel', accel === 'tcg' ? `tcg,tb-size=${TCG_TB_MB}` : 'kvm'],
+    ...['-M', `microvm,pit=off,pic=off,rtc=on,isa-serial=on${grants > 0 ? ',memory-backend=ram' : ''}`, '-accel', accel === 'tcg' ? `tcg,tb-size=${TCG_TB_MB}` : 'kvm'],
+    // Why shared memory only with grants: a vhost-user file server must map the guest's RAM to serve it;
+    // and modern virtio-mmio, which the file server's vhost-user library requires (microvm defaults to legacy).
+    ...(grants > 0 ? ['-object', `memory-backend-memfd,id=ram,size=${sizes.guestMb}M,share=on`, '-global', 'virtio-mmio.force-legacy=false'] : []),
     ...['-cpu', accel === 'tcg' ? TCG_CPU : 'host', '-m', String(sizes.guestMb), '-smp', String(sizes.cpus)],
     // Why: no default devices, no config files read, no monitor, no display: only what follows exists.
     ...['-nodefaults', '-no-user-config', '-display', 'none', '-serial', 'stdio', '-no-reboot'],
@@ -118,6 +131,7 @@ export function qemuArgs(accel: Accel, sizes: VmSizes, tscKhz: number | undefine
     ...['-fw_cfg', `name=opt/airlock/secret,file=${fd(VMM_FD.secret)}`],
     // Why a descriptor and no vhost: QEMU opens no device and runs no helper script for its network.
     ...(tap ? ['-netdev', `tap,id=net0,fd=${VMM_FD.tap},vhost=off`, '-device', 'virtio-net-device,netdev=net0'] : []),
+    ...Array.from({ length: grants }, (_, i) => grantArgs(i)).flat(),
     // Why: QEMU's own seccomp filter; it may not exec, raise privileges or change host scheduling.
     ...['-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny'],
   ];

@@ -9,7 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, closeSync, mkdirSync, openSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, mkdirSync, openSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { PassThrough, Writable, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,8 +23,10 @@ import { applyCpuQuota } from '../gvisor/cpu-quota.ts';
 import { withoutInheritedFds } from '../inherited-fds.ts';
 import { GuestCounterFilter, handshake, handshakeBytes, SECRET_BYTES, type GuestCounters, type GuestNetwork } from './channel.ts';
 import { GUEST_TAP, qemuArgs, VMM_FD, VMM_FD_COUNT, type Accel, type VmSizes } from './qemu.ts';
+import { PARK_SCRIPT, startFileServers, type FileServerBinary, type FileServers } from './file-server.ts';
 import { vmmGroupArgs, vmmRootArgs } from './vmm-root.ts';
 import { runTeardown } from '../teardown.ts';
+import { releasePins, type PinnedMount } from '../mount-pins.ts';
 
 /** Longest a boot may take, to the agent's READY, before start() fails and tears it down. */
 export const BOOT_TIMEOUT_MS: Readonly<Record<Accel, number>> = { kvm: 20_000, tcg: 60_000 };
@@ -58,6 +60,10 @@ export interface MicrovmResources {
   /** Root-only per-sandbox directory (the secret file lives here until the guest took it). */
   dir: string;
   files: { kernel: string; initrd: string; root: string };
+  /** Granted host paths, pinned (checked as the VMM's uid, no symlink followed); `file`: a single file, not a directory. */
+  grants: { pin: PinnedMount; file: boolean }[];
+  /** What serves the grants (file-server.ts): undefined where the host has no virtiofsd. */
+  fileServer: { binary: FileServerBinary; seccompBpf: Buffer } | undefined;
   /** An attached network: the slot's namespace the VMM runs in, and what the guest's eth0 carries (tap.ts). */
   network: { netnsPath: string; nsenter: string; tapOpener: string; guest: GuestNetwork } | undefined;
   /** Drops the ownership record and the uid lease once everything else is released. */
@@ -76,6 +82,7 @@ export class MicrovmSandbox implements Sandbox {
   private running = false;
   private destroyed: Promise<void> | undefined;
   private consoleTail = '';
+  private fileServerTail: () => string = () => '';
   /** QEMU's host pid (below bwrap), found in the cgroup once the guest answered. */
   private qemuPid: number | undefined;
 
@@ -108,11 +115,17 @@ export class MicrovmSandbox implements Sandbox {
     let greeting: Buffer | undefined;
     // Once handed to the handshake, the greeting is wiped when written (channel.ts), not before.
     let handed = false;
+    let servers: FileServers | undefined;
     try {
       // Composed before the VM exists: a secret that can't be read stops the start with nothing booted.
-      greeting = handshakeBytes(secret, res.spec.limits, res.network?.guest, { trustBundle: res.spec.trustBundle, secrets: res.spec.secrets });
+      const grants = res.grants.map((g) => ({ sandboxPath: g.pin.mount.sandboxPath, writable: g.pin.mount.writable, file: g.file }));
+      greeting = handshakeBytes(secret, res.spec.limits, res.network?.guest, { trustBundle: res.spec.trustBundle, secrets: res.spec.secrets, grants });
       for (const path of [res.files.root, res.files.kernel, res.files.initrd, secretFile]) fds.push(openSync(path, 'r'));
-      const child = this.launch(fds);
+      servers = await this.startFileServers();
+      const child = this.launch(fds, servers?.vmmFds ?? []);
+      // QEMU holds its own copies now; the servers hold the grants (bound before they ran).
+      servers?.closeSockets();
+      this.releaseGrants();
       const socket = child.stdio[VMM_FD.control] as Socket;
       const failed = this.failure(child);
       // Join the cgroup before QEMU exists: the launcher is parked until this byte arrives.
@@ -145,6 +158,7 @@ export class MicrovmSandbox implements Sandbox {
       if (err instanceof ControlError) throw err;
       throw new ControlError('microvm', `the VM did not start: ${(err as Error).message}`, { cause: err });
     } finally {
+      servers?.closeSockets();
       for (const fd of fds) closeSync(fd);
       rmSync(secretFile, { force: true });
       // Why: a start that failed before the handshake still wipes the secret values the greeting carried.
@@ -153,8 +167,23 @@ export class MicrovmSandbox implements Sandbox {
     return this.run(client, command);
   }
 
+  /** The grants' file servers, each in the sandbox's cgroup; none without grants. */
+  private async startFileServers(): Promise<FileServers | undefined> {
+    const { res } = this;
+    if (res.grants.length === 0) return undefined;
+    if (res.fileServer === undefined) throw new ControlError('filesystem_access', 'no virtiofsd on this host to serve grants to a microvm (apt-get install qemu-system-common, or virtiofsd)');
+    const launch = { binary: res.fileServer.binary, tools: res.tools, uid: res.lease.uid, dir: res.dir, seccompBpf: res.fileServer.seccompBpf, addToCgroup: (pid: number) => res.cgroup.addProcess(pid) };
+    const servers = await startFileServers(launch, res.grants.map(({ pin, file }) => ({ fd: pin.fd, writable: pin.mount.writable, file })));
+    this.fileServerTail = servers.tail;
+    return servers;
+  }
+
+  private releaseGrants(): void {
+    releasePins(this.res.grants.map((g) => g.pin));
+  }
+
   /** Spawns the parked launcher: sh waits for the cgroup move, then bwrap (own root and namespaces) → setpriv (uid) → QEMU. */
-  private launch(fds: number[]): ChildProcess {
+  private launch(fds: number[], grantFds: readonly number[]): ChildProcess {
     const { res } = this;
     const uid = String(res.lease.uid);
     const net = res.network;
@@ -164,11 +193,13 @@ export class MicrovmSandbox implements Sandbox {
       res.tools.bwrap, ...vmmRootArgs(res.accel === 'kvm', net !== undefined), '--',
       // Why: the VMM's own unprivileged uid, no capabilities, no_new_privs, and it dies with the controller.
       res.tools.setpriv, '--reuid', uid, '--regid', uid, ...vmmGroupArgs(res.accel === 'kvm'), '--no-new-privs', '--inh-caps=-all', '--bounding-set=-all', '--pdeathsig', 'KILL', '--',
-      res.tools.qemu, ...qemuArgs(res.accel, res.sizes, res.tscKhz, net !== undefined),
+      res.tools.qemu, ...qemuArgs(res.accel, res.sizes, res.tscKhz, net !== undefined, grantFds.length),
     ];
-    const argv = withoutInheritedFds(res.tools.fdCloser, VMM_FD_COUNT, [res.tools.sh, '-c', 'read -r _ <&3 && exec 3<&- && exec "$@"', 'airlock-vmm', ...vmm]);
+    // With grants, their sockets follow the tap's place (9, opened later by tap-open when attached).
+    const keepFds = grantFds.length === 0 ? VMM_FD_COUNT : VMM_FD.firstGrant + grantFds.length;
+    const argv = withoutInheritedFds(res.tools.fdCloser, keepFds, [res.tools.sh, '-c', PARK_SCRIPT, 'airlock-vmm', ...vmm]);
     const child = spawn(argv[0] as string, argv.slice(1), {
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', ...fds],
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', ...fds, ...(grantFds.length === 0 ? [] : ['ignore' as const, ...grantFds])],
       env: { PATH: '/usr/bin:/bin', LANG: 'C' },
     });
     this.child = child;
@@ -198,7 +229,7 @@ export class MicrovmSandbox implements Sandbox {
   }
 
   private tail(): string {
-    const text = this.consoleTail.trim().split('\n').slice(-6).join(' | ');
+    const text = `${this.consoleTail.trim()}\n${this.fileServerTail().trim()}`.trim().split('\n').slice(-6).join(' | ');
     return text === '' ? '' : `: ${text}`;
   }
 
@@ -274,6 +305,7 @@ export class MicrovmSandbox implements Sandbox {
     this.running = false;
     const child = this.child;
     if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    // The file servers are in the cgroup too: they go with the rest.
     await this.res.cgroup.killUntilEmpty(STOP_WAIT_MS);
   }
 
@@ -286,6 +318,7 @@ export class MicrovmSandbox implements Sandbox {
   private async release(): Promise<void> {
     await runTeardown('microvm', this.id, [
       () => this.stop(),
+      () => this.releaseGrants(),
       () => (this.closed === undefined ? undefined : Promise.race([this.closed, sleep(STOP_WAIT_MS, undefined, { ref: false })])),
       () => this.res.cgroup.remove(),
       () => rmSync(this.res.dir, { recursive: true, force: true }),
@@ -305,5 +338,8 @@ function exeOf(pid: number): string | undefined {
 
 /** Creates the sandbox's root-only directory. */
 export function makeSandboxDir(dir: string): void {
-  mkdirSync(dir, { recursive: false, mode: 0o700 });
+  // Why traversable (0711), not listable: a file server's bubblewrap, as the VMM's uid, binds its
+  // socket directory (the uid's own, 0700) from here; everything else in it is root's or that uid's alone.
+  mkdirSync(dir, { recursive: false, mode: 0o711 });
+  chmodSync(dir, 0o711);
 }

@@ -29,6 +29,12 @@ export function vmmRootArgs(kvm: boolean, attached = false): string[] {
   ];
   // Why only under KVM: the one device the VMM needs beyond the minimal /dev.
   if (kvm) args.push('--dev-bind', '/dev/kvm', '/dev/kvm');
+  return [...args, ...libDirArgs()];
+}
+
+/** The host's top-level library directories, as links into /usr (merged /usr) or read-only binds. */
+export function libDirArgs(): string[] {
+  const args: string[] = [];
   for (const name of LIB_DIRS) {
     const path = `/${name}`;
     let st;

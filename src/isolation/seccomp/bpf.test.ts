@@ -18,7 +18,7 @@ import {
 } from './bpf-asm.ts';
 import { jumpProblems, runFilter } from './bpf-interpreter.ts';
 import { compileBpf, compileProgram } from './bpf.ts';
-import { AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_VSOCK, DEFAULT_PROFILE, TIOCLINUX, TIOCSTI } from './profile.ts';
+import { AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_VSOCK, DEFAULT_PROFILE, FILE_SERVER_PROFILE, TIOCLINUX, TIOCSTI } from './profile.ts';
 import { REFUSED_CALLS } from './refused.ts';
 import type { SeccompProfile } from './profile.ts';
 import { profileVerdict } from './reference-eval.ts';
@@ -301,5 +301,19 @@ describe('compileBpf edge cases', () => {
       const want = !known ? ENOSYS : nr % 2 === 0 ? SECCOMP_RET_ALLOW : EPERM;
       assert.equal(runFilter(program, { nr, arch: auditArch('x86_64') }), want, `nr ${nr}`);
     }
+  });
+});
+
+describe('the file server filter (microvm grants)', () => {
+  const run = (name: SyscallName, args: bigint[]) => runFilter(compileProgram(FILE_SERVER_PROFILE, 'x86_64'), { nr: syscallNumber('x86_64', name) ?? -1, arch: auditArch('x86_64'), args });
+  it('refuses set-id modes and lets everything else through (T26 against a guest kernel taken over)', () => {
+    assert.equal(run('fchmodat', [3n, 0n, 0o4755n]), EPERM);
+    assert.equal(run('fchmod', [3n, 0o2755n]), EPERM);
+    assert.equal(run('mkdirat', [3n, 0n, 0o2775n]), EPERM);
+    assert.equal(run('openat', [3n, 0n, 0o100n, 0o6755n]), EPERM, 'O_CREAT with setuid and setgid');
+    assert.equal(run('openat2', [3n, 0n, 0n, 24n]), ENOSYS, 'its mode is out of the filter\'s reach');
+    assert.equal(run('fchmodat', [3n, 0n, 0o755n]), SECCOMP_RET_ALLOW);
+    assert.equal(run('openat', [3n, 0n, 0o100n, 0o644n]), SECCOMP_RET_ALLOW);
+    for (const name of ['unshare', 'chroot', 'setresuid', 'mount', 'pivot_root', 'fchownat', 'read'] as const) assert.equal(run(name, [0n, 0n, 0n]), SECCOMP_RET_ALLOW, name);
   });
 });

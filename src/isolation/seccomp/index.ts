@@ -2,7 +2,7 @@
  * The sandbox seccomp filter: one declarative profile, compiled to raw BPF for bubblewrap and to
  * an OCI `linux.seccomp` object for runsc.
  */
-export { DEFAULT_PROFILE, ERRNO_VALUES } from './profile.ts';
+export { DEFAULT_PROFILE, ERRNO_VALUES, FILE_SERVER_PROFILE } from './profile.ts';
 export { ALLOWED_CALLS } from './allowed.ts';
 export type { AllowedCall } from './allowed.ts';
 export { REFUSED_CALLS } from './refused.ts';

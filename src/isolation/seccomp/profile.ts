@@ -6,7 +6,7 @@
  */
 import { ALLOWED_CALLS } from './allowed.ts';
 import type { AllowedCall } from './allowed.ts';
-import type { SyscallName } from './syscalls.ts';
+import { X86_64_SYSCALLS, type SyscallName } from './syscalls.ts';
 
 /** The errno a denied syscall returns. ENOSYS only where libc must fall back to another call. */
 export type DenyErrno = 'EPERM' | 'ENOSYS';
@@ -140,6 +140,28 @@ function setidOpen(syscall: SyscallName, flagsArg: ArgIndex, modeArg: ArgIndex):
   };
 }
 
+/** Setuid/setgid modes: nothing created or chmod'ed through a grant may carry them on the host (T26). */
+const SETID_RULES: readonly SyscallRule[] = [
+  setidMode('chmod', 1),
+  setidMode('fchmod', 1),
+  setidMode('fchmodat', 2),
+  setidMode('fchmodat2', 2),
+  setidMode('creat', 1),
+  setidMode('mkdir', 1),
+  setidMode('mkdirat', 2),
+  setidMode('mknod', 1),
+  setidMode('mknodat', 2),
+  setidOpen('open', 1, 2),
+  setidOpen('openat', 2, 3),
+];
+
+/** openat2 keeps its mode in memory a filter cannot read: refused so callers fall back to openat. */
+const OPENAT2_RULE: SyscallRule = {
+  syscall: 'openat2',
+  errno: 'ENOSYS',
+  reason: 'openat2\'s mode lives in memory a filter cannot read (setuid files); ENOSYS makes callers fall back to openat',
+};
+
 /** Freezes a profile and everything in it. */
 function freeze(profile: SeccompProfile): SeccompProfile {
   for (const rule of profile.rules) {
@@ -170,23 +192,8 @@ export const DEFAULT_PROFILE: SeccompProfile = freeze({
       errno: 'ENOSYS',
       reason: 'clone3 flags live in memory a filter cannot read; ENOSYS makes libc fall back to clone',
     },
-    {
-      syscall: 'openat2',
-      errno: 'ENOSYS',
-      reason: 'openat2\'s mode lives in memory a filter cannot read (setuid files); ENOSYS makes callers fall back to openat',
-    },
-    // Setuid/setgid modes: nothing created or chmod'ed through a grant may carry them on the host.
-    setidMode('chmod', 1),
-    setidMode('fchmod', 1),
-    setidMode('fchmodat', 2),
-    setidMode('fchmodat2', 2),
-    setidMode('creat', 1),
-    setidMode('mkdir', 1),
-    setidMode('mkdirat', 2),
-    setidMode('mknod', 1),
-    setidMode('mknodat', 2),
-    setidOpen('open', 1, 2),
-    setidOpen('openat', 2, 3),
+    OPENAT2_RULE,
+    ...SETID_RULES,
     // Sockets: only the families workloads use, netlink for routing only, no raw IP.
     {
       syscall: 'socket',
@@ -220,4 +227,18 @@ export const DEFAULT_PROFILE: SeccompProfile = freeze({
       reason: 'other personalities disable ASLR (ADDR_NO_RANDOMIZE) or make data executable (READ_IMPLIES_EXEC)',
     },
   ],
+});
+
+/**
+ * The filter of the process that serves a microvm's grants to its guest (virtiofsd): every call it
+ * may need, except set-id modes. Why: it writes to the host on the guest's word, so a guest kernel
+ * that is taken over must still not plant a setuid/setgid file on the host (T26). Its own seccomp
+ * filter and a user namespace holding only its uid bound the rest.
+ */
+export const FILE_SERVER_PROFILE: SeccompProfile = freeze({
+  defaultAction: 'refuse',
+  allow: (Object.keys(X86_64_SYSCALLS) as SyscallName[])
+    .filter((name) => name !== OPENAT2_RULE.syscall)
+    .map((syscall) => ({ syscall, reason: 'the file server\'s own needs, bounded by its own filter and namespaces' })),
+  rules: [OPENAT2_RULE, ...SETID_RULES],
 });

@@ -177,9 +177,14 @@ function inUidRange(config: AirlockConfig, p: HostProcess): boolean {
   return p.uids.some((u) => u >= config.hostUidBase && u < config.hostUidBase + config.hostUidCount);
 }
 
-/** Every process (zombies included) running with a uid of this suite's private range, as `pid N uid U`. */
+/**
+ * Every process running with a uid of this suite's private range, as `pid N uid U`: zombies too,
+ * except those already handed to the host's init (parent 1). Why those are not leftovers: they have
+ * exited, and only init can reap them; bubblewrap's monitor exits as soon as its pid-1 child reports
+ * the command's end, so that child is briefly such a zombie on every host.
+ */
 export function processesInUidRange(config: AirlockConfig, table: HostProcess[] = processTable()): string[] {
-  return table.filter((p) => inUidRange(config, p)).map((p) => `pid ${p.pid} uid ${p.uids.join('/')}`);
+  return table.filter((p) => inUidRange(config, p) && !(p.state === 'Z' && p.ppid === 1)).map((p) => `pid ${p.pid} uid ${p.uids.join('/')}`);
 }
 
 /** Processes this suite's sandboxes may have left: in the private uid range, or naming the run dir. */

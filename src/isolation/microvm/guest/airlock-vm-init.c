@@ -9,8 +9,10 @@
  * (u32 LE scratch MiB | memory MiB | pids | open files), then the network block (u32 LE mode:
  * 0 none, 1 attached | IPv4 address, 4 bytes in network order | u32 LE prefix length | IPv4
  * gateway, network order, 0.0.0.0 for none | u32 LE length of resolv.conf, then its bytes), the
- * trust bundle (u32 LE length, 0 for none, then its bytes) and the secrets (u32 LE count, then for
- * each: u32 LE name length, the name, u32 LE value length, the value).
+ * trust bundle (u32 LE length, 0 for none, then its bytes), the secrets (u32 LE count, then for
+ * each: u32 LE name length, the name, u32 LE value length, the value) and the grants (u32 LE
+ * count, then for each: u32 LE flags, 1 writable | 2 a file, u32 LE path length, the path; the
+ * N-th is the virtio-fs share `airlock<N>`).
  * A wrong secret: "DENY" and power off. Otherwise loopback is brought up; an attached network
  * configures eth0 (virtio-net) with the address, the gateway as default route, and resolv.conf
  * as a read-only layer of the root; any step that fails powers the guest off (the host reports
@@ -117,9 +119,9 @@ static uint64_t read_key(const char *path, const char *key) {
   return 0;
 }
 
-static void load_modules(void) {
-  FILE *list = fopen("/modules", "re");
-  if (list == NULL) fail("open /modules");
+static void load_modules(const char *list_path) {
+  FILE *list = fopen(list_path, "re");
+  if (list == NULL) fail(list_path);
   char name[256];
   while (fgets(name, sizeof name, list) != NULL) {
     name[strcspn(name, "\n")] = 0;
@@ -395,6 +397,119 @@ static void place_secrets(struct secrets *secrets) {
   if (mount(NULL, "/newroot/run/secrets", NULL, MS_REMOUNT | MS_RDONLY | flags, NULL) != 0) fail("secrets: remount read-only");
 }
 
+#define MAX_GRANTS 64
+#define MAX_GRANT_PATH 1024
+#define GRANT_WRITABLE 1u
+#define GRANT_FILE 2u
+
+struct grant {
+  uint32_t flags;
+  char path[MAX_GRANT_PATH + 1];
+};
+
+struct grants {
+  uint32_t count;
+  struct grant items[MAX_GRANTS];
+};
+
+static int at_or_under(const char *path, const char *dir) {
+  size_t n = strlen(dir);
+  return strncmp(path, dir, n) == 0 && (path[n] == 0 || path[n] == '/');
+}
+
+/* An absolute, normalised path (no empty, "." or ".." component, no trailing slash), outside what the runtime owns. */
+static int grant_path_ok(const char *path) {
+  if (path[0] != '/' || path[1] == 0) return 0;
+  for (const char *c = path; *c != 0;) {
+    const char *next = strchrnul(c + 1, '/');
+    size_t len = (size_t)(next - c - 1);
+    if (len == 0 || (len == 1 && c[1] == '.') || (len == 2 && c[1] == '.' && c[2] == '.')) return 0;
+    c = next;
+  }
+  static const char *const reserved[] = {"/proc", "/dev", "/sys", "/run"};
+  for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+    if (at_or_under(path, reserved[i])) return 0;
+  return 1;
+}
+
+/* The grants block of the handshake: u32 LE count, then per grant u32 LE flags, u32 LE path length, the path. */
+static void read_grants(int port, struct grants *out) {
+  read_full(port, &out->count, 4, "grants: read the count");
+  if (out->count > MAX_GRANTS) {
+    errno = E2BIG;
+    fail("grants: too many");
+  }
+  for (uint32_t i = 0; i < out->count; i++) {
+    struct grant *g = &out->items[i];
+    uint32_t len;
+    read_full(port, &g->flags, 4, "grants: read the flags");
+    read_full(port, &len, 4, "grants: read a path length");
+    if (len == 0 || len > MAX_GRANT_PATH || (g->flags & ~(GRANT_WRITABLE | GRANT_FILE)) != 0) {
+      errno = EINVAL;
+      fail("grants: flags or path length");
+    }
+    read_full(port, g->path, len, "grants: read a path");
+    g->path[len] = 0;
+    if (strlen(g->path) != len || !grant_path_ok(g->path)) {
+      errno = EINVAL;
+      fail("grants: not an absolute, normalised path outside /proc, /dev, /sys and /run");
+    }
+  }
+}
+
+/* mkdir -p of every parent of `path` below `root`, then the mount point itself (a directory or an empty file). */
+static void make_mount_point(const char *root, const char *path, int file) {
+  char full[16 + MAX_GRANT_PATH + 1];
+  snprintf(full, sizeof full, "%s%s", root, path);
+  for (char *slash = strchr(full + strlen(root) + 1, '/'); slash != NULL; slash = strchr(slash + 1, '/')) {
+    *slash = 0;
+    if (mkdir(full, 0755) != 0 && errno != EEXIST) fail("grants: mkdir a mount point's parent");
+    *slash = '/';
+  }
+  if (file) {
+    int fd = open(full, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0444);
+    if (fd < 0) fail("grants: create a file mount point");
+    close(fd);
+  } else if (mkdir(full, 0755) != 0 && errno != EEXIST) {
+    fail("grants: mkdir a mount point");
+  }
+}
+
+/* Mount points outside /tmp go into the read-only layer over the image (before it is mounted). */
+static void grant_layer(const struct grants *grants) {
+  for (uint32_t i = 0; i < grants->count; i++)
+    if (!at_or_under(grants->items[i].path, "/tmp")) make_mount_point("/extra", grants->items[i].path, grants->items[i].flags & GRANT_FILE);
+}
+
+/*
+ * Each grant is the virtio-fs share `airlock<N>`, served on the host by a file server running as
+ * the VMM's uid (read-only there unless writable). A directory is mounted at its path; a file's
+ * share is its directory of one, mounted outside the sandbox's root, and the file bound from it.
+ * Why nosuid and nodev: nothing on a host share may lift a guest process or reach a device.
+ */
+static void mount_grants(const struct grants *grants) {
+  if (grants->count == 0) return;
+  load_modules("/modules.grants");
+  if (mkdir("/grants", 0700) != 0) fail("grants: mkdir /grants");
+  for (uint32_t i = 0; i < grants->count; i++) {
+    const struct grant *g = &grants->items[i];
+    const unsigned long flags = MS_NOSUID | MS_NODEV | ((g->flags & GRANT_WRITABLE) ? 0 : MS_RDONLY);
+    if (at_or_under(g->path, "/tmp")) make_mount_point("/newroot", g->path, g->flags & GRANT_FILE);
+    char tag[32], target[16 + MAX_GRANT_PATH + 1], share[64];
+    snprintf(tag, sizeof tag, "airlock%u", i);
+    snprintf(target, sizeof target, "/newroot%s", g->path);
+    if (!(g->flags & GRANT_FILE)) {
+      if (mount(tag, target, "virtiofs", flags, NULL) != 0) fail("grants: mount a virtio-fs share");
+      continue;
+    }
+    snprintf(share, sizeof share, "/grants/%u", i);
+    if (mkdir(share, 0700) != 0 || mount(tag, share, "virtiofs", flags, NULL) != 0) fail("grants: mount a file's virtio-fs share");
+    snprintf(share, sizeof share, "/grants/%u/f", i);
+    if (mount(share, target, NULL, MS_BIND, NULL) != 0) fail("grants: bind a granted file");
+    if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | flags, NULL) != 0) fail("grants: remount a granted file");
+  }
+}
+
 static void make_dev(const char *name, unsigned maj, unsigned min) {
   char path[64];
   snprintf(path, sizeof path, "/newroot/dev/%s", name);
@@ -533,7 +648,7 @@ int main(void) {
   if (mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, NULL) != 0 && errno != EBUSY) fail("mount /dev");
   if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) fail("mount /proc");
   if (mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) fail("mount /sys");
-  load_modules();
+  load_modules("/modules");
   uint8_t secret[SECRET_BYTES], offered[SECRET_BYTES];
   read_secret(secret);
   int port = open_port();
@@ -562,9 +677,13 @@ int main(void) {
   net_layer |= place_trust_bundle(port);
   static struct secrets secrets;
   read_secrets(port, &secrets);
+  static struct grants grants;
+  read_grants(port, &grants);
   static struct filter filter;
   read_filter(&filter);
+  grant_layer(&grants);
   mount_root(settings[0], net_layer, secrets.count > 0);
+  mount_grants(&grants);
   place_secrets(&secrets);
   make_cgroup(settings[1], settings[2]);
   int pair[2];
