@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hostArch, syscallNumber } from '../../src/isolation/seccomp/arch.ts';
 import { ERRNO } from './lib/probes.ts';
-import { RUNTIMES, runInSandbox } from './lib/runtime.ts';
+import { GRANT_RUNTIMES, runInSandbox } from './lib/runtime.ts';
 import { gapAware, runtimeCase, useSuite } from './lib/suite.ts';
 
 const suite = useSuite();
@@ -92,7 +92,7 @@ function capabilitiesUnder(dir: string): string[] {
   return r.stdout.split('\n').filter((l) => l !== '');
 }
 
-for (const runtime of RUNTIMES) {
+for (const runtime of GRANT_RUNTIMES) {
   describe(`${runtime}: T26 no privilege planted through a writable grant`, () => {
     let base = '';
     let out = '';

@@ -26,6 +26,7 @@ import { CgroupV1Events, ensureCgroupEventsHelper } from '../cgroups/v1-events.t
 import type { Availability, IsolationDriver, Sandbox, SandboxSpec } from '../driver.ts';
 import { checkMountTargets, checkWorkdir } from '../mount-targets.ts';
 import { pinMounts, releasePins, type PinnedMount } from '../mount-pins.ts';
+import { stageGrants, unstageGrants } from '../grants/staging.ts';
 import { compileBpf, DEFAULT_PROFILE, FILE_SERVER_PROFILE, hostArch } from '../seccomp/index.ts';
 import { FILE_SERVER_MB, findFileServer } from './file-server.ts';
 import { checkMaskedPaths } from '../../images/masked-paths.ts';
@@ -151,9 +152,16 @@ export class MicrovmDriver implements IsolationDriver {
     try {
       // Checked as the VMM's uid, which is what serves them (T23); pinned, so no symlink is followed later (T24).
       // Why without writeAs: QEMU writes as the VMM's uid, so an id-mapped grant can't map its writes; it is checked as that uid like any other.
-      pins = await pinMounts(spec.mounts.map(({ writeAs: _owner, ...mount }) => mount), { stateDirs: [this.config.stateDir, this.config.runDir], user: { uid: lease.uid, gid: lease.uid } });
+      const checked = await pinMounts(spec.mounts.map(({ writeAs: _owner, ...mount }) => mount), { stateDirs: [this.config.stateDir, this.config.runDir], user: { uid: lease.uid, gid: lease.uid } });
+      try {
+        checkMountTargets(spec, checked.map((pin) => fstatSync(pin.fd).isDirectory()));
+        // bubblewrap turns a descriptor back into a path: the file servers get binds of the pinned inodes that no one else can swap.
+        pins = await stageGrants(this.config.runDir, spec.id, checked, tools, { uid: lease.uid, gid: lease.uid });
+      } catch (err) {
+        releasePins(checked);
+        throw err;
+      }
       const grants = pins.map((pin) => ({ pin, file: !fstatSync(pin.fd).isDirectory() }));
-      checkMountTargets(spec, grants.map((g) => !g.file));
       // The host cgroup holds the VMM: guest RAM + VMM overhead; the workload's own limit is the guest cgroup's.
       cgroup = SandboxCgroup.create(this.layout(), this.config.cgroupParent, spec.id, { ...spec.limits, memoryMb: sizes.hostMb, pids: VMM_TASKS, cpuCores: Math.max(1, spec.limits.cpuCores) });
       makeSandboxDir(dir);
@@ -162,9 +170,10 @@ export class MicrovmDriver implements IsolationDriver {
       const network = spec.network.kind === 'attached' && nsenter !== undefined
         ? { netnsPath: spec.network.netnsPath, nsenter, tapOpener: await ensureTapOpener(this.config.stateDir, this.buildStamps), guest: await prepareGuestTap(spec.network.netnsPath, spec.resolvConf, nsenter) }
         : undefined;
-      return new MicrovmSandbox({ spec, accel, sizes, tscKhz, tools, cgroup, limitEvents: this.limitEvents, lease, dir, files: { kernel: kernel.vmlinuz, initrd, root }, grants, fileServer: fileServer === undefined ? undefined : { binary: fileServer, seccompBpf: this.fileServerFilter() }, network, release });
+      return new MicrovmSandbox({ spec, accel, sizes, tscKhz, tools, cgroup, limitEvents: this.limitEvents, lease, dir, runDir: this.config.runDir, files: { kernel: kernel.vmlinuz, initrd, root }, grants, fileServer: fileServer === undefined ? undefined : { binary: fileServer, seccompBpf: this.fileServerFilter() }, network, release });
     } catch (err) {
       releasePins(pins);
+      await unstageGrants(this.config.runDir, spec.id, tools.umount);
       await cgroup?.remove().catch(() => undefined);
       if (madeDir) rmSync(dir, { recursive: true, force: true });
       release();
@@ -178,6 +187,8 @@ export class MicrovmDriver implements IsolationDriver {
       if (!ID_RE.test(record.id)) continue;
       // The VMM died with its controller (--pdeathsig KILL); kill stragglers, then release.
       await SandboxCgroup.attach(this.layout(), this.config.cgroupParent, record.id).remove();
+      const stillMounted = await unstageGrants(this.config.runDir, record.id, findExecutable('umount') ?? 'umount');
+      if (stillMounted.length > 0) throw new ControlError('filesystem_access', `staged grants of ${record.id} are still mounted: ${stillMounted.join(', ')}`);
       rmSync(`${this.baseDir}/${record.id}`, { recursive: true, force: true });
       if (typeof record.extra['uid'] === 'number') releaseHostUid(this.config.runDir, record.extra['uid']);
       releaseSandbox(this.config.runDir, record.id);
@@ -194,8 +205,10 @@ export class MicrovmDriver implements IsolationDriver {
     const setpriv = findExecutable('setpriv');
     if (setpriv === undefined || !setpriv.startsWith('/usr/')) throw new ControlError('microvm', 'setpriv under /usr is needed to drop the VMM to its uid (apt-get install util-linux)');
     if (!qemu.startsWith('/usr/')) throw new ControlError('microvm', `${qemu} is outside /usr, the only host directory the VMM sees`);
+    const [mount, umount] = [findExecutable('mount'), findExecutable('umount')];
+    if (mount === undefined || umount === undefined) throw new ControlError('microvm', 'mount and umount are needed to stage grants (apt-get install mount)');
     const agent = await ensureAgent(this.config, undefined, this.agentStamps);
-    return { qemu, sh, bwrap, setpriv, fdCloser: agent.path };
+    return { qemu, sh, bwrap, setpriv, fdCloser: agent.path, mount, umount };
   }
 
   private filter(): Buffer {

@@ -27,6 +27,7 @@ import { PARK_SCRIPT, startFileServers, type FileServerBinary, type FileServers 
 import { vmmGroupArgs, vmmRootArgs } from './vmm-root.ts';
 import { runTeardown } from '../teardown.ts';
 import { releasePins, type PinnedMount } from '../mount-pins.ts';
+import { unstageGrants } from '../grants/staging.ts';
 
 /** Longest a boot may take, to the agent's READY, before start() fails and tears it down. */
 export const BOOT_TIMEOUT_MS: Readonly<Record<Accel, number>> = { kvm: 20_000, tcg: 60_000 };
@@ -45,6 +46,9 @@ export interface VmmTools {
   setpriv: string;
   /** The agent binary on the host: closes every inherited descriptor before the launch (T8). */
   fdCloser: string;
+  /** mount(8) and umount(8): the grants' host binds. */
+  mount: string;
+  umount: string;
 }
 
 /** Everything the driver allocated for one sandbox. */
@@ -62,6 +66,8 @@ export interface MicrovmResources {
   files: { kernel: string; initrd: string; root: string };
   /** Granted host paths, pinned (checked as the VMM's uid, no symlink followed); `file`: a single file, not a directory. */
   grants: { pin: PinnedMount; file: boolean }[];
+  /** The controller's run directory, where the grants are staged (grants/staging.ts). */
+  runDir: string;
   /** What serves the grants (file-server.ts): undefined where the host has no virtiofsd. */
   fileServer: { binary: FileServerBinary; seccompBpf: Buffer } | undefined;
   /** An attached network: the slot's namespace the VMM runs in, and what the guest's eth0 carries (tap.ts). */
@@ -83,6 +89,7 @@ export class MicrovmSandbox implements Sandbox {
   private destroyed: Promise<void> | undefined;
   private consoleTail = '';
   private fileServerTail: () => string = () => '';
+  private grantsReleased = false;
   /** QEMU's host pid (below bwrap), found in the cgroup once the guest answered. */
   private qemuPid: number | undefined;
 
@@ -178,7 +185,16 @@ export class MicrovmSandbox implements Sandbox {
     return servers;
   }
 
+  private async unstageGrants(): Promise<void> {
+    if (this.res.grants.length === 0) return;
+    const left = await unstageGrants(this.res.runDir, this.id, this.res.tools.umount);
+    if (left.length > 0) throw new ControlError('filesystem_access', `staged grants are still mounted: ${left.join(', ')}`);
+  }
+
+  /** Closes the grants' descriptors, once: a descriptor number closed twice may already be another file's. */
   private releaseGrants(): void {
+    if (this.grantsReleased) return;
+    this.grantsReleased = true;
     releasePins(this.res.grants.map((g) => g.pin));
   }
 
@@ -321,6 +337,8 @@ export class MicrovmSandbox implements Sandbox {
       () => this.releaseGrants(),
       () => (this.closed === undefined ? undefined : Promise.race([this.closed, sleep(STOP_WAIT_MS, undefined, { ref: false })])),
       () => this.res.cgroup.remove(),
+      // The host binds of the grants, once nothing serves them any more.
+      () => this.unstageGrants(),
       () => rmSync(this.res.dir, { recursive: true, force: true }),
     ]);
     // Only a complete teardown drops the ownership record; otherwise the reaper finds the rest.

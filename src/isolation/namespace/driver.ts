@@ -12,7 +12,7 @@ import { claimSandbox, releaseSandbox, staleRecords } from '../../host/ownership
 import { pinMounts, releasePins } from '../mount-pins.ts';
 import { checkMountTargets } from '../mount-targets.ts';
 import { rootWithMountPoints } from './root-layout.ts';
-import { stageGrants, unstageGrants } from './grant-staging.ts';
+import { stageGrants, unstageGrants } from '../grants/staging.ts';
 import { checkMaskedPaths } from '../../images/masked-paths.ts';
 import { statSync } from 'node:fs';
 import { compileBpf, DEFAULT_PROFILE, hostArch } from '../seccomp/index.ts';

@@ -11,12 +11,12 @@
  * Either way the assertion is as strict as the specification, a gap is never reported as passed,
  * and a gap that no longer reproduces fails the case loudly (so its entry gets removed).
  */
-import type { TestRuntime } from './runtime.ts';
+import type { SuiteRuntime } from './runtime.ts';
 
 const OLD_RUNSC = "Debian's runsc 20221219 (ptrace platform)";
 
 /** Reason per runtime, keyed by `case:assertion` (or by case, for single-assertion cases). */
-export const KNOWN_GAPS: Record<string, Partial<Record<TestRuntime, string>>> = {
+export const KNOWN_GAPS: Record<string, Partial<Record<SuiteRuntime, string>>> = {
   'T2:mount_setattr': { gvisor: `${OLD_RUNSC} does not implement mount_setattr: it answers ENOSYS, not EPERM (the call is refused either way)` },
   'T2:memfd_secret': { gvisor: `${OLD_RUNSC} does not know memfd_secret: the OCI entry naming it is skipped and the call answers ENOSYS, not EPERM (refused either way)` },
   'T2:process_madvise': { gvisor: `${OLD_RUNSC} does not know process_madvise: the OCI entry naming it is skipped and the call answers ENOSYS, not EPERM (refused either way)` },
@@ -40,6 +40,6 @@ export const KNOWN_GAPS: Record<string, Partial<Record<TestRuntime, string>>> = 
 };
 
 /** The reason `id` (`case:assertion` or `case`) is a known gap on `runtime`, if it is one there. */
-export function knownGap(id: string, runtime: TestRuntime): string | undefined {
+export function knownGap(id: string, runtime: SuiteRuntime): string | undefined {
   return KNOWN_GAPS[id]?.[runtime];
 }

@@ -22,6 +22,14 @@ export const RUNTIMES = ['namespace', 'gvisor'] as const;
 /** One of {@link RUNTIMES}. */
 export type TestRuntime = (typeof RUNTIMES)[number];
 
+/**
+ * The runtimes the grant files (T23–T26) cover: microvm too, whose grants are served by a file
+ * server of their own (its other security files are still to come, see docs/threat-model.md).
+ */
+export const GRANT_RUNTIMES = [...RUNTIMES, 'microvm'] as const;
+/** A runtime a file of this suite may cover. */
+export type SuiteRuntime = (typeof GRANT_RUNTIMES)[number];
+
 /** Environment of every probe run: nothing else is inherited. */
 export const SANDBOX_ENV: Readonly<Record<string, string>> = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/tmp', LANG: 'C.UTF-8' };
 
@@ -33,8 +41,8 @@ export type Availability =
   | { ok: true; driver: IsolationDriver; image: Image; details: Record<string, string> }
   | { ok: false; reason: string };
 
-/** Probes the driver and resolves the default image; never throws. (microvm: for the files that cover it too.) */
-export async function availability(runtime: TestRuntime | 'microvm', config: AirlockConfig): Promise<Availability> {
+/** Probes the driver and resolves the default image; never throws. */
+export async function availability(runtime: SuiteRuntime, config: AirlockConfig): Promise<Availability> {
   let driver: IsolationDriver;
   try {
     // Imported lazily: a driver module that fails to load makes its runtime unavailable, not the suite.

@@ -7,7 +7,7 @@ import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AirlockConfig } from '../../../src/config/config.ts';
 import { compileProbes, type ProbeKit } from './probes.ts';
-import { availability, isolatedConfig, removeIsolatedState, type Availability, type TestRuntime } from './runtime.ts';
+import { availability, isolatedConfig, removeIsolatedState, type Availability, type SuiteRuntime } from './runtime.ts';
 import { killOwnLeftovers } from './host.ts';
 import { knownGap } from './known-gaps.ts';
 import { stretched } from './emulation.ts';
@@ -21,14 +21,14 @@ export interface Suite {
   /** The compiled probes (set once the file's `before` hook ran). */
   kit(): ProbeKit;
   /** The runtime's availability, computed on first use. */
-  runtime(runtime: TestRuntime): Promise<Availability>;
+  runtime(runtime: SuiteRuntime): Promise<Availability>;
 }
 
 /** Registers the file-level hooks (compile probes; clean the isolated state) and returns the suite. */
 export function useSuite(): Suite {
   const config = isolatedConfig();
   let kit: ProbeKit | undefined;
-  const cache = new Map<TestRuntime, Promise<Availability>>();
+  const cache = new Map<SuiteRuntime, Promise<Availability>>();
   before(async () => {
     kit = await compileProbes();
   });
@@ -65,7 +65,7 @@ export function useSuite(): Suite {
  */
 export function runtimeCase(
   suite: Suite,
-  runtime: TestRuntime,
+  runtime: SuiteRuntime,
   name: string,
   fn: (t: TestContext, ready: Ready) => Promise<void> | void,
   options: { timeout?: number; knownGap?: string | undefined } = {},
@@ -99,7 +99,7 @@ export function runtimeCase(
  * runs: when it fails, a TODO subtest carries its failure and the reason, and the rest of the case
  * goes on, strict; when it holds, the case fails, because the documented gap no longer exists.
  */
-export async function gapAware(t: TestContext, runtime: TestRuntime, id: string, check: () => void | Promise<void>): Promise<void> {
+export async function gapAware(t: TestContext, runtime: SuiteRuntime, id: string, check: () => void | Promise<void>): Promise<void> {
   const gap = knownGap(id, runtime);
   if (gap === undefined) {
     await check();
@@ -117,7 +117,7 @@ export async function gapAware(t: TestContext, runtime: TestRuntime, id: string,
   });
 }
 
-function unexpectedPass(id: string, runtime: TestRuntime, gap: string): assert.AssertionError {
+function unexpectedPass(id: string, runtime: SuiteRuntime, gap: string): assert.AssertionError {
   return new assert.AssertionError({
     message: `known gap "${id}" on ${runtime} did not reproduce: the assertion now holds, so remove its entry from test/security/lib/known-gaps.ts (it said: ${gap})`,
   });

@@ -3,11 +3,11 @@
  * descriptor it is given: it takes the descriptor's path (realpath of /proc/self/fd/N) and mounts
  * that path later, so a component swapped for a symlink in between would be followed. Each pinned
  * inode is therefore bound first, through its descriptor, onto `${runDir}/grants/<id>/<n>`
- * (see ../grants/host-binds.ts), and bwrap is given a descriptor of that bind: the path it takes
+ * (see host-binds.ts), and bwrap is given a descriptor of that bind: the path it takes
  * back lies in directories only root can change.
  */
 import { chmodSync, chownSync, mkdirSync, openSync } from 'node:fs';
-import { bindPins, unbindAll, type BindTools } from '../grants/host-binds.ts';
+import { bindPins, unbindAll, type BindTools } from './host-binds.ts';
 import { releasePins, type PinnedMount } from '../mount-pins.ts';
 
 const O_PATH = 0o10000000;
