@@ -104,6 +104,8 @@ export class MicrovmDriver implements IsolationDriver {
       };
       details['guest artefacts'] = `${built('initramfs', '.cpio')} initramfs, ${built('erofs', '.erofs')} image root(s) built (the first run of an image builds its own)`;
       details['mkfs.erofs'] = findExecutable('mkfs.erofs') ?? 'missing (apt-get install erofs-utils)';
+      const fileServer = findFileServer();
+      details['grants'] = fileServer === undefined ? 'refused: no virtiofsd (apt-get install qemu-system-common, or virtiofsd)' : `virtio-fs, served by ${fileServer.path}`;
       if (process.getuid?.() !== 0) throw new ControlError('microvm', 'the controller needs root to give the VMM its own uid, network namespace and cgroup');
       if (hostArch() !== 'x86_64') throw new ControlError('microvm', `this build boots x86-64 guests only (host: ${hostArch()})`);
       if (findExecutable('mkfs.erofs') === undefined) throw new ControlError('microvm', 'mkfs.erofs is needed to build guest roots (apt-get install erofs-utils)');
