@@ -13,15 +13,13 @@ import { appendFileSync, existsSync, openSync, closeSync, readFileSync, readdirS
 import type { Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import type { Image } from '../../src/images/image.ts';
-import type { Limits, SandboxSpec } from '../../src/isolation/driver.ts';
+import type { Limits, SandboxDenial, SandboxSpec } from '../../src/isolation/driver.ts';
 import { MicrovmDriver, type MicrovmSandbox } from '../../src/isolation/microvm/index.ts';
 import { ensureGuestKernel } from '../../src/isolation/microvm/kernel.ts';
-import { ensureInitramfs } from '../../src/isolation/microvm/initramfs.ts';
+import { defaultInitramfsInputs, ensureInitramfs } from '../../src/isolation/microvm/initramfs.ts';
 import { ensureRootImage } from '../../src/isolation/microvm/rootfs.ts';
 import { detectAccel, hostTscKhz, qemuArgs, QEMU_BINARY, vmSizes, VMM_FD } from '../../src/isolation/microvm/qemu.ts';
 import { handshake, handshakeBytes } from '../../src/isolation/microvm/channel.ts';
-import { ensureAgent } from '../../src/agent/build.ts';
-import { compileBpf, DEFAULT_PROFILE, hostArch } from '../../src/isolation/seccomp/index.ts';
 import { removeEmptyParent } from '../../src/isolation/cgroups/index.ts';
 import { executeOnce } from '../../src/sandbox/execute.ts';
 import { NetworkManager } from '../../src/network/manager.ts';
@@ -159,8 +157,7 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
 
   it('a guest refuses a channel peer without the per-boot secret', async () => {
     const kernel = await ensureGuestKernel(config.stateDir, new Map());
-    const agent = await ensureAgent(config);
-    const initrd = await ensureInitramfs(config.stateDir, { kernel, agentPath: agent.path, seccompBpf: compileBpf(DEFAULT_PROFILE, hostArch()) }, new Map(), new Map());
+    const initrd = await ensureInitramfs(config.stateDir, await defaultInitramfsInputs(config.stateDir, kernel), new Map(), new Map());
     const root = await ensureRootImage(config.stateDir, image as Image, new Map());
     const dir = mkdtempSync('/tmp/airlock-microvm-secret-');
     chmodSync(dir, 0o700);
@@ -360,6 +357,27 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
     } finally {
       rmSync(base, { recursive: true, force: true });
     }
+  });
+
+  it('calls the guest\'s seccomp filter refuses are reported, every one of them before the command\'s exit', async () => {
+    const id = `mvm-${process.pid}-y`;
+    const denials: SandboxDenial[] = [];
+    // acct(2) three times (refused with EPERM by the filter), then a call it allows.
+    const code = 'import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nfor _ in range(3):\n    print(libc.syscall(163, None), ctypes.get_errno())\nprint(os.getpid() > 0)\n';
+    const sandbox = await driver.create({ ...spec(id), onSeccompDenial: (d) => denials.push(d) });
+    try {
+      const proc = await sandbox.start({ argv: ['python3', '-c', code], stdin: false });
+      const [stdout, stderr] = [collect(proc.stdout), collect(proc.stderr)];
+      const exit = await proc.exit;
+      const seen = denials.length;
+      assert.equal(exit.code, 0, await stderr);
+      assert.equal(await stdout, '-1 1\n-1 1\n-1 1\nTrue\n', 'refused with EPERM');
+      assert.equal(seen, 3, `reported before the exit: ${JSON.stringify(denials)}`);
+      assert.ok(denials.every((d) => d.syscall === 'acct' && d.syscallNr === 163 && d.pid > 1), JSON.stringify(denials));
+    } finally {
+      await sandbox.destroy();
+    }
+    assert.deepEqual(leftovers(id, []), []);
   });
 
   it('a secret that cannot be read stops the start before the VM boots, naming the secret', async () => {

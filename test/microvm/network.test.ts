@@ -18,10 +18,8 @@ import { MicrovmDriver } from '../../src/isolation/microvm/index.ts';
 import { ensureGuestKernel } from '../../src/isolation/microvm/kernel.ts';
 import { detectAccel, GUEST_TAP, hostTscKhz, qemuArgs, QEMU_BINARY, vmSizes, VMM_FD } from '../../src/isolation/microvm/qemu.ts';
 import { handshake, handshakeBytes } from '../../src/isolation/microvm/channel.ts';
-import { ensureInitramfs } from '../../src/isolation/microvm/initramfs.ts';
+import { defaultInitramfsInputs, ensureInitramfs } from '../../src/isolation/microvm/initramfs.ts';
 import { ensureRootImage } from '../../src/isolation/microvm/rootfs.ts';
-import { ensureAgent } from '../../src/agent/build.ts';
-import { compileBpf, DEFAULT_PROFILE, hostArch } from '../../src/isolation/seccomp/index.ts';
 import { removeEmptyParent } from '../../src/isolation/cgroups/index.ts';
 import { executeOnce } from '../../src/sandbox/execute.ts';
 import type { ExecutionResult } from '../../src/sandbox/result.ts';
@@ -262,8 +260,7 @@ describe('microvm networks through a tap', { skip }, () => {
   it('a guest that cannot configure its network powers off: the start fails with the console naming the network step', async () => {
     // Raw QEMU without a network device, told it has one: the guest init must stop, not run without its network.
     const kernel = await ensureGuestKernel(config.stateDir, new Map());
-    const agent = await ensureAgent(config);
-    const initrd = await ensureInitramfs(config.stateDir, { kernel, agentPath: agent.path, seccompBpf: compileBpf(DEFAULT_PROFILE, hostArch()) }, new Map(), new Map());
+    const initrd = await ensureInitramfs(config.stateDir, await defaultInitramfsInputs(config.stateDir, kernel), new Map(), new Map());
     const root = await ensureRootImage(config.stateDir, image as Image, new Map());
     const dir = mkdtempSync('/tmp/airlock-microvm-net-');
     chmodSync(dir, 0o700);

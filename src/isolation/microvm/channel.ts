@@ -9,10 +9,11 @@
  * Why a secret on a private socket: the guest runs nothing for a peer that cannot prove it is the
  * controller that booted it, whatever reaches the port.
  *
- * After the handshake the guest init adds one frame type to the agent's events: COUNTERS (0xc0,
+ * After the handshake the guest init adds two frame types to the agent's events: COUNTERS (0xc0,
  * channel 0: u64 LE OOM kills, pids.max hits, memory peak bytes of the sandbox's guest cgroup, 1
- * when its scratch had no free block left),
- * sent just before each EXIT. {@link GuestCounterFilter} takes them out of the stream.
+ * when its scratch had no free block left), sent just before each EXIT, and, where asked for,
+ * DENIAL (0xc1, channel 0: u32 LE syscall number and pid of a call the guest's filter refused),
+ * all of them read before each EXIT. {@link GuestCounterFilter} takes them out of the stream.
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import type { Socket } from 'node:net';
@@ -25,6 +26,8 @@ import { TRUST_STORE_CONTROL } from '../trust-store.ts';
 export const SECRET_BYTES = 32;
 /** The COUNTERS frame type the guest init adds. */
 export const EV_COUNTERS = 0xc0;
+/** The DENIAL frame type the guest init adds (u32 LE syscall number, u32 LE pid). */
+export const EV_DENIAL = 0xc1;
 const HEADER = 9;
 
 /** The guest cgroup's limit counters, as last reported. */
@@ -67,11 +70,13 @@ export interface GuestGrant {
   file: boolean;
 }
 
-/** Files the guest init places in the sandbox's root: the broker CA's trust bundle, the secrets, the grants. */
+/** Files the guest init places in the sandbox's root (the broker CA's trust bundle, the secrets, the grants), and what it reports. */
 export interface GuestFiles {
   trustBundle?: string | undefined;
   secrets?: readonly SecretFile[] | undefined;
   grants?: readonly GuestGrant[] | undefined;
+  /** Report each call the guest's seccomp filter refused (DENIAL frames). */
+  reportDenials?: boolean | undefined;
 }
 
 /**
@@ -87,7 +92,7 @@ export function handshakeBytes(secret: Buffer, limits: Limits, network?: GuestNe
   settings.writeUInt32LE(limits.openFiles, 12);
   const secrets = secretsBlock(files.secrets ?? []);
   try {
-    return Buffer.concat([secret, settings, networkBlock(network), trustBundleBlock(files.trustBundle), secrets, grantsBlock(files.grants ?? [])]);
+    return Buffer.concat([secret, settings, networkBlock(network), trustBundleBlock(files.trustBundle), secrets, grantsBlock(files.grants ?? []), u32(files.reportDenials === true ? 1 : 0)]);
   } finally {
     secrets.fill(0);
   }
@@ -194,14 +199,22 @@ export function handshake(socket: Socket, bytes: Buffer, failed: Promise<string>
   });
 }
 
-/** Passes the agent's frames through unchanged, taking out (and reporting) the init's COUNTERS frames. */
+/** A call the guest's seccomp filter refused, as the init reported it. */
+export interface GuestDenial {
+  syscallNr: number;
+  pid: number;
+}
+
+/** Passes the agent's frames through unchanged, taking out (and reporting) the init's COUNTERS and DENIAL frames. */
 export class GuestCounterFilter extends Transform {
   private pending: Buffer = Buffer.alloc(0);
   private readonly onCounters: (counters: GuestCounters) => void;
+  private readonly onDenial: (denial: GuestDenial) => void;
 
-  constructor(onCounters: (counters: GuestCounters) => void) {
+  constructor(onCounters: (counters: GuestCounters) => void, onDenial: (denial: GuestDenial) => void = () => undefined) {
     super();
     this.onCounters = onCounters;
+    this.onDenial = onDenial;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -221,6 +234,8 @@ export class GuestCounterFilter extends Transform {
           memoryPeakBytes: Number(frame.readBigUInt64LE(HEADER + 16)),
           scratchFull: frame.readBigUInt64LE(HEADER + 24) !== 0n,
         });
+      } else if (frame[0] === EV_DENIAL && length === 8) {
+        this.onDenial({ syscallNr: frame.readUInt32LE(HEADER), pid: frame.readUInt32LE(HEADER + 4) });
       } else {
         out.push(frame);
       }

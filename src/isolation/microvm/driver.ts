@@ -33,7 +33,7 @@ import { checkMaskedPaths } from '../../images/masked-paths.ts';
 import { checkSecretFiles } from '../secret-files.ts';
 import type { ArtefactStamps } from './artefacts.ts';
 import { cachedGuestKernel, ensureGuestKernel, KERNEL_METAPACKAGE } from './kernel.ts';
-import { ensureInitramfs } from './initramfs.ts';
+import { defaultInitramfsInputs, ensureInitramfs } from './initramfs.ts';
 import { ensureRootImage } from './rootfs.ts';
 import { detectAccel, hostTscKhz, requireQemu, vmSizes, type Accel } from './qemu.ts';
 import { makeSandboxDir, MicrovmSandbox, VMM_TASKS, type VmmTools } from './sandbox.ts';
@@ -131,7 +131,7 @@ export class MicrovmDriver implements IsolationDriver {
     const tools = await this.requireTools();
     const { accel, tscKhz } = this.hostCpu();
     const kernel = await ensureGuestKernel(this.config.stateDir, this.artefactStamps);
-    const initrd = await ensureInitramfs(this.config.stateDir, { kernel, agentPath: tools.fdCloser, seccompBpf: this.filter() }, this.buildStamps, this.artefactStamps);
+    const initrd = await ensureInitramfs(this.config.stateDir, await defaultInitramfsInputs(this.config.stateDir, kernel, this.buildStamps), this.buildStamps, this.artefactStamps);
     const root = await ensureRootImage(this.config.stateDir, spec.image, this.artefactStamps);
     const vm = vmSizes(spec.limits.memoryMb, spec.limits.cpuCores);
     // Each grant's file server runs in the VMM's cgroup: its share of memory is added to the VMM's.

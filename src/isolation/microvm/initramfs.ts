@@ -1,14 +1,16 @@
 /**
  * The guest's initramfs: the kernel's module fragment (kernel.ts), then the guest init
- * (guest/airlock-vm-init.c, built static like the agent), the agent, the project's seccomp filter
- * and the mount points of the sandbox's root. Cached under `${stateDir}/microvm/initramfs/` by the
+ * (guest/airlock-vm-init.c, built static like the agent), the agent, the project's seccomp filter,
+ * the seccomp audit reader (denial reporting) and the mount points of the sandbox's root. Cached under `${stateDir}/microvm/initramfs/` by the
  * SHA-256 of those inputs; the kernel accepts concatenated cpio archives as one initramfs.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ensureCBinary, HARDENED_CFLAGS, type BuildStamps } from '../../host/c-build.ts';
 import { AGENT_MOUNT } from '../driver.ts';
-import { AGENT_BINARY_NAME } from '../../agent/build.ts';
+import { AGENT_BINARY_NAME, ensureAgent } from '../../agent/build.ts';
+import { ensureSeccompAuditHelper } from '../seccomp/audit-helper.ts';
+import { compileBpf, DEFAULT_PROFILE, hostArch } from '../seccomp/index.ts';
 import { artefactDir, artefactExists, inputsKey, publishArtefact, verifyArtefact, type ArtefactStamps } from './artefacts.ts';
 import { cpioArchive, type CpioEntry } from './cpio.ts';
 import type { GuestKernel } from './kernel.ts';
@@ -26,6 +28,14 @@ export interface InitramfsInputs {
   agentPath: string;
   /** The project's seccomp filter (raw sock_filter array) applied to the agent in the guest. */
   seccompBpf: Buffer;
+  /** The verified seccomp audit reader (agent/airlock-seccomp-audit.c): the guest's denial reporting. */
+  seccompAuditPath: string;
+}
+
+/** The inputs of the initramfs every microvm sandbox boots: the project's agent, audit reader and default filter. */
+export async function defaultInitramfsInputs(stateDir: string, kernel: GuestKernel, builds: BuildStamps = new Map()): Promise<InitramfsInputs> {
+  const [agent, audit] = await Promise.all([ensureAgent({ stateDir }, undefined, builds), ensureSeccompAuditHelper(stateDir, builds)]);
+  return { kernel, agentPath: agent.path, seccompBpf: compileBpf(DEFAULT_PROFILE, hostArch()), seccompAuditPath: audit.path };
 }
 
 /** Builds the guest init (static, hardened flags, verified on reuse). */
@@ -39,7 +49,8 @@ export async function ensureInitramfs(stateDir: string, inputs: InitramfsInputs,
   const init = readFileSync(await ensureGuestInit(stateDir, builds));
   const modules = readFileSync(inputs.kernel.modulesCpio);
   const agent = readFileSync(inputs.agentPath);
-  const key = inputsKey([['modules', modules], ['init', init], ['agent', agent], ['seccomp', inputs.seccompBpf], ['layout', ROOT_MOUNT_POINTS.join(',')]]);
+  const audit = readFileSync(inputs.seccompAuditPath);
+  const key = inputsKey([['modules', modules], ['init', init], ['agent', agent], ['seccomp', inputs.seccompBpf], ['audit', audit], ['layout', ROOT_MOUNT_POINTS.join(',')]]);
   const path = `${artefactDir(stateDir, 'initramfs')}/${key}.cpio`;
   if (!artefactExists(path)) {
     const extra = ROOT_MOUNT_POINTS.map((p) => ({ kind: 'dir' as const, path: `extra/${p}`, mode: 0o755 }));
@@ -51,6 +62,7 @@ export async function ensureInitramfs(stateDir: string, inputs: InitramfsInputs,
       ...extra,
       { kind: 'file', path: `extra${AGENT_MOUNT}/${AGENT_BINARY_NAME}`, mode: 0o555, data: agent },
       { kind: 'file', path: 'seccomp.bpf', mode: 0o444, data: inputs.seccompBpf },
+      { kind: 'file', path: 'airlock-seccomp-audit', mode: 0o555, data: audit },
       { kind: 'file', path: 'init', mode: 0o555, data: init },
     ];
     await publishArtefact(path, 'microvm', async (tmp) => writeFileSync(tmp, Buffer.concat([modules, cpioArchive(entries)]), { mode: 0o644 }));

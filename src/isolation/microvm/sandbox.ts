@@ -28,6 +28,7 @@ import { vmmGroupArgs, vmmRootArgs } from './vmm-root.ts';
 import { runTeardown } from '../teardown.ts';
 import { releasePins, type PinnedMount } from '../mount-pins.ts';
 import { unstageGrants } from '../grants/staging.ts';
+import { hostSyscallNames } from '../gvisor/seccomp-denials.ts';
 
 /** Longest a boot may take, to the agent's READY, before start() fails and tears it down. */
 export const BOOT_TIMEOUT_MS: Readonly<Record<Accel, number>> = { kvm: 20_000, tcg: 60_000 };
@@ -126,7 +127,7 @@ export class MicrovmSandbox implements Sandbox {
     try {
       // Composed before the VM exists: a secret that can't be read stops the start with nothing booted.
       const grants = res.grants.map((g) => ({ sandboxPath: g.pin.mount.sandboxPath, writable: g.pin.mount.writable, file: g.file }));
-      greeting = handshakeBytes(secret, res.spec.limits, res.network?.guest, { trustBundle: res.spec.trustBundle, secrets: res.spec.secrets, grants });
+      greeting = handshakeBytes(secret, res.spec.limits, res.network?.guest, { trustBundle: res.spec.trustBundle, secrets: res.spec.secrets, grants, reportDenials: res.spec.onSeccompDenial !== undefined });
       for (const path of [res.files.root, res.files.kernel, res.files.initrd, secretFile]) fds.push(openSync(path, 'r'));
       servers = await this.startFileServers();
       const child = this.launch(fds, servers?.vmmFds ?? []);
@@ -142,7 +143,13 @@ export class MicrovmSandbox implements Sandbox {
       const rest = await handshake(socket, greeting, failed);
       rmSync(secretFile, { force: true });
       this.qemuPid = res.cgroup.pids().find((pid) => exeOf(pid) === res.tools.qemu);
-      const filter = new GuestCounterFilter((c) => (this.counters = c));
+      const report = res.spec.onSeccompDenial;
+      // The guest's ABI is x86-64, the only one booted.
+      const names = report === undefined ? undefined : hostSyscallNames('x86_64');
+      const filter = new GuestCounterFilter(
+        (c) => (this.counters = c),
+        (d) => report?.({ syscall: names?.get(d.syscallNr) ?? `syscall_${d.syscallNr}`, syscallNr: d.syscallNr, pid: d.pid }),
+      );
       filter.write(rest);
       socket.pipe(filter);
       // A persistent sandbox's caller talks to the agent itself: it gets the channel (READY still unread).

@@ -178,12 +178,12 @@ export type DenialSpec = Pick<SandboxSpec, 'denialAuid' | 'onSeccompDenial' | 'o
 
 /**
  * A sandbox's denials for its runtime: namespace denials come from the host kernel's audit (the
- * controller's watch, by audit login uid); gVisor's from its own kernel's log, which the driver
- * reads and reports through `onSeccompDenial`. One tally, pattern table and response for both.
+ * controller's watch, by audit login uid); gVisor's from its own kernel's log, a microvm's from
+ * its guest's audit, which each driver reads and reports through `onSeccompDenial`. One tally, pattern table and response for both.
  */
 export function openDenials(reporting: DenialReporting, runtime: RuntimeName, sandboxId: string, options: RunDenialsOptions): { run: RunDenials; spec: DenialSpec } {
   // Why per runtime: gVisor's Sentry enforces its own profile, so the host kernel never sees those calls;
-  // nor those a microvm guest's kernel refuses (this build has no channel for them: refused, not reported).
+  // nor those a microvm guest's kernel refuses (its init reads them and sends them over the channel).
   if (runtime === 'gvisor' || runtime === 'microvm') {
     const local = openSandboxKernelDenials(options);
     let serial = 0;

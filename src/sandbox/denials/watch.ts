@@ -8,23 +8,12 @@
 import { randomInt } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { ensureCBinary, HARDENED_CFLAGS, type CBinary } from '../../host/c-build.ts';
 import { ControlError } from '../../host/control-error.ts';
 import { clearOwnLoginUid } from '../../host/loginuid.ts';
 import { parseHelperLine, syscallNames, type Denial } from './line.ts';
 import { DenialTally } from './tally.ts';
 
-/** The helper's source. */
-export const SECCOMP_AUDIT_SOURCE = fileURLToPath(new URL('../../../agent/airlock-seccomp-audit.c', import.meta.url));
-
-/** Builds the helper if needed (`${stateDir}/seccomp-audit/<key>/airlock-seccomp-audit`, checksum-verified). */
-export function ensureSeccompAuditHelper(stateDir: string): Promise<CBinary> {
-  return ensureCBinary({
-    stateDir, kind: 'seccomp-audit', source: SECCOMP_AUDIT_SOURCE, binaryName: 'airlock-seccomp-audit',
-    cflags: HARDENED_CFLAGS, control: 'seccomp-audit', purpose: 'the seccomp denial reader',
-  });
-}
+export { ensureSeccompAuditHelper, SECCOMP_AUDIT_SOURCE } from '../../isolation/seccomp/audit-helper.ts';
 
 /** Called for every denial routed to a sandbox (e.g. to count it in the metrics at once). */
 export type DenialListener = (sandboxId: string, denial: Denial) => void;

@@ -12,7 +12,7 @@
  * trust bundle (u32 LE length, 0 for none, then its bytes), the secrets (u32 LE count, then for
  * each: u32 LE name length, the name, u32 LE value length, the value) and the grants (u32 LE
  * count, then for each: u32 LE flags, 1 writable | 2 a file, u32 LE path length, the path; the
- * N-th is the virtio-fs share `airlock<N>`).
+ * N-th is the virtio-fs share `airlock<N>`), then u32 LE reporting flags (1: seccomp denials).
  * A wrong secret: "DENY" and power off. Otherwise loopback is brought up; an attached network
  * configures eth0 (virtio-net) with the address, the gateway as default route, and resolv.conf
  * as a read-only layer of the root; any step that fails powers the guest off (the host reports
@@ -64,6 +64,7 @@
 #define SANDBOX_ID 65534
 #define EV_EXIT 0x84
 #define EV_COUNTERS 0xc0
+#define EV_DENIAL 0xc1
 #define HDR 9
 #define FW_CFG_PORT_SEL 0x510
 #define FW_CFG_PORT_DATA 0x511
@@ -567,7 +568,7 @@ static void read_filter(struct filter *f) {
   f->prog.filter = f->insns;
 }
 
-static __attribute__((noreturn)) void run_agent(int sock, uint32_t nofile, const struct filter *f) {
+static __attribute__((noreturn)) void run_agent(int sock, uint32_t nofile, const struct filter *f, int log_denials) {
   // An ignored SIGCHLD survives exec: the agent must see its commands exit.
   signal(SIGCHLD, SIG_DFL);
   if (write_file("/sys/fs/cgroup/sandbox/cgroup.procs", "0") != 0) fail("join the sandbox cgroup");
@@ -582,7 +583,8 @@ static __attribute__((noreturn)) void run_agent(int sock, uint32_t nofile, const
   if (setgroups(0, NULL) != 0 || setresgid(SANDBOX_ID, SANDBOX_ID, SANDBOX_ID) != 0 || setresuid(SANDBOX_ID, SANDBOX_ID, SANDBOX_ID) != 0) fail("drop to uid 65534");
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("no_new_privs");
   // Why: the project's filter inside the guest too; the guest kernel is one more layer, not the only one.
-  if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &f->prog) != 0) fail("seccomp");
+  // Logged where denials are reported: the kernel then audits each refusal (read by start_denials' reader).
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, log_denials ? SECCOMP_FILTER_FLAG_LOG : 0, &f->prog) != 0) fail("seccomp");
   char *argv[] = {"airlock-agent", NULL};
   char *envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", NULL};
   execve("/run/airlock/airlock-agent", argv, envp);
@@ -606,13 +608,109 @@ static void send_counters(int port) {
   if (write_full(port, frame, sizeof frame) != 0) halt();
 }
 
-/* Copies agent -> port frame by frame (to put COUNTERS before each EXIT), port -> agent as is. */
+/*
+ * Seccomp denial reporting: the same audit reader as the host's (agent/airlock-seccomp-audit.c),
+ * run by this process outside the sandbox, reads every denial of the agent's filter (loaded with
+ * SECCOMP_FILTER_FLAG_LOG); each becomes a DENIAL frame (type 0xc1, channel 0: u32 LE syscall
+ * number, u32 LE pid). Why here: the guest's kernel refuses these calls, so the host's audit never
+ * sees them. Only the sandbox's processes carry that filter, so every record is theirs.
+ */
+struct denials {
+  int in, out;
+  char buf[8192];
+  size_t have;
+  unsigned asked, reached;
+};
+
+static struct denials denials = {.in = -1, .out = -1};
+
+/* Handles the helper's complete lines; returns -1 once it is gone (reporting then stops). */
+static int denials_read(int port) {
+  ssize_t n = read(denials.out, denials.buf + denials.have, sizeof denials.buf - denials.have - 1);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return 0;
+  if (n <= 0) {
+    close(denials.out);
+    denials.out = -1;
+    return -1;
+  }
+  denials.have += (size_t)n;
+  denials.buf[denials.have] = 0;
+  char *line = denials.buf;
+  for (char *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+    *nl = 0;
+    unsigned pid, nr, id;
+    if (sscanf(line, "d %*u %u %u", &pid, &nr) == 2) {
+      uint8_t frame[HDR + 8] = {EV_DENIAL};
+      uint32_t len = 8;
+      memcpy(frame + 5, &len, 4);
+      memcpy(frame + HDR, &nr, 4);
+      memcpy(frame + HDR + 4, &pid, 4);
+      if (write_full(port, frame, sizeof frame) != 0) halt();
+    } else if (sscanf(line, "sync %u", &id) == 1) {
+      denials.reached = id;
+    }
+  }
+  denials.have -= (size_t)(line - denials.buf);
+  memmove(denials.buf, line, denials.have);
+  // A line longer than the buffer is no line of the helper's: drop it rather than stall.
+  if (denials.have == sizeof denials.buf - 1) denials.have = 0;
+  return 0;
+}
+
+/* Starts the reader; waits for its "ready". Any failure powers the guest off: reporting was asked for. */
+static void start_denials(void) {
+  int to[2], from[2];
+  if (pipe2(to, O_CLOEXEC) != 0 || pipe2(from, O_CLOEXEC) != 0) fail("denials: pipe");
+  pid_t pid = fork();
+  if (pid < 0) fail("denials: fork");
+  if (pid == 0) {
+    if (dup2(to[0], 0) != 0 || dup2(from[1], 1) != 1) _exit(127);
+    char *argv[] = {"airlock-seccomp-audit", NULL};
+    char *envp[] = {NULL};
+    execve("/airlock-seccomp-audit", argv, envp);
+    _exit(127);
+  }
+  close(to[0]);
+  close(from[1]);
+  denials.in = to[1];
+  denials.out = from[0];
+  char first[256];
+  size_t got = 0;
+  while (got < sizeof first - 1 && (got == 0 || first[got - 1] != '\n')) {
+    ssize_t n = read(denials.out, first + got, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail("denials: the audit reader exited before it was ready");
+    got += (size_t)n;
+  }
+  first[got] = 0;
+  if (strcmp(first, "ready\n") != 0) {
+    errno = EIO;
+    say("denials: %s", first);
+    fail("denials: the audit reader did not start");
+  }
+}
+
+/* Waits (up to 2 s) until every denial made so far was read and sent: called before each EXIT. */
+static void denials_sync(int port) {
+  if (denials.out < 0) return;
+  unsigned id = ++denials.asked;
+  if (dprintf(denials.in, "sync %u\n", id) < 0) return;
+  while (denials.reached != id && denials.out >= 0) {
+    struct pollfd pfd = {.fd = denials.out, .events = POLLIN};
+    int ready = poll(&pfd, 1, 2000);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0 || denials_read(port) < 0) return;
+  }
+}
+
+/* Copies agent -> port frame by frame (to put COUNTERS, and the DENIALs read so far, before each EXIT), port -> agent as is. */
 static void relay(int port, int sock) {
   static uint8_t in[65536], out[65536 + (1 << 20) + HDR];
   size_t have = 0;
-  struct pollfd pfds[2] = {{.fd = port, .events = POLLIN}, {.fd = sock, .events = POLLIN}};
+  struct pollfd pfds[3] = {{.fd = port, .events = POLLIN}, {.fd = sock, .events = POLLIN}, {.fd = denials.out, .events = POLLIN}};
   for (;;) {
-    if (poll(pfds, 2, -1) < 0) {
+    pfds[2].fd = denials.out;
+    if (poll(pfds, 3, -1) < 0) {
       if (errno == EINTR) continue;
       return;
     }
@@ -631,13 +729,17 @@ static void relay(int port, int sock) {
         memcpy(&len, out + at + 5, 4);
         if (len > (1u << 20)) return; /* the host sees the channel close: a protocol error */
         if (have - at < HDR + len) break;
-        if (out[at] == EV_EXIT) send_counters(port);
+        if (out[at] == EV_EXIT) {
+          denials_sync(port);
+          send_counters(port);
+        }
         if (write_full(port, out + at, HDR + len) != 0) return;
         at += HDR + len;
       }
       memmove(out, out + at, have - at);
       have -= at;
     }
+    if (pfds[2].fd >= 0 && pfds[2].revents != 0) denials_read(port);
   }
 }
 
@@ -679,6 +781,9 @@ int main(void) {
   read_secrets(port, &secrets);
   static struct grants grants;
   read_grants(port, &grants);
+  uint32_t report_denials;
+  read_full(port, &report_denials, 4, "read the reporting flags");
+  if (report_denials & 1) start_denials();
   static struct filter filter;
   read_filter(&filter);
   grant_layer(&grants);
@@ -693,7 +798,7 @@ int main(void) {
   if (agent == 0) {
     close(port);
     close(pair[0]);
-    run_agent(pair[1], settings[3], &filter);
+    run_agent(pair[1], settings[3], &filter, report_denials & 1);
   }
   close(pair[1]);
   if (write_full(port, "AOK1", 4) != 0) halt();
