@@ -579,7 +579,12 @@ static __attribute__((noreturn)) void run_agent(int sock, uint32_t nofile, const
   struct rlimit rl = {nofile, nofile};
   if (setrlimit(RLIMIT_NOFILE, &rl) != 0) fail("RLIMIT_NOFILE");
   if (setsid() < 0) fail("setsid");
-  // Why: an unprivileged uid with every capability set empty, as on every tier.
+  // Why: an unprivileged uid with every capability set empty, as on every tier: the bounding and
+  // ambient sets too, so nothing exec'd later could ever regain a capability.
+  for (int cap = 0; prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0; cap++) {
+  }
+  if (errno != EINVAL) fail("drop the capability bounding set");
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) fail("clear the ambient capabilities");
   if (setgroups(0, NULL) != 0 || setresgid(SANDBOX_ID, SANDBOX_ID, SANDBOX_ID) != 0 || setresuid(SANDBOX_ID, SANDBOX_ID, SANDBOX_ID) != 0) fail("drop to uid 65534");
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("no_new_privs");
   // Why: the project's filter inside the guest too; the guest kernel is one more layer, not the only one.
