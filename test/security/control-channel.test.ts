@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { SandboxService } from '../../src/sandbox/service.ts';
 import { policyDirOf, readBundleHash } from '../../src/policy/bundle-files.ts';
 import type { ExecSession } from '../../src/sandbox/service-types.ts';
-import { RUNTIMES, type TestRuntime } from './lib/runtime.ts';
+import { RUNTIMES, type SuiteRuntime } from './lib/runtime.ts';
 import { useSuite, type Suite } from './lib/suite.ts';
 
 const suite = useSuite();
@@ -85,7 +85,7 @@ async function collect(session: ExecSession): Promise<{ out: string; err: string
 }
 
 /** One persistent sandbox per runtime: attacker exec, victim exec, then the report. */
-async function attack(runtime: TestRuntime, s: Suite): Promise<Findings> {
+async function attack(runtime: SuiteRuntime, s: Suite): Promise<Findings> {
   const service = new SandboxService({ config: { ...s.config, service: { ...s.config.service, pools: [] } }, policyBundleHash: await readBundleHash(policyDirOf(s.config.policy)) });
   await service.start();
   try {
@@ -117,7 +117,8 @@ async function attack(runtime: TestRuntime, s: Suite): Promise<Findings> {
 
 const ENOENT = 2;
 
-for (const runtime of RUNTIMES) {
+// microvm too: the same checks inside its guest.
+for (const runtime of [...RUNTIMES, 'microvm'] as const) {
   describe(`${runtime}: T27 control channels inside the sandbox`, () => {
     let findings: Promise<Findings> | undefined;
     const run = async (t: { skip(reason: string): void }): Promise<Findings | undefined> => {
