@@ -31,7 +31,8 @@ function bomb(child: string, after: string): string[] {
 const summary = (r: { termination_reason: string; exit_code: number | null; output: string; error: string | null }) =>
   `${r.termination_reason} (exit ${r.exit_code}): ${r.output.slice(0, 200)} ${(r.error ?? '').slice(0, 300)}`;
 
-for (const runtime of RUNTIMES) {
+// microvm too: its guest cgroup's counters come back in the COUNTERS frame.
+for (const runtime of [...RUNTIMES, 'microvm'] as const) {
   describe(`${runtime}: limits are reported as what they are`, () => {
     runtimeCase(suite, runtime, 'a fork bomb whose children sleep on after the refusal ends pids_limit, not timeout', async (_t, ready) => {
       // Children and parent outlive the refusal: only the timeout would end the sandbox on its own.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { encodeFrame } from '../../agent/protocol.ts';
-import { EV_COUNTERS, GuestCounterFilter, handshakeBytes, type GuestCounters } from './channel.ts';
+import { EV_COUNTERS, EV_DENIAL, GuestCounterFilter, handshakeBytes, type GuestCounters, type GuestDenial } from './channel.ts';
 
 function counters(values: [number, number, number, number]): Buffer {
   const payload = Buffer.alloc(32);
@@ -32,6 +32,21 @@ describe('guest channel', () => {
     }
   });
 
+  it('takes DENIAL frames out too, reporting syscall number and pid', async () => {
+    const denials: GuestDenial[] = [];
+    const filter = new GuestCounterFilter(() => undefined, (d) => denials.push(d));
+    const payload = Buffer.alloc(8);
+    payload.writeUInt32LE(163, 0);
+    payload.writeUInt32LE(42, 4);
+    const out = encodeFrame(0x82, 1, Buffer.from('x'));
+    const parts: Buffer[] = [];
+    filter.on('data', (c: Buffer) => parts.push(c));
+    filter.end(Buffer.concat([encodeFrame(EV_DENIAL, 0, payload), out]));
+    await new Promise((resolve) => filter.once('end', resolve));
+    assert.deepEqual(denials, [{ syscallNr: 163, pid: 42 }]);
+    assert.deepEqual(Buffer.concat(parts), out);
+  });
+
   it('passes an oversized frame header on, for the agent client to refuse', async () => {
     const header = Buffer.alloc(9);
     header[0] = 0x82;
@@ -47,9 +62,9 @@ describe('guest channel', () => {
     assert.deepEqual(bytes.subarray(0, 32), secret);
     assert.deepEqual([0, 4, 8, 12].map((o) => bytes.readUInt32LE(32 + o)), [16, 64, 32, 128]);
     assert.throws(() => handshakeBytes(Buffer.alloc(16), { memoryMb: 1, cpuCores: 1, pids: 1, timeoutSeconds: 1, scratchMb: 1, outputBytes: 1, openFiles: 1 }), /32 bytes/);
-    // Network none: a zeroed 20-byte block; no trust bundle, secrets or grants: a zero length and two zero counts.
-    assert.equal(bytes.length, 32 + 16 + 20 + 4 + 4 + 4);
-    assert.deepEqual(bytes.subarray(48), Buffer.alloc(32));
+    // Network none: a zeroed 20-byte block; no trust bundle, secrets or grants: a zero length and two zero counts; no reporting.
+    assert.equal(bytes.length, 32 + 16 + 20 + 4 + 4 + 4 + 4);
+    assert.deepEqual(bytes.subarray(48), Buffer.alloc(36));
   });
 
   it('handshake network block: mode, address and gateway in network order, prefix, resolv.conf; bad values refused naming network', () => {
@@ -63,7 +78,7 @@ describe('guest channel', () => {
     assert.equal(full.subarray(20, 39).toString(), 'nameserver 1.1.1.1\n');
     const restricted = handshakeBytes(Buffer.alloc(32), limits, { address: '10.200.0.6', prefixLength: 30, gateway: undefined, resolvConf: undefined }).subarray(48);
     assert.deepEqual([...restricted.subarray(12, 16)], [0, 0, 0, 0]);
-    assert.equal(restricted.length, 20 + 4 + 4 + 4);
+    assert.equal(restricted.length, 20 + 4 + 4 + 4 + 4);
     assert.throws(() => handshakeBytes(Buffer.alloc(32), limits, { address: '10.200.0.256', prefixLength: 30, gateway: undefined, resolvConf: undefined }), /network: 10\.200\.0\.256 is not an IPv4 address/);
     assert.throws(() => handshakeBytes(Buffer.alloc(32), limits, { address: '10.0.0.2', prefixLength: 31, gateway: undefined, resolvConf: undefined }), /network: prefix length 31/);
     assert.throws(() => handshakeBytes(Buffer.alloc(32), limits, { address: '10.0.0.2', prefixLength: 30, gateway: undefined, resolvConf: 'x'.repeat(5000) }), /network: resolv.conf is 5000 bytes/);
@@ -83,7 +98,7 @@ describe('guest channel', () => {
     assert.equal(files.readUInt32LE(23), value.length);
     assert.deepEqual(files.subarray(27, 27 + value.length), value);
     assert.deepEqual([files.readUInt32LE(39), files.subarray(43, 44).toString(), files.readUInt32LE(44)], [1, 'e', 0]);
-    assert.equal(files.length, 48 + 4, 'then a zero grant count');
+    assert.equal(files.length, 48 + 4 + 4, 'then a zero grant count and no reporting');
     // The values the secrets handed over are wiped once copied into the greeting.
     assert.ok(given.every((b) => b.every((byte) => byte === 0)));
     const refused = (secrets: { name: string; bytes: () => Buffer }[], pattern: RegExp) => assert.throws(() => handshakeBytes(Buffer.alloc(32), limits, undefined, { secrets }), (err: Error) => pattern.test(err.message) && !err.message.includes('s3cr3t'));
@@ -104,7 +119,10 @@ describe('guest channel', () => {
       assert.deepEqual([block.readUInt32LE(at), block.readUInt32LE(at + 4), block.subarray(at + 8, at + 8 + path.length).toString()], [flags, path.length, path]);
       at += 8 + path.length;
     }
-    assert.equal(block.length, at);
+    assert.equal(block.readUInt32LE(at), 0, 'reporting flags: none asked');
+    assert.equal(block.length, at + 4);
+    const reporting = handshakeBytes(Buffer.alloc(32), limits, undefined, { reportDenials: true });
+    assert.equal(reporting.readUInt32LE(reporting.length - 4), 1, 'seccomp denials asked for');
     const many = Array.from({ length: 65 }, (_, i) => ({ sandboxPath: `/g${i}`, writable: false, file: false }));
     assert.throws(() => handshakeBytes(Buffer.alloc(32), limits, undefined, { grants: many }), /filesystem_access: 65 grants; the microvm guest takes at most 64/);
     assert.throws(() => handshakeBytes(Buffer.alloc(32), limits, undefined, { grants: [{ sandboxPath: `/${'a'.repeat(1024)}`, writable: false, file: false }] }), /filesystem_access: .* is 1025 bytes/);

@@ -91,6 +91,8 @@ export class MicrovmSandbox implements Sandbox {
   private consoleTail = '';
   private fileServerTail: () => string = () => '';
   private grantsReleased = false;
+  /** Told whenever the guest reports its cgroup's counters. */
+  private readonly limitListeners = new Set<LimitListener>();
   /** QEMU's host pid (below bwrap), found in the cgroup once the guest answered. */
   private qemuPid: number | undefined;
 
@@ -147,7 +149,10 @@ export class MicrovmSandbox implements Sandbox {
       // The guest's ABI is x86-64, the only one booted.
       const names = report === undefined ? undefined : hostSyscallNames('x86_64');
       const filter = new GuestCounterFilter(
-        (c) => (this.counters = c),
+        (c) => {
+          this.counters = c;
+          for (const listener of this.limitListeners) listener.changed();
+        },
         (d) => report?.({ syscall: names?.get(d.syscallNr) ?? `syscall_${d.syscallNr}`, syscallNr: d.syscallNr, pid: d.pid }),
       );
       filter.write(rest);
@@ -310,8 +315,21 @@ export class MicrovmSandbox implements Sandbox {
     };
   }
 
-  watchLimits(listener: LimitListener): Promise<LimitWatch> {
-    return this.res.limitEvents.watch(this.res.cgroup, listener);
+  /**
+   * The host cgroup's events (the VMM's own limits), and the guest's: its init sends COUNTERS
+   * whenever the guest cgroup's pids or memory events change, and before each EXIT.
+   */
+  async watchLimits(listener: LimitListener): Promise<LimitWatch> {
+    const host = await this.res.limitEvents.watch(this.res.cgroup, listener);
+    this.limitListeners.add(listener);
+    return {
+      polled: host.polled,
+      poll: () => host.poll(),
+      close: () => {
+        this.limitListeners.delete(listener);
+        host.close();
+      },
+    };
   }
 
   /** The VMM: its network namespace is the sandbox's. */

@@ -26,7 +26,8 @@
  * capabilities, no_new_privs and the project's seccomp filter (/seccomp.bpf), its fds 0/1 a
  * socket pair that this process relays to and from the port unchanged, except that before each
  * EXIT event it sends a COUNTERS frame (type 0xc0, channel 0: u64 LE oom kills | pids.max hits |
- * memory peak bytes of the guest cgroup | 1 when scratch has no free block left). When either side closes, the guest powers off.
+ * memory peak bytes of the guest cgroup | 1 when scratch has no free block left), and again
+ * whenever the guest cgroup's pids.events or memory.events changes. When either side closes, the guest powers off.
  *
  * Build: gcc -static-pie (src/isolation/microvm/initramfs.ts).
  */
@@ -55,6 +56,7 @@
 #include <net/if.h>
 #include <net/route.h>
 #include <netinet/in.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 #include <linux/filter.h>
@@ -712,10 +714,17 @@ static void denials_sync(int port) {
 static void relay(int port, int sock) {
   static uint8_t in[65536], out[65536 + (1 << 20) + HDR];
   size_t have = 0;
-  struct pollfd pfds[3] = {{.fd = port, .events = POLLIN}, {.fd = sock, .events = POLLIN}, {.fd = denials.out, .events = POLLIN}};
+  // Why watched: a limit hit while the sandbox lives on (a fork bomb that sleeps) is reported at
+  // once, not only at the command's end; the kernel marks these files modified on every change.
+  int limits = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (limits < 0 || inotify_add_watch(limits, "/sys/fs/cgroup/sandbox/pids.events", IN_MODIFY) < 0 ||
+      inotify_add_watch(limits, "/sys/fs/cgroup/sandbox/memory.events", IN_MODIFY) < 0) {
+    fail("watch the sandbox cgroup's limit events");
+  }
+  struct pollfd pfds[4] = {{.fd = port, .events = POLLIN}, {.fd = sock, .events = POLLIN}, {.fd = denials.out, .events = POLLIN}, {.fd = limits, .events = POLLIN}};
   for (;;) {
     pfds[2].fd = denials.out;
-    if (poll(pfds, 3, -1) < 0) {
+    if (poll(pfds, 4, -1) < 0) {
       if (errno == EINTR) continue;
       return;
     }
@@ -745,6 +754,12 @@ static void relay(int port, int sock) {
       have -= at;
     }
     if (pfds[2].fd >= 0 && pfds[2].revents != 0) denials_read(port);
+    if (pfds[3].revents != 0) {
+      static char events[4096];
+      while (read(limits, events, sizeof events) > 0) {
+      }
+      send_counters(port);
+    }
   }
 }
 
