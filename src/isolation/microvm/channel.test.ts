@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import { encodeFrame } from '../../agent/protocol.ts';
 import { EV_COUNTERS, EV_DENIAL, GuestCounterFilter, handshakeBytes, type GuestCounters, type GuestDenial } from './channel.ts';
 
-function counters(values: [number, number, number, number]): Buffer {
-  const payload = Buffer.alloc(32);
+function counters(values: [number, number, number, number, number]): Buffer {
+  const payload = Buffer.alloc(40);
   values.forEach((v, i) => payload.writeBigUInt64LE(BigInt(v), i * 8));
   return encodeFrame(EV_COUNTERS, 0, payload);
 }
@@ -24,11 +24,11 @@ describe('guest channel', () => {
   it('takes COUNTERS frames out of the agent stream, byte-split anywhere, and passes the rest unchanged', async () => {
     const before = encodeFrame(0x82, 1, Buffer.from('out'));
     const exit = encodeFrame(0x84, 1, Buffer.alloc(8));
-    const stream = Buffer.concat([before, counters([1, 2, 3 << 20, 1]), exit]);
+    const stream = Buffer.concat([before, counters([1, 2, 3 << 20, 1, 1]), exit]);
     for (const split of [1, 5, 9, 13, 20, stream.length - 1]) {
       const { out, seen } = await through([stream.subarray(0, split), stream.subarray(split)]);
       assert.deepEqual(out, Buffer.concat([before, exit]), `split at ${split}`);
-      assert.deepEqual(seen, [{ oomKills: 1, pidsLimitHits: 2, memoryPeakBytes: 3 << 20, scratchFull: true }]);
+      assert.deepEqual(seen, [{ oomKills: 1, pidsLimitHits: 2, memoryPeakBytes: 3 << 20, scratchFull: true, openFilesLimitHit: true }]);
     }
   });
 

@@ -11,7 +11,8 @@
  *
  * After the handshake the guest init adds two frame types to the agent's events: COUNTERS (0xc0,
  * channel 0: u64 LE OOM kills, pids.max hits, memory peak bytes of the sandbox's guest cgroup, 1
- * when its scratch had no free block left), sent just before each EXIT, and, where asked for,
+ * when its scratch had no free block left, 1 once a process was seen at its RLIMIT_NOFILE), sent
+ * just before each EXIT and whenever a limit counter moves, and, where asked for,
  * DENIAL (0xc1, channel 0: u32 LE syscall number and pid of a call the guest's filter refused),
  * all of them read before each EXIT. {@link GuestCounterFilter} takes them out of the stream.
  */
@@ -36,6 +37,8 @@ export interface GuestCounters {
   pidsLimitHits: number;
   memoryPeakBytes: number;
   scratchFull: boolean;
+  /** A process was seen holding its RLIMIT_NOFILE of descriptors (sampled in the guest). */
+  openFilesLimitHit: boolean;
 }
 
 /** Longest resolv.conf the guest init takes. */
@@ -227,12 +230,13 @@ export class GuestCounterFilter extends Transform {
       if (length > 1 << 20) break;
       if (this.pending.length - at < HEADER + length) break;
       const frame = this.pending.subarray(at, at + HEADER + length);
-      if (frame[0] === EV_COUNTERS && length === 32) {
+      if (frame[0] === EV_COUNTERS && length === 40) {
         this.onCounters({
           oomKills: Number(frame.readBigUInt64LE(HEADER)),
           pidsLimitHits: Number(frame.readBigUInt64LE(HEADER + 8)),
           memoryPeakBytes: Number(frame.readBigUInt64LE(HEADER + 16)),
           scratchFull: frame.readBigUInt64LE(HEADER + 24) !== 0n,
+          openFilesLimitHit: frame.readBigUInt64LE(HEADER + 32) !== 0n,
         });
       } else if (frame[0] === EV_DENIAL && length === 8) {
         this.onDenial({ syscallNr: frame.readUInt32LE(HEADER), pid: frame.readUInt32LE(HEADER + 4) });

@@ -84,7 +84,7 @@ export class MicrovmSandbox implements Sandbox {
   private readonly res: MicrovmResources;
   private child: ChildProcess | undefined;
   private closed: Promise<void> | undefined;
-  private counters: GuestCounters = { oomKills: 0, pidsLimitHits: 0, memoryPeakBytes: 0, scratchFull: false };
+  private counters: GuestCounters = { oomKills: 0, pidsLimitHits: 0, memoryPeakBytes: 0, scratchFull: false, openFilesLimitHit: false };
   private stopped = false;
   private running = false;
   private destroyed: Promise<void> | undefined;
@@ -312,6 +312,7 @@ export class MicrovmSandbox implements Sandbox {
       oomKills: this.counters.oomKills + host.oomKills,
       pidsLimitHits: this.counters.pidsLimitHits + host.pidsLimitHits,
       scratchFull: this.counters.scratchFull,
+      openFilesLimitHit: this.counters.openFilesLimitHit,
     };
   }
 

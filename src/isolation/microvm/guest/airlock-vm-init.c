@@ -26,7 +26,8 @@
  * capabilities, no_new_privs and the project's seccomp filter (/seccomp.bpf), its fds 0/1 a
  * socket pair that this process relays to and from the port unchanged, except that before each
  * EXIT event it sends a COUNTERS frame (type 0xc0, channel 0: u64 LE oom kills | pids.max hits |
- * memory peak bytes of the guest cgroup | 1 when scratch has no free block left), and again
+ * memory peak bytes of the guest cgroup | 1 when scratch has no free block left | 1 once a process
+ * was seen at its RLIMIT_NOFILE, sampled every 250 ms), and again
  * whenever the guest cgroup's pids.events or memory.events changes. When either side closes, the guest powers off.
  *
  * Build: gcc -static-pie (src/isolation/microvm/initramfs.ts).
@@ -598,20 +599,48 @@ static __attribute__((noreturn)) void run_agent(int sock, uint32_t nofile, const
   fail("exec the agent");
 }
 
+/* Set once a sandbox process was seen holding as many descriptors as RLIMIT_NOFILE allows. */
+static int open_files_hit;
+
+/*
+ * Whether a process of the sandbox (up to 64 of them) holds its RLIMIT_NOFILE of descriptors.
+ * Sampled, as on the other tiers: the kernel has no event for it.
+ */
+static int any_process_at_file_limit(uint32_t nofile) {
+  FILE *procs = fopen("/sys/fs/cgroup/sandbox/cgroup.procs", "re");
+  if (procs == NULL) return 0;
+  int hit = 0;
+  long pid;
+  for (int n = 0; !hit && n < 64 && fscanf(procs, "%ld", &pid) == 1; n++) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/fd", pid);
+    DIR *d = opendir(path);
+    if (d == NULL) continue;
+    uint32_t count = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+      if (e->d_name[0] != '.') count++;
+    closedir(d);
+    hit = count >= nofile;
+  }
+  fclose(procs);
+  return hit;
+}
+
 static void send_counters(int port) {
-  uint8_t frame[HDR + 32];
+  uint8_t frame[HDR + 40];
   struct statvfs scratch;
-  uint64_t v[4] = {
+  uint64_t v[5] = {
     read_key("/sys/fs/cgroup/sandbox/memory.events", "oom_kill"),
     read_key("/sys/fs/cgroup/sandbox/pids.events", "max"),
     read_key("/sys/fs/cgroup/sandbox/memory.peak", NULL),
     statvfs("/newroot/tmp", &scratch) == 0 && scratch.f_bavail == 0 ? 1 : 0,
+    (uint64_t)open_files_hit,
   };
   frame[0] = EV_COUNTERS;
   memset(frame + 1, 0, 4);
-  uint32_t len = 32;
+  uint32_t len = 40;
   memcpy(frame + 5, &len, 4);
-  memcpy(frame + HDR, v, 32);
+  memcpy(frame + HDR, v, 40);
   if (write_full(port, frame, sizeof frame) != 0) halt();
 }
 
@@ -711,7 +740,7 @@ static void denials_sync(int port) {
 }
 
 /* Copies agent -> port frame by frame (to put COUNTERS, and the DENIALs read so far, before each EXIT), port -> agent as is. */
-static void relay(int port, int sock) {
+static void relay(int port, int sock, uint32_t nofile) {
   static uint8_t in[65536], out[65536 + (1 << 20) + HDR];
   size_t have = 0;
   // Why watched: a limit hit while the sandbox lives on (a fork bomb that sleeps) is reported at
@@ -724,7 +753,16 @@ static void relay(int port, int sock) {
   struct pollfd pfds[4] = {{.fd = port, .events = POLLIN}, {.fd = sock, .events = POLLIN}, {.fd = denials.out, .events = POLLIN}, {.fd = limits, .events = POLLIN}};
   for (;;) {
     pfds[2].fd = denials.out;
-    if (poll(pfds, 4, -1) < 0) {
+    // Why a timeout: descriptors held at the limit are sampled every 250 ms (reported once, when first seen).
+    int ready = poll(pfds, 4, open_files_hit ? -1 : 250);
+    if (ready == 0) {
+      if (any_process_at_file_limit(nofile)) {
+        open_files_hit = 1;
+        send_counters(port);
+      }
+      continue;
+    }
+    if (ready < 0) {
       if (errno == EINTR) continue;
       return;
     }
@@ -823,7 +861,7 @@ int main(void) {
   close(pair[1]);
   if (write_full(port, "AOK1", 4) != 0) halt();
   fcntl(port, F_SETFL, O_NONBLOCK);
-  relay(port, pair[0]);
+  relay(port, pair[0], settings[3]);
   kill(-agent, SIGKILL);
   kill(agent, SIGKILL);
   halt();
