@@ -26,6 +26,7 @@ import { NetworkManager } from '../../src/network/manager.ts';
 import { processesInUidRange } from '../security/lib/host.ts';
 import { microvmSkipReason } from './lib/gate.ts';
 import { isolatedConfig, releaseIsolatedConfig, writeConfigFile } from '../security/lib/isolated-config.ts';
+import { grantSkipReason } from '../security/lib/runtime.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SandboxService } from '../../src/sandbox/service.ts';
 import { policyDirOf, readBundleHash } from '../../src/policy/bundle-files.ts';
@@ -283,7 +284,7 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
     assert.deepEqual(leftovers(id, []), []);
   });
 
-  it('grants: virtio-fs shares served as the VMM\'s uid; read-only ones refuse writes, writable ones plant no set-id bits on the host', async () => {
+  it('grants: virtio-fs shares served as the VMM\'s uid; read-only ones refuse writes, writable ones plant no set-id bits on the host', { skip: grantSkipReason('microvm') }, async () => {
     const base = mkdtempSync('/tmp/airlock-microvm-grants-');
     chmodSync(base, 0o755);
     const ro = `${base}/ro`;

@@ -19,7 +19,7 @@ import { RefusedControlError } from '../../src/host/control-error.ts';
 import type { ExecutionResult } from '../../src/sandbox/result.ts';
 import { runPool } from './lib/pool.ts';
 import { startRacer } from './lib/race.ts';
-import { GRANT_RUNTIMES, HUNG, runInSandbox, runOrRefusal, withWatchdog, type SuiteRuntime } from './lib/runtime.ts';
+import { GRANT_RUNTIMES, grantSkipReason, HUNG, runInSandbox, runOrRefusal, withWatchdog, type SuiteRuntime } from './lib/runtime.ts';
 import { gapAware, runtimeCase, useSuite, type Ready } from './lib/suite.ts';
 
 const suite = useSuite();
@@ -140,7 +140,7 @@ except OSError as e:
 `;
 
 for (const runtime of GRANT_RUNTIMES) {
-  describe(`${runtime}: filesystem grants (T23, T24, T25)`, () => {
+  describe(`${runtime}: filesystem grants (T23, T24, T25)`, { skip: grantSkipReason(runtime) }, () => {
     let fx: Fixture;
     before(async () => {
       fx = await fixture();

@@ -14,6 +14,7 @@ import { NetworkManager } from '../../../src/network/manager.ts';
 import type { NetworkRequest } from '../../../src/network/policy.ts';
 import type { ExecutionResult } from '../../../src/sandbox/result.ts';
 import { cgroupHierarchies } from './host.ts';
+import { findFileServer } from '../../../src/isolation/microvm/file-server.ts';
 import { releaseIsolatedConfig } from './isolated-config.ts';
 import { stretched } from './emulation.ts';
 
@@ -29,6 +30,12 @@ export type TestRuntime = (typeof RUNTIMES)[number];
 export const GRANT_RUNTIMES = [...RUNTIMES, 'microvm'] as const;
 /** A runtime a file of this suite may cover. */
 export type SuiteRuntime = (typeof GRANT_RUNTIMES)[number];
+
+/** Why grants can't be tested on `runtime` here (microvm: no virtiofsd to serve them), or false. */
+export function grantSkipReason(runtime: SuiteRuntime): string | false {
+  if (runtime !== 'microvm' || findFileServer() !== undefined) return false;
+  return 'no virtiofsd on this host to serve microvm grants (Debian 12: qemu-system-common; later: the virtiofsd package)';
+}
 
 /** Environment of every probe run: nothing else is inherited. */
 export const SANDBOX_ENV: Readonly<Record<string, string>> = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/tmp', LANG: 'C.UTF-8' };
