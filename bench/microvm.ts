@@ -15,6 +15,7 @@ import type { Socket } from 'node:net';
 import { AgentClient } from '../src/agent/client.ts';
 import { resolveImage } from '../src/images/store.ts';
 import type { Limits } from '../src/isolation/driver.ts';
+import { findFileServer } from '../src/isolation/microvm/file-server.ts';
 import { MicrovmDriver, type MicrovmSandbox } from '../src/isolation/microvm/index.ts';
 import { GuestCounterFilter, handshake, handshakeBytes } from '../src/isolation/microvm/channel.ts';
 import { defaultInitramfsInputs, ensureInitramfs } from '../src/isolation/microvm/initramfs.ts';
@@ -36,6 +37,8 @@ export interface MicrovmBench {
   raw: Summary;
   /** The same as `airlock`, with a restricted network attached (and released) inside the timing. */
   restricted: Summary;
+  /** The same as `airlock`, with one read-only grant (its file server started and stopped inside the timing). */
+  granted: Summary;
   ratio: number;
   /** VMM VmRSS in MiB after the first command. */
   rssMb: { airlock: Summary; raw: Summary };
@@ -59,12 +62,17 @@ export async function benchMicrovm(rounds: number): Promise<MicrovmBench> {
   const args = qemuArgs(accel.accel, vmSizes(LIMITS.memoryMb, LIMITS.cpuCores), accel.accel === 'tcg' ? hostTscKhz() : undefined);
   let seq = 0;
   const networks = new NetworkManager({ config });
+  const grantable = findFileServer() !== undefined;
 
-  const viaAirlock = async (restricted = false): Promise<[number, number]> => {
+  // A directory the sandbox's uid may read (what a read-only grant needs).
+  const grantDir = mkdtempSync('/tmp/airlock-bench-grant-');
+  chmodSync(grantDir, 0o755);
+  const viaAirlock = async (restricted = false, grant = false): Promise<[number, number]> => {
     const t0 = performance.now();
     const id = `bench-mvm-${process.pid}-${seq++}`;
     const attachment = restricted ? await networks.attach(id, { mode: 'restricted', allowedHosts: [], services: [] }) : undefined;
-    const sandbox = (await driver.create({ id, image, limits: LIMITS, env: { PATH: '/usr/bin:/bin' }, mounts: [], workdir: '/tmp', network: attachment?.sandboxNetwork ?? { kind: 'isolated' } })) as MicrovmSandbox;
+    const mounts = grant ? [{ hostPath: grantDir, sandboxPath: '/data', writable: false }] : [];
+    const sandbox = (await driver.create({ id, image, limits: LIMITS, env: { PATH: '/usr/bin:/bin' }, mounts, workdir: '/tmp', network: attachment?.sandboxNetwork ?? { kind: 'isolated' } })) as MicrovmSandbox;
     try {
       const proc = await sandbox.start({ argv: ['true'], stdin: false });
       proc.stdout.resume();
@@ -111,15 +119,18 @@ export async function benchMicrovm(rounds: number): Promise<MicrovmBench> {
     await viaAirlock();
     await raw();
     await viaAirlock(true);
+    if (grantable) await viaAirlock(false, true);
     const a: number[] = [];
     const r: number[] = [];
     const n: number[] = [];
+    const g: number[] = [];
     const aRss: number[] = [];
     const rRss: number[] = [];
     for (let i = 0; i < rounds; i++) {
       const [ams, arss] = await viaAirlock();
       const [rms, rrss] = await raw();
       n.push((await viaAirlock(true))[0]);
+      if (grantable) g.push((await viaAirlock(false, true))[0]);
       a.push(ams);
       r.push(rms);
       aRss.push(arss);
@@ -127,10 +138,11 @@ export async function benchMicrovm(rounds: number): Promise<MicrovmBench> {
     }
     const airlock = summarize(a);
     const rawSummary = summarize(r);
-    return { accel: accel.accel === 'kvm' ? 'KVM' : `TCG (${accel.reason})`, rounds, airlock, raw: rawSummary, restricted: summarize(n), ratio: airlock.p50 / rawSummary.p50, rssMb: { airlock: summarize(aRss), raw: summarize(rRss) } };
+    return { accel: accel.accel === 'kvm' ? 'KVM' : `TCG (${accel.reason})`, rounds, airlock, raw: rawSummary, restricted: summarize(n), granted: summarize(g), ratio: airlock.p50 / rawSummary.p50, rssMb: { airlock: summarize(aRss), raw: summarize(rRss) } };
   } finally {
     await networks.close();
     removeEmptyParent(config.cgroupParent);
+    rmSync(grantDir, { recursive: true, force: true });
     rmSync(config.runDir, { recursive: true, force: true });
     releaseIsolatedConfig(config);
   }
@@ -142,6 +154,7 @@ export function microvmLines(b: MicrovmBench): string[] {
   return [
     `microvm (QEMU microvm, ${b.accel}; ${b.rounds} alternating rounds), cold start to the first command's exit (\`true\`): airlock p50 ${f(b.airlock.p50)} ms (${f(b.airlock.min)}–${f(b.airlock.max)}, p95 ${f(b.airlock.p95)}), raw QEMU with the same flags and guest p50 ${f(b.raw.p50)} ms (${f(b.raw.min)}–${f(b.raw.max)}, p95 ${f(b.raw.p95)}): ${b.ratio.toFixed(2)}×`,
     `microvm with a restricted network (slot, egress proxy, tap; attached and released inside the timing), same rounds: airlock p50 ${f(b.restricted.p50)} ms (${f(b.restricted.min)}–${f(b.restricted.max)}, p95 ${f(b.restricted.p95)}), +${f(b.restricted.p50 - b.airlock.p50)} ms over network none`,
+    ...(b.granted.n === 0 ? ['microvm with a read-only grant: not measured (no virtiofsd on this host)'] : [`microvm with one read-only grant (virtio-fs, its file server started and stopped inside the timing), same rounds: airlock p50 ${f(b.granted.p50)} ms (${f(b.granted.min)}–${f(b.granted.max)}, p95 ${f(b.granted.p95)}), ${b.granted.p50 >= b.airlock.p50 ? '+' : '−'}${f(Math.abs(b.granted.p50 - b.airlock.p50))} ms against no grant`]),
     `microvm VMM resident memory after the first command (-m ${vmSizes(LIMITS.memoryMb, LIMITS.cpuCores).guestMb}): airlock p50 ${f(b.rssMb.airlock.p50)} MiB, raw ${f(b.rssMb.raw.p50)} MiB`,
   ];
 }
