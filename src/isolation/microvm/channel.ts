@@ -105,9 +105,7 @@ export function handshakeBytes(secret: Buffer, limits: Limits, network?: GuestNe
 function trustBundleBlock(bundle: string | undefined): Buffer {
   const bytes = Buffer.from(bundle ?? '', 'utf8');
   if (bytes.length > MAX_TRUST_BUNDLE) throw new ControlError(TRUST_STORE_CONTROL, `the trust bundle is ${bytes.length} bytes; the microvm guest takes at most ${MAX_TRUST_BUNDLE}`);
-  const length = Buffer.alloc(4);
-  length.writeUInt32LE(bytes.length, 0);
-  return Buffer.concat([length, bytes]);
+  return Buffer.concat([u32(bytes.length), bytes]);
 }
 
 /** u32 LE count | per secret: u32 LE name length, name, u32 LE value length, value. Errors name the secret, never a value. */

@@ -131,7 +131,7 @@ export class MicrovmDriver implements IsolationDriver {
     const tools = await this.requireTools();
     const { accel, tscKhz } = this.hostCpu();
     const kernel = await ensureGuestKernel(this.config.stateDir, this.artefactStamps);
-    const initrd = await ensureInitramfs(this.config.stateDir, await defaultInitramfsInputs(this.config.stateDir, kernel, this.buildStamps), this.buildStamps, this.artefactStamps);
+    const initrd = await ensureInitramfs(this.config.stateDir, await defaultInitramfsInputs(this.config.stateDir, kernel, { builds: this.buildStamps, agentPath: tools.fdCloser, seccompBpf: this.filter() }), this.buildStamps, this.artefactStamps);
     const root = await ensureRootImage(this.config.stateDir, spec.image, this.artefactStamps);
     const vm = vmSizes(spec.limits.memoryMb, spec.limits.cpuCores);
     // Each grant's file server runs in the VMM's cgroup: its share of memory is added to the VMM's.
@@ -155,15 +155,17 @@ export class MicrovmDriver implements IsolationDriver {
       // Checked as the VMM's uid, which is what serves them (T23); pinned, so no symlink is followed later (T24).
       // Why without writeAs: QEMU writes as the VMM's uid, so an id-mapped grant can't map its writes; it is checked as that uid like any other.
       const checked = await pinMounts(spec.mounts.map(({ writeAs: _owner, ...mount }) => mount), { stateDirs: [this.config.stateDir, this.config.runDir], user: { uid: lease.uid, gid: lease.uid } });
+      const isDir = checked.map((pin) => fstatSync(pin.fd).isDirectory());
       try {
-        checkMountTargets(spec, checked.map((pin) => fstatSync(pin.fd).isDirectory()));
+        checkMountTargets(spec, isDir);
         // bubblewrap turns a descriptor back into a path: the file servers get binds of the pinned inodes that no one else can swap.
         pins = await stageGrants(this.config.runDir, spec.id, checked, tools, { uid: lease.uid, gid: lease.uid });
       } catch (err) {
         releasePins(checked);
         throw err;
       }
-      const grants = pins.map((pin) => ({ pin, file: !fstatSync(pin.fd).isDirectory() }));
+      // The staged pins are in the order of the checked ones.
+      const grants = fileServer === undefined ? undefined : { shares: pins.map((pin, i) => ({ pin, file: isDir[i] !== true })), server: { binary: fileServer, seccompBpf: this.fileServerFilter() } };
       // The host cgroup holds the VMM: guest RAM + VMM overhead; the workload's own limit is the guest cgroup's.
       cgroup = SandboxCgroup.create(this.layout(), this.config.cgroupParent, spec.id, { ...spec.limits, memoryMb: sizes.hostMb, pids: VMM_TASKS, cpuCores: Math.max(1, spec.limits.cpuCores) });
       makeSandboxDir(dir);
@@ -172,7 +174,7 @@ export class MicrovmDriver implements IsolationDriver {
       const network = spec.network.kind === 'attached' && nsenter !== undefined
         ? { netnsPath: spec.network.netnsPath, nsenter, tapOpener: await ensureTapOpener(this.config.stateDir, this.buildStamps), guest: await prepareGuestTap(spec.network.netnsPath, spec.resolvConf, nsenter) }
         : undefined;
-      return new MicrovmSandbox({ spec, accel, sizes, tscKhz, tools, cgroup, limitEvents: this.limitEvents, lease, dir, runDir: this.config.runDir, files: { kernel: kernel.vmlinuz, initrd, root }, grants, fileServer: fileServer === undefined ? undefined : { binary: fileServer, seccompBpf: this.fileServerFilter() }, network, release });
+      return new MicrovmSandbox({ spec, accel, sizes, tscKhz, tools, cgroup, limitEvents: this.limitEvents, lease, dir, runDir: this.config.runDir, files: { kernel: kernel.vmlinuz, initrd, root }, grants, network, release });
     } catch (err) {
       releasePins(pins);
       await unstageGrants(this.config.runDir, spec.id, tools.umount);

@@ -109,7 +109,7 @@ export interface FileServerLaunch {
   binary: FileServerBinary;
   tools: { sh: string; setpriv: string; bwrap: string; fdCloser: string };
   uid: number;
-  /** Root-only per-sandbox directory: the listening sockets live there until the servers took them. */
+  /** The sandbox's directory (root's, traversable only): each server's socket directory is made in it. */
   dir: string;
   /** The file server filter (FILE_SERVER_PROFILE, compiled). */
   seccompBpf: Buffer;
@@ -149,7 +149,7 @@ export async function startFileServers(launch: FileServerLaunch, grants: readonl
   };
   try {
     for (const [i, grant] of grants.entries()) {
-      // The server's socket directory: the leased uid's alone, inside the root-only sandbox directory.
+      // The server's socket directory: the leased uid's alone (0700), inside the traversable-only sandbox directory.
       const socketDir = `${launch.dir}/fs${i}`;
       mkdirSync(socketDir, { mode: 0o700 });
       chownSync(socketDir, launch.uid, launch.uid);

@@ -32,10 +32,15 @@ export interface InitramfsInputs {
   seccompAuditPath: string;
 }
 
-/** The inputs of the initramfs every microvm sandbox boots: the project's agent, audit reader and default filter. */
-export async function defaultInitramfsInputs(stateDir: string, kernel: GuestKernel, builds: BuildStamps = new Map()): Promise<InitramfsInputs> {
-  const [agent, audit] = await Promise.all([ensureAgent({ stateDir }, undefined, builds), ensureSeccompAuditHelper(stateDir, builds)]);
-  return { kernel, agentPath: agent.path, seccompBpf: compileBpf(DEFAULT_PROFILE, hostArch()), seccompAuditPath: audit.path };
+/**
+ * The inputs of the initramfs every microvm sandbox boots: the project's agent, audit reader and
+ * default filter. `known`: what a long-lived caller already verified or compiled (its agent path,
+ * its filter, its build stamps), so a create neither recompiles nor re-checks them.
+ */
+export async function defaultInitramfsInputs(stateDir: string, kernel: GuestKernel, known: { builds?: BuildStamps; agentPath?: string; seccompBpf?: Buffer } = {}): Promise<InitramfsInputs> {
+  const builds = known.builds ?? new Map();
+  const [agentPath, audit] = await Promise.all([known.agentPath ?? ensureAgent({ stateDir }, undefined, builds).then((a) => a.path), ensureSeccompAuditHelper(stateDir, builds)]);
+  return { kernel, agentPath, seccompBpf: known.seccompBpf ?? compileBpf(DEFAULT_PROFILE, hostArch()), seccompAuditPath: audit.path };
 }
 
 /** Builds the guest init (static, hardened flags, verified on reuse). */

@@ -62,15 +62,16 @@ export interface MicrovmResources {
   cgroup: SandboxCgroup;
   limitEvents: CgroupLimitEvents;
   lease: UidLease;
-  /** Root-only per-sandbox directory (the secret file lives here until the guest took it). */
+  /** Per-sandbox directory, root's, traversable only (the secret file lives here until the guest took it; the file servers' socket directories). */
   dir: string;
   files: { kernel: string; initrd: string; root: string };
-  /** Granted host paths, pinned (checked as the VMM's uid, no symlink followed); `file`: a single file, not a directory. */
-  grants: { pin: PinnedMount; file: boolean }[];
+  /**
+   * Granted host paths (undefined: none), pinned and staged (checked as the VMM's uid, no symlink
+   * followed; `file`: a single file, not a directory), and what serves them (file-server.ts).
+   */
+  grants: { shares: { pin: PinnedMount; file: boolean }[]; server: { binary: FileServerBinary; seccompBpf: Buffer } } | undefined;
   /** The controller's run directory, where the grants are staged (grants/staging.ts). */
   runDir: string;
-  /** What serves the grants (file-server.ts): undefined where the host has no virtiofsd. */
-  fileServer: { binary: FileServerBinary; seccompBpf: Buffer } | undefined;
   /** An attached network: the slot's namespace the VMM runs in, and what the guest's eth0 carries (tap.ts). */
   network: { netnsPath: string; nsenter: string; tapOpener: string; guest: GuestNetwork } | undefined;
   /** Drops the ownership record and the uid lease once everything else is released. */
@@ -128,7 +129,7 @@ export class MicrovmSandbox implements Sandbox {
     let servers: FileServers | undefined;
     try {
       // Composed before the VM exists: a secret that can't be read stops the start with nothing booted.
-      const grants = res.grants.map((g) => ({ sandboxPath: g.pin.mount.sandboxPath, writable: g.pin.mount.writable, file: g.file }));
+      const grants = res.grants?.shares.map((g) => ({ sandboxPath: g.pin.mount.sandboxPath, writable: g.pin.mount.writable, file: g.file }));
       greeting = handshakeBytes(secret, res.spec.limits, res.network?.guest, { trustBundle: res.spec.trustBundle, secrets: res.spec.secrets, grants, reportDenials: res.spec.onSeccompDenial !== undefined });
       for (const path of [res.files.root, res.files.kernel, res.files.initrd, secretFile]) fds.push(openSync(path, 'r'));
       servers = await this.startFileServers();
@@ -189,16 +190,16 @@ export class MicrovmSandbox implements Sandbox {
   /** The grants' file servers, each in the sandbox's cgroup; none without grants. */
   private async startFileServers(): Promise<FileServers | undefined> {
     const { res } = this;
-    if (res.grants.length === 0) return undefined;
-    if (res.fileServer === undefined) throw new ControlError('filesystem_access', 'no virtiofsd on this host to serve grants to a microvm (apt-get install qemu-system-common, or virtiofsd)');
-    const launch = { binary: res.fileServer.binary, tools: res.tools, uid: res.lease.uid, dir: res.dir, seccompBpf: res.fileServer.seccompBpf, addToCgroup: (pid: number) => res.cgroup.addProcess(pid) };
-    const servers = await startFileServers(launch, res.grants.map(({ pin, file }) => ({ fd: pin.fd, writable: pin.mount.writable, file })));
+    if (res.grants === undefined) return undefined;
+    const { server, shares } = res.grants;
+    const launch = { binary: server.binary, tools: res.tools, uid: res.lease.uid, dir: res.dir, seccompBpf: server.seccompBpf, addToCgroup: (pid: number) => res.cgroup.addProcess(pid) };
+    const servers = await startFileServers(launch, shares.map(({ pin, file }) => ({ fd: pin.fd, writable: pin.mount.writable, file })));
     this.fileServerTail = servers.tail;
     return servers;
   }
 
   private async unstageGrants(): Promise<void> {
-    if (this.res.grants.length === 0) return;
+    if (this.res.grants === undefined) return;
     const left = await unstageGrants(this.res.runDir, this.id, this.res.tools.umount);
     if (left.length > 0) throw new ControlError('filesystem_access', `staged grants are still mounted: ${left.join(', ')}`);
   }
@@ -207,7 +208,7 @@ export class MicrovmSandbox implements Sandbox {
   private releaseGrants(): void {
     if (this.grantsReleased) return;
     this.grantsReleased = true;
-    releasePins(this.res.grants.map((g) => g.pin));
+    releasePins(this.res.grants?.shares.map((g) => g.pin) ?? []);
   }
 
   /** Spawns the parked launcher: sh waits for the cgroup move, then bwrap (own root and namespaces) → setpriv (uid) → QEMU. */
@@ -380,7 +381,7 @@ function exeOf(pid: number): string | undefined {
   }
 }
 
-/** Creates the sandbox's root-only directory. */
+/** Creates the sandbox's own directory (root's, traversable, not listable). */
 export function makeSandboxDir(dir: string): void {
   // Why traversable (0711), not listable: a file server's bubblewrap, as the VMM's uid, binds its
   // socket directory (the uid's own, 0700) from here; everything else in it is root's or that uid's alone.

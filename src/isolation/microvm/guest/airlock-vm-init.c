@@ -306,6 +306,32 @@ struct secrets {
   struct secret items[MAX_SECRETS];
 };
 
+/* A u32 LE count or length of the handshake, at most `max`: more powers the guest off, never truncates. */
+static uint32_t read_bounded(int port, uint32_t max, const char *what) {
+  uint32_t n;
+  read_full(port, &n, 4, what);
+  if (n > max) {
+    errno = E2BIG;
+    fail(what);
+  }
+  return n;
+}
+
+/* A u32 LE length, then that many bytes (1 to `max`, no NUL among them) into `out` (max + 1 bytes), NUL-terminated. */
+static void read_text(int port, char *out, uint32_t max, const char *what) {
+  uint32_t len = read_bounded(port, max, what);
+  if (len == 0) {
+    errno = EINVAL;
+    fail(what);
+  }
+  read_full(port, out, len, what);
+  out[len] = 0;
+  if (strlen(out) != len) {
+    errno = EINVAL;
+    fail(what);
+  }
+}
+
 /* A secret name as the host checks it (secret-files.ts): a lowercase letter, then a-z 0-9 _ -. */
 static int secret_name_ok(const char *name) {
   if (name[0] < 'a' || name[0] > 'z') return 0;
@@ -316,22 +342,11 @@ static int secret_name_ok(const char *name) {
 
 /* The secrets block of the handshake; anything out of bounds powers the guest off, never truncates. */
 static void read_secrets(int port, struct secrets *out) {
-  read_full(port, &out->count, 4, "secrets: read the count");
-  if (out->count > MAX_SECRETS) {
-    errno = E2BIG;
-    fail("secrets: too many");
-  }
+  out->count = read_bounded(port, MAX_SECRETS, "secrets: the count");
   for (uint32_t i = 0; i < out->count; i++) {
     struct secret *s = &out->items[i];
-    uint32_t name_len;
-    read_full(port, &name_len, 4, "secrets: read a name length");
-    if (name_len == 0 || name_len > MAX_SECRET_NAME) {
-      errno = EINVAL;
-      fail("secrets: name length");
-    }
-    read_full(port, s->name, name_len, "secrets: read a name");
-    s->name[name_len] = 0;
-    if (strlen(s->name) != name_len || !secret_name_ok(s->name)) {
+    read_text(port, s->name, MAX_SECRET_NAME, "secrets: a name");
+    if (!secret_name_ok(s->name)) {
       errno = EINVAL;
       fail("secrets: not a secret name");
     }
@@ -340,11 +355,7 @@ static void read_secrets(int port, struct secrets *out) {
         errno = EEXIST;
         fail("secrets: a name given twice");
       }
-    read_full(port, &s->len, 4, "secrets: read a value length");
-    if (s->len > MAX_SECRET_VALUE) {
-      errno = E2BIG;
-      fail("secrets: value too long");
-    }
+    s->len = read_bounded(port, MAX_SECRET_VALUE, "secrets: a value's length");
     s->value = malloc(s->len == 0 ? 1 : s->len);
     if (s->value == NULL) fail("secrets: malloc");
     read_full(port, s->value, s->len, "secrets: read a value");
@@ -353,13 +364,8 @@ static void read_secrets(int port, struct secrets *out) {
 
 /* The trust bundle: a file of the read-only /net layer, over the image's own. Returns whether one was written. */
 static int place_trust_bundle(int port) {
-  uint32_t len;
-  read_full(port, &len, 4, "trust bundle: read the length");
+  uint32_t len = read_bounded(port, MAX_TRUST_BUNDLE, "trust bundle: its length");
   if (len == 0) return 0;
-  if (len > MAX_TRUST_BUNDLE) {
-    errno = E2BIG;
-    fail("trust bundle: too long");
-  }
   uint8_t *bundle = malloc(len);
   if (bundle == NULL) fail("trust bundle: malloc");
   read_full(port, bundle, len, "trust bundle: read it");
@@ -438,23 +444,12 @@ static int grant_path_ok(const char *path) {
 
 /* The grants block of the handshake: u32 LE count, then per grant u32 LE flags, u32 LE path length, the path. */
 static void read_grants(int port, struct grants *out) {
-  read_full(port, &out->count, 4, "grants: read the count");
-  if (out->count > MAX_GRANTS) {
-    errno = E2BIG;
-    fail("grants: too many");
-  }
+  out->count = read_bounded(port, MAX_GRANTS, "grants: the count");
   for (uint32_t i = 0; i < out->count; i++) {
     struct grant *g = &out->items[i];
-    uint32_t len;
-    read_full(port, &g->flags, 4, "grants: read the flags");
-    read_full(port, &len, 4, "grants: read a path length");
-    if (len == 0 || len > MAX_GRANT_PATH || (g->flags & ~(GRANT_WRITABLE | GRANT_FILE)) != 0) {
-      errno = EINVAL;
-      fail("grants: flags or path length");
-    }
-    read_full(port, g->path, len, "grants: read a path");
-    g->path[len] = 0;
-    if (strlen(g->path) != len || !grant_path_ok(g->path)) {
+    g->flags = read_bounded(port, GRANT_WRITABLE | GRANT_FILE, "grants: the flags");
+    read_text(port, g->path, MAX_GRANT_PATH, "grants: a path");
+    if (!grant_path_ok(g->path)) {
       errno = EINVAL;
       fail("grants: not an absolute, normalised path outside /proc, /dev, /sys and /run");
     }
