@@ -56,27 +56,32 @@ describe('guest channel', () => {
     assert.deepEqual(seen, []);
   });
 
-  it('handshake: the 32-byte secret, then scratch, memory, pids and open files as u32 LE', () => {
+  it('handshake: the 32-byte secret, the host clock and fresh entropy, then scratch, memory, pids and open files as u32 LE', () => {
     const secret = Buffer.alloc(32, 7);
     const bytes = handshakeBytes(secret, { memoryMb: 64, cpuCores: 1, pids: 32, timeoutSeconds: 1, scratchMb: 16, outputBytes: 1, openFiles: 128 });
     assert.deepEqual(bytes.subarray(0, 32), secret);
-    assert.deepEqual([0, 4, 8, 12].map((o) => bytes.readUInt32LE(32 + o)), [16, 64, 32, 128]);
+    // Then room for the host's clock (set as the handshake is sent) and fresh entropy, new in every handshake (a restored guest must not share either).
+    assert.equal(bytes.readBigUInt64LE(32), 0n);
+    const again = handshakeBytes(secret, { memoryMb: 64, cpuCores: 1, pids: 32, timeoutSeconds: 1, scratchMb: 16, outputBytes: 1, openFiles: 128 });
+    assert.notDeepEqual(bytes.subarray(40, 72), again.subarray(40, 72), 'entropy differs between handshakes');
+    assert.notDeepEqual(bytes.subarray(40, 72), Buffer.alloc(32));
+    assert.deepEqual([0, 4, 8, 12].map((o) => bytes.readUInt32LE(72 + o)), [16, 64, 32, 128]);
     assert.throws(() => handshakeBytes(Buffer.alloc(16), { memoryMb: 1, cpuCores: 1, pids: 1, timeoutSeconds: 1, scratchMb: 1, outputBytes: 1, openFiles: 1 }), /32 bytes/);
     // Network none: a zeroed 20-byte block; no trust bundle, secrets or grants: a zero length and two zero counts; no reporting.
-    assert.equal(bytes.length, 32 + 16 + 20 + 4 + 4 + 4 + 4);
-    assert.deepEqual(bytes.subarray(48), Buffer.alloc(36));
+    assert.equal(bytes.length, 32 + 40 + 16 + 20 + 4 + 4 + 4 + 4);
+    assert.deepEqual(bytes.subarray(88), Buffer.alloc(36));
   });
 
   it('handshake network block: mode, address and gateway in network order, prefix, resolv.conf; bad values refused naming network', () => {
     const limits = { memoryMb: 64, cpuCores: 1, pids: 32, timeoutSeconds: 1, scratchMb: 16, outputBytes: 1, openFiles: 128 };
-    const full = handshakeBytes(Buffer.alloc(32), limits, { address: '10.200.0.2', prefixLength: 30, gateway: '10.200.0.1', resolvConf: 'nameserver 1.1.1.1\n' }).subarray(48);
+    const full = handshakeBytes(Buffer.alloc(32), limits, { address: '10.200.0.2', prefixLength: 30, gateway: '10.200.0.1', resolvConf: 'nameserver 1.1.1.1\n' }).subarray(88);
     assert.equal(full.readUInt32LE(0), 1);
     assert.deepEqual([...full.subarray(4, 8)], [10, 200, 0, 2]);
     assert.equal(full.readUInt32LE(8), 30);
     assert.deepEqual([...full.subarray(12, 16)], [10, 200, 0, 1]);
     assert.equal(full.readUInt32LE(16), 19);
     assert.equal(full.subarray(20, 39).toString(), 'nameserver 1.1.1.1\n');
-    const restricted = handshakeBytes(Buffer.alloc(32), limits, { address: '10.200.0.6', prefixLength: 30, gateway: undefined, resolvConf: undefined }).subarray(48);
+    const restricted = handshakeBytes(Buffer.alloc(32), limits, { address: '10.200.0.6', prefixLength: 30, gateway: undefined, resolvConf: undefined }).subarray(88);
     assert.deepEqual([...restricted.subarray(12, 16)], [0, 0, 0, 0]);
     assert.equal(restricted.length, 20 + 4 + 4 + 4 + 4);
     assert.throws(() => handshakeBytes(Buffer.alloc(32), limits, { address: '10.200.0.256', prefixLength: 30, gateway: undefined, resolvConf: undefined }), /network: 10\.200\.0\.256 is not an IPv4 address/);
@@ -89,7 +94,7 @@ describe('guest channel', () => {
     const value = Buffer.from('s3cr3t-value');
     const given: Buffer[] = [];
     const secret = (name: string, bytes: Buffer) => ({ name, bytes: () => { const copy = Buffer.from(bytes); given.push(copy); return copy; } });
-    const files = handshakeBytes(Buffer.alloc(32), limits, undefined, { trustBundle: 'PEM\n', secrets: [secret('api_key', value), secret('e', Buffer.alloc(0))] }).subarray(68);
+    const files = handshakeBytes(Buffer.alloc(32), limits, undefined, { trustBundle: 'PEM\n', secrets: [secret('api_key', value), secret('e', Buffer.alloc(0))] }).subarray(108);
     assert.equal(files.readUInt32LE(0), 4);
     assert.equal(files.subarray(4, 8).toString(), 'PEM\n');
     assert.equal(files.readUInt32LE(8), 2, 'two secrets');
@@ -112,7 +117,7 @@ describe('guest channel', () => {
   it('handshake grants: after the secrets, each as flags (1 writable, 2 a file) and its path; too many or too long refused', () => {
     const limits = { memoryMb: 64, cpuCores: 1, pids: 32, timeoutSeconds: 1, scratchMb: 16, outputBytes: 1, openFiles: 128 };
     const grants = [{ sandboxPath: '/data', writable: false, file: false }, { sandboxPath: '/tmp/w', writable: true, file: false }, { sandboxPath: '/etc/a.conf', writable: false, file: true }];
-    const block = handshakeBytes(Buffer.alloc(32), limits, undefined, { grants }).subarray(32 + 16 + 20 + 4 + 4);
+    const block = handshakeBytes(Buffer.alloc(32), limits, undefined, { grants }).subarray(32 + 8 + 32 + 16 + 20 + 4 + 4);
     assert.equal(block.readUInt32LE(0), 3);
     let at = 4;
     for (const [flags, path] of [[0, '/data'], [1, '/tmp/w'], [2, '/etc/a.conf']] as const) {

@@ -2,8 +2,9 @@
  * The host side of the guest's control channel (virtio-serial, over a socket QEMU was handed
  * already connected: no host path exists for anyone else to connect to).
  *
- * Handshake (see guest/airlock-vm-init.c): the host sends the per-boot secret (32 bytes), the
- * sandbox's settings (u32 LE scratch MiB, memory MiB, pids, open files), its network block
+ * Handshake (see guest/airlock-vm-init.c): the host sends the per-boot secret (32 bytes), its clock
+ * (u64 LE nanoseconds since the epoch) and 32 bytes of fresh entropy (a guest restored from a
+ * snapshot would otherwise share both with every other one), the sandbox's settings (u32 LE scratch MiB, memory MiB, pids, open files), its network block
  * (see {@link GuestNetwork}), the trust bundle, the secrets and the grants (see {@link GuestFiles}); the guest answers `AOK1`
  * (then the agent protocol follows, unchanged) or `DENY` (wrong secret: it powers off).
  * Why a secret on a private socket: the guest runs nothing for a peer that cannot prove it is the
@@ -16,6 +17,7 @@
  * DENIAL (0xc1, channel 0: u32 LE syscall number and pid of a call the guest's filter refused),
  * all of them read before each EXIT. {@link GuestCounterFilter} takes them out of the stream.
  */
+import { randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { Socket } from 'node:net';
 import { ControlError } from '../../host/control-error.ts';
@@ -25,6 +27,8 @@ import { TRUST_STORE_CONTROL } from '../trust-store.ts';
 
 /** Bytes of the per-boot secret. */
 export const SECRET_BYTES = 32;
+/** Bytes of entropy the guest mixes in before anything runs. */
+export const ENTROPY_BYTES = 32;
 /** The COUNTERS frame type the guest init adds. */
 export const EV_COUNTERS = 0xc0;
 /** The DENIAL frame type the guest init adds (u32 LE syscall number, u32 LE pid). */
@@ -95,10 +99,18 @@ export function handshakeBytes(secret: Buffer, limits: Limits, network?: GuestNe
   settings.writeUInt32LE(limits.openFiles, 12);
   const secrets = secretsBlock(files.secrets ?? []);
   try {
-    return Buffer.concat([secret, settings, networkBlock(network), trustBundleBlock(files.trustBundle), secrets, grantsBlock(files.grants ?? []), u32(files.reportDenials === true ? 1 : 0)]);
+    return Buffer.concat([secret, freshStateBlock(), settings, networkBlock(network), trustBundleBlock(files.trustBundle), secrets, grantsBlock(files.grants ?? []), u32(files.reportDenials === true ? 1 : 0)]);
   } finally {
     secrets.fill(0);
   }
+}
+
+/** Where the clock sits in the handshake: right after the secret. */
+const CLOCK_AT = SECRET_BYTES;
+
+/** u64 LE the host's clock (set by {@link handshake} as it sends: the bytes are composed before the VM boots) | {@link ENTROPY_BYTES} random bytes. */
+function freshStateBlock(): Buffer {
+  return Buffer.concat([Buffer.alloc(8), randomBytes(ENTROPY_BYTES)]);
 }
 
 /** u32 LE length (0: none) | the bundle. */
@@ -195,6 +207,8 @@ export function handshake(socket: Socket, bytes: Buffer, failed: Promise<string>
     socket.on('data', onData);
     socket.once('end', onEnd);
     void failed.then((why) => done(new ControlError('microvm', why)));
+    // The clock as it is now, not when the bytes were composed (a boot under TCG takes seconds).
+    bytes.writeBigUInt64LE(BigInt(Date.now()) * 1_000_000n, CLOCK_AT);
     // Why wiped: the bytes carry secret values; once the socket has them, no copy stays in the heap.
     socket.write(bytes, () => bytes.fill(0));
   });

@@ -35,8 +35,9 @@ import type { ArtefactStamps } from './artefacts.ts';
 import { cachedGuestKernel, ensureGuestKernel, KERNEL_METAPACKAGE } from './kernel.ts';
 import { defaultInitramfsInputs, ensureInitramfs } from './initramfs.ts';
 import { ensureRootImage } from './rootfs.ts';
-import { detectAccel, hostTscKhz, requireQemu, vmSizes, type Accel } from './qemu.ts';
-import { makeSandboxDir, MicrovmSandbox, VMM_TASKS, type VmmTools } from './sandbox.ts';
+import { detectAccel, hostTscKhz, qemuArgs, requireQemu, vmSizes, type Accel } from './qemu.ts';
+import { makeSandboxDir, MicrovmSandbox, VMM_TASKS, type MicrovmResources, type VmmTools } from './sandbox.ts';
+import { snapshotPlan, type GuestShape } from './snapshot.ts';
 import { ensureTapOpener, prepareGuestTap } from './tap.ts';
 import { chmodSync, fstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 
@@ -58,6 +59,8 @@ const ID_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** Options of {@link MicrovmDriver}. */
 export interface MicrovmDriverOptions {
   config: AirlockConfig;
+  /** Start guests from snapshots where their shape allows (snapshot.ts); default true. */
+  snapshots?: boolean;
 }
 
 /** Runs one-shot sandboxes in QEMU microvm guests. */
@@ -73,9 +76,14 @@ export class MicrovmDriver implements IsolationDriver {
   private fileServerBpf: Buffer | undefined;
   /** The accelerator and (under TCG) the TSC frequency, read from the host once, not on every create. */
   private cpu: { accel: Accel; tscKhz: number | undefined } | undefined;
+  private readonly snapshots: boolean;
+  /** Snapshots a start is capturing now, and those whose capture failed (not tried again by this driver). */
+  private readonly capturing = new Set<string>();
+  private readonly uncapturable = new Set<string>();
 
   constructor(options: MicrovmDriverOptions) {
     this.config = options.config;
+    this.snapshots = options.snapshots ?? true;
     this.limitEvents = new CgroupLimitEvents({ v1: new CgroupV1Events(() => ensureCgroupEventsHelper(options.config)) });
   }
 
@@ -174,7 +182,9 @@ export class MicrovmDriver implements IsolationDriver {
       const network = spec.network.kind === 'attached' && nsenter !== undefined
         ? { netnsPath: spec.network.netnsPath, nsenter, tapOpener: await ensureTapOpener(this.config.stateDir, this.buildStamps), guest: await prepareGuestTap(spec.network.netnsPath, spec.resolvConf, nsenter) }
         : undefined;
-      return new MicrovmSandbox({ spec, accel, sizes, tscKhz, tools, cgroup, limitEvents: this.limitEvents, lease, dir, runDir: this.config.runDir, files: { kernel: kernel.vmlinuz, initrd, root }, grants, network, release });
+      const files = { kernel: kernel.vmlinuz, initrd, root };
+      const snapshot = network === undefined && grants === undefined ? await this.snapshot({ qemu: tools.qemu, args: qemuArgs(accel, sizes, tscKhz), files }) : undefined;
+      return new MicrovmSandbox({ spec, accel, sizes, tscKhz, tools, cgroup, limitEvents: this.limitEvents, lease, dir, runDir: this.config.runDir, files, grants, network, snapshot, release });
     } catch (err) {
       releasePins(pins);
       await unstageGrants(this.config.runDir, spec.id, tools.umount);
@@ -213,6 +223,21 @@ export class MicrovmDriver implements IsolationDriver {
     if (mount === undefined || umount === undefined) throw new ControlError('microvm', 'mount and umount are needed to stage grants (apt-get install mount)');
     const agent = await ensureAgent(this.config, undefined, this.agentStamps);
     return { qemu, sh, bwrap, setpriv, fdCloser: agent.path, mount, umount };
+  }
+
+  /** How a guest of `shape` starts (snapshot.ts): restored, captured on the way, or booted plainly. */
+  private async snapshot(shape: GuestShape): Promise<MicrovmResources['snapshot']> {
+    if (!this.snapshots) return undefined;
+    const plan = await snapshotPlan(this.config.stateDir, shape, this.capturing, this.artefactStamps);
+    if (plan === undefined || this.uncapturable.has(plan.path)) return undefined;
+    if (plan.kind === 'capture') this.capturing.add(plan.path);
+    return {
+      plan,
+      settled: (error) => {
+        this.capturing.delete(plan.path);
+        if (plan.kind === 'capture' && error !== undefined) this.uncapturable.add(plan.path);
+      },
+    };
   }
 
   private filter(): Buffer {

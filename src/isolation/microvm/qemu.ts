@@ -50,8 +50,12 @@ export const VMM_FD = Object.freeze({
   secret: 8,
   /** Attached networks: the tap, opened by root in the slot's namespace after the descriptors above were sorted out (tap-open.c). */
   tap: 9,
+  /** A restore: the snapshot, read-only (snapshot.ts; `-incoming fd:`). */
+  snapshot: 10,
+  /** A capture: QEMU's monitor (QMP), a connected socket, for the snapshot's migration only. */
+  monitor: 11,
   /** Grants: from here on, in order, each a connected vhost-user socket to its file server (file-server.ts). */
-  firstGrant: 10,
+  firstGrant: 12,
 });
 
 /** Descriptors 0 .. this-1 reach the VMM; every other one is closed before it runs. */
@@ -109,6 +113,16 @@ export const GUEST_TAP = 'airlock-tap';
  */
 function grantArgs(index: number): string[] {
   return ['-chardev', `socket,id=grant${index},fd=${VMM_FD.firstGrant + index}`, '-device', `vhost-user-fs-device,chardev=grant${index},tag=airlock${index},queue-size=1024`];
+}
+
+/**
+ * What a snapshot adds to {@link qemuArgs} (snapshot.ts): a restore reads the guest's state from
+ * its descriptor and runs it; a capture gets a monitor, on a socket only the controller holds.
+ */
+export function snapshotArgs(kind: 'capture' | 'restore' | undefined): string[] {
+  if (kind === 'restore') return ['-incoming', `fd:${VMM_FD.snapshot}`];
+  if (kind === 'capture') return ['-chardev', `socket,id=mon,fd=${VMM_FD.monitor}`, '-mon', 'chardev=mon,mode=control'];
+  return [];
 }
 
 /** QEMU's argument vector (without the binary); `tap`: an attached network (the tap is {@link VMM_FD}.tap); `grants`: how many. */

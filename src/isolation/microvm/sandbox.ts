@@ -22,7 +22,8 @@ import type { CommandSpec, ForensicAccess, LimitListener, LimitWatch, ProcessExi
 import { applyCpuQuota } from '../gvisor/cpu-quota.ts';
 import { withoutInheritedFds } from '../inherited-fds.ts';
 import { GuestCounterFilter, handshake, handshakeBytes, SECRET_BYTES, type GuestCounters, type GuestNetwork } from './channel.ts';
-import { GUEST_TAP, qemuArgs, VMM_FD, VMM_FD_COUNT, type Accel, type VmSizes } from './qemu.ts';
+import { GUEST_TAP, qemuArgs, snapshotArgs, VMM_FD, VMM_FD_COUNT, type Accel, type VmSizes } from './qemu.ts';
+import { captureSnapshot, discardSnapshot, makeSnapshotSocketDir, SNAPSHOT_POINT, type SnapshotPlan } from './snapshot.ts';
 import { PARK_SCRIPT, startFileServers, type FileServerBinary, type FileServers } from './file-server.ts';
 import { vmmGroupArgs, vmmRootArgs } from './vmm-root.ts';
 import { runTeardown } from '../teardown.ts';
@@ -74,6 +75,11 @@ export interface MicrovmResources {
   runDir: string;
   /** An attached network: the slot's namespace the VMM runs in, and what the guest's eth0 carries (tap.ts). */
   network: { netnsPath: string; nsenter: string; tapOpener: string; guest: GuestNetwork } | undefined;
+  /**
+   * Restore from a snapshot, or capture one on the way (snapshot.ts); undefined: a plain boot.
+   * `settled` is told once a capture is over (its error, if it failed) or a restore failed.
+   */
+  snapshot: { plan: SnapshotPlan; settled: (error?: Error) => void } | undefined;
   /** Drops the ownership record and the uid lease once everything else is released. */
   release: () => void;
 }
@@ -96,6 +102,8 @@ export class MicrovmSandbox implements Sandbox {
   private readonly limitListeners = new Set<LimitListener>();
   /** QEMU's host pid (below bwrap), found in the cgroup once the guest answered. */
   private qemuPid: number | undefined;
+  /** Resolved once the console shows the guest waiting at the snapshot point. */
+  private snapshotPointSeen: () => void = () => undefined;
 
   constructor(resources: MicrovmResources) {
     this.res = resources;
@@ -105,6 +113,12 @@ export class MicrovmSandbox implements Sandbox {
   /** The accelerator this sandbox's VMM runs under (`tcg`: emulated, no KVM). */
   get accel(): Accel {
     return this.res.accel;
+  }
+
+  /** How the guest starts: restored from a snapshot, booted capturing one, or booted plainly. */
+  get startsFrom(): 'snapshot' | 'boot, capturing a snapshot' | 'boot' {
+    const kind = this.res.snapshot?.plan.kind;
+    return kind === 'restore' ? 'snapshot' : kind === 'capture' ? 'boot, capturing a snapshot' : 'boot';
   }
 
   /** The VMM's host pid, once started. */
@@ -122,6 +136,7 @@ export class MicrovmSandbox implements Sandbox {
     writeFileSync(secretFile, secret, { mode: 0o400, flag: 'wx' });
     chownSync(secretFile, res.lease.uid, res.lease.uid);
     const fds: number[] = [];
+    let snapshotFd: number | undefined;
     let client: AgentClient;
     let greeting: Buffer | undefined;
     // Once handed to the handshake, the greeting is wiped when written (channel.ts), not before.
@@ -132,8 +147,12 @@ export class MicrovmSandbox implements Sandbox {
       const grants = res.grants?.shares.map((g) => ({ sandboxPath: g.pin.mount.sandboxPath, writable: g.pin.mount.writable, file: g.file }));
       greeting = handshakeBytes(secret, res.spec.limits, res.network?.guest, { trustBundle: res.spec.trustBundle, secrets: res.spec.secrets, grants, reportDenials: res.spec.onSeccompDenial !== undefined });
       for (const path of [res.files.root, res.files.kernel, res.files.initrd, secretFile]) fds.push(openSync(path, 'r'));
+      const plan = res.snapshot?.plan;
+      snapshotFd = plan?.kind === 'restore' ? openSync(plan.path, 'r') : undefined;
+      const socketDir = plan?.kind === 'capture' ? makeSnapshotSocketDir(res.dir, res.lease.uid) : undefined;
+      const atSnapshotPoint = new Promise<void>((resolve) => (this.snapshotPointSeen = resolve));
       servers = await this.startFileServers();
-      const child = this.launch(fds, servers?.vmmFds ?? []);
+      const child = this.launch(fds, servers?.vmmFds ?? [], snapshotFd, socketDir);
       // QEMU holds its own copies now; the servers hold the grants (bound before they ran).
       servers?.closeSockets();
       this.releaseGrants();
@@ -142,8 +161,24 @@ export class MicrovmSandbox implements Sandbox {
       // Join the cgroup before QEMU exists: the launcher is parked until this byte arrives.
       await res.cgroup.addProcess(child.pid as number);
       (child.stdio[VMM_FD.park] as Socket).end('1\n');
+      if (plan?.kind === 'capture' && socketDir !== undefined) {
+        // Before the handshake: nothing of this sandbox may reach the guest before its snapshot is taken (snapshot.ts).
+        let error: Error | undefined = new Error('the capture was cut short');
+        try {
+          error = await captureSnapshot({ monitor: (child.stdio as unknown as Socket[])[VMM_FD.monitor] as Socket, socketDir, uid: res.lease.uid, ready: atSnapshotPoint, failed, path: plan.path });
+        } finally {
+          res.snapshot?.settled(error);
+        }
+      }
       handed = true;
-      const rest = await handshake(socket, greeting, failed);
+      const rest = await handshake(socket, greeting, failed).catch((err: unknown) => {
+        // A snapshot the VMM could not restore is dropped: the next start of this shape captures a new one.
+        if (plan?.kind === 'restore' && this.child?.exitCode !== null) {
+          discardSnapshot(plan.path);
+          res.snapshot?.settled(err as Error);
+        }
+        throw err;
+      });
       rmSync(secretFile, { force: true });
       this.qemuPid = res.cgroup.pids().find((pid) => exeOf(pid) === res.tools.qemu);
       const report = res.spec.onSeccompDenial;
@@ -180,6 +215,7 @@ export class MicrovmSandbox implements Sandbox {
     } finally {
       servers?.closeSockets();
       for (const fd of fds) closeSync(fd);
+      if (snapshotFd !== undefined) closeSync(snapshotFd);
       rmSync(secretFile, { force: true });
       // Why: a start that failed before the handshake still wipes the secret values the greeting carried.
       if (!handed) greeting?.fill(0);
@@ -211,24 +247,28 @@ export class MicrovmSandbox implements Sandbox {
     releasePins(this.res.grants?.shares.map((g) => g.pin) ?? []);
   }
 
-  /** Spawns the parked launcher: sh waits for the cgroup move, then bwrap (own root and namespaces) → setpriv (uid) → QEMU. */
-  private launch(fds: number[], grantFds: readonly number[]): ChildProcess {
+  /**
+   * Spawns the parked launcher: sh waits for the cgroup move, then bwrap (own root and namespaces) → setpriv (uid) → QEMU.
+   * `snapshotFd`: a restore's snapshot; `snapshotSocketDir`: a capture's socket directory (snapshot.ts).
+   */
+  private launch(fds: number[], grantFds: readonly number[], snapshotFd: number | undefined, snapshotSocketDir: string | undefined): ChildProcess {
     const { res } = this;
     const uid = String(res.lease.uid);
     const net = res.network;
     const vmm = [
       // Why nsenter and the tap first: root enters the slot's namespace and opens the tap; bwrap and QEMU choose neither.
       ...(net === undefined ? [] : [net.nsenter, `--net=${net.netnsPath}`, '--', net.tapOpener, GUEST_TAP, String(VMM_FD.tap)]),
-      res.tools.bwrap, ...vmmRootArgs(res.accel === 'kvm', net !== undefined), '--',
+      res.tools.bwrap, ...vmmRootArgs(res.accel === 'kvm', net !== undefined, snapshotSocketDir), '--',
       // Why: the VMM's own unprivileged uid, no capabilities, no_new_privs, and it dies with the controller.
       res.tools.setpriv, '--reuid', uid, '--regid', uid, ...vmmGroupArgs(res.accel === 'kvm'), '--no-new-privs', '--inh-caps=-all', '--bounding-set=-all', '--pdeathsig', 'KILL', '--',
-      res.tools.qemu, ...qemuArgs(res.accel, res.sizes, res.tscKhz, net !== undefined, grantFds.length),
+      res.tools.qemu, ...qemuArgs(res.accel, res.sizes, res.tscKhz, net !== undefined, grantFds.length), ...snapshotArgs(res.snapshot?.plan.kind),
     ];
-    // With grants, their sockets follow the tap's place (9, opened later by tap-open when attached).
-    const keepFds = grantFds.length === 0 ? VMM_FD_COUNT : VMM_FD.firstGrant + grantFds.length;
+    // After the tap's place (9, opened later by tap-open when attached): a restore's snapshot, a capture's monitor, then the grants' sockets.
+    const keepFds = grantFds.length > 0 ? VMM_FD.firstGrant + grantFds.length : res.snapshot !== undefined ? VMM_FD.monitor + 1 : VMM_FD_COUNT;
     const argv = withoutInheritedFds(res.tools.fdCloser, keepFds, [res.tools.sh, '-c', PARK_SCRIPT, 'airlock-vmm', ...vmm]);
+    const beyond = keepFds > VMM_FD_COUNT ? ['ignore' as const, snapshotFd ?? ('ignore' as const), snapshotSocketDir === undefined ? ('ignore' as const) : ('pipe' as const), ...grantFds] : [];
     const child = spawn(argv[0] as string, argv.slice(1), {
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', ...fds, ...(grantFds.length === 0 ? [] : ['ignore' as const, ...grantFds])],
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', ...fds, ...beyond],
       env: { PATH: '/usr/bin:/bin', LANG: 'C' },
     });
     this.child = child;
@@ -237,7 +277,10 @@ export class MicrovmSandbox implements Sandbox {
       child.once('error', () => resolve());
     });
     for (const stream of child.stdio) (stream as Readable | null)?.on('error', () => undefined);
-    const keep = (chunk: Buffer) => (this.consoleTail = (this.consoleTail + chunk.toString('utf8')).slice(-CONSOLE_TAIL));
+    const keep = (chunk: Buffer) => {
+      this.consoleTail = (this.consoleTail + chunk.toString('utf8')).slice(-CONSOLE_TAIL);
+      if (this.consoleTail.includes(SNAPSHOT_POINT)) this.snapshotPointSeen();
+    };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
     return child;
@@ -359,6 +402,8 @@ export class MicrovmSandbox implements Sandbox {
 
   /** Each step runs even if an earlier one failed; the first failure is reported at the end. */
   private async release(): Promise<void> {
+    // A sandbox destroyed before its start captured anything frees its shape for the next start.
+    this.res.snapshot?.settled();
     await runTeardown('microvm', this.id, [
       () => this.stop(),
       () => this.releaseGrants(),

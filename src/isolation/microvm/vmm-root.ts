@@ -7,6 +7,7 @@
  * as descriptors only. Then setpriv drops it to the sandbox's uid (see sandbox.ts).
  */
 import { lstatSync, readlinkSync, statSync } from 'node:fs';
+import { SNAPSHOT_SOCKET_DIR } from './snapshot.ts';
 
 /** Top-level names that are links into /usr on merged-/usr hosts, or directories to bind read-only. */
 const LIB_DIRS = ['bin', 'sbin', 'lib', 'lib64', 'lib32', 'libx32'];
@@ -16,7 +17,7 @@ const LIB_DIRS = ['bin', 'sbin', 'lib', 'lib64', 'lib32', 'libx32'];
  * CAP_SETGID and CAP_SETPCAP only so that setpriv can drop to the VMM's uid and empty the
  * bounding set; setpriv then leaves QEMU no capability at all.
  */
-export function vmmRootArgs(kvm: boolean, attached = false): string[] {
+export function vmmRootArgs(kvm: boolean, attached = false, snapshotSocketDir?: string): string[] {
   const args = [
     // Why: the VMM's own empty network namespace (`none`; attached: the slot's, entered before bwrap), nothing shared with host IPC or pids.
     ...(attached ? [] : ['--unshare-net']), '--unshare-ipc', '--unshare-uts', '--unshare-pid',
@@ -29,6 +30,8 @@ export function vmmRootArgs(kvm: boolean, attached = false): string[] {
   ];
   // Why only under KVM: the one device the VMM needs beyond the minimal /dev.
   if (kvm) args.push('--dev-bind', '/dev/kvm', '/dev/kvm');
+  // Why: a VMM capturing a snapshot sends it to a socket in a directory of its own uid's, and sees nothing else of the host's.
+  if (snapshotSocketDir !== undefined) args.push('--bind', snapshotSocketDir, SNAPSHOT_SOCKET_DIR);
   return [...args, ...libDirArgs()];
 }
 

@@ -2,10 +2,17 @@
  * airlock-vm-init: pid 1 of a `microvm` guest, from its initramfs.
  *
  * Boot: mounts /dev, /proc, /sys; loads the kernel modules listed in /modules (in order); finds
- * the virtio-serial port named "airlock.ctl"; reads the per-boot secret QEMU exposes as the
- * fw_cfg file "opt/airlock/secret" (port I/O, no module needed).
+ * the virtio-serial port named "airlock.ctl", says "channel open" on the console and waits there
+ * for the host. That wait is where a snapshot is taken (src/isolation/microvm/snapshot.ts): a guest
+ * restored from it resumes in the same read, so nothing above may depend on this boot alone.
+ * Once the host's first bytes arrive it reads the per-boot secret QEMU exposes as the fw_cfg file
+ * "opt/airlock/secret" (port I/O, no module needed): read then, not at boot, because fw_cfg is
+ * the running VMM's, so a restored guest gets its own VMM's secret, never the snapshot's.
  *
- * Handshake on the port (host -> guest): 32 secret bytes, then 16 bytes of settings
+ * Handshake on the port (host -> guest): 32 secret bytes, then the host's clock (u64 LE
+ * nanoseconds since the epoch) and 32 bytes of fresh entropy, set and mixed in before anything
+ * else runs (a restored guest would otherwise share its clock and its random state with every
+ * other guest restored from the same snapshot), then 16 bytes of settings
  * (u32 LE scratch MiB | memory MiB | pids | open files), then the network block (u32 LE mode:
  * 0 none, 1 attached | IPv4 address, 4 bytes in network order | u32 LE prefix length | IPv4
  * gateway, network order, 0.0.0.0 for none | u32 LE length of resolv.conf, then its bytes), the
@@ -61,9 +68,12 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 #include <linux/filter.h>
+#include <linux/random.h>
+#include <time.h>
 #include <linux/seccomp.h>
 
 #define SECRET_BYTES 32
+#define ENTROPY_BYTES 32
 #define SANDBOX_ID 65534
 #define EV_EXIT 0x84
 #define EV_COUNTERS 0xc0
@@ -222,6 +232,32 @@ static int write_full(int fd, const void *data, size_t n) {
   return 0;
 }
 
+
+/*
+ * The host's clock and entropy, applied before anything else runs. Why: every guest restored from
+ * one snapshot resumes with the snapshot's clock and the same kernel random state; the entropy is
+ * credited and the generator reseeded at once, so no two guests draw the same numbers.
+ */
+static void fresh_state(int port) {
+  struct {
+    uint64_t now_ns;
+    uint8_t entropy[ENTROPY_BYTES];
+  } boot;
+  read_full(port, &boot, sizeof boot, "read the clock and entropy");
+  struct timespec now = {.tv_sec = (time_t)(boot.now_ns / 1000000000u), .tv_nsec = (long)(boot.now_ns % 1000000000u)};
+  if (clock_settime(CLOCK_REALTIME, &now) != 0) fail("set the clock");
+  struct {
+    int entropy_count;
+    int buf_size;
+    uint8_t buf[ENTROPY_BYTES];
+  } pool = {.entropy_count = ENTROPY_BYTES * 8, .buf_size = ENTROPY_BYTES};
+  memcpy(pool.buf, boot.entropy, ENTROPY_BYTES);
+  memset(&boot, 0, sizeof boot);
+  int rnd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+  if (rnd < 0 || ioctl(rnd, RNDADDENTROPY, &pool) != 0 || ioctl(rnd, RNDRESEEDCRNG) != 0) fail("seed the random generator");
+  memset(&pool, 0, sizeof pool);
+  close(rnd);
+}
 
 struct net_settings {
   uint32_t mode;
@@ -805,10 +841,11 @@ int main(void) {
   if (mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) fail("mount /sys");
   load_modules("/modules");
   uint8_t secret[SECRET_BYTES], offered[SECRET_BYTES];
-  read_secret(secret);
   int port = open_port();
+  // The snapshot point (see the top of this file): a restored guest resumes in this read.
   say("%s", "channel open");
   read_full(port, offered, SECRET_BYTES, "read the channel secret");
+  read_secret(secret);
   uint8_t diff = 0;
   for (int i = 0; i < SECRET_BYTES; i++) diff |= (uint8_t)(secret[i] ^ offered[i]);
   memset(secret, 0, sizeof secret);
@@ -818,6 +855,7 @@ int main(void) {
     say("%s", "wrong channel secret: refused");
     halt();
   }
+  fresh_state(port);
   uint32_t settings[4];
   read_full(port, settings, sizeof settings, "read the settings");
   struct net_settings net;
