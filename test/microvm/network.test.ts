@@ -14,7 +14,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import type { Image } from '../../src/images/image.ts';
 import type { Limits } from '../../src/isolation/driver.ts';
-import { MicrovmDriver } from '../../src/isolation/microvm/index.ts';
+import { MicrovmDriver, type MicrovmSandbox } from '../../src/isolation/microvm/index.ts';
 import { ensureGuestKernel } from '../../src/isolation/microvm/kernel.ts';
 import { detectAccel, GUEST_TAP, hostTscKhz, qemuArgs, QEMU_BINARY, vmSizes, VMM_FD } from '../../src/isolation/microvm/qemu.ts';
 import { handshake, handshakeBytes } from '../../src/isolation/microvm/channel.ts';
@@ -47,6 +47,14 @@ const portOf = (s: typeof inference) => (s.address() as AddressInfo).port;
 
 const config = isolatedConfig({ network: { services: { inference: { url: `http://127.0.0.1:${portOf(inference)}`, methods: ['GET'], pathPrefixes: ['/v1/'] } } } });
 const driver = new MicrovmDriver({ config });
+/** How each guest this file created starts (snapshot.ts): the first on a tap captures, the next restore. */
+const startsFrom: string[] = [];
+const create = driver.create.bind(driver);
+driver.create = async (spec) => {
+  const sandbox = (await create(spec)) as MicrovmSandbox;
+  startsFrom.push(sandbox.startsFrom);
+  return sandbox;
+};
 const watchWaiters: ((pid: number) => void)[] = [];
 const networks = new NetworkManager({ config, onWatchReady: (_id, pid) => watchWaiters.shift()?.(pid) });
 const LIMITS: Limits = { memoryMb: 128, cpuCores: 1, pids: 64, timeoutSeconds: 60, scratchMb: 16, outputBytes: 1 << 20, openFiles: 256 };
@@ -176,6 +184,7 @@ describe('microvm networks through a tap', { skip }, () => {
 
   it('full: reaches a public peer (masqueraded), never the host, private ranges or metadata; resolv.conf is the configured resolvers, read-only', async () => {
     const peer = await publicPeer();
+    const before = startsFrom.length;
     try {
       const r = await probe({ mode: 'full', allowedHosts: [], services: [] }, [
         { op: 'gateway' },
@@ -195,6 +204,8 @@ describe('microvm networks through a tap', { skip }, () => {
       assert.equal((field(r, 'gateway')['gateway'] as string[]).length, 1, 'a default route via the host');
       assert.deepEqual(field(r, 'resolv'), { id: 'resolv', content: config.network.fullModeResolvers.map((ip) => `nameserver ${ip}\n`).join(''), writable: false });
       assert.deepEqual(hostSeen, []);
+      // Its guest was restored from the snapshot the restricted case's guest captured on its own tap: the network is configured after the restore.
+      assert.deepEqual(startsFrom.slice(0, 1).concat(startsFrom.slice(before)), ['boot, capturing a snapshot', 'snapshot']);
     } finally {
       peer.close();
     }

@@ -183,7 +183,7 @@ export class MicrovmDriver implements IsolationDriver {
         ? { netnsPath: spec.network.netnsPath, nsenter, tapOpener: await ensureTapOpener(this.config.stateDir, this.buildStamps), guest: await prepareGuestTap(spec.network.netnsPath, spec.resolvConf, nsenter) }
         : undefined;
       const files = { kernel: kernel.vmlinuz, initrd, root };
-      const snapshot = network === undefined && grants === undefined ? await this.snapshot({ qemu: tools.qemu, args: qemuArgs(accel, sizes, tscKhz), files }) : undefined;
+      const snapshot = grants === undefined ? await this.snapshot({ qemu: tools.qemu, args: qemuArgs(accel, sizes, tscKhz, network !== undefined), files }) : undefined;
       return new MicrovmSandbox({ spec, accel, sizes, tscKhz, tools, cgroup, limitEvents: this.limitEvents, lease, dir, runDir: this.config.runDir, files, grants, network, snapshot, release });
     } catch (err) {
       releasePins(pins);

@@ -9,8 +9,9 @@
  * restored guest reads its own VMM's per-boot secret, and takes the host's clock and fresh entropy
  * from the handshake before anything runs.
  *
- * Only guests without grants and with network `none` are snapshotted: a virtio-fs device can't be
- * migrated (QEMU refuses), and a tap needs a namespace the snapshot's boot would not have.
+ * Guests with grants are not snapshotted: QEMU can't migrate a vhost-user virtio-fs device. A
+ * guest on an attached network is: its NIC's state is in the snapshot (the guest configures it only
+ * after the handshake), its tap is the restoring VMM's own descriptor.
  *
  * Snapshots are artefacts like the kernel and the roots (artefacts.ts): root-only files under
  * `${stateDir}/microvm/snapshot/`, named by the SHA-256 of the shape and checked against the
