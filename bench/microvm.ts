@@ -1,12 +1,14 @@
 /**
- * The microvm runtime's cold start to first command, against raw QEMU with the same flags and the
- * same guest (kernel, initramfs, erofs root): airlock's driver (leased uid, own network namespace,
+ * The microvm runtime's start to first command, against raw QEMU with the same flags and the same
+ * guest (kernel, initramfs, erofs root): airlock's driver (leased uid, own network namespace,
  * cgroup, parked launch, descriptors only, channel secret) creating a sandbox and running `true`
  * until its EXIT, and QEMU spawned directly by root doing the same handshake and `true` over the
- * agent. Rounds alternate. Under TCG where there is no usable KVM, and labelled so. Also the VMM's
- * resident memory (VmRSS) once the first command has run, for both. A third series: airlock with
- * a restricted network (the slot, its egress proxy, the tap in its namespace and eth0 configured by
- * the guest), attached and released inside the timing.
+ * agent. Both ways: restored from the shape's snapshot (snapshot.ts; raw QEMU restores the same
+ * file with `-incoming fd:`) and cold-booted (the driver with snapshots off). Rounds alternate.
+ * Under TCG where there is no usable KVM, and labelled so. Also the VMM's resident memory (VmRSS)
+ * once the first command has run. Further series: airlock with a restricted network (the slot, its
+ * egress proxy, the tap in its namespace and eth0 configured by the guest), attached and released
+ * inside the timing, and with one read-only grant (never snapshotted: booted cold).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -20,7 +22,8 @@ import { MicrovmDriver, type MicrovmSandbox } from '../src/isolation/microvm/ind
 import { GuestCounterFilter, handshake, handshakeBytes } from '../src/isolation/microvm/channel.ts';
 import { defaultInitramfsInputs, ensureInitramfs } from '../src/isolation/microvm/initramfs.ts';
 import { ensureGuestKernel } from '../src/isolation/microvm/kernel.ts';
-import { detectAccel, hostTscKhz, qemuArgs, QEMU_BINARY, vmSizes, VMM_FD } from '../src/isolation/microvm/qemu.ts';
+import { detectAccel, hostTscKhz, qemuArgs, QEMU_BINARY, snapshotArgs, vmSizes, VMM_FD } from '../src/isolation/microvm/qemu.ts';
+import { snapshotPath } from '../src/isolation/microvm/snapshot.ts';
 import { ensureRootImage } from '../src/isolation/microvm/rootfs.ts';
 import { removeEmptyParent } from '../src/isolation/cgroups/index.ts';
 import { NetworkManager } from '../src/network/manager.ts';
@@ -32,9 +35,11 @@ const LIMITS: Limits = { memoryMb: 256, cpuCores: 1, pids: 64, timeoutSeconds: 6
 export interface MicrovmBench {
   accel: string;
   rounds: number;
-  /** Wall ms from nothing to the EXIT of `true` (create + boot + handshake + exec). */
+  /** Wall ms from nothing to the EXIT of `true` (create + boot + handshake + exec), booted cold. */
   airlock: Summary;
   raw: Summary;
+  /** The same, restored from the shape's snapshot. */
+  restored: { airlock: Summary; raw: Summary; ratio: number; rssMb: { airlock: Summary; raw: Summary } };
   /** The same as `airlock`, with a restricted network attached (and released) inside the timing. */
   restricted: Summary;
   /** The same as `airlock`, with one read-only grant (its file server started and stopped inside the timing). */
@@ -54,6 +59,7 @@ export async function benchMicrovm(rounds: number): Promise<MicrovmBench> {
   // Why its own state, cgroup parent and uid range: the bench must not touch a live deployment's.
   const config = isolatedConfig();
   const driver = new MicrovmDriver({ config });
+  const coldDriver = new MicrovmDriver({ config, snapshots: false });
   const image = await resolveImage(config, config.defaultImage);
   const accel = detectAccel();
   const kernel = await ensureGuestKernel(config.stateDir, new Map());
@@ -67,12 +73,12 @@ export async function benchMicrovm(rounds: number): Promise<MicrovmBench> {
   // A directory the sandbox's uid may read (what a read-only grant needs).
   const grantDir = mkdtempSync('/tmp/airlock-bench-grant-');
   chmodSync(grantDir, 0o755);
-  const viaAirlock = async (restricted = false, grant = false): Promise<[number, number]> => {
+  const viaAirlock = async (restricted = false, grant = false, cold = false): Promise<[number, number]> => {
     const t0 = performance.now();
     const id = `bench-mvm-${process.pid}-${seq++}`;
     const attachment = restricted ? await networks.attach(id, { mode: 'restricted', allowedHosts: [], services: [] }) : undefined;
     const mounts = grant ? [{ hostPath: grantDir, sandboxPath: '/data', writable: false }] : [];
-    const sandbox = (await driver.create({ id, image, limits: LIMITS, env: { PATH: '/usr/bin:/bin' }, mounts, workdir: '/tmp', network: attachment?.sandboxNetwork ?? { kind: 'isolated' } })) as MicrovmSandbox;
+    const sandbox = (await (cold ? coldDriver : driver).create({ id, image, limits: LIMITS, env: { PATH: '/usr/bin:/bin' }, mounts, workdir: '/tmp', network: attachment?.sandboxNetwork ?? { kind: 'isolated' } })) as MicrovmSandbox;
     try {
       const proc = await sandbox.start({ argv: ['true'], stdin: false });
       proc.stdout.resume();
@@ -87,14 +93,17 @@ export async function benchMicrovm(rounds: number): Promise<MicrovmBench> {
     }
   };
 
-  const raw = async (): Promise<[number, number]> => {
+  // The snapshot the driver captured for this shape (its warm-up run), restored by raw QEMU too.
+  const snapshot = snapshotPath(config.stateDir, { qemu: QEMU_BINARY, args, files: { kernel: kernel.vmlinuz, initrd, root } });
+  const raw = async (restore = false): Promise<[number, number]> => {
     const dir = mkdtempSync('/tmp/airlock-bench-mvm-');
     chmodSync(dir, 0o700);
     const secret = randomBytes(32);
     const t0 = performance.now();
     writeFileSync(`${dir}/secret`, secret, { mode: 0o400 });
-    const fds = [root, kernel.vmlinuz, initrd, `${dir}/secret`].map((p) => openSync(p, 'r'));
-    const qemu = spawn(QEMU_BINARY, args, { stdio: ['ignore', 'ignore', 'ignore', 'ignore', 'pipe', ...fds] });
+    const fds = [root, kernel.vmlinuz, initrd, `${dir}/secret`, ...(restore ? [snapshot] : [])].map((p) => openSync(p, 'r'));
+    const stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'ignore', 'ignore', 'ignore', 'pipe', ...fds.slice(0, 4), ...(restore ? ['ignore' as const, fds[4] as number] : [])];
+    const qemu = spawn(QEMU_BINARY, [...args, ...snapshotArgs(restore ? 'restore' : undefined)], { stdio });
     for (const fd of fds) closeSync(fd);
     try {
       const socket = qemu.stdio[VMM_FD.control] as Socket;
@@ -116,29 +125,41 @@ export async function benchMicrovm(rounds: number): Promise<MicrovmBench> {
   };
 
   try {
+    // The warm-up: the first runs of each shape capture its snapshot.
     await viaAirlock();
+    await viaAirlock(false, false, true);
     await raw();
+    await raw(true);
     await viaAirlock(true);
     if (grantable) await viaAirlock(false, true);
-    const a: number[] = [];
-    const r: number[] = [];
-    const n: number[] = [];
-    const g: number[] = [];
-    const aRss: number[] = [];
-    const rRss: number[] = [];
+    const series = { cold: [] as number[], raw: [] as number[], restored: [] as number[], rawRestored: [] as number[], restricted: [] as number[], granted: [] as number[] };
+    const rss = { cold: [] as number[], raw: [] as number[], restored: [] as number[], rawRestored: [] as number[] };
+    const take = (name: keyof typeof rss, [ms, mb]: [number, number]) => {
+      series[name].push(ms);
+      rss[name].push(mb);
+    };
     for (let i = 0; i < rounds; i++) {
-      const [ams, arss] = await viaAirlock();
-      const [rms, rrss] = await raw();
-      n.push((await viaAirlock(true))[0]);
-      if (grantable) g.push((await viaAirlock(false, true))[0]);
-      a.push(ams);
-      r.push(rms);
-      aRss.push(arss);
-      rRss.push(rrss);
+      take('cold', await viaAirlock(false, false, true));
+      take('raw', await raw());
+      take('restored', await viaAirlock());
+      take('rawRestored', await raw(true));
+      series.restricted.push((await viaAirlock(true))[0]);
+      if (grantable) series.granted.push((await viaAirlock(false, true))[0]);
     }
-    const airlock = summarize(a);
-    const rawSummary = summarize(r);
-    return { accel: accel.accel === 'kvm' ? 'KVM' : `TCG (${accel.reason})`, rounds, airlock, raw: rawSummary, restricted: summarize(n), granted: summarize(g), ratio: airlock.p50 / rawSummary.p50, rssMb: { airlock: summarize(aRss), raw: summarize(rRss) } };
+    const airlock = summarize(series.cold);
+    const rawSummary = summarize(series.raw);
+    const restored = { airlock: summarize(series.restored), raw: summarize(series.rawRestored) };
+    return {
+      accel: accel.accel === 'kvm' ? 'KVM' : `TCG (${accel.reason})`,
+      rounds,
+      airlock,
+      raw: rawSummary,
+      restored: { ...restored, ratio: restored.airlock.p50 / restored.raw.p50, rssMb: { airlock: summarize(rss.restored), raw: summarize(rss.rawRestored) } },
+      restricted: summarize(series.restricted),
+      granted: summarize(series.granted),
+      ratio: airlock.p50 / rawSummary.p50,
+      rssMb: { airlock: summarize(rss.cold), raw: summarize(rss.raw) },
+    };
   } finally {
     await networks.close();
     removeEmptyParent(config.cgroupParent);
@@ -152,9 +173,10 @@ export async function benchMicrovm(rounds: number): Promise<MicrovmBench> {
 export function microvmLines(b: MicrovmBench): string[] {
   const f = (x: number) => x.toFixed(0);
   return [
-    `microvm (QEMU microvm, ${b.accel}; ${b.rounds} alternating rounds), cold start to the first command's exit (\`true\`): airlock p50 ${f(b.airlock.p50)} ms (${f(b.airlock.min)}–${f(b.airlock.max)}, p95 ${f(b.airlock.p95)}), raw QEMU with the same flags and guest p50 ${f(b.raw.p50)} ms (${f(b.raw.min)}–${f(b.raw.max)}, p95 ${f(b.raw.p95)}): ${b.ratio.toFixed(2)}×`,
-    `microvm with a restricted network (slot, egress proxy, tap; attached and released inside the timing), same rounds: airlock p50 ${f(b.restricted.p50)} ms (${f(b.restricted.min)}–${f(b.restricted.max)}, p95 ${f(b.restricted.p95)}), +${f(b.restricted.p50 - b.airlock.p50)} ms over network none`,
-    ...(b.granted.n === 0 ? ['microvm with a read-only grant: not measured (no virtiofsd on this host)'] : [`microvm with one read-only grant (virtio-fs, its file server started and stopped inside the timing), same rounds: airlock p50 ${f(b.granted.p50)} ms (${f(b.granted.min)}–${f(b.granted.max)}, p95 ${f(b.granted.p95)}), ${b.granted.p50 >= b.airlock.p50 ? '+' : '−'}${f(Math.abs(b.granted.p50 - b.airlock.p50))} ms against no grant`]),
-    `microvm VMM resident memory after the first command (-m ${vmSizes(LIMITS.memoryMb, LIMITS.cpuCores).guestMb}): airlock p50 ${f(b.rssMb.airlock.p50)} MiB, raw ${f(b.rssMb.raw.p50)} MiB`,
+    `microvm (QEMU microvm, ${b.accel}; ${b.rounds} alternating rounds), restored from the shape's snapshot to the first command's exit (\`true\`): airlock p50 ${f(b.restored.airlock.p50)} ms (${f(b.restored.airlock.min)}–${f(b.restored.airlock.max)}, p95 ${f(b.restored.airlock.p95)}), raw QEMU restoring the same snapshot p50 ${f(b.restored.raw.p50)} ms (${f(b.restored.raw.min)}–${f(b.restored.raw.max)}, p95 ${f(b.restored.raw.p95)}): ${b.restored.ratio.toFixed(2)}×; VMM resident memory after the command: airlock p50 ${f(b.restored.rssMb.airlock.p50)} MiB, raw ${f(b.restored.rssMb.raw.p50)} MiB`,
+    `microvm (QEMU microvm, ${b.accel}; same rounds), cold start to the first command's exit (\`true\`): airlock p50 ${f(b.airlock.p50)} ms (${f(b.airlock.min)}–${f(b.airlock.max)}, p95 ${f(b.airlock.p95)}), raw QEMU with the same flags and guest p50 ${f(b.raw.p50)} ms (${f(b.raw.min)}–${f(b.raw.max)}, p95 ${f(b.raw.p95)}): ${b.ratio.toFixed(2)}×`,
+    `microvm with a restricted network (slot, egress proxy, tap; attached and released inside the timing; restored), same rounds: airlock p50 ${f(b.restricted.p50)} ms (${f(b.restricted.min)}–${f(b.restricted.max)}, p95 ${f(b.restricted.p95)}), +${f(b.restricted.p50 - b.restored.airlock.p50)} ms over network none restored`,
+    ...(b.granted.n === 0 ? ['microvm with a read-only grant: not measured (no virtiofsd on this host)'] : [`microvm with one read-only grant (virtio-fs, its file server started and stopped inside the timing), same rounds: airlock p50 ${f(b.granted.p50)} ms (${f(b.granted.min)}–${f(b.granted.max)}, p95 ${f(b.granted.p95)}), ${b.granted.p50 >= b.airlock.p50 ? '+' : '−'}${f(Math.abs(b.granted.p50 - b.airlock.p50))} ms against no grant, cold`]),
+    `microvm VMM resident memory after the first command, cold (-m ${vmSizes(LIMITS.memoryMb, LIMITS.cpuCores).guestMb}): airlock p50 ${f(b.rssMb.airlock.p50)} MiB, raw ${f(b.rssMb.raw.p50)} MiB`,
   ];
 }

@@ -16,6 +16,7 @@ import { hostSandboxCapacity } from './capacity.ts';
 import { authSchema, DEFAULT_AUTH_CONFIG, DEFAULT_STORE_CONFIG, storeSchema, type AuthConfig, type StoreConfig } from './auth-config.ts';
 import { approvalsSchema, DEFAULT_APPROVALS_CONFIG, type ApprovalsConfig } from './approvals-config.ts';
 import { DEFAULT_REVOCATION_CONFIG, revocationSchema, type RevocationConfig } from './revocation-config.ts';
+import { DEFAULT_MICROVM_CONFIG, microvmSchema, type MicrovmConfig } from './microvm-config.ts';
 import { auditSchema, DEFAULT_AUDIT_CONFIG, type AuditConfig } from './audit-config.ts';
 import { DEFAULT_SECRETS_CONFIG, secretsSchema, type SecretsConfig } from './secrets-config.ts';
 import { DEFAULT_FORENSICS_CONFIG, forensicsSchema, type ForensicsConfig } from './forensics-config.ts';
@@ -160,6 +161,8 @@ export interface AirlockConfig {
   approvals: ApprovalsConfig;
   secrets: SecretsConfig;
   revocation: RevocationConfig;
+  /** The `microvm` runtime. */
+  microvm: MicrovmConfig;
   audit: AuditConfig;
   forensics: ForensicsConfig;
   violations: ViolationsConfig;
@@ -228,6 +231,7 @@ export const DEFAULT_CONFIG: Readonly<AirlockConfig> = Object.freeze({
   imageImport: DEFAULT_IMAGE_IMPORT_CONFIG as ImageImportConfig,
   secrets: DEFAULT_SECRETS_CONFIG as SecretsConfig,
   revocation: DEFAULT_REVOCATION_CONFIG as RevocationConfig,
+  microvm: DEFAULT_MICROVM_CONFIG as MicrovmConfig,
 });
 
 function buildSchema(z: typeof Zod) {
@@ -407,6 +411,7 @@ function buildSchema(z: typeof Zod) {
       imageImport: imageImportSchema(z),
       secrets: secretsSchema(z),
       revocation: revocationSchema(z),
+      microvm: microvmSchema(z),
     })
     .strict();
 }

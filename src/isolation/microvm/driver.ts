@@ -59,7 +59,7 @@ const ID_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** Options of {@link MicrovmDriver}. */
 export interface MicrovmDriverOptions {
   config: AirlockConfig;
-  /** Start guests from snapshots where their shape allows (snapshot.ts); default true. */
+  /** Start guests from snapshots where their shape allows (snapshot.ts); default: the configuration's `microvm.snapshots`. */
   snapshots?: boolean;
 }
 
@@ -83,7 +83,7 @@ export class MicrovmDriver implements IsolationDriver {
 
   constructor(options: MicrovmDriverOptions) {
     this.config = options.config;
-    this.snapshots = options.snapshots ?? true;
+    this.snapshots = options.snapshots ?? options.config.microvm.snapshots;
     this.limitEvents = new CgroupLimitEvents({ v1: new CgroupV1Events(() => ensureCgroupEventsHelper(options.config)) });
   }
 
@@ -111,6 +111,7 @@ export class MicrovmDriver implements IsolationDriver {
         }
       };
       details['guest artefacts'] = `${built('initramfs', '.cpio')} initramfs, ${built('erofs', '.erofs')} image root(s) built (the first run of an image builds its own)`;
+      details['snapshots'] = this.snapshots ? `on: ${built('snapshot', '.vmstate')} kept (the first start of a shape captures its own; grants boot cold)` : 'off (microvm.snapshots: every guest boots cold)';
       details['mkfs.erofs'] = findExecutable('mkfs.erofs') ?? 'missing (apt-get install erofs-utils)';
       const fileServer = findFileServer();
       details['grants'] = fileServer === undefined ? 'refused: no virtiofsd (apt-get install qemu-system-common, or virtiofsd)' : `virtio-fs, served by ${fileServer.path}`;
