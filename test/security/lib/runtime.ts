@@ -15,6 +15,7 @@ import type { NetworkRequest } from '../../../src/network/policy.ts';
 import type { ExecutionResult } from '../../../src/sandbox/result.ts';
 import { cgroupHierarchies } from './host.ts';
 import { findFileServer } from '../../../src/isolation/microvm/file-server.ts';
+import { BOOT_TIMEOUT_MS } from '../../../src/isolation/microvm/sandbox.ts';
 import { releaseIsolatedConfig } from './isolated-config.ts';
 import { stretched } from './emulation.ts';
 
@@ -122,7 +123,9 @@ export function runInSandbox(
   if (options.network !== undefined) request.network = options.network;
   const network = options.networks ?? new NetworkManager({ config });
   // executeOnce must settle: a start that never returns is reported as such, not as a test timeout.
-  const limitMs = request.limits.timeoutSeconds * 1000 + stretched(SETTLE_MARGIN_MS);
+  // A microvm guest may take up to its boot timeout to come up (several cold boots at once under TCG).
+  const bootMs = avail.driver.runtime === 'microvm' ? BOOT_TIMEOUT_MS.tcg : 0;
+  const limitMs = request.limits.timeoutSeconds * 1000 + stretched(SETTLE_MARGIN_MS) + bootMs;
   const run = executeOnce(request, { driver: avail.driver, network, policyHash: 'sha256:security-suite' }).finally(async () => {
     if (options.networks === undefined) await network.close();
   });
