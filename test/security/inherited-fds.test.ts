@@ -3,7 +3,8 @@
  * without close-on-exec (a shell's `exec 260<file`, a supervisor's pipe) must never reach sandbox
  * code. The controller is started, as an operator would start it, with a host file holding a
  * secret open on descriptors 10 and 260: the CLI's one-shot `run`, and `airlock serve` answering an
- * execute request, creating a sandbox and handing out a warm-pool one, on every runtime. Inside,
+ * execute request, creating a sandbox and handing out a warm-pool one, on every runtime (microvm: a
+ * guest restored or booted, its VMM launched like the other runtimes' processes). Inside,
  * a probe tries descriptors 3..1023 of its own and reopens every entry of /proc/<pid>/fd of every
  * process it can see; none may show the secret's bytes, path or inode. A positive control (a file
  * the probe opens itself) proves the probe finds a readable descriptor where there is one. On the
@@ -18,7 +19,7 @@ import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSy
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RUNTIMES, writeConfigFile, type TestRuntime } from './lib/runtime.ts';
+import { RUNTIMES, writeConfigFile, type SuiteRuntime } from './lib/runtime.ts';
 import { withUnsignedLoopbackOperator } from './lib/isolated-config.ts';
 import { runtimeCase, useSuite } from './lib/suite.ts';
 
@@ -34,13 +35,16 @@ const CONTROL_FILE = '/etc/passwd';
 const CONTROL_HEX = Buffer.from('root:').toString('hex');
 /** Readiness polls (100 ms each) for the server and its pools: a bound, not a stand-in for readiness. */
 const POLLS = 600;
+/** The runtimes of this file: microvm's VMM is launched through the same descriptor closer. */
+const FD_RUNTIMES = [...RUNTIMES, 'microvm'] as const;
 /** The host process each runtime's sandbox always has while it runs (argv[0]'s base name). */
-const RUNTIME_PROCESS: Readonly<Record<TestRuntime, string>> = { namespace: 'bwrap', gvisor: 'runsc-sandbox' };
+const RUNTIME_PROCESS: Readonly<Record<SuiteRuntime, string>> = { namespace: 'bwrap', gvisor: 'runsc-sandbox', microvm: 'qemu-system-x86_64' };
 /**
  * Host processes of a runtime's launch: each, and everything below it, belongs to a sandbox. The
- * controller's other helpers (ip, nft, mount tools, `runsc delete`) run no sandbox code.
+ * controller's other helpers (ip, nft, mount tools, `runsc delete`) run no sandbox code. microvm:
+ * the parked shell that waits for the cgroup move, the tap opener, QEMU.
  */
-const LAUNCH_PROCESS = /^(bwrap|runsc-sandbox|runsc-gofer|runsc run|runsc .* run|airlock-agent|prlimit|nsenter|setpriv)( |$)/;
+const LAUNCH_PROCESS = /^(bwrap|runsc-sandbox|runsc-gofer|runsc run|runsc .* run|airlock-agent|prlimit|nsenter|setpriv|qemu-system-x86_64|airlock-tap-open|sh -c read -r _ )( |$)/;
 /**
  * The control under test: the agent binary closing the inherited descriptors before it execs the
  * runtime. It necessarily holds them from its exec until its first action, and runs nothing else;
@@ -166,7 +170,7 @@ function assertNoSecret(output: string, where: string): void {
 }
 
 /** Runs the CLI's one-shot `run` with the secret inherited; resolves with its stdout once it exits. */
-async function runCli(runtime: TestRuntime, configFile: string): Promise<string> {
+async function runCli(runtime: SuiteRuntime, configFile: string): Promise<string> {
   const child = spawn(process.execPath, ['bin/airlock.js', 'run', '--runtime', runtime, '--', ...PROBE_ARGV], {
     stdio: controllerStdio(),
     env: { ...process.env, AIRLOCK_CONFIG: configFile },
@@ -191,7 +195,7 @@ async function runCli(runtime: TestRuntime, configFile: string): Promise<string>
   return out;
 }
 
-for (const runtime of RUNTIMES) {
+for (const runtime of FD_RUNTIMES) {
   runtimeCase(suite, runtime, `T8 (${runtime}) one-shot via the CLI: descriptors the controller inherited never reach the sandbox`, async () => {
     const configFile = writeConfigFile(withUnsignedLoopbackOperator(suite.config));
     assertNoSecret(await runCli(runtime, configFile), `airlock run --runtime ${runtime}`);
@@ -208,10 +212,10 @@ interface Server {
 describe('airlock serve started with an inherited descriptor', () => {
   let server: Server | undefined;
   /** Runtimes the server has a warm pool of (those available here). */
-  const pooled = new Set<TestRuntime>();
+  const pooled = new Set<SuiteRuntime>();
 
   before(async () => {
-    for (const runtime of RUNTIMES) if ((await suite.runtime(runtime)).ok) pooled.add(runtime);
+    for (const runtime of FD_RUNTIMES) if ((await suite.runtime(runtime)).ok) pooled.add(runtime);
     if (pooled.size === 0) return;
     const pools = [...pooled].map((runtime) => ({ runtime, image: suite.config.defaultImage, size: 1, limits: {} }));
     const configFile = writeConfigFile(withUnsignedLoopbackOperator({ ...suite.config, service: { ...suite.config.service, pools } }));
@@ -232,7 +236,7 @@ describe('airlock serve started with an inherited descriptor', () => {
     return server;
   }
 
-  for (const runtime of RUNTIMES) {
+  for (const runtime of FD_RUNTIMES) {
     runtimeCase(suite, runtime, `T8 (${runtime}) serve, execute request: descriptors the controller inherited never reach the sandbox`, async () => {
       const s = theServer();
       const request = post(s, '/api/v1/sandbox/execute', { runtime, agent_id: 'inherited-fds-test', command: PROBE_ARGV });
@@ -288,7 +292,7 @@ async function startServer(configFile: string): Promise<Server> {
 }
 
 /** Waits until the runtime's warm pool holds a ready sandbox (the pool's own gauge says so). */
-async function poolReady(server: Server, runtime: TestRuntime): Promise<void> {
+async function poolReady(server: Server, runtime: SuiteRuntime): Promise<void> {
   const ready = new RegExp(`^airlock_pool_ready_sandboxes\\{pool="${runtime}_[^"]*"\\} [1-9]`, 'm');
   for (let i = 0; i < POLLS; i++) {
     if (ready.test(await (await fetch(`${server.url}/metrics`)).text())) return;
@@ -382,7 +386,7 @@ async function watchHost(root: number, until: Promise<unknown>): Promise<HostSca
 }
 
 /** The runtime's own host process was seen (so the look was not vacuous), and nothing held the secret. */
-function assertHostClean(scan: HostScan, runtime: TestRuntime, where: string): void {
+function assertHostClean(scan: HostScan, runtime: SuiteRuntime, where: string): void {
   const expected = RUNTIME_PROCESS[runtime];
   assert.ok(scan.names.has(expected), `${where} (${runtime}): ${expected} was never seen on the host below the controller (saw ${[...scan.names].join(', ')})`);
   assert.deepEqual([...scan.holding], [], `${where} (${runtime}): a host process the controller started holds the descriptor it inherited`);
