@@ -13,11 +13,15 @@ import { PassThrough } from 'node:stream';
 import { ERRNO, lineOf, linesOf, parseProbeOutput } from './lib/probes.ts';
 import { NAMESPACE_KINDS, namespacesOf, processTable, sandboxCgroupPids, statusOf, uidMapOf, type HostProcess } from './lib/host.ts';
 import { startHolder } from './lib/holder.ts';
-import { RUNTIMES, runInSandbox, type TestRuntime } from './lib/runtime.ts';
+import { RUNTIMES, runInSandbox, type SuiteRuntime } from './lib/runtime.ts';
+import { QEMU_BINARY } from '../../src/isolation/microvm/qemu.ts';
 import { knownGap } from './lib/known-gaps.ts';
 import { gapAware, runtimeCase, useSuite } from './lib/suite.ts';
 
 const suite = useSuite();
+
+/** The runtimes of this file: on microvm the host process that runs the guest is QEMU. */
+const PROCESS_RUNTIMES = [...RUNTIMES, 'microvm'] as const;
 
 /** A process name of at most 15 characters (the kernel's comm limit). */
 function newMarker(): string {
@@ -40,30 +44,32 @@ function newSandboxProcesses(before: Set<string>): HostProcess[] {
 }
 
 /**
- * gVisor's gofer (the runtime's file proxy, argv[0] `runsc-gofer`) runs as host root by design:
- * it executes none of the sandbox's code. Every other process of a gVisor sandbox must not.
+ * Processes of a sandbox that run as host root by design and execute none of its code: gVisor's
+ * gofer (the runtime's file proxy, argv[0] `runsc-gofer`), and on microvm bubblewrap's two
+ * processes above the VMM (it builds the VMM's mounts without a user namespace, then only waits;
+ * T1 checks they hold no capability). Every other process of a sandbox must not run as root.
  */
-function isGvisorGofer(runtime: TestRuntime, p: HostProcess): boolean {
-  return runtime === 'gvisor' && p.cmdline[0] === 'runsc-gofer';
+function isRootByDesign(runtime: SuiteRuntime, p: HostProcess): boolean {
+  return (runtime === 'gvisor' && p.cmdline[0] === 'runsc-gofer') || (runtime === 'microvm' && p.cmdline[0]?.endsWith('/bwrap') === true);
 }
 
-/** The host process that runs the workload's code: the probe itself, or gVisor's sandbox kernel. */
-function codeRunner(runtime: TestRuntime, procs: HostProcess[], marker: string): HostProcess {
-  const runner = runtime === 'namespace' ? procs.find((p) => p.comm === marker) : procs.find((p) => p.cmdline[0] === 'runsc-sandbox');
+/** The host process that runs the workload's code: the probe itself, gVisor's sandbox kernel, or the VMM running the guest. */
+function codeRunner(runtime: SuiteRuntime, procs: HostProcess[], marker: string): HostProcess {
+  const runner = runtime === 'namespace' ? procs.find((p) => p.comm === marker) : runtime === 'gvisor' ? procs.find((p) => p.cmdline[0] === 'runsc-sandbox') : procs.find((p) => p.cmdline[0] === QEMU_BINARY);
   assert.ok(runner !== undefined, `no host process runs the sandbox's code: ${procs.map((p) => p.cmdline[0] ?? p.comm).join(', ')}`);
   return runner;
 }
 
-/** Host uids of each sandbox started since `before` (gVisor's root gofer left out, see above). */
-function hostUidsPerSandbox(runtime: TestRuntime, before: Set<string>): number[][] {
+/** Host uids of each sandbox started since `before` (the root processes of isRootByDesign left out). */
+function hostUidsPerSandbox(runtime: SuiteRuntime, before: Set<string>): number[][] {
   const table = processTable();
   const fresh = [...sandboxCgroupPids(suite.config)].filter(([name]) => !before.has(name)).map(([, pids]) => pids);
   return fresh.map((pids) => [
-    ...new Set(table.filter((p) => pids.includes(p.pid) && !isGvisorGofer(runtime, p)).flatMap((p) => p.uids)),
+    ...new Set(table.filter((p) => pids.includes(p.pid) && !isRootByDesign(runtime, p)).flatMap((p) => p.uids)),
   ]);
 }
 
-for (const runtime of RUNTIMES) {
+for (const runtime of PROCESS_RUNTIMES) {
   describe(`${runtime}: controller-side process checks`, () => {
     runtimeCase(suite, runtime, 'T1 identity (host side): sandbox processes run as a non-zero host uid; uid_map maps to it', async (t, ready) => {
       const kit = suite.kit();
@@ -74,18 +80,25 @@ for (const runtime of RUNTIMES) {
         const procs = newSandboxProcesses(before);
         for (const p of procs) {
           t.diagnostic(`pid ${p.pid} uid ${p.uids.join('/')} ${p.cmdline[0] ?? p.comm}`);
-          if (isGvisorGofer(runtime, p)) continue;
+          if (isRootByDesign(runtime, p) && runtime === 'microvm') {
+            const status = statusOf(p.pid);
+            assert.match(status.get('CapEff') ?? '', /^0+$/, `bubblewrap above the VMM (pid ${p.pid}) holds capabilities`);
+            assert.equal(status.get('NoNewPrivs'), '1', `bubblewrap above the VMM (pid ${p.pid}) may gain privileges`);
+          }
+          if (isRootByDesign(runtime, p)) continue;
           assert.ok(p.uids.every((u) => u !== 0), `host process ${p.pid} (${p.comm}) of the sandbox runs as root: ${p.uids.join('/')}`);
           const gids = (statusOf(p.pid).get('Gid') ?? '').split(/\s+/).map(Number);
           assert.ok(gids.every((g) => g !== 0), `host process ${p.pid} (${p.comm}) has gid 0: ${gids.join('/')}`);
         }
         const runner = codeRunner(runtime, procs, holder.marker);
-        if (runtime === 'namespace') {
+        if (runtime !== 'gvisor') {
           const uid = runner.uids[0] ?? 0;
           const { hostUidBase, hostUidCount } = suite.config;
           assert.ok(uid >= hostUidBase && uid < hostUidBase + hostUidCount, `host uid ${uid} is outside the sandbox uid range`);
         }
-        for (const which of ['uid_map', 'gid_map'] as const) {
+        // QEMU runs in the host's user namespace as the leased uid itself (checked above), with no
+        // capabilities: its identity map has nothing to show. The workload's uid 65534 is the guest kernel's.
+        for (const which of runtime === 'microvm' ? [] : (['uid_map', 'gid_map'] as const)) {
           const map = uidMapOf(runner.pid, which);
           t.diagnostic(`${which} of pid ${runner.pid} read from the host: ${JSON.stringify(map)}`);
           assert.ok(map.length > 0, `${which} of ${runner.pid} is empty`);
@@ -171,8 +184,8 @@ for (const runtime of RUNTIMES) {
         const traces = linesOf(lines, 'ptrace_attach_hostpid').filter((l) => l.ret !== -1);
         assert.deepEqual(traces, [], "B attached to A's process");
         t.diagnostic(`host uids of A and B while both ran: ${JSON.stringify(uidsWhileBoth)}`);
-        if (runtime === 'namespace') {
-          // Each live namespace sandbox has its own host uid, so the kernel's own checks keep them apart.
+        if (runtime !== 'gvisor') {
+          // Each live namespace sandbox (or VMM) has its own host uid, so the kernel's own checks keep them apart.
           const [ua, ub] = uidsWhileBoth ?? [];
           assert.ok(ua !== undefined && ub !== undefined, 'both sandboxes were live while B ran');
           assert.deepEqual(ua.filter((u) => ub.includes(u)), [], 'A and B share a host uid');

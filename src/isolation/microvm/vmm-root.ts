@@ -21,6 +21,8 @@ export function vmmRootArgs(kvm: boolean, attached = false, snapshotSocketDir?: 
   const args = [
     // Why: the VMM's own empty network namespace (`none`; attached: the slot's, entered before bwrap), nothing shared with host IPC or pids.
     ...(attached ? [] : ['--unshare-net']), '--unshare-ipc', '--unshare-uts', '--unshare-pid',
+    // Why: QEMU sees its own cgroup as the root, never the host's cgroup paths.
+    '--unshare-cgroup',
     '--die-with-parent', '--new-session',
     '--ro-bind', '/usr', '/usr',
     '--proc', '/proc',
