@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, openSync, closeSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, truncateSync, writeFileSync, mkdtempSync, chmodSync, mkdirSync, symlinkSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
@@ -396,7 +396,7 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
     assert.deepEqual(leftovers(id, []), []);
   });
 
-  it('guests of one shape start from a snapshot: captured before the first one\'s handshake, restored with their own secret, the host\'s clock and their own random state', async () => {
+  it('guests of one shape start from a snapshot: captured before the first one\'s handshake, restored with their own secret, the host\'s clock and their own random state; a changed snapshot is refused, one QEMU cannot load is dropped', async () => {
     // A memory limit no other case uses: a shape of its own, so the first start here captures.
     const shaped = (id: string, extra: Partial<SandboxSpec> = {}) => ({ ...spec(id, { memoryMb: 112 }), ...extra });
     const value = randomBytes(24).toString('hex');
@@ -433,10 +433,28 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
     appendFileSync(`${dir}/${snapshot}`, Buffer.from([0]));
     await assert.rejects(driver.create(shaped(`mvm-${process.pid}-snap3`)), /microvm\.snapshot: .*\.vmstate has SHA-256 [0-9a-f]{64}, but [0-9a-f]{64} was recorded/);
     for (const suffix of ['', '.sha256', '.stamp']) rmSync(`${dir}/${snapshot}${suffix}`, { force: true });
-    const again = (await driver.create(shaped(`mvm-${process.pid}-snap4`))) as MicrovmSandbox;
-    assert.equal(again.startsFrom, 'boot, capturing a snapshot');
-    await again.destroy();
-    assert.deepEqual(leftovers(`mvm-${process.pid}-snap4`, []), []);
+    // A snapshot whose checksum holds but that QEMU can't load (another QEMU's format, say): the
+    // start fails naming the snapshot, which is removed; the next start of the shape captures anew.
+    writeFileSync(`${dir}/${snapshot}`, randomBytes(4096), { mode: 0o600 });
+    writeFileSync(`${dir}/${snapshot}.sha256`, `${createHash('sha256').update(readFileSync(`${dir}/${snapshot}`)).digest('hex')}\n`, { mode: 0o600 });
+    const unloadable = (await driver.create(shaped(`mvm-${process.pid}-snap4`))) as MicrovmSandbox;
+    try {
+      assert.equal(unloadable.startsFrom, 'snapshot');
+      await assert.rejects(unloadable.start({ argv: ['true'], stdin: false }), /^ControlError: microvm\.snapshot: the guest could not be restored from .*\.vmstate \(removed: the next start captures a new one\): the VMM exited/);
+    } finally {
+      await unloadable.destroy();
+    }
+    assert.ok(!existsSync(`${dir}/${snapshot}`), 'the snapshot QEMU could not load is gone');
+    const again = (await driver.create(shaped(`mvm-${process.pid}-snap5`))) as MicrovmSandbox;
+    try {
+      assert.equal(again.startsFrom, 'boot, capturing a snapshot');
+      const proc = await again.start({ argv: ['true'], stdin: false });
+      assert.equal((await proc.exit).code, 0);
+    } finally {
+      await again.destroy();
+    }
+    assert.ok(existsSync(`${dir}/${snapshot}`), 'captured anew');
+    assert.deepEqual(leftovers(`mvm-${process.pid}-snap5`, []), []);
   });
 
   it('a guest root image changed after it was built is refused, and accepted again once restored', async () => {

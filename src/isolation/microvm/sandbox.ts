@@ -23,7 +23,7 @@ import { applyCpuQuota } from '../gvisor/cpu-quota.ts';
 import { withoutInheritedFds } from '../inherited-fds.ts';
 import { GuestCounterFilter, handshake, handshakeBytes, SECRET_BYTES, type GuestCounters, type GuestNetwork } from './channel.ts';
 import { GUEST_TAP, qemuArgs, snapshotArgs, VMM_FD, VMM_FD_COUNT, type Accel, type VmSizes } from './qemu.ts';
-import { captureSnapshot, discardSnapshot, makeSnapshotSocketDir, SNAPSHOT_POINT, type SnapshotPlan } from './snapshot.ts';
+import { captureSnapshot, discardSnapshot, makeSnapshotSocketDir, SNAPSHOT_CONTROL, SNAPSHOT_POINT, type SnapshotPlan } from './snapshot.ts';
 import { PARK_SCRIPT, startFileServers, type FileServerBinary, type FileServers } from './file-server.ts';
 import { vmmGroupArgs, vmmRootArgs } from './vmm-root.ts';
 import { runTeardown } from '../teardown.ts';
@@ -176,6 +176,7 @@ export class MicrovmSandbox implements Sandbox {
         if (plan?.kind === 'restore' && this.child?.exitCode !== null) {
           discardSnapshot(plan.path);
           res.snapshot?.settled(err as Error);
+          throw new ControlError(SNAPSHOT_CONTROL, `the guest could not be restored from ${plan.path} (removed: the next start captures a new one): ${(err as Error).message.replace(/^microvm: /, '')}`, { cause: err });
         }
         throw err;
       });
