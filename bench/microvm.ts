@@ -28,7 +28,10 @@ import { ensureRootImage } from '../src/isolation/microvm/rootfs.ts';
 import { removeEmptyParent } from '../src/isolation/cgroups/index.ts';
 import { NetworkManager } from '../src/network/manager.ts';
 import { isolatedConfig, releaseIsolatedConfig } from '../test/security/lib/isolated-config.ts';
-import { summarize, type Summary } from './stats.ts';
+import { summarize, timePaired, type Summary } from './stats.ts';
+import type { AirlockConfig } from '../src/config/config.ts';
+import { SandboxService } from '../src/sandbox/service.ts';
+import { policyDirOf, readBundleHash } from '../src/policy/bundle-files.ts';
 
 const LIMITS: Limits = { memoryMb: 256, cpuCores: 1, pids: 64, timeoutSeconds: 60, scratchMb: 16, outputBytes: 1 << 20, openFiles: 256 };
 
@@ -47,6 +50,8 @@ export interface MicrovmBench {
   ratio: number;
   /** VMM VmRSS in MiB after the first command. */
   rssMb: { airlock: Summary; raw: Summary };
+  /** `true` run again and again in one running VM: a persistent sandbox through the service, and raw QEMU's agent, in turns. */
+  exec: { airlock: Summary; raw: Summary; ratio: number };
 }
 
 function rssMb(pid: number): number {
@@ -95,7 +100,8 @@ export async function benchMicrovm(rounds: number): Promise<MicrovmBench> {
 
   // The snapshot the driver captured for this shape (its warm-up run), restored by raw QEMU too.
   const snapshot = snapshotPath(config.stateDir, { qemu: QEMU_BINARY, args, files: { kernel: kernel.vmlinuz, initrd, root } });
-  const raw = async (restore = false): Promise<[number, number]> => {
+  /** Raw QEMU to the first `true`'s exit; `more`, when given, is run with the agent before the VM goes. */
+  const raw = async (restore = false, more?: (exec: () => Promise<void>) => Promise<void>): Promise<[number, number]> => {
     const dir = mkdtempSync('/tmp/airlock-bench-mvm-');
     chmodSync(dir, 0o700);
     const secret = randomBytes(32);
@@ -113,10 +119,15 @@ export async function benchMicrovm(rounds: number): Promise<MicrovmBench> {
       socket.pipe(filter);
       const client = new AgentClient({ stdin: socket, stdout: filter });
       await client.ready();
-      const result = await client.exec({ argv: ['true'], env: { PATH: '/usr/bin:/bin' }, cwd: '/tmp' }).exit;
+      const execTrue = async () => {
+        const result = await client.exec({ argv: ['true'], env: { PATH: '/usr/bin:/bin' }, cwd: '/tmp' }).exit;
+        if (result.code !== 0) throw new Error(`raw run failed: ${JSON.stringify(result)}`);
+      };
+      await execTrue();
       const ms = performance.now() - t0;
-      if (result.code !== 0) throw new Error(`raw run failed: ${JSON.stringify(result)}`);
-      return [ms, rssMb(qemu.pid as number)];
+      const rss = rssMb(qemu.pid as number);
+      await more?.(execTrue);
+      return [ms, rss];
     } finally {
       qemu.kill('SIGKILL');
       await new Promise((resolve) => qemu.once('close', resolve));
@@ -146,6 +157,7 @@ export async function benchMicrovm(rounds: number): Promise<MicrovmBench> {
       series.restricted.push((await viaAirlock(true))[0]);
       if (grantable) series.granted.push((await viaAirlock(false, true))[0]);
     }
+    const exec = await execRoundTrips(config, (more) => raw(true, more), EXEC_ROUND_TRIPS);
     const airlock = summarize(series.cold);
     const rawSummary = summarize(series.raw);
     const restored = { airlock: summarize(series.restored), raw: summarize(series.rawRestored) };
@@ -159,6 +171,7 @@ export async function benchMicrovm(rounds: number): Promise<MicrovmBench> {
       granted: summarize(series.granted),
       ratio: airlock.p50 / rawSummary.p50,
       rssMb: { airlock: summarize(rss.cold), raw: summarize(rss.raw) },
+      exec,
     };
   } finally {
     await networks.close();
@@ -166,6 +179,36 @@ export async function benchMicrovm(rounds: number): Promise<MicrovmBench> {
     rmSync(grantDir, { recursive: true, force: true });
     rmSync(config.runDir, { recursive: true, force: true });
     releaseIsolatedConfig(config);
+  }
+}
+
+/** Execs timed in one running VM, each way. */
+const EXEC_ROUND_TRIPS = 40;
+
+/**
+ * `true` again and again in one running VM: through the service into a persistent microvm sandbox
+ * (its exec path: admission-free service call, the agent over the channel), and with raw QEMU's
+ * agent client, `n` each in turns after 5 warm-ups.
+ */
+async function execRoundTrips(config: AirlockConfig, rawVm: (more: (exec: () => Promise<void>) => Promise<void>) => Promise<[number, number]>, n: number): Promise<MicrovmBench['exec']> {
+  const service = new SandboxService({ config: { ...config, service: { ...config.service, pools: [] } }, policyBundleHash: await readBundleHash(policyDirOf(config.policy)) });
+  await service.start();
+  try {
+    const running = await service.create({ runtime: 'microvm', limits: { memoryMb: LIMITS.memoryMb, cpuCores: LIMITS.cpuCores }, metadata: {}, env: {}, mounts: [] });
+    const viaService = async () => {
+      const session = await service.exec(running.sandbox_id, { argv: ['true'], env: {}, stdin: false, timeoutMs: 30_000 });
+      const result = await session.result;
+      if (result.exit_code !== 0) throw new Error(`exec failed: ${JSON.stringify(result)}`);
+    };
+    let pairs: [number[], number[]] = [[], []];
+    await rawVm(async (rawExec) => {
+      pairs = await timePaired(n, 5, viaService, rawExec);
+    });
+    await service.kill(running.sandbox_id);
+    const [airlock, raw] = [summarize(pairs[0]), summarize(pairs[1])];
+    return { airlock, raw, ratio: airlock.p50 / raw.p50 };
+  } finally {
+    await service.shutdown();
   }
 }
 
@@ -177,6 +220,7 @@ export function microvmLines(b: MicrovmBench): string[] {
     `microvm (QEMU microvm, ${b.accel}; same rounds), cold start to the first command's exit (\`true\`): airlock p50 ${f(b.airlock.p50)} ms (${f(b.airlock.min)}–${f(b.airlock.max)}, p95 ${f(b.airlock.p95)}), raw QEMU with the same flags and guest p50 ${f(b.raw.p50)} ms (${f(b.raw.min)}–${f(b.raw.max)}, p95 ${f(b.raw.p95)}): ${b.ratio.toFixed(2)}×`,
     `microvm with a restricted network (slot, egress proxy, tap; attached and released inside the timing; restored), same rounds: airlock p50 ${f(b.restricted.p50)} ms (${f(b.restricted.min)}–${f(b.restricted.max)}, p95 ${f(b.restricted.p95)}), +${f(b.restricted.p50 - b.restored.airlock.p50)} ms over network none restored`,
     ...(b.granted.n === 0 ? ['microvm with a read-only grant: not measured (no virtiofsd on this host)'] : [`microvm with one read-only grant (virtio-fs, its file server started and stopped inside the timing), same rounds: airlock p50 ${f(b.granted.p50)} ms (${f(b.granted.min)}–${f(b.granted.max)}, p95 ${f(b.granted.p95)}), ${b.granted.p50 >= b.airlock.p50 ? '+' : '−'}${f(Math.abs(b.granted.p50 - b.airlock.p50))} ms against no grant, cold`]),
+    `microvm exec round trip of \`true\` in a running VM (${b.exec.airlock.n} in turns): a persistent sandbox through the service p50 ${b.exec.airlock.p50.toFixed(1)} ms (p95 ${b.exec.airlock.p95.toFixed(1)}), raw QEMU's agent p50 ${b.exec.raw.p50.toFixed(1)} ms (p95 ${b.exec.raw.p95.toFixed(1)}): ${b.exec.ratio.toFixed(2)}×`,
     `microvm VMM resident memory after the first command, cold (-m ${vmSizes(LIMITS.memoryMb, LIMITS.cpuCores).guestMb}): airlock p50 ${f(b.rssMb.airlock.p50)} MiB, raw ${f(b.rssMb.raw.p50)} MiB`,
   ];
 }
