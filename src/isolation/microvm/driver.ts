@@ -77,8 +77,7 @@ export class MicrovmDriver implements IsolationDriver {
   /** The accelerator and (under TCG) the TSC frequency, read from the host once, not on every create. */
   private cpu: { accel: Accel; tscKhz: number | undefined } | undefined;
   private readonly snapshots: boolean;
-  /** Snapshots a start is capturing now, and those whose capture failed (not tried again by this driver). */
-  private readonly capturing = new Set<string>();
+  /** Snapshots whose capture failed: not tried again by this driver. */
   private readonly uncapturable = new Set<string>();
 
   constructor(options: MicrovmDriverOptions) {
@@ -229,14 +228,17 @@ export class MicrovmDriver implements IsolationDriver {
   /** How a guest of `shape` starts (snapshot.ts): restored, captured on the way, or booted plainly. */
   private async snapshot(shape: GuestShape): Promise<MicrovmResources['snapshot']> {
     if (!this.snapshots) return undefined;
-    const plan = await snapshotPlan(this.config.stateDir, shape, this.capturing, this.artefactStamps);
-    if (plan === undefined || this.uncapturable.has(plan.path)) return undefined;
-    if (plan.kind === 'capture') this.capturing.add(plan.path);
+    const plan = await snapshotPlan(this.config.stateDir, shape, { keep: this.config.microvm.keepSnapshots, uncapturable: this.uncapturable }, this.artefactStamps);
+    if (plan === undefined) return undefined;
+    let settled = false;
     return {
       plan,
+      // Once: after its capture (or a destroy before any), the lock may already be another start's.
       settled: (error) => {
-        this.capturing.delete(plan.path);
-        if (plan.kind === 'capture' && error !== undefined) this.uncapturable.add(plan.path);
+        if (plan.kind !== 'capture' || settled) return;
+        settled = true;
+        plan.release();
+        if (error !== undefined) this.uncapturable.add(plan.path);
       },
     };
   }

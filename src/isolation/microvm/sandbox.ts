@@ -115,7 +115,7 @@ export class MicrovmSandbox implements Sandbox {
     return this.res.accel;
   }
 
-  /** How the guest starts: restored from a snapshot, booted capturing one, or booted plainly. */
+  /** How the guest starts, as planned when it was created: restored from a snapshot, booted capturing one, or booted plainly. */
   get startsFrom(): 'snapshot' | 'boot, capturing a snapshot' | 'boot' {
     const kind = this.res.snapshot?.plan.kind;
     return kind === 'restore' ? 'snapshot' : kind === 'capture' ? 'boot, capturing a snapshot' : 'boot';
@@ -147,12 +147,14 @@ export class MicrovmSandbox implements Sandbox {
       const grants = res.grants?.shares.map((g) => ({ sandboxPath: g.pin.mount.sandboxPath, writable: g.pin.mount.writable, file: g.file }));
       greeting = handshakeBytes(secret, res.spec.limits, res.network?.guest, { trustBundle: res.spec.trustBundle, secrets: res.spec.secrets, grants, reportDenials: res.spec.onSeccompDenial !== undefined });
       for (const path of [res.files.root, res.files.kernel, res.files.initrd, secretFile]) fds.push(openSync(path, 'r'));
-      const plan = res.snapshot?.plan;
-      snapshotFd = plan?.kind === 'restore' ? openSync(plan.path, 'r') : undefined;
+      let plan = res.snapshot?.plan;
+      snapshotFd = plan?.kind === 'restore' ? openSnapshot(plan.path) : undefined;
+      // Removed since the create (another shape's capture made room): this guest boots instead.
+      if (plan?.kind === 'restore' && snapshotFd === undefined) plan = undefined;
       const socketDir = plan?.kind === 'capture' ? makeSnapshotSocketDir(res.dir, res.lease.uid) : undefined;
       const atSnapshotPoint = new Promise<void>((resolve) => (this.snapshotPointSeen = resolve));
       servers = await this.startFileServers();
-      const child = this.launch(fds, servers?.vmmFds ?? [], snapshotFd, socketDir);
+      const child = this.launch(fds, servers?.vmmFds ?? [], plan?.kind, snapshotFd, socketDir);
       // QEMU holds its own copies now; the servers hold the grants (bound before they ran).
       servers?.closeSockets();
       this.releaseGrants();
@@ -252,7 +254,7 @@ export class MicrovmSandbox implements Sandbox {
    * Spawns the parked launcher: sh waits for the cgroup move, then bwrap (own root and namespaces) → setpriv (uid) → QEMU.
    * `snapshotFd`: a restore's snapshot; `snapshotSocketDir`: a capture's socket directory (snapshot.ts).
    */
-  private launch(fds: number[], grantFds: readonly number[], snapshotFd: number | undefined, snapshotSocketDir: string | undefined): ChildProcess {
+  private launch(fds: number[], grantFds: readonly number[], snapshot: SnapshotPlan['kind'] | undefined, snapshotFd: number | undefined, snapshotSocketDir: string | undefined): ChildProcess {
     const { res } = this;
     const uid = String(res.lease.uid);
     const net = res.network;
@@ -262,10 +264,10 @@ export class MicrovmSandbox implements Sandbox {
       res.tools.bwrap, ...vmmRootArgs(res.accel === 'kvm', net !== undefined, snapshotSocketDir), '--',
       // Why: the VMM's own unprivileged uid, no capabilities, no_new_privs, and it dies with the controller.
       res.tools.setpriv, '--reuid', uid, '--regid', uid, ...vmmGroupArgs(res.accel === 'kvm'), '--no-new-privs', '--inh-caps=-all', '--bounding-set=-all', '--pdeathsig', 'KILL', '--',
-      res.tools.qemu, ...qemuArgs(res.accel, res.sizes, res.tscKhz, net !== undefined, grantFds.length), ...snapshotArgs(res.snapshot?.plan.kind),
+      res.tools.qemu, ...qemuArgs(res.accel, res.sizes, res.tscKhz, net !== undefined, grantFds.length), ...snapshotArgs(snapshot),
     ];
     // After the tap's place (9, opened later by tap-open when attached): a restore's snapshot, a capture's monitor, then the grants' sockets.
-    const keepFds = grantFds.length > 0 ? VMM_FD.firstGrant + grantFds.length : res.snapshot !== undefined ? VMM_FD.monitor + 1 : VMM_FD_COUNT;
+    const keepFds = grantFds.length > 0 ? VMM_FD.firstGrant + grantFds.length : snapshot !== undefined ? VMM_FD.monitor + 1 : VMM_FD_COUNT;
     const argv = withoutInheritedFds(res.tools.fdCloser, keepFds, [res.tools.sh, '-c', PARK_SCRIPT, 'airlock-vmm', ...vmm]);
     const beyond = keepFds > VMM_FD_COUNT ? ['ignore' as const, snapshotFd ?? ('ignore' as const), snapshotSocketDir === undefined ? ('ignore' as const) : ('pipe' as const), ...grantFds] : [];
     const child = spawn(argv[0] as string, argv.slice(1), {
@@ -416,6 +418,16 @@ export class MicrovmSandbox implements Sandbox {
     ]);
     // Only a complete teardown drops the ownership record; otherwise the reaper finds the rest.
     this.res.release();
+  }
+}
+
+/** The snapshot, read-only; undefined when it is gone. */
+function openSnapshot(path: string): number | undefined {
+  try {
+    return openSync(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
   }
 }
 

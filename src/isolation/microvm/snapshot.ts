@@ -17,10 +17,10 @@
  * `${stateDir}/microvm/snapshot/`, named by the SHA-256 of the shape and checked against the
  * checksum recorded when captured; QEMU gets a read-only descriptor (`-incoming fd:`).
  */
-import { chownSync, createWriteStream, mkdirSync, rmSync } from 'node:fs';
+import { chownSync, createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
+import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { statSync } from 'node:fs';
 import { ControlError } from '../../host/control-error.ts';
 import { artefactDir, artefactExists, inputsKey, publishArtefact, verifyArtefact, type ArtefactStamps } from './artefacts.ts';
 
@@ -37,8 +37,11 @@ export const SNAPSHOT_POINT = 'airlock-vm-init: channel open';
 /** Longest a capture may take (the guest's RAM is copied under TCG at a few hundred MiB/s). */
 const CAPTURE_TIMEOUT_MS = 60_000;
 
-/** How a sandbox's VMM starts: restored from `path`, or booted, capturing `path` on the way. */
-export type SnapshotPlan = { kind: 'restore'; path: string } | { kind: 'capture'; path: string };
+/**
+ * How a sandbox's VMM starts: restored from `path`, or booted, capturing `path` on the way (`release`
+ * ends its claim on the capture, whatever came of it).
+ */
+export type SnapshotPlan = { kind: 'restore'; path: string } | { kind: 'capture'; path: string; release: () => void };
 
 /** The guest's shape: everything that must be the same for a snapshot to restore. */
 export interface GuestShape {
@@ -63,14 +66,75 @@ export function snapshotPath(stateDir: string, shape: GuestShape): string {
 }
 
 /**
- * The plan for a guest of `shape`: restore when a verified snapshot exists, capture when none
- * does and no other start is capturing it (`capturing`, the driver's), neither when it can't be.
+ * The plan for a guest of `shape`: restore when a verified snapshot exists; capture when none does,
+ * no start (of any controller on the host) is capturing it and it is not in `uncapturable`,
+ * making room first so that at most `keep` snapshots stay; a plain boot otherwise.
  */
-export async function snapshotPlan(stateDir: string, shape: GuestShape, capturing: ReadonlySet<string>, stamps: ArtefactStamps): Promise<SnapshotPlan | undefined> {
+export async function snapshotPlan(stateDir: string, shape: GuestShape, options: { keep: number; uncapturable: ReadonlySet<string> }, stamps: ArtefactStamps): Promise<SnapshotPlan | undefined> {
   const path = snapshotPath(stateDir, shape);
-  if (!artefactExists(path)) return capturing.has(path) ? undefined : { kind: 'capture', path };
-  await verifyArtefact(path, SNAPSHOT_CONTROL, stamps);
-  return { kind: 'restore', path };
+  if (artefactExists(path)) {
+    await verifyArtefact(path, SNAPSHOT_CONTROL, stamps);
+    markUsed(path);
+    return { kind: 'restore', path };
+  }
+  if (options.uncapturable.has(path)) return undefined;
+  const release = claimCapture(path);
+  if (release === undefined) return undefined;
+  evictLeastUsed(dirname(path), options.keep - 1);
+  return { kind: 'capture', path, release };
+}
+
+/**
+ * Claims the capture of `path` with a lock file holding this process's pid. Why across processes:
+ * two captures of one shape would replace the snapshot and its checksum in two steps, and a start
+ * verifying in between would refuse a sound snapshot. A lock whose process is gone is taken over.
+ */
+function claimCapture(path: string): (() => void) | undefined {
+  const lock = `${path}.capturing`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx', mode: 0o600 });
+      return () => rmSync(lock, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return undefined;
+    }
+    const holder = Number(readFileSync(lock, { encoding: 'utf8', flag: 'r' }).trim());
+    if (Number.isInteger(holder) && holder > 0 && processAlive(holder)) return undefined;
+    rmSync(lock, { force: true });
+  }
+  return undefined;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Records a use (the checksum file's modification time; the snapshot's own identity stays as verified). */
+function markUsed(path: string): void {
+  try {
+    const now = new Date();
+    utimesSync(`${path}.sha256`, now, now);
+  } catch {
+    // Only the eviction order.
+  }
+}
+
+/** Removes the least recently used snapshots of `dir` until at most `keep` remain (each is ~100 MB). */
+function evictLeastUsed(dir: string, keep: number): void {
+  const used = (name: string) => {
+    try {
+      return statSync(`${dir}/${name}.sha256`).mtimeMs;
+    } catch {
+      return 0;
+    }
+  };
+  const snapshots = readdirSync(dir).filter((n) => n.endsWith('.vmstate')).sort((a, b) => used(a) - used(b));
+  for (const name of snapshots.slice(0, Math.max(0, snapshots.length - keep))) discardSnapshot(`${dir}/${name}`);
 }
 
 /** Removes a snapshot that failed to restore: the next start of its shape captures a new one. */
