@@ -7,7 +7,7 @@
  * VMM from the host while the guest runs, so one boot serves both.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, openSync, closeSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, truncateSync, writeFileSync, mkdtempSync, chmodSync, mkdirSync, symlinkSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -90,7 +90,14 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
       // A VMM that captured a snapshot also has the (by now empty) directory it sent it through (snapshot.ts).
       const capturing = sandbox.startsFrom === 'boot, capturing a snapshot';
       assert.deepEqual(readdirSync(`/proc/${pid}/root`).sort(), ['bin', 'dev', 'lib', 'lib64', 'proc', 'sbin', 'usr', ...(capturing ? ['snapshot'] : [])].filter((n) => existsSync(`/proc/${pid}/root/${n}`)).sort(), 'the VMM sees a root of its own');
-      if (capturing) assert.deepEqual(readdirSync(`/proc/${pid}/root/snapshot`), [], 'nothing is left in the capture\'s socket directory');
+      if (capturing) {
+        assert.deepEqual(readdirSync(`/proc/${pid}/root/snapshot`), [], 'nothing is left in the capture\'s socket directory');
+        assert.ok(!existsSync(`${config.runDir}/microvm/${id}/snapshot`), 'the socket directory was removed on the host once the capture was over');
+        // As the VMM's uid, inside its root: a removed directory takes no new file.
+        const write = spawnSync('nsenter', ['-t', String(pid), '-m', '-S', String(uids[0]), '-G', String(uids[0]), '--', '/usr/bin/touch', '/snapshot/x'], { encoding: 'utf8' });
+        assert.notEqual(write.status, 0, 'the VMM can not create a file in the capture\'s socket directory');
+        assert.match(write.stderr, /No such file or directory/);
+      }
       for (const hidden of ['etc', 'home', 'var', 'tmp', 'run', 'root']) assert.ok(!existsSync(`/proc/${pid}/root/${hidden}`), `no /${hidden} for the VMM`);
       assert.ok(existsSync(`/proc/${pid}/root/usr/bin`), 'its /usr is there');
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');

@@ -17,7 +17,7 @@
  * `${stateDir}/microvm/snapshot/`, named by the SHA-256 of the shape and checked against the
  * checksum recorded when captured; QEMU gets a read-only descriptor (`-incoming fd:`).
  */
-import { chownSync, createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chownSync, createWriteStream, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -266,6 +266,13 @@ export async function captureSnapshot(input: CaptureInput): Promise<Error | unde
   } finally {
     server.close();
     rmSync(socketPath, { force: true });
+    // Why removed: the VMM keeps the directory bound for its life; a removed one takes no new file,
+    // so a VMM taken over later can't fill the host's run directory through it.
+    try {
+      rmdirSync(input.socketDir);
+    } catch {
+      // Not empty: the VMM put something there. It goes with the sandbox directory at teardown.
+    }
   }
   // A completed migration leaves the VM paused; a failed one resumes it. Either way it runs now.
   const status = (await monitor.run('query-status')) as { running?: boolean };
