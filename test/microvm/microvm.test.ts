@@ -328,6 +328,8 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
         const proc = await sandbox.start({ argv: ['sh', '-c', probe], stdin: false });
         const [stdout, stderr] = [collect(proc.stdout), collect(proc.stderr)];
         uid = statSync(`/proc/${sandbox.vmmPid}`).uid;
+        // Each file server's socket directory is gone from the host once QEMU was connected (socket-dir.ts).
+        assert.deepEqual(readdirSync(`${config.runDir}/microvm/${id}`).filter((n) => /^fs\d+$/.test(n)), [], 'no file server socket directory is left');
         const exit = await proc.exit;
         const out = await stdout;
         assert.equal(exit.code, 0, `${out}\n${await stderr}`);

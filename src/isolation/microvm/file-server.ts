@@ -14,7 +14,8 @@
  * no file capability can be set through it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, chownSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
+import { makeSocketDir, retireSocketDir } from './socket-dir.ts';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname } from 'node:path';
@@ -150,9 +151,7 @@ export async function startFileServers(launch: FileServerLaunch, grants: readonl
   try {
     for (const [i, grant] of grants.entries()) {
       // The server's socket directory: the leased uid's alone (0700), inside the traversable-only sandbox directory.
-      const socketDir = `${launch.dir}/fs${i}`;
-      mkdirSync(socketDir, { mode: 0o700 });
-      chownSync(socketDir, launch.uid, launch.uid);
+      const socketDir = makeSocketDir(`${launch.dir}/fs${i}`, launch.uid);
       const inner = [`${AGENT_MOUNT}/${AGENT_BINARY_NAME}`, '--close-fds-from', String(FILE_SERVER_FD.grant), '--', launch.binary.path, ...fileServerArgs(launch.binary)];
       const argv = withoutInheritedFds(launch.tools.fdCloser, FILE_SERVER_FD_COUNT, [
         launch.tools.sh, '-c', PARK_SCRIPT, 'airlock-fs',
@@ -172,6 +171,7 @@ export async function startFileServers(launch: FileServerLaunch, grants: readonl
       await launch.addToCgroup(child.pid);
       stdio[FILE_SERVER_FD.park]?.end('1\n');
       clients.push(await connectWhenListening(`${socketDir}/fs.sock`, child, () => tail));
+      retireSocketDir(socketDir);
     }
   } catch (err) {
     closeSockets();

@@ -17,11 +17,12 @@
  * `${stateDir}/microvm/snapshot/`, named by the SHA-256 of the shape and checked against the
  * checksum recorded when captured; QEMU gets a read-only descriptor (`-incoming fd:`).
  */
-import { chownSync, createWriteStream, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chownSync, createWriteStream, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ControlError } from '../../host/control-error.ts';
+import { makeSocketDir, retireSocketDir } from './socket-dir.ts';
 import { artefactDir, artefactExists, inputsKey, publishArtefact, verifyArtefact, type ArtefactStamps } from './artefacts.ts';
 
 /** The control named when a snapshot can't be used. */
@@ -144,10 +145,7 @@ export function discardSnapshot(path: string): void {
 
 /** The socket directory a capturing VMM gets bound at {@link SNAPSHOT_SOCKET_DIR}: its uid's alone. */
 export function makeSnapshotSocketDir(sandboxDir: string, uid: number): string {
-  const dir = `${sandboxDir}/snapshot`;
-  mkdirSync(dir, { mode: 0o700 });
-  chownSync(dir, uid, uid);
-  return dir;
+  return makeSocketDir(`${sandboxDir}/snapshot`, uid);
 }
 
 /** One QMP connection (QEMU's JSON monitor) on a socket the VMM was handed. */
@@ -265,14 +263,7 @@ export async function captureSnapshot(input: CaptureInput): Promise<Error | unde
     captureError = err as Error;
   } finally {
     server.close();
-    rmSync(socketPath, { force: true });
-    // Why removed: the VMM keeps the directory bound for its life; a removed one takes no new file,
-    // so a VMM taken over later can't fill the host's run directory through it.
-    try {
-      rmdirSync(input.socketDir);
-    } catch {
-      // Not empty: the VMM put something there. It goes with the sandbox directory at teardown.
-    }
+    retireSocketDir(input.socketDir);
   }
   // A completed migration leaves the VM paused; a failed one resumes it. Either way it runs now.
   const status = (await monitor.run('query-status')) as { running?: boolean };
