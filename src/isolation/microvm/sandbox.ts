@@ -174,8 +174,9 @@ export class MicrovmSandbox implements Sandbox {
       }
       handed = true;
       const rest = await handshake(socket, greeting, failed).catch((err: unknown) => {
-        // A snapshot the VMM could not restore is dropped: the next start of this shape captures a new one.
-        if (plan?.kind === 'restore' && this.child?.exitCode !== null) {
+        // A snapshot the VMM could not load is dropped: the next start of this shape captures a new one.
+        // (QEMU says so on its stderr; a VMM killed while restoring says nothing of the kind, and its snapshot stays.)
+        if (plan?.kind === 'restore' && /load of migration failed/.test(this.consoleTail)) {
           discardSnapshot(plan.path);
           res.snapshot?.settled(err as Error);
           throw new ControlError(SNAPSHOT_CONTROL, `the guest could not be restored from ${plan.path} (removed: the next start captures a new one): ${(err as Error).message.replace(/^microvm: /, '')}`, { cause: err });
