@@ -23,7 +23,7 @@ async function captured(mb: number, usedSecondsAgo: number): Promise<string> {
 }
 
 describe('microvm snapshots (plan, capture claim, eviction)', () => {
-  it('no snapshot: one capture at a time on the host, claimed by a lock; a lock of a process that is gone is taken over', async () => {
+  it('no snapshot: one capture at a time on the host, claimed by a lock; a lock of a process that is gone, or too old, is taken over with what it left', async () => {
     const first = await snapshotPlan(stateDir, shape(64), { keep: 8, uncapturable: none }, new Map());
     assert.equal(first?.kind, 'capture');
     const lock = `${first?.path}.capturing`;
@@ -34,9 +34,20 @@ describe('microvm snapshots (plan, capture claim, eviction)', () => {
     // The pid of a process that has exited.
     const gone = spawnSync(process.execPath, ['-e', '']).pid as number;
     writeFileSync(lock, String(gone));
+    // And what a controller that died capturing left half-written goes with it.
+    const unfinished = `${first?.path}.0123456789ab.tmp`;
+    writeFileSync(unfinished, 'half');
     const taken = await snapshotPlan(stateDir, shape(64), { keep: 8, uncapturable: none }, new Map());
     assert.equal(taken?.kind, 'capture');
+    assert.equal(existsSync(unfinished), false);
     if (taken?.kind === 'capture') taken.release();
+    // A claim older than any capture is stale even when its pid is alive (pids are reused).
+    writeFileSync(lock, String(process.pid));
+    const old = new Date(Date.now() - 11 * 60_000);
+    utimesSync(lock, old, old);
+    const again = await snapshotPlan(stateDir, shape(64), { keep: 8, uncapturable: none }, new Map());
+    assert.equal(again?.kind, 'capture');
+    if (again?.kind === 'capture') again.release();
     assert.equal(await snapshotPlan(stateDir, shape(64), { keep: 8, uncapturable: new Set([snapshotPath(stateDir, shape(64))]) }, new Map()), undefined, 'a shape whose capture failed is not tried again');
   });
 

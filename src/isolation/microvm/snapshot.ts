@@ -19,7 +19,7 @@
  */
 import { chownSync, createWriteStream, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ControlError } from '../../host/control-error.ts';
 import { makeSocketDir, retireSocketDir } from './socket-dir.ts';
@@ -81,6 +81,7 @@ export async function snapshotPlan(stateDir: string, shape: GuestShape, options:
   if (options.uncapturable.has(path)) return undefined;
   const release = claimCapture(path);
   if (release === undefined) return undefined;
+  removeUnfinished(path);
   evictLeastUsed(dirname(path), options.keep - 1);
   return { kind: 'capture', path, release };
 }
@@ -100,10 +101,22 @@ function claimCapture(path: string): (() => void) | undefined {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return undefined;
     }
     const holder = Number(readFileSync(lock, { encoding: 'utf8', flag: 'r' }).trim());
-    if (Number.isInteger(holder) && holder > 0 && processAlive(holder)) return undefined;
+    // Older than any capture can take: its pid may be another process's by now.
+    const stale = Date.now() - statSync(lock).mtimeMs > STALE_CLAIM_MS;
+    if (!stale && Number.isInteger(holder) && holder > 0 && processAlive(holder)) return undefined;
     rmSync(lock, { force: true });
   }
   return undefined;
+}
+
+/** A capture claim this old is stale whoever holds it: a boot and a capture each time out well before. */
+const STALE_CLAIM_MS = 10 * 60_000;
+
+/** Half-written captures of this shape (a controller that died capturing): only the claim's holder may remove them. */
+function removeUnfinished(path: string): void {
+  const dir = dirname(path);
+  const prefix = `${basename(path)}.`;
+  for (const name of readdirSync(dir)) if (name.startsWith(prefix) && name.endsWith('.tmp')) rmSync(`${dir}/${name}`, { force: true });
 }
 
 function processAlive(pid: number): boolean {
