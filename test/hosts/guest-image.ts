@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { guestQemu, type GuestQemu } from './guest-qemu.ts';
+import { processAlive } from '../../src/host/process-alive.ts';
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -123,15 +124,6 @@ export async function ensureGuestImage(inputs: GuestInputs, cacheRoot: string = 
   return image(Math.round(performance.now() - started));
 }
 
-/** Whether a process with this id is alive (a build in progress keeps its partial folder). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Removes from the cache what the current run does not use: guest images and store disks of other
@@ -150,7 +142,8 @@ export async function pruneGuestCache(cacheRoot: string, keep: readonly string[]
     if (keep.includes(name)) continue;
     const partial = /\.partial-(\d+)(\.ext4)?$/.exec(name);
     const ours = /^[0-9a-f]{64}$/.test(name) || /^store-[0-9a-f]{64}\.ext4$/.test(name) || partial !== null;
-    if (!ours || (partial !== null && alive(Number(partial[1])))) continue;
+    // A build in progress (its process alive) keeps its partial folder.
+    if (!ours || (partial !== null && processAlive(Number(partial[1])))) continue;
     await rm(join(cacheRoot, name), { recursive: true, force: true });
     removed.push(name);
   }

@@ -22,6 +22,7 @@ import { createServer, type Socket } from 'node:net';
 import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ControlError } from '../../host/control-error.ts';
+import { processAlive } from '../../host/process-alive.ts';
 import { makeSocketDir, retireSocketDir } from './socket-dir.ts';
 import { artefactDir, artefactExists, inputsKey, publishArtefact, verifyArtefact, type ArtefactStamps } from './artefacts.ts';
 
@@ -117,15 +118,6 @@ function removeUnfinished(path: string): void {
   const dir = dirname(path);
   const prefix = `${basename(path)}.`;
   for (const name of readdirSync(dir)) if (name.startsWith(prefix) && name.endsWith('.tmp')) rmSync(`${dir}/${name}`, { force: true });
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Records a use (the checksum file's modification time; the snapshot's own identity stays as verified). */
