@@ -102,6 +102,8 @@ export class MicrovmSandbox implements Sandbox {
   private readonly limitListeners = new Set<LimitListener>();
   /** QEMU's host pid (below bwrap), found in the cgroup once the guest answered. */
   private qemuPid: number | undefined;
+  /** What the VMM was launched as, once it was (a restore whose snapshot was gone by then boots). */
+  private launchedAs: { kind: SnapshotPlan['kind'] | undefined } | undefined;
   /** Resolved once the console shows the guest waiting at the snapshot point. */
   private snapshotPointSeen: () => void = () => undefined;
 
@@ -115,9 +117,9 @@ export class MicrovmSandbox implements Sandbox {
     return this.res.accel;
   }
 
-  /** How the guest starts, as planned when it was created: restored from a snapshot, booted capturing one, or booted plainly. */
+  /** How the guest starts (once started: how it did): restored from a snapshot, booted capturing one, or booted plainly. */
   get startsFrom(): 'snapshot' | 'boot, capturing a snapshot' | 'boot' {
-    const kind = this.res.snapshot?.plan.kind;
+    const kind = this.launchedAs === undefined ? this.res.snapshot?.plan.kind : this.launchedAs.kind;
     return kind === 'restore' ? 'snapshot' : kind === 'capture' ? 'boot, capturing a snapshot' : 'boot';
   }
 
@@ -154,6 +156,7 @@ export class MicrovmSandbox implements Sandbox {
       const socketDir = plan?.kind === 'capture' ? makeSnapshotSocketDir(res.dir, res.lease.uid) : undefined;
       const atSnapshotPoint = new Promise<void>((resolve) => (this.snapshotPointSeen = resolve));
       servers = await this.startFileServers();
+      this.launchedAs = { kind: plan?.kind };
       const child = this.launch(fds, servers?.vmmFds ?? [], plan?.kind, snapshotFd, socketDir);
       // QEMU holds its own copies now; the servers hold the grants (bound before they ran).
       servers?.closeSockets();
