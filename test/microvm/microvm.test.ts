@@ -465,7 +465,18 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
       await again.destroy();
     }
     assert.ok(existsSync(`${dir}/${snapshot}`), 'captured anew');
-    assert.deepEqual(leftovers(`mvm-${process.pid}-snap5`, []), []);
+    // A snapshot removed between a create and its start (evicted by another shape's capture): that guest boots instead.
+    const evicted = (await driver.create(shaped(`mvm-${process.pid}-snap6`))) as MicrovmSandbox;
+    try {
+      assert.equal(evicted.startsFrom, 'snapshot');
+      for (const suffix of ['', '.sha256', '.stamp']) rmSync(`${dir}/${snapshot}${suffix}`, { force: true });
+      const proc = await evicted.start({ argv: ['true'], stdin: false });
+      assert.equal((await proc.exit).code, 0);
+      assert.equal(evicted.startsFrom, 'boot');
+    } finally {
+      await evicted.destroy();
+    }
+    assert.deepEqual(leftovers(`mvm-${process.pid}-snap6`, []), []);
   });
 
   it('a guest root image changed after it was built is refused, and accepted again once restored', async () => {
