@@ -54,9 +54,11 @@ test('a run policy sends to a human exits 3 with the approval to decide, and is 
 
 test('a run is recorded in the audit log: its admission before it starts, its end with a receipt that verifies', { skip: root ? false : 'airlock run needs root' }, async (t) => {
   // The host's default image, hard-linked into this test's own state directory.
-  const { isolatedConfig, releaseIsolatedConfig, writeConfigFile } = await import('../../test/security/lib/isolated-config.ts');
+  const { isolatedConfig, writeConfigFile } = await import('../../test/security/lib/isolated-config.ts');
+  const { removeIsolatedState } = await import('../../test/security/lib/runtime.ts');
   const isolated = isolatedConfig();
-  t.after(() => releaseIsolatedConfig(isolated));
+  // Its cgroup parent and run directory too, not only the state directory.
+  t.after(() => assert.deepEqual(removeIsolatedState(isolated), []));
   const dir = isolated.stateDir;
   const r = await runCli(['run', '--json', '--', 'true'], { config: writeConfigFile(isolated) });
   assert.equal(r.code, 0, r.stderr);
@@ -86,9 +88,11 @@ test('a revoked agent cannot run locally either: revocation is checked for airlo
 });
 
 test('airlock run reports what the service reports: a denied unshare and a refused core_pattern write are each a CRITICAL violation, and the sandbox is killed', { skip: root ? false : 'airlock run needs root' }, async (t) => {
-  const { isolatedConfig, releaseIsolatedConfig, writeConfigFile } = await import('../../test/security/lib/isolated-config.ts');
+  const { isolatedConfig, writeConfigFile } = await import('../../test/security/lib/isolated-config.ts');
+  const { removeIsolatedState } = await import('../../test/security/lib/runtime.ts');
   const isolated = isolatedConfig();
-  t.after(() => releaseIsolatedConfig(isolated));
+  // Its cgroup parent and run directory too, not only the state directory.
+  t.after(() => assert.deepEqual(removeIsolatedState(isolated), []));
   const config = writeConfigFile(isolated);
   // One attempt per run: the kill that answers the first CRITICAL may land before a second attempt.
   const cases = [
