@@ -37,9 +37,11 @@ describe('microvm snapshots (plan, capture claim, eviction)', () => {
     // And what a controller that died capturing left half-written goes with it.
     const unfinished = `${first?.path}.0123456789ab.tmp`;
     writeFileSync(unfinished, 'half');
+    writeFileSync(`${unfinished}.sha256`, 'half');
     const taken = await snapshotPlan(stateDir, shape(64), { keep: 8, uncapturable: none }, new Map());
     assert.equal(taken?.kind, 'capture');
     assert.equal(existsSync(unfinished), false);
+    assert.equal(existsSync(`${unfinished}.sha256`), false);
     if (taken?.kind === 'capture') taken.release();
     // A claim older than any capture is stale even when its pid is alive (pids are reused).
     writeFileSync(lock, String(process.pid));

@@ -117,7 +117,7 @@ const STALE_CLAIM_MS = 10 * 60_000;
 function removeUnfinished(path: string): void {
   const dir = dirname(path);
   const prefix = `${basename(path)}.`;
-  for (const name of readdirSync(dir)) if (name.startsWith(prefix) && name.endsWith('.tmp')) rmSync(`${dir}/${name}`, { force: true });
+  for (const name of readdirSync(dir)) if (name.startsWith(prefix) && /\.tmp(\.sha256)?$/.test(name)) rmSync(`${dir}/${name}`, { force: true });
 }
 
 /** Records a use (the checksum file's modification time; the snapshot's own identity stays as verified). */
