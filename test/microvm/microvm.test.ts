@@ -20,6 +20,7 @@ import { defaultInitramfsInputs, ensureInitramfs } from '../../src/isolation/mic
 import { ensureRootImage } from '../../src/isolation/microvm/rootfs.ts';
 import { detectAccel, hostTscKhz, qemuArgs, QEMU_BINARY, vmSizes, VMM_FD } from '../../src/isolation/microvm/qemu.ts';
 import { handshake, handshakeBytes } from '../../src/isolation/microvm/channel.ts';
+import { discardSnapshot } from '../../src/isolation/microvm/snapshot.ts';
 import { removeEmptyParent } from '../../src/isolation/cgroups/index.ts';
 import { executeOnce } from '../../src/sandbox/execute.ts';
 import { NetworkManager } from '../../src/network/manager.ts';
@@ -443,7 +444,7 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
     // A snapshot changed after it was captured is refused, naming the control; once removed, the next start captures anew.
     appendFileSync(`${dir}/${snapshot}`, Buffer.from([0]));
     await assert.rejects(driver.create(shaped(`mvm-${process.pid}-snap3`)), /microvm\.snapshot: .*\.vmstate has SHA-256 [0-9a-f]{64}, but [0-9a-f]{64} was recorded/);
-    for (const suffix of ['', '.sha256', '.stamp']) rmSync(`${dir}/${snapshot}${suffix}`, { force: true });
+    discardSnapshot(`${dir}/${snapshot}`);
     // A snapshot whose checksum holds but that QEMU can't load (another QEMU's format, say): the
     // start fails naming the snapshot, which is removed; the next start of the shape captures anew.
     writeFileSync(`${dir}/${snapshot}`, randomBytes(4096), { mode: 0o600 });
@@ -469,7 +470,7 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
     const evicted = (await driver.create(shaped(`mvm-${process.pid}-snap6`))) as MicrovmSandbox;
     try {
       assert.equal(evicted.startsFrom, 'snapshot');
-      for (const suffix of ['', '.sha256', '.stamp']) rmSync(`${dir}/${snapshot}${suffix}`, { force: true });
+      discardSnapshot(`${dir}/${snapshot}`);
       const proc = await evicted.start({ argv: ['true'], stdin: false });
       assert.equal((await proc.exit).code, 0);
       assert.equal(evicted.startsFrom, 'boot');

@@ -77,7 +77,7 @@ export interface MicrovmResources {
   network: { netnsPath: string; nsenter: string; tapOpener: string; guest: GuestNetwork } | undefined;
   /**
    * Restore from a snapshot, or capture one on the way (snapshot.ts); undefined: a plain boot.
-   * `settled` is told once a capture is over (its error, if it failed) or a restore failed.
+   * `settled` is told once a capture is over (its error, if it failed), or at teardown.
    */
   snapshot: { plan: SnapshotPlan; settled: (error?: Error) => void } | undefined;
   /** Drops the ownership record and the uid lease once everything else is released. */
@@ -181,7 +181,6 @@ export class MicrovmSandbox implements Sandbox {
         // (QEMU says so on its stderr; a VMM killed while restoring says nothing of the kind, and its snapshot stays.)
         if (plan?.kind === 'restore' && /load of migration failed/.test(this.consoleTail)) {
           discardSnapshot(plan.path);
-          res.snapshot?.settled(err as Error);
           throw new ControlError(SNAPSHOT_CONTROL, `the guest could not be restored from ${plan.path} (removed: the next start captures a new one): ${(err as Error).message.replace(/^microvm: /, '')}`, { cause: err });
         }
         throw err;

@@ -153,6 +153,13 @@ export function makeSnapshotSocketDir(sandboxDir: string, uid: number): string {
   return makeSocketDir(`${sandboxDir}/snapshot`, uid);
 }
 
+/** The VMM's end of the monitor went away: it exited, or is exiting. */
+class MonitorClosed extends Error {
+  constructor() {
+    super('the VMM closed its monitor');
+  }
+}
+
 /** One QMP connection (QEMU's JSON monitor) on a socket the VMM was handed. */
 class Monitor {
   private buffer = '';
@@ -166,7 +173,7 @@ class Monitor {
     socket.on('error', () => undefined);
     socket.once('close', () => {
       this.closed = true;
-      for (const waiter of this.waiters.splice(0)) waiter.fail(new Error('the VMM closed its monitor'));
+      for (const waiter of this.waiters.splice(0)) waiter.fail(new MonitorClosed());
     });
     socket.on('data', (chunk: string) => {
       this.buffer += chunk;
@@ -190,7 +197,7 @@ class Monitor {
   /** The next line `match` accepts. */
   next(match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
     return new Promise((resolve, reject) => {
-      if (this.closed) return reject(new Error('the VMM closed its monitor'));
+      if (this.closed) return reject(new MonitorClosed());
       this.waiters.push({ match: (line) => (match(line) ? (resolve(line), true) : false), fail: reject });
     });
   }
@@ -229,11 +236,19 @@ export interface CaptureInput {
  */
 export async function captureSnapshot(input: CaptureInput): Promise<Error | undefined> {
   const monitor = new Monitor(input.monitor);
-  const greeting = monitor.next((line) => 'QMP' in line);
   const stop = input.failed.then((why) => Promise.reject(new ControlError('microvm', why)));
   // `failed` settles at the VMM's exit, long after this capture: that late rejection is no one's.
   stop.catch(() => undefined);
-  await Promise.race([Promise.all([greeting, input.ready]), stop]);
+  // A monitor closed under us means the VMM is gone: the start fails with why it went, as any boot does.
+  const orWhyItWent = async <T>(step: Promise<T>): Promise<T> => {
+    try {
+      return await step;
+    } catch (err) {
+      if (err instanceof MonitorClosed) return stop;
+      throw err;
+    }
+  };
+  await Promise.race([Promise.all([orWhyItWent(monitor.next((line) => 'QMP' in line)), input.ready]), stop]);
   const socketPath = `${input.socketDir}/${SOCKET_NAME}`;
   const server = createServer();
   let captureError: Error | undefined;
@@ -271,8 +286,8 @@ export async function captureSnapshot(input: CaptureInput): Promise<Error | unde
     retireSocketDir(input.socketDir);
   }
   // A completed migration leaves the VM paused; a failed one resumes it. Either way it runs now.
-  const status = (await monitor.run('query-status')) as { running?: boolean };
-  if (status.running !== true) await monitor.run('cont');
+  const status = (await orWhyItWent(monitor.run('query-status'))) as { running?: boolean };
+  if (status.running !== true) await orWhyItWent(monitor.run('cont'));
   input.monitor.end();
   return captureError;
 }
