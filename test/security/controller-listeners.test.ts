@@ -9,7 +9,6 @@
  */
 import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { ControllerListeners } from '../../src/network/listeners.ts';
 import { SandboxService } from '../../src/sandbox/service.ts';
 import { policyDirOf, readBundleHash } from '../../src/policy/bundle-files.ts';
@@ -21,10 +20,9 @@ import { RUNTIMES } from './lib/runtime.ts';
 import { runtimeCase, useSuite } from './lib/suite.ts';
 import { selfSignedCert } from './lib/self-signed-cert.ts';
 import { createLoopbackAccess } from '../../src/admission/loopback-access.ts';
-import { hostAddress, httpServer, probeResults, type RecordingServer } from './network/fixtures.ts';
+import { hostAddress, httpServer, probeArgv, probeResults, type RecordingServer } from './network/fixtures.ts';
 
 const suite = useSuite();
-const PROBE = readFileSync(new URL('./network/net_probe.py', import.meta.url), 'utf8');
 
 let service: SandboxService;
 let server: RunningServer;
@@ -70,7 +68,7 @@ async function output(session: ExecSession): Promise<string> {
 
 /** Runs the network probe's checks inside a persistent sandbox; results by id. */
 async function probe(id: string, checks: object[]): Promise<Map<string, Record<string, unknown>>> {
-  const session = await service.exec(id, { argv: ['python3', '-c', PROBE, JSON.stringify(checks)], env: {}, stdin: false, timeoutMs: 60_000 });
+  const session = await service.exec(id, { argv: probeArgv(checks), env: {}, stdin: false, timeoutMs: 60_000 });
   return probeResults(await output(session));
 }
 

@@ -1,5 +1,5 @@
 /**
- * T15 drift under load, on both runtimes, with real sandboxes, real monitors and a real `nft`
+ * T15 drift under load, on every runtime, with real sandboxes, real monitors and a real `nft`
  * behind a stand-in that hangs its first listings (what `nft list ruleset` does on a host too
  * loaded to answer): a reader that times out a few times is retried and the sandbox lives; one
  * that never answers kills it, saying the watch could not verify the state (not that it changed).
@@ -59,7 +59,7 @@ function stall(listings: number): void {
 const stalled = (): number => readFileSync(join(dir, 'stalled'), 'utf8').split('\n').filter(Boolean).length;
 const restricted = { mode: 'restricted' as const, allowedHosts: [], services: [] };
 
-for (const runtime of RUNTIMES) {
+for (const runtime of [...RUNTIMES, 'microvm'] as const) {
   describe(`${runtime}: T15 drift watch under load`, () => {
     runtimeCase(suite, runtime, `an nft listing that times out ${ATTEMPTS - 1} times is retried; the sandbox is not killed`, async (_t, ready) => {
       stall(ATTEMPTS - 1);

@@ -1,5 +1,5 @@
 /**
- * Egress refusals of a restricted sandbox are violations, on both runtimes with real sandboxes: a
+ * Egress refusals of a restricted sandbox are violations, on every runtime with real sandboxes: a
  * probe of the cloud metadata service (HIGH), a private address (MEDIUM) and a host outside the
  * allowlist (LOW, recorded once however often it is tried) are on the sandbox and reported; with
  * `violations.response` HIGH: kill, the metadata probe ends the sandbox.
@@ -21,7 +21,7 @@ after(() => {
   if (problems.length > 0) process.stderr.write(`egress violations test cleanup: ${problems.join('; ')}\n`);
 });
 
-for (const runtime of ['namespace', 'gvisor'] as const) {
+for (const runtime of ['namespace', 'gvisor', 'microvm'] as const) {
   describe(`${runtime}: egress refusals as violations`, { skip: reason(runtime) }, () => {
     const violations: SecurityViolation[] = [];
     const services: SandboxService[] = [];

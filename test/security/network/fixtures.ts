@@ -3,13 +3,12 @@
  * them, and the probe script mounted into sandboxes. All traffic stays on this machine.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type { GrantedMount } from '../../../src/isolation/driver.ts';
 
 export interface RecordingServer {
   port: number;
@@ -60,17 +59,15 @@ export async function tlsServer(): Promise<RecordingServer> {
   }
 }
 
-/** The probe script in a world-readable temp dir, granted read-only at /work. */
-export function probeMount(): { mount: GrantedMount; argv: (checks: object[]) => string[]; cleanup(): void } {
-  const dir = mkdtempSync(join(tmpdir(), 'airlock-netprobe-'));
-  chmodSync(dir, 0o755);
-  copyFileSync(new URL('./net_probe.py', import.meta.url), join(dir, 'net_probe.py'));
-  chmodSync(join(dir, 'net_probe.py'), 0o644);
-  return {
-    mount: { hostPath: dir, sandboxPath: '/work', writable: false },
-    argv: (checks) => ['python3', '/work/net_probe.py', JSON.stringify(checks)],
-    cleanup: () => rmSync(dir, { recursive: true, force: true }),
-  };
+/** The probe script. */
+const PROBE = readFileSync(new URL('./net_probe.py', import.meta.url), 'utf8');
+
+/**
+ * The argv that runs the probe on `checks`: the script travels in the argv, not in a grant, so
+ * that every runtime runs it the same way (a microvm guest with a grant boots cold every time).
+ */
+export function probeArgv(checks: object[]): string[] {
+  return ['python3', '-c', PROBE, JSON.stringify(checks)];
 }
 
 /** The host's first non-loopback IPv4 address (what `full` mode must still refuse). */
