@@ -16,7 +16,7 @@ export interface ForensicsConfig {
   after: 'kill' | 'resume';
   /** A violation at or above this severity captures a bundle on its own; null: on demand only. */
   triggerSeverity: (typeof FORENSIC_SEVERITIES)[number] | null;
-  /** Bound on the memory dump of the sandbox's main process (namespace runtime), in MiB. */
+  /** Bound on the memory dump, in MiB: of the sandbox's main process (namespace), of the guest's non-zero RAM (microvm). */
   memoryDumpMb: number;
   /** Bound on the scratch files copied into a bundle, in MiB (larger files are listed, not copied). */
   scratchCopyMb: number;
@@ -43,7 +43,7 @@ export function forensicsSchema(z: typeof Zod) {
       after: z.enum(['kill', 'resume']).default(DEFAULT_FORENSICS_CONFIG.after).describe('kill (default): the sandbox is ended once captured. resume: it is thawed and runs on.'),
       triggerSeverity: z.enum(FORENSIC_SEVERITIES).nullable().default(null).describe('A violation at or above this severity captures a bundle by itself. null (default): on demand only.'),
       // Why bounded: a dump of an arbitrary process could fill the controller's disk.
-      memoryDumpMb: z.number().int().min(0).max(4096).default(DEFAULT_FORENSICS_CONFIG.memoryDumpMb).describe('Bound on the memory dump of the main process (namespace runtime), MiB; 0: maps only.'),
+      memoryDumpMb: z.number().int().min(0).max(4096).default(DEFAULT_FORENSICS_CONFIG.memoryDumpMb).describe("Bound on the memory dump, MiB: of the main process (namespace), of the guest's non-zero RAM (microvm); 0: maps only."),
       scratchCopyMb: z.number().int().min(0).max(4096).default(DEFAULT_FORENSICS_CONFIG.scratchCopyMb).describe('Bound on scratch file contents copied into a bundle, MiB; the rest is listed with digests.'),
     })
     .strict()

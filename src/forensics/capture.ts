@@ -15,6 +15,7 @@ import type { ForensicsConfig } from '../config/forensics-config.ts';
 import { buildBundle } from './bundle.ts';
 import { freezeSandbox, runsc, type Frozen } from './freeze.ts';
 import { dumpMemory, mainProcess, readMaps } from './memory.ts';
+import { dumpGuestRam, findGuestRam } from './guest-ram.ts';
 import { readProcesses } from './processes.ts';
 import { pruneBundles } from './retention.ts';
 import { captureScratch } from './scratch.ts';
@@ -106,6 +107,8 @@ async function collectHost(subject: CaptureSubject, access: ForensicAccess, opti
   const limit = options.config.memoryDumpMb * 1024 * 1024;
   if (access.runsc !== undefined) {
     entries.set('processes/sandbox.txt', Buffer.from(await runsc(access, ['ps', access.runsc.containerId]).catch((err: Error) => `runsc ps failed: ${err.message}`)));
+  } else if (access.guestRam !== undefined) {
+    collectGuestRam(access.guestRam, limit, entries);
   } else {
     for (const p of processes) {
       const maps = readMaps(p.pid);
@@ -122,7 +125,8 @@ async function collectHost(subject: CaptureSubject, access: ForensicAccess, opti
     }
   }
   if (access.scratchDir === undefined || subject.image === undefined) {
-    entries.set('scratch/unavailable.txt', Buffer.from('the sandbox has no scratch directory the host can reach\n'));
+    const where = access.guestRam === undefined ? '' : ": it is a tmpfs in the guest's own RAM (memory/guest-ram.dump)";
+    entries.set('scratch/unavailable.txt', Buffer.from(`the sandbox has no scratch directory the host can reach${where}\n`));
   } else {
     const scratch = await captureScratch(access.scratchDir, subject.image, options.config.scratchCopyMb * 1024 * 1024);
     entries.set('scratch/changes.json', json({ image_digest: scratch.image_digest, copy_limit_bytes: scratch.copy_limit_bytes, changes: scratch.changes }));
@@ -132,6 +136,23 @@ async function collectHost(subject: CaptureSubject, access: ForensicAccess, opti
   if (access.runsc === undefined) return;
   if (options.config.after === 'kill') await checkpoint(access, limit, entries);
   else entries.set('memory/checkpoint.unavailable.txt', Buffer.from(`${NO_RESUMABLE_CHECKPOINT}\n`));
+}
+
+/**
+ * A microvm guest: its processes and files are known only to its own kernel, so what the host can
+ * take is the guest's RAM (the non-zero pages, up to the bound) beside the VMM's own processes.
+ */
+function collectGuestRam(guest: NonNullable<ForensicAccess['guestRam']>, limit: number, entries: Map<string, Uint8Array>): void {
+  entries.set('processes/guest.unavailable.txt', Buffer.from("the guest's processes are known only to its own kernel: its memory is in memory/guest-ram.dump; processes/host.json lists the VMM\n"));
+  const maps = readMaps(guest.pid);
+  const found = maps === undefined ? { reason: 'the VMM is gone' } : findGuestRam(maps, guest.bytes);
+  if (limit === 0 || 'reason' in found) {
+    entries.set('memory/guest-ram.unavailable.txt', Buffer.from(`${'reason' in found ? found.reason : 'forensics.memoryDumpMb is 0'}\n`));
+    return;
+  }
+  const { bytes, ...index } = dumpGuestRam(guest.pid, found.start, found.line, guest.bytes, limit);
+  entries.set('memory/guest-ram.dump', bytes);
+  entries.set('memory/guest-ram.dump.json', json(index));
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Forensic capture on both runtimes, through the real service and real sandboxes: a running
+ * Forensic capture on every runtime, through the real service and real sandboxes: a running
  * workload is frozen and captured into a signed bundle (its processes and command lines, the
  * file it dropped in scratch, its memory where the runtime allows, its audit receipts); the
  * bundle verifies and each kind of tampering is named; retention keeps the newest; after the
@@ -22,6 +22,8 @@ import { isolatedConfig, removeIsolatedState } from './lib/runtime.ts';
 
 const base = isolatedConfig();
 const config = { ...base, forensics: { ...base.forensics, maxBundles: 2, memoryDumpMb: 64, scratchCopyMb: 1 } };
+/** A guest's RAM holds its kernel and page cache too: its non-zero pages need a larger bound. */
+const configFor = (runtime: string) => (runtime === 'microvm' ? { ...config, forensics: { ...config.forensics, memoryDumpMb: 1024 } } : config);
 const policyBundleHash = await readBundleHash(policyDirOf(config.policy));
 const reason = skipReason(config);
 after(() => {
@@ -45,8 +47,9 @@ async function startWorkload(service: SandboxService, id: string): Promise<ExecS
   return session;
 }
 
-for (const runtime of ['namespace', 'gvisor'] as const) {
+for (const runtime of ['namespace', 'gvisor', 'microvm'] as const) {
   describe(`${runtime}: forensic capture`, { skip: reason(runtime) }, () => {
+    const config = configFor(runtime);
     const service = new SandboxService({ config, policyBundleHash });
     before(() => service.start().then(() => undefined));
     after(() => service.shutdown());
@@ -78,16 +81,31 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
       assert.ok(check.ok, check.ok ? '' : check.problems.join('; '));
       const files = unzipSync(zip);
       const text = (name: string): string => Buffer.from(files[name] ?? Buffer.alloc(0)).toString();
-      // Processes: read from the host through the cgroup; under gVisor the guest's list comes from runsc ps.
-      const procs = runtime === 'gvisor' ? text('processes/sandbox.txt') : text('processes/host.json');
-      assert.match(procs, /python3?/, 'the workload is in the process list');
-      // The dropped file: added against the image manifest, with its bytes.
-      const changes = JSON.parse(text('scratch/changes.json')) as { changes: { change: string; path: string; copied?: boolean }[] };
-      const dropped = changes.changes.find((c) => c.path === '/tmp/dropper.sh');
-      assert.ok(dropped !== undefined, text('scratch/changes.json'));
-      assert.equal(dropped.change, 'added');
-      assert.equal(dropped.copied, true);
-      assert.equal(text('scratch/files/dropper.sh'), '#!/bin/sh\necho pwned\n');
+      if (runtime === 'microvm') {
+        // The host sees the VMM; the guest's processes and its scratch tmpfs are in the guest's RAM.
+        assert.match(text('processes/host.json'), /qemu-system/);
+        assert.match(text('processes/guest.unavailable.txt'), /known only to its own kernel/);
+        assert.match(text('scratch/unavailable.txt'), /in the guest's own RAM/);
+        const ram = Buffer.from(files['memory/guest-ram.dump'] ?? Buffer.alloc(0));
+        const index = JSON.parse(text('memory/guest-ram.dump.json')) as { ram_bytes: number; zero_pages: number; truncated?: string; ranges: { offset: number; length: number }[] };
+        assert.equal(index.truncated, undefined, 'the whole RAM was within the bound');
+        assert.equal(index.ram_bytes, index.zero_pages * 4096 + ram.length, 'every page is either in the dump or counted as zero');
+        assert.equal(index.ranges.reduce((n, r) => n + r.length, 0), ram.length);
+        t.diagnostic(`guest RAM: ${ram.length} bytes kept in ${index.ranges.length} runs, ${index.zero_pages} zero pages left out, bundle ${zip.length} bytes`);
+        assert.ok(ram.includes(MARK), "the workload's heap (with its marker) is in the guest's RAM");
+        assert.ok(ram.includes('#!/bin/sh\necho pwned\n'), 'the dropped file is in the guest RAM (its scratch tmpfs)');
+      } else {
+        // Processes: read from the host through the cgroup; under gVisor the guest's list comes from runsc ps.
+        const procs = runtime === 'gvisor' ? text('processes/sandbox.txt') : text('processes/host.json');
+        assert.match(procs, /python3?/, 'the workload is in the process list');
+        // The dropped file: added against the image manifest, with its bytes.
+        const changes = JSON.parse(text('scratch/changes.json')) as { changes: { change: string; path: string; copied?: boolean }[] };
+        const dropped = changes.changes.find((c) => c.path === '/tmp/dropper.sh');
+        assert.ok(dropped !== undefined, text('scratch/changes.json'));
+        assert.equal(dropped.change, 'added');
+        assert.equal(dropped.copied, true);
+        assert.equal(text('scratch/files/dropper.sh'), '#!/bin/sh\necho pwned\n');
+      }
       assert.match(text('sandbox.json'), new RegExp(id));
       assert.match(text('sandbox.json'), /"policy_hash": "[0-9a-f]{64}"|"policy_hash": "sha256:/);
       // Audit records come with inclusion proofs that check against the controller key.
@@ -99,7 +117,7 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
         assert.equal(dumps.length, 1, 'one memory dump, of the main process');
         assert.ok(Buffer.from(files[dumps[0] as string] as Uint8Array).includes(MARK), 'the workload heap (with its marker) is in the dump');
         assert.ok(Object.keys(files).some((n) => n.endsWith('.maps')), 'memory maps of the processes');
-      } else {
+      } else if (runtime === 'gvisor') {
         assert.equal(text('memory/checkpoint.unavailable.txt'), '', 'no reason to give: a checkpoint was taken');
         assert.ok((files['memory/checkpoint/checkpoint.img']?.length ?? 0) > 0, 'runsc checkpoint image of the paused sandbox');
       }
@@ -111,7 +129,8 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
         const c = verifyBundle(zipSync(f), audit.publicKey);
         return c.ok ? 'ok' : c.problems.join('; ');
       };
-      assert.match(tampered((f) => void (f['scratch/files/dropper.sh'] = Buffer.from('benign\n'))), /scratch\/files\/dropper.sh: changed/);
+      const evidence = runtime === 'microvm' ? 'memory/guest-ram.dump' : 'scratch/files/dropper.sh';
+      assert.match(tampered((f) => void (f[evidence] = Buffer.from('benign\n'))), new RegExp(`${evidence}: changed`));
       assert.match(tampered((f) => delete f['processes/host.json']), /processes\/host.json: removed/);
       assert.match(tampered((f) => void (f['planted.txt'] = Buffer.from('x'))), /planted.txt: added/);
       assert.match(tampered((f) => void (f['MANIFEST.sig'] = Buffer.from(`${Buffer.alloc(64).toString('base64')}\n`))), /not signed by this controller key/);
@@ -126,7 +145,7 @@ for (const runtime of ['namespace', 'gvisor'] as const) {
       const paths: string[] = [];
       for (let i = 0; i < 3; i++) paths.push((await captureServiceSandbox({ service, config: resume, controllerKey: audit.privateKey, audit: audit.log }, info.sandbox_id, 'on demand')).path);
       assert.equal(service.get(info.sandbox_id).state, 'running');
-      if (runtime === 'namespace') assert.equal(existsSync(`/sys/fs/cgroup/freezer/${service.forensicAccess(info.sandbox_id)?.cgroup.relativePath ?? ''}`), false, 'the freezer cgroup is gone after a resume too');
+      if (runtime !== 'gvisor') assert.equal(existsSync(`/sys/fs/cgroup/freezer/${service.forensicAccess(info.sandbox_id)?.cgroup.relativePath ?? ''}`), false, 'the freezer cgroup is gone after a resume too');
       if (runtime === 'gvisor') {
         const last = unzipSync(readFileSync(paths[2] as string));
         assert.match(Buffer.from(last['memory/checkpoint.unavailable.txt'] ?? Buffer.alloc(0)).toString(), /paused => stopped/, 'the reason there is no checkpoint');

@@ -388,8 +388,10 @@ export class MicrovmSandbox implements Sandbox {
     return this.running ? this.qemuPid : undefined;
   }
 
+  /** The guest's scratch is in its own RAM, which the capture reads from the VMM. */
   forensicAccess(): ForensicAccess {
-    return { cgroup: this.res.cgroup, scratchDir: undefined };
+    const pid = this.qemuPid;
+    return { cgroup: this.res.cgroup, scratchDir: undefined, ...(pid === undefined ? {} : { guestRam: { pid, bytes: this.res.sizes.guestMb * 1024 * 1024 } }) };
   }
 
   async stop(): Promise<void> {
