@@ -8,6 +8,8 @@
 export type RuntimeName = 'namespace' | 'gvisor' | 'microvm' | 'wasm' | 'kubernetes';
 /** Runtimes a sandbox can be asked for (the server also takes `firecracker` for `microvm`). */
 export type RequestRuntime = 'namespace' | 'gvisor' | 'microvm';
+/** What runs a VM's guest: `kvm`, or `tcg` (QEMU emulating the CPU, no KVM). */
+export type Accelerator = 'kvm' | 'tcg';
 /** Languages `code` can be written in. */
 export type LanguageName = 'python' | 'javascript' | 'bash';
 /** Network access of a sandbox: `none` (default), `restricted` (egress proxy + allowlist) or `full`. */
@@ -117,6 +119,8 @@ export interface ExecuteResponse {
   resource_usage: { cpu_usage_cores: number; memory_usage_mb: number; network_rx_bytes: number; network_tx_bytes: number };
   termination_reason: TerminationReason;
   runtime_used: RuntimeName;
+  /** What ran the guest of a microvm sandbox (`tcg`: emulated, no KVM: much slower); null when no VM ran. */
+  accelerator: Accelerator | null;
   policy_hash: string;
   /** sha256 digest of the stored image the command ran in (over its verified manifest). */
   image_digest: string;
@@ -203,6 +207,8 @@ export interface SandboxInfo {
   sandbox_id: string;
   owner: string;
   runtime: RuntimeName;
+  /** What runs its guest when it is a microvm sandbox; null when it runs no VM. */
+  accelerator: Accelerator | null;
   image: string;
   image_digest: string;
   /** Id of the trusted key whose signature over the image verified; null when none did. */

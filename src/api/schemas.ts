@@ -199,6 +199,9 @@ export const RuntimeName = z.enum(RUNTIME_NAMES);
 /** The verified signer of the image a sandbox runs: one-shot results and persistent sandboxes alike. */
 export const ImageSignerField = z.string().nullable().describe('Id of the trusted key (imagePolicy) whose signature over the image verified; null when none did.');
 
+/** What ran a microvm guest: one-shot results and persistent sandboxes alike. */
+export const AcceleratorField = z.enum(['kvm', 'tcg']).nullable().describe('What ran the guest of a microvm sandbox: kvm, or tcg (QEMU emulating the CPU, no KVM: much slower); null when no VM ran.');
+
 /** The execution result of the public contract. */
 export const ExecutionResultSchema = z.object({
   execution_id: z.string(),
@@ -212,6 +215,7 @@ export const ExecutionResultSchema = z.object({
   resource_usage: ResourceUsage,
   termination_reason: TerminationReason,
   runtime_used: RuntimeName,
+  accelerator: AcceleratorField,
   policy_hash: z.string().describe('SHA-256 of the policy bundle that produced this result.'),
   image_digest: z.string().describe('sha256 digest of the stored image the command ran in (over its verified manifest).'),
   image_signer: ImageSignerField,

@@ -66,6 +66,7 @@ describe('sandbox CLI output', () => {
     sandbox_id: 's-1',
     owner: 'agent-1',
     runtime: 'namespace',
+    accelerator: null,
     image: 'default',
     image_digest: 'sha256:00',
     image_signer: null,

@@ -20,6 +20,9 @@ import type { SandboxCgroup } from './cgroups/sandbox-cgroup.ts';
 export const RUNTIME_NAMES = ['namespace', 'gvisor', 'microvm', 'wasm', 'kubernetes'] as const;
 export type RuntimeName = (typeof RUNTIME_NAMES)[number];
 
+/** What runs a VM's guest: `kvm` (hardware virtualization) or `tcg` (QEMU's emulator, no KVM: much slower). */
+export type Accelerator = 'kvm' | 'tcg';
+
 /** Resource limits applied to one sandbox. Every field is enforced; none is advisory. */
 export interface Limits {
   /** cgroup memory limit (no swap beyond it). */
@@ -220,6 +223,8 @@ export interface Availability {
 export interface Sandbox {
   readonly id: string;
   readonly runtime: RuntimeName;
+  /** A VM's accelerator (microvm); absent on runtimes that run no VM. */
+  readonly accelerator?: Accelerator;
   /** Starts the sandbox's main process. May be called once. */
   start(command: CommandSpec): Promise<SandboxProcess>;
   /** Current counters of the sandbox's cgroup (and scratch). */

@@ -9,7 +9,7 @@ const violation = (type: string, layer: SecurityViolation['detection_layer']): S
 
 const result = (over: Partial<ExecutionResult>): ExecutionResult => ({
   execution_id: 'x', success: true, output: '', error: null, exit_code: 0, security_violations: [], execution_time_seconds: 1, cold_start_time_ms: 12,
-  resource_usage: { cpu_usage_cores: 0, memory_usage_mb: 0, network_rx_bytes: 0, network_tx_bytes: 0 }, termination_reason: 'completed', runtime_used: 'namespace', policy_hash: 'h',
+  resource_usage: { cpu_usage_cores: 0, memory_usage_mb: 0, network_rx_bytes: 0, network_tx_bytes: 0 }, termination_reason: 'completed', runtime_used: 'namespace', accelerator: null, policy_hash: 'h',
   image_digest: `sha256:${'0'.repeat(64)}`, image_signer: null,
   ...over,
 });

@@ -71,7 +71,7 @@ export interface ExecutionContext {
 export async function executeOnce(request: ExecutionRequest, ctx: ExecutionContext): Promise<ExecutionResult> {
   const executionId = request.executionId ?? randomUUID();
   const started = performance.now();
-  const base = { executionId, started, runtime: ctx.driver.runtime, policyHash: ctx.policyHash, image: request.image };
+  const base = { executionId, started, runtime: ctx.driver.runtime, accelerator: null, policyHash: ctx.policyHash, image: request.image };
   let provisioned: ProvisionedSandbox | undefined;
   let redactor: Redactor | undefined;
   const denials = ctx.denials === undefined ? undefined : runDenials(ctx, sandboxIdOf(executionId));
@@ -91,7 +91,7 @@ export async function executeOnce(request: ExecutionRequest, ctx: ExecutionConte
     provisioned = outcome;
     provisioned.endStartTurn();
     const coldStartMs = performance.now() - started;
-    return await supervise(provisioned, request, ctx, { ...base, coldStartMs }, redactor, denials);
+    return await supervise(provisioned, request, ctx, { ...base, coldStartMs, accelerator: provisioned.sandbox.accelerator ?? null }, redactor, denials);
   } catch (err) {
     // Why: a refused request is the caller's error to answer as a refusal, not a failed run.
     if (err instanceof RefusedControlError) throw err;
@@ -106,6 +106,7 @@ interface RunInfo {
   executionId: string;
   started: number;
   runtime: ExecutionResult['runtime_used'];
+  accelerator: ExecutionResult['accelerator'];
   policyHash: string;
   /** The image run: its digest and verified signer go into every result. */
   image: Image;
@@ -200,6 +201,7 @@ async function supervise(
     },
     termination_reason: reason,
     runtime_used: info.runtime,
+    accelerator: info.accelerator,
     policy_hash: info.policyHash,
     image_digest: info.image.digest,
     image_signer: info.image.signer ?? null,
@@ -280,6 +282,7 @@ function failedResult(info: Omit<RunInfo, 'coldStartMs'>, err: unknown, redactor
     resource_usage: { cpu_usage_cores: 0, memory_usage_mb: 0, network_rx_bytes: 0, network_tx_bytes: 0 },
     termination_reason: 'start_failed',
     runtime_used: info.runtime,
+    accelerator: info.accelerator,
     policy_hash: info.policyHash,
     image_digest: info.image.digest,
     image_signer: info.image.signer ?? null,

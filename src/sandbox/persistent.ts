@@ -4,7 +4,7 @@
  * every control already applied and can only ever see the sandbox's own filesystem.
  */
 import { randomUUID } from 'node:crypto';
-import { AGENT_MOUNT, type ForensicAccess, type IsolationDriver, type Limits, type Sandbox, type SandboxSpec, type SecretFile } from '../isolation/driver.ts';
+import { AGENT_MOUNT, type Accelerator, type ForensicAccess, type IsolationDriver, type Limits, type Sandbox, type SandboxSpec, type SecretFile } from '../isolation/driver.ts';
 import { Redactor } from '../secrets/redactor.ts';
 import { redactDecision } from './secrets.ts';
 import type { EgressDecision } from '../network/proxy/index.ts';
@@ -161,6 +161,11 @@ export class PersistentSandbox {
   /** Every violation so far: the recorded ones and the seccomp denials counted up to now. */
   securityViolations(): SecurityViolation[] {
     return [...this.violations, ...(this.denials?.current() ?? [])];
+  }
+
+  /** What runs its guest, when it is a VM; null otherwise. */
+  get accelerator(): Accelerator | null {
+    return this.sandbox.accelerator ?? null;
   }
 
   /** What a forensic capture reads from the host side (see ForensicAccess). */

@@ -113,6 +113,7 @@ export class SandboxRegistry {
       sandbox_id: sandbox.id,
       owner: record.agentId,
       runtime: record.runtime,
+      accelerator: sandbox.accelerator,
       image: record.imageName,
       image_digest: sandbox.image.digest,
       image_signer: sandbox.image.signer ?? null,

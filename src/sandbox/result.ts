@@ -2,7 +2,7 @@
  * The execution result and security-violation shapes of the public contract (snake_case, as the
  * seed sandbox controller's API defines them). Every field is always present.
  */
-import type { RuntimeName } from '../isolation/driver.ts';
+import type { Accelerator, RuntimeName } from '../isolation/driver.ts';
 
 /** Why a sandbox ended. Each limit has its own reason: no limit hit is ever a silent failure. */
 export const TERMINATION_REASONS = [
@@ -59,6 +59,8 @@ export interface ExecutionResult {
   resource_usage: ResourceUsage;
   termination_reason: TerminationReason;
   runtime_used: RuntimeName;
+  /** What ran the guest of a microvm sandbox (`tcg`: emulated, no KVM); null when no VM ran. */
+  accelerator: Accelerator | null;
   policy_hash: string;
   /** `sha256:` digest of the stored image the command ran in (over its verified manifest). */
   image_digest: string;

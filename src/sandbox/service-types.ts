@@ -3,7 +3,7 @@
  * data shapes are snake_case because they are the wire contract; method names are camelCase.
  */
 import type { ImplementedRuntime } from '../isolation/drivers.ts';
-import type { ForensicAccess, GrantedMount, RuntimeName } from '../isolation/driver.ts';
+import type { Accelerator, ForensicAccess, GrantedMount, RuntimeName } from '../isolation/driver.ts';
 import type { RequestedLimits } from './limits.ts';
 import type { ExecutionResult, SecurityViolation } from './result.ts';
 import type { NetworkRequest } from '../network/policy.ts';
@@ -96,6 +96,8 @@ export interface SandboxInfo {
   /** Tenancy id of the principal that created it. */
   owner: string;
   runtime: RuntimeName;
+  /** What runs the guest of a microvm sandbox; null when it runs no VM. */
+  accelerator: Accelerator | null;
   image: string;
   image_digest: string;
   /** Id of the trusted key (imagePolicy) whose signature over the image verified; null when none did. */

@@ -151,7 +151,7 @@ export class FakeService implements SandboxServiceApi {
     return {
       execution_id: executionId, success: !killed, output: killed ? '' : 'ok', error: null, exit_code: killed ? null : 0, security_violations: [],
       execution_time_seconds: 0.01, cold_start_time_ms: 5, resource_usage: { cpu_usage_cores: 0.1, memory_usage_mb: 3, network_rx_bytes: 0, network_tx_bytes: 0 },
-      termination_reason: killed ? 'killed' : 'completed', runtime_used: request.runtime, policy_hash: this.policyHash,
+      termination_reason: killed ? 'killed' : 'completed', runtime_used: request.runtime, accelerator: null, policy_hash: this.policyHash,
       image_digest: `sha256:${'0'.repeat(64)}`, image_signer: null,
     };
   }
@@ -190,7 +190,7 @@ export class FakeService implements SandboxServiceApi {
     this.created.push(options);
     const now = Date.now();
     const info: SandboxInfo = {
-      sandbox_id: `s-${randomUUID()}`, owner: options.agentId ?? '', runtime: options.runtime, image: options.image ?? 'default', image_digest: `sha256:${'b'.repeat(64)}`, image_signer: null,
+      sandbox_id: `s-${randomUUID()}`, owner: options.agentId ?? '', runtime: options.runtime, accelerator: null, image: options.image ?? 'default', image_digest: `sha256:${'b'.repeat(64)}`, image_signer: null,
       state: 'running', created_at: new Date(now).toISOString(), expires_at: new Date(now + (options.ttlSeconds ?? 300) * 1000).toISOString(),
       idle_timeout_seconds: options.idleTimeoutSeconds ?? null,
       metadata: options.metadata,

@@ -125,6 +125,8 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
       const hog = await run(['tail', '/dev/zero'], { memoryMb: 64 });
       assert.equal(hog.termination_reason, 'memory_limit', JSON.stringify({ reason: hog.termination_reason, error: hog.error, exit: hog.exit_code }));
       assert.equal(hog.runtime_used, 'microvm');
+      // The result says what ran the guest: under TCG it is emulated, and much slower.
+      assert.equal(hog.accelerator, detectAccel().accel);
       // The guest's OOM killer took the command and the agent reported it: the VMM itself lived on.
       assert.equal(hog.exit_code, 137, JSON.stringify({ exit: hog.exit_code, error: hog.error }));
       const fill = await run(['sh', '-c', 'head -c 20000000 /dev/zero > /tmp/big'], { scratchMb: 16 });
@@ -210,6 +212,7 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
       const info = await service.create({ runtime: 'microvm', limits: { memoryMb: 128 }, metadata: {}, env: { GREETING: 'hello' }, mounts: [] });
       assert.equal(info.state, 'running');
       assert.equal(info.pooled, true);
+      assert.equal(info.accelerator, detectAccel().accel);
       const exec = async (argv: string[]) => {
         const session = await service.exec(info.sandbox_id, { argv, env: {}, stdin: false, timeoutMs: 30_000 });
         let out = '';

@@ -72,6 +72,8 @@ class ExecuteResult:
     cold_start_time_ms: float
     resource_usage: ResourceUsage
     runtime_used: str
+    #: What ran the guest of a microvm sandbox: ``kvm``, or ``tcg`` (emulated, no KVM: much slower); None when no VM ran.
+    accelerator: Optional[str]
     policy_hash: str
     #: sha256 digest of the stored image it ran in (over its verified manifest); "" from a server that doesn't say.
     image_digest: str
@@ -102,6 +104,7 @@ class ExecuteResult:
                 network_tx_bytes=int(usage.get("network_tx_bytes", 0)),
             ),
             runtime_used=str(data.get("runtime_used", "")),
+            accelerator=data.get("accelerator"),
             policy_hash=str(data.get("policy_hash", "")),
             image_digest=str(data.get("image_digest", "")),
             image_signer=data.get("image_signer"),
@@ -118,6 +121,8 @@ class SandboxInfo:
     #: Tenancy id (agent id) of the principal that created it.
     owner: str
     runtime: str
+    #: What runs its guest when it is a microvm sandbox (``kvm`` or ``tcg``); None when it runs no VM.
+    accelerator: Optional[str]
     image: str
     image_digest: str
     #: ``running`` or ``ended``.
@@ -148,6 +153,7 @@ class SandboxInfo:
             sandbox_id=str(data["sandbox_id"]),
             owner=str(data.get("owner", "")),
             runtime=str(data.get("runtime", "")),
+            accelerator=data.get("accelerator"),
             image=str(data.get("image", "")),
             image_digest=str(data.get("image_digest", "")),
             state=str(data.get("state", "")),

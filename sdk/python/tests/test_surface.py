@@ -129,3 +129,5 @@ def test_one_shot_names_its_image(runtime: str) -> None:
     assert result.stdout == "digest" and DIGEST.match(result.image_digest), result.image_digest
     # No imagePolicy on the test server: nothing signed the image.
     assert result.image_signer is None
+    # Only a VM has an accelerator.
+    assert result.accelerator in (("kvm", "tcg") if runtime == "microvm" else (None,)), result.accelerator

@@ -113,7 +113,7 @@ export class MicrovmSandbox implements Sandbox {
   }
 
   /** The accelerator this sandbox's VMM runs under (`tcg`: emulated, no KVM). */
-  get accel(): Accel {
+  get accelerator(): Accel {
     return this.res.accel;
   }
 

@@ -58,5 +58,6 @@ describe('airlock run under an image policy that requires signatures', { skip },
     const result = JSON.parse(ran.stdout) as ExecutionResult;
     assert.equal(result.image_digest, await readTag(storePaths(base), base.defaultImage));
     assert.equal(result.image_signer, null);
+    assert.equal(result.accelerator, null, 'no VM ran');
   });
 });
