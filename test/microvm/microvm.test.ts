@@ -21,6 +21,7 @@ import { ensureRootImage } from '../../src/isolation/microvm/rootfs.ts';
 import { detectAccel, hostTscKhz, qemuArgs, QEMU_BINARY, vmSizes, VMM_FD } from '../../src/isolation/microvm/qemu.ts';
 import { handshake, handshakeBytes } from '../../src/isolation/microvm/channel.ts';
 import { discardSnapshot } from '../../src/isolation/microvm/snapshot.ts';
+import { findGuestRam } from '../../src/forensics/guest-ram.ts';
 import { removeEmptyParent } from '../../src/isolation/cgroups/index.ts';
 import { executeOnce } from '../../src/sandbox/execute.ts';
 import { NetworkManager } from '../../src/network/manager.ts';
@@ -57,6 +58,23 @@ function collect(stream: NodeJS.ReadableStream): Promise<string> {
   });
 }
 
+/** The kernel's flags (smaps VmFlags) of the VMM's mapping of the guest RAM: `mg` mergeable by KSM, `dd` left out of core dumps. */
+function guestRamFlags(sandbox: MicrovmSandbox): string[] {
+  const { guestRam } = sandbox.forensicAccess();
+  assert.ok(guestRam !== undefined, 'the VMM is known');
+  const found = findGuestRam(readFileSync(`/proc/${guestRam.pid}/maps`, 'utf8'), guestRam.bytes);
+  assert.ok('start' in found, 'reason' in found ? found.reason : '');
+  const block = readFileSync(`/proc/${guestRam.pid}/smaps`, 'utf8').split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/).find((b) => b.startsWith(found.line.split(' ')[0] as string));
+  return /^VmFlags:(.*)$/m.exec(block ?? '')?.[1]?.trim().split(/\s+/) ?? [];
+}
+
+/** Asserts what no guest RAM may be: merged with another guest's, or written into a core dump. */
+function assertGuestRamPrivate(sandbox: MicrovmSandbox): void {
+  const flags = guestRamFlags(sandbox);
+  assert.ok(!flags.includes('mg'), `the guest RAM is not offered to KSM: ${flags.join(' ')}`);
+  assert.ok(flags.includes('dd'), `the guest RAM stays out of the VMM's core dumps: ${flags.join(' ')}`);
+}
+
 /** What sandbox `id` (host cgroup dirs `cgroupDirs`) could have left on the host. */
 function leftovers(id: string, cgroupDirs: readonly string[]): string[] {
   const found = [...processesInUidRange(config)];
@@ -88,6 +106,7 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
       assert.match(status, /^CapBnd:\s+0+$/m);
       assert.notEqual(readlinkSync(`/proc/${pid}/ns/net`), readlinkSync('/proc/self/ns/net'), 'the VMM has a network namespace of its own');
       assert.ok(readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`${config.cgroupParent}/${id}`), 'the VMM is in the sandbox cgroup');
+      assertGuestRamPrivate(sandbox);
       // A VMM that captured a snapshot also has the (by now empty) directory it sent it through (snapshot.ts).
       const capturing = sandbox.startsFrom === 'boot, capturing a snapshot';
       assert.deepEqual(readdirSync(`/proc/${pid}/root`).sort(), ['bin', 'dev', 'lib', 'lib64', 'proc', 'sbin', 'usr', ...(capturing ? ['snapshot'] : [])].filter((n) => existsSync(`/proc/${pid}/root/${n}`)).sort(), 'the VMM sees a root of its own');
@@ -334,6 +353,8 @@ describe('microvm runtime (QEMU microvm)', { skip }, () => {
         const proc = await sandbox.start({ argv: ['sh', '-c', probe], stdin: false });
         const [stdout, stderr] = [collect(proc.stdout), collect(proc.stderr)];
         uid = statSync(`/proc/${sandbox.vmmPid}`).uid;
+        // Shared with the file servers (a memfd), and still neither mergeable nor dumped.
+        assertGuestRamPrivate(sandbox);
         // Each file server's socket directory is gone from the host once QEMU was connected (socket-dir.ts).
         assert.deepEqual(readdirSync(`${config.runDir}/microvm/${id}`).filter((n) => /^fs\d+$/.test(n)), [], 'no file server socket directory is left');
         const exit = await proc.exit;

@@ -131,7 +131,10 @@ export function qemuArgs(accel: Accel, sizes: VmSizes, tscKhz: number | undefine
   const append = ['console=ttyS0', 'quiet', 'panic=-1', 'reboot=t', ...(accel === 'tcg' && tscKhz !== undefined ? [`tsc_early_khz=${tscKhz}`] : [])];
   return [
     // Why pit=off: microvm's PIT hangs about 1 boot in 5 under TCG; the TSC replaces it (see hostTscKhz).
-    ...['-M', `microvm,pit=off,pic=off,rtc=on,isa-serial=on${grants > 0 ? ',memory-backend=ram' : ''}`, '-accel', accel === 'tcg' ? `tcg,tb-size=${TCG_TB_MB}` : 'kvm'],
+    // Why mem-merge=off: a host running KSM would merge identical pages across guests, and the
+    // time a write to a merged page takes tells one guest what another holds (a cross-tenant side
+    // channel). Why dump-guest-core=off: a crashed VMM's core dump must not carry the guest's memory.
+    ...['-M', `microvm,pit=off,pic=off,rtc=on,isa-serial=on,mem-merge=off,dump-guest-core=off${grants > 0 ? ',memory-backend=ram' : ''}`, '-accel', accel === 'tcg' ? `tcg,tb-size=${TCG_TB_MB}` : 'kvm'],
     // Why shared memory only with grants: a vhost-user file server must map the guest's RAM to serve it;
     // and modern virtio-mmio, which the file server's vhost-user library requires (microvm defaults to legacy).
     ...(grants > 0 ? ['-object', `memory-backend-memfd,id=ram,size=${sizes.guestMb}M,share=on`, '-global', 'virtio-mmio.force-legacy=false'] : []),
