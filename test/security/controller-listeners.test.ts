@@ -7,7 +7,7 @@
  * way is reached; the API sees no request. A `full` sandbox reaches none of those either (its
  * host-side rules drop everything addressed to the host). All traffic stays on this machine.
  */
-import { after, before, describe } from 'node:test';
+import { before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { ControllerListeners } from '../../src/network/listeners.ts';
 import { SandboxService } from '../../src/sandbox/service.ts';
@@ -53,7 +53,7 @@ before(async () => {
   bystander = await httpServer();
 });
 
-after(async () => {
+suite.closeFirst(async () => {
   await server?.close(); // Also shuts the service down, ending every sandbox.
   await bystander?.close();
   tls?.remove();

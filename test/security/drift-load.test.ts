@@ -4,7 +4,7 @@
  * loaded to answer): a reader that times out a few times is retried and the sandbox lives; one
  * that never answers kills it, saying the watch could not verify the state (not that it changed).
  */
-import { after, before, describe } from 'node:test';
+import { before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,7 +46,7 @@ before(() => {
   networks = new NetworkManager({ config, tools: { ip: real.ip, nft: join(dir, 'nft') }, onWatchReady: () => watchWaiters.shift()?.() });
 });
 
-after(async () => {
+suite.closeFirst(async () => {
   await networks?.close();
   rmSync(dir, { recursive: true, force: true });
 });

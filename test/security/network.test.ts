@@ -5,7 +5,7 @@
  * or metadata; host-side drift kills the sandbox; 100 concurrent restricted sandboxes don't cross.
  * All traffic stays on this machine.
  */
-import { after, before, describe } from 'node:test';
+import { before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
@@ -43,9 +43,9 @@ before(async () => {
   baseline = hostBaseline();
 });
 
-after(async () => {
+suite.closeFirst(async () => {
   for (const cleanup of cleanups) cleanup();
-  await networks.close();
+  await networks?.close();
   await Promise.all([allowed, other, anyAddress, tls].map((s) => s?.close()));
 });
 

@@ -5,7 +5,7 @@
  * every route (nothing runs, nothing is written, nothing ends); unsigned, replayed, tampered and
  * foreign-Host requests are refused before anything runs.
  */
-import { after, before, describe } from 'node:test';
+import { before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KeyObject } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
@@ -44,7 +44,7 @@ before(async () => {
   base = `http://localhost:${new URL(server.address).port}`;
 });
 
-after(async () => {
+suite.closeFirst(async () => {
   await server?.close(); // Also ends every sandbox.
   await store?.close();
 });

@@ -22,6 +22,12 @@ export interface Suite {
   kit(): ProbeKit;
   /** The runtime's availability, computed on first use. */
   runtime(runtime: SuiteRuntime): Promise<Availability>;
+  /**
+   * Closes what the file opened (servers, network managers) at the end, before the suite kills its
+   * leftovers and removes its state: a file's own `after` hook runs after the suite's, when its
+   * slot leases, say, are still held and their directory can't be removed yet.
+   */
+  closeFirst(close: () => Promise<unknown> | unknown): void;
 }
 
 /** Registers the file-level hooks (compile probes; clean the isolated state) and returns the suite. */
@@ -29,10 +35,18 @@ export function useSuite(): Suite {
   const config = isolatedConfig();
   let kit: ProbeKit | undefined;
   const cache = new Map<SuiteRuntime, Promise<Availability>>();
+  const closers: (() => Promise<unknown> | unknown)[] = [];
   before(async () => {
     kit = await compileProbes();
   });
   after(async () => {
+    for (const close of closers) {
+      try {
+        await close();
+      } catch (err) {
+        process.stderr.write(`security suite cleanup: ${(err as Error).message}\n`);
+      }
+    }
     await kit?.cleanup();
     // Whatever a failing case left running is killed by pid (all of it is this file's own: it runs
     // in the file's private uid range or names its private run directory), then its state removed.
@@ -54,6 +68,9 @@ export function useSuite(): Suite {
         cache.set(runtime, avail);
       }
       return avail;
+    },
+    closeFirst(close) {
+      closers.push(close);
     },
   };
 }
