@@ -144,13 +144,14 @@ async function collectHost(subject: CaptureSubject, access: ForensicAccess, opti
  */
 function collectGuestRam(guest: NonNullable<ForensicAccess['guestRam']>, limit: number, entries: Map<string, Uint8Array>): void {
   entries.set('processes/guest.unavailable.txt', Buffer.from("the guest's processes are known only to its own kernel: its memory is in memory/guest-ram.dump; processes/host.json lists the VMM\n"));
-  const maps = readMaps(guest.pid);
-  const found = maps === undefined ? { reason: 'the VMM is gone' } : findGuestRam(maps, guest.bytes);
-  if (limit === 0 || 'reason' in found) {
+  const { pid } = guest;
+  const maps = pid === undefined ? undefined : readMaps(pid);
+  const found = pid === undefined || maps === undefined ? { reason: 'the VMM is not running' } : findGuestRam(maps, guest.bytes);
+  if (pid === undefined || limit === 0 || 'reason' in found) {
     entries.set('memory/guest-ram.unavailable.txt', Buffer.from(`${'reason' in found ? found.reason : 'forensics.memoryDumpMb is 0'}\n`));
     return;
   }
-  const { bytes, ...index } = dumpGuestRam(guest.pid, found.start, found.line, guest.bytes, limit);
+  const { bytes, ...index } = dumpGuestRam(pid, found.start, found.line, guest.bytes, limit);
   entries.set('memory/guest-ram.dump', bytes);
   entries.set('memory/guest-ram.dump.json', json(index));
 }

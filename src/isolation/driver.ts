@@ -253,8 +253,8 @@ export interface ForensicAccess {
   readonly scratchDir: string | undefined;
   /** gVisor: runsc and its global arguments, to pause, resume and checkpoint the sandbox. */
   readonly runsc?: { readonly binary: string; readonly globalArgs: readonly string[]; readonly containerId: string };
-  /** microvm: the VMM whose address space holds the guest's RAM, and the RAM's size (which finds its mapping). */
-  readonly guestRam?: { readonly pid: number; readonly bytes: number };
+  /** microvm: the VMM whose address space holds the guest's RAM (undefined: not running), and the RAM's size (which finds its mapping). */
+  readonly guestRam?: { readonly pid: number | undefined; readonly bytes: number };
 }
 
 export interface IsolationDriver {

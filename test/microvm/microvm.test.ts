@@ -61,7 +61,7 @@ function collect(stream: NodeJS.ReadableStream): Promise<string> {
 /** The kernel's flags (smaps VmFlags) of the VMM's mapping of the guest RAM: `mg` mergeable by KSM, `dd` left out of core dumps. */
 function guestRamFlags(sandbox: MicrovmSandbox): string[] {
   const { guestRam } = sandbox.forensicAccess();
-  assert.ok(guestRam !== undefined, 'the VMM is known');
+  assert.ok(guestRam?.pid !== undefined, 'the VMM is running');
   const found = findGuestRam(readFileSync(`/proc/${guestRam.pid}/maps`, 'utf8'), guestRam.bytes);
   assert.ok('start' in found, 'reason' in found ? found.reason : '');
   const block = readFileSync(`/proc/${guestRam.pid}/smaps`, 'utf8').split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/).find((b) => b.startsWith(found.line.split(' ')[0] as string));

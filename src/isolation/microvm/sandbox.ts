@@ -390,8 +390,7 @@ export class MicrovmSandbox implements Sandbox {
 
   /** The guest's scratch is in its own RAM, which the capture reads from the VMM. */
   forensicAccess(): ForensicAccess {
-    const pid = this.qemuPid;
-    return { cgroup: this.res.cgroup, scratchDir: undefined, ...(pid === undefined ? {} : { guestRam: { pid, bytes: this.res.sizes.guestMb * 1024 * 1024 } }) };
+    return { cgroup: this.res.cgroup, scratchDir: undefined, guestRam: { pid: this.running ? this.qemuPid : undefined, bytes: this.res.sizes.guestMb * 1024 * 1024 } };
   }
 
   async stop(): Promise<void> {
