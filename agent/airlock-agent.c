@@ -1078,6 +1078,26 @@ static int run_closing_fds(const char *from, char **cmd, char **envp) {
 }
 
 /*
+ * `airlock-agent --no-thp -- /PROGRAM ARGS...`: turns transparent huge pages off for this process
+ * and everything it runs (PR_SET_THP_DISABLE is inherited and kept across exec), then execs
+ * PROGRAM. For an emulated (TCG) VMM: with huge pages, a guest page restored or touched anywhere in
+ * a 2 MiB region makes the host back the whole region. Exit 126 when the kernel refuses.
+ */
+static int run_without_thp(char **cmd, char **envp) {
+  if (cmd[0] == NULL || cmd[0][0] != '/') {
+    dprintf(2, "airlock-agent: no-thp: usage: --no-thp -- /PROGRAM ARGS...\n");
+    return 126;
+  }
+  if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) < 0) {
+    dprintf(2, "airlock-agent: no-thp: prctl(PR_SET_THP_DISABLE): %s\n", strerror(errno));
+    return 126;
+  }
+  execve(cmd[0], cmd, envp);
+  dprintf(2, "airlock-agent: cannot run %s: %s\n", cmd[0], strerror(errno));
+  return 127;
+}
+
+/*
  * `airlock-agent --apparmor-stack PROFILE -- CMD ARGS...`: the first program bwrap runs in a
  * namespace sandbox where the host has AppArmor. Asks the kernel to stack PROFILE onto this
  * process's confinement at its next exec (/proc/self/attr/apparmor/exec), then execs CMD, which
@@ -1714,6 +1734,7 @@ int main(int argc, char **argv, char **envp) {
   if (argc >= 4 && strcmp(argv[1], "--seccomp-log") == 0 && strcmp(argv[3], "--") == 0) return run_seccomp_logged(argv[2], argv + 4, envp);
   if (argc >= 4 && strcmp(argv[1], "--watch-writes") == 0 && strcmp(argv[3], "--") == 0) return run_watch_writes(argv[2], argv + 4, envp);
   if (argc >= 4 && strcmp(argv[1], "--apparmor-stack") == 0 && strcmp(argv[3], "--") == 0) return run_apparmor_stacked(argv[2], argv + 4, envp);
+  if (argc >= 3 && strcmp(argv[1], "--no-thp") == 0 && strcmp(argv[2], "--") == 0) return run_without_thp(argv + 3, envp);
   static struct agent agent; /* large tables: not on the stack */
   struct agent *a = &agent;
   // Descriptors 0-2 must exist so no pipe is ever created on them.

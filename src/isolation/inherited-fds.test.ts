@@ -5,8 +5,8 @@
  * The sandboxes themselves are covered by test/security/inherited-fds.test.ts.
  */
 import assert from 'node:assert/strict';
-import { spawn, type IOType } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type IOType } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { buildTestAgent } from '../agent/test-agent.ts';
@@ -104,5 +104,16 @@ describe('the agent as the launch prefix', { skip }, () => {
       assert.ok(refusal instanceof ControlError, `refused with a ControlError (keep ${keep})`);
       assert.equal(refusal.control, 'inherited descriptors');
     }
+  });
+
+  it('--no-thp runs the launch with transparent huge pages off, inherited by what it runs (the control: on without it)', () => {
+    const thp = (argv: string[]) => spawnSync(binary, argv, { encoding: 'utf8' });
+    const status = ['/bin/sh', '-c', 'grep THP_enabled /proc/self/status'];
+    assert.equal(thp(['--no-thp', '--', ...status]).stdout, 'THP_enabled:\t0\n');
+    // A kernel built without huge pages reports 0 either way.
+    if (existsSync('/sys/kernel/mm/transparent_hugepage')) assert.equal(spawnSync(status[0] as string, status.slice(1), { encoding: 'utf8' }).stdout, 'THP_enabled:\t1\n');
+    const relative = thp(['--no-thp', '--', 'sh', '-c', 'echo ran']);
+    assert.equal(relative.status, 126);
+    assert.equal(relative.stdout, '', 'the launch never ran');
   });
 });
