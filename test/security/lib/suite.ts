@@ -40,6 +40,9 @@ export function useSuite(): Suite {
     kit = await compileProbes();
   });
   after(async () => {
+    // A runtime's probe still under way (it prepares state under the run directory) ends first,
+    // or it would make its directories again after they were removed.
+    await Promise.allSettled(cache.values());
     for (const close of closers) {
       try {
         await close();
