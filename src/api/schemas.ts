@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { AuditReceipt } from './schemas-audit.ts';
 import { IMPLEMENTED_RUNTIMES, RUNTIME_ALIASES, type ImplementedRuntime } from '../isolation/runtimes.ts';
-import { RUNTIME_NAMES } from '../isolation/driver.ts';
+import { ACCELERATORS, RUNTIME_NAMES } from '../isolation/driver.ts';
 import { TERMINATION_REASONS, type ExecutionResult } from '../sandbox/result.ts';
 import { IMAGE_REF_PATTERN, MAX_PATH_LENGTH } from '../sandbox/request-rules.ts';
 import { errorCodeList } from './error-codes.ts';
@@ -200,7 +200,7 @@ export const RuntimeName = z.enum(RUNTIME_NAMES);
 export const ImageSignerField = z.string().nullable().describe('Id of the trusted key (imagePolicy) whose signature over the image verified; null when none did.');
 
 /** What ran a microvm guest: one-shot results and persistent sandboxes alike. */
-export const AcceleratorField = z.enum(['kvm', 'tcg']).nullable().describe('What ran the guest of a microvm sandbox: kvm, or tcg (QEMU emulating the CPU, no KVM: much slower); null when no VM ran.');
+export const AcceleratorField = z.enum(ACCELERATORS).nullable().describe('What ran the guest of a microvm sandbox: kvm, or tcg (QEMU emulating the CPU, no KVM: much slower); null when no VM ran.');
 
 /** The execution result of the public contract. */
 export const ExecutionResultSchema = z.object({

@@ -21,7 +21,9 @@ export const RUNTIME_NAMES = ['namespace', 'gvisor', 'microvm', 'wasm', 'kuberne
 export type RuntimeName = (typeof RUNTIME_NAMES)[number];
 
 /** What runs a VM's guest: `kvm` (hardware virtualization) or `tcg` (QEMU's emulator, no KVM: much slower). */
-export type Accelerator = 'kvm' | 'tcg';
+export const ACCELERATORS = ['kvm', 'tcg'] as const;
+/** One of {@link ACCELERATORS}. */
+export type Accelerator = (typeof ACCELERATORS)[number];
 
 /** Resource limits applied to one sandbox. Every field is enforced; none is advisory. */
 export interface Limits {

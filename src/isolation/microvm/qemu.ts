@@ -5,9 +5,10 @@
  */
 import { constants, accessSync, existsSync, readFileSync } from 'node:fs';
 import { ControlError } from '../../host/control-error.ts';
+import type { Accelerator } from '../driver.ts';
 
 /** How QEMU runs the guest's CPU. */
-export type Accel = 'kvm' | 'tcg';
+export type Accel = Accelerator;
 
 /** Debian's QEMU system emulator for x86-64 (qemu-system-x86). */
 export const QEMU_BINARY = '/usr/bin/qemu-system-x86_64';
