@@ -1052,24 +1052,58 @@ static int run_init(char **cmd, char **envp) {
   }
 }
 
+/* Sets resource limit `what` (soft and hard) to `value`; false with errno when the kernel refuses. */
+static bool set_limit(int what, rlim_t value) {
+  struct rlimit lim = {.rlim_cur = value, .rlim_max = value};
+  return setrlimit(what, &lim) == 0;
+}
+
 /*
- * `airlock-agent --close-fds-from N -- /PROGRAM ARGS...`: runs on the host as the first program of
- * every runtime launch (bwrap, runsc), closes every descriptor from N up, then execs PROGRAM (an
- * absolute path) with the inherited environment. Node's spawn sets up only the descriptors it is
- * given: any other the controller inherited without close-on-exec would pass through the runtime
- * into the sandbox (CVE-2024-21626 class). Fails closed: when the descriptors can't be closed for
- * certain, PROGRAM never runs (exit 126; the controller matches the message's start).
+ * `airlock-agent --close-fds-from N [--nofile LIMIT] [--no-core] -- /PROGRAM ARGS...`: runs on the
+ * host as the first program of every runtime launch (bwrap, runsc), closes every descriptor from N
+ * up, then execs PROGRAM (an absolute path) with the inherited environment. Node's spawn sets up
+ * only the descriptors it is given: any other the controller inherited without close-on-exec would
+ * pass through the runtime into the sandbox (CVE-2024-21626 class). `--nofile` sets RLIMIT_NOFILE
+ * and `--no-core` RLIMIT_CORE to 0, soft and hard, for PROGRAM and all it runs: the limits bwrap
+ * doesn't set, applied here rather than by a process of their own. Fails closed: when the
+ * descriptors can't be closed for certain, or a limit can't be set, PROGRAM never runs (exit 126;
+ * the controller matches the message's start).
  */
-static int run_closing_fds(const char *from, char **cmd, char **envp) {
+static int run_closing_fds(char **args, char **envp) {
   char *end;
   errno = 0;
-  long lowest = strtol(from, &end, 10);
-  if (errno != 0 || *end != 0 || end == from || lowest < 3 || lowest > INT_MAX || cmd[0] == NULL || cmd[0][0] != '/') {
-    dprintf(2, "airlock-agent: cannot close inherited descriptors: usage: --close-fds-from N (3 or more) -- /PROGRAM ARGS...\n");
+  long lowest = strtol(args[0], &end, 10);
+  bool usable = errno == 0 && *end == 0 && end != args[0] && lowest >= 3 && lowest <= INT_MAX;
+  long nofile = -1;
+  bool no_core = false;
+  int i = 1;
+  for (; usable && args[i] != NULL && strcmp(args[i], "--") != 0; i++) {
+    if (strcmp(args[i], "--no-core") == 0) {
+      no_core = true;
+    } else if (strcmp(args[i], "--nofile") == 0 && args[i + 1] != NULL) {
+      errno = 0;
+      nofile = strtol(args[++i], &end, 10);
+      usable = errno == 0 && *end == 0 && end != args[i] && nofile >= 1 && nofile <= INT_MAX;
+    } else {
+      usable = false;
+    }
+  }
+  char **cmd = usable && args[i] != NULL ? args + i + 1 : NULL;
+  if (cmd == NULL || cmd[0] == NULL || cmd[0][0] != '/') {
+    dprintf(2, "airlock-agent: cannot close inherited descriptors: usage: --close-fds-from N (3 or more) [--nofile LIMIT] [--no-core] -- /PROGRAM ARGS...\n");
     return 126;
   }
   if (!close_from((int)lowest)) {
     dprintf(2, "airlock-agent: cannot close inherited descriptors: neither close_range nor /proc/self/fd is available\n");
+    return 126;
+  }
+  // Why no core: a crash must not hand the sandbox's memory to the host's core_pattern helper.
+  if (no_core && !set_limit(RLIMIT_CORE, 0)) {
+    dprintf(2, "airlock-agent: cannot set resource limits: RLIMIT_CORE 0: %s\n", strerror(errno));
+    return 126;
+  }
+  if (nofile > 0 && !set_limit(RLIMIT_NOFILE, (rlim_t)nofile)) {
+    dprintf(2, "airlock-agent: cannot set resource limits: RLIMIT_NOFILE %ld: %s\n", nofile, strerror(errno));
     return 126;
   }
   execve(cmd[0], cmd, envp);
@@ -1728,7 +1762,7 @@ static int run_idmap_bind(const char *uids, const char *gids, const char *access
 
 int main(int argc, char **argv, char **envp) {
   if (argc == 6 && strcmp(argv[1], "--idmap-bind") == 0) return run_idmap_bind(argv[2], argv[3], argv[4], argv[5]);
-  if (argc >= 4 && strcmp(argv[1], "--close-fds-from") == 0 && strcmp(argv[3], "--") == 0) return run_closing_fds(argv[2], argv + 4, envp);
+  if (argc >= 4 && strcmp(argv[1], "--close-fds-from") == 0) return run_closing_fds(argv + 2, envp);
   if (argc >= 3 && strcmp(argv[1], "--init") == 0 && strcmp(argv[2], "--") == 0) return run_init(argv + 3, envp);
   if (argc >= 4 && strcmp(argv[1], "--loginuid") == 0 && strcmp(argv[3], "--") == 0) return run_with_loginuid(argv[2], argv + 4, envp);
   if (argc >= 4 && strcmp(argv[1], "--seccomp-log") == 0 && strcmp(argv[3], "--") == 0) return run_seccomp_logged(argv[2], argv + 4, envp);

@@ -7,7 +7,7 @@ import type { AirlockConfig } from '../src/config/config.ts';
 import type { Image } from '../src/images/image.ts';
 import type { SandboxSpec } from '../src/isolation/driver.ts';
 import { NamespaceDriver } from '../src/isolation/namespace/driver.ts';
-import { buildBwrapArgs, buildPrlimitArgs } from '../src/isolation/namespace/bwrap-args.ts';
+import { buildBwrapArgs } from '../src/isolation/namespace/bwrap-args.ts';
 import { procMaskBinds } from '../src/isolation/proc-masks.ts';
 import { compileBpf, DEFAULT_PROFILE, hostArch } from '../src/isolation/seccomp/index.ts';
 import { findExecutable } from '../src/host/which.ts';
@@ -26,18 +26,18 @@ export interface PairResult {
 
 /**
  * The raw bubblewrap line the driver generates for `spec` (same flags, seccomp filter and uid; no
- * cgroup, no supervision), as a function that spawns it once and waits.
+ * cgroup, no supervision, and none of the open-file and core limits the driver's launch step sets:
+ * the engine's own ceiling), as a function that spawns it once and waits.
  */
 export function rawBwrapRunner(config: AirlockConfig, rawSpec: SandboxSpec): () => Promise<void> {
   const bwrap = findExecutable('bwrap') as string;
-  const prlimit = findExecutable('prlimit') as string;
   const bpf = compileBpf(DEFAULT_PROFILE, hostArch());
   const args = buildBwrapArgs({ spec: rawSpec, command: ['/bin/true'], mountFds: [], procMasks: procMaskBinds(config.stateDir) });
   // The raw line drops only the two handshake fds (nothing waits on them without a driver).
   const rawArgs = args.filter((a, i) => !['--info-fd', '--block-fd'].includes(a) && !['--info-fd', '--block-fd'].includes(args[i - 1] ?? ''));
   const uid = config.hostUidBase + config.hostUidCount - 1;
   return () =>
-    spawnWait(prlimit, [...buildPrlimitArgs(rawSpec), bwrap, ...rawArgs], {
+    spawnWait(bwrap, rawArgs, {
       uid,
       gid: uid,
       env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
@@ -56,6 +56,6 @@ export async function benchNamespace(config: AirlockConfig, image: Image, n: num
     subject: summarize(subject),
     baseline: summarize(baseline),
     subjectLabel: 'NamespaceDriver',
-    baselineLabel: 'raw prlimit+bwrap line',
+    baselineLabel: 'raw bwrap line',
   };
 }

@@ -52,7 +52,7 @@ describe('ensureAgent', { skip: findExecutable('gcc') === undefined ? 'gcc is no
     const stateDir = freshState();
     const stamps = new Map<string, string>();
     const built = await ensureAgent({ stateDir }, source, stamps);
-    assert.equal(stamps.size, 1, 'the verified binary is remembered');
+    assert.ok(stamps.has(built.path), 'the verified binary is remembered');
     assert.deepEqual(await ensureAgent({ stateDir }, source, stamps), built);
     // Replaced by a same-size file with other bytes: a new inode.
     const bytes = readFileSync(built.path);
@@ -64,6 +64,18 @@ describe('ensureAgent', { skip: findExecutable('gcc') === undefined ? 'gcc is no
     const other = await ensureAgent({ stateDir: freshState() }, source, stamps);
     appendFileSync(other.path, 'tampered');
     await assert.rejects(ensureAgent({ stateDir: other.dir.split('/agent/')[0] ?? '' }, source, stamps), isAgentControl(/SHA-256 .* was recorded at build/));
+  });
+
+  it('with stamps, a changed source still gets a build of its own', async () => {
+    const stateDir = freshState();
+    const stamps = new Map<string, string>();
+    const changing = `${work}/changing.c`;
+    writeFileSync(changing, 'int main(void) { return 0; }\n');
+    const first = await ensureAgent({ stateDir }, changing, stamps);
+    assert.deepEqual(await ensureAgent({ stateDir }, changing, stamps), first);
+    appendFileSync(changing, '/* changed */\n');
+    const second = await ensureAgent({ stateDir }, changing, stamps);
+    assert.notEqual(second.dir, first.dir, 'a new key for the new source');
   });
 
   it('refuses a build without its recorded checksum, or with company in its directory', async () => {

@@ -46,15 +46,15 @@ export interface CBinary {
 }
 
 /**
- * Binaries a caller has verified (binary path → identity of the file and the checksum it matched).
- * Kept by a long-lived caller so that a reuse re-hashes the binary only when it changed since.
+ * Binaries a caller has verified (binary path → identity of the file and the checksum it matched),
+ * and the build key of each source (`source:<path>` → identity of the source file and its key).
+ * Kept by a long-lived caller so that a reuse re-hashes a file only when it changed since.
  */
 export type BuildStamps = Map<string, string>;
 
 /** Builds the helper if needed; verifies an existing build against its recorded checksum. */
 export async function ensureCBinary(spec: CBuildSpec, verified?: BuildStamps): Promise<CBinary> {
-  const text = readFileSync(spec.source);
-  const key = sha256(Buffer.concat([text, Buffer.from(`\0${spec.cflags.join(' ')}`)]));
+  const key = buildKey(spec, verified);
   const base = `${spec.stateDir}/${spec.kind}`;
   const dir = `${base}/${key}`;
   const sidecar = `${base}/${key}.sha256`;
@@ -67,6 +67,21 @@ export async function ensureCBinary(spec: CBuildSpec, verified?: BuildStamps): P
   }
   if (!exists(dir)) await build(spec, base, dir, sidecar);
   return { path: `${dir}/${spec.binaryName}`, dir, sha256: await verify(spec, dir, sidecar, verified) };
+}
+
+/**
+ * The SHA-256 of the source and flags. With `verified`, the source is read and hashed again only
+ * when it changed since (its identity as {@link fileStamp} gives it): a launch needs no 60 KB hash.
+ */
+function buildKey(spec: CBuildSpec, verified?: BuildStamps): string {
+  const flags = `\0${spec.cflags.join(' ')}`;
+  const entry = `source:${spec.source}`;
+  const stamp = verified === undefined ? undefined : `${fileStamp(spec.source)}|${flags}|`;
+  const known = stamp === undefined ? undefined : verified?.get(entry);
+  if (stamp !== undefined && known?.startsWith(stamp) === true) return known.slice(stamp.length);
+  const key = sha256(Buffer.concat([readFileSync(spec.source), Buffer.from(flags)]));
+  if (stamp !== undefined) verified?.set(entry, `${stamp}${key}`);
+  return key;
 }
 
 async function build(spec: CBuildSpec, base: string, dir: string, sidecar: string): Promise<void> {

@@ -21,6 +21,12 @@ describe('withoutInheritedFds', () => {
     ]);
   });
 
+  it('puts the limits it sets before the launch', () => {
+    assert.deepEqual(withoutInheritedFds('/a', 7, ['/usr/bin/bwrap'], { openFiles: 256, noCore: true }), ['/a', '--close-fds-from', '7', '--nofile', '256', '--no-core', '--', '/usr/bin/bwrap']);
+    assert.deepEqual(withoutInheritedFds('/a', 7, ['/usr/bin/bwrap'], { noCore: false }), ['/a', '--close-fds-from', '7', '--', '/usr/bin/bwrap']);
+    for (const openFiles of [0, 1.5, 2 ** 31]) assert.throws(() => withoutInheritedFds('/a', 7, ['/usr/bin/bwrap'], { openFiles }), /no open-file limit/);
+  });
+
   it('refuses a launcher found through PATH and a boundary below 3', () => {
     assert.throws(() => withoutInheritedFds('/a', 3, ['bwrap']), /absolute path/);
     assert.throws(() => withoutInheritedFds('/a', 3, []), /absolute path/);
@@ -37,6 +43,16 @@ describe('watchFdCloser', () => {
     assert.ok(err instanceof ControlError);
     assert.equal(err.control, 'inherited descriptors');
     assert.match(err.message, /neither close_range nor \/proc\/self\/fd/);
+  });
+
+  it('names the limits when one could not be set', async () => {
+    const stderr = new PassThrough();
+    const watch = watchFdCloser(stderr);
+    stderr.end('airlock-agent: cannot set resource limits: RLIMIT_NOFILE 9: Operation not permitted\n');
+    const err = await watch.failure();
+    assert.ok(err instanceof ControlError);
+    assert.equal(err.control, 'rlimits');
+    assert.match(err.message, /RLIMIT_NOFILE 9: Operation not permitted/);
   });
 
   it("is silent about the runtime's own messages", async () => {
@@ -63,13 +79,13 @@ describe('the agent as the launch prefix', { skip }, () => {
   after(() => rmSync(stateDir, { recursive: true, force: true }));
 
   /** Runs `argv` through the prefix with a pipe on fd 3 and the secret file on 5 and 40 (below and above `keep`). */
-  async function launch(keep: number, argv: string[]): Promise<{ code: number | null; stdout: string; refusal: ControlError | undefined }> {
+  async function launch(keep: number, argv: string[], options: string[] = []): Promise<{ code: number | null; stdout: string; refusal: ControlError | undefined }> {
     const fd = openSync(secretFile, 'r');
     try {
       const stdio: (IOType | number)[] = ['ignore', 'pipe', 'pipe', 'pipe', ...Array.from({ length: 37 }, () => 'ignore' as const)];
       stdio[5] = fd;
       stdio[40] = fd;
-      const child = spawn(binary, ['--close-fds-from', String(keep), '--', ...argv], { stdio, env: { PATH: '/usr/bin:/bin' } });
+      const child = spawn(binary, ['--close-fds-from', String(keep), ...options, '--', ...argv], { stdio, env: { PATH: '/usr/bin:/bin' } });
       const watch = watchFdCloser(child.stderr as Readable);
       let stdout = '';
       child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -103,6 +119,26 @@ describe('the agent as the launch prefix', { skip }, () => {
       assert.equal(stdout, '', 'the launch never ran');
       assert.ok(refusal instanceof ControlError, `refused with a ControlError (keep ${keep})`);
       assert.equal(refusal.control, 'inherited descriptors');
+    }
+  });
+
+  /** The soft and hard open-file and core limits, as /proc/self/limits lists them. */
+  const LIST_LIMITS = ['/bin/sh', '-c', 'grep -E "^Max (open files|core file size)" /proc/self/limits | tr -s " "'];
+
+  it('sets the open-file and core limits it is given, soft and hard (the control: the caller\'s own without them)', async () => {
+    const limited = await launch(4, LIST_LIMITS, ['--nofile', '77', '--no-core']);
+    assert.equal(limited.refusal, undefined);
+    assert.equal(limited.stdout, 'Max core file size 0 0 bytes \nMax open files 77 77 files \n');
+    const inherited = await launch(4, LIST_LIMITS);
+    assert.doesNotMatch(inherited.stdout, /open files 77 77/);
+  });
+
+  it('fails closed: an unknown option or a limit the kernel refuses never runs, and the refusal names the control', async () => {
+    for (const [options, control] of [[['--nofile'], 'inherited descriptors'], [['--nofile', '0'], 'inherited descriptors'], [['--core'], 'inherited descriptors'], [['--nofile', String(2 ** 31 - 1)], 'rlimits']] as const) {
+      const { code, stdout, refusal } = await launch(4, ['/bin/sh', '-c', 'echo ran'], [...options]);
+      assert.equal(code, 126, options.join(' '));
+      assert.equal(stdout, '', 'the launch never ran');
+      assert.equal(refusal?.control, control, options.join(' '));
     }
   });
 

@@ -147,12 +147,14 @@ for (const runtime of [...RUNTIMES, 'microvm'] as const) {
       }
     });
 
-    runtimeCase(suite, runtime, 'T10 /proc and /sys: no writes to core_pattern/sysrq/uevent_helper; kcore, keys, timer_list show nothing', async (_t, ready) => {
+    runtimeCase(suite, runtime, 'T10 /proc and /sys: no writes to core_pattern/sysrq/uevent_helper; no core dumps; kcore, keys, timer_list show nothing', async (_t, ready) => {
       const { lines } = await run(ready);
       for (const check of ['open_wr_core_pattern', 'open_wr_sysrq_trigger', 'open_wr_uevent_helper']) {
         const line = lineOf(lines, check);
         assert.equal(line.ret, -1, `${check} must fail: ${JSON.stringify(line)}`);
       }
+      const core = lineOf(lines, 'rlimit_core');
+      assert.deepEqual([core.ret, core.soft, core.hard], [0, 0, 0], `RLIMIT_CORE must be 0, soft and hard: ${JSON.stringify(core)}`);
       const readable = linesOf(lines, 'read_proc').filter((l) => typeof l.ret === 'number' && l.ret > 0);
       assert.deepEqual(readable, [], 'host kernel state is readable from the sandbox');
     });

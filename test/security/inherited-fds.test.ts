@@ -44,7 +44,7 @@ const RUNTIME_PROCESS: Readonly<Record<SuiteRuntime, string>> = { namespace: 'bw
  * controller's other helpers (ip, nft, mount tools, `runsc delete`) run no sandbox code. microvm:
  * the parked shell that waits for the cgroup move, the tap opener, QEMU.
  */
-const LAUNCH_PROCESS = /^(bwrap|runsc-sandbox|runsc-gofer|runsc run|runsc .* run|airlock-agent|prlimit|nsenter|setpriv|qemu-system-x86_64|airlock-tap-open|sh -c read -r _ )( |$)/;
+const LAUNCH_PROCESS = /^(bwrap|runsc-sandbox|runsc-gofer|runsc run|runsc .* run|airlock-agent|nsenter|setpriv|qemu-system-x86_64|airlock-tap-open|sh -c read -r _ )( |$)/;
 /**
  * The control under test: the agent binary closing the inherited descriptors before it execs the
  * runtime. It necessarily holds them from its exec until its first action, and runs nothing else;

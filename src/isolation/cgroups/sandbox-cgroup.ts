@@ -2,8 +2,7 @@
  * One sandbox's cgroup, on v1 (one directory per controller hierarchy) or v2 (one directory).
  * Limits are written before any sandbox process joins, so nothing ever runs unlimited.
  */
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync, existsSync, watch, type FSWatcher } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { closeSync, constants as fsConstants, mkdirSync, openSync, readFileSync, rmdirSync, write, writeFileSync, existsSync, watch, type FSWatcher } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Limits } from '../driver.ts';
 import { ControlError } from '../../host/control-error.ts';
@@ -27,6 +26,27 @@ export function readKeyedCounter(text: string, key: string): number {
     if (k === key && v !== undefined) return Number(v);
   }
   return 0;
+}
+
+/**
+ * Opens `path` here and writes `text` on the thread pool: only the write, the one step that may wait
+ * for the kernel (a cgroup v1 migration), leaves the event loop, in one round trip instead of three.
+ */
+function writeOffLoop(path: string, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let fd: number;
+    try {
+      fd = openSync(path, fsConstants.O_WRONLY);
+    } catch (err) {
+      reject(err as Error);
+      return;
+    }
+    write(fd, text, (err) => {
+      closeSync(fd);
+      if (err === null) resolve();
+      else reject(err);
+    });
+  });
 }
 
 function readOr(path: string, fallback: string): string {
@@ -135,7 +155,7 @@ export class SandboxCgroup {
     // Every hierarchy at once: on v1 each migration waits for the kernel, and they don't depend on each other.
     await Promise.all(
       this.uniqueDirs.map((dir) =>
-        writeFile(`${dir}/cgroup.procs`, String(pid)).catch((err: unknown) => {
+        writeOffLoop(`${dir}/cgroup.procs`, String(pid)).catch((err: unknown) => {
           throw new ControlError('cgroups', `cannot move pid ${pid} into ${dir}: ${(err as Error).message}`, { cause: err });
         }),
       ),

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildBwrapArgs, buildLauncherArgs, buildPrlimitArgs, FD } from './bwrap-args.ts';
+import { buildBwrapArgs, buildLauncherArgs, launchLimits, FD } from './bwrap-args.ts';
 import type { SandboxSpec } from '../driver.ts';
 
 const spec: SandboxSpec = {
@@ -90,8 +90,8 @@ test('seccomp, info and block fds are wired, command follows --', () => {
   assert.deepEqual(args.slice(args.indexOf('--') + 1), ['python3', '-c', 'print(1)']);
 });
 
-test('prlimit sets RLIMIT_NOFILE and disables core dumps', () => {
-  assert.deepEqual(buildPrlimitArgs(spec), ['--nofile=256:256', '--core=0:0', '--']);
+test('the launch step sets RLIMIT_NOFILE and disables core dumps', () => {
+  assert.deepEqual(launchLimits(spec), { openFiles: 256, noCore: true });
 });
 
 test('a generated resolv.conf is a read-only copy bwrap makes from a pipe, never a host file', () => {

@@ -8,6 +8,7 @@ import { AGENT_BINARY_NAME } from '../../agent/build.ts';
 import type { ProcMaskBind } from '../proc-masks.ts';
 import { workdirOnScratch } from '../mount-targets.ts';
 import { watchWritesArg } from './write-watch.ts';
+import type { LaunchLimits } from '../inherited-fds.ts';
 
 /** Inside the sandbox everyone is `nobody`: never uid 0, not even in the user namespace. */
 export const SANDBOX_UID = 65534;
@@ -50,7 +51,7 @@ export interface BwrapPlan {
   writeWatch?: { fd: number; agentDir: string };
 }
 
-/** Returns the argv after `bwrap` (the driver prefixes prlimit and bwrap themselves). */
+/** Returns the argv after `bwrap` (the driver prefixes the launch steps and bwrap itself). */
 export function buildBwrapArgs(plan: BwrapPlan): string[] {
   const { spec, command } = plan;
   const args: string[] = [
@@ -193,7 +194,7 @@ function secretArgs(plan: BwrapPlan): string[] {
 /**
  * How bwrap is launched: directly as the sandbox's host uid, or, for an attached network, through
  * `nsenter`, which (as root) enters the prepared network namespace and then drops to that uid
- * (groups cleared) before exec'ing prlimit and bwrap. Returns [program, args-before-prlimit].
+ * (groups cleared) before exec'ing bwrap. Returns [program, args-before-bwrap].
  */
 export function buildLauncherArgs(spec: SandboxSpec, hostUid: number, nsenterPath: string): { asRoot: boolean; prefix: string[]; program?: string } {
   if (spec.network.kind === 'isolated') return { asRoot: false, prefix: [] };
@@ -204,12 +205,8 @@ export function buildLauncherArgs(spec: SandboxSpec, hostUid: number, nsenterPat
   };
 }
 
-/** Resource limits that bwrap doesn't set, applied by `prlimit` before it execs bwrap. */
-export function buildPrlimitArgs(spec: SandboxSpec): string[] {
-  return [
-    `--nofile=${spec.limits.openFiles}:${spec.limits.openFiles}`,
-    // No core dumps: a crash must not hand memory to the host's core_pattern helper.
-    '--core=0:0',
-    '--',
-  ];
+/** Resource limits that bwrap doesn't set, applied by the launch's first step before it execs bwrap. */
+export function launchLimits(spec: SandboxSpec): LaunchLimits {
+  // No core dumps: a crash must not hand memory to the host's core_pattern helper.
+  return { openFiles: spec.limits.openFiles, noCore: true };
 }

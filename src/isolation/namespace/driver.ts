@@ -42,7 +42,7 @@ export class NamespaceDriver implements IsolationDriver {
   private seccompBpf: Buffer | undefined;
   private cgroupLayout: CgroupLayout | undefined;
   private procMasks: readonly ProcMaskBind[] | undefined;
-  private tools: { bwrap: string; prlimit: string; nsenter: string; mount: string; umount: string } | undefined;
+  private tools: { bwrap: string; nsenter: string; mount: string; umount: string } | undefined;
   /** The AppArmor profile, loaded on the first start and reused; a failed load is retried next start. */
   private apparmor: Promise<Confinement | undefined> | undefined;
   /** Kernel events for every sandbox's limit counters (the v1 helper starts with the first watch). */
@@ -117,7 +117,7 @@ export class NamespaceDriver implements IsolationDriver {
         // A record stays (for the reaper) while anything staged is still mounted.
         if ((await unstageGrants(this.config.runDir, spec.id, tools.umount)).length === 0) releaseSandbox(this.config.runDir, spec.id);
       };
-      return new NamespaceSandbox({ spec, cgroup, lease, pins, seccompBpf, procMasks: this.masks(), ...(root === undefined ? {} : { root }), bwrapPath: tools.bwrap, prlimitPath: tools.prlimit, nsenterPath: tools.nsenter, fdCloser, ...(confinement === undefined ? {} : { confinement: { profile: confinement.profile, agentDir: agentDirOf(fdCloser) } }), limitEvents: this.limitEvents, release });
+      return new NamespaceSandbox({ spec, cgroup, lease, pins, seccompBpf, procMasks: this.masks(), ...(root === undefined ? {} : { root }), bwrapPath: tools.bwrap, nsenterPath: tools.nsenter, fdCloser, ...(confinement === undefined ? {} : { confinement: { profile: confinement.profile, agentDir: agentDirOf(fdCloser) } }), limitEvents: this.limitEvents, release });
     } catch (err) {
       await cgroup?.remove().catch(() => undefined);
       lease.release();
@@ -141,18 +141,16 @@ export class NamespaceDriver implements IsolationDriver {
     return reaped;
   }
 
-  private requireTools(): { bwrap: string; prlimit: string; nsenter: string; mount: string; umount: string } {
+  private requireTools(): { bwrap: string; nsenter: string; mount: string; umount: string } {
     if (this.tools !== undefined) return this.tools;
     const bwrap = findExecutable('bwrap');
     if (bwrap === undefined) throw new ControlError('namespace', 'bubblewrap is not installed (apt-get install bubblewrap)');
-    const prlimit = findExecutable('prlimit');
-    if (prlimit === undefined) throw new ControlError('rlimits', 'prlimit is not installed (apt-get install util-linux)');
     const nsenter = findExecutable('nsenter');
     if (nsenter === undefined) throw new ControlError('network', 'nsenter is not installed (apt-get install util-linux)');
     const mount = findExecutable('mount');
     const umount = findExecutable('umount');
     if (mount === undefined || umount === undefined) throw new ControlError('filesystem_access', 'mount/umount are not installed (apt-get install mount)');
-    this.tools = { bwrap, prlimit, nsenter, mount, umount };
+    this.tools = { bwrap, nsenter, mount, umount };
     return this.tools;
   }
 

@@ -25,7 +25,7 @@ import type { CgroupLimitEvents } from '../cgroups/limit-events.ts';
 import type { UidLease } from '../../host/uid-lease.ts';
 import { releasePins, type PinnedMount } from '../mount-pins.ts';
 import { signalOfExitCode } from '../../host/exit-status.ts';
-import { buildBwrapArgs, buildLauncherArgs, buildPrlimitArgs, FD } from './bwrap-args.ts';
+import { buildBwrapArgs, buildLauncherArgs, FD, launchLimits } from './bwrap-args.ts';
 import { execFailureWording } from './exec-failure.ts';
 import type { ProcMaskBind } from '../proc-masks.ts';
 import { watchFdCloser, withoutInheritedFds } from '../inherited-fds.ts';
@@ -46,7 +46,6 @@ export interface NamespaceResources {
   /** The root built around the image when grants need mount points it lacks (root-layout.ts). */
   root?: readonly string[];
   bwrapPath: string;
-  prlimitPath: string;
   nsenterPath: string;
   /** The host path of the agent binary: it starts the launch with only the descriptors given to it. */
   fdCloser: string;
@@ -93,13 +92,14 @@ export class NamespaceSandbox implements Sandbox {
     const writeWatch = spec.onPathProbe === undefined ? undefined : { fd: trustBundleFd + (spec.trustBundle === undefined ? 0 : 1), agentDir: agentDirOf(this.res.fdCloser) };
     const args = buildBwrapArgs({ spec, command: command.argv, mountFds: pins.map((_, i) => FD.firstMount + i), resolvConfFd, trustBundleFd, secretFds, procMasks: this.res.procMasks, ...(this.res.root === undefined ? {} : { root: this.res.root }), ...(this.res.confinement === undefined ? {} : { confinement: this.res.confinement }), ...(seccompLog === undefined ? {} : { seccompLog }), ...(writeWatch === undefined ? {} : { writeWatch }) });
     const launcher = buildLauncherArgs(spec, lease.uid, this.res.nsenterPath);
-    const prlimitArgv = [this.res.prlimitPath, ...buildPrlimitArgs(spec), this.res.bwrapPath, ...args];
-    const launchArgv0 = launcher.program === undefined ? prlimitArgv : [launcher.program, ...launcher.prefix, ...prlimitArgv];
+    const bwrapArgv = [this.res.bwrapPath, ...args];
+    const launchArgv0 = launcher.program === undefined ? bwrapArgv : [launcher.program, ...launcher.prefix, ...bwrapArgv];
     // Why first in the chain: the sandbox inherits the audit login uid and can never change it.
     const launchArgv = spec.denialAuid === undefined ? launchArgv0 : [this.res.fdCloser, '--loginuid', String(spec.denialAuid), '--', ...launchArgv0];
     const stdio: (IOType | number)[] = [command.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe', ...pins.map((p) => p.fd), ...(spec.resolvConf === undefined ? [] : ['pipe' as const]), ...secrets.map(() => 'pipe' as const), ...(seccompLog === undefined ? [] : ['pipe' as const]), ...(spec.trustBundle === undefined ? [] : ['pipe' as const]), ...(writeWatch === undefined ? [] : ['pipe' as const])];
-    // Only the descriptors listed here reach bwrap: anything else the controller inherited is closed first (T8).
-    const argv = withoutInheritedFds(this.res.fdCloser, stdio.length, launchArgv);
+    // Only the descriptors listed here reach bwrap: anything else the controller inherited is closed
+    // first (T8); the same step sets the limits bwrap doesn't (launchLimits).
+    const argv = withoutInheritedFds(this.res.fdCloser, stdio.length, launchArgv, launchLimits(spec));
     const child = spawn(argv[0] as string, argv.slice(1), {
       stdio,
       // Unprivileged host identity: sandbox uid 65534 maps to this uid, never to host root. With an

@@ -120,6 +120,14 @@ static void check_proc_sys(void) {
   attack_on("open_wr_core_pattern", a_open_wronly, "/proc/sys/kernel/core_pattern", "/proc/sys/kernel/core_pattern");
   attack_on("open_wr_sysrq_trigger", a_open_wronly, "/proc/sysrq-trigger", "/proc/sysrq-trigger");
   attack_on("open_wr_uevent_helper", a_open_wronly, "/sys/kernel/uevent_helper", "/sys/kernel/uevent_helper");
+  /* No core dumps either: a crash must not hand memory to the host's core_pattern helper. */
+  struct rlimit core;
+  int core_ret = getrlimit(RLIMIT_CORE, &core);
+  begin("rlimit_core");
+  field_l("ret", core_ret);
+  field_l("soft", core_ret == 0 ? (long)core.rlim_cur : -1);
+  field_l("hard", core_ret == 0 ? (long)core.rlim_max : -1);
+  end_line();
   const char *reads[] = {"/proc/kcore", "/proc/keys", "/proc/timer_list"};
   static char buf[1 << 16];
   for (int i = 0; i < 3; i++) {

@@ -612,6 +612,9 @@ static __attribute__((noreturn)) void run_agent(int sock, uint32_t nofile, const
   if (chdir("/newroot") != 0 || chroot(".") != 0 || chdir("/") != 0) fail("chroot");
   struct rlimit rl = {nofile, nofile};
   if (setrlimit(RLIMIT_NOFILE, &rl) != 0) fail("RLIMIT_NOFILE");
+  // No core dumps, soft and hard, as on every tier: a crash writes no memory image anywhere.
+  struct rlimit no_core = {0, 0};
+  if (setrlimit(RLIMIT_CORE, &no_core) != 0) fail("RLIMIT_CORE");
   if (setsid() < 0) fail("setsid");
   // Why: an unprivileged uid with every capability set empty, as on every tier: the bounding and
   // ambient sets too, so nothing exec'd later could ever regain a capability.
