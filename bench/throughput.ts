@@ -3,9 +3,12 @@
  * the next run as soon as its last one ended): the raw bubblewrap line the driver generates (the
  * engine's ceiling), `executeOnce` through the library, and POST /api/v1/sandbox/execute over
  * loopback HTTP from a client process of its own (bench/http-load.ts). The three take turns in
- * rounds of equal windows, so machine noise hits them alike.
+ * rounds of equal windows, so machine noise hits them alike. Each window also records the host's
+ * CPU time per run (every core, from /proc/stat; the HTTP client's own CPU left out): on a host
+ * where the engine alone saturates the CPUs, that is what decides how many runs fit.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +26,7 @@ import { createLoopbackAccess } from '../src/admission/loopback-access.ts';
 import { findLeftovers } from '../src/isolation/leftovers.ts';
 import { rawBwrapRunner } from './namespace.ts';
 import { specMaker } from './driver-cycle.ts';
-import { rate } from './rate.ts';
+import { rate, type Rate } from './rate.ts';
 
 const execFileAsync = promisify(execFile);
 const httpLoad = join(dirname(fileURLToPath(import.meta.url)), 'http-load.ts');
@@ -36,12 +39,30 @@ export interface ThroughputBench {
   perSecond: { raw: number[]; library: number[]; http: number[] };
   /** Median over rounds of each path's rate divided by raw bwrap's rate in the same round. */
   ratio: { library: number; http: number };
+  /** Host CPU milliseconds (all cores) per completed run, one entry per round. */
+  cpuMsPerRun: { raw: number[]; library: number[]; http: number[] };
+  /** Median over rounds of each path's CPU per run divided by raw bwrap's in the same round. */
+  cpuRatio: { library: number; http: number };
   /** Runs that failed (a non-zero exit, an HTTP error): must be 0. */
   failures: number;
   leftovers: number;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+/** CPU time the host spent busy (user, nice, system, irq, softirq; all cores), in milliseconds since boot. */
+function hostBusyMs(): number {
+  const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = fields;
+  return ((user + nice + system + irq + softirq) * 1000) / 100;
+}
+
+/** One window: its rate, and the host CPU per run (less `excludedMs`, CPU spent by the load client). */
+async function measured(window: () => Promise<Rate & { excludedMs?: number }>): Promise<{ perSecond: number; cpuMsPerRun: number }> {
+  const before = hostBusyMs();
+  const r = await window();
+  return { perSecond: r.perSecond, cpuMsPerRun: (hostBusyMs() - before - (r.excludedMs ?? 0)) / Math.max(1, r.runs) };
+}
 
 export async function benchThroughput(config: AirlockConfig, image: Image, rounds = 3, windowSeconds = 4): Promise<ThroughputBench> {
   const cores = cpus().length;
@@ -65,34 +86,41 @@ export async function benchThroughput(config: AirlockConfig, image: Image, round
   };
   const body = JSON.stringify({ agent_id: 'bench', command: ['/bin/true'] });
   /** One window of HTTP load from a client process of its own (bench/http-load.ts). */
-  const httpRate = async (seconds: number, onFailure: () => void): Promise<number> => {
+  const httpRate = async (seconds: number, onFailure: () => void): Promise<Rate & { excludedMs: number }> => {
     const { stdout } = await execFileAsync(process.execPath, [httpLoad, `${url}/api/v1/sandbox/execute`, String(workers), String(seconds), body]);
-    const out = JSON.parse(stdout) as { perSecond: number; failures: number };
+    const out = JSON.parse(stdout) as { perSecond: number; runs: number; failures: number; clientCpuMs: number };
     for (let i = 0; i < out.failures; i++) onFailure();
-    return out.perSecond;
+    return { perSecond: out.perSecond, runs: out.runs, excludedMs: out.clientCpuMs };
   };
   const perSecond: ThroughputBench['perSecond'] = { raw: [], library: [], http: [] };
+  const cpuMsPerRun: ThroughputBench['cpuMsPerRun'] = { raw: [], library: [], http: [] };
+  const record = (path: keyof ThroughputBench['perSecond'], m: { perSecond: number; cpuMsPerRun: number }) => {
+    perSecond[path].push(m.perSecond);
+    cpuMsPerRun[path].push(m.cpuMsPerRun);
+  };
   try {
     // One short untimed window each: the first runs pay for module and code warm-up.
     for (const fn of [raw, library]) await rate(workers, 1, fn, () => undefined);
     await httpRate(1, () => undefined);
     for (let i = 0; i < rounds; i++) {
-      perSecond.raw.push(await rate(workers, windowSeconds, raw, failed));
-      perSecond.library.push(await rate(workers, windowSeconds, library, failed));
-      perSecond.http.push(await httpRate(windowSeconds, failed));
+      record('raw', await measured(() => rate(workers, windowSeconds, raw, failed)));
+      record('library', await measured(() => rate(workers, windowSeconds, library, failed)));
+      record('http', await measured(() => httpRate(windowSeconds, failed)));
     }
   } finally {
     await app.close();
     await service.shutdown();
     await network.close();
   }
-  const ratios = (xs: number[]) => median(xs.map((x, i) => x / (perSecond.raw[i] as number)));
+  const ratios = (xs: number[], base: number[] = perSecond.raw) => median(xs.map((x, i) => x / (base[i] as number)));
   return {
     cores,
     workers,
     windowSeconds,
     perSecond,
     ratio: { library: ratios(perSecond.library), http: ratios(perSecond.http) },
+    cpuMsPerRun,
+    cpuRatio: { library: ratios(cpuMsPerRun.library, cpuMsPerRun.raw), http: ratios(cpuMsPerRun.http, cpuMsPerRun.raw) },
     failures,
     leftovers: findLeftovers(config).length,
   };

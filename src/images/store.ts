@@ -3,16 +3,17 @@
  * Layout: see paths.ts.
  *
  * Resolution on every sandbox start is deliberately cheap: a tag read, one hash of the manifest
- * file (~1.5 MB, only when the file changed since this process last hashed it), and a few dozen
- * lstat calls, all asynchronous so that a burst of starts never holds the controller's event loop. It does NOT re-hash the tree: re-reading ~250 MB
+ * file (~1.5 MB, asynchronous, only when the file changed since this process last hashed it), and
+ * a few dozen lstat calls, synchronous: on entries the kernel has cached they take microseconds
+ * each, less of the event loop than asynchronous round trips cost it. It does NOT re-hash the tree: re-reading ~250 MB
  * per start would cost seconds against a ~10 ms cold start. Full content re-verification is
  * `airlock image verify` (verify.ts), and is done once at build. This trade-off is deliberate:
  * the store is root-owned and not writable by sandboxes, so per-start checks guard against a
  * tampered manifest and a poisoned layout, and `image verify` against tampered contents.
  */
-import { constants } from 'node:fs';
+import { constants, lstatSync } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { lstat, open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AirlockConfig } from '../config/config.ts';
 import { ControlError } from '../host/control-error.ts';
@@ -40,9 +41,10 @@ export async function commitBlob(paths: StorePaths, buildDir: string, digest: st
   return dest;
 }
 
-async function lstatOrNotFound(path: string, nameOrDigest: string): Promise<Stats> {
+// Synchronous, like every check on a start's path through the store (see readTag for why).
+function lstatOrNotFound(path: string, nameOrDigest: string): Stats {
   try {
-    return await lstat(path);
+    return lstatSync(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ImageNotFoundError(nameOrDigest);
     throw err;
@@ -74,9 +76,9 @@ export interface ManifestStamps {
   set(digest: string, stamp: string): unknown;
 }
 
-async function manifestStamp(path: string): Promise<string | undefined> {
+function manifestStamp(path: string): string | undefined {
   try {
-    const st = await lstat(path, { bigint: true });
+    const st = lstatSync(path, { bigint: true });
     return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
   } catch {
     return undefined;
@@ -119,10 +121,10 @@ export async function resolveImage(config: Pick<AirlockConfig, 'stateDir'>, name
   }
   const dir = blobDir(paths, digest);
   const rootfs = join(dir, 'rootfs');
-  rootOnly(await lstatOrNotFound(dir, nameOrDigest), `image directory ${dir}`);
-  rootOnly(await lstatOrNotFound(rootfs, nameOrDigest), `image root ${rootfs}`);
+  rootOnly(lstatOrNotFound(dir, nameOrDigest), `image directory ${dir}`);
+  rootOnly(lstatOrNotFound(rootfs, nameOrDigest), `image root ${rootfs}`);
   const manifest = join(dir, 'manifest.json');
-  const stamp = seen === undefined ? undefined : await manifestStamp(manifest);
+  const stamp = seen === undefined ? undefined : manifestStamp(manifest);
   // A long-running controller re-hashes a manifest only when its inode, size or times changed
   // since it last hashed to the digest; everything else is still checked on every start.
   if (stamp === undefined || seen?.get(digest) !== stamp) {
