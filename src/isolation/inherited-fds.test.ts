@@ -16,8 +16,8 @@ import { watchFdCloser, withoutInheritedFds } from './inherited-fds.ts';
 
 describe('withoutInheritedFds', () => {
   it('puts the agent first, with the boundary, before the launch', () => {
-    assert.deepEqual(withoutInheritedFds('/state/agent/k/airlock-agent', 7, ['/usr/bin/prlimit', '--core=0:0', '--', '/usr/bin/bwrap']), [
-      '/state/agent/k/airlock-agent', '--close-fds-from', '7', '--', '/usr/bin/prlimit', '--core=0:0', '--', '/usr/bin/bwrap',
+    assert.deepEqual(withoutInheritedFds('/state/agent/k/airlock-agent', 7, ['/usr/bin/nsenter', '--net=/run/netns/n', '--', '/usr/bin/bwrap']), [
+      '/state/agent/k/airlock-agent', '--close-fds-from', '7', '--', '/usr/bin/nsenter', '--net=/run/netns/n', '--', '/usr/bin/bwrap',
     ]);
   });
 

@@ -2,7 +2,7 @@
  * Descriptors the controller inherited (T8, CVE-2024-21626 class). Node's spawn sets up only the
  * descriptors in its stdio list; any other the controller's own parent left open without
  * close-on-exec (a shell's `exec 9<file`, a supervisor's pipe, a socket-activation descriptor)
- * would pass through nsenter, prlimit and bwrap, or runsc, into the sandbox. Node can neither
+ * would pass through nsenter and bwrap, or runsc, into the sandbox. Node can neither
  * close-on-exec nor close a range of descriptors in a child, so every runtime launch starts with
  * the project's agent binary on the host (`--close-fds-from`), which closes them and execs the
  * runtime: they never reach it, whatever the controller inherited. The same step sets the resource
