@@ -35,24 +35,20 @@ describe('withoutInheritedFds', () => {
 });
 
 describe('watchFdCloser', () => {
-  it('names the control when the closer refused', async () => {
-    const stderr = new PassThrough();
-    const watch = watchFdCloser(stderr);
-    stderr.end('airlock-agent: cannot close inherited descriptors: neither close_range nor /proc/self/fd is available\n');
-    const err = await watch.failure();
-    assert.ok(err instanceof ControlError);
-    assert.equal(err.control, 'inherited descriptors');
-    assert.match(err.message, /neither close_range nor \/proc\/self\/fd/);
-  });
-
-  it('names the limits when one could not be set', async () => {
-    const stderr = new PassThrough();
-    const watch = watchFdCloser(stderr);
-    stderr.end('airlock-agent: cannot set resource limits: RLIMIT_NOFILE 9: Operation not permitted\n');
-    const err = await watch.failure();
-    assert.ok(err instanceof ControlError);
-    assert.equal(err.control, 'rlimits');
-    assert.match(err.message, /RLIMIT_NOFILE 9: Operation not permitted/);
+  it('names the control the launch step refused for: the descriptors, or the limits', async () => {
+    const refusals = [
+      ['airlock-agent: cannot close inherited descriptors: neither close_range nor /proc/self/fd is available\n', 'inherited descriptors', /neither close_range nor \/proc\/self\/fd/],
+      ['airlock-agent: cannot set resource limits: RLIMIT_NOFILE 9: Operation not permitted\n', 'rlimits', /RLIMIT_NOFILE 9: Operation not permitted/],
+    ] as const;
+    for (const [line, control, detail] of refusals) {
+      const stderr = new PassThrough();
+      const watch = watchFdCloser(stderr);
+      stderr.end(line);
+      const err = await watch.failure();
+      assert.ok(err instanceof ControlError);
+      assert.equal(err.control, control);
+      assert.match(err.message, detail);
+    }
   });
 
   it("is silent about the runtime's own messages", async () => {
