@@ -22,13 +22,12 @@ import { detectAccel, hostTscKhz, qemuArgs, QEMU_BINARY, vmSizes, VMM_FD } from 
 import { handshake, handshakeBytes } from '../../src/isolation/microvm/channel.ts';
 import { discardSnapshot } from '../../src/isolation/microvm/snapshot.ts';
 import { findGuestRam } from '../../src/forensics/guest-ram.ts';
-import { removeEmptyParent } from '../../src/isolation/cgroups/index.ts';
 import { executeOnce } from '../../src/sandbox/execute.ts';
 import { NetworkManager } from '../../src/network/manager.ts';
 import { processesInUidRange } from '../security/lib/host.ts';
 import { microvmSkipReason } from './lib/gate.ts';
-import { isolatedConfig, releaseIsolatedConfig, writeConfigFile } from '../security/lib/isolated-config.ts';
-import { grantSkipReason } from '../security/lib/runtime.ts';
+import { isolatedConfig, writeConfigFile } from '../security/lib/isolated-config.ts';
+import { grantSkipReason, removeIsolatedState } from '../security/lib/runtime.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SandboxService } from '../../src/sandbox/service.ts';
 import { policyDirOf, readBundleHash } from '../../src/policy/bundle-files.ts';
@@ -41,9 +40,8 @@ const LIMITS: Limits = { memoryMb: 128, cpuCores: 1, pids: 64, timeoutSeconds: 6
 const [skip, image] = await microvmSkipReason(config);
 
 after(() => {
-  removeEmptyParent(config.cgroupParent);
-  rmSync(config.runDir, { recursive: true, force: true });
-  releaseIsolatedConfig(config);
+  const problems = removeIsolatedState(config);
+  if (problems.length > 0) process.stderr.write(`microvm test cleanup: ${problems.join('; ')}\n`);
 });
 
 function spec(id: string, limits: Partial<Limits> = {}): SandboxSpec {

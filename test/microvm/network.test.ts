@@ -20,14 +20,14 @@ import { detectAccel, GUEST_TAP, hostTscKhz, qemuArgs, QEMU_BINARY, vmSizes, VMM
 import { handshake, handshakeBytes } from '../../src/isolation/microvm/channel.ts';
 import { defaultInitramfsInputs, ensureInitramfs } from '../../src/isolation/microvm/initramfs.ts';
 import { ensureRootImage } from '../../src/isolation/microvm/rootfs.ts';
-import { removeEmptyParent } from '../../src/isolation/cgroups/index.ts';
 import { executeOnce } from '../../src/sandbox/execute.ts';
 import type { ExecutionResult } from '../../src/sandbox/result.ts';
 import { NetworkManager } from '../../src/network/manager.ts';
 import type { NetworkRequest } from '../../src/network/policy.ts';
 import { slotSpace } from '../../src/network/slots.ts';
 import { microvmSkipReason } from './lib/gate.ts';
-import { isolatedConfig, releaseIsolatedConfig } from '../security/lib/isolated-config.ts';
+import { removeIsolatedState } from '../security/lib/runtime.ts';
+import { isolatedConfig } from '../security/lib/isolated-config.ts';
 import { SandboxService } from '../../src/sandbox/service.ts';
 import { policyDirOf, readBundleHash } from '../../src/policy/bundle-files.ts';
 import { nftTables, ownNetworkPieces, processesInUidRange } from '../security/lib/host.ts';
@@ -65,8 +65,9 @@ after(async () => {
   await networks.close();
   inference.close();
   anyAddress.close();
-  removeEmptyParent(config.cgroupParent);
-  releaseIsolatedConfig(config);
+  // The service's drivers prepared state under the run directory too (the gVisor agent layer among it).
+  const problems = removeIsolatedState(config);
+  if (problems.length > 0) process.stderr.write(`microvm network test cleanup: ${problems.join('; ')}\n`);
 });
 
 /**
