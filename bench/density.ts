@@ -22,7 +22,8 @@ import { loadavg } from 'node:os';
 import { SandboxService } from '../src/sandbox/service.ts';
 import { policyDirOf, readBundleHash } from '../src/policy/bundle-files.ts';
 import { detectCgroups, readKeyedCounter, type CgroupLayout } from '../src/isolation/cgroups/index.ts';
-import { isolatedConfig, releaseIsolatedConfig } from '../test/security/lib/isolated-config.ts';
+import { isolatedConfig } from '../test/security/lib/isolated-config.ts';
+import { releaseBenchConfig } from './config.ts';
 
 export interface DensityStep {
   idle: number;
@@ -127,7 +128,7 @@ export async function benchDensity(steps: number[]): Promise<DensityStep[]> {
     // Ended a few at a time: 2,000 teardowns at once would swamp the shared host.
     for (let i = 0; i < ids.length; i += 16) await Promise.all(ids.slice(i, i + 16).map((id) => service.kill(id).catch(() => undefined)));
     await service.shutdown();
-    releaseIsolatedConfig(config);
+    releaseBenchConfig(config);
   }
 }
 

@@ -7,7 +7,8 @@
 import { NetworkManager } from '../src/network/manager.ts';
 import { cpuWindow } from './idle-parts.ts';
 import { availability, runInSandbox } from '../test/security/lib/runtime.ts';
-import { isolatedConfig, releaseIsolatedConfig } from '../test/security/lib/isolated-config.ts';
+import { isolatedConfig } from '../test/security/lib/isolated-config.ts';
+import { releaseBenchConfig } from './config.ts';
 
 const SANDBOXES = Number(process.argv[2] ?? 20);
 const SECONDS = Number(process.argv[3] ?? 30);
@@ -29,4 +30,4 @@ const reasons = [...new Set(results.map((r) => r.termination_reason))];
 console.log(JSON.stringify({ ended: reasons }));
 for (const r of results) if (r.termination_reason !== 'completed') console.log(r.termination_reason, JSON.stringify(r.security_violations.map((v) => v.description)));
 await networks.close();
-releaseIsolatedConfig(config);
+releaseBenchConfig(config);

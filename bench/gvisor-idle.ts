@@ -6,7 +6,8 @@
  * p50 are timed with none idle and again with the N idle, in the same run.
  */
 import { readFileSync } from 'node:fs';
-import { isolatedConfig, releaseIsolatedConfig } from '../test/security/lib/isolated-config.ts';
+import { isolatedConfig } from '../test/security/lib/isolated-config.ts';
+import { releaseBenchConfig } from './config.ts';
 import { SandboxService } from '../src/sandbox/service.ts';
 import { policyDirOf, readBundleHash } from '../src/policy/bundle-files.ts';
 import { detectCgroups, readKeyedCounter } from '../src/isolation/cgroups/index.ts';
@@ -58,7 +59,7 @@ export async function benchGvisorIdle(idle: number, samples: number, windowSecon
   try {
     return await measure(config, idle, samples, windowSeconds);
   } finally {
-    releaseIsolatedConfig(config);
+    releaseBenchConfig(config);
   }
 }
 

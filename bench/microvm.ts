@@ -27,7 +27,8 @@ import { snapshotPath } from '../src/isolation/microvm/snapshot.ts';
 import { ensureRootImage } from '../src/isolation/microvm/rootfs.ts';
 import { removeEmptyParent } from '../src/isolation/cgroups/index.ts';
 import { NetworkManager } from '../src/network/manager.ts';
-import { isolatedConfig, releaseIsolatedConfig } from '../test/security/lib/isolated-config.ts';
+import { isolatedConfig } from '../test/security/lib/isolated-config.ts';
+import { releaseBenchConfig } from './config.ts';
 import { summarize, timePaired, type Summary } from './stats.ts';
 import type { AirlockConfig } from '../src/config/config.ts';
 import { SandboxService } from '../src/sandbox/service.ts';
@@ -178,7 +179,7 @@ export async function benchMicrovm(rounds: number): Promise<MicrovmBench> {
     removeEmptyParent(config.cgroupParent);
     rmSync(grantDir, { recursive: true, force: true });
     rmSync(config.runDir, { recursive: true, force: true });
-    releaseIsolatedConfig(config);
+    releaseBenchConfig(config);
   }
 }
 

@@ -17,7 +17,8 @@
 import { loadavg } from 'node:os';
 import { SandboxService } from '../src/sandbox/service.ts';
 import { policyDirOf, readBundleHash } from '../src/policy/bundle-files.ts';
-import { isolatedConfig, releaseIsolatedConfig } from '../test/security/lib/isolated-config.ts';
+import { isolatedConfig } from '../test/security/lib/isolated-config.ts';
+import { releaseBenchConfig } from './config.ts';
 import { controllerFootprint, cpuWindow, createExec, spawnTrue } from './idle-parts.ts';
 import { summarize, type Summary } from './stats.ts';
 
@@ -98,7 +99,7 @@ export async function benchNamespaceIdle(steps: number[], samples: number, windo
     return result;
   } finally {
     await service.shutdown();
-    releaseIsolatedConfig(config);
+    releaseBenchConfig(config);
   }
 }
 

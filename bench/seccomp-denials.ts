@@ -11,7 +11,8 @@ import { executeOnce } from '../src/sandbox/execute.ts';
 import { DenialWatch, ensureSeccompAuditHelper } from '../src/sandbox/denials/watch.ts';
 import { NetworkManager } from '../src/network/manager.ts';
 import { availability, probeLimits, SANDBOX_ENV } from '../test/security/lib/runtime.ts';
-import { isolatedConfig, releaseIsolatedConfig } from '../test/security/lib/isolated-config.ts';
+import { isolatedConfig } from '../test/security/lib/isolated-config.ts';
+import { releaseBenchConfig } from './config.ts';
 import { processTicks, USER_HZ } from './idle-parts.ts';
 
 const DENIALS = Number(process.argv[2] ?? 20_000);
@@ -56,5 +57,5 @@ try {
 } finally {
   watch.close();
   await networks.close();
-  releaseIsolatedConfig(config);
+  releaseBenchConfig(config);
 }

@@ -10,7 +10,8 @@ import { executeOnce } from '../src/sandbox/execute.ts';
 import { DenialWatch, ensureSeccompAuditHelper } from '../src/sandbox/denials/watch.ts';
 import { NetworkManager } from '../src/network/manager.ts';
 import { availability, probeLimits, SANDBOX_ENV } from '../test/security/lib/runtime.ts';
-import { isolatedConfig, releaseIsolatedConfig } from '../test/security/lib/isolated-config.ts';
+import { isolatedConfig } from '../test/security/lib/isolated-config.ts';
+import { releaseBenchConfig } from './config.ts';
 import { summarize, type Summary } from './stats.ts';
 
 const FILES = 5_000;
@@ -101,7 +102,7 @@ export async function benchWriteWatch(rounds: number): Promise<WriteWatchBench> 
   } finally {
     watch.close();
     await networks.close();
-    releaseIsolatedConfig(config);
+    releaseBenchConfig(config);
   }
 }
 
