@@ -47,7 +47,7 @@ export interface CBinary {
 
 /**
  * Binaries a caller has verified (binary path → identity of the file and the checksum it matched),
- * and the build key of each source (`source:<path>` → identity of the source file and its key).
+ * and the build key of each source (`source:<path>|<identity of the file>|<flags>` → its key).
  * Kept by a long-lived caller so that a reuse re-hashes a file only when it changed since.
  */
 export type BuildStamps = Map<string, string>;
@@ -70,17 +70,16 @@ export async function ensureCBinary(spec: CBuildSpec, verified?: BuildStamps): P
 }
 
 /**
- * The SHA-256 of the source and flags. With `verified`, the source is read and hashed again only
- * when it changed since (its identity as {@link fileStamp} gives it): a launch needs no 60 KB hash.
+ * The SHA-256 of the source and flags. With `verified`, remembered under the source file's identity
+ * ({@link fileStamp}) and flags: the source is read and hashed again only when it changed since.
  */
 function buildKey(spec: CBuildSpec, verified?: BuildStamps): string {
   const flags = `\0${spec.cflags.join(' ')}`;
-  const entry = `source:${spec.source}`;
-  const stamp = verified === undefined ? undefined : `${fileStamp(spec.source)}|${flags}|`;
-  const known = stamp === undefined ? undefined : verified?.get(entry);
-  if (stamp !== undefined && known?.startsWith(stamp) === true) return known.slice(stamp.length);
+  const entry = verified === undefined ? undefined : `source:${spec.source}|${fileStamp(spec.source)}|${flags}`;
+  const known = entry === undefined ? undefined : verified?.get(entry);
+  if (known !== undefined) return known;
   const key = sha256(Buffer.concat([readFileSync(spec.source), Buffer.from(flags)]));
-  if (stamp !== undefined) verified?.set(entry, `${stamp}${key}`);
+  if (entry !== undefined) verified?.set(entry, key);
   return key;
 }
 
