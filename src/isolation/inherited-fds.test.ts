@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type IOType } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { buildTestAgent } from '../agent/test-agent.ts';
@@ -27,6 +27,11 @@ describe('withoutInheritedFds', () => {
     for (const openFiles of [0, 1.5, 2 ** 31]) assert.throws(() => withoutInheritedFds('/a', 7, ['/usr/bin/bwrap'], { openFiles }), /no open-file limit/);
   });
 
+  it('ties the launch to the controller when asked, naming its pid', () => {
+    assert.deepEqual(withoutInheritedFds('/a', 3, ['/usr/bin/runsc'], { dieWithParent: 4321 }), ['/a', '--close-fds-from', '3', '--die-with-parent', '4321', '--', '/usr/bin/runsc']);
+    for (const dieWithParent of [0, 1, 2.5, 2 ** 31]) assert.throws(() => withoutInheritedFds('/a', 3, ['/usr/bin/runsc'], { dieWithParent }), /no controller pid/);
+  });
+
   it('refuses a launcher found through PATH and a boundary below 3', () => {
     assert.throws(() => withoutInheritedFds('/a', 3, ['bwrap']), /absolute path/);
     assert.throws(() => withoutInheritedFds('/a', 3, []), /absolute path/);
@@ -35,10 +40,11 @@ describe('withoutInheritedFds', () => {
 });
 
 describe('watchFdCloser', () => {
-  it('names the control the launch step refused for: the descriptors, or the limits', async () => {
+  it('names the control the launch step refused for: the descriptors, the limits or the parent-death signal', async () => {
     const refusals = [
       ['airlock-agent: cannot close inherited descriptors: neither close_range nor /proc/self/fd is available\n', 'inherited descriptors', /neither close_range nor \/proc\/self\/fd/],
       ['airlock-agent: cannot set resource limits: RLIMIT_NOFILE 9: Operation not permitted\n', 'rlimits', /RLIMIT_NOFILE 9: Operation not permitted/],
+      ['airlock-agent: cannot tie the runtime to its controller: its controller (pid 77) is gone\n', 'parent death signal', /controller \(pid 77\) is gone/],
     ] as const;
     for (const [line, control, detail] of refusals) {
       const stderr = new PassThrough();
@@ -136,6 +142,47 @@ describe('the agent as the launch prefix', { skip }, () => {
       assert.equal(stdout, '', 'the launch never ran');
       assert.equal(refusal?.control, control, options.join(' '));
     }
+  });
+
+  /**
+   * A shell starts the prefix in the background (so the shell is its parent), prints the launched
+   * sleep's pid, and is then killed: the pid of the sleep, and whether it is gone a moment later.
+   */
+  async function sleepAfterParentDies(options: (shellPid: string) => string[]): Promise<boolean> {
+    const launch = [binary, '--close-fds-from', '3', ...options('$$'), '--', '/bin/sleep', '30'].join(' ');
+    const shell = spawn('/bin/sh', ['-c', `${launch} & echo $!; wait`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const pid = Number(await new Promise<string>((resolve) => shell.stdout?.once('data', (c: Buffer) => resolve(c.toString().trim()))));
+    assert.ok(Number.isInteger(pid) && pid > 1, 'the sleep\'s pid');
+    shell.kill('SIGKILL');
+    // The signal comes as the parent exits; a second is ample for it, and the control's wait.
+    const deadline = Date.now() + 1_000;
+    while (Date.now() < deadline && isSleeping(pid)) await new Promise((resolve) => setTimeout(resolve, 20));
+    const alive = isSleeping(pid);
+    if (alive) process.kill(pid, 'SIGKILL');
+    shell.stdout?.destroy();
+    return alive;
+  }
+
+  const isSleeping = (pid: number): boolean => {
+    try {
+      return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+
+  it('--die-with-parent: the launch is killed when its parent dies (the control: it lives on without the option)', async () => {
+    assert.equal(await sleepAfterParentDies((shell) => ['--die-with-parent', shell]), false, 'killed with its parent');
+    assert.equal(await sleepAfterParentDies(() => []), true, 'without the option it outlives its parent');
+  });
+
+  it('--die-with-parent: a parent that is not the one named never gets its launch run', async () => {
+    const { code, stdout, refusal } = await launch(4, ['/bin/sh', '-c', 'echo ran'], ['--die-with-parent', String(process.pid + 1)]);
+    assert.equal(code, 126);
+    assert.equal(stdout, '', 'the launch never ran');
+    assert.equal(refusal?.control, 'parent death signal');
+    const own = await launch(4, ['/bin/sh', '-c', 'echo ran'], ['--die-with-parent', String(process.pid)]);
+    assert.equal(own.stdout, 'ran\n');
   });
 
   it('--no-thp runs the launch with transparent huge pages off, inherited by what it runs (the control: on without it)', () => {

@@ -22,7 +22,13 @@ const config = isolatedConfig();
 const configFile = writeConfigFile(withUnsignedLoopbackOperator(config));
 const reason = skipReason(config)('namespace');
 const gvisorReason = skipReason(config)('gvisor');
-after(() => {
+/** Every server started here: a failed assertion must not leave one running (the file would never end). */
+const servers: ChildProcess[] = [];
+after(async () => {
+  for (const child of servers.filter((c) => c.exitCode === null && c.signalCode === null)) {
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('close', resolve));
+  }
   const problems = removeIsolatedState(config);
   if (problems.length > 0) process.stderr.write(`server crash test cleanup: ${problems.join('; ')}\n`);
 });
@@ -35,6 +41,7 @@ interface Server {
 
 async function startServer(): Promise<Server> {
   const child = spawn(process.execPath, ['bin/airlock.js', 'serve', '--port', '0', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  servers.push(child);
   let log = '';
   child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
@@ -54,6 +61,19 @@ async function post(url: string, body: unknown): Promise<Record<string, unknown>
   const json = (await res.json()) as Record<string, unknown>;
   assert.ok(res.ok, `POST ${url}: ${res.status} ${JSON.stringify(json)}`);
   return json;
+}
+
+/** Resolves once `count` one-shots are listed as running, and a moment more for their runtimes to be up. */
+async function oneShotsRunning(url: string, count: number): Promise<void> {
+  for (let i = 0; i < stretched(200); i++) {
+    const status = (await (await fetch(`${url}/api/v1/sandbox/status`)).json()) as { active_sandboxes: { kind: string }[] };
+    if (status.active_sandboxes.filter((s) => s.kind === 'execution').length >= count) {
+      await sleep(stretched(1_000));
+      return;
+    }
+    await sleep(50);
+  }
+  assert.fail(`${count} one-shots did not start`);
 }
 
 /** Starts `sleep 300` in a sandbox; resolves once the command has printed that it runs. */
@@ -90,11 +110,20 @@ test('kill -9 with running sandboxes, restart: the new server reaps every leftov
   // A restricted sandbox too: its namespace, link, table and proxy must be reaped as well (the
   // server's pool of ready namespaces is left behind by the crash just the same).
   await post(`${first.url}/api/v1/sandboxes`, { runtime: 'namespace', network_policy: 'restricted', allowed_hosts: ['example.com'] });
+  // A one-shot on each runtime as well: unlike a persistent sandbox's agent, it reads no stdin
+  // from the server, so only the parent-death control can end it when the server dies.
+  for (const runtime of runtimes) void fetch(`${first.url}/api/v1/sandbox/execute`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ agent_id: 'crash-test', runtime, command: ['sleep', '300'] }) }).catch(() => undefined);
   await Promise.all(running);
+  await oneShotsRunning(first.url, runtimes.length);
   assert.ok(added().length > 0, 'sandboxes are running');
   assert.ok(added().some((x) => x.startsWith('named netns ')), 'the restricted sandbox has its namespace');
   first.child.kill('SIGKILL');
   await new Promise((resolve) => first.child.once('close', resolve));
+  // Every sandbox process dies with its controller (bwrap's --die-with-parent; runsc under the
+  // launch step's parent-death signal), before any new server reaps: nothing runs unsupervised.
+  const survivors = () => added().filter((x) => x.startsWith('process ') || x.startsWith('runsc process '));
+  for (let i = 0; i < 50 && survivors().length > 0; i++) await sleep(100);
+  assert.deepEqual(survivors(), [], 'no sandbox process outlives its controller');
   const second = await startServer();
   try {
     assert.match(second.log(), /reaped sandboxes left by a previous controller/);

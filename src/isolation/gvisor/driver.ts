@@ -56,7 +56,6 @@ export interface GvisorDriverOptions {
 interface Tools extends MountTools {
   runsc: string;
   mkfifo: string;
-  setpriv: string | undefined;
   nsenter: string | undefined;
   flags: RunscFlags;
   version: string;
@@ -185,7 +184,6 @@ export class GvisorDriver implements IsolationDriver {
         refusedForks: fifo.value,
         limitEvents: this.limitEvents,
         agentInRoot: agentLayer !== undefined,
-        setpriv: tools.setpriv,
         nsenter: tools.nsenter,
         flags: tools.flags,
         stateDir: this.stateDir,
@@ -259,7 +257,7 @@ export class GvisorDriver implements IsolationDriver {
     const flags = parseRunscFlags(await runscFlagsText(runsc));
     const missing = REQUIRED_FLAGS.filter((f) => !flags.has(f));
     if (missing.length > 0) throw new ControlError('gvisor', `${version} lacks required flags: --${missing.join(', --')}`);
-    this.tools = { runsc, mkfifo, mount, umount, setpriv: findExecutable('setpriv'), nsenter: findExecutable('nsenter'), flags, version };
+    this.tools = { runsc, mkfifo, mount, umount, nsenter: findExecutable('nsenter'), flags, version };
     return this.tools;
   }
 

@@ -46,8 +46,6 @@ export interface GvisorResources {
   limitEvents: CgroupLimitEvents;
   /** The agent is a layer of the root (see agent-layer.ts), not a bind mount. */
   agentInRoot: boolean;
-  /** When present, runsc runs under `setpriv --pdeathsig KILL`: it dies if the controller dies. */
-  setpriv: string | undefined;
   flags: RunscFlags;
   stateDir: string;
   bundle: BundlePaths;
@@ -112,14 +110,15 @@ export class GvisorSandbox implements Sandbox {
     const reportDenials = res.spec.onSeccompDenial;
     if (reportDenials !== undefined) res.refusedForks.onDenied(reportDenials);
     const runArgs = [...runscGlobalArgs(res.flags, { stateDir: res.stateDir, logDir: res.bundle.dir, seccompDenials: reportDenials !== undefined }, res.spec.network), 'run', '--bundle', res.bundle.dir, this.id];
-    const [runFile, runFileArgs] = res.setpriv === undefined ? [res.runsc, runArgs] : [res.setpriv, ['--pdeathsig', 'KILL', '--', res.runsc, ...runArgs]];
     // An attached network: runsc (as root, before it sets up the sandbox) enters the prepared namespace.
     const [file, args] = res.spec.network.kind === 'attached' && res.nsenter !== undefined
-      ? [res.nsenter, [`--net=${res.spec.network.netnsPath}`, '--', runFile, ...runFileArgs]]
-      : [runFile, runFileArgs];
+      ? [res.nsenter, [`--net=${res.spec.network.netnsPath}`, '--', res.runsc, ...runArgs]]
+      : [res.runsc, runArgs];
     if (res.spec.network.kind === 'attached' && res.nsenter === undefined) throw new ControlError('network', 'nsenter is not installed (apt-get install util-linux)');
-    // Only stdin/stdout/stderr reach runsc (and its gofer and sandbox kernel): anything else the controller inherited is closed first (T8).
-    const argv = withoutInheritedFds(res.fdCloser, 3, [file, ...args]);
+    // Only stdin/stdout/stderr reach runsc (and its gofer and sandbox kernel): anything else the
+    // controller inherited is closed first (T8). runsc dies with the controller: its sandbox kernel
+    // is started attached and dies with it, so nothing runs on unsupervised.
+    const argv = withoutInheritedFds(res.fdCloser, 3, [file, ...args], { dieWithParent: process.pid });
     // stdout/stderr are pipes read concurrently by the caller; a host terminal is never passed in.
     const child = spawn(argv[0] as string, argv.slice(1), { stdio: [command.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: RUNSC_ENV });
     this.child = child;

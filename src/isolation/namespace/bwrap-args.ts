@@ -8,7 +8,7 @@ import { AGENT_BINARY_NAME } from '../../agent/build.ts';
 import type { ProcMaskBind } from '../proc-masks.ts';
 import { workdirOnScratch } from '../mount-targets.ts';
 import { watchWritesArg } from './write-watch.ts';
-import type { LaunchLimits } from '../inherited-fds.ts';
+import type { LaunchControls } from '../inherited-fds.ts';
 
 /** Inside the sandbox everyone is `nobody`: never uid 0, not even in the user namespace. */
 export const SANDBOX_UID = 65534;
@@ -206,7 +206,7 @@ export function buildLauncherArgs(spec: SandboxSpec, hostUid: number, nsenterPat
 }
 
 /** Resource limits that bwrap doesn't set, applied by the launch's first step before it execs bwrap. */
-export function launchLimits(spec: SandboxSpec): LaunchLimits {
+export function launchLimits(spec: SandboxSpec): LaunchControls {
   // No core dumps: a crash must not hand memory to the host's core_pattern helper.
   return { openFiles: spec.limits.openFiles, noCore: true };
 }
