@@ -409,7 +409,7 @@ static int exec_command(char **cmd, char **envp) {
 }
 
 /*
- * In the forked child: puts the command in a Landlock domain of its own. The domain restricts no
+ * In the command's child: puts it in a Landlock domain of its own. The domain restricts no
  * file access (REFER, which every domain otherwise denies, is granted on the whole tree, and only
  * block-device creation, impossible without capabilities anyway, is handled), but Linux refuses
  * ptrace-mode access from inside a domain to any process outside it: another command's
@@ -437,7 +437,10 @@ static int isolate_command(void) {
   return err;
 }
 
-/* In the forked child: becomes the command. Never returns. */
+/*
+ * The command's side of a vfork: it shares the agent's memory until the exec, so it writes nothing
+ * but its own locals, and never returns (exec or _exit).
+ */
 static void child_exec(const struct agent *a, int in_fd, int out_fd, int err_fd, const char *cwd, char **argv, char **envp) {
   sigset_t none;
   sigemptyset(&none);
@@ -505,9 +508,11 @@ static void start_exec(struct agent *a, uint32_t id, const uint8_t *p, size_t n)
     emit_error(a, id, errno, "cannot create the command's stdio: %s", strerror(errno));
     goto out;
   }
-  pid_t pid = fork();
+  // vfork, as in run_init: gVisor's kernel would copy the agent's address space only for the exec
+  // to discard it. child_exec changes only its own descriptors, mask, session and credentials.
+  pid_t pid = vfork();
   if (pid < 0) {
-    emit_error(a, id, errno, "cannot fork: %s", strerror(errno));
+    emit_error(a, id, errno, "cannot start the command: %s", strerror(errno));
     goto out;
   }
   if (pid == 0) child_exec(a, pin[0], pout[1], perr[1], cwd, argv, envp);

@@ -20,6 +20,7 @@ import { driverCycle, specMaker } from './driver-cycle.ts';
 import { summarize, timePaired, type Summary } from './stats.ts';
 import type { PairResult } from './namespace.ts';
 import { createLoopbackAccess } from '../src/admission/loopback-access.ts';
+import { findExecutable } from '../src/host/which.ts';
 
 export interface ServiceBench {
   pairs: PairResult[];
@@ -39,10 +40,13 @@ export async function benchService(config: AirlockConfig, image: Image, n: numbe
   await service.start();
   const pairs: PairResult[] = [];
   try {
-    const running = await service.create({ runtime: 'namespace', limits: {}, metadata: {}, env: {}, mounts: [] });
-    const [exec, host] = await timePaired(n, 10, () => execTrue(service, running.sandbox_id), hostTrue);
-    pairs.push({ name: 'exec /bin/true in a running namespace sandbox', subject: summarize(exec), baseline: summarize(host), subjectLabel: 'agent exec', baselineLabel: 'B: host spawn' });
-    await service.kill(running.sandbox_id);
+    // gVisor only where runsc is installed: its exec pays the sandbox kernel's fork and exec.
+    for (const runtime of findExecutable('runsc') === undefined ? (['namespace'] as const) : (['namespace', 'gvisor'] as const)) {
+      const running = await service.create({ runtime, limits: {}, metadata: {}, env: {}, mounts: [] });
+      const [exec, host] = await timePaired(runtime === 'gvisor' ? Math.min(n, 100) : n, 10, () => execTrue(service, running.sandbox_id), hostTrue);
+      pairs.push({ name: `exec /bin/true in a running ${runtime} sandbox`, subject: summarize(exec), baseline: summarize(host), subjectLabel: 'agent exec', baselineLabel: 'B: host spawn' });
+      await service.kill(running.sandbox_id);
+    }
 
     pairs.push(await httpOverhead(service, config, image, Math.min(n, 100)));
     const simultaneous = await fiftyCreates(service);
