@@ -151,6 +151,7 @@ if (throughput !== undefined) {
     '',
     `Sustained one-shots (/bin/true, ${t.workers} workers on ${t.cores} cores, ${t.perSecond.raw.length} rounds of ${t.windowSeconds} s each): raw bwrap ${list(t.perSecond.raw)}/s; library (executeOnce) ${list(t.perSecond.library)}/s = ${f(t.ratio.library)}× raw; HTTP POST /execute ${list(t.perSecond.http)}/s = ${f(t.ratio.http)}× raw (median of per-round ratios); failures ${t.failures}, leftovers after ${t.leftovers}`,
     `Host CPU per one-shot (all cores, the HTTP client's own left out): raw bwrap ${list(t.cpuMsPerRun.raw)} ms; library ${list(t.cpuMsPerRun.library)} ms = ${f(t.cpuRatio.library)}× raw; HTTP ${list(t.cpuMsPerRun.http)} ms = ${f(t.cpuRatio.http)}× raw`,
+    `One spawn of /bin/true (wall / spawning process's CPU, ms): from the controller after the load (${t.spawn.controller.map((c) => `${f(c.rssMb)} MiB resident`).join(', ')}) ${t.spawn.controller.map((c) => `${f(c.wallMs)} / ${f(c.cpuMs)}`).join(', ')}; from a fresh Node process (${t.spawn.fresh.map((c) => `${f(c.rssMb)} MiB`).join(', ')}) ${t.spawn.fresh.map((c) => `${f(c.wallMs)} / ${f(c.cpuMs)}`).join(', ')}`,
   );
 }
 if (network !== undefined) {

@@ -27,6 +27,7 @@ import { findLeftovers } from '../src/isolation/leftovers.ts';
 import { rawBwrapRunner } from './namespace.ts';
 import { specMaker } from './driver-cycle.ts';
 import { rate, type Rate } from './rate.ts';
+import { spawnCostFresh, spawnCostHere, type SpawnCost } from './spawn-cost.ts';
 
 const execFileAsync = promisify(execFile);
 const httpLoad = join(dirname(fileURLToPath(import.meta.url)), 'http-load.ts');
@@ -43,6 +44,12 @@ export interface ThroughputBench {
   cpuMsPerRun: { raw: number[]; library: number[]; http: number[] };
   /** Median over rounds of each path's CPU per run divided by raw bwrap's in the same round. */
   cpuRatio: { library: number; http: number };
+  /**
+   * One spawn of /bin/true from the controller (this process, right after the load, service and
+   * server still up) and from a fresh Node process, measured in turns: what the controller's size
+   * adds to every sandbox launch.
+   */
+  spawn: { controller: SpawnCost[]; fresh: SpawnCost[] };
   /** Runs that failed (a non-zero exit, an HTTP error): must be 0. */
   failures: number;
   leftovers: number;
@@ -94,6 +101,7 @@ export async function benchThroughput(config: AirlockConfig, image: Image, round
   };
   const perSecond: ThroughputBench['perSecond'] = { raw: [], library: [], http: [] };
   const cpuMsPerRun: ThroughputBench['cpuMsPerRun'] = { raw: [], library: [], http: [] };
+  const spawnCost: ThroughputBench['spawn'] = { controller: [], fresh: [] };
   const record = (path: keyof ThroughputBench['perSecond'], m: { perSecond: number; cpuMsPerRun: number }) => {
     perSecond[path].push(m.perSecond);
     cpuMsPerRun[path].push(m.cpuMsPerRun);
@@ -106,6 +114,10 @@ export async function benchThroughput(config: AirlockConfig, image: Image, round
       record('raw', await measured(() => rate(workers, windowSeconds, raw, failed)));
       record('library', await measured(() => rate(workers, windowSeconds, library, failed)));
       record('http', await measured(() => httpRate(windowSeconds, failed)));
+    }
+    for (let i = 0; i < 2; i++) {
+      spawnCost.controller.push(await spawnCostHere(200));
+      spawnCost.fresh.push(await spawnCostFresh(200));
     }
   } finally {
     await app.close();
@@ -121,6 +133,7 @@ export async function benchThroughput(config: AirlockConfig, image: Image, round
     ratio: { library: ratios(perSecond.library), http: ratios(perSecond.http) },
     cpuMsPerRun,
     cpuRatio: { library: ratios(cpuMsPerRun.library, cpuMsPerRun.raw), http: ratios(cpuMsPerRun.http, cpuMsPerRun.raw) },
+    spawn: spawnCost,
     failures,
     leftovers: findLeftovers(config).length,
   };
