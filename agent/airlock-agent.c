@@ -439,7 +439,9 @@ static int isolate_command(void) {
 
 /*
  * The command's side of a vfork: it shares the agent's memory until the exec, so it writes nothing
- * but its own locals, and never returns (exec or _exit).
+ * but its own locals, and never returns (exec or _exit). The /proc fallback of close_from allocates
+ * and frees again: safe because the agent is single-threaded, so no allocator lock is held across
+ * the vfork.
  */
 static void child_exec(const struct agent *a, int in_fd, int out_fd, int err_fd, const char *cwd, char **argv, char **envp) {
   sigset_t none;
