@@ -107,7 +107,7 @@ export async function buildImage(config: AirlockConfig, options: BuildOptions): 
     const fixed = await sanitizeTree(rootfs);
     log(`emptied dev/ (${fixed.devEntries} entries), removed ${fixed.removedSpecial} other device nodes/fifos/sockets`);
     log(`set owner root on ${fixed.chowned} entries, stripped setuid/setgid/group-world-write from ${fixed.chmodded}`);
-    await checkMaskedPaths(rootfs);
+    checkMaskedPaths(rootfs);
     const tree = await manifestTree(rootfs, {
       onWalked: (files, dirs) => log(`hashing ${files} files (${dirs} dirs and symlinks)…`),
     });

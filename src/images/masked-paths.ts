@@ -73,7 +73,7 @@ function lstatOrNull(path: string): Stats | null {
  * with lstat; throws ControlError('image') naming the first offending path. A handful of lstat
  * calls: cheap enough to run on every image resolution, not only at build.
  */
-export async function checkMaskedPaths(rootfs: string): Promise<void> {
+export function checkMaskedPaths(rootfs: string): void {
   const root = lstatOrNull(rootfs);
   // The root is mounted as / itself: a symlink there would redirect the whole sandbox.
   if (root === null) throw new ControlError('image', `image root ${rootfs} does not exist; refusing to start`);

@@ -20,7 +20,7 @@ export interface RemoveResult {
 export async function removeImage(config: Pick<AirlockConfig, 'stateDir'>, name: string): Promise<RemoveResult> {
   checkImageName(name);
   const paths = storePaths(config);
-  const digest = await readTag(paths, name);
+  const digest = readTag(paths, name);
   if (digest === null) throw new ImageNotFoundError(name);
   await unlink(join(paths.tags, name));
   const others = (await listTags(paths)).filter((t) => t.digest === digest).map((t) => t.name);

@@ -115,7 +115,7 @@ export async function resolveImage(config: Pick<AirlockConfig, 'stateDir'>, name
   if (isDigest(nameOrDigest)) {
     digest = nameOrDigest;
   } else {
-    const tagged = await readTag(paths, nameOrDigest);
+    const tagged = readTag(paths, nameOrDigest);
     if (tagged === null) throw new ImageNotFoundError(nameOrDigest, (await listTags(paths).catch(() => [])).map((t) => t.name));
     digest = tagged;
   }
@@ -131,6 +131,6 @@ export async function resolveImage(config: Pick<AirlockConfig, 'stateDir'>, name
     await readVerifiedManifest(paths, digest);
     if (stamp !== undefined) seen?.set(digest, stamp);
   }
-  await checkMaskedPaths(rootfs);
+  checkMaskedPaths(rootfs);
   return { name: isDigest(nameOrDigest) ? digest : nameOrDigest, digest, rootfs };
 }

@@ -21,7 +21,7 @@ export function checkImageName(name: string): void {
  * a 72-byte file the kernel has cached takes microseconds, less of the event loop than the open,
  * read and close round trips of an asynchronous read cost it.
  */
-export async function readTag(paths: StorePaths, name: string): Promise<string | null> {
+export function readTag(paths: StorePaths, name: string): string | null {
   checkImageName(name);
   let text: string;
   try {
@@ -55,7 +55,7 @@ export async function listTags(paths: StorePaths): Promise<{ name: string; diges
   }
   const out: { name: string; digest: string }[] = [];
   for (const name of names.filter((n) => IMAGE_NAME_RE.test(n)).sort()) {
-    const digest = await readTag(paths, name);
+    const digest = readTag(paths, name);
     if (digest !== null) out.push({ name, digest });
   }
   return out;

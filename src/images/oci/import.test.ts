@@ -63,7 +63,7 @@ test('an OCI layout (gzip and zstd layers) is flattened, verified, tagged, and k
     assert.ok(result.notes.some((n) => n.includes('"app" is not used')), 'says the user is remapped');
     assert.ok(result.notes.some((n) => n.includes('setuid')), 'says setuid was stripped');
     assert.deepEqual([...new Set(progress)], [0, 1, 2], 'layers are reported in order');
-    assert.equal(await readTag(storePaths(config), `fixture-${compression}`), result.imageDigest);
+    assert.equal(readTag(storePaths(config), `fixture-${compression}`), result.imageDigest);
     const verified = await verifyImage(config, `fixture-${compression}`);
     assert.deepEqual(verified.differences, []);
     const rootfs = join(blobDir(storePaths(config), result.imageDigest), 'rootfs');

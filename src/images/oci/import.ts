@@ -115,7 +115,7 @@ export async function importImage(path: string, options: ImportOptions = {}): Pr
     if (tree.find(['etc']) === undefined) await mkdir(join(rootfs, 'etc'), { mode: 0o755 });
     await sanitizeTree(rootfs);
     await writeRunConfig(rootfs, image.config);
-    await checkMaskedPaths(rootfs);
+    checkMaskedPaths(rootfs);
     // The files' hashes were taken as they were written (the staging directory is root-only): not re-read.
     const manifest = await manifestTree(rootfs, { knownHash: (path) => knownHash(counters, path) });
     const violations = checkTreePolicy(manifest.entries);

@@ -121,7 +121,7 @@ export class GvisorDriver implements IsolationDriver {
     if (!ID_RE.test(spec.id)) throw new ControlError('sandbox id', `"${spec.id}" is not lowercase letters, digits and dashes`);
     const tools = await this.requireTools();
     // The image's masked paths are checked here too: a driver never trusts how its Image was obtained.
-    await checkMaskedPaths(spec.image.rootfs);
+    checkMaskedPaths(spec.image.rootfs);
     // The same working-directory rule as the namespace runtime: refused here, before anything exists.
     checkWorkdir(spec);
     // Secret names become file names: refused here, before anything exists.

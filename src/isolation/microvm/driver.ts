@@ -135,7 +135,7 @@ export class MicrovmDriver implements IsolationDriver {
     if (spec.network.kind === 'attached' && nsenter === undefined) throw new ControlError('network', 'nsenter is not installed (apt-get install util-linux)');
     checkWorkdir(spec);
     // The image's masked paths are checked here too: a driver never trusts how its Image was obtained.
-    await checkMaskedPaths(spec.image.rootfs);
+    checkMaskedPaths(spec.image.rootfs);
     const tools = await this.requireTools();
     const { accel, tscKhz } = this.hostCpu();
     const kernel = await ensureGuestKernel(this.config.stateDir, this.artefactStamps);

@@ -80,7 +80,7 @@ export class NamespaceDriver implements IsolationDriver {
     checkSecretFiles(spec.secrets ?? []);
     const tools = this.requireTools();
     // The image's masked paths are checked here too: a driver never trusts how its Image was obtained.
-    await checkMaskedPaths(spec.image.rootfs);
+    checkMaskedPaths(spec.image.rootfs);
     const seccompBpf = this.filter();
     const layout = this.layout();
     // Its binary launches bwrap with only the descriptors the sandbox is given (see inherited-fds.ts).

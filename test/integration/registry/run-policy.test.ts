@@ -47,7 +47,7 @@ describe('airlock run under an image policy that requires signatures', { skip },
     assert.equal(ran.code, 0, ran.stderr);
     const result = JSON.parse(ran.stdout) as ExecutionResult;
     assert.equal(result.output, 'signed image');
-    assert.equal(result.image_digest, await readTag(storePaths(config), config.defaultImage));
+    assert.equal(result.image_digest, readTag(storePaths(config), config.defaultImage));
     assert.equal(result.image_signer, 'ops-key');
   });
 
@@ -56,7 +56,7 @@ describe('airlock run under an image policy that requires signatures', { skip },
     const ran = await runCli(['run', '--json', '--', 'true'], { config: file, timeoutMs: 60_000 });
     assert.equal(ran.code, 0, ran.stderr);
     const result = JSON.parse(ran.stdout) as ExecutionResult;
-    assert.equal(result.image_digest, await readTag(storePaths(base), base.defaultImage));
+    assert.equal(result.image_digest, readTag(storePaths(base), base.defaultImage));
     assert.equal(result.image_signer, null);
     assert.equal(result.accelerator, null, 'no VM ran');
   });
