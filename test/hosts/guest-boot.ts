@@ -8,10 +8,8 @@ import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GuestImage } from './guest-image.ts';
 import { guestCommandLine, parseGuestConsole } from './guest-console.ts';
-import { detectAccel, TCG_CPU, type Accel } from '../../src/isolation/microvm/qemu.ts';
-
-/** How QEMU runs the guest's CPU. */
-export type { Accel };
+import { detectAccel, TCG_CPU } from '../../src/isolation/microvm/qemu.ts';
+import type { Accelerator } from '../../src/isolation/driver.ts';
 
 /** Options for one guest run. */
 export interface GuestRunOptions {
@@ -34,7 +32,7 @@ export interface GuestRunOptions {
 
 /** What one guest run gave back. */
 export interface GuestRun {
-  accel: Accel;
+  accel: Accelerator;
   /** The script's exit status; null when the guest never reported one (boot failure, timeout). */
   exitCode: number | null;
   /** The script's output (stdout and stderr together), without the boot messages. */
@@ -55,7 +53,7 @@ export interface GuestRun {
  * KVM when it really works, TCG otherwise ($AIRLOCK_GUEST_ACCEL forces one): the microvm runtime's
  * own rule (an openable /dev/kvm without the CPU's vmx/svm is TCG).
  */
-export function chooseAccel(): Accel {
+export function chooseAccel(): Accelerator {
   const forced = process.env.AIRLOCK_GUEST_ACCEL;
   if (forced === 'kvm' || forced === 'tcg') return forced;
   return detectAccel().accel;
@@ -73,7 +71,7 @@ export function chooseAccel(): Accel {
 export { TCG_CPU };
 
 /** QEMU's CPU model: the host's under KVM, else {@link TCG_CPU} ($AIRLOCK_GUEST_CPU overrides either). */
-function guestCpu(accel: Accel): string {
+function guestCpu(accel: Accelerator): string {
   const forced = process.env.AIRLOCK_GUEST_CPU;
   if (forced !== undefined && forced !== '') return forced;
   return accel === 'kvm' ? 'host' : TCG_CPU;
@@ -86,7 +84,7 @@ function guestCpu(accel: Accel): string {
  * host; with one thread, whole runs under both passed. $AIRLOCK_GUEST_TCG_THREAD=multi brings
  * the threads back.
  */
-export function accelOption(accel: Accel, env: NodeJS.ProcessEnv = process.env): string {
+export function accelOption(accel: Accelerator, env: NodeJS.ProcessEnv = process.env): string {
   if (accel !== 'tcg') return accel;
   return `tcg,thread=${env.AIRLOCK_GUEST_TCG_THREAD === 'multi' ? 'multi' : 'single'}`;
 }
@@ -113,7 +111,7 @@ function extraDisks(options: GuestRunOptions): { device: string; hostPath: strin
 }
 
 /** QEMU's argument vector for `image`, sharing `checkout`, `jobDir` and the extra shares. */
-export function qemuArgs(image: GuestImage, accel: Accel, checkout: string, jobDir: string, options: GuestRunOptions): string[] {
+export function qemuArgs(image: GuestImage, accel: Accelerator, checkout: string, jobDir: string, options: GuestRunOptions): string[] {
   return [
     ...['-machine', 'q35', '-accel', accelOption(accel), '-cpu', guestCpu(accel)],
     ...['-m', String(options.memoryMiB ?? 2048), '-smp', String(options.cpus ?? 2)],

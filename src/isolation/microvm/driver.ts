@@ -23,7 +23,7 @@ import type { BuildStamps } from '../../host/c-build.ts';
 import { detectCgroups, SandboxCgroup, type CgroupLayout } from '../cgroups/index.ts';
 import { CgroupLimitEvents } from '../cgroups/limit-events.ts';
 import { CgroupV1Events, ensureCgroupEventsHelper } from '../cgroups/v1-events.ts';
-import type { Availability, IsolationDriver, Sandbox, SandboxSpec } from '../driver.ts';
+import type { Accelerator, Availability, IsolationDriver, Sandbox, SandboxSpec } from '../driver.ts';
 import { checkMountTargets, checkWorkdir } from '../mount-targets.ts';
 import { pinMounts, releasePins, type PinnedMount } from '../mount-pins.ts';
 import { stageGrants, unstageGrants } from '../grants/staging.ts';
@@ -35,7 +35,7 @@ import type { ArtefactStamps } from './artefacts.ts';
 import { cachedGuestKernel, ensureGuestKernel, KERNEL_METAPACKAGE } from './kernel.ts';
 import { defaultInitramfsInputs, ensureInitramfs } from './initramfs.ts';
 import { ensureRootImage } from './rootfs.ts';
-import { detectAccel, hostTscKhz, qemuArgs, requireQemu, vmSizes, type Accel } from './qemu.ts';
+import { detectAccel, hostTscKhz, qemuArgs, requireQemu, vmSizes } from './qemu.ts';
 import { makeSandboxDir, MicrovmSandbox, VMM_TASKS, type MicrovmResources, type VmmTools } from './sandbox.ts';
 import { snapshotPlan, type GuestShape } from './snapshot.ts';
 import { ensureTapOpener, prepareGuestTap } from './tap.ts';
@@ -75,7 +75,7 @@ export class MicrovmDriver implements IsolationDriver {
   private seccompBpf: Buffer | undefined;
   private fileServerBpf: Buffer | undefined;
   /** The accelerator and (under TCG) the TSC frequency, read from the host once, not on every create. */
-  private cpu: { accel: Accel; tscKhz: number | undefined } | undefined;
+  private cpu: { accel: Accelerator; tscKhz: number | undefined } | undefined;
   private readonly snapshots: boolean;
   /** Snapshots whose capture failed: not tried again by this driver. */
   private readonly uncapturable = new Set<string>();
@@ -255,7 +255,7 @@ export class MicrovmDriver implements IsolationDriver {
     return bpf;
   }
 
-  private hostCpu(): { accel: Accel; tscKhz: number | undefined } {
+  private hostCpu(): { accel: Accelerator; tscKhz: number | undefined } {
     if (this.cpu === undefined) {
       const accel = detectAccel().accel;
       this.cpu = { accel, tscKhz: accel === 'tcg' ? hostTscKhz() : undefined };

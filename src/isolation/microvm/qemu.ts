@@ -7,9 +7,6 @@ import { constants, accessSync, existsSync, readFileSync } from 'node:fs';
 import { ControlError } from '../../host/control-error.ts';
 import type { Accelerator } from '../driver.ts';
 
-/** How QEMU runs the guest's CPU. */
-export type Accel = Accelerator;
-
 /** Debian's QEMU system emulator for x86-64 (qemu-system-x86). */
 export const QEMU_BINARY = '/usr/bin/qemu-system-x86_64';
 
@@ -63,7 +60,7 @@ export const VMM_FD = Object.freeze({
 export const VMM_FD_COUNT = 9;
 
 /** Whether KVM really works here, and why not when it doesn't. */
-export function detectAccel(): { accel: Accel; reason: string } {
+export function detectAccel(): { accel: Accelerator; reason: string } {
   try {
     accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
   } catch (err) {
@@ -127,7 +124,7 @@ export function snapshotArgs(kind: 'capture' | 'restore' | undefined): string[] 
 }
 
 /** QEMU's argument vector (without the binary); `tap`: an attached network (the tap is {@link VMM_FD}.tap); `grants`: how many. */
-export function qemuArgs(accel: Accel, sizes: VmSizes, tscKhz: number | undefined, tap = false, grants = 0): string[] {
+export function qemuArgs(accel: Accelerator, sizes: VmSizes, tscKhz: number | undefined, tap = false, grants = 0): string[] {
   const fd = (n: number) => `/proc/self/fd/${n}`;
   const append = ['console=ttyS0', 'quiet', 'panic=-1', 'reboot=t', ...(accel === 'tcg' && tscKhz !== undefined ? [`tsc_early_khz=${tscKhz}`] : [])];
   return [

@@ -18,11 +18,11 @@ import { ControlError } from '../../host/control-error.ts';
 import type { UidLease } from '../../host/uid-lease.ts';
 import type { SandboxCgroup } from '../cgroups/index.ts';
 import type { CgroupLimitEvents } from '../cgroups/limit-events.ts';
-import type { CommandSpec, ForensicAccess, LimitListener, LimitWatch, ProcessExit, ResourceSample, Sandbox, SandboxProcess, SandboxSpec } from '../driver.ts';
+import type { Accelerator, CommandSpec, ForensicAccess, LimitListener, LimitWatch, ProcessExit, ResourceSample, Sandbox, SandboxProcess, SandboxSpec } from '../driver.ts';
 import { applyCpuQuota } from '../gvisor/cpu-quota.ts';
 import { withoutInheritedFds } from '../inherited-fds.ts';
 import { GuestCounterFilter, handshake, handshakeBytes, SECRET_BYTES, type GuestCounters, type GuestNetwork } from './channel.ts';
-import { GUEST_TAP, qemuArgs, snapshotArgs, VMM_FD, VMM_FD_COUNT, type Accel, type VmSizes } from './qemu.ts';
+import { GUEST_TAP, qemuArgs, snapshotArgs, VMM_FD, VMM_FD_COUNT, type VmSizes } from './qemu.ts';
 import { captureSnapshot, discardSnapshot, makeSnapshotSocketDir, SNAPSHOT_CONTROL, SNAPSHOT_POINT, type SnapshotPlan } from './snapshot.ts';
 import { PARK_SCRIPT, startFileServers, type FileServerBinary, type FileServers } from './file-server.ts';
 import { vmmGroupArgs, vmmRootArgs } from './vmm-root.ts';
@@ -32,7 +32,7 @@ import { unstageGrants } from '../grants/staging.ts';
 import { hostSyscallNames } from '../gvisor/seccomp-denials.ts';
 
 /** Longest a boot may take, to the agent's READY, before start() fails and tears it down. */
-export const BOOT_TIMEOUT_MS: Readonly<Record<Accel, number>> = { kvm: 20_000, tcg: 60_000 };
+export const BOOT_TIMEOUT_MS: Readonly<Record<Accelerator, number>> = { kvm: 20_000, tcg: 60_000 };
 /** Host tasks of the VMM (QEMU's threads: vCPUs, I/O workers, RCU): a backstop, not the guest limit. */
 export const VMM_TASKS = 256;
 /** Longest stop() keeps killing what is left in the cgroup. */
@@ -56,7 +56,7 @@ export interface VmmTools {
 /** Everything the driver allocated for one sandbox. */
 export interface MicrovmResources {
   spec: SandboxSpec;
-  accel: Accel;
+  accel: Accelerator;
   sizes: VmSizes;
   tscKhz: number | undefined;
   tools: VmmTools;
@@ -113,7 +113,7 @@ export class MicrovmSandbox implements Sandbox {
   }
 
   /** The accelerator this sandbox's VMM runs under (`tcg`: emulated, no KVM). */
-  get accelerator(): Accel {
+  get accelerator(): Accelerator {
     return this.res.accel;
   }
 
