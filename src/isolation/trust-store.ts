@@ -7,6 +7,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { ControlError } from '../host/control-error.ts';
+import { O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_PATH } from '../host/open-flags.ts';
 
 /** The Debian/Ubuntu/Alpine bundle path; drivers bind the composed bundle here. */
 export const TRUST_STORE_PATH = '/etc/ssl/certs/ca-certificates.crt';
@@ -41,12 +42,10 @@ export function composeTrustBundle(rootfs: string, anchors: string): string {
 
 /** A regular file of the image, each component opened with O_NOFOLLOW below the root's descriptor. */
 function readImageFile(rootfs: string, path: string): string {
-  const O_PATH = 0o10000000;
-  const O_CLOEXEC = 0o2000000;
   const names = path.split('/').filter((n) => n.length > 0);
   let fd: number;
   try {
-    fd = openSync(rootfs, O_PATH | constants.O_DIRECTORY | O_CLOEXEC);
+    fd = openSync(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
   } catch (err) {
     throw new ControlError(TRUST_STORE_CONTROL, `cannot open the image root ${rootfs}: ${(err as Error).message}`, { cause: err });
   }
@@ -54,7 +53,7 @@ function readImageFile(rootfs: string, path: string): string {
   try {
     for (const name of names) {
       // Why no-follow at each step: a link in the image (to a host file) must never be read as root.
-      const next = openSync(`/proc/self/fd/${fd}/${name}`, O_PATH | constants.O_NOFOLLOW | O_CLOEXEC);
+      const next = openSync(`/proc/self/fd/${fd}/${name}`, O_PATH | O_NOFOLLOW | O_CLOEXEC);
       closeSync(fd);
       fd = next;
       walked += `/${name}`;

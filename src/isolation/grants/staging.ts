@@ -9,10 +9,8 @@
 import { chmodSync, chownSync, mkdirSync, openSync } from 'node:fs';
 import { bindPins, unbindAll, type BindTools } from './host-binds.ts';
 import { releasePins, type PinnedMount } from '../mount-pins.ts';
+import { O_CLOEXEC, O_NOFOLLOW, O_PATH } from '../../host/open-flags.ts';
 
-const O_PATH = 0o10000000;
-const O_NOFOLLOW = 0o400000;
-const O_CLOEXEC = 0o2000000;
 
 /** Where one sandbox's grants are staged. */
 export function grantStagingDir(runDir: string, id: string): string {
