@@ -6,6 +6,7 @@
  * will run. The answer is an admitted request, a pending approval, or an AdmissionRefusal that
  * names the step and the reason.
  */
+import type { Image } from '../images/image.ts';
 import { canonicalDigest } from '../signing/canonical-json.ts';
 import type { PolicyDecision, PolicyEngine } from '../policy/engine.ts';
 import { SECRET_ACTION, type PolicyAction, type PolicySettings, type SandboxSpec } from '../policy/request.ts';
@@ -33,6 +34,11 @@ export interface AdmissionInput {
   parameters: unknown;
   /** An approval the caller attaches to a retried request. */
   approvalId?: string | undefined;
+  /**
+   * The image a new sandbox will run, as its front end resolved it once (create, execute): the
+   * image step judges that digest instead of resolving the name again. Absent: the name is resolved.
+   */
+  image?: Image | undefined;
 }
 
 /** A request admitted: run it exactly as resolved. */
@@ -70,7 +76,7 @@ export interface ApprovalStep {
 export type ContractCheck = (input: AdmissionInput) => void | Promise<void>;
 
 /** The image policy check of the image a new sandbox would run: throws an AdmissionRefusal (step `image`) to refuse. */
-export type ImageCheck = (image: string) => Promise<void>;
+export type ImageCheck = (image: string, resolved: Image | undefined) => Promise<void>;
 
 /** What admission decides with. */
 export interface AdmissionOptions {
@@ -149,7 +155,7 @@ export class Admission {
     if (decision.decision === 'deny') throw denial(decision);
     for (const check of this.#options.contracts ?? []) await check(input);
     const image = action === 'create' || action === 'execute' ? (input.request ?? input.sandbox?.spec)?.image : undefined;
-    if (image !== undefined) await this.#options.images?.(image);
+    if (image !== undefined) await this.#options.images?.(image, input.image);
     // Why the resolved spec (and the owner) too: a default that changes between approval and retry
     // (a limit, the image) changes what would run, so it must change the digest; and the approval's
     // own Cedar check (who may approve) decides on that sandbox.

@@ -13,6 +13,9 @@ import { PolicyEngine } from '../policy/engine.ts';
 import { SHIPPED_POLICY_DIR } from '../policy/bundle-files.ts';
 import { DEFAULT_TEST_SPEC } from '../policy/test-spec.ts';
 import { signStoredImage } from '../images/signatures/sign.ts';
+import { storePaths } from '../images/paths.ts';
+import { resolveImage } from '../images/store.ts';
+import { writeTag } from '../images/tags.ts';
 import { storeSkip, tinyStore } from '../images/signatures/test-store.ts';
 import { createAccess } from './access.ts';
 import type { AdmissionInput } from './admission.ts';
@@ -51,4 +54,30 @@ test('admission refuses an image the image policy refuses, naming the rule; admi
   const other = await tinyStore(t, 'tiny');
   const { admission: open } = await createAccess({ config: configSchema.parse({ stateDir: other.stateDir, defaultImage: 'tiny' }), engine });
   assert.equal((await open.admit(input)).admitted, true);
+});
+
+test('admission judges the image the request resolved, not what its name tags by the time it decides', { skip: storeSkip }, async (t) => {
+  const { stateDir } = await tinyStore(t, 'tiny');
+  const pair = generateKeyPairSync('ed25519');
+  const keyFile = join(stateDir, 'key.pem');
+  await writeFile(keyFile, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, { mode: 0o600 });
+  const config = configSchema.parse({
+    stateDir,
+    defaultImage: 'tiny',
+    imagePolicy: { rules: [{ name: 'built-here-signed', match: ['local/**'], requireSignature: true, keys: [{ id: 'ops', pem: pair.publicKey.export({ type: 'spki', format: 'pem' }) as string }] }] },
+  });
+  // The request resolved `tiny` while it tagged an unsigned image; the tag then moved to a signed one.
+  const pinned = await resolveImage(config, 'tiny');
+  const signed = await tinyStore(t, 'tiny-signed', stateDir);
+  await signStoredImage(config, 'tiny-signed', keyFile);
+  await writeTag(storePaths(config), 'tiny', signed.digest);
+  const { admission } = await createAccess({ config, engine: await PolicyEngine.load(SHIPPED_POLICY_DIR) });
+  const spec = { ...DEFAULT_TEST_SPEC, image: 'tiny' };
+  const input: AdmissionInput = { caller: ALICE, action: 'execute', sandbox: { id: 'new', owner: 'alice', spec }, request: spec, parameters: { spec } };
+  // The control: resolved by name now, the signed image is admitted.
+  assert.equal((await admission.admit(input)).admitted, true);
+  // Given the image the request resolved, that one is judged, and refused.
+  const refusal = await refusalOf(admission.admit({ ...input, image: pinned }));
+  assert.equal(refusal.code, 'image_refused');
+  assert.match(refusal.message, /it has no signature/);
 });

@@ -10,12 +10,12 @@ import { resolveImage } from '../images/store.ts';
 import type { ImageCheck } from './admission.ts';
 import { AdmissionRefusal } from './refusal.ts';
 
-/** The image check of `config`'s policy. */
+/** The image check of `config`'s policy: of the image as the front end resolved it, else of what the name resolves to now. */
 export function imagePolicyStep(config: Pick<AirlockConfig, 'stateDir' | 'imagePolicy'>): ImageCheck {
-  return async (image) => {
-    let resolved;
+  return async (image, given) => {
+    let resolved = given;
     try {
-      resolved = await resolveImage(config, image);
+      resolved ??= await resolveImage(config, image);
     } catch {
       // An unknown or broken image is not the policy's to judge: where it is resolved to run, it is refused naming why.
       return;

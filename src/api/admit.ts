@@ -9,6 +9,7 @@ import type { Admitted, TargetSandbox } from '../admission/admission.ts';
 import type { Caller } from '../admission/caller.ts';
 import type { NetworkRequest } from '../network/policy.ts';
 import type { GrantedMount } from '../isolation/driver.ts';
+import type { Image } from '../images/image.ts';
 import type { PolicyAction, SandboxSpec } from '../policy/request.ts';
 import { resolveLimits, type RequestedLimits } from '../sandbox/limits.ts';
 import './caller-decoration.ts';
@@ -67,13 +68,13 @@ export function ownerFor(caller: Caller, requested: string | undefined): string 
 export async function admit(
   ctx: RouteContext,
   request: FastifyRequest,
-  input: { action: PolicyAction; sandbox?: TargetSandbox | undefined; spec?: SandboxSpec | undefined; parameters: unknown },
+  input: { action: PolicyAction; sandbox?: TargetSandbox | undefined; spec?: SandboxSpec | undefined; parameters: unknown; image?: Image | undefined },
 ): Promise<Admitted> {
   const header = request.headers[APPROVAL_HEADER];
   if (Array.isArray(header)) throw new ApiError('invalid_request', 'Airlock-Approval: give it once');
   const caller = callerOf(request);
   const outcome = await ctx.admission
-    .admit({ caller, action: input.action, sandbox: input.sandbox, request: input.spec, parameters: input.parameters, approvalId: header })
+    .admit({ caller, action: input.action, sandbox: input.sandbox, request: input.spec, parameters: input.parameters, approvalId: header, image: input.image })
     .catch((err: unknown) => {
       const target = input.sandbox;
       // Why on the sandbox: a refused request about a running sandbox is part of what that sandbox's agent (or a neighbour) tried.

@@ -4,11 +4,14 @@
  * environment under the request's `environment`, and its entrypoint + cmd (in its workdir, unless
  * the request names one) when the request names no command. Never the image's user.
  * One-shots get both; a persistent sandbox gets the environment when it is created (every exec
- * runs under it), and an exec that names no command gets the default command.
+ * runs under it), and an exec that names no command gets the default command. `pinned` is the
+ * image as the request resolved it (SandboxServiceApi.pinImage): the defaults come from the digest
+ * that will run, whatever the name tags by then.
  */
 import type { z } from 'zod';
 import { withImageRunDefaults, type RunParts } from '../images/oci/run-defaults.ts';
 import type { ImageRunConfig } from '../images/oci/types.ts';
+import type { Image } from '../images/image.ts';
 import type { SandboxServiceApi } from '../sandbox/service-types.ts';
 import { ApiError } from './errors.ts';
 import { ExecuteRequest } from './schemas.ts';
@@ -17,10 +20,10 @@ import { CreateSandboxRequest, ExecRequest } from './schemas-sandboxes.ts';
 type Images = Pick<SandboxServiceApi, 'imageRunConfig'>;
 
 /** A one-shot's body with its image's environment and, when it names no command, default command; unchanged for code runs. */
-export async function withImageDefaults(service: Images, body: ExecuteRequest): Promise<ExecuteRequest> {
+export async function withImageDefaults(service: Images, body: ExecuteRequest, pinned: Image | undefined): Promise<ExecuteRequest> {
   // Code (or a language) runs its interpreter, never the image's command.
   if (body.code !== undefined || body.language !== undefined) return body;
-  const run = await service.imageRunConfig(body.image);
+  const run = await service.imageRunConfig(pinned ?? body.image);
   if (run === null) return body;
   const image = body.image ?? 'the default image';
   const applied = applyTo(run, body, body.workdir);
@@ -33,8 +36,8 @@ export async function withImageDefaults(service: Images, body: ExecuteRequest): 
 }
 
 /** A persistent sandbox's create body with its image's environment under the request's (every exec runs under it). */
-export async function withImageEnvironment(service: Images, body: CreateSandboxRequest): Promise<CreateSandboxRequest> {
-  const run = await service.imageRunConfig(body.image);
+export async function withImageEnvironment(service: Images, body: CreateSandboxRequest, pinned: Image | undefined): Promise<CreateSandboxRequest> {
+  const run = await service.imageRunConfig(pinned ?? body.image);
   if (run === null) return body;
   const image = body.image ?? 'the default image';
   return recheck(CreateSandboxRequest, { ...body, environment: envRecord(applyTo(run, body, undefined).env, image) }, image);

@@ -9,6 +9,7 @@ import { createAccess, type Access } from '../admission/access.ts';
 import { AdmissionRefusal } from '../admission/refusal.ts';
 import { ApprovalRefusal } from '../approvals/refusal.ts';
 import type { SandboxSpec } from '../policy/request.ts';
+import type { Image } from '../images/image.ts';
 import { PolicyEngine } from '../policy/engine.ts';
 import { policyDirOf } from '../policy/bundle-files.ts';
 import { stampDirOf } from '../policy/bundle-stamp.ts';
@@ -42,14 +43,19 @@ function specOf(plan: RunPlan, config: AirlockConfig): SandboxSpec {
  * contracts, approvals) with the decision recorded in its audit log before this returns; prints
  * why when it is not admitted.
  */
-export async function admitRun(plan: RunPlan, config: AirlockConfig, approvalId: string | undefined, recording: Promise<RunRecording>): Promise<RunAdmission> {
+export async function admitRun(plan: RunPlan, config: AirlockConfig, approvalId: string | undefined, recording: Promise<RunRecording>, resolved: Promise<Image>): Promise<RunAdmission> {
   // A bundle checked before is not checked again, and a decision made before is not evaluated
   // again (see policy/bundle-stamp.ts): most runs then never load Cedar.
-  const [engine, { store, audit }] = await Promise.all([PolicyEngine.load(policyDirOf(config.policy), { stampDir: stampDirOf(config), rememberDecisions: true }), recording]);
-  return decide(await createAccess({ config, store, engine, audit }), plan, config, approvalId);
+  const [engine, { store, audit }, image] = await Promise.all([
+    PolicyEngine.load(policyDirOf(config.policy), { stampDir: stampDirOf(config), rememberDecisions: true }),
+    recording,
+    // An image that can't be resolved is the run's to report, once admitted (run-prepare.ts).
+    resolved.catch(() => undefined),
+  ]);
+  return decide(await createAccess({ config, store, engine, audit }), plan, config, approvalId, image);
 }
 
-async function decide(access: Access, plan: RunPlan, config: AirlockConfig, approvalId: string | undefined): Promise<RunAdmission> {
+async function decide(access: Access, plan: RunPlan, config: AirlockConfig, approvalId: string | undefined, image: Image | undefined): Promise<RunAdmission> {
   const caller = await access.authenticator.authenticate({ kind: 'local-process', uid: process.getuid?.() ?? -1 });
   const spec = specOf(plan, config);
   // What an approval covers: everything resolved (piped stdin is not known in advance and is not covered).
@@ -62,6 +68,7 @@ async function decide(access: Access, plan: RunPlan, config: AirlockConfig, appr
       request: spec,
       parameters,
       approvalId,
+      image,
     });
     if (outcome.admitted) return { admitted: true, bundleHash: access.engine.hash, owner: caller.agentId, spec };
     const id = terminalSafe(outcome.approval.approval_id);

@@ -54,7 +54,7 @@ interface RunOpenings {
 
 /** Admits the plan (recorded before anything starts), runs it, records how it ended. */
 async function admittedRun(plan: RunPlan, raw: RawRunOptions, config: AirlockConfig, { recording, preparation }: RunOpenings, signal: AbortSignal): Promise<number> {
-  const admission = await admitRun(plan, config, raw.approval, recording);
+  const admission = await admitRun(plan, config, raw.approval, recording, preparation.resolved);
   if (!admission.admitted) return admission.exitCode;
   // The same policy_hash `airlock serve` reports for this configuration.
   const policyHash = activePolicyHash(config, admission.bundleHash);

@@ -17,6 +17,9 @@ import { openRunDenials, type RunDenialReporting } from './run-denials.ts';
 /** A run's preparations, each settled on its own; `release` ends what they hold (idempotent). */
 export interface RunPreparation {
   readonly driver: Promise<IsolationDriver>;
+  /** The image the plan names, resolved once: admission's image check judges this digest. */
+  readonly resolved: Promise<Image>;
+  /** The same with the image policy applied: the image that runs. */
   readonly image: Promise<Image>;
   readonly denials: Promise<RunDenialReporting>;
   /** Stops the denial reader (once), whether the run was admitted or not. */
@@ -35,10 +38,11 @@ export function prepareRun(plan: RunPlan, config: AirlockConfig, stamps: Manifes
   const image = named.then((found) => applyImagePolicy(config, found));
   const denials = openRunDenials(config, plan.runtime);
   // Why: each is awaited (and its error reported) only after admission; a refused run must not end on an unhandled rejection.
-  for (const pending of [driver, image, denials]) pending.catch(() => undefined);
+  for (const pending of [driver, named, image, denials]) pending.catch(() => undefined);
   let released: Promise<void> | undefined;
   return {
     driver,
+    resolved: named,
     image,
     denials,
     release: () => (released ??= denials.then((d) => d.close(), () => undefined)),

@@ -64,13 +64,14 @@ export function driverFor(drivers: ReadonlyMap<ImplementedRuntime, IsolationDriv
 }
 
 /**
- * Resolves an image and applies the image policy to it (the digest checked is the digest that
- * runs), mapping "not found" and a policy refusal to request errors.
+ * Resolves an image (unless `pinned`, the request's own resolution of it, is given) and applies the
+ * image policy to it (the digest checked is the digest that runs), mapping "not found" and a policy
+ * refusal to request errors.
  */
-export async function imageFor(config: AirlockConfig, name: string | undefined, seen?: ManifestStamps): Promise<Image> {
+export async function imageFor(config: AirlockConfig, name: string | undefined, seen?: ManifestStamps, pinned?: Image): Promise<Image> {
   let image: Image;
   try {
-    image = await resolveImage(config, name ?? config.defaultImage, seen);
+    image = pinned ?? (await resolveImage(config, name ?? config.defaultImage, seen));
   } catch (err) {
     if (err instanceof ImageNotFoundError) throw new ServiceError('image_not_found', err.message);
     throw err;

@@ -10,6 +10,7 @@ import type { NetworkRequest } from '../network/policy.ts';
 import type { SandboxSpec } from '../policy/request.ts';
 import type { EgressDecision } from '../network/proxy/index.ts';
 import type { ImageRunConfig } from '../images/oci/types.ts';
+import type { Image } from '../images/image.ts';
 
 /** A one-shot execution (seed `POST /api/v1/sandbox/execute`), already validated. */
 export interface OneShotRequest {
@@ -33,6 +34,8 @@ export interface OneShotRequest {
   expectedPolicyHash?: string;
   /** Names of the secrets it is given (admitted: policy allowed each one). */
   secrets?: string[];
+  /** The image as the request resolved it (`pinImage`): it runs, whatever `image` tags by now. */
+  pinnedImage?: Image | undefined;
 }
 
 /**
@@ -71,6 +74,8 @@ export interface CreateSandboxOptions {
   agentId?: string;
   /** Names of the secrets it is given (admitted: policy allowed each one). */
   secrets?: string[];
+  /** The image as the request resolved it (`pinImage`): it runs, whatever `image` tags by now. */
+  pinnedImage?: Image | undefined;
 }
 
 /** The network of a persistent sandbox, with its recent egress decisions. */
@@ -257,8 +262,14 @@ export interface SandboxServiceApi {
   /** Replaces a running restricted sandbox's allowlist (validated; recorded). */
   setAllowlist(id: string, allowedHosts: string[]): Promise<SandboxNetworkInfo>;
   status(): ServiceStatus;
-  /** The run configuration of image `name` (default: the configured one); null for a built image or one that can't be resolved. */
-  imageRunConfig(name: string | undefined): Promise<ImageRunConfig | null>;
+  /**
+   * What image `name` (default: the configured one) resolves to now, for a request to carry through
+   * its image's defaults, admission and start, so all three see one digest; undefined when it can't
+   * be resolved here (the start then names why).
+   */
+  pinImage(name: string | undefined): Promise<Image | undefined>;
+  /** The run configuration of an image (a name, default the configured one; or as pinned); null for a built image or one that can't be resolved. */
+  imageRunConfig(image: string | Image | undefined): Promise<ImageRunConfig | null>;
   health(): Promise<HealthReport>;
   readonly policyHash: string;
   shutdown(): Promise<void>;

@@ -18,6 +18,8 @@ import { BASE_ENV, commandFor, driverFor, imageFor, limitsFor } from './prepare.
 import { PersistentSandbox } from './persistent.ts';
 import { ImageReverifier } from '../images/reverify.ts';
 import { imageRunConfig } from '../images/oci/run-defaults.ts';
+import type { Image } from '../images/image.ts';
+import { resolveImage } from '../images/store.ts';
 import type { ImageRunConfig } from '../images/oci/types.ts';
 import { imageIntegrityViolation } from './violations.ts';
 import { brokeredSecretViolation } from './brokered-violation.ts';
@@ -216,7 +218,7 @@ export class SandboxService implements SandboxServiceApi {
     const driver = driverFor(this.drivers, this.unavailable, request.runtime);
     const limits = limitsFor(this.config, request.limits);
     const { argv, stdin } = commandFor(request);
-    const image = await this.imageInService(request.image);
+    const image = await this.imageInService(request.image, request.pinnedImage);
     const network = request.network ?? NO_NETWORK;
     await this.checkNetwork(network);
     const sandboxSecrets = await resolveSandboxSecrets(this.secrets, request.secrets);
@@ -262,7 +264,7 @@ export class SandboxService implements SandboxServiceApi {
     const limits = limitsFor(this.config, options.limits);
     const ttl = this.ttl(options.ttlSeconds);
     const idleTimeoutSeconds = options.idleTimeoutSeconds === undefined ? undefined : this.ttl(options.idleTimeoutSeconds, 'idle_timeout_seconds');
-    const image = await this.imageInService(options.image);
+    const image = await this.imageInService(options.image, options.pinnedImage);
     const network = options.network ?? NO_NETWORK;
     await this.checkNetwork(network);
     const sandboxSecrets = await resolveSandboxSecrets(this.secrets, options.secrets);
@@ -494,9 +496,14 @@ export class SandboxService implements SandboxServiceApi {
     return this.network(id);
   }
 
-  /** The run configuration of image `name`: its defaults are filled in before admission (src/images/oci/run-defaults.ts). */
-  async imageRunConfig(name: string | undefined): Promise<ImageRunConfig | null> {
-    return imageRunConfig(this.config, name ?? this.config.defaultImage, this.manifests);
+  /** What `name` resolves to now, verified as every start verifies it (see SandboxServiceApi.pinImage). */
+  async pinImage(name: string | undefined): Promise<Image | undefined> {
+    return resolveImage(this.config, name ?? this.config.defaultImage, this.manifests).catch(() => undefined);
+  }
+
+  /** The run configuration of an image (a name, or as pinned): its defaults are filled in before admission (src/images/oci/run-defaults.ts). */
+  async imageRunConfig(image: string | Image | undefined): Promise<ImageRunConfig | null> {
+    return imageRunConfig(this.config, image ?? this.config.defaultImage, this.manifests);
   }
 
   status(): ServiceStatus {
@@ -569,8 +576,8 @@ export class SandboxService implements SandboxServiceApi {
    * The image, resolved as every start resolves it, unless a re-verification took it out of
    * service. Why refused: its files no longer match what it was verified as.
    */
-  private async imageInService(name: string | undefined): Promise<Awaited<ReturnType<typeof imageFor>>> {
-    const image = await imageFor(this.config, name, this.manifests);
+  private async imageInService(name: string | undefined, pinned?: Image): Promise<Image> {
+    const image = await imageFor(this.config, name, this.manifests, pinned);
     const refusal = this.reverifier.refusal(image.digest);
     if (refusal !== undefined) throw new ServiceError('control_failed', refusal);
     this.reverifier.noteInUse(image);

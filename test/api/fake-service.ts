@@ -15,6 +15,7 @@ import type {
 } from '../../src/sandbox/service-types.ts';
 import { OneShotRegistry } from '../../src/sandbox/one-shots.ts';
 import type { ImageRunConfig } from '../../src/images/oci/types.ts';
+import type { Image } from '../../src/images/image.ts';
 
 export const FAKE_POLICY_HASH = `sha256:${'a'.repeat(64)}`;
 
@@ -302,6 +303,11 @@ export class FakeService implements SandboxServiceApi {
         const p = key.slice(id.length + 1);
         return { name: p.split('/').pop() ?? '', path: p, type: 'file' as const, size: data.length, mode: 0o644, modified_at: new Date(0).toISOString() };
       });
+  }
+
+  /** Images here are names only: nothing to pin, so every step is given the name. */
+  async pinImage(): Promise<Image | undefined> {
+    return undefined;
   }
 
   /** Images here have no run configuration (as built images have none); a test may replace this. */

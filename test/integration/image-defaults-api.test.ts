@@ -4,7 +4,7 @@
  * under the request's `environment`, and never as the image's user; a named command or workdir
  * wins; code runs its interpreter as always. A persistent sandbox is created under the image's
  * environment and an exec naming no command runs the default one. An image environment that breaks
- * the request's rules is a 400.
+ * the request's rules is a 400. A run starts the digest its request resolved the name to.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -14,6 +14,9 @@ import { after, before, describe, it } from 'node:test';
 import { importImage } from '../../src/images/oci/import.ts';
 import { busyboxLayer, dockerArchive } from '../../src/images/oci/test-images.ts';
 import { realServerSkipReason, startRealServer, type RealServer } from '../../sdk/testing/server.ts';
+import type { Image } from '../../src/images/image.ts';
+import { storePaths } from '../../src/images/paths.ts';
+import { writeTag } from '../../src/images/tags.ts';
 
 const skip = (await realServerSkipReason()) || ((await busyboxLayer()) === undefined ? 'busybox-static is not installed (scripts/test-packages.txt)' : false);
 
@@ -90,6 +93,26 @@ describe('one-shot API: an imported image default command', { skip }, () => {
     } finally {
       assert.equal((await call('DELETE', `/api/v1/sandboxes/${id}`)).status, 200);
     }
+  });
+
+  it('a run starts the image its request resolved, even after the name was re-pointed (the control: by name, the new one)', async () => {
+    const layer = await busyboxLayer();
+    assert.ok(layer !== undefined);
+    const digests: string[] = [];
+    for (const version of ['1', '2']) {
+      const file = join(dir, `moving-${version}.tar`);
+      await writeFile(file, (await dockerArchive([layer], { run: { Cmd: ['/bin/true'], Env: ['PATH=/bin', `VERSION=${version}`] } })).archive);
+      digests.push((await importImage(file, { config: server.config, name: `moving-${version}` })).imageDigest);
+    }
+    const [first, second] = digests as [string, string];
+    await writeTag(storePaths(server.config), 'moving', first);
+    const pinned = await server.service.pinImage('moving');
+    assert.equal(pinned?.digest, first);
+    await writeTag(storePaths(server.config), 'moving', second);
+    const run = async (pinnedImage?: Image) =>
+      (await server.service.startExecution({ agentId: 'image-defaults-test', runtime: 'namespace', image: 'moving', command: ['/bin/true'], env: {}, limits: {}, mounts: [], pinnedImage })).result;
+    assert.equal((await run(pinned)).image_digest, first);
+    assert.equal((await run()).image_digest, second);
   });
 
   it('an image environment that breaks the request rules is refused with a 400 naming the image', async () => {

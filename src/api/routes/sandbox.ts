@@ -36,8 +36,11 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: RouteContext): 
   const { execute, status, cancelExecution } = ROUTES;
 
   app.post(execute.url, async (request, reply): Promise<ExecuteResponse> => {
+    const parsed = parseOrThrow(execute.body.schema, request.body, 'body');
+    // Resolved once: the image's defaults, admission's image check and the run all see this digest.
+    const pinned = await ctx.service.pinImage(parsed.image);
     // An imported image's env and, when none is named, its default command, before policy sees the request.
-    const body = await withImageDefaults(ctx.service, parseOrThrow(execute.body.schema, request.body, 'body'));
+    const body = await withImageDefaults(ctx.service, parsed, pinned);
     // Every problem of the request at once, not the first one found.
     const { pin, what, stdin, limits, mounts, workdir } = await checkAll({
       pin: () => checkPolicyPin(request.headers, body.expected_policy_hash, ctx.service.policyHash),
@@ -70,7 +73,7 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: RouteContext): 
     if (body.secrets !== undefined && body.secrets.length > 0) oneShot.secrets = body.secrets;
     const spec = newSandboxSpec(ctx, { ...oneShot, network: oneShot.network ?? NO_NETWORK });
     const target = { owner: oneShot.agentId, spec };
-    await admit(ctx, request, { action: 'execute', sandbox: { id: NEW_SANDBOX, ...target }, spec, parameters: { ...oneShot, stdin: stdin?.toString('base64') } });
+    await admit(ctx, request, { action: 'execute', sandbox: { id: NEW_SANDBOX, ...target }, spec, parameters: { ...oneShot, stdin: stdin?.toString('base64') }, image: pinned });
     let run: OneShotExecution | undefined;
     let finished = false;
     let clientGone = false;
@@ -80,7 +83,7 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: RouteContext): 
       clientGone = true;
       if (!finished) run?.cancel();
     });
-    run = await ctx.service.startExecution(oneShot);
+    run = await ctx.service.startExecution({ ...oneShot, pinnedImage: pinned });
     if (clientGone) run.cancel();
     const executionId = run.executionId;
     ctx.oneShotTargets.set(executionId, target);

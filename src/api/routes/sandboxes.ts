@@ -22,8 +22,11 @@ export function registerSandboxesRoutes(app: FastifyInstance, ctx: RouteContext)
   const { createSandbox, listSandboxes, getSandbox, deleteSandbox, setTimeout, getNetwork, setAllowlist } = ROUTES;
 
   app.post(createSandbox.url, async (request, reply): Promise<SandboxInfo> => {
+    const parsed = parseOrThrow(createSandbox.body.schema, request.body, 'body');
+    // Resolved once: the image's environment, admission's image check and the start all see this digest.
+    const pinned = await ctx.service.pinImage(parsed.image);
     // An imported image's env under the request's, before policy sees it (every exec runs under it).
-    const body = await withImageEnvironment(ctx.service, parseOrThrow(createSandbox.body.schema, request.body, 'body'));
+    const body = await withImageEnvironment(ctx.service, parsed, pinned);
     // Every problem of the request at once, not the first one found.
     const { limits, mounts } = await checkAll({
       pin: () => checkPolicyPin(request.headers, body.expected_policy_hash, ctx.service.policyHash),
@@ -45,8 +48,8 @@ export function registerSandboxesRoutes(app: FastifyInstance, ctx: RouteContext)
     if (body.secrets !== undefined && body.secrets.length > 0) options.secrets = body.secrets;
     options.agentId = ownerFor(callerOf(request), body.agent_id);
     const spec = newSandboxSpec(ctx, { ...options, network: options.network ?? NO_NETWORK });
-    await admit(ctx, request, { action: 'create', sandbox: { id: NEW_SANDBOX, owner: options.agentId, spec }, spec, parameters: options });
-    const info = await ctx.service.create(options);
+    await admit(ctx, request, { action: 'create', sandbox: { id: NEW_SANDBOX, owner: options.agentId, spec }, spec, parameters: options, image: pinned });
+    const info = await ctx.service.create({ ...options, pinnedImage: pinned });
     reply.code(201);
     return info;
   });

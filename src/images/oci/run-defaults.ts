@@ -9,6 +9,7 @@ import type { AirlockConfig } from '../../config/config.ts';
 import { resolveImage, type ManifestStamps } from '../store.ts';
 import { defaultArgv, readRunConfig } from './run-config.ts';
 import type { ImageRunConfig } from './types.ts';
+import type { Image } from '../image.ts';
 
 /** The parts of a run an image's defaults fill in. */
 export interface RunParts {
@@ -21,12 +22,13 @@ export interface RunParts {
 }
 
 /**
- * The run configuration of image `name`, or null when it has none (a built image) or can't be
- * resolved here: the run's own image resolution then names the problem.
+ * The run configuration of image `name` (or of an image already resolved), or null when it has
+ * none (a built image) or can't be resolved or read here: the run's own image resolution then
+ * names the problem.
  */
-export async function imageRunConfig(config: Pick<AirlockConfig, 'stateDir'>, name: string, seen?: ManifestStamps): Promise<ImageRunConfig | null> {
+export async function imageRunConfig(config: Pick<AirlockConfig, 'stateDir'>, image: string | Image, seen?: ManifestStamps): Promise<ImageRunConfig | null> {
   try {
-    return await readRunConfig((await resolveImage(config, name, seen)).rootfs);
+    return await readRunConfig((typeof image === 'string' ? await resolveImage(config, image, seen) : image).rootfs);
   } catch {
     return null;
   }

@@ -11,10 +11,13 @@ import { writeTag } from '../tags.ts';
 /** Why these tests can't run here, or false. */
 export const storeSkip = process.getuid?.() !== 0 ? 'needs root (the image store must be root-owned)' : false;
 
-/** A state directory with one tiny image tagged `name`; returns the directory and the digest. */
-export async function tinyStore(t: TestContext, name = 'tiny'): Promise<{ stateDir: string; digest: string }> {
-  const stateDir = await mkdtemp(join(tmpdir(), 'airlock-image-policy-'));
-  t.after(() => rm(stateDir, { recursive: true, force: true }));
+/**
+ * A state directory with one tiny image tagged `name` (its content differs by name); returns the
+ * directory and the digest. Given `existing`, the image is added to that state directory instead.
+ */
+export async function tinyStore(t: TestContext, name = 'tiny', existing?: string): Promise<{ stateDir: string; digest: string }> {
+  const stateDir = existing ?? (await mkdtemp(join(tmpdir(), 'airlock-image-policy-')));
+  if (existing === undefined) t.after(() => rm(stateDir, { recursive: true, force: true }));
   const paths = storePaths({ stateDir });
   await ensureStore(paths);
   const work = await mkdtemp(join(paths.tmp, 'build-'));
