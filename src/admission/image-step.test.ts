@@ -24,8 +24,8 @@ import { refusalOf } from './test-helpers.ts';
 
 const ALICE: Caller = { name: 'alice', role: 'agent', agentId: 'alice', groups: [], via: 'signature' };
 
-test('admission refuses an image the image policy refuses, naming the rule; admits it once signed', { skip: storeSkip }, async (t) => {
-  const { stateDir } = await tinyStore(t, 'tiny');
+/** A configuration on `stateDir` whose image policy requires a signature by a new key, and that key's file. */
+async function signedOnly(stateDir: string): Promise<{ config: ReturnType<typeof configSchema.parse>; keyFile: string }> {
   const pair = generateKeyPairSync('ed25519');
   const keyFile = join(stateDir, 'key.pem');
   await writeFile(keyFile, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, { mode: 0o600 });
@@ -34,6 +34,12 @@ test('admission refuses an image the image policy refuses, naming the rule; admi
     defaultImage: 'tiny',
     imagePolicy: { rules: [{ name: 'built-here-signed', match: ['local/**'], requireSignature: true, keys: [{ id: 'ops', pem: pair.publicKey.export({ type: 'spki', format: 'pem' }) as string }] }] },
   });
+  return { config, keyFile };
+}
+
+test('admission refuses an image the image policy refuses, naming the rule; admits it once signed', { skip: storeSkip }, async (t) => {
+  const { stateDir } = await tinyStore(t, 'tiny');
+  const { config, keyFile } = await signedOnly(stateDir);
   const engine = await PolicyEngine.load(SHIPPED_POLICY_DIR);
   const { admission } = await createAccess({ config, engine });
   const spec = { ...DEFAULT_TEST_SPEC, image: 'tiny' };
@@ -58,14 +64,7 @@ test('admission refuses an image the image policy refuses, naming the rule; admi
 
 test('admission judges the image the request resolved, not what its name tags by the time it decides', { skip: storeSkip }, async (t) => {
   const { stateDir } = await tinyStore(t, 'tiny');
-  const pair = generateKeyPairSync('ed25519');
-  const keyFile = join(stateDir, 'key.pem');
-  await writeFile(keyFile, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, { mode: 0o600 });
-  const config = configSchema.parse({
-    stateDir,
-    defaultImage: 'tiny',
-    imagePolicy: { rules: [{ name: 'built-here-signed', match: ['local/**'], requireSignature: true, keys: [{ id: 'ops', pem: pair.publicKey.export({ type: 'spki', format: 'pem' }) as string }] }] },
-  });
+  const { config, keyFile } = await signedOnly(stateDir);
   // The request resolved `tiny` while it tagged an unsigned image; the tag then moved to a signed one.
   const pinned = await resolveImage(config, 'tiny');
   const signed = await tinyStore(t, 'tiny-signed', stateDir);
