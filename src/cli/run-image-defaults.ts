@@ -5,8 +5,7 @@
  */
 import type { AirlockConfig } from '../config/config.ts';
 import type { Image } from '../images/image.ts';
-import { withImageRunDefaults } from '../images/oci/run-defaults.ts';
-import { readRunConfig } from '../images/oci/run-config.ts';
+import { imageRunConfig, withImageRunDefaults } from '../images/oci/run-defaults.ts';
 import { resolveImage, type ManifestStamps } from '../images/store.ts';
 import type { RawRunOptions } from './run-options.ts';
 
@@ -34,7 +33,7 @@ export async function withImageDefaults(command: string[], raw: RawRunOptions, c
   const name = raw.image ?? config.defaultImage;
   const image = resolveImage(config, name, stamps);
   // Why one resolution: the defaults applied are those of the very digest that runs (a tag moved in between can't mix them).
-  const run = await image.then((resolved) => readRunConfig(resolved.rootfs)).catch(() => null);
+  const run = await image.then((resolved) => imageRunConfig(config, resolved), () => null);
   const chosenWorkdir = raw.workdir === DEFAULT_WORKDIR ? undefined : raw.workdir;
   const applied = withImageRunDefaults(run, { command, env: raw.env, workdir: chosenWorkdir });
   return { command: applied.command, raw: { ...raw, env: applied.env, workdir: applied.workdir ?? raw.workdir }, resolved: { name, image } };
