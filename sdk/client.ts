@@ -5,7 +5,7 @@
  */
 import { AirlockError } from './errors.ts';
 import { Call, Transport, type CallOptions, type ConnectionOptions } from './http.ts';
-import { readExecFrames, type StreamFrame } from './ndjson.ts';
+import { readExecFrames, readOneShotFrames, type OneShotFrame, type StreamFrame } from './ndjson.ts';
 import type {
   CancelledExecution,
   CreateSandboxRequest,
@@ -46,6 +46,26 @@ export interface ExecStream {
   /** Maps a failure while reading `frames` to the error to throw (deadline, cancellation, network). */
   fail(err: unknown): unknown;
   /** Cancels the exec (the server kills the command). */
+  abort(): void;
+}
+
+/** A one-shot whose output is streaming in. */
+export interface ExecuteStream {
+  /** Server-side id of the run (cancellable with `cancelExecution`). */
+  executionId: string;
+  /** Output frames as they arrive, then the result frame. */
+  frames: AsyncGenerator<OneShotFrame, void, undefined>;
+  /** Maps a failure while reading `frames` to the error to throw (deadline, cancellation, network). */
+  fail(err: unknown): unknown;
+  /** Cancels the run (the server ends it as killed). */
+  abort(): void;
+}
+
+/** What a streamed request hands back before its frames are read. */
+interface OpenedStream<F> {
+  id: string;
+  frames: AsyncGenerator<F, void, undefined>;
+  fail(err: unknown): unknown;
   abort(): void;
 }
 
@@ -190,11 +210,27 @@ export class AirlockClient {
    * the server kills the command.
    */
   async execStream(id: string, request: ExecRequest, options: ExecStreamOptions = {}): Promise<ExecStream> {
-    const path = sandboxPath(id, '/exec');
+    const opened = await this.#openStream(sandboxPath(id, '/exec'), request, options, 'x-airlock-exec-id', readExecFrames);
+    return { execId: opened.id, frames: opened.frames, fail: opened.fail, abort: opened.abort };
+  }
+
+  /**
+   * `POST /api/v1/sandbox/execute` as an NDJSON stream: output frames as the command writes, then
+   * the result frame (the execution result `execute` returns). Resolves once the run was admitted
+   * and started; refusals throw as with `execute`. Aborting (or stopping reading) closes the
+   * connection, which cancels the run on the server.
+   */
+  async executeStream(request: ExecuteRequest, options: ExecStreamOptions = {}): Promise<ExecuteStream> {
+    const opened = await this.#openStream('/api/v1/sandbox/execute', request, options, 'x-airlock-execution-id', readOneShotFrames);
+    return { executionId: opened.id, frames: opened.frames, fail: opened.fail, abort: opened.abort };
+  }
+
+  /** Sends a request answered with an NDJSON stream; its frames are read by `read`. */
+  async #openStream<F>(path: string, json: unknown, options: ExecStreamOptions, idHeader: string, read: (body: ReadableStream<Uint8Array>) => AsyncGenerator<F, void, undefined>): Promise<OpenedStream<F>> {
     const call = new Call(`POST ${path}`, [options.signal, ...(options.signals ?? [])], options.timeoutMs);
     let response: Response;
     try {
-      response = await this.transport.send({ method: 'POST', path, json: request, accept: 'application/x-ndjson', approvalId: options.approvalId }, call);
+      response = await this.transport.send({ method: 'POST', path, json, accept: 'application/x-ndjson', approvalId: options.approvalId }, call);
     } catch (err) {
       call.dispose();
       throw err;
@@ -204,15 +240,15 @@ export class AirlockClient {
       call.dispose();
       throw new AirlockError(`POST ${path}: the answer has no body`, { code: 'invalid_response' });
     }
-    async function* frames(): AsyncGenerator<StreamFrame, void, undefined> {
+    async function* frames(): AsyncGenerator<F, void, undefined> {
       try {
-        yield* readExecFrames(body as ReadableStream<Uint8Array>);
+        yield* read(body as ReadableStream<Uint8Array>);
       } finally {
         call.dispose();
       }
     }
     return {
-      execId: response.headers.get('x-airlock-exec-id') ?? '',
+      id: response.headers.get(idHeader) ?? '',
       frames: frames(),
       fail: (err) => call.fail(err),
       abort: () => call.controller.abort(),

@@ -4,14 +4,14 @@
  * streams, `TextDecoder`, `AbortController`) and depends on no package; in Node, `Sandbox` reads
  * `AIRLOCK_URL` and `AIRLOCK_KEY` (loaded on demand from `environment.ts`).
  */
-export { AirlockClient, type ClientOptions, type ExecStream, type ExecStreamOptions, type WriteFileOptions } from './client.ts';
+export { AirlockClient, type ClientOptions, type ExecStream, type ExecStreamOptions, type ExecuteStream, type WriteFileOptions } from './client.ts';
 export { Sandbox, type E2BCreateOptions, type SandboxConnectOptions, type SandboxConnection, type SandboxCreateOptions, type SandboxSummary } from './sandbox.ts';
 export { CommandHandle, Commands, type ProcessInfo } from './commands.ts';
 export { DirectoryWatch, Files, type FilesystemEvent, type ReadFormat, type ReadOptions, type WatchDirOptions, type WriteData, type WriteEntry } from './files.ts';
 export type { RetryOptions } from './retry.ts';
 export type { BackgroundRunOptions, CommandResult, ForegroundRunOptions, OutputListener, RunOptions } from './command-types.ts';
 export { DEFAULT_BASE_URL, type CallOptions, type ConnectionOptions, type FetchFunction } from './http.ts';
-export { readExecFrames, readNdjson, type StreamFrame } from './ndjson.ts';
+export { readExecFrames, readNdjson, readOneShotFrames, type OneShotFrame, type StreamFrame } from './ndjson.ts';
 export {
   decideApproval,
   type ApprovalList,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AirlockError, SandboxNotRunningError } from './errors.ts';
-import { readExecFrames, readNdjson, type StreamFrame } from './ndjson.ts';
+import { readExecFrames, readNdjson, readOneShotFrames, type StreamFrame } from './ndjson.ts';
 import { chunkStream } from './testing/fake-fetch.ts';
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
@@ -86,12 +86,34 @@ describe('readExecFrames', () => {
       assert.equal(err.code, 'stream_ended');
       return true;
     });
-    await assert.rejects(collect(readExecFrames(chunkStream([]))), /without an exit frame/);
+    await assert.rejects(collect(readExecFrames(chunkStream([]))), /the exec stream ended without its exit frame/);
   });
 
   it('refuses malformed frames', async () => {
     for (const bad of ['[1]', '{"type":"stdout","data":1,"encoding":"utf8"}', '{"type":"stdout","data":"x","encoding":"hex"}', '{"type":"exit","exit_code":"0","signal":null,"termination_reason":"completed"}']) {
       await assert.rejects(collect(readExecFrames(chunkStream([`${bad}\n`]))), (err: unknown) => err instanceof AirlockError && err.code === 'invalid_response', bad);
     }
+  });
+});
+
+describe('readOneShotFrames', () => {
+  const RESULT = { type: 'result', execution_id: 'e-1', success: true, output: 'hi', exit_code: 0, termination_reason: 'completed' };
+
+  it('yields output frames, then the result frame, and stops there', async () => {
+    const lines = [{ type: 'stdout', data: 'hi', encoding: 'utf8' }, { type: 'stderr', data: '/w==', encoding: 'base64' }, RESULT, { type: 'stdout', data: 'after', encoding: 'utf8' }];
+    const frames = await collect(readOneShotFrames(chunkStream(lines.map((l) => `${JSON.stringify(l)}\n`))));
+    assert.deepEqual(frames, lines.slice(0, 3));
+  });
+
+  it('an exit frame does not end a one-shot stream, nor a result frame an exec stream', async () => {
+    const exit = { type: 'exit', exit_code: 0, signal: null, termination_reason: 'completed', duration_ms: 1 };
+    await assert.rejects(collect(readOneShotFrames(chunkStream([`${JSON.stringify(exit)}\n`]))), /the execution stream ended without its result frame/);
+    await assert.rejects(collect(readExecFrames(chunkStream([`${JSON.stringify(RESULT)}\n`]))), /the exec stream ended without its exit frame/);
+  });
+
+  it('refuses a malformed result frame, and throws an error frame as its typed error', async () => {
+    await assert.rejects(collect(readOneShotFrames(chunkStream(['{"type":"result","execution_id":"e-1","success":"yes","termination_reason":"completed"}\n']))), (err: unknown) => err instanceof AirlockError && err.code === 'invalid_response');
+    const error = { type: 'error', error: { code: 'sandbox_not_running', message: 'gone', request_id: 'r-1' } };
+    await assert.rejects(collect(readOneShotFrames(chunkStream([`${JSON.stringify(error)}\n`]))), (err: unknown) => err instanceof SandboxNotRunningError);
   });
 });

@@ -4,7 +4,7 @@
  * an error frame). A stream that ends before its exit frame is an error, never a silent success.
  */
 import { AirlockError, errorFromEnvelope } from './errors.ts';
-import type { ExecExitFrame, ExecOutputFrame } from './types.ts';
+import type { ExecExitFrame, ExecOutputFrame, ExecuteResultFrame } from './types.ts';
 
 /** Longest line accepted (bytes of text); a longer one means the stream is not what we expect. */
 export const MAX_LINE_LENGTH = 16 * 1024 * 1024;
@@ -84,22 +84,28 @@ function errorOf(frame: Record<string, unknown>): AirlockError {
   return errorFromEnvelope({ code, message, request_id: requestId }, undefined);
 }
 
+function checkResult(frame: Record<string, unknown>): ExecuteResultFrame {
+  const { execution_id: id, success, termination_reason: reason } = frame;
+  if (typeof id !== 'string' || typeof success !== 'boolean' || typeof reason !== 'string') throw invalid('malformed result frame');
+  return frame as unknown as ExecuteResultFrame;
+}
+
 /**
- * Reads an exec stream: yields output frames, then the exit frame, then stops. An error frame is
- * thrown as its typed error; a stream that ends without an exit frame throws `stream_ended`.
- * Frames of unknown types are skipped (room for the protocol to grow).
+ * Output frames, then the closing frame (checked by `close`), then stops. An error frame is thrown
+ * as its typed error; a stream that ends without its closing frame throws `stream_ended`. Frames of
+ * unknown types are skipped (room for the protocol to grow).
  */
-export async function* readExecFrames(body: ReadableStream<Uint8Array>): AsyncGenerator<StreamFrame, void, undefined> {
+async function* readFramesUntil<T>(body: ReadableStream<Uint8Array>, closing: { type: string; check: (frame: Record<string, unknown>) => T; what: string }): AsyncGenerator<ExecOutputFrame | T, void, undefined> {
   for await (const value of readNdjson(body)) {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid('exec frame is not a JSON object');
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(`${closing.what} frame is not a JSON object`);
     const frame = value as Record<string, unknown>;
     switch (frame['type']) {
       case 'stdout':
       case 'stderr':
         yield checkOutput(frame);
         break;
-      case 'exit':
-        yield checkExit(frame);
+      case closing.type:
+        yield closing.check(frame);
         return;
       case 'error':
         throw errorOf(frame);
@@ -107,5 +113,18 @@ export async function* readExecFrames(body: ReadableStream<Uint8Array>): AsyncGe
         break;
     }
   }
-  throw new AirlockError('the exec stream ended without an exit frame (connection lost or server stopped)', { code: 'stream_ended' });
+  throw new AirlockError(`the ${closing.what} stream ended without its ${closing.type} frame (connection lost or server stopped)`, { code: 'stream_ended' });
+}
+
+/** Reads an exec stream: output frames, then the exit frame. */
+export function readExecFrames(body: ReadableStream<Uint8Array>): AsyncGenerator<StreamFrame, void, undefined> {
+  return readFramesUntil(body, { type: 'exit', check: checkExit, what: 'exec' });
+}
+
+/** A frame of a streamed one-shot as the SDK hands it on: output, or the result frame (always last). */
+export type OneShotFrame = ExecOutputFrame | ExecuteResultFrame;
+
+/** Reads a streamed one-shot: output frames, then the result frame. */
+export function readOneShotFrames(body: ReadableStream<Uint8Array>): AsyncGenerator<OneShotFrame, void, undefined> {
+  return readFramesUntil(body, { type: 'result', check: checkResult, what: 'execution' });
 }

@@ -70,7 +70,8 @@ export interface AuditReceipt {
 
 /** Body of `POST /api/v1/sandbox/execute` (one command or snippet in a fresh, throw-away sandbox). */
 export interface ExecuteRequest {
-  agent_id: string;
+  /** Default: the caller's own agent id. */
+  agent_id?: string | undefined;
   code?: string | undefined;
   command?: string[] | string | undefined;
   language?: LanguageName | undefined;
@@ -307,6 +308,14 @@ export interface ExecErrorFrame {
 
 /** One NDJSON line of an exec stream. */
 export type ExecFrame = ExecOutputFrame | ExecExitFrame | ExecErrorFrame;
+
+/** The last frame of a streamed one-shot (`executeStream`): its execution result. */
+export interface ExecuteResultFrame extends ExecuteResponse {
+  type: 'result';
+}
+
+/** One NDJSON line of a streamed one-shot. */
+export type ExecuteFrame = ExecOutputFrame | ExecuteResultFrame | ExecErrorFrame;
 
 /** `POST /api/v1/sandboxes/{id}/exec?stream=false`: output collected into one body. */
 export interface ExecCollectedResponse {

@@ -66,6 +66,14 @@ export function chooseExecMode(stream: string | undefined, accept: string | unde
   return 'ndjson';
 }
 
+/** A one-shot streams only when asked (`Accept: application/x-ndjson` or `text/event-stream`): the seed's answer is one JSON body. */
+export function chooseOneShotMode(accept: string | undefined): ExecMode {
+  const a = (accept ?? '').toLowerCase();
+  if (a.includes('text/event-stream')) return 'sse';
+  if (a.includes('application/x-ndjson')) return 'ndjson';
+  return 'json';
+}
+
 /** Content type of each stream format. */
 export const STREAM_CONTENT_TYPE: Record<StreamFormat, string> = {
   ndjson: 'application/x-ndjson; charset=utf-8',

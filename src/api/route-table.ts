@@ -9,6 +9,7 @@ import {
   CreateSandboxRequest,
   ExecCollectedResponse,
   ExecFrame,
+  ExecuteFrame,
   ExecQuery,
   ExecRequest,
   FileListResponse,
@@ -78,8 +79,10 @@ export const ROUTES = {
     body: body(ExecuteRequest), headers: [POLICY_HEADER],
     responses: {
       200: {
-        description: 'The execution result (also when the command failed, hit a limit or was cancelled: termination_reason killed). Closing the connection before it ends cancels the run.',
+        description: 'The execution result (also when the command failed, hit a limit or was cancelled: termination_reason killed). With Accept: application/x-ndjson or text/event-stream: stdout and stderr frames as they happen, then one result frame (the same result). Closing the connection before it ends cancels the run.',
         schema: ExecuteResponse,
+        frameSchema: ExecuteFrame,
+        contentTypes: ['application/json', 'application/x-ndjson', 'text/event-stream'],
         headers: [EXECUTION_ID_RESPONSE_HEADER],
       },
     },
@@ -337,6 +340,7 @@ export const COMPONENTS: Record<string, z.ZodType> = {
   EgressDecision,
   ExecRequest,
   ExecFrame,
+  ExecuteFrame,
   ExecCollectedResponse,
   FileWriteResponse,
   FileListResponse,

@@ -30,6 +30,7 @@ import {
   ScratchMb,
   Stdin,
   StdinEncoding,
+  ExecuteResponse,
   TimeoutSeconds,
 } from './schemas.ts';
 
@@ -207,6 +208,12 @@ export const ExecErrorFrame = z
 export const ExecFrame = z
   .discriminatedUnion('type', [ExecOutputFrame, ExecExitFrame, ExecErrorFrame])
   .describe('NDJSON: one frame per line. SSE: event name = type, data = the frame.');
+
+export const ExecuteResultFrame = ExecuteResponse.extend({ type: z.literal('result') }).describe('The last frame of a streamed one-shot: its execution result.');
+
+export const ExecuteFrame = z
+  .discriminatedUnion('type', [ExecOutputFrame, ExecuteResultFrame, ExecErrorFrame])
+  .describe('A streamed one-shot, NDJSON: one frame per line. SSE: event name = type, data = the frame.');
 
 export const ExecCollectedResponse = z.object({
   exec_id: z.string(),

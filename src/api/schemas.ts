@@ -10,7 +10,7 @@ import { AuditReceipt } from './schemas-audit.ts';
 import { IMPLEMENTED_RUNTIMES, RUNTIME_ALIASES, type ImplementedRuntime } from '../isolation/runtimes.ts';
 import { ACCELERATORS, RUNTIME_NAMES } from '../isolation/driver.ts';
 import { TERMINATION_REASONS, type ExecutionResult } from '../sandbox/result.ts';
-import { IMAGE_REF_PATTERN, MAX_PATH_LENGTH } from '../sandbox/request-rules.ts';
+import { IMAGE_REF_PATTERN, MAX_PATH_LENGTH, MAX_STDIN_CHARS } from '../sandbox/request-rules.ts';
 import { errorCodeList } from './error-codes.ts';
 import { MAX_SECRETS_PER_REQUEST, SECRET_NAME_PATTERN, SECRET_NAME_RULE } from '../secrets/names.ts';
 
@@ -129,7 +129,7 @@ export const ShellCommand = z
   .describe('A command line for the image\'s POSIX shell, run as `sh -c STRING`.');
 
 /** Input for the command: written to it, then its stdin is closed. */
-export const Stdin = z.string().max(768 * 1024).describe('Written to the command, then stdin is closed.');
+export const Stdin = z.string().max(MAX_STDIN_CHARS).describe('Written to the command, then stdin is closed.');
 export const StdinEncoding = z.enum(['utf8', 'base64']).describe('Encoding of `stdin`; default utf8.');
 
 /** Where the command starts inside the sandbox; it must exist in the image (or be under /tmp). */
@@ -145,7 +145,7 @@ export const EXECUTION_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
  */
 export const ExecuteRequest = z
   .object({
-    agent_id: AgentId,
+    agent_id: AgentId.optional().describe('The agent the run is recorded under; default: the caller\'s own agent id (policy decides whether a caller may name another).'),
     code: z.string().max(512 * 1024).optional().describe('Code to run with `language`. At most one of code or command; with neither, an imported image runs its default command (entrypoint + cmd).'),
     command: z
       .union([Argv, ShellCommand], { error: 'must be an argv array of strings, or a string run as sh -c' })

@@ -13,6 +13,7 @@ import { withImageDefaults } from './run-image-defaults.ts';
 import { openRunRecording, recordRunEnd, type RunRecording } from './run-record.ts';
 import { terminalSafe, terminalSafeJson } from './terminal-text.ts';
 import { UsageError } from './usage-error.ts';
+import { exitCodeOf, reportEnding } from './run-ending.ts';
 import { loopbackAllowNote } from './sandbox-options.ts';
 import { withOwnerWrites } from '../isolation/grants/owner-writes.ts';
 import { NetworkManager } from '../network/manager.ts';
@@ -132,18 +133,4 @@ async function resolveRunSecrets(config: AirlockConfig, names: readonly string[]
     if (err instanceof UnknownSecretError) throw new UsageError(`--secret: ${err.message}`);
     throw err;
   }
-}
-
-function reportEnding(result: ExecutionResult): void {
-  if (result.termination_reason === 'start_failed') {
-    process.stderr.write(`airlock: sandbox did not start: ${terminalSafe(result.error ?? '', { keepLayout: true })}\n`);
-  } else if (result.termination_reason !== 'completed') {
-    process.stderr.write(`airlock: sandbox terminated: ${terminalSafe(result.termination_reason)}\n`);
-  }
-}
-
-/** The command's own exit code; 1 when the sandbox never started (a refusal too); 137 when it was killed without one. */
-export function exitCodeOf(result: ExecutionResult): number {
-  if (result.termination_reason === 'start_failed') return 1;
-  return result.exit_code ?? 137;
 }

@@ -1,10 +1,14 @@
 /**
  * `airlock run [options] -- CMD ARGS…`: one command in a fresh sandbox, output streamed live,
  * sandbox torn down, exit code passed through. `--json` prints the execution result instead.
- * The implementation (run-command.ts) loads only when the command runs.
+ * With a server named (`--url`, `--socket`, `AIRLOCK_URL`, `AIRLOCK_SOCKET`) the run goes through it
+ * (run-remote.ts); otherwise it runs in this process (run-command.ts). Each loads only when it runs.
  */
 import type { Command } from 'commander';
 import type { RawRunOptions } from './run-options.ts';
+import { KEY_HELP } from './server-flags.ts';
+import type { ServerOptions } from './server-connection.ts';
+import { UsageError } from './usage-error.ts';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -32,9 +36,20 @@ export function registerRun(program: Command): void {
     .option('--code <string>', 'code to run with --language')
     .option('--json', 'print the execution result as JSON instead of streaming', false)
     .option('--approval <id>', 'a signed approval of exactly this run (when policy requires one; exit 3 says so)')
-    .action(async (command: string[], raw: RawRunOptions) => {
+    .option('--url <url>', 'run it through the server at this URL (or unix:/path) instead of in this process (also $AIRLOCK_URL)')
+    .option('--socket <path>', "run it through the server on this unix socket instead of in this process (also $AIRLOCK_SOCKET)")
+    .option('--key <file>', KEY_HELP)
+    .action(async (command: string[], raw: RawRunOptions & ServerOptions) => {
+      const configPath = program.opts<{ config?: string }>().config;
+      const { runsThroughServer, runThroughServer } = await import('./run-remote.ts');
+      if (runsThroughServer(raw)) {
+        // Why refuse: the server runs it under its own configuration; a --config here would be silently ignored.
+        if (configPath !== undefined) throw new UsageError('--config: a run through a server uses the server\'s configuration; drop --config, or --url/--socket (and AIRLOCK_URL/AIRLOCK_SOCKET) to run it in this process');
+        process.exitCode = await runThroughServer(command, raw);
+        return;
+      }
       const { runCommand } = await import('./run-command.ts');
-      process.exitCode = await runCommand(command, raw, program.opts<{ config?: string }>().config);
+      process.exitCode = await runCommand(command, raw, configPath);
     });
 }
 

@@ -3,6 +3,7 @@
  * Results go to stdout, diagnostics to stderr; each function returns the process exit code.
  */
 import { readFile, writeFile } from 'node:fs/promises';
+import { MAX_STDIN_BYTES } from '../sandbox/request-rules.ts';
 import { buffer } from 'node:stream/consumers';
 import type { AirlockClient } from '../../sdk/client.ts';
 import { CommandExitError, TimeoutError } from '../../sdk/errors.ts';
@@ -23,9 +24,6 @@ export interface CommonOptions extends ServerOptions {
   /** Print sandbox-chosen text with its control characters (default: escaped for the terminal). */
   raw?: boolean;
 }
-
-/** Largest stdin forwarded to `exec`: what fits the request's `stdin` field once base64-encoded. */
-export const MAX_EXEC_STDIN_BYTES = (768 * 1024 * 3) / 4;
 
 const print = (text: string) => process.stdout.write(text);
 /** JSON with C1 and bidi characters as \u escapes (the same value), or exactly JSON.stringify's with `raw`. */
@@ -113,7 +111,7 @@ export async function execAction(id: string, command: readonly string[], raw: Ra
   if (raw.cwd !== undefined) options.cwd = checkSandboxPath(raw.cwd);
   // Piped input is forwarded; a terminal never is (the command can't read the caller's tty).
   if (raw.stdin && process.stdin.isTTY !== true) {
-    const data = await readStdin('stdin', MAX_EXEC_STDIN_BYTES);
+    const data = await readStdin('stdin', MAX_STDIN_BYTES);
     if (data.length > 0) options.stdin = data;
   }
   return withApprovedClient(raw, async (client, approvalId) => {

@@ -6,6 +6,7 @@ import { describeError, formatFileTable, formatSandboxTable } from './sandbox-fo
 import { createRequestOf, DEFAULT_URL, loopbackAllowNote, parseMode, parsePositive, resolveUrl, type RawCreateOptions } from './sandbox-options.ts';
 import { parseEnv } from './sandbox-spec-options.ts';
 import { UsageError } from './usage-error.ts';
+import { DEFAULT_API_PORT } from '../config/config.ts';
 
 const usage = (pattern: RegExp) => (err: unknown) => err instanceof UsageError && pattern.test(err.message);
 const raw = (over: Partial<RawCreateOptions> = {}): RawCreateOptions => ({ metadata: [], env: [], ...over });
@@ -13,6 +14,8 @@ const raw = (over: Partial<RawCreateOptions> = {}): RawCreateOptions => ({ metad
 describe('sandbox CLI options', () => {
   it('--url, else AIRLOCK_URL, else the local server; only http(s)', () => {
     assert.equal(resolveUrl(undefined, {}), DEFAULT_URL);
+    // The client's default (the SDK's) is where `airlock serve` listens by default.
+    assert.equal(DEFAULT_URL, `http://127.0.0.1:${DEFAULT_API_PORT}`);
     assert.equal(resolveUrl(undefined, { AIRLOCK_URL: 'https://airlock.example:8443' }), 'https://airlock.example:8443');
     assert.equal(resolveUrl('http://10.0.0.2:8002', { AIRLOCK_URL: 'http://other' }), 'http://10.0.0.2:8002');
     assert.throws(() => resolveUrl('localhost:8002', {}), usage(/^--url: "localhost:8002" must be an http or https URL/));

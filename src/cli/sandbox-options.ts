@@ -3,13 +3,13 @@
  * SDK requests. Every refusal is a UsageError naming the option (exit code 2); ranges are the
  * server's to check, so the CLI never disagrees with it about a maximum.
  */
-import type { CreateSandboxRequest } from '../../sdk/types.ts';
+import type { CreateSandboxRequest, ExecuteRequest } from '../../sdk/types.ts';
 import { UsageError } from './usage-error.ts';
-import { DEFAULT_API_PORT } from '../config/config.ts';
+import { DEFAULT_BASE_URL } from '../../sdk/http.ts';
 import { parseEnv, parseImage, parseMount, parseNetwork, parseRuntime, parseSecrets } from './sandbox-spec-options.ts';
 
 /** The server `airlock serve` listens on by default. */
-export const DEFAULT_URL = `http://127.0.0.1:${DEFAULT_API_PORT}`;
+export const DEFAULT_URL = DEFAULT_BASE_URL;
 
 /** Raw options of `sandbox create`. */
 export interface RawCreateOptions {
@@ -118,15 +118,15 @@ export function parsePairs(option: string, pairs: readonly string[], name: RegEx
 
 const METADATA_KEY = /^[A-Za-z0-9_.:/-]{1,64}$/;
 
-/**
- * The create request for `sandbox create` options, each parsed by the parser `airlock run` uses
- * (sandbox-spec-options.ts). `cwd` resolves relative `--mount` host paths: the server can't.
- */
-export function createRequestOf(raw: RawCreateOptions, cwd: string = process.cwd()): CreateSandboxRequest {
-  const request: CreateSandboxRequest = {};
-  if (raw.runtime !== undefined) request.runtime = parseRuntime(raw.runtime);
-  if (raw.image !== undefined) request.image = parseImage(raw.image);
-  const limits: NonNullable<CreateSandboxRequest['limits']> = {};
+/** The options of a sandbox's spec that `sandbox create` and a run through the server share. */
+export type RawSpecOptions = Pick<RawCreateOptions, 'runtime' | 'image' | 'memory' | 'cpu' | 'pids' | 'scratch' | 'timeout' | 'env' | 'secret' | 'mount' | 'network' | 'allow' | 'service'>;
+
+/** The limit fields, flat as a one-shot takes them (a create nests them under `limits`). */
+export type LimitFields = Pick<ExecuteRequest, 'memory_limit_mb' | 'cpu_limit' | 'pids_limit' | 'scratch_mb' | 'timeout_seconds'>;
+
+/** The limits given; ranges are the server's to check. */
+export function limitFieldsOf(raw: RawSpecOptions): LimitFields {
+  const limits: LimitFields = {};
   const memory = parsePositive('--memory', raw.memory, true);
   const cpu = parsePositive('--cpu', raw.cpu);
   const pids = parsePositive('--pids', raw.pids, true);
@@ -137,12 +137,17 @@ export function createRequestOf(raw: RawCreateOptions, cwd: string = process.cwd
   if (pids !== undefined) limits.pids_limit = pids;
   if (scratch !== undefined) limits.scratch_mb = scratch;
   if (timeout !== undefined) limits.timeout_seconds = timeout;
-  if (Object.keys(limits).length > 0) request.limits = limits;
-  const ttl = parsePositive('--ttl', raw.ttl, true);
-  if (ttl !== undefined) request.ttl_seconds = ttl;
-  const idle = parsePositive('--idle-timeout', raw.idleTimeout, true);
-  if (idle !== undefined) request.idle_timeout_seconds = idle;
-  if (raw.metadata.length > 0) request.metadata = parsePairs('--metadata', raw.metadata, METADATA_KEY, 'KEY');
+  return limits;
+}
+
+/**
+ * The spec fields other than limits, each parsed by the parser `airlock run` uses
+ * (sandbox-spec-options.ts). `cwd` resolves relative `--mount` host paths: the server can't.
+ */
+export function specFieldsOf(raw: RawSpecOptions, cwd: string): Pick<ExecuteRequest, 'runtime' | 'image' | 'environment' | 'secrets' | 'filesystem_access' | 'network_policy' | 'allowed_hosts' | 'services'> {
+  const request: ReturnType<typeof specFieldsOf> = {};
+  if (raw.runtime !== undefined) request.runtime = parseRuntime(raw.runtime);
+  if (raw.image !== undefined) request.image = parseImage(raw.image);
   if (raw.env.length > 0) request.environment = parseEnv(raw.env);
   if ((raw.secret ?? []).length > 0) request.secrets = parseSecrets(raw.secret ?? []);
   const mounts = (raw.mount ?? []).map((spec) => parseMount(spec, cwd));
@@ -155,6 +160,19 @@ export function createRequestOf(raw: RawCreateOptions, cwd: string = process.cwd
   // The server validates each allowlist entry and service name, and names every problem.
   if (network.allowedHosts.length > 0) request.allowed_hosts = network.allowedHosts;
   if (network.services.length > 0) request.services = network.services;
+  return request;
+}
+
+/** The create request for `sandbox create` options. */
+export function createRequestOf(raw: RawCreateOptions, cwd: string = process.cwd()): CreateSandboxRequest {
+  const request: CreateSandboxRequest = specFieldsOf(raw, cwd);
+  const limits = limitFieldsOf(raw);
+  if (Object.keys(limits).length > 0) request.limits = limits;
+  const ttl = parsePositive('--ttl', raw.ttl, true);
+  if (ttl !== undefined) request.ttl_seconds = ttl;
+  const idle = parsePositive('--idle-timeout', raw.idleTimeout, true);
+  if (idle !== undefined) request.idle_timeout_seconds = idle;
+  if (raw.metadata.length > 0) request.metadata = parsePairs('--metadata', raw.metadata, METADATA_KEY, 'KEY');
   return request;
 }
 

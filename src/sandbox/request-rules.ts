@@ -9,6 +9,11 @@ import { NEVER_BELOW } from '../isolation/grants/never-grantable.ts';
 /** Longest path accepted. */
 export const MAX_PATH_LENGTH = 4096;
 
+/** Longest `stdin` field of a request, in characters. */
+export const MAX_STDIN_CHARS = 768 * 1024;
+/** Largest input a request carries: what fits the `stdin` field once base64-encoded. */
+export const MAX_STDIN_BYTES = (MAX_STDIN_CHARS * 3) / 4;
+
 /** Image references: a name (letters, digits, `._-`, at most 128) or a `sha256:` digest. */
 export const IMAGE_REF_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$|^sha256:[0-9a-f]{64}$/;
 

@@ -36,6 +36,9 @@ export interface OneShotRequest {
   secrets?: string[];
   /** The image as the request resolved it (`pinImage`): it runs, whatever `image` tags by now. */
   pinnedImage?: Image | undefined;
+  /** Each chunk of (redacted) output as it comes, for a caller that streams it; the result still collects it. */
+  onStdout?: ((chunk: Buffer) => void) | undefined;
+  onStderr?: ((chunk: Buffer) => void) | undefined;
 }
 
 /**

@@ -235,6 +235,7 @@ export class SandboxService implements SandboxServiceApi {
       {
         image, limits, env: { ...BASE_ENV, ...request.env }, mounts: request.mounts, workdir: request.workdir ?? '/tmp', argv, network: brokeredNetwork,
         executionId, signal: controller.signal, ...(stdin === undefined ? {} : { stdin }), ...(secrets.length === 0 ? {} : { secrets }),
+        ...(request.onStdout === undefined ? {} : { onStdout: request.onStdout }), ...(request.onStderr === undefined ? {} : { onStderr: request.onStderr }),
       },
       { driver, network: this.networks, policyHash: this.policyHash, starts: this.starts, supervisor: this.supervisor, ...this.denialContext(() => request.agentId) },
     ).then(

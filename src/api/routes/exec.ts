@@ -4,12 +4,12 @@
  * or, with `?stream=false` / `Accept: application/json`, comes back collected in one JSON body.
  * `GET …/execs` lists the commands running, `DELETE …/execs/{exec_id}` kills one.
  */
-import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ExecOptions, ExecResult, ExecSession } from '../../sandbox/service-types.ts';
 import type { RouteContext } from '../context.ts';
-import { errorBody, mapError, parseOrThrow } from '../errors.ts';
-import { BoundedCollector, ChunkEncoder, chooseExecMode, formatFrame, STREAM_CONTENT_TYPE, type StreamFormat } from '../exec-stream.ts';
+import { parseOrThrow } from '../errors.ts';
+import { BoundedCollector, chooseExecMode, type StreamFormat } from '../exec-stream.ts';
+import { FrameStream } from '../frame-stream.ts';
 import { checkPath, commandOf, decodeStdin, toLimits } from '../request-mapping.ts';
 import { ROUTES } from '../route-table.ts';
 import { admit, targetOf } from '../admit.ts';
@@ -132,41 +132,15 @@ function feedStdin(session: ExecSession, stdin: Buffer | undefined): void {
 }
 
 function streamSession(reply: FastifyReply, session: ExecSession, done: Promise<ExecResult>, receipt: Promise<AuditReceipt | null | undefined>, format: StreamFormat, stdin: Buffer | undefined, requestId: string): FastifyReply {
-  const out = new PassThrough();
-  // Writes after the client left are dropped; the stream's own errors must not crash the process.
-  out.on('error', () => undefined);
-  const write = (frame: { type: string }) => {
-    if (!out.destroyed && !out.writableEnded) out.write(formatFrame(frame, format));
-  };
-  const encoders = { stdout: new ChunkEncoder(), stderr: new ChunkEncoder() };
-  for (const type of ['stdout', 'stderr'] as const) {
-    const listen = type === 'stdout' ? session.onStdout.bind(session) : session.onStderr.bind(session);
-    listen((chunk) => {
-      const encoded = encoders[type].push(chunk);
-      if (encoded !== undefined) write({ type, ...encoded });
-    });
-  }
+  const stream = new FrameStream(format);
+  session.onStdout((chunk) => stream.output('stdout', chunk));
+  session.onStderr((chunk) => stream.output('stderr', chunk));
   feedStdin(session, stdin);
-  done.then(
-    async (result) => {
-      for (const type of ['stdout', 'stderr'] as const) {
-        const rest = encoders[type].flush();
-        if (rest !== undefined) write({ type, ...rest });
-      }
+  done
+    .then(async (result) => {
       const final = await receipt;
-      write({ type: 'exit', ...exitFields(result), ...(final === undefined ? {} : { receipt: final }) });
-    },
-    (err: unknown) => {
-      const mapped = mapError(err);
-      if (mapped.status >= 500) reply.log.error({ err }, 'exec failed while streaming');
-      write({ type: 'error', ...errorBody(mapped.code, mapped.message, requestId) });
-    },
-  ).finally(() => out.end());
-  reply.code(200).type(STREAM_CONTENT_TYPE[format]).header('x-content-type-options', 'nosniff');
-  // Proxies must pass frames through as they come.
-  reply.header('x-accel-buffering', 'no');
-  // The head (with x-airlock-exec-id) goes out as soon as the command runs, not with its first
-  // output: a client of a silent command learns at once that it started, and its id.
-  reply.raw.once('pipe', () => reply.raw.flushHeaders());
-  return reply.send(out);
+      stream.close({ type: 'exit', ...exitFields(result), ...(final === undefined ? {} : { receipt: final }) });
+    })
+    .catch((err: unknown) => stream.fail(reply, err, requestId, 'exec'));
+  return stream.send(reply);
 }

@@ -3,7 +3,9 @@
  * `GET /api/v1/sandbox/status`, and `DELETE /api/v1/sandbox/executions/{id}` (cancel a one-shot).
  * Field names and shapes are the seed's contract.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { chooseOneShotMode } from '../exec-stream.ts';
+import { FrameStream } from '../frame-stream.ts';
 import type { OneShotExecution, OneShotRequest } from '../../sandbox/service-types.ts';
 import type { RouteContext } from '../context.ts';
 import { parseOrThrow } from '../errors.ts';
@@ -35,7 +37,7 @@ function ownershipOrUndefined(ctx: RouteContext, id: string): SandboxOwnership |
 export function registerSandboxRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { execute, status, cancelExecution } = ROUTES;
 
-  app.post(execute.url, async (request, reply): Promise<ExecuteResponse> => {
+  app.post(execute.url, async (request, reply): Promise<ExecuteResponse | FastifyReply> => {
     const parsed = parseOrThrow(execute.body.schema, request.body, 'body');
     // Resolved once: the image's defaults, admission's image check and the run all see this digest.
     const pinned = await ctx.service.pinImage(parsed.image);
@@ -83,20 +85,28 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: RouteContext): 
       clientGone = true;
       if (!finished) run?.cancel();
     });
-    run = await ctx.service.startExecution({ ...oneShot, pinnedImage: pinned });
+    // Streamed on request only (Accept: application/x-ndjson or text/event-stream): the seed's answer is one JSON body.
+    const format = chooseOneShotMode(request.headers.accept);
+    const stream = format === 'json' ? undefined : new FrameStream(format);
+    const listeners = stream === undefined ? {} : { onStdout: (c: Buffer) => stream.output('stdout', c), onStderr: (c: Buffer) => stream.output('stderr', c) };
+    run = await ctx.service.startExecution({ ...oneShot, pinnedImage: pinned, ...listeners });
     if (clientGone) run.cancel();
     const executionId = run.executionId;
     ctx.oneShotTargets.set(executionId, target);
     reply.header(EXECUTION_ID_HEADER, executionId).header('cache-control', 'no-store');
-    try {
-      const result = await run.result;
-      const receipt = await executionReceipt(ctx, request.log, target.owner, spec, result);
-      // The seed's field: whether the request's pin matched (null: the request pinned nothing).
-      return { ...result, constitutional_hash_verified: pin === undefined ? null : pin === result.policy_hash, ...(receipt === undefined ? {} : { receipt }) };
-    } finally {
-      ctx.oneShotTargets.delete(executionId);
-      finished = true;
-    }
+    const answer = run.result
+      .then(async (result): Promise<ExecuteResponse> => {
+        const receipt = await executionReceipt(ctx, request.log, target.owner, spec, result);
+        // The seed's field: whether the request's pin matched (null: the request pinned nothing).
+        return { ...result, constitutional_hash_verified: pin === undefined ? null : pin === result.policy_hash, ...(receipt === undefined ? {} : { receipt }) };
+      })
+      .finally(() => {
+        ctx.oneShotTargets.delete(executionId);
+        finished = true;
+      });
+    if (stream === undefined) return answer;
+    answer.then((result) => stream.close({ type: 'result', ...result })).catch((err: unknown) => stream.fail(reply, err, request.id, 'execution'));
+    return stream.send(reply);
   });
 
   app.get(status.url, async (request): Promise<StatusResponse> => {
