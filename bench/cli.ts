@@ -12,6 +12,7 @@ import { spawnWait } from './spawn-wait.ts';
 import { summarize } from './stats.ts';
 import type { PairResult } from './namespace.ts';
 import { socketServer } from '../test/integration/serve-on-socket.ts';
+import { benchConfig } from './config.ts';
 
 const SRT = 'node_modules/.bin/srt';
 
@@ -29,8 +30,9 @@ async function timeRotating(n: number, warmup: number, fns: (() => Promise<void>
 }
 
 export async function benchCli(n: number): Promise<PairResult[]> {
-  // The run handed to a running server: `airlock serve` on an isolated configuration and a socket of its own.
-  const server = socketServer();
+  // The run handed to a running server: `airlock serve` on the bench's isolated configuration (the
+  // host's drift-monitor linger, as a deployed server has it) and a socket of its own.
+  const server = socketServer(benchConfig());
   await server.start();
   try {
     return await benchCliAgainst(n, server.socket);

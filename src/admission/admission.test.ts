@@ -71,6 +71,20 @@ describe('Admission', () => {
     assert.deepEqual(gate.redeemed, [{ approvalId: 'apr_1', actionDigest: pending.actionDigest, requester: ALICE }]);
   });
 
+  it('an approval covers the image the request resolved: a tag re-pointed before the retry needs a new one', async () => {
+    const gate = new RecordingGate();
+    const admission = new Admission({ engine, settings: SETTINGS, approvals: gate });
+    const full = { network: { mode: 'full' as const, allowedHosts: [] } };
+    const resolvedAs = (digest: string) => ({ image: { name: 'default', digest } as unknown as NonNullable<AdmissionInput['image']> });
+    const first = await admission.admit(create(ALICE, full, resolvedAs(`sha256:${'a'.repeat(64)}`)));
+    const again = await admission.admit(create(ALICE, full, resolvedAs(`sha256:${'a'.repeat(64)}`)));
+    const moved = await admission.admit(create(ALICE, full, resolvedAs(`sha256:${'b'.repeat(64)}`)));
+    assert.equal(first.actionDigest, again.actionDigest, 'the same image: the same action');
+    assert.notEqual(first.actionDigest, moved.actionDigest, 'the same name, another image: another action');
+    // What the approver is shown names the digest too.
+    assert.equal((gate.opened[0] as { summary: { image_digest: string } }).summary.image_digest, `sha256:${'a'.repeat(64)}`);
+  });
+
   it('without a gate, a request that needs approval is refused as unavailable', async () => {
     const admission = new Admission({ engine, settings: SETTINGS });
     const r = await refusalOf(admission.admit(create(ALICE, { network: { mode: 'full', allowedHosts: [] } })));

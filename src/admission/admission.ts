@@ -159,7 +159,10 @@ export class Admission {
     // Why the resolved spec (and the owner) too: a default that changes between approval and retry
     // (a limit, the image) changes what would run, so it must change the digest; and the approval's
     // own Cedar check (who may approve) decides on that sandbox.
-    const resolved = { owner: input.sandbox?.owner ?? null, spec: input.request ?? input.sandbox?.spec ?? null, parameters: input.parameters };
+    // Why the image's digest as the request resolved it: the spec names the image only, and a tag
+    // re-pointed between approval and retry would otherwise run another image under the approval.
+    const imageDigest = image === undefined ? {} : { image_digest: input.image?.digest ?? null };
+    const resolved = { owner: input.sandbox?.owner ?? null, spec: input.request ?? input.sandbox?.spec ?? null, parameters: input.parameters, ...imageDigest };
     const actionDigest = canonicalDigest({ principal: caller.name, action, sandbox_id: input.sandbox?.id ?? null, ...resolved });
     if (decision.decision === 'allow' && input.approvalId === undefined) return { admitted: true, caller, decision, actionDigest, approved: false };
     const gate = this.#options.approvals;

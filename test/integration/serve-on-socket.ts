@@ -21,9 +21,8 @@ export interface SocketServer {
   stop(): Promise<string[]>;
 }
 
-/** An isolated configuration with its own socket; nothing runs until `start()`. */
-export function socketServer(): SocketServer {
-  const base = isolatedConfig();
+/** An isolated configuration (default: the tests' own) with its own socket; nothing runs until `start()`. */
+export function socketServer(base: AirlockConfig = isolatedConfig()): SocketServer {
   const socket = join(base.stateDir, 'api.sock');
   const config = { ...base, service: { ...base.service, socket: { ...base.service.socket, path: socket } } };
   const configFile = writeConfigFile(config);
