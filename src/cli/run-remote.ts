@@ -6,7 +6,7 @@
  */
 import { buffer, text } from 'node:stream/consumers';
 import type { AirlockClient } from '../../sdk/client.ts';
-import type { ExecuteRequest, ExecuteResponse } from '../../sdk/types.ts';
+import type { ExecuteRequest, ExecuteResultFrame } from '../../sdk/types.ts';
 import { MAX_STDIN_BYTES } from '../sandbox/request-rules.ts';
 import { runWithApproval } from './approval-retry.ts';
 import { exitCodeOf, reportEnding } from './run-ending.ts';
@@ -69,7 +69,7 @@ export async function runThroughServer(command: readonly string[], raw: RawRemot
   try {
     return await withServerClient(raw, (client) =>
       runWithApproval(client, { approval: raw.approval, json: raw.json }, async (approvalId) => {
-        const code = raw.json ? await collected(client, request, approvalId, interrupt) : await streamed(client, request, approvalId, interrupt);
+        const code = await streamed(client, request, approvalId, interrupt, raw.json);
         return interrupt.exitCode() ?? code;
       }),
     );
@@ -83,15 +83,12 @@ export async function runThroughServer(command: readonly string[], raw: RawRemot
   }
 }
 
-/** `--json`: the execution result, as the API answers it. */
-async function collected(client: AirlockClient, request: ExecuteRequest, approvalId: string | undefined, interrupt: RunInterrupt): Promise<number> {
-  const result = await client.execute(request, { approvalId, signal: interrupt.signal });
-  process.stdout.write(`${terminalSafeJson(result)}\n`);
-  return exitCodeOf(result);
-}
-
-/** The command's output as it comes (bytes passed through, like ssh or docker run), then how it ended. */
-async function streamed(client: AirlockClient, request: ExecuteRequest, approvalId: string | undefined, interrupt: RunInterrupt): Promise<number> {
+/**
+ * The command's output as it comes (bytes passed through, like ssh or docker run), then how it
+ * ended; with `json`, only the execution result as the API answers it. Streamed either way, so
+ * that a signal cancels the run by its id (known from the first byte) and waits for its ending.
+ */
+async function streamed(client: AirlockClient, request: ExecuteRequest, approvalId: string | undefined, interrupt: RunInterrupt, json: boolean): Promise<number> {
   // Closing the connection cancels the run on the server: done for a signal before the run has
   // an id, and if cancelling it by id fails.
   const hangUp = new AbortController();
@@ -102,11 +99,11 @@ async function streamed(client: AirlockClient, request: ExecuteRequest, approval
   // Why cancel, not hang up: the CLI waits until the server has ended the run and torn its sandbox down.
   const cancel = () => void client.cancelExecution(stream.executionId).catch(() => hangUp.abort());
   interrupt.signal.addEventListener('abort', cancel, { once: true });
-  let result: ExecuteResponse | undefined;
+  let result: ExecuteResultFrame | undefined;
   try {
     for await (const frame of stream.frames) {
       if (frame.type === 'result') result = frame;
-      else (frame.type === 'stdout' ? process.stdout : process.stderr).write(Buffer.from(frame.data, frame.encoding));
+      else if (!json) (frame.type === 'stdout' ? process.stdout : process.stderr).write(Buffer.from(frame.data, frame.encoding));
     }
   } catch (err) {
     throw stream.fail(err);
@@ -114,6 +111,11 @@ async function streamed(client: AirlockClient, request: ExecuteRequest, approval
     interrupt.signal.removeEventListener('abort', cancel);
   }
   if (result === undefined) throw new Error('the server ended the run without its result');
-  reportEnding(result);
+  if (json) {
+    const { type: _frame, ...answer } = result;
+    process.stdout.write(`${terminalSafeJson(answer)}\n`);
+  } else {
+    reportEnding(result);
+  }
   return exitCodeOf(result);
 }

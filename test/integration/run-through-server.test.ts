@@ -70,6 +70,7 @@ describe('airlock run through a running server', () => {
     assert.equal(result.runtime_used, 'namespace');
     assert.match(result.execution_id, /^[0-9a-f-]{36}$/);
     assert.ok(result.receipt !== undefined && result.receipt !== null, 'the server recorded the run and sent its receipt');
+    assert.equal('type' in result, false, 'the answer, not the stream frame that carried it');
   });
 
   test('AIRLOCK_SOCKET names the server as --socket does; a refusal names the field and nothing runs', { skip: reason('namespace'), timeout: 120_000 }, async () => {
