@@ -7,7 +7,8 @@
  * the README's JSON shows (pointed at a small HTTP server of its own on the host's loopback) and
  * starts the server with the README's `airlock serve` line. Isolation from a live deployment is the
  * only thing it changes: its own configuration (AIRLOCK_CONFIG: state directory, cgroup parent, uid
- * range, subnet), its own socket in AIRLOCK_URL, and in the text of the examples the default socket
+ * range, subnet), its own socket in AIRLOCK_URL (for `airlock run` only once the README exports a
+ * server, as a reader's shell would keep it), and in the text of the examples the default socket
  * path, `localhost:8002` and `/var/lib/airlock/store` become the test server's, and the host
  * service on port 8080 (`host.airlock.internal:8080`) the test's own. An example whose
  * runtime or network destination this host lacks is skipped with the reason.
@@ -89,9 +90,24 @@ function localized(text: string): string {
 }
 
 /** Runs one example in the reader's folder; its exit code and everything it printed. */
+/** Variables an `export NAME=VALUE` example set: the reader's shell keeps them for the examples after it. */
+const exported: Record<string, string> = {};
+
+/**
+ * The environment of one example. `airlock run` goes through a server only when one is named, so
+ * it gets the test's AIRLOCK_URL (which stands in for the default socket the other commands find)
+ * only once the README itself has exported a server for it.
+ */
+function envFor(text: string): Record<string, string> {
+  const named = /(^|[|;&]\s*)airlock run\b/.test(text) ? { AIRLOCK_URL: '' } : {};
+  return { ...env, ...named, ...exported };
+}
+
 function runExample(text: string, timeoutMs: number): Promise<{ code: number | null; output: string }> {
+  const exportLine = /^export ([A-Z_][A-Z0-9_]*)=(\S+)$/.exec(text);
+  if (exportLine !== null) exported[exportLine[1] as string] = exportLine[2] as string;
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', text], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', ['-c', text], { cwd: work, env: envFor(text), stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
