@@ -9,12 +9,18 @@ const usage = (pattern: RegExp) => (err: unknown) => err instanceof UsageError &
 
 describe('airlock run through a server', () => {
   it('goes through a server only when one is named, never because a default socket exists', () => {
-    assert.equal(runsThroughServer({}, {}), false);
-    assert.equal(runsThroughServer({}, { AIRLOCK_URL: '', AIRLOCK_SOCKET: '' }), false);
-    assert.equal(runsThroughServer({ socket: '/s' }, {}), true);
-    assert.equal(runsThroughServer({ url: 'unix:/s' }, {}), true);
-    assert.equal(runsThroughServer({}, { AIRLOCK_SOCKET: '/s' }), true);
-    assert.equal(runsThroughServer({}, { AIRLOCK_URL: 'http://127.0.0.1:8002' }), true);
+    assert.equal(runsThroughServer({}, undefined, {}), false);
+    assert.equal(runsThroughServer({}, undefined, { AIRLOCK_URL: '', AIRLOCK_SOCKET: '' }), false);
+    assert.equal(runsThroughServer({ socket: '/s' }, undefined, {}), true);
+    assert.equal(runsThroughServer({ url: 'unix:/s' }, undefined, {}), true);
+    assert.equal(runsThroughServer({}, undefined, { AIRLOCK_SOCKET: '/s' }), true);
+    assert.equal(runsThroughServer({}, undefined, { AIRLOCK_URL: 'http://127.0.0.1:8002' }), true);
+  });
+
+  it('--config beats the ambient AIRLOCK_URL/AIRLOCK_SOCKET (the run stays here), not an explicit --socket/--url', () => {
+    assert.equal(runsThroughServer({}, '/etc/airlock/other.json', { AIRLOCK_SOCKET: '/s', AIRLOCK_URL: 'unix:/s' }), false);
+    // run.ts refuses this pair rather than ignore --config.
+    assert.equal(runsThroughServer({ socket: '/s' }, '/etc/airlock/other.json', {}), true);
   });
 
   it('maps the options onto the one-shot request, relative mounts resolved here', () => {

@@ -1,6 +1,6 @@
 /**
- * `airlock run` through a running `airlock serve`, when one is named (`--url`, `--socket`,
- * `AIRLOCK_URL` or `AIRLOCK_SOCKET`): the server admits, runs and records it under its own
+ * `airlock run` through a running `airlock serve`, when one is named (`--url`, `--socket`;
+ * `AIRLOCK_URL` or `AIRLOCK_SOCKET` without `--config`): the server admits, runs and records it under its own
  * configuration, and the output streams back as the command writes it. The CLI then loads no
  * policy, store or driver of its own, so it starts like a small program.
  */
@@ -23,10 +23,16 @@ export type RawRemoteRunOptions = RawRunOptions & ServerOptions;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** Whether the run goes through a server: only when one is named, never because a default socket happens to exist. */
-export function runsThroughServer(raw: ServerOptions, env: Env = process.env): boolean {
+/**
+ * Whether the run goes through a server: only when one is named, never because a default socket
+ * happens to exist. `--url`/`--socket` name one for this run; `AIRLOCK_URL`/`AIRLOCK_SOCKET` do
+ * unless `--config` names a configuration to run under here (the explicit option beats the
+ * ambient variable).
+ */
+export function runsThroughServer(raw: ServerOptions, configPath: string | undefined, env: Env = process.env): boolean {
   const named = (value: string | undefined) => value !== undefined && value !== '';
-  return raw.url !== undefined || raw.socket !== undefined || named(env['AIRLOCK_URL']) || named(env['AIRLOCK_SOCKET']);
+  if (raw.url !== undefined || raw.socket !== undefined) return true;
+  return configPath === undefined && (named(env['AIRLOCK_URL']) || named(env['AIRLOCK_SOCKET']));
 }
 
 /** The one-shot request for the options; the server checks every range and names each problem. */

@@ -1,7 +1,7 @@
 /**
  * `airlock run [options] -- CMD ARGS…`: one command in a fresh sandbox, output streamed live,
  * sandbox torn down, exit code passed through. `--json` prints the execution result instead.
- * With a server named (`--url`, `--socket`, `AIRLOCK_URL`, `AIRLOCK_SOCKET`) the run goes through it
+ * With a server named (`--url`, `--socket`; `AIRLOCK_URL`, `AIRLOCK_SOCKET` without `--config`) the run goes through it
  * (run-remote.ts); otherwise it runs in this process (run-command.ts). Each loads only when it runs.
  */
 import type { Command } from 'commander';
@@ -42,9 +42,9 @@ export function registerRun(program: Command): void {
     .action(async (command: string[], raw: RawRunOptions & ServerOptions) => {
       const configPath = program.opts<{ config?: string }>().config;
       const { runsThroughServer, runThroughServer } = await import('./run-remote.ts');
-      if (runsThroughServer(raw)) {
+      if (runsThroughServer(raw, configPath)) {
         // Why refuse: the server runs it under its own configuration; a --config here would be silently ignored.
-        if (configPath !== undefined) throw new UsageError('--config: a run through a server uses the server\'s configuration; drop --config, or --url/--socket (and AIRLOCK_URL/AIRLOCK_SOCKET) to run it in this process');
+        if (configPath !== undefined) throw new UsageError('--config: a run through a server uses the server\'s configuration; drop --config, or --url/--socket to run it in this process');
         process.exitCode = await runThroughServer(command, raw);
         return;
       }

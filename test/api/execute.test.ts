@@ -140,7 +140,6 @@ describe('POST /api/v1/sandbox/execute', () => {
       { agent_id: 'a', command: ['a\0b'] },
       { agent_id: 'a', code: 42 },
       { agent_id: '', code: '1' },
-      { code: '1' },
       { agent_id: 'a', code: '1', environment: { 'BAD-NAME': 'x' } },
       { agent_id: 'a', code: '1', environment: { A: 1 } },
       { agent_id: 'a', code: '1', surprise: true },
@@ -149,6 +148,13 @@ describe('POST /api/v1/sandbox/execute', () => {
       null,
     ];
     for (const payload of bad) assertError(await app.inject(json('POST', URL, payload)), 400, 'invalid_request');
+  });
+
+  it('without agent_id the run is recorded under the caller\'s own agent id', async () => {
+    const { app, service } = await makeApp();
+    const res = await app.inject(json('POST', URL, { code: '1' }));
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal(service.executed.at(-1)?.agentId, 'local-operator');
   });
 
   it('refuses filesystem grants that escape or touch protected host trees', async () => {
