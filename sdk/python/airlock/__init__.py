@@ -5,7 +5,7 @@
 """
 
 from ._version import __version__
-from .client import Client, ExecStream
+from .client import Client, ExecStream, ExecuteStream
 from .connection import DEFAULT_SOCKET_PATH, DEFAULT_URL, Connection, resolve_connection
 from .errors import (
     AirlockError,
@@ -27,10 +27,10 @@ from .errors import (
     ServiceUnavailableError,
     TimeoutError,
 )
-from .ndjson import ExitFrame, OutputChunk
+from .ndjson import ExitFrame, OutputChunk, ResultFrame
 from .one_shot import arun, run
 from .sandbox import CommandHandle, Commands, Files, Sandbox
-from .async_client import AsyncClient, AsyncExecStream
+from .async_client import AsyncClient, AsyncExecStream, AsyncExecuteStream
 from .async_sandbox import AsyncCommandHandle, AsyncCommands, AsyncFiles, AsyncSandbox
 from .signing import SigningKey, load_signing_key, signed_headers
 from .types import CommandResult, ExecuteResult, FileEntry, ProcessInfo, ResourceUsage, SandboxInfo, SecurityViolation, WriteInfo
@@ -49,6 +49,7 @@ __all__ = [
     "AsyncCommandHandle",
     "AsyncCommands",
     "AsyncExecStream",
+    "AsyncExecuteStream",
     "AsyncFiles",
     "AsyncSandbox",
     "AsyncWatchHandle",
@@ -63,6 +64,7 @@ __all__ = [
     "DEFAULT_URL",
     "ExecStream",
     "ExecuteResult",
+    "ExecuteStream",
     "ExecutionNotFoundError",
     "ExecutionNotRunningError",
     "ExitFrame",
@@ -78,6 +80,7 @@ __all__ = [
     "ProcessInfo",
     "RateLimitError",
     "ResourceUsage",
+    "ResultFrame",
     "Sandbox",
     "SandboxInfo",
     "SandboxNotFoundError",

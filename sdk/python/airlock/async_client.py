@@ -6,14 +6,17 @@ import asyncio
 import time
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, TypeVar, Union
+
+import httpx
 
 from . import endpoints
 from .approvals import PENDING, ApprovalInfo
 from .errors import AirlockError, TimeoutError
 from .connection import DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_WAIT, DEFAULT_REQUEST_TIMEOUT, Connection, KeySource, resolve_connection
 from .async_transport import AsyncTransport
-from .ndjson import Frame, FrameReader
+from .http_request import HttpRequest
+from .ndjson import RESULT, Frame, FrameReader, OneShotFrame, OutputChunk
 from .types import ExecuteResult, FileEntry, ProcessInfo, SandboxInfo, WriteInfo
 
 
@@ -27,6 +30,22 @@ class AsyncExecStream:
     frames: AsyncIterator[Frame]
     #: Closes the connection: the server kills the command if it still runs.
     close: Callable[[], Awaitable[None]]
+
+
+@dataclass
+class AsyncExecuteStream:
+    """A one-shot whose output is streaming in: ``async for`` over ``frames`` (output chunks, then the result frame)."""
+
+    #: Server-side id of the execution (what ``cancel_execution`` takes).
+    execution_id: str
+    #: Output chunks as they arrive, then the ``ResultFrame``; raises ``stream_ended`` if the stream broke.
+    frames: AsyncIterator[OneShotFrame]
+    #: Closes the connection: the server cancels the run if it still runs.
+    close: Callable[[], Awaitable[None]]
+
+
+#: The closing frame of a stream being read.
+_C = TypeVar("_C")
 
 
 class AsyncClient:
@@ -87,6 +106,30 @@ class AsyncClient:
         body = endpoints.execute_body(code, agent_id=agent_id, command=command, language=language, runtime=runtime, image=image, timeout=timeout, envs=envs, cwd=cwd, fields=fields)
         return ExecuteResult.from_json(await self._transport.json(endpoints.execute(body, self.connection.request_timeout, approval_id)))
 
+    @asynccontextmanager
+    async def execute_stream(
+        self,
+        code: Optional[str] = None,
+        *,
+        agent_id: str,
+        command: Optional[endpoints.Command] = None,
+        language: Optional[str] = None,
+        runtime: Optional[str] = None,
+        image: Optional[str] = None,
+        timeout: Optional[float] = None,
+        envs: Optional[Mapping[str, str]] = None,
+        cwd: Optional[str] = None,
+        approval_id: Optional[str] = None,
+        **fields: Any,
+    ) -> AsyncIterator[AsyncExecuteStream]:
+        """``execute`` as an NDJSON stream (see ``Client.execute_stream``); leaving the block closes the
+        connection, and the server cancels the run if it still runs."""
+        body = endpoints.execute_body(code, agent_id=agent_id, command=command, language=language, runtime=runtime, image=image, timeout=timeout, envs=envs, cwd=cwd, fields=fields)
+        req = endpoints.execute_stream(body, approval_id)
+        async with self._transport.open(req) as response:
+            frames = self._frames(req, response, FrameReader(closing=RESULT))
+            yield AsyncExecuteStream(execution_id=response.headers.get("x-airlock-execution-id", ""), frames=frames, close=response.aclose)
+
     async def cancel_execution(self, execution_id: str) -> Dict[str, Any]:
         """``DELETE /api/v1/sandbox/executions/{id}``."""
         return await self._transport.json(endpoints.cancel_execution(execution_id))
@@ -125,18 +168,18 @@ class AsyncClient:
         connection, and the server kills the command if it still runs."""
         req = endpoints.exec_stream(sandbox_id, body, approval_id)
         async with self._transport.open(req) as response:
+            frames = self._frames(req, response, FrameReader())
+            yield AsyncExecStream(exec_id=response.headers.get("x-airlock-exec-id", ""), frames=frames, close=response.aclose)
 
-            async def frames() -> AsyncIterator[Frame]:
-                reader = FrameReader()
-                async for chunk in self._transport.iter_chunks(req, response):
-                    for frame in reader.feed(chunk):
-                        yield frame
-                    if reader.exit is not None:
-                        return
-                for frame in reader.end():
-                    yield frame
-
-            yield AsyncExecStream(exec_id=response.headers.get("x-airlock-exec-id", ""), frames=frames(), close=response.aclose)
+    async def _frames(self, req: HttpRequest, response: httpx.Response, reader: "FrameReader[_C]") -> AsyncIterator[Union[OutputChunk, _C]]:
+        """The frames of a streamed answer as they arrive, up to the reader's closing frame."""
+        async for chunk in self._transport.iter_chunks(req, response):
+            for frame in reader.feed(chunk):
+                yield frame
+            if reader.final is not None:
+                return
+        for frame in reader.end():
+            yield frame
 
     async def read_file(self, sandbox_id: str, path: str) -> bytes:
         """``GET /api/v1/sandboxes/{id}/files?path=``."""

@@ -7,7 +7,7 @@ import socket
 import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, TypeVar, Union
 
 import httpx
 
@@ -15,7 +15,8 @@ from . import endpoints
 from .approvals import PENDING, ApprovalInfo
 from .errors import AirlockError, TimeoutError
 from .connection import DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_WAIT, DEFAULT_REQUEST_TIMEOUT, Connection, KeySource, resolve_connection
-from .ndjson import Frame, FrameReader
+from .http_request import HttpRequest
+from .ndjson import RESULT, Frame, FrameReader, OneShotFrame, OutputChunk
 from .transport import Transport
 from .types import ExecuteResult, FileEntry, ProcessInfo, SandboxInfo, WriteInfo
 
@@ -30,6 +31,22 @@ class ExecStream:
     frames: Iterator[Frame]
     #: Closes the connection (from any thread): the server kills the command if it still runs.
     close: Callable[[], None]
+
+
+@dataclass
+class ExecuteStream:
+    """A one-shot whose output is streaming in: read ``frames`` (output chunks, then the result frame)."""
+
+    #: Server-side id of the execution (what ``cancel_execution`` takes).
+    execution_id: str
+    #: Output chunks as they arrive, then the ``ResultFrame``; raises ``stream_ended`` if the stream broke.
+    frames: Iterator[OneShotFrame]
+    #: Closes the connection (from any thread): the server cancels the run if it still runs.
+    close: Callable[[], None]
+
+
+#: The closing frame of a stream being read.
+_C = TypeVar("_C")
 
 
 def _interrupt(response: httpx.Response) -> None:
@@ -118,6 +135,31 @@ class Client:
         """
         body = endpoints.execute_body(code, agent_id=agent_id, command=command, language=language, runtime=runtime, image=image, timeout=timeout, envs=envs, cwd=cwd, fields=fields)
         return ExecuteResult.from_json(self._transport.json(endpoints.execute(body, self.connection.request_timeout, approval_id)))
+
+    @contextmanager
+    def execute_stream(
+        self,
+        code: Optional[str] = None,
+        *,
+        agent_id: str,
+        command: Optional[endpoints.Command] = None,
+        language: Optional[str] = None,
+        runtime: Optional[str] = None,
+        image: Optional[str] = None,
+        timeout: Optional[float] = None,
+        envs: Optional[Mapping[str, str]] = None,
+        cwd: Optional[str] = None,
+        approval_id: Optional[str] = None,
+        **fields: Any,
+    ) -> Iterator[ExecuteStream]:
+        """``execute`` as an NDJSON stream: the output as the command writes it, then the result (a
+        ``ResultFrame`` carrying the ``ExecuteResult``). Refusals raise here, before the block runs;
+        leaving the ``with`` block closes the connection, and the server cancels the run if it still runs."""
+        body = endpoints.execute_body(code, agent_id=agent_id, command=command, language=language, runtime=runtime, image=image, timeout=timeout, envs=envs, cwd=cwd, fields=fields)
+        req = endpoints.execute_stream(body, approval_id)
+        with self._transport.open(req) as response:
+            frames = self._frames(req, response, FrameReader(closing=RESULT))
+            yield ExecuteStream(execution_id=response.headers.get("x-airlock-execution-id", ""), frames=frames, close=lambda: _interrupt(response))
 
     def cancel_execution(self, execution_id: str) -> Dict[str, Any]:
         """``DELETE /api/v1/sandbox/executions/{id}``: cancels a running one-shot (listed by ``status()``)."""
@@ -217,17 +259,16 @@ class Client:
         the connection, and the server kills the command if it still runs."""
         req = endpoints.exec_stream(sandbox_id, body, approval_id)
         with self._transport.open(req) as response:
+            frames = self._frames(req, response, FrameReader())
+            yield ExecStream(exec_id=response.headers.get("x-airlock-exec-id", ""), frames=frames, close=lambda: _interrupt(response))
 
-            def frames() -> Iterator[Frame]:
-                reader = FrameReader()
-                for chunk in self._transport.iter_chunks(req, response):
-                    for frame in reader.feed(chunk):
-                        yield frame
-                    if reader.exit is not None:
-                        return
-                yield from reader.end()
-
-            yield ExecStream(exec_id=response.headers.get("x-airlock-exec-id", ""), frames=frames(), close=lambda: _interrupt(response))
+    def _frames(self, req: HttpRequest, response: httpx.Response, reader: "FrameReader[_C]") -> Iterator[Union[OutputChunk, _C]]:
+        """The frames of a streamed answer as they arrive, up to the reader's closing frame."""
+        for chunk in self._transport.iter_chunks(req, response):
+            yield from reader.feed(chunk)
+            if reader.final is not None:
+                return
+        yield from reader.end()
 
     def read_file(self, sandbox_id: str, path: str) -> bytes:
         """``GET /api/v1/sandboxes/{id}/files?path=``: the file's bytes; ``FileNotFoundError`` when absent."""

@@ -34,6 +34,13 @@ def _with_grace(base: float, limit: Optional[float]) -> float:
     return 0.0 if base == 0 or limit is None else base + limit
 
 
+def _stream_deadline(body: Mapping[str, Any]) -> float:
+    """The read deadline of an NDJSON stream: the request's own limit plus a grace; 0 (none) without
+    one, as the server enforces its own limits."""
+    limit = body.get("timeout_seconds")
+    return 0.0 if limit is None else float(limit) + CLIENT_GRACE_SECONDS
+
+
 def health() -> HttpRequest:
     """``GET /health``."""
     return HttpRequest("GET", "/health")
@@ -48,6 +55,12 @@ def execute(body: Mapping[str, Any], request_timeout: float, approval_id: Option
     """``POST /api/v1/sandbox/execute``: the read deadline covers the execution's own limit."""
     limit = float(body.get("timeout_seconds") or EXECUTE_DEFAULT_LIMIT_SECONDS)
     return HttpRequest("POST", "/api/v1/sandbox/execute", json=dict(body), approval_id=approval_id, timeout=_with_grace(request_timeout, limit))
+
+
+def execute_stream(body: Mapping[str, Any], approval_id: Optional[str]) -> HttpRequest:
+    """``POST /api/v1/sandbox/execute`` as NDJSON: output as it is written, then the result. Without a
+    limit of its own, no client-side read deadline: the server enforces its configured maximum."""
+    return HttpRequest("POST", "/api/v1/sandbox/execute", json=dict(body), accept="application/x-ndjson", approval_id=approval_id, timeout=_stream_deadline(body))
 
 
 def cancel_execution(execution_id: str) -> HttpRequest:
@@ -97,14 +110,13 @@ def set_sandbox_allowlist(sandbox_id: str, allowed_hosts: Sequence[str]) -> Http
 def exec_stream(sandbox_id: str, body: Mapping[str, Any], approval_id: Optional[str]) -> HttpRequest:
     """``POST /api/v1/sandboxes/{id}/exec`` as NDJSON. Without a limit of its own, no client-side read
     deadline: the server enforces the sandbox's per-command limit."""
-    limit = body.get("timeout_seconds")
     return HttpRequest(
         "POST",
         _sandbox_path(sandbox_id, "/exec"),
         json=dict(body),
         accept="application/x-ndjson",
         approval_id=approval_id,
-        timeout=0.0 if limit is None else float(limit) + CLIENT_GRACE_SECONDS,
+        timeout=_stream_deadline(body),
     )
 
 

@@ -1,4 +1,4 @@
-"""Pieces checked without a server: NDJSON framing, Retry-After, where a client connects, error
+"""Pieces checked without a server: NDJSON framing (exec and one-shot streams), Retry-After, where a client connects, error
 mapping, and signatures (checked with the public key, as the server's verifier does)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 import airlock
 from airlock.errors import error_from_response, parse_retry_after
 from airlock.command_result import OutputCollector
-from airlock.ndjson import ExitFrame, FrameReader, OutputChunk
+from airlock.ndjson import RESULT, ExitFrame, FrameReader, OutputChunk, ResultFrame
 
 
 def _line(value: object) -> bytes:
@@ -51,6 +51,46 @@ def test_stream_without_exit_or_with_error_frame() -> None:
     with pytest.raises(airlock.AirlockError) as garbage:
         FrameReader().feed(b"not json\n")
     assert garbage.value.code == "invalid_response"
+
+
+RESULT_LINE = {"type": "result", "execution_id": "exec-1", "success": True, "output": "hi", "error": "", "exit_code": 0, "termination_reason": "completed", "receipt": {"record": {"kind": "execution.finished"}}}
+
+
+def test_one_shot_frames_output_then_the_result() -> None:
+    stream = _line({"type": "stdout", "data": "hi\n", "encoding": "utf8"}) + _line({"type": "exit", "exit_code": 3, "signal": None, "termination_reason": "completed"})
+    stream += _line(RESULT_LINE) + _line({"type": "stdout", "data": "after", "encoding": "utf8"})
+    reader = FrameReader(closing=RESULT)
+    frames = []
+    for i in range(0, len(stream), 5):
+        frames += reader.feed(stream[i : i + 5])
+    frames += reader.end()
+    # An exit frame is not this stream's closing frame: skipped like any unknown type; nothing after the result is read.
+    assert len(frames) == 2 and frames[0] == OutputChunk("stdout", b"hi\n"), frames
+    assert isinstance(frames[1], ResultFrame) and reader.final is frames[1] and reader.exit is None
+    result = frames[1].result
+    assert (result.execution_id, result.success, result.stdout, result.exit_code, result.termination_reason) == ("exec-1", True, "hi", 0, "completed")
+    assert result.receipt == {"record": {"kind": "execution.finished"}} and "type" not in result.raw, "raw is the plain answer"
+    last = FrameReader(closing=RESULT)
+    assert last.feed(json.dumps(RESULT_LINE).encode()) == [], "a line without its newline waits for the end"
+    assert [f.result.execution_id for f in last.end() if isinstance(f, ResultFrame)] == ["exec-1"]
+
+
+def test_one_shot_stream_without_its_result_or_with_a_malformed_one() -> None:
+    reader = FrameReader(closing=RESULT)
+    reader.feed(_line({"type": "stdout", "data": "x", "encoding": "utf8"}) + _line({"type": "exit", "exit_code": 0, "signal": None, "termination_reason": "completed"}))
+    with pytest.raises(airlock.AirlockError) as ended:
+        reader.end()
+    assert (ended.value.code, str(ended.value)) == ("stream_ended", "the execution stream ended without a result frame (connection lost or server stopped)")
+    with pytest.raises(airlock.AirlockError) as exec_ended:
+        FrameReader().end()
+    assert str(exec_ended.value) == "the exec stream ended without an exit frame (connection lost or server stopped)"
+    for broken in ({"execution_id": 7}, {"success": "yes"}, {"termination_reason": None}):
+        with pytest.raises(airlock.AirlockError) as malformed:
+            FrameReader(closing=RESULT).feed(_line({**RESULT_LINE, **broken}))
+        assert (malformed.value.code, str(malformed.value)) == ("invalid_response", "malformed result frame"), broken
+    with pytest.raises(airlock.ServiceUnavailableError) as failed:
+        FrameReader(closing=RESULT).feed(_line({"type": "error", "error": {"code": "shutting_down", "message": "stopping", "request_id": "r2"}}))
+    assert (failed.value.code, failed.value.request_id, str(failed.value)) == ("shutting_down", "r2", "stopping")
 
 
 def test_a_character_split_across_chunks_reaches_a_listener_whole() -> None:
