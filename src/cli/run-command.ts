@@ -1,5 +1,4 @@
 /** The `airlock run` implementation: plan → admission (with the driver, image and denial reader prepared meanwhile) → executeOnce → report. */
-import { text } from 'node:stream/consumers';
 import { loadConfig, type AirlockConfig } from '../config/config.ts';
 import type { SecretValue } from '../secrets/index.ts';
 import { RefusedControlError } from '../host/control-error.ts';
@@ -14,6 +13,7 @@ import { openRunRecording, recordRunEnd, type RunRecording } from './run-record.
 import { terminalSafe, terminalSafeJson } from './terminal-text.ts';
 import { UsageError } from './usage-error.ts';
 import { exitCodeOf, reportEnding } from './run-ending.ts';
+import { codeFromStdin } from './run-code.ts';
 import { loopbackAllowNote } from './sandbox-options.ts';
 import { withOwnerWrites } from '../isolation/grants/owner-writes.ts';
 import { NetworkManager } from '../network/manager.ts';
@@ -61,10 +61,7 @@ async function admittedRun(plan: RunPlan, raw: RawRunOptions, config: AirlockCon
   const policyHash = activePolicyHash(config, admission.bundleHash);
   let stdin: ExecutionRequest['stdin'];
   if (plan.language !== undefined) {
-    if (plan.code === undefined && process.stdin.isTTY) {
-      throw new UsageError('--language: no code given: pass --code or pipe the code on stdin');
-    }
-    stdin = plan.code ?? (await text(process.stdin));
+    stdin = plan.code ?? (await codeFromStdin());
   } else if (!process.stdin.isTTY) {
     // Piped input is forwarded; a terminal never is (no TIOCSTI path back to the caller's tty).
     stdin = process.stdin;

@@ -7,6 +7,7 @@ import type { GrantedMount, Limits } from '../isolation/driver.ts';
 import type { ImplementedRuntime } from '../isolation/runtimes.ts';
 import { LimitError, resolveLimits, type RequestedLimits } from '../sandbox/limits.ts';
 import { UsageError } from './usage-error.ts';
+import { checkCodeOptions } from './run-code.ts';
 import { parseNumberText } from './sandbox-options.ts';
 import { parseEnv, parseImage, parseMount, parseNetwork, parseRuntime, parseSecrets, sandboxPathOption } from './sandbox-spec-options.ts';
 
@@ -89,15 +90,14 @@ export function parseRunOptions(raw: RawRunOptions, command: string[], config: A
   const image = parseImage(raw.image ?? config.defaultImage);
   const secrets: { secrets?: string[] } = (raw.secret ?? []).length === 0 ? {} : { secrets: parseSecrets(raw.secret ?? []) };
 
+  if (raw.language !== undefined && !(raw.language in INTERPRETERS)) {
+    throw new UsageError(`--language: unknown language "${raw.language}" (choose ${Object.keys(INTERPRETERS).join(', ')})`);
+  }
+  checkCodeOptions(raw, command);
   if (raw.language === undefined) {
-    if (raw.code !== undefined) throw new UsageError('--code: requires --language');
     if (command.length === 0) throw new UsageError('no command: use `airlock run [options] -- CMD ARGS…` or --language');
     return { runtime, image, limits, env, mounts, workdir, network, argv: command, json: raw.json, ...secrets };
   }
-  if (!(raw.language in INTERPRETERS)) {
-    throw new UsageError(`--language: unknown language "${raw.language}" (choose ${Object.keys(INTERPRETERS).join(', ')})`);
-  }
-  if (command.length > 0) throw new UsageError('--language: give the code with --code or on stdin, not as a command');
   const language = raw.language as Language;
   const plan: RunPlan = { runtime, image, limits, env, mounts, workdir, network, argv: [...INTERPRETERS[language]], language, json: raw.json, ...secrets };
   if (raw.code !== undefined) plan.code = raw.code;

@@ -4,11 +4,12 @@
  * configuration, and the output streams back as the command writes it. The CLI then loads no
  * policy, store or driver of its own, so it starts like a small program.
  */
-import { buffer, text } from 'node:stream/consumers';
+import { buffer } from 'node:stream/consumers';
 import type { AirlockClient } from '../../sdk/client.ts';
 import type { ExecuteRequest, ExecuteResultFrame } from '../../sdk/types.ts';
 import { MAX_STDIN_BYTES } from '../sandbox/request-rules.ts';
 import { runWithApproval } from './approval-retry.ts';
+import { checkCodeOptions, codeFromStdin } from './run-code.ts';
 import { exitCodeOf, reportEnding } from './run-ending.ts';
 import { interruptOnSignals, type RunInterrupt } from './run-interrupt.ts';
 import type { RawRunOptions } from './run-options.ts';
@@ -38,24 +39,20 @@ export function runsThroughServer(raw: ServerOptions, configPath: string | undef
 /** The one-shot request for the options; the server checks every range and names each problem. */
 export function remoteRunRequestOf(raw: RawRunOptions, command: readonly string[], cwd: string): ExecuteRequest {
   const request: ExecuteRequest = { ...specFieldsOf(raw, cwd), ...limitFieldsOf(raw), workdir: sandboxPathOption('--workdir', raw.workdir) };
+  checkCodeOptions(raw, command);
   if (raw.language !== undefined) {
-    if (command.length > 0) throw new UsageError('--language: give the code with --code or on stdin, not as a command');
     request.language = raw.language as NonNullable<ExecuteRequest['language']>;
     if (raw.code !== undefined) request.code = raw.code;
-  } else {
-    if (raw.code !== undefined) throw new UsageError('--code: requires --language');
-    // No command: the server runs the image's default command, or refuses naming why.
-    if (command.length > 0) request.command = [...command];
+  } else if (command.length > 0) {
+    request.command = [...command];
   }
+  // No command: the server runs the image's default command, or refuses naming why.
   return request;
 }
 
 /** Piped input, whole (a request carries it up front); a terminal is never read. */
 async function withInput(request: ExecuteRequest): Promise<ExecuteRequest> {
-  if (request.language !== undefined && request.code === undefined) {
-    if (process.stdin.isTTY) throw new UsageError('--language: no code given: pass --code or pipe the code on stdin');
-    return { ...request, code: await text(process.stdin) };
-  }
+  if (request.language !== undefined && request.code === undefined) return { ...request, code: await codeFromStdin() };
   if (request.language !== undefined || process.stdin.isTTY) return request;
   const input = await buffer(process.stdin);
   if (input.length > MAX_STDIN_BYTES) {
@@ -82,7 +79,7 @@ export async function runThroughServer(command: readonly string[], raw: RawRemot
   } catch (err) {
     // Stopped before the server answered: the closed connection cancelled the run there.
     const stopped = interrupt.exitCode();
-    if (stopped !== undefined && interrupt.signal.aborted) return stopped;
+    if (stopped !== undefined) return stopped;
     throw err;
   } finally {
     interrupt.dispose();
