@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BoundedCollector, ChunkEncoder, chooseExecMode, formatFrame, incompleteUtf8Tail } from './exec-stream.ts';
+import { BoundedCollector, ChunkEncoder, chooseExecMode, chooseOneShotMode, formatFrame, incompleteUtf8Tail } from './exec-stream.ts';
 
 describe('exec output framing', () => {
   it('finds incomplete UTF-8 tails', () => {
@@ -40,6 +40,15 @@ describe('exec output framing', () => {
     assert.equal(chooseExecMode(undefined, 'text/event-stream'), 'sse');
     assert.equal(chooseExecMode(undefined, 'application/json'), 'json');
     assert.equal(chooseExecMode('true', 'application/json'), 'ndjson');
+    assert.equal(chooseExecMode(undefined, 'Application/X-NDJSON'), 'ndjson');
+  });
+
+  it('a one-shot streams only when Accept asks for a stream', () => {
+    assert.equal(chooseOneShotMode(undefined), 'json');
+    assert.equal(chooseOneShotMode('*/*'), 'json');
+    assert.equal(chooseOneShotMode('application/json'), 'json');
+    assert.equal(chooseOneShotMode('application/x-ndjson'), 'ndjson');
+    assert.equal(chooseOneShotMode('text/event-stream, application/json'), 'sse');
   });
 
   it('collects up to the limit and reports truncation without a cut character', () => {

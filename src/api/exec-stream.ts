@@ -56,22 +56,26 @@ export type StreamFormat = 'ndjson' | 'sse';
 /** How exec answers: a stream format, or one JSON body with the collected output. */
 export type ExecMode = StreamFormat | 'json';
 
-/** Picks the mode: `?stream=false` or `Accept: application/json` → json; `text/event-stream` → sse; else ndjson. */
-export function chooseExecMode(stream: string | undefined, accept: string | undefined): ExecMode {
+/** The stream format `Accept` asks for (SSE or NDJSON); undefined when it asks for neither. */
+function acceptedStreamFormat(accept: string | undefined): StreamFormat | undefined {
   const a = (accept ?? '').toLowerCase();
-  if (stream === 'false' || stream === '0') return 'json';
   if (a.includes('text/event-stream')) return 'sse';
   if (a.includes('application/x-ndjson')) return 'ndjson';
-  if (stream === undefined && a.includes('application/json')) return 'json';
+  return undefined;
+}
+
+/** Picks the mode: `?stream=false` or `Accept: application/json` → json; `text/event-stream` → sse; else ndjson. */
+export function chooseExecMode(stream: string | undefined, accept: string | undefined): ExecMode {
+  if (stream === 'false' || stream === '0') return 'json';
+  const asked = acceptedStreamFormat(accept);
+  if (asked !== undefined) return asked;
+  if (stream === undefined && (accept ?? '').toLowerCase().includes('application/json')) return 'json';
   return 'ndjson';
 }
 
 /** A one-shot streams only when asked (`Accept: application/x-ndjson` or `text/event-stream`): the seed's answer is one JSON body. */
 export function chooseOneShotMode(accept: string | undefined): ExecMode {
-  const a = (accept ?? '').toLowerCase();
-  if (a.includes('text/event-stream')) return 'sse';
-  if (a.includes('application/x-ndjson')) return 'ndjson';
-  return 'json';
+  return acceptedStreamFormat(accept) ?? 'json';
 }
 
 /** Content type of each stream format. */
